@@ -1,0 +1,40 @@
+//! `bpfkit`: inspect BPF objects and BTF from the command line.
+
+mod btf;
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Inspect, load and trace with BPF objects.
+#[derive(Parser)]
+#[command(name = "bpfkit", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the programs, maps, data sections, externs and CO-RE relocations of an object.
+    Inspect(inspect::Args),
+    /// Read BTF from a raw BTF file or an object's .BTF section.
+    #[command(subcommand)]
+    Btf(btf::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+        Command::Btf(cmd) => btf::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bpfkit: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Attribute macros (#[map], #[tracepoint], #[xdp], …) for bpfkit-ebpf programs.

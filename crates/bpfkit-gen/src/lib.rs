@@ -1,0 +1,1 @@
+//! Generate Rust type definitions from BTF for eBPF programs.

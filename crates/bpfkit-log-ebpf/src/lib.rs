@@ -1,0 +1,2 @@
+//! Kernel-side bpfkit logging macros.
+#![no_std]

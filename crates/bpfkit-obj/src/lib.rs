@@ -1,0 +1,1 @@
+//! BPF object model: ELF → ObjectSpec, BTF, CO-RE, instructions. Pure: no syscalls.

@@ -1,0 +1,1 @@
+//! The bpfkit userspace runtime: the only crate that talks to the kernel.
