@@ -1,0 +1,1 @@
+//! BTF: the BPF Type Format — parsing (lazy), writing, sanitizing, and `.BTF.ext`.

@@ -1,0 +1,1 @@
+//! BPF instructions: decoding, encoding and a disassembler matching the verifier log.

@@ -1,0 +1,1 @@
+//! ELF objects → `ObjectSpec`: programs, maps, data sections, externs and relocations.

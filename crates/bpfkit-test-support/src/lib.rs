@@ -1,0 +1,41 @@
+//! Test helpers shared by bpfkit's crates: where the corpus is, C fixtures built with
+//! clang-19, and ground truth obtained from libbpf/bpftool in the same test run.
+
+use std::path::PathBuf;
+
+/// The directory of third-party BPF objects: `$BPFKIT_CORPUS`, else `../shared/corpus`
+/// beside the repository. Panics with a clear message when neither exists (tests only).
+pub fn corpus_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BPFKIT_CORPUS") {
+        return PathBuf::from(dir);
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = repo.join("../shared/corpus");
+    assert!(
+        dir.is_dir(),
+        "corpus not found at {}; set BPFKIT_CORPUS",
+        dir.display()
+    );
+    dir
+}
+
+/// Every `*.o`/`*.elf` object of the corpus, sorted by path.
+pub fn corpus_objects() -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "o" || e == "elf") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&corpus_dir(), &mut out);
+    out.sort();
+    out
+}
