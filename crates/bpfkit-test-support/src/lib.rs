@@ -3,6 +3,14 @@
 
 use std::path::PathBuf;
 
+mod cache;
+mod insn;
+mod libbpf;
+
+pub use cache::cache_root;
+pub use insn::{mask_fd_immediates, Insn};
+pub use libbpf::{libbpf_parse, oracle_path, LibbpfError, LibbpfMap, LibbpfObject, LibbpfProgram};
+
 /// The directory of third-party BPF objects: `$BPFKIT_CORPUS`, else `../shared/corpus`
 /// beside the repository. Panics with a clear message when neither exists (tests only).
 pub fn corpus_dir() -> PathBuf {

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * libbpf_oracle: ground truth from the system's libbpf for bpfkit's tests.
+ *
+ * Built and run by crates/bpfkit-test-support (gcc, -lbpf -lelf -lz). Prints one JSON
+ * document on stdout.
+ *
+ *   libbpf_oracle parse OBJ
+ *       bpf_object__open_file() only (no kernel): programs and maps as libbpf sees them.
+ *   libbpf_oracle relocated OBJ [--btf PATH] [--max-entries MAP=N]... [--autoload PROG=0|1]...
+ *                              [--fake-load]
+ *       bpf_object__open_file() + bpf_object__load(). Every BPF_PROG_LOAD command libbpf
+ *       issues goes through this file's `syscall` (it interposes libc's), which records
+ *       the program's name, type, expected attach type, attach_btf_id and instructions
+ *       before forwarding to the kernel. With --fake-load the program loads of the
+ *       object's programs are not forwarded: they "succeed" with a /dev/null fd, so
+ *       code the kernel would reject still shows its relocated form.
+ *
+ * On open/load failure the document has "error": {"errno", "message", "log"} where
+ * log holds every line libbpf printed.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+/* ---- JSON output ------------------------------------------------------------------ */
+
+static void json_str(const char *s)
+{
+	if (!s) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", stdout); break;
+		case '\\': fputs("\\\\", stdout); break;
+		case '\n': fputs("\\n", stdout); break;
+		case '\t': fputs("\\t", stdout); break;
+		case '\r': fputs("\\r", stdout); break;
+		default:
+			if (*p < 0x20 || *p >= 0x7f)
+				printf("\\u%04x", *p);
+			else
+				putchar(*p);
+		}
+	}
+	putchar('"');
+}
+
+/* ---- libbpf's log, kept for error reports ------------------------------------------ */
+
+static char *log_lines[4096];
+static int log_count;
+
+static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char *line = NULL;
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (vasprintf(&line, fmt, args) < 0 || !line)
+		return 0;
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = 0;
+	if (log_count < (int)(sizeof(log_lines) / sizeof(log_lines[0])))
+		log_lines[log_count++] = line;
+	else
+		free(line);
+	return 0;
+}
+
+static void print_error(int err)
+{
+	char msg[256];
+	if (err < 0)
+		err = -err;
+	libbpf_strerror(err, msg, sizeof(msg));
+	fputs("\"error\":{\"errno\":", stdout);
+	printf("%d,\"message\":", err);
+	json_str(msg);
+	fputs(",\"log\":[", stdout);
+	for (int i = 0; i < log_count; i++) {
+		if (i)
+			putchar(',');
+		json_str(log_lines[i]);
+	}
+	fputs("]}", stdout);
+}
+
+/* ---- syscall interposition -------------------------------------------------------- */
+
+struct recorded_load {
+	char name[BPF_OBJ_NAME_LEN + 1];
+	__u32 prog_type;
+	__u32 expected_attach_type;
+	__u32 attach_btf_id;
+	__u32 attach_prog_fd;
+	__u32 prog_flags;
+	__u32 log_level;
+	__u32 insn_cnt;
+	struct bpf_insn *insns;
+	long result;
+	int err;
+};
+
+static struct recorded_load *loads;
+static int load_count, load_cap;
+/* Names (truncated as the kernel sees them) of the programs whose loads are faked. */
+static char fake_names[1024][BPF_OBJ_NAME_LEN + 1];
+static int fake_count;
+static int recording;
+
+typedef long (*syscall_fn)(long, ...);
+
+static long real_syscall(long nr, long a, long b, long c, long d, long e, long f)
+{
+	static syscall_fn real;
+	if (!real)
+		real = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
+	return real(nr, a, b, c, d, e, f);
+}
+
+static int is_faked(const char *name)
+{
+	for (int i = 0; i < fake_count; i++)
+		if (strcmp(fake_names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+long syscall(long nr, ...)
+{
+	va_list ap;
+	long a[6];
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+
+	if (nr != __NR_bpf || a[0] != BPF_PROG_LOAD || !recording)
+		return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+
+	const union bpf_attr *attr = (const union bpf_attr *)a[1];
+	if (load_count == load_cap) {
+		load_cap = load_cap ? load_cap * 2 : 64;
+		loads = realloc(loads, sizeof(*loads) * load_cap);
+		if (!loads)
+			abort();
+	}
+	struct recorded_load *r = &loads[load_count++];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->name, attr->prog_name, BPF_OBJ_NAME_LEN);
+	r->prog_type = attr->prog_type;
+	r->expected_attach_type = attr->expected_attach_type;
+	r->attach_btf_id = attr->attach_btf_id;
+	r->attach_prog_fd = attr->attach_prog_fd;
+	r->prog_flags = attr->prog_flags;
+	r->log_level = attr->log_level;
+	r->insn_cnt = attr->insn_cnt;
+	r->insns = malloc(sizeof(struct bpf_insn) * (r->insn_cnt ? r->insn_cnt : 1));
+	if (!r->insns)
+		abort();
+	memcpy(r->insns, (const void *)(unsigned long)attr->insns,
+	       sizeof(struct bpf_insn) * r->insn_cnt);
+
+	long ret;
+	if (r->name[0] && is_faked(r->name)) {
+		ret = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		r->err = 0;
+	} else {
+		ret = real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		r->err = ret < 0 ? errno : 0;
+	}
+	r->result = ret;
+	return ret;
+}
+
+/* ---- commands --------------------------------------------------------------------- */
+
+static void print_programs(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	int first = 1;
+	fputs("\"programs\":[", stdout);
+	bpf_object__for_each_program(prog, obj) {
+		if (!first)
+			putchar(',');
+		first = 0;
+		enum bpf_prog_type t = bpf_program__type(prog);
+		enum bpf_attach_type at = bpf_program__expected_attach_type(prog);
+		fputs("{\"name\":", stdout);
+		json_str(bpf_program__name(prog));
+		fputs(",\"section\":", stdout);
+		json_str(bpf_program__section_name(prog));
+		printf(",\"prog_type\":%u,\"prog_type_name\":", (unsigned)t);
+		json_str(libbpf_bpf_prog_type_str(t));
+		printf(",\"expected_attach_type\":%u,\"expected_attach_type_name\":", (unsigned)at);
+		json_str(libbpf_bpf_attach_type_str(at));
+		printf(",\"autoload\":%s,\"insn_count\":%zu,\"prog_flags\":%u}",
+		       bpf_program__autoload(prog) ? "true" : "false", bpf_program__insn_cnt(prog),
+		       bpf_program__flags(prog));
+	}
+	putchar(']');
+}
+
+static void print_maps(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+	int first = 1;
+	fputs("\"maps\":[", stdout);
+	bpf_object__for_each_map(map, obj) {
+		if (!first)
+			putchar(',');
+		first = 0;
+		enum bpf_map_type t = bpf_map__type(map);
+		struct bpf_map *inner = bpf_map__inner_map(map);
+		fputs("{\"name\":", stdout);
+		json_str(bpf_map__name(map));
+		printf(",\"map_type\":%u,\"map_type_name\":", (unsigned)t);
+		json_str(libbpf_bpf_map_type_str(t));
+		printf(",\"key_size\":%u,\"value_size\":%u,\"max_entries\":%u,\"map_flags\":%u,"
+		       "\"map_extra\":%llu,\"numa_node\":%u,\"internal\":%s,\"pin_path\":",
+		       bpf_map__key_size(map), bpf_map__value_size(map), bpf_map__max_entries(map),
+		       bpf_map__map_flags(map), (unsigned long long)bpf_map__map_extra(map),
+		       bpf_map__numa_node(map), bpf_map__is_internal(map) ? "true" : "false");
+		json_str(bpf_map__pin_path(map));
+		fputs(",\"inner_map_type\":", stdout);
+		if (inner)
+			printf("%u", (unsigned)bpf_map__type(inner));
+		else
+			fputs("null", stdout);
+		putchar('}');
+	}
+	putchar(']');
+}
+
+static int cmd_parse(const char *path)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	putchar('{');
+	if (!obj) {
+		print_error(errno);
+		puts("}");
+		return 0;
+	}
+	print_programs(obj);
+	putchar(',');
+	print_maps(obj);
+	puts("}");
+	bpf_object__close(obj);
+	return 0;
+}
+
+static void usage(void)
+{
+	fputs("usage: libbpf_oracle parse OBJ\n"
+	      "       libbpf_oracle relocated OBJ [--btf PATH] [--max-entries MAP=N]...\n"
+	      "                                   [--autoload PROG=0|1]... [--fake-load]\n",
+	      stderr);
+	exit(2);
+}
+
+static int cmd_relocated(int argc, char **argv)
+{
+	const char *path = argv[0];
+	const char *btf_path = NULL;
+	int fake = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--btf") == 0 && i + 1 < argc)
+			btf_path = argv[++i];
+		else if (strcmp(argv[i], "--fake-load") == 0)
+			fake = 1;
+		else if ((strcmp(argv[i], "--max-entries") == 0 ||
+			  strcmp(argv[i], "--autoload") == 0) && i + 1 < argc)
+			i++;
+		else
+			usage();
+	}
+
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+	struct bpf_object *obj = bpf_object__open_file(path, &opts);
+	putchar('{');
+	if (!obj) {
+		print_error(errno);
+		puts("}");
+		return 0;
+	}
+
+	for (int i = 1; i < argc; i++) {
+		int is_max = strcmp(argv[i], "--max-entries") == 0;
+		int is_auto = strcmp(argv[i], "--autoload") == 0;
+		if (!is_max && !is_auto)
+			continue;
+		char *arg = argv[++i];
+		char *eq = strrchr(arg, '=');
+		if (!eq) {
+			fprintf(stderr, "libbpf_oracle: expected NAME=VALUE, got '%s'\n", arg);
+			return 2;
+		}
+		*eq = 0;
+		unsigned long value = strtoul(eq + 1, NULL, 0);
+		if (is_max) {
+			struct bpf_map *map = bpf_object__find_map_by_name(obj, arg);
+			if (!map) {
+				fprintf(stderr, "libbpf_oracle: no map '%s'\n", arg);
+				return 2;
+			}
+			bpf_map__set_max_entries(map, (__u32)value);
+		} else {
+			struct bpf_program *prog = bpf_object__find_program_by_name(obj, arg);
+			if (!prog) {
+				fprintf(stderr, "libbpf_oracle: no program '%s'\n", arg);
+				return 2;
+			}
+			bpf_program__set_autoload(prog, value != 0);
+		}
+	}
+
+	/* Kernel-visible names of the programs to load, in the order libbpf loads them. */
+	struct bpf_program *prog;
+	if (fake) {
+		bpf_object__for_each_program(prog, obj) {
+			if (!bpf_program__autoload(prog) || fake_count == 1024)
+				continue;
+			snprintf(fake_names[fake_count++], BPF_OBJ_NAME_LEN, "%s",
+				 bpf_program__name(prog));
+		}
+	}
+
+	recording = 1;
+	int err = bpf_object__load(obj);
+	recording = 0;
+
+	print_programs(obj);
+	putchar(',');
+	print_maps(obj);
+	/* Every BPF_PROG_LOAD issued during load, feature probes included, in order. */
+	fputs(",\"loads\":[", stdout);
+	for (int i = 0; i < load_count; i++) {
+		struct recorded_load *r = &loads[i];
+		if (i)
+			putchar(',');
+		fputs("{\"name\":", stdout);
+		json_str(r->name);
+		printf(",\"prog_type\":%u,\"expected_attach_type\":%u,\"attach_btf_id\":%u,"
+		       "\"attach_prog_fd\":%u,\"prog_flags\":%u,\"log_level\":%u,\"ok\":%s,\"errno\":%d,\"insns\":[",
+		       r->prog_type, r->expected_attach_type, r->attach_btf_id, r->attach_prog_fd,
+		       r->prog_flags, r->log_level, r->result >= 0 ? "true" : "false", r->err);
+		for (__u32 j = 0; j < r->insn_cnt; j++) {
+			const unsigned char *b = (const unsigned char *)&r->insns[j];
+			printf("%s\"", j ? "," : "");
+			for (int k = 0; k < 8; k++)
+				printf("%02x", b[k]);
+			putchar('"');
+		}
+		fputs("]}", stdout);
+	}
+	putchar(']');
+	if (err) {
+		putchar(',');
+		print_error(err);
+	}
+	puts("}");
+	bpf_object__close(obj);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	libbpf_set_print(print_fn);
+	if (argc == 3 && strcmp(argv[1], "parse") == 0)
+		return cmd_parse(argv[2]);
+	if (argc >= 3 && strcmp(argv[1], "relocated") == 0)
+		return cmd_relocated(argc - 2, argv + 2);
+	usage();
+	return 2;
+}
