@@ -1,0 +1,130 @@
+//! BTF parsing against ground truth: kernel BTF compared with bpftool, corpus objects decoded.
+
+mod btf_support;
+
+use std::collections::BTreeMap;
+
+use bpfkit_obj::btf::{Btf, BtfError, Kind, Type};
+use btf_support::*;
+
+#[test]
+fn vmlinux_kind_counts_match_bpftool() {
+    let bytes = std::fs::read(VMLINUX).unwrap();
+    let btf = Btf::parse(&bytes).unwrap();
+    let mut ours = BTreeMap::new();
+    for id in btf.local_ids() {
+        *ours
+            .entry(btf.kind(id).unwrap().name().to_string())
+            .or_insert(0) += 1;
+    }
+    let theirs = bpftool_kind_counts(&bpftool_dump(VMLINUX));
+    assert_eq!(ours, theirs);
+    assert!(
+        ours["STRUCT"] > 1000,
+        "vmlinux has thousands of structs: {ours:?}"
+    );
+}
+
+#[test]
+fn vmlinux_task_struct_members_match_bpftool() {
+    let bytes = std::fs::read(VMLINUX).unwrap();
+    let btf = Btf::parse(&bytes).unwrap();
+    let dump = bpftool_dump(VMLINUX);
+    for name in ["task_struct", "sk_buff", "file", "mm_struct"] {
+        let (id, size, members) = bpftool_struct(&dump, name);
+        assert_eq!(btf.id_by_name_kind(name, Kind::Struct), Some(id), "{name}");
+        let Type::Struct(s) = btf.type_by_id(id).unwrap() else {
+            panic!("{name} is not a struct")
+        };
+        assert_eq!(s.size, size, "{name}");
+        assert_eq!(btf.resolve_size(id).unwrap(), u64::from(size));
+        let ours: Vec<DumpMember> = s
+            .members
+            .iter()
+            .map(|m| DumpMember {
+                name: m.name.to_string(),
+                type_id: m.type_id,
+                bit_offset: m.bit_offset,
+                bitfield_size: u32::from(m.bitfield_size),
+            })
+            .collect();
+        assert_eq!(ours, members, "{name}");
+    }
+    // task_struct has bitfields (sched_reset_on_fork:1 ...); check one is decoded.
+    let (_, _, members) = bpftool_struct(&dump, "task_struct");
+    assert!(members.iter().any(|m| m.bitfield_size == 1));
+}
+
+#[test]
+fn vmlinux_every_type_decodes() {
+    let bytes = std::fs::read(VMLINUX).unwrap();
+    let btf = Btf::parse(&bytes).unwrap();
+    let mut n = 0;
+    for t in btf.types() {
+        let (id, t) = t.unwrap();
+        assert_eq!(t.kind(), btf.kind(id).unwrap());
+        assert_eq!(t.name(), btf.name(id).unwrap());
+        n += 1;
+    }
+    assert_eq!(n + 1, btf.type_count() as usize);
+}
+
+#[test]
+fn vmlinux_lookup_follows_typedefs_and_modifiers() {
+    let bytes = std::fs::read(VMLINUX).unwrap();
+    let btf = Btf::parse(&bytes).unwrap();
+    let u64_id = btf.id_by_name_kind("u64", Kind::Typedef).unwrap();
+    let target = btf.skip_mods_and_typedefs(u64_id).unwrap();
+    assert_eq!(btf.kind(target).unwrap(), Kind::Int);
+    assert_eq!(btf.resolve_size(u64_id).unwrap(), 8);
+    assert_eq!(btf.pointer_size(), 8);
+    assert!(btf.ids_by_name("no_such_type_in_any_kernel").is_empty());
+}
+
+#[test]
+fn corpus_btf_parses_and_decodes() {
+    let objects = corpus_btf();
+    assert!(
+        objects.len() >= 50,
+        "corpus objects with .BTF: {}",
+        objects.len()
+    );
+    for (path, bytes) in &objects {
+        let btf = Btf::parse(bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut datasecs = 0;
+        for t in btf.types() {
+            let (_, t) = t.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if matches!(t, Type::Datasec(_)) {
+                datasecs += 1;
+            }
+        }
+        // libbpf-tools objects all have a `license` variable, so at least one DATASEC.
+        if path.to_string_lossy().contains("libbpf-tools") {
+            assert!(datasecs > 0, "{}: expected a DATASEC", path.display());
+        }
+    }
+}
+
+#[test]
+fn truncated_btf_is_an_error_not_a_panic() {
+    let (path, bytes) = corpus_btf().into_iter().next().unwrap();
+    for len in 0..bytes.len() {
+        let cut = &bytes[..len];
+        match Btf::parse(cut) {
+            Err(_) => {}
+            Ok(btf) => {
+                for t in btf.types() {
+                    let _ = t;
+                }
+            }
+        }
+    }
+    assert!(
+        matches!(
+            Btf::parse(&bytes[..10]),
+            Err(BtfError::TruncatedHeader { len: 10, .. })
+        ),
+        "{}",
+        path.display()
+    );
+}
