@@ -153,7 +153,12 @@ long syscall(long nr, ...)
 	if (nr != __NR_bpf || a[0] != BPF_PROG_LOAD || !recording)
 		return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 
-	const union bpf_attr *attr = (const union bpf_attr *)a[1];
+	/* Read only the `size` bytes libbpf passed (probes pass short attrs). */
+	union bpf_attr copy;
+	size_t size = (size_t)a[2] < sizeof(copy) ? (size_t)a[2] : sizeof(copy);
+	memset(&copy, 0, sizeof(copy));
+	memcpy(&copy, (const void *)a[1], size);
+	const union bpf_attr *attr = &copy;
 	if (load_count == load_cap) {
 		load_cap = load_cap ? load_cap * 2 : 64;
 		loads = realloc(loads, sizeof(*loads) * load_cap);

@@ -6,10 +6,14 @@ use std::path::PathBuf;
 mod cache;
 mod insn;
 mod libbpf;
+mod relocated;
 
 pub use cache::cache_root;
 pub use insn::{mask_fd_immediates, Insn};
 pub use libbpf::{libbpf_parse, oracle_path, LibbpfError, LibbpfMap, LibbpfObject, LibbpfProgram};
+pub use relocated::{
+    libbpf_relocated, LibbpfRelocated, ProgLoad, RelocateOptions, RelocatedProgram,
+};
 
 /// The directory of third-party BPF objects: `$BPFKIT_CORPUS`, else `../shared/corpus`
 /// beside the repository. Panics with a clear message when neither exists (tests only).

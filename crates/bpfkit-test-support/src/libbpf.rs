@@ -157,7 +157,7 @@ struct ParseOutput {
     error: Option<LibbpfError>,
 }
 
-fn run_oracle(args: &[&std::ffi::OsStr]) -> Vec<u8> {
+pub(crate) fn run_oracle(args: &[&std::ffi::OsStr]) -> Vec<u8> {
     let mut cmd = Command::new(oracle_path());
     cmd.args(args);
     run(&mut cmd).unwrap_or_else(|e| panic!("libbpf oracle crashed: {e}"))
