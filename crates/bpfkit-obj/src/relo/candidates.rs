@@ -1,0 +1,146 @@
+//! Candidate search: target types whose essential name and kind match a local type, cached.
+//!
+//! Each target BTF gets an index from essential name to type ids, built in one pass the
+//! first time it is needed, so a kernel BTF's types are scanned once per relocated object
+//! rather than once per local type. Per local type id the cache keeps libbpf's candidate
+//! list, which later relocations of that type narrow down (a candidate that failed to match
+//! one access is not offered to the next), exactly as libbpf's `cand_cache` behaves.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use super::types::{essential_name, Kind, TypeId, TypeSource};
+
+/// A target type a local type may relocate to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Candidate {
+    /// Index of the target BTF in the `targets` slice (0 = vmlinux).
+    pub target: usize,
+    /// Type id in that BTF.
+    pub type_id: TypeId,
+}
+
+/// Essential-name index of one target: hash of the essential name → ids in id order.
+#[derive(Debug, Default)]
+struct NameIndex {
+    by_hash: HashMap<u64, Vec<TypeId>>,
+}
+
+fn name_hash(name: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
+}
+
+impl NameIndex {
+    fn build(target: &dyn TypeSource) -> Self {
+        let mut by_hash: HashMap<u64, Vec<TypeId>> = HashMap::new();
+        for id in target.first_type_id()..target.type_count() {
+            let Some((name, _)) = target.name_and_kind(id) else {
+                continue;
+            };
+            if name.is_empty() {
+                continue;
+            }
+            by_hash
+                .entry(name_hash(essential_name(name)))
+                .or_default()
+                .push(id);
+        }
+        NameIndex { by_hash }
+    }
+}
+
+/// Caches candidate lists across relocations, programs and sections of one object.
+///
+/// A cache belongs to one local BTF and one list of targets; when it is used with targets
+/// of a different shape it starts over, but reusing it with a different *local* BTF is a
+/// caller error that gives wrong candidates.
+///
+/// ```
+/// use bpfkit_obj::relo::CandidateCache;
+/// let mut cache = CandidateCache::new();
+/// assert_eq!(cache.indexed_targets(), 0);
+/// # let _ = &mut cache;
+/// ```
+#[derive(Debug, Default)]
+pub struct CandidateCache {
+    shape: Vec<(u32, u32)>,
+    indexes: Vec<Option<NameIndex>>,
+    per_local: HashMap<TypeId, Vec<Candidate>>,
+}
+
+impl CandidateCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many target BTFs have had their name index built.
+    pub fn indexed_targets(&self) -> usize {
+        self.indexes.iter().filter(|i| i.is_some()).count()
+    }
+
+    fn reset_if_targets_changed(&mut self, targets: &[&dyn TypeSource]) {
+        let shape: Vec<(u32, u32)> = targets
+            .iter()
+            .map(|t| (t.first_type_id(), t.type_count()))
+            .collect();
+        if shape != self.shape {
+            self.shape = shape;
+            self.indexes = targets.iter().map(|_| None).collect();
+            self.per_local.clear();
+        }
+    }
+
+    fn search(
+        &mut self,
+        targets: &[&dyn TypeSource],
+        t: usize,
+        name: &str,
+        kind: Kind,
+        out: &mut Vec<Candidate>,
+    ) {
+        let target = targets[t];
+        let index = self.indexes[t].get_or_insert_with(|| NameIndex::build(target));
+        let Some(ids) = index.by_hash.get(&name_hash(name)) else {
+            return;
+        };
+        for &id in ids {
+            let Some((targ_name, targ_kind)) = target.name_and_kind(id) else {
+                continue;
+            };
+            if targ_kind.core_compat(kind) && essential_name(targ_name) == name {
+                out.push(Candidate {
+                    target: t,
+                    type_id: id,
+                });
+            }
+        }
+    }
+
+    /// `bpf_core_find_cands`: candidates for local type `local_id` (named `name`, of kind
+    /// `kind`): in `targets[0]` first, and only when it has none, in the other targets.
+    pub(crate) fn candidates(
+        &mut self,
+        targets: &[&dyn TypeSource],
+        local_id: TypeId,
+        name: &str,
+        kind: Kind,
+    ) -> &mut Vec<Candidate> {
+        self.reset_if_targets_changed(targets);
+        if !self.per_local.contains_key(&local_id) {
+            let essential = essential_name(name);
+            let mut found = Vec::new();
+            for t in 0..targets.len() {
+                self.search(targets, t, essential, kind, &mut found);
+                if t == 0 && !found.is_empty() {
+                    break;
+                }
+            }
+            self.per_local.insert(local_id, found);
+        }
+        self.per_local.entry(local_id).or_default()
+    }
+}

@@ -1,0 +1,973 @@
+//! Unit tests of the CO-RE engine over hand-built BTF: every kind, flavors, bitfields,
+//! ambiguity, poisoning, size fix-ups and malformed input.
+
+use super::*;
+
+const LDX_W: u8 = 0x61;
+const LDX_DW: u8 = 0x79;
+const MOV64_IMM: u8 = 0xb7;
+const LD_IMM64: u8 = 0x18;
+const CALL: u8 = 0x85;
+
+fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[0] = code;
+    b[1] = (src << 4) | (dst & 0xf);
+    b[2..4].copy_from_slice(&off.to_le_bytes());
+    b[4..8].copy_from_slice(&imm.to_le_bytes());
+    b
+}
+
+fn prog(insns: &[[u8; 8]]) -> Vec<u8> {
+    insns.concat()
+}
+
+fn ld_imm64(dst: u8, v: u64) -> [[u8; 8]; 2] {
+    [
+        insn(LD_IMM64, dst, 0, 0, v as u32 as i32),
+        insn(0, 0, 0, 0, (v >> 32) as u32 as i32),
+    ]
+}
+
+fn field(insns: &[u8], idx: usize) -> (u8, i16, i32) {
+    let b = &insns[idx * 8..idx * 8 + 8];
+    (
+        b[0],
+        i16::from_le_bytes([b[2], b[3]]),
+        i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+    )
+}
+
+fn relo(insn_off: u32, type_id: TypeId, access: &str, kind: CoreReloKind) -> CoreRelo<'_> {
+    CoreRelo {
+        insn_off,
+        type_id,
+        access,
+        kind: kind as u32,
+    }
+}
+
+fn run(
+    insns: &mut [u8],
+    relos: &[CoreRelo<'_>],
+    local: &TypeTable,
+    targets: &[&TypeTable],
+) -> Result<Vec<AppliedRelo>, CoreError> {
+    let targets: Vec<&dyn TypeSource> = targets.iter().map(|t| *t as &dyn TypeSource).collect();
+    relocate_instructions(
+        "test",
+        insns,
+        relos,
+        local,
+        &targets,
+        &mut CandidateCache::new(),
+    )
+}
+
+/// Local `struct task { int pid; long flags; int arr[4]; }` (ids: int=1, long=2, arr=3, task=4).
+fn local_task() -> (TypeTable, TypeId) {
+    let mut l = TypeTable::new();
+    let int = l.int("int", 4, true);
+    let long = l.int("long", 8, true);
+    let arr = l.array(int, 4);
+    let task = l.struct_(
+        "task",
+        32,
+        &[("pid", int, 0), ("flags", long, 64), ("arr", arr, 128)],
+    );
+    (l, task)
+}
+
+/// Target `struct task { long x; union { int pid; int tgid; }; long flags; int arr[8]; }`:
+/// pid moves into an anonymous union at byte 8, flags to 16, arr to 24.
+fn target_task() -> TypeTable {
+    let mut t = TypeTable::new();
+    let int = t.int("int", 4, true);
+    let long = t.int("long", 8, true);
+    let anon = t.union_("", 4, &[("pid", int, 0), ("tgid", int, 0)]);
+    let arr = t.array(int, 8);
+    t.struct_(
+        "task",
+        56,
+        &[
+            ("x", long, 0),
+            ("", anon, 64),
+            ("flags", long, 128),
+            ("arr", arr, 192),
+        ],
+    );
+    t
+}
+
+#[test]
+fn field_byte_offset_follows_a_field_into_an_anonymous_union() {
+    let (local, task) = local_task();
+    let target = target_task();
+    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
+    let applied = run(
+        &mut insns,
+        &[relo(0, task, "0:0", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0), (LDX_W, 8, 0));
+    assert_eq!(applied[0].local_value, 0);
+    assert_eq!(applied[0].target_value, 8);
+    assert_eq!(
+        applied[0].target,
+        Some(Candidate {
+            target: 0,
+            type_id: 5
+        })
+    );
+    assert_eq!(applied[0].outcome, ReloOutcome::Patched { mem_size: None });
+}
+
+#[test]
+fn field_byte_offset_of_an_array_element_scales_by_the_element_size() {
+    let (local, task) = local_task();
+    let target = target_task();
+    // &t->arr[3]: local 16 + 12 = 28, target 24 + 12 = 36; in an ALU add.
+    let mut insns = prog(&[insn(0x07, 1, 0, 0, 28)]);
+    run(
+        &mut insns,
+        &[relo(0, task, "0:2:3", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).2, 36);
+}
+
+#[test]
+fn array_index_beyond_the_target_bound_does_not_match_and_poisons() {
+    let (mut local, _) = local_task();
+    let int = 1;
+    let big = local.array(int, 16);
+    let s = local.struct_("task", 64, &[("arr", big, 0)]);
+    let target = target_task();
+    let mut insns = prog(&[insn(LDX_W, 1, 2, 40, 0)]);
+    let applied = run(
+        &mut insns,
+        &[relo(0, s, "0:0:10", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(applied[0].outcome, ReloOutcome::Poisoned);
+    assert_eq!(field(&insns, 0), (CALL, 0, POISON_CALL_IMM));
+}
+
+#[test]
+fn flexible_array_member_accepts_any_index() {
+    let mut local = TypeTable::new();
+    let int = local.int("int", 4, true);
+    let flex = local.array(int, 0);
+    let s = local.struct_("buf", 4, &[("n", int, 0), ("data", flex, 32)]);
+    let mut target = TypeTable::new();
+    let tint = target.int("int", 4, true);
+    let tflex = target.array(tint, 0);
+    target.struct_(
+        "buf",
+        8,
+        &[("cap", tint, 0), ("n", tint, 32), ("data", tflex, 64)],
+    );
+    let mut insns = prog(&[insn(LDX_W, 1, 2, 4 + 5 * 4, 0)]);
+    run(
+        &mut insns,
+        &[relo(0, s, "0:1:5", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).1, 8 + 20);
+}
+
+#[test]
+fn field_byte_size_exists_and_signed() {
+    let (local, task) = local_task();
+    let mut target = TypeTable::new();
+    let uint = target.int("unsigned int", 4, false);
+    target.struct_("task", 8, &[("flags", uint, 0)]);
+    let mut insns = prog(&[
+        insn(MOV64_IMM, 1, 0, 0, 8),
+        insn(MOV64_IMM, 2, 0, 0, 1),
+        insn(MOV64_IMM, 3, 0, 0, 1),
+        insn(MOV64_IMM, 4, 0, 0, 1),
+    ]);
+    let relos = [
+        relo(0, task, "0:1", CoreReloKind::FieldByteSize),
+        relo(8, task, "0:1", CoreReloKind::FieldExists),
+        relo(16, task, "0:0", CoreReloKind::FieldExists),
+        relo(24, task, "0:1", CoreReloKind::FieldSigned),
+    ];
+    let applied = run(&mut insns, &relos, &local, &[&target]).unwrap();
+    assert_eq!(field(&insns, 0).2, 4, "flags is a 4-byte int in the target");
+    assert_eq!(field(&insns, 1).2, 1, "flags exists");
+    assert_eq!(field(&insns, 2).2, 0, "pid is missing");
+    assert_eq!(applied[2].target, None);
+    assert_eq!(applied[2].outcome, ReloOutcome::Patched { mem_size: None });
+    assert_eq!(field(&insns, 3).2, 0, "unsigned in the target");
+}
+
+#[test]
+fn field_exists_is_zero_when_the_same_name_has_an_incompatible_type() {
+    let (local, task) = local_task();
+    let mut target = TypeTable::new();
+    let inner = target.struct_("inner", 4, &[]);
+    target.struct_("task", 4, &[("pid", inner, 0)]);
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    run(
+        &mut insns,
+        &[relo(0, task, "0:0", CoreReloKind::FieldExists)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).2, 0);
+}
+
+/// Local `struct bf { u32 a:3; u32 b:5; }`; target `struct bf { u32 x; u32 pad:3; u32 b:5; u32 c:30; u32 d:5 }`
+/// with `b` at bit 35 and `d` straddling a u32 boundary at bit 62... see each case.
+#[test]
+fn bitfield_shifts_sizes_and_offsets_match_libbpf_arithmetic() {
+    let mut local = TypeTable::new();
+    let u32_ = local.int("u32", 4, false);
+    let bf = local.struct_with_bitfields(
+        "bf",
+        8,
+        &[("a", u32_, 0, 3), ("b", u32_, 3, 5), ("d", u32_, 8, 5)],
+    );
+    let mut target = TypeTable::new();
+    let tu32 = target.int("u32", 4, false);
+    target.struct_with_bitfields(
+        "bf",
+        16,
+        &[("x", tu32, 0, 0), ("b", tu32, 35, 5), ("d", tu32, 94, 5)],
+    );
+    // Local b: bit 3, size 5 -> byte_off 0, byte_sz 4, lshift 64-8=56, rshift 59.
+    // Target b: bit 35 -> byte_off 4, byte_sz 4, lshift 64-(35+5-32)=56, rshift 59.
+    // Target d: bit 94 size 5 crosses a u32 boundary -> byte_sz 8, byte_off 8, lshift 64-(99-64)=29.
+    let mut insns = prog(&[
+        insn(MOV64_IMM, 1, 0, 0, 0),
+        insn(MOV64_IMM, 1, 0, 0, 4),
+        insn(MOV64_IMM, 1, 0, 0, 56),
+        insn(MOV64_IMM, 1, 0, 0, 59),
+        insn(MOV64_IMM, 1, 0, 0, 0),
+        insn(MOV64_IMM, 1, 0, 0, 4),
+        insn(MOV64_IMM, 1, 0, 0, 51),
+        insn(MOV64_IMM, 1, 0, 0, 59),
+    ]);
+    let relos = [
+        relo(0, bf, "0:1", CoreReloKind::FieldByteOffset),
+        relo(8, bf, "0:1", CoreReloKind::FieldByteSize),
+        relo(16, bf, "0:1", CoreReloKind::FieldLshiftU64),
+        relo(24, bf, "0:1", CoreReloKind::FieldRshiftU64),
+        relo(32, bf, "0:2", CoreReloKind::FieldByteOffset),
+        relo(40, bf, "0:2", CoreReloKind::FieldByteSize),
+        relo(48, bf, "0:2", CoreReloKind::FieldLshiftU64),
+        relo(56, bf, "0:2", CoreReloKind::FieldRshiftU64),
+    ];
+    let applied = run(&mut insns, &relos, &local, &[&target]).unwrap();
+    let values: Vec<i32> = (0..8).map(|i| field(&insns, i).2).collect();
+    assert_eq!(values, [4, 4, 56, 59, 8, 8, 29, 59]);
+    assert_eq!(applied[2].local_value, 56);
+    assert_eq!(applied[6].local_value, 51);
+}
+
+#[test]
+fn bitfield_offsets_are_not_validated_but_rshift_is() {
+    let mut local = TypeTable::new();
+    let u32_ = local.int("u32", 4, false);
+    let bf = local.struct_with_bitfields("bf", 4, &[("b", u32_, 3, 5)]);
+    let target = local.clone();
+    // The compiler may pick a different load unit: a wrong byte offset is accepted...
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1234)]);
+    run(
+        &mut insns,
+        &[relo(0, bf, "0:0", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).2, 0);
+    // ...but a wrong right shift is an error.
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1234)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, bf, "0:0", CoreReloKind::FieldRshiftU64)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err.reason,
+            ReloFailure::UnexpectedInsnValue {
+                found: 1234,
+                expected: 59,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn bitfield_wider_than_a_u64_load_is_an_error() {
+    let mut local = TypeTable::new();
+    let u64_ = local.int("u64", 8, false);
+    let bf = local.struct_with_bitfields("bf", 16, &[("b", u64_, 60, 10)]);
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 0)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, bf, "0:0", CoreReloKind::FieldByteSize)],
+        &local,
+        &[&local.clone()],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.reason,
+        ReloFailure::BitfieldTooWide {
+            bit_offset: 60,
+            bit_size: 10
+        }
+    );
+}
+
+#[test]
+fn type_kinds_resolve_against_the_target() {
+    let (local, task) = local_task();
+    let target = target_task();
+    let mut insns = prog(&[
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        insn(MOV64_IMM, 1, 0, 0, 32),
+        ld_imm64(1, 4)[0],
+        ld_imm64(1, 4)[1],
+        insn(MOV64_IMM, 1, 0, 0, 4),
+    ]);
+    let relos = [
+        relo(0, task, "0", CoreReloKind::TypeExists),
+        relo(8, task, "0", CoreReloKind::TypeSize),
+        relo(16, task, "0", CoreReloKind::TypeIdTarget),
+        relo(32, task, "0", CoreReloKind::TypeIdLocal),
+    ];
+    let applied = run(&mut insns, &relos, &local, &[&target]).unwrap();
+    assert_eq!(field(&insns, 0).2, 1);
+    assert_eq!(field(&insns, 1).2, 56);
+    assert_eq!(field(&insns, 2).2, 5, "target id of struct task");
+    assert_eq!(field(&insns, 3).2, 0);
+    assert_eq!(field(&insns, 4).2, 4, "local id stays");
+    assert_eq!(applied[3].target, None);
+}
+
+#[test]
+fn type_id_target_is_not_validated_and_missing_types_give_zero() {
+    let (local, task) = local_task();
+    let empty = TypeTable::new();
+    let [a, b] = ld_imm64(1, 777);
+    let mut insns = prog(&[
+        a,
+        b,
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        insn(MOV64_IMM, 1, 0, 0, 32),
+    ]);
+    let relos = [
+        relo(0, task, "0", CoreReloKind::TypeIdTarget),
+        relo(16, task, "0", CoreReloKind::TypeExists),
+        relo(24, task, "0", CoreReloKind::TypeSize),
+    ];
+    let applied = run(&mut insns, &relos, &local, &[&empty]).unwrap();
+    assert_eq!(field(&insns, 0).2, 0);
+    assert_eq!(field(&insns, 2).2, 0);
+    assert_eq!(field(&insns, 3).2, 0);
+    assert!(applied
+        .iter()
+        .all(|a| a.outcome == ReloOutcome::Patched { mem_size: None }));
+}
+
+#[test]
+fn type_matches_requires_structural_match_and_type_exists_does_not() {
+    let mut local = TypeTable::new();
+    let int = local.int("int", 4, true);
+    let s = local.struct_("pair", 8, &[("a", int, 0), ("b", int, 32)]);
+    // Target: same name, but b is a u64.
+    let mut target = TypeTable::new();
+    let tint = target.int("int", 4, true);
+    let tu64 = target.int("u64", 8, false);
+    target.struct_("pair", 16, &[("a", tint, 0), ("b", tu64, 64)]);
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1), insn(MOV64_IMM, 1, 0, 0, 1)]);
+    let relos = [
+        relo(0, s, "0", CoreReloKind::TypeMatches),
+        relo(8, s, "0", CoreReloKind::TypeExists),
+    ];
+    run(&mut insns, &relos, &local, &[&target]).unwrap();
+    assert_eq!((field(&insns, 0).2, field(&insns, 1).2), (0, 1));
+
+    // A target with an extra member and members reordered matches.
+    let mut target = TypeTable::new();
+    let tint = target.int("int", 4, true);
+    target.struct_(
+        "pair",
+        12,
+        &[("b", tint, 0), ("c", tint, 32), ("a", tint, 64)],
+    );
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    run(&mut insns, &relos[..1], &local, &[&target]).unwrap();
+    assert_eq!(field(&insns, 0).2, 1);
+}
+
+#[test]
+fn type_matches_behind_a_pointer_accepts_a_forward_declaration() {
+    let mut local = TypeTable::new();
+    let inner = local.struct_("inner", 4, &[]);
+    let p = local.ptr(inner);
+    let s = local.struct_("outer", 8, &[("p", p, 0)]);
+    let mut target = TypeTable::new();
+    let fwd = target.fwd("inner", false);
+    let tp = target.ptr(fwd);
+    target.struct_("outer", 8, &[("p", tp, 0)]);
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    run(
+        &mut insns,
+        &[relo(0, s, "0", CoreReloKind::TypeMatches)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).2, 1);
+    // A union forward declaration does not stand for a struct.
+    target.get_mut(fwd).unwrap().kflag = true;
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    run(
+        &mut insns,
+        &[relo(0, s, "0", CoreReloKind::TypeMatches)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).2, 0);
+}
+
+#[test]
+fn type_matches_compares_enums_by_enumerator_names_and_size() {
+    let mut local = TypeTable::new();
+    let e = local.enum_("state", 4, false, &[("ON", 1), ("OFF", 0)]);
+    let mut target = TypeTable::new();
+    target.enum_("state", 4, false, &[("OFF", 7), ("ON", 9), ("UNKNOWN", 2)]);
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    run(
+        &mut insns,
+        &[relo(0, e, "0", CoreReloKind::TypeMatches)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).2, 1);
+    let mut target = TypeTable::new();
+    target.enum_("state", 8, false, &[("OFF", 7), ("ON", 9)]);
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    run(
+        &mut insns,
+        &[relo(0, e, "0", CoreReloKind::TypeMatches)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(
+        field(&insns, 0).2,
+        0,
+        "an 8-byte enum64 does not match a 4-byte enum"
+    );
+}
+
+#[test]
+fn enumval_exists_and_value_including_enum64_and_negative_values() {
+    let mut local = TypeTable::new();
+    let e = local.enum_("mode", 4, true, &[("A", 0), ("B", 1), ("GONE", 2)]);
+    let e64 = local.enum_("big", 8, false, &[("HUGE", 1)]);
+    let mut target = TypeTable::new();
+    target.enum_("mode", 4, true, &[("B", -1), ("A", 5)]);
+    target.enum_("big", 8, false, &[("HUGE", 0x1_0000_0002)]);
+    let [h0, h1] = ld_imm64(2, 1);
+    let mut insns = prog(&[
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        h0,
+        h1,
+    ]);
+    let relos = [
+        relo(0, e, "1", CoreReloKind::EnumvalValue),
+        relo(8, e, "2", CoreReloKind::EnumvalExists),
+        relo(16, e, "0", CoreReloKind::EnumvalExists),
+        relo(24, e64, "0", CoreReloKind::EnumvalValue),
+    ];
+    let applied = run(&mut insns, &relos, &local, &[&target]).unwrap();
+    assert_eq!(field(&insns, 0).2, -1);
+    assert_eq!(
+        applied[0].target_value,
+        u64::MAX,
+        "s32 -1 sign-extends as in libbpf"
+    );
+    assert_eq!(field(&insns, 1).2, 0);
+    assert_eq!(field(&insns, 2).2, 1);
+    assert_eq!((field(&insns, 3).2, field(&insns, 4).2), (2, 1));
+}
+
+#[test]
+fn missing_enumerator_value_poisons_both_halves_of_ld_imm64() {
+    let mut local = TypeTable::new();
+    let e = local.enum_("mode", 4, false, &[("NEW", 3)]);
+    let mut target = TypeTable::new();
+    target.enum_("mode", 4, false, &[("OLD", 1)]);
+    let [a, b] = ld_imm64(1, 3);
+    let mut insns = prog(&[a, b, insn(0x95, 0, 0, 0, 0)]);
+    let applied = run(
+        &mut insns,
+        &[relo(0, e, "0", CoreReloKind::EnumvalValue)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(applied[0].outcome, ReloOutcome::Poisoned);
+    assert_eq!(field(&insns, 0), (CALL, 0, 0x0bad_2310));
+    assert_eq!(field(&insns, 1), (CALL, 0, 0x0bad_2310));
+    assert_eq!(field(&insns, 2).0, 0x95, "exit untouched");
+}
+
+#[test]
+fn flavored_local_type_finds_the_plain_target_and_vice_versa() {
+    let mut local = TypeTable::new();
+    let int = local.int("int", 4, true);
+    let old = local.struct_("task___old", 4, &[("state", int, 0)]);
+    let mut target = TypeTable::new();
+    let tint = target.int("int", 4, true);
+    target.struct_("task___2", 8, &[("x", tint, 0), ("state", tint, 32)]);
+    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
+    run(
+        &mut insns,
+        &[relo(0, old, "0:0", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).1, 4);
+}
+
+#[test]
+fn two_flavors_with_different_offsets_are_ambiguous() {
+    let (local, task) = local_task();
+    let mut target = TypeTable::new();
+    let int = target.int("int", 4, true);
+    target.struct_("task___a", 4, &[("pid", int, 0)]);
+    target.struct_("task___b", 8, &[("x", int, 0), ("pid", int, 32)]);
+    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, task, "0:0", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.reason,
+        ReloFailure::FieldOffsetAmbiguity {
+            first_id: 2,
+            first: 0,
+            other_id: 3,
+            other: 32
+        }
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("section 'test'")
+            && text.contains("insn #0")
+            && text.contains("\"task\"")
+            && text.contains("0:0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn two_flavors_agreeing_on_the_result_are_fine() {
+    let (local, task) = local_task();
+    let mut target = TypeTable::new();
+    let int = target.int("int", 4, true);
+    target.struct_("task___a", 8, &[("pid", int, 32)]);
+    target.struct_("task___b", 8, &[("y", int, 0), ("pid", int, 32)]);
+    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
+    let applied = run(
+        &mut insns,
+        &[relo(0, task, "0:0", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).1, 4);
+    assert_eq!(applied[0].target.map(|c| c.type_id), Some(2));
+}
+
+#[test]
+fn a_candidate_that_failed_one_relocation_is_dropped_for_the_next() {
+    // libbpf narrows the per-type candidate list: after `pid` matched only task___a,
+    // `flags` is looked up in task___a alone and poisons although task___b has it.
+    let (local, task) = local_task();
+    let mut target = TypeTable::new();
+    let int = target.int("int", 4, true);
+    let long = target.int("long", 8, true);
+    target.struct_("task___a", 4, &[("pid", int, 0)]);
+    target.struct_("task___b", 8, &[("flags", long, 0)]);
+    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0), insn(LDX_DW, 1, 2, 8, 0)]);
+    let relos = [
+        relo(0, task, "0:0", CoreReloKind::FieldByteOffset),
+        relo(8, task, "0:1", CoreReloKind::FieldByteOffset),
+    ];
+    let applied = run(&mut insns, &relos, &local, &[&target]).unwrap();
+    assert_eq!(applied[0].outcome, ReloOutcome::Patched { mem_size: None });
+    assert_eq!(applied[1].outcome, ReloOutcome::Poisoned);
+}
+
+#[test]
+fn module_targets_are_searched_only_when_vmlinux_has_no_candidate() {
+    let (local, task) = local_task();
+    let vmlinux = TypeTable::new();
+    let module = target_task();
+    let mut insns = prog(&[insn(LDX_DW, 1, 2, 8, 0)]);
+    let applied = run(
+        &mut insns,
+        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&vmlinux, &module],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).1, 16);
+    assert_eq!(
+        applied[0].target,
+        Some(Candidate {
+            target: 1,
+            type_id: 5
+        })
+    );
+
+    let (vmlinux, _) = local_task();
+    let mut insns = prog(&[insn(LDX_DW, 1, 2, 8, 0)]);
+    let applied = run(
+        &mut insns,
+        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&vmlinux, &module],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).1, 8);
+    assert_eq!(applied[0].target.map(|c| c.target), Some(0));
+}
+
+#[test]
+fn unsigned_field_growing_widens_the_load() {
+    let mut local = TypeTable::new();
+    let u32_ = local.int("u32", 4, false);
+    let s = local.struct_("s", 4, &[("v", u32_, 0)]);
+    let mut target = TypeTable::new();
+    let u64_ = target.int("u64", 8, false);
+    target.struct_("s", 16, &[("x", u64_, 0), ("v", u64_, 64)]);
+    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
+    let applied = run(
+        &mut insns,
+        &[relo(0, s, "0:0", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0), (LDX_DW, 8, 0));
+    assert_eq!(
+        applied[0].outcome,
+        ReloOutcome::Patched {
+            mem_size: Some((4, 8))
+        }
+    );
+}
+
+#[test]
+fn signed_field_changing_size_poisons_the_load() {
+    let mut local = TypeTable::new();
+    let int = local.int("int", 4, true);
+    let s = local.struct_("s", 4, &[("v", int, 0)]);
+    let mut target = TypeTable::new();
+    let long = target.int("long", 8, true);
+    target.struct_("s", 8, &[("v", long, 0)]);
+    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
+    let applied = run(
+        &mut insns,
+        &[relo(0, s, "0:0", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(applied[0].outcome, ReloOutcome::PoisonedMemSize);
+    assert_eq!(field(&insns, 0), (CALL, 0, POISON_CALL_IMM));
+    // An ALU add of the same offset is patched: only loads/stores care about size.
+    let mut insns = prog(&[insn(0x07, 1, 0, 0, 0)]);
+    run(
+        &mut insns,
+        &[relo(0, s, "0:0", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap();
+    assert_eq!(field(&insns, 0).2, 0);
+}
+
+#[test]
+fn instruction_not_holding_the_local_value_is_rejected() {
+    let (local, task) = local_task();
+    let target = target_task();
+    let mut insns = prog(&[insn(LDX_DW, 1, 2, 12, 0)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.reason,
+        ReloFailure::UnexpectedInsnValue {
+            class: "LDX/ST/STX",
+            found: 12,
+            expected: 8,
+            new: 16
+        }
+    );
+    assert_eq!(err.insn_index, 0);
+}
+
+#[test]
+fn unsupported_instructions_and_malformed_ld_imm64_are_errors() {
+    let (local, task) = local_task();
+    let target = target_task();
+    // A jump can't carry a relocation.
+    let mut insns = prog(&[insn(0x05, 0, 0, 0, 0)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert_eq!(err.reason, ReloFailure::UnsupportedInsn { code: 0x05 });
+    // An ALU with a register source neither.
+    let mut insns = prog(&[insn(0x0f, 1, 2, 0, 8)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert_eq!(err.reason, ReloFailure::UnsupportedInsn { code: 0x0f });
+    // ld_imm64 cut short.
+    let mut insns = prog(&[ld_imm64(1, 8)[0]]);
+    let err = run(
+        &mut insns,
+        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert_eq!(err.reason, ReloFailure::MalformedLdImm64);
+}
+
+#[test]
+fn malformed_records_are_errors_naming_the_problem() {
+    let (local, task) = local_task();
+    let target = target_task();
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 0)]);
+    let cases: Vec<(CoreRelo<'_>, ReloFailure)> = vec![
+        (
+            CoreRelo {
+                insn_off: 0,
+                type_id: task,
+                access: "0",
+                kind: 13,
+            },
+            ReloFailure::UnknownKind { kind: 13 },
+        ),
+        (
+            relo(4, task, "0:0", CoreReloKind::FieldByteOffset),
+            ReloFailure::MisalignedInsnOffset { insn_off: 4 },
+        ),
+        (
+            relo(64, task, "0:0", CoreReloKind::FieldByteOffset),
+            ReloFailure::InsnOutOfRange {
+                insn_index: 8,
+                insn_count: 1,
+            },
+        ),
+        (
+            relo(0, 99, "0:0", CoreReloKind::FieldByteOffset),
+            ReloFailure::InvalidTypeId {
+                which: "local",
+                type_id: 99,
+            },
+        ),
+        (
+            relo(0, task, "", CoreReloKind::FieldByteOffset),
+            ReloFailure::InvalidAccessString {
+                detail: "empty or starts with ':'",
+            },
+        ),
+        (
+            relo(0, task, "0:x", CoreReloKind::FieldByteOffset),
+            ReloFailure::InvalidAccessString {
+                detail: "an element is not a decimal index",
+            },
+        ),
+        (
+            relo(0, task, "0::1", CoreReloKind::FieldByteOffset),
+            ReloFailure::InvalidAccessString {
+                detail: "an element is not a decimal index",
+            },
+        ),
+        (
+            relo(0, task, "0:7", CoreReloKind::FieldByteOffset),
+            ReloFailure::AccessOutOfRange {
+                position: 1,
+                index: 7,
+                limit: 3,
+            },
+        ),
+        (
+            relo(0, task, "0:0:1", CoreReloKind::FieldByteOffset),
+            ReloFailure::UnexpectedAccessKind {
+                position: 2,
+                type_id: 1,
+                kind: Kind::Int,
+            },
+        ),
+        (
+            relo(0, task, "1", CoreReloKind::TypeExists),
+            ReloFailure::InvalidAccessString {
+                detail: "a type relocation's access string must be \"0\"",
+            },
+        ),
+        (
+            relo(0, task, "0", CoreReloKind::EnumvalValue),
+            ReloFailure::NotAnEnum {
+                type_id: task,
+                kind: Kind::Struct,
+            },
+        ),
+    ];
+    for (i, (r, want)) in cases.into_iter().enumerate() {
+        let err = run(&mut insns, &[r], &local, &[&target]).unwrap_err();
+        assert_eq!(err.reason, want, "case {i}: {err}");
+    }
+    let long_access = vec!["0"; 65].join(":");
+    let err = run(
+        &mut insns,
+        &[relo(0, task, &long_access, CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert_eq!(err.reason, ReloFailure::AccessTooLong { max: 64 });
+}
+
+#[test]
+fn array_element_access_rejects_kinds_other_than_offset_and_size() {
+    let (local, task) = local_task();
+    let target = target_task();
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, task, "0:2:1", CoreReloKind::FieldSigned)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.reason,
+        ReloFailure::ArrayAccessKind {
+            kind: CoreReloKind::FieldSigned
+        }
+    );
+}
+
+#[test]
+fn anonymous_root_types_are_refused_except_for_local_type_ids() {
+    let mut local = TypeTable::new();
+    let int = local.int("int", 4, true);
+    let anon = local.struct_("", 4, &[("a", int, 0)]);
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 2)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, anon, "0:0", CoreReloKind::FieldByteOffset)],
+        &local,
+        &[&local.clone()],
+    )
+    .unwrap_err();
+    assert_eq!(err.reason, ReloFailure::AnonymousType);
+    let applied = run(
+        &mut insns,
+        &[relo(0, anon, "0", CoreReloKind::TypeIdLocal)],
+        &local,
+        &[&local.clone()],
+    )
+    .unwrap();
+    assert_eq!(applied[0].target_value, 2);
+}
+
+#[test]
+fn cyclic_btf_is_an_error_not_a_hang() {
+    let mut local = TypeTable::new();
+    let t1 = local.typedef("loop_a", 2);
+    let t2 = local.typedef("loop_b", t1);
+    let s = local.struct_("s", 4, &[("x", t2, 0)]);
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, s, "0:0", CoreReloKind::FieldExists)],
+        &local,
+        &[&local.clone()],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.reason, ReloFailure::InvalidTypeId { .. }),
+        "{err}"
+    );
+    let err = run(
+        &mut insns,
+        &[relo(0, t1, "0", CoreReloKind::TypeMatches)],
+        &local,
+        &[&local.clone()],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.reason, ReloFailure::InvalidTypeId { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn candidate_cache_indexes_each_target_once() {
+    let (local, task) = local_task();
+    let target = target_task();
+    let targets: [&dyn TypeSource; 1] = [&target];
+    let mut cache = CandidateCache::new();
+    for _ in 0..3 {
+        let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
+        relocate_instructions(
+            "s",
+            &mut insns,
+            &[relo(0, task, "0:0", CoreReloKind::FieldByteOffset)],
+            &local,
+            &targets,
+            &mut cache,
+        )
+        .unwrap();
+        assert_eq!(field(&insns, 0).1, 8);
+    }
+    assert_eq!(cache.indexed_targets(), 1);
+}

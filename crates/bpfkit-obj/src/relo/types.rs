@@ -1,0 +1,409 @@
+//! The view of BTF the CO-RE engine needs: decoded types by id, names, sizes, modifiers.
+//!
+//! The engine never parses BTF itself. Anything that can answer [`TypeSource`] — the
+//! crate's BTF parser, a split module BTF on top of vmlinux, or the in-memory
+//! [`TypeTable`](super::TypeTable) used by tests and fuzzers — can be a local or a target BTF.
+
+/// A BTF type id. Id 0 is `void`.
+pub type TypeId = u32;
+
+/// The kind of a BTF type, as `BTF_KIND_*` in `linux/btf.h`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `BTF_KIND_UNKN`: `void` (id 0).
+    Void,
+    /// `BTF_KIND_INT`.
+    Int,
+    /// `BTF_KIND_PTR`.
+    Ptr,
+    /// `BTF_KIND_ARRAY`.
+    Array,
+    /// `BTF_KIND_STRUCT`.
+    Struct,
+    /// `BTF_KIND_UNION`.
+    Union,
+    /// `BTF_KIND_ENUM` (32-bit enumerators).
+    Enum,
+    /// `BTF_KIND_FWD` (kflag set: a union).
+    Fwd,
+    /// `BTF_KIND_TYPEDEF`.
+    Typedef,
+    /// `BTF_KIND_VOLATILE`.
+    Volatile,
+    /// `BTF_KIND_CONST`.
+    Const,
+    /// `BTF_KIND_RESTRICT`.
+    Restrict,
+    /// `BTF_KIND_FUNC`.
+    Func,
+    /// `BTF_KIND_FUNC_PROTO`.
+    FuncProto,
+    /// `BTF_KIND_VAR`.
+    Var,
+    /// `BTF_KIND_DATASEC`.
+    Datasec,
+    /// `BTF_KIND_FLOAT`.
+    Float,
+    /// `BTF_KIND_DECL_TAG`.
+    DeclTag,
+    /// `BTF_KIND_TYPE_TAG`.
+    TypeTag,
+    /// `BTF_KIND_ENUM64`.
+    Enum64,
+}
+
+impl Kind {
+    /// The kind's name as libbpf and bpftool print it (`struct`, `enum64`, `func_proto`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Void => "void",
+            Kind::Int => "int",
+            Kind::Ptr => "ptr",
+            Kind::Array => "array",
+            Kind::Struct => "struct",
+            Kind::Union => "union",
+            Kind::Enum => "enum",
+            Kind::Fwd => "fwd",
+            Kind::Typedef => "typedef",
+            Kind::Volatile => "volatile",
+            Kind::Const => "const",
+            Kind::Restrict => "restrict",
+            Kind::Func => "func",
+            Kind::FuncProto => "func_proto",
+            Kind::Var => "var",
+            Kind::Datasec => "datasec",
+            Kind::Float => "float",
+            Kind::DeclTag => "decl_tag",
+            Kind::TypeTag => "type_tag",
+            Kind::Enum64 => "enum64",
+        }
+    }
+
+    /// `struct` or `union`.
+    pub fn is_composite(self) -> bool {
+        matches!(self, Kind::Struct | Kind::Union)
+    }
+
+    /// `enum` or `enum64`.
+    pub fn is_any_enum(self) -> bool {
+        matches!(self, Kind::Enum | Kind::Enum64)
+    }
+
+    /// A modifier or typedef, skipped when CO-RE compares types.
+    pub fn is_mod_or_typedef(self) -> bool {
+        matches!(
+            self,
+            Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag
+        )
+    }
+
+    /// libbpf's `btf_kind_core_compat`: same kind, or both enums of either width.
+    pub fn core_compat(self, other: Kind) -> bool {
+        self == other || (self.is_any_enum() && other.is_any_enum())
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `BTF_INT_SIGNED` in an int's encoding.
+pub const INT_SIGNED: u8 = 1 << 0;
+/// `BTF_INT_CHAR` in an int's encoding.
+pub const INT_CHAR: u8 = 1 << 1;
+/// `BTF_INT_BOOL` in an int's encoding.
+pub const INT_BOOL: u8 = 1 << 2;
+
+/// A struct or union member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member<'a> {
+    /// Member name; empty for an anonymous (embedded) struct/union.
+    pub name: &'a str,
+    /// Member type.
+    pub type_id: TypeId,
+    /// Offset in bits from the start of the struct (for kflag structs: without the size bits).
+    pub bit_offset: u32,
+    /// Bitfield size in bits (kflag structs only), 0 when not a bitfield.
+    pub bitfield_size: u32,
+}
+
+/// An enumerator of an `enum` or `enum64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Enumerator<'a> {
+    /// Enumerator name.
+    pub name: &'a str,
+    /// Value as libbpf reads it: a 32-bit enum's value sign-extended from `s32`, an enum64's
+    /// value as `hi32 << 32 | lo32`.
+    pub value: u64,
+}
+
+/// A parameter of a `func_proto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Param<'a> {
+    /// Parameter name (may be empty).
+    pub name: &'a str,
+    /// Parameter type (0 for the trailing `...` of a variadic function).
+    pub type_id: TypeId,
+}
+
+/// Kind-specific data of a type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Detail<'a> {
+    /// Nothing beyond the common fields.
+    None,
+    /// `BTF_KIND_INT` data.
+    Int {
+        /// `BTF_INT_SIGNED | BTF_INT_CHAR | BTF_INT_BOOL` bits.
+        encoding: u8,
+        /// Bit offset (non-zero only in old, bitfield-like ints).
+        offset: u8,
+        /// Number of value bits.
+        bits: u8,
+    },
+    /// `BTF_KIND_ARRAY` data.
+    Array {
+        /// Element type.
+        elem: TypeId,
+        /// Index type.
+        index: TypeId,
+        /// Number of elements (0 for a flexible array).
+        nelems: u32,
+    },
+    /// Struct or union members.
+    Members(Vec<Member<'a>>),
+    /// Enum or enum64 enumerators.
+    Enumerators(Vec<Enumerator<'a>>),
+    /// Function prototype parameters.
+    Params(Vec<Param<'a>>),
+}
+
+/// One decoded BTF type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeInfo<'a> {
+    /// Kind.
+    pub kind: Kind,
+    /// Name (empty when anonymous).
+    pub name: &'a str,
+    /// The `kind_flag` bit of `info`.
+    pub kflag: bool,
+    /// `size` for int, enum, enum64, struct, union, datasec, float; 0 otherwise.
+    pub size: u32,
+    /// `type` for ptr, typedef, modifiers, func, var, decl_tag, type_tag, and a func_proto's
+    /// return type; 0 otherwise.
+    pub ref_type: TypeId,
+    /// Kind-specific data.
+    pub detail: Detail<'a>,
+}
+
+impl<'a> TypeInfo<'a> {
+    /// The `void` type (id 0).
+    pub fn void() -> Self {
+        TypeInfo {
+            kind: Kind::Void,
+            name: "",
+            kflag: false,
+            size: 0,
+            ref_type: 0,
+            detail: Detail::None,
+        }
+    }
+
+    /// Members of a struct/union, empty for other kinds.
+    pub fn members(&self) -> &[Member<'a>] {
+        match &self.detail {
+            Detail::Members(m) => m,
+            _ => &[],
+        }
+    }
+
+    /// Enumerators of an enum/enum64, empty for other kinds.
+    pub fn enumerators(&self) -> &[Enumerator<'a>] {
+        match &self.detail {
+            Detail::Enumerators(e) => e,
+            _ => &[],
+        }
+    }
+
+    /// Parameters of a func_proto, empty for other kinds.
+    pub fn params(&self) -> &[Param<'a>] {
+        match &self.detail {
+            Detail::Params(p) => p,
+            _ => &[],
+        }
+    }
+
+    /// `btf_vlen`: number of members, enumerators or parameters.
+    pub fn vlen(&self) -> usize {
+        match &self.detail {
+            Detail::Members(m) => m.len(),
+            Detail::Enumerators(e) => e.len(),
+            Detail::Params(p) => p.len(),
+            _ => 0,
+        }
+    }
+
+    /// `(encoding, offset, bits)` of an int.
+    pub fn int_encoding(&self) -> Option<(u8, u8, u8)> {
+        match self.detail {
+            Detail::Int {
+                encoding,
+                offset,
+                bits,
+            } => Some((encoding, offset, bits)),
+            _ => None,
+        }
+    }
+
+    /// `(elem, nelems)` of an array.
+    pub fn array(&self) -> Option<(TypeId, u32)> {
+        match self.detail {
+            Detail::Array { elem, nelems, .. } => Some((elem, nelems)),
+            _ => None,
+        }
+    }
+}
+
+/// A BTF the CO-RE engine can read: local (the object's `.BTF`) or target (vmlinux, modules).
+pub trait TypeSource {
+    /// One past the highest valid id (`btf__type_cnt`): ids `0..type_count()` exist. For a
+    /// split BTF this counts the base's types too.
+    fn type_count(&self) -> u32;
+
+    /// The first id this BTF owns: 1 for a base BTF, the base's type count for split BTF.
+    /// Candidate search in a target scans `first_type_id()..type_count()`.
+    fn first_type_id(&self) -> u32 {
+        1
+    }
+
+    /// The type with this id, `None` when the id does not exist or cannot be decoded.
+    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>>;
+
+    /// Name and kind of a type without decoding its members (used to index a target).
+    fn name_and_kind(&self, id: TypeId) -> Option<(&str, Kind)> {
+        self.type_by_id(id).map(|t| (t.name, t.kind))
+    }
+
+    /// Pointer size in bytes (8 for 64-bit targets).
+    fn pointer_size(&self) -> u32 {
+        8
+    }
+}
+
+/// Longest typedef/modifier chain or nesting followed before a type is treated as malformed
+/// (libbpf's `MAX_RESOLVE_DEPTH`).
+pub(crate) const MAX_RESOLVE_DEPTH: usize = 32;
+
+/// `skip_mods_and_typedefs`: follows typedefs and modifiers; returns the resolved id and type.
+/// `None` when an id is missing or the chain is longer than [`MAX_RESOLVE_DEPTH`] * 8.
+pub(crate) fn skip_mods_and_typedefs<S: TypeSource + ?Sized>(
+    src: &S,
+    mut id: TypeId,
+) -> Option<(TypeId, TypeInfo<'_>)> {
+    // libbpf has no bound here; a cycle in malformed BTF must not hang us.
+    for _ in 0..MAX_RESOLVE_DEPTH * 8 {
+        let t = src.type_by_id(id)?;
+        if !t.kind.is_mod_or_typedef() {
+            return Some((id, t));
+        }
+        id = t.ref_type;
+    }
+    None
+}
+
+/// Why [`resolve_size`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SizeError {
+    /// void, func, func_proto, fwd, a missing id, or a chain deeper than the limit.
+    Unsized,
+    /// Size does not fit 32 bits.
+    TooBig,
+}
+
+/// `btf__resolve_size`: the byte size of a type, through typedefs, modifiers, vars and arrays.
+pub(crate) fn resolve_size<S: TypeSource + ?Sized>(
+    src: &S,
+    mut id: TypeId,
+) -> Result<u64, SizeError> {
+    let mut nelems: u32 = 1;
+    let mut size: Option<u32> = None;
+    for _ in 0..MAX_RESOLVE_DEPTH {
+        let Some(t) = src.type_by_id(id) else { break };
+        match t.kind {
+            Kind::Void => break,
+            Kind::Int
+            | Kind::Struct
+            | Kind::Union
+            | Kind::Enum
+            | Kind::Enum64
+            | Kind::Datasec
+            | Kind::Float => {
+                size = Some(t.size);
+                break;
+            }
+            Kind::Ptr => {
+                size = Some(src.pointer_size());
+                break;
+            }
+            Kind::Typedef
+            | Kind::Volatile
+            | Kind::Const
+            | Kind::Restrict
+            | Kind::Var
+            | Kind::DeclTag
+            | Kind::TypeTag => id = t.ref_type,
+            Kind::Array => {
+                let (elem, n) = t.array().ok_or(SizeError::Unsized)?;
+                if nelems != 0 && n > u32::MAX / nelems {
+                    return Err(SizeError::TooBig);
+                }
+                nelems *= n;
+                id = elem;
+            }
+            Kind::Fwd | Kind::Func | Kind::FuncProto => return Err(SizeError::Unsized),
+        }
+    }
+    let size = size.ok_or(SizeError::Unsized)?;
+    if nelems != 0 && size > u32::MAX / nelems {
+        return Err(SizeError::TooBig);
+    }
+    Ok(u64::from(nelems) * u64::from(size))
+}
+
+/// `bpf_core_essential_name_len`: the name without its last `___flavor` suffix. A suffix
+/// starts at `X___Y` where neither `X` nor `Y` is an underscore.
+pub fn essential_name(name: &str) -> &str {
+    let b = name.as_bytes();
+    let n = b.len();
+    if n >= 5 {
+        for i in (0..=n - 5).rev() {
+            if b[i] != b'_'
+                && b[i + 1] == b'_'
+                && b[i + 2] == b'_'
+                && b[i + 3] == b'_'
+                && b[i + 4] != b'_'
+            {
+                // The cut is after an ASCII byte, so it is a char boundary.
+                return &name[..=i];
+            }
+        }
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::essential_name;
+
+    #[test]
+    fn essential_name_strips_the_last_flavor_only() {
+        assert_eq!(essential_name("task_struct___2"), "task_struct");
+        assert_eq!(essential_name("a___b___c"), "a___b");
+        assert_eq!(essential_name("task_struct"), "task_struct");
+        assert_eq!(essential_name("x____y"), "x____y");
+        assert_eq!(essential_name("___x"), "___x");
+        assert_eq!(essential_name("ab___"), "ab___");
+        assert_eq!(essential_name("é___flavor"), "é");
+    }
+}
