@@ -3,12 +3,21 @@
 
 use std::path::PathBuf;
 
+mod bpftool;
 mod cache;
+mod fixture;
 mod insn;
 mod libbpf;
 mod relocated;
 
+pub use bpftool::{
+    bpftool_json, btf_kind_counts, map_dump, map_show, prog_dump_xlated, prog_dump_xlated_text,
+    prog_list, prog_loadall, prog_show, LoadedObject, MapEntry, PinnedMap, PinnedProgram,
+};
 pub use cache::cache_root;
+pub use fixture::{
+    fixture, fixture_names, fixture_source_dir, try_fixture, vmlinux_header, CLANG, VMLINUX_BTF,
+};
 pub use insn::{mask_fd_immediates, Insn};
 pub use libbpf::{libbpf_parse, oracle_path, LibbpfError, LibbpfMap, LibbpfObject, LibbpfProgram};
 pub use relocated::{

@@ -1,0 +1,314 @@
+//! Ground truth from bpftool: what the kernel holds (programs, maps, BTF) and libbpf's loader.
+//!
+//! Every function runs `bpftool` (Debian's 7.1, built on libbpf 1.1) and parses its `-j`
+//! JSON; they panic when bpftool itself is missing, and return `Err` with its stderr
+//! when the command fails.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+use crate::cache::run;
+use crate::insn::Insn;
+
+/// Runs `bpftool -j ARGS...` and returns its JSON output.
+pub fn bpftool_json<I, S>(args: I) -> Result<Value, String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = run(Command::new("bpftool").arg("-j").args(args))?;
+    serde_json::from_slice(&out).map_err(|e| format!("bpftool printed invalid JSON: {e}"))
+}
+
+/// `bpftool -j prog show id ID`: the kernel's `bpf_prog_info` (id, type, name, tag,
+/// bytes_xlated, map_ids, btf_id, ...) as JSON.
+pub fn prog_show(id: u32) -> Result<Value, String> {
+    bpftool_json(["prog", "show", "id", &id.to_string()])
+}
+
+/// `bpftool -j prog list`: every program loaded on the host.
+pub fn prog_list() -> Result<Vec<Value>, String> {
+    match bpftool_json(["prog", "list"])? {
+        Value::Array(progs) => Ok(progs),
+        other => Err(format!("bpftool prog list: expected an array, got {other}")),
+    }
+}
+
+/// `bpftool -j map show id ID`: the kernel's `bpf_map_info` (type, bytes_key,
+/// bytes_value, max_entries, flags, ...) as JSON.
+pub fn map_show(id: u32) -> Result<Value, String> {
+    bpftool_json(["map", "show", "id", &id.to_string()])
+}
+
+/// One element of a map, as `bpftool -j map dump` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapEntry {
+    /// Key bytes.
+    pub key: Vec<u8>,
+    /// Value bytes (for per-CPU maps, the first CPU's value).
+    pub value: Vec<u8>,
+    /// bpftool's BTF-formatted view (`{"key": .., "value": ..}`) when the map has BTF.
+    pub formatted: Option<Value>,
+}
+
+fn hex_bytes(v: &Value) -> Result<Vec<u8>, String> {
+    v.as_array()
+        .ok_or_else(|| format!("expected an array of hex bytes, got {v}"))?
+        .iter()
+        .map(|b| {
+            b.as_str()
+                .and_then(|s| u8::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+                .ok_or_else(|| format!("bad hex byte {b}"))
+        })
+        .collect()
+}
+
+/// `bpftool -j map dump id ID`: every element of the map.
+pub fn map_dump(id: u32) -> Result<Vec<MapEntry>, String> {
+    let entries = bpftool_json(["map", "dump", "id", &id.to_string()])?;
+    let entries = entries
+        .as_array()
+        .ok_or_else(|| format!("bpftool map dump: expected an array, got {entries}"))?;
+    entries
+        .iter()
+        .map(|e| {
+            let value = match &e["value"] {
+                Value::Null => &e["values"][0]["value"],
+                v => v,
+            };
+            Ok(MapEntry {
+                key: hex_bytes(&e["key"])?,
+                value: hex_bytes(value)?,
+                formatted: e.get("formatted").cloned(),
+            })
+        })
+        .collect()
+}
+
+/// `bpftool prog dump xlated id ID`: the kernel's translated program as text (the
+/// verifier-log syntax, with source lines from BTF line info).
+pub fn prog_dump_xlated_text(id: u32) -> Result<String, String> {
+    let out = run(Command::new("bpftool").args(["prog", "dump", "xlated", "id", &id.to_string()]))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// `bpftool prog dump xlated id ID file TMP`: the kernel's translated instructions, raw.
+/// The kernel rewrites map references in a dump: `ld_imm64` with `BPF_PSEUDO_MAP_FD`/
+/// `BPF_PSEUDO_MAP_VALUE` carries the map's id instead of an fd.
+pub fn prog_dump_xlated(id: u32) -> Result<Vec<Insn>, String> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let tmp = std::env::temp_dir().join(format!(
+        "bpfkit-xlated-{}-{}.bin",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = run(Command::new("bpftool")
+        .args(["prog", "dump", "xlated", "id", &id.to_string(), "file"])
+        .arg(&tmp))
+    .and_then(|_| std::fs::read(&tmp).map_err(|e| format!("cannot read {}: {e}", tmp.display())));
+    let _ = std::fs::remove_file(&tmp);
+    let bytes = result?;
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            Insn::from_bytes(b)
+        })
+        .collect())
+}
+
+/// Number of types per kind (`"STRUCT"`, `"FUNC_PROTO"`, `"ENUM64"`, ...) and in total
+/// (`"total"`) in the BTF at `path` (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF
+/// object's `.BTF`), counted from `bpftool btf dump file PATH` (type 0, void, not counted).
+pub fn btf_kind_counts(path: &Path) -> Result<BTreeMap<String, usize>, String> {
+    let out = run(Command::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(path))?;
+    let text = String::from_utf8_lossy(&out);
+    let mut counts = BTreeMap::new();
+    let mut total = 0;
+    for line in text.lines().filter(|l| l.starts_with('[')) {
+        let kind = line
+            .split_whitespace()
+            .nth(1)
+            .ok_or_else(|| format!("unexpected bpftool btf line {line:?}"))?;
+        *counts.entry(kind.to_owned()).or_insert(0) += 1;
+        total += 1;
+    }
+    counts.insert("total".to_owned(), total);
+    Ok(counts)
+}
+
+/// A program pinned by [`prog_loadall`], as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedProgram {
+    /// Pin file name (libbpf uses the program's name).
+    pub pin_name: String,
+    /// Kernel program id.
+    pub id: u32,
+    /// bpftool's program type name, e.g. `"xdp"`, `"tracepoint"`.
+    pub prog_type: String,
+    /// The name in the kernel (bpftool completes it from BTF beyond 15 bytes).
+    pub name: String,
+    /// `bytes_xlated / 8`: instructions after the verifier's rewrites.
+    pub xlated_insns: usize,
+    /// Ids of the maps the program uses.
+    pub map_ids: Vec<u32>,
+    /// The full `bpftool -j prog show` JSON.
+    pub info: Value,
+}
+
+/// A map pinned by [`prog_loadall`] (`pinmaps`), as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedMap {
+    /// Pin file name (libbpf's map name, `.` replaced by `_`).
+    pub pin_name: String,
+    /// Kernel map id.
+    pub id: u32,
+    /// The full `bpftool -j map show` JSON.
+    pub info: Value,
+}
+
+/// The result of `bpftool prog loadall OBJ DIR pinmaps DIR/maps`; removing the pins on
+/// drop unloads everything (nothing else holds the fds).
+#[derive(Debug)]
+pub struct LoadedObject {
+    dir: PathBuf,
+    /// Pinned programs, sorted by pin name.
+    pub programs: Vec<PinnedProgram>,
+    /// Pinned maps, sorted by pin name.
+    pub maps: Vec<PinnedMap>,
+}
+
+impl LoadedObject {
+    /// The pin directory (unique to this load, under /sys/fs/bpf).
+    pub fn pin_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The pinned map whose pin name is `name`.
+    pub fn map(&self, name: &str) -> Option<&PinnedMap> {
+        self.maps.iter().find(|m| m.pin_name == name)
+    }
+
+    /// The pinned program whose pin name is `name`.
+    pub fn program(&self, name: &str) -> Option<&PinnedProgram> {
+        self.programs.iter().find(|p| p.pin_name == name)
+    }
+}
+
+impl Drop for LoadedObject {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Mounts bpffs at /sys/fs/bpf unless something already is.
+fn ensure_bpffs() -> Result<(), String> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts")
+        .map_err(|e| format!("cannot read /proc/self/mounts: {e}"))?;
+    if mounts
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf"))
+    {
+        return Ok(());
+    }
+    run(Command::new("mount").args(["-t", "bpf", "bpf", "/sys/fs/bpf"])).map(drop)
+}
+
+fn pins(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn as_u32(v: &Value, field: &str) -> Result<u32, String> {
+    v[field]
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("bpftool JSON lacks {field}: {v}"))
+}
+
+/// Loads `obj` with libbpf through `bpftool prog loadall OBJ DIR pinmaps DIR/maps`, where
+/// DIR is a fresh `/sys/fs/bpf/bpfkit-test-<pid>-<n>` (bpffs is mounted there if needed),
+/// then describes each pin with `bpftool -j prog/map show pinned`. `Err` carries
+/// bpftool's stderr (libbpf's log and the kernel's verdict), e.g. for fentry on a host
+/// where ftrace is locked down. The pins are removed when the result is dropped.
+///
+/// ```no_run
+/// let loaded = bpfkit_test_support::prog_loadall(&bpfkit_test_support::fixture("tail_calls")).unwrap();
+/// assert_eq!(loaded.program("dispatch").unwrap().prog_type, "xdp");
+/// ```
+pub fn prog_loadall(obj: &Path) -> Result<LoadedObject, String> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    ensure_bpffs()?;
+    let dir = PathBuf::from(format!(
+        "/sys/fs/bpf/bpfkit-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    // Own the directory from the start so every exit path removes it.
+    let mut loaded = LoadedObject {
+        dir: dir.clone(),
+        programs: Vec::new(),
+        maps: Vec::new(),
+    };
+    let maps_dir = dir.join("maps");
+    run(Command::new("bpftool")
+        .args(["prog", "loadall"])
+        .arg(obj)
+        .arg(&dir)
+        .arg("pinmaps")
+        .arg(&maps_dir))?;
+    for (pin_name, path) in pins(&dir) {
+        let info = bpftool_json([
+            "prog".as_ref(),
+            "show".as_ref(),
+            "pinned".as_ref(),
+            path.as_os_str(),
+        ])?;
+        loaded.programs.push(PinnedProgram {
+            id: as_u32(&info, "id")?,
+            prog_type: info["type"].as_str().unwrap_or_default().to_owned(),
+            name: info["name"].as_str().unwrap_or_default().to_owned(),
+            xlated_insns: as_u32(&info, "bytes_xlated")? as usize / 8,
+            map_ids: info["map_ids"]
+                .as_array()
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|i| u32::try_from(i.as_u64()?).ok())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            pin_name,
+            info,
+        });
+    }
+    for (pin_name, path) in pins(&maps_dir) {
+        let info = bpftool_json([
+            "map".as_ref(),
+            "show".as_ref(),
+            "pinned".as_ref(),
+            path.as_os_str(),
+        ])?;
+        loaded.maps.push(PinnedMap {
+            id: as_u32(&info, "id")?,
+            pin_name,
+            info,
+        });
+    }
+    Ok(loaded)
+}

@@ -1,0 +1,153 @@
+//! The project's C BPF fixtures (`testdata/c/*.bpf.c`), compiled by clang-19 on demand.
+//!
+//! A fixture may declare extra clang flags on a line of its header comment of the form
+//! `// clang-flags: -mcpu=v4`. Fixtures that `#include "vmlinux.h"` get one generated
+//! from `/sys/kernel/btf/vmlinux` with `bpftool btf dump ... format c` into the cache.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::cache::{cached_artifact, run, stable_hash};
+
+/// The compiler the fixtures are built with.
+pub const CLANG: &str = "clang-19";
+/// The kernel BTF fixtures' `vmlinux.h` is generated from.
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// `testdata/c` of the repository: the fixture sources.
+pub fn fixture_source_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/c")
+}
+
+/// The names of every fixture (`testdata/c/<name>.bpf.c`), sorted.
+pub fn fixture_names() -> Vec<String> {
+    let dir = fixture_source_dir();
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list fixtures in {}: {e}", dir.display()));
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".bpf.c")
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The object file of fixture `name`, compiled with
+/// `clang-19 -O2 -g -target bpf -I/usr/include/<multiarch> -I testdata/c/include [declared flags]`
+/// into the test cache (once per distinct source, flags, headers and kernel BTF; safe
+/// across parallel tests). Panics with clang's diagnostics when it does not compile.
+///
+/// ```no_run
+/// let obj = bpfkit_test_support::fixture("tail_calls");
+/// assert!(obj.ends_with("tail_calls.bpf.o"));
+/// ```
+pub fn fixture(name: &str) -> PathBuf {
+    try_fixture(name).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// Like [`fixture`], returning clang's (or bpftool's) error instead of panicking.
+pub fn try_fixture(name: &str) -> Result<PathBuf, String> {
+    let dir = fixture_source_dir();
+    let src_path = dir.join(format!("{name}.bpf.c"));
+    let source = std::fs::read_to_string(&src_path)
+        .map_err(|e| format!("cannot read {}: {e}", src_path.display()))?;
+    let declared = declared_flags(&source);
+    let include_dir = dir.join("include");
+    let mut flags: Vec<String> = ["-O2", "-g", "-target", "bpf", "-Wall", "-Werror"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    flags.push(format!("-I/usr/include/{}", multiarch()?));
+    flags.push(format!("-I{}", include_dir.display()));
+    flags.extend(declared);
+
+    let mut key: Vec<Vec<u8>> = vec![source.clone().into_bytes(), CLANG.into()];
+    key.extend(flags.iter().map(|f| f.clone().into_bytes()));
+    key.push(headers_fingerprint(&include_dir).into_bytes());
+    let vmlinux_dir = if source.contains("\"vmlinux.h\"") {
+        let header = vmlinux_header()?;
+        key.push(header.display().to_string().into_bytes());
+        header.parent().map(Path::to_path_buf)
+    } else {
+        None
+    };
+    let key_refs: Vec<&[u8]> = key.iter().map(Vec::as_slice).collect();
+    cached_artifact("fixture", &key_refs, &format!("{name}.bpf.o"), |tmp| {
+        let mut cmd = Command::new(CLANG);
+        cmd.args(&flags);
+        if let Some(vdir) = &vmlinux_dir {
+            cmd.arg(format!("-I{}", vdir.display()));
+        }
+        cmd.arg("-c").arg(&src_path).arg("-o").arg(tmp);
+        run(&mut cmd).map(drop)
+    })
+}
+
+/// Flags from a `// clang-flags: ...` line of the fixture's source.
+fn declared_flags(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("// clang-flags:"))
+        .flat_map(|rest| rest.split_whitespace().map(str::to_owned))
+        .collect()
+}
+
+/// `gcc -print-multiarch`, e.g. `x86_64-linux-gnu` (where `asm/types.h` lives).
+fn multiarch() -> Result<String, String> {
+    static ARCH: OnceLock<Result<String, String>> = OnceLock::new();
+    ARCH.get_or_init(|| {
+        let out = run(Command::new("gcc").arg("-print-multiarch"))?;
+        Ok(String::from_utf8_lossy(&out).trim().to_owned())
+    })
+    .clone()
+}
+
+/// Names and contents of the shared fixture headers, so editing one rebuilds the fixtures.
+fn headers_fingerprint(include_dir: &Path) -> String {
+    let mut parts: Vec<(String, Vec<u8>)> = std::fs::read_dir(include_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, std::fs::read(e.path()).unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.sort();
+    let refs: Vec<&[u8]> = parts
+        .iter()
+        .flat_map(|(n, c)| [n.as_bytes(), c.as_slice()])
+        .collect();
+    format!("{:016x}", stable_hash(&refs))
+}
+
+/// `vmlinux.h` for the running kernel, generated once into the cache by
+/// `bpftool btf dump file /sys/kernel/btf/vmlinux format c`.
+pub fn vmlinux_header() -> Result<PathBuf, String> {
+    static HEADER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    HEADER
+        .get_or_init(|| {
+            let btf = std::fs::read(VMLINUX_BTF)
+                .map_err(|e| format!("cannot read {VMLINUX_BTF}: {e}"))?;
+            cached_artifact("vmlinux-h", &[&btf], "vmlinux.h", |tmp| {
+                let out = run(Command::new("bpftool").args([
+                    "btf",
+                    "dump",
+                    "file",
+                    VMLINUX_BTF,
+                    "format",
+                    "c",
+                ]))?;
+                std::fs::write(tmp, out).map_err(|e| format!("cannot write {}: {e}", tmp.display()))
+            })
+        })
+        .clone()
+}
