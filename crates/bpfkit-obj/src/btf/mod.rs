@@ -3,19 +3,30 @@
 //! - [`Btf`] reads BTF bytes lazily: one pass records where each type starts, strings stay
 //!   borrowed, types are decoded into [`Type`] on demand and names are indexed on the first
 //!   lookup. Split BTF (kernel modules) sits on a base with [`Btf::parse_split`].
+//! - [`BtfMut`] is owned, editable BTF in wire form; [`BtfMut::to_bytes`] writes it.
+//! - [`sanitize`] rewrites kinds an older kernel lacks ([`BtfFeatures`]), like libbpf.
+//! - [`fixup_datasecs`] fills DATASEC sizes and variable offsets from ELF symbols.
 //! - Kinds are [`Kind`]; each kind's decoded form is a struct in [`types`].
 
+mod datasec;
 mod error;
 mod kind;
 mod names;
+mod owned;
 mod parse;
+mod sanitize;
 pub mod types;
 
+pub use datasec::{fixup_datasecs, DatasecError, DatasecLayout, VarSymbol};
 pub use error::BtfError;
 pub use kind::{FuncLinkage, IntEncoding, Kind, VarLinkage};
+pub use owned::{
+    btf_info, BtfMut, RawData, RawEnum64Value, RawEnumValue, RawMember, RawParam, RawType,
+};
 pub use parse::{
     Btf, Header, TypeHeader, BTF_HEADER_SIZE, BTF_MAGIC, BTF_TYPE_SIZE, MAX_RESOLVE_DEPTH,
 };
+pub use sanitize::{sanitize, BtfFeatures, ENUM64_PLACEHOLDER};
 pub use types::{
     Array, Composite, Datasec, DeclTag, Enum, EnumValue, Float, Func, FuncProto, Fwd, Int, Member,
     Param, Ptr, Reference, Type, Var, VarSecinfo,

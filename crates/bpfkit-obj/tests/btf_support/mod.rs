@@ -99,3 +99,123 @@ fn field(line: &str, key: &str) -> u32 {
         .parse()
         .unwrap()
 }
+
+/// Compile a C fixture of `tests/btf_fixtures` with clang-19 into the test temp dir.
+pub fn build_fixture(name: &str) -> std::path::PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/btf_fixtures")
+        .join(name);
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name.replace(".c", ".o"));
+    // Tests run in parallel: compile to a private name, then rename atomically.
+    let tmp = out.with_extension(
+        format!(
+            "{}.{:?}.tmp",
+            std::process::id(),
+            std::thread::current().id()
+        )
+        .replace(['(', ')'], ""),
+    );
+    let status = Command::new("clang-19")
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&tmp)
+        .status()
+        .expect("run clang-19");
+    assert!(status.success(), "clang-19 failed on {}", src.display());
+    std::fs::rename(&tmp, &out).unwrap();
+    out
+}
+
+/// Section sizes and global variable symbols of an ELF object, for DATASEC fix-up.
+pub struct ElfLayout {
+    pub sections: BTreeMap<String, u32>,
+    pub vars: BTreeMap<String, bpfkit_obj::btf::VarSymbol>,
+}
+
+impl ElfLayout {
+    pub fn read(path: &Path) -> Self {
+        use object::ObjectSymbol;
+        let bytes = std::fs::read(path).unwrap();
+        let file = object::File::parse(&*bytes).unwrap();
+        let sections = file
+            .sections()
+            .map(|s| (s.name().unwrap().to_string(), s.size() as u32))
+            .collect();
+        let mut vars = BTreeMap::new();
+        for sym in file.symbols() {
+            if sym.kind() != object::SymbolKind::Data || !sym.is_global() {
+                continue;
+            }
+            let object::SymbolFlags::Elf { st_other, .. } = sym.flags() else {
+                continue;
+            };
+            let vis = st_other & 3;
+            vars.insert(
+                sym.name().unwrap().to_string(),
+                bpfkit_obj::btf::VarSymbol {
+                    offset: sym.address() as u32,
+                    hidden: vis == 1 || vis == 2,
+                },
+            );
+        }
+        ElfLayout { sections, vars }
+    }
+}
+
+impl bpfkit_obj::btf::DatasecLayout for ElfLayout {
+    fn section_size(&self, section: &str) -> Option<u32> {
+        self.sections.get(section).copied()
+    }
+    fn variable(&self, _section: &str, var: &str) -> Option<bpfkit_obj::btf::VarSymbol> {
+        self.vars.get(var).copied()
+    }
+}
+
+/// Load BTF into the running kernel (`BPF_BTF_LOAD`); Err carries the kernel's log.
+pub fn kernel_load_btf(bytes: &[u8]) -> Result<(), String> {
+    #[repr(C)]
+    struct BtfLoadAttr {
+        btf: u64,
+        btf_log_buf: u64,
+        btf_size: u32,
+        btf_log_size: u32,
+        btf_log_level: u32,
+        pad: [u8; 100],
+    }
+    let mut log = vec![0u8; 1 << 20];
+    let attr = BtfLoadAttr {
+        btf: bytes.as_ptr() as u64,
+        btf_log_buf: log.as_mut_ptr() as u64,
+        btf_size: bytes.len() as u32,
+        btf_log_size: log.len() as u32,
+        btf_log_level: 1,
+        pad: [0; 100],
+    };
+    const BPF_BTF_LOAD: libc::c_long = 18;
+    // SAFETY: attr points to a valid, zero-padded bpf_attr for BPF_BTF_LOAD whose buffers
+    // (bytes, log) outlive the call; the size passed matches the struct.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_BTF_LOAD,
+            &attr as *const BtfLoadAttr,
+            std::mem::size_of::<BtfLoadAttr>() as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        return Err(format!("{err}: {}", String::from_utf8_lossy(&log[..end])));
+    }
+    // SAFETY: fd was just returned by the kernel and is owned by nobody else.
+    unsafe { libc::close(fd as libc::c_int) };
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! DATASEC fix-up: section sizes and variable offsets from the ELF, as libbpf does for clang.
+//!
+//! clang writes every DATASEC with size 0 and leaves the ELF symbol table to say where
+//! variables are. The ELF reader knows sections and symbols; this module only needs the
+//! answers, through [`DatasecLayout`].
+
+use super::{BtfMut, Kind, RawData, VarLinkage};
+
+/// Where a global variable's ELF symbol puts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VarSymbol {
+    /// `st_value`: the offset inside its section.
+    pub offset: u32,
+    /// `STV_HIDDEN` or `STV_INTERNAL` visibility: the variable becomes static in BTF.
+    pub hidden: bool,
+}
+
+/// The ELF facts the fix-up needs, answered by the ELF reader.
+pub trait DatasecLayout {
+    /// Size in bytes of the ELF section named `section`, if it exists.
+    fn section_size(&self, section: &str) -> Option<u32>;
+    /// The symbol of the global variable `var` placed in `section`.
+    fn variable(&self, section: &str, var: &str) -> Option<VarSymbol>;
+}
+
+/// Why a DATASEC could not be fixed up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatasecError {
+    /// The DATASEC's name is not a readable string.
+    #[error("DATASEC [{id}]: name at string offset {name_off} is unreadable")]
+    BadName {
+        /// The DATASEC id.
+        id: u32,
+        /// Its name offset.
+        name_off: u32,
+    },
+    /// The ELF has no section of that name, or it is empty.
+    #[error("DATASEC '{section}': no ELF section of that name with a non-zero size")]
+    NoSectionSize {
+        /// The section name.
+        section: String,
+    },
+    /// An entry is not a VAR of this BTF.
+    #[error("DATASEC '{section}': entry #{index} is type [{type_id}], not a VAR")]
+    NotAVar {
+        /// The section name.
+        section: String,
+        /// Entry index.
+        index: usize,
+        /// The entry's type id.
+        type_id: u32,
+    },
+    /// A global variable has no ELF symbol.
+    #[error("DATASEC '{section}': no ELF symbol for variable '{var}'")]
+    NoSymbol {
+        /// The section name.
+        section: String,
+        /// The variable name.
+        var: String,
+    },
+}
+
+/// Fill each DATASEC's size and its global variables' offsets from the ELF, mark hidden
+/// variables static, and sort entries by offset — libbpf's `btf_fixup_datasec`:
+///
+/// - `.kconfig` and `.ksyms` (extern-backed) are only sorted;
+/// - a DATASEC whose size is already set (e.g. by a BPF linker) keeps its offsets;
+/// - static and extern variables keep what the compiler wrote.
+///
+/// ```
+/// use bpfkit_obj::btf::{fixup_datasecs, BtfMut, DatasecLayout, Kind, RawData, RawType,
+///     VarSecinfo, VarSymbol};
+/// struct Elf;
+/// impl DatasecLayout for Elf {
+///     fn section_size(&self, s: &str) -> Option<u32> { (s == ".data").then_some(16) }
+///     fn variable(&self, _: &str, v: &str) -> Option<VarSymbol> {
+///         (v == "x").then_some(VarSymbol { offset: 8, hidden: false })
+///     }
+/// }
+/// let mut b = BtfMut::new();
+/// let int_name = b.add_string("int");
+/// let int = b.add_type(RawType::new(Kind::Int, int_name, 4, RawData::Int(32)));
+/// let x = b.add_string("x");
+/// let var = b.add_type(RawType::new(Kind::Var, x, int, RawData::Var(1)));
+/// let data = b.add_string(".data");
+/// let sec = b.add_type(RawType::new(Kind::Datasec, data, 0,
+///     RawData::Datasec(vec![VarSecinfo { type_id: var, offset: 0, size: 4 }])));
+/// fixup_datasecs(&mut b, &Elf).unwrap();
+/// let t = b.type_by_id(sec).unwrap();
+/// assert_eq!(t.size_or_type, 16);
+/// assert_eq!(t.data, RawData::Datasec(vec![VarSecinfo { type_id: var, offset: 8, size: 4 }]));
+/// ```
+pub fn fixup_datasecs(btf: &mut BtfMut, layout: &impl DatasecLayout) -> Result<(), DatasecError> {
+    for id in btf.first_id()..btf.type_count() {
+        let Some(t) = btf.type_by_id(id) else {
+            continue;
+        };
+        if t.kind() != Kind::Datasec {
+            continue;
+        }
+        let name_off = t.name_off;
+        let Some(section) = btf.string_at(name_off).map(str::to_string) else {
+            return Err(DatasecError::BadName { id, name_off });
+        };
+        let RawData::Datasec(mut vars) = t.data.clone() else {
+            continue;
+        };
+        let mut size = t.size_or_type;
+        if section != ".kconfig" && section != ".ksyms" {
+            let fixup_offsets = size == 0;
+            if fixup_offsets {
+                size = layout
+                    .section_size(&section)
+                    .filter(|&s| s != 0)
+                    .ok_or_else(|| DatasecError::NoSectionSize {
+                        section: section.clone(),
+                    })?;
+            }
+            for (index, v) in vars.iter_mut().enumerate() {
+                let not_a_var = || DatasecError::NotAVar {
+                    section: section.clone(),
+                    index,
+                    type_id: v.type_id,
+                };
+                let var = btf.type_by_id(v.type_id).ok_or_else(not_a_var)?;
+                let RawData::Var(linkage) = var.data else {
+                    return Err(not_a_var());
+                };
+                if var.kind() != Kind::Var {
+                    return Err(not_a_var());
+                }
+                match VarLinkage::from_raw(linkage) {
+                    VarLinkage::Static | VarLinkage::GlobalExtern => continue,
+                    _ => {}
+                }
+                let var_name = btf.string_at(var.name_off).unwrap_or("").to_string();
+                let sym =
+                    layout
+                        .variable(&section, &var_name)
+                        .ok_or_else(|| DatasecError::NoSymbol {
+                            section: section.clone(),
+                            var: var_name.clone(),
+                        })?;
+                if fixup_offsets {
+                    v.offset = sym.offset;
+                }
+                if sym.hidden {
+                    if let Some(var) = btf.type_mut(v.type_id) {
+                        var.data = RawData::Var(VarLinkage::Static.to_raw());
+                    }
+                }
+            }
+        }
+        vars.sort_by_key(|v| v.offset);
+        if let Some(t) = btf.type_mut(id) {
+            t.size_or_type = size;
+            t.data = RawData::Datasec(vars);
+        }
+    }
+    Ok(())
+}

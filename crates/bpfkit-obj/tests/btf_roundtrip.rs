@@ -1,0 +1,61 @@
+//! BTF parse → write → parse is the identity on kernel BTF and every corpus object.
+
+mod btf_support;
+
+use bpfkit_obj::btf::{Btf, BtfMut};
+use btf_support::*;
+
+fn assert_round_trip(what: &str, bytes: &[u8]) {
+    let btf = Btf::parse(bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let written = BtfMut::from_btf(&btf).unwrap().to_bytes().unwrap();
+    assert_eq!(written.len(), bytes.len(), "{what}: length");
+    assert!(written == bytes, "{what}: bytes differ after round trip");
+    let again = Btf::parse(&written).unwrap();
+    assert_eq!(again.type_count(), btf.type_count(), "{what}");
+    for id in btf.local_ids() {
+        assert_eq!(
+            again.type_by_id(id).unwrap(),
+            btf.type_by_id(id).unwrap(),
+            "{what} [{id}]"
+        );
+    }
+}
+
+#[test]
+fn vmlinux_round_trips_byte_identical() {
+    let bytes = std::fs::read(VMLINUX).unwrap();
+    assert_round_trip(VMLINUX, &bytes);
+}
+
+#[test]
+fn corpus_btf_round_trips_byte_identical() {
+    let objects = corpus_btf();
+    assert!(objects.len() >= 50);
+    for (path, bytes) in &objects {
+        assert_round_trip(&path.display().to_string(), bytes);
+    }
+}
+
+#[test]
+fn big_endian_round_trip_decodes_the_same_types() {
+    let (path, bytes) = corpus_btf().into_iter().next().unwrap();
+    let btf = Btf::parse(&bytes).unwrap();
+    let mut m = BtfMut::from_btf(&btf).unwrap();
+    m.set_big_endian(true);
+    let be = m.to_bytes().unwrap();
+    assert_eq!(&be[..2], &[0xeb, 0x9f], "big-endian magic");
+    let be_btf = Btf::parse(&be).unwrap();
+    assert!(be_btf.is_big_endian());
+    for id in btf.local_ids() {
+        assert_eq!(
+            be_btf.type_by_id(id).unwrap(),
+            btf.type_by_id(id).unwrap(),
+            "{} [{id}]",
+            path.display()
+        );
+    }
+    // And back to little-endian gives the original bytes.
+    let mut le = BtfMut::from_btf(&be_btf).unwrap();
+    le.set_big_endian(false);
+    assert!(le.to_bytes().unwrap() == bytes);
+}
