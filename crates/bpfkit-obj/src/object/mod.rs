@@ -1,1 +1,143 @@
 //! ELF objects → `ObjectSpec`: programs, maps, data sections, externs and relocations.
+//!
+//! [`ObjectSpec::parse`] reads the bytes of a BPF ELF object (little or big endian, as
+//! clang, gcc or bpfkit's linker produce it) without touching the kernel. The result is
+//! deterministic: the same bytes always give the same spec.
+//!
+//! ```no_run
+//! let bytes = std::fs::read("execsnoop.bpf.o").unwrap();
+//! let spec = bpfkit_obj::object::ObjectSpec::parse_named(&bytes, "execsnoop").unwrap();
+//! for prog in &spec.programs {
+//!     println!("{} {} {:?}", prog.name, prog.section.program_type, prog.section.attach_target);
+//! }
+//! ```
+
+mod data;
+mod elf;
+mod error;
+mod kinds;
+mod maps;
+mod program;
+mod section;
+
+pub use data::{
+    internal_map_name, object_name_from_path, DataKind, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,
+    BPF_OBJ_NAME_LEN,
+};
+pub use error::ObjectError;
+pub use kinds::{AttachType, MapType, ProgramType};
+pub use maps::{InitialSlot, IpRoute2MapDef, MapDefinition, MapSpec, Pinning, SlotValue};
+pub use program::{
+    CoreRelocation, LineInfo, Linkage, ProgramBtfExt, ProgramSpec, Relocation, RelocationTarget,
+};
+pub use section::{AutoAttach, ProgramSection};
+
+/// Everything an object file defines, read from its bytes alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectSpec {
+    /// The object's name (libbpf: the file name up to the first dot); prefixes the names
+    /// of global-data maps.
+    pub name: String,
+    /// Whether the object is big-endian (`bpfeb`); instructions keep the object's byte order.
+    pub big_endian: bool,
+    /// Entry-point programs: functions of executable sections other than `.text`, in
+    /// (section, offset) order.
+    pub programs: Vec<ProgramSpec>,
+    /// Functions of `.text`, which programs call or take the address of.
+    pub subprograms: Vec<ProgramSpec>,
+    /// Maps: legacy `maps`, then `.maps`, then global data, then `.kconfig`.
+    pub maps: Vec<MapSpec>,
+    /// The `license` section's string (`"GPL"`), empty when absent.
+    pub license: String,
+    /// The `version` section's kernel version, if present.
+    pub kernel_version: Option<u32>,
+}
+
+/// The section that holds BTF-defined maps.
+const BTF_MAPS_SECTION: &str = ".maps";
+/// The section that holds legacy map definitions.
+const LEGACY_MAPS_SECTION: &str = "maps";
+
+impl ObjectSpec {
+    /// Parses an object whose name is unknown (global-data maps are then named after their
+    /// section alone, e.g. `.rodata`). See [`parse_named`](Self::parse_named).
+    pub fn parse(bytes: &[u8]) -> Result<ObjectSpec, ObjectError> {
+        Self::parse_named(bytes, "")
+    }
+
+    /// Parses an object and names it `name` (see [`object_name_from_path`]).
+    pub fn parse_named(bytes: &[u8], name: &str) -> Result<ObjectSpec, ObjectError> {
+        let elf = elf::Elf::parse(bytes)?;
+        let legacy_maps = elf.section_by_name(LEGACY_MAPS_SECTION);
+        let btf_maps = elf.section_by_name(BTF_MAPS_SECTION);
+
+        let mut maps = Vec::new();
+        if let Some(sec) = legacy_maps {
+            maps.extend(maps::legacy_maps(&elf, sec)?);
+        }
+        maps.extend(data::data_maps(&elf, name));
+
+        let targets = program::SymbolTargets {
+            legacy_maps: legacy_maps.map(|s| s.index),
+            btf_maps: btf_maps.map(|s| s.index),
+            object_name: name,
+        };
+        let functions = program::collect_functions(&elf, &targets)?;
+        let text = elf.section_by_name(".text").map(|s| s.index);
+        let (subprograms, programs) = functions
+            .into_iter()
+            .partition(|f| Some(f.section_index) == text);
+
+        Ok(ObjectSpec {
+            name: name.to_string(),
+            big_endian: elf.is_big_endian(),
+            programs,
+            subprograms,
+            maps,
+            license: read_license(&elf)?,
+            kernel_version: read_version(&elf)?,
+        })
+    }
+
+    /// The program named `name`.
+    pub fn program(&self, name: &str) -> Option<&ProgramSpec> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// The map named `name`.
+    pub fn map(&self, name: &str) -> Option<&MapSpec> {
+        self.maps.iter().find(|m| m.name == name)
+    }
+
+    /// The program or subprogram named `name`.
+    pub fn function(&self, name: &str) -> Option<&ProgramSpec> {
+        self.programs
+            .iter()
+            .chain(&self.subprograms)
+            .find(|p| p.name == name)
+    }
+}
+
+fn read_license(elf: &elf::Elf<'_>) -> Result<String, ObjectError> {
+    let Some(sec) = elf.section_by_name("license") else {
+        return Ok(String::new());
+    };
+    let text = sec.data.split(|&b| b == 0).next().unwrap_or(&[]);
+    String::from_utf8(text.to_vec()).map_err(|_| ObjectError::Metadata {
+        section: "license",
+        reason: "license string is not UTF-8".into(),
+    })
+}
+
+fn read_version(elf: &elf::Elf<'_>) -> Result<Option<u32>, ObjectError> {
+    let Some(sec) = elf.section_by_name("version") else {
+        return Ok(None);
+    };
+    if sec.data.len() != 4 {
+        return Err(ObjectError::Metadata {
+            section: "version",
+            reason: format!("{} bytes, expected a 4-byte kernel version", sec.data.len()),
+        });
+    }
+    Ok(elf.u32_at(sec.data, 0))
+}
