@@ -2,6 +2,8 @@
 
 use object::elf;
 
+use crate::btf::{Btf, Datasec, Kind, Type, VarLinkage};
+
 use super::elf::{Elf, Section};
 use super::kinds::MapType;
 use super::maps::{MapDefinition, MapSpec, Pinning};
@@ -87,7 +89,10 @@ pub fn internal_map_name(object_name: &str, section: &str) -> String {
 }
 
 /// One map per non-empty global-data section, in section order.
-pub(crate) fn data_maps(elf: &Elf<'_>, object_name: &str) -> Vec<MapSpec> {
+///
+/// With BTF, the value type is the section's `DATASEC`, and the map is mmapable
+/// (`BPF_F_MMAPABLE`) when one of its variables is not `static`, as libbpf decides.
+pub(crate) fn data_maps(elf: &Elf<'_>, object_name: &str, btf: Option<&Btf<'_>>) -> Vec<MapSpec> {
     let mut maps = Vec::new();
     for sec in &elf.sections {
         let Some(kind) = DataKind::of_section(sec) else {
@@ -100,23 +105,34 @@ pub(crate) fn data_maps(elf: &Elf<'_>, object_name: &str) -> Vec<MapSpec> {
             DataKind::Bss => vec![0; usize::try_from(sec.size).unwrap_or(0)],
             DataKind::Data | DataKind::Rodata => sec.data.to_vec(),
         };
+        let datasec = btf.and_then(|b| {
+            let id = b.id_by_name_kind(&sec.name, Kind::Datasec)?;
+            match b.type_by_id(id) {
+                Ok(Type::Datasec(d)) => Some((id, has_non_static_var(b, &d))),
+                _ => None,
+            }
+        });
+        let mut map_flags = if kind == DataKind::Rodata {
+            BPF_F_RDONLY_PROG
+        } else {
+            0
+        };
+        if datasec.is_some_and(|(_, mmapable)| mmapable) {
+            map_flags |= BPF_F_MMAPABLE;
+        }
         maps.push(MapSpec {
             name: internal_map_name(object_name, &sec.name),
             map_type: MapType::Array,
             key_size: 4,
             value_size: u32::try_from(sec.size).unwrap_or(u32::MAX),
             max_entries: 1,
-            map_flags: if kind == DataKind::Rodata {
-                BPF_F_RDONLY_PROG
-            } else {
-                0
-            },
+            map_flags,
             numa_node: 0,
             pinning: Pinning::None,
             map_extra: 0,
             inner_map: None,
             btf_key_type_id: None,
-            btf_value_type_id: None,
+            btf_value_type_id: datasec.map(|(id, _)| id),
             definition: MapDefinition::Data {
                 kind,
                 section: sec.name.clone(),
@@ -129,6 +145,12 @@ pub(crate) fn data_maps(elf: &Elf<'_>, object_name: &str) -> Vec<MapSpec> {
         });
     }
     maps
+}
+
+fn has_non_static_var(btf: &Btf<'_>, datasec: &Datasec<'_>) -> bool {
+    datasec.vars.iter().any(|v| {
+        matches!(btf.type_by_id(v.type_id), Ok(Type::Var(var)) if var.linkage != VarLinkage::Static)
+    })
 }
 
 #[cfg(test)]

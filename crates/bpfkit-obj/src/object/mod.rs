@@ -12,9 +12,11 @@
 //! }
 //! ```
 
+mod btf_maps;
 mod data;
 mod elf;
 mod error;
+mod externs;
 mod kinds;
 mod maps;
 mod program;
@@ -25,6 +27,7 @@ pub use data::{
     BPF_OBJ_NAME_LEN,
 };
 pub use error::ObjectError;
+pub use externs::{ExternKind, ExternSpec, KconfigType, KCONFIG_SECTION, KSYMS_SECTION};
 pub use kinds::{AttachType, MapType, ProgramType};
 pub use maps::{InitialSlot, IpRoute2MapDef, MapDefinition, MapSpec, Pinning, SlotValue};
 pub use program::{
@@ -51,10 +54,20 @@ pub struct ObjectSpec {
     pub license: String,
     /// The `version` section's kernel version, if present.
     pub kernel_version: Option<u32>,
+    /// Externs: kconfig values, ksym variables and kfuncs.
+    pub externs: Vec<ExternSpec>,
+    /// The raw `.BTF` section, as in the file (DATASEC sizes and offsets not yet fixed up).
+    pub btf: Option<Vec<u8>>,
+    /// The raw `.BTF.ext` section.
+    pub btf_ext: Option<Vec<u8>>,
 }
 
 /// The section that holds BTF-defined maps.
 const BTF_MAPS_SECTION: &str = ".maps";
+/// The section of the object's BTF.
+const BTF_SECTION: &str = ".BTF";
+/// The section of the object's BTF extension (func/line info, CO-RE relocations).
+const BTF_EXT_SECTION: &str = ".BTF.ext";
 /// The section that holds legacy map definitions.
 const LEGACY_MAPS_SECTION: &str = "maps";
 
@@ -70,12 +83,41 @@ impl ObjectSpec {
         let elf = elf::Elf::parse(bytes)?;
         let legacy_maps = elf.section_by_name(LEGACY_MAPS_SECTION);
         let btf_maps = elf.section_by_name(BTF_MAPS_SECTION);
+        let btf_section = elf.section_by_name(BTF_SECTION);
+        let btf_ext_section = elf.section_by_name(BTF_EXT_SECTION);
+        let has_externs = elf.symbols.iter().any(|s| s.is_extern());
+
+        // Like libbpf, a damaged .BTF is only fatal when something needs it.
+        let btf = match btf_section.map(|s| crate::btf::Btf::parse(s.data)) {
+            Some(Ok(btf)) => Some(btf),
+            Some(Err(e)) if btf_maps.is_some() => {
+                return Err(ObjectError::Btf {
+                    section: BTF_SECTION,
+                    reason: format!("needed for '{BTF_MAPS_SECTION}': {e}"),
+                })
+            }
+            Some(Err(_)) | None => None,
+        };
+        if btf_maps.is_some() && btf.is_none() {
+            return Err(ObjectError::Btf {
+                section: BTF_SECTION,
+                reason: format!("missing, but '{BTF_MAPS_SECTION}' needs it"),
+            });
+        }
+        let externs = if has_externs {
+            externs::collect_externs(&elf, btf.as_ref())?
+        } else {
+            Vec::new()
+        };
 
         let mut maps = Vec::new();
         if let Some(sec) = legacy_maps {
             maps.extend(maps::legacy_maps(&elf, sec)?);
         }
-        maps.extend(data::data_maps(&elf, name));
+        let mut defined = match (btf_maps, btf.as_ref()) {
+            (Some(sec), Some(btf)) => btf_maps::btf_maps(&elf, sec, btf)?,
+            _ => Vec::new(),
+        };
 
         let targets = program::SymbolTargets {
             legacy_maps: legacy_maps.map(|s| s.index),
@@ -84,9 +126,16 @@ impl ObjectSpec {
         };
         let functions = program::collect_functions(&elf, &targets)?;
         let text = elf.section_by_name(".text").map(|s| s.index);
-        let (subprograms, programs) = functions
+        let (subprograms, programs): (Vec<_>, Vec<_>) = functions
             .into_iter()
             .partition(|f| Some(f.section_index) == text);
+
+        if let Some(sec) = btf_maps {
+            btf_maps::collect_initial_slots(&elf, sec, &mut defined, &programs)?;
+        }
+        maps.extend(defined.into_iter().map(|m| m.spec));
+        maps.extend(data::data_maps(&elf, name, btf.as_ref()));
+        maps.extend(externs::kconfig_map(&externs, name, btf.as_ref()));
 
         Ok(ObjectSpec {
             name: name.to_string(),
@@ -96,6 +145,9 @@ impl ObjectSpec {
             maps,
             license: read_license(&elf)?,
             kernel_version: read_version(&elf)?,
+            externs,
+            btf: btf_section.map(|s| s.data.to_vec()),
+            btf_ext: btf_ext_section.map(|s| s.data.to_vec()),
         })
     }
 

@@ -1,0 +1,146 @@
+//! Every corpus object parses, and lists the same programs and maps as libbpf's own parse.
+
+use std::path::Path;
+
+use bpfkit_obj::object::{
+    object_name_from_path, MapSpec, MapType, ObjectSpec, Pinning, ProgramSpec,
+};
+use bpfkit_test_support::{corpus_objects, libbpf_parse, LibbpfMap, LibbpfProgram};
+
+/// `BPF_F_SLEEPABLE`.
+const BPF_F_SLEEPABLE: u32 = 1 << 4;
+/// `BPF_F_XDP_HAS_FRAGS`.
+const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
+
+fn parse(path: &Path) -> Result<ObjectSpec, bpfkit_obj::object::ObjectError> {
+    let bytes = std::fs::read(path).unwrap();
+    ObjectSpec::parse_named(&bytes, &object_name_from_path(&path.to_string_lossy()))
+}
+
+/// Our program in the shape libbpf reports it.
+fn as_libbpf_program(p: &ProgramSpec) -> LibbpfProgram {
+    let mut flags = 0;
+    if p.section.sleepable {
+        flags |= BPF_F_SLEEPABLE;
+    }
+    if p.section.xdp_frags {
+        flags |= BPF_F_XDP_HAS_FRAGS;
+    }
+    LibbpfProgram {
+        name: p.name.clone(),
+        section: p.section.name.clone(),
+        prog_type: p.section.program_type as u32,
+        prog_type_name: Some(p.section.program_type.kernel_name().to_string()),
+        expected_attach_type: p.section.expected_attach_type.map_or(0, |a| a as u32),
+        expected_attach_type_name: None,
+        autoload: p.section.autoload,
+        insn_count: p.insn_count(),
+        prog_flags: flags,
+    }
+}
+
+/// libbpf rounds ring buffer sizes up to a power-of-2 multiple of the page size at open.
+fn libbpf_max_entries(m: &MapSpec) -> u32 {
+    const PAGE: u32 = 4096;
+    let sz = m.max_entries;
+    if !matches!(m.map_type, MapType::Ringbuf | MapType::UserRingbuf) || sz == 0 {
+        return sz;
+    }
+    if sz % PAGE == 0 && (sz / PAGE).is_power_of_two() {
+        return sz;
+    }
+    let mut mul: u32 = 1;
+    while mul.checked_mul(PAGE).is_some_and(|v| v <= sz) {
+        mul <<= 1;
+    }
+    mul.checked_mul(PAGE).unwrap_or(sz)
+}
+
+fn as_libbpf_map(m: &MapSpec, like: &LibbpfMap) -> LibbpfMap {
+    LibbpfMap {
+        name: m.name.clone(),
+        map_type: m.map_type as u32,
+        map_type_name: like.map_type_name.clone(),
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: libbpf_max_entries(m),
+        map_flags: m.map_flags,
+        map_extra: m.map_extra,
+        numa_node: m.numa_node,
+        internal: !matches!(
+            m.definition,
+            bpfkit_obj::object::MapDefinition::Btf | bpfkit_obj::object::MapDefinition::Legacy
+        ),
+        pin_path: (m.pinning == Pinning::ByName).then(|| format!("/sys/fs/bpf/{}", m.name)),
+        inner_map_type: m.inner_map.as_ref().map(|i| i.map_type as u32),
+    }
+}
+
+#[test]
+fn every_corpus_object_matches_libbpf() {
+    let objects = corpus_objects();
+    assert!(objects.len() >= 60, "corpus has {} objects", objects.len());
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for path in &objects {
+        let ours = parse(path);
+        let theirs = libbpf_parse(path);
+        match (ours, theirs) {
+            (Ok(ours), Ok(theirs)) => {
+                compared += 1;
+                let progs: Vec<_> = ours.programs.iter().map(as_libbpf_program).collect();
+                let mut want = theirs.programs.clone();
+                for p in &mut want {
+                    p.expected_attach_type_name = None;
+                }
+                if progs != want {
+                    failures.push(format!(
+                        "{}: programs differ\n ours:   {progs:?}\n libbpf: {want:?}",
+                        path.display()
+                    ));
+                }
+                let names: Vec<_> = ours.maps.iter().map(|m| m.name.as_str()).collect();
+                let their_names: Vec<_> = theirs.maps.iter().map(|m| m.name.as_str()).collect();
+                if names != their_names {
+                    failures.push(format!(
+                        "{}: map names differ\n ours:   {names:?}\n libbpf: {their_names:?}",
+                        path.display()
+                    ));
+                    continue;
+                }
+                for (m, t) in ours.maps.iter().zip(&theirs.maps) {
+                    let mine = as_libbpf_map(m, t);
+                    if &mine != t {
+                        failures.push(format!(
+                            "{}: map differs\n ours:   {mine:?}\n libbpf: {t:?}",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+            (Err(e), Ok(_)) => {
+                failures.push(format!("{}: libbpf opens it, we fail: {e}", path.display()))
+            }
+            (Ok(o), Err(e)) => eprintln!(
+                "{}: libbpf refuses ({}), we parse {} programs {} maps",
+                path.display(),
+                e.lines().next().unwrap_or(""),
+                o.programs.len(),
+                o.maps.len()
+            ),
+            (Err(e), Err(libbpf)) => {
+                eprintln!(
+                    "{}: both refuse: ours: {e}; libbpf: {libbpf}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(compared >= 55, "only {compared} objects compared");
+}
