@@ -122,26 +122,71 @@ pub fn prog_dump_xlated(id: u32) -> Result<Vec<Insn>, String> {
         .collect())
 }
 
-/// Number of types per kind (`"STRUCT"`, `"FUNC_PROTO"`, `"ENUM64"`, ...) and in total
-/// (`"total"`) in the BTF at `path` (raw BTF such as /sys/kernel/btf/vmlinux, or an ELF
-/// object's `.BTF`), counted from `bpftool btf dump file PATH` (type 0, void, not counted).
-pub fn btf_kind_counts(path: &Path) -> Result<BTreeMap<String, usize>, String> {
+/// One type of a BTF blob as `bpftool btf dump file` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BtfTypeSummary {
+    /// Type id.
+    pub id: u32,
+    /// bpftool's kind name: `"STRUCT"`, `"FUNC_PROTO"`, `"ENUM64"`, `"DECL_TAG"`, ...
+    pub kind: String,
+    /// The type's name; `None` for anonymous types (`'(anon)'`).
+    pub name: Option<String>,
+    /// `size=` for kinds that have one (INT, STRUCT, UNION, ENUM*, FLOAT, DATASEC).
+    pub size: Option<u64>,
+}
+
+/// Every type (type 0, void, excluded) of the BTF at `path` — raw BTF such as
+/// /sys/kernel/btf/vmlinux or an ELF object's `.BTF` — parsed from the text of
+/// `bpftool btf dump file PATH`.
+pub fn btf_types(path: &Path) -> Result<Vec<BtfTypeSummary>, String> {
     let out = run(Command::new("bpftool")
         .args(["btf", "dump", "file"])
         .arg(path))?;
     let text = String::from_utf8_lossy(&out);
+    text.lines()
+        .filter(|l| l.starts_with('['))
+        .map(|line| {
+            let bad = || format!("unexpected bpftool btf line {line:?}");
+            let (id, rest) = line[1..].split_once("] ").ok_or_else(bad)?;
+            let (kind, rest) = rest.split_once(' ').ok_or_else(bad)?;
+            let name = rest
+                .strip_prefix('\'')
+                .and_then(|r| r.split_once('\''))
+                .map(|(n, _)| n)
+                .filter(|n| *n != "(anon)")
+                .map(str::to_owned);
+            let size = rest
+                .split_whitespace()
+                .find_map(|t| t.strip_prefix("size="))
+                .and_then(|v| v.trim_end_matches(',').parse().ok());
+            Ok(BtfTypeSummary {
+                id: id.parse().map_err(|_| bad())?,
+                kind: kind.to_owned(),
+                name,
+                size,
+            })
+        })
+        .collect()
+}
+
+/// Number of types per kind (`"STRUCT"`, `"ENUM64"`, ...) and in total (`"total"`) of the
+/// BTF at `path`, from [`btf_types`].
+pub fn btf_kind_counts(path: &Path) -> Result<BTreeMap<String, usize>, String> {
+    let types = btf_types(path)?;
     let mut counts = BTreeMap::new();
-    let mut total = 0;
-    for line in text.lines().filter(|l| l.starts_with('[')) {
-        let kind = line
-            .split_whitespace()
-            .nth(1)
-            .ok_or_else(|| format!("unexpected bpftool btf line {line:?}"))?;
-        *counts.entry(kind.to_owned()).or_insert(0) += 1;
-        total += 1;
+    for t in &types {
+        *counts.entry(t.kind.clone()).or_insert(0) += 1;
     }
-    counts.insert("total".to_owned(), total);
+    counts.insert("total".to_owned(), types.len());
     Ok(counts)
+}
+
+/// The id of the type of kind `kind` named `name` in the BTF at `path`, if any.
+pub fn btf_type_id(path: &Path, kind: &str, name: &str) -> Result<Option<u32>, String> {
+    Ok(btf_types(path)?
+        .into_iter()
+        .find(|t| t.kind == kind && t.name.as_deref() == Some(name))
+        .map(|t| t.id))
 }
 
 /// A program pinned by [`prog_loadall`], as the kernel reports it.

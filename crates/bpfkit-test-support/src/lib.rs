@@ -11,8 +11,9 @@ mod libbpf;
 mod relocated;
 
 pub use bpftool::{
-    bpftool_json, btf_kind_counts, map_dump, map_show, prog_dump_xlated, prog_dump_xlated_text,
-    prog_list, prog_loadall, prog_show, LoadedObject, MapEntry, PinnedMap, PinnedProgram,
+    bpftool_json, btf_kind_counts, btf_type_id, btf_types, map_dump, map_show, prog_dump_xlated,
+    prog_dump_xlated_text, prog_list, prog_loadall, prog_show, BtfTypeSummary, LoadedObject,
+    MapEntry, PinnedMap, PinnedProgram,
 };
 pub use cache::cache_root;
 pub use fixture::{
