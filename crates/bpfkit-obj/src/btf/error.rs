@@ -7,6 +7,7 @@ use super::{Kind, TypeId};
 /// Byte offsets are counted from the first byte of the BTF blob (its header), so an
 /// error can be matched with a hex dump of the `.BTF` section or the raw file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BtfError {
     /// The blob is shorter than the fixed part of the header.
     #[error("BTF is {len} bytes, shorter than the {needed}-byte header")]

@@ -6,10 +6,12 @@
 //! - [`BtfMut`] is owned, editable BTF in wire form; [`BtfMut::to_bytes`] writes it.
 //! - [`sanitize`] rewrites kinds an older kernel lacks ([`BtfFeatures`]), like libbpf.
 //! - [`fixup_datasecs`] fills DATASEC sizes and variable offsets from ELF symbols.
+//! - [`BtfExt`] parses and writes `.BTF.ext` (func_info, line_info, CO-RE relocations).
 //! - Kinds are [`Kind`]; each kind's decoded form is a struct in [`types`].
 
 mod datasec;
 mod error;
+pub mod ext;
 mod kind;
 mod names;
 mod owned;
@@ -19,6 +21,9 @@ pub mod types;
 
 pub use datasec::{fixup_datasecs, DatasecError, DatasecLayout, VarSymbol};
 pub use error::BtfError;
+pub use ext::{
+    BtfExt, BtfExtError, CoreRelo, CoreReloKind, ExtSection, FuncInfo, InfoBlock, LineInfo,
+};
 pub use kind::{FuncLinkage, IntEncoding, Kind, VarLinkage};
 pub use owned::{
     btf_info, BtfMut, RawData, RawEnum64Value, RawEnumValue, RawMember, RawParam, RawType,
