@@ -477,7 +477,7 @@ impl BtfExt {
                 len: data.len(),
             });
         }
-        let at = |off: u32| h.checked_add(off as usize).unwrap_or(usize::MAX);
+        let at = |off: u32| h.saturating_add(off as usize);
         let func_info = r.block("func_info", at(r.u32(8)), r.u32(12), FUNC_INFO_SIZE, |o| {
             Ok(FuncInfo {
                 insn_off: r.u32(o),
