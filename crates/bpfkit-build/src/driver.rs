@@ -1,0 +1,506 @@
+//! Compiling an eBPF crate from a build script: the nested `cargo build` with its flags,
+//! environment and target directory, and where the resulting objects are found.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::link::Cpu;
+use crate::toolchain::{Toolchain, ToolchainError, LLVM_TOOLS_DIR_ENV};
+
+/// Environment variable: the linker binary to use instead of building `bpfkit-link`.
+pub const LINKER_ENV: &str = "BPFKIT_LINK";
+/// Environment variable: the target directory shared by every eBPF crate build.
+pub const TARGET_DIR_ENV: &str = "BPFKIT_EBPF_TARGET_DIR";
+
+/// Why an eBPF crate could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The toolchain lacks a component or cannot be queried.
+    #[error(transparent)]
+    Toolchain(#[from] ToolchainError),
+    /// The eBPF crate has no Cargo.toml.
+    #[error("no eBPF crate at {}: {} does not exist", dir.display(), dir.join("Cargo.toml").display())]
+    NoCrate {
+        /// The directory given.
+        dir: PathBuf,
+    },
+    /// cargo could not be started.
+    #[error("cannot run `{cargo}`")]
+    CargoNotRunnable {
+        /// The cargo binary.
+        cargo: String,
+        /// What the OS reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The nested cargo build failed (its diagnostics went to stderr).
+    #[error("building the eBPF crate {} failed ({status}); see the errors above", dir.display())]
+    CargoFailed {
+        /// The eBPF crate.
+        dir: PathBuf,
+        /// cargo's exit status.
+        status: String,
+    },
+    /// Building `bpfkit-link` itself failed.
+    #[error("building the bpfkit-link linker from {} failed ({status})", manifest.display())]
+    LinkerBuildFailed {
+        /// The manifest built.
+        manifest: PathBuf,
+        /// cargo's exit status.
+        status: String,
+    },
+    /// The build produced no BPF object.
+    #[error("the eBPF crate {} produced no binary target (it needs a `src/main.rs` with `#![no_main]`)", dir.display())]
+    NoObject {
+        /// The eBPF crate.
+        dir: PathBuf,
+    },
+    /// Copying the object into `OUT_DIR` failed.
+    #[error("cannot copy {} to {}", from.display(), to.display())]
+    Copy {
+        /// The object.
+        from: PathBuf,
+        /// The destination.
+        to: PathBuf,
+        /// What the OS reported.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The byte order of the BPF target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Endianness {
+    /// `bpfel-unknown-none` (x86_64, aarch64 hosts).
+    #[default]
+    Little,
+    /// `bpfeb-unknown-none` (s390x and other big-endian hosts).
+    Big,
+}
+
+impl Endianness {
+    /// The rustc target triple.
+    pub fn target(self) -> &'static str {
+        match self {
+            Self::Little => "bpfel-unknown-none",
+            Self::Big => "bpfeb-unknown-none",
+        }
+    }
+}
+
+/// One BPF object produced by a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EbpfObject {
+    /// The binary target's name.
+    pub name: String,
+    /// The object in the eBPF target directory.
+    pub path: PathBuf,
+}
+
+/// A build of one eBPF crate (a `#![no_std] #![no_main]` binary crate).
+///
+/// ```no_run
+/// // build.rs of a userspace crate
+/// let objects = bpfkit_build::EbpfBuild::new("../myprog-ebpf").build().unwrap();
+/// assert_eq!(objects[0].name, "myprog");
+/// ```
+#[derive(Debug, Clone)]
+pub struct EbpfBuild {
+    crate_dir: PathBuf,
+    endianness: Endianness,
+    cpu: Option<Cpu>,
+    target_dir: Option<PathBuf>,
+    linker: Option<PathBuf>,
+    toolchain: Option<Toolchain>,
+    features: Vec<String>,
+    core_debug_info: bool,
+    quiet: bool,
+}
+
+impl EbpfBuild {
+    /// A release build of the crate in `crate_dir` for `bpfel-unknown-none`.
+    pub fn new(crate_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            crate_dir: crate_dir.into(),
+            endianness: Endianness::Little,
+            cpu: None,
+            target_dir: None,
+            linker: None,
+            toolchain: None,
+            features: Vec::new(),
+            core_debug_info: false,
+            quiet: false,
+        }
+    }
+
+    /// Builds for the given byte order.
+    pub fn endianness(mut self, endianness: Endianness) -> Self {
+        self.endianness = endianness;
+        self
+    }
+
+    /// The BPF instruction set (`-C target-cpu`; default v3).
+    pub fn cpu(mut self, cpu: Cpu) -> Self {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    /// The target directory (default: `$BPFKIT_EBPF_TARGET_DIR`, else `bpfkit-ebpf/` in the
+    /// calling build's target directory, else `target/` in the eBPF crate). Share one
+    /// between crates so `core` is compiled once.
+    pub fn target_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.target_dir = Some(dir.into());
+        self
+    }
+
+    /// The `bpfkit-link` binary (default: `$BPFKIT_LINK`, else built from this crate's sources).
+    pub fn linker(mut self, linker: impl Into<PathBuf>) -> Self {
+        self.linker = Some(linker.into());
+        self
+    }
+
+    /// The toolchain (default: [`Toolchain::detect`]).
+    pub fn toolchain(mut self, toolchain: Toolchain) -> Self {
+        self.toolchain = Some(toolchain);
+        self
+    }
+
+    /// Cargo features of the eBPF crate to enable.
+    pub fn features(mut self, features: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.features.extend(features.into_iter().map(Into::into));
+        self
+    }
+
+    /// Keep debug info for `core` (default off: linking is ~5x faster and the program's own
+    /// types still get BTF).
+    pub fn core_debug_info(mut self, keep: bool) -> Self {
+        self.core_debug_info = keep;
+        self
+    }
+
+    /// Hide cargo's progress output (diagnostics are still shown).
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// Builds the crate and returns one object per binary target.
+    pub fn build(&self) -> Result<Vec<EbpfObject>, BuildError> {
+        let manifest = self.crate_dir.join("Cargo.toml");
+        if !manifest.is_file() {
+            return Err(BuildError::NoCrate {
+                dir: self.crate_dir.clone(),
+            });
+        }
+        let toolchain = match &self.toolchain {
+            Some(t) => t.clone(),
+            None => Toolchain::detect()?,
+        };
+        toolchain.check_components()?;
+        let target_dir = self.target_dir.clone().unwrap_or_else(|| {
+            std::env::var_os(TARGET_DIR_ENV)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| default_target_dir(&self.crate_dir))
+        });
+        let linker = match &self.linker {
+            Some(l) => l.clone(),
+            None => match std::env::var_os(LINKER_ENV) {
+                Some(l) => PathBuf::from(l),
+                None => build_linker(&target_dir, &toolchain)?,
+            },
+        };
+
+        let triple = self.endianness.target();
+        let env_triple = triple.to_uppercase().replace('-', "_");
+        let mut cmd = Command::new(cargo());
+        scrub_host_env(&mut cmd);
+        cmd.arg("build")
+            .arg("--release")
+            .arg("--target")
+            .arg(triple)
+            .arg("-Z")
+            .arg("build-std=core")
+            .arg("--message-format=json-render-diagnostics")
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&target_dir);
+        if !self.features.is_empty() {
+            cmd.arg("--features").arg(self.features.join(","));
+        }
+        if !self.core_debug_info {
+            for package in ["core", "compiler_builtins"] {
+                cmd.arg("--config")
+                    .arg(format!("profile.release.package.{package}.debug=0"));
+            }
+        }
+        if self.quiet {
+            cmd.arg("--quiet");
+        }
+        cmd.env("RUSTC", &toolchain.rustc)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "2")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+            .env(format!("CARGO_TARGET_{env_triple}_LINKER"), &linker)
+            .env(LLVM_TOOLS_DIR_ENV, toolchain.llvm_tools().dir);
+        if let Some(cpu) = self.cpu {
+            cmd.env(
+                format!("CARGO_TARGET_{env_triple}_RUSTFLAGS"),
+                format!("-C target-cpu={}", cpu.llc_name()),
+            );
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let output = cmd
+            .output()
+            .map_err(|source| BuildError::CargoNotRunnable {
+                cargo: cargo().to_string_lossy().into_owned(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(BuildError::CargoFailed {
+                dir: self.crate_dir.clone(),
+                status: output.status.to_string(),
+            });
+        }
+        let objects = executables(&String::from_utf8_lossy(&output.stdout));
+        if objects.is_empty() {
+            return Err(BuildError::NoObject {
+                dir: self.crate_dir.clone(),
+            });
+        }
+        Ok(objects)
+    }
+}
+
+/// Builds the eBPF crate at `crate_dir` (relative to the calling package's manifest
+/// directory) from a build script: emits `cargo:rerun-if-changed` for every source file of
+/// the eBPF crate and its dependencies, and copies each object to `$OUT_DIR/<name>.bpf.o`
+/// for [`include_ebpf!`](crate::include_ebpf).
+///
+/// ```no_run
+/// // in build.rs's main
+/// if let Err(err) = bpfkit_build::build_ebpf("../myprog-ebpf") {
+///     panic!("{err}");
+/// }
+/// ```
+pub fn build_ebpf(crate_dir: impl AsRef<Path>) -> Result<Vec<EbpfObject>, BuildError> {
+    let base = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let crate_dir = base.join(crate_dir.as_ref());
+    for var in [
+        LINKER_ENV,
+        TARGET_DIR_ENV,
+        LLVM_TOOLS_DIR_ENV,
+        "BPFKIT_RUST_SRC_DIR",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    println!(
+        "cargo:rerun-if-changed={}",
+        crate_dir.join("Cargo.toml").display()
+    );
+    let objects = EbpfBuild::new(&crate_dir).build()?;
+    let sysroot = Toolchain::detect().map(|t| t.sysroot).ok();
+    for object in &objects {
+        for source in dep_info(&object.path) {
+            if sysroot.as_ref().is_some_and(|s| source.starts_with(s)) {
+                continue;
+            }
+            println!("cargo:rerun-if-changed={}", source.display());
+        }
+        if let Some(out_dir) = std::env::var_os("OUT_DIR") {
+            let to = Path::new(&out_dir).join(format!("{}.bpf.o", object.name));
+            std::fs::copy(&object.path, &to).map_err(|source| BuildError::Copy {
+                from: object.path.clone(),
+                to,
+                source,
+            })?;
+        }
+    }
+    Ok(objects)
+}
+
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Removes what the calling build (a build script, or a host `cargo` invocation) set for
+/// the host target: rustflags, linkers, wrappers, target selection, profiles.
+fn scrub_host_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let host_only = matches!(
+            key,
+            "RUSTFLAGS"
+                | "CARGO_ENCODED_RUSTFLAGS"
+                | "RUSTC_WRAPPER"
+                | "RUSTC_WORKSPACE_WRAPPER"
+                | "RUSTC_LINKER"
+                | "CARGO_TARGET_DIR"
+                | "CARGO_BUILD_TARGET_DIR"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "TARGET"
+                | "HOST"
+                | "OUT_DIR"
+        ) || key.starts_with("CARGO_BUILD_")
+            || key.starts_with("CARGO_TARGET_")
+            || key.starts_with("CARGO_PROFILE_")
+            || key.starts_with("CARGO_CFG_")
+            || key.starts_with("CARGO_FEATURE_")
+            || key.starts_with("CARGO_ENCODED_");
+        if host_only {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+/// `bpfkit-ebpf/` beside the calling build's target directory (found from `OUT_DIR` by its
+/// `CACHEDIR.TAG`), else `target/` in the eBPF crate.
+fn default_target_dir(crate_dir: &Path) -> PathBuf {
+    if let Some(out_dir) = std::env::var_os("OUT_DIR") {
+        let out_dir = PathBuf::from(out_dir);
+        if let Some(target) = out_dir
+            .ancestors()
+            .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        {
+            return target.join("bpfkit-ebpf");
+        }
+    }
+    crate_dir.join("target")
+}
+
+/// Builds `bpfkit-link` from this crate's own sources into `<target_dir>/linker`.
+fn build_linker(target_dir: &Path, toolchain: &Toolchain) -> Result<PathBuf, BuildError> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let linker_dir = target_dir.join("linker");
+    let mut cmd = Command::new(cargo());
+    scrub_host_env(&mut cmd);
+    cmd.arg("build")
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--bin")
+        .arg("bpfkit-link")
+        .arg("--target-dir")
+        .arg(&linker_dir)
+        .env("RUSTC", &toolchain.rustc)
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let status = cmd
+        .status()
+        .map_err(|source| BuildError::CargoNotRunnable {
+            cargo: cargo().to_string_lossy().into_owned(),
+            source,
+        })?;
+    if !status.success() {
+        return Err(BuildError::LinkerBuildFailed {
+            manifest,
+            status: status.to_string(),
+        });
+    }
+    Ok(linker_dir
+        .join("debug")
+        .join(format!("bpfkit-link{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// The executables of `compiler-artifact` messages in cargo's JSON output.
+fn executables(json_lines: &str) -> Vec<EbpfObject> {
+    let mut out = Vec::new();
+    for line in json_lines.lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let (Some(path), Some(name)) = (
+            message["executable"].as_str(),
+            message["target"]["name"].as_str(),
+        ) else {
+            continue;
+        };
+        out.push(EbpfObject {
+            name: name.to_string(),
+            path: PathBuf::from(path),
+        });
+    }
+    out
+}
+
+/// The source files listed in the dep-info file cargo writes beside an object (`<object>.d`).
+pub fn dep_info(object: &Path) -> Vec<PathBuf> {
+    let mut name = object.file_name().unwrap_or_default().to_os_string();
+    name.push(".d");
+    let Ok(text) = std::fs::read_to_string(object.with_file_name(name)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((_, deps)) = line.split_once(": ") else {
+            continue;
+        };
+        let mut current = String::new();
+        let mut chars = deps.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if chars.peek() == Some(&' ') => {
+                    current.push(' ');
+                    chars.next();
+                }
+                ' ' => {
+                    if !current.is_empty() {
+                        out.push(PathBuf::from(std::mem::take(&mut current)));
+                    }
+                }
+                _ => current.push(c),
+            }
+        }
+        if !current.is_empty() {
+            out.push(PathBuf::from(current));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_executables_in_cargo_json() {
+        let json = r#"{"reason":"compiler-artifact","target":{"name":"core"},"executable":null}
+{"reason":"compiler-artifact","target":{"name":"counter"},"executable":"/t/bpfel-unknown-none/release/counter"}
+{"reason":"build-finished","success":true}"#;
+        assert_eq!(
+            executables(json),
+            [EbpfObject {
+                name: "counter".into(),
+                path: "/t/bpfel-unknown-none/release/counter".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn reads_dep_info_with_escaped_spaces() {
+        let dir = std::env::temp_dir().join(format!("bpfkit-depinfo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("prog.d"),
+            "/t/prog: /src/main.rs /src/my\\ mod.rs\n\n/src/main.rs:\n",
+        )
+        .unwrap();
+        assert_eq!(
+            dep_info(&dir.join("prog")),
+            [
+                PathBuf::from("/src/main.rs"),
+                PathBuf::from("/src/my mod.rs")
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

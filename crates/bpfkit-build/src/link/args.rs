@@ -1,0 +1,204 @@
+//! The command line rustc hands to the linker of `bpfel-unknown-none`/`bpfeb-unknown-none`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use super::LinkError;
+
+/// The BPF instruction set the object is compiled for (`llc -mcpu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cpu {
+    /// The original instruction set.
+    V1,
+    /// Adds `jlt`/`jle`/`jslt`/`jsle`.
+    V2,
+    /// Adds 32-bit jumps and atomics (the default: kernels ≥ 5.1).
+    V3,
+    /// Adds sign extension, signed division, `bswap`, `gotol` (kernels ≥ 6.6).
+    V4,
+}
+
+impl Cpu {
+    /// Parses rustc's `--cpu` value: `v1`..`v4`; `generic` (rustc's default) and `probe`
+    /// mean the default, `v3`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "v1" => Some(Self::V1),
+            "v2" => Some(Self::V2),
+            "v3" | "generic" | "probe" => Some(Self::V3),
+            "v4" => Some(Self::V4),
+            _ => None,
+        }
+    }
+
+    /// The name llc knows.
+    pub fn llc_name(self) -> &'static str {
+        match self {
+            Self::V1 => "v1",
+            Self::V2 => "v2",
+            Self::V3 => "v3",
+            Self::V4 => "v4",
+        }
+    }
+}
+
+/// What the linker was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkArgs {
+    /// Objects (`.o`) and archives (`.rlib`/`.a`), in command-line order.
+    pub inputs: Vec<PathBuf>,
+    /// The file named by `--export-symbols`: one symbol per line to keep public.
+    pub export_symbols: Option<PathBuf>,
+    /// `-L` directories (archives named with `-l` are looked up there).
+    pub library_dirs: Vec<PathBuf>,
+    /// `-l` libraries.
+    pub libraries: Vec<String>,
+    /// `--cpu`.
+    pub cpu: Cpu,
+    /// `-o`.
+    pub output: PathBuf,
+    /// The optimisation level of `-O<n>` (`s`/`z` count as 2), default 3.
+    pub opt_level: u8,
+    /// `--debug`: keep debug information (the source of BTF).
+    pub debug: bool,
+    /// Flags that were not understood and ignored (each is warned about).
+    pub ignored: Vec<String>,
+}
+
+impl LinkArgs {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, LinkError> {
+        let mut args = args.into_iter().map(|a| a.to_string_lossy().into_owned());
+        let mut inputs = Vec::new();
+        let mut export_symbols = None;
+        let mut library_dirs = Vec::new();
+        let mut libraries = Vec::new();
+        let mut cpu = Cpu::V3;
+        let mut output = None;
+        let mut opt_level = 3;
+        let mut debug = false;
+        let mut ignored = Vec::new();
+
+        while let Some(arg) = args.next() {
+            let mut value_of = |flag: &str| {
+                args.next().ok_or_else(|| LinkError::MissingValue {
+                    flag: flag.to_string(),
+                })
+            };
+            match arg.as_str() {
+                "--export-symbols" => export_symbols = Some(PathBuf::from(value_of(&arg)?)),
+                "-o" => output = Some(PathBuf::from(value_of(&arg)?)),
+                "-L" => library_dirs.push(PathBuf::from(value_of(&arg)?)),
+                "-l" => libraries.push(value_of(&arg)?),
+                "--cpu" => {
+                    let value = value_of(&arg)?;
+                    cpu = Cpu::parse(&value).ok_or(LinkError::UnknownCpu { value })?;
+                }
+                "--debug" | "-g" => debug = true,
+                "--cpu-features" | "--target" | "--emit" => {
+                    let value = value_of(&arg)?;
+                    ignored.push(format!("{arg} {value}"));
+                }
+                _ => {
+                    if let Some(level) = arg.strip_prefix("-O") {
+                        opt_level = match level {
+                            "0" => 0,
+                            "1" => 1,
+                            "2" | "s" | "z" => 2,
+                            _ => 3,
+                        };
+                    } else if let Some(dir) = arg.strip_prefix("-L") {
+                        library_dirs.push(PathBuf::from(dir));
+                    } else if let Some(lib) = arg.strip_prefix("-l") {
+                        libraries.push(lib.to_string());
+                    } else if let Some(value) = arg.strip_prefix("--cpu=") {
+                        cpu = Cpu::parse(value).ok_or_else(|| LinkError::UnknownCpu {
+                            value: value.to_string(),
+                        })?;
+                    } else if arg.starts_with('-') {
+                        ignored.push(arg);
+                    } else {
+                        inputs.push(PathBuf::from(arg));
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            inputs,
+            export_symbols,
+            library_dirs,
+            libraries,
+            cpu,
+            output: output.ok_or(LinkError::MissingValue {
+                flag: "-o".to_string(),
+            })?,
+            opt_level,
+            debug,
+            ignored,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<LinkArgs, LinkError> {
+        LinkArgs::parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn parses_the_command_line_rustc_passes() {
+        let args = parse(&[
+            "--export-symbols",
+            "/t/symbols",
+            "/t/symbols.o",
+            "/t/prog.rcgu.o",
+            "/t/libcore.rlib",
+            "-L",
+            "/t/raw-dylibs",
+            "--cpu",
+            "generic",
+            "-o",
+            "/t/prog",
+            "-O3",
+            "--debug",
+        ])
+        .unwrap();
+        assert_eq!(args.export_symbols, Some(PathBuf::from("/t/symbols")));
+        assert_eq!(
+            args.inputs,
+            ["/t/symbols.o", "/t/prog.rcgu.o", "/t/libcore.rlib"].map(PathBuf::from)
+        );
+        assert_eq!(args.library_dirs, [PathBuf::from("/t/raw-dylibs")]);
+        assert_eq!(args.cpu, Cpu::V3);
+        assert_eq!(args.output, PathBuf::from("/t/prog"));
+        assert_eq!(args.opt_level, 3);
+        assert!(args.debug);
+        assert!(args.ignored.is_empty());
+    }
+
+    #[test]
+    fn tolerates_unknown_flags_and_records_them() {
+        let args = parse(&["--gc-sections", "a.o", "-o", "out", "--cpu", "v4", "-Os"]).unwrap();
+        assert_eq!(args.ignored, ["--gc-sections"]);
+        assert_eq!(args.cpu, Cpu::V4);
+        assert_eq!(args.opt_level, 2);
+        assert!(!args.debug);
+    }
+
+    #[test]
+    fn rejects_an_unknown_cpu_by_name() {
+        let err = parse(&["--cpu", "v9", "-o", "x"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown BPF cpu `v9` (expected v1, v2, v3, v4 or generic)"
+        );
+    }
+
+    #[test]
+    fn requires_an_output() {
+        let err = parse(&["a.o"]).unwrap_err();
+        assert_eq!(err.to_string(), "the linker flag `-o` needs a value");
+    }
+}

@@ -1,0 +1,439 @@
+//! Rewriting the `.BTF` that llc derives from Rust debug info into BTF the kernel accepts.
+//!
+//! Type ids and existing string offsets never change (new strings are appended), so
+//! `.BTF.ext` (func info, line info, CO-RE records) stays valid. The fixes, one per row
+//! of the table in PIPELINE.md:
+//! - names with characters outside `[A-Za-z0-9_]` (`Option<u32>`, `&str`, `{closure_env#0}`):
+//!   each run of them becomes `_`;
+//! - struct members out of offset order (Rust reorders fields): sorted by offset;
+//! - zero-sized statics in a DATASEC: their entries are dropped;
+//! - unnamed function parameters: named `argN`;
+//! - `FUNC`s whose ELF symbol is not global (functions internalized by the linker): made static;
+//! - references to type 0 where a type is required (`char`, which LLVM drops): pointed at an
+//!   appended `INT char` of 4 bytes.
+
+use std::collections::{HashMap, HashSet};
+
+/// Why a `.BTF` blob could not be rewritten.
+#[derive(Debug, thiserror::Error)]
+pub enum BtfFixupError {
+    /// The blob is shorter than its header says.
+    #[error(".BTF is truncated: {what} needs bytes up to {needed}, the section has {len}")]
+    Truncated {
+        /// What was being read.
+        what: &'static str,
+        /// The end offset needed.
+        needed: usize,
+        /// The section length.
+        len: usize,
+    },
+    /// The magic is not 0xeB9F in either byte order.
+    #[error(".BTF has bad magic {magic:#06x}")]
+    BadMagic {
+        /// The first two bytes, little-endian.
+        magic: u16,
+    },
+    /// A type has a kind this rewriter does not know.
+    #[error(".BTF type id {id} at offset {offset} has unknown kind {kind}")]
+    UnknownKind {
+        /// The type id.
+        id: u32,
+        /// Its offset in the type section.
+        offset: usize,
+        /// The kind number.
+        kind: u32,
+    },
+    /// A name offset points outside the string section.
+    #[error(".BTF type id {id} has name offset {name_off} outside the string section")]
+    BadNameOffset {
+        /// The type id.
+        id: u32,
+        /// The offset.
+        name_off: u32,
+    },
+}
+
+/// BTF kinds (`BTF_KIND_*` of linux/btf.h).
+mod kind {
+    pub const INT: u32 = 1;
+    pub const PTR: u32 = 2;
+    pub const ARRAY: u32 = 3;
+    pub const STRUCT: u32 = 4;
+    pub const UNION: u32 = 5;
+    pub const ENUM: u32 = 6;
+    pub const FWD: u32 = 7;
+    pub const TYPEDEF: u32 = 8;
+    pub const VOLATILE: u32 = 9;
+    pub const CONST: u32 = 10;
+    pub const RESTRICT: u32 = 11;
+    pub const FUNC: u32 = 12;
+    pub const FUNC_PROTO: u32 = 13;
+    pub const VAR: u32 = 14;
+    pub const DATASEC: u32 = 15;
+    pub const FLOAT: u32 = 16;
+    pub const DECL_TAG: u32 = 17;
+    pub const TYPE_TAG: u32 = 18;
+    pub const ENUM64: u32 = 19;
+}
+
+const BTF_MAGIC: u16 = 0xeb9f;
+const FUNC_STATIC: u32 = 0;
+const FUNC_GLOBAL: u32 = 1;
+/// Longest name accepted by every kernel with BTF (KSYM_NAME_LEN was 128 before 6.1).
+const MAX_NAME_LEN: usize = 127;
+
+/// What the rewrite changed, for the linker's log and for tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FixupReport {
+    /// Names rewritten to identifiers.
+    pub renamed: usize,
+    /// Structs whose members were sorted by offset.
+    pub sorted_structs: usize,
+    /// Zero-sized DATASEC entries dropped.
+    pub dropped_datasec_entries: usize,
+    /// Function parameters that were given a name.
+    pub named_params: usize,
+    /// FUNCs made static.
+    pub static_funcs: usize,
+    /// References to type 0 redirected to `char`.
+    pub char_refs: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Endian {
+    Little,
+    Big,
+}
+
+impl Endian {
+    fn read(self, b: &[u8], at: usize) -> u32 {
+        let word = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        match self {
+            Self::Little => u32::from_le_bytes(word),
+            Self::Big => u32::from_be_bytes(word),
+        }
+    }
+    fn bytes(self, v: u32) -> [u8; 4] {
+        match self {
+            Self::Little => v.to_le_bytes(),
+            Self::Big => v.to_be_bytes(),
+        }
+    }
+}
+
+/// One type record: the three common words and the kind-specific words after them.
+struct Type {
+    name_off: u32,
+    info: u32,
+    size_or_type: u32,
+    extra: Vec<u32>,
+}
+
+impl Type {
+    fn kind(&self) -> u32 {
+        (self.info >> 24) & 0x1f
+    }
+    fn vlen(&self) -> usize {
+        (self.info & 0xffff) as usize
+    }
+    fn set_vlen(&mut self, vlen: usize) {
+        self.info = (self.info & !0xffff) | (vlen as u32 & 0xffff);
+    }
+}
+
+/// Words of kind-specific data after the common part, per `vlen`.
+fn extra_words(kind_num: u32, vlen: usize) -> Option<usize> {
+    Some(match kind_num {
+        kind::INT | kind::VAR | kind::DECL_TAG => 1,
+        kind::PTR
+        | kind::FWD
+        | kind::TYPEDEF
+        | kind::VOLATILE
+        | kind::CONST
+        | kind::RESTRICT
+        | kind::FUNC
+        | kind::FLOAT
+        | kind::TYPE_TAG => 0,
+        kind::ARRAY => 3,
+        kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => 3 * vlen,
+        kind::ENUM | kind::FUNC_PROTO => 2 * vlen,
+        _ => return None,
+    })
+}
+
+/// Rewrites a `.BTF` section so the kernel accepts it. `global_functions` are the names
+/// of the object's global function symbols (the programs); every other FUNC becomes static.
+pub fn fix_btf(
+    blob: &[u8],
+    global_functions: &HashSet<String>,
+) -> Result<(Vec<u8>, FixupReport), BtfFixupError> {
+    let need = |what, needed: usize| {
+        if needed > blob.len() {
+            Err(BtfFixupError::Truncated {
+                what,
+                needed,
+                len: blob.len(),
+            })
+        } else {
+            Ok(())
+        }
+    };
+    need("the header", 24)?;
+    let endian = match u16::from_le_bytes([blob[0], blob[1]]) {
+        BTF_MAGIC => Endian::Little,
+        m if m.swap_bytes() == BTF_MAGIC => Endian::Big,
+        magic => return Err(BtfFixupError::BadMagic { magic }),
+    };
+    let hdr_len = endian.read(blob, 4) as usize;
+    let type_off = endian.read(blob, 8) as usize;
+    let type_len = endian.read(blob, 12) as usize;
+    let str_off = endian.read(blob, 16) as usize;
+    let str_len = endian.read(blob, 20) as usize;
+    let types_start = hdr_len.saturating_add(type_off);
+    let types_end = types_start.saturating_add(type_len);
+    let strs_start = hdr_len.saturating_add(str_off);
+    let strs_end = strs_start.saturating_add(str_len);
+    need("the header", hdr_len)?;
+    need("the type section", types_end)?;
+    need("the string section", strs_end)?;
+
+    let mut types = Vec::new();
+    let mut at = types_start;
+    while at < types_end {
+        let id = types.len() as u32 + 1;
+        need("a type", at + 12)?;
+        let mut t = Type {
+            name_off: endian.read(blob, at),
+            info: endian.read(blob, at + 4),
+            size_or_type: endian.read(blob, at + 8),
+            extra: Vec::new(),
+        };
+        let words = extra_words(t.kind(), t.vlen()).ok_or(BtfFixupError::UnknownKind {
+            id,
+            offset: at - types_start,
+            kind: t.kind(),
+        })?;
+        need("a type's members", at + 12 + 4 * words)?;
+        t.extra = (0..words)
+            .map(|i| endian.read(blob, at + 12 + 4 * i))
+            .collect();
+        at += 12 + 4 * words;
+        types.push(t);
+    }
+
+    let mut strings = Strings {
+        bytes: blob[strs_start..strs_end].to_vec(),
+        added: HashMap::new(),
+    };
+    let report = fix_types(&mut types, &mut strings, global_functions)?;
+    if report.char_refs > 0 {
+        append_char(&mut types, &mut strings);
+    }
+
+    let mut type_bytes = Vec::new();
+    for t in &types {
+        for word in [t.name_off, t.info, t.size_or_type]
+            .iter()
+            .chain(t.extra.iter())
+        {
+            type_bytes.extend_from_slice(&endian.bytes(*word));
+        }
+    }
+    let mut out = blob[..hdr_len].to_vec();
+    out[8..12].copy_from_slice(&endian.bytes(0));
+    out[12..16].copy_from_slice(&endian.bytes(type_bytes.len() as u32));
+    out[16..20].copy_from_slice(&endian.bytes(type_bytes.len() as u32));
+    out[20..24].copy_from_slice(&endian.bytes(strings.bytes.len() as u32));
+    out.extend_from_slice(&type_bytes);
+    out.extend_from_slice(&strings.bytes);
+    Ok((out, report))
+}
+
+/// The string section: existing bytes untouched, new strings appended once each.
+struct Strings {
+    bytes: Vec<u8>,
+    added: HashMap<String, u32>,
+}
+
+impl Strings {
+    fn get(&self, off: u32) -> Option<&[u8]> {
+        let rest = self.bytes.get(off as usize..)?;
+        let end = rest.iter().position(|&b| b == 0)?;
+        Some(&rest[..end])
+    }
+    fn add(&mut self, s: &str) -> u32 {
+        if let Some(&off) = self.added.get(s) {
+            return off;
+        }
+        let off = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.bytes.push(0);
+        self.added.insert(s.to_string(), off);
+        off
+    }
+}
+
+/// Turns a Rust type or symbol name into a C identifier: each run of characters outside
+/// `[A-Za-z0-9_]` becomes `_`, a leading digit gets a `_` prefix, and the result is cut to
+/// 127 bytes. Returns `None` when the name is already valid.
+pub fn sanitize_name(name: &[u8]) -> Option<String> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && !name[0].is_ascii_digit()
+        && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    if valid || name.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(name.len());
+    if name[0].is_ascii_digit() {
+        out.push('_');
+    }
+    let mut in_run = false;
+    for &b in name {
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            out.push(b as char);
+            in_run = false;
+        } else if !in_run {
+            out.push('_');
+            in_run = true;
+        }
+    }
+    out.truncate(MAX_NAME_LEN);
+    Some(out)
+}
+
+fn fix_types(
+    types: &mut [Type],
+    strings: &mut Strings,
+    global_functions: &HashSet<String>,
+) -> Result<FixupReport, BtfFixupError> {
+    let mut report = FixupReport::default();
+    let mut char_id = None;
+    let type_count = types.len() as u32;
+    let mut char_type = |report: &mut FixupReport| -> u32 {
+        report.char_refs += 1;
+        *char_id.get_or_insert(type_count + 1)
+    };
+
+    for (index, t) in types.iter_mut().enumerate() {
+        let id = index as u32 + 1;
+        let k = t.kind();
+        // Names: the type's own (not DATASEC: section names may contain dots) and its members'.
+        if k != kind::DATASEC {
+            rename(&mut t.name_off, id, strings, &mut report)?;
+        }
+        match k {
+            kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 | kind::FUNC_PROTO => {
+                let stride = if k == kind::ENUM || k == kind::FUNC_PROTO {
+                    2
+                } else {
+                    3
+                };
+                for member in t.extra.chunks_mut(stride) {
+                    rename(&mut member[0], id, strings, &mut report)?;
+                }
+            }
+            _ => {}
+        }
+        match k {
+            kind::STRUCT | kind::UNION => {
+                for member in t.extra.chunks_mut(3) {
+                    if member[1] == 0 {
+                        member[1] = char_type(&mut report);
+                    }
+                }
+                if k == kind::STRUCT {
+                    let bitfields = t.info >> 31 == 1;
+                    let bit_offset = |m: &[u32]| if bitfields { m[2] & 0xff_ffff } else { m[2] };
+                    let mut members: Vec<[u32; 3]> =
+                        t.extra.chunks(3).map(|m| [m[0], m[1], m[2]]).collect();
+                    if members
+                        .windows(2)
+                        .any(|w| bit_offset(&w[0]) > bit_offset(&w[1]))
+                    {
+                        members.sort_by_key(|m| bit_offset(m));
+                        t.extra = members.concat();
+                        report.sorted_structs += 1;
+                    }
+                }
+            }
+            kind::ARRAY if t.extra[0] == 0 => t.extra[0] = char_type(&mut report),
+            kind::VAR if t.size_or_type == 0 => t.size_or_type = char_type(&mut report),
+            kind::FUNC_PROTO => {
+                let count = t.vlen();
+                for (i, param) in t.extra.chunks_mut(2).enumerate() {
+                    let is_varargs = i + 1 == count && param[0] == 0 && param[1] == 0;
+                    if is_varargs {
+                        continue;
+                    }
+                    if param[1] == 0 {
+                        param[1] = char_type(&mut report);
+                    }
+                    if param[0] == 0 {
+                        param[0] = strings.add(&format!("arg{i}"));
+                        report.named_params += 1;
+                    }
+                }
+            }
+            kind::DATASEC => {
+                let before = t.vlen();
+                let kept: Vec<u32> = t
+                    .extra
+                    .chunks(3)
+                    .filter(|entry| entry[2] != 0)
+                    .flatten()
+                    .copied()
+                    .collect();
+                let after = kept.len() / 3;
+                if after != before {
+                    t.extra = kept;
+                    t.set_vlen(after);
+                    report.dropped_datasec_entries += before - after;
+                }
+            }
+            kind::FUNC if t.vlen() as u32 == FUNC_GLOBAL => {
+                let name = strings
+                    .get(t.name_off)
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .unwrap_or_default();
+                if !global_functions.contains(&name) {
+                    t.set_vlen(FUNC_STATIC as usize);
+                    report.static_funcs += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(report)
+}
+
+fn rename(
+    name_off: &mut u32,
+    id: u32,
+    strings: &mut Strings,
+    report: &mut FixupReport,
+) -> Result<(), BtfFixupError> {
+    if *name_off == 0 {
+        return Ok(());
+    }
+    let name = strings.get(*name_off).ok_or(BtfFixupError::BadNameOffset {
+        id,
+        name_off: *name_off,
+    })?;
+    if let Some(fixed) = sanitize_name(name) {
+        *name_off = strings.add(&fixed);
+        report.renamed += 1;
+    }
+    Ok(())
+}
+
+/// Appends `INT char` (4 bytes, unsigned, Rust's `char`) as the type after the last one,
+/// the id [`fix_types`] handed out for references to type 0.
+fn append_char(types: &mut Vec<Type>, strings: &mut Strings) {
+    types.push(Type {
+        name_off: strings.add("char"),
+        info: kind::INT << 24,
+        size_or_type: 4,
+        extra: vec![32],
+    });
+}

@@ -1,0 +1,428 @@
+//! The `bpfkit-link` linker: LLVM bitcode from rustc → one BPF ELF object with kernel-valid BTF.
+//!
+//! Steps (PIPELINE.md): collect bitcode (objects, rlib members) → `llvm-link` → CO-RE marker
+//! seam → `opt` (internalize everything but the exports, O3, dead-code removal) → checks on
+//! the optimised IR (panics, indirect calls, undefined calls; variable-size memory
+//! intrinsics lowered to loops) → `llc` → `.BTF` fix-up → the output object.
+
+pub mod args;
+pub mod btf_fixup;
+pub mod core_markers;
+pub mod inputs;
+pub mod ir;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use object::{Object, ObjectSection, ObjectSymbol};
+
+pub use args::{Cpu, LinkArgs};
+
+use crate::toolchain::{LlvmTools, ToolchainError};
+
+/// Environment variable: when set to `1`, intermediate files are kept next to the output.
+pub const KEEP_TEMPS_ENV: &str = "BPFKIT_LINK_KEEP_TEMPS";
+
+/// Why linking failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// A flag that takes a value came last.
+    #[error("the linker flag `{flag}` needs a value")]
+    MissingValue {
+        /// The flag.
+        flag: String,
+    },
+    /// `--cpu` named no BPF instruction set.
+    #[error("unknown BPF cpu `{value}` (expected v1, v2, v3, v4 or generic)")]
+    UnknownCpu {
+        /// The value given.
+        value: String,
+    },
+    /// A file could not be read or written.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What the OS reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input is of no known kind.
+    #[error("input {} is neither LLVM bitcode, an ELF object nor an ar archive", path.display())]
+    UnknownInput {
+        /// The input.
+        path: PathBuf,
+    },
+    /// An archive could not be parsed.
+    #[error("archive {} is malformed: {reason}", path.display())]
+    BadArchive {
+        /// The archive.
+        path: PathBuf,
+        /// What the parser reported.
+        reason: String,
+    },
+    /// `-l<name>` was not found.
+    #[error("library `{name}` not found in {dirs:?}")]
+    LibraryNotFound {
+        /// The library name.
+        name: String,
+        /// The `-L` directories searched.
+        dirs: Vec<PathBuf>,
+    },
+    /// No input contained bitcode.
+    #[error("no LLVM bitcode among the inputs; is the crate built for bpfel-unknown-none?")]
+    NoBitcode,
+    /// The toolchain lacks a component.
+    #[error(transparent)]
+    Toolchain(#[from] ToolchainError),
+    /// An LLVM tool could not be started.
+    #[error("cannot run {}", tool.display())]
+    ToolNotRunnable {
+        /// The tool.
+        tool: PathBuf,
+        /// What the OS reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An LLVM tool failed.
+    #[error("`{tool}` failed ({status}):\n{stderr}\ncommand: {command}")]
+    ToolFailed {
+        /// The tool name.
+        tool: String,
+        /// Its exit status.
+        status: String,
+        /// The command line.
+        command: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// The optimised program contains what BPF cannot express.
+    #[error("the program cannot become a BPF object:\n{}", list(problems))]
+    Unsupported {
+        /// Each problem, naming the Rust function.
+        problems: Vec<ir::IrProblem>,
+    },
+    /// The program calls CO-RE markers, whose rewrite is not available yet.
+    #[error(
+        "CO-RE markers are not supported by this linker yet: {}",
+        markers.join(", ")
+    )]
+    CoreMarkers {
+        /// The marker externs the program calls.
+        markers: Vec<String>,
+    },
+    /// llc produced an object the linker cannot read.
+    #[error("cannot read the object llc wrote ({}): {reason}", path.display())]
+    BadObject {
+        /// The object.
+        path: PathBuf,
+        /// What the parser reported.
+        reason: String,
+    },
+    /// The object defines BTF maps but carries no BTF.
+    #[error(
+        "{} has a `.maps` section but no .BTF: build the crate that defines the maps with \
+         `debug = 2` (and pass --debug to the linker)",
+        path.display()
+    )]
+    MapsWithoutBtf {
+        /// The object.
+        path: PathBuf,
+    },
+    /// The `.BTF` section could not be rewritten.
+    #[error("cannot fix up the .BTF of {}", path.display())]
+    Btf {
+        /// The object.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: btf_fixup::BtfFixupError,
+    },
+}
+
+fn list(problems: &[ir::IrProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What a link did, for the log line and for tests.
+#[derive(Debug, Default)]
+pub struct LinkReport {
+    /// Exported symbols kept public.
+    pub exports: Vec<String>,
+    /// Memory intrinsic calls lowered to loops.
+    pub lowered_calls: usize,
+    /// What the BTF fix-up changed (`None` without BTF).
+    pub btf: Option<btf_fixup::FixupReport>,
+}
+
+/// Links according to `args` with the given llvm-tools.
+pub fn link(args: &LinkArgs, toolchain: &LlvmTools) -> Result<LinkReport, LinkError> {
+    let keep = std::env::var_os(KEEP_TEMPS_ENV).is_some_and(|v| v == "1");
+    let scratch = scratch_dir(&args.output);
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(|source| LinkError::Io {
+        action: "create the scratch directory",
+        path: scratch.clone(),
+        source,
+    })?;
+    let result = link_in(args, toolchain, &scratch);
+    if !keep {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    result
+}
+
+/// Where intermediate files go: `<output>.bpfkit-link/`.
+pub fn scratch_dir(output: &Path) -> PathBuf {
+    let mut name = output.file_name().unwrap_or_default().to_os_string();
+    name.push(".bpfkit-link");
+    output.with_file_name(name)
+}
+
+fn link_in(
+    args: &LinkArgs,
+    toolchain: &LlvmTools,
+    scratch: &Path,
+) -> Result<LinkReport, LinkError> {
+    let mut inputs = args.inputs.clone();
+    for lib in &args.libraries {
+        inputs.push(inputs::find_library(lib, &args.library_dirs)?);
+    }
+    let bitcode = inputs::collect(&inputs, scratch)?;
+    if bitcode.files.is_empty() {
+        return Err(LinkError::NoBitcode);
+    }
+    let exports = read_exports(args, &bitcode.skipped_elf)?;
+
+    // llvm-link: one module.
+    let linked = scratch.join("linked.bc");
+    let mut cmd = Command::new(toolchain.tool("llvm-link")?);
+    cmd.arg("-o").arg(&linked).args(&bitcode.files);
+    run(cmd, "llvm-link")?;
+
+    // CO-RE seam.
+    let linked_bytes = read(&linked)?;
+    if core_markers::bitcode_mentions_markers(&linked_bytes) {
+        let text = scratch.join("linked.ll");
+        let mut cmd = Command::new(toolchain.tool("llvm-dis")?);
+        cmd.arg(&linked).arg("-o").arg(&text);
+        run(cmd, "llvm-dis")?;
+        let markers = core_markers::declared_markers(&read_text(&text)?);
+        if !markers.is_empty() {
+            return Err(LinkError::CoreMarkers { markers });
+        }
+    }
+
+    // opt: internalize all but the exports, optimise, drop what is dead.
+    let optimised = scratch.join("optimised.ll");
+    let level = args.opt_level.min(3);
+    let mut cmd = Command::new(toolchain.tool("opt")?);
+    cmd.arg(format!(
+        "-internalize-public-api-list={}",
+        exports.join(",")
+    ))
+    .arg(format!(
+        "-passes=internalize,globaldce,default<O{level}>,globaldce,strip-dead-prototypes"
+    ))
+    .arg(&linked)
+    .arg("-S")
+    .arg("-o")
+    .arg(&optimised);
+    run(cmd, "opt")?;
+
+    // Checks on what survived optimisation.
+    let ir_text = read_text(&optimised)?;
+    let analysis = ir::check_and_lower(&ir_text);
+    if !analysis.problems.is_empty() {
+        return Err(LinkError::Unsupported {
+            problems: analysis.problems,
+        });
+    }
+    let mut llc_input = optimised.clone();
+    if let Some(lowered) = &analysis.lowered {
+        let lowered_path = scratch.join("lowered.ll");
+        write(&lowered_path, lowered.as_bytes())?;
+        let inlined = scratch.join("inlined.ll");
+        let mut cmd = Command::new(toolchain.tool("opt")?);
+        cmd.arg("-passes=always-inline,globaldce")
+            .arg(&lowered_path)
+            .arg("-S")
+            .arg("-o")
+            .arg(&inlined);
+        run(cmd, "opt")?;
+        llc_input = inlined;
+    }
+
+    // llc: the BPF object.
+    let march = if target_triple(&ir_text).starts_with("bpfeb") {
+        "bpfeb"
+    } else {
+        "bpfel"
+    };
+    let compiled = scratch.join("llc.o");
+    let mut cmd = Command::new(toolchain.tool("llc")?);
+    cmd.arg(format!("-march={march}"))
+        .arg(format!("-mcpu={}", args.cpu.llc_name()))
+        .arg(format!("-O{}", level.max(1)))
+        .arg("-filetype=obj")
+        .arg("--profile-guided-section-prefix=false")
+        .arg(&llc_input)
+        .arg("-o")
+        .arg(&compiled);
+    run(cmd, "llc")?;
+
+    // BTF fix-up.
+    let object_bytes = read(&compiled)?;
+    let ObjectFacts {
+        btf,
+        globals,
+        has_maps,
+    } = inspect_object(&compiled, &object_bytes)?;
+    let mut report = LinkReport {
+        exports,
+        lowered_calls: analysis.lowered_calls,
+        btf: None,
+    };
+    match btf {
+        Some(blob) => {
+            let (fixed, fixup) =
+                btf_fixup::fix_btf(&blob, &globals).map_err(|source| LinkError::Btf {
+                    path: args.output.clone(),
+                    source,
+                })?;
+            let btf_path = scratch.join("fixed.btf");
+            write(&btf_path, &fixed)?;
+            let mut cmd = Command::new(toolchain.tool("llvm-objcopy")?);
+            cmd.arg(format!("--update-section=.BTF={}", btf_path.display()))
+                .arg(&compiled)
+                .arg(&args.output);
+            run(cmd, "llvm-objcopy")?;
+            report.btf = Some(fixup);
+        }
+        None if has_maps => {
+            return Err(LinkError::MapsWithoutBtf {
+                path: args.output.clone(),
+            })
+        }
+        None => write(&args.output, &object_bytes)?,
+    }
+    Ok(report)
+}
+
+/// The exports: `--export-symbols`, else the symbols rustc's `symbols.o` asks to keep
+/// (minus the panic handler, which must not become a BPF program).
+fn read_exports(args: &LinkArgs, elf_inputs: &[PathBuf]) -> Result<Vec<String>, LinkError> {
+    if let Some(path) = &args.export_symbols {
+        let text = read_text(path)?;
+        return Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect());
+    }
+    let mut exports = Vec::new();
+    for path in elf_inputs {
+        let bytes = read(path)?;
+        let file = object::File::parse(&*bytes).map_err(|e| LinkError::BadObject {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        for symbol in file.symbols() {
+            if let Ok(name) = symbol.name() {
+                if symbol.is_global() && !name.is_empty() && !name.ends_with("rust_begin_unwind") {
+                    exports.push(name.to_string());
+                }
+            }
+        }
+    }
+    Ok(exports)
+}
+
+/// What the BTF fix-up needs to know about the object llc wrote.
+struct ObjectFacts {
+    /// The `.BTF` section, if any.
+    btf: Option<Vec<u8>>,
+    /// Names of global function symbols (the programs).
+    globals: HashSet<String>,
+    /// Whether a `.maps` section exists.
+    has_maps: bool,
+}
+
+fn inspect_object(path: &Path, bytes: &[u8]) -> Result<ObjectFacts, LinkError> {
+    let bad = |reason: String| LinkError::BadObject {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = object::File::parse(bytes).map_err(|e| bad(e.to_string()))?;
+    let btf = match file.section_by_name(".BTF") {
+        Some(section) => Some(section.data().map_err(|e| bad(e.to_string()))?.to_vec()),
+        None => None,
+    };
+    let globals = file
+        .symbols()
+        .filter(|s| s.is_global() && s.kind() == object::SymbolKind::Text)
+        .filter_map(|s| s.name().ok().map(String::from))
+        .collect();
+    let has_maps = file.section_by_name(".maps").is_some();
+    Ok(ObjectFacts {
+        btf,
+        globals,
+        has_maps,
+    })
+}
+
+fn target_triple(ir: &str) -> &str {
+    ir.lines()
+        .find_map(|l| l.strip_prefix("target triple = \""))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("bpfel")
+}
+
+fn run(mut cmd: Command, tool: &str) -> Result<(), LinkError> {
+    let out = cmd.output().map_err(|source| LinkError::ToolNotRunnable {
+        tool: PathBuf::from(cmd.get_program()),
+        source,
+    })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let command = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Err(LinkError::ToolFailed {
+        tool: tool.to_string(),
+        status: out.status.to_string(),
+        command,
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LinkError> {
+    std::fs::read(path).map_err(|source| LinkError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read_text(path: &Path) -> Result<String, LinkError> {
+    Ok(String::from_utf8_lossy(&read(path)?).into_owned())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), LinkError> {
+    std::fs::write(path, bytes).map_err(|source| LinkError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,188 @@
+//! Locating the rustc toolchain and the rustup components the route needs (rust-src, llvm-tools).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The command that installs every rustup component the Rust eBPF route needs.
+pub const RUSTUP_COMPONENTS_COMMAND: &str = "rustup component add rust-src llvm-tools";
+
+/// The LLVM tools the linker runs, in the order it runs them.
+pub const LLVM_TOOLS: &[&str] = &["llvm-link", "opt", "llc", "llvm-objcopy"];
+
+/// Why the toolchain cannot build Rust eBPF code.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolchainError {
+    /// `rustc --print sysroot` could not be run.
+    #[error("cannot run `{rustc} --print sysroot` to find the toolchain")]
+    RustcNotRunnable {
+        /// The rustc that was run.
+        rustc: PathBuf,
+        /// What the OS reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// rustc ran but did not report what was asked.
+    #[error("`{rustc} {query}` failed: {stderr}")]
+    RustcQueryFailed {
+        /// The rustc that was run.
+        rustc: PathBuf,
+        /// The arguments.
+        query: String,
+        /// What rustc printed on stderr.
+        stderr: String,
+    },
+    /// A rustup component is missing from the toolchain.
+    #[error(
+        "the rustup component `{component}` is missing: {missing} does not exist; \
+         install it with `{command}`"
+    )]
+    MissingComponent {
+        /// The component (`llvm-tools` or `rust-src`).
+        component: &'static str,
+        /// The file or directory that was looked for.
+        missing: PathBuf,
+        /// The command that installs it.
+        command: &'static str,
+    },
+}
+
+/// A rustc toolchain as the route sees it: its sysroot and the host triple.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    /// The rustc binary.
+    pub rustc: PathBuf,
+    /// `rustc --print sysroot`.
+    pub sysroot: PathBuf,
+    /// The host triple (`rustc -vV`'s `host:` line).
+    pub host: String,
+}
+
+impl Toolchain {
+    /// Asks `rustc` (the `RUSTC` environment variable, else `rustc` on `PATH`) where its
+    /// sysroot is and which host it runs on.
+    pub fn detect() -> Result<Self, ToolchainError> {
+        let rustc = std::env::var_os("RUSTC")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("rustc"));
+        Self::from_rustc(&rustc)
+    }
+
+    /// Like [`Toolchain::detect`] for a given rustc binary.
+    pub fn from_rustc(rustc: &Path) -> Result<Self, ToolchainError> {
+        let sysroot = query(rustc, &["--print", "sysroot"])?;
+        let version = query(rustc, &["-vV"])?;
+        let host = version
+            .lines()
+            .find_map(|l| l.strip_prefix("host: "))
+            .ok_or_else(|| ToolchainError::RustcQueryFailed {
+                rustc: rustc.to_path_buf(),
+                query: "-vV".into(),
+                stderr: "no `host:` line in the output".into(),
+            })?
+            .trim()
+            .to_string();
+        Ok(Self {
+            rustc: rustc.to_path_buf(),
+            sysroot: PathBuf::from(sysroot.trim()),
+            host,
+        })
+    }
+
+    /// rustup's `llvm-tools` of this toolchain (same LLVM as rustc), found under
+    /// `<sysroot>/lib/rustlib/<host>/bin/`; `BPFKIT_LLVM_TOOLS_DIR` overrides the directory
+    /// (also used to test the missing-component error).
+    pub fn llvm_tools(&self) -> LlvmTools {
+        match std::env::var_os(LLVM_TOOLS_DIR_ENV) {
+            Some(dir) => LlvmTools {
+                dir: PathBuf::from(dir),
+            },
+            None => LlvmTools {
+                dir: self
+                    .sysroot
+                    .join("lib/rustlib")
+                    .join(&self.host)
+                    .join("bin"),
+            },
+        }
+    }
+
+    /// Checks that every component of the route is installed: rust-src (for
+    /// `-Z build-std=core`) and llvm-tools (for the linker).
+    ///
+    /// `BPFKIT_RUST_SRC_DIR` overrides where the core sources are looked for.
+    pub fn check_components(&self) -> Result<(), ToolchainError> {
+        let core_src = std::env::var_os("BPFKIT_RUST_SRC_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.sysroot.join("lib/rustlib/src/rust/library"))
+            .join("core/Cargo.toml");
+        if !core_src.is_file() {
+            return Err(ToolchainError::MissingComponent {
+                component: "rust-src",
+                missing: core_src,
+                command: RUSTUP_COMPONENTS_COMMAND,
+            });
+        }
+        let tools = self.llvm_tools();
+        for tool in LLVM_TOOLS {
+            tools.tool(tool)?;
+        }
+        Ok(())
+    }
+}
+
+/// Environment variable naming the llvm-tools directory, overriding the toolchain's.
+pub const LLVM_TOOLS_DIR_ENV: &str = "BPFKIT_LLVM_TOOLS_DIR";
+
+/// The directory of the LLVM binaries the linker drives.
+#[derive(Debug, Clone)]
+pub struct LlvmTools {
+    /// The directory.
+    pub dir: PathBuf,
+}
+
+impl LlvmTools {
+    /// The tools the linker should use: `BPFKIT_LLVM_TOOLS_DIR` when set (the build driver
+    /// sets it, sparing a rustc query per link), else those of [`Toolchain::detect`].
+    pub fn for_linker() -> Result<Self, ToolchainError> {
+        match std::env::var_os(LLVM_TOOLS_DIR_ENV) {
+            Some(dir) => Ok(Self {
+                dir: PathBuf::from(dir),
+            }),
+            None => Ok(Toolchain::detect()?.llvm_tools()),
+        }
+    }
+
+    /// The path of one tool, or the missing-component error naming the install command.
+    pub fn tool(&self, name: &str) -> Result<PathBuf, ToolchainError> {
+        let path = self.dir.join(name);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(ToolchainError::MissingComponent {
+                component: "llvm-tools",
+                missing: path,
+                command: RUSTUP_COMPONENTS_COMMAND,
+            })
+        }
+    }
+}
+
+fn query(rustc: &Path, args: &[&str]) -> Result<String, ToolchainError> {
+    let out = Command::new(rustc)
+        .args(args)
+        // A rustc wrapper set for the host (sccache, clippy-driver) must not answer here.
+        .env_remove("RUSTC_WRAPPER")
+        .output()
+        .map_err(|source| ToolchainError::RustcNotRunnable {
+            rustc: rustc.to_path_buf(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(ToolchainError::RustcQueryFailed {
+            rustc: rustc.to_path_buf(),
+            query: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
