@@ -3,7 +3,9 @@
 use super::error::ReloFailure;
 use super::kind::CoreReloKind;
 use super::spec::Spec;
-use super::types::{resolve_size, skip_mods_and_typedefs, Kind, TypeId, TypeSource, INT_SIGNED};
+use super::types::CoreKind;
+use super::types::{resolve_size, skip_mods_and_typedefs, Kind, TypeId, TypeSource};
+use crate::btf::IntEncoding;
 
 /// One side's computed value (`bpf_core_calc_*_relo` for a single spec).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,7 +184,7 @@ pub(crate) fn field<S: TypeSource + ?Sized>(
                 || (mt.kind == Kind::Int
                     && mt
                         .int_encoding()
-                        .is_some_and(|(enc, _, _)| enc & INT_SIGNED != 0));
+                        .is_some_and(|(enc, _, _)| enc & IntEncoding::SIGNED != 0));
             u64::from(signed)
         }
         // Little-endian layout; libbpf computes these in 32-bit unsigned arithmetic.
@@ -357,7 +359,7 @@ where
             (Some(l), Some(n)) if l.kind == Kind::Ptr && n.kind == Kind::Ptr => true,
             (Some(l), Some(n)) if l.kind == Kind::Int && n.kind == Kind::Int => {
                 let enc = |t: &super::types::TypeInfo<'_>| t.int_encoding().map_or(0, |e| e.0);
-                enc(&l) != INT_SIGNED && enc(&n) != INT_SIGNED
+                enc(&l) != IntEncoding::SIGNED && enc(&n) != IntEncoding::SIGNED
             }
             _ => false,
         };

@@ -10,6 +10,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
+use super::types::CoreKind;
 use super::types::{essential_name, Kind, TypeId, TypeSource};
 
 /// A target type a local type may relocate to.

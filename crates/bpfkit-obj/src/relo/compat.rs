@@ -5,6 +5,7 @@
 //! that cyclic malformed BTF yields [`ReloFailure::TooDeep`] instead of hanging.
 
 use super::error::ReloFailure;
+use super::types::CoreKind;
 use super::types::{essential_name, skip_mods_and_typedefs, Kind, TypeId, TypeInfo, TypeSource};
 
 /// How deep the mutual recursion of the compatibility checks may go (libbpf: 32 levels).
@@ -33,7 +34,7 @@ fn int_offset(t: &TypeInfo<'_>) -> u8 {
 
 fn int_signed(t: &TypeInfo<'_>) -> bool {
     t.int_encoding()
-        .is_some_and(|(enc, _, _)| enc & super::types::INT_SIGNED != 0)
+        .is_some_and(|(enc, _, _)| enc & crate::btf::IntEncoding::SIGNED != 0)
 }
 
 /// `bpf_core_types_are_compat`: may a TYPE_* relocation resolve local `local_id` to target

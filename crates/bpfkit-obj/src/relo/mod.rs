@@ -31,6 +31,7 @@
 //! # Ok::<(), bpfkit_obj::relo::CoreError>(())
 //! ```
 
+mod btf_source;
 mod calc;
 mod candidates;
 mod compat;
@@ -51,7 +52,6 @@ pub use patch::{INSN_SIZE, POISON_CALL_IMM};
 pub use table::{OwnedDetail, OwnedType, TypeTable};
 pub use types::{
     essential_name, Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource,
-    INT_BOOL, INT_CHAR, INT_SIGNED,
 };
 
 use calc::Resolution;
@@ -159,10 +159,7 @@ pub fn relocate_instructions(
         }
         let (res, target) = resolve(relo, kind, local, targets, cache).map_err(fail)?;
         let outcome = match patch::patch_insn(insns, insn_index, &res).map_err(fail)? {
-            Patched::Value => ReloOutcome::Patched {
-                mem_size: (res.orig_size != res.new_size && kind == CoreReloKind::FieldByteOffset)
-                    .then_some((res.orig_size, res.new_size)),
-            },
+            Patched::Value { resized } => ReloOutcome::Patched { mem_size: resized },
             Patched::Poisoned { memsz: false } => ReloOutcome::Poisoned,
             Patched::Poisoned { memsz: true } => ReloOutcome::PoisonedMemSize,
         };

@@ -100,8 +100,11 @@ fn size_code(bytes: u32) -> Option<u8> {
 /// What patching did to the instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Patched {
-    /// The value was written (for loads/stores possibly with a new memory size).
-    Value,
+    /// The value was written; for a load/store whose size changed, `(old, new)` bytes.
+    Value {
+        /// Memory size change of a load/store.
+        resized: Option<(u32, u32)>,
+    },
     /// The instruction was poisoned; `memsz` says it was because of an unsafe size change.
     Poisoned {
         /// Poisoned because a load/store would change size unsafely.
@@ -126,6 +129,7 @@ pub(crate) fn patch_insn(
         return Ok(Patched::Poisoned { memsz: false });
     }
     let (orig, new) = (res.orig_val, res.new_val);
+    let mut resized = None;
     match insn.code & 0x07 {
         BPF_ALU | BPF_ALU64 => {
             if insn.code & BPF_X != 0 {
@@ -171,6 +175,7 @@ pub(crate) fn patch_insn(
                 let size = size_code(res.new_size)
                     .ok_or(ReloFailure::InvalidNewMemSize { size: res.new_size })?;
                 insn.code = (insn.code & 0xe0) | size | (insn.code & 0x07);
+                resized = Some((res.orig_size, res.new_size));
             }
             write(insns, idx, insn);
         }
@@ -199,5 +204,5 @@ pub(crate) fn patch_insn(
         }
         _ => return Err(ReloFailure::UnsupportedInsn { code: insn.code }),
     }
-    Ok(Patched::Value)
+    Ok(Patched::Value { resized })
 }

@@ -6,6 +6,7 @@
 
 use super::error::ReloFailure;
 use super::kind::CoreReloKind;
+use super::types::CoreKind;
 use super::types::{
     essential_name, resolve_size, skip_mods_and_typedefs, Kind, SizeError, TypeId, TypeInfo,
     TypeSource,

@@ -1,8 +1,6 @@
 //! An in-memory BTF for CO-RE: build types by hand for tests, fuzzers and synthetic targets.
 
-use super::types::{
-    Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource, INT_SIGNED,
-};
+use super::types::{Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource};
 
 /// Kind-specific data of an [`OwnedType`]; the owned twin of [`Detail`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +103,11 @@ impl TypeTable {
 
     /// An int of `size` bytes.
     pub fn int(&mut self, name: &str, size: u32, signed: bool) -> TypeId {
-        let encoding = if signed { INT_SIGNED } else { 0 };
+        let encoding = if signed {
+            crate::btf::IntEncoding::SIGNED
+        } else {
+            0
+        };
         let bits = size.saturating_mul(8).min(128) as u8;
         self.add(plain(
             Kind::Int,

@@ -4,117 +4,40 @@
 //! crate's BTF parser, a split module BTF on top of vmlinux, or the in-memory
 //! [`TypeTable`](super::TypeTable) used by tests and fuzzers — can be a local or a target BTF.
 
-/// A BTF type id. Id 0 is `void`.
-pub type TypeId = u32;
+pub use crate::btf::{Kind, TypeId};
 
-/// The kind of a BTF type, as `BTF_KIND_*` in `linux/btf.h`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// `BTF_KIND_UNKN`: `void` (id 0).
-    Void,
-    /// `BTF_KIND_INT`.
-    Int,
-    /// `BTF_KIND_PTR`.
-    Ptr,
-    /// `BTF_KIND_ARRAY`.
-    Array,
-    /// `BTF_KIND_STRUCT`.
-    Struct,
-    /// `BTF_KIND_UNION`.
-    Union,
-    /// `BTF_KIND_ENUM` (32-bit enumerators).
-    Enum,
-    /// `BTF_KIND_FWD` (kflag set: a union).
-    Fwd,
-    /// `BTF_KIND_TYPEDEF`.
-    Typedef,
-    /// `BTF_KIND_VOLATILE`.
-    Volatile,
-    /// `BTF_KIND_CONST`.
-    Const,
-    /// `BTF_KIND_RESTRICT`.
-    Restrict,
-    /// `BTF_KIND_FUNC`.
-    Func,
-    /// `BTF_KIND_FUNC_PROTO`.
-    FuncProto,
-    /// `BTF_KIND_VAR`.
-    Var,
-    /// `BTF_KIND_DATASEC`.
-    Datasec,
-    /// `BTF_KIND_FLOAT`.
-    Float,
-    /// `BTF_KIND_DECL_TAG`.
-    DeclTag,
-    /// `BTF_KIND_TYPE_TAG`.
-    TypeTag,
-    /// `BTF_KIND_ENUM64`.
-    Enum64,
+/// Kind predicates CO-RE needs, in libbpf's words.
+pub(crate) trait CoreKind {
+    /// `struct` or `union` (`btf_is_composite`).
+    fn is_composite(&self) -> bool;
+    /// `enum` or `enum64` (`btf_is_any_enum`).
+    fn is_any_enum(&self) -> bool;
+    /// A modifier or typedef, skipped when CO-RE compares types.
+    fn is_mod_or_typedef(&self) -> bool;
+    /// `btf_kind_core_compat`: same kind, or both enums of either width.
+    fn core_compat(self, other: Kind) -> bool;
 }
 
-impl Kind {
-    /// The kind's name as libbpf and bpftool print it (`struct`, `enum64`, `func_proto`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Void => "void",
-            Kind::Int => "int",
-            Kind::Ptr => "ptr",
-            Kind::Array => "array",
-            Kind::Struct => "struct",
-            Kind::Union => "union",
-            Kind::Enum => "enum",
-            Kind::Fwd => "fwd",
-            Kind::Typedef => "typedef",
-            Kind::Volatile => "volatile",
-            Kind::Const => "const",
-            Kind::Restrict => "restrict",
-            Kind::Func => "func",
-            Kind::FuncProto => "func_proto",
-            Kind::Var => "var",
-            Kind::Datasec => "datasec",
-            Kind::Float => "float",
-            Kind::DeclTag => "decl_tag",
-            Kind::TypeTag => "type_tag",
-            Kind::Enum64 => "enum64",
-        }
-    }
-
-    /// `struct` or `union`.
-    pub fn is_composite(self) -> bool {
+impl CoreKind for Kind {
+    fn is_composite(&self) -> bool {
         matches!(self, Kind::Struct | Kind::Union)
     }
 
-    /// `enum` or `enum64`.
-    pub fn is_any_enum(self) -> bool {
+    fn is_any_enum(&self) -> bool {
         matches!(self, Kind::Enum | Kind::Enum64)
     }
 
-    /// A modifier or typedef, skipped when CO-RE compares types.
-    pub fn is_mod_or_typedef(self) -> bool {
+    fn is_mod_or_typedef(&self) -> bool {
         matches!(
             self,
             Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag
         )
     }
 
-    /// libbpf's `btf_kind_core_compat`: same kind, or both enums of either width.
-    pub fn core_compat(self, other: Kind) -> bool {
+    fn core_compat(self, other: Kind) -> bool {
         self == other || (self.is_any_enum() && other.is_any_enum())
     }
 }
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// `BTF_INT_SIGNED` in an int's encoding.
-pub const INT_SIGNED: u8 = 1 << 0;
-/// `BTF_INT_CHAR` in an int's encoding.
-pub const INT_CHAR: u8 = 1 << 1;
-/// `BTF_INT_BOOL` in an int's encoding.
-pub const INT_BOOL: u8 = 1 << 2;
 
 /// A struct or union member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

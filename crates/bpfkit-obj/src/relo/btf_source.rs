@@ -1,0 +1,125 @@
+//! The crate's BTF parser as a CO-RE [`TypeSource`]: local object BTF, vmlinux, module BTF.
+
+use super::types::{Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource};
+use crate::btf::{Btf, Type};
+
+fn reference<'a>(kind: Kind, name: &'a str, ref_type: TypeId) -> TypeInfo<'a> {
+    TypeInfo {
+        kind,
+        name,
+        kflag: false,
+        size: 0,
+        ref_type,
+        detail: Detail::None,
+    }
+}
+
+fn sized<'a>(kind: Kind, name: &'a str, size: u32) -> TypeInfo<'a> {
+    TypeInfo {
+        kind,
+        name,
+        kflag: false,
+        size,
+        ref_type: 0,
+        detail: Detail::None,
+    }
+}
+
+impl TypeSource for Btf<'_> {
+    fn type_count(&self) -> u32 {
+        Btf::type_count(self)
+    }
+
+    fn first_type_id(&self) -> u32 {
+        self.local_ids().start.max(1)
+    }
+
+    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
+        let t = Btf::type_by_id(self, id).ok()?;
+        let kind = t.kind();
+        Some(match t {
+            Type::Void => TypeInfo::void(),
+            Type::Int(i) => TypeInfo {
+                detail: Detail::Int {
+                    encoding: i.encoding.0,
+                    offset: i.offset,
+                    bits: i.bits,
+                },
+                ..sized(kind, i.name, i.size)
+            },
+            Type::Ptr(p) => reference(kind, p.name, p.target),
+            Type::Array(a) => TypeInfo {
+                detail: Detail::Array {
+                    elem: a.elem_type,
+                    index: a.index_type,
+                    nelems: a.nelems,
+                },
+                ..sized(kind, a.name, 0)
+            },
+            Type::Struct(c) | Type::Union(c) => TypeInfo {
+                kflag: c.kind_flag,
+                detail: Detail::Members(
+                    c.members
+                        .iter()
+                        .map(|m| Member {
+                            name: m.name,
+                            type_id: m.type_id,
+                            bit_offset: m.bit_offset,
+                            bitfield_size: u32::from(m.bitfield_size),
+                        })
+                        .collect(),
+                ),
+                ..sized(kind, c.name, c.size)
+            },
+            Type::Enum(e) | Type::Enum64(e) => TypeInfo {
+                kflag: e.signed,
+                detail: Detail::Enumerators(
+                    e.values
+                        .iter()
+                        .map(|v| Enumerator {
+                            name: v.name,
+                            // libbpf reads a 32-bit enumerator as s32 into a u64.
+                            value: v.value_signed(kind == Kind::Enum64) as u64,
+                        })
+                        .collect(),
+                ),
+                ..sized(kind, e.name, e.size)
+            },
+            Type::Fwd(f) => TypeInfo {
+                kflag: f.is_union,
+                ..sized(kind, f.name, 0)
+            },
+            Type::Typedef(r)
+            | Type::Volatile(r)
+            | Type::Const(r)
+            | Type::Restrict(r)
+            | Type::TypeTag(r) => reference(kind, r.name, r.target),
+            Type::Func(f) => reference(kind, f.name, f.proto),
+            Type::FuncProto(p) => TypeInfo {
+                detail: Detail::Params(
+                    p.params
+                        .iter()
+                        .map(|q| Param {
+                            name: q.name,
+                            type_id: q.type_id,
+                        })
+                        .collect(),
+                ),
+                ..reference(kind, p.name, p.return_type)
+            },
+            Type::Var(v) => reference(kind, v.name, v.type_id),
+            Type::Datasec(d) => sized(kind, d.name, d.size),
+            Type::Float(f) => sized(kind, f.name, f.size),
+            Type::DeclTag(d) => reference(kind, d.name, d.target),
+        })
+    }
+
+    fn name_and_kind(&self, id: TypeId) -> Option<(&str, Kind)> {
+        let h = self.type_header(id).ok()?;
+        Some((self.string_at(h.name_off).ok()?, h.kind))
+    }
+
+    fn pointer_size(&self) -> u32 {
+        Btf::pointer_size(self)
+    }
+}
