@@ -1,2 +1,75 @@
 //! Kernel-side bpfkit: helpers, program contexts and maps for eBPF programs written in Rust.
+//!
+//! Build with bpfkit-build (stable rustc, `-Z build-std=core` under `RUSTC_BOOTSTRAP=1`,
+//! rustup's llvm-tools). The crate is `no_std` and panic-free: every operation that can
+//! fail returns `Option`/`Result` with the helper's negative errno.
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! use bpfkit_ebpf::{macros::{map, tracepoint}, maps::RingBuf, programs::TracePointContext};
+//!
+//! #[map]
+//! static EVENTS: RingBuf<{ 64 * 1024 }> = RingBuf::new();
+//!
+//! #[tracepoint(category = "syscalls", name = "sys_enter_execve")]
+//! fn on_execve(_ctx: TracePointContext) -> u32 {
+//!     let _ = EVENTS.output(&bpfkit_ebpf::helpers::current_tgid(), 0);
+//!     0
+//! }
+//!
+//! bpfkit_ebpf::license!("GPL");
+//! ```
 #![no_std]
+#![deny(missing_docs)]
+
+pub mod bindings;
+pub mod global;
+pub mod helpers;
+pub mod loops;
+pub mod maps;
+pub mod programs;
+pub mod sync;
+
+/// The attribute macros: `#[map]` and one per program type.
+pub mod macros {
+    pub use bpfkit_ebpf_macros::*;
+}
+
+pub use global::{Global, GlobalMut};
+
+/// Declares the program's license (the `license` section the kernel reads to allow
+/// GPL-only helpers).
+///
+/// ```ignore
+/// bpfkit_ebpf::license!("Dual MIT/GPL");
+/// ```
+#[macro_export]
+macro_rules! license {
+    ($license:literal) => {
+        #[no_mangle]
+        #[link_section = "license"]
+        #[used]
+        static LICENSE: [u8; $license.len() + 1] = $crate::__nul_terminated($license);
+    };
+}
+
+#[doc(hidden)]
+pub const fn __nul_terminated<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = text.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < bytes.len() && i + 1 < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
+/// The panic handler of eBPF programs. bpfkit-ebpf offers no panicking path and the linker
+/// rejects programs in which one survives, so this is never reached.
+#[cfg(all(target_arch = "bpf", not(test)))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}

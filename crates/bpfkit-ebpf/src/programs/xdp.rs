@@ -1,0 +1,75 @@
+//! XDP (`BPF_PROG_TYPE_XDP`) context: the frame's packet bounds and receive queue.
+
+use core::ptr::NonNull;
+
+use super::{context, fields};
+use crate::bindings::xdp_md;
+
+/// `XDP_ABORTED`: drop and raise the `xdp_exception` tracepoint.
+pub const XDP_ABORTED: u32 = 0;
+/// `XDP_DROP`: drop the frame.
+pub const XDP_DROP: u32 = 1;
+/// `XDP_PASS`: hand the frame to the network stack.
+pub const XDP_PASS: u32 = 2;
+/// `XDP_TX`: bounce the frame out of the receiving interface.
+pub const XDP_TX: u32 = 3;
+/// `XDP_REDIRECT`: send the frame where `bpf_redirect*` said.
+pub const XDP_REDIRECT: u32 = 4;
+
+/// Context of an `xdp` program (`struct xdp_md`).
+pub struct XdpContext {
+    md: *mut xdp_md,
+}
+
+context!(XdpContext, md: xdp_md);
+
+impl XdpContext {
+    fields!(md;
+        /// Interface index the frame arrived on.
+        ingress_ifindex => ingress_ifindex: u32,
+        /// Receive queue index.
+        rx_queue_index => rx_queue_index: u32,
+        /// Interface index of the transmit device (devmap programs only).
+        egress_ifindex => egress_ifindex: u32,
+    );
+
+    /// Address of the first packet byte.
+    #[inline(always)]
+    pub fn data(&self) -> usize {
+        // SAFETY: the verifier rewrites this 32-bit context load into the packet pointer.
+        unsafe { core::ptr::addr_of!((*self.md).data).read_volatile() as usize }
+    }
+
+    /// Address one past the last packet byte.
+    #[inline(always)]
+    pub fn data_end(&self) -> usize {
+        // SAFETY: as for `data`.
+        unsafe { core::ptr::addr_of!((*self.md).data_end).read_volatile() as usize }
+    }
+
+    /// Address of the metadata area in front of the packet.
+    #[inline(always)]
+    pub fn data_meta(&self) -> usize {
+        // SAFETY: as for `data`.
+        unsafe { core::ptr::addr_of!((*self.md).data_meta).read_volatile() as usize }
+    }
+
+    /// Pointer to a `T` at `offset` in the packet, `None` when it would pass the end (the
+    /// comparison is the bounds check the verifier needs).
+    #[inline(always)]
+    pub fn ptr_at<T>(&self, offset: usize) -> Option<NonNull<T>> {
+        let start = self.data() + offset;
+        if start + core::mem::size_of::<T>() > self.data_end() {
+            return None;
+        }
+        NonNull::new(start as *mut T)
+    }
+
+    /// A copy of the `T` at `offset` in the packet, `None` when out of bounds.
+    #[inline(always)]
+    pub fn load<T: Copy>(&self, offset: usize) -> Option<T> {
+        // SAFETY: `ptr_at` checked the whole `T` lies inside the packet.
+        self.ptr_at::<T>(offset)
+            .map(|p| unsafe { p.as_ptr().read_unaligned() })
+    }
+}
