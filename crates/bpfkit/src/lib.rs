@@ -1,1 +1,14 @@
 //! The bpfkit userspace runtime: the only crate that talks to the kernel.
+//!
+//! - [`sys`]: bpf(2) wrappers and map mmap, with owned fds and typed errors.
+//! - [`features`]: lazy, cached kernel feature probes whose errors name the first kernel.
+//! - [`maps`]: typed maps over [`Pod`](maps::Pod) keys and values, one module per family.
+//! - [`pin`]: pin, unpin and open pinned objects on a bpffs.
+//! - [`info`]: loaded programs, maps and links with their kernel info; run-time stats.
+
+pub mod features;
+pub mod info;
+pub mod maps;
+pub mod pin;
+pub mod programs;
+pub mod sys;

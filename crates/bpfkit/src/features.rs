@@ -1,0 +1,448 @@
+//! Kernel feature probes: lazy, cached, each naming the feature and the first kernel with it.
+//!
+//! A probe runs only when a decision needs it, once per process, and its answer is cached.
+//! Nothing here compares kernel version numbers: distribution kernels backport features, so
+//! the version is only quoted in the error that explains what is missing.
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::sync::{Mutex, OnceLock};
+
+use crate::maps::MapType;
+use crate::programs::ProgramType;
+use crate::sys::{self, uapi, MapCreateAttr, ProgLoadAttr};
+
+/// A kernel feature: its name and the upstream Linux version that introduced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Feature {
+    /// What the feature is, e.g. `map type ARENA`.
+    pub name: &'static str,
+    /// The first upstream release that has it, e.g. `6.9`.
+    pub since: &'static str,
+}
+
+/// A feature the running kernel lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} is not supported by this kernel (requires Linux {})", feature.name, feature.since)]
+pub struct FeatureError {
+    /// The missing feature.
+    pub feature: Feature,
+}
+
+/// The probes bpfkit knows, beyond map and program types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Probe {
+    /// Maps with `BPF_F_MMAPABLE` (Linux 5.5).
+    MmapableMaps,
+    /// Global data: `BPF_PSEUDO_MAP_VALUE` loads of array map values (Linux 5.2).
+    GlobalData,
+    /// `BPF_MAP_FREEZE` (Linux 5.2).
+    MapFreeze,
+    /// The `*_BATCH` map commands (Linux 5.6).
+    BatchOps,
+    /// BTF loading at all (Linux 4.18).
+    Btf,
+    /// BTF `FUNC`/`FUNC_PROTO` kinds (Linux 5.0).
+    BtfFunc,
+    /// BTF `DATASEC`/`VAR` kinds (Linux 5.2).
+    BtfDatasec,
+    /// BTF `FLOAT` kind (Linux 5.13).
+    BtfFloat,
+    /// BTF `DECL_TAG` kind (Linux 5.16).
+    BtfDeclTag,
+    /// BTF `TYPE_TAG` kind (Linux 5.17).
+    BtfTypeTag,
+    /// BTF `ENUM64` kind (Linux 6.0).
+    BtfEnum64,
+    /// `bpf_get_attach_cookie` helper for kprobe programs (Linux 5.15).
+    BpfCookie,
+    /// `BPF_TOKEN_CREATE` command (Linux 6.9).
+    Token,
+}
+
+impl Probe {
+    /// The feature this probe detects.
+    pub fn feature(self) -> Feature {
+        let (name, since) = match self {
+            Self::MmapableMaps => ("mmapable maps (BPF_F_MMAPABLE)", "5.5"),
+            Self::GlobalData => ("global data (BPF_PSEUDO_MAP_VALUE)", "5.2"),
+            Self::MapFreeze => ("BPF_MAP_FREEZE", "5.2"),
+            Self::BatchOps => ("batch map operations", "5.6"),
+            Self::Btf => ("BTF", "4.18"),
+            Self::BtfFunc => ("BTF kind FUNC", "5.0"),
+            Self::BtfDatasec => ("BTF kind DATASEC", "5.2"),
+            Self::BtfFloat => ("BTF kind FLOAT", "5.13"),
+            Self::BtfDeclTag => ("BTF kind DECL_TAG", "5.16"),
+            Self::BtfTypeTag => ("BTF kind TYPE_TAG", "5.17"),
+            Self::BtfEnum64 => ("BTF kind ENUM64", "6.0"),
+            Self::BpfCookie => ("BPF cookie (bpf_get_attach_cookie)", "5.15"),
+            Self::Token => ("BPF token (BPF_TOKEN_CREATE)", "6.9"),
+        };
+        Feature { name, since }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Map(MapType),
+    Prog(ProgramType),
+    Helper(ProgramType, u32),
+    Probe(Probe),
+}
+
+fn cache() -> &'static Mutex<HashMap<Key, bool>> {
+    static CACHE: OnceLock<Mutex<HashMap<Key, bool>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn cached(key: Key, probe: impl FnOnce() -> bool) -> bool {
+    if let Some(&v) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return v;
+    }
+    let v = probe();
+    log::debug!("feature probe {key:?}: {v}");
+    cache()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, v);
+    v
+}
+
+impl From<Feature> for FeatureError {
+    fn from(feature: Feature) -> Self {
+        Self { feature }
+    }
+}
+
+fn require(supported: bool, feature: Feature) -> Result<(), FeatureError> {
+    if supported {
+        Ok(())
+    } else {
+        Err(FeatureError { feature })
+    }
+}
+
+/// Whether the kernel can create maps of `map_type` (probed by creating a tiny one).
+pub fn map_type_supported(map_type: MapType) -> bool {
+    cached(Key::Map(map_type), || probe_map_type(map_type))
+}
+
+/// `Ok` if `map_type` is supported, else an error naming the first kernel that has it.
+pub fn require_map_type(map_type: MapType) -> Result<(), FeatureError> {
+    require(map_type_supported(map_type), map_type.feature())
+}
+
+/// Whether the kernel can load programs of `prog_type` (probed with `r0 = 0; exit`).
+pub fn program_type_supported(prog_type: ProgramType) -> bool {
+    cached(Key::Prog(prog_type), || probe_prog_type(prog_type))
+}
+
+/// `Ok` if `prog_type` is supported, else an error naming the first kernel that has it.
+pub fn require_program_type(prog_type: ProgramType) -> Result<(), FeatureError> {
+    require(program_type_supported(prog_type), prog_type.feature())
+}
+
+/// Whether programs of `prog_type` may call helper number `helper` (`enum bpf_func_id`):
+/// a tiny program calling it is loaded; the verifier's "invalid func"/"unknown func" means no.
+pub fn helper_supported(prog_type: ProgramType, helper: u32) -> bool {
+    cached(Key::Helper(prog_type, helper), || {
+        probe_helper(prog_type, helper)
+    })
+}
+
+/// Whether the kernel has `probe`'s feature.
+pub fn supported(probe: Probe) -> bool {
+    cached(Key::Probe(probe), || run_probe(probe))
+}
+
+/// `Ok` if the kernel has `probe`'s feature, else an error naming the first kernel with it.
+pub fn require_feature(probe: Probe) -> Result<(), FeatureError> {
+    require(supported(probe), probe.feature())
+}
+
+/// The parameters with which a map type can be created at all, for probing.
+fn probe_map_attr(map_type: MapType) -> MapCreateAttr<'static> {
+    use MapType::*;
+    let mut a = MapCreateAttr {
+        map_type: map_type.number(),
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        name: "",
+        ..Default::default()
+    };
+    match map_type {
+        LpmTrie => {
+            a.key_size = 8;
+            a.map_flags = uapi::BPF_F_NO_PREALLOC;
+        }
+        Queue | Stack | BloomFilter => a.key_size = 0,
+        RingBuf | UserRingBuf => {
+            a.key_size = 0;
+            a.value_size = 0;
+            a.max_entries = 4096;
+        }
+        StackTrace => a.value_size = 8,
+        CgroupStorage | PercpuCgroupStorage => {
+            a.key_size = size_of::<uapi::bpf_cgroup_storage_key>() as u32;
+            a.max_entries = 0;
+        }
+        SkStorage | InodeStorage | TaskStorage | CgrpStorage => {
+            // Needs BTF for the value: creation without it fails with EINVAL on every
+            // kernel, so the type's presence shows as a different errno (see below).
+            a.map_flags = uapi::BPF_F_NO_PREALLOC;
+            a.max_entries = 0;
+        }
+        Arena => {
+            a.key_size = 0;
+            a.value_size = 0;
+            a.max_entries = 1;
+            a.map_flags = uapi::BPF_F_MMAPABLE;
+        }
+        _ => {}
+    }
+    a
+}
+
+fn probe_map_type(map_type: MapType) -> bool {
+    use MapType::*;
+    let attr = probe_map_attr(map_type);
+    match map_type {
+        ArrayOfMaps | HashOfMaps => {
+            let Ok(inner) = sys::map_create(&probe_map_attr(Array)) else {
+                return false;
+            };
+            let attr = MapCreateAttr {
+                inner_map_fd: Some(inner.as_fd()),
+                ..attr
+            };
+            sys::map_create(&attr).is_ok()
+        }
+        SkStorage | InodeStorage | TaskStorage | CgrpStorage => {
+            // Local storage needs BTF: an `int` key and value described by a tiny BTF object.
+            let Ok(btf) = sys::btf_load(&btf_probe_blob(Probe::Btf)) else {
+                return false;
+            };
+            let attr = MapCreateAttr {
+                btf_fd: Some(btf.as_fd()),
+                btf_key_type_id: 1,
+                btf_value_type_id: 1,
+                ..attr
+            };
+            sys::map_create(&attr).is_ok()
+        }
+        StructOps => match sys::map_create(&attr) {
+            Ok(_) => true,
+            // struct_ops needs a vmlinux value type id: a known type says ENOTSUPP (524) or
+            // EINVAL for the missing id, an unknown one EINVAL too; fall back to program probes.
+            Err(_) => program_type_supported(ProgramType::StructOps),
+        },
+        _ => sys::map_create(&attr).is_ok(),
+    }
+}
+
+/// `r0 = 0; exit`.
+const RETURN_ZERO: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
+
+fn probe_prog_type(prog_type: ProgramType) -> bool {
+    // Types that need an attach target get BTF id 1 of vmlinux (never a valid target): a
+    // kernel that knows the type rejects it in the verifier, with a log; one that does not
+    // rejects the type number up front, with no log.
+    let needs_target = prog_type.needs_attach_target();
+    let attr = ProgLoadAttr {
+        prog_type: prog_type.number(),
+        insns: &RETURN_ZERO,
+        license: c"GPL",
+        expected_attach_type: prog_type.probe_attach_type(),
+        attach_btf_id: u32::from(needs_target),
+        // Syscall programs must be sleepable.
+        prog_flags: if prog_type == ProgramType::Syscall {
+            uapi::BPF_F_SLEEPABLE
+        } else {
+            0
+        },
+        ..Default::default()
+    };
+    match sys::prog_load(&attr) {
+        Ok(_) => true,
+        Err(e) => needs_target && !e.verifier_log.is_empty(),
+    }
+}
+
+fn probe_helper(prog_type: ProgramType, helper: u32) -> bool {
+    // call helper; r0 = 0; exit
+    let call = 0x85u64 | ((helper as u64) << 32);
+    let insns = [call, RETURN_ZERO[0], RETURN_ZERO[1]];
+    let attr = ProgLoadAttr {
+        prog_type: prog_type.number(),
+        insns: &insns,
+        license: c"GPL",
+        expected_attach_type: prog_type.probe_attach_type(),
+        log_level: 1,
+        ..Default::default()
+    };
+    match sys::prog_load(&attr) {
+        Ok(_) => true,
+        Err(e) => {
+            let log = &e.verifier_log;
+            !(log.contains("invalid func") || log.contains("unknown func") || log.is_empty())
+        }
+    }
+}
+
+fn run_probe(probe: Probe) -> bool {
+    match probe {
+        Probe::MmapableMaps => sys::map_create(&MapCreateAttr {
+            map_type: uapi::BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            map_flags: uapi::BPF_F_MMAPABLE,
+            ..Default::default()
+        })
+        .is_ok(),
+        Probe::MapFreeze => sys::map_create(&probe_map_attr(MapType::Array))
+            .is_ok_and(|fd| sys::map_freeze(fd.as_fd()).is_ok()),
+        Probe::BatchOps => sys::map_create(&probe_map_attr(MapType::Hash)).is_ok_and(|fd| {
+            let mut keys = [0u8; 4];
+            let mut values = [0u8; 4];
+            let mut out = [0u8; 4];
+            sys::map_lookup_batch(
+                fd.as_fd(),
+                sys::BatchBuffers {
+                    in_batch: None,
+                    out_batch: Some(&mut out),
+                    keys: &mut keys,
+                    values: Some(&mut values),
+                    count: 1,
+                    elem_flags: 0,
+                },
+            )
+            .is_ok()
+        }),
+        Probe::GlobalData => {
+            let Ok(map) = sys::map_create(&probe_map_attr(MapType::Array)) else {
+                return false;
+            };
+            use std::os::fd::AsRawFd;
+            // r1 = map_value(map, 0) (ld_imm64 with BPF_PSEUDO_MAP_VALUE); *(u64 *)(r1 + 0) = 42
+            let fd = map.as_raw_fd() as u32 as u64;
+            let insns = [
+                0x18 | (1 << 8) | ((uapi::BPF_PSEUDO_MAP_VALUE as u64) << 12) | (fd << 32),
+                0,
+                0x0000_002a_0000_0172, // *(u32 *)(r1 + 0) = 42 (st_mem w)
+                RETURN_ZERO[0],
+                RETURN_ZERO[1],
+            ];
+            sys::prog_load(&ProgLoadAttr {
+                prog_type: uapi::BPF_PROG_TYPE_SOCKET_FILTER,
+                insns: &insns,
+                license: c"GPL",
+                ..Default::default()
+            })
+            .is_ok()
+        }
+        Probe::Btf
+        | Probe::BtfFunc
+        | Probe::BtfDatasec
+        | Probe::BtfFloat
+        | Probe::BtfDeclTag
+        | Probe::BtfTypeTag
+        | Probe::BtfEnum64 => sys::btf_load(&btf_probe_blob(probe)).is_ok(),
+        Probe::BpfCookie => helper_supported(ProgramType::Kprobe, uapi::BPF_FUNC_get_attach_cookie),
+        Probe::Token => {
+            // An fd that is not a bpffs: a kernel with the command answers EINVAL/EBADF/
+            // EOPNOTSUPP for it; one without the command answers EINVAL too, so use a
+            // bpffs-less /: the command exists when the error is not EINVAL.
+            match std::fs::File::open("/") {
+                Ok(f) => match sys::token_create(f.as_fd()) {
+                    Ok(_) => true,
+                    Err(e) => e.errno() != Some(libc::EINVAL),
+                },
+                Err(_) => false,
+            }
+        }
+    }
+}
+
+/// A minimal BTF blob exercising one kind (types after an `int`).
+fn btf_probe_blob(probe: Probe) -> Vec<u8> {
+    const INT: u32 = 1;
+    const PTR: u32 = 2;
+    const FUNC: u32 = 12;
+    const FUNC_PROTO: u32 = 13;
+    const VAR: u32 = 14;
+    const DATASEC: u32 = 15;
+    const FLOAT: u32 = 16;
+    const DECL_TAG: u32 = 17;
+    const TYPE_TAG: u32 = 18;
+    const ENUM64: u32 = 19;
+    fn info(kind: u32, vlen: u32) -> u32 {
+        (kind << 24) | vlen
+    }
+    // strings: "\0int\0f\0v\0.data\0tag\0"
+    let strings = b"\0int\0f\0v\0.data\0tag\0e\0".to_vec();
+    let (s_int, s_f, s_v, s_data, s_tag, s_e) = (1u32, 5u32, 7u32, 9u32, 15u32, 19u32);
+    let mut types: Vec<u32> = vec![s_int, info(INT, 0), 4, 32]; // [1] int
+    match probe {
+        Probe::Btf => {}
+        Probe::BtfFunc => {
+            types.extend([0, info(FUNC_PROTO, 0), 1]); // [2] int (void)
+            types.extend([s_f, info(FUNC, 0), 2]); // [3] f
+        }
+        Probe::BtfDatasec => {
+            types.extend([s_v, info(VAR, 0), 1, 1]); // [2] var v: int, global
+            types.extend([s_data, info(DATASEC, 1), 4, 2, 0, 4]); // [3] .data
+        }
+        Probe::BtfFloat => types.extend([s_f, info(FLOAT, 0), 4]),
+        Probe::BtfDeclTag => {
+            types.extend([s_v, info(VAR, 0), 1, 1]); // [2] var
+            types.extend([s_tag, info(DECL_TAG, 0), 2, u32::MAX]); // [3] tag on var
+        }
+        Probe::BtfTypeTag => {
+            types.extend([s_tag, info(TYPE_TAG, 0), 1]); // [2] tag int
+            types.extend([0, info(PTR, 0), 2]); // [3] ptr to tagged int
+        }
+        Probe::BtfEnum64 => {
+            types.extend([s_e, info(ENUM64, 1), 8, s_e, 1, 0]); // [2] enum64 { e = 1 }
+        }
+        _ => {}
+    }
+    let type_bytes: Vec<u8> = types.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut out = Vec::new();
+    out.extend(0xeb9fu16.to_le_bytes()); // magic
+    out.push(1); // version
+    out.push(0); // flags
+    out.extend(24u32.to_le_bytes()); // hdr_len
+    out.extend(0u32.to_le_bytes()); // type_off
+    out.extend((type_bytes.len() as u32).to_le_bytes()); // type_len
+    out.extend((type_bytes.len() as u32).to_le_bytes()); // str_off
+    out.extend((strings.len() as u32).to_le_bytes()); // str_len
+    out.extend(type_bytes);
+    out.extend(strings);
+    out
+}
+
+/// Raise `RLIMIT_MEMLOCK` to infinity, for kernels before 5.11 that charge BPF memory to it.
+///
+/// Called only after a map or program creation failed with EPERM; returns whether the limit
+/// was raised (it cannot be without `CAP_SYS_RESOURCE`, which is not an error here).
+pub fn raise_memlock_after_eperm() -> bool {
+    static RAISED: OnceLock<bool> = OnceLock::new();
+    *RAISED.get_or_init(|| {
+        let limit = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: setrlimit reads a valid, initialised `rlimit`.
+        let ok = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) } == 0;
+        if !ok {
+            log::debug!(
+                "RLIMIT_MEMLOCK could not be raised: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        ok
+    })
+}

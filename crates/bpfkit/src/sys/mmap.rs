@@ -1,0 +1,97 @@
+//! Memory-mapped maps: `mmap(2)` of a map fd (arrays with `BPF_F_MMAPABLE`, ring buffers, arenas).
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::ptr::NonNull;
+
+use super::commands::last_error;
+use super::SysResult;
+
+/// A mapping of a map's memory, unmapped on drop.
+#[derive(Debug)]
+pub struct MmapRegion {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the region is plain shared memory owned by this value; access goes through
+// `&self`/`&mut self` with the usual borrow rules (concurrent kernel/BPF writers are the
+// user's contract, as for any shared map memory).
+unsafe impl Send for MmapRegion {}
+// SAFETY: see `Send`; `&MmapRegion` only hands out raw pointers and copies.
+unsafe impl Sync for MmapRegion {}
+
+impl MmapRegion {
+    /// Map `len` bytes of `fd` at `offset` with `prot` (`libc::PROT_READ | libc::PROT_WRITE`).
+    pub fn map(fd: BorrowedFd<'_>, len: usize, prot: i32, offset: i64) -> SysResult<Self> {
+        // SAFETY: a fresh shared mapping of a kernel object; no existing memory is touched.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                offset,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(last_error("mmap"));
+        }
+        let ptr = NonNull::new(ptr as *mut u8).ok_or_else(|| last_error("mmap"))?;
+        Ok(Self { ptr, len })
+    }
+
+    /// Start of the mapping.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` for a zero-length mapping (never returned by [`MmapRegion::map`]).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copy `out.len()` bytes from `offset` (volatile: the kernel or programs may write).
+    /// Returns `false` if the range is outside the mapping.
+    pub fn read(&self, offset: usize, out: &mut [u8]) -> bool {
+        let Some(end) = offset.checked_add(out.len()) else {
+            return false;
+        };
+        if end > self.len {
+            return false;
+        }
+        for (i, b) in out.iter_mut().enumerate() {
+            // SAFETY: offset + i < len, inside the live mapping.
+            *b = unsafe { self.ptr.as_ptr().add(offset + i).read_volatile() };
+        }
+        true
+    }
+
+    /// Copy `data` to `offset`. Returns `false` if the range is outside the mapping.
+    pub fn write(&self, offset: usize, data: &[u8]) -> bool {
+        let Some(end) = offset.checked_add(data.len()) else {
+            return false;
+        };
+        if end > self.len {
+            return false;
+        }
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: offset + i < len, inside the live writable shared mapping (a
+            // read-only mapping faults: callers map writable when they intend to write).
+            unsafe { self.ptr.as_ptr().add(offset + i).write_volatile(*b) };
+        }
+        true
+    }
+}
+
+impl Drop for MmapRegion {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the region we mapped, once.
+        unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.len) };
+    }
+}

@@ -1,0 +1,149 @@
+//! Helpers for the kernel tests: fd-leak checks (tests run one at a time), raw instruction
+//! encoding, bpftool ground truth, a private bpffs directory.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
+}
+
+/// Holds the test lock and the fd count at the start; [`FdCheck::assert_no_leak`] compares.
+pub struct FdCheck {
+    before: usize,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl FdCheck {
+    pub fn start() -> Self {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        Self {
+            before: fd_count(),
+            _serial: serial,
+        }
+    }
+
+    /// Call after every object of the test has been dropped.
+    pub fn assert_no_leak(self) {
+        let after = fd_count();
+        assert_eq!(self.before, after, "fds before/after the test differ: leak");
+    }
+}
+
+/// One `struct bpf_insn` as a little-endian u64: code, dst, src, off, imm.
+pub fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
+    u64::from(code)
+        | (u64::from(dst & 0xf) << 8)
+        | (u64::from(src & 0xf) << 12)
+        | (u64::from(off as u16) << 16)
+        | (u64::from(imm as u32) << 32)
+}
+
+/// `dst = map fd` (two slots of `BPF_LD | BPF_DW | BPF_IMM`, `BPF_PSEUDO_MAP_FD`).
+pub fn ld_map_fd(dst: u8, fd: i32) -> [u64; 2] {
+    [insn(0x18, dst, 1, 0, fd), insn(0, 0, 0, 0, 0)]
+}
+
+pub fn mov64_imm(dst: u8, imm: i32) -> u64 {
+    insn(0xb7, dst, 0, 0, imm)
+}
+pub fn mov64_reg(dst: u8, src: u8) -> u64 {
+    insn(0xbf, dst, src, 0, 0)
+}
+pub fn add64_imm(dst: u8, imm: i32) -> u64 {
+    insn(0x07, dst, 0, 0, imm)
+}
+/// `*(u32 *)(dst + off) = imm`
+pub fn st_w(dst: u8, off: i16, imm: i32) -> u64 {
+    insn(0x62, dst, 0, off, imm)
+}
+/// `*(u64 *)(dst + off) = imm`
+pub fn st_dw(dst: u8, off: i16, imm: i32) -> u64 {
+    insn(0x7a, dst, 0, off, imm)
+}
+pub fn call(helper: i32) -> u64 {
+    insn(0x85, 0, 0, 0, helper)
+}
+pub fn exit() -> u64 {
+    insn(0x95, 0, 0, 0, 0)
+}
+
+/// `bpftool -j <args>` parsed.
+pub fn bpftool(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("bpftool")
+        .arg("-j")
+        .args(args)
+        .output()
+        .expect("bpftool runs (apt package bpftool)");
+    assert!(
+        out.status.success(),
+        "bpftool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("bpftool prints JSON")
+}
+
+/// A fresh directory on a bpffs: /sys/fs/bpf (mounted if needed) / bpfkit-test-<pid>-<name>.
+/// Removed (it must be empty: the test unpins first) by [`BpffsDir::remove`].
+pub struct BpffsDir {
+    pub path: PathBuf,
+}
+
+impl BpffsDir {
+    pub fn new(name: &str) -> Self {
+        let root = PathBuf::from("/sys/fs/bpf");
+        if !bpfkit::pin::is_bpffs(&root) {
+            let status = Command::new("mount")
+                .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+                .status()
+                .expect("mount runs");
+            assert!(status.success(), "mounting a bpffs at /sys/fs/bpf");
+        }
+        let path = root.join(format!("bpfkit-test-{}-{name}", std::process::id()));
+        std::fs::create_dir(&path).expect("create pin dir");
+        Self { path }
+    }
+
+    pub fn remove(self) {
+        std::fs::remove_dir(&self.path).expect("pin dir is empty and removable");
+    }
+}
+
+/// Minimal raw BTF: `[1] int (4 bytes, signed)`, used for maps whose values need BTF.
+pub fn btf_int() -> Vec<u8> {
+    let strings = b"\0int\0";
+    let types: Vec<u8> = [1u32, 1 << 24, 4, (1 << 24) | 32]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    let mut out = Vec::new();
+    out.extend(0xeb9fu16.to_le_bytes());
+    out.extend([1u8, 0]);
+    out.extend(24u32.to_le_bytes());
+    out.extend(0u32.to_le_bytes());
+    out.extend((types.len() as u32).to_le_bytes());
+    out.extend((types.len() as u32).to_le_bytes());
+    out.extend((strings.len() as u32).to_le_bytes());
+    out.extend(types);
+    out.extend(strings);
+    out
+}
+
+/// The cgroup v2 mount point, from /proc/self/mounts.
+pub fn cgroup2_root() -> PathBuf {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("read mounts");
+    mounts
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_dev, dir, fstype) = (f.next()?, f.next()?, f.next()?);
+            (fstype == "cgroup2").then(|| PathBuf::from(dir))
+        })
+        .expect("a cgroup2 mount")
+}
