@@ -34,13 +34,15 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
-    /// The nested cargo build failed (its diagnostics went to stderr).
-    #[error("building the eBPF crate {} failed ({status}); see the errors above", dir.display())]
+    /// The nested cargo build failed.
+    #[error("building the eBPF crate {} failed ({status}):\n{stderr}", dir.display())]
     CargoFailed {
         /// The eBPF crate.
         dir: PathBuf,
         /// cargo's exit status.
         status: String,
+        /// cargo's diagnostics (including the linker's errors).
+        stderr: String,
     },
     /// Building `bpfkit-link` itself failed.
     #[error("building the bpfkit-link linker from {} failed ({status})", manifest.display())]
@@ -251,19 +253,23 @@ impl EbpfBuild {
                 format!("-C target-cpu={}", cpu.llc_name()),
             );
         }
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let output = cmd
             .output()
             .map_err(|source| BuildError::CargoNotRunnable {
                 cargo: cargo().to_string_lossy().into_owned(),
                 source,
             })?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
             return Err(BuildError::CargoFailed {
                 dir: self.crate_dir.clone(),
                 status: output.status.to_string(),
+                stderr: stderr.trim_end().to_string(),
             });
         }
+        // Warnings and progress, for the build log.
+        eprint!("{stderr}");
         let objects = executables(&String::from_utf8_lossy(&output.stdout));
         if objects.is_empty() {
             return Err(BuildError::NoObject {

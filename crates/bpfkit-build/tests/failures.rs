@@ -1,0 +1,115 @@
+//! What the route says when it cannot work: panic paths in the program, missing rustup
+//! components.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use bpfkit_build::{BuildError, EbpfBuild, Toolchain, ToolchainError};
+
+#[test]
+fn a_surviving_panic_path_fails_the_link_naming_the_rust_function() {
+    let err = EbpfBuild::new(common::test_crate("panics"))
+        .linker(common::linker())
+        .target_dir(common::shared_target_dir())
+        .quiet(true)
+        .build()
+        .expect_err("a program that can panic must not link");
+    let BuildError::CargoFailed { stderr, .. } = &err else {
+        panic!("expected a failed cargo build, got {err}");
+    };
+    assert!(
+        stderr.contains(
+            "`panics::lookup_slot` can panic (it calls `core::panicking::panic_bounds_check`)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`panicky` can panic (it calls `panics::lookup_slot`)"),
+        "{stderr}"
+    );
+}
+
+fn fake_sysroot(tag: &str, with_rust_src: bool) -> (Toolchain, PathBuf) {
+    let real = Toolchain::detect().expect("rustc runs");
+    let root = std::env::temp_dir().join(format!("bpfkit-sysroot-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let core = root.join("lib/rustlib/src/rust/library/core");
+    std::fs::create_dir_all(&core).unwrap();
+    if with_rust_src {
+        std::fs::write(core.join("Cargo.toml"), "[package]\nname = \"core\"\n").unwrap();
+    }
+    let toolchain = Toolchain {
+        sysroot: root.clone(),
+        ..real
+    };
+    (toolchain, root)
+}
+
+#[test]
+fn missing_rust_src_names_the_rustup_command() {
+    let (toolchain, root) = fake_sysroot("no-src", false);
+    let err = EbpfBuild::new(common::test_crate("counter"))
+        .toolchain(toolchain)
+        .build()
+        .expect_err("rust-src is missing");
+    assert!(matches!(
+        err,
+        BuildError::Toolchain(ToolchainError::MissingComponent {
+            component: "rust-src",
+            ..
+        })
+    ));
+    let message = err.to_string();
+    assert!(message.starts_with("the rustup component `rust-src` is missing: "));
+    assert!(message.ends_with("install it with `rustup component add rust-src llvm-tools`"));
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn missing_llvm_tools_names_the_rustup_command() {
+    let (toolchain, root) = fake_sysroot("no-llvm", true);
+    let err = EbpfBuild::new(common::test_crate("counter"))
+        .toolchain(toolchain)
+        .build()
+        .expect_err("llvm-tools are missing");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the rustup component `llvm-tools` is missing: {} does not exist; install it with \
+             `rustup component add rust-src llvm-tools`",
+            root.join("lib/rustlib")
+                .join(Toolchain::detect().unwrap().host)
+                .join("bin/llvm-link")
+                .display()
+        )
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn the_linker_names_the_rustup_command_when_llvm_tools_are_missing() {
+    let dir = std::env::temp_dir().join(format!("bpfkit-nollvm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("prog.o");
+    std::fs::write(&input, b"BC\xc0\xde").unwrap();
+    let out = Command::new(common::linker())
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.join("prog"))
+        .env("BPFKIT_LLVM_TOOLS_DIR", dir.join("no-such-dir"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "bpfkit-link: error: the rustup component `llvm-tools` is missing: {} does not \
+             exist; install it with `rustup component add rust-src llvm-tools`",
+            dir.join("no-such-dir/llvm-link").display()
+        )
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
