@@ -100,12 +100,7 @@ pub fn prog_dump_xlated_text(id: u32) -> Result<String, String> {
 /// The kernel rewrites map references in a dump: `ld_imm64` with `BPF_PSEUDO_MAP_FD`/
 /// `BPF_PSEUDO_MAP_VALUE` carries the map's id instead of an fd.
 pub fn prog_dump_xlated(id: u32) -> Result<Vec<Insn>, String> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let tmp = std::env::temp_dir().join(format!(
-        "bpfkit-xlated-{}-{}.bin",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = unique_temp("xlated");
     let result = run(Command::new("bpftool")
         .args(["prog", "dump", "xlated", "id", &id.to_string(), "file"])
         .arg(&tmp))
@@ -120,6 +115,48 @@ pub fn prog_dump_xlated(id: u32) -> Result<Vec<Insn>, String> {
             Insn::from_bytes(b)
         })
         .collect())
+}
+
+/// The outcome of one `BPF_PROG_TEST_RUN` through bpftool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgRun {
+    /// The program's return value.
+    pub retval: u32,
+    /// Average run time in nanoseconds, as the kernel measured it.
+    pub duration_ns: u64,
+}
+
+fn unique_temp(label: &str) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "bpfkit-{label}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// `bpftool -j prog run id ID data_in FILE repeat REPEAT`: runs the program once per
+/// repeat with `data_in` as its packet (BPF_PROG_TEST_RUN; XDP needs at least 14 bytes).
+pub fn prog_run(id: u32, data_in: &[u8], repeat: u32) -> Result<ProgRun, String> {
+    let input = unique_temp("data-in");
+    std::fs::write(&input, data_in)
+        .map_err(|e| format!("cannot write {}: {e}", input.display()))?;
+    let result = bpftool_json([
+        "prog".as_ref(),
+        "run".as_ref(),
+        "id".as_ref(),
+        id.to_string().as_ref(),
+        "data_in".as_ref(),
+        input.as_os_str(),
+        "repeat".as_ref(),
+        repeat.to_string().as_ref(),
+    ] as [&std::ffi::OsStr; 8]);
+    let _ = std::fs::remove_file(&input);
+    let out = result?;
+    Ok(ProgRun {
+        retval: as_u32(&out, "retval")?,
+        duration_ns: out["duration"].as_u64().unwrap_or(0),
+    })
 }
 
 /// One type of a BTF blob as `bpftool btf dump file` lists it.
@@ -137,8 +174,30 @@ pub struct BtfTypeSummary {
 
 /// Every type (type 0, void, excluded) of the BTF at `path` — raw BTF such as
 /// /sys/kernel/btf/vmlinux or an ELF object's `.BTF` — parsed from the text of
-/// `bpftool btf dump file PATH`.
+/// `bpftool btf dump file PATH`. Results are memoized per process for the kernel's
+/// own BTF (/sys/kernel/btf/*), which cannot change while the tests run.
 pub fn btf_types(path: &Path) -> Result<Vec<BtfTypeSummary>, String> {
+    type Memo = std::sync::Mutex<BTreeMap<PathBuf, Vec<BtfTypeSummary>>>;
+    static KERNEL_BTF: std::sync::OnceLock<Memo> = std::sync::OnceLock::new();
+    let memo = path
+        .starts_with("/sys/kernel/btf")
+        .then(|| KERNEL_BTF.get_or_init(Default::default));
+    if let Some(memo) = memo {
+        let cached = memo.lock().map_err(|e| e.to_string())?;
+        if let Some(types) = cached.get(path) {
+            return Ok(types.clone());
+        }
+    }
+    let types = dump_btf_types(path)?;
+    if let Some(memo) = memo {
+        memo.lock()
+            .map_err(|e| e.to_string())?
+            .insert(path.to_path_buf(), types.clone());
+    }
+    Ok(types)
+}
+
+fn dump_btf_types(path: &Path) -> Result<Vec<BtfTypeSummary>, String> {
     let out = run(Command::new("bpftool")
         .args(["btf", "dump", "file"])
         .arg(path))?;
@@ -211,7 +270,8 @@ pub struct PinnedProgram {
 /// A map pinned by [`prog_loadall`] (`pinmaps`), as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinnedMap {
-    /// Pin file name (libbpf's map name, `.` replaced by `_`).
+    /// Pin file name (libbpf's map name, `.` replaced by `_`); for maps found through
+    /// program map ids (objects with pin-by-name maps), the kernel's map name.
     pub pin_name: String,
     /// Kernel map id.
     pub id: u32,
@@ -224,6 +284,8 @@ pub struct PinnedMap {
 #[derive(Debug)]
 pub struct LoadedObject {
     dir: PathBuf,
+    /// Pins libbpf created by itself (`LIBBPF_PIN_BY_NAME`) that did not exist before.
+    created_pins: Vec<PathBuf>,
     /// Pinned programs, sorted by pin name.
     pub programs: Vec<PinnedProgram>,
     /// Pinned maps, sorted by pin name.
@@ -250,6 +312,9 @@ impl LoadedObject {
 impl Drop for LoadedObject {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        for pin in &self.created_pins {
+            let _ = std::fs::remove_file(pin);
+        }
     }
 }
 
@@ -293,6 +358,11 @@ fn as_u32(v: &Value, field: &str) -> Result<u32, String> {
 /// bpftool's stderr (libbpf's log and the kernel's verdict), e.g. for fentry on a host
 /// where ftrace is locked down. The pins are removed when the result is dropped.
 ///
+/// Objects with `LIBBPF_PIN_BY_NAME` maps are loaded without `pinmaps` (libbpf refuses
+/// a second pin path): their maps are those libbpf pinned under /sys/fs/bpf plus the
+/// maps the programs use, named by the kernel's map name. Pins libbpf created are
+/// removed on drop; pins that existed before (and were reused) are left alone.
+///
 /// ```no_run
 /// let loaded = bpfkit_test_support::prog_loadall(&bpfkit_test_support::fixture("tail_calls")).unwrap();
 /// assert_eq!(loaded.program("dispatch").unwrap().prog_type, "xdp");
@@ -305,19 +375,29 @@ pub fn prog_loadall(obj: &Path) -> Result<LoadedObject, String> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    // Own the directory from the start so every exit path removes it.
+    let auto_pins: Vec<PathBuf> = crate::libbpf_parse(obj)
+        .map(|parsed| {
+            parsed
+                .maps
+                .iter()
+                .filter_map(|m| m.pin_path.as_ref().map(PathBuf::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Own the directory and new pins from the start so every exit path removes them.
     let mut loaded = LoadedObject {
         dir: dir.clone(),
+        created_pins: auto_pins.iter().filter(|p| !p.exists()).cloned().collect(),
         programs: Vec::new(),
         maps: Vec::new(),
     };
     let maps_dir = dir.join("maps");
-    run(Command::new("bpftool")
-        .args(["prog", "loadall"])
-        .arg(obj)
-        .arg(&dir)
-        .arg("pinmaps")
-        .arg(&maps_dir))?;
+    let mut cmd = Command::new("bpftool");
+    cmd.args(["prog", "loadall"]).arg(obj).arg(&dir);
+    if auto_pins.is_empty() {
+        cmd.arg("pinmaps").arg(&maps_dir);
+    }
+    run(&mut cmd)?;
     for (pin_name, path) in pins(&dir) {
         let info = bpftool_json([
             "prog".as_ref(),
@@ -354,6 +434,42 @@ pub fn prog_loadall(obj: &Path) -> Result<LoadedObject, String> {
             pin_name,
             info,
         });
+    }
+    if !auto_pins.is_empty() {
+        for path in &auto_pins {
+            let info = bpftool_json([
+                "map".as_ref(),
+                "show".as_ref(),
+                "pinned".as_ref(),
+                path.as_os_str(),
+            ])?;
+            let pin_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            loaded.maps.push(PinnedMap {
+                id: as_u32(&info, "id")?,
+                pin_name,
+                info,
+            });
+        }
+        let used: std::collections::BTreeSet<u32> = loaded
+            .programs
+            .iter()
+            .flat_map(|p| p.map_ids.iter().copied())
+            .collect();
+        for id in used {
+            if loaded.maps.iter().any(|m| m.id == id) {
+                continue;
+            }
+            let info = map_show(id)?;
+            loaded.maps.push(PinnedMap {
+                id,
+                pin_name: info["name"].as_str().unwrap_or_default().to_owned(),
+                info,
+            });
+        }
+        loaded.maps.sort_by(|a, b| a.pin_name.cmp(&b.pin_name));
     }
     Ok(loaded)
 }

@@ -12,8 +12,8 @@ mod relocated;
 
 pub use bpftool::{
     bpftool_json, btf_kind_counts, btf_type_id, btf_types, map_dump, map_show, prog_dump_xlated,
-    prog_dump_xlated_text, prog_list, prog_loadall, prog_show, BtfTypeSummary, LoadedObject,
-    MapEntry, PinnedMap, PinnedProgram,
+    prog_dump_xlated_text, prog_list, prog_loadall, prog_run, prog_show, BtfTypeSummary,
+    LoadedObject, MapEntry, PinnedMap, PinnedProgram, ProgRun,
 };
 pub use cache::cache_root;
 pub use fixture::{
