@@ -56,6 +56,26 @@ fn vmlinux_task_struct_members_match_bpftool() {
 }
 
 #[test]
+fn vmlinux_every_type_kind_name_and_member_matches_bpftool() {
+    let bytes = std::fs::read(VMLINUX).unwrap();
+    let btf = Btf::parse(&bytes).unwrap();
+    let checked = assert_matches_bpftool_dump(&btf, &bpftool_dump(VMLINUX));
+    assert_eq!(checked, btf.local_ids().len());
+}
+
+#[test]
+fn corpus_every_type_matches_bpftool() {
+    for (path, bytes) in corpus_btf().iter().step_by(7) {
+        let btf = Btf::parse(bytes).unwrap();
+        let dump = bpftool_dump(path.to_str().unwrap());
+        assert_eq!(
+            assert_matches_bpftool_dump(&btf, &dump),
+            btf.local_ids().len()
+        );
+    }
+}
+
+#[test]
 fn vmlinux_every_type_decodes() {
     let bytes = std::fs::read(VMLINUX).unwrap();
     let btf = Btf::parse(&bytes).unwrap();

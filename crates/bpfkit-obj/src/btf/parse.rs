@@ -196,12 +196,12 @@ impl<'a> Btf<'a> {
             Some(b) => (b.type_count(), b.total_str_len()),
             None => (1, 0),
         };
-        // Base BTF strings start with "" at offset 0; split BTF may have an empty string
-        // section (all names in the base) or one that starts with NUL too.
+        // Base BTF strings start with "" at offset 0 and end with NUL. Split BTF strings
+        // continue the base's, so only the final NUL is required (or no strings at all).
         let s = &data[strings.clone()];
-        let ok = match (s.first(), s.last()) {
-            (Some(0), Some(0)) => true,
-            (None, None) => base.is_some(),
+        let ok = match (s.first(), s.last(), base.is_some()) {
+            (Some(0), Some(0), false) => true,
+            (_, Some(0), true) | (None, None, true) => true,
             _ => false,
         };
         if !ok {

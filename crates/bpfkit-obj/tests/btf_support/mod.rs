@@ -219,3 +219,89 @@ pub fn kernel_load_btf(bytes: &[u8]) -> Result<(), String> {
     unsafe { libc::close(fd as libc::c_int) };
     Ok(())
 }
+
+/// `bpftool [-B base] btf dump file PATH` as text.
+pub fn bpftool_dump_split(path: &Path, base: &Path) -> String {
+    let out = Command::new("bpftool")
+        .arg("-B")
+        .arg(base)
+        .args(["btf", "dump", "file"])
+        .arg(path)
+        .output()
+        .expect("run bpftool");
+    assert!(
+        out.status.success(),
+        "bpftool failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// Check every `[id] KIND 'name'` line and every struct/union member line of a bpftool
+/// dump against `btf`; returns the number of types checked.
+pub fn assert_matches_bpftool_dump(btf: &bpfkit_obj::btf::Btf<'_>, dump: &str) -> usize {
+    use bpfkit_obj::btf::Type;
+    let mut checked = 0;
+    let mut lines = dump.lines().peekable();
+    while let Some(line) = lines.next() {
+        let close = line.find(']').expect("[id]");
+        let id: u32 = line[1..close].parse().unwrap();
+        let mut words = line[close + 2..].splitn(2, ' ');
+        let kind = words.next().unwrap();
+        let rest = words.next().unwrap_or("");
+        let name = rest
+            .strip_prefix('\'')
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or("");
+        let t = btf.type_by_id(id).unwrap();
+        assert_eq!(t.kind().name(), kind, "[{id}]");
+        let ours = if t.name().is_empty() {
+            "(anon)"
+        } else {
+            t.name()
+        };
+        assert_eq!(ours, name, "[{id}] name");
+        let mut sub = Vec::new();
+        while let Some(l) = lines.peek() {
+            if !l.starts_with('\t') {
+                break;
+            }
+            sub.push(lines.next().unwrap().trim());
+        }
+        if let Type::Struct(s) | Type::Union(s) = &t {
+            let theirs: Vec<DumpMember> = sub
+                .iter()
+                .map(|l| {
+                    let q = l[1..].find('\'').unwrap() + 1;
+                    DumpMember {
+                        name: if &l[1..q] == "(anon)" {
+                            String::new()
+                        } else {
+                            l[1..q].to_string()
+                        },
+                        type_id: field(l, "type_id="),
+                        bit_offset: field(l, "bits_offset="),
+                        bitfield_size: if l.contains("bitfield_size=") {
+                            field(l, "bitfield_size=")
+                        } else {
+                            0
+                        },
+                    }
+                })
+                .collect();
+            let ours: Vec<DumpMember> = s
+                .members
+                .iter()
+                .map(|m| DumpMember {
+                    name: m.name.to_string(),
+                    type_id: m.type_id,
+                    bit_offset: m.bit_offset,
+                    bitfield_size: u32::from(m.bitfield_size),
+                })
+                .collect();
+            assert_eq!(ours, theirs, "[{id}] members");
+        }
+        checked += 1;
+    }
+    checked
+}
