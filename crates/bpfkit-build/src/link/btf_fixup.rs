@@ -437,3 +437,168 @@ fn append_char(types: &mut Vec<Type>, strings: &mut Strings) {
         extra: vec![32],
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a little-endian BTF blob from type words and a string table.
+    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+        let type_len = types.len() as u32 * 4;
+        let mut out = Vec::new();
+        for word in [
+            u32::from(BTF_MAGIC) | 1 << 16,
+            24,
+            0,
+            type_len,
+            type_len,
+            strings.len() as u32,
+        ] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        for word in types {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(strings);
+        out
+    }
+
+    fn info(kind_num: u32, vlen: u32) -> u32 {
+        kind_num << 24 | vlen
+    }
+
+    /// Offsets in STRINGS.
+    const U32: u32 = 1;
+    const OPTION: u32 = 5;
+    const A: u32 = 17;
+    const B: u32 = 19;
+    const COUNT: u32 = 21;
+    const HELPER: u32 = 27;
+    const DOT_RODATA: u32 = 34;
+    const UNIT: u32 = 42;
+    const STRINGS: &[u8] = b"\0u32\0Option<u32>\0a\0b\0count\0helper\0.rodata\0UNIT\0";
+
+    #[rustfmt::skip]
+    fn sample() -> Vec<u32> {
+        vec![
+            // [1] INT u32
+            U32, info(kind::INT, 0), 4, 32,
+            // [2] STRUCT Option<u32> { a @ 32 bits, b @ 0 }
+            OPTION, info(kind::STRUCT, 2), 8, A, 1, 32, B, 1, 0,
+            // [3] FUNC_PROTO (u32, <unnamed u32>, <char dropped>) -> u32
+            0, info(kind::FUNC_PROTO, 3), 1, A, 1, 0, 1, B, 0,
+            // [4] FUNC count (global), [5] FUNC helper (global in debug info)
+            COUNT, info(kind::FUNC, FUNC_GLOBAL), 3,
+            HELPER, info(kind::FUNC, FUNC_GLOBAL), 3,
+            // [6] VAR UNIT of type 0 (a dropped `char`), [7] VAR b
+            UNIT, info(kind::VAR, 0), 0, 1,
+            B, info(kind::VAR, 0), 1, 1,
+            // [8] DATASEC .rodata { UNIT: size 0, b: size 4 }
+            DOT_RODATA, info(kind::DATASEC, 2), 0, 6, 0, 0, 7, 0, 4,
+        ]
+    }
+
+    fn words(out: &[u8]) -> Vec<u32> {
+        let type_len = u32::from_le_bytes(out[12..16].try_into().unwrap()) as usize;
+        out[24..24 + type_len]
+            .chunks(4)
+            .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
+            .collect()
+    }
+
+    fn string_at(out: &[u8], off: u32) -> String {
+        let type_len = u32::from_le_bytes(out[12..16].try_into().unwrap()) as usize;
+        let strings = &out[24 + type_len..];
+        let rest = &strings[off as usize..];
+        String::from_utf8(rest[..rest.iter().position(|&b| b == 0).unwrap()].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn applies_every_fix_and_keeps_type_ids_and_old_strings() {
+        let globals = HashSet::from(["count".to_string()]);
+        let (out, report) = fix_btf(&blob(&sample(), STRINGS), &globals).unwrap();
+        assert_eq!(
+            report,
+            FixupReport {
+                renamed: 1,
+                sorted_structs: 1,
+                dropped_datasec_entries: 1,
+                named_params: 1,
+                static_funcs: 1,
+                char_refs: 2,
+            }
+        );
+        let w = words(&out);
+        // Old strings are untouched (line info and CO-RE records point into them).
+        assert_eq!(&out[24 + w.len() * 4..][..STRINGS.len()], STRINGS);
+        // [2] renamed, members sorted: b @ 0 then a @ 32.
+        assert_eq!(string_at(&out, w[4]), "Option_u32_");
+        assert_eq!(&w[7..13], &[B, 1, 0, A, 1, 32]);
+        // [3] the unnamed parameter is arg1; the `char` parameter points at the new type 9.
+        assert_eq!(string_at(&out, w[18]), "arg1");
+        assert_eq!(&w[20..22], &[B, 9]);
+        // [4] stays global, [5] becomes static.
+        assert_eq!(w[23] & 0xffff, FUNC_GLOBAL);
+        assert_eq!(w[26] & 0xffff, FUNC_STATIC);
+        // [6] VAR of type 0 points at char.
+        assert_eq!(w[30], 9);
+        // [8] DATASEC keeps only the sized entry.
+        assert_eq!(w[37], info(kind::DATASEC, 1));
+        assert_eq!(&w[39..42], &[7, 0, 4]);
+        // [9] INT char, 4 bytes, appended last.
+        assert_eq!(&w[42..], &[w[42], info(kind::INT, 0), 4, 32]);
+        assert_eq!(string_at(&out, w[42]), "char");
+    }
+
+    #[test]
+    fn leaves_valid_btf_byte_identical() {
+        let types = [U32, info(kind::INT, 0), 4, 32];
+        let input = blob(&types, STRINGS);
+        let (out, report) = fix_btf(&input, &HashSet::new()).unwrap();
+        assert_eq!(report, FixupReport::default());
+        assert_eq!(out, input);
+    }
+
+    #[test]
+    fn sanitizes_rust_names_into_identifiers() {
+        assert_eq!(
+            sanitize_name(b"Option<u32>").as_deref(),
+            Some("Option_u32_")
+        );
+        assert_eq!(sanitize_name(b"&str").as_deref(), Some("_str"));
+        assert_eq!(sanitize_name(b"(u8, u32)").as_deref(), Some("_u8_u32_"));
+        assert_eq!(
+            sanitize_name(b"{closure_env#2}").as_deref(),
+            Some("_closure_env_2_")
+        );
+        assert_eq!(sanitize_name(b"1up").as_deref(), Some("_1up"));
+        assert_eq!(sanitize_name(b"task_struct"), None);
+        assert_eq!(sanitize_name(&[b'x'; 300]).map(|s| s.len()), Some(127));
+    }
+
+    #[test]
+    fn reports_malformed_blobs_with_offsets() {
+        assert_eq!(
+            fix_btf(&[0x9f, 0xeb, 1, 0], &HashSet::new())
+                .unwrap_err()
+                .to_string(),
+            ".BTF is truncated: the header needs bytes up to 24, the section has 4"
+        );
+        let bad_kind = blob(&[0, info(31, 0), 0], b"\0");
+        assert_eq!(
+            fix_btf(&bad_kind, &HashSet::new()).unwrap_err().to_string(),
+            ".BTF type id 1 at offset 0 has unknown kind 31"
+        );
+        let bad_name = blob(&[99, info(kind::INT, 0), 4, 32], b"\0");
+        assert_eq!(
+            fix_btf(&bad_name, &HashSet::new()).unwrap_err().to_string(),
+            ".BTF type id 1 has name offset 99 outside the string section"
+        );
+        let mut wrong_magic = blob(&[], b"\0");
+        wrong_magic[0] = 0;
+        assert!(matches!(
+            fix_btf(&wrong_magic, &HashSet::new()),
+            Err(BtfFixupError::BadMagic { .. })
+        ));
+    }
+}
