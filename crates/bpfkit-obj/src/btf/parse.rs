@@ -199,11 +199,10 @@ impl<'a> Btf<'a> {
         // Base BTF strings start with "" at offset 0 and end with NUL. Split BTF strings
         // continue the base's, so only the final NUL is required (or no strings at all).
         let s = &data[strings.clone()];
-        let ok = match (s.first(), s.last(), base.is_some()) {
-            (Some(0), Some(0), false) => true,
-            (_, Some(0), true) | (None, None, true) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (s.first(), s.last(), base.is_some()),
+            (Some(0), Some(0), false) | (_, Some(0), true) | (None, None, true)
+        );
         if !ok {
             return Err(BtfError::BadStringSection {
                 offset: strings.start,
