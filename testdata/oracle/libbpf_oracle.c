@@ -8,7 +8,7 @@
  *   libbpf_oracle parse OBJ
  *       bpf_object__open_file() only (no kernel): programs and maps as libbpf sees them.
  *   libbpf_oracle relocated OBJ [--btf PATH] [--max-entries MAP=N]... [--autoload PROG=0|1]...
- *                              [--fake-load]
+ *                              [--prog-type PROG=N]... [--fake-load]
  *       bpf_object__open_file() + bpf_object__load(). Every BPF_PROG_LOAD command libbpf
  *       issues goes through this file's `syscall` (it interposes libc's), which records
  *       the program's name, type, expected attach type, attach_btf_id and instructions
@@ -133,6 +133,18 @@ static long real_syscall(long nr, long a, long b, long c, long d, long e, long f
 	return real(nr, a, b, c, d, e, f);
 }
 
+/* Dummy fds handed out for faked loads: BPF_PROG_BIND_MAP on them "succeeds" too. */
+static int fake_fds[1024];
+static int fake_fd_count;
+
+static int is_fake_fd(int fd)
+{
+	for (int i = 0; i < fake_fd_count; i++)
+		if (fake_fds[i] == fd)
+			return 1;
+	return 0;
+}
+
 static int is_faked(const char *name)
 {
 	for (int i = 0; i < fake_count; i++)
@@ -150,6 +162,11 @@ long syscall(long nr, ...)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
 
+	if (nr == __NR_bpf && a[0] == BPF_PROG_BIND_MAP && fake_fd_count) {
+		const union bpf_attr *bind = (const union bpf_attr *)a[1];
+		if (is_fake_fd((int)bind->prog_bind_map.prog_fd))
+			return 0;
+	}
 	if (nr != __NR_bpf || a[0] != BPF_PROG_LOAD || !recording)
 		return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 
@@ -185,6 +202,8 @@ long syscall(long nr, ...)
 	if (r->name[0] && is_faked(r->name)) {
 		ret = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		r->err = 0;
+		if (ret >= 0 && fake_fd_count < 1024)
+			fake_fds[fake_fd_count++] = (int)ret;
 	} else {
 		ret = real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		r->err = ret < 0 ? errno : 0;
@@ -273,7 +292,8 @@ static void usage(void)
 {
 	fputs("usage: libbpf_oracle parse OBJ\n"
 	      "       libbpf_oracle relocated OBJ [--btf PATH] [--max-entries MAP=N]...\n"
-	      "                                   [--autoload PROG=0|1]... [--fake-load]\n",
+	      "                                   [--autoload PROG=0|1]... [--prog-type PROG=N]...\n"
+	      "                                   [--fake-load]\n",
 	      stderr);
 	exit(2);
 }
@@ -289,7 +309,8 @@ static int cmd_relocated(int argc, char **argv)
 		else if (strcmp(argv[i], "--fake-load") == 0)
 			fake = 1;
 		else if ((strcmp(argv[i], "--max-entries") == 0 ||
-			  strcmp(argv[i], "--autoload") == 0) && i + 1 < argc)
+			  strcmp(argv[i], "--autoload") == 0 ||
+			  strcmp(argv[i], "--prog-type") == 0) && i + 1 < argc)
 			i++;
 		else
 			usage();
@@ -307,7 +328,8 @@ static int cmd_relocated(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		int is_max = strcmp(argv[i], "--max-entries") == 0;
 		int is_auto = strcmp(argv[i], "--autoload") == 0;
-		if (!is_max && !is_auto)
+		int is_type = strcmp(argv[i], "--prog-type") == 0;
+		if (!is_max && !is_auto && !is_type)
 			continue;
 		char *arg = argv[++i];
 		char *eq = strrchr(arg, '=');
@@ -330,7 +352,10 @@ static int cmd_relocated(int argc, char **argv)
 				fprintf(stderr, "libbpf_oracle: no program '%s'\n", arg);
 				return 2;
 			}
-			bpf_program__set_autoload(prog, value != 0);
+			if (is_auto)
+				bpf_program__set_autoload(prog, value != 0);
+			else
+				bpf_program__set_type(prog, (enum bpf_prog_type)value);
 		}
 	}
 

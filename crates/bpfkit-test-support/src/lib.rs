@@ -41,6 +41,19 @@ pub fn corpus_dir() -> PathBuf {
     dir
 }
 
+/// cilium's `btf/testdata/vmlinux.btf.gz` (a 5.x kernel's BTF) decompressed into the
+/// test cache (once, race-free): raw BTF usable as a CO-RE target or `btf_custom_path`.
+pub fn corpus_vmlinux_btf() -> PathBuf {
+    let gz = corpus_dir().join("cilium/btf/testdata/vmlinux.btf.gz");
+    let compressed =
+        std::fs::read(&gz).unwrap_or_else(|e| panic!("cannot read {}: {e}", gz.display()));
+    cache::cached_artifact("corpus-vmlinux-btf", &[&compressed], "vmlinux.btf", |tmp| {
+        let out = cache::run(std::process::Command::new("gzip").arg("-dc").arg(&gz))?;
+        std::fs::write(tmp, out).map_err(|e| format!("cannot write {}: {e}", tmp.display()))
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Every `*.o`/`*.elf` object of the corpus, sorted by path.
 pub fn corpus_objects() -> Vec<PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {

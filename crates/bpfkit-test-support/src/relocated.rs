@@ -21,6 +21,10 @@ pub struct RelocateOptions {
     pub max_entries: Vec<(String, u32)>,
     /// `bpf_program__set_autoload` calls made before load, as `(program name, autoload)`.
     pub autoload: Vec<(String, bool)>,
+    /// `bpf_program__set_type` calls made before load, as `(program name, prog type)`:
+    /// gives a type to programs whose section libbpf 1.1 does not know (e.g. cilium's
+    /// `socket_filter/...`), which it would otherwise refuse to load.
+    pub prog_types: Vec<(String, u32)>,
     /// Do not hand the object's programs to the kernel: each load "succeeds" with a dummy fd,
     /// so programs the verifier (or missing privileges) would reject still show their code.
     /// Maps and BTF are still created for real.
@@ -148,6 +152,10 @@ pub fn libbpf_relocated(path: &Path, opts: &RelocateOptions) -> Result<LibbpfRel
     for (prog, on) in &opts.autoload {
         args.push("--autoload".into());
         args.push(format!("{prog}={}", u8::from(*on)).into());
+    }
+    for (prog, prog_type) in &opts.prog_types {
+        args.push("--prog-type".into());
+        args.push(format!("{prog}={prog_type}").into());
     }
     if opts.fake_load {
         args.push("--fake-load".into());

@@ -174,3 +174,123 @@ fn fentry_rejected_by_host_is_recorded_and_fake_load_gets_past_it() {
         mask_fd_immediates(&tcp_rcv.load.insns)
     );
 }
+
+#[test]
+fn prog_types_option_loads_cilium_relocs_with_unknown_sections() {
+    let dir = corpus_dir().join("cilium/btf/testdata");
+    let obj = dir.join("relocs-el.elf");
+    let parsed = libbpf_parse(&obj).unwrap();
+    // libbpf 1.1 does not know `socket_filter/...`: BPF_PROG_TYPE_UNSPEC.
+    assert!(parsed.programs.iter().all(|p| p.prog_type == 0));
+    let opts = RelocateOptions {
+        // The object's own BTF is the target, as in cilium's tests.
+        btf_custom_path: Some(obj.clone()),
+        prog_types: ["type_ids", "types", "enums", "fields"]
+            .iter()
+            .map(|p| (p.to_string(), 1)) // BPF_PROG_TYPE_SOCKET_FILTER
+            .collect(),
+        // The err_* programs fail to relocate on purpose (ambiguous candidates).
+        autoload: vec![
+            ("err_ambiguous".into(), false),
+            ("err_ambiguous_flavour".into(), false),
+        ],
+        fake_load: true,
+        ..Default::default()
+    };
+    let out = libbpf_relocated(&obj, &opts).unwrap();
+    assert_eq!(out.load_error, None);
+    let got: Vec<(&str, u32, usize, usize)> = out
+        .programs
+        .iter()
+        .map(|p| {
+            let poisoned = p.load.insns.iter().filter(|i| is_core_poison(i)).count();
+            (
+                p.name.as_str(),
+                p.load.prog_type,
+                p.load.insns.len(),
+                poisoned,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("type_ids", 1, 102, 0),
+            ("types", 1, 62, 0),
+            ("enums", 1, 26, 0),
+            ("fields", 1, 112, 0),
+        ]
+    );
+
+    let mut ambiguous = opts.clone();
+    ambiguous.autoload.clear();
+    let failed = libbpf_relocated(&obj, &ambiguous).unwrap();
+    let err = failed.load_error.unwrap();
+    assert_eq!(err.errno, 22);
+    assert!(
+        err.log
+            .iter()
+            .any(|l| l.contains("prog 'err_ambiguous': relo #0: failed to relocate")),
+        "{err}"
+    );
+}
+
+#[test]
+fn corpus_vmlinux_btf_is_decompressed_raw_btf() {
+    let path = bpfkit_test_support::corpus_vmlinux_btf();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[..2], &0xeb9f_u16.to_le_bytes()); // BTF_MAGIC
+    let counts = bpfkit_test_support::btf_kind_counts(&path).unwrap();
+    assert!(counts["STRUCT"] > 1000, "{counts:?}");
+}
+
+#[test]
+fn fake_load_relocates_most_libbpf_tools_objects_against_vmlinux() {
+    let dir = corpus_dir().join("libbpf-tools");
+    let mut objects: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    objects.sort();
+    let mut complete = 0;
+    for obj in &objects {
+        let parsed = libbpf_parse(obj).unwrap();
+        // Size what the tools size at start (perf event arrays libbpf sizes itself).
+        let max_entries = parsed
+            .maps
+            .iter()
+            .filter(|m| m.max_entries == 0 && m.map_type != 4)
+            .map(|m| (m.name.clone(), 64))
+            .collect();
+        let opts = RelocateOptions {
+            max_entries,
+            fake_load: true,
+            ..Default::default()
+        };
+        let out = libbpf_relocated(obj, &opts).unwrap();
+        match &out.load_error {
+            None => {
+                let expected: Vec<&str> = parsed
+                    .programs
+                    .iter()
+                    .filter(|p| p.autoload)
+                    .map(|p| p.name.as_str())
+                    .collect();
+                let got: Vec<&str> = out.programs.iter().map(|p| p.name.as_str()).collect();
+                assert_eq!(got, expected, "{}", obj.display());
+                for p in &out.programs {
+                    assert!(p.accepted && !p.load.insns.is_empty(), "{}", p.name);
+                    assert!(p.load.insns.len() >= parsed.program(&p.name).unwrap().insn_count);
+                }
+                complete += 1;
+            }
+            // Attach targets or sizes this kernel/tool decides at run time: libbpf says why.
+            Some(err) => assert!(!err.log.is_empty(), "{}: {err}", obj.display()),
+        }
+    }
+    assert!(
+        complete >= 40,
+        "only {complete} of {} relocated",
+        objects.len()
+    );
+}
