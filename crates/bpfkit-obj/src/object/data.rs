@@ -5,6 +5,7 @@ use object::elf;
 use crate::btf::{Btf, Datasec, Kind, Type, VarLinkage};
 
 use super::elf::{Elf, Section};
+use super::error::ObjectError;
 use super::kinds::MapType;
 use super::maps::{MapDefinition, MapSpec, Pinning};
 
@@ -92,7 +93,12 @@ pub fn internal_map_name(object_name: &str, section: &str) -> String {
 ///
 /// With BTF, the value type is the section's `DATASEC`, and the map is mmapable
 /// (`BPF_F_MMAPABLE`) when one of its variables is not `static`, as libbpf decides.
-pub(crate) fn data_maps(elf: &Elf<'_>, object_name: &str, btf: Option<&Btf<'_>>) -> Vec<MapSpec> {
+/// A section larger than a map value can be (`value_size` is a `u32`) is an error.
+pub(crate) fn data_maps(
+    elf: &Elf<'_>,
+    object_name: &str,
+    btf: Option<&Btf<'_>>,
+) -> Result<Vec<MapSpec>, ObjectError> {
     let mut maps = Vec::new();
     for sec in &elf.sections {
         let Some(kind) = DataKind::of_section(sec) else {
@@ -101,8 +107,18 @@ pub(crate) fn data_maps(elf: &Elf<'_>, object_name: &str, btf: Option<&Btf<'_>>)
         if sec.size == 0 {
             continue;
         }
+        // `.bss` has no bytes in the file: its size comes from the header alone.
+        let value_size = u32::try_from(sec.size).map_err(|_| ObjectError::Section {
+            section: sec.name.clone(),
+            index: sec.index,
+            reason: format!(
+                "size {} exceeds the largest map value ({} bytes)",
+                sec.size,
+                u32::MAX
+            ),
+        })?;
         let data = match kind {
-            DataKind::Bss => vec![0; usize::try_from(sec.size).unwrap_or(0)],
+            DataKind::Bss => vec![0; value_size as usize],
             DataKind::Data | DataKind::Rodata => sec.data.to_vec(),
         };
         let datasec = btf.and_then(|b| {
@@ -124,7 +140,7 @@ pub(crate) fn data_maps(elf: &Elf<'_>, object_name: &str, btf: Option<&Btf<'_>>)
             name: internal_map_name(object_name, &sec.name),
             map_type: MapType::Array,
             key_size: 4,
-            value_size: u32::try_from(sec.size).unwrap_or(u32::MAX),
+            value_size,
             max_entries: 1,
             map_flags,
             numa_node: 0,
@@ -144,7 +160,7 @@ pub(crate) fn data_maps(elf: &Elf<'_>, object_name: &str, btf: Option<&Btf<'_>>)
             iproute2: None,
         });
     }
-    maps
+    Ok(maps)
 }
 
 fn has_non_static_var(btf: &Btf<'_>, datasec: &Datasec<'_>) -> bool {

@@ -134,7 +134,7 @@ impl ObjectSpec {
             btf_maps::collect_initial_slots(&elf, sec, &mut defined, &programs)?;
         }
         maps.extend(defined.into_iter().map(|m| m.spec));
-        maps.extend(data::data_maps(&elf, name, btf.as_ref()));
+        maps.extend(data::data_maps(&elf, name, btf.as_ref())?);
         maps.extend(externs::kconfig_map(&externs, name, btf.as_ref()));
 
         Ok(ObjectSpec {
