@@ -72,7 +72,8 @@ fn compare(
         "{object}: libbpf failed: {:?}",
         libbpf.load_error
     );
-    let (n, changed) = relo_support::assert_same_as_libbpf(&ours, &libbpf, object);
+    let cmp = relo_support::assert_same_as_libbpf(&ours, &libbpf, object);
+    let (n, changed) = (cmp.relos, cmp.changed);
     let total: usize = ours
         .sections
         .values()

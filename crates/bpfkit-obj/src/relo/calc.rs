@@ -1,10 +1,10 @@
 //! Values of a relocation: what the local BTF predicts and what the target BTF gives.
 
 use super::error::ReloFailure;
-use super::kind::CoreReloKind;
 use super::spec::Spec;
 use super::types::CoreKind;
 use super::types::{resolve_size, skip_mods_and_typedefs, Kind, TypeId, TypeSource};
+use crate::btf::CoreReloKind;
 use crate::btf::IntEncoding;
 
 /// One side's computed value (`bpf_core_calc_*_relo` for a single spec).
@@ -199,7 +199,7 @@ pub(crate) fn field<S: TypeSource + ?Sized>(
             validate = true;
             u64::from(64u32.wrapping_sub(bit_sz))
         }
-        _ => return Err(ReloFailure::UnknownKind { kind: kind as u32 }),
+        _ => return Err(ReloFailure::UnsupportedKind { kind }),
     };
     Ok(Calc::Value {
         val,
@@ -229,7 +229,7 @@ pub(crate) fn type_based<S: TypeSource + ?Sized>(
         CoreReloKind::TypeIdTarget => (u64::from(spec.root_type_id), false),
         CoreReloKind::TypeExists | CoreReloKind::TypeMatches => (1, true),
         CoreReloKind::TypeSize => (u64::from(size_u32(src, spec.root_type_id, which)?), true),
-        _ => return Err(ReloFailure::UnknownKind { kind: kind as u32 }),
+        _ => return Err(ReloFailure::UnsupportedKind { kind }),
     };
     Ok(Calc::Value {
         val,
@@ -263,7 +263,7 @@ pub(crate) fn enumval<S: TypeSource + ?Sized>(
             let t = src.type_by_id(acc.type_id).ok_or(invalid.clone())?;
             t.enumerators().get(acc.idx as usize).ok_or(invalid)?.value
         }
-        _ => return Err(ReloFailure::UnknownKind { kind: kind as u32 }),
+        _ => return Err(ReloFailure::UnsupportedKind { kind }),
     };
     Ok(Calc::Value {
         val,

@@ -1,15 +1,14 @@
 //! Errors of the CO-RE engine: which relocation failed (section, insn, type, access) and why.
 
-use super::kind::CoreReloKind;
 use super::types::{Kind, TypeId};
+use crate::btf::CoreReloKind;
 
 /// A CO-RE relocation that could not be resolved or applied. Names the section, the
 /// relocation's index in it, the instruction, the local type and the access string.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "section '{section}': CO-RE relo #{relo_index} <{kind}> at insn #{insn_index} \
-     for [{type_id}] {type_name:?} access \"{access}\": {reason}",
-    kind = kind_name(*kind)
+     for [{type_id}] {type_name:?} access \"{access}\": {reason}"
 )]
 pub struct CoreError {
     /// The ELF section (or program) the instructions belong to.
@@ -18,8 +17,8 @@ pub struct CoreError {
     pub relo_index: usize,
     /// Instruction index (`insn_off / 8`).
     pub insn_index: usize,
-    /// Raw relocation kind (see [`CoreReloKind::from_raw`]).
-    pub kind: u32,
+    /// Relocation kind.
+    pub kind: CoreReloKind,
     /// Local root type id.
     pub type_id: TypeId,
     /// Local root type name (empty when anonymous or missing).
@@ -35,18 +34,14 @@ fn outcome(v: &Option<u64>) -> String {
     v.map_or_else(|| "failure".to_string(), |v| format!("success {v}"))
 }
 
-fn kind_name(kind: u32) -> String {
-    CoreReloKind::from_raw(kind).map_or_else(|| kind.to_string(), |k| k.as_str().to_string())
-}
-
 /// Why a CO-RE relocation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReloFailure {
-    /// The relocation kind is not one of the 13 known kinds.
-    #[error("unknown relocation kind {kind}")]
-    UnknownKind {
-        /// Raw kind.
-        kind: u32,
+    /// The relocation kind does not apply to this computation (an engine invariant).
+    #[error("relocation kind {kind} does not apply here")]
+    UnsupportedKind {
+        /// Kind.
+        kind: CoreReloKind,
     },
     /// `insn_off` is not a multiple of 8.
     #[error("instruction offset {insn_off} is not a multiple of 8")]

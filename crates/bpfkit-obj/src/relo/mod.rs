@@ -23,7 +23,7 @@
 //!
 //! // r1 = *(u32 *)(r2 + 4)   ; reads s.b
 //! let mut insns = [0x61, 0x21, 4, 0, 0, 0, 0, 0];
-//! let relo = CoreRelo { insn_off: 0, type_id: s, access: "0:1", kind: CoreReloKind::FieldByteOffset as u32 };
+//! let relo = CoreRelo { insn_off: 0, type_id: s, access: "0:1", kind: CoreReloKind::FieldByteOffset };
 //! let targets: [&dyn TypeSource; 1] = [&target];
 //! let applied = relocate_instructions("kprobe/x", &mut insns, &[relo], &local, &targets, &mut CandidateCache::new())?;
 //! assert_eq!(insns[2], 12);
@@ -36,7 +36,6 @@ mod calc;
 mod candidates;
 mod compat;
 mod error;
-mod kind;
 mod patch;
 mod spec;
 mod table;
@@ -45,9 +44,9 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use crate::btf::CoreReloKind;
 pub use candidates::{Candidate, CandidateCache};
 pub use error::{CoreError, ReloFailure};
-pub use kind::CoreReloKind;
 pub use patch::{INSN_SIZE, POISON_CALL_IMM};
 pub use table::{OwnedDetail, OwnedType, TypeTable};
 pub use types::{
@@ -66,8 +65,23 @@ pub struct CoreRelo<'a> {
     pub type_id: TypeId,
     /// Access string, e.g. `"0:1:2"`.
     pub access: &'a str,
-    /// Raw `enum bpf_core_relo_kind`; see [`CoreReloKind`].
-    pub kind: u32,
+    /// What to compute.
+    pub kind: CoreReloKind,
+}
+
+impl<'a> CoreRelo<'a> {
+    /// A `.BTF.ext` record with its access string looked up in the object's `.BTF`.
+    pub fn from_ext(
+        record: &crate::btf::CoreRelo,
+        btf: &'a crate::btf::Btf<'_>,
+    ) -> Result<Self, crate::btf::BtfError> {
+        Ok(CoreRelo {
+            insn_off: record.insn_off,
+            type_id: record.type_id,
+            access: btf.string_at(record.access_str_off)?,
+            kind: record.kind,
+        })
+    }
 }
 
 /// What happened to the instruction of one relocation.
@@ -142,9 +156,7 @@ pub fn relocate_instructions(
             access: relo.access.into(),
             reason,
         };
-        let kind = CoreReloKind::from_raw(relo.kind)
-            .ok_or(ReloFailure::UnknownKind { kind: relo.kind })
-            .map_err(fail)?;
+        let kind = relo.kind;
         if relo.insn_off % 8 != 0 {
             return Err(fail(ReloFailure::MisalignedInsnOffset {
                 insn_off: relo.insn_off,

@@ -5,12 +5,12 @@
 //! indices only), plus the bit offset the access reaches — as libbpf's `bpf_core_spec`.
 
 use super::error::ReloFailure;
-use super::kind::CoreReloKind;
 use super::types::CoreKind;
 use super::types::{
     essential_name, resolve_size, skip_mods_and_typedefs, Kind, SizeError, TypeId, TypeInfo,
     TypeSource,
 };
+use crate::btf::CoreReloKind;
 
 /// libbpf's `BPF_CORE_SPEC_MAX_LEN`.
 pub(crate) const SPEC_MAX_LEN: usize = 64;

@@ -1,14 +1,12 @@
 //! Shared by the CO-RE corpus tests: read an object's sections, BTF and CO-RE records, run
 //! `relo::relocate_instructions` on each section, and compare programs with libbpf's.
 //!
-//! `.BTF.ext` is read here with a minimal reader of the `core_relo` subsection only, until
-//! the crate's own `.BTF.ext` parser is available to tests.
 
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bpfkit_obj::btf::Btf;
+use bpfkit_obj::btf::{Btf, BtfExt};
 use bpfkit_obj::relo::{
     relocate_instructions, AppliedRelo, CandidateCache, CoreError, CoreRelo, TypeSource,
 };
@@ -57,42 +55,19 @@ pub struct Relocated {
 /// `(section name, records)` of the `core_relo` subsection of `.BTF.ext`, access strings
 /// resolved in `btf`.
 pub fn core_relos<'b>(ext: &[u8], btf: &'b Btf<'_>) -> Vec<(String, Vec<CoreRelo<'b>>)> {
-    let rd = |off: usize| -> u32 { u32::from_le_bytes(ext[off..off + 4].try_into().unwrap()) };
-    assert_eq!(
-        u16::from_le_bytes([ext[0], ext[1]]),
-        0xeb9f,
-        ".BTF.ext magic"
-    );
-    let hdr_len = rd(4) as usize;
-    if hdr_len < 32 {
-        return Vec::new();
-    }
-    let (off, len) = (rd(24) as usize, rd(28) as usize);
-    let data = &ext[hdr_len + off..hdr_len + off + len];
-    let rd = |off: usize| -> u32 { u32::from_le_bytes(data[off..off + 4].try_into().unwrap()) };
-    let mut out = Vec::new();
-    if data.is_empty() {
-        return out;
-    }
-    let rec_size = rd(0) as usize;
-    let mut pos = 4;
-    while pos < data.len() {
-        let sec = btf.string_at(rd(pos)).unwrap().to_string();
-        let n = rd(pos + 4) as usize;
-        pos += 8;
-        let mut relos = Vec::new();
-        for _ in 0..n {
-            relos.push(CoreRelo {
-                insn_off: rd(pos),
-                type_id: rd(pos + 4),
-                access: btf.string_at(rd(pos + 8)).unwrap(),
-                kind: rd(pos + 12),
-            });
-            pos += rec_size;
-        }
-        out.push((sec, relos));
-    }
-    out
+    let ext = BtfExt::parse(ext).expect(".BTF.ext parses");
+    ext.core_relo
+        .sections
+        .iter()
+        .map(|sec| {
+            let relos = sec
+                .records
+                .iter()
+                .map(|r| CoreRelo::from_ext(r, btf).expect("access string"))
+                .collect();
+            (sec.name(btf).expect("section name").to_string(), relos)
+        })
+        .collect()
 }
 
 /// Reads `elf`, relocates every section with CO-RE records against `targets` (sections in
@@ -177,113 +152,114 @@ fn not_core(code: &[Insn], elf_relocated: &BTreeSet<usize>, i: usize) -> bool {
     (insn.code == 0x85 && insn.src_reg == 1) || (insn.is_ld_imm64() && insn.src_reg == 4)
 }
 
-/// Compares each program libbpf loaded with our relocation of the same function, and each
-/// subprogram we relocated with the copy libbpf appended to some program. Returns the
-/// number of CO-RE records whose instructions were compared, and how many compared
-/// instructions CO-RE changed (so a comparison that would pass unrelocated is visible).
-pub fn assert_same_as_libbpf(
-    ours: &Relocated,
-    libbpf: &LibbpfRelocated,
-    what: &str,
-) -> (usize, usize) {
-    let mut core_checked = 0;
-    let mut changed = 0;
+/// CO-RE-relocated instructions, compared with libbpf's.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Comparison {
+    /// CO-RE records whose instruction was compared with libbpf's.
+    pub relos: usize,
+    /// Compared instructions that CO-RE changed (a comparison of unrelocated code would
+    /// fail on each of them).
+    pub changed: usize,
+    /// CO-RE records in functions libbpf did not load (programs turned off or failed before,
+    /// subprograms no loaded program calls).
+    pub not_loaded: usize,
+}
+
+fn touched_in(sec: &Section, f: &Func) -> Vec<usize> {
+    match &sec.result {
+        Ok(applied) => applied
+            .iter()
+            .map(|a| a.insn_index)
+            .filter(|i| (f.start..f.start + f.len).contains(i))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn changed_in(sec: &Section, f: &Func) -> usize {
+    (f.start..f.start + f.len)
+        .filter(|&i| sec.original[i * 8..i * 8 + 8] != sec.relocated[i * 8..i * 8 + 8])
+        .count()
+}
+
+/// Compares every program libbpf handed to `BPF_PROG_LOAD` with our relocation of the same
+/// code: its main function instruction by instruction, then each subprogram libbpf appended
+/// after it (libbpf appends whole subprograms, so the tail must split into our functions).
+/// Only instructions `not_core` describes are masked.
+pub fn assert_same_as_libbpf(ours: &Relocated, libbpf: &LibbpfRelocated, what: &str) -> Comparison {
     assert!(
         !libbpf.programs.is_empty(),
         "{what}: libbpf loaded no program: {:?}",
         libbpf.load_error
     );
-    let mut mains = BTreeSet::new();
+    let mut compared_funcs: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut out = Comparison::default();
+    let codes: BTreeMap<&str, Vec<Insn>> = ours
+        .sections
+        .iter()
+        .map(|(n, s)| (n.as_str(), insns(&s.relocated)))
+        .collect();
+    let matches_at = |f: &Func, theirs: &[Insn], at: usize| -> bool {
+        let sec = &ours.sections[&f.section];
+        let code = &codes[f.section.as_str()];
+        at + f.len <= theirs.len()
+            && (0..f.len).all(|k| {
+                let i = f.start + k;
+                not_core(code, &sec.elf_relocated, i) || code[i] == theirs[at + k]
+            })
+    };
     for prog in &libbpf.programs {
-        let func = ours
+        let main = ours
             .funcs
             .iter()
             .find(|f| f.name == prog.name)
             .unwrap_or_else(|| panic!("{what}: no symbol for program {}", prog.name));
-        mains.insert(func.name.clone());
-        let sec = &ours.sections[&func.section];
-        let code = insns(&sec.relocated);
         let theirs = mask_fd_immediates(&prog.load.insns);
+        let sec = &ours.sections[&main.section];
+        let code = &codes[main.section.as_str()];
         assert!(
-            theirs.len() >= func.len,
+            theirs.len() >= main.len,
             "{what}: {} shorter than its symbol",
             prog.name
         );
-        for (k, their) in theirs.iter().enumerate().take(func.len) {
-            let i = func.start + k;
-            if not_core(&code, &sec.elf_relocated, i) {
-                continue;
-            }
-            assert_eq!(
-                code[i], *their,
-                "{what}: program {} insn #{k} (section {} #{i}) differs from libbpf",
-                prog.name, sec.name
-            );
-            if sec.original[i * 8..i * 8 + 8] != sec.relocated[i * 8..i * 8 + 8] {
-                changed += 1;
+        for (k, their) in theirs.iter().enumerate().take(main.len) {
+            let i = main.start + k;
+            if !not_core(code, &sec.elf_relocated, i) {
+                assert_eq!(
+                    code[i], *their,
+                    "{what}: program {} insn #{k} (section {} #{i}) differs from libbpf",
+                    prog.name, sec.name
+                );
             }
         }
-        core_checked += sec
-            .applied()
-            .iter()
-            .filter(|a| (func.start..func.start + func.len).contains(&a.insn_index))
-            .count();
-    }
-    // Subprograms: libbpf appends each called one after the main code; find our copy there.
-    for func in ours.funcs.iter().filter(|f| !mains.contains(&f.name)) {
-        let sec = &ours.sections[&func.section];
-        let Ok(applied) = &sec.result else { continue };
-        let touched: Vec<&AppliedRelo> = applied
-            .iter()
-            .filter(|a| (func.start..func.start + func.len).contains(&a.insn_index))
-            .collect();
-        if touched.is_empty() {
-            continue;
-        }
-        let code = insns(&sec.relocated);
-        let matches_at = |theirs: &[Insn], at: usize| {
-            (0..func.len).all(|k| {
-                let i = func.start + k;
-                not_core(&code, &sec.elf_relocated, i) || code[i] == theirs[at + k]
-            })
-        };
-        let mut found = false;
-        let mut appended_anywhere = false;
-        for prog in &libbpf.programs {
-            let main_len = ours
+        compared_funcs.insert((main.section.clone(), main.name.clone()));
+        let mut at = main.len;
+        while at < theirs.len() {
+            let sub = ours
                 .funcs
                 .iter()
-                .find(|f| f.name == prog.name)
-                .map_or(0, |f| f.len);
-            let theirs = mask_fd_immediates(&prog.load.insns);
-            for at in main_len..theirs.len().saturating_sub(func.len - 1) {
-                // Same shape (opcodes) means this is where libbpf put the subprogram.
-                let same_shape = (0..func.len).all(|k| {
-                    code[func.start + k].code == theirs[at + k].code
-                        || touched.iter().any(|a| a.insn_index == func.start + k)
+                .filter(|f| f.len > 0 && f.name != main.name)
+                .find(|f| matches_at(f, &theirs, at))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{what}: program {}: libbpf's insns from #{at} are none of our subprograms \
+                         as we relocated them",
+                        prog.name
+                    )
                 });
-                if !same_shape {
-                    continue;
-                }
-                appended_anywhere = true;
-                if matches_at(&theirs, at) && !found {
-                    found = true;
-                    changed += (func.start..func.start + func.len)
-                        .filter(|&i| {
-                            sec.original[i * 8..i * 8 + 8] != sec.relocated[i * 8..i * 8 + 8]
-                        })
-                        .count();
-                }
-            }
-        }
-        if appended_anywhere {
-            assert!(
-                found,
-                "{what}: subprogram {} differs from every copy libbpf appended",
-                func.name
-            );
-            core_checked += touched.len();
+            compared_funcs.insert((sub.section.clone(), sub.name.clone()));
+            at += sub.len;
         }
     }
-    (core_checked, changed)
+    for f in &ours.funcs {
+        let sec = &ours.sections[&f.section];
+        let touched = touched_in(sec, f).len();
+        if compared_funcs.contains(&(f.section.clone(), f.name.clone())) {
+            out.relos += touched;
+            out.changed += changed_in(sec, f);
+        } else {
+            out.not_loaded += touched;
+        }
+    }
+    out
 }

@@ -1,0 +1,120 @@
+//! CO-RE on the libbpf-tools corpus against this kernel's BTF: for every program libbpf hands
+//! to the kernel, our relocated instructions equal libbpf's.
+
+mod relo_support;
+
+use std::path::Path;
+
+use bpfkit_obj::btf::Btf;
+use bpfkit_obj::relo::TypeSource;
+use bpfkit_test_support::{corpus_dir, libbpf_parse, libbpf_relocated, RelocateOptions};
+
+const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
+const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+
+/// Sizes a tool sets at start-up for maps its object leaves at 0, so that libbpf gets as far
+/// as loading programs (the sizes play no part in CO-RE).
+fn start_up_sizes(path: &Path) -> Vec<(String, u32)> {
+    let Ok(object) = libbpf_parse(path) else {
+        return Vec::new();
+    };
+    object
+        .maps
+        .iter()
+        .filter(|m| m.max_entries == 0 && m.map_type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+        .map(|m| {
+            let n = if m.map_type == BPF_MAP_TYPE_RINGBUF {
+                1 << 16
+            } else {
+                1024
+            };
+            (m.name.clone(), n)
+        })
+        .collect()
+}
+
+#[test]
+fn libbpf_tools_relocate_like_libbpf_against_the_running_kernel() {
+    let vmlinux_bytes = std::fs::read("/sys/kernel/btf/vmlinux").expect("kernel BTF");
+    let vmlinux = Btf::parse(&vmlinux_bytes).unwrap();
+    // Module BTFs are split on vmlinux; libbpf searches them when vmlinux has no candidate.
+    let mut module_bytes = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir("/sys/kernel/btf")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "vmlinux"))
+        .collect();
+    names.sort();
+    for p in &names {
+        module_bytes.push(std::fs::read(p).unwrap());
+    }
+    let modules: Vec<Btf<'_>> = module_bytes
+        .iter()
+        .map(|b| Btf::parse_split(b, &vmlinux).unwrap())
+        .collect();
+    let mut targets: Vec<&dyn TypeSource> = vec![&vmlinux];
+    targets.extend(modules.iter().map(|m| m as &dyn TypeSource));
+
+    let dir = corpus_dir().join("libbpf-tools");
+    let mut objects: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    objects.sort();
+    let (mut compared, mut total, mut changed, mut programs, mut not_loaded) = (0, 0, 0, 0, 0);
+    let mut skipped = Vec::new();
+    for path in &objects {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let elf = std::fs::read(path).unwrap();
+        let ours = relo_support::relocate_object(&elf, &targets);
+        // libbpf relocates every one of these objects against this kernel: so must we.
+        for sec in ours.sections.values() {
+            sec.applied();
+        }
+        let mut opts = RelocateOptions {
+            max_entries: start_up_sizes(path),
+            fake_load: true,
+            ..Default::default()
+        };
+        // A program whose attach target this kernel lacks stops libbpf's load; a tool would
+        // turn it off (autoload false) and load the rest, so do the same.
+        let libbpf = loop {
+            let libbpf = libbpf_relocated(path, &opts).unwrap();
+            let failed = libbpf.load_error.as_ref().and_then(|e| {
+                e.log.iter().find_map(|l| {
+                    let rest = l.strip_prefix("libbpf: prog '")?;
+                    let prog = &rest[..rest.find('\'')?];
+                    rest.contains("failed to load").then(|| prog.to_string())
+                })
+            });
+            match failed {
+                Some(prog) if !opts.autoload.iter().any(|(p, _)| *p == prog) => {
+                    opts.autoload.push((prog, false));
+                }
+                _ => break libbpf,
+            }
+        };
+        if libbpf.programs.is_empty() {
+            skipped.push(format!("{name}: {:?}", libbpf.load_error.map(|e| e.log)));
+            continue;
+        }
+        let cmp = relo_support::assert_same_as_libbpf(&ours, &libbpf, &name);
+        let (n, c) = (cmp.relos, cmp.changed);
+        not_loaded += cmp.not_loaded;
+        compared += n;
+        changed += c;
+        programs += libbpf.programs.len();
+        total += ours
+            .sections
+            .values()
+            .map(|s| s.result.as_ref().map_or(0, |a| a.len()))
+            .sum::<usize>();
+    }
+    eprintln!(
+        "{} objects, {programs} programs: {compared} of {total} CO-RE relocations compared with libbpf ({not_loaded} in code libbpf did not load), {changed} insns changed; skipped: {skipped:#?}",
+        objects.len()
+    );
+    assert!(compared > 0 && changed > 0, "nothing compared");
+}
