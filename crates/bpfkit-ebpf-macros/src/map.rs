@@ -26,13 +26,13 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                     format!("map name \"{name}\" may only hold ASCII letters, digits and `_`"),
                 ));
             }
-            quote!(#[export_name = #name])
+            quote!(#[unsafe(export_name = #name)])
         }
-        None => quote!(#[no_mangle]),
+        None => quote!(#[unsafe(no_mangle)]),
     };
     Ok(quote! {
         #symbol
-        #[link_section = ".maps"]
+        #[unsafe(link_section = ".maps")]
         #item
     })
 }

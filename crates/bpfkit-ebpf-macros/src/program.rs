@@ -362,8 +362,8 @@ pub(crate) fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> syn::R
     let vis = &function.vis;
     let context = format_ident!("{}", kind.context());
     Ok(quote! {
-        #[no_mangle]
-        #[link_section = #section]
+        #[unsafe(no_mangle)]
+        #[unsafe(link_section = #section)]
         #vis extern "C" fn #name(ctx: *mut ::core::ffi::c_void) -> #ret {
             #[inline(always)]
             #function

@@ -192,7 +192,7 @@ fn sections_match_libbpf_names() {
 fn entry_point_is_exported_extern_c_wrapping_the_context() {
     let out = expand_ok(Kind::Xdp, quote!());
     assert!(
-        out.starts_with("# [no_mangle] # [link_section = \"xdp\"]"),
+        out.starts_with("# [unsafe (no_mangle)] # [unsafe (link_section = \"xdp\")]"),
         "{out}"
     );
     assert!(
@@ -392,7 +392,9 @@ fn map_attribute_places_static_in_maps_section() {
     .expect("expands")
     .to_string();
     assert!(
-        out.starts_with("# [no_mangle] # [link_section = \".maps\"] static COUNTS"),
+        out.starts_with(
+            "# [unsafe (no_mangle)] # [unsafe (link_section = \".maps\")] static COUNTS"
+        ),
         "{out}"
     );
     let out = crate::map::expand(
@@ -404,7 +406,9 @@ fn map_attribute_places_static_in_maps_section() {
     .expect("expands")
     .to_string();
     assert!(
-        out.starts_with("# [export_name = \"counts_v2\"] # [link_section = \".maps\"]"),
+        out.starts_with(
+            "# [unsafe (export_name = \"counts_v2\")] # [unsafe (link_section = \".maps\")]"
+        ),
         "{out}"
     );
 }

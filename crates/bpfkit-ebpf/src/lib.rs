@@ -47,8 +47,8 @@ pub use global::{Global, GlobalMut};
 #[macro_export]
 macro_rules! license {
     ($license:literal) => {
-        #[no_mangle]
-        #[link_section = "license"]
+        #[unsafe(no_mangle)]
+        #[unsafe(link_section = "license")]
         #[used]
         static LICENSE: [u8; $license.len() + 1] = $crate::__nul_terminated($license);
     };

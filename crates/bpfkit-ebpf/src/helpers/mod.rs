@@ -69,6 +69,15 @@ pub fn current_comm() -> Result<[u8; 16], i64> {
     check(ret).map(|_| comm)
 }
 
+/// `bpf_get_current_comm()` straight into `dest` (e.g. a field of a ring buffer entry),
+/// avoiding the stack copy of [`current_comm`].
+#[inline(always)]
+pub fn current_comm_into(dest: &mut [u8; 16]) -> Result<(), i64> {
+    // SAFETY: `dest` is a writable 16-byte buffer and the size passed says so.
+    let ret = unsafe { bpf_get_current_comm(dest.as_mut_ptr().cast(), dest.len() as u32) };
+    check(ret).map(|_| ())
+}
+
 /// `bpf_get_current_task()`: address of the current `task_struct` (read it with
 /// [`probe_read_kernel`]).
 #[inline(always)]
