@@ -53,13 +53,30 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// Like [`fixture`], returning clang's (or bpftool's) error instead of panicking.
 pub fn try_fixture(name: &str) -> Result<PathBuf, String> {
+    build_fixture(name, "bpf")
+}
+
+/// Fixture `name` compiled for big-endian BPF (`-target bpfeb`, otherwise the same flags
+/// as [`fixture`]): the corpus has no big-endian objects. The file is
+/// `<name>.bpfeb.o` in the cache. Panics with clang's diagnostics on failure.
+///
+/// ```no_run
+/// let be = bpfkit_test_support::fixture_big_endian("tail_calls");
+/// assert_eq!(std::fs::read(be).unwrap()[5], 2); // EI_DATA = ELFDATA2MSB
+/// ```
+pub fn fixture_big_endian(name: &str) -> PathBuf {
+    build_fixture(name, "bpfeb").unwrap_or_else(|e| panic!("fixture {name} (bpfeb): {e}"))
+}
+
+/// Compiles fixture `name` for clang target `target` (`bpf`, `bpfel` or `bpfeb`).
+fn build_fixture(name: &str, target: &str) -> Result<PathBuf, String> {
     let dir = fixture_source_dir();
     let src_path = dir.join(format!("{name}.bpf.c"));
     let source = std::fs::read_to_string(&src_path)
         .map_err(|e| format!("cannot read {}: {e}", src_path.display()))?;
     let declared = declared_flags(&source);
     let include_dir = dir.join("include");
-    let mut flags: Vec<String> = ["-O2", "-g", "-target", "bpf", "-Wall", "-Werror"]
+    let mut flags: Vec<String> = ["-O2", "-g", "-target", target, "-Wall", "-Werror"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -78,7 +95,11 @@ pub fn try_fixture(name: &str) -> Result<PathBuf, String> {
         None
     };
     let key_refs: Vec<&[u8]> = key.iter().map(Vec::as_slice).collect();
-    cached_artifact("fixture", &key_refs, &format!("{name}.bpf.o"), |tmp| {
+    let file_name = match target {
+        "bpf" => format!("{name}.bpf.o"),
+        other => format!("{name}.{other}.o"),
+    };
+    cached_artifact("fixture", &key_refs, &file_name, |tmp| {
         let mut cmd = Command::new(CLANG);
         cmd.args(&flags);
         if let Some(vdir) = &vmlinux_dir {

@@ -17,7 +17,8 @@ pub use bpftool::{
 };
 pub use cache::cache_root;
 pub use fixture::{
-    fixture, fixture_names, fixture_source_dir, try_fixture, vmlinux_header, CLANG, VMLINUX_BTF,
+    fixture, fixture_big_endian, fixture_names, fixture_source_dir, try_fixture, vmlinux_header,
+    CLANG, VMLINUX_BTF,
 };
 pub use insn::{mask_fd_immediates, Insn};
 pub use libbpf::{libbpf_parse, oracle_path, LibbpfError, LibbpfMap, LibbpfObject, LibbpfProgram};

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use bpfkit_test_support::{
-    bpftool_json, btf_type_id, fixture, libbpf_parse, libbpf_relocated, map_dump, map_show,
-    prog_loadall, prog_run, RelocateOptions, VMLINUX_BTF,
+    bpftool_json, btf_type_id, btf_types, fixture, libbpf_parse, libbpf_relocated, map_dump,
+    map_show, prog_loadall, prog_run, RelocateOptions, VMLINUX_BTF,
 };
 
 const BPF_F_SLEEPABLE: u32 = 1 << 4;
@@ -278,4 +278,85 @@ fn pinned_map_is_pinned_by_name_reused_and_cleaned_up() {
         !Path::new(&pin).exists(),
         "the creating load removes its pin"
     );
+}
+
+#[test]
+fn struct_ops_programs_target_tcp_congestion_ops_members() {
+    let obj = fixture("struct_ops");
+    let out = libbpf_relocated(&obj, &RelocateOptions::default()).unwrap();
+    assert_eq!(out.load_error, None);
+    let vmlinux = Path::new(VMLINUX_BTF);
+    let ops = btf_types(vmlinux)
+        .unwrap()
+        .into_iter()
+        .find(|t| t.kind == "STRUCT" && t.name.as_deref() == Some("tcp_congestion_ops"))
+        .unwrap();
+    let got: Vec<(&str, u32, u32, u32, bool)> = out
+        .programs
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.load.prog_type,
+                p.load.expected_attach_type,
+                p.load.attach_btf_id,
+                p.accepted,
+            )
+        })
+        .collect();
+    // BPF_PROG_TYPE_STRUCT_OPS (27); the expected attach type is the member index.
+    assert_eq!(
+        got,
+        [
+            ("bpfkit_ssthresh", 27, 0, ops.id, true),
+            ("bpfkit_cong_avoid", 27, 1, ops.id, true),
+            ("bpfkit_undo_cwnd", 27, 8, ops.id, true),
+        ]
+    );
+    let map = out.object.map("bpfkit_cc").unwrap();
+    assert_eq!(map.map_type, 26); // BPF_MAP_TYPE_STRUCT_OPS
+                                  // The value is the kernel's wrapper `struct bpf_struct_ops_tcp_congestion_ops`
+                                  // (refcount/state header + the ops), not the ops struct itself.
+    let wrapper = btf_types(vmlinux)
+        .unwrap()
+        .into_iter()
+        .find(|t| {
+            t.kind == "STRUCT" && t.name.as_deref() == Some("bpf_struct_ops_tcp_congestion_ops")
+        })
+        .unwrap();
+    assert_eq!(u64::from(map.value_size), wrapper.size.unwrap());
+    assert!(wrapper.size.unwrap() > ops.size.unwrap());
+    assert_eq!(
+        loaded_types("struct_ops"),
+        sorted(vec![
+            ("bpfkit_ssthresh", "struct_ops"),
+            ("bpfkit_cong_avoid", "struct_ops"),
+            ("bpfkit_undo_cwnd", "struct_ops"),
+        ])
+    );
+}
+
+#[test]
+fn arena_map_is_created_with_its_user_address() {
+    let obj = fixture("arena");
+    let parsed = libbpf_parse(&obj).unwrap();
+    let arena = parsed.map("arena").unwrap();
+    assert_eq!(
+        (
+            arena.map_type,
+            arena.map_flags,
+            arena.max_entries,
+            arena.map_extra
+        ),
+        (33, 1 << 10, 4, 0x1000_0000)
+    );
+    assert_eq!(
+        arena.map_type_name, None,
+        "libbpf 1.1 has no name for arena"
+    );
+    let loaded = prog_loadall(&obj).unwrap();
+    let info = map_show(loaded.map("arena").unwrap().id).unwrap();
+    assert_eq!(info["type"], 33);
+    assert_eq!(info["flags"], 1024);
+    assert_eq!(loaded.program("touch_arena").unwrap().prog_type, "syscall");
 }
