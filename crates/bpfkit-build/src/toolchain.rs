@@ -7,7 +7,7 @@ use std::process::Command;
 pub const RUSTUP_COMPONENTS_COMMAND: &str = "rustup component add rust-src llvm-tools";
 
 /// The LLVM tools the linker runs, in the order it runs them.
-pub const LLVM_TOOLS: &[&str] = &["llvm-link", "opt", "llc", "llvm-objcopy"];
+pub const LLVM_TOOLS: &[&str] = &["llvm-link", "llvm-dis", "opt", "llc", "llvm-objcopy"];
 
 /// Why the toolchain cannot build Rust eBPF code.
 #[derive(Debug, thiserror::Error)]

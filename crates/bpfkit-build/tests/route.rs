@@ -155,3 +155,30 @@ fn variable_length_copies_are_lowered_to_loops_the_verifier_accepts() {
         .collect();
     assert_eq!(bytes, expected);
 }
+
+#[test]
+fn core_markers_relocate_task_struct_members_to_the_running_kernel() {
+    let object = build("corereloc");
+    let loaded = Loaded::new(&object.path, "corereloc");
+    let info = loaded.program_info("corereloc");
+    assert!(info["btf_id"].as_u64().is_some_and(|id| id > 0), "{info}");
+
+    let link = TracepointLink::attach(&loaded.program("corereloc"), "syscalls", "sys_enter_getpid");
+    let pid = raw_getpid();
+    drop(link);
+    // SAFETY: gettid takes no arguments and cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+
+    let dump = loaded.dump_map("OBSERVED");
+    let observed = &dump[0].1;
+    // The stand-in puts tgid at offset 4; libbpf moved the reads to the kernel's offsets.
+    assert_eq!(observed["tgid"], pid, "{observed}");
+    assert_eq!(observed["pid"], tid, "{observed}");
+    assert_eq!(observed["tgid_exists"], 1, "{observed}");
+    assert_eq!(observed["missing_exists"], 0, "{observed}");
+    assert_eq!(observed["tgid_size"], 4, "{observed}");
+    assert!(
+        observed["tgid_offset"].as_u64().is_some_and(|o| o > 8),
+        "the kernel's offset of task_struct.tgid, not the stand-in's 4: {observed}"
+    );
+}

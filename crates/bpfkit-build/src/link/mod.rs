@@ -1,7 +1,7 @@
 //! The `bpfkit-link` linker: LLVM bitcode from rustc → one BPF ELF object with kernel-valid BTF.
 //!
 //! Steps (PIPELINE.md): collect bitcode (objects, rlib members) → `llvm-link` → CO-RE marker
-//! seam → `opt` (internalize everything but the exports, O3, dead-code removal) → checks on
+//! rewrite → `opt` (internalize everything but the exports, O3, dead-code removal) → checks on
 //! the optimised IR (panics, indirect calls, undefined calls; variable-size memory
 //! intrinsics lowered to loops) → `llc` → `.BTF` fix-up → the output object.
 
@@ -105,15 +105,9 @@ pub enum LinkError {
         /// Each problem, naming the Rust function.
         problems: Vec<ir::IrProblem>,
     },
-    /// The program calls CO-RE markers, whose rewrite is not available yet.
-    #[error(
-        "CO-RE markers are not supported by this linker yet: {}",
-        markers.join(", ")
-    )]
-    CoreMarkers {
-        /// The marker externs the program calls.
-        markers: Vec<String>,
-    },
+    /// A CO-RE marker could not be rewritten.
+    #[error(transparent)]
+    CoreMarker(#[from] core_markers::CoreMarkerError),
     /// llc produced an object the linker cannot read.
     #[error("cannot read the object llc wrote ({}): {reason}", path.display())]
     BadObject {
@@ -207,16 +201,17 @@ fn link_in(
     cmd.arg("-o").arg(&linked).args(&bitcode.files);
     run(cmd, "llvm-link")?;
 
-    // CO-RE seam.
-    let linked_bytes = read(&linked)?;
-    if core_markers::bitcode_mentions_markers(&linked_bytes) {
+    // CO-RE: marker calls become preserve-access-index intrinsics before opt.
+    let mut opt_input = linked.clone();
+    if core_markers::bitcode_mentions_markers(&read(&linked)?) {
         let text = scratch.join("linked.ll");
         let mut cmd = Command::new(toolchain.tool("llvm-dis")?);
         cmd.arg(&linked).arg("-o").arg(&text);
         run(cmd, "llvm-dis")?;
-        let markers = core_markers::declared_markers(&read_text(&text)?);
-        if !markers.is_empty() {
-            return Err(LinkError::CoreMarkers { markers });
+        if let Some(rewritten) = core_markers::rewrite(&read_text(&text)?)? {
+            let core_path = scratch.join("core.ll");
+            write(&core_path, rewritten.as_bytes())?;
+            opt_input = core_path;
         }
     }
 
@@ -231,7 +226,7 @@ fn link_in(
     .arg(format!(
         "-passes=internalize,globaldce,default<O{level}>,globaldce,strip-dead-prototypes"
     ))
-    .arg(&linked)
+    .arg(&opt_input)
     .arg("-S")
     .arg("-o")
     .arg(&optimised);
