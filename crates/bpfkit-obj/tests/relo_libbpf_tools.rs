@@ -6,7 +6,6 @@ mod relo_support;
 use std::path::Path;
 
 use bpfkit_obj::btf::Btf;
-use bpfkit_obj::relo::TypeSource;
 use bpfkit_test_support::{corpus_dir, libbpf_parse, libbpf_relocated, RelocateOptions};
 
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
@@ -35,26 +34,11 @@ fn start_up_sizes(path: &Path) -> Vec<(String, u32)> {
 
 #[test]
 fn libbpf_tools_relocate_like_libbpf_against_the_running_kernel() {
-    let vmlinux_bytes = std::fs::read("/sys/kernel/btf/vmlinux").expect("kernel BTF");
+    let (vmlinux_bytes, module_bytes) = relo_support::kernel_btf_bytes();
     let vmlinux = Btf::parse(&vmlinux_bytes).unwrap();
     // Module BTFs are split on vmlinux; libbpf searches them when vmlinux has no candidate.
-    let mut module_bytes = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir("/sys/kernel/btf")
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n != "vmlinux"))
-        .collect();
-    names.sort();
-    for p in &names {
-        module_bytes.push(std::fs::read(p).unwrap());
-    }
-    let modules: Vec<Btf<'_>> = module_bytes
-        .iter()
-        .map(|b| Btf::parse_split(b, &vmlinux).unwrap())
-        .collect();
-    let mut targets: Vec<&dyn TypeSource> = vec![&vmlinux];
-    targets.extend(modules.iter().map(|m| m as &dyn TypeSource));
+    let modules = relo_support::kernel_modules(&vmlinux, &module_bytes);
+    let targets = relo_support::kernel_targets(&vmlinux, &modules);
 
     let dir = corpus_dir().join("libbpf-tools");
     let mut objects: Vec<_> = std::fs::read_dir(&dir)

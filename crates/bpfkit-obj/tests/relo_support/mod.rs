@@ -263,3 +263,33 @@ pub fn assert_same_as_libbpf(ours: &Relocated, libbpf: &LibbpfRelocated, what: &
     }
     out
 }
+
+/// The running kernel's BTF: vmlinux bytes and every module's split BTF bytes, sorted by
+/// module name. Parse with [`kernel_targets`].
+pub fn kernel_btf_bytes() -> (Vec<u8>, Vec<Vec<u8>>) {
+    let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux").expect("kernel BTF");
+    let mut names: Vec<_> = std::fs::read_dir("/sys/kernel/btf")
+        .expect("/sys/kernel/btf")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "vmlinux"))
+        .collect();
+    names.sort();
+    let modules = names.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    (vmlinux, modules)
+}
+
+/// Parses `modules` as split BTF on `vmlinux`.
+pub fn kernel_modules<'a>(vmlinux: &'a Btf<'a>, modules: &'a [Vec<u8>]) -> Vec<Btf<'a>> {
+    modules
+        .iter()
+        .map(|b| Btf::parse_split(b, vmlinux).expect("module BTF parses"))
+        .collect()
+}
+
+/// `[vmlinux, modules...]` as CO-RE targets, in libbpf's search order.
+pub fn kernel_targets<'a>(vmlinux: &'a Btf<'a>, modules: &'a [Btf<'a>]) -> Vec<&'a dyn TypeSource> {
+    let mut targets: Vec<&dyn TypeSource> = vec![vmlinux];
+    targets.extend(modules.iter().map(|m| m as &dyn TypeSource));
+    targets
+}
