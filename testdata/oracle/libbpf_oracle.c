@@ -16,8 +16,16 @@
  *       object's programs are not forwarded: they "succeed" with a /dev/null fd, so
  *       code the kernel would reject still shows its relocated form.
  *
+ *   libbpf_oracle load OBJ [same options as relocated]
+ *       bpf_object__open_file() + bpf_object__load() with nothing recorded, then prints
+ *       {"loaded": N}: libbpf as a plain loader, e.g. the baseline of load benchmarks.
+ *   libbpf_oracle btf-find BTF NAME...
+ *       btf__parse(BTF) (raw BTF or an ELF's .BTF) then btf__find_by_name() per NAME:
+ *       {"types": [{"name", "id", "kind", "size"}]} with id -1 when absent; the libbpf
+ *       side of the `btf show` benchmark.
+ *
  * On open/load failure the document has "error": {"errno", "message", "log"} where
- * log holds every line libbpf printed.
+ * log holds every line libbpf printed at warn/info level.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -31,6 +39,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
@@ -291,6 +300,8 @@ static int cmd_parse(const char *path)
 static void usage(void)
 {
 	fputs("usage: libbpf_oracle parse OBJ\n"
+	      "       libbpf_oracle btf-find BTF NAME...\n"
+	      "       libbpf_oracle load OBJ [relocated's options]\n"
 	      "       libbpf_oracle relocated OBJ [--btf PATH] [--max-entries MAP=N]...\n"
 	      "                                   [--autoload PROG=0|1]... [--prog-type PROG=N]...\n"
 	      "                                   [--fake-load]\n",
@@ -298,7 +309,40 @@ static void usage(void)
 	exit(2);
 }
 
-static int cmd_relocated(int argc, char **argv)
+static int cmd_btf_find(int argc, char **argv)
+{
+	struct btf *btf = btf__parse(argv[0], NULL);
+	putchar('{');
+	if (!btf) {
+		print_error(errno);
+		puts("}");
+		return 0;
+	}
+	fputs("\"types\":[", stdout);
+	for (int i = 1; i < argc; i++) {
+		__s32 id = btf__find_by_name(btf, argv[i]);
+		if (i > 1)
+			putchar(',');
+		fputs("{\"name\":", stdout);
+		json_str(argv[i]);
+		if (id < 0) {
+			fputs(",\"id\":-1,\"kind\":null,\"size\":null}", stdout);
+			continue;
+		}
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		__s64 size = btf__resolve_size(btf, id);
+		printf(",\"id\":%d,\"kind\":%u,\"size\":", id, btf_kind(t));
+		if (size >= 0)
+			printf("%lld}", (long long)size);
+		else
+			fputs("null}", stdout);
+	}
+	puts("]}");
+	btf__free(btf);
+	return 0;
+}
+
+static int cmd_relocated(int argc, char **argv, int quiet)
 {
 	const char *path = argv[0];
 	const char *btf_path = NULL;
@@ -370,9 +414,22 @@ static int cmd_relocated(int argc, char **argv)
 		}
 	}
 
-	recording = 1;
+	recording = !quiet;
 	int err = bpf_object__load(obj);
 	recording = 0;
+
+	if (quiet) {
+		int loaded = 0;
+		bpf_object__for_each_program(prog, obj)
+			loaded += bpf_program__fd(prog) >= 0;
+		if (err)
+			print_error(err);
+		else
+			printf("\"loaded\":%d", loaded);
+		puts("}");
+		bpf_object__close(obj);
+		return 0;
+	}
 
 	print_programs(obj);
 	putchar(',');
@@ -414,7 +471,11 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "parse") == 0)
 		return cmd_parse(argv[2]);
 	if (argc >= 3 && strcmp(argv[1], "relocated") == 0)
-		return cmd_relocated(argc - 2, argv + 2);
+		return cmd_relocated(argc - 2, argv + 2, 0);
+	if (argc >= 3 && strcmp(argv[1], "load") == 0)
+		return cmd_relocated(argc - 2, argv + 2, 1);
+	if (argc >= 3 && strcmp(argv[1], "btf-find") == 0)
+		return cmd_btf_find(argc - 2, argv + 2);
 	usage();
 	return 2;
 }

@@ -21,9 +21,12 @@ pub use fixture::{
     CLANG, VMLINUX_BTF,
 };
 pub use insn::{mask_fd_immediates, Insn};
-pub use libbpf::{libbpf_parse, oracle_path, LibbpfError, LibbpfMap, LibbpfObject, LibbpfProgram};
+pub use libbpf::{
+    libbpf_btf_find, libbpf_parse, oracle_path, LibbpfBtfType, LibbpfError, LibbpfMap,
+    LibbpfObject, LibbpfProgram,
+};
 pub use relocated::{
-    libbpf_relocated, LibbpfRelocated, ProgLoad, RelocateOptions, RelocatedProgram,
+    libbpf_load, libbpf_relocated, LibbpfRelocated, ProgLoad, RelocateOptions, RelocatedProgram,
 };
 
 /// The directory of third-party BPF objects: `$BPFKIT_CORPUS`, else `../shared/corpus`

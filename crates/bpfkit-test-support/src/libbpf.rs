@@ -193,3 +193,56 @@ pub fn libbpf_parse(path: &Path) -> Result<LibbpfObject, String> {
         (None, None) => panic!("libbpf oracle printed neither result nor error"),
     }
 }
+
+/// One name looked up by [`libbpf_btf_find`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LibbpfBtfType {
+    /// The name asked for.
+    pub name: String,
+    /// `btf__find_by_name`'s id, `None` when absent (libbpf returned an error).
+    #[serde(deserialize_with = "id_or_none")]
+    pub id: Option<u32>,
+    /// `btf_kind()` of the type (`BTF_KIND_*` number).
+    pub kind: Option<u32>,
+    /// `btf__resolve_size()`, `None` for kinds without a size (e.g. FUNC).
+    pub size: Option<u64>,
+}
+
+fn id_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let id = i64::deserialize(d)?;
+    Ok(u32::try_from(id).ok())
+}
+
+/// libbpf's lookup of `names` in the BTF at `path`: the oracle's `btf-find` command,
+/// `btf__parse` (raw BTF or an ELF's `.BTF`) then `btf__find_by_name` for each name, in
+/// order. `Err` is libbpf's report when it cannot parse the file.
+///
+/// ```no_run
+/// let found = bpfkit_test_support::libbpf_btf_find(
+///     std::path::Path::new("/sys/kernel/btf/vmlinux"),
+///     &["task_struct"],
+/// )
+/// .unwrap();
+/// assert_eq!(found[0].kind, Some(4)); // BTF_KIND_STRUCT
+/// ```
+pub fn libbpf_btf_find(path: &Path, names: &[&str]) -> Result<Vec<LibbpfBtfType>, String> {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["btf-find".as_ref(), path.as_os_str()];
+    args.extend(names.iter().map(std::ffi::OsStr::new));
+    let stdout = run_oracle(&args);
+    #[derive(Deserialize)]
+    struct FindOutput {
+        types: Option<Vec<LibbpfBtfType>>,
+        error: Option<LibbpfError>,
+    }
+    let out: FindOutput = serde_json::from_slice(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "libbpf oracle printed invalid JSON for {}: {e}",
+            path.display()
+        )
+    });
+    match (out.error, out.types) {
+        (Some(err), _) => Err(err.to_string()),
+        (None, Some(types)) => Ok(types),
+        (None, None) => panic!("libbpf oracle printed neither result nor error"),
+    }
+}

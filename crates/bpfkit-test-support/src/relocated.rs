@@ -140,7 +140,47 @@ fn kernel_name(name: &str) -> &str {
 /// assert!(!out.programs[0].load.insns.is_empty());
 /// ```
 pub fn libbpf_relocated(path: &Path, opts: &RelocateOptions) -> Result<LibbpfRelocated, String> {
-    let mut args: Vec<std::ffi::OsString> = vec!["relocated".into(), path.into()];
+    let args = oracle_args("relocated", path, opts);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let stdout = run_oracle(&args);
+    parse_relocated(path, &stdout)
+}
+
+/// Loads `path` with libbpf (`bpf_object__open_file` + `bpf_object__load`, the oracle's
+/// `load` command: nothing recorded or faked, `opts.fake_load` ignored) and returns how
+/// many programs got an fd; everything is unloaded when the oracle exits. `Err` is
+/// libbpf's report (errno, message, log) of a failed open or load.
+///
+/// For benchmarks, run `oracle_path()` with `["load", OBJ]` directly: that process is
+/// libbpf's whole exec→loaded path.
+pub fn libbpf_load(path: &Path, opts: &RelocateOptions) -> Result<usize, String> {
+    let opts = RelocateOptions {
+        fake_load: false,
+        ..opts.clone()
+    };
+    let args = oracle_args("load", path, &opts);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let stdout = run_oracle(&args);
+    #[derive(Deserialize)]
+    struct LoadOutput {
+        loaded: Option<usize>,
+        error: Option<LibbpfError>,
+    }
+    let out: LoadOutput = serde_json::from_slice(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "libbpf oracle printed invalid JSON for {}: {e}",
+            path.display()
+        )
+    });
+    match (out.error, out.loaded) {
+        (Some(err), _) => Err(err.to_string()),
+        (None, Some(n)) => Ok(n),
+        (None, None) => panic!("libbpf oracle printed neither result nor error"),
+    }
+}
+
+fn oracle_args(command: &str, path: &Path, opts: &RelocateOptions) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec![command.into(), path.into()];
     if let Some(btf) = &opts.btf_custom_path {
         args.push("--btf".into());
         args.push(btf.into());
@@ -160,9 +200,11 @@ pub fn libbpf_relocated(path: &Path, opts: &RelocateOptions) -> Result<LibbpfRel
     if opts.fake_load {
         args.push("--fake-load".into());
     }
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    let stdout = run_oracle(&args);
-    let raw: RawOutput = serde_json::from_slice(&stdout).unwrap_or_else(|e| {
+    args
+}
+
+fn parse_relocated(path: &Path, stdout: &[u8]) -> Result<LibbpfRelocated, String> {
+    let raw: RawOutput = serde_json::from_slice(stdout).unwrap_or_else(|e| {
         panic!(
             "libbpf oracle printed invalid JSON for {}: {e}",
             path.display()

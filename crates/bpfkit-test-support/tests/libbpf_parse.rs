@@ -110,3 +110,52 @@ fn every_corpus_object_gets_an_answer_from_several_threads() {
     }
     assert!(opened >= 52, "only {opened} objects opened");
 }
+
+#[test]
+fn libbpf_btf_find_agrees_with_bpftool_on_vmlinux() {
+    let vmlinux = std::path::Path::new(bpfkit_test_support::VMLINUX_BTF);
+    let found = bpfkit_test_support::libbpf_btf_find(
+        vmlinux,
+        &["task_struct", "bpfkit_no_such_type", "int", "do_unlinkat"],
+    )
+    .unwrap();
+    let types = bpfkit_test_support::btf_types(vmlinux).unwrap();
+    let by_bpftool = |kind: &str, name: &str| {
+        types
+            .iter()
+            .find(|t| t.kind == kind && t.name.as_deref() == Some(name))
+            .unwrap()
+    };
+    let task = by_bpftool("STRUCT", "task_struct");
+    assert_eq!(
+        (found[0].id, found[0].kind, found[0].size),
+        (Some(task.id), Some(4), task.size)
+    );
+    assert_eq!((found[1].id, found[1].kind), (None, None));
+    assert_eq!(
+        (found[2].id, found[2].size),
+        (Some(by_bpftool("INT", "int").id), Some(4))
+    );
+    let func = by_bpftool("FUNC", "do_unlinkat");
+    assert_eq!((found[3].id, found[3].kind), (Some(func.id), Some(12)));
+}
+
+#[test]
+fn libbpf_load_counts_loaded_programs_or_reports_why_not() {
+    let dir = corpus_dir().join("libbpf-tools");
+    let opts = bpfkit_test_support::RelocateOptions::default();
+    assert_eq!(
+        bpfkit_test_support::libbpf_load(&dir.join("execsnoop.bpf.o"), &opts),
+        Ok(2)
+    );
+    let err = bpfkit_test_support::libbpf_load(&dir.join("cpudist.bpf.o"), &opts).unwrap_err();
+    assert!(err.contains("map 'start': failed to create"), "{err}");
+    let sized = bpfkit_test_support::RelocateOptions {
+        max_entries: vec![("start".into(), 16), ("hists".into(), 16)],
+        ..Default::default()
+    };
+    assert_eq!(
+        bpfkit_test_support::libbpf_load(&dir.join("cpudist.bpf.o"), &sized),
+        Ok(2)
+    );
+}
