@@ -195,6 +195,9 @@ impl EbpfBuild {
                 dir: self.crate_dir.clone(),
             });
         }
+        // One spelling of the path, so builds reaching the crate through different
+        // relative paths share cargo's fingerprints instead of rebuilding each other.
+        let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
         let toolchain = match &self.toolchain {
             Some(t) => t.clone(),
             None => Toolchain::detect()?,

@@ -1,0 +1,5 @@
+fn main() {
+    if let Err(err) = bpfkit_build::build_ebpf("../counter") {
+        panic!("{err}");
+    }
+}
