@@ -1,5 +1,22 @@
 //! Test helpers shared by bpfkit's crates: where the corpus is, C fixtures built with
 //! clang-19, and ground truth obtained from libbpf/bpftool in the same test run.
+//!
+//! - Corpus: [`corpus_dir`], [`corpus_objects`], [`corpus_vmlinux_btf`].
+//! - libbpf's view, through a small C program (`testdata/oracle/libbpf_oracle.c`, built
+//!   once with gcc against libbpf-dev): [`libbpf_parse`] (its open of an object),
+//!   [`libbpf_relocated`] (the instructions it hands to `BPF_PROG_LOAD`, caught by
+//!   interposing `syscall`), [`libbpf_load`], [`libbpf_btf_find`].
+//! - The kernel's view through bpftool: [`prog_loadall`] (pins removed on drop),
+//!   [`prog_show`], [`map_show`], [`map_dump`], [`prog_dump_xlated`], [`prog_run`],
+//!   [`btf_types`], [`btf_kind_counts`].
+//! - C fixtures: [`fixture`] compiles `testdata/c/<name>.bpf.c` (each file's header
+//!   comment says what it covers); [`fixture_names`] lists them.
+//! - [`Insn`] and [`mask_fd_immediates`] to compare instruction streams.
+//!
+//! Everything built is cached under [`cache_root`] keyed by a hash of its inputs, and
+//! written through a temporary file renamed into place, so parallel test threads and
+//! processes share it safely. Helpers panic only when the host lacks a tool (gcc,
+//! clang-19, bpftool, libbpf-dev); what libbpf or the kernel refuses is an `Err`.
 
 use std::path::PathBuf;
 

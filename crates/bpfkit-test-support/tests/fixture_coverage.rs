@@ -331,3 +331,62 @@ fn legacy_maps_fixture_is_refused_by_libbpf() {
     assert!(err.starts_with("errno 95 "), "{err}");
     assert!(err.contains("legacy map definitions"), "{err}");
 }
+
+#[test]
+fn global_data_sections_become_internal_maps_with_their_initial_values() {
+    let obj = fixture("global_data");
+    let parsed = libbpf_parse(&obj).unwrap();
+    let maps: Vec<(&str, u32, u32, bool)> = parsed
+        .maps
+        .iter()
+        .map(|m| (m.name.as_str(), m.value_size, m.map_flags, m.internal))
+        .collect();
+    // BPF_F_MMAPABLE (1024); read-only sections add BPF_F_RDONLY_PROG (128).
+    assert_eq!(
+        maps,
+        [
+            ("global_d.data", 8, 1024, true),
+            ("global_d.rodata", 14, 1152, true),
+            (".data.counters", 8, 1024, true),
+            (".rodata.config", 4, 1152, true),
+            ("global_d.bss", 8, 1024, true),
+        ]
+    );
+
+    let loaded = prog_loadall(&obj).unwrap();
+    let dump = |pin: &str| -> (serde_json::Value, serde_json::Value) {
+        let map = loaded.map(pin).unwrap();
+        let entries = map_dump(map.id).unwrap();
+        (
+            entries[0].formatted.clone().unwrap()["value"].clone(),
+            map.info["frozen"].clone(),
+        )
+    };
+    use serde_json::json;
+    assert_eq!(
+        dump("global_d_data"),
+        (
+            json!({".data": [{"initialized": 0x1122_3344_5566_7788_u64}]}),
+            json!(0)
+        )
+    );
+    assert_eq!(
+        dump("global_d_rodata"),
+        (
+            json!({".rodata": [{"constant": 7}, {"read_globals.message": "bpfkit %d"}]}),
+            json!(1)
+        )
+    );
+    assert_eq!(
+        dump("_data_counters"),
+        (json!({".data.counters": [{"custom_counter": 3}]}), json!(0))
+    );
+    assert_eq!(
+        dump("_rodata_config"),
+        (json!({".rodata.config": [{"custom_config": 11}]}), json!(1))
+    );
+    assert_eq!(
+        dump("global_d_bss"),
+        (json!({".bss": [{"zeroed": 0}]}), json!(0))
+    );
+}
