@@ -85,13 +85,90 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
 
 /// The file's bytes and where its BTF lies in them.
 struct Input {
-    bytes: Vec<u8>,
+    bytes: Bytes,
     elf: bool,
+}
+
+/// File contents: mapped for the kernel's immutable BTF files, read otherwise.
+enum Bytes {
+    Mapped(KernelBtfMap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m.bytes(),
+            Bytes::Read(v) => v,
+        }
+    }
+}
+
+/// A read-only private mapping of a file under `/sys/kernel/btf/`. The kernel serves
+/// these from its own immutable BTF, so the mapping cannot change or shrink under us;
+/// mapping skips the 5 MB copy `read` makes of vmlinux BTF (Linux 6.16+ allows it, older
+/// kernels refuse and we read instead).
+struct KernelBtfMap {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+impl KernelBtfMap {
+    fn open(path: &Path) -> Option<KernelBtfMap> {
+        use std::os::fd::AsRawFd;
+        if !path.starts_with("/sys/kernel/btf/") {
+            return None;
+        }
+        let file = std::fs::File::open(path).ok()?;
+        let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        if len == 0 {
+            return None;
+        }
+        // SAFETY: a fresh read-only private mapping of `len` bytes of an open file; no
+        // existing memory is affected. The fd may be closed after mmap returns.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        Some(KernelBtfMap {
+            ptr: std::ptr::NonNull::new(ptr.cast())?,
+            len,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` is a live PROT_READ mapping of `len` bytes owned by `self` (unmapped
+        // only in Drop), and the kernel's BTF behind it never changes.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for KernelBtfMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping created in `open`; no borrow of it outlives
+        // `self` because `bytes` borrows `self`.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
 }
 
 impl Input {
     fn read(path: &Path) -> Result<Input, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = match KernelBtfMap::open(path) {
+            Some(m) => Bytes::Mapped(m),
+            None => {
+                Bytes::Read(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?)
+            }
+        };
         let elf = bytes.starts_with(b"\x7fELF");
         Ok(Input { bytes, elf })
     }

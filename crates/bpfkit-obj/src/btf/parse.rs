@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use super::names::NameIndex;
+use super::names::{self, NameIndex};
 use super::types::*;
 use super::{BtfError, FuncLinkage, IntEncoding, Kind, TypeId, VarLinkage};
 
@@ -291,6 +291,15 @@ impl<'a> Btf<'a> {
         }
     }
 
+    /// The string section holding `offset` (this blob's or a base's) and the offset in it.
+    fn string_table_for(&self, offset: u32) -> Option<(&[u8], usize)> {
+        if offset < self.base_str_len {
+            return self.base?.string_table_for(offset);
+        }
+        let local = (offset - self.base_str_len) as usize;
+        Some((&self.data[self.strings.clone()], local))
+    }
+
     /// The string at `offset` of the string table.
     pub fn string_at(&self, offset: u32) -> Result<&str, BtfError> {
         if offset == 0 {
@@ -532,7 +541,8 @@ impl<'a> Btf<'a> {
                 if name_off == 0 {
                     return None;
                 }
-                self.string_bytes_at(name_off).ok()
+                let (table, local) = self.string_table_for(name_off)?;
+                names::hash_cstr(table, local)
             })
         })
     }
