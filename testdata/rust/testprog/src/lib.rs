@@ -41,7 +41,10 @@ impl<const TYPE: usize, K, V, const N: usize> MapDef<TYPE, K, V, N> {
         unsafe {
             let f: unsafe extern "C" fn(*const c_void, *const c_void) -> *mut c_void =
                 core::mem::transmute(1usize);
-            (f(self as *const _ as *const c_void, key as *const K as *const c_void) as *mut V)
+            (f(
+                self as *const _ as *const c_void,
+                key as *const K as *const c_void,
+            ) as *mut V)
                 .as_mut()
         }
     }
