@@ -3,10 +3,13 @@
 
 mod relo_support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bpfkit_obj::btf::Btf;
-use bpfkit_test_support::{corpus_dir, libbpf_parse, libbpf_relocated, RelocateOptions};
+use bpfkit_obj::relo::{ReloOutcome, TypeSource};
+use bpfkit_test_support::{
+    corpus_dir, corpus_vmlinux_btf, libbpf_parse, libbpf_relocated, RelocateOptions,
+};
 
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
 const BPF_MAP_TYPE_RINGBUF: u32 = 27;
@@ -32,14 +35,18 @@ fn start_up_sizes(path: &Path) -> Vec<(String, u32)> {
         .collect()
 }
 
-#[test]
-fn libbpf_tools_relocate_like_libbpf_against_the_running_kernel() {
-    let (vmlinux_bytes, module_bytes) = relo_support::kernel_btf_bytes();
-    let vmlinux = Btf::parse(&vmlinux_bytes).unwrap();
-    // Module BTFs are split on vmlinux; libbpf searches them when vmlinux has no candidate.
-    let modules = relo_support::kernel_modules(&vmlinux, &module_bytes);
-    let targets = relo_support::kernel_targets(&vmlinux, &modules);
+/// What [`compare_all`] compared.
+#[derive(Debug, Default)]
+struct Totals {
+    programs: usize,
+    compared: usize,
+    changed: usize,
+    poisoned: usize,
+}
 
+/// Relocates every libbpf-tools object against `targets` with both engines (libbpf with
+/// `btf_custom_path`, or the running kernel's BTF when `None`) and compares.
+fn compare_all(targets: &[&dyn TypeSource], btf_custom_path: Option<PathBuf>) -> Totals {
     let dir = corpus_dir().join("libbpf-tools");
     let mut objects: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -47,17 +54,23 @@ fn libbpf_tools_relocate_like_libbpf_against_the_running_kernel() {
         .map(|e| e.path())
         .collect();
     objects.sort();
-    let (mut compared, mut total, mut changed, mut programs, mut not_loaded) = (0, 0, 0, 0, 0);
+    let mut totals = Totals::default();
+    let (mut total, mut not_loaded) = (0, 0);
     let mut skipped = Vec::new();
     for path in &objects {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let elf = std::fs::read(path).unwrap();
-        let ours = relo_support::relocate_object(&elf, &targets);
-        // libbpf relocates every one of these objects against this kernel: so must we.
+        let ours = relo_support::relocate_object(&elf, targets);
+        // libbpf relocates every one of these objects against these targets: so must we.
         for sec in ours.sections.values() {
-            sec.applied();
+            totals.poisoned += sec
+                .applied()
+                .iter()
+                .filter(|a| a.outcome == ReloOutcome::Poisoned)
+                .count();
         }
         let mut opts = RelocateOptions {
+            btf_custom_path: btf_custom_path.clone(),
             max_entries: start_up_sizes(path),
             fake_load: true,
             ..Default::default()
@@ -87,9 +100,9 @@ fn libbpf_tools_relocate_like_libbpf_against_the_running_kernel() {
         let cmp = relo_support::assert_same_as_libbpf(&ours, &libbpf, &name);
         let (n, c) = (cmp.relos, cmp.changed);
         not_loaded += cmp.not_loaded;
-        compared += n;
-        changed += c;
-        programs += libbpf.programs.len();
+        totals.compared += n;
+        totals.changed += c;
+        totals.programs += libbpf.programs.len();
         total += ours
             .sections
             .values()
@@ -97,8 +110,44 @@ fn libbpf_tools_relocate_like_libbpf_against_the_running_kernel() {
             .sum::<usize>();
     }
     eprintln!(
-        "{} objects, {programs} programs: {compared} of {total} CO-RE relocations compared with libbpf ({not_loaded} in code libbpf did not load), {changed} insns changed; skipped: {skipped:#?}",
-        objects.len()
+        "{} objects, {} programs: {} of {total} CO-RE relocations compared with libbpf \
+         ({not_loaded} in code libbpf did not load), {} insns changed, {} poisoned; skipped: {skipped:#?}",
+        objects.len(),
+        totals.programs,
+        totals.compared,
+        totals.changed,
+        totals.poisoned,
     );
-    assert!(compared > 0 && changed > 0, "nothing compared");
+    totals
+}
+
+#[test]
+fn libbpf_tools_relocate_like_libbpf_against_the_running_kernel() {
+    let (vmlinux_bytes, module_bytes) = relo_support::kernel_btf_bytes();
+    let vmlinux = Btf::parse(&vmlinux_bytes).unwrap();
+    // Module BTFs are split on vmlinux; libbpf searches them when vmlinux has no candidate.
+    let modules = relo_support::kernel_modules(&vmlinux, &module_bytes);
+    let targets = relo_support::kernel_targets(&vmlinux, &modules);
+    let totals = compare_all(&targets, None);
+    // Poisoned instructions are among those compared: libbpf poisons the same ones.
+    assert!(
+        totals.compared > 0 && totals.changed > 0 && totals.poisoned > 0,
+        "{totals:?}"
+    );
+}
+
+#[test]
+fn libbpf_tools_relocate_like_libbpf_against_an_older_kernel_btf() {
+    // cilium's 5.x vmlinux BTF: layouts differ more from the tools' vmlinux.h, and fields
+    // the tools probe for are missing, so relocations change values and poison code.
+    let path = corpus_vmlinux_btf();
+    let bytes = std::fs::read(&path).unwrap();
+    let vmlinux = Btf::parse(&bytes).unwrap();
+    let targets: [&dyn TypeSource; 1] = [&vmlinux];
+    let totals = compare_all(&targets, Some(path));
+    // Poisoned instructions are among those compared: libbpf poisons the same ones.
+    assert!(
+        totals.compared > 0 && totals.changed > 0 && totals.poisoned > 0,
+        "{totals:?}"
+    );
 }
