@@ -16,9 +16,11 @@
  *       object's programs are not forwarded: they "succeed" with a /dev/null fd, so
  *       code the kernel would reject still shows its relocated form.
  *
- *   libbpf_oracle load OBJ [same options as relocated]
+ *   libbpf_oracle load OBJ [same options as relocated] [--pin-dir DIR]
  *       bpf_object__open_file() + bpf_object__load() with nothing recorded, then prints
  *       {"loaded": N}: libbpf as a plain loader, e.g. the baseline of load benchmarks.
+ *       With --pin-dir, bpf_object__pin_programs(DIR) and, unless the object has maps
+ *       pinned by name, bpf_object__pin_maps(DIR/maps) keep everything loaded.
  *   libbpf_oracle btf-find BTF NAME...
  *       btf__parse(BTF) (raw BTF or an ELF's .BTF) then btf__find_by_name() per NAME:
  *       {"types": [{"name", "id", "kind", "size"}]} with id -1 when absent; the libbpf
@@ -301,7 +303,7 @@ static void usage(void)
 {
 	fputs("usage: libbpf_oracle parse OBJ\n"
 	      "       libbpf_oracle btf-find BTF NAME...\n"
-	      "       libbpf_oracle load OBJ [relocated's options]\n"
+	      "       libbpf_oracle load OBJ [relocated's options] [--pin-dir DIR]\n"
 	      "       libbpf_oracle relocated OBJ [--btf PATH] [--max-entries MAP=N]...\n"
 	      "                                   [--autoload PROG=0|1]... [--prog-type PROG=N]...\n"
 	      "                                   [--fake-load]\n",
@@ -346,10 +348,13 @@ static int cmd_relocated(int argc, char **argv, int quiet)
 {
 	const char *path = argv[0];
 	const char *btf_path = NULL;
+	const char *pin_dir = NULL;
 	int fake = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--btf") == 0 && i + 1 < argc)
 			btf_path = argv[++i];
+		else if (quiet && strcmp(argv[i], "--pin-dir") == 0 && i + 1 < argc)
+			pin_dir = argv[++i];
 		else if (strcmp(argv[i], "--fake-load") == 0)
 			fake = 1;
 		else if ((strcmp(argv[i], "--max-entries") == 0 ||
@@ -422,6 +427,17 @@ static int cmd_relocated(int argc, char **argv, int quiet)
 		int loaded = 0;
 		bpf_object__for_each_program(prog, obj)
 			loaded += bpf_program__fd(prog) >= 0;
+		if (!err && pin_dir) {
+			struct bpf_map *map;
+			int auto_pinned = 0;
+			char maps_dir[4096];
+			bpf_object__for_each_map(map, obj)
+				auto_pinned |= bpf_map__pin_path(map) != NULL;
+			err = bpf_object__pin_programs(obj, pin_dir);
+			snprintf(maps_dir, sizeof(maps_dir), "%s/maps", pin_dir);
+			if (!err && !auto_pinned)
+				err = bpf_object__pin_maps(obj, maps_dir);
+		}
 		if (err)
 			print_error(err);
 		else

@@ -279,12 +279,15 @@ pub struct PinnedMap {
     pub info: Value,
 }
 
-/// The result of `bpftool prog loadall OBJ DIR pinmaps DIR/maps`; removing the pins on
-/// drop unloads everything (nothing else holds the fds).
+/// Programs and maps loaded by libbpf and pinned in a private directory (see
+/// [`prog_loadall`], [`libbpf_load_pinned`]); removing the pins on drop unloads
+/// everything (nothing else holds the fds).
 #[derive(Debug)]
 pub struct LoadedObject {
     dir: PathBuf,
-    /// Pins libbpf created by itself (`LIBBPF_PIN_BY_NAME`) that did not exist before.
+    /// Where libbpf pins the object's `LIBBPF_PIN_BY_NAME` maps.
+    auto_pins: Vec<PathBuf>,
+    /// Those of `auto_pins` that did not exist before the load.
     created_pins: Vec<PathBuf>,
     /// Pinned programs, sorted by pin name.
     pub programs: Vec<PinnedProgram>,
@@ -368,108 +371,125 @@ fn as_u32(v: &Value, field: &str) -> Result<u32, String> {
 /// assert_eq!(loaded.program("dispatch").unwrap().prog_type, "xdp");
 /// ```
 pub fn prog_loadall(obj: &Path) -> Result<LoadedObject, String> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    ensure_bpffs()?;
-    let dir = PathBuf::from(format!(
-        "/sys/fs/bpf/bpfkit-test-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let auto_pins: Vec<PathBuf> = crate::libbpf_parse(obj)
-        .map(|parsed| {
-            parsed
-                .maps
-                .iter()
-                .filter_map(|m| m.pin_path.as_ref().map(PathBuf::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    // Own the directory and new pins from the start so every exit path removes them.
-    let mut loaded = LoadedObject {
-        dir: dir.clone(),
-        created_pins: auto_pins.iter().filter(|p| !p.exists()).cloned().collect(),
-        programs: Vec::new(),
-        maps: Vec::new(),
-    };
-    let maps_dir = dir.join("maps");
+    let mut loaded = LoadedObject::prepare(obj)?;
     let mut cmd = Command::new("bpftool");
-    cmd.args(["prog", "loadall"]).arg(obj).arg(&dir);
-    if auto_pins.is_empty() {
-        cmd.arg("pinmaps").arg(&maps_dir);
+    cmd.args(["prog", "loadall"]).arg(obj).arg(&loaded.dir);
+    if loaded.auto_pins.is_empty() {
+        cmd.arg("pinmaps").arg(loaded.dir.join("maps"));
     }
     run(&mut cmd)?;
-    for (pin_name, path) in pins(&dir) {
-        let info = bpftool_json([
-            "prog".as_ref(),
-            "show".as_ref(),
-            "pinned".as_ref(),
-            path.as_os_str(),
-        ])?;
-        loaded.programs.push(PinnedProgram {
-            id: as_u32(&info, "id")?,
-            prog_type: info["type"].as_str().unwrap_or_default().to_owned(),
-            name: info["name"].as_str().unwrap_or_default().to_owned(),
-            xlated_insns: as_u32(&info, "bytes_xlated")? as usize / 8,
-            map_ids: info["map_ids"]
-                .as_array()
-                .map(|ids| {
-                    ids.iter()
-                        .filter_map(|i| u32::try_from(i.as_u64()?).ok())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            pin_name,
-            info,
-        });
+    loaded.describe()?;
+    Ok(loaded)
+}
+
+/// Like [`prog_loadall`], but loaded by libbpf itself through the oracle's `load`
+/// command, so [`crate::RelocateOptions`]' `max_entries`, `autoload`, `prog_types` and
+/// `btf_custom_path` apply (e.g. the libbpf-tools objects whose maps are sized at run
+/// time). Programs are pinned with `bpf_object__pin_programs`, maps with
+/// `bpf_object__pin_maps` (same names as bpftool's); removed on drop.
+pub fn libbpf_load_pinned(
+    obj: &Path,
+    opts: &crate::RelocateOptions,
+) -> Result<LoadedObject, String> {
+    let mut loaded = LoadedObject::prepare(obj)?;
+    crate::relocated::libbpf_load_into(obj, opts, Some(&loaded.dir))?;
+    loaded.describe()?;
+    Ok(loaded)
+}
+
+impl LoadedObject {
+    /// A fresh pin directory for `obj`, owning it (and the pins libbpf will create by
+    /// name) from the start so every exit path removes them.
+    fn prepare(obj: &Path) -> Result<Self, String> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        ensure_bpffs()?;
+        let dir = PathBuf::from(format!(
+            "/sys/fs/bpf/bpfkit-test-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let auto_pins: Vec<PathBuf> = crate::libbpf_parse(obj)
+            .map(|parsed| {
+                parsed
+                    .maps
+                    .iter()
+                    .filter_map(|m| m.pin_path.as_ref().map(PathBuf::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(LoadedObject {
+            dir,
+            created_pins: auto_pins.iter().filter(|p| !p.exists()).cloned().collect(),
+            auto_pins,
+            programs: Vec::new(),
+            maps: Vec::new(),
+        })
     }
-    for (pin_name, path) in pins(&maps_dir) {
-        let info = bpftool_json([
-            "map".as_ref(),
-            "show".as_ref(),
-            "pinned".as_ref(),
-            path.as_os_str(),
-        ])?;
-        loaded.maps.push(PinnedMap {
-            id: as_u32(&info, "id")?,
-            pin_name,
-            info,
-        });
-    }
-    if !auto_pins.is_empty() {
-        for path in &auto_pins {
+
+    /// Fills `programs` and `maps` from the pins (and, with pin-by-name maps, from the
+    /// programs' map ids).
+    fn describe(&mut self) -> Result<(), String> {
+        for (pin_name, path) in pins(&self.dir) {
+            let info = bpftool_json([
+                "prog".as_ref(),
+                "show".as_ref(),
+                "pinned".as_ref(),
+                path.as_os_str(),
+            ])?;
+            self.programs.push(PinnedProgram {
+                id: as_u32(&info, "id")?,
+                prog_type: info["type"].as_str().unwrap_or_default().to_owned(),
+                name: info["name"].as_str().unwrap_or_default().to_owned(),
+                xlated_insns: as_u32(&info, "bytes_xlated")? as usize / 8,
+                map_ids: info["map_ids"]
+                    .as_array()
+                    .map(|ids| {
+                        ids.iter()
+                            .filter_map(|i| u32::try_from(i.as_u64()?).ok())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                pin_name,
+                info,
+            });
+        }
+        let mut map_pins = pins(&self.dir.join("maps"));
+        map_pins.extend(self.auto_pins.iter().map(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            (name.unwrap_or_default(), p.clone())
+        }));
+        for (pin_name, path) in map_pins {
             let info = bpftool_json([
                 "map".as_ref(),
                 "show".as_ref(),
                 "pinned".as_ref(),
                 path.as_os_str(),
             ])?;
-            let pin_name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            loaded.maps.push(PinnedMap {
+            self.maps.push(PinnedMap {
                 id: as_u32(&info, "id")?,
                 pin_name,
                 info,
             });
         }
-        let used: std::collections::BTreeSet<u32> = loaded
-            .programs
-            .iter()
-            .flat_map(|p| p.map_ids.iter().copied())
-            .collect();
-        for id in used {
-            if loaded.maps.iter().any(|m| m.id == id) {
-                continue;
+        if !self.auto_pins.is_empty() {
+            let used: std::collections::BTreeSet<u32> = self
+                .programs
+                .iter()
+                .flat_map(|p| p.map_ids.iter().copied())
+                .collect();
+            for id in used {
+                if self.maps.iter().any(|m| m.id == id) {
+                    continue;
+                }
+                let info = map_show(id)?;
+                self.maps.push(PinnedMap {
+                    id,
+                    pin_name: info["name"].as_str().unwrap_or_default().to_owned(),
+                    info,
+                });
             }
-            let info = map_show(id)?;
-            loaded.maps.push(PinnedMap {
-                id,
-                pin_name: info["name"].as_str().unwrap_or_default().to_owned(),
-                info,
-            });
         }
-        loaded.maps.sort_by(|a, b| a.pin_name.cmp(&b.pin_name));
+        self.maps.sort_by(|a, b| a.pin_name.cmp(&b.pin_name));
+        Ok(())
     }
-    Ok(loaded)
 }

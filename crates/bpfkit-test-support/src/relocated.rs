@@ -154,11 +154,24 @@ pub fn libbpf_relocated(path: &Path, opts: &RelocateOptions) -> Result<LibbpfRel
 /// For benchmarks, run `oracle_path()` with `["load", OBJ]` directly: that process is
 /// libbpf's whole exec→loaded path.
 pub fn libbpf_load(path: &Path, opts: &RelocateOptions) -> Result<usize, String> {
+    libbpf_load_into(path, opts, None)
+}
+
+/// The oracle's `load` command, pinning under `pin_dir` when given.
+pub(crate) fn libbpf_load_into(
+    path: &Path,
+    opts: &RelocateOptions,
+    pin_dir: Option<&Path>,
+) -> Result<usize, String> {
     let opts = RelocateOptions {
         fake_load: false,
         ..opts.clone()
     };
-    let args = oracle_args("load", path, &opts);
+    let mut args = oracle_args("load", path, &opts);
+    if let Some(dir) = pin_dir {
+        args.push("--pin-dir".into());
+        args.push(dir.into());
+    }
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let stdout = run_oracle(&args);
     #[derive(Deserialize)]

@@ -114,3 +114,45 @@ fn vmlinux_btf_kind_counts_are_contiguous_ids_with_the_expected_kinds() {
         .unwrap();
     assert_eq!(int.size, Some(4));
 }
+
+#[test]
+fn libbpf_load_pinned_sizes_maps_and_matches_bpftool_xlated() {
+    use bpfkit_test_support::{libbpf_load_pinned, mask_fd_immediates, RelocateOptions};
+    let dir = corpus_dir().join("libbpf-tools");
+
+    let opts = RelocateOptions {
+        max_entries: vec![("start".into(), 16), ("hists".into(), 32)],
+        ..Default::default()
+    };
+    let cpudist = libbpf_load_pinned(&dir.join("cpudist.bpf.o"), &opts).unwrap();
+    let names: Vec<&str> = cpudist
+        .programs
+        .iter()
+        .map(|p| p.pin_name.as_str())
+        .collect();
+    assert_eq!(names, ["sched_switch_btf", "sched_switch_tp"]);
+    let start = map_show(cpudist.map("start").unwrap().id).unwrap();
+    assert_eq!(start["max_entries"], 16);
+    let hists = map_show(cpudist.map("hists").unwrap().id).unwrap();
+    assert_eq!(hists["max_entries"], 32);
+    let pin_dir = cpudist.pin_dir().to_path_buf();
+    drop(cpudist);
+    assert!(!pin_dir.exists());
+
+    // The same object loaded by libbpf twice (oracle, bpftool): identical xlated code
+    // once map ids are masked.
+    let obj = dir.join("execsnoop.bpf.o");
+    let by_oracle = libbpf_load_pinned(&obj, &RelocateOptions::default()).unwrap();
+    let by_bpftool = prog_loadall(&obj).unwrap();
+    assert_eq!(by_oracle.programs.len(), 2);
+    for (a, b) in by_oracle.programs.iter().zip(&by_bpftool.programs) {
+        assert_eq!(a.pin_name, b.pin_name);
+        assert_ne!(a.id, b.id);
+        assert_eq!(
+            mask_fd_immediates(&prog_dump_xlated(a.id).unwrap()),
+            mask_fd_immediates(&prog_dump_xlated(b.id).unwrap()),
+            "{}",
+            a.pin_name
+        );
+    }
+}
