@@ -150,8 +150,13 @@ fn variable_length_copies_are_lowered_to_loops_the_verifier_accepts() {
         .iter()
         .map(|b| b.as_u64().expect("byte"))
         .collect();
+    // copy_from_slice of 0..len, fill of the rest, then copy_within of 0..len to 16.
     let expected: Vec<u64> = (0..32)
-        .map(|i| if i < len { i as u64 + 1 } else { 0xaa })
+        .map(|i| match i {
+            i if i < len => i as u64 + 1,
+            i if (16..16 + len).contains(&i) => (i - 16) as u64 + 1,
+            _ => 0xaa,
+        })
         .collect();
     assert_eq!(bytes, expected);
 }

@@ -1,5 +1,5 @@
-//! `copy_from_slice`/`fill` of a length known only at run time: LLVM turns them into
-//! `memcpy`/`memset` of variable size, which the BPF backend cannot emit; the linker lowers
+//! `copy_from_slice`/`fill`/`copy_within` of a length known only at run time: LLVM turns
+//! them into `memcpy`/`memset`/`memmove` of variable size, which the BPF backend cannot emit; the linker lowers
 //! them to bounded byte loops the verifier accepts.
 #![no_std]
 #![no_main]
@@ -32,6 +32,10 @@ pub extern "C" fn memops(_ctx: *mut core::ffi::c_void) -> u32 {
     }
     if let Some(rest) = dst.bytes.get_mut(len..) {
         rest.fill(0xaa);
+    }
+    // An overlapping-capable move of run-time length (memmove): bytes 0..len to 16..16+len.
+    if len <= 16 {
+        dst.bytes.copy_within(..len, 16);
     }
     dst.len = len as u32;
     0
