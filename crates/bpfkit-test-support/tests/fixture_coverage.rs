@@ -390,3 +390,31 @@ fn global_data_sections_become_internal_maps_with_their_initial_values() {
         (json!({".bss": [{"zeroed": 0}]}), json!(0))
     );
 }
+
+#[test]
+fn event_records_fill_the_ring_buffer_until_it_is_full() {
+    use bpfkit_test_support::prog_run;
+    let loaded = prog_loadall(&fixture("event_records")).unwrap();
+    let bss = |field: &str| -> u64 {
+        let entries = map_dump(loaded.map("event_re_bss").unwrap().id).unwrap();
+        let fields = entries[0].formatted.as_ref().unwrap()["value"][".bss"].clone();
+        fields
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|f| f[field].as_u64())
+            .unwrap()
+    };
+    let packet = [0u8; 64];
+    let ring = loaded.program("fill_ringbuf").unwrap().id;
+    // Nobody consumes: 16-byte records take 24 bytes (8-byte header) of the 256 KiB ring.
+    assert_eq!(prog_run(ring, &packet, 20_000).unwrap().retval, 2);
+    let fit = 256 * 1024 / 24;
+    assert_eq!(bss("ringbuf_seq"), 20_000);
+    assert_eq!(bss("ringbuf_dropped"), 20_000 - fit);
+
+    // No perf event is open on any CPU slot: every output fails and is counted.
+    let perf = loaded.program("fill_perfbuf").unwrap().id;
+    assert_eq!(prog_run(perf, &packet, 10).unwrap().retval, 2);
+    assert_eq!((bss("perfbuf_seq"), bss("perfbuf_dropped")), (10, 10));
+}
