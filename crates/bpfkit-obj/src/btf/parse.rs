@@ -77,6 +77,7 @@ pub struct Btf<'a> {
     /// Total string bytes of the base chain: local string offsets start here.
     base_str_len: u32,
     names: OnceLock<NameIndex>,
+    pointer_size: OnceLock<u32>,
 }
 
 impl std::fmt::Debug for Btf<'_> {
@@ -221,6 +222,7 @@ impl<'a> Btf<'a> {
             base,
             base_str_len,
             names: OnceLock::new(),
+            pointer_size: OnceLock::new(),
         })
     }
 
@@ -591,18 +593,21 @@ impl<'a> Btf<'a> {
         })
     }
 
-    /// Size of a pointer in this BTF: 8, or 4 when `long` is 4 bytes (32-bit targets).
+    /// Size of a pointer in this BTF: the size of `long` (4 on 32-bit targets), else 8.
+    /// Looked up once, then cached.
     pub fn pointer_size(&self) -> u32 {
-        for name in ["long int", "long unsigned int", "long", "unsigned long"] {
-            if let Some(id) = self.id_by_name_kind(name, Kind::Int) {
-                if let Ok(h) = self.type_header(id) {
-                    if h.size_or_type == 4 || h.size_or_type == 8 {
-                        return h.size_or_type;
+        *self.pointer_size.get_or_init(|| {
+            for name in ["long int", "long unsigned int", "long", "unsigned long"] {
+                if let Some(id) = self.id_by_name_kind(name, Kind::Int) {
+                    if let Ok(h) = self.type_header(id) {
+                        if h.size_or_type == 4 || h.size_or_type == 8 {
+                            return h.size_or_type;
+                        }
                     }
                 }
             }
-        }
-        8
+            8
+        })
     }
 
     /// Size in bytes of any sized type, following typedefs, modifiers, variables and arrays,
