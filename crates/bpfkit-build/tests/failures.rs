@@ -1,5 +1,5 @@
-//! What the route says when it cannot work: panic paths in the program, missing rustup
-//! components.
+//! What the route says when it cannot work: panic paths and indirect calls in the program,
+//! missing rustup components.
 
 mod common;
 
@@ -27,6 +27,25 @@ fn a_surviving_panic_path_fails_the_link_naming_the_rust_function() {
     );
     assert!(
         stderr.contains("`panicky` can panic (it calls `panics::lookup_slot`)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_indirect_call_fails_the_link_naming_the_rust_function() {
+    let err = EbpfBuild::new(common::test_crate("indirect"))
+        .linker(common::linker())
+        .target_dir(common::shared_target_dir())
+        .quiet(true)
+        .build()
+        .expect_err("a call through a function pointer must not link");
+    let BuildError::CargoFailed { stderr, .. } = &err else {
+        panic!("expected a failed cargo build, got {err}");
+    };
+    assert!(
+        stderr.contains(
+            "`indirect::dispatch` makes an indirect call (function pointer or `dyn` method)"
+        ),
         "{stderr}"
     );
 }
