@@ -8,6 +8,7 @@
 
 pub mod features;
 pub mod info;
+pub mod loader;
 pub mod maps;
 pub mod pin;
 pub mod programs;

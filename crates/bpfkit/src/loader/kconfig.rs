@@ -1,0 +1,86 @@
+//! `.kconfig` externs: `LINUX_KERNEL_VERSION`, `LINUX_HAS_SYSCALL_WRAPPER` and `CONFIG_*`
+//! values from the running kernel's config file.
+
+use std::collections::HashMap;
+
+use bpfkit_obj::object::{ExternKind, KconfigType, ObjectSpec};
+
+/// The kernel config as `NAME -> value` (`y`, `m`, `"str"`, numbers), from
+/// `/boot/config-<release>` when present. (`/proc/config.gz` is compressed: not read.)
+fn kernel_config() -> HashMap<String, String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let path = format!("/boot/config-{}", release.trim());
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Write every kconfig extern's value into the `.kconfig` map's bytes.
+pub(crate) fn fill(spec: &ObjectSpec, bytes: &mut [u8]) -> Result<(), String> {
+    let config = kernel_config();
+    for e in &spec.externs {
+        let ExternKind::Kconfig {
+            kind, size, offset, ..
+        } = &e.kind
+        else {
+            continue;
+        };
+        let value: Option<String> = match e.name.as_str() {
+            "LINUX_KERNEL_VERSION" => Some(super::kernel_version_code().to_string()),
+            // x86_64 and arm64 wrap syscalls (pt_regs) since 4.17 / 5.5.
+            "LINUX_HAS_SYSCALL_WRAPPER" => Some("1".into()),
+            // As libbpf: whether programs can read a BPF cookie, by probe.
+            "LINUX_HAS_BPF_COOKIE" => Some(
+                if crate::features::supported(crate::features::Probe::BpfCookie) {
+                    "y"
+                } else {
+                    "n"
+                }
+                .into(),
+            ),
+            name => config.get(name).cloned(),
+        };
+        let Some(value) = value else {
+            if e.weak {
+                continue; // stays 0
+            }
+            return Err(format!(
+                "kconfig extern '{}' is not set in this kernel's config (declare it __weak to default to 0)",
+                e.name
+            ));
+        };
+        let off = *offset as usize;
+        let size = *size as usize;
+        let dst = bytes
+            .get_mut(off..off + size)
+            .ok_or_else(|| format!("kconfig extern '{}' lies outside .kconfig", e.name))?;
+        match kind {
+            KconfigType::Bool | KconfigType::Tristate => {
+                dst[0] = match value.as_str() {
+                    "y" => 1,
+                    "m" => 2,
+                    _ => 0,
+                };
+            }
+            KconfigType::Char => dst[0] = value.bytes().next().unwrap_or(0),
+            KconfigType::CharArray => {
+                let s = value.trim_matches('"').as_bytes();
+                let n = s.len().min(size.saturating_sub(1));
+                dst[..n].copy_from_slice(&s[..n]);
+            }
+            KconfigType::Int { .. } => {
+                let v: i64 = if let Some(hex) = value.strip_prefix("0x") {
+                    i64::from_str_radix(hex, 16).map_err(|e| format!("{}: {e}", e))?
+                } else {
+                    value.parse().map_err(|_| {
+                        format!("kconfig extern '{}': '{value}' is not a number", e.name)
+                    })?
+                };
+                dst.copy_from_slice(&v.to_le_bytes()[..size.min(8)]);
+            }
+        }
+    }
+    Ok(())
+}

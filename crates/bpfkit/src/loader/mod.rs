@@ -1,0 +1,599 @@
+//! The `Loader`: an [`ObjectSpec`] and the running kernel in, an [`Object`] of maps and
+//! programs out.
+//!
+//! Steps, in libbpf's order: fix up and sanitize the object's BTF and load it (falling back
+//! to no BTF, with a log line, where libbpf would); create every map (global data with its
+//! initial bytes, `.rodata` and `.kconfig` frozen; user overrides of `max_entries` and
+//! `.rodata` variables applied first; pinned maps reused by name); link each program with
+//! its subprograms, patch map/data/extern references and CO-RE against the kernel BTF; load
+//! it, returning the verifier log on failure; fill prog arrays' and map-in-maps' initial slots.
+
+mod btf;
+mod kconfig;
+mod link;
+mod object;
+
+pub use object::{Object, Program};
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use bpfkit_obj::btf::{Btf, BtfExt};
+use bpfkit_obj::object::{
+    DataKind, MapDefinition, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramSpec, SlotValue,
+};
+
+use crate::maps::{MapData, MapError, MapParams, MapType};
+use crate::pin::PinError;
+use crate::sys::{self, ProgLoadAttr, ProgLoadError};
+
+/// Errors of loading an object. Each names the object and the map or program.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Reading the object file failed.
+    #[error("reading {path:?}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The ELF could not be parsed.
+    #[error("object '{object}': {source}")]
+    Parse {
+        /// The object name.
+        object: String,
+        /// The parser's error (names section and offset).
+        #[source]
+        source: ObjectError,
+    },
+    /// A map could not be created or initialised.
+    #[error("object '{object}': map '{map}': {source}")]
+    Map {
+        /// The object name.
+        object: String,
+        /// The map.
+        map: String,
+        /// Why.
+        #[source]
+        source: MapError,
+    },
+    /// A pinned map could not be reused or pinned.
+    #[error("object '{object}': map '{map}': {source}")]
+    Pin {
+        /// The object name.
+        object: String,
+        /// The map.
+        map: String,
+        /// Why.
+        #[source]
+        source: PinError,
+    },
+    /// A map needs something the loader cannot give it.
+    #[error("object '{object}': map '{map}': {reason}")]
+    MapSetup {
+        /// The object name.
+        object: String,
+        /// The map.
+        map: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// A program could not be linked or relocated.
+    #[error("object '{object}': program '{program}': {reason}")]
+    Link {
+        /// The object name.
+        object: String,
+        /// The program.
+        program: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The kernel refused a program; the verifier log is in the source.
+    #[error("object '{object}': program '{program}': {source}")]
+    Program {
+        /// The object name.
+        object: String,
+        /// The program.
+        program: String,
+        /// The syscall error and verifier log.
+        #[source]
+        source: Box<ProgLoadError>,
+    },
+    /// A `.rodata` variable set by the user does not exist or has another size.
+    #[error("object '{object}': global '{name}': {reason}")]
+    Global {
+        /// The object name.
+        object: String,
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Loads objects into the kernel. Options are set before [`Loader::load`].
+///
+/// ```no_run
+/// let object = bpfkit::loader::Loader::new()
+///     .max_entries("events", 4096)
+///     .set_global("targ_pid", &1234u32.to_ne_bytes())
+///     .load_file("execsnoop.bpf.o")?;
+/// for p in object.programs() {
+///     println!("{} id {}", p.name(), p.id()?);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Loader {
+    pin_dir: Option<PathBuf>,
+    globals: Vec<(String, Vec<u8>)>,
+    max_entries: HashMap<String, u32>,
+    value_size: HashMap<String, u32>,
+    kernel_btf: PathBuf,
+    log_level: u32,
+}
+
+impl Default for Loader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Loader {
+    /// A loader with no pin directory, no overrides, the kernel's BTF at
+    /// `/sys/kernel/btf/vmlinux`.
+    pub fn new() -> Self {
+        Self {
+            pin_dir: None,
+            globals: Vec::new(),
+            max_entries: HashMap::new(),
+            value_size: HashMap::new(),
+            kernel_btf: PathBuf::from("/sys/kernel/btf/vmlinux"),
+            log_level: 0,
+        }
+    }
+
+    /// Directory (on a bpffs) for maps with `pinning = LIBBPF_PIN_BY_NAME`: an existing pin
+    /// of the same name is reused, otherwise the new map is pinned there.
+    pub fn pin_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.pin_dir = Some(dir.into());
+        self
+    }
+
+    /// Set a `.rodata` (or `.data`/`.bss`) variable's initial bytes before load.
+    pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> &mut Self {
+        self.globals.push((name.to_owned(), bytes.to_vec()));
+        self
+    }
+
+    /// Override a map's `max_entries` (maps the tools size at start have 0 in the object).
+    pub fn max_entries(&mut self, map: &str, max_entries: u32) -> &mut Self {
+        self.max_entries.insert(map.to_owned(), max_entries);
+        self
+    }
+
+    /// Override a map's `value_size` (e.g. stack trace maps sized by the tool's
+    /// `perf_max_stack_depth`). The map is then created without BTF for its value.
+    pub fn value_size(&mut self, map: &str, value_size: u32) -> &mut Self {
+        self.value_size.insert(map.to_owned(), value_size);
+        self
+    }
+
+    /// Use another BTF file as the kernel's for CO-RE (e.g. a BTFHub file).
+    pub fn kernel_btf(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.kernel_btf = path.into();
+        self
+    }
+
+    /// Ask for the verifier log at this level on every load (0: only on failure).
+    pub fn verifier_log_level(&mut self, level: u32) -> &mut Self {
+        self.log_level = level;
+        self
+    }
+
+    /// Read, parse and load the object at `path` (its name is the file name up to the
+    /// first dot, as libbpf names it).
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, LoadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let name = bpfkit_obj::object::object_name_from_path(&path.to_string_lossy());
+        self.load(&bytes, &name)
+    }
+
+    /// Parse and load an object's ELF bytes under the name `name`.
+    pub fn load(&self, elf: &[u8], name: &str) -> Result<Object, LoadError> {
+        let spec = ObjectSpec::parse_named(elf, name).map_err(|source| LoadError::Parse {
+            object: name.to_owned(),
+            source,
+        })?;
+        self.load_spec(&spec, elf)
+    }
+
+    /// Load a parsed spec; `elf` are the bytes it came from (for DATASEC layout).
+    pub fn load_spec(&self, spec: &ObjectSpec, elf: &[u8]) -> Result<Object, LoadError> {
+        let object = spec.name.clone();
+        // 1. BTF.
+        let prepared = spec
+            .btf
+            .as_deref()
+            .map(|raw| btf::prepare(raw, elf))
+            .transpose()
+            .unwrap_or_else(|e| {
+                log::warn!("object '{object}': BTF unusable ({e}); loading without BTF");
+                None
+            });
+        let btf_fd: Option<OwnedFd> =
+            prepared
+                .as_ref()
+                .and_then(|p| match btf::load(&p.loadable) {
+                    Ok(fd) => Some(fd),
+                    Err(e) => {
+                        log::warn!(
+                            "object '{object}': kernel rejected BTF ({}); loading without BTF",
+                            e.source
+                        );
+                        None
+                    }
+                });
+        let local_btf = prepared.as_ref().and_then(|p| Btf::parse(&p.fixed).ok());
+        let btf_ext = spec.btf_ext.as_deref().and_then(|b| BtfExt::parse(b).ok());
+
+        // Kernel BTF, only when something needs it.
+        let needs_kernel_btf = btf_ext.as_ref().is_some_and(|e| !e.core_relo.is_empty())
+            || !spec.externs.is_empty()
+            || spec.programs.iter().any(|p| p.section.attach_btf);
+        let kernel_btf = if needs_kernel_btf {
+            match btf::kernel_btf(&self.kernel_btf) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    log::warn!("object '{object}': kernel BTF unavailable: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+
+        // 2. Maps.
+        let mut maps: Vec<(String, MapData)> = Vec::new();
+        let mut map_fds: HashMap<String, i32> = HashMap::new();
+        let mut kconfig_map = None;
+        for m in &spec.maps {
+            let data = self.create_map(spec, m, prepared.as_ref(), btf_fd.as_ref())?;
+            if m.definition == MapDefinition::Kconfig {
+                kconfig_map = Some(m.name.clone());
+            }
+            map_fds.insert(m.name.clone(), data.as_fd().as_raw_fd());
+            maps.push((m.name.clone(), data));
+        }
+
+        // 3. Programs.
+        let ctx = link::LinkContext {
+            spec,
+            local_btf: local_btf
+                .as_ref()
+                .filter(|_| btf_fd.is_some())
+                .or(local_btf.as_ref()),
+            btf_ext: btf_ext.as_ref(),
+            kernel_btf: kernel_btf.as_ref(),
+            map_fds: &map_fds,
+            kconfig_map: kconfig_map.as_deref(),
+        };
+        let mut programs = Vec::new();
+        for p in spec.programs.iter().filter(|p| p.section.autoload) {
+            let fd = self.load_program(&ctx, p, btf_fd.as_ref(), kernel_btf.as_ref())?;
+            programs.push(Program::new(p.name.clone(), p.section.clone(), fd));
+        }
+
+        // 4. Initial slots of prog arrays and maps of maps.
+        for m in spec.maps.iter().filter(|m| !m.initial_slots.is_empty()) {
+            let Some((_, map)) = maps.iter().find(|(n, _)| *n == m.name) else {
+                continue;
+            };
+            for slot in &m.initial_slots {
+                let fd = match &slot.value {
+                    SlotValue::Program(name) => programs
+                        .iter()
+                        .find(|p| p.name() == name)
+                        .map(|p| p.fd().as_raw_fd()),
+                    SlotValue::Map(name) => map_fds.get(name).copied(),
+                };
+                let fd = fd.ok_or_else(|| LoadError::MapSetup {
+                    object: object.clone(),
+                    map: m.name.clone(),
+                    reason: format!("initial slot {} names an unknown object", slot.index),
+                })?;
+                map.update_bytes(&slot.index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0)
+                    .map_err(|source| LoadError::Map {
+                        object: object.clone(),
+                        map: m.name.clone(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(Object::new(object, maps, programs, btf_fd))
+    }
+
+    fn create_map(
+        &self,
+        spec: &ObjectSpec,
+        m: &MapSpec,
+        btf: Option<&btf::PreparedBtf>,
+        btf_fd: Option<&OwnedFd>,
+    ) -> Result<MapData, LoadError> {
+        let object = &spec.name;
+        let map_err = |source| LoadError::Map {
+            object: object.clone(),
+            map: m.name.clone(),
+            source,
+        };
+        let setup = |reason: String| LoadError::MapSetup {
+            object: object.clone(),
+            map: m.name.clone(),
+            reason,
+        };
+        let map_type = MapType::from_number(m.map_type as u32)
+            .ok_or_else(|| setup(format!("unknown map type {}", m.map_type as u32)))?;
+        let mut max_entries = self
+            .max_entries
+            .get(&m.name)
+            .copied()
+            .unwrap_or(m.max_entries);
+        let value_size_override = self.value_size.get(&m.name).copied();
+        let value_size = value_size_override.unwrap_or(m.value_size);
+        if max_entries == 0 && map_type == MapType::PerfEventArray {
+            max_entries = crate::maps::possible_cpus().map_err(map_err)? as u32;
+        }
+
+        // Initial bytes, with the user's globals applied.
+        let mut initial = m.data.clone();
+        if let (Some(bytes), MapDefinition::Data { section, .. }) =
+            (initial.as_mut(), &m.definition)
+        {
+            for (name, value) in &self.globals {
+                let Some((off, size)) = btf.and_then(|b| btf::datasec_var(&b.fixed, section, name))
+                else {
+                    continue;
+                };
+                if size as usize != value.len() {
+                    return Err(LoadError::Global {
+                        object: object.clone(),
+                        name: name.clone(),
+                        reason: format!("is {size} bytes, {} given", value.len()),
+                    });
+                }
+                let end = off as usize + value.len();
+                if let Some(dst) = bytes.get_mut(off as usize..end) {
+                    dst.copy_from_slice(value);
+                }
+            }
+        }
+
+        // Reuse a pin.
+        let pin_path = match (m.pinning, &self.pin_dir) {
+            (Pinning::ByName, Some(dir)) => Some(dir.join(&m.name)),
+            _ => None,
+        };
+        if let Some(path) = &pin_path {
+            if path.exists() {
+                let data = MapData::from_pin(path).map_err(|source| LoadError::Pin {
+                    object: object.clone(),
+                    map: m.name.clone(),
+                    source,
+                })?;
+                if data.map_type() != map_type
+                    || data.key_size() != m.key_size
+                    || data.value_size() != value_size
+                    || data.max_entries() != max_entries
+                {
+                    return Err(setup(format!(
+                        "pinned map at {path:?} is {} key {} value {} max_entries {}, the object wants {} key {} value {} max_entries {}",
+                        data.map_type(), data.key_size(), data.value_size(), data.max_entries(),
+                        map_type, m.key_size, value_size, max_entries
+                    )));
+                }
+                return Ok(data);
+            }
+        }
+
+        let zero_is_valid = matches!(
+            map_type,
+            MapType::SkStorage
+                | MapType::InodeStorage
+                | MapType::TaskStorage
+                | MapType::CgrpStorage
+                | MapType::CgroupStorage
+                | MapType::PercpuCgroupStorage
+        );
+        if max_entries == 0 && !zero_is_valid {
+            return Err(setup(
+                "max_entries is 0 in the object (the tool sizes it at start): set it with Loader::max_entries".into(),
+            ));
+        }
+        let inner = match &m.inner_map {
+            Some(inner) => Some(self.create_map(spec, inner, btf, btf_fd)?),
+            None => None,
+        };
+        let btf_ids = match (btf_fd, m.btf_value_type_id) {
+            (Some(fd), Some(v)) if value_size_override.is_none() => {
+                Some((fd.as_fd(), m.btf_key_type_id.unwrap_or(0), v))
+            }
+            _ => None,
+        };
+        let mut params = MapParams::new(&m.name, map_type, m.key_size, value_size, max_entries);
+        params.map_flags = m.map_flags;
+        params.map_extra = m.map_extra;
+        params.inner_map = inner.as_ref();
+        params.btf = btf_ids;
+        let data = match MapData::create(&params) {
+            Ok(d) => d,
+            // libbpf retries without BTF when creation with it fails: fd arrays (perf event,
+            // cgroup arrays) refuse key/value BTF with ENOTSUPP.
+            Err(MapError::Syscall { source, .. }) if btf_ids.is_some() => {
+                log::debug!("map '{}': {source}; retrying without BTF", m.name);
+                params.btf = None;
+                MapData::create(&params).map_err(map_err)?
+            }
+            Err(e) => return Err(map_err(e)),
+        };
+        if m.definition == MapDefinition::Kconfig {
+            if let Some(bytes) = initial.as_mut() {
+                kconfig::fill(spec, bytes).map_err(setup)?;
+            }
+        }
+        if let Some(bytes) = &initial {
+            if !bytes.is_empty() {
+                data.update_bytes(&0u32.to_ne_bytes(), bytes, 0)
+                    .map_err(map_err)?;
+            }
+        }
+        let freeze = matches!(
+            &m.definition,
+            MapDefinition::Data {
+                kind: DataKind::Rodata,
+                ..
+            } | MapDefinition::Kconfig
+        );
+        if freeze {
+            data.freeze().map_err(map_err)?;
+        }
+        if let Some(path) = &pin_path {
+            data.pin(path).map_err(|source| LoadError::Pin {
+                object: object.clone(),
+                map: m.name.clone(),
+                source,
+            })?;
+        }
+        Ok(data)
+    }
+
+    fn load_program(
+        &self,
+        ctx: &link::LinkContext<'_>,
+        p: &ProgramSpec,
+        btf_fd: Option<&OwnedFd>,
+        kernel_btf: Option<&Btf<'_>>,
+    ) -> Result<OwnedFd, LoadError> {
+        let object = &ctx.spec.name;
+        let link_err = |reason: String| LoadError::Link {
+            object: object.clone(),
+            program: p.name.clone(),
+            reason,
+        };
+        if !p.section.is_known() {
+            return Err(link_err(format!(
+                "section '{}' names no program type",
+                p.section.name
+            )));
+        }
+        let linked = link::link(ctx, p).map_err(link_err)?;
+        let attach_btf_id = if p.section.attach_btf {
+            let target = p.section.attach_target.as_deref().unwrap_or_default();
+            let kernel = kernel_btf
+                .ok_or_else(|| link_err("attach target needs the kernel's BTF".into()))?;
+            Some(
+                attach_btf_id(kernel, p.section.kind.unwrap_or_default(), target).ok_or_else(
+                    || {
+                        link_err(format!(
+                            "attach target '{target}' not found in the kernel's BTF"
+                        ))
+                    },
+                )?,
+            )
+        } else {
+            None
+        };
+        let func_info: Vec<u8> = linked
+            .func_info
+            .iter()
+            .flat_map(|(off, id)| [off.to_ne_bytes(), id.to_ne_bytes()].concat())
+            .collect();
+        let line_info: Vec<u8> = linked
+            .line_info
+            .iter()
+            .flat_map(|r| r.iter().flat_map(|w| w.to_ne_bytes()).collect::<Vec<u8>>())
+            .collect();
+        let license = CString::new(ctx.spec.license.clone()).unwrap_or_default();
+        let mut flags = 0;
+        if p.section.sleepable {
+            flags |= sys::uapi::BPF_F_SLEEPABLE;
+        }
+        if p.section.xdp_frags {
+            flags |= sys::uapi::BPF_F_XDP_HAS_FRAGS;
+        }
+        let with_btf = btf_fd.is_some();
+        let attr = ProgLoadAttr {
+            prog_type: p.section.program_type as u32,
+            insns: &linked.insns,
+            license: &license,
+            name: &p.name,
+            expected_attach_type: p.section.expected_attach_type.map_or(0, |a| a as u32),
+            prog_flags: flags,
+            kern_version: ctx.spec.kernel_version.unwrap_or_else(kernel_version_code),
+            prog_btf_fd: btf_fd.map(|f| f.as_fd()),
+            attach_btf_id: attach_btf_id.unwrap_or(0),
+            func_info: if with_btf { &func_info } else { &[] },
+            func_info_rec_size: 8,
+            line_info: if with_btf { &line_info } else { &[] },
+            line_info_rec_size: 16,
+            log_level: self.log_level,
+            ..Default::default()
+        };
+        sys::prog_load(&attr)
+            .map(|(fd, _log)| fd)
+            .map_err(|source| LoadError::Program {
+                object: object.clone(),
+                program: p.name.clone(),
+                source: Box::new(source),
+            })
+    }
+}
+
+/// The BTF id of an attach target as libbpf finds it for each section kind.
+fn attach_btf_id(kernel: &Btf<'_>, kind: &str, target: &str) -> Option<u32> {
+    use bpfkit_obj::btf::Kind;
+    match kind {
+        "tp_btf" => kernel.id_by_name_kind(&format!("btf_trace_{target}"), Kind::Typedef),
+        k if k.starts_with("lsm") => {
+            kernel.id_by_name_kind(&format!("bpf_lsm_{target}"), Kind::Func)
+        }
+        k if k.starts_with("iter") => {
+            kernel.id_by_name_kind(&format!("bpf_iter_{target}"), Kind::Func)
+        }
+        _ => kernel.id_by_name_kind(target, Kind::Func),
+    }
+}
+
+/// `LINUX_VERSION_CODE` of the running kernel, from uname's release.
+pub(crate) fn kernel_version_code() -> u32 {
+    // SAFETY: an all-zero utsname is a valid out-parameter for uname(2).
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a live out-parameter.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return 0;
+    }
+    let release: String = u
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8 as char)
+        .collect();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u32>().unwrap_or(0));
+    let (a, b, c) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    (a << 16) + (b << 8) + c.min(255)
+}

@@ -1,0 +1,305 @@
+//! The Loader against the real kernel: the corpus loads wherever libbpf (bpftool) loads it,
+//! with the same programs and translated instructions; global data, pins, errors.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bpfkit::loader::{LoadError, Loader};
+use bpfkit::maps::{Array, HashMap, MapError};
+use bpfkit::sys::{self, TestRunAttr};
+use bpfkit_test_support::{corpus_dir, mask_fd_immediates, prog_dump_xlated, prog_loadall, Insn};
+use common::*;
+
+/// Every corpus object: libbpf-tools and cilium's test objects.
+fn corpus() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for dir in ["libbpf-tools", "cilium/testdata"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir().join(dir))
+            .expect("corpus dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "o" || e == "elf"))
+            .collect();
+        files.sort();
+        out.extend(files);
+    }
+    out
+}
+
+fn xlated(fd: std::os::fd::BorrowedFd<'_>) -> Vec<Insn> {
+    bpfkit::info::xlated_insns(fd)
+        .expect("xlated")
+        .iter()
+        .map(|w| Insn::from_bytes(w.to_le_bytes()))
+        .collect()
+}
+
+#[test]
+fn every_corpus_object_libbpf_loads_loads_with_the_same_programs_and_instructions() {
+    let fds = FdCheck::start();
+    let mut problems = Vec::new();
+    let mut loaded_by_both = 0;
+    for path in corpus() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Ok(truth) = prog_loadall(&path) else {
+            continue;
+        };
+        let object = match Loader::new().load_file(&path) {
+            Ok(o) => o,
+            Err(e) => {
+                problems.push(format!("{name}: libbpf loads it, bpfkit fails: {e}"));
+                continue;
+            }
+        };
+        loaded_by_both += 1;
+        let has_btf = object.btf_fd().is_some();
+        for theirs in &truth.programs {
+            let Some(ours) = object.program(&theirs.pin_name) else {
+                problems.push(format!("{name}: program {} missing", theirs.pin_name));
+                continue;
+            };
+            let info = ours.info().unwrap();
+            let j = bpftool(&["prog", "show", "id", &info.id.to_string()]);
+            if j["type"].as_str() != Some(theirs.prog_type.as_str()) {
+                problems.push(format!(
+                    "{name}/{}: type {} vs libbpf {}",
+                    theirs.pin_name, j["type"], theirs.prog_type
+                ));
+            }
+            if has_btf && info.btf_id == 0 {
+                problems.push(format!("{name}/{}: no btf_id", theirs.pin_name));
+            }
+            let ours_x = mask_fd_immediates(&xlated(ours.fd()));
+            let theirs_x = mask_fd_immediates(&prog_dump_xlated(theirs.id).unwrap());
+            if ours_x != theirs_x {
+                let first = ours_x.iter().zip(&theirs_x).position(|(a, b)| a != b);
+                problems.push(format!(
+                    "{name}/{}: xlated differs ({} vs {} insns, first difference at {first:?})",
+                    theirs.pin_name,
+                    ours_x.len(),
+                    theirs_x.len()
+                ));
+            }
+        }
+        drop(object);
+        drop(truth);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // bpftool loads 32 of the 52 libbpf-tools objects on this kernel, plus cilium's.
+    assert!(
+        loaded_by_both >= 32,
+        "only {loaded_by_both} objects loaded by both"
+    );
+    fds.assert_no_leak();
+}
+
+#[test]
+fn libbpf_tools_with_runtime_sized_maps_load_once_sized() {
+    let fds = FdCheck::start();
+    for tool in ["capable", "offcputime", "wakeuptime"] {
+        let path = corpus_dir().join(format!("libbpf-tools/{tool}.bpf.o"));
+        let err = Loader::new().load_file(&path).unwrap_err();
+        assert!(
+            matches!(&err, LoadError::MapSetup { map, reason, .. } if map == "stackmap" && reason.contains("max_entries is 0")),
+            "{tool}: {err}"
+        );
+        let object = Loader::new()
+            .max_entries("stackmap", 1024)
+            .value_size("stackmap", 127 * 8)
+            .load_file(&path)
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        let stackmap = object.map("stackmap").unwrap();
+        assert_eq!(
+            (stackmap.max_entries(), stackmap.value_size()),
+            (1024, 1016)
+        );
+        assert!(object.programs().count() >= 1);
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn legacy_map_objects_load() {
+    let fds = FdCheck::start();
+    for name in [
+        "iproute2_map_compat-el.elf",
+        "subprog_reloc-el.elf",
+        "invalid_map_static-el.elf",
+    ] {
+        let path = corpus_dir().join("cilium/testdata").join(name);
+        let spec = bpfkit_obj::object::ObjectSpec::parse(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(spec
+            .maps
+            .iter()
+            .any(|m| m.definition == bpfkit_obj::object::MapDefinition::Legacy));
+        let object = Loader::new()
+            .load_file(&path)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for m in spec
+            .maps
+            .iter()
+            .filter(|m| m.definition == bpfkit_obj::object::MapDefinition::Legacy)
+        {
+            let ours = object.map(&m.name).unwrap();
+            let (bt, k, v, n) = {
+                let j = bpftool(&["map", "show", "id", &ours.id().unwrap().to_string()]);
+                (
+                    j["type"].clone(),
+                    j["bytes_key"].as_u64(),
+                    j["bytes_value"].as_u64(),
+                    j["max_entries"].as_u64(),
+                )
+            };
+            assert_eq!(bt, m.map_type.kernel_name(), "{name}/{}", m.name);
+            assert_eq!(
+                (k, v, n),
+                (
+                    Some(m.key_size.into()),
+                    Some(m.value_size.into()),
+                    Some(m.max_entries.into())
+                )
+            );
+        }
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn verifier_rejection_through_the_loader_carries_the_log() {
+    let fds = FdCheck::start();
+    {
+        // The object calls bpf_trace_printk without a GPL license.
+        let path = corpus_dir().join("cilium/testdata/strings-el.elf");
+        let err = Loader::new().load_file(&path).unwrap_err();
+        let LoadError::Program {
+            program, source, ..
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!(program, "filter");
+        assert!(
+            source
+                .verifier_log
+                .contains("cannot call GPL-restricted function"),
+            "{}",
+            source.verifier_log
+        );
+        assert!(err.to_string().contains("program 'filter'"));
+    }
+    fds.assert_no_leak();
+}
+
+/// Compile tests/fixtures/NAME.bpf.c with clang-19 into a temp file.
+fn compile_fixture(name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.bpf.c"));
+    let dir = std::env::temp_dir().join(format!("bpfkit-fixtures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join(format!("{name}.bpf.o"));
+    let status = Command::new("clang-19")
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("clang-19 runs");
+    assert!(status.success(), "compiling {}", src.display());
+    out
+}
+
+#[test]
+fn global_data_rodata_override_and_pinned_map_reuse() {
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("globals");
+        let dir = BpffsDir::new("loader");
+        let load = || {
+            Loader::new()
+                .pin_dir(&dir.path)
+                .set_global("factor", &7u32.to_ne_bytes())
+                .load_file(&obj_path)
+                .unwrap()
+        };
+        let object = load();
+        let prog = object.program("count").unwrap();
+        assert!(prog.info().unwrap().btf_id != 0, "program has BTF");
+        let packet = [0u8; 64];
+        sys::prog_test_run(
+            prog.fd(),
+            TestRunAttr {
+                data_in: &packet,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+
+        let results: HashMap<_, u32, u64> = HashMap::new(object.map("results").unwrap()).unwrap();
+        assert_eq!(
+            results.get(&1).unwrap(),
+            Some(5 * 7),
+            "counter * overridden factor"
+        );
+        let data: Array<_, u64> = Array::new(object.map("globals.data").unwrap()).unwrap();
+        assert_eq!(
+            data.get(0).unwrap(),
+            6,
+            ".data counter incremented by the program"
+        );
+        let bss: Array<_, u64> = Array::new(object.map("globals.bss").unwrap()).unwrap();
+        assert_eq!(bss.get(0).unwrap(), 35);
+        let rodata_map = object.map("globals.rodata").unwrap();
+        let rodata: Array<_, u32> = Array::new(rodata_map).unwrap();
+        assert_eq!(rodata.get(0).unwrap(), 7);
+        let err = rodata.set(0, &1, 0).unwrap_err();
+        assert!(
+            matches!(&err, MapError::Syscall { source, .. } if source.errno() == Some(libc::EPERM)),
+            ".rodata frozen: {err:?}"
+        );
+
+        // A second load reuses the pinned map, contents included.
+        let pin = dir.path.join("results");
+        assert!(pin.exists());
+        let first_id = object.map("results").unwrap().id().unwrap();
+        drop(object);
+        let again = load();
+        assert_eq!(again.map("results").unwrap().id().unwrap(), first_id);
+        let results: HashMap<_, u32, u64> = HashMap::new(again.map("results").unwrap()).unwrap();
+        assert_eq!(results.get(&1).unwrap(), Some(35));
+        drop(again);
+        bpfkit::pin::unpin(&pin).unwrap();
+        dir.remove();
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn unknown_global_size_mismatch_is_an_error() {
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("globals");
+        let err = Loader::new()
+            .set_global("factor", &7u64.to_ne_bytes())
+            .load_file(&obj_path)
+            .unwrap_err();
+        assert!(
+            matches!(&err, LoadError::Global { name, .. } if name == "factor"),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "object 'globals': global 'factor': is 4 bytes, 8 given"
+        );
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}
