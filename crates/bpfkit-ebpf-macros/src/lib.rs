@@ -209,3 +209,14 @@ pub fn cgroup_device(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 #[cfg(test)]
 mod tests;
+
+mod log;
+
+/// The expansion of `bpfkit_log_ebpf::{error, warn, info, debug, trace}!`; use those.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __bpfkit_log(input: TokenStream) -> TokenStream {
+    log::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -446,3 +446,64 @@ fn map_attribute_rejects_non_statics_and_bad_names() {
         "map name \"bad name\" may only hold ASCII letters, digits and `_`"
     );
 }
+
+fn log_error(input: TokenStream) -> String {
+    crate::log::expand(input).unwrap_err().to_string()
+}
+
+#[test]
+fn log_format_is_checked_against_arguments() {
+    assert_eq!(
+        log_error(quote!(Info, "pid {} comm {}", pid)),
+        "log format has 2 placeholders but 1 argument is given"
+    );
+    assert_eq!(
+        log_error(quote!(Warn, "no args", x)),
+        "log format has 0 placeholders but 1 argument is given"
+    );
+    assert_eq!(
+        log_error(quote!(Info, "bad {:?}", x)),
+        "invalid log format: placeholder `{:?}` at byte 4 is not one of {}, {:x}, {:X}, {:i}, {:mac}"
+    );
+    assert_eq!(
+        log_error(quote!(Info, "open {", x)),
+        "invalid log format: `{` at byte 5 is never closed"
+    );
+    assert_eq!(
+        log_error(quote!(Info, 42)),
+        "the first argument of a log macro is a string literal format"
+    );
+    assert_eq!(
+        log_error(quote!(Loud, "x")),
+        "log level must be Error, Warn, Info, Debug or Trace"
+    );
+}
+
+#[test]
+fn log_expansion_checks_each_hint_and_sizes_the_record() {
+    let out =
+        crate::log::expand(quote!(Debug, target: "fw", "{} from {:i} via {:mac} {:x}", a, b, c, d))
+            .expect("expands")
+            .to_string();
+    for check in [
+        "check_display (__bpfkit_arg0)",
+        "check_ip (__bpfkit_arg1)",
+        "check_mac (__bpfkit_arg2)",
+        "check_hex (__bpfkit_arg3)",
+    ] {
+        assert!(out.contains(check), "{check} missing: {out}");
+    }
+    assert!(
+        out.contains("const __BPFKIT_TARGET : & str = \"fw\""),
+        "{out}"
+    );
+    assert!(out.contains("Level :: Debug"), "{out}");
+    assert!(out.contains("slot_size (__bpfkit_arg3)"), "{out}");
+    let out = crate::log::expand(quote!(Info, "plain"))
+        .expect("expands")
+        .to_string();
+    assert!(
+        out.contains(":: core :: module_path ! ()"),
+        "default target is the module path: {out}"
+    );
+}

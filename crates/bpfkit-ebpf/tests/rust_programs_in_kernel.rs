@@ -242,3 +242,229 @@ fn execve_tracepoint_loads_with_btf_and_records_exec_of_child() {
     }
     assert_eq!(value["pid"], child_pid);
 }
+
+/// `bpf_prog_info.verified_insns` (offset 216, Linux ≥ 5.16) of a pinned program: the
+/// verifier's "processed N insns".
+fn verified_insns(prog_pin: &Path) -> u32 {
+    use std::os::fd::AsRawFd;
+    let prog = bpf_obj_get(prog_pin);
+    let mut info = [0u8; 232];
+    // union bpf_attr for BPF_OBJ_GET_INFO_BY_FD: bpf_fd (u32), info_len (u32), info (u64).
+    let mut attr = [0u64; 2];
+    attr[0] = prog.as_raw_fd() as u64 | ((info.len() as u64) << 32);
+    attr[1] = info.as_mut_ptr() as u64;
+    // SAFETY: BPF_OBJ_GET_INFO_BY_FD (15) writes at most info_len bytes into `info`.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, 15, attr.as_mut_ptr(), 16) };
+    assert_eq!(
+        ret,
+        0,
+        "BPF_OBJ_GET_INFO_BY_FD: {}",
+        std::io::Error::last_os_error()
+    );
+    u32::from_ne_bytes(info[216..220].try_into().expect("4 bytes"))
+}
+
+/// A copy of `obj` with the one-byte global `symbol` set to `value`, as a loader rewrites
+/// `.rodata` before loading.
+fn with_global_u8(obj: &Path, symbol: &str, value: u8) -> PathBuf {
+    let mut bytes = std::fs::read(obj).expect("read object");
+    let offset = elf_symbol_file_offset(&bytes, symbol);
+    bytes[offset] = value;
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{}-{symbol}-{value}.o",
+        obj.file_name().and_then(|n| n.to_str()).unwrap_or("obj")
+    ));
+    std::fs::write(&out, bytes).expect("write patched object");
+    out
+}
+
+/// File offset of a `.rodata*` symbol's bytes in a little-endian ELF64 object (read by hand:
+/// only the section headers and the symbol table are needed).
+fn elf_symbol_file_offset(elf: &[u8], symbol: &str) -> usize {
+    let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum, shstrndx) =
+        (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
+    let section = |i: usize| shoff + i * shentsize;
+    let cstr = |o: usize| {
+        let end = elf[o..].iter().position(|b| *b == 0).unwrap() + o;
+        std::str::from_utf8(&elf[o..end]).unwrap()
+    };
+    let shstr = u64_at(section(shstrndx) + 0x18);
+    let symtab = (0..shnum)
+        .map(section)
+        .find(|&h| u32_at(h + 4) == 2)
+        .expect(".symtab");
+    let strtab = u64_at(section(u32_at(symtab + 0x28)) + 0x18);
+    let (sym_off, sym_size) = (u64_at(symtab + 0x18), u64_at(symtab + 0x20));
+    for sym in (sym_off..sym_off + sym_size).step_by(24) {
+        if cstr(strtab + u32_at(sym)) != symbol {
+            continue;
+        }
+        let shndx = u16_at(sym + 6);
+        let header = section(shndx);
+        let name = cstr(shstr + u32_at(header));
+        assert!(
+            name.starts_with(".rodata"),
+            "{symbol} is in {name}, not .rodata"
+        );
+        return u64_at(header + 0x18) + u64_at(sym + 8);
+    }
+    panic!("no symbol {symbol}");
+}
+
+/// Runs a pinned XDP/skb program once on `packet` (BPF_PROG_TEST_RUN via bpftool).
+fn test_run(prog_pin: &Path, packet: &[u8]) {
+    let input =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("packet-{}", std::process::id()));
+    std::fs::write(&input, packet).expect("write packet");
+    let out = std::process::Command::new("bpftool")
+        .args(["prog", "run", "pinned"])
+        .arg(prog_pin)
+        .arg("data_in")
+        .arg(&input)
+        .args(["repeat", "1"])
+        .output()
+        .expect("bpftool runs");
+    let _ = std::fs::remove_file(&input);
+    assert!(
+        out.status.success(),
+        "bpftool prog run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every pending record of a pinned `BPF_MAP_TYPE_RINGBUF` of `size` bytes, read through
+/// the kernel's mmap layout (consumer page, producer page, data pages mapped twice).
+fn drain_ringbuf(map_pin: &Path, size: usize) -> Vec<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let map = bpf_obj_get(map_pin);
+    let page = 4096usize;
+    // SAFETY: mapping the consumer page read-write and producer + data read-only, as the
+    // ring buffer's mmap contract allows; both are unmapped below.
+    let (cons, prod) = unsafe {
+        let cons = libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            map.as_raw_fd(),
+            0,
+        );
+        assert_ne!(
+            cons,
+            libc::MAP_FAILED,
+            "mmap consumer: {}",
+            std::io::Error::last_os_error()
+        );
+        let prod = libc::mmap(
+            std::ptr::null_mut(),
+            page + 2 * size,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            map.as_raw_fd(),
+            page as i64,
+        );
+        assert_ne!(
+            prod,
+            libc::MAP_FAILED,
+            "mmap producer: {}",
+            std::io::Error::last_os_error()
+        );
+        (cons.cast::<u8>(), prod.cast::<u8>())
+    };
+    let mut records = Vec::new();
+    // SAFETY: positions are u64 at the start of their pages; records lie in the data area,
+    // mapped twice so a record crossing the end reads contiguously.
+    unsafe {
+        let cons_pos = &*(cons as *const std::sync::atomic::AtomicU64);
+        let prod_pos = &*(prod as *const std::sync::atomic::AtomicU64);
+        let data = prod.add(page);
+        let mut pos = cons_pos.load(std::sync::atomic::Ordering::Acquire);
+        let end = prod_pos.load(std::sync::atomic::Ordering::Acquire);
+        while pos < end {
+            let hdr = data.add(pos as usize & (size - 1));
+            let len_word = (*(hdr as *const std::sync::atomic::AtomicU32))
+                .load(std::sync::atomic::Ordering::Acquire);
+            assert_eq!(len_word & (1 << 31), 0, "record still busy");
+            let len = (len_word & !(3 << 30)) as usize;
+            if len_word & (1 << 30) == 0 {
+                records.push(std::slice::from_raw_parts(hdr.add(8), len).to_vec());
+            }
+            pos += ((len + 8 + 7) & !7) as u64;
+        }
+        cons_pos.store(pos, std::sync::atomic::Ordering::Release);
+        libc::munmap(cons.cast(), page);
+        libc::munmap(prod.cast(), page + 2 * size);
+    }
+    records
+}
+
+#[test]
+fn log_records_of_every_argument_type_arrive_formatted() {
+    let object = with_global_u8(&build("logging"), "BPFKIT_LOG_LEVEL", 5);
+    let loaded = prog_loadall(&object).expect("libbpf loads the logging object");
+    let prog = loaded.program("log_everything").expect("program pinned");
+    assert!(
+        prog.info["btf_id"].as_u64().unwrap_or(0) > 0,
+        "BTF accepted: {}",
+        prog.info
+    );
+    let logs = loaded.map("BPFKIT_LOGS").expect("BPFKIT_LOGS pinned");
+    assert_eq!(logs.info["type"], "ringbuf");
+    test_run(&loaded.pin_dir().join("log_everything"), &[0u8; 64]);
+    let records = drain_ringbuf(&loaded.pin_dir().join("maps/BPFKIT_LOGS"), 64 * 1024);
+    let got: Vec<(bpfkit_log_common::Level, String, String)> = records
+        .iter()
+        .map(|r| {
+            let rec = bpfkit_log::decode(r).unwrap_or_else(|e| panic!("record {r:?}: {e}"));
+            (
+                rec.level,
+                rec.target.to_string(),
+                rec.message().unwrap_or_else(|e| panic!("{e}")),
+            )
+        })
+        .collect();
+    use bpfkit_log_common::Level::*;
+    let expected = vec![
+        (Error, "logging", "unsigned 8 16 32 64"),
+        (Warn, "logging", "signed -8 -16 -32 -64"),
+        (Info, "logging", "hex beef CAFE bool true packet 64 bytes"),
+        (
+            Info,
+            "logging",
+            "ipv4 10.1.2.3 192.168.0.1 ipv6 2001:db8::1 mac 02:42:ac:11:00:0a",
+        ),
+        (Debug, "logging", "name bpfkit str from rust"),
+        (Trace, "custom", "bytes 0102ff"),
+    ];
+    let got_ref: Vec<(bpfkit_log_common::Level, &str, &str)> = got
+        .iter()
+        .map(|(l, t, m)| (*l, t.as_str(), m.as_str()))
+        .collect();
+    assert_eq!(got_ref, expected);
+}
+
+#[test]
+fn disabled_log_levels_cost_no_verified_instructions() {
+    let built = build("logging");
+    let mut counts = Vec::new();
+    for level in [0u8, 1, 3, 5] {
+        let object = with_global_u8(&built, "BPFKIT_LOG_LEVEL", level);
+        let loaded = prog_loadall(&object).expect("loads");
+        let insns = verified_insns(&loaded.pin_dir().join("log_everything"));
+        eprintln!("logging: BPFKIT_LOG_LEVEL={level} verified_insns={insns}");
+        counts.push(insns);
+    }
+    // Each enabled level adds its calls; with logging off only the level checks remain.
+    assert!(
+        counts[0] < counts[1] && counts[1] < counts[2] && counts[2] < counts[3],
+        "{counts:?}"
+    );
+    assert!(
+        counts[0] <= 20,
+        "logging off still walks {} insns",
+        counts[0]
+    );
+}
