@@ -58,6 +58,14 @@ pub enum BuildError {
         /// The eBPF crate.
         dir: PathBuf,
     },
+    /// `llvm-objcopy --strip-debug` failed.
+    #[error("cannot strip the DWARF of {}: {reason}", object.display())]
+    StripFailed {
+        /// The object.
+        object: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// Copying the object into `OUT_DIR` failed.
     #[error("cannot copy {} to {}", from.display(), to.display())]
     Copy {
@@ -117,6 +125,7 @@ pub struct EbpfBuild {
     toolchain: Option<Toolchain>,
     features: Vec<String>,
     core_debug_info: bool,
+    strip_dwarf: bool,
     quiet: bool,
 }
 
@@ -132,6 +141,7 @@ impl EbpfBuild {
             toolchain: None,
             features: Vec::new(),
             core_debug_info: false,
+            strip_dwarf: false,
             quiet: false,
         }
     }
@@ -178,6 +188,14 @@ impl EbpfBuild {
     /// types still get BTF).
     pub fn core_debug_info(mut self, keep: bool) -> Self {
         self.core_debug_info = keep;
+        self
+    }
+
+    /// Also write a copy of each object without DWARF sections (`<name>.stripped` beside it,
+    /// which [`EbpfObject::path`] then names), keeping `.BTF` and `.BTF.ext`: a much smaller
+    /// object to embed, the same program in the kernel.
+    pub fn strip_dwarf(mut self, strip: bool) -> Self {
+        self.strip_dwarf = strip;
         self
     }
 
@@ -273,20 +291,43 @@ impl EbpfBuild {
         }
         // Warnings and progress, for the build log.
         eprint!("{stderr}");
-        let objects = executables(&String::from_utf8_lossy(&output.stdout));
+        let mut objects = executables(&String::from_utf8_lossy(&output.stdout));
         if objects.is_empty() {
             return Err(BuildError::NoObject {
                 dir: self.crate_dir.clone(),
             });
+        }
+        if self.strip_dwarf {
+            let objcopy = toolchain.llvm_tools().tool("llvm-objcopy")?;
+            for object in &mut objects {
+                let mut name = object.path.file_name().unwrap_or_default().to_os_string();
+                name.push(STRIPPED_SUFFIX);
+                let stripped = object.path.with_file_name(name);
+                let status = Command::new(&objcopy)
+                    .arg("--strip-debug")
+                    .arg(&object.path)
+                    .arg(&stripped)
+                    .status()
+                    .map_err(|source| BuildError::StripFailed {
+                        object: object.path.clone(),
+                        reason: source.to_string(),
+                    })?;
+                if !status.success() {
+                    return Err(BuildError::StripFailed {
+                        object: object.path.clone(),
+                        reason: status.to_string(),
+                    });
+                }
+                object.path = stripped;
+            }
         }
         Ok(objects)
     }
 }
 
 /// Builds the eBPF crate at `crate_dir` (relative to the calling package's manifest
-/// directory) from a build script: emits `cargo:rerun-if-changed` for every source file of
-/// the eBPF crate and its dependencies, and copies each object to `$OUT_DIR/<name>.bpf.o`
-/// for [`include_ebpf!`](crate::include_ebpf).
+/// directory) from a build script with the default settings: see
+/// [`EbpfBuild::build_in_build_script`].
 ///
 /// ```no_run
 /// // in build.rs's main
@@ -298,39 +339,59 @@ pub fn build_ebpf(crate_dir: impl AsRef<Path>) -> Result<Vec<EbpfObject>, BuildE
     let base = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_default();
-    let crate_dir = base.join(crate_dir.as_ref());
-    for var in [
-        LINKER_ENV,
-        TARGET_DIR_ENV,
-        LLVM_TOOLS_DIR_ENV,
-        "BPFKIT_RUST_SRC_DIR",
-    ] {
-        println!("cargo:rerun-if-env-changed={var}");
-    }
-    println!(
-        "cargo:rerun-if-changed={}",
-        crate_dir.join("Cargo.toml").display()
-    );
-    let objects = EbpfBuild::new(&crate_dir).build()?;
-    let sysroot = Toolchain::detect().map(|t| t.sysroot).ok();
-    for object in &objects {
-        for source in dep_info(&object.path) {
-            if sysroot.as_ref().is_some_and(|s| source.starts_with(s)) {
-                continue;
-            }
-            println!("cargo:rerun-if-changed={}", source.display());
-        }
-        if let Some(out_dir) = std::env::var_os("OUT_DIR") {
-            let to = Path::new(&out_dir).join(format!("{}.bpf.o", object.name));
-            std::fs::copy(&object.path, &to).map_err(|source| BuildError::Copy {
-                from: object.path.clone(),
-                to,
-                source,
-            })?;
-        }
-    }
-    Ok(objects)
+    EbpfBuild::new(base.join(crate_dir.as_ref())).build_in_build_script()
 }
+
+impl EbpfBuild {
+    /// [`EbpfBuild::build`] from a build script: also emits `cargo:rerun-if-changed` for
+    /// every source file of the eBPF crate and its dependencies (from cargo's dep-info) and
+    /// copies each object to `$OUT_DIR/<name>.bpf.o` for [`include_ebpf!`](crate::include_ebpf).
+    pub fn build_in_build_script(&self) -> Result<Vec<EbpfObject>, BuildError> {
+        for var in [
+            LINKER_ENV,
+            TARGET_DIR_ENV,
+            LLVM_TOOLS_DIR_ENV,
+            "BPFKIT_RUST_SRC_DIR",
+        ] {
+            println!("cargo:rerun-if-env-changed={var}");
+        }
+        println!(
+            "cargo:rerun-if-changed={}",
+            self.crate_dir.join("Cargo.toml").display()
+        );
+        let objects = self.build()?;
+        let sysroot = Toolchain::detect().map(|t| t.sysroot).ok();
+        for object in &objects {
+            // The dep-info file sits beside the object cargo wrote (not its stripped copy).
+            let built = match object
+                .path
+                .to_str()
+                .and_then(|p| p.strip_suffix(STRIPPED_SUFFIX))
+            {
+                Some(original) => PathBuf::from(original),
+                None => object.path.clone(),
+            };
+            for source in dep_info(&built) {
+                if sysroot.as_ref().is_some_and(|s| source.starts_with(s)) {
+                    continue;
+                }
+                println!("cargo:rerun-if-changed={}", source.display());
+            }
+            if let Some(out_dir) = std::env::var_os("OUT_DIR") {
+                let to = Path::new(&out_dir).join(format!("{}.bpf.o", object.name));
+                std::fs::copy(&object.path, &to).map_err(|source| BuildError::Copy {
+                    from: object.path.clone(),
+                    to,
+                    source,
+                })?;
+            }
+        }
+        Ok(objects)
+    }
+}
+
+/// The file name suffix of objects stripped of DWARF by [`EbpfBuild::strip_dwarf`].
+const STRIPPED_SUFFIX: &str = ".stripped";
 
 fn cargo() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())

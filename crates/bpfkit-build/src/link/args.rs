@@ -59,8 +59,11 @@ pub struct LinkArgs {
     pub output: PathBuf,
     /// The optimisation level of `-O<n>` (`s`/`z` count as 2), default 3.
     pub opt_level: u8,
-    /// `--debug`: keep debug information (the source of BTF).
+    /// `--debug`: rustc asks for debug information (the source of BTF).
     pub debug: bool,
+    /// `--strip-debug` / `-S` (e.g. `-C link-arg=--strip-debug`): drop the DWARF sections
+    /// from the output, keeping `.BTF` and `.BTF.ext`.
+    pub strip_debug: bool,
     /// Flags that were not understood and ignored (each is warned about).
     pub ignored: Vec<String>,
 }
@@ -77,6 +80,7 @@ impl LinkArgs {
         let mut output = None;
         let mut opt_level = 3;
         let mut debug = false;
+        let mut strip_debug = false;
         let mut ignored = Vec::new();
 
         while let Some(arg) = args.next() {
@@ -95,6 +99,7 @@ impl LinkArgs {
                     cpu = Cpu::parse(&value).ok_or(LinkError::UnknownCpu { value })?;
                 }
                 "--debug" | "-g" => debug = true,
+                "--strip-debug" | "-S" => strip_debug = true,
                 "--cpu-features" | "--target" | "--emit" => {
                     let value = value_of(&arg)?;
                     ignored.push(format!("{arg} {value}"));
@@ -134,6 +139,7 @@ impl LinkArgs {
             })?,
             opt_level,
             debug,
+            strip_debug,
             ignored,
         })
     }
@@ -180,8 +186,19 @@ mod tests {
 
     #[test]
     fn tolerates_unknown_flags_and_records_them() {
-        let args = parse(&["--gc-sections", "a.o", "-o", "out", "--cpu", "v4", "-Os"]).unwrap();
+        let args = parse(&[
+            "--gc-sections",
+            "a.o",
+            "-o",
+            "out",
+            "--cpu",
+            "v4",
+            "-Os",
+            "-S",
+        ])
+        .unwrap();
         assert_eq!(args.ignored, ["--gc-sections"]);
+        assert!(args.strip_debug);
         assert_eq!(args.cpu, Cpu::V4);
         assert_eq!(args.opt_level, 2);
         assert!(!args.debug);

@@ -295,9 +295,12 @@ fn link_in(
             let btf_path = scratch.join("fixed.btf");
             write(&btf_path, &fixed)?;
             let mut cmd = Command::new(toolchain.tool("llvm-objcopy")?);
-            cmd.arg(format!("--update-section=.BTF={}", btf_path.display()))
-                .arg(&compiled)
-                .arg(&args.output);
+            cmd.arg(format!("--update-section=.BTF={}", btf_path.display()));
+            if args.strip_debug {
+                // `.debug_*` only: `.BTF` and `.BTF.ext` are not debug sections to objcopy.
+                cmd.arg("--strip-debug");
+            }
+            cmd.arg(&compiled).arg(&args.output);
             run(cmd, "llvm-objcopy")?;
             report.btf = Some(fixup);
         }
