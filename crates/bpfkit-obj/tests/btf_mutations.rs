@@ -4,7 +4,8 @@
 mod btf_support;
 
 use bpfkit_obj::btf::{
-    fixup_datasecs, sanitize, Btf, BtfExt, BtfFeatures, BtfMut, DatasecLayout, VarSymbol,
+    finalize_extern_datasecs, fixup_datasecs, sanitize, Btf, BtfExt, BtfFeatures, BtfMut,
+    DatasecLayout, VarSymbol,
 };
 use btf_support::*;
 
@@ -52,6 +53,7 @@ fn exercise(data: &[u8]) -> Result<usize, String> {
     }
     let _ = btf.pointer_size();
     let mut m = BtfMut::from_btf(&btf).map_err(|e| e.to_string())?;
+    let _ = finalize_extern_datasecs(&mut m, |name| Some(name.len() as u32));
     let _ = fixup_datasecs(&mut m, &AnyLayout);
     let mut sanitized = m.clone();
     sanitize(&mut sanitized, &BtfFeatures::NONE).map_err(|e| e.to_string())?;
@@ -94,7 +96,11 @@ fn mutate(data: &[u8], rng: &mut Rng) -> Vec<u8> {
 #[test]
 fn mutated_btf_never_panics_through_the_pipeline() {
     let fixture = build_fixture("kinds.bpf.c");
-    let mut inputs = vec![elf_section(&fixture, ".BTF").unwrap()];
+    let externs = build_fixture("externs.bpf.c");
+    let mut inputs = vec![
+        elf_section(&fixture, ".BTF").unwrap(),
+        elf_section(&externs, ".BTF").unwrap(),
+    ];
     inputs.extend(corpus_btf().into_iter().step_by(9).map(|(_, b)| b));
     let mut rng = Rng(0x5eed_b7f0_0000_0001);
     let (mut ok, mut err) = (0, 0);

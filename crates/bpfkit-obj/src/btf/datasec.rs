@@ -4,7 +4,7 @@
 //! variables are. The ELF reader knows sections and symbols; this module only needs the
 //! answers, through [`DatasecLayout`].
 
-use super::{BtfMut, Kind, RawData, VarLinkage};
+use super::{BtfMut, FuncLinkage, Kind, RawData, RawType, VarLinkage};
 
 /// Where a global variable's ELF symbol puts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,4 +158,144 @@ pub fn fixup_datasecs(btf: &mut BtfMut, layout: &impl DatasecLayout) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Name of the VAR that stands in for extern functions in `.ksyms` (libbpf's name).
+pub const DUMMY_KSYM: &str = "dummy_ksym";
+
+/// Make the extern-backed DATASECs loadable, as libbpf does while collecting externs
+/// (the kernel refuses `BTF_VAR_GLOBAL_EXTERN` variables):
+///
+/// - `.kconfig`: every VAR becomes global-allocated at `kconfig_offset(name)` (the layout the
+///   ELF side chose for the `.kconfig` map); the section size is the end of the last one.
+/// - `.ksyms`: every entry becomes a 4-byte slot at `4 * index`. Extern VARs become
+///   global-allocated `int`s (the first 32-bit INT of the BTF); extern FUNCs become global
+///   and their slot points at an added `VAR dummy_ksym` (unnamed parameters get its name).
+///
+/// Run before [`fixup_datasecs`] (which then only sorts these two sections). Returns the id
+/// of the added `dummy_ksym` VAR, if one was needed.
+pub fn finalize_extern_datasecs(
+    btf: &mut BtfMut,
+    kconfig_offset: impl Fn(&str) -> Option<u32>,
+) -> Result<Option<u32>, DatasecError> {
+    let mut dummy = None;
+    for id in btf.first_id()..btf.type_count() {
+        let Some(t) = btf.type_by_id(id) else {
+            continue;
+        };
+        if t.kind() != Kind::Datasec {
+            continue;
+        }
+        let Some(section) = btf.string_at(t.name_off).map(str::to_string) else {
+            continue;
+        };
+        let RawData::Datasec(mut vars) = t.data.clone() else {
+            continue;
+        };
+        let size = match section.as_str() {
+            ".kconfig" => {
+                let mut end = 0u32;
+                for (index, v) in vars.iter_mut().enumerate() {
+                    let name = var_name(btf, &section, index, v.type_id, false)?;
+                    let offset = kconfig_offset(&name).ok_or_else(|| DatasecError::NoSymbol {
+                        section: section.clone(),
+                        var: name.clone(),
+                    })?;
+                    if let Some(var) = btf.type_mut(v.type_id) {
+                        var.data = RawData::Var(VarLinkage::GlobalAllocated.to_raw());
+                    }
+                    v.offset = offset;
+                    end = end.max(offset.saturating_add(v.size));
+                }
+                end
+            }
+            ".ksyms" => {
+                let int = find_int32(btf);
+                for (index, v) in vars.iter_mut().enumerate() {
+                    let is_func = btf.type_by_id(v.type_id).map(RawType::kind) == Some(Kind::Func);
+                    var_name(btf, &section, index, v.type_id, is_func)?;
+                    if is_func {
+                        let dummy_id = match dummy {
+                            Some(d) => d,
+                            None => {
+                                let name = btf.add_string(DUMMY_KSYM);
+                                let var = RawType::new(
+                                    Kind::Var,
+                                    name,
+                                    int,
+                                    RawData::Var(VarLinkage::GlobalAllocated.to_raw()),
+                                );
+                                let d = btf.add_type(var);
+                                dummy = Some(d);
+                                d
+                            }
+                        };
+                        let dummy_name = btf.type_by_id(dummy_id).map_or(0, |t| t.name_off);
+                        let proto = btf.type_by_id(v.type_id).map_or(0, |f| f.size_or_type);
+                        if let Some(RawType {
+                            data: RawData::Params(params),
+                            ..
+                        }) = btf.type_mut(proto)
+                        {
+                            for p in params.iter_mut() {
+                                if p.type_id != 0 && p.name_off == 0 {
+                                    p.name_off = dummy_name;
+                                }
+                            }
+                        }
+                        if let Some(f) = btf.type_mut(v.type_id) {
+                            let vlen = FuncLinkage::Global.to_raw();
+                            f.set_info(Kind::Func, f.kind_flag(), vlen);
+                        }
+                        v.type_id = dummy_id;
+                    } else if let Some(var) = btf.type_mut(v.type_id) {
+                        var.data = RawData::Var(VarLinkage::GlobalAllocated.to_raw());
+                        var.size_or_type = int;
+                    }
+                    v.offset = 4 * index as u32;
+                    v.size = 4;
+                }
+                4 * vars.len() as u32
+            }
+            _ => continue,
+        };
+        vars.sort_by_key(|v| v.offset);
+        if let Some(t) = btf.type_mut(id) {
+            t.size_or_type = size;
+            t.data = RawData::Datasec(vars);
+        }
+    }
+    Ok(dummy)
+}
+
+/// The name of a `.kconfig`/`.ksyms` entry, which must be a VAR (or FUNC when allowed).
+fn var_name(
+    btf: &BtfMut,
+    section: &str,
+    index: usize,
+    type_id: u32,
+    func_ok: bool,
+) -> Result<String, DatasecError> {
+    let not_a_var = || DatasecError::NotAVar {
+        section: section.to_string(),
+        index,
+        type_id,
+    };
+    let t = btf.type_by_id(type_id).ok_or_else(not_a_var)?;
+    match t.kind() {
+        Kind::Var => {}
+        Kind::Func if func_ok => {}
+        _ => return Err(not_a_var()),
+    }
+    Ok(btf.string_at(t.name_off).unwrap_or("").to_string())
+}
+
+/// The first INT with 32 value bits (libbpf's `find_int_btf_id`), or void.
+fn find_int32(btf: &BtfMut) -> u32 {
+    (btf.first_id()..btf.type_count())
+        .find(|&id| {
+            matches!(btf.type_by_id(id), Some(t) if t.kind() == Kind::Int
+                && matches!(t.data, RawData::Int(enc) if enc & 0xff == 32))
+        })
+        .unwrap_or(0)
 }

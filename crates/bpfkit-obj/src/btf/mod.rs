@@ -5,7 +5,8 @@
 //!   lookup. Split BTF (kernel modules) sits on a base with [`Btf::parse_split`].
 //! - [`BtfMut`] is owned, editable BTF in wire form; [`BtfMut::to_bytes`] writes it.
 //! - [`sanitize`] rewrites kinds an older kernel lacks ([`BtfFeatures`]), like libbpf.
-//! - [`fixup_datasecs`] fills DATASEC sizes and variable offsets from ELF symbols.
+//! - [`fixup_datasecs`] fills DATASEC sizes and variable offsets from ELF symbols;
+//!   [`finalize_extern_datasecs`] makes `.kconfig`/`.ksyms` loadable.
 //! - [`BtfExt`] parses and writes `.BTF.ext` (func_info, line_info, CO-RE relocations).
 //! - Kinds are [`Kind`]; each kind's decoded form is a struct in [`types`].
 
@@ -19,7 +20,9 @@ mod parse;
 mod sanitize;
 pub mod types;
 
-pub use datasec::{fixup_datasecs, DatasecError, DatasecLayout, VarSymbol};
+pub use datasec::{
+    finalize_extern_datasecs, fixup_datasecs, DatasecError, DatasecLayout, VarSymbol, DUMMY_KSYM,
+};
 pub use error::BtfError;
 pub use ext::{
     BtfExt, BtfExtError, CoreRelo, CoreReloKind, ExtSection, FuncInfo, InfoBlock, LineInfo,
