@@ -16,11 +16,10 @@ static EVENTS: RingBuf<{ 256 * 1024 }> = RingBuf::new();
 #[test]
 fn map_definitions_have_one_pointer_per_libbpf_attribute() {
     const P: usize = core::mem::size_of::<usize>();
-    // type, key, value, max_entries, map_flags, pinning
-    assert_eq!(core::mem::size_of::<HashMap<u32, u64, 1024>>(), 6 * P);
-    assert_eq!(core::mem::size_of::<Array<u64, 1>>(), 6 * P);
-    assert_eq!(core::mem::size_of::<PerCpuArray<[u8; 512], 1>>(), 6 * P);
     // type, key, value, max_entries, map_flags
+    assert_eq!(core::mem::size_of::<HashMap<u32, u64, 1024>>(), 5 * P);
+    assert_eq!(core::mem::size_of::<Array<u64, 1>>(), 5 * P);
+    assert_eq!(core::mem::size_of::<PerCpuArray<[u8; 512], 1>>(), 5 * P);
     assert_eq!(core::mem::size_of::<LpmTrie<[u8; 4], u32, 16>>(), 5 * P);
     assert_eq!(core::mem::size_of::<StackTrace<128>>(), 5 * P);
     assert_eq!(core::mem::size_of::<XskMap<4>>(), 5 * P);

@@ -468,3 +468,110 @@ fn disabled_log_levels_cost_no_verified_instructions() {
         counts[0]
     );
 }
+
+#[test]
+fn every_map_type_is_created_and_the_kernel_side_apis_work() {
+    let loaded = prog_loadall(&build("maps")).expect("libbpf loads every map definition");
+    let expected_types = [
+        ("RESULTS", "array"),
+        ("HASH", "hash"),
+        ("LRU", "lru_hash"),
+        ("PERCPU_HASH", "percpu_hash"),
+        ("LRU_PERCPU_HASH", "lru_percpu_hash"),
+        ("PERCPU", "percpu_array"),
+        ("FIFO", "queue"),
+        ("LIFO", "stack"),
+        ("SEEN", "bloom_filter"),
+        ("ROUTES", "lpm_trie"),
+        ("JUMPS", "prog_array"),
+        ("STACKS", "stack_trace"),
+        ("EVENTS", "ringbuf"),
+        ("PERF", "perf_event_array"),
+        ("FROM_USER", "user_ringbuf"),
+        ("INNER_TABLES", "array_of_maps"),
+        ("NAMED_TABLES", "hash_of_maps"),
+        ("SK_DATA", "sk_storage"),
+        ("INODE_DATA", "inode_storage"),
+        ("TASK_DATA", "task_storage"),
+        ("CGRP_DATA", "cgrp_storage"),
+        ("SOCKS", "sockmap"),
+        ("SOCKS_BY_PORT", "sockhash"),
+        ("DEVS", "devmap"),
+        ("DEVS_BY_INDEX", "devmap_hash"),
+        ("CPUS", "cpumap"),
+        ("XSKS", "xskmap"),
+    ];
+    for (name, kind) in expected_types {
+        let map = loaded
+            .map(name)
+            .unwrap_or_else(|| panic!("map {name} not created"));
+        // bpftool 7.1 predates BPF_MAP_TYPE_CGRP_STORAGE and prints its number.
+        let ok = map.info["type"] == kind || (kind == "cgrp_storage" && map.info["type"] == 32);
+        assert!(ok, "{name}: expected {kind}, got {}", map.info);
+    }
+    let routes = &loaded.map("ROUTES").unwrap().info;
+    assert_eq!(
+        (routes["bytes_key"].as_u64(), routes["flags"].as_u64()),
+        (Some(8), Some(1))
+    );
+    for prog in ["exercise_maps", "tail_target", "touch_definitions"] {
+        let p = loaded
+            .program(prog)
+            .unwrap_or_else(|| panic!("{prog} not loaded"));
+        assert!(p.info["btf_id"].as_u64().unwrap_or(0) > 0, "{prog} has BTF");
+    }
+    eprintln!(
+        "maps: exercise_maps verified_insns={}",
+        verified_insns(&loaded.pin_dir().join("exercise_maps"))
+    );
+
+    // Slot 0 of JUMPS -> tail_target, as userspace fills a program array.
+    let status = std::process::Command::new("bpftool")
+        .args(["map", "update", "pinned"])
+        .arg(loaded.pin_dir().join("maps/JUMPS"))
+        .args(["key", "0", "0", "0", "0", "value", "pinned"])
+        .arg(loaded.pin_dir().join("tail_target"))
+        .status()
+        .expect("bpftool runs");
+    assert!(status.success());
+    test_run(
+        &loaded.pin_dir().join("exercise_maps"),
+        &[0xc0, 0xa8, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+
+    let results = map_dump(loaded.map("RESULTS").unwrap().id).expect("dump RESULTS");
+    let value = |slot: u32| {
+        let e = results
+            .iter()
+            .find(|e| u32_at(&e.key, 0) == slot)
+            .expect("array slot");
+        u64::from_ne_bytes(e.value[..8].try_into().unwrap())
+    };
+    assert_eq!(value(0), 700, "HashMap insert + get_copy");
+    assert_eq!(value(1), 800, "LruHashMap");
+    assert_eq!(value(2), 1801, "PerCpuHashMap + LruPerCpuHashMap");
+    assert_eq!(value(3), 10, "remove succeeds once, then ENOENT");
+    assert_eq!(value(4), 31, "PerCpuArray set + get");
+    assert_eq!(value(5), 12, "Queue pops 1 (FIFO), Stack pops 2 (LIFO)");
+    assert_eq!(value(6), 1, "BloomFilter contains what was inserted");
+    assert_eq!(
+        value(7),
+        21,
+        "LpmTrie: /16 wins for 10.1.2.3, /8 for 10.9.9.9"
+    );
+    assert_eq!(
+        value(8),
+        4510,
+        "bpf_loop closure summed 0..10 over 10 iterations"
+    );
+    assert_eq!(value(9), 1, "spin-locked counter");
+    assert_eq!(value(10), 1234, "Global in .rodata");
+    assert_eq!(value(11), 1, "GlobalMut in .bss");
+    assert_eq!(
+        value(12),
+        0xc0a8_0001,
+        "XdpContext::load of the packet's first 4 bytes"
+    );
+    assert_eq!(value(13), 1, "RingBuf::output");
+    assert_eq!(value(14), 99, "ProgramArray::tail_call reached tail_target");
+}

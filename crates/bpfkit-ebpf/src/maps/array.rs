@@ -2,7 +2,7 @@
 
 use core::ptr::NonNull;
 
-use super::{map_ptr, Uint, PIN_NONE};
+use super::{map_ptr, Uint};
 use crate::bindings::map_type::{BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY};
 use crate::helpers::{bpf_map_lookup_elem, bpf_map_update_elem, check};
 
@@ -10,21 +10,20 @@ macro_rules! array_map {
     ($(#[$doc:meta])* $name:ident, $map_type:expr) => {
         $(#[$doc])*
         #[repr(C)]
-        pub struct $name<V, const MAX_ENTRIES: usize, const FLAGS: usize = 0, const PINNING: usize = PIN_NONE> {
+        pub struct $name<V, const MAX_ENTRIES: usize, const FLAGS: usize = 0> {
             r#type: Uint<{ $map_type }>,
             key: *const u32,
             value: *const V,
             max_entries: Uint<MAX_ENTRIES>,
             map_flags: Uint<FLAGS>,
-            pinning: Uint<PINNING>,
         }
 
         // SAFETY: the struct holds type-level pointers that are never dereferenced; the map
         // lives in the kernel.
-        unsafe impl<V, const M: usize, const F: usize, const P: usize> Sync for $name<V, M, F, P> {}
+        unsafe impl<V, const M: usize, const F: usize> Sync for $name<V, M, F> {}
 
-        impl<V, const MAX_ENTRIES: usize, const FLAGS: usize, const PINNING: usize>
-            $name<V, MAX_ENTRIES, FLAGS, PINNING>
+        impl<V, const MAX_ENTRIES: usize, const FLAGS: usize>
+            $name<V, MAX_ENTRIES, FLAGS>
         {
             /// The map definition (its type is the definition; the value is all null).
             #[allow(clippy::new_without_default)]
@@ -35,7 +34,6 @@ macro_rules! array_map {
                     value: core::ptr::null(),
                     max_entries: core::ptr::null(),
                     map_flags: core::ptr::null(),
-                    pinning: core::ptr::null(),
                 }
             }
 

@@ -2,7 +2,7 @@
 
 use core::ptr::NonNull;
 
-use super::{map_ptr, Uint, PIN_NONE};
+use super::{map_ptr, Uint};
 use crate::bindings::map_type::{
     BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
     BPF_MAP_TYPE_PERCPU_HASH,
@@ -13,21 +13,20 @@ macro_rules! hash_map {
     ($(#[$doc:meta])* $name:ident, $map_type:expr) => {
         $(#[$doc])*
         #[repr(C)]
-        pub struct $name<K, V, const MAX_ENTRIES: usize, const FLAGS: usize = 0, const PINNING: usize = PIN_NONE> {
+        pub struct $name<K, V, const MAX_ENTRIES: usize, const FLAGS: usize = 0> {
             r#type: Uint<{ $map_type }>,
             key: *const K,
             value: *const V,
             max_entries: Uint<MAX_ENTRIES>,
             map_flags: Uint<FLAGS>,
-            pinning: Uint<PINNING>,
         }
 
         // SAFETY: the struct holds type-level pointers that are never dereferenced; the map
         // lives in the kernel.
-        unsafe impl<K, V, const M: usize, const F: usize, const P: usize> Sync for $name<K, V, M, F, P> {}
+        unsafe impl<K, V, const M: usize, const F: usize> Sync for $name<K, V, M, F> {}
 
-        impl<K, V, const MAX_ENTRIES: usize, const FLAGS: usize, const PINNING: usize>
-            $name<K, V, MAX_ENTRIES, FLAGS, PINNING>
+        impl<K, V, const MAX_ENTRIES: usize, const FLAGS: usize>
+            $name<K, V, MAX_ENTRIES, FLAGS>
         {
             /// The map definition (its type is the definition; the value is all null).
             #[allow(clippy::new_without_default)]
@@ -38,7 +37,6 @@ macro_rules! hash_map {
                     value: core::ptr::null(),
                     max_entries: core::ptr::null(),
                     map_flags: core::ptr::null(),
-                    pinning: core::ptr::null(),
                 }
             }
 

@@ -14,6 +14,9 @@
 //! static COUNTS: HashMap<u32, u64, 1024> = HashMap::new();
 //! ```
 //!
+//! Definitions carry no `pinning` attribute: libbpf refuses one (even `LIBBPF_PIN_NONE`) on
+//! a map-in-map's inner definition, so pinning is left to the loader.
+//!
 //! `BPF_MAP_TYPE_ARENA` is not offered: using arena memory needs pointers in address space 1
 //! and `__ksym` kfunc declarations, neither of which Rust can express today.
 
@@ -49,11 +52,6 @@ pub use xdp::{CpuMap, DevMap, DevMapHash, XskMap};
 
 /// `__uint(name, N)`: an integer attribute encoded as the length of a pointed-to array.
 pub type Uint<const N: usize> = *const [i32; N];
-
-/// `pinning` value: the map is not pinned.
-pub const PIN_NONE: usize = 0;
-/// `pinning` value (`LIBBPF_PIN_BY_NAME`): pin under the loader's pin path by map name.
-pub const PIN_BY_NAME: usize = 1;
 
 /// The map definition's address, which helpers take as `struct bpf_map *`.
 #[inline(always)]
