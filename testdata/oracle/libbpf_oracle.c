@@ -26,6 +26,14 @@
  *       {"types": [{"name", "id", "kind", "size"}]} with id -1 when absent; the libbpf
  *       side of the `btf show` benchmark.
  *
+ *   libbpf_oracle trace OBJ [options] [--attach-auto PROG=] [--attach-uprobe PROG=BIN:FUNC]
+ *                         [--attach-usdt PROG=BIN:PROVIDER:NAME]... -- CMD ARGS...
+ *       Loads OBJ, attaches the programs (bpf_program__attach, __attach_uprobe_opts with
+ *       func_name, retprobe for uretprobe sections, __attach_usdt; all processes), runs
+ *       CMD (stdin and stdout on /dev/null) to completion, detaches, then prints
+ *       {"exit_code", "globals": {".bss": {VAR: value}, ".data": {...}}}: the integer
+ *       variables of the object's .bss/.data maps, read little-endian as unsigned.
+ *
  * On open/load failure the document has "error": {"errno", "message", "log"} where
  * log holds every line libbpf printed at warn/info level.
  */
@@ -38,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -304,6 +313,9 @@ static void usage(void)
 	fputs("usage: libbpf_oracle parse OBJ\n"
 	      "       libbpf_oracle btf-find BTF NAME...\n"
 	      "       libbpf_oracle load OBJ [relocated's options] [--pin-dir DIR]\n"
+	      "       libbpf_oracle trace OBJ [--btf P] [--max-entries|--autoload|--prog-type X=N]...\n"
+	      "                               [--attach-auto PROG=] [--attach-uprobe PROG=BIN:FUNC]\n"
+	      "                               [--attach-usdt PROG=BIN:PROVIDER:NAME]... -- CMD ARGS...\n"
 	      "       libbpf_oracle relocated OBJ [--btf PATH] [--max-entries MAP=N]...\n"
 	      "                                   [--autoload PROG=0|1]... [--prog-type PROG=N]...\n"
 	      "                                   [--fake-load]\n",
@@ -344,6 +356,46 @@ static int cmd_btf_find(int argc, char **argv)
 	return 0;
 }
 
+/* Applies --max-entries/--autoload/--prog-type of argv[1..] to an opened object. */
+static int apply_object_options(struct bpf_object *obj, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		int is_max = strcmp(argv[i], "--max-entries") == 0;
+		int is_auto = strcmp(argv[i], "--autoload") == 0;
+		int is_type = strcmp(argv[i], "--prog-type") == 0;
+		if (!is_max && !is_auto && !is_type)
+			continue;
+		char *arg = argv[++i];
+		char *eq = strrchr(arg, '=');
+		if (!eq) {
+			fprintf(stderr, "libbpf_oracle: expected NAME=VALUE, got '%s'\n", arg);
+			return -1;
+		}
+		*eq = 0;
+		unsigned long value = strtoul(eq + 1, NULL, 0);
+		if (is_max) {
+			struct bpf_map *map = bpf_object__find_map_by_name(obj, arg);
+			if (!map) {
+				fprintf(stderr, "libbpf_oracle: no map '%s'\n", arg);
+				return -1;
+			}
+			bpf_map__set_max_entries(map, (__u32)value);
+		} else {
+			struct bpf_program *prog = bpf_object__find_program_by_name(obj, arg);
+			if (!prog) {
+				fprintf(stderr, "libbpf_oracle: no program '%s'\n", arg);
+				return -1;
+			}
+			if (is_auto)
+				bpf_program__set_autoload(prog, value != 0);
+			else
+				bpf_program__set_type(prog, (enum bpf_prog_type)value);
+		}
+	}
+
+	return 0;
+}
+
 static int cmd_relocated(int argc, char **argv, int quiet)
 {
 	const char *path = argv[0];
@@ -374,39 +426,8 @@ static int cmd_relocated(int argc, char **argv, int quiet)
 		return 0;
 	}
 
-	for (int i = 1; i < argc; i++) {
-		int is_max = strcmp(argv[i], "--max-entries") == 0;
-		int is_auto = strcmp(argv[i], "--autoload") == 0;
-		int is_type = strcmp(argv[i], "--prog-type") == 0;
-		if (!is_max && !is_auto && !is_type)
-			continue;
-		char *arg = argv[++i];
-		char *eq = strrchr(arg, '=');
-		if (!eq) {
-			fprintf(stderr, "libbpf_oracle: expected NAME=VALUE, got '%s'\n", arg);
-			return 2;
-		}
-		*eq = 0;
-		unsigned long value = strtoul(eq + 1, NULL, 0);
-		if (is_max) {
-			struct bpf_map *map = bpf_object__find_map_by_name(obj, arg);
-			if (!map) {
-				fprintf(stderr, "libbpf_oracle: no map '%s'\n", arg);
-				return 2;
-			}
-			bpf_map__set_max_entries(map, (__u32)value);
-		} else {
-			struct bpf_program *prog = bpf_object__find_program_by_name(obj, arg);
-			if (!prog) {
-				fprintf(stderr, "libbpf_oracle: no program '%s'\n", arg);
-				return 2;
-			}
-			if (is_auto)
-				bpf_program__set_autoload(prog, value != 0);
-			else
-				bpf_program__set_type(prog, (enum bpf_prog_type)value);
-		}
-	}
+	if (apply_object_options(obj, argc, argv))
+		return 2;
 
 	/* Kernel-visible names of the programs to load, in the order libbpf loads them. */
 	struct bpf_program *prog;
@@ -481,6 +502,177 @@ static int cmd_relocated(int argc, char **argv, int quiet)
 	return 0;
 }
 
+/* Prints {"SECTION": {"VAR": value, ...}, ...} for the integer variables (1, 2, 4 or 8
+ * bytes, read little-endian as unsigned) of the object's .bss and .data maps. */
+static void print_globals(struct bpf_object *obj)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *map;
+	int first_sec = 1;
+	fputs("\"globals\":{", stdout);
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+		const char *dot = bpf_map__is_internal(map) ? strchr(name, '.') : NULL;
+		if (!dot || !btf || (strncmp(dot, ".bss", 4) && strncmp(dot, ".data", 5)))
+			continue;
+		__s32 sec_id = btf__find_by_name_kind(btf, dot, BTF_KIND_DATASEC);
+		size_t size = bpf_map__value_size(map);
+		unsigned char *value = calloc(1, size);
+		__u32 key = 0;
+		if (sec_id < 0 || !value || bpf_map__lookup_elem(map, &key, sizeof(key), value, size, 0)) {
+			free(value);
+			continue;
+		}
+		if (!first_sec)
+			putchar(',');
+		first_sec = 0;
+		json_str(dot);
+		putchar(':');
+		putchar('{');
+		const struct btf_type *sec = btf__type_by_id(btf, sec_id);
+		const struct btf_var_secinfo *vi = btf_var_secinfos(sec);
+		int first_var = 1;
+		for (int i = 0; i < btf_vlen(sec); i++, vi++) {
+			if (!(vi->size == 1 || vi->size == 2 || vi->size == 4 || vi->size == 8) ||
+			    vi->offset + vi->size > size)
+				continue;
+			unsigned long long v = 0;
+			for (int b = (int)vi->size - 1; b >= 0; b--)
+				v = (v << 8) | value[vi->offset + b];
+			if (!first_var)
+				putchar(',');
+			first_var = 0;
+			json_str(btf__name_by_offset(btf, btf__type_by_id(btf, vi->type)->name_off));
+			printf(":%llu", v);
+		}
+		putchar('}');
+		free(value);
+	}
+	putchar('}');
+}
+
+static struct bpf_link *attach_one(struct bpf_object *obj, const char *kind, char *spec)
+{
+	char *eq = strchr(spec, '=');
+	if (!eq) {
+		fprintf(stderr, "libbpf_oracle: expected PROG=..., got '%s'\n", spec);
+		exit(2);
+	}
+	*eq = 0;
+	struct bpf_program *prog = bpf_object__find_program_by_name(obj, spec);
+	if (!prog) {
+		fprintf(stderr, "libbpf_oracle: no program '%s'\n", spec);
+		exit(2);
+	}
+	char *target = eq + 1;
+	if (strcmp(kind, "auto") == 0)
+		return bpf_program__attach(prog);
+	char *colon = strchr(target, ':');
+	if (!colon) {
+		fprintf(stderr, "libbpf_oracle: expected BINARY:..., got '%s'\n", target);
+		exit(2);
+	}
+	*colon = 0;
+	if (strcmp(kind, "uprobe") == 0) {
+		const char *sec = bpf_program__section_name(prog);
+		LIBBPF_OPTS(bpf_uprobe_opts, uopts, .func_name = colon + 1,
+			    .retprobe = strncmp(sec, "uretprobe", 9) == 0);
+		return bpf_program__attach_uprobe_opts(prog, -1, target, 0, &uopts);
+	}
+	char *colon2 = strchr(colon + 1, ':');
+	if (!colon2) {
+		fprintf(stderr, "libbpf_oracle: expected BINARY:PROVIDER:NAME\n");
+		exit(2);
+	}
+	*colon2 = 0;
+	return bpf_program__attach_usdt(prog, -1, target, colon + 1, colon2 + 1, NULL);
+}
+
+static int cmd_trace(int argc, char **argv)
+{
+	const char *path = argv[0];
+	const char *btf_path = NULL;
+	int cmd_at = -1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			cmd_at = i + 1;
+			break;
+		}
+		if (strcmp(argv[i], "--btf") == 0 && i + 1 < argc)
+			btf_path = argv[++i];
+		else if ((strcmp(argv[i], "--max-entries") == 0 ||
+			  strcmp(argv[i], "--autoload") == 0 ||
+			  strcmp(argv[i], "--prog-type") == 0 ||
+			  strcmp(argv[i], "--attach-auto") == 0 ||
+			  strcmp(argv[i], "--attach-uprobe") == 0 ||
+			  strcmp(argv[i], "--attach-usdt") == 0) && i + 1 < argc)
+			i++;
+		else
+			usage();
+	}
+	if (cmd_at < 0 || cmd_at >= argc)
+		usage();
+
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+	struct bpf_object *obj = bpf_object__open_file(path, &opts);
+	putchar('{');
+	if (!obj) {
+		print_error(errno);
+		puts("}");
+		return 0;
+	}
+	if (apply_object_options(obj, cmd_at - 1, argv))
+		return 2;
+	int err = bpf_object__load(obj);
+	struct bpf_link *links[256];
+	int link_count = 0;
+	for (int i = 1; !err && i < cmd_at - 1; i++) {
+		const char *kind = NULL;
+		if (strcmp(argv[i], "--attach-auto") == 0)
+			kind = "auto";
+		else if (strcmp(argv[i], "--attach-uprobe") == 0)
+			kind = "uprobe";
+		else if (strcmp(argv[i], "--attach-usdt") == 0)
+			kind = "usdt";
+		if (!kind)
+			continue;
+		struct bpf_link *link = attach_one(obj, kind, argv[++i]);
+		if (!link) {
+			err = -errno;
+			break;
+		}
+		if (link_count < 256)
+			links[link_count++] = link;
+	}
+	if (err) {
+		print_error(err);
+		puts("}");
+		return 0;
+	}
+
+	fflush(stdout);
+	pid_t child = fork();
+	if (child == 0) {
+		int null_fd = open("/dev/null", O_RDWR);
+		if (null_fd >= 0) {
+			dup2(null_fd, 0);
+			dup2(null_fd, 1);
+		}
+		execvp(argv[cmd_at], argv + cmd_at);
+		_exit(127);
+	}
+	int status = 0;
+	if (child < 0 || waitpid(child, &status, 0) < 0)
+		status = -1;
+	for (int i = 0; i < link_count; i++)
+		bpf_link__destroy(links[i]);
+	printf("\"exit_code\":%d,", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	print_globals(obj);
+	puts("}");
+	bpf_object__close(obj);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	libbpf_set_print(print_fn);
@@ -492,6 +684,8 @@ int main(int argc, char **argv)
 		return cmd_relocated(argc - 2, argv + 2, 1);
 	if (argc >= 3 && strcmp(argv[1], "btf-find") == 0)
 		return cmd_btf_find(argc - 2, argv + 2);
+	if (argc >= 3 && strcmp(argv[1], "trace") == 0)
+		return cmd_trace(argc - 2, argv + 2);
 	usage();
 	return 2;
 }

@@ -38,8 +38,8 @@ pub fn fixture_names() -> Vec<String> {
     names
 }
 
-/// The object file of fixture `name`, compiled with
-/// `clang-19 -O2 -g -target bpf -I/usr/include/<multiarch> -I testdata/c/include [declared flags]`
+/// The object file of fixture `name`, compiled with `clang-19 -O2 -g -target bpf
+/// -I/usr/include/<multiarch> -D__TARGET_ARCH_<arch> -I testdata/c/include [declared flags]`
 /// into the test cache (once per distinct source, flags, headers and kernel BTF; safe
 /// across parallel tests). Panics with clang's diagnostics when it does not compile.
 ///
@@ -81,6 +81,8 @@ fn build_fixture(name: &str, target: &str) -> Result<PathBuf, String> {
         .map(|s| s.to_string())
         .collect();
     flags.push(format!("-I/usr/include/{}", multiarch()?));
+    // bpf_tracing.h's pt_regs accessors need the target architecture.
+    flags.push(format!("-D__TARGET_ARCH_{}", target_arch()));
     flags.push(format!("-I{}", include_dir.display()));
     flags.extend(declared);
 
@@ -117,6 +119,18 @@ fn declared_flags(source: &str) -> Vec<String> {
         .filter_map(|l| l.trim().strip_prefix("// clang-flags:"))
         .flat_map(|rest| rest.split_whitespace().map(str::to_owned))
         .collect()
+}
+
+/// libbpf's name of the host architecture for `__TARGET_ARCH_*`.
+fn target_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x86",
+        "aarch64" => "arm64",
+        "riscv64" => "riscv",
+        "powerpc64" => "powerpc",
+        "s390x" => "s390",
+        other => other,
+    }
 }
 
 /// `gcc -print-multiarch`, e.g. `x86_64-linux-gnu` (where `asm/types.h` lives).
@@ -171,4 +185,32 @@ pub fn vmlinux_header() -> Result<PathBuf, String> {
             })
         })
         .clone()
+}
+
+/// The userspace test program `testdata/c/userspace/<name>.c` (e.g. `usdt_target`, a
+/// USDT and uprobe target), compiled with `gcc -O1 -g -Wall -Werror -I testdata/c/include`
+/// into the test cache. Panics with gcc's diagnostics when it does not compile.
+pub fn c_program(name: &str) -> PathBuf {
+    let dir = fixture_source_dir();
+    let src_path = dir.join("userspace").join(format!("{name}.c"));
+    let include_dir = dir.join("include");
+    let build = || -> Result<PathBuf, String> {
+        let source = std::fs::read(&src_path)
+            .map_err(|e| format!("cannot read {}: {e}", src_path.display()))?;
+        let flags = ["-O1", "-g", "-Wall", "-Werror"];
+        let mut key: Vec<&[u8]> = vec![&source, b"gcc"];
+        key.extend(flags.iter().map(|f| f.as_bytes()));
+        let headers = headers_fingerprint(&include_dir);
+        key.push(headers.as_bytes());
+        cached_artifact("c-program", &key, name, |tmp| {
+            let mut cmd = Command::new("gcc");
+            cmd.args(flags)
+                .arg(format!("-I{}", include_dir.display()))
+                .arg("-o")
+                .arg(tmp)
+                .arg(&src_path);
+            run(&mut cmd).map(drop)
+        })
+    };
+    build().unwrap_or_else(|e| panic!("C program {name}: {e}"))
 }

@@ -5,12 +5,14 @@
 //! - libbpf's view, through a small C program (`testdata/oracle/libbpf_oracle.c`, built
 //!   once with gcc against libbpf-dev): [`libbpf_parse`] (its open of an object),
 //!   [`libbpf_relocated`] (the instructions it hands to `BPF_PROG_LOAD`, caught by
-//!   interposing `syscall`), [`libbpf_load`], [`libbpf_btf_find`].
+//!   interposing `syscall`), [`libbpf_load`], [`libbpf_btf_find`], and
+//!   [`libbpf_trace_run`] (attach, run a command, read the object's counters).
 //! - The kernel's view through bpftool: [`prog_loadall`] (pins removed on drop),
 //!   [`prog_show`], [`map_show`], [`map_dump`], [`prog_dump_xlated`], [`prog_run`],
 //!   [`btf_types`], [`btf_kind_counts`].
 //! - C fixtures: [`fixture`] compiles `testdata/c/<name>.bpf.c` (each file's header
-//!   comment says what it covers); [`fixture_names`] lists them.
+//!   comment says what it covers); [`fixture_names`] lists them; [`c_program`] builds
+//!   userspace targets from `testdata/c/userspace/` (e.g. a USDT/uprobe target).
 //! - [`Insn`] and [`mask_fd_immediates`] to compare instruction streams.
 //!
 //! Everything built is cached under [`cache_root`] keyed by a hash of its inputs, and
@@ -26,6 +28,7 @@ mod fixture;
 mod insn;
 mod libbpf;
 mod relocated;
+mod trace;
 
 pub use bpftool::{
     bpftool_json, btf_kind_counts, btf_type_id, btf_types, libbpf_load_pinned, map_dump, map_show,
@@ -34,8 +37,8 @@ pub use bpftool::{
 };
 pub use cache::cache_root;
 pub use fixture::{
-    fixture, fixture_big_endian, fixture_names, fixture_source_dir, try_fixture, vmlinux_header,
-    CLANG, VMLINUX_BTF,
+    c_program, fixture, fixture_big_endian, fixture_names, fixture_source_dir, try_fixture,
+    vmlinux_header, CLANG, VMLINUX_BTF,
 };
 pub use insn::{mask_fd_immediates, Insn};
 pub use libbpf::{
@@ -45,6 +48,7 @@ pub use libbpf::{
 pub use relocated::{
     libbpf_load, libbpf_relocated, LibbpfRelocated, ProgLoad, RelocateOptions, RelocatedProgram,
 };
+pub use trace::{libbpf_trace_run, Attach, TraceRun};
 
 /// The directory of third-party BPF objects: `$BPFKIT_CORPUS`, else `../shared/corpus`
 /// beside the repository. Panics with a clear message when neither exists (tests only).
