@@ -235,7 +235,6 @@ impl EbpfBuild {
         };
 
         let triple = self.endianness.target();
-        let env_triple = triple.to_uppercase().replace('-', "_");
         let mut cmd = Command::new(cargo());
         scrub_host_env(&mut cmd);
         cmd.arg("build")
@@ -252,28 +251,34 @@ impl EbpfBuild {
         if !self.features.is_empty() {
             cmd.arg("--features").arg(self.features.join(","));
         }
-        if !self.core_debug_info {
-            for package in ["core", "compiler_builtins"] {
-                cmd.arg("--config")
-                    .arg(format!("profile.release.package.{package}.debug=0"));
-            }
-        }
         if self.quiet {
             cmd.arg("--quiet");
         }
+        // `--config` outranks environment variables and every config file, so a project's
+        // `.cargo/config.toml` (host rustflags, another BPF linker) cannot leak in.
+        let rustflags = match self.cpu {
+            Some(cpu) => format!("[\"-C\", \"target-cpu={}\"]", cpu.llc_name()),
+            None => "[]".to_string(),
+        };
+        let mut config = vec![
+            "profile.release.panic=\"abort\"".to_string(),
+            "profile.release.debug=2".to_string(),
+            "profile.release.codegen-units=1".to_string(),
+            "build.rustflags=[]".to_string(),
+            format!("target.{triple}.rustflags={rustflags}"),
+            format!("target.{triple}.linker={}", toml_string(&linker)),
+        ];
+        if !self.core_debug_info {
+            for package in ["core", "compiler_builtins"] {
+                config.push(format!("profile.release.package.{package}.debug=0"));
+            }
+        }
+        for entry in config {
+            cmd.arg("--config").arg(entry);
+        }
         cmd.env("RUSTC", &toolchain.rustc)
             .env("RUSTC_BOOTSTRAP", "1")
-            .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
-            .env("CARGO_PROFILE_RELEASE_DEBUG", "2")
-            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
-            .env(format!("CARGO_TARGET_{env_triple}_LINKER"), &linker)
             .env(LLVM_TOOLS_DIR_ENV, toolchain.llvm_tools().dir);
-        if let Some(cpu) = self.cpu {
-            cmd.env(
-                format!("CARGO_TARGET_{env_triple}_RUSTFLAGS"),
-                format!("-C target-cpu={}", cpu.llc_name()),
-            );
-        }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let output = cmd
             .output()
@@ -392,6 +397,12 @@ impl EbpfBuild {
 
 /// The file name suffix of objects stripped of DWARF by [`EbpfBuild::strip_dwarf`].
 const STRIPPED_SUFFIX: &str = ".stripped";
+
+/// A path as a TOML basic string.
+fn toml_string(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
 
 fn cargo() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
@@ -540,6 +551,14 @@ pub fn dep_info(object: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_paths_for_cargo_config() {
+        assert_eq!(
+            toml_string(Path::new("/opt/my \"tools\"\\bin/bpfkit-link")),
+            r#""/opt/my \"tools\"\\bin/bpfkit-link""#
+        );
+    }
 
     #[test]
     fn finds_executables_in_cargo_json() {

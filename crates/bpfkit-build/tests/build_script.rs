@@ -16,7 +16,8 @@ fn a_build_script_builds_and_embeds_the_object_aligned() {
         .arg(&target_dir)
         .env("BPFKIT_LINK", common::linker())
         .env("BPFKIT_EBPF_TARGET_DIR", common::shared_target_dir())
-        // Host flags that would break the BPF build if they leaked into it.
+        // Host flags that would break the BPF build if they leaked into it (the crate's
+        // .cargo/config.toml adds more: another linker, BPF rustflags).
         .env("RUSTFLAGS", "-C target-cpu=native")
         .env_remove("CARGO_TARGET_DIR")
         .output()
