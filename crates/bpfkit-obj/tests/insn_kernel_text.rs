@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bpfkit_obj::btf::Btf;
 use bpfkit_obj::insn::{
     decode_slots, disassemble_insn, logical_insns, Insn, Insns, Instruction, LogicalInsn,
     Symbolizer,
@@ -522,5 +523,167 @@ fn big_endian_objects_decode_to_the_same_instructions() {
                 assert!(text.contains(form), "{form:?} missing in:\n{text}");
             }
         }
+    }
+}
+
+/// Names kfunc calls by their vmlinux BTF id, as the verifier log does.
+struct KfuncNames(Btf<'static>);
+
+impl Symbolizer for KfuncNames {
+    fn call_name(&self, call: &Insn) -> Option<String> {
+        if !call.is_kfunc_call() || call.off != 0 {
+            return None;
+        }
+        let id = u32::try_from(call.imm).ok()?;
+        self.0.name(id).ok().map(str::to_string)
+    }
+}
+
+/// Each program's "Live regs before insn" listing from libbpf's debug output of a load
+/// with the verifier log at level 2, by program name.
+fn verifier_listings(log: &str) -> HashMap<String, Vec<(usize, String)>> {
+    let mut out = HashMap::new();
+    let mut current: Option<(String, Vec<(usize, String)>)> = None;
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix("libbpf: prog '") {
+            if let Some((name, tail)) = rest.split_once("': ") {
+                if tail.starts_with("-- BEGIN PROG LOAD LOG --") {
+                    current = Some((name.to_string(), Vec::new()));
+                }
+            }
+            continue;
+        }
+        if line.starts_with("-- END PROG LOAD LOG --") {
+            if let Some((name, listing)) = current.take() {
+                out.insert(name, listing);
+            }
+            continue;
+        }
+        let Some((_, listing)) = current.as_mut() else {
+            continue;
+        };
+        let Some((index, rest)) = line.trim_start().split_once(": ") else {
+            continue;
+        };
+        // Instructions inside loops are prefixed with their loop depth: "  1  32: ...".
+        let index = index.split_whitespace().last().unwrap_or_default();
+        let (Ok(index), Some((live, text))) = (index.parse::<usize>(), rest.split_once(' ')) else {
+            continue;
+        };
+        // Only the listing's lines: "<index>: <live mask of 10 chars> (<code>) <text>".
+        if live.len() == 10
+            && live.chars().all(|c| c == '.' || c.is_ascii_digit())
+            && text.starts_with('(')
+        {
+            if listing.last().is_some_and(|(last, _)| *last >= index) {
+                continue; // the state-printing pass repeats instructions; keep the listing
+            }
+            listing.push((index, text.to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn disassembly_of_every_fixture_equals_the_verifier_log() {
+    let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux").expect("kernel BTF");
+    let kfuncs = KfuncNames(Btf::parse_owned(vmlinux).unwrap());
+    let (mut programs, mut insns, mut skipped_values) = (0, 0, 0);
+    let mut compared_fixtures = Vec::new();
+    let mut all_text = String::new();
+    for name in bpfkit_test_support::fixture_names() {
+        let Ok(obj) = bpfkit_test_support::try_fixture(&name) else {
+            continue;
+        };
+        let pins = PinDir::new("fixture");
+        let out = bpftool(&[
+            "-d",
+            "prog",
+            "loadall",
+            obj.to_str().unwrap(),
+            pins.0.to_str().unwrap(),
+        ]);
+        let listings = verifier_listings(&String::from_utf8_lossy(&out.stderr));
+        drop(pins);
+        if listings.values().all(Vec::is_empty) {
+            continue; // libbpf refused the object before any program reached the verifier
+        }
+        let relocated = bpfkit_test_support::libbpf_relocated(&obj, &Default::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for prog in &relocated.programs {
+            let Some(listing) = listings.get(&prog.name).filter(|l| !l.is_empty()) else {
+                continue;
+            };
+            let bytes: Vec<u8> = prog.load.insns.iter().flat_map(|i| i.to_bytes()).collect();
+            let ours: Vec<(usize, LogicalInsn, String)> = Insns::new(&bytes, Endianness::Little)
+                .map(|item| {
+                    let (index, insn) = item.unwrap();
+                    (index, insn, disassemble_insn(&insn, &kfuncs))
+                })
+                .collect();
+            let what = format!("fixture {name} prog {}", prog.name);
+            assert_eq!(ours.len(), listing.len(), "{what}: instruction count");
+            for ((index, insn, mine), (kernel_index, kernel)) in ours.iter().zip(listing) {
+                assert_eq!(index, kernel_index, "{what}");
+                let first = insn.first();
+                // Map and kernel-variable references are resolved to kernel addresses
+                // before the listing is printed; libbpf handed over fds and BTF ids.
+                if first.is_ld_imm64() && matches!(first.src_reg, 1 | 2 | 3 | 5 | 6) {
+                    let prefix = format!("(18) r{} = 0x", first.dst_reg);
+                    assert!(
+                        kernel.starts_with(&prefix),
+                        "{what}: insn {index}: {kernel}"
+                    );
+                    assert!(
+                        mine.starts_with(&format!("(18) r{} = ", first.dst_reg)),
+                        "{what}: {mine}"
+                    );
+                    skipped_values += 1;
+                    continue;
+                }
+                assert_eq!(mine, kernel, "{what}: insn {index}");
+                all_text.push_str(mine);
+                all_text.push('\n');
+            }
+            programs += 1;
+            insns += ours.len();
+        }
+        compared_fixtures.push(name);
+    }
+    eprintln!(
+        "compared {insns} instructions of {programs} programs of fixtures {compared_fixtures:?} \
+         ({skipped_values} map/ksym ld_imm64 values not comparable)"
+    );
+    for needed in [
+        "cpu_v4_atomics",
+        "callbacks",
+        "bpf_calls",
+        "tail_calls",
+        "ksyms_kfuncs",
+    ] {
+        assert!(
+            compared_fixtures.iter().any(|f| f == needed),
+            "{needed} not compared"
+        );
+    }
+    assert!(programs >= 20, "{programs} programs");
+    // The kernel's own text for the families the fixtures exist to cover.
+    for form in [
+        "(85) call pc+",
+        "(85) call bpf_loop#181",
+        "(85) call bpf_tail_call#12",
+        "(85) call bpf_task_acquire#",
+        "s/=",
+        "= bswap64",
+        "= *(s8 *)",
+        "(06) gotol",
+        "atomic64_cmpxchg",
+        "atomic_fetch_add((u32 *)",
+        "lock *(u32 *)",
+    ] {
+        assert!(
+            all_text.contains(form),
+            "no {form:?} among the compared instructions"
+        );
     }
 }
