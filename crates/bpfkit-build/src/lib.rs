@@ -15,6 +15,19 @@
 //! ```
 //!
 //! and its code: `static COUNTER: &[u8] = bpfkit_build::include_ebpf!("counter");`.
+//!
+//! Environment variables:
+//!
+//! | variable | read by | meaning |
+//! |---|---|---|
+//! | `BPFKIT_LINK` | driver | the `bpfkit-link` binary to use (default: built from this crate's sources) |
+//! | `BPFKIT_EBPF_TARGET_DIR` | driver | target directory shared by eBPF builds (default: `bpfkit-ebpf/` in the calling build's target directory) |
+//! | `BPFKIT_LLVM_TOOLS_DIR` | driver, linker | the llvm-tools directory (default: rustup's, under rustc's sysroot) |
+//! | `BPFKIT_RUST_SRC_DIR` | driver | the `library/` directory of rust-src |
+//! | `BPFKIT_LINK_KEEP_TEMPS=1` | linker | keep intermediate files in `<output>.bpfkit-link/` |
+//!
+//! CO-RE from Rust: see [`link::core_markers`] for the `bpfcore$…` marker externs the
+//! linker turns into CO-RE relocations.
 
 pub mod driver;
 pub mod link;
