@@ -444,20 +444,23 @@ mod tests {
 
     /// Builds a little-endian BTF blob from type words and a string table.
     fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+        blob_in(Endian::Little, types, strings)
+    }
+
+    fn blob_in(endian: Endian, types: &[u32], strings: &[u8]) -> Vec<u8> {
         let type_len = types.len() as u32 * 4;
         let mut out = Vec::new();
-        for word in [
-            u32::from(BTF_MAGIC) | 1 << 16,
-            24,
-            0,
-            type_len,
-            type_len,
-            strings.len() as u32,
-        ] {
-            out.extend_from_slice(&word.to_le_bytes());
+        let magic = match endian {
+            Endian::Little => [0x9f, 0xeb],
+            Endian::Big => [0xeb, 0x9f],
+        };
+        out.extend_from_slice(&magic);
+        out.extend_from_slice(&[1, 0]);
+        for word in [24, 0, type_len, type_len, strings.len() as u32] {
+            out.extend_from_slice(&endian.bytes(word));
         }
         for word in types {
-            out.extend_from_slice(&word.to_le_bytes());
+            out.extend_from_slice(&endian.bytes(*word));
         }
         out.extend_from_slice(strings);
         out
@@ -548,6 +551,25 @@ mod tests {
         // [9] INT char, 4 bytes, appended last.
         assert_eq!(&w[42..], &[w[42], info(kind::INT, 0), 4, 32]);
         assert_eq!(string_at(&out, w[42]), "char");
+    }
+
+    #[test]
+    fn rewrites_big_endian_btf_in_its_own_byte_order() {
+        let globals = HashSet::from(["count".to_string()]);
+        let (little, little_report) = fix_btf(&blob(&sample(), STRINGS), &globals).unwrap();
+        let (big, big_report) =
+            fix_btf(&blob_in(Endian::Big, &sample(), STRINGS), &globals).unwrap();
+        assert_eq!(big_report, little_report);
+        assert_eq!(&big[..2], &[0xeb, 0x9f]);
+        assert_eq!(big.len(), little.len());
+        // Same words, swapped: header and types; the strings are bytes.
+        let type_end = 24 + u32::from_be_bytes(big[12..16].try_into().unwrap()) as usize;
+        for at in (4..type_end).step_by(4) {
+            let b = u32::from_be_bytes(big[at..at + 4].try_into().unwrap());
+            let l = u32::from_le_bytes(little[at..at + 4].try_into().unwrap());
+            assert_eq!(b, l, "word at {at}");
+        }
+        assert_eq!(&big[type_end..], &little[type_end..]);
     }
 
     #[test]
