@@ -24,6 +24,8 @@ pub(crate) struct LinkContext<'a> {
     pub map_fds: &'a HashMap<String, i32>,
     /// Name of the `.kconfig` map, if any.
     pub kconfig_map: Option<&'a str>,
+    /// CO-RE candidates, shared by every program of the object.
+    pub core_cache: std::cell::RefCell<CandidateCache>,
 }
 
 /// A program ready for `BPF_PROG_LOAD`.
@@ -100,7 +102,7 @@ fn apply_core(ctx: &LinkContext<'_>, f: &ProgramSpec, insns: &mut [u8]) -> Resul
         });
     }
     let targets: [&dyn TypeSource; 1] = [kernel];
-    let mut cache = CandidateCache::new();
+    let mut cache = ctx.core_cache.borrow_mut();
     relocate_instructions(&f.section.name, insns, &relos, local, &targets, &mut cache)
         .map_err(|e| e.to_string())?;
     Ok(())

@@ -286,6 +286,7 @@ impl Loader {
             kernel_btf: kernel_btf.as_ref(),
             map_fds: &map_fds,
             kconfig_map: kconfig_map.as_deref(),
+            core_cache: Default::default(),
         };
         let mut programs = Vec::new();
         for p in spec.programs.iter().filter(|p| p.section.autoload) {
