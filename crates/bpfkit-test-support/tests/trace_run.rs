@@ -121,5 +121,8 @@ fn attach_to_a_missing_usdt_probe_fails_with_enoent() {
         &[target.as_os_str()],
     )
     .unwrap_err();
-    assert!(err.starts_with("errno 2 (No such file or directory)"), "{err}");
+    assert!(
+        err.starts_with("errno 2 (No such file or directory)"),
+        "{err}"
+    );
 }
