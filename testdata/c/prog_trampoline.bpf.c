@@ -2,8 +2,8 @@
 /*
  * Fixture prog_trampoline: programs that need a BPF trampoline (TRACING/LSM/EXT with an
  * attach_btf_id), which hosts with ftrace locked down refuse with EPERM at load:
- * fentry/, fexit/, fmod_ret/, fentry.s/ (sleepable), lsm/ and lsm.s/ (LSM with
- * BPF_LSM_MAC), lsm_cgroup/ (BPF_LSM_CGROUP).
+ * fentry/, fexit/, fmod_ret/, their sleepable forms fentry.s/, fexit.s/, fmod_ret.s/,
+ * lsm/ and lsm.s/ (LSM with BPF_LSM_MAC), lsm_cgroup/ (BPF_LSM_CGROUP).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -20,6 +20,12 @@ int BPF_PROG(fmod_ret_file_open, struct file *file) { return 0; }
 
 SEC("fentry.s/do_unlinkat")
 int BPF_PROG(fentry_sleepable_unlinkat, int dfd, struct filename *name) { return 0; }
+
+SEC("fexit.s/do_unlinkat")
+int BPF_PROG(fexit_sleepable_unlinkat, int dfd, struct filename *name, int ret) { return 0; }
+
+SEC("fmod_ret.s/security_file_open")
+int BPF_PROG(fmod_ret_sleepable_file_open, struct file *file) { return 0; }
 
 SEC("lsm/file_open")
 int BPF_PROG(lsm_file_open, struct file *file) { return 0; }

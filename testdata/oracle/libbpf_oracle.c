@@ -356,6 +356,29 @@ static int cmd_btf_find(int argc, char **argv)
 	return 0;
 }
 
+/* Maps pinned by name (LIBBPF_PIN_BY_NAME) whose pin did not exist before the load:
+ * the oracle removes those pins again unless it was asked to keep things loaded. */
+static struct bpf_map *new_pins[256];
+static int new_pin_count;
+
+static void note_new_pins(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+	bpf_object__for_each_map(map, obj) {
+		const char *pin = bpf_map__pin_path(map);
+		if (pin && access(pin, F_OK) != 0 && new_pin_count < 256)
+			new_pins[new_pin_count++] = map;
+	}
+}
+
+static void remove_new_pins(void)
+{
+	for (int i = 0; i < new_pin_count; i++)
+		if (bpf_map__is_pinned(new_pins[i]))
+			bpf_map__unpin(new_pins[i], NULL);
+	new_pin_count = 0;
+}
+
 /* Applies --max-entries/--autoload/--prog-type of argv[1..] to an opened object. */
 static int apply_object_options(struct bpf_object *obj, int argc, char **argv)
 {
@@ -440,9 +463,14 @@ static int cmd_relocated(int argc, char **argv, int quiet)
 		}
 	}
 
+	note_new_pins(obj);
 	recording = !quiet;
 	int err = bpf_object__load(obj);
 	recording = 0;
+	/* A pinned load hands its pins (pin-by-name ones included) to the caller. */
+	if (pin_dir && !err)
+		new_pin_count = 0;
+	remove_new_pins();
 
 	if (quiet) {
 		int loaded = 0;
@@ -623,7 +651,9 @@ static int cmd_trace(int argc, char **argv)
 	}
 	if (apply_object_options(obj, cmd_at - 1, argv))
 		return 2;
+	note_new_pins(obj);
 	int err = bpf_object__load(obj);
+	remove_new_pins();
 	struct bpf_link *links[256];
 	int link_count = 0;
 	for (int i = 1; !err && i < cmd_at - 1; i++) {

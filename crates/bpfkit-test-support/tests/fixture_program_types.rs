@@ -143,6 +143,20 @@ fn trampoline_programs_resolve_their_targets_in_vmlinux() {
                 func("do_unlinkat"),
                 BPF_F_SLEEPABLE
             ),
+            (
+                "fexit_sleepable_unlinkat",
+                26,
+                25,
+                func("do_unlinkat"),
+                BPF_F_SLEEPABLE
+            ),
+            (
+                "fmod_ret_sleepable_file_open",
+                26,
+                26,
+                func("security_file_open"),
+                BPF_F_SLEEPABLE
+            ),
             ("lsm_file_open", 29, 27, func("bpf_lsm_file_open"), 0),
             (
                 "lsm_sleepable_file_open",
@@ -258,6 +272,16 @@ fn pinned_map_is_pinned_by_name_reused_and_cleaned_up() {
     assert_eq!(pin, "/sys/fs/bpf/bpfkit_fixture_pinned_counts");
     assert_eq!(parsed.map("unpinned").unwrap().pin_path, None);
 
+    // Oracle runs that do not keep the object loaded remove the pins they created.
+    let relocated = libbpf_relocated(&obj, &RelocateOptions::default()).unwrap();
+    assert!(relocated.programs[0].accepted);
+    assert!(!Path::new(&pin).exists(), "libbpf_relocated left {pin}");
+    assert_eq!(
+        bpfkit_test_support::libbpf_load(&obj, &RelocateOptions::default()),
+        Ok(1)
+    );
+    assert!(!Path::new(&pin).exists(), "libbpf_load left {pin}");
+
     let first = prog_loadall(&obj).unwrap();
     assert!(Path::new(&pin).exists());
     let first_id = first.map("bpfkit_fixture_pinned_counts").unwrap().id;
@@ -359,4 +383,40 @@ fn arena_map_is_created_with_its_user_address() {
     assert_eq!(info["type"], 33);
     assert_eq!(info["flags"], 1024);
     assert_eq!(loaded.program("touch_arena").unwrap().prog_type, "syscall");
+}
+
+#[test]
+fn section_aliases_all_get_a_program_type_from_libbpf_and_load() {
+    let obj = fixture("prog_section_aliases");
+    let parsed = libbpf_parse(&obj).unwrap();
+    assert_eq!(parsed.programs.len(), 28);
+    let untyped: Vec<&str> = parsed
+        .programs
+        .iter()
+        .filter(|p| p.prog_type == 0)
+        .map(|p| p.section.as_str())
+        .collect();
+    assert!(untyped.is_empty(), "{untyped:?}");
+    let attach = |name: &str| {
+        let p = parsed.program(name).unwrap();
+        (
+            p.prog_type_name.as_deref(),
+            p.expected_attach_type_name.as_deref(),
+        )
+    };
+    assert_eq!(attach("xdp_devmap"), (Some("xdp"), Some("xdp_devmap")));
+    assert_eq!(
+        attach("xdp_frags_cpumap"),
+        (Some("xdp"), Some("xdp_cpumap"))
+    );
+    assert_eq!(
+        attach("reuseport_migrate"),
+        (Some("sk_reuseport"), Some("sk_reuseport_select_or_migrate"))
+    );
+    assert_eq!(
+        attach("kretprobe_multi_unlinkat"),
+        (Some("kprobe"), Some("trace_kprobe_multi"))
+    );
+    let loaded = prog_loadall(&obj).unwrap();
+    assert_eq!(loaded.programs.len(), 28);
 }
