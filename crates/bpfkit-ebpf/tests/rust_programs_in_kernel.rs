@@ -8,6 +8,12 @@ use bpfkit_test_support::{map_dump, prog_loadall};
 
 /// Builds `testdata/rust-ebpf/<name>` once per test binary and returns its object.
 fn build(name: &str) -> PathBuf {
+    build_crate(&format!("testdata/rust-ebpf/{name}"), name)
+}
+
+/// Builds the eBPF crate at `dir` (relative to the repository root) once per test binary and
+/// returns its object named `name`.
+fn build_crate(dir: &str, name: &str) -> PathBuf {
     static BUILT: OnceLock<std::sync::Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
@@ -15,7 +21,7 @@ fn build(name: &str) -> PathBuf {
         return path.clone();
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let objects = bpfkit_build::EbpfBuild::new(root.join("testdata/rust-ebpf").join(name))
+    let objects = bpfkit_build::EbpfBuild::new(root.join(dir))
         .target_dir(Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-ebpf"))
         .quiet(true)
         .build()
@@ -267,13 +273,30 @@ fn verified_insns(prog_pin: &Path) -> u32 {
 /// A copy of `obj` with the one-byte global `symbol` set to `value`, as a loader rewrites
 /// `.rodata` before loading.
 fn with_global_u8(obj: &Path, symbol: &str, value: u8) -> PathBuf {
+    with_globals(obj, &[(symbol, &[value])])
+}
+
+/// A copy of `obj` with each `.rodata` global overwritten by its bytes.
+fn with_globals(obj: &Path, globals: &[(&str, &[u8])]) -> PathBuf {
     let mut bytes = std::fs::read(obj).expect("read object");
-    let offset = elf_symbol_file_offset(&bytes, symbol);
-    bytes[offset] = value;
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "{}-{symbol}-{value}.o",
-        obj.file_name().and_then(|n| n.to_str()).unwrap_or("obj")
-    ));
+    let mut name = obj
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("obj")
+        .to_string();
+    for (symbol, value) in globals {
+        let offset = elf_symbol_file_offset(&bytes, symbol);
+        bytes[offset..offset + value.len()].copy_from_slice(value);
+        name.push_str(&format!(
+            "-{symbol}-{}",
+            value
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(".")
+        ));
+    }
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.o"));
     std::fs::write(&out, bytes).expect("write patched object");
     out
 }
@@ -574,4 +597,156 @@ fn every_map_type_is_created_and_the_kernel_side_apis_work() {
     );
     assert_eq!(value(13), 1, "RingBuf::output");
     assert_eq!(value(14), 99, "ProgramArray::tail_call reached tail_target");
+}
+
+/// Byte offset of `member` in the running kernel's `struct task_struct`, from its BTF.
+fn task_struct_offset(member: &str) -> u32 {
+    let out = std::process::Command::new("bpftool")
+        .args([
+            "btf",
+            "dump",
+            "file",
+            "/sys/kernel/btf/vmlinux",
+            "format",
+            "raw",
+        ])
+        .output()
+        .expect("bpftool runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut in_task = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_task = line.contains("STRUCT 'task_struct' size=");
+            continue;
+        }
+        if in_task && line.trim_start().starts_with(&format!("'{member}' ")) {
+            let bits = line
+                .split("bits_offset=")
+                .nth(1)
+                .and_then(|v| v.split_whitespace().next())
+                .expect("bits_offset");
+            return bits.parse::<u32>().expect("number") / 8;
+        }
+    }
+    panic!("task_struct.{member} not in vmlinux BTF");
+}
+
+#[test]
+fn execsnoop_reports_pid_ppid_uid_comm_args_and_return_code() {
+    use execsnoop_common::{ExecEvent, EVENT_HEADER_SIZE};
+    let built = build_crate("tools/execsnoop/execsnoop-ebpf", "execsnoop");
+    let real_parent = task_struct_offset("real_parent").to_ne_bytes();
+    let tgid = task_struct_offset("tgid").to_ne_bytes();
+    let object = with_globals(
+        &built,
+        &[
+            ("TASK_REAL_PARENT_OFFSET", &real_parent),
+            ("TASK_TGID_OFFSET", &tgid),
+        ],
+    );
+    let loaded = prog_loadall(&object).expect("libbpf loads execsnoop");
+    for prog in ["execve_enter", "execve_exit"] {
+        let p = loaded
+            .program(prog)
+            .unwrap_or_else(|| panic!("{prog} loaded"));
+        assert!(p.info["btf_id"].as_u64().unwrap_or(0) > 0, "{prog} has BTF");
+        eprintln!(
+            "execsnoop: {prog} verified_insns={}",
+            verified_insns(&loaded.pin_dir().join(prog))
+        );
+    }
+    let exe = std::env::temp_dir().join(format!("bpfkit-execsnoop-{}", std::process::id()));
+    let _ = std::fs::remove_file(&exe);
+    std::os::unix::fs::symlink("/bin/true", &exe).expect("symlink");
+    let missing = std::env::temp_dir().join(format!("bpfkit-missing-{}", std::process::id()));
+    let child_pid;
+    {
+        let _enter = attach_tracepoint(
+            &loaded.pin_dir().join("execve_enter"),
+            "syscalls",
+            "sys_enter_execve",
+        );
+        let _exit = attach_tracepoint(
+            &loaded.pin_dir().join("execve_exit"),
+            "syscalls",
+            "sys_exit_execve",
+        );
+        let child = std::process::Command::new(&exe)
+            .args(["alpha", "beta gamma"])
+            .spawn()
+            .expect("spawn");
+        child_pid = child.id();
+        assert!(child.wait_with_output().expect("wait").status.success());
+        assert!(std::process::Command::new(&missing).spawn().is_err());
+    }
+    let _ = std::fs::remove_file(&exe);
+
+    let events: Vec<ExecEvent> = drain_ringbuf(&loaded.pin_dir().join("maps/EVENTS"), 256 * 1024)
+        .into_iter()
+        .map(|bytes| {
+            assert!(
+                bytes.len() >= EVENT_HEADER_SIZE && bytes.len() <= std::mem::size_of::<ExecEvent>()
+            );
+            let mut event = ExecEvent::ZERO;
+            // SAFETY: ExecEvent is plain data; `bytes` fits inside it (checked above).
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    (&mut event as *mut ExecEvent).cast::<u8>(),
+                    bytes.len(),
+                )
+            };
+            event
+        })
+        .collect();
+    let ours = events
+        .iter()
+        .find(|e| e.pid == child_pid)
+        .unwrap_or_else(|| panic!("no event for {child_pid}"));
+    // SAFETY: getuid has no memory effects.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(ours.ppid, std::process::id(), "ppid is the test process");
+    assert_eq!(ours.uid, uid);
+    assert_eq!(ours.retval, 0);
+    let link_name = exe.file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        c_str(&ours.comm),
+        &link_name[..15],
+        "comm after exec is the link's name, cut to 15"
+    );
+    let args: Vec<String> = ours
+        .args()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert_eq!(args, [exe.to_str().unwrap(), "alpha", "beta gamma"]);
+
+    let failed = events
+        .iter()
+        .find(|e| e.args().next() == Some(missing.to_str().unwrap().as_bytes()))
+        .expect("event for the failed exec");
+    assert_eq!(failed.retval, -libc::ENOENT);
+    assert_eq!(failed.ppid, std::process::id());
+}
+
+/// Benchmark: verifier-processed instructions of the Rust execsnoop against libbpf-tools'
+/// execsnoop.bpf.o (clang, from the corpus) with the same argument limit (60). The goal of
+/// issue 5 is at most 1.05x.
+#[test]
+fn execsnoop_verified_insns_against_libbpf_tools() {
+    let c_object = bpfkit_test_support::corpus_dir().join("libbpf-tools/execsnoop.bpf.o");
+    if !c_object.exists() {
+        eprintln!("skipping: {} not present", c_object.display());
+        return;
+    }
+    let c_object = with_globals(&c_object, &[("max_args", &60i32.to_ne_bytes())]);
+    let c = prog_loadall(&c_object).expect("libbpf-tools execsnoop loads");
+    let c_enter = verified_insns(&c.pin_dir().join("tracepoint__syscalls__sys_enter_execve"));
+    let c_exit = verified_insns(&c.pin_dir().join("tracepoint__syscalls__sys_exit_execve"));
+    let rust =
+        prog_loadall(&build_crate("tools/execsnoop/execsnoop-ebpf", "execsnoop")).expect("loads");
+    let r_enter = verified_insns(&rust.pin_dir().join("execve_enter"));
+    let r_exit = verified_insns(&rust.pin_dir().join("execve_exit"));
+    eprintln!("execsnoop verified insns: enter rust={r_enter} c={c_enter} ({:.3}x); exit rust={r_exit} c={c_exit} ({:.3}x)",
+        r_enter as f64 / c_enter as f64, r_exit as f64 / c_exit as f64);
+    assert!(r_enter as f64 <= 1.05 * c_enter as f64 && r_exit as f64 <= 1.05 * c_exit as f64);
 }

@@ -181,9 +181,10 @@ macro_rules! probe_read_str {
             // many, always NUL-terminated, and faults safely on a bad `src`.
             let ret = unsafe { $helper(dest.as_mut_ptr().cast(), dest.len() as u32, src.cast()) };
             let with_nul = check(ret)? as usize;
-            // `with_nul` counts the NUL; an empty read returns 1. `get` keeps this panic-free
-            // and gives the verifier the upper bound it needs.
-            let len = with_nul.saturating_sub(1);
+            // On success the helper returns the length including the NUL (at least 1), so
+            // `len` is at most `dest.len() - 1`; a 0 would wrap and fail the `get`, which
+            // keeps this panic-free and gives the verifier its upper bound in one branch.
+            let len = with_nul.wrapping_sub(1);
             dest.get(..len).ok_or(-7) // -E2BIG: the kernel claimed more than the buffer
         }
     };

@@ -75,6 +75,22 @@ impl<const BYTE_SIZE: usize, const FLAGS: usize> RingBuf<BYTE_SIZE, FLAGS> {
         check(ret).map(|_| ())
     }
 
+    /// Copies `data` (whose length may vary at run time, within what the verifier can bound)
+    /// into the buffer in one call.
+    #[inline(always)]
+    pub fn output_bytes(&self, data: &[u8], flags: u64) -> Result<(), i64> {
+        // SAFETY: `data` is readable for its length.
+        let ret = unsafe {
+            bpf_ringbuf_output(
+                map_ptr(self),
+                data.as_ptr() as *mut core::ffi::c_void,
+                data.len() as u64,
+                flags,
+            )
+        };
+        check(ret).map(|_| ())
+    }
+
     /// `bpf_ringbuf_query`: `BPF_RB_AVAIL_DATA` (0), `BPF_RB_RING_SIZE` (1), `BPF_RB_CONS_POS`
     /// (2) or `BPF_RB_PROD_POS` (3).
     #[inline(always)]
