@@ -75,6 +75,12 @@ pub enum LinkError {
     /// No input contained bitcode.
     #[error("no LLVM bitcode among the inputs; is the crate built for bpfel-unknown-none?")]
     NoBitcode,
+    /// Nothing is exported, so everything would be internalized and removed.
+    #[error(
+        "the program exports no symbols: mark programs and maps `#[no_mangle]` (and give \
+         programs a `#[link_section]`), or nothing is left after dead-code removal"
+    )]
+    NoExports,
     /// The toolchain lacks a component.
     #[error(transparent)]
     Toolchain(#[from] ToolchainError),
@@ -158,6 +164,10 @@ pub struct LinkReport {
 
 /// Links according to `args` with the given llvm-tools.
 pub fn link(args: &LinkArgs, toolchain: &LlvmTools) -> Result<LinkReport, LinkError> {
+    // A missing component is the first thing to say, whatever the inputs.
+    for tool in crate::toolchain::LLVM_TOOLS {
+        toolchain.tool(tool)?;
+    }
     let keep = std::env::var_os(KEEP_TEMPS_ENV).is_some_and(|v| v == "1");
     let scratch = scratch_dir(&args.output);
     let _ = std::fs::remove_dir_all(&scratch);
@@ -194,6 +204,9 @@ fn link_in(
         return Err(LinkError::NoBitcode);
     }
     let exports = read_exports(args, &bitcode.skipped_elf)?;
+    if exports.is_empty() {
+        return Err(LinkError::NoExports);
+    }
 
     // llvm-link: one module.
     let linked = scratch.join("linked.bc");
