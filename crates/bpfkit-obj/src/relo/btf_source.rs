@@ -1,6 +1,8 @@
 //! The crate's BTF parser as a CO-RE [`TypeSource`]: local object BTF, vmlinux, module BTF.
 
-use super::types::{Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource};
+use super::types::{
+    essential_name, Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource,
+};
 use crate::btf::{Btf, Type};
 
 fn reference<'a>(kind: Kind, name: &'a str, ref_type: TypeId) -> TypeInfo<'a> {
@@ -121,5 +123,26 @@ impl TypeSource for Btf<'_> {
 
     fn pointer_size(&self) -> u32 {
         Btf::pointer_size(self)
+    }
+
+    fn ids_by_name(&self, name: &str) -> Option<Vec<TypeId>> {
+        Some(Btf::ids_by_name(self, name))
+    }
+
+    fn flavored_names(&self) -> Option<Vec<&str>> {
+        // Split BTF names may live in the base's string table too.
+        let mut out = Vec::new();
+        let mut btf = Some(self);
+        while let Some(b) = btf {
+            out.extend(
+                b.string_section()
+                    .split(|&c| c == 0)
+                    .filter(|s| s.windows(3).any(|w| w == b"___"))
+                    .filter_map(|s| std::str::from_utf8(s).ok())
+                    .filter(|s| essential_name(s).len() != s.len()),
+            );
+            btf = b.base();
+        }
+        Some(out)
     }
 }

@@ -53,6 +53,56 @@ impl NameIndex {
     }
 }
 
+/// How a target's candidates are found.
+#[derive(Debug)]
+enum TargetIndex {
+    /// The target has a name index: exact-name lookups of the essential name and of each
+    /// flavored name with that essential part (essential name → flavored names).
+    ByName(HashMap<String, Vec<String>>),
+    /// Built here by scanning every type's name once.
+    Scanned(NameIndex),
+}
+
+impl TargetIndex {
+    fn build(target: &dyn TypeSource) -> Self {
+        if let Some(flavored) = target.flavored_names() {
+            let mut by_essential: HashMap<String, Vec<String>> = HashMap::new();
+            for name in flavored {
+                let list = by_essential
+                    .entry(essential_name(name).to_string())
+                    .or_default();
+                if !list.iter().any(|n| n == name) {
+                    list.push(name.to_string());
+                }
+            }
+            return TargetIndex::ByName(by_essential);
+        }
+        TargetIndex::Scanned(NameIndex::build(target))
+    }
+
+    /// Ids whose essential name may be `essential`, ascending, within the target's own ids.
+    fn ids(&self, target: &dyn TypeSource, essential: &str) -> Vec<TypeId> {
+        let own = target.first_type_id()..target.type_count();
+        match self {
+            TargetIndex::Scanned(index) => index
+                .by_hash
+                .get(&name_hash(essential))
+                .cloned()
+                .unwrap_or_default(),
+            TargetIndex::ByName(flavors) => {
+                let mut ids = target.ids_by_name(essential).unwrap_or_default();
+                for name in flavors.get(essential).into_iter().flatten() {
+                    ids.extend(target.ids_by_name(name).unwrap_or_default());
+                }
+                ids.retain(|id| own.contains(id));
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            }
+        }
+    }
+}
+
 /// Caches candidate lists across relocations, programs and sections of one object.
 ///
 /// A cache belongs to one local BTF and one list of targets; when it is used with targets
@@ -68,7 +118,7 @@ impl NameIndex {
 #[derive(Debug, Default)]
 pub struct CandidateCache {
     shape: Vec<(u32, u32)>,
-    indexes: Vec<Option<NameIndex>>,
+    indexes: Vec<Option<TargetIndex>>,
     per_local: HashMap<TypeId, Vec<Candidate>>,
 }
 
@@ -104,11 +154,8 @@ impl CandidateCache {
         out: &mut Vec<Candidate>,
     ) {
         let target = targets[t];
-        let index = self.indexes[t].get_or_insert_with(|| NameIndex::build(target));
-        let Some(ids) = index.by_hash.get(&name_hash(name)) else {
-            return;
-        };
-        for &id in ids {
+        let index = self.indexes[t].get_or_insert_with(|| TargetIndex::build(target));
+        for id in index.ids(target, name) {
             let Some((targ_name, targ_kind)) = target.name_and_kind(id) else {
                 continue;
             };

@@ -962,3 +962,70 @@ fn candidate_cache_indexes_each_target_once() {
     }
     assert_eq!(cache.indexed_targets(), 1);
 }
+
+/// A [`TypeTable`] that also answers the name-index methods, to exercise the indexed
+/// candidate search the crate's BTF parser uses.
+struct Indexed(TypeTable);
+
+impl TypeSource for Indexed {
+    fn type_count(&self) -> u32 {
+        self.0.type_count()
+    }
+    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
+        self.0.type_by_id(id)
+    }
+    fn ids_by_name(&self, name: &str) -> Option<Vec<TypeId>> {
+        Some(
+            (0..self.0.type_count())
+                .filter(|&id| self.0.name_and_kind(id).is_some_and(|(n, _)| n == name))
+                .collect(),
+        )
+    }
+    fn flavored_names(&self) -> Option<Vec<&str>> {
+        Some(
+            (0..self.0.type_count())
+                .filter_map(|id| self.0.name_and_kind(id).map(|(n, _)| n))
+                .filter(|n| essential_name(n) != *n)
+                .collect(),
+        )
+    }
+}
+
+#[test]
+fn indexed_and_scanned_candidate_search_agree_on_flavors() {
+    let (local, task) = local_task();
+    let mut target = TypeTable::new();
+    let int = target.int("int", 4, true);
+    target.struct_("task___b", 8, &[("x", int, 0), ("pid", int, 32)]);
+    target.struct_("task", 8, &[("y", int, 0), ("pid", int, 32)]);
+    target.struct_("task___c", 4, &[("tgid", int, 0)]);
+    target.union_("task", 4, &[("pid", int, 0)]);
+    let indexed = Indexed(target.clone());
+    for t in [&target as &dyn TypeSource, &indexed] {
+        let mut cache = CandidateCache::new();
+        let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0), insn(MOV64_IMM, 1, 0, 0, 1)]);
+        let relos = [
+            relo(0, task, "0:0", CoreReloKind::FieldByteOffset),
+            relo(8, task, "0", CoreReloKind::TypeExists),
+        ];
+        let applied =
+            relocate_instructions("s", &mut insns, &relos, &local, &[t], &mut cache).unwrap();
+        // task___b (id 2) and task (id 3) both put pid at 4; the union is not a candidate
+        // for a struct and task___c has no pid.
+        assert_eq!(field(&insns, 0).1, 4);
+        assert_eq!(
+            applied[0].target,
+            Some(Candidate {
+                target: 0,
+                type_id: 2
+            })
+        );
+        assert_eq!(
+            applied[1].target,
+            Some(Candidate {
+                target: 0,
+                type_id: 2
+            })
+        );
+    }
+}

@@ -212,6 +212,22 @@ pub trait TypeSource {
     fn pointer_size(&self) -> u32 {
         8
     }
+
+    /// Ids of the types named exactly `name` (any ids; the caller filters), when this BTF
+    /// has a name index. With [`flavored_names`](Self::flavored_names) it lets the
+    /// candidate search skip scanning every type. `None` (the default): no index.
+    fn ids_by_name(&self, name: &str) -> Option<Vec<TypeId>> {
+        let _ = name;
+        None
+    }
+
+    /// Every string that may name a type of this BTF and has a `___flavor` suffix (a
+    /// superset is fine, e.g. all such strings of the string table). `None` (the default):
+    /// unknown, so the candidate search scans every type's name. A source that returns
+    /// `Some` here must answer [`ids_by_name`](Self::ids_by_name) too.
+    fn flavored_names(&self) -> Option<Vec<&str>> {
+        None
+    }
 }
 
 /// Longest typedef/modifier chain or nesting followed before a type is treated as malformed
