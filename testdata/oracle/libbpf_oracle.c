@@ -13,8 +13,9 @@
  *       issues goes through this file's `syscall` (it interposes libc's), which records
  *       the program's name, type, expected attach type, attach_btf_id and instructions
  *       before forwarding to the kernel. With --fake-load the program loads of the
- *       object's programs are not forwarded: they "succeed" with a /dev/null fd, so
- *       code the kernel would reject still shows its relocated form.
+ *       object's programs are not forwarded: they "succeed" with a /dev/null fd (and
+ *       BPF_PROG_BIND_MAP on such an fd succeeds too), so code the kernel would reject
+ *       still shows its relocated form.
  *
  *   libbpf_oracle load OBJ [same options as relocated] [--pin-dir DIR]
  *       bpf_object__open_file() + bpf_object__load() with nothing recorded, then prints
@@ -34,8 +35,10 @@
  *       {"exit_code", "globals": {".bss": {VAR: value}, ".data": {...}}}: the integer
  *       variables of the object's .bss/.data maps, read little-endian as unsigned.
  *
- * On open/load failure the document has "error": {"errno", "message", "log"} where
- * log holds every line libbpf printed at warn/info level.
+ * Pins that libbpf creates for LIBBPF_PIN_BY_NAME maps are removed again before exit,
+ * except by `load --pin-dir` (the caller owns them then). On open/load failure the
+ * document has "error": {"errno", "message", "log"} where log holds every line libbpf
+ * printed at warn/info level.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
