@@ -59,3 +59,31 @@ fn big_endian_round_trip_decodes_the_same_types() {
     le.set_big_endian(false);
     assert!(le.to_bytes().unwrap() == bytes);
 }
+
+#[test]
+fn clang_big_endian_btf_decodes_like_little_endian_and_round_trips() {
+    let el = build_fixture_for("kinds.bpf.c", "bpfel");
+    let eb = build_fixture_for("kinds.bpf.c", "bpfeb");
+    let el_bytes = elf_section(&el, ".BTF").unwrap();
+    let eb_bytes = elf_section(&eb, ".BTF").unwrap();
+    assert_eq!(&eb_bytes[..2], &[0xeb, 0x9f], "clang wrote big-endian BTF");
+    let el_btf = Btf::parse(&el_bytes).unwrap();
+    let eb_btf = Btf::parse(&eb_bytes).unwrap();
+    assert!(eb_btf.is_big_endian() && !el_btf.is_big_endian());
+    assert_eq!(eb_btf.type_count(), el_btf.type_count());
+    for id in el_btf.local_ids() {
+        assert_eq!(
+            eb_btf.type_by_id(id).unwrap(),
+            el_btf.type_by_id(id).unwrap(),
+            "[{id}]"
+        );
+    }
+    assert_round_trip("bpfeb .BTF", &eb_bytes);
+    let eb_ext = elf_section(&eb, ".BTF.ext").unwrap();
+    let ext = bpfkit_obj::btf::BtfExt::parse(&eb_ext).unwrap();
+    assert!(ext.big_endian);
+    assert!(ext.to_bytes().unwrap() == eb_ext);
+    let el_ext = bpfkit_obj::btf::BtfExt::parse(&elf_section(&el, ".BTF.ext").unwrap()).unwrap();
+    assert_eq!(ext.func_info, el_ext.func_info);
+    assert_eq!(ext.line_info.len(), el_ext.line_info.len());
+}

@@ -102,10 +102,16 @@ fn field(line: &str, key: &str) -> u32 {
 
 /// Compile a C fixture of `tests/btf_fixtures` with clang-19 into the test temp dir.
 pub fn build_fixture(name: &str) -> std::path::PathBuf {
+    build_fixture_for(name, "bpf")
+}
+
+/// Compile a C fixture for a clang BPF target (`bpf`, `bpfel`, `bpfeb`).
+pub fn build_fixture_for(name: &str, target: &str) -> std::path::PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/btf_fixtures")
         .join(name);
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name.replace(".c", ".o"));
+    let out =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(name.replace(".c", &format!(".{target}.o")));
     // Tests run in parallel: compile to a private name, then rename atomically.
     let tmp = out.with_extension(
         format!(
@@ -120,7 +126,7 @@ pub fn build_fixture(name: &str) -> std::path::PathBuf {
             "-O2",
             "-g",
             "-target",
-            "bpf",
+            target,
             "-I/usr/include/x86_64-linux-gnu",
             "-c",
         ])
