@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Fixture prog_trampoline: programs that need a BPF trampoline (TRACING/LSM/EXT with an
+ * Fixture prog_trampoline: programs that need a BPF trampoline (TRACING/LSM with an
  * attach_btf_id), which hosts with ftrace locked down refuse with EPERM at load:
  * fentry/, fexit/, fmod_ret/, their sleepable forms fentry.s/, fexit.s/, fmod_ret.s/,
  * lsm/ and lsm.s/ (LSM with BPF_LSM_MAC), lsm_cgroup/ (BPF_LSM_CGROUP).
