@@ -359,6 +359,12 @@ pub(crate) fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> syn::R
         }
     };
     let name = &sig.ident;
+    if *name == section {
+        return Err(syn::Error::new_spanned(
+            name,
+            format!("a program cannot be named `{section}` like its section: LLVM would define the symbol twice; rename the function"),
+        ));
+    }
     let vis = &function.vis;
     let context = format_ident!("{}", kind.context());
     Ok(quote! {

@@ -507,3 +507,20 @@ fn log_expansion_checks_each_hint_and_sizes_the_record() {
         "default target is the module path: {out}"
     );
 }
+
+#[test]
+fn program_named_like_its_section_is_rejected() {
+    let e = error_of(
+        Kind::SockOps,
+        quote!(),
+        quote!(
+            fn sockops(c: C) -> i32 {
+                1
+            }
+        ),
+    );
+    assert!(
+        e.starts_with("a program cannot be named `sockops` like its section"),
+        "{e}"
+    );
+}

@@ -750,3 +750,250 @@ fn execsnoop_verified_insns_against_libbpf_tools() {
         r_enter as f64 / c_enter as f64, r_exit as f64 / c_exit as f64);
     assert!(r_enter as f64 <= 1.05 * c_enter as f64 && r_exit as f64 <= 1.05 * c_exit as f64);
 }
+
+/// BPF_PROG_TEST_RUN on a pinned program with optional packet data and context; returns the
+/// program's return value.
+fn prog_test_run(prog_pin: &Path, data: &[u8], ctx: &[u8]) -> u32 {
+    use std::os::fd::AsRawFd;
+    let prog = bpf_obj_get(prog_pin);
+    let mut data_out = vec![0u8; data.len() + 256];
+    // union bpf_attr, test member: prog_fd, retval, data_size_in, data_size_out, data_in,
+    // data_out, repeat, duration, ctx_size_in, ctx_size_out, ctx_in, ctx_out, flags, cpu.
+    let mut attr = [0u8; 80];
+    let put32 =
+        |a: &mut [u8; 80], at: usize, v: u32| a[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+    let put64 =
+        |a: &mut [u8; 80], at: usize, v: u64| a[at..at + 8].copy_from_slice(&v.to_ne_bytes());
+    put32(&mut attr, 0, prog.as_raw_fd() as u32);
+    if !data.is_empty() {
+        put32(&mut attr, 8, data.len() as u32);
+        put32(&mut attr, 12, data_out.len() as u32);
+        put64(&mut attr, 16, data.as_ptr() as u64);
+        put64(&mut attr, 24, data_out.as_mut_ptr() as u64);
+    }
+    if !ctx.is_empty() {
+        put32(&mut attr, 40, ctx.len() as u32);
+        put64(&mut attr, 48, ctx.as_ptr() as u64);
+    }
+    // SAFETY: BPF_PROG_TEST_RUN (10) reads the buffers named in `attr` and writes at most
+    // data_size_out bytes to `data_out`, and the retval into `attr`.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, 10, attr.as_mut_ptr(), attr.len()) };
+    assert_eq!(
+        ret,
+        0,
+        "BPF_PROG_TEST_RUN {}: {}",
+        prog_pin.display(),
+        std::io::Error::last_os_error()
+    );
+    u32::from_ne_bytes(attr[4..8].try_into().unwrap())
+}
+
+fn array_u64(map_id: u32, slot: u32) -> u64 {
+    let entries = map_dump(map_id).expect("dump array");
+    let e = entries
+        .iter()
+        .find(|e| u32_at(&e.key, 0) == slot)
+        .expect("array slot");
+    u64::from_ne_bytes(e.value[..8].try_into().unwrap())
+}
+
+#[test]
+fn each_runnable_program_type_records_its_context() {
+    let loaded = prog_loadall(&build("program-types")).expect("libbpf loads program-types");
+    let results = loaded.map("RESULTS").expect("RESULTS").id;
+    for (prog, kind) in [
+        ("tc_observe", "sched_cls"),
+        ("socket_observe", "socket_filter"),
+        ("cgroup_egress", "cgroup_skb"),
+        ("dissect", "flow_dissector"),
+        ("raw_args", "raw_tracepoint"),
+        ("on_exec", "tracing"),
+        ("on_sample", "perf_event"),
+    ] {
+        let p = loaded
+            .program(prog)
+            .unwrap_or_else(|| panic!("{prog} loaded"));
+        assert_eq!(p.prog_type, kind, "{prog}");
+        assert!(p.info["btf_id"].as_u64().unwrap_or(0) > 0, "{prog} has BTF");
+    }
+    let pin = |name: &str| loaded.pin_dir().join(name);
+    // Ethernet (IPv4) + a 20-byte IPv4 header from 10.0.0.1 + 6 bytes of payload.
+    let mut packet = vec![0u8; 40];
+    packet[12..14].copy_from_slice(&[0x08, 0x00]);
+    packet[14] = 0x45;
+    packet[26..30].copy_from_slice(&[10, 0, 0, 1]);
+
+    assert_eq!(
+        prog_test_run(&pin("tc_observe"), &packet, &[]),
+        0,
+        "TC_ACT_OK"
+    );
+    assert_eq!(
+        array_u64(results, 0),
+        40,
+        "tc: skb->len includes the Ethernet header"
+    );
+    assert_eq!(array_u64(results, 1), 0x0800, "tc: skb->protocol");
+    assert_eq!(
+        array_u64(results, 2),
+        0x42,
+        "tc: mark written then read back"
+    );
+
+    assert_eq!(
+        prog_test_run(&pin("socket_observe"), &packet, &[]),
+        20,
+        "socket filter keeps 20 bytes"
+    );
+    assert_eq!(
+        array_u64(results, 3),
+        26,
+        "socket filter: skb starts at the network header"
+    );
+    assert_eq!(
+        array_u64(results, 4),
+        10,
+        "socket filter: byte 12 of the IPv4 header"
+    );
+
+    assert_eq!(
+        prog_test_run(&pin("cgroup_egress"), &packet, &[]),
+        1,
+        "cgroup_skb allows"
+    );
+    assert_eq!(array_u64(results, 5), 26);
+
+    assert_eq!(prog_test_run(&pin("dissect"), &packet, &[]), 0, "BPF_OK");
+    assert_eq!(
+        array_u64(results, 6),
+        14_040,
+        "flow dissector: nhoff 14, 40 bytes of packet"
+    );
+
+    let args: Vec<u8> = [7u64, 9].iter().flat_map(|v| v.to_ne_bytes()).collect();
+    assert_eq!(prog_test_run(&pin("raw_args"), &[], &args), 0);
+    assert_eq!(array_u64(results, 7), 7009, "raw tracepoint arguments");
+
+    // tp_btf: attach with BPF_RAW_TRACEPOINT_OPEN, exec a child, find its pid.
+    let child_pid = {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let prog = bpf_obj_get(&pin("on_exec"));
+        let mut attr = [0u64; 2];
+        attr[1] = prog.as_raw_fd() as u64;
+        // SAFETY: BPF_RAW_TRACEPOINT_OPEN (17) reads name (0: from attach_btf_id) and prog_fd.
+        let fd = unsafe { libc::syscall(libc::SYS_bpf, 17, attr.as_mut_ptr(), 16) };
+        assert!(
+            fd >= 0,
+            "BPF_RAW_TRACEPOINT_OPEN: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a new fd owned by nobody else; dropping it detaches.
+        let _link = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+        let child = std::process::Command::new("/bin/true")
+            .spawn()
+            .expect("spawn");
+        let pid = child.id();
+        assert!(child.wait_with_output().expect("wait").status.success());
+        pid
+    };
+    let execed = map_dump(loaded.map("EXECED").expect("EXECED").id).expect("dump EXECED");
+    assert!(
+        execed.iter().any(|e| u32_at(&e.key, 0) == child_pid),
+        "tp_btf saw exec of {child_pid}"
+    );
+
+    // perf_event: a software cpu-clock event on this thread every 100 µs of CPU time.
+    {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let attr = PerfEventAttr {
+            type_: 1, // PERF_TYPE_SOFTWARE
+            size: std::mem::size_of::<PerfEventAttr>() as u32,
+            config: 0, // PERF_COUNT_SW_CPU_CLOCK
+            sample_period: 100_000,
+            ..Default::default()
+        };
+        // SAFETY: perf_event_open reads `attr`; pid 0 / cpu -1 is this thread on any CPU.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                &attr,
+                0,
+                -1,
+                -1,
+                PERF_FLAG_FD_CLOEXEC,
+            )
+        };
+        assert!(
+            fd >= 0,
+            "perf_event_open: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a new fd owned by nobody else.
+        let perf = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+        let prog = bpf_obj_get(&pin("on_sample"));
+        // SAFETY: SET_BPF takes the program fd; ENABLE takes no argument.
+        unsafe {
+            assert_eq!(
+                libc::ioctl(
+                    perf.as_raw_fd(),
+                    PERF_EVENT_IOC_SET_BPF as _,
+                    prog.as_raw_fd()
+                ),
+                0
+            );
+            assert_eq!(
+                libc::ioctl(perf.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0),
+                0
+            );
+        }
+        let start = std::time::Instant::now();
+        let mut spin = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(100) {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+    }
+    let samples = array_u64(results, 9);
+    assert!(
+        samples >= 10,
+        "perf_event program ran {samples} times in 100 ms of CPU"
+    );
+    assert_eq!(
+        array_u64(results, 10),
+        100_000,
+        "sample_period seen by the program"
+    );
+}
+
+#[test]
+fn program_types_the_host_cannot_run_pass_the_verifier() {
+    let loaded =
+        prog_loadall(&build("program-types-load")).expect("libbpf loads program-types-load");
+    for (prog, kind) in [
+        ("unlink_entry", "kprobe"),
+        ("unlink_return", "kprobe"),
+        ("openat_entry", "kprobe"),
+        ("user_entry", "kprobe"),
+        ("user_return", "kprobe"),
+        ("usdt_probe", "kprobe"),
+        ("sock_events", "sock_ops"),
+        ("redirect_msg", "sk_msg"),
+        ("redirect_skb", "sk_skb"),
+        ("parse_skb", "sk_skb"),
+        ("lookup", "sk_lookup"),
+        ("sock_create", "cgroup_sock"),
+        ("connect4", "cgroup_sock_addr"),
+        ("sysctl", "cgroup_sysctl"),
+        ("getsockopt", "cgroup_sockopt"),
+        ("device", "cgroup_device"),
+    ] {
+        let p = loaded
+            .program(prog)
+            .unwrap_or_else(|| panic!("{prog} loaded"));
+        assert_eq!(p.prog_type, kind, "{prog}");
+        assert!(p.info["btf_id"].as_u64().unwrap_or(0) > 0, "{prog} has BTF");
+        eprintln!(
+            "program-types-load: {prog} ({kind}) verified_insns={}",
+            verified_insns(&loaded.pin_dir().join(prog))
+        );
+    }
+}
