@@ -123,6 +123,39 @@ pub struct AppliedRelo {
     pub outcome: ReloOutcome,
 }
 
+impl std::fmt::Display for AppliedRelo {
+    /// One line in the spirit of libbpf's debug log, e.g.
+    /// `insn #3: <byte_off> [4] "task" 0:1 -> [5]: 8 -> 16`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "insn #{}: <{}> [{}] {:?} {}",
+            self.insn_index, self.kind, self.local_type_id, self.local_type_name, self.access
+        )?;
+        match self.target {
+            Some(c) if c.target == 0 => write!(f, " -> [{}]", c.type_id)?,
+            Some(c) => write!(f, " -> target #{} [{}]", c.target, c.type_id)?,
+            None => f.write_str(" -> no target")?,
+        }
+        match self.outcome {
+            ReloOutcome::Patched { mem_size: None } => {
+                write!(f, ": {} -> {}", self.local_value, self.target_value)
+            }
+            ReloOutcome::Patched {
+                mem_size: Some((old, new)),
+            } => write!(
+                f,
+                ": {} -> {}, load/store size {old} -> {new}",
+                self.local_value, self.target_value
+            ),
+            ReloOutcome::Poisoned => f.write_str(": poisoned"),
+            ReloOutcome::PoisonedMemSize => {
+                f.write_str(": poisoned (unsafe load/store size change)")
+            }
+        }
+    }
+}
+
 /// Applies CO-RE relocations to one section's instructions (`insns`: raw little-endian
 /// `struct bpf_insn`s, as in the ELF section).
 ///

@@ -122,6 +122,10 @@ fn field_byte_offset_follows_a_field_into_an_anonymous_union() {
         })
     );
     assert_eq!(applied[0].outcome, ReloOutcome::Patched { mem_size: None });
+    assert_eq!(
+        applied[0].to_string(),
+        "insn #0: <byte_off> [4] \"task\" 0:0 -> [5]: 0 -> 8"
+    );
 }
 
 #[test]
@@ -687,6 +691,9 @@ fn unsigned_field_growing_widens_the_load() {
             mem_size: Some((4, 8))
         }
     );
+    assert!(applied[0]
+        .to_string()
+        .ends_with(": 0 -> 8, load/store size 4 -> 8"));
 }
 
 #[test]
