@@ -3,11 +3,12 @@
 //! Steps (PIPELINE.md): collect bitcode (objects, rlib members) → `llvm-link` → CO-RE marker
 //! rewrite → `opt` (internalize everything but the exports, O3, dead-code removal) → checks on
 //! the optimised IR (panics, indirect calls, undefined calls; variable-size memory
-//! intrinsics lowered to loops) → `llc` → `.BTF` fix-up → the output object.
+//! intrinsics lowered to loops) → `llc` → `.BTF` fix-up, written back in place → the output.
 
 pub mod args;
 pub mod btf_fixup;
 pub mod core_markers;
+pub mod elf_patch;
 pub mod inputs;
 pub mod ir;
 
@@ -131,6 +132,15 @@ pub enum LinkError {
     MapsWithoutBtf {
         /// The object.
         path: PathBuf,
+    },
+    /// The fixed `.BTF` could not be put back into the object.
+    #[error("cannot replace the .BTF section of {}", path.display())]
+    Patch {
+        /// The object.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: elf_patch::ElfPatchError,
     },
     /// The `.BTF` section could not be rewritten.
     #[error("cannot fix up the .BTF of {}", path.display())]
@@ -305,16 +315,23 @@ fn link_in(
                     path: args.output.clone(),
                     source,
                 })?;
-            let btf_path = scratch.join("fixed.btf");
-            write(&btf_path, &fixed)?;
-            let mut cmd = Command::new(toolchain.tool("llvm-objcopy")?);
-            cmd.arg(format!("--update-section=.BTF={}", btf_path.display()));
+            let patched =
+                elf_patch::replace_section(&object_bytes, ".BTF", &fixed).map_err(|source| {
+                    LinkError::Patch {
+                        path: compiled.clone(),
+                        source,
+                    }
+                })?;
             if args.strip_debug {
+                let unstripped = scratch.join("fixed.o");
+                write(&unstripped, &patched)?;
                 // `.debug_*` only: `.BTF` and `.BTF.ext` are not debug sections to objcopy.
-                cmd.arg("--strip-debug");
+                let mut cmd = Command::new(toolchain.tool("llvm-objcopy")?);
+                cmd.arg("--strip-debug").arg(&unstripped).arg(&args.output);
+                run(cmd, "llvm-objcopy")?;
+            } else {
+                write(&args.output, &patched)?;
             }
-            cmd.arg(&compiled).arg(&args.output);
-            run(cmd, "llvm-objcopy")?;
             report.btf = Some(fixup);
         }
         None if has_maps => {
