@@ -36,8 +36,28 @@ fn xlated(fd: std::os::fd::BorrowedFd<'_>) -> Vec<Insn> {
         .collect()
 }
 
+/// (name, type, key, value, max_entries, flags) of each map id, as bpftool shows them, sorted.
+fn map_shapes(ids: &[u32]) -> Vec<(String, String, u64, u64, u64, u64)> {
+    let mut out: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let j = bpftool(&["map", "show", "id", &id.to_string()]);
+            (
+                j["name"].as_str().unwrap_or_default().to_owned(),
+                j["type"].to_string(),
+                j["bytes_key"].as_u64().unwrap_or(0),
+                j["bytes_value"].as_u64().unwrap_or(0),
+                j["max_entries"].as_u64().unwrap_or(0),
+                j["flags"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[test]
-fn every_corpus_object_libbpf_loads_loads_with_the_same_programs_and_instructions() {
+fn every_corpus_object_libbpf_loads_loads_with_the_same_programs_maps_and_instructions() {
     let fds = FdCheck::start();
     let mut problems = Vec::new();
     let mut loaded_by_both = 0;
@@ -70,6 +90,14 @@ fn every_corpus_object_libbpf_loads_loads_with_the_same_programs_and_instruction
             }
             if has_btf && info.btf_id == 0 {
                 problems.push(format!("{name}/{}: no btf_id", theirs.pin_name));
+            }
+            let ours_maps = map_shapes(&info.map_ids);
+            let theirs_maps = map_shapes(&theirs.map_ids);
+            if ours_maps != theirs_maps {
+                problems.push(format!(
+                    "{name}/{}: maps differ:\n  bpfkit {ours_maps:?}\n  libbpf {theirs_maps:?}",
+                    theirs.pin_name
+                ));
             }
             let ours_x = mask_fd_immediates(&xlated(ours.fd()));
             let theirs_x = mask_fd_immediates(&prog_dump_xlated(theirs.id).unwrap());
@@ -276,6 +304,29 @@ fn global_data_rodata_override_and_pinned_map_reuse() {
         assert_eq!(results.get(&1).unwrap(), Some(35));
         drop(again);
         bpfkit::pin::unpin(&pin).unwrap();
+        dir.remove();
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn a_failed_load_removes_the_pins_it_created() {
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("globals");
+        let dir = BpffsDir::new("failed");
+        // .rodata is created after `results` is pinned; a wrong-size global fails there.
+        let err = Loader::new()
+            .pin_dir(&dir.path)
+            .set_global("factor", &[0u8; 2])
+            .load_file(&obj_path)
+            .unwrap_err();
+        assert!(matches!(err, LoadError::Global { .. }), "{err}");
+        assert!(
+            !dir.path.join("results").exists(),
+            "pin removed after the failure"
+        );
         dir.remove();
         std::fs::remove_file(obj_path).unwrap();
     }

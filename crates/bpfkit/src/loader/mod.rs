@@ -25,6 +25,7 @@ use bpfkit_obj::object::{
     DataKind, MapDefinition, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramSpec, SlotValue,
 };
 
+use crate::features::{self, Probe};
 use crate::maps::{MapData, MapError, MapParams, MapType};
 use crate::pin::PinError;
 use crate::sys::{self, ProgLoadAttr, ProgLoadError};
@@ -218,7 +219,27 @@ impl Loader {
     }
 
     /// Load a parsed spec; `elf` are the bytes it came from (for DATASEC layout).
+    ///
+    /// On failure, maps this call pinned are unpinned again (reused pins are left alone).
     pub fn load_spec(&self, spec: &ObjectSpec, elf: &[u8]) -> Result<Object, LoadError> {
+        let mut new_pins = Vec::new();
+        let result = self.load_spec_inner(spec, elf, &mut new_pins);
+        if result.is_err() {
+            for pin in new_pins {
+                if let Err(e) = std::fs::remove_file(&pin) {
+                    log::warn!("object '{}': removing pin {pin:?}: {e}", spec.name);
+                }
+            }
+        }
+        result
+    }
+
+    fn load_spec_inner(
+        &self,
+        spec: &ObjectSpec,
+        elf: &[u8],
+        new_pins: &mut Vec<PathBuf>,
+    ) -> Result<Object, LoadError> {
         let object = spec.name.clone();
         // 1. BTF.
         let prepared = spec
@@ -267,7 +288,7 @@ impl Loader {
         let mut map_fds: HashMap<String, i32> = HashMap::new();
         let mut kconfig_map = None;
         for m in &spec.maps {
-            let data = self.create_map(spec, m, prepared.as_ref(), btf_fd.as_ref())?;
+            let data = self.create_map(spec, m, prepared.as_ref(), btf_fd.as_ref(), new_pins)?;
             if m.definition == MapDefinition::Kconfig {
                 kconfig_map = Some(m.name.clone());
             }
@@ -288,9 +309,22 @@ impl Loader {
             kconfig_map: kconfig_map.as_deref(),
             core_cache: Default::default(),
         };
+        // As libbpf, bind the `.rodata` map to every program (bpftool shows metadata from it).
+        let rodata_fd = spec
+            .maps
+            .iter()
+            .find(|m| matches!(&m.definition, MapDefinition::Data { section, .. } if section == ".rodata"))
+            .and_then(|m| map_fds.get(&m.name).copied());
         let mut programs = Vec::new();
         for p in spec.programs.iter().filter(|p| p.section.autoload) {
             let fd = self.load_program(&ctx, p, btf_fd.as_ref(), kernel_btf.as_ref())?;
+            if let Some((_, rodata)) =
+                rodata_fd.and_then(|fd| maps.iter().find(|(_, m)| m.as_fd().as_raw_fd() == fd))
+            {
+                if let Err(e) = sys::prog_bind_map(fd.as_fd(), rodata.as_fd()) {
+                    log::debug!("program '{}': binding .rodata: {e}", p.name);
+                }
+            }
             programs.push(Program::new(p.name.clone(), p.section.clone(), fd));
         }
 
@@ -329,6 +363,7 @@ impl Loader {
         m: &MapSpec,
         btf: Option<&btf::PreparedBtf>,
         btf_fd: Option<&OwnedFd>,
+        new_pins: &mut Vec<PathBuf>,
     ) -> Result<MapData, LoadError> {
         let object = &spec.name;
         let map_err = |source| LoadError::Map {
@@ -420,7 +455,7 @@ impl Loader {
             ));
         }
         let inner = match &m.inner_map {
-            Some(inner) => Some(self.create_map(spec, inner, btf, btf_fd)?),
+            Some(inner) => Some(self.create_map(spec, inner, btf, btf_fd, new_pins)?),
             None => None,
         };
         let btf_ids = match (btf_fd, m.btf_value_type_id) {
@@ -431,6 +466,13 @@ impl Loader {
         };
         let mut params = MapParams::new(&m.name, map_type, m.key_size, value_size, max_entries);
         params.map_flags = m.map_flags;
+        // Global data is mmapable wherever the kernel allows it (libbpf 1.1's rule, which
+        // bpftool here follows), so user space can map it.
+        if matches!(m.definition, MapDefinition::Data { .. })
+            && features::supported(Probe::MmapableMaps)
+        {
+            params.map_flags |= sys::uapi::BPF_F_MMAPABLE;
+        }
         params.map_extra = m.map_extra;
         params.inner_map = inner.as_ref();
         params.btf = btf_ids;
@@ -472,6 +514,7 @@ impl Loader {
                 map: m.name.clone(),
                 source,
             })?;
+            new_pins.push(path.clone());
         }
         Ok(data)
     }
