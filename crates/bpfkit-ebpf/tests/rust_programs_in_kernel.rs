@@ -997,3 +997,61 @@ fn program_types_the_host_cannot_run_pass_the_verifier() {
         );
     }
 }
+
+/// Builds `program-types-tracing` with one feature and returns a copy of its object.
+fn build_tracing_variant(feature: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let objects =
+        bpfkit_build::EbpfBuild::new(root.join("testdata/rust-ebpf/program-types-tracing"))
+            .target_dir(Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-ebpf-tracing"))
+            .features([feature])
+            .quiet(true)
+            .build()
+            .unwrap_or_else(|e| panic!("building program-types-tracing/{feature}: {e}"));
+    let copy =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("program-types-tracing-{feature}.o"));
+    std::fs::copy(&objects[0].path, &copy).expect("copy object");
+    copy
+}
+
+/// fentry/fexit/fmod_ret/lsm/iter: each program loads with BTF where the host allows its
+/// attach kind, and otherwise fails only for the reason TESTING.md records for this host
+/// (EPERM for trampolines). On a kernel that allows them (the VM matrix) they must load.
+#[test]
+fn tracing_program_types_load_where_the_host_allows() {
+    for (feature, prog, kind) in [
+        ("iter", "each_task", "tracing"),
+        ("fentry", "unlink_entry", "tracing"),
+        ("fexit", "unlink_exit", "tracing"),
+        ("fmod_ret", "deny_nothing", "tracing"),
+        ("lsm", "file_open", "lsm"),
+    ] {
+        let object = build_tracing_variant(feature);
+        match prog_loadall(&object) {
+            Ok(loaded) => {
+                let p = loaded
+                    .program(prog)
+                    .unwrap_or_else(|| panic!("{prog} loaded"));
+                assert_eq!(p.prog_type, kind, "{prog}");
+                assert!(p.info["btf_id"].as_u64().unwrap_or(0) > 0, "{prog} has BTF");
+                eprintln!(
+                    "tracing: {feature}: loaded, verified_insns={}",
+                    verified_insns(&loaded.pin_dir().join(prog))
+                );
+            }
+            Err(e) => {
+                // This host locks ftrace down: trampoline programs (and BPF LSM) are refused
+                // at load with EPERM; anything else is a bug in the object.
+                assert_ne!(
+                    feature, "iter",
+                    "task iterators load on every BTF kernel: {e}"
+                );
+                assert!(
+                    e.contains("BPF program load failed: Operation not permitted"),
+                    "{feature}: {e}"
+                );
+                eprintln!("tracing: {feature}: refused by this host with EPERM");
+            }
+        }
+    }
+}
