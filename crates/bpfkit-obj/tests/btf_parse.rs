@@ -148,3 +148,31 @@ fn truncated_btf_is_an_error_not_a_panic() {
         path.display()
     );
 }
+
+#[test]
+fn bad_member_name_error_names_the_type_and_its_offset() {
+    let (_, bytes) = corpus_btf().into_iter().next().unwrap();
+    let btf = Btf::parse(&bytes).unwrap();
+    let (id, _) = btf
+        .types()
+        .map(Result::unwrap)
+        .find(|(_, t)| matches!(t, Type::Struct(s) if !s.members.is_empty()))
+        .unwrap();
+    let off = btf.type_offset(id).unwrap();
+    // The first member's name_off is right after the 12-byte type header.
+    let mut broken = bytes.clone();
+    broken[off + 12..off + 16].copy_from_slice(&u32::MAX.to_le_bytes());
+    let btf = Btf::parse(&broken).unwrap();
+    let err = btf.type_by_id(id).unwrap_err();
+    assert!(
+        matches!(&err, BtfError::BadTypeString { id: i, offset, source }
+            if *i == id && *offset == off
+            && matches!(**source, BtfError::StringOutOfBounds { offset: u32::MAX, .. })),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("BTF type [{id}] at offset {off}: ")),
+        "{err}"
+    );
+}

@@ -155,4 +155,14 @@ pub enum BtfError {
         /// Its size.
         size: usize,
     },
+    /// A type record's name (or a member, enumerator or parameter name) is a bad string.
+    #[error("BTF type [{id}] at offset {offset}: {source}")]
+    BadTypeString {
+        /// The type's id.
+        id: TypeId,
+        /// Byte offset of the type record.
+        offset: usize,
+        /// What is wrong with the string.
+        source: Box<BtfError>,
+    },
 }

@@ -372,7 +372,9 @@ impl<'a> Btf<'a> {
         self.string_at(h.name_off)
     }
 
-    /// Decode one type.
+    /// Decode one type. A bad name string is reported as [`BtfError::BadTypeString`]
+    /// naming the type and its offset.
+    #[doc(alias = "btf__type_by_id")]
     pub fn type_by_id(&self, id: TypeId) -> Result<Type<'_>, BtfError> {
         self.check_id(id)?;
         if id == 0 {
@@ -384,6 +386,20 @@ impl<'a> Btf<'a> {
             }
         }
         let off = self.offsets[(id - self.first_id) as usize] as usize;
+        self.decode(id, off).map_err(|e| match e {
+            e @ (BtfError::StringOutOfBounds { .. }
+            | BtfError::UnterminatedString { .. }
+            | BtfError::InvalidUtf8 { .. }) => BtfError::BadTypeString {
+                id,
+                offset: off,
+                source: Box::new(e),
+            },
+            e => e,
+        })
+    }
+
+    /// Decode the local type `id` whose record is at `off`.
+    fn decode(&self, id: TypeId, off: usize) -> Result<Type<'_>, BtfError> {
         let h = self.type_header(id)?;
         let name = self.string_at(h.name_off)?;
         let extra = off + BTF_TYPE_SIZE;
@@ -551,6 +567,7 @@ impl<'a> Btf<'a> {
 
     /// Ids of all types named `name` (base types first), ascending. Builds the name index
     /// on first use.
+    #[doc(alias = "btf__find_by_name")]
     pub fn ids_by_name(&self, name: &str) -> Vec<TypeId> {
         let mut out = match self.base {
             Some(base) => base.ids_by_name(name),
@@ -568,6 +585,7 @@ impl<'a> Btf<'a> {
     }
 
     /// The first type named `name` of kind `kind`, like libbpf's `btf__find_by_name_kind`.
+    #[doc(alias = "btf__find_by_name_kind")]
     pub fn id_by_name_kind(&self, name: &str, kind: Kind) -> Option<TypeId> {
         self.ids_by_name(name)
             .into_iter()
@@ -612,6 +630,7 @@ impl<'a> Btf<'a> {
 
     /// Size in bytes of any sized type, following typedefs, modifiers, variables and arrays,
     /// like libbpf's `btf__resolve_size`.
+    #[doc(alias = "btf__resolve_size")]
     pub fn resolve_size(&self, id: TypeId) -> Result<u64, BtfError> {
         let mut cur = id;
         let mut nelems: u64 = 1;
