@@ -5,7 +5,9 @@ use std::path::Path;
 use bpfkit_obj::object::{
     object_name_from_path, MapSpec, MapType, ObjectSpec, Pinning, ProgramSpec,
 };
-use bpfkit_test_support::{corpus_objects, libbpf_parse, LibbpfMap, LibbpfProgram};
+use bpfkit_test_support::{
+    corpus_objects, fixture, fixture_names, libbpf_parse, LibbpfMap, LibbpfProgram,
+};
 
 /// `BPF_F_SLEEPABLE`.
 const BPF_F_SLEEPABLE: u32 = 1 << 4;
@@ -76,10 +78,21 @@ fn as_libbpf_map(m: &MapSpec, like: &LibbpfMap) -> LibbpfMap {
     }
 }
 
+/// The corpus and the project's C fixtures.
+fn all_objects() -> Vec<std::path::PathBuf> {
+    let mut objects = corpus_objects();
+    objects.extend(fixture_names().iter().map(|n| fixture(n)));
+    objects
+}
+
 #[test]
 fn every_corpus_object_matches_libbpf() {
-    let objects = corpus_objects();
-    assert!(objects.len() >= 60, "corpus has {} objects", objects.len());
+    let objects = all_objects();
+    assert!(
+        objects.len() >= 69,
+        "corpus and fixtures have {} objects",
+        objects.len()
+    );
     let mut failures = Vec::new();
     let mut compared = 0;
     for path in &objects {
@@ -143,4 +156,66 @@ fn every_corpus_object_matches_libbpf() {
         failures.join("\n")
     );
     assert!(compared >= 55, "only {compared} objects compared");
+}
+
+#[test]
+fn every_btf_ext_record_lands_on_a_function() {
+    let mut with_ext = 0;
+    for path in all_objects() {
+        let Ok(spec) = parse(&path) else { continue };
+        let Some(ext) = spec.btf_ext.as_deref() else {
+            continue;
+        };
+        with_ext += 1;
+        let ext = bpfkit_obj::btf::BtfExt::parse(ext).unwrap();
+        let functions = || spec.programs.iter().chain(&spec.subprograms);
+        let count = |f: fn(&ProgramSpec) -> usize| functions().map(f).sum::<usize>();
+        assert_eq!(
+            count(|p| p.btf_ext.func_info.len()),
+            ext.func_info.len(),
+            "{}: func_info",
+            path.display()
+        );
+        assert_eq!(
+            count(|p| p.btf_ext.line_info.len()),
+            ext.line_info.len(),
+            "{}: line_info",
+            path.display()
+        );
+        assert_eq!(
+            count(|p| p.btf_ext.core_relos.len()),
+            ext.core_relo.len(),
+            "{}: core_relo",
+            path.display()
+        );
+        for f in functions() {
+            if !f.btf_ext.func_info.is_empty() {
+                assert_eq!(
+                    f.btf_ext.func_info[0].insn_offset,
+                    0,
+                    "{}: {}",
+                    path.display(),
+                    f.name
+                );
+            }
+            for r in &f.btf_ext.core_relos {
+                assert!((r.insn_offset as usize) < f.insn_count());
+                assert!(!r.access.is_empty());
+            }
+        }
+    }
+    assert!(with_ext >= 55, "only {with_ext} objects with .BTF.ext");
+}
+
+#[test]
+fn parsing_is_deterministic() {
+    for path in corpus_objects().iter().step_by(5) {
+        let a = parse(path);
+        let b = parse(path);
+        match (a, b) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", path.display()),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            _ => panic!("{}: differs between runs", path.display()),
+        }
+    }
 }

@@ -413,7 +413,7 @@ pub(crate) fn collect_initial_slots(
             .iter_mut()
             .find(|m| {
                 m.spec.section_offset <= rel.offset
-                    && rel.offset + 8 <= m.spec.section_offset + m.size.max(8)
+                    && rel.offset.saturating_add(8) <= m.spec.section_offset + m.size.max(8)
             })
             .ok_or_else(|| fail("no map definition contains this offset".into()))?;
         let values = map

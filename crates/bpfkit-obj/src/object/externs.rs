@@ -103,10 +103,19 @@ fn kconfig_type(btf: &Btf<'_>, id: TypeId, name: &str) -> Result<Option<KconfigT
         }
         Type::Enum(e) if e.size == 4 && e.name == "libbpf_tristate" => Some(KconfigType::Tristate),
         Type::Enum64(e) if e.name == "libbpf_tristate" => Some(KconfigType::Tristate),
-        Type::Array(a) if a.nelems > 0 => match kconfig_type(btf, a.elem_type, name)? {
-            Some(KconfigType::Char) => Some(KconfigType::CharArray),
-            _ => None,
-        },
+        // Only arrays of chars (1-byte, non-bool integers); no recursion, so a BTF loop
+        // cannot exhaust the stack.
+        Type::Array(a) if a.nelems > 0 => {
+            let elem = btf
+                .skip_mods_and_typedefs(a.elem_type)
+                .map_err(|e| btf_err(name, e))?;
+            match btf.type_by_id(elem).map_err(|e| btf_err(name, e))? {
+                Type::Int(i) if i.size == 1 && !i.encoding.is_bool() => {
+                    Some(KconfigType::CharArray)
+                }
+                _ => None,
+            }
+        }
         _ => None,
     })
 }
@@ -119,7 +128,8 @@ fn align_of(btf: &Btf<'_>, id: TypeId, name: &str) -> Result<u32, ObjectError> {
     match btf.type_by_id(id).map_err(|e| btf_err(name, e))? {
         Type::Int(t) => Ok(t.size.clamp(1, 8)),
         Type::Enum(t) | Type::Enum64(t) => Ok(t.size.clamp(1, 8)),
-        Type::Array(a) => align_of(btf, a.elem_type, name),
+        // kconfig arrays are char arrays (checked by `kconfig_type`).
+        Type::Array(_) => Ok(1),
         other => Err(ObjectError::Extern {
             name: name.to_string(),
             reason: format!("cannot align a kconfig value of kind {}", other.kind()),
@@ -305,7 +315,7 @@ pub(crate) fn kconfig_map(
         section_index: 0,
         section_offset: 0,
         initial_slots: Vec::new(),
-        data: Some(vec![0; size as usize]),
+        data: None,
         iproute2: None,
     })
 }

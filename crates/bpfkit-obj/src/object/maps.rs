@@ -117,7 +117,8 @@ pub struct MapSpec {
     pub section_offset: u64,
     /// Prog array / map-in-map slots initialized by the object, by index.
     pub initial_slots: Vec<InitialSlot>,
-    /// Initial value of a global-data map (zeros for `.bss`).
+    /// Initial value of a `.data`/`.rodata` map (`value_size` bytes); `None` for maps that
+    /// start zeroed (`.bss`, `.kconfig`, which the loader fills) and for non-data maps.
     pub data: Option<Vec<u8>>,
     /// The iproute2 `bpf_elf_map` fields of a legacy definition that has them.
     pub iproute2: Option<IpRoute2MapDef>,

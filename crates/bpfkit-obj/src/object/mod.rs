@@ -12,6 +12,7 @@
 //! }
 //! ```
 
+mod btf_ext;
 mod btf_maps;
 mod data;
 mod elf;
@@ -31,7 +32,8 @@ pub use externs::{ExternKind, ExternSpec, KconfigType, KCONFIG_SECTION, KSYMS_SE
 pub use kinds::{AttachType, MapType, ProgramType};
 pub use maps::{InitialSlot, IpRoute2MapDef, MapDefinition, MapSpec, Pinning, SlotValue};
 pub use program::{
-    CoreRelocation, LineInfo, Linkage, ProgramBtfExt, ProgramSpec, Relocation, RelocationTarget,
+    CoreRelocation, FuncInfo, LineInfo, Linkage, ProgramBtfExt, ProgramSpec, Relocation,
+    RelocationTarget,
 };
 pub use section::{AutoAttach, ProgramSection};
 
@@ -124,7 +126,10 @@ impl ObjectSpec {
             btf_maps: btf_maps.map(|s| s.index),
             object_name: name,
         };
-        let functions = program::collect_functions(&elf, &targets)?;
+        let mut functions = program::collect_functions(&elf, &targets)?;
+        if let (Some(sec), Some(btf)) = (btf_ext_section, btf.as_ref()) {
+            btf_ext::attach(sec.data, btf, &elf, &mut functions)?;
+        }
         let text = elf.section_by_name(".text").map(|s| s.index);
         let (subprograms, programs): (Vec<_>, Vec<_>) = functions
             .into_iter()

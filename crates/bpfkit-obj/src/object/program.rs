@@ -2,6 +2,8 @@
 
 use object::elf;
 
+use crate::btf::{CoreReloKind, TypeId};
+
 use super::data::{internal_map_name, DataKind};
 use super::elf::{Elf, RawInsn, Section, Symbol};
 use super::error::ObjectError;
@@ -51,15 +53,26 @@ impl ProgramSpec {
     }
 }
 
-/// `.BTF.ext` records of one function, with instruction offsets relative to its start.
+/// `.BTF.ext` records of one function. Instruction offsets are in 8-byte slots from the
+/// function's first instruction (what `BPF_PROG_LOAD` expects once the function is placed).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProgramBtfExt {
-    /// `bpf_func_info`: (instruction offset, BTF `FUNC` type id).
-    pub func_info: Vec<(u32, u32)>,
-    /// `bpf_line_info`: instruction offset, file name and line offsets, line/column.
+    /// `bpf_func_info` records: the function itself at offset 0 (and nothing else before
+    /// subprograms are appended).
+    pub func_info: Vec<FuncInfo>,
+    /// `bpf_line_info` records.
     pub line_info: Vec<LineInfo>,
-    /// CO-RE relocations: (instruction offset, BTF type id, access string offset, kind).
+    /// CO-RE relocations.
     pub core_relos: Vec<CoreRelocation>,
+}
+
+/// One `bpf_func_info` record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuncInfo {
+    /// Instruction offset relative to the function start.
+    pub insn_offset: u32,
+    /// The BTF `FUNC` type id.
+    pub type_id: TypeId,
 }
 
 /// One `bpf_line_info` record.
@@ -76,16 +89,16 @@ pub struct LineInfo {
 }
 
 /// One `bpf_core_relo` record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoreRelocation {
     /// Instruction offset relative to the function start.
     pub insn_offset: u32,
     /// The local root type id.
-    pub type_id: u32,
-    /// Offset of the access string (`"0:1:2"`) in the BTF string table.
-    pub access_str_off: u32,
-    /// `enum bpf_core_relo_kind` (0 = field byte offset, ..., 12 = type matches).
-    pub kind: u32,
+    pub type_id: TypeId,
+    /// The access string (`"0:1:2"`), read from the BTF string table.
+    pub access: String,
+    /// What the relocation computes.
+    pub kind: CoreReloKind,
 }
 
 /// One relocated instruction.
