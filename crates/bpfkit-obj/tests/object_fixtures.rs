@@ -108,7 +108,7 @@ fn callbacks_are_function_addresses() {
         }
     );
     assert_eq!(map.value_size, 16);
-    assert_eq!(map.data, None, ".bss starts zeroed");
+    assert_eq!(map.data.as_deref(), Some(&[0u8; 16][..]));
 }
 
 #[test]
@@ -407,4 +407,47 @@ fn big_endian_objects_give_the_same_spec() {
         }
         assert_eq!(el.programs.len(), eb.programs.len());
     }
+}
+
+#[test]
+fn struct_ops_map_names_its_kernel_type_and_program_members() {
+    let spec = parse(&fixture("struct_ops"));
+    let map = spec.map("bpfkit_cc").unwrap();
+    assert_eq!(map.map_type, MapType::StructOps);
+    assert_eq!((map.key_size, map.max_entries, map.map_flags), (4, 1, 0));
+    let MapDefinition::StructOps(ops) = &map.definition else {
+        panic!("{:?}", map.definition)
+    };
+    assert_eq!(ops.type_name, "tcp_congestion_ops");
+    assert!(!ops.link && ops.autocreate);
+    let members: Vec<(&str, &str)> = ops
+        .programs
+        .iter()
+        .map(|m| (m.member.as_str(), m.program.as_str()))
+        .collect();
+    assert_eq!(
+        members,
+        [
+            ("ssthresh", "bpfkit_ssthresh"),
+            ("cong_avoid", "bpfkit_cong_avoid"),
+            ("undo_cwnd", "bpfkit_undo_cwnd")
+        ]
+    );
+    // The member indexes are what libbpf reports as the programs' expected attach types.
+    let libbpf = libbpf_parse(&fixture("struct_ops")).unwrap();
+    for m in &ops.programs {
+        assert_eq!(
+            libbpf.program(&m.program).unwrap().expected_attach_type,
+            m.member_index
+        );
+    }
+    // The value holds the initialized fields, e.g. the name.
+    let data = map.data.as_deref().unwrap();
+    assert_eq!(data.len(), map.value_size as usize);
+    assert!(data.windows(9).any(|w| w == b"bpfkit_cc"));
+    let btf = Btf::parse(spec.btf.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        btf.name(map.btf_value_type_id.unwrap()).unwrap(),
+        "tcp_congestion_ops"
+    );
 }

@@ -118,9 +118,9 @@ pub(crate) fn data_maps(
             ),
         })?;
         let data = match kind {
-            // Zero-filled: not materialized (a 4 GiB .bss header costs nothing here).
-            DataKind::Bss => None,
-            DataKind::Data | DataKind::Rodata => Some(sec.data.to_vec()),
+            // Zeros: calloc'd lazily, so even a u32::MAX-sized header costs no memory.
+            DataKind::Bss => vec![0; value_size as usize],
+            DataKind::Data | DataKind::Rodata => sec.data.to_vec(),
         };
         let datasec = btf.and_then(|b| {
             let id = b.id_by_name_kind(&sec.name, Kind::Datasec)?;
@@ -157,7 +157,7 @@ pub(crate) fn data_maps(
             section_index: sec.index,
             section_offset: 0,
             initial_slots: Vec::new(),
-            data,
+            data: Some(data),
             iproute2: None,
         });
     }

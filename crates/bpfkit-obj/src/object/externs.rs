@@ -315,7 +315,7 @@ pub(crate) fn kconfig_map(
         section_index: 0,
         section_offset: 0,
         initial_slots: Vec::new(),
-        data: None,
+        data: Some(vec![0; size as usize]),
         iproute2: None,
     })
 }

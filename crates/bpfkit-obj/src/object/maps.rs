@@ -7,6 +7,7 @@ use super::data::DataKind;
 use super::elf::{Elf, Section};
 use super::error::ObjectError;
 use super::kinds::MapType;
+use super::struct_ops::StructOpsSpec;
 
 /// How a map is pinned when it is created.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -39,6 +40,8 @@ pub enum MapDefinition {
     },
     /// The `.kconfig` map libbpf creates for `__kconfig` externs.
     Kconfig,
+    /// A variable of `.struct_ops` or `.struct_ops.link`.
+    StructOps(StructOpsSpec),
 }
 
 impl MapDefinition {
@@ -49,6 +52,7 @@ impl MapDefinition {
             MapDefinition::Btf => "btf",
             MapDefinition::Data { .. } => "data",
             MapDefinition::Kconfig => "kconfig",
+            MapDefinition::StructOps(_) => "struct_ops",
         }
     }
 }
@@ -117,8 +121,8 @@ pub struct MapSpec {
     pub section_offset: u64,
     /// Prog array / map-in-map slots initialized by the object, by index.
     pub initial_slots: Vec<InitialSlot>,
-    /// Initial value of a `.data`/`.rodata` map (`value_size` bytes); `None` for maps that
-    /// start zeroed (`.bss`, `.kconfig`, which the loader fills) and for non-data maps.
+    /// Initial value (`value_size` bytes) of global-data maps (zeros for `.bss` and
+    /// `.kconfig`, which the loader fills) and struct_ops maps; `None` for other maps.
     pub data: Option<Vec<u8>>,
     /// The iproute2 `bpf_elf_map` fields of a legacy definition that has them.
     pub iproute2: Option<IpRoute2MapDef>,

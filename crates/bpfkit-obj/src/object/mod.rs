@@ -22,6 +22,7 @@ mod kinds;
 mod maps;
 mod program;
 mod section;
+mod struct_ops;
 
 pub use data::{
     internal_map_name, object_name_from_path, DataKind, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,
@@ -36,6 +37,9 @@ pub use program::{
     RelocationTarget,
 };
 pub use section::{AutoAttach, ProgramSection};
+pub use struct_ops::{
+    StructOpsMember, StructOpsSpec, BPF_F_LINK, STRUCT_OPS_LINK_SECTION, STRUCT_OPS_SECTION,
+};
 
 /// Everything an object file defines, read from its bytes alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +54,7 @@ pub struct ObjectSpec {
     pub programs: Vec<ProgramSpec>,
     /// Functions of `.text`, which programs call or take the address of.
     pub subprograms: Vec<ProgramSpec>,
-    /// Maps: legacy `maps`, then `.maps`, then global data, then `.kconfig`.
+    /// Maps: legacy `maps`, then `.maps`, then global data, then `.kconfig`, then struct_ops.
     pub maps: Vec<MapSpec>,
     /// The `license` section's string (`"GPL"`), empty when absent.
     pub license: String,
@@ -141,6 +145,7 @@ impl ObjectSpec {
         maps.extend(defined.into_iter().map(|m| m.spec));
         maps.extend(data::data_maps(&elf, name, btf.as_ref())?);
         maps.extend(externs::kconfig_map(&externs, name, btf.as_ref()));
+        maps.extend(struct_ops::struct_ops_maps(&elf, btf.as_ref(), &programs)?);
 
         Ok(ObjectSpec {
             name: name.to_string(),
