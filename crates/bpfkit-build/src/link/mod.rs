@@ -95,7 +95,7 @@ pub enum LinkError {
         source: std::io::Error,
     },
     /// An LLVM tool failed.
-    #[error("`{tool}` failed ({status}):\n{stderr}\ncommand: {command}")]
+    #[error("`{tool}` failed ({status}):\n{stderr}{hint}\ncommand: {command}")]
     ToolFailed {
         /// The tool name.
         tool: String,
@@ -105,6 +105,8 @@ pub enum LinkError {
         command: String,
         /// What it printed on stderr.
         stderr: String,
+        /// A hint for errors with a known cause (empty otherwise).
+        hint: String,
     },
     /// The optimised program contains what BPF cannot express.
     #[error("the program cannot become a BPF object:\n{}", list(problems))]
@@ -427,12 +429,31 @@ fn run(mut cmd: Command, tool: &str) -> Result<(), LinkError> {
         .map(|a| a.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join(" ");
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     Err(LinkError::ToolFailed {
         tool: tool.to_string(),
         status: out.status.to_string(),
         command,
-        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        hint: hint_for(&stderr)
+            .map(|h| format!("\nhint: {h}"))
+            .unwrap_or_default(),
+        stderr,
     })
+}
+
+/// Advice for LLVM errors whose cause in Rust source is known.
+fn hint_for(stderr: &str) -> Option<&'static str> {
+    if stderr.contains("A call to built-in function") {
+        Some(
+            "the BPF backend has no instruction for this operation and cannot call library \
+             code: 128-bit multiply/divide, floating-point arithmetic and large or \
+             variable-size copies must be avoided (or done on u64 pieces)",
+        )
+    } else if stderr.contains("Looks like the BPF stack limit") {
+        Some("BPF programs have 512 bytes of stack: keep large values in maps (e.g. a per-CPU array)")
+    } else {
+        None
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, LinkError> {
@@ -453,4 +474,21 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), LinkError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_at_operations_bpf_cannot_express() {
+        let err = "error: src/main.rs:131:9: in function shapes i32 (ptr): A call to built-in \
+                   function '__muldf3' is not supported.";
+        assert!(hint_for(err).is_some_and(|h| h.contains("floating-point arithmetic")));
+        assert!(
+            hint_for("error: Looks like the BPF stack limit is exceeded")
+                .is_some_and(|h| h.contains("512 bytes"))
+        );
+        assert_eq!(hint_for("error: something else"), None);
+    }
 }
