@@ -21,11 +21,13 @@ fn build_crate(dir: &str, name: &str) -> PathBuf {
         return path.clone();
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let started = std::time::Instant::now();
     let objects = bpfkit_build::EbpfBuild::new(root.join(dir))
         .target_dir(Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-ebpf"))
         .quiet(true)
         .build()
         .unwrap_or_else(|e| panic!("building {name}: {e}"));
+    eprintln!("built {dir} in {:.2} s", started.elapsed().as_secs_f64());
     let path = objects
         .into_iter()
         .find(|o| o.name == name)
@@ -1053,5 +1055,49 @@ fn tracing_program_types_load_where_the_host_allows() {
                 eprintln!("tracing: {feature}: refused by this host with EPERM");
             }
         }
+    }
+}
+
+/// The same Rust objects through bpfkit's own loader: every program loads with BTF, and the
+/// verifier walks exactly as many instructions as for libbpf's load of the same object.
+#[test]
+fn rust_objects_load_with_bpfkit_loader_as_with_libbpf() {
+    let objects = [
+        build("execve-events"),
+        build("maps"),
+        build("logging"),
+        build("program-types"),
+        build("program-types-load"),
+        build_crate("tools/execsnoop/execsnoop-ebpf", "execsnoop"),
+    ];
+    for object in &objects {
+        let libbpf = prog_loadall(object).expect("libbpf loads");
+        let ours = bpfkit::loader::Loader::new()
+            .load_file(object)
+            .unwrap_or_else(|e| panic!("bpfkit loads {}: {e}", object.display()));
+        let mut names: Vec<&str> = ours.programs().map(|p| p.name()).collect();
+        names.sort_unstable();
+        let libbpf_names: Vec<&str> = libbpf
+            .programs
+            .iter()
+            .map(|p| p.pin_name.as_str())
+            .collect();
+        assert_eq!(names, libbpf_names, "{}", object.display());
+        for program in ours.programs() {
+            let info = program.info().expect("prog info");
+            assert!(info.btf_id > 0, "{}: BTF accepted", program.name());
+            let libbpf_insns = verified_insns(&libbpf.pin_dir().join(program.name()));
+            assert_eq!(
+                info.verified_insns,
+                libbpf_insns,
+                "{} verified insns",
+                program.name()
+            );
+        }
+        eprintln!(
+            "bpfkit loader: {} ({} programs) ok",
+            object.display(),
+            names.len()
+        );
     }
 }
