@@ -461,6 +461,43 @@ mod tests {
     }
 
     #[test]
+    fn help_documents_the_json_shape() {
+        use clap::Args as _;
+        let mut cmd = Args::augment_args(clap::Command::new("inspect"));
+        let help = cmd.render_long_help().to_string();
+        for field in [
+            "\"programs\"",
+            "\"attach_target\"",
+            "\"maps\"",
+            "\"definition\": \"legacy\" | \"btf\"",
+            "\"pinning\"",
+            "\"data_sections\"",
+            "\"externs\"",
+            "\"core_relocations\"",
+            "\"license\"",
+        ] {
+            assert!(help.contains(field), "--help lacks {field}:\n{help}");
+        }
+        // Every key the report prints is documented.
+        let (_, r) = inspect("cilium/testdata/btf_map_init-el.elf");
+        for key in r.as_object().unwrap().keys() {
+            assert!(help.contains(&format!("\"{key}\"")), "--help lacks {key}");
+        }
+        for key in r["maps"][0].as_object().unwrap().keys() {
+            assert!(
+                help.contains(&format!("\"{key}\"")),
+                "--help lacks map field {key}"
+            );
+        }
+        for key in r["programs"][0].as_object().unwrap().keys() {
+            assert!(
+                help.contains(&format!("\"{key}\"")),
+                "--help lacks program field {key}"
+            );
+        }
+    }
+
+    #[test]
     fn text_has_one_line_per_program_and_map() {
         let (_, r) = inspect("libbpf-tools/execsnoop.bpf.o");
         let t = text(&r);

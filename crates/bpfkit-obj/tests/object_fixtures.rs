@@ -316,6 +316,18 @@ fn legacy_bpf_map_def_maps_parse_though_libbpf_refuses() {
     }));
 }
 
+/// `-I/usr/include/<multiarch>`, where `asm/types.h` lives for `linux/bpf.h`.
+fn multiarch_include() -> String {
+    let multiarch = std::process::Command::new("gcc")
+        .arg("-print-multiarch")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|m| !m.is_empty())
+        .expect("gcc -print-multiarch names the include directory");
+    format!("-I/usr/include/{multiarch}")
+}
+
 /// Compiles `testdata/c/<name>.bpf.c` for `target` (`bpfel`/`bpfeb`) into a temporary file.
 fn compile_for(name: &str, target: &str) -> std::path::PathBuf {
     let src = bpfkit_test_support::fixture_source_dir().join(format!("{name}.bpf.c"));
@@ -323,14 +335,9 @@ fn compile_for(name: &str, target: &str) -> std::path::PathBuf {
         "bpfkit-object-{name}-{target}-{}.o",
         std::process::id()
     ));
-    let multiarch = std::process::Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|_| "x86_64-linux-gnu".into());
     let status = std::process::Command::new(bpfkit_test_support::CLANG)
         .args(["-O2", "-g", "-target", target, "-c"])
-        .arg(format!("-I/usr/include/{multiarch}"))
+        .arg(multiarch_include())
         .arg(&src)
         .arg("-o")
         .arg(&out)
@@ -450,4 +457,73 @@ fn struct_ops_map_names_its_kernel_type_and_program_members() {
         btf.name(map.btf_value_type_id.unwrap()).unwrap(),
         "tcp_congestion_ops"
     );
+}
+
+/// Compiles C source text with clang-19 for the BPF target into a temporary object.
+fn compile_source(name: &str, source: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir();
+    let src = dir.join(format!("bpfkit-object-{name}-{}.bpf.c", std::process::id()));
+    std::fs::write(&src, source).unwrap();
+    let out = src.with_extension("o");
+    let status = std::process::Command::new(bpfkit_test_support::CLANG)
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-c",
+            "-I/usr/include/x86_64-linux-gnu",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("clang-19 runs");
+    std::fs::remove_file(&src).unwrap();
+    assert!(status.success(), "clang-19 failed on {name}");
+    out
+}
+
+#[test]
+fn version_license_autoload_sleepable_and_unknown_sections() {
+    let path = compile_source(
+        "sections",
+        r#"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+__u32 _version SEC("version") = 0x060100;
+SEC("?tp/sched/sched_switch") int maybe(void *ctx) { return 0; }
+SEC("my_custom_section") int custom(void *ctx) { return 1; }
+SEC("fentry.s/do_sys_openat2") int sleepy(void *ctx) { return 0; }
+SEC("xdp.frags") int frags(struct xdp_md *ctx) { return XDP_PASS; }
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+"#,
+    );
+    let spec = parse(&path);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(spec.kernel_version, Some(0x060100));
+    assert_eq!(spec.license, "Dual BSD/GPL");
+
+    let maybe = spec.program("maybe").unwrap();
+    assert!(!maybe.section.autoload);
+    assert_eq!(maybe.section.name, "tp/sched/sched_switch");
+    assert_eq!(maybe.load_type().unwrap(), ProgramType::Tracepoint);
+
+    let custom = spec.program("custom").unwrap();
+    assert_eq!(custom.section.program_type, ProgramType::Unspec);
+    let err = custom.load_type().unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "program 'custom': section 'my_custom_section' names no known program type"
+        ),
+        "{err}"
+    );
+
+    let sleepy = spec.program("sleepy").unwrap();
+    assert!(sleepy.section.sleepable);
+    assert_eq!(
+        sleepy.section.expected_attach_type,
+        Some(AttachType::TraceFentry)
+    );
+    assert!(spec.program("frags").unwrap().section.xdp_frags);
 }

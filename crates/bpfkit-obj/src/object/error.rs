@@ -89,6 +89,15 @@ pub enum ObjectError {
         /// What is wrong.
         reason: String,
     },
+    /// A program's section name matched no known kind, so it has no program type. Parsing
+    /// accepts such programs; this is the error when one is about to be loaded.
+    #[error("program '{program}': section '{section}' names no known program type (e.g. \"kprobe/<function>\", \"tp/<category>/<name>\", \"xdp\")")]
+    UnknownSection {
+        /// The program.
+        program: String,
+        /// Its section name.
+        section: String,
+    },
     /// The `.BTF` or `.BTF.ext` section is malformed or inconsistent with the ELF.
     #[error("section '{section}': {reason}")]
     Btf {

@@ -7,6 +7,7 @@ use crate::btf::{CoreReloKind, TypeId};
 use super::data::{internal_map_name, DataKind};
 use super::elf::{Elf, RawInsn, Section, Symbol};
 use super::error::ObjectError;
+use super::kinds::ProgramType;
 use super::section::ProgramSection;
 
 /// A function's symbol binding.
@@ -50,6 +51,18 @@ impl ProgramSpec {
     /// Number of 8-byte instruction slots (an `ld_imm64` takes two).
     pub fn insn_count(&self) -> usize {
         self.instructions.len() / RawInsn::SIZE
+    }
+
+    /// The program type to load the program with, or [`ObjectError::UnknownSection`]
+    /// naming the program and its section when the section name matched no known kind.
+    pub fn load_type(&self) -> Result<ProgramType, ObjectError> {
+        match self.section.program_type {
+            ProgramType::Unspec => Err(ObjectError::UnknownSection {
+                program: self.name.clone(),
+                section: self.section.name.clone(),
+            }),
+            t => Ok(t),
+        }
     }
 }
 
