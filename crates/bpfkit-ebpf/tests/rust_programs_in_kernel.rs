@@ -1101,3 +1101,44 @@ fn rust_objects_load_with_bpfkit_loader_as_with_libbpf() {
         );
     }
 }
+
+/// Compiles `testdata/rust-ebpf/c/<name>.bpf.c` with clang-19 -O2 -g.
+fn build_c(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let source = root.join(format!("testdata/rust-ebpf/c/{name}.bpf.c"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.bpf.o"));
+    let status = std::process::Command::new(bpfkit_test_support::CLANG)
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(&source)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("clang-19 runs");
+    assert!(status.success(), "clang-19 failed on {}", source.display());
+    out
+}
+
+/// Benchmark: the same logic in Rust (bpfkit route) and C (clang-19 -O2), verified
+/// instructions side by side. Issue 5's goal is at most 1.05x.
+#[test]
+fn rust_programs_verify_in_as_few_instructions_as_c() {
+    for (rust, c, prog) in [
+        ("execve-events", "execve_events", "record_execve"),
+        ("maps", "maps", "exercise_maps"),
+    ] {
+        let r = prog_loadall(&build(rust)).expect("Rust object loads");
+        let c_loaded = prog_loadall(&build_c(c)).expect("C object loads");
+        let r_insns = verified_insns(&r.pin_dir().join(prog));
+        let c_insns = verified_insns(&c_loaded.pin_dir().join(prog));
+        let ratio = r_insns as f64 / c_insns as f64;
+        eprintln!("{prog}: verified insns rust={r_insns} c={c_insns} ({ratio:.3}x)");
+        assert!(ratio <= 1.05, "{prog}: Rust {r_insns} vs C {c_insns}");
+    }
+}
