@@ -130,19 +130,18 @@ impl TypeSource for Btf<'_> {
     }
 
     fn flavored_names(&self) -> Option<Vec<&str>> {
-        // Split BTF names may live in the base's string table too.
-        let mut out = Vec::new();
-        let mut btf = Some(self);
-        while let Some(b) = btf {
-            out.extend(
-                b.string_section()
-                    .split(|&c| c == 0)
-                    .filter(|s| s.windows(3).any(|w| w == b"___"))
-                    .filter_map(|s| std::str::from_utf8(s).ok())
-                    .filter(|s| essential_name(s).len() != s.len()),
-            );
-            btf = b.base();
+        // A split (module) BTF owns few types but shares the base's large string table:
+        // scanning its own types' names is cheaper than scanning the base's strings.
+        if self.base().is_some() {
+            return None;
         }
-        Some(out)
+        Some(
+            self.string_section()
+                .split(|&c| c == 0)
+                .filter(|s| s.windows(3).any(|w| w == b"___"))
+                .filter_map(|s| std::str::from_utf8(s).ok())
+                .filter(|s| essential_name(s).len() != s.len())
+                .collect(),
+        )
     }
 }
