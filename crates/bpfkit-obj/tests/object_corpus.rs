@@ -271,3 +271,57 @@ fn parsing_is_deterministic() {
         }
     }
 }
+
+#[test]
+fn fixed_btf_datasecs_agree_with_elf_sections_and_symbols() {
+    use bpfkit_obj::btf::{Btf, Type};
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let mut checked_vars = 0;
+    for path in all_objects() {
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(spec) = parse(&path) else { continue };
+        let Some(fixed) = spec.btf_fixed.as_deref() else {
+            continue;
+        };
+        let btf = Btf::parse(fixed).unwrap();
+        let file = object::File::parse(&*bytes).unwrap();
+        for t in btf.types() {
+            let (_, Type::Datasec(ds)) = t.unwrap() else {
+                continue;
+            };
+            if ds.name == ".kconfig" || ds.name == ".ksyms" {
+                continue;
+            }
+            let Some(sec) = file.section_by_name(ds.name) else {
+                continue;
+            };
+            assert_eq!(
+                u64::from(ds.size),
+                sec.size(),
+                "{}: {}",
+                path.display(),
+                ds.name
+            );
+            for v in &ds.vars {
+                let Type::Var(var) = btf.type_by_id(v.type_id).unwrap() else {
+                    panic!()
+                };
+                let Some(sym) = file
+                    .symbols()
+                    .find(|s| s.section_index() == Some(sec.index()) && s.name() == Ok(var.name))
+                else {
+                    continue;
+                };
+                assert_eq!(
+                    u64::from(v.offset),
+                    sym.address(),
+                    "{}: {}",
+                    path.display(),
+                    var.name
+                );
+                checked_vars += 1;
+            }
+        }
+    }
+    assert!(checked_vars > 100, "only {checked_vars} variables checked");
+}

@@ -19,6 +19,7 @@ mod elf;
 mod error;
 mod externs;
 mod kinds;
+mod layout;
 mod maps;
 mod program;
 mod section;
@@ -64,6 +65,10 @@ pub struct ObjectSpec {
     pub externs: Vec<ExternSpec>,
     /// The raw `.BTF` section, as in the file (DATASEC sizes and offsets not yet fixed up).
     pub btf: Option<Vec<u8>>,
+    /// The `.BTF` after libbpf's DATASEC fix-up from the ELF: section sizes and variable
+    /// offsets from the symbol table, hidden variables made static, entries sorted. The
+    /// local BTF for CO-RE and global-variable lookups; sanitize it for a kernel and load it.
+    pub btf_fixed: Option<Vec<u8>>,
     /// The raw `.BTF.ext` section.
     pub btf_ext: Option<Vec<u8>>,
 }
@@ -156,6 +161,10 @@ impl ObjectSpec {
             license: read_license(&elf)?,
             kernel_version: read_version(&elf)?,
             externs,
+            btf_fixed: match btf.as_ref() {
+                Some(btf) => Some(layout::fixed_btf(&elf, btf)?),
+                None => None,
+            },
             btf: btf_section.map(|s| s.data.to_vec()),
             btf_ext: btf_ext_section.map(|s| s.data.to_vec()),
         })
