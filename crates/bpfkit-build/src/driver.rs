@@ -45,12 +45,14 @@ pub enum BuildError {
         stderr: String,
     },
     /// Building `bpfkit-link` itself failed.
-    #[error("building the bpfkit-link linker from {} failed ({status})", manifest.display())]
+    #[error("building the bpfkit-link linker from {} failed ({status}):\n{stderr}", manifest.display())]
     LinkerBuildFailed {
         /// The manifest built.
         manifest: PathBuf,
-        /// cargo's exit status.
+        /// cargo's exit status or what was missing.
         status: String,
+        /// cargo's diagnostics.
+        stderr: String,
     },
     /// The build produced no BPF object.
     #[error("the eBPF crate {} produced no binary target (it needs a `src/main.rs` with `#![no_main]`)", dir.display())]
@@ -456,35 +458,45 @@ fn default_target_dir(crate_dir: &Path) -> PathBuf {
 /// Builds `bpfkit-link` from this crate's own sources into `<target_dir>/linker`.
 fn build_linker(target_dir: &Path, toolchain: &Toolchain) -> Result<PathBuf, BuildError> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let linker_dir = target_dir.join("linker");
     let mut cmd = Command::new(cargo());
     scrub_host_env(&mut cmd);
     cmd.arg("build")
         .arg("--quiet")
+        .arg("--message-format=json-render-diagnostics")
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--bin")
         .arg("bpfkit-link")
+        // The host, whatever `build.target` a project's config names.
+        .arg("--target")
+        .arg(&toolchain.host)
         .arg("--target-dir")
-        .arg(&linker_dir)
+        .arg(target_dir.join("linker"))
         .env("RUSTC", &toolchain.rustc)
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
-    let status = cmd
-        .status()
+        // stdout carries cargo's JSON, never a build script's `cargo:` lines.
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let output = cmd
+        .output()
         .map_err(|source| BuildError::CargoNotRunnable {
             cargo: cargo().to_string_lossy().into_owned(),
             source,
         })?;
-    if !status.success() {
-        return Err(BuildError::LinkerBuildFailed {
-            manifest,
-            status: status.to_string(),
-        });
+    let failed = |status: String| BuildError::LinkerBuildFailed {
+        manifest: manifest.clone(),
+        status,
+        stderr: String::from_utf8_lossy(&output.stderr)
+            .trim_end()
+            .to_string(),
+    };
+    if !output.status.success() {
+        return Err(failed(output.status.to_string()));
     }
-    Ok(linker_dir
-        .join("debug")
-        .join(format!("bpfkit-link{}", std::env::consts::EXE_SUFFIX)))
+    executables(&String::from_utf8_lossy(&output.stdout))
+        .into_iter()
+        .find(|e| e.name == "bpfkit-link")
+        .map(|e| e.path)
+        .ok_or_else(|| failed("no bpfkit-link executable in cargo's output".into()))
 }
 
 /// The executables of `compiler-artifact` messages in cargo's JSON output.
