@@ -7,7 +7,7 @@
  * `records` (256 KiB); `fill_perfbuf` does the same into the perf event array
  * `perf_records` (BPF_F_CURRENT_CPU). A record starts with a little-endian u64
  * sequence number counting from 0 per program (`ringbuf_seq`, `perfbuf_seq` in .bss),
- * followed by bytes `(seq + i) & 0xff`; failed outputs are counted in
+ * followed by bytes `i & 0xff` (i = offset in the record); failed outputs are counted in
  * `ringbuf_dropped`/`perfbuf_dropped`, so sent = received + dropped. Both return
  * XDP_PASS.
  */
@@ -53,11 +53,10 @@ static __always_inline __u32 clamped_size(void)
 	return size;
 }
 
-static __always_inline void fill(__u8 *buf, __u64 seq)
+static __always_inline void fill_pattern(__u8 *buf)
 {
-	*(__u64 *)buf = seq;
 	for (int i = 8; i < MAX_RECORD; i++)
-		buf[i] = (seq + i) & 0xff;
+		buf[i] = i & 0xff;
 }
 
 SEC("xdp")
@@ -68,8 +67,9 @@ int fill_ringbuf(struct xdp_md *ctx)
 
 	if (!buf)
 		return XDP_ABORTED;
+	fill_pattern(buf);
 	for (__u32 n = 0; n < records_per_run && n < 4096; n++) {
-		fill(buf, ringbuf_seq);
+		*(__u64 *)buf = ringbuf_seq;
 		if (bpf_ringbuf_output(&records, buf, size, 0))
 			ringbuf_dropped++;
 		ringbuf_seq++;
@@ -85,8 +85,9 @@ int fill_perfbuf(struct xdp_md *ctx)
 
 	if (!buf)
 		return XDP_ABORTED;
+	fill_pattern(buf);
 	for (__u32 n = 0; n < records_per_run && n < 4096; n++) {
-		fill(buf, perfbuf_seq);
+		*(__u64 *)buf = perfbuf_seq;
 		if (bpf_perf_event_output(ctx, &perf_records, BPF_F_CURRENT_CPU, buf, size))
 			perfbuf_dropped++;
 		perfbuf_seq++;

@@ -7,6 +7,8 @@
 //!   [`libbpf_relocated`] (the instructions it hands to `BPF_PROG_LOAD`, caught by
 //!   interposing `syscall`), [`libbpf_load`], [`libbpf_btf_find`], and
 //!   [`libbpf_trace_run`] (attach, run a command, read the object's counters).
+//! - libbpf's side of benchmarks (`testdata/oracle/libbpf_bench.c`): [`libbpf_map_ops`],
+//!   [`libbpf_drain`]; exec→loaded is `oracle_path()` run with `["load", OBJ]`.
 //! - The kernel's view through bpftool: [`prog_loadall`] (pins removed on drop),
 //!   [`prog_show`], [`map_show`], [`map_dump`], [`prog_dump_xlated`], [`prog_run`],
 //!   [`btf_types`], [`btf_kind_counts`].
@@ -22,6 +24,7 @@
 
 use std::path::PathBuf;
 
+mod bench;
 mod bpftool;
 mod cache;
 mod fixture;
@@ -30,6 +33,9 @@ mod libbpf;
 mod relocated;
 mod trace;
 
+pub use bench::{
+    libbpf_bench_path, libbpf_drain, libbpf_map_ops, DrainResult, EventBuffer, MapOpsTimes,
+};
 pub use bpftool::{
     bpftool_json, btf_kind_counts, btf_type_id, btf_types, libbpf_load_pinned, map_dump, map_show,
     prog_dump_xlated, prog_dump_xlated_text, prog_list, prog_loadall, prog_run, prog_show,

@@ -1,6 +1,6 @@
 //! Ground truth from the system's libbpf: its parse of an object and the instructions it loads.
 //!
-//! Both functions run `testdata/oracle/libbpf_oracle.c`, compiled once with gcc against
+//! Everything here runs `testdata/oracle/libbpf_oracle.c`, compiled once with gcc against
 //! Debian's libbpf-dev (`-lbpf -lelf -lz`) into the test cache (see [`crate::cache_root`]).
 
 use std::path::{Path, PathBuf};
@@ -12,48 +12,52 @@ use serde::Deserialize;
 use crate::cache::{cached_artifact, run};
 
 const ORACLE_SOURCE: &str = include_str!("../../../testdata/oracle/libbpf_oracle.c");
-const ORACLE_FLAGS: &[&str] = &["-O1", "-Wall", "-x", "c", "-"];
-const ORACLE_LIBS: &[&str] = &["-lbpf", "-lelf", "-lz"];
 
 /// The compiled oracle executable. Panics with the compiler's message when gcc or
 /// libbpf-dev is missing (that is a broken test host, not a result).
 pub fn oracle_path() -> PathBuf {
     static PATH: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let result = PATH.get_or_init(|| {
-        let mut key: Vec<&[u8]> = vec![ORACLE_SOURCE.as_bytes()];
-        key.extend(ORACLE_FLAGS.iter().chain(ORACLE_LIBS).map(|f| f.as_bytes()));
-        cached_artifact("libbpf-oracle", &key, "libbpf_oracle", |tmp| {
-            use std::io::Write;
-            let mut child = Command::new("gcc")
-                .args(ORACLE_FLAGS)
-                .arg("-o")
-                .arg(tmp)
-                .args(ORACLE_LIBS)
-                .stdin(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .map_err(|e| format!("cannot run gcc: {e}"))?;
-            if let Some(mut stdin) = child.stdin.take() {
-                stdin
-                    .write_all(ORACLE_SOURCE.as_bytes())
-                    .map_err(|e| format!("cannot feed gcc: {e}"))?;
-            }
-            let out = child
-                .wait_with_output()
-                .map_err(|e| format!("gcc did not finish: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "gcc failed to build the libbpf oracle (is libbpf-dev installed?):\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            Ok(())
-        })
-    });
+    let result = PATH.get_or_init(|| build_libbpf_program("libbpf_oracle", ORACLE_SOURCE, "-O1"));
     match result {
         Ok(path) => path.clone(),
         Err(e) => panic!("{e}"),
     }
+}
+
+/// Compiles the C program `source` with `gcc OPT -Wall -x c - -lbpf -lelf -lz` into the
+/// test cache as `name` (once per distinct source and flags).
+pub(crate) fn build_libbpf_program(name: &str, source: &str, opt: &str) -> Result<PathBuf, String> {
+    const LIBS: &[&str] = &["-lbpf", "-lelf", "-lz"];
+    let flags = [opt, "-Wall", "-x", "c", "-"];
+    let mut key: Vec<&[u8]> = vec![source.as_bytes()];
+    key.extend(flags.iter().chain(LIBS).map(|f| f.as_bytes()));
+    cached_artifact(name, &key, name, |tmp| {
+        use std::io::Write;
+        let mut child = Command::new("gcc")
+            .args(flags)
+            .arg("-o")
+            .arg(tmp)
+            .args(LIBS)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run gcc: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(source.as_bytes())
+                .map_err(|e| format!("cannot feed gcc: {e}"))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("gcc did not finish: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "gcc failed to build {name} (is libbpf-dev installed?):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// A program as libbpf's `bpf_object__open_file` sees it.
