@@ -7,9 +7,10 @@
  *
  *   libbpf_oracle parse OBJ
  *       bpf_object__open_file() only (no kernel): programs and maps as libbpf sees them.
- *   libbpf_oracle relocated OBJ [--btf PATH] [--max-entries MAP=N]... [--autoload PROG=0|1]...
- *                              [--prog-type PROG=N]... [--fake-load]
- *       bpf_object__open_file() + bpf_object__load(). Every BPF_PROG_LOAD command libbpf
+ *   libbpf_oracle relocated OBJ [--btf PATH] [--pin-root DIR] [--max-entries MAP=N]...
+ *                              [--autoload PROG=0|1]... [--prog-type PROG=N]... [--fake-load]
+ *       bpf_object__open_file() (btf_custom_path, pin_root_path from --btf, --pin-root)
+ *       + bpf_object__load(). Every BPF_PROG_LOAD command libbpf
  *       issues goes through this file's `syscall` (it interposes libc's), which records
  *       the program's name, type, expected attach type, attach_btf_id and instructions
  *       before forwarding to the kernel. With --fake-load the program loads of the
@@ -319,7 +320,7 @@ static void usage(void)
 	      "       libbpf_oracle trace OBJ [--btf P] [--max-entries|--autoload|--prog-type X=N]...\n"
 	      "                               [--attach-auto PROG=] [--attach-uprobe PROG=BIN:FUNC]\n"
 	      "                               [--attach-usdt PROG=BIN:PROVIDER:NAME]... -- CMD ARGS...\n"
-	      "       libbpf_oracle relocated OBJ [--btf PATH] [--max-entries MAP=N]...\n"
+	      "       libbpf_oracle relocated OBJ [--btf PATH] [--pin-root DIR] [--max-entries MAP=N]...\n"
 	      "                                   [--autoload PROG=0|1]... [--prog-type PROG=N]...\n"
 	      "                                   [--fake-load]\n",
 	      stderr);
@@ -426,11 +427,14 @@ static int cmd_relocated(int argc, char **argv, int quiet)
 {
 	const char *path = argv[0];
 	const char *btf_path = NULL;
+	const char *pin_root = NULL;
 	const char *pin_dir = NULL;
 	int fake = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--btf") == 0 && i + 1 < argc)
 			btf_path = argv[++i];
+		else if (strcmp(argv[i], "--pin-root") == 0 && i + 1 < argc)
+			pin_root = argv[++i];
 		else if (quiet && strcmp(argv[i], "--pin-dir") == 0 && i + 1 < argc)
 			pin_dir = argv[++i];
 		else if (strcmp(argv[i], "--fake-load") == 0)
@@ -443,7 +447,8 @@ static int cmd_relocated(int argc, char **argv, int quiet)
 			usage();
 	}
 
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path,
+		    .pin_root_path = pin_root);
 	struct bpf_object *obj = bpf_object__open_file(path, &opts);
 	putchar('{');
 	if (!obj) {
@@ -623,6 +628,7 @@ static int cmd_trace(int argc, char **argv)
 {
 	const char *path = argv[0];
 	const char *btf_path = NULL;
+	const char *pin_root = NULL;
 	int cmd_at = -1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -631,6 +637,8 @@ static int cmd_trace(int argc, char **argv)
 		}
 		if (strcmp(argv[i], "--btf") == 0 && i + 1 < argc)
 			btf_path = argv[++i];
+		else if (strcmp(argv[i], "--pin-root") == 0 && i + 1 < argc)
+			pin_root = argv[++i];
 		else if ((strcmp(argv[i], "--max-entries") == 0 ||
 			  strcmp(argv[i], "--autoload") == 0 ||
 			  strcmp(argv[i], "--prog-type") == 0 ||
@@ -644,7 +652,8 @@ static int cmd_trace(int argc, char **argv)
 	if (cmd_at < 0 || cmd_at >= argc)
 		usage();
 
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path,
+		    .pin_root_path = pin_root);
 	struct bpf_object *obj = bpf_object__open_file(path, &opts);
 	putchar('{');
 	if (!obj) {

@@ -371,7 +371,7 @@ fn as_u32(v: &Value, field: &str) -> Result<u32, String> {
 /// assert_eq!(loaded.program("dispatch").unwrap().prog_type, "xdp");
 /// ```
 pub fn prog_loadall(obj: &Path) -> Result<LoadedObject, String> {
-    let mut loaded = LoadedObject::prepare(obj)?;
+    let mut loaded = LoadedObject::prepare(obj, None)?;
     let mut cmd = Command::new("bpftool");
     cmd.args(["prog", "loadall"]).arg(obj).arg(&loaded.dir);
     if loaded.auto_pins.is_empty() {
@@ -383,15 +383,15 @@ pub fn prog_loadall(obj: &Path) -> Result<LoadedObject, String> {
 }
 
 /// Like [`prog_loadall`], but loaded by libbpf itself through the oracle's `load`
-/// command, so [`crate::RelocateOptions`]' `max_entries`, `autoload`, `prog_types` and
-/// `btf_custom_path` apply (e.g. the libbpf-tools objects whose maps are sized at run
+/// command, so [`crate::RelocateOptions`]' `max_entries`, `autoload`, `prog_types`,
+/// `btf_custom_path` and `pin_root_path` apply (e.g. the libbpf-tools objects whose maps are sized at run
 /// time). Programs are pinned with `bpf_object__pin_programs`, maps with
 /// `bpf_object__pin_maps` (same names as bpftool's); removed on drop.
 pub fn libbpf_load_pinned(
     obj: &Path,
     opts: &crate::RelocateOptions,
 ) -> Result<LoadedObject, String> {
-    let mut loaded = LoadedObject::prepare(obj)?;
+    let mut loaded = LoadedObject::prepare(obj, opts.pin_root_path.as_deref())?;
     crate::relocated::libbpf_load_into(obj, opts, Some(&loaded.dir))?;
     loaded.describe()?;
     Ok(loaded)
@@ -400,7 +400,7 @@ pub fn libbpf_load_pinned(
 impl LoadedObject {
     /// A fresh pin directory for `obj`, owning it (and the pins libbpf will create by
     /// name) from the start so every exit path removes them.
-    fn prepare(obj: &Path) -> Result<Self, String> {
+    fn prepare(obj: &Path, pin_root: Option<&Path>) -> Result<Self, String> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         ensure_bpffs()?;
         let dir = PathBuf::from(format!(
@@ -413,7 +413,11 @@ impl LoadedObject {
                 parsed
                     .maps
                     .iter()
-                    .filter_map(|m| m.pin_path.as_ref().map(PathBuf::from))
+                    .filter(|m| m.pin_path.is_some())
+                    .map(|m| match pin_root {
+                        Some(root) => root.join(&m.name),
+                        None => PathBuf::from(m.pin_path.as_deref().unwrap_or_default()),
+                    })
                     .collect()
             })
             .unwrap_or_default();

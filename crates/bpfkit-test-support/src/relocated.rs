@@ -21,6 +21,9 @@ pub struct RelocateOptions {
     pub max_entries: Vec<(String, u32)>,
     /// `bpf_program__set_autoload` calls made before load, as `(program name, autoload)`.
     pub autoload: Vec<(String, bool)>,
+    /// `bpf_object_open_opts.pin_root_path`: where `LIBBPF_PIN_BY_NAME` maps are pinned
+    /// and reused instead of /sys/fs/bpf (a private directory keeps tests independent).
+    pub pin_root_path: Option<PathBuf>,
     /// `bpf_program__set_type` calls made before load, as `(program name, prog type)`:
     /// gives a type to programs whose section libbpf 1.1 does not know (e.g. cilium's
     /// `socket_filter/...`), which it would otherwise refuse to load.
@@ -194,9 +197,22 @@ pub(crate) fn libbpf_load_into(
 
 fn oracle_args(command: &str, path: &Path, opts: &RelocateOptions) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = vec![command.into(), path.into()];
+    push_object_options(&mut args, opts);
+    if opts.fake_load {
+        args.push("--fake-load".into());
+    }
+    args
+}
+
+/// The oracle flags for `opts`' open options and pre-load settings (not `fake_load`).
+pub(crate) fn push_object_options(args: &mut Vec<std::ffi::OsString>, opts: &RelocateOptions) {
     if let Some(btf) = &opts.btf_custom_path {
         args.push("--btf".into());
         args.push(btf.into());
+    }
+    if let Some(root) = &opts.pin_root_path {
+        args.push("--pin-root".into());
+        args.push(root.into());
     }
     for (map, n) in &opts.max_entries {
         args.push("--max-entries".into());
@@ -210,10 +226,6 @@ fn oracle_args(command: &str, path: &Path, opts: &RelocateOptions) -> Vec<std::f
         args.push("--prog-type".into());
         args.push(format!("{prog}={prog_type}").into());
     }
-    if opts.fake_load {
-        args.push("--fake-load".into());
-    }
-    args
 }
 
 fn parse_relocated(path: &Path, stdout: &[u8]) -> Result<LibbpfRelocated, String> {

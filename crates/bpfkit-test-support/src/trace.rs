@@ -66,8 +66,8 @@ struct RawTrace {
     error: Option<LibbpfError>,
 }
 
-/// Loads `obj` with libbpf (with `opts`' `btf_custom_path`, `max_entries`, `autoload`,
-/// `prog_types`), attaches the programs as `attach` says, runs `command` (stdin and
+/// Loads `obj` with libbpf (with `opts`' `btf_custom_path`, `pin_root_path`,
+/// `max_entries`, `autoload`, `prog_types`), attaches the programs as `attach` says, runs `command` (stdin and
 /// stdout on /dev/null) to completion, detaches everything and reads the object's
 /// globals: the oracle's `trace` command. `Err` is libbpf's report when open, load or an
 /// attach fails. Panics only when the oracle cannot be built or run.
@@ -96,22 +96,7 @@ pub fn libbpf_trace_run(
     command: &[&OsStr],
 ) -> Result<TraceRun, String> {
     let mut args: Vec<OsString> = vec!["trace".into(), obj.into()];
-    if let Some(btf) = &opts.btf_custom_path {
-        args.push("--btf".into());
-        args.push(btf.into());
-    }
-    for (map, n) in &opts.max_entries {
-        args.push("--max-entries".into());
-        args.push(format!("{map}={n}").into());
-    }
-    for (prog, on) in &opts.autoload {
-        args.push("--autoload".into());
-        args.push(format!("{prog}={}", u8::from(*on)).into());
-    }
-    for (prog, prog_type) in &opts.prog_types {
-        args.push("--prog-type".into());
-        args.push(format!("{prog}={prog_type}").into());
-    }
+    crate::relocated::push_object_options(&mut args, opts);
     for a in attach {
         let (flag, spec): (&str, OsString) = match a {
             Attach::Auto { program } => ("--attach-auto", format!("{program}=").into()),

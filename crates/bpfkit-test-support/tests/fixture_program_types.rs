@@ -263,29 +263,35 @@ fn map_types_are_created_with_their_kernel_types_and_exercised_by_test_run() {
 fn pinned_map_is_pinned_by_name_reused_and_cleaned_up() {
     let obj = fixture("pinned_map");
     let parsed = libbpf_parse(&obj).unwrap();
-    let pin = parsed
+    let default_pin = parsed
         .map("bpfkit_fixture_pinned_counts")
         .unwrap()
         .pin_path
         .clone()
         .unwrap();
-    assert_eq!(pin, "/sys/fs/bpf/bpfkit_fixture_pinned_counts");
+    assert_eq!(default_pin, "/sys/fs/bpf/bpfkit_fixture_pinned_counts");
     assert_eq!(parsed.map("unpinned").unwrap().pin_path, None);
 
-    // Oracle runs that do not keep the object loaded remove the pins they created.
-    let relocated = libbpf_relocated(&obj, &RelocateOptions::default()).unwrap();
-    assert!(relocated.programs[0].accepted);
-    assert!(!Path::new(&pin).exists(), "libbpf_relocated left {pin}");
-    assert_eq!(
-        bpfkit_test_support::libbpf_load(&obj, &RelocateOptions::default()),
-        Ok(1)
-    );
-    assert!(!Path::new(&pin).exists(), "libbpf_load left {pin}");
+    // A private pin root keeps this test independent of other processes' loads.
+    let root = Path::new("/sys/fs/bpf").join(format!("bpfkit-pin-root-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let pin = root.join("bpfkit_fixture_pinned_counts");
+    let opts = RelocateOptions {
+        pin_root_path: Some(root.clone()),
+        ..Default::default()
+    };
 
-    let first = prog_loadall(&obj).unwrap();
-    assert!(Path::new(&pin).exists());
+    // Oracle runs that do not keep the object loaded remove the pins they created.
+    let relocated = libbpf_relocated(&obj, &opts).unwrap();
+    assert!(relocated.programs[0].accepted);
+    assert!(!pin.exists(), "libbpf_relocated left {}", pin.display());
+    assert_eq!(bpfkit_test_support::libbpf_load(&obj, &opts), Ok(1));
+    assert!(!pin.exists(), "libbpf_load left {}", pin.display());
+
+    let first = bpfkit_test_support::libbpf_load_pinned(&obj, &opts).unwrap();
+    assert!(pin.exists());
     let first_id = first.map("bpfkit_fixture_pinned_counts").unwrap().id;
-    let second = prog_loadall(&obj).unwrap();
+    let second = bpfkit_test_support::libbpf_load_pinned(&obj, &opts).unwrap();
     assert_eq!(
         second.map("bpfkit_fixture_pinned_counts").unwrap().id,
         first_id,
@@ -296,12 +302,10 @@ fn pinned_map_is_pinned_by_name_reused_and_cleaned_up() {
         first.map("unpinned").unwrap().id
     );
     drop(second);
-    assert!(Path::new(&pin).exists(), "the reusing load leaves the pin");
+    assert!(pin.exists(), "the reusing load leaves the pin");
     drop(first);
-    assert!(
-        !Path::new(&pin).exists(),
-        "the creating load removes its pin"
-    );
+    assert!(!pin.exists(), "the creating load removes its pin");
+    std::fs::remove_dir(&root).unwrap();
 }
 
 #[test]
