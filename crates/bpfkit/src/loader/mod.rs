@@ -271,17 +271,18 @@ impl Loader {
         let needs_kernel_btf = btf_ext.as_ref().is_some_and(|e| !e.core_relo.is_empty())
             || !spec.externs.is_empty()
             || spec.programs.iter().any(|p| p.section.attach_btf);
-        let kernel_btf = if needs_kernel_btf {
-            match btf::kernel_btf(&self.kernel_btf) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    log::warn!("object '{object}': kernel BTF unavailable: {e}");
-                    None
-                }
-            }
+        let kernel_bytes = if needs_kernel_btf {
+            btf::KernelBtfBytes::open(&self.kernel_btf)
+                .map_err(|e| log::warn!("object '{object}': kernel BTF unavailable: {e}"))
+                .ok()
         } else {
             None
         };
+        let kernel_btf = kernel_bytes.as_ref().and_then(|b| {
+            Btf::parse(b.bytes())
+                .map_err(|e| log::warn!("object '{object}': kernel BTF unparsable: {e}"))
+                .ok()
+        });
 
         // 2. Maps.
         let mut maps: Vec<(String, MapData)> = Vec::new();

@@ -56,6 +56,17 @@ impl MmapRegion {
         self.len == 0
     }
 
+    /// The mapping as a byte slice.
+    ///
+    /// # Safety
+    /// Nothing (kernel, BPF program, other mapping) may write the mapped memory while the
+    /// slice lives: use it for read-only kernel data such as `/sys/kernel/btf/vmlinux`.
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the mapping is readable for `len` bytes while `self` lives; the caller
+        // guarantees no concurrent writes.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
     /// Copy `out.len()` bytes from `offset` (volatile: the kernel or programs may write).
     /// Returns `false` if the range is outside the mapping.
     pub fn read(&self, offset: usize, out: &mut [u8]) -> bool {
