@@ -1142,3 +1142,21 @@ fn rust_programs_verify_in_as_few_instructions_as_c() {
         assert!(ratio <= 1.05, "{prog}: Rust {r_insns} vs C {c_insns}");
     }
 }
+
+/// Benchmark: verified instructions of a program whose only work is one `info!` with four
+/// integers, logging on and off. (Aya's aya-log-ebpf 0.1 for the same message, built
+/// through the bpfkit route and loaded by bpfkit's loader: 345; see testdata/rust-ebpf/README.md.)
+#[test]
+fn one_log_call_costs_a_few_dozen_verified_instructions() {
+    let built = build("log-one");
+    let on = prog_loadall(&with_global_u8(&built, "BPFKIT_LOG_LEVEL", 3)).expect("loads");
+    let off = prog_loadall(&with_global_u8(&built, "BPFKIT_LOG_LEVEL", 0)).expect("loads");
+    let on_insns = verified_insns(&on.pin_dir().join("log_one"));
+    let off_insns = verified_insns(&off.pin_dir().join("log_one"));
+    eprintln!("log_one: verified insns level info={on_insns} off={off_insns}");
+    assert!(on_insns <= 60, "one info! with 4 integers: {on_insns}");
+    assert!(
+        off_insns <= 6,
+        "disabled: only the level check remains: {off_insns}"
+    );
+}
