@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use bpfkit_obj::object::{
-    object_name_from_path, MapDefinition, MapSpec, MapType, ObjectSpec, Pinning, ProgramSpec,
+    object_name_from_path, MapDefinition, MapSpec, ObjectSpec, Pinning, ProgramSpec,
 };
 use bpfkit_test_support::{
     corpus_objects, fixture, fixture_names, libbpf_parse, LibbpfMap, LibbpfProgram,
@@ -72,23 +72,6 @@ fn as_libbpf_program(spec: &ObjectSpec, p: &ProgramSpec) -> LibbpfProgram {
     }
 }
 
-/// libbpf rounds ring buffer sizes up to a power-of-2 multiple of the page size at open.
-fn libbpf_max_entries(m: &MapSpec) -> u32 {
-    const PAGE: u32 = 4096;
-    let sz = m.max_entries;
-    if !matches!(m.map_type, MapType::Ringbuf | MapType::UserRingbuf) || sz == 0 {
-        return sz;
-    }
-    if sz % PAGE == 0 && (sz / PAGE).is_power_of_two() {
-        return sz;
-    }
-    let mut mul: u32 = 1;
-    while mul.checked_mul(PAGE).is_some_and(|v| v <= sz) {
-        mul <<= 1;
-    }
-    mul.checked_mul(PAGE).unwrap_or(sz)
-}
-
 fn as_libbpf_map(m: &MapSpec, like: &LibbpfMap) -> LibbpfMap {
     LibbpfMap {
         name: m.name.clone(),
@@ -96,7 +79,8 @@ fn as_libbpf_map(m: &MapSpec, like: &LibbpfMap) -> LibbpfMap {
         map_type_name: like.map_type_name.clone(),
         key_size: m.key_size,
         value_size: m.value_size,
-        max_entries: libbpf_max_entries(m),
+        // libbpf rounds ring buffer sizes up at open; this host has 4 KiB pages.
+        max_entries: m.max_entries_for_page_size(4096),
         map_flags: m.map_flags,
         map_extra: m.map_extra,
         numa_node: m.numa_node,

@@ -128,6 +128,52 @@ pub struct MapSpec {
     pub iproute2: Option<IpRoute2MapDef>,
 }
 
+impl MapSpec {
+    /// `max_entries` as libbpf creates the map on a host with `page_size`-byte pages: ring
+    /// buffers (`ringbuf`, `user_ringbuf`) must be a power-of-two number of pages, so a
+    /// size that is not is rounded up to the next one (0 stays 0: the caller must size it).
+    /// Other maps keep their value.
+    ///
+    /// See [`ringbuf_max_entries`].
+    pub fn max_entries_for_page_size(&self, page_size: u32) -> u32 {
+        match self.map_type {
+            MapType::Ringbuf | MapType::UserRingbuf => {
+                ringbuf_max_entries(self.max_entries, page_size)
+            }
+            _ => self.max_entries,
+        }
+    }
+}
+
+/// libbpf's ring buffer sizing: `size` if it is a power-of-two multiple of `page_size`,
+/// else the smallest such multiple above it (or `size` if none fits in a `u32`).
+///
+/// ```
+/// use bpfkit_obj::object::ringbuf_max_entries;
+/// assert_eq!(ringbuf_max_entries(100_000, 4096), 131_072);
+/// assert_eq!(ringbuf_max_entries(256 * 1024, 4096), 256 * 1024);
+/// assert_eq!(ringbuf_max_entries(0, 4096), 0);
+/// ```
+pub fn ringbuf_max_entries(size: u32, page_size: u32) -> u32 {
+    if size == 0 || page_size == 0 {
+        return size;
+    }
+    if size % page_size == 0 && (size / page_size).is_power_of_two() {
+        return size;
+    }
+    let mut mul: u32 = 1;
+    while let Some(bytes) = mul.checked_mul(page_size) {
+        if bytes > size {
+            return bytes;
+        }
+        match mul.checked_mul(2) {
+            Some(m) => mul = m,
+            None => break,
+        }
+    }
+    size
+}
+
 /// `sizeof(struct bpf_map_def)`: type, key_size, value_size, max_entries, map_flags.
 const BPF_MAP_DEF_SIZE: usize = 20;
 /// `sizeof(struct bpf_elf_map)`: the above plus id, pinning, inner_id, inner_idx.

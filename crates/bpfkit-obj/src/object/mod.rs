@@ -32,7 +32,9 @@ pub use data::{
 pub use error::ObjectError;
 pub use externs::{ExternKind, ExternSpec, KconfigType, KCONFIG_SECTION, KSYMS_SECTION};
 pub use kinds::{AttachType, MapType, ProgramType};
-pub use maps::{InitialSlot, IpRoute2MapDef, MapDefinition, MapSpec, Pinning, SlotValue};
+pub use maps::{
+    ringbuf_max_entries, InitialSlot, IpRoute2MapDef, MapDefinition, MapSpec, Pinning, SlotValue,
+};
 pub use program::{
     CoreRelocation, FuncInfo, LineInfo, Linkage, ProgramBtfExt, ProgramSpec, Relocation,
     RelocationTarget,
