@@ -30,9 +30,10 @@
  *
  *   libbpf_oracle trace OBJ [options] [--attach-auto PROG=] [--attach-uprobe PROG=BIN:FUNC]
  *                         [--attach-usdt PROG=BIN:PROVIDER:NAME]... -- CMD ARGS...
- *       Loads OBJ, attaches the programs (bpf_program__attach, __attach_uprobe_opts with
- *       func_name, retprobe for uretprobe sections, __attach_usdt; all processes), runs
- *       CMD (stdin and stdout on /dev/null) to completion, detaches, then prints
+ *       Loads OBJ, starts CMD (stdin and stdout on /dev/null) held on a pipe, attaches
+ *       the programs (bpf_program__attach; __attach_uprobe_opts with func_name,
+ *       retprobe for uretprobe sections, and __attach_usdt, both for CMD's pid only),
+ *       lets CMD run to completion, detaches, then prints
  *       {"exit_code", "globals": {".bss": {VAR: value}, ".data": {...}}}: the integer
  *       variables of the object's .bss/.data maps, read little-endian as unsigned.
  *
@@ -587,7 +588,8 @@ static void print_globals(struct bpf_object *obj)
 	putchar('}');
 }
 
-static struct bpf_link *attach_one(struct bpf_object *obj, const char *kind, char *spec)
+static struct bpf_link *attach_one(struct bpf_object *obj, const char *kind, char *spec,
+				   pid_t pid)
 {
 	char *eq = strchr(spec, '=');
 	if (!eq) {
@@ -613,7 +615,7 @@ static struct bpf_link *attach_one(struct bpf_object *obj, const char *kind, cha
 		const char *sec = bpf_program__section_name(prog);
 		LIBBPF_OPTS(bpf_uprobe_opts, uopts, .func_name = colon + 1,
 			    .retprobe = strncmp(sec, "uretprobe", 9) == 0);
-		return bpf_program__attach_uprobe_opts(prog, -1, target, 0, &uopts);
+		return bpf_program__attach_uprobe_opts(prog, pid, target, 0, &uopts);
 	}
 	char *colon2 = strchr(colon + 1, ':');
 	if (!colon2) {
@@ -621,7 +623,7 @@ static struct bpf_link *attach_one(struct bpf_object *obj, const char *kind, cha
 		exit(2);
 	}
 	*colon2 = 0;
-	return bpf_program__attach_usdt(prog, -1, target, colon + 1, colon2 + 1, NULL);
+	return bpf_program__attach_usdt(prog, pid, target, colon + 1, colon2 + 1, NULL);
 }
 
 static int cmd_trace(int argc, char **argv)
@@ -666,9 +668,36 @@ static int cmd_trace(int argc, char **argv)
 	note_new_pins(obj);
 	int err = bpf_object__load(obj);
 	remove_new_pins();
+	if (err) {
+		print_error(err);
+		puts("}");
+		return 0;
+	}
+
+	/* The command starts first, held on a pipe until its uprobes and USDT probes are
+	 * attached to its pid only: concurrent runs of the same binary do not count. */
+	int go[2];
+	if (pipe(go))
+		abort();
+	fflush(stdout);
+	pid_t child = fork();
+	if (child == 0) {
+		char byte;
+		close(go[1]);
+		if (read(go[0], &byte, 1) != 1)
+			_exit(126);
+		int null_fd = open("/dev/null", O_RDWR);
+		if (null_fd >= 0) {
+			dup2(null_fd, 0);
+			dup2(null_fd, 1);
+		}
+		execvp(argv[cmd_at], argv + cmd_at);
+		_exit(127);
+	}
+	close(go[0]);
 	struct bpf_link *links[256];
 	int link_count = 0;
-	for (int i = 1; !err && i < cmd_at - 1; i++) {
+	for (int i = 1; child > 0 && i < cmd_at - 1; i++) {
 		const char *kind = NULL;
 		if (strcmp(argv[i], "--attach-auto") == 0)
 			kind = "auto";
@@ -678,7 +707,7 @@ static int cmd_trace(int argc, char **argv)
 			kind = "usdt";
 		if (!kind)
 			continue;
-		struct bpf_link *link = attach_one(obj, kind, argv[++i]);
+		struct bpf_link *link = attach_one(obj, kind, argv[++i], child);
 		if (!link) {
 			err = -errno;
 			break;
@@ -686,23 +715,22 @@ static int cmd_trace(int argc, char **argv)
 		if (link_count < 256)
 			links[link_count++] = link;
 	}
+	if (child < 0)
+		err = -errno;
 	if (err) {
+		/* Closing the pipe unblocks the child, which then exits without running. */
+		close(go[1]);
+		if (child > 0)
+			waitpid(child, NULL, 0);
+		for (int i = 0; i < link_count; i++)
+			bpf_link__destroy(links[i]);
 		print_error(err);
 		puts("}");
 		return 0;
 	}
-
-	fflush(stdout);
-	pid_t child = fork();
-	if (child == 0) {
-		int null_fd = open("/dev/null", O_RDWR);
-		if (null_fd >= 0) {
-			dup2(null_fd, 0);
-			dup2(null_fd, 1);
-		}
-		execvp(argv[cmd_at], argv + cmd_at);
-		_exit(127);
-	}
+	if (write(go[1], "g", 1) != 1)
+		abort();
+	close(go[1]);
 	int status = 0;
 	if (child < 0 || waitpid(child, &status, 0) < 0)
 		status = -1;

@@ -19,8 +19,8 @@ pub enum Attach {
         /// Program name.
         program: String,
     },
-    /// `bpf_program__attach_uprobe_opts` on `function` of `binary` (a uretprobe when the
-    /// program's section starts with `uretprobe`).
+    /// `bpf_program__attach_uprobe_opts` on `function` of `binary` for the command's pid
+    /// (a uretprobe when the program's section starts with `uretprobe`).
     Uprobe {
         /// Program name.
         program: String,
@@ -29,7 +29,7 @@ pub enum Attach {
         /// Symbol to probe.
         function: String,
     },
-    /// `bpf_program__attach_usdt` on `provider:name` of `binary`.
+    /// `bpf_program__attach_usdt` on `provider:name` of `binary` for the command's pid.
     Usdt {
         /// Program name.
         program: String,
@@ -67,8 +67,10 @@ struct RawTrace {
 }
 
 /// Loads `obj` with libbpf (with `opts`' `btf_custom_path`, `pin_root_path`,
-/// `max_entries`, `autoload`, `prog_types`), attaches the programs as `attach` says, runs `command` (stdin and
-/// stdout on /dev/null) to completion, detaches everything and reads the object's
+/// `max_entries`, `autoload`, `prog_types`), starts `command` (stdin and stdout on
+/// /dev/null) held until the programs are attached as `attach` says — uprobes and USDT
+/// probes for the command's pid only, so other processes running the same binary do not
+/// count —, lets it run to completion, detaches everything and reads the object's
 /// globals: the oracle's `trace` command. `Err` is libbpf's report when open, load or an
 /// attach fails. Panics only when the oracle cannot be built or run.
 ///

@@ -38,6 +38,22 @@ fn usdt_target_carries_a_stapsdt_note_readelf_understands() {
 #[test]
 fn libbpf_counts_usdt_and_uprobe_events_of_the_target() {
     let target = c_program("usdt_target");
+    // Another process firing the same probes all along must not be counted.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut noise = KillOnDrop(
+        Command::new(&target)
+            .arg("2000000000")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let run = libbpf_trace_run(
         &fixture("usdt_uprobe"),
         &RelocateOptions::default(),
@@ -62,6 +78,9 @@ fn libbpf_counts_usdt_and_uprobe_events_of_the_target() {
         &[target.as_os_str(), "7".as_ref()],
     )
     .unwrap();
+    let noise_still_running = noise.0.try_wait().unwrap().is_none();
+    drop(noise);
+    assert!(noise_still_running, "the concurrent target ended too early");
     assert_eq!(run.exit_code, 0);
     // i = 0..7: sum i = 21, sum 10 i = 210, sum (i + 1) = 28.
     let got: Vec<(&str, Option<u64>)> = [
