@@ -1,6 +1,7 @@
 //! Values of a relocation: what the local BTF predicts and what the target BTF gives.
 
 use super::error::ReloFailure;
+use super::patch::ByteOrder;
 use super::spec::Spec;
 use super::types::CoreKind;
 use super::types::{resolve_size, skip_mods_and_typedefs, Kind, TypeId, TypeSource};
@@ -77,6 +78,7 @@ fn element_size<S: TypeSource + ?Sized>(
 
 /// `bpf_core_calc_field_relo` for one side; `spec` is `None` when no target matched.
 pub(crate) fn field<S: TypeSource + ?Sized>(
+    order: ByteOrder,
     kind: CoreReloKind,
     src: &S,
     spec: Option<&Spec<'_>>,
@@ -188,13 +190,17 @@ pub(crate) fn field<S: TypeSource + ?Sized>(
             u64::from(signed)
         }
         // Little-endian layout; libbpf computes these in 32-bit unsigned arithmetic.
-        CoreReloKind::FieldLshiftU64 => u64::from(
-            64u32.wrapping_sub(
+        // libbpf computes these in 32-bit unsigned arithmetic.
+        CoreReloKind::FieldLshiftU64 => u64::from(match order {
+            ByteOrder::LittleEndian => 64u32.wrapping_sub(
                 bit_off
                     .wrapping_add(bit_sz)
                     .wrapping_sub(byte_off.wrapping_mul(8)),
             ),
-        ),
+            ByteOrder::BigEndian => (8u32.wrapping_sub(byte_sz))
+                .wrapping_mul(8)
+                .wrapping_add(bit_off.wrapping_sub(byte_off.wrapping_mul(8))),
+        }),
         CoreReloKind::FieldRshiftU64 => {
             validate = true;
             u64::from(64u32.wrapping_sub(bit_sz))
@@ -274,13 +280,14 @@ pub(crate) fn enumval<S: TypeSource + ?Sized>(
 }
 
 fn side<S: TypeSource + ?Sized>(
+    order: ByteOrder,
     kind: CoreReloKind,
     src: &S,
     spec: Option<&Spec<'_>>,
     which: &'static str,
 ) -> Result<Calc, ReloFailure> {
     if kind.is_field_based() {
-        field(kind, src, spec, which)
+        field(order, kind, src, spec, which)
     } else if kind.is_type_based() {
         type_based(kind, src, spec, which)
     } else {
@@ -291,6 +298,7 @@ fn side<S: TypeSource + ?Sized>(
 /// `bpf_core_calc_relo`: local and target values of one relocation for one candidate
 /// (`targ == None`: no candidate matched).
 pub(crate) fn resolve<L, T>(
+    order: ByteOrder,
     kind: CoreReloKind,
     local: &L,
     local_spec: &Spec<'_>,
@@ -310,7 +318,7 @@ where
         new_size: 0,
     };
     let (orig_type, new_type);
-    match side(kind, local, Some(local_spec), "local")? {
+    match side(order, kind, local, Some(local_spec), "local")? {
         Calc::Poison => {
             res.poison = true;
             return Ok(res);
@@ -328,8 +336,8 @@ where
         }
     }
     let target = match targ {
-        Some((src, spec)) => side(kind, src, Some(spec), "target")?,
-        None => side(kind, local, None, "target")?,
+        Some((src, spec)) => side(order, kind, src, Some(spec), "target")?,
+        None => side(order, kind, local, None, "target")?,
     };
     match target {
         Calc::Poison => {

@@ -47,7 +47,7 @@ mod tests;
 pub use crate::btf::CoreReloKind;
 pub use candidates::{Candidate, CandidateCache};
 pub use error::{CoreError, ReloFailure};
-pub use patch::{INSN_SIZE, POISON_CALL_IMM};
+pub use patch::{ByteOrder, INSN_SIZE, POISON_CALL_IMM};
 pub use table::{OwnedDetail, OwnedType, TypeTable};
 pub use types::{
     essential_name, Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource,
@@ -172,6 +172,28 @@ pub fn relocate_instructions(
     targets: &[&dyn TypeSource],
     cache: &mut CandidateCache,
 ) -> Result<Vec<AppliedRelo>, CoreError> {
+    relocate_instructions_in(
+        ByteOrder::LittleEndian,
+        section,
+        insns,
+        relos,
+        local,
+        targets,
+        cache,
+    )
+}
+
+/// [`relocate_instructions`] for instructions in the given byte order: big-endian objects
+/// for big-endian kernels (bitfield shifts differ there too, as in libbpf on such hosts).
+pub fn relocate_instructions_in(
+    order: ByteOrder,
+    section: &str,
+    insns: &mut [u8],
+    relos: &[CoreRelo<'_>],
+    local: &dyn TypeSource,
+    targets: &[&dyn TypeSource],
+    cache: &mut CandidateCache,
+) -> Result<Vec<AppliedRelo>, CoreError> {
     let mut applied = Vec::with_capacity(relos.len());
     for (relo_index, relo) in relos.iter().enumerate() {
         let insn_index = (relo.insn_off / 8) as usize;
@@ -202,8 +224,8 @@ pub fn relocate_instructions(
                 insn_count,
             }));
         }
-        let (res, target) = resolve(relo, kind, local, targets, cache).map_err(fail)?;
-        let outcome = match patch::patch_insn(insns, insn_index, &res).map_err(fail)? {
+        let (res, target) = resolve(order, relo, kind, local, targets, cache).map_err(fail)?;
+        let outcome = match patch::patch_insn(order, insns, insn_index, &res).map_err(fail)? {
             Patched::Value { resized } => ReloOutcome::Patched { mem_size: resized },
             Patched::Poisoned { memsz: false } => ReloOutcome::Poisoned,
             Patched::Poisoned { memsz: true } => ReloOutcome::PoisonedMemSize,
@@ -229,6 +251,7 @@ fn describe(res: &Resolution) -> Option<u64> {
 
 /// `bpf_core_resolve_relo` + `bpf_core_calc_relo_insn`: the values of one relocation.
 fn resolve(
+    order: ByteOrder,
     relo: &CoreRelo<'_>,
     kind: CoreReloKind,
     local: &dyn TypeSource,
@@ -270,7 +293,7 @@ fn resolve(
         else {
             continue;
         };
-        let cand_res = calc::resolve(kind, local, &local_spec, Some((targ, &cand_spec)))?;
+        let cand_res = calc::resolve(order, kind, local, &local_spec, Some((targ, &cand_spec)))?;
         match &chosen {
             None => chosen = Some((cand_res, cand_spec.bit_offset, cand)),
             Some((first, first_offset, first_cand)) => {
@@ -301,7 +324,7 @@ fn resolve(
             Ok((res, Some(cand)))
         }
         None => Ok((
-            calc::resolve::<dyn TypeSource, dyn TypeSource>(kind, local, &local_spec, None)?,
+            calc::resolve::<dyn TypeSource, dyn TypeSource>(order, kind, local, &local_spec, None)?,
             None,
         )),
     }

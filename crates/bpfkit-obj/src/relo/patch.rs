@@ -6,6 +6,16 @@
 use super::calc::Resolution;
 use super::error::ReloFailure;
 
+/// Byte order of the instructions (and of the kernel they are for).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ByteOrder {
+    /// x86-64, arm64, riscv64, ... (`bpfel`).
+    #[default]
+    LittleEndian,
+    /// s390x, ... (`bpfeb`): 16/32-bit fields big-endian, `dst_reg` in the high nibble.
+    BigEndian,
+}
+
 /// Size of one `struct bpf_insn`.
 pub const INSN_SIZE: usize = 8;
 
@@ -30,7 +40,7 @@ const BPF_IMM: u8 = 0x00;
 /// `BPF_LD | BPF_IMM | BPF_DW`.
 const LD_IMM64: u8 = BPF_LD | BPF_IMM | BPF_DW;
 
-/// A decoded view of one instruction's fields.
+/// A decoded view of one instruction's fields (`regs` is the raw register byte).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Insn {
     code: u8,
@@ -39,22 +49,44 @@ struct Insn {
     imm: i32,
 }
 
-fn read(insns: &[u8], idx: usize) -> Option<Insn> {
+impl Insn {
+    fn src_reg(&self, order: ByteOrder) -> u8 {
+        match order {
+            ByteOrder::LittleEndian => self.regs >> 4,
+            ByteOrder::BigEndian => self.regs & 0x0f,
+        }
+    }
+}
+
+fn read(order: ByteOrder, insns: &[u8], idx: usize) -> Option<Insn> {
     let b = insns.get(idx * INSN_SIZE..idx * INSN_SIZE + INSN_SIZE)?;
-    Some(Insn {
-        code: b[0],
-        regs: b[1],
-        off: i16::from_le_bytes([b[2], b[3]]),
-        imm: i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+    let (off, imm) = ([b[2], b[3]], [b[4], b[5], b[6], b[7]]);
+    Some(match order {
+        ByteOrder::LittleEndian => Insn {
+            code: b[0],
+            regs: b[1],
+            off: i16::from_le_bytes(off),
+            imm: i32::from_le_bytes(imm),
+        },
+        ByteOrder::BigEndian => Insn {
+            code: b[0],
+            regs: b[1],
+            off: i16::from_be_bytes(off),
+            imm: i32::from_be_bytes(imm),
+        },
     })
 }
 
-fn write(insns: &mut [u8], idx: usize, insn: Insn) {
+fn write(order: ByteOrder, insns: &mut [u8], idx: usize, insn: Insn) {
     if let Some(b) = insns.get_mut(idx * INSN_SIZE..idx * INSN_SIZE + INSN_SIZE) {
         b[0] = insn.code;
         b[1] = insn.regs;
-        b[2..4].copy_from_slice(&insn.off.to_le_bytes());
-        b[4..8].copy_from_slice(&insn.imm.to_le_bytes());
+        let (off, imm) = match order {
+            ByteOrder::LittleEndian => (insn.off.to_le_bytes(), insn.imm.to_le_bytes()),
+            ByteOrder::BigEndian => (insn.off.to_be_bytes(), insn.imm.to_be_bytes()),
+        };
+        b[2..4].copy_from_slice(&off);
+        b[4..8].copy_from_slice(&imm);
     }
 }
 
@@ -67,14 +99,14 @@ const POISON: Insn = Insn {
 
 /// `bpf_core_poison_insn`: the instruction becomes `call 0xbad2310`; for an `ld_imm64` its
 /// second half too, so the verifier does not stop at "unknown opcode 00".
-fn poison(insns: &mut [u8], idx: usize, insn: Insn) -> Result<(), ReloFailure> {
+fn poison(order: ByteOrder, insns: &mut [u8], idx: usize, insn: Insn) -> Result<(), ReloFailure> {
     if insn.code == LD_IMM64 {
-        if read(insns, idx + 1).is_none() {
+        if read(order, insns, idx + 1).is_none() {
             return Err(ReloFailure::MalformedLdImm64);
         }
-        write(insns, idx + 1, POISON);
+        write(order, insns, idx + 1, POISON);
     }
-    write(insns, idx, POISON);
+    write(order, insns, idx, POISON);
     Ok(())
 }
 
@@ -115,17 +147,18 @@ pub(crate) enum Patched {
 /// `bpf_core_patch_insn`: checks the instruction holds `res.orig_val` (when validated) and
 /// writes `res.new_val`, or poisons it.
 pub(crate) fn patch_insn(
+    order: ByteOrder,
     insns: &mut [u8],
     idx: usize,
     res: &Resolution,
 ) -> Result<Patched, ReloFailure> {
     let insn_count = insns.len() / INSN_SIZE;
-    let mut insn = read(insns, idx).ok_or(ReloFailure::InsnOutOfRange {
+    let mut insn = read(order, insns, idx).ok_or(ReloFailure::InsnOutOfRange {
         insn_index: idx,
         insn_count,
     })?;
     if res.poison {
-        poison(insns, idx, insn)?;
+        poison(order, insns, idx, insn)?;
         return Ok(Patched::Poisoned { memsz: false });
     }
     let (orig, new) = (res.orig_val, res.new_val);
@@ -145,7 +178,7 @@ pub(crate) fn patch_insn(
                 });
             }
             insn.imm = new as i32;
-            write(insns, idx, insn);
+            write(order, insns, idx, insn);
         }
         BPF_LDX | BPF_ST | BPF_STX => {
             if res.validate && i64::from(insn.off) as u64 != orig {
@@ -160,7 +193,7 @@ pub(crate) fn patch_insn(
                 return Err(ReloFailure::ValueTooBig { value: new });
             }
             if res.fail_memsz_adjust {
-                poison(insns, idx, insn)?;
+                poison(order, insns, idx, insn)?;
                 return Ok(Patched::Poisoned { memsz: true });
             }
             insn.off = new as i16;
@@ -177,12 +210,12 @@ pub(crate) fn patch_insn(
                 insn.code = (insn.code & 0xe0) | size | (insn.code & 0x07);
                 resized = Some((res.orig_size, res.new_size));
             }
-            write(insns, idx, insn);
+            write(order, insns, idx, insn);
         }
         BPF_LD => {
-            let second = read(insns, idx + 1);
+            let second = read(order, insns, idx + 1);
             let well_formed = insn.code == LD_IMM64
-                && insn.regs >> 4 == 0
+                && insn.src_reg(order) == 0
                 && insn.off == 0
                 && second.is_some_and(|s| s.code == 0 && s.regs == 0 && s.off == 0);
             let Some(mut second) = second.filter(|_| well_formed) else {
@@ -199,8 +232,8 @@ pub(crate) fn patch_insn(
             }
             insn.imm = new as u32 as i32;
             second.imm = (new >> 32) as u32 as i32;
-            write(insns, idx, insn);
-            write(insns, idx + 1, second);
+            write(order, insns, idx, insn);
+            write(order, insns, idx + 1, second);
         }
         _ => return Err(ReloFailure::UnsupportedInsn { code: insn.code }),
     }

@@ -1036,3 +1036,87 @@ fn indexed_and_scanned_candidate_search_agree_on_flavors() {
         );
     }
 }
+
+fn insn_be(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[0] = code;
+    b[1] = (dst << 4) | (src & 0xf);
+    b[2..4].copy_from_slice(&off.to_be_bytes());
+    b[4..8].copy_from_slice(&imm.to_be_bytes());
+    b
+}
+
+#[test]
+fn big_endian_instructions_and_bitfield_shifts() {
+    let mut local = TypeTable::new();
+    let u32_ = local.int("u32", 4, false);
+    let bf = local.struct_with_bitfields(
+        "bf",
+        8,
+        &[("b", u32_, 3, 5), ("d", u32_, 8, 5), ("v", u32_, 32, 0)],
+    );
+    let mut target = TypeTable::new();
+    let tu32 = target.int("u32", 4, false);
+    target.struct_with_bitfields(
+        "bf",
+        16,
+        &[("b", tu32, 35, 5), ("d", tu32, 94, 5), ("v", tu32, 64, 0)],
+    );
+    // Big-endian LSHIFT: (8 - byte_sz) * 8 + (bit_off - byte_off * 8).
+    // Local b: 32 + 3 = 35; target b: byte_off 4, 32 + 3 = 35.
+    // Local d: 32 + 8 = 40; target d crosses a u32 -> byte_sz 8, byte_off 8: 0 + 30 = 30.
+    let [h0, h1] = [insn_be(LD_IMM64, 1, 0, 0, 40), insn_be(0, 0, 0, 0, 0)];
+    let mut insns = prog(&[
+        insn_be(MOV64_IMM, 1, 0, 0, 35),
+        h0,
+        h1,
+        insn_be(LDX_W, 1, 2, 4, 0),
+    ]);
+    let relos = [
+        relo(0, bf, "0:0", CoreReloKind::FieldLshiftU64),
+        relo(8, bf, "0:1", CoreReloKind::FieldLshiftU64),
+        relo(24, bf, "0:2", CoreReloKind::FieldByteOffset),
+    ];
+    let targets: [&dyn TypeSource; 1] = [&target];
+    let applied = relocate_instructions_in(
+        ByteOrder::BigEndian,
+        "be",
+        &mut insns,
+        &relos,
+        &local,
+        &targets,
+        &mut CandidateCache::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        applied.iter().map(|a| a.target_value).collect::<Vec<_>>(),
+        [35, 30, 8]
+    );
+    assert_eq!(&insns[0..8], &insn_be(MOV64_IMM, 1, 0, 0, 35));
+    assert_eq!(&insns[8..16], &insn_be(LD_IMM64, 1, 0, 0, 30));
+    assert_eq!(&insns[24..32], &insn_be(LDX_W, 1, 2, 8, 0));
+
+    // The same load read as little-endian does not hold the expected offset (0x0400).
+    let mut le = prog(&[insn_be(LDX_W, 1, 2, 4, 0)]);
+    let field_v = [relo(0, bf, "0:2", CoreReloKind::FieldByteOffset)];
+    let err = relocate_instructions(
+        "le",
+        &mut le,
+        &field_v,
+        &local,
+        &targets,
+        &mut CandidateCache::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err.reason,
+            ReloFailure::UnexpectedInsnValue {
+                found: 1024,
+                expected: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
