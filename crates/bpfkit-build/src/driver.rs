@@ -256,18 +256,14 @@ impl EbpfBuild {
         if self.quiet {
             cmd.arg("--quiet");
         }
-        // `--config` outranks environment variables and every config file, so a project's
-        // `.cargo/config.toml` (host rustflags, another BPF linker) cannot leak in.
-        let rustflags = match self.cpu {
-            Some(cpu) => format!("[\"-C\", \"target-cpu={}\"]", cpu.llc_name()),
-            None => "[]".to_string(),
-        };
+        // `--config` outranks environment variables and config files for single values
+        // (a project's `.cargo/config.toml` may name another BPF linker); arrays would be
+        // merged instead, so rustflags go through CARGO_ENCODED_RUSTFLAGS, which replaces
+        // every other source of flags.
         let mut config = vec![
             "profile.release.panic=\"abort\"".to_string(),
             "profile.release.debug=2".to_string(),
             "profile.release.codegen-units=1".to_string(),
-            "build.rustflags=[]".to_string(),
-            format!("target.{triple}.rustflags={rustflags}"),
             format!("target.{triple}.linker={}", toml_string(&linker)),
         ];
         if !self.core_debug_info {
@@ -278,6 +274,11 @@ impl EbpfBuild {
         for entry in config {
             cmd.arg("--config").arg(entry);
         }
+        let rustflags = match self.cpu {
+            Some(cpu) => format!("-C\x1ftarget-cpu={}", cpu.llc_name()),
+            None => String::new(),
+        };
+        cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags);
         cmd.env("RUSTC", &toolchain.rustc)
             .env("RUSTC_BOOTSTRAP", "1")
             .env(LLVM_TOOLS_DIR_ENV, toolchain.llvm_tools().dir);
