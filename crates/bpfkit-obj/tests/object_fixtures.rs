@@ -527,3 +527,74 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
     );
     assert!(spec.program("frags").unwrap().section.xdp_frags);
 }
+
+/// (DATASEC name, size, [(var name, linkage, offset, size)]) of a bpftool BTF dump.
+type Datasecs = Vec<(String, u64, Vec<(String, String, u64, u64)>)>;
+
+fn datasecs(dump: &serde_json::Value) -> Datasecs {
+    let types = dump["types"].as_array().unwrap();
+    let by_id = |id: &serde_json::Value| types.iter().find(|t| t["id"] == *id).unwrap();
+    let mut out: Datasecs = types
+        .iter()
+        .filter(|t| t["kind"] == "DATASEC")
+        .map(|t| {
+            let vars = t["vars"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    let var = by_id(&v["type_id"]);
+                    (
+                        var["name"].as_str().unwrap_or_default().to_string(),
+                        var["linkage"].as_str().unwrap_or_default().to_string(),
+                        v["offset"].as_u64().unwrap(),
+                        v["size"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["size"].as_u64().unwrap(),
+                vars,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn fixed_btf_datasecs_equal_what_libbpf_loads_into_the_kernel() {
+    use bpfkit_test_support::{bpftool_json, prog_loadall};
+    let mut compared = Vec::new();
+    for name in [
+        "kconfig",
+        "ksyms_kfuncs",
+        "callbacks",
+        "bpf_calls",
+        "map_in_map",
+    ] {
+        let path = fixture(name);
+        let spec = parse(&path);
+        let Ok(loaded) = prog_loadall(&path) else {
+            continue; // e.g. a kfunc this kernel lacks: nothing to compare with
+        };
+        let btf_id = loaded.programs[0].info["btf_id"].as_u64().unwrap();
+        let kernel = bpftool_json(["btf", "dump", "id", &btf_id.to_string()]).unwrap();
+        let ours_path =
+            std::env::temp_dir().join(format!("bpfkit-object-{name}-{}.btf", std::process::id()));
+        std::fs::write(&ours_path, spec.btf_fixed.as_deref().unwrap()).unwrap();
+        let ours = bpftool_json([
+            std::ffi::OsStr::new("btf"),
+            "dump".as_ref(),
+            "file".as_ref(),
+            ours_path.as_os_str(),
+        ]);
+        std::fs::remove_file(&ours_path).unwrap();
+        assert_eq!(datasecs(&ours.unwrap()), datasecs(&kernel), "{name}");
+        compared.push(name);
+    }
+    eprintln!("compared with the kernel: {compared:?}");
+    assert!(compared.contains(&"kconfig"), "compared only {compared:?}");
+    assert!(compared.len() >= 3, "compared only {compared:?}");
+}

@@ -67,9 +67,12 @@ pub struct ObjectSpec {
     pub externs: Vec<ExternSpec>,
     /// The raw `.BTF` section, as in the file (DATASEC sizes and offsets not yet fixed up).
     pub btf: Option<Vec<u8>>,
-    /// The `.BTF` after libbpf's DATASEC fix-up from the ELF: section sizes and variable
-    /// offsets from the symbol table, hidden variables made static, entries sorted. The
-    /// local BTF for CO-RE and global-variable lookups; sanitize it for a kernel and load it.
+    /// The `.BTF` as libbpf makes it at open: `.kconfig`/`.ksyms` externs turned into
+    /// allocated variables (kconfig ones at their `.kconfig` map offsets, kfuncs behind a
+    /// `dummy_ksym` VAR), then every DATASEC fixed up from the ELF (section sizes and
+    /// variable offsets from the symbol table, hidden variables static, entries sorted).
+    /// The local BTF for CO-RE and global-variable lookups; sanitize it for a kernel and
+    /// load it.
     pub btf_fixed: Option<Vec<u8>>,
     /// The raw `.BTF.ext` section.
     pub btf_ext: Option<Vec<u8>>,
@@ -154,6 +157,10 @@ impl ObjectSpec {
         maps.extend(externs::kconfig_map(&externs, name, btf.as_ref()));
         maps.extend(struct_ops::struct_ops_maps(&elf, btf.as_ref(), &programs)?);
 
+        let btf_fixed = match btf.as_ref() {
+            Some(btf) => Some(layout::fixed_btf(&elf, btf, &externs)?),
+            None => None,
+        };
         Ok(ObjectSpec {
             name: name.to_string(),
             big_endian: elf.is_big_endian(),
@@ -163,10 +170,7 @@ impl ObjectSpec {
             license: read_license(&elf)?,
             kernel_version: read_version(&elf)?,
             externs,
-            btf_fixed: match btf.as_ref() {
-                Some(btf) => Some(layout::fixed_btf(&elf, btf)?),
-                None => None,
-            },
+            btf_fixed,
             btf: btf_section.map(|s| s.data.to_vec()),
             btf_ext: btf_ext_section.map(|s| s.data.to_vec()),
         })
