@@ -186,3 +186,32 @@ fn query(rustc: &Path, args: &[&str]) -> Result<String, ToolchainError> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llvm_tools_come_from_the_rustc_sysroot() {
+        let toolchain = Toolchain::detect().expect("rustc runs");
+        assert!(toolchain
+            .sysroot
+            .join("lib/rustlib")
+            .join(&toolchain.host)
+            .is_dir());
+        if std::env::var_os(LLVM_TOOLS_DIR_ENV).is_none() {
+            let tools = toolchain.llvm_tools();
+            assert!(tools.dir.starts_with(&toolchain.sysroot), "{tools:?}");
+            for tool in LLVM_TOOLS {
+                assert!(
+                    tools.tool(tool).is_ok(),
+                    "{tool} in {}",
+                    tools.dir.display()
+                );
+            }
+        }
+        toolchain
+            .check_components()
+            .expect("rust-src and llvm-tools are installed");
+    }
+}
