@@ -59,6 +59,14 @@ pub enum Probe {
     BpfCookie,
     /// `BPF_TOKEN_CREATE` command (Linux 6.9).
     Token,
+    /// `BPF_LINK_CREATE` at all (Linux 5.7).
+    BpfLink,
+    /// Perf event links (`BPF_PERF_EVENT`: kprobe/uprobe/tracepoint via links, cookies; 5.15).
+    PerfEventLink,
+    /// tcx links (`BPF_TCX_INGRESS`/`EGRESS`, Linux 6.6).
+    TcxLink,
+    /// netkit links (`BPF_NETKIT_PRIMARY`/`PEER`, Linux 6.7).
+    NetkitLink,
 }
 
 impl Probe {
@@ -78,6 +86,10 @@ impl Probe {
             Self::BtfEnum64 => ("BTF kind ENUM64", "6.0"),
             Self::BpfCookie => ("BPF cookie (bpf_get_attach_cookie)", "5.15"),
             Self::Token => ("BPF token (BPF_TOKEN_CREATE)", "6.9"),
+            Self::BpfLink => ("BPF links (BPF_LINK_CREATE)", "5.7"),
+            Self::PerfEventLink => ("perf event links (BPF_PERF_EVENT)", "5.15"),
+            Self::TcxLink => ("tcx links (BPF_TCX_INGRESS)", "6.6"),
+            Self::NetkitLink => ("netkit links (BPF_NETKIT_PRIMARY)", "6.7"),
         };
         Feature { name, since }
     }
@@ -351,18 +363,51 @@ fn run_probe(probe: Probe) -> bool {
         | Probe::BtfTypeTag
         | Probe::BtfEnum64 => sys::btf_load(&btf_probe_blob(probe)).is_ok(),
         Probe::BpfCookie => helper_supported(ProgramType::Kprobe, uapi::BPF_FUNC_get_attach_cookie),
-        Probe::Token => {
-            // An fd that is not a bpffs: a kernel with the command answers EINVAL/EBADF/
-            // EOPNOTSUPP for it; one without the command answers EINVAL too, so use a
-            // bpffs-less /: the command exists when the error is not EINVAL.
-            match std::fs::File::open("/") {
-                Ok(f) => match sys::token_create(f.as_fd()) {
-                    Ok(_) => true,
-                    Err(e) => e.errno() != Some(libc::EINVAL),
-                },
-                Err(_) => false,
-            }
+        Probe::BpfLink => {
+            // No program fd: a kernel with the command answers EBADF, one without EINVAL.
+            let mut link: uapi::bpf_attr__link_create = sys::zeroed();
+            link.prog_fd = u32::MAX;
+            // SAFETY: no pointers in this attr.
+            let r = unsafe { sys::link_create(link) };
+            matches!(r, Err(e) if e.errno() == Some(libc::EBADF))
         }
+        // A program of the right type and a target that cannot exist: a kernel that knows
+        // the link kind looks the target up and fails (EBADF/ENODEV); one that does not
+        // rejects the attach type (EINVAL).
+        Probe::PerfEventLink => {
+            link_kind_probe(ProgramType::Tracepoint, uapi::BPF_PERF_EVENT, u32::MAX)
+        }
+        Probe::TcxLink => link_kind_probe(ProgramType::SchedCls, 46, 0),
+        Probe::NetkitLink => link_kind_probe(ProgramType::SchedCls, 54, 0),
+        Probe::Token => {
+            // No bpffs fd: a kernel with the command answers EBADF, one without EINVAL.
+            let mut attr = crate::sys::uapi_ext::bpf_attr__token_create {
+                flags: 0,
+                bpffs_fd: u32::MAX,
+            };
+            // SAFETY: no pointers in this attr.
+            let r = unsafe { sys::bpf(sys::Command::TokenCreate, &mut attr) };
+            matches!(r, Err(e) if e.errno() == Some(libc::EBADF))
+        }
+    }
+}
+
+/// See [`Probe::PerfEventLink`]: load `r0 = 0; exit` of `prog_type`, create a link of
+/// `attach_type` to a target that does not exist, and read the errno.
+fn link_kind_probe(prog_type: ProgramType, attach_type: u32, target: u32) -> bool {
+    let Ok((prog, _)) = sys::prog_load(&ProgLoadAttr {
+        prog_type: prog_type.number(),
+        insns: &RETURN_ZERO,
+        license: c"GPL",
+        ..Default::default()
+    }) else {
+        return false;
+    };
+    let link = sys::link_create_attr(prog.as_fd(), target, attach_type, 0);
+    // SAFETY: no pointers in this attr.
+    match unsafe { sys::link_create(link) } {
+        Ok(_) => true,
+        Err(e) => !matches!(e.errno(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)),
     }
 }
 

@@ -94,9 +94,31 @@ fn kernel_feature_probes_find_what_this_kernel_has() {
         Probe::BtfDeclTag,
         Probe::BtfTypeTag,
         Probe::BtfEnum64,
+        Probe::BpfLink,
+        Probe::PerfEventLink,
+        Probe::Token,
     ] {
         assert!(features::supported(probe), "{:?}", probe.feature());
         assert!(features::require_feature(probe).is_ok());
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn link_kind_probes_follow_the_kernel_config() {
+    let fds = FdCheck::start();
+    let config = kernel_config();
+    let set = |name: &str| config.lines().any(|l| l == format!("{name}=y"));
+    assert_eq!(
+        features::supported(Probe::TcxLink),
+        set("CONFIG_NET_XGRESS")
+    );
+    assert_eq!(features::supported(Probe::NetkitLink), set("CONFIG_NETKIT"));
+    if !set("CONFIG_NETKIT") {
+        assert_eq!(
+            features::require_feature(Probe::NetkitLink).unwrap_err().to_string(),
+            "netkit links (BPF_NETKIT_PRIMARY) is not supported by this kernel (requires Linux 6.7)"
+        );
     }
     fds.assert_no_leak();
 }

@@ -311,6 +311,59 @@ fn global_data_rodata_override_and_pinned_map_reuse() {
 }
 
 #[test]
+fn kconfig_and_typeless_ksym_externs_get_the_kernel_values() {
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("kconfig");
+        let object = Loader::new().load_file(&obj_path).unwrap();
+        let prog = object.program("read_config").unwrap();
+        let packet = [0u8; 64];
+        sys::prog_test_run(
+            prog.fd(),
+            TestRunAttr {
+                data_in: &packet,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let bss: Array<_, [u64; 5]> = Array::new(object.map("kconfig.bss").unwrap()).unwrap();
+        let out = bss.get(0).unwrap();
+
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut v = release
+            .trim()
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|p| p.parse::<u64>().unwrap_or(0));
+        let (a, b, c) = (v.next().unwrap(), v.next().unwrap(), v.next().unwrap());
+        assert_eq!(
+            out[0],
+            (a << 16) + (b << 8) + c.min(255),
+            "LINUX_KERNEL_VERSION"
+        );
+        let config = kernel_config();
+        let hz: u64 = config
+            .lines()
+            .find_map(|l| l.strip_prefix("CONFIG_HZ="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(out[1], hz, "CONFIG_HZ");
+        assert_eq!(out[2], 1, "CONFIG_BPF_SYSCALL=y");
+        assert_eq!(out[3], 0, "a weak unknown CONFIG_ reads 0");
+        let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+        let addr = kallsyms
+            .lines()
+            .find(|l| l.ends_with(" schedule"))
+            .and_then(|l| u64::from_str_radix(l.split_whitespace().next()?, 16).ok())
+            .unwrap();
+        assert_eq!(out[4], addr, "typeless ksym address from kallsyms");
+        drop(object);
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
 fn a_failed_load_removes_the_pins_it_created() {
     let fds = FdCheck::start();
     {

@@ -1,17 +1,34 @@
-//! `.kconfig` externs: `LINUX_KERNEL_VERSION`, `LINUX_HAS_SYSCALL_WRAPPER` and `CONFIG_*`
-//! values from the running kernel's config file.
+//! `.kconfig` externs: `LINUX_KERNEL_VERSION`, `LINUX_HAS_SYSCALL_WRAPPER`,
+//! `LINUX_HAS_BPF_COOKIE` and `CONFIG_*` values from the running kernel's config.
 
 use std::collections::HashMap;
 
 use bpfkit_obj::object::{ExternKind, KconfigType, ObjectSpec};
 
-/// The kernel config as `NAME -> value` (`y`, `m`, `"str"`, numbers), from
-/// `/boot/config-<release>` when present. (`/proc/config.gz` is compressed: not read.)
-fn kernel_config() -> HashMap<String, String> {
+/// The kernel config text: `/boot/config-<release>`, else `/proc/config.gz` (as libbpf).
+fn kernel_config_text() -> String {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let path = format!("/boot/config-{}", release.trim());
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
+    if let Ok(text) = std::fs::read_to_string(format!("/boot/config-{}", release.trim())) {
+        return text;
+    }
+    let Ok(file) = std::fs::File::open("/proc/config.gz") else {
+        return String::new();
+    };
+    let mut text = String::new();
+    use std::io::Read;
+    match flate2::read::GzDecoder::new(file).read_to_string(&mut text) {
+        Ok(_) => text,
+        Err(e) => {
+            log::warn!("/proc/config.gz: {e}");
+            String::new()
+        }
+    }
+}
+
+/// The kernel config as `NAME -> value` (`y`, `m`, `"str"`, numbers).
+fn kernel_config() -> HashMap<String, String> {
+    kernel_config_text()
+        .lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()

@@ -210,6 +210,24 @@ fn link_extern(
             set_imm(insns, at, fd).ok_or_else(bad)?;
             set_imm(insns, at + 1, *offset as i32).ok_or_else(bad)?;
         }
+        ExternKind::KsymVariable { type_id: 0 } => {
+            // Typeless ksym: its address from /proc/kallsyms, as libbpf does.
+            match kallsyms_address(name) {
+                Some(addr) => {
+                    set_imm(insns, at, addr as u32 as i32).ok_or_else(bad)?;
+                    set_imm(insns, at + 1, (addr >> 32) as u32 as i32).ok_or_else(bad)?;
+                }
+                None if ext.weak => {
+                    set_imm(insns, at, 0).ok_or_else(bad)?;
+                    set_imm(insns, at + 1, 0).ok_or_else(bad)?;
+                }
+                None => {
+                    return Err(format!(
+                        "kernel symbol '{name}' not found in /proc/kallsyms"
+                    ))
+                }
+            }
+        }
         ExternKind::KsymVariable { .. } | ExternKind::Kfunc { .. } => {
             let kernel = ctx
                 .kernel_btf
@@ -245,6 +263,19 @@ fn link_extern(
         }
     }
     Ok(())
+}
+
+/// The address of kernel symbol `name` in /proc/kallsyms (0 addresses mean hidden: `None`).
+fn kallsyms_address(name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let (addr, _kind, sym) = (f.next()?, f.next()?, f.next()?);
+        (sym == name)
+            .then(|| u64::from_str_radix(addr, 16).ok())
+            .flatten()
+            .filter(|&a| a != 0)
+    })
 }
 
 /// Copy `f`'s func/line info (section byte offsets) as instruction indices from `base`.

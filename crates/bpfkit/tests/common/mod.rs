@@ -147,3 +147,20 @@ pub fn cgroup2_root() -> PathBuf {
         })
         .expect("a cgroup2 mount")
 }
+
+/// The running kernel's config: /boot/config-<release>, else `zcat /proc/config.gz`.
+pub fn kernel_config() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    if let Ok(text) = std::fs::read_to_string(format!("/boot/config-{}", release.trim())) {
+        return text;
+    }
+    let out = Command::new("zcat")
+        .arg("/proc/config.gz")
+        .output()
+        .expect("zcat runs");
+    assert!(
+        out.status.success(),
+        "no kernel config in /boot or /proc/config.gz"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
