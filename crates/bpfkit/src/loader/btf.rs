@@ -1,50 +1,12 @@
-//! The object's BTF made loadable: DATASEC fix-up from the ELF, sanitizing for this kernel,
-//! `BPF_BTF_LOAD`; and the kernel's own BTF for CO-RE and attach targets.
+//! The object's BTF made loadable (sanitized for this kernel, `BPF_BTF_LOAD`), and the
+//! kernel's own BTF for CO-RE, ksyms and attach targets.
 
 use std::os::fd::OwnedFd;
 
-use bpfkit_obj::btf::{
-    fixup_datasecs, sanitize, Btf, BtfFeatures, BtfMut, DatasecLayout, Kind, RawData, VarSymbol,
-};
-use object::{Object, ObjectSection, ObjectSymbol, SymbolFlags};
+use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind, RawData};
 
 use crate::features::{self, Probe};
 use crate::sys;
-
-/// DATASEC sizes and variable offsets as the ELF's sections and symbols give them.
-pub(crate) struct ElfLayout<'a> {
-    file: object::File<'a>,
-}
-
-impl<'a> ElfLayout<'a> {
-    pub(crate) fn parse(bytes: &'a [u8]) -> Option<Self> {
-        object::File::parse(bytes).ok().map(|file| Self { file })
-    }
-}
-
-impl DatasecLayout for ElfLayout<'_> {
-    fn section_size(&self, section: &str) -> Option<u32> {
-        let s = self.file.section_by_name(section)?;
-        u32::try_from(s.size()).ok().filter(|&n| n > 0)
-    }
-
-    fn variable(&self, section: &str, var: &str) -> Option<VarSymbol> {
-        let index = self.file.section_by_name(section)?.index();
-        self.file
-            .symbols()
-            .find(|s| s.section_index() == Some(index) && s.name() == Ok(var))
-            .map(|s| {
-                let hidden = match s.flags() {
-                    SymbolFlags::Elf { st_other, .. } => matches!(st_other & 3, 1 | 2),
-                    _ => false,
-                };
-                VarSymbol {
-                    offset: s.address() as u32,
-                    hidden,
-                }
-            })
-    }
-}
 
 /// What this kernel's BTF loader accepts, from the cached probes.
 fn kernel_btf_features() -> BtfFeatures {
@@ -63,7 +25,7 @@ fn kernel_btf_features() -> BtfFeatures {
     }
 }
 
-/// The object's BTF after fix-up: the bytes to load and the variables of each DATASEC.
+/// The object's BTF: as fixed up by the parser, and sanitized for this kernel.
 pub(crate) struct PreparedBtf {
     /// Fixed (not sanitized) BTF, the local BTF for CO-RE and DATASEC lookups.
     pub fixed: Vec<u8>,
@@ -71,20 +33,23 @@ pub(crate) struct PreparedBtf {
     pub loadable: Vec<u8>,
 }
 
-/// Fix DATASECs from the ELF and sanitize for this kernel.
-pub(crate) fn prepare(raw: &[u8], elf: &[u8]) -> Result<PreparedBtf, String> {
-    let btf = Btf::parse(raw).map_err(|e| e.to_string())?;
-    let mut m = BtfMut::from_btf(&btf).map_err(|e| e.to_string())?;
-    if let Some(layout) = ElfLayout::parse(elf) {
-        fixup_datasecs(&mut m, &layout).map_err(|e| e.to_string())?;
-    }
-    let fixed = m.to_bytes().map_err(|e| e.to_string())?;
+/// Sanitize the parser's fixed BTF (DATASECs sized from the ELF) for this kernel.
+pub(crate) fn prepare(fixed: &[u8]) -> Result<PreparedBtf, String> {
     let feats = kernel_btf_features();
-    if feats.needs_sanitization() {
-        sanitize(&mut m, &feats).map_err(|e| e.to_string())?;
+    if !feats.needs_sanitization() {
+        return Ok(PreparedBtf {
+            fixed: fixed.to_vec(),
+            loadable: fixed.to_vec(),
+        });
     }
+    let btf = Btf::parse(fixed).map_err(|e| e.to_string())?;
+    let mut m = BtfMut::from_btf(&btf).map_err(|e| e.to_string())?;
+    sanitize(&mut m, &feats).map_err(|e| e.to_string())?;
     let loadable = m.to_bytes().map_err(|e| e.to_string())?;
-    Ok(PreparedBtf { fixed, loadable })
+    Ok(PreparedBtf {
+        fixed: fixed.to_vec(),
+        loadable,
+    })
 }
 
 /// Load BTF bytes into the kernel.

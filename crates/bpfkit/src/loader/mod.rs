@@ -215,15 +215,15 @@ impl Loader {
             object: name.to_owned(),
             source,
         })?;
-        self.load_spec(&spec, elf)
+        self.load_spec(&spec)
     }
 
-    /// Load a parsed spec; `elf` are the bytes it came from (for DATASEC layout).
+    /// Load a parsed spec.
     ///
     /// On failure, maps this call pinned are unpinned again (reused pins are left alone).
-    pub fn load_spec(&self, spec: &ObjectSpec, elf: &[u8]) -> Result<Object, LoadError> {
+    pub fn load_spec(&self, spec: &ObjectSpec) -> Result<Object, LoadError> {
         let mut new_pins = Vec::new();
-        let result = self.load_spec_inner(spec, elf, &mut new_pins);
+        let result = self.load_spec_inner(spec, &mut new_pins);
         if result.is_err() {
             for pin in new_pins {
                 if let Err(e) = std::fs::remove_file(&pin) {
@@ -237,15 +237,14 @@ impl Loader {
     fn load_spec_inner(
         &self,
         spec: &ObjectSpec,
-        elf: &[u8],
         new_pins: &mut Vec<PathBuf>,
     ) -> Result<Object, LoadError> {
         let object = spec.name.clone();
         // 1. BTF.
         let prepared = spec
-            .btf
+            .btf_fixed
             .as_deref()
-            .map(|raw| btf::prepare(raw, elf))
+            .map(btf::prepare)
             .transpose()
             .unwrap_or_else(|e| {
                 log::warn!("object '{object}': BTF unusable ({e}); loading without BTF");
