@@ -63,7 +63,8 @@ fn bpf_obj_get(pinned: &Path) -> std::os::fd::OwnedFd {
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
 }
 
-/// `struct perf_event_attr` as of `PERF_ATTR_SIZE_VER0` (64 bytes), enough for tracepoints.
+/// `struct perf_event_attr` as of `PERF_ATTR_SIZE_VER1` (72 bytes): enough for tracepoints,
+/// software events and uprobes (`config1` = path, `config2` = offset).
 #[repr(C)]
 #[derive(Default)]
 struct PerfEventAttr {
@@ -77,6 +78,7 @@ struct PerfEventAttr {
     wakeup_events: u32,
     bp_type: u32,
     config1: u64,
+    config2: u64,
 }
 
 const PERF_TYPE_TRACEPOINT: u32 = 2;
@@ -1158,5 +1160,271 @@ fn one_log_call_costs_a_few_dozen_verified_instructions() {
     assert!(
         off_insns <= 6,
         "disabled: only the level check remains: {off_insns}"
+    );
+}
+
+/// `BPF_PROG_ATTACH` of a pinned program to the cgroup open as `cgroup`.
+fn cgroup_attach(cgroup: &std::os::fd::OwnedFd, prog_pin: &Path, attach_type: u32) {
+    use std::os::fd::AsRawFd;
+    let prog = bpf_obj_get(prog_pin);
+    // union bpf_attr for BPF_PROG_ATTACH: target_fd, attach_bpf_fd, attach_type, attach_flags.
+    let mut attr = [
+        cgroup.as_raw_fd() as u32,
+        prog.as_raw_fd() as u32,
+        attach_type,
+        0,
+    ];
+    // SAFETY: BPF_PROG_ATTACH (8) reads the 16-byte `attr`.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, 8, attr.as_mut_ptr(), 16) };
+    assert_eq!(
+        ret,
+        0,
+        "BPF_PROG_ATTACH {}: {}",
+        prog_pin.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+fn seen_values(loaded: &bpfkit_test_support::LoadedObject) -> std::collections::HashMap<u32, u64> {
+    map_dump(loaded.map("SEEN").expect("SEEN").id)
+        .expect("dump SEEN")
+        .iter()
+        .map(|e| {
+            (
+                u32_at(&e.key, 0),
+                u64::from_ne_bytes(e.value[..8].try_into().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// cgroup sock, sock_addr, sysctl, sockopt and device programs attached to a fresh cgroup v2;
+/// a forked child joins it, then creates and connects a socket, reads a sysctl, asks for a
+/// socket option and opens /dev/null. Each program records what its context showed.
+#[test]
+fn cgroup_programs_see_what_a_task_in_the_cgroup_does() {
+    use std::ffi::CString;
+    use std::os::fd::FromRawFd;
+    let root = Path::new("/sys/fs/cgroup/unified");
+    let root = if root.join("cgroup.procs").exists() {
+        root.to_path_buf()
+    } else {
+        PathBuf::from("/sys/fs/cgroup")
+    };
+    let dir = root.join(format!("bpfkit-ebpf-test-{}", std::process::id()));
+    std::fs::create_dir(&dir).expect("create cgroup");
+    let loaded = prog_loadall(&build("program-types-load")).expect("loads");
+    {
+        let path = CString::new(dir.to_str().unwrap()).unwrap();
+        // SAFETY: opening a directory read-only; the fd is owned below.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
+        assert!(fd >= 0, "open cgroup: {}", std::io::Error::last_os_error());
+        // SAFETY: a new fd owned by nobody else.
+        let cgroup = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let pin = |name: &str| loaded.pin_dir().join(name);
+        cgroup_attach(&cgroup, &pin("sock_create"), 2); // BPF_CGROUP_INET_SOCK_CREATE
+        cgroup_attach(&cgroup, &pin("device"), 6); // BPF_CGROUP_DEVICE
+        cgroup_attach(&cgroup, &pin("connect4"), 10); // BPF_CGROUP_INET4_CONNECT
+        cgroup_attach(&cgroup, &pin("sysctl"), 18); // BPF_CGROUP_SYSCTL
+        cgroup_attach(&cgroup, &pin("getsockopt"), 21); // BPF_CGROUP_GETSOCKOPT
+
+        // Everything the child uses is prepared before fork (no allocation after it).
+        let procs = CString::new(dir.join("cgroup.procs").to_str().unwrap()).unwrap();
+        let sysctl = CString::new("/proc/sys/kernel/ostype").unwrap();
+        let null = CString::new("/dev/null").unwrap();
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as u16,
+            sin_port: 4242u16.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([10, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: the child only makes system calls and leaves with _exit.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
+        if child == 0 {
+            // SAFETY: async-signal-safe calls on prepared buffers; the child never returns.
+            unsafe {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                let joined = fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+                libc::close(fd);
+                if !joined {
+                    libc::_exit(2);
+                }
+                let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+                let connected = libc::connect(
+                    s,
+                    (&addr as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as u32,
+                );
+                let mut kind = 0i32;
+                let mut len = 4u32;
+                libc::getsockopt(
+                    s,
+                    libc::SOL_SOCKET,
+                    libc::SO_TYPE,
+                    (&mut kind as *mut i32).cast(),
+                    &mut len,
+                );
+                let mut buf = [0u8; 64];
+                let f = libc::open(sysctl.as_ptr(), libc::O_RDONLY);
+                libc::read(f, buf.as_mut_ptr().cast(), buf.len());
+                libc::close(f);
+                let n = libc::open(null.as_ptr(), libc::O_RDONLY);
+                libc::close(n);
+                libc::_exit(if connected == 0 && n >= 0 { 0 } else { 3 });
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(child, &mut status, 0) };
+        assert!(libc::WIFEXITED(status), "child ended abnormally");
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "child: 2 = could not join the cgroup, 3 = connect or open failed"
+        );
+        drop(cgroup);
+    }
+    let _ = std::fs::remove_dir(&dir);
+    let seen = seen_values(&loaded);
+    assert_eq!(
+        seen.get(&11),
+        Some(&(2 * 100 + 17)),
+        "sock_create: AF_INET, IPPROTO_UDP"
+    );
+    assert_eq!(
+        seen.get(&12),
+        Some(&(4242u16.to_be() as u64)),
+        "connect4: user_port (network order)"
+    );
+    assert_eq!(
+        seen.get(&13),
+        Some(&130),
+        "sysctl: name 'kernel/ostype' (13), read"
+    );
+    assert_eq!(
+        seen.get(&14),
+        Some(&((libc::SOL_SOCKET as u64) * 1000 + libc::SO_TYPE as u64)),
+        "getsockopt"
+    );
+    assert_eq!(seen.get(&15), Some(&1003), "device: /dev/null is 1:3");
+}
+
+/// File offset of the dynamic symbol `name` in the ELF shared object at `path`.
+fn dynsym_file_offset(path: &Path, name: &str) -> u64 {
+    let elf = std::fs::read(path).expect("read shared object");
+    let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c));
+    let section = |i: usize| shoff + i * shentsize;
+    let dynsym = (0..shnum)
+        .map(section)
+        .find(|&h| u32_at(h + 4) == 11)
+        .expect(".dynsym");
+    let strtab = u64_at(section(u32_at(dynsym + 0x28)) + 0x18);
+    let (off, size) = (u64_at(dynsym + 0x18), u64_at(dynsym + 0x20));
+    let value = (off..off + size)
+        .step_by(24)
+        .find(|&sym| {
+            let start = strtab + u32_at(sym);
+            let end = start + elf[start..].iter().position(|b| *b == 0).unwrap();
+            &elf[start..end] == name.as_bytes() && u64_at(sym + 8) != 0
+        })
+        .map(|sym| u64_at(sym + 8))
+        .unwrap_or_else(|| panic!("{name} not in {}", path.display()));
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let (kind, offset, vaddr, filesz) =
+            (u32_at(ph), u64_at(ph + 8), u64_at(ph + 16), u64_at(ph + 32));
+        if kind == 1 && value >= vaddr && value < vaddr + filesz {
+            return (value - vaddr + offset) as u64;
+        }
+    }
+    panic!("{name} outside every PT_LOAD of {}", path.display());
+}
+
+/// uprobe and uretprobe programs attached (perf_event_open on the uprobe PMU) to libc's
+/// `getpid` for this thread only; calling it fires both.
+#[test]
+fn uprobe_and_uretprobe_see_a_libc_call_of_this_thread() {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    let libc_path = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.contains("/libc.so") || p.contains("/libc-"))
+        .expect("libc mapped")
+        .to_string();
+    let offset = dynsym_file_offset(Path::new(&libc_path), "getpid");
+    let pmu: u32 = std::fs::read_to_string("/sys/bus/event_source/devices/uprobe/type")
+        .expect("uprobe PMU")
+        .trim()
+        .parse()
+        .expect("PMU type");
+    let loaded = prog_loadall(&build("program-types-load")).expect("loads");
+    let path = std::ffi::CString::new(libc_path.clone()).unwrap();
+    // SAFETY: gettid has no memory effects.
+    let tid = unsafe { libc::gettid() };
+    let mut links = Vec::new();
+    for (prog, retprobe) in [("user_entry", 0u64), ("user_return", 1)] {
+        let attr = PerfEventAttr {
+            type_: pmu,
+            size: std::mem::size_of::<PerfEventAttr>() as u32,
+            config: retprobe, // the PMU's `retprobe` format bit is config:0
+            sample_period: 1,
+            wakeup_events: 1,
+            config1: path.as_ptr() as u64,
+            config2: offset,
+            ..Default::default()
+        };
+        // SAFETY: perf_event_open reads `attr` and the path it points to.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                &attr,
+                tid,
+                -1,
+                -1,
+                PERF_FLAG_FD_CLOEXEC,
+            )
+        };
+        assert!(
+            fd >= 0,
+            "perf_event_open uprobe {libc_path}+{offset:#x}: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a new fd owned by nobody else; closing it detaches.
+        let perf = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+        let program = bpf_obj_get(&loaded.pin_dir().join(prog));
+        // SAFETY: SET_BPF takes the program fd; ENABLE takes no argument.
+        unsafe {
+            assert_eq!(
+                libc::ioctl(
+                    perf.as_raw_fd(),
+                    PERF_EVENT_IOC_SET_BPF as _,
+                    program.as_raw_fd()
+                ),
+                0
+            );
+            assert_eq!(
+                libc::ioctl(perf.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0),
+                0
+            );
+        }
+        links.push(perf);
+    }
+    // SAFETY: getpid has no memory effects.
+    let pid = unsafe { libc::getpid() };
+    drop(links);
+    let seen = seen_values(&loaded);
+    assert!(seen.contains_key(&4), "uprobe ran: {seen:?}");
+    assert_eq!(
+        seen.get(&5),
+        Some(&(pid as u64)),
+        "uretprobe saw getpid's return value"
     );
 }
