@@ -1,8 +1,12 @@
 //! The bpfkit userspace runtime: the only crate that talks to the kernel.
 //!
-//! - [`sys`]: bpf(2) wrappers and map mmap, with owned fds and typed errors.
+//! - [`sys`]: bpf(2) wrappers (one per command) and map mmap, with owned fds and typed
+//!   errors; UAPI types generated from `<linux/bpf.h>`.
 //! - [`features`]: lazy, cached kernel feature probes whose errors name the first kernel.
+//! - [`loader`]: an `ObjectSpec` (from `bpfkit-obj`) and the running kernel in, an
+//!   [`Object`](loader::Object) of maps and programs out.
 //! - [`maps`]: typed maps over [`Pod`](maps::Pod) keys and values, one module per family.
+//! - [`programs`]: program types in the kernel's words.
 //! - [`pin`]: pin, unpin and open pinned objects on a bpffs.
 //! - [`info`]: loaded programs, maps and links with their kernel info; run-time stats.
 
