@@ -426,8 +426,7 @@ fn resolve_relocation(
                 ))
             })?;
             RelocationTarget::Map { map }
-        } else if let Some(kind) = DataKind::of_section(target_sec) {
-            let _ = kind;
+        } else if DataKind::of_section(target_sec).is_some() {
             RelocationTarget::Data {
                 map: internal_map_name(targets.object_name, &target_sec.name),
                 section: target_sec.name.clone(),

@@ -87,325 +87,67 @@ macro_rules! def {
 use AttachType as A;
 
 /// The table, in libbpf's order (first match wins).
+#[rustfmt::skip]
 const SECTION_DEFS: &[SectionDef] = &[
     def!("socket", Exact, SocketFilter, None, NONE, None),
-    def!(
-        "sk_reuseport/migrate",
-        Exact,
-        SkReuseport,
-        Some(A::SkReuseportSelectOrMigrate),
-        NONE,
-        None
-    ),
-    def!(
-        "sk_reuseport",
-        Exact,
-        SkReuseport,
-        Some(A::SkReuseportSelect),
-        NONE,
-        None
-    ),
+    def!("sk_reuseport/migrate", Exact, SkReuseport, Some(A::SkReuseportSelectOrMigrate), NONE, None),
+    def!("sk_reuseport", Exact, SkReuseport, Some(A::SkReuseportSelect), NONE, None),
     def!("kprobe", WithTarget, Kprobe, None, NONE, Kprobe),
     def!("uprobe", WithTarget, Kprobe, None, NONE, Uprobe),
     def!("uprobe.s", WithTarget, Kprobe, None, SLEEPABLE, Uprobe),
     def!("kretprobe", WithTarget, Kprobe, None, NONE, Kprobe),
     def!("uretprobe", WithTarget, Kprobe, None, NONE, Uprobe),
     def!("uretprobe.s", WithTarget, Kprobe, None, SLEEPABLE, Uprobe),
-    def!(
-        "kprobe.multi",
-        WithTarget,
-        Kprobe,
-        Some(A::TraceKprobeMulti),
-        NONE,
-        KprobeMulti
-    ),
-    def!(
-        "kretprobe.multi",
-        WithTarget,
-        Kprobe,
-        Some(A::TraceKprobeMulti),
-        NONE,
-        KprobeMulti
-    ),
-    def!(
-        "kprobe.session",
-        WithTarget,
-        Kprobe,
-        Some(A::TraceKprobeSession),
-        NONE,
-        KprobeSession
-    ),
-    def!(
-        "uprobe.multi",
-        WithTarget,
-        Kprobe,
-        Some(A::TraceUprobeMulti),
-        NONE,
-        UprobeMulti
-    ),
-    def!(
-        "uretprobe.multi",
-        WithTarget,
-        Kprobe,
-        Some(A::TraceUprobeMulti),
-        NONE,
-        UprobeMulti
-    ),
-    def!(
-        "uprobe.session",
-        WithTarget,
-        Kprobe,
-        Some(A::TraceUprobeSession),
-        NONE,
-        UprobeMulti
-    ),
-    def!(
-        "uprobe.multi.s",
-        WithTarget,
-        Kprobe,
-        Some(A::TraceUprobeMulti),
-        SLEEPABLE,
-        UprobeMulti
-    ),
-    def!(
-        "uretprobe.multi.s",
-        WithTarget,
-        Kprobe,
-        Some(A::TraceUprobeMulti),
-        SLEEPABLE,
-        UprobeMulti
-    ),
-    def!(
-        "uprobe.session.s",
-        WithTarget,
-        Kprobe,
-        Some(A::TraceUprobeSession),
-        SLEEPABLE,
-        UprobeMulti
-    ),
+    def!("kprobe.multi", WithTarget, Kprobe, Some(A::TraceKprobeMulti), NONE, KprobeMulti),
+    def!("kretprobe.multi", WithTarget, Kprobe, Some(A::TraceKprobeMulti), NONE, KprobeMulti),
+    def!("kprobe.session", WithTarget, Kprobe, Some(A::TraceKprobeSession), NONE, KprobeSession),
+    def!("uprobe.multi", WithTarget, Kprobe, Some(A::TraceUprobeMulti), NONE, UprobeMulti),
+    def!("uretprobe.multi", WithTarget, Kprobe, Some(A::TraceUprobeMulti), NONE, UprobeMulti),
+    def!("uprobe.session", WithTarget, Kprobe, Some(A::TraceUprobeSession), NONE, UprobeMulti),
+    def!("uprobe.multi.s", WithTarget, Kprobe, Some(A::TraceUprobeMulti), SLEEPABLE, UprobeMulti),
+    def!("uretprobe.multi.s", WithTarget, Kprobe, Some(A::TraceUprobeMulti), SLEEPABLE, UprobeMulti),
+    def!("uprobe.session.s", WithTarget, Kprobe, Some(A::TraceUprobeSession), SLEEPABLE, UprobeMulti),
     def!("ksyscall", WithTarget, Kprobe, None, NONE, Ksyscall),
     def!("kretsyscall", WithTarget, Kprobe, None, NONE, Ksyscall),
     def!("usdt", WithTarget, Kprobe, None, USDT, Usdt),
     def!("usdt.s", WithTarget, Kprobe, None, USDT | SLEEPABLE, Usdt),
-    def!(
-        "tc/ingress",
-        Exact,
-        SchedCls,
-        Some(A::TcxIngress),
-        NONE,
-        None
-    ),
+    def!("tc/ingress", Exact, SchedCls, Some(A::TcxIngress), NONE, None),
     def!("tc/egress", Exact, SchedCls, Some(A::TcxEgress), NONE, None),
-    def!(
-        "tcx/ingress",
-        Exact,
-        SchedCls,
-        Some(A::TcxIngress),
-        NONE,
-        None
-    ),
-    def!(
-        "tcx/egress",
-        Exact,
-        SchedCls,
-        Some(A::TcxEgress),
-        NONE,
-        None
-    ),
+    def!("tcx/ingress", Exact, SchedCls, Some(A::TcxIngress), NONE, None),
+    def!("tcx/egress", Exact, SchedCls, Some(A::TcxEgress), NONE, None),
     def!("tc", Exact, SchedCls, None, NONE, None),
     def!("classifier", Exact, SchedCls, None, NONE, None),
     def!("action", Exact, SchedAct, None, NONE, None),
-    def!(
-        "netkit/primary",
-        Exact,
-        SchedCls,
-        Some(A::NetkitPrimary),
-        NONE,
-        None
-    ),
-    def!(
-        "netkit/peer",
-        Exact,
-        SchedCls,
-        Some(A::NetkitPeer),
-        NONE,
-        None
-    ),
+    def!("netkit/primary", Exact, SchedCls, Some(A::NetkitPrimary), NONE, None),
+    def!("netkit/peer", Exact, SchedCls, Some(A::NetkitPeer), NONE, None),
     def!("tracepoint", WithTarget, Tracepoint, None, NONE, Tracepoint),
     def!("tp", WithTarget, Tracepoint, None, NONE, Tracepoint),
-    def!(
-        "tracepoint.s",
-        WithTarget,
-        Tracepoint,
-        None,
-        SLEEPABLE,
-        Tracepoint
-    ),
+    def!("tracepoint.s", WithTarget, Tracepoint, None, SLEEPABLE, Tracepoint),
     def!("tp.s", WithTarget, Tracepoint, None, SLEEPABLE, Tracepoint),
-    def!(
-        "raw_tracepoint",
-        WithTarget,
-        RawTracepoint,
-        None,
-        NONE,
-        RawTracepoint
-    ),
-    def!(
-        "raw_tp",
-        WithTarget,
-        RawTracepoint,
-        None,
-        NONE,
-        RawTracepoint
-    ),
-    def!(
-        "raw_tracepoint.s",
-        WithTarget,
-        RawTracepoint,
-        None,
-        SLEEPABLE,
-        RawTracepoint
-    ),
-    def!(
-        "raw_tp.s",
-        WithTarget,
-        RawTracepoint,
-        None,
-        SLEEPABLE,
-        RawTracepoint
-    ),
-    def!(
-        "raw_tracepoint.w",
-        WithTarget,
-        RawTracepointWritable,
-        None,
-        NONE,
-        RawTracepoint
-    ),
-    def!(
-        "raw_tp.w",
-        WithTarget,
-        RawTracepointWritable,
-        None,
-        NONE,
-        RawTracepoint
-    ),
-    def!(
-        "tp_btf",
-        WithTarget,
-        Tracing,
-        Some(A::TraceRawTp),
-        ATTACH_BTF,
-        Trace
-    ),
-    def!(
-        "tp_btf.s",
-        WithTarget,
-        Tracing,
-        Some(A::TraceRawTp),
-        ATTACH_BTF | SLEEPABLE,
-        Trace
-    ),
-    def!(
-        "fentry",
-        WithTarget,
-        Tracing,
-        Some(A::TraceFentry),
-        ATTACH_BTF,
-        Trace
-    ),
-    def!(
-        "fmod_ret",
-        WithTarget,
-        Tracing,
-        Some(A::ModifyReturn),
-        ATTACH_BTF,
-        Trace
-    ),
-    def!(
-        "fexit",
-        WithTarget,
-        Tracing,
-        Some(A::TraceFexit),
-        ATTACH_BTF,
-        Trace
-    ),
-    def!(
-        "fentry.s",
-        WithTarget,
-        Tracing,
-        Some(A::TraceFentry),
-        ATTACH_BTF | SLEEPABLE,
-        Trace
-    ),
-    def!(
-        "fmod_ret.s",
-        WithTarget,
-        Tracing,
-        Some(A::ModifyReturn),
-        ATTACH_BTF | SLEEPABLE,
-        Trace
-    ),
-    def!(
-        "fexit.s",
-        WithTarget,
-        Tracing,
-        Some(A::TraceFexit),
-        ATTACH_BTF | SLEEPABLE,
-        Trace
-    ),
+    def!("raw_tracepoint", WithTarget, RawTracepoint, None, NONE, RawTracepoint),
+    def!("raw_tp", WithTarget, RawTracepoint, None, NONE, RawTracepoint),
+    def!("raw_tracepoint.s", WithTarget, RawTracepoint, None, SLEEPABLE, RawTracepoint),
+    def!("raw_tp.s", WithTarget, RawTracepoint, None, SLEEPABLE, RawTracepoint),
+    def!("raw_tracepoint.w", WithTarget, RawTracepointWritable, None, NONE, RawTracepoint),
+    def!("raw_tp.w", WithTarget, RawTracepointWritable, None, NONE, RawTracepoint),
+    def!("tp_btf", WithTarget, Tracing, Some(A::TraceRawTp), ATTACH_BTF, Trace),
+    def!("tp_btf.s", WithTarget, Tracing, Some(A::TraceRawTp), ATTACH_BTF | SLEEPABLE, Trace),
+    def!("fentry", WithTarget, Tracing, Some(A::TraceFentry), ATTACH_BTF, Trace),
+    def!("fmod_ret", WithTarget, Tracing, Some(A::ModifyReturn), ATTACH_BTF, Trace),
+    def!("fexit", WithTarget, Tracing, Some(A::TraceFexit), ATTACH_BTF, Trace),
+    def!("fentry.s", WithTarget, Tracing, Some(A::TraceFentry), ATTACH_BTF | SLEEPABLE, Trace),
+    def!("fmod_ret.s", WithTarget, Tracing, Some(A::ModifyReturn), ATTACH_BTF | SLEEPABLE, Trace),
+    def!("fexit.s", WithTarget, Tracing, Some(A::TraceFexit), ATTACH_BTF | SLEEPABLE, Trace),
     def!("freplace", WithTarget, Ext, None, ATTACH_BTF, Trace),
     def!("lsm", WithTarget, Lsm, Some(A::LsmMac), ATTACH_BTF, Lsm),
-    def!(
-        "lsm.s",
-        WithTarget,
-        Lsm,
-        Some(A::LsmMac),
-        ATTACH_BTF | SLEEPABLE,
-        Lsm
-    ),
-    def!(
-        "lsm_cgroup",
-        WithTarget,
-        Lsm,
-        Some(A::LsmCgroup),
-        ATTACH_BTF,
-        None
-    ),
-    def!(
-        "iter",
-        WithTarget,
-        Tracing,
-        Some(A::TraceIter),
-        ATTACH_BTF,
-        Iter
-    ),
-    def!(
-        "iter.s",
-        WithTarget,
-        Tracing,
-        Some(A::TraceIter),
-        ATTACH_BTF | SLEEPABLE,
-        Iter
-    ),
+    def!("lsm.s", WithTarget, Lsm, Some(A::LsmMac), ATTACH_BTF | SLEEPABLE, Lsm),
+    def!("lsm_cgroup", WithTarget, Lsm, Some(A::LsmCgroup), ATTACH_BTF, None),
+    def!("iter", WithTarget, Tracing, Some(A::TraceIter), ATTACH_BTF, Iter),
+    def!("iter.s", WithTarget, Tracing, Some(A::TraceIter), ATTACH_BTF | SLEEPABLE, Iter),
     def!("syscall", Exact, Syscall, None, SLEEPABLE, None),
-    def!(
-        "xdp.frags/devmap",
-        Exact,
-        Xdp,
-        Some(A::XdpDevmap),
-        XDP_FRAGS,
-        None
-    ),
+    def!("xdp.frags/devmap", Exact, Xdp, Some(A::XdpDevmap), XDP_FRAGS, None),
     def!("xdp/devmap", Exact, Xdp, Some(A::XdpDevmap), NONE, None),
-    def!(
-        "xdp.frags/cpumap",
-        Exact,
-        Xdp,
-        Some(A::XdpCpumap),
-        XDP_FRAGS,
-        None
-    ),
+    def!("xdp.frags/cpumap", Exact, Xdp, Some(A::XdpCpumap), XDP_FRAGS, None),
     def!("xdp/cpumap", Exact, Xdp, Some(A::XdpCpumap), NONE, None),
     def!("xdp.frags", Exact, Xdp, Some(A::Xdp), XDP_FRAGS, None),
     def!("xdp", Exact, Xdp, Some(A::Xdp), ATTACH_OPTIONAL, None),
@@ -414,299 +156,47 @@ const SECTION_DEFS: &[SectionDef] = &[
     def!("lwt_out", Exact, LwtOut, None, NONE, None),
     def!("lwt_xmit", Exact, LwtXmit, None, NONE, None),
     def!("lwt_seg6local", Exact, LwtSeg6local, None, NONE, None),
-    def!(
-        "sockops",
-        Exact,
-        SockOps,
-        Some(A::CgroupSockOps),
-        ATTACH_OPTIONAL,
-        None
-    ),
-    def!(
-        "sk_skb/stream_parser",
-        Exact,
-        SkSkb,
-        Some(A::SkSkbStreamParser),
-        ATTACH_OPTIONAL,
-        None
-    ),
-    def!(
-        "sk_skb/stream_verdict",
-        Exact,
-        SkSkb,
-        Some(A::SkSkbStreamVerdict),
-        ATTACH_OPTIONAL,
-        None
-    ),
-    def!(
-        "sk_skb/verdict",
-        Exact,
-        SkSkb,
-        Some(A::SkSkbVerdict),
-        ATTACH_OPTIONAL,
-        None
-    ),
+    def!("sockops", Exact, SockOps, Some(A::CgroupSockOps), ATTACH_OPTIONAL, None),
+    def!("sk_skb/stream_parser", Exact, SkSkb, Some(A::SkSkbStreamParser), ATTACH_OPTIONAL, None),
+    def!("sk_skb/stream_verdict", Exact, SkSkb, Some(A::SkSkbStreamVerdict), ATTACH_OPTIONAL, None),
+    def!("sk_skb/verdict", Exact, SkSkb, Some(A::SkSkbVerdict), ATTACH_OPTIONAL, None),
     def!("sk_skb", Exact, SkSkb, None, NONE, None),
-    def!(
-        "sk_msg",
-        Exact,
-        SkMsg,
-        Some(A::SkMsgVerdict),
-        ATTACH_OPTIONAL,
-        None
-    ),
-    def!(
-        "lirc_mode2",
-        Exact,
-        LircMode2,
-        Some(A::LircMode2),
-        ATTACH_OPTIONAL,
-        None
-    ),
-    def!(
-        "flow_dissector",
-        Exact,
-        FlowDissector,
-        Some(A::FlowDissector),
-        ATTACH_OPTIONAL,
-        None
-    ),
-    def!(
-        "cgroup_skb/ingress",
-        Exact,
-        CgroupSkb,
-        Some(A::CgroupInetIngress),
-        ATTACH_OPTIONAL,
-        None
-    ),
-    def!(
-        "cgroup_skb/egress",
-        Exact,
-        CgroupSkb,
-        Some(A::CgroupInetEgress),
-        ATTACH_OPTIONAL,
-        None
-    ),
+    def!("sk_msg", Exact, SkMsg, Some(A::SkMsgVerdict), ATTACH_OPTIONAL, None),
+    def!("lirc_mode2", Exact, LircMode2, Some(A::LircMode2), ATTACH_OPTIONAL, None),
+    def!("flow_dissector", Exact, FlowDissector, Some(A::FlowDissector), ATTACH_OPTIONAL, None),
+    def!("cgroup_skb/ingress", Exact, CgroupSkb, Some(A::CgroupInetIngress), ATTACH_OPTIONAL, None),
+    def!("cgroup_skb/egress", Exact, CgroupSkb, Some(A::CgroupInetEgress), ATTACH_OPTIONAL, None),
     def!("cgroup/skb", Exact, CgroupSkb, None, NONE, None),
-    def!(
-        "cgroup/sock_create",
-        Exact,
-        CgroupSock,
-        Some(A::CgroupInetSockCreate),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/sock_release",
-        Exact,
-        CgroupSock,
-        Some(A::CgroupInetSockRelease),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/sock",
-        Exact,
-        CgroupSock,
-        Some(A::CgroupInetSockCreate),
-        ATTACH_OPTIONAL,
-        None
-    ),
-    def!(
-        "cgroup/post_bind4",
-        Exact,
-        CgroupSock,
-        Some(A::CgroupInet4PostBind),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/post_bind6",
-        Exact,
-        CgroupSock,
-        Some(A::CgroupInet6PostBind),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/bind4",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupInet4Bind),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/bind6",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupInet6Bind),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/connect4",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupInet4Connect),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/connect6",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupInet6Connect),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/connect_unix",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupUnixConnect),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/sendmsg4",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupUdp4Sendmsg),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/sendmsg6",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupUdp6Sendmsg),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/sendmsg_unix",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupUnixSendmsg),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/recvmsg4",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupUdp4Recvmsg),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/recvmsg6",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupUdp6Recvmsg),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/recvmsg_unix",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupUnixRecvmsg),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/getpeername4",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupInet4Getpeername),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/getpeername6",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupInet6Getpeername),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/getpeername_unix",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupUnixGetpeername),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/getsockname4",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupInet4Getsockname),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/getsockname6",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupInet6Getsockname),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/getsockname_unix",
-        Exact,
-        CgroupSockAddr,
-        Some(A::CgroupUnixGetsockname),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/sysctl",
-        Exact,
-        CgroupSysctl,
-        Some(A::CgroupSysctl),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/getsockopt",
-        Exact,
-        CgroupSockopt,
-        Some(A::CgroupGetsockopt),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/setsockopt",
-        Exact,
-        CgroupSockopt,
-        Some(A::CgroupSetsockopt),
-        NONE,
-        None
-    ),
-    def!(
-        "cgroup/dev",
-        Exact,
-        CgroupDevice,
-        Some(A::CgroupDevice),
-        ATTACH_OPTIONAL,
-        None
-    ),
+    def!("cgroup/sock_create", Exact, CgroupSock, Some(A::CgroupInetSockCreate), NONE, None),
+    def!("cgroup/sock_release", Exact, CgroupSock, Some(A::CgroupInetSockRelease), NONE, None),
+    def!("cgroup/sock", Exact, CgroupSock, Some(A::CgroupInetSockCreate), ATTACH_OPTIONAL, None),
+    def!("cgroup/post_bind4", Exact, CgroupSock, Some(A::CgroupInet4PostBind), NONE, None),
+    def!("cgroup/post_bind6", Exact, CgroupSock, Some(A::CgroupInet6PostBind), NONE, None),
+    def!("cgroup/bind4", Exact, CgroupSockAddr, Some(A::CgroupInet4Bind), NONE, None),
+    def!("cgroup/bind6", Exact, CgroupSockAddr, Some(A::CgroupInet6Bind), NONE, None),
+    def!("cgroup/connect4", Exact, CgroupSockAddr, Some(A::CgroupInet4Connect), NONE, None),
+    def!("cgroup/connect6", Exact, CgroupSockAddr, Some(A::CgroupInet6Connect), NONE, None),
+    def!("cgroup/connect_unix", Exact, CgroupSockAddr, Some(A::CgroupUnixConnect), NONE, None),
+    def!("cgroup/sendmsg4", Exact, CgroupSockAddr, Some(A::CgroupUdp4Sendmsg), NONE, None),
+    def!("cgroup/sendmsg6", Exact, CgroupSockAddr, Some(A::CgroupUdp6Sendmsg), NONE, None),
+    def!("cgroup/sendmsg_unix", Exact, CgroupSockAddr, Some(A::CgroupUnixSendmsg), NONE, None),
+    def!("cgroup/recvmsg4", Exact, CgroupSockAddr, Some(A::CgroupUdp4Recvmsg), NONE, None),
+    def!("cgroup/recvmsg6", Exact, CgroupSockAddr, Some(A::CgroupUdp6Recvmsg), NONE, None),
+    def!("cgroup/recvmsg_unix", Exact, CgroupSockAddr, Some(A::CgroupUnixRecvmsg), NONE, None),
+    def!("cgroup/getpeername4", Exact, CgroupSockAddr, Some(A::CgroupInet4Getpeername), NONE, None),
+    def!("cgroup/getpeername6", Exact, CgroupSockAddr, Some(A::CgroupInet6Getpeername), NONE, None),
+    def!("cgroup/getpeername_unix", Exact, CgroupSockAddr, Some(A::CgroupUnixGetpeername), NONE, None),
+    def!("cgroup/getsockname4", Exact, CgroupSockAddr, Some(A::CgroupInet4Getsockname), NONE, None),
+    def!("cgroup/getsockname6", Exact, CgroupSockAddr, Some(A::CgroupInet6Getsockname), NONE, None),
+    def!("cgroup/getsockname_unix", Exact, CgroupSockAddr, Some(A::CgroupUnixGetsockname), NONE, None),
+    def!("cgroup/sysctl", Exact, CgroupSysctl, Some(A::CgroupSysctl), NONE, None),
+    def!("cgroup/getsockopt", Exact, CgroupSockopt, Some(A::CgroupGetsockopt), NONE, None),
+    def!("cgroup/setsockopt", Exact, CgroupSockopt, Some(A::CgroupSetsockopt), NONE, None),
+    def!("cgroup/dev", Exact, CgroupDevice, Some(A::CgroupDevice), ATTACH_OPTIONAL, None),
     def!("struct_ops", WithTarget, StructOps, None, NONE, None),
     def!("struct_ops.s", WithTarget, StructOps, None, SLEEPABLE, None),
     def!("sk_lookup", Exact, SkLookup, Some(A::SkLookup), NONE, None),
-    def!(
-        "netfilter",
-        Exact,
-        Netfilter,
-        Some(A::Netfilter),
-        NONE,
-        None
-    ),
+    def!("netfilter", Exact, Netfilter, Some(A::Netfilter), NONE, None),
 ];
 
 /// What a program's section name says about it.
