@@ -40,11 +40,13 @@ or renamed:
     \"type\": \"perf_event_array\",            // kernel name of enum bpf_map_type
     \"key_size\": 4, \"value_size\": 4, \"max_entries\": 0,
     \"flags\": 0,                            // BPF_F_* map_flags
-    \"definition\": \"legacy\" | \"btf\" | \"data\" | \"kconfig\",
+    \"definition\": \"legacy\" | \"btf\" | \"data\" | \"kconfig\" | \"struct_ops\",
     \"pinning\": \"none\" | \"by_name\" | \"object_ns\" | \"global_ns\",
     \"map_extra\": 0, \"numa_node\": 0,
     \"inner_map\": { same fields } | null,   // map-in-map template
-    \"initial_values\": [{ \"index\": 0, \"program\": \"tail\" } | { \"index\": 1, \"map\": \"inner\" }]
+    \"initial_values\": [{ \"index\": 0, \"program\": \"tail\" } | { \"index\": 1, \"map\": \"inner\" }],
+    \"struct_ops\": { \"type\": \"tcp_congestion_ops\",   // struct_ops maps only, else null
+                    \"members\": [{ \"member\": \"ssthresh\", \"program\": \"my_ssthresh\" }] } | null
   }],
   \"data_sections\": [{ \"section\": \".rodata\", \"map\": \"execsnoo.rodata\", \"kind\": \"rodata\",
                       \"size\": 24 }],
@@ -161,6 +163,17 @@ fn map_json(m: &MapSpec) -> Value {
         "numa_node": m.numa_node,
         "inner_map": m.inner_map.as_deref().map(map_json),
         "initial_values": slots,
+        "struct_ops": match &m.definition {
+            MapDefinition::StructOps(ops) => json!({
+                "type": ops.type_name,
+                "members": ops
+                    .programs
+                    .iter()
+                    .map(|p| json!({ "member": p.member, "program": p.program }))
+                    .collect::<Vec<_>>(),
+            }),
+            _ => Value::Null,
+        },
     })
 }
 
@@ -260,6 +273,21 @@ fn map_line(m: &Value) -> String {
     }
     if !m["inner_map"].is_null() {
         line += &format!(" inner=({})", map_line(&m["inner_map"]));
+    }
+    if !m["struct_ops"].is_null() {
+        let members: Vec<String> = m["struct_ops"]["members"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| format!("{}={}", s(&v["member"]), s(&v["program"])))
+                    .collect()
+            })
+            .unwrap_or_default();
+        line += &format!(
+            " struct {} {{{}}}",
+            s(&m["struct_ops"]["type"]),
+            members.join(", ")
+        );
     }
     if let Some(slots) = m["initial_values"].as_array().filter(|a| !a.is_empty()) {
         let slots: Vec<String> = slots
@@ -369,8 +397,11 @@ mod tests {
     use bpfkit_test_support::{corpus_dir, libbpf_parse};
 
     fn inspect(rel: &str) -> (String, Value) {
-        let path = corpus_dir().join(rel);
-        let bytes = std::fs::read(&path).unwrap();
+        inspect_path(&corpus_dir().join(rel))
+    }
+
+    fn inspect_path(path: &std::path::Path) -> (String, Value) {
+        let bytes = std::fs::read(path).unwrap();
         let p = path.to_string_lossy().into_owned();
         let spec = ObjectSpec::parse_named(&bytes, &object_name_from_path(&p)).unwrap();
         (p.clone(), report(&p, &spec))
@@ -495,6 +526,23 @@ mod tests {
                 "--help lacks program field {key}"
             );
         }
+    }
+
+    #[test]
+    fn struct_ops_maps_show_their_type_and_members() {
+        let (_, r) = inspect_path(&bpfkit_test_support::fixture("struct_ops"));
+        let m = &r["maps"][0];
+        assert_eq!(m["definition"], "struct_ops");
+        assert_eq!(m["type"], "struct_ops");
+        assert_eq!(m["struct_ops"]["type"], "tcp_congestion_ops");
+        assert_eq!(
+            m["struct_ops"]["members"][0],
+            json!({ "member": "ssthresh", "program": "bpfkit_ssthresh" })
+        );
+        let t = text(&r);
+        assert!(t.contains("struct tcp_congestion_ops {ssthresh=bpfkit_ssthresh, cong_avoid=bpfkit_cong_avoid, undo_cwnd=bpfkit_undo_cwnd}"), "{t}");
+        let p = &r["programs"][0];
+        assert_eq!(p["program_type"], "struct_ops");
     }
 
     #[test]
