@@ -1163,13 +1163,13 @@ fn one_log_call_costs_a_few_dozen_verified_instructions() {
     );
 }
 
-/// `BPF_PROG_ATTACH` of a pinned program to the cgroup open as `cgroup`.
-fn cgroup_attach(cgroup: &std::os::fd::OwnedFd, prog_pin: &Path, attach_type: u32) {
+/// `BPF_PROG_ATTACH` of a pinned program to `target` (a cgroup or a sockmap/sockhash fd).
+fn prog_attach(target: &std::os::fd::OwnedFd, prog_pin: &Path, attach_type: u32) {
     use std::os::fd::AsRawFd;
     let prog = bpf_obj_get(prog_pin);
     // union bpf_attr for BPF_PROG_ATTACH: target_fd, attach_bpf_fd, attach_type, attach_flags.
     let mut attr = [
-        cgroup.as_raw_fd() as u32,
+        target.as_raw_fd() as u32,
         prog.as_raw_fd() as u32,
         attach_type,
         0,
@@ -1222,11 +1222,11 @@ fn cgroup_programs_see_what_a_task_in_the_cgroup_does() {
         // SAFETY: a new fd owned by nobody else.
         let cgroup = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
         let pin = |name: &str| loaded.pin_dir().join(name);
-        cgroup_attach(&cgroup, &pin("sock_create"), 2); // BPF_CGROUP_INET_SOCK_CREATE
-        cgroup_attach(&cgroup, &pin("device"), 6); // BPF_CGROUP_DEVICE
-        cgroup_attach(&cgroup, &pin("connect4"), 10); // BPF_CGROUP_INET4_CONNECT
-        cgroup_attach(&cgroup, &pin("sysctl"), 18); // BPF_CGROUP_SYSCTL
-        cgroup_attach(&cgroup, &pin("getsockopt"), 21); // BPF_CGROUP_GETSOCKOPT
+        prog_attach(&cgroup, &pin("sock_create"), 2); // BPF_CGROUP_INET_SOCK_CREATE
+        prog_attach(&cgroup, &pin("device"), 6); // BPF_CGROUP_DEVICE
+        prog_attach(&cgroup, &pin("connect4"), 10); // BPF_CGROUP_INET4_CONNECT
+        prog_attach(&cgroup, &pin("sysctl"), 18); // BPF_CGROUP_SYSCTL
+        prog_attach(&cgroup, &pin("getsockopt"), 21); // BPF_CGROUP_GETSOCKOPT
 
         // Everything the child uses is prepared before fork (no allocation after it).
         let procs = CString::new(dir.join("cgroup.procs").to_str().unwrap()).unwrap();
@@ -1473,7 +1473,7 @@ fn sk_lookup_and_sock_ops_see_their_connections() {
         assert!(fd >= 0, "open cgroup: {}", std::io::Error::last_os_error());
         // SAFETY: a new fd owned by nobody else.
         let cgroup = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-        cgroup_attach(&cgroup, &loaded.pin_dir().join("sock_events"), 3); // BPF_CGROUP_SOCK_OPS
+        prog_attach(&cgroup, &loaded.pin_dir().join("sock_events"), 3); // BPF_CGROUP_SOCK_OPS
         let procs = std::ffi::CString::new(dir.join("cgroup.procs").to_str().unwrap()).unwrap();
         let addr = libc::sockaddr_in {
             sin_family: libc::AF_INET as u16,
@@ -1518,4 +1518,89 @@ fn sk_lookup_and_sock_ops_see_their_connections() {
     let op = seen_values(&loaded).get(&7).copied();
     // BPF_SOCK_OPS_* are 1..=15 on 6.x; the child's connection produced at least one.
     assert!(matches!(op, Some(1..=15)), "sock_ops recorded op {op:?}");
+}
+
+/// `BPF_MAP_UPDATE_ELEM` of a socket fd into a pinned sockmap/sockhash under `key`.
+fn sock_map_insert(map_pin: &Path, key: &[u8], socket: std::os::fd::RawFd) {
+    use std::os::fd::AsRawFd;
+    let map = bpf_obj_get(map_pin);
+    let value = socket as u32;
+    // union bpf_attr for BPF_MAP_UPDATE_ELEM: map_fd (u32, padded to 8), key, value, flags.
+    let mut attr = [0u64; 4];
+    attr[0] = map.as_raw_fd() as u64;
+    attr[1] = key.as_ptr() as u64;
+    attr[2] = (&value as *const u32) as u64;
+    // SAFETY: BPF_MAP_UPDATE_ELEM (2) reads key and value of the map's sizes.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, 2, attr.as_mut_ptr(), 32) };
+    assert_eq!(
+        ret,
+        0,
+        "BPF_MAP_UPDATE_ELEM {}: {}",
+        map_pin.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// sk_msg attached to a sockmap holding a client socket sees the message it sends and
+/// redirects it (to the same socket's egress); the sk_skb parser/verdict pair attached to a
+/// sockhash holding a server socket sees arriving data and sends it back out of that socket,
+/// so the client reads its own bytes echoed.
+#[test]
+fn sk_msg_and_sk_skb_see_and_redirect_socket_data() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let loaded = prog_loadall(&build("program-types-load")).expect("loads");
+    let pin = |name: &str| loaded.pin_dir().join(name);
+    let attach_to_map = |map: &str, prog: &str, attach_type: u32| {
+        let map_fd = bpf_obj_get(&pin(&format!("maps/{map}")));
+        prog_attach(&map_fd, &pin(prog), attach_type);
+    };
+    attach_to_map("SOCKS", "redirect_msg", 7); // BPF_SK_MSG_VERDICT
+    attach_to_map("SOCKS_BY_PORT", "parse_skb", 4); // BPF_SK_SKB_STREAM_PARSER
+    attach_to_map("SOCKS_BY_PORT", "redirect_skb", 5); // BPF_SK_SKB_STREAM_VERDICT
+
+    // sk_msg: the client's sendmsg passes through the program.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+    let (mut server, _) = listener.accept().expect("accept");
+    sock_map_insert(&pin("maps/SOCKS"), &0u32.to_ne_bytes(), client.as_raw_fd());
+    client.write_all(b"hello").expect("send");
+    let mut got = [0u8; 5];
+    server
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    server
+        .read_exact(&mut got)
+        .expect("server receives the redirected message");
+    assert_eq!(&got, b"hello");
+    assert_eq!(
+        seen_values(&loaded).get(&8),
+        Some(&5),
+        "sk_msg: message size"
+    );
+
+    // sk_skb: data arriving at the server socket is redirected back out of it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().unwrap().port() as u32;
+    let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    sock_map_insert(
+        &pin("maps/SOCKS_BY_PORT"),
+        &port.to_ne_bytes(),
+        server.as_raw_fd(),
+    );
+    client.write_all(b"ping").expect("send");
+    let mut echo = [0u8; 4];
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    client
+        .read_exact(&mut echo)
+        .expect("client receives the echo");
+    assert_eq!(&echo, b"ping");
+    assert_eq!(
+        seen_values(&loaded).get(&9),
+        Some(&4),
+        "sk_skb: packet length"
+    );
 }
