@@ -309,3 +309,65 @@ fn fixed_btf_datasecs_agree_with_elf_sections_and_symbols() {
     }
     assert!(checked_vars > 100, "only {checked_vars} variables checked");
 }
+
+#[test]
+fn every_relocation_points_at_a_call_or_ld_imm64_of_its_kind() {
+    use bpfkit_obj::object::RelocationTarget as T;
+    let mut counts = [0usize; 5];
+    for path in all_objects() {
+        let Ok(spec) = parse(&path) else { continue };
+        let names: Vec<&str> = spec
+            .programs
+            .iter()
+            .chain(&spec.subprograms)
+            .map(|p| p.name.as_str())
+            .collect();
+        for f in spec.programs.iter().chain(&spec.subprograms) {
+            for r in &f.relocations {
+                let at = r.insn_index * 8;
+                let insn = &f.instructions[at..at + 8];
+                let (code, src) = if spec.big_endian {
+                    (insn[0], insn[1] & 0xf)
+                } else {
+                    (insn[0], insn[1] >> 4)
+                };
+                let what = format!(
+                    "{}: {} insn {}: {:?}",
+                    path.display(),
+                    f.name,
+                    r.insn_index,
+                    r.target
+                );
+                match &r.target {
+                    T::Call { function } => {
+                        assert_eq!((code, src), (0x85, 1), "{what}");
+                        assert!(names.contains(&function.as_str()), "{what}");
+                        counts[0] += 1;
+                    }
+                    T::FunctionAddress { function } => {
+                        assert_eq!(code, 0x18, "{what}");
+                        assert!(names.contains(&function.as_str()), "{what}");
+                        counts[1] += 1;
+                    }
+                    T::Map { map } => {
+                        assert_eq!(code, 0x18, "{what}");
+                        assert!(spec.map(map).is_some(), "{what}");
+                        counts[2] += 1;
+                    }
+                    T::Data { map, .. } => {
+                        assert_eq!(code, 0x18, "{what}");
+                        assert!(spec.map(map).is_some(), "{what}: no such data map");
+                        counts[3] += 1;
+                    }
+                    T::Extern { name, call } => {
+                        assert_eq!(code, if *call { 0x85 } else { 0x18 }, "{what}");
+                        assert!(spec.externs.iter().any(|e| &e.name == name), "{what}");
+                        counts[4] += 1;
+                    }
+                }
+            }
+        }
+    }
+    // calls, callbacks, maps, data, externs: every kind occurs.
+    assert!(counts.iter().all(|&n| n > 0), "{counts:?}");
+}
