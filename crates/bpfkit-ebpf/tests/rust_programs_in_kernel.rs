@@ -1002,8 +1002,14 @@ fn program_types_the_host_cannot_run_pass_the_verifier() {
     }
 }
 
-/// Builds `program-types-tracing` with one feature and returns a copy of its object.
+/// Builds `program-types-tracing` with one feature (once per test binary; builds are
+/// serialised because they share a target directory) and returns a copy of its object.
 fn build_tracing_variant(feature: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, path)) = built.iter().find(|(f, _)| f == feature) {
+        return path.clone();
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let objects =
         bpfkit_build::EbpfBuild::new(root.join("testdata/rust-ebpf/program-types-tracing"))
@@ -1015,6 +1021,7 @@ fn build_tracing_variant(feature: &str) -> PathBuf {
     let copy =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("program-types-tracing-{feature}.o"));
     std::fs::copy(&objects[0].path, &copy).expect("copy object");
+    built.push((feature.to_string(), copy.clone()));
     copy
 }
 
@@ -1602,5 +1609,45 @@ fn sk_msg_and_sk_skb_see_and_redirect_socket_data() {
         seen_values(&loaded).get(&9),
         Some(&4),
         "sk_skb: packet length"
+    );
+}
+
+/// The task iterator attached with BPF_LINK_CREATE and run by reading a BPF_ITER_CREATE fd:
+/// it visits tasks (a non-NULL `task_struct` pointer reaches the program).
+#[test]
+fn task_iterator_visits_tasks_when_read() {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let loaded = prog_loadall(&build_tracing_variant("iter")).expect("iterator loads");
+    let prog = bpf_obj_get(&loaded.pin_dir().join("each_task"));
+    // union bpf_attr for BPF_LINK_CREATE: prog_fd, target_fd, attach_type (BPF_TRACE_ITER), flags.
+    let mut attr = [prog.as_raw_fd() as u32, 0, 28, 0, 0, 0, 0, 0];
+    // SAFETY: BPF_LINK_CREATE (28) reads the 32-byte `attr` (no iterator info).
+    let link = unsafe { libc::syscall(libc::SYS_bpf, 28, attr.as_mut_ptr(), 32) };
+    assert!(
+        link >= 0,
+        "BPF_LINK_CREATE: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a new fd owned by nobody else.
+    let link = unsafe { std::os::fd::OwnedFd::from_raw_fd(link as i32) };
+    let mut attr = [link.as_raw_fd() as u32, 0];
+    // SAFETY: BPF_ITER_CREATE (33) reads link_fd and flags.
+    let iter = unsafe { libc::syscall(libc::SYS_bpf, 33, attr.as_mut_ptr(), 8) };
+    assert!(
+        iter >= 0,
+        "BPF_ITER_CREATE: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a new fd owned by nobody else.
+    let mut iter = unsafe { std::fs::File::from_raw_fd(iter as i32) };
+    let mut out = Vec::new();
+    iter.read_to_end(&mut out).expect("run the iterator");
+    let seen = seen_values(&loaded);
+    let task = seen.get(&4).copied().unwrap_or(0);
+    // Kernel addresses sit in the top half of the address space (x86_64 and arm64).
+    assert!(
+        task >= 0xffff_0000_0000_0000,
+        "a kernel task_struct address reached the program: {task:#x}"
     );
 }
