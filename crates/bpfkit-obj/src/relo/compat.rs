@@ -11,6 +11,11 @@ use super::types::{essential_name, skip_mods_and_typedefs, Kind, TypeId, TypeInf
 /// How deep the mutual recursion of the compatibility checks may go (libbpf: 32 levels).
 const MAX_LEVEL: i32 = 32;
 
+/// How many type pairs one TYPE_MATCHES or type-compat check may compare. Real types need a few
+/// thousand; crafted BTF (structs of many members of the same struct, 32 levels deep)
+/// would otherwise take exponential time.
+const MATCH_BUDGET: u32 = 1 << 20;
+
 fn skip<'s, S: TypeSource + ?Sized>(
     src: &'s S,
     id: TypeId,
@@ -49,7 +54,8 @@ where
     L: TypeSource + ?Sized,
     T: TypeSource + ?Sized,
 {
-    types_are_compat_level(local, local_id, targ, targ_id, MAX_LEVEL)
+    let mut budget = MATCH_BUDGET;
+    types_are_compat_level(local, local_id, targ, targ_id, MAX_LEVEL, &mut budget)
 }
 
 fn types_are_compat_level<L, T>(
@@ -58,11 +64,16 @@ fn types_are_compat_level<L, T>(
     targ: &T,
     mut targ_id: TypeId,
     level: i32,
+    budget: &mut u32,
 ) -> Result<bool, ReloFailure>
 where
     L: TypeSource + ?Sized,
     T: TypeSource + ?Sized,
 {
+    if *budget == 0 {
+        return Err(ReloFailure::TooDeep);
+    }
+    *budget -= 1;
     let lt = by_id(local, local_id, "local")?;
     let tt = by_id(targ, targ_id, "target")?;
     if !lt.kind.core_compat(tt.kind) {
@@ -98,7 +109,7 @@ where
                     }
                     let (l_arg, _) = skip(local, l.type_id, "local")?;
                     let (t_arg, _) = skip(targ, t.type_id, "target")?;
-                    if !types_are_compat_level(local, l_arg, targ, t_arg, level - 1)? {
+                    if !types_are_compat_level(local, l_arg, targ, t_arg, level - 1, budget)? {
                         return Ok(false);
                     }
                 }
@@ -171,7 +182,16 @@ where
     L: TypeSource + ?Sized,
     T: TypeSource + ?Sized,
 {
-    types_match_level(local, local_id, targ, targ_id, false, MAX_LEVEL)
+    let mut budget = MATCH_BUDGET;
+    types_match_level(
+        local,
+        local_id,
+        targ,
+        targ_id,
+        false,
+        MAX_LEVEL,
+        &mut budget,
+    )
 }
 
 fn types_match_level<L, T>(
@@ -181,14 +201,16 @@ fn types_match_level<L, T>(
     mut targ_id: TypeId,
     mut behind_ptr: bool,
     level: i32,
+    budget: &mut u32,
 ) -> Result<bool, ReloFailure>
 where
     L: TypeSource + ?Sized,
     T: TypeSource + ?Sized,
 {
-    if level <= 0 {
+    if level <= 0 || *budget == 0 {
         return Err(ReloFailure::TooDeep);
     }
+    *budget -= 1;
     for _ in 0..MAX_LEVEL {
         let (_, lt) = skip(local, local_id, "local")?;
         let (_, tt) = skip(targ, targ_id, "target")?;
@@ -229,7 +251,7 @@ where
                 if lk != tk {
                     return Ok(false);
                 }
-                return composites_match(local, &lt, targ, &tt, behind_ptr, level);
+                return composites_match(local, &lt, targ, &tt, behind_ptr, level, budget);
             }
             Kind::Int => {
                 if lk != tk {
@@ -267,8 +289,15 @@ where
                     return Ok(false);
                 }
                 for (l, t) in lp.iter().zip(tp) {
-                    if !types_match_level(local, l.type_id, targ, t.type_id, behind_ptr, level - 1)?
-                    {
+                    if !types_match_level(
+                        local,
+                        l.type_id,
+                        targ,
+                        t.type_id,
+                        behind_ptr,
+                        level - 1,
+                        budget,
+                    )? {
                         return Ok(false);
                     }
                 }
@@ -303,6 +332,7 @@ fn composites_match<L, T>(
     tt: &TypeInfo<'_>,
     behind_ptr: bool,
     level: i32,
+    budget: &mut u32,
 ) -> Result<bool, ReloFailure>
 where
     L: TypeSource + ?Sized,
@@ -318,7 +348,15 @@ where
             if !names_match(l.name, t.name) {
                 continue;
             }
-            if types_match_level(local, l.type_id, targ, t.type_id, behind_ptr, level - 1)? {
+            if types_match_level(
+                local,
+                l.type_id,
+                targ,
+                t.type_id,
+                behind_ptr,
+                level - 1,
+                budget,
+            )? {
                 matched = true;
                 break;
             }

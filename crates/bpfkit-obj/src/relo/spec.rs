@@ -15,6 +15,11 @@ use crate::btf::CoreReloKind;
 /// libbpf's `BPF_CORE_SPEC_MAX_LEN`.
 pub(crate) const SPEC_MAX_LEN: usize = 64;
 
+/// How many target members one member search may visit. Real structs need hundreds;
+/// crafted BTF (anonymous members sharing anonymous types, 64 levels deep) would otherwise
+/// take exponential time.
+const MEMBER_BUDGET: u32 = 1 << 20;
+
 /// One high-level step: a named member of `type_id`, or element `idx` of type `type_id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Accessor<'a> {
@@ -236,6 +241,7 @@ fn match_member<'t, L, T>(
     targ: &'t T,
     targ_id: TypeId,
     spec: &mut Spec<'t>,
+    budget: &mut u32,
 ) -> Result<Option<TypeId>, ReloFailure>
 where
     L: TypeSource + ?Sized,
@@ -267,6 +273,10 @@ where
         if spec.raw.len() == SPEC_MAX_LEN {
             return Err(ReloFailure::AccessTooLong { max: SPEC_MAX_LEN });
         }
+        if *budget == 0 {
+            return Err(ReloFailure::TooDeep);
+        }
+        *budget -= 1;
         let saved_offset = spec.bit_offset;
         spec.bit_offset = spec
             .bit_offset
@@ -274,7 +284,7 @@ where
             .ok_or(ReloFailure::OffsetOverflow)?;
         spec.raw.push(i as u32);
         if m.name.is_empty() {
-            if let Some(found) = match_member(local, local_acc, targ, m.type_id, spec)? {
+            if let Some(found) = match_member(local, local_acc, targ, m.type_id, spec, budget)? {
                 return Ok(Some(found));
             }
         } else if m.name == local_member.name {
@@ -357,7 +367,8 @@ where
             })?;
         targ_id = cur;
         if local_acc.name.is_some() {
-            match match_member(local, local_acc, targ, targ_id, &mut spec)? {
+            let mut budget = MEMBER_BUDGET;
+            match match_member(local, local_acc, targ, targ_id, &mut spec, &mut budget)? {
                 Some(next) => targ_id = next,
                 None => return Ok(None),
             }

@@ -1120,3 +1120,54 @@ fn big_endian_instructions_and_bitfield_shifts() {
         "{err}"
     );
 }
+
+/// `S0 { S1 a; S1 b; }`, `S1 { S2 a; S2 b; }`, ... down to an int: `depth` levels whose
+/// full comparison takes 2^depth steps. Returns the id of `S0`.
+fn doubling_structs(btf: &mut TypeTable, depth: u32, anonymous: bool) -> TypeId {
+    let mut inner = btf.int("int", 4, true);
+    for level in (0..depth).rev() {
+        let (a, b) = if anonymous { ("", "") } else { ("a", "b") };
+        let name = if anonymous && level > 0 {
+            String::new()
+        } else {
+            format!("S{level}")
+        };
+        inner = btf.struct_(&name, 8, &[(a, inner, 0), (b, inner, 0)]);
+    }
+    inner
+}
+
+#[test]
+fn exponential_type_graphs_hit_a_budget_instead_of_hanging() {
+    let mut local = TypeTable::new();
+    let s0 = doubling_structs(&mut local, 30, false);
+    let target = local.clone();
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    let started = std::time::Instant::now();
+    let err = run(
+        &mut insns,
+        &[relo(0, s0, "0", CoreReloKind::TypeMatches)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert_eq!(err.reason, ReloFailure::TooDeep);
+
+    // A member search through 60 levels of doubled anonymous members.
+    let mut target = TypeTable::new();
+    let s0_target = doubling_structs(&mut target, 60, true);
+    let _ = s0_target;
+    let mut local = TypeTable::new();
+    let int = local.int("int", 4, true);
+    let s = local.struct_("S0", 4, &[("missing", int, 0)]);
+    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
+    let err = run(
+        &mut insns,
+        &[relo(0, s, "0:0", CoreReloKind::FieldExists)],
+        &local,
+        &[&target],
+    )
+    .unwrap_err();
+    assert_eq!(err.reason, ReloFailure::TooDeep);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
