@@ -4,7 +4,8 @@
 use bpfkit_ebpf::macros::map;
 use bpfkit_ebpf::maps::{
     Array, ArrayOfMaps, BloomFilter, HashMap, LpmKey, LpmTrie, PerCpuArray, PerfEventArray,
-    ProgramArray, Queue, RingBuf, SkStorage, SockHash, StackTrace, UserRingBuf, XskMap,
+    PinnedArray, PinnedHashMap, ProgramArray, Queue, RingBuf, SkStorage, SockHash, StackTrace,
+    UserRingBuf, XskMap,
 };
 use bpfkit_ebpf::{Global, GlobalMut};
 
@@ -16,6 +17,9 @@ static EVENTS: RingBuf<{ 256 * 1024 }> = RingBuf::new();
 #[test]
 fn map_definitions_have_one_pointer_per_libbpf_attribute() {
     const P: usize = core::mem::size_of::<usize>();
+    // type, key, value, max_entries, map_flags, pinning
+    assert_eq!(core::mem::size_of::<PinnedHashMap<u32, u64, 1024>>(), 6 * P);
+    assert_eq!(core::mem::size_of::<PinnedArray<u64, 1>>(), 6 * P);
     // type, key, value, max_entries, map_flags
     assert_eq!(core::mem::size_of::<HashMap<u32, u64, 1024>>(), 5 * P);
     assert_eq!(core::mem::size_of::<Array<u64, 1>>(), 5 * P);

@@ -1651,3 +1651,54 @@ fn task_iterator_visits_tasks_when_read() {
         "a kernel task_struct address reached the program: {task:#x}"
     );
 }
+
+/// `Pinned*` definitions through bpfkit's loader with a pin directory: the first load pins
+/// them by name, the second reuses them (same map ids), the unpinned map is per load.
+#[test]
+fn pinned_map_definitions_are_shared_between_loads() {
+    let object = build("pinned-maps");
+    let dir = PathBuf::from(format!(
+        "/sys/fs/bpf/bpfkit-ebpf-pins-{}",
+        std::process::id()
+    ));
+    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("mounts");
+    if !mounts
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf"))
+    {
+        let _ = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+            .status();
+    }
+    std::fs::create_dir_all(&dir).expect("pin dir");
+    let map_id = |o: &bpfkit::loader::Object, name: &str| {
+        let map = o.map(name).unwrap_or_else(|| panic!("map {name}"));
+        bpfkit::info::MapInfo::from_fd(std::os::fd::AsFd::as_fd(map))
+            .expect("map info")
+            .id
+    };
+    let result = std::panic::catch_unwind(|| {
+        let first = bpfkit::loader::Loader::new()
+            .pin_dir(&dir)
+            .load_file(&object)
+            .expect("first load");
+        let second = bpfkit::loader::Loader::new()
+            .pin_dir(&dir)
+            .load_file(&object)
+            .expect("second load");
+        for name in ["SHARED_COUNTS", "SHARED_RECENT", "SHARED_TOTAL"] {
+            assert!(dir.join(name).exists(), "{name} pinned by name");
+            assert_eq!(map_id(&first, name), map_id(&second, name), "{name} shared");
+        }
+        assert!(!dir.join("PRIVATE").exists());
+        assert_ne!(
+            map_id(&first, "PRIVATE"),
+            map_id(&second, "PRIVATE"),
+            "unpinned maps are per load"
+        );
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

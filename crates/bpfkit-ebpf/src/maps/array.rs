@@ -2,12 +2,12 @@
 
 use core::ptr::NonNull;
 
-use super::{map_ptr, Uint};
+use super::{map_ptr, Uint, LIBBPF_PIN_BY_NAME};
 use crate::bindings::map_type::{BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY};
 use crate::helpers::{bpf_map_lookup_elem, bpf_map_update_elem, check};
 
 macro_rules! array_map {
-    ($(#[$doc:meta])* $name:ident, $map_type:expr) => {
+    ($(#[$doc:meta])* $name:ident, $map_type:expr $(, $pinning:ident)?) => {
         $(#[$doc])*
         #[repr(C)]
         pub struct $name<V, const MAX_ENTRIES: usize, const FLAGS: usize = 0> {
@@ -16,6 +16,7 @@ macro_rules! array_map {
             value: *const V,
             max_entries: Uint<MAX_ENTRIES>,
             map_flags: Uint<FLAGS>,
+            $($pinning: Uint<LIBBPF_PIN_BY_NAME>,)?
         }
 
         // SAFETY: the struct holds type-level pointers that are never dereferenced; the map
@@ -34,6 +35,7 @@ macro_rules! array_map {
                     value: core::ptr::null(),
                     max_entries: core::ptr::null(),
                     map_flags: core::ptr::null(),
+                    $($pinning: core::ptr::null(),)?
                 }
             }
 
@@ -82,4 +84,11 @@ array_map!(
     /// `BPF_MAP_TYPE_PERCPU_ARRAY`: one array per CPU; lookups see the current CPU's copy.
     PerCpuArray,
     BPF_MAP_TYPE_PERCPU_ARRAY
+);
+array_map!(
+    /// An [`Array`] that the loader pins by name (`pinning = LIBBPF_PIN_BY_NAME`): it reuses
+    /// the map pinned under the same name in its pin directory, or pins the new one there.
+    PinnedArray,
+    BPF_MAP_TYPE_ARRAY,
+    pinning
 );

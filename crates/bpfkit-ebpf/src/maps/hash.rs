@@ -2,7 +2,7 @@
 
 use core::ptr::NonNull;
 
-use super::{map_ptr, Uint};
+use super::{map_ptr, Uint, LIBBPF_PIN_BY_NAME};
 use crate::bindings::map_type::{
     BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
     BPF_MAP_TYPE_PERCPU_HASH,
@@ -10,7 +10,7 @@ use crate::bindings::map_type::{
 use crate::helpers::{bpf_map_delete_elem, bpf_map_lookup_elem, bpf_map_update_elem, check};
 
 macro_rules! hash_map {
-    ($(#[$doc:meta])* $name:ident, $map_type:expr) => {
+    ($(#[$doc:meta])* $name:ident, $map_type:expr $(, $pinning:ident)?) => {
         $(#[$doc])*
         #[repr(C)]
         pub struct $name<K, V, const MAX_ENTRIES: usize, const FLAGS: usize = 0> {
@@ -19,6 +19,7 @@ macro_rules! hash_map {
             value: *const V,
             max_entries: Uint<MAX_ENTRIES>,
             map_flags: Uint<FLAGS>,
+            $($pinning: Uint<LIBBPF_PIN_BY_NAME>,)?
         }
 
         // SAFETY: the struct holds type-level pointers that are never dereferenced; the map
@@ -37,6 +38,7 @@ macro_rules! hash_map {
                     value: core::ptr::null(),
                     max_entries: core::ptr::null(),
                     map_flags: core::ptr::null(),
+                    $($pinning: core::ptr::null(),)?
                 }
             }
 
@@ -115,4 +117,17 @@ hash_map!(
     /// `BPF_MAP_TYPE_LRU_PERCPU_HASH`: an LRU hash map whose values are per CPU.
     LruPerCpuHashMap,
     BPF_MAP_TYPE_LRU_PERCPU_HASH
+);
+hash_map!(
+    /// A [`HashMap`] that the loader pins by name (`pinning = LIBBPF_PIN_BY_NAME`), sharing it
+    /// with every object loaded with the same pin directory.
+    PinnedHashMap,
+    BPF_MAP_TYPE_HASH,
+    pinning
+);
+hash_map!(
+    /// An [`LruHashMap`] that the loader pins by name (`pinning = LIBBPF_PIN_BY_NAME`).
+    PinnedLruHashMap,
+    BPF_MAP_TYPE_LRU_HASH,
+    pinning
 );

@@ -14,8 +14,8 @@
 //! static COUNTS: HashMap<u32, u64, 1024> = HashMap::new();
 //! ```
 //!
-//! Definitions carry no `pinning` attribute: libbpf refuses one (even `LIBBPF_PIN_NONE`) on
-//! a map-in-map's inner definition, so pinning is left to the loader.
+//! Only the `Pinned*` definitions carry a `pinning` attribute (`LIBBPF_PIN_BY_NAME`): libbpf
+//! refuses one, even `LIBBPF_PIN_NONE`, on a map-in-map's inner definition.
 //!
 //! `BPF_MAP_TYPE_ARENA` is not offered: using arena memory needs pointers in address space 1
 //! and `__ksym` kfunc declarations, neither of which Rust can express today.
@@ -35,9 +35,11 @@ mod storage;
 mod user_ring_buf;
 mod xdp;
 
-pub use array::{Array, PerCpuArray};
+pub use array::{Array, PerCpuArray, PinnedArray};
 pub use bloom_filter::BloomFilter;
-pub use hash::{HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap};
+pub use hash::{
+    HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap, PinnedHashMap, PinnedLruHashMap,
+};
 pub use lpm_trie::{LpmKey, LpmTrie};
 pub use of_maps::{ArrayOfMaps, HashOfMaps};
 pub use perf_event_array::PerfEventArray;
@@ -52,6 +54,9 @@ pub use xdp::{CpuMap, DevMap, DevMapHash, XskMap};
 
 /// `__uint(name, N)`: an integer attribute encoded as the length of a pointed-to array.
 pub type Uint<const N: usize> = *const [i32; N];
+
+/// `pinning` value `LIBBPF_PIN_BY_NAME`.
+pub const LIBBPF_PIN_BY_NAME: usize = 1;
 
 /// The map definition's address, which helpers take as `struct bpf_map *`.
 #[inline(always)]
