@@ -4,7 +4,10 @@
 //! instructions, resolving each against one or more target BTFs (vmlinux first, then module
 //! split BTFs) exactly as libbpf's `relo_core.c` does: all 13 relocation kinds, `___flavor`
 //! candidates, ambiguity detection, instruction validation, load/store size fix-ups and
-//! poisoning of relocations that cannot be resolved.
+//! poisoning of relocations that cannot be resolved. The one deliberate difference: every
+//! walk of the type graph is bounded (depth and work budgets), so crafted BTF that would
+//! make libbpf loop or take exponential time gives [`ReloFailure::TooDeep`] instead.
+//! Big-endian instructions go through [`relocate_instructions_in`].
 //!
 //! The engine reads BTF only through [`TypeSource`], so any BTF — parsed from an ELF, from
 //! `/sys/kernel/btf`, or built in memory with [`TypeTable`] — can be local or target.
