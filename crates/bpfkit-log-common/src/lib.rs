@@ -94,3 +94,54 @@ pub const fn text_words<const N: usize>(target: &str, fmt: &str) -> [u64; N] {
     }
     words
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_words_pack_target_then_format_each_padded_to_8() {
+        const N: usize = text_word_count("net", "pid {} x");
+        assert_eq!(N, 2);
+        let words: [u64; N] = text_words("net", "pid {} x");
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&words[0].to_ne_bytes());
+        bytes[8..].copy_from_slice(&words[1].to_ne_bytes());
+        assert_eq!(&bytes, b"net\0\0\0\0\0pid {} x");
+    }
+
+    #[test]
+    fn header_words_and_bytes_agree() {
+        let header = RecordHeader {
+            version: RECORD_VERSION,
+            level: Level::Debug as u8,
+            arg_count: 2,
+            target_len: 9,
+            fmt_len: 300,
+            record_len: 512,
+            line: 77,
+            reserved: 0,
+        };
+        let words = header.to_words();
+        let mut from_words = [0u8; 16];
+        from_words[..8].copy_from_slice(&words[0].to_ne_bytes());
+        from_words[8..].copy_from_slice(&words[1].to_ne_bytes());
+        assert_eq!(from_words, header.to_bytes());
+        assert_eq!(RecordHeader::from_bytes(&from_words), Some(header));
+    }
+
+    #[test]
+    fn levels_round_trip_and_reject_others() {
+        for level in [
+            Level::Error,
+            Level::Warn,
+            Level::Info,
+            Level::Debug,
+            Level::Trace,
+        ] {
+            assert_eq!(Level::from_u8(level as u8), Some(level));
+        }
+        assert_eq!(Level::from_u8(0), None);
+        assert_eq!(Level::from_u8(6), None);
+    }
+}

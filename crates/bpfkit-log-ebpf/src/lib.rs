@@ -209,3 +209,23 @@ pub mod __private {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::default_level;
+
+    #[test]
+    fn build_time_level_names_map_to_levels() {
+        assert_eq!(default_level(None), 3, "info by default");
+        assert_eq!(default_level(Some("off")), 0);
+        assert_eq!(default_level(Some("error")), 1);
+        assert_eq!(default_level(Some("warn")), 2);
+        assert_eq!(default_level(Some("debug")), 4);
+        assert_eq!(default_level(Some("trace")), 5);
+        assert_eq!(
+            default_level(Some("loud")),
+            3,
+            "unknown names keep the default"
+        );
+    }
+}
