@@ -181,7 +181,8 @@ fn execve_tracepoint_loads_with_btf_and_records_exec_of_child() {
     );
     eprintln!(
         "execve-events: verified_insns={} xlated_insns={}",
-        prog.info["verified_insns"], prog.xlated_insns
+        verified_insns(&loaded.pin_dir().join("record_execve")),
+        prog.xlated_insns
     );
     let last_exec = loaded.map("LAST_EXEC").expect("LAST_EXEC pinned");
     assert_eq!(last_exec.info["type"], "hash");
