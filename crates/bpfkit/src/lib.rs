@@ -8,6 +8,8 @@
 //! - [`maps`]: typed maps over [`Pod`](maps::Pod) keys and values, one module per family.
 //! - [`programs`]: program types in the kernel's words.
 //! - [`pin`]: pin, unpin and open pinned objects on a bpffs.
+//! - [`readers`]: ring buffer and perf buffer readers (copying, zero-copy batches, epoll,
+//!   tokio) and the user ring buffer writer.
 //! - [`info`]: loaded programs, maps and links with their kernel info; run-time stats.
 
 pub mod features;
@@ -16,4 +18,5 @@ pub mod loader;
 pub mod maps;
 pub mod pin;
 pub mod programs;
+pub mod readers;
 pub mod sys;

@@ -1,4 +1,5 @@
-//! The one place that calls the kernel: bpf(2) commands, one thin wrapper each, and map mmap.
+//! The one place that calls the kernel: bpf(2) commands, one thin wrapper each, map mmap, and
+//! perf_event_open(2) ([`perf`]).
 //!
 //! Every wrapper takes and returns owned or borrowed fds (`OwnedFd`, `BorrowedFd`) and reports
 //! failures as [`SyscallError`], which keeps the command name and the errno. All bpf(2) calls
@@ -7,6 +8,7 @@
 
 mod commands;
 mod mmap;
+pub mod perf;
 #[allow(clippy::all, rustdoc::all, unsafe_op_in_unsafe_fn)]
 pub mod uapi;
 #[allow(non_camel_case_types)]

@@ -1,0 +1,451 @@
+//! Ring buffer reader (`BPF_MAP_TYPE_RINGBUF`): copying, zero-copy batches and closure drains.
+//!
+//! The map's memory, as kernel/bpf/ringbuf.c lays it out for mmap: page 0 holds
+//! `consumer_pos` (user writable), page 1 `producer_pos` (read-only), then the data area mapped
+//! twice in a row, so a record that wraps past the end of the area is still contiguous. Each
+//! record starts with an 8-byte header: a `u32` length whose top bits are `BPF_RINGBUF_BUSY_BIT`
+//! (reserved, not yet committed) and `BPF_RINGBUF_DISCARD_BIT` (committed, to be skipped),
+//! then a `u32` page offset the kernel uses. Records are padded to 8 bytes.
+
+use std::cell::Cell;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use super::{page_size, ReaderError};
+use crate::maps::{MapData, MapType};
+use crate::sys::MmapRegion;
+
+/// `BPF_RINGBUF_BUSY_BIT`: the producer has reserved but not committed the record.
+pub(crate) const BUSY_BIT: u32 = 1 << 31;
+/// `BPF_RINGBUF_DISCARD_BIT`: the producer discarded the record; readers skip it.
+pub(crate) const DISCARD_BIT: u32 = 1 << 30;
+/// `BPF_RINGBUF_HDR_SZ`.
+pub(crate) const HEADER_SIZE: usize = 8;
+
+/// Total ring space of a record of `len` bytes: header plus data, rounded up to 8.
+#[inline(always)]
+pub(crate) const fn record_space(len: usize) -> usize {
+    (len + HEADER_SIZE + 7) & !7
+}
+
+/// A reader of a `BPF_MAP_TYPE_RINGBUF` map.
+///
+/// ```no_run
+/// # fn demo(map: &bpfkit::maps::MapData) -> Result<(), bpfkit::readers::ReaderError> {
+/// let mut ring = bpfkit::readers::RingBuf::new(map)?;
+/// // Copying, one record at a time:
+/// while let Some(record) = ring.next()? {
+///     println!("{} bytes", record.len());
+/// }
+/// // Fastest: a closure over every available record, one commit at the end.
+/// let n = ring.consume(|record| assert!(record.len() >= 8))?;
+/// # let _ = n; Ok(()) }
+/// ```
+#[doc(alias = "BPF_MAP_TYPE_RINGBUF")]
+#[doc(alias = "ring_buffer__consume")]
+#[derive(Debug)]
+pub struct RingBuf {
+    name: String,
+    fd: OwnedFd,
+    /// Page 0: `consumer_pos`, mapped read-write.
+    consumer: MmapRegion,
+    /// Page 1 (`producer_pos`) and the data area twice, mapped read-only.
+    producer: MmapRegion,
+    page_size: usize,
+    /// Data area size, a power of two.
+    size: usize,
+    /// Our consumer position (we are the only writer of `consumer_pos`).
+    cons: usize,
+}
+
+/// What the header at a ring position says.
+enum Slot {
+    /// Nothing committed at this position yet (or the ring is empty).
+    Empty,
+    /// A committed record: data at `data`, `len` bytes; the next record is `space` bytes on.
+    Record {
+        data: *const u8,
+        len: usize,
+        space: usize,
+    },
+    /// A discarded record to skip.
+    Discarded { space: usize },
+    /// A header whose length cannot be right.
+    Corrupt { len: u32 },
+}
+
+impl RingBuf {
+    /// Map the ring buffer `map` for reading. The reader keeps its own copy of the map fd.
+    pub fn new(map: &MapData) -> Result<Self, ReaderError> {
+        if map.map_type() != MapType::RingBuf {
+            return Err(ReaderError::WrongMapType {
+                map: map.name().to_string(),
+                expected: "BPF_MAP_TYPE_RINGBUF",
+                actual: map.map_type(),
+            });
+        }
+        let fd = map
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| syscall(map.name(), "dup", e))?;
+        Self::from_fd(map.name(), fd, map.max_entries())
+    }
+
+    /// Map a ring buffer given its fd and data area size (`max_entries`).
+    pub fn from_fd(name: &str, fd: OwnedFd, size: u32) -> Result<Self, ReaderError> {
+        let page_size = page_size();
+        let size = size as usize;
+        if !size.is_power_of_two() || size % page_size != 0 {
+            return Err(ReaderError::BadSize {
+                map: name.to_string(),
+                size: size as u64,
+                page_size,
+            });
+        }
+        let consumer =
+            MmapRegion::map(fd.as_fd(), page_size, libc::PROT_READ | libc::PROT_WRITE, 0).map_err(
+                |source| ReaderError::Syscall {
+                    map: name.to_string(),
+                    source,
+                },
+            )?;
+        let producer = MmapRegion::map(
+            fd.as_fd(),
+            page_size + 2 * size,
+            libc::PROT_READ,
+            page_size as i64,
+        )
+        .map_err(|source| ReaderError::Syscall {
+            map: name.to_string(),
+            source,
+        })?;
+        let mut ring = Self {
+            name: name.to_string(),
+            fd,
+            consumer,
+            producer,
+            page_size,
+            size,
+            cons: 0,
+        };
+        // Start where a previous reader (or an earlier open of a pinned map) stopped.
+        ring.cons = ring.consumer_pos().load(Ordering::Acquire);
+        Ok(ring)
+    }
+
+    /// The map's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The data area size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Bytes committed or reserved by producers and not yet consumed.
+    pub fn pending_bytes(&self) -> usize {
+        self.producer_pos()
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.cons)
+    }
+
+    /// The consumer position as published in the shared consumer page (what the kernel
+    /// sees; a [`Batch`] publishes it when it ends).
+    pub fn consumer_position(&self) -> usize {
+        self.consumer_pos().load(Ordering::Acquire)
+    }
+
+    #[inline(always)]
+    fn consumer_pos(&self) -> &AtomicUsize {
+        // SAFETY: `consumer_pos` (an `unsigned long`) is the first word of the mapped,
+        // page-aligned consumer page, which lives as long as `self`.
+        unsafe { &*(self.consumer.as_ptr() as *const AtomicUsize) }
+    }
+
+    #[inline(always)]
+    fn producer_pos(&self) -> &AtomicUsize {
+        // SAFETY: `producer_pos` is the first word of the mapped, page-aligned producer page.
+        unsafe { &*(self.producer.as_ptr() as *const AtomicUsize) }
+    }
+
+    #[inline(always)]
+    fn data(&self) -> *const u8 {
+        // SAFETY: the data area starts one page into the producer mapping.
+        unsafe { self.producer.as_ptr().add(self.page_size) }
+    }
+
+    /// Load the producer position.
+    #[inline(always)]
+    fn load_producer(&self) -> usize {
+        // Acquire: pairs with smp_store_release(&rb->producer_pos, new_prod_pos) in
+        // __bpf_ringbuf_reserve(), so every header up to this position has been written.
+        self.producer_pos().load(Ordering::Acquire)
+    }
+
+    /// Publish our consumer position.
+    #[inline(always)]
+    fn store_consumer(&mut self, cons: usize) {
+        self.cons = cons;
+        // Release: our reads of the records before `cons` happen before the producer may
+        // reuse their space; pairs with smp_load_acquire(&rb->consumer_pos) in
+        // __bpf_ringbuf_reserve() (and ringbuf_avail_data_sz()).
+        self.consumer_pos().store(cons, Ordering::Release);
+    }
+
+    /// Read the header at `pos` (below the producer position).
+    #[inline(always)]
+    fn slot(&self, pos: usize) -> Slot {
+        let data = self.data();
+        // SAFETY: `pos & mask` is inside the data area; headers are 8-byte aligned.
+        let header = unsafe { data.add(pos & (self.size - 1)) };
+        // SAFETY: an aligned u32 inside the live mapping, written by the kernel atomically.
+        let len_word = unsafe { &*(header as *const AtomicU32) };
+        // Acquire: pairs with the xchg(&hdr->len, new_len) in bpf_ringbuf_commit() (a full
+        // barrier), so the record's bytes are visible once BUSY is clear.
+        let len = len_word.load(Ordering::Acquire);
+        if len & BUSY_BIT != 0 {
+            return Slot::Empty;
+        }
+        let data_len = (len & !(BUSY_BIT | DISCARD_BIT)) as usize;
+        let space = record_space(data_len);
+        if space > self.size {
+            return Slot::Corrupt { len };
+        }
+        if len & DISCARD_BIT != 0 {
+            return Slot::Discarded { space };
+        }
+        Slot::Record {
+            // SAFETY: header + 8 + len stays inside the double mapping (space <= size).
+            data: unsafe { header.add(HEADER_SIZE) },
+            len: data_len,
+            space,
+        }
+    }
+
+    fn corrupt(&self, pos: usize, len: u32) -> ReaderError {
+        ReaderError::CorruptRecord {
+            map: self.name.clone(),
+            position: pos as u64,
+            len: u64::from(len & !(BUSY_BIT | DISCARD_BIT)),
+            size: self.size as u64,
+        }
+    }
+
+    /// Copy the next record out, committing its space at once; `None` when the ring is empty.
+    /// Discarded records are skipped.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Vec<u8>>, ReaderError> {
+        let mut cons = self.cons;
+        let prod = self.load_producer();
+        let mut found = None;
+        while cons < prod {
+            match self.slot(cons) {
+                Slot::Empty => break,
+                Slot::Discarded { space } => cons += space,
+                Slot::Record { data, len, space } => {
+                    // SAFETY: a committed record of `len` bytes that we have not released.
+                    found = Some(unsafe { std::slice::from_raw_parts(data, len) }.to_vec());
+                    cons += space;
+                    break;
+                }
+                Slot::Corrupt { len } => return Err(self.corrupt(cons, len)),
+            }
+        }
+        if cons != self.cons {
+            self.store_consumer(cons);
+        }
+        Ok(found)
+    }
+
+    /// Call `f` on every record available now (and any committed while draining), without
+    /// copying; the consumer position is published once per pass over the producer position.
+    /// Returns how many records `f` saw.
+    #[inline]
+    pub fn consume<F: FnMut(&[u8])>(&mut self, mut f: F) -> Result<usize, ReaderError> {
+        let mut count = 0;
+        let mut cons = self.cons;
+        loop {
+            let prod = self.load_producer();
+            if cons >= prod {
+                break;
+            }
+            let start = cons;
+            let mut busy = false;
+            while cons < prod {
+                match self.slot(cons) {
+                    Slot::Record { data, len, space } => {
+                        // SAFETY: a committed record we have not released; the slice's
+                        // lifetime ends with the closure call, before the commit below.
+                        f(unsafe { std::slice::from_raw_parts(data, len) });
+                        count += 1;
+                        cons += space;
+                    }
+                    Slot::Discarded { space } => cons += space,
+                    Slot::Empty => {
+                        busy = true;
+                        break;
+                    }
+                    Slot::Corrupt { len } => {
+                        if cons != start {
+                            self.store_consumer(cons);
+                        }
+                        return Err(self.corrupt(cons, len));
+                    }
+                }
+            }
+            if cons != start {
+                self.store_consumer(cons);
+            }
+            if busy {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Lend the available records without copying; the consumer position is published once,
+    /// when the batch ends. Records borrow the batch, so none can outlive it:
+    ///
+    /// ```compile_fail
+    /// # fn demo(ring: &mut bpfkit::readers::RingBuf) {
+    /// let escaped: &[u8] = {
+    ///     let batch = ring.batch();
+    ///     batch.next().unwrap()
+    /// }; // error: `batch` does not live long enough
+    /// # let _ = escaped; }
+    /// ```
+    ///
+    /// The same code keeping the record inside the batch compiles:
+    ///
+    /// ```no_run
+    /// # fn demo(ring: &mut bpfkit::readers::RingBuf) {
+    /// let total: usize = {
+    ///     let batch = ring.batch();
+    ///     let first = batch.next().unwrap();
+    ///     let second = batch.next().unwrap(); // several records may be held at once
+    ///     first.len() + second.len()
+    /// };
+    /// # let _ = total; }
+    /// ```
+    pub fn batch(&mut self) -> Batch<'_> {
+        let cons = self.cons;
+        let prod = self.load_producer();
+        Batch {
+            ring: self,
+            start: cons,
+            cons: Cell::new(cons),
+            prod: Cell::new(prod),
+            count: Cell::new(0),
+            corrupt: Cell::new(None),
+        }
+    }
+}
+
+impl AsFd for RingBuf {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for RingBuf {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Records of one [`RingBuf::batch`], lent as `&[u8]` that live as long as the batch.
+///
+/// Dropping the batch (or [`Batch::finish`]) publishes the consumer position past every
+/// record handed out, once.
+#[derive(Debug)]
+pub struct Batch<'r> {
+    ring: &'r mut RingBuf,
+    start: usize,
+    cons: Cell<usize>,
+    prod: Cell<usize>,
+    count: Cell<usize>,
+    corrupt: Cell<Option<(usize, u32)>>,
+}
+
+impl Batch<'_> {
+    /// The next record, or `None` when no committed record remains (a corrupt header also
+    /// ends the batch; [`Batch::finish`] reports it).
+    #[allow(clippy::should_implement_trait)]
+    #[inline]
+    pub fn next(&self) -> Option<&[u8]> {
+        if self.corrupt.get().is_some() {
+            return None;
+        }
+        let mut cons = self.cons.get();
+        loop {
+            if cons >= self.prod.get() {
+                // Pick up records committed since the batch started.
+                self.prod.set(self.ring.load_producer());
+                if cons >= self.prod.get() {
+                    self.cons.set(cons);
+                    return None;
+                }
+            }
+            match self.ring.slot(cons) {
+                Slot::Record { data, len, space } => {
+                    self.cons.set(cons + space);
+                    self.count.set(self.count.get() + 1);
+                    // SAFETY: a committed record below the producer position; its space is
+                    // released only when the batch ends, which the borrow of `self` outlives.
+                    return Some(unsafe { std::slice::from_raw_parts(data, len) });
+                }
+                Slot::Discarded { space } => cons += space,
+                Slot::Empty => {
+                    self.cons.set(cons);
+                    return None;
+                }
+                Slot::Corrupt { len } => {
+                    self.cons.set(cons);
+                    self.corrupt.set(Some((cons, len)));
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Records handed out so far.
+    pub fn count(&self) -> usize {
+        self.count.get()
+    }
+
+    /// End the batch: publish the consumer position and return the number of records handed
+    /// out, or the error for a corrupt header that ended it.
+    pub fn finish(self) -> Result<usize, ReaderError> {
+        let count = self.count.get();
+        match self.corrupt.get() {
+            Some((pos, len)) => Err(self.ring.corrupt(pos, len)),
+            None => Ok(count),
+        }
+    }
+}
+
+impl<'b> Iterator for &'b Batch<'_> {
+    type Item = &'b [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'b [u8]> {
+        Batch::next(self)
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        let cons = self.cons.get();
+        if cons != self.start {
+            self.ring.store_consumer(cons);
+        }
+    }
+}
+
+pub(crate) fn syscall(map: &str, call: &'static str, io_error: std::io::Error) -> ReaderError {
+    ReaderError::Syscall {
+        map: map.to_string(),
+        source: crate::sys::SyscallError { call, io_error },
+    }
+}
