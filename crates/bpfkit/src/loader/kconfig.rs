@@ -75,13 +75,19 @@ pub(crate) fn fill(spec: &ObjectSpec, bytes: &mut [u8]) -> Result<(), String> {
             .ok_or_else(|| format!("kconfig extern '{}' lies outside .kconfig", e.name))?;
         match kind {
             KconfigType::Bool | KconfigType::Tristate => {
-                dst[0] = match value.as_str() {
-                    "y" => 1,
-                    "m" => 2,
-                    _ => 0,
-                };
+                if let Some(b) = dst.first_mut() {
+                    *b = match value.as_str() {
+                        "y" => 1,
+                        "m" => 2,
+                        _ => 0,
+                    };
+                }
             }
-            KconfigType::Char => dst[0] = value.bytes().next().unwrap_or(0),
+            KconfigType::Char => {
+                if let Some(b) = dst.first_mut() {
+                    *b = value.bytes().next().unwrap_or(0);
+                }
+            }
             KconfigType::CharArray => {
                 let s = value.trim_matches('"').as_bytes();
                 let n = s.len().min(size.saturating_sub(1));
@@ -89,13 +95,16 @@ pub(crate) fn fill(spec: &ObjectSpec, bytes: &mut [u8]) -> Result<(), String> {
             }
             KconfigType::Int { .. } => {
                 let v: i64 = if let Some(hex) = value.strip_prefix("0x") {
-                    i64::from_str_radix(hex, 16).map_err(|e| format!("{}: {e}", e))?
+                    i64::from_str_radix(hex, 16).map_err(|_| {
+                        format!("kconfig extern '{}': '{value}' is not a number", e.name)
+                    })?
                 } else {
                     value.parse().map_err(|_| {
                         format!("kconfig extern '{}': '{value}' is not a number", e.name)
                     })?
                 };
-                dst.copy_from_slice(&v.to_le_bytes()[..size.min(8)]);
+                let n = size.min(8);
+                dst[..n].copy_from_slice(&v.to_le_bytes()[..n]);
             }
         }
     }

@@ -205,7 +205,7 @@ fn link_extern(
     match &ext.kind {
         ExternKind::Kconfig { offset, .. } => {
             let map = ctx.kconfig_map.ok_or("no .kconfig map")?;
-            let fd = ctx.map_fds[map];
+            let fd = *ctx.map_fds.get(map).ok_or(".kconfig map was not created")?;
             set_src(insns, at, uapi::BPF_PSEUDO_MAP_VALUE as u8).ok_or_else(bad)?;
             set_imm(insns, at, fd).ok_or_else(bad)?;
             set_imm(insns, at + 1, *offset as i32).ok_or_else(bad)?;
