@@ -8,7 +8,7 @@
 #![no_main]
 
 use bpfkit_obj::btf::Btf;
-use bpfkit_obj::relo::{relocate_instructions, CandidateCache, CoreRelo, TypeSource};
+use bpfkit_obj::relo::{relocate_instructions, CandidateCache, CoreRelo, CoreReloKind, TypeSource};
 use libfuzzer_sys::fuzz_target;
 
 fn u32_at(data: &[u8], at: usize) -> Option<u32> {
@@ -50,6 +50,10 @@ fuzz_target!(|data: &[u8]| {
             break;
         };
         at += 16;
+        // .BTF.ext parsing refuses unknown kinds; fold the fuzzed value onto the known ones.
+        let Some(kind) = CoreReloKind::from_u32(kind % 16) else {
+            continue;
+        };
         let access = local.string_at(access).unwrap_or("0");
         relos.push(CoreRelo {
             insn_off,
