@@ -759,6 +759,11 @@ fn execsnoop_verified_insns_against_libbpf_tools() {
 /// BPF_PROG_TEST_RUN on a pinned program with optional packet data and context; returns the
 /// program's return value.
 fn prog_test_run(prog_pin: &Path, data: &[u8], ctx: &[u8]) -> u32 {
+    prog_test_run_packet(prog_pin, data, ctx).0
+}
+
+/// BPF_PROG_TEST_RUN returning the program's return value and the packet it left.
+fn prog_test_run_packet(prog_pin: &Path, data: &[u8], ctx: &[u8]) -> (u32, Vec<u8>) {
     use std::os::fd::AsRawFd;
     let prog = bpf_obj_get(prog_pin);
     let mut data_out = vec![0u8; data.len() + 256];
@@ -790,7 +795,9 @@ fn prog_test_run(prog_pin: &Path, data: &[u8], ctx: &[u8]) -> u32 {
         prog_pin.display(),
         std::io::Error::last_os_error()
     );
-    u32::from_ne_bytes(attr[4..8].try_into().unwrap())
+    let out_len = u32::from_ne_bytes(attr[12..16].try_into().unwrap()) as usize;
+    data_out.truncate(out_len.min(data_out.len()));
+    (u32::from_ne_bytes(attr[4..8].try_into().unwrap()), data_out)
 }
 
 fn array_u64(map_id: u32, slot: u32) -> u64 {
@@ -1702,4 +1709,35 @@ fn pinned_map_definitions_are_shared_between_loads() {
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Packet rewriting from Rust: direct access through `XdpContext::ptr_at`, `adjust_head`,
+/// `SkBuffContext::store` and `change_tail`; the kernel returns the rewritten packet.
+#[test]
+fn packet_rewrites_reach_the_packet() {
+    let loaded = prog_loadall(&build("packets")).expect("loads");
+    let pin = |name: &str| loaded.pin_dir().join(name);
+    let mut frame = vec![0u8; 60];
+    frame[..6].copy_from_slice(&[1, 1, 1, 1, 1, 1]);
+    frame[6..12].copy_from_slice(&[2, 2, 2, 2, 2, 2]);
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    frame[14] = 0x45;
+    frame[22] = 64; // TTL
+
+    let (verdict, out) = prog_test_run_packet(&pin("swap_macs"), &frame, &[]);
+    assert_eq!(verdict, 2, "XDP_PASS");
+    assert_eq!(&out[..12], &[2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1]);
+    assert_eq!(&out[12..], &frame[12..]);
+
+    let (verdict, out) = prog_test_run_packet(&pin("push_tag"), &frame, &[]);
+    assert_eq!(verdict, 2, "XDP_PASS");
+    assert_eq!(out.len(), frame.len() + 4);
+    assert_eq!(&out[..4], &[0xde, 0xad, 0xbe, 0xef]);
+    assert_eq!(&out[4..], &frame[..]);
+
+    let (verdict, out) = prog_test_run_packet(&pin("rewrite_ttl"), &frame, &[]);
+    assert_eq!(verdict, 0, "TC_ACT_OK");
+    assert_eq!(out.len(), 34, "trimmed to Ethernet + IPv4 header");
+    assert_eq!(out[22], 7, "TTL rewritten");
+    assert_eq!(&out[..22], &frame[..22]);
 }

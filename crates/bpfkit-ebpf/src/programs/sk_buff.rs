@@ -5,7 +5,10 @@ use core::ptr::NonNull;
 
 use super::{context, fields};
 use crate::bindings::__sk_buff;
-use crate::helpers::{bpf_skb_load_bytes, bpf_skb_store_bytes, check};
+use crate::helpers::{
+    bpf_redirect, bpf_skb_change_tail, bpf_skb_load_bytes, bpf_skb_pull_data, bpf_skb_store_bytes,
+    check,
+};
 
 /// Context of a program that sees a socket buffer (`struct __sk_buff`). Which fields are
 /// readable or writable depends on the program type; the verifier enforces it.
@@ -152,5 +155,28 @@ impl SkBuffContext {
             )
         };
         check(ret).map(|_| ())
+    }
+
+    /// `bpf_skb_pull_data`: makes the first `len` bytes linear so direct packet access
+    /// reaches them (0: all). Packet pointers taken before are invalid after.
+    #[inline(always)]
+    pub fn pull_data(&mut self, len: u32) -> Result<(), i64> {
+        // SAFETY: the context is a socket buffer context.
+        check(unsafe { bpf_skb_pull_data(self.skb, len) }).map(|_| ())
+    }
+
+    /// `bpf_skb_change_tail`: grows or trims the packet to `len` bytes.
+    #[inline(always)]
+    pub fn change_tail(&mut self, len: u32, flags: u64) -> Result<(), i64> {
+        // SAFETY: the context is a socket buffer context.
+        check(unsafe { bpf_skb_change_tail(self.skb, len, flags) }).map(|_| ())
+    }
+
+    /// `bpf_redirect`: the tc verdict that sends the packet to interface `ifindex`
+    /// (`BPF_F_INGRESS` in `flags`: to its ingress).
+    #[inline(always)]
+    pub fn redirect(&self, ifindex: u32, flags: u64) -> i32 {
+        // SAFETY: takes no pointers; the kernel validates the interface.
+        unsafe { bpf_redirect(ifindex, flags) as i32 }
     }
 }

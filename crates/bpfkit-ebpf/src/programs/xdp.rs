@@ -4,6 +4,7 @@ use core::ptr::NonNull;
 
 use super::{context, fields};
 use crate::bindings::xdp_md;
+use crate::helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_tail, check};
 
 /// `XDP_ABORTED`: drop and raise the `xdp_exception` tracepoint.
 pub const XDP_ABORTED: u32 = 0;
@@ -71,5 +72,20 @@ impl XdpContext {
         // SAFETY: `ptr_at` checked the whole `T` lies inside the packet.
         self.ptr_at::<T>(offset)
             .map(|p| unsafe { p.as_ptr().read_unaligned() })
+    }
+
+    /// `bpf_xdp_adjust_head`: moves the packet start by `delta` bytes (negative: grows the
+    /// packet in front, e.g. to push a header). Packet pointers taken before are invalid after.
+    #[inline(always)]
+    pub fn adjust_head(&mut self, delta: i32) -> Result<(), i64> {
+        // SAFETY: the context is an XDP context; the kernel bounds-checks `delta`.
+        check(unsafe { bpf_xdp_adjust_head(self.md, delta) }).map(|_| ())
+    }
+
+    /// `bpf_xdp_adjust_tail`: moves the packet end by `delta` bytes.
+    #[inline(always)]
+    pub fn adjust_tail(&mut self, delta: i32) -> Result<(), i64> {
+        // SAFETY: the context is an XDP context; the kernel bounds-checks `delta`.
+        check(unsafe { bpf_xdp_adjust_tail(self.md, delta) }).map(|_| ())
     }
 }

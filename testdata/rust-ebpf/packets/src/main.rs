@@ -1,0 +1,48 @@
+//! Packet rewriting through the context APIs, run with BPF_PROG_TEST_RUN and checked on the
+//! packet the kernel hands back.
+#![no_std]
+#![no_main]
+
+use bpfkit_ebpf::macros::{classifier, xdp};
+use bpfkit_ebpf::programs::{TcContext, XdpContext, XDP_DROP, XDP_PASS};
+
+/// Swaps the Ethernet source and destination MACs in place (direct packet access).
+#[xdp]
+fn swap_macs(ctx: XdpContext) -> u32 {
+    let Some(mut eth) = ctx.ptr_at::<[u8; 12]>(0) else {
+        return XDP_DROP;
+    };
+    // SAFETY: `ptr_at` checked the 12 bytes lie inside the packet.
+    let eth = unsafe { eth.as_mut() };
+    let mut dst = [0u8; 6];
+    dst.copy_from_slice(&eth[..6]);
+    eth.copy_within(6..12, 0);
+    eth[6..12].copy_from_slice(&dst);
+    XDP_PASS
+}
+
+/// Pushes 4 bytes (`0xdeadbeef`) in front of the packet.
+#[xdp]
+fn push_tag(mut ctx: XdpContext) -> u32 {
+    if ctx.adjust_head(-4).is_err() {
+        return XDP_DROP;
+    }
+    let Some(mut tag) = ctx.ptr_at::<[u8; 4]>(0) else {
+        return XDP_DROP;
+    };
+    // SAFETY: checked to lie inside the packet.
+    unsafe { *tag.as_mut() = [0xde, 0xad, 0xbe, 0xef] };
+    XDP_PASS
+}
+
+/// Rewrites the IPv4 TTL (byte 22 of the frame) with `bpf_skb_store_bytes` and trims the
+/// packet to 34 bytes (Ethernet + IPv4 header).
+#[classifier]
+fn rewrite_ttl(mut ctx: TcContext) -> i32 {
+    if ctx.store(22, &7u8, 0).is_err() || ctx.change_tail(34, 0).is_err() {
+        return 2; // TC_ACT_SHOT
+    }
+    0
+}
+
+bpfkit_ebpf::license!("GPL");
