@@ -220,6 +220,30 @@ fn verifier_rejection_through_the_loader_carries_the_log() {
     fds.assert_no_leak();
 }
 
+#[test]
+fn refused_trampoline_programs_carry_a_hint() {
+    let fds = FdCheck::start();
+    {
+        // vfsstat's fentry programs: this host refuses trampolines (EPERM, ftrace locked
+        // down, TESTING.md); where they load, there is nothing to explain.
+        let path = corpus_dir().join("libbpf-tools/vfsstat.bpf.o");
+        match Loader::new().load_file(&path) {
+            Ok(_) => {}
+            Err(LoadError::Program {
+                hint,
+                source,
+                program,
+                ..
+            }) => {
+                assert_eq!(source.source.errno(), Some(libc::EPERM), "{program}");
+                assert!(hint.is_some_and(|h| h.contains("trampoline")), "{hint:?}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    fds.assert_no_leak();
+}
+
 /// Compile tests/fixtures/NAME.bpf.c with clang-19 into a temp file.
 fn compile_fixture(name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.bpf.c"));

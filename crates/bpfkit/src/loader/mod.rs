@@ -95,12 +95,14 @@ pub enum LoadError {
         reason: String,
     },
     /// The kernel refused a program; the verifier log is in the source.
-    #[error("object '{object}': program '{program}': {source}")]
+    #[error("object '{object}': program '{program}': {source}{}", hint.map(|h| format!("\nhint: {h}")).unwrap_or_default())]
     Program {
         /// The object name.
         object: String,
         /// The program.
         program: String,
+        /// What usually causes this errno for this kind of program, if known.
+        hint: Option<&'static str>,
         /// The syscall error and verifier log.
         #[source]
         source: Box<ProgLoadError>,
@@ -596,8 +598,27 @@ impl Loader {
             .map_err(|source| LoadError::Program {
                 object: object.clone(),
                 program: p.name.clone(),
+                hint: load_hint(p, source.source.errno()),
                 source: Box::new(source),
             })
+    }
+}
+
+/// What an errno usually means for a program of this kind (only where it is known).
+fn load_hint(p: &ProgramSpec, errno: Option<i32>) -> Option<&'static str> {
+    use bpfkit_obj::object::ProgramType as T;
+    match (p.section.program_type, errno) {
+        (T::Tracing | T::Lsm | T::Ext | T::StructOps, Some(libc::EPERM)) => Some(
+            "trampoline programs (fentry/fexit/fmod_ret/lsm/freplace) were refused: \
+             ftrace may be locked down (lockdown=confidentiality) or CAP_BPF/CAP_PERFMON missing",
+        ),
+        (_, Some(libc::EPERM)) => {
+            Some("loading needs CAP_BPF (with CAP_PERFMON for tracing) or root")
+        }
+        (T::Kprobe, Some(libc::EINVAL)) if p.section.kind.is_some_and(|k| k.contains("multi")) => {
+            Some("kprobe.multi needs CONFIG_FPROBE and Linux 5.18")
+        }
+        _ => None,
     }
 }
 
