@@ -54,6 +54,32 @@ macro_rules! license {
     };
 }
 
+/// `bpf_trace_printk`: a debugging line in the kernel's trace buffer
+/// (`/sys/kernel/tracing/trace_pipe`), with a kernel printf format and up to three integer
+/// arguments. Returns the helper's result (bytes written or a negative errno).
+///
+/// ```ignore
+/// bpfkit_ebpf::printk!("pid %d len %u", pid, len);
+/// ```
+#[macro_export]
+macro_rules! printk {
+    ($fmt:literal $(,)?) => {
+        $crate::helpers::__printk(::core::concat!($fmt, "\0"), &[])
+    };
+    ($fmt:literal, $a:expr $(,)?) => {
+        $crate::helpers::__printk(::core::concat!($fmt, "\0"), &[$a as u64])
+    };
+    ($fmt:literal, $a:expr, $b:expr $(,)?) => {
+        $crate::helpers::__printk(::core::concat!($fmt, "\0"), &[$a as u64, $b as u64])
+    };
+    ($fmt:literal, $a:expr, $b:expr, $c:expr $(,)?) => {
+        $crate::helpers::__printk(
+            ::core::concat!($fmt, "\0"),
+            &[$a as u64, $b as u64, $c as u64],
+        )
+    };
+}
+
 #[doc(hidden)]
 pub const fn __nul_terminated<const N: usize>(text: &str) -> [u8; N] {
     let bytes = text.as_bytes();

@@ -1741,3 +1741,29 @@ fn packet_rewrites_reach_the_packet() {
     assert_eq!(out[22], 7, "TTL rewritten");
     assert_eq!(&out[..22], &frame[..22]);
 }
+
+/// `printk!` writes a formatted line into the kernel's trace buffer.
+#[test]
+fn printk_reaches_the_trace_buffer() {
+    let loaded = prog_loadall(&build("packets")).expect("loads");
+    let tracefs = Path::new("/sys/kernel/tracing");
+    if !tracefs.join("trace").exists() {
+        let _ = std::process::Command::new("mount")
+            .args(["-t", "tracefs", "none", "/sys/kernel/tracing"])
+            .status();
+    }
+    // A word unique to this run, so other users of the trace buffer do not matter.
+    let marker = 0x5eed_0000u32 | (std::process::id() & 0xffff);
+    let mut packet = vec![0u8; 40];
+    packet[..4].copy_from_slice(&marker.to_be_bytes());
+    assert_eq!(
+        prog_test_run(&loaded.pin_dir().join("print_packet"), &packet, &[]),
+        2
+    );
+    let trace = std::fs::read_to_string(tracefs.join("trace")).expect("read trace");
+    let expected = format!("bpfkit-printk {marker:x} len 40");
+    assert!(
+        trace.lines().any(|l| l.ends_with(&expected)),
+        "no line ending with {expected:?}"
+    );
+}

@@ -209,3 +209,21 @@ pub fn send_signal(signal: u32) -> Result<(), i64> {
     // SAFETY: the helper validates the signal number.
     check(unsafe { bpf_send_signal(signal) }).map(|_| ())
 }
+
+/// What [`printk!`](crate::printk) expands to: `bpf_trace_printk` with up to three arguments.
+#[doc(hidden)]
+#[inline(always)]
+pub fn __printk(fmt: &'static str, args: &[u64]) -> i64 {
+    let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+    // SAFETY: `fmt` is a NUL-terminated static string (the macro appends the NUL) and its
+    // length is passed with it; the kernel checks the format against the arguments.
+    unsafe {
+        bpf_trace_printk(
+            fmt.as_ptr().cast(),
+            fmt.len() as u32,
+            arg(0),
+            arg(1),
+            arg(2),
+        )
+    }
+}

@@ -45,4 +45,13 @@ fn rewrite_ttl(mut ctx: TcContext) -> i32 {
     0
 }
 
+/// Prints the packet's first word and length to the kernel's trace buffer.
+#[xdp]
+fn print_packet(ctx: XdpContext) -> u32 {
+    let first = ctx.load::<u32>(0).unwrap_or(0);
+    let len = ctx.data_end() - ctx.data();
+    let _ = bpfkit_ebpf::printk!("bpfkit-printk %x len %u", u32::from_be(first), len);
+    XDP_PASS
+}
+
 bpfkit_ebpf::license!("GPL");
