@@ -317,6 +317,19 @@ fn global_data_rodata_override_and_pinned_map_reuse() {
             ".rodata frozen: {err:?}"
         );
 
+        // Programs pin too; the pin keeps the same program.
+        let prog_pin = dir.path.join("count");
+        prog.pin(&prog_pin).unwrap();
+        let reopened = bpfkit::pin::open_pinned(&prog_pin).unwrap();
+        assert_eq!(
+            bpfkit::info::ProgramInfo::from_fd(std::os::fd::AsFd::as_fd(&reopened))
+                .unwrap()
+                .id,
+            prog.id().unwrap()
+        );
+        drop(reopened);
+        bpfkit::pin::unpin(&prog_pin).unwrap();
+
         // A second load reuses the pinned map, contents included.
         let pin = dir.path.join("results");
         assert!(pin.exists());

@@ -593,7 +593,17 @@ impl Loader {
             log_level: self.log_level,
             ..Default::default()
         };
-        sys::prog_load(&attr)
+        let result = match sys::prog_load(&attr) {
+            // Kernels before 5.11 charge programs to RLIMIT_MEMLOCK: raise it once and retry.
+            Err(e)
+                if e.source.errno() == Some(libc::EPERM)
+                    && features::raise_memlock_after_eperm() =>
+            {
+                sys::prog_load(&attr)
+            }
+            other => other,
+        };
+        result
             .map(|(fd, _log)| fd)
             .map_err(|source| LoadError::Program {
                 object: object.clone(),

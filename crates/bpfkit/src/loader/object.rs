@@ -45,6 +45,12 @@ impl Program {
     pub fn id(&self) -> SysResult<u32> {
         self.info().map(|i| i.id)
     }
+
+    /// Pin the program at `path` on a bpffs; it then outlives this process until unpinned
+    /// ([`crate::pin::unpin`]).
+    pub fn pin(&self, path: impl AsRef<std::path::Path>) -> Result<(), crate::pin::PinError> {
+        crate::pin::pin_fd(self.fd.as_fd(), path.as_ref())
+    }
 }
 
 /// Everything one object loaded: maps and programs by name. Dropping it closes them all.
