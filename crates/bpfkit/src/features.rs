@@ -201,8 +201,7 @@ fn probe_map_attr(map_type: MapType) -> MapCreateAttr<'static> {
             a.max_entries = 0;
         }
         SkStorage | InodeStorage | TaskStorage | CgrpStorage => {
-            // Needs BTF for the value: creation without it fails with EINVAL on every
-            // kernel, so the type's presence shows as a different errno (see below).
+            // The value needs BTF: `probe_map_type` adds a tiny BTF object.
             a.map_flags = uapi::BPF_F_NO_PREALLOC;
             a.max_entries = 0;
         }
@@ -246,8 +245,8 @@ fn probe_map_type(map_type: MapType) -> bool {
         }
         StructOps => match sys::map_create(&attr) {
             Ok(_) => true,
-            // struct_ops needs a vmlinux value type id: a known type says ENOTSUPP (524) or
-            // EINVAL for the missing id, an unknown one EINVAL too; fall back to program probes.
+            // struct_ops needs a vmlinux value type id, without which known and unknown
+            // types both fail: the program type of the same release decides.
             Err(_) => program_type_supported(ProgramType::StructOps),
         },
         _ => sys::map_create(&attr).is_ok(),
