@@ -366,8 +366,12 @@ fn test_run(prog_pin: &Path, packet: &[u8]) {
 /// Every pending record of a pinned `BPF_MAP_TYPE_RINGBUF` of `size` bytes, read through
 /// the kernel's mmap layout (consumer page, producer page, data pages mapped twice).
 fn drain_ringbuf(map_pin: &Path, size: usize) -> Vec<Vec<u8>> {
+    drain_ringbuf_fd(std::os::fd::AsFd::as_fd(&bpf_obj_get(map_pin)), size)
+}
+
+/// [`drain_ringbuf`] on an open ring buffer map.
+fn drain_ringbuf_fd(map: std::os::fd::BorrowedFd<'_>, size: usize) -> Vec<Vec<u8>> {
     use std::os::fd::AsRawFd;
-    let map = bpf_obj_get(map_pin);
     let page = 4096usize;
     // SAFETY: mapping the consumer page read-write and producer + data read-only, as the
     // ring buffer's mmap contract allows; both are unmapped below.
@@ -764,8 +768,13 @@ fn prog_test_run(prog_pin: &Path, data: &[u8], ctx: &[u8]) -> u32 {
 
 /// BPF_PROG_TEST_RUN returning the program's return value and the packet it left.
 fn prog_test_run_packet(prog_pin: &Path, data: &[u8], ctx: &[u8]) -> (u32, Vec<u8>) {
-    use std::os::fd::AsRawFd;
     let prog = bpf_obj_get(prog_pin);
+    prog_test_run_fd(std::os::fd::AsFd::as_fd(&prog), data, ctx)
+}
+
+/// BPF_PROG_TEST_RUN on an open program: its return value and the packet it left.
+fn prog_test_run_fd(prog: std::os::fd::BorrowedFd<'_>, data: &[u8], ctx: &[u8]) -> (u32, Vec<u8>) {
+    use std::os::fd::AsRawFd;
     let mut data_out = vec![0u8; data.len() + 256];
     // union bpf_attr, test member: prog_fd, retval, data_size_in, data_size_out, data_in,
     // data_out, repeat, duration, ctx_size_in, ctx_size_out, ctx_in, ctx_out, flags, cpu.
@@ -791,8 +800,7 @@ fn prog_test_run_packet(prog_pin: &Path, data: &[u8], ctx: &[u8]) -> (u32, Vec<u
     assert_eq!(
         ret,
         0,
-        "BPF_PROG_TEST_RUN {}: {}",
-        prog_pin.display(),
+        "BPF_PROG_TEST_RUN: {}",
         std::io::Error::last_os_error()
     );
     let out_len = u32::from_ne_bytes(attr[12..16].try_into().unwrap()) as usize;
@@ -1766,4 +1774,45 @@ fn printk_reaches_the_trace_buffer() {
         trace.lines().any(|l| l.ends_with(&expected)),
         "no line ending with {expected:?}"
     );
+}
+
+/// The log level set through bpfkit's loader (`Loader::set_global`, the `.rodata` rewrite a
+/// userspace reader does): at `trace` every record arrives, at `off` none does and the
+/// verifier walks only the level checks.
+#[test]
+fn log_level_set_by_bpfkit_loader_filters_and_prunes() {
+    let object = build("logging");
+    let mut counts = Vec::new();
+    for level in [5u8, 0] {
+        let loaded = bpfkit::loader::Loader::new()
+            .set_global("BPFKIT_LOG_LEVEL", &[level])
+            .load_file(&object)
+            .expect("bpfkit loads the logging object");
+        let program = loaded.program("log_everything").expect("program");
+        let insns = program.info().expect("info").verified_insns;
+        let (verdict, _) = prog_test_run_fd(program.fd(), &[0u8; 64], &[]);
+        assert_eq!(verdict, 2, "XDP_PASS");
+        let logs = loaded.map("BPFKIT_LOGS").expect("BPFKIT_LOGS");
+        let records = drain_ringbuf_fd(std::os::fd::AsFd::as_fd(logs), 64 * 1024);
+        let messages: Vec<String> = records
+            .iter()
+            .map(|r| {
+                bpfkit_log::decode(r)
+                    .and_then(|d| d.message())
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        eprintln!(
+            "bpfkit loader, level {level}: {} records, verified_insns={insns}",
+            messages.len()
+        );
+        counts.push((messages.len(), insns));
+    }
+    assert_eq!(counts[0].0, 6, "level trace: every call logs");
+    assert_eq!(counts[1].0, 0, "level off: nothing logs");
+    assert_eq!(
+        counts[1].1, 18,
+        "level off: only the six level checks are walked"
+    );
+    assert!(counts[0].1 > 200);
 }
