@@ -3,7 +3,8 @@
 #![no_std]
 #![no_main]
 
-use bpfkit_ebpf::macros::{classifier, xdp};
+use bpfkit_ebpf::macros::{classifier, map, xdp};
+use bpfkit_ebpf::maps::PerfEventArray;
 use bpfkit_ebpf::programs::{TcContext, XdpContext, XDP_DROP, XDP_PASS};
 
 /// Swaps the Ethernet source and destination MACs in place (direct packet access).
@@ -51,6 +52,18 @@ fn print_packet(ctx: XdpContext) -> u32 {
     let first = ctx.load::<u32>(0).unwrap_or(0);
     let len = ctx.data_end() - ctx.data();
     let _ = bpfkit_ebpf::printk!("bpfkit-printk %x len %u", u32::from_be(first), len);
+    XDP_PASS
+}
+
+#[map]
+static SAMPLES: PerfEventArray = PerfEventArray::new();
+
+/// Sends the packet's first 8 bytes to the current CPU's perf buffer.
+#[xdp]
+fn sample_packet(ctx: XdpContext) -> u32 {
+    if let Some(head) = ctx.load::<[u8; 8]>(0) {
+        let _ = SAMPLES.output(&ctx, &head);
+    }
     XDP_PASS
 }
 
