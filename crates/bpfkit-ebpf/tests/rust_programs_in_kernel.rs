@@ -917,9 +917,12 @@ fn each_runnable_program_type_records_its_context() {
         pid
     };
     let execed = map_dump(loaded.map("EXECED").expect("EXECED").id).expect("dump EXECED");
-    assert!(
-        execed.iter().any(|e| u32_at(&e.key, 0) == child_pid),
-        "tp_btf saw exec of {child_pid}"
+    let entry = execed.iter().find(|e| u32_at(&e.key, 0) == child_pid);
+    let entry = entry.unwrap_or_else(|| panic!("tp_btf saw no exec of {child_pid}"));
+    assert_eq!(
+        u32_at(&entry.value, 0),
+        1,
+        "task storage counted the child's one exec"
     );
 
     // perf_event: a software cpu-clock event on this thread every 100 µs of CPU time.
@@ -981,6 +984,18 @@ fn each_runnable_program_type_records_its_context() {
         array_u64(results, 10),
         100_000,
         "sample_period seen by the program"
+    );
+    let stack_id = array_u64(results, 11);
+    assert!(stack_id > 0, "get_stackid stored a user stack");
+    let stacks = map_dump(loaded.map("STACKS").expect("STACKS").id).expect("dump STACKS");
+    let stack = stacks
+        .iter()
+        .find(|e| u32_at(&e.key, 0) as u64 == stack_id - 1)
+        .expect("stack by id");
+    let first_ip = u64::from_ne_bytes(stack.value[..8].try_into().unwrap());
+    assert!(
+        first_ip > 0 && first_ip < 0x8000_0000_0000,
+        "a user-space instruction pointer: {first_ip:#x}"
     );
 }
 

@@ -9,7 +9,8 @@ use bpfkit_ebpf::macros::{
     socket_filter,
 };
 use bpfkit_ebpf::bindings::flags::BPF_ANY;
-use bpfkit_ebpf::maps::{Array, LruHashMap};
+use bpfkit_ebpf::bindings::flags::BPF_LOCAL_STORAGE_GET_F_CREATE;
+use bpfkit_ebpf::maps::{Array, LruHashMap, StackTrace, TaskStorage};
 use bpfkit_ebpf::programs::{
     BtfTracePointContext, CgroupSkbContext, FlowDissectorContext, PerfEventContext,
     RawTracePointContext, SocketFilterContext, TcContext,
@@ -19,6 +20,10 @@ use bpfkit_ebpf::programs::{
 static RESULTS: Array<u64, 16> = Array::new();
 #[map]
 static EXECED: LruHashMap<u32, u32, 1024> = LruHashMap::new();
+#[map]
+static EXECS_PER_TASK: TaskStorage<u64> = TaskStorage::new();
+#[map]
+static STACKS: StackTrace<64> = StackTrace::new();
 
 fn store(slot: u32, value: u64) {
     let _ = RESULTS.set(slot, &value, 0);
@@ -73,7 +78,19 @@ fn raw_args(ctx: RawTracePointContext) -> i32 {
 /// BTF tracepoint on sched_process_exec: every pid that exec'd.
 #[btf_tracepoint(function = "sched_process_exec")]
 fn on_exec(_ctx: BtfTracePointContext) -> i32 {
-    let _ = EXECED.insert(&helpers::current_tgid(), &1, BPF_ANY);
+    // Task-local storage of the exec'ing task counts its execs.
+    // SAFETY: bpf_get_current_task_btf returns the current task as a BTF pointer.
+    let task = unsafe { helpers::bpf_get_current_task_btf() };
+    // SAFETY: a trusted task_struct pointer, as task storage requires.
+    let count = unsafe { EXECS_PER_TASK.get_ptr_mut(task, None, BPF_LOCAL_STORAGE_GET_F_CREATE) };
+    let execs = count.map_or(0, |mut c| {
+        // SAFETY: the task's storage, alive while the task is.
+        unsafe {
+            *c.as_mut() += 1;
+            *c.as_ref()
+        }
+    });
+    let _ = EXECED.insert(&helpers::current_tgid(), &(execs as u32), BPF_ANY);
     0
 }
 
@@ -85,6 +102,10 @@ fn on_sample(ctx: PerfEventContext) -> i32 {
         unsafe { *count.as_mut() += 1 };
     }
     store(10, ctx.sample_period());
+    // The sampled user stack (the test spins in user space), stored for userspace.
+    if let Ok(id) = STACKS.get_stackid(&ctx, bpfkit_ebpf::bindings::flags::BPF_F_USER_STACK) {
+        store(11, id as u64 + 1);
+    }
     0
 }
 
