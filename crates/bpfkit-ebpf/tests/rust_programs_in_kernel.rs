@@ -1560,14 +1560,18 @@ fn sk_lookup_and_sock_ops_see_their_connections() {
 
 /// `BPF_MAP_UPDATE_ELEM` of a socket fd into a pinned sockmap/sockhash under `key`.
 fn sock_map_insert(map_pin: &Path, key: &[u8], socket: std::os::fd::RawFd) {
-    fd_map_insert(std::os::fd::AsFd::as_fd(&bpf_obj_get(map_pin)), key, socket);
+    map_update_u32(
+        std::os::fd::AsFd::as_fd(&bpf_obj_get(map_pin)),
+        key,
+        socket as u32,
+    );
 }
 
-/// `BPF_MAP_UPDATE_ELEM` of an fd value (socket, perf event) into an open map under `key`.
-/// Perf event array entries live only as long as the map fd used to insert them.
-fn fd_map_insert(map: std::os::fd::BorrowedFd<'_>, key: &[u8], fd: std::os::fd::RawFd) {
+/// `BPF_MAP_UPDATE_ELEM` of a 4-byte value (a number, or an fd of a socket, perf event or
+/// inner map) into an open map under `key`. Perf event array entries live only as long as
+/// the map fd used to insert them.
+fn map_update_u32(map: std::os::fd::BorrowedFd<'_>, key: &[u8], value: u32) {
     use std::os::fd::AsRawFd;
-    let value = fd as u32;
     // union bpf_attr for BPF_MAP_UPDATE_ELEM: map_fd (u32, padded to 8), key, value, flags.
     let mut attr = [0u64; 4];
     attr[0] = map.as_raw_fd() as u64;
@@ -1894,7 +1898,11 @@ fn perf_event_array_output_reaches_a_perf_buffer() {
             "mmap perf ring: {}",
             std::io::Error::last_os_error()
         );
-        fd_map_insert(samples.as_fd(), &(cpu as u32).to_ne_bytes(), fd.as_raw_fd());
+        map_update_u32(
+            samples.as_fd(),
+            &(cpu as u32).to_ne_bytes(),
+            fd.as_raw_fd() as u32,
+        );
         // SAFETY: enabling takes no argument.
         unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0) };
         rings.push((fd, ring.cast::<u8>()));
@@ -1934,5 +1942,58 @@ fn perf_event_array_output_reaches_a_perf_buffer() {
         found,
         vec![marker.to_vec()],
         "one sample carrying the packet's first 8 bytes"
+    );
+}
+
+/// `BPF_MAP_CREATE` of an array of `u32` with four entries (the inner maps' template).
+fn create_u32_array() -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // union bpf_attr for BPF_MAP_CREATE: map_type, key_size, value_size, max_entries, ...
+    let mut attr = [0u32; 18];
+    attr[..4].copy_from_slice(&[2, 4, 4, 4]); // BPF_MAP_TYPE_ARRAY, u32 -> u32, 4 entries
+                                              // SAFETY: BPF_MAP_CREATE (0) reads `attr`.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            0,
+            attr.as_mut_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    };
+    assert!(
+        fd >= 0,
+        "BPF_MAP_CREATE: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a new fd owned by nobody else.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+}
+
+/// ArrayOfMaps / HashOfMaps: userspace puts inner arrays in the outer maps; the program
+/// looks them up and reads an element through the inner definition's own methods.
+#[test]
+fn map_in_map_lookups_reach_the_inner_maps() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let loaded = prog_loadall(&build("maps")).expect("loads");
+    let (first, second) = (create_u32_array(), create_u32_array());
+    map_update_u32(first.as_fd(), &2u32.to_ne_bytes(), 7);
+    map_update_u32(second.as_fd(), &2u32.to_ne_bytes(), 9);
+    let outer = bpf_obj_get(&loaded.pin_dir().join("maps/INNER_TABLES"));
+    map_update_u32(outer.as_fd(), &0u32.to_ne_bytes(), first.as_raw_fd() as u32);
+    let named = bpf_obj_get(&loaded.pin_dir().join("maps/NAMED_TABLES"));
+    map_update_u32(
+        named.as_fd(),
+        &1u32.to_ne_bytes(),
+        second.as_raw_fd() as u32,
+    );
+    assert_eq!(
+        prog_test_run(&loaded.pin_dir().join("touch_definitions"), &[0u8; 16], &[]),
+        2,
+        "XDP_PASS"
+    );
+    assert_eq!(
+        array_u64(loaded.map("RESULTS").unwrap().id, 15),
+        7009,
+        "inner[2] of both outer maps"
     );
 }

@@ -159,8 +159,10 @@ fn touch_definitions(ctx: XdpContext) -> u32 {
     let _ = &STACKS;
     let _ = &PERF;
     let _ = &FROM_USER;
-    let _ = INNER_TABLES.get(0).map(|inner| inner.get(0));
-    let _ = NAMED_TABLES.get(&1).map(|inner| inner.get(0));
+    // map-in-map: the inner array userspace put at slot 0 / key 1, element 2
+    let inner = INNER_TABLES.get(0).and_then(|inner| inner.get(2)).copied().unwrap_or(0);
+    let named = NAMED_TABLES.get(&1).and_then(|inner| inner.get(2)).copied().unwrap_or(0);
+    store(15, inner as u64 * 1000 + named as u64);
     let _ = (&SK_DATA, &INODE_DATA, &TASK_DATA, &CGRP_DATA, &SOCKS, &SOCKS_BY_PORT);
     let _ = (&DEVS_BY_INDEX, &CPUS, &XSKS);
     let _ = bpf_cgroup_storage_key::default();
