@@ -6,14 +6,15 @@
 //! - [`loader`]: an `ObjectSpec` (from `bpfkit-obj`) and the running kernel in, an
 //!   [`Object`](loader::Object) of maps and programs out.
 //! - [`maps`]: typed maps over [`Pod`](maps::Pod) keys and values, one module per family.
-//! - [`programs`]: program types in the kernel's words.
 //! - [`pin`]: pin, unpin and open pinned objects on a bpffs.
 //! - [`readers`]: ring buffer and perf buffer readers (copying, zero-copy batches, epoll,
 //!   tokio) and the user ring buffer writer.
+//! - [`programs`]: program types and one attach module per type; [`links`]: attached programs.
 //! - [`info`]: loaded programs, maps and links with their kernel info; run-time stats.
 
 pub mod features;
 pub mod info;
+pub mod links;
 pub mod loader;
 pub mod maps;
 pub mod pin;

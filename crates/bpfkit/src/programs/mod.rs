@@ -1,4 +1,36 @@
-//! Program types, named as the kernel names them (`enum bpf_prog_type`).
+//! Program types, named as the kernel names them (`enum bpf_prog_type`), and one attach module
+//! per type; each `attach(...)` returns a [`Link`](crate::links::Link).
+//!
+//! | module | sections | how |
+//! |---|---|---|
+//! | [`tracepoint`] | `tracepoint/`, `tp/` | perf event + perf link (ioctl fallback) |
+//! | [`raw_tracepoint`] | `raw_tp/`, `raw_tp.w/` | `BPF_RAW_TRACEPOINT_OPEN` |
+//! | [`tracing`] | `tp_btf/`, `fentry/`, `fexit/`, `fmod_ret/` | tracing link on `attach_btf_id` |
+//! | [`lsm`] | `lsm/` | tracing link on the LSM hook |
+//! | [`kprobe`] | `kprobe/`, `kretprobe/`, `ksyscall/`, `kprobe.multi/` | kprobe PMU, tracefs, kprobe_multi link |
+//! | [`perf_event`] | `perf_event` | sampling perf events per CPU |
+//! | [`iter`] | `iter/` | iterator link, readable iterator fds |
+//! | [`syscall`] | `syscall` | run with `BPF_PROG_TEST_RUN` |
+//! | [`socket_filter`] | `socket` | `SO_ATTACH_BPF` |
+//!
+//! [`auto::attach`] attaches any program the way its section name says.
+
+pub mod auto;
+mod error;
+pub mod iter;
+pub mod kprobe;
+pub mod lsm;
+mod perf_attach;
+pub mod perf_event;
+pub mod raw_tracepoint;
+pub mod socket_filter;
+pub mod syscall;
+pub mod tracepoint;
+pub mod tracing;
+pub mod uprobe;
+pub mod usdt;
+
+pub use error::AttachError;
 
 use crate::features::Feature;
 use crate::sys::uapi;

@@ -6,9 +6,12 @@
 //! go through a single chokepoint, [`bpf`], that counts calls per thread so tests can observe
 //! that an operation was (or was not) sent to the kernel: see [`bpf_calls_on_this_thread`].
 
+pub mod attach;
 mod commands;
 mod mmap;
 pub mod perf;
+pub mod perf_event;
+pub mod tracefs;
 #[allow(clippy::all, rustdoc::all, unsafe_op_in_unsafe_fn)]
 pub mod uapi;
 #[allow(non_camel_case_types)]

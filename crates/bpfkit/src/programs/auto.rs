@@ -1,0 +1,146 @@
+//! Auto-attach: attach a program where its section name says (`tp/syscalls/sys_enter_openat`,
+//! `kprobe/do_unlinkat+0x10`, `uprobe/libc.so.6:malloc`, `usdt/bin:provider:name`, ...), as
+//! libbpf's `bpf_program__attach` does.
+
+use bpfkit_obj::object::AutoAttach;
+
+use crate::links::Link;
+use crate::loader::Program;
+
+use super::{iter, kprobe, lsm, raw_tracepoint, tracepoint, tracing, uprobe, usdt};
+use super::{AttachError, ProgramType};
+
+/// Attach `program` the way its section name says. Sections that name no target fail with
+/// [`AttachError::NotAutoAttachable`].
+pub fn attach(program: &Program) -> Result<Link, AttachError> {
+    let section = program.section();
+    let kind = section.kind.unwrap_or_default();
+    let target = section.attach_target.as_deref().unwrap_or_default();
+    let name = program.name();
+    let not_auto = || AttachError::NotAutoAttachable {
+        program: name.to_owned(),
+        section: section.name.clone(),
+    };
+    let needs_target = |t: &str| {
+        if t.is_empty() {
+            Err(not_auto())
+        } else {
+            Ok(())
+        }
+    };
+    match section.auto_attach {
+        AutoAttach::None => Err(not_auto()),
+        AutoAttach::Tracepoint => {
+            needs_target(target)?;
+            let (category, event) = tracepoint::parse_target(target).ok_or_else(|| {
+                AttachError::target(name, target, "a tracepoint target is 'category/name'")
+            })?;
+            tracepoint::attach(program, category, event)
+        }
+        AutoAttach::RawTracepoint => {
+            needs_target(target)?;
+            raw_tracepoint::attach(program, target)
+        }
+        AutoAttach::Trace => {
+            if section.program_type as u32 == ProgramType::Ext.number() {
+                return Err(AttachError::unsupported(
+                    name,
+                    "freplace programs attach to a target program given at load time; \
+                     the loader does not take a target program yet",
+                ));
+            }
+            tracing::attach(program)
+        }
+        AutoAttach::Lsm => lsm::attach(program),
+        AutoAttach::Iter => iter::attach(program),
+        AutoAttach::Kprobe => {
+            needs_target(target)?;
+            let (function, offset) = split_offset(target).ok_or_else(|| {
+                AttachError::target(name, target, "a kprobe target is 'function[+offset]'")
+            })?;
+            let options = kprobe::KprobeOptions {
+                retprobe: kind.starts_with("kretprobe"),
+                offset,
+                ..Default::default()
+            };
+            kprobe::attach(program, function, &options)
+        }
+        AutoAttach::Ksyscall => {
+            needs_target(target)?;
+            kprobe::attach_syscall(program, target, kind.starts_with("kretsyscall"))
+        }
+        AutoAttach::KprobeMulti | AutoAttach::KprobeSession => {
+            needs_target(target)?;
+            kprobe::attach_multi_pattern(program, target, kind.starts_with("kretprobe"))
+        }
+        AutoAttach::Uprobe => {
+            needs_target(target)?;
+            let (binary, function) = target.rsplit_once(':').ok_or_else(|| {
+                AttachError::target(
+                    name,
+                    target,
+                    "a uprobe target is 'binary:function[+offset]'",
+                )
+            })?;
+            let (symbol, offset) = split_offset(function)
+                .ok_or_else(|| AttachError::target(name, target, "bad '+offset'"))?;
+            let options = uprobe::UprobeOptions {
+                retprobe: kind.starts_with("uretprobe"),
+                ..Default::default()
+            };
+            let place = match symbol
+                .strip_prefix("0x")
+                .map(|h| u64::from_str_radix(h, 16))
+            {
+                Some(Ok(address)) => uprobe::UprobeTarget::Offset(address + offset),
+                _ => uprobe::UprobeTarget::Symbol(symbol, offset),
+            };
+            uprobe::attach(program, binary, place, &options)
+        }
+        AutoAttach::UprobeMulti => {
+            needs_target(target)?;
+            let (binary, pattern) = target.rsplit_once(':').ok_or_else(|| {
+                AttachError::target(name, target, "a uprobe.multi target is 'binary:pattern'")
+            })?;
+            let options = uprobe::UprobeMultiOptions {
+                retprobe: kind.starts_with("uretprobe"),
+                ..Default::default()
+            };
+            uprobe::attach_multi_pattern(program, binary, pattern, &options)
+        }
+        AutoAttach::Usdt => {
+            needs_target(target)?;
+            let mut parts = target.rsplitn(3, ':');
+            let (Some(probe), Some(provider), Some(binary)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(AttachError::target(
+                    name,
+                    target,
+                    "a USDT target is 'binary:provider:name'",
+                ));
+            };
+            usdt::attach(
+                program,
+                binary,
+                provider,
+                probe,
+                &usdt::UsdtOptions::default(),
+            )
+        }
+    }
+}
+
+/// `function+0x10` → (`function`, 16); `function` → (`function`, 0).
+fn split_offset(target: &str) -> Option<(&str, u64)> {
+    match target.split_once('+') {
+        None => Some((target, 0)),
+        Some((f, off)) => {
+            let off = match off.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+                None => off.parse().ok()?,
+            };
+            Some((f, off))
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! bpf(2) and socket calls only the attach path uses: `BPF_ITER_CREATE`, the `uprobe_multi`
+//! flavour of `BPF_LINK_CREATE` (Linux 6.6, newer than the generated header) and
+//! `SO_ATTACH_BPF`/`SO_DETACH_BPF`.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use super::{bpf, uapi, zeroed, Command, SysResult, SyscallError};
+
+/// `BPF_TRACE_UPROBE_MULTI` (Linux 6.6).
+pub const BPF_TRACE_UPROBE_MULTI: u32 = 48;
+/// `BPF_F_UPROBE_MULTI_RETURN` (Linux 6.6).
+pub const BPF_F_UPROBE_MULTI_RETURN: u32 = 1;
+/// `BPF_LINK_TYPE_UPROBE_MULTI` (Linux 6.6).
+pub const BPF_LINK_TYPE_UPROBE_MULTI: u32 = 12;
+
+fn owned(fd: i64) -> OwnedFd {
+    // SAFETY: the kernel returned a fresh fd that nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+}
+
+/// `BPF_ITER_CREATE`: a readable fd that runs the iterator program of `link` when read.
+pub fn iter_create(link: BorrowedFd<'_>) -> SysResult<OwnedFd> {
+    let mut attr: uapi::bpf_attr__iter_create = zeroed();
+    attr.link_fd = link.as_raw_fd() as u32;
+    // SAFETY: no pointers.
+    unsafe { bpf(Command::IterCreate, &mut attr) }.map(owned)
+}
+
+/// The `link_create` member of `union bpf_attr` with the `uprobe_multi` union arm (Linux 6.6).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct LinkCreateUprobeMulti {
+    prog_fd: u32,
+    target_fd: u32,
+    attach_type: u32,
+    flags: u32,
+    path: u64,
+    offsets: u64,
+    ref_ctr_offsets: u64,
+    cookies: u64,
+    cnt: u32,
+    multi_flags: u32,
+    pid: u32,
+}
+
+// SAFETY: plain integers; all-zero is valid.
+unsafe impl uapi::Zeroable for LinkCreateUprobeMulti {}
+
+/// `BPF_LINK_CREATE` of a `uprobe_multi` link: one link for `offsets.len()` uprobes in `path`.
+///
+/// `ref_ctr_offsets` and `cookies` are empty or as long as `offsets`; `pid` 0 means every process.
+pub fn link_create_uprobe_multi(
+    prog: BorrowedFd<'_>,
+    path: &CStr,
+    offsets: &[u64],
+    ref_ctr_offsets: &[u64],
+    cookies: &[u64],
+    pid: u32,
+    retprobe: bool,
+) -> SysResult<OwnedFd> {
+    let mut attr = LinkCreateUprobeMulti {
+        prog_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_TRACE_UPROBE_MULTI,
+        path: path.as_ptr() as u64,
+        offsets: offsets.as_ptr() as u64,
+        cnt: offsets.len() as u32,
+        multi_flags: if retprobe {
+            BPF_F_UPROBE_MULTI_RETURN
+        } else {
+            0
+        },
+        pid,
+        ..Default::default()
+    };
+    if !ref_ctr_offsets.is_empty() {
+        attr.ref_ctr_offsets = ref_ctr_offsets.as_ptr() as u64;
+    }
+    if !cookies.is_empty() {
+        attr.cookies = cookies.as_ptr() as u64;
+    }
+    // SAFETY: `path` and the arrays outlive the call; their lengths are `cnt` (the caller's
+    // slices are as long as `offsets` or empty, in which case the pointer stays 0).
+    unsafe { bpf(Command::LinkCreate, &mut attr) }.map(owned)
+}
+
+/// `SO_ATTACH_BPF`: run the socket filter `prog` on every packet `socket` receives.
+pub fn socket_attach_bpf(socket: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> SysResult<()> {
+    let prog_fd: libc::c_int = prog.as_raw_fd();
+    // SAFETY: the option value is a live c_int of the stated size.
+    let ret = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_BPF,
+            &prog_fd as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    check(ret, "setsockopt(SO_ATTACH_BPF)")
+}
+
+/// `SO_DETACH_BPF`: remove the socket filter of `socket`.
+pub fn socket_detach_bpf(socket: BorrowedFd<'_>) -> SysResult<()> {
+    let unused: libc::c_int = 0;
+    // SAFETY: the option value is a live c_int of the stated size.
+    let ret = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DETACH_BPF,
+            &unused as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    check(ret, "setsockopt(SO_DETACH_BPF)")
+}
+
+fn check(ret: libc::c_int, call: &'static str) -> SysResult<()> {
+    if ret < 0 {
+        Err(SyscallError {
+            call,
+            io_error: io::Error::last_os_error(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// `BPF_PROG_TEST_RUN` of a `BPF_PROG_TYPE_SYSCALL` program: `ctx` is passed in and the kernel
+/// writes the program's changes back into it (syscall programs take no `ctx_out`).
+pub fn prog_run_syscall(prog: BorrowedFd<'_>, ctx: &mut [u8]) -> SysResult<u32> {
+    let mut attr: uapi::bpf_attr = zeroed();
+    // SAFETY: writing plain integer fields of a zeroed union member.
+    let t = unsafe { &mut attr.test };
+    t.prog_fd = prog.as_raw_fd() as u32;
+    if !ctx.is_empty() {
+        t.ctx_in = ctx.as_mut_ptr() as u64;
+        t.ctx_size_in = ctx.len() as u32;
+    }
+    // SAFETY: `ctx` is exclusively borrowed for the call; the kernel reads and writes at most
+    // `ctx_size_in` bytes of it.
+    unsafe { bpf(Command::ProgTestRun, &mut attr) }?;
+    // SAFETY: reading back an integer the kernel wrote.
+    Ok(unsafe { attr.test.retval })
+}
