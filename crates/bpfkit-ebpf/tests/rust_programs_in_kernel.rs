@@ -1997,3 +1997,76 @@ fn map_in_map_lookups_reach_the_inner_maps() {
         "inner[2] of both outer maps"
     );
 }
+
+/// UserRingBuf: this process writes three u64 samples through the producer side of the
+/// mmapped user ring buffer; the program drains them with a closure that sums them.
+#[test]
+fn user_ring_buffer_samples_are_drained_by_the_program() {
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    let loaded = prog_loadall(&build("maps")).expect("loads");
+    let map = bpf_obj_get(&loaded.pin_dir().join("maps/FROM_USER"));
+    let (page, size) = (4096usize, 4096usize);
+    // SAFETY: the consumer page is read-only for userspace; producer page + data (twice) are
+    // writable; both are unmapped below.
+    let (cons, prod) = unsafe {
+        let cons = libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            map.as_raw_fd(),
+            0,
+        );
+        assert_ne!(
+            cons,
+            libc::MAP_FAILED,
+            "mmap consumer: {}",
+            std::io::Error::last_os_error()
+        );
+        let prod = libc::mmap(
+            std::ptr::null_mut(),
+            page + 2 * size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            map.as_raw_fd(),
+            page as i64,
+        );
+        assert_ne!(
+            prod,
+            libc::MAP_FAILED,
+            "mmap producer: {}",
+            std::io::Error::last_os_error()
+        );
+        (cons.cast::<u8>(), prod.cast::<u8>())
+    };
+    // SAFETY: positions are u64 at the start of their pages; each sample is an 8-byte header
+    // (length, page offset) and 8 bytes of data, written before the producer position moves.
+    unsafe {
+        let prod_pos = &*(prod as *const AtomicU64);
+        let mut pos = prod_pos.load(Ordering::Acquire);
+        for value in [5u64, 6, 7] {
+            let at = prod.add(page + (pos as usize & (size - 1)));
+            (*(at.add(4) as *const AtomicU32)).store(0, Ordering::Relaxed);
+            std::ptr::write(at.add(8).cast::<u64>(), value);
+            (*(at as *const AtomicU32)).store(8, Ordering::Release);
+            pos += 16;
+            prod_pos.store(pos, Ordering::Release);
+        }
+        let _ = cons;
+    }
+    assert_eq!(
+        prog_test_run(&loaded.pin_dir().join("touch_definitions"), &[0u8; 16], &[]),
+        2
+    );
+    // SAFETY: unmapping what was mapped above.
+    unsafe {
+        libc::munmap(cons.cast(), page);
+        libc::munmap(prod.cast(), page + 2 * size);
+    }
+    assert_eq!(
+        array_u64(loaded.map("RESULTS").unwrap().id, 16),
+        183,
+        "sum 18, 3 samples"
+    );
+}

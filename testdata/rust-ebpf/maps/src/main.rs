@@ -6,6 +6,7 @@
 use bpfkit_ebpf::bindings::flags::{BPF_ANY, BPF_EXIST};
 use bpfkit_ebpf::bindings::bpf_cgroup_storage_key;
 use bpfkit_ebpf::loops::{for_each, LoopControl};
+use bpfkit_ebpf::maps::UserRingBufSample;
 use bpfkit_ebpf::macros::{map, xdp};
 use bpfkit_ebpf::maps::*;
 use bpfkit_ebpf::programs::{XdpContext, XDP_ABORTED, XDP_PASS};
@@ -20,7 +21,7 @@ pub struct Locked {
 }
 
 #[map]
-static RESULTS: Array<u64, 16> = Array::new();
+static RESULTS: Array<u64, 32> = Array::new();
 #[map]
 static HASH: HashMap<u32, u64, 16> = HashMap::new();
 #[map]
@@ -158,7 +159,18 @@ fn tail_target(_ctx: XdpContext) -> u32 {
 fn touch_definitions(ctx: XdpContext) -> u32 {
     let _ = &STACKS;
     let _ = &PERF;
-    let _ = &FROM_USER;
+    // user ring buffer: sum the u64 samples userspace wrote, count them
+    let mut sum = 0u64;
+    let drained = FROM_USER
+        .drain(
+            |sample: &UserRingBufSample| {
+                sum += sample.read::<u64>(0).unwrap_or(0);
+                LoopControl::Continue
+            },
+            0,
+        )
+        .unwrap_or(0);
+    store(16, sum * 10 + drained as u64);
     // map-in-map: the inner array userspace put at slot 0 / key 1, element 2
     let inner = INNER_TABLES.get(0).and_then(|inner| inner.get(2)).copied().unwrap_or(0);
     let named = NAMED_TABLES.get(&1).and_then(|inner| inner.get(2)).copied().unwrap_or(0);
