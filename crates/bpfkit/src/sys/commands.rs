@@ -4,7 +4,10 @@ use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use super::uapi::{self, bpf_attr};
-use super::{bpf, uapi_ext, zeroed, Command, SysResult, SyscallError};
+use super::{bpf, bpf_prefix, uapi_ext, zeroed, Command, SysResult, SyscallError};
+
+/// Bytes of `union bpf_attr` the element commands use: up to and including `flags`.
+const ELEM_ATTR_SIZE: usize = std::mem::offset_of!(uapi::bpf_attr__map_elem, flags) + 8;
 
 /// A slice's address as the kernel's `__aligned_u64` pointer field.
 fn addr<T>(slice: &[T]) -> u64 {
@@ -125,7 +128,7 @@ pub fn map_lookup_elem(
     let key_addr = if key.is_empty() { 0 } else { addr(key) };
     let mut attr = elem_attr(fd, key_addr, addr_mut(value), flags);
     // SAFETY: key/value point to live buffers of the map's sizes (caller's contract).
-    found(unsafe { bpf(Command::MapLookupElem, &mut attr) })
+    found(unsafe { bpf_prefix(Command::MapLookupElem, &mut attr, ELEM_ATTR_SIZE) })
 }
 
 /// `BPF_MAP_UPDATE_ELEM`: set `key` to `value` (`BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`, `BPF_F_LOCK`).
@@ -134,14 +137,14 @@ pub fn map_update_elem(fd: BorrowedFd<'_>, key: &[u8], value: &[u8], flags: u64)
     let key_addr = if key.is_empty() { 0 } else { addr(key) };
     let mut attr = elem_attr(fd, key_addr, addr(value), flags);
     // SAFETY: key/value point to live buffers of the map's sizes (caller's contract).
-    unsafe { bpf(Command::MapUpdateElem, &mut attr) }.map(drop)
+    unsafe { bpf_prefix(Command::MapUpdateElem, &mut attr, ELEM_ATTR_SIZE) }.map(drop)
 }
 
 /// `BPF_MAP_DELETE_ELEM`: remove `key`; `Ok(false)` if it was absent.
 pub fn map_delete_elem(fd: BorrowedFd<'_>, key: &[u8]) -> SysResult<bool> {
     let mut attr = elem_attr(fd, addr(key), 0, 0);
     // SAFETY: key points to a live buffer of the map's key size (caller's contract).
-    found(unsafe { bpf(Command::MapDeleteElem, &mut attr) })
+    found(unsafe { bpf_prefix(Command::MapDeleteElem, &mut attr, ELEM_ATTR_SIZE) })
 }
 
 /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`: pop (queue/stack, `key` empty) or take `key`'s value.
@@ -155,7 +158,7 @@ pub fn map_lookup_and_delete_elem(
     let key_addr = if key.is_empty() { 0 } else { addr(key) };
     let mut attr = elem_attr(fd, key_addr, addr_mut(value), flags);
     // SAFETY: key/value point to live buffers of the map's sizes (caller's contract).
-    found(unsafe { bpf(Command::MapLookupAndDeleteElem, &mut attr) })
+    found(unsafe { bpf_prefix(Command::MapLookupAndDeleteElem, &mut attr, ELEM_ATTR_SIZE) })
 }
 
 /// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key when `None`) into `next`;
@@ -168,7 +171,7 @@ pub fn map_get_next_key(
     let mut attr = elem_attr(fd, key.map_or(0, addr), 0, 0);
     attr.map_elem.anon_1.next_key = addr_mut(next);
     // SAFETY: key/next point to live buffers of the map's key size (caller's contract).
-    found(unsafe { bpf(Command::MapGetNextKey, &mut attr) })
+    found(unsafe { bpf_prefix(Command::MapGetNextKey, &mut attr, ELEM_ATTR_SIZE) })
 }
 
 /// Buffers of one batch operation: `count` keys and values laid end to end.

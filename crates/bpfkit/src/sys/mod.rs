@@ -242,6 +242,21 @@ pub fn bpf_calls_on_this_thread() -> u64 {
 /// Every pointer stored (as a `u64`) in `attr` must be valid for the kernel to read or write
 /// as the command documents, for the duration of the call.
 pub unsafe fn bpf<A: uapi::Zeroable>(command: Command, attr: &mut A) -> SysResult<i64> {
+    // SAFETY: the caller's contract, with the whole record as the attr.
+    unsafe { bpf_prefix(command, attr, std::mem::size_of::<A>()) }
+}
+
+/// [`bpf`] passing only the first `size` bytes of `attr` (as libbpf's `offsetofend` of
+/// the command's last field): the kernel copies and checks less on hot paths.
+///
+/// # Safety
+/// As [`bpf`]; `size` must not exceed `size_of::<A>()` (it is clamped).
+pub unsafe fn bpf_prefix<A: uapi::Zeroable>(
+    command: Command,
+    attr: &mut A,
+    size: usize,
+) -> SysResult<i64> {
+    let size = size.min(std::mem::size_of::<A>());
     BPF_CALLS.with(|c| c.set(c.get() + 1));
     // SAFETY: `attr` is a live, exclusively borrowed `#[repr(C)]` record of the given size;
     // the caller guarantees the pointers inside it.
@@ -250,7 +265,7 @@ pub unsafe fn bpf<A: uapi::Zeroable>(command: Command, attr: &mut A) -> SysResul
             libc::SYS_bpf,
             command.number() as libc::c_long,
             attr as *mut A as *mut libc::c_void,
-            std::mem::size_of::<A>() as libc::c_uint,
+            size as libc::c_uint,
         )
     };
     if ret < 0 {
