@@ -378,6 +378,24 @@ fn kprobe_fails_with_a_clear_error_when_the_kernel_has_no_kprobes() {
         let text = err.to_string();
         assert!(text.contains("CONFIG_KPROBES"), "{text}");
         assert!(text.contains("kprobe do_unlinkat"), "{text}");
+        let multi = object
+            .programs()
+            .find(|p| p.section().name == "kprobe.multi/do_unlinkat")
+            .unwrap();
+        let text = programs::auto::attach(multi).unwrap_err().to_string();
+        assert!(
+            text.contains("kprobe_multi") && text.contains("CONFIG_KPROBES"),
+            "{text}"
+        );
+        let ksyscall = object
+            .programs()
+            .find(|p| p.section().name == "ksyscall/getpid")
+            .unwrap();
+        let text = programs::auto::attach(ksyscall).unwrap_err().to_string();
+        assert!(
+            text.contains("__x64_sys_getpid") || !cfg!(target_arch = "x86_64"),
+            "{text}"
+        );
     }
     drop(object);
     fds.assert_no_leak();
@@ -389,9 +407,12 @@ fn fentry_fails_with_eperm_and_says_why_where_trampolines_are_locked_down() {
     let object = match Loader::new().load_file(fixture("prog_trampoline")) {
         Ok(o) => o,
         Err(e) => {
-            // Loading itself may be refused; the error must name the program.
+            // This host refuses trampoline programs already at load (EPERM, ftrace locked
+            // down): the error names the program, the errno and the reason.
             let text = e.to_string();
-            assert!(text.contains("program '"), "{text}");
+            assert!(text.contains("program 'fentry_unlinkat'"), "{text}");
+            assert!(text.contains("Operation not permitted"), "{text}");
+            assert!(text.contains("trampoline"), "{text}");
             fds.assert_no_leak();
             return;
         }

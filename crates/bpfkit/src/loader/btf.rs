@@ -33,10 +33,13 @@ pub(crate) struct PreparedBtf {
     pub loadable: Vec<u8>,
 }
 
-/// Sanitize the parser's fixed BTF (DATASECs sized from the ELF) for this kernel.
-pub(crate) fn prepare(fixed: &[u8]) -> Result<PreparedBtf, String> {
+/// Sanitize the parser's fixed BTF (DATASECs sized from the ELF) for this kernel, and give
+/// the global functions named in `hidden_funcs` (hidden visibility, e.g. usdt.bpf.h's
+/// `__weak __hidden bpf_usdt_arg`) static linkage, as libbpf does (`mark_btf_static`), so
+/// the verifier checks them in their caller's context.
+pub(crate) fn prepare(fixed: &[u8], hidden_funcs: &[&str]) -> Result<PreparedBtf, String> {
     let feats = kernel_btf_features();
-    if !feats.needs_sanitization() {
+    if !feats.needs_sanitization() && hidden_funcs.is_empty() {
         return Ok(PreparedBtf {
             fixed: fixed.to_vec(),
             loadable: fixed.to_vec(),
@@ -44,7 +47,17 @@ pub(crate) fn prepare(fixed: &[u8]) -> Result<PreparedBtf, String> {
     }
     let btf = Btf::parse(fixed).map_err(|e| e.to_string())?;
     let mut m = BtfMut::from_btf(&btf).map_err(|e| e.to_string())?;
-    sanitize(&mut m, &feats).map_err(|e| e.to_string())?;
+    for name in hidden_funcs {
+        if let Some(id) = btf.id_by_name_kind(name, Kind::Func) {
+            if let Some(t) = m.type_mut(id) {
+                let kind_flag = t.kind_flag();
+                t.set_info(Kind::Func, kind_flag, 0); // BTF_FUNC_STATIC
+            }
+        }
+    }
+    if feats.needs_sanitization() {
+        sanitize(&mut m, &feats).map_err(|e| e.to_string())?;
+    }
     let loadable = m.to_bytes().map_err(|e| e.to_string())?;
     Ok(PreparedBtf {
         fixed: fixed.to_vec(),

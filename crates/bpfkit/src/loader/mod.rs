@@ -243,10 +243,15 @@ impl Loader {
     ) -> Result<Object, LoadError> {
         let object = spec.name.clone();
         // 1. BTF.
+        let hidden_funcs: Vec<&str> = (spec.programs.iter())
+            .chain(&spec.subprograms)
+            .filter(|f| f.hidden)
+            .map(|f| f.name.as_str())
+            .collect();
         let prepared = spec
             .btf_fixed
             .as_deref()
-            .map(btf::prepare)
+            .map(|fixed| btf::prepare(fixed, &hidden_funcs))
             .transpose()
             .unwrap_or_else(|e| {
                 log::warn!("object '{object}': BTF unusable ({e}); loading without BTF");
