@@ -2070,3 +2070,101 @@ fn user_ring_buffer_samples_are_drained_by_the_program() {
         "sum 18, 3 samples"
     );
 }
+
+/// A `log::Log` that keeps (level, target, message) of every record it is given.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<(log::Level, String, String)>>>);
+
+impl log::Log for Captured {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let entry = (
+            record.level(),
+            record.target().to_string(),
+            record.args().to_string(),
+        );
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+    }
+    fn flush(&self) {}
+}
+
+impl Captured {
+    fn messages(&self) -> Vec<(log::Level, String, String)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+const EXPECTED_LOGS: [(log::Level, &str, &str); 6] = [
+    (log::Level::Error, "logging", "unsigned 8 16 32 64"),
+    (log::Level::Warn, "logging", "signed -8 -16 -32 -64"),
+    (
+        log::Level::Info,
+        "logging",
+        "hex beef CAFE bool true packet 64 bytes",
+    ),
+    (
+        log::Level::Info,
+        "logging",
+        "ipv4 10.1.2.3 192.168.0.1 ipv6 2001:db8::1 mac 02:42:ac:11:00:0a",
+    ),
+    (log::Level::Debug, "logging", "name bpfkit str from rust"),
+    (log::Level::Trace, "custom", "bytes 0102ff"),
+];
+
+fn as_expected(got: &[(log::Level, String, String)]) -> Vec<(log::Level, &str, &str)> {
+    got.iter()
+        .map(|(l, t, m)| (*l, t.as_str(), m.as_str()))
+        .collect()
+}
+
+/// `EbpfLogger` on bpfkit's loader and ring buffer reader: blocking (`wait_and_forward`) and
+/// on tokio (`run`), every record reaches the `log::Log` with its level, target and message.
+#[test]
+fn ebpf_logger_forwards_records_blocking_and_on_tokio() {
+    let object = build("logging");
+    let load = || {
+        bpfkit::loader::Loader::new()
+            .set_global("BPFKIT_LOG_LEVEL", &[5])
+            .load_file(&object)
+            .expect("bpfkit loads the logging object")
+    };
+
+    let loaded = load();
+    let captured = Captured::default();
+    let mut logs = bpfkit_log::EbpfLogger::new(&loaded)
+        .expect("log ring")
+        .with_logger(Box::new(captured.clone()));
+    let program = loaded.program("log_everything").expect("program");
+    assert_eq!(prog_test_run_fd(program.fd(), &[0u8; 64], &[]).0, 2);
+    let forwarded = logs
+        .wait_and_forward(Some(std::time::Duration::from_secs(5)))
+        .expect("forward");
+    assert_eq!(forwarded, 6);
+    assert_eq!(as_expected(&captured.messages()), EXPECTED_LOGS);
+    assert_eq!(logs.decode_errors(), 0);
+
+    let loaded = load();
+    let captured = Captured::default();
+    let logs = bpfkit_log::EbpfLogger::new(&loaded)
+        .expect("log ring")
+        .with_logger(Box::new(captured.clone()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    runtime.block_on(async {
+        let task = tokio::spawn(logs.run());
+        let program = loaded.program("log_everything").expect("program");
+        assert_eq!(prog_test_run_fd(program.fd(), &[0u8; 64], &[]).0, 2);
+        for _ in 0..500 {
+            if captured.messages().len() >= 6 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        task.abort();
+    });
+    assert_eq!(as_expected(&captured.messages()), EXPECTED_LOGS);
+}

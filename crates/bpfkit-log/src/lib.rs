@@ -2,8 +2,8 @@
 //!
 //! Each ring buffer entry of the `BPFKIT_LOGS` map is one record (layout in
 //! `bpfkit-log-common`). [`decode`] checks it and [`Record::message`] renders it; [`forward`]
-//! hands it to a [`log::Log`]. The reading loop plugs into the runtime's ring buffer reader:
-//! call [`forward_to_logger`] on every entry it yields.
+//! hands it to a [`log::Log`]. [`EbpfLogger`] reads a loaded object's ring buffer with
+//! bpfkit's reader and forwards every record, blocking or (feature `tokio`) asynchronously.
 //!
 //! ```
 //! use bpfkit_log_common::{Level, RecordBuilder};
@@ -17,9 +17,11 @@
 //! ```
 
 mod decode;
+mod logger;
 mod render;
 
 pub use decode::{decode, Arg, DecodeError, Record};
+pub use logger::{EbpfLogger, LoggerError, LOG_MAP};
 
 /// Decodes `bytes` and logs it through `logger` with the record's level, target and line.
 pub fn forward(bytes: &[u8], logger: &dyn log::Log) -> Result<(), DecodeError> {
