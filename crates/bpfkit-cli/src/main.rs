@@ -2,6 +2,7 @@
 
 mod btf;
 mod inspect;
+mod run;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,9 @@ enum Command {
     /// Read BTF from a raw BTF file or an object's .BTF section.
     #[command(subcommand)]
     Btf(btf::Command),
+    /// Load an object, attach every program by its section, print ring/perf buffer records
+    /// until Ctrl-C or --duration, then every hash/array map.
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Btf(cmd) => btf::run(cmd),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
