@@ -271,3 +271,95 @@ fn usdt_argument_specs_parse_as_libbpf_encodes_them() {
     assert_eq!(&spec[192..200], &77u64.to_ne_bytes(), "usdt cookie");
     assert_eq!(&spec[200..202], &2i16.to_ne_bytes(), "arg count");
 }
+
+/// Second probe target in this binary, for multi-attach.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn bpfkit_attach_test_target_two(value: i64) -> i64 {
+    std::hint::black_box(value) + 1
+}
+
+#[test]
+fn uprobe_cookie_reaches_the_program() {
+    let fds = FdCheck::start();
+    let object = load_counters(std::process::id() as i32);
+    let exe = std::env::current_exe().unwrap();
+    let link = uprobe::attach(
+        object.program("on_cookie_single").unwrap(),
+        exe.to_str().unwrap(),
+        uprobe::UprobeTarget::Symbol("bpfkit_attach_test_target", 0),
+        &uprobe::UprobeOptions {
+            pid: Some(std::process::id() as i32),
+            cookie: Some(0x1234),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    bpfkit_attach_test_target(1);
+    bpfkit_attach_test_target(2);
+    assert_eq!(count(&object, 10), 2 * 0x1234);
+    drop((link, object));
+    fds.assert_no_leak();
+}
+
+#[test]
+fn uprobe_multi_link_attaches_two_functions_with_their_own_cookies() {
+    let fds = FdCheck::start();
+    let object = load_counters(std::process::id() as i32);
+    let exe = std::env::current_exe().unwrap();
+    let offsets: Vec<u64> = ["bpfkit_attach_test_target", "bpfkit_attach_test_target_two"]
+        .iter()
+        .map(|s| uprobe::symbol_file_offset(&exe, s).unwrap())
+        .collect();
+    let link = uprobe::attach_multi(
+        object.program("on_cookie").unwrap(),
+        &exe,
+        &offsets,
+        &uprobe::UprobeMultiOptions {
+            pid: Some(std::process::id() as i32),
+            cookies: vec![1000, 1],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        link.info().unwrap().link_type,
+        bpfkit::sys::attach::BPF_LINK_TYPE_UPROBE_MULTI
+    );
+    bpfkit_attach_test_target(5);
+    bpfkit_attach_test_target_two(5);
+    bpfkit_attach_test_target_two(6);
+    assert_eq!(count(&object, 10), 1000 + 1 + 1);
+    drop(link);
+    bpfkit_attach_test_target(5);
+    assert_eq!(count(&object, 10), 1002, "nothing counted after detach");
+    drop(object);
+    fds.assert_no_leak();
+}
+
+#[test]
+fn iter_link_update_swaps_the_program_that_runs() {
+    let fds = FdCheck::start();
+    let object = load_counters(std::process::id() as i32);
+    let first = object.program("list_tasks").unwrap();
+    let second = object.program("list_tasks_comm").unwrap();
+    let link = programs::iter::attach(first).unwrap();
+    let before = String::from_utf8(programs::iter::read_all(&link).unwrap()).unwrap();
+    assert!(before.contains(&format!("pid {}\n", std::process::id())));
+    link.update_program(second.fd(), Some(first.fd())).unwrap();
+    assert_eq!(link.info().unwrap().prog_id, second.id().unwrap());
+    let after = String::from_utf8(programs::iter::read_all(&link).unwrap()).unwrap();
+    let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+    assert_eq!(
+        after,
+        format!("comm {}", comm),
+        "only this process, by the new program"
+    );
+    // Replacing with the wrong expected old program is refused.
+    let err = link
+        .update_program(first.fd(), Some(first.fd()))
+        .unwrap_err();
+    assert!(err.to_string().contains("update program"), "{err}");
+    drop((link, object));
+    fds.assert_no_leak();
+}

@@ -43,6 +43,9 @@ struct LinkCreateUprobeMulti {
     cnt: u32,
     multi_flags: u32,
     pid: u32,
+    /// Explicit tail padding: the kernel rejects nonzero bytes after the last field, and
+    /// Rust leaves implicit padding uninitialised.
+    pad: u32,
 }
 
 // SAFETY: plain integers; all-zero is valid.
