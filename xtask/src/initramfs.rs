@@ -1,0 +1,213 @@
+//! The guest's initramfs: static busybox, the suite's files, the TC modules of the kernel
+//! package, and an `/init` that mounts what the tests need, runs the suite and reports
+//! on the serial console before powering off. Written as a newc cpio by `cpio -o`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::packages::Kernel;
+use crate::suite::Suite;
+use crate::{io_err, XtaskError};
+
+/// Printed by `/init` with the number of failed commands; [`crate::qemu`] parses it.
+pub const STATUS_MARKER: &str = "BPFKIT-VM-STATUS:";
+
+/// Modules the TC tests need (Debian builds them as modules), loaded with their
+/// dependencies first.
+const MODULES: &[&str] = &["cls_bpf", "sch_ingress"];
+
+/// Builds `<cache>/initramfs.cpio` and returns its path.
+pub fn build(
+    cache: &Path,
+    busybox: &Path,
+    kernel: &Kernel,
+    suite: &Suite,
+) -> Result<PathBuf, XtaskError> {
+    let root = cache.join("initramfs");
+    if root.exists() {
+        std::fs::remove_dir_all(&root).map_err(io_err("remove", &root))?;
+    }
+    for dir in [
+        "bin", "dev", "proc", "sys", "tmp", "tests", "fixtures", "modules",
+    ] {
+        let path = root.join(dir);
+        std::fs::create_dir_all(&path).map_err(io_err("create", &path))?;
+    }
+    copy(busybox, &root.join("bin/busybox"))?;
+    for (host, guest) in &suite.files {
+        copy(host, &root.join(guest.trim_start_matches('/')))?;
+    }
+    let mut insmods = Vec::new();
+    for path in module_load_order(kernel)? {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        copy(&path, &root.join("modules").join(&name))?;
+        insmods.push(format!("/modules/{name}"));
+    }
+    let init = root.join("init");
+    std::fs::write(&init, init_script(&insmods, &suite.commands))
+        .map_err(io_err("write", &init))?;
+    set_executable(&init)?;
+
+    let image = cache.join("initramfs.cpio");
+    let out = std::fs::File::create(&image).map_err(io_err("create", &image))?;
+    let mut child = Command::new("sh")
+        .current_dir(&root)
+        .args(["-c", "find . | LC_ALL=C sort | cpio --quiet -o -H newc"])
+        .stdout(out)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| XtaskError::Command {
+            command: "cpio -o -H newc".into(),
+            detail: e.to_string(),
+        })?;
+    let status = child.wait().map_err(io_err("wait for cpio in", &root))?;
+    if !status.success() {
+        return Err(XtaskError::Command {
+            command: "cpio -o -H newc".into(),
+            detail: status.to_string(),
+        });
+    }
+    Ok(image)
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), XtaskError> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(io_err("create", parent))?;
+    }
+    std::fs::copy(from, to).map_err(io_err("copy", from))?;
+    Ok(())
+}
+
+fn set_executable(path: &Path) -> Result<(), XtaskError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(io_err("chmod", path))
+}
+
+/// [`MODULES`] and their dependencies (the `depends=` of each `.ko`'s modinfo: the
+/// package has no `modules.dep`, depmod makes it at install), dependencies first, each once.
+/// A module absent from the package is built into the kernel.
+fn module_load_order(kernel: &Kernel) -> Result<Vec<PathBuf>, XtaskError> {
+    let mut index = Vec::new();
+    index_modules(&kernel.modules.join("kernel"), &mut index)?;
+    let mut order = Vec::new();
+    for wanted in MODULES {
+        add_module(wanted, &index, &mut order, 0)?;
+    }
+    Ok(order)
+}
+
+/// Every `<name>.ko` under `dir` as `(name with '-' as '_', path)`.
+fn index_modules(dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), XtaskError> {
+    for entry in std::fs::read_dir(dir)
+        .map_err(io_err("list", dir))?
+        .flatten()
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            index_modules(&path, out)?;
+        } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+            if let Some(stem) = name.strip_suffix(".ko") {
+                out.push((stem.replace('-', "_"), path.clone()));
+            } else if name.ends_with(".ko.xz") || name.ends_with(".ko.zst") {
+                return Err(XtaskError::Missing(format!(
+                    "module {} is compressed; busybox insmod needs a plain .ko",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn add_module(
+    name: &str,
+    index: &[(String, PathBuf)],
+    order: &mut Vec<PathBuf>,
+    depth: usize,
+) -> Result<(), XtaskError> {
+    let key = name.replace('-', "_");
+    let Some((_, path)) = index.iter().find(|(n, _)| *n == key) else {
+        eprintln!("xtask: module {name} is not in the package: assuming it is built in");
+        return Ok(());
+    };
+    if order.contains(path) || depth > 16 {
+        return Ok(());
+    }
+    let bytes = std::fs::read(path).map_err(io_err("read", path))?;
+    for dep in modinfo_depends(&bytes) {
+        add_module(&dep, index, order, depth + 1)?;
+    }
+    order.push(path.clone());
+    Ok(())
+}
+
+/// The comma-separated `depends=` string of a module's `.modinfo`.
+fn modinfo_depends(ko: &[u8]) -> Vec<String> {
+    const KEY: &[u8] = b"\0depends=";
+    let Some(at) = ko.windows(KEY.len()).position(|w| w == KEY) else {
+        return Vec::new();
+    };
+    let value = &ko[at + KEY.len()..];
+    let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+    String::from_utf8_lossy(&value[..end])
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The guest's `/init`.
+fn init_script(insmods: &[String], commands: &[String]) -> String {
+    let mut s = String::from(
+        r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tracefs none /sys/kernel/tracing
+mount -t debugfs none /sys/kernel/debug
+mount -t bpf bpf /sys/fs/bpf
+mount -t tmpfs cgroup_root /sys/fs/cgroup
+mkdir -p /sys/fs/cgroup/unified
+mount -t cgroup2 none /sys/fs/cgroup/unified
+ip link set lo up
+"#,
+    );
+    for module in insmods {
+        let _ = writeln!(s, "insmod {module} || echo \"insmod {module} failed\"");
+    }
+    s.push_str(
+        r#"export BPFKIT_VM=1 BPFKIT_VM_FIXTURES=/fixtures BPFKIT_TEST_CACHE=/tmp/cache RUST_BACKTRACE=1 HOME=/tmp
+echo "bpfkit VM: kernel $(uname -r) $(uname -m)"
+failed=0
+ran=0
+run() {
+    echo "=== $*"
+    ran=$((ran + 1))
+    "$@"
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        failed=$((failed + 1))
+        echo "=== FAILED (exit $rc): $*"
+    fi
+}
+cd /tmp
+"#,
+    );
+    for command in commands {
+        let _ = writeln!(s, "run {command}");
+    }
+    let _ = writeln!(
+        s,
+        "echo \"bpfkit VM summary: $ran suites, $failed failed, kernel $(uname -r) $(uname -m)\"\necho \"{STATUS_MARKER} $failed\"\npoweroff -f"
+    );
+    s
+}

@@ -1,0 +1,80 @@
+//! Boots the guest under QEMU (TCG), streams its serial console to stdout and returns
+//! the status `/init` printed. A timeout kills a hung VM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::arch::Arch;
+use crate::initramfs::STATUS_MARKER;
+use crate::XtaskError;
+
+/// Boots `kernel` with `initrd`, returns the number of failed suites the guest reported.
+pub fn run(arch: Arch, kernel: &Path, initrd: &Path, timeout: Duration) -> Result<i32, XtaskError> {
+    let (binary, machine, console) = arch.qemu();
+    let mut cmd = Command::new(binary);
+    cmd.args(machine)
+        .args(["-m", "1024", "-nographic", "-no-reboot", "-kernel"])
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-append")
+        .arg(format!("{console} panic=-1 loglevel=4"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    eprintln!("xtask: {cmd:?}");
+    let mut child = cmd.spawn().map_err(|e| XtaskError::Command {
+        command: binary.to_owned(),
+        detail: e.to_string(),
+    })?;
+    let Some(stdout) = child.stdout.take() else {
+        return Err(XtaskError::Missing("QEMU's stdout".into()));
+    };
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+            let line = String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_owned();
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let mut status = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                println!("{line}");
+                if let Some(rest) = line.trim().strip_prefix(STATUS_MARKER) {
+                    status = rest.trim().parse::<i32>().ok();
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Only this function's own child is killed.
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = reader.join();
+                return Err(XtaskError::Timeout {
+                    seconds: timeout.as_secs(),
+                });
+            }
+        }
+    }
+    let exit = child.wait().map_err(|e| XtaskError::Command {
+        command: binary.to_owned(),
+        detail: e.to_string(),
+    })?;
+    let _ = reader.join();
+    status.ok_or_else(|| {
+        XtaskError::Missing(format!(
+            "the guest printed no '{STATUS_MARKER}' line before QEMU exited ({exit})"
+        ))
+    })
+}

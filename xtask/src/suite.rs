@@ -1,0 +1,152 @@
+//! The suite the VM runs: static musl test binaries (`cargo test --no-run --target
+//! <arch>-unknown-linux-musl`, executables read from cargo's JSON messages) and the
+//! fixtures they need, built on the host because the guest has no clang or cargo.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::arch::Arch;
+use crate::packages::run;
+use crate::{io_err, repo_root, XtaskError};
+
+/// Test targets run in every VM: `(package, test target)`.
+const TESTS: &[(&str, &str)] = &[("bpfkit", "vm_rust_tracepoint"), ("bpfkit", "vm_tracing")];
+
+/// Host-suite test targets that need only the kernel and the binary, run in the x86_64 VM
+/// as a second kernel version.
+const HOST_TESTS_X86_64: &[(&str, &str)] = &[];
+
+/// C fixtures (`crates/bpfkit/tests/fixtures/<name>.bpf.c`) shipped prebuilt.
+const C_FIXTURES: &[&str] = &["vm_tracing"];
+
+/// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
+const RUST_FIXTURES: &[&str] = &["vm-execs"];
+
+/// What goes into the initramfs besides busybox and modules.
+#[derive(Debug, Default)]
+pub struct Suite {
+    /// Host file → path inside the guest.
+    pub files: Vec<(PathBuf, String)>,
+    /// Guest command lines, run in order by `/init`; each one's exit status counts.
+    pub commands: Vec<String>,
+}
+
+/// Builds the test binaries and fixtures for `arch`.
+pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
+    let mut suite = Suite::default();
+    let fixtures = cache.join("fixtures");
+    std::fs::create_dir_all(&fixtures).map_err(io_err("create", &fixtures))?;
+    for name in C_FIXTURES {
+        let object = build_c_fixture(arch, name, &fixtures)?;
+        suite
+            .files
+            .push((object, format!("/fixtures/{name}.bpf.o")));
+    }
+    for name in RUST_FIXTURES {
+        let object = build_rust_fixture(name, cache)?;
+        suite
+            .files
+            .push((object, format!("/fixtures/{name}.bpf.o")));
+    }
+    let mut tests: Vec<(&str, &str)> = TESTS.to_vec();
+    if arch == Arch::X86_64 {
+        tests.extend_from_slice(HOST_TESTS_X86_64);
+    }
+    for (name, executable) in test_executables(arch, &tests)? {
+        let guest = format!("/tests/{name}");
+        suite
+            .commands
+            .push(format!("{guest} --test-threads=1 --nocapture"));
+        suite.files.push((executable, guest));
+    }
+    Ok(suite)
+}
+
+/// `clang-19 -O2 -g -target bpf` of a C fixture for `arch`'s `__TARGET_ARCH_*`.
+fn build_c_fixture(arch: Arch, name: &str, out_dir: &Path) -> Result<PathBuf, XtaskError> {
+    let src = repo_root().join(format!("crates/bpfkit/tests/fixtures/{name}.bpf.c"));
+    let out = out_dir.join(format!("{name}.bpf.o"));
+    let multiarch = run(Command::new("gcc").arg("-print-multiarch"))?;
+    run(Command::new("clang-19")
+        .args(["-O2", "-g", "-target", "bpf", "-Wall", "-Werror"])
+        .arg(format!("-I/usr/include/{}", multiarch.trim()))
+        .arg(format!("-D__TARGET_ARCH_{}", arch.bpf_target_arch()))
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out))?;
+    Ok(out)
+}
+
+/// A Rust eBPF crate built through bpfkit-build (bpfel: the same object serves both
+/// little-endian guests).
+fn build_rust_fixture(name: &str, cache: &Path) -> Result<PathBuf, XtaskError> {
+    let objects = bpfkit_build::EbpfBuild::new(repo_root().join("xtask/ebpf").join(name))
+        .target_dir(cache.parent().unwrap_or(cache).join("rust-ebpf"))
+        .quiet(true)
+        .build()
+        .map_err(|e| XtaskError::Command {
+            command: format!("bpfkit-build of xtask/ebpf/{name}"),
+            detail: e.to_string(),
+        })?;
+    let wanted = name.replace('-', "_");
+    objects
+        .into_iter()
+        .find(|o| o.name == name || o.name == wanted)
+        .map(|o| o.path)
+        .ok_or_else(|| XtaskError::Missing(format!("bpfkit-build made no object named {name}")))
+}
+
+/// `cargo test --no-run --message-format=json` of `tests` for `arch`'s musl target:
+/// `(test target name, executable)` from the compiler-artifact messages.
+fn test_executables(
+    arch: Arch,
+    tests: &[(&str, &str)],
+) -> Result<Vec<(String, PathBuf)>, XtaskError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(repo_root())
+        .args([
+            "test",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+            "--target",
+        ])
+        .arg(arch.triple());
+    if arch == Arch::Aarch64 {
+        // rustup's own lld links static musl binaries for aarch64 with nothing else installed.
+        cmd.args([
+            "--config",
+            "target.aarch64-unknown-linux-musl.linker=\"rust-lld\"",
+        ]);
+    }
+    for (package, test) in tests {
+        cmd.args(["-p", package, "--test", test]);
+    }
+    cmd.stderr(Stdio::inherit());
+    let stdout = run(&mut cmd)?;
+    let mut found = Vec::new();
+    for line in stdout.lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" || message["profile"]["test"] != true {
+            continue;
+        }
+        let (Some(name), Some(exe)) = (
+            message["target"]["name"].as_str(),
+            message["executable"].as_str(),
+        ) else {
+            continue;
+        };
+        found.push((name.to_owned(), PathBuf::from(exe)));
+    }
+    for (_, test) in tests {
+        if !found.iter().any(|(name, _)| name == test) {
+            return Err(XtaskError::Missing(format!(
+                "cargo built no test executable '{test}'"
+            )));
+        }
+    }
+    Ok(found)
+}
