@@ -174,6 +174,7 @@ mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 mount -t tracefs none /sys/kernel/tracing
 mount -t debugfs none /sys/kernel/debug
+mount -t securityfs none /sys/kernel/security
 mount -t bpf bpf /sys/fs/bpf
 mount -t tmpfs cgroup_root /sys/fs/cgroup
 mkdir -p /sys/fs/cgroup/unified

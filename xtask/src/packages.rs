@@ -60,7 +60,7 @@ fn apt_options(arch: Arch, cache: &Path) -> Result<Vec<String>, XtaskError> {
     let has_lists = std::fs::read_dir(&lists)
         .map_err(io_err("list", &lists))?
         .flatten()
-        .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"));
+        .any(|e| e.file_name().to_string_lossy().contains("_Packages"));
     if !has_lists {
         eprintln!(
             "xtask: apt-get update for {} into {}",

@@ -1,27 +1,15 @@
 //! The kernel-matrix smoke test run in every VM (x86_64 and arm64, `cargo xtask
 //! vm-test`): bpfkit's loader loads a Rust eBPF program (`xtask/ebpf/vm-execs`, built
 //! once for bpfel on the host and shipped in `$BPFKIT_VM_FIXTURES`), attaches it to
-//! the `syscalls/sys_enter_execve` tracepoint, and the events of ten execs by this test
-//! are read back from its ring buffer. Outside the VM it prints `SKIP` and returns.
+//! the `syscalls/sys_enter_execve` tracepoint its section names (`programs::auto`), and
+//! the events of ten execs by this test are read back with `readers::RingBuf`. Outside the VM it prints `SKIP` and returns.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use bpfkit::loader::Loader;
-use bpfkit::maps::MapData;
-use bpfkit::sys::MmapRegion;
+use bpfkit::programs::auto;
+use bpfkit::readers::RingBuf;
 
-/// `_IOW('$', 8, __u32)`.
-const PERF_EVENT_IOC_SET_BPF: u64 = 0x4004_2408;
-/// `_IO('$', 0)`.
-const PERF_EVENT_IOC_ENABLE: u64 = 0x2400;
-/// `PERF_TYPE_TRACEPOINT`.
-const PERF_TYPE_TRACEPOINT: u64 = 2;
-/// `PERF_FLAG_FD_CLOEXEC`.
-const PERF_FLAG_FD_CLOEXEC: u64 = 8;
-/// `BPF_RINGBUF_BUSY_BIT` and `BPF_RINGBUF_DISCARD_BIT` of a record header.
-const RINGBUF_BUSY: u32 = 1 << 31;
-const RINGBUF_DISCARD: u32 = 1 << 30;
 /// `struct ExecEvent` of the program: pid, tgid, uid, gid, ktime_ns, comm[16], filename[128].
 const EXEC_EVENT_SIZE: usize = 168;
 
@@ -57,94 +45,6 @@ impl ExecEvent {
     }
 }
 
-/// Every committed record of a `BPF_MAP_TYPE_RINGBUF`, consumed (consumer page mapped
-/// read-write, producer page and twice the data area read-only, as the kernel lays it out).
-fn drain_ringbuf(map: &MapData) -> Vec<Vec<u8>> {
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
-    let size = map.max_entries() as usize;
-    let consumer = MmapRegion::map(map.as_fd(), page, libc::PROT_READ | libc::PROT_WRITE, 0)
-        .expect("mmap ring buffer consumer page");
-    let producer = MmapRegion::map(map.as_fd(), page + 2 * size, libc::PROT_READ, page as i64)
-        .expect("mmap ring buffer producer page and data");
-    let read_u64 = |region: &MmapRegion, offset: usize| {
-        let mut b = [0u8; 8];
-        assert!(region.read(offset, &mut b));
-        u64::from_ne_bytes(b)
-    };
-    let mut pos = read_u64(&consumer, 0);
-    let end = read_u64(&producer, 0);
-    let mut records = Vec::new();
-    while pos < end {
-        let at = page + (pos as usize & (size - 1));
-        let mut header = [0u8; 4];
-        assert!(producer.read(at, &mut header));
-        let header = u32::from_ne_bytes(header);
-        if header & RINGBUF_BUSY != 0 {
-            break;
-        }
-        let len = (header & !(RINGBUF_BUSY | RINGBUF_DISCARD)) as usize;
-        if header & RINGBUF_DISCARD == 0 {
-            let mut record = vec![0u8; len];
-            // The data area is mapped twice in a row, so a record never wraps.
-            assert!(producer.read(at + 8, &mut record));
-            records.push(record);
-        }
-        pos += ((len + 8 + 7) & !7) as u64;
-    }
-    assert!(consumer.write(0, &pos.to_ne_bytes()));
-    records
-}
-
-/// perf_event_open on tracepoint `category/name` (pid -1, cpu 0), the program attached.
-fn attach_tracepoint(category: &str, name: &str, prog: std::os::fd::BorrowedFd<'_>) -> OwnedFd {
-    let mut tracing = Path::new("/sys/kernel/tracing");
-    if !tracing.join("events").is_dir() {
-        tracing = Path::new("/sys/kernel/debug/tracing");
-    }
-    let id_path = tracing.join(format!("events/{category}/{name}/id"));
-    let id: u64 = std::fs::read_to_string(&id_path)
-        .unwrap_or_else(|e| panic!("{}: {e}", id_path.display()))
-        .trim()
-        .parse()
-        .expect("tracepoint id");
-    let mut attr = [0u64; 16];
-    attr[0] = PERF_TYPE_TRACEPOINT | (128u64 << 32);
-    attr[1] = id;
-    // SAFETY: perf_event_open reads the 128-byte attr.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            attr.as_ptr(),
-            -1i32,
-            0i32,
-            -1i32,
-            PERF_FLAG_FD_CLOEXEC,
-        )
-    };
-    assert!(
-        fd >= 0,
-        "perf_event_open {category}/{name}: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: a new fd nothing else owns.
-    let perf = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    for (request, arg) in [
-        (PERF_EVENT_IOC_SET_BPF, prog.as_raw_fd()),
-        (PERF_EVENT_IOC_ENABLE, 0),
-    ] {
-        // SAFETY: both ioctls take an integer argument.
-        let rc = unsafe { libc::ioctl(perf.as_raw_fd(), request as _, arg) };
-        assert_eq!(
-            rc,
-            0,
-            "perf ioctl {request:#x}: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-    perf
-}
-
 #[test]
 fn rust_execve_tracepoint_reports_ten_execs_through_its_ring_buffer() {
     if std::env::var_os("BPFKIT_VM").is_none_or(|v| v != "1") {
@@ -166,11 +66,9 @@ fn rust_execve_tracepoint_reports_ten_execs_through_its_ring_buffer() {
         Some("syscalls/sys_enter_execve"),
         "from the #[tracepoint] attribute"
     );
-    let (category, name) = target
-        .and_then(|t| t.split_once('/'))
-        .expect("category/name");
-    let events_map = obj.map("EVENTS").expect("EVENTS ring buffer");
-    let perf = attach_tracepoint(category, name, prog.fd());
+    let mut ring =
+        RingBuf::new(obj.map("EVENTS").expect("EVENTS ring buffer")).expect("map EVENTS");
+    let link = auto::attach(prog).expect("attach to the section's tracepoint");
     let true_bin = ["/bin/true", "/usr/bin/true"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -184,11 +82,11 @@ fn rust_execve_tracepoint_reports_ten_execs_through_its_ring_buffer() {
         let mut child = status;
         assert!(child.wait().expect("wait").success());
     }
-    drop(perf);
-    let events: Vec<ExecEvent> = drain_ringbuf(events_map)
-        .iter()
-        .map(|r| ExecEvent::parse(r))
-        .collect();
+    drop(link);
+    let mut events = Vec::new();
+    while let Some(record) = ring.next().expect("read EVENTS") {
+        events.push(ExecEvent::parse(&record));
+    }
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() };
     for pid in &children {

@@ -116,7 +116,7 @@ fn ioctl(
     call: &'static str,
 ) -> SysResult<()> {
     // SAFETY: perf ioctls with an integer argument; the fd is live for the call.
-    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request, arg) };
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) };
     if ret < 0 {
         Err(last_error(call))
     } else {
