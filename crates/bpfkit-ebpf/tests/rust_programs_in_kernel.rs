@@ -2168,3 +2168,40 @@ fn ebpf_logger_forwards_records_blocking_and_on_tokio() {
     });
     assert_eq!(as_expected(&captured.messages()), EXPECTED_LOGS);
 }
+
+/// `core_read!`/`core_size!`/`core_exists!`: the program reads its caller's tgid and parent's
+/// tgid from `task_struct` at offsets CO-RE moved to the running kernel's, loaded by libbpf
+/// and by bpfkit's loader.
+#[test]
+fn core_read_follows_task_struct_to_the_parent() {
+    let object = build("core-read");
+    let libbpf = prog_loadall(&object).expect("libbpf relocates and loads");
+    let attachment = attach_tracepoint(
+        &libbpf.pin_dir().join("on_getppid"),
+        "syscalls",
+        "sys_enter_getppid",
+    );
+    // SAFETY: getppid/getpid have no memory effects.
+    let (ppid, pid) = unsafe { (libc::getppid(), libc::getpid()) };
+    drop(attachment);
+    let seen = map_dump(libbpf.map("SEEN").expect("SEEN").id).expect("dump SEEN");
+    let mine = seen
+        .iter()
+        .find(|e| u32_at(&e.key, 0) == pid as u32)
+        .expect("an entry for this process");
+    let v = &mine.value;
+    assert_eq!(u32_at(v, 0) as i32, pid, "task_struct.tgid");
+    assert_eq!(u32_at(v, 4) as i32, ppid, "task_struct.real_parent->tgid");
+    assert_eq!(u32_at(v, 8), 4, "size of tgid");
+    assert_eq!(u32_at(v, 12), 0, "a member no kernel has does not exist");
+
+    let ours = bpfkit::loader::Loader::new()
+        .load_file(&object)
+        .expect("bpfkit relocates and loads");
+    let program = ours.program("on_getppid").expect("program");
+    assert_eq!(
+        program.info().expect("info").verified_insns,
+        verified_insns(&libbpf.pin_dir().join("on_getppid")),
+        "same relocated program as libbpf's"
+    );
+}
