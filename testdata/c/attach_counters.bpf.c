@@ -6,8 +6,8 @@
  * 2 tp_btf sys_enter with id openat, 3 perf_event samples (any process), 4 socket filter
  * packets, 5 iter/task prints "pid <tgid>\n" per task, 6 syscall program doubles ctx->in into
  * ctx->out and returns 42; uprobes (target process only): 7 entry calls, 8 sum of the
- * first argument, 9 sum of the return values; 10 sum of BPF cookies seen by `on_cookie`
- * (uprobe and uprobe.multi links with cookies). `list_tasks_comm` is a second iter/task
+ * first argument, 9 sum of the return values; 10 sum of BPF cookies seen by
+ * `on_cookie_single` (a uprobe link with a cookie; uprobe.multi is in attach_multi). `list_tasks_comm` is a second iter/task
  * program printing "comm <comm>\n" for the test's own process (link update).
  */
 #include "vmlinux.h"
@@ -125,20 +125,6 @@ int BPF_KRETPROBE(on_return, long ret)
 	sum = bpf_map_lookup_elem(&counts, &slot);
 	if (sum)
 		__sync_fetch_and_add(sum, ret);
-	return 0;
-}
-
-SEC("uprobe.multi")
-int on_cookie(struct pt_regs *ctx)
-{
-	__u32 slot = 10;
-	__u64 *sum;
-
-	if (!is_target())
-		return 0;
-	sum = bpf_map_lookup_elem(&counts, &slot);
-	if (sum)
-		__sync_fetch_and_add(sum, bpf_get_attach_cookie(ctx));
 	return 0;
 }
 

@@ -25,6 +25,10 @@ const NOT_LOADABLE_ON_HOST: &[(&str, &str)] = &[
         "prog_newer_sections",
         "failed to guess program type from ELF section 'tcx/ingress'",
     ),
+    (
+        "attach_multi",
+        "failed to guess program type from ELF section 'uprobe.multi'",
+    ),
 ];
 
 #[test]
