@@ -9,6 +9,8 @@
  * first argument, 9 sum of the return values; 10 sum of BPF cookies seen by
  * `on_cookie_single` (a uprobe link with a cookie; uprobe.multi is in attach_multi). `list_tasks_comm` is a second iter/task
  * program printing "comm <comm>\n" for the test's own process (link update).
+ * `count_openat_tp` also sends a `struct open_event` (pid, comm, filename) per counted
+ * openat to the BPF_MAP_TYPE_RINGBUF `opens` (for `bpfkit run`).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -22,6 +24,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counts SEC(".maps");
+
+struct open_event {
+	__u32 pid;
+	char comm[16];
+	char filename[64];
+};
+
+/* Keeps struct open_event in the object's BTF for decoders. */
+const struct open_event *unused_open_event __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} opens SEC(".maps");
 
 static __always_inline void bump(__u32 slot)
 {
@@ -37,10 +53,20 @@ static __always_inline int is_target(void)
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat")
-int count_openat_tp(void *ctx)
+int count_openat_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	if (is_target())
-		bump(0);
+	struct open_event *e;
+
+	if (!is_target())
+		return 0;
+	bump(0);
+	e = bpf_ringbuf_reserve(&opens, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_probe_read_user_str(e->filename, sizeof(e->filename), (const char *)ctx->args[1]);
+	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 

@@ -146,3 +146,66 @@ fn run_set_changes_a_rodata_constant_and_rejects_unknown_names() {
         "{err}"
     );
 }
+
+#[test]
+fn run_prints_ring_buffer_records_decoded_through_btf_and_the_final_counts() {
+    let object = bpfkit_test_support::fixture("attach_counters");
+    // A shell that waits for a line, then becomes `cat` (same pid) opening two missing files.
+    let mut target = Command::new("sh")
+        .args([
+            "-c",
+            "read x; exec cat /no/such/bpfkit-a /no/such/bpfkit-b 2>/dev/null",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = target.id();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .arg("run")
+        .arg(&object)
+        .args(["--duration", "3", "--set", &format!("target_pid={pid}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("tracing starts");
+        if line.starts_with("tracing") {
+            break;
+        }
+    }
+    use std::io::Write;
+    target.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(
+        !target.wait().unwrap().success(),
+        "cat fails on missing files"
+    );
+    let lines = finish(child, rx);
+    let events: Vec<&String> = lines.iter().filter(|l| l.starts_with("opens: {")).collect();
+    for file in ["/no/such/bpfkit-a", "/no/such/bpfkit-b"] {
+        let want = format!("{{pid: {pid}, comm: \"cat\", filename: \"{file}\"}}");
+        assert!(
+            events.iter().any(|l| l.contains(&want)),
+            "no {want} in {events:?}"
+        );
+    }
+    let counts = lines
+        .iter()
+        .skip_while(|l| *l != "map counts:")
+        .nth(1)
+        .expect("the counts map is printed");
+    assert_eq!(
+        counts,
+        &format!("  0 => {}", events.len()),
+        "one record per counted open"
+    );
+}
