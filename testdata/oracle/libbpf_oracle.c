@@ -8,6 +8,7 @@
  *   libbpf_oracle parse OBJ
  *       bpf_object__open_file() only (no kernel): programs and maps as libbpf sees them.
  *   libbpf_oracle relocated OBJ [--btf PATH] [--pin-root DIR] [--max-entries MAP=N]...
+ *                              [--value-size MAP=N]...
  *                              [--autoload PROG=0|1]... [--prog-type PROG=N]... [--fake-load]
  *       bpf_object__open_file() (btf_custom_path, pin_root_path from --btf, --pin-root)
  *       + bpf_object__load(). Every BPF_PROG_LOAD command libbpf
@@ -384,14 +385,15 @@ static void remove_new_pins(void)
 	new_pin_count = 0;
 }
 
-/* Applies --max-entries/--autoload/--prog-type of argv[1..] to an opened object. */
+/* Applies --max-entries/--value-size/--autoload/--prog-type of argv[1..] to an opened object. */
 static int apply_object_options(struct bpf_object *obj, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		int is_max = strcmp(argv[i], "--max-entries") == 0;
+		int is_vsize = strcmp(argv[i], "--value-size") == 0;
 		int is_auto = strcmp(argv[i], "--autoload") == 0;
 		int is_type = strcmp(argv[i], "--prog-type") == 0;
-		if (!is_max && !is_auto && !is_type)
+		if (!is_max && !is_vsize && !is_auto && !is_type)
 			continue;
 		char *arg = argv[++i];
 		char *eq = strrchr(arg, '=');
@@ -401,13 +403,16 @@ static int apply_object_options(struct bpf_object *obj, int argc, char **argv)
 		}
 		*eq = 0;
 		unsigned long value = strtoul(eq + 1, NULL, 0);
-		if (is_max) {
+		if (is_max || is_vsize) {
 			struct bpf_map *map = bpf_object__find_map_by_name(obj, arg);
 			if (!map) {
 				fprintf(stderr, "libbpf_oracle: no map '%s'\n", arg);
 				return -1;
 			}
-			bpf_map__set_max_entries(map, (__u32)value);
+			if (is_max)
+				bpf_map__set_max_entries(map, (__u32)value);
+			else
+				bpf_map__set_value_size(map, (__u32)value);
 		} else {
 			struct bpf_program *prog = bpf_object__find_program_by_name(obj, arg);
 			if (!prog) {
@@ -441,6 +446,7 @@ static int cmd_relocated(int argc, char **argv, int quiet)
 		else if (strcmp(argv[i], "--fake-load") == 0)
 			fake = 1;
 		else if ((strcmp(argv[i], "--max-entries") == 0 ||
+			  strcmp(argv[i], "--value-size") == 0 ||
 			  strcmp(argv[i], "--autoload") == 0 ||
 			  strcmp(argv[i], "--prog-type") == 0) && i + 1 < argc)
 			i++;
@@ -642,6 +648,7 @@ static int cmd_trace(int argc, char **argv)
 		else if (strcmp(argv[i], "--pin-root") == 0 && i + 1 < argc)
 			pin_root = argv[++i];
 		else if ((strcmp(argv[i], "--max-entries") == 0 ||
+			  strcmp(argv[i], "--value-size") == 0 ||
 			  strcmp(argv[i], "--autoload") == 0 ||
 			  strcmp(argv[i], "--prog-type") == 0 ||
 			  strcmp(argv[i], "--attach-auto") == 0 ||

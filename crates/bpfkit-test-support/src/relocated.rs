@@ -19,6 +19,9 @@ pub struct RelocateOptions {
     pub btf_custom_path: Option<PathBuf>,
     /// `bpf_map__set_max_entries` calls made before load, as `(map name, max_entries)`.
     pub max_entries: Vec<(String, u32)>,
+    /// `bpf_map__set_value_size` calls made before load, as `(map name, value_size)`
+    /// (e.g. the libbpf-tools' stack trace maps, sized from `perf_max_stack_depth`).
+    pub value_size: Vec<(String, u32)>,
     /// `bpf_program__set_autoload` calls made before load, as `(program name, autoload)`.
     pub autoload: Vec<(String, bool)>,
     /// `bpf_object_open_opts.pin_root_path`: where `LIBBPF_PIN_BY_NAME` maps are pinned
@@ -216,6 +219,10 @@ pub(crate) fn push_object_options(args: &mut Vec<std::ffi::OsString>, opts: &Rel
     }
     for (map, n) in &opts.max_entries {
         args.push("--max-entries".into());
+        args.push(format!("{map}={n}").into());
+    }
+    for (map, n) in &opts.value_size {
+        args.push("--value-size".into());
         args.push(format!("{map}={n}").into());
     }
     for (prog, on) in &opts.autoload {
