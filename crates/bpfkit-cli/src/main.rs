@@ -3,6 +3,10 @@
 mod btf;
 mod inspect;
 mod run;
+mod link;
+mod load;
+mod map;
+mod prog;
 
 use std::process::ExitCode;
 
@@ -26,6 +30,17 @@ enum Command {
     /// Load an object, attach every program by its section, print ring/perf buffer records
     /// until Ctrl-C or --duration, then every hash/array map.
     Run(run::Args),
+    /// Load every program and map of an object (like `bpftool prog loadall`), print their ids.
+    Load(load::Args),
+    /// List loaded programs or show one.
+    #[command(subcommand)]
+    Prog(prog::Command),
+    /// List loaded maps or dump one (formatted through BTF).
+    #[command(subcommand)]
+    Map(map::Command),
+    /// List links.
+    #[command(subcommand)]
+    Link(link::Command),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +49,10 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Btf(cmd) => btf::run(cmd),
         Command::Run(args) => run::run(args),
+        Command::Load(args) => load::run(args),
+        Command::Prog(cmd) => prog::run(cmd),
+        Command::Map(cmd) => map::run(cmd),
+        Command::Link(cmd) => link::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
