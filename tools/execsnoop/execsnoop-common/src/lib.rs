@@ -18,7 +18,7 @@ pub const ARGS_CAPACITY: usize = MAX_ARGS * ARG_SIZE;
 pub struct ExecEvent {
     /// Process id (the kernel's tgid).
     pub pid: u32,
-    /// Parent's process id (0 when the loader did not provide task_struct offsets).
+    /// Parent's process id (`task->real_parent->tgid`, read through CO-RE; 0 if unreadable).
     pub ppid: u32,
     /// Real user id.
     pub uid: u32,
@@ -61,10 +61,8 @@ impl ExecEvent {
 
 /// Global (`.rodata`): only report this user id (`u32::MAX`: everyone).
 pub const GLOBAL_TARGET_UID: &str = "TARGET_UID";
-/// Global (`.rodata`): byte offset of `real_parent` in the running kernel's `task_struct`.
-pub const GLOBAL_REAL_PARENT_OFFSET: &str = "TASK_REAL_PARENT_OFFSET";
-/// Global (`.rodata`): byte offset of `tgid` in the running kernel's `task_struct`.
-pub const GLOBAL_TGID_OFFSET: &str = "TASK_TGID_OFFSET";
+/// Global (`.rodata`): only report execs by this process id (0: every process).
+pub const GLOBAL_TARGET_PID: &str = "TARGET_PID";
 
 #[cfg(test)]
 mod tests {

@@ -4,13 +4,14 @@
 //! `sys_enter_execve` records the caller's identity and arguments into a per-pid `EXECS`
 //! entry; `sys_exit_execve` adds the return value and the new command name, sends the event
 //! (cut after the arguments used) and deletes the entry. The parent pid is read from
-//! `task_struct` at offsets userspace resolves from the kernel's BTF and stores in `.rodata`
-//! before loading (0 = unknown: ppid is reported as 0).
+//! `task_struct.real_parent->tgid` through CO-RE markers, relocated at load time to the
+//! running kernel's layout. `TARGET_PID` and `TARGET_UID` live in frozen `.rodata`, so the
+//! verifier prunes the filters userspace leaves off.
 #![no_std]
 #![no_main]
 
 use bpfkit_ebpf::bindings::flags::BPF_NOEXIST;
-use bpfkit_ebpf::helpers::{self, probe_read_kernel, probe_read_user, probe_read_user_str_bytes};
+use bpfkit_ebpf::helpers::{self, probe_read_kernel, probe_read_user};
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{HashMap, RingBuf};
 use bpfkit_ebpf::programs::TracePointContext;
@@ -26,12 +27,27 @@ static EVENTS: RingBuf<{ 256 * 1024 }> = RingBuf::new();
 /// Only report this uid (`u32::MAX`: everyone).
 #[unsafe(no_mangle)]
 static TARGET_UID: Global<u32> = Global::new(u32::MAX);
-/// Offset of `task_struct.real_parent` in the running kernel.
+/// Only report execs by this process id (0: every process).
 #[unsafe(no_mangle)]
-static TASK_REAL_PARENT_OFFSET: Global<u32> = Global::new(0);
-/// Offset of `task_struct.tgid` in the running kernel.
-#[unsafe(no_mangle)]
-static TASK_TGID_OFFSET: Global<u32> = Global::new(0);
+static TARGET_PID: Global<u32> = Global::new(0);
+
+/// The kernel's `struct task_struct`, reduced to the members read here (kernel names;
+/// the offsets are placeholders that CO-RE relocates to the running kernel's).
+#[allow(non_camel_case_types)]
+#[repr(C)]
+struct task_struct {
+    tgid: i32,
+    real_parent: *const task_struct,
+}
+
+unsafe extern "C" {
+    /// CO-RE marker: address of `task->tgid` in the running kernel.
+    #[link_name = "bpfcore$field$task_struct$tgid"]
+    fn task_tgid(task: *const task_struct) -> *const i32;
+    /// CO-RE marker: address of `task->real_parent` in the running kernel.
+    #[link_name = "bpfcore$field$task_struct$real_parent"]
+    fn task_real_parent(task: *const task_struct) -> *const *const task_struct;
+}
 
 /// The template a new entry is created from (lives in `.rodata`, too large for the stack).
 static EMPTY: ExecEvent = ExecEvent::ZERO;
@@ -42,18 +58,18 @@ const ENTER_ARGV: usize = 24;
 /// `sys_exit_execve` record: `long ret` at 16.
 const EXIT_RET: usize = 16;
 
+/// `current->real_parent->tgid` (0 if a read fails).
 fn parent_tgid() -> u32 {
-    let real_parent = TASK_REAL_PARENT_OFFSET.get() as usize;
-    let tgid = TASK_TGID_OFFSET.get() as usize;
-    if real_parent == 0 || tgid == 0 {
-        return 0;
-    }
-    let task = helpers::current_task().cast::<u8>();
-    let parent = probe_read_kernel(task.wrapping_add(real_parent).cast::<*const u8>()).unwrap_or(core::ptr::null());
+    // SAFETY: bpf_get_current_task takes no arguments and cannot fail.
+    let task = unsafe { helpers::bpf_get_current_task() } as *const task_struct;
+    // SAFETY: the markers only compute addresses (rewritten by bpfkit-link into CO-RE
+    // accesses); memory is read through bpf_probe_read_kernel only.
+    let parent = probe_read_kernel(unsafe { task_real_parent(task) }).unwrap_or(core::ptr::null());
     if parent.is_null() {
         return 0;
     }
-    probe_read_kernel(parent.wrapping_add(tgid).cast::<u32>()).unwrap_or(0)
+    // SAFETY: as above, an address computation on the parent task.
+    probe_read_kernel(unsafe { task_tgid(parent) }).map_or(0, |tgid| tgid as u32)
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_execve")]
@@ -64,6 +80,10 @@ fn execve_enter(ctx: TracePointContext) -> u32 {
         return 0;
     }
     let pid = helpers::current_tgid();
+    let target_pid = TARGET_PID.get();
+    if target_pid != 0 && target_pid != pid {
+        return 0;
+    }
     if EXECS.insert(&pid, &EMPTY, BPF_NOEXIST).is_err() {
         return 0;
     }
@@ -81,11 +101,15 @@ fn execve_enter(ctx: TracePointContext) -> u32 {
     // SAFETY: offsets of the pointer fields of the sys_enter_execve record.
     let filename: *const u8 = unsafe { ctx.read_at(ENTER_FILENAME) };
     let argv: *const *const u8 = unsafe { ctx.read_at(ENTER_ARGV) };
-    if let Some(first) = event.args.get_mut(..ARG_SIZE) {
-        if let Ok(name) = probe_read_user_str_bytes(filename, first) {
-            event.args_size = name.len() as u32 + 1;
-            event.args_count = 1;
-        }
+    let args = event.args.as_mut_ptr();
+    // SAFETY: `args` has room for ARG_SIZE bytes at 0; the helper writes at most that many
+    // and faults safely on a bad user address.
+    let read =
+        unsafe { helpers::bpf_probe_read_user_str(args.cast(), ARG_SIZE as u32, filename.cast()) };
+    if read > 0 {
+        // Bytes read, NUL included (at most ARG_SIZE).
+        event.args_size = read as u32;
+        event.args_count = 1;
     }
     for i in 1..MAX_ARGS {
         let Ok(arg) = probe_read_user(argv.wrapping_add(i)) else {
@@ -98,13 +122,22 @@ fn execve_enter(ctx: TracePointContext) -> u32 {
         if used > ARGS_CAPACITY - ARG_SIZE {
             break;
         }
-        let Some(dest) = event.args.get_mut(used..used + ARG_SIZE) else {
-            break;
+        // The raw helper rather than `probe_read_user_str_bytes`: its return value (length
+        // with the NUL) is all we keep, and skipping the slice saves the verifier a bounds
+        // check per argument (the C twin in ../bench does the same).
+        // SAFETY: `used <= ARGS_CAPACITY - ARG_SIZE`, so ARG_SIZE bytes at `args + used` lie
+        // inside `event.args`; the helper writes at most that many.
+        let read = unsafe {
+            helpers::bpf_probe_read_user_str(
+                args.wrapping_add(used).cast(),
+                ARG_SIZE as u32,
+                arg.cast(),
+            )
         };
-        let Ok(text) = probe_read_user_str_bytes(arg, dest) else {
+        if read < 0 {
             break;
-        };
-        event.args_size += text.len() as u32 + 1;
+        }
+        event.args_size += read as u32;
         event.args_count += 1;
     }
     0
@@ -124,7 +157,10 @@ fn execve_exit(ctx: TracePointContext) -> u32 {
     let used = EVENT_HEADER_SIZE + (event.args_size as usize).min(ARGS_CAPACITY);
     // SAFETY: the event is plain data; the slice covers exactly its bytes.
     let bytes = unsafe {
-        core::slice::from_raw_parts((event as *const ExecEvent).cast::<u8>(), core::mem::size_of::<ExecEvent>())
+        core::slice::from_raw_parts(
+            (event as *const ExecEvent).cast::<u8>(),
+            core::mem::size_of::<ExecEvent>(),
+        )
     };
     if let Some(sent) = bytes.get(..used) {
         let _ = EVENTS.output_bytes(sent, 0);

@@ -1,0 +1,8 @@
+//! Builds the kernel side (`../execsnoop-ebpf`) through bpfkit-build's stable-toolchain route;
+//! `src/main.rs` embeds it with `include_ebpf!("execsnoop")`.
+
+fn main() {
+    if let Err(err) = bpfkit_build::build_ebpf("../execsnoop-ebpf") {
+        panic!("building the execsnoop eBPF crate: {err}");
+    }
+}

@@ -1,0 +1,197 @@
+//! Runs the `execsnoop` binary (as root, against the running kernel), execs known commands
+//! from the test and checks the JSON lines it prints, the `--pid` filter and that nothing
+//! stays attached after it exits.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `execsnoop --json …` whose programs are attached.
+struct Snoop {
+    child: Child,
+    /// Ids of the two programs, from its "tracing execs (… id N …)" line on stderr.
+    program_ids: Vec<u32>,
+}
+
+fn start(extra: &[&str]) -> Snoop {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_execsnoop"))
+        .arg("--json")
+        .args(["--duration", "60"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn execsnoop");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr
+        .read_line(&mut line)
+        .expect("read execsnoop's stderr");
+    assert!(
+        line.starts_with("execsnoop: tracing execs"),
+        "execsnoop did not start: {line:?}"
+    );
+    let program_ids = line
+        .split(" id ")
+        .skip(1)
+        .map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().expect("program id")
+        })
+        .collect::<Vec<u32>>();
+    assert_eq!(program_ids.len(), 2, "two program ids in {line:?}");
+    Snoop { child, program_ids }
+}
+
+/// Stop with SIGINT (as Ctrl-C does); returns the JSON events it printed.
+fn stop(mut snoop: Snoop) -> Vec<serde_json::Value> {
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    let ret = unsafe { libc::kill(snoop.child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(ret, 0);
+    let mut stdout = String::new();
+    snoop
+        .child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    let status = snoop.child.wait().expect("wait execsnoop");
+    assert!(status.success(), "execsnoop exited with {status}");
+    for id in &snoop.program_ids {
+        assert_program_gone(*id);
+    }
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+/// After exit no link holds the program, so the kernel has freed it (its id is gone).
+fn assert_program_gone(id: u32) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        // union bpf_attr for BPF_PROG_GET_FD_BY_ID: prog_id, next_id, open_flags.
+        let mut attr = [0u32; 4];
+        attr[0] = id;
+        // SAFETY: BPF_PROG_GET_FD_BY_ID (13) reads `attr` (16 bytes) and returns an fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_bpf, 13, attr.as_mut_ptr(), 16) };
+        if fd < 0 {
+            assert_eq!(
+                std::io::Error::last_os_error().raw_os_error(),
+                Some(libc::ENOENT),
+                "program {id}"
+            );
+            return;
+        }
+        // SAFETY: `fd` was just returned to us and is closed once.
+        unsafe { libc::close(fd as libc::c_int) };
+        assert!(
+            Instant::now() < deadline,
+            "program {id} still loaded after execsnoop exited (a leaked link?)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn marker() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    format!("bpfkit-marker-{}-{nanos}", std::process::id())
+}
+
+fn with_arg<'a>(events: &'a [serde_json::Value], arg: &str) -> Vec<&'a serde_json::Value> {
+    events
+        .iter()
+        .filter(|e| {
+            e["args"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == arg))
+        })
+        .collect()
+}
+
+#[test]
+fn json_event_of_an_exec_has_its_pid_ppid_uid_ret_comm_and_args() {
+    let snoop = start(&[]);
+    let marker = marker();
+    let child = Command::new("/bin/echo")
+        .args([marker.as_str(), "a", "b c"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn echo");
+    let child_pid = child.id();
+    let mut child = child;
+    assert!(child.wait().expect("wait echo").success());
+    let missing = format!("/nonexistent/{marker}");
+    assert!(Command::new(&missing).spawn().is_err());
+    std::thread::sleep(Duration::from_millis(300));
+    let events = stop(snoop);
+
+    let ours = with_arg(&events, &marker);
+    assert_eq!(ours.len(), 1, "one event for the marker in {ours:?}");
+    let event = ours[0];
+    assert_eq!(event["pid"], child_pid);
+    assert_eq!(
+        event["ppid"],
+        std::process::id(),
+        "ppid is the test process"
+    );
+    // SAFETY: getuid has no memory effects.
+    assert_eq!(event["uid"], unsafe { libc::getuid() });
+    assert_eq!(event["ret"], 0);
+    assert_eq!(event["comm"], "echo");
+    assert_eq!(
+        event["args"],
+        serde_json::json!(["/bin/echo", marker, "a", "b c"])
+    );
+
+    let failed = with_arg(&events, &missing);
+    assert_eq!(failed.len(), 1, "one event for the failed exec");
+    assert_eq!(failed[0]["ret"], -libc::ENOENT);
+    assert_eq!(failed[0]["ppid"], std::process::id());
+    assert_eq!(failed[0]["args"], serde_json::json!([missing]));
+}
+
+#[test]
+fn pid_filter_reports_only_that_process() {
+    // The shell waits on stdin, so its pid is known before it execs echo; `sleep` (another
+    // pid, also a child of the shell) must be filtered out.
+    let marker = marker();
+    let mut shell = Command::new("/bin/sh")
+        .args([
+            "-c",
+            &format!("read _; /bin/sleep 0; exec /bin/echo {marker} filtered-in"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn sh");
+    let shell_pid = shell.id();
+    let snoop = start(&["--pid", &shell_pid.to_string()]);
+    let other = Command::new("/bin/echo")
+        .arg(&marker)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run echo");
+    assert!(other.success());
+    drop(shell.stdin.take());
+    assert!(shell.wait().expect("wait sh").success());
+    std::thread::sleep(Duration::from_millis(300));
+    let events = stop(snoop);
+
+    assert!(!events.is_empty(), "the shell's exec of echo is reported");
+    for event in &events {
+        assert_eq!(event["pid"], shell_pid, "only pid {shell_pid}: {event}");
+    }
+    let ours = with_arg(&events, &marker);
+    assert_eq!(ours.len(), 1, "{events:?}");
+    assert_eq!(ours[0]["comm"], "echo");
+    assert_eq!(
+        ours[0]["args"],
+        serde_json::json!(["/bin/echo", marker, "filtered-in"])
+    );
+    assert_eq!(ours[0]["ppid"], std::process::id());
+}
