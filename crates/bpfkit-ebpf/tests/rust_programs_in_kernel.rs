@@ -608,51 +608,11 @@ fn every_map_type_is_created_and_the_kernel_side_apis_work() {
     assert_eq!(value(14), 99, "ProgramArray::tail_call reached tail_target");
 }
 
-/// Byte offset of `member` in the running kernel's `struct task_struct`, from its BTF.
-fn task_struct_offset(member: &str) -> u32 {
-    let out = std::process::Command::new("bpftool")
-        .args([
-            "btf",
-            "dump",
-            "file",
-            "/sys/kernel/btf/vmlinux",
-            "format",
-            "raw",
-        ])
-        .output()
-        .expect("bpftool runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut in_task = false;
-    for line in text.lines() {
-        if line.starts_with('[') {
-            in_task = line.contains("STRUCT 'task_struct' size=");
-            continue;
-        }
-        if in_task && line.trim_start().starts_with(&format!("'{member}' ")) {
-            let bits = line
-                .split("bits_offset=")
-                .nth(1)
-                .and_then(|v| v.split_whitespace().next())
-                .expect("bits_offset");
-            return bits.parse::<u32>().expect("number") / 8;
-        }
-    }
-    panic!("task_struct.{member} not in vmlinux BTF");
-}
-
 #[test]
 fn execsnoop_reports_pid_ppid_uid_comm_args_and_return_code() {
     use execsnoop_common::{ExecEvent, EVENT_HEADER_SIZE};
-    let built = build_crate("tools/execsnoop/execsnoop-ebpf", "execsnoop");
-    let real_parent = task_struct_offset("real_parent").to_ne_bytes();
-    let tgid = task_struct_offset("tgid").to_ne_bytes();
-    let object = with_globals(
-        &built,
-        &[
-            ("TASK_REAL_PARENT_OFFSET", &real_parent),
-            ("TASK_TGID_OFFSET", &tgid),
-        ],
-    );
+    // ppid comes from task_struct.real_parent->tgid through CO-RE, relocated by libbpf.
+    let object = build_crate("tools/execsnoop/execsnoop-ebpf", "execsnoop");
     let loaded = prog_loadall(&object).expect("libbpf loads execsnoop");
     for prog in ["execve_enter", "execve_exit"] {
         let p = loaded
