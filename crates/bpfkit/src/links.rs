@@ -28,6 +28,15 @@ pub enum LinkError {
     /// Pinning or opening a pin failed.
     #[error(transparent)]
     Pin(#[from] PinError),
+    /// Reading from a link's fd (an iterator) failed.
+    #[error("link {operation}: {source}")]
+    Read {
+        /// The operation.
+        operation: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The link has no kernel bpf link fd to do this with.
     #[error("link {operation}: a {kind} link has no bpf link fd (only bpf links can do this)")]
     NotABpfLink {

@@ -12,6 +12,15 @@ use super::{AttachError, ProgramType};
 
 /// Attach `program` the way its section name says. Sections that name no target fail with
 /// [`AttachError::NotAutoAttachable`].
+///
+/// ```no_run
+/// # let object = bpfkit::loader::Loader::new().load_file("opensnoop.bpf.o")?;
+/// let links: Vec<_> = object
+///     .programs()
+///     .map(bpfkit::programs::auto::attach)
+///     .collect::<Result<_, _>>()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach(program: &Program) -> Result<Link, AttachError> {
     let section = program.section();
     let kind = section.kind.unwrap_or_default();
@@ -142,5 +151,18 @@ fn split_offset(target: &str) -> Option<(&str, u64)> {
             };
             Some((f, off))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_offset;
+
+    #[test]
+    fn offsets_after_plus_are_hex_or_decimal() {
+        assert_eq!(split_offset("do_unlinkat"), Some(("do_unlinkat", 0)));
+        assert_eq!(split_offset("do_unlinkat+0x10"), Some(("do_unlinkat", 16)));
+        assert_eq!(split_offset("f+12"), Some(("f", 12)));
+        assert_eq!(split_offset("f+zz"), None);
     }
 }

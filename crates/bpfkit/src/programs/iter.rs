@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use crate::links::Link;
+use crate::links::{Link, LinkError};
 use crate::loader::Program;
 use crate::sys::{self, uapi};
 
@@ -27,23 +27,34 @@ pub fn attach(program: &Program) -> Result<Link, AttachError> {
 }
 
 /// A new iterator fd of an iterator `link` (`BPF_ITER_CREATE`): reading it runs the program.
-pub fn open(link: &Link) -> Result<std::fs::File, AttachError> {
-    let fd = link.fd().ok_or_else(|| {
-        AttachError::unsupported(
-            "?",
-            format!("a {} link is not an iterator link", link.kind()),
-        )
+pub fn open(link: &Link) -> Result<std::fs::File, LinkError> {
+    let fd = link.fd().ok_or(LinkError::NotABpfLink {
+        operation: "create iterator",
+        kind: link.kind(),
     })?;
     sys::attach::iter_create(fd)
         .map(std::fs::File::from)
-        .map_err(|e| AttachError::syscall("?", "BPF_ITER_CREATE", e))
+        .map_err(|source| LinkError::Syscall {
+            operation: "create iterator",
+            source,
+        })
 }
 
 /// Run the iterator once and return everything it printed.
-pub fn read_all(link: &Link) -> Result<Vec<u8>, AttachError> {
+///
+/// ```no_run
+/// # let object = bpfkit::loader::Loader::new().load_file("tasks.bpf.o")?;
+/// let link = bpfkit::programs::iter::attach(object.program("list_tasks").unwrap())?;
+/// let text = String::from_utf8_lossy(&bpfkit::programs::iter::read_all(&link)?).into_owned();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_all(link: &Link) -> Result<Vec<u8>, LinkError> {
     let mut out = Vec::new();
     open(link)?
         .read_to_end(&mut out)
-        .map_err(|e| AttachError::io("?", "read iterator", e))?;
+        .map_err(|source| LinkError::Read {
+            operation: "read iterator",
+            source,
+        })?;
     Ok(out)
 }

@@ -39,6 +39,15 @@ pub fn kprobes_available() -> bool {
 }
 
 /// Attach to kernel function `function`.
+///
+/// ```no_run
+/// # let object = bpfkit::loader::Loader::new().load_file("probes.bpf.o")?;
+/// use bpfkit::programs::kprobe::{attach, KprobeOptions};
+/// let program = object.program("on_unlink_return").unwrap();
+/// let options = KprobeOptions { retprobe: true, ..Default::default() };
+/// let link = attach(program, "do_unlinkat", &options)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[doc(alias = "BPF_PROG_TYPE_KPROBE")]
 #[doc(alias = "kretprobe")]
 pub fn attach(
@@ -341,4 +350,42 @@ pub fn attach_multi_pattern(
             cookies: Vec::new(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_like_libbpf() {
+        assert!(glob_match("do_*", "do_unlinkat"));
+        assert!(glob_match("*unlink*", "do_unlinkat"));
+        assert!(glob_match("vfs_?ead", "vfs_read"));
+        assert!(!glob_match("vfs_?ead", "vfs_write"));
+        assert!(!glob_match("do_*", "sys_do"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("exact", "exact"));
+        assert!(!glob_match("exact", "exactly"));
+    }
+
+    #[test]
+    fn syscall_prefix_names_the_arch_wrapper() {
+        let prefix = syscall_prefix();
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(prefix, "__x64_sys_");
+        } else if cfg!(target_arch = "aarch64") {
+            assert_eq!(prefix, "__arm64_sys_");
+        }
+    }
+
+    #[test]
+    fn dynamic_event_names_are_unique_and_tracefs_safe() {
+        let a = dynamic_event_name("kprobe", "do.unlink+0x10");
+        let b = dynamic_event_name("kprobe", "do.unlink+0x10");
+        assert_ne!(a, b);
+        assert!(
+            a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{a}"
+        );
+    }
 }

@@ -51,3 +51,19 @@ pub fn parse_target(target: &str) -> Option<(&str, &str)> {
     let (category, name) = target.split_once('/')?;
     (!category.is_empty() && !name.is_empty() && !name.contains('/')).then_some((category, name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_target;
+
+    #[test]
+    fn targets_are_category_slash_name() {
+        assert_eq!(
+            parse_target("syscalls/sys_enter_openat"),
+            Some(("syscalls", "sys_enter_openat"))
+        );
+        assert_eq!(parse_target("syscalls"), None);
+        assert_eq!(parse_target("a/b/c"), None);
+        assert_eq!(parse_target("/x"), None);
+    }
+}

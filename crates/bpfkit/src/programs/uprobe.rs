@@ -43,6 +43,15 @@ pub enum UprobeTarget<'a> {
 
 /// Attach to `target` in `binary` (a path, or a library name such as `libc.so.6` found through
 /// the process's maps or the ld.so cache).
+///
+/// ```no_run
+/// # let object = bpfkit::loader::Loader::new().load_file("probes.bpf.o")?;
+/// use bpfkit::programs::uprobe::{attach, UprobeOptions, UprobeTarget};
+/// let program = object.program("on_malloc").unwrap();
+/// let options = UprobeOptions { pid: Some(1234), cookie: Some(7), ..Default::default() };
+/// let link = attach(program, "libc.so.6", UprobeTarget::Symbol("malloc", 0), &options)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[doc(alias = "BPF_PROG_TYPE_KPROBE")]
 #[doc(alias = "uretprobe")]
 pub fn attach(
@@ -382,4 +391,53 @@ pub fn parse_ld_so_cache(data: &[u8], flags: i32) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ld_so_cache;
+
+    /// A glibc 1.1 cache with two entries (one of another arch's flags) and its strings.
+    fn cache() -> Vec<u8> {
+        let mut d = Vec::new();
+        d.extend_from_slice(b"glibc-ld.so.cache1.1");
+        d.extend_from_slice(&2u32.to_ne_bytes()); // nlibs at 20
+        d.resize(48, 0); // rest of the header
+        let strings = 48 + 2 * 24;
+        let names = [
+            "libfoo.so.1\0",
+            "/lib/libfoo.so.1\0",
+            "libbar.so\0",
+            "/lib32/libbar.so\0",
+        ];
+        let mut offs = Vec::new();
+        let mut at = strings;
+        for n in names {
+            offs.push(at as u32);
+            at += n.len();
+        }
+        for (flags, k, v) in [(0x0303i32, offs[0], offs[1]), (0x0003, offs[2], offs[3])] {
+            d.extend_from_slice(&flags.to_ne_bytes());
+            d.extend_from_slice(&k.to_ne_bytes());
+            d.extend_from_slice(&v.to_ne_bytes());
+            d.extend_from_slice(&[0; 12]); // osversion, hwcap
+        }
+        for n in names {
+            d.extend_from_slice(n.as_bytes());
+        }
+        d
+    }
+
+    #[test]
+    fn ld_so_cache_entries_of_the_requested_flags() {
+        let entries = parse_ld_so_cache(&cache(), 0x0303);
+        assert_eq!(
+            entries,
+            vec![("libfoo.so.1".to_owned(), "/lib/libfoo.so.1".to_owned())]
+        );
+        assert!(parse_ld_so_cache(b"not a cache", 0x0303).is_empty());
+        let mut truncated = cache();
+        truncated.truncate(60);
+        assert!(parse_ld_so_cache(&truncated, 0x0303).is_empty());
+    }
 }

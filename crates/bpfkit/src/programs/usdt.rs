@@ -284,6 +284,14 @@ fn allocate_spec_id(map_id: u32, capacity: u32) -> Option<u32> {
 }
 
 /// Attach a USDT program to every call site of `provider:name` in `binary`.
+///
+/// ```no_run
+/// # let object = bpfkit::loader::Loader::new().load_file("usdt.bpf.o")?;
+/// use bpfkit::programs::usdt::{attach, UsdtOptions};
+/// let program = object.program("on_tick").unwrap();
+/// let link = attach(program, "/usr/bin/myapp", "myapp", "tick", &UsdtOptions::default())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[doc(alias = "usdt")]
 pub fn attach(
     program: &Program,
