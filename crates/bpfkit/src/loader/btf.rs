@@ -87,7 +87,7 @@ pub(crate) fn datasec_var(btf: &[u8], section: &str, var: &str) -> Option<(u32, 
 /// The running kernel's BTF bytes (`/sys/kernel/btf/vmlinux`): mapped read-only where the
 /// kernel allows it (6.16+; no copy, no 4 KiB read loop), read otherwise.
 pub(crate) enum KernelBtfBytes {
-    /// A read-only shared mapping of the file.
+    /// A read-only private mapping of the file (the kernel refuses shared ones).
     Mapped(crate::sys::MmapRegion),
     /// The file's contents.
     Read(Vec<u8>),
@@ -102,7 +102,9 @@ impl KernelBtfBytes {
             .map_err(|e| format!("{}: {e}", path.display()))?
             .len() as usize;
         if len > 0 {
-            if let Ok(region) = crate::sys::MmapRegion::map(file.as_fd(), len, libc::PROT_READ, 0) {
+            if let Ok(region) =
+                crate::sys::MmapRegion::map_private(file.as_fd(), len, libc::PROT_READ, 0)
+            {
                 return Ok(Self::Mapped(region));
             }
         }
@@ -116,6 +118,33 @@ impl KernelBtfBytes {
             // SAFETY: a read-only mapping of kernel BTF, which nothing writes.
             Self::Mapped(region) => unsafe { region.as_slice() },
             Self::Read(bytes) => bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KernelBtfBytes;
+
+    /// Kernels from 6.16 on let `/sys/kernel/btf/vmlinux` be mapped, privately only (a
+    /// shared mapping is EACCES): the loader maps it instead of reading it 4 KiB at a time.
+    #[test]
+    fn kernel_btf_is_mapped_where_the_kernel_allows_it_and_equals_the_file() {
+        let path = std::path::Path::new("/sys/kernel/btf/vmlinux");
+        let Ok(read) = std::fs::read(path) else {
+            return; // no kernel BTF on this host
+        };
+        let opened = KernelBtfBytes::open(path).unwrap();
+        assert_eq!(opened.bytes(), &read[..]);
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut parts = release.trim().split(['.', '-']);
+        let major: u32 = parts.next().unwrap().parse().unwrap();
+        let minor: u32 = parts.next().unwrap().parse().unwrap();
+        if (major, minor) >= (6, 16) {
+            assert!(
+                matches!(opened, KernelBtfBytes::Mapped(_)),
+                "read, not mapped"
+            );
         }
     }
 }

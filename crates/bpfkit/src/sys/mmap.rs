@@ -23,13 +23,29 @@ unsafe impl Sync for MmapRegion {}
 impl MmapRegion {
     /// Map `len` bytes of `fd` at `offset` with `prot` (`libc::PROT_READ | libc::PROT_WRITE`).
     pub fn map(fd: BorrowedFd<'_>, len: usize, prot: i32, offset: i64) -> SysResult<Self> {
-        // SAFETY: a fresh shared mapping of a kernel object; no existing memory is touched.
+        Self::map_with(fd, len, prot, libc::MAP_SHARED, offset)
+    }
+
+    /// Map `len` bytes of `fd` privately (`MAP_PRIVATE`): what files refusing shared
+    /// mappings need, e.g. `/sys/kernel/btf/vmlinux` (EACCES on `VM_MAYSHARE`).
+    pub fn map_private(fd: BorrowedFd<'_>, len: usize, prot: i32, offset: i64) -> SysResult<Self> {
+        Self::map_with(fd, len, prot, libc::MAP_PRIVATE, offset)
+    }
+
+    fn map_with(
+        fd: BorrowedFd<'_>,
+        len: usize,
+        prot: i32,
+        flags: i32,
+        offset: i64,
+    ) -> SysResult<Self> {
+        // SAFETY: a fresh mapping of a kernel object; no existing memory is touched.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
                 prot,
-                libc::MAP_SHARED,
+                flags,
                 fd.as_raw_fd(),
                 offset,
             )
