@@ -2,11 +2,11 @@
 
 mod btf;
 mod inspect;
-mod run;
 mod link;
 mod load;
 mod map;
 mod prog;
+mod run;
 
 use std::process::ExitCode;
 
