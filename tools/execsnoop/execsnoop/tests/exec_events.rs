@@ -195,3 +195,92 @@ fn pid_filter_reports_only_that_process() {
     );
     assert_eq!(ours[0]["ppid"], std::process::id());
 }
+
+#[test]
+fn uid_filter_reports_only_that_user() {
+    use std::os::unix::process::CommandExt;
+    let nobody = 65534;
+    let snoop = start(&["--uid", &nobody.to_string()]);
+    let marker = marker();
+    let as_nobody = Command::new("/bin/echo")
+        .args([marker.as_str(), "nobody"])
+        .uid(nobody)
+        .gid(nobody)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn echo as nobody");
+    let nobody_pid = as_nobody.id();
+    let mut as_nobody = as_nobody;
+    assert!(as_nobody.wait().expect("wait").success());
+    let as_root = Command::new("/bin/echo")
+        .args([marker.as_str(), "root"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("run echo as root");
+    assert!(as_root.success());
+    std::thread::sleep(Duration::from_millis(300));
+    let events = stop(snoop);
+
+    for event in &events {
+        assert_eq!(event["uid"], nobody, "only uid {nobody}: {event}");
+    }
+    let ours = with_arg(&events, &marker);
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0]["pid"], nobody_pid);
+    assert_eq!(
+        ours[0]["args"],
+        serde_json::json!(["/bin/echo", marker, "nobody"])
+    );
+}
+
+#[test]
+fn text_output_has_a_header_and_a_line_per_exec_and_duration_ends_the_run() {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_execsnoop"))
+        .args(["--duration", "1.5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn execsnoop");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read stderr");
+    assert!(line.starts_with("execsnoop: tracing execs"), "{line:?}");
+    let marker = marker();
+    let echo = Command::new("/bin/echo")
+        .args([marker.as_str(), "x"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn echo");
+    let echo_pid = echo.id();
+    let mut echo = echo;
+    assert!(echo.wait().expect("wait").success());
+    // No signal: --duration alone must end the run.
+    let out = child.wait_with_output().expect("wait execsnoop");
+    assert!(out.status.success(), "{}", out.status);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("PCOMM            PID     PPID    UID     RET ARGS")
+    );
+    let ours: Vec<&str> = lines.filter(|l| l.contains(&marker)).collect();
+    assert_eq!(ours.len(), 1, "{text}");
+    let fields: Vec<&str> = ours[0].split_whitespace().collect();
+    // SAFETY: getuid has no memory effects.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(
+        fields,
+        [
+            "echo",
+            &echo_pid.to_string(),
+            &std::process::id().to_string(),
+            &uid.to_string(),
+            "0",
+            "/bin/echo",
+            &marker,
+            "x"
+        ]
+    );
+}
