@@ -25,6 +25,11 @@ const NOT_LOADABLE_ON_HOST: &[(&str, &str)] = &[
         "prog_newer_sections",
         "failed to guess program type from ELF section 'tcx/ingress'",
     ),
+    // freplace needs a target program; bpftool loadall has none to give.
+    (
+        "attach_freplace",
+        "prog 'new_verdict': attach program FD is not set",
+    ),
     (
         "attach_multi",
         "failed to guess program type from ELF section 'uprobe.multi'",

@@ -139,6 +139,8 @@ pub struct Loader {
     value_size: HashMap<String, u32>,
     kernel_btf: PathBuf,
     log_level: u32,
+    /// freplace programs: (program, target program fd, BTF id of the replaced function).
+    extension_targets: Vec<(String, std::sync::Arc<OwnedFd>, u32)>,
 }
 
 impl Default for Loader {
@@ -158,7 +160,24 @@ impl Loader {
             value_size: HashMap::new(),
             kernel_btf: PathBuf::from("/sys/kernel/btf/vmlinux"),
             log_level: 0,
+            extension_targets: Vec::new(),
         }
+    }
+
+    /// The target of freplace program `program`: the loaded program `target` and the BTF id
+    /// of the global function it replaces (see
+    /// [`programs::extension::target_btf_id`](crate::programs::extension::target_btf_id)).
+    /// The loader keeps a duplicate of the fd.
+    pub fn extension_target(
+        &mut self,
+        program: &str,
+        target: std::os::fd::BorrowedFd<'_>,
+        btf_id: u32,
+    ) -> std::io::Result<&mut Self> {
+        let fd = target.try_clone_to_owned()?;
+        self.extension_targets
+            .push((program.to_owned(), std::sync::Arc::new(fd), btf_id));
+        Ok(self)
     }
 
     /// Directory (on a bpffs) for maps with `pinning = LIBBPF_PIN_BY_NAME`: an existing pin
@@ -546,7 +565,15 @@ impl Loader {
             )));
         }
         let linked = link::link(ctx, p).map_err(link_err)?;
-        let attach_btf_id = if p.section.attach_btf {
+        let extension = self.extension_targets.iter().find(|(n, _, _)| *n == p.name);
+        if p.section.program_type as u32 == sys::uapi::BPF_PROG_TYPE_EXT && extension.is_none() {
+            return Err(link_err(
+                "freplace program needs its target: Loader::extension_target".into(),
+            ));
+        }
+        let attach_btf_id = if let Some((_, _, id)) = extension {
+            Some(*id)
+        } else if p.section.attach_btf {
             let target = p.section.attach_target.as_deref().unwrap_or_default();
             let kernel = kernel_btf
                 .ok_or_else(|| link_err("attach target needs the kernel's BTF".into()))?;
@@ -591,6 +618,7 @@ impl Loader {
             kern_version: ctx.spec.kernel_version.unwrap_or_else(kernel_version_code),
             prog_btf_fd: btf_fd.map(|f| f.as_fd()),
             attach_btf_id: attach_btf_id.unwrap_or(0),
+            attach_btf_obj_fd: extension.map(|(_, fd, _)| fd.as_fd()),
             func_info: if with_btf { &func_info } else { &[] },
             func_info_rec_size: 8,
             line_info: if with_btf { &line_info } else { &[] },

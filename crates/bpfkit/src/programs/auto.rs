@@ -7,7 +7,7 @@ use bpfkit_obj::object::AutoAttach;
 use crate::links::Link;
 use crate::loader::Program;
 
-use super::{iter, kprobe, lsm, raw_tracepoint, tracepoint, tracing, uprobe, usdt};
+use super::{extension, iter, kprobe, lsm, raw_tracepoint, tracepoint, tracing, uprobe, usdt};
 use super::{AttachError, ProgramType};
 
 /// Attach `program` the way its section name says. Sections that name no target fail with
@@ -52,11 +52,7 @@ pub fn attach(program: &Program) -> Result<Link, AttachError> {
         }
         AutoAttach::Trace => {
             if section.program_type as u32 == ProgramType::Ext.number() {
-                return Err(AttachError::unsupported(
-                    name,
-                    "freplace programs attach to a target program given at load time; \
-                     the loader does not take a target program yet",
-                ));
+                return extension::attach(program);
             }
             tracing::attach(program)
         }

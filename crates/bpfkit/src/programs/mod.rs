@@ -17,6 +17,7 @@
 
 pub mod auto;
 mod error;
+pub mod extension;
 pub mod iter;
 pub mod kprobe;
 pub mod lsm;

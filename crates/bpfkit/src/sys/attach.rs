@@ -148,3 +148,18 @@ pub fn prog_run_syscall(prog: BorrowedFd<'_>, ctx: &mut [u8]) -> SysResult<u32> 
     // SAFETY: reading back an integer the kernel wrote.
     Ok(unsafe { attr.test.retval })
 }
+
+/// The raw BTF of a loaded BTF object (`BPF_OBJ_GET_INFO_BY_FD` with a `btf` buffer).
+pub fn btf_bytes(btf: BorrowedFd<'_>) -> SysResult<Vec<u8>> {
+    let mut info: uapi::bpf_btf_info = zeroed();
+    // SAFETY: no pointer fields are set: the kernel only reports the size.
+    unsafe { super::obj_get_info_by_fd(btf, &mut info) }?;
+    let mut data = vec![0u8; info.btf_size as usize];
+    let mut info: uapi::bpf_btf_info = zeroed();
+    info.btf = data.as_mut_ptr() as u64;
+    info.btf_size = data.len() as u32;
+    // SAFETY: `btf` points to `data`, live and `btf_size` bytes long.
+    unsafe { super::obj_get_info_by_fd(btf, &mut info) }?;
+    data.truncate(info.btf_size as usize);
+    Ok(data)
+}
