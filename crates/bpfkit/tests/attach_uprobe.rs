@@ -366,3 +366,44 @@ fn iter_link_update_swaps_the_program_that_runs() {
     drop((link, object));
     fds.assert_no_leak();
 }
+
+#[test]
+fn usdt_semaphore_is_raised_while_attached() {
+    let fds = FdCheck::start();
+    let target = c_program("attach_usdt_semaphore");
+    let notes = programs::usdt::parse_notes(&std::fs::read(&target).unwrap()).unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_ne!(notes[0].semaphore, 0, "the note names the semaphore");
+
+    let mut child = Command::new(&target)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let pid: i32 = line.split_whitespace().next().unwrap().parse().unwrap();
+
+    let object = Loader::new().load_file(fixture("usdt_uprobe")).unwrap();
+    let link = programs::usdt::attach(
+        object.program("on_tick").unwrap(),
+        target.to_str().unwrap(),
+        "bpfkit",
+        "sema_tick",
+        &programs::usdt::UsdtOptions {
+            pid: Some(pid),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "sema 1", "the kernel raised the semaphore");
+    assert!(child.wait().unwrap().success());
+    assert_eq!(bss_var(&object, "ticks"), 3);
+    assert_eq!(bss_var(&object, "tick_index_sum"), 3 * 42);
+    drop((link, object, out));
+    fds.assert_no_leak();
+}
