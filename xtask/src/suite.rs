@@ -12,12 +12,21 @@ use crate::{io_err, repo_root, XtaskError};
 /// Test targets run in every VM: `(package, test target)`.
 const TESTS: &[(&str, &str)] = &[("bpfkit", "vm_rust_tracepoint"), ("bpfkit", "vm_tracing")];
 
-/// Host-suite test targets that need only the kernel and the binary, run in the x86_64 VM
-/// as a second kernel version.
-const HOST_TESTS_X86_64: &[(&str, &str)] = &[];
+/// Host-suite test targets that need only the kernel and the binary (no clang, bpftool or
+/// corpus), run in the x86_64 VM as a second kernel version.
+const HOST_TESTS_X86_64: &[(&str, &str)] = &[
+    ("bpfkit", "readers_ring_buf"),
+    ("bpfkit", "readers_perf_buffer"),
+    ("bpfkit", "readers_user_ring_buf"),
+    ("bpfkit-obj", "relo_verifier"),
+];
 
 /// C fixtures (`crates/bpfkit/tests/fixtures/<name>.bpf.c`) shipped prebuilt.
 const C_FIXTURES: &[&str] = &["vm_tracing"];
+
+/// `testdata/c` fixtures the host-suite tests load, prebuilt by bpfkit-test-support and
+/// found in the guest through `$BPFKIT_PREBUILT_FIXTURES`.
+const HOST_FIXTURES_X86_64: &[&str] = &["event_records", "readers_extra"];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
 const RUST_FIXTURES: &[&str] = &["vm-execs"];
@@ -51,7 +60,30 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
     let mut tests: Vec<(&str, &str)> = TESTS.to_vec();
     if arch == Arch::X86_64 {
         tests.extend_from_slice(HOST_TESTS_X86_64);
+        for name in HOST_FIXTURES_X86_64 {
+            let object =
+                bpfkit_test_support::try_fixture(name).map_err(|e| XtaskError::Command {
+                    command: format!("bpfkit_test_support::fixture({name})"),
+                    detail: e,
+                })?;
+            suite
+                .files
+                .push((object, format!("/fixtures/{name}.bpf.o")));
+        }
     }
+    // The size benchmark's loader, as shipped: stripped, static, profile min-size.
+    let loader = minimal_loader(arch)?;
+    let size = std::fs::metadata(&loader)
+        .map_err(io_err("stat", &loader))?
+        .len();
+    eprintln!(
+        "xtask: minimal-loader for {} (profile min-size, static musl, stripped): {size} bytes",
+        arch.triple()
+    );
+    suite.files.push((loader, "/bin/minimal-loader".to_owned()));
+    suite
+        .commands
+        .push("/bin/minimal-loader /fixtures/vm-execs.bpf.o".to_owned());
     for (name, executable) in test_executables(arch, &tests)? {
         let guest = format!("/tests/{name}");
         suite
@@ -97,21 +129,13 @@ fn build_rust_fixture(name: &str, cache: &Path) -> Result<PathBuf, XtaskError> {
         .ok_or_else(|| XtaskError::Missing(format!("bpfkit-build made no object named {name}")))
 }
 
-/// `cargo test --no-run --message-format=json` of `tests` for `arch`'s musl target:
-/// `(test target name, executable)` from the compiler-artifact messages.
-fn test_executables(
-    arch: Arch,
-    tests: &[(&str, &str)],
-) -> Result<Vec<(String, PathBuf)>, XtaskError> {
+/// `cargo <subcommand> --message-format=json --target <arch's musl triple>`.
+fn cargo_for(arch: Arch, subcommand: &[&str]) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(repo_root())
-        .args([
-            "test",
-            "--no-run",
-            "--message-format=json-render-diagnostics",
-            "--target",
-        ])
+        .args(subcommand)
+        .args(["--message-format=json-render-diagnostics", "--target"])
         .arg(arch.triple());
     if arch == Arch::Aarch64 {
         // rustup's own lld links static musl binaries for aarch64 with nothing else installed.
@@ -120,17 +144,19 @@ fn test_executables(
             "target.aarch64-unknown-linux-musl.linker=\"rust-lld\"",
         ]);
     }
-    for (package, test) in tests {
-        cmd.args(["-p", package, "--test", test]);
-    }
     cmd.stderr(Stdio::inherit());
-    let stdout = run(&mut cmd)?;
+    cmd
+}
+
+/// `(target name, executable)` of every compiler-artifact message in cargo's JSON `stdout`
+/// whose profile is (or is not) a test profile.
+fn executables(stdout: &str, test_profile: bool) -> Vec<(String, PathBuf)> {
     let mut found = Vec::new();
     for line in stdout.lines() {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        if message["reason"] != "compiler-artifact" || message["profile"]["test"] != true {
+        if message["reason"] != "compiler-artifact" || message["profile"]["test"] != test_profile {
             continue;
         }
         let (Some(name), Some(exe)) = (
@@ -141,6 +167,34 @@ fn test_executables(
         };
         found.push((name.to_owned(), PathBuf::from(exe)));
     }
+    found
+}
+
+/// `tools/minimal-loader` built with profile `min-size` for `arch`.
+fn minimal_loader(arch: Arch) -> Result<PathBuf, XtaskError> {
+    let mut cmd = cargo_for(
+        arch,
+        &["build", "-p", "minimal-loader", "--profile", "min-size"],
+    );
+    let stdout = run(&mut cmd)?;
+    executables(&stdout, false)
+        .into_iter()
+        .find(|(name, _)| name == "minimal-loader")
+        .map(|(_, exe)| exe)
+        .ok_or_else(|| XtaskError::Missing("cargo built no minimal-loader executable".into()))
+}
+
+/// `cargo test --no-run` of `tests` for `arch`'s musl target: `(test target name,
+/// executable)` from cargo's compiler-artifact messages.
+fn test_executables(
+    arch: Arch,
+    tests: &[(&str, &str)],
+) -> Result<Vec<(String, PathBuf)>, XtaskError> {
+    let mut cmd = cargo_for(arch, &["test", "--no-run"]);
+    for (package, test) in tests {
+        cmd.args(["-p", package, "--test", test]);
+    }
+    let found = executables(&run(&mut cmd)?, true);
     for (_, test) in tests {
         if !found.iter().any(|(name, _)| name == test) {
             return Err(XtaskError::Missing(format!(

@@ -68,8 +68,28 @@ pub fn fixture_big_endian(name: &str) -> PathBuf {
     build_fixture(name, "bpfeb").unwrap_or_else(|e| panic!("fixture {name} (bpfeb): {e}"))
 }
 
-/// Compiles fixture `name` for clang target `target` (`bpf`, `bpfel` or `bpfeb`).
+/// Where prebuilt fixture objects are taken from instead of compiling (a VM without clang):
+/// `<dir>/<name>.bpf.o` (`<name>.<target>.o` for other targets). Set by `cargo xtask vm-test`.
+pub const PREBUILT_FIXTURES_ENV: &str = "BPFKIT_PREBUILT_FIXTURES";
+
+/// Compiles fixture `name` for clang target `target` (`bpf`, `bpfel` or `bpfeb`), or takes
+/// it from `$BPFKIT_PREBUILT_FIXTURES` when that is set.
 fn build_fixture(name: &str, target: &str) -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os(PREBUILT_FIXTURES_ENV) {
+        let file_name = match target {
+            "bpf" => format!("{name}.bpf.o"),
+            other => format!("{name}.{other}.o"),
+        };
+        let path = Path::new(&dir).join(file_name);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "not prebuilt: no {} ({PREBUILT_FIXTURES_ENV} is set, clang is not used)",
+                path.display()
+            ))
+        };
+    }
     let dir = fixture_source_dir();
     let src_path = dir.join(format!("{name}.bpf.c"));
     let source = std::fs::read_to_string(&src_path)

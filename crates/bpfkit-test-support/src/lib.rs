@@ -44,7 +44,7 @@ pub use bpftool::{
 pub use cache::cache_root;
 pub use fixture::{
     c_program, fixture, fixture_big_endian, fixture_names, fixture_source_dir, try_fixture,
-    vmlinux_header, CLANG, VMLINUX_BTF,
+    vmlinux_header, CLANG, PREBUILT_FIXTURES_ENV, VMLINUX_BTF,
 };
 pub use insn::{mask_fd_immediates, Insn};
 pub use libbpf::{
