@@ -461,3 +461,34 @@ fn wrong_program_type_is_refused_before_the_kernel() {
     drop(object);
     fds.assert_no_leak();
 }
+
+#[test]
+fn perf_event_on_hardware_cycles_samples_or_says_there_is_no_pmu() {
+    let fds = FdCheck::start();
+    let object = load_counters(0);
+    use programs::perf_event::{PerfEventKind, PerfEventScope, SamplePolicy};
+    let result = programs::perf_event::attach(
+        object.program("count_samples").unwrap(),
+        PerfEventKind::Hardware(0), // PERF_COUNT_HW_CPU_CYCLES
+        SamplePolicy::Frequency(1000),
+        PerfEventScope::AllCpus,
+    );
+    let has_cpu_pmu = std::path::Path::new("/sys/bus/event_source/devices/cpu").exists();
+    match result {
+        Ok(link) => {
+            assert!(has_cpu_pmu, "hardware events without a cpu PMU");
+            drop(link);
+        }
+        Err(err) => {
+            assert!(!has_cpu_pmu, "{err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("perf_event_open") && text.contains("Hardware(0)"),
+                "{text}"
+            );
+            assert!(text.contains("no hardware PMU"), "{text}");
+        }
+    }
+    drop(object);
+    fds.assert_no_leak();
+}
