@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 
 use crate::cache::run;
-use crate::insn::Insn;
+use bpfkit_obj::insn::Insn;
 
 /// Runs `bpftool -j ARGS...` and returns its JSON output.
 pub fn bpftool_json<I, S>(args: I) -> Result<Value, String>

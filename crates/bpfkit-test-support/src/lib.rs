@@ -15,7 +15,8 @@
 //! - C fixtures: [`fixture`] compiles `testdata/c/<name>.bpf.c` (each file's header
 //!   comment says what it covers); [`fixture_names`] lists them; [`c_program`] builds
 //!   userspace targets from `testdata/c/userspace/` (e.g. a USDT/uprobe target).
-//! - [`Insn`] and [`mask_fd_immediates`] to compare instruction streams.
+//! - [`Insn`] (bpfkit-obj's, re-exported) and [`mask_fd_immediates`] to compare instruction
+//!   streams.
 //!
 //! Everything built is cached under [`cache_root`] keyed by a hash of its inputs, and
 //! written through a temporary file renamed into place, so parallel test threads and
@@ -36,6 +37,7 @@ mod trace;
 pub use bench::{
     libbpf_bench_path, libbpf_drain, libbpf_map_ops, DrainResult, EventBuffer, MapOpsTimes,
 };
+pub use bpfkit_obj::insn::Insn;
 pub use bpftool::{
     bpftool_json, btf_kind_counts, btf_type_id, btf_types, libbpf_load_pinned, map_dump, map_show,
     prog_dump_xlated, prog_dump_xlated_text, prog_list, prog_loadall, prog_run, prog_show,
@@ -46,7 +48,7 @@ pub use fixture::{
     c_program, fixture, fixture_big_endian, fixture_names, fixture_source_dir, try_fixture,
     vmlinux_header, CLANG, PREBUILT_FIXTURES_ENV, VMLINUX_BTF,
 };
-pub use insn::{mask_fd_immediates, Insn};
+pub use insn::mask_fd_immediates;
 pub use libbpf::{
     libbpf_btf_find, libbpf_parse, oracle_path, LibbpfBtfType, LibbpfError, LibbpfMap,
     LibbpfObject, LibbpfProgram,

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::insn::Insn;
+use bpfkit_obj::insn::Insn;
+
+use crate::insn::insn_from_hex;
 use crate::libbpf::{run_oracle, LibbpfError, LibbpfObject};
 
 /// Knobs for [`libbpf_relocated`], mirroring what a loader sets between open and load.
@@ -256,7 +258,7 @@ fn parse_relocated(path: &Path, stdout: &[u8]) -> Result<LibbpfRelocated, String
                 .insns
                 .iter()
                 .map(|h| {
-                    Insn::from_hex(h).unwrap_or_else(|| panic!("oracle printed bad insn {h:?}"))
+                    insn_from_hex(h).unwrap_or_else(|| panic!("oracle printed bad insn {h:?}"))
                 })
                 .collect(),
             name: r.name,

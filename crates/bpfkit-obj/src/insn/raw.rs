@@ -103,6 +103,24 @@ impl Insn {
         ]
     }
 
+    /// Decodes one slot in the host's byte order: the layout bpf(2) takes in
+    /// `BPF_PROG_LOAD` and returns as translated instructions.
+    ///
+    /// ```
+    /// use bpfkit_obj::insn::Insn;
+    ///
+    /// let exit = Insn::from_bytes(0x95_u64.to_ne_bytes());
+    /// assert!(exit.is_exit());
+    /// ```
+    pub fn from_bytes(bytes: [u8; INSN_SIZE]) -> Self {
+        Self::decode(bytes, Endianness::default())
+    }
+
+    /// Encodes the slot in the host's byte order; the inverse of [`Insn::from_bytes`].
+    pub fn to_bytes(&self) -> [u8; INSN_SIZE] {
+        self.encode(Endianness::default())
+    }
+
     /// The class bits (`BPF_CLASS`), e.g. [`BPF_ALU64`].
     pub const fn class(&self) -> u8 {
         self.code & CLASS_MASK

@@ -5,8 +5,9 @@
 //! relative to that function and counted in instructions.
 
 use crate::btf::{Btf, BtfExt};
+use crate::insn::INSN_SIZE;
 
-use super::elf::{Elf, RawInsn};
+use super::elf::Elf;
 use super::error::ObjectError;
 use super::program::{CoreRelocation, FuncInfo, LineInfo, ProgramSpec};
 
@@ -27,10 +28,10 @@ fn locate(
     section: usize,
     offset: u32,
 ) -> Option<(&mut ProgramSpec, u32)> {
-    if offset as usize % RawInsn::SIZE != 0 {
+    if offset as usize % INSN_SIZE != 0 {
         return None;
     }
-    let insn = offset as usize / RawInsn::SIZE;
+    let insn = offset as usize / INSN_SIZE;
     let f = functions.iter_mut().find(|f| {
         f.section_index == section && insn >= f.insn_offset && insn < f.insn_offset + f.insn_count()
     })?;

@@ -3,9 +3,11 @@
 use object::elf;
 
 use crate::btf::{CoreReloKind, TypeId};
+use crate::insn::opcode::BPF_PSEUDO_CALL;
+use crate::insn::{Insn, INSN_SIZE};
 
 use super::data::{internal_map_name, DataKind};
-use super::elf::{Elf, RawInsn, Section, Symbol};
+use super::elf::{Elf, Section, Symbol};
 use super::error::ObjectError;
 use super::kinds::ProgramType;
 use super::section::ProgramSection;
@@ -50,7 +52,7 @@ pub struct ProgramSpec {
 impl ProgramSpec {
     /// Number of 8-byte instruction slots (an `ld_imm64` takes two).
     pub fn insn_count(&self) -> usize {
-        self.instructions.len() / RawInsn::SIZE
+        self.instructions.len() / INSN_SIZE
     }
 
     /// The program type to load the program with, or [`ObjectError::UnknownSection`]
@@ -247,7 +249,7 @@ fn section_functions(elf: &Elf<'_>, sec: &Section<'_>) -> Result<Vec<FunctionSym
         if f.size == 0 {
             return Err(fail("is empty"));
         }
-        if f.offset % RawInsn::SIZE as u64 != 0 || f.size % RawInsn::SIZE as u64 != 0 {
+        if f.offset % INSN_SIZE as u64 != 0 || f.size % INSN_SIZE as u64 != 0 {
             return Err(fail("is not a whole number of 8-byte instructions"));
         }
         match f.offset.checked_add(f.size) {
@@ -288,7 +290,7 @@ pub(crate) fn collect_functions(
                 name: f.name,
                 section: section.clone(),
                 section_index: sec.index,
-                insn_offset: start / RawInsn::SIZE,
+                insn_offset: start / INSN_SIZE,
                 instructions: sec.data[start..end].to_vec(),
                 linkage: f.linkage,
                 hidden: f.hidden,
@@ -331,10 +333,10 @@ fn function_at(
     section: usize,
     byte_offset: u64,
 ) -> Option<&ProgramSpec> {
-    if byte_offset % RawInsn::SIZE as u64 != 0 {
+    if byte_offset % INSN_SIZE as u64 != 0 {
         return None;
     }
-    let insn = usize::try_from(byte_offset / RawInsn::SIZE as u64).ok()?;
+    let insn = usize::try_from(byte_offset / INSN_SIZE as u64).ok()?;
     functions
         .iter()
         .find(|f| f.section_index == section && f.insn_offset == insn)
@@ -361,15 +363,15 @@ fn resolve_relocation(
     let sym = sym.ok_or_else(|| fail(format!("symbol index {} is out of range", rel.symbol)))?;
     let insn = usize::try_from(rel.offset)
         .ok()
-        .and_then(|off| RawInsn::read(section.data, off, elf.is_big_endian()))
+        .and_then(|off| Insn::decode_slice(section.data.get(off..)?, elf.endian))
         .ok_or_else(|| fail("offset is outside the section".into()))?;
-    if rel.offset % RawInsn::SIZE as u64 != 0 {
+    if rel.offset % INSN_SIZE as u64 != 0 {
         return Err(fail("offset is not instruction-aligned".into()));
     }
-    let insn_in_section = (rel.offset / RawInsn::SIZE as u64) as usize;
+    let insn_in_section = (rel.offset / INSN_SIZE as u64) as usize;
 
     let target = if sym.is_extern() {
-        if insn.code != RawInsn::CALL && insn.code != RawInsn::LD_IMM64 {
+        if !insn.is_call() && !insn.is_ld_imm64() {
             return Err(fail(format!(
                 "extern referenced by opcode {:#04x}, expected call or ld_imm64",
                 insn.code
@@ -377,10 +379,10 @@ fn resolve_relocation(
         }
         RelocationTarget::Extern {
             name: sym.name.clone(),
-            call: insn.code == RawInsn::CALL,
+            call: insn.is_call(),
         }
-    } else if insn.code == RawInsn::CALL {
-        if insn.src_reg != RawInsn::PSEUDO_CALL {
+    } else if insn.is_call() {
+        if insn.src_reg != BPF_PSEUDO_CALL {
             return Err(fail(format!(
                 "call with src_reg {} is not a BPF-to-BPF call",
                 insn.src_reg
@@ -391,7 +393,7 @@ fn resolve_relocation(
             .filter(|&i| elf.section(i).is_some_and(|s| s.is_exec()))
             .ok_or_else(|| fail("call target is not in an executable section".into()))?;
         let callee = (sym.value as i64)
-            .checked_add((i64::from(insn.imm) + 1) * RawInsn::SIZE as i64)
+            .checked_add((i64::from(insn.imm) + 1) * INSN_SIZE as i64)
             .filter(|&o| o >= 0)
             .and_then(|o| function_at(functions, callee_sec, o as u64))
             .ok_or_else(|| {
@@ -403,7 +405,7 @@ fn resolve_relocation(
         RelocationTarget::Call {
             function: callee.name.clone(),
         }
-    } else if insn.code == RawInsn::LD_IMM64 {
+    } else if insn.is_ld_imm64() {
         let target_sec = sym.section().and_then(|i| elf.section(i)).ok_or_else(|| {
             fail("symbol is undefined or special (uninitialized global variable?)".into())
         })?;
