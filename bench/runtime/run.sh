@@ -60,8 +60,11 @@ PY
     for who in bpfkit libbpf aya; do
         bin="${!who}"
         [ -z "$bin" ] && continue
-        rss=$(/usr/bin/time -f '%M' "$bin" load "$obj" 2>&1 >/dev/null | tail -1)
-        echo "  peak RSS $who: $rss KiB (last line of its stderr: GNU time's %M)"
+        if rss=$(/usr/bin/time -f '%M' "$bin" load "$obj" 2>&1 >/dev/null); then
+            echo "  peak RSS $who: $(tail -1 <<<"$rss") KiB"
+        else
+            echo "  peak RSS $who: n/a (load fails)"
+        fi
     done
 done
 
