@@ -2,7 +2,8 @@
 # Side-by-side benchmarks of bpfkit, libbpf (Debian's libbpf-dev) and Aya (crates.io,
 # built from benches/aya, its own workspace), same run, alternating.
 # Needs root, clang-19, gcc, bpftool, libbpf-dev. Prints raw numbers; not part of the tests.
-#   crates/bpfkit/benches/run.sh [ROUNDS]      (NO_AYA=1 skips building Aya)
+#   crates/bpfkit/benches/run.sh [ROUNDS]      (NO_AYA=1 skips building Aya;
+#   BPFKIT_BENCH=PATH uses that bench binary instead of building one)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$here/../../.."
@@ -10,8 +11,12 @@ rounds="${1:-10}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release -q -p bpfkit --example bench --manifest-path "$repo/Cargo.toml"
-bench="${CARGO_TARGET_DIR:-$repo/target}/release/examples/bench"
+if [ -n "${BPFKIT_BENCH:-}" ]; then
+    bench="$BPFKIT_BENCH"   # a prebuilt bench binary, e.g. an older build for before/after runs
+else
+    cargo build --release -q -p bpfkit --example bench --manifest-path "$repo/Cargo.toml"
+    bench="${CARGO_TARGET_DIR:-$repo/target}/release/examples/bench"
+fi
 gcc -O2 -o "$work/libbpf_bench" "$here/libbpf_bench.c" -lbpf
 aya=""
 if [ -z "${NO_AYA:-}" ]; then

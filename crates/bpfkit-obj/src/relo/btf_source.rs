@@ -135,13 +135,24 @@ impl TypeSource for Btf<'_> {
         if self.base().is_some() {
             return None;
         }
-        Some(
-            self.string_section()
-                .split(|&c| c == 0)
-                .filter(|s| s.windows(3).any(|w| w == b"___"))
-                .filter_map(|s| std::str::from_utf8(s).ok())
-                .filter(|s| essential_name(s).len() != s.len())
-                .collect(),
-        )
+        // Only strings containing "___" can be flavored: find those with a vectorised
+        // substring search instead of splitting the whole (multi-MiB) table into strings.
+        let strings = self.string_section();
+        let mut names = Vec::new();
+        let mut last_start = usize::MAX;
+        for hit in memchr::memmem::find_iter(strings, b"___") {
+            let start = memchr::memrchr(0, &strings[..hit]).map_or(0, |p| p + 1);
+            if start == last_start {
+                continue;
+            }
+            last_start = start;
+            let end = memchr::memchr(0, &strings[hit..]).map_or(strings.len(), |p| hit + p);
+            if let Ok(name) = std::str::from_utf8(&strings[start..end]) {
+                if essential_name(name).len() != name.len() {
+                    names.push(name);
+                }
+            }
+        }
+        Some(names)
     }
 }

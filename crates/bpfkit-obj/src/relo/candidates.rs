@@ -105,9 +105,11 @@ impl TargetIndex {
 
 /// Caches candidate lists across relocations, programs and sections of one object.
 ///
-/// A cache belongs to one local BTF and one list of targets; when it is used with targets
-/// of a different shape it starts over, but reusing it with a different *local* BTF is a
-/// caller error that gives wrong candidates.
+/// A cache belongs to one local BTF and one list of targets; when it is used with another
+/// number of targets or a first target (vmlinux) of another extent it starts over, but
+/// reusing it with a different *local* BTF or other module targets is a caller error that
+/// gives wrong candidates. Targets after the first are only touched by a search that found
+/// nothing in the first, so they may load lazily.
 ///
 /// ```
 /// use bpfkit_obj::relo::CandidateCache;
@@ -134,10 +136,10 @@ impl CandidateCache {
     }
 
     fn reset_if_targets_changed(&mut self, targets: &[&dyn TypeSource]) {
-        let shape: Vec<(u32, u32)> = targets
-            .iter()
-            .map(|t| (t.first_type_id(), t.type_count()))
-            .collect();
+        // Only the first target's extent and the number of targets: the others (module
+        // BTFs) may be read lazily, on the first search that reaches them.
+        let mut shape = vec![(targets.len() as u32, 0)];
+        shape.extend(targets.first().map(|t| (t.first_type_id(), t.type_count())));
         if shape != self.shape {
             self.shape = shape;
             self.indexes = targets.iter().map(|_| None).collect();

@@ -4,6 +4,7 @@
 use std::os::fd::OwnedFd;
 
 use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind, RawData};
+use bpfkit_obj::relo::{TypeId, TypeInfo, TypeSource};
 
 use crate::features::{self, Probe};
 use crate::sys;
@@ -119,6 +120,105 @@ impl KernelBtfBytes {
             Self::Mapped(region) => unsafe { region.as_slice() },
             Self::Read(bytes) => bytes,
         }
+    }
+}
+
+/// A kernel module's split BTF (`/sys/kernel/btf/<module>`) as a CO-RE target, read and
+/// parsed on top of vmlinux only when a candidate search first looks into it (libbpf
+/// loads module BTFs only when vmlinux has no candidate, too). A module whose BTF cannot
+/// be read or parsed is logged once and offers no types.
+pub(crate) struct LazyModuleBtf<'a> {
+    path: std::path::PathBuf,
+    base: &'a Btf<'a>,
+    btf: std::cell::OnceCell<Option<Btf<'a>>>,
+}
+
+impl<'a> LazyModuleBtf<'a> {
+    /// Every module BTF beside `vmlinux` in `dir` (none when the directory is unreadable),
+    /// in name order so candidate order does not depend on the directory's order.
+    pub(crate) fn list(dir: &std::path::Path, base: &'a Btf<'a>) -> Vec<Self> {
+        let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.file_name().is_some_and(|n| n != "vmlinux"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|path| LazyModuleBtf {
+                path,
+                base,
+                btf: std::cell::OnceCell::new(),
+            })
+            .collect()
+    }
+
+    fn get(&self) -> Option<&Btf<'a>> {
+        self.btf
+            .get_or_init(|| {
+                let parsed = std::fs::read(&self.path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| {
+                        Btf::parse_split_owned(bytes, self.base).map_err(|e| e.to_string())
+                    });
+                match parsed {
+                    Ok(btf) => {
+                        log::debug!("module BTF {} read for CO-RE", self.path.display());
+                        Some(btf)
+                    }
+                    Err(e) => {
+                        log::warn!("module BTF {}: {e}; skipped", self.path.display());
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+}
+
+impl TypeSource for LazyModuleBtf<'_> {
+    fn type_count(&self) -> u32 {
+        match self.get() {
+            Some(btf) => TypeSource::type_count(btf),
+            None => TypeSource::type_count(self.base),
+        }
+    }
+
+    fn first_type_id(&self) -> u32 {
+        match self.get() {
+            Some(btf) => TypeSource::first_type_id(btf),
+            None => TypeSource::type_count(self.base),
+        }
+    }
+
+    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
+        match self.get() {
+            Some(btf) => TypeSource::type_by_id(btf, id),
+            None => TypeSource::type_by_id(self.base, id),
+        }
+    }
+
+    fn name_and_kind(&self, id: TypeId) -> Option<(&str, bpfkit_obj::relo::Kind)> {
+        match self.get() {
+            Some(btf) => TypeSource::name_and_kind(btf, id),
+            None => TypeSource::name_and_kind(self.base, id),
+        }
+    }
+
+    fn pointer_size(&self) -> u32 {
+        TypeSource::pointer_size(self.base)
+    }
+
+    fn ids_by_name(&self, name: &str) -> Option<Vec<TypeId>> {
+        self.get()
+            .and_then(|btf| TypeSource::ids_by_name(btf, name))
+    }
+
+    fn flavored_names(&self) -> Option<Vec<&str>> {
+        self.get().and_then(TypeSource::flavored_names)
     }
 }
 

@@ -24,8 +24,9 @@ pub(crate) struct LinkContext<'a> {
     pub map_fds: &'a HashMap<String, i32>,
     /// Name of the `.kconfig` map, if any.
     pub kconfig_map: Option<&'a str>,
-    /// CO-RE candidates, shared by every program of the object.
-    pub core_cache: std::cell::RefCell<CandidateCache>,
+    /// Each function's instructions with CO-RE applied ([`relocate_core`]), by name;
+    /// functions without CO-RE records are absent.
+    pub relocated: &'a HashMap<String, Vec<u8>>,
 }
 
 /// A program ready for `BPF_PROG_LOAD`.
@@ -63,49 +64,109 @@ fn set_off(insns: &mut [u8], i: usize, off: i16) -> Option<()> {
     Some(())
 }
 
-/// Apply the CO-RE records of `f` (section-relative) to its own instructions.
-fn apply_core(ctx: &LinkContext<'_>, f: &ProgramSpec, insns: &mut [u8]) -> Result<(), String> {
-    let (Some(ext), Some(local)) = (ctx.btf_ext, ctx.local_btf) else {
-        return Ok(());
+/// A CO-RE relocation that could not be applied, in the function it belongs to.
+pub(crate) struct CoreFailure {
+    /// The function (program or subprogram) holding the instruction, or the section name.
+    pub function: String,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// Apply every `.BTF.ext` CO-RE record once, before linking: one `relocate_instructions`
+/// call per section in `.BTF.ext` order, over the section's functions laid out at their
+/// section offsets, with one candidate cache for the whole load and `targets` (vmlinux
+/// first, then module BTFs that are read only if vmlinux has no candidate). Functions of
+/// programs that are not loaded are left out, as libbpf skips them. Returns the relocated
+/// bytes of each function that had records, by name; each applied relocation is logged at
+/// debug level.
+pub(crate) fn relocate_core(
+    spec: &ObjectSpec,
+    local: Option<&Btf<'_>>,
+    ext: Option<&BtfExt>,
+    targets: &[&dyn TypeSource],
+) -> Result<HashMap<String, Vec<u8>>, CoreFailure> {
+    let mut out = HashMap::new();
+    let (Some(ext), Some(local)) = (ext, local) else {
+        return Ok(out);
     };
-    let start = (f.insn_offset * 8) as u32;
-    let end = start + insns.len() as u32;
-    let mut relos = Vec::new();
-    let mut strings = Vec::new();
+    let mut cache = CandidateCache::new();
+    let functions: Vec<&ProgramSpec> = (spec.programs.iter().filter(|p| p.section.autoload))
+        .chain(&spec.subprograms)
+        .collect();
     for sec in &ext.core_relo.sections {
-        if sec.name(local).ok().map(|n| n.trim_start_matches('?')) != Some(&f.section.name) {
+        let Ok(name) = sec.name(local).map(|n| n.trim_start_matches('?')) else {
+            continue;
+        };
+        let in_section: Vec<&ProgramSpec> = functions
+            .iter()
+            .copied()
+            .filter(|f| f.section.name == name)
+            .collect();
+        let range = |f: &ProgramSpec| {
+            let start = (f.insn_offset * 8) as u32;
+            start..start + f.instructions.len() as u32
+        };
+        let mut relos = Vec::new();
+        for r in &sec.records {
+            // Records outside every loaded function are not applied (as before linking).
+            if !in_section.iter().any(|f| range(f).contains(&r.insn_off)) {
+                continue;
+            }
+            let access = local.string_at(r.access_str_off).map_err(|e| CoreFailure {
+                function: name.to_string(),
+                reason: e.to_string(),
+            })?;
+            relos.push(CoreRelo {
+                insn_off: r.insn_off,
+                type_id: r.type_id,
+                access,
+                kind: r.kind,
+            });
+        }
+        if relos.is_empty() {
             continue;
         }
-        for r in sec
-            .records
+        if targets.is_empty() {
+            return Err(CoreFailure {
+                function: name.to_string(),
+                reason: "CO-RE relocations need the kernel's BTF, which is unavailable".into(),
+            });
+        }
+        let len = in_section
             .iter()
-            .filter(|r| r.insn_off >= start && r.insn_off < end)
-        {
-            let access = local
-                .string_at(r.access_str_off)
-                .map_err(|e| e.to_string())?;
-            strings.push((r.insn_off - start, r.type_id, access, r.kind));
+            .map(|f| range(f).end as usize)
+            .max()
+            .unwrap_or(0);
+        let mut insns = vec![0u8; len];
+        for f in &in_section {
+            let r = range(f);
+            insns[r.start as usize..r.end as usize].copy_from_slice(&f.instructions);
+        }
+        let applied = relocate_instructions(name, &mut insns, &relos, local, targets, &mut cache)
+            .map_err(|e| {
+            let at = (e.insn_index * 8) as u32;
+            CoreFailure {
+                function: in_section
+                    .iter()
+                    .find(|f| range(f).contains(&at))
+                    .map_or_else(|| name.to_string(), |f| f.name.clone()),
+                reason: e.to_string(),
+            }
+        })?;
+        for a in &applied {
+            log::debug!("CO-RE {name}: {a}");
+        }
+        for f in in_section {
+            let r = range(f);
+            if relos.iter().any(|x| r.contains(&x.insn_off)) {
+                out.insert(
+                    f.name.clone(),
+                    insns[r.start as usize..r.end as usize].to_vec(),
+                );
+            }
         }
     }
-    if strings.is_empty() {
-        return Ok(());
-    }
-    let kernel = ctx
-        .kernel_btf
-        .ok_or("CO-RE relocations need the kernel's BTF, which is unavailable")?;
-    for (insn_off, type_id, access, kind) in &strings {
-        relos.push(CoreRelo {
-            insn_off: *insn_off,
-            type_id: *type_id,
-            access,
-            kind: *kind,
-        });
-    }
-    let targets: [&dyn TypeSource; 1] = [kernel];
-    let mut cache = ctx.core_cache.borrow_mut();
-    relocate_instructions(&f.section.name, insns, &relos, local, &targets, &mut cache)
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    Ok(out)
 }
 
 /// Link `main` with every function it reaches.
@@ -140,8 +201,11 @@ pub(crate) fn link(ctx: &LinkContext<'_>, main: &ProgramSpec) -> Result<Linked, 
     let mut bytes = Vec::with_capacity(len * 8);
     for f in &order {
         let base = start[f.name.as_str()];
-        let mut insns = f.instructions.clone();
-        apply_core(ctx, f, &mut insns).map_err(|e| format!("CO-RE in '{}': {e}", f.name))?;
+        let mut insns = ctx
+            .relocated
+            .get(&f.name)
+            .unwrap_or(&f.instructions)
+            .clone();
         for r in &f.relocations {
             let at = r.insn_index;
             let bad = || format!("relocation of '{}' at insn {at} is out of range", r.symbol);

@@ -24,6 +24,7 @@ use bpfkit_obj::btf::{Btf, BtfExt};
 use bpfkit_obj::object::{
     DataKind, MapDefinition, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramSpec, SlotValue,
 };
+use bpfkit_obj::relo::TypeSource;
 
 use crate::features::{self, Probe};
 use crate::maps::{MapData, MapError, MapParams, MapType};
@@ -322,7 +323,26 @@ impl Loader {
             maps.push((m.name.clone(), data));
         }
 
-        // 3. Programs.
+        // 3. CO-RE, once per section, against vmlinux then (lazily) module BTFs.
+        let modules = match (&kernel_btf, self.kernel_btf.parent()) {
+            (Some(vmlinux), Some(dir)) if self.kernel_btf.ends_with("vmlinux") => {
+                btf::LazyModuleBtf::list(dir, vmlinux)
+            }
+            _ => Vec::new(),
+        };
+        let targets: Vec<&dyn TypeSource> = kernel_btf
+            .iter()
+            .map(|k| k as &dyn TypeSource)
+            .chain(modules.iter().map(|m| m as &dyn TypeSource))
+            .collect();
+        let relocated = link::relocate_core(spec, local_btf.as_ref(), btf_ext.as_ref(), &targets)
+            .map_err(|f| LoadError::Link {
+            object: object.clone(),
+            program: f.function.clone(),
+            reason: format!("CO-RE in '{}': {}", f.function, f.reason),
+        })?;
+
+        // 4. Programs.
         let ctx = link::LinkContext {
             spec,
             local_btf: local_btf
@@ -333,7 +353,7 @@ impl Loader {
             kernel_btf: kernel_btf.as_ref(),
             map_fds: &map_fds,
             kconfig_map: kconfig_map.as_deref(),
-            core_cache: Default::default(),
+            relocated: &relocated,
         };
         // As libbpf, bind the `.rodata` map to every program (bpftool shows metadata from it).
         let rodata_fd = spec
@@ -354,7 +374,7 @@ impl Loader {
             programs.push(Program::new(p.name.clone(), p.section.clone(), fd));
         }
 
-        // 4. Initial slots of prog arrays and maps of maps.
+        // 5. Initial slots of prog arrays and maps of maps.
         for m in spec.maps.iter().filter(|m| !m.initial_slots.is_empty()) {
             let Some((_, map)) = maps.iter().find(|(n, _)| *n == m.name) else {
                 continue;
