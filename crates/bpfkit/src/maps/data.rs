@@ -342,19 +342,22 @@ impl MapData {
         let value_size = self.value_buffer_size()?;
         let token_size = key_size.max(4);
         let mut chunk = chunk.max(1);
-        let mut keys_out = Vec::new();
-        let mut values_out = Vec::new();
+        // The kernel writes each chunk straight into the tail of the output vectors (no
+        // per-chunk buffers, no copies); the tail is cut back to what it returned.
+        let mut keys_out: Vec<u8> = Vec::new();
+        let mut values_out: Vec<u8> = Vec::new();
         let mut total = 0usize;
         let mut in_token: Option<Vec<u8>> = None;
+        let mut out_token = vec![0u8; token_size];
         loop {
-            let mut keys = vec![0u8; key_size * chunk as usize];
-            let mut values = vec![0u8; value_size * chunk as usize];
-            let mut out_token = vec![0u8; token_size];
+            let (k0, v0) = (keys_out.len(), values_out.len());
+            keys_out.resize(k0 + key_size * chunk as usize, 0);
+            values_out.resize(v0 + value_size * chunk as usize, 0);
             let buffers = BatchBuffers {
                 in_batch: in_token.as_deref(),
                 out_batch: Some(&mut out_token),
-                keys: &mut keys,
-                values: Some(&mut values),
+                keys: &mut keys_out[k0..],
+                values: Some(&mut values_out[v0..]),
                 count: chunk,
                 elem_flags: 0,
             };
@@ -365,21 +368,26 @@ impl MapData {
             };
             let outcome = match outcome {
                 Ok(o) => o,
-                // A hash bucket holds more elements than the chunk: retry with a larger one.
+                // A hash bucket holds more elements than the chunk (nothing was copied):
+                // retry with a larger one.
                 Err(e) if e.errno() == Some(libc::ENOSPC) && chunk < self.max_entries.max(1) => {
+                    keys_out.truncate(k0);
+                    values_out.truncate(v0);
                     chunk = (chunk * 2).min(self.max_entries.max(1));
                     continue;
                 }
                 Err(e) => return Err(self.syscall(e)),
             };
             let n = outcome.count as usize;
-            keys_out.extend_from_slice(&keys[..n * key_size]);
-            values_out.extend_from_slice(&values[..n * value_size]);
+            keys_out.truncate(k0 + n * key_size);
+            values_out.truncate(v0 + n * value_size);
             total += n;
             if outcome.done {
                 return Ok((keys_out, values_out, total));
             }
-            in_token = Some(out_token);
+            in_token
+                .get_or_insert_with(|| vec![0u8; token_size])
+                .copy_from_slice(&out_token);
         }
     }
 
