@@ -1,21 +1,21 @@
 //! Unit tests of the CO-RE engine over hand-built BTF: every kind, flavors, bitfields,
 //! ambiguity, poisoning, size fix-ups and malformed input.
 
+use object::Endianness;
+
 use super::*;
+use crate::insn::opcode::*;
+use crate::insn::Insn;
 
-const LDX_W: u8 = 0x61;
-const LDX_DW: u8 = 0x79;
-const MOV64_IMM: u8 = 0xb7;
-const LD_IMM64: u8 = 0x18;
-const CALL: u8 = 0x85;
+const LDX_W: u8 = BPF_LDX | BPF_MEM | BPF_W;
+const LDX_DW: u8 = BPF_LDX | BPF_MEM | BPF_DW;
+const MOV64_IMM: u8 = BPF_ALU64 | BPF_MOV | BPF_K;
+const LD_IMM64: u8 = BPF_LD | BPF_IMM | BPF_DW;
+const CALL: u8 = BPF_JMP | BPF_CALL;
 
+/// One little-endian instruction slot.
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
-    let mut b = [0u8; 8];
-    b[0] = code;
-    b[1] = (src << 4) | (dst & 0xf);
-    b[2..4].copy_from_slice(&off.to_le_bytes());
-    b[4..8].copy_from_slice(&imm.to_le_bytes());
-    b
+    Insn::new(code, dst, src, off, imm).encode(Endianness::Little)
 }
 
 fn prog(insns: &[[u8; 8]]) -> Vec<u8> {
@@ -29,13 +29,10 @@ fn ld_imm64(dst: u8, v: u64) -> [[u8; 8]; 2] {
     ]
 }
 
+/// `(code, off, imm)` of little-endian instruction `idx`.
 fn field(insns: &[u8], idx: usize) -> (u8, i16, i32) {
-    let b = &insns[idx * 8..idx * 8 + 8];
-    (
-        b[0],
-        i16::from_le_bytes([b[2], b[3]]),
-        i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-    )
+    let i = Insn::decode_slice(&insns[idx * 8..], Endianness::Little).unwrap();
+    (i.code, i.off, i.imm)
 }
 
 fn relo(insn_off: u32, type_id: TypeId, access: &str, kind: CoreReloKind) -> CoreRelo<'_> {
@@ -45,6 +42,20 @@ fn relo(insn_off: u32, type_id: TypeId, access: &str, kind: CoreReloKind) -> Cor
         access,
         kind,
     }
+}
+
+/// Runs `relo` over the one-instruction program `slot`: the program afterwards and what
+/// was applied.
+fn run_one(
+    slot: [u8; 8],
+    relo: CoreRelo<'_>,
+    local: &TypeTable,
+    targets: &[&TypeTable],
+) -> Result<(Vec<u8>, AppliedRelo), CoreError> {
+    let mut insns = slot.to_vec();
+    let mut applied = run(&mut insns, &[relo], local, targets)?;
+    assert_eq!(applied.len(), 1, "one relocation, one result");
+    Ok((insns, applied.remove(0)))
 }
 
 fn run(
@@ -103,27 +114,26 @@ fn target_task() -> TypeTable {
 fn field_byte_offset_follows_a_field_into_an_anonymous_union() {
     let (local, task) = local_task();
     let target = target_task();
-    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
-    let applied = run(
-        &mut insns,
-        &[relo(0, task, "0:0", CoreReloKind::FieldByteOffset)],
+    let (insns, applied) = run_one(
+        insn(LDX_W, 1, 2, 0, 0),
+        relo(0, task, "0:0", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
     .unwrap();
     assert_eq!(field(&insns, 0), (LDX_W, 8, 0));
-    assert_eq!(applied[0].local_value, 0);
-    assert_eq!(applied[0].target_value, 8);
+    assert_eq!(applied.local_value, 0);
+    assert_eq!(applied.target_value, 8);
     assert_eq!(
-        applied[0].target,
+        applied.target,
         Some(Candidate {
             target: 0,
             type_id: 5
         })
     );
-    assert_eq!(applied[0].outcome, ReloOutcome::Patched { mem_size: None });
+    assert_eq!(applied.outcome, ReloOutcome::Patched { mem_size: None });
     assert_eq!(
-        applied[0].to_string(),
+        applied.to_string(),
         "insn #0: <byte_off> [4] \"task\" 0:0 -> [5]: 0 -> 8"
     );
 }
@@ -133,10 +143,9 @@ fn field_byte_offset_of_an_array_element_scales_by_the_element_size() {
     let (local, task) = local_task();
     let target = target_task();
     // &t->arr[3]: local 16 + 12 = 28, target 24 + 12 = 36; in an ALU add.
-    let mut insns = prog(&[insn(0x07, 1, 0, 0, 28)]);
-    run(
-        &mut insns,
-        &[relo(0, task, "0:2:3", CoreReloKind::FieldByteOffset)],
+    let (insns, _) = run_one(
+        insn(0x07, 1, 0, 0, 28),
+        relo(0, task, "0:2:3", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
@@ -151,15 +160,14 @@ fn array_index_beyond_the_target_bound_does_not_match_and_poisons() {
     let big = local.array(int, 16);
     let s = local.struct_("task", 64, &[("arr", big, 0)]);
     let target = target_task();
-    let mut insns = prog(&[insn(LDX_W, 1, 2, 40, 0)]);
-    let applied = run(
-        &mut insns,
-        &[relo(0, s, "0:0:10", CoreReloKind::FieldByteOffset)],
+    let (insns, applied) = run_one(
+        insn(LDX_W, 1, 2, 40, 0),
+        relo(0, s, "0:0:10", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
     .unwrap();
-    assert_eq!(applied[0].outcome, ReloOutcome::Poisoned);
+    assert_eq!(applied.outcome, ReloOutcome::Poisoned);
     assert_eq!(field(&insns, 0), (CALL, 0, POISON_CALL_IMM));
 }
 
@@ -177,10 +185,9 @@ fn flexible_array_member_accepts_any_index() {
         8,
         &[("cap", tint, 0), ("n", tint, 32), ("data", tflex, 64)],
     );
-    let mut insns = prog(&[insn(LDX_W, 1, 2, 4 + 5 * 4, 0)]);
-    run(
-        &mut insns,
-        &[relo(0, s, "0:1:5", CoreReloKind::FieldByteOffset)],
+    let (insns, _) = run_one(
+        insn(LDX_W, 1, 2, 4 + 5 * 4, 0),
+        relo(0, s, "0:1:5", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
@@ -221,10 +228,9 @@ fn field_exists_is_zero_when_the_same_name_has_an_incompatible_type() {
     let mut target = TypeTable::new();
     let inner = target.struct_("inner", 4, &[]);
     target.struct_("task", 4, &[("pid", inner, 0)]);
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
-    run(
-        &mut insns,
-        &[relo(0, task, "0:0", CoreReloKind::FieldExists)],
+    let (insns, _) = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        relo(0, task, "0:0", CoreReloKind::FieldExists),
         &local,
         &[&target],
     )
@@ -287,20 +293,18 @@ fn bitfield_offsets_are_not_validated_but_rshift_is() {
     let bf = local.struct_with_bitfields("bf", 4, &[("b", u32_, 3, 5)]);
     let target = local.clone();
     // The compiler may pick a different load unit: a wrong byte offset is accepted...
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1234)]);
-    run(
-        &mut insns,
-        &[relo(0, bf, "0:0", CoreReloKind::FieldByteOffset)],
+    let (insns, _) = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1234),
+        relo(0, bf, "0:0", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
     .unwrap();
     assert_eq!(field(&insns, 0).2, 0);
     // ...but a wrong right shift is an error.
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1234)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, bf, "0:0", CoreReloKind::FieldRshiftU64)],
+    let err = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1234),
+        relo(0, bf, "0:0", CoreReloKind::FieldRshiftU64),
         &local,
         &[&target],
     )
@@ -323,10 +327,9 @@ fn bitfield_wider_than_a_u64_load_is_an_error() {
     let mut local = TypeTable::new();
     let u64_ = local.int("u64", 8, false);
     let bf = local.struct_with_bitfields("bf", 16, &[("b", u64_, 60, 10)]);
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 0)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, bf, "0:0", CoreReloKind::FieldByteSize)],
+    let err = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 0),
+        relo(0, bf, "0:0", CoreReloKind::FieldByteSize),
         &local,
         &[&local.clone()],
     )
@@ -432,10 +435,9 @@ fn type_matches_behind_a_pointer_accepts_a_forward_declaration() {
     let fwd = target.fwd("inner", false);
     let tp = target.ptr(fwd);
     target.struct_("outer", 8, &[("p", tp, 0)]);
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
-    run(
-        &mut insns,
-        &[relo(0, s, "0", CoreReloKind::TypeMatches)],
+    let (insns, _) = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        relo(0, s, "0", CoreReloKind::TypeMatches),
         &local,
         &[&target],
     )
@@ -443,10 +445,9 @@ fn type_matches_behind_a_pointer_accepts_a_forward_declaration() {
     assert_eq!(field(&insns, 0).2, 1);
     // A union forward declaration does not stand for a struct.
     target.get_mut(fwd).unwrap().kflag = true;
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
-    run(
-        &mut insns,
-        &[relo(0, s, "0", CoreReloKind::TypeMatches)],
+    let (insns, _) = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        relo(0, s, "0", CoreReloKind::TypeMatches),
         &local,
         &[&target],
     )
@@ -460,10 +461,9 @@ fn type_matches_compares_enums_by_enumerator_names_and_size() {
     let e = local.enum_("state", 4, false, &[("ON", 1), ("OFF", 0)]);
     let mut target = TypeTable::new();
     target.enum_("state", 4, false, &[("OFF", 7), ("ON", 9), ("UNKNOWN", 2)]);
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
-    run(
-        &mut insns,
-        &[relo(0, e, "0", CoreReloKind::TypeMatches)],
+    let (insns, _) = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        relo(0, e, "0", CoreReloKind::TypeMatches),
         &local,
         &[&target],
     )
@@ -471,10 +471,9 @@ fn type_matches_compares_enums_by_enumerator_names_and_size() {
     assert_eq!(field(&insns, 0).2, 1);
     let mut target = TypeTable::new();
     target.enum_("state", 8, false, &[("OFF", 7), ("ON", 9)]);
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
-    run(
-        &mut insns,
-        &[relo(0, e, "0", CoreReloKind::TypeMatches)],
+    let (insns, _) = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        relo(0, e, "0", CoreReloKind::TypeMatches),
         &local,
         &[&target],
     )
@@ -549,10 +548,9 @@ fn flavored_local_type_finds_the_plain_target_and_vice_versa() {
     let mut target = TypeTable::new();
     let tint = target.int("int", 4, true);
     target.struct_("task___2", 8, &[("x", tint, 0), ("state", tint, 32)]);
-    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
-    run(
-        &mut insns,
-        &[relo(0, old, "0:0", CoreReloKind::FieldByteOffset)],
+    let (insns, _) = run_one(
+        insn(LDX_W, 1, 2, 0, 0),
+        relo(0, old, "0:0", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
@@ -567,10 +565,9 @@ fn two_flavors_with_different_offsets_are_ambiguous() {
     let int = target.int("int", 4, true);
     target.struct_("task___a", 4, &[("pid", int, 0)]);
     target.struct_("task___b", 8, &[("x", int, 0), ("pid", int, 32)]);
-    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, task, "0:0", CoreReloKind::FieldByteOffset)],
+    let err = run_one(
+        insn(LDX_W, 1, 2, 0, 0),
+        relo(0, task, "0:0", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
@@ -601,16 +598,15 @@ fn two_flavors_agreeing_on_the_result_are_fine() {
     let int = target.int("int", 4, true);
     target.struct_("task___a", 8, &[("pid", int, 32)]);
     target.struct_("task___b", 8, &[("y", int, 0), ("pid", int, 32)]);
-    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
-    let applied = run(
-        &mut insns,
-        &[relo(0, task, "0:0", CoreReloKind::FieldByteOffset)],
+    let (insns, applied) = run_one(
+        insn(LDX_W, 1, 2, 0, 0),
+        relo(0, task, "0:0", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
     .unwrap();
     assert_eq!(field(&insns, 0).1, 4);
-    assert_eq!(applied[0].target.map(|c| c.type_id), Some(2));
+    assert_eq!(applied.target.map(|c| c.type_id), Some(2));
 }
 
 #[test]
@@ -638,17 +634,16 @@ fn module_targets_are_searched_only_when_vmlinux_has_no_candidate() {
     let (local, task) = local_task();
     let vmlinux = TypeTable::new();
     let module = target_task();
-    let mut insns = prog(&[insn(LDX_DW, 1, 2, 8, 0)]);
-    let applied = run(
-        &mut insns,
-        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+    let (insns, applied) = run_one(
+        insn(LDX_DW, 1, 2, 8, 0),
+        relo(0, task, "0:1", CoreReloKind::FieldByteOffset),
         &local,
         &[&vmlinux, &module],
     )
     .unwrap();
     assert_eq!(field(&insns, 0).1, 16);
     assert_eq!(
-        applied[0].target,
+        applied.target,
         Some(Candidate {
             target: 1,
             type_id: 5
@@ -656,16 +651,15 @@ fn module_targets_are_searched_only_when_vmlinux_has_no_candidate() {
     );
 
     let (vmlinux, _) = local_task();
-    let mut insns = prog(&[insn(LDX_DW, 1, 2, 8, 0)]);
-    let applied = run(
-        &mut insns,
-        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+    let (insns, applied) = run_one(
+        insn(LDX_DW, 1, 2, 8, 0),
+        relo(0, task, "0:1", CoreReloKind::FieldByteOffset),
         &local,
         &[&vmlinux, &module],
     )
     .unwrap();
     assert_eq!(field(&insns, 0).1, 8);
-    assert_eq!(applied[0].target.map(|c| c.target), Some(0));
+    assert_eq!(applied.target.map(|c| c.target), Some(0));
 }
 
 #[test]
@@ -676,22 +670,21 @@ fn unsigned_field_growing_widens_the_load() {
     let mut target = TypeTable::new();
     let u64_ = target.int("u64", 8, false);
     target.struct_("s", 16, &[("x", u64_, 0), ("v", u64_, 64)]);
-    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
-    let applied = run(
-        &mut insns,
-        &[relo(0, s, "0:0", CoreReloKind::FieldByteOffset)],
+    let (insns, applied) = run_one(
+        insn(LDX_W, 1, 2, 0, 0),
+        relo(0, s, "0:0", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
     .unwrap();
     assert_eq!(field(&insns, 0), (LDX_DW, 8, 0));
     assert_eq!(
-        applied[0].outcome,
+        applied.outcome,
         ReloOutcome::Patched {
             mem_size: Some((4, 8))
         }
     );
-    assert!(applied[0]
+    assert!(applied
         .to_string()
         .ends_with(": 0 -> 8, load/store size 4 -> 8"));
 }
@@ -704,21 +697,19 @@ fn signed_field_changing_size_poisons_the_load() {
     let mut target = TypeTable::new();
     let long = target.int("long", 8, true);
     target.struct_("s", 8, &[("v", long, 0)]);
-    let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0)]);
-    let applied = run(
-        &mut insns,
-        &[relo(0, s, "0:0", CoreReloKind::FieldByteOffset)],
+    let (insns, applied) = run_one(
+        insn(LDX_W, 1, 2, 0, 0),
+        relo(0, s, "0:0", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
     .unwrap();
-    assert_eq!(applied[0].outcome, ReloOutcome::PoisonedMemSize);
+    assert_eq!(applied.outcome, ReloOutcome::PoisonedMemSize);
     assert_eq!(field(&insns, 0), (CALL, 0, POISON_CALL_IMM));
     // An ALU add of the same offset is patched: only loads/stores care about size.
-    let mut insns = prog(&[insn(0x07, 1, 0, 0, 0)]);
-    run(
-        &mut insns,
-        &[relo(0, s, "0:0", CoreReloKind::FieldByteOffset)],
+    let (insns, _) = run_one(
+        insn(0x07, 1, 0, 0, 0),
+        relo(0, s, "0:0", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
@@ -730,10 +721,9 @@ fn signed_field_changing_size_poisons_the_load() {
 fn instruction_not_holding_the_local_value_is_rejected() {
     let (local, task) = local_task();
     let target = target_task();
-    let mut insns = prog(&[insn(LDX_DW, 1, 2, 12, 0)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+    let err = run_one(
+        insn(LDX_DW, 1, 2, 12, 0),
+        relo(0, task, "0:1", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
@@ -755,30 +745,27 @@ fn unsupported_instructions_and_malformed_ld_imm64_are_errors() {
     let (local, task) = local_task();
     let target = target_task();
     // A jump can't carry a relocation.
-    let mut insns = prog(&[insn(0x05, 0, 0, 0, 0)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+    let err = run_one(
+        insn(0x05, 0, 0, 0, 0),
+        relo(0, task, "0:1", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
     .unwrap_err();
     assert_eq!(err.reason, ReloFailure::UnsupportedInsn { code: 0x05 });
     // An ALU with a register source neither.
-    let mut insns = prog(&[insn(0x0f, 1, 2, 0, 8)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+    let err = run_one(
+        insn(0x0f, 1, 2, 0, 8),
+        relo(0, task, "0:1", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
     .unwrap_err();
     assert_eq!(err.reason, ReloFailure::UnsupportedInsn { code: 0x0f });
     // ld_imm64 cut short.
-    let mut insns = prog(&[ld_imm64(1, 8)[0]]);
-    let err = run(
-        &mut insns,
-        &[relo(0, task, "0:1", CoreReloKind::FieldByteOffset)],
+    let err = run_one(
+        ld_imm64(1, 8)[0],
+        relo(0, task, "0:1", CoreReloKind::FieldByteOffset),
         &local,
         &[&target],
     )
@@ -877,10 +864,9 @@ fn malformed_records_are_errors_naming_the_problem() {
 fn array_element_access_rejects_kinds_other_than_offset_and_size() {
     let (local, task) = local_task();
     let target = target_task();
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, task, "0:2:1", CoreReloKind::FieldSigned)],
+    let err = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        relo(0, task, "0:2:1", CoreReloKind::FieldSigned),
         &local,
         &[&target],
     )
@@ -898,23 +884,22 @@ fn anonymous_root_types_are_refused_except_for_local_type_ids() {
     let mut local = TypeTable::new();
     let int = local.int("int", 4, true);
     let anon = local.struct_("", 4, &[("a", int, 0)]);
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 2)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, anon, "0:0", CoreReloKind::FieldByteOffset)],
+    let err = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 2),
+        relo(0, anon, "0:0", CoreReloKind::FieldByteOffset),
         &local,
         &[&local.clone()],
     )
     .unwrap_err();
     assert_eq!(err.reason, ReloFailure::AnonymousType);
-    let applied = run(
-        &mut insns,
-        &[relo(0, anon, "0", CoreReloKind::TypeIdLocal)],
+    let (_, applied) = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 2),
+        relo(0, anon, "0", CoreReloKind::TypeIdLocal),
         &local,
         &[&local.clone()],
     )
     .unwrap();
-    assert_eq!(applied[0].target_value, 2);
+    assert_eq!(applied.target_value, 2);
 }
 
 #[test]
@@ -923,10 +908,9 @@ fn cyclic_btf_is_an_error_not_a_hang() {
     let t1 = local.typedef("loop_a", 2);
     let t2 = local.typedef("loop_b", t1);
     let s = local.struct_("s", 4, &[("x", t2, 0)]);
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, s, "0:0", CoreReloKind::FieldExists)],
+    let err = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        relo(0, s, "0:0", CoreReloKind::FieldExists),
         &local,
         &[&local.clone()],
     )
@@ -935,9 +919,9 @@ fn cyclic_btf_is_an_error_not_a_hang() {
         matches!(err.reason, ReloFailure::InvalidTypeId { .. }),
         "{err}"
     );
-    let err = run(
-        &mut insns,
-        &[relo(0, t1, "0", CoreReloKind::TypeMatches)],
+    let err = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        relo(0, t1, "0", CoreReloKind::TypeMatches),
         &local,
         &[&local.clone()],
     )
@@ -1037,13 +1021,9 @@ fn indexed_and_scanned_candidate_search_agree_on_flavors() {
     }
 }
 
+/// One big-endian instruction slot.
 fn insn_be(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
-    let mut b = [0u8; 8];
-    b[0] = code;
-    b[1] = (dst << 4) | (src & 0xf);
-    b[2..4].copy_from_slice(&off.to_be_bytes());
-    b[4..8].copy_from_slice(&imm.to_be_bytes());
-    b
+    Insn::new(code, dst, src, off, imm).encode(Endianness::Big)
 }
 
 #[test]
@@ -1160,10 +1140,9 @@ fn exponential_type_graphs_hit_a_budget_instead_of_hanging() {
     let mut local = TypeTable::new();
     let int = local.int("int", 4, true);
     let s = local.struct_("S0", 4, &[("missing", int, 0)]);
-    let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
-    let err = run(
-        &mut insns,
-        &[relo(0, s, "0:0", CoreReloKind::FieldExists)],
+    let err = run_one(
+        insn(MOV64_IMM, 1, 0, 0, 1),
+        relo(0, s, "0:0", CoreReloKind::FieldExists),
         &local,
         &[&target],
     )
