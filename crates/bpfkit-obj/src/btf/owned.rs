@@ -138,6 +138,59 @@ impl RawType {
     }
 }
 
+/// One fixed-size entry of a list tail (member, enumerator, parameter, secinfo), stated once
+/// as its u32 words in file order: decoding, encoding and sizing all follow that list.
+trait TailRecord: Sized {
+    /// Size of one entry in bytes.
+    const SIZE: usize;
+    /// Reads the entry whose first word is at byte `off`, one word at a time through `rd`.
+    fn read(rd: impl Fn(usize) -> u32, off: usize) -> Self;
+    /// Passes the entry's words to `w` in file order.
+    fn write(&self, w: impl FnMut(u32));
+}
+
+/// Implements [`TailRecord`] for a struct whose fields are its u32 words, in file order.
+macro_rules! tail_record {
+    ($ty:ty { $($field:ident),+ }) => {
+        impl TailRecord for $ty {
+            const SIZE: usize = 4 * [$(stringify!($field)),+].len();
+
+            fn read(rd: impl Fn(usize) -> u32, off: usize) -> Self {
+                let mut words = (off..).step_by(4).map(rd);
+                // Struct expression fields are evaluated in the order written.
+                Self { $($field: words.next().unwrap_or_default()),+ }
+            }
+
+            fn write(&self, mut w: impl FnMut(u32)) {
+                $(w(self.$field);)+
+            }
+        }
+    };
+}
+
+tail_record!(RawMember {
+    name_off,
+    type_id,
+    offset
+});
+tail_record!(RawEnumValue { name_off, val });
+tail_record!(RawParam { name_off, type_id });
+tail_record!(VarSecinfo {
+    type_id,
+    offset,
+    size
+});
+tail_record!(RawEnum64Value {
+    name_off,
+    val_lo32,
+    val_hi32
+});
+
+/// The `n` entries of a list tail starting at byte `start`.
+fn read_records<T: TailRecord>(rd: impl Fn(usize) -> u32 + Copy, start: usize, n: usize) -> Vec<T> {
+    (0..n).map(|i| T::read(rd, start + T::SIZE * i)).collect()
+}
+
 impl RawData {
     /// Number of list entries (the vlen of list kinds), 0 for other tails.
     pub fn len(&self) -> usize {
@@ -172,11 +225,11 @@ impl RawData {
             RawData::None => 0,
             RawData::Int(_) | RawData::Var(_) | RawData::DeclTag(_) => 4,
             RawData::Array { .. } => 12,
-            RawData::Members(v) => 12 * v.len(),
-            RawData::Enum(v) => 8 * v.len(),
-            RawData::Params(v) => 8 * v.len(),
-            RawData::Datasec(v) => 12 * v.len(),
-            RawData::Enum64(v) => 12 * v.len(),
+            RawData::Members(v) => RawMember::SIZE * v.len(),
+            RawData::Enum(v) => RawEnumValue::SIZE * v.len(),
+            RawData::Params(v) => RawParam::SIZE * v.len(),
+            RawData::Datasec(v) => VarSecinfo::SIZE * v.len(),
+            RawData::Enum64(v) => RawEnum64Value::SIZE * v.len(),
         }
     }
 }
@@ -248,49 +301,11 @@ impl BtfMut {
                     index_type: rd(x + 4),
                     nelems: rd(x + 8),
                 },
-                Kind::Struct | Kind::Union => RawData::Members(
-                    (0..n)
-                        .map(|i| RawMember {
-                            name_off: rd(x + 12 * i),
-                            type_id: rd(x + 12 * i + 4),
-                            offset: rd(x + 12 * i + 8),
-                        })
-                        .collect(),
-                ),
-                Kind::Enum => RawData::Enum(
-                    (0..n)
-                        .map(|i| RawEnumValue {
-                            name_off: rd(x + 8 * i),
-                            val: rd(x + 8 * i + 4),
-                        })
-                        .collect(),
-                ),
-                Kind::FuncProto => RawData::Params(
-                    (0..n)
-                        .map(|i| RawParam {
-                            name_off: rd(x + 8 * i),
-                            type_id: rd(x + 8 * i + 4),
-                        })
-                        .collect(),
-                ),
-                Kind::Datasec => RawData::Datasec(
-                    (0..n)
-                        .map(|i| VarSecinfo {
-                            type_id: rd(x + 12 * i),
-                            offset: rd(x + 12 * i + 4),
-                            size: rd(x + 12 * i + 8),
-                        })
-                        .collect(),
-                ),
-                Kind::Enum64 => RawData::Enum64(
-                    (0..n)
-                        .map(|i| RawEnum64Value {
-                            name_off: rd(x + 12 * i),
-                            val_lo32: rd(x + 12 * i + 4),
-                            val_hi32: rd(x + 12 * i + 8),
-                        })
-                        .collect(),
-                ),
+                Kind::Struct | Kind::Union => RawData::Members(read_records(rd, x, n)),
+                Kind::Enum => RawData::Enum(read_records(rd, x, n)),
+                Kind::FuncProto => RawData::Params(read_records(rd, x, n)),
+                Kind::Datasec => RawData::Datasec(read_records(rd, x, n)),
+                Kind::Enum64 => RawData::Enum64(read_records(rd, x, n)),
                 _ => RawData::None,
             };
             types.push(RawType {
@@ -467,29 +482,11 @@ impl BtfMut {
                     w(&mut out, *index_type);
                     w(&mut out, *nelems);
                 }
-                RawData::Members(v) => v.iter().for_each(|m| {
-                    w(&mut out, m.name_off);
-                    w(&mut out, m.type_id);
-                    w(&mut out, m.offset);
-                }),
-                RawData::Enum(v) => v.iter().for_each(|e| {
-                    w(&mut out, e.name_off);
-                    w(&mut out, e.val);
-                }),
-                RawData::Params(v) => v.iter().for_each(|p| {
-                    w(&mut out, p.name_off);
-                    w(&mut out, p.type_id);
-                }),
-                RawData::Datasec(v) => v.iter().for_each(|s| {
-                    w(&mut out, s.type_id);
-                    w(&mut out, s.offset);
-                    w(&mut out, s.size);
-                }),
-                RawData::Enum64(v) => v.iter().for_each(|e| {
-                    w(&mut out, e.name_off);
-                    w(&mut out, e.val_lo32);
-                    w(&mut out, e.val_hi32);
-                }),
+                RawData::Members(v) => v.iter().for_each(|r| r.write(|x| w(&mut out, x))),
+                RawData::Enum(v) => v.iter().for_each(|r| r.write(|x| w(&mut out, x))),
+                RawData::Params(v) => v.iter().for_each(|r| r.write(|x| w(&mut out, x))),
+                RawData::Datasec(v) => v.iter().for_each(|r| r.write(|x| w(&mut out, x))),
+                RawData::Enum64(v) => v.iter().for_each(|r| r.write(|x| w(&mut out, x))),
             }
         }
         out.extend_from_slice(&self.strings);
