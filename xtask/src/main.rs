@@ -137,7 +137,7 @@ fn vm_test(task: &VmTest) -> Result<i32, XtaskError> {
     let busybox = packages::busybox(task.arch, &cache)?;
     let suite = suite::build(task.arch, &cache)?;
     eprintln!(
-        "xtask: {} test binaries built ({:.1} s)",
+        "xtask: suite of {} commands built ({:.1} s)",
         suite.commands.len(),
         started.elapsed().as_secs_f64()
     );
