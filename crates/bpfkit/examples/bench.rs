@@ -2,6 +2,8 @@
 //! benches/libbpf_bench.c.
 //!   bench maps N                               hash update/lookup/delete, then batch ops
 //!   bench load OBJ [MAP=MAX_ENTRIES,VALUE_SIZE ...]   load, then exit
+//! With `BPFKIT_BENCH_LOG=1`, the loader's debug log (load phase times, applied CO-RE
+//! relocations) goes to stderr.
 
 use std::time::Instant;
 
@@ -61,7 +63,24 @@ fn load(path: &str, sizes: &[String]) -> Result<(), Box<dyn std::error::Error>> 
     Ok(())
 }
 
+/// Writes every log record to stderr (only installed with `BPFKIT_BENCH_LOG`).
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        eprintln!("{} {}: {}", record.level(), record.target(), record.args());
+    }
+    fn flush(&self) {}
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::var_os("BPFKIT_BENCH_LOG").is_some() {
+        log::set_logger(&StderrLog).map_err(|e| e.to_string())?;
+        log::set_max_level(log::LevelFilter::Debug);
+    }
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("maps") => maps(args.get(2).ok_or("N")?.parse()?),

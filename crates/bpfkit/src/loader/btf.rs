@@ -248,3 +248,111 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod module_tests {
+    use super::LazyModuleBtf;
+    use bpfkit_obj::btf::{Btf, Kind};
+    use bpfkit_obj::relo::{
+        relocate_instructions, Candidate, CandidateCache, CoreRelo, CoreReloKind, TypeSource,
+        TypeTable,
+    };
+    use bpfkit_test_support::{corpus_dir, corpus_vmlinux_btf};
+
+    /// `r1 = *(u32 *)(r2 + 0)`.
+    const LDX_W: [u8; 8] = [0x61, 0x21, 0, 0, 0, 0, 0, 0];
+
+    /// A directory laid out like /sys/kernel/btf: vmlinux, one good and one broken module.
+    /// Modules are listed in name order and read only when vmlinux has no candidate; the
+    /// broken one offers no types instead of failing the search.
+    #[test]
+    fn module_btf_is_read_only_when_vmlinux_has_no_candidate() {
+        let dir = std::env::temp_dir().join(format!("bpfkit-modbtf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let base_bytes = std::fs::read(corpus_vmlinux_btf()).unwrap();
+        std::fs::write(dir.join("vmlinux"), &base_bytes).unwrap();
+        std::fs::copy(
+            corpus_dir().join("cilium/btf/testdata/btf_testmod.btf"),
+            dir.join("bpf_testmod"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("a_broken"), b"not btf").unwrap();
+        let base = Btf::parse(&base_bytes).unwrap();
+        let modules = LazyModuleBtf::list(&dir, &base);
+
+        let names: Vec<_> = modules
+            .iter()
+            .map(|m| m.path.file_name().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["a_broken", "bpf_testmod"]);
+        let mut targets: Vec<&dyn TypeSource> = vec![&base];
+        targets.extend(modules.iter().map(|m| m as &dyn TypeSource));
+
+        let mut local = TypeTable::new();
+        let int = local.int("int", 4, true);
+        let task = local.struct_("task_struct", 8, &[("tgid", int, 0)]);
+        let writable = local.struct_("bpf_testmod_test_writable_ctx", 4, &[("val", int, 0)]);
+        let mut cache = CandidateCache::new();
+        let relo = |type_id| CoreRelo {
+            insn_off: 0,
+            type_id,
+            access: "0:0",
+            kind: CoreReloKind::FieldByteOffset,
+        };
+
+        // task_struct is in vmlinux: no module file is read.
+        let mut insns = LDX_W;
+        let applied = relocate_instructions(
+            "tp/x",
+            &mut insns,
+            &[relo(task)],
+            &local,
+            &targets,
+            &mut cache,
+        )
+        .unwrap();
+        let base_task = base.id_by_name_kind("task_struct", Kind::Struct).unwrap();
+        assert_eq!(
+            applied[0].target,
+            Some(Candidate {
+                target: 0,
+                type_id: base_task
+            })
+        );
+        assert!(
+            modules.iter().all(|m| m.btf.get().is_none()),
+            "a module was read"
+        );
+
+        // Only the module defines bpf_testmod_test_writable_ctx (its `val` at byte 4).
+        let mut insns = LDX_W;
+        let applied = relocate_instructions(
+            "tp/x",
+            &mut insns,
+            &[relo(writable)],
+            &local,
+            &targets,
+            &mut cache,
+        )
+        .unwrap();
+        assert!(matches!(modules[0].btf.get(), Some(None)), "broken module");
+        assert_eq!(modules[0].first_type_id(), modules[0].type_count());
+        let module = modules[1].btf.get().unwrap().as_ref().unwrap();
+        let writable_id = module
+            .ids_by_name("bpf_testmod_test_writable_ctx")
+            .into_iter()
+            .find(|&id| module.kind(id).ok() == Some(Kind::Struct))
+            .unwrap();
+        assert!(writable_id >= base.type_count());
+        assert_eq!(
+            applied[0].target,
+            Some(Candidate {
+                target: 2,
+                type_id: writable_id
+            })
+        );
+        assert_eq!(applied[0].target_value, 4);
+        assert_eq!(i16::from_le_bytes([insns[2], insns[3]]), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -262,6 +262,14 @@ impl Loader {
         new_pins: &mut Vec<PathBuf>,
     ) -> Result<Object, LoadError> {
         let object = spec.name.clone();
+        // Phase times, logged at debug level (where a load's time goes).
+        let mut phases: Vec<(&str, std::time::Duration)> = Vec::new();
+        let mut phase_start = std::time::Instant::now();
+        let mut phase_end = |name, phases: &mut Vec<_>| {
+            let now = std::time::Instant::now();
+            phases.push((name, now - phase_start));
+            phase_start = now;
+        };
         // 1. BTF.
         let hidden_funcs: Vec<&str> = (spec.programs.iter())
             .chain(&spec.subprograms)
@@ -310,6 +318,7 @@ impl Loader {
                 .ok()
         });
 
+        phase_end("BTF", &mut phases);
         // 2. Maps.
         let mut maps: Vec<(String, MapData)> = Vec::new();
         let mut map_fds: HashMap<String, i32> = HashMap::new();
@@ -323,6 +332,7 @@ impl Loader {
             maps.push((m.name.clone(), data));
         }
 
+        phase_end("maps", &mut phases);
         // 3. CO-RE, once per section, against vmlinux then (lazily) module BTFs.
         let modules = match (&kernel_btf, self.kernel_btf.parent()) {
             (Some(vmlinux), Some(dir)) if self.kernel_btf.ends_with("vmlinux") => {
@@ -342,6 +352,7 @@ impl Loader {
             reason: format!("CO-RE in '{}': {}", f.function, f.reason),
         })?;
 
+        phase_end("CO-RE", &mut phases);
         // 4. Programs.
         let ctx = link::LinkContext {
             spec,
@@ -374,6 +385,7 @@ impl Loader {
             programs.push(Program::new(p.name.clone(), p.section.clone(), fd));
         }
 
+        phase_end("programs", &mut phases);
         // 5. Initial slots of prog arrays and maps of maps.
         for m in spec.maps.iter().filter(|m| !m.initial_slots.is_empty()) {
             let Some((_, map)) = maps.iter().find(|(n, _)| *n == m.name) else {
@@ -400,6 +412,8 @@ impl Loader {
                     })?;
             }
         }
+        phase_end("slots", &mut phases);
+        log::debug!("object '{object}': load phases {phases:?}");
         Ok(Object::new(object, maps, programs, btf_fd))
     }
 
