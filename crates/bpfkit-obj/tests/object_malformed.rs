@@ -1,19 +1,7 @@
 //! Malformed objects give errors, never panics: truncated and bit-flipped corpus objects.
 
 use bpfkit_obj::object::{ObjectError, ObjectSpec};
-use bpfkit_test_support::{corpus_dir, fixture};
-
-/// xorshift64*: a fixed sequence, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+use bpfkit_test_support::{corpus_dir, fixture, XorShift64Star};
 
 fn samples() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -60,15 +48,15 @@ fn truncated_objects_fail_cleanly() {
 
 #[test]
 fn bit_flipped_objects_never_panic() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift64Star(0x9e37_79b9_7f4a_7c15);
     let mut outcomes = [0usize; 2];
     for (name, bytes) in samples() {
         for round in 0..400 {
             let mut b = bytes.clone();
-            let flips = 1 + (rng.next() % 8) as usize;
+            let flips = 1 + (rng.next_u64() % 8) as usize;
             for _ in 0..flips {
-                let at = (rng.next() % b.len() as u64) as usize;
-                b[at] ^= 1 << (rng.next() % 8);
+                let at = (rng.next_u64() % b.len() as u64) as usize;
+                b[at] ^= 1 << (rng.next_u64() % 8);
             }
             let r = parse_no_panic(&format!("{name} round {round}"), &b);
             outcomes[usize::from(r.is_err())] += 1;

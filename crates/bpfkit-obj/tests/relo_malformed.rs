@@ -5,23 +5,8 @@ mod relo_support;
 
 use bpfkit_obj::btf::{Btf, BtfExt, CoreReloKind};
 use bpfkit_obj::relo::{relocate_instructions, CandidateCache, CoreRelo, TypeSource};
-use bpfkit_test_support::corpus_dir;
+use bpfkit_test_support::{corpus_dir, XorShift64Star};
 use object::{Object, ObjectSection};
-
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 struct Sample {
     btf: Vec<u8>,
@@ -59,7 +44,7 @@ const ACCESS: &[&str] = &[
 ];
 
 /// Returns how many sections relocated `(Ok, Err)`.
-fn run_one(rng: &mut Rng, s: &Sample, mode: usize) -> (usize, usize) {
+fn run_one(rng: &mut XorShift64Star, s: &Sample, mode: usize) -> (usize, usize) {
     let mut counts = (0, 0);
     let mut btf_bytes = s.btf.clone();
     let mut target_bytes = s.btf.clone();
@@ -103,17 +88,17 @@ fn run_one(rng: &mut Rng, s: &Sample, mode: usize) -> (usize, usize) {
                     let k = rng.below(relos.len());
                     let r = &mut relos[k];
                     match rng.below(4) {
-                        0 => r.type_id = rng.next() as u32 % (local.type_count() + 3),
+                        0 => r.type_id = rng.next_u64() as u32 % (local.type_count() + 3),
                         1 => r.access = ACCESS[rng.below(ACCESS.len())],
                         2 => r.kind = CoreReloKind::ALL[rng.below(13)],
-                        _ => r.insn_off = (rng.next() as u32) % (code.len() as u32 + 64),
+                        _ => r.insn_off = (rng.next_u64() as u32) % (code.len() as u32 + 64),
                     }
                 }
             }
             3 if !code.is_empty() => {
                 for _ in 0..1 + rng.below(8) {
                     let i = rng.below(code.len());
-                    code[i] = rng.next() as u8;
+                    code[i] = rng.next_u64() as u8;
                 }
             }
             _ => {}
@@ -142,7 +127,7 @@ fn mutated_btf_records_and_code_never_panic() {
     .iter()
     .map(|p| sample(&dir.join(p)))
     .collect();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift64Star(0x9e37_79b9_7f4a_7c15);
     let (mut ok, mut err) = (0, 0);
     for round in 0..1500 {
         let s = &samples[round % samples.len()];

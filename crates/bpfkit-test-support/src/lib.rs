@@ -15,6 +15,7 @@
 //! - C fixtures: [`fixture`] compiles `testdata/c/<name>.bpf.c` (each file's header
 //!   comment says what it covers); [`fixture_names`] lists them; [`c_program`] builds
 //!   userspace targets from `testdata/c/userspace/` (e.g. a USDT/uprobe target).
+//! - [`XorShift64Star`], the reproducible random sequence of the mutation tests.
 //! - [`Insn`] (bpfkit-obj's, re-exported) and [`mask_fd_immediates`] to compare instruction
 //!   streams.
 //!
@@ -32,6 +33,7 @@ mod fixture;
 mod insn;
 mod libbpf;
 mod relocated;
+mod rng;
 mod trace;
 
 pub use bench::{
@@ -56,6 +58,7 @@ pub use libbpf::{
 pub use relocated::{
     libbpf_load, libbpf_relocated, LibbpfRelocated, ProgLoad, RelocateOptions, RelocatedProgram,
 };
+pub use rng::XorShift64Star;
 pub use trace::{libbpf_trace_run, Attach, TraceRun};
 
 /// The directory of third-party BPF objects: `$BPFKIT_CORPUS`, else `../shared/corpus`
