@@ -3,16 +3,13 @@
 
 mod common;
 
-use bpfkit_build::{EbpfBuild, Endianness};
+use bpfkit_build::Endianness;
 use object::{Endianness as ObjectEndianness, Object};
 
 #[test]
 fn big_endian_objects_carry_fixed_btf() {
-    let object = EbpfBuild::new(common::test_crate("shapes"))
+    let object = common::route(&common::test_crate("shapes"))
         .endianness(Endianness::Big)
-        .linker(common::linker())
-        .target_dir(common::shared_target_dir())
-        .quiet(true)
         .build()
         .expect("big-endian build")
         .remove(0);

@@ -10,10 +10,7 @@ use bpfkit_build::{BuildError, EbpfBuild, Toolchain, ToolchainError};
 
 #[test]
 fn a_surviving_panic_path_fails_the_link_naming_the_rust_function() {
-    let err = EbpfBuild::new(common::test_crate("panics"))
-        .linker(common::linker())
-        .target_dir(common::shared_target_dir())
-        .quiet(true)
+    let err = common::route(&common::test_crate("panics"))
         .build()
         .expect_err("a program that can panic must not link");
     let BuildError::CargoFailed { stderr, .. } = &err else {
@@ -33,10 +30,7 @@ fn a_surviving_panic_path_fails_the_link_naming_the_rust_function() {
 
 #[test]
 fn an_indirect_call_fails_the_link_naming_the_rust_function() {
-    let err = EbpfBuild::new(common::test_crate("indirect"))
-        .linker(common::linker())
-        .target_dir(common::shared_target_dir())
-        .quiet(true)
+    let err = common::route(&common::test_crate("indirect"))
         .build()
         .expect_err("a call through a function pointer must not link");
     let BuildError::CargoFailed { stderr, .. } = &err else {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use bpfkit_build::{EbpfBuild, Endianness};
+use bpfkit_build::Endianness;
 use bpfkit_obj::btf::{BtfExt, CoreReloKind};
 use bpfkit_obj::object::{MapType, ObjectSpec, ProgramType};
 
@@ -78,11 +78,8 @@ fn corereloc_carries_one_core_record_per_marker_access() {
 
 #[test]
 fn big_endian_shapes_parse_with_their_static_subprograms() {
-    let object = EbpfBuild::new(common::test_crate("shapes"))
+    let object = common::route(&common::test_crate("shapes"))
         .endianness(Endianness::Big)
-        .linker(common::linker())
-        .target_dir(common::shared_target_dir())
-        .quiet(true)
         .build()
         .expect("big-endian build")
         .remove(0);

@@ -2,7 +2,6 @@
 
 mod common;
 
-use bpfkit_build::EbpfBuild;
 use object::{Object, ObjectSection};
 
 fn section_names(path: &std::path::Path) -> Vec<String> {
@@ -19,11 +18,8 @@ fn stripping_dwarf_keeps_btf_and_shrinks_the_object() {
     let full_size = std::fs::metadata(&full.path).unwrap().len();
     assert!(section_names(&full.path).contains(&".debug_info".to_string()));
 
-    let stripped = EbpfBuild::new(common::test_crate("counter"))
-        .linker(common::linker())
-        .target_dir(common::shared_target_dir())
+    let stripped = common::route(&common::test_crate("counter"))
         .strip_dwarf(true)
-        .quiet(true)
         .build()
         .expect("stripped build")
         .remove(0);

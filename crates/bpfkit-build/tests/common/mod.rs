@@ -36,12 +36,18 @@ pub fn build(name: &str) -> EbpfObject {
     build_dir(&test_crate(name))
 }
 
-/// Builds the eBPF crate in `dir` through the route and returns its only object.
-pub fn build_dir(dir: &Path) -> EbpfObject {
-    let mut objects = EbpfBuild::new(dir)
+/// The route as every test drives it: the tests' linker, the shared target directory,
+/// cargo's output kept quiet. Tests add their own options and call `build`.
+pub fn route(dir: &Path) -> EbpfBuild {
+    EbpfBuild::new(dir)
         .linker(linker())
         .target_dir(shared_target_dir())
         .quiet(true)
+}
+
+/// Builds the eBPF crate in `dir` through the route and returns its only object.
+pub fn build_dir(dir: &Path) -> EbpfObject {
+    let mut objects = route(dir)
         .build()
         .unwrap_or_else(|e| panic!("building {}: {e}", dir.display()));
     assert_eq!(objects.len(), 1, "one binary target expected");
