@@ -68,9 +68,38 @@ PY
     done
 done
 
-echo "== maps: hash u32->u64, n=$n (times per whole pass)"
-for r in $(seq "$rounds"); do
-    "$bpfkit" maps "$n"
-    "$libbpf" maps "$n"
-    [ -n "$aya" ] && "$aya" maps "$work/maps.bpf.o" "$n"
-done
+echo "== maps: hash u32->u64, n=$n (times per whole pass; ${MAP_ROUNDS:-7} rounds, order rotated)"
+for r in $(seq "${MAP_ROUNDS:-7}"); do
+    order=(bpfkit libbpf aya)
+    [ $((r % 3)) -eq 1 ] && order=(libbpf aya bpfkit)
+    [ $((r % 3)) -eq 2 ] && order=(aya bpfkit libbpf)
+    for who in "${order[@]}"; do
+        # GNU time adds the process' CPU time: on a shared machine wall time includes
+        # waiting for a CPU, CPU time does not.
+        case "$who" in
+            bpfkit) /usr/bin/time -f "bpfkit  cpu %U+%S s" "$bpfkit" maps "$n" 2>&1 ;;
+            libbpf) /usr/bin/time -f "libbpf  cpu %U+%S s" "$libbpf" maps "$n" 2>&1 ;;
+            aya) [ -n "$aya" ] && /usr/bin/time -f "aya     cpu %U+%S s" "$aya" maps "$work/maps.bpf.o" "$n" 2>&1 ;;
+        esac
+    done
+done | tee "$work/maps.txt"
+python3 - "$work/maps.txt" <<'PY'
+import re, statistics, sys
+d = {}
+for line in open(sys.argv[1]):
+    who = line.split()[0]
+    for k, v in re.findall(r'(update|lookup|delete|update_batch|lookup_batch\(1024\)) ([\d.]+) ms', line):
+        d.setdefault((who, k), []).append(float(v))
+print("== maps medians (libbpf time / bpfkit time: >= 1.0 means bpfkit is as fast or faster)")
+for k in ["update", "lookup", "delete", "update_batch", "lookup_batch(1024)"]:
+    b, l = statistics.median(d[("bpfkit", k)]), statistics.median(d[("libbpf", k)])
+    a = d.get(("aya", k))
+    aya = f", aya {statistics.median(a):6.1f} ms" if a else ""
+    print(f"  {k:19} bpfkit {b:6.1f} ms, libbpf {l:6.1f} ms{aya}  (libbpf/bpfkit {l / b:.2f})")
+cpu = {}
+for line in open(sys.argv[1]):
+    m = re.match(r'(\w+)\s+cpu ([\d.]+)\+([\d.]+) s', line)
+    if m:
+        cpu.setdefault(m.group(1), []).append(float(m.group(2)) + float(m.group(3)))
+print("  whole-run CPU time (user+sys) medians: " + ", ".join(f"{w} {statistics.median(v):.2f} s" for w, v in cpu.items()))
+PY
