@@ -38,17 +38,7 @@ fn vmlinux_task_struct_members_match_bpftool() {
         };
         assert_eq!(s.size, size, "{name}");
         assert_eq!(btf.resolve_size(id).unwrap(), u64::from(size));
-        let ours: Vec<DumpMember> = s
-            .members
-            .iter()
-            .map(|m| DumpMember {
-                name: m.name.to_string(),
-                type_id: m.type_id,
-                bit_offset: m.bit_offset,
-                bitfield_size: u32::from(m.bitfield_size),
-            })
-            .collect();
-        assert_eq!(ours, members, "{name}");
+        assert_eq!(DumpMember::ours(&s.members), members, "{name}");
     }
     // task_struct has bitfields (sched_reset_on_fork:1 ...); check one is decoded.
     let (_, _, members) = bpftool_struct(&dump, "task_struct");

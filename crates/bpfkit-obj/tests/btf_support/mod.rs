@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use bpfkit_obj::btf::Member;
 use object::{Object, ObjectSection};
 
 pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
@@ -58,21 +59,12 @@ pub struct DumpMember {
     pub bitfield_size: u32,
 }
 
-/// The id, size and members of `STRUCT 'name'` in a bpftool text dump.
-pub fn bpftool_struct(dump: &str, name: &str) -> (u32, u32, Vec<DumpMember>) {
-    let needle = format!("] STRUCT '{name}' size=");
-    let mut lines = dump.lines();
-    let head = lines
-        .by_ref()
-        .find(|l| l.contains(&needle))
-        .unwrap_or_else(|| panic!("bpftool has no struct {name}"));
-    let id: u32 = head[1..head.find(']').unwrap()].parse().unwrap();
-    let size: u32 = field(head, "size=");
-    let mut members = Vec::new();
-    for l in lines.take_while(|l| l.starts_with('\t')) {
-        let l = l.trim();
+impl DumpMember {
+    /// One trimmed member line of a bpftool dump:
+    /// `'name' type_id=N bits_offset=N [bitfield_size=N]`, `(anon)` for no name.
+    pub fn parse(l: &str) -> Self {
         let q = l[1..].find('\'').unwrap() + 1;
-        members.push(DumpMember {
+        DumpMember {
             name: if &l[1..q] == "(anon)" {
                 String::new()
             } else {
@@ -85,7 +77,36 @@ pub fn bpftool_struct(dump: &str, name: &str) -> (u32, u32, Vec<DumpMember>) {
             } else {
                 0
             },
-        });
+        }
+    }
+
+    /// bpfkit's members of a struct or union, in the same form.
+    pub fn ours(members: &[Member<'_>]) -> Vec<Self> {
+        members
+            .iter()
+            .map(|m| DumpMember {
+                name: m.name.to_string(),
+                type_id: m.type_id,
+                bit_offset: m.bit_offset,
+                bitfield_size: u32::from(m.bitfield_size),
+            })
+            .collect()
+    }
+}
+
+/// The id, size and members of `STRUCT 'name'` in a bpftool text dump.
+pub fn bpftool_struct(dump: &str, name: &str) -> (u32, u32, Vec<DumpMember>) {
+    let needle = format!("] STRUCT '{name}' size=");
+    let mut lines = dump.lines();
+    let head = lines
+        .by_ref()
+        .find(|l| l.contains(&needle))
+        .unwrap_or_else(|| panic!("bpftool has no struct {name}"));
+    let id: u32 = head[1..head.find(']').unwrap()].parse().unwrap();
+    let size: u32 = field(head, "size=");
+    let mut members = Vec::new();
+    for l in lines.take_while(|l| l.starts_with('\t')) {
+        members.push(DumpMember::parse(l.trim()));
     }
     (id, size, members)
 }
@@ -275,36 +296,8 @@ pub fn assert_matches_bpftool_dump(btf: &bpfkit_obj::btf::Btf<'_>, dump: &str) -
             sub.push(lines.next().unwrap().trim());
         }
         if let Type::Struct(s) | Type::Union(s) = &t {
-            let theirs: Vec<DumpMember> = sub
-                .iter()
-                .map(|l| {
-                    let q = l[1..].find('\'').unwrap() + 1;
-                    DumpMember {
-                        name: if &l[1..q] == "(anon)" {
-                            String::new()
-                        } else {
-                            l[1..q].to_string()
-                        },
-                        type_id: field(l, "type_id="),
-                        bit_offset: field(l, "bits_offset="),
-                        bitfield_size: if l.contains("bitfield_size=") {
-                            field(l, "bitfield_size=")
-                        } else {
-                            0
-                        },
-                    }
-                })
-                .collect();
-            let ours: Vec<DumpMember> = s
-                .members
-                .iter()
-                .map(|m| DumpMember {
-                    name: m.name.to_string(),
-                    type_id: m.type_id,
-                    bit_offset: m.bit_offset,
-                    bitfield_size: u32::from(m.bitfield_size),
-                })
-                .collect();
+            let theirs: Vec<DumpMember> = sub.iter().map(|l| DumpMember::parse(l)).collect();
+            let ours = DumpMember::ours(&s.members);
             assert_eq!(ours, theirs, "[{id}] members");
         }
         checked += 1;
