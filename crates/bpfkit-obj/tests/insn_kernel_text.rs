@@ -233,13 +233,7 @@ fn compare_xlated(id: u32, syms: &Kallsyms, what: &str) -> usize {
 #[test]
 fn disassembly_of_translated_corpus_programs_equals_bpftool() {
     let syms = Kallsyms::load();
-    let dir = bpfkit_test_support::corpus_dir().join("libbpf-tools");
-    let mut objects: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    objects.sort();
+    let objects = bpfkit_test_support::corpus_objects_in("libbpf-tools");
     let (mut loaded, mut programs, mut insns) = (0, 0, 0);
     for object in objects
         .iter()

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bpfkit_obj::btf::Btf;
 use bpfkit_obj::relo::{ReloOutcome, TypeSource};
 use bpfkit_test_support::{
-    corpus_dir, corpus_vmlinux_btf, libbpf_parse, libbpf_relocated, RelocateOptions,
+    corpus_objects_in, corpus_vmlinux_btf, libbpf_parse, libbpf_relocated, RelocateOptions,
 };
 
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
@@ -47,13 +47,7 @@ struct Totals {
 /// Relocates every libbpf-tools object against `targets` with both engines (libbpf with
 /// `btf_custom_path`, or the running kernel's BTF when `None`) and compares.
 fn compare_all(targets: &[&dyn TypeSource], btf_custom_path: Option<PathBuf>) -> Totals {
-    let dir = corpus_dir().join("libbpf-tools");
-    let mut objects: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    objects.sort();
+    let objects = corpus_objects_in("libbpf-tools");
     let mut totals = Totals::default();
     let (mut total, mut not_loaded) = (0, 0);
     let mut skipped = Vec::new();

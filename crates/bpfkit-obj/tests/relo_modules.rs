@@ -3,18 +3,16 @@
 //! resolve in vmlinux even when the module carries a copy, as libbpf searches.
 
 use bpfkit_obj::btf::{Btf, Kind};
+use bpfkit_obj::insn::Insn;
 use bpfkit_obj::relo::{
     relocate_instructions, Candidate, CandidateCache, CoreRelo, CoreReloKind, TypeSource, TypeTable,
 };
 use bpfkit_test_support::{corpus_dir, corpus_vmlinux_btf};
+use object::Endianness;
 
+/// One little-endian instruction slot.
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
-    let mut b = [0u8; 8];
-    b[0] = code;
-    b[1] = (src << 4) | dst;
-    b[2..4].copy_from_slice(&off.to_le_bytes());
-    b[4..8].copy_from_slice(&imm.to_le_bytes());
-    b
+    Insn::new(code, dst, src, off, imm).encode(Endianness::Little)
 }
 
 #[test]

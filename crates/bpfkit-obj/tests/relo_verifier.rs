@@ -3,20 +3,18 @@
 //! at the poisoned instruction with `invalid func unknown#195896080` (0xbad2310).
 
 use bpfkit::sys::{prog_load, ProgLoadAttr};
+use bpfkit_obj::insn::Insn;
 use bpfkit_obj::relo::{
     relocate_instructions, CandidateCache, CoreRelo, CoreReloKind, ReloOutcome, TypeSource,
     TypeTable,
 };
+use object::Endianness;
 
 const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
 
+/// One little-endian instruction slot.
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
-    let mut b = [0u8; 8];
-    b[0] = code;
-    b[1] = (src << 4) | dst;
-    b[2..4].copy_from_slice(&off.to_le_bytes());
-    b[4..8].copy_from_slice(&imm.to_le_bytes());
-    b
+    Insn::new(code, dst, src, off, imm).encode(Endianness::Little)
 }
 
 /// `r0 = start; if r0 == 0 goto exit; r2 = *(u32 *)(r1 + 4) /* s.b */; r0 = 0; exit`,

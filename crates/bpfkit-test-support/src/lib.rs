@@ -1,7 +1,7 @@
 //! Test helpers shared by bpfkit's crates: where the corpus is, C fixtures built with
 //! clang-19, and ground truth obtained from libbpf/bpftool in the same test run.
 //!
-//! - Corpus: [`corpus_dir`], [`corpus_objects`], [`corpus_vmlinux_btf`].
+//! - Corpus: [`corpus_dir`], [`corpus_objects`], [`corpus_objects_in`], [`corpus_vmlinux_btf`].
 //! - libbpf's view, through a small C program (`testdata/oracle/libbpf_oracle.c`, built
 //!   once with gcc against libbpf-dev): [`libbpf_parse`] (its open of an object),
 //!   [`libbpf_relocated`] (the instructions it hands to `BPF_PROG_LOAD`, caught by
@@ -92,6 +92,16 @@ pub fn corpus_vmlinux_btf() -> PathBuf {
 
 /// Every `*.o`/`*.elf` object of the corpus, sorted by path.
 pub fn corpus_objects() -> Vec<PathBuf> {
+    objects_under(&corpus_dir())
+}
+
+/// The BPF objects under one directory of the corpus (e.g. `"libbpf-tools"`), sorted.
+pub fn corpus_objects_in(subdir: &str) -> Vec<PathBuf> {
+    objects_under(&corpus_dir().join(subdir))
+}
+
+/// Every `.o`/`.elf` file below `dir`, sorted.
+fn objects_under(dir: &std::path::Path) -> Vec<PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -106,7 +116,7 @@ pub fn corpus_objects() -> Vec<PathBuf> {
         }
     }
     let mut out = Vec::new();
-    walk(&corpus_dir(), &mut out);
+    walk(dir, &mut out);
     out.sort();
     out
 }

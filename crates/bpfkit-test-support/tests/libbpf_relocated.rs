@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use bpfkit_test_support::{
-    corpus_dir, libbpf_parse, libbpf_relocated, mask_fd_immediates, Insn, RelocateOptions,
+    corpus_dir, corpus_objects_in, libbpf_parse, libbpf_relocated, mask_fd_immediates, Insn,
+    RelocateOptions,
 };
 
 /// libbpf's poison for an unresolvable CO-RE relocation: `call 0xbad2310`.
@@ -246,12 +247,7 @@ fn corpus_vmlinux_btf_is_decompressed_raw_btf() {
 
 #[test]
 fn fake_load_relocates_most_libbpf_tools_objects_against_vmlinux() {
-    let dir = corpus_dir().join("libbpf-tools");
-    let mut objects: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    objects.sort();
+    let objects = corpus_objects_in("libbpf-tools");
     let mut complete = 0;
     for obj in &objects {
         let parsed = libbpf_parse(obj).unwrap();
