@@ -122,11 +122,76 @@ impl TypeSource for Btf<'_> {
     }
 
     fn pointer_size(&self) -> u32 {
+        // `Btf::pointer_size` finds the first INT named "long int" through the name index,
+        // which costs a pass over every type of a kernel BTF. That INT is almost always
+        // among the first types: look there first (same answer), else ask `Btf`.
+        if self.base().is_none() {
+            let first = TypeSource::first_type_id(self);
+            for id in first..Btf::type_count(self).min(first + 1024) {
+                let Ok(h) = self.type_header(id) else { break };
+                if h.kind == Kind::Int && self.string_bytes_at(h.name_off).ok() == Some(b"long int")
+                {
+                    if h.size_or_type == 4 || h.size_or_type == 8 {
+                        return h.size_or_type;
+                    }
+                    break;
+                }
+            }
+        }
         Btf::pointer_size(self)
     }
 
     fn ids_by_name(&self, name: &str) -> Option<Vec<TypeId>> {
         Some(Btf::ids_by_name(self, name))
+    }
+
+    fn ids_with_essential_names(&self, essentials: &[&str]) -> Option<Vec<Vec<TypeId>>> {
+        // Base BTF only: a split BTF's names may live in its base's string table.
+        if self.base().is_some() {
+            return None;
+        }
+        // Wanted names by first byte: most types are rejected on one table lookup.
+        let mut by_first: Vec<Vec<usize>> = vec![Vec::new(); 256];
+        for (i, e) in essentials.iter().enumerate() {
+            by_first[usize::from(*e.as_bytes().first()?)].push(i);
+        }
+        let (data, strings) = (self.bytes(), self.string_section());
+        let big_endian = self.is_big_endian();
+        let mut out = vec![Vec::new(); essentials.len()];
+        for id in TypeSource::first_type_id(self)..Btf::type_count(self) {
+            // A type record's first word is its name offset.
+            let off = self.type_offset(id)?;
+            let word: [u8; 4] = data.get(off..off + 4)?.try_into().ok()?;
+            let name_off = if big_endian {
+                u32::from_be_bytes(word)
+            } else {
+                u32::from_le_bytes(word)
+            } as usize;
+            let Some(name) = strings.get(name_off..) else {
+                continue;
+            };
+            let Some(&first) = name.first() else { continue };
+            for &i in &by_first[usize::from(first)] {
+                let want = essentials[i].as_bytes();
+                if !name.starts_with(want) {
+                    continue;
+                }
+                match name.get(want.len()..) {
+                    Some([0, ..]) => out[i].push(id),
+                    Some(rest) if rest.starts_with(b"___") => {
+                        // Flavored: the essential name cuts at the *last* separator.
+                        let end = memchr::memchr(0, name).unwrap_or(name.len());
+                        if std::str::from_utf8(&name[..end])
+                            .is_ok_and(|n| essential_name(n) == essentials[i])
+                        {
+                            out[i].push(id);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some(out)
     }
 
     fn flavored_names(&self) -> Option<Vec<&str>> {

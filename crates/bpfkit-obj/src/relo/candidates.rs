@@ -1,8 +1,9 @@
 //! Candidate search: target types whose essential name and kind match a local type, cached.
 //!
-//! Each target BTF gets an index from essential name to type ids, built in one pass the
-//! first time it is needed, so a kernel BTF's types are scanned once per relocated object
-//! rather than once per local type. Per local type id the cache keeps libbpf's candidate
+//! The names an object relocates can be found up front with one cheap scan of the kernel
+//! BTF's types ([`CandidateCache::prefetch`]); any other name is looked up through an index
+//! from essential name to type ids, built in one pass the first time it is needed, so a
+//! kernel BTF's types are never scanned once per local type. Per local type id the cache keeps libbpf's candidate
 //! list, which later relocations of that type narrow down (a candidate that failed to match
 //! one access is not offered to the next), exactly as libbpf's `cand_cache` behaves.
 
@@ -121,6 +122,8 @@ impl TargetIndex {
 pub struct CandidateCache {
     shape: Vec<(u32, u32)>,
     indexes: Vec<Option<TargetIndex>>,
+    /// Per target, ids by essential name found by [`CandidateCache::prefetch`]'s scan.
+    prefetched: Vec<HashMap<String, Vec<TypeId>>>,
     per_local: HashMap<TypeId, Vec<Candidate>>,
 }
 
@@ -143,6 +146,7 @@ impl CandidateCache {
         if shape != self.shape {
             self.shape = shape;
             self.indexes = targets.iter().map(|_| None).collect();
+            self.prefetched = targets.iter().map(|_| HashMap::new()).collect();
             self.per_local.clear();
         }
     }
@@ -156,8 +160,13 @@ impl CandidateCache {
         out: &mut Vec<Candidate>,
     ) {
         let target = targets[t];
-        let index = self.indexes[t].get_or_insert_with(|| TargetIndex::build(target));
-        for id in index.ids(target, name) {
+        let ids = match self.prefetched.get(t).and_then(|p| p.get(name)) {
+            Some(ids) => ids.clone(),
+            None => self.indexes[t]
+                .get_or_insert_with(|| TargetIndex::build(target))
+                .ids(target, name),
+        };
+        for id in ids {
             let Some((targ_name, targ_kind)) = target.name_and_kind(id) else {
                 continue;
             };
@@ -166,6 +175,36 @@ impl CandidateCache {
                     target: t,
                     type_id: id,
                 });
+            }
+        }
+    }
+
+    /// Find the candidates of every essential name in `names` in the first target (vmlinux)
+    /// with one scan of its types, where the target offers one
+    /// ([`TypeSource::ids_with_essential_names`]), so an object that relocates a few types
+    /// never pays for indexing every name of the kernel's BTF. Names not prefetched are
+    /// looked up through the index later; results are the same either way.
+    pub fn prefetch(&mut self, targets: &[&dyn TypeSource], names: &[&str]) {
+        self.reset_if_targets_changed(targets);
+        let (Some(target), Some(known)) = (targets.first(), self.prefetched.first_mut()) else {
+            return;
+        };
+        if self.indexes.first().is_some_and(Option::is_some) {
+            return;
+        }
+        let mut wanted: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !n.is_empty() && !known.contains_key(*n))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return;
+        }
+        if let Some(found) = target.ids_with_essential_names(&wanted) {
+            for (name, ids) in wanted.into_iter().zip(found) {
+                known.insert(name.to_string(), ids);
             }
         }
     }

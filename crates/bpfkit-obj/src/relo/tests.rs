@@ -1150,3 +1150,67 @@ fn exponential_type_graphs_hit_a_budget_instead_of_hanging() {
     assert_eq!(err.reason, ReloFailure::TooDeep);
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// Every type of `btf` whose essential name is `essential`, by brute force.
+fn essential_ids_brute(btf: &crate::btf::Btf<'_>, essential: &str) -> Vec<TypeId> {
+    (1..btf.type_count())
+        .filter(|&id| {
+            btf.name(id)
+                .is_ok_and(|n| !n.is_empty() && essential_name(n) == essential)
+        })
+        .collect()
+}
+
+/// The one-pass scan behind `CandidateCache::prefetch` finds exactly the types whose
+/// essential name matches, flavors included (`task_struct___o` and the like in the
+/// libbpf-tools objects' own BTF), ascending; also on the corpus vmlinux BTF.
+#[test]
+fn essential_name_scan_equals_brute_force() {
+    let mut checked_flavors = 0;
+    for path in bpfkit_test_support::corpus_objects()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("libbpf-tools"))
+    {
+        let elf = std::fs::read(&path).unwrap();
+        let Ok(spec) = crate::object::ObjectSpec::parse(&elf) else {
+            continue;
+        };
+        let Some(bytes) = spec.btf_fixed.as_deref() else {
+            continue;
+        };
+        let btf = crate::btf::Btf::parse(bytes).unwrap();
+        let mut names: Vec<&str> = (1..btf.type_count())
+            .filter_map(|id| btf.name(id).ok())
+            .filter(|n| !n.is_empty())
+            .map(essential_name)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let found = btf.ids_with_essential_names(&names).unwrap();
+        for (name, ids) in names.iter().zip(&found) {
+            assert_eq!(ids, &essential_ids_brute(&btf, name), "{path:?} {name}");
+            if ids
+                .iter()
+                .any(|&id| btf.name(id).is_ok_and(|n| n.len() != name.len()))
+            {
+                checked_flavors += 1;
+            }
+        }
+    }
+    assert!(checked_flavors > 0, "no flavored type names in the corpus");
+
+    let bytes = std::fs::read(bpfkit_test_support::corpus_vmlinux_btf()).unwrap();
+    let vmlinux = crate::btf::Btf::parse(&bytes).unwrap();
+    let names = [
+        "task_struct",
+        "sk_buff",
+        "file",
+        "long int",
+        "no_such_type_xyz",
+    ];
+    let found = vmlinux.ids_with_essential_names(&names).unwrap();
+    for (name, ids) in names.iter().zip(&found) {
+        assert_eq!(ids, &essential_ids_brute(&vmlinux, name), "{name}");
+    }
+    assert!(!found[0].is_empty() && found[4].is_empty());
+}

@@ -228,6 +228,15 @@ pub trait TypeSource {
     fn flavored_names(&self) -> Option<Vec<&str>> {
         None
     }
+
+    /// For each name of `essentials`, the ids of this BTF's own types
+    /// (`first_type_id()..type_count()`, ascending) whose [`essential_name`] it is, found in
+    /// one cheap pass over the types without building an index (cheaper than an index for
+    /// the few names one object relocates). `None` (the default): no such pass.
+    fn ids_with_essential_names(&self, essentials: &[&str]) -> Option<Vec<Vec<TypeId>>> {
+        let _ = essentials;
+        None
+    }
 }
 
 /// Longest typedef/modifier chain or nesting followed before a type is treated as malformed

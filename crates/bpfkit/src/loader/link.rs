@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use bpfkit_obj::btf::{Btf, BtfExt, Kind};
 use bpfkit_obj::object::{ExternKind, ObjectSpec, ProgramSpec, RelocationTarget};
-use bpfkit_obj::relo::{relocate_instructions, CandidateCache, CoreRelo, TypeSource};
+use bpfkit_obj::relo::{
+    essential_name, relocate_instructions, CandidateCache, CoreRelo, TypeSource,
+};
 
 use crate::sys::uapi;
 
@@ -90,6 +92,15 @@ pub(crate) fn relocate_core(
         return Ok(out);
     };
     let mut cache = CandidateCache::new();
+    if !targets.is_empty() {
+        // One scan of vmlinux for every root type the object relocates, not a name index.
+        let names: Vec<&str> = (ext.core_relo.sections.iter())
+            .flat_map(|sec| &sec.records)
+            .filter_map(|r| local.name(r.type_id).ok())
+            .map(essential_name)
+            .collect();
+        cache.prefetch(targets, &names);
+    }
     let functions: Vec<&ProgramSpec> = (spec.programs.iter().filter(|p| p.section.autoload))
         .chain(&spec.subprograms)
         .collect();
