@@ -1167,10 +1167,7 @@ fn essential_ids_brute(btf: &crate::btf::Btf<'_>, essential: &str) -> Vec<TypeId
 #[test]
 fn essential_name_scan_equals_brute_force() {
     let mut checked_flavors = 0;
-    for path in bpfkit_test_support::corpus_objects()
-        .into_iter()
-        .filter(|p| p.to_string_lossy().contains("libbpf-tools"))
-    {
+    for path in bpfkit_test_support::corpus_objects_in("libbpf-tools") {
         let elf = std::fs::read(&path).unwrap();
         let Ok(spec) = crate::object::ObjectSpec::parse(&elf) else {
             continue;
