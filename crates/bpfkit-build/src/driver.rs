@@ -283,12 +283,7 @@ impl EbpfBuild {
             .env("RUSTC_BOOTSTRAP", "1")
             .env(LLVM_TOOLS_DIR_ENV, toolchain.llvm_tools().dir);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let output = cmd
-            .output()
-            .map_err(|source| BuildError::CargoNotRunnable {
-                cargo: cargo().to_string_lossy().into_owned(),
-                source,
-            })?;
+        let output = run_cargo(&mut cmd)?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
             return Err(BuildError::CargoFailed {
@@ -411,6 +406,14 @@ fn cargo() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
+/// Runs a cargo command to completion, or says cargo could not be started.
+fn run_cargo(cmd: &mut Command) -> Result<std::process::Output, BuildError> {
+    cmd.output().map_err(|source| BuildError::CargoNotRunnable {
+        cargo: cargo().to_string_lossy().into_owned(),
+        source,
+    })
+}
+
 /// Removes what the calling build (a build script, or a host `cargo` invocation) set for
 /// the host target: rustflags, linkers, wrappers, target selection, profiles.
 fn scrub_host_env(cmd: &mut Command) {
@@ -477,12 +480,7 @@ fn build_linker(target_dir: &Path, toolchain: &Toolchain) -> Result<PathBuf, Bui
         // stdout carries cargo's JSON, never a build script's `cargo:` lines.
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let output = cmd
-        .output()
-        .map_err(|source| BuildError::CargoNotRunnable {
-            cargo: cargo().to_string_lossy().into_owned(),
-            source,
-        })?;
+    let output = run_cargo(&mut cmd)?;
     let failed = |status: String| BuildError::LinkerBuildFailed {
         manifest: manifest.clone(),
         status,
