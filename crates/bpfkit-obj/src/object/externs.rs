@@ -250,27 +250,18 @@ fn sort_key(e: &ExternSpec) -> (u8, std::cmp::Reverse<u32>, u32) {
 /// The first `VAR` or `FUNC` named `name`, which must be declared extern.
 fn find_extern_btf_id(btf: &Btf<'_>, name: &str) -> Result<Option<TypeId>, ObjectError> {
     for id in btf.ids_by_name(name) {
-        match btf.type_by_id(id).map_err(|e| btf_err(name, e))? {
-            Type::Var(v) => {
-                if v.linkage != VarLinkage::GlobalExtern {
-                    return Err(ObjectError::Extern {
-                        name: name.to_string(),
-                        reason: format!("BTF VAR [{id}] is not extern"),
-                    });
-                }
-                return Ok(Some(id));
-            }
-            Type::Func(f) => {
-                if f.linkage != FuncLinkage::Extern {
-                    return Err(ObjectError::Extern {
-                        name: name.to_string(),
-                        reason: format!("BTF FUNC [{id}] is not extern"),
-                    });
-                }
-                return Ok(Some(id));
-            }
-            _ => {}
+        let (kind, is_extern) = match btf.type_by_id(id).map_err(|e| btf_err(name, e))? {
+            Type::Var(v) => ("VAR", v.linkage == VarLinkage::GlobalExtern),
+            Type::Func(f) => ("FUNC", f.linkage == FuncLinkage::Extern),
+            _ => continue,
+        };
+        if !is_extern {
+            return Err(ObjectError::Extern {
+                name: name.to_string(),
+                reason: format!("BTF {kind} [{id}] is not extern"),
+            });
         }
+        return Ok(Some(id));
     }
     Ok(None)
 }
