@@ -27,25 +27,21 @@ struct {
 SEC("tracepoint/syscalls/sys_enter_execve")
 int record_execve(void *ctx)
 {
-	struct exec_event *event = bpf_ringbuf_reserve(&EVENTS, sizeof(*event), 0);
-	if (!event)
-		return 1;
+	/* On the stack: Linux 6.1 refuses ring buffer memory as a map helper's value. */
+	struct exec_event event = {};
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	__u64 uid_gid = bpf_get_current_uid_gid();
-	event->pid = (__u32)pid_tgid;
-	event->tgid = tgid;
-	event->uid = (__u32)uid_gid;
-	event->gid = uid_gid >> 32;
-	event->ktime_ns = bpf_ktime_get_ns();
-	__builtin_memset(event->comm, 0, sizeof(event->comm));
-	__builtin_memset(event->filename, 0, sizeof(event->filename));
-	bpf_get_current_comm(event->comm, sizeof(event->comm));
+	event.pid = (__u32)pid_tgid;
+	event.tgid = tgid;
+	event.uid = (__u32)uid_gid;
+	event.gid = uid_gid >> 32;
+	event.ktime_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(event.comm, sizeof(event.comm));
 	const char *filename = *(const char **)((char *)ctx + 16);
-	bpf_probe_read_user_str(event->filename, sizeof(event->filename), filename);
-	bpf_map_update_elem(&LAST_EXEC, &tgid, event, BPF_ANY);
-	bpf_ringbuf_submit(event, 0);
-	return 0;
+	bpf_probe_read_user_str(event.filename, sizeof(event.filename), filename);
+	bpf_map_update_elem(&LAST_EXEC, &tgid, &event, BPF_ANY);
+	return bpf_ringbuf_output(&EVENTS, &event, sizeof(event), 0) ? 1 : 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

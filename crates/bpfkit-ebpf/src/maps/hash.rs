@@ -73,6 +73,10 @@ macro_rules! hash_map {
             }
 
             /// Inserts or updates `key` (`flags`: `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`).
+            ///
+            /// `key` and `value` should live on the stack or in a map value: Linux 6.1
+            /// refuses ring buffer memory (a [`RingBufEntry`](crate::maps::RingBufEntry)'s
+            /// `write` result) here, newer kernels accept it.
             #[inline(always)]
             pub fn insert(&self, key: &K, value: &V, flags: u64) -> Result<(), i64> {
                 // SAFETY: key and value point to live values of the map's key and value types.

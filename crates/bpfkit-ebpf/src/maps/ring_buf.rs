@@ -107,6 +107,13 @@ pub struct RingBufEntry<T> {
 
 impl<T> RingBufEntry<T> {
     /// Writes the whole entry and returns a reference to it.
+    ///
+    /// The reference points into ring buffer memory (the verifier's `alloc_mem`). Do not
+    /// pass it as a key or value to a map method such as `HashMap::insert`: Linux 6.1 refuses
+    /// that ("R3 type=alloc_mem expected=fp, pkt, pkt_meta, map_key, map_value"), newer
+    /// kernels accept it, so the object would verify on some kernels only. Build the value on
+    /// the stack instead, hand the map a reference to it, and copy it here or with
+    /// [`RingBuf::output`].
     #[inline(always)]
     pub fn write(&mut self, value: T) -> &mut T {
         // SAFETY: the reservation is `size_of::<T>()` bytes, aligned to 8 by the kernel, and
