@@ -24,9 +24,6 @@ const HOST_TESTS_X86_64: &[(&str, &str, &[&str])] = &[
         "bpfkit",
         "attach_tracing",
         &[
-            // Asserts the host's locked-down trampolines (EPERM); 6.1 instead refuses the
-            // fixture's fentry.s/do_unlinkat at load ("do_unlinkat is not sleepable").
-            "fentry_fails_with_eperm_and_says_why_where_trampolines_are_locked_down",
             // Counts cpu-clock samples against CPU time: TCG's clock is too coarse.
             "perf_event_samples_arrive_from_the_cpu_clock",
             // Checks the link with bpftool, which the guest lacks.

@@ -136,27 +136,6 @@ fn trampoline_programs_resolve_their_targets_in_vmlinux() {
             ("fentry_unlinkat", 26, 24, func("do_unlinkat"), 0),
             ("fexit_unlinkat", 26, 25, func("do_unlinkat"), 0),
             ("fmod_ret_file_open", 26, 26, func("security_file_open"), 0),
-            (
-                "fentry_sleepable_unlinkat",
-                26,
-                24,
-                func("do_unlinkat"),
-                BPF_F_SLEEPABLE
-            ),
-            (
-                "fexit_sleepable_unlinkat",
-                26,
-                25,
-                func("do_unlinkat"),
-                BPF_F_SLEEPABLE
-            ),
-            (
-                "fmod_ret_sleepable_file_open",
-                26,
-                26,
-                func("security_file_open"),
-                BPF_F_SLEEPABLE
-            ),
             ("lsm_file_open", 29, 27, func("bpf_lsm_file_open"), 0),
             (
                 "lsm_sleepable_file_open",
@@ -171,6 +150,50 @@ fn trampoline_programs_resolve_their_targets_in_vmlinux() {
                 43,
                 func("bpf_lsm_socket_bind"),
                 0
+            ),
+        ]
+    );
+}
+
+#[test]
+fn sleepable_trampoline_programs_resolve_the_syscall_wrapper() {
+    let out = libbpf_relocated(
+        &fixture("prog_trampoline_sleepable"),
+        &RelocateOptions {
+            fake_load: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(out.load_error, None);
+    let target = btf_type_id(Path::new(VMLINUX_BTF), "FUNC", "__x64_sys_unlinkat")
+        .unwrap()
+        .unwrap();
+    let got: Vec<(&str, u32, u32, u32, u32)> = out
+        .programs
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.load.prog_type,
+                p.load.expected_attach_type,
+                p.load.attach_btf_id,
+                p.load.prog_flags,
+            )
+        })
+        .collect();
+    // TRACING 26 with FENTRY 24, FEXIT 25, MODIFY_RETURN 26, all BPF_F_SLEEPABLE.
+    assert_eq!(
+        got,
+        [
+            ("fentry_sleepable_unlinkat", 26, 24, target, BPF_F_SLEEPABLE),
+            ("fexit_sleepable_unlinkat", 26, 25, target, BPF_F_SLEEPABLE),
+            (
+                "fmod_ret_sleepable_unlinkat",
+                26,
+                26,
+                target,
+                BPF_F_SLEEPABLE
             ),
         ]
     );

@@ -20,6 +20,10 @@ const NOT_LOADABLE_ON_HOST: &[(&str, &str)] = &[
         "prog_trampoline",
         "prog 'fentry_unlinkat': BPF program load failed: Operation not permitted",
     ),
+    (
+        "prog_trampoline_sleepable",
+        "prog 'fentry_sleepable_unlinkat': BPF program load failed: Operation not permitted",
+    ),
     // libbpf 1.1 predates tcx/netkit/uprobe.multi/netfilter section names.
     (
         "prog_newer_sections",
