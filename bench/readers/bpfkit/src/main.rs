@@ -52,10 +52,14 @@ fn round_pow2(v: u64) -> u64 {
 }
 
 fn pin_cpu0() {
+    pin_cpu(0);
+}
+
+fn pin_cpu(cpu: usize) {
     // SAFETY: a zeroed cpu_set_t is empty; CPU_SET and sched_setaffinity only touch it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(0, &mut set);
+        libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
@@ -144,12 +148,12 @@ fn aya_drain(
         .args([record_size.to_string(), records.to_string(), "1".into()])
         .output()
         .map_err(|e| format!("cannot run {aya}: {e}"))?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "aya printed {:?}: {e}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })?;
+    parse_result(&out.stdout)
+}
+
+fn parse_result(stdout: &[u8]) -> Result<DrainResult, String> {
+    let v: serde_json::Value = serde_json::from_slice(stdout)
+        .map_err(|e| format!("printed {:?}: {e}", String::from_utf8_lossy(stdout)))?;
     if let Some(e) = v.get("error") {
         return Err(e.to_string());
     }
@@ -161,6 +165,93 @@ fn aya_drain(
         in_order: v.get("in_order").and_then(|x| x.as_bool()).unwrap_or(false),
         lost: num("lost") as u64,
     })
+}
+
+/// Stream rate with sampled wake-ups: a producer thread on CPU 0 runs fill_perfbuf (1000
+/// samples per run, repeat 10) until `records` are sent while this thread, on CPU 1, waits in
+/// `PerfBuffer::poll` on rings woken every `wakeup` samples; timed from the producer's start
+/// until every sample is received (or reported lost). Same as bench/readers/libbpf_stream.c.
+fn bpfkit_stream(
+    records: u32,
+    wakeup: u32,
+    pages: usize,
+) -> Result<DrainResult, Box<dyn std::error::Error>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let path = bpfkit_test_support::fixture("event_records");
+    let mut loader = Loader::new();
+    loader.set_global("records_per_run", &RECORDS_PER_RUN.to_ne_bytes());
+    let obj = loader.load_file(&path)?;
+    let prog = obj.program("fill_perfbuf").ok_or("program")?;
+    let mut buffer = PerfBuffer::open(
+        obj.map("perf_records").ok_or("map")?,
+        &PerfBufferOptions {
+            pages_per_cpu: pages,
+            wakeup: Wakeup::Events(wakeup),
+            cpus: None,
+        },
+    )?;
+    pin_cpu(1);
+    let done = AtomicBool::new(false);
+    let mut st = State {
+        in_order: true,
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    std::thread::scope(|s| -> Result<(), Box<dyn std::error::Error>> {
+        let producer = s.spawn(|| -> Result<(), String> {
+            pin_cpu(0);
+            let packet = [0u8; 64];
+            let mut sent = 0;
+            while sent < records {
+                sys::prog_test_run(
+                    prog.fd(),
+                    TestRunAttr {
+                        data_in: &packet,
+                        repeat: 10,
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+                sent += 10 * RECORDS_PER_RUN;
+            }
+            done.store(true, Ordering::Release);
+            Ok(())
+        });
+        while st.records + buffer.lost() < u64::from(records) {
+            let n = buffer.poll(Some(std::time::Duration::from_millis(10)), |_, s| {
+                st.record(s)
+            })?;
+            if done.load(Ordering::Acquire) && n == 0 && buffer.consume(|_, s| st.record(s))? == 0 {
+                break;
+            }
+        }
+        producer.join().map_err(|_| "producer panicked")??;
+        Ok(())
+    })?;
+    let ns = t0.elapsed().as_nanos() as f64;
+    pin_cpu0();
+    Ok(DrainResult {
+        records: st.records,
+        ns,
+        records_per_sec: st.records as f64 * 1e9 / ns,
+        in_order: st.in_order,
+        lost: buffer.lost(),
+    })
+}
+
+fn libbpf_stream(
+    exe: &str,
+    records: u32,
+    wakeup: u32,
+    pages: usize,
+) -> Result<DrainResult, String> {
+    let obj = bpfkit_test_support::fixture("event_records");
+    let out = Command::new(exe)
+        .arg(&obj)
+        .args([records.to_string(), wakeup.to_string(), pages.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run {exe}: {e}"))?;
+    parse_result(&out.stdout)
 }
 
 fn keep_best(best: &mut Option<DrainResult>, r: DrainResult) {
@@ -230,5 +321,36 @@ fn main() {
             rate(&ours) / rate(&libbpf),
             rate(&ours) / best_other,
         );
+    }
+    if let Ok(exe) = std::env::var("LIBBPF_STREAM") {
+        let (records, wakeup, pages) = (1_000_000u32, 64u32, 1024usize);
+        let (mut ours, mut libbpf) = (None, None);
+        for _ in 0..rounds.min(3) {
+            match bpfkit_stream(records, wakeup, pages) {
+                Ok(r) => keep_best(&mut ours, r),
+                Err(e) => eprintln!("stream: bpfkit: {e}"),
+            }
+            match libbpf_stream(&exe, records, wakeup, pages) {
+                Ok(r) => keep_best(&mut libbpf, r),
+                Err(e) => eprintln!("stream: libbpf: {e}"),
+            }
+        }
+        let rate = |r: &Option<DrainResult>| r.map_or(0.0, |r| r.records_per_sec);
+        println!(
+            "{:<24} {:>14} {:>14} {:>14} {:>13.2}x",
+            format!("perf stream 16 B w{wakeup} [{records}]"),
+            format!("{:.3} M/s", rate(&ours) / 1e6),
+            format!("{:.3} M/s", rate(&libbpf) / 1e6),
+            "n/a",
+            rate(&ours) / rate(&libbpf),
+        );
+        for (side, r) in [("bpfkit", ours), ("libbpf", libbpf)] {
+            if let Some(r) = r {
+                println!(
+                    "  stream {side}: {} received, {} lost, in order: {}",
+                    r.records, r.lost, r.in_order
+                );
+            }
+        }
     }
 }
