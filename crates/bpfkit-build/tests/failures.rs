@@ -44,6 +44,22 @@ fn an_indirect_call_fails_the_link_naming_the_rust_function() {
     );
 }
 
+#[test]
+fn a_function_named_like_its_section_fails_the_link_naming_the_function() {
+    let err = common::route(&common::test_crate("sectionname"))
+        .build()
+        .expect_err("llc cannot define a symbol and a section of the same name");
+    let BuildError::CargoFailed { stderr, .. } = &err else {
+        panic!("expected a failed cargo build, got {err}");
+    };
+    assert!(
+        stderr.contains(
+            "the function `sockops` has the name of the ELF section `sockops` it is placed in"
+        ),
+        "{stderr}"
+    );
+}
+
 fn fake_sysroot(tag: &str, with_rust_src: bool) -> (Toolchain, PathBuf) {
     let real = Toolchain::detect().expect("rustc runs");
     let root = std::env::temp_dir().join(format!("bpfkit-sysroot-{}-{tag}", std::process::id()));

@@ -1,5 +1,6 @@
 //! Checking optimised textual LLVM IR for what the BPF backend or the verifier refuses
-//! (panic paths, indirect calls, calls to undefined functions) and lowering
+//! (panic paths, indirect calls, calls to undefined functions, symbols named like a
+//! section) and lowering
 //! `memcpy`/`memmove`/`memset` of non-constant size to byte loops.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -27,6 +28,18 @@ pub enum IrProblem {
         /// The missing function.
         callee: String,
     },
+    /// A function or static has the name of an ELF section of the program (llc fails with
+    /// "symbol '…' is already defined").
+    NamedLikeSection {
+        /// `function` or `static`.
+        kind: &'static str,
+        /// The symbol (demangled).
+        symbol: String,
+        /// The section of that name.
+        section: String,
+        /// The symbol placed in that section, when it is one (e.g. the function itself).
+        section_of: Option<String>,
+    },
 }
 
 impl fmt::Display for IrProblem {
@@ -48,6 +61,27 @@ impl fmt::Display for IrProblem {
                 "`{function}` calls `{callee}`, which no input defines (BPF objects cannot \
                  call library functions)"
             ),
+            Self::NamedLikeSection {
+                kind,
+                symbol,
+                section,
+                section_of,
+            } => {
+                write!(
+                    f,
+                    "the {kind} `{symbol}` has the name of the ELF section `{section}`"
+                )?;
+                match section_of {
+                    Some(owner) if owner == symbol => write!(f, " it is placed in")?,
+                    Some(owner) => write!(f, " (which holds `{owner}`)")?,
+                    None => {}
+                }
+                write!(
+                    f,
+                    ": llc cannot define a symbol and a section of the same name \
+                     (\"symbol '{section}' is already defined\"); rename the {kind}"
+                )
+            }
         }
     }
 }
@@ -266,6 +300,7 @@ pub fn check_and_lower(ir: &str) -> Analysis {
     }
 
     problems.extend(panic_paths(&calls, &defined, &declared));
+    problems.extend(named_like_sections(ir));
 
     let lowered_calls = lowered_lines.len();
     let lowered = (!lowered_lines.is_empty()).then(|| {
@@ -284,6 +319,55 @@ pub fn check_and_lower(ir: &str) -> Analysis {
         lowered,
         lowered_calls,
     }
+}
+
+/// Every function or global variable whose name is also the name of a section some
+/// definition is placed in (`#[link_section]`).
+fn named_like_sections(ir: &str) -> Vec<IrProblem> {
+    // (symbol, kind, its section)
+    let mut symbols: Vec<(&str, &'static str, Option<&str>)> = Vec::new();
+    for line in ir.lines() {
+        let section = line.find(" section \"").and_then(|at| {
+            let rest = &line[at + " section \"".len()..];
+            rest.find('"').map(|end| &rest[..end])
+        });
+        if line.starts_with("define ") {
+            if let Some(name) = declared_name(line) {
+                symbols.push((name, "function", section));
+            }
+        } else if let Some(rest) = line.strip_prefix('@') {
+            let name = match rest.strip_prefix('"') {
+                Some(quoted) => quoted.find('"').map(|e| &quoted[..e]),
+                None => rest.find(" = ").map(|e| &rest[..e]),
+            };
+            if let Some(name) = name {
+                symbols.push((name, "static", section));
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for &(name, kind, _) in &symbols {
+        let holders: Vec<&str> = symbols
+            .iter()
+            .filter(|(_, _, section)| *section == Some(name))
+            .map(|(holder, _, _)| *holder)
+            .collect();
+        if holders.is_empty() {
+            continue;
+        }
+        let section_of = if holders.contains(&name) {
+            Some(demangle(name))
+        } else {
+            holders.first().map(|h| demangle(h))
+        };
+        problems.push(IrProblem::NamedLikeSection {
+            kind,
+            symbol: demangle(name),
+            section: name.to_string(),
+            section_of,
+        });
+    }
+    problems
 }
 
 /// Every user function that calls into a function that (transitively) reaches
@@ -377,6 +461,40 @@ fn helper_definition(family: &str, width: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symbol_named_like_a_section_is_a_problem_naming_it() {
+        let ir = r#"
+@LICENSE = dso_local global [4 x i8] c"GPL\00", section "license", align 1
+@license = internal global i32 0, align 4
+define dso_local i32 @sockops(ptr %0) unnamed_addr #0 section "sockops" !dbg !7 {
+  ret i32 0
+}
+define dso_local i32 @other(ptr %0) section "xdp" {
+  ret i32 0
+}
+"#;
+        let problems = check_and_lower(ir).problems;
+        let mut text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        text.sort();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[0].starts_with(
+                "the function `sockops` has the name of the ELF section `sockops` it is \
+                 placed in: llc cannot define a symbol and a section of the same name"
+            ),
+            "{}",
+            text[0]
+        );
+        assert!(
+            text[1].starts_with(
+                "the static `license` has the name of the ELF section `license` (which \
+                 holds `LICENSE`)"
+            ),
+            "{}",
+            text[1]
+        );
+    }
 
     const PANICKY: &str = r#"
 define i32 @count(ptr %ctx) {
