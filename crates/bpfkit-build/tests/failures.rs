@@ -60,6 +60,24 @@ fn a_function_named_like_its_section_fails_the_link_naming_the_function() {
     );
 }
 
+#[test]
+fn a_core_marker_matching_two_rust_types_fails_naming_both() {
+    let err = common::route(&common::test_crate("coreshadow"))
+        .features(["ambiguous"])
+        .build()
+        .expect_err("two stand-ins with the member make the marker ambiguous");
+    let BuildError::CargoFailed { stderr, .. } = &err else {
+        panic!("expected a failed cargo build, got {err}");
+    };
+    assert!(
+        stderr.contains(
+            "CO-RE marker `bpfcore$field$task_struct$tgid` is ambiguous: `tgid` is a member \
+             of `coreshadow::standin::task_struct` and of `coreshadow::other::task_struct`"
+        ),
+        "{stderr}"
+    );
+}
+
 fn fake_sysroot(tag: &str, with_rust_src: bool) -> (Toolchain, PathBuf) {
     let real = Toolchain::detect().expect("rustc runs");
     let root = std::env::temp_dir().join(format!("bpfkit-sysroot-{}-{tag}", std::process::id()));

@@ -161,6 +161,27 @@ fn variable_length_copies_are_lowered_to_loops_the_verifier_accepts() {
     assert_eq!(bytes, expected);
 }
 
+/// An opaque `task_struct` (like `bpfkit_ebpf::bindings::task_struct`) seen before the
+/// stand-in does not capture the marker: the type with the member wins.
+#[test]
+fn core_markers_pick_the_task_struct_that_has_the_member() {
+    let object = build("coreshadow");
+    let loaded = Loaded::new(&object.path, "coreshadow");
+    let link = TracepointLink::attach(
+        &loaded.program("coreshadow"),
+        "syscalls",
+        "sys_enter_getpid",
+    );
+    let pid = raw_getpid();
+    drop(link);
+    // SAFETY: gettid takes no arguments and cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+    let dump = loaded.dump_map("OBSERVED");
+    let observed = &dump[0].1;
+    assert_eq!(observed["tgid"], pid, "{observed}");
+    assert_eq!(observed["pid"], tid, "{observed}");
+}
+
 #[test]
 fn core_markers_relocate_task_struct_members_to_the_running_kernel() {
     let object = build("corereloc");

@@ -13,6 +13,11 @@
 //! A `$`-separated path walks embedded structs and unions (`task_struct$thread$sp`). The
 //! stand-in must be `#[repr(C)]`, carry the kernel's member names and appear in debug info
 //! (a variable or parameter of that type or a pointer to it).
+//!
+//! Several Rust types may share the struct name (an opaque binding and a stand-in in other
+//! modules): the marker resolves to the one type on which the whole member path exists;
+//! when none has it the error names the first, when two distinct types have it the error
+//! names both Rust paths.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -65,6 +70,24 @@ pub enum CoreMarkerError {
         /// The member.
         member: String,
     },
+    /// More than one distinct Rust type of that name has the member path.
+    #[error(
+        "CO-RE marker `{marker}` is ambiguous: `{path}` is a member of `{first}` and of \
+         `{second}`; rename one of them (a `___suffix`, e.g. `{name}___v2`, still matches \
+         the kernel's `{name}`) and use that name in the marker"
+    )]
+    Ambiguous {
+        /// The marker.
+        marker: String,
+        /// The struct name.
+        name: String,
+        /// The member path (`thread.sp`).
+        path: String,
+        /// The Rust path of the first type with the member path.
+        first: String,
+        /// The Rust path of the second.
+        second: String,
+    },
     /// The call site could not be understood.
     #[error("CO-RE marker `{marker}` is called in an unexpected form: `{line}`")]
     BadCall {
@@ -114,8 +137,8 @@ impl<'a> Metadata<'a> {
         Self { nodes }
     }
 
-    /// The first struct/union type with members whose name is `name`.
-    fn composite_named(&self, name: &str) -> Option<u32> {
+    /// Every struct/union type with members whose name is `name`, by metadata id.
+    fn composites_named(&self, name: &str) -> Vec<u32> {
         let quoted = format!("name: \"{name}\"");
         let mut ids: Vec<u32> = self
             .nodes
@@ -130,7 +153,45 @@ impl<'a> Metadata<'a> {
             .map(|(id, _)| *id)
             .collect();
         ids.sort_unstable();
-        ids.first().copied()
+        ids
+    }
+
+    /// What makes two composite nodes the same Rust type: the `identifier` rustc gives each
+    /// type, else the Rust path and size.
+    fn identity(&self, composite: u32) -> String {
+        let body = self.nodes.get(&composite).copied().unwrap_or("");
+        match field(body, "identifier") {
+            Some(id) => id.to_string(),
+            None => format!(
+                "{}/{}",
+                self.rust_path(composite),
+                field(body, "size").unwrap_or("")
+            ),
+        }
+    }
+
+    /// `crate::module::Name` from the type's chain of `DINamespace` scopes.
+    fn rust_path(&self, composite: u32) -> String {
+        let mut parts = vec![self.name(composite).unwrap_or("?").to_string()];
+        let mut scope = self
+            .nodes
+            .get(&composite)
+            .and_then(|b| field(b, "scope"))
+            .and_then(node_ref);
+        for _ in 0..32 {
+            let Some(body) = scope.and_then(|id| self.nodes.get(&id)) else {
+                break;
+            };
+            if !(body.contains("!DINamespace(") || body.contains("!DICompositeType(")) {
+                break;
+            }
+            if let Some(name) = field(body, "name") {
+                parts.push(name.trim_matches('"').to_string());
+            }
+            scope = field(body, "scope").and_then(node_ref);
+        }
+        parts.reverse();
+        parts.join("::")
     }
 
     /// The member ids of a composite type, in declaration order.
@@ -249,12 +310,49 @@ fn resolve(marker: &str, meta: &Metadata<'_>) -> Result<(Kind, Vec<Step>), CoreM
     if path.is_empty() || path.iter().any(|p| p.is_empty()) {
         return Err(malformed());
     }
-    let mut composite = meta
-        .composite_named(name)
-        .ok_or_else(|| CoreMarkerError::NoType {
+    let candidates = meta.composites_named(name);
+    if candidates.is_empty() {
+        return Err(CoreMarkerError::NoType {
             marker: marker.to_string(),
             name: name.to_string(),
-        })?;
+        });
+    }
+    let mut first_error = None;
+    let mut found: Vec<(u32, Vec<Step>)> = Vec::new();
+    for candidate in candidates {
+        match walk(marker, meta, candidate, &path) {
+            Ok(steps) => {
+                let identity = meta.identity(candidate);
+                if !found.iter().any(|(c, _)| meta.identity(*c) == identity) {
+                    found.push((candidate, steps));
+                }
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let mut found = found.into_iter();
+    match (found.next(), found.next()) {
+        (Some((_, steps)), None) => Ok((kind, steps)),
+        (Some((first, _)), Some((second, _))) => Err(CoreMarkerError::Ambiguous {
+            marker: marker.to_string(),
+            name: name.to_string(),
+            path: path.join("."),
+            first: meta.rust_path(first),
+            second: meta.rust_path(second),
+        }),
+        (None, _) => Err(first_error.unwrap_or_else(malformed)),
+    }
+}
+
+/// The access steps of `path` from `composite`.
+fn walk(
+    marker: &str,
+    meta: &Metadata<'_>,
+    mut composite: u32,
+    path: &[&str],
+) -> Result<Vec<Step>, CoreMarkerError> {
     let mut steps = Vec::new();
     for (i, member_name) in path.iter().enumerate() {
         let members = meta.members(composite);
@@ -280,7 +378,7 @@ fn resolve(marker: &str, meta: &Metadata<'_>) -> Result<(Kind, Vec<Step>), CoreM
             })?;
         }
     }
-    Ok((kind, steps))
+    Ok(steps)
 }
 
 /// A marker call on one IR line.
@@ -458,6 +556,45 @@ declare i32 @"bpfcore$exists$task_struct$thread$sp"(ptr)
             "  %bpfcore.1 = call ptr @llvm.preserve.struct.access.index.p0.p0(ptr elementtype(%bpfcore.any) %task, i32 0, i32 2), !dbg !20, !llvm.preserve.access.index !5\n  %bpfcore.2 = call ptr @llvm.preserve.struct.access.index.p0.p0(ptr elementtype(%bpfcore.any) %bpfcore.1, i32 0, i32 0), !dbg !20, !llvm.preserve.access.index !11\n  %1 = call i32 @llvm.bpf.preserve.field.info.p0(ptr %bpfcore.2, i64 2), !dbg !20\n"
         ), "{out}");
         assert!(!out.contains("declare ptr @\"bpfcore$"));
+    }
+
+    /// An opaque `task_struct` with a lower id, in another module.
+    const OPAQUE: &str = r#"!3 = !DICompositeType(tag: DW_TAG_structure_type, name: "task_struct", scope: !30, file: !1, size: 0, align: 8, elements: !4, identifier: "opaque")
+!4 = !{!13}
+!13 = !DIDerivedType(tag: DW_TAG_member, name: "_opaque", scope: !3, file: !1, baseType: !2, size: 0)
+!30 = !DINamespace(name: "bindings", scope: !31)
+!31 = !DINamespace(name: "bpfkit_ebpf", scope: null)
+"#;
+
+    #[test]
+    fn picks_the_type_that_has_the_member_and_names_both_when_two_have_it() {
+        let ir = format!("{IR}{OPAQUE}");
+        let out = rewrite(&ir).unwrap().unwrap();
+        assert!(
+            out.contains("i32 0, i32 1), !dbg !20, !llvm.preserve.access.index !5\n"),
+            "{out}"
+        );
+        assert!(!out.contains("!llvm.preserve.access.index !3\n"), "{out}");
+
+        let second = "!40 = !DICompositeType(tag: DW_TAG_structure_type, name: \"task_struct\", \
+                      scope: !41, size: 32, elements: !{!42}, identifier: \"other\")\n\
+                      !41 = !DINamespace(name: \"views\", scope: !31)\n\
+                      !42 = !DIDerivedType(tag: DW_TAG_member, name: \"tgid\", scope: !40, \
+                      baseType: !2, size: 32)\n";
+        let ambiguous = format!("{ir}{second}");
+        assert_eq!(
+            rewrite(&ambiguous).unwrap_err(),
+            CoreMarkerError::Ambiguous {
+                marker: "bpfcore$field$task_struct$tgid".into(),
+                name: "task_struct".into(),
+                path: "tgid".into(),
+                first: "task_struct".into(),
+                second: "bpfkit_ebpf::views::task_struct".into(),
+            }
+        );
+        // The same type twice (one copy per crate's debug info) is not ambiguous.
+        let copy = second.replace("\"other\"", "\"ts\"");
+        assert!(rewrite(&format!("{ir}{copy}")).is_ok());
     }
 
     #[test]
