@@ -45,7 +45,9 @@ pub fn build(
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_owned();
-        copy(&path, &root.join("modules").join(&name))?;
+        let name = format!("{}.ko", module_stem(&name).unwrap_or(&name));
+        let to = root.join("modules").join(&name);
+        std::fs::write(&to, module_bytes(&path)?).map_err(io_err("write", &to))?;
         insmods.push(format!("/modules/{name}"));
     }
     let init = root.join("init");
@@ -102,7 +104,14 @@ fn module_load_order(kernel: &Kernel) -> Result<Vec<PathBuf>, XtaskError> {
     Ok(order)
 }
 
-/// Every `<name>.ko` under `dir` as `(name with '-' as '_', path)`.
+/// The module name of a `<name>.ko`, `<name>.ko.xz` or `<name>.ko.zst` file name.
+fn module_stem(file_name: &str) -> Option<&str> {
+    [".ko", ".ko.xz", ".ko.zst"]
+        .iter()
+        .find_map(|ext| file_name.strip_suffix(ext))
+}
+
+/// Every module under `dir` as `(name with '-' as '_', path)`.
 fn index_modules(dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), XtaskError> {
     for entry in std::fs::read_dir(dir)
         .map_err(io_err("list", dir))?
@@ -111,18 +120,47 @@ fn index_modules(dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), Xta
         let path = entry.path();
         if path.is_dir() {
             index_modules(&path, out)?;
-        } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-            if let Some(stem) = name.strip_suffix(".ko") {
-                out.push((stem.replace('-', "_"), path.clone()));
-            } else if name.ends_with(".ko.xz") || name.ends_with(".ko.zst") {
-                return Err(XtaskError::Missing(format!(
-                    "module {} is compressed; busybox insmod needs a plain .ko",
-                    path.display()
-                )));
-            }
+        } else if let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(module_stem)
+        {
+            out.push((stem.replace('-', "_"), path.clone()));
         }
     }
     Ok(())
+}
+
+/// The plain ELF of a module: trixie compresses them (`CONFIG_MODULE_COMPRESS_XZ`), busybox
+/// `insmod` needs them plain, so `.ko.xz` goes through `xz -dc` and `.ko.zst` through `zstd -dc`.
+fn module_bytes(path: &Path) -> Result<Vec<u8>, XtaskError> {
+    let name = path.to_string_lossy();
+    let tool = if name.ends_with(".ko.xz") {
+        "xz"
+    } else if name.ends_with(".ko.zst") {
+        "zstd"
+    } else {
+        return std::fs::read(path).map_err(io_err("read", path));
+    };
+    let out = Command::new(tool)
+        .arg("-dc")
+        .arg(path)
+        .output()
+        .map_err(|e| XtaskError::Command {
+            command: format!("{tool} -dc {name}"),
+            detail: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(XtaskError::Command {
+            command: format!("{tool} -dc {name}"),
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    Ok(out.stdout)
 }
 
 fn add_module(
@@ -139,7 +177,7 @@ fn add_module(
     if order.contains(path) || depth > 16 {
         return Ok(());
     }
-    let bytes = std::fs::read(path).map_err(io_err("read", path))?;
+    let bytes = module_bytes(path)?;
     for dep in modinfo_depends(&bytes) {
         add_module(&dep, index, order, depth + 1)?;
     }

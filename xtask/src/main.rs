@@ -1,5 +1,6 @@
-//! Repository tasks. `cargo xtask vm-test --arch x86_64|aarch64` runs the kernel matrix:
-//! Debian's 6.1 kernel in QEMU (TCG) booting an initramfs of static musl test binaries.
+//! Repository tasks. `cargo xtask vm-test --arch x86_64|aarch64 [--kernel 6.1|6.12]` runs
+//! the kernel matrix: Debian's 6.1 (bookworm) or 6.12 (trixie) kernel in QEMU (TCG) booting
+//! an initramfs of static musl test binaries.
 //!
 //! - [`arch`]: what differs between the two architectures (triples, QEMU, package names).
 //! - [`packages`]: Debian packages fetched with `apt-get download` and unpacked with `dpkg -x`.
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use arch::Arch;
+use packages::KernelRelease;
 
 /// Everything that can stop a task, each naming what it was doing.
 #[derive(Debug, thiserror::Error)]
@@ -57,10 +59,12 @@ pub enum XtaskError {
     },
 }
 
-const USAGE: &str = "usage: cargo xtask vm-test --arch x86_64|aarch64 [--timeout SECONDS]
+const USAGE: &str =
+    "usage: cargo xtask vm-test --arch x86_64|aarch64 [--kernel 6.1|6.12] [--timeout SECONDS]
 
 Downloads what it lacks into <target dir>/vm-cache, builds the static musl test binaries,
-boots Debian's 6.1 kernel in QEMU, prints the console and exits with the suite's status.";
+boots Debian's kernel in QEMU (default 6.1 from bookworm; 6.12 from trixie), prints the
+console and exits with the suite's status.";
 
 /// `io::Error` → [`XtaskError::Io`] with the action and path.
 pub fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> XtaskError {
@@ -89,6 +93,7 @@ pub fn target_dir() -> PathBuf {
 
 struct VmTest {
     arch: Arch,
+    release: KernelRelease,
     timeout: Duration,
 }
 
@@ -101,6 +106,7 @@ fn parse_args(args: &[String]) -> Result<VmTest, XtaskError> {
         None => return Err(usage("no task given".into())),
     }
     let mut arch = None;
+    let mut release = KernelRelease::V6_1;
     let mut timeout = Duration::from_secs(600);
     while let Some(flag) = iter.next() {
         let value = iter
@@ -112,6 +118,10 @@ fn parse_args(args: &[String]) -> Result<VmTest, XtaskError> {
                     Arch::parse(value).ok_or_else(|| usage(format!("unknown arch '{value}'")))?,
                 )
             }
+            "--kernel" => {
+                release = KernelRelease::parse(value)
+                    .ok_or_else(|| usage(format!("unknown kernel '{value}' (6.1 or 6.12)")))?
+            }
             "--timeout" => {
                 let secs: u64 = value.parse().map_err(|_| {
                     usage(format!("--timeout '{value}' is not a number of seconds"))
@@ -122,19 +132,28 @@ fn parse_args(args: &[String]) -> Result<VmTest, XtaskError> {
         }
     }
     let arch = arch.ok_or_else(|| usage("--arch is required".into()))?;
-    Ok(VmTest { arch, timeout })
+    Ok(VmTest {
+        arch,
+        release,
+        timeout,
+    })
 }
 
 fn vm_test(task: &VmTest) -> Result<i32, XtaskError> {
     let started = Instant::now();
-    let cache = target_dir().join("vm-cache").join(task.arch.name());
-    let kernel = packages::kernel(task.arch, &cache)?;
+    // 6.1 keeps the cache directory it always had; another release gets its own.
+    let cache_name = match task.release {
+        KernelRelease::V6_1 => task.arch.name().to_owned(),
+        other => format!("{}-{}", task.arch.name(), other.name()),
+    };
+    let cache = target_dir().join("vm-cache").join(cache_name);
+    let kernel = packages::kernel(task.arch, task.release, &cache)?;
     eprintln!(
         "xtask: kernel {} ({:.1} s)",
         kernel.version,
         started.elapsed().as_secs_f64()
     );
-    let busybox = packages::busybox(task.arch, &cache)?;
+    let busybox = packages::busybox(task.arch, task.release, &cache)?;
     let suite = suite::build(task.arch, &cache)?;
     eprintln!(
         "xtask: suite of {} commands built ({:.1} s)",

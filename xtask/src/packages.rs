@@ -1,14 +1,60 @@
-//! Debian packages for the guest: the 6.1 kernel image (with its modules) and, for a
-//! foreign architecture, busybox-static. Fetched with `apt-get download` into the cache
-//! and unpacked with `dpkg -x`; nothing is installed. A foreign architecture's package
-//! lists live in a private `Dir::State::Lists` under the cache, so the system's
-//! architectures and apt caches are left alone.
+//! Debian packages for the guest: the kernel image (with its modules) of one release of
+//! the matrix and, for a foreign architecture, busybox-static. Fetched with `apt-get
+//! download` into the cache and unpacked with `dpkg -x`; nothing is installed. A foreign
+//! architecture's or another Debian suite's package lists live in a private
+//! `Dir::State::Lists` under the cache, so the system's architectures, sources and apt
+//! caches are left alone.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::arch::Arch;
 use crate::{io_err, XtaskError};
+
+/// A kernel release of the matrix, named by its upstream series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelRelease {
+    /// Debian bookworm's 6.1 (`linux-image-6.1.0-<abi>-<arch>`), from the system's lists.
+    V6_1,
+    /// Debian trixie's 6.12 (`linux-image-6.12.<n>+deb13-<arch>`), from private trixie
+    /// lists: has `CONFIG_FPROBE` (kprobe.multi) and uprobe.multi links.
+    V6_12,
+}
+
+impl KernelRelease {
+    /// `6.1` or `6.12`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "6.1" => Some(Self::V6_1),
+            "6.12" => Some(Self::V6_12),
+            _ => None,
+        }
+    }
+
+    /// The name used on the command line and in the cache directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V6_1 => "6.1",
+            Self::V6_12 => "6.12",
+        }
+    }
+
+    /// The Debian suite whose lists must be private (`None`: the system's own, bookworm).
+    fn private_suite(self) -> Option<&'static str> {
+        match self {
+            Self::V6_1 => None,
+            Self::V6_12 => Some("trixie"),
+        }
+    }
+
+    /// What every kernel image package name of this release starts with.
+    fn package_prefix(self) -> &'static str {
+        match self {
+            Self::V6_1 => "linux-image-6.1.0-",
+            Self::V6_12 => "linux-image-6.12.",
+        }
+    }
+}
 
 /// An unpacked kernel package.
 #[derive(Debug)]
@@ -41,22 +87,38 @@ pub fn run(cmd: &mut Command) -> Result<String, XtaskError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// apt options for `arch`: none on the host's own architecture; otherwise that
-/// architecture only, with private lists and no binary caches (the system's stay untouched).
-fn apt_options(arch: Arch, cache: &Path) -> Result<Vec<String>, XtaskError> {
-    if arch.is_host() {
+/// apt options for `arch` and `release`: none on the host's own architecture with the
+/// system's suite; otherwise that architecture only, with private lists (and, for another
+/// suite, a private `sources.list`) and no binary caches (the system's stay untouched).
+fn apt_options(
+    arch: Arch,
+    release: KernelRelease,
+    cache: &Path,
+) -> Result<Vec<String>, XtaskError> {
+    let suite = release.private_suite();
+    if arch.is_host() && suite.is_none() {
         return Ok(Vec::new());
     }
     let lists = cache.join("apt-lists");
     let partial = lists.join("partial");
     std::fs::create_dir_all(&partial).map_err(io_err("create", &partial))?;
-    let options = vec![
+    let mut options = vec![
         format!("-oAPT::Architecture={}", arch.debian()),
         format!("-oAPT::Architectures={}", arch.debian()),
         format!("-oDir::State::Lists={}", lists.display()),
         "-oDir::Cache::pkgcache=".to_owned(),
         "-oDir::Cache::srcpkgcache=".to_owned(),
     ];
+    if let Some(suite) = suite {
+        let sources = cache.join("sources.list");
+        std::fs::write(
+            &sources,
+            format!("deb http://deb.debian.org/debian {suite} main\n"),
+        )
+        .map_err(io_err("write", &sources))?;
+        options.push(format!("-oDir::Etc::SourceList={}", sources.display()));
+        options.push("-oDir::Etc::SourceParts=/dev/null".to_owned());
+    }
     let has_lists = std::fs::read_dir(&lists)
         .map_err(io_err("list", &lists))?
         .flatten()
@@ -74,28 +136,41 @@ fn apt_options(arch: Arch, cache: &Path) -> Result<Vec<String>, XtaskError> {
     Ok(options)
 }
 
-/// The newest `linux-image-6.1.0-<abi>-<arch>` apt knows.
-fn kernel_package(arch: Arch, options: &[String]) -> Result<String, XtaskError> {
+/// The newest generic kernel image of `release` apt knows (`linux-image-6.1.0-<abi>-<arch>`,
+/// `linux-image-6.12.<n>+deb13-<arch>`; not the `-rt`, `-cloud`, `-dbg` or `-unsigned` flavours).
+fn kernel_package(
+    arch: Arch,
+    release: KernelRelease,
+    options: &[String],
+) -> Result<String, XtaskError> {
+    let prefix = release.package_prefix();
     let names = run(Command::new("apt-cache")
         .args(options)
-        .args(["pkgnames", "linux-image-6.1.0-"]))?;
-    let suffix = format!("-{}", arch.debian());
+        .args(["pkgnames", prefix]))?;
+    newest_kernel_package(&names, prefix, arch.debian()).ok_or_else(|| {
+        XtaskError::Missing(format!(
+            "apt knows no {prefix}<n>-{} package (apt-get update?)",
+            arch.debian()
+        ))
+    })
+}
+
+/// Among `names` (one a line), the `<prefix><n>[+suffix]-<debian arch>` with the largest
+/// `n`, where the part between prefix and arch holds no `-` (that excludes other flavours).
+fn newest_kernel_package(names: &str, prefix: &str, debian_arch: &str) -> Option<String> {
+    let suffix = format!("-{debian_arch}");
     names
         .lines()
         .filter_map(|name| {
-            let abi = name
-                .strip_prefix("linux-image-6.1.0-")?
-                .strip_suffix(&suffix)?;
-            Some((abi.parse::<u32>().ok()?, name.to_owned()))
+            let middle = name.strip_prefix(prefix)?.strip_suffix(&suffix)?;
+            if middle.contains('-') {
+                return None;
+            }
+            let digits = middle.split('+').next()?;
+            Some((digits.parse::<u32>().ok()?, name.to_owned()))
         })
         .max()
         .map(|(_, name)| name)
-        .ok_or_else(|| {
-            XtaskError::Missing(format!(
-                "apt knows no linux-image-6.1.0-<abi>-{} package (apt-get update?)",
-                arch.debian()
-            ))
-        })
 }
 
 /// The `.deb` of `package` in `<cache>/debs`, downloaded when absent.
@@ -136,9 +211,9 @@ fn unpack(deb: &Path, dir: &Path) -> Result<(), XtaskError> {
     std::fs::rename(&tmp, dir).map_err(io_err("rename to", dir))
 }
 
-/// Debian's newest 6.1 kernel for `arch`, unpacked under `<cache>/kernel-<version>`.
-pub fn kernel(arch: Arch, cache: &Path) -> Result<Kernel, XtaskError> {
-    let options = apt_options(arch, cache)?;
+/// Debian's newest kernel of `release` for `arch`, unpacked under `<cache>/kernel-<package>`.
+pub fn kernel(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Kernel, XtaskError> {
+    let options = apt_options(arch, release, cache)?;
     // Reuse an unpacked kernel without asking apt (works offline).
     let unpacked = std::fs::read_dir(cache)
         .ok()
@@ -154,7 +229,7 @@ pub fn kernel(arch: Arch, cache: &Path) -> Result<Kernel, XtaskError> {
     let dir = match unpacked {
         Some(dir) => dir,
         None => {
-            let package = kernel_package(arch, &options)?;
+            let package = kernel_package(arch, release, &options)?;
             let deb = deb(&package, &options, cache)?;
             let dir = cache.join(format!("kernel-{package}"));
             unpack(&deb, &dir)?;
@@ -178,7 +253,17 @@ pub fn kernel(arch: Arch, cache: &Path) -> Result<Kernel, XtaskError> {
         .and_then(|n| n.strip_prefix("vmlinuz-"))
         .unwrap_or_default()
         .to_owned();
-    let modules = dir.join("lib/modules").join(&version);
+    // bookworm ships modules under lib/, trixie (merged /usr) under usr/lib/.
+    let modules = ["lib/modules", "usr/lib/modules"]
+        .iter()
+        .map(|m| dir.join(m).join(&version))
+        .find(|m| m.is_dir())
+        .ok_or_else(|| {
+            XtaskError::Missing(format!(
+                "no lib/modules/{version} or usr/lib/modules/{version} in {}",
+                dir.display()
+            ))
+        })?;
     Ok(Kernel {
         version,
         vmlinuz,
@@ -188,12 +273,12 @@ pub fn kernel(arch: Arch, cache: &Path) -> Result<Kernel, XtaskError> {
 
 /// A static busybox for `arch`: the host's `/bin/busybox` (busybox-static) on the
 /// host's architecture, otherwise Debian's busybox-static for `arch` unpacked in the cache.
-pub fn busybox(arch: Arch, cache: &Path) -> Result<PathBuf, XtaskError> {
+pub fn busybox(arch: Arch, release: KernelRelease, cache: &Path) -> Result<PathBuf, XtaskError> {
     let host = Path::new("/bin/busybox");
     if arch.is_host() && host.is_file() {
         return Ok(host.to_owned());
     }
-    let options = apt_options(arch, cache)?;
+    let options = apt_options(arch, release, cache)?;
     let dir = cache.join("busybox-static");
     if !dir.is_dir() {
         let deb = deb("busybox-static", &options, cache)?;
@@ -207,5 +292,31 @@ pub fn busybox(arch: Arch, cache: &Path) -> Result<PathBuf, XtaskError> {
             "no bin/busybox in {}",
             dir.display()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newest_kernel_package;
+
+    #[test]
+    fn newest_kernel_package_picks_the_generic_flavour_with_the_largest_number() {
+        let trixie = "linux-image-6.12.117+deb13-amd64-dbg\nlinux-image-6.12.117+deb13-rt-amd64\n\
+                      linux-image-6.12.107+deb13-amd64\nlinux-image-6.12.117+deb13-cloud-amd64\n\
+                      linux-image-6.12.117+deb13-amd64\nlinux-image-6.12.117+deb13-amd64-unsigned\n";
+        assert_eq!(
+            newest_kernel_package(trixie, "linux-image-6.12.", "amd64").as_deref(),
+            Some("linux-image-6.12.117+deb13-amd64")
+        );
+        let bookworm = "linux-image-6.1.0-9-amd64\nlinux-image-6.1.0-56-amd64\n\
+                        linux-image-6.1.0-56-cloud-amd64\nlinux-image-6.1.0-41-arm64\n";
+        assert_eq!(
+            newest_kernel_package(bookworm, "linux-image-6.1.0-", "amd64").as_deref(),
+            Some("linux-image-6.1.0-56-amd64")
+        );
+        assert_eq!(
+            newest_kernel_package(bookworm, "linux-image-6.1.0-", "riscv64"),
+            None
+        );
     }
 }
