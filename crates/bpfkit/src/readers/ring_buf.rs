@@ -336,7 +336,7 @@ impl RingBuf {
     /// Lend the available records without copying; the consumer position is published once,
     /// when the batch ends. Records borrow the batch, so none can outlive it:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0597
     /// # fn demo(ring: &mut bpfkit::readers::RingBuf) {
     /// let escaped: &[u8] = {
     ///     let batch = ring.batch();
