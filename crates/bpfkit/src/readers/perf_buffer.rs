@@ -125,6 +125,8 @@ pub struct PerfBuffer {
     map_fd: OwnedFd,
     rings: Vec<CpuRing>,
     poller: Poller,
+    /// Ring indices the last wait reported ready (kept to avoid an allocation per poll).
+    ready: Vec<usize>,
     page_size: usize,
     data_size: usize,
 }
@@ -186,6 +188,7 @@ impl PerfBuffer {
             map_fd,
             rings: Vec::with_capacity(cpus.len()),
             poller: Poller::new().map_err(sys)?,
+            ready: Vec::new(),
             page_size,
             data_size: options.pages_per_cpu * page_size,
         };
@@ -271,21 +274,29 @@ impl PerfBuffer {
         timeout: Option<Duration>,
         mut f: F,
     ) -> Result<usize, ReaderError> {
-        let name = &self.name;
-        let ready: Vec<usize> = self
+        let tokens = self
             .poller
             .wait(timeout)
             .map_err(|source| ReaderError::Syscall {
-                map: name.clone(),
+                map: self.name.clone(),
                 source,
-            })?
-            .iter()
-            .map(|&t| t as usize)
-            .collect();
+            })?;
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        ready.extend(tokens.iter().map(|&t| t as usize));
         let mut count = 0;
-        for index in ready {
-            count += self.consume_ring(index, &mut f)?;
+        let mut result = Ok(());
+        for &index in &ready {
+            match self.consume_ring(index, &mut f) {
+                Ok(n) => count += n,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
+        self.ready = ready;
+        result?;
         Ok(count)
     }
 
