@@ -87,6 +87,68 @@ fn hash_map_works_owned_and_lru_evicts() {
 }
 
 #[test]
+fn lookup_batch_into_fills_caller_buffers_chunk_by_chunk() {
+    let fds = FdCheck::start();
+    {
+        let data = create("h_into", MapType::Hash, 4, 8, 1024);
+        let map: HashMap<_, u32, u64> = HashMap::new(&data).unwrap();
+        let keys: Vec<u32> = (0..300).collect();
+        let values: Vec<u64> = keys.iter().map(|k| u64::from(*k) * 7 + 2).collect();
+        assert_eq!(map.insert_batch(&keys, &values, 0).unwrap(), 300);
+        // 300 elements into one 300-slot buffer, 64 per syscall, as libbpf callers do.
+        let (mut k_out, mut v_out) = (vec![u32::MAX; 300], vec![0u64; 300]);
+        let mut cursor = BatchCursor::new();
+        let (mut got, mut calls) = (0, 0);
+        while !cursor.is_done() && got < 300 {
+            let end = (got + 64).min(300);
+            got += map
+                .lookup_batch_into(&mut cursor, &mut k_out[got..end], &mut v_out[got..end])
+                .unwrap();
+            calls += 1;
+        }
+        assert_eq!(got, 300);
+        assert!(calls >= 5, "{calls} calls for 300 elements in chunks of 64");
+        let mut pairs: Vec<(u32, u64)> = k_out.into_iter().zip(v_out).collect();
+        pairs.sort();
+        let expected: Vec<(u32, u64)> = keys.iter().copied().zip(values.iter().copied()).collect();
+        assert_eq!(pairs, expected);
+        // A finished cursor returns nothing more; the map is unchanged.
+        if !cursor.is_done() {
+            let (mut k, mut v) = ([0u32; 64], [0u64; 64]);
+            assert_eq!(
+                map.lookup_batch_into(&mut cursor, &mut k, &mut v).unwrap(),
+                0
+            );
+            assert!(cursor.is_done());
+        }
+        assert_eq!(map.keys().count(), 300);
+
+        // take_batch_into removes what it returns.
+        let (mut k, mut v) = (vec![0u32; 1024], vec![0u64; 1024]);
+        let mut cursor = BatchCursor::new();
+        let n = map.take_batch_into(&mut cursor, &mut k, &mut v).unwrap();
+        assert_eq!(n, 300);
+        assert!(cursor.is_done());
+        assert!(k[..n]
+            .iter()
+            .zip(&v[..n])
+            .all(|(k, v)| *v == u64::from(*k) * 7 + 2));
+        assert_eq!(map.keys().count(), 0);
+
+        // Mismatched batch lengths are a typed error naming the map, before any syscall.
+        match map.insert_batch(&keys[..3], &values[..2], 0) {
+            Err(MapError::BatchLength {
+                name,
+                keys: 3,
+                values: 2,
+            }) => assert_eq!(name, "h_into"),
+            other => panic!("expected BatchLength, got {other:?}"),
+        }
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
 fn batch_operations_agree_with_single_operations() {
     let fds = FdCheck::start();
     {

@@ -5,7 +5,7 @@ use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
-use super::hash::{join, pod_bytes_mut, pod_from};
+use super::hash::{pod_bytes_mut, pod_from, pod_slice_bytes};
 use super::{MapData, MapError, MapType, Pod};
 use crate::sys::MmapRegion;
 
@@ -93,8 +93,12 @@ impl<T: Borrow<MapData>, V: Pod> Array<T, V> {
                 values: values.len(),
             });
         }
-        self.map()
-            .update_batch_bytes(&join(indices), &join(values), indices.len(), flags)
+        self.map().update_batch_bytes(
+            pod_slice_bytes(indices),
+            pod_slice_bytes(values),
+            indices.len(),
+            flags,
+        )
     }
 
     /// Map the array's memory (the map needs `BPF_F_MMAPABLE`): `max_entries` values of

@@ -218,6 +218,13 @@ impl MapData {
         sys::map_freeze(self.fd.as_fd()).map_err(|s| self.syscall(s))
     }
 
+    /// The map's fd for the typed views' hot paths (sizes already checked at construction).
+    #[inline]
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    #[cold]
     pub(crate) fn syscall(&self, source: SyscallError) -> MapError {
         MapError::Syscall {
             name: self.name.clone(),
@@ -291,6 +298,7 @@ impl MapData {
 
     /// Look up `key`, copying the value (all CPUs' values for per-CPU maps) into `value`.
     /// `Ok(false)` if the key is absent. Sizes are checked before the syscall.
+    #[inline]
     pub fn lookup_bytes(&self, key: &[u8], value: &mut [u8], flags: u64) -> Result<bool, MapError> {
         self.check_key(key.len())?;
         self.check_value_buffer(value.len())?;
@@ -299,6 +307,7 @@ impl MapData {
 
     /// Set `key` to `value` (`BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`). Sizes are checked
     /// before the syscall.
+    #[inline]
     pub fn update_bytes(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.check_key(key.len())?;
         self.check_value_buffer(value.len())?;
@@ -306,6 +315,7 @@ impl MapData {
     }
 
     /// Delete `key`; `Ok(false)` if it was absent.
+    #[inline]
     pub fn delete_bytes(&self, key: &[u8]) -> Result<bool, MapError> {
         self.check_key(key.len())?;
         sys::map_delete_elem(self.fd.as_fd(), key).map_err(|s| self.syscall(s))
@@ -414,20 +424,9 @@ impl MapData {
                 actual: values.len() / count.max(1),
             });
         }
-        let mut keys = keys.to_vec();
-        let mut values = values.to_vec();
-        let outcome = sys::map_update_batch(
-            self.fd.as_fd(),
-            BatchBuffers {
-                in_batch: None,
-                out_batch: None,
-                keys: &mut keys,
-                values: Some(&mut values),
-                count: count as u32,
-                elem_flags,
-            },
-        )
-        .map_err(|s| self.syscall(s))?;
+        let outcome =
+            sys::map_update_batch_from(self.fd.as_fd(), keys, values, count as u32, elem_flags)
+                .map_err(|s| self.syscall(s))?;
         Ok(outcome.count as usize)
     }
 
@@ -440,20 +439,83 @@ impl MapData {
                 actual: keys.len() / count.max(1),
             });
         }
-        let mut keys = keys.to_vec();
-        let outcome = sys::map_delete_batch(
+        let outcome = sys::map_delete_batch_from(self.fd.as_fd(), keys, count as u32)
+            .map_err(|s| self.syscall(s))?;
+        Ok(outcome.count as usize)
+    }
+
+    /// One `BPF_MAP_LOOKUP_BATCH` (with `delete`, `BPF_MAP_LOOKUP_AND_DELETE_BATCH`) into
+    /// the caller's buffers, resuming where `cursor` left off: up to `count` elements'
+    /// keys and values (laid end to end) go to the front of `keys` and `values`. Returns how
+    /// many were written; `cursor.is_done()` once the walk reached the end.
+    ///
+    /// A hash bucket holding more than `count` elements fails with `ENOSPC` (nothing copied,
+    /// the cursor unchanged): retry with a larger `count`.
+    pub fn lookup_batch_into_bytes(
+        &self,
+        cursor: &mut BatchCursor,
+        delete: bool,
+        keys: &mut [u8],
+        values: &mut [u8],
+        count: u32,
+    ) -> Result<usize, MapError> {
+        if cursor.done || count == 0 {
+            return Ok(0);
+        }
+        let value_size = self.value_buffer_size()?;
+        let n = count as usize;
+        if keys.len() < n * self.key_size as usize {
+            return Err(MapError::KeySize {
+                name: self.name.clone(),
+                expected: self.key_size,
+                actual: keys.len() / n,
+            });
+        }
+        if values.len() < n * value_size {
+            return Err(MapError::ValueSize {
+                name: self.name.clone(),
+                expected: value_size as u32,
+                actual: values.len() / n,
+            });
+        }
+        let token_size = (self.key_size as usize).max(4);
+        if cursor.token.len() < token_size {
+            cursor.token.resize(token_size, 0);
+        }
+        let outcome = sys::map_lookup_batch_resume(
             self.fd.as_fd(),
-            BatchBuffers {
-                in_batch: None,
-                out_batch: None,
-                keys: &mut keys,
-                values: None,
-                count: count as u32,
-                elem_flags: 0,
-            },
+            delete,
+            &mut cursor.token,
+            cursor.started,
+            keys,
+            values,
+            count,
         )
         .map_err(|s| self.syscall(s))?;
+        cursor.started = true;
+        cursor.done = outcome.done;
         Ok(outcome.count as usize)
+    }
+}
+
+/// Where a chunked batch lookup resumes: the kernel's `out_batch` token of the previous
+/// call. A new cursor starts at the first element; see [`MapData::lookup_batch_into_bytes`].
+#[derive(Debug, Default, Clone)]
+pub struct BatchCursor {
+    token: Vec<u8>,
+    started: bool,
+    done: bool,
+}
+
+impl BatchCursor {
+    /// A cursor at the map's first element.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `true` once a lookup reported the end of the map (`ENOENT`).
+    pub fn is_done(&self) -> bool {
+        self.done
     }
 }
 

@@ -3,7 +3,8 @@
 use std::borrow::Borrow;
 use std::marker::PhantomData;
 
-use super::{MapData, MapError, MapType, Pod};
+use super::{BatchCursor, MapData, MapError, MapType, Pod};
+use crate::sys;
 
 /// A hash or LRU hash map with keys `K` and values `V`.
 ///
@@ -47,23 +48,29 @@ impl<T: Borrow<MapData>, K: Pod, V: Pod> HashMap<T, K, V> {
     }
 
     /// The value of `key`, if present.
+    #[inline]
     pub fn get(&self, key: &K) -> Result<Option<V>, MapError> {
         let mut value = V::zeroed();
-        let found = self
-            .map()
-            .lookup_bytes(key.as_bytes(), pod_bytes_mut(&mut value), 0)?;
+        let m = self.map();
+        // `new` checked that `K` and `V` have the map's key and value sizes.
+        let found = sys::map_lookup_elem(m.fd(), key.as_bytes(), pod_bytes_mut(&mut value), 0)
+            .map_err(|s| m.syscall(s))?;
         Ok(found.then_some(value))
     }
 
     /// Set `key` to `value` with `flags` (`BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`).
+    #[inline]
     pub fn insert(&self, key: &K, value: &V, flags: u64) -> Result<(), MapError> {
-        self.map()
-            .update_bytes(key.as_bytes(), value.as_bytes(), flags)
+        let m = self.map();
+        sys::map_update_elem(m.fd(), key.as_bytes(), value.as_bytes(), flags)
+            .map_err(|s| m.syscall(s))
     }
 
     /// Remove `key`; `Ok(false)` if it was absent.
+    #[inline]
     pub fn remove(&self, key: &K) -> Result<bool, MapError> {
-        self.map().delete_bytes(key.as_bytes())
+        let m = self.map();
+        sys::map_delete_elem(m.fd(), key.as_bytes()).map_err(|s| m.syscall(s))
     }
 
     /// Every key.
@@ -89,6 +96,65 @@ impl<T: Borrow<MapData>, K: Pod, V: Pod> HashMap<T, K, V> {
         Ok(split_pairs(&keys, &values, n))
     }
 
+    /// One `BPF_MAP_LOOKUP_BATCH` into the caller's buffers (no allocation): up to
+    /// `keys.len().min(values.len())` elements from where `cursor` left off go to the front
+    /// of `keys` and `values`; returns how many. Call until `cursor.is_done()`.
+    ///
+    /// ```no_run
+    /// use bpfkit::maps::{BatchCursor, HashMap, MapData};
+    /// # fn f(map: &HashMap<&MapData, u32, u64>) -> Result<(), bpfkit::maps::MapError> {
+    /// let (mut keys, mut values) = (vec![0u32; 1024], vec![0u64; 1024]);
+    /// let mut cursor = BatchCursor::new();
+    /// while !cursor.is_done() {
+    ///     let n = map.lookup_batch_into(&mut cursor, &mut keys, &mut values)?;
+    ///     for (k, v) in keys[..n].iter().zip(&values[..n]) {
+    ///         println!("{k} -> {v}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A hash bucket with more elements than the buffers hold fails with `ENOSPC`
+    /// (nothing copied, the cursor unchanged): retry with larger buffers.
+    #[doc(alias = "BPF_MAP_LOOKUP_BATCH")]
+    pub fn lookup_batch_into(
+        &self,
+        cursor: &mut BatchCursor,
+        keys: &mut [K],
+        values: &mut [V],
+    ) -> Result<usize, MapError> {
+        self.batch_into(cursor, false, keys, values)
+    }
+
+    /// As [`lookup_batch_into`](Self::lookup_batch_into), removing what it returns
+    /// (`BPF_MAP_LOOKUP_AND_DELETE_BATCH`).
+    #[doc(alias = "BPF_MAP_LOOKUP_AND_DELETE_BATCH")]
+    pub fn take_batch_into(
+        &self,
+        cursor: &mut BatchCursor,
+        keys: &mut [K],
+        values: &mut [V],
+    ) -> Result<usize, MapError> {
+        self.batch_into(cursor, true, keys, values)
+    }
+
+    fn batch_into(
+        &self,
+        cursor: &mut BatchCursor,
+        delete: bool,
+        keys: &mut [K],
+        values: &mut [V],
+    ) -> Result<usize, MapError> {
+        let count = u32::try_from(keys.len().min(values.len())).unwrap_or(u32::MAX);
+        self.map().lookup_batch_into_bytes(
+            cursor,
+            delete,
+            pod_slice_bytes_mut(keys),
+            pod_slice_bytes_mut(values),
+            count,
+        )
+    }
+
     /// Every `(key, value)`, removing them, with `BPF_MAP_LOOKUP_AND_DELETE_BATCH`.
     pub fn take_batch(&self, chunk: u32) -> Result<Vec<(K, V)>, MapError> {
         let (keys, values, n) = self.map().lookup_batch_bytes(true, chunk)?;
@@ -109,13 +175,18 @@ impl<T: Borrow<MapData>, K: Pod, V: Pod> HashMap<T, K, V> {
                 values: values.len(),
             });
         }
-        self.map()
-            .update_batch_bytes(&join(keys), &join(values), keys.len(), elem_flags)
+        self.map().update_batch_bytes(
+            pod_slice_bytes(keys),
+            pod_slice_bytes(values),
+            keys.len(),
+            elem_flags,
+        )
     }
 
     /// Delete all `keys` with one `BPF_MAP_DELETE_BATCH`; returns how many were deleted.
     pub fn remove_batch(&self, keys: &[K]) -> Result<usize, MapError> {
-        self.map().delete_batch_bytes(&join(keys), keys.len())
+        self.map()
+            .delete_batch_bytes(pod_slice_bytes(keys), keys.len())
     }
 }
 
@@ -126,20 +197,26 @@ pub(crate) fn pod_bytes_mut<V: Pod>(value: &mut V) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(value as *mut V as *mut u8, size_of::<V>()) }
 }
 
+/// `Pod` values' bytes, laid end to end as they sit in memory (no copy).
+pub(crate) fn pod_slice_bytes<V: Pod>(items: &[V]) -> &[u8] {
+    // SAFETY: `V: Pod` has no padding, so the slice's memory is `size_of_val` initialised
+    // bytes; the result borrows `items`.
+    unsafe { std::slice::from_raw_parts(items.as_ptr() as *const u8, size_of_val(items)) }
+}
+
+/// `Pod` values' bytes, writable (the kernel fills them).
+pub(crate) fn pod_slice_bytes_mut<V: Pod>(items: &mut [V]) -> &mut [u8] {
+    // SAFETY: `V: Pod` has no padding and accepts any bit pattern, so writing arbitrary
+    // bytes through this slice leaves valid `V`s; the result borrows `items` exclusively.
+    unsafe { std::slice::from_raw_parts_mut(items.as_mut_ptr() as *mut u8, size_of_val(items)) }
+}
+
 /// A `Pod` from bytes the kernel wrote for a map whose sizes were checked against `V`.
 pub(crate) fn pod_from<V: Pod>(bytes: &[u8]) -> V {
     bytes
         .get(..size_of::<V>())
         .and_then(V::from_bytes)
         .unwrap_or_else(V::zeroed)
-}
-
-/// Values laid end to end.
-pub(crate) fn join<V: Pod>(items: &[V]) -> Vec<u8> {
-    items
-        .iter()
-        .flat_map(|v| v.as_bytes().iter().copied())
-        .collect()
 }
 
 pub(crate) fn split_pairs<K: Pod, V: Pod>(keys: &[u8], values: &[u8], n: usize) -> Vec<(K, V)> {

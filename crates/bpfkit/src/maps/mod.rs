@@ -26,7 +26,7 @@ mod xdp;
 pub use arena::Arena;
 pub use array::{Array, ProgramArray};
 pub use bloom_filter::BloomFilter;
-pub use data::{MapData, MapParams};
+pub use data::{BatchCursor, MapData, MapParams};
 pub use hash::HashMap;
 pub use lpm_trie::{LpmKey, LpmTrie};
 pub use map_of_maps::{ArrayOfMaps, HashOfMaps};

@@ -9,6 +9,9 @@ use super::{bpf, bpf_prefix, uapi_ext, zeroed, Command, SysResult, SyscallError}
 /// Bytes of `union bpf_attr` the element commands use: up to and including `flags`.
 const ELEM_ATTR_SIZE: usize = std::mem::offset_of!(uapi::bpf_attr__map_elem, flags) + 8;
 
+/// Bytes of `union bpf_attr` the batch commands use: up to and including `flags`.
+const BATCH_ATTR_SIZE: usize = std::mem::offset_of!(uapi::bpf_attr__batch, flags) + 8;
+
 /// A slice's address as the kernel's `__aligned_u64` pointer field.
 fn addr<T>(slice: &[T]) -> u64 {
     slice.as_ptr() as u64
@@ -94,6 +97,7 @@ pub fn map_create(a: &MapCreateAttr<'_>) -> SysResult<OwnedFd> {
     unsafe { bpf(Command::MapCreate, &mut attr) }.map(owned)
 }
 
+#[inline]
 fn elem_attr(fd: BorrowedFd<'_>, key: u64, value: u64, flags: u64) -> bpf_attr {
     let mut attr: bpf_attr = zeroed();
     // SAFETY: writing plain integer fields of a zeroed union member.
@@ -106,6 +110,7 @@ fn elem_attr(fd: BorrowedFd<'_>, key: u64, value: u64, flags: u64) -> bpf_attr {
 }
 
 /// Turn ENOENT into `Ok(false)`: "no such element" is an answer, not a failure.
+#[inline]
 fn found(r: SysResult<i64>) -> SysResult<bool> {
     match r {
         Ok(_) => Ok(true),
@@ -119,6 +124,7 @@ fn found(r: SysResult<i64>) -> SysResult<bool> {
 ///
 /// The caller passes buffers of the map's key and value sizes (value size × possible CPUs,
 /// 8-byte rounded, for per-CPU maps).
+#[inline]
 pub fn map_lookup_elem(
     fd: BorrowedFd<'_>,
     key: &[u8],
@@ -133,6 +139,7 @@ pub fn map_lookup_elem(
 
 /// `BPF_MAP_UPDATE_ELEM`: set `key` to `value` (`BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`, `BPF_F_LOCK`).
 /// Queue, stack and bloom filter maps take an empty `key`.
+#[inline]
 pub fn map_update_elem(fd: BorrowedFd<'_>, key: &[u8], value: &[u8], flags: u64) -> SysResult<()> {
     let key_addr = if key.is_empty() { 0 } else { addr(key) };
     let mut attr = elem_attr(fd, key_addr, addr(value), flags);
@@ -141,6 +148,7 @@ pub fn map_update_elem(fd: BorrowedFd<'_>, key: &[u8], value: &[u8], flags: u64)
 }
 
 /// `BPF_MAP_DELETE_ELEM`: remove `key`; `Ok(false)` if it was absent.
+#[inline]
 pub fn map_delete_elem(fd: BorrowedFd<'_>, key: &[u8]) -> SysResult<bool> {
     let mut attr = elem_attr(fd, addr(key), 0, 0);
     // SAFETY: key points to a live buffer of the map's key size (caller's contract).
@@ -200,26 +208,132 @@ pub struct BatchOutcome {
     pub done: bool,
 }
 
-fn batch(fd: BorrowedFd<'_>, command: Command, b: BatchBuffers<'_>) -> SysResult<BatchOutcome> {
-    let mut attr: bpf_attr = zeroed();
-    // SAFETY: writing plain integer fields of a zeroed union member.
-    let a = unsafe { &mut attr.batch };
-    a.map_fd = fd_u32(fd);
-    a.in_batch = b.in_batch.map_or(0, addr);
-    a.out_batch = b.out_batch.map_or(0, addr_mut);
-    a.keys = addr_mut(b.keys);
-    a.values = b.values.map_or(0, addr_mut);
-    a.count = b.count;
-    a.elem_flags = b.elem_flags;
-    // SAFETY: all pointers are live buffers sized for `count` elements (caller's contract).
-    let r = unsafe { bpf(command, &mut attr) };
-    // SAFETY: reading back the integer `count` the kernel wrote.
-    let count = unsafe { attr.batch.count };
+/// The addresses and counts of one batch command (0 for a NULL pointer).
+#[derive(Clone, Copy)]
+struct BatchAddrs {
+    in_batch: u64,
+    out_batch: u64,
+    keys: u64,
+    values: u64,
+    count: u32,
+    elem_flags: u64,
+}
+
+/// Issue one batch command with the attr's used prefix only (as libbpf's `offsetofend`).
+///
+/// # Safety
+/// Every non-zero address must point to a live buffer of the size the command reads or
+/// writes for `count` elements (`out_batch`/`in_batch`: the map's batch token size).
+#[inline]
+unsafe fn batch_raw(
+    fd: BorrowedFd<'_>,
+    command: Command,
+    b: BatchAddrs,
+) -> SysResult<BatchOutcome> {
+    let mut attr = uapi::bpf_attr__batch {
+        in_batch: b.in_batch,
+        out_batch: b.out_batch,
+        keys: b.keys,
+        values: b.values,
+        count: b.count,
+        map_fd: fd_u32(fd),
+        elem_flags: b.elem_flags,
+        flags: 0,
+    };
+    // SAFETY: the caller's contract; the record is the `batch` member, at offset 0 of the union.
+    let r = unsafe { bpf_prefix(command, &mut attr, BATCH_ATTR_SIZE) };
+    let count = attr.count;
     match r {
         Ok(_) => Ok(BatchOutcome { count, done: false }),
         Err(e) if e.errno() == Some(libc::ENOENT) => Ok(BatchOutcome { count, done: true }),
         Err(e) => Err(e),
     }
+}
+
+fn batch(fd: BorrowedFd<'_>, command: Command, b: BatchBuffers<'_>) -> SysResult<BatchOutcome> {
+    let addrs = BatchAddrs {
+        in_batch: b.in_batch.map_or(0, addr),
+        out_batch: b.out_batch.map_or(0, addr_mut),
+        keys: addr_mut(b.keys),
+        values: b.values.map_or(0, addr_mut),
+        count: b.count,
+        elem_flags: b.elem_flags,
+    };
+    // SAFETY: all pointers are live buffers sized for `count` elements (caller's contract).
+    unsafe { batch_raw(fd, command, addrs) }
+}
+
+/// `BPF_MAP_LOOKUP_BATCH` (or with `delete`, `BPF_MAP_LOOKUP_AND_DELETE_BATCH`) resuming
+/// from `token` in place, as libbpf passes one token as both `in_batch` and `out_batch`:
+/// `resume == false` starts at the first element (`in_batch` NULL). Up to `count` keys and
+/// values go to `keys` and `values`; the kernel writes where to resume into `token`.
+///
+/// The caller passes `keys`/`values` of at least `count` elements of the map's key and
+/// value (buffer) sizes and a `token` of at least the map's batch token size.
+pub fn map_lookup_batch_resume(
+    fd: BorrowedFd<'_>,
+    delete: bool,
+    token: &mut [u8],
+    resume: bool,
+    keys: &mut [u8],
+    values: &mut [u8],
+    count: u32,
+) -> SysResult<BatchOutcome> {
+    let t = addr_mut(token);
+    let command = if delete {
+        Command::MapLookupAndDeleteBatch
+    } else {
+        Command::MapLookupBatch
+    };
+    let addrs = BatchAddrs {
+        in_batch: if resume { t } else { 0 },
+        out_batch: t,
+        keys: addr_mut(keys),
+        values: addr_mut(values),
+        count,
+        elem_flags: 0,
+    };
+    // SAFETY: token/keys/values are live buffers of the sizes above (caller's contract); the
+    // kernel reads `in_batch` before it writes `out_batch`, so one buffer serves both.
+    unsafe { batch_raw(fd, command, addrs) }
+}
+
+/// `BPF_MAP_UPDATE_BATCH` from read-only buffers: `count` keys and values laid end to end.
+pub fn map_update_batch_from(
+    fd: BorrowedFd<'_>,
+    keys: &[u8],
+    values: &[u8],
+    count: u32,
+    elem_flags: u64,
+) -> SysResult<BatchOutcome> {
+    let addrs = BatchAddrs {
+        in_batch: 0,
+        out_batch: 0,
+        keys: addr(keys),
+        values: addr(values),
+        count,
+        elem_flags,
+    };
+    // SAFETY: keys/values hold `count` elements (caller's contract); the kernel only reads them.
+    unsafe { batch_raw(fd, Command::MapUpdateBatch, addrs) }
+}
+
+/// `BPF_MAP_DELETE_BATCH` from a read-only buffer of `count` keys laid end to end.
+pub fn map_delete_batch_from(
+    fd: BorrowedFd<'_>,
+    keys: &[u8],
+    count: u32,
+) -> SysResult<BatchOutcome> {
+    let addrs = BatchAddrs {
+        in_batch: 0,
+        out_batch: 0,
+        keys: addr(keys),
+        values: 0,
+        count,
+        elem_flags: 0,
+    };
+    // SAFETY: keys hold `count` keys (caller's contract); the kernel only reads them.
+    unsafe { batch_raw(fd, Command::MapDeleteBatch, addrs) }
 }
 
 /// `BPF_MAP_LOOKUP_BATCH`: up to `count` keys and values from where `in_batch` left off.
