@@ -11,6 +11,12 @@ fn kernel_config_text() -> String {
     if let Ok(text) = std::fs::read_to_string(format!("/boot/config-{}", release.trim())) {
         return text;
     }
+    config_gz_text()
+}
+
+/// `/proc/config.gz` decompressed, or empty if it is missing or unreadable.
+#[cfg(feature = "kconfig-gz")]
+fn config_gz_text() -> String {
     let Ok(file) = std::fs::File::open("/proc/config.gz") else {
         return String::new();
     };
@@ -23,6 +29,15 @@ fn kernel_config_text() -> String {
             String::new()
         }
     }
+}
+
+/// Without feature `kconfig-gz` the gzip'd config is not read: empty, with a warning if it exists.
+#[cfg(not(feature = "kconfig-gz"))]
+fn config_gz_text() -> String {
+    if std::path::Path::new("/proc/config.gz").exists() {
+        log::warn!("/proc/config.gz not read: bpfkit built without feature kconfig-gz");
+    }
+    String::new()
 }
 
 /// The kernel config as `NAME -> value` (`y`, `m`, `"str"`, numbers).
