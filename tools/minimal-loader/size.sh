@@ -11,7 +11,9 @@
 #              and the static-PIE relocations.
 # Measured with rustc 1.95 (goal <= 400,000 bytes; Aya's equivalent 1.20 MB, libbpf static 1.23 MB):
 #   x86_64  stable 819,920  build-std 354,056     aarch64  stable 695,088  build-std 294,056
-# Peak RSS (x86_64 host, /usr/bin/time -v): about 1.1 MB either route.
+# Peak RSS: host (x86_64, 6.18) /usr/bin/time -v about 1.1 MB either route (VmHWM 816 kB
+# stable, 524 kB build-std); the build-std binaries in Debian's 6.1 VMs print VmHWM 412 kB
+# (x86_64) and 360 kB (aarch64) after reading their 10 events.
 # Usage: tools/minimal-loader/size.sh [x86_64|aarch64 ...]   (default: both)
 # Needs rustup's rust-src and the musl targets; aarch64 links with rustup's rust-lld.
 set -eu
