@@ -48,6 +48,10 @@ const HOST_FIXTURES_X86_64: &[&str] = &[
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
 const RUST_FIXTURES: &[&str] = &["vm-execs"];
 
+/// `testdata/rust-ebpf` crates run in the x86_64 VM by `minimal-loader` (they define
+/// `record_execve` and `EVENTS` as it expects), checking that they verify on 6.1 too.
+const RUST_TESTDATA_X86_64: &[&str] = &["execve-events"];
+
 /// What goes into the initramfs besides busybox and modules.
 #[derive(Debug, Default)]
 pub struct Suite {
@@ -69,7 +73,7 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
             .push((object, format!("/fixtures/{name}.bpf.o")));
     }
     for name in RUST_FIXTURES {
-        let object = build_rust_fixture(name, cache)?;
+        let object = build_rust_fixture("xtask/ebpf", name, cache)?;
         suite
             .files
             .push((object, format!("/fixtures/{name}.bpf.o")));
@@ -102,6 +106,14 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
     suite
         .commands
         .push("/bin/minimal-loader /fixtures/vm-execs.bpf.o".to_owned());
+    if arch == Arch::X86_64 {
+        for name in RUST_TESTDATA_X86_64 {
+            let object = build_rust_fixture("testdata/rust-ebpf", name, cache)?;
+            let guest = format!("/fixtures/{name}.bpf.o");
+            suite.commands.push(format!("/bin/minimal-loader {guest}"));
+            suite.files.push((object, guest));
+        }
+    }
     let targets: Vec<(&str, &str)> = tests.iter().map(|&(p, t, _)| (p, t)).collect();
     for (name, executable) in test_executables(arch, &targets)? {
         let guest = format!("/tests/{name}");
@@ -135,13 +147,13 @@ fn build_c_fixture(arch: Arch, name: &str, out_dir: &Path) -> Result<PathBuf, Xt
 
 /// A Rust eBPF crate built through bpfkit-build (bpfel: the same object serves both
 /// little-endian guests).
-fn build_rust_fixture(name: &str, cache: &Path) -> Result<PathBuf, XtaskError> {
-    let objects = bpfkit_build::EbpfBuild::new(repo_root().join("xtask/ebpf").join(name))
+fn build_rust_fixture(dir: &str, name: &str, cache: &Path) -> Result<PathBuf, XtaskError> {
+    let objects = bpfkit_build::EbpfBuild::new(repo_root().join(dir).join(name))
         .target_dir(cache.parent().unwrap_or(cache).join("rust-ebpf"))
         .quiet(true)
         .build()
         .map_err(|e| XtaskError::Command {
-            command: format!("bpfkit-build of xtask/ebpf/{name}"),
+            command: format!("bpfkit-build of {dir}/{name}"),
             detail: e.to_string(),
         })?;
     let wanted = name.replace('-', "_");
