@@ -20,6 +20,8 @@ const HOST_TESTS_X86_64: &[(&str, &str, &[&str])] = &[
     ("bpfkit", "readers_perf_buffer", &[]),
     ("bpfkit", "readers_user_ring_buf", &[]),
     ("bpfkit-obj", "relo_verifier", &[]),
+    // uprobe.multi with cookies: asserts on 6.12, SKIPs on 6.1 (its BTF lacks the attach type).
+    ("bpfkit", "vm_uprobe_multi", &[]),
     (
         "bpfkit",
         "attach_tracing",
@@ -43,6 +45,7 @@ const HOST_FIXTURES_X86_64: &[&str] = &[
     "attach_counters",
     "prog_tracing",
     "prog_trampoline",
+    "attach_multi",
 ];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
