@@ -56,11 +56,22 @@ impl fmt::Display for IrProblem {
                 "`{function}` makes an indirect call (function pointer or `dyn` method): BPF \
                  programs can only call known functions; use generics or an enum instead"
             ),
-            Self::UndefinedFunction { function, callee } => write!(
-                f,
-                "`{function}` calls `{callee}`, which no input defines (BPF objects cannot \
-                 call library functions)"
-            ),
+            Self::UndefinedFunction { function, callee } => {
+                write!(
+                    f,
+                    "`{function}` calls `{callee}`, which no input defines (BPF objects cannot \
+                     call library functions)"
+                )?;
+                if callee.starts_with("bpf_") {
+                    write!(
+                        f,
+                        "; if `{callee}` is a kernel function (kfunc), note that bpfkit-link \
+                         cannot emit kfunc calls from Rust yet (they need a `.ksyms` extern \
+                         with its BTF prototype, which Rust's debug info does not give)"
+                    )?;
+                }
+                Ok(())
+            }
             Self::NamedLikeSection {
                 kind,
                 symbol,
@@ -551,6 +562,18 @@ declare void @_RNvCsfLfy6EI15iL_7___rustc17rust_begin_unwind(ptr)
                 function: "prog".into(),
                 callee: "memcpy".into()
             }]
+        );
+        let kfunc = "define i32 @prog(ptr %p) {\n  %t = call ptr @bpf_task_acquire(ptr %p)\n  ret i32 0\n}\ndeclare ptr @bpf_task_acquire(ptr)\n";
+        let problems = check_and_lower(kfunc).problems;
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].to_string().ends_with(
+                "; if `bpf_task_acquire` is a kernel function (kfunc), note that bpfkit-link \
+                 cannot emit kfunc calls from Rust yet (they need a `.ksyms` extern with its \
+                 BTF prototype, which Rust's debug info does not give)"
+            ),
+            "{}",
+            problems[0]
         );
     }
 
