@@ -10,7 +10,8 @@
 #              message and backtrace machinery (gimli, addr2line, libunwind, demangler)
 #              and the static-PIE relocations.
 # Measured with rustc 1.95 (goal <= 400,000 bytes; Aya's equivalent 1.20 MB, libbpf static 1.23 MB):
-#   x86_64  stable 819,920  build-std 354,056     aarch64  stable 695,088  build-std 294,056
+#   x86_64  stable 828,112  build-std 362,248     aarch64  stable 704,320  build-std 299,976
+# (opt-level "s" instead of "z": x86_64 stable 889,552, build-std 423,688.)
 # Peak RSS: host (x86_64, 6.18) /usr/bin/time -v about 1.1 MB either route (VmHWM 816 kB
 # stable, 524 kB build-std); the build-std binaries in Debian's 6.1 VMs print VmHWM 412 kB
 # (x86_64) and 360 kB (aarch64) after reading their 10 events.
