@@ -161,6 +161,29 @@ fn variable_length_copies_are_lowered_to_loops_the_verifier_accepts() {
     assert_eq!(bytes, expected);
 }
 
+/// `bpfkit$kfunc$` declarations become kfunc calls: libbpf resolves them against vmlinux
+/// BTF and the verifier accepts the acquire/release pair.
+#[test]
+fn kfunc_declarations_become_kfunc_calls_libbpf_resolves() {
+    let object = build("kfunc");
+    let loaded = Loaded::new(&object.path, "kfunc");
+    let info = loaded.program_info("on_newtask");
+    assert!(info["btf_id"].as_u64().is_some_and(|id| id > 0), "{info}");
+    let pinned = loaded.program("on_newtask");
+    let xlated = common::bpftool(&["prog", "dump", "xlated", "pinned", pinned.to_str().unwrap()]);
+    for kfunc in [
+        "bpf_task_acquire",
+        "bpf_rcu_read_lock",
+        "bpf_rcu_read_unlock",
+        "bpf_task_release",
+    ] {
+        assert!(
+            xlated.contains(&format!("call {kfunc}#")),
+            "{kfunc}: {xlated}"
+        );
+    }
+}
+
 /// An opaque `task_struct` (like `bpfkit_ebpf::bindings::task_struct`) seen before the
 /// stand-in does not capture the marker: the type with the member wins.
 #[test]

@@ -1069,6 +1069,8 @@ fn rust_objects_load_with_bpfkit_loader_as_with_libbpf() {
         build("program-types"),
         build("program-types-load"),
         build_crate("tools/execsnoop/execsnoop-ebpf", "execsnoop"),
+        // Kfunc calls (bpfkit-link's `bpfkit$kfunc$` declarations), resolved by both loaders.
+        build_crate("testdata/rust/kfunc", "kfunc"),
     ];
     for object in &objects {
         let libbpf = prog_loadall(object).expect("libbpf loads");

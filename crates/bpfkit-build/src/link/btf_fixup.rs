@@ -6,7 +6,8 @@
 //! - names with characters outside `[A-Za-z0-9_]` (`Option<u32>`, `&str`, `{closure_env#0}`):
 //!   each run of them becomes `_`;
 //! - struct members out of offset order (Rust reorders fields): sorted by offset;
-//! - zero-sized statics in a DATASEC: their entries are dropped;
+//! - zero-sized statics in a DATASEC: their entries are dropped (not FUNCs: kfuncs in
+//!   `.ksyms` have size 0);
 //! - unnamed function parameters: named `argN`;
 //! - `FUNC`s whose ELF symbol is not global (functions internalized by the linker): made static;
 //! - references to type 0 where a type is required (`char`, which LLVM drops): pointed at an
@@ -310,6 +311,13 @@ fn fix_types(
     let mut report = FixupReport::default();
     let mut char_id = None;
     let type_count = types.len() as u32;
+    // Type ids (1-based) of FUNCs: their DATASEC entries (`.ksyms` kfuncs) have size 0.
+    let funcs: HashSet<u32> = types
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind() == kind::FUNC)
+        .map(|(i, _)| i as u32 + 1)
+        .collect();
     let mut char_type = |report: &mut FixupReport| -> u32 {
         report.char_refs += 1;
         *char_id.get_or_insert(type_count + 1)
@@ -380,7 +388,7 @@ fn fix_types(
                 let kept: Vec<u32> = t
                     .extra
                     .chunks(3)
-                    .filter(|entry| entry[2] != 0)
+                    .filter(|entry| entry[2] != 0 || funcs.contains(&entry[0]))
                     .flatten()
                     .copied()
                     .collect();

@@ -65,9 +65,8 @@ impl fmt::Display for IrProblem {
                 if callee.starts_with("bpf_") {
                     write!(
                         f,
-                        "; if `{callee}` is a kernel function (kfunc), note that bpfkit-link \
-                         cannot emit kfunc calls from Rust yet (they need a `.ksyms` extern \
-                         with its BTF prototype, which Rust's debug info does not give)"
+                        "; if `{callee}` is a kernel function (kfunc), declare it with \
+                         `#[link_name = \"bpfkit$kfunc${callee}\"]`"
                     )?;
                 }
                 Ok(())
@@ -249,7 +248,8 @@ pub fn check_and_lower(ir: &str) -> Analysis {
     for line in ir.lines() {
         if line.starts_with("define ") {
             defined.extend(declared_name(line));
-        } else if line.starts_with("declare ") {
+        } else if line.starts_with("declare ") && !line.contains("section \".ksyms\"") {
+            // `.ksyms` declarations are kfuncs, resolved by the loader (see `kfuncs`).
             declared.extend(declared_name(line));
         }
     }
@@ -568,9 +568,8 @@ declare void @_RNvCsfLfy6EI15iL_7___rustc17rust_begin_unwind(ptr)
         assert_eq!(problems.len(), 1);
         assert!(
             problems[0].to_string().ends_with(
-                "; if `bpf_task_acquire` is a kernel function (kfunc), note that bpfkit-link \
-                 cannot emit kfunc calls from Rust yet (they need a `.ksyms` extern with its \
-                 BTF prototype, which Rust's debug info does not give)"
+                "; if `bpf_task_acquire` is a kernel function (kfunc), declare it with \
+                 `#[link_name = \"bpfkit$kfunc$bpf_task_acquire\"]`"
             ),
             "{}",
             problems[0]

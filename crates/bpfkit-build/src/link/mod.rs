@@ -11,6 +11,7 @@ pub mod core_markers;
 pub mod elf_patch;
 pub mod inputs;
 pub mod ir;
+pub mod kfuncs;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,9 @@ pub enum LinkError {
     /// A CO-RE marker could not be rewritten.
     #[error(transparent)]
     CoreMarker(#[from] core_markers::CoreMarkerError),
+    /// A kfunc declaration could not be rewritten.
+    #[error(transparent)]
+    Kfunc(#[from] kfuncs::KfuncError),
     /// llc produced an object the linker cannot read.
     #[error("cannot read the object llc wrote ({}): {reason}", path.display())]
     BadObject {
@@ -227,15 +231,29 @@ fn link_in(
     run(cmd, "llvm-link")?;
 
     // CO-RE: marker calls become preserve-access-index intrinsics before opt.
+    // Kfuncs: `bpfkit$kfunc$` declarations become `.ksyms` externs with a prototype.
     let mut opt_input = linked.clone();
-    if core_markers::bitcode_mentions_markers(&read(&linked)?) {
+    let linked_bitcode = read(&linked)?;
+    let has_markers = core_markers::bitcode_mentions_markers(&linked_bitcode);
+    let has_kfuncs = kfuncs::bitcode_mentions_kfuncs(&linked_bitcode);
+    if has_markers || has_kfuncs {
         let text = scratch.join("linked.ll");
         let mut cmd = Command::new(toolchain.tool("llvm-dis")?);
         cmd.arg(&linked).arg("-o").arg(&text);
         run(cmd, "llvm-dis")?;
-        if let Some(rewritten) = core_markers::rewrite(&read_text(&text)?)? {
+        let mut ir = read_text(&text)?;
+        let mut changed = false;
+        if let Some(rewritten) = core_markers::rewrite(&ir)? {
+            ir = rewritten;
+            changed = true;
+        }
+        if let Some(rewritten) = kfuncs::rewrite(&ir)? {
+            ir = rewritten;
+            changed = true;
+        }
+        if changed {
             let core_path = scratch.join("core.ll");
-            write(&core_path, rewritten.as_bytes())?;
+            write(&core_path, ir.as_bytes())?;
             opt_input = core_path;
         }
     }
