@@ -298,6 +298,15 @@ fn pinned_map_is_pinned_by_name_reused_and_cleaned_up() {
     // A private pin root keeps this test independent of other processes' loads.
     let root = Path::new("/sys/fs/bpf").join(format!("bpfkit-pin-root-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
+    // Removes the (by then empty) root on every exit path, also when an assertion fails;
+    // declared before the loads so it drops after them.
+    struct RemoveDir<'a>(&'a Path);
+    impl Drop for RemoveDir<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(self.0);
+        }
+    }
+    let _root_guard = RemoveDir(&root);
     let pin = root.join("bpfkit_fixture_pinned_counts");
     let opts = RelocateOptions {
         pin_root_path: Some(root.clone()),
@@ -328,7 +337,11 @@ fn pinned_map_is_pinned_by_name_reused_and_cleaned_up() {
     assert!(pin.exists(), "the reusing load leaves the pin");
     drop(first);
     assert!(!pin.exists(), "the creating load removes its pin");
-    std::fs::remove_dir(&root).unwrap();
+    assert_eq!(
+        std::fs::read_dir(&root).unwrap().count(),
+        0,
+        "nothing left under the pin root"
+    );
 }
 
 #[test]

@@ -81,8 +81,8 @@ pub fn attach(
         }
         attr.config1 = perf_event::c_str_addr(&c_function);
         attr.config2 = options.offset;
-        attr.sample_period_or_freq = 1;
-        attr.wakeup = 1;
+        attr.sample_period = 1;
+        attr.wakeup_events = 1;
         let event = perf_event::perf_event_open(&attr, -1, 0, None).map_err(|source| {
             let hint = match source.errno() {
                 Some(libc::ENOENT) => Some("no such kernel function, or it cannot be probed"),
@@ -146,8 +146,8 @@ fn attach_tracefs(
     let id = tracefs::tracepoint_id("bpfkit", &event)
         .map_err(|e| AttachError::io(name, format!("id of {what}"), e))?;
     let mut attr = perf_event::PerfEventAttr::new(perf_event::PERF_TYPE_TRACEPOINT, id);
-    attr.sample_period_or_freq = 1;
-    attr.wakeup = 1;
+    attr.sample_period = 1;
+    attr.wakeup_events = 1;
     let fd = perf_event::perf_event_open(&attr, -1, 0, None)
         .map_err(|e| AttachError::syscall(name, format!("perf_event_open {what}"), e))?;
     attach_perf_event(program, fd, options.cookie, Some(dynamic), what)

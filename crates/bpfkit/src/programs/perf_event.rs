@@ -56,10 +56,10 @@ pub fn attach(
     let mut attr = pe::PerfEventAttr::new(type_, config);
     match sample {
         SamplePolicy::Frequency(f) => {
-            attr.sample_period_or_freq = f;
+            attr.sample_period = f;
             attr.flags |= pe::ATTR_FLAG_FREQ;
         }
-        SamplePolicy::Period(p) => attr.sample_period_or_freq = p,
+        SamplePolicy::Period(p) => attr.sample_period = p,
     }
     let targets: Vec<(i32, i32)> = match scope {
         PerfEventScope::AllCpus => online_cpus()

@@ -28,8 +28,8 @@ pub fn attach_with_cookie(
         AttachError::target(program.name(), &target, format!("no such tracepoint: {e}"))
     })?;
     let mut attr = perf_event::PerfEventAttr::new(perf_event::PERF_TYPE_TRACEPOINT, id);
-    attr.sample_period_or_freq = 1;
-    attr.wakeup = 1;
+    attr.sample_period = 1;
+    attr.wakeup_events = 1;
     let event = perf_event::perf_event_open(&attr, -1, 0, None).map_err(|e| {
         AttachError::syscall(
             program.name(),

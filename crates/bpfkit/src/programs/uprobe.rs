@@ -114,8 +114,8 @@ pub fn attach_offset(
         }
         attr.config1 = perf_event::c_str_addr(&c_path);
         attr.config2 = offset;
-        attr.sample_period_or_freq = 1;
-        attr.wakeup = 1;
+        attr.sample_period = 1;
+        attr.wakeup_events = 1;
         let event = perf_event::perf_event_open(&attr, pid, cpu, None)
             .map_err(|e| AttachError::syscall(name, format!("perf_event_open {what}"), e))?;
         return attach_perf_event(program, event, options.cookie, None, &what);
@@ -148,8 +148,8 @@ pub fn attach_offset(
     let id = tracefs::tracepoint_id("bpfkit", &event)
         .map_err(|e| AttachError::io(name, format!("id of {what}"), e))?;
     let mut attr = perf_event::PerfEventAttr::new(perf_event::PERF_TYPE_TRACEPOINT, id);
-    attr.sample_period_or_freq = 1;
-    attr.wakeup = 1;
+    attr.sample_period = 1;
+    attr.wakeup_events = 1;
     let fd = perf_event::perf_event_open(&attr, pid, cpu, None)
         .map_err(|e| AttachError::syscall(name, format!("perf_event_open {what}"), e))?;
     attach_perf_event(program, fd, options.cookie, Some(dynamic), &what)

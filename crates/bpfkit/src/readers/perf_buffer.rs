@@ -17,8 +17,8 @@ use super::poll::Poller;
 use super::ring_buf::syscall;
 use super::{page_size, ReaderError};
 use crate::maps::{MapData, MapType};
-use crate::sys::perf::{
-    perf_event_open, PerfEventAttr, PERF_ATTR_FLAG_WATERMARK, PERF_RECORD_LOST, PERF_RECORD_SAMPLE,
+use crate::sys::perf_event::{
+    perf_event_open, PerfEventAttr, ATTR_FLAG_WATERMARK, PERF_RECORD_LOST, PERF_RECORD_SAMPLE,
 };
 use crate::sys::MmapRegion;
 
@@ -169,10 +169,10 @@ impl PerfBuffer {
         }
         let mut attr = PerfEventAttr::bpf_output(1);
         match options.wakeup {
-            Wakeup::Events(n) => attr.wakeup = n.max(1),
+            Wakeup::Events(n) => attr.wakeup_events = n.max(1),
             Wakeup::Watermark(bytes) => {
-                attr.flags |= PERF_ATTR_FLAG_WATERMARK;
-                attr.wakeup = bytes.max(1);
+                attr.flags |= ATTR_FLAG_WATERMARK;
+                attr.wakeup_events = bytes.max(1);
             }
         }
         let map_fd = map
@@ -194,7 +194,7 @@ impl PerfBuffer {
         };
         let array = crate::maps::PerfEventArray::new(map)?;
         for cpu in cpus {
-            let event = perf_event_open(&attr, -1, cpu as i32, None, 0).map_err(sys)?;
+            let event = perf_event_open(&attr, -1, cpu as i32, None).map_err(sys)?;
             let mmap = MmapRegion::map(
                 event.as_fd(),
                 page_size * (1 + options.pages_per_cpu),

@@ -1,5 +1,5 @@
 //! The one place that calls the kernel: bpf(2) commands, one thin wrapper each, map mmap, and
-//! perf_event_open(2) ([`perf`]).
+//! perf_event_open(2) ([`perf_event`]).
 //!
 //! Every wrapper takes and returns owned or borrowed fds (`OwnedFd`, `BorrowedFd`) and reports
 //! failures as [`SyscallError`], which keeps the command name and the errno. All bpf(2) calls
@@ -9,7 +9,6 @@
 pub mod attach;
 mod commands;
 mod mmap;
-pub mod perf;
 pub mod perf_event;
 pub mod tracefs;
 #[allow(clippy::all, rustdoc::all, unsafe_op_in_unsafe_fn)]

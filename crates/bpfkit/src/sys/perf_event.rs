@@ -1,13 +1,16 @@
-//! perf_event_open(2) and the perf ioctls that bind a BPF program to a perf event.
+//! perf_event_open(2) and the perf event ioctls, with owned fds: the one perf wrapper.
 //!
-//! `struct perf_event_attr` is written out here (`PERF_ATTR_SIZE_VER8`, 136 bytes) because the
-//! generated UAPI covers `<linux/bpf.h>` only; the field offsets follow `<linux/perf_event.h>`.
+//! Used by the attach paths (tracepoint/kprobe/uprobe/sampling events, `PERF_EVENT_IOC_SET_BPF`)
+//! and by the perf buffer reader (`PERF_COUNT_SW_BPF_OUTPUT` rings). `struct perf_event_attr` is
+//! written out here (`PERF_ATTR_SIZE_VER8`, 136 bytes) because the generated UAPI covers
+//! `<linux/bpf.h>` only; the field offsets follow `<linux/perf_event.h>`. Older kernels accept
+//! the larger record because every field they do not know is zero.
 
 use std::ffi::CStr;
-use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use super::{SysResult, SyscallError};
+use super::commands::last_error;
+use super::SysResult;
 
 /// `PERF_TYPE_HARDWARE`.
 pub const PERF_TYPE_HARDWARE: u32 = 0;
@@ -17,10 +20,16 @@ pub const PERF_TYPE_SOFTWARE: u32 = 1;
 pub const PERF_TYPE_TRACEPOINT: u32 = 2;
 /// `PERF_COUNT_SW_CPU_CLOCK`.
 pub const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
-/// `PERF_COUNT_SW_BPF_OUTPUT`.
+/// `PERF_COUNT_SW_BPF_OUTPUT`: the event `bpf_perf_event_output` writes samples to.
 pub const PERF_COUNT_SW_BPF_OUTPUT: u64 = 10;
-/// `PERF_SAMPLE_RAW`.
+/// `PERF_SAMPLE_RAW`: samples carry a `u32 size; u8 data[size]` payload.
 pub const PERF_SAMPLE_RAW: u64 = 1 << 10;
+/// `PERF_RECORD_LOST`: the kernel dropped samples because the ring was full.
+pub const PERF_RECORD_LOST: u32 = 2;
+/// `PERF_RECORD_SAMPLE`: one sample.
+pub const PERF_RECORD_SAMPLE: u32 = 9;
+/// `PERF_ATTR_SIZE_VER8`: the size of [`PerfEventAttr`].
+pub const PERF_ATTR_SIZE_VER8: u32 = 136;
 /// `PERF_FLAG_FD_CLOEXEC`.
 pub const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
 
@@ -40,24 +49,25 @@ pub const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
 
 /// `struct perf_event_attr` up to `config3` (`PERF_ATTR_SIZE_VER8`).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PerfEventAttr {
     /// `type`: `PERF_TYPE_*` or a dynamic PMU type (kprobe, uprobe).
     pub type_: u32,
-    /// `size`: `size_of::<PerfEventAttr>()`.
+    /// `size`: [`PERF_ATTR_SIZE_VER8`].
     pub size: u32,
     /// `config`: event selector (tracepoint id, `PERF_COUNT_*`, retprobe bit).
     pub config: u64,
-    /// `sample_period` or `sample_freq` (with [`ATTR_FLAG_FREQ`]).
-    pub sample_period_or_freq: u64,
+    /// `sample_period`, or `sample_freq` (the same union) with [`ATTR_FLAG_FREQ`].
+    pub sample_period: u64,
     /// `sample_type`: `PERF_SAMPLE_*`.
     pub sample_type: u64,
     /// `read_format`.
     pub read_format: u64,
     /// The flag bitfield (`disabled`, `freq`, `watermark`, ...).
     pub flags: u64,
-    /// `wakeup_events` or `wakeup_watermark`.
-    pub wakeup: u32,
+    /// `wakeup_events`, or `wakeup_watermark` in bytes (the same union) with
+    /// [`ATTR_FLAG_WATERMARK`].
+    pub wakeup_events: u32,
     /// `bp_type`.
     pub bp_type: u32,
     /// `config1`: `kprobe_func` / `uprobe_path` pointer.
@@ -90,21 +100,33 @@ pub struct PerfEventAttr {
     pub config3: u64,
 }
 
-const _: () = assert!(std::mem::size_of::<PerfEventAttr>() == 136);
+const _: () = assert!(std::mem::size_of::<PerfEventAttr>() == PERF_ATTR_SIZE_VER8 as usize);
 
 impl PerfEventAttr {
     /// A zeroed attr of the given type and config, with `size` set.
     pub fn new(type_: u32, config: u64) -> Self {
         Self {
             type_,
-            size: std::mem::size_of::<Self>() as u32,
+            size: PERF_ATTR_SIZE_VER8,
             config,
             ..Default::default()
         }
     }
+
+    /// A `PERF_COUNT_SW_BPF_OUTPUT` event with raw samples, waking readers every
+    /// `wakeup_events` samples (at least 1), as perf buffers open per CPU.
+    pub fn bpf_output(wakeup_events: u32) -> Self {
+        Self {
+            sample_period: 1,
+            sample_type: PERF_SAMPLE_RAW,
+            wakeup_events: wakeup_events.max(1),
+            ..Self::new(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_BPF_OUTPUT)
+        }
+    }
 }
 
-/// perf_event_open(2): `pid` -1 with a `cpu` means all tasks on that CPU; `pid` 0 the caller.
+/// perf_event_open(2): `pid` -1 with a `cpu` means all tasks on that CPU; `pid` 0 the caller;
+/// `group_fd` `None` for no group. `PERF_FLAG_FD_CLOEXEC` is always set.
 ///
 /// The caller keeps any string pointed to by `config1` alive for the call (kprobe/uprobe PMU).
 pub fn perf_event_open(
@@ -127,10 +149,7 @@ pub fn perf_event_open(
         )
     };
     if ret < 0 {
-        return Err(SyscallError {
-            call: "perf_event_open",
-            io_error: io::Error::last_os_error(),
-        });
+        return Err(last_error("perf_event_open"));
     }
     // SAFETY: the kernel returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
@@ -142,19 +161,18 @@ fn ioctl(
     arg: libc::c_ulong,
     call: &'static str,
 ) -> SysResult<()> {
-    // SAFETY: the perf ioctls used here take an integer argument, no pointers.
+    // SAFETY: the perf ioctls used here take an integer argument, no pointers; the fd is live
+    // for the call. `request as _`: glibc's ioctl takes c_ulong, musl's c_int.
     let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) };
     if ret < 0 {
-        Err(SyscallError {
-            call,
-            io_error: io::Error::last_os_error(),
-        })
+        Err(last_error(call))
     } else {
         Ok(())
     }
 }
 
-/// `PERF_EVENT_IOC_SET_BPF`: run `prog` when the event fires.
+/// `PERF_EVENT_IOC_SET_BPF`: run `prog` when the event fires (tracepoint, kprobe, uprobe and
+/// sampling events).
 pub fn perf_event_set_bpf(event: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> SysResult<()> {
     ioctl(
         event,
