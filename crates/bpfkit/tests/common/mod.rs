@@ -90,7 +90,8 @@ pub fn bpftool(args: &[&str]) -> serde_json::Value {
 }
 
 /// A fresh directory on a bpffs: /sys/fs/bpf (mounted if needed) / bpfkit-test-<pid>-<name>.
-/// Removed (it must be empty: the test unpins first) by [`BpffsDir::remove`].
+/// Removed (it must be empty: the test unpins first) by [`BpffsDir::remove`]; if a test
+/// fails before that, dropping it removes the directory and whatever is pinned in it.
 pub struct BpffsDir {
     pub path: PathBuf,
 }
@@ -112,6 +113,13 @@ impl BpffsDir {
 
     pub fn remove(self) {
         std::fs::remove_dir(&self.path).expect("pin dir is empty and removable");
+    }
+}
+
+impl Drop for BpffsDir {
+    fn drop(&mut self) {
+        // After `remove` this finds nothing; after a failed assertion it cleans up the pins.
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
