@@ -87,8 +87,59 @@ const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
 /// `_IOW('$', 8, __u32)`.
 const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
 
+/// `perf_event_open(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)`; panics naming `what` and the
+/// errno if the kernel refuses.
+fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32, what: &str) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: perf_event_open reads `attr` (and, for uprobes, the path `config1` points to,
+    // which the caller keeps alive); pid/cpu select the task and CPU as perf_event_open(2) says.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            attr,
+            pid,
+            cpu,
+            -1,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    };
+    assert!(
+        fd >= 0,
+        "perf_event_open {what}: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a new fd owned by nobody else.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+}
+
+/// Runs `prog` on every event of `perf` (`PERF_EVENT_IOC_SET_BPF`), then enables the event.
+fn perf_event_set_bpf(perf: &std::os::fd::OwnedFd, prog: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: PERF_EVENT_IOC_SET_BPF takes the program fd as its argument.
+    let ret = unsafe {
+        libc::ioctl(
+            perf.as_raw_fd(),
+            PERF_EVENT_IOC_SET_BPF as _,
+            prog.as_raw_fd(),
+        )
+    };
+    assert_eq!(
+        ret,
+        0,
+        "PERF_EVENT_IOC_SET_BPF: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: PERF_EVENT_IOC_ENABLE takes no argument.
+    let ret = unsafe { libc::ioctl(perf.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0) };
+    assert_eq!(
+        ret,
+        0,
+        "PERF_EVENT_IOC_ENABLE: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
 fn attach_tracepoint(prog_pin: &Path, category: &str, name: &str) -> TracepointAttachment {
-    use std::os::fd::{AsRawFd, FromRawFd};
     let tracefs = Path::new("/sys/kernel/tracing");
     if !tracefs.join("events").exists() {
         let _ = std::process::Command::new("mount")
@@ -102,58 +153,18 @@ fn attach_tracepoint(prog_pin: &Path, category: &str, name: &str) -> TracepointA
             .parse()
             .expect("numeric tracepoint id");
     let prog = bpf_obj_get(prog_pin);
-    {
-        let cpu = 0;
-        let attr = PerfEventAttr {
-            type_: PERF_TYPE_TRACEPOINT,
-            size: std::mem::size_of::<PerfEventAttr>() as u32,
-            config: id,
-            sample_period: 1,
-            wakeup_events: 1,
-            ..Default::default()
-        };
-        // SAFETY: perf_event_open reads `attr`; pid -1 with a cpu traces all tasks there.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr,
-                -1,
-                cpu,
-                -1,
-                PERF_FLAG_FD_CLOEXEC,
-            )
-        };
-        assert!(
-            fd >= 0,
-            "perf_event_open: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: a new fd owned by nobody else.
-        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
-        // SAFETY: PERF_EVENT_IOC_SET_BPF takes the program fd as its argument.
-        let ret = unsafe {
-            libc::ioctl(
-                fd.as_raw_fd(),
-                PERF_EVENT_IOC_SET_BPF as _,
-                prog.as_raw_fd(),
-            )
-        };
-        assert_eq!(
-            ret,
-            0,
-            "PERF_EVENT_IOC_SET_BPF: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: PERF_EVENT_IOC_ENABLE takes no argument.
-        let ret = unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0) };
-        assert_eq!(
-            ret,
-            0,
-            "PERF_EVENT_IOC_ENABLE: {}",
-            std::io::Error::last_os_error()
-        );
-        TracepointAttachment { _perf: fd }
-    }
+    let attr = PerfEventAttr {
+        type_: PERF_TYPE_TRACEPOINT,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: id,
+        sample_period: 1,
+        wakeup_events: 1,
+        ..Default::default()
+    };
+    // pid -1 on CPU 0: every task there.
+    let perf = perf_event_open(&attr, -1, 0, &format!("tracepoint {category}/{name}"));
+    perf_event_set_bpf(&perf, &prog);
+    TracepointAttachment { _perf: perf }
 }
 
 fn c_str(bytes: &[u8]) -> String {
@@ -363,6 +374,35 @@ fn test_run(prog_pin: &Path, packet: &[u8]) {
     );
 }
 
+/// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)` of a BPF map or perf event; panics naming
+/// `what` and the errno if the kernel refuses. The caller unmaps it with `libc::munmap`.
+fn mmap_shared(
+    fd: std::os::fd::RawFd,
+    len: usize,
+    prot: i32,
+    offset: usize,
+    what: &str,
+) -> *mut u8 {
+    // SAFETY: a fresh shared mapping at an address the kernel picks overlaps nothing of ours.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd,
+            offset as libc::off_t,
+        )
+    };
+    assert_ne!(
+        ptr,
+        libc::MAP_FAILED,
+        "mmap {what}: {}",
+        std::io::Error::last_os_error()
+    );
+    ptr.cast()
+}
+
 /// Every pending record of a pinned `BPF_MAP_TYPE_RINGBUF` of `size` bytes, read through
 /// the kernel's mmap layout (consumer page, producer page, data pages mapped twice).
 fn drain_ringbuf(map_pin: &Path, size: usize) -> Vec<Vec<u8>> {
@@ -373,39 +413,17 @@ fn drain_ringbuf(map_pin: &Path, size: usize) -> Vec<Vec<u8>> {
 fn drain_ringbuf_fd(map: std::os::fd::BorrowedFd<'_>, size: usize) -> Vec<Vec<u8>> {
     use std::os::fd::AsRawFd;
     let page = 4096usize;
-    // SAFETY: mapping the consumer page read-write and producer + data read-only, as the
-    // ring buffer's mmap contract allows; both are unmapped below.
-    let (cons, prod) = unsafe {
-        let cons = libc::mmap(
-            std::ptr::null_mut(),
-            page,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            map.as_raw_fd(),
-            0,
-        );
-        assert_ne!(
-            cons,
-            libc::MAP_FAILED,
-            "mmap consumer: {}",
-            std::io::Error::last_os_error()
-        );
-        let prod = libc::mmap(
-            std::ptr::null_mut(),
-            page + 2 * size,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            map.as_raw_fd(),
-            page as i64,
-        );
-        assert_ne!(
-            prod,
-            libc::MAP_FAILED,
-            "mmap producer: {}",
-            std::io::Error::last_os_error()
-        );
-        (cons.cast::<u8>(), prod.cast::<u8>())
-    };
+    // The consumer page read-write and producer + data read-only, as the ring buffer's mmap
+    // contract allows; both are unmapped below.
+    let prot_rw = libc::PROT_READ | libc::PROT_WRITE;
+    let cons = mmap_shared(map.as_raw_fd(), page, prot_rw, 0, "consumer");
+    let prod = mmap_shared(
+        map.as_raw_fd(),
+        page + 2 * size,
+        libc::PROT_READ,
+        page,
+        "producer",
+    );
     let mut records = Vec::new();
     // SAFETY: positions are u64 at the start of their pages; records lie in the data area,
     // mapped twice so a record crossing the end reads contiguously.
@@ -887,7 +905,6 @@ fn each_runnable_program_type_records_its_context() {
 
     // perf_event: a software cpu-clock event on this thread every 100 µs of CPU time.
     {
-        use std::os::fd::{AsRawFd, FromRawFd};
         let attr = PerfEventAttr {
             type_: 1, // PERF_TYPE_SOFTWARE
             size: std::mem::size_of::<PerfEventAttr>() as u32,
@@ -895,40 +912,10 @@ fn each_runnable_program_type_records_its_context() {
             sample_period: 100_000,
             ..Default::default()
         };
-        // SAFETY: perf_event_open reads `attr`; pid 0 / cpu -1 is this thread on any CPU.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr,
-                0,
-                -1,
-                -1,
-                PERF_FLAG_FD_CLOEXEC,
-            )
-        };
-        assert!(
-            fd >= 0,
-            "perf_event_open: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: a new fd owned by nobody else.
-        let perf = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+        // pid 0 / cpu -1: this thread on any CPU.
+        let perf = perf_event_open(&attr, 0, -1, "cpu-clock");
         let prog = bpf_obj_get(&pin("on_sample"));
-        // SAFETY: SET_BPF takes the program fd; ENABLE takes no argument.
-        unsafe {
-            assert_eq!(
-                libc::ioctl(
-                    perf.as_raw_fd(),
-                    PERF_EVENT_IOC_SET_BPF as _,
-                    prog.as_raw_fd()
-                ),
-                0
-            );
-            assert_eq!(
-                libc::ioctl(perf.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0),
-                0
-            );
-        }
+        perf_event_set_bpf(&perf, &prog);
         let start = std::time::Instant::now();
         let mut spin = 0u64;
         while start.elapsed() < std::time::Duration::from_millis(100) {
@@ -1351,7 +1338,6 @@ fn dynsym_file_offset(path: &Path, name: &str) -> u64 {
 /// `getpid` for this thread only; calling it fires both.
 #[test]
 fn uprobe_and_uretprobe_see_a_libc_call_of_this_thread() {
-    use std::os::fd::{AsRawFd, FromRawFd};
     let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
     let libc_path = maps
         .lines()
@@ -1381,40 +1367,10 @@ fn uprobe_and_uretprobe_see_a_libc_call_of_this_thread() {
             config2: offset,
             ..Default::default()
         };
-        // SAFETY: perf_event_open reads `attr` and the path it points to.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr,
-                tid,
-                -1,
-                -1,
-                PERF_FLAG_FD_CLOEXEC,
-            )
-        };
-        assert!(
-            fd >= 0,
-            "perf_event_open uprobe {libc_path}+{offset:#x}: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: a new fd owned by nobody else; closing it detaches.
-        let perf = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+        let perf = perf_event_open(&attr, tid, -1, &format!("uprobe {libc_path}+{offset:#x}"));
+        // Closing `perf` detaches the program.
         let program = bpf_obj_get(&loaded.pin_dir().join(prog));
-        // SAFETY: SET_BPF takes the program fd; ENABLE takes no argument.
-        unsafe {
-            assert_eq!(
-                libc::ioctl(
-                    perf.as_raw_fd(),
-                    PERF_EVENT_IOC_SET_BPF as _,
-                    program.as_raw_fd()
-                ),
-                0
-            );
-            assert_eq!(
-                libc::ioctl(perf.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0),
-                0
-            );
-        }
+        perf_event_set_bpf(&perf, &program);
         links.push(perf);
     }
     // SAFETY: getpid has no memory effects.
@@ -1512,7 +1468,17 @@ fn sk_lookup_and_sock_ops_see_their_connections() {
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
             "child status {status}"
         );
-        assert!(accepted.is_ok());
+        let (stream, peer) = accepted.expect("the child's connection is accepted");
+        assert_eq!(
+            peer.ip(),
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            "the connection came from the child in the cgroup"
+        );
+        assert_eq!(
+            stream.local_addr().expect("local address").port(),
+            port,
+            "the child connected to the listener"
+        );
     }
     let _ = std::fs::remove_dir(&dir);
     let op = seen_values(&loaded).get(&7).copied();
@@ -1806,7 +1772,7 @@ fn log_level_set_by_bpfkit_loader_filters_and_prunes() {
 /// program run once, and the sample read back from the mmapped perf ring of some CPU.
 #[test]
 fn perf_event_array_output_reaches_a_perf_buffer() {
-    use std::os::fd::{AsFd, AsRawFd, FromRawFd};
+    use std::os::fd::{AsFd, AsRawFd};
     let loaded = prog_loadall(&build("packets")).expect("loads");
     // Kept open for the whole test: closing it would clear the entries it inserted.
     let samples = bpf_obj_get(&loaded.pin_dir().join("maps/SAMPLES"));
@@ -1825,41 +1791,10 @@ fn perf_event_array_output_reaches_a_perf_buffer() {
             wakeup_events: 1,
             ..Default::default()
         };
-        // SAFETY: perf_event_open reads `attr`.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr,
-                -1,
-                cpu,
-                -1,
-                PERF_FLAG_FD_CLOEXEC,
-            )
-        };
-        assert!(
-            fd >= 0,
-            "perf_event_open: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: a new fd owned by nobody else.
-        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
-        // SAFETY: mapping the event's ring read-write as perf requires; unmapped below.
-        let ring = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                pages * page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        assert_ne!(
-            ring,
-            libc::MAP_FAILED,
-            "mmap perf ring: {}",
-            std::io::Error::last_os_error()
-        );
+        let fd = perf_event_open(&attr, -1, cpu, "software bpf-output");
+        // Read-write as perf requires; unmapped below.
+        let prot_rw = libc::PROT_READ | libc::PROT_WRITE;
+        let ring = mmap_shared(fd.as_raw_fd(), pages * page, prot_rw, 0, "perf ring");
         map_update_u32(
             samples.as_fd(),
             &(cpu as u32).to_ne_bytes(),
@@ -1867,7 +1802,7 @@ fn perf_event_array_output_reaches_a_perf_buffer() {
         );
         // SAFETY: enabling takes no argument.
         unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0) };
-        rings.push((fd, ring.cast::<u8>()));
+        rings.push((fd, ring));
     }
     let marker = *b"bpfkit!!";
     let mut packet = vec![0u8; 40];
@@ -1969,39 +1904,11 @@ fn user_ring_buffer_samples_are_drained_by_the_program() {
     let loaded = prog_loadall(&build("maps")).expect("loads");
     let map = bpf_obj_get(&loaded.pin_dir().join("maps/FROM_USER"));
     let (page, size) = (4096usize, 4096usize);
-    // SAFETY: the consumer page is read-only for userspace; producer page + data (twice) are
+    // The consumer page is read-only for userspace; producer page + data (twice) are
     // writable; both are unmapped below.
-    let (cons, prod) = unsafe {
-        let cons = libc::mmap(
-            std::ptr::null_mut(),
-            page,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            map.as_raw_fd(),
-            0,
-        );
-        assert_ne!(
-            cons,
-            libc::MAP_FAILED,
-            "mmap consumer: {}",
-            std::io::Error::last_os_error()
-        );
-        let prod = libc::mmap(
-            std::ptr::null_mut(),
-            page + 2 * size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            map.as_raw_fd(),
-            page as i64,
-        );
-        assert_ne!(
-            prod,
-            libc::MAP_FAILED,
-            "mmap producer: {}",
-            std::io::Error::last_os_error()
-        );
-        (cons.cast::<u8>(), prod.cast::<u8>())
-    };
+    let prot_rw = libc::PROT_READ | libc::PROT_WRITE;
+    let cons = mmap_shared(map.as_raw_fd(), page, libc::PROT_READ, 0, "consumer");
+    let prod = mmap_shared(map.as_raw_fd(), page + 2 * size, prot_rw, page, "producer");
     // SAFETY: positions are u64 at the start of their pages; each sample is an 8-byte header
     // (length, page offset) and 8 bytes of data, written before the producer position moves.
     unsafe {

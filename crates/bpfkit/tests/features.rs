@@ -99,7 +99,14 @@ fn kernel_feature_probes_find_what_this_kernel_has() {
         Probe::Token,
     ] {
         assert!(features::supported(probe), "{:?}", probe.feature());
-        assert!(features::require_feature(probe).is_ok());
+        let feature = probe.feature();
+        assert_eq!(
+            features::require_feature(probe),
+            Ok(()),
+            "{} (Linux {}) is present on this kernel",
+            feature.name,
+            feature.since
+        );
     }
     fds.assert_no_leak();
 }
