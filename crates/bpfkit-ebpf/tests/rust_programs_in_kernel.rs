@@ -1486,6 +1486,28 @@ fn sk_lookup_and_sock_ops_see_their_connections() {
     assert!(matches!(op, Some(1..=15)), "sock_ops recorded op {op:?}");
 }
 
+/// A TCP connection over loopback: the listener's port, the client and the accepted server side.
+fn loopback_pair() -> (u16, std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let addr = listener.local_addr().expect("listener address");
+    let client = std::net::TcpStream::connect(addr).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    (addr.port(), client, server)
+}
+
+/// Reads exactly `len` bytes from `stream`, waiting at most 5 s; panics with `what` otherwise.
+fn read_within(stream: &mut std::net::TcpStream, len: usize, what: &str) -> Vec<u8> {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("set read timeout");
+    let mut got = vec![0u8; len];
+    stream
+        .read_exact(&mut got)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    got
+}
+
 /// `BPF_MAP_UPDATE_ELEM` of a socket fd into a pinned sockmap/sockhash under `key`.
 fn sock_map_insert(map_pin: &Path, key: &[u8], socket: std::os::fd::RawFd) {
     map_update_u32(
@@ -1521,7 +1543,7 @@ fn map_update_u32(map: std::os::fd::BorrowedFd<'_>, key: &[u8], value: u32) {
 /// so the client reads its own bytes echoed.
 #[test]
 fn sk_msg_and_sk_skb_see_and_redirect_socket_data() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::os::fd::AsRawFd;
     let loaded = prog_loadall(&build("program-types-load")).expect("loads");
     let pin = |name: &str| loaded.pin_dir().join(name);
@@ -1534,19 +1556,11 @@ fn sk_msg_and_sk_skb_see_and_redirect_socket_data() {
     attach_to_map("SOCKS_BY_PORT", "redirect_skb", 5); // BPF_SK_SKB_STREAM_VERDICT
 
     // sk_msg: the client's sendmsg passes through the program.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
-    let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
-    let (mut server, _) = listener.accept().expect("accept");
+    let (_, mut client, mut server) = loopback_pair();
     sock_map_insert(&pin("maps/SOCKS"), &0u32.to_ne_bytes(), client.as_raw_fd());
     client.write_all(b"hello").expect("send");
-    let mut got = [0u8; 5];
-    server
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    server
-        .read_exact(&mut got)
-        .expect("server receives the redirected message");
-    assert_eq!(&got, b"hello");
+    let got = read_within(&mut server, 5, "server receives the redirected message");
+    assert_eq!(got, b"hello");
     assert_eq!(
         seen_values(&loaded).get(&8),
         Some(&5),
@@ -1554,24 +1568,15 @@ fn sk_msg_and_sk_skb_see_and_redirect_socket_data() {
     );
 
     // sk_skb: data arriving at the server socket is redirected back out of it.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
-    let port = listener.local_addr().unwrap().port() as u32;
-    let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
-    let (server, _) = listener.accept().expect("accept");
+    let (port, mut client, server) = loopback_pair();
     sock_map_insert(
         &pin("maps/SOCKS_BY_PORT"),
-        &port.to_ne_bytes(),
+        &u32::from(port).to_ne_bytes(),
         server.as_raw_fd(),
     );
     client.write_all(b"ping").expect("send");
-    let mut echo = [0u8; 4];
-    client
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    client
-        .read_exact(&mut echo)
-        .expect("client receives the echo");
-    assert_eq!(&echo, b"ping");
+    let echo = read_within(&mut client, 4, "client receives the echo");
+    assert_eq!(echo, b"ping");
     assert_eq!(
         seen_values(&loaded).get(&9),
         Some(&4),
