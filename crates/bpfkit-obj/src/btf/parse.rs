@@ -729,10 +729,14 @@ fn compute_offsets(
         }
         offsets.push(off as u32);
         off += size;
-        id = id.checked_add(1).ok_or(BtfError::TooLarge {
-            what: "type count",
-            size: offsets.len(),
-        })?;
+        // Build the error only when it happens: this loop runs once per type.
+        let Some(next) = id.checked_add(1) else {
+            return Err(BtfError::TooLarge {
+                what: "type count",
+                size: offsets.len(),
+            });
+        };
+        id = next;
     }
     Ok(offsets)
 }
