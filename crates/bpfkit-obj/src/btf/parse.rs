@@ -612,19 +612,40 @@ impl<'a> Btf<'a> {
     }
 
     /// Size of a pointer in this BTF: the size of `long` (4 on 32-bit targets), else 8.
-    /// Looked up once, then cached.
+    /// The INT types are scanned in id order without building the name index: the first
+    /// INT named `long int`, `long unsigned int`, `long` or `unsigned long` (in that
+    /// preference) whose size is 4 or 8 decides. Looked up once, then cached.
     pub fn pointer_size(&self) -> u32 {
+        const LONG_NAMES: [&[u8]; 4] =
+            [b"long int", b"long unsigned int", b"long", b"unsigned long"];
         *self.pointer_size.get_or_init(|| {
-            for name in ["long int", "long unsigned int", "long", "unsigned long"] {
-                if let Some(id) = self.id_by_name_kind(name, Kind::Int) {
-                    if let Ok(h) = self.type_header(id) {
-                        if h.size_or_type == 4 || h.size_or_type == 8 {
-                            return h.size_or_type;
-                        }
-                    }
+            // Size of the first INT of each name (like `id_by_name_kind`), once seen.
+            let mut first_size: [Option<u32>; 4] = [None; 4];
+            for id in 1..self.type_count() {
+                let Ok(h) = self.type_header(id) else { break };
+                if h.kind != Kind::Int {
+                    continue;
+                }
+                let Ok(name) = self.string_bytes_at(h.name_off) else {
+                    continue;
+                };
+                let Some(rank) = LONG_NAMES.iter().position(|&n| n == name) else {
+                    continue;
+                };
+                if first_size[rank].is_some() {
+                    continue;
+                }
+                first_size[rank] = Some(h.size_or_type);
+                // The most preferred name decides as soon as it is seen.
+                if rank == 0 && matches!(h.size_or_type, 4 | 8) {
+                    return h.size_or_type;
                 }
             }
-            8
+            first_size
+                .into_iter()
+                .flatten()
+                .find(|&s| s == 4 || s == 8)
+                .unwrap_or(8)
         })
     }
 

@@ -122,22 +122,6 @@ impl TypeSource for Btf<'_> {
     }
 
     fn pointer_size(&self) -> u32 {
-        // `Btf::pointer_size` finds the first INT named "long int" through the name index,
-        // which costs a pass over every type of a kernel BTF. That INT is almost always
-        // among the first types: look there first (same answer), else ask `Btf`.
-        if self.base().is_none() {
-            let first = TypeSource::first_type_id(self);
-            for id in first..Btf::type_count(self).min(first + 1024) {
-                let Ok(h) = self.type_header(id) else { break };
-                if h.kind == Kind::Int && self.string_bytes_at(h.name_off).ok() == Some(b"long int")
-                {
-                    if h.size_or_type == 4 || h.size_or_type == 8 {
-                        return h.size_or_type;
-                    }
-                    break;
-                }
-            }
-        }
         Btf::pointer_size(self)
     }
 
