@@ -3,7 +3,7 @@
 
 use std::os::fd::OwnedFd;
 
-use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind, RawData};
+use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind, Type};
 use bpfkit_obj::relo::{TypeId, TypeInfo, TypeSource};
 
 use crate::features::{self, Probe};
@@ -71,18 +71,17 @@ pub(crate) fn load(bytes: &[u8]) -> Result<OwnedFd, sys::ProgLoadError> {
     sys::btf_load(bytes)
 }
 
-/// `(offset, size)` of variable `var` in DATASEC `section` of `btf`.
-pub(crate) fn datasec_var(btf: &[u8], section: &str, var: &str) -> Option<(u32, u32)> {
-    let btf = Btf::parse(btf).ok()?;
-    let m = BtfMut::from_btf(&btf).ok()?;
+/// `(offset, size)` of variable `var` in DATASEC `section` of the object's parsed BTF
+/// (parsed once per load by the caller).
+pub(crate) fn datasec_var(btf: &Btf<'_>, section: &str, var: &str) -> Option<(u32, u32)> {
     let sec_id = btf.id_by_name_kind(section, Kind::Datasec)?;
-    let RawData::Datasec(entries) = &m.type_by_id(sec_id)?.data else {
+    let Ok(Type::Datasec(sec)) = btf.type_by_id(sec_id) else {
         return None;
     };
-    entries.iter().find_map(|e| {
-        let t = m.type_by_id(e.type_id)?;
-        (m.string_at(t.name_off)? == var).then_some((e.offset, e.size))
-    })
+    sec.vars
+        .iter()
+        .find(|e| btf.name(e.type_id).ok() == Some(var))
+        .map(|e| (e.offset, e.size))
 }
 
 /// The running kernel's BTF bytes (`/sys/kernel/btf/vmlinux`): mapped read-only where the

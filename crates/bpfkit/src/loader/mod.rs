@@ -324,7 +324,7 @@ impl Loader {
         let mut map_fds: HashMap<String, i32> = HashMap::new();
         let mut kconfig_map = None;
         for m in &spec.maps {
-            let data = self.create_map(spec, m, prepared.as_ref(), btf_fd.as_ref(), new_pins)?;
+            let data = self.create_map(spec, m, local_btf.as_ref(), btf_fd.as_ref(), new_pins)?;
             if m.definition == MapDefinition::Kconfig {
                 kconfig_map = Some(m.name.clone());
             }
@@ -421,7 +421,7 @@ impl Loader {
         &self,
         spec: &ObjectSpec,
         m: &MapSpec,
-        btf: Option<&btf::PreparedBtf>,
+        local_btf: Option<&Btf<'_>>,
         btf_fd: Option<&OwnedFd>,
         new_pins: &mut Vec<PathBuf>,
     ) -> Result<MapData, LoadError> {
@@ -455,7 +455,7 @@ impl Loader {
             (initial.as_mut(), &m.definition)
         {
             for (name, value) in &self.globals {
-                let Some((off, size)) = btf.and_then(|b| btf::datasec_var(&b.fixed, section, name))
+                let Some((off, size)) = local_btf.and_then(|b| btf::datasec_var(b, section, name))
                 else {
                     continue;
                 };
@@ -515,7 +515,7 @@ impl Loader {
             ));
         }
         let inner = match &m.inner_map {
-            Some(inner) => Some(self.create_map(spec, inner, btf, btf_fd, new_pins)?),
+            Some(inner) => Some(self.create_map(spec, inner, local_btf, btf_fd, new_pins)?),
             None => None,
         };
         let btf_ids = match (btf_fd, m.btf_value_type_id) {
