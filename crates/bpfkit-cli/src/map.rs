@@ -4,7 +4,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 
 use bpfkit::info::{self, MapInfo};
-use bpfkit::maps::{possible_cpus, MapData, MapType};
+use bpfkit::maps::{possible_cpus, MapData, MapType, MapTypeExt};
 use bpfkit::sys::{self, uapi, ObjectKind};
 use bpfkit_obj::btf::{Btf, Type, TypeId};
 use serde_json::{json, Map, Value};
@@ -298,8 +298,8 @@ fn dump(map: &MapData) -> Result<Value, String> {
         ty,
         MapType::Queue
             | MapType::Stack
-            | MapType::RingBuf
-            | MapType::UserRingBuf
+            | MapType::Ringbuf
+            | MapType::UserRingbuf
             | MapType::BloomFilter
     ) || map.key_size() == 0
     {

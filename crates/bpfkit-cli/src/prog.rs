@@ -1,7 +1,7 @@
 //! `bpfkit prog`: list loaded programs and show one, with the kernel's info fields.
 
 use bpfkit::info::{self, ProgramInfo};
-use bpfkit::programs::ProgramType;
+use bpfkit::programs::{ProgramType, ProgramTypeExt};
 use bpfkit::sys::{self, ObjectKind};
 use serde_json::{json, Value};
 

@@ -129,7 +129,7 @@ fn open_readers(object: &Object) -> Result<Readers, Box<dyn std::error::Error>> 
     };
     for (name, map) in object.maps() {
         match map.map_type() {
-            MapType::RingBuf => {
+            MapType::Ringbuf => {
                 readers.rings.add(RingBuf::new(map)?)?;
                 readers.ring_names.push(name.to_owned());
             }

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::sync::{Mutex, OnceLock};
 
-use crate::maps::MapType;
-use crate::programs::ProgramType;
+use crate::maps::{MapType, MapTypeExt};
+use crate::programs::{ProgramType, ProgramTypeExt};
 use crate::sys::{self, uapi, MapCreateAttr, ProgLoadAttr};
 
 /// A kernel feature: its name and the upstream Linux version that introduced it.
@@ -190,7 +190,7 @@ fn probe_map_attr(map_type: MapType) -> MapCreateAttr<'static> {
             a.map_flags = uapi::BPF_F_NO_PREALLOC;
         }
         Queue | Stack | BloomFilter => a.key_size = 0,
-        RingBuf | UserRingBuf => {
+        Ringbuf | UserRingbuf => {
             a.key_size = 0;
             a.value_size = 0;
             a.max_entries = 4096;
@@ -265,7 +265,7 @@ fn probe_prog_type(prog_type: ProgramType) -> bool {
         prog_type: prog_type.number(),
         insns: &RETURN_ZERO,
         license: c"GPL",
-        expected_attach_type: prog_type.probe_attach_type(),
+        expected_attach_type: crate::programs::probe_attach_type(prog_type),
         attach_btf_id: u32::from(needs_target),
         // Syscall programs must be sleepable.
         prog_flags: if prog_type == ProgramType::Syscall {
@@ -289,7 +289,7 @@ fn probe_helper(prog_type: ProgramType, helper: u32) -> bool {
         prog_type: prog_type.number(),
         insns: &insns,
         license: c"GPL",
-        expected_attach_type: prog_type.probe_attach_type(),
+        expected_attach_type: crate::programs::probe_attach_type(prog_type),
         log_level: 1,
         ..Default::default()
     };

@@ -25,7 +25,7 @@ pub struct MapInfo {
     pub id: u32,
     /// Name.
     pub name: String,
-    /// `enum bpf_map_type` number (see [`crate::maps::MapType::from_number`]).
+    /// `enum bpf_map_type` number (see [`MapTypeExt::from_number`](crate::maps::MapTypeExt::from_number)).
     pub map_type: u32,
     /// Key size.
     pub key_size: u32,
@@ -63,7 +63,7 @@ pub struct ProgramInfo {
     pub id: u32,
     /// Name.
     pub name: String,
-    /// `enum bpf_prog_type` number (see [`crate::programs::ProgramType::from_number`]).
+    /// `enum bpf_prog_type` number (see [`ProgramTypeExt::from_number`](crate::programs::ProgramTypeExt::from_number)).
     pub program_type: u32,
     /// The 8-byte tag (hash of the instructions).
     pub tag: [u8; 8],

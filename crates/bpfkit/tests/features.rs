@@ -3,8 +3,8 @@
 mod common;
 
 use bpfkit::features::{self, Feature, FeatureError, Probe};
-use bpfkit::maps::MapType;
-use bpfkit::programs::ProgramType;
+use bpfkit::maps::{MapType, MapTypeExt};
+use bpfkit::programs::{ProgramType, ProgramTypeExt};
 use bpfkit::sys::uapi;
 use common::*;
 

@@ -27,7 +27,7 @@ use bpfkit_obj::object::{
 use bpfkit_obj::relo::TypeSource;
 
 use crate::features::{self, Probe};
-use crate::maps::{MapData, MapError, MapParams, MapType};
+use crate::maps::{MapData, MapError, MapParams, MapType, MapTypeExt};
 use crate::pin::PinError;
 use crate::sys::{self, ProgLoadAttr, ProgLoadError};
 

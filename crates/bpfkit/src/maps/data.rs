@@ -6,6 +6,7 @@ use std::path::Path;
 use super::per_cpu::possible_cpus;
 use super::{MapError, MapType};
 use crate::features;
+use crate::maps::MapTypeExt;
 use crate::sys::{self, BatchBuffers, MapCreateAttr, SyscallError};
 
 /// How to create a map without an ELF object.

@@ -30,7 +30,7 @@ pub use data::{BatchCursor, MapData, MapParams};
 pub use hash::HashMap;
 pub use lpm_trie::{LpmKey, LpmTrie};
 pub use map_of_maps::{ArrayOfMaps, HashOfMaps};
-pub use map_type::MapType;
+pub use map_type::{MapType, MapTypeExt};
 pub use per_cpu::{possible_cpus, PerCpuArray, PerCpuHashMap, PerCpuValues};
 pub use perf_event_array::PerfEventArray;
 pub use pod::Pod;

@@ -45,10 +45,10 @@ macro_rules! ring {
 ring!(
     /// A kernel-to-user ring buffer.
     #[doc(alias = "BPF_MAP_TYPE_RINGBUF")]
-    RingBuf, RingBuf, "RINGBUF"
+    RingBuf, Ringbuf, "RINGBUF"
 );
 ring!(
     /// A user-to-kernel ring buffer, drained by `bpf_user_ringbuf_drain`.
     #[doc(alias = "BPF_MAP_TYPE_USER_RINGBUF")]
-    UserRingBuf, UserRingBuf, "USER_RINGBUF"
+    UserRingBuf, UserRingbuf, "USER_RINGBUF"
 );

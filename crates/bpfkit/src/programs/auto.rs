@@ -6,6 +6,7 @@ use bpfkit_obj::object::AutoAttach;
 
 use crate::links::Link;
 use crate::loader::Program;
+use crate::programs::ProgramTypeExt;
 
 use super::{extension, iter, kprobe, lsm, raw_tracepoint, tracepoint, tracing, uprobe, usdt};
 use super::{AttachError, ProgramType};

@@ -33,112 +33,102 @@ pub mod usdt;
 
 pub use error::AttachError;
 
+pub use bpfkit_obj::object::ProgramType;
+
+use std::sync::OnceLock;
+
 use crate::features::Feature;
 use crate::sys::uapi;
 
-macro_rules! program_types {
-    ($($(#[$doc:meta])* $variant:ident = $number:expr, $kname:literal, $alias:literal, $since:literal;)*) => {
-        /// A program type (`enum bpf_prog_type`).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum ProgramType {
-            $($(#[$doc])* #[doc = concat!("`BPF_PROG_TYPE_", $kname, "` (Linux ", $since, ").")]
-            #[doc(alias = $alias)]
-            $variant,)*
-        }
-
-        impl ProgramType {
-            /// Every program type bpfkit knows.
-            pub const ALL: &'static [ProgramType] = &[$(Self::$variant),*];
-
-            /// The `enum bpf_prog_type` number.
-            pub fn number(self) -> u32 {
-                match self { $(Self::$variant => $number),* }
-            }
-
-            /// The type for a kernel number, if bpfkit knows it.
-            pub fn from_number(number: u32) -> Option<Self> {
-                match number { $(n if n == $number => Some(Self::$variant),)* _ => None }
-            }
-
-            /// The kernel's name without prefix, e.g. `SOCKET_FILTER`.
-            pub fn kernel_name(self) -> &'static str {
-                match self { $(Self::$variant => $kname),* }
-            }
-
-            /// The feature "program type X" with the first kernel that has it.
-            pub fn feature(self) -> Feature {
-                match self {
-                    $(Self::$variant => Feature {
-                        name: concat!("program type ", $kname),
-                        since: $since,
-                    }),*
-                }
-            }
-        }
-    };
-}
-
-program_types! {
-    SocketFilter = uapi::BPF_PROG_TYPE_SOCKET_FILTER, "SOCKET_FILTER", "BPF_PROG_TYPE_SOCKET_FILTER", "3.19";
-    Kprobe = uapi::BPF_PROG_TYPE_KPROBE, "KPROBE", "BPF_PROG_TYPE_KPROBE", "4.1";
-    SchedCls = uapi::BPF_PROG_TYPE_SCHED_CLS, "SCHED_CLS", "BPF_PROG_TYPE_SCHED_CLS", "4.1";
-    SchedAct = uapi::BPF_PROG_TYPE_SCHED_ACT, "SCHED_ACT", "BPF_PROG_TYPE_SCHED_ACT", "4.1";
-    Tracepoint = uapi::BPF_PROG_TYPE_TRACEPOINT, "TRACEPOINT", "BPF_PROG_TYPE_TRACEPOINT", "4.7";
-    Xdp = uapi::BPF_PROG_TYPE_XDP, "XDP", "BPF_PROG_TYPE_XDP", "4.8";
-    PerfEvent = uapi::BPF_PROG_TYPE_PERF_EVENT, "PERF_EVENT", "BPF_PROG_TYPE_PERF_EVENT", "4.9";
-    CgroupSkb = uapi::BPF_PROG_TYPE_CGROUP_SKB, "CGROUP_SKB", "BPF_PROG_TYPE_CGROUP_SKB", "4.10";
-    CgroupSock = uapi::BPF_PROG_TYPE_CGROUP_SOCK, "CGROUP_SOCK", "BPF_PROG_TYPE_CGROUP_SOCK", "4.10";
-    LwtIn = uapi::BPF_PROG_TYPE_LWT_IN, "LWT_IN", "BPF_PROG_TYPE_LWT_IN", "4.10";
-    LwtOut = uapi::BPF_PROG_TYPE_LWT_OUT, "LWT_OUT", "BPF_PROG_TYPE_LWT_OUT", "4.10";
-    LwtXmit = uapi::BPF_PROG_TYPE_LWT_XMIT, "LWT_XMIT", "BPF_PROG_TYPE_LWT_XMIT", "4.10";
-    SockOps = uapi::BPF_PROG_TYPE_SOCK_OPS, "SOCK_OPS", "BPF_PROG_TYPE_SOCK_OPS", "4.13";
-    SkSkb = uapi::BPF_PROG_TYPE_SK_SKB, "SK_SKB", "BPF_PROG_TYPE_SK_SKB", "4.14";
-    CgroupDevice = uapi::BPF_PROG_TYPE_CGROUP_DEVICE, "CGROUP_DEVICE", "BPF_PROG_TYPE_CGROUP_DEVICE", "4.15";
-    SkMsg = uapi::BPF_PROG_TYPE_SK_MSG, "SK_MSG", "BPF_PROG_TYPE_SK_MSG", "4.17";
-    RawTracepoint = uapi::BPF_PROG_TYPE_RAW_TRACEPOINT, "RAW_TRACEPOINT", "BPF_PROG_TYPE_RAW_TRACEPOINT", "4.17";
-    CgroupSockAddr = uapi::BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "CGROUP_SOCK_ADDR", "BPF_PROG_TYPE_CGROUP_SOCK_ADDR", "4.17";
-    LwtSeg6local = uapi::BPF_PROG_TYPE_LWT_SEG6LOCAL, "LWT_SEG6LOCAL", "BPF_PROG_TYPE_LWT_SEG6LOCAL", "4.18";
-    LircMode2 = uapi::BPF_PROG_TYPE_LIRC_MODE2, "LIRC_MODE2", "BPF_PROG_TYPE_LIRC_MODE2", "4.18";
-    SkReuseport = uapi::BPF_PROG_TYPE_SK_REUSEPORT, "SK_REUSEPORT", "BPF_PROG_TYPE_SK_REUSEPORT", "4.19";
-    FlowDissector = uapi::BPF_PROG_TYPE_FLOW_DISSECTOR, "FLOW_DISSECTOR", "BPF_PROG_TYPE_FLOW_DISSECTOR", "4.20";
-    CgroupSysctl = uapi::BPF_PROG_TYPE_CGROUP_SYSCTL, "CGROUP_SYSCTL", "BPF_PROG_TYPE_CGROUP_SYSCTL", "5.2";
-    RawTracepointWritable = uapi::BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE, "RAW_TRACEPOINT_WRITABLE", "BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE", "5.2";
-    CgroupSockopt = uapi::BPF_PROG_TYPE_CGROUP_SOCKOPT, "CGROUP_SOCKOPT", "BPF_PROG_TYPE_CGROUP_SOCKOPT", "5.3";
-    Tracing = uapi::BPF_PROG_TYPE_TRACING, "TRACING", "BPF_PROG_TYPE_TRACING", "5.5";
-    StructOps = uapi::BPF_PROG_TYPE_STRUCT_OPS, "STRUCT_OPS", "BPF_PROG_TYPE_STRUCT_OPS", "5.6";
-    Ext = uapi::BPF_PROG_TYPE_EXT, "EXT", "BPF_PROG_TYPE_EXT", "5.6";
-    Lsm = uapi::BPF_PROG_TYPE_LSM, "LSM", "BPF_PROG_TYPE_LSM", "5.7";
-    SkLookup = uapi::BPF_PROG_TYPE_SK_LOOKUP, "SK_LOOKUP", "BPF_PROG_TYPE_SK_LOOKUP", "5.9";
-    Syscall = uapi::BPF_PROG_TYPE_SYSCALL, "SYSCALL", "BPF_PROG_TYPE_SYSCALL", "5.14";
-    Netfilter = 32, "NETFILTER", "BPF_PROG_TYPE_NETFILTER", "6.4";
-}
-
-impl ProgramType {
+/// Runtime facts about a [`ProgramType`] that the object crate does not carry.
+pub trait ProgramTypeExt: Copy {
+    /// The `enum bpf_prog_type` number.
+    fn number(self) -> u32;
+    /// The type for a kernel number, if bpfkit knows it.
+    fn from_number(number: u32) -> Option<Self>;
+    /// The feature "program type X" with the first kernel that has it.
+    fn feature(self) -> Feature;
     /// Whether loading needs an attach target (`attach_btf_id`): tracing, ext, LSM, struct_ops.
-    pub fn needs_attach_target(self) -> bool {
+    fn needs_attach_target(self) -> bool;
+}
+
+impl ProgramTypeExt for ProgramType {
+    fn number(self) -> u32 {
+        self as u32
+    }
+
+    fn from_number(number: u32) -> Option<Self> {
+        ProgramType::from_u32(number)
+    }
+
+    fn feature(self) -> Feature {
+        Feature {
+            name: feature_name(self),
+            since: first_kernel(self),
+        }
+    }
+
+    fn needs_attach_target(self) -> bool {
         matches!(
             self,
-            Self::Tracing | Self::Ext | Self::Lsm | Self::StructOps
+            ProgramType::Tracing | ProgramType::Ext | ProgramType::Lsm | ProgramType::StructOps
         )
-    }
-
-    /// The expected attach type a probe load of this type needs (0 where any will do).
-    pub(crate) fn probe_attach_type(self) -> u32 {
-        match self {
-            Self::CgroupSockAddr => uapi::BPF_CGROUP_INET4_CONNECT,
-            Self::SkLookup => uapi::BPF_SK_LOOKUP,
-            Self::CgroupSockopt => uapi::BPF_CGROUP_GETSOCKOPT,
-            Self::Lsm => uapi::BPF_LSM_MAC,
-            Self::Tracing => uapi::BPF_TRACE_FENTRY,
-            Self::Netfilter => 45, // BPF_NETFILTER (Linux 6.4), beyond the 6.1 header
-            _ => 0,
-        }
     }
 }
 
-impl std::fmt::Display for ProgramType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.kernel_name())
+/// The expected attach type a probe load of this type needs (0 where any will do).
+pub(crate) fn probe_attach_type(t: ProgramType) -> u32 {
+    match t {
+        ProgramType::CgroupSockAddr => uapi::BPF_CGROUP_INET4_CONNECT,
+        ProgramType::SkLookup => uapi::BPF_SK_LOOKUP,
+        ProgramType::CgroupSockopt => uapi::BPF_CGROUP_GETSOCKOPT,
+        ProgramType::Lsm => uapi::BPF_LSM_MAC,
+        ProgramType::Tracing => uapi::BPF_TRACE_FENTRY,
+        ProgramType::Netfilter => 45, // BPF_NETFILTER (Linux 6.4), beyond the 6.1 header
+        _ => 0,
+    }
+}
+
+/// `"program type SOCKET_FILTER"`, built once from the kernel names bpfkit-obj holds.
+fn feature_name(t: ProgramType) -> &'static str {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ProgramType::ALL
+            .iter()
+            .map(|t| format!("program type {}", t.kernel_name().to_ascii_uppercase()))
+            .collect()
+    });
+    ProgramType::ALL
+        .iter()
+        .position(|&x| x == t)
+        .and_then(|i| names.get(i))
+        .map_or("program type", String::as_str)
+}
+
+/// The first Linux release with the program type.
+fn first_kernel(t: ProgramType) -> &'static str {
+    use ProgramType::*;
+    match t {
+        Unspec | SocketFilter => "3.19",
+        Kprobe | SchedCls | SchedAct => "4.1",
+        Tracepoint => "4.7",
+        Xdp => "4.8",
+        PerfEvent => "4.9",
+        CgroupSkb | CgroupSock | LwtIn | LwtOut | LwtXmit => "4.10",
+        SockOps => "4.13",
+        SkSkb => "4.14",
+        CgroupDevice => "4.15",
+        SkMsg | RawTracepoint | CgroupSockAddr => "4.17",
+        LwtSeg6local | LircMode2 => "4.18",
+        SkReuseport => "4.19",
+        FlowDissector => "4.20",
+        CgroupSysctl | RawTracepointWritable => "5.2",
+        CgroupSockopt => "5.3",
+        Tracing => "5.5",
+        StructOps | Ext => "5.6",
+        Lsm => "5.7",
+        SkLookup => "5.9",
+        Syscall => "5.14",
+        Netfilter => "6.4",
     }
 }

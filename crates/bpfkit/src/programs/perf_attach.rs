@@ -5,6 +5,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use crate::links::{DynamicEvent, Link};
 use crate::loader::Program;
+use crate::programs::ProgramTypeExt;
 use crate::sys::{self, perf_event, uapi};
 
 use super::AttachError;

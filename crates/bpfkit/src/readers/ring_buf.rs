@@ -92,7 +92,7 @@ enum Slot {
 impl RingBuf {
     /// Map the ring buffer `map` for reading. The reader keeps its own copy of the map fd.
     pub fn new(map: &MapData) -> Result<Self, ReaderError> {
-        if map.map_type() != MapType::RingBuf {
+        if map.map_type() != MapType::Ringbuf {
             return Err(ReaderError::WrongMapType {
                 map: map.name().to_string(),
                 expected: "BPF_MAP_TYPE_RINGBUF",

@@ -48,7 +48,7 @@ pub struct UserRingBufWriter {
 impl UserRingBufWriter {
     /// Map the user ring buffer `map` for writing. The writer keeps its own copy of the fd.
     pub fn new(map: &MapData) -> Result<Self, ReaderError> {
-        if map.map_type() != MapType::UserRingBuf {
+        if map.map_type() != MapType::UserRingbuf {
             return Err(ReaderError::WrongMapType {
                 map: map.name().to_string(),
                 expected: "BPF_MAP_TYPE_USER_RINGBUF",
