@@ -233,7 +233,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         maps.push(json!({
             "name": name,
             "id": m.id()?,
-            "type": m.map_type().kernel_name().to_ascii_lowercase(),
+            "type": m.map_type().kernel_name(),
             "key_size": m.key_size(),
             "value_size": m.value_size(),
             "max_entries": m.max_entries(),

@@ -59,7 +59,7 @@ pub enum Command {
 /// bpftool's name of a map type number (the lower-case kernel name), or the number.
 pub fn type_name(number: u32) -> String {
     MapType::from_number(number)
-        .map(|t| t.kernel_name().to_ascii_lowercase())
+        .map(|t| t.kernel_name().to_string())
         .unwrap_or_else(|| number.to_string())
 }
 
