@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use bpfkit_test_support::{map_dump, prog_loadall};
+use bpfkit_test_support::{map_dump, prog_loadall, PerfEventAttr, PERF_EVENT_IOC_ENABLE};
 
 /// Builds `testdata/rust-ebpf/<name>` once per test binary and returns its object.
 fn build(name: &str) -> PathBuf {
@@ -37,134 +37,27 @@ fn build_crate(dir: &str, name: &str) -> PathBuf {
     path
 }
 
-/// A tracepoint program attached with perf_event_open + PERF_EVENT_IOC_SET_BPF, as libbpf
-/// does: one perf event on CPU 0 (the program array belongs to the tracepoint, so it runs on
-/// every CPU). Closing the perf fd on drop detaches it.
-struct TracepointAttachment {
-    _perf: std::os::fd::OwnedFd,
-}
-
+/// `BPF_OBJ_GET` of a pinned program or map; panics with the kernel's refusal.
 fn bpf_obj_get(pinned: &Path) -> std::os::fd::OwnedFd {
-    use std::os::fd::FromRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(pinned.as_os_str().as_bytes()).expect("no NUL in path");
-    // union bpf_attr for BPF_OBJ_GET: pathname (u64), bpf_fd (u32), file_flags (u32).
-    let mut attr = [0u64; 2];
-    attr[0] = path.as_ptr() as u64;
-    // SAFETY: BPF_OBJ_GET (7) reads `attr` (16 bytes, sized as passed) and the C string.
-    let fd = unsafe { libc::syscall(libc::SYS_bpf, 7, attr.as_mut_ptr(), 16) };
-    assert!(
-        fd >= 0,
-        "BPF_OBJ_GET {}: {}",
-        pinned.display(),
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: the kernel returned a new fd that nothing else owns.
-    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+    bpfkit_test_support::bpf_obj_get(pinned).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `struct perf_event_attr` as of `PERF_ATTR_SIZE_VER1` (72 bytes): enough for tracepoints,
-/// software events and uprobes (`config1` = path, `config2` = offset).
-#[repr(C)]
-#[derive(Default)]
-struct PerfEventAttr {
-    type_: u32,
-    size: u32,
-    config: u64,
-    sample_period: u64,
-    sample_type: u64,
-    read_format: u64,
-    flags: u64,
-    wakeup_events: u32,
-    bp_type: u32,
-    config1: u64,
-    config2: u64,
-}
-
-const PERF_TYPE_TRACEPOINT: u32 = 2;
-const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
-const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
-/// `_IOW('$', 8, __u32)`.
-const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
-
-/// `perf_event_open(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)`; panics naming `what` and the
-/// errno if the kernel refuses.
+/// [`bpfkit_test_support::perf_event_open`]; panics with the kernel's refusal.
 fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32, what: &str) -> std::os::fd::OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: perf_event_open reads `attr` (and, for uprobes, the path `config1` points to,
-    // which the caller keeps alive); pid/cpu select the task and CPU as perf_event_open(2) says.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            attr,
-            pid,
-            cpu,
-            -1,
-            PERF_FLAG_FD_CLOEXEC,
-        )
-    };
-    assert!(
-        fd >= 0,
-        "perf_event_open {what}: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: a new fd owned by nobody else.
-    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+    bpfkit_test_support::perf_event_open(attr, pid, cpu, what).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Runs `prog` on every event of `perf` (`PERF_EVENT_IOC_SET_BPF`), then enables the event.
+/// [`bpfkit_test_support::perf_event_set_bpf`]; panics with the kernel's refusal.
 fn perf_event_set_bpf(perf: &std::os::fd::OwnedFd, prog: &std::os::fd::OwnedFd) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: PERF_EVENT_IOC_SET_BPF takes the program fd as its argument.
-    let ret = unsafe {
-        libc::ioctl(
-            perf.as_raw_fd(),
-            PERF_EVENT_IOC_SET_BPF as _,
-            prog.as_raw_fd(),
-        )
-    };
-    assert_eq!(
-        ret,
-        0,
-        "PERF_EVENT_IOC_SET_BPF: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: PERF_EVENT_IOC_ENABLE takes no argument.
-    let ret = unsafe { libc::ioctl(perf.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0) };
-    assert_eq!(
-        ret,
-        0,
-        "PERF_EVENT_IOC_ENABLE: {}",
-        std::io::Error::last_os_error()
-    );
+    bpfkit_test_support::perf_event_set_bpf(perf, prog).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn attach_tracepoint(prog_pin: &Path, category: &str, name: &str) -> TracepointAttachment {
-    let tracefs = Path::new("/sys/kernel/tracing");
-    if !tracefs.join("events").exists() {
-        let _ = std::process::Command::new("mount")
-            .args(["-t", "tracefs", "none", "/sys/kernel/tracing"])
-            .status();
-    }
-    let id: u64 =
-        std::fs::read_to_string(tracefs.join("events").join(category).join(name).join("id"))
-            .expect("tracepoint id")
-            .trim()
-            .parse()
-            .expect("numeric tracepoint id");
-    let prog = bpf_obj_get(prog_pin);
-    let attr = PerfEventAttr {
-        type_: PERF_TYPE_TRACEPOINT,
-        size: std::mem::size_of::<PerfEventAttr>() as u32,
-        config: id,
-        sample_period: 1,
-        wakeup_events: 1,
-        ..Default::default()
-    };
-    // pid -1 on CPU 0: every task there.
-    let perf = perf_event_open(&attr, -1, 0, &format!("tracepoint {category}/{name}"));
-    perf_event_set_bpf(&perf, &prog);
-    TracepointAttachment { _perf: perf }
+/// Attaches a pinned tracepoint program through one perf event for every task on CPU 0 (the
+/// program array belongs to the tracepoint, so it runs on every CPU). Closing the returned
+/// fd detaches it.
+fn attach_tracepoint(prog_pin: &Path, category: &str, name: &str) -> std::os::fd::OwnedFd {
+    bpfkit_test_support::attach_tracepoint(prog_pin, category, name, -1, 0)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn c_str(bytes: &[u8]) -> String {

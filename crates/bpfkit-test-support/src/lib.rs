@@ -15,6 +15,8 @@
 //! - C fixtures: [`fixture`] compiles `testdata/c/<name>.bpf.c` (each file's header
 //!   comment says what it covers); [`fixture_names`] lists them; [`c_program`] builds
 //!   userspace targets from `testdata/c/userspace/` (e.g. a USDT/uprobe target).
+//! - Perf events: [`bpf_obj_get`], [`perf_event_open`], [`perf_event_set_bpf`],
+//!   [`attach_tracepoint`] (a pinned program on a tracepoint; closing the fd detaches it).
 //! - [`XorShift64Star`], the reproducible random sequence of the mutation tests.
 //! - [`Insn`] (bpfkit-obj's, re-exported) and [`mask_fd_immediates`] to compare instruction
 //!   streams.
@@ -32,6 +34,7 @@ mod cache;
 mod fixture;
 mod insn;
 mod libbpf;
+mod perf;
 mod relocated;
 mod rng;
 mod trace;
@@ -54,6 +57,10 @@ pub use insn::mask_fd_immediates;
 pub use libbpf::{
     libbpf_btf_find, libbpf_parse, oracle_path, LibbpfBtfType, LibbpfError, LibbpfMap,
     LibbpfObject, LibbpfProgram,
+};
+pub use perf::{
+    attach_tracepoint, bpf_obj_get, perf_event_open, perf_event_set_bpf, tracepoint_id,
+    PerfEventAttr, PERF_EVENT_IOC_ENABLE, PERF_TYPE_TRACEPOINT,
 };
 pub use relocated::{
     libbpf_load, libbpf_relocated, LibbpfRelocated, ProgLoad, RelocateOptions, RelocatedProgram,

@@ -166,109 +166,13 @@ pub struct TracepointLink {
     _perf_fd: std::os::fd::OwnedFd,
 }
 
-/// The first fields of `struct perf_event_attr` (PERF_ATTR_SIZE_VER0).
-#[repr(C)]
-#[derive(Default)]
-struct PerfEventAttr {
-    kind: u32,
-    size: u32,
-    config: u64,
-    sample_period: u64,
-    sample_type: u64,
-    read_format: u64,
-    flags: u64,
-    wakeup_events: u32,
-    bp_type: u32,
-    bp_addr: u64,
-}
-
-const PERF_TYPE_TRACEPOINT: u32 = 2;
-const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
-const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
-const BPF_OBJ_GET: libc::c_long = 7;
-const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
-
 impl TracepointLink {
-    /// Attaches the pinned program to `category/name`.
+    /// Attaches the pinned program to `category/name` (pid 0 / cpu -1: the calling thread
+    /// on any CPU).
     pub fn attach(pinned_program: &Path, category: &str, name: &str) -> Self {
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-        ensure_mounted("/sys/kernel/tracing", "tracefs");
-        let id: u64 =
-            std::fs::read_to_string(format!("/sys/kernel/tracing/events/{category}/{name}/id"))
-                .expect("tracepoint id readable")
-                .trim()
-                .parse()
-                .expect("tracepoint id is a number");
-
-        let path = std::ffi::CString::new(pinned_program.to_str().unwrap()).unwrap();
-        let mut attr = [0u64; 2];
-        attr[0] = path.as_ptr() as u64;
-        // SAFETY: BPF_OBJ_GET reads `pathname` (a valid C string) and zeroed fd fields from
-        // a 16-byte union prefix that outlives the call.
-        let prog_fd = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                BPF_OBJ_GET,
-                attr.as_mut_ptr(),
-                std::mem::size_of_val(&attr),
-            )
-        };
-        assert!(
-            prog_fd >= 0,
-            "BPF_OBJ_GET: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: the kernel just returned this fd to us; nothing else owns it.
-        let prog_fd = unsafe { OwnedFd::from_raw_fd(prog_fd as i32) };
-
-        let attr = PerfEventAttr {
-            kind: PERF_TYPE_TRACEPOINT,
-            size: std::mem::size_of::<PerfEventAttr>() as u32,
-            config: id,
-            sample_period: 1,
-            wakeup_events: 1,
-            ..Default::default()
-        };
-        // SAFETY: perf_event_open reads `size` bytes of a valid attr. pid 0 / cpu -1: the
-        // event fires for the calling thread on any CPU.
-        let perf_fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr as *const PerfEventAttr,
-                0,
-                -1,
-                -1,
-                PERF_FLAG_FD_CLOEXEC,
-            )
-        };
-        assert!(
-            perf_fd >= 0,
-            "perf_event_open: {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: as above.
-        let perf_fd = unsafe { OwnedFd::from_raw_fd(perf_fd as i32) };
-        // SAFETY: ioctls on a perf event fd we own, with a program fd argument.
-        unsafe {
-            assert_eq!(
-                libc::ioctl(
-                    perf_fd.as_raw_fd(),
-                    PERF_EVENT_IOC_SET_BPF,
-                    prog_fd.as_raw_fd()
-                ),
-                0,
-                "PERF_EVENT_IOC_SET_BPF: {}",
-                std::io::Error::last_os_error()
-            );
-            assert_eq!(
-                libc::ioctl(perf_fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0),
-                0,
-                "PERF_EVENT_IOC_ENABLE: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-        Self { _perf_fd: perf_fd }
+        let perf = bpfkit_test_support::attach_tracepoint(pinned_program, category, name, 0, -1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self { _perf_fd: perf }
     }
 }
 
