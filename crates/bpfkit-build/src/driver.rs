@@ -218,11 +218,20 @@ impl EbpfBuild {
         // One spelling of the path, so builds reaching the crate through different
         // relative paths share cargo's fingerprints instead of rebuilding each other.
         let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
+        // A toolchain given by the caller is only checked; the one found through rustc gets
+        // its missing rustup components installed (announced), so a fresh machine with only
+        // rustup's default profile builds without a manual step.
         let toolchain = match &self.toolchain {
-            Some(t) => t.clone(),
-            None => Toolchain::detect()?,
+            Some(t) => {
+                t.check_components()?;
+                t.clone()
+            }
+            None => {
+                let t = Toolchain::detect()?;
+                t.ensure_components()?;
+                t
+            }
         };
-        toolchain.check_components()?;
         let target_dir = self.target_dir.clone().unwrap_or_else(|| {
             std::env::var_os(TARGET_DIR_ENV)
                 .map(PathBuf::from)

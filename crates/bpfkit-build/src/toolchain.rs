@@ -44,6 +44,17 @@ pub enum ToolchainError {
         /// The command that installs it.
         command: &'static str,
     },
+    /// Components were missing and installing them with rustup failed.
+    #[error(
+        "the rustup components rust-src and llvm-tools are missing and `{command}` failed \
+         ({reason}); run it by hand (it needs network access to rustup's server) and build again"
+    )]
+    InstallFailed {
+        /// The command that was run.
+        command: String,
+        /// Why it failed: rustup not found, its exit status and stderr.
+        reason: String,
+    },
 }
 
 /// A rustc toolchain as the route sees it: its sysroot and the host triple.
@@ -127,6 +138,80 @@ impl Toolchain {
             tools.tool(tool)?;
         }
         Ok(())
+    }
+}
+
+impl Toolchain {
+    /// Like [`Toolchain::check_components`], but when a component is missing, installs
+    /// both with `rustup component add rust-src llvm-tools` (for the toolchain rustup is
+    /// running, `RUSTUP_TOOLCHAIN`), announcing it on stderr and as a cargo warning, then
+    /// checks again.
+    ///
+    /// Set `BPFKIT_NO_AUTO_INSTALL=1` to get the missing-component error instead. Paths
+    /// overridden by `BPFKIT_RUST_SRC_DIR`/`BPFKIT_LLVM_TOOLS_DIR` are never installed into.
+    pub fn ensure_components(&self) -> Result<(), ToolchainError> {
+        let rustup = std::env::var_os("RUSTUP").unwrap_or_else(|| "rustup".into());
+        self.ensure_components_with(Path::new(&rustup))
+    }
+
+    /// [`Toolchain::ensure_components`] with a given `rustup` binary.
+    pub fn ensure_components_with(&self, rustup: &Path) -> Result<(), ToolchainError> {
+        let missing = match self.check_components() {
+            Ok(()) => return Ok(()),
+            Err(e @ ToolchainError::MissingComponent { .. }) => e,
+            Err(e) => return Err(e),
+        };
+        let overridden = std::env::var_os("BPFKIT_RUST_SRC_DIR").is_some()
+            || std::env::var_os(LLVM_TOOLS_DIR_ENV).is_some();
+        let opted_out = std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0");
+        if overridden || opted_out {
+            return Err(missing);
+        }
+        let mut cmd = Command::new(rustup);
+        cmd.args(["component", "add", "rust-src", "llvm-tools"]);
+        let mut shown = String::from("rustup component add rust-src llvm-tools");
+        if let Some(tc) = std::env::var_os("RUSTUP_TOOLCHAIN") {
+            cmd.arg("--toolchain").arg(&tc);
+            shown.push_str(&format!(" --toolchain {}", tc.to_string_lossy()));
+        }
+        announce(&format!(
+            "bpfkit-build: {missing}; installing them now with `{shown}`"
+        ));
+        let out = cmd.output().map_err(|e| ToolchainError::InstallFailed {
+            command: shown.clone(),
+            reason: if e.kind() == std::io::ErrorKind::NotFound {
+                "rustup is not installed or not on PATH; bpfkit needs rustup's stable \
+                 toolchain (https://rustup.rs)"
+                    .to_string()
+            } else {
+                format!("cannot run rustup: {e}")
+            },
+        })?;
+        if !out.status.success() {
+            return Err(ToolchainError::InstallFailed {
+                command: shown,
+                reason: format!(
+                    "{}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            });
+        }
+        announce("bpfkit-build: rustup installed rust-src and llvm-tools");
+        self.check_components()
+    }
+}
+
+/// Environment variable: when set (and not `0`), missing rustup components are an error
+/// instead of being installed by [`Toolchain::ensure_components`].
+pub const NO_AUTO_INSTALL_ENV: &str = "BPFKIT_NO_AUTO_INSTALL";
+
+/// Says `msg` on stderr, and as a cargo warning when running inside a build script (cargo
+/// shows a build script's stderr only when it fails; its warnings always).
+fn announce(msg: &str) {
+    eprintln!("{msg}");
+    if std::env::var_os("OUT_DIR").is_some() && std::env::var_os("CARGO_MANIFEST_DIR").is_some() {
+        println!("cargo:warning={msg}");
     }
 }
 

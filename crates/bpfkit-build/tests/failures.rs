@@ -160,3 +160,76 @@ fn the_linker_names_the_rustup_command_when_llvm_tools_are_missing() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn missing_components_are_installed_through_rustup_and_checked_again() {
+    let (toolchain, root) = fake_sysroot("autoinstall", false);
+    // A stand-in rustup that records its arguments and "installs" rust-src and llvm-tools
+    // into the fake sysroot, as the real one does into the toolchain's.
+    let tools = root.join("lib/rustlib").join(&toolchain.host).join("bin");
+    let log = root.join("rustup-args");
+    let script = root.join("rustup");
+    let mut body = format!(
+        "#!/bin/sh\necho \"$@\" > '{}'\nmkdir -p '{}'\n: > '{}'\n",
+        log.display(),
+        tools.display(),
+        root.join("lib/rustlib/src/rust/library/core/Cargo.toml")
+            .display()
+    );
+    for tool in bpfkit_build::toolchain::LLVM_TOOLS {
+        body.push_str(&format!(": > '{}'\n", tools.join(tool).display()));
+    }
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    toolchain
+        .ensure_components_with(&script)
+        .expect("the components are there after rustup ran");
+    let args = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        args.starts_with("component add rust-src llvm-tools"),
+        "rustup was run as `{args}`"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn missing_components_without_rustup_say_what_to_install() {
+    let (toolchain, root) = fake_sysroot("norustup", false);
+    let err = toolchain
+        .ensure_components_with(&root.join("no-such-rustup"))
+        .expect_err("rustup cannot run");
+    assert!(
+        matches!(err, ToolchainError::InstallFailed { .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("rustup is not installed or not on PATH"),
+        "{message}"
+    );
+    assert!(
+        message.contains("rustup component add rust-src llvm-tools"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_failing_rustup_is_reported_with_its_stderr() {
+    let (toolchain, root) = fake_sysroot("offline", false);
+    let script = root.join("rustup");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho 'error: could not download file: network unreachable' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let err = toolchain
+        .ensure_components_with(&script)
+        .expect_err("rustup fails offline");
+    let message = err.to_string();
+    assert!(message.contains("network unreachable"), "{message}");
+    assert!(message.contains("needs network access"), "{message}");
+    std::fs::remove_dir_all(root).unwrap();
+}

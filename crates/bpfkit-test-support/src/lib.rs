@@ -17,6 +17,7 @@
 //!   userspace targets from `testdata/c/userspace/` (e.g. a USDT/uprobe target).
 //! - Perf events: [`bpf_obj_get`], [`perf_event_open`], [`perf_event_set_bpf`],
 //!   [`attach_tracepoint`] (a pinned program on a tracepoint; closing the fd detaches it).
+//! - Kernel probes independent of the runtime: [`arena_unavailable`], [`skip_without_arena`].
 //! - [`XorShift64Star`], the reproducible random sequence of the mutation tests.
 //! - [`Insn`] (bpfkit-obj's, re-exported) and [`mask_fd_immediates`] to compare instruction
 //!   streams.
@@ -35,6 +36,7 @@ mod fixture;
 mod insn;
 mod libbpf;
 mod perf;
+mod probe;
 mod relocated;
 mod rng;
 mod trace;
@@ -62,6 +64,7 @@ pub use perf::{
     attach_tracepoint, bpf_obj_get, perf_event_open, perf_event_set_bpf, tracepoint_id,
     PerfEventAttr, PERF_EVENT_IOC_ENABLE, PERF_TYPE_TRACEPOINT,
 };
+pub use probe::{arena_unavailable, skip_without_arena};
 pub use relocated::{
     libbpf_load, libbpf_relocated, LibbpfRelocated, ProgLoad, RelocateOptions, RelocatedProgram,
 };

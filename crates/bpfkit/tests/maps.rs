@@ -554,6 +554,9 @@ fn xdp_redirect_maps_store_interfaces_and_cpus() {
 
 #[test]
 fn arena_is_created_and_mapped_read_write() {
+    if bpfkit_test_support::skip_without_arena("arena_is_created_and_mapped_read_write") {
+        return;
+    }
     let fds = FdCheck::start();
     {
         let arena = Arena::create("arena", 4).unwrap();

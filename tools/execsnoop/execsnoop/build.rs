@@ -3,6 +3,7 @@
 
 fn main() {
     if let Err(err) = bpfkit_build::build_ebpf("../execsnoop-ebpf") {
-        panic!("building the execsnoop eBPF crate: {err}");
+        eprintln!("error: building the execsnoop eBPF crate: {err}");
+        std::process::exit(1);
     }
 }
