@@ -5,6 +5,7 @@ mod inspect;
 mod link;
 mod load;
 mod map;
+mod new;
 mod prog;
 mod run;
 
@@ -41,6 +42,8 @@ enum Command {
     /// List links.
     #[command(subcommand)]
     Link(link::Command),
+    /// Create a new project (kernel crate, shared types, userspace crate) from a template.
+    New(new::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Prog(cmd) => prog::run(cmd),
         Command::Map(cmd) => map::run(cmd),
         Command::Link(cmd) => link::run(cmd),
+        Command::New(args) => new::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

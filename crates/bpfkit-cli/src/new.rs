@@ -1,0 +1,319 @@
+//! `bpfkit new NAME [--template T] [--path DIR]`: a ready-to-run project — kernel crate, shared
+//! types, userspace crate — that builds and runs with one `cargo run`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Create a new bpfkit project (kernel side, shared types, userspace) in `./NAME`.
+///
+/// The project builds and runs with `cargo run --release -p NAME` (as root); its build
+/// script compiles the kernel side for BPF on the stable toolchain and installs rustup's
+/// rust-src and llvm-tools if they are missing. Templates: tracepoint (every exec, through
+/// `sched:sched_process_exec`), kprobe (`do_sys_openat2` entries), uprobe (libc's
+/// `malloc` calls), lsm (the `bprm_check_security` hook, allowing every exec). Each sends
+/// `{pid, value, comm}` events through a ring buffer that userspace prints.
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The project's name: a directory `NAME` is created; crates `NAME`, `NAME-ebpf` and
+    /// `NAME-common` are made in it.
+    pub name: String,
+    /// What the kernel side attaches to.
+    #[arg(long, value_enum, default_value_t = Template::Tracepoint)]
+    pub template: Template,
+    /// Depend on a local bpfkit checkout (its root directory) instead of crates.io versions.
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// Create the project inside this directory instead of the current one.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// The kinds of program a new project starts from.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Template {
+    /// `sched:sched_process_exec`: one event per exec, with the uid.
+    Tracepoint,
+    /// `kprobe/do_sys_openat2`: one event per open, with the directory fd.
+    Kprobe,
+    /// `uprobe` on libc's `malloc`: one event per call, with the size.
+    Uprobe,
+    /// `lsm/bprm_check_security`: one event per exec, with the uid (allows all).
+    Lsm,
+}
+
+/// What differs between templates.
+struct Spec {
+    name: &'static str,
+    macro_name: &'static str,
+    context: &'static str,
+    program: &'static str,
+    kernel: &'static str,
+    kernel_doc: &'static str,
+    description: &'static str,
+    what: &'static str,
+    value_doc: &'static str,
+    value_column: &'static str,
+}
+
+impl Template {
+    fn spec(self) -> Spec {
+        match self {
+            Template::Tracepoint => Spec {
+                name: "tracepoint",
+                macro_name: "tracepoint",
+                context: "TracePointContext",
+                program: "on_exec",
+                kernel: include_str!("../templates/new/ebpf.tracepoint.rs"),
+                kernel_doc: "a tracepoint program on `sched:sched_process_exec`.",
+                description: "Prints every exec with its pid, command and uid",
+                what: "tracing execs (sched:sched_process_exec)",
+                value_doc: "The user id of the task.",
+                value_column: "UID",
+            },
+            Template::Kprobe => Spec {
+                name: "kprobe",
+                macro_name: "kprobe",
+                context: "ProbeContext",
+                program: "on_open",
+                kernel: include_str!("../templates/new/ebpf.kprobe.rs"),
+                kernel_doc: "a kprobe on the kernel function `do_sys_openat2`.",
+                description: "Prints every file open with its pid, command and directory fd",
+                what: "tracing opens (kprobe do_sys_openat2)",
+                value_doc: "The directory fd the opened path is relative to (-100: AT_FDCWD).",
+                value_column: "DFD",
+            },
+            Template::Uprobe => Spec {
+                name: "uprobe",
+                macro_name: "uprobe",
+                context: "ProbeContext",
+                program: "on_malloc",
+                kernel: include_str!("../templates/new/ebpf.uprobe.rs"),
+                kernel_doc: "a uprobe on the C library's `malloc`.",
+                description: "Prints every malloc call with its pid, command and size",
+                what: "tracing malloc calls (uprobe libc.so.6:malloc)",
+                value_doc: "The size asked of malloc (truncated to 32 bits).",
+                value_column: "SIZE",
+            },
+            Template::Lsm => Spec {
+                name: "lsm",
+                macro_name: "lsm",
+                context: "LsmContext",
+                program: "check_exec",
+                kernel: include_str!("../templates/new/ebpf.lsm.rs"),
+                kernel_doc: "a BPF LSM program on the `bprm_check_security` hook (the kernel \
+                             needs `bpf` in its `lsm=` list).",
+                description: "Audits every exec through the BPF LSM with its pid, command and uid",
+                what: "auditing execs (lsm/bprm_check_security)",
+                value_doc: "The user id of the task.",
+                value_column: "UID",
+            },
+        }
+    }
+}
+
+/// Why a project could not be created.
+#[derive(Debug)]
+enum NewError {
+    BadName(String),
+    Exists(PathBuf),
+    NotCheckout(PathBuf),
+    Io(PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for NewError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NewError::BadName(name) => write!(
+                f,
+                "`{name}` is not a usable project name: use ASCII letters, digits, `-` and `_`, \
+                 starting with a letter"
+            ),
+            NewError::Exists(dir) => {
+                write!(f, "{} already exists; choose another name", dir.display())
+            }
+            NewError::NotCheckout(dir) => write!(
+                f,
+                "--path {}: no bpfkit checkout there (crates/bpfkit/Cargo.toml is missing)",
+                dir.display()
+            ),
+            NewError::Io(path, e) => write!(f, "writing {}: {e}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for NewError {}
+
+/// Runs `bpfkit new`.
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = create(&args)?;
+    eprintln!(
+        "created {} ({} template); run it as root with:\n    cd {} && cargo run --release -p {} -- --duration 10",
+        dir.display(),
+        args.template.spec().name,
+        dir.display(),
+        args.name
+    );
+    Ok(())
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !name.ends_with("-ebpf")
+        && !name.ends_with("-common")
+}
+
+fn dependency(path: Option<&Path>, krate: &str) -> String {
+    match path {
+        Some(root) => format!(
+            "{{ path = \"{}\" }}",
+            root.join("crates").join(krate).display()
+        ),
+        None => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+fn create(args: &Args) -> Result<PathBuf, NewError> {
+    if !valid_name(&args.name) {
+        return Err(NewError::BadName(args.name.clone()));
+    }
+    let root = args.dir.join(&args.name);
+    if root.exists() {
+        return Err(NewError::Exists(root));
+    }
+    let checkout = match &args.path {
+        Some(p) => {
+            let abs = std::fs::canonicalize(p).map_err(|_| NewError::NotCheckout(p.clone()))?;
+            if !abs.join("crates/bpfkit/Cargo.toml").is_file() {
+                return Err(NewError::NotCheckout(p.clone()));
+            }
+            Some(abs)
+        }
+        None => None,
+    };
+    let spec = args.template.spec();
+    let name = args.name.as_str();
+    let snake = name.replace('-', "_");
+    let vars: Vec<(&str, String)> = vec![
+        ("name_snake", snake.clone()),
+        ("NAME_UPPER", snake.to_ascii_uppercase()),
+        ("name", name.to_string()),
+        ("template", spec.name.to_string()),
+        ("macro", spec.macro_name.to_string()),
+        ("context", spec.context.to_string()),
+        ("program", spec.program.to_string()),
+        ("kernel_doc", spec.kernel_doc.to_string()),
+        ("description", spec.description.to_string()),
+        ("what", spec.what.to_string()),
+        ("value_doc", spec.value_doc.to_string()),
+        ("value_column", spec.value_column.to_string()),
+        ("attach_doc", String::new()),
+        ("usage_args", String::new()),
+        ("target_var", String::new()),
+        ("target_arg", String::new()),
+        ("target_check", String::new()),
+        (
+            "attach_call",
+            "bpfkit::programs::auto::attach(program)?".to_string(),
+        ),
+        (
+            "dep_bpfkit_ebpf",
+            dependency(checkout.as_deref(), "bpfkit-ebpf"),
+        ),
+        (
+            "dep_bpfkit_build",
+            dependency(checkout.as_deref(), "bpfkit-build"),
+        ),
+        ("dep_bpfkit", dependency(checkout.as_deref(), "bpfkit")),
+    ];
+    let fill = |text: &str| {
+        let mut out = text.to_string();
+        for (key, value) in &vars {
+            out = out.replace(&format!("{{{{{key}}}}}"), value);
+        }
+        out
+    };
+    let mut kernel = String::new();
+    let _ = write!(
+        kernel,
+        "{}{}",
+        include_str!("../templates/new/ebpf.prelude.rs"),
+        spec.kernel
+    );
+    let files: [(String, &str); 10] = [
+        (
+            "Cargo.toml".into(),
+            include_str!("../templates/new/workspace.Cargo.toml"),
+        ),
+        (
+            ".gitignore".into(),
+            include_str!("../templates/new/gitignore"),
+        ),
+        (
+            "README.md".into(),
+            include_str!("../templates/new/README.md"),
+        ),
+        (
+            format!("{name}-common/Cargo.toml"),
+            include_str!("../templates/new/common.Cargo.toml"),
+        ),
+        (
+            format!("{name}-common/src/lib.rs"),
+            include_str!("../templates/new/common.lib.rs"),
+        ),
+        (
+            format!("{name}-ebpf/Cargo.toml"),
+            include_str!("../templates/new/ebpf.Cargo.toml"),
+        ),
+        (format!("{name}-ebpf/src/main.rs"), kernel.as_str()),
+        (
+            format!("{name}/Cargo.toml"),
+            include_str!("../templates/new/user.Cargo.toml"),
+        ),
+        (
+            format!("{name}/build.rs"),
+            include_str!("../templates/new/user.build.rs"),
+        ),
+        (
+            format!("{name}/src/main.rs"),
+            include_str!("../templates/new/user.main.rs"),
+        ),
+    ];
+    let written = (|| {
+        for (rel, text) in &files {
+            let path = root.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| NewError::Io(parent.to_path_buf(), e))?;
+            }
+            std::fs::write(&path, fill(text)).map_err(|e| NewError::Io(path.clone(), e))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        // Leave nothing half-made behind.
+        let _ = std::fs::remove_dir_all(&root);
+        return Err(e);
+    }
+    Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_crate_names() {
+        assert!(valid_name("hello"));
+        assert!(valid_name("my-tool_2"));
+        assert!(!valid_name("2fast"));
+        assert!(!valid_name("has space"));
+        assert!(!valid_name(""));
+        assert!(
+            !valid_name("x-ebpf"),
+            "would clash with the kernel crate's name"
+        );
+    }
+}
