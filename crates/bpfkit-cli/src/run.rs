@@ -77,7 +77,20 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("--max-entries {resize}: {e}"))?;
         loader.max_entries(map, n);
     }
-    let object = loader.load_spec(&spec).map_err(|e| e.to_string())?;
+    // Checked and created just before the load; removed again if the load fails.
+    let created = match &args.pin_dir {
+        Some(dir) => Some(crate::pin_dir::prepare(dir, &[])?),
+        None => None,
+    };
+    let object = match loader.load_spec(&spec) {
+        Ok(object) => object,
+        Err(e) => {
+            if let Some(created) = created {
+                created.remove();
+            }
+            return Err(e.to_string().into());
+        }
+    };
 
     // Readers first: samples sent before a perf buffer is open would be lost.
     let mut readers = open_readers(&object)?;

