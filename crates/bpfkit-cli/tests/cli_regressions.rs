@@ -253,3 +253,139 @@ fn pin_dir_off_a_bpffs_is_refused_before_loading_and_leaves_nothing() {
     let pin = loaded["programs"][0]["pin"].as_str().unwrap();
     assert!(std::path::Path::new(pin).exists());
 }
+
+/// Probed by the uprobe of `link_list_shows_each_links_attach_target`.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn bpfkit_cli_link_probe_target(value: i64) -> i64 {
+    std::hint::black_box(value) + 1
+}
+
+/// File offset of `symbol` in the ELF file at `path` (what a uprobe is attached at).
+fn symbol_file_offset(path: &std::path::Path, symbol: &str) -> u64 {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let bytes = std::fs::read(path).unwrap();
+    let file = object::File::parse(&*bytes).unwrap();
+    let sym = file
+        .symbols()
+        .find(|s| s.name() == Ok(symbol))
+        .unwrap_or_else(|| panic!("no symbol {symbol}"));
+    let section = file.section_by_index(sym.section_index().unwrap()).unwrap();
+    sym.address() - section.address() + section.file_range().unwrap().0
+}
+
+/// `bpfkit link list --json`, the entry of link `id`.
+fn listed_link(id: u32) -> Value {
+    let list = json_of(&["link", "list", "--json"]);
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == id)
+        .unwrap_or_else(|| panic!("link {id} not listed: {list}"))
+        .clone()
+}
+
+#[test]
+fn link_list_shows_each_links_attach_target() {
+    use bpfkit::programs::{raw_tracepoint, tracepoint, uprobe};
+    use std::os::fd::AsFd;
+
+    let object = bpfkit::loader::Loader::new()
+        .load_file(bpfkit_test_support::fixture("attach_counters"))
+        .expect("attach_counters loads");
+
+    // A tracepoint (a perf_event link).
+    let tp = tracepoint::attach(
+        object.program("count_openat_tp").unwrap(),
+        "syscalls",
+        "sys_enter_openat",
+    )
+    .unwrap();
+    let tp_id = tp.info().unwrap().id;
+    let listed = listed_link(tp_id);
+    assert_eq!(listed["type"], "perf_event");
+    assert_eq!(
+        listed["target"],
+        serde_json::json!({ "kind": "tracepoint", "name": "sys_enter_openat" })
+    );
+
+    // A raw tracepoint, which bpftool also shows.
+    let raw =
+        raw_tracepoint::attach(object.program("count_openat_raw").unwrap(), "sys_enter").unwrap();
+    let raw_id = raw.info().unwrap().id;
+    let listed = listed_link(raw_id);
+    let theirs =
+        bpfkit_test_support::bpftool_json(["link", "show", "id", &raw_id.to_string()]).unwrap();
+    assert_eq!(listed["target"]["kind"], "raw_tracepoint");
+    assert_eq!(listed["target"]["name"], theirs["tp_name"]);
+
+    // A uprobe on a function of this test binary: the file and the offset.
+    let exe = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+    let offset = symbol_file_offset(&exe, "bpfkit_cli_link_probe_target");
+    let up = uprobe::attach_offset(
+        object.program("on_entry").unwrap(),
+        &exe,
+        offset,
+        &uprobe::UprobeOptions {
+            pid: Some(std::process::id() as i32),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let up_id = up.info().unwrap().id;
+    let listed = listed_link(up_id);
+    assert_eq!(
+        listed["target"],
+        serde_json::json!({ "kind": "uprobe", "path": exe, "offset": offset })
+    );
+    let text = bpfkit(&["link", "list"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{up_id}: ")))
+        .unwrap();
+    assert!(
+        line.ends_with(&format!("uprobe {}:{offset:#x}", exe.display())),
+        "{line}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{tp_id}: ")))
+        .unwrap();
+    assert!(line.ends_with("tracepoint sys_enter_openat"), "{line}");
+    bpfkit_cli_link_probe_target(1);
+
+    // A cgroup link on a cgroup this test makes: the cgroup's path from its id.
+    let cgroup = PathBuf::from(format!(
+        "/sys/fs/cgroup/unified/bpfkit-cli-link-{}",
+        std::process::id()
+    ));
+    if !PathBuf::from("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+        println!("SKIP cgroup link: no cgroup2 at /sys/fs/cgroup/unified");
+        return;
+    }
+    std::fs::create_dir(&cgroup).unwrap();
+    let net = bpfkit::loader::Loader::new()
+        .load_file(bpfkit_test_support::fixture("prog_net"))
+        .expect("prog_net loads");
+    let dir = std::fs::File::open(&cgroup).unwrap();
+    let attr = bpfkit::sys::link_create_attr(
+        net.program("cgroup_skb_ingress").unwrap().fd(),
+        std::os::fd::AsRawFd::as_raw_fd(&dir) as u32,
+        bpfkit::sys::uapi::BPF_CGROUP_INET_INGRESS,
+        0,
+    );
+    // SAFETY: the attr has no pointers; the fds it names are alive.
+    let link = unsafe { bpfkit::sys::link_create(attr) };
+    let result = link
+        .as_ref()
+        .map(|fd| listed_link(bpfkit::info::LinkInfo::from_fd(fd.as_fd()).unwrap().id))
+        .map_err(|e| e.to_string());
+    drop(link);
+    drop(dir);
+    let _ = std::fs::remove_dir(&cgroup);
+    let listed = result.unwrap();
+    assert_eq!(listed["type"], "cgroup");
+    assert_eq!(listed["target"]["path"], cgroup.to_str().unwrap());
+    assert_eq!(listed["target"]["attach_type"], "cgroup_inet_ingress");
+}
