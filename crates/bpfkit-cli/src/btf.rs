@@ -327,7 +327,7 @@ fn show(btf: &Btf<'_>, names: &[String], json: bool) -> (String, Vec<String>) {
 }
 
 /// A C-like spelling of a type for humans (`struct list_head`, `char[16]`, `u64 *`).
-fn c_name(btf: &Btf<'_>, id: TypeId) -> String {
+pub fn c_name(btf: &Btf<'_>, id: TypeId) -> String {
     fn go(btf: &Btf<'_>, id: TypeId, depth: usize) -> String {
         if depth > 16 {
             return "...".into();

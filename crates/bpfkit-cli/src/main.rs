@@ -7,6 +7,7 @@ mod load;
 mod map;
 mod pin_dir;
 mod prog;
+mod prog_dump;
 mod run;
 
 use std::process::ExitCode;

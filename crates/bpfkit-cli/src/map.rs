@@ -110,7 +110,7 @@ fn hex(bytes: &[u8]) -> Value {
 }
 
 /// Read the BTF object `id` from the kernel and parse it.
-fn kernel_btf_by_id(id: u32) -> Result<Btf<'static>, String> {
+pub fn kernel_btf_by_id(id: u32) -> Result<Btf<'static>, String> {
     let fd = sys::get_fd_by_id(ObjectKind::Btf, id).map_err(|e| format!("BTF id {id}: {e}"))?;
     let mut first: uapi::bpf_btf_info = sys::zeroed();
     // SAFETY: no pointer fields are set in `first`.

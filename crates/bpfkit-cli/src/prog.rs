@@ -43,6 +43,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a program's translated instructions (with source lines) or JIT-compiled code.
+    #[command(long_about = crate::prog_dump::LONG_ABOUT)]
+    Dump {
+        /// xlated (BPF instructions) or jited (machine code).
+        #[arg(value_enum)]
+        kind: crate::prog_dump::Kind,
+        /// A program id, or the path of a pinned program.
+        prog: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// bpftool's name of a program type number (the lower-case kernel name), or the number.
@@ -140,6 +152,7 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
                 println!("{}", to_text(&p));
             }
         }
+        Command::Dump { kind, prog, json } => crate::prog_dump::run(kind, &prog, json)?,
     }
     Ok(())
 }

@@ -149,6 +149,107 @@ pub fn xlated_insns(fd: BorrowedFd<'_>) -> SysResult<Vec<u64>> {
     Ok(insns)
 }
 
+/// A loaded program's code as the kernel keeps it: translated instructions, JIT output per
+/// function, and the BTF func/line info that maps them back to the source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgramCode {
+    /// The translated (post-verifier) instructions, 8 bytes each in host order. Map
+    /// references carry map ids, helper calls their offset from `__bpf_call_base`.
+    pub xlated: Vec<u8>,
+    /// The JIT-compiled machine code of every function, one after the other (empty when
+    /// the kernel withholds it or does not JIT).
+    pub jited: Vec<u8>,
+    /// Kernel address of each JIT-compiled function (main program first).
+    pub jited_ksyms: Vec<u64>,
+    /// Length in bytes of each function in `jited`.
+    pub jited_func_lens: Vec<u32>,
+    /// The program's BTF object id (0: none; then no func or line info).
+    pub btf_id: u32,
+    /// Function boundaries: (first instruction index, BTF FUNC type id) per function.
+    pub func_info: Vec<(u32, u32)>,
+    /// Source lines: one record per instruction index where a line starts.
+    pub line_info: Vec<LineInfo>,
+}
+
+/// One BTF line-info record of a loaded program (`struct bpf_line_info`): the source line
+/// that starts at an instruction. The offsets index the program's BTF string section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineInfo {
+    /// Index of the first instruction (8-byte slot) of the line.
+    pub insn_off: u32,
+    /// String offset of the file name.
+    pub file_name_off: u32,
+    /// String offset of the line's text.
+    pub line_off: u32,
+    /// Line number (upper 22 bits) and column (lower 10 bits).
+    pub line_col: u32,
+}
+
+impl LineInfo {
+    /// The line number.
+    pub fn line(&self) -> u32 {
+        self.line_col >> 10
+    }
+
+    /// The column.
+    pub fn column(&self) -> u32 {
+        self.line_col & 0x3ff
+    }
+}
+
+/// The code of a program (two `BPF_OBJ_GET_INFO_BY_FD` calls: sizes, then contents).
+pub fn program_code(fd: BorrowedFd<'_>) -> SysResult<ProgramCode> {
+    let sizes = prog_info_raw(fd)?;
+    let mut code = ProgramCode {
+        xlated: vec![0; sizes.xlated_prog_len as usize],
+        jited: vec![0; sizes.jited_prog_len as usize],
+        jited_ksyms: vec![0; sizes.nr_jited_ksyms as usize],
+        jited_func_lens: vec![0; sizes.nr_jited_func_lens as usize],
+        btf_id: sizes.btf_id,
+        func_info: Vec::new(),
+        line_info: Vec::new(),
+    };
+    let mut func_info = vec![[0u32; 2]; sizes.nr_func_info as usize];
+    let mut line_info = vec![[0u32; 4]; sizes.nr_line_info as usize];
+    let mut info: uapi::bpf_prog_info = sys::zeroed();
+    info.xlated_prog_len = code.xlated.len() as u32;
+    info.xlated_prog_insns = code.xlated.as_mut_ptr() as u64;
+    info.jited_prog_len = code.jited.len() as u32;
+    info.jited_prog_insns = code.jited.as_mut_ptr() as u64;
+    info.nr_jited_ksyms = code.jited_ksyms.len() as u32;
+    info.jited_ksyms = code.jited_ksyms.as_mut_ptr() as u64;
+    info.nr_jited_func_lens = code.jited_func_lens.len() as u32;
+    info.jited_func_lens = code.jited_func_lens.as_mut_ptr() as u64;
+    info.nr_func_info = func_info.len() as u32;
+    info.func_info_rec_size = std::mem::size_of::<[u32; 2]>() as u32;
+    info.func_info = func_info.as_mut_ptr() as u64;
+    info.nr_line_info = line_info.len() as u32;
+    info.line_info_rec_size = std::mem::size_of::<[u32; 4]>() as u32;
+    info.line_info = line_info.as_mut_ptr() as u64;
+    // SAFETY: every pointer set points to a live buffer of exactly the count or byte length
+    // set beside it (records of the size given in the *_rec_size fields); all outlive the call.
+    unsafe { sys::obj_get_info_by_fd(fd, &mut info) }?;
+    // The kernel reports what it has; keep what was both asked for and filled.
+    code.xlated.truncate(info.xlated_prog_len as usize);
+    code.jited.truncate(info.jited_prog_len as usize);
+    code.jited_ksyms.truncate(info.nr_jited_ksyms as usize);
+    code.jited_func_lens
+        .truncate(info.nr_jited_func_lens as usize);
+    func_info.truncate(info.nr_func_info as usize);
+    line_info.truncate(info.nr_line_info as usize);
+    code.func_info = func_info.iter().map(|r| (r[0], r[1])).collect();
+    code.line_info = line_info
+        .iter()
+        .map(|r| LineInfo {
+            insn_off: r[0],
+            file_name_off: r[1],
+            line_off: r[2],
+            line_col: r[3],
+        })
+        .collect();
+    Ok(code)
+}
+
 /// What the kernel says about a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkInfo {
