@@ -33,6 +33,7 @@ enum Command {
     Btf(btf::Command),
     /// Load an object, attach every program by its section, print ring/perf buffer records
     /// until Ctrl-C or --duration, then every hash/array map.
+    #[command(long_about = run::LONG_ABOUT)]
     Run(run::Args),
     /// Load every program and map of an object (like `bpftool prog loadall`), print their ids.
     #[command(long_about = load::LONG_ABOUT)]

@@ -503,3 +503,113 @@ fn prog_dump_xlated_matches_bpftool_and_jited_gives_each_function() {
         "calls {checked_calls} src {checked_src}"
     );
 }
+
+/// `bpfkit run run_records --duration SECS --set target_pid=<this process> EXTRA`, while this
+/// test opens `path` three times once tracing started: (exit success, stdout lines, stderr).
+fn run_records(extra: &[&str], path: &std::path::Path) -> (bool, Vec<String>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let object = bpfkit_test_support::fixture("run_records");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .arg("run")
+        .arg(&object)
+        .args(["--duration", "2", "--set"])
+        .arg(format!("target_pid={}", std::process::id()))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 {
+        let done = line.starts_with("tracing");
+        lines.push(std::mem::take(&mut line).trim_end().to_owned());
+        if done {
+            for _ in 0..3 {
+                drop(std::fs::File::open(path).unwrap());
+            }
+            break;
+        }
+    }
+    lines.extend(stdout.lines().map_while(Result::ok));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (child.wait().unwrap().success(), lines, err)
+}
+
+#[test]
+fn run_decodes_records_of_any_struct_name_and_takes_record_types_by_name() {
+    let path = std::env::temp_dir().join(format!("bpfkit-run-records-{}", std::process::id()));
+    std::fs::write(&path, b"x").unwrap();
+    let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+    let comm = comm.trim_end();
+    let pid = std::process::id();
+
+    // No --record: `struct tally` is the only struct of its size, so perf records decode;
+    // `opens` records fit both open_record and decoy_record: hex, and a hint naming both.
+    let (ok, lines, err) = run_records(&[], &path);
+    assert!(ok, "{err}");
+    let tallies: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("tallies: "))
+        .collect();
+    assert_eq!(tallies.len(), 3, "{lines:#?}");
+    for (k, l) in tallies.iter().enumerate() {
+        assert_eq!(
+            l.as_str(),
+            format!("tallies: {{calls: {}, pid: {pid}, flags: 7}}", k + 1)
+        );
+    }
+    let opens: Vec<&String> = lines.iter().filter(|l| l.starts_with("opens: ")).collect();
+    assert_eq!(opens.len(), 3, "{lines:#?}");
+    assert!(opens[0].contains(" |"), "hex with ASCII: {}", opens[0]);
+    assert!(
+        err.contains("opens: 84-byte records fit several types (open_record, decoy_record)")
+            && err.contains("--record opens=TYPE"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("fit several types").count(),
+        1,
+        "hinted once: {err}"
+    );
+
+    // --record names the type: pid, comm (__u8[16]) and path (__s8[64]) as text.
+    let (ok, lines, err) = run_records(&["--record", "opens=open_record"], &path);
+    assert!(ok, "{err}");
+    let expected = format!(
+        "opens: {{pid: {pid}, comm: {comm:?}, path: {:?}}}",
+        path.to_str().unwrap()
+    );
+    let opens: Vec<&String> = lines.iter().filter(|l| l.starts_with("opens: ")).collect();
+    assert_eq!(opens.len(), 3, "{lines:#?}");
+    assert!(
+        opens.iter().all(|l| **l == expected),
+        "{opens:#?}\nexpected {expected}"
+    );
+    assert!(!err.contains("fit several types"), "{err}");
+
+    // Bad --record values are errors naming what is missing.
+    for (arg, message) in [
+        (
+            "nosuch=open_record",
+            "no ring buffer or perf event array 'nosuch'",
+        ),
+        (
+            "opens=no_such_type",
+            "no struct or union named 'no_such_type'",
+        ),
+        ("opens", "expected MAP=TYPE"),
+    ] {
+        let (ok, _, err) = run_records(&["--record", arg], &path);
+        assert!(!ok);
+        assert!(err.contains(message), "--record {arg}: {err}");
+    }
+    let _ = std::fs::remove_file(&path);
+}
