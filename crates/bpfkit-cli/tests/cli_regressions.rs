@@ -67,7 +67,7 @@ fn execsnoop() -> String {
 }
 
 #[test]
-fn inspect_and_load_help_show_their_long_help() {
+fn inspect_load_and_run_help_show_their_long_help() {
     let inspect = bpfkit(&["inspect", "--help"]);
     assert!(inspect.status.success());
     let text = String::from_utf8_lossy(&inspect.stdout);
@@ -83,6 +83,12 @@ fn inspect_and_load_help_show_their_long_help() {
     assert!(
         text.contains("each map at DIR/maps/<map name>"),
         "load --help lacks its long help:\n{text}"
+    );
+    let run = bpfkit(&["run", "--help"]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        text.contains("--record MAP=TYPE names the struct"),
+        "{text}"
     );
     // The short help (-h) keeps the one-line summary.
     let short = bpfkit(&["load", "-h"]);
@@ -504,16 +510,38 @@ fn prog_dump_xlated_matches_bpftool_and_jited_gives_each_function() {
     );
 }
 
-/// `bpfkit run run_records --duration SECS --set target_pid=<this process> EXTRA`, while this
-/// test opens `path` three times once tracing started: (exit success, stdout lines, stderr).
-fn run_records(extra: &[&str], path: &std::path::Path) -> (bool, Vec<String>, String) {
-    use std::io::{BufRead, BufReader, Read};
+/// What `run_records` saw: exit success, stdout lines, stderr, and the traced process's pid
+/// and comm.
+struct RunRecords {
+    ok: bool,
+    lines: Vec<String>,
+    err: String,
+    pid: u32,
+    comm: String,
+}
+
+/// `bpfkit run run_records --duration 2 --set target_pid=<child> EXTRA`, where the child is a
+/// shell that, once tracing started, opens `path` three times itself (redirections of the
+/// builtin `:` happen in the shell's own process). Other threads of this test binary open
+/// files too, so the target is not this process.
+fn run_records(extra: &[&str], path: &std::path::Path) -> RunRecords {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let script = format!(
+        "read go; : < '{p}'; : < '{p}'; : < '{p}'",
+        p = path.display()
+    );
+    let mut shell = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = shell.id();
     let object = bpfkit_test_support::fixture("run_records");
     let mut child = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
         .arg("run")
         .arg(&object)
         .args(["--duration", "2", "--set"])
-        .arg(format!("target_pid={}", std::process::id()))
+        .arg(format!("target_pid={pid}"))
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -526,12 +554,22 @@ fn run_records(extra: &[&str], path: &std::path::Path) -> (bool, Vec<String>, St
         let done = line.starts_with("tracing");
         lines.push(std::mem::take(&mut line).trim_end().to_owned());
         if done {
-            for _ in 0..3 {
-                drop(std::fs::File::open(path).unwrap());
-            }
             break;
         }
     }
+    // The comm is the shell's once it has exec'd (the fork still runs this binary).
+    let me = std::fs::read_link("/proc/self/exe").unwrap();
+    while std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == me) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap()
+        .trim_end()
+        .to_owned();
+    let mut stdin = shell.stdin.take().unwrap();
+    let _ = stdin.write_all(b"go\n");
+    drop(stdin);
+    assert!(shell.wait().unwrap().success());
     lines.extend(stdout.lines().map_while(Result::ok));
     let mut err = String::new();
     child
@@ -540,20 +578,29 @@ fn run_records(extra: &[&str], path: &std::path::Path) -> (bool, Vec<String>, St
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    (child.wait().unwrap().success(), lines, err)
+    RunRecords {
+        ok: child.wait().unwrap().success(),
+        lines,
+        err,
+        pid,
+        comm,
+    }
 }
 
 #[test]
 fn run_decodes_records_of_any_struct_name_and_takes_record_types_by_name() {
     let path = std::env::temp_dir().join(format!("bpfkit-run-records-{}", std::process::id()));
     std::fs::write(&path, b"x").unwrap();
-    let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
-    let comm = comm.trim_end();
-    let pid = std::process::id();
 
     // No --record: `struct tally` is the only struct of its size, so perf records decode;
     // `opens` records fit both open_record and decoy_record: hex, and a hint naming both.
-    let (ok, lines, err) = run_records(&[], &path);
+    let RunRecords {
+        ok,
+        lines,
+        err,
+        pid,
+        ..
+    } = run_records(&[], &path);
     assert!(ok, "{err}");
     let tallies: Vec<&String> = lines
         .iter()
@@ -581,7 +628,13 @@ fn run_decodes_records_of_any_struct_name_and_takes_record_types_by_name() {
     );
 
     // --record names the type: pid, comm (__u8[16]) and path (__s8[64]) as text.
-    let (ok, lines, err) = run_records(&["--record", "opens=open_record"], &path);
+    let RunRecords {
+        ok,
+        lines,
+        err,
+        pid,
+        comm,
+    } = run_records(&["--record", "opens=open_record"], &path);
     assert!(ok, "{err}");
     let expected = format!(
         "opens: {{pid: {pid}, comm: {comm:?}, path: {:?}}}",
@@ -607,7 +660,7 @@ fn run_decodes_records_of_any_struct_name_and_takes_record_types_by_name() {
         ),
         ("opens", "expected MAP=TYPE"),
     ] {
-        let (ok, _, err) = run_records(&["--record", arg], &path);
+        let RunRecords { ok, err, .. } = run_records(&["--record", arg], &path);
         assert!(!ok);
         assert!(err.contains(message), "--record {arg}: {err}");
     }
