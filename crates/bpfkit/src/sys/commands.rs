@@ -554,7 +554,7 @@ impl ObjectKind {
     /// The kind of BPF object `fd` refers to, or `None` if it is not one.
     ///
     /// The kernel gives every BPF object fd an anonymous inode named after its kind
-    /// (`bpf-prog`, `bpf-map`, `bpf_link`, `btf`), visible as the target of
+    /// (`bpf-prog`, `bpf-map`, `bpf_link`/`bpf-link`, `btf`), visible as the target of
     /// `/proc/self/fd/N`. `BPF_OBJ_GET_INFO_BY_FD` cannot tell: it fills whatever info
     /// record the object has into the caller's buffer.
     pub fn of_fd(fd: BorrowedFd<'_>) -> Option<ObjectKind> {
@@ -563,7 +563,8 @@ impl ObjectKind {
         match target.to_str()? {
             "anon_inode:bpf-prog" => Some(ObjectKind::Prog),
             "anon_inode:bpf-map" => Some(ObjectKind::Map),
-            "anon_inode:bpf_link" => Some(ObjectKind::Link),
+            // `bpf_link` when created, `bpf-link` when reopened (BPF_OBJ_GET, by id).
+            "anon_inode:bpf_link" | "anon_inode:bpf-link" => Some(ObjectKind::Link),
             "anon_inode:btf" => Some(ObjectKind::Btf),
             _ => None,
         }
