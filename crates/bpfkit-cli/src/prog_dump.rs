@@ -99,8 +99,8 @@ struct Kallsyms {
 }
 
 impl Kallsyms {
-    /// Read the symbols at the addresses `code` refers to: JIT-compiled functions, helper
-    /// call targets and 64-bit immediates. (Keeping only those makes a dump fast: the file
+    /// Read the symbols at the addresses `code` refers to: JIT-compiled functions and helper
+    /// call targets. (Keeping only those makes a dump fast: the file
     /// has hundreds of thousands of lines.)
     fn read(code: &ProgramCode) -> Self {
         let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
@@ -120,11 +120,6 @@ impl Kallsyms {
             if matches!(insn.instruction(), Instruction::Call(CallTarget::Helper(_))) {
                 if let Some(base) = call_base {
                     wanted.insert(base.wrapping_add_signed(i64::from(first.imm)));
-                }
-            } else if let Some(second) = insn.second() {
-                if first.src_reg == 0 {
-                    wanted
-                        .insert(u64::from(first.imm as u32) | (u64::from(second.imm as u32) << 32));
                 }
             }
         }
@@ -186,7 +181,7 @@ impl Symbolizer for XlatedSymbols<'_> {
         self.kallsyms.by_address.get(&target).cloned()
     }
 
-    fn imm64_name(&self, first: &Insn, second: &Insn, imm: u64) -> Option<String> {
+    fn imm64_name(&self, first: &Insn, second: &Insn, _imm: u64) -> Option<String> {
         match first.src_reg {
             BPF_PSEUDO_MAP_FD => Some(format!("map[id:{}]", first.imm as u32)),
             BPF_PSEUDO_MAP_VALUE => Some(format!(
@@ -194,7 +189,8 @@ impl Symbolizer for XlatedSymbols<'_> {
                 first.imm as u32, second.imm as u32
             )),
             BPF_PSEUDO_FUNC => Some(format!("subprog[{:+}]", first.imm)),
-            _ => self.kallsyms.by_address.get(&imm).cloned(),
+            // Other values (kernel addresses included) stay hex, as bpftool prints them.
+            _ => None,
         }
     }
 }
@@ -266,11 +262,8 @@ fn xlated(
 
 fn xlated_text(rows: &[Value]) -> String {
     let mut out = String::new();
-    for (k, row) in rows.iter().enumerate() {
+    for row in rows {
         if let Some(proto) = row["proto"].as_str() {
-            if k > 0 {
-                out.push('\n');
-            }
             let _ = writeln!(out, "{proto}:");
         }
         if let Some(src) = row["src"].as_str() {
