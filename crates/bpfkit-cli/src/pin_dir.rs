@@ -48,7 +48,7 @@ pub fn prepare(dir: &Path, subdirs: &[&str]) -> Result<CreatedDirs, String> {
     let mut created = CreatedDirs::default();
     let mut wanted: Vec<PathBuf> = dir
         .ancestors()
-        .take_while(|p| *p != existing)
+        .take_while(|p| *p != existing && !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .collect();
     wanted.reverse();
