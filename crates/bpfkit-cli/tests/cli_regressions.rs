@@ -258,6 +258,14 @@ fn pin_dir_off_a_bpffs_is_refused_before_loading_and_leaves_nothing() {
     ]);
     let pin = loaded["programs"][0]["pin"].as_str().unwrap();
     assert!(std::path::Path::new(pin).exists());
+    // A relative --pin-dir is checked and created from the current directory.
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(["load", &execsnoop(), "--pin-dir", "rel/dir"])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.0.join("rel/dir/maps").is_dir());
 }
 
 /// Probed by the uprobe of `link_list_shows_each_links_attach_target`.
