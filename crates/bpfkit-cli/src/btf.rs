@@ -12,7 +12,9 @@ JSON output (stable):
   {
     \"file\": \"<path>\",
     \"source\": \"raw\" | \"elf\",      // raw BTF file, or the .BTF section of an ELF object
-    \"types\": <number of types, void excluded>,
+    \"base\": \"<path>\" | null,        // the base BTF of split (module) BTF
+    \"first_id\": <first type id of the file: 1, or the base's type count for split BTF>,
+    \"types\": <number of types of the file itself, void and base types excluded>,
     \"kinds\": { \"INT\": <count>, \"PTR\": ..., ... },  // every kind INT..ENUM64, zeros included
     \"string_bytes\": <size of the string section>
   }";
@@ -33,7 +35,8 @@ several types, e.g. a struct and a typedef, gives several entries, ascending id)
       \"type_id\": <id>, \"type_name\": \"<C type>\",
       // ARRAY: \"nelems\": <n>; FUNC_PROTO: \"params\": [ { \"name\", \"type_id\", \"type_name\" } ];
       // DATASEC: \"vars\": [ { \"name\", \"type_id\", \"offset\", \"size\" } ]
-  } ] }";
+  } ],
+  \"missing\": [ \"<name no type has>\" ] }      // non-empty: exit status 1";
 
 /// `bpfkit btf` subcommands.
 #[derive(clap::Subcommand)]
@@ -43,17 +46,26 @@ pub enum Command {
     Summary {
         /// A raw BTF file (e.g. /sys/kernel/btf/vmlinux) or an ELF object with .BTF.
         file: PathBuf,
+        /// The base of a split BTF file (a module's); default /sys/kernel/btf/vmlinux when
+        /// FILE is split BTF.
+        #[arg(long, value_name = "FILE")]
+        base: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Show named types: kind, size and members (name, type, bit offset, bitfield size).
     ///
-    /// Types are found through the lazy name index; an unknown name is an error (exit 1).
+    /// Types are found through the lazy name index. The types found are printed; names that
+    /// match no type are then reported together and the exit status is 1.
     #[command(after_long_help = SHOW_JSON)]
     Show {
         /// A raw BTF file (e.g. /sys/kernel/btf/vmlinux) or an ELF object with .BTF.
         file: PathBuf,
+        /// The base of a split BTF file (a module's); default /sys/kernel/btf/vmlinux when
+        /// FILE is split BTF.
+        #[arg(long, value_name = "FILE")]
+        base: Option<PathBuf>,
         /// Type names to show.
         #[arg(required = true)]
         names: Vec<String>,
@@ -63,22 +75,48 @@ pub enum Command {
     },
 }
 
+/// The running kernel's BTF: the default base of split (module) BTF.
+const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+
 /// Run a `bpfkit btf` subcommand.
 pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
+    let (file, base) = match &cmd {
+        Command::Summary { file, base, .. } | Command::Show { file, base, .. } => (file, base),
+    };
+    let input = Input::read(file)?;
+    // Split BTF is read on its base: the one named, else the running kernel's.
+    let base_path = match base {
+        Some(path) => Some(path.clone()),
+        None if input.is_split() => Some(PathBuf::from(VMLINUX)),
+        None => None,
+    };
+    let base_input = match &base_path {
+        Some(path) => Some(Input::read(path).map_err(|e| format!("base BTF {e}"))?),
+        None => None,
+    };
+    let base_btf = match (&base_input, &base_path) {
+        (Some(input), Some(path)) => Some(input.btf(path, None)?),
+        _ => None,
+    };
+    let btf = input.btf(file, base_btf.as_ref())?;
     match cmd {
-        Command::Summary { file, json } => {
-            let input = Input::read(&file)?;
-            let btf = input.btf(&file)?;
-            print!("{}", summary(&file, &input, &btf, json));
+        Command::Summary { file, json, .. } => {
+            print!(
+                "{}",
+                summary(&file, base_path.as_deref(), &input, &btf, json)
+            );
             Ok(())
         }
-        Command::Show { file, names, json } => {
-            let input = Input::read(&file)?;
-            let btf = input.btf(&file)?;
-            let out = show(&btf, &names, json)
-                .map_err(|name| format!("{}: no type named '{name}'", file.display()))?;
+        Command::Show {
+            file, names, json, ..
+        } => {
+            let (out, missing) = show(&btf, &names, json);
             print!("{out}");
-            Ok(())
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let quoted: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
+            Err(format!("{}: no type named {}", file.display(), quoted.join(", ")).into())
         }
     }
 }
@@ -173,7 +211,30 @@ impl Input {
         Ok(Input { bytes, elf })
     }
 
-    fn btf(&self, path: &Path) -> Result<Btf<'_>, String> {
+    /// Whether the bytes are raw split BTF: its string section continues the base's, so it
+    /// does not start with the NUL every standalone BTF string section starts with.
+    fn is_split(&self) -> bool {
+        if self.elf || self.bytes.len() < 24 {
+            return false;
+        }
+        let word = |at: usize| -> usize {
+            let b: [u8; 4] = self.bytes[at..at + 4].try_into().unwrap_or_default();
+            if self.bytes[..2] == [0x9f, 0xeb] {
+                u32::from_le_bytes(b) as usize
+            } else {
+                u32::from_be_bytes(b) as usize
+            }
+        };
+        let (hdr_len, str_off, str_len) = (word(4), word(16), word(20));
+        str_len > 0
+            && self
+                .bytes
+                .get(hdr_len.saturating_add(str_off))
+                .is_some_and(|&b| b != 0)
+    }
+
+    /// The BTF of the file, on `base` when it is split BTF.
+    fn btf<'b>(&'b self, path: &Path, base: Option<&'b Btf<'b>>) -> Result<Btf<'b>, String> {
         let data: &[u8] = if self.elf {
             use object::{Object, ObjectSection};
             let file = object::File::parse(&*self.bytes)
@@ -191,11 +252,15 @@ impl Input {
         } else {
             &self.bytes
         };
-        Btf::parse(data).map_err(|e| format!("{}: {e}", path.display()))
+        match base {
+            Some(base) => Btf::parse_split(data, base),
+            None => Btf::parse(data),
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 
-fn summary(path: &Path, input: &Input, btf: &Btf<'_>, json: bool) -> String {
+fn summary(path: &Path, base: Option<&Path>, input: &Input, btf: &Btf<'_>, json: bool) -> String {
     let mut counts: BTreeMap<Kind, usize> = Kind::ALL[1..].iter().map(|&k| (k, 0)).collect();
     for id in btf.local_ids() {
         if let Ok(k) = btf.kind(id) {
@@ -212,6 +277,8 @@ fn summary(path: &Path, input: &Input, btf: &Btf<'_>, json: bool) -> String {
         let v = json!({
             "file": path.display().to_string(),
             "source": if input.elf { "elf" } else { "raw" },
+            "base": base.map(|b| b.display().to_string()),
+            "first_id": btf.local_ids().start,
             "types": types,
             "kinds": kinds,
             "string_bytes": string_bytes,
@@ -222,36 +289,45 @@ fn summary(path: &Path, input: &Input, btf: &Btf<'_>, json: bool) -> String {
         "{}: {types} types, {string_bytes} string bytes\n",
         path.display()
     );
+    if let Some(base) = base {
+        let _ = writeln!(
+            out,
+            "  split BTF on {} (ids from {})",
+            base.display(),
+            btf.local_ids().start
+        );
+    }
     for (k, n) in counts.iter().filter(|(_, &n)| n > 0) {
         let _ = writeln!(out, "  {:<11} {n}", k.name());
     }
     out
 }
 
-/// Render the types named in `names`; `Err(name)` for the first unknown name.
-fn show(btf: &Btf<'_>, names: &[String], json: bool) -> Result<String, String> {
+/// Render the types named in `names`, and the names no type has.
+fn show(btf: &Btf<'_>, names: &[String], json: bool) -> (String, Vec<String>) {
     let mut found = Vec::with_capacity(names.len());
+    let mut missing = Vec::new();
     for name in names {
         let ids = btf.ids_by_name(name);
         if ids.is_empty() {
-            return Err(name.clone());
+            missing.push(name.clone());
         }
         found.extend(ids);
     }
     let mut out = String::new();
     if json {
         let types: Vec<Value> = found.iter().map(|&id| type_json(btf, id)).collect();
-        let _ = writeln!(out, "{:#}", json!({ "types": types }));
-        return Ok(out);
+        let _ = writeln!(out, "{:#}", json!({ "types": types, "missing": missing }));
+        return (out, missing);
     }
     for id in found {
         type_text(btf, id, &mut out);
     }
-    Ok(out)
+    (out, missing)
 }
 
 /// A C-like spelling of a type for humans (`struct list_head`, `char[16]`, `u64 *`).
-fn c_name(btf: &Btf<'_>, id: TypeId) -> String {
+pub fn c_name(btf: &Btf<'_>, id: TypeId) -> String {
     fn go(btf: &Btf<'_>, id: TypeId, depth: usize) -> String {
         if depth > 16 {
             return "...".into();

@@ -7,7 +7,7 @@ use bpfkit_obj::object::{
 use serde_json::{json, Value};
 
 /// The `--help` text: what is printed and the JSON shape, which is stable.
-const LONG_ABOUT: &str = "\
+pub const LONG_ABOUT: &str = "\
 List what a BPF ELF object defines, read from the file alone (no kernel needed): programs,
 maps, global-data sections, externs, CO-RE relocations per kind, license.
 

@@ -7,7 +7,7 @@ use bpfkit_obj::btf::{Btf, Kind, Type};
 use bpfkit_obj::object::ObjectSpec;
 use serde_json::{json, Value};
 
-const LONG_ABOUT: &str = "\
+pub const LONG_ABOUT: &str = "\
 Load every program and map of a BPF ELF object into the kernel, like `bpftool prog loadall`.
 Exit status 0 only if everything loaded; otherwise the error (with the verifier log) is printed
 and nothing stays loaded.
@@ -16,7 +16,8 @@ Without --pin-dir nothing is pinned: the kernel frees the programs and maps when
 so the ids printed are only useful as proof that the object loads. With --pin-dir DIR (on a
 bpffs), each program is pinned at DIR/<program name> and each map at DIR/maps/<map name> with
 '.' replaced by '_' (bpftool's `pinmaps` names); they stay loaded until the pins are removed.
-DIR is also where maps declared with LIBBPF_PIN_BY_NAME are reused or pinned.
+DIR is also where maps declared with LIBBPF_PIN_BY_NAME are reused or pinned. DIR must be on a
+bpffs (checked before loading; directories created for it are removed if the load fails).
 
 --set NAME=VALUE sets a global variable (.rodata, .data, .bss) before load: VALUE is an
 integer (decimal, 0x hex, negative), true/false, or a string for a char array; it is encoded
@@ -171,8 +172,6 @@ fn map_pin_name(name: &str) -> String {
 fn pin_all(object: &Object, dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut made = Vec::new();
     let result = (|| {
-        std::fs::create_dir_all(dir.join("maps"))
-            .map_err(|e| format!("creating {}: {e}", dir.join("maps").display()))?;
         for p in object.programs() {
             let path = dir.join(p.name());
             p.pin(&path).map_err(|e| e.to_string())?;
@@ -198,12 +197,27 @@ fn pin_all(object: &Object, dir: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// Run `bpfkit load`.
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // Before anything loads: a pin directory off a bpffs is an error that says so.
+    let created = match &args.pin_dir {
+        Some(dir) => Some(crate::pin_dir::prepare(dir, &["maps"])?),
+        None => None,
+    };
+    let result = load_and_print(&args);
+    if result.is_err() {
+        if let Some(created) = created {
+            created.remove();
+        }
+    }
+    result
+}
+
+fn load_and_print(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let bytes = std::fs::read(&args.object)
         .map_err(|e| format!("reading {}: {e}", args.object.display()))?;
     let name = bpfkit_obj::object::object_name_from_path(&args.object.to_string_lossy());
     let spec = ObjectSpec::parse_named(&bytes, &name)
         .map_err(|e| format!("{}: {e}", args.object.display()))?;
-    let loader = loader(&args, &spec)?;
+    let loader = loader(args, &spec)?;
     let object = loader.load_spec(&spec)?;
     if let Some(dir) = &args.pin_dir {
         pin_all(&object, dir)?;

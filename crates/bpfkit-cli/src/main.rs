@@ -6,7 +6,9 @@ mod link;
 mod load;
 mod map;
 mod new;
+mod pin_dir;
 mod prog;
+mod prog_dump;
 mod run;
 
 use std::process::ExitCode;
@@ -24,14 +26,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List the programs, maps, data sections, externs and CO-RE relocations of an object.
+    // The variant's doc comment would replace the long help of `inspect::Args`; name it again.
+    #[command(long_about = inspect::LONG_ABOUT)]
     Inspect(inspect::Args),
     /// Read BTF from a raw BTF file or an object's .BTF section.
     #[command(subcommand)]
     Btf(btf::Command),
     /// Load an object, attach every program by its section, print ring/perf buffer records
     /// until Ctrl-C or --duration, then every hash/array map.
+    #[command(long_about = run::LONG_ABOUT)]
     Run(run::Args),
     /// Load every program and map of an object (like `bpftool prog loadall`), print their ids.
+    #[command(long_about = load::LONG_ABOUT)]
     Load(load::Args),
     /// List loaded programs or show one.
     #[command(subcommand)]
@@ -47,6 +53,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so a write to a closed pipe (`bpfkit prog list | head -1`) is an
+    // error that `println!` turns into a panic. Take the default action back: the process ends
+    // quietly by SIGPIPE, like every other Unix filter, and the kernel closes its BPF fds.
+    // SAFETY: setting a signal disposition to SIG_DFL at start, before any other thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),

@@ -10,7 +10,7 @@ use bpfkit_obj::btf::{Btf, Type, TypeId};
 use serde_json::{json, Map, Value};
 
 const LIST_ABOUT: &str = "\
-List every loaded map with what the kernel reports (bpf_map_info).
+List every loaded map, or show one by id or pin path, with what the kernel reports (bpf_map_info).
 
 With --json, an array of objects of this shape (stable; fields may be added, never removed):
   [{ \"id\": 3, \"type\": \"hash\",            // bpftool's name (lower-case enum bpf_map_type)
@@ -45,6 +45,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show one map, by id or pin path.
+    #[command(long_about = LIST_ABOUT)]
+    Show {
+        /// A map id, or the path of a pinned map.
+        map: String,
+        /// Print JSON instead of text (one object of the `list` shape).
+        #[arg(long)]
+        json: bool,
+    },
     /// Dump a map's elements, formatted through BTF where present.
     #[command(long_about = DUMP_ABOUT)]
     Dump {
@@ -76,6 +85,24 @@ fn list_json(m: &MapInfo) -> Value {
     })
 }
 
+fn list_text(m: &MapInfo) -> String {
+    format!(
+        "{}: {}  name {}  flags 0x{:x}\n\tkey {}B  value {}B  max_entries {}{}",
+        m.id,
+        type_name(m.map_type),
+        m.name,
+        m.map_flags,
+        m.key_size,
+        m.value_size,
+        m.max_entries,
+        if m.btf_id != 0 {
+            format!("  btf_id {}", m.btf_id)
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// The bytes as `"0a 00 00 00"`.
 fn hex(bytes: &[u8]) -> Value {
     let parts: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -83,7 +110,7 @@ fn hex(bytes: &[u8]) -> Value {
 }
 
 /// Read the BTF object `id` from the kernel and parse it.
-fn kernel_btf_by_id(id: u32) -> Result<Btf<'static>, String> {
+pub fn kernel_btf_by_id(id: u32) -> Result<Btf<'static>, String> {
     let fd = sys::get_fd_by_id(ObjectKind::Btf, id).map_err(|e| format!("BTF id {id}: {e}"))?;
     let mut first: uapi::bpf_btf_info = sys::zeroed();
     // SAFETY: no pointer fields are set in `first`.
@@ -373,22 +400,18 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
                 );
             } else {
                 for m in &maps {
-                    println!(
-                        "{}: {}  name {}  flags 0x{:x}\n\tkey {}B  value {}B  max_entries {}{}",
-                        m.id,
-                        type_name(m.map_type),
-                        m.name,
-                        m.map_flags,
-                        m.key_size,
-                        m.value_size,
-                        m.max_entries,
-                        if m.btf_id != 0 {
-                            format!("  btf_id {}", m.btf_id)
-                        } else {
-                            String::new()
-                        }
-                    );
+                    println!("{}", list_text(m));
                 }
+            }
+        }
+        Command::Show { map, json } => {
+            let map = open(&map)?;
+            let m =
+                MapInfo::from_fd(map.as_fd()).map_err(|e| format!("map '{}': {e}", map.name()))?;
+            if json {
+                println!("{}", list_json(&m));
+            } else {
+                println!("{}", list_text(&m));
             }
         }
         Command::Dump { map, json } => {

@@ -1,12 +1,16 @@
 //! `bpfkit prog`: list loaded programs and show one, with the kernel's info fields.
 
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
 use bpfkit::info::{self, ProgramInfo};
+use bpfkit::pin;
 use bpfkit::programs::{ProgramType, ProgramTypeExt};
 use bpfkit::sys::{self, ObjectKind};
 use serde_json::{json, Value};
 
 const LONG_ABOUT: &str = "\
-List loaded programs, or show one by id, with what the kernel reports (bpf_prog_info).
+List loaded programs, or show one by id or pin path, with what the kernel reports (bpf_prog_info).
 
 With --json, `list` prints an array and `show` one object of this shape (stable; fields may be
 added, never removed):
@@ -30,11 +34,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show the program with this id.
+    /// Show one program, by id or pin path.
     #[command(long_about = LONG_ABOUT)]
     Show {
-        /// Program id.
-        id: u32,
+        /// A program id, or the path of a pinned program.
+        prog: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a program's translated instructions (with source lines) or JIT-compiled code.
+    #[command(long_about = crate::prog_dump::LONG_ABOUT)]
+    Dump {
+        /// xlated (BPF instructions) or jited (machine code).
+        #[arg(value_enum)]
+        kind: crate::prog_dump::Kind,
+        /// A program id, or the path of a pinned program.
+        prog: String,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -96,6 +112,21 @@ fn to_text(p: &ProgramInfo) -> String {
     s
 }
 
+/// Opens `arg` as a program id (digits) or a pin path; returns the fd and how to name it in
+/// errors ("program id 7", "/sys/fs/bpf/x").
+pub fn open(arg: &str) -> Result<(OwnedFd, String), String> {
+    if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) {
+        let what = format!("program id {arg}");
+        let id: u32 = arg.parse().map_err(|e| format!("{what}: {e}"))?;
+        let fd = sys::get_fd_by_id(ObjectKind::Prog, id).map_err(|e| format!("{what}: {e}"))?;
+        Ok((fd, what))
+    } else {
+        let fd =
+            pin::open_pinned_kind(Path::new(arg), ObjectKind::Prog).map_err(|e| e.to_string())?;
+        Ok((fd, arg.to_owned()))
+    }
+}
+
 /// Run a `bpfkit prog` subcommand.
 pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
@@ -112,17 +143,16 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        Command::Show { id, json } => {
-            let fd = sys::get_fd_by_id(ObjectKind::Prog, id)
-                .map_err(|e| format!("program id {id}: {e}"))?;
-            let p = ProgramInfo::from_fd(std::os::fd::AsFd::as_fd(&fd))
-                .map_err(|e| format!("program id {id}: {e}"))?;
+        Command::Show { prog, json } => {
+            let (fd, what) = open(&prog)?;
+            let p = ProgramInfo::from_fd(fd.as_fd()).map_err(|e| format!("{what}: {e}"))?;
             if json {
                 println!("{}", to_json(&p));
             } else {
                 println!("{}", to_text(&p));
             }
         }
+        Command::Dump { kind, prog, json } => crate::prog_dump::run(kind, &prog, json)?,
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! `bpfkit run`: load an object, auto-attach every program by its section, print ring/perf
 //! buffer records until Ctrl-C or `--duration`, then print every hash/array map.
 //!
-//! Records are decoded through the object's BTF when one struct fits them (a struct whose name
-//! contains `event` and whose size is the record's, or within the 8-byte padding of perf
-//! samples); otherwise they are printed as hex with an ASCII column.
+//! Records are decoded through the object's BTF: as the type `--record MAP=TYPE` names, else as
+//! the one struct of the object that fits them (see [`Decoder::record`]); otherwise they are
+//! printed as hex with an ASCII column.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,8 +16,24 @@ use bpfkit::loader::{Loader, Object};
 use bpfkit::maps::MapType;
 use bpfkit::programs::{self, AttachError};
 use bpfkit::readers::{PerfBuffer, PerfBufferOptions, RingBuf, RingBufPoller};
-use bpfkit_obj::btf::{Btf, Type};
+use bpfkit_obj::btf::{Btf, Kind, Type};
 use bpfkit_obj::object::ObjectSpec;
+
+/// The `--help` text: how records are decoded.
+pub const LONG_ABOUT: &str = "\
+Load an object, attach every program by its section name, print the records its ring buffers
+and perf event arrays receive until Ctrl-C or --duration, then print every hash/array map.
+
+Records are decoded through the object's BTF. --record MAP=TYPE names the struct (or union) the
+records of MAP have. Otherwise bpfkit picks the record type among the object's own named
+structs (those the running kernel's BTF does not define, so not trace_event_raw_* and other
+kernel types the programs read): first a struct of exactly the record's size, then one the
+record exceeds only by perf's 8-byte padding, then one whose trailing byte array (a string or
+buffer) was sent in part;
+among several at the same step one whose name contains \"event\" (any case) wins, and if that
+leaves several the record is printed as hex with a hint to use --record. Arrays of 1-byte
+integers print as strings: char arrays always, u8/i8 arrays (Rust's [u8; N]) when they hold
+NUL-terminated text.";
 
 /// Arguments of `bpfkit run`.
 #[derive(clap::Args)]
@@ -34,6 +52,10 @@ pub struct Args {
     /// Resize a map before load: MAP=N.
     #[arg(long = "max-entries", value_name = "MAP=N")]
     max_entries: Vec<String>,
+    /// Decode the records of ring buffer or perf event array MAP as the struct TYPE of the
+    /// object's BTF (repeatable).
+    #[arg(long = "record", value_name = "MAP=TYPE")]
+    records: Vec<String>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -77,7 +99,20 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("--max-entries {resize}: {e}"))?;
         loader.max_entries(map, n);
     }
-    let object = loader.load_spec(&spec).map_err(|e| e.to_string())?;
+    // Checked and created just before the load; removed again if the load fails.
+    let created = match &args.pin_dir {
+        Some(dir) => Some(crate::pin_dir::prepare(dir, &[])?),
+        None => None,
+    };
+    let object = match loader.load_spec(&spec) {
+        Ok(object) => object,
+        Err(e) => {
+            if let Some(created) = created {
+                created.remove();
+            }
+            return Err(e.to_string().into());
+        }
+    };
 
     // Readers first: samples sent before a perf buffer is open would be lost.
     let mut readers = open_readers(&object)?;
@@ -107,7 +142,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.duration
             .map_or(" until Ctrl-C".to_owned(), |d| format!(" for {d} s"))
     );
-    let decoder = Decoder { btf: btf.as_ref() };
+    let decoder = Decoder::new(btf.as_ref(), &args.records, &object)?;
     read_events(&mut readers, &decoder, args.duration)?;
     drop(links);
     print_maps(&object, &spec, &decoder);
@@ -164,7 +199,7 @@ fn read_events(
     } else {
         50
     });
-    let print = |map: &str, record: &[u8]| println!("{map}: {}", decoder.record(record));
+    let print = |map: &str, record: &[u8]| println!("{map}: {}", decoder.record(map, record));
     while !STOP.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
         if !ring_names.is_empty() {
             rings.poll(Some(slice), |i, record| print(&ring_names[i], record))?;
@@ -264,58 +299,117 @@ fn encode_value(value: &str, size: usize) -> Result<Vec<u8>, String> {
     Ok((n as u64).to_ne_bytes()[..size].to_vec())
 }
 
+/// A struct that may be the type of ring/perf records.
+struct Candidate {
+    id: u32,
+    name: String,
+    size: usize,
+    /// Offset of a trailing byte array (a record may carry only part of it), else `size`.
+    fixed: usize,
+}
+
 /// Formats bytes through the object's BTF.
 struct Decoder<'b> {
     btf: Option<&'b Btf<'b>>,
+    /// `--record MAP=TYPE`: the type id of the records of each named map.
+    records: HashMap<String, u32>,
+    /// The object's own named structs (not defined by the kernel's BTF).
+    candidates: Vec<Candidate>,
+    /// Maps already told about an ambiguous record, so the hint is printed once.
+    hinted: RefCell<HashSet<String>>,
 }
 
-impl Decoder<'_> {
-    /// A ring/perf record: through the struct that fits it, else hex. Candidates are structs
-    /// named `event` or `*_event` (not the kernel's `trace_event_*`, `perf_*`, `bpf_*`) whose
-    /// fixed part fits the record and whose size is at most 8 bytes short of it (perf
-    /// padding) — a trailing array may be sent partly (execsnoop's `args`). A struct named
-    /// exactly `event` wins, then an exact size, then a single candidate.
-    fn record(&self, data: &[u8]) -> String {
+/// The id of the struct or union (or typedef of one) named `name`.
+fn record_type(btf: &Btf<'_>, name: &str) -> Option<u32> {
+    btf.ids_by_name(name).into_iter().find(|&id| {
+        btf.skip_mods_and_typedefs(id)
+            .and_then(|t| btf.type_by_id(t))
+            .is_ok_and(|t| matches!(t, Type::Struct(_) | Type::Union(_)))
+    })
+}
+
+impl<'b> Decoder<'b> {
+    fn new(btf: Option<&'b Btf<'b>>, records: &[String], object: &Object) -> Result<Self, String> {
+        let mut by_map = HashMap::new();
+        for text in records {
+            let (map, ty) = text
+                .split_once('=')
+                .filter(|(m, t)| !m.is_empty() && !t.is_empty())
+                .ok_or_else(|| format!("--record {text}: expected MAP=TYPE"))?;
+            let known = object.maps().any(|(name, m)| {
+                name == map && matches!(m.map_type(), MapType::Ringbuf | MapType::PerfEventArray)
+            });
+            if !known {
+                return Err(format!(
+                    "--record {text}: the object has no ring buffer or perf event array '{map}'"
+                ));
+            }
+            let id = btf.and_then(|b| record_type(b, ty)).ok_or_else(|| {
+                format!("--record {text}: the object's BTF has no struct or union named '{ty}'")
+            })?;
+            by_map.insert(map.to_owned(), id);
+        }
+        let candidates = btf.map(local_structs).unwrap_or_default();
+        Ok(Decoder {
+            btf,
+            records: by_map,
+            candidates,
+            hinted: RefCell::new(HashSet::new()),
+        })
+    }
+
+    /// A ring/perf record of `map`: as its `--record` type, else as the one candidate struct
+    /// that fits (see the command's long help for the order), else hex.
+    fn record(&self, map: &str, data: &[u8]) -> String {
         let Some(btf) = self.btf else {
             return hex_ascii(data);
         };
-        let mut candidates: Vec<(u32, &str, usize)> = Vec::new();
-        for (id, t) in btf.types().flatten() {
-            let Type::Struct(c) = t else { continue };
-            let named = c.name == "event"
-                || (c.name.ends_with("event")
-                    && !c.name.starts_with("trace_event")
-                    && !c.name.starts_with("perf_")
-                    && !c.name.starts_with("bpf_"));
-            if !named {
-                continue;
-            }
-            let size = c.size as usize;
-            let fixed = match c.members.last() {
-                Some(m) if matches!(btf.type_by_id(m.type_id), Ok(Type::Array(_))) => {
-                    (m.bit_offset / 8) as usize
+        let id = match self.records.get(map) {
+            Some(&id) => Some(id),
+            None => self.pick(map, data.len()),
+        };
+        let Some(id) = id else {
+            return hex_ascii(data);
+        };
+        let size = btf.resolve_size(id).unwrap_or(0) as usize;
+        let mut padded = data.to_vec();
+        padded.resize(size.max(data.len()), 0);
+        let mut out = String::new();
+        format_value(btf, id, &padded, &mut out, 0);
+        out
+    }
+
+    /// The candidate for a record of `len` bytes, if one stands out.
+    fn pick(&self, map: &str, len: usize) -> Option<u32> {
+        let tiers: [&dyn Fn(&Candidate) -> bool; 3] = [
+            &|c| c.size == len,
+            &|c| c.size < len && len < c.size + 8,
+            &|c| c.fixed <= len && len < c.size,
+        ];
+        for fits in tiers {
+            let found: Vec<&Candidate> = self.candidates.iter().filter(|c| fits(c)).collect();
+            let eventful: Vec<&&Candidate> = found
+                .iter()
+                .filter(|c| c.name.to_ascii_lowercase().contains("event"))
+                .collect();
+            match (found.len(), eventful.len()) {
+                (0, _) => continue,
+                (1, _) => return Some(found[0].id),
+                (_, 1) => return Some(eventful[0].id),
+                _ => {
+                    if self.hinted.borrow_mut().insert(map.to_owned()) {
+                        let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+                        eprintln!(
+                            "{map}: {len}-byte records fit several types ({}); printing hex, \
+                             name one with --record {map}=TYPE",
+                            names.join(", ")
+                        );
+                    }
+                    return None;
                 }
-                _ => size,
-            };
-            if fixed <= data.len() && data.len() <= size + 8 {
-                candidates.push((id, c.name, size));
             }
         }
-        let pick = candidates
-            .iter()
-            .find(|c| c.1 == "event")
-            .or_else(|| candidates.iter().find(|c| c.2 == data.len()))
-            .or_else(|| (candidates.len() == 1).then(|| &candidates[0]));
-        match pick {
-            Some(&(id, _, size)) => {
-                let mut padded = data.to_vec();
-                padded.resize(size.max(data.len()), 0);
-                let mut out = String::new();
-                format_value(btf, id, &padded, &mut out, 0);
-                out
-            }
-            None => hex_ascii(data),
-        }
+        None
     }
 
     fn typed(&self, type_id: Option<u32>, data: &[u8]) -> String {
@@ -328,6 +422,58 @@ impl Decoder<'_> {
             _ => hex(data),
         }
     }
+}
+
+/// The named structs of `btf` that the running kernel's BTF does not define (when it cannot
+/// be read, all but the kernel's `trace_event_*`, `perf_*` and `bpf_*`).
+fn local_structs(btf: &Btf<'_>) -> Vec<Candidate> {
+    let kernel_bytes = std::fs::read("/sys/kernel/btf/vmlinux").ok();
+    let kernel = kernel_bytes.as_deref().and_then(|b| Btf::parse(b).ok());
+    let mut out = Vec::new();
+    for (id, t) in btf.types().flatten() {
+        let Type::Struct(c) = t else { continue };
+        if c.name.is_empty() {
+            continue;
+        }
+        let in_kernel = match &kernel {
+            Some(k) => k.id_by_name_kind(c.name, Kind::Struct).is_some(),
+            None => ["trace_event", "perf_", "bpf_"]
+                .iter()
+                .any(|p| c.name.starts_with(p)),
+        };
+        if in_kernel {
+            continue;
+        }
+        let size = c.size as usize;
+        // A trailing byte array (a string or buffer) may be sent in part, as execsnoop's
+        // `args`; other arrays are not cut short.
+        let byte_array = |type_id| match btf.type_by_id(type_id) {
+            Ok(Type::Array(a)) => btf
+                .skip_mods_and_typedefs(a.elem_type)
+                .and_then(|e| btf.resolve_size(e))
+                .is_ok_and(|s| s == 1),
+            _ => false,
+        };
+        let fixed = match c.members.last() {
+            Some(m) if byte_array(m.type_id) => (m.bit_offset / 8) as usize,
+            _ => size,
+        };
+        out.push(Candidate {
+            id,
+            name: c.name.to_owned(),
+            size,
+            fixed,
+        });
+    }
+    out
+}
+
+/// The text of a 1-byte-element array: up to the first NUL, if that is non-empty, valid
+/// UTF-8 and free of control characters (a NUL must end it unless it fills the array).
+fn as_text(data: &[u8]) -> Option<&str> {
+    let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let text = std::str::from_utf8(&data[..end]).ok()?;
+    (!text.is_empty() && !text.chars().any(char::is_control)).then_some(text)
 }
 
 /// Hex bytes, then the printable ASCII of the record (`.` for the rest), as hexdump shows it.
@@ -404,10 +550,17 @@ fn format_value(btf: &Btf<'_>, id: u32, data: &[u8], out: &mut String, depth: us
                 .skip_mods_and_typedefs(a.elem_type)
                 .unwrap_or(a.elem_type);
             let elem_size = btf.resolve_size(elem).unwrap_or(0) as usize;
+            let byte = matches!(btf.type_by_id(elem), Ok(Type::Int(i)) if i.size == 1);
             let is_char = matches!(btf.type_by_id(elem), Ok(Type::Int(i)) if i.size == 1 && (i.encoding.0 & 2 != 0 || i.name.contains("char")));
+            let len = (a.nelems as usize).min(data.len());
             if is_char {
-                let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+                let end = data[..len].iter().position(|&b| b == 0).unwrap_or(len);
                 let _ = write!(out, "{:?}", String::from_utf8_lossy(&data[..end]));
+                return;
+            }
+            // u8/i8 arrays (Rust's [u8; N]) that hold text.
+            if let Some(text) = byte.then(|| as_text(&data[..len])).flatten() {
+                let _ = write!(out, "{text:?}");
                 return;
             }
             out.push('[');
@@ -473,5 +626,86 @@ fn format_value(btf: &Btf<'_>, id: u32, data: &[u8], out: &mut String, depth: us
         | Type::TypeTag(r) => format_value(btf, r.target, data, out, depth + 1),
         Type::Var(v) => format_value(btf, v.type_id, data, out, depth + 1),
         _ => out.push_str(&hex(data)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfkit_obj::btf::{BtfMut, RawData, RawMember, RawType};
+
+    /// BTF of a Rust record: `struct Event { comm: [u8; 16], name: [i8; 8], raw: [u8; 4],
+    /// pid: u32 }`, whose byte arrays are INT `u8`/`i8` without the char encoding.
+    fn rust_event_btf() -> Vec<u8> {
+        let mut b = BtfMut::new();
+        let int = |b: &mut BtfMut, name: &str, size: u32, signed: bool| {
+            let name_off = b.add_string(name);
+            let word = (u32::from(signed) << 24) | (size * 8);
+            b.add_type(RawType::new(Kind::Int, name_off, size, RawData::Int(word)))
+        };
+        let u8_ = int(&mut b, "u8", 1, false);
+        let i8_ = int(&mut b, "i8", 1, true);
+        let u32_ = int(&mut b, "u32", 4, false);
+        let array = |b: &mut BtfMut, elem_type, nelems| {
+            b.add_type(RawType::new(
+                Kind::Array,
+                0,
+                0,
+                RawData::Array {
+                    elem_type,
+                    index_type: u32_,
+                    nelems,
+                },
+            ))
+        };
+        let comm = array(&mut b, u8_, 16);
+        let name = array(&mut b, i8_, 8);
+        let raw = array(&mut b, u8_, 4);
+        let mut members = Vec::new();
+        for (field, type_id, byte) in [
+            ("comm", comm, 0),
+            ("name", name, 16),
+            ("raw", raw, 24),
+            ("pid", u32_, 28),
+        ] {
+            members.push(RawMember {
+                name_off: b.add_string(field),
+                type_id,
+                offset: byte * 8,
+            });
+        }
+        let event = b.add_string("Event");
+        b.add_type(RawType::new(
+            Kind::Struct,
+            event,
+            32,
+            RawData::Members(members),
+        ));
+        b.to_bytes().unwrap()
+    }
+
+    #[test]
+    fn rust_byte_arrays_holding_text_print_as_strings() {
+        let bytes = rust_event_btf();
+        let btf = Btf::parse(&bytes).unwrap();
+        let event = btf.id_by_name_kind("Event", Kind::Struct).unwrap();
+        let mut record = [0u8; 32];
+        record[..4].copy_from_slice(b"bash");
+        record[16..21].copy_from_slice(b"hello");
+        record[24..28].copy_from_slice(&[1, 0, 2, 3]); // a control byte: not text
+        record[28..32].copy_from_slice(&42u32.to_ne_bytes());
+        let mut out = String::new();
+        format_value(&btf, event, &record, &mut out, 0);
+        assert_eq!(
+            out,
+            r#"{comm: "bash", name: "hello", raw: [1, 0, 2, 3], pid: 42}"#
+        );
+        // All zeros or control bytes stay numbers.
+        record[..16].fill(0);
+        record[16] = 7;
+        let mut out = String::new();
+        format_value(&btf, event, &record, &mut out, 0);
+        assert!(out.starts_with("{comm: [0, 0, "), "{out}");
+        assert!(out.contains("name: [7, 101, "), "{out}");
     }
 }

@@ -598,3 +598,29 @@ fn fixed_btf_datasecs_equal_what_libbpf_loads_into_the_kernel() {
     assert!(compared.contains(&"kconfig"), "compared only {compared:?}");
     assert!(compared.len() >= 3, "compared only {compared:?}");
 }
+
+#[test]
+fn misaligned_object_bytes_parse_like_aligned_ones() {
+    let path = fixture("bpf_calls");
+    let bytes = std::fs::read(&path).unwrap();
+    let aligned = ObjectSpec::parse_named(&bytes, "bpf_calls").unwrap();
+    // The same bytes at every address from 1 to 7 past an 8-byte boundary.
+    let mut buffer = vec![0u64; bytes.len() / 8 + 2];
+    for shift in 1..8 {
+        let raw: &mut [u8] = as_bytes_mut(&mut buffer);
+        raw[shift..shift + bytes.len()].copy_from_slice(&bytes);
+        let slice = &raw[shift..shift + bytes.len()];
+        assert_ne!(slice.as_ptr() as usize % 8, 0);
+        let spec = ObjectSpec::parse_named(slice, "bpf_calls")
+            .unwrap_or_else(|e| panic!("misaligned by {shift}: {e}"));
+        assert_eq!(spec, aligned, "misaligned by {shift}");
+    }
+}
+
+/// `buffer` as bytes (8-byte aligned at index 0).
+fn as_bytes_mut(buffer: &mut [u64]) -> &mut [u8] {
+    let len = buffer.len() * 8;
+    // SAFETY: u64 has no padding and every byte pattern is a valid u8; the view covers
+    // exactly the buffer's bytes and borrows it mutably for its lifetime.
+    unsafe { std::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast::<u8>(), len) }
+}

@@ -322,7 +322,7 @@ impl Drop for LoadedObject {
 }
 
 /// Mounts bpffs at /sys/fs/bpf unless something already is.
-fn ensure_bpffs() -> Result<(), String> {
+pub fn ensure_bpffs() -> Result<(), String> {
     let mounts = std::fs::read_to_string("/proc/self/mounts")
         .map_err(|e| format!("cannot read /proc/self/mounts: {e}"))?;
     if mounts

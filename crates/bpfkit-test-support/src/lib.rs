@@ -46,9 +46,9 @@ pub use bench::{
 };
 pub use bpfkit_obj::insn::Insn;
 pub use bpftool::{
-    bpftool_json, btf_kind_counts, btf_type_id, btf_types, libbpf_load_pinned, map_dump, map_show,
-    prog_dump_xlated, prog_dump_xlated_text, prog_list, prog_loadall, prog_run, prog_show,
-    BtfTypeSummary, LoadedObject, MapEntry, PinnedMap, PinnedProgram, ProgRun,
+    bpftool_json, btf_kind_counts, btf_type_id, btf_types, ensure_bpffs, libbpf_load_pinned,
+    map_dump, map_show, prog_dump_xlated, prog_dump_xlated_text, prog_list, prog_loadall, prog_run,
+    prog_show, BtfTypeSummary, LoadedObject, MapEntry, PinnedMap, PinnedProgram, ProgRun,
 };
 pub use cache::cache_root;
 pub use fixture::{

@@ -149,6 +149,107 @@ pub fn xlated_insns(fd: BorrowedFd<'_>) -> SysResult<Vec<u64>> {
     Ok(insns)
 }
 
+/// A loaded program's code as the kernel keeps it: translated instructions, JIT output per
+/// function, and the BTF func/line info that maps them back to the source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgramCode {
+    /// The translated (post-verifier) instructions, 8 bytes each in host order. Map
+    /// references carry map ids, helper calls their offset from `__bpf_call_base`.
+    pub xlated: Vec<u8>,
+    /// The JIT-compiled machine code of every function, one after the other (empty when
+    /// the kernel withholds it or does not JIT).
+    pub jited: Vec<u8>,
+    /// Kernel address of each JIT-compiled function (main program first).
+    pub jited_ksyms: Vec<u64>,
+    /// Length in bytes of each function in `jited`.
+    pub jited_func_lens: Vec<u32>,
+    /// The program's BTF object id (0: none; then no func or line info).
+    pub btf_id: u32,
+    /// Function boundaries: (first instruction index, BTF FUNC type id) per function.
+    pub func_info: Vec<(u32, u32)>,
+    /// Source lines: one record per instruction index where a line starts.
+    pub line_info: Vec<LineInfo>,
+}
+
+/// One BTF line-info record of a loaded program (`struct bpf_line_info`): the source line
+/// that starts at an instruction. The offsets index the program's BTF string section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineInfo {
+    /// Index of the first instruction (8-byte slot) of the line.
+    pub insn_off: u32,
+    /// String offset of the file name.
+    pub file_name_off: u32,
+    /// String offset of the line's text.
+    pub line_off: u32,
+    /// Line number (upper 22 bits) and column (lower 10 bits).
+    pub line_col: u32,
+}
+
+impl LineInfo {
+    /// The line number.
+    pub fn line(&self) -> u32 {
+        self.line_col >> 10
+    }
+
+    /// The column.
+    pub fn column(&self) -> u32 {
+        self.line_col & 0x3ff
+    }
+}
+
+/// The code of a program (two `BPF_OBJ_GET_INFO_BY_FD` calls: sizes, then contents).
+pub fn program_code(fd: BorrowedFd<'_>) -> SysResult<ProgramCode> {
+    let sizes = prog_info_raw(fd)?;
+    let mut code = ProgramCode {
+        xlated: vec![0; sizes.xlated_prog_len as usize],
+        jited: vec![0; sizes.jited_prog_len as usize],
+        jited_ksyms: vec![0; sizes.nr_jited_ksyms as usize],
+        jited_func_lens: vec![0; sizes.nr_jited_func_lens as usize],
+        btf_id: sizes.btf_id,
+        func_info: Vec::new(),
+        line_info: Vec::new(),
+    };
+    let mut func_info = vec![[0u32; 2]; sizes.nr_func_info as usize];
+    let mut line_info = vec![[0u32; 4]; sizes.nr_line_info as usize];
+    let mut info: uapi::bpf_prog_info = sys::zeroed();
+    info.xlated_prog_len = code.xlated.len() as u32;
+    info.xlated_prog_insns = code.xlated.as_mut_ptr() as u64;
+    info.jited_prog_len = code.jited.len() as u32;
+    info.jited_prog_insns = code.jited.as_mut_ptr() as u64;
+    info.nr_jited_ksyms = code.jited_ksyms.len() as u32;
+    info.jited_ksyms = code.jited_ksyms.as_mut_ptr() as u64;
+    info.nr_jited_func_lens = code.jited_func_lens.len() as u32;
+    info.jited_func_lens = code.jited_func_lens.as_mut_ptr() as u64;
+    info.nr_func_info = func_info.len() as u32;
+    info.func_info_rec_size = std::mem::size_of::<[u32; 2]>() as u32;
+    info.func_info = func_info.as_mut_ptr() as u64;
+    info.nr_line_info = line_info.len() as u32;
+    info.line_info_rec_size = std::mem::size_of::<[u32; 4]>() as u32;
+    info.line_info = line_info.as_mut_ptr() as u64;
+    // SAFETY: every pointer set points to a live buffer of exactly the count or byte length
+    // set beside it (records of the size given in the *_rec_size fields); all outlive the call.
+    unsafe { sys::obj_get_info_by_fd(fd, &mut info) }?;
+    // The kernel reports what it has; keep what was both asked for and filled.
+    code.xlated.truncate(info.xlated_prog_len as usize);
+    code.jited.truncate(info.jited_prog_len as usize);
+    code.jited_ksyms.truncate(info.nr_jited_ksyms as usize);
+    code.jited_func_lens
+        .truncate(info.nr_jited_func_lens as usize);
+    func_info.truncate(info.nr_func_info as usize);
+    line_info.truncate(info.nr_line_info as usize);
+    code.func_info = func_info.iter().map(|r| (r[0], r[1])).collect();
+    code.line_info = line_info
+        .iter()
+        .map(|r| LineInfo {
+            insn_off: r[0],
+            file_name_off: r[1],
+            line_off: r[2],
+            line_col: r[3],
+        })
+        .collect();
+    Ok(code)
+}
+
 /// What the kernel says about a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkInfo {
@@ -158,21 +259,313 @@ pub struct LinkInfo {
     pub link_type: u32,
     /// Id of the attached program.
     pub prog_id: u32,
+    /// What the link attaches the program to, decoded from the type's part of the record.
+    pub target: LinkTarget,
+}
+
+/// What a link attaches its program to (the per-type part of `struct bpf_link_info`).
+///
+/// `attach_type` fields are `enum bpf_attach_type` numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkTarget {
+    /// A raw tracepoint (`BPF_LINK_TYPE_RAW_TRACEPOINT`).
+    RawTracepoint {
+        /// Tracepoint name, e.g. `sched_switch`.
+        name: String,
+    },
+    /// fentry/fexit/fmod_ret/LSM/freplace (`BPF_LINK_TYPE_TRACING`).
+    Tracing {
+        /// Attach type.
+        attach_type: u32,
+        /// Id of the BTF object (vmlinux, a module) or program of the target, 0 for vmlinux.
+        target_obj_id: u32,
+        /// BTF id of the target function in that object.
+        target_btf_id: u32,
+    },
+    /// A cgroup (`BPF_LINK_TYPE_CGROUP`).
+    Cgroup {
+        /// The cgroup's id (its inode number on the cgroup2 fs).
+        cgroup_id: u64,
+        /// Attach type.
+        attach_type: u32,
+    },
+    /// An iterator (`BPF_LINK_TYPE_ITER`).
+    Iter {
+        /// The iterator target, e.g. `task`, `bpf_map_elem`.
+        target: String,
+        /// The map of a map-element iterator (0: none).
+        map_id: u32,
+    },
+    /// A network namespace (`BPF_LINK_TYPE_NETNS`).
+    Netns {
+        /// The namespace's inode number.
+        netns_ino: u32,
+        /// Attach type.
+        attach_type: u32,
+    },
+    /// XDP on an interface (`BPF_LINK_TYPE_XDP`).
+    Xdp {
+        /// Interface index.
+        ifindex: u32,
+    },
+    /// A struct_ops map (`BPF_LINK_TYPE_STRUCT_OPS`).
+    StructOps {
+        /// The struct_ops map.
+        map_id: u32,
+    },
+    /// A netfilter hook (`BPF_LINK_TYPE_NETFILTER`).
+    Netfilter {
+        /// Protocol family (`NFPROTO_*`).
+        pf: u32,
+        /// Hook number (`NF_INET_*`).
+        hooknum: u32,
+        /// Priority.
+        priority: i32,
+    },
+    /// Several kprobes (`BPF_LINK_TYPE_KPROBE_MULTI`).
+    KprobeMulti {
+        /// Number of functions.
+        count: u32,
+        /// `BPF_F_KPROBE_MULTI_RETURN` and friends.
+        flags: u32,
+    },
+    /// Several uprobes in one file (`BPF_LINK_TYPE_UPROBE_MULTI`).
+    UprobeMulti {
+        /// The probed file.
+        path: String,
+        /// Number of offsets.
+        count: u32,
+        /// Process filter (0: every process).
+        pid: u32,
+        /// `BPF_F_UPROBE_MULTI_RETURN`.
+        flags: u32,
+    },
+    /// A uprobe or uretprobe perf event (`BPF_LINK_TYPE_PERF_EVENT`).
+    Uprobe {
+        /// The probed file.
+        path: String,
+        /// File offset of the probe.
+        offset: u32,
+        /// A uretprobe.
+        retprobe: bool,
+    },
+    /// A kprobe or kretprobe perf event (`BPF_LINK_TYPE_PERF_EVENT`).
+    Kprobe {
+        /// The probed function ("" when given by address).
+        function: String,
+        /// Offset into the function.
+        offset: u32,
+        /// The probed address (0 unless the kernel shows addresses to the caller).
+        addr: u64,
+        /// A kretprobe.
+        retprobe: bool,
+    },
+    /// A tracepoint perf event (`BPF_LINK_TYPE_PERF_EVENT`).
+    Tracepoint {
+        /// Tracepoint name without its category, e.g. `sys_enter_execve`.
+        name: String,
+    },
+    /// Another perf event (`BPF_LINK_TYPE_PERF_EVENT`): hardware, software, ...
+    PerfEvent {
+        /// `perf_event_attr.type`.
+        event_type: u32,
+        /// `perf_event_attr.config`.
+        config: u64,
+    },
+    /// tcx on an interface (`BPF_LINK_TYPE_TCX`).
+    Tcx {
+        /// Interface index.
+        ifindex: u32,
+        /// Attach type (ingress/egress).
+        attach_type: u32,
+    },
+    /// A netkit device (`BPF_LINK_TYPE_NETKIT`).
+    Netkit {
+        /// Interface index.
+        ifindex: u32,
+        /// Attach type (primary/peer).
+        attach_type: u32,
+    },
+    /// A sockmap (`BPF_LINK_TYPE_SOCKMAP`).
+    Sockmap {
+        /// The sockmap.
+        map_id: u32,
+        /// Attach type.
+        attach_type: u32,
+    },
+    /// A link type without target fields, or one newer than bpfkit.
+    Unknown,
+}
+
+/// `struct bpf_link_info` as the kernel of the day fills it: larger than the UAPI header
+/// bpfkit was generated from (perf_event, tcx, ... came later). The kernel accepts a longer
+/// buffer as long as the bytes it does not know are zero.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct LinkInfoBuf([u8; 128]);
+
+// SAFETY: a byte array: plain data, every bit pattern valid, no pointers.
+unsafe impl uapi::Zeroable for LinkInfoBuf {}
+
+/// Offsets in `struct bpf_link_info` (the union starts at 16).
+mod link_offsets {
+    pub const TYPE: usize = 0;
+    pub const ID: usize = 4;
+    pub const PROG_ID: usize = 8;
+    pub const U: usize = 16;
+    /// perf_event's inner union.
+    pub const PERF_U: usize = 24;
+}
+
+/// `enum bpf_perf_event_type`.
+const BPF_PERF_EVENT_UPROBE: u32 = 1;
+const BPF_PERF_EVENT_URETPROBE: u32 = 2;
+const BPF_PERF_EVENT_KPROBE: u32 = 3;
+const BPF_PERF_EVENT_KRETPROBE: u32 = 4;
+const BPF_PERF_EVENT_TRACEPOINT: u32 = 5;
+const BPF_PERF_EVENT_EVENT: u32 = 6;
+
+/// The longest name fetched (a path).
+const NAME_MAX: usize = 4096;
+
+impl LinkInfoBuf {
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_ne_bytes(self.0[at..at + 4].try_into().unwrap_or_default())
+    }
+    fn u64_at(&self, at: usize) -> u64 {
+        u64::from_ne_bytes(self.0[at..at + 8].try_into().unwrap_or_default())
+    }
+    fn set_u32(&mut self, at: usize, v: u32) {
+        self.0[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+    fn set_u64(&mut self, at: usize, v: u64) {
+        self.0[at..at + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+}
+
+/// Query the link info, with a name buffer at `(pointer offset, length offset)` if given.
+fn link_info_raw(
+    fd: BorrowedFd<'_>,
+    name: Option<(usize, usize, &mut Vec<u8>)>,
+) -> SysResult<LinkInfoBuf> {
+    let mut info = LinkInfoBuf([0; 128]);
+    if let Some((ptr_at, len_at, buf)) = name {
+        info.set_u64(ptr_at, buf.as_mut_ptr() as u64);
+        info.set_u32(len_at, buf.len() as u32);
+        // SAFETY: the one pointer set points to `buf`, whose length is the one set beside
+        // it; `buf` outlives the call.
+        unsafe { sys::obj_get_info_by_fd(fd, &mut info) }?;
+    } else {
+        // SAFETY: no pointer fields are set in `info`.
+        unsafe { sys::obj_get_info_by_fd(fd, &mut info) }?;
+    }
+    Ok(info)
+}
+
+/// Query again with a name buffer; the NUL-terminated string the kernel wrote.
+fn link_name(fd: BorrowedFd<'_>, ptr_at: usize, len_at: usize) -> SysResult<String> {
+    let mut buf = vec![0u8; NAME_MAX];
+    link_info_raw(fd, Some((ptr_at, len_at, &mut buf)))?;
+    Ok(c_name(&buf))
 }
 
 impl LinkInfo {
-    /// Info of a link fd.
+    /// Info of a link fd, with its target (a second query fetches names and paths).
     pub fn from_fd(fd: BorrowedFd<'_>) -> SysResult<Self> {
-        let mut info: uapi::bpf_link_info = sys::zeroed();
-        // SAFETY: no pointer fields are set in `info`.
-        unsafe { sys::obj_get_info_by_fd(fd, &mut info) }?;
+        use link_offsets::*;
+        let info = link_info_raw(fd, None)?;
+        let link_type = info.u32_at(TYPE);
+        let at = |o: usize| info.u32_at(U + o);
+        let target = match link_type {
+            uapi::BPF_LINK_TYPE_RAW_TRACEPOINT => LinkTarget::RawTracepoint {
+                name: link_name(fd, U, U + 8)?,
+            },
+            uapi::BPF_LINK_TYPE_TRACING => LinkTarget::Tracing {
+                attach_type: at(0),
+                target_obj_id: at(4),
+                target_btf_id: at(8),
+            },
+            uapi::BPF_LINK_TYPE_CGROUP => LinkTarget::Cgroup {
+                cgroup_id: info.u64_at(U),
+                attach_type: at(8),
+            },
+            uapi::BPF_LINK_TYPE_ITER => LinkTarget::Iter {
+                target: link_name(fd, U, U + 8)?,
+                map_id: at(12),
+            },
+            uapi::BPF_LINK_TYPE_NETNS => LinkTarget::Netns {
+                netns_ino: at(0),
+                attach_type: at(4),
+            },
+            uapi::BPF_LINK_TYPE_XDP => LinkTarget::Xdp { ifindex: at(0) },
+            uapi::BPF_LINK_TYPE_STRUCT_OPS => LinkTarget::StructOps { map_id: at(0) },
+            BPF_LINK_TYPE_NETFILTER => LinkTarget::Netfilter {
+                pf: at(0),
+                hooknum: at(4),
+                priority: at(8) as i32,
+            },
+            uapi::BPF_LINK_TYPE_KPROBE_MULTI => LinkTarget::KprobeMulti {
+                count: at(8),
+                flags: at(12),
+            },
+            // uprobe_multi: path, offsets, ref_ctr_offsets, cookies, path_size, count, flags, pid.
+            BPF_LINK_TYPE_UPROBE_MULTI => LinkTarget::UprobeMulti {
+                path: link_name(fd, U, U + 32)?,
+                count: at(36),
+                flags: at(40),
+                pid: at(44),
+            },
+            uapi::BPF_LINK_TYPE_PERF_EVENT => match at(0) {
+                t @ (BPF_PERF_EVENT_UPROBE | BPF_PERF_EVENT_URETPROBE) => LinkTarget::Uprobe {
+                    path: link_name(fd, PERF_U, PERF_U + 8)?,
+                    offset: info.u32_at(PERF_U + 12),
+                    retprobe: t == BPF_PERF_EVENT_URETPROBE,
+                },
+                t @ (BPF_PERF_EVENT_KPROBE | BPF_PERF_EVENT_KRETPROBE) => LinkTarget::Kprobe {
+                    function: link_name(fd, PERF_U, PERF_U + 8)?,
+                    offset: info.u32_at(PERF_U + 12),
+                    addr: info.u64_at(PERF_U + 16),
+                    retprobe: t == BPF_PERF_EVENT_KRETPROBE,
+                },
+                BPF_PERF_EVENT_TRACEPOINT => LinkTarget::Tracepoint {
+                    name: link_name(fd, PERF_U, PERF_U + 8)?,
+                },
+                BPF_PERF_EVENT_EVENT => LinkTarget::PerfEvent {
+                    config: info.u64_at(PERF_U),
+                    event_type: info.u32_at(PERF_U + 8),
+                },
+                _ => LinkTarget::Unknown,
+            },
+            BPF_LINK_TYPE_TCX => LinkTarget::Tcx {
+                ifindex: at(0),
+                attach_type: at(4),
+            },
+            BPF_LINK_TYPE_NETKIT => LinkTarget::Netkit {
+                ifindex: at(0),
+                attach_type: at(4),
+            },
+            BPF_LINK_TYPE_SOCKMAP => LinkTarget::Sockmap {
+                map_id: at(0),
+                attach_type: at(4),
+            },
+            _ => LinkTarget::Unknown,
+        };
         Ok(Self {
-            id: info.id,
-            link_type: info.type_,
-            prog_id: info.prog_id,
+            id: info.u32_at(ID),
+            link_type,
+            prog_id: info.u32_at(PROG_ID),
+            target,
         })
     }
 }
+
+/// `enum bpf_link_type` values newer than the generated UAPI.
+const BPF_LINK_TYPE_NETFILTER: u32 = 10;
+const BPF_LINK_TYPE_TCX: u32 = 11;
+const BPF_LINK_TYPE_UPROBE_MULTI: u32 = 12;
+const BPF_LINK_TYPE_NETKIT: u32 = 13;
+const BPF_LINK_TYPE_SOCKMAP: u32 = 14;
 
 /// Ids of every loaded object of `kind`, in increasing order.
 pub fn ids(kind: ObjectKind) -> SysResult<Vec<u32>> {

@@ -201,7 +201,10 @@ impl Link {
 
     /// Open a pinned link. Dropping the result closes the fd; the pin keeps the link attached.
     pub fn from_pin(path: impl AsRef<Path>) -> Result<Self, LinkError> {
-        Ok(Self::bpf(pin::open_pinned(path.as_ref())?))
+        Ok(Self::bpf(pin::open_pinned_kind(
+            path.as_ref(),
+            crate::sys::ObjectKind::Link,
+        )?))
     }
 
     /// Replace the link's program (`BPF_LINK_UPDATE`); with `expected_old`, only if the link

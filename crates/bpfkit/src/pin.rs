@@ -1,11 +1,11 @@
 //! Pinning: give maps, programs and links a name on a bpffs, open them back, remove pins.
 
 use std::ffi::CString;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::sys::{self, SyscallError};
+use crate::sys::{self, ObjectKind, SyscallError};
 
 /// `BPF_FS_MAGIC`: `statfs(2)` type of a bpffs.
 pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
@@ -37,6 +37,16 @@ pub enum PinError {
         /// Why the map could not be opened.
         #[source]
         source: Box<crate::maps::MapError>,
+    },
+    /// The pin holds another kind of object than the caller asked for.
+    #[error("{path:?} is a pinned {}, not a {expected}", actual.map_or("non-BPF file", ObjectKind::noun))]
+    WrongKind {
+        /// The path.
+        path: PathBuf,
+        /// The kind asked for.
+        expected: ObjectKind,
+        /// The kind found (`None`: not a BPF object).
+        actual: Option<ObjectKind>,
     },
     /// Removing the pin failed.
     #[error("unpin {path:?}: {source}")]
@@ -71,6 +81,20 @@ pub fn open_pinned(path: &Path) -> Result<OwnedFd, PinError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// Open the object pinned at `path`, read-write, checking that it is a `kind` (a map pin
+/// opened as a program would otherwise read one info record as the other).
+pub fn open_pinned_kind(path: &Path, kind: ObjectKind) -> Result<OwnedFd, PinError> {
+    let fd = open_pinned(path)?;
+    match ObjectKind::of_fd(fd.as_fd()) {
+        Some(actual) if actual == kind => Ok(fd),
+        actual => Err(PinError::WrongKind {
+            path: path.to_owned(),
+            expected: kind,
+            actual,
+        }),
+    }
 }
 
 /// Remove the pin at `path` (the object lives on while other references exist).

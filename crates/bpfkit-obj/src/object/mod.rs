@@ -87,6 +87,30 @@ const BTF_EXT_SECTION: &str = ".BTF.ext";
 /// The section that holds legacy map definitions.
 const LEGACY_MAPS_SECTION: &str = "maps";
 
+/// The alignment ELF64 structures are read at.
+const ELF_ALIGN: usize = 8;
+
+/// A copy of object bytes that starts at an [`ELF_ALIGN`]-aligned address.
+struct AlignedCopy {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl AlignedCopy {
+    fn of(bytes: &[u8]) -> Self {
+        let mut buf = vec![0u8; bytes.len() + ELF_ALIGN - 1];
+        let misalignment = (buf.as_ptr() as usize) % ELF_ALIGN;
+        let start = (ELF_ALIGN - misalignment) % ELF_ALIGN;
+        buf[start..start + bytes.len()].copy_from_slice(bytes);
+        buf.truncate(start + bytes.len());
+        AlignedCopy { buf, start }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
 impl ObjectSpec {
     /// Parses an object whose name is unknown (global-data maps are then named after their
     /// section alone, e.g. `.rodata`). See [`parse_named`](Self::parse_named).
@@ -95,7 +119,18 @@ impl ObjectSpec {
     }
 
     /// Parses an object and names it `name` (see [`object_name_from_path`]).
+    ///
+    /// The ELF headers, symbols and relocations are read in place and need 8-byte alignment;
+    /// bytes that lack it (an `include_bytes!` at an odd address, a slice into a larger
+    /// buffer) are copied to an aligned buffer first.
     pub fn parse_named(bytes: &[u8], name: &str) -> Result<ObjectSpec, ObjectError> {
+        let copy;
+        let bytes = if (bytes.as_ptr() as usize) % ELF_ALIGN != 0 {
+            copy = AlignedCopy::of(bytes);
+            copy.bytes()
+        } else {
+            bytes
+        };
         let elf = elf::Elf::parse(bytes)?;
         let legacy_maps = elf.section_by_name(LEGACY_MAPS_SECTION);
         let btf_maps = elf.section_by_name(BTF_MAPS_SECTION);

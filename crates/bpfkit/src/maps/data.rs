@@ -164,7 +164,7 @@ impl MapData {
 
     /// Open the map pinned at `path` on a bpffs.
     pub fn from_pin(path: impl AsRef<Path>) -> Result<Self, crate::pin::PinError> {
-        let fd = crate::pin::open_pinned(path.as_ref())?;
+        let fd = crate::pin::open_pinned_kind(path.as_ref(), sys::ObjectKind::Map)?;
         Self::from_fd(fd).map_err(|source| crate::pin::PinError::Map {
             path: path.as_ref().to_owned(),
             source: Box::new(source),

@@ -540,6 +540,43 @@ pub enum ObjectKind {
     Btf,
 }
 
+impl ObjectKind {
+    /// The kernel's word for the kind: "program", "map", "link", "BTF object".
+    pub fn noun(self) -> &'static str {
+        match self {
+            ObjectKind::Prog => "program",
+            ObjectKind::Map => "map",
+            ObjectKind::Link => "link",
+            ObjectKind::Btf => "BTF object",
+        }
+    }
+
+    /// The kind of BPF object `fd` refers to, or `None` if it is not one.
+    ///
+    /// The kernel gives every BPF object fd an anonymous inode named after its kind
+    /// (`bpf-prog`, `bpf-map`, `bpf_link`/`bpf-link`, `btf`), visible as the target of
+    /// `/proc/self/fd/N`. `BPF_OBJ_GET_INFO_BY_FD` cannot tell: it fills whatever info
+    /// record the object has into the caller's buffer.
+    pub fn of_fd(fd: BorrowedFd<'_>) -> Option<ObjectKind> {
+        use std::os::fd::AsRawFd;
+        let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+        match target.to_str()? {
+            "anon_inode:bpf-prog" => Some(ObjectKind::Prog),
+            "anon_inode:bpf-map" => Some(ObjectKind::Map),
+            // `bpf_link` when created, `bpf-link` when reopened (BPF_OBJ_GET, by id).
+            "anon_inode:bpf_link" | "anon_inode:bpf-link" => Some(ObjectKind::Link),
+            "anon_inode:btf" => Some(ObjectKind::Btf),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.noun())
+    }
+}
+
 /// `BPF_{PROG,MAP,LINK,BTF}_GET_NEXT_ID`: the first id after `start`, `None` at the end.
 pub fn get_next_id(kind: ObjectKind, start: u32) -> SysResult<Option<u32>> {
     let command = match kind {
