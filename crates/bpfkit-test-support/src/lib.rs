@@ -34,6 +34,7 @@ mod cache;
 mod fixture;
 mod insn;
 mod libbpf;
+pub mod netns;
 mod perf;
 mod relocated;
 mod rng;

@@ -37,6 +37,15 @@ pub enum LinkError {
         #[source]
         source: std::io::Error,
     },
+    /// An rtnetlink request of a netlink XDP/tc attachment failed.
+    #[error("link {operation}: {source}")]
+    Netlink {
+        /// The operation.
+        operation: &'static str,
+        /// The request, errno and the kernel's message.
+        #[source]
+        source: crate::sys::netlink::NetlinkError,
+    },
     /// The link has no kernel bpf link fd to do this with.
     #[error("link {operation}: a {kind} link has no bpf link fd (only bpf links can do this)")]
     NotABpfLink {
@@ -83,6 +92,22 @@ enum Inner {
     SocketFilter { socket: OwnedFd },
     /// Several links made by one attach.
     Group(Vec<Link>),
+    /// An attachment that is not a bpf link (netlink XDP/tc, `BPF_PROG_ATTACH`); it
+    /// detaches itself when dropped.
+    Attachment(Box<dyn Attachment>),
+}
+
+/// An attachment other than a kernel bpf link: its `Drop` detaches it.
+pub(crate) trait Attachment: std::fmt::Debug + Send + Sync {
+    /// What it is (`xdp_netlink`, `tc_netlink`, `prog_attach`).
+    fn kind(&self) -> &'static str;
+
+    /// Run `new_program` in its place (only while it runs `expected_old`, when given).
+    fn update_program(
+        &self,
+        new_program: BorrowedFd<'_>,
+        expected_old: Option<BorrowedFd<'_>>,
+    ) -> Result<(), LinkError>;
 }
 
 /// An attached program. Dropping it detaches the program (a pinned bpf link stays attached
@@ -134,19 +159,27 @@ impl Link {
         }
     }
 
+    pub(crate) fn attachment(attachment: impl Attachment + 'static) -> Self {
+        Self {
+            inner: Inner::Attachment(Box::new(attachment)),
+        }
+    }
+
     pub(crate) fn group(links: Vec<Link>) -> Self {
         Self {
             inner: Inner::Group(links),
         }
     }
 
-    /// What kind of link this is: `bpf`, `perf_event` (ioctl), `socket_filter` or `group`.
+    /// What kind of link this is: `bpf`, `perf_event` (ioctl), `socket_filter`, `group`, or
+    /// an attachment without a bpf link: `xdp_netlink`, `tc_netlink`, `prog_attach`.
     pub fn kind(&self) -> &'static str {
         match &self.inner {
             Inner::Bpf { .. } => "bpf",
             Inner::PerfEvent { .. } => "perf_event",
             Inner::SocketFilter { .. } => "socket_filter",
             Inner::Group(_) => "group",
+            Inner::Attachment(a) => a.kind(),
         }
     }
 
@@ -205,12 +238,17 @@ impl Link {
     }
 
     /// Replace the link's program (`BPF_LINK_UPDATE`); with `expected_old`, only if the link
-    /// still runs that program.
+    /// still runs that program. Netlink XDP/tc and `BPF_PROG_ATTACH` attachments replace
+    /// their program the way their interface does (`XDP_FLAGS_REPLACE`, `NLM_F_REPLACE`,
+    /// `BPF_F_REPLACE`).
     pub fn update_program(
         &self,
         new_program: BorrowedFd<'_>,
         expected_old: Option<BorrowedFd<'_>>,
     ) -> Result<(), LinkError> {
+        if let Inner::Attachment(a) = &self.inner {
+            return a.update_program(new_program, expected_old);
+        }
         let fd = self.bpf_fd("update program")?;
         sys::link_update(fd, new_program, expected_old).map_err(|source| LinkError::Syscall {
             operation: "update program",
@@ -246,7 +284,7 @@ impl Drop for Inner {
         match self {
             // Fields drop after this body in declaration order: the link fd, then the perf
             // event, then the tracefs event, which can only be removed once nothing uses it.
-            Inner::Bpf { .. } | Inner::Group(_) => {}
+            Inner::Bpf { .. } | Inner::Group(_) | Inner::Attachment(_) => {}
             Inner::PerfEvent { event, .. } => {
                 if let Err(e) = sys::perf_event::perf_event_disable(event.as_fd()) {
                     log::debug!("disabling perf event: {e}");

@@ -12,12 +12,14 @@
 //! | [`iter`] | `iter/` | iterator link, readable iterator fds |
 //! | [`syscall`] | `syscall` | run with `BPF_PROG_TEST_RUN` |
 //! | [`socket_filter`] | `socket` | `SO_ATTACH_BPF` |
+//! | [`xdp`] | `xdp`, `xdp.frags` | XDP link on an interface, rtnetlink `IFLA_XDP` fallback |
 //!
 //! [`auto::attach`] attaches any program the way its section name says.
 
 pub mod auto;
 mod error;
 pub mod extension;
+mod interface;
 pub mod iter;
 pub mod kprobe;
 pub mod lsm;
@@ -30,8 +32,10 @@ pub mod tracepoint;
 pub mod tracing;
 pub mod uprobe;
 pub mod usdt;
+pub mod xdp;
 
 pub use error::AttachError;
+pub use interface::Interface;
 
 pub use bpfkit_obj::object::ProgramType;
 
