@@ -3,7 +3,8 @@
  * Fixture net_counters: networking programs for bpfkit's attach tests. Each counts IPv4 UDP
  * packets to the .rodata constant `udp_port` into slot N of the array map `counts` (u64)
  * and returns a verdict: 0 xdp_count (XDP_PASS), 1 xdp_drop (XDP_DROP), 2 tc_count
- * (TC_ACT_OK), 3 tc_drop (TC_ACT_SHOT), 4 tc_second (TC_ACT_OK; ordering tests record in
+ * (TC_ACT_UNSPEC: tcx's TCX_NEXT, the next program or filter runs), 3 tc_drop (TC_ACT_SHOT),
+ * 4 tc_second (TC_ACT_UNSPEC; ordering tests record in
  * slot 8 the order programs ran: each multiplies it by 10 and adds its own digit, tc_count 1,
  * tc_second 2), 5 cgroup_skb_count (egress, allow), 7 cgroup_skb_drop (ingress, deny).
  * Slot 6 is net_netfilter's.
@@ -93,7 +94,7 @@ int tc_count(struct __sk_buff *skb)
 		bump(2);
 		record_order(1);
 	}
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")
@@ -113,7 +114,7 @@ int tc_second(struct __sk_buff *skb)
 		bump(4);
 		record_order(2);
 	}
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 SEC("cgroup_skb/egress")

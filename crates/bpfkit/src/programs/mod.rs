@@ -12,6 +12,7 @@
 //! | [`iter`] | `iter/` | iterator link, readable iterator fds |
 //! | [`syscall`] | `syscall` | run with `BPF_PROG_TEST_RUN` |
 //! | [`socket_filter`] | `socket` | `SO_ATTACH_BPF` |
+//! | [`tc`] | `tc`, `tcx/ingress`, `tcx/egress`, `classifier` | tcx link (before/after, revision), netlink `cls_bpf` fallback |
 //! | [`xdp`] | `xdp`, `xdp.frags` | XDP link on an interface, rtnetlink `IFLA_XDP` fallback |
 //!
 //! [`auto::attach`] attaches any program the way its section name says.
@@ -28,6 +29,7 @@ pub mod perf_event;
 pub mod raw_tracepoint;
 pub mod socket_filter;
 pub mod syscall;
+pub mod tc;
 pub mod tracepoint;
 pub mod tracing;
 pub mod uprobe;

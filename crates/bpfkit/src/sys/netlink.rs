@@ -381,11 +381,13 @@ pub struct TcFilterId {
     pub handle: u32,
 }
 
-/// One `cls_bpf` filter found by [`RouteSocket::tc_filter_list`].
+/// One tc filter found by [`RouteSocket::tc_filter_list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcFilter {
     /// Where it is.
     pub id: TcFilterId,
+    /// `TCA_KIND`: `bpf` for `cls_bpf`; the fields below are only set for it.
+    pub kind: String,
     /// `TCA_BPF_ID`: the program id.
     pub prog_id: u32,
     /// `TCA_BPF_NAME`.
@@ -542,11 +544,13 @@ impl RouteSocket {
             let handle = u32_of(&body[8..12]).unwrap_or(0);
             let info = u32_of(&body[16..20]).unwrap_or(0);
             let attributes = attrs(&body[20..]);
-            let is_bpf = attributes
+            let kind = attributes
                 .iter()
-                .any(|(k, v)| *k == TCA_KIND && v.starts_with(b"bpf\0"));
+                .find(|(k, _)| *k == TCA_KIND)
+                .map(|(_, v)| String::from_utf8_lossy(v).trim_end_matches('\0').to_owned())
+                .unwrap_or_default();
             // The first message of each priority announces the chain (handle 0, no options).
-            if !is_bpf || handle == 0 {
+            if handle == 0 {
                 return;
             }
             let mut filter = TcFilter {
@@ -557,12 +561,13 @@ impl RouteSocket {
                     handle,
                 },
                 prog_id: 0,
+                kind,
                 name: String::new(),
                 direct_action: false,
                 tag: Vec::new(),
             };
             for (k, v) in attributes {
-                if k != TCA_OPTIONS {
+                if k != TCA_OPTIONS || filter.kind != "bpf" {
                     continue;
                 }
                 for (k, v) in attrs(v) {
