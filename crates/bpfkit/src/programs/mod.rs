@@ -12,12 +12,14 @@
 //! | [`iter`] | `iter/` | iterator link, readable iterator fds |
 //! | [`syscall`] | `syscall` | run with `BPF_PROG_TEST_RUN` |
 //! | [`socket_filter`] | `socket` | `SO_ATTACH_BPF` |
+//! | [`cgroup`] | `cgroup_skb/`, `cgroup/…`, `sockops` | cgroup link, or `BPF_PROG_ATTACH` with multi/override |
 //! | [`tc`] | `tc`, `tcx/ingress`, `tcx/egress`, `classifier` | tcx link (before/after, revision), netlink `cls_bpf` fallback |
 //! | [`xdp`] | `xdp`, `xdp.frags` | XDP link on an interface, rtnetlink `IFLA_XDP` fallback |
 //!
 //! [`auto::attach`] attaches any program the way its section name says.
 
 pub mod auto;
+pub mod cgroup;
 mod error;
 pub mod extension;
 mod interface;
@@ -26,6 +28,7 @@ pub mod kprobe;
 pub mod lsm;
 mod perf_attach;
 pub mod perf_event;
+mod prog_attach;
 pub mod raw_tracepoint;
 pub mod socket_filter;
 pub mod syscall;
