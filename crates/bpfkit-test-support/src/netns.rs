@@ -24,13 +24,21 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// Creates `bpfkit-<pid>-<tag>` with loopback up. Panics if `ip` fails.
+    /// Creates `bpfkit-<pid>-<tag>` with loopback up and IPv6 off (no neighbour discovery
+    /// or router solicitations: the only traffic is the test's). Panics if `ip` fails.
     pub fn new(tag: &str) -> Self {
         let name = format!("bpfkit-{}-{tag}", std::process::id());
         // A namespace left by a killed earlier run of this pid would make `add` fail.
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
         ip(&["netns", "add", &name]);
         let ns = Self { name };
+        ns.run(|| {
+            for conf in ["all", "default"] {
+                let path = format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6");
+                // Kernels without IPv6 have no such file; nothing to turn off then.
+                let _ = std::fs::write(path, "1");
+            }
+        });
         ns.ip(&["link", "set", "lo", "up"]);
         ns
     }
