@@ -13,6 +13,10 @@
 //! | [`syscall`] | `syscall` | run with `BPF_PROG_TEST_RUN` |
 //! | [`socket_filter`] | `socket` | `SO_ATTACH_BPF` |
 //! | [`cgroup`] | `cgroup_skb/`, `cgroup/…`, `sockops` | cgroup link, or `BPF_PROG_ATTACH` with multi/override |
+//! | [`netfilter`] | `netfilter` | netfilter link: family, hook, priority, defrag |
+//! | [`netns`] | `sk_lookup`, `flow_dissector` | netns link |
+//! | [`sock_map`] | `sk_msg`, `sk_skb/…` | `BPF_PROG_ATTACH` to a sockmap/sockhash, or a sockmap link |
+//! | [`sk_reuseport`] | `sk_reuseport` | `SO_ATTACH_REUSEPORT_EBPF` |
 //! | [`tc`] | `tc`, `tcx/ingress`, `tcx/egress`, `classifier` | tcx link (before/after, revision), netlink `cls_bpf` fallback |
 //! | [`xdp`] | `xdp`, `xdp.frags` | XDP link on an interface, rtnetlink `IFLA_XDP` fallback |
 //!
@@ -26,10 +30,14 @@ mod interface;
 pub mod iter;
 pub mod kprobe;
 pub mod lsm;
+pub mod netfilter;
+pub mod netns;
 mod perf_attach;
 pub mod perf_event;
 mod prog_attach;
 pub mod raw_tracepoint;
+pub mod sk_reuseport;
+pub mod sock_map;
 pub mod socket_filter;
 pub mod syscall;
 pub mod tc;

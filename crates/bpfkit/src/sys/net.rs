@@ -177,3 +177,53 @@ pub fn prog_query_hook(target: u32, attach_type: u32, query_flags: u32) -> SysRe
         attach_flags: attr.attach_flags,
     })
 }
+
+/// `SO_DETACH_REUSEPORT_BPF` (Linux 5.3), the same number on every architecture bpfkit
+/// builds for.
+const SO_DETACH_REUSEPORT_BPF: libc::c_int = 68;
+
+fn set_socket_int(
+    socket: BorrowedFd<'_>,
+    option: libc::c_int,
+    value: libc::c_int,
+    call: &'static str,
+) -> SysResult<()> {
+    // SAFETY: the option value is a live c_int of the stated size.
+    let ret = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            &value as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if ret < 0 {
+        Err(super::SyscallError {
+            call,
+            io_error: std::io::Error::last_os_error(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// `SO_ATTACH_REUSEPORT_EBPF`: run `prog` to pick the socket of `socket`'s reuseport group.
+pub fn reuseport_attach_bpf(socket: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> SysResult<()> {
+    set_socket_int(
+        socket,
+        libc::SO_ATTACH_REUSEPORT_EBPF,
+        prog.as_raw_fd(),
+        "setsockopt(SO_ATTACH_REUSEPORT_EBPF)",
+    )
+}
+
+/// `SO_DETACH_REUSEPORT_BPF`: remove the reuseport group's program.
+pub fn reuseport_detach_bpf(socket: BorrowedFd<'_>) -> SysResult<()> {
+    set_socket_int(
+        socket,
+        SO_DETACH_REUSEPORT_BPF,
+        0,
+        "setsockopt(SO_DETACH_REUSEPORT_BPF)",
+    )
+}
