@@ -502,3 +502,46 @@ fn the_options_hook_overrides_the_sections_and_program_types_are_checked() {
     }
     fds.assert_no_leak();
 }
+
+#[test]
+fn auto_attach_with_a_cgroup_attaches_every_cgroup_program_by_its_section() {
+    let fds = FdCheck::start();
+    {
+        let cg = TestCgroup::new("auto");
+        let object = load_cgroup(0, 0, 0);
+        let targets = bpfkit::programs::auto::AutoTargets {
+            cgroup: Some(&cg.path),
+            ..Default::default()
+        };
+        let links: Vec<Link> = object
+            .programs()
+            .map(|p| bpfkit::programs::auto::attach_with(p, &targets).unwrap())
+            .collect();
+        let mut expected: Vec<(u64, String)> = object
+            .programs()
+            .map(|p| {
+                (
+                    u64::from(p.id().unwrap()),
+                    p.section()
+                        .expected_attach_type
+                        .unwrap()
+                        .kernel_name()
+                        .to_owned(),
+                )
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(expected.len(), 9);
+        assert_eq!(bpftool_cgroup(&cg.path), expected);
+        drop(links);
+        assert!(bpftool_cgroup(&cg.path).is_empty());
+
+        // Without a cgroup they name no target.
+        let err = bpfkit::programs::auto::attach(object.program("dev_deny").unwrap()).unwrap_err();
+        assert!(
+            matches!(err, bpfkit::programs::AttachError::NotAutoAttachable { .. }),
+            "{err}"
+        );
+    }
+    fds.assert_no_leak();
+}
