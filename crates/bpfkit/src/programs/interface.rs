@@ -78,3 +78,46 @@ impl Interface<'_> {
         })
     }
 }
+
+/// Why listing the programs attached to an interface failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The interface does not exist.
+    #[error("interface {interface}: {source}")]
+    Interface {
+        /// The interface as given.
+        interface: String,
+        /// `if_nametoindex`'s error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `BPF_PROG_QUERY` failed.
+    #[error("interface {interface}: {source}")]
+    Syscall {
+        /// The interface as given.
+        interface: String,
+        /// The call and errno.
+        #[source]
+        source: crate::sys::SyscallError,
+    },
+    /// An rtnetlink request failed.
+    #[error("interface {interface}: {source}")]
+    Netlink {
+        /// The interface as given.
+        interface: String,
+        /// The request, errno and the kernel's message.
+        #[source]
+        source: crate::sys::netlink::NetlinkError,
+    },
+}
+
+impl Interface<'_> {
+    /// [`index`](Self::index) with a [`QueryError`].
+    pub(crate) fn resolve_for_query(&self) -> Result<u32, QueryError> {
+        self.index().map_err(|source| QueryError::Interface {
+            interface: self.to_string(),
+            source,
+        })
+    }
+}

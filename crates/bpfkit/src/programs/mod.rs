@@ -48,7 +48,7 @@ pub mod usdt;
 pub mod xdp;
 
 pub use error::AttachError;
-pub use interface::Interface;
+pub use interface::{Interface, QueryError};
 
 pub use bpfkit_obj::object::ProgramType;
 

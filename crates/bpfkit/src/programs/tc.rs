@@ -18,7 +18,7 @@ use crate::sys::net::{self as sysnet, HookQuery};
 use crate::sys::netlink::{self, RouteSocket, TcFilter, TcFilterId};
 
 use super::perf_attach::expect_type;
-use super::{AttachError, Interface, ProgramType};
+use super::{AttachError, Interface, ProgramType, QueryError};
 
 /// Ingress or egress of an interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,27 +280,25 @@ pub struct TcQuery {
 
 /// The programs on `interface`'s `hook`: tcx (`BPF_PROG_QUERY`) and `cls_bpf` filters
 /// (`RTM_GETTFILTER`).
-pub fn query<'a>(
-    interface: impl Into<Interface<'a>>,
-    hook: TcHook,
-) -> Result<TcQuery, AttachError> {
+pub fn query<'a>(interface: impl Into<Interface<'a>>, hook: TcHook) -> Result<TcQuery, QueryError> {
     let interface = interface.into();
-    let ifindex = interface.resolve("")?;
+    let ifindex = interface.resolve_for_query()?;
     let tcx = match sysnet::prog_query_hook(ifindex, hook.tcx_attach_type() as u32, 0) {
         Ok(q) => q,
+        // No tcx in this kernel (before 6.6): nothing can be attached that way.
         Err(e) if e.errno() == Some(libc::EINVAL) => HookQuery::default(),
-        Err(e) => {
-            return Err(AttachError::syscall(
-                "",
-                format!("query tcx on {interface}"),
-                e,
-            ))
+        Err(source) => {
+            return Err(QueryError::Syscall {
+                interface: interface.to_string(),
+                source,
+            })
         }
     };
     let filters = RouteSocket::open()
         .and_then(|s| s.tc_filter_list(ifindex, hook.clsact_parent()))
-        .map_err(|e| {
-            AttachError::target("", &interface.to_string(), format!("list filters: {e}"))
+        .map_err(|source| QueryError::Netlink {
+            interface: interface.to_string(),
+            source,
         })?;
     Ok(TcQuery { tcx, filters })
 }

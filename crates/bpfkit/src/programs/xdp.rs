@@ -18,7 +18,7 @@ use crate::loader::Program;
 use crate::sys::{self, netlink};
 
 use super::perf_attach::expect_type;
-use super::{AttachError, Interface, ProgramType};
+use super::{AttachError, Interface, ProgramType, QueryError};
 
 pub use crate::sys::netlink::XdpQuery;
 
@@ -165,17 +165,14 @@ fn attach_netlink(
 }
 
 /// The XDP programs attached to an interface (`RTM_GETLINK`): ids per mode.
-pub fn query<'a>(interface: impl Into<Interface<'a>>) -> Result<XdpQuery, AttachError> {
+pub fn query<'a>(interface: impl Into<Interface<'a>>) -> Result<XdpQuery, QueryError> {
     let interface = interface.into();
-    let ifindex = interface.resolve("")?;
+    let ifindex = interface.resolve_for_query()?;
     netlink::RouteSocket::open()
         .and_then(|socket| socket.xdp_query(ifindex))
-        .map_err(|e| {
-            AttachError::target(
-                "",
-                &interface.to_string(),
-                format!("query XDP programs: {e}"),
-            )
+        .map_err(|source| QueryError::Netlink {
+            interface: interface.to_string(),
+            source,
         })
 }
 

@@ -141,8 +141,19 @@ pub struct HookQuery {
 }
 
 /// `BPF_PROG_QUERY` of `target` (an fd, or an ifindex for tcx/netkit) with link ids and
-/// revision. Asks for the count first, then for that many ids.
+/// revision. Asks for the count first, then for that many ids (again if programs were
+/// attached in between: ENOSPC).
 pub fn prog_query_hook(target: u32, attach_type: u32, query_flags: u32) -> SysResult<HookQuery> {
+    let mut tries = 0;
+    loop {
+        match prog_query_once(target, attach_type, query_flags) {
+            Err(e) if e.errno() == Some(libc::ENOSPC) && tries < 3 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+fn prog_query_once(target: u32, attach_type: u32, query_flags: u32) -> SysResult<HookQuery> {
     let mut attr = Query {
         target,
         attach_type,
