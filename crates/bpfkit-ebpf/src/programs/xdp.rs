@@ -4,7 +4,7 @@ use core::ptr::NonNull;
 
 use super::{context, fields};
 use crate::bindings::xdp_md;
-use crate::helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_tail, check};
+use crate::helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, check};
 
 /// `XDP_ABORTED`: drop and raise the `xdp_exception` tracepoint.
 pub const XDP_ABORTED: u32 = 0;
@@ -72,6 +72,25 @@ impl XdpContext {
         // SAFETY: `ptr_at` checked the whole `T` lies inside the packet.
         self.ptr_at::<T>(offset)
             .map(|p| unsafe { p.as_ptr().read_unaligned() })
+    }
+
+    /// Writes `value` at `offset` in the packet; `None` (nothing written) when it would pass
+    /// the end. With the header types of [`crate::net`]: load, change, store, no `unsafe`.
+    #[inline(always)]
+    pub fn store<T: Copy>(&mut self, offset: usize, value: &T) -> Option<()> {
+        let p = self.ptr_at::<T>(offset)?;
+        // SAFETY: `ptr_at` checked the whole `T` lies inside the packet, which the program
+        // may write.
+        unsafe { p.as_ptr().write_unaligned(*value) };
+        Some(())
+    }
+
+    /// `bpf_xdp_adjust_meta`: moves the start of the metadata area by `delta` bytes (negative:
+    /// reserves room in front of the packet for data a later tc program reads).
+    #[inline(always)]
+    pub fn adjust_meta(&mut self, delta: i32) -> Result<(), i64> {
+        // SAFETY: the context is an XDP context; the kernel bounds-checks `delta`.
+        check(unsafe { bpf_xdp_adjust_meta(self.md, delta) }).map(|_| ())
     }
 
     /// `bpf_xdp_adjust_head`: moves the packet start by `delta` bytes (negative: grows the

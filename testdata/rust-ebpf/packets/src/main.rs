@@ -5,7 +5,8 @@
 
 use bpfkit_ebpf::macros::{classifier, map, xdp};
 use bpfkit_ebpf::maps::PerfEventArray;
-use bpfkit_ebpf::programs::{TcContext, XdpContext, XDP_DROP, XDP_PASS};
+use bpfkit_ebpf::net::{EthHdr, Ipv4Hdr, UdpHdr, VlanHdr, ETH_P_8021Q, ETH_P_IP, IPPROTO_UDP};
+use bpfkit_ebpf::programs::{TcContext, XdpContext, XDP_DROP, XDP_PASS, XDP_TX};
 
 /// Swaps the Ethernet source and destination MACs in place (direct packet access).
 #[xdp]
@@ -65,6 +66,49 @@ fn sample_packet(ctx: XdpContext) -> u32 {
         let _ = SAMPLES.output(&ctx, &head);
     }
     XDP_PASS
+}
+
+/// Typed headers without `unsafe`: UDP to 10.0.0.2:5000 (behind one optional VLAN tag) is
+/// rewritten to 10.0.0.3:6000 with the TTL decremented, the IPv4 and UDP checksums updated
+/// incrementally, and sent back out (`XDP_TX`, MACs swapped); other packets pass.
+#[xdp]
+fn nat_udp(mut ctx: XdpContext) -> u32 {
+    nat(&mut ctx).unwrap_or(XDP_PASS)
+}
+
+#[inline(always)]
+fn nat(ctx: &mut XdpContext) -> Option<u32> {
+    let mut eth: EthHdr = ctx.load(0)?;
+    let mut offset = EthHdr::LEN;
+    let mut ether_type = eth.ether_type();
+    if ether_type == ETH_P_8021Q {
+        let vlan: VlanHdr = ctx.load(offset)?;
+        ether_type = vlan.ether_type();
+        offset += VlanHdr::LEN;
+    }
+    if ether_type != ETH_P_IP {
+        return None;
+    }
+    let mut ip: Ipv4Hdr = ctx.load(offset)?;
+    if ip.ihl() != 5 || ip.protocol != IPPROTO_UDP || ip.dst() != 0x0a00_0002 {
+        return None;
+    }
+    let udp_offset = offset + Ipv4Hdr::LEN;
+    let mut udp: UdpHdr = ctx.load(udp_offset)?;
+    if udp.dst_port() != 5000 {
+        return None;
+    }
+    if ip.decrement_ttl() == 0 {
+        return Some(XDP_DROP);
+    }
+    udp.update_for_address(ip.dst(), 0x0a00_0003);
+    ip.set_dst(0x0a00_0003);
+    udp.set_dst_port(6000);
+    eth.swap_addresses();
+    ctx.store(0, &eth)?;
+    ctx.store(offset, &ip)?;
+    ctx.store(udp_offset, &udp)?;
+    Some(XDP_TX)
 }
 
 bpfkit_ebpf::license!("GPL");
