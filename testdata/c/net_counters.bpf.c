@@ -7,7 +7,9 @@
  * 4 tc_second (TC_ACT_UNSPEC; ordering tests record in
  * slot 8 the order programs ran: each multiplies it by 10 and adds its own digit, tc_count 1,
  * tc_second 2), 5 cgroup_skb_count (egress, allow), 7 cgroup_skb_drop (ingress, deny).
- * Slot 6 is net_netfilter's.
+ * Slot 6 is net_netfilter's. xdp_to_cpumap redirects the same packets to entry 0 of the
+ * CPUMAP `cpu_map`, whose entry program cpumap_count (SEC("xdp/cpumap")) counts them in
+ * slot 9 and passes them to the stack.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -26,6 +28,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+} cpu_map SEC(".maps");
 
 static __always_inline void bump(__u32 slot)
 {
@@ -76,6 +85,22 @@ int xdp_drop(struct xdp_md *ctx)
 		bump(1);
 		return XDP_DROP;
 	}
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_to_cpumap(struct xdp_md *ctx)
+{
+	if (is_our_udp_eth((void *)(long)ctx->data, (void *)(long)ctx->data_end))
+		return bpf_redirect_map(&cpu_map, 0, XDP_PASS);
+	return XDP_PASS;
+}
+
+SEC("xdp/cpumap")
+int cpumap_count(struct xdp_md *ctx)
+{
+	if (is_our_udp_eth((void *)(long)ctx->data, (void *)(long)ctx->data_end))
+		bump(9);
 	return XDP_PASS;
 }
 

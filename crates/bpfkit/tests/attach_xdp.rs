@@ -5,6 +5,7 @@
 mod common;
 
 use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
 
 use bpfkit::links::{Link, LinkError};
 use bpfkit::loader::{Loader, Object};
@@ -259,6 +260,48 @@ fn attaching_to_a_missing_interface_or_a_wrong_program_type_is_a_clear_error() {
         )
         .unwrap_err();
         assert!(err.to_string().contains("XDP program needed"), "{err}");
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn cpumap_entry_program_sees_every_packet_redirected_to_it() {
+    let fds = FdCheck::start();
+    {
+        let pair = VethPair::new("xdp-cpumap");
+        let object = load();
+        let cpumap_program = object.program("cpumap_count").unwrap();
+        // struct bpf_cpumap_val: queue size, then the entry program's fd.
+        let mut value = 256u32.to_ne_bytes().to_vec();
+        value.extend_from_slice(&cpumap_program.fd().as_raw_fd().to_ne_bytes());
+        object
+            .map("cpu_map")
+            .unwrap()
+            .update_bytes(&0u32.to_ne_bytes(), &value, 0)
+            .unwrap();
+        let mut read_back = [0u8; 8];
+        assert!(object
+            .map("cpu_map")
+            .unwrap()
+            .lookup_bytes(&0u32.to_ne_bytes(), &mut read_back, 0)
+            .unwrap());
+        assert_eq!(
+            u32::from_ne_bytes(read_back[4..].try_into().unwrap()),
+            cpumap_program.id().unwrap(),
+            "the kernel reports the entry program's id"
+        );
+        let options = XdpOptions {
+            mode: XdpMode::Generic,
+            ..Default::default()
+        };
+        let link = attach_in(&pair, &object, "xdp_to_cpumap", &options);
+        assert_eq!(
+            traffic(&pair, 24),
+            24,
+            "passed on to the stack after the cpumap"
+        );
+        assert_eq!(count(&object, 9), 24);
+        drop(link);
     }
     fds.assert_no_leak();
 }
