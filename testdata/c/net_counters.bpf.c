@@ -9,7 +9,8 @@
  * tc_second 2), 5 cgroup_skb_count (egress, allow), 7 cgroup_skb_drop (ingress, deny).
  * Slot 6 is net_netfilter's. xdp_to_cpumap redirects the same packets to entry 0 of the
  * CPUMAP `cpu_map`, whose entry program cpumap_count (SEC("xdp/cpumap")) counts them in
- * slot 9 and passes them to the stack.
+ * slot 9 and passes them to the stack. lwt_count (lwt_xmit) counts them in slot 10 on the
+ * routes it is the encap of.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -158,6 +159,14 @@ int cgroup_skb_drop(struct __sk_buff *skb)
 		return 0;
 	}
 	return 1;
+}
+
+SEC("lwt_xmit")
+int lwt_count(struct __sk_buff *skb)
+{
+	if (is_our_udp_ip(skb))
+		bump(10);
+	return BPF_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";

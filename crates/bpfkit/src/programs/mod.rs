@@ -13,6 +13,7 @@
 //! | [`syscall`] | `syscall` | run with `BPF_PROG_TEST_RUN` |
 //! | [`socket_filter`] | `socket` | `SO_ATTACH_BPF` |
 //! | [`cgroup`] | `cgroup_skb/`, `cgroup/…`, `sockops` | cgroup link, or `BPF_PROG_ATTACH` with multi/override |
+//! | [`lwt`] | `lwt_in`, `lwt_out`, `lwt_xmit` | a route with a BPF encap (rtnetlink) |
 //! | [`netfilter`] | `netfilter` | netfilter link: family, hook, priority, defrag |
 //! | [`netns`] | `sk_lookup`, `flow_dissector` | netns link |
 //! | [`sock_map`] | `sk_msg`, `sk_skb/…` | `BPF_PROG_ATTACH` to a sockmap/sockhash, or a sockmap link |
@@ -30,6 +31,7 @@ mod interface;
 pub mod iter;
 pub mod kprobe;
 pub mod lsm;
+pub mod lwt;
 pub mod netfilter;
 pub mod netns;
 mod perf_attach;
