@@ -31,6 +31,12 @@ pub const ETH_P_8021AD: u16 = 0x88a8;
 /// `ETH_P_IPV6`.
 pub const ETH_P_IPV6: u16 = 0x86dd;
 
+/// `BPF_F_PSEUDO_HDR` for `l4_csum_replace`: the field is part of the pseudo-header (an
+/// address).
+pub const BPF_F_PSEUDO_HDR: u64 = 1 << 4;
+/// `BPF_F_MARK_MANGLED_0` for `l4_csum_replace`: keep UDP's "no checksum" 0.
+pub const BPF_F_MARK_MANGLED_0: u64 = 1 << 5;
+
 /// `IPPROTO_ICMP`.
 pub const IPPROTO_ICMP: u8 = 1;
 /// `IPPROTO_TCP`.

@@ -8,6 +8,11 @@ use bpfkit::loader::Loader;
 use bpfkit::sys::{self, TestRunAttr};
 
 fn build_packets() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_packets_once).clone()
+}
+
+fn build_packets_once() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     bpfkit_build::EbpfBuild::new(root.join("testdata/rust-ebpf/packets"))
         .target_dir(Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-ebpf"))
@@ -161,4 +166,31 @@ fn nat_udp_rewrites_address_port_and_ttl_with_valid_checksums() {
         (2, short.to_vec()),
         "truncated: passes"
     );
+}
+
+#[test]
+fn tc_nat_udp_rewrites_through_skb_helpers_with_valid_checksums() {
+    let object = Loader::new()
+        .load_file(build_packets())
+        .expect("the verifier accepts the packets object");
+    let program = object.program("tc_nat_udp").unwrap();
+    eprintln!(
+        "tc_nat_udp: verified insns {}",
+        program.info().unwrap().verified_insns
+    );
+    let input = frame(false, [10, 0, 0, 2], 5000, 64);
+    let (verdict, out) = run(program.fd(), &input);
+    assert_eq!(verdict, 0, "TC_ACT_OK");
+    let (ip, udp) = (14, 34);
+    assert_eq!(&out[ip + 16..ip + 20], &[10, 0, 0, 3]);
+    assert_eq!(&out[udp + 2..udp + 4], &6000u16.to_be_bytes());
+    assert_eq!(out[ip + 8], 64, "TTL kept");
+    assert_eq!(checksum(&out[ip..ip + 20]), 0, "IPv4 checksum verifies");
+    assert_eq!(
+        checksum(&udp_pseudo(&out, ip, udp)),
+        0,
+        "UDP checksum verifies"
+    );
+    let other = frame(false, [10, 0, 0, 2], 4999, 64);
+    assert_eq!(run(program.fd(), &other), (0, other.clone()), "unchanged");
 }
