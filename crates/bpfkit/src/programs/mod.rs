@@ -15,6 +15,7 @@
 //! | [`cgroup`] | `cgroup_skb/`, `cgroup/…`, `sockops` | cgroup link, or `BPF_PROG_ATTACH` with multi/override |
 //! | [`lwt`] | `lwt_in`, `lwt_out`, `lwt_xmit` | a route with a BPF encap (rtnetlink) |
 //! | [`netfilter`] | `netfilter` | netfilter link: family, hook, priority, defrag |
+//! | [`netkit`] | `netkit/primary`, `netkit/peer` | netkit link (before/after, revision) |
 //! | [`netns`] | `sk_lookup`, `flow_dissector` | netns link |
 //! | [`sock_map`] | `sk_msg`, `sk_skb/…` | `BPF_PROG_ATTACH` to a sockmap/sockhash, or a sockmap link |
 //! | [`sk_reuseport`] | `sk_reuseport` | `SO_ATTACH_REUSEPORT_EBPF` |
@@ -33,6 +34,7 @@ pub mod kprobe;
 pub mod lsm;
 pub mod lwt;
 pub mod netfilter;
+pub mod netkit;
 pub mod netns;
 mod perf_attach;
 pub mod perf_event;

@@ -95,7 +95,7 @@ pub enum TcOrder<'a> {
 
 impl TcOrder<'_> {
     /// `BPF_F_BEFORE`/`AFTER`/`ID`/`LINK` flags and the relative fd or id.
-    fn flags_and_relative(&self) -> (u32, u32) {
+    pub(crate) fn flags_and_relative(&self) -> (u32, u32) {
         let anchor = |a: &TcAnchor<'_>| match *a {
             TcAnchor::Program(fd) => (0, fd.as_raw_fd() as u32),
             TcAnchor::ProgramId(id) => (sysnet::BPF_F_ID, id),

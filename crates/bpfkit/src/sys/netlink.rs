@@ -38,6 +38,14 @@ const RTM_NEWTFILTER: u16 = 44;
 const RTM_DELTFILTER: u16 = 45;
 const RTM_GETTFILTER: u16 = 46;
 
+const RTM_DELLINK: u16 = 17;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_NET_NS_FD: u16 = 28;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const IFLA_NETKIT_PEER_INFO: u16 = 1;
+const IFLA_NETKIT_MODE: u16 = 5;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_DELROUTE: u16 = 25;
 const RTA_DST: u16 = 1;
@@ -688,6 +696,43 @@ impl RouteSocket {
     pub fn route_destroy(&self, route: &LwtRoute) -> NetlinkResult<()> {
         const REQUEST: &str = "RTM_DELROUTE";
         let m = Self::route_message(RTM_DELROUTE, 0, route);
+        self.request(REQUEST, m, |_, _| {})
+    }
+
+    /// `RTM_NEWLINK` of a netkit pair (Linux 6.7, `CONFIG_NETKIT`): `primary` here, `peer` in
+    /// the network namespace open as `peer_netns` (here when `None`); `l2` picks
+    /// `NETKIT_L2` over `NETKIT_L3`. EOPNOTSUPP on kernels without netkit.
+    pub fn netkit_create(
+        &self,
+        primary: &str,
+        peer: &str,
+        peer_netns: Option<std::os::fd::BorrowedFd<'_>>,
+        l2: bool,
+    ) -> NetlinkResult<()> {
+        const REQUEST: &str = "RTM_NEWLINK netkit";
+        let mut m = Message::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifinfomsg(0));
+        m.attr_str(IFLA_IFNAME, primary);
+        let info = m.begin_nest(IFLA_LINKINFO);
+        m.attr_str(IFLA_INFO_KIND, "netkit");
+        let data = m.begin_nest(IFLA_INFO_DATA);
+        // The peer: a `struct ifinfomsg` followed by its own attributes.
+        let peer_info = m.begin_nest(IFLA_NETKIT_PEER_INFO);
+        m.buf.extend_from_slice(&ifinfomsg(0));
+        m.attr_str(IFLA_IFNAME, peer);
+        if let Some(ns) = peer_netns {
+            m.attr_u32(IFLA_NET_NS_FD, ns.as_raw_fd() as u32);
+        }
+        m.end_nest(peer_info);
+        m.attr_u32(IFLA_NETKIT_MODE, u32::from(l2));
+        m.end_nest(data);
+        m.end_nest(info);
+        self.request(REQUEST, m, |_, _| {})
+    }
+
+    /// `RTM_DELLINK` of interface `ifindex` (a netkit or veth pair goes with its peer).
+    pub fn link_delete(&self, ifindex: u32) -> NetlinkResult<()> {
+        const REQUEST: &str = "RTM_DELLINK";
+        let m = Message::new(RTM_DELLINK, 0, &ifinfomsg(ifindex));
         self.request(REQUEST, m, |_, _| {})
     }
 }
