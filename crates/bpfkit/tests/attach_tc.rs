@@ -411,3 +411,41 @@ fn netlink_filters_with_kernel_chosen_priority_coexist_and_keep_a_foreign_qdisc(
     }
     fds.assert_no_leak();
 }
+
+#[test]
+fn pinned_tcx_link_keeps_counting_after_its_link_is_dropped() {
+    let fds = FdCheck::start();
+    {
+        let pair = VethPair::new("tcx-pin");
+        let object = load();
+        let dir = common::BpffsDir::new("tcx-pin");
+        let pin = dir.path.join("tcx");
+        let link = attach(
+            &pair.a,
+            &object,
+            "tc_count",
+            VETH_A,
+            TcHook::Ingress,
+            &tcx(),
+        )
+        .unwrap();
+        let id = link.info().unwrap().id;
+        link.pin(&pin).unwrap();
+        drop(link);
+        assert_eq!(
+            tcx_query(&pair.a, VETH_A, TcHook::Ingress).tcx.link_ids,
+            [id]
+        );
+        assert_eq!(traffic(&pair, 7), 7);
+        assert_eq!(count(&object, 2), 7);
+        let reopened = Link::from_pin(&pin).unwrap();
+        bpfkit::pin::unpin(&pin).unwrap();
+        reopened.detach().unwrap();
+        assert!(tcx_query(&pair.a, VETH_A, TcHook::Ingress)
+            .tcx
+            .prog_ids
+            .is_empty());
+        dir.remove();
+    }
+    fds.assert_no_leak();
+}
