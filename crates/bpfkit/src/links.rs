@@ -2,8 +2,10 @@
 //!
 //! A link is one of: a kernel bpf link (`BPF_LINK_CREATE`, `BPF_RAW_TRACEPOINT_OPEN`, a perf
 //! link over a perf event), a perf event with a program set by ioctl (kernels before bpf perf
-//! links), a socket filter, or a group of links attached together (per-CPU perf events, USDT
-//! call sites). Dynamic tracefs events made for the link are removed after its fds close.
+//! links), a socket filter, a group of links attached together (per-CPU perf events, USDT
+//! call sites), or an attachment made without a bpf link (rtnetlink XDP/tc/LWT routes,
+//! `BPF_PROG_ATTACH` to a cgroup or socket map, a reuseport program), which its `Drop`
+//! undoes. Dynamic tracefs events made for the link are removed after its fds close.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -31,6 +33,15 @@ pub enum LinkError {
     /// Reading from a link's fd (an iterator) failed.
     #[error("link {operation}: {source}")]
     Read {
+        /// The operation.
+        operation: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Duplicating a program fd to keep with an attachment failed.
+    #[error("link {operation}: duplicating a program fd: {source}")]
+    DuplicateFd {
         /// The operation.
         operation: &'static str,
         /// The I/O error.

@@ -77,8 +77,8 @@ impl Attachment for ProgAttach {
         let mut current = self.program.lock().unwrap_or_else(|e| e.into_inner());
         let new = new_program
             .try_clone_to_owned()
-            .map_err(|source| LinkError::Read {
-                operation: "duplicate program fd",
+            .map_err(|source| LinkError::DuplicateFd {
+                operation: "update program",
                 source,
             })?;
         let result = if self.flags & uapi::BPF_F_ALLOW_MULTI != 0 {

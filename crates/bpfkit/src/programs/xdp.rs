@@ -200,8 +200,8 @@ impl Attachment for XdpNetlink {
         let mut current = self.program.lock().unwrap_or_else(|e| e.into_inner());
         let new = new_program
             .try_clone_to_owned()
-            .map_err(|source| LinkError::Read {
-                operation: "duplicate program fd",
+            .map_err(|source| LinkError::DuplicateFd {
+                operation: "update program",
                 source,
             })?;
         let expected = expected_old.unwrap_or(current.as_fd()).as_raw_fd();
