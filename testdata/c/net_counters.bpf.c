@@ -10,7 +10,9 @@
  * Slot 6 is net_netfilter's. xdp_to_cpumap redirects the same packets to entry 0 of the
  * CPUMAP `cpu_map`, whose entry program cpumap_count (SEC("xdp/cpumap")) counts them in
  * slot 9 and passes them to the stack. lwt_count (lwt_xmit) counts them in slot 10 on the
- * routes it is the encap of.
+ * routes it is the encap of. xdp_to_devmap redirects our packets to entry 0 of the DEVMAP
+ * `dev_map`, whose entry program devmap_reflect (SEC("xdp/devmap")) counts them in slot 11
+ * and turns each into the reply (MACs, addresses and ports swapped: checksums unchanged).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -36,6 +38,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct bpf_cpumap_val);
 } cpu_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+} dev_map SEC(".maps");
 
 static __always_inline void bump(__u32 slot)
 {
@@ -102,6 +111,39 @@ int cpumap_count(struct xdp_md *ctx)
 {
 	if (is_our_udp_eth((void *)(long)ctx->data, (void *)(long)ctx->data_end))
 		bump(9);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_to_devmap(struct xdp_md *ctx)
+{
+	if (is_our_udp_eth((void *)(long)ctx->data, (void *)(long)ctx->data_end))
+		return bpf_redirect_map(&dev_map, 0, XDP_PASS);
+	return XDP_PASS;
+}
+
+SEC("xdp/devmap")
+int devmap_reflect(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	if (!is_our_udp_eth(data, end))
+		return XDP_PASS;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+	if ((void *)(udp + 1) > end)
+		return XDP_PASS;
+	unsigned char mac[ETH_ALEN];
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+	__be32 addr = ip->saddr;
+	ip->saddr = ip->daddr;
+	ip->daddr = addr;
+	__be16 port = udp->source;
+	udp->source = udp->dest;
+	udp->dest = port;
+	bump(11);
 	return XDP_PASS;
 }
 

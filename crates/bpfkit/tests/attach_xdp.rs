@@ -305,3 +305,51 @@ fn cpumap_entry_program_sees_every_packet_redirected_to_it() {
     }
     fds.assert_no_leak();
 }
+
+#[test]
+fn devmap_entry_program_reflects_every_packet_redirected_through_it() {
+    let fds = FdCheck::start();
+    {
+        let pair = VethPair::new("xdp-devmap");
+        let object = load();
+        let reflect = object.program("devmap_reflect").unwrap();
+        // struct bpf_devmap_val: the egress interface (veth-a itself), then the entry program.
+        // The kernel resolves the ifindex in the updating thread's namespace: update from `a`.
+        let mut value = pair.a.ifindex(VETH_A).to_ne_bytes().to_vec();
+        value.extend_from_slice(&reflect.fd().as_raw_fd().to_ne_bytes());
+        let dev_map = object.map("dev_map").unwrap();
+        pair.a
+            .run(|| dev_map.update_bytes(&0u32.to_ne_bytes(), &value, 0))
+            .unwrap();
+        let options = XdpOptions {
+            mode: XdpMode::Generic,
+            ..Default::default()
+        };
+        let link = attach_in(&pair, &object, "xdp_to_devmap", &options);
+        // No socket in `a`: only the reflected replies can reach the sender.
+        let sender = pair
+            .b
+            .run(|| UdpSocket::bind((pair.addr_b, 0)).expect("bind sender"));
+        for i in 0..18u8 {
+            sender.send_to(&[i; 16], (pair.addr_a, PORT)).unwrap();
+        }
+        sender
+            .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .unwrap();
+        let mut replies = 0;
+        let mut buf = [0u8; 64];
+        while let Ok((n, from)) = sender.recv_from(&mut buf) {
+            assert_eq!(from, (pair.addr_a, PORT).into());
+            assert_eq!(n, 16);
+            assert_eq!(buf[..16], [buf[0]; 16], "payload intact");
+            replies += 1;
+            if replies == 18 {
+                break;
+            }
+        }
+        assert_eq!(replies, 18, "every packet came back");
+        assert_eq!(count(&object, 11), 18);
+        drop(link);
+    }
+    fds.assert_no_leak();
+}
