@@ -9,7 +9,8 @@
  * (cgroup/dev) denies character device 1:5 (/dev/zero); 6 sockops_count (sockops) counts
  * active, 7 passive established TCP connections; 8 bind4_count (cgroup/bind4) counts binds
  * to from_port; 9 sendmsg4_count (cgroup/sendmsg4) counts unconnected UDP sends to
- * from_port. Ports are .rodata constants in host byte order.
+ * from_port; 10 connect6_deny (cgroup/connect6) denies IPv6 connects to deny_port. Ports are
+ * .rodata constants in host byte order.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -53,6 +54,16 @@ int connect4_deny(struct bpf_sock_addr *ctx)
 {
 	if (ctx->user_port == bpf_htons(deny_port)) {
 		bump(1);
+		return 0;
+	}
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int connect6_deny(struct bpf_sock_addr *ctx)
+{
+	if (ctx->user_port == bpf_htons(deny_port)) {
+		bump(10);
 		return 0;
 	}
 	return 1;

@@ -531,7 +531,7 @@ fn auto_attach_with_a_cgroup_attaches_every_cgroup_program_by_its_section() {
             })
             .collect();
         expected.sort();
-        assert_eq!(expected.len(), 9);
+        assert_eq!(expected.len(), 10);
         assert_eq!(bpftool_cgroup(&cg.path), expected);
         drop(links);
         assert!(bpftool_cgroup(&cg.path).is_empty());
@@ -541,6 +541,42 @@ fn auto_attach_with_a_cgroup_attaches_every_cgroup_program_by_its_section() {
         assert!(
             matches!(err, bpfkit::programs::AttachError::NotAutoAttachable { .. }),
             "{err}"
+        );
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn connect6_link_denies_ipv6_connects_to_the_port() {
+    let fds = FdCheck::start();
+    {
+        let cg = TestCgroup::new("connect6");
+        let listener = match TcpListener::bind(("::1", 0)) {
+            Ok(l) => l,
+            Err(e) => {
+                println!("SKIP connect6: no IPv6 loopback here ({e})");
+                return;
+            }
+        };
+        let port = listener.local_addr().unwrap().port();
+        let object = load_cgroup(0, 0, port);
+        let link = attach(&object, "connect6_deny", &cg, &CgroupOptions::default());
+        let result = {
+            let _in = cg.enter();
+            TcpStream::connect(("::1", port))
+        };
+        assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EPERM));
+        assert_eq!(count(&object, 10), 1);
+        // The same port over IPv4 passes connect6 by (no IPv4 listener: refused, not denied).
+        let v4 = {
+            let _in = cg.enter();
+            TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+        };
+        assert_ne!(v4.err().and_then(|e| e.raw_os_error()), Some(libc::EPERM));
+        drop(link);
+        assert!(
+            TcpStream::connect(("::1", port)).is_ok(),
+            "allowed after drop"
         );
     }
     fds.assert_no_leak();
