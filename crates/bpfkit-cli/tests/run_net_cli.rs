@@ -85,3 +85,62 @@ fn run_attaches_xdp_and_tc_programs_to_the_interface_given() {
         "{counts:?}"
     );
 }
+
+#[test]
+fn run_attaches_cgroup_programs_to_the_cgroup_given() {
+    let root = std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| std::path::PathBuf::from(f[1]))
+        })
+        .expect("cgroup2 is mounted");
+    let cgroup = root.join(format!("bpfkit-cli-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir(&cgroup);
+    std::fs::create_dir(&cgroup).unwrap();
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _remove = Remove(cgroup.clone());
+    let output = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .arg("run")
+        .arg(fixture("net_cgroup"))
+        .args(["--duration", "0.2", "--cgroup"])
+        .arg(&cgroup)
+        .output()
+        .expect("bpfkit runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let attached: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("attached "))
+        .collect();
+    for expected in [
+        "attached connect4_rewrite (cgroup/connect4)",
+        "attached sysctl_deny (cgroup/sysctl)",
+        "attached dev_deny (cgroup/dev)",
+        "attached sockops_count (sockops)",
+        "attached connect6_deny (cgroup/connect6)",
+    ] {
+        assert!(
+            attached.contains(&expected),
+            "{expected} not in {attached:?}"
+        );
+    }
+    assert_eq!(attached.len(), 10, "{attached:?}");
+    // Detached when run ends: nothing left on the cgroup.
+    let show = Command::new("bpftool")
+        .args(["cgroup", "show"])
+        .arg(&cgroup)
+        .output()
+        .unwrap();
+    assert!(show.stdout.iter().all(u8::is_ascii_whitespace), "{show:?}");
+}
