@@ -6,7 +6,7 @@
  * (flow_dissector) counts packets dissected and keeps the keys the kernel preset; 2 msg_redirect
  * (sk_msg) redirects every message sent on a socket of `msg_map` to the receive queue of the
  * socket at key 1 and counts messages, 3 their bytes; 4 skb_count (sk_skb/stream_verdict)
- * sums the bytes of the skbs it passes; 5 reuseport_pick (sk_reuseport) sends every packet
+ * sums the bytes of the skbs it passes (sockmap `skb_map` or sockhash `skb_hash`); 5 reuseport_pick (sk_reuseport) sends every packet
  * to the socket at key 1 of the REUSEPORT_SOCKARRAY `reuse_group` and counts them.
  */
 #include <linux/bpf.h>
@@ -42,6 +42,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } skb_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} skb_hash SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);

@@ -303,3 +303,42 @@ fn sk_reuseport_sends_every_datagram_to_the_chosen_socket() {
     }
     fds.assert_no_leak();
 }
+
+#[test]
+fn sk_skb_verdict_prog_attach_on_a_sockhash_counts_every_byte_received() {
+    let fds = FdCheck::start();
+    {
+        let object = load();
+        let link = sock_map::attach(
+            object.program("skb_count").unwrap(),
+            object.map("skb_hash").unwrap(),
+            &SockMapOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(link.kind(), "prog_attach");
+        let (mut client, mut server) = tcp_pair();
+        let key = 7u32;
+        let fd = server.as_raw_fd() as u64;
+        object
+            .map("skb_hash")
+            .unwrap()
+            .update_bytes(&key.to_ne_bytes(), &fd.to_ne_bytes(), 0)
+            .unwrap();
+        let data = [0x5au8; 50];
+        client.write_all(&data).unwrap();
+        let mut got = [0u8; 50];
+        server.read_exact(&mut got).unwrap();
+        assert_eq!(got, data);
+        assert_eq!(count(&object, 4), 50);
+        drop(link);
+        let q = bpfkit::sys::prog_query(
+            object.map("skb_hash").unwrap().as_fd(),
+            bpfkit_obj::object::AttachType::SkSkbStreamVerdict as u32,
+            0,
+            4,
+        )
+        .unwrap();
+        assert_eq!(q.prog_cnt, 0);
+    }
+    fds.assert_no_leak();
+}
