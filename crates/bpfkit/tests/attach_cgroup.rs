@@ -151,11 +151,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-const UDP_PORT: u16 = 4791;
-
-fn load_counters() -> Object {
+fn load_counters(udp_port: u16) -> Object {
     Loader::new()
-        .set_global("udp_port", &UDP_PORT.to_ne_bytes())
+        .set_global("udp_port", &udp_port.to_ne_bytes())
         .load_file(fixture("net_counters"))
         .expect("net_counters loads")
 }
@@ -165,7 +163,9 @@ fn cgroup_skb_egress_link_counts_every_datagram_sent_from_the_cgroup() {
     let fds = FdCheck::start();
     {
         let cg = TestCgroup::new("skb-egress");
-        let object = load_counters();
+        let receiver = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = receiver.local_addr().unwrap().port();
+        let object = load_counters(port);
         let link = attach(&object, "cgroup_skb_count", &cg, &CgroupOptions::default());
         assert_eq!(
             bpftool_cgroup(&cg.path),
@@ -177,13 +177,12 @@ fn cgroup_skb_egress_link_counts_every_datagram_sent_from_the_cgroup() {
         let q = cgroup::query(&cg.dir, AttachType::CgroupInetEgress, false).unwrap();
         assert_eq!(q.prog_ids, [id(&object, "cgroup_skb_count")]);
 
-        let receiver = UdpSocket::bind((Ipv4Addr::LOCALHOST, UDP_PORT)).unwrap();
         {
             let _in = cg.enter();
             let sender = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
             for i in 0..20u8 {
                 sender
-                    .send_to(&[i; 8], (Ipv4Addr::LOCALHOST, UDP_PORT))
+                    .send_to(&[i; 8], (Ipv4Addr::LOCALHOST, port))
                     .unwrap();
             }
         }
@@ -201,7 +200,12 @@ fn cgroup_skb_ingress_prog_attach_multi_drops_exactly_the_datagrams_sent() {
     let fds = FdCheck::start();
     {
         let cg = TestCgroup::new("skb-ingress");
-        let object = load_counters();
+        let receiver = {
+            let _in = cg.enter();
+            UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()
+        };
+        let port = receiver.local_addr().unwrap().port();
+        let object = load_counters(port);
         let link = attach(
             &object,
             "cgroup_skb_drop",
@@ -213,14 +217,10 @@ fn cgroup_skb_ingress_prog_attach_multi_drops_exactly_the_datagrams_sent() {
         assert_eq!(q.prog_ids, [id(&object, "cgroup_skb_drop")]);
         assert_eq!(q.attach_flags, CgroupAttachFlags::AllowMulti.bits());
 
-        let receiver = {
-            let _in = cg.enter();
-            UdpSocket::bind((Ipv4Addr::LOCALHOST, UDP_PORT)).unwrap()
-        };
         let sender = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         for i in 0..15u8 {
             sender
-                .send_to(&[i; 8], (Ipv4Addr::LOCALHOST, UDP_PORT))
+                .send_to(&[i; 8], (Ipv4Addr::LOCALHOST, port))
                 .unwrap();
         }
         assert_eq!(bpfkit_test_support::netns::drain_udp(&receiver), 0);
@@ -229,7 +229,7 @@ fn cgroup_skb_ingress_prog_attach_multi_drops_exactly_the_datagrams_sent() {
         drop(link);
         assert!(bpftool_cgroup(&cg.path).is_empty());
         sender
-            .send_to(&[1; 8], (Ipv4Addr::LOCALHOST, UDP_PORT))
+            .send_to(&[1; 8], (Ipv4Addr::LOCALHOST, port))
             .unwrap();
         assert_eq!(bpfkit_test_support::netns::drain_udp(&receiver), 1);
     }
