@@ -145,3 +145,45 @@ fn ethernet_vlan_udp_and_icmp_accessors() {
         "echo reply checksum verifies"
     );
 }
+
+#[test]
+fn ipv6_and_tcp_accessors_read_network_order() {
+    use bpfkit_ebpf::net::{tcp_flags, Ipv6Hdr, TcpHdr, IPPROTO_TCP};
+    let mut raw = [0u8; 40];
+    raw[..4].copy_from_slice(&[0x60, 0x0a, 0xbc, 0xde]); // version 6, class 0, flow 0xabcde
+    raw[4..6].copy_from_slice(&20u16.to_be_bytes());
+    raw[6] = IPPROTO_TCP;
+    raw[7] = 64;
+    raw[8..24].copy_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    raw[39] = 2;
+    let ip: Ipv6Hdr = read(&raw);
+    assert_eq!(
+        (ip.version(), ip.flow_label(), ip.payload_len()),
+        (6, 0xabcde, 20)
+    );
+    assert_eq!((ip.next_header, ip.hop_limit), (IPPROTO_TCP, 64));
+    assert_eq!(ip.src[0..2], [0xfe, 0x80]);
+    assert_eq!(ip.dst[15], 2);
+
+    // TCP 443 → 51000, seq 0x01020304, data offset 5 (20 bytes), SYN|ACK.
+    let mut tcp_bytes = [0u8; 20];
+    tcp_bytes[..2].copy_from_slice(&443u16.to_be_bytes());
+    tcp_bytes[2..4].copy_from_slice(&51000u16.to_be_bytes());
+    tcp_bytes[4..8].copy_from_slice(&0x0102_0304u32.to_be_bytes());
+    tcp_bytes[12] = 5 << 4;
+    tcp_bytes[13] = tcp_flags::SYN | tcp_flags::ACK;
+    let c = reference(&tcp_bytes);
+    tcp_bytes[16..18].copy_from_slice(&c.to_be_bytes());
+    let mut tcp: TcpHdr = read(&tcp_bytes);
+    assert_eq!(
+        (tcp.src_port(), tcp.dst_port(), tcp.seq()),
+        (443, 51000, 0x0102_0304)
+    );
+    assert_eq!(
+        (tcp.header_len(), tcp.flags()),
+        (20, tcp_flags::SYN | tcp_flags::ACK)
+    );
+    tcp.set_dst_port(8443);
+    assert_eq!(tcp.dst_port(), 8443);
+    assert_eq!(reference(&bytes_of(&tcp)), 0, "checksum still verifies");
+}
