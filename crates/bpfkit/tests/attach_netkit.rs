@@ -100,3 +100,29 @@ fn netkit_primary_link_counts_every_datagram_the_peer_sends() {
     }
     fds.assert_no_leak();
 }
+
+/// The peer encoding netkit_create shares, checked where the host can: a veth pair made the
+/// same way has its peer in the other namespace, and `link_delete` removes both ends.
+#[test]
+fn pair_encoding_puts_the_peer_in_the_other_namespace_and_delete_removes_both() {
+    let fds = FdCheck::start();
+    {
+        let a = Netns::new("pair-a");
+        let b = Netns::new("pair-b");
+        let b_file = File::open(format!("/run/netns/{}", b.name)).unwrap();
+        a.run(|| {
+            RouteSocket::open().and_then(|s| s.veth_create("vk0", "vk1", Some(b_file.as_fd())))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shows = |ns: &Netns, dev: &str| ns.exec("ip", &["link", "show", dev]).status.success();
+        assert!(shows(&a, "vk0"));
+        assert!(shows(&b, "vk1"), "the peer is in the other namespace");
+        assert!(!shows(&a, "vk1"));
+        let ifindex = a.ifindex("vk0");
+        a.run(|| RouteSocket::open().and_then(|s| s.link_delete(ifindex)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!shows(&a, "vk0"));
+        assert!(!shows(&b, "vk1"), "deleting one end deletes the pair");
+    }
+    fds.assert_no_leak();
+}

@@ -118,11 +118,42 @@ impl RouteSocket {
         peer_netns: Option<std::os::fd::BorrowedFd<'_>>,
         l2: bool,
     ) -> NetlinkResult<()> {
-        const REQUEST: &str = "RTM_NEWLINK netkit";
+        self.pair_create(
+            "RTM_NEWLINK netkit",
+            "netkit",
+            primary,
+            peer,
+            peer_netns,
+            |m| m.attr_u32(IFLA_NETKIT_MODE, u32::from(l2)),
+        )
+    }
+
+    /// `RTM_NEWLINK` of a veth pair: `name` here, `peer` in the namespace open as
+    /// `peer_netns` (here when `None`). The same peer encoding as netkit's.
+    pub fn veth_create(
+        &self,
+        name: &str,
+        peer: &str,
+        peer_netns: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> NetlinkResult<()> {
+        self.pair_create("RTM_NEWLINK veth", "veth", name, peer, peer_netns, |_| {})
+    }
+
+    /// A device pair of `kind` whose `IFLA_INFO_DATA` starts with the peer (attribute 1:
+    /// `VETH_INFO_PEER`, `IFLA_NETKIT_PEER_INFO`), then what `extra` adds.
+    fn pair_create(
+        &self,
+        request: &'static str,
+        kind: &str,
+        name: &str,
+        peer: &str,
+        peer_netns: Option<std::os::fd::BorrowedFd<'_>>,
+        extra: impl FnOnce(&mut Message),
+    ) -> NetlinkResult<()> {
         let mut m = Message::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifinfomsg(0));
-        m.attr_str(IFLA_IFNAME, primary);
+        m.attr_str(IFLA_IFNAME, name);
         let info = m.begin_nest(IFLA_LINKINFO);
-        m.attr_str(IFLA_INFO_KIND, "netkit");
+        m.attr_str(IFLA_INFO_KIND, kind);
         let data = m.begin_nest(IFLA_INFO_DATA);
         // The peer: a `struct ifinfomsg` followed by its own attributes.
         let peer_info = m.begin_nest(IFLA_NETKIT_PEER_INFO);
@@ -132,10 +163,10 @@ impl RouteSocket {
             m.attr_u32(IFLA_NET_NS_FD, ns.as_raw_fd() as u32);
         }
         m.end_nest(peer_info);
-        m.attr_u32(IFLA_NETKIT_MODE, u32::from(l2));
+        extra(&mut m);
         m.end_nest(data);
         m.end_nest(info);
-        self.request(REQUEST, m, |_, _| {})
+        self.request(request, m, |_, _| {})
     }
 
     /// `RTM_DELLINK` of interface `ifindex` (a netkit or veth pair goes with its peer).
