@@ -56,6 +56,14 @@ pub struct Args {
     /// object's BTF (repeatable).
     #[arg(long = "record", value_name = "MAP=TYPE")]
     records: Vec<String>,
+    /// Attach XDP and tc programs (`xdp`, `tc`, `tcx/ingress`, `tcx/egress`) to this
+    /// network interface (name or index).
+    #[arg(long, value_name = "IF")]
+    iface: Option<String>,
+    /// Attach cgroup programs (`cgroup_skb/…`, `cgroup/…`, `sockops`) to this cgroup v2
+    /// directory.
+    #[arg(long, value_name = "PATH")]
+    cgroup: Option<PathBuf>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -117,8 +125,17 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Readers first: samples sent before a perf buffer is open would be lost.
     let mut readers = open_readers(&object)?;
     let mut links = Vec::new();
+    let index = args.iface.as_deref().and_then(|i| i.parse::<u32>().ok());
+    let targets = programs::auto::AutoTargets {
+        interface: match (index, args.iface.as_deref()) {
+            (Some(i), _) => Some(programs::Interface::Index(i)),
+            (None, Some(name)) => Some(programs::Interface::Name(name)),
+            (None, None) => None,
+        },
+        cgroup: args.cgroup.as_deref(),
+    };
     for program in object.programs() {
-        match programs::auto::attach(program) {
+        match programs::auto::attach_with(program, &targets) {
             Ok(link) => {
                 println!("attached {} ({})", program.name(), program.section().name);
                 links.push(link);

@@ -29,6 +29,7 @@ pub mod global;
 pub mod helpers;
 pub mod loops;
 pub mod maps;
+pub mod net;
 pub mod programs;
 pub mod sync;
 

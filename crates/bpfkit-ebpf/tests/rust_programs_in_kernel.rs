@@ -1,6 +1,7 @@
 //! Rust programs written with bpfkit-ebpf, built through bpfkit-build and loaded by libbpf
 //! (`bpftool prog loadall`) into the running kernel. Needs root.
 
+use bpfkit::sys::uapi;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -1102,11 +1103,15 @@ fn cgroup_programs_see_what_a_task_in_the_cgroup_does() {
         // SAFETY: a new fd owned by nobody else.
         let cgroup = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
         let pin = |name: &str| loaded.pin_dir().join(name);
-        prog_attach(&cgroup, &pin("sock_create"), 2); // BPF_CGROUP_INET_SOCK_CREATE
-        prog_attach(&cgroup, &pin("device"), 6); // BPF_CGROUP_DEVICE
-        prog_attach(&cgroup, &pin("connect4"), 10); // BPF_CGROUP_INET4_CONNECT
-        prog_attach(&cgroup, &pin("sysctl"), 18); // BPF_CGROUP_SYSCTL
-        prog_attach(&cgroup, &pin("getsockopt"), 21); // BPF_CGROUP_GETSOCKOPT
+        prog_attach(
+            &cgroup,
+            &pin("sock_create"),
+            uapi::BPF_CGROUP_INET_SOCK_CREATE,
+        );
+        prog_attach(&cgroup, &pin("device"), uapi::BPF_CGROUP_DEVICE);
+        prog_attach(&cgroup, &pin("connect4"), uapi::BPF_CGROUP_INET4_CONNECT);
+        prog_attach(&cgroup, &pin("sysctl"), uapi::BPF_CGROUP_SYSCTL);
+        prog_attach(&cgroup, &pin("getsockopt"), uapi::BPF_CGROUP_GETSOCKOPT);
 
         // Everything the child uses is prepared before fork (no allocation after it).
         let procs = CString::new(dir.join("cgroup.procs").to_str().unwrap()).unwrap();
@@ -1322,7 +1327,11 @@ fn sk_lookup_and_sock_ops_see_their_connections() {
         assert!(fd >= 0, "open cgroup: {}", std::io::Error::last_os_error());
         // SAFETY: a new fd owned by nobody else.
         let cgroup = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-        prog_attach(&cgroup, &loaded.pin_dir().join("sock_events"), 3); // BPF_CGROUP_SOCK_OPS
+        prog_attach(
+            &cgroup,
+            &loaded.pin_dir().join("sock_events"),
+            uapi::BPF_CGROUP_SOCK_OPS,
+        );
         let procs = std::ffi::CString::new(dir.join("cgroup.procs").to_str().unwrap()).unwrap();
         let addr = libc::sockaddr_in {
             sin_family: libc::AF_INET as u16,
@@ -1444,9 +1453,13 @@ fn sk_msg_and_sk_skb_see_and_redirect_socket_data() {
         let map_fd = bpf_obj_get(&pin(&format!("maps/{map}")));
         prog_attach(&map_fd, &pin(prog), attach_type);
     };
-    attach_to_map("SOCKS", "redirect_msg", 7); // BPF_SK_MSG_VERDICT
-    attach_to_map("SOCKS_BY_PORT", "parse_skb", 4); // BPF_SK_SKB_STREAM_PARSER
-    attach_to_map("SOCKS_BY_PORT", "redirect_skb", 5); // BPF_SK_SKB_STREAM_VERDICT
+    attach_to_map("SOCKS", "redirect_msg", uapi::BPF_SK_MSG_VERDICT);
+    attach_to_map("SOCKS_BY_PORT", "parse_skb", uapi::BPF_SK_SKB_STREAM_PARSER);
+    attach_to_map(
+        "SOCKS_BY_PORT",
+        "redirect_skb",
+        uapi::BPF_SK_SKB_STREAM_VERDICT,
+    );
 
     // sk_msg: the client's sendmsg passes through the program.
     let (_, mut client, mut server) = loopback_pair();

@@ -35,6 +35,7 @@ mod cache;
 mod fixture;
 mod insn;
 mod libbpf;
+pub mod netns;
 mod perf;
 mod probe;
 mod relocated;

@@ -35,6 +35,10 @@ const NOT_LOADABLE_ON_HOST: &[(&str, &str)] = &[
         "prog 'new_verdict': attach program FD is not set",
     ),
     (
+        "net_netfilter",
+        "failed to guess program type from ELF section 'netfilter'",
+    ),
+    (
         "attach_multi",
         "failed to guess program type from ELF section 'uprobe.multi'",
     ),

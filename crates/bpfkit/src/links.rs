@@ -2,8 +2,10 @@
 //!
 //! A link is one of: a kernel bpf link (`BPF_LINK_CREATE`, `BPF_RAW_TRACEPOINT_OPEN`, a perf
 //! link over a perf event), a perf event with a program set by ioctl (kernels before bpf perf
-//! links), a socket filter, or a group of links attached together (per-CPU perf events, USDT
-//! call sites). Dynamic tracefs events made for the link are removed after its fds close.
+//! links), a socket filter, a group of links attached together (per-CPU perf events, USDT
+//! call sites), or an attachment made without a bpf link (rtnetlink XDP/tc/LWT routes,
+//! `BPF_PROG_ATTACH` to a cgroup or socket map, a reuseport program), which its `Drop`
+//! undoes. Dynamic tracefs events made for the link are removed after its fds close.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -36,6 +38,24 @@ pub enum LinkError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// Duplicating a program fd to keep with an attachment failed.
+    #[error("link {operation}: duplicating a program fd: {source}")]
+    DuplicateFd {
+        /// The operation.
+        operation: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An rtnetlink request of a netlink XDP/tc attachment failed.
+    #[error("link {operation}: {source}")]
+    Netlink {
+        /// The operation.
+        operation: &'static str,
+        /// The request, errno and the kernel's message.
+        #[source]
+        source: crate::sys::netlink::NetlinkError,
     },
     /// The link has no kernel bpf link fd to do this with.
     #[error("link {operation}: a {kind} link has no bpf link fd (only bpf links can do this)")]
@@ -83,6 +103,22 @@ enum Inner {
     SocketFilter { socket: OwnedFd },
     /// Several links made by one attach.
     Group(Vec<Link>),
+    /// An attachment that is not a bpf link (netlink XDP/tc, `BPF_PROG_ATTACH`); it
+    /// detaches itself when dropped.
+    Attachment(Box<dyn Attachment>),
+}
+
+/// An attachment other than a kernel bpf link: its `Drop` detaches it.
+pub(crate) trait Attachment: std::fmt::Debug + Send + Sync {
+    /// What it is (`xdp_netlink`, `tc_netlink`, `prog_attach`).
+    fn kind(&self) -> &'static str;
+
+    /// Run `new_program` in its place (only while it runs `expected_old`, when given).
+    fn update_program(
+        &self,
+        new_program: BorrowedFd<'_>,
+        expected_old: Option<BorrowedFd<'_>>,
+    ) -> Result<(), LinkError>;
 }
 
 /// An attached program. Dropping it detaches the program (a pinned bpf link stays attached
@@ -134,19 +170,27 @@ impl Link {
         }
     }
 
+    pub(crate) fn attachment(attachment: impl Attachment + 'static) -> Self {
+        Self {
+            inner: Inner::Attachment(Box::new(attachment)),
+        }
+    }
+
     pub(crate) fn group(links: Vec<Link>) -> Self {
         Self {
             inner: Inner::Group(links),
         }
     }
 
-    /// What kind of link this is: `bpf`, `perf_event` (ioctl), `socket_filter` or `group`.
+    /// What kind of link this is: `bpf`, `perf_event` (ioctl), `socket_filter`, `group`, or
+    /// an attachment without a bpf link: `xdp_netlink`, `tc_netlink`, `prog_attach`.
     pub fn kind(&self) -> &'static str {
         match &self.inner {
             Inner::Bpf { .. } => "bpf",
             Inner::PerfEvent { .. } => "perf_event",
             Inner::SocketFilter { .. } => "socket_filter",
             Inner::Group(_) => "group",
+            Inner::Attachment(a) => a.kind(),
         }
     }
 
@@ -208,12 +252,17 @@ impl Link {
     }
 
     /// Replace the link's program (`BPF_LINK_UPDATE`); with `expected_old`, only if the link
-    /// still runs that program.
+    /// still runs that program. Netlink XDP/tc and `BPF_PROG_ATTACH` attachments replace
+    /// their program the way their interface does (`XDP_FLAGS_REPLACE`, `NLM_F_REPLACE`,
+    /// `BPF_F_REPLACE`).
     pub fn update_program(
         &self,
         new_program: BorrowedFd<'_>,
         expected_old: Option<BorrowedFd<'_>>,
     ) -> Result<(), LinkError> {
+        if let Inner::Attachment(a) = &self.inner {
+            return a.update_program(new_program, expected_old);
+        }
         let fd = self.bpf_fd("update program")?;
         sys::link_update(fd, new_program, expected_old).map_err(|source| LinkError::Syscall {
             operation: "update program",
@@ -249,7 +298,7 @@ impl Drop for Inner {
         match self {
             // Fields drop after this body in declaration order: the link fd, then the perf
             // event, then the tracefs event, which can only be removed once nothing uses it.
-            Inner::Bpf { .. } | Inner::Group(_) => {}
+            Inner::Bpf { .. } | Inner::Group(_) | Inner::Attachment(_) => {}
             Inner::PerfEvent { event, .. } => {
                 if let Err(e) = sys::perf_event::perf_event_disable(event.as_fd()) {
                     log::debug!("disabling perf event: {e}");

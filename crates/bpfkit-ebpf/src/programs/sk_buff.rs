@@ -6,8 +6,8 @@ use core::ptr::NonNull;
 use super::{context, fields};
 use crate::bindings::__sk_buff;
 use crate::helpers::{
-    bpf_redirect, bpf_skb_change_tail, bpf_skb_load_bytes, bpf_skb_pull_data, bpf_skb_store_bytes,
-    check,
+    bpf_l3_csum_replace, bpf_l4_csum_replace, bpf_redirect, bpf_skb_change_tail,
+    bpf_skb_load_bytes, bpf_skb_pull_data, bpf_skb_store_bytes, check,
 };
 
 /// Context of a program that sees a socket buffer (`struct __sk_buff`). Which fields are
@@ -170,6 +170,35 @@ impl SkBuffContext {
     pub fn change_tail(&mut self, len: u32, flags: u64) -> Result<(), i64> {
         // SAFETY: the context is a socket buffer context.
         check(unsafe { bpf_skb_change_tail(self.skb, len, flags) }).map(|_| ())
+    }
+
+    /// `bpf_l3_csum_replace`: fixes the IP header checksum at `offset` for a `size`-byte (2
+    /// or 4) field that changed from `from` to `to` (values as stored, network order).
+    #[inline(always)]
+    pub fn l3_csum_replace(
+        &mut self,
+        offset: u32,
+        from: u64,
+        to: u64,
+        size: u64,
+    ) -> Result<(), i64> {
+        // SAFETY: the context is a socket buffer context; the kernel bounds-checks offset.
+        check(unsafe { bpf_l3_csum_replace(self.skb, offset, from, to, size) }).map(|_| ())
+    }
+
+    /// `bpf_l4_csum_replace`: fixes the TCP/UDP checksum at `offset`; `flags` holds the
+    /// field size (2 or 4) and `BPF_F_PSEUDO_HDR` for address changes, `BPF_F_MARK_MANGLED_0`
+    /// for UDP's "no checksum" 0.
+    #[inline(always)]
+    pub fn l4_csum_replace(
+        &mut self,
+        offset: u32,
+        from: u64,
+        to: u64,
+        flags: u64,
+    ) -> Result<(), i64> {
+        // SAFETY: the context is a socket buffer context; the kernel bounds-checks offset.
+        check(unsafe { bpf_l4_csum_replace(self.skb, offset, from, to, flags) }).map(|_| ())
     }
 
     /// `bpf_redirect`: the tc verdict that sends the packet to interface `ifindex`

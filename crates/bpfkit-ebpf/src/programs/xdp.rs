@@ -4,7 +4,7 @@ use core::ptr::NonNull;
 
 use super::{context, fields};
 use crate::bindings::xdp_md;
-use crate::helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_tail, check};
+use crate::helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, check};
 
 /// `XDP_ABORTED`: drop and raise the `xdp_exception` tracepoint.
 pub const XDP_ABORTED: u32 = 0;
@@ -72,6 +72,54 @@ impl XdpContext {
         // SAFETY: `ptr_at` checked the whole `T` lies inside the packet.
         self.ptr_at::<T>(offset)
             .map(|p| unsafe { p.as_ptr().read_unaligned() })
+    }
+
+    /// Writes `value` at `offset` in the packet; `None` (nothing written) when it would pass
+    /// the end. With the header types of [`crate::net`]: load, change, store, no `unsafe`.
+    #[inline(always)]
+    pub fn store<T: Copy>(&mut self, offset: usize, value: &T) -> Option<()> {
+        let p = self.ptr_at::<T>(offset)?;
+        // SAFETY: `ptr_at` checked the whole `T` lies inside the packet, which the program
+        // may write.
+        unsafe { p.as_ptr().write_unaligned(*value) };
+        Some(())
+    }
+
+    /// Writes `value` at `offset` of the metadata area (between [`data_meta`](Self::data_meta)
+    /// and [`data`](Self::data), made with [`adjust_meta`](Self::adjust_meta)); `None` when
+    /// it does not fit.
+    #[inline(always)]
+    pub fn store_meta<T: Copy>(&mut self, offset: usize, value: &T) -> Option<()> {
+        let start = self.data_meta() + offset;
+        if start + core::mem::size_of::<T>() > self.data() {
+            return None;
+        }
+        let p = NonNull::new(start as *mut T)?;
+        // SAFETY: the comparison above keeps the whole `T` inside the metadata area, which
+        // the program may write.
+        unsafe { p.as_ptr().write_unaligned(*value) };
+        Some(())
+    }
+
+    /// A copy of the `T` at `offset` of the metadata area, `None` when out of bounds.
+    #[inline(always)]
+    pub fn load_meta<T: Copy>(&self, offset: usize) -> Option<T> {
+        let start = self.data_meta() + offset;
+        if start + core::mem::size_of::<T>() > self.data() {
+            return None;
+        }
+        let p = NonNull::new(start as *mut T)?;
+        // SAFETY: checked to lie inside the metadata area.
+        Some(unsafe { p.as_ptr().read_unaligned() })
+    }
+
+    /// `bpf_xdp_adjust_meta`: moves the start of the metadata area by `delta` bytes (negative:
+    /// reserves room in front of the packet for data a later tc program reads). Some kernel
+    /// builds refuse the helper at load ("program of this type cannot use helper").
+    #[inline(always)]
+    pub fn adjust_meta(&mut self, delta: i32) -> Result<(), i64> {
+        // SAFETY: the context is an XDP context; the kernel bounds-checks `delta`.
+        check(unsafe { bpf_xdp_adjust_meta(self.md, delta) }).map(|_| ())
     }
 
     /// `bpf_xdp_adjust_head`: moves the packet start by `delta` bytes (negative: grows the

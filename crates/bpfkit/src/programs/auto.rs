@@ -8,6 +8,7 @@ use crate::links::Link;
 use crate::loader::Program;
 use crate::programs::ProgramTypeExt;
 
+use super::{cgroup, tc, xdp, Interface};
 use super::{extension, iter, kprobe, lsm, raw_tracepoint, tracepoint, tracing, uprobe, usdt};
 use super::{AttachError, ProgramType};
 
@@ -134,6 +135,71 @@ pub fn attach(program: &Program) -> Result<Link, AttachError> {
                 &usdt::UsdtOptions::default(),
             )
         }
+    }
+}
+
+/// Targets a section name cannot carry, for [`attach_with`]: the interface of XDP and tc
+/// programs, the cgroup of cgroup programs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AutoTargets<'a> {
+    /// The interface for `xdp`, `tc`, `tcx/ingress`, `tcx/egress` programs.
+    pub interface: Option<Interface<'a>>,
+    /// The cgroup v2 directory for `cgroup_skb/…`, `cgroup/…` and `sockops` programs.
+    pub cgroup: Option<&'a std::path::Path>,
+}
+
+/// [`attach`], and where the section names no target, the one `targets` gives: XDP (default
+/// options) and tc programs (`tcx/egress` on egress, `tc` and `tcx/ingress` on ingress; tcx,
+/// or a `cls_bpf` filter without tcx) on the interface, cgroup programs (a cgroup link) on
+/// the cgroup. Others fail with [`AttachError::NotAutoAttachable`]; `sk_lookup` and
+/// `flow_dissector` programs change a whole network namespace and are never attached
+/// implicitly ([`netns::attach`](super::netns::attach)).
+///
+/// ```no_run
+/// # let object = bpfkit::loader::Loader::new().load_file("xdp.bpf.o")?;
+/// use bpfkit::programs::auto::{self, AutoTargets};
+/// let targets = AutoTargets { interface: Some("eth0".into()), ..Default::default() };
+/// let link = auto::attach_with(object.program("count").unwrap(), &targets)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn attach_with(program: &Program, targets: &AutoTargets<'_>) -> Result<Link, AttachError> {
+    let section = program.section();
+    if section.auto_attach != AutoAttach::None {
+        return attach(program);
+    }
+    let not_auto = || AttachError::NotAutoAttachable {
+        program: program.name().to_owned(),
+        section: section.name.clone(),
+    };
+    let program_type =
+        ProgramType::from_number(section.program_type as u32).ok_or_else(not_auto)?;
+    let expected = section.expected_attach_type;
+    use bpfkit_obj::object::AttachType;
+    match program_type {
+        ProgramType::Xdp => match (expected, targets.interface) {
+            (Some(AttachType::XdpDevmap | AttachType::XdpCpumap), _) | (_, None) => Err(not_auto()),
+            (_, Some(interface)) => xdp::attach(program, interface, &xdp::XdpOptions::default()),
+        },
+        ProgramType::SchedCls => {
+            let interface = targets.interface.ok_or_else(not_auto)?;
+            let hook = match expected {
+                Some(AttachType::TcxEgress) => tc::TcHook::Egress,
+                Some(AttachType::TcxIngress) | None => tc::TcHook::Ingress,
+                Some(_) => return Err(not_auto()),
+            };
+            tc::attach(program, interface, hook, &tc::TcOptions::default())
+        }
+        ProgramType::CgroupSkb
+        | ProgramType::CgroupSock
+        | ProgramType::CgroupSockAddr
+        | ProgramType::CgroupSockopt
+        | ProgramType::CgroupSysctl
+        | ProgramType::CgroupDevice
+        | ProgramType::SockOps => {
+            let path = targets.cgroup.ok_or_else(not_auto)?;
+            cgroup::attach_path(program, path, &cgroup::CgroupOptions::default())
+        }
+        _ => Err(not_auto()),
     }
 }
 

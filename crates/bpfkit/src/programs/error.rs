@@ -50,7 +50,10 @@ pub enum AttachError {
         expected: &'static str,
     },
     /// The section names no target to attach to on its own (`SEC("socket")`, `SEC("uprobe")`
-    /// without `binary:function`, tc, xdp, ...): attach it with its module's `attach`.
+    /// without `binary:function`, tc, xdp, cgroup, ...): attach it with its module's `attach`
+    /// ([`xdp::attach`](super::xdp::attach), [`tc::attach`](super::tc::attach),
+    /// [`cgroup::attach`](super::cgroup::attach), ...) or give the interface or cgroup to
+    /// [`auto::attach_with`](super::auto::attach_with).
     #[error("program '{program}': section '{section}' does not say where to attach; attach it explicitly")]
     NotAutoAttachable {
         /// The program.

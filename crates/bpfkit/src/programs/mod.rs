@@ -12,26 +12,47 @@
 //! | [`iter`] | `iter/` | iterator link, readable iterator fds |
 //! | [`syscall`] | `syscall` | run with `BPF_PROG_TEST_RUN` |
 //! | [`socket_filter`] | `socket` | `SO_ATTACH_BPF` |
+//! | [`cgroup`] | `cgroup_skb/`, `cgroup/…`, `sockops` | cgroup link, or `BPF_PROG_ATTACH` with multi/override |
+//! | [`lwt`] | `lwt_in`, `lwt_out`, `lwt_xmit` | a route with a BPF encap (rtnetlink) |
+//! | [`netfilter`] | `netfilter` | netfilter link: family, hook, priority, defrag |
+//! | [`netkit`] | `netkit/primary`, `netkit/peer` | netkit link (before/after, revision) |
+//! | [`netns`] | `sk_lookup`, `flow_dissector` | netns link |
+//! | [`sock_map`] | `sk_msg`, `sk_skb/…` | `BPF_PROG_ATTACH` to a sockmap/sockhash, or a sockmap link |
+//! | [`sk_reuseport`] | `sk_reuseport` | `SO_ATTACH_REUSEPORT_EBPF` |
+//! | [`tc`] | `tc`, `tcx/ingress`, `tcx/egress`, `classifier` | tcx link (before/after, revision), netlink `cls_bpf` fallback |
+//! | [`xdp`] | `xdp`, `xdp.frags` | XDP link on an interface, rtnetlink `IFLA_XDP` fallback |
 //!
 //! [`auto::attach`] attaches any program the way its section name says.
 
 pub mod auto;
+pub mod cgroup;
 mod error;
 pub mod extension;
+mod interface;
 pub mod iter;
 pub mod kprobe;
 pub mod lsm;
+pub mod lwt;
+pub mod netfilter;
+pub mod netkit;
+pub mod netns;
 mod perf_attach;
 pub mod perf_event;
+mod prog_attach;
 pub mod raw_tracepoint;
+pub mod sk_reuseport;
+pub mod sock_map;
 pub mod socket_filter;
 pub mod syscall;
+pub mod tc;
 pub mod tracepoint;
 pub mod tracing;
 pub mod uprobe;
 pub mod usdt;
+pub mod xdp;
 
 pub use error::AttachError;
+pub use interface::{Interface, QueryError};
 
 pub use bpfkit_obj::object::ProgramType;
 

@@ -9,6 +9,8 @@
 pub mod attach;
 mod commands;
 mod mmap;
+pub mod net;
+pub mod netlink;
 pub mod perf_event;
 pub mod tracefs;
 #[allow(clippy::all, rustdoc::all, unsafe_op_in_unsafe_fn)]

@@ -5,7 +5,11 @@
 
 use bpfkit_ebpf::macros::{classifier, map, xdp};
 use bpfkit_ebpf::maps::PerfEventArray;
-use bpfkit_ebpf::programs::{TcContext, XdpContext, XDP_DROP, XDP_PASS};
+use bpfkit_ebpf::net::{
+    EthHdr, Ipv4Hdr, UdpHdr, VlanHdr, BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR, ETH_P_8021Q,
+    ETH_P_IP, IPPROTO_UDP,
+};
+use bpfkit_ebpf::programs::{TcContext, XdpContext, XDP_DROP, XDP_PASS, XDP_TX};
 
 /// Swaps the Ethernet source and destination MACs in place (direct packet access).
 #[xdp]
@@ -65,6 +69,88 @@ fn sample_packet(ctx: XdpContext) -> u32 {
         let _ = SAMPLES.output(&ctx, &head);
     }
     XDP_PASS
+}
+
+/// Typed headers without `unsafe`: UDP to 10.0.0.2:5000 (behind one optional VLAN tag) is
+/// rewritten to 10.0.0.3:6000 with the TTL decremented, the IPv4 and UDP checksums updated
+/// incrementally, and sent back out (`XDP_TX`, MACs swapped); other packets pass.
+#[xdp]
+fn nat_udp(mut ctx: XdpContext) -> u32 {
+    nat(&mut ctx).unwrap_or(XDP_PASS)
+}
+
+#[inline(always)]
+fn nat(ctx: &mut XdpContext) -> Option<u32> {
+    let mut eth: EthHdr = ctx.load(0)?;
+    let mut offset = EthHdr::LEN;
+    let mut ether_type = eth.ether_type();
+    if ether_type == ETH_P_8021Q {
+        let vlan: VlanHdr = ctx.load(offset)?;
+        ether_type = vlan.ether_type();
+        offset += VlanHdr::LEN;
+    }
+    if ether_type != ETH_P_IP {
+        return None;
+    }
+    let mut ip: Ipv4Hdr = ctx.load(offset)?;
+    if ip.ihl() != 5 || ip.protocol != IPPROTO_UDP || ip.dst() != 0x0a00_0002 {
+        return None;
+    }
+    let udp_offset = offset + Ipv4Hdr::LEN;
+    let mut udp: UdpHdr = ctx.load(udp_offset)?;
+    if udp.dst_port() != 5000 {
+        return None;
+    }
+    if ip.decrement_ttl() == 0 {
+        return Some(XDP_DROP);
+    }
+    udp.update_for_address(ip.dst(), 0x0a00_0003);
+    ip.set_dst(0x0a00_0003);
+    udp.set_dst_port(6000);
+    eth.swap_addresses();
+    ctx.store(0, &eth)?;
+    ctx.store(offset, &ip)?;
+    ctx.store(udp_offset, &udp)?;
+    Some(XDP_TX)
+}
+
+/// The same rewrite as `nat_udp` from tc (no VLAN): headers copied in and out with
+/// `bpf_skb_load_bytes`/`store_bytes`; the IPv4 checksum updated in the header, the UDP one
+/// by `bpf_l4_csum_replace` (address with `BPF_F_PSEUDO_HDR`, then port).
+#[classifier]
+fn tc_nat_udp(mut ctx: TcContext) -> i32 {
+    tc_nat(&mut ctx).unwrap_or(0)
+}
+
+#[inline(always)]
+fn tc_nat(ctx: &mut TcContext) -> Option<i32> {
+    let eth: EthHdr = ctx.load(0).ok()?;
+    if eth.ether_type() != ETH_P_IP {
+        return None;
+    }
+    let ip_offset = EthHdr::LEN as u32;
+    let mut ip: Ipv4Hdr = ctx.load(ip_offset).ok()?;
+    if ip.ihl() != 5 || ip.protocol != IPPROTO_UDP || ip.dst() != 0x0a00_0002 {
+        return None;
+    }
+    let udp_offset = ip_offset + Ipv4Hdr::LEN as u32;
+    let udp: UdpHdr = ctx.load(udp_offset).ok()?;
+    if udp.dst_port() != 5000 {
+        return None;
+    }
+    let check = udp_offset + 6;
+    let old_dst = 0x0a00_0002u32.to_be() as u64;
+    let new_dst = 0x0a00_0003u32.to_be() as u64;
+    let flags = BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 4;
+    ctx.l4_csum_replace(check, old_dst, new_dst, flags).ok()?;
+    let port_flags = BPF_F_MARK_MANGLED_0 | 2;
+    let (old_port, new_port) = (5000u16.to_be() as u64, 6000u16.to_be() as u64);
+    ctx.l4_csum_replace(check, old_port, new_port, port_flags)
+        .ok()?;
+    ctx.store(udp_offset + 2, &6000u16.to_be(), 0).ok()?;
+    ip.set_dst(0x0a00_0003);
+    ctx.store(ip_offset, &ip, 0).ok()?;
+    Some(0)
 }
 
 bpfkit_ebpf::license!("GPL");
