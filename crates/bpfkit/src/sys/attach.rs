@@ -63,6 +63,17 @@ pub fn link_create_uprobe_multi(
     pid: u32,
     retprobe: bool,
 ) -> SysResult<OwnedFd> {
+    // The kernel reads `cnt` entries of every array it is given: refuse shorter ones here.
+    let lengths_ok = |a: &[u64]| a.is_empty() || a.len() == offsets.len();
+    if !lengths_ok(ref_ctr_offsets) || !lengths_ok(cookies) {
+        return Err(SyscallError {
+            call: "BPF_LINK_CREATE",
+            io_error: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "uprobe_multi: ref_ctr_offsets and cookies must be empty or as long as offsets",
+            ),
+        });
+    }
     let mut attr = LinkCreateUprobeMulti {
         prog_fd: prog.as_raw_fd() as u32,
         attach_type: BPF_TRACE_UPROBE_MULTI,
