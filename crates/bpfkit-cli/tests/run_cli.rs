@@ -145,6 +145,27 @@ fn run_set_changes_a_rodata_constant_and_rejects_unknown_names() {
         err.contains("no_such_var") && err.contains("no such global"),
         "{err}"
     );
+
+    // A map the object does not have is refused by name, with the object's maps listed.
+    for command in ["run", "load"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+            .arg(command)
+            .arg(&object)
+            .args(["--max-entries", "no_such_map=8"])
+            .args(if command == "run" {
+                &["--duration", "0.2"][..]
+            } else {
+                &[][..]
+            })
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{command}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no map named 'no_such_map'") && err.contains("execs, events"),
+            "{command}: {err}"
+        );
+    }
 }
 
 #[test]

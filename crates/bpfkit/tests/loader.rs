@@ -406,13 +406,17 @@ fn a_failed_load_removes_the_pins_it_created() {
     {
         let obj_path = compile_fixture("globals");
         let dir = BpffsDir::new("failed");
-        // .rodata is created after `results` is pinned; a wrong-size global fails there.
+        // .rodata is created after `results` is pinned; shrunk to 1-byte values, its
+        // 4 initial bytes do not fit and the load fails there.
         let err = Loader::new()
             .pin_dir(&dir.path)
-            .set_global("factor", &[0u8; 2])
+            .value_size("globals.rodata", 1)
             .load_file(&obj_path)
             .unwrap_err();
-        assert!(matches!(err, LoadError::Global { .. }), "{err}");
+        assert!(
+            matches!(&err, LoadError::Map { map, source: MapError::ValueSize { .. }, .. } if map == "globals.rodata"),
+            "{err}"
+        );
         assert!(
             !dir.path.join("results").exists(),
             "pin removed after the failure"
@@ -468,6 +472,66 @@ fn unknown_global_size_mismatch_is_an_error() {
         assert_eq!(
             err.to_string(),
             "object 'globals': global 'factor': is 4 bytes, 8 given"
+        );
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}
+
+/// A name that is not in the object is refused at load, naming the name and listing the
+/// object's names, before anything reaches the kernel; the names that are there reach the
+/// kernel (max_entries as the kernel reports it, the global in the frozen `.rodata`).
+#[test]
+fn overrides_naming_nothing_in_the_object_are_errors() {
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("globals");
+        let object = Loader::new()
+            .max_entries("results", 16)
+            .set_global("factor", &9u32.to_ne_bytes())
+            .load_file(&obj_path)
+            .unwrap();
+        let results = object.map("results").unwrap();
+        let info = bpfkit::info::map_info(std::os::fd::AsFd::as_fd(results)).unwrap();
+        assert_eq!(info.max_entries, 16, "the kernel's max_entries");
+        let rodata: Array<_, u32> = Array::new(object.map("globals.rodata").unwrap()).unwrap();
+        assert_eq!(rodata.get(0).unwrap(), 9);
+        drop(object);
+
+        let before = sys::bpf_calls_on_this_thread();
+        let err = Loader::new()
+            .set_global("factr", &9u32.to_ne_bytes())
+            .load_file(&obj_path)
+            .unwrap_err();
+        assert!(
+            matches!(&err, LoadError::UnknownName { kind: "global variable", name, known, .. }
+                if name == "factr" && known.iter().any(|k| k == "factor")),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "object 'globals': no global variable named 'factr'; \
+             the object's global variables: factor, counter, scratch"
+        );
+        for loader in [
+            Loader::new().max_entries("no_such_map", 8).clone(),
+            Loader::new().value_size("no_such_map", 8).clone(),
+        ] {
+            let err = loader.load_file(&obj_path).unwrap_err();
+            assert!(
+                matches!(&err, LoadError::UnknownName { kind: "map", name, .. } if name == "no_such_map"),
+                "{err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                "object 'globals': no map named 'no_such_map'; \
+                 the object's maps: results, globals.rodata, globals.data, globals.bss"
+            );
+        }
+        assert_eq!(
+            sys::bpf_calls_on_this_thread(),
+            before,
+            "refused before any bpf(2) call"
         );
         std::fs::remove_file(obj_path).unwrap();
     }

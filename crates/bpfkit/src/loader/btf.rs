@@ -84,6 +84,21 @@ pub(crate) fn datasec_var(btf: &Btf<'_>, section: &str, var: &str) -> Option<(u3
         .map(|e| (e.offset, e.size))
 }
 
+/// The names of the variables in DATASEC `section`, in section order.
+pub(crate) fn datasec_var_names(btf: &Btf<'_>, section: &str) -> Vec<String> {
+    let Some(sec_id) = btf.id_by_name_kind(section, Kind::Datasec) else {
+        return Vec::new();
+    };
+    let Ok(Type::Datasec(sec)) = btf.type_by_id(sec_id) else {
+        return Vec::new();
+    };
+    (sec.vars.iter())
+        .filter_map(|e| btf.name(e.type_id).ok())
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The running kernel's BTF bytes (`/sys/kernel/btf/vmlinux`): mapped read-only where the
 /// kernel allows it (6.16+; no copy, no 4 KiB read loop), read otherwise.
 pub(crate) enum KernelBtfBytes {

@@ -108,7 +108,24 @@ pub enum LoadError {
         #[source]
         source: Box<ProgLoadError>,
     },
-    /// A `.rodata` variable set by the user does not exist or has another size.
+    /// An override names a map or global variable the object does not have (a typo would
+    /// otherwise silently leave the object's value in place).
+    #[error(
+        "object '{object}': no {kind} named '{name}'; the object's {kind}s: {}",
+        list_or_none(known)
+    )]
+    UnknownName {
+        /// The object name.
+        object: String,
+        /// `"map"` or `"global variable"`.
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The names the object has, in object order.
+        known: Vec<String>,
+    },
+    /// A `.rodata` variable set by the user has another size, or cannot be found by name
+    /// because the object has no BTF.
     #[error("object '{object}': global '{name}': {reason}")]
     Global {
         /// The object name.
@@ -120,7 +137,18 @@ pub enum LoadError {
     },
 }
 
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
 /// Loads objects into the kernel. Options are set before [`Loader::load`].
+///
+/// Overrides name maps and globals of the object: a name the object does not have is a
+/// [`LoadError::UnknownName`] at load, before anything is created in the kernel.
 ///
 /// ```no_run
 /// let object = bpfkit::loader::Loader::new()
@@ -189,12 +217,17 @@ impl Loader {
     }
 
     /// Set a `.rodata` (or `.data`/`.bss`) variable's initial bytes before load.
+    ///
+    /// At load, a name that is no variable of the object's global-data sections is a
+    /// [`LoadError::UnknownName`], and bytes of another size than the variable's a
+    /// [`LoadError::Global`].
     pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> &mut Self {
         self.globals.push((name.to_owned(), bytes.to_vec()));
         self
     }
 
     /// Override a map's `max_entries` (maps the tools size at start have 0 in the object).
+    /// A map name the object does not have is a [`LoadError::UnknownName`] at load.
     pub fn max_entries(&mut self, map: &str, max_entries: u32) -> &mut Self {
         self.max_entries.insert(map.to_owned(), max_entries);
         self
@@ -202,6 +235,7 @@ impl Loader {
 
     /// Override a map's `value_size` (e.g. stack trace maps sized by the tool's
     /// `perf_max_stack_depth`). The map is then created without BTF for its value.
+    /// A map name the object does not have is a [`LoadError::UnknownName`] at load.
     pub fn value_size(&mut self, map: &str, value_size: u32) -> &mut Self {
         self.value_size.insert(map.to_owned(), value_size);
         self
@@ -285,6 +319,9 @@ impl Loader {
                 log::warn!("object '{object}': BTF unusable ({e}); loading without BTF");
                 None
             });
+        let local_btf = prepared.as_ref().and_then(|p| Btf::parse(&p.fixed).ok());
+        // Before anything reaches the kernel: every override names something real.
+        self.check_overrides(spec, local_btf.as_ref())?;
         let btf_fd: Option<OwnedFd> =
             prepared
                 .as_ref()
@@ -298,7 +335,6 @@ impl Loader {
                         None
                     }
                 });
-        let local_btf = prepared.as_ref().and_then(|p| Btf::parse(&p.fixed).ok());
         let btf_ext = spec.btf_ext.as_deref().and_then(|b| BtfExt::parse(b).ok());
 
         // Kernel BTF, only when something needs it.
@@ -415,6 +451,67 @@ impl Loader {
         phase_end("slots", &mut phases);
         log::debug!("object '{object}': load phases {phases:?}");
         Ok(Object::new(object, maps, programs, btf_fd))
+    }
+
+    /// Every override names a map or variable of `spec`, and every global's bytes have the
+    /// variable's size: checked before any map is created.
+    fn check_overrides(
+        &self,
+        spec: &ObjectSpec,
+        local_btf: Option<&Btf<'_>>,
+    ) -> Result<(), LoadError> {
+        let object = &spec.name;
+        let map_names = || spec.maps.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
+        for name in self.max_entries.keys().chain(self.value_size.keys()) {
+            if !spec.maps.iter().any(|m| &m.name == name) {
+                return Err(LoadError::UnknownName {
+                    object: object.clone(),
+                    kind: "map",
+                    name: name.clone(),
+                    known: map_names(),
+                });
+            }
+        }
+        if self.globals.is_empty() {
+            return Ok(());
+        }
+        let Some(btf) = local_btf else {
+            return Err(LoadError::Global {
+                object: object.clone(),
+                name: self.globals[0].0.clone(),
+                reason: "the object has no usable BTF, so globals cannot be found by name".into(),
+            });
+        };
+        let sections: Vec<&str> = (spec.maps.iter())
+            .filter_map(|m| match &m.definition {
+                MapDefinition::Data { section, .. } if m.data.is_some() => Some(section.as_str()),
+                _ => None,
+            })
+            .collect();
+        for (name, value) in &self.globals {
+            let found = sections.iter().find_map(|s| btf::datasec_var(btf, s, name));
+            match found {
+                Some((_, size)) if size as usize == value.len() => {}
+                Some((_, size)) => {
+                    return Err(LoadError::Global {
+                        object: object.clone(),
+                        name: name.clone(),
+                        reason: format!("is {size} bytes, {} given", value.len()),
+                    })
+                }
+                None => {
+                    return Err(LoadError::UnknownName {
+                        object: object.clone(),
+                        kind: "global variable",
+                        name: name.clone(),
+                        known: (sections.iter())
+                            .flat_map(|s| btf::datasec_var_names(btf, s))
+                            .collect(),
+                    })
+                }
+            }
+        }
+        Ok(())
     }
 
     fn create_map(
