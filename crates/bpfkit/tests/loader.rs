@@ -537,3 +537,47 @@ fn overrides_naming_nothing_in_the_object_are_errors() {
     }
     fds.assert_no_leak();
 }
+
+/// The spec editors are what the loader reads: a global set on the spec is in the frozen
+/// `.rodata` and scales what the program computes, a map resized on the spec has that size
+/// in the kernel, and a program switched off is not loaded.
+#[test]
+fn spec_edits_are_what_the_kernel_gets() {
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("globals");
+        let bytes = std::fs::read(&obj_path).unwrap();
+        let mut spec = bpfkit_obj::object::ObjectSpec::parse_named(&bytes, "globals").unwrap();
+        spec.variable_mut("factor").unwrap().set(&11u32).unwrap();
+        spec.map_mut("results").unwrap().max_entries = 24;
+        let object = Loader::new().load_spec(&spec).unwrap();
+        let results_map = object.map("results").unwrap();
+        let info = bpfkit::info::map_info(std::os::fd::AsFd::as_fd(results_map)).unwrap();
+        assert_eq!(info.max_entries, 24);
+        let rodata: Array<_, u32> = Array::new(object.map("globals.rodata").unwrap()).unwrap();
+        assert_eq!(rodata.get(0).unwrap(), 11);
+        sys::prog_test_run(
+            object.program("count").unwrap().fd(),
+            TestRunAttr {
+                data_in: &[0u8; 64],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let results: HashMap<_, u32, u64> = HashMap::new(results_map).unwrap();
+        assert_eq!(
+            results.get(&1).unwrap(),
+            Some(5 * 11),
+            "counter * edited factor"
+        );
+        drop(object);
+
+        spec.program_mut("count").unwrap().section.autoload = false;
+        let object = Loader::new().load_spec(&spec).unwrap();
+        assert!(object.program("count").is_none());
+        assert_eq!(object.programs().count(), 0);
+        drop(object);
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}

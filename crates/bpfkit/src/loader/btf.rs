@@ -3,7 +3,7 @@
 
 use std::os::fd::OwnedFd;
 
-use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind, Type};
+use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind};
 use bpfkit_obj::relo::{TypeId, TypeInfo, TypeSource};
 
 use crate::features::{self, Probe};
@@ -69,34 +69,6 @@ pub(crate) fn prepare(fixed: &[u8], hidden_funcs: &[&str]) -> Result<PreparedBtf
 /// Load BTF bytes into the kernel.
 pub(crate) fn load(bytes: &[u8]) -> Result<OwnedFd, sys::ProgLoadError> {
     sys::btf_load(bytes)
-}
-
-/// `(offset, size)` of variable `var` in DATASEC `section` of the object's parsed BTF
-/// (parsed once per load by the caller).
-pub(crate) fn datasec_var(btf: &Btf<'_>, section: &str, var: &str) -> Option<(u32, u32)> {
-    let sec_id = btf.id_by_name_kind(section, Kind::Datasec)?;
-    let Ok(Type::Datasec(sec)) = btf.type_by_id(sec_id) else {
-        return None;
-    };
-    sec.vars
-        .iter()
-        .find(|e| btf.name(e.type_id).ok() == Some(var))
-        .map(|e| (e.offset, e.size))
-}
-
-/// The names of the variables in DATASEC `section`, in section order.
-pub(crate) fn datasec_var_names(btf: &Btf<'_>, section: &str) -> Vec<String> {
-    let Some(sec_id) = btf.id_by_name_kind(section, Kind::Datasec) else {
-        return Vec::new();
-    };
-    let Ok(Type::Datasec(sec)) = btf.type_by_id(sec_id) else {
-        return Vec::new();
-    };
-    (sec.vars.iter())
-        .filter_map(|e| btf.name(e.type_id).ok())
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The running kernel's BTF bytes (`/sys/kernel/btf/vmlinux`): mapped read-only where the

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use bpfkit_obj::btf::{Btf, BtfExt};
 use bpfkit_obj::object::{
     DataKind, MapDefinition, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramSpec, SlotValue,
+    SpecError,
 };
 use bpfkit_obj::relo::TypeSource;
 
@@ -278,6 +279,17 @@ impl Loader {
     ///
     /// On failure, maps this call pinned are unpinned again (reused pins are left alone).
     pub fn load_spec(&self, spec: &ObjectSpec) -> Result<Object, LoadError> {
+        // Overrides are edits of the spec (the same checked editors a caller can use): the
+        // load below reads only the spec.
+        let edited;
+        let spec =
+            if self.globals.is_empty() && self.max_entries.is_empty() && self.value_size.is_empty()
+            {
+                spec
+            } else {
+                edited = self.edit(spec)?;
+                &edited
+            };
         let mut new_pins = Vec::new();
         let result = self.load_spec_inner(spec, &mut new_pins);
         if result.is_err() {
@@ -320,8 +332,6 @@ impl Loader {
                 None
             });
         let local_btf = prepared.as_ref().and_then(|p| Btf::parse(&p.fixed).ok());
-        // Before anything reaches the kernel: every override names something real.
-        self.check_overrides(spec, local_btf.as_ref())?;
         let btf_fd: Option<OwnedFd> =
             prepared
                 .as_ref()
@@ -360,7 +370,7 @@ impl Loader {
         let mut map_fds: HashMap<String, i32> = HashMap::new();
         let mut kconfig_map = None;
         for m in &spec.maps {
-            let data = self.create_map(spec, m, local_btf.as_ref(), btf_fd.as_ref(), new_pins)?;
+            let data = self.create_map(spec, m, btf_fd.as_ref(), new_pins)?;
             if m.definition == MapDefinition::Kconfig {
                 kconfig_map = Some(m.name.clone());
             }
@@ -453,72 +463,62 @@ impl Loader {
         Ok(Object::new(object, maps, programs, btf_fd))
     }
 
-    /// Every override names a map or variable of `spec`, and every global's bytes have the
-    /// variable's size: checked before any map is created.
-    fn check_overrides(
-        &self,
-        spec: &ObjectSpec,
-        local_btf: Option<&Btf<'_>>,
-    ) -> Result<(), LoadError> {
+    /// `spec` with this loader's overrides applied through the checked spec editors
+    /// ([`ObjectSpec::map_mut`], [`ObjectSpec::variable_mut`]): a name the object does not
+    /// have or a global of another size is an error before anything reaches the kernel.
+    fn edit(&self, spec: &ObjectSpec) -> Result<ObjectSpec, LoadError> {
         let object = &spec.name;
-        let map_names = || spec.maps.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
-        for name in self.max_entries.keys().chain(self.value_size.keys()) {
-            if !spec.maps.iter().any(|m| &m.name == name) {
-                return Err(LoadError::UnknownName {
-                    object: object.clone(),
-                    kind: "map",
-                    name: name.clone(),
-                    known: map_names(),
-                });
-            }
-        }
-        if self.globals.is_empty() {
-            return Ok(());
-        }
-        let Some(btf) = local_btf else {
-            return Err(LoadError::Global {
+        let spec_err = |e: SpecError| match e {
+            SpecError::UnknownName { kind, name, known } => LoadError::UnknownName {
                 object: object.clone(),
-                name: self.globals[0].0.clone(),
-                reason: "the object has no usable BTF, so globals cannot be found by name".into(),
-            });
+                kind,
+                name,
+                known,
+            },
+            SpecError::VariableSize {
+                name,
+                expected,
+                actual,
+            } => LoadError::Global {
+                object: object.clone(),
+                name,
+                reason: format!("is {expected} bytes, {actual} given"),
+            },
+            other => LoadError::Global {
+                object: object.clone(),
+                name: match &other {
+                    SpecError::NoBtf { name } | SpecError::VariableType { name, .. } => {
+                        name.clone()
+                    }
+                    _ => String::new(),
+                },
+                reason: other.to_string(),
+            },
         };
-        let sections: Vec<&str> = (spec.maps.iter())
-            .filter_map(|m| match &m.definition {
-                MapDefinition::Data { section, .. } if m.data.is_some() => Some(section.as_str()),
-                _ => None,
-            })
-            .collect();
-        for (name, value) in &self.globals {
-            let found = sections.iter().find_map(|s| btf::datasec_var(btf, s, name));
-            match found {
-                Some((_, size)) if size as usize == value.len() => {}
-                Some((_, size)) => {
-                    return Err(LoadError::Global {
-                        object: object.clone(),
-                        name: name.clone(),
-                        reason: format!("is {size} bytes, {} given", value.len()),
-                    })
-                }
-                None => {
-                    return Err(LoadError::UnknownName {
-                        object: object.clone(),
-                        kind: "global variable",
-                        name: name.clone(),
-                        known: (sections.iter())
-                            .flat_map(|s| btf::datasec_var_names(btf, s))
-                            .collect(),
-                    })
-                }
-            }
+        let mut edited = spec.clone();
+        for (name, &n) in &self.max_entries {
+            edited.map_mut(name).map_err(spec_err)?.max_entries = n;
         }
-        Ok(())
+        for (name, &size) in &self.value_size {
+            let m = edited.map_mut(name).map_err(spec_err)?;
+            m.value_size = size;
+            // The object's BTF describes the old value: create the map without BTF.
+            m.btf_key_type_id = None;
+            m.btf_value_type_id = None;
+        }
+        for (name, bytes) in &self.globals {
+            edited
+                .variable_mut(name)
+                .and_then(|mut v| v.set_bytes(bytes).map(drop))
+                .map_err(spec_err)?;
+        }
+        Ok(edited)
     }
 
     fn create_map(
         &self,
         spec: &ObjectSpec,
         m: &MapSpec,
-        local_btf: Option<&Btf<'_>>,
         btf_fd: Option<&OwnedFd>,
         new_pins: &mut Vec<PathBuf>,
     ) -> Result<MapData, LoadError> {
@@ -535,40 +535,14 @@ impl Loader {
         };
         let map_type = MapType::from_number(m.map_type as u32)
             .ok_or_else(|| setup(format!("unknown map type {}", m.map_type as u32)))?;
-        let mut max_entries = self
-            .max_entries
-            .get(&m.name)
-            .copied()
-            .unwrap_or(m.max_entries);
-        let value_size_override = self.value_size.get(&m.name).copied();
-        let value_size = value_size_override.unwrap_or(m.value_size);
+        let mut max_entries = m.max_entries;
+        let value_size = m.value_size;
         if max_entries == 0 && map_type == MapType::PerfEventArray {
             max_entries = crate::maps::possible_cpus().map_err(map_err)? as u32;
         }
 
-        // Initial bytes, with the user's globals applied.
+        // Initial bytes (globals already set in the spec).
         let mut initial = m.data.clone();
-        if let (Some(bytes), MapDefinition::Data { section, .. }) =
-            (initial.as_mut(), &m.definition)
-        {
-            for (name, value) in &self.globals {
-                let Some((off, size)) = local_btf.and_then(|b| btf::datasec_var(b, section, name))
-                else {
-                    continue;
-                };
-                if size as usize != value.len() {
-                    return Err(LoadError::Global {
-                        object: object.clone(),
-                        name: name.clone(),
-                        reason: format!("is {size} bytes, {} given", value.len()),
-                    });
-                }
-                let end = off as usize + value.len();
-                if let Some(dst) = bytes.get_mut(off as usize..end) {
-                    dst.copy_from_slice(value);
-                }
-            }
-        }
 
         // Reuse a pin.
         let pin_path = match (m.pinning, &self.pin_dir) {
@@ -612,13 +586,11 @@ impl Loader {
             ));
         }
         let inner = match &m.inner_map {
-            Some(inner) => Some(self.create_map(spec, inner, local_btf, btf_fd, new_pins)?),
+            Some(inner) => Some(self.create_map(spec, inner, btf_fd, new_pins)?),
             None => None,
         };
         let btf_ids = match (btf_fd, m.btf_value_type_id) {
-            (Some(fd), Some(v)) if value_size_override.is_none() => {
-                Some((fd.as_fd(), m.btf_key_type_id.unwrap_or(0), v))
-            }
+            (Some(fd), Some(v)) => Some((fd.as_fd(), m.btf_key_type_id.unwrap_or(0), v)),
             _ => None,
         };
         let mut params = MapParams::new(&m.name, map_type, m.key_size, value_size, max_entries);
