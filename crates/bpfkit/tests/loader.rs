@@ -581,3 +581,84 @@ fn spec_edits_are_what_the_kernel_gets() {
     }
     fds.assert_no_leak();
 }
+
+/// The public API a harness needs without `sys`: only some programs loaded by name, a typed
+/// `BPF_PROG_TEST_RUN` whose output buffers are the library's, and the kernel's BTF.
+#[test]
+fn only_named_programs_load_and_test_run_returns_data_context_and_retval() {
+    use bpfkit::loader::{KernelBtf, TestRun};
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("test_run");
+        let err = Loader::new()
+            .only_programs(&["rewrite", "no_such_prog"])
+            .load_file(&obj_path)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "object 'test_run': no program named 'no_such_prog'; \
+             the object's programs: rewrite, add_args, left_out"
+        );
+        let object = Loader::new()
+            .only_programs(&["rewrite", "add_args"])
+            .load_file(&obj_path)
+            .unwrap();
+        let mut names: Vec<&str> = object.programs().map(|p| p.name()).collect();
+        names.sort();
+        assert_eq!(names, ["add_args", "rewrite"]);
+        assert!(
+            bpfkit::info::ProgramInfo::from_fd(object.program("rewrite").unwrap().fd()).is_ok()
+        );
+
+        let packet = [0x11u8; 64];
+        let out = object
+            .program("rewrite")
+            .unwrap()
+            .test_run(&TestRun {
+                data: &packet,
+                // One run: the kernel reuses the frame across repetitions, so each would
+                // cut another 4 bytes.
+                repeat: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.retval, 3, "XDP_TX");
+        assert_eq!(out.data.len(), 60, "4 bytes cut from the tail");
+        assert_eq!(out.data[0], 0xab);
+        assert!(out.data[1..].iter().all(|&b| b == 0x11));
+        assert!(out.duration < std::time::Duration::from_secs(1));
+
+        let args: Vec<u8> = [2u32, 40, 0, 0]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        let out = object
+            .program("add_args")
+            .unwrap()
+            .test_run(&TestRun {
+                context: &args,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.retval, 7);
+        assert_eq!(
+            u32::from_ne_bytes(out.context[8..12].try_into().unwrap()),
+            42,
+            "the program's sum in the context it wrote back"
+        );
+        drop(object);
+
+        let kernel = KernelBtf::vmlinux().unwrap();
+        let len = std::fs::metadata("/sys/kernel/btf/vmlinux").unwrap().len();
+        assert_eq!(kernel.bytes().len() as u64, len);
+        let btf = kernel.parse().unwrap();
+        let id = btf
+            .id_by_name_kind("task_struct", bpfkit_obj::btf::Kind::Struct)
+            .expect("task_struct in vmlinux");
+        assert_eq!(btf.name(id).unwrap(), "task_struct");
+        drop(btf);
+        drop(kernel);
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}

@@ -109,6 +109,53 @@ impl KernelBtfBytes {
     }
 }
 
+/// The running kernel's BTF, as the loader reads it for CO-RE: `/sys/kernel/btf/vmlinux`
+/// mapped read-only where the kernel allows it (6.16+), read into memory otherwise.
+///
+/// ```no_run
+/// let kernel = bpfkit::loader::KernelBtf::vmlinux()?;
+/// let btf = kernel.parse()?;
+/// let id = btf.id_by_name_kind("task_struct", bpfkit_obj::btf::Kind::Struct);
+/// assert!(id.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct KernelBtf {
+    bytes: KernelBtfBytes,
+}
+
+impl std::fmt::Debug for KernelBtf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelBtf")
+            .field("mapped", &matches!(self.bytes, KernelBtfBytes::Mapped(_)))
+            .field("len", &self.bytes().len())
+            .finish()
+    }
+}
+
+impl KernelBtf {
+    /// The running kernel's BTF (`/sys/kernel/btf/vmlinux`).
+    pub fn vmlinux() -> std::io::Result<Self> {
+        Self::open("/sys/kernel/btf/vmlinux")
+    }
+
+    /// Raw (non-split) BTF from a file, e.g. a BTFHub file for another kernel.
+    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        KernelBtfBytes::open(path.as_ref())
+            .map(|bytes| Self { bytes })
+            .map_err(std::io::Error::other)
+    }
+
+    /// The raw BTF bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.bytes()
+    }
+
+    /// Parse it (lazily: types are decoded on demand, strings borrowed from the bytes).
+    pub fn parse(&self) -> Result<Btf<'_>, bpfkit_obj::btf::BtfError> {
+        Btf::parse(self.bytes())
+    }
+}
+
 /// A kernel module's split BTF (`/sys/kernel/btf/<module>`) as a CO-RE target, read and
 /// parsed on top of vmlinux only when a candidate search first looks into it (libbpf
 /// loads module BTFs only when vmlinux has no candidate, too). A module whose BTF cannot

@@ -13,7 +13,13 @@ mod kconfig;
 mod link;
 mod object;
 
-pub use object::{Object, Program};
+pub use btf::KernelBtf;
+pub use object::{Object, Program, TestRun, TestRunOutput};
+
+/// The parsed object the loader reads, with its checked editors
+/// ([`ObjectSpec::variable_mut`], [`ObjectSpec::map_mut`], [`ObjectSpec::program_mut`]):
+/// parse, edit, then [`Loader::load_spec`].
+pub use bpfkit_obj::object::{ObjectSpec, SpecError, VariableMut, VariableValue};
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -22,8 +28,7 @@ use std::path::{Path, PathBuf};
 
 use bpfkit_obj::btf::{Btf, BtfExt};
 use bpfkit_obj::object::{
-    DataKind, MapDefinition, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramSpec, SlotValue,
-    SpecError,
+    DataKind, MapDefinition, MapSpec, ObjectError, Pinning, ProgramSpec, SlotValue,
 };
 use bpfkit_obj::relo::TypeSource;
 
@@ -167,6 +172,7 @@ pub struct Loader {
     globals: Vec<(String, Vec<u8>)>,
     max_entries: HashMap<String, u32>,
     value_size: HashMap<String, u32>,
+    only_programs: Option<Vec<String>>,
     kernel_btf: PathBuf,
     log_level: u32,
     /// freplace programs: (program, target program fd, BTF id of the replaced function).
@@ -188,6 +194,7 @@ impl Loader {
             globals: Vec::new(),
             max_entries: HashMap::new(),
             value_size: HashMap::new(),
+            only_programs: None,
             kernel_btf: PathBuf::from("/sys/kernel/btf/vmlinux"),
             log_level: 0,
             extension_targets: Vec::new(),
@@ -242,6 +249,14 @@ impl Loader {
         self
     }
 
+    /// Load only the programs named here (every other program of the object stays out, as
+    /// with `autoload = false`); maps are created as usual. A name the object does not have
+    /// is a [`LoadError::UnknownName`] at load.
+    pub fn only_programs<S: AsRef<str>>(&mut self, names: &[S]) -> &mut Self {
+        self.only_programs = Some(names.iter().map(|n| n.as_ref().to_owned()).collect());
+        self
+    }
+
     /// Use another BTF file as the kernel's for CO-RE (e.g. a BTFHub file).
     pub fn kernel_btf(&mut self, path: impl Into<PathBuf>) -> &mut Self {
         self.kernel_btf = path.into();
@@ -282,14 +297,16 @@ impl Loader {
         // Overrides are edits of the spec (the same checked editors a caller can use): the
         // load below reads only the spec.
         let edited;
-        let spec =
-            if self.globals.is_empty() && self.max_entries.is_empty() && self.value_size.is_empty()
-            {
-                spec
-            } else {
-                edited = self.edit(spec)?;
-                &edited
-            };
+        let spec = if self.globals.is_empty()
+            && self.max_entries.is_empty()
+            && self.value_size.is_empty()
+            && self.only_programs.is_none()
+        {
+            spec
+        } else {
+            edited = self.edit(spec)?;
+            &edited
+        };
         let mut new_pins = Vec::new();
         let result = self.load_spec_inner(spec, &mut new_pins);
         if result.is_err() {
@@ -445,6 +462,17 @@ impl Loader {
                         .map(|p| p.fd().as_raw_fd()),
                     SlotValue::Map(name) => map_fds.get(name).copied(),
                 };
+                if fd.is_none()
+                    && matches!(&slot.value, SlotValue::Program(name)
+                    if spec.programs.iter().any(|p| &p.name == name && !p.section.autoload))
+                {
+                    log::debug!(
+                        "map '{}': slot {} left empty: its program is not loaded",
+                        m.name,
+                        slot.index
+                    );
+                    continue;
+                }
                 let fd = fd.ok_or_else(|| LoadError::MapSetup {
                     object: object.clone(),
                     map: m.name.clone(),
@@ -505,6 +533,14 @@ impl Loader {
             // The object's BTF describes the old value: create the map without BTF.
             m.btf_key_type_id = None;
             m.btf_value_type_id = None;
+        }
+        if let Some(only) = &self.only_programs {
+            for name in only {
+                edited.program_mut(name).map_err(spec_err)?;
+            }
+            for p in &mut edited.programs {
+                p.section.autoload = only.contains(&p.name);
+            }
         }
         for (name, bytes) in &self.globals {
             edited
