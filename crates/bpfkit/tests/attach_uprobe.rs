@@ -449,6 +449,22 @@ fn uprobe_session_counts_every_entry_and_every_return() {
         .unwrap_err();
         assert!(err.to_string().contains("retprobe does not apply"), "{err}");
 
+        // What bpfkit did before: the uprobe_multi attach type, which the kernel refuses
+        // for a program loaded as a session.
+        let c_exe = std::ffi::CString::new(exe.to_str().unwrap()).unwrap();
+        let err = bpfkit::sys::attach::link_create_uprobe_multi(
+            program.fd(),
+            bpfkit::sys::attach::BPF_TRACE_UPROBE_MULTI,
+            &c_exe,
+            &[offset],
+            &[],
+            &[],
+            std::process::id(),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(err.errno(), Some(libc::EINVAL), "{err}");
+
         let link = uprobe::attach_multi(program, &exe, &[offset], &options).unwrap();
         let info = link.info().unwrap();
         assert_eq!(
