@@ -356,6 +356,11 @@ fn array_values_read_back_and_through_mmap() {
         assert_eq!(arr.get(1).unwrap(), 77, "write through mmap seen by lookup");
         let values: Vec<u64> = arr.iter().map(Result::unwrap).collect();
         assert_eq!(values, [0, 77, 0x1122_3344_5566_7788, 0]);
+        // A read-only mapping refuses the write (instead of faulting) and still reads.
+        let read_only = arr.mmap(false).unwrap();
+        assert!(!read_only.write(8, &1u64.to_ne_bytes()));
+        assert_eq!(arr.read_mapped(&read_only, 1).unwrap(), 77);
+        assert_eq!(arr.get(1).unwrap(), 77);
     }
     fds.assert_no_leak();
 }
