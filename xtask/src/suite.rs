@@ -22,6 +22,8 @@ const HOST_TESTS_X86_64: &[(&str, &str, &[&str])] = &[
     ("bpfkit-obj", "relo_verifier", &[]),
     // uprobe.multi with cookies: asserts on 6.12, SKIPs on 6.1 (its BTF lacks the attach type).
     ("bpfkit", "vm_uprobe_multi", &[]),
+    // kprobe.session (own attach type, session cookie): asserts on 6.12, SKIPs on 6.1.
+    ("bpfkit", "vm_kprobe_session", &[]),
     (
         "bpfkit",
         "attach_tracing",
@@ -46,6 +48,7 @@ const HOST_FIXTURES_X86_64: &[&str] = &[
     "prog_tracing",
     "prog_trampoline",
     "attach_multi",
+    "kprobe_session",
 ];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.

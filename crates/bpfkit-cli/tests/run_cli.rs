@@ -145,6 +145,27 @@ fn run_set_changes_a_rodata_constant_and_rejects_unknown_names() {
         err.contains("no_such_var") && err.contains("no such global"),
         "{err}"
     );
+
+    // A map the object does not have is refused by name, with the object's maps listed.
+    for command in ["run", "load"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+            .arg(command)
+            .arg(&object)
+            .args(["--max-entries", "no_such_map=8"])
+            .args(if command == "run" {
+                &["--duration", "0.2"][..]
+            } else {
+                &[][..]
+            })
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{command}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no map named 'no_such_map'") && err.contains("execs, events"),
+            "{command}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -207,5 +228,71 @@ fn run_prints_ring_buffer_records_decoded_through_btf_and_the_final_counts() {
         counts,
         &format!("  0 => {}", events.len()),
         "one record per counted open"
+    );
+}
+
+/// `bpfkit run` auto-attaches a `uprobe.session/libc.so.6:getppid` program with its own
+/// attach type: every getppid() call of the target process runs it twice, on entry and on
+/// return, and the printed map counts both.
+#[test]
+fn run_uprobe_session_counts_an_entry_and_a_return_per_call() {
+    const CALLS: u32 = 5;
+    let object = bpfkit_test_support::fixture("attach_session");
+    let mut target = Command::new(bpfkit_test_support::c_program("session_target"))
+        .arg(CALLS.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(target.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "ready\n");
+    let pid = target.id();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .arg("run")
+        .arg(&object)
+        .args(["--duration", "2", "--set", &format!("target_pid={pid}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut attached = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("tracing starts");
+        if line.starts_with("tracing") {
+            break;
+        }
+        attached.push(line);
+    }
+    assert_eq!(
+        attached,
+        ["attached on_getppid (uprobe.session/libc.so.6:getppid)"]
+    );
+    use std::io::Write;
+    target.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(target.wait().unwrap().success());
+    let lines = finish(child, rx);
+    let counts: Vec<&String> = lines
+        .iter()
+        .skip_while(|l| *l != "map counts:")
+        .skip(1)
+        .take(2)
+        .collect();
+    assert_eq!(
+        counts,
+        [&format!("  0 => {CALLS}"), &format!("  1 => {CALLS}")],
+        "entries and returns of {CALLS} calls in:\n{}",
+        lines.join("\n")
     );
 }

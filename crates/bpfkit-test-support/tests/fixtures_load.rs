@@ -24,7 +24,7 @@ const NOT_LOADABLE_ON_HOST: &[(&str, &str)] = &[
         "prog_trampoline_sleepable",
         "prog 'fentry_sleepable_unlinkat': BPF program load failed: Operation not permitted",
     ),
-    // libbpf 1.1 predates tcx/netkit/uprobe.multi/netfilter section names.
+    // libbpf 1.1 predates tcx/netkit/uprobe.multi/*.session/netfilter section names.
     (
         "prog_newer_sections",
         "failed to guess program type from ELF section 'tcx/ingress'",
@@ -41,6 +41,14 @@ const NOT_LOADABLE_ON_HOST: &[(&str, &str)] = &[
     (
         "attach_multi",
         "failed to guess program type from ELF section 'uprobe.multi'",
+    ),
+    (
+        "attach_session",
+        "failed to guess program type from ELF section 'uprobe.session'",
+    ),
+    (
+        "kprobe_session",
+        "failed to guess program type from ELF section 'kprobe.session/do_unlinkat'",
     ),
 ];
 

@@ -319,17 +319,21 @@ fn run_probe(probe: Probe) -> bool {
             let mut keys = [0u8; 4];
             let mut values = [0u8; 4];
             let mut out = [0u8; 4];
-            sys::map_lookup_batch(
-                fd.as_fd(),
-                sys::BatchBuffers {
-                    in_batch: None,
-                    out_batch: Some(&mut out),
-                    keys: &mut keys,
-                    values: Some(&mut values),
-                    count: 1,
-                    elem_flags: 0,
-                },
-            )
+            // SAFETY: the probe map has 4-byte keys and values (`probe_map_attr`, not
+            // per-CPU) and a 4-byte batch token; the buffers hold one element each.
+            unsafe {
+                sys::map_lookup_batch(
+                    fd.as_fd(),
+                    sys::BatchBuffers {
+                        in_batch: None,
+                        out_batch: Some(&mut out),
+                        keys: &mut keys,
+                        values: Some(&mut values),
+                        count: 1,
+                        elem_flags: 0,
+                    },
+                )
+            }
             .is_ok()
         }),
         Probe::GlobalData => {

@@ -407,3 +407,84 @@ fn usdt_semaphore_is_raised_while_attached() {
     drop((link, object, out));
     fds.assert_no_leak();
 }
+
+/// The function the uprobe.session test probes (called by no other test).
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn bpfkit_session_test_target(value: i64) -> i64 {
+    std::hint::black_box(value) + 1
+}
+
+/// A uprobe.session program (expected attach type BPF_TRACE_UPROBE_SESSION, Linux 6.13)
+/// attaches with a link of its own attach type and runs twice per call: once on entry,
+/// once on return (`bpf_session_is_return()`), counted apart in the map.
+#[test]
+fn uprobe_session_counts_every_entry_and_every_return() {
+    let fds = FdCheck::start();
+    {
+        let object = Loader::new()
+            .set_global("target_pid", &(std::process::id() as i32).to_ne_bytes())
+            .load_file(fixture("attach_session"))
+            .expect("attach_session loads");
+        let program = object.program("on_session").unwrap();
+        assert_eq!(
+            program.section().expected_attach_type,
+            Some(bpfkit_obj::object::AttachType::TraceUprobeSession)
+        );
+        let exe = std::env::current_exe().unwrap();
+        let offset = uprobe::symbol_file_offset(&exe, "bpfkit_session_test_target").unwrap();
+        let options = uprobe::UprobeMultiOptions {
+            pid: Some(std::process::id() as i32),
+            ..Default::default()
+        };
+        let err = uprobe::attach_multi(
+            program,
+            &exe,
+            &[offset],
+            &uprobe::UprobeMultiOptions {
+                retprobe: true,
+                ..options.clone()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("retprobe does not apply"), "{err}");
+
+        // What bpfkit did before: the uprobe_multi attach type, which the kernel refuses
+        // for a program loaded as a session.
+        let c_exe = std::ffi::CString::new(exe.to_str().unwrap()).unwrap();
+        let err = bpfkit::sys::attach::link_create_uprobe_multi(
+            program.fd(),
+            bpfkit::sys::attach::BPF_TRACE_UPROBE_MULTI,
+            &c_exe,
+            &[offset],
+            &[],
+            &[],
+            std::process::id(),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(err.errno(), Some(libc::EINVAL), "{err}");
+
+        let link = uprobe::attach_multi(program, &exe, &[offset], &options).unwrap();
+        let info = link.info().unwrap();
+        assert_eq!(
+            (info.link_type, info.prog_id),
+            (
+                bpfkit::sys::attach::BPF_LINK_TYPE_UPROBE_MULTI,
+                program.id().unwrap()
+            )
+        );
+        const CALLS: i64 = 7;
+        let sum: i64 = (0..CALLS).map(|v| bpfkit_session_test_target(v)).sum();
+        assert_eq!(sum, (1..=CALLS).sum::<i64>());
+        assert_eq!(
+            (count(&object, 0), count(&object, 1)),
+            (CALLS as u64, CALLS as u64),
+            "(entries, returns)"
+        );
+        drop(link);
+        bpfkit_session_test_target(1);
+        assert_eq!(count(&object, 0), CALLS as u64, "nothing after detach");
+    }
+    fds.assert_no_leak();
+}

@@ -406,13 +406,17 @@ fn a_failed_load_removes_the_pins_it_created() {
     {
         let obj_path = compile_fixture("globals");
         let dir = BpffsDir::new("failed");
-        // .rodata is created after `results` is pinned; a wrong-size global fails there.
+        // .rodata is created after `results` is pinned; shrunk to 1-byte values, its
+        // 4 initial bytes do not fit and the load fails there.
         let err = Loader::new()
             .pin_dir(&dir.path)
-            .set_global("factor", &[0u8; 2])
+            .value_size("globals.rodata", 1)
             .load_file(&obj_path)
             .unwrap_err();
-        assert!(matches!(err, LoadError::Global { .. }), "{err}");
+        assert!(
+            matches!(&err, LoadError::Map { map, source: MapError::ValueSize { .. }, .. } if map == "globals.rodata"),
+            "{err}"
+        );
         assert!(
             !dir.path.join("results").exists(),
             "pin removed after the failure"
@@ -469,6 +473,191 @@ fn unknown_global_size_mismatch_is_an_error() {
             err.to_string(),
             "object 'globals': global 'factor': is 4 bytes, 8 given"
         );
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}
+
+/// A name that is not in the object is refused at load, naming the name and listing the
+/// object's names, before anything reaches the kernel; the names that are there reach the
+/// kernel (max_entries as the kernel reports it, the global in the frozen `.rodata`).
+#[test]
+fn overrides_naming_nothing_in_the_object_are_errors() {
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("globals");
+        let object = Loader::new()
+            .max_entries("results", 16)
+            .set_global("factor", &9u32.to_ne_bytes())
+            .load_file(&obj_path)
+            .unwrap();
+        let results = object.map("results").unwrap();
+        let info = bpfkit::info::map_info(std::os::fd::AsFd::as_fd(results)).unwrap();
+        assert_eq!(info.max_entries, 16, "the kernel's max_entries");
+        let rodata: Array<_, u32> = Array::new(object.map("globals.rodata").unwrap()).unwrap();
+        assert_eq!(rodata.get(0).unwrap(), 9);
+        drop(object);
+
+        let before = sys::bpf_calls_on_this_thread();
+        let err = Loader::new()
+            .set_global("factr", &9u32.to_ne_bytes())
+            .load_file(&obj_path)
+            .unwrap_err();
+        assert!(
+            matches!(&err, LoadError::UnknownName { kind: "global variable", name, known, .. }
+                if name == "factr" && known.iter().any(|k| k == "factor")),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "object 'globals': no global variable named 'factr'; \
+             the object's global variables: factor, counter, scratch"
+        );
+        for loader in [
+            Loader::new().max_entries("no_such_map", 8).clone(),
+            Loader::new().value_size("no_such_map", 8).clone(),
+        ] {
+            let err = loader.load_file(&obj_path).unwrap_err();
+            assert!(
+                matches!(&err, LoadError::UnknownName { kind: "map", name, .. } if name == "no_such_map"),
+                "{err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                "object 'globals': no map named 'no_such_map'; \
+                 the object's maps: results, globals.rodata, globals.data, globals.bss"
+            );
+        }
+        assert_eq!(
+            sys::bpf_calls_on_this_thread(),
+            before,
+            "refused before any bpf(2) call"
+        );
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}
+
+/// The spec editors are what the loader reads: a global set on the spec is in the frozen
+/// `.rodata` and scales what the program computes, a map resized on the spec has that size
+/// in the kernel, and a program switched off is not loaded.
+#[test]
+fn spec_edits_are_what_the_kernel_gets() {
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("globals");
+        let bytes = std::fs::read(&obj_path).unwrap();
+        let mut spec = bpfkit_obj::object::ObjectSpec::parse_named(&bytes, "globals").unwrap();
+        spec.variable_mut("factor").unwrap().set(&11u32).unwrap();
+        spec.map_mut("results").unwrap().max_entries = 24;
+        let object = Loader::new().load_spec(&spec).unwrap();
+        let results_map = object.map("results").unwrap();
+        let info = bpfkit::info::map_info(std::os::fd::AsFd::as_fd(results_map)).unwrap();
+        assert_eq!(info.max_entries, 24);
+        let rodata: Array<_, u32> = Array::new(object.map("globals.rodata").unwrap()).unwrap();
+        assert_eq!(rodata.get(0).unwrap(), 11);
+        sys::prog_test_run(
+            object.program("count").unwrap().fd(),
+            TestRunAttr {
+                data_in: &[0u8; 64],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let results: HashMap<_, u32, u64> = HashMap::new(results_map).unwrap();
+        assert_eq!(
+            results.get(&1).unwrap(),
+            Some(5 * 11),
+            "counter * edited factor"
+        );
+        drop(object);
+
+        spec.program_mut("count").unwrap().section.autoload = false;
+        let object = Loader::new().load_spec(&spec).unwrap();
+        assert!(object.program("count").is_none());
+        assert_eq!(object.programs().count(), 0);
+        drop(object);
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}
+
+/// The public API a harness needs without `sys`: only some programs loaded by name, a typed
+/// `BPF_PROG_TEST_RUN` whose output buffers are the library's, and the kernel's BTF.
+#[test]
+fn only_named_programs_load_and_test_run_returns_data_context_and_retval() {
+    use bpfkit::loader::{KernelBtf, TestRun};
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("test_run");
+        let err = Loader::new()
+            .only_programs(&["rewrite", "no_such_prog"])
+            .load_file(&obj_path)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "object 'test_run': no program named 'no_such_prog'; \
+             the object's programs: rewrite, add_args, left_out"
+        );
+        let object = Loader::new()
+            .only_programs(&["rewrite", "add_args"])
+            .load_file(&obj_path)
+            .unwrap();
+        let mut names: Vec<&str> = object.programs().map(|p| p.name()).collect();
+        names.sort();
+        assert_eq!(names, ["add_args", "rewrite"]);
+        assert!(
+            bpfkit::info::ProgramInfo::from_fd(object.program("rewrite").unwrap().fd()).is_ok()
+        );
+
+        let packet = [0x11u8; 64];
+        let out = object
+            .program("rewrite")
+            .unwrap()
+            .test_run(&TestRun {
+                data: &packet,
+                // One run: the kernel reuses the frame across repetitions, so each would
+                // cut another 4 bytes.
+                repeat: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.retval, 3, "XDP_TX");
+        assert_eq!(out.data.len(), 60, "4 bytes cut from the tail");
+        assert_eq!(out.data[0], 0xab);
+        assert!(out.data[1..].iter().all(|&b| b == 0x11));
+        assert!(out.duration < std::time::Duration::from_secs(1));
+
+        let args: Vec<u8> = [2u32, 40, 0, 0]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        let out = object
+            .program("add_args")
+            .unwrap()
+            .test_run(&TestRun {
+                context: &args,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.retval, 7);
+        assert_eq!(
+            u32::from_ne_bytes(out.context[8..12].try_into().unwrap()),
+            42,
+            "the program's sum in the context it wrote back"
+        );
+        drop(object);
+
+        let kernel = KernelBtf::vmlinux().unwrap();
+        let len = std::fs::metadata("/sys/kernel/btf/vmlinux").unwrap().len();
+        assert_eq!(kernel.bytes().len() as u64, len);
+        let btf = kernel.parse().unwrap();
+        let id = btf
+            .id_by_name_kind("task_struct", bpfkit_obj::btf::Kind::Struct)
+            .expect("task_struct in vmlinux");
+        assert_eq!(btf.name(id).unwrap(), "task_struct");
+        drop(btf);
+        drop(kernel);
         std::fs::remove_file(obj_path).unwrap();
     }
     fds.assert_no_leak();

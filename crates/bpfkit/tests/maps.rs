@@ -247,6 +247,88 @@ fn wrong_size_value_is_a_typed_error_before_any_syscall() {
     fds.assert_no_leak();
 }
 
+/// The kernel writes a map's whole value size through the lookup's value pointer whatever
+/// the caller's buffer: every safe path that hands it a caller's buffer checks the length
+/// first. An 8-byte buffer on a 56-byte value map is a typed error, nothing reaches the
+/// kernel and the bytes after the short buffer stay untouched.
+#[test]
+fn short_output_buffers_are_typed_errors_before_the_syscall() {
+    let fds = FdCheck::start();
+    {
+        let data = create("h_short", MapType::Hash, 4, 56, 4);
+        let value: Vec<u8> = (0..56).map(|i| 0xa0 ^ i as u8).collect();
+        data.update_bytes(&1u32.to_ne_bytes(), &value, 0).unwrap();
+        let percpu = create("pc_short", MapType::PercpuArray, 4, 4, 1);
+
+        // One allocation: an 8-byte "buffer" followed by a guard the kernel must not reach.
+        let mut memory = [0x55u8; 64];
+        let before = sys::bpf_calls_on_this_thread();
+        let (short, guard) = memory.split_at_mut(8);
+        let err = data
+            .lookup_bytes(&1u32.to_ne_bytes(), short, 0)
+            .unwrap_err();
+        assert!(
+            matches!(&err, MapError::ValueSize { name, expected: 56, actual: 8 } if name == "h_short"),
+            "{err:?}"
+        );
+        let mut keys = [0u8; 4 * 4];
+        let mut cursor = BatchCursor::new();
+        let err = data
+            .lookup_batch_into_bytes(&mut cursor, false, &mut keys, short, 4)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MapError::ValueSize {
+                    expected: 56,
+                    actual: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = data
+            .lookup_batch_into_bytes(&mut cursor, true, &mut keys[..3], &mut [0u8; 56 * 4], 4)
+            .unwrap_err();
+        assert!(
+            matches!(err, MapError::KeySize { expected: 4, .. }),
+            "{err:?}"
+        );
+        // A per-CPU value is one 8-byte slot per possible CPU, not the value size.
+        let err = percpu
+            .lookup_bytes(&0u32.to_ne_bytes(), &mut short[..4], 0)
+            .unwrap_err();
+        assert!(
+            matches!(err, MapError::ValueSize { actual: 4, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            sys::bpf_calls_on_this_thread(),
+            before,
+            "nothing reached the kernel"
+        );
+        assert!(guard.iter().all(|&b| b == 0x55), "guard bytes untouched");
+        assert!(short.iter().all(|&b| b == 0x55), "short buffer untouched");
+        assert!(!cursor.is_done());
+
+        // The same calls with the map's sizes read back what was written.
+        let mut full = vec![0u8; 56];
+        assert!(data
+            .lookup_bytes(&1u32.to_ne_bytes(), &mut full, 0)
+            .unwrap());
+        assert_eq!(full, value);
+        let mut values = vec![0u8; 56 * 4];
+        let n = data
+            .lookup_batch_into_bytes(&mut cursor, false, &mut keys, &mut values, 4)
+            .unwrap();
+        assert_eq!(
+            (n, &keys[..4], &values[..56]),
+            (1, &1u32.to_ne_bytes()[..], &value[..])
+        );
+    }
+    fds.assert_no_leak();
+}
+
 #[test]
 fn array_values_read_back_and_through_mmap() {
     let fds = FdCheck::start();
@@ -274,6 +356,11 @@ fn array_values_read_back_and_through_mmap() {
         assert_eq!(arr.get(1).unwrap(), 77, "write through mmap seen by lookup");
         let values: Vec<u64> = arr.iter().map(Result::unwrap).collect();
         assert_eq!(values, [0, 77, 0x1122_3344_5566_7788, 0]);
+        // A read-only mapping refuses the write (instead of faulting) and still reads.
+        let read_only = arr.mmap(false).unwrap();
+        assert!(!read_only.write(8, &1u64.to_ne_bytes()));
+        assert_eq!(arr.read_mapped(&read_only, 1).unwrap(), 77);
+        assert_eq!(arr.get(1).unwrap(), 77);
     }
     fds.assert_no_leak();
 }

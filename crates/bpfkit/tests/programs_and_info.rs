@@ -452,3 +452,76 @@ fn btf_load_failure_carries_the_kernel_log_and_token_errors_name_the_command() {
     }
     fds.assert_no_leak();
 }
+
+/// `BPF_PROG_TEST_RUN` writes only into the output buffers it was given, bounded by their
+/// lengths: an empty `data_out` is "no output" (the kernel would treat a zero size as
+/// unbounded), a short one gets ENOSPC with the bytes after it untouched, and a context a
+/// syscall program writes back never reaches the caller's shared `ctx_in`.
+#[test]
+fn test_run_writes_only_inside_the_callers_buffers() {
+    let fds = FdCheck::start();
+    {
+        let prog = load(
+            uapi::BPF_PROG_TYPE_SOCKET_FILTER,
+            "pass",
+            &[mov64_imm(0, 3), exit()],
+        );
+        let packet: Vec<u8> = (0..64u8).collect();
+        let out = sys::prog_test_run(
+            prog.as_fd(),
+            TestRunAttr {
+                data_in: &packet,
+                data_out: Some(&mut []),
+                ..Default::default()
+            },
+        )
+        .expect("empty data_out is no output");
+        assert_eq!((out.retval, out.data_size_out), (3, 64));
+
+        let mut memory = [0xeeu8; 32];
+        let (short, guard) = memory.split_at_mut(16);
+        let err = sys::prog_test_run(
+            prog.as_fd(),
+            TestRunAttr {
+                data_in: &packet,
+                data_out: Some(short),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.errno(), Some(libc::ENOSPC));
+        // The kernel filled all 16 bytes (a socket filter's output starts with the 14-byte
+        // Ethernet header it rebuilt, zeroes here, then the packet).
+        assert_eq!(short, [&[0u8; 14][..], &packet[14..16]].concat());
+        assert!(
+            guard.iter().all(|&b| b == 0xee),
+            "bytes after data_out untouched"
+        );
+
+        // Syscall program: *(u32 *)(ctx + 0) = 99; return 0.
+        let syscall = sys::prog_load(&ProgLoadAttr {
+            prog_type: uapi::BPF_PROG_TYPE_SYSCALL,
+            insns: &[insn(0x62, 1, 0, 0, 99), mov64_imm(0, 0), exit()],
+            license: c"GPL",
+            name: "write_ctx",
+            prog_flags: uapi::BPF_F_SLEEPABLE,
+            ..Default::default()
+        })
+        .expect("load syscall program")
+        .0;
+        let ctx = [0u8; 8];
+        sys::prog_test_run(
+            syscall.as_fd(),
+            TestRunAttr {
+                ctx_in: &ctx,
+                ..Default::default()
+            },
+        )
+        .expect("run syscall program");
+        assert_eq!(ctx, [0u8; 8], "shared ctx_in is not written");
+        let mut ctx = [0u8; 8];
+        sys::attach::prog_run_syscall(syscall.as_fd(), &mut ctx).unwrap();
+        assert_eq!(u32::from_ne_bytes(ctx[..4].try_into().unwrap()), 99);
+    }
+    fds.assert_no_leak();
+}

@@ -15,6 +15,7 @@
 mod btf_ext;
 mod btf_maps;
 mod data;
+mod edit;
 mod elf;
 mod error;
 mod externs;
@@ -29,6 +30,7 @@ pub use data::{
     internal_map_name, object_name_from_path, DataKind, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,
     BPF_OBJ_NAME_LEN,
 };
+pub use edit::{SpecError, ValueKind, VariableMut, VariableValue};
 pub use error::ObjectError;
 pub use externs::{ExternKind, ExternSpec, KconfigType, KCONFIG_SECTION, KSYMS_SECTION};
 pub use kinds::{AttachType, MapType, ProgramType};

@@ -3,7 +3,7 @@
 
 use std::os::fd::OwnedFd;
 
-use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind, Type};
+use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind};
 use bpfkit_obj::relo::{TypeId, TypeInfo, TypeSource};
 
 use crate::features::{self, Probe};
@@ -71,19 +71,6 @@ pub(crate) fn load(bytes: &[u8]) -> Result<OwnedFd, sys::ProgLoadError> {
     sys::btf_load(bytes)
 }
 
-/// `(offset, size)` of variable `var` in DATASEC `section` of the object's parsed BTF
-/// (parsed once per load by the caller).
-pub(crate) fn datasec_var(btf: &Btf<'_>, section: &str, var: &str) -> Option<(u32, u32)> {
-    let sec_id = btf.id_by_name_kind(section, Kind::Datasec)?;
-    let Ok(Type::Datasec(sec)) = btf.type_by_id(sec_id) else {
-        return None;
-    };
-    sec.vars
-        .iter()
-        .find(|e| btf.name(e.type_id).ok() == Some(var))
-        .map(|e| (e.offset, e.size))
-}
-
 /// The running kernel's BTF bytes (`/sys/kernel/btf/vmlinux`): mapped read-only where the
 /// kernel allows it (6.16+; no copy, no 4 KiB read loop), read otherwise.
 pub(crate) enum KernelBtfBytes {
@@ -119,6 +106,53 @@ impl KernelBtfBytes {
             Self::Mapped(region) => unsafe { region.as_slice() },
             Self::Read(bytes) => bytes,
         }
+    }
+}
+
+/// The running kernel's BTF, as the loader reads it for CO-RE: `/sys/kernel/btf/vmlinux`
+/// mapped read-only where the kernel allows it (6.16+), read into memory otherwise.
+///
+/// ```no_run
+/// let kernel = bpfkit::loader::KernelBtf::vmlinux()?;
+/// let btf = kernel.parse()?;
+/// let id = btf.id_by_name_kind("task_struct", bpfkit_obj::btf::Kind::Struct);
+/// assert!(id.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct KernelBtf {
+    bytes: KernelBtfBytes,
+}
+
+impl std::fmt::Debug for KernelBtf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelBtf")
+            .field("mapped", &matches!(self.bytes, KernelBtfBytes::Mapped(_)))
+            .field("len", &self.bytes().len())
+            .finish()
+    }
+}
+
+impl KernelBtf {
+    /// The running kernel's BTF (`/sys/kernel/btf/vmlinux`).
+    pub fn vmlinux() -> std::io::Result<Self> {
+        Self::open("/sys/kernel/btf/vmlinux")
+    }
+
+    /// Raw (non-split) BTF from a file, e.g. a BTFHub file for another kernel.
+    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        KernelBtfBytes::open(path.as_ref())
+            .map(|bytes| Self { bytes })
+            .map_err(std::io::Error::other)
+    }
+
+    /// The raw BTF bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.bytes()
+    }
+
+    /// Parse it (lazily: types are decoded on demand, strings borrowed from the bytes).
+    pub fn parse(&self) -> Result<Btf<'_>, bpfkit_obj::btf::BtfError> {
+        Btf::parse(self.bytes())
     }
 }
 

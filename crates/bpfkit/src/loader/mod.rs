@@ -13,7 +13,13 @@ mod kconfig;
 mod link;
 mod object;
 
-pub use object::{Object, Program};
+pub use btf::KernelBtf;
+pub use object::{Object, Program, TestRun, TestRunOutput};
+
+/// The parsed object the loader reads, with its checked editors
+/// ([`ObjectSpec::variable_mut`], [`ObjectSpec::map_mut`], [`ObjectSpec::program_mut`]):
+/// parse, edit, then [`Loader::load_spec`].
+pub use bpfkit_obj::object::{ObjectSpec, SpecError, VariableMut, VariableValue};
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -22,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use bpfkit_obj::btf::{Btf, BtfExt};
 use bpfkit_obj::object::{
-    DataKind, MapDefinition, MapSpec, ObjectError, ObjectSpec, Pinning, ProgramSpec, SlotValue,
+    DataKind, MapDefinition, MapSpec, ObjectError, Pinning, ProgramSpec, SlotValue,
 };
 use bpfkit_obj::relo::TypeSource;
 
@@ -108,7 +114,24 @@ pub enum LoadError {
         #[source]
         source: Box<ProgLoadError>,
     },
-    /// A `.rodata` variable set by the user does not exist or has another size.
+    /// An override names a map or global variable the object does not have (a typo would
+    /// otherwise silently leave the object's value in place).
+    #[error(
+        "object '{object}': no {kind} named '{name}'; the object's {kind}s: {}",
+        list_or_none(known)
+    )]
+    UnknownName {
+        /// The object name.
+        object: String,
+        /// `"map"` or `"global variable"`.
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The names the object has, in object order.
+        known: Vec<String>,
+    },
+    /// A `.rodata` variable set by the user has another size, or cannot be found by name
+    /// because the object has no BTF.
     #[error("object '{object}': global '{name}': {reason}")]
     Global {
         /// The object name.
@@ -120,7 +143,18 @@ pub enum LoadError {
     },
 }
 
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
 /// Loads objects into the kernel. Options are set before [`Loader::load`].
+///
+/// Overrides name maps and globals of the object: a name the object does not have is a
+/// [`LoadError::UnknownName`] at load, before anything is created in the kernel.
 ///
 /// ```no_run
 /// let object = bpfkit::loader::Loader::new()
@@ -138,6 +172,7 @@ pub struct Loader {
     globals: Vec<(String, Vec<u8>)>,
     max_entries: HashMap<String, u32>,
     value_size: HashMap<String, u32>,
+    only_programs: Option<Vec<String>>,
     kernel_btf: PathBuf,
     log_level: u32,
     /// freplace programs: (program, target program fd, BTF id of the replaced function).
@@ -159,6 +194,7 @@ impl Loader {
             globals: Vec::new(),
             max_entries: HashMap::new(),
             value_size: HashMap::new(),
+            only_programs: None,
             kernel_btf: PathBuf::from("/sys/kernel/btf/vmlinux"),
             log_level: 0,
             extension_targets: Vec::new(),
@@ -189,12 +225,17 @@ impl Loader {
     }
 
     /// Set a `.rodata` (or `.data`/`.bss`) variable's initial bytes before load.
+    ///
+    /// At load, a name that is no variable of the object's global-data sections is a
+    /// [`LoadError::UnknownName`], and bytes of another size than the variable's a
+    /// [`LoadError::Global`].
     pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> &mut Self {
         self.globals.push((name.to_owned(), bytes.to_vec()));
         self
     }
 
     /// Override a map's `max_entries` (maps the tools size at start have 0 in the object).
+    /// A map name the object does not have is a [`LoadError::UnknownName`] at load.
     pub fn max_entries(&mut self, map: &str, max_entries: u32) -> &mut Self {
         self.max_entries.insert(map.to_owned(), max_entries);
         self
@@ -202,8 +243,17 @@ impl Loader {
 
     /// Override a map's `value_size` (e.g. stack trace maps sized by the tool's
     /// `perf_max_stack_depth`). The map is then created without BTF for its value.
+    /// A map name the object does not have is a [`LoadError::UnknownName`] at load.
     pub fn value_size(&mut self, map: &str, value_size: u32) -> &mut Self {
         self.value_size.insert(map.to_owned(), value_size);
+        self
+    }
+
+    /// Load only the programs named here (every other program of the object stays out, as
+    /// with `autoload = false`); maps are created as usual. A name the object does not have
+    /// is a [`LoadError::UnknownName`] at load.
+    pub fn only_programs<S: AsRef<str>>(&mut self, names: &[S]) -> &mut Self {
+        self.only_programs = Some(names.iter().map(|n| n.as_ref().to_owned()).collect());
         self
     }
 
@@ -244,6 +294,19 @@ impl Loader {
     ///
     /// On failure, maps this call pinned are unpinned again (reused pins are left alone).
     pub fn load_spec(&self, spec: &ObjectSpec) -> Result<Object, LoadError> {
+        // Overrides are edits of the spec (the same checked editors a caller can use): the
+        // load below reads only the spec.
+        let edited;
+        let spec = if self.globals.is_empty()
+            && self.max_entries.is_empty()
+            && self.value_size.is_empty()
+            && self.only_programs.is_none()
+        {
+            spec
+        } else {
+            edited = self.edit(spec)?;
+            &edited
+        };
         let mut new_pins = Vec::new();
         let result = self.load_spec_inner(spec, &mut new_pins);
         if result.is_err() {
@@ -285,6 +348,7 @@ impl Loader {
                 log::warn!("object '{object}': BTF unusable ({e}); loading without BTF");
                 None
             });
+        let local_btf = prepared.as_ref().and_then(|p| Btf::parse(&p.fixed).ok());
         let btf_fd: Option<OwnedFd> =
             prepared
                 .as_ref()
@@ -298,7 +362,6 @@ impl Loader {
                         None
                     }
                 });
-        let local_btf = prepared.as_ref().and_then(|p| Btf::parse(&p.fixed).ok());
         let btf_ext = spec.btf_ext.as_deref().and_then(|b| BtfExt::parse(b).ok());
 
         // Kernel BTF, only when something needs it.
@@ -324,7 +387,7 @@ impl Loader {
         let mut map_fds: HashMap<String, i32> = HashMap::new();
         let mut kconfig_map = None;
         for m in &spec.maps {
-            let data = self.create_map(spec, m, local_btf.as_ref(), btf_fd.as_ref(), new_pins)?;
+            let data = self.create_map(spec, m, btf_fd.as_ref(), new_pins)?;
             if m.definition == MapDefinition::Kconfig {
                 kconfig_map = Some(m.name.clone());
             }
@@ -399,6 +462,17 @@ impl Loader {
                         .map(|p| p.fd().as_raw_fd()),
                     SlotValue::Map(name) => map_fds.get(name).copied(),
                 };
+                if fd.is_none()
+                    && matches!(&slot.value, SlotValue::Program(name)
+                    if spec.programs.iter().any(|p| &p.name == name && !p.section.autoload))
+                {
+                    log::debug!(
+                        "map '{}': slot {} left empty: its program is not loaded",
+                        m.name,
+                        slot.index
+                    );
+                    continue;
+                }
                 let fd = fd.ok_or_else(|| LoadError::MapSetup {
                     object: object.clone(),
                     map: m.name.clone(),
@@ -417,11 +491,70 @@ impl Loader {
         Ok(Object::new(object, maps, programs, btf_fd))
     }
 
+    /// `spec` with this loader's overrides applied through the checked spec editors
+    /// ([`ObjectSpec::map_mut`], [`ObjectSpec::variable_mut`]): a name the object does not
+    /// have or a global of another size is an error before anything reaches the kernel.
+    fn edit(&self, spec: &ObjectSpec) -> Result<ObjectSpec, LoadError> {
+        let object = &spec.name;
+        let spec_err = |e: SpecError| match e {
+            SpecError::UnknownName { kind, name, known } => LoadError::UnknownName {
+                object: object.clone(),
+                kind,
+                name,
+                known,
+            },
+            SpecError::VariableSize {
+                name,
+                expected,
+                actual,
+            } => LoadError::Global {
+                object: object.clone(),
+                name,
+                reason: format!("is {expected} bytes, {actual} given"),
+            },
+            other => LoadError::Global {
+                object: object.clone(),
+                name: match &other {
+                    SpecError::NoBtf { name } | SpecError::VariableType { name, .. } => {
+                        name.clone()
+                    }
+                    _ => String::new(),
+                },
+                reason: other.to_string(),
+            },
+        };
+        let mut edited = spec.clone();
+        for (name, &n) in &self.max_entries {
+            edited.map_mut(name).map_err(spec_err)?.max_entries = n;
+        }
+        for (name, &size) in &self.value_size {
+            let m = edited.map_mut(name).map_err(spec_err)?;
+            m.value_size = size;
+            // The object's BTF describes the old value: create the map without BTF.
+            m.btf_key_type_id = None;
+            m.btf_value_type_id = None;
+        }
+        if let Some(only) = &self.only_programs {
+            for name in only {
+                edited.program_mut(name).map_err(spec_err)?;
+            }
+            for p in &mut edited.programs {
+                p.section.autoload = only.contains(&p.name);
+            }
+        }
+        for (name, bytes) in &self.globals {
+            edited
+                .variable_mut(name)
+                .and_then(|mut v| v.set_bytes(bytes).map(drop))
+                .map_err(spec_err)?;
+        }
+        Ok(edited)
+    }
+
     fn create_map(
         &self,
         spec: &ObjectSpec,
         m: &MapSpec,
-        local_btf: Option<&Btf<'_>>,
         btf_fd: Option<&OwnedFd>,
         new_pins: &mut Vec<PathBuf>,
     ) -> Result<MapData, LoadError> {
@@ -438,40 +571,14 @@ impl Loader {
         };
         let map_type = MapType::from_number(m.map_type as u32)
             .ok_or_else(|| setup(format!("unknown map type {}", m.map_type as u32)))?;
-        let mut max_entries = self
-            .max_entries
-            .get(&m.name)
-            .copied()
-            .unwrap_or(m.max_entries);
-        let value_size_override = self.value_size.get(&m.name).copied();
-        let value_size = value_size_override.unwrap_or(m.value_size);
+        let mut max_entries = m.max_entries;
+        let value_size = m.value_size;
         if max_entries == 0 && map_type == MapType::PerfEventArray {
             max_entries = crate::maps::possible_cpus().map_err(map_err)? as u32;
         }
 
-        // Initial bytes, with the user's globals applied.
+        // Initial bytes (globals already set in the spec).
         let mut initial = m.data.clone();
-        if let (Some(bytes), MapDefinition::Data { section, .. }) =
-            (initial.as_mut(), &m.definition)
-        {
-            for (name, value) in &self.globals {
-                let Some((off, size)) = local_btf.and_then(|b| btf::datasec_var(b, section, name))
-                else {
-                    continue;
-                };
-                if size as usize != value.len() {
-                    return Err(LoadError::Global {
-                        object: object.clone(),
-                        name: name.clone(),
-                        reason: format!("is {size} bytes, {} given", value.len()),
-                    });
-                }
-                let end = off as usize + value.len();
-                if let Some(dst) = bytes.get_mut(off as usize..end) {
-                    dst.copy_from_slice(value);
-                }
-            }
-        }
 
         // Reuse a pin.
         let pin_path = match (m.pinning, &self.pin_dir) {
@@ -515,13 +622,11 @@ impl Loader {
             ));
         }
         let inner = match &m.inner_map {
-            Some(inner) => Some(self.create_map(spec, inner, local_btf, btf_fd, new_pins)?),
+            Some(inner) => Some(self.create_map(spec, inner, btf_fd, new_pins)?),
             None => None,
         };
         let btf_ids = match (btf_fd, m.btf_value_type_id) {
-            (Some(fd), Some(v)) if value_size_override.is_none() => {
-                Some((fd.as_fd(), m.btf_key_type_id.unwrap_or(0), v))
-            }
+            (Some(fd), Some(v)) => Some((fd.as_fd(), m.btf_key_type_id.unwrap_or(0), v)),
             _ => None,
         };
         let mut params = MapParams::new(&m.name, map_type, m.key_size, value_size, max_entries);

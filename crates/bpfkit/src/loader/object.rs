@@ -6,7 +6,41 @@ use bpfkit_obj::object::ProgramSection;
 
 use crate::info::ProgramInfo;
 use crate::maps::MapData;
-use crate::sys::SysResult;
+use crate::programs::{AttachError, ProgramType};
+use crate::sys::{self, SysResult};
+
+/// Input of [`Program::test_run`] (`BPF_PROG_TEST_RUN`).
+#[derive(Debug, Clone, Default)]
+pub struct TestRun<'a> {
+    /// Packet or input data (empty for program types that take none).
+    pub data: &'a [u8],
+    /// Context input (e.g. `struct __sk_buff`, `struct xdp_md`, a syscall program's
+    /// argument struct); empty for the kernel's default.
+    pub context: &'a [u8],
+    /// Repetitions (0 means 1); the duration is the average.
+    pub repeat: u32,
+    /// Room for the output data: `None` is the input's length plus 4 KiB (programs may
+    /// grow a packet). A program that produces more fails with ENOSPC.
+    pub data_out_capacity: Option<usize>,
+    /// `BPF_F_TEST_*` flags.
+    pub flags: u32,
+    /// CPU to run on (sets `BPF_F_TEST_RUN_ON_CPU`).
+    pub cpu: Option<u32>,
+}
+
+/// What [`Program::test_run`] returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRunOutput {
+    /// The program's return value.
+    pub retval: u32,
+    /// Average run time of one repetition, as the kernel measured it.
+    pub duration: std::time::Duration,
+    /// The output data (the packet after the program), as long as the kernel reported.
+    pub data: Vec<u8>,
+    /// The output context: the context the program left (syscall programs write their
+    /// argument struct back), empty when the kernel returned none.
+    pub context: Vec<u8>,
+}
 
 /// A loaded program: its name, section and fd.
 #[derive(Debug)]
@@ -44,6 +78,64 @@ impl Program {
     /// The kernel id.
     pub fn id(&self) -> SysResult<u32> {
         self.info().map(|i| i.id)
+    }
+
+    /// Run the program once (or `repeat` times) on `input` with `BPF_PROG_TEST_RUN`,
+    /// returning its return value, the average duration and the output data and context.
+    /// Every buffer the kernel writes is owned here and sized for it.
+    ///
+    /// ```no_run
+    /// # let object = bpfkit::loader::Loader::new().load_file("xdp.bpf.o")?;
+    /// use bpfkit::loader::TestRun;
+    /// let out = object.program("xdp_pass").unwrap().test_run(&TestRun {
+    ///     data: &[0u8; 64],
+    ///     ..Default::default()
+    /// })?;
+    /// assert_eq!(out.retval, 2); // XDP_PASS
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "BPF_PROG_TEST_RUN")]
+    pub fn test_run(&self, input: &TestRun<'_>) -> Result<TestRunOutput, AttachError> {
+        let err = |e| AttachError::syscall(&self.name, "BPF_PROG_TEST_RUN", e);
+        if self.section.program_type == ProgramType::Syscall {
+            // Syscall programs write their context back into ctx_in and take no ctx_out.
+            let mut context = input.context.to_vec();
+            let retval = sys::attach::prog_run_syscall(self.fd(), &mut context).map_err(err)?;
+            return Ok(TestRunOutput {
+                retval,
+                duration: std::time::Duration::ZERO,
+                data: Vec::new(),
+                context,
+            });
+        }
+        let capacity = input.data_out_capacity.unwrap_or(input.data.len() + 4096);
+        let mut data = vec![0u8; if input.data.is_empty() { 0 } else { capacity }];
+        let mut context = vec![0u8; input.context.len()];
+        let mut flags = input.flags;
+        if input.cpu.is_some() {
+            flags |= sys::uapi::BPF_F_TEST_RUN_ON_CPU;
+        }
+        let out = sys::prog_test_run(
+            self.fd(),
+            sys::TestRunAttr {
+                data_in: input.data,
+                data_out: Some(&mut data),
+                ctx_in: input.context,
+                ctx_out: Some(&mut context),
+                repeat: input.repeat,
+                flags,
+                cpu: input.cpu.unwrap_or(0),
+            },
+        )
+        .map_err(err)?;
+        data.truncate(out.data_size_out as usize);
+        context.truncate(out.ctx_size_out as usize);
+        Ok(TestRunOutput {
+            retval: out.retval,
+            duration: std::time::Duration::from_nanos(out.duration_ns.into()),
+            data,
+            context,
+        })
     }
 
     /// Pin the program at `path` on a bpffs; it then outlives this process until unpinned

@@ -43,6 +43,8 @@ impl<T: Borrow<MapData>, V: Pod> BloomFilter<T, V> {
         let m = self.map();
         // The kernel reads the value to test through the lookup's value pointer.
         let mut probe = value.as_bytes().to_vec();
-        sys::map_lookup_elem(m.as_fd(), &[], &mut probe, 0).map_err(|s| m.syscall(s))
+        // SAFETY: `new` checked that `V` has the map's value size, so `probe` is exactly the
+        // value size the kernel reads (bloom filters never write it back).
+        unsafe { sys::map_lookup_elem(m.as_fd(), &[], &mut probe, 0) }.map_err(|s| m.syscall(s))
     }
 }

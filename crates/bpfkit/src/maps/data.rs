@@ -303,7 +303,9 @@ impl MapData {
     pub fn lookup_bytes(&self, key: &[u8], value: &mut [u8], flags: u64) -> Result<bool, MapError> {
         self.check_key(key.len())?;
         self.check_value_buffer(value.len())?;
-        sys::map_lookup_elem(self.fd.as_fd(), key, value, flags).map_err(|s| self.syscall(s))
+        // SAFETY: the key and value buffer sizes were just checked against the map's.
+        unsafe { sys::map_lookup_elem(self.fd.as_fd(), key, value, flags) }
+            .map_err(|s| self.syscall(s))
     }
 
     /// Set `key` to `value` (`BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`). Sizes are checked
@@ -328,8 +330,9 @@ impl MapData {
             self.check_key(k.len())?;
         }
         let mut next = vec![0u8; self.key_size as usize];
-        let found =
-            sys::map_get_next_key(self.fd.as_fd(), key, &mut next).map_err(|s| self.syscall(s))?;
+        // SAFETY: `key` (checked above) and `next` have the map's key size.
+        let found = unsafe { sys::map_get_next_key(self.fd.as_fd(), key, &mut next) }
+            .map_err(|s| self.syscall(s))?;
         Ok(found.then_some(next))
     }
 
@@ -372,10 +375,14 @@ impl MapData {
                 count: chunk,
                 elem_flags: 0,
             };
-            let outcome = if delete {
-                sys::map_lookup_and_delete_batch(self.fd.as_fd(), buffers)
-            } else {
-                sys::map_lookup_batch(self.fd.as_fd(), buffers)
+            // SAFETY: `keys`/`values` tails were just resized to `chunk` elements of the key
+            // and value buffer sizes; both tokens have the batch token size.
+            let outcome = unsafe {
+                if delete {
+                    sys::map_lookup_and_delete_batch(self.fd.as_fd(), buffers)
+                } else {
+                    sys::map_lookup_batch(self.fd.as_fd(), buffers)
+                }
             };
             let outcome = match outcome {
                 Ok(o) => o,
@@ -411,14 +418,14 @@ impl MapData {
         elem_flags: u64,
     ) -> Result<usize, MapError> {
         let value_size = self.value_buffer_size()?;
-        if keys.len() != count * self.key_size as usize {
+        if keys.len() != count.saturating_mul(self.key_size as usize) {
             return Err(MapError::KeySize {
                 name: self.name.clone(),
                 expected: self.key_size,
                 actual: keys.len() / count.max(1),
             });
         }
-        if values.len() != count * value_size {
+        if values.len() != count.saturating_mul(value_size) {
             return Err(MapError::ValueSize {
                 name: self.name.clone(),
                 expected: value_size as u32,
@@ -433,7 +440,7 @@ impl MapData {
 
     /// Delete `count` keys laid end to end.
     pub fn delete_batch_bytes(&self, keys: &[u8], count: usize) -> Result<usize, MapError> {
-        if keys.len() != count * self.key_size as usize {
+        if keys.len() != count.saturating_mul(self.key_size as usize) {
             return Err(MapError::KeySize {
                 name: self.name.clone(),
                 expected: self.key_size,
@@ -465,14 +472,14 @@ impl MapData {
         }
         let value_size = self.value_buffer_size()?;
         let n = count as usize;
-        if keys.len() < n * self.key_size as usize {
+        if keys.len() < n.saturating_mul(self.key_size as usize) {
             return Err(MapError::KeySize {
                 name: self.name.clone(),
                 expected: self.key_size,
                 actual: keys.len() / n,
             });
         }
-        if values.len() < n * value_size {
+        if values.len() < n.saturating_mul(value_size) {
             return Err(MapError::ValueSize {
                 name: self.name.clone(),
                 expected: value_size as u32,
@@ -483,15 +490,19 @@ impl MapData {
         if cursor.token.len() < token_size {
             cursor.token.resize(token_size, 0);
         }
-        let outcome = sys::map_lookup_batch_resume(
-            self.fd.as_fd(),
-            delete,
-            &mut cursor.token,
-            cursor.started,
-            keys,
-            values,
-            count,
-        )
+        // SAFETY: `keys`/`values` hold `count` elements of the key and value buffer sizes
+        // and the token the batch token size (all checked above).
+        let outcome = unsafe {
+            sys::map_lookup_batch_resume(
+                self.fd.as_fd(),
+                delete,
+                &mut cursor.token,
+                cursor.started,
+                keys,
+                values,
+                count,
+            )
+        }
         .map_err(|s| self.syscall(s))?;
         cursor.started = true;
         cursor.done = outcome.done;

@@ -52,9 +52,11 @@ impl<T: Borrow<MapData>, K: Pod, V: Pod> HashMap<T, K, V> {
     pub fn get(&self, key: &K) -> Result<Option<V>, MapError> {
         let mut value = V::zeroed();
         let m = self.map();
-        // `new` checked that `K` and `V` have the map's key and value sizes.
-        let found = sys::map_lookup_elem(m.fd(), key.as_bytes(), pod_bytes_mut(&mut value), 0)
-            .map_err(|s| m.syscall(s))?;
+        // SAFETY: `new` checked that `K` and `V` have the map's key and value sizes (and
+        // that the map is not per-CPU), so the kernel writes exactly `size_of::<V>()` bytes.
+        let found =
+            unsafe { sys::map_lookup_elem(m.fd(), key.as_bytes(), pod_bytes_mut(&mut value), 0) }
+                .map_err(|s| m.syscall(s))?;
         Ok(found.then_some(value))
     }
 

@@ -14,15 +14,19 @@ fn push(m: &MapData, value: &[u8], flags: u64) -> Result<(), MapError> {
 
 fn pop<V: Pod>(m: &MapData) -> Result<Option<V>, MapError> {
     let mut v = V::zeroed();
-    let found = sys::map_lookup_and_delete_elem(m.as_fd(), &[], pod_bytes_mut(&mut v), 0)
-        .map_err(|s| m.syscall(s))?;
+    // SAFETY: the typed views' `new` checked that `V` has the map's value size (queues and
+    // stacks have no key), so the kernel writes exactly `size_of::<V>()` bytes.
+    let found =
+        unsafe { sys::map_lookup_and_delete_elem(m.as_fd(), &[], pod_bytes_mut(&mut v), 0) }
+            .map_err(|s| m.syscall(s))?;
     Ok(found.then_some(v))
 }
 
 fn peek<V: Pod>(m: &MapData) -> Result<Option<V>, MapError> {
     let mut v = V::zeroed();
-    let found =
-        sys::map_lookup_elem(m.as_fd(), &[], pod_bytes_mut(&mut v), 0).map_err(|s| m.syscall(s))?;
+    // SAFETY: as in `pop`: `V` has the map's value size, checked by `new`.
+    let found = unsafe { sys::map_lookup_elem(m.as_fd(), &[], pod_bytes_mut(&mut v), 0) }
+        .map_err(|s| m.syscall(s))?;
     Ok(found.then_some(v))
 }
 

@@ -1,6 +1,8 @@
 //! Kernel probes (`BPF_PROG_TYPE_KPROBE`): kprobe/kretprobe through the `kprobe` perf PMU
 //! (Linux 4.17) or a tracefs `kprobe_events` entry, ksyscall (the arch's syscall wrapper), and
-//! kprobe.multi links (Linux 5.18) with per-function cookies.
+//! kprobe.multi links (Linux 5.18) with per-function cookies. A `kprobe.session` program
+//! (Linux 6.10) goes through [`attach_multi`] too, with its own attach type
+//! (`BPF_TRACE_KPROBE_SESSION`): it runs on entry and on return of each function.
 //!
 //! Kernels built without `CONFIG_KPROBES` have neither the PMU nor `kprobe_events`: attaching
 //! fails with [`AttachError::Unsupported`] saying so.
@@ -14,6 +16,7 @@ use crate::sys::{self, perf_event, tracefs, uapi};
 
 use super::perf_attach::{attach_perf_event, expect_type};
 use super::{AttachError, ProgramType};
+use bpfkit_obj::object::AttachType;
 
 /// Options of a kprobe or kretprobe.
 #[derive(Debug, Clone, Default)]
@@ -255,7 +258,12 @@ pub struct KprobeMultiOptions {
 }
 
 /// Attach to many kernel functions with one `BPF_LINK_TYPE_KPROBE_MULTI` link (Linux 5.18).
+///
+/// A program loaded as `kprobe.session` (expected attach type `BPF_TRACE_KPROBE_SESSION`)
+/// is attached as a session (Linux 6.10): it runs on entry and, unless the entry run
+/// returned non-zero, on return; `retprobe` is refused for it.
 #[doc(alias = "kprobe.multi")]
+#[doc(alias = "kprobe.session")]
 pub fn attach_multi(
     program: &Program,
     functions: &[&str],
@@ -282,7 +290,22 @@ pub fn attach_multi(
         .map(|f| CString::new(*f).map_err(|_| AttachError::target(name, f, "contains a NUL byte")))
         .collect::<Result<_, _>>()?;
     let pointers: Vec<u64> = c_names.iter().map(|c| c.as_ptr() as u64).collect();
-    let mut attr = sys::link_create_attr(program.fd(), 0, uapi::BPF_TRACE_KPROBE_MULTI, 0);
+    // A kprobe.session program (loaded with BPF_TRACE_KPROBE_SESSION) runs on entry and
+    // return through one link of its own attach type; the kernel refuses any other.
+    let session = program.section().expected_attach_type == Some(AttachType::TraceKprobeSession);
+    if session && options.retprobe {
+        return Err(AttachError::target(
+            name,
+            &functions.join(","),
+            "a kprobe.session program runs on entry and return already; retprobe does not apply",
+        ));
+    }
+    let (attach_type, kind) = if session {
+        (sys::attach::BPF_TRACE_KPROBE_SESSION, "kprobe_session")
+    } else {
+        (uapi::BPF_TRACE_KPROBE_MULTI, "kprobe_multi")
+    };
+    let mut attr = sys::link_create_attr(program.fd(), 0, attach_type, 0);
     attr.anon_2.kprobe_multi.flags = if options.retprobe {
         uapi::BPF_F_KPROBE_MULTI_RETURN
     } else {
@@ -302,6 +325,9 @@ pub fn attach_multi(
                 Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) if !kprobes_available() => {
                     Some(NO_KPROBES)
                 }
+                Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) if session => Some(
+                    "kprobe.session needs Linux 6.10 with CONFIG_FPROBE (a program loaded with expected_attach_type BPF_TRACE_KPROBE_SESSION)",
+                ),
                 Some(libc::EOPNOTSUPP) => {
                     Some("kprobe.multi needs CONFIG_FPROBE (Linux 5.18) and a kernel with kprobes")
                 }
@@ -312,10 +338,7 @@ pub fn attach_multi(
             };
             AttachError::Syscall {
                 program: name.to_owned(),
-                operation: format!(
-                    "BPF_LINK_CREATE kprobe_multi ({} functions)",
-                    functions.len()
-                ),
+                operation: format!("BPF_LINK_CREATE {kind} ({} functions)", functions.len()),
                 source,
                 hint,
             }

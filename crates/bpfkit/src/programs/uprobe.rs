@@ -3,6 +3,8 @@
 //! (library names through `/etc/ld.so.cache` or the target process's `/proc/PID/maps`), then
 //! probed through the `uprobe` perf PMU (tracefs `uprobe_events` fallback), optionally for one
 //! process and with a BPF cookie, or many at once with a `uprobe_multi` link (Linux 6.6).
+//! A `uprobe.session` program (Linux 6.13) goes through [`attach_multi`] too, with its own
+//! attach type (`BPF_TRACE_UPROBE_SESSION`): it runs on entry and on return of each call.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -17,6 +19,7 @@ use crate::sys::{self, perf_event, tracefs};
 use super::kprobe::dynamic_event_name;
 use super::perf_attach::{attach_perf_event, expect_type};
 use super::{AttachError, ProgramType};
+use bpfkit_obj::object::AttachType;
 
 /// Options of a uprobe or uretprobe.
 #[derive(Debug, Clone, Default)]
@@ -169,7 +172,12 @@ pub struct UprobeMultiOptions {
 }
 
 /// Attach to many file offsets of one binary with a single `uprobe_multi` link (Linux 6.6).
+///
+/// A program loaded as `uprobe.session` (expected attach type `BPF_TRACE_UPROBE_SESSION`)
+/// is attached as a session (Linux 6.13): it runs on entry and, unless the entry run
+/// returned non-zero, on return; `retprobe` is refused for it.
 #[doc(alias = "uprobe.multi")]
+#[doc(alias = "uprobe.session")]
 pub fn attach_multi(
     program: &Program,
     path: &Path,
@@ -196,8 +204,24 @@ pub fn attach_multi(
     }
     let c_path = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| AttachError::target(name, &shown, "contains a NUL byte"))?;
+    // A uprobe.session program (loaded with BPF_TRACE_UPROBE_SESSION) runs on entry and
+    // return through one link of its own attach type; the kernel refuses any other.
+    let session = is_session(program);
+    if session && options.retprobe {
+        return Err(AttachError::target(
+            name,
+            &shown,
+            "a uprobe.session program runs on entry and return already; retprobe does not apply",
+        ));
+    }
+    let (attach_type, kind) = if session {
+        (sys::attach::BPF_TRACE_UPROBE_SESSION, "uprobe_session")
+    } else {
+        (sys::attach::BPF_TRACE_UPROBE_MULTI, "uprobe_multi")
+    };
     sys::attach::link_create_uprobe_multi(
         program.fd(),
+        attach_type,
         &c_path,
         offsets,
         &options.ref_ctr_offsets,
@@ -207,15 +231,25 @@ pub fn attach_multi(
     )
     .map(Link::bpf)
     .map_err(|source| {
-        let hint = matches!(source.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP))
-            .then_some("uprobe_multi links need Linux 6.6 (a program loaded with expected_attach_type BPF_TRACE_UPROBE_MULTI)");
+        let hint = matches!(source.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP)).then_some(
+            if session {
+                "uprobe.session links need Linux 6.13 (a program loaded with expected_attach_type BPF_TRACE_UPROBE_SESSION)"
+            } else {
+                "uprobe_multi links need Linux 6.6 (a program loaded with expected_attach_type BPF_TRACE_UPROBE_MULTI)"
+            },
+        );
         AttachError::Syscall {
             program: name.to_owned(),
-            operation: format!("BPF_LINK_CREATE uprobe_multi {shown} ({} offsets)", offsets.len()),
+            operation: format!("BPF_LINK_CREATE {kind} {shown} ({} offsets)", offsets.len()),
             source,
             hint,
         }
     })
+}
+
+/// `true` for a program loaded as a uprobe session (`SEC("uprobe.session/...")`).
+fn is_session(program: &Program) -> bool {
+    program.section().expected_attach_type == Some(AttachType::TraceUprobeSession)
 }
 
 /// Attach to every function of `binary` matching `pattern` (`*`/`?`) with one uprobe_multi link.

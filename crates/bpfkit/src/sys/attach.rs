@@ -10,6 +10,11 @@ use super::{bpf, uapi, zeroed, Command, SysResult, SyscallError};
 
 /// `BPF_TRACE_UPROBE_MULTI` (Linux 6.6).
 pub const BPF_TRACE_UPROBE_MULTI: u32 = 48;
+/// `BPF_TRACE_KPROBE_SESSION` (Linux 6.10): a kprobe_multi link whose program runs on entry
+/// and return of each function, as one session.
+pub const BPF_TRACE_KPROBE_SESSION: u32 = 56;
+/// `BPF_TRACE_UPROBE_SESSION` (Linux 6.13): the uprobe_multi flavour of a session.
+pub const BPF_TRACE_UPROBE_SESSION: u32 = 57;
 /// `BPF_F_UPROBE_MULTI_RETURN` (Linux 6.6).
 pub const BPF_F_UPROBE_MULTI_RETURN: u32 = 1;
 /// `BPF_LINK_TYPE_UPROBE_MULTI` (Linux 6.6).
@@ -54,8 +59,12 @@ unsafe impl uapi::Zeroable for LinkCreateUprobeMulti {}
 /// `BPF_LINK_CREATE` of a `uprobe_multi` link: one link for `offsets.len()` uprobes in `path`.
 ///
 /// `ref_ctr_offsets` and `cookies` are empty or as long as `offsets`; `pid` 0 means every process.
+/// `attach_type` is [`BPF_TRACE_UPROBE_MULTI`] or, for a program loaded as a session,
+/// [`BPF_TRACE_UPROBE_SESSION`] (the kernel requires the program's expected attach type).
+#[allow(clippy::too_many_arguments)]
 pub fn link_create_uprobe_multi(
     prog: BorrowedFd<'_>,
+    attach_type: u32,
     path: &CStr,
     offsets: &[u64],
     ref_ctr_offsets: &[u64],
@@ -63,9 +72,20 @@ pub fn link_create_uprobe_multi(
     pid: u32,
     retprobe: bool,
 ) -> SysResult<OwnedFd> {
+    // The kernel reads `cnt` entries of every array it is given: refuse shorter ones here.
+    let lengths_ok = |a: &[u64]| a.is_empty() || a.len() == offsets.len();
+    if !lengths_ok(ref_ctr_offsets) || !lengths_ok(cookies) {
+        return Err(SyscallError {
+            call: "BPF_LINK_CREATE",
+            io_error: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "uprobe_multi: ref_ctr_offsets and cookies must be empty or as long as offsets",
+            ),
+        });
+    }
     let mut attr = LinkCreateUprobeMulti {
         prog_fd: prog.as_raw_fd() as u32,
-        attach_type: BPF_TRACE_UPROBE_MULTI,
+        attach_type,
         path: path.as_ptr() as u64,
         offsets: offsets.as_ptr() as u64,
         cnt: offsets.len() as u32,

@@ -122,10 +122,25 @@ fn found(r: SysResult<i64>) -> SysResult<bool> {
 /// `BPF_MAP_LOOKUP_ELEM`: copy the value of `key` into `value`; `Ok(false)` if absent.
 /// An empty `key` is passed as NULL (queue, stack, bloom filter: key size 0).
 ///
-/// The caller passes buffers of the map's key and value sizes (value size × possible CPUs,
-/// 8-byte rounded, for per-CPU maps).
+/// The kernel writes the map's value size (value size × possible CPUs, 8-byte rounded, for
+/// per-CPU maps) into `value` whatever its length: use [`MapData::lookup_bytes`], which
+/// checks the sizes first, unless the sizes are known.
+///
+/// # Safety
+/// `key` must hold the map's key size (or be empty for maps without keys) and `value` must
+/// be at least the map's value buffer size described above.
+///
+/// Calling it without `unsafe` does not compile:
+/// ```compile_fail,E0133
+/// # fn f(fd: std::os::fd::BorrowedFd<'_>) {
+/// let mut value = [0u8; 8];
+/// let _ = bpfkit::sys::map_lookup_elem(fd, &1u32.to_ne_bytes(), &mut value, 0);
+/// # }
+/// ```
+///
+/// [`MapData::lookup_bytes`]: crate::maps::MapData::lookup_bytes
 #[inline]
-pub fn map_lookup_elem(
+pub unsafe fn map_lookup_elem(
     fd: BorrowedFd<'_>,
     key: &[u8],
     value: &mut [u8],
@@ -133,31 +148,41 @@ pub fn map_lookup_elem(
 ) -> SysResult<bool> {
     let key_addr = if key.is_empty() { 0 } else { addr(key) };
     let mut attr = elem_attr(fd, key_addr, addr_mut(value), flags);
-    // SAFETY: key/value point to live buffers of the map's sizes (caller's contract).
+    // SAFETY: key/value are live buffers of the map's sizes (this function's contract).
     found(unsafe { bpf_prefix(Command::MapLookupElem, &mut attr, ELEM_ATTR_SIZE) })
 }
 
 /// `BPF_MAP_UPDATE_ELEM`: set `key` to `value` (`BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`, `BPF_F_LOCK`).
 /// Queue, stack and bloom filter maps take an empty `key`.
+///
+/// The kernel only reads `key` and `value`, their map sizes whatever the slices' lengths: a
+/// short slice is never written, but the bytes after it would be copied into the map
+/// ([`MapData::update_bytes`] checks the sizes first).
+///
+/// [`MapData::update_bytes`]: crate::maps::MapData::update_bytes
 #[inline]
 pub fn map_update_elem(fd: BorrowedFd<'_>, key: &[u8], value: &[u8], flags: u64) -> SysResult<()> {
     let key_addr = if key.is_empty() { 0 } else { addr(key) };
     let mut attr = elem_attr(fd, key_addr, addr(value), flags);
-    // SAFETY: key/value point to live buffers of the map's sizes (caller's contract).
+    // SAFETY: the kernel only reads key/value (never writes them); they are live for the call.
     unsafe { bpf_prefix(Command::MapUpdateElem, &mut attr, ELEM_ATTR_SIZE) }.map(drop)
 }
 
-/// `BPF_MAP_DELETE_ELEM`: remove `key`; `Ok(false)` if it was absent.
+/// `BPF_MAP_DELETE_ELEM`: remove `key`; `Ok(false)` if it was absent. The kernel only reads
+/// `key` (the map's key size of it).
 #[inline]
 pub fn map_delete_elem(fd: BorrowedFd<'_>, key: &[u8]) -> SysResult<bool> {
     let mut attr = elem_attr(fd, addr(key), 0, 0);
-    // SAFETY: key points to a live buffer of the map's key size (caller's contract).
+    // SAFETY: the kernel only reads `key`, live for the call.
     found(unsafe { bpf_prefix(Command::MapDeleteElem, &mut attr, ELEM_ATTR_SIZE) })
 }
 
 /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`: pop (queue/stack, `key` empty) or take `key`'s value.
 /// `Ok(false)` when empty or absent.
-pub fn map_lookup_and_delete_elem(
+///
+/// # Safety
+/// As [`map_lookup_elem`]: the kernel writes the map's value buffer size into `value`.
+pub unsafe fn map_lookup_and_delete_elem(
     fd: BorrowedFd<'_>,
     key: &[u8],
     value: &mut [u8],
@@ -165,20 +190,26 @@ pub fn map_lookup_and_delete_elem(
 ) -> SysResult<bool> {
     let key_addr = if key.is_empty() { 0 } else { addr(key) };
     let mut attr = elem_attr(fd, key_addr, addr_mut(value), flags);
-    // SAFETY: key/value point to live buffers of the map's sizes (caller's contract).
+    // SAFETY: key/value are live buffers of the map's sizes (this function's contract).
     found(unsafe { bpf_prefix(Command::MapLookupAndDeleteElem, &mut attr, ELEM_ATTR_SIZE) })
 }
 
 /// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key when `None`) into `next`;
 /// `Ok(false)` at the end.
-pub fn map_get_next_key(
+///
+/// # Safety
+/// The kernel writes the map's key size into `next` (and reads as much of `key`): both
+/// must be at least that long ([`MapData::next_key_bytes`] sizes them itself).
+///
+/// [`MapData::next_key_bytes`]: crate::maps::MapData::next_key_bytes
+pub unsafe fn map_get_next_key(
     fd: BorrowedFd<'_>,
     key: Option<&[u8]>,
     next: &mut [u8],
 ) -> SysResult<bool> {
     let mut attr = elem_attr(fd, key.map_or(0, addr), 0, 0);
     attr.map_elem.anon_1.next_key = addr_mut(next);
-    // SAFETY: key/next point to live buffers of the map's key size (caller's contract).
+    // SAFETY: key/next are live buffers of the map's key size (this function's contract).
     found(unsafe { bpf_prefix(Command::MapGetNextKey, &mut attr, ELEM_ATTR_SIZE) })
 }
 
@@ -250,7 +281,13 @@ unsafe fn batch_raw(
     }
 }
 
-fn batch(fd: BorrowedFd<'_>, command: Command, b: BatchBuffers<'_>) -> SysResult<BatchOutcome> {
+/// # Safety
+/// As [`map_lookup_batch`].
+unsafe fn batch(
+    fd: BorrowedFd<'_>,
+    command: Command,
+    b: BatchBuffers<'_>,
+) -> SysResult<BatchOutcome> {
     let addrs = BatchAddrs {
         in_batch: b.in_batch.map_or(0, addr),
         out_batch: b.out_batch.map_or(0, addr_mut),
@@ -259,7 +296,8 @@ fn batch(fd: BorrowedFd<'_>, command: Command, b: BatchBuffers<'_>) -> SysResult
         count: b.count,
         elem_flags: b.elem_flags,
     };
-    // SAFETY: all pointers are live buffers sized for `count` elements (caller's contract).
+    // SAFETY: all pointers are live buffers sized for `count` elements (the contract of
+    // the public batch functions, passed on).
     unsafe { batch_raw(fd, command, addrs) }
 }
 
@@ -268,9 +306,16 @@ fn batch(fd: BorrowedFd<'_>, command: Command, b: BatchBuffers<'_>) -> SysResult
 /// `resume == false` starts at the first element (`in_batch` NULL). Up to `count` keys and
 /// values go to `keys` and `values`; the kernel writes where to resume into `token`.
 ///
-/// The caller passes `keys`/`values` of at least `count` elements of the map's key and
-/// value (buffer) sizes and a `token` of at least the map's batch token size.
-pub fn map_lookup_batch_resume(
+/// [`MapData::lookup_batch_into_bytes`] checks the sizes and calls this.
+///
+/// # Safety
+/// The kernel writes `count` keys and values and a token whatever the slices' lengths:
+/// `keys`/`values` must hold at least `count` elements of the map's key and value buffer
+/// sizes and `token` at least the map's batch token size (the key size, at least 4).
+///
+/// [`MapData::lookup_batch_into_bytes`]: crate::maps::MapData::lookup_batch_into_bytes
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn map_lookup_batch_resume(
     fd: BorrowedFd<'_>,
     delete: bool,
     token: &mut [u8],
@@ -293,12 +338,18 @@ pub fn map_lookup_batch_resume(
         count,
         elem_flags: 0,
     };
-    // SAFETY: token/keys/values are live buffers of the sizes above (caller's contract); the
-    // kernel reads `in_batch` before it writes `out_batch`, so one buffer serves both.
+    // SAFETY: token/keys/values are live buffers of the sizes above (this function's
+    // contract); the kernel reads `in_batch` before it writes `out_batch`, so one buffer serves both.
     unsafe { batch_raw(fd, command, addrs) }
 }
 
 /// `BPF_MAP_UPDATE_BATCH` from read-only buffers: `count` keys and values laid end to end.
+///
+/// The kernel only reads the buffers; `count` is checked against their lengths only if the
+/// map's sizes are known ([`MapData::update_batch_bytes`] does), so a short buffer makes the
+/// kernel copy the bytes after it into the map, never write them.
+///
+/// [`MapData::update_batch_bytes`]: crate::maps::MapData::update_batch_bytes
 pub fn map_update_batch_from(
     fd: BorrowedFd<'_>,
     keys: &[u8],
@@ -314,11 +365,12 @@ pub fn map_update_batch_from(
         count,
         elem_flags,
     };
-    // SAFETY: keys/values hold `count` elements (caller's contract); the kernel only reads them.
+    // SAFETY: the kernel only reads keys/values (live for the call).
     unsafe { batch_raw(fd, Command::MapUpdateBatch, addrs) }
 }
 
-/// `BPF_MAP_DELETE_BATCH` from a read-only buffer of `count` keys laid end to end.
+/// `BPF_MAP_DELETE_BATCH` from a read-only buffer of `count` keys laid end to end (the
+/// kernel only reads it).
 pub fn map_delete_batch_from(
     fd: BorrowedFd<'_>,
     keys: &[u8],
@@ -332,31 +384,53 @@ pub fn map_delete_batch_from(
         count,
         elem_flags: 0,
     };
-    // SAFETY: keys hold `count` keys (caller's contract); the kernel only reads them.
+    // SAFETY: the kernel only reads `keys` (live for the call).
     unsafe { batch_raw(fd, Command::MapDeleteBatch, addrs) }
 }
 
 /// `BPF_MAP_LOOKUP_BATCH`: up to `count` keys and values from where `in_batch` left off.
-pub fn map_lookup_batch(fd: BorrowedFd<'_>, b: BatchBuffers<'_>) -> SysResult<BatchOutcome> {
-    batch(fd, Command::MapLookupBatch, b)
+///
+/// # Safety
+/// The kernel writes `count` keys and values and the resume token whatever the slices'
+/// lengths: `keys` and `values` must hold at least `count` elements of the map's key and
+/// value buffer sizes (value size × possible CPUs, 8-byte rounded, for per-CPU maps) and
+/// `out_batch`/`in_batch` at least the map's batch token size (the key size, at least 4).
+/// [`MapData::lookup_batch_bytes`] checks all of this.
+///
+/// [`MapData::lookup_batch_bytes`]: crate::maps::MapData::lookup_batch_bytes
+pub unsafe fn map_lookup_batch(fd: BorrowedFd<'_>, b: BatchBuffers<'_>) -> SysResult<BatchOutcome> {
+    // SAFETY: this function's contract.
+    unsafe { batch(fd, Command::MapLookupBatch, b) }
 }
 
 /// `BPF_MAP_LOOKUP_AND_DELETE_BATCH`: as lookup, removing what it returns.
-pub fn map_lookup_and_delete_batch(
+///
+/// # Safety
+/// As [`map_lookup_batch`].
+pub unsafe fn map_lookup_and_delete_batch(
     fd: BorrowedFd<'_>,
     b: BatchBuffers<'_>,
 ) -> SysResult<BatchOutcome> {
-    batch(fd, Command::MapLookupAndDeleteBatch, b)
+    // SAFETY: this function's contract.
+    unsafe { batch(fd, Command::MapLookupAndDeleteBatch, b) }
 }
 
 /// `BPF_MAP_UPDATE_BATCH`: write `count` keys and values.
-pub fn map_update_batch(fd: BorrowedFd<'_>, b: BatchBuffers<'_>) -> SysResult<BatchOutcome> {
-    batch(fd, Command::MapUpdateBatch, b)
+///
+/// # Safety
+/// As [`map_lookup_batch`] (the buffers are read, `out_batch` may be written).
+pub unsafe fn map_update_batch(fd: BorrowedFd<'_>, b: BatchBuffers<'_>) -> SysResult<BatchOutcome> {
+    // SAFETY: this function's contract.
+    unsafe { batch(fd, Command::MapUpdateBatch, b) }
 }
 
 /// `BPF_MAP_DELETE_BATCH`: delete `count` keys.
-pub fn map_delete_batch(fd: BorrowedFd<'_>, b: BatchBuffers<'_>) -> SysResult<BatchOutcome> {
-    batch(fd, Command::MapDeleteBatch, b)
+///
+/// # Safety
+/// As [`map_lookup_batch`].
+pub unsafe fn map_delete_batch(fd: BorrowedFd<'_>, b: BatchBuffers<'_>) -> SysResult<BatchOutcome> {
+    // SAFETY: this function's contract.
+    unsafe { batch(fd, Command::MapDeleteBatch, b) }
 }
 
 /// `BPF_MAP_FREEZE`: make the map read-only for user space.
@@ -742,7 +816,10 @@ pub struct TestRunAttr<'a> {
     pub data_in: &'a [u8],
     /// Receives the output data (packet after the program).
     pub data_out: Option<&'a mut [u8]>,
-    /// Context input (e.g. `struct __sk_buff`, `struct xdp_md`).
+    /// Context input (e.g. `struct __sk_buff`, `struct xdp_md`). The kernel writes the
+    /// context back into its `ctx_in` for some program types (`BPF_PROG_TYPE_SYSCALL`), so
+    /// it is handed a copy: use [`attach::prog_run_syscall`](super::attach::prog_run_syscall)
+    /// to see a syscall program's changes.
     pub ctx_in: &'a [u8],
     /// Receives the output context.
     pub ctx_out: Option<&'a mut [u8]>,
@@ -768,7 +845,14 @@ pub struct TestRunOutcome {
 }
 
 /// `BPF_PROG_TEST_RUN`: run the program once (or `repeat` times) on the given input.
+///
+/// Output buffers are bounded by their lengths (the kernel stops at `data_size_out` and
+/// `ctx_size_out` and reports ENOSPC); an empty output buffer is passed as none, because the
+/// kernel treats a zero `data_size_out` as "unbounded".
 pub fn prog_test_run(prog_fd: BorrowedFd<'_>, a: TestRunAttr<'_>) -> SysResult<TestRunOutcome> {
+    // The kernel may write the context back through `ctx_in` (syscall programs): give it a
+    // private copy, never the caller's shared slice.
+    let mut ctx_copy = a.ctx_in.to_vec();
     let mut attr: bpf_attr = zeroed();
     // SAFETY: writing plain integer fields of a zeroed union member.
     let t = unsafe { &mut attr.test };
@@ -777,22 +861,24 @@ pub fn prog_test_run(prog_fd: BorrowedFd<'_>, a: TestRunAttr<'_>) -> SysResult<T
         t.data_in = addr(a.data_in);
         t.data_size_in = a.data_in.len() as u32;
     }
-    if let Some(out) = a.data_out {
+    if let Some(out) = a.data_out.filter(|o| !o.is_empty()) {
         t.data_size_out = out.len() as u32;
         t.data_out = addr_mut(out);
     }
-    if !a.ctx_in.is_empty() {
-        t.ctx_in = addr(a.ctx_in);
-        t.ctx_size_in = a.ctx_in.len() as u32;
+    if !ctx_copy.is_empty() {
+        t.ctx_size_in = ctx_copy.len() as u32;
+        t.ctx_in = addr_mut(&mut ctx_copy);
     }
-    if let Some(out) = a.ctx_out {
+    if let Some(out) = a.ctx_out.filter(|o| !o.is_empty()) {
         t.ctx_size_out = out.len() as u32;
         t.ctx_out = addr_mut(out);
     }
     t.repeat = a.repeat;
     t.flags = a.flags;
     t.cpu = a.cpu;
-    // SAFETY: all buffers outlive the call and their sizes are stated beside them.
+    // SAFETY: all buffers outlive the call and their sizes are stated beside them; the
+    // writable ones are exclusively borrowed (`ctx_copy` is ours) and non-empty, so the
+    // kernel's writes stop at the stated sizes.
     unsafe { bpf(Command::ProgTestRun, &mut attr) }?;
     // SAFETY: reading back integers the kernel wrote.
     let t = unsafe { attr.test };

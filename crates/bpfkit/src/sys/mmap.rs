@@ -11,6 +11,9 @@ use super::SysResult;
 pub struct MmapRegion {
     ptr: NonNull<u8>,
     len: usize,
+    /// The `PROT_*` bits it was mapped with: [`read`](Self::read) and
+    /// [`write`](Self::write) refuse what the mapping does not allow instead of faulting.
+    prot: i32,
 }
 
 // SAFETY: the region is plain shared memory owned by this value; access goes through
@@ -54,7 +57,7 @@ impl MmapRegion {
             return Err(last_error("mmap"));
         }
         let ptr = NonNull::new(ptr as *mut u8).ok_or_else(|| last_error("mmap"))?;
-        Ok(Self { ptr, len })
+        Ok(Self { ptr, len, prot })
     }
 
     /// Start of the mapping.
@@ -84,8 +87,11 @@ impl MmapRegion {
     }
 
     /// Copy `out.len()` bytes from `offset` (volatile: the kernel or programs may write).
-    /// Returns `false` if the range is outside the mapping.
+    /// Returns `false` if the range is outside the mapping or it is not readable.
     pub fn read(&self, offset: usize, out: &mut [u8]) -> bool {
+        if self.prot & libc::PROT_READ == 0 {
+            return false;
+        }
         let Some(end) = offset.checked_add(out.len()) else {
             return false;
         };
@@ -99,8 +105,12 @@ impl MmapRegion {
         true
     }
 
-    /// Copy `data` to `offset`. Returns `false` if the range is outside the mapping.
+    /// Copy `data` to `offset`. Returns `false` if the range is outside the mapping or it
+    /// was mapped without `PROT_WRITE` (a write would fault).
     pub fn write(&self, offset: usize, data: &[u8]) -> bool {
+        if self.prot & libc::PROT_WRITE == 0 {
+            return false;
+        }
         let Some(end) = offset.checked_add(data.len()) else {
             return false;
         };
@@ -108,8 +118,8 @@ impl MmapRegion {
             return false;
         }
         for (i, b) in data.iter().enumerate() {
-            // SAFETY: offset + i < len, inside the live writable shared mapping (a
-            // read-only mapping faults: callers map writable when they intend to write).
+            // SAFETY: offset + i < len, inside the live mapping, which is writable
+            // (`PROT_WRITE` checked above).
             unsafe { self.ptr.as_ptr().add(offset + i).write_volatile(*b) };
         }
         true
