@@ -149,3 +149,48 @@ pub(crate) fn reachable(
     }
     Ok(set)
 }
+
+/// The `n` named structs and unions most referenced by members of structs and unions
+/// (directly, or through typedefs, modifiers, arrays and pointers), most referenced first;
+/// ties in name order.
+pub(crate) fn most_referenced(btf: &Btf<'_>, n: usize) -> Result<Vec<TypeId>, GenError> {
+    let mut counts: BTreeMap<TypeId, u32> = BTreeMap::new();
+    for id in btf.local_ids() {
+        let Some(members) = btf.type_by_id(id)?.members().map(<[_]>::to_vec) else {
+            continue;
+        };
+        for m in members {
+            if let Some(target) = referenced_composite(btf, m.type_id)? {
+                *counts.entry(target).or_default() += 1;
+            }
+        }
+    }
+    let mut ranked = Vec::with_capacity(counts.len());
+    for (id, count) in counts {
+        let name = btf.name(id)?;
+        if !name.is_empty() {
+            ranked.push((std::cmp::Reverse(count), name.to_string(), id));
+        }
+    }
+    ranked.sort_unstable();
+    Ok(ranked.into_iter().take(n).map(|(_, _, id)| id).collect())
+}
+
+/// The struct or union a member type refers to through typedefs, modifiers, arrays and
+/// pointers.
+fn referenced_composite(btf: &Btf<'_>, mut id: TypeId) -> Result<Option<TypeId>, GenError> {
+    for _ in 0..bpfkit_obj::btf::MAX_RESOLVE_DEPTH {
+        match btf.type_by_id(id)? {
+            Type::Struct(_) | Type::Union(_) => return Ok(Some(id)),
+            Type::Ptr(p) => id = p.target,
+            Type::Array(a) => id = a.elem_type,
+            Type::Typedef(r)
+            | Type::Const(r)
+            | Type::Volatile(r)
+            | Type::Restrict(r)
+            | Type::TypeTag(r) => id = r.target,
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}

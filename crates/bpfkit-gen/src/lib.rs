@@ -136,6 +136,7 @@ pub enum GenError {
 pub struct Generator {
     btf: Vec<u8>,
     names: Vec<String>,
+    most_referenced: usize,
     all: bool,
     flavour: Flavour,
     module_attributes: bool,
@@ -147,6 +148,7 @@ impl Generator {
         Self {
             btf: btf.into(),
             names: Vec::new(),
+            most_referenced: 0,
             all: false,
             flavour: Flavour::Kernel,
             module_attributes: true,
@@ -175,6 +177,14 @@ impl Generator {
         self
     }
 
+    /// Adds the `n` named structs and unions that members of other structs and unions
+    /// refer to most (directly or through pointers, arrays and typedefs): the kernel's
+    /// everyday types (`list_head`, `spinlock`, `task_struct`, …).
+    pub fn most_referenced(mut self, n: usize) -> Self {
+        self.most_referenced = n;
+        self
+    }
+
     /// Generates every named struct, union, enum and typedef of the BTF (all of vmlinux).
     pub fn all_types(mut self) -> Self {
         self.all = true;
@@ -200,10 +210,10 @@ impl Generator {
         let roots = if self.all {
             collect::all_roots(&btf)?
         } else {
-            if self.names.is_empty() {
+            if self.names.is_empty() && self.most_referenced == 0 {
                 return Err(GenError::NoTypes);
             }
-            let mut roots = Vec::new();
+            let mut roots = collect::most_referenced(&btf, self.most_referenced)?;
             for name in &self.names {
                 roots.extend(collect::roots_named(&btf, name)?);
             }
