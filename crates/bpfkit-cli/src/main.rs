@@ -1,6 +1,7 @@
 //! `bpfkit`: inspect BPF objects and BTF from the command line.
 
 mod btf;
+mod gen;
 mod inspect;
 mod link;
 mod load;
@@ -41,6 +42,9 @@ enum Command {
     /// List links.
     #[command(subcommand)]
     Link(link::Command),
+    /// Generate Rust from BTF.
+    #[command(subcommand)]
+    Gen(gen::Command),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Prog(cmd) => prog::run(cmd),
         Command::Map(cmd) => map::run(cmd),
         Command::Link(cmd) => link::run(cmd),
+        Command::Gen(cmd) => gen::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -99,6 +99,12 @@ pub enum GenError {
         /// The type id.
         id: u32,
     },
+    /// An ELF object was given but it has no usable `.BTF` section.
+    #[error("ELF object: {reason}")]
+    Elf {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The BTF file could not be read.
     #[error("reading BTF from {path}: {source}")]
     Read {
@@ -143,7 +149,8 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// A generator over raw BTF bytes (a `/sys/kernel/btf/*` file or an object's `.BTF`).
+    /// A generator over BTF bytes: raw BTF (a `/sys/kernel/btf/*` file, an object's `.BTF`
+    /// section) or an ELF object, whose `.BTF` section is used.
     pub fn new(btf: impl Into<Vec<u8>>) -> Self {
         Self {
             btf: btf.into(),
@@ -155,7 +162,7 @@ impl Generator {
         }
     }
 
-    /// A generator over the raw BTF file at `path`.
+    /// A generator over the raw BTF file or ELF object at `path`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, GenError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| GenError::Read {
@@ -206,7 +213,7 @@ impl Generator {
 
     /// The Rust source.
     pub fn generate(&self) -> Result<String, GenError> {
-        let btf = Btf::parse(&self.btf)?;
+        let btf = Btf::parse(btf_section(&self.btf)?)?;
         let roots = if self.all {
             collect::all_roots(&btf)?
         } else {
@@ -246,4 +253,18 @@ impl Generator {
             source,
         })
     }
+}
+
+/// The BTF inside `bytes`: all of it, or an ELF object's `.BTF` section.
+fn btf_section(bytes: &[u8]) -> Result<&[u8], GenError> {
+    use object::{Object, ObjectSection};
+    if !bytes.starts_with(b"\x7fELF") {
+        return Ok(bytes);
+    }
+    let elf = |reason: String| GenError::Elf { reason };
+    let file = object::File::parse(bytes).map_err(|e| elf(e.to_string()))?;
+    let section = file
+        .section_by_name(".BTF")
+        .ok_or_else(|| elf("no .BTF section".into()))?;
+    section.data().map_err(|e| elf(format!(".BTF: {e}")))
 }
