@@ -31,6 +31,7 @@ pub mod loops;
 pub mod maps;
 pub mod programs;
 pub mod sync;
+pub mod tracepoints;
 
 /// The attribute macros: `#[map]` and one per program type.
 pub mod macros {

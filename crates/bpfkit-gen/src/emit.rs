@@ -310,10 +310,13 @@ fn emit_composite(out: &mut String, name: &str, c_name: &str, size: u32, union: 
     }
     out.push_str("};\n");
 
-    if !plan.accessors.is_empty() {
+    if !plan.accessors.is_empty() || !plan.flexible.is_empty() {
         let _ = writeln!(out, "impl {name} {{");
         for a in &plan.accessors {
             emit_accessor(out, union, a);
+        }
+        for f in &plan.flexible {
+            emit_flexible(out, plan.packed, f);
         }
         out.push_str("}\n");
     }
@@ -380,6 +383,21 @@ fn emit_accessor(out: &mut String, union: bool, a: &layout::Accessor) {
          #[inline(always)]\n    pub fn {}(&mut self, value: {ty}) {{\n        {write}\n        \
          __bpfkit_bf_set(bytes, {}, {}, {to_raw});\n    }}",
         a.width, a.bit, a.storage, a.width, a.setter, a.bit, a.width
+    );
+}
+
+fn emit_flexible(out: &mut String, packed: bool, f: &layout::Flexible) {
+    let read = if packed { "read_unaligned" } else { "read" };
+    let plain = bare(&f.field);
+    let _ = writeln!(
+        out,
+        "    /// Element `index` of the flexible array `{plain}` (`{plain}[index]` in C).\n    \
+         ///\n    /// # Safety\n    /// The memory after this struct must hold at least `index + 1` \
+         elements.\n    \
+         #[inline(always)]\n    pub unsafe fn {}(&self, index: usize) -> {} {{\n        \
+         // SAFETY: the caller guarantees the element exists.\n        \
+         unsafe {{ ::core::ptr::addr_of!(self.{}).cast::<{}>().add(index).{read}() }}\n    }}",
+        f.method, f.elem, f.field, f.elem
     );
 }
 

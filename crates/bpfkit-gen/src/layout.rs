@@ -65,6 +65,19 @@ pub(crate) struct Plan {
     pub opaque: Option<String>,
     /// Bitfields without accessors (wider than 64 bits or of a non-integer type).
     pub skipped_bitfields: Vec<String>,
+    /// Element accessors of flexible (zero-length) array members.
+    pub flexible: Vec<Flexible>,
+}
+
+/// `<name>_at(index)` for a flexible array member `name: [T; 0]`.
+#[derive(Debug)]
+pub(crate) struct Flexible {
+    /// The field.
+    pub field: String,
+    /// The method.
+    pub method: String,
+    /// The element type.
+    pub elem: String,
 }
 
 impl Plan {
@@ -81,6 +94,7 @@ impl Plan {
             accessors: Vec::new(),
             opaque: Some(reason),
             skipped_bitfields: Vec::new(),
+            flexible: Vec::new(),
         }
     }
 }
@@ -260,6 +274,7 @@ pub(crate) fn plan_struct(ctx: &mut Ctx<'_>, c: &Composite<'_>) -> Result<Plan, 
     let mut fields = Vec::new();
     let mut accessors = Vec::new();
     let mut skipped_bitfields = Vec::new();
+    let mut flexible = Vec::new();
     let mut group: Option<Group> = None;
     let mut cursor = 0u32;
     let mut align = 1u32;
@@ -336,6 +351,14 @@ pub(crate) fn plan_struct(ctx: &mut Ctx<'_>, c: &Composite<'_>) -> Result<Plan, 
             packed = true;
         }
         align = align.max(member_align);
+        if let Some(elem) = flexible_elem(ctx, info.type_id)? {
+            let method = taken.fresh(format!("{}_at", bare(&name)));
+            flexible.push(Flexible {
+                field: name.clone(),
+                method,
+                elem,
+            });
+        }
         fields.push(Field {
             name,
             ty: ctx.ty(info.type_id)?,
@@ -376,7 +399,17 @@ pub(crate) fn plan_struct(ctx: &mut Ctx<'_>, c: &Composite<'_>) -> Result<Plan, 
         accessors,
         opaque: None,
         skipped_bitfields,
+        flexible,
     })
+}
+
+/// The element type of a zero-length array type (after typedefs and modifiers).
+fn flexible_elem(ctx: &Ctx<'_>, type_id: TypeId) -> Result<Option<String>, GenError> {
+    let resolved = ctx.btf.skip_mods_and_typedefs(type_id)?;
+    match ctx.btf.type_by_id(resolved)? {
+        Type::Array(a) if a.nelems == 0 => Ok(Some(ctx.ty(a.elem_type)?)),
+        _ => Ok(None),
+    }
 }
 
 /// Lays out a union: every member at offset 0, bitfields sharing one storage array.
@@ -463,5 +496,6 @@ pub(crate) fn plan_union(ctx: &mut Ctx<'_>, c: &Composite<'_>) -> Result<Plan, G
         accessors,
         opaque: None,
         skipped_bitfields,
+        flexible: Vec::new(),
     })
 }

@@ -116,6 +116,8 @@ fn names_layouts_and_kinds_follow_the_rules() {
         "pub _bitfield_0: [u8; 7],",
         "pub fn set_neg(&mut self, value: i64)",
         "pub fn e(&self) -> small_signed",
+        // Flexible arrays: an element accessor.
+        "pub unsafe fn data_at(&self, index: usize) -> u64",
     ];
     for needle in expect {
         assert!(source.contains(needle), "missing {needle:?} in:\n{source}");
@@ -179,6 +181,13 @@ fn main() {{
     z.set_sgn(-1000);
     // SAFETY: same size.
     println!("{{}}", unsafe {{ core::mem::transmute::<bits_union, [u8; 4]>(z) }} == BU);
+
+    #[repr(C)]
+    struct WithData {{ head: flex, data: [u64; 2] }}
+    // SAFETY: all-zero bytes are valid for `flex`.
+    let buf = WithData {{ head: unsafe {{ core::mem::zeroed() }}, data: [11, 22] }};
+    // SAFETY: two elements follow the header.
+    println!("{{}} {{}}", unsafe {{ buf.head.data_at(0) }}, unsafe {{ buf.head.data_at(1) }});
 }}
 "#
     );
@@ -188,7 +197,7 @@ fn main() {{
         "5 -3 0xab12345678 -2 1 0xbeef -4000000000\n\
          0xa 0xfedcba9876543210 0x5\n\
          {expected_word} {} -1000\n\
-         true\ntrue\ntrue\n",
+         true\ntrue\ntrue\n11 22\n",
         expected_word & 0x7f
     );
     assert_eq!(out, expected);

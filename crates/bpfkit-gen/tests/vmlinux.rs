@@ -176,6 +176,29 @@ fn syscall_records_have_the_tracepoint_layout() {
     }
 }
 
+/// bpfkit-ebpf's committed tracepoint records (`gen/gen_tracepoints.sh`) have the running
+/// kernel's layout: every struct in the file asserts the BTF's size and member offsets.
+#[test]
+fn bpfkit_ebpf_tracepoint_records_match_the_running_kernel() {
+    let Some(bytes) = vmlinux() else { return };
+    let btf = Btf::parse(&bytes).expect("parse vmlinux BTF");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../bpfkit-ebpf/src/tracepoints.rs"
+    );
+    let committed = std::fs::read_to_string(path).expect("read bpfkit-ebpf tracepoints.rs");
+    let (types, members) = asserts_match_btf(&btf, &committed);
+    let generated = parse_asserts(&committed).len();
+    assert_eq!(
+        types, generated,
+        "a record in {path} differs from the running kernel's; rerun gen/gen_tracepoints.sh"
+    );
+    assert!(
+        types >= 6 && members >= 20,
+        "{types} types, {members} members"
+    );
+}
+
 #[test]
 fn all_of_vmlinux_generates_into_one_file() {
     let Some(bytes) = vmlinux() else { return };
