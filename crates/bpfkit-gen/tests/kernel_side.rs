@@ -21,7 +21,8 @@ fn le_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
 
-/// `type.member` for each field-offset CO-RE relocation of the object, sorted, deduplicated.
+/// `type.member.member…` for each CO-RE relocation of the object (anonymous members as
+/// `<anon>`), sorted, deduplicated.
 fn core_accesses(object: &Path) -> Vec<String> {
     let bytes = std::fs::read(object).expect("read object");
     let spec = ObjectSpec::parse(&bytes).expect("parse object");
@@ -34,19 +35,39 @@ fn core_accesses(object: &Path) -> Vec<String> {
         .chain(&spec.subprograms)
         .flat_map(|p| &p.btf_ext.core_relos)
     {
-        let root = btf.type_by_id(relo.type_id).expect("root type");
-        let index: usize = relo
-            .access
-            .split(':')
-            .nth(1)
-            .and_then(|i| i.parse().ok())
-            .expect("a member access");
-        let member = root.members().expect("a struct")[index].name;
-        out.push(format!("{}.{member}", root.name()));
+        let mut id = relo.type_id;
+        let mut path = btf.type_by_id(id).expect("root type").name().to_string();
+        for index in relo.access.split(':').skip(1) {
+            let index: usize = index.parse().expect("a member index");
+            let composite = btf.type_by_id(id).expect("type");
+            let member = &composite.members().expect("a struct or union")[index];
+            let name = if member.name.is_empty() {
+                "<anon>"
+            } else {
+                member.name
+            };
+            path = format!("{path}.{name}");
+            id = btf
+                .skip_mods_and_typedefs(member.type_id)
+                .expect("member type");
+        }
+        out.push(path);
     }
     out.sort();
     out.dedup();
     out
+}
+
+/// Field `n` (1-based, as proc(5) numbers them) of `/proc/self/stat`.
+fn proc_self_stat_field(n: usize) -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
+    // Fields after the command (field 2, in parentheses, may contain spaces) start at 3.
+    let after_comm = &stat[stat.rfind(')').expect("comm") + 2..];
+    after_comm
+        .split(' ')
+        .nth(n - 3)
+        .and_then(|f| f.parse().ok())
+        .expect("numeric field")
 }
 
 #[test]
@@ -75,7 +96,12 @@ fn generated_types_build_for_bpfel_and_core_read_the_parent() {
     // The accesses are CO-RE relocations on the generated struct's members, not offsets.
     assert_eq!(
         core_accesses(object),
-        ["task_struct.real_parent", "task_struct.tgid"],
+        [
+            "mm_struct.<anon>.start_stack",
+            "task_struct.mm",
+            "task_struct.real_parent",
+            "task_struct.tgid"
+        ],
         "CO-RE relocations in the object"
     );
 
