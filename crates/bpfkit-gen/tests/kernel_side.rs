@@ -9,7 +9,9 @@ use std::path::Path;
 
 use bpfkit_obj::btf::Btf;
 use bpfkit_obj::object::ObjectSpec;
-use bpfkit_test_support::{attach_tracepoint, map_dump, prog_loadall};
+use bpfkit_test_support::{
+    attach_tracepoint, map_dump, mask_fd_immediates, prog_dump_xlated, prog_loadall,
+};
 
 const MAGIC: u64 = 0x7ead_beef;
 
@@ -145,5 +147,27 @@ fn generated_types_build_for_bpfel_and_core_read_the_parent() {
         le_u32(v, 24),
         64,
         "size of the generated trace_event_raw_sys_enter"
+    );
+    assert_eq!(
+        le_u64(v, 32),
+        proc_self_stat_field(28),
+        "mm->start_stack (in an anonymous struct) through CO-RE"
+    );
+
+    // bpfkit's loader relocates the same accesses to the same program as libbpf.
+    let theirs = loaded.program("on_sys_enter").expect("pinned program").id;
+    let ours = bpfkit::loader::Loader::new()
+        .load_file(object)
+        .expect("bpfkit relocates and loads");
+    let ours = ours
+        .program("on_sys_enter")
+        .expect("program")
+        .info()
+        .expect("info")
+        .id;
+    assert_eq!(
+        mask_fd_immediates(&prog_dump_xlated(ours).expect("xlated")),
+        mask_fd_immediates(&prog_dump_xlated(theirs).expect("xlated")),
+        "same relocated program as libbpf's"
     );
 }
