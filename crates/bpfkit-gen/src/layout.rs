@@ -63,7 +63,8 @@ pub(crate) struct Plan {
     pub accessors: Vec<Accessor>,
     /// Why the type is emitted as bytes only, when it cannot be laid out member by member.
     pub opaque: Option<String>,
-    /// Bitfields without accessors (wider than 64 bits or of a non-integer type).
+    /// Bitfields without accessors (wider than 64 bits, of a non-integer type, or in
+    /// big-endian BTF).
     pub skipped_bitfields: Vec<String>,
     /// Element accessors of flexible (zero-length) array members.
     pub flexible: Vec<Flexible>,
@@ -181,7 +182,8 @@ impl Taken {
 }
 
 fn bit_value(ctx: &Ctx<'_>, type_id: TypeId, width: u32) -> Result<Option<BitValue>, GenError> {
-    if width == 0 || width > 64 {
+    // The accessors number bits little-endian; big-endian BTF numbers them from the top.
+    if width == 0 || width > 64 || ctx.btf.is_big_endian() {
         return Ok(None);
     }
     let resolved = ctx.btf.skip_mods_and_typedefs(type_id)?;

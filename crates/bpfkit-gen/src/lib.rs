@@ -49,7 +49,8 @@
 //! - function pointers are `*mut c_void` (kernel) or `u64` (userspace): no function is ever
 //!   called through a kernel pointer, and the size is that of the target's pointer.
 //!
-//! Bitfield accessors assume little-endian BTF (bpfel and x86_64/arm64 kernels).
+//! Bitfield accessors are generated for little-endian BTF (bpfel, x86_64 and arm64 kernels);
+//! from big-endian BTF the bitfields keep their storage bytes but get no accessors.
 
 mod collect;
 mod emit;

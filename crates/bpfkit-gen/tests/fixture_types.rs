@@ -132,6 +132,25 @@ fn names_layouts_and_kinds_follow_the_rules() {
 }
 
 #[test]
+fn big_endian_btf_keeps_layouts_without_bitfield_accessors() {
+    let path = bpfkit_test_support::fixture_big_endian("gen_types");
+    let source = Generator::new(std::fs::read(path).expect("read bpfeb fixture"))
+        .all_types()
+        .generate()
+        .expect("generate from big-endian BTF");
+    assert!(source.contains("pub _bitfield_0: [u8; 7],"), "{source}");
+    assert!(
+        !source.contains("pub fn set_neg"),
+        "no accessors for big-endian bitfields"
+    );
+    assert!(source.contains("Bitfields without accessors: a, b, c, e, flag, neg."));
+    // Sizes and offsets do not depend on the byte order: the same asserts hold on the host.
+    if let Err(e) = common::check_lib(&source, &[]) {
+        panic!("big-endian output does not compile:\n{e}");
+    }
+}
+
+#[test]
 fn output_is_deterministic() {
     let fixture = Fixture::load();
     let a = fixture.generate(Flavour::Kernel);
