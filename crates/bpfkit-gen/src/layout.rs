@@ -283,8 +283,9 @@ pub(crate) fn plan_struct(ctx: &mut Ctx<'_>, c: &Composite<'_>) -> Result<Plan, 
     let mut packed = false;
     for info in infos {
         if let Some(width) = info.bits {
-            align = align.max(ctx.align_of(info.type_id)?);
+            // Unnamed bitfields do not align the struct (SysV ABI); named ones do.
             let Some(name) = info.name else { continue };
+            align = align.max(ctx.align_of(info.type_id)?);
             if width == 0 {
                 continue;
             }
@@ -425,9 +426,9 @@ pub(crate) fn plan_union(ctx: &mut Ctx<'_>, c: &Composite<'_>) -> Result<Plan, G
     let mut largest = 0u32;
     let mut align = 1u32;
     for info in infos {
-        align = align.max(ctx.align_of(info.type_id)?);
         if let Some(width) = info.bits {
             let Some(name) = info.name else { continue };
+            align = align.max(ctx.align_of(info.type_id)?);
             if width == 0 {
                 continue;
             }
@@ -438,6 +439,7 @@ pub(crate) fn plan_union(ctx: &mut Ctx<'_>, c: &Composite<'_>) -> Result<Plan, G
             }
             continue;
         }
+        align = align.max(ctx.align_of(info.type_id)?);
         let name = info.name.unwrap_or_default();
         if info.bit_offset != 0 {
             return Ok(Plan::opaque(
