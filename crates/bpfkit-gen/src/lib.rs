@@ -26,17 +26,29 @@
 //! let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("vmlinux.rs");
 //! bpfkit_gen::Generator::from_file("/sys/kernel/btf/vmlinux")?
 //!     .types(["task_struct", "trace_event_raw_sys_enter"])
+//!     .module_attributes(false)
 //!     .write_to(&out)?;
 //! # Ok(()) }
 //! ```
 //!
-//! and in the crate: `#[path = concat!(env!("OUT_DIR"), "/vmlinux.rs")] mod vmlinux;` does not
-//! work with macros, so use `mod vmlinux { include!(concat!(env!("OUT_DIR"), "/vmlinux.rs")); }`
-//! with [`Generator::module_attributes`]`(false)`, or write the file into `src/`.
+//! and in the crate (with [`Generator::module_attributes`]`(false)`, since an included file
+//! cannot carry inner attributes):
+//!
+//! ```ignore
+//! #[allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code)]
+//! mod vmlinux {
+//!     include!(concat!(env!("OUT_DIR"), "/vmlinux.rs"));
+//! }
+//! ```
+//!
+//! `testdata/rust-ebpf/gen-types` in the repository is such a program: it reads a tracepoint
+//! record by field name and `task_struct` members through CO-RE.
 //!
 //! Naming rules (deterministic: the same BTF and names give the same bytes):
 //! - anonymous struct/union/enum types are `__anon_<parent>_<n>` (n counts the anonymous types
-//!   of that parent from 1), anonymous members are `__anon_<n>`;
+//!   of that parent from 1), anonymous members are `__anon_<n>` (bpfkit-link makes such
+//!   members anonymous again in the program's BTF, so a CO-RE path through one, such as
+//!   `mm_struct` → `__anon_1` → `start_stack`, matches the kernel's anonymous member);
 //! - a type whose name is taken by an earlier one (two `struct foo` from different compilation
 //!   units, `struct foo` and `union foo`, a `typedef foo` of something else) gets a `___<n>`
 //!   suffix, which libbpf's CO-RE ignores when matching kernel names; a `typedef struct foo
@@ -46,6 +58,7 @@
 //!   because kernel enums have duplicate values and values outside the list;
 //! - bitfields are stored as byte arrays `_bitfield_<byte offset>` with a getter `name()` and
 //!   a setter `set_name(v)`; gaps are `_pad_<byte offset>` byte arrays;
+//! - a flexible array member `name: [T; 0]` gets `unsafe fn name_at(&self, index) -> T`;
 //! - function pointers are `*mut c_void` (kernel) or `u64` (userspace): no function is ever
 //!   called through a kernel pointer, and the size is that of the target's pointer.
 //!
