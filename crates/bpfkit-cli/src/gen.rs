@@ -1,8 +1,10 @@
 //! `bpfkit gen`: Rust source generated from BTF.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bpfkit_gen::{Flavour, Generator};
+
+const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 
 /// `bpfkit gen` subcommands.
 #[derive(clap::Subcommand)]
@@ -14,8 +16,12 @@ pub enum Command {
     /// `struct foo`, `union foo`, `enum foo`, `typedef foo`.
     Types {
         /// A raw BTF file or an ELF object with .BTF.
-        #[arg(long, default_value = "/sys/kernel/btf/vmlinux")]
+        #[arg(long, default_value = VMLINUX)]
         btf: PathBuf,
+        /// The base of split BTF (a module's); default /sys/kernel/btf/vmlinux when --btf is
+        /// another file of /sys/kernel/btf.
+        #[arg(long, value_name = "FILE")]
+        base_btf: Option<PathBuf>,
         /// Write to FILE instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -42,6 +48,7 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
         Command::Types {
             btf,
+            base_btf,
             output,
             userspace,
             all,
@@ -49,7 +56,15 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
             no_module_attributes,
             names,
         } => {
-            let mut generator = Generator::from_file(&btf)?
+            let base_btf = base_btf.or_else(|| {
+                let module = btf.starts_with("/sys/kernel/btf/") && btf != Path::new(VMLINUX);
+                module.then(|| PathBuf::from(VMLINUX))
+            });
+            let mut generator = Generator::from_file(&btf)?;
+            if let Some(base) = base_btf {
+                generator = generator.base_from_file(base)?;
+            }
+            let mut generator = generator
                 .flavour(if userspace {
                     Flavour::Userspace
                 } else {

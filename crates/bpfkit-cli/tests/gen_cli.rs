@@ -61,6 +61,31 @@ fn gen_types_reads_an_objects_btf_in_userspace_flavour() {
 }
 
 #[test]
+fn gen_types_reads_module_btf_on_its_base() {
+    let corpus = bpfkit_test_support::corpus_dir().join("cilium/btf/testdata");
+    let base = bpfkit_test_support::corpus_vmlinux_btf();
+    let out = bpfkit(&[
+        "gen",
+        "types",
+        "--btf",
+        corpus.join("btf_testmod.btf").to_str().expect("utf-8 path"),
+        "--base-btf",
+        base.to_str().expect("utf-8 path"),
+        "bpf_testmod_test_writable_ctx",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let source = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        source.contains("offset_of!(bpf_testmod_test_writable_ctx, val) == 4);"),
+        "{source}"
+    );
+}
+
+#[test]
 fn gen_types_names_an_unknown_type() {
     let object = bpfkit_test_support::fixture("gen_types");
     let out = bpfkit(&[

@@ -155,6 +155,7 @@ pub enum GenError {
 #[derive(Debug, Clone)]
 pub struct Generator {
     btf: Vec<u8>,
+    base: Option<Vec<u8>>,
     names: Vec<String>,
     most_referenced: usize,
     all: bool,
@@ -168,6 +169,7 @@ impl Generator {
     pub fn new(btf: impl Into<Vec<u8>>) -> Self {
         Self {
             btf: btf.into(),
+            base: None,
             names: Vec::new(),
             most_referenced: 0,
             all: false,
@@ -184,6 +186,24 @@ impl Generator {
             source,
         })?;
         Ok(Self::new(bytes))
+    }
+
+    /// Reads the BTF as split BTF on top of `base` (a kernel module's `/sys/kernel/btf/<module>`
+    /// on `/sys/kernel/btf/vmlinux`): module types and the base types they reach are
+    /// generated.
+    pub fn base(mut self, base: impl Into<Vec<u8>>) -> Self {
+        self.base = Some(base.into());
+        self
+    }
+
+    /// Like [`base`](Self::base), reading the base BTF from `path`.
+    pub fn base_from_file(self, path: impl AsRef<Path>) -> Result<Self, GenError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| GenError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(self.base(bytes))
     }
 
     /// Adds types to generate, by name. A plain name takes every struct, union, enum and
@@ -227,7 +247,15 @@ impl Generator {
 
     /// The Rust source.
     pub fn generate(&self) -> Result<String, GenError> {
-        let btf = Btf::parse(btf_section(&self.btf)?)?;
+        let base = match &self.base {
+            Some(bytes) => Some(Btf::parse(btf_section(bytes)?)?),
+            None => None,
+        };
+        let data = btf_section(&self.btf)?;
+        let btf = match &base {
+            Some(base) => Btf::parse_split(data, base)?,
+            None => Btf::parse(data)?,
+        };
         let roots = if self.all {
             collect::all_roots(&btf)?
         } else {
