@@ -1,6 +1,7 @@
 //! `bpfkit`: inspect BPF objects and BTF from the command line.
 
 mod btf;
+mod gen;
 mod inspect;
 mod link;
 mod load;
@@ -50,6 +51,9 @@ enum Command {
     Link(link::Command),
     /// Create a new project (kernel crate, shared types, userspace crate) from a template.
     New(new::Args),
+    /// Generate Rust from BTF.
+    #[command(subcommand)]
+    Gen(gen::Command),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Map(cmd) => map::run(cmd),
         Command::Link(cmd) => link::run(cmd),
         Command::New(args) => new::run(args),
+        Command::Gen(cmd) => gen::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,6 +32,7 @@ pub mod maps;
 pub mod net;
 pub mod programs;
 pub mod sync;
+pub mod tracepoints;
 
 /// The attribute macros: `#[map]` and one per program type.
 pub mod macros {

@@ -83,6 +83,28 @@ fn tracepoint_reads_record_field_at_offset() {
     );
 }
 
+#[tracepoint(category = "syscalls", name = "sys_enter_openat")]
+fn openat_flags_by_name(ctx: TracePointContext) -> u32 {
+    // SAFETY: a syscalls/sys_enter_* record is a `syscall_trace_enter`.
+    let record = unsafe { ctx.args::<bpfkit_ebpf::tracepoints::syscall_trace_enter>() };
+    // SAFETY: openat has four arguments; flags is the third.
+    record.nr as u32 * 1000 + unsafe { record.args_at(2) } as u32
+}
+
+#[test]
+fn tracepoint_reads_generated_record_fields_by_name() {
+    let mut rec = SysEnterRecord {
+        common: 0,
+        id: 257,
+        args: [1, 0x41, 3, 4, 5, 6],
+    };
+    // `nr` is the low half of the raw record's 8-byte `id` slot (little-endian host).
+    assert_eq!(
+        openat_flags_by_name((&mut rec as *mut SysEnterRecord).cast()),
+        257_003
+    );
+}
+
 #[raw_tracepoint(tracepoint = "sys_enter")]
 fn raw_syscall_id(ctx: RawTracePointContext) -> u32 {
     // SAFETY: sys_enter's raw arguments are (struct pt_regs *regs, long id).

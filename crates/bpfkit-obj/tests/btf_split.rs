@@ -105,3 +105,26 @@ fn split_struct_members_resolve_into_the_base() {
     // A split id is unknown to the base alone.
     assert!(base.type_by_id(module).is_err());
 }
+
+#[test]
+fn split_btf_resolves_sizes_of_base_types_from_the_base() {
+    let dir = bpfkit_test_support::corpus_dir().join("cilium/btf/testdata");
+    let out = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(dir.join("vmlinux.btf.gz"))
+        .output()
+        .unwrap();
+    let base = Btf::parse(&out.stdout).unwrap();
+    let split_bytes = std::fs::read(dir.join("btf_testmod.btf")).unwrap();
+    let split = Btf::parse_split(&split_bytes, &base).unwrap();
+    // Every sized base type (arrays included, whose element and count are read from the
+    // base's bytes) has the same size seen through the split BTF.
+    let mut arrays = 0;
+    for id in 1..base.type_count() {
+        if let Ok(size) = base.resolve_size(id) {
+            assert_eq!(split.resolve_size(id).unwrap(), size, "type {id}");
+            arrays += usize::from(base.kind(id).unwrap() == Kind::Array);
+        }
+    }
+    assert!(arrays > 1000, "{arrays} arrays");
+}

@@ -11,7 +11,11 @@
 //! - unnamed function parameters: named `argN`;
 //! - `FUNC`s whose ELF symbol is not global (functions internalized by the linker): made static;
 //! - references to type 0 where a type is required (`char`, which LLVM drops): pointed at an
-//!   appended `INT char` of 4 bytes.
+//!   appended `INT char` of 4 bytes;
+//! - struct/union members named `__anon_<n>` whose type is a struct or union (bpfkit-gen's
+//!   names for C's anonymous members): made anonymous again, as clang emits them, so CO-RE
+//!   looks through them to the named member in the kernel's type instead of searching the
+//!   kernel for a member called `__anon_<n>`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -98,6 +102,8 @@ pub struct FixupReport {
     pub static_funcs: usize,
     /// References to type 0 redirected to `char`.
     pub char_refs: usize,
+    /// `__anon_<n>` members made anonymous.
+    pub anonymous_members: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -318,6 +324,13 @@ fn fix_types(
         .filter(|(_, t)| t.kind() == kind::FUNC)
         .map(|(i, _)| i as u32 + 1)
         .collect();
+    // Type ids of structs and unions: what an anonymous member's type must be.
+    let composites: HashSet<u32> = types
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| matches!(t.kind(), kind::STRUCT | kind::UNION))
+        .map(|(i, _)| i as u32 + 1)
+        .collect();
     let mut char_type = |report: &mut FixupReport| -> u32 {
         report.char_refs += 1;
         *char_id.get_or_insert(type_count + 1)
@@ -348,6 +361,12 @@ fn fix_types(
                 for member in t.extra.chunks_mut(3) {
                     if member[1] == 0 {
                         member[1] = char_type(&mut report);
+                    }
+                    if composites.contains(&member[1])
+                        && strings.get(member[0]).is_some_and(is_generated_anonymous)
+                    {
+                        member[0] = 0;
+                        report.anonymous_members += 1;
                     }
                 }
                 if k == kind::STRUCT {
@@ -413,6 +432,12 @@ fn fix_types(
         }
     }
     Ok(report)
+}
+
+/// `__anon_<digits>`: bpfkit-gen's name for an anonymous member.
+fn is_generated_anonymous(name: &[u8]) -> bool {
+    name.strip_prefix(b"__anon_")
+        .is_some_and(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit))
 }
 
 fn rename(
@@ -537,6 +562,7 @@ mod tests {
                 named_params: 1,
                 static_funcs: 1,
                 char_refs: 2,
+                anonymous_members: 0,
             }
         );
         let w = words(&out);
@@ -630,5 +656,25 @@ mod tests {
             fix_btf(&wrong_magic, &HashSet::new()),
             Err(BtfFixupError::BadMagic { .. })
         ));
+    }
+
+    #[test]
+    fn generated_anonymous_members_become_anonymous() {
+        // `__anon_1` (a struct member), `__anon_2x` (not the pattern) and `__anon_3` (an int).
+        let strings = b"\0outer\0inner\0__anon_1\0__anon_2x\0__anon_3\0u32\0";
+        let (outer, inner, anon1, anon2x, anon3, u32_name) = (1, 7, 13, 22, 32, 41);
+        #[rustfmt::skip]
+        let types = vec![
+            // [1] INT u32
+            u32_name, info(kind::INT, 0), 4, 32,
+            // [2] STRUCT inner { u32 }
+            inner, info(kind::STRUCT, 1), 4, u32_name, 1, 0,
+            // [3] STRUCT outer { __anon_1: inner, __anon_2x: inner, __anon_3: u32 }
+            outer, info(kind::STRUCT, 3), 12, anon1, 2, 0, anon2x, 2, 32, anon3, 1, 64,
+        ];
+        let (out, report) = fix_btf(&blob(&types, strings), &HashSet::new()).unwrap();
+        assert_eq!(report.anonymous_members, 1);
+        let w = words(&out);
+        assert_eq!(&w[13..22], &[0, 2, 0, anon2x, 2, 32, anon3, 1, 64]);
     }
 }

@@ -656,6 +656,13 @@ impl<'a> Btf<'a> {
         let mut cur = id;
         let mut nelems: u64 = 1;
         for _ in 0..MAX_RESOLVE_DEPTH {
+            // A base type's records (array element and count) live in the base's bytes.
+            if let Some(base) = self.base.filter(|_| cur != 0 && cur < self.first_id) {
+                return nelems
+                    .checked_mul(base.resolve_size(cur)?)
+                    .filter(|&s| s <= u64::from(u32::MAX))
+                    .ok_or(BtfError::SizeOverflow { id });
+            }
             let h = self.type_header(cur)?;
             let size = match h.kind {
                 Kind::Int

@@ -15,6 +15,7 @@ use bpfkit_ebpf::helpers::{self, probe_read_kernel, probe_read_user};
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{HashMap, RingBuf};
 use bpfkit_ebpf::programs::TracePointContext;
+use bpfkit_ebpf::tracepoints::{syscall_trace_enter, syscall_trace_exit};
 use bpfkit_ebpf::Global;
 use execsnoop_common::{ExecEvent, ARGS_CAPACITY, ARG_SIZE, EVENT_HEADER_SIZE, MAX_ARGS};
 
@@ -51,12 +52,6 @@ unsafe extern "C" {
 
 /// The template a new entry is created from (lives in `.rodata`, too large for the stack).
 static EMPTY: ExecEvent = ExecEvent::ZERO;
-
-/// `sys_enter_execve` record: `const char *filename` at 16, `const char *const *argv` at 24.
-const ENTER_FILENAME: usize = 16;
-const ENTER_ARGV: usize = 24;
-/// `sys_exit_execve` record: `long ret` at 16.
-const EXIT_RET: usize = 16;
 
 /// `current->real_parent->tgid` (0 if a read fails).
 fn parent_tgid() -> u32 {
@@ -98,9 +93,12 @@ fn execve_enter(ctx: TracePointContext) -> u32 {
     event.ppid = parent_tgid();
     let _ = helpers::current_comm_into(&mut event.comm);
 
-    // SAFETY: offsets of the pointer fields of the sys_enter_execve record.
-    let filename: *const u8 = unsafe { ctx.read_at(ENTER_FILENAME) };
-    let argv: *const *const u8 = unsafe { ctx.read_at(ENTER_ARGV) };
+    // SAFETY: a syscalls/sys_enter_* record is a `syscall_trace_enter`.
+    let record = unsafe { ctx.args::<syscall_trace_enter>() };
+    // SAFETY: execve(filename, argv, envp) has three arguments in the record.
+    let (filename, argv) = unsafe { (record.args_at(0), record.args_at(1)) };
+    let filename = filename as *const u8;
+    let argv = argv as *const *const u8;
     let args = event.args.as_mut_ptr();
     // SAFETY: `args` has room for ARG_SIZE bytes at 0; the helper writes at most that many
     // and faults safely on a bad user address.
@@ -151,8 +149,8 @@ fn execve_exit(ctx: TracePointContext) -> u32 {
     };
     // SAFETY: the entry belongs to this task, created at its execve entry.
     let event = unsafe { event.as_mut() };
-    // SAFETY: `long ret` of the sys_exit_execve record.
-    event.retval = unsafe { ctx.read_at::<i64>(EXIT_RET) } as i32;
+    // SAFETY: a syscalls/sys_exit_* record is a `syscall_trace_exit`.
+    event.retval = unsafe { ctx.args::<syscall_trace_exit>() }.ret as i32;
     let _ = helpers::current_comm_into(&mut event.comm);
     let used = EVENT_HEADER_SIZE + (event.args_size as usize).min(ARGS_CAPACITY);
     // SAFETY: the event is plain data; the slice covers exactly its bytes.
