@@ -1,7 +1,6 @@
 //! `bpfkit new NAME [--template T] [--path DIR]`: a ready-to-run project — kernel crate, shared
 //! types, userspace crate — that builds and runs with one `cargo run`.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Create a new bpfkit project (kernel side, shared types, userspace) in `./NAME`.
@@ -10,8 +9,10 @@ use std::path::{Path, PathBuf};
 /// script compiles the kernel side for BPF on the stable toolchain and installs rustup's
 /// rust-src and llvm-tools if they are missing. Templates: tracepoint (every exec, through
 /// `sched:sched_process_exec`), kprobe (`do_sys_openat2` entries), uprobe (libc's
-/// `malloc` calls), lsm (the `bprm_check_security` hook, allowing every exec). Each sends
-/// `{pid, value, comm}` events through a ring buffer that userspace prints.
+/// `malloc` calls), lsm (the `bprm_check_security` hook, allowing every exec) send
+/// `{pid, value, comm}` events; xdp and tc (`--iface IF`) and cgroup-skb (`--cgroup PATH`)
+/// send `{len, ether_type}` per packet, passing every packet. Userspace prints each event
+/// from the ring buffer.
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -40,6 +41,20 @@ pub enum Template {
     Uprobe,
     /// `lsm/bprm_check_security`: one event per exec, with the uid (allows all).
     Lsm,
+    /// XDP on an interface (`--iface`): one record per received frame (passes all).
+    Xdp,
+    /// tc ingress on an interface (`--iface`; tcx or clsact): one record per packet.
+    Tc,
+    /// cgroup_skb ingress on a cgroup v2 directory (`--cgroup`): one record per packet.
+    CgroupSkb,
+}
+
+/// What a networking template's userspace attaches to.
+struct NetTarget {
+    flag: &'static str,
+    default: &'static str,
+    attach_call: &'static str,
+    attach_doc: &'static str,
 }
 
 /// What differs between templates.
@@ -54,6 +69,17 @@ struct Spec {
     what: &'static str,
     value_doc: &'static str,
     value_column: &'static str,
+    /// Networking templates: a whole kernel file, the packet record and an attach target.
+    net: Option<NetTarget>,
+}
+
+impl Spec {
+    /// The arguments the userspace binary needs (`--iface IFACE `), or nothing.
+    fn usage_args(&self) -> String {
+        self.net.as_ref().map_or(String::new(), |n| {
+            format!("{} {} ", n.flag, n.flag[2..].to_uppercase())
+        })
+    }
 }
 
 impl Template {
@@ -70,6 +96,7 @@ impl Template {
                 what: "tracing execs (sched:sched_process_exec)",
                 value_doc: "The user id of the task.",
                 value_column: "UID",
+                net: None,
             },
             Template::Kprobe => Spec {
                 name: "kprobe",
@@ -82,6 +109,7 @@ impl Template {
                 what: "tracing opens (kprobe do_sys_openat2)",
                 value_doc: "The directory fd the opened path is relative to (-100: AT_FDCWD).",
                 value_column: "DFD",
+                net: None,
             },
             Template::Uprobe => Spec {
                 name: "uprobe",
@@ -94,6 +122,7 @@ impl Template {
                 what: "tracing malloc calls (uprobe libc.so.6:malloc)",
                 value_doc: "The size asked of malloc (truncated to 32 bits).",
                 value_column: "SIZE",
+                net: None,
             },
             Template::Lsm => Spec {
                 name: "lsm",
@@ -107,6 +136,66 @@ impl Template {
                 what: "auditing execs (lsm/bprm_check_security)",
                 value_doc: "The user id of the task.",
                 value_column: "UID",
+                net: None,
+            },
+            Template::Xdp => Spec {
+                name: "xdp",
+                macro_name: "xdp",
+                context: "XdpContext",
+                program: "on_frame",
+                kernel: include_str!("../templates/new/ebpf.xdp.rs"),
+                kernel_doc: "an XDP program that reports every frame's length and EtherType.",
+                description: "Prints the length and EtherType of every frame an interface receives (XDP)",
+                what: "XDP on",
+                value_doc: "",
+                value_column: "",
+                net: Some(NetTarget {
+                    flag: "--iface",
+                    default: "None",
+                    attach_call: "bpfkit::programs::xdp::attach(program, &target, &Default::default())?",
+                    attach_doc: "to the interface `--iface IF` (XDP)",
+                }),
+            },
+            Template::Tc => Spec {
+                name: "tc",
+                macro_name: "classifier",
+                context: "TcContext",
+                program: "on_packet",
+                kernel: include_str!("../templates/new/ebpf.tc.rs"),
+                kernel_doc: "a tc classifier that reports every packet's length and EtherType.",
+                description: "Prints the length and EtherType of every packet on an interface's tc ingress",
+                what: "tc ingress on",
+                value_doc: "",
+                value_column: "",
+                net: Some(NetTarget {
+                    flag: "--iface",
+                    default: "None",
+                    attach_call: "bpfkit::programs::tc::attach(
+        program,
+        &target,
+        bpfkit::programs::tc::TcHook::Ingress,
+        &Default::default(),
+    )?",
+                    attach_doc: "to the tc ingress hook of `--iface IF` (tcx, or clsact where tcx is missing)",
+                }),
+            },
+            Template::CgroupSkb => Spec {
+                name: "cgroup-skb",
+                macro_name: "cgroup_skb",
+                context: "CgroupSkbContext",
+                program: "on_ingress",
+                kernel: include_str!("../templates/new/ebpf.cgroup_skb.rs"),
+                kernel_doc: "a cgroup_skb program that reports every packet sockets of the cgroup receive.",
+                description: "Prints the length and EtherType of every packet the sockets of a cgroup receive",
+                what: "cgroup_skb ingress on",
+                value_doc: "",
+                value_column: "",
+                net: Some(NetTarget {
+                    flag: "--cgroup",
+                    default: "Some(\"/sys/fs/cgroup\".to_string())",
+                    attach_call: "bpfkit::programs::cgroup::attach_path(program, &target, &Default::default())?",
+                    attach_doc: "to the cgroup v2 directory `--cgroup PATH` (default /sys/fs/cgroup)",
+                }),
             },
         }
     }
@@ -148,11 +237,12 @@ impl std::error::Error for NewError {}
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let dir = create(&args)?;
     eprintln!(
-        "created {} ({} template); run it as root with:\n    cd {} && cargo run --release -p {} -- --duration 10",
+        "created {} ({} template); run it as root with:\n    cd {} && cargo run --release -p {} -- {}--duration 10",
         dir.display(),
         args.template.spec().name,
         dir.display(),
-        args.name
+        args.name,
+        args.template.spec().usage_args()
     );
     Ok(())
 }
@@ -209,14 +299,27 @@ fn create(args: &Args) -> Result<PathBuf, NewError> {
         ("what", spec.what.to_string()),
         ("value_doc", spec.value_doc.to_string()),
         ("value_column", spec.value_column.to_string()),
-        ("attach_doc", String::new()),
-        ("usage_args", String::new()),
-        ("target_var", String::new()),
-        ("target_arg", String::new()),
-        ("target_check", String::new()),
+        (
+            "attach_doc",
+            spec.net.as_ref().map_or("", |n| n.attach_doc).to_string(),
+        ),
+        ("usage_args", spec.usage_args()),
+        (
+            "target_flag",
+            spec.net.as_ref().map_or("", |n| n.flag).to_string(),
+        ),
+        (
+            "target_default",
+            spec.net.as_ref().map_or("", |n| n.default).to_string(),
+        ),
         (
             "attach_call",
-            "bpfkit::programs::auto::attach(program)?".to_string(),
+            spec.net
+                .as_ref()
+                .map_or("bpfkit::programs::auto::attach(program)?", |n| {
+                    n.attach_call
+                })
+                .to_string(),
         ),
         (
             "dep_bpfkit_ebpf",
@@ -236,12 +339,21 @@ fn create(args: &Args) -> Result<PathBuf, NewError> {
         out
     };
     let mut kernel = String::new();
-    let _ = write!(
-        kernel,
-        "{}{}",
-        include_str!("../templates/new/ebpf.prelude.rs"),
-        spec.kernel
-    );
+    if spec.net.is_none() {
+        kernel.push_str(include_str!("../templates/new/ebpf.prelude.rs"));
+    }
+    kernel.push_str(spec.kernel);
+    let (common, user_main) = if spec.net.is_some() {
+        (
+            include_str!("../templates/new/common.net.lib.rs"),
+            include_str!("../templates/new/user.net.main.rs"),
+        )
+    } else {
+        (
+            include_str!("../templates/new/common.lib.rs"),
+            include_str!("../templates/new/user.main.rs"),
+        )
+    };
     let files: [(String, &str); 10] = [
         (
             "Cargo.toml".into(),
@@ -259,10 +371,7 @@ fn create(args: &Args) -> Result<PathBuf, NewError> {
             format!("{name}-common/Cargo.toml"),
             include_str!("../templates/new/common.Cargo.toml"),
         ),
-        (
-            format!("{name}-common/src/lib.rs"),
-            include_str!("../templates/new/common.lib.rs"),
-        ),
+        (format!("{name}-common/src/lib.rs"), common),
         (
             format!("{name}-ebpf/Cargo.toml"),
             include_str!("../templates/new/ebpf.Cargo.toml"),
@@ -276,10 +385,7 @@ fn create(args: &Args) -> Result<PathBuf, NewError> {
             format!("{name}/build.rs"),
             include_str!("../templates/new/user.build.rs"),
         ),
-        (
-            format!("{name}/src/main.rs"),
-            include_str!("../templates/new/user.main.rs"),
-        ),
+        (format!("{name}/src/main.rs"), user_main),
     ];
     let written = (|| {
         for (rel, text) in &files {

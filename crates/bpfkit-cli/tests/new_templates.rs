@@ -96,7 +96,13 @@ fn new_and_build(name: &str, template: &str) -> PathBuf {
 
 #[test]
 fn every_template_builds() {
-    for (name, template) in [("newkp", "kprobe"), ("newup", "uprobe"), ("newlsm", "lsm")] {
+    for (name, template) in [
+        ("newkp", "kprobe"),
+        ("newup", "uprobe"),
+        ("newlsm", "lsm"),
+        ("newtc", "tc"),
+        ("newcg", "cgroup-skb"),
+    ] {
         let project = new_and_build(name, template);
         let binary = target_root().join("new-templates/debug").join(name);
         assert!(binary.is_file(), "{} was not built", binary.display());
@@ -140,6 +146,38 @@ fn tracepoint_template_prints_an_exec_the_test_makes() {
     assert_eq!(fields[1], marker);
     assert_eq!(fields[2], "0", "uid of root");
     assert!(fields[0].parse::<u32>().unwrap() > 1);
+    std::fs::remove_dir_all(project.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn xdp_template_prints_the_frames_of_a_private_loopback() {
+    let project = new_and_build("newxdp", "xdp");
+    let binary = target_root().join("new-templates/debug/newxdp");
+    // A private network namespace (`unshare -n`): its own `lo`, nothing else sees the XDP
+    // program, and 5 UDP datagrams to 127.0.0.1 are all the traffic there is.
+    let script = format!(
+        "ip link set lo up && {{ {} --iface lo --duration 4 & }} && sleep 2 && \
+         for i in 1 2 3 4 5; do echo bpfkit > /dev/udp/127.0.0.1/9; done; wait",
+        binary.display()
+    );
+    let out = Command::new("unshare")
+        .args(["-n", "bash", "-c", &script])
+        .output()
+        .unwrap();
+    assert_ok("the newxdp binary in a private netns", &out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // lo's frames carry a zeroed Ethernet header with EtherType IPv4; a UDP datagram of 7
+    // bytes is 14 + 20 + 8 + 7 = 49 bytes on the wire.
+    let udp: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().collect::<Vec<_>>() == ["49", "0x0800"])
+        .collect();
+    assert_eq!(
+        udp.len(),
+        5,
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_dir_all(project.parent().unwrap()).unwrap();
 }
 

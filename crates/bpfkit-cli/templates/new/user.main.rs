@@ -1,7 +1,7 @@
 //! {{name}}: loads the embedded eBPF object, attaches its programs{{attach_doc}}, and prints
 //! each event the kernel side sends through the `EVENTS` ring buffer.
 //!
-//! Usage (as root): `{{name}}{{usage_args}} [--duration SECONDS]`
+//! Usage (as root): `{{name}} {{usage_args}}[--duration SECONDS]`
 
 use std::error::Error;
 use std::time::{Duration, Instant};
@@ -17,17 +17,17 @@ const PROGRAM: &str = "{{program}}";
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut duration = None;
-    {{target_var}}let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--duration" => {
                 let secs: f64 = args.next().ok_or("--duration needs SECONDS")?.parse()?;
                 duration = Some(Duration::from_secs_f64(secs));
             }
-{{target_arg}}            other => return Err(format!("unknown argument `{other}`").into()),
+            other => return Err(format!("unknown argument `{other}`").into()),
         }
     }
-{{target_check}}
+
     let object = Loader::new().load({{NAME_UPPER}}_BPF, "{{name}}")?;
     let program = object.program(PROGRAM).ok_or("no such program")?;
     // The link detaches when it is dropped (at the end of main, or when the process exits).

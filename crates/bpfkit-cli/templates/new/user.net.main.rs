@@ -1,0 +1,54 @@
+//! {{name}}: loads the embedded eBPF object, attaches its program {{attach_doc}}, and
+//! prints each packet record the kernel side sends through the `EVENTS` ring buffer.
+//!
+//! Usage (as root): `{{name}} {{usage_args}}[--duration SECONDS]`
+
+use std::error::Error;
+use std::time::{Duration, Instant};
+
+use bpfkit::loader::Loader;
+use bpfkit::readers::{RingBuf, RingBufPoller};
+use {{name_snake}}_common::Packet;
+
+/// The kernel side, built by build.rs from `../{{name}}-ebpf`.
+static {{NAME_UPPER}}_BPF: &[u8] = bpfkit_build::include_ebpf!("{{name}}");
+/// The kernel side's program this tool attaches.
+const PROGRAM: &str = "{{program}}";
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut duration = None;
+    let mut target = {{target_default}};
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--duration" => {
+                let secs: f64 = args.next().ok_or("--duration needs SECONDS")?.parse()?;
+                duration = Some(Duration::from_secs_f64(secs));
+            }
+            "{{target_flag}}" => target = args.next(),
+            other => return Err(format!("unknown argument `{other}`").into()),
+        }
+    }
+    let target = target.ok_or("{{target_flag}} is required")?;
+
+    let object = Loader::new().load({{NAME_UPPER}}_BPF, "{{name}}")?;
+    let program = object.program(PROGRAM).ok_or("no such program")?;
+    // The link detaches when it is dropped (at the end of main, or when the process exits).
+    let _link = {{attach_call}};
+
+    let events = object.map("EVENTS").ok_or("no EVENTS map")?;
+    let mut poller = RingBufPoller::new()?;
+    poller.add(RingBuf::new(events)?)?;
+    eprintln!("{{name}}: {{what}} {target}; Ctrl-C to stop");
+    println!("{:<8} ETHERTYPE", "LEN");
+
+    let deadline = duration.map(|d| Instant::now() + d);
+    while deadline.is_none_or(|d| Instant::now() < d) {
+        poller.poll(Some(Duration::from_millis(100)), |_, record| {
+            if let Some(packet) = Packet::from_bytes(record) {
+                println!("{:<8} {:#06x}", packet.len, packet.ether_type);
+            }
+        })?;
+    }
+    Ok(())
+}
