@@ -349,9 +349,6 @@ impl PerfBuffer {
                     && offset + size <= data_size
                 {
                     // Fast path: a sample that does not wrap.
-                    super::ring_buf::prefetch(
-                        data.wrapping_add(offset + super::ring_buf::PREFETCH_AHEAD),
-                    );
                     // SAFETY: a complete record inside the data area, below data_head, not yet
                     // released through data_tail; its u32 raw size follows the header.
                     let sample = unsafe {
