@@ -241,6 +241,28 @@ fn tokio_stream_receives_samples() {
         writer.join().unwrap();
         assert_eq!(seq, 250);
         assert_eq!(stream.get_mut().lost(), 0);
+        assert_eq!(stream.get_ref().pending_bytes(), 0);
+
+        // into_inner gives the buffer back, deregistered, still reading the same rings.
+        let mut perf = stream.into_inner();
+        let producer = obj.clone();
+        std::thread::spawn(move || {
+            pin_to_cpu(0);
+            producer.run("fill_perfbuf", 2);
+        })
+        .join()
+        .unwrap();
+        // 8-byte header, u32 size, 16 bytes padded to 20: 32 bytes per sample.
+        assert_eq!(perf.pending_bytes(), 2 * 32);
+        let n = perf
+            .consume(|cpu, s| {
+                assert_eq!(cpu, 0);
+                check_record(s, RECORD, seq);
+                seq += 1;
+            })
+            .unwrap();
+        assert_eq!((n, seq), (2, 252));
+        assert_eq!(perf.pending_bytes(), 0);
     });
     drop(runtime);
     fds.assert_no_leak();
