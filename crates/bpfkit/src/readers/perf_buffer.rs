@@ -127,6 +127,9 @@ pub struct PerfBuffer {
     poller: Poller,
     /// Ring indices the last wait reported ready (kept to avoid an allocation per poll).
     ready: Vec<usize>,
+    /// A poll took wake-ups and did not finish reading their rings (an error, a panic in
+    /// the callback): the next poll reads every ring before it waits.
+    unfinished: bool,
     page_size: usize,
     data_size: usize,
 }
@@ -189,6 +192,7 @@ impl PerfBuffer {
             rings: Vec::with_capacity(cpus.len()),
             poller: Poller::new().map_err(sys)?,
             ready: Vec::new(),
+            unfinished: false,
             page_size,
             data_size: options.pages_per_cpu * page_size,
         };
@@ -277,12 +281,20 @@ impl PerfBuffer {
     }
 
     /// Wait up to `timeout` for a CPU's wake-up, then read the ready rings as
-    /// [`PerfBuffer::consume`] does.
+    /// [`PerfBuffer::consume`] does. If an earlier poll stopped before reading every ring
+    /// that woke (an error, a panic in `f`), every ring is read first, without waiting.
     pub fn poll<F: FnMut(u32, &[u8])>(
         &mut self,
         timeout: Option<Duration>,
         mut f: F,
     ) -> Result<usize, ReaderError> {
+        if self.unfinished {
+            let n = self.consume(&mut f)?;
+            self.unfinished = false;
+            if n > 0 {
+                return Ok(n);
+            }
+        }
         let tokens = self
             .poller
             .wait(timeout)
@@ -295,6 +307,8 @@ impl PerfBuffer {
         ready.extend(tokens.iter().map(|&t| t as usize));
         let mut count = 0;
         let mut result = Ok(());
+        // The wait took these rings' wake-ups (perf_poll() clears them).
+        self.unfinished = true;
         for &index in &ready {
             match self.consume_ring(index, &mut f) {
                 Ok(n) => count += n,
@@ -306,6 +320,7 @@ impl PerfBuffer {
         }
         self.ready = ready;
         result?;
+        self.unfinished = false;
         Ok(count)
     }
 
