@@ -418,7 +418,8 @@ impl RingBuf {
 
     /// Wait up to `timeout` (`None`: forever, zero: don't block) for records, then drain
     /// them through `f` as [`RingBuf::consume`] does; returns the number of records (0 on a
-    /// timeout). Sleeps only on an armed ring, in an edge-triggered epoll of its own (made
+    /// timeout, or after a wake-up that brought nothing, e.g. for a record still being
+    /// written). Sleeps only on an armed ring, in an edge-triggered epoll of its own (made
     /// on first use), so a record still `BUSY` at the consumer position is not spun on: its
     /// commit wakes the wait.
     #[doc(alias = "ring_buffer__poll")]
