@@ -8,6 +8,15 @@
  * perf_buffer__poll on a perf buffer of PAGES pages per CPU whose events wake it every
  * WAKEUP_EVENTS samples (perf_buffer__new_raw). Timed from the producer's start until every
  * sample has been received or reported lost. Prints {"records","lost","ns","records_per_sec"}.
+ *
+ *   libbpf_stream ring OBJ RECORD_SIZE RING_BYTES MILLIS WAKEUP_EVERY
+ * Ring buffer stream: the event_records fixture (record_size RECORD_SIZE, records_per_run
+ * 1000, `records` of RING_BYTES, ringbuf_wakeup_every WAKEUP_EVERY: 0 = the kernel's
+ * default wake-ups, N = a forced wake-up every Nth record and none on the others); a producer thread on CPU 0
+ * runs fill_ringbuf (repeat 10) without pause while the main thread on CPU 1 reads with
+ * ring_buffer__poll (100 ms timeout) for MILLIS ms. Prints {"records","lost","ns",
+ * "records_per_sec","in_order"}: records received in the window, sequence numbers the
+ * producer dropped (gaps), whether sequence numbers only increased.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -114,8 +123,88 @@ static void *producer(void *arg)
 	return NULL;
 }
 
+static volatile int stop_producer;
+static __u64 ring_received, ring_last_seq, ring_gaps;
+static int ring_in_order = 1;
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)size;
+	__u64 seq;
+	memcpy(&seq, data, sizeof(seq));
+	if (ring_received && seq <= ring_last_seq)
+		ring_in_order = 0;
+	else if (ring_received)
+		ring_gaps += seq - ring_last_seq - 1;
+	else
+		ring_gaps += seq;
+	ring_last_seq = seq;
+	ring_received++;
+	return 0;
+}
+
+static void *ring_producer(void *arg)
+{
+	(void)arg;
+	pin(0);
+	char packet[64] = { 0 };
+	while (!stop_producer) {
+		LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = packet,
+			    .data_size_in = sizeof(packet), .repeat = 10);
+		if (bpf_prog_test_run_opts(prog_fd, &run)) {
+			fprintf(stderr, "test run: %d\n", errno);
+			exit(1);
+		}
+	}
+	return NULL;
+}
+
+static int ring_main(const char *path, __u32 record_size, __u32 ring_bytes, __u32 millis,
+		     __u32 wakeup_every)
+{
+	pin(1);
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	if (!obj) {
+		printf("{\"error\":\"open\"}\n");
+		return 1;
+	}
+	set_rodata_u32(obj, "records_per_run", 1000);
+	set_rodata_u32(obj, "record_size", record_size);
+	set_rodata_u32(obj, "ringbuf_wakeup_every", wakeup_every);
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, "records");
+	bpf_map__set_max_entries(map, ring_bytes);
+	if (bpf_object__load(obj)) {
+		printf("{\"error\":\"load\"}\n");
+		return 1;
+	}
+	prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "fill_ringbuf"));
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(map), on_record, NULL, NULL);
+	if (!rb) {
+		printf("{\"error\":\"ring_buffer__new %d\"}\n", errno);
+		return 1;
+	}
+	pthread_t thread;
+	unsigned long long t0 = now_ns(), end = t0 + millis * 1000000ull, t1;
+	pthread_create(&thread, NULL, ring_producer, NULL);
+	while ((t1 = now_ns()) < end)
+		ring_buffer__poll(rb, 100);
+	stop_producer = 1;
+	pthread_join(thread, NULL);
+	printf("{\"records\":%llu,\"lost\":%llu,\"ns\":%llu,\"records_per_sec\":%.0f,"
+	       "\"in_order\":%s}\n",
+	       (unsigned long long)ring_received, (unsigned long long)ring_gaps, t1 - t0,
+	       ring_received * 1e9 / (double)(t1 - t0), ring_in_order ? "true" : "false");
+	ring_buffer__free(rb);
+	bpf_object__close(obj);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 7 && strcmp(argv[1], "ring") == 0)
+		return ring_main(argv[2], strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0),
+				 strtoul(argv[5], NULL, 0), strtoul(argv[6], NULL, 0));
 	if (argc != 5) {
 		fprintf(stderr, "usage: libbpf_stream OBJ RECORDS WAKEUP_EVENTS PAGES\n");
 		return 2;

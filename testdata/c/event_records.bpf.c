@@ -3,18 +3,20 @@
  * Fixture event_records: producers for ring buffer and perf buffer readers, driven by
  * BPF_PROG_TEST_RUN with `repeat`. Each run of the XDP program `fill_ringbuf` writes
  * `records_per_run` records of `record_size` bytes (both `.rodata` constants a loader
- * may set, 16 and 1 by default; size clamped to 8..256) to the BPF_MAP_TYPE_RINGBUF
+ * may set, 16 and 1 by default; size clamped to 8..4096) to the BPF_MAP_TYPE_RINGBUF
  * `records` (256 KiB); `fill_perfbuf` does the same into the perf event array
  * `perf_records` (BPF_F_CURRENT_CPU). A record starts with a little-endian u64
  * sequence number counting from 0 per program (`ringbuf_seq`, `perfbuf_seq` in .bss),
  * followed by bytes `i & 0xff` (i = offset in the record); failed outputs are counted in
- * `ringbuf_dropped`/`perfbuf_dropped`, so sent = received + dropped. Both return
- * XDP_PASS.
+ * `ringbuf_dropped`/`perfbuf_dropped`, so sent = received + dropped. With `.rodata`
+ * `ringbuf_wakeup_every` = N > 0, fill_ringbuf sends every Nth record (sequence number
+ * N - 1 mod N) with BPF_RB_FORCE_WAKEUP and the others with BPF_RB_NO_WAKEUP (sampled
+ * wake-ups); 0 (the default) uses the kernel's default wake-ups. Both return XDP_PASS.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#define MAX_RECORD 256
+#define MAX_RECORD 4096
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -29,6 +31,7 @@ struct {
 
 const volatile __u32 record_size = 16;
 const volatile __u32 records_per_run = 1;
+const volatile __u32 ringbuf_wakeup_every = 0;
 
 __u64 ringbuf_seq;
 __u64 perfbuf_seq;
@@ -69,8 +72,13 @@ int fill_ringbuf(struct xdp_md *ctx)
 		return XDP_ABORTED;
 	fill_pattern(buf);
 	for (__u32 n = 0; n < records_per_run && n < 4096; n++) {
+		__u64 flags = 0;
+
+		if (ringbuf_wakeup_every)
+			flags = ringbuf_seq % ringbuf_wakeup_every == ringbuf_wakeup_every - 1 ?
+					BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 		*(__u64 *)buf = ringbuf_seq;
-		if (bpf_ringbuf_output(&records, buf, size, 0))
+		if (bpf_ringbuf_output(&records, buf, size, flags))
 			ringbuf_dropped++;
 		ringbuf_seq++;
 	}

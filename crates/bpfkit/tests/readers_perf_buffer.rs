@@ -241,6 +241,28 @@ fn tokio_stream_receives_samples() {
         writer.join().unwrap();
         assert_eq!(seq, 250);
         assert_eq!(stream.get_mut().lost(), 0);
+        assert_eq!(stream.get_ref().pending_bytes(), 0);
+
+        // into_inner gives the buffer back, deregistered, still reading the same rings.
+        let mut perf = stream.into_inner();
+        let producer = obj.clone();
+        std::thread::spawn(move || {
+            pin_to_cpu(0);
+            producer.run("fill_perfbuf", 2);
+        })
+        .join()
+        .unwrap();
+        // 8-byte header, u32 size, 16 bytes padded to 20: 32 bytes per sample.
+        assert_eq!(perf.pending_bytes(), 2 * 32);
+        let n = perf
+            .consume(|cpu, s| {
+                assert_eq!(cpu, 0);
+                check_record(s, RECORD, seq);
+                seq += 1;
+            })
+            .unwrap();
+        assert_eq!((n, seq), (2, 252));
+        assert_eq!(perf.pending_bytes(), 0);
     });
     drop(runtime);
     fds.assert_no_leak();
@@ -257,5 +279,43 @@ fn a_perf_buffer_reader_refuses_other_map_types() {
             PerfBuffer::open(obj.map("perf_records"), &options(3, Wakeup::Events(1))).unwrap_err();
         assert!(err.to_string().contains("power of two"), "{err}");
     }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn a_panic_in_the_callback_does_not_strand_samples_behind_a_taken_wake_up() {
+    let fds = FdCheck::start();
+    std::thread::spawn(|| {
+        pin_to_cpu(0);
+        let obj = load("event_records", &[], &[]);
+        let mut perf =
+            PerfBuffer::open(obj.map("perf_records"), &options(8, Wakeup::Events(1))).unwrap();
+        obj.run("fill_perfbuf", 3);
+        // The wait takes CPU 0's wake-up, then the callback panics on the first sample.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            perf.poll(Some(Duration::from_secs(5)), |_, _| {
+                panic!("callback fails")
+            })
+        }));
+        assert!(panicked.is_err());
+        // No new wake-up comes for these samples; the next poll must not sleep on them.
+        let start = std::time::Instant::now();
+        let mut seq = 0u64;
+        let n = perf
+            .poll(Some(Duration::from_secs(2)), |cpu, s| {
+                assert_eq!(cpu, 0);
+                check_record(s, RECORD, seq);
+                seq += 1;
+            })
+            .unwrap();
+        assert_eq!((n, seq), (3, 3));
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "slept {:?} on pending samples",
+            start.elapsed()
+        );
+    })
+    .join()
+    .unwrap();
     fds.assert_no_leak();
 }

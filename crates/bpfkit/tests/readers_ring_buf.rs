@@ -284,7 +284,97 @@ fn tokio_stream_receives_records_as_they_are_written() {
         }
         writer.join().unwrap();
         assert_eq!(seq, 500);
+
+        // into_inner gives the reader back, deregistered, at the same position.
+        let mut ring = stream.into_inner();
+        obj.run("fill_ringbuf", 3);
+        let n = ring
+            .consume(|r| {
+                check_record(r, RECORD, seq);
+                seq += 1;
+            })
+            .unwrap();
+        assert_eq!((n, seq), (3, 503));
+        assert_eq!(obj.bss_u64("ringbuf_seq"), 503);
+        // And it can be registered again.
+        let mut stream = bpfkit::readers::AsyncRingBuf::new(ring).unwrap();
+        obj.run("fill_ringbuf", 1);
+        let record = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("record within 5 s")
+            .unwrap();
+        check_record(&record, RECORD, 503);
     });
     drop(runtime);
+    fds.assert_no_leak();
+}
+
+#[test]
+fn ring_buf_poll_times_out_empty_and_wakes_for_a_record() {
+    let fds = FdCheck::start();
+    {
+        let obj = load("event_records", &[], &[]);
+        let mut ring = RingBuf::new(obj.map("records")).unwrap();
+        let start = Instant::now();
+        let n = ring.poll(Some(Duration::from_millis(100)), |_| {}).unwrap();
+        assert_eq!(n, 0);
+        assert!(start.elapsed() >= Duration::from_millis(90));
+
+        let mut seqs = Vec::new();
+        let waited = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                obj.run("fill_ringbuf", 4);
+            });
+            let start = Instant::now();
+            while seqs.len() < 4 && start.elapsed() < Duration::from_secs(5) {
+                ring.poll(Some(Duration::from_secs(5)), |r| {
+                    seqs.push(u64::from_le_bytes(r[..8].try_into().unwrap()))
+                })
+                .unwrap();
+            }
+            start.elapsed()
+        });
+        assert_eq!(seqs, [0, 1, 2, 3]);
+        assert!(waited < Duration::from_secs(4), "woken after {waited:?}");
+        assert_eq!(ring.pending_bytes(), 0);
+        assert_eq!(ring.consumer_position(), 4 * SPACE_16);
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn a_panic_in_the_callback_does_not_strand_records_behind_a_taken_wake_up() {
+    let fds = FdCheck::start();
+    {
+        let obj = load("event_records", &[], &[]);
+        let mut poller = RingBufPoller::new().unwrap();
+        poller
+            .add(RingBuf::new(obj.map("records")).unwrap())
+            .unwrap();
+        obj.run("fill_ringbuf", 3);
+        // The wait takes the ring's (edge-triggered) wake-up, then the callback panics on the
+        // first record: nothing is consumed.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            poller.poll(Some(Duration::from_secs(5)), |_, _| {
+                panic!("callback fails")
+            })
+        }));
+        assert!(panicked.is_err());
+        // No new wake-up will come for these records; the next poll must not sleep on them.
+        let start = Instant::now();
+        let mut seqs = Vec::new();
+        let n = poller
+            .poll(Some(Duration::from_secs(2)), |_, r| {
+                seqs.push(u64::from_le_bytes(r[..8].try_into().unwrap()))
+            })
+            .unwrap();
+        assert_eq!((n, seqs), (3, vec![0, 1, 2]));
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "slept {:?} on pending records",
+            start.elapsed()
+        );
+    }
     fds.assert_no_leak();
 }

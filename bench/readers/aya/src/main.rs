@@ -4,6 +4,11 @@
 //! records_per_run = 1000) fills the buffer by BPF_PROG_TEST_RUN with repeat RECORDS / 1000
 //! on CPU 0, then one drain (aya's `RingBuf::next` loop / `read_events` until empty on every
 //! CPU) is timed; best of ROUNDS. Prints {"records","ns","records_per_sec","in_order","lost"}.
+//!   aya-readers-bench ringbuf-stream OBJ RECORD_SIZE RING_BYTES MILLIS WAKEUP_EVERY
+//! Ring stream (WAKEUP_EVERY: 0 = default wake-ups, N = forced every Nth record), as bench/readers/libbpf_stream.c's `ring` mode: a
+//! producer thread on CPU 0 runs fill_ringbuf (repeat 10) without pause while this thread,
+//! on CPU 1, reads for MILLIS ms with aya's documented tokio pattern (`AsyncFd<RingBuf>`:
+//! `readable_mut`, `next()` until `None`, `clear_ready`). "lost" = sequence gaps.
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Instant;
@@ -159,8 +164,109 @@ fn drain_once(
     Ok((ns, st))
 }
 
+fn pin_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET and sched_setaffinity only touch it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+fn ring_stream(
+    obj: &[u8],
+    record_size: u32,
+    ring_bytes: u32,
+    millis: u64,
+    wakeup_every: u32,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::unix::AsyncFd;
+    let mut loader = aya::EbpfLoader::new();
+    loader
+        .set_global("record_size", &record_size, true)
+        .set_global("records_per_run", &RECORDS_PER_RUN, true)
+        .set_global("ringbuf_wakeup_every", &wakeup_every, true)
+        .set_max_entries("records", ring_bytes);
+    let mut ebpf = loader.load(obj)?;
+    let prog: &mut Xdp = ebpf
+        .program_mut("fill_ringbuf")
+        .ok_or("program")?
+        .try_into()?;
+    prog.load()?;
+    let prog_fd = prog.fd()?.as_fd().as_raw_fd();
+    let ring = RingBuf::try_from(ebpf.take_map("records").ok_or("map")?)?;
+    pin_cpu(1);
+    let stop = AtomicBool::new(false);
+    let (mut received, mut last, mut gaps, mut in_order) = (0u64, 0u64, 0u64, true);
+    let window = std::time::Duration::from_millis(millis);
+    let mut elapsed = std::time::Duration::ZERO;
+    std::thread::scope(|s| -> Result<(), Box<dyn std::error::Error>> {
+        let producer = s.spawn(|| {
+            pin_cpu(0);
+            while !stop.load(Ordering::Relaxed) {
+                test_run(prog_fd, 10).expect("test run");
+            }
+        });
+        let t0 = Instant::now();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let result: std::io::Result<()> = rt.block_on(async {
+            #[allow(deprecated)] // aya documents AsyncFd::new
+            let mut fd = AsyncFd::new(ring)?;
+            while t0.elapsed() < window {
+                let left = window.saturating_sub(t0.elapsed());
+                let Ok(guard) = tokio::time::timeout(left, fd.readable_mut()).await else {
+                    break;
+                };
+                let mut guard = guard?;
+                let ring = guard.get_inner_mut();
+                while let Some(item) = ring.next() {
+                    let seq = u64::from_ne_bytes(item[..8].try_into().unwrap());
+                    if received > 0 && seq <= last {
+                        in_order = false;
+                    } else if received > 0 {
+                        gaps += seq - last - 1;
+                    } else {
+                        gaps += seq;
+                    }
+                    last = seq;
+                    received += 1;
+                }
+                guard.clear_ready();
+            }
+            Ok(())
+        });
+        elapsed = t0.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        producer.join().map_err(|_| "producer panicked")?;
+        Ok(result?)
+    })?;
+    let ns = elapsed.as_nanos() as f64;
+    println!(
+        "{{\"records\":{received},\"ns\":{ns:.0},\"records_per_sec\":{:.0},\"in_order\":{in_order},\"lost\":{gaps}}}",
+        received as f64 * 1e9 / ns
+    );
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.len() == 7 && args[1] == "ringbuf-stream" {
+        let obj = std::fs::read(&args[2]).expect("read object");
+        let parse = |i: usize| args[i].parse::<u64>().expect("number");
+        if let Err(e) = ring_stream(
+            &obj,
+            parse(3) as u32,
+            parse(4) as u32,
+            parse(5),
+            parse(6) as u32,
+        ) {
+            println!("{{\"error\":\"{}\"}}", e.to_string().replace('"', "'"));
+        }
+        return;
+    }
     if args.len() != 6 || !(args[1] == "ringbuf-drain" || args[1] == "perfbuf-drain") {
         eprintln!(
             "usage: aya-readers-bench ringbuf-drain|perfbuf-drain OBJ RECORD_SIZE RECORDS ROUNDS"

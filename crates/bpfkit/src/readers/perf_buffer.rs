@@ -10,7 +10,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::poll::Poller;
@@ -127,6 +127,9 @@ pub struct PerfBuffer {
     poller: Poller,
     /// Ring indices the last wait reported ready (kept to avoid an allocation per poll).
     ready: Vec<usize>,
+    /// A poll took wake-ups and did not finish reading their rings (an error, a panic in
+    /// the callback): the next poll reads every ring before it waits.
+    unfinished: bool,
     page_size: usize,
     data_size: usize,
 }
@@ -189,6 +192,7 @@ impl PerfBuffer {
             rings: Vec::with_capacity(cpus.len()),
             poller: Poller::new().map_err(sys)?,
             ready: Vec::new(),
+            unfinished: false,
             page_size,
             data_size: options.pages_per_cpu * page_size,
         };
@@ -255,6 +259,15 @@ impl PerfBuffer {
             .sum()
     }
 
+    /// Bytes written by the kernel and not yet read, over all CPUs' rings.
+    pub fn pending_bytes(&self) -> u64 {
+        self.rings
+            .iter()
+            // Acquire: as in consume_ring().
+            .map(|r| r.data_head().load(Ordering::Acquire).wrapping_sub(r.tail))
+            .sum()
+    }
+
     /// Read every CPU's ring, calling `f(cpu, raw sample)` for each sample (the raw data as
     /// the kernel stored it, padded so that the record stays 8-byte aligned). Lost-sample
     /// records add to [`PerfBuffer::lost`]. Returns the number of samples.
@@ -268,12 +281,20 @@ impl PerfBuffer {
     }
 
     /// Wait up to `timeout` for a CPU's wake-up, then read the ready rings as
-    /// [`PerfBuffer::consume`] does.
+    /// [`PerfBuffer::consume`] does. If an earlier poll stopped before reading every ring
+    /// that woke (an error, a panic in `f`), every ring is read first, without waiting.
     pub fn poll<F: FnMut(u32, &[u8])>(
         &mut self,
         timeout: Option<Duration>,
         mut f: F,
     ) -> Result<usize, ReaderError> {
+        if self.unfinished {
+            let n = self.consume(&mut f)?;
+            self.unfinished = false;
+            if n > 0 {
+                return Ok(n);
+            }
+        }
         let tokens = self
             .poller
             .wait(timeout)
@@ -286,6 +307,8 @@ impl PerfBuffer {
         ready.extend(tokens.iter().map(|&t| t as usize));
         let mut count = 0;
         let mut result = Ok(());
+        // The wait took these rings' wake-ups (perf_poll() clears them).
+        self.unfinished = true;
         for &index in &ready {
             match self.consume_ring(index, &mut f) {
                 Ok(n) => count += n,
@@ -297,6 +320,7 @@ impl PerfBuffer {
         }
         self.ready = ready;
         result?;
+        self.unfinished = false;
         Ok(count)
     }
 
@@ -310,100 +334,102 @@ impl PerfBuffer {
         let Some(ring) = self.rings.get_mut(index) else {
             return Ok(0);
         };
-        // Acquire: pairs with the smp_wmb() ("B, matches C") before the data_head store in
-        // perf_output_put_handle() (kernel/events/ring_buffer.c): records up to head are written.
-        let head = ring.data_head().load(Ordering::Acquire);
-        let mut tail = ring.tail;
-        if head == tail {
-            return Ok(0);
-        }
         let base = ring.mmap.as_ptr() as *const u8;
         // SAFETY: the data area follows the metadata page inside the mapping.
         let data = unsafe { base.add(page_size) };
         let mask = data_size as u64 - 1;
         let mut count = 0;
-        while tail < head {
-            let offset = (tail & mask) as usize;
-            // SAFETY: headers are 8-byte aligned and 8 bytes long, so one never wraps.
-            let (kind, size) = unsafe {
-                let h = data.add(offset);
-                (
-                    (h as *const u32).read_volatile(),
-                    (h.add(6) as *const u16).read_volatile() as usize,
-                )
-            };
-            let valid = size >= HEADER_SIZE && size <= data_size && tail + size as u64 <= head;
-            if valid
-                && kind == PERF_RECORD_SAMPLE
-                && size >= HEADER_SIZE + 4
-                && offset + size <= data_size
-            {
-                // Fast path: a sample that does not wrap.
-                super::ring_buf::prefetch(
-                    data.wrapping_add(offset + super::ring_buf::PREFETCH_AHEAD),
-                );
-                // SAFETY: a complete record inside the data area, below data_head, not yet
-                // released through data_tail; its u32 raw size follows the header.
-                let sample = unsafe {
-                    let record = data.add(offset);
-                    let raw = (record.add(HEADER_SIZE) as *const u32).read_volatile() as usize;
-                    let len = raw.min(size - HEADER_SIZE - 4);
-                    std::slice::from_raw_parts(record.add(HEADER_SIZE + 4), len)
+        let mut tail = ring.tail;
+        loop {
+            // Acquire: pairs with the smp_wmb() ("B, matches C") before the data_head store in
+            // perf_output_put_handle() (kernel/events/ring_buffer.c): records up to head are written.
+            let head = ring.data_head().load(Ordering::Acquire);
+            if head == tail {
+                return Ok(count);
+            }
+            while tail < head {
+                let offset = (tail & mask) as usize;
+                // SAFETY: headers are 8-byte aligned and 8 bytes long, so one never wraps.
+                let (kind, size) = unsafe {
+                    let h = data.add(offset);
+                    (
+                        (h as *const u32).read_volatile(),
+                        (h.add(6) as *const u16).read_volatile() as usize,
+                    )
                 };
-                f(ring.cpu, sample);
-                count += 1;
-                tail += size as u64;
-                continue;
-            }
-            if !valid {
-                ring.tail = tail;
-                ring.data_tail().store(tail, Ordering::Release);
-                return Err(ReaderError::CorruptRecord {
-                    map: self.name.clone(),
-                    position: tail,
-                    len: size as u64,
-                    size: data_size as u64,
-                });
-            }
-            let record: &[u8] = if offset + size <= data_size {
-                // SAFETY: a complete record inside the data area, below data_head, not yet
-                // released through data_tail.
-                unsafe { std::slice::from_raw_parts(data.add(offset), size) }
-            } else {
-                let first = data_size - offset;
-                ring.scratch.clear();
-                // SAFETY: the record's two pieces, at the end and the start of the area.
-                unsafe {
-                    ring.scratch
-                        .extend_from_slice(std::slice::from_raw_parts(data.add(offset), first));
-                    ring.scratch
-                        .extend_from_slice(std::slice::from_raw_parts(data, size - first));
-                }
-                &ring.scratch
-            };
-            match kind {
-                PERF_RECORD_SAMPLE if size >= HEADER_SIZE + 4 => {
-                    let raw =
-                        u32::from_ne_bytes([record[8], record[9], record[10], record[11]]) as usize;
-                    let end = (HEADER_SIZE + 4 + raw).min(size);
-                    f(ring.cpu, &record[HEADER_SIZE + 4..end]);
+                let valid = size >= HEADER_SIZE && size <= data_size && tail + size as u64 <= head;
+                if valid
+                    && kind == PERF_RECORD_SAMPLE
+                    && size >= HEADER_SIZE + 4
+                    && offset + size <= data_size
+                {
+                    // Fast path: a sample that does not wrap.
+                    // SAFETY: a complete record inside the data area, below data_head, not yet
+                    // released through data_tail; its u32 raw size follows the header.
+                    let sample = unsafe {
+                        let record = data.add(offset);
+                        let raw = (record.add(HEADER_SIZE) as *const u32).read_volatile() as usize;
+                        let len = raw.min(size - HEADER_SIZE - 4);
+                        std::slice::from_raw_parts(record.add(HEADER_SIZE + 4), len)
+                    };
+                    f(ring.cpu, sample);
                     count += 1;
+                    tail += size as u64;
+                    continue;
                 }
-                PERF_RECORD_LOST if size >= HEADER_SIZE + 16 => {
-                    let mut lost = [0u8; 8];
-                    lost.copy_from_slice(&record[16..24]);
-                    ring.lost += u64::from_ne_bytes(lost);
+                if !valid {
+                    ring.tail = tail;
+                    ring.data_tail().store(tail, Ordering::Release);
+                    return Err(ReaderError::CorruptRecord {
+                        map: self.name.clone(),
+                        position: tail,
+                        len: size as u64,
+                        size: data_size as u64,
+                    });
                 }
-                _ => {}
+                let record: &[u8] = if offset + size <= data_size {
+                    // SAFETY: a complete record inside the data area, below data_head, not yet
+                    // released through data_tail.
+                    unsafe { std::slice::from_raw_parts(data.add(offset), size) }
+                } else {
+                    let first = data_size - offset;
+                    ring.scratch.clear();
+                    // SAFETY: the record's two pieces, at the end and the start of the area.
+                    unsafe {
+                        ring.scratch
+                            .extend_from_slice(std::slice::from_raw_parts(data.add(offset), first));
+                        ring.scratch
+                            .extend_from_slice(std::slice::from_raw_parts(data, size - first));
+                    }
+                    &ring.scratch
+                };
+                match kind {
+                    PERF_RECORD_SAMPLE if size >= HEADER_SIZE + 4 => {
+                        let raw = u32::from_ne_bytes([record[8], record[9], record[10], record[11]])
+                            as usize;
+                        let end = (HEADER_SIZE + 4 + raw).min(size);
+                        f(ring.cpu, &record[HEADER_SIZE + 4..end]);
+                        count += 1;
+                    }
+                    PERF_RECORD_LOST if size >= HEADER_SIZE + 16 => {
+                        let mut lost = [0u8; 8];
+                        lost.copy_from_slice(&record[16..24]);
+                        ring.lost += u64::from_ne_bytes(lost);
+                    }
+                    _ => {}
+                }
+                tail += size as u64;
             }
-            tail += size as u64;
+            ring.tail = tail;
+            // Release: our reads of the records happen before the kernel may overwrite them;
+            // pairs with the smp_mb() ("A, matches D") after READ_ONCE(data_tail) in
+            // __perf_output_begin().
+            ring.data_tail().store(tail, Ordering::Release);
+            // Full fence, then look at data_head again before going back to wait: a sample
+            // written while we read may not wake us (wakeup_events > 1 or a watermark count
+            // samples, not our position), and a waiting reader would leave it unread.
+            fence(Ordering::SeqCst);
         }
-        ring.tail = tail;
-        // Release: our reads of the records happen before the kernel may overwrite them;
-        // pairs with the smp_mb() ("A, matches D") after READ_ONCE(data_tail) in
-        // __perf_output_begin().
-        ring.data_tail().store(tail, Ordering::Release);
-        Ok(count)
     }
 }
 

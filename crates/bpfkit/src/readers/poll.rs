@@ -113,6 +113,10 @@ fn last(call: &'static str) -> SyscallError {
 
 /// Several ring buffers waited on together, as libbpf's `ring_buffer__poll`.
 ///
+/// The rings are registered edge-triggered and a ring is slept on only once a drain left it
+/// armed (the consumer position published, fenced and re-checked; see [`RingBuf`]'s notes on
+/// wake-ups), so a record still `BUSY` at a consumer position is neither spun on nor missed.
+///
 /// ```no_run
 /// # fn demo(a: bpfkit::readers::RingBuf, b: bpfkit::readers::RingBuf) -> Result<(), bpfkit::readers::ReaderError> {
 /// let mut poller = bpfkit::readers::RingBufPoller::new()?;
@@ -149,7 +153,11 @@ impl RingBufPoller {
     pub fn add(&mut self, ring: RingBuf) -> Result<usize, ReaderError> {
         let index = self.rings.len();
         self.poller
-            .add(ring.as_fd(), index as u64)
+            .add_with(
+                ring.as_fd(),
+                index as u64,
+                (libc::EPOLLIN | libc::EPOLLET) as u32,
+            )
             .map_err(|source| ReaderError::Syscall {
                 map: ring.name().to_string(),
                 source,
@@ -163,13 +171,29 @@ impl RingBufPoller {
         self.rings.get_mut(index)
     }
 
+    /// Give back the ring buffers, in the order they were added.
+    pub fn into_rings(self) -> Vec<RingBuf> {
+        self.rings
+    }
+
     /// Wait up to `timeout` for records, then drain every ready ring, calling
-    /// `f(ring_index, record)`. Returns the number of records.
+    /// `f(ring_index, record)`. Returns the number of records. Rings that an earlier call
+    /// (an error, a panic in `f`) or the caller (through [`RingBufPoller::ring`]) left with
+    /// records behind are drained first, without waiting.
     pub fn poll<F: FnMut(usize, &[u8])>(
         &mut self,
         timeout: Option<Duration>,
         mut f: F,
     ) -> Result<usize, ReaderError> {
+        let mut count = 0;
+        for (index, ring) in self.rings.iter_mut().enumerate() {
+            if !ring.is_armed() {
+                count += ring.consume(|record| f(index, record))?;
+            }
+        }
+        if count > 0 {
+            return Ok(count);
+        }
         let tokens = self
             .poller
             .wait(timeout)
@@ -179,7 +203,13 @@ impl RingBufPoller {
             })?;
         self.ready.clear();
         self.ready.extend(tokens.iter().map(|&t| t as usize));
-        let mut count = 0;
+        // The wait consumed these rings' edges: until drained to armed again, a ring must be
+        // drained before the next sleep (an error or a panic below may stop us first).
+        for &index in &self.ready {
+            if let Some(ring) = self.rings.get_mut(index) {
+                ring.disarm();
+            }
+        }
         for &index in &self.ready {
             if let Some(ring) = self.rings.get_mut(index) {
                 count += ring.consume(|record| f(index, record))?;

@@ -1,5 +1,13 @@
 //! tokio streams over the readers: [`AsyncRingBuf`] and [`AsyncPerfBuffer`] wait with
 //! `AsyncFd` instead of blocking a thread.
+//!
+//! tokio's readiness is edge-triggered (`EPOLLET`): an event sets it, only
+//! `AsyncFdReadyMutGuard::clear_ready` clears it, and a clear does not forget an event the
+//! reactor saw after the guard was taken. So readiness is cleared only after a drain that
+//! ended armed (see [`RingBuf`]'s notes on wake-ups: consumer position published, full
+//! fence, nothing committed at it on the re-check): from then on the next commit at that
+//! position wakes the reactor. A drain that stopped early (an error) keeps the readiness.
+//! Each readiness is answered by draining everything there is, not one record.
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -33,8 +41,9 @@ fn wait_error(map: &str, io_error: std::io::Error) -> ReaderError {
 /// # async fn demo(ring: bpfkit::readers::RingBuf) -> Result<(), bpfkit::readers::ReaderError> {
 /// let mut stream = bpfkit::readers::AsyncRingBuf::new(ring)?;
 /// loop {
-///     let record = stream.next().await?;
-///     println!("{} bytes", record.len());
+///     // Every record available, one readiness at a time (the fastest way).
+///     let n = stream.consume(|record| println!("{} bytes", record.len())).await?;
+///     assert!(n > 0);
 /// }
 /// # }
 /// ```
@@ -57,17 +66,38 @@ impl AsyncRingBuf {
         self.inner.get_mut()
     }
 
+    /// The ring buffer.
+    pub fn get_ref(&self) -> &RingBuf {
+        self.inner.get_ref()
+    }
+
+    /// Deregister from the reactor and return the ring buffer.
+    pub fn into_inner(self) -> RingBuf {
+        self.inner.into_inner()
+    }
+
     /// Wait until at least one record is available, then drain all of them through `f`
-    /// (as [`RingBuf::consume`]). Returns the number of records.
+    /// (as [`RingBuf::consume`]). Returns the number of records (at least one).
+    ///
+    /// Cancel-safe: records are handed to `f` only inside a poll that completes the drain.
     pub async fn consume<F: FnMut(&[u8])>(&mut self, mut f: F) -> Result<usize, ReaderError> {
         loop {
+            // Records may be there without a pending wake-up: left by `next`, by a drain an
+            // error stopped, or committed before this call. consume() is cheap on an empty ring
+            // and ends armed.
+            let n = self.inner.get_mut().consume(&mut f)?;
+            if n > 0 {
+                return Ok(n);
+            }
             let mut guard = self
                 .inner
                 .readable_mut()
                 .await
                 .map_err(|e| wait_error(&self.name, e))?;
             let n = guard.get_inner_mut().consume(&mut f)?;
-            // Drained: forget this readiness (tokio keeps any wake-up that raced with us).
+            // consume() returned Ok: the ring is armed, so the next commit at the consumer
+            // position wakes the reactor; readiness that arrived after `readable_mut()` is
+            // kept by tokio.
             guard.clear_ready();
             if n > 0 {
                 return Ok(n);
@@ -75,7 +105,8 @@ impl AsyncRingBuf {
         }
     }
 
-    /// The next record, copied, waiting for one if the ring is empty.
+    /// The next record, copied, waiting for one if the ring is empty. [`AsyncRingBuf::consume`]
+    /// is much faster when records come in bursts.
     #[allow(clippy::should_implement_trait)]
     pub async fn next(&mut self) -> Result<Vec<u8>, ReaderError> {
         loop {
@@ -88,8 +119,10 @@ impl AsyncRingBuf {
                 .await
                 .map_err(|e| wait_error(&self.name, e))?;
             if let Some(record) = guard.get_inner_mut().next()? {
+                // Records may remain: keep the readiness (the next call reads on anyway).
                 return Ok(record);
             }
+            // next() returned None: the ring is armed (published, fenced, re-checked).
             guard.clear_ready();
         }
     }
@@ -116,6 +149,16 @@ impl AsyncPerfBuffer {
         self.inner.get_mut()
     }
 
+    /// The perf buffer.
+    pub fn get_ref(&self) -> &PerfBuffer {
+        self.inner.get_ref()
+    }
+
+    /// Deregister from the reactor and return the perf buffer.
+    pub fn into_inner(self) -> PerfBuffer {
+        self.inner.into_inner()
+    }
+
     /// Wait until a CPU's ring wakes, then read every ring through `f(cpu, sample)` (as
     /// [`PerfBuffer::consume`]). Returns the number of samples (at least one).
     pub async fn consume<F: FnMut(u32, &[u8])>(&mut self, mut f: F) -> Result<usize, ReaderError> {
@@ -130,6 +173,9 @@ impl AsyncPerfBuffer {
                 .await
                 .map_err(|e| wait_error(&self.name, e))?;
             let n = guard.get_inner_mut().consume(&mut f)?;
+            // consume() re-read every ring's data_head after publishing its data_tail (with a
+            // fence) and found nothing more; a sample written since raises a new event (perf
+            // wakes on its own count, independent of data_tail).
             guard.clear_ready();
             if n > 0 {
                 return Ok(n);
