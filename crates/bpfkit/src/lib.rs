@@ -12,6 +12,7 @@
 //! - [`programs`]: program types and one attach module per type; [`links`]: attached programs.
 //! - [`info`]: loaded programs, maps and links with their kernel info; run-time stats.
 
+pub mod caps;
 pub mod features;
 pub mod info;
 pub mod links;

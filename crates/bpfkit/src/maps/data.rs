@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::per_cpu::possible_cpus;
 use super::{MapError, MapType};
+use crate::caps::{self, Capability};
 use crate::features;
 use crate::maps::MapTypeExt;
 use crate::sys::{self, BatchBuffers, MapCreateAttr, SyscallError};
@@ -113,6 +114,15 @@ impl MapData {
                         name: p.name.to_owned(),
                         source: p.map_type.feature().into(),
                     });
+                }
+                if source.errno() == Some(libc::EPERM) {
+                    if let Some(missing) = caps::missing_hint(&[Capability::Bpf]) {
+                        return Err(MapError::NotPermitted {
+                            name: p.name.to_owned(),
+                            missing,
+                            source,
+                        });
+                    }
                 }
                 return Err(MapError::Syscall {
                     name: p.name.to_owned(),

@@ -60,6 +60,18 @@ pub enum MapError {
         #[source]
         source: SyscallError,
     },
+    /// The kernel refused to create the map for lack of privileges (EPERM), and this
+    /// process lacks a capability creating maps needs.
+    #[error("map '{name}': creating it was refused: {missing}")]
+    NotPermitted {
+        /// The map's name.
+        name: String,
+        /// The capabilities this process lacks ([`crate::caps::missing_hint`]).
+        missing: String,
+        /// The refused call.
+        #[source]
+        source: SyscallError,
+    },
     /// The kernel lacks the map type or a feature the map needs.
     #[error("map '{name}': {source}")]
     Unsupported {

@@ -1,6 +1,7 @@
 //! Tracepoints (`SEC("tracepoint/<category>/<name>")`): a perf event of type
 //! `PERF_TYPE_TRACEPOINT` with the program attached by perf link (ioctl on old kernels).
 
+use crate::caps;
 use crate::links::Link;
 use crate::loader::Program;
 use crate::sys::{perf_event, tracefs};
@@ -25,7 +26,16 @@ pub fn attach_with_cookie(
     expect_type(program, &[ProgramType::Tracepoint], "a TRACEPOINT program")?;
     let target = format!("{category}/{name}");
     let id = tracefs::tracepoint_id(category, name).map_err(|e| {
-        AttachError::target(program.name(), &target, format!("no such tracepoint: {e}"))
+        let why = match e.kind() {
+            std::io::ErrorKind::PermissionDenied => format!(
+                "cannot read the tracepoint's id: {e}; tracefs is readable by root only{}, \
+                 or use a raw_tp/tp_btf program, which needs no tracefs",
+                caps::missing_hint(&[caps::Capability::DacReadSearch])
+                    .map_or(String::new(), |m| format!(" ({m})"))
+            ),
+            _ => format!("no such tracepoint: {e}"),
+        };
+        AttachError::target(program.name(), &target, why)
     })?;
     let mut attr = perf_event::PerfEventAttr::new(perf_event::PERF_TYPE_TRACEPOINT, id);
     attr.sample_period = 1;

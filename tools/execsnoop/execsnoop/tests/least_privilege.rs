@@ -1,0 +1,107 @@
+//! execsnoop without root: with only CAP_BPF + CAP_PERFMON (+ CAP_DAC_READ_SEARCH for
+//! tracefs, which is root-only) as uid 65534 it traces execs; without them its error names
+//! the capability that is missing. Runs the binary under `setpriv` (util-linux).
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// A world-executable copy of execsnoop (the build directory may be under a private home).
+fn world_executable_copy(test: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("bpfkit-leastpriv-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let exe = dir.join("execsnoop");
+    std::fs::copy(env!("CARGO_BIN_EXE_execsnoop"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    (dir, exe)
+}
+
+/// `setpriv` as nobody with exactly `caps` (e.g. "+bpf,+perfmon"; "" for none).
+fn as_nobody(caps: &str) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+    if caps.is_empty() {
+        cmd.arg("--inh-caps=-all");
+    } else {
+        cmd.arg(format!("--inh-caps={caps}"));
+        cmd.arg(format!("--ambient-caps={caps}"));
+    }
+    cmd
+}
+
+fn run(caps: &str, exe: &PathBuf) -> Output {
+    as_nobody(caps)
+        .arg(exe)
+        .args(["--duration", "1"])
+        .output()
+        .expect("setpriv runs")
+}
+
+#[test]
+fn without_capabilities_the_error_names_cap_bpf() {
+    let (dir, exe) = world_executable_copy("nocaps");
+    let out = run("", &exe);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("this process lacks CAP_BPF (or CAP_SYS_ADMIN)"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn without_tracefs_access_the_error_names_cap_dac_read_search() {
+    let (dir, exe) = world_executable_copy("notracefs");
+    let out = run("+bpf,+perfmon", &exe);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("tracefs is readable by root only (this process lacks CAP_DAC_READ_SEARCH)"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn with_bpf_perfmon_and_dac_read_search_it_traces_as_nobody() {
+    let (dir, exe) = world_executable_copy("traces");
+    let marker = dir.join(format!("lp{}", std::process::id()));
+    std::fs::copy("/bin/true", &marker).unwrap();
+    let child = as_nobody("+bpf,+perfmon,+dac_read_search")
+        .arg(&exe)
+        .args(["--duration", "4", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    for _ in 0..3 {
+        // ETXTBSY while another test thread's fork still holds the copy's fd: retry.
+        let status = (0..50)
+            .find_map(|_| match Command::new(&marker).status() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    None
+                }
+                other => Some(other.unwrap()),
+            })
+            .expect("the marker runs");
+        assert!(status.success());
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = stdout
+        .lines()
+        .filter(|l| l.contains(marker.file_name().unwrap().to_str().unwrap()))
+        .count();
+    assert!(seen >= 3, "expected the 3 marker execs:\n{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
