@@ -26,7 +26,12 @@ macro_rules! pod {
     )*};
 }
 #[cfg(feature = "pod")]
-pod!(syscount::Key, syscount::Stats, hist::Hist);
+pod!(
+    syscount::Key,
+    syscount::Stats,
+    hist::Hist,
+    opensnoop::OpenEvent
+);
 
 /// Length of a task's command name (`TASK_COMM_LEN`), NUL included.
 pub const COMM_LEN: usize = 16;

@@ -131,6 +131,7 @@ impl Session {
             .map_err(|e| ToolError::Load(Box::new(e)))?;
         let mut links = Vec::new();
         let mut program_ids = Vec::new();
+        let mut skipped = Vec::new();
         for (program, category, tp) in tracepoints {
             let prog = object
                 .program(program)
@@ -141,7 +142,7 @@ impl Session {
             match tracepoint::attach(prog, category, tp) {
                 Ok(link) => links.push(link),
                 Err(e) if optional.contains(program) => {
-                    eprintln!("{name}: {category}/{tp} not attached ({e}); continuing without it");
+                    skipped.push(format!("{category}/{tp} not attached ({e})"));
                     continue;
                 }
                 Err(source) => {

@@ -60,6 +60,22 @@ fn openat_offsets_match_the_kernel() {
             ("how", opensnoop::OPENAT2_HOW, 8),
         ],
     );
+    if cfg!(target_arch = "x86_64") {
+        check(
+            "syscalls",
+            "sys_enter_open",
+            &[
+                ("filename", opensnoop::OPEN_FILENAME, 8),
+                ("flags", opensnoop::OPEN_FLAGS, 8),
+                ("mode", opensnoop::OPEN_MODE, 8),
+            ],
+        );
+        check(
+            "syscalls",
+            "sys_exit_open",
+            &[("ret", opensnoop::EXIT_RET, 8)],
+        );
+    }
     for event in ["sys_exit_openat", "sys_exit_openat2"] {
         check("syscalls", event, &[("ret", opensnoop::EXIT_RET, 8)]);
     }
