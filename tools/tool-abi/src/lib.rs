@@ -30,7 +30,9 @@ pod!(
     syscount::Key,
     syscount::Stats,
     hist::Hist,
-    opensnoop::OpenEvent
+    opensnoop::OpenEvent,
+    tcpconnect::ConnectEvent,
+    bpfsnoop::BpfEvent,
 );
 
 /// Length of a task's command name (`TASK_COMM_LEN`), NUL included.
