@@ -10,6 +10,7 @@ pub mod child;
 pub mod errno;
 pub mod filter;
 pub mod hist;
+pub mod metrics;
 pub mod output;
 pub mod run;
 pub mod session;

@@ -64,6 +64,9 @@ pub enum ToolError {
     /// Reading a map failed.
     #[error(transparent)]
     Map(#[from] MapError),
+    /// `--metrics` could not start.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
     /// A tool-specific option is wrong.
     #[error("{0}")]
     Usage(String),

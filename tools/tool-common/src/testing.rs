@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub struct Running {
     name: String,
     child: Child,
+    stderr: BufReader<std::process::ChildStderr>,
     /// Ids of its programs, from its "NAME: tracing (… id N …)" line on stderr.
     pub program_ids: Vec<u32>,
 }
@@ -49,7 +50,22 @@ pub fn start(binary: impl AsRef<Path>, args: &[&str]) -> Running {
     Running {
         name,
         child,
+        stderr,
         program_ids,
+    }
+}
+
+impl Running {
+    /// The next line the tool writes to stderr (after the "tracing" line).
+    ///
+    /// # Panics
+    /// If stderr cannot be read.
+    pub fn stderr_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stderr
+            .read_line(&mut line)
+            .expect("read the tool's stderr");
+        line
     }
 }
 
@@ -140,4 +156,75 @@ pub fn compile_c(
         String::from_utf8_lossy(&out.stderr)
     );
     binary
+}
+
+/// `GET /metrics` from `addr` (`HOST:PORT`): the response body.
+///
+/// # Panics
+/// On a connection error or a status other than 200.
+pub fn scrape(addr: &str) -> String {
+    use std::io::Write;
+    let mut stream =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    body.to_owned()
+}
+
+/// The address in a "NAME: serving metrics on http://ADDR/metrics" line.
+///
+/// # Panics
+/// If the line is not one.
+pub fn metrics_addr(line: &str) -> String {
+    line.split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("not a metrics line: {line:?}"))
+        .to_owned()
+}
+
+/// A shell that waits for its stdin to close, then execs `program args`: a workload whose
+/// pid is known before it runs (release it with [`Held::release`]).
+#[derive(Debug)]
+pub struct Held {
+    child: Child,
+}
+
+impl Held {
+    /// Starts `sh -c 'read _; exec PROGRAM ARGS'`.
+    ///
+    /// # Panics
+    /// If sh cannot start.
+    pub fn spawn(program: &Path, args: &[&str]) -> Held {
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("read _; exec \"$0\" \"$@\"")
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn sh");
+        Held { child }
+    }
+
+    /// Its pid (the workload's, after the exec).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lets it exec the workload and waits for it to finish successfully.
+    ///
+    /// # Panics
+    /// If the workload fails.
+    pub fn release(mut self) {
+        drop(self.child.stdin.take());
+        let status = self.child.wait().expect("wait for the workload");
+        assert!(status.success(), "workload: {status}");
+    }
 }

@@ -7,6 +7,7 @@ use clap::Parser;
 use syscount::report::{self, Options};
 use syscount::SYSCOUNT_BPF;
 use tool_abi::syscount as abi;
+use tool_common::metrics::MetricsServer;
 use tool_common::run::Step;
 use tool_common::{errno, exit_with, CommonArgs, Session, ToolError};
 
@@ -29,6 +30,10 @@ struct Args {
     /// Print at most N rows (0: all).
     #[arg(short = 'T', long, value_name = "N", default_value_t = 10)]
     top: usize,
+    /// Serve the counts as Prometheus text at http://ADDR/metrics (e.g. 127.0.0.1:9435;
+    /// port 0 picks one, named on stderr).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -50,6 +55,11 @@ fn run(args: &Args) -> Result<(), ToolError> {
         latency: args.latency,
         top: args.top,
     };
+    let metrics = args
+        .metrics
+        .as_deref()
+        .map(MetricsServer::start)
+        .transpose()?;
     let mut session = Session::start(
         "syscount",
         SYSCOUNT_BPF,
@@ -66,10 +76,29 @@ fn run(args: &Args) -> Result<(), ToolError> {
         ],
         &[],
     )?;
+    if let Some(m) = &metrics {
+        eprintln!(
+            "syscount: serving metrics on http://{}/metrics",
+            m.local_addr()
+        );
+    }
+    // Metrics carry every row, whatever --top says.
+    let all = Options { top: 0, ..options };
+    let refresh = |session: &Session| -> Result<(), ToolError> {
+        if let Some(m) = &metrics {
+            let rows = report::read(session.map("COUNTS")?, &all, false)?;
+            m.set(report::metrics_text(&rows, &all));
+        }
+        Ok(())
+    };
     loop {
         match session.run.step() {
-            Step::Wait(wait) => tool_common::run::sleep(wait),
+            Step::Wait(wait) => {
+                refresh(&session)?;
+                tool_common::run::sleep(wait);
+            }
             Step::Interval => {
+                refresh(&session)?;
                 let rows = report::read(session.map("COUNTS")?, &options, true)?;
                 if !print(&mut session, &rows, &options, args.common.json) {
                     return Ok(());

@@ -3,6 +3,7 @@
 
 use bpfkit::maps::{MapData, MapError, PerCpuHashMap};
 use tool_abi::syscount::{Key, Stats};
+use tool_common::metrics::{labels, Exposition};
 use tool_common::output::{c_str, json_string};
 use tool_common::{errno, syscalls};
 
@@ -170,6 +171,50 @@ pub fn json_line(row: &Row, options: &Options) -> String {
     format!("{{{}}}", fields.join(","))
 }
 
+/// The rows as Prometheus text: `syscount_calls_total` (a counter per syscall or per
+/// process, with an `errno` label with `--failures`) and, with `--latency`,
+/// `syscount_call_seconds_total` (time spent in those calls).
+pub fn metrics_text(rows: &[Row], options: &Options) -> String {
+    let label_pairs = |row: &Row| {
+        let mut pairs = match &row.key {
+            RowKey::Syscall(nr) => vec![("syscall", syscalls::name_or_number(*nr))],
+            RowKey::Process(pid, comm) => vec![("pid", pid.to_string()), ("comm", comm.clone())],
+        };
+        if let Some(e) = row.errno {
+            pairs.push(("errno", errno::name_or_number(e)));
+        }
+        pairs
+    };
+    let mut e = Exposition::new();
+    e.family(
+        "syscount_calls_total",
+        "counter",
+        "Syscalls that returned, as counted in the kernel.",
+    );
+    for row in rows {
+        e.sample(
+            "syscount_calls_total",
+            &labels(&label_pairs(row)),
+            row.count as f64,
+        );
+    }
+    if options.latency {
+        e.family(
+            "syscount_call_seconds_total",
+            "counter",
+            "Time spent in those syscalls, entry to exit.",
+        );
+        for row in rows {
+            e.sample(
+                "syscount_call_seconds_total",
+                &labels(&label_pairs(row)),
+                row.total_ns as f64 / 1e9,
+            );
+        }
+    }
+    e.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +238,23 @@ mod tests {
 
     fn libc_getppid() -> u32 {
         syscalls::parse("getppid").unwrap()
+    }
+
+    #[test]
+    fn metrics_text_has_one_counter_per_row() {
+        let options = Options {
+            latency: true,
+            ..Options::default()
+        };
+        let text = metrics_text(&rows(), &options);
+        assert!(
+            text.contains("\nsyscount_calls_total{syscall=\"getppid\"} 1000\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nsyscount_call_seconds_total{syscall=\"read\"} 0.009\n"),
+            "{text}"
+        );
     }
 
     #[test]

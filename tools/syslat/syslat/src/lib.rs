@@ -5,6 +5,7 @@
 use bpfkit::maps::{MapData, MapError, PerCpuHashMap};
 use tool_abi::hist::Hist;
 use tool_common::hist::{render, slot_range};
+use tool_common::metrics::Exposition;
 use tool_common::output::json_string;
 use tool_common::syscalls;
 
@@ -82,6 +83,36 @@ pub fn json_line(h: &SyscallHist, unit: &str) -> String {
     )
 }
 
+/// The histograms as Prometheus text: `syslat_latency_seconds`, a native histogram per
+/// syscall (label `syscall`) with one `le` bucket per log2 slot. Slot `i` holds whole
+/// units up to `2^(i+1) - 1`, i.e. latencies below `2^(i+1)` units, so its bound is
+/// `le = 2^(i+1) * unit` seconds; `unit_seconds` is 1e-6 for usecs, 1e-3 for msecs.
+pub fn metrics_text(hists: &[SyscallHist], unit_seconds: f64) -> String {
+    let mut e = Exposition::new();
+    e.family(
+        "syslat_latency_seconds",
+        "histogram",
+        "Syscall latency, entry to exit, as log2 buckets.",
+    );
+    for h in hists {
+        let buckets: Vec<(f64, u64)> = h
+            .hist
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, count)| ((1u64 << (i + 1)) as f64 * unit_seconds, *count))
+            .collect();
+        e.histogram(
+            "syslat_latency_seconds",
+            &[("syscall", syscalls::name_or_number(h.nr))],
+            &buckets,
+            h.hist.sum as f64 * unit_seconds,
+            h.hist.count,
+        );
+    }
+    e.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +127,27 @@ mod tests {
             nr: syscalls::parse("read").unwrap(),
             hist,
         }
+    }
+
+    #[test]
+    fn metrics_buckets_are_cumulative_with_log2_bounds() {
+        let text = metrics_text(&[sample()], 1e-6);
+        assert!(
+            text.contains("syslat_latency_seconds_bucket{syscall=\"read\",le=\"0.000002\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("syslat_latency_seconds_bucket{syscall=\"read\",le=\"0.000008\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("syslat_latency_seconds_bucket{syscall=\"read\",le=\"+Inf\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("syslat_latency_seconds_count{syscall=\"read\"} 4\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use syslat::{json_line, read, text_block, SYSLAT_BPF};
+use syslat::{json_line, metrics_text, read, text_block, SYSLAT_BPF};
 use tool_abi::syslat as abi;
+use tool_common::metrics::MetricsServer;
 use tool_common::run::Step;
 use tool_common::{exit_with, syscalls, CommonArgs, Session, ToolError};
 
@@ -19,6 +20,10 @@ struct Args {
     /// Milliseconds instead of microseconds.
     #[arg(short = 'm', long)]
     milliseconds: bool,
+    /// Serve the histograms as Prometheus text at http://ADDR/metrics (e.g.
+    /// 127.0.0.1:9436; port 0 picks one, named on stderr).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -33,6 +38,12 @@ fn run(args: &Args) -> Result<(), ToolError> {
         None => u32::MAX,
     };
     let unit = if args.milliseconds { "msecs" } else { "usecs" };
+    let unit_seconds = if args.milliseconds { 1e-3 } else { 1e-6 };
+    let metrics = args
+        .metrics
+        .as_deref()
+        .map(MetricsServer::start)
+        .transpose()?;
     let mut session = Session::start(
         "syslat",
         SYSLAT_BPF,
@@ -50,10 +61,29 @@ fn run(args: &Args) -> Result<(), ToolError> {
         ],
         &[],
     )?;
+    if let Some(m) = &metrics {
+        eprintln!(
+            "syslat: serving metrics on http://{}/metrics",
+            m.local_addr()
+        );
+    }
+    let refresh = |session: &Session| -> Result<(), ToolError> {
+        if let Some(m) = &metrics {
+            m.set(metrics_text(
+                &read(session.map("HISTS")?, false)?,
+                unit_seconds,
+            ));
+        }
+        Ok(())
+    };
     loop {
         match session.run.step() {
-            Step::Wait(wait) => tool_common::run::sleep(wait),
+            Step::Wait(wait) => {
+                refresh(&session)?;
+                tool_common::run::sleep(wait);
+            }
             Step::Interval => {
+                refresh(&session)?;
                 let hists = read(session.map("HISTS")?, true)?;
                 if !print(&mut session, &hists, unit, args.common.json) {
                     return Ok(());
