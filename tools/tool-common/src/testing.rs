@@ -228,3 +228,13 @@ impl Held {
         assert!(status.success(), "workload: {status}");
     }
 }
+
+/// Sends SIGINT to `child` (as Ctrl-C does).
+///
+/// # Panics
+/// If kill(2) fails.
+pub fn interrupt(child: &Child) {
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    let ret = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
+}

@@ -116,13 +116,13 @@ pub fn flag_names(flags: u64) -> String {
 }
 
 /// The column header for text output.
-pub const HEADER: &str = "PID     COMM              FD ERR FLAGS    PATH";
+pub const HEADER: &str = "PID    COMM              FD ERR FLAGS    PATH";
 
 /// One text line: pid, command, fd (-1 on failure), errno (0 on success), flags in octal,
-/// path — libbpf-tools' columns.
+/// path — libbpf-tools' columns (`opensnoop -e`), character for character.
 pub fn text_line(open: &Open) -> String {
     format!(
-        "{:<7} {:<16} {:>3} {:>3} {:08o} {}",
+        "{:<6} {:<16} {:>3} {:>3} {:08o} {}",
         open.pid,
         open.comm,
         open.fd().unwrap_or(-1),

@@ -180,7 +180,7 @@ fn text_output_has_libbpf_tools_columns() {
     let mut lines = stdout.lines();
     assert_eq!(
         lines.next(),
-        Some("PID     COMM              FD ERR FLAGS    PATH")
+        Some("PID    COMM              FD ERR FLAGS    PATH")
     );
     let missing = markers.path("missing");
     let row: Vec<&str> = stdout

@@ -11,7 +11,7 @@
 use bpfkit_ebpf::bindings::flags::BPF_NOEXIST;
 use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
-use bpfkit_ebpf::maps::{HashMap, PerCpuHashMap};
+use bpfkit_ebpf::maps::{LruHashMap, PerCpuHashMap};
 use bpfkit_ebpf::programs::TracePointContext;
 use bpfkit_ebpf::Global;
 use tool_abi::syscount::{Key, Stats, RAW_SYSCALL_ID, RAW_SYSCALL_RET};
@@ -22,9 +22,11 @@ tool_abi::filter_globals!();
 #[map]
 static COUNTS: PerCpuHashMap<Key, Stats, 10240> = PerCpuHashMap::new();
 
-/// Entry time per thread (`pid_tgid`), with latency on.
+/// Entry time per thread (`pid_tgid`), with latency on. Each entry overwrites the thread's
+/// last stamp and exit leaves it in place (a delete per syscall would cost ~100 ns); an
+/// LRU map evicts the stamps of threads that are gone, so it never fills up.
 #[map]
-static START: HashMap<u64, u64, 10240> = HashMap::new();
+static START: LruHashMap<u64, u64, 10240> = LruHashMap::new();
 
 #[unsafe(no_mangle)]
 static SYSCOUNT_PER_PROCESS: Global<u32> = Global::new(0);
@@ -38,6 +40,19 @@ static SYSCOUNT_ERRNO: Global<u32> = Global::new(0);
 /// The largest errno; a return value in `[-MAX_ERRNO, -1]` is a failure.
 const MAX_ERRNO: i64 = 4095;
 
+/// Records `now` as `tid`'s entry time: in place when the thread has an entry (a lookup
+/// the verifier inlines, much cheaper than an update), else by inserting one.
+#[inline(always)]
+fn stamp(tid: u64, now: u64) {
+    match START.get_ptr_mut(&tid) {
+        // SAFETY: the thread's own entry; only this thread's programs write it.
+        Some(entry) => unsafe { *entry.as_ptr() = now },
+        None => {
+            let _ = START.insert(&tid, &now, 0);
+        }
+    }
+}
+
 static EMPTY: Stats = Stats::ZERO;
 
 #[tracepoint(category = "raw_syscalls", name = "sys_enter")]
@@ -45,9 +60,7 @@ fn sys_enter(_ctx: TracePointContext) -> u32 {
     if SYSCOUNT_LATENCY.get() == 0 || !filter_pass() {
         return 0;
     }
-    let tid = helpers::current_pid_tgid();
-    let now = helpers::ktime_get_ns();
-    let _ = START.insert(&tid, &now, 0);
+    stamp(helpers::current_pid_tgid(), helpers::ktime_get_ns());
     0
 }
 
@@ -82,7 +95,6 @@ fn sys_exit(ctx: TracePointContext) -> u32 {
         let tid = helpers::current_pid_tgid();
         if let Some(start) = START.get_copy(&tid) {
             elapsed = helpers::ktime_get_ns().wrapping_sub(start);
-            let _ = START.remove(&tid);
         }
     }
     let per_process = SYSCOUNT_PER_PROCESS.get() != 0;

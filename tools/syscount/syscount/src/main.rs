@@ -70,10 +70,16 @@ fn run(args: &Args) -> Result<(), ToolError> {
             (abi::GLOBAL_FAILURES, flag(args.failures)),
             (abi::GLOBAL_ERRNO, wanted_errno.to_ne_bytes().to_vec()),
         ],
-        &[
-            ("sys_enter", "raw_syscalls", "sys_enter"),
-            ("sys_exit", "raw_syscalls", "sys_exit"),
-        ],
+        // sys_enter only stamps entry times: without --latency it stays detached, so
+        // each syscall runs one program, not two.
+        if args.latency {
+            &[
+                ("sys_enter", "raw_syscalls", "sys_enter"),
+                ("sys_exit", "raw_syscalls", "sys_exit"),
+            ]
+        } else {
+            &[("sys_exit", "raw_syscalls", "sys_exit")]
+        },
         &[],
     )?;
     if let Some(m) = &metrics {

@@ -9,7 +9,7 @@
 use bpfkit_ebpf::bindings::flags::BPF_NOEXIST;
 use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
-use bpfkit_ebpf::maps::{HashMap, PerCpuHashMap};
+use bpfkit_ebpf::maps::{LruHashMap, PerCpuHashMap};
 use bpfkit_ebpf::programs::TracePointContext;
 use bpfkit_ebpf::Global;
 use tool_abi::hist::{slot, Hist};
@@ -21,14 +21,29 @@ tool_abi::filter_globals!();
 #[map]
 static HISTS: PerCpuHashMap<u32, Hist, 1024> = PerCpuHashMap::new();
 
-/// Entry time per thread (`pid_tgid`).
+/// Entry time per thread (`pid_tgid`). Each entry overwrites the thread's last stamp and
+/// exit leaves it in place (a delete per syscall would cost ~100 ns); an LRU map evicts
+/// the stamps of threads that are gone, so it never fills up.
 #[map]
-static START: HashMap<u64, u64, 10240> = HashMap::new();
+static START: LruHashMap<u64, u64, 10240> = LruHashMap::new();
 
 #[unsafe(no_mangle)]
 static SYSLAT_SYSCALL: Global<u32> = Global::new(u32::MAX);
 #[unsafe(no_mangle)]
 static SYSLAT_MILLISECONDS: Global<u32> = Global::new(0);
+
+/// Records `now` as `tid`'s entry time: in place when the thread has an entry (a lookup
+/// the verifier inlines, much cheaper than an update), else by inserting one.
+#[inline(always)]
+fn stamp(tid: u64, now: u64) {
+    match START.get_ptr_mut(&tid) {
+        // SAFETY: the thread's own entry; only this thread's programs write it.
+        Some(entry) => unsafe { *entry.as_ptr() = now },
+        None => {
+            let _ = START.insert(&tid, &now, 0);
+        }
+    }
+}
 
 static EMPTY: Hist = Hist::ZERO;
 
@@ -50,7 +65,7 @@ fn sys_enter(ctx: TracePointContext) -> u32 {
     if wanted(&ctx).is_none() || !filter_pass() {
         return 0;
     }
-    let _ = START.insert(&helpers::current_pid_tgid(), &helpers::ktime_get_ns(), 0);
+    stamp(helpers::current_pid_tgid(), helpers::ktime_get_ns());
     0
 }
 
@@ -63,7 +78,6 @@ fn sys_exit(ctx: TracePointContext) -> u32 {
     let Some(start) = START.get_copy(&tid) else {
         return 0;
     };
-    let _ = START.remove(&tid);
     let elapsed = helpers::ktime_get_ns().wrapping_sub(start);
     let value = if SYSLAT_MILLISECONDS.get() != 0 {
         elapsed / 1_000_000
