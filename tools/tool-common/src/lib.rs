@@ -2,9 +2,11 @@
 //! output: [`filter`] (`--pid`, `--comm`, `--cgroup` set as kernel globals), [`run`]
 //! (Ctrl-C, `--duration`, `--interval`), [`child`] (`-c CMD` started after attach),
 //! [`output`] (lines that stop on a closed pipe, command names), [`hist`] (bcc-style log2
-//! histograms), [`syscalls`] and [`errno`] (names from the kernel headers, x86_64 and
-//! aarch64) and [`tracefs`] (tracepoint record formats, to check the offsets the kernel
-//! sides use).
+//! histograms), [`metrics`] (`--metrics`: Prometheus text over HTTP), [`session`] (load,
+//! attach, release `-c`'s child), [`syscalls`] and [`errno`] (names from the kernel
+//! headers, x86_64 and aarch64), [`tracefs`] (tracepoint record formats, to check the
+//! offsets the kernel sides use) and, with feature `testing`, `testing` (helpers for the
+//! tools' integration tests).
 
 pub mod child;
 pub mod errno;
@@ -15,6 +17,7 @@ pub mod output;
 pub mod run;
 pub mod session;
 pub mod syscalls;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tracefs;
 

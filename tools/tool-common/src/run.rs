@@ -91,6 +91,7 @@ pub struct RunLoop {
     interval: Option<Duration>,
     next_interval: Option<Instant>,
     child: Option<TracedChild>,
+    released: bool,
     child_done: bool,
     stopped: bool,
 }
@@ -100,8 +101,8 @@ const MAX_WAIT: Duration = Duration::from_millis(100);
 
 impl RunLoop {
     /// Starts the clock; `duration`/`interval` in seconds as given on the command line.
-    /// With `child`, the loop also stops once the child has exited. Installs the Ctrl-C
-    /// handlers.
+    /// With `child`, the first [`RunLoop::step`] releases it and the loop stops once it
+    /// has exited. Installs the Ctrl-C handlers.
     pub fn new(
         duration: Option<f64>,
         interval: Option<f64>,
@@ -116,6 +117,7 @@ impl RunLoop {
             interval,
             next_interval: interval.map(|i| now + i),
             child,
+            released: false,
             child_done: false,
             stopped: false,
         })
@@ -133,6 +135,10 @@ impl RunLoop {
             return Step::Stop;
         }
         if let Some(child) = &mut self.child {
+            if !self.released {
+                child.release();
+                self.released = true;
+            }
             if child.try_wait().is_some() {
                 self.child_done = true;
                 return Step::Wait(Duration::ZERO);
@@ -164,7 +170,7 @@ pub fn sleep(wait: Duration) {
         return;
     }
     let ts = libc::timespec {
-        tv_sec: wait.as_secs() as libc::time_t,
+        tv_sec: wait.as_secs().try_into().unwrap_or(libc::c_long::MAX as _),
         tv_nsec: wait.subsec_nanos() as libc::c_long,
     };
     // SAFETY: nanosleep reads `ts`; the remainder pointer may be null. EINTR (a signal)

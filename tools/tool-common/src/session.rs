@@ -105,7 +105,8 @@ impl Session {
     /// Starts tool `name`: forks `-c`'s child (held), resolves the filters, sets them and
     /// `globals` (name, bytes) on a loader, loads `elf`, attaches `tracepoints` (those
     /// whose program is in `optional` may fail: the kernel lacks the tracepoint), tells
-    /// stderr "NAME: tracing (…); Ctrl-C to stop", then releases the child.
+    /// stderr "NAME: tracing (…); Ctrl-C to stop". The child runs from the run loop's
+    /// first step on.
     pub fn start(
         name: &str,
         elf: &[u8],
@@ -117,7 +118,7 @@ impl Session {
         seconds("duration", common.duration)?;
         seconds("interval", common.interval)?;
         let mut filter = Filter::resolve(&common.filter, None)?;
-        let mut child = if common.command.is_empty() {
+        let child = if common.command.is_empty() {
             None
         } else {
             let child = TracedChild::spawn(&common.command)?;
@@ -167,9 +168,11 @@ impl Session {
             "{name}: tracing ({}); Ctrl-C to stop",
             program_ids.join(", ")
         );
-        if let Some(child) = &mut child {
-            child.release();
+        for line in skipped {
+            eprintln!("{name}: {line}; continuing without it");
         }
+        // The run loop releases the child at its first step, once the tool has printed its
+        // header and set up its readers.
         let run = RunLoop::new(common.duration, common.interval, child)?;
         Ok(Session {
             name: name.to_owned(),
