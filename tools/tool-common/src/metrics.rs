@@ -170,6 +170,40 @@ impl Exposition {
     }
 }
 
+/// Counts of events by label set, for the event tools' `--metrics`: one counter family.
+#[derive(Debug, Clone)]
+pub struct EventCounts {
+    name: &'static str,
+    help: &'static str,
+    counts: std::collections::BTreeMap<Vec<(&'static str, String)>, u64>,
+}
+
+impl EventCounts {
+    /// An empty family `name` (a counter, so it should end in `_total`).
+    pub fn new(name: &'static str, help: &'static str) -> EventCounts {
+        EventCounts {
+            name,
+            help,
+            counts: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Counts one event with these labels.
+    pub fn add(&mut self, labels: Vec<(&'static str, String)>) {
+        *self.counts.entry(labels).or_insert(0) += 1;
+    }
+
+    /// The family as exposition text.
+    pub fn render(&self) -> String {
+        let mut e = Exposition::new();
+        e.family(self.name, "counter", self.help);
+        for (pairs, count) in &self.counts {
+            e.sample(self.name, &labels(pairs), *count as f64);
+        }
+        e.finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +232,18 @@ mod tests {
         assert_eq!(
             labels(&[("comm", "a\"b\\".into())]),
             "{comm=\"a\\\"b\\\\\"}"
+        );
+    }
+
+    #[test]
+    fn event_counts_group_by_labels() {
+        let mut c = EventCounts::new("x_total", "X.");
+        c.add(vec![("errno", "ENOENT".into())]);
+        c.add(vec![("errno", "ENOENT".into())]);
+        c.add(vec![("errno", String::new())]);
+        assert_eq!(
+            c.render(),
+            "# HELP x_total X.\n# TYPE x_total counter\nx_total{errno=\"\"} 1\nx_total{errno=\"ENOENT\"} 2\n"
         );
     }
 

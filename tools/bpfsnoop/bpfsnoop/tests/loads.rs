@@ -214,3 +214,52 @@ fn bad_map_create_helper() {
         Some(libc::EINVAL)
     );
 }
+
+#[test]
+fn metrics_scrape_counts_calls_by_command_and_errno() {
+    // This test binary, held until bpfsnoop is attached, makes one refused MAP_CREATE.
+    let helper = std::env::current_exe().expect("test binary");
+    let held = tool_common::testing::Held::spawn(
+        &helper,
+        &["--exact", "bad_map_create_helper", "--ignored"],
+    );
+    let pid = held.pid().to_string();
+    let mut snoop = tool_common::testing::start(
+        env!("CARGO_BIN_EXE_bpfsnoop"),
+        &["--json", "--pid", &pid, "--metrics", "127.0.0.1:0"],
+    );
+    let addr = tool_common::testing::metrics_addr(&snoop.stderr_line());
+    held.release();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let text = tool_common::testing::scrape(&addr);
+    let events = tool_common::testing::json_lines(&tool_common::testing::stop(snoop));
+
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("a valid exposition");
+    let mut scraped = std::collections::BTreeMap::new();
+    for s in &scrape.samples {
+        assert_eq!(s.metric, "bpfsnoop_calls_total");
+        let prometheus_parse::Value::Counter(v) = s.value else {
+            panic!("{s:?}")
+        };
+        let key = (
+            s.labels.get("cmd").unwrap().to_owned(),
+            s.labels.get("errno").unwrap().to_owned(),
+        );
+        *scraped.entry(key).or_insert(0.0) += v;
+    }
+    let mut printed = std::collections::BTreeMap::new();
+    for e in &events {
+        let key = (
+            e["cmd"].as_str().unwrap().to_owned(),
+            e["errno"].as_str().unwrap_or("").to_owned(),
+        );
+        *printed.entry(key).or_insert(0.0) += 1.0;
+    }
+    assert_eq!(scraped, printed);
+    assert_eq!(
+        scraped.get(&("MAP_CREATE".to_owned(), "EINVAL".to_owned())),
+        Some(&1.0),
+        "{scraped:?}"
+    );
+}

@@ -7,8 +7,9 @@ use bpfkit::readers::{RingBuf, RingBufPoller};
 use clap::Parser;
 use opensnoop::{json_line, text_line, Open, HEADER, OPENSNOOP_BPF};
 use tool_abi::opensnoop as abi;
+use tool_common::metrics::{EventCounts, MetricsServer};
 use tool_common::run::Step;
-use tool_common::{exit_with, CommonArgs, Session, ToolError};
+use tool_common::{errno, exit_with, CommonArgs, Session, ToolError};
 
 /// Trace open, openat and openat2: pid, command, fd or errno, flags and path.
 #[derive(Parser, Debug)]
@@ -17,11 +18,30 @@ struct Args {
     /// Only failed opens.
     #[arg(short = 'x', long)]
     failed: bool,
+    /// Serve counts of the opens seen, by command and errno (empty for success), as
+    /// Prometheus text at http://ADDR/metrics (port 0 picks one, named on stderr).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
 
+/// The `--metrics` counter of one open.
+fn count(counts: &mut EventCounts, open: &Open) {
+    let errno = open.errno().map_or_else(String::new, errno::name_or_number);
+    counts.add(vec![("comm", open.comm.clone()), ("errno", errno)]);
+}
+
 fn run(args: &Args) -> Result<(), ToolError> {
+    let metrics = args
+        .metrics
+        .as_deref()
+        .map(MetricsServer::start)
+        .transpose()?;
+    let mut counts = EventCounts::new(
+        "opensnoop_opens_total",
+        "Opens seen, by command and errno (empty: success).",
+    );
     let mut session = Session::start(
         "opensnoop",
         OPENSNOOP_BPF,
@@ -43,6 +63,13 @@ fn run(args: &Args) -> Result<(), ToolError> {
     )?;
     let mut poller = RingBufPoller::new()?;
     poller.add(RingBuf::new(session.map("EVENTS")?)?)?;
+    if let Some(m) = &metrics {
+        eprintln!(
+            "opensnoop: serving metrics on http://{}/metrics",
+            m.local_addr()
+        );
+        m.set(counts.render());
+    }
     if !args.common.json && !session.lines.line(HEADER) {
         return Ok(());
     }
@@ -53,15 +80,21 @@ fn run(args: &Args) -> Result<(), ToolError> {
             Step::Stop => break,
         };
         let lines = &mut session.lines;
+        let counts = &mut counts;
         let polled = poller.poll(Some(timeout), |_, record| match Open::decode(record) {
-            Ok(open) if args.common.json => {
-                lines.line(&json_line(&open));
-            }
             Ok(open) => {
-                lines.line(&text_line(&open));
+                count(counts, &open);
+                lines.line(&if args.common.json {
+                    json_line(&open)
+                } else {
+                    text_line(&open)
+                });
             }
             Err(e) => eprintln!("opensnoop: skipping a record: {e}"),
         });
+        if let Some(m) = &metrics {
+            m.set(counts.render());
+        }
         match polled {
             Ok(_) if session.lines.closed() => return Ok(()),
             Ok(_) => {}

@@ -123,3 +123,27 @@ fn port_option_keeps_only_that_destination_port() {
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["dport"], port);
 }
+
+#[test]
+fn metrics_scrape_counts_the_connects() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("listen");
+    let port = listener.local_addr().unwrap().port();
+    let mut snoop = start(&["--port", &port.to_string(), "--metrics", "127.0.0.1:0"]);
+    let addr = testing::metrics_addr(&snoop.stderr_line());
+    let _a = TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+    let _b = TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let text = testing::scrape(&addr);
+    let events = testing::json_lines(&testing::stop(snoop));
+    assert_eq!(events.len(), 2, "{events:#?}");
+
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("a valid exposition");
+    assert_eq!(scrape.samples.len(), 1, "{text}");
+    let sample = &scrape.samples[0];
+    assert_eq!(sample.metric, "tcpconnect_connects_total");
+    assert_eq!(sample.value, prometheus_parse::Value::Counter(2.0));
+    assert_eq!(sample.labels.get("ip"), Some("4"));
+    assert_eq!(sample.labels.get("daddr"), Some("127.0.0.1"));
+    assert_eq!(sample.labels.get("dport"), Some(port.to_string().as_str()));
+}
