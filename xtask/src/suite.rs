@@ -58,6 +58,24 @@ const RUST_FIXTURES: &[&str] = &["vm-execs"];
 /// `record_execve` and `EVENTS` as it expects), checking that they verify on 6.1 too.
 const RUST_TESTDATA_X86_64: &[&str] = &["execve-events"];
 
+/// Tools (`tools/<name>`) shipped to the aarch64 VM as static musl binaries (profile
+/// `min-size`).
+const TOOLS_AARCH64: &[&str] = &["syscount", "opensnoop"];
+
+/// The guest script (`/bin/tools-check.sh`) that runs them: each traces a busybox `cat` of
+/// a missing file and must report its failed openat with the aarch64 number and names
+/// (openat is 56 there). Shipped as a file so its quoting reaches the guest's shell as is.
+const TOOLS_CHECK: &str = r#"set -u
+failed=0
+/bin/syscount --json --failures --top 0 -c /bin/busybox cat /nonexistent-vm-marker > /tmp/syscount.json
+cat /tmp/syscount.json
+grep -q -F '{"syscall":"openat","nr":56,"errno":"ENOENT","errno_value":2,"count":1}' /tmp/syscount.json || { echo "syscount: no openat ENOENT row"; failed=1; }
+/bin/opensnoop --json -c /bin/busybox cat /nonexistent-vm-marker > /tmp/opensnoop.json
+cat /tmp/opensnoop.json
+grep -q '"fd":null,"errno":"ENOENT","errno_value":2,.*"path":"/nonexistent-vm-marker"' /tmp/opensnoop.json || { echo "opensnoop: no failed open of the marker"; failed=1; }
+exit $failed
+"#;
+
 /// What goes into the initramfs besides busybox and modules.
 #[derive(Debug, Default)]
 pub struct Suite {
@@ -112,6 +130,15 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
     suite
         .commands
         .push("/bin/minimal-loader /fixtures/vm-execs.bpf.o".to_owned());
+    if arch == Arch::Aarch64 {
+        for (name, exe) in tools(arch, TOOLS_AARCH64)? {
+            suite.files.push((exe, format!("/bin/{name}")));
+        }
+        let check = cache.join("tools-check.sh");
+        std::fs::write(&check, TOOLS_CHECK).map_err(io_err("write", &check))?;
+        suite.files.push((check, "/bin/tools-check.sh".to_owned()));
+        suite.commands.push("sh /bin/tools-check.sh".to_owned());
+    }
     if arch == Arch::X86_64 {
         for name in RUST_TESTDATA_X86_64 {
             let object = build_rust_fixture("testdata/rust-ebpf", name, cache)?;
@@ -223,6 +250,28 @@ fn minimal_loader(arch: Arch) -> Result<PathBuf, XtaskError> {
         .find(|(name, _)| name == "minimal-loader")
         .map(|(_, exe)| exe)
         .ok_or_else(|| XtaskError::Missing("cargo built no minimal-loader executable".into()))
+}
+
+/// The tools `names` built with profile `min-size` (static musl, stripped) for `arch`:
+/// `(name, executable)`.
+fn tools(arch: Arch, names: &[&str]) -> Result<Vec<(String, PathBuf)>, XtaskError> {
+    let mut args = vec!["build", "--profile", "min-size"];
+    for name in names {
+        args.extend(["-p", name]);
+    }
+    let stdout = run(&mut cargo_for(arch, &args))?;
+    let found: Vec<(String, PathBuf)> = executables(&stdout, false)
+        .into_iter()
+        .filter(|(name, _)| names.contains(&name.as_str()))
+        .collect();
+    for name in names {
+        if !found.iter().any(|(n, _)| n == name) {
+            return Err(XtaskError::Missing(format!(
+                "cargo built no {name} executable"
+            )));
+        }
+    }
+    Ok(found)
 }
 
 /// `cargo test --no-run` of `tests` for `arch`'s musl target: `(test target name,

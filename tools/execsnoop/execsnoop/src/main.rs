@@ -1,10 +1,7 @@
 //! `execsnoop`: loads the embedded Rust eBPF object, attaches `syscalls/sys_enter_execve` and
 //! `sys_exit_execve`, and prints one line per exec until Ctrl-C (or `--duration`).
 
-use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use bpfkit::loader::{LoadError, Loader};
 use bpfkit::programs::{tracepoint, AttachError};
@@ -13,6 +10,8 @@ use clap::Parser;
 use execsnoop::output::{json_line, text_line, HEADER};
 use execsnoop::{Exec, EXECSNOOP_BPF};
 use execsnoop_common::{GLOBAL_TARGET_PID, GLOBAL_TARGET_UID};
+use tool_common::output::Lines;
+use tool_common::run::{RunLoop, Step};
 
 /// Trace every exec: PID, PPID, UID, return code, command and arguments.
 #[derive(Parser, Debug)]
@@ -45,49 +44,12 @@ enum RunError {
     Attach(#[from] AttachError),
     #[error(transparent)]
     Reader(#[from] ReaderError),
-    #[error("installing the {signal} handler: {source}")]
-    Signal {
-        signal: &'static str,
-        source: std::io::Error,
-    },
-    #[error("--duration must be a positive number of seconds, not {value}")]
-    Duration { value: f64 },
-}
-
-/// Set by SIGINT/SIGTERM; the poll loop checks it at least every 100 ms.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_signal: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
-
-fn install_stop_handlers() -> Result<(), RunError> {
-    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
-        // SAFETY: a zeroed sigaction is valid; the handler only stores to an atomic, which
-        // is async-signal-safe; no SA_RESTART, so epoll_wait returns EINTR and we notice.
-        let ret = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
-        };
-        if ret != 0 {
-            return Err(RunError::Signal {
-                signal: name,
-                source: std::io::Error::last_os_error(),
-            });
-        }
-    }
-    Ok(())
+    #[error(transparent)]
+    Run(#[from] tool_common::run::RunError),
 }
 
 fn run(args: &Args) -> Result<(), RunError> {
-    let deadline = match args.duration {
-        Some(s) if !(s.is_finite() && s > 0.0) => return Err(RunError::Duration { value: s }),
-        Some(s) => Some(Instant::now() + Duration::from_secs_f64(s)),
-        None => None,
-    };
-    install_stop_handlers()?;
+    tool_common::run::seconds("duration", args.duration)?;
 
     let mut loader = Loader::new();
     loader.set_global(GLOBAL_TARGET_PID, &args.pid.unwrap_or(0).to_ne_bytes());
@@ -122,27 +84,14 @@ fn run(args: &Args) -> Result<(), RunError> {
         ids.join(", ")
     );
 
-    let mut out = std::io::stdout().lock();
-    if !args.json {
-        // A closed stdout (e.g. `| head`) ends the run, as for every line below.
-        if writeln!(out, "{HEADER}").is_err() {
-            return Ok(());
-        }
+    let mut lines = Lines::new();
+    // A closed stdout (e.g. `| head`) ends the run, as for every line below.
+    if !args.json && !lines.line(HEADER) {
+        return Ok(());
     }
-    let mut closed = false;
-    while !STOP.load(Ordering::Relaxed) && !closed {
-        let mut timeout = Duration::from_millis(100);
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            timeout = timeout.min(left);
-        }
+    let mut run = RunLoop::new(args.duration, None, None)?;
+    while let Step::Wait(timeout) = run.step() {
         let polled = poller.poll(Some(timeout), |_, record| {
-            if closed {
-                return;
-            }
             let line = match Exec::decode(record) {
                 Ok(exec) if args.json => json_line(&exec),
                 Ok(exec) => text_line(&exec),
@@ -151,12 +100,13 @@ fn run(args: &Args) -> Result<(), RunError> {
                     return;
                 }
             };
-            closed = writeln!(out, "{line}").is_err();
+            lines.line(&line);
         });
         match polled {
+            Ok(_) if lines.closed() => break,
             Ok(_) => {}
             // EINTR from the signal that asked us to stop.
-            Err(_) if STOP.load(Ordering::Relaxed) => break,
+            Err(_) if tool_common::run::stop_requested() => break,
             Err(e) => return Err(e.into()),
         }
     }

@@ -1,0 +1,123 @@
+//! `bpfsnoop`: prints every bpf(2) call with its command and result, and the attributes of
+//! program loads, map creations and link creations, until Ctrl-C, `--duration` or `-c`'s
+//! command exits. It sees every BPF loader on the machine.
+
+use std::process::ExitCode;
+
+use bpfkit::readers::{RingBuf, RingBufPoller};
+use bpfsnoop::{json_line, text_line, Call, BPFSNOOP_BPF, HEADER};
+use clap::Parser;
+use tool_common::metrics::{EventCounts, MetricsServer};
+use tool_common::run::Step;
+use tool_common::{exit_with, CommonArgs, Session, ToolError};
+
+/// Trace bpf(2) calls: command, result, and decoded attributes of PROG_LOAD, MAP_CREATE and
+/// LINK_CREATE.
+#[derive(Parser, Debug)]
+#[command(name = "bpfsnoop", version)]
+struct Args {
+    /// Serve counts of the calls seen, by command name, bpf command and errno, as
+    /// Prometheus text at http://ADDR/metrics (port 0 picks one, named on stderr).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// The `--metrics` counter of one event.
+fn count(counts: &mut EventCounts, event: &Call) {
+    counts.add(vec![
+        ("comm", event.comm.clone()),
+        ("cmd", bpfsnoop::command_name(event.cmd)),
+        (
+            "errno",
+            if event.ret < 0 {
+                tool_common::errno::name_or_number((-event.ret) as u32)
+            } else {
+                String::new()
+            },
+        ),
+    ]);
+}
+
+fn run(args: &Args) -> Result<(), ToolError> {
+    let metrics = args
+        .metrics
+        .as_deref()
+        .map(MetricsServer::start)
+        .transpose()?;
+    let mut counts = EventCounts::new(
+        "bpfsnoop_calls_total",
+        "bpf(2) calls seen, by command name, bpf command and errno (empty: success).",
+    );
+    let mut session = Session::start(
+        "bpfsnoop",
+        BPFSNOOP_BPF,
+        &args.common,
+        &[],
+        &[
+            ("bpf_enter", "syscalls", "sys_enter_bpf"),
+            ("bpf_exit", "syscalls", "sys_exit_bpf"),
+        ],
+        &[],
+    )?;
+    let mut poller = RingBufPoller::new()?;
+    poller.add(RingBuf::new(session.map("EVENTS")?)?)?;
+    if let Some(m) = &metrics {
+        eprintln!(
+            "bpfsnoop: serving metrics on http://{}/metrics",
+            m.local_addr()
+        );
+        m.set(counts.render());
+    }
+    if !args.common.json && !session.lines.line(HEADER) {
+        return Ok(());
+    }
+    let json = args.common.json;
+    loop {
+        let timeout = match session.run.step() {
+            Step::Wait(timeout) => timeout,
+            Step::Interval => continue,
+            Step::Stop => break,
+        };
+        let lines = &mut session.lines;
+        let counts = &mut counts;
+        let polled = poller.poll(Some(timeout), |_, record| match Call::decode(record) {
+            Ok(call) => {
+                count(counts, &call);
+                lines.line(&if json {
+                    json_line(&call)
+                } else {
+                    text_line(&call)
+                });
+            }
+            Err(e) => eprintln!("bpfsnoop: skipping a record: {e}"),
+        });
+        if let Some(m) = &metrics {
+            m.set(counts.render());
+        }
+        match polled {
+            Ok(_) if session.lines.closed() => return Ok(()),
+            Ok(_) => {}
+            Err(_) if tool_common::run::stop_requested() => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    session.detach();
+    let lines = &mut session.lines;
+    poller.poll(Some(std::time::Duration::ZERO), |_, record| {
+        if let Ok(call) = Call::decode(record) {
+            lines.line(&if json {
+                json_line(&call)
+            } else {
+                text_line(&call)
+            });
+        }
+    })?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    exit_with("bpfsnoop", run(&args))
+}

@@ -1,0 +1,194 @@
+//! Runs `syscount` (as root, against the running kernel) on a workload it starts with `-c`
+//! and compares its counts with `strace -c -f` of the same workload: exactly 1000 getppid
+//! calls and 37 failing opens, and every other syscall the workload makes. Needs strace and
+//! a C compiler (installed by .ci/run).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// The workload, compiled once for all tests of this file (they run in parallel).
+fn workload() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workload.c");
+            tool_common::testing::compile_c(
+                source,
+                env!("CARGO_TARGET_TMPDIR"),
+                "syscount-workload",
+            )
+        })
+        .clone()
+}
+
+/// `syscount --json --top 0 EXTRA -c WORKLOAD ARGS`: the JSON rows it printed.
+fn syscount(extra: &[&str], workload: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_syscount"))
+        .args(["--json", "--top", "0"])
+        .args(extra)
+        .arg("-c")
+        .arg(workload)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run syscount");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "syscount failed: {stderr}");
+    assert!(stderr.starts_with("syscount: tracing ("), "{stderr}");
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+/// `strace -f -c` of the workload: syscall name → (calls, errors).
+fn strace(workload: &Path, args: &[&str]) -> BTreeMap<String, (u64, u64)> {
+    let report = Path::new(env!("CARGO_TARGET_TMPDIR")).join({
+        static RUNS: AtomicU32 = AtomicU32::new(0);
+        format!(
+            "strace-{}-{}.txt",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        )
+    });
+    let status = Command::new("strace")
+        .args(["-f", "-c", "-U", "name,calls,errors", "-o"])
+        .arg(&report)
+        .arg(workload)
+        .args(args)
+        .status()
+        .expect("strace is installed (.ci/run installs it)");
+    assert!(status.success(), "strace {status}");
+    let text = std::fs::read_to_string(&report).expect("strace report");
+    std::fs::remove_file(&report).expect("remove strace report");
+    let mut table = BTreeMap::new();
+    for line in text.lines().skip(2) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.is_empty() || cols[0].starts_with('-') || cols[0] == "total" {
+            continue;
+        }
+        let calls = cols[1]
+            .parse()
+            .unwrap_or_else(|_| panic!("strace line {line:?}"));
+        let errors = cols.get(2).map_or(0, |e| e.parse().expect("errors"));
+        table.insert(cols[0].to_owned(), (calls, errors));
+    }
+    table
+}
+
+fn counts(rows: &[serde_json::Value]) -> BTreeMap<String, u64> {
+    rows.iter()
+        .map(|r| {
+            (
+                r["syscall"].as_str().expect("syscall").to_owned(),
+                r["count"].as_u64().expect("count"),
+            )
+        })
+        .collect()
+}
+
+/// The tracer attaches while the child waits in read(2) and the child then calls execve:
+/// strace starts at that execve, syscount at the read's return, and execve's count differs
+/// with where each starts. Every other syscall must match exactly.
+const BOUNDARY: &[&str] = &["read", "execve"];
+
+#[test]
+fn counts_equal_strace_for_every_syscall_of_the_workload() {
+    let workload = workload();
+    let args = ["1000", "37"];
+    let ours = counts(&syscount(&[], &workload, &args));
+    let theirs = strace(&workload, &args);
+
+    assert_eq!(ours.get("getppid"), Some(&1000), "{ours:?}");
+    assert_eq!(theirs.get("getppid"), Some(&(1000, 0)), "{theirs:?}");
+    for (name, (calls, _)) in &theirs {
+        if BOUNDARY.contains(&name.as_str()) || name == "exit_group" {
+            continue;
+        }
+        assert_eq!(
+            ours.get(name),
+            Some(calls),
+            "{name}: syscount {ours:?} strace {theirs:?}"
+        );
+    }
+    for name in ours.keys() {
+        assert!(
+            BOUNDARY.contains(&name.as_str()) || theirs.contains_key(name),
+            "{name} counted by syscount only: {ours:?} vs strace {theirs:?}"
+        );
+    }
+}
+
+#[test]
+fn failures_are_counted_per_errno_and_equal_strace_errors() {
+    let workload = workload();
+    let args = ["10", "37"];
+    let rows = syscount(&["--failures"], &workload, &args);
+    let theirs = strace(&workload, &args);
+    let open = theirs.get("openat").expect("strace saw openat");
+    let enoent: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["syscall"] == "openat" && r["errno"] == "ENOENT")
+        .collect();
+    assert_eq!(enoent.len(), 1, "{rows:?}");
+    assert_eq!(enoent[0]["errno_value"], libc::ENOENT);
+    assert!(open.1 >= 37, "strace errors {open:?}");
+    assert_eq!(
+        enoent[0]["count"], open.1,
+        "ENOENT opens: syscount {rows:?} strace {open:?}"
+    );
+    // Only failures: no getppid (which cannot fail), every row an errno.
+    assert!(rows
+        .iter()
+        .all(|r| r["syscall"] != "getppid" && r["errno_value"].as_u64().unwrap() > 0));
+    let failed: u64 = theirs
+        .iter()
+        .filter(|(n, _)| !BOUNDARY.contains(&n.as_str()))
+        .map(|(_, (_, e))| e)
+        .sum();
+    let counted: u64 = rows
+        .iter()
+        .filter(|r| !BOUNDARY.contains(&r["syscall"].as_str().unwrap()))
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        counted, failed,
+        "all failures: syscount {rows:?} strace {theirs:?}"
+    );
+}
+
+#[test]
+fn per_process_counts_name_the_child_and_latency_has_totals() {
+    let workload = workload();
+    let rows = syscount(&["--process", "--latency"], &workload, &["2000", "0"]);
+    assert_eq!(
+        rows.len(),
+        1,
+        "only the child passes the -c pid filter: {rows:?}"
+    );
+    let row = &rows[0];
+    assert_eq!(row["comm"], "syscount-worklo", "comm is cut to 15 bytes");
+    let count = row["count"].as_u64().unwrap();
+    // The same workload counted per syscall makes the same calls in total.
+    let per_syscall: u64 = syscount(&[], &workload, &["2000", "0"])
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(count, per_syscall, "{row}");
+    assert!(count > 2000, "{row}");
+    let total = row["total_ns"].as_u64().unwrap();
+    assert!(total > 0, "{row}");
+    assert_eq!(row["avg_ns"].as_u64().unwrap(), total / count);
+}
+
+#[test]
+fn errno_filter_keeps_only_that_errno() {
+    let workload = workload();
+    let rows = syscount(&["--failures", "--errno", "EACCES"], &workload, &["0", "5"]);
+    assert!(rows.iter().all(|r| r["errno"] == "EACCES"), "{rows:?}");
+    assert!(!rows.iter().any(|r| r["syscall"] == "openat"), "{rows:?}");
+}

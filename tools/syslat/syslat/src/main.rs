@@ -1,0 +1,114 @@
+//! `syslat`: per-syscall latency histograms until Ctrl-C, `--duration` or `-c`'s command
+//! exits, printed at the end (and every `--interval`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use syslat::{json_line, metrics_text, read, text_block, SYSLAT_BPF};
+use tool_abi::syslat as abi;
+use tool_common::metrics::MetricsServer;
+use tool_common::run::Step;
+use tool_common::{exit_with, syscalls, CommonArgs, Session, ToolError};
+
+/// Syscall latency as log2 histograms, one per syscall.
+#[derive(Parser, Debug)]
+#[command(name = "syslat", version)]
+struct Args {
+    /// Only this syscall (name such as `read`, or number).
+    #[arg(short = 's', long, value_name = "NAME")]
+    syscall: Option<String>,
+    /// Milliseconds instead of microseconds.
+    #[arg(short = 'm', long)]
+    milliseconds: bool,
+    /// Serve the histograms as Prometheus text at http://ADDR/metrics (e.g.
+    /// 127.0.0.1:9436; port 0 picks one, named on stderr).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn run(args: &Args) -> Result<(), ToolError> {
+    let only = match &args.syscall {
+        Some(name) => syscalls::parse(name).ok_or_else(|| {
+            ToolError::Usage(format!(
+                "--syscall {name}: no such syscall on this architecture"
+            ))
+        })?,
+        None => u32::MAX,
+    };
+    let unit = if args.milliseconds { "msecs" } else { "usecs" };
+    let unit_seconds = if args.milliseconds { 1e-3 } else { 1e-6 };
+    let metrics = args
+        .metrics
+        .as_deref()
+        .map(MetricsServer::start)
+        .transpose()?;
+    let mut session = Session::start(
+        "syslat",
+        SYSLAT_BPF,
+        &args.common,
+        &[
+            (abi::GLOBAL_SYSCALL, only.to_ne_bytes().to_vec()),
+            (
+                abi::GLOBAL_MILLISECONDS,
+                u32::from(args.milliseconds).to_ne_bytes().to_vec(),
+            ),
+        ],
+        &[
+            ("sys_enter", "raw_syscalls", "sys_enter"),
+            ("sys_exit", "raw_syscalls", "sys_exit"),
+        ],
+        &[],
+    )?;
+    if let Some(m) = &metrics {
+        eprintln!(
+            "syslat: serving metrics on http://{}/metrics",
+            m.local_addr()
+        );
+    }
+    let refresh = |session: &Session| -> Result<(), ToolError> {
+        if let Some(m) = &metrics {
+            m.set(metrics_text(
+                &read(session.map("HISTS")?, false)?,
+                unit_seconds,
+            ));
+        }
+        Ok(())
+    };
+    loop {
+        match session.run.step() {
+            Step::Wait(wait) => {
+                refresh(&session)?;
+                tool_common::run::sleep(wait);
+            }
+            Step::Interval => {
+                refresh(&session)?;
+                let hists = read(session.map("HISTS")?, true)?;
+                if !print(&mut session, &hists, unit, args.common.json) {
+                    return Ok(());
+                }
+            }
+            Step::Stop => break,
+        }
+    }
+    session.detach();
+    let hists = read(session.map("HISTS")?, false)?;
+    print(&mut session, &hists, unit, args.common.json);
+    Ok(())
+}
+
+/// Prints one report; false once stdout is closed.
+fn print(session: &mut Session, hists: &[syslat::SyscallHist], unit: &str, json: bool) -> bool {
+    let lines = &mut session.lines;
+    if json {
+        return hists.iter().all(|h| lines.line(&json_line(h, unit)));
+    }
+    lines.line(&format!("[{}]", tool_common::output::time_of_day()))
+        && hists.iter().all(|h| lines.line(&text_block(h, unit)))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    exit_with("syslat", run(&args))
+}

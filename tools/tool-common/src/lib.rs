@@ -1,0 +1,50 @@
+//! The tools' shared userspace plumbing, so each tool keeps only its own decoding and
+//! output: [`filter`] (`--pid`, `--comm`, `--cgroup` set as kernel globals), [`run`]
+//! (Ctrl-C, `--duration`, `--interval`), [`child`] (`-c CMD` started after attach),
+//! [`output`] (lines that stop on a closed pipe, command names), [`hist`] (bcc-style log2
+//! histograms), [`metrics`] (`--metrics`: Prometheus text over HTTP), [`session`] (load,
+//! attach, release `-c`'s child), [`syscalls`] and [`errno`] (names from the kernel
+//! headers, x86_64 and aarch64), [`tracefs`] (tracepoint record formats, to check the
+//! offsets the kernel sides use) and, with feature `testing`, `testing` (helpers for the
+//! tools' integration tests).
+
+pub mod child;
+pub mod errno;
+pub mod filter;
+pub mod hist;
+pub mod metrics;
+pub mod output;
+pub mod run;
+pub mod session;
+pub mod syscalls;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tracefs;
+
+mod tables;
+
+use clap::Args;
+
+/// The options every tool takes: filters, `--json`, `--duration`, `--interval` and
+/// `-c CMD`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// Filters applied in the kernel.
+    #[command(flatten)]
+    pub filter: filter::FilterArgs,
+    /// One JSON object per line instead of columns.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many seconds (default: until Ctrl-C, or until `-c`'s command exits).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Print (and, for counting tools, reset) every S seconds.
+    #[arg(long, value_name = "S")]
+    pub interval: Option<f64>,
+    /// Run this command (no shell; its arguments follow) once the programs are attached,
+    /// trace only it, and stop when it exits. Must come last.
+    #[arg(short = 'c', long = "command", value_name = "CMD", num_args = 1.., allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+pub use session::{exit_with, Session, ToolError};

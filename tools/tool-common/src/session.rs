@@ -1,0 +1,210 @@
+//! One tool run from start to end: `-c`'s child forked, filters and globals set, the object
+//! loaded, its tracepoints attached, the child released, the run loop started. The links
+//! detach and the object's fds close when the [`Session`] drops.
+
+use bpfkit::links::Link;
+use bpfkit::loader::{LoadError, Loader, Object};
+use bpfkit::maps::{MapData, MapError};
+use bpfkit::programs::{tracepoint, AttachError};
+use bpfkit::readers::ReaderError;
+
+use crate::child::{ChildError, TracedChild};
+use crate::filter::{Filter, FilterError};
+use crate::output::Lines;
+use crate::run::{seconds, RunError, RunLoop};
+use crate::CommonArgs;
+
+/// Why a tool stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// Bad `--pid`/`--comm`/`--cgroup`.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// `-c` could not start its command.
+    #[error(transparent)]
+    Child(#[from] ChildError),
+    /// Signal handlers, `--duration`, `--interval`.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// The kernel refused the object.
+    #[error(transparent)]
+    Load(Box<LoadError>),
+    /// The object lacks a program the tool attaches.
+    #[error("the {tool} object has no program `{program}`")]
+    NoProgram {
+        /// The tool.
+        tool: String,
+        /// The program.
+        program: String,
+    },
+    /// The object lacks a map the tool reads.
+    #[error("the {tool} object has no map `{map}`")]
+    NoMap {
+        /// The tool.
+        tool: String,
+        /// The map.
+        map: String,
+    },
+    /// A tracepoint could not be attached.
+    #[error("attaching {program} to {category}/{name}: {source}")]
+    Attach {
+        /// The program.
+        program: String,
+        /// Tracepoint category.
+        category: String,
+        /// Tracepoint name.
+        name: String,
+        /// What went wrong.
+        #[source]
+        source: Box<AttachError>,
+    },
+    /// Reading a ring buffer failed.
+    #[error(transparent)]
+    Reader(#[from] ReaderError),
+    /// Reading a map failed.
+    #[error(transparent)]
+    Map(#[from] MapError),
+    /// `--metrics` could not start.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
+    /// A tool-specific option is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Anything else, said in words.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A program to attach: (program name, tracepoint category, tracepoint name).
+pub type TracepointAttach<'a> = (&'a str, &'a str, &'a str);
+
+/// A loaded and attached tool.
+pub struct Session {
+    name: String,
+    /// The loaded object (maps to read).
+    pub object: Object,
+    /// The run loop (owns `-c`'s child).
+    pub run: RunLoop,
+    /// Stdout.
+    pub lines: Lines,
+    /// Ids of the attached programs, as `name id N`.
+    pub program_ids: Vec<String>,
+    links: Vec<Link>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("name", &self.name)
+            .field("program_ids", &self.program_ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Starts tool `name`: forks `-c`'s child (held), resolves the filters, sets them and
+    /// `globals` (name, bytes) on a loader, loads `elf`, attaches `tracepoints` (those
+    /// whose program is in `optional` may fail: the kernel lacks the tracepoint), tells
+    /// stderr "NAME: tracing (…); Ctrl-C to stop". The child runs from the run loop's
+    /// first step on.
+    pub fn start(
+        name: &str,
+        elf: &[u8],
+        common: &CommonArgs,
+        globals: &[(&str, Vec<u8>)],
+        tracepoints: &[TracepointAttach<'_>],
+        optional: &[&str],
+    ) -> Result<Session, ToolError> {
+        seconds("duration", common.duration)?;
+        seconds("interval", common.interval)?;
+        let mut filter = Filter::resolve(&common.filter, None)?;
+        let child = if common.command.is_empty() {
+            None
+        } else {
+            let child = TracedChild::spawn(&common.command)?;
+            filter.pid = child.pid();
+            Some(child)
+        };
+        let mut loader = Loader::new();
+        filter.apply(&mut loader);
+        for (global, bytes) in globals {
+            loader.set_global(global, bytes);
+        }
+        let object = loader
+            .load(elf, name)
+            .map_err(|e| ToolError::Load(Box::new(e)))?;
+        let mut links = Vec::new();
+        let mut program_ids = Vec::new();
+        let mut skipped = Vec::new();
+        for (program, category, tp) in tracepoints {
+            let prog = object
+                .program(program)
+                .ok_or_else(|| ToolError::NoProgram {
+                    tool: name.to_owned(),
+                    program: (*program).to_owned(),
+                })?;
+            match tracepoint::attach(prog, category, tp) {
+                Ok(link) => links.push(link),
+                Err(e) if optional.contains(program) => {
+                    skipped.push(format!("{category}/{tp} not attached ({e})"));
+                    continue;
+                }
+                Err(source) => {
+                    return Err(ToolError::Attach {
+                        program: (*program).to_owned(),
+                        category: (*category).to_owned(),
+                        name: (*tp).to_owned(),
+                        source: Box::new(source),
+                    })
+                }
+            }
+            program_ids.push(format!(
+                "{program} id {}",
+                prog.id()
+                    .map_or_else(|e| format!("? ({e})"), |id| id.to_string())
+            ));
+        }
+        eprintln!(
+            "{name}: tracing ({}); Ctrl-C to stop",
+            program_ids.join(", ")
+        );
+        for line in skipped {
+            eprintln!("{name}: {line}; continuing without it");
+        }
+        // The run loop releases the child at its first step, once the tool has printed its
+        // header and set up its readers.
+        let run = RunLoop::new(common.duration, common.interval, child)?;
+        Ok(Session {
+            name: name.to_owned(),
+            object,
+            run,
+            lines: Lines::new(),
+            program_ids,
+            links,
+        })
+    }
+
+    /// The map called `map`.
+    pub fn map(&self, map: &str) -> Result<&MapData, ToolError> {
+        self.object.map(map).ok_or_else(|| ToolError::NoMap {
+            tool: self.name.clone(),
+            map: map.to_owned(),
+        })
+    }
+
+    /// Detaches the programs now (before the final read, so nothing changes under it).
+    pub fn detach(&mut self) {
+        self.links.clear();
+    }
+}
+
+/// Runs `main` and turns its error into "NAME: error" on stderr and exit status 1.
+pub fn exit_with(name: &str, result: Result<(), ToolError>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

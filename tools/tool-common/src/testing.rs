@@ -1,0 +1,240 @@
+//! Helpers for the tools' integration tests (they run a tool binary as root): start it and
+//! wait until it is attached, stop it with SIGINT as Ctrl-C does, parse its JSON lines,
+//! and check that its programs are gone afterwards.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running tool whose programs are attached.
+#[derive(Debug)]
+pub struct Running {
+    name: String,
+    child: Child,
+    stderr: BufReader<std::process::ChildStderr>,
+    /// Ids of its programs, from its "NAME: tracing (… id N …)" line on stderr.
+    pub program_ids: Vec<u32>,
+}
+
+/// Starts `binary` with `args` and waits for its "tracing" line.
+///
+/// # Panics
+/// If the tool does not start (this is for tests).
+pub fn start(binary: impl AsRef<Path>, args: &[&str]) -> Running {
+    let binary = binary.as_ref();
+    let name = binary
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut child = Command::new(binary)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read the tool's stderr");
+    assert!(
+        line.starts_with(&format!("{name}: tracing (")),
+        "{name} did not start: {line:?}"
+    );
+    let program_ids = line
+        .split(" id ")
+        .skip(1)
+        .map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().expect("program id")
+        })
+        .collect();
+    Running {
+        name,
+        child,
+        stderr,
+        program_ids,
+    }
+}
+
+impl Running {
+    /// The next line the tool writes to stderr (after the "tracing" line).
+    ///
+    /// # Panics
+    /// If stderr cannot be read.
+    pub fn stderr_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stderr
+            .read_line(&mut line)
+            .expect("read the tool's stderr");
+        line
+    }
+}
+
+/// Sends SIGINT, waits for a successful exit, checks the programs are gone, and returns
+/// stdout.
+///
+/// # Panics
+/// If the tool fails or leaves a program loaded.
+pub fn stop(mut running: Running) -> String {
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    let ret = unsafe { libc::kill(running.child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(ret, 0);
+    let mut out = String::new();
+    running
+        .child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    let status = running.child.wait().expect("wait");
+    assert!(status.success(), "{} exited with {status}", running.name);
+    for id in &running.program_ids {
+        assert_program_gone(*id);
+    }
+    out
+}
+
+/// Parses one JSON object per line.
+///
+/// # Panics
+/// On a line that is not JSON.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+/// After a tool exits no link holds its program, so the kernel frees it (the id is gone).
+///
+/// # Panics
+/// If the program is still loaded after two seconds.
+pub fn assert_program_gone(id: u32) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        // union bpf_attr for BPF_PROG_GET_FD_BY_ID: prog_id, next_id, open_flags.
+        let mut attr = [0u32; 4];
+        attr[0] = id;
+        // SAFETY: BPF_PROG_GET_FD_BY_ID (13) reads `attr` (16 bytes) and returns an fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_bpf, 13, attr.as_mut_ptr(), 16) };
+        if fd < 0 {
+            assert_eq!(
+                std::io::Error::last_os_error().raw_os_error(),
+                Some(libc::ENOENT),
+                "program {id}"
+            );
+            return;
+        }
+        // SAFETY: `fd` was just returned to us and is closed once.
+        unsafe { libc::close(fd as libc::c_int) };
+        assert!(
+            Instant::now() < deadline,
+            "program {id} still loaded after the tool exited"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Compiles a C file with `cc -O2` into `dir/name` and returns the binary's path.
+///
+/// # Panics
+/// If the compiler fails.
+pub fn compile_c(
+    source: impl AsRef<Path>,
+    dir: impl AsRef<Path>,
+    name: &str,
+) -> std::path::PathBuf {
+    let binary = dir.as_ref().join(name);
+    let out = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&binary)
+        .arg(source.as_ref())
+        .output()
+        .expect("cc is installed (.ci/run installs gcc)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    binary
+}
+
+/// `GET /metrics` from `addr` (`HOST:PORT`): the response body.
+///
+/// # Panics
+/// On a connection error or a status other than 200.
+pub fn scrape(addr: &str) -> String {
+    use std::io::Write;
+    let mut stream =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    body.to_owned()
+}
+
+/// The address in a "NAME: serving metrics on http://ADDR/metrics" line.
+///
+/// # Panics
+/// If the line is not one.
+pub fn metrics_addr(line: &str) -> String {
+    line.split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("not a metrics line: {line:?}"))
+        .to_owned()
+}
+
+/// A shell that waits for its stdin to close, then execs `program args`: a workload whose
+/// pid is known before it runs (release it with [`Held::release`]).
+#[derive(Debug)]
+pub struct Held {
+    child: Child,
+}
+
+impl Held {
+    /// Starts `sh -c 'read _; exec PROGRAM ARGS'`.
+    ///
+    /// # Panics
+    /// If sh cannot start.
+    pub fn spawn(program: &Path, args: &[&str]) -> Held {
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("read _; exec \"$0\" \"$@\"")
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn sh");
+        Held { child }
+    }
+
+    /// Its pid (the workload's, after the exec).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lets it exec the workload and waits for it to finish successfully.
+    ///
+    /// # Panics
+    /// If the workload fails.
+    pub fn release(mut self) {
+        drop(self.child.stdin.take());
+        let status = self.child.wait().expect("wait for the workload");
+        assert!(status.success(), "workload: {status}");
+    }
+}
+
+/// Sends SIGINT to `child` (as Ctrl-C does).
+///
+/// # Panics
+/// If kill(2) fails.
+pub fn interrupt(child: &Child) {
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    let ret = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
+}

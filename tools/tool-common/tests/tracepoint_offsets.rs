@@ -1,0 +1,120 @@
+//! The record offsets the tools' kernel sides read (constants in `tool-abi`) against the
+//! running kernel's tracefs `format` files.
+
+use tool_abi::{bpfsnoop, opensnoop, syscount, tcpconnect};
+use tool_common::tracefs;
+
+fn check(category: &str, event: &str, fields: &[(&str, usize, usize)]) {
+    if tracefs::root().is_none() {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tracefs", "none", "/sys/kernel/tracing"])
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            println!("SKIP tracefs is not mounted and cannot be");
+            return;
+        }
+    }
+    for (name, offset, size) in fields {
+        let field = tracefs::field(category, event, name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (field.offset, field.size),
+            (*offset, *size),
+            "{category}/{event} {}",
+            field.declaration
+        );
+    }
+}
+
+#[test]
+fn raw_syscalls_offsets_match_the_kernel() {
+    for event in ["sys_enter", "sys_exit"] {
+        check(
+            "raw_syscalls",
+            event,
+            &[("id", syscount::RAW_SYSCALL_ID, 8)],
+        );
+    }
+    check(
+        "raw_syscalls",
+        "sys_exit",
+        &[("ret", syscount::RAW_SYSCALL_RET, 8)],
+    );
+}
+
+#[test]
+fn openat_offsets_match_the_kernel() {
+    check(
+        "syscalls",
+        "sys_enter_openat",
+        &[
+            ("filename", opensnoop::OPENAT_FILENAME, 8),
+            ("flags", opensnoop::OPENAT_FLAGS, 8),
+            ("mode", opensnoop::OPENAT_MODE, 8),
+        ],
+    );
+    check(
+        "syscalls",
+        "sys_enter_openat2",
+        &[
+            ("filename", opensnoop::OPENAT2_FILENAME, 8),
+            ("how", opensnoop::OPENAT2_HOW, 8),
+        ],
+    );
+    if cfg!(target_arch = "x86_64") {
+        check(
+            "syscalls",
+            "sys_enter_open",
+            &[
+                ("filename", opensnoop::OPEN_FILENAME, 8),
+                ("flags", opensnoop::OPEN_FLAGS, 8),
+                ("mode", opensnoop::OPEN_MODE, 8),
+            ],
+        );
+        check(
+            "syscalls",
+            "sys_exit_open",
+            &[("ret", opensnoop::EXIT_RET, 8)],
+        );
+    }
+    for event in ["sys_exit_openat", "sys_exit_openat2"] {
+        check("syscalls", event, &[("ret", opensnoop::EXIT_RET, 8)]);
+    }
+}
+
+#[test]
+fn inet_sock_set_state_offsets_match_the_kernel() {
+    check(
+        "sock",
+        "inet_sock_set_state",
+        &[
+            ("oldstate", tcpconnect::OLDSTATE, 4),
+            ("newstate", tcpconnect::NEWSTATE, 4),
+            ("sport", tcpconnect::SPORT, 2),
+            ("dport", tcpconnect::DPORT, 2),
+            ("family", tcpconnect::FAMILY, 2),
+            ("protocol", tcpconnect::PROTOCOL, 2),
+            ("saddr", tcpconnect::SADDR, 4),
+            ("daddr", tcpconnect::DADDR, 4),
+            ("saddr_v6", tcpconnect::SADDR_V6, 16),
+            ("daddr_v6", tcpconnect::DADDR_V6, 16),
+        ],
+    );
+}
+
+#[test]
+fn bpf_syscall_offsets_match_the_kernel() {
+    check(
+        "syscalls",
+        "sys_enter_bpf",
+        &[
+            ("cmd", bpfsnoop::ENTER_CMD, 8),
+            ("uattr", bpfsnoop::ENTER_UATTR, 8),
+            ("size", bpfsnoop::ENTER_SIZE, 8),
+        ],
+    );
+    check(
+        "syscalls",
+        "sys_exit_bpf",
+        &[("ret", bpfsnoop::EXIT_RET, 8)],
+    );
+}
