@@ -7,6 +7,7 @@ mod load;
 mod map;
 mod prog;
 mod run;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,8 @@ enum Command {
     /// List links.
     #[command(subcommand)]
     Link(link::Command),
+    /// Run a bpftrace program (one-liner or file), compiled straight to BPF.
+    Trace(trace::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Prog(cmd) => prog::run(cmd),
         Command::Map(cmd) => map::run(cmd),
         Command::Link(cmd) => link::run(cmd),
+        Command::Trace(args) => trace::run(args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,9 @@ pub type Reg = u8;
 /// Frame pointer.
 pub const FP: Reg = 10;
 
+/// `(slot, map index)` of each `ld_imm64` map reference.
+pub type MapRefs = Vec<(usize, u32)>;
+
 /// A jump target, placed with [`Asm::bind`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Label(usize);
@@ -68,7 +71,13 @@ impl Asm {
 
     /// `dst = imm64`.
     pub fn ld_imm64(&mut self, dst: Reg, imm: u64) {
-        self.push(Insn::new(BPF_LD | BPF_IMM | BPF_DW, dst, 0, 0, imm as u32 as i32));
+        self.push(Insn::new(
+            BPF_LD | BPF_IMM | BPF_DW,
+            dst,
+            0,
+            0,
+            imm as u32 as i32,
+        ));
         self.push(Insn::new(0, 0, 0, 0, (imm >> 32) as u32 as i32));
     }
 
@@ -169,7 +178,7 @@ impl Asm {
     }
 
     /// Resolves jumps; an error names a jump out of range or a label never placed.
-    pub fn finish(mut self) -> Result<(Vec<Insn>, Vec<(usize, u32)>), String> {
+    pub fn finish(mut self) -> Result<(Vec<Insn>, MapRefs), String> {
         for &(at, l) in &self.fixups {
             let target = self.labels[l.0].ok_or("internal error: jump to an unplaced label")?;
             let delta = target as i64 - at as i64 - 1;

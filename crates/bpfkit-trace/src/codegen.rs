@@ -488,7 +488,13 @@ impl<'s> Gen<'s> {
 
     /// r0 = pointer to the element of `key` in map `idx`, created as `init` (zeros) when
     /// absent; jumps to `skip` when it cannot be created.
-    fn lookup_or_init(&mut self, idx: usize, key: i16, span: Span, skip: Label) -> Result<(), Diagnostic> {
+    fn lookup_or_init(
+        &mut self,
+        idx: usize,
+        key: i16,
+        span: Span,
+        skip: Label,
+    ) -> Result<(), Diagnostic> {
         let vsize = self.st.maps[idx].kind.value_size();
         let zero = self.alloc(vsize as i32, span)?;
         for i in (0..vsize as i16).step_by(8) {
@@ -542,12 +548,17 @@ impl<'s> Gen<'s> {
             let keys = self.key_types(m)?;
             let vt = self.type_of(value)?;
             let Ty::Int { signed } = vt else {
-                return Err(Diagnostic::new(value.span, "compound assignment needs an integer"));
+                return Err(Diagnostic::new(
+                    value.span,
+                    "compound assignment needs an integer",
+                ));
             };
             let idx = self.note_map(m, Some(MapKind::Int { signed }), &keys)?;
             let v = self.binary(op, &lhs, value, span)?;
             let key = self.map_key(m, idx)?;
-            let Val::Int(off, _) = v else { unreachable_int(span)? };
+            let Val::Int(off, _) = v else {
+                unreachable_int(span)?
+            };
             self.update(idx, key, off, BPF_ANY);
             return Ok(());
         }
@@ -769,7 +780,9 @@ impl<'s> Gen<'s> {
                 let old = self.copy_int(old, span)?;
                 let v = self.binary(op, target, &one, span)?;
                 let key = self.map_key(m, idx)?;
-                let Val::Int(off, _) = v else { unreachable_int(span)? };
+                let Val::Int(off, _) = v else {
+                    unreachable_int(span)?
+                };
                 self.update(idx, key, off, BPF_ANY);
                 Ok(old)
             }
@@ -836,7 +849,12 @@ impl<'s> Gen<'s> {
     }
 
     /// Calls that are statements; `Ok(false)` when `name` is not one.
-    fn statement_call(&mut self, name: &str, args: &[Expr], span: Span) -> Result<bool, Diagnostic> {
+    fn statement_call(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<bool, Diagnostic> {
         match name {
             "printf" => self.printf(args, span)?,
             "exit" => {
@@ -849,7 +867,9 @@ impl<'s> Gen<'s> {
                 self.asm.ja(l);
             }
             "print" | "clear" | "zero" => {
-                if name == "print" && !matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map(_))) {
+                if name == "print"
+                    && !matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map(_)))
+                {
                     return unsupported(span, "print() of a non-map value");
                 }
                 let idx = self.map_arg(name, args, span)?;
@@ -978,7 +998,10 @@ impl<'s> Gen<'s> {
     fn int(&mut self, e: &Expr) -> Result<i16, Diagnostic> {
         match self.expr(e)? {
             Val::Int(off, _) => Ok(off),
-            Val::Str(..) => Err(Diagnostic::new(e.span, "expected an integer, found a string")),
+            Val::Str(..) => Err(Diagnostic::new(
+                e.span,
+                "expected an integer, found a string",
+            )),
         }
     }
 
@@ -1095,7 +1118,10 @@ impl<'s> Gen<'s> {
                     "uint8" | "uint16" | "uint32" | "uint64" => false,
                     _ => return unsupported(span, format!("casts to '{ty}'")),
                 };
-                let bits: i32 = ty.trim_start_matches(['u', 'i', 'n', 't']).parse().unwrap_or(64);
+                let bits: i32 = ty
+                    .trim_start_matches(['u', 'i', 'n', 't'])
+                    .parse()
+                    .unwrap_or(64);
                 let off = self.int(x)?;
                 self.asm.load(8, 0, FP, off);
                 if bits < 64 {
@@ -1129,7 +1155,10 @@ impl<'s> Gen<'s> {
             MapKind::Count => (false, None),
             MapKind::Str(n) => (false, Some(n)),
             other => {
-                return unsupported(span, format!("reading the value of a {} map", other.describe()))
+                return unsupported(
+                    span,
+                    format!("reading the value of a {} map", other.describe()),
+                )
             }
         };
         let key = self.map_key(m, idx)?;
@@ -1177,12 +1206,8 @@ impl<'s> Gen<'s> {
             let short_value = if op == BinOp::And { 0 } else { 1 };
             self.asm.mov_imm(0, short_value);
             self.asm.store(8, FP, result, 0);
-            self.asm.jmp_imm(
-                if op == BinOp::And { BPF_JEQ } else { BPF_JNE },
-                1,
-                0,
-                done,
-            );
+            self.asm
+                .jmp_imm(if op == BinOp::And { BPF_JEQ } else { BPF_JNE }, 1, 0, done);
             self.sp = mark;
             let rv = self.int(r)?;
             let set = self.asm.label();
@@ -1380,13 +1405,19 @@ impl<'s> Gen<'s> {
             )),
             "kstack" | "ustack" | "curtask" | "rand" | "cgroup" | "username" | "sarg0" | "ctx"
             | "__builtin_elapsed" | "kaddr" | "jiffies" => unsupported(span, name),
-            _ => Err(Diagnostic::new(span, format!("unknown identifier '{name}'"))),
+            _ => Err(Diagnostic::new(
+                span,
+                format!("unknown identifier '{name}'"),
+            )),
         }
     }
 
     fn tp_fields(&mut self, span: Span) -> Result<Vec<Field>, Diagnostic> {
         let ProbeKind::Tracepoint { category, name } = &self.probe.kind else {
-            return Err(Diagnostic::new(span, "args is only valid in tracepoints here"));
+            return Err(Diagnostic::new(
+                span,
+                "args is only valid in tracepoints here",
+            ));
         };
         let k = (category.clone(), name.clone());
         if let Some(f) = self.st.formats.get(&k) {
@@ -1470,9 +1501,14 @@ impl<'s> Gen<'s> {
                 let (x, len) = match args {
                     [x] => (x, STR_LEN as i32),
                     [x, n] => {
-                        let n = const_int(n).filter(|n| (1..STR_LEN as i64).contains(n)).ok_or_else(|| {
-                            Diagnostic::new(n.span, "str()'s length must be an integer literal from 1 to 63")
-                        })?;
+                        let n = const_int(n)
+                            .filter(|n| (1..STR_LEN as i64).contains(n))
+                            .ok_or_else(|| {
+                                Diagnostic::new(
+                                    n.span,
+                                    "str()'s length must be an integer literal from 1 to 63",
+                                )
+                            })?;
                         (x, n as i32 + 1)
                     }
                     _ => return Err(Diagnostic::new(span, "str() takes 1 or 2 arguments")),
@@ -1548,7 +1584,10 @@ fn const_int(e: &Expr) -> Option<i64> {
 }
 
 fn unreachable_int<T>(span: Span) -> Result<T, Diagnostic> {
-    Err(Diagnostic::new(span, "internal error: unexpected value type"))
+    Err(Diagnostic::new(
+        span,
+        "internal error: unexpected value type",
+    ))
 }
 
 fn ty_name(t: Ty) -> &'static str {

@@ -251,9 +251,45 @@ mod tests {
     #[test]
     fn conversions_match_c() {
         use Arg::*;
-        assert_eq!(f("%d|%5d|%-5d|%05d", &[Int(-3i64 as u64, true), Int(42, true), Int(42, true), Int(42, true)]), "-3|   42|42   |00042");
-        assert_eq!(f("%u %x %X %#x %o %llu %lx", &[Int(10, false), Int(255, false), Int(255, false), Int(255, false), Int(8, false), Int(7, false), Int(16, false)]), "10 ff FF 0xff 10 7 10");
-        assert_eq!(f("[%s] [%-6s] [%6s] [%.2s] 100%%", &[Str("ab".into()), Str("ab".into()), Str("ab".into()), Str("abc".into())]), "[ab] [ab    ] [    ab] [ab] 100%");
+        assert_eq!(
+            f(
+                "%d|%5d|%-5d|%05d",
+                &[
+                    Int(-3i64 as u64, true),
+                    Int(42, true),
+                    Int(42, true),
+                    Int(42, true)
+                ]
+            ),
+            "-3|   42|42   |00042"
+        );
+        assert_eq!(
+            f(
+                "%u %x %X %#x %o %llu %lx",
+                &[
+                    Int(10, false),
+                    Int(255, false),
+                    Int(255, false),
+                    Int(255, false),
+                    Int(8, false),
+                    Int(7, false),
+                    Int(16, false)
+                ]
+            ),
+            "10 ff FF 0xff 10 7 10"
+        );
+        assert_eq!(
+            f(
+                "[%s] [%-6s] [%6s] [%.2s] 100%%",
+                &[
+                    Str("ab".into()),
+                    Str("ab".into()),
+                    Str("ab".into()),
+                    Str("abc".into())
+                ]
+            ),
+            "[ab] [ab    ] [    ab] [ab] 100%"
+        );
         assert_eq!(f("%c%c", &[Int(104, false), Int(105, false)]), "hi");
     }
 

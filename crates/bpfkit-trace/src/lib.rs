@@ -3,13 +3,16 @@
 //! [`codegen`] emits instructions with `bpfkit-obj`'s encoder, [`runtime`] loads and
 //! attaches through `bpfkit` and [`output`] prints what bpftrace prints.
 
-pub mod ast;
-pub mod diag;
-pub mod lexer;
-pub mod parser;
 pub mod asm;
+pub mod ast;
 pub mod codegen;
+pub mod diag;
 pub mod format;
-pub mod probes;
-pub mod types;
+pub mod lexer;
 pub mod output;
+pub mod parser;
+pub mod probes;
+pub mod runtime;
+pub mod types;
+
+pub use runtime::{run, Options, TraceError};

@@ -70,7 +70,9 @@ fn decode_key(info: &MapInfo, key: &[u8]) -> Vec<KeyPart> {
                 at += 8;
             }
             Ty::Str(n) => {
-                out.push(KeyPart::Str(c_string(key.get(at..at + *n as usize).unwrap_or(&[]))));
+                out.push(KeyPart::Str(c_string(
+                    key.get(at..at + *n as usize).unwrap_or(&[]),
+                )));
                 at += *n as usize;
             }
         }
@@ -405,14 +407,21 @@ mod tests {
             kind: MapKind::Hist,
         };
         // hist(3) once, hist(1500) twice: buckets [2, 4) and [1K, 2K).
-        let text = map(&info, &[hist_elem(3, 1), hist_elem(12, 2)], OutputFormat::Text);
+        let text = map(
+            &info,
+            &[hist_elem(3, 1), hist_elem(12, 2)],
+            OutputFormat::Text,
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "@h: ");
         assert_eq!(
             lines[1],
             "[2, 4)                 1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |"
         );
-        assert_eq!(lines[9], "[512, 1K)              0 |                                                    |");
+        assert_eq!(
+            lines[9],
+            "[512, 1K)              0 |                                                    |"
+        );
         assert_eq!(
             lines[10],
             "[1K, 2K)               2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|"

@@ -114,9 +114,9 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
         }
         "uprobe" | "u" | "uretprobe" | "ur" => {
             let ret = provider.starts_with("ur");
-            let (binary, function) = rest.rsplit_once(':').ok_or_else(|| {
-                Diagnostic::new(span, "expected uprobe:<binary>:<function>")
-            })?;
+            let (binary, function) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| Diagnostic::new(span, "expected uprobe:<binary>:<function>"))?;
             if binary.is_empty() || function.is_empty() || function.contains(['*', '?', '+']) {
                 return Err(Diagnostic::unsupported(
                     span,
@@ -246,7 +246,7 @@ pub fn parse_format(text: &str) -> Vec<Field> {
             continue;
         };
         // "const char * filename", "char comm[16]", "__data_loc char[] name".
-        let (c_type, name, array) = match decl.rfind(|c: char| c == ' ' || c == '*') {
+        let (c_type, name, array) = match decl.rfind([' ', '*']) {
             Some(i) => {
                 let (t, n) = decl.split_at(i + 1);
                 let (n, array) = match n.find('[') {
@@ -315,10 +315,22 @@ mod tests {
         let text = "name: x\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;\n\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;\n\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\tfield:__data_loc char[] name;\toffset:40;\tsize:4;\tsigned:0;\n";
         let f = parse_format(text);
         assert_eq!(f.len(), 5);
-        assert_eq!((f[1].name.as_str(), f[1].size, f[1].signed), ("dfd", 8, true));
-        assert_eq!((f[2].name.as_str(), f[2].kind), ("filename", FieldKind::Int));
-        assert_eq!((f[3].name.as_str(), f[3].kind), ("comm", FieldKind::CharArray));
-        assert_eq!((f[4].name.as_str(), f[4].kind), ("name", FieldKind::DataLocStr));
+        assert_eq!(
+            (f[1].name.as_str(), f[1].size, f[1].signed),
+            ("dfd", 8, true)
+        );
+        assert_eq!(
+            (f[2].name.as_str(), f[2].kind),
+            ("filename", FieldKind::Int)
+        );
+        assert_eq!(
+            (f[3].name.as_str(), f[3].kind),
+            ("comm", FieldKind::CharArray)
+        );
+        assert_eq!(
+            (f[4].name.as_str(), f[4].kind),
+            ("name", FieldKind::DataLocStr)
+        );
     }
 
     #[test]
@@ -326,6 +338,11 @@ mod tests {
         let e = expand("kprobe:do_sys_open", Span::new(0, 18)).unwrap_err();
         assert_eq!(e.message, "not supported yet: 'kprobe' probes");
         let p = expand("interval:ms:250", Span::default()).unwrap();
-        assert_eq!(p[0].kind, ProbeKind::Interval { period_ns: 250_000_000 });
+        assert_eq!(
+            p[0].kind,
+            ProbeKind::Interval {
+                period_ns: 250_000_000
+            }
+        );
     }
 }
