@@ -68,6 +68,14 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
             }
         }
     }
+    for kind in [ProbeKind::Begin, ProbeKind::End] {
+        if let Some((_, p, span)) = blocks.iter().filter(|(_, p, _)| p.kind == kind).nth(1) {
+            return Err(Diagnostic::new(
+                *span,
+                format!("more than one {} probe defined", p.name),
+            ));
+        }
+    }
     let mut state = State {
         maps: vec![],
         tentative: vec![],
@@ -120,6 +128,8 @@ struct Gen<'s> {
     vars: HashMap<String, Val>,
     exit_label: Label,
     loops: Vec<(Label, Label)>,
+    /// The last instruction emitted jumps away unconditionally.
+    dead: bool,
 }
 
 fn unsupported<T>(span: Span, what: impl std::fmt::Display) -> Result<T, Diagnostic> {
@@ -143,6 +153,7 @@ impl<'s> Gen<'s> {
             vars: HashMap::new(),
             exit_label,
             loops: vec![],
+            dead: false,
         }
     }
 
@@ -215,7 +226,22 @@ impl<'s> Gen<'s> {
     }
 
     fn stmts(&mut self, body: &[Stmt]) -> Result<(), Diagnostic> {
-        for s in body {
+        for (i, s) in body.iter().enumerate() {
+            // After exit()/return/break/continue the rest is unreachable, which the
+            // kernel refuses to load: check it (its maps still exist, as in bpftrace)
+            // but throw its code away.
+            if self.dead {
+                // Labels of the real program are only jumped to (never placed) from the
+                // throwaway code, so they stay valid.
+                let saved_asm = std::mem::take(&mut self.asm);
+                let saved_sp = self.sp;
+                self.dead = false;
+                let r = self.stmts(&body[i..]);
+                self.asm = saved_asm;
+                self.sp = saved_sp;
+                self.dead = true;
+                return r;
+            }
             let mark = self.sp;
             self.stmt(s)?;
             self.sp = mark;
@@ -267,10 +293,15 @@ impl<'s> Gen<'s> {
                 let end_l = self.asm.label();
                 self.asm.jmp_imm(BPF_JEQ, 0, 0, else_l);
                 self.stmts(then)?;
-                self.asm.ja(end_l);
+                let then_dead = std::mem::take(&mut self.dead);
+                if !then_dead {
+                    self.asm.ja(end_l);
+                }
                 self.asm.bind(else_l);
                 self.stmts(otherwise)?;
+                let else_dead = std::mem::take(&mut self.dead);
                 self.asm.bind(end_l);
+                self.dead = then_dead && else_dead;
                 Ok(())
             }
             StmtKind::Unroll { count, body } => {
@@ -284,6 +315,9 @@ impl<'s> Gen<'s> {
                     }
                 };
                 for _ in 0..n {
+                    if self.dead {
+                        break;
+                    }
                     self.stmts(body)?;
                 }
                 Ok(())
@@ -300,13 +334,16 @@ impl<'s> Gen<'s> {
                 self.loops.push((top, end));
                 self.stmts(body)?;
                 self.loops.pop();
-                self.asm.ja(top);
+                if !std::mem::take(&mut self.dead) {
+                    self.asm.ja(top);
+                }
                 self.asm.bind(end);
                 Ok(())
             }
             StmtKind::Return => {
                 let l = self.exit_label;
                 self.asm.ja(l);
+                self.dead = true;
                 Ok(())
             }
             StmtKind::LoopControl(word) => {
@@ -317,6 +354,7 @@ impl<'s> Gen<'s> {
                     ));
                 };
                 self.asm.ja(if *word == "break" { end } else { top });
+                self.dead = true;
                 Ok(())
             }
         }
@@ -865,6 +903,7 @@ impl<'s> Gen<'s> {
                 self.emit_event(buf, 8);
                 let l = self.exit_label;
                 self.asm.ja(l);
+                self.dead = true;
             }
             "print" | "clear" | "zero" => {
                 if name == "print"
@@ -1244,8 +1283,8 @@ impl<'s> Gen<'s> {
                 };
                 if let Some((code, off)) = arith {
                     self.asm.alu(code, 1, 2, off);
-                    self.asm.store(8, FP, a, 1);
-                    return Ok(Val::Int(a, signed || matches!(op, BinOp::Sub) && sa));
+                    self.asm.mov(0, 1);
+                    return self.new_int(signed, span);
                 }
                 let cond = match (op, signed) {
                     (BinOp::Eq, _) => BPF_JEQ,
@@ -1264,8 +1303,7 @@ impl<'s> Gen<'s> {
                 self.asm.jmp(cond, 1, 2, set);
                 self.asm.mov_imm(0, 0);
                 self.asm.bind(set);
-                self.asm.store(8, FP, a, 0);
-                Ok(Val::Int(a, false))
+                self.new_int(false, span)
             }
             (Val::Str(a, na), Val::Str(b, nb)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
                 // Strings are NUL-padded, so equal strings have equal 8-byte chunks.
