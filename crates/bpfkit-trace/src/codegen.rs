@@ -80,6 +80,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         maps: vec![],
         tentative: vec![],
         printfs: vec![],
+        time_formats: vec![],
         opts: opts.clone(),
         final_pass: false,
         formats: HashMap::new(),
@@ -90,6 +91,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
     }
     state.final_pass = true;
     state.printfs.clear();
+    state.time_formats.clear();
     let mut programs = vec![];
     for (bi, probe, span) in &blocks {
         let mut g = Gen::new(&mut state, probe, *span);
@@ -105,6 +107,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         programs,
         maps: state.maps,
         printfs: state.printfs,
+        time_formats: state.time_formats,
     })
 }
 
@@ -114,6 +117,7 @@ struct State {
     /// replaces.
     tentative: Vec<bool>,
     printfs: Vec<PrintfSpec>,
+    time_formats: Vec<String>,
     opts: CompileOptions,
     final_pass: bool,
     formats: HashMap<(String, String), Vec<Field>>,
@@ -218,8 +222,10 @@ impl<'s> Gen<'s> {
         let saved_asm = std::mem::take(&mut self.asm);
         let saved_sp = self.sp;
         let saved_printfs = self.st.printfs.len();
+        let saved_times = self.st.time_formats.len();
         let r = self.expr(e);
         self.st.printfs.truncate(saved_printfs);
+        self.st.time_formats.truncate(saved_times);
         self.asm = saved_asm;
         self.sp = saved_sp;
         r.map(|v| v.ty())
@@ -905,6 +911,43 @@ impl<'s> Gen<'s> {
                 self.asm.ja(l);
                 self.dead = true;
             }
+            "time" => {
+                let fmt = match args {
+                    [] => "%H:%M:%S\n".to_string(),
+                    [Expr {
+                        kind: ExprKind::Str(f),
+                        ..
+                    }] => f.clone(),
+                    _ => {
+                        return Err(Diagnostic::new(
+                            span,
+                            "time() takes an optional format string literal",
+                        ))
+                    }
+                };
+                let index = self.st.time_formats.len() as u64;
+                self.st.time_formats.push(fmt);
+                let buf = self.event(event::TIME << 32 | index, 0, span)?;
+                self.emit_event(buf, 8);
+            }
+            "print" if args.len() > 1 => {
+                if args.len() > 3 {
+                    return Err(Diagnostic::new(span, "print() takes a map, top and div"));
+                }
+                let mut extra = [0u64; 2];
+                for (i, a) in args[1..].iter().enumerate() {
+                    extra[i] = const_int(a).filter(|v| *v >= 0).ok_or_else(|| {
+                        Diagnostic::new(a.span, "print()'s top and div must be integer literals")
+                    })? as u64;
+                }
+                let idx = self.map_arg(name, &args[..1], span)?;
+                let buf = self.event(event::PRINT << 32 | idx as u64, 16, span)?;
+                for (i, v) in extra.iter().enumerate() {
+                    self.asm.ld_imm64(0, *v);
+                    self.asm.store(8, FP, buf + 8 + 8 * i as i16, 0);
+                }
+                self.emit_event(buf, 24);
+            }
             "print" | "clear" | "zero" => {
                 if name == "print"
                     && !matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map(_)))
@@ -948,7 +991,7 @@ impl<'s> Gen<'s> {
                     format!("{name}() must be assigned to a map: @x = {name}(...)"),
                 ))
             }
-            "time" | "system" | "cat" | "join" | "signal" | "override" | "unwatch" => {
+            "system" | "cat" | "join" | "signal" | "override" | "unwatch" => {
                 return unsupported(span, format!("{name}()"))
             }
             _ => return Ok(false),

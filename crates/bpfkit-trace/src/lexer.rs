@@ -241,6 +241,12 @@ impl<'a> Lexer<'a> {
 
 fn parse_int(text: &str) -> Option<u64> {
     let t = text.replace('_', "");
+    // bpftrace's integer scientific notation: 1e6.
+    if let Some((m, e)) = t.split_once(['e', 'E']).filter(|_| !t.starts_with("0x")) {
+        let m: u64 = m.parse().ok()?;
+        let e: u32 = e.parse().ok()?;
+        return 10u64.checked_pow(e)?.checked_mul(m);
+    }
     if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         u64::from_str_radix(hex, 16).ok()
     } else if t.len() > 1 && t.starts_with('0') {
@@ -285,11 +291,11 @@ mod tests {
     #[test]
     fn literals_vars_maps_and_comments() {
         assert_eq!(
-            toks("0x10 010 7 \"a\\n\\\"\" $x @y @ $1 // c\n/* d */ z"),
+            toks("0x10 010 1e3 \"a\\n\\\"\" $x @y @ $1 // c\n/* d */ z"),
             vec![
                 Tok::Int(16),
                 Tok::Int(8),
-                Tok::Int(7),
+                Tok::Int(1000),
                 Tok::Str("a\n\"".into()),
                 Tok::Var("x".into()),
                 Tok::Map("y".into()),

@@ -287,7 +287,29 @@ fn hist_json(kind: MapKind, buckets: &BTreeMap<u64, u64>) -> String {
 
 /// Renders one map as bpftrace prints it at exit or on `print(@map)`.
 pub fn map(info: &MapInfo, raw: &[(Vec<u8>, Vec<u8>)], f: OutputFormat) -> String {
-    let entries = entries(info, raw);
+    map_top(info, raw, f, 0, 0)
+}
+
+/// [`map`] for `print(@map, top, div)`: only the `top` largest entries (0: all), values
+/// divided by `div` (0: not divided).
+pub fn map_top(
+    info: &MapInfo,
+    raw: &[(Vec<u8>, Vec<u8>)],
+    f: OutputFormat,
+    top: usize,
+    div: u64,
+) -> String {
+    let mut entries = entries(info, raw);
+    if top > 0 && entries.len() > top {
+        entries.drain(..entries.len() - top);
+    }
+    if div > 1 {
+        for (_, v) in &mut entries {
+            if let Value::Int(n) = v {
+                *n /= div as i128;
+            }
+        }
+    }
     let mut out = String::new();
     match f {
         OutputFormat::Text => {

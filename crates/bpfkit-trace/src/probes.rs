@@ -272,6 +272,12 @@ pub fn parse_format(text: &str) -> Vec<Field> {
         } else {
             FieldKind::Int
         };
+        // Syscall records keep every argument in 8 bytes, but bpftrace reads a field by its
+        // C type (`int dfd` is 4 bytes, sign-extended; `umode_t mode` 2 bytes).
+        let size = match (kind, c_type_size(&c_type)) {
+            (FieldKind::Int, Some(n)) => n.min(size),
+            _ => size,
+        };
         let named_signed = !c_type.contains('*')
             && !c_type.contains("unsigned")
             && matches!(
@@ -288,6 +294,26 @@ pub fn parse_format(text: &str) -> Vec<Field> {
         });
     }
     out
+}
+
+/// Size of the C integer types tracepoint formats use, where the name fixes it.
+fn c_type_size(c_type: &str) -> Option<u16> {
+    if c_type.contains('*') {
+        return Some(8);
+    }
+    let base = c_type
+        .trim_start_matches("const ")
+        .trim_start_matches("volatile ")
+        .trim();
+    Some(match base {
+        "char" | "unsigned char" | "signed char" | "u8" | "s8" | "__u8" | "__s8" | "bool" => 1,
+        "short" | "unsigned short" | "short int" | "short unsigned int" | "u16" | "s16"
+        | "__u16" | "__s16" | "umode_t" => 2,
+        "int" | "unsigned int" | "signed int" | "unsigned" | "u32" | "s32" | "__u32" | "__s32"
+        | "pid_t" | "uid_t" | "gid_t" | "qid_t" | "key_serial_t" | "clockid_t" | "mqd_t"
+        | "rwf_t" | "key_t" | "timer_t" => 4,
+        _ => return None,
+    })
 }
 
 /// Reads the record layout of `category:name` from tracefs.
@@ -317,7 +343,7 @@ mod tests {
         assert_eq!(f.len(), 5);
         assert_eq!(
             (f[1].name.as_str(), f[1].size, f[1].signed),
-            ("dfd", 8, true)
+            ("dfd", 4, true)
         );
         assert_eq!(
             (f[2].name.as_str(), f[2].kind),

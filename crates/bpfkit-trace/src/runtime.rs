@@ -338,6 +338,7 @@ fn attach(
             ret,
         } => {
             let path = bpfkit::programs::uprobe::resolve_binary(binary, pid)
+                .or_else(|| library_by_short_name(binary))
                 .ok_or_else(|| fail("find binary", format!("no such file: {binary}")))?;
             let offset = bpfkit::programs::uprobe::symbol_file_offset(&path, function)
                 .map_err(|e| fail("find symbol", e))?;
@@ -364,6 +365,48 @@ fn attach(
         .map_err(|e| fail("PERF_EVENT_IOC_SET_BPF", e.to_string()))?;
     perf_event::perf_event_enable(event.as_fd()).map_err(|e| fail("enable", e.to_string()))?;
     Ok(Some(event))
+}
+
+/// `libc` → the first `libc.so*` in the usual library directories, as bpftrace finds
+/// `uprobe:libc:fn`.
+fn library_by_short_name(name: &str) -> Option<std::path::PathBuf> {
+    if name.contains('/') {
+        return None;
+    }
+    let dirs = [
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib/aarch64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/lib64",
+        "/usr/lib64",
+        "/lib",
+        "/usr/lib",
+    ];
+    let prefix = format!("{name}.so");
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            continue;
+        };
+        let mut found: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            // `libc.so` is often a linker script: only ELF files.
+            .filter(|p| {
+                let mut magic = [0u8; 4];
+                std::fs::File::open(p)
+                    .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                    .is_ok()
+                    && magic == *b"\x7fELF"
+            })
+            .collect();
+        found.sort();
+        if let Some(p) = found.into_iter().next() {
+            return Some(p);
+        }
+    }
+    None
 }
 
 fn read_map(fd: &OwnedFd, key_size: usize, value_size: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -403,13 +446,17 @@ impl<W: Write> Session<'_, W> {
     }
 
     fn map_text(&self, idx: usize) -> String {
+        self.map_text_with(idx, 0, 0)
+    }
+
+    fn map_text_with(&self, idx: usize, top: usize, div: u64) -> String {
         let info = &self.compiled.maps[idx];
         let raw = read_map(
             &self.loaded.maps[idx],
             info.key_size() as usize,
             info.kind.value_size() as usize,
         );
-        output::map(info, &raw, self.format)
+        output::map_top(info, &raw, self.format, top, div)
     }
 
     fn handle(&mut self, data: &[u8]) -> Result<(), TraceError> {
@@ -432,8 +479,18 @@ impl<W: Write> Session<'_, W> {
                 }
             }
             event::PRINT if index < self.compiled.maps.len() => {
-                let text = self.map_text(index);
+                let word = |at: usize| {
+                    data.get(at..at + 8)
+                        .map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+                };
+                let text = self.map_text_with(index, word(8) as usize, word(16));
                 self.write(&text)?;
+            }
+            event::TIME => {
+                if let Some(fmt) = self.compiled.time_formats.get(index) {
+                    let text = output::printf(&local_time(fmt), self.format);
+                    self.write(&text)?;
+                }
             }
             event::CLEAR | event::ZERO if index < self.compiled.maps.len() => {
                 let info = &self.compiled.maps[index];
@@ -469,6 +526,23 @@ impl<W: Write> Session<'_, W> {
             self.handle(&e)?;
         }
         self.out.flush().map_err(io_err("flush output"))
+    }
+}
+
+/// The local time formatted by strftime(3), as bpftrace's `time()` prints it.
+fn local_time(fmt: &str) -> String {
+    let Ok(cfmt) = CString::new(fmt) else {
+        return String::new();
+    };
+    // SAFETY: time(NULL); localtime_r and strftime write into live, correctly sized
+    // out-parameters.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        let mut buf = [0u8; 256];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }
 
@@ -524,10 +598,20 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
         done: false,
     };
     session.write(&output::attached(compiled.programs.len(), opts.format))?;
-    let mut events = vec![];
+    // BEGIN first (its output, typically a header, comes before any event), then the
+    // probes, then the -c command.
     for (p, fd) in compiled.programs.iter().zip(&loaded.progs) {
-        if let Some(e) = attach(&p.probe.kind, &p.probe.name, fd, opts.pid)? {
-            events.push(e);
+        if p.probe.kind == ProbeKind::Begin {
+            run_once(fd, "BEGIN")?;
+        }
+    }
+    session.drain(&mut ring)?;
+    let mut events = vec![];
+    if !session.done {
+        for (p, fd) in compiled.programs.iter().zip(&loaded.progs) {
+            if let Some(e) = attach(&p.probe.kind, &p.probe.name, fd, opts.pid)? {
+                events.push(e);
+            }
         }
     }
     STOP.store(false, Ordering::SeqCst);
@@ -535,12 +619,6 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
     if let Some(c) = child.as_mut() {
         c.release();
     }
-    for (p, fd) in compiled.programs.iter().zip(&loaded.progs) {
-        if p.probe.kind == ProbeKind::Begin {
-            run_once(fd, "BEGIN")?;
-        }
-    }
-    session.drain(&mut ring)?;
     while !session.done && !STOP.load(Ordering::SeqCst) {
         let mut pfd = libc::pollfd {
             fd: ring.as_raw_fd(),

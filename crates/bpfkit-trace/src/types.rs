@@ -159,6 +159,8 @@ pub mod event {
     pub const ZERO: u64 = 4;
     /// `exit()`.
     pub const EXIT: u64 = 5;
+    /// `time(fmt)`, index = format.
+    pub const TIME: u64 = 6;
 }
 
 /// One program for one concrete probe.
@@ -181,6 +183,8 @@ pub struct Compiled {
     pub maps: Vec<MapInfo>,
     /// printf formats by index.
     pub printfs: Vec<PrintfSpec>,
+    /// `time()` strftime formats by index.
+    pub time_formats: Vec<String>,
 }
 
 impl Compiled {
