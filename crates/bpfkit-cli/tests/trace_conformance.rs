@@ -318,6 +318,24 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         r#"tracepoint:syscalls:sys_enter_read /pid == cpid && comm == "dd" && args->fd == 0/ { @n++; @b += args->count; } END { printf("reads=%d bytes=%d\n", @n, @b); }"#,
     ),
     (
+        "print_top_and_div",
+        "",
+        "",
+        r#"BEGIN { @x[1] = 10; @x[2] = 30; @x[3] = 20; @x[4] = 5; print(@x, 2); print(@x, 0, 10); clear(@x); exit(); }"#,
+    ),
+    (
+        "uprobe_libc_write",
+        DD,
+        "",
+        r#"uprobe:libc:write /pid == cpid/ { @writes = count(); @sizes[arg2] = count(); }"#,
+    ),
+    (
+        "uretprobe_libc_read",
+        DD,
+        "",
+        r#"uretprobe:libc:read /pid == cpid && comm == "dd"/ { @ret = lhist(retval, 0, 1000, 100); }"#,
+    ),
+    (
         "tp_json",
         DD,
         "-fjson",
