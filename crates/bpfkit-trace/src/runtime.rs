@@ -529,6 +529,18 @@ impl<W: Write> Session<'_, W> {
     }
 }
 
+/// Whether `pid` still runs (a zombie has exited).
+fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesized command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
 /// The local time formatted by strftime(3), as bpftrace's `time()` prints it.
 fn local_time(fmt: &str) -> String {
     let Ok(cfmt) = CString::new(fmt) else {
@@ -635,10 +647,7 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
             }
         }
         if let Some(pid) = opts.pid {
-            // SAFETY: signal 0 only checks that the process exists.
-            if unsafe { libc::kill(pid, 0) } != 0
-                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-            {
+            if !process_alive(pid) {
                 session.drain(&mut ring)?;
                 break;
             }

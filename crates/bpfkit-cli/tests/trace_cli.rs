@@ -1,0 +1,178 @@
+//! `bpfkit trace` as a command: positioned errors, `--dry-run`, `-l`, `-p`.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn bpfkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .arg("trace")
+        .args(args)
+        .output()
+        .expect("run bpfkit")
+}
+
+fn stderr_of(args: &[&str]) -> String {
+    let out = bpfkit(args);
+    assert!(!out.status.success(), "expected a failure for {args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn syntax_errors_show_line_column_caret_and_what_was_expected() {
+    let err = stderr_of(&["-e", "BEGIN {\n  @x = 1\n  @y = ; }"]);
+    assert_eq!(
+        err,
+        "bpfkit: stdin:3:3: error: expected ';' or '}' after the statement, found '@y'\n   3 |   @y = ; }\n     |   ^^\n"
+    );
+    let err = stderr_of(&["-e", "BEGIN { printf(\"%d\\n\", 1 }"]);
+    assert!(
+        err.starts_with(
+            "bpfkit: stdin:1:26: error: expected ',' or ')' in the argument list, found '}'"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn constructs_outside_the_subset_say_not_supported_yet_where_they_are() {
+    let err = stderr_of(&["-e", "kprobe:do_nanosleep { @ = count(); }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'kprobe' probes\n"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { @s[kstack] = count(); }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:12: error: not supported yet: kstack\n"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("   1 | BEGIN { @s[kstack] = count(); }\n     |            ^^^^^^\n"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { for ($i : 0..3) { } }"]);
+    assert!(
+        err.contains("error: not supported yet: 'for' loops"),
+        "{err}"
+    );
+}
+
+#[test]
+fn type_errors_name_both_uses() {
+    let err = stderr_of(&["-e", "BEGIN { @x = 1; @x = \"s\"; }"]);
+    assert!(
+        err.starts_with(
+            "bpfkit: stdin:1:17: error: @x is assigned a string here but an integer elsewhere"
+        ),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { printf(\"%d\\n\", comm); }"]);
+    assert!(
+        err.contains("printf: %d needs an integer, found a string"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { exit(); } BEGIN { exit(); }"]);
+    assert!(
+        err.contains("stdin:1:19: error: more than one BEGIN probe defined"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_tracepoint_fields_list_the_real_ones() {
+    if !is_root() {
+        println!("SKIP not root: tracefs is root-only");
+        return;
+    }
+    let err = stderr_of(&[
+        "--dry-run",
+        "-e",
+        "tracepoint:syscalls:sys_enter_openat { @ = args->nope; }",
+    ]);
+    assert!(
+        err.contains(
+            "error: tracepoint:syscalls:sys_enter_openat has no field 'nope'; it has: __syscall_nr, dfd, filename, flags, mode"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn dry_run_prints_each_probes_instructions() {
+    let out = bpfkit(&[
+        "--dry-run",
+        "-e",
+        "BEGIN { @x = count(); printf(\"%d\\n\", 7); exit(); }",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "BEGIN:");
+    assert_eq!(lines[1], "   0: (bf) r6 = r1");
+    assert!(text.contains("r1 = map[@x]"), "{text}");
+    assert!(text.contains("call bpf_map_lookup_elem#1"), "{text}");
+    assert!(text.contains("lock *(u64 *)(r0 +0) += r1"), "{text}");
+    assert!(text.contains("r1 = map[events]"), "{text}");
+    assert!(text.contains("call bpf_ringbuf_output#130"), "{text}");
+    assert!(lines.last().unwrap().ends_with(": (95) exit"), "{text}");
+}
+
+#[test]
+fn list_matches_bpftrace_list() {
+    if !is_root() {
+        println!("SKIP not root: tracefs is root-only");
+        return;
+    }
+    let pattern = "tracepoint:syscalls:sys_enter_open*";
+    let out = bpfkit(&["-l", pattern]);
+    assert!(out.status.success());
+    let ours: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(ours.contains(&"tracepoint:syscalls:sys_enter_openat".to_string()));
+    assert!(ours
+        .iter()
+        .all(|l| l.starts_with("tracepoint:syscalls:sys_enter_open")));
+    let Ok(theirs) = Command::new("bpftrace").args(["-l", pattern]).output() else {
+        println!("SKIP bpftrace is not installed: checked our list alone");
+        return;
+    };
+    let mut theirs: Vec<String> = String::from_utf8_lossy(&theirs.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn dash_p_stops_when_the_process_exits() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    let mut sleeper = Command::new("sleep").arg("1").spawn().expect("sleep");
+    let pid = sleeper.id().to_string();
+    let start = Instant::now();
+    let out = bpfkit(&["-p", &pid, "-e", "interval:ms:100 { @ticks = count(); }"]);
+    let _ = sleeper.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ticks: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("@ticks: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no @ticks in {text}"));
+    // One second of a 100 ms timer, give or take scheduling.
+    assert!((5..=12).contains(&ticks), "{ticks} ticks");
+}
