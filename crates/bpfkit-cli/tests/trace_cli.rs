@@ -176,3 +176,26 @@ fn dash_p_stops_when_the_process_exits() {
     // One second of a 100 ms timer, give or take scheduling.
     assert!((5..=12).contains(&ticks), "{ticks} ticks");
 }
+
+#[test]
+fn verifier_rejections_point_at_the_statement() {
+    if !is_root() {
+        println!("SKIP not root: loading needs CAP_BPF");
+        return;
+    }
+    // A loop whose state never changes: the verifier calls it infinite at once.
+    let script = "tracepoint:syscalls:sys_enter_getppid { $i = 0; while (1) { $i = 1; } @x = $i; }";
+    let err = stderr_of(&["-e", script]);
+    assert!(
+        err.contains("stdin:1:61: error: the kernel's verifier rejected this (BPF_PROG_LOAD failed: Invalid argument"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "   1 | {script}\n     | {}^^^^^^\n",
+            " ".repeat(60)
+        )),
+        "{err}"
+    );
+    assert!(err.contains("infinite loop detected"), "{err}");
+}

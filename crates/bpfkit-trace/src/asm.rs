@@ -26,6 +26,8 @@ pub struct Asm {
     fixups: Vec<(usize, Label)>,
     /// Slots of `ld_imm64` map references and the map index each names.
     pub map_refs: Vec<(usize, u32)>,
+    /// `(first slot, source span)` of each statement, to map verifier errors back.
+    pub spans: Vec<(usize, crate::diag::Span)>,
 }
 
 /// Memory access sizes.
@@ -43,6 +45,11 @@ impl Asm {
     pub fn label(&mut self) -> Label {
         self.labels.push(None);
         Label(self.labels.len() - 1)
+    }
+
+    /// Notes that the next instruction starts the code of `span`.
+    pub fn mark(&mut self, span: crate::diag::Span) {
+        self.spans.push((self.insns.len(), span));
     }
 
     /// Places `l` at the next instruction.

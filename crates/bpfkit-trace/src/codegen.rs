@@ -96,11 +96,13 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
     for (bi, probe, span) in &blocks {
         let mut g = Gen::new(&mut state, probe, *span);
         g.probe(&program.probes[*bi])?;
+        let spans = std::mem::take(&mut g.asm.spans);
         let (insns, map_refs) = g.asm.finish().map_err(|e| Diagnostic::new(*span, e))?;
         programs.push(CompiledProgram {
             probe: probe.clone(),
             insns,
             map_refs,
+            spans,
         });
     }
     Ok(Compiled {
@@ -177,6 +179,7 @@ impl<'s> Gen<'s> {
         // Scratch variables: typed in program order by a dry walk, zeroed on entry.
         self.declare_vars(&p.body)?;
         if let Some(pred) = &p.predicate {
+            self.asm.mark(pred.span);
             let mark = self.sp;
             let v = self.expr(pred)?;
             let Val::Int(off, _) = v else {
@@ -256,6 +259,7 @@ impl<'s> Gen<'s> {
     }
 
     fn stmt(&mut self, s: &Stmt) -> Result<(), Diagnostic> {
+        self.asm.mark(s.span);
         match &s.kind {
             StmtKind::Expr(e) => {
                 if let ExprKind::Call(name, args) = &e.kind {

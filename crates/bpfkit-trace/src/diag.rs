@@ -42,7 +42,7 @@ impl Diagnostic {
         }
     }
 
-    /// The "not supported yet: <construct>" error for valid bpftrace outside the subset.
+    /// The "not supported yet: `<construct>`" error for valid bpftrace outside the subset.
     pub fn unsupported(span: Span, construct: impl fmt::Display) -> Self {
         Self::new(span, format!("not supported yet: {construct}"))
     }

@@ -237,7 +237,21 @@ fn program_type(kind: &ProbeKind) -> u32 {
     }
 }
 
-fn load(compiled: &Compiled) -> Result<Loaded, TraceError> {
+/// The statement whose code holds the instruction the verifier stopped at (the last
+/// `N: (..)` line of its log).
+fn rejected_span(p: &crate::types::CompiledProgram, log: &str) -> Option<crate::diag::Span> {
+    let insn: usize = log.lines().rev().find_map(|l| {
+        let (n, rest) = l.split_once(": ")?;
+        rest.starts_with('(').then(|| n.trim().parse().ok())?
+    })?;
+    p.spans
+        .iter()
+        .take_while(|(at, _)| *at <= insn)
+        .last()
+        .map(|(_, span)| *span)
+}
+
+fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceError> {
     let kernel = |what: String| {
         move |e: sys::SyscallError| TraceError::Kernel {
             what,
@@ -290,9 +304,16 @@ fn load(compiled: &Compiled) -> Result<Loaded, TraceError> {
         .map_err(|e| {
             let log: Vec<&str> = e.verifier_log.lines().collect();
             let tail = log[log.len().saturating_sub(12)..].join("\n");
+            let at = rejected_span(p, &e.verifier_log).map_or_else(String::new, |span| {
+                crate::diag::Diagnostic::new(
+                    span,
+                    format!("the kernel's verifier rejected this ({})", e.source),
+                )
+                .render(file, source)
+            });
             TraceError::Kernel {
                 what: format!("the kernel rejected the program for probe {}", p.probe.name),
-                message: format!("{}\nverifier log (end):\n{tail}", e.source),
+                message: format!("{}\n{at}verifier log (end):\n{tail}", e.source),
             }
         })?;
         progs.push(fd);
@@ -592,7 +613,7 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
             .map_err(io_err("write output"))?;
         return Ok(());
     }
-    let loaded = load(&compiled)?;
+    let loaded = load(&compiled, source, file)?;
     let ring_fd = loaded
         .ring_fd
         .try_clone()

@@ -172,6 +172,8 @@ pub struct CompiledProgram {
     pub insns: Vec<Insn>,
     /// `(slot, map index)` of every map reference.
     pub map_refs: Vec<(usize, u32)>,
+    /// `(first slot, span)` of each statement, in slot order.
+    pub spans: Vec<(usize, crate::diag::Span)>,
 }
 
 /// A whole compiled program.
