@@ -199,3 +199,29 @@ fn verifier_rejections_point_at_the_statement() {
     );
     assert!(err.contains("infinite loop detected"), "{err}");
 }
+
+#[test]
+fn profile_samples_every_cpu_at_its_frequency() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    let out = bpfkit(&[
+        "-e",
+        "profile:hz:100 { @[cpu] = count(); } interval:ms:500 { exit(); }",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let counts: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.split_once("]: ").map(|(_, v)| v.parse().unwrap()))
+        .collect();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(counts.len(), cpus, "{text}");
+    // Half a second at 100 Hz on each CPU, give or take the timer's start.
+    assert!(counts.iter().all(|c| (30..=70).contains(c)), "{text}");
+}

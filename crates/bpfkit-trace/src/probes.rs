@@ -17,6 +17,13 @@ pub enum ProbeKind {
         /// Period in nanoseconds.
         period_ns: u64,
     },
+    /// A timer on every CPU: `profile:hz:99` (a frequency) or `profile:ms:10` (a period).
+    Profile {
+        /// Period in nanoseconds, or samples per second when `frequency`.
+        sample: u64,
+        /// `sample` is a frequency.
+        frequency: bool,
+    },
     /// `tracepoint:category:name`.
     Tracepoint {
         /// Category (`syscalls`).
@@ -112,6 +119,33 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
                 name: format!("interval:{unit}:{n}"),
             }])
         }
+        "profile" | "p" => {
+            let (unit, n) = rest.split_once(':').ok_or_else(|| {
+                Diagnostic::new(span, "expected profile:<unit>:<count> (e.g. profile:hz:99)")
+            })?;
+            let n: u64 = n.parse().map_err(|_| {
+                Diagnostic::new(span, format!("expected a number of {unit}, found '{n}'"))
+            })?;
+            let (sample, frequency) = match unit {
+                "hz" => (Some(n), true),
+                "s" => (n.checked_mul(1_000_000_000), false),
+                "ms" => (n.checked_mul(1_000_000), false),
+                "us" => (n.checked_mul(1_000), false),
+                _ => (None, false),
+            };
+            let sample = sample.filter(|&s| s > 0).ok_or_else(|| {
+                Diagnostic::new(
+                    span,
+                    format!(
+                        "bad profile '{unit}:{n}': expected a unit hz, s, ms or us and a count > 0"
+                    ),
+                )
+            })?;
+            Ok(vec![Probe {
+                kind: ProbeKind::Profile { sample, frequency },
+                name: format!("profile:{unit}:{n}"),
+            }])
+        }
         "uprobe" | "u" | "uretprobe" | "ur" => {
             let ret = provider.starts_with("ur");
             let (binary, function) = rest
@@ -134,10 +168,11 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
             }])
         }
         "kprobe" | "k" | "kretprobe" | "kr" | "kfunc" | "kretfunc" | "fentry" | "fexit" | "f"
-        | "fr" | "rawtracepoint" | "rt" | "usdt" | "U" | "profile" | "p" | "software" | "s"
-        | "hardware" | "h" | "watchpoint" | "w" | "asyncwatchpoint" | "iter" | "it" => Err(
-            Diagnostic::unsupported(span, format!("'{provider}' probes")),
-        ),
+        | "fr" | "rawtracepoint" | "rt" | "usdt" | "U" | "software" | "s" | "hardware" | "h"
+        | "watchpoint" | "w" | "asyncwatchpoint" | "iter" | "it" => Err(Diagnostic::unsupported(
+            span,
+            format!("'{provider}' probes"),
+        )),
         _ => Err(Diagnostic::new(
             span,
             format!("unknown probe provider '{provider}'"),

@@ -232,8 +232,8 @@ fn program_type(kind: &ProbeKind) -> u32 {
     match kind {
         ProbeKind::Begin | ProbeKind::End => 17, // RAW_TRACEPOINT, run by BPF_PROG_TEST_RUN
         ProbeKind::Tracepoint { .. } => 5,
-        ProbeKind::Interval { .. } => 7, // PERF_EVENT
-        ProbeKind::Uprobe { .. } => 2,   // KPROBE
+        ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => 7, // PERF_EVENT
+        ProbeKind::Uprobe { .. } => 2,                               // KPROBE
     }
 }
 
@@ -330,13 +330,36 @@ fn attach(
     name: &str,
     prog: &OwnedFd,
     pid: Option<i32>,
-) -> Result<Option<OwnedFd>, TraceError> {
+) -> Result<Vec<OwnedFd>, TraceError> {
     let fail = |what: &str, e: String| TraceError::Kernel {
         what: format!("attach {name}: {what}"),
         message: e,
     };
     let (attr, pid, cpu, _path) = match kind {
-        ProbeKind::Begin | ProbeKind::End => return Ok(None),
+        ProbeKind::Begin | ProbeKind::End => return Ok(vec![]),
+        ProbeKind::Profile { sample, frequency } => {
+            let mut attr = perf_event::PerfEventAttr::new(
+                perf_event::PERF_TYPE_SOFTWARE,
+                perf_event::PERF_COUNT_SW_CPU_CLOCK,
+            );
+            attr.sample_period = *sample;
+            if *frequency {
+                attr.flags |= perf_event::ATTR_FLAG_FREQ;
+            }
+            let cpus = bpfkit::programs::perf_event::online_cpus()
+                .map_err(|e| fail("online CPUs", e.to_string()))?;
+            let mut events = vec![];
+            for cpu in cpus {
+                let event = perf_event::perf_event_open(&attr, -1, cpu as i32, None)
+                    .map_err(|e| fail("perf_event_open", e.to_string()))?;
+                perf_event::perf_event_set_bpf(event.as_fd(), prog.as_fd())
+                    .map_err(|e| fail("PERF_EVENT_IOC_SET_BPF", e.to_string()))?;
+                perf_event::perf_event_enable(event.as_fd())
+                    .map_err(|e| fail("enable", e.to_string()))?;
+                events.push(event);
+            }
+            return Ok(events);
+        }
         ProbeKind::Tracepoint { category, name } => {
             let id = tracefs::tracepoint_id(category, name)
                 .map_err(|e| fail("tracepoint id", e.to_string()))?;
@@ -385,7 +408,7 @@ fn attach(
     perf_event::perf_event_set_bpf(event.as_fd(), prog.as_fd())
         .map_err(|e| fail("PERF_EVENT_IOC_SET_BPF", e.to_string()))?;
     perf_event::perf_event_enable(event.as_fd()).map_err(|e| fail("enable", e.to_string()))?;
-    Ok(Some(event))
+    Ok(vec![event])
 }
 
 /// `libc` → the first `libc.so*` in the usual library directories, as bpftrace finds
@@ -650,9 +673,7 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
     let mut events = vec![];
     if !session.done {
         for (p, fd) in compiled.programs.iter().zip(&loaded.progs) {
-            if let Some(e) = attach(&p.probe.kind, &p.probe.name, fd, opts.pid)? {
-                events.push(e);
-            }
+            events.extend(attach(&p.probe.kind, &p.probe.name, fd, opts.pid)?);
         }
     }
     STOP.store(false, Ordering::SeqCst);
