@@ -220,7 +220,7 @@ fn profile_samples_every_cpu_at_its_frequency() {
         .lines()
         .filter_map(|l| l.split_once("]: ").map(|(_, v)| v.parse().unwrap()))
         .collect();
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = bpfkit::programs::perf_event::online_cpus().unwrap().len();
     assert_eq!(counts.len(), cpus, "{text}");
     // Half a second at 100 Hz on each CPU, give or take the timer's start.
     assert!(counts.iter().all(|c| (30..=70).contains(c)), "{text}");

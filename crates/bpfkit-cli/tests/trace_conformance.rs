@@ -16,6 +16,7 @@ const DD: &str = "/usr/bin/dd if=/dev/zero of=/dev/null bs=512 count=20 status=n
 const DD_OPEN: &str = "/usr/bin/dd if=/etc/hostname of=/dev/null bs=1 count=3 status=none";
 
 /// (name, `-c` command or "", extra flag or "", script).
+#[rustfmt::skip]
 const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     (
         "printf_integers",
@@ -317,6 +318,7 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         "",
         r#"tracepoint:syscalls:sys_enter_read /pid == cpid && comm == "dd" && args->fd == 0/ { @n++; @b += args->count; } END { printf("reads=%d bytes=%d\n", @n, @b); }"#,
     ),
+    ("maps_never_written", "", "", r#"BEGIN { if (0) { @c = count(); @ck[1] = count(); @h = hist(1); @s[1] = stats(1); @a = avg(1); @x = 1; @m = sum(1); } exit(); }"#),
     (
         "print_top_and_div",
         "",

@@ -314,7 +314,14 @@ pub fn map_top(
     match f {
         OutputFormat::Text => {
             if entries.is_empty() {
-                out.push('\n');
+                // What bpftrace prints for a map nothing was stored in.
+                match info.kind {
+                    MapKind::Count if info.keys.is_empty() => {
+                        let _ = writeln!(out, "{}: 0", info.name);
+                    }
+                    MapKind::Avg { .. } | MapKind::Stats { .. } => out.push_str("\n\n"),
+                    _ => out.push('\n'),
+                }
                 return out;
             }
             for (k, v) in &entries {
