@@ -1319,8 +1319,10 @@ impl<'s> Gen<'s> {
                     BinOp::Add => alu(BPF_ADD),
                     BinOp::Sub => alu(BPF_SUB),
                     BinOp::Mul => alu(BPF_MUL),
-                    BinOp::Div => Some((BPF_DIV, signed as i16)),
-                    BinOp::Mod => Some((BPF_MOD, signed as i16)),
+                    // Unsigned, as bpftrace divides (and as every kernel can: signed
+                    // division is cpu v4, Linux 6.6).
+                    BinOp::Div => alu(BPF_DIV),
+                    BinOp::Mod => alu(BPF_MOD),
                     BinOp::BitAnd => alu(BPF_AND),
                     BinOp::BitOr => alu(BPF_OR),
                     BinOp::BitXor => alu(BPF_XOR),
