@@ -326,6 +326,7 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     ("pid_tid_comm_printf", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd" && args->fd == 1/ { @w++; if (@w == 1) { printf("pid=%d ok=%d comm=%-8s|\n", pid, pid == tid, comm); } }"#),
     ("sys_exit_errors", DD_OPEN, "", r#"tracepoint:syscalls:sys_exit_openat /pid == cpid && comm == "dd"/ { @[args->ret < 0 ? -1 : 1] = count(); }"#),
     ("hist_and_lhist_same_value", DD, "", r#"tracepoint:syscalls:sys_exit_write /pid == cpid && comm == "dd"/ { @h = hist(args->ret); @l = lhist(args->ret, 0, 1024, 256); @s = sum(args->ret); }"#),
+    ("raw_syscalls_by_id", DD, "", r#"tracepoint:raw_syscalls:sys_enter /pid == cpid && comm == "dd"/ { @[args->id] = count(); }"#),
     ("maps_never_written", "", "", r#"BEGIN { if (0) { @c = count(); @ck[1] = count(); @h = hist(1); @s[1] = stats(1); @a = avg(1); @x = 1; @m = sum(1); } exit(); }"#),
     (
         "print_top_and_div",
@@ -476,4 +477,35 @@ fn scripts_print_what_bpftrace_prints() {
         SCRIPTS.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Debian's bpftrace 0.17 aborts on `rawtracepoint:` ("Invalid probe type made it to
+/// attachpoint parser"), so the raw tracepoint is checked against bpftrace's
+/// `raw_syscalls:sys_enter` tracepoint: the same events, the syscall id as `arg1`.
+#[test]
+fn rawtracepoint_counts_what_the_raw_syscalls_tracepoint_counts() {
+    if !is_root() {
+        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
+        return;
+    }
+    let Some(bpftrace) = bpftrace() else {
+        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
+        return;
+    };
+    let want = run(
+        &bpftrace,
+        &[],
+        DD,
+        "",
+        r#"tracepoint:raw_syscalls:sys_enter /pid == cpid && comm == "dd"/ { @[args->id] = count(); }"#,
+    );
+    let got = run(
+        env!("CARGO_BIN_EXE_bpfkit"),
+        &["trace"],
+        DD,
+        "",
+        r#"rawtracepoint:sys_enter /pid == cpid && comm == "dd"/ { @[arg1] = count(); }"#,
+    );
+    assert!(want.contains("@[0]: "), "{want}");
+    assert_eq!(got, want);
 }

@@ -1480,9 +1480,16 @@ impl<'s> Gen<'s> {
                     ProbeKind::Uprobe { .. } => {
                         unsupported(span, format!("{n} (stack-passed or uretprobe arguments)"))
                     }
+                    // struct bpf_raw_tracepoint_args { __u64 args[]; }
+                    ProbeKind::RawTracepoint { .. } if i < 12 => {
+                        self.asm.load(8, 0, 6, 8 * i as i16);
+                        self.new_int(false, span)
+                    }
                     _ => Err(Diagnostic::new(
                         span,
-                        format!("{n} is only valid in uprobes (tracepoints: args->field)"),
+                        format!(
+                            "{n} is only valid in uprobes and rawtracepoints (tracepoints: args->field)"
+                        ),
                     )),
                 }
             }

@@ -24,6 +24,11 @@ pub enum ProbeKind {
         /// `sample` is a frequency.
         frequency: bool,
     },
+    /// `rawtracepoint:name`: the tracepoint's raw arguments as `arg0`..`argN`.
+    RawTracepoint {
+        /// Tracepoint name (`sys_enter`).
+        name: String,
+    },
     /// `tracepoint:category:name`.
     Tracepoint {
         /// Category (`syscalls`).
@@ -119,6 +124,18 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
                 name: format!("interval:{unit}:{n}"),
             }])
         }
+        "rawtracepoint" | "rt" => {
+            let name = rest.rsplit(':').next().unwrap_or(rest);
+            if name.is_empty() || name.contains(['*', '?']) {
+                return Err(Diagnostic::unsupported(span, "rawtracepoint wildcards"));
+            }
+            Ok(vec![Probe {
+                kind: ProbeKind::RawTracepoint {
+                    name: name.to_string(),
+                },
+                name: format!("rawtracepoint:{name}"),
+            }])
+        }
         "profile" | "p" => {
             let (unit, n) = rest.split_once(':').ok_or_else(|| {
                 Diagnostic::new(span, "expected profile:<unit>:<count> (e.g. profile:hz:99)")
@@ -168,8 +185,8 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
             }])
         }
         "kprobe" | "k" | "kretprobe" | "kr" | "kfunc" | "kretfunc" | "fentry" | "fexit" | "f"
-        | "fr" | "rawtracepoint" | "rt" | "usdt" | "U" | "software" | "s" | "hardware" | "h"
-        | "watchpoint" | "w" | "asyncwatchpoint" | "iter" | "it" => Err(Diagnostic::unsupported(
+        | "fr" | "usdt" | "U" | "software" | "s" | "hardware" | "h" | "watchpoint" | "w"
+        | "asyncwatchpoint" | "iter" | "it" => Err(Diagnostic::unsupported(
             span,
             format!("'{provider}' probes"),
         )),

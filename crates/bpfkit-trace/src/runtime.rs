@@ -230,7 +230,8 @@ fn object_name(s: &str) -> String {
 
 fn program_type(kind: &ProbeKind) -> u32 {
     match kind {
-        ProbeKind::Begin | ProbeKind::End => 17, // RAW_TRACEPOINT, run by BPF_PROG_TEST_RUN
+        // RAW_TRACEPOINT; BEGIN and END run by BPF_PROG_TEST_RUN.
+        ProbeKind::Begin | ProbeKind::End | ProbeKind::RawTracepoint { .. } => 17,
         ProbeKind::Tracepoint { .. } => 5,
         ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => 7, // PERF_EVENT
         ProbeKind::Uprobe { .. } => 2,                               // KPROBE
@@ -337,6 +338,13 @@ fn attach(
     };
     let (attr, pid, cpu, _path) = match kind {
         ProbeKind::Begin | ProbeKind::End => return Ok(vec![]),
+        ProbeKind::RawTracepoint { name: tp } => {
+            let c = CString::new(tp.as_str())
+                .map_err(|_| fail("name", "contains a NUL byte".into()))?;
+            let link = sys::raw_tracepoint_open(Some(&c), prog.as_fd())
+                .map_err(|e| fail("BPF_RAW_TRACEPOINT_OPEN", e.to_string()))?;
+            return Ok(vec![link]);
+        }
         ProbeKind::Profile { sample, frequency } => {
             let mut attr = perf_event::PerfEventAttr::new(
                 perf_event::PERF_TYPE_SOFTWARE,
