@@ -54,6 +54,16 @@ fn constructs_outside_the_subset_say_not_supported_yet_where_they_are() {
         err.ends_with("   1 | BEGIN { @s[kstack] = count(); }\n     |            ^^^^^^\n"),
         "{err}"
     );
+    let err = stderr_of(&["-e", "BEGIN { @ = curtask->nope; }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:13: error: struct task_struct has no member 'nope'\n"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { @ = curtask.pid; }"]);
+    assert!(
+        err.contains("error: use '->' to reach 'pid' through a pointer"),
+        "{err}"
+    );
     let err = stderr_of(&["-e", "BEGIN { for ($i : 0..3) { } }"]);
     assert!(
         err.contains("error: not supported yet: 'for' loops"),

@@ -327,6 +327,8 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     ("sys_exit_errors", DD_OPEN, "", r#"tracepoint:syscalls:sys_exit_openat /pid == cpid && comm == "dd"/ { @[args->ret < 0 ? -1 : 1] = count(); }"#),
     ("hist_and_lhist_same_value", DD, "", r#"tracepoint:syscalls:sys_exit_write /pid == cpid && comm == "dd"/ { @h = hist(args->ret); @l = lhist(args->ret, 0, 1024, 256); @s = sum(args->ret); }"#),
     ("raw_syscalls_by_id", DD, "", r#"tracepoint:raw_syscalls:sys_enter /pid == cpid && comm == "dd"/ { @[args->id] = count(); }"#),
+    ("curtask_fields", "", "", r#"BEGIN { printf("%d %d %d %d %d\n", curtask->tgid == pid, curtask->pid == tid, curtask->real_parent->tgid > 0, curtask->mm->mm_users.counter > 0, curtask->se.vruntime > 0); exit(); }"#),
+    ("curtask_in_tracepoint", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @[curtask->comm, curtask->tgid == cpid, curtask->real_parent->tgid != cpid] = count(); }"#),
     ("maps_never_written", "", "", r#"BEGIN { if (0) { @c = count(); @ck[1] = count(); @h = hist(1); @s[1] = stats(1); @a = avg(1); @x = 1; @m = sum(1); } exit(); }"#),
     (
         "print_top_and_div",

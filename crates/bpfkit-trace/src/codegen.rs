@@ -38,6 +38,7 @@ const PROBE_READ_KERNEL: i32 = 113;
 const PROBE_READ_USER_STR: i32 = 114;
 const PROBE_READ_KERNEL_STR: i32 = 115;
 const RINGBUF_OUTPUT: i32 = 130;
+const GET_CURRENT_TASK: i32 = 35;
 
 const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
@@ -84,6 +85,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         opts: opts.clone(),
         final_pass: false,
         formats: HashMap::new(),
+        kbtf: None,
     };
     // Pass 1: learn map types.
     for (bi, probe, span) in &blocks {
@@ -123,6 +125,7 @@ struct State {
     opts: CompileOptions,
     final_pass: bool,
     formats: HashMap<(String, String), Vec<Field>>,
+    kbtf: Option<std::rc::Rc<crate::kbtf::KernelBtf>>,
 }
 
 struct Gen<'s> {
@@ -1196,7 +1199,13 @@ impl<'s> Gen<'s> {
                 self.asm.bind(end_l);
                 Ok(res)
             }
-            ExprKind::Field(base, field, _) => self.field(base, field, span),
+            ExprKind::Field(base, field, _) => {
+                if matches!(&base.kind, ExprKind::Ident(n) if n == "args") {
+                    self.field(field, span)
+                } else {
+                    self.kernel_field(e)
+                }
+            }
             ExprKind::Index(..) => unsupported(span, "indexing ('[]') of non-map values"),
             ExprKind::Cast(ty, x) => {
                 let signed = match ty.as_str() {
@@ -1497,7 +1506,11 @@ impl<'s> Gen<'s> {
                 span,
                 "args must be followed by '->field' or '.field'",
             )),
-            "kstack" | "ustack" | "curtask" | "rand" | "cgroup" | "username" | "sarg0" | "ctx"
+            "curtask" => {
+                self.asm.call(GET_CURRENT_TASK);
+                self.new_int(false, span)
+            }
+            "kstack" | "ustack" | "rand" | "cgroup" | "username" | "sarg0" | "ctx"
             | "__builtin_elapsed" | "kaddr" | "jiffies" => unsupported(span, name),
             _ => Err(Diagnostic::new(
                 span,
@@ -1523,10 +1536,145 @@ impl<'s> Gen<'s> {
         Ok(f)
     }
 
-    fn field(&mut self, base: &Expr, field: &str, span: Span) -> Result<Val, Diagnostic> {
-        if !matches!(&base.kind, ExprKind::Ident(n) if n == "args") {
-            return unsupported(span, "field access on anything but tracepoint args");
+    fn kernel_btf(
+        &mut self,
+        span: Span,
+    ) -> Result<std::rc::Rc<crate::kbtf::KernelBtf>, Diagnostic> {
+        if self.st.kbtf.is_none() {
+            let k = crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(span, e))?;
+            self.st.kbtf = Some(std::rc::Rc::new(k));
         }
+        Ok(self.st.kbtf.clone().expect("just loaded"))
+    }
+
+    /// `curtask->a->b.c`: each step read with bpf_probe_read_kernel at offsets from the
+    /// running kernel's BTF.
+    fn kernel_field(&mut self, e: &Expr) -> Result<Val, Diagnostic> {
+        use crate::kbtf::Leaf;
+        let mut parts = vec![];
+        let mut cur = e;
+        while let ExprKind::Field(base, name, arrow) = &cur.kind {
+            parts.push((name.as_str(), *arrow, cur.span));
+            cur = base;
+        }
+        parts.reverse();
+        if !matches!(&cur.kind, ExprKind::Ident(n) if n == "curtask") {
+            return unsupported(
+                e.span,
+                "field access on anything but tracepoint args and curtask",
+            );
+        }
+        let k = self.kernel_btf(e.span)?;
+        let task = k.struct_id("task_struct").ok_or_else(|| {
+            Diagnostic::new(cur.span, "the kernel's BTF has no struct task_struct")
+        })?;
+        // `addr` holds a pointer to (Ptr) or the address of (Struct) the current struct.
+        let addr = self.alloc(8, e.span)?;
+        self.asm.call(GET_CURRENT_TASK);
+        self.asm.store(8, FP, addr, 0);
+        let mut state = Leaf::Ptr { pointee: task };
+        for (i, (name, arrow, pspan)) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            let sid = match (state, arrow) {
+                (Leaf::Ptr { pointee }, true) => pointee,
+                (Leaf::Struct(id), false) => id,
+                (Leaf::Ptr { .. }, false) => {
+                    return Err(Diagnostic::new(
+                        *pspan,
+                        format!("use '->' to reach '{name}' through a pointer"),
+                    ))
+                }
+                (Leaf::Struct(_), true) => {
+                    return Err(Diagnostic::new(
+                        *pspan,
+                        format!("use '.' to reach '{name}' in an embedded struct"),
+                    ))
+                }
+                _ => {
+                    return Err(Diagnostic::new(
+                        *pspan,
+                        format!("'{name}': the value before it is not a struct"),
+                    ))
+                }
+            };
+            let (off, leaf) = k
+                .member(sid, name)
+                .map_err(|m| Diagnostic::unsupported(*pspan, m))?
+                .ok_or_else(|| {
+                    Diagnostic::new(
+                        *pspan,
+                        format!("{} has no member '{name}'", k.type_name(sid)),
+                    )
+                })?;
+            match leaf {
+                Leaf::Struct(_) if last => {
+                    return unsupported(*pspan, "whole structs as values");
+                }
+                Leaf::Struct(_) => {
+                    self.asm.load(8, 0, FP, addr);
+                    self.asm.alu_imm(BPF_ADD, 0, off as i32);
+                    self.asm.store(8, FP, addr, 0);
+                }
+                Leaf::Ptr { .. } | Leaf::Int { .. } => {
+                    let size = match leaf {
+                        Leaf::Int { size, .. } => size,
+                        _ => 8,
+                    };
+                    if !last && matches!(leaf, Leaf::Int { .. }) {
+                        return Err(Diagnostic::new(
+                            *pspan,
+                            format!("'{name}' is an integer, not a struct"),
+                        ));
+                    }
+                    let dst = if last { self.alloc(8, e.span)? } else { addr };
+                    // The source first: `dst` may be `addr` itself.
+                    self.asm.load(8, 3, FP, addr);
+                    self.asm.alu_imm(BPF_ADD, 3, off as i32);
+                    self.asm.store_imm(8, FP, dst, 0);
+                    self.asm.mov(1, FP);
+                    self.asm.alu_imm(BPF_ADD, 1, dst as i32);
+                    self.asm.mov_imm(2, size as i32);
+                    self.asm.call(PROBE_READ_KERNEL);
+                    if last {
+                        let signed = matches!(leaf, Leaf::Int { signed: true, .. });
+                        if signed && size < 8 {
+                            let shift = 64 - 8 * size as i32;
+                            self.asm.load(8, 0, FP, dst);
+                            self.asm.alu_imm(BPF_LSH, 0, shift);
+                            self.asm.alu_imm(BPF_ARSH, 0, shift);
+                            self.asm.store(8, FP, dst, 0);
+                        }
+                        return Ok(Val::Int(dst, signed));
+                    }
+                }
+                Leaf::CharArray(n) => {
+                    if !last {
+                        return Err(Diagnostic::new(
+                            *pspan,
+                            format!("'{name}' is a char array, not a struct"),
+                        ));
+                    }
+                    let len = round8(n as i32).clamp(8, STR_LEN as i32) as u16;
+                    let dst = self.alloc(len as i32, e.span)?;
+                    for j in (0..len as i16).step_by(8) {
+                        self.asm.store_imm(8, FP, dst + j, 0);
+                    }
+                    self.asm.mov(1, FP);
+                    self.asm.alu_imm(BPF_ADD, 1, dst as i32);
+                    self.asm.mov_imm(2, (n as i32).min(len as i32));
+                    self.asm.load(8, 3, FP, addr);
+                    self.asm.alu_imm(BPF_ADD, 3, off as i32);
+                    self.asm.call(PROBE_READ_KERNEL_STR);
+                    return Ok(Val::Str(dst, len));
+                }
+            }
+            state = leaf;
+        }
+        // The chain ended on a pointer: its value.
+        Ok(Val::Int(addr, false))
+    }
+
+    fn field(&mut self, field: &str, span: Span) -> Result<Val, Diagnostic> {
         let fields = self.tp_fields(span)?;
         let Some(f) = fields.iter().find(|f| f.name == field) else {
             let names: Vec<&str> = fields

@@ -16,6 +16,7 @@ pub mod ast;
 pub mod codegen;
 pub mod diag;
 pub mod format;
+pub mod kbtf;
 pub mod lexer;
 pub mod output;
 pub mod parser;
