@@ -5,8 +5,11 @@ use bpfkit_trace::output::OutputFormat;
 /// Arguments of `bpfkit trace`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The program text, or a file holding it (`script.bt`).
+    /// The program text, or a file holding it (`script.bt`); with -e, the first
+    /// positional parameter.
     program: Option<String>,
+    /// Positional parameters: `$1`, `str($2)`, `$#`.
+    params: Vec<String>,
     /// The program text.
     #[arg(short = 'e', value_name = "PROGRAM")]
     expr: Option<String>,
@@ -45,16 +48,18 @@ pub fn run(args: Args) -> Result<(), String> {
             ))
         }
     };
+    let mut params = args.params;
     let (source, file) = match (args.expr, args.program) {
         (Some(e), None) => (e, "stdin".to_string()),
+        (Some(e), Some(first)) => {
+            params.insert(0, first);
+            (e, "stdin".to_string())
+        }
         (None, Some(p)) if std::path::Path::new(&p).is_file() => {
             let text = std::fs::read_to_string(&p).map_err(|e| format!("read {p}: {e}"))?;
             (text, p)
         }
         (None, Some(p)) => (p, "stdin".to_string()),
-        (Some(_), Some(_)) => {
-            return Err("give the program either with -e or as an argument".into())
-        }
         (None, None) => return Err("no program: give it with -e 'PROGRAM' or as a file".into()),
     };
     let opts = bpfkit_trace::Options {
@@ -62,6 +67,7 @@ pub fn run(args: Args) -> Result<(), String> {
         pid: args.pid,
         command: args.command,
         dry_run: args.dry_run,
+        params,
     };
     let stdout = std::io::stdout();
     bpfkit_trace::run(&source, &file, &opts, stdout.lock()).map_err(|e| match e {

@@ -15,7 +15,7 @@ const DD: &str = "/usr/bin/dd if=/dev/zero of=/dev/null bs=512 count=20 status=n
 /// paths are not printed: a path in a page not yet mapped reads as "" in both tools.)
 const DD_OPEN: &str = "/usr/bin/dd if=/etc/hostname of=/dev/null bs=1 count=3 status=none";
 
-/// (name, `-c` command or "", extra flag or "", script).
+/// (name, `-c` command or "", `-fFORMAT` or `params:P1 P2...` or "", script).
 #[rustfmt::skip]
 const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     (
@@ -329,6 +329,8 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     ("raw_syscalls_by_id", DD, "", r#"tracepoint:raw_syscalls:sys_enter /pid == cpid && comm == "dd"/ { @[args->id] = count(); }"#),
     ("curtask_fields", "", "", r#"BEGIN { printf("%d %d %d %d %d\n", curtask->tgid == pid, curtask->pid == tid, curtask->real_parent->tgid > 0, curtask->mm->mm_users.counter > 0, curtask->se.vruntime > 0); exit(); }"#),
     ("curtask_in_tracepoint", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @[curtask->comm, curtask->tgid == cpid, curtask->real_parent->tgid != cpid] = count(); }"#),
+    ("cgroup_numaid_rand", "", "", r#"BEGIN { printf("%d %d %d\n", cgroup > 0, numaid, rand >= 0); exit(); }"#),
+    ("positional_parameters", "", "params:42 hello", r#"BEGIN { printf("%d %s %d %d\n", $1, str($2), $#, $3); @[str($2)] = $1 * 2; exit(); }"#),
     ("maps_never_written", "", "", r#"BEGIN { if (0) { @c = count(); @ck[1] = count(); @h = hist(1); @s[1] = stats(1); @a = avg(1); @x = 1; @m = sum(1); } exit(); }"#),
     (
         "print_top_and_div",
@@ -378,10 +380,13 @@ fn run(tool: &str, prefix: &[&str], cmd: &str, flag: &str, script: &str) -> Stri
     if !cmd.is_empty() {
         c.args(["-c", cmd]);
     }
-    if !flag.is_empty() {
-        c.args(["-f", flag.trim_start_matches("-f")]);
+    if let Some(format) = flag.strip_prefix("-f") {
+        c.args(["-f", format]);
     }
     c.args(["-e", script]);
+    if let Some(params) = flag.strip_prefix("params:") {
+        c.args(params.split_whitespace());
+    }
     // Cargo's library path would make the workload's loader probe extra directories.
     c.env_remove("LD_LIBRARY_PATH");
     let out = c.output().expect("run tracer");

@@ -21,6 +21,8 @@ pub struct CompileOptions {
     pub cpid: Option<u32>,
     /// CLOCK_MONOTONIC at start, for `elapsed`.
     pub start_ns: u64,
+    /// Positional parameters: `$1` is `params[0]`.
+    pub params: Vec<String>,
 }
 
 const STACK_LIMIT: i32 = 512;
@@ -39,6 +41,10 @@ const PROBE_READ_USER_STR: i32 = 114;
 const PROBE_READ_KERNEL_STR: i32 = 115;
 const RINGBUF_OUTPUT: i32 = 130;
 const GET_CURRENT_TASK: i32 = 35;
+const GET_PRANDOM_U32: i32 = 7;
+const GET_NUMA_NODE_ID: i32 = 42;
+const GET_CURRENT_CGROUP_ID: i32 = 80;
+const JIFFIES64: i32 = 118;
 
 const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
@@ -1128,8 +1134,28 @@ impl<'s> Gen<'s> {
                 }
                 self.new_str_literal(s.as_bytes(), span)
             }
+            ExprKind::Var(name) if name == "#" => {
+                self.asm.ld_imm64(0, self.st.opts.params.len() as u64);
+                self.new_int(false, span)
+            }
             ExprKind::Var(name) => self.var(name, span),
-            ExprKind::Positional(_) => unsupported(span, "positional parameters ($1)"),
+            ExprKind::Positional(n) => {
+                // Missing parameters are 0, as in bpftrace; text must go through str().
+                let text = self.st.opts.params.get((*n as usize).wrapping_sub(1));
+                let value: i64 = match text {
+                    None => 0,
+                    Some(t) => t.parse().map_err(|_| {
+                        Diagnostic::new(
+                            span,
+                            format!(
+                                "${n} used numerically but given \"{t}\". Try using str(${n})."
+                            ),
+                        )
+                    })?,
+                };
+                self.asm.ld_imm64(0, value as u64);
+                self.new_int(true, span)
+            }
             ExprKind::Ident(name) => self.builtin(name, span),
             ExprKind::Map(m) => self.map_read(m, span),
             ExprKind::Call(name, args) => self.call(name, args, span),
@@ -1506,12 +1532,19 @@ impl<'s> Gen<'s> {
                 span,
                 "args must be followed by '->field' or '.field'",
             )),
-            "curtask" => {
-                self.asm.call(GET_CURRENT_TASK);
+            "curtask" | "cgroup" | "rand" | "jiffies" | "numaid" => {
+                self.asm.call(match name {
+                    "curtask" => GET_CURRENT_TASK,
+                    "cgroup" => GET_CURRENT_CGROUP_ID,
+                    "rand" => GET_PRANDOM_U32,
+                    "jiffies" => JIFFIES64,
+                    _ => GET_NUMA_NODE_ID,
+                });
                 self.new_int(false, span)
             }
-            "kstack" | "ustack" | "rand" | "cgroup" | "username" | "sarg0" | "ctx"
-            | "__builtin_elapsed" | "kaddr" | "jiffies" => unsupported(span, name),
+            "kstack" | "ustack" | "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
+                unsupported(span, name)
+            }
             _ => Err(Diagnostic::new(
                 span,
                 format!("unknown identifier '{name}'"),
@@ -1739,6 +1772,33 @@ impl<'s> Gen<'s> {
 
     fn call(&mut self, name: &str, args: &[Expr], span: Span) -> Result<Val, Diagnostic> {
         match name {
+            "str"
+                if matches!(
+                    args,
+                    [Expr {
+                        kind: ExprKind::Positional(_),
+                        ..
+                    }]
+                ) =>
+            {
+                let ExprKind::Positional(n) = args[0].kind else {
+                    return unreachable_int(span);
+                };
+                let text = self
+                    .st
+                    .opts
+                    .params
+                    .get((n as usize).wrapping_sub(1))
+                    .cloned()
+                    .unwrap_or_default();
+                if text.len() >= STR_LEN as usize {
+                    return Err(Diagnostic::new(
+                        span,
+                        format!("${n} is longer than 63 bytes"),
+                    ));
+                }
+                self.new_str_literal(text.as_bytes(), span)
+            }
             "str" => {
                 let (x, len) = match args {
                     [x] => (x, STR_LEN as i32),

@@ -150,6 +150,9 @@ impl<'a> Lexer<'a> {
             let len = ident_len(rest);
             self.pos += len;
             Tok::Ident(rest[..len].to_string())
+        } else if rest.starts_with("$#") {
+            self.pos += 2;
+            Tok::Var("#".into())
         } else if c == '$' {
             let len = ident_len(&rest[1..]);
             let name = &rest[1..1 + len];

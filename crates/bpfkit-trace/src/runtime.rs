@@ -30,6 +30,8 @@ pub struct Options {
     pub command: Option<String>,
     /// `--dry-run`: print the instructions instead of loading.
     pub dry_run: bool,
+    /// Positional parameters (`$1`, `str($2)`, `$#`).
+    pub params: Vec<String>,
 }
 
 /// Why a run failed.
@@ -644,6 +646,7 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
             .map(|c| c.pid())
             .or(opts.command.as_ref().map(|_| 0)),
         start_ns: monotonic_ns(),
+        params: opts.params.clone(),
     };
     let compiled =
         compile(&program, &copts).map_err(|d| TraceError::Compile(d.render(file, source)))?;
