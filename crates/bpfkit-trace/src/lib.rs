@@ -3,6 +3,27 @@
 //! tracefs formats) and emits instructions with `bpfkit-obj`'s encoder, [`runtime`] loads
 //! and attaches through `bpfkit` and [`output`] prints what bpftrace prints.
 //!
+//! # The supported subset
+//!
+//! - Probes: `BEGIN`, `END` (one each), `tracepoint:cat:name` (globs), `rawtracepoint:name`,
+//!   `interval:{s,ms,us,hz}:N`, `profile:{hz,s,ms,us}:N`, `uprobe`/`uretprobe:bin:fn`
+//!   (paths, `$PATH` names, `libc`-style short library names); several per block.
+//! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` with
+//!   `break`/`continue`, `return`, `$var` and `@map` (tuple keys) assignment with all
+//!   compound operators and `++`/`--`, `printf`, `print(@m[, top[, div]])`, `clear`, `zero`,
+//!   `delete`, `time`, `exit`.
+//! - Expressions: integer arithmetic, comparison, logic and bit operators (C precedence,
+//!   `/` and `%` unsigned like bpftrace), `?:`, string `==`/`!=`, casts to
+//!   `[u]int{8,16,32,64}`, `str(p[, n])`, `$1`/`str($1)`/`$#`.
+//! - Builtins: `pid tid uid gid comm cpu nsecs elapsed cpid probe func retval arg0..
+//!   args->field curtask curtask->a->b.c cgroup rand numaid jiffies`.
+//! - Aggregations: `count sum avg min max stats hist lhist`, printed as bpftrace prints
+//!   them (text and `-f json`).
+//!
+//! Anything else valid in bpftrace is refused at its position with "not supported yet:
+//! …" (kprobes, fentry, usdt, kstack/ustack, ksym/usym, buf, ntop, `for`, struct casts,
+//! tuples as values, …).
+//!
 //! ```
 //! let program = bpfkit_trace::parser::parse("BEGIN { @n = count(); exit(); }").unwrap();
 //! let compiled =
