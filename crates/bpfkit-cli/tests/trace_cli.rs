@@ -235,3 +235,44 @@ fn profile_samples_every_cpu_at_its_frequency() {
     // Half a second at 100 Hz on each CPU, give or take the timer's start.
     assert!(counts.iter().all(|c| (30..=70).contains(c)), "{text}");
 }
+
+#[test]
+fn maps_carry_btf_so_bpftool_dumps_named_fields() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    if Command::new("bpftool").arg("version").output().is_err() {
+        println!("SKIP bpftool is not installed");
+        return;
+    }
+    // A map name no other process uses: "AT_" + "k" + our pid.
+    let map = format!("k{}", std::process::id() % 100_000_000);
+    let script = format!("BEGIN {{ @{map}[1, \"a\"] = stats(4); }} interval:s:5 {{ exit(); }}");
+    let mut tracer = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(["trace", "-e", &script])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run bpfkit");
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let dump = loop {
+        let out = Command::new("bpftool")
+            .args(["-j", "map", "dump", "name", &format!("AT_{map}")])
+            .output()
+            .expect("bpftool");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && text.contains("\"key\"") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "map AT_{map} never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
+    assert!(tracer.wait().unwrap().success());
+    let v: serde_json::Value = serde_json::from_str(&dump).unwrap();
+    assert_eq!(v[0]["formatted"]["key"]["k0"], 1, "{dump}");
+    assert_eq!(v[0]["formatted"]["key"]["k1"], "a", "{dump}");
+    assert_eq!(v[0]["formatted"]["value"]["count"], 1, "{dump}");
+    assert_eq!(v[0]["formatted"]["value"]["total"], 4, "{dump}");
+}

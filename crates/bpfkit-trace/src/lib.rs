@@ -39,6 +39,7 @@ pub mod diag;
 pub mod format;
 pub mod kbtf;
 pub mod lexer;
+pub mod map_btf;
 pub mod output;
 pub mod parser;
 pub mod probes;

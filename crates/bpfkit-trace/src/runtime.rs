@@ -261,18 +261,34 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
             message: e.to_string(),
         }
     };
+    // BTF for keys and values makes `bpftool map dump` readable; maps go without it on
+    // kernels that refuse it.
+    let btf = crate::map_btf::build(&compiled.maps)
+        .and_then(|b| sys::btf_load(&b.bytes).ok().map(|fd| (fd, b.ids)));
     let mut maps = vec![];
-    for m in &compiled.maps {
+    for (i, m) in compiled.maps.iter().enumerate() {
         let name = format!("AT_{}", m.name.trim_start_matches('@'));
-        let fd = sys::map_create(&sys::MapCreateAttr {
+        let mut attr = sys::MapCreateAttr {
             map_type: BPF_MAP_TYPE_HASH,
             key_size: m.key_size() as u32,
             value_size: m.kind.value_size() as u32,
             max_entries: m.max_entries(),
             name: &object_name(&name),
             ..Default::default()
-        })
-        .map_err(kernel(format!("create map {}", m.name)))?;
+        };
+        let with_btf = btf.as_ref().map(|(fd, ids)| {
+            let mut a = attr.clone();
+            a.btf_fd = Some(fd.as_fd());
+            (a.btf_key_type_id, a.btf_value_type_id) = ids[i];
+            a
+        });
+        let fd = match with_btf.map(|a| sys::map_create(&a)) {
+            Some(Ok(fd)) => fd,
+            _ => {
+                attr.btf_fd = None;
+                sys::map_create(&attr).map_err(kernel(format!("create map {}", m.name)))?
+            }
+        };
         maps.push(fd);
     }
     let ring_fd = sys::map_create(&sys::MapCreateAttr {
