@@ -331,6 +331,8 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     ("curtask_in_tracepoint", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @[curtask->comm, curtask->tgid == cpid, curtask->real_parent->tgid != cpid] = count(); }"#),
     ("cgroup_numaid_rand", "", "", r#"BEGIN { printf("%d %d %d\n", cgroup > 0, numaid, rand >= 0); exit(); }"#),
     ("positional_parameters", "", "params:42 hello", r#"BEGIN { printf("%d %s %d %d\n", $1, str($2), $#, $3); @[str($2)] = $1 * 2; exit(); }"#),
+    ("join_argv", DD, "", r#"tracepoint:syscalls:sys_enter_execve /pid == cpid/ { printf("exec: "); join(args->argv); join(args->argv, ","); }"#),
+    ("join_json", DD, "-fjson", r#"tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args->argv); }"#),
     ("maps_never_written", "", "", r#"BEGIN { if (0) { @c = count(); @ck[1] = count(); @h = hist(1); @s[1] = stats(1); @a = avg(1); @x = 1; @m = sum(1); } exit(); }"#),
     (
         "print_top_and_div",

@@ -36,6 +36,7 @@ const GET_SMP_PROCESSOR_ID: i32 = 8;
 const GET_CURRENT_PID_TGID: i32 = 14;
 const GET_CURRENT_UID_GID: i32 = 15;
 const GET_CURRENT_COMM: i32 = 16;
+const PROBE_READ_USER: i32 = 112;
 const PROBE_READ_KERNEL: i32 = 113;
 const PROBE_READ_USER_STR: i32 = 114;
 const PROBE_READ_KERNEL_STR: i32 = 115;
@@ -88,6 +89,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         tentative: vec![],
         printfs: vec![],
         time_formats: vec![],
+        join_delims: vec![],
         opts: opts.clone(),
         final_pass: false,
         formats: HashMap::new(),
@@ -100,6 +102,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
     state.final_pass = true;
     state.printfs.clear();
     state.time_formats.clear();
+    state.join_delims.clear();
     let mut programs = vec![];
     for (bi, probe, span) in &blocks {
         let mut g = Gen::new(&mut state, probe, *span);
@@ -118,6 +121,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         maps: state.maps,
         printfs: state.printfs,
         time_formats: state.time_formats,
+        join_delims: state.join_delims,
     })
 }
 
@@ -128,6 +132,7 @@ struct State {
     tentative: Vec<bool>,
     printfs: Vec<PrintfSpec>,
     time_formats: Vec<String>,
+    join_delims: Vec<String>,
     opts: CompileOptions,
     final_pass: bool,
     formats: HashMap<(String, String), Vec<Field>>,
@@ -235,9 +240,11 @@ impl<'s> Gen<'s> {
         let saved_sp = self.sp;
         let saved_printfs = self.st.printfs.len();
         let saved_times = self.st.time_formats.len();
+        let saved_joins = self.st.join_delims.len();
         let r = self.expr(e);
         self.st.printfs.truncate(saved_printfs);
         self.st.time_formats.truncate(saved_times);
+        self.st.join_delims.truncate(saved_joins);
         self.asm = saved_asm;
         self.sp = saved_sp;
         r.map(|v| v.ty())
@@ -878,6 +885,51 @@ impl<'s> Gen<'s> {
         self.asm.call(RINGBUF_OUTPUT);
     }
 
+    /// Reads up to [`JOIN_ARGS`] user strings from the pointer array at `fp + ptr` into the
+    /// per-CPU join buffer and sends it. `r7` holds the buffer across helper calls.
+    fn join(&mut self, ptr: i16, id: u64, span: Span) -> Result<(), Diagnostic> {
+        let key = self.alloc(8, span)?;
+        let tmp = self.alloc(8, span)?;
+        let done = self.asm.label();
+        let sent = self.asm.label();
+        self.asm.store_imm(8, FP, key, 0);
+        self.asm.ld_map(1, JOIN_BUF_REF);
+        self.asm.mov(2, FP);
+        self.asm.alu_imm(BPF_ADD, 2, key as i32);
+        self.asm.call(MAP_LOOKUP);
+        self.asm.jmp_imm(BPF_JEQ, 0, 0, sent);
+        self.asm.mov(7, 0);
+        self.asm.ld_imm64(1, id);
+        self.asm.store(8, 7, 0, 1);
+        for i in 0..JOIN_ARGS as i16 {
+            self.asm.store_imm(1, 7, 8 + i * STR_LEN as i16, 0);
+        }
+        for i in 0..JOIN_ARGS as i32 {
+            // tmp = argv[i]; stop at NULL.
+            self.asm.mov(1, FP);
+            self.asm.alu_imm(BPF_ADD, 1, tmp as i32);
+            self.asm.mov_imm(2, 8);
+            self.asm.load(8, 3, FP, ptr);
+            self.asm.alu_imm(BPF_ADD, 3, 8 * i);
+            self.asm.call(PROBE_READ_USER);
+            self.asm.jmp_imm(BPF_JNE, 0, 0, done);
+            self.asm.load(8, 3, FP, tmp);
+            self.asm.jmp_imm(BPF_JEQ, 3, 0, done);
+            self.asm.mov(1, 7);
+            self.asm.alu_imm(BPF_ADD, 1, 8 + i * STR_LEN as i32);
+            self.asm.mov_imm(2, STR_LEN as i32);
+            self.asm.call(PROBE_READ_USER_STR);
+        }
+        self.asm.bind(done);
+        self.asm.ld_map(1, RINGBUF_REF);
+        self.asm.mov(2, 7);
+        self.asm.mov_imm(3, JOIN_RECORD as i32);
+        self.asm.mov_imm(4, 0);
+        self.asm.call(RINGBUF_OUTPUT);
+        self.asm.bind(sent);
+        Ok(())
+    }
+
     fn map_arg(&mut self, name: &str, args: &[Expr], span: Span) -> Result<usize, Diagnostic> {
         let Some(Expr {
             kind: ExprKind::Map(m),
@@ -943,6 +995,24 @@ impl<'s> Gen<'s> {
                 let buf = self.event(event::TIME << 32 | index, 0, span)?;
                 self.emit_event(buf, 8);
             }
+            "join" => {
+                let (arr, delim) =
+                    match args {
+                        [a] => (a, " ".to_string()),
+                        [a, Expr {
+                            kind: ExprKind::Str(d),
+                            ..
+                        }] => (a, d.clone()),
+                        _ => return Err(Diagnostic::new(
+                            span,
+                            "join() takes an array of strings and an optional delimiter literal",
+                        )),
+                    };
+                let ptr = self.int(arr)?;
+                let index = self.st.join_delims.len() as u64;
+                self.st.join_delims.push(delim);
+                self.join(ptr, event::JOIN << 32 | index, span)?;
+            }
             "print" if args.len() > 1 => {
                 if args.len() > 3 {
                     return Err(Diagnostic::new(span, "print() takes a map, top and div"));
@@ -1004,7 +1074,7 @@ impl<'s> Gen<'s> {
                     format!("{name}() must be assigned to a map: @x = {name}(...)"),
                 ))
             }
-            "system" | "cat" | "join" | "signal" | "override" | "unwatch" => {
+            "system" | "cat" | "signal" | "override" | "unwatch" => {
                 return unsupported(span, format!("{name}()"))
             }
             _ => return Ok(false),
@@ -1860,6 +1930,10 @@ impl<'s> Gen<'s> {
 
 /// Map reference to the event ring buffer, whatever the number of maps.
 pub const RINGBUF_REF: u32 = u32::MAX;
+
+/// Map reference to the one-element per-CPU array `join()` builds its record in (the
+/// record is larger than the 512-byte stack).
+pub const JOIN_BUF_REF: u32 = u32::MAX - 1;
 
 /// Register offsets in `struct pt_regs` for uprobe arguments and return values.
 mod regs {

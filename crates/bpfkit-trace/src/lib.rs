@@ -11,7 +11,7 @@
 //! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` with
 //!   `break`/`continue`, `return`, `$var` and `@map` (tuple keys) assignment with all
 //!   compound operators and `++`/`--`, `printf`, `print(@m[, top[, div]])`, `clear`, `zero`,
-//!   `delete`, `time`, `exit`.
+//!   `delete`, `time`, `join`, `exit`.
 //! - Expressions: integer arithmetic, comparison, logic and bit operators (C precedence,
 //!   `/` and `%` unsigned like bpftrace), `?:`, string `==`/`!=`, casts to
 //!   `[u]int{8,16,32,64}`, `str(p[, n])`, `$1`/`str($1)`/`$#`.

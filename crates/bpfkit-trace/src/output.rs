@@ -41,6 +41,14 @@ pub fn printf(text: &str, f: OutputFormat) -> String {
     }
 }
 
+/// A `join()` line as printed.
+pub fn join(text: &str, f: OutputFormat) -> String {
+    match f {
+        OutputFormat::Text => format!("{text}\n"),
+        OutputFormat::Json => format!("{{\"type\": \"join\", \"data\": {}}}\n", json_str(text)),
+    }
+}
+
 fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     if let Some(s) = b.get(at..at + 8) {

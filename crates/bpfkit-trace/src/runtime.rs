@@ -13,7 +13,7 @@ use bpfkit::readers::RingBuf;
 use bpfkit::sys::{self, perf_event, tracefs};
 use bpfkit_obj::insn::{disassemble, Insn, Symbolizer};
 
-use crate::codegen::{compile, CompileOptions, RINGBUF_REF};
+use crate::codegen::{compile, CompileOptions, JOIN_BUF_REF, RINGBUF_REF};
 use crate::format::{decode_args, format as format_printf};
 use crate::output::{self, OutputFormat};
 use crate::probes::ProbeKind;
@@ -193,6 +193,9 @@ impl Symbolizer for MapNames<'_> {
         if idx == RINGBUF_REF {
             return Some("map[events]".into());
         }
+        if idx == JOIN_BUF_REF {
+            return Some("map[join_buf]".into());
+        }
         self.0
             .maps
             .get(idx as usize)
@@ -216,12 +219,16 @@ pub fn dry_run(compiled: &Compiled) -> String {
 struct Loaded {
     maps: Vec<OwnedFd>,
     ring_fd: OwnedFd,
+    /// Kept open for the programs that reference it.
+    #[allow(dead_code)]
+    join_fd: OwnedFd,
     progs: Vec<OwnedFd>,
 }
 
 const RINGBUF_SIZE: u32 = 1 << 20;
 const BPF_MAP_TYPE_HASH: u32 = 1;
 const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 
 fn object_name(s: &str) -> String {
     s.chars()
@@ -298,12 +305,23 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
         ..Default::default()
     })
     .map_err(kernel("create the event ring buffer".into()))?;
+    let join_fd = sys::map_create(&sys::MapCreateAttr {
+        map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+        key_size: 4,
+        value_size: crate::types::JOIN_RECORD,
+        max_entries: 1,
+        name: "join_buf",
+        ..Default::default()
+    })
+    .map_err(kernel("create the join() buffer".into()))?;
     let mut progs = vec![];
     for p in &compiled.programs {
         let mut insns = p.insns.clone();
         for &(slot, idx) in &p.map_refs {
             let fd = if idx == RINGBUF_REF {
                 ring_fd.as_raw_fd()
+            } else if idx == JOIN_BUF_REF {
+                join_fd.as_raw_fd()
             } else {
                 maps[idx as usize].as_raw_fd()
             };
@@ -340,6 +358,7 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
     Ok(Loaded {
         maps,
         ring_fd,
+        join_fd,
         progs,
     })
 }
@@ -554,6 +573,21 @@ impl<W: Write> Session<'_, W> {
                         .map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
                 };
                 let text = self.map_text_with(index, word(8) as usize, word(16));
+                self.write(&text)?;
+            }
+            event::JOIN => {
+                let delim = self
+                    .compiled
+                    .join_delims
+                    .get(index)
+                    .cloned()
+                    .unwrap_or_default();
+                let args: Vec<String> = data[8..]
+                    .chunks(crate::types::STR_LEN as usize)
+                    .map(crate::format::c_string)
+                    .take_while(|a| !a.is_empty())
+                    .collect();
+                let text = output::join(&args.join(&delim), self.format);
                 self.write(&text)?;
             }
             event::TIME => {

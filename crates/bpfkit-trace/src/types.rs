@@ -7,6 +7,12 @@ use bpfkit_obj::insn::Insn;
 /// Length of the buffer `str()` reads into (bpftrace's default `strlen`).
 pub const STR_LEN: u16 = 64;
 
+/// Arguments `join()` reads (bpftrace's default `join_argnum`).
+pub const JOIN_ARGS: u16 = 16;
+
+/// Bytes of a `join()` record: the id and the argument strings.
+pub const JOIN_RECORD: u32 = 8 + JOIN_ARGS as u32 * STR_LEN as u32;
+
 /// The type of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ty {
@@ -161,6 +167,9 @@ pub mod event {
     pub const EXIT: u64 = 5;
     /// `time(fmt)`, index = format.
     pub const TIME: u64 = 6;
+    /// `join(argv, delim)`, index = delimiter; then [`super::JOIN_ARGS`] strings of
+    /// [`super::STR_LEN`] bytes.
+    pub const JOIN: u64 = 7;
 }
 
 /// One program for one concrete probe.
@@ -187,6 +196,8 @@ pub struct Compiled {
     pub printfs: Vec<PrintfSpec>,
     /// `time()` strftime formats by index.
     pub time_formats: Vec<String>,
+    /// `join()` delimiters by index.
+    pub join_delims: Vec<String>,
 }
 
 impl Compiled {
