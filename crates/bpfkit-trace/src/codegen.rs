@@ -150,6 +150,9 @@ struct Gen<'s> {
     loops: Vec<(Label, Label)>,
     /// The last instruction emitted jumps away unconditionally.
     dead: bool,
+    /// Variables assigned a kernel struct pointer (`$t = (struct task_struct *)curtask`):
+    /// the struct's name, for `$t->field`.
+    var_structs: HashMap<String, String>,
 }
 
 fn unsupported<T>(span: Span, what: impl std::fmt::Display) -> Result<T, Diagnostic> {
@@ -174,6 +177,7 @@ impl<'s> Gen<'s> {
             exit_label,
             loops: vec![],
             dead: false,
+            var_structs: HashMap::new(),
         }
     }
 
@@ -219,6 +223,14 @@ impl<'s> Gen<'s> {
         for (name, value) in order {
             if self.vars.contains_key(&name) {
                 continue;
+            }
+            let pointee = match &value.kind {
+                ExprKind::Cast(ty, _) => struct_pointer(ty),
+                ExprKind::Ident(n) if n == "curtask" => Some("task_struct".to_string()),
+                _ => None,
+            };
+            if let Some(p) = pointee {
+                self.var_structs.insert(name.clone(), p);
             }
             let ty = self.type_of(value)?;
             let off = self.alloc(ty.size() as i32, value.span)?;
@@ -1304,6 +1316,12 @@ impl<'s> Gen<'s> {
             }
             ExprKind::Index(..) => unsupported(span, "indexing ('[]') of non-map values"),
             ExprKind::Cast(ty, x) => {
+                if struct_pointer(ty).is_some() {
+                    // The pointer's value; `->` on it goes through `kernel_field`.
+                    let off = self.int(x)?;
+                    self.asm.load(8, 0, FP, off);
+                    return self.new_int(false, span);
+                }
                 let signed = match ty.as_str() {
                     "int8" | "int16" | "int32" | "int64" => true,
                     "uint8" | "uint16" | "uint32" | "uint64" => false,
@@ -1661,21 +1679,72 @@ impl<'s> Gen<'s> {
             cur = base;
         }
         parts.reverse();
-        if !matches!(&cur.kind, ExprKind::Ident(n) if n == "curtask") {
-            return unsupported(
-                e.span,
-                "field access on anything but tracepoint args and curtask",
-            );
+        // `args->ptr->field`: a tracepoint field that points to a kernel struct type; in
+        // syscall tracepoints it points into user memory.
+        let mut user = false;
+        let mut args_root = None;
+        if matches!(&cur.kind, ExprKind::Ident(n) if n == "args") && !parts.is_empty() {
+            let (first, _, fspan) = parts.remove(0);
+            let fields = self.tp_fields(fspan)?;
+            let f = fields.iter().find(|f| f.name == first).ok_or_else(|| {
+                Diagnostic::new(fspan, format!("{} has no field '{first}'", self.probe.name))
+            })?;
+            let ty = f.c_type.trim_start_matches("const ").replace("__user ", "");
+            let name = struct_pointer(&ty).ok_or_else(|| {
+                Diagnostic::new(
+                    fspan,
+                    format!("args->{first} is a '{}', not a struct pointer", f.c_type),
+                )
+            })?;
+            user = matches!(&self.probe.kind, ProbeKind::Tracepoint { category, .. } if category == "syscalls");
+            args_root = Some((name, f.offset));
         }
+        let (read, read_str) = if user {
+            (PROBE_READ_USER, PROBE_READ_USER_STR)
+        } else {
+            (PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR)
+        };
+        // The root: curtask, or a cast of an integer to a kernel struct pointer.
+        let (struct_name, inner) =
+            match &cur.kind {
+                _ if args_root.is_some() => (args_root.clone().unwrap_or_default().0, None),
+                ExprKind::Ident(n) if n == "curtask" => ("task_struct".to_string(), None),
+                ExprKind::Cast(ty, inner) => match struct_pointer(ty) {
+                    Some(name) => (name, Some(&**inner)),
+                    None => return unsupported(cur.span, format!("field access through a '{ty}'")),
+                },
+                ExprKind::Var(v) if self.var_structs.contains_key(v) => {
+                    (self.var_structs[v].clone(), Some(cur))
+                }
+                _ => return unsupported(
+                    e.span,
+                    "field access on anything but tracepoint args, curtask and (struct X *) casts",
+                ),
+            };
         let k = self.kernel_btf(e.span)?;
-        let task = k.struct_id("task_struct").ok_or_else(|| {
-            Diagnostic::new(cur.span, "the kernel's BTF has no struct task_struct")
+        let root = k.struct_id(&struct_name).ok_or_else(|| {
+            Diagnostic::new(
+                cur.span,
+                format!("the kernel's BTF has no struct {struct_name}"),
+            )
         })?;
         // `addr` holds a pointer to (Ptr) or the address of (Struct) the current struct.
         let addr = self.alloc(8, e.span)?;
-        self.asm.call(GET_CURRENT_TASK);
+        match inner {
+            None if args_root.is_some() => {
+                let off = args_root.as_ref().map_or(0, |r| r.1);
+                self.asm.load(8, 0, 6, off as i16);
+            }
+            None => self.asm.call(GET_CURRENT_TASK),
+            Some(x) => {
+                let mark = self.sp;
+                let v = self.int(x)?;
+                self.asm.load(8, 0, FP, v);
+                self.sp = mark;
+            }
+        }
         self.asm.store(8, FP, addr, 0);
-        let mut state = Leaf::Ptr { pointee: task };
+        let mut state = Leaf::Ptr { pointee: root };
         for (i, (name, arrow, pspan)) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
             let sid = match (state, arrow) {
@@ -1737,7 +1806,7 @@ impl<'s> Gen<'s> {
                     self.asm.mov(1, FP);
                     self.asm.alu_imm(BPF_ADD, 1, dst as i32);
                     self.asm.mov_imm(2, size as i32);
-                    self.asm.call(PROBE_READ_KERNEL);
+                    self.asm.call(read);
                     if last {
                         let signed = matches!(leaf, Leaf::Int { signed: true, .. });
                         if signed && size < 8 {
@@ -1767,7 +1836,7 @@ impl<'s> Gen<'s> {
                     self.asm.mov_imm(2, (n as i32).min(len as i32));
                     self.asm.load(8, 3, FP, addr);
                     self.asm.alu_imm(BPF_ADD, 3, off as i32);
-                    self.asm.call(PROBE_READ_KERNEL_STR);
+                    self.asm.call(read_str);
                     return Ok(Val::Str(dst, len));
                 }
             }
@@ -1949,6 +2018,12 @@ mod regs {
     pub const ARGS: [i16; 0] = [];
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     pub const RETVAL: i16 = 0;
+}
+
+/// `struct task_struct*` → `task_struct`.
+fn struct_pointer(ty: &str) -> Option<String> {
+    let name = ty.strip_prefix("struct ")?.strip_suffix('*')?.trim();
+    (!name.is_empty() && !name.contains([' ', '*'])).then(|| name.to_string())
 }
 
 fn const_int(e: &Expr) -> Option<i64> {

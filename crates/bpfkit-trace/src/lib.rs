@@ -16,12 +16,13 @@
 //!   `/` and `%` unsigned like bpftrace), `?:`, string `==`/`!=`, casts to
 //!   `[u]int{8,16,32,64}`, `str(p[, n])`, `$1`/`str($1)`/`$#`.
 //! - Builtins: `pid tid uid gid comm cpu nsecs elapsed cpid probe func retval arg0..
-//!   args->field curtask curtask->a->b.c cgroup rand numaid jiffies`.
+//!   args->field args->ptr->field curtask curtask->a->b.c (struct X *)e->f cgroup rand
+//!   numaid jiffies`.
 //! - Aggregations: `count sum avg min max stats hist lhist`, printed as bpftrace prints
 //!   them (text and `-f json`).
 //!
 //! Anything else valid in bpftrace is refused at its position with "not supported yet:
-//! …" (kprobes, fentry, usdt, kstack/ustack, ksym/usym, buf, ntop, `for`, struct casts,
+//! …" (kprobes, fentry, usdt, kstack/ustack, ksym/usym, buf, ntop, `for`, bitfields,
 //! tuples as values, …).
 //!
 //! ```
