@@ -70,8 +70,15 @@ pub fn run(args: Args) -> Result<(), String> {
         params,
     };
     let stdout = std::io::stdout();
-    bpfkit_trace::run(&source, &file, &opts, stdout.lock()).map_err(|e| match e {
-        bpfkit_trace::TraceError::Compile(text) => text.trim_end().to_string(),
-        other => other.to_string(),
-    })
+    match bpfkit_trace::run(&source, &file, &opts, stdout.lock()) {
+        Ok(()) => Ok(()),
+        // The reader went away (`| head`): stop quietly, as bpftrace does on SIGPIPE.
+        Err(bpfkit_trace::TraceError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok(())
+        }
+        Err(bpfkit_trace::TraceError::Compile(text)) => Err(text.trim_end().to_string()),
+        Err(other) => Err(other.to_string()),
+    }
 }
