@@ -85,6 +85,11 @@ fn type_errors_name_both_uses() {
         err.contains("printf: %d needs an integer, found a string"),
         "{err}"
     );
+    let err = stderr_of(&["-e", "BEGIN { printf(\"%s\\n\", pid); }"]);
+    assert!(
+        err.contains("stdin:1:24: error: printf: %s needs a string, found an integer"),
+        "{err}"
+    );
     let err = stderr_of(&["-e", "BEGIN { exit(); } BEGIN { exit(); }"]);
     assert!(
         err.contains("stdin:1:19: error: more than one BEGIN probe defined"),

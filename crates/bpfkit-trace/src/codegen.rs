@@ -1127,7 +1127,13 @@ impl<'s> Gen<'s> {
         for (a, c) in args[1..].iter().zip(&convs) {
             let t = self.type_of(a)?;
             match (c, t) {
-                ('s', Ty::Str(_)) | ('s', Ty::Int { .. }) => {}
+                ('s', Ty::Str(_)) => {}
+                ('s', Ty::Int { .. }) => {
+                    return Err(Diagnostic::new(
+                        a.span,
+                        "printf: %s needs a string, found an integer (str() reads one)",
+                    ))
+                }
                 (_, Ty::Int { .. }) => {}
                 (c, Ty::Str(_)) => {
                     return Err(Diagnostic::new(
