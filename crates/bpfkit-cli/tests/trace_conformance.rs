@@ -367,6 +367,13 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Both tools need tracefs; bpftrace does not mount it itself.
+fn mount_tracefs() {
+    if let Err(e) = bpfkit::sys::tracefs::tracefs_dir() {
+        panic!("tracefs: {e}");
+    }
+}
+
 fn bpftrace() -> Option<String> {
     [
         "/usr/bin/bpftrace",
@@ -471,6 +478,7 @@ fn scripts_print_what_bpftrace_prints() {
         println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
+    mount_tracefs();
     let bpfkit = env!("CARGO_BIN_EXE_bpfkit");
     // Two scripts at a time: every script filters on its own `-c` child (or touches no
     // syscalls), so runs do not see each other's events.
@@ -515,6 +523,7 @@ fn rawtracepoint_counts_what_the_raw_syscalls_tracepoint_counts() {
         println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
+    mount_tracefs();
     let want = run(
         &bpftrace,
         &[],
