@@ -335,6 +335,8 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     ("join_json", DD, "-fjson", r#"tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args->argv); }"#),
     ("struct_pointer_casts", "", "", r#"BEGIN { $t = (struct task_struct *)curtask; printf("%d %d %d\n", $t->tgid == pid, ((struct task_struct *)curtask)->real_parent->pid > 0, $t->se.vruntime > 0); exit(); }"#),
     ("args_struct_pointer_user", "/usr/bin/sleep 0.25", "", r#"tracepoint:syscalls:sys_enter_clock_nanosleep /pid == cpid/ { printf("%d %d\n", args->rqtp->tv_sec, args->rqtp->tv_nsec); @ns = sum(args->rqtp->tv_nsec); }"#),
+    ("strncmp", "", "", r#"BEGIN { printf("%d %d %d %d %d\n", strncmp("abcd", "abxx", 2), strncmp("abcd", "abxx", 3), strncmp("ab", "ab", 10), strncmp("ab", "abc", 3), strncmp("", "", 0)); exit(); }"#),
+    ("strncmp_comm_predicate", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && strncmp(comm, "ddx", 2) == 0/ { @w = count(); }"#),
     ("maps_never_written", "", "", r#"BEGIN { if (0) { @c = count(); @ck[1] = count(); @h = hist(1); @s[1] = stats(1); @a = avg(1); @x = 1; @m = sum(1); } exit(); }"#),
     (
         "print_top_and_div",

@@ -1988,6 +1988,53 @@ impl<'s> Gen<'s> {
                 });
                 Ok(Val::Str(off, buf))
             }
+            "strncmp" => {
+                let [a, b, n] = args else {
+                    return Err(Diagnostic::new(
+                        span,
+                        "strncmp() takes two strings and a length",
+                    ));
+                };
+                let n = const_int(n)
+                    .filter(|n| (0..=i64::from(STR_LEN)).contains(n))
+                    .ok_or_else(|| {
+                        Diagnostic::new(
+                            n.span,
+                            "strncmp()'s length must be an integer literal from 0 to 64",
+                        )
+                    })?;
+                let (Val::Str(x, xn), Val::Str(y, yn)) = (self.expr(a)?, self.expr(b)?) else {
+                    return Err(Diagnostic::new(span, "strncmp() compares two strings"));
+                };
+                // 0 when the first n bytes match (or both end before them), else 1.
+                if n == 0 {
+                    self.asm.mov_imm(0, 0);
+                    return self.new_int(false, span);
+                }
+                let differ = self.asm.label();
+                let same = self.asm.label();
+                let done = self.asm.label();
+                for i in 0..n as i16 {
+                    let byte = |g: &mut Self, reg: u8, base: i16, len: u16| {
+                        if (i as u16) < len {
+                            g.asm.load(1, reg, FP, base + i);
+                        } else {
+                            g.asm.mov_imm(reg, 0);
+                        }
+                    };
+                    byte(self, 1, x, xn);
+                    byte(self, 2, y, yn);
+                    self.asm.jmp(BPF_JNE, 1, 2, differ);
+                    self.asm.jmp_imm(BPF_JEQ, 1, 0, same);
+                }
+                self.asm.bind(same);
+                self.asm.mov_imm(0, 0);
+                self.asm.ja(done);
+                self.asm.bind(differ);
+                self.asm.mov_imm(0, 1);
+                self.asm.bind(done);
+                self.new_int(false, span)
+            }
             "printf" | "exit" | "print" | "clear" | "zero" | "delete" => Err(Diagnostic::new(
                 span,
                 format!("{name}() is a statement and has no value"),

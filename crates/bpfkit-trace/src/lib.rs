@@ -14,7 +14,7 @@
 //!   `delete`, `time`, `join`, `exit`.
 //! - Expressions: integer arithmetic, comparison, logic and bit operators (C precedence,
 //!   `/` and `%` unsigned like bpftrace), `?:`, string `==`/`!=`, casts to
-//!   `[u]int{8,16,32,64}`, `str(p[, n])`, `$1`/`str($1)`/`$#`.
+//!   `[u]int{8,16,32,64}`, `str(p[, n])`, `strncmp`, `$1`/`str($1)`/`$#`.
 //! - Builtins: `pid tid uid gid comm cpu nsecs elapsed cpid probe func retval arg0..
 //!   args->field args->ptr->field curtask curtask->a->b.c (struct X *)e->f cgroup rand
 //!   numaid jiffies`.
