@@ -237,8 +237,9 @@ fn profile_samples_every_cpu_at_its_frequency() {
         .collect();
     let cpus = bpfkit::programs::perf_event::online_cpus().unwrap().len();
     assert_eq!(counts.len(), cpus, "{text}");
-    // Half a second at 100 Hz on each CPU, give or take the timer's start.
-    assert!(counts.iter().all(|c| (30..=70).contains(c)), "{text}");
+    // Half a second at 100 Hz on each CPU: at least 30 samples each; a loaded machine may
+    // take longer to act on exit(), so the upper bound is loose.
+    assert!(counts.iter().all(|c| (30..=200).contains(c)), "{text}");
 }
 
 #[test]
