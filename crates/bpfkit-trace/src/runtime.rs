@@ -734,7 +734,21 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
     let mut events = vec![];
     if !session.done {
         for (p, fd) in compiled.programs.iter().zip(&loaded.progs) {
-            events.extend(attach(&p.probe.kind, &p.probe.name, fd, opts.pid)?);
+            match attach(&p.probe.kind, &p.probe.name, fd, opts.pid) {
+                Ok(e) => events.extend(e),
+                // A library without one of several symbols: bpftrace warns and goes on.
+                Err(e)
+                    if matches!(p.probe.kind, ProbeKind::Uprobe { .. })
+                        && compiled.programs.len() > 1
+                        && e.to_string().contains(": find symbol:") =>
+                {
+                    eprintln!(
+                        "WARNING: could not attach probe {}, skipping: {e}",
+                        p.probe.name
+                    );
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     STOP.store(false, Ordering::SeqCst);
