@@ -11,6 +11,7 @@ mod pin_dir;
 mod prog;
 mod prog_dump;
 mod run;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,8 @@ enum Command {
     /// Generate Rust from BTF.
     #[command(subcommand)]
     Gen(gen::Command),
+    /// Run a bpftrace program (one-liner or file), compiled straight to BPF.
+    Trace(trace::Args),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Link(cmd) => link::run(cmd),
         Command::New(args) => new::run(args),
         Command::Gen(cmd) => gen::run(cmd),
+        Command::Trace(args) => trace::run(args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,284 @@
+//! `bpfkit trace` as a command: positioned errors, `--dry-run`, `-l`, `-p`.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn bpfkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .arg("trace")
+        .args(args)
+        .output()
+        .expect("run bpfkit")
+}
+
+fn stderr_of(args: &[&str]) -> String {
+    let out = bpfkit(args);
+    assert!(!out.status.success(), "expected a failure for {args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn syntax_errors_show_line_column_caret_and_what_was_expected() {
+    let err = stderr_of(&["-e", "BEGIN {\n  @x = 1\n  @y = ; }"]);
+    assert_eq!(
+        err,
+        "bpfkit: stdin:3:3: error: expected ';' or '}' after the statement, found '@y'\n   3 |   @y = ; }\n     |   ^^\n"
+    );
+    let err = stderr_of(&["-e", "BEGIN { printf(\"%d\\n\", 1 }"]);
+    assert!(
+        err.starts_with(
+            "bpfkit: stdin:1:26: error: expected ',' or ')' in the argument list, found '}'"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn constructs_outside_the_subset_say_not_supported_yet_where_they_are() {
+    let err = stderr_of(&["-e", "kprobe:do_nanosleep { @ = count(); }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'kprobe' probes\n"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { @s[kstack] = count(); }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:12: error: not supported yet: kstack\n"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("   1 | BEGIN { @s[kstack] = count(); }\n     |            ^^^^^^\n"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { @ = curtask->nope; }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:13: error: struct task_struct has no member 'nope'\n"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { @ = curtask.pid; }"]);
+    assert!(
+        err.contains("error: use '->' to reach 'pid' through a pointer"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { for ($i : 0..3) { } }"]);
+    assert!(
+        err.contains("error: not supported yet: 'for' loops"),
+        "{err}"
+    );
+}
+
+#[test]
+fn type_errors_name_both_uses() {
+    let err = stderr_of(&["-e", "BEGIN { @x = 1; @x = \"s\"; }"]);
+    assert!(
+        err.starts_with(
+            "bpfkit: stdin:1:17: error: @x is assigned a string here but an integer elsewhere"
+        ),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { printf(\"%d\\n\", comm); }"]);
+    assert!(
+        err.contains("printf: %d needs an integer, found a string"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { printf(\"%s\\n\", pid); }"]);
+    assert!(
+        err.contains("stdin:1:24: error: printf: %s needs a string, found an integer"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { exit(); } BEGIN { exit(); }"]);
+    assert!(
+        err.contains("stdin:1:19: error: more than one BEGIN probe defined"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_tracepoint_fields_list_the_real_ones() {
+    if !is_root() {
+        println!("SKIP not root: tracefs is root-only");
+        return;
+    }
+    let err = stderr_of(&[
+        "--dry-run",
+        "-e",
+        "tracepoint:syscalls:sys_enter_openat { @ = args->nope; }",
+    ]);
+    assert!(
+        err.contains(
+            "error: tracepoint:syscalls:sys_enter_openat has no field 'nope'; it has: __syscall_nr, dfd, filename, flags, mode"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn dry_run_prints_each_probes_instructions() {
+    let out = bpfkit(&[
+        "--dry-run",
+        "-e",
+        "BEGIN { @x = count(); printf(\"%d\\n\", 7); exit(); }",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "BEGIN:");
+    assert_eq!(lines[1], "   0: (bf) r6 = r1");
+    assert!(text.contains("r1 = map[@x]"), "{text}");
+    assert!(text.contains("call bpf_map_lookup_elem#1"), "{text}");
+    assert!(text.contains("lock *(u64 *)(r0 +0) += r1"), "{text}");
+    assert!(text.contains("r1 = map[events]"), "{text}");
+    assert!(text.contains("call bpf_ringbuf_output#130"), "{text}");
+    assert!(lines.last().unwrap().ends_with(": (95) exit"), "{text}");
+}
+
+#[test]
+fn list_matches_bpftrace_list() {
+    if !is_root() {
+        println!("SKIP not root: tracefs is root-only");
+        return;
+    }
+    let pattern = "tracepoint:syscalls:sys_enter_open*";
+    let out = bpfkit(&["-l", pattern]);
+    assert!(out.status.success());
+    let ours: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(ours.contains(&"tracepoint:syscalls:sys_enter_openat".to_string()));
+    assert!(ours
+        .iter()
+        .all(|l| l.starts_with("tracepoint:syscalls:sys_enter_open")));
+    let Ok(theirs) = Command::new("bpftrace").args(["-l", pattern]).output() else {
+        println!("SKIP bpftrace is not installed: checked our list alone");
+        return;
+    };
+    let mut theirs: Vec<String> = String::from_utf8_lossy(&theirs.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn dash_p_stops_when_the_process_exits() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    let mut sleeper = Command::new("sleep").arg("1").spawn().expect("sleep");
+    let pid = sleeper.id().to_string();
+    let start = Instant::now();
+    let out = bpfkit(&["-p", &pid, "-e", "interval:ms:100 { @ticks = count(); }"]);
+    let _ = sleeper.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ticks: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("@ticks: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no @ticks in {text}"));
+    // One second of a 100 ms timer, give or take scheduling.
+    assert!((5..=12).contains(&ticks), "{ticks} ticks");
+}
+
+#[test]
+fn verifier_rejections_point_at_the_statement() {
+    if !is_root() {
+        println!("SKIP not root: loading needs CAP_BPF");
+        return;
+    }
+    // A loop whose state never changes: the verifier calls it infinite at once.
+    let script = "tracepoint:syscalls:sys_enter_getppid { $i = 0; while (1) { $i = 1; } @x = $i; }";
+    let err = stderr_of(&["-e", script]);
+    assert!(
+        err.contains("stdin:1:61: error: the kernel's verifier rejected this (BPF_PROG_LOAD failed: Invalid argument"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "   1 | {script}\n     | {}^^^^^^\n",
+            " ".repeat(60)
+        )),
+        "{err}"
+    );
+    assert!(err.contains("infinite loop detected"), "{err}");
+}
+
+#[test]
+fn profile_samples_every_cpu_at_its_frequency() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    let out = bpfkit(&[
+        "-e",
+        "profile:hz:100 { @[cpu] = count(); } interval:ms:500 { exit(); }",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let counts: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.split_once("]: ").map(|(_, v)| v.parse().unwrap()))
+        .collect();
+    let cpus = bpfkit::programs::perf_event::online_cpus().unwrap().len();
+    assert_eq!(counts.len(), cpus, "{text}");
+    // Half a second at 100 Hz on each CPU: at least 30 samples each; a loaded machine may
+    // take longer to act on exit(), so the upper bound is loose.
+    assert!(counts.iter().all(|c| (30..=200).contains(c)), "{text}");
+}
+
+#[test]
+fn maps_carry_btf_so_bpftool_dumps_named_fields() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    if Command::new("bpftool").arg("version").output().is_err() {
+        println!("SKIP bpftool is not installed");
+        return;
+    }
+    // A map name no other process uses: "AT_" + "k" + our pid.
+    let map = format!("k{}", std::process::id() % 100_000_000);
+    let script = format!("BEGIN {{ @{map}[1, \"a\"] = stats(4); }} interval:s:5 {{ exit(); }}");
+    let mut tracer = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+        .args(["trace", "-e", &script])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run bpfkit");
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let dump = loop {
+        let out = Command::new("bpftool")
+            .args(["-j", "map", "dump", "name", &format!("AT_{map}")])
+            .output()
+            .expect("bpftool");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && text.contains("\"key\"") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "map AT_{map} never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
+    assert!(tracer.wait().unwrap().success());
+    let v: serde_json::Value = serde_json::from_str(&dump).unwrap();
+    assert_eq!(v[0]["formatted"]["key"]["k0"], 1, "{dump}");
+    assert_eq!(v[0]["formatted"]["key"]["k1"], "a", "{dump}");
+    assert_eq!(v[0]["formatted"]["value"]["count"], 1, "{dump}");
+    assert_eq!(v[0]["formatted"]["value"]["total"], 4, "{dump}");
+}

@@ -1,0 +1,172 @@
+//! The syntax tree the parser builds: probes, statements, expressions, each with its span.
+
+use crate::diag::Span;
+
+/// A whole program: its probes in source order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Program {
+    /// Probe blocks.
+    pub probes: Vec<Probe>,
+}
+
+/// `attach, attach /predicate/ { body }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    /// The attach points as written (`tracepoint:syscalls:sys_enter_read`).
+    pub attach: Vec<(String, Span)>,
+    /// The predicate between slashes.
+    pub predicate: Option<Expr>,
+    /// The action block.
+    pub body: Vec<Stmt>,
+}
+
+/// A statement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stmt {
+    /// What it is.
+    pub kind: StmtKind,
+    /// Where.
+    pub span: Span,
+}
+
+/// Statement kinds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StmtKind {
+    /// An expression evaluated for its effect (`printf(...)`, `@x++`).
+    Expr(Expr),
+    /// `@m[k] = v`, `@m op= v` (op is the binary operator of a compound assignment).
+    AssignMap {
+        /// The map element.
+        map: MapRef,
+        /// `Some(op)` for `op=`.
+        op: Option<BinOp>,
+        /// The right side.
+        value: Expr,
+    },
+    /// `$v = e`, `$v op= e`.
+    AssignVar {
+        /// Variable name without `$`.
+        name: String,
+        /// `Some(op)` for `op=`.
+        op: Option<BinOp>,
+        /// The right side.
+        value: Expr,
+    },
+    /// `if (c) { } else { }`.
+    If {
+        /// Condition.
+        cond: Expr,
+        /// Then branch.
+        then: Vec<Stmt>,
+        /// Else branch (empty when absent; `else if` nests an `If`).
+        otherwise: Vec<Stmt>,
+    },
+    /// `unroll (n) { }`.
+    Unroll {
+        /// Repetitions.
+        count: Expr,
+        /// Body.
+        body: Vec<Stmt>,
+    },
+    /// `while (c) { }`.
+    While {
+        /// Condition.
+        cond: Expr,
+        /// Body.
+        body: Vec<Stmt>,
+    },
+    /// `return;`
+    Return,
+    /// `break;` or `continue;`
+    LoopControl(&'static str),
+}
+
+/// `@name[keys]` (no brackets: no keys).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapRef {
+    /// Name including `@` (`@` alone for the anonymous map).
+    pub name: String,
+    /// Key expressions (several: a tuple key).
+    pub keys: Vec<Expr>,
+    /// Where.
+    pub span: Span,
+}
+
+/// An expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where.
+    pub span: Span,
+}
+
+/// Binary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+/// Unary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum UnOp {
+    Neg,
+    Not,
+    BitNot,
+    Deref,
+    AddrOf,
+}
+
+/// Expression kinds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// Integer literal.
+    Int(u64),
+    /// String literal.
+    Str(String),
+    /// A bare identifier: a builtin (`pid`, `comm`, `args`) or an unknown name.
+    Ident(String),
+    /// `$name`.
+    Var(String),
+    /// `$1`.
+    Positional(u32),
+    /// `@m[k]`.
+    Map(MapRef),
+    /// `f(args)`.
+    Call(String, Vec<Expr>),
+    /// `a op b`.
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `op a`.
+    Unary(UnOp, Box<Expr>),
+    /// `c ? a : b`.
+    Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `e->field` (arrow true) or `e.field`.
+    Field(Box<Expr>, String, bool),
+    /// `e[i]` on a non-map.
+    Index(Box<Expr>, Box<Expr>),
+    /// `(type)e`.
+    Cast(String, Box<Expr>),
+    /// `(a, b)`.
+    Tuple(Vec<Expr>),
+    /// `x++`/`x--` (post) or `++x`/`--x` (pre): target, +1/-1, pre.
+    IncDec(Box<Expr>, i64, bool),
+}

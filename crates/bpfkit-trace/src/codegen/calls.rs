@@ -1,0 +1,440 @@
+//! Function calls: statements (`printf`, `print`, `clear`, `exit`, `join`, ...) and
+//! value functions (`str`, `strncmp`).
+
+use super::*;
+
+impl Gen<'_> {
+    pub(super) fn event(&mut self, id: u64, extra: i32, span: Span) -> Result<i16, Diagnostic> {
+        let buf = self.alloc(8 + extra, span)?;
+        self.asm.ld_imm64(0, id);
+        self.asm.store(8, FP, buf, 0);
+        Ok(buf)
+    }
+
+    pub(super) fn emit_event(&mut self, buf: i16, size: i32) {
+        self.asm.ld_map(1, RINGBUF_REF);
+        self.asm.mov(2, FP);
+        self.asm.alu_imm(BPF_ADD, 2, buf as i32);
+        self.asm.mov_imm(3, size);
+        self.asm.mov_imm(4, 0);
+        self.asm.call(RINGBUF_OUTPUT);
+    }
+
+    /// Reads up to [`JOIN_ARGS`] user strings from the pointer array at `fp + ptr` into the
+    /// per-CPU join buffer and sends it. `r7` holds the buffer across helper calls.
+    pub(super) fn join(&mut self, ptr: i16, id: u64, span: Span) -> Result<(), Diagnostic> {
+        let key = self.alloc(8, span)?;
+        let tmp = self.alloc(8, span)?;
+        let done = self.asm.label();
+        let sent = self.asm.label();
+        self.asm.store_imm(8, FP, key, 0);
+        self.asm.ld_map(1, JOIN_BUF_REF);
+        self.asm.mov(2, FP);
+        self.asm.alu_imm(BPF_ADD, 2, key as i32);
+        self.asm.call(MAP_LOOKUP);
+        self.asm.jmp_imm(BPF_JEQ, 0, 0, sent);
+        self.asm.mov(7, 0);
+        self.asm.ld_imm64(1, id);
+        self.asm.store(8, 7, 0, 1);
+        for i in 0..JOIN_ARGS as i16 {
+            self.asm.store_imm(1, 7, 8 + i * STR_LEN as i16, 0);
+        }
+        for i in 0..JOIN_ARGS as i32 {
+            // tmp = argv[i]; stop at NULL.
+            self.asm.mov(1, FP);
+            self.asm.alu_imm(BPF_ADD, 1, tmp as i32);
+            self.asm.mov_imm(2, 8);
+            self.asm.load(8, 3, FP, ptr);
+            self.asm.alu_imm(BPF_ADD, 3, 8 * i);
+            self.asm.call(PROBE_READ_USER);
+            self.asm.jmp_imm(BPF_JNE, 0, 0, done);
+            self.asm.load(8, 3, FP, tmp);
+            self.asm.jmp_imm(BPF_JEQ, 3, 0, done);
+            self.asm.mov(1, 7);
+            self.asm.alu_imm(BPF_ADD, 1, 8 + i * STR_LEN as i32);
+            self.asm.mov_imm(2, STR_LEN as i32);
+            self.asm.call(PROBE_READ_USER_STR);
+        }
+        self.asm.bind(done);
+        self.asm.ld_map(1, RINGBUF_REF);
+        self.asm.mov(2, 7);
+        self.asm.mov_imm(3, JOIN_RECORD as i32);
+        self.asm.mov_imm(4, 0);
+        self.asm.call(RINGBUF_OUTPUT);
+        self.asm.bind(sent);
+        Ok(())
+    }
+
+    pub(super) fn map_arg(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<usize, Diagnostic> {
+        let Some(Expr {
+            kind: ExprKind::Map(m),
+            ..
+        }) = args.first()
+        else {
+            return Err(Diagnostic::new(span, format!("{name}() takes a @map")));
+        };
+        if args.len() != 1 {
+            return unsupported(span, format!("{name}() with more than one argument"));
+        }
+        if !m.keys.is_empty() {
+            return Err(Diagnostic::new(
+                m.span,
+                format!("{name}() takes a whole map, without a key"),
+            ));
+        }
+        match self.map_index(&m.name) {
+            Some(i) => Ok(i),
+            None if !self.st.final_pass => Ok(0),
+            None => Err(Diagnostic::new(
+                m.span,
+                format!("{} is used but never assigned", m.name),
+            )),
+        }
+    }
+
+    /// Calls that are statements; `Ok(false)` when `name` is not one.
+    pub(super) fn statement_call(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<bool, Diagnostic> {
+        match name {
+            "printf" => self.printf(args, span)?,
+            "exit" => {
+                if !args.is_empty() {
+                    return unsupported(span, "exit() with an exit code");
+                }
+                let buf = self.event(event::EXIT << 32, 0, span)?;
+                self.emit_event(buf, 8);
+                let l = self.exit_label;
+                self.asm.ja(l);
+                self.dead = true;
+            }
+            "time" => {
+                let fmt = match args {
+                    [] => "%H:%M:%S\n".to_string(),
+                    [Expr {
+                        kind: ExprKind::Str(f),
+                        ..
+                    }] => f.clone(),
+                    _ => {
+                        return Err(Diagnostic::new(
+                            span,
+                            "time() takes an optional format string literal",
+                        ))
+                    }
+                };
+                let index = self.st.time_formats.len() as u64;
+                self.st.time_formats.push(fmt);
+                let buf = self.event(event::TIME << 32 | index, 0, span)?;
+                self.emit_event(buf, 8);
+            }
+            "join" => {
+                let (arr, delim) =
+                    match args {
+                        [a] => (a, " ".to_string()),
+                        [a, Expr {
+                            kind: ExprKind::Str(d),
+                            ..
+                        }] => (a, d.clone()),
+                        _ => return Err(Diagnostic::new(
+                            span,
+                            "join() takes an array of strings and an optional delimiter literal",
+                        )),
+                    };
+                let ptr = self.int(arr)?;
+                let index = self.st.join_delims.len() as u64;
+                self.st.join_delims.push(delim);
+                self.join(ptr, event::JOIN << 32 | index, span)?;
+            }
+            "print" if args.len() > 1 => {
+                if args.len() > 3 {
+                    return Err(Diagnostic::new(span, "print() takes a map, top and div"));
+                }
+                let mut extra = [0u64; 2];
+                for (i, a) in args[1..].iter().enumerate() {
+                    extra[i] = const_int(a).filter(|v| *v >= 0).ok_or_else(|| {
+                        Diagnostic::new(a.span, "print()'s top and div must be integer literals")
+                    })? as u64;
+                }
+                let idx = self.map_arg(name, &args[..1], span)?;
+                let buf = self.event(event::PRINT << 32 | idx as u64, 16, span)?;
+                for (i, v) in extra.iter().enumerate() {
+                    self.asm.ld_imm64(0, *v);
+                    self.asm.store(8, FP, buf + 8 + 8 * i as i16, 0);
+                }
+                self.emit_event(buf, 24);
+            }
+            "print" | "clear" | "zero" => {
+                if name == "print"
+                    && !matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map(_)))
+                {
+                    return unsupported(span, "print() of a non-map value");
+                }
+                let idx = self.map_arg(name, args, span)?;
+                let kind = match name {
+                    "print" => event::PRINT,
+                    "clear" => event::CLEAR,
+                    _ => event::ZERO,
+                };
+                let buf = self.event(kind << 32 | idx as u64, 0, span)?;
+                self.emit_event(buf, 8);
+            }
+            "delete" => {
+                let Some(Expr {
+                    kind: ExprKind::Map(m),
+                    ..
+                }) = args.first()
+                else {
+                    return Err(Diagnostic::new(span, "delete() takes a @map element"));
+                };
+                if args.len() != 1 {
+                    return unsupported(span, "delete() with several arguments");
+                }
+                let keys = self.key_types(m)?;
+                let idx = self.note_map(m, None, &keys)?;
+                if self.st.maps[idx].kind.is_histogram() {
+                    return unsupported(span, "delete() of a hist()/lhist() element");
+                }
+                let key = self.map_key(m, idx)?;
+                self.asm.ld_map(1, idx as u32);
+                self.asm.mov(2, FP);
+                self.asm.alu_imm(BPF_ADD, 2, key as i32);
+                self.asm.call(MAP_DELETE);
+            }
+            "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist" => {
+                return Err(Diagnostic::new(
+                    span,
+                    format!("{name}() must be assigned to a map: @x = {name}(...)"),
+                ))
+            }
+            "system" | "cat" | "signal" | "override" | "unwatch" => {
+                return unsupported(span, format!("{name}()"))
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(super) fn printf(&mut self, args: &[Expr], span: Span) -> Result<(), Diagnostic> {
+        let Some(Expr {
+            kind: ExprKind::Str(fmt),
+            span: fspan,
+        }) = args.first()
+        else {
+            return Err(Diagnostic::new(
+                span,
+                "printf() needs a format string literal first",
+            ));
+        };
+        let segments = parse_format(fmt).map_err(|e| Diagnostic::new(*fspan, e))?;
+        let convs: Vec<char> = segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Conv(c) => Some(c.conv),
+                Segment::Lit(_) => None,
+            })
+            .collect();
+        if convs.len() != args.len() - 1 {
+            return Err(Diagnostic::new(
+                span,
+                format!(
+                    "printf() format has {} conversion(s) but {} argument(s) follow",
+                    convs.len(),
+                    args.len() - 1
+                ),
+            ));
+        }
+        let mut types = vec![];
+        for (a, c) in args[1..].iter().zip(&convs) {
+            let t = self.type_of(a)?;
+            match (c, t) {
+                ('s', Ty::Str(_)) => {}
+                ('s', Ty::Int { .. }) => {
+                    return Err(Diagnostic::new(
+                        a.span,
+                        "printf: %s needs a string, found an integer (str() reads one)",
+                    ))
+                }
+                (_, Ty::Int { .. }) => {}
+                (c, Ty::Str(_)) => {
+                    return Err(Diagnostic::new(
+                        a.span,
+                        format!("printf: %{c} needs an integer, found a string"),
+                    ))
+                }
+            }
+            types.push(t);
+        }
+        let index = self.st.printfs.len() as u64;
+        self.st.printfs.push(PrintfSpec {
+            segments,
+            args: types.clone(),
+        });
+        let size: i32 = types.iter().map(|t| t.size() as i32).sum();
+        let buf = self.event(event::PRINTF << 32 | index, size, span)?;
+        let mut at = buf + 8;
+        for (a, t) in args[1..].iter().zip(&types) {
+            let mark = self.sp;
+            match (self.expr(a)?, t) {
+                (Val::Int(off, _), _) => {
+                    self.asm.load(8, 0, FP, off);
+                    self.asm.store(8, FP, at, 0);
+                }
+                (Val::Str(off, n), Ty::Str(len)) => self.copy_str(off, n, FP, at, *len),
+                _ => unreachable_int(a.span)?,
+            }
+            self.sp = mark;
+            at += t.size() as i16;
+        }
+        self.emit_event(buf, 8 + size);
+        Ok(())
+    }
+
+    // ---- expressions ----
+
+    pub(super) fn call(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<Val, Diagnostic> {
+        match name {
+            "str"
+                if matches!(
+                    args,
+                    [Expr {
+                        kind: ExprKind::Positional(_),
+                        ..
+                    }]
+                ) =>
+            {
+                let ExprKind::Positional(n) = args[0].kind else {
+                    return unreachable_int(span);
+                };
+                let text = self
+                    .st
+                    .opts
+                    .params
+                    .get((n as usize).wrapping_sub(1))
+                    .cloned()
+                    .unwrap_or_default();
+                if text.len() >= STR_LEN as usize {
+                    return Err(Diagnostic::new(
+                        span,
+                        format!("${n} is longer than 63 bytes"),
+                    ));
+                }
+                self.new_str_literal(text.as_bytes(), span)
+            }
+            "str" => {
+                let (x, len) = match args {
+                    [x] => (x, STR_LEN as i32),
+                    [x, n] => {
+                        let n = const_int(n)
+                            .filter(|n| (1..STR_LEN as i64).contains(n))
+                            .ok_or_else(|| {
+                                Diagnostic::new(
+                                    n.span,
+                                    "str()'s length must be an integer literal from 1 to 63",
+                                )
+                            })?;
+                        (x, n as i32 + 1)
+                    }
+                    _ => return Err(Diagnostic::new(span, "str() takes 1 or 2 arguments")),
+                };
+                let v = self.expr(x)?;
+                let ptr = match v {
+                    Val::Str(..) if args.len() == 1 => return Ok(v),
+                    Val::Str(..) => return unsupported(span, "str() with a length of a string"),
+                    Val::Int(off, _) => off,
+                };
+                let buf = round8(len).max(8) as u16;
+                let off = self.alloc(buf as i32, span)?;
+                for i in (0..buf as i16).step_by(8) {
+                    self.asm.store_imm(8, FP, off + i, 0);
+                }
+                self.asm.mov(1, FP);
+                self.asm.alu_imm(BPF_ADD, 1, off as i32);
+                self.asm.mov_imm(2, len);
+                self.asm.load(8, 3, FP, ptr);
+                // Syscall arguments and uprobe arguments point into user memory.
+                let user = match &self.probe.kind {
+                    ProbeKind::Tracepoint { category, .. } => category == "syscalls",
+                    ProbeKind::Uprobe { .. } => true,
+                    _ => false,
+                };
+                self.asm.call(if user {
+                    PROBE_READ_USER_STR
+                } else {
+                    PROBE_READ_KERNEL_STR
+                });
+                Ok(Val::Str(off, buf))
+            }
+            "strncmp" => {
+                let [a, b, n] = args else {
+                    return Err(Diagnostic::new(
+                        span,
+                        "strncmp() takes two strings and a length",
+                    ));
+                };
+                let n = const_int(n)
+                    .filter(|n| (0..=i64::from(STR_LEN)).contains(n))
+                    .ok_or_else(|| {
+                        Diagnostic::new(
+                            n.span,
+                            "strncmp()'s length must be an integer literal from 0 to 64",
+                        )
+                    })?;
+                let (Val::Str(x, xn), Val::Str(y, yn)) = (self.expr(a)?, self.expr(b)?) else {
+                    return Err(Diagnostic::new(span, "strncmp() compares two strings"));
+                };
+                // 0 when the first n bytes match (or both end before them), else 1.
+                if n == 0 {
+                    self.asm.mov_imm(0, 0);
+                    return self.new_int(false, span);
+                }
+                let differ = self.asm.label();
+                let same = self.asm.label();
+                let done = self.asm.label();
+                for i in 0..n as i16 {
+                    let byte = |g: &mut Self, reg: u8, base: i16, len: u16| {
+                        if (i as u16) < len {
+                            g.asm.load(1, reg, FP, base + i);
+                        } else {
+                            g.asm.mov_imm(reg, 0);
+                        }
+                    };
+                    byte(self, 1, x, xn);
+                    byte(self, 2, y, yn);
+                    self.asm.jmp(BPF_JNE, 1, 2, differ);
+                    self.asm.jmp_imm(BPF_JEQ, 1, 0, same);
+                }
+                self.asm.bind(same);
+                self.asm.mov_imm(0, 0);
+                self.asm.ja(done);
+                self.asm.bind(differ);
+                self.asm.mov_imm(0, 1);
+                self.asm.bind(done);
+                self.new_int(false, span)
+            }
+            "printf" | "exit" | "print" | "clear" | "zero" | "delete" => Err(Diagnostic::new(
+                span,
+                format!("{name}() is a statement and has no value"),
+            )),
+            "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist" => {
+                Err(Diagnostic::new(
+                    span,
+                    format!("{name}() must be assigned to a map: @x = {name}(...)"),
+                ))
+            }
+            _ => unsupported(span, format!("{name}()")),
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Builtins (`pid`, `comm`, `curtask`, ...) and field access: tracepoint `args` from
+//! tracefs formats, kernel structs through BTF.
+
+use super::*;
+
+impl Gen<'_> {
+    pub(super) fn helper_int(&mut self, helper: i32, span: Span) -> Result<(), Diagnostic> {
+        let _ = span;
+        self.asm.call(helper);
+        Ok(())
+    }
+
+    pub(super) fn builtin(&mut self, name: &str, span: Span) -> Result<Val, Diagnostic> {
+        match name {
+            "pid" | "tid" => {
+                self.helper_int(GET_CURRENT_PID_TGID, span)?;
+                if name == "pid" {
+                    self.asm.alu_imm(BPF_RSH, 0, 32);
+                } else {
+                    self.asm.mov32(0, 0);
+                }
+                self.new_int(false, span)
+            }
+            "uid" | "gid" => {
+                self.helper_int(GET_CURRENT_UID_GID, span)?;
+                if name == "gid" {
+                    self.asm.alu_imm(BPF_RSH, 0, 32);
+                } else {
+                    self.asm.mov32(0, 0);
+                }
+                self.new_int(false, span)
+            }
+            "nsecs" => {
+                self.helper_int(KTIME_GET_NS, span)?;
+                self.new_int(false, span)
+            }
+            "elapsed" => {
+                self.helper_int(KTIME_GET_NS, span)?;
+                self.asm.ld_imm64(1, self.st.opts.start_ns);
+                self.asm.alu(BPF_SUB, 0, 1, 0);
+                self.new_int(false, span)
+            }
+            "cpu" => {
+                self.helper_int(GET_SMP_PROCESSOR_ID, span)?;
+                self.new_int(false, span)
+            }
+            "cpid" => match self.st.opts.cpid {
+                Some(p) => {
+                    self.asm.ld_imm64(0, p as u64);
+                    self.new_int(false, span)
+                }
+                None => Err(Diagnostic::new(span, "cpid needs -c CMD")),
+            },
+            "comm" => {
+                let off = self.alloc(16, span)?;
+                self.asm.mov(1, FP);
+                self.asm.alu_imm(BPF_ADD, 1, off as i32);
+                self.asm.mov_imm(2, 16);
+                self.asm.call(GET_CURRENT_COMM);
+                Ok(Val::Str(off, 16))
+            }
+            "probe" => {
+                let n = self.probe.name.clone();
+                if n.len() >= STR_LEN as usize {
+                    return unsupported(span, "probe names longer than 63 bytes");
+                }
+                self.new_str_literal(n.as_bytes(), span)
+            }
+            "func" => match &self.probe.kind {
+                ProbeKind::Uprobe { function, .. } => {
+                    let f = function.clone();
+                    self.new_str_literal(f.as_bytes(), span)
+                }
+                _ => Err(Diagnostic::new(span, "func is only valid in uprobes here")),
+            },
+            "retval" => match self.probe.kind {
+                ProbeKind::Uprobe { ret: true, .. } => {
+                    self.asm.load(8, 0, 6, regs::RETVAL);
+                    self.new_int(true, span)
+                }
+                _ => Err(Diagnostic::new(
+                    span,
+                    "retval is only valid in uretprobes (tracepoints: args->ret)",
+                )),
+            },
+            n if n.starts_with("arg") && n[3..].parse::<usize>().is_ok() => {
+                let i: usize = n[3..].parse().unwrap_or(0);
+                match self.probe.kind {
+                    ProbeKind::Uprobe { ret: false, .. } if i < regs::ARGS.len() => {
+                        self.asm.load(8, 0, 6, regs::ARGS[i]);
+                        self.new_int(false, span)
+                    }
+                    ProbeKind::Uprobe { .. } => {
+                        unsupported(span, format!("{n} (stack-passed or uretprobe arguments)"))
+                    }
+                    // struct bpf_raw_tracepoint_args { __u64 args[]; }
+                    ProbeKind::RawTracepoint { .. } if i < 12 => {
+                        self.asm.load(8, 0, 6, 8 * i as i16);
+                        self.new_int(false, span)
+                    }
+                    _ => Err(Diagnostic::new(
+                        span,
+                        format!(
+                            "{n} is only valid in uprobes and rawtracepoints (tracepoints: args->field)"
+                        ),
+                    )),
+                }
+            }
+            "args" => Err(Diagnostic::new(
+                span,
+                "args must be followed by '->field' or '.field'",
+            )),
+            "curtask" | "cgroup" | "rand" | "jiffies" | "numaid" => {
+                self.asm.call(match name {
+                    "curtask" => GET_CURRENT_TASK,
+                    "cgroup" => GET_CURRENT_CGROUP_ID,
+                    "rand" => GET_PRANDOM_U32,
+                    "jiffies" => JIFFIES64,
+                    _ => GET_NUMA_NODE_ID,
+                });
+                self.new_int(false, span)
+            }
+            "kstack" | "ustack" | "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
+                unsupported(span, name)
+            }
+            _ => Err(Diagnostic::new(
+                span,
+                format!("unknown identifier '{name}'"),
+            )),
+        }
+    }
+
+    pub(super) fn tp_fields(&mut self, span: Span) -> Result<Vec<Field>, Diagnostic> {
+        let ProbeKind::Tracepoint { category, name } = &self.probe.kind else {
+            return Err(Diagnostic::new(
+                span,
+                "args is only valid in tracepoints here",
+            ));
+        };
+        let k = (category.clone(), name.clone());
+        if let Some(f) = self.st.formats.get(&k) {
+            return Ok(f.clone());
+        }
+        let f = probes::tracepoint_format(category, name)
+            .map_err(|e| Diagnostic::new(self.probe_span, e))?;
+        self.st.formats.insert(k, f.clone());
+        Ok(f)
+    }
+
+    pub(super) fn kernel_btf(
+        &mut self,
+        span: Span,
+    ) -> Result<std::rc::Rc<crate::kbtf::KernelBtf>, Diagnostic> {
+        if self.st.kbtf.is_none() {
+            let k = crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(span, e))?;
+            self.st.kbtf = Some(std::rc::Rc::new(k));
+        }
+        Ok(self.st.kbtf.clone().expect("just loaded"))
+    }
+
+    /// `curtask->a->b.c`: each step read with bpf_probe_read_kernel at offsets from the
+    /// running kernel's BTF.
+    pub(super) fn kernel_field(&mut self, e: &Expr) -> Result<Val, Diagnostic> {
+        use crate::kbtf::Leaf;
+        let mut parts = vec![];
+        let mut cur = e;
+        while let ExprKind::Field(base, name, arrow) = &cur.kind {
+            parts.push((name.as_str(), *arrow, cur.span));
+            cur = base;
+        }
+        parts.reverse();
+        // `args->ptr->field`: a tracepoint field that points to a kernel struct type; in
+        // syscall tracepoints it points into user memory.
+        let mut user = false;
+        let mut args_root = None;
+        if matches!(&cur.kind, ExprKind::Ident(n) if n == "args") && !parts.is_empty() {
+            let (first, _, fspan) = parts.remove(0);
+            let fields = self.tp_fields(fspan)?;
+            let f = fields.iter().find(|f| f.name == first).ok_or_else(|| {
+                Diagnostic::new(fspan, format!("{} has no field '{first}'", self.probe.name))
+            })?;
+            let ty = f.c_type.trim_start_matches("const ").replace("__user ", "");
+            let name = struct_pointer(&ty).ok_or_else(|| {
+                Diagnostic::new(
+                    fspan,
+                    format!("args->{first} is a '{}', not a struct pointer", f.c_type),
+                )
+            })?;
+            user = matches!(&self.probe.kind, ProbeKind::Tracepoint { category, .. } if category == "syscalls");
+            args_root = Some((name, f.offset));
+        }
+        let (read, read_str) = if user {
+            (PROBE_READ_USER, PROBE_READ_USER_STR)
+        } else {
+            (PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR)
+        };
+        // The root: curtask, or a cast of an integer to a kernel struct pointer.
+        let (struct_name, inner) =
+            match &cur.kind {
+                _ if args_root.is_some() => (args_root.clone().unwrap_or_default().0, None),
+                ExprKind::Ident(n) if n == "curtask" => ("task_struct".to_string(), None),
+                ExprKind::Cast(ty, inner) => match struct_pointer(ty) {
+                    Some(name) => (name, Some(&**inner)),
+                    None => return unsupported(cur.span, format!("field access through a '{ty}'")),
+                },
+                ExprKind::Var(v) if self.var_structs.contains_key(v) => {
+                    (self.var_structs[v].clone(), Some(cur))
+                }
+                _ => return unsupported(
+                    e.span,
+                    "field access on anything but tracepoint args, curtask and (struct X *) casts",
+                ),
+            };
+        let k = self.kernel_btf(e.span)?;
+        let root = k.struct_id(&struct_name).ok_or_else(|| {
+            Diagnostic::new(
+                cur.span,
+                format!("the kernel's BTF has no struct {struct_name}"),
+            )
+        })?;
+        // `addr` holds a pointer to (Ptr) or the address of (Struct) the current struct.
+        let addr = self.alloc(8, e.span)?;
+        match inner {
+            None if args_root.is_some() => {
+                let off = args_root.as_ref().map_or(0, |r| r.1);
+                self.asm.load(8, 0, 6, off as i16);
+            }
+            None => self.asm.call(GET_CURRENT_TASK),
+            Some(x) => {
+                let mark = self.sp;
+                let v = self.int(x)?;
+                self.asm.load(8, 0, FP, v);
+                self.sp = mark;
+            }
+        }
+        self.asm.store(8, FP, addr, 0);
+        let mut state = Leaf::Ptr { pointee: root };
+        for (i, (name, arrow, pspan)) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            let sid = match (state, arrow) {
+                (Leaf::Ptr { pointee }, true) => pointee,
+                (Leaf::Struct(id), false) => id,
+                (Leaf::Ptr { .. }, false) => {
+                    return Err(Diagnostic::new(
+                        *pspan,
+                        format!("use '->' to reach '{name}' through a pointer"),
+                    ))
+                }
+                (Leaf::Struct(_), true) => {
+                    return Err(Diagnostic::new(
+                        *pspan,
+                        format!("use '.' to reach '{name}' in an embedded struct"),
+                    ))
+                }
+                _ => {
+                    return Err(Diagnostic::new(
+                        *pspan,
+                        format!("'{name}': the value before it is not a struct"),
+                    ))
+                }
+            };
+            let (off, leaf) = k
+                .member(sid, name)
+                .map_err(|m| Diagnostic::unsupported(*pspan, m))?
+                .ok_or_else(|| {
+                    Diagnostic::new(
+                        *pspan,
+                        format!("{} has no member '{name}'", k.type_name(sid)),
+                    )
+                })?;
+            match leaf {
+                Leaf::Struct(_) if last => {
+                    return unsupported(*pspan, "whole structs as values");
+                }
+                Leaf::Struct(_) => {
+                    self.asm.load(8, 0, FP, addr);
+                    self.asm.alu_imm(BPF_ADD, 0, off as i32);
+                    self.asm.store(8, FP, addr, 0);
+                }
+                Leaf::Ptr { .. } | Leaf::Int { .. } => {
+                    let size = match leaf {
+                        Leaf::Int { size, .. } => size,
+                        _ => 8,
+                    };
+                    if !last && matches!(leaf, Leaf::Int { .. }) {
+                        return Err(Diagnostic::new(
+                            *pspan,
+                            format!("'{name}' is an integer, not a struct"),
+                        ));
+                    }
+                    let dst = if last { self.alloc(8, e.span)? } else { addr };
+                    // The source first: `dst` may be `addr` itself.
+                    self.asm.load(8, 3, FP, addr);
+                    self.asm.alu_imm(BPF_ADD, 3, off as i32);
+                    self.asm.store_imm(8, FP, dst, 0);
+                    self.asm.mov(1, FP);
+                    self.asm.alu_imm(BPF_ADD, 1, dst as i32);
+                    self.asm.mov_imm(2, size as i32);
+                    self.asm.call(read);
+                    if last {
+                        let signed = matches!(leaf, Leaf::Int { signed: true, .. });
+                        if signed && size < 8 {
+                            let shift = 64 - 8 * size as i32;
+                            self.asm.load(8, 0, FP, dst);
+                            self.asm.alu_imm(BPF_LSH, 0, shift);
+                            self.asm.alu_imm(BPF_ARSH, 0, shift);
+                            self.asm.store(8, FP, dst, 0);
+                        }
+                        return Ok(Val::Int(dst, signed));
+                    }
+                }
+                Leaf::CharArray(n) => {
+                    if !last {
+                        return Err(Diagnostic::new(
+                            *pspan,
+                            format!("'{name}' is a char array, not a struct"),
+                        ));
+                    }
+                    let len = round8(n as i32).clamp(8, STR_LEN as i32) as u16;
+                    let dst = self.alloc(len as i32, e.span)?;
+                    for j in (0..len as i16).step_by(8) {
+                        self.asm.store_imm(8, FP, dst + j, 0);
+                    }
+                    self.asm.mov(1, FP);
+                    self.asm.alu_imm(BPF_ADD, 1, dst as i32);
+                    self.asm.mov_imm(2, (n as i32).min(len as i32));
+                    self.asm.load(8, 3, FP, addr);
+                    self.asm.alu_imm(BPF_ADD, 3, off as i32);
+                    self.asm.call(read_str);
+                    return Ok(Val::Str(dst, len));
+                }
+            }
+            state = leaf;
+        }
+        // The chain ended on a pointer: its value.
+        Ok(Val::Int(addr, false))
+    }
+
+    pub(super) fn field(&mut self, field: &str, span: Span) -> Result<Val, Diagnostic> {
+        let fields = self.tp_fields(span)?;
+        let Some(f) = fields.iter().find(|f| f.name == field) else {
+            let names: Vec<&str> = fields
+                .iter()
+                .filter(|f| !f.name.starts_with("common_"))
+                .map(|f| f.name.as_str())
+                .collect();
+            return Err(Diagnostic::new(
+                span,
+                format!(
+                    "{} has no field '{field}'; it has: {}",
+                    self.probe.name,
+                    names.join(", ")
+                ),
+            ));
+        };
+        match f.kind {
+            FieldKind::Int => {
+                let size = f.size.min(8) as u8;
+                if !matches!(size, 1 | 2 | 4 | 8) {
+                    return unsupported(span, format!("field '{field}' of size {}", f.size));
+                }
+                self.asm.load(size, 0, 6, f.offset as i16);
+                if f.signed && size < 8 {
+                    let shift = 64 - 8 * size as i32;
+                    self.asm.alu_imm(BPF_LSH, 0, shift);
+                    self.asm.alu_imm(BPF_ARSH, 0, shift);
+                }
+                self.new_int(f.signed, span)
+            }
+            FieldKind::CharArray => {
+                let len = round8(f.size as i32).min(STR_LEN as i32) as u16;
+                let off = self.alloc(len as i32, span)?;
+                for i in (0..len as i16).step_by(8) {
+                    self.asm.store_imm(8, FP, off + i, 0);
+                }
+                self.asm.mov(1, FP);
+                self.asm.alu_imm(BPF_ADD, 1, off as i32);
+                self.asm.mov_imm(2, (f.size as i32).min(len as i32 - 1));
+                self.asm.mov(3, 6);
+                self.asm.alu_imm(BPF_ADD, 3, f.offset as i32);
+                self.asm.call(PROBE_READ_KERNEL);
+                Ok(Val::Str(off, len))
+            }
+            FieldKind::DataLocStr => {
+                let off = self.alloc(STR_LEN as i32, span)?;
+                for i in (0..STR_LEN as i16).step_by(8) {
+                    self.asm.store_imm(8, FP, off + i, 0);
+                }
+                self.asm.load(4, 3, 6, f.offset as i16);
+                self.asm.alu_imm(BPF_AND, 3, 0xffff);
+                self.asm.alu(BPF_ADD, 3, 6, 0);
+                self.asm.mov(1, FP);
+                self.asm.alu_imm(BPF_ADD, 1, off as i32);
+                self.asm.mov_imm(2, STR_LEN as i32);
+                self.asm.call(PROBE_READ_KERNEL_STR);
+                Ok(Val::Str(off, STR_LEN))
+            }
+            FieldKind::Other => unsupported(span, format!("field '{field}' of type {}", f.c_type)),
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! printf: format strings checked at compile time, formatted in userspace from the bytes
+//! the program sent, with C's flags, width, precision and conversions.
+
+use crate::types::Ty;
+
+/// One conversion like `%-8.3llu`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conv {
+    /// `-`: left-justify.
+    pub left: bool,
+    /// `0`: pad with zeros.
+    pub zero: bool,
+    /// `+`: always a sign.
+    pub plus: bool,
+    /// ` `: a space for positive numbers.
+    pub space: bool,
+    /// `#`: alternate form (`0x`).
+    pub alt: bool,
+    /// Minimum width.
+    pub width: usize,
+    /// Precision.
+    pub precision: Option<usize>,
+    /// `d i u x X o c s p`.
+    pub conv: char,
+}
+
+/// A piece of a format string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Segment {
+    /// Text printed as is.
+    Lit(String),
+    /// A conversion consuming one argument.
+    Conv(Conv),
+}
+
+/// A parsed printf format and its argument types.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrintfSpec {
+    /// The pieces.
+    pub segments: Vec<Segment>,
+    /// Argument types in order.
+    pub args: Vec<Ty>,
+}
+
+/// Parses `fmt`; the error says what is wrong with which conversion.
+pub fn parse_format(fmt: &str) -> Result<Vec<Segment>, String> {
+    let mut out = vec![];
+    let mut lit = String::new();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            lit.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            lit.push('%');
+            continue;
+        }
+        let mut conv = Conv {
+            left: false,
+            zero: false,
+            plus: false,
+            space: false,
+            alt: false,
+            width: 0,
+            precision: None,
+            conv: 'd',
+        };
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => conv.left = true,
+                '0' => conv.zero = true,
+                '+' => conv.plus = true,
+                ' ' => conv.space = true,
+                '#' => conv.alt = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+            conv.width = conv.width * 10 + d as usize;
+            chars.next();
+        }
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            let mut p = 0;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                p = p * 10 + d as usize;
+                chars.next();
+            }
+            conv.precision = Some(p);
+        }
+        while matches!(chars.peek(), Some('l' | 'h' | 'z' | 'j' | 't')) {
+            chars.next();
+        }
+        match chars.next() {
+            Some(c @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 'c' | 's' | 'p')) => conv.conv = c,
+            Some('*') => return Err("'*' widths are not supported yet".into()),
+            Some(c) => return Err(format!("unknown conversion '%{c}'")),
+            None => return Err("the format ends in the middle of a conversion".into()),
+        }
+        if !lit.is_empty() {
+            out.push(Segment::Lit(std::mem::take(&mut lit)));
+        }
+        out.push(Segment::Conv(conv));
+    }
+    if !lit.is_empty() {
+        out.push(Segment::Lit(lit));
+    }
+    Ok(out)
+}
+
+/// An argument value read back from an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// An integer (its bits) and whether its type is signed.
+    Int(u64, bool),
+    /// A string up to its first NUL.
+    Str(String),
+}
+
+/// Reads the arguments of `types` laid out one after another in `data`.
+pub fn decode_args(types: &[Ty], data: &[u8]) -> Vec<Arg> {
+    let mut out = vec![];
+    let mut at = 0;
+    for t in types {
+        let n = t.size() as usize;
+        let bytes = data.get(at..at + n).unwrap_or(&[]);
+        out.push(match t {
+            Ty::Int { signed } => {
+                let mut b = [0u8; 8];
+                b[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
+                Arg::Int(u64::from_ne_bytes(b), *signed)
+            }
+            Ty::Str(_) => Arg::Str(c_string(bytes)),
+        });
+        at += n;
+    }
+    out
+}
+
+/// Bytes up to the first NUL, lossily as UTF-8.
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn pad(c: &Conv, body: String, sign_prefix: &str, numeric: bool) -> String {
+    let len = sign_prefix.len() + body.chars().count();
+    if len >= c.width {
+        return format!("{sign_prefix}{body}");
+    }
+    let fill = c.width - len;
+    if c.left {
+        format!("{sign_prefix}{body}{}", " ".repeat(fill))
+    } else if c.zero && numeric && c.precision.is_none() {
+        format!("{sign_prefix}{}{body}", "0".repeat(fill))
+    } else {
+        format!("{}{sign_prefix}{body}", " ".repeat(fill))
+    }
+}
+
+/// Formats one conversion of one argument as C's printf would.
+pub fn format_conv(c: &Conv, arg: &Arg) -> String {
+    match (c.conv, arg) {
+        ('s', Arg::Str(s)) => {
+            let s = match c.precision {
+                Some(p) => s.chars().take(p).collect(),
+                None => s.clone(),
+            };
+            pad(c, s, "", false)
+        }
+        ('c', Arg::Int(v, _)) => pad(c, ((*v as u8) as char).to_string(), "", false),
+        (conv, Arg::Int(v, signed)) => {
+            let (neg, mag) = if matches!(conv, 'd' | 'i') && *signed && (*v as i64) < 0 {
+                (true, (*v as i64).unsigned_abs())
+            } else {
+                (false, *v)
+            };
+            let mut digits = match conv {
+                'x' | 'p' => format!("{mag:x}"),
+                'X' => format!("{mag:X}"),
+                'o' => format!("{mag:o}"),
+                _ => mag.to_string(),
+            };
+            if let Some(p) = c.precision {
+                if digits.len() < p {
+                    digits = format!("{}{digits}", "0".repeat(p - digits.len()));
+                }
+                if p == 0 && mag == 0 {
+                    digits.clear();
+                }
+            }
+            let prefix = if neg {
+                "-"
+            } else if matches!(conv, 'd' | 'i') && c.plus {
+                "+"
+            } else if matches!(conv, 'd' | 'i') && c.space {
+                " "
+            } else if conv == 'p' || (c.alt && mag != 0 && matches!(conv, 'x' | 'X')) {
+                if conv == 'X' {
+                    "0X"
+                } else {
+                    "0x"
+                }
+            } else if c.alt && conv == 'o' && !digits.starts_with('0') {
+                "0"
+            } else {
+                ""
+            };
+            pad(c, digits, prefix, true)
+        }
+        (_, Arg::Str(s)) => pad(c, s.clone(), "", false),
+    }
+}
+
+/// Formats a whole printf.
+pub fn format(spec: &PrintfSpec, args: &[Arg]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    for seg in &spec.segments {
+        match seg {
+            Segment::Lit(s) => out.push_str(s),
+            Segment::Conv(c) => {
+                if let Some(a) = args.get(i) {
+                    out.push_str(&format_conv(c, a));
+                }
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(fmt: &str, args: &[Arg]) -> String {
+        let segments = parse_format(fmt).unwrap();
+        format(
+            &PrintfSpec {
+                segments,
+                args: vec![],
+            },
+            args,
+        )
+    }
+
+    #[test]
+    fn conversions_match_c() {
+        use Arg::*;
+        assert_eq!(
+            f(
+                "%d|%5d|%-5d|%05d",
+                &[
+                    Int(-3i64 as u64, true),
+                    Int(42, true),
+                    Int(42, true),
+                    Int(42, true)
+                ]
+            ),
+            "-3|   42|42   |00042"
+        );
+        assert_eq!(
+            f(
+                "%u %x %X %#x %o %llu %lx",
+                &[
+                    Int(10, false),
+                    Int(255, false),
+                    Int(255, false),
+                    Int(255, false),
+                    Int(8, false),
+                    Int(7, false),
+                    Int(16, false)
+                ]
+            ),
+            "10 ff FF 0xff 10 7 10"
+        );
+        assert_eq!(
+            f(
+                "[%s] [%-6s] [%6s] [%.2s] 100%%",
+                &[
+                    Str("ab".into()),
+                    Str("ab".into()),
+                    Str("ab".into()),
+                    Str("abc".into())
+                ]
+            ),
+            "[ab] [ab    ] [    ab] [ab] 100%"
+        );
+        assert_eq!(f("%c%c", &[Int(104, false), Int(105, false)]), "hi");
+    }
+
+    #[test]
+    fn bad_conversions_are_errors() {
+        assert_eq!(parse_format("%q").unwrap_err(), "unknown conversion '%q'");
+        assert!(parse_format("abc %").is_err());
+    }
+}

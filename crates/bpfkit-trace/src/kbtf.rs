@@ -1,0 +1,145 @@
+//! Kernel struct fields through the running kernel's BTF (`/sys/kernel/btf/vmlinux`):
+//! `curtask->real_parent->tgid` resolved to offsets, sizes and signedness. The program is
+//! compiled on the machine that runs it, so the offsets are the kernel's own (what CO-RE
+//! would relocate them to).
+
+use bpfkit_obj::btf::{Btf, Kind, Member, Type, TypeId};
+
+/// The kernel's BTF, parsed once.
+pub struct KernelBtf {
+    btf: Btf<'static>,
+}
+
+/// What a member access lands on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaf {
+    /// An integer (or enum) of `size` bytes.
+    Int {
+        /// Bytes.
+        size: u8,
+        /// Signed.
+        signed: bool,
+    },
+    /// A pointer to `pointee` (a struct to follow with `->`).
+    Ptr {
+        /// Target type id (modifiers and typedefs skipped).
+        pointee: TypeId,
+    },
+    /// An embedded struct or union (follow with `.`).
+    Struct(TypeId),
+    /// A `char name[N]` array.
+    CharArray(u32),
+}
+
+impl KernelBtf {
+    /// Reads `/sys/kernel/btf/vmlinux`.
+    pub fn load() -> Result<Self, String> {
+        let path = "/sys/kernel/btf/vmlinux";
+        let data = std::fs::read(path).map_err(|e| format!("read {path}: {e}"))?;
+        let btf = Btf::parse_owned(data).map_err(|e| format!("parse {path}: {e}"))?;
+        Ok(Self { btf })
+    }
+
+    /// The id of `struct name`.
+    pub fn struct_id(&self, name: &str) -> Option<TypeId> {
+        self.btf.id_by_name_kind(name, Kind::Struct)
+    }
+
+    fn strip(&self, id: TypeId) -> Result<TypeId, String> {
+        self.btf
+            .skip_mods_and_typedefs(id)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The name of a struct/union type, for messages.
+    pub fn type_name(&self, id: TypeId) -> String {
+        match self.btf.type_by_id(id) {
+            Ok(Type::Struct(c)) => format!("struct {}", c.name),
+            Ok(Type::Union(c)) => format!("union {}", c.name),
+            Ok(t) => t.name().to_string(),
+            Err(_) => format!("type {id}"),
+        }
+    }
+
+    /// Finds `field` in the struct or union `id` (looking into anonymous members) and
+    /// returns its byte offset and what it is.
+    pub fn member(&self, id: TypeId, field: &str) -> Result<Option<(u32, Leaf)>, String> {
+        let id = self.strip(id)?;
+        let members: Vec<Member<'_>> = match self.btf.type_by_id(id).map_err(|e| e.to_string())? {
+            Type::Struct(c) | Type::Union(c) => c.members,
+            _ => return Err(format!("{} is not a struct or union", self.type_name(id))),
+        };
+        for m in &members {
+            if m.name == field {
+                if m.bitfield_size != 0 || m.bit_offset % 8 != 0 {
+                    return Err(format!("'{field}' is a bitfield"));
+                }
+                return Ok(Some((m.bit_offset / 8, self.leaf(m.type_id)?)));
+            }
+        }
+        for m in members.iter().filter(|m| m.name.is_empty()) {
+            if let Some((off, leaf)) = self.member(m.type_id, field)? {
+                return Ok(Some((m.bit_offset / 8 + off, leaf)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn leaf(&self, id: TypeId) -> Result<Leaf, String> {
+        let id = self.strip(id)?;
+        Ok(match self.btf.type_by_id(id).map_err(|e| e.to_string())? {
+            Type::Int(i) if matches!(i.size, 1 | 2 | 4 | 8) => Leaf::Int {
+                size: i.size as u8,
+                signed: i.encoding.is_signed(),
+            },
+            Type::Enum(e) | Type::Enum64(e) if matches!(e.size, 1 | 2 | 4 | 8) => Leaf::Int {
+                size: e.size as u8,
+                signed: false,
+            },
+            Type::Ptr(p) => Leaf::Ptr {
+                pointee: self.strip(p.target)?,
+            },
+            Type::Struct(_) | Type::Union(_) => Leaf::Struct(id),
+            Type::Array(a) => {
+                let elem = self.strip(a.elem_type)?;
+                match self.btf.type_by_id(elem).map_err(|e| e.to_string())? {
+                    Type::Int(i) if i.size == 1 => Leaf::CharArray(a.nelems),
+                    _ => return Err("arrays other than char[] are not supported yet".into()),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "members of kind {:?} are not supported yet",
+                    other.kind()
+                ))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_struct_members_resolve_through_the_running_kernel() {
+        let Ok(k) = KernelBtf::load() else {
+            println!("SKIP no /sys/kernel/btf/vmlinux");
+            return;
+        };
+        let task = k.struct_id("task_struct").expect("task_struct");
+        let (_, tgid) = k.member(task, "tgid").unwrap().expect("tgid");
+        assert_eq!(
+            tgid,
+            Leaf::Int {
+                size: 4,
+                signed: true
+            }
+        );
+        let (_, comm) = k.member(task, "comm").unwrap().expect("comm");
+        assert_eq!(comm, Leaf::CharArray(16));
+        let (_, parent) = k.member(task, "real_parent").unwrap().expect("real_parent");
+        assert_eq!(parent, Leaf::Ptr { pointee: task });
+        assert!(k.member(task, "no_such_field").unwrap().is_none());
+    }
+}

@@ -1,0 +1,50 @@
+//! `bpfkit trace`: bpftrace's language compiled straight to BPF instructions, with no LLVM
+//! and no clang. [`parser`] builds the tree, [`codegen`] types it (tracepoint fields from
+//! tracefs formats) and emits instructions with `bpfkit-obj`'s encoder, [`runtime`] loads
+//! and attaches through `bpfkit` and [`output`] prints what bpftrace prints.
+//!
+//! # The supported subset
+//!
+//! - Probes: `BEGIN`, `END` (one each), `tracepoint:cat:name` (globs), `rawtracepoint:name`,
+//!   `interval:{s,ms,us,hz}:N`, `profile:{hz,s,ms,us}:N`, `uprobe`/`uretprobe:bin:fn`
+//!   (paths, `$PATH` names, `libc`-style short library names); several per block.
+//! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` with
+//!   `break`/`continue`, `return`, `$var` and `@map` (tuple keys) assignment with all
+//!   compound operators and `++`/`--`, `printf`, `print(@m[, top[, div]])`, `clear`, `zero`,
+//!   `delete`, `time`, `join`, `exit`.
+//! - Expressions: integer arithmetic, comparison, logic and bit operators (C precedence,
+//!   `/` and `%` unsigned like bpftrace), `?:`, string `==`/`!=`, casts to
+//!   `[u]int{8,16,32,64}`, `str(p[, n])`, `strncmp`, `$1`/`str($1)`/`$#`.
+//! - Builtins: `pid tid uid gid comm cpu nsecs elapsed cpid probe func retval arg0..
+//!   args->field args->ptr->field curtask curtask->a->b.c (struct X *)e->f cgroup rand
+//!   numaid jiffies`.
+//! - Aggregations: `count sum avg min max stats hist lhist`, printed as bpftrace prints
+//!   them (text and `-f json`).
+//!
+//! Anything else valid in bpftrace is refused at its position with "not supported yet:
+//! …" (kprobes, fentry, usdt, kstack/ustack, ksym/usym, buf, ntop, `for`, bitfields,
+//! tuples as values, …).
+//!
+//! ```
+//! let program = bpfkit_trace::parser::parse("BEGIN { @n = count(); exit(); }").unwrap();
+//! let compiled =
+//!     bpfkit_trace::codegen::compile(&program, &Default::default()).unwrap();
+//! assert_eq!(compiled.maps[0].name, "@n");
+//! assert!(bpfkit_trace::runtime::dry_run(&compiled).starts_with("BEGIN:\n"));
+//! ```
+
+pub mod asm;
+pub mod ast;
+pub mod codegen;
+pub mod diag;
+pub mod format;
+pub mod kbtf;
+pub mod lexer;
+pub mod map_btf;
+pub mod output;
+pub mod parser;
+pub mod probes;
+pub mod runtime;
+pub mod types;
+
+pub use runtime::{run, Options, TraceError};

@@ -1,0 +1,716 @@
+//! Recursive-descent parser for bpftrace's grammar: probes with several attach points,
+//! predicates, blocks, statements and C-precedence expressions.
+
+use crate::ast::*;
+use crate::diag::{Diagnostic, Span};
+use crate::lexer::{Lexer, Tok};
+
+/// Parses a whole program.
+///
+/// ```
+/// let p = bpfkit_trace::parser::parse("BEGIN { @x[1, \"a\"] = count(); }").unwrap();
+/// assert_eq!(p.probes[0].attach[0].0, "BEGIN");
+/// ```
+pub fn parse(src: &str) -> Result<Program, Diagnostic> {
+    let mut p = Parser {
+        lex: Lexer::new(src),
+        src,
+        peeked: None,
+        no_div: false,
+    };
+    p.program()
+}
+
+struct Parser<'a> {
+    lex: Lexer<'a>,
+    src: &'a str,
+    peeked: Option<(Tok, Span, usize)>,
+    /// Inside `/predicate/` at paren depth 0, `/` ends the predicate.
+    no_div: bool,
+}
+
+const CAST_TYPES: &[&str] = &[
+    "struct", "union", "enum", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+    "uint64", "char", "int", "unsigned", "long", "short", "void", "bool",
+];
+
+fn bin_op(t: &Tok) -> Option<(BinOp, u8)> {
+    let Tok::Punct(p) = t else { return None };
+    Some(match *p {
+        "||" => (BinOp::Or, 1),
+        "&&" => (BinOp::And, 2),
+        "|" => (BinOp::BitOr, 3),
+        "^" => (BinOp::BitXor, 4),
+        "&" => (BinOp::BitAnd, 5),
+        "==" => (BinOp::Eq, 6),
+        "!=" => (BinOp::Ne, 6),
+        "<" => (BinOp::Lt, 7),
+        "<=" => (BinOp::Le, 7),
+        ">" => (BinOp::Gt, 7),
+        ">=" => (BinOp::Ge, 7),
+        "<<" => (BinOp::Shl, 8),
+        ">>" => (BinOp::Shr, 8),
+        "+" => (BinOp::Add, 9),
+        "-" => (BinOp::Sub, 9),
+        "*" => (BinOp::Mul, 10),
+        "/" => (BinOp::Div, 10),
+        "%" => (BinOp::Mod, 10),
+        _ => return None,
+    })
+}
+
+fn compound_op(p: &str) -> Option<Option<BinOp>> {
+    Some(match p {
+        "=" => None,
+        "+=" => Some(BinOp::Add),
+        "-=" => Some(BinOp::Sub),
+        "*=" => Some(BinOp::Mul),
+        "/=" => Some(BinOp::Div),
+        "%=" => Some(BinOp::Mod),
+        "&=" => Some(BinOp::BitAnd),
+        "|=" => Some(BinOp::BitOr),
+        "^=" => Some(BinOp::BitXor),
+        "<<=" => Some(BinOp::Shl),
+        ">>=" => Some(BinOp::Shr),
+        _ => return None,
+    })
+}
+
+impl Parser<'_> {
+    fn peek(&mut self) -> Result<(Tok, Span), Diagnostic> {
+        if self.peeked.is_none() {
+            let before = self.lex.pos();
+            let (t, s) = self.lex.next_token()?;
+            self.peeked = Some((t, s, before));
+        }
+        let (t, s, _) = self.peeked.as_ref().expect("peeked was just filled");
+        Ok((t.clone(), *s))
+    }
+
+    fn next(&mut self) -> Result<(Tok, Span), Diagnostic> {
+        if let Some((t, s, _)) = self.peeked.take() {
+            return Ok((t, s));
+        }
+        self.lex.next_token()
+    }
+
+    /// Drop a peeked token so the lexer can be read raw from where it started.
+    fn unpeek(&mut self) {
+        if let Some((_, _, before)) = self.peeked.take() {
+            self.lex.set_pos(before);
+        }
+    }
+
+    fn is(&mut self, p: &str) -> Result<bool, Diagnostic> {
+        Ok(matches!(self.peek()?.0, Tok::Punct(q) if q == p))
+    }
+
+    fn eat(&mut self, p: &str) -> Result<bool, Diagnostic> {
+        if self.is(p)? {
+            self.next()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn expect(&mut self, p: &str, context: &str) -> Result<Span, Diagnostic> {
+        let (t, s) = self.peek()?;
+        if matches!(t, Tok::Punct(q) if q == p) {
+            self.next()?;
+            return Ok(s);
+        }
+        Err(Diagnostic::new(
+            s,
+            format!("expected '{p}' {context}, found {}", t.describe()),
+        ))
+    }
+
+    fn program(&mut self) -> Result<Program, Diagnostic> {
+        let mut probes = vec![];
+        loop {
+            self.lex.skip_trivia()?;
+            let pos = self.lex.pos();
+            let rest = &self.src[pos..];
+            if rest.is_empty() {
+                break;
+            }
+            let word_len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '#'))
+                .unwrap_or(rest.len());
+            let word = &rest[..word_len];
+            let span = Span::new(pos, pos + word_len.max(1));
+            if rest.starts_with('#') && !rest.starts_with("#define") {
+                // The interpreter line, #include and #if*: headers only matter for struct
+                // types and their casts, which are refused where they are used.
+                self.lex
+                    .set_pos(pos + rest.find('\n').unwrap_or(rest.len()));
+                continue;
+            }
+            if word.starts_with('#') {
+                return Err(Diagnostic::unsupported(span, "preprocessor directives"));
+            }
+            if matches!(word, "struct" | "union" | "enum" | "typedef") {
+                return Err(Diagnostic::unsupported(span, "type definitions"));
+            }
+            if word == "config" {
+                return Err(Diagnostic::unsupported(span, "config blocks"));
+            }
+            if word == "macro" || word == "fn" {
+                return Err(Diagnostic::unsupported(span, "macros and functions"));
+            }
+            probes.push(self.probe()?);
+        }
+        if probes.is_empty() {
+            return Err(Diagnostic::new(
+                Span::new(self.src.len(), self.src.len()),
+                "expected a probe (e.g. 'BEGIN { ... }'), found end of input",
+            ));
+        }
+        Ok(Program { probes })
+    }
+
+    fn probe(&mut self) -> Result<Probe, Diagnostic> {
+        let mut attach = vec![];
+        loop {
+            let (point, span) = self.lex.attach_point()?;
+            if point.is_empty() {
+                let (t, s) = self.peek()?;
+                return Err(Diagnostic::new(
+                    s,
+                    format!("expected an attach point, found {}", t.describe()),
+                ));
+            }
+            attach.push((point, span));
+            if !self.eat(",")? {
+                break;
+            }
+            self.unpeek();
+        }
+        let mut predicate = None;
+        if self.eat("/")? {
+            self.no_div = true;
+            let e = self.expr()?;
+            self.no_div = false;
+            self.expect("/", "to end the predicate")?;
+            predicate = Some(e);
+        }
+        let (t, s) = self.peek()?;
+        if !matches!(t, Tok::Punct("{")) {
+            return Err(Diagnostic::new(
+                s,
+                format!(
+                    "expected '{{' to start the probe's block, or ',' before another attach point, found {}",
+                    t.describe()
+                ),
+            ));
+        }
+        let body = self.block()?;
+        // The next probe's attach point is read raw; give back any peeked token.
+        self.unpeek();
+        Ok(Probe {
+            attach,
+            predicate,
+            body,
+        })
+    }
+
+    fn block(&mut self) -> Result<Vec<Stmt>, Diagnostic> {
+        self.expect("{", "to start a block")?;
+        let mut stmts = vec![];
+        loop {
+            if self.eat("}")? {
+                return Ok(stmts);
+            }
+            if self.eat(";")? {
+                continue;
+            }
+            let (stmt, needs_semi) = self.stmt()?;
+            stmts.push(stmt);
+            if needs_semi && !self.eat(";")? && !self.is("}")? {
+                let (t, s) = self.peek()?;
+                return Err(Diagnostic::new(
+                    s,
+                    format!(
+                        "expected ';' or '}}' after the statement, found {}",
+                        t.describe()
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn paren_expr(&mut self, what: &str) -> Result<Expr, Diagnostic> {
+        self.expect("(", &format!("after '{what}'"))?;
+        let saved = std::mem::replace(&mut self.no_div, false);
+        let e = self.expr()?;
+        self.no_div = saved;
+        self.expect(")", &format!("to close the '{what}' condition"))?;
+        Ok(e)
+    }
+
+    fn stmt(&mut self) -> Result<(Stmt, bool), Diagnostic> {
+        let (t, start) = self.peek()?;
+        if let Tok::Ident(word) = &t {
+            match word.as_str() {
+                "if" => {
+                    self.next()?;
+                    let cond = self.paren_expr("if")?;
+                    let then = self.block()?;
+                    let mut otherwise = vec![];
+                    if matches!(self.peek()?.0, Tok::Ident(ref w) if w == "else") {
+                        self.next()?;
+                        if matches!(self.peek()?.0, Tok::Ident(ref w) if w == "if") {
+                            otherwise.push(self.stmt()?.0);
+                        } else {
+                            otherwise = self.block()?;
+                        }
+                    }
+                    let end = self.last_end();
+                    return Ok((
+                        Stmt {
+                            kind: StmtKind::If {
+                                cond,
+                                then,
+                                otherwise,
+                            },
+                            span: start.to(end),
+                        },
+                        false,
+                    ));
+                }
+                "unroll" | "while" => {
+                    self.next()?;
+                    let head = self.paren_expr(word)?;
+                    let body = self.block()?;
+                    let span = start.to(self.last_end());
+                    let kind = if word == "unroll" {
+                        StmtKind::Unroll { count: head, body }
+                    } else {
+                        StmtKind::While { cond: head, body }
+                    };
+                    return Ok((Stmt { kind, span }, false));
+                }
+                "for" => return Err(Diagnostic::unsupported(start, "'for' loops")),
+                "return" => {
+                    self.next()?;
+                    return Ok((
+                        Stmt {
+                            kind: StmtKind::Return,
+                            span: start,
+                        },
+                        true,
+                    ));
+                }
+                "break" | "continue" => {
+                    self.next()?;
+                    let w = if word == "break" { "break" } else { "continue" };
+                    return Ok((
+                        Stmt {
+                            kind: StmtKind::LoopControl(w),
+                            span: start,
+                        },
+                        true,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if matches!(t, Tok::Punct("{")) {
+            return Err(Diagnostic::unsupported(start, "nested blocks"));
+        }
+        let e = self.expr()?;
+        let (t, s) = self.peek()?;
+        if let Tok::Punct(p) = t {
+            if let Some(op) = compound_op(p) {
+                self.next()?;
+                let value = self.expr()?;
+                let span = e.span.to(value.span);
+                let kind = match e.kind {
+                    ExprKind::Map(map) => StmtKind::AssignMap { map, op, value },
+                    ExprKind::Var(name) => StmtKind::AssignVar { name, op, value },
+                    _ => {
+                        return Err(Diagnostic::new(
+                            s,
+                            "the left side of an assignment must be a @map or a $variable",
+                        ))
+                    }
+                };
+                return Ok((Stmt { kind, span }, true));
+            }
+        }
+        let span = e.span;
+        Ok((
+            Stmt {
+                kind: StmtKind::Expr(e),
+                span,
+            },
+            true,
+        ))
+    }
+
+    fn last_end(&self) -> Span {
+        let p = self
+            .peeked
+            .as_ref()
+            .map_or(self.lex.pos(), |(_, _, before)| *before);
+        Span::new(p, p)
+    }
+
+    fn expr(&mut self) -> Result<Expr, Diagnostic> {
+        let cond = self.binary(1)?;
+        if self.eat("?")? {
+            let saved = std::mem::replace(&mut self.no_div, false);
+            let a = self.expr()?;
+            self.no_div = saved;
+            self.expect(":", "between the branches of '?:'")?;
+            let b = self.expr()?;
+            let span = cond.span.to(b.span);
+            return Ok(Expr {
+                kind: ExprKind::Ternary(Box::new(cond), Box::new(a), Box::new(b)),
+                span,
+            });
+        }
+        Ok(cond)
+    }
+
+    fn binary(&mut self, min_prec: u8) -> Result<Expr, Diagnostic> {
+        let mut lhs = self.unary()?;
+        loop {
+            let (t, _) = self.peek()?;
+            let Some((op, prec)) = bin_op(&t) else {
+                return Ok(lhs);
+            };
+            if prec < min_prec || (self.no_div && op == BinOp::Div) {
+                return Ok(lhs);
+            }
+            self.next()?;
+            let rhs = self.binary(prec + 1)?;
+            let span = lhs.span.to(rhs.span);
+            lhs = Expr {
+                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+                span,
+            };
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, Diagnostic> {
+        let (t, s) = self.peek()?;
+        let op = match t {
+            Tok::Punct("-") => Some(UnOp::Neg),
+            Tok::Punct("!") => Some(UnOp::Not),
+            Tok::Punct("~") => Some(UnOp::BitNot),
+            Tok::Punct("*") => Some(UnOp::Deref),
+            Tok::Punct("&") => Some(UnOp::AddrOf),
+            Tok::Punct(p @ ("++" | "--")) => {
+                self.next()?;
+                let e = self.unary()?;
+                let span = s.to(e.span);
+                let delta = if p == "++" { 1 } else { -1 };
+                return Ok(Expr {
+                    kind: ExprKind::IncDec(Box::new(e), delta, true),
+                    span,
+                });
+            }
+            Tok::Punct("(") => {
+                // A cast: '(' type-name ... ')'.
+                let before = self.peeked.as_ref().map_or(self.lex.pos(), |(_, _, b)| *b);
+                self.next()?;
+                if let (Tok::Ident(w), _) = self.peek()? {
+                    if CAST_TYPES.contains(&w.as_str()) {
+                        let mut ty = String::new();
+                        loop {
+                            let (t, ts) = self.next()?;
+                            match t {
+                                Tok::Punct(")") => break,
+                                Tok::Ident(w) => {
+                                    if !ty.is_empty() && !ty.ends_with('*') {
+                                        ty.push(' ');
+                                    }
+                                    ty.push_str(&w);
+                                }
+                                Tok::Punct("*") => ty.push('*'),
+                                other => {
+                                    return Err(Diagnostic::new(
+                                        ts,
+                                        format!(
+                                            "expected ')' to end the cast, found {}",
+                                            other.describe()
+                                        ),
+                                    ))
+                                }
+                            }
+                        }
+                        let e = self.unary()?;
+                        let span = s.to(e.span);
+                        return Ok(Expr {
+                            kind: ExprKind::Cast(ty, Box::new(e)),
+                            span,
+                        });
+                    }
+                }
+                // Not a cast: rewind to the '('.
+                self.peeked = None;
+                self.lex.set_pos(before);
+                None
+            }
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.next()?;
+            let e = self.unary()?;
+            let span = s.to(e.span);
+            return Ok(Expr {
+                kind: ExprKind::Unary(op, Box::new(e)),
+                span,
+            });
+        }
+        self.postfix()
+    }
+
+    fn postfix(&mut self) -> Result<Expr, Diagnostic> {
+        let mut e = self.primary()?;
+        loop {
+            let (t, s) = self.peek()?;
+            match t {
+                Tok::Punct(p @ ("->" | ".")) => {
+                    self.next()?;
+                    let (t, fs) = self.next()?;
+                    let name = match t {
+                        Tok::Ident(n) => n,
+                        Tok::Int(n) if p == "." => n.to_string(),
+                        other => {
+                            return Err(Diagnostic::new(
+                                fs,
+                                format!(
+                                    "expected a field name after '{p}', found {}",
+                                    other.describe()
+                                ),
+                            ))
+                        }
+                    };
+                    let span = e.span.to(fs);
+                    e = Expr {
+                        kind: ExprKind::Field(Box::new(e), name, p == "->"),
+                        span,
+                    };
+                }
+                Tok::Punct("[") => {
+                    self.next()?;
+                    let saved = std::mem::replace(&mut self.no_div, false);
+                    let i = self.expr()?;
+                    self.no_div = saved;
+                    let end = self.expect("]", "to close the index")?;
+                    let span = e.span.to(end);
+                    e = Expr {
+                        kind: ExprKind::Index(Box::new(e), Box::new(i)),
+                        span,
+                    };
+                }
+                Tok::Punct(p @ ("++" | "--")) => {
+                    self.next()?;
+                    let span = e.span.to(s);
+                    let delta = if p == "++" { 1 } else { -1 };
+                    e = Expr {
+                        kind: ExprKind::IncDec(Box::new(e), delta, false),
+                        span,
+                    };
+                }
+                _ => return Ok(e),
+            }
+        }
+    }
+
+    fn list(&mut self, close: &'static str, what: &str) -> Result<(Vec<Expr>, Span), Diagnostic> {
+        let saved = std::mem::replace(&mut self.no_div, false);
+        let mut items = vec![];
+        if !self.is(close)? {
+            loop {
+                items.push(self.expr()?);
+                if !self.eat(",")? {
+                    break;
+                }
+            }
+        }
+        let (t, s) = self.peek()?;
+        if !matches!(t, Tok::Punct(p) if p == close) {
+            return Err(Diagnostic::new(
+                s,
+                format!(
+                    "expected ',' or '{close}' in {what}, found {}",
+                    t.describe()
+                ),
+            ));
+        }
+        self.next()?;
+        self.no_div = saved;
+        Ok((items, s))
+    }
+
+    fn primary(&mut self) -> Result<Expr, Diagnostic> {
+        let (t, s) = self.next()?;
+        let kind = match t {
+            Tok::Int(n) => ExprKind::Int(n),
+            Tok::Str(v) => ExprKind::Str(v),
+            Tok::Var(v) => ExprKind::Var(v),
+            Tok::Positional(n) => ExprKind::Positional(n),
+            Tok::Ident(name) => {
+                if self.is("(")? {
+                    self.next()?;
+                    let (args, end) = self.list(")", "the argument list")?;
+                    return Ok(Expr {
+                        kind: ExprKind::Call(name, args),
+                        span: s.to(end),
+                    });
+                }
+                ExprKind::Ident(name)
+            }
+            Tok::Map(name) => {
+                let name = format!("@{name}");
+                if self.is("[")? {
+                    self.next()?;
+                    let (keys, end) = self.list("]", "the map key")?;
+                    if keys.is_empty() {
+                        return Err(Diagnostic::new(end, "expected a map key inside '[]'"));
+                    }
+                    let span = s.to(end);
+                    return Ok(Expr {
+                        kind: ExprKind::Map(MapRef { name, keys, span }),
+                        span,
+                    });
+                }
+                ExprKind::Map(MapRef {
+                    name,
+                    keys: vec![],
+                    span: s,
+                })
+            }
+            Tok::Punct("(") => {
+                let (mut items, end) = self.list(")", "the parenthesized expression")?;
+                let span = s.to(end);
+                if items.len() == 1 {
+                    let mut e = items.remove(0);
+                    e.span = span;
+                    return Ok(e);
+                }
+                if items.is_empty() {
+                    return Err(Diagnostic::new(end, "expected an expression inside '()'"));
+                }
+                ExprKind::Tuple(items)
+            }
+            other => {
+                return Err(Diagnostic::new(
+                    s,
+                    format!("expected an expression, found {}", other.describe()),
+                ))
+            }
+        };
+        Ok(Expr { kind, span: s })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &str) -> (usize, usize, String) {
+        let d = parse(src).unwrap_err();
+        let (l, c) = d.line_col(src);
+        (l, c, d.message)
+    }
+
+    #[test]
+    fn probes_with_several_attach_points_and_predicates() {
+        let p = parse(
+            "BEGIN { } tracepoint:syscalls:sys_enter_read,tracepoint:syscalls:sys_enter_write /pid == 1 && ($x/2) > 0/ { @[comm] = count(); }",
+        )
+        .unwrap();
+        assert_eq!(p.probes.len(), 2);
+        assert_eq!(p.probes[1].attach.len(), 2);
+        assert_eq!(
+            p.probes[1].attach[1].0,
+            "tracepoint:syscalls:sys_enter_write"
+        );
+        assert!(p.probes[1].predicate.is_some());
+    }
+
+    #[test]
+    fn precedence_follows_c() {
+        let p = parse("BEGIN { $x = 1 + 2 * 3 << 1 == 14 ? 5 : 6; }").unwrap();
+        let StmtKind::AssignVar { value, .. } = &p.probes[0].body[0].kind else {
+            panic!()
+        };
+        let ExprKind::Ternary(c, _, _) = &value.kind else {
+            panic!()
+        };
+        let ExprKind::Binary(BinOp::Eq, l, _) = &c.kind else {
+            panic!()
+        };
+        assert!(matches!(l.kind, ExprKind::Binary(BinOp::Shl, _, _)));
+    }
+
+    #[test]
+    fn statements_and_postfix() {
+        let p = parse(
+            "i:s:1 { if (args->x > 1) { @a++; } else if (1) { $v += 2 } else { delete(@m[1, \"s\"]); } unroll(3) { @b[(uint32)pid] = hist(2); } }",
+        )
+        .unwrap();
+        assert_eq!(p.probes[0].body.len(), 2);
+    }
+
+    #[test]
+    fn missing_semicolon_is_positioned() {
+        assert_eq!(
+            err("BEGIN {\n  @x = 1\n  @y = 2; }"),
+            (
+                3,
+                3,
+                "expected ';' or '}' after the statement, found '@y'".into()
+            )
+        );
+    }
+
+    #[test]
+    fn missing_expression_is_positioned() {
+        assert_eq!(
+            err("BEGIN { @x = ; }"),
+            (1, 14, "expected an expression, found ';'".into())
+        );
+    }
+
+    #[test]
+    fn missing_block_is_positioned() {
+        assert_eq!(
+            err("BEGIN printf(\"x\")"),
+            (
+                1,
+                7,
+                "expected '{' to start the probe's block, or ',' before another attach point, found 'printf'".into()
+            )
+        );
+    }
+
+    #[test]
+    fn unclosed_call_is_positioned() {
+        assert_eq!(
+            err("BEGIN { printf(\"%d\", 1 }"),
+            (
+                1,
+                24,
+                "expected ',' or ')' in the argument list, found '}'".into()
+            )
+        );
+    }
+
+    #[test]
+    fn unsupported_constructs_say_so() {
+        assert_eq!(
+            err("#define X 1\nBEGIN {}").2,
+            "not supported yet: preprocessor directives"
+        );
+        assert!(parse("#!/usr/bin/env bpftrace\n#include <linux/sched.h>\nBEGIN {}").is_ok());
+        assert_eq!(
+            err("BEGIN { for ($i : 0..3) {} }").2,
+            "not supported yet: 'for' loops"
+        );
+    }
+}

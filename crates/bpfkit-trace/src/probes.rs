@@ -1,0 +1,426 @@
+//! Attach points: what `tracepoint:syscalls:sys_enter_*` names, expanded against tracefs,
+//! and the tracepoint record layouts from tracefs `format` files.
+
+use std::path::Path;
+
+use crate::diag::{Diagnostic, Span};
+
+/// One concrete probe after wildcard expansion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// Runs once before anything else.
+    Begin,
+    /// Runs once at exit.
+    End,
+    /// A timer on one CPU, every `period_ns`.
+    Interval {
+        /// Period in nanoseconds.
+        period_ns: u64,
+    },
+    /// A timer on every CPU: `profile:hz:99` (a frequency) or `profile:ms:10` (a period).
+    Profile {
+        /// Period in nanoseconds, or samples per second when `frequency`.
+        sample: u64,
+        /// `sample` is a frequency.
+        frequency: bool,
+    },
+    /// `rawtracepoint:name`: the tracepoint's raw arguments as `arg0`..`argN`.
+    RawTracepoint {
+        /// Tracepoint name (`sys_enter`).
+        name: String,
+    },
+    /// `tracepoint:category:name`.
+    Tracepoint {
+        /// Category (`syscalls`).
+        category: String,
+        /// Event (`sys_enter_openat`).
+        name: String,
+    },
+    /// `uprobe:binary:function` or `uretprobe:...`.
+    Uprobe {
+        /// Binary path as written.
+        binary: String,
+        /// Symbol.
+        function: String,
+        /// A return probe.
+        ret: bool,
+    },
+}
+
+/// A probe with the name bpftrace's `probe` builtin gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// What to attach.
+    pub kind: ProbeKind,
+    /// The full name (`tracepoint:syscalls:sys_enter_read`).
+    pub name: String,
+}
+
+/// Expands one attach point as written into concrete probes.
+pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
+    if point == "BEGIN" || point == "END" {
+        let kind = if point == "BEGIN" {
+            ProbeKind::Begin
+        } else {
+            ProbeKind::End
+        };
+        return Ok(vec![Probe {
+            kind,
+            name: point.to_string(),
+        }]);
+    }
+    let (provider, rest) = point.split_once(':').ok_or_else(|| {
+        Diagnostic::new(
+            span,
+            format!("unknown probe '{point}': expected BEGIN, END or provider:target"),
+        )
+    })?;
+    match provider {
+        "tracepoint" | "t" => {
+            let (category, name) = rest.split_once(':').ok_or_else(|| {
+                Diagnostic::new(
+                    span,
+                    "expected tracepoint:<category>:<name> (e.g. tracepoint:syscalls:sys_enter_read)",
+                )
+            })?;
+            let found = list_tracepoints(category, name).map_err(|e| Diagnostic::new(span, e))?;
+            if found.is_empty() {
+                return Err(Diagnostic::new(
+                    span,
+                    format!("no tracepoint matches '{category}:{name}'"),
+                ));
+            }
+            Ok(found
+                .into_iter()
+                .map(|(category, name)| Probe {
+                    name: format!("tracepoint:{category}:{name}"),
+                    kind: ProbeKind::Tracepoint { category, name },
+                })
+                .collect())
+        }
+        "interval" | "i" => {
+            let (unit, n) = rest.split_once(':').ok_or_else(|| {
+                Diagnostic::new(span, "expected interval:<unit>:<count> (e.g. interval:s:1)")
+            })?;
+            let n: u64 = n.parse().map_err(|_| {
+                Diagnostic::new(span, format!("expected a number of {unit}, found '{n}'"))
+            })?;
+            let period_ns = match unit {
+                "s" => n.checked_mul(1_000_000_000),
+                "ms" => n.checked_mul(1_000_000),
+                "us" => n.checked_mul(1_000),
+                "hz" if n > 0 => Some(1_000_000_000 / n),
+                _ => None,
+            }
+            .filter(|&p| p > 0)
+            .ok_or_else(|| {
+                Diagnostic::new(
+                    span,
+                    format!("bad interval '{unit}:{n}': expected a unit s, ms, us or hz and a count > 0"),
+                )
+            })?;
+            Ok(vec![Probe {
+                kind: ProbeKind::Interval { period_ns },
+                name: format!("interval:{unit}:{n}"),
+            }])
+        }
+        "rawtracepoint" | "rt" => {
+            let name = rest.rsplit(':').next().unwrap_or(rest);
+            if name.is_empty() || name.contains(['*', '?']) {
+                return Err(Diagnostic::unsupported(span, "rawtracepoint wildcards"));
+            }
+            Ok(vec![Probe {
+                kind: ProbeKind::RawTracepoint {
+                    name: name.to_string(),
+                },
+                name: format!("rawtracepoint:{name}"),
+            }])
+        }
+        "profile" | "p" => {
+            let (unit, n) = rest.split_once(':').ok_or_else(|| {
+                Diagnostic::new(span, "expected profile:<unit>:<count> (e.g. profile:hz:99)")
+            })?;
+            let n: u64 = n.parse().map_err(|_| {
+                Diagnostic::new(span, format!("expected a number of {unit}, found '{n}'"))
+            })?;
+            let (sample, frequency) = match unit {
+                "hz" => (Some(n), true),
+                "s" => (n.checked_mul(1_000_000_000), false),
+                "ms" => (n.checked_mul(1_000_000), false),
+                "us" => (n.checked_mul(1_000), false),
+                _ => (None, false),
+            };
+            let sample = sample.filter(|&s| s > 0).ok_or_else(|| {
+                Diagnostic::new(
+                    span,
+                    format!(
+                        "bad profile '{unit}:{n}': expected a unit hz, s, ms or us and a count > 0"
+                    ),
+                )
+            })?;
+            Ok(vec![Probe {
+                kind: ProbeKind::Profile { sample, frequency },
+                name: format!("profile:{unit}:{n}"),
+            }])
+        }
+        "uprobe" | "u" | "uretprobe" | "ur" => {
+            let ret = provider.starts_with("ur");
+            let (binary, function) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| Diagnostic::new(span, "expected uprobe:<binary>:<function>"))?;
+            if binary.is_empty() || function.is_empty() || function.contains(['*', '?', '+']) {
+                return Err(Diagnostic::unsupported(
+                    span,
+                    "uprobe wildcards, offsets and probes without a binary",
+                ));
+            }
+            let long = if ret { "uretprobe" } else { "uprobe" };
+            Ok(vec![Probe {
+                kind: ProbeKind::Uprobe {
+                    binary: binary.to_string(),
+                    function: function.to_string(),
+                    ret,
+                },
+                name: format!("{long}:{binary}:{function}"),
+            }])
+        }
+        "kprobe" | "k" | "kretprobe" | "kr" | "kfunc" | "kretfunc" | "fentry" | "fexit" | "f"
+        | "fr" | "usdt" | "U" | "software" | "s" | "hardware" | "h" | "watchpoint" | "w"
+        | "asyncwatchpoint" | "iter" | "it" => Err(Diagnostic::unsupported(
+            span,
+            format!("'{provider}' probes"),
+        )),
+        _ => Err(Diagnostic::new(
+            span,
+            format!("unknown probe provider '{provider}'"),
+        )),
+    }
+}
+
+/// Shell-style match with `*` and `?`.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn rec(p: &[u8], t: &[u8]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') => (0..=t.len()).any(|i| rec(&p[1..], &t[i..])),
+            Some(b'?') => !t.is_empty() && rec(&p[1..], &t[1..]),
+            Some(&c) => t.first() == Some(&c) && rec(&p[1..], &t[1..]),
+        }
+    }
+    rec(pattern.as_bytes(), text.as_bytes())
+}
+
+fn events_dir() -> Result<std::path::PathBuf, String> {
+    Ok(bpfkit::sys::tracefs::tracefs_dir()?.join("events"))
+}
+
+fn sorted_dirs(dir: &Path) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Tracepoints whose category and name match the globs, sorted.
+pub fn list_tracepoints(category: &str, name: &str) -> Result<Vec<(String, String)>, String> {
+    let events = events_dir()?;
+    let mut out = vec![];
+    for cat in sorted_dirs(&events)? {
+        if !glob(category, &cat) {
+            continue;
+        }
+        for ev in sorted_dirs(&events.join(&cat))? {
+            if glob(name, &ev) {
+                out.push((cat.clone(), ev));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One field of a tracepoint record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Name.
+    pub name: String,
+    /// The C type as tracefs spells it (`const char *`).
+    pub c_type: String,
+    /// Offset in the record.
+    pub offset: u16,
+    /// Size in bytes.
+    pub size: u16,
+    /// Whether bpftrace treats it as signed.
+    pub signed: bool,
+    /// What the field holds.
+    pub kind: FieldKind,
+}
+
+/// The shape of a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// An integer (or a pointer, read as an integer).
+    Int,
+    /// A `char name[N]` array: a string in the record.
+    CharArray,
+    /// `__data_loc char[]`: a u32 with the string's offset (low 16 bits) in the record.
+    DataLocStr,
+    /// Anything else (struct arrays, ...).
+    Other,
+}
+
+/// Parses a tracefs `format` file's field lines (common_* fields included).
+pub fn parse_format(text: &str) -> Vec<Field> {
+    let mut out = vec![];
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix("field:") else {
+            continue;
+        };
+        let mut parts = rest.split(';').map(str::trim);
+        let Some(decl) = parts.next() else { continue };
+        let mut offset = None;
+        let mut size = None;
+        let mut signed_flag = false;
+        for p in parts {
+            if let Some(v) = p.strip_prefix("offset:") {
+                offset = v.parse().ok();
+            } else if let Some(v) = p.strip_prefix("size:") {
+                size = v.parse().ok();
+            } else if let Some(v) = p.strip_prefix("signed:") {
+                signed_flag = v == "1";
+            }
+        }
+        let (Some(offset), Some(size)) = (offset, size) else {
+            continue;
+        };
+        // "const char * filename", "char comm[16]", "__data_loc char[] name".
+        let (c_type, name, array) = match decl.rfind([' ', '*']) {
+            Some(i) => {
+                let (t, n) = decl.split_at(i + 1);
+                let (n, array) = match n.find('[') {
+                    Some(j) => (&n[..j], true),
+                    None => (n, false),
+                };
+                (t.trim().to_string(), n.trim().to_string(), array)
+            }
+            None => continue,
+        };
+        let kind = if c_type.starts_with("__data_loc") {
+            if c_type.contains("char") {
+                FieldKind::DataLocStr
+            } else {
+                FieldKind::Other
+            }
+        } else if array {
+            if c_type == "char" || c_type.ends_with(" char") {
+                FieldKind::CharArray
+            } else {
+                FieldKind::Other
+            }
+        } else {
+            FieldKind::Int
+        };
+        // Syscall records keep every argument in 8 bytes, but bpftrace reads a field by its
+        // C type (`int dfd` is 4 bytes, sign-extended; `umode_t mode` 2 bytes).
+        let size = match (kind, c_type_size(&c_type)) {
+            (FieldKind::Int, Some(n)) => n.min(size),
+            _ => size,
+        };
+        let named_signed = !c_type.contains('*')
+            && !c_type.contains("unsigned")
+            && matches!(
+                c_type.rsplit(' ').next().unwrap_or(""),
+                "int" | "long" | "short" | "char" | "pid_t" | "s8" | "s16" | "s32" | "s64"
+            );
+        out.push(Field {
+            name,
+            c_type,
+            offset,
+            size,
+            signed: signed_flag || named_signed,
+            kind,
+        });
+    }
+    out
+}
+
+/// Size of the C integer types tracepoint formats use, where the name fixes it.
+fn c_type_size(c_type: &str) -> Option<u16> {
+    if c_type.contains('*') {
+        return Some(8);
+    }
+    let base = c_type
+        .trim_start_matches("const ")
+        .trim_start_matches("volatile ")
+        .trim();
+    Some(match base {
+        "char" | "unsigned char" | "signed char" | "u8" | "s8" | "__u8" | "__s8" | "bool" => 1,
+        "short" | "unsigned short" | "short int" | "short unsigned int" | "u16" | "s16"
+        | "__u16" | "__s16" | "umode_t" => 2,
+        "int" | "unsigned int" | "signed int" | "unsigned" | "u32" | "s32" | "__u32" | "__s32"
+        | "pid_t" | "uid_t" | "gid_t" | "qid_t" | "key_serial_t" | "clockid_t" | "mqd_t"
+        | "rwf_t" | "key_t" | "timer_t" => 4,
+        _ => return None,
+    })
+}
+
+/// Reads the record layout of `category:name` from tracefs.
+pub fn tracepoint_format(category: &str, name: &str) -> Result<Vec<Field>, String> {
+    let path = events_dir()?.join(category).join(name).join("format");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    Ok(parse_format(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_like_a_shell() {
+        assert!(glob("sys_enter_*", "sys_enter_read"));
+        assert!(glob("*read", "sys_enter_read"));
+        assert!(!glob("sys_exit_*", "sys_enter_read"));
+        assert!(glob("sys_?nter_read", "sys_enter_read"));
+    }
+
+    #[test]
+    fn format_fields_are_parsed() {
+        let text = "name: x\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;\n\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;\n\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\tfield:__data_loc char[] name;\toffset:40;\tsize:4;\tsigned:0;\n";
+        let f = parse_format(text);
+        assert_eq!(f.len(), 5);
+        assert_eq!(
+            (f[1].name.as_str(), f[1].size, f[1].signed),
+            ("dfd", 4, true)
+        );
+        assert_eq!(
+            (f[2].name.as_str(), f[2].kind),
+            ("filename", FieldKind::Int)
+        );
+        assert_eq!(
+            (f[3].name.as_str(), f[3].kind),
+            ("comm", FieldKind::CharArray)
+        );
+        assert_eq!(
+            (f[4].name.as_str(), f[4].kind),
+            ("name", FieldKind::DataLocStr)
+        );
+    }
+
+    #[test]
+    fn unsupported_providers_say_so() {
+        let e = expand("kprobe:do_sys_open", Span::new(0, 18)).unwrap_err();
+        assert_eq!(e.message, "not supported yet: 'kprobe' probes");
+        let p = expand("interval:ms:250", Span::default()).unwrap();
+        assert_eq!(
+            p[0].kind,
+            ProbeKind::Interval {
+                period_ns: 250_000_000
+            }
+        );
+    }
+}

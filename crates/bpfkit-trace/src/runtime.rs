@@ -1,0 +1,846 @@
+//! Running a compiled program: maps and programs created through `bpfkit`'s syscall layer,
+//! probes attached (perf events for tracepoints, intervals and uprobes; `BEGIN`/`END` run
+//! once with `BPF_PROG_TEST_RUN`), events read from a ring buffer and printed as bpftrace
+//! prints them.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bpfkit::readers::RingBuf;
+use bpfkit::sys::{self, perf_event, tracefs};
+use bpfkit_obj::insn::{disassemble, Insn, Symbolizer};
+
+use crate::codegen::{compile, CompileOptions, JOIN_BUF_REF, RINGBUF_REF};
+use crate::format::{decode_args, format as format_printf};
+use crate::output::{self, OutputFormat};
+use crate::probes::ProbeKind;
+use crate::types::{event, Compiled};
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `-f`.
+    pub format: OutputFormat,
+    /// `-p PID`: uprobes only in this process; stop when it exits.
+    pub pid: Option<i32>,
+    /// `-c CMD`: start CMD once probes are attached, stop when it exits.
+    pub command: Option<String>,
+    /// `--dry-run`: print the instructions instead of loading.
+    pub dry_run: bool,
+    /// Positional parameters (`$1`, `str($2)`, `$#`).
+    pub params: Vec<String>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// The program text is wrong or outside the supported subset (already rendered with
+    /// line, column and caret).
+    #[error("{0}")]
+    Compile(String),
+    /// The kernel refused a map or program.
+    #[error("{what}: {message}")]
+    Kernel {
+        /// What was being done.
+        what: String,
+        /// The error and, for program loads, the end of the verifier log.
+        message: String,
+    },
+    /// Writing output or starting the command failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> TraceError {
+    let what = what.into();
+    move |source| TraceError::Io { what, source }
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction with a handler that only stores to an atomic, which
+        // is async-signal-safe.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live out-parameter.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The `-c` child, forked and held before `exec` until probes are attached; killed if
+/// dropped early.
+struct GatedChild {
+    pid: libc::pid_t,
+    gate: Option<OwnedFd>,
+    reaped: bool,
+}
+
+impl GatedChild {
+    fn spawn(cmd: &str) -> Result<Self, TraceError> {
+        let words: Vec<CString> = cmd
+            .split_whitespace()
+            .map(|w| CString::new(w).map_err(|_| std::io::Error::other("NUL byte in -c")))
+            .collect::<Result<_, _>>()
+            .map_err(io_err("-c"))?;
+        if words.is_empty() {
+            return Err(io_err("-c")(std::io::Error::other("empty command")));
+        }
+        let mut argv: Vec<*const libc::c_char> = words.iter().map(|w| w.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut fds = [0; 2];
+        // SAFETY: `fds` is a live 2-element array for pipe2 to fill.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io_err("pipe")(std::io::Error::last_os_error()));
+        }
+        // SAFETY: pipe2 returned two new fds that nothing else owns.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let write_fd = write.as_raw_fd();
+        // SAFETY: fork(2); the child below only calls async-signal-safe functions (read,
+        // execvp, _exit) on memory prepared before the fork.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io_err("fork")(std::io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            // SAFETY: in the child: wait for the parent's byte (or EOF), then exec; argv
+            // is a NULL-terminated array of live C strings.
+            unsafe {
+                libc::close(write_fd);
+                let mut b = 0u8;
+                libc::read(read.as_raw_fd(), (&mut b as *mut u8).cast(), 1);
+                libc::execvp(argv[0], argv.as_ptr());
+                libc::_exit(127);
+            }
+        }
+        drop(read);
+        Ok(Self {
+            pid,
+            gate: Some(write),
+            reaped: false,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    fn release(&mut self) {
+        // Closing our end wakes the child's read with EOF.
+        self.gate = None;
+    }
+
+    fn exited(&mut self) -> bool {
+        if !self.reaped {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child with a live status out-parameter.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+            self.reaped = r == self.pid || r < 0;
+        }
+        self.reaped
+    }
+}
+
+impl Drop for GatedChild {
+    fn drop(&mut self) {
+        self.gate = None;
+        if !self.exited() {
+            // SAFETY: signalling and reaping our own, not yet reaped, child.
+            unsafe {
+                libc::kill(self.pid, libc::SIGTERM);
+                let mut status = 0;
+                libc::waitpid(self.pid, &mut status, 0);
+            }
+        }
+    }
+}
+
+/// Names map references in `--dry-run` output.
+struct MapNames<'a>(&'a Compiled);
+
+impl Symbolizer for MapNames<'_> {
+    fn imm64_name(&self, first: &Insn, _second: &Insn, imm: u64) -> Option<String> {
+        if first.src_reg != bpfkit_obj::insn::opcode::BPF_PSEUDO_MAP_FD {
+            return None;
+        }
+        let idx = imm as u32;
+        if idx == RINGBUF_REF {
+            return Some("map[events]".into());
+        }
+        if idx == JOIN_BUF_REF {
+            return Some("map[join_buf]".into());
+        }
+        self.0
+            .maps
+            .get(idx as usize)
+            .map(|m| format!("map[{}]", m.name))
+    }
+}
+
+/// `--dry-run`: each probe's instructions in the verifier's syntax.
+pub fn dry_run(compiled: &Compiled) -> String {
+    let mut out = String::new();
+    for p in &compiled.programs {
+        out.push_str(&format!("{}:\n", p.probe.name));
+        match disassemble(&p.insns, &MapNames(compiled)) {
+            Ok(text) => out.push_str(&text),
+            Err(e) => out.push_str(&format!("  <{e}>\n")),
+        }
+    }
+    out
+}
+
+struct Loaded {
+    maps: Vec<OwnedFd>,
+    ring_fd: OwnedFd,
+    /// Kept open for the programs that reference it.
+    #[allow(dead_code)]
+    join_fd: OwnedFd,
+    progs: Vec<OwnedFd>,
+}
+
+const RINGBUF_SIZE: u32 = 1 << 20;
+const BPF_MAP_TYPE_HASH: u32 = 1;
+const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+
+fn object_name(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(15)
+        .collect()
+}
+
+fn program_type(kind: &ProbeKind) -> u32 {
+    match kind {
+        // RAW_TRACEPOINT; BEGIN and END run by BPF_PROG_TEST_RUN.
+        ProbeKind::Begin | ProbeKind::End | ProbeKind::RawTracepoint { .. } => 17,
+        ProbeKind::Tracepoint { .. } => 5,
+        ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => 7, // PERF_EVENT
+        ProbeKind::Uprobe { .. } => 2,                               // KPROBE
+    }
+}
+
+/// The statement whose code holds the instruction the verifier stopped at (the last
+/// `N: (..)` line of its log).
+fn rejected_span(p: &crate::types::CompiledProgram, log: &str) -> Option<crate::diag::Span> {
+    let insn: usize = log.lines().rev().find_map(|l| {
+        let (n, rest) = l.split_once(": ")?;
+        rest.starts_with('(').then(|| n.trim().parse().ok())?
+    })?;
+    p.spans
+        .iter()
+        .take_while(|(at, _)| *at <= insn)
+        .last()
+        .map(|(_, span)| *span)
+}
+
+fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceError> {
+    let kernel = |what: String| {
+        move |e: sys::SyscallError| TraceError::Kernel {
+            what,
+            message: e.to_string(),
+        }
+    };
+    // BTF for keys and values makes `bpftool map dump` readable; maps go without it on
+    // kernels that refuse it.
+    let btf = crate::map_btf::build(&compiled.maps)
+        .and_then(|b| sys::btf_load(&b.bytes).ok().map(|fd| (fd, b.ids)));
+    let mut maps = vec![];
+    for (i, m) in compiled.maps.iter().enumerate() {
+        let name = format!("AT_{}", m.name.trim_start_matches('@'));
+        let mut attr = sys::MapCreateAttr {
+            map_type: BPF_MAP_TYPE_HASH,
+            key_size: m.key_size() as u32,
+            value_size: m.kind.value_size() as u32,
+            max_entries: m.max_entries(),
+            name: &object_name(&name),
+            ..Default::default()
+        };
+        let with_btf = btf.as_ref().map(|(fd, ids)| {
+            let mut a = attr.clone();
+            a.btf_fd = Some(fd.as_fd());
+            (a.btf_key_type_id, a.btf_value_type_id) = ids[i];
+            a
+        });
+        let fd = match with_btf.map(|a| sys::map_create(&a)) {
+            Some(Ok(fd)) => fd,
+            _ => {
+                attr.btf_fd = None;
+                sys::map_create(&attr).map_err(kernel(format!("create map {}", m.name)))?
+            }
+        };
+        maps.push(fd);
+    }
+    let ring_fd = sys::map_create(&sys::MapCreateAttr {
+        map_type: BPF_MAP_TYPE_RINGBUF,
+        max_entries: RINGBUF_SIZE,
+        name: "events",
+        ..Default::default()
+    })
+    .map_err(kernel("create the event ring buffer".into()))?;
+    let join_fd = sys::map_create(&sys::MapCreateAttr {
+        map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+        key_size: 4,
+        value_size: crate::types::JOIN_RECORD,
+        max_entries: 1,
+        name: "join_buf",
+        ..Default::default()
+    })
+    .map_err(kernel("create the join() buffer".into()))?;
+    let mut progs = vec![];
+    for p in &compiled.programs {
+        let mut insns = p.insns.clone();
+        for &(slot, idx) in &p.map_refs {
+            let fd = if idx == RINGBUF_REF {
+                ring_fd.as_raw_fd()
+            } else if idx == JOIN_BUF_REF {
+                join_fd.as_raw_fd()
+            } else {
+                maps[idx as usize].as_raw_fd()
+            };
+            insns[slot].imm = fd;
+        }
+        let raw: Vec<u64> = insns
+            .iter()
+            .map(|i| u64::from_ne_bytes(i.to_bytes()))
+            .collect();
+        let (fd, _) = sys::prog_load(&sys::ProgLoadAttr {
+            prog_type: program_type(&p.probe.kind),
+            insns: &raw,
+            license: c"GPL",
+            name: &object_name(&p.probe.name),
+            ..Default::default()
+        })
+        .map_err(|e| {
+            let log: Vec<&str> = e.verifier_log.lines().collect();
+            let tail = log[log.len().saturating_sub(12)..].join("\n");
+            let at = rejected_span(p, &e.verifier_log).map_or_else(String::new, |span| {
+                crate::diag::Diagnostic::new(
+                    span,
+                    format!("the kernel's verifier rejected this ({})", e.source),
+                )
+                .render(file, source)
+            });
+            TraceError::Kernel {
+                what: format!("the kernel rejected the program for probe {}", p.probe.name),
+                message: format!("{}\n{at}verifier log (end):\n{tail}", e.source),
+            }
+        })?;
+        progs.push(fd);
+    }
+    Ok(Loaded {
+        maps,
+        ring_fd,
+        join_fd,
+        progs,
+    })
+}
+
+fn attach(
+    kind: &ProbeKind,
+    name: &str,
+    prog: &OwnedFd,
+    pid: Option<i32>,
+) -> Result<Vec<OwnedFd>, TraceError> {
+    let fail = |what: &str, e: String| TraceError::Kernel {
+        what: format!("attach {name}: {what}"),
+        message: e,
+    };
+    let (attr, pid, cpu, _path) = match kind {
+        ProbeKind::Begin | ProbeKind::End => return Ok(vec![]),
+        ProbeKind::RawTracepoint { name: tp } => {
+            let c = CString::new(tp.as_str())
+                .map_err(|_| fail("name", "contains a NUL byte".into()))?;
+            let link = sys::raw_tracepoint_open(Some(&c), prog.as_fd())
+                .map_err(|e| fail("BPF_RAW_TRACEPOINT_OPEN", e.to_string()))?;
+            return Ok(vec![link]);
+        }
+        ProbeKind::Profile { sample, frequency } => {
+            let mut attr = perf_event::PerfEventAttr::new(
+                perf_event::PERF_TYPE_SOFTWARE,
+                perf_event::PERF_COUNT_SW_CPU_CLOCK,
+            );
+            attr.sample_period = *sample;
+            if *frequency {
+                attr.flags |= perf_event::ATTR_FLAG_FREQ;
+            }
+            let cpus = bpfkit::programs::perf_event::online_cpus()
+                .map_err(|e| fail("online CPUs", e.to_string()))?;
+            let mut events = vec![];
+            for cpu in cpus {
+                let event = perf_event::perf_event_open(&attr, -1, cpu as i32, None)
+                    .map_err(|e| fail("perf_event_open", e.to_string()))?;
+                perf_event::perf_event_set_bpf(event.as_fd(), prog.as_fd())
+                    .map_err(|e| fail("PERF_EVENT_IOC_SET_BPF", e.to_string()))?;
+                perf_event::perf_event_enable(event.as_fd())
+                    .map_err(|e| fail("enable", e.to_string()))?;
+                events.push(event);
+            }
+            return Ok(events);
+        }
+        ProbeKind::Tracepoint { category, name } => {
+            let id = tracefs::tracepoint_id(category, name)
+                .map_err(|e| fail("tracepoint id", e.to_string()))?;
+            let mut attr = perf_event::PerfEventAttr::new(perf_event::PERF_TYPE_TRACEPOINT, id);
+            attr.sample_period = 1;
+            attr.wakeup_events = 1;
+            (attr, -1, 0, None)
+        }
+        ProbeKind::Interval { period_ns } => {
+            let mut attr = perf_event::PerfEventAttr::new(
+                perf_event::PERF_TYPE_SOFTWARE,
+                perf_event::PERF_COUNT_SW_CPU_CLOCK,
+            );
+            attr.sample_period = *period_ns;
+            (attr, -1, 0, None)
+        }
+        ProbeKind::Uprobe {
+            binary,
+            function,
+            ret,
+        } => {
+            let path = bpfkit::programs::uprobe::resolve_binary(binary, pid)
+                .or_else(|| library_by_short_name(binary))
+                .ok_or_else(|| fail("find binary", format!("no such file: {binary}")))?;
+            let offset = bpfkit::programs::uprobe::symbol_file_offset(&path, function)
+                .map_err(|e| fail("find symbol", e))?;
+            let pmu = perf_event::dynamic_pmu_type("uprobe")
+                .ok_or_else(|| fail("uprobe PMU", "the kernel has no uprobe PMU".into()))?;
+            let c_path = CString::new(path.as_os_str().as_encoded_bytes())
+                .map_err(|_| fail("binary path", "contains a NUL byte".into()))?;
+            let mut attr = perf_event::PerfEventAttr::new(pmu, 0);
+            if *ret {
+                attr.config |= 1 << perf_event::pmu_format_bit("uprobe", "retprobe").unwrap_or(0);
+            }
+            attr.config1 = perf_event::c_str_addr(&c_path);
+            attr.config2 = offset;
+            let (p, c) = match pid {
+                Some(p) => (p, -1),
+                None => (-1, 0),
+            };
+            (attr, p, c, Some(c_path))
+        }
+    };
+    let event = perf_event::perf_event_open(&attr, pid, cpu, None)
+        .map_err(|e| fail("perf_event_open", e.to_string()))?;
+    perf_event::perf_event_set_bpf(event.as_fd(), prog.as_fd())
+        .map_err(|e| fail("PERF_EVENT_IOC_SET_BPF", e.to_string()))?;
+    perf_event::perf_event_enable(event.as_fd()).map_err(|e| fail("enable", e.to_string()))?;
+    Ok(vec![event])
+}
+
+/// `libc` → the first `libc.so*` in the usual library directories, as bpftrace finds
+/// `uprobe:libc:fn`.
+fn library_by_short_name(name: &str) -> Option<std::path::PathBuf> {
+    if name.contains('/') {
+        return None;
+    }
+    let dirs = [
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib/aarch64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/lib64",
+        "/usr/lib64",
+        "/lib",
+        "/usr/lib",
+    ];
+    let prefix = format!("{name}.so");
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            continue;
+        };
+        let mut found: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            // `libc.so` is often a linker script: only ELF files.
+            .filter(|p| {
+                let mut magic = [0u8; 4];
+                std::fs::File::open(p)
+                    .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                    .is_ok()
+                    && magic == *b"\x7fELF"
+            })
+            .collect();
+        found.sort();
+        if let Some(p) = found.into_iter().next() {
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// Every entry of the (non-per-CPU) hash map `fd`, created by this runtime with exactly
+/// `key_size` and `value_size`.
+fn read_map(fd: &OwnedFd, key_size: usize, value_size: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = vec![];
+    let mut key: Option<Vec<u8>> = None;
+    loop {
+        let mut next = vec![0u8; key_size];
+        // SAFETY: `next` holds the map's key size (the map was created with `key_size`).
+        match unsafe { sys::map_get_next_key(fd.as_fd(), key.as_deref(), &mut next) } {
+            Ok(true) => {}
+            _ => break,
+        }
+        let mut value = vec![0u8; value_size];
+        // SAFETY: `value` holds the value size of this non-per-CPU map (created with
+        // `value_size`), all the kernel writes.
+        if let Ok(true) = unsafe { sys::map_lookup_elem(fd.as_fd(), &next, &mut value, 0) } {
+            out.push((next.clone(), value));
+        }
+        key = Some(next);
+        if out.len() > 1 << 22 {
+            break;
+        }
+    }
+    out
+}
+
+struct Session<'a, W: Write> {
+    compiled: &'a Compiled,
+    loaded: &'a Loaded,
+    out: W,
+    format: OutputFormat,
+    done: bool,
+}
+
+impl<W: Write> Session<'_, W> {
+    fn write(&mut self, s: &str) -> Result<(), TraceError> {
+        self.out
+            .write_all(s.as_bytes())
+            .map_err(io_err("write output"))
+    }
+
+    fn map_text(&self, idx: usize) -> String {
+        self.map_text_with(idx, 0, 0)
+    }
+
+    fn map_text_with(&self, idx: usize, top: usize, div: u64) -> String {
+        let info = &self.compiled.maps[idx];
+        let raw = read_map(
+            &self.loaded.maps[idx],
+            info.key_size() as usize,
+            info.kind.value_size() as usize,
+        );
+        output::map_top(info, &raw, self.format, top, div)
+    }
+
+    fn handle(&mut self, data: &[u8]) -> Result<(), TraceError> {
+        if self.done {
+            return Ok(());
+        }
+        let Some(id) = data
+            .get(..8)
+            .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+        else {
+            return Ok(());
+        };
+        let (kind, index) = (id >> 32, (id & 0xffff_ffff) as usize);
+        match kind {
+            event::PRINTF => {
+                if let Some(spec) = self.compiled.printfs.get(index) {
+                    let args = decode_args(&spec.args, &data[8..]);
+                    let text = output::printf(&format_printf(spec, &args), self.format);
+                    self.write(&text)?;
+                }
+            }
+            event::PRINT if index < self.compiled.maps.len() => {
+                let word = |at: usize| {
+                    data.get(at..at + 8)
+                        .map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+                };
+                let text = self.map_text_with(index, word(8) as usize, word(16));
+                self.write(&text)?;
+            }
+            event::JOIN => {
+                let delim = self
+                    .compiled
+                    .join_delims
+                    .get(index)
+                    .cloned()
+                    .unwrap_or_default();
+                let args: Vec<String> = data[8..]
+                    .chunks(crate::types::STR_LEN as usize)
+                    .map(crate::format::c_string)
+                    .take_while(|a| !a.is_empty())
+                    .collect();
+                let text = output::join(&args.join(&delim), self.format);
+                self.write(&text)?;
+            }
+            event::TIME => {
+                if let Some(fmt) = self.compiled.time_formats.get(index) {
+                    let text = output::printf(&local_time(fmt), self.format);
+                    self.write(&text)?;
+                }
+            }
+            event::CLEAR | event::ZERO if index < self.compiled.maps.len() => {
+                let info = &self.compiled.maps[index];
+                let fd = &self.loaded.maps[index];
+                let raw = read_map(
+                    fd,
+                    info.key_size() as usize,
+                    info.kind.value_size() as usize,
+                );
+                for (k, v) in raw {
+                    if kind == event::CLEAR {
+                        let _ = sys::map_delete_elem(fd.as_fd(), &k);
+                    } else {
+                        let zero = vec![0u8; v.len()];
+                        let _ = sys::map_update_elem(fd.as_fd(), &k, &zero, 0);
+                    }
+                }
+            }
+            event::EXIT => self.done = true,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, ring: &mut RingBuf) -> Result<(), TraceError> {
+        let mut events = vec![];
+        ring.consume(|d| events.push(d.to_vec()))
+            .map_err(|e| TraceError::Kernel {
+                what: "read events".into(),
+                message: e.to_string(),
+            })?;
+        for e in events {
+            self.handle(&e)?;
+        }
+        self.out.flush().map_err(io_err("flush output"))
+    }
+}
+
+/// pidfd_open(2), `None` where the kernel lacks it or the process is gone.
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative return is a new fd that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Whether `pid` still runs (a zombie has exited).
+fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesized command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
+/// The local time formatted by strftime(3), as bpftrace's `time()` prints it.
+fn local_time(fmt: &str) -> String {
+    let Ok(cfmt) = CString::new(fmt) else {
+        return String::new();
+    };
+    // SAFETY: time(NULL); localtime_r and strftime write into live, correctly sized
+    // out-parameters.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        let mut buf = [0u8; 256];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+fn run_once(prog: &OwnedFd, name: &str) -> Result<(), TraceError> {
+    sys::prog_test_run(prog.as_fd(), sys::TestRunAttr::default()).map_err(|e| {
+        TraceError::Kernel {
+            what: format!("run {name} (BPF_PROG_TEST_RUN)"),
+            message: e.to_string(),
+        }
+    })?;
+    Ok(())
+}
+
+/// Compiles `source` and, unless `--dry-run`, runs it until `exit()`, Ctrl-C, or the end
+/// of the `-c` command / `-p` process, writing bpftrace's output to `out`.
+pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<(), TraceError> {
+    let mut out = out;
+    let program =
+        crate::parser::parse(source).map_err(|d| TraceError::Compile(d.render(file, source)))?;
+    let mut child = match (&opts.command, opts.dry_run) {
+        (Some(cmd), false) => Some(GatedChild::spawn(cmd)?),
+        _ => None,
+    };
+    let copts = CompileOptions {
+        cpid: child
+            .as_ref()
+            .map(|c| c.pid())
+            .or(opts.command.as_ref().map(|_| 0)),
+        start_ns: monotonic_ns(),
+        params: opts.params.clone(),
+    };
+    let compiled =
+        compile(&program, &copts).map_err(|d| TraceError::Compile(d.render(file, source)))?;
+    if opts.dry_run {
+        out.write_all(dry_run(&compiled).as_bytes())
+            .map_err(io_err("write output"))?;
+        return Ok(());
+    }
+    let loaded = load(&compiled, source, file)?;
+    let ring_fd = loaded
+        .ring_fd
+        .try_clone()
+        .map_err(io_err("dup ring buffer fd"))?;
+    let mut ring =
+        RingBuf::from_fd("events", ring_fd, RINGBUF_SIZE).map_err(|e| TraceError::Kernel {
+            what: "map the event ring buffer".into(),
+            message: e.to_string(),
+        })?;
+    let mut session = Session {
+        compiled: &compiled,
+        loaded: &loaded,
+        out: &mut out,
+        format: opts.format,
+        done: false,
+    };
+    session.write(&output::attached(compiled.programs.len(), opts.format))?;
+    // BEGIN first (its output, typically a header, comes before any event), then the
+    // probes, then the -c command.
+    for (p, fd) in compiled.programs.iter().zip(&loaded.progs) {
+        if p.probe.kind == ProbeKind::Begin {
+            run_once(fd, "BEGIN")?;
+        }
+    }
+    session.drain(&mut ring)?;
+    let mut events = vec![];
+    if !session.done {
+        for (p, fd) in compiled.programs.iter().zip(&loaded.progs) {
+            match attach(&p.probe.kind, &p.probe.name, fd, opts.pid) {
+                Ok(e) => events.extend(e),
+                // A library without one of several symbols: bpftrace warns and goes on.
+                Err(e)
+                    if matches!(p.probe.kind, ProbeKind::Uprobe { .. })
+                        && compiled.programs.len() > 1
+                        && e.to_string().contains(": find symbol:") =>
+                {
+                    eprintln!(
+                        "WARNING: could not attach probe {}, skipping: {e}",
+                        p.probe.name
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    STOP.store(false, Ordering::SeqCst);
+    install_signal_handlers();
+    if let Some(c) = child.as_mut() {
+        c.release();
+    }
+    // A pidfd of the -c child or -p process turns readable when it exits, so the loop
+    // wakes at once (Linux 5.3; without it the 100 ms timeout notices).
+    let watched = child.as_ref().map(|c| c.pid() as i32).or(opts.pid);
+    let pidfd = watched.and_then(pidfd_open);
+    while !session.done && !STOP.load(Ordering::SeqCst) {
+        let mut pfds = [
+            libc::pollfd {
+                fd: ring.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_ref().map_or(-1, |f| f.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two live pollfds (a negative fd is ignored by poll).
+        unsafe { libc::poll(pfds.as_mut_ptr(), 2, 100) };
+        session.drain(&mut ring)?;
+        if let Some(c) = child.as_mut() {
+            if c.exited() {
+                session.drain(&mut ring)?;
+                break;
+            }
+        }
+        if let Some(pid) = opts.pid {
+            if !process_alive(pid) {
+                session.drain(&mut ring)?;
+                break;
+            }
+        }
+    }
+    // Detach, then skip what the probes sent after the end, then END.
+    drop(events);
+    session.done = true;
+    session.drain(&mut ring)?;
+    session.done = false;
+    for (p, fd) in compiled.programs.iter().zip(&loaded.progs) {
+        if p.probe.kind == ProbeKind::End {
+            run_once(fd, "END")?;
+        }
+    }
+    session.drain(&mut ring)?;
+    session.write("\n\n")?;
+    let by_name: BTreeMap<&str, usize> = compiled
+        .maps
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.as_str(), i))
+        .collect();
+    for (_, idx) in by_name {
+        let text = session.map_text(idx);
+        session.write(&text)?;
+    }
+    session.out.flush().map_err(io_err("flush output"))?;
+    drop(child);
+    Ok(())
+}
+
+/// `-l PATTERN`: the tracepoints matching a glob like `tracepoint:syscalls:sys_enter_*`
+/// (also `syscalls:*` or a bare `*open*` matched against the whole name).
+pub fn list(pattern: &str) -> Result<Vec<String>, String> {
+    let pattern = if pattern.is_empty() { "*" } else { pattern };
+    let (cat, name) = match pattern
+        .strip_prefix("tracepoint:")
+        .or_else(|| pattern.strip_prefix("t:"))
+    {
+        Some(rest) => rest.split_once(':').unwrap_or((rest, "*")),
+        None => ("*", "*"),
+    };
+    let all = crate::probes::list_tracepoints(cat, name)?;
+    Ok(all
+        .into_iter()
+        .map(|(c, n)| format!("tracepoint:{c}:{n}"))
+        .filter(|full| {
+            pattern.starts_with("tracepoint:")
+                || pattern.starts_with("t:")
+                || crate::probes::glob(pattern, full)
+                || crate::probes::glob(&format!("tracepoint:{pattern}"), full)
+        })
+        .collect())
+}

@@ -1,0 +1,208 @@
+//! Value types, map kinds and the userspace-visible layout of maps and events.
+
+use crate::format::PrintfSpec;
+use crate::probes::Probe;
+use bpfkit_obj::insn::Insn;
+
+/// Length of the buffer `str()` reads into (bpftrace's default `strlen`).
+pub const STR_LEN: u16 = 64;
+
+/// Arguments `join()` reads (bpftrace's default `join_argnum`).
+pub const JOIN_ARGS: u16 = 16;
+
+/// Bytes of a `join()` record: the id and the argument strings.
+pub const JOIN_RECORD: u32 = 8 + JOIN_ARGS as u32 * STR_LEN as u32;
+
+/// The type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    /// A 64-bit integer.
+    Int {
+        /// Signed.
+        signed: bool,
+    },
+    /// A NUL-padded string in a buffer of this many bytes (a multiple of 8).
+    Str(u16),
+}
+
+impl Ty {
+    /// Bytes the value takes in keys, values and events.
+    pub fn size(self) -> u16 {
+        match self {
+            Ty::Int { .. } => 8,
+            Ty::Str(n) => n,
+        }
+    }
+}
+
+/// What a map holds, fixed by its first assignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    /// `@x = expr` with an integer.
+    Int {
+        /// Signed.
+        signed: bool,
+    },
+    /// `@x = expr` with a string.
+    Str(u16),
+    /// `count()`.
+    Count,
+    /// `sum(v)`.
+    Sum {
+        /// Signed.
+        signed: bool,
+    },
+    /// `avg(v)`: count and total.
+    Avg {
+        /// Signed.
+        signed: bool,
+    },
+    /// `min(v)`.
+    Min {
+        /// Signed.
+        signed: bool,
+    },
+    /// `max(v)`.
+    Max {
+        /// Signed.
+        signed: bool,
+    },
+    /// `stats(v)`: count and total.
+    Stats {
+        /// Signed.
+        signed: bool,
+    },
+    /// `hist(v)`: one element per (key, log2 bucket).
+    Hist,
+    /// `lhist(v, min, max, step)`: one element per (key, linear bucket).
+    Lhist {
+        /// Lower bound.
+        min: i64,
+        /// Upper bound.
+        max: i64,
+        /// Bucket width.
+        step: i64,
+    },
+}
+
+impl MapKind {
+    /// The function name that makes it (for messages).
+    pub fn describe(self) -> &'static str {
+        match self {
+            MapKind::Int { .. } => "an integer",
+            MapKind::Str(_) => "a string",
+            MapKind::Count => "count()",
+            MapKind::Sum { .. } => "sum()",
+            MapKind::Avg { .. } => "avg()",
+            MapKind::Min { .. } => "min()",
+            MapKind::Max { .. } => "max()",
+            MapKind::Stats { .. } => "stats()",
+            MapKind::Hist => "hist()",
+            MapKind::Lhist { .. } => "lhist()",
+        }
+    }
+
+    /// Whether elements carry a bucket index after the key.
+    pub fn is_histogram(self) -> bool {
+        matches!(self, MapKind::Hist | MapKind::Lhist { .. })
+    }
+
+    /// Value bytes.
+    pub fn value_size(self) -> u16 {
+        match self {
+            MapKind::Str(n) => n,
+            MapKind::Avg { .. } | MapKind::Stats { .. } => 16,
+            _ => 8,
+        }
+    }
+}
+
+/// One map of the program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapInfo {
+    /// `@name`.
+    pub name: String,
+    /// Types of the key parts (empty: no key).
+    pub keys: Vec<Ty>,
+    /// What the values are.
+    pub kind: MapKind,
+}
+
+impl MapInfo {
+    /// Bytes of the user key (8 for a map without keys).
+    pub fn user_key_size(&self) -> u16 {
+        if self.keys.is_empty() {
+            8
+        } else {
+            self.keys.iter().map(|t| t.size()).sum()
+        }
+    }
+
+    /// Bytes of the BPF map key (user key plus the bucket of histograms).
+    pub fn key_size(&self) -> u16 {
+        self.user_key_size() + if self.kind.is_histogram() { 8 } else { 0 }
+    }
+
+    /// Element capacity of the BPF map.
+    pub fn max_entries(&self) -> u32 {
+        if self.kind.is_histogram() {
+            4096 * 16
+        } else {
+            4096
+        }
+    }
+}
+
+/// Ids of the records the programs send to userspace: `kind << 32 | index`.
+pub mod event {
+    /// `printf` number `index`.
+    pub const PRINTF: u64 = 1;
+    /// `print(@map)`, index = map.
+    pub const PRINT: u64 = 2;
+    /// `clear(@map)`.
+    pub const CLEAR: u64 = 3;
+    /// `zero(@map)`.
+    pub const ZERO: u64 = 4;
+    /// `exit()`.
+    pub const EXIT: u64 = 5;
+    /// `time(fmt)`, index = format.
+    pub const TIME: u64 = 6;
+    /// `join(argv, delim)`, index = delimiter; then [`super::JOIN_ARGS`] strings of
+    /// [`super::STR_LEN`] bytes.
+    pub const JOIN: u64 = 7;
+}
+
+/// One program for one concrete probe.
+#[derive(Clone, Debug)]
+pub struct CompiledProgram {
+    /// The probe it runs at.
+    pub probe: Probe,
+    /// The instructions; map references hold the map index until load.
+    pub insns: Vec<Insn>,
+    /// `(slot, map index)` of every map reference.
+    pub map_refs: Vec<(usize, u32)>,
+    /// `(first slot, span)` of each statement, in slot order.
+    pub spans: Vec<(usize, crate::diag::Span)>,
+}
+
+/// A whole compiled program.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// One program per concrete probe, in source order.
+    pub programs: Vec<CompiledProgram>,
+    /// The maps, by index; the event ring buffer is index `maps.len()`.
+    pub maps: Vec<MapInfo>,
+    /// printf formats by index.
+    pub printfs: Vec<PrintfSpec>,
+    /// `time()` strftime formats by index.
+    pub time_formats: Vec<String>,
+    /// `join()` delimiters by index.
+    pub join_delims: Vec<String>,
+}
+
+impl Compiled {
+    /// Index of the event ring buffer in map references.
+    pub fn ringbuf_index(&self) -> u32 {
+        self.maps.len() as u32
+    }
+}
