@@ -69,6 +69,9 @@ mod collect;
 mod emit;
 mod layout;
 mod names;
+mod skel;
+
+pub use skel::Skeleton;
 
 use std::path::{Path, PathBuf};
 
@@ -161,6 +164,7 @@ pub struct Generator {
     all: bool,
     flavour: Flavour,
     module_attributes: bool,
+    pod: bool,
 }
 
 impl Generator {
@@ -175,6 +179,7 @@ impl Generator {
             all: false,
             flavour: Flavour::Kernel,
             module_attributes: true,
+            pod: false,
         }
     }
 
@@ -245,6 +250,16 @@ impl Generator {
         self
     }
 
+    /// Whether userspace types get `unsafe impl ::bpfkit::maps::Pod` (default false), so
+    /// they can be map keys and values without any `unsafe` in the user's code. Only types
+    /// whose layout has no implicit padding get one, and each impl is followed by
+    /// compile-time assertions of that (every field `Pod`, field sizes adding up to the
+    /// type's). The output then needs the `bpfkit` crate. Ignored for [`Flavour::Kernel`].
+    pub fn pod_impls(mut self, on: bool) -> Self {
+        self.pod = on;
+        self
+    }
+
     /// The Rust source.
     pub fn generate(&self) -> Result<String, GenError> {
         let base = match &self.base {
@@ -278,6 +293,7 @@ impl Generator {
             emit::Options {
                 flavour: self.flavour,
                 module_attributes: self.module_attributes,
+                pod: self.pod,
             },
         )
     }
