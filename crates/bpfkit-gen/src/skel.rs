@@ -130,7 +130,7 @@ impl Skeleton {
         })?;
         let btf = Btf::parse(fixed)?;
         let model = Model::read(&spec, &btf)?;
-        render(&self.name, &self.embed, &spec, &btf, &model)
+        render(&self.name, &self.embed, &spec, &btf, &model).map(|s| reindent(&s))
     }
 
     /// Generates and writes the skeleton to `path` (only when it changed).
@@ -801,4 +801,40 @@ fn qualify(ty: &str) -> String {
     } else {
         format!("types::{ty}")
     }
+}
+
+/// Indents the generated source by brace depth (four spaces a level), so the module reads
+/// like rustfmt's output. Comment lines do not count braces; the generated code has no
+/// braces in string or character literals.
+fn reindent(source: &str) -> String {
+    let mut out = String::with_capacity(source.len() + source.len() / 4);
+    let mut depth: usize = 0;
+    for line in source.lines() {
+        let text = line.trim();
+        if text.is_empty() {
+            out.push('\n');
+            continue;
+        }
+        let comment = text.starts_with("//");
+        let closing = if comment {
+            0
+        } else {
+            text.chars()
+                .take_while(|&c| c == '}' || c == ')' || c == ']')
+                .filter(|&c| c == '}')
+                .count()
+        };
+        let level = depth.saturating_sub(closing);
+        for _ in 0..level {
+            out.push_str("    ");
+        }
+        out.push_str(text);
+        out.push('\n');
+        if !comment {
+            let opens = text.matches('{').count();
+            let closes = text.matches('}').count();
+            depth = (depth + opens).saturating_sub(closes);
+        }
+    }
+    out
 }
