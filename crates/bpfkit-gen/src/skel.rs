@@ -634,6 +634,14 @@ fn render(
                     m.map_type.kernel_name()
                 );
             }
+            None if m.map_type == MapType::Ringbuf => {
+                let _ = writeln!(
+                    out,
+                    "    /// Ring buffer `{}`: a reader of its records (`bpfkit::readers::RingBuf`).\n    pub fn {fn_name}(&self) -> Result<::bpfkit::readers::RingBuf, ::bpfkit::skel::SkelError> {{\n        {lookup}\n        ::bpfkit::readers::RingBuf::new(map).map_err(|source| ::bpfkit::skel::SkelError::Reader {{ map: {}.to_owned(), source }})\n    }}\n",
+                    m.name,
+                    rust_string(&m.name)
+                );
+            }
             None => {
                 let _ = writeln!(
                     out,

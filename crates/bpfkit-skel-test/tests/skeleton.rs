@@ -67,7 +67,8 @@ fn corpus_syscount_skeleton_counts_getppid() {
 
 /// `testdata/rust-ebpf/skel-counter` (bpfkit-build): `.rodata` `TARGET_TGID` set before
 /// load, `.data` `TAG` written and `.bss` `HITS` read through the mmapped maps while the
-/// program runs, and the `STATS` hash map of `Stats` read typed.
+/// program runs, the `STATS` hash map of `Stats` read typed, and the `EVENTS` ring buffer
+/// read through the reader the skeleton makes.
 #[test]
 fn rust_object_skeleton_counts_getppid() {
     if !is_root() {
@@ -102,6 +103,13 @@ fn rust_object_skeleton_counts_getppid() {
     assert_eq!(stats.calls, CALLS);
     assert_eq!(stats.tag, 42, "the program saw the .data write");
     assert!(stats.last_pid != 0);
+    // The ring buffer got one record per call: the running count.
+    let mut events = skel.maps().EVENTS().expect("EVENTS reader");
+    let mut counts = Vec::new();
+    while let Some(record) = events.next().expect("read EVENTS") {
+        counts.push(<u64 as bpfkit::maps::Pod>::from_bytes(&record).expect("u64 record"));
+    }
+    assert_eq!(counts, (1..=CALLS).collect::<Vec<_>>());
     // The program wrote HITS through its map; the mmapped view and a syscall lookup agree.
     skel.bss().set_HITS(0).expect("reset HITS");
     assert_eq!(skel.bss().HITS().expect("read HITS"), 0);

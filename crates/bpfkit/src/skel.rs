@@ -56,6 +56,15 @@ pub enum SkelError {
         /// The map.
         map: String,
     },
+    /// A ring buffer reader could not be set up.
+    #[error("skeleton ring buffer `{map}`: {source}")]
+    Reader {
+        /// The map.
+        map: String,
+        /// The error.
+        #[source]
+        source: crate::readers::ReaderError,
+    },
     /// Attaching a program failed.
     #[error("attaching program `{program}`: {source}")]
     Attach {

@@ -1,13 +1,14 @@
 //! Counts `getppid` calls of one process (tracepoint `syscalls/sys_enter_getppid`), for the
 //! typed-skeleton test: a `.rodata` filter set before load, a `.bss` counter and a `.data`
-//! tag userspace reads and writes through the mmapped maps, and a hash map of a struct.
+//! tag userspace reads and writes through the mmapped maps, a hash map of a struct and a
+//! ring buffer of call counts.
 #![no_std]
 #![no_main]
 
 use bpfkit_ebpf::bindings::flags::BPF_ANY;
 use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
-use bpfkit_ebpf::maps::HashMap;
+use bpfkit_ebpf::maps::{HashMap, RingBuf};
 use bpfkit_ebpf::programs::TracePointContext;
 use bpfkit_ebpf::{Global, GlobalMut};
 
@@ -25,6 +26,10 @@ pub struct Stats {
 
 #[map]
 static STATS: HashMap<u32, Stats, 16> = HashMap::new();
+
+/// One record per counted call: the `calls` count after it.
+#[map]
+static EVENTS: RingBuf<4096> = RingBuf::new();
 
 /// The process to count (`.rodata`, set by the loader).
 #[unsafe(no_mangle)]
@@ -55,6 +60,7 @@ fn count_getppid(_ctx: TracePointContext) -> u32 {
     stats.last_pid = pid_tgid as u32;
     stats.tag = TAG.get();
     let _ = STATS.insert(&tgid, &stats, BPF_ANY);
+    let _ = EVENTS.output(&stats.calls, 0);
     0
 }
 
