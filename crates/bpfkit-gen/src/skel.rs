@@ -130,7 +130,7 @@ impl Skeleton {
         })?;
         let btf = Btf::parse(fixed)?;
         let model = Model::read(&spec, &btf)?;
-        render(&self.name, &self.embed, &spec, &btf, &model).map(|s| reindent(&s))
+        render(&self.name, &self.embed, &spec, &btf, model).map(|s| reindent(&s))
     }
 
     /// Generates and writes the skeleton to `path` (only when it changed).
@@ -325,11 +325,19 @@ fn render(
     embed: &Embed,
     spec: &ObjectSpec,
     btf: &Btf<'_>,
-    model: &Model,
+    mut model: Model,
 ) -> Result<String, GenError> {
     let roots = model.roots();
     let set = collect::reachable(btf, &roots, false)?;
     let naming = names::assign(btf, &set)?;
+    // Section structs are named apart from the object's own types (a C `struct Bss`).
+    let type_names: BTreeSet<&str> = naming.names.values().map(|n| bare(n)).collect();
+    for s in &mut model.sections {
+        while type_names.contains(s.type_name.as_str()) {
+            s.type_name.push_str("Section");
+        }
+    }
+    let model = &model;
     let types = if set.nominal.is_empty() {
         String::new()
     } else {
@@ -361,11 +369,14 @@ fn render(
     );
     out.push_str(&types);
 
-    // Map key/value aliases.
+    // Map key/value aliases, named apart from every generated type and section struct.
+    let mut taken: BTreeSet<String> = naming.names.values().cloned().collect();
+    taken.extend(model.sections.iter().map(|s| s.type_name.clone()));
     let mut map_types: Vec<(Option<String>, Option<String>)> = Vec::new();
     for m in &model.maps {
         let camel_name = camel(&m.name);
         let alias = |ctx: &mut Ctx<'_>,
+                     taken: &mut BTreeSet<String>,
                      out: &mut String,
                      id: Option<TypeId>,
                      size: u32,
@@ -375,7 +386,13 @@ fn render(
             if !ctx.is_pod(id)? || ctx.size_of(id)? != size {
                 return Ok(None);
             }
-            let alias = format!("{camel_name}{what}");
+            let mut alias = format!("{camel_name}{what}");
+            let mut n = 1;
+            while taken.contains(&alias) {
+                alias = format!("{camel_name}{what}_{n}");
+                n += 1;
+            }
+            taken.insert(alias.clone());
             let _ = writeln!(
                 out,
                 "/// The {} type of map `{}`.\npub type {alias} = {};",
@@ -385,8 +402,15 @@ fn render(
             );
             Ok(Some(format!("types::{alias}")))
         };
-        let k = alias(&mut ctx, &mut out, m.key, m.key_size, "Key")?;
-        let v = alias(&mut ctx, &mut out, m.value, m.value_size, "Value")?;
+        let k = alias(&mut ctx, &mut taken, &mut out, m.key, m.key_size, "Key")?;
+        let v = alias(
+            &mut ctx,
+            &mut taken,
+            &mut out,
+            m.value,
+            m.value_size,
+            "Value",
+        )?;
         map_types.push((k, v));
     }
     out.push('\n');
