@@ -62,6 +62,12 @@
 //! - function pointers are `*mut c_void` (kernel) or `u64` (userspace): no function is ever
 //!   called through a kernel pointer, and the size is that of the target's pointer.
 //!
+//! [`Skeleton`] builds on the userspace flavour: a typed skeleton of one BPF object (maps with
+//! their key and value types, global sections as structs, programs by name, `attach_all`),
+//! for build.rs or `bpfkit gen skel`, whose users write no `unsafe`:
+//! [`Generator::pod_impls`] gives the generated types `bpfkit::maps::Pod` with compile-time
+//! proofs of their layout.
+//!
 //! Bitfield accessors are generated for little-endian BTF (bpfel, x86_64 and arm64 kernels);
 //! from big-endian BTF the bitfields keep their storage bytes but get no accessors.
 

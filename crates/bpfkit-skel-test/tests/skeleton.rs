@@ -82,7 +82,12 @@ fn rust_object_skeleton_counts_getppid() {
     open.rodata().TARGET_TGID = tgid;
     let mut skel = open.load().expect("load");
     assert_eq!(skel.attach_all().expect("attach_all"), 1);
-    assert!(skel.progs().count_getppid().is_some());
+    let prog_id = skel
+        .progs()
+        .count_getppid()
+        .expect("loaded")
+        .id()
+        .expect("program id");
 
     assert_eq!(skel.data().TAG().expect("read TAG"), 7);
     skel.data().set_TAG(42).expect("write TAG");
@@ -113,6 +118,23 @@ fn rust_object_skeleton_counts_getppid() {
     // The program wrote HITS through its map; the mmapped view and a syscall lookup agree.
     skel.bss().set_HITS(0).expect("reset HITS");
     assert_eq!(skel.bss().HITS().expect("read HITS"), 0);
+
+    // Dropping the skeleton releases the program (fds, links, mappings): the kernel frees
+    // it (after an RCU grace period).
+    drop(skel);
+    let gone = (0..200).any(|_| {
+        let loaded = bpfkit::info::ids(bpfkit::sys::ObjectKind::Prog).expect("list programs");
+        if loaded.contains(&prog_id) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            false
+        } else {
+            true
+        }
+    });
+    assert!(
+        gone,
+        "program {prog_id} still loaded after the skeleton was dropped"
+    );
 }
 
 /// Every corpus object with BTF (cilium's and libbpf-tools', 50 and more) gets a skeleton
