@@ -127,8 +127,8 @@ fn gen_skel_writes_a_skeleton_embedding_the_object_relative_to_the_output() {
     let source = source.expect("output file written");
     let embedded = source
         .lines()
-        .find_map(|l| l.strip_prefix("pub static OBJECT: &[u8] = include_bytes!(\""))
-        .and_then(|l| l.strip_suffix("\");"))
+        .find_map(|l| l.split_once("include_bytes!(\"").map(|(_, rest)| rest))
+        .and_then(|l| l.strip_suffix("\"));"))
         .expect("embedded object");
     let resolved = std::fs::canonicalize(dir.join(embedded));
     let _ = std::fs::remove_dir_all(&dir);

@@ -439,8 +439,14 @@ fn render(
     if let Embed::Path(path) = embed {
         let _ = writeln!(
             out,
-            "/// The object's bytes, embedded at build time.\n\
-             pub static OBJECT: &[u8] = include_bytes!({});\n",
+            "/// The object's bytes, embedded at build time (32-byte aligned: the ELF parser reads\n\
+             /// headers in place).\n\
+             pub static OBJECT: &[u8] = {{\n\
+             #[repr(C, align(32))]\n\
+             struct Aligned<Bytes: ?Sized>(Bytes);\n\
+             static ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!({}));\n\
+             &ALIGNED.0\n\
+             }};\n",
             rust_string(path)
         );
     }
