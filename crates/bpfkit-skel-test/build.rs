@@ -3,7 +3,8 @@
 //!   embedded), when the corpus is there (`BPFKIT_CORPUS`, else `../shared/corpus` next to
 //!   the repository); otherwise the `skel_no_corpus` cfg is set and the test skips;
 //! - `skel_counter.rs` from `testdata/rust-ebpf/skel-counter`, built with
-//!   `bpfkit_build::build_ebpf` and opened from `include_ebpf!` bytes;
+//!   `bpfkit_build::build_ebpf`, its skeleton made by `Skeleton::from_out_dir` (embedded
+//!   from `OUT_DIR` as `include_ebpf!` does);
 //! - `corpus.rs`: a skeleton (not embedded) of every corpus object with BTF, so that they
 //!   all compile is part of building this crate; generation errors are listed for a test.
 
@@ -40,12 +41,11 @@ fn main() {
         }
     };
     for object in objects {
-        let path = out.join(format!("{}.bpf.o", object.name));
-        let skeleton = bpfkit_gen::Skeleton::from_file(&path)
-            .map(|s| s.embed(false))
-            .and_then(|s| s.write_to(out.join(format!("{}.rs", object.name.replace('-', "_")))));
-        if let Err(e) = skeleton {
-            eprintln!("error: skeleton of {}: {e}", path.display());
+        let module = out.join(format!("{}.rs", object.name.replace('-', "_")));
+        if let Err(e) =
+            bpfkit_gen::Skeleton::from_out_dir(&object.name).and_then(|s| s.write_to(&module))
+        {
+            eprintln!("error: skeleton of {}: {e}", object.name);
             std::process::exit(1);
         }
     }

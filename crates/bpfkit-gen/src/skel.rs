@@ -29,6 +29,8 @@ use crate::{collect, names, Flavour, GenError};
 enum Embed {
     /// `include_bytes!` of this path (as written in the generated source).
     Path(String),
+    /// `include_bytes!` of this expression (`concat!(env!("OUT_DIR"), …)`).
+    Expr(String),
     /// Not embedded: the user passes the bytes to `OpenSkel::open_bytes`.
     None,
 }
@@ -85,6 +87,35 @@ impl Skeleton {
             bytes,
             name,
             embed: Embed::Path(absolute.to_string_lossy().into_owned()),
+        })
+    }
+
+    /// A skeleton of the object `bpfkit_build::build_ebpf` built for binary `name` (it
+    /// copies it to `$OUT_DIR/<name>.bpf.o`), for a build script that runs right after
+    /// `build_ebpf`. The object is embedded from `OUT_DIR` as `include_ebpf!` does, so
+    /// `OpenSkel::open()` takes no argument.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // build.rs
+    /// bpfkit_build::build_ebpf("../counter-ebpf")?;
+    /// let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    /// bpfkit_gen::Skeleton::from_out_dir("counter")?.write_to(out.join("counter.rs"))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_out_dir(name: &str) -> Result<Self, GenError> {
+        let out = std::env::var_os("OUT_DIR")
+            .map(PathBuf::from)
+            .ok_or_else(|| GenError::Elf {
+                reason: "OUT_DIR is not set: from_out_dir is for build scripts".into(),
+            })?;
+        let file = format!("{name}.bpf.o");
+        let path = out.join(&file);
+        let bytes = std::fs::read(&path).map_err(|source| GenError::Read { path, source })?;
+        Ok(Self {
+            bytes,
+            name: name.to_owned(),
+            embed: Embed::Expr(format!("concat!(env!(\"OUT_DIR\"), \"/{file}\")")),
         })
     }
 
@@ -436,7 +467,12 @@ fn render(
         checked_maps.join(", "),
         prog_names.join(", ")
     );
-    if let Embed::Path(path) = embed {
+    let embedded = match embed {
+        Embed::Path(path) => Some(rust_string(path)),
+        Embed::Expr(expr) => Some(expr.clone()),
+        Embed::None => None,
+    };
+    if let Some(path) = embedded {
         let _ = writeln!(
             out,
             "/// The object's bytes, embedded at build time (32-byte aligned: the ELF parser reads\n\
@@ -447,7 +483,7 @@ fn render(
              static ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!({}));\n\
              &ALIGNED.0\n\
              }};\n",
-            rust_string(path)
+            path
         );
     }
 
@@ -467,7 +503,7 @@ fn render(
          f.debug_struct(\"OpenSkel\").field(\"object\", &self.spec.name).finish_non_exhaustive()\n    }\n}\n\n\
          #[allow(non_snake_case)]\nimpl OpenSkel {\n",
     );
-    if matches!(embed, Embed::Path(_)) {
+    if !matches!(embed, Embed::None) {
         out.push_str(
             "    /// Parses the embedded object.\n\
              pub fn open() -> Result<Self, ::bpfkit::skel::SkelError> {\n\

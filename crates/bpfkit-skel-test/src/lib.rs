@@ -16,20 +16,7 @@ pub mod corpus {
     include!(concat!(env!("OUT_DIR"), "/corpus.rs"));
 }
 
-/// Skeleton of `testdata/rust-ebpf/skel-counter` (bpfkit-build), opened from
-/// [`SKEL_COUNTER_OBJECT`].
+/// Skeleton of `testdata/rust-ebpf/skel-counter` (bpfkit-build), with the object embedded.
 pub mod skel_counter {
     include!(concat!(env!("OUT_DIR"), "/skel_counter.rs"));
 }
-
-/// The `skel-counter` object, embedded by `include_ebpf!`'s rule (`$OUT_DIR/<name>.bpf.o`,
-/// aligned).
-pub static SKEL_COUNTER_OBJECT: &[u8] = {
-    #[repr(C, align(32))]
-    struct Aligned<Bytes: ?Sized>(Bytes);
-    static ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
-        env!("OUT_DIR"),
-        "/skel-counter.bpf.o"
-    )));
-    &ALIGNED.0
-};

@@ -76,8 +76,7 @@ fn rust_object_skeleton_counts_getppid() {
         return;
     }
     let tgid = std::process::id();
-    let mut open =
-        skel_counter::OpenSkel::open_bytes(bpfkit_skel_test::SKEL_COUNTER_OBJECT).expect("open");
+    let mut open = skel_counter::OpenSkel::open().expect("open");
     assert_eq!(open.data().TAG, 7, "initial value from the object");
     open.rodata().TARGET_TGID = tgid;
     let mut skel = open.load().expect("load");
@@ -154,4 +153,23 @@ fn every_corpus_object_with_btf_has_a_compiling_skeleton() {
     // The skeletons are compiled: a type from one of them is usable here.
     let zero: bpfkit_skel_test::syscount::types::data_t = bpfkit::maps::Pod::zeroed();
     assert_eq!(zero.count, 0);
+}
+
+/// Opening bytes that are no object, or another object than the skeleton's, is an error
+/// naming the problem (never a panic, nothing created in the kernel).
+#[test]
+fn opening_the_wrong_bytes_is_a_clear_error() {
+    let err = skel_counter::OpenSkel::open_bytes(b"not an ELF object").unwrap_err();
+    assert!(
+        matches!(err, bpfkit::skel::SkelError::Parse { .. }),
+        "{err}"
+    );
+    #[cfg(not(skel_no_corpus))]
+    {
+        let err = skel_counter::OpenSkel::open_bytes(bpfkit_skel_test::syscount::OBJECT)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not match the skeleton"), "{err}");
+        assert!(err.contains("no map `EVENTS`"), "{err}");
+    }
 }
