@@ -58,9 +58,10 @@ enum Embed {
 /// for (pid, start) in skel.maps().start()?.iter() { /* typed keys and values */ }
 /// ```
 ///
-/// For a Rust eBPF crate built by `bpfkit_build::build_ebpf`, generate from the built
-/// object with [`embed(false)`](Self::embed) and open with
-/// `OpenSkel::open_bytes(bpfkit::include_ebpf!(…))`.
+/// For a Rust eBPF crate built by `bpfkit_build::build_ebpf`, use
+/// [`from_out_dir`](Self::from_out_dir) right after it (the object is embedded from
+/// `OUT_DIR`), or generate with [`embed(false)`](Self::embed) and open with
+/// `OpenSkel::open_bytes(bpfkit_build::include_ebpf!(…))`.
 #[derive(Debug, Clone)]
 pub struct Skeleton {
     bytes: Vec<u8>,
