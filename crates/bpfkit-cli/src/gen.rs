@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bpfkit_gen::{Flavour, Generator};
+use bpfkit_gen::{Flavour, Generator, Skeleton};
 
 const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 
@@ -40,6 +40,24 @@ pub enum Command {
         /// Type names.
         #[arg(value_name = "NAME", required_unless_present_any = ["all", "most_referenced"])]
         names: Vec<String>,
+    },
+    /// A typed skeleton of a BPF object: its maps with key and value types, global
+    /// sections as structs (`.rodata` set before load, `.data`/`.bss` read and written
+    /// after), programs by name and `attach_all`. The generated module needs the `bpfkit`
+    /// crate; the user's code needs no `unsafe`.
+    Skel {
+        /// The BPF object (ELF with .BTF), clang's or bpfkit-build's.
+        object: PathBuf,
+        /// Write to FILE instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The object name (default: the file name up to its first dot); it names the
+        /// global-data maps.
+        #[arg(long)]
+        name: Option<String>,
+        /// Do not embed the object: open it with `OpenSkel::open_bytes`.
+        #[arg(long)]
+        no_embed: bool,
     },
 }
 
@@ -82,5 +100,48 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
+        Command::Skel {
+            object,
+            output,
+            name,
+            no_embed,
+        } => {
+            let mut skeleton = Skeleton::from_file(&object)?;
+            if let Some(name) = name {
+                skeleton = skeleton.name(name);
+            }
+            if no_embed {
+                skeleton = skeleton.embed(false);
+            } else if let Some(out) = &output {
+                // include_bytes! resolves relative to the generated file.
+                skeleton = skeleton.embed_path(relative_to_dir(&object, out)?);
+            }
+            match output {
+                Some(path) => skeleton.write_to(path)?,
+                None => print!("{}", skeleton.generate()?),
+            }
+            Ok(())
+        }
     }
+}
+
+/// `target` as a path relative to the directory of `file` (both made absolute), for
+/// `include_bytes!` in `file`.
+fn relative_to_dir(target: &Path, file: &Path) -> std::io::Result<String> {
+    let target = std::fs::canonicalize(target)?;
+    let dir = match file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => std::fs::canonicalize(dir)?,
+        None => std::env::current_dir()?,
+    };
+    let t: Vec<_> = target.components().collect();
+    let d: Vec<_> = dir.components().collect();
+    let common = t.iter().zip(&d).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..d.len() {
+        rel.push("..");
+    }
+    for c in &t[common..] {
+        rel.push(c);
+    }
+    Ok(rel.to_string_lossy().into_owned())
 }

@@ -102,3 +102,66 @@ fn gen_types_names_an_unknown_type() {
         "{stderr}"
     );
 }
+
+/// `bpfkit gen skel OBJ -o FILE`: a typed skeleton of a clang object, embedding the object by
+/// a path relative to FILE (what `include_bytes!` resolves against).
+#[test]
+fn gen_skel_writes_a_skeleton_embedding_the_object_relative_to_the_output() {
+    let object = bpfkit_test_support::corpus_dir().join("libbpf-tools/opensnoop.bpf.o");
+    let dir = std::env::temp_dir().join(format!("bpfkit-gen-skel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out_path = dir.join("opensnoop.rs");
+    let out = bpfkit(&[
+        "gen",
+        "skel",
+        object.to_str().expect("utf-8 path"),
+        "-o",
+        out_path.to_str().expect("utf-8 path"),
+    ]);
+    let source = std::fs::read_to_string(&out_path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let source = source.expect("output file written");
+    let embedded = source
+        .lines()
+        .find_map(|l| l.split_once("include_bytes!(\"").map(|(_, rest)| rest))
+        .and_then(|l| l.strip_suffix("\"));"))
+        .expect("embedded object");
+    let resolved = std::fs::canonicalize(dir.join(embedded));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!embedded.starts_with('/'), "relative: {embedded}");
+    assert_eq!(
+        resolved.expect("embedded path resolves from the output's directory"),
+        std::fs::canonicalize(&object).expect("object")
+    );
+    // .rodata variables as fields, the `start` hash map typed from BTF, programs by name.
+    assert!(source.contains("    pub targ_pid: pid_t,"), "{source}");
+    assert!(source.contains("pub type StartValue = args_t;"), "{source}");
+    assert!(
+        source.contains("::bpfkit::maps::HashMap<&'a ::bpfkit::maps::MapData, types::StartKey, types::StartValue>"),
+        "{source}"
+    );
+    assert!(source.contains("pub fn tracepoint__syscalls__sys_enter_openat(&self)"));
+    assert!(source.contains("unsafe impl ::bpfkit::maps::Pod for args_t {}"));
+}
+
+#[test]
+fn gen_skel_refuses_non_objects_and_objects_without_btf() {
+    let not_elf = std::env::temp_dir().join(format!("bpfkit-gen-skel-{}.o", std::process::id()));
+    std::fs::write(&not_elf, b"not an object").expect("write");
+    let out = bpfkit(&["gen", "skel", not_elf.to_str().expect("utf-8")]);
+    let _ = std::fs::remove_file(&not_elf);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ELF object"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let no_btf = bpfkit_test_support::corpus_dir().join("cilium/testdata/loader-clang-7-el.elf");
+    let out = bpfkit(&["gen", "skel", no_btf.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no .BTF section"), "{stderr}");
+}

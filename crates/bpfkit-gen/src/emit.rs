@@ -14,6 +14,9 @@ use crate::{Flavour, GenError};
 pub(crate) struct Options {
     pub flavour: Flavour,
     pub module_attributes: bool,
+    /// Emit `unsafe impl ::bpfkit::maps::Pod` (userspace flavour only) for every type whose
+    /// layout is proven free of implicit padding, with the proof as compile-time assertions.
+    pub pod: bool,
 }
 
 /// What emitting needs: the BTF, the chosen names and the layouts computed so far.
@@ -23,9 +26,22 @@ pub(crate) struct Ctx<'b> {
     pub naming: &'b Naming,
     pub flavour: Flavour,
     plans: HashMap<TypeId, Plan>,
+    pod: HashMap<TypeId, bool>,
 }
 
-impl Ctx<'_> {
+impl<'b> Ctx<'b> {
+    /// A context for type expressions, sizes and layouts of `set`'s types.
+    pub fn new(btf: &'b Btf<'b>, set: &'b TypeSet, naming: &'b Naming, flavour: Flavour) -> Self {
+        Self {
+            btf,
+            set,
+            naming,
+            flavour,
+            plans: HashMap::new(),
+            pod: HashMap::new(),
+        }
+    }
+
     /// Size in bytes of a type.
     pub fn size_of(&self, id: TypeId) -> Result<u32, GenError> {
         let id = self.resolve_fwd(id);
@@ -72,6 +88,51 @@ impl Ctx<'_> {
             self.plans.insert(id, plan);
         }
         Ok(&self.plans[&id])
+    }
+
+    /// Whether a type's userspace layout is plain old data: every byte belongs to a member
+    /// (gaps are explicit `_pad_` arrays), every member is plain old data, and a union's
+    /// members all cover the whole union (so no constructor leaves bytes uninitialized).
+    pub fn is_pod(&mut self, id: TypeId) -> Result<bool, GenError> {
+        let id = self.resolve_fwd(id);
+        if let Some(&known) = self.pod.get(&id) {
+            return Ok(known);
+        }
+        let answer = match self.btf.type_by_id(id)? {
+            Type::Int(_) | Type::Float(_) | Type::Enum(_) | Type::Enum64(_) | Type::Fwd(_) => true,
+            Type::Ptr(_) => self.flavour == Flavour::Userspace,
+            Type::Array(a) => self.is_pod(a.elem_type)?,
+            Type::Typedef(r)
+            | Type::Const(r)
+            | Type::Volatile(r)
+            | Type::Restrict(r)
+            | Type::TypeTag(r) => self.is_pod(r.target)?,
+            Type::Struct(c) | Type::Union(c) => {
+                let union = self.btf.kind(id)? == Kind::Union;
+                if self.plan(id)?.opaque.is_some() {
+                    true
+                } else {
+                    let mut all = true;
+                    for m in &c.members {
+                        // Bitfields live in byte-array storage.
+                        if m.bitfield_size != 0 && !union {
+                            continue;
+                        }
+                        if !self.is_pod(m.type_id)?
+                            || (union
+                                && (m.bitfield_size != 0 || self.size_of(m.type_id)? != c.size))
+                        {
+                            all = false;
+                            break;
+                        }
+                    }
+                    all
+                }
+            }
+            _ => false,
+        };
+        self.pod.insert(id, answer);
+        Ok(answer)
     }
 
     /// The Rust type expression for a BTF type.
@@ -171,7 +232,9 @@ pub(crate) fn emit(
         naming,
         flavour: options.flavour,
         plans: HashMap::new(),
+        pod: HashMap::new(),
     };
+    let pod = options.pod && options.flavour == Flavour::Userspace;
     let mut items: Vec<(&str, TypeId)> = naming
         .names
         .iter()
@@ -182,7 +245,7 @@ pub(crate) fn emit(
     let mut body = String::new();
     let mut bitfields = false;
     for &(_, id) in &items {
-        bitfields |= emit_type(&mut ctx, id, &mut body)?;
+        bitfields |= emit_type(&mut ctx, id, pod, &mut body)?;
     }
 
     let mut out = String::new();
@@ -211,7 +274,7 @@ pub(crate) fn emit(
 }
 
 /// Emits one nominal type; returns whether it has bitfield accessors.
-fn emit_type(ctx: &mut Ctx<'_>, id: TypeId, out: &mut String) -> Result<bool, GenError> {
+fn emit_type(ctx: &mut Ctx<'_>, id: TypeId, pod: bool, out: &mut String) -> Result<bool, GenError> {
     let name = ctx.naming.names[&id].clone();
     let btf = ctx.btf;
     match btf.type_by_id(id)? {
@@ -224,12 +287,24 @@ fn emit_type(ctx: &mut Ctx<'_>, id: TypeId, out: &mut String) -> Result<bool, Ge
                 format!("`{what} {}`", c.name)
             };
             let size = c.size;
+            let pod = pod && ctx.is_pod(id)?;
             let plan = ctx.plan(id)?;
             emit_composite(out, &name, &c_name, size, union, plan);
+            if pod {
+                emit_pod_composite(out, &name, union, plan);
+            }
             Ok(!plan.accessors.is_empty())
         }
         Type::Enum(e) | Type::Enum64(e) => {
             emit_enum(out, &name, &e, btf.kind(id)? == Kind::Enum64);
+            if pod {
+                let _ = writeln!(
+                    out,
+                    "// SAFETY: a `#[repr(transparent)]` newtype over an integer (or a byte array): \
+                     no padding, every bit pattern valid.\n\
+                     unsafe impl ::bpfkit::maps::Pod for {name} {{}}\n"
+                );
+            }
             Ok(false)
         }
         Type::Typedef(t) => {
@@ -258,6 +333,13 @@ fn emit_type(ctx: &mut Ctx<'_>, id: TypeId, out: &mut String) -> Result<bool, Ge
                  #[repr(C)]\n#[derive(Clone, Copy)]\npub struct {name} {{\n    _opaque: [u8; 0],\n}}\n",
                 f.name
             );
+            if pod {
+                let _ = writeln!(
+                    out,
+                    "// SAFETY: zero-sized, no bytes to be invalid.\n\
+                     unsafe impl ::bpfkit::maps::Pod for {name} {{}}\n"
+                );
+            }
             Ok(false)
         }
         other => Err(GenError::NotAValueType {
@@ -321,6 +403,48 @@ fn emit_composite(out: &mut String, name: &str, c_name: &str, size: u32, union: 
         out.push_str("}\n");
     }
     out.push('\n');
+}
+
+/// `Pod` for a struct or union [`Ctx::is_pod`] accepted, with the proof checked by the
+/// compiler: every field type is `Pod`, and the fields fill the type (struct: their sizes
+/// add up to its size; union: each is as large as the union).
+fn emit_pod_composite(out: &mut String, name: &str, union: bool, plan: &Plan) {
+    let _ = writeln!(
+        out,
+        "// SAFETY: `#[repr(C)]`, every field is `Pod` and the fields cover every byte \
+         (both asserted below), so there is no padding and any bit pattern is valid.\n\
+         unsafe impl ::bpfkit::maps::Pod for {name} {{}}\n\
+         const _: () = {{\n    #[allow(dead_code)]\n    fn __fields_are_pod() {{\n        fn __pod<P: ::bpfkit::maps::Pod>() {{}}"
+    );
+    for f in &plan.fields {
+        let _ = writeln!(out, "        __pod::<{}>();", f.ty);
+    }
+    out.push_str("    }\n");
+    if union {
+        for f in &plan.fields {
+            let _ = writeln!(
+                out,
+                "    assert!(::core::mem::size_of::<{}>() == ::core::mem::size_of::<{name}>());",
+                f.ty
+            );
+        }
+    } else {
+        let sum: Vec<String> = plan
+            .fields
+            .iter()
+            .map(|f| format!("::core::mem::size_of::<{}>()", f.ty))
+            .collect();
+        let sum = if sum.is_empty() {
+            "0".to_owned()
+        } else {
+            sum.join(" + ")
+        };
+        let _ = writeln!(
+            out,
+            "    assert!(::core::mem::size_of::<{name}>() == {sum});"
+        );
+    }
+    out.push_str("};\n\n");
 }
 
 fn emit_accessor(out: &mut String, union: bool, a: &layout::Accessor) {

@@ -62,6 +62,12 @@
 //! - function pointers are `*mut c_void` (kernel) or `u64` (userspace): no function is ever
 //!   called through a kernel pointer, and the size is that of the target's pointer.
 //!
+//! [`Skeleton`] builds on the userspace flavour: a typed skeleton of one BPF object (maps with
+//! their key and value types, global sections as structs, programs by name, `attach_all`),
+//! for build.rs or `bpfkit gen skel`, whose users write no `unsafe`:
+//! [`Generator::pod_impls`] gives the generated types `bpfkit::maps::Pod` with compile-time
+//! proofs of their layout.
+//!
 //! Bitfield accessors are generated for little-endian BTF (bpfel, x86_64 and arm64 kernels);
 //! from big-endian BTF the bitfields keep their storage bytes but get no accessors.
 
@@ -69,6 +75,9 @@ mod collect;
 mod emit;
 mod layout;
 mod names;
+mod skel;
+
+pub use skel::Skeleton;
 
 use std::path::{Path, PathBuf};
 
@@ -161,6 +170,7 @@ pub struct Generator {
     all: bool,
     flavour: Flavour,
     module_attributes: bool,
+    pod: bool,
 }
 
 impl Generator {
@@ -175,6 +185,7 @@ impl Generator {
             all: false,
             flavour: Flavour::Kernel,
             module_attributes: true,
+            pod: false,
         }
     }
 
@@ -245,6 +256,16 @@ impl Generator {
         self
     }
 
+    /// Whether userspace types get `unsafe impl ::bpfkit::maps::Pod` (default false), so
+    /// they can be map keys and values without any `unsafe` in the user's code. Only types
+    /// whose layout has no implicit padding get one, and each impl is followed by
+    /// compile-time assertions of that (every field `Pod`, field sizes adding up to the
+    /// type's). The output then needs the `bpfkit` crate. Ignored for [`Flavour::Kernel`].
+    pub fn pod_impls(mut self, on: bool) -> Self {
+        self.pod = on;
+        self
+    }
+
     /// The Rust source.
     pub fn generate(&self) -> Result<String, GenError> {
         let base = match &self.base {
@@ -278,6 +299,7 @@ impl Generator {
             emit::Options {
                 flavour: self.flavour,
                 module_attributes: self.module_attributes,
+                pod: self.pod,
             },
         )
     }

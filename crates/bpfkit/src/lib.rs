@@ -21,4 +21,5 @@ pub mod maps;
 pub mod pin;
 pub mod programs;
 pub mod readers;
+pub mod skel;
 pub mod sys;

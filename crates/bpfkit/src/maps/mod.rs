@@ -24,6 +24,7 @@ mod storage;
 mod xdp;
 
 pub use arena::Arena;
+pub(crate) use array::page_size;
 pub use array::{Array, ProgramArray};
 pub use bloom_filter::BloomFilter;
 pub use data::{BatchCursor, MapData, MapParams};
