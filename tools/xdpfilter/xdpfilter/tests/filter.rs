@@ -5,6 +5,8 @@
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bpfkit_test_support::netns::{drain_udp, Netns, VethPair, VETH_A};
 use serde_json::Value;
@@ -134,68 +136,111 @@ fn filter_drops_exactly_the_matching_packets(tag: &str, attach: &[&str]) {
     send(&pair.b, a(4000), 20);
     assert_eq!(drain_udp(&r4000), 20);
 
-    // Rule 0 counts UDP to port 4000 (either family) and passes it; rule 1 drops
-    // everything to 10.201.0.1 from 10.201.0.0/24. IPv4 to port 4000 matches both: the
-    // lower id (0) decides.
-    let count = pins.add(&["--action", "count", "--proto", "udp", "--dport", "4000"]);
-    let drop = pins.add(&[
-        "--action",
-        "drop",
-        "--src",
-        "10.201.0.0/24",
-        "--dst",
-        "10.201.0.1/32",
-    ]);
-    assert_eq!((count, drop), (0, 1));
-    send(&pair.b, a(4000), 30);
-    send(&pair.b, a(4001), 25);
-    send(&pair.b, a_v6(4000), 10);
+    // Background traffic the whole time rules change: IPv6 UDP to port 4003, which no
+    // rule below matches, one datagram per millisecond; every one must arrive.
+    let background = bind(&pair.a, a_v6(4003));
+    let stop = AtomicBool::new(false);
+    let (sent, received) = std::thread::scope(|s| {
+        let sender = s.spawn(|| {
+            pair.b.run(|| {
+                let socket = UdpSocket::bind("[::]:0").expect("bind sender");
+                let mut sent = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    socket.send_to(&[0u8; 16], a_v6(4003)).expect("send_to");
+                    sent += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                sent
+            })
+        });
+        let receiver = s.spawn(|| {
+            let mut buf = [0u8; 64];
+            let mut n = 0u32;
+            background
+                .set_read_timeout(Some(Duration::from_millis(300)))
+                .expect("timeout");
+            loop {
+                match background.recv(&mut buf) {
+                    Ok(_) => n += 1,
+                    Err(_) if stop.load(Ordering::Relaxed) => break n,
+                    Err(_) => {}
+                }
+            }
+        });
+        // Rule 0 counts UDP to port 4000 (either family) and passes it; rule 1 drops
+        // everything to 10.201.0.1 from 10.201.0.0/24. IPv4 to port 4000 matches both: the
+        // lower id (0) decides.
+        let count = pins.add(&["--action", "count", "--proto", "udp", "--dport", "4000"]);
+        let drop = pins.add(&[
+            "--action",
+            "drop",
+            "--src",
+            "10.201.0.0/24",
+            "--dst",
+            "10.201.0.1/32",
+        ]);
+        assert_eq!((count, drop), (0, 1));
+        send(&pair.b, a(4000), 30);
+        send(&pair.b, a(4001), 25);
+        send(&pair.b, a_v6(4000), 10);
+        assert_eq!(
+            drain_udp(&r4000),
+            30,
+            "rule 0 (count) decides IPv4 port 4000"
+        );
+        assert_eq!(drain_udp(&r4001), 0, "rule 1 drops IPv4 port 4001");
+        assert_eq!(drain_udp(&r6), 10, "rule 0 counts IPv6 port 4000 too");
+        assert_eq!(pins.stats(count), (40, 30 * V4_FRAME + 10 * V6_FRAME));
+        assert_eq!(pins.stats(drop), (25, 25 * V4_FRAME));
+
+        // Deleting rule 0 while rule 1 stays: IPv4 port 4000 now falls to rule 1 and is
+        // dropped; IPv6 matches no rule (rule 1 is IPv4 only) and passes.
+        ok(pins.run("del", &["0"]));
+        send(&pair.b, a(4000), 10);
+        send(&pair.b, a_v6(4000), 12);
+        assert_eq!(drain_udp(&r4000), 0);
+        assert_eq!(drain_udp(&r6), 12);
+        assert_eq!(pins.stats(drop), (35, 35 * V4_FRAME));
+
+        // IPv6: a drop rule for UDP from fd00:201::/64 to port 4000 takes the free id 0 (its
+        // counters start at zero); IPv6 to another port passes.
+        let drop6 = pins.add(&[
+            "--action",
+            "drop",
+            "--src",
+            "fd00:201::/64",
+            "--proto",
+            "udp",
+            "--dport",
+            "4000",
+        ]);
+        assert_eq!(drop6, 0);
+        let r6_other = bind(&pair.a, a_v6(4002));
+        send(&pair.b, a_v6(4000), 40);
+        send(&pair.b, a_v6(4002), 7);
+        assert_eq!(drain_udp(&r6), 0, "IPv6 rule drops");
+        assert_eq!(drain_udp(&r6_other), 7, "IPv6 to another port passes");
+        assert_eq!(pins.stats(drop6), (40, 40 * V6_FRAME));
+
+        // Deleting the rest restores traffic.
+        ok(pins.run("del", &["1"]));
+        ok(pins.run("del", &["0"]));
+        send(&pair.b, a(4001), 15);
+        send(&pair.b, a_v6(4000), 15);
+        assert_eq!(drain_udp(&r4001), 15);
+        assert_eq!(drain_udp(&r6), 15);
+        stop.store(true, Ordering::Relaxed);
+        (
+            sender.join().expect("sender"),
+            receiver.join().expect("receiver"),
+        )
+    });
+    assert!(sent > 0);
     assert_eq!(
-        drain_udp(&r4000),
-        30,
-        "rule 0 (count) decides IPv4 port 4000"
+        received, sent,
+        "non-matching traffic flowed untouched while rules changed"
     );
-    assert_eq!(drain_udp(&r4001), 0, "rule 1 drops IPv4 port 4001");
-    assert_eq!(drain_udp(&r6), 10, "rule 0 counts IPv6 port 4000 too");
-    assert_eq!(pins.stats(count), (40, 30 * V4_FRAME + 10 * V6_FRAME));
-    assert_eq!(pins.stats(drop), (25, 25 * V4_FRAME));
 
-    // Deleting rule 0 while rule 1 stays: IPv4 port 4000 now falls to rule 1 and is
-    // dropped; IPv6 matches no rule (rule 1 is IPv4 only) and passes.
-    ok(pins.run("del", &["0"]));
-    send(&pair.b, a(4000), 10);
-    send(&pair.b, a_v6(4000), 12);
-    assert_eq!(drain_udp(&r4000), 0);
-    assert_eq!(drain_udp(&r6), 12);
-    assert_eq!(pins.stats(drop), (35, 35 * V4_FRAME));
-
-    // IPv6: a drop rule for UDP from fd00:201::/64 to port 4000 takes the free id 0 (its
-    // counters start at zero); IPv6 to another port passes.
-    let drop6 = pins.add(&[
-        "--action",
-        "drop",
-        "--src",
-        "fd00:201::/64",
-        "--proto",
-        "udp",
-        "--dport",
-        "4000",
-    ]);
-    assert_eq!(drop6, 0);
-    let r6_other = bind(&pair.a, a_v6(4002));
-    send(&pair.b, a_v6(4000), 40);
-    send(&pair.b, a_v6(4002), 7);
-    assert_eq!(drain_udp(&r6), 0, "IPv6 rule drops");
-    assert_eq!(drain_udp(&r6_other), 7, "IPv6 to another port passes");
-    assert_eq!(pins.stats(drop6), (40, 40 * V6_FRAME));
-
-    // Deleting the rest restores traffic.
-    ok(pins.run("del", &["1"]));
-    ok(pins.run("del", &["0"]));
-    send(&pair.b, a(4001), 15);
-    send(&pair.b, a_v6(4000), 15);
-    assert_eq!(drain_udp(&r4001), 15);
-    assert_eq!(drain_udp(&r6), 15);
     let list: Value = serde_json::from_str(&ok(pins.run("list", &["--json"]))).expect("JSON");
     assert_eq!(list["rules"], serde_json::json!([]));
 
