@@ -9,6 +9,8 @@
 //!
 //! Needs root and clang-19. `cargo run --release -p xdpfilter --example bench -- [ROUNDS]
 //! [REPEAT] [VETH_PACKETS]` (defaults 7, 1000000, 300000). Not a test.
+//! `XDPFILTER_RUST_OBJECT=PATH` benchmarks another build of the Rust object instead of the
+//! embedded one (e.g. one built with other `llc` flags).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -134,7 +136,9 @@ struct Side {
 
 impl Side {
     fn new(name: &'static str, elf: &[u8]) -> Self {
+        // Only the XDP program: the benchmark runs nothing else.
         let mut object = Loader::new()
+            .only_programs(&["xdpfilter"])
             .load(elf, name)
             .unwrap_or_else(|e| panic!("load {name}: {e}"));
         let filter = Filter::from_object(&mut object).expect("maps");
@@ -194,8 +198,12 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let c_elf = build_c(&dir);
     let _ = std::fs::remove_dir_all(&dir);
+    let rust_elf = match std::env::var_os("XDPFILTER_RUST_OBJECT") {
+        Some(path) => std::fs::read(&path).expect("read XDPFILTER_RUST_OBJECT"),
+        None => xdpfilter::XDPFILTER_BPF.to_vec(),
+    };
     let sides = [
-        Side::new("xdpfilter", xdpfilter::XDPFILTER_BPF),
+        Side::new("xdpfilter", &rust_elf),
         Side::new("xdpfilter_c", &c_elf),
     ];
 
