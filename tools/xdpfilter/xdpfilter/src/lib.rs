@@ -694,3 +694,56 @@ pub fn link_ids(dir: &Path) -> Result<(u32, u32), Error> {
     let info = link.info().map_err(op("link info"))?;
     Ok((info.id, info.prog_id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_parse_with_host_bits_cleared_and_reject_bad_input() {
+        let c: Cidr = "10.1.2.3/8".parse().unwrap();
+        assert_eq!(c.to_string(), "10.0.0.0/8");
+        let c: Cidr = "fd00:201::5/64".parse().unwrap();
+        assert_eq!(c.to_string(), "fd00:201::/64");
+        assert_eq!("192.0.2.1".parse::<Cidr>().unwrap().len, 32);
+        for bad in ["10.0.0.0/33", "::/129", "nope/8", "10.0.0.0/x"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+        let wide: Cidr = "10.0.0.0/8".parse().unwrap();
+        let narrow: Cidr = "10.201.0.0/16".parse().unwrap();
+        let v6: Cidr = "::/0".parse().unwrap();
+        assert!(wide.contains(&narrow) && !narrow.contains(&wide));
+        assert!(!v6.contains(&narrow), "families never contain each other");
+    }
+
+    #[test]
+    fn rules_round_trip_through_the_table_layout_and_validate() {
+        let spec = RuleSpec {
+            action: Action::Drop,
+            src: Some("fd00:201::/64".parse().unwrap()),
+            dst: None,
+            proto: Some(Proto::Udp),
+            dport: Some(4000),
+        };
+        let rule = spec.to_rule();
+        assert_eq!(rule.family, 6);
+        assert_eq!(RuleSpec::from_rule(&rule), Some(spec));
+        assert_eq!(RuleSpec::from_rule(&Rule::default()), None);
+        let mixed = RuleSpec {
+            action: Action::Count,
+            src: Some("10.0.0.0/8".parse().unwrap()),
+            dst: Some("::/0".parse().unwrap()),
+            proto: None,
+            dport: None,
+        };
+        assert!(mixed.validate().is_err());
+        let port_without_proto = RuleSpec {
+            action: Action::Drop,
+            src: None,
+            dst: None,
+            proto: Some(Proto::Icmp),
+            dport: Some(1),
+        };
+        assert!(port_without_proto.validate().is_err());
+    }
+}
