@@ -11,7 +11,7 @@
 //! ```
 
 use std::fs::File;
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -162,6 +162,51 @@ impl VethPair {
             ]);
         }
         pair
+    }
+
+    /// Turns IPv6 on in both namespaces (they start with it off) and gives the veths
+    /// `fd00:201::1/64` (`a`) and `fd00:201::2/64` (`b`), without duplicate address
+    /// detection and with static neighbour entries, so they are usable at once. Returns
+    /// (address of `veth-a`, address of `veth-b`). Router solicitations and MLD reports
+    /// then flow too: tests count only their own traffic.
+    pub fn enable_ipv6(&self) -> (Ipv6Addr, Ipv6Addr) {
+        let addr_a: Ipv6Addr = "fd00:201::1".parse().expect("valid address");
+        let addr_b: Ipv6Addr = "fd00:201::2".parse().expect("valid address");
+        let mac_a = self.mac(&self.a, VETH_A);
+        let mac_b = self.mac(&self.b, VETH_B);
+        for (ns, dev, addr, peer, peer_mac) in [
+            (&self.a, VETH_A, addr_a, addr_b, &mac_b),
+            (&self.b, VETH_B, addr_b, addr_a, &mac_a),
+        ] {
+            ns.run(|| {
+                for conf in ["all", "default", dev] {
+                    let path = format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6");
+                    std::fs::write(&path, "0").unwrap_or_else(|e| panic!("{path}: {e}"));
+                }
+            });
+            ns.ip(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("{addr}/64"),
+                "dev",
+                dev,
+                "nodad",
+            ]);
+            ns.ip(&[
+                "-6",
+                "neigh",
+                "replace",
+                &peer.to_string(),
+                "lladdr",
+                peer_mac,
+                "dev",
+                dev,
+                "nud",
+                "permanent",
+            ]);
+        }
+        (addr_a, addr_b)
     }
 
     fn mac(&self, ns: &Netns, dev: &str) -> String {
