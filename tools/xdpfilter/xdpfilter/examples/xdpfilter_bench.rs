@@ -7,7 +7,7 @@
 //!   3. packets/s through a veth pair between two network namespaces (native XDP on the
 //!      receiving veth, a UDP sender in the other namespace), medians over rounds.
 //!
-//! Needs root and clang-19. `cargo run --release -p xdpfilter --example bench -- [ROUNDS]
+//! Needs root and clang-19. `cargo run --release -p xdpfilter --example xdpfilter_bench -- [ROUNDS]
 //! [REPEAT] [VETH_PACKETS]` (defaults 7, 1000000, 300000). Not a test.
 //! `XDPFILTER_RUST_OBJECT=PATH` benchmarks another build of the Rust object instead of the
 //! embedded one (e.g. one built with other `llc` flags).
