@@ -40,7 +40,7 @@ pub enum SkelError {
     Spec(#[from] SpecError),
     /// The load failed.
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(Box<LoadError>),
     /// A map or global section could not be opened.
     #[error("skeleton map `{map}`: {source}")]
     Map {
@@ -72,8 +72,14 @@ pub enum SkelError {
         program: String,
         /// The error.
         #[source]
-        source: AttachError,
+        source: Box<AttachError>,
     },
+}
+
+impl From<LoadError> for SkelError {
+    fn from(e: LoadError) -> Self {
+        SkelError::Load(Box::new(e))
+    }
 }
 
 /// Parses `bytes` as object `name` and checks that it has the maps and programs the
@@ -292,7 +298,7 @@ pub fn attach_all(object: &Object) -> Result<Vec<(String, Link)>, SkelError> {
             Err(source) => {
                 return Err(SkelError::Attach {
                     program: program.name().to_owned(),
-                    source,
+                    source: Box::new(source),
                 })
             }
         }

@@ -119,7 +119,7 @@ impl MapData {
                     if let Some(missing) = caps::missing_hint(&[Capability::Bpf]) {
                         return Err(MapError::NotPermitted {
                             name: p.name.to_owned(),
-                            missing,
+                            missing: missing.into(),
                             source,
                         });
                     }

@@ -68,7 +68,7 @@ pub enum MapError {
         /// The map's name.
         name: String,
         /// The capabilities this process lacks ([`crate::caps::missing_hint`]).
-        missing: String,
+        missing: Box<str>,
         /// The refused call.
         #[source]
         source: SyscallError,
