@@ -24,6 +24,12 @@ const HOST_TESTS_X86_64: &[(&str, &str, &[&str])] = &[
     ("bpfkit", "vm_uprobe_multi", &[]),
     // kprobe.session (own attach type, session cookie): asserts on 6.12, SKIPs on 6.1.
     ("bpfkit", "vm_kprobe_session", &[]),
+    // netkit pair (peer in a thread's unshared netns), primary and peer hooks: asserts on
+    // 6.12 (CONFIG_NETKIT=y), SKIPs on 6.1 (no netkit).
+    ("bpfkit", "vm_netkit", &[]),
+    // tools/execguard: the BPF LSM denies a listed exec (EPERM), reports it, audits, denies
+    // by cgroup; both 6.1 and 6.12 have `bpf` in their LSM list.
+    ("execguard", "vm_execguard", &[]),
     (
         "bpfkit",
         "attach_tracing",
@@ -49,6 +55,7 @@ const HOST_FIXTURES_X86_64: &[&str] = &[
     "prog_trampoline",
     "attach_multi",
     "kprobe_session",
+    "net_counters",
 ];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
