@@ -6,7 +6,8 @@
 //! `/proc/thread-self/ns/net`; the primary stays in the VM's own namespace. Addresses and
 //! link state are set with ioctls (no `ip` needed); ARP resolves by itself (L2 mode, the
 //! programs return `NETKIT_NEXT`). One `net_counters` object on the primary hook counts the
-//! UDP datagrams the peer sends, another on the peer hook those the primary sends.
+//! UDP datagrams the primary transmits, another on the peer hook those the peer transmits
+//! (each device runs its own list in its transmit path).
 
 mod common;
 
@@ -195,7 +196,7 @@ fn netkit_primary_and_peer_links_count_both_directions_in_the_vm() {
         done_rx.recv().unwrap();
         assert_eq!(
             (udp_count(&on_primary), udp_count(&on_peer)),
-            (u64::from(FROM_PEER), u64::from(FROM_PRIMARY)),
+            (u64::from(FROM_PRIMARY), u64::from(FROM_PEER)),
             "(primary hook, peer hook) counts"
         );
         println!(
