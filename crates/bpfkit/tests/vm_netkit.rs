@@ -228,11 +228,8 @@ fn netkit_primary_and_peer_links_count_both_directions_in_the_vm() {
         }
         let name = CString::new(PRIMARY).unwrap();
         // SAFETY: `name` is NUL-terminated.
-        assert_eq!(
-            unsafe { libc::if_nametoindex(name.as_ptr()) },
-            0,
-            "{PRIMARY} removed"
-        );
+        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        assert_eq!(index, 0, "{PRIMARY} removed");
         false
     });
     if !skipped {
