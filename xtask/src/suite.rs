@@ -65,6 +65,10 @@ const RUST_FIXTURES: &[&str] = &["vm-execs"];
 /// `record_execve` and `EVENTS` as it expects), checking that they verify on 6.1 too.
 const RUST_TESTDATA_X86_64: &[&str] = &["execve-events"];
 
+/// Tool binaries shipped to the x86_64 VM as `/bin/<bin>` for their VM tests to run:
+/// `(package, binary)`.
+const TOOLS_X86_64: &[(&str, &str)] = &[("execguard", "execguard")];
+
 /// What goes into the initramfs besides busybox and modules.
 #[derive(Debug, Default)]
 pub struct Suite {
@@ -125,6 +129,12 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
             let guest = format!("/fixtures/{name}.bpf.o");
             suite.commands.push(format!("/bin/minimal-loader {guest}"));
             suite.files.push((object, guest));
+        }
+    }
+    if arch == Arch::X86_64 {
+        for &(package, bin) in TOOLS_X86_64 {
+            let exe = tool_binary(arch, package, bin)?;
+            suite.files.push((exe, format!("/bin/{bin}")));
         }
     }
     let targets: Vec<(&str, &str)> = tests.iter().map(|&(p, t, _)| (p, t)).collect();
@@ -230,6 +240,17 @@ fn minimal_loader(arch: Arch) -> Result<PathBuf, XtaskError> {
         .find(|(name, _)| name == "minimal-loader")
         .map(|(_, exe)| exe)
         .ok_or_else(|| XtaskError::Missing("cargo built no minimal-loader executable".into()))
+}
+
+/// The `bin` binary of `package` built (dev profile, static musl) for `arch`.
+fn tool_binary(arch: Arch, package: &str, bin: &str) -> Result<PathBuf, XtaskError> {
+    let mut cmd = cargo_for(arch, &["build", "-p", package, "--bin", bin]);
+    let stdout = run(&mut cmd)?;
+    executables(&stdout, false)
+        .into_iter()
+        .find(|(name, _)| name == bin)
+        .map(|(_, exe)| exe)
+        .ok_or_else(|| XtaskError::Missing(format!("cargo built no {bin} executable")))
 }
 
 /// `cargo test --no-run` of `tests` for `arch`'s musl target: `(test target name,

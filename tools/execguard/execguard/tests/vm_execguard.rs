@@ -277,3 +277,73 @@ fn listed_cgroup_may_not_exec() {
     assert_eq!(Path::new(&got[0].filename), scratch.allowed.as_path());
     drop(guard);
 }
+
+/// The execguard binary: cargo's build of it, or in the VM the copy xtask ships as
+/// `/bin/execguard`.
+fn execguard_binary() -> PathBuf {
+    let built = Path::new(env!("CARGO_BIN_EXE_execguard"));
+    if built.exists() {
+        built.to_owned()
+    } else {
+        PathBuf::from("/bin/execguard")
+    }
+}
+
+#[test]
+fn cli_denies_and_prints_json_lines_until_sigterm() {
+    if !lsm_active("cli_denies_and_prints_json_lines_until_sigterm") {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Read};
+    let scratch = Scratch::new("cli");
+    let mut guard = Command::new(execguard_binary())
+        .arg("--deny")
+        .arg(&scratch.denied)
+        .args(["--json", "--duration", "60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn execguard");
+    let mut stderr = BufReader::new(guard.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).expect("read banner");
+    assert!(
+        banner.starts_with("execguard: denying 1 file(s), 0 cgroup(s) (program id "),
+        "{banner}"
+    );
+    assert_eperm(
+        run(&scratch.denied),
+        "exec of the listed file under the CLI",
+    );
+    assert_eq!(run(&scratch.allowed).expect("the other copy runs"), 0);
+    // The event is printed within the poll loop's 100 ms; give it time, then stop it.
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(guard.id() as i32, libc::SIGTERM) }, 0);
+    let status = guard.wait().expect("wait execguard");
+    let mut out = String::new();
+    guard
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("read stderr");
+    assert!(status.success(), "{status}: {rest}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON line per denial: {out}");
+    let json: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON line");
+    println!("execguard CLI printed: {}", lines[0]);
+    let denied = scratch.denied.to_str().unwrap();
+    assert_eq!(json["action"], "deny");
+    assert_eq!(json["reason"], "file");
+    assert_eq!(json["filename"], denied);
+    assert_eq!(json["listed"], denied);
+    assert_eq!(
+        json["ino"],
+        std::fs::metadata(&scratch.denied).unwrap().ino()
+    );
+    assert_eq!(run(&scratch.denied).expect("runs once execguard exited"), 0);
+}
