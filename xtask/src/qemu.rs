@@ -16,7 +16,7 @@ pub fn run(arch: Arch, kernel: &Path, initrd: &Path, timeout: Duration) -> Resul
     let (binary, machine, console) = arch.qemu();
     let mut cmd = Command::new(binary);
     cmd.args(machine)
-        .args(["-m", "1024", "-nographic", "-no-reboot", "-kernel"])
+        .args(["-m", "2048", "-nographic", "-no-reboot", "-kernel"])
         .arg(kernel)
         .arg("-initrd")
         .arg(initrd)

@@ -24,6 +24,12 @@ const HOST_TESTS_X86_64: &[(&str, &str, &[&str])] = &[
     ("bpfkit", "vm_uprobe_multi", &[]),
     // kprobe.session (own attach type, session cookie): asserts on 6.12, SKIPs on 6.1.
     ("bpfkit", "vm_kprobe_session", &[]),
+    // netkit pair (peer in a thread's unshared netns), primary and peer hooks: asserts on
+    // 6.12 (CONFIG_NETKIT=y), SKIPs on 6.1 (no netkit).
+    ("bpfkit", "vm_netkit", &[]),
+    // tools/execguard: the BPF LSM denies a listed exec (EPERM), reports it, audits, denies
+    // by cgroup; both 6.1 and 6.12 have `bpf` in their LSM list.
+    ("execguard", "vm_execguard", &[]),
     (
         "bpfkit",
         "attach_tracing",
@@ -49,6 +55,7 @@ const HOST_FIXTURES_X86_64: &[&str] = &[
     "prog_trampoline",
     "attach_multi",
     "kprobe_session",
+    "net_counters",
 ];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
@@ -75,6 +82,10 @@ cat /tmp/opensnoop.json
 grep -q '"fd":null,"errno":"ENOENT","errno_value":2,.*"path":"/nonexistent-vm-marker"' /tmp/opensnoop.json || { echo "opensnoop: no failed open of the marker"; failed=1; }
 exit $failed
 "#;
+
+/// Tool binaries shipped to the x86_64 VM as `/bin/<bin>` for their VM tests to run:
+/// `(package, binary)`.
+const TOOLS_X86_64: &[(&str, &str)] = &[("execguard", "execguard")];
 
 /// What goes into the initramfs besides busybox and modules.
 #[derive(Debug, Default)]
@@ -145,6 +156,12 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
             let guest = format!("/fixtures/{name}.bpf.o");
             suite.commands.push(format!("/bin/minimal-loader {guest}"));
             suite.files.push((object, guest));
+        }
+    }
+    if arch == Arch::X86_64 {
+        for &(package, bin) in TOOLS_X86_64 {
+            let exe = tool_binary(arch, package, bin)?;
+            suite.files.push((exe, format!("/bin/{bin}")));
         }
     }
     let targets: Vec<(&str, &str)> = tests.iter().map(|&(p, t, _)| (p, t)).collect();
@@ -272,6 +289,17 @@ fn tools(arch: Arch, names: &[&str]) -> Result<Vec<(String, PathBuf)>, XtaskErro
         }
     }
     Ok(found)
+}
+
+/// The `bin` binary of `package` built (dev profile, static musl) for `arch`.
+fn tool_binary(arch: Arch, package: &str, bin: &str) -> Result<PathBuf, XtaskError> {
+    let mut cmd = cargo_for(arch, &["build", "-p", package, "--bin", bin]);
+    let stdout = run(&mut cmd)?;
+    executables(&stdout, false)
+        .into_iter()
+        .find(|(name, _)| name == bin)
+        .map(|(_, exe)| exe)
+        .ok_or_else(|| XtaskError::Missing(format!("cargo built no {bin} executable")))
 }
 
 /// `cargo test --no-run` of `tests` for `arch`'s musl target: `(test target name,

@@ -1,5 +1,6 @@
 //! netkit (Linux 6.7, `CONFIG_NETKIT`): a pair made by rtnetlink between two namespaces of
-//! the test, a program on the primary hook counting what the peer sends. Kernels without
+//! the test, a program on the peer hook (attached through the primary) counting what the
+//! peer sends. Kernels without
 //! netkit (the host's build) print `SKIP` after the probe: creating the device fails.
 
 mod common;
@@ -24,7 +25,7 @@ fn mac(ns: &Netns, dev: &str) -> String {
 }
 
 #[test]
-fn netkit_primary_link_counts_every_datagram_the_peer_sends() {
+fn netkit_peer_link_counts_every_datagram_the_peer_sends() {
     let fds = FdCheck::start();
     {
         let a = Netns::new("nk-a");
@@ -68,16 +69,9 @@ fn netkit_primary_link_counts_every_datagram_the_peer_sends() {
             .unwrap();
         let program = object.program("tc_count").unwrap();
         let link = a
-            .run(|| {
-                netkit::attach(
-                    program,
-                    "nk0",
-                    NetkitSide::Primary,
-                    &NetkitOptions::default(),
-                )
-            })
+            .run(|| netkit::attach(program, "nk0", NetkitSide::Peer, &NetkitOptions::default()))
             .unwrap_or_else(|e| panic!("{e}"));
-        let q = a.run(|| netkit::query("nk0", NetkitSide::Primary)).unwrap();
+        let q = a.run(|| netkit::query("nk0", NetkitSide::Peer)).unwrap();
         assert_eq!(q.prog_ids, [program.id().unwrap()]);
         assert_eq!(q.link_ids, [link.info().unwrap().id]);
 
@@ -93,7 +87,7 @@ fn netkit_primary_link_counts_every_datagram_the_peer_sends() {
         assert_eq!(u64::from_ne_bytes(value), 12);
         drop(link);
         assert!(a
-            .run(|| netkit::query("nk0", NetkitSide::Primary))
+            .run(|| netkit::query("nk0", NetkitSide::Peer))
             .unwrap()
             .prog_ids
             .is_empty());

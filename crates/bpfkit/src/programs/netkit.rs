@@ -1,7 +1,8 @@
 //! Programs on a netkit device (`SEC("netkit/primary")`, `SEC("netkit/peer")`,
 //! `BPF_PROG_TYPE_SCHED_CLS`; Linux 6.7 with `CONFIG_NETKIT`): a netkit link on the
-//! primary device, running for traffic the peer (`NetkitSide::Primary`) or the primary
-//! (`NetkitSide::Peer`) sends, ordered like tcx. The program returns `NETKIT_NEXT` (-1),
+//! primary device, running for traffic the primary (`NetkitSide::Primary`) or the peer
+//! (`NetkitSide::Peer`) transmits, ordered like tcx (each device runs its own list in its
+//! transmit path; `vm_netkit` checks both directions on Linux 6.12). The program returns `NETKIT_NEXT` (-1),
 //! `NETKIT_PASS` (0), `NETKIT_DROP` (2) or `NETKIT_REDIRECT` (7). The link detaches on drop
 //! and can be pinned.
 
@@ -18,9 +19,9 @@ use super::{AttachError, Interface, ProgramType, QueryError};
 /// Which of the pair's hooks, both attached through the primary device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetkitSide {
-    /// `BPF_NETKIT_PRIMARY`: traffic leaving the peer (the container's egress).
+    /// `BPF_NETKIT_PRIMARY`: traffic the primary transmits (towards the peer).
     Primary,
-    /// `BPF_NETKIT_PEER`: traffic leaving the primary towards the peer.
+    /// `BPF_NETKIT_PEER`: traffic the peer transmits (the container's egress).
     Peer,
 }
 
