@@ -490,6 +490,10 @@ pub struct ProgLoadError {
     pub verifier_log: String,
 }
 
+/// How many times `BPF_PROG_LOAD` is repeated after EAGAIN, which the verifier returns when
+/// a signal is pending (the load is restartable, not refused).
+pub const PROG_LOAD_EAGAIN_RETRIES: u32 = 4;
+
 /// Initial verifier log buffer; grown ×4 on ENOSPC up to [`MAX_LOG_SIZE`].
 const INITIAL_LOG_SIZE: usize = 64 * 1024;
 /// The kernel caps `log_size` at `UINT_MAX >> 2`; we stop at 256 MiB.
@@ -500,22 +504,30 @@ const MAX_LOG_SIZE: usize = 256 * 1024 * 1024;
 /// The first attempt runs without a log (unless `log_level` asks for one). On failure the
 /// load is retried with `log_level` 1 (or the caller's level) and a buffer that grows on
 /// ENOSPC, and the log is returned in the error. On success with a requested log, the log is
-/// returned beside the fd.
+/// returned beside the fd. EAGAIN (the verifier stopped for a pending signal) is retried up to
+/// [`PROG_LOAD_EAGAIN_RETRIES`] times, then reported.
 pub fn prog_load(a: &ProgLoadAttr<'_>) -> Result<(OwnedFd, String), ProgLoadError> {
     let mut log = Vec::new();
     let mut level = a.log_level;
     if level != 0 {
         log.resize(INITIAL_LOG_SIZE, 0);
     }
+    let mut eagain_retries = 0;
     loop {
         match prog_load_once(a, level, &mut log) {
             Ok(fd) => return Ok((fd, log_text(&log))),
+            Err(e)
+                if e.errno() == Some(libc::EAGAIN) && eagain_retries < PROG_LOAD_EAGAIN_RETRIES =>
+            {
+                eagain_retries += 1;
+                log::debug!("prog '{}': load interrupted ({e}), retrying", a.name);
+            }
             Err(e) if e.errno() == Some(libc::ENOSPC) && level != 0 && log.len() < MAX_LOG_SIZE => {
                 let grown = (log.len() * 4).min(MAX_LOG_SIZE);
                 log.clear();
                 log.resize(grown, 0);
             }
-            Err(e) if level == 0 => {
+            Err(e) if level == 0 && e.errno() != Some(libc::EAGAIN) => {
                 // Retry once to collect the verifier's explanation.
                 log::debug!(
                     "prog '{}': load failed ({e}), retrying with verifier log",

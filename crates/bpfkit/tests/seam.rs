@@ -1,0 +1,395 @@
+//! The fallback and error branches around kernel calls, driven through `sys::seam` with no
+//! kernel involved: every call is answered by the test (an errno, or a `/dev/null` fd standing
+//! in for the kernel object), so these tests need no privileges. Each checks the exact calls
+//! made and that no fd is left open.
+
+mod common;
+
+use std::cell::RefCell;
+use std::os::fd::IntoRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use bpfkit::loader::{LoadError, Loader, Object};
+use bpfkit::maps::{MapData, MapError, MapParams, MapType};
+use bpfkit::programs::perf_event::{self, PerfEventKind, PerfEventScope, SamplePolicy};
+use bpfkit::programs::AttachError;
+use bpfkit::sys::seam::{self, Call, PerfIoctl, Reply};
+use bpfkit::sys::{self, Command};
+use common::FdCheck;
+
+/// A `/dev/null` fd handed to the code under test as if the kernel had created an object.
+fn fake_fd() -> i64 {
+    let file = std::fs::File::open("/dev/null").expect("open /dev/null");
+    i64::from(file.into_raw_fd())
+}
+
+/// Commands that return a new fd.
+fn creates_fd(command: Command) -> bool {
+    matches!(
+        command,
+        Command::MapCreate
+            | Command::ProgLoad
+            | Command::BtfLoad
+            | Command::LinkCreate
+            | Command::ObjGet
+            | Command::RawTracepointOpen
+            | Command::MapGetFdById
+            | Command::ProgGetFdById
+            | Command::BtfGetFdById
+            | Command::LinkGetFdById
+            | Command::TokenCreate
+            | Command::IterCreate
+    )
+}
+
+/// The kernel as the fake plays it: objects are `/dev/null` fds, every other command
+/// succeeds with 0, perf events open and ioctls succeed; mmap goes to the real kernel (only
+/// `/sys/kernel/btf/vmlinux` is mapped, which needs no privileges).
+fn fake_kernel(call: &Call) -> Reply {
+    match call {
+        Call::Bpf(command) if creates_fd(*command) => Reply::Return(fake_fd()),
+        Call::Bpf(_) => Reply::Return(0),
+        Call::PerfEventOpen { .. } => Reply::Return(fake_fd()),
+        Call::PerfIoctl(_) => Reply::Return(0),
+        _ => Reply::Kernel,
+    }
+}
+
+fn compile_fixture(name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.bpf.c"));
+    let dir = std::env::temp_dir().join(format!("bpfkit-seam-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join(format!("{name}.bpf.o"));
+    let status = Process::new("clang-19")
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("clang-19 runs");
+    assert!(status.success(), "compiling {}", src.display());
+    out
+}
+
+fn fixture() -> Vec<u8> {
+    std::fs::read(compile_fixture("seam")).expect("read fixture object")
+}
+
+/// Load the fixture with every call answered by `fake_kernel`, except where `inject`
+/// answers first; returns the result and the calls made.
+fn load_faked(
+    elf: &[u8],
+    mut inject: impl FnMut(&Call) -> Option<Reply>,
+) -> (Result<Object, LoadError>, Vec<Call>) {
+    let calls = RefCell::new(Vec::new());
+    let result = seam::with_override(
+        |call| {
+            calls.borrow_mut().push(*call);
+            inject(call).unwrap_or_else(|| fake_kernel(call))
+        },
+        || Loader::new().load(elf, "seam"),
+    );
+    (result, calls.into_inner())
+}
+
+fn count(calls: &[Call], wanted: Call) -> usize {
+    calls.iter().filter(|c| **c == wanted).count()
+}
+
+#[test]
+fn perf_link_einval_falls_back_to_set_bpf_ioctl() {
+    let elf = fixture();
+    let fds = FdCheck::start();
+    {
+        let (object, _) = load_faked(&elf, |_| None);
+        let object = object.expect("faked load");
+        let program = object.program("on_sample").expect("program on_sample");
+        let calls = RefCell::new(Vec::new());
+        let link = seam::with_override(
+            |call| {
+                calls.borrow_mut().push(*call);
+                match call {
+                    Call::Bpf(Command::LinkCreate) => Reply::Errno(libc::EINVAL),
+                    _ => fake_kernel(call),
+                }
+            },
+            || {
+                perf_event::attach(
+                    program,
+                    PerfEventKind::CpuClock,
+                    SamplePolicy::Period(1_000_000),
+                    PerfEventScope::Cpu(0),
+                )
+            },
+        )
+        .expect("attach falls back to the ioctl");
+        assert_eq!(
+            calls.take(),
+            vec![
+                Call::PerfEventOpen {
+                    type_: sys::perf_event::PERF_TYPE_SOFTWARE,
+                    config: sys::perf_event::PERF_COUNT_SW_CPU_CLOCK,
+                    pid: -1,
+                    cpu: 0
+                },
+                Call::Bpf(Command::LinkCreate),
+                Call::PerfIoctl(PerfIoctl::SetBpf),
+                Call::PerfIoctl(PerfIoctl::Enable),
+            ]
+        );
+        // The link holds the perf event fd (no link fd): dropping it disables and closes it.
+        seam::with_override(
+            |call| {
+                calls.borrow_mut().push(*call);
+                fake_kernel(call)
+            },
+            || drop(link),
+        );
+        assert_eq!(
+            calls.take(),
+            vec![Call::PerfIoctl(PerfIoctl::Disable)],
+            "dropping an ioctl-attached event disables it"
+        );
+
+        // EOPNOTSUPP from BPF_LINK_CREATE is the other "no perf link" answer; a failing
+        // PERF_EVENT_IOC_SET_BPF is then reported and the event fd closed.
+        let err = seam::with_override(
+            |call| {
+                calls.borrow_mut().push(*call);
+                match call {
+                    Call::Bpf(Command::LinkCreate) => Reply::Errno(libc::EOPNOTSUPP),
+                    Call::PerfIoctl(PerfIoctl::SetBpf) => Reply::Errno(libc::EACCES),
+                    _ => fake_kernel(call),
+                }
+            },
+            || {
+                perf_event::attach(
+                    program,
+                    PerfEventKind::CpuClock,
+                    SamplePolicy::Period(1_000_000),
+                    PerfEventScope::Cpu(0),
+                )
+            },
+        )
+        .expect_err("SET_BPF refused");
+        match &err {
+            AttachError::Syscall { source, .. } => {
+                assert_eq!(source.errno(), Some(libc::EACCES));
+                assert_eq!(source.call, "PERF_EVENT_IOC_SET_BPF");
+            }
+            other => panic!("expected a syscall error, got {other:?}"),
+        }
+        assert_eq!(
+            count(&calls.borrow(), Call::PerfIoctl(PerfIoctl::Enable)),
+            0
+        );
+
+        // Any other BPF_LINK_CREATE errno is an error, without trying the ioctl.
+        calls.borrow_mut().clear();
+        let err = seam::with_override(
+            |call| {
+                calls.borrow_mut().push(*call);
+                match call {
+                    Call::Bpf(Command::LinkCreate) => Reply::Errno(libc::EPERM),
+                    _ => fake_kernel(call),
+                }
+            },
+            || {
+                perf_event::attach(
+                    program,
+                    PerfEventKind::CpuClock,
+                    SamplePolicy::Period(1_000_000),
+                    PerfEventScope::Cpu(0),
+                )
+            },
+        )
+        .expect_err("EPERM is not a fallback case");
+        assert!(
+            matches!(&err, AttachError::Syscall { source, .. } if source.errno() == Some(libc::EPERM))
+        );
+        assert_eq!(
+            count(&calls.borrow(), Call::PerfIoctl(PerfIoctl::SetBpf)),
+            0
+        );
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn map_create_enospc_is_reported_with_nothing_left_open() {
+    let fds = FdCheck::start();
+    let mut calls = 0;
+    let err = seam::with_override(
+        |call| match call {
+            Call::Bpf(Command::MapCreate) => {
+                calls += 1;
+                Reply::Errno(libc::ENOSPC)
+            }
+            _ => Reply::Kernel,
+        },
+        || MapData::create(&MapParams::new("big", MapType::Hash, 4, 8, 1 << 20)),
+    )
+    .expect_err("ENOSPC");
+    assert_eq!(calls, 1, "ENOSPC is not retried");
+    match err {
+        MapError::Syscall { name, source } => {
+            assert_eq!(name, "big");
+            assert_eq!(source.errno(), Some(libc::ENOSPC));
+        }
+        other => panic!("expected a syscall error, got {other:?}"),
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn map_create_eperm_retries_once_after_raising_memlock() {
+    let fds = FdCheck::start();
+    {
+        let mut calls = 0;
+        let result = seam::with_override(
+            |call| match call {
+                Call::Bpf(Command::MapCreate) => {
+                    calls += 1;
+                    if calls == 1 {
+                        Reply::Errno(libc::EPERM)
+                    } else {
+                        Reply::Return(fake_fd())
+                    }
+                }
+                _ => Reply::Kernel,
+            },
+            || MapData::create(&MapParams::new("memlocked", MapType::Array, 4, 8, 4)),
+        );
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes a valid `rlimit`.
+        let ret = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) };
+        assert_eq!(ret, 0);
+        if limit.rlim_cur == libc::RLIM_INFINITY {
+            // The limit could be raised (CAP_SYS_RESOURCE, or a hard limit of infinity): one
+            // retry, which the fake answers with a map.
+            assert_eq!(calls, 2, "one retry after EPERM");
+            let map = result.expect("the retry succeeds");
+            assert_eq!(map.name(), "memlocked");
+        } else {
+            // It could not: no retry, the EPERM is reported.
+            assert_eq!(calls, 1, "no retry when RLIMIT_MEMLOCK cannot be raised");
+            match result {
+                Err(MapError::Syscall { source, .. }) => {
+                    assert_eq!(source.errno(), Some(libc::EPERM))
+                }
+                other => panic!("expected EPERM, got {other:?}"),
+            }
+            println!("memlock limit could not be raised: the no-retry branch was checked");
+        }
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn prog_load_eagain_is_retried_then_reported() {
+    let fds = FdCheck::start();
+    let insns = [0x0000_0000_0000_00b7u64, 0x0000_0000_0000_0095];
+    let attr = sys::ProgLoadAttr {
+        prog_type: sys::uapi::BPF_PROG_TYPE_SOCKET_FILTER,
+        insns: &insns,
+        license: c"GPL",
+        name: "eagain",
+        ..Default::default()
+    };
+    {
+        // Two interrupted verifications, then the load goes through.
+        let mut calls = 0;
+        let (fd, _log) = seam::with_override(
+            |call| match call {
+                Call::Bpf(Command::ProgLoad) => {
+                    calls += 1;
+                    if calls <= 2 {
+                        Reply::Errno(libc::EAGAIN)
+                    } else {
+                        Reply::Return(fake_fd())
+                    }
+                }
+                _ => Reply::Kernel,
+            },
+            || sys::prog_load(&attr),
+        )
+        .expect("EAGAIN is retried");
+        assert_eq!(calls, 3);
+        drop(fd);
+    }
+    // EAGAIN every time: the retries run out and EAGAIN is reported, with no log retry.
+    let mut calls = 0;
+    let err = seam::with_override(
+        |call| match call {
+            Call::Bpf(Command::ProgLoad) => {
+                calls += 1;
+                Reply::Errno(libc::EAGAIN)
+            }
+            _ => Reply::Kernel,
+        },
+        || sys::prog_load(&attr),
+    )
+    .expect_err("EAGAIN every time");
+    assert_eq!(calls, 1 + sys::PROG_LOAD_EAGAIN_RETRIES as usize);
+    assert_eq!(err.source.errno(), Some(libc::EAGAIN));
+    fds.assert_no_leak();
+}
+
+#[test]
+fn loader_error_paths_close_every_fd() {
+    let elf = fixture();
+    let fds = FdCheck::start();
+    {
+        // The faked kernel accepts everything: the object holds its maps and program.
+        let (object, calls) = load_faked(&elf, |_| None);
+        let object = object.expect("faked load");
+        assert!(object.program("on_sample").is_some());
+        assert!(
+            count(&calls, Call::Bpf(Command::MapCreate)) >= 2,
+            "{calls:?}"
+        );
+        assert_eq!(count(&calls, Call::Bpf(Command::ProgLoad)), 1, "{calls:?}");
+    }
+    fds.assert_no_leak();
+
+    // Each failure point in turn, with the errno the kernel gives there.
+    for (failing, errno) in [
+        (Command::ProgLoad, libc::EPERM),
+        (Command::ProgLoad, libc::EINVAL),
+        (Command::MapCreate, libc::ENOSPC),
+        (Command::MapUpdateElem, libc::E2BIG),
+        (Command::BtfLoad, libc::EPERM),
+    ] {
+        let fds = FdCheck::start();
+        let (result, calls) = load_faked(&elf, |call| match call {
+            Call::Bpf(c) if *c == failing => Some(Reply::Errno(errno)),
+            _ => None,
+        });
+        let issued = count(&calls, Call::Bpf(failing));
+        match result {
+            Err(err) => assert!(issued > 0, "{failing} failed without being called: {err}"),
+            Ok(object) => {
+                // Only BTF is optional: the object loads without it.
+                assert_eq!(
+                    failing,
+                    Command::BtfLoad,
+                    "{failing} failed but the load succeeded"
+                );
+                assert!(issued > 0);
+                drop(object);
+            }
+        }
+        fds.assert_no_leak();
+    }
+}
