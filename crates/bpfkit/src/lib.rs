@@ -20,4 +20,7 @@ pub mod maps;
 pub mod pin;
 pub mod programs;
 pub mod readers;
+mod report;
 pub mod sys;
+
+pub use report::Report;

@@ -216,7 +216,8 @@ fn netlink_xdp_attach_counts_replaces_and_detaches_on_drop() {
         // A second attach without replace_existing is refused while ours is there.
         let again = pair.a.run(|| xdp::attach(dropper, VETH_A, &options));
         let err = again.unwrap_err();
-        assert!(err.to_string().contains("busy"), "{err}");
+        let text = bpfkit::Report(&err).to_string();
+        assert!(text.contains("busy"), "{text}");
 
         assert_eq!(traffic(&pair, 20), 20);
         assert_eq!(count(&object, 0), 20);

@@ -100,6 +100,21 @@ fn load_faked(
     (result, calls.into_inner())
 }
 
+/// No error of the chain repeats its source's text: each part is printed once by `Report`.
+fn assert_chain_does_not_repeat(err: &(dyn std::error::Error + 'static)) {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(source) = e.source() {
+            let (outer, inner) = (e.to_string(), source.to_string());
+            assert!(
+                !outer.contains(&inner),
+                "'{outer}' repeats its source '{inner}'"
+            );
+        }
+        next = e.source();
+    }
+}
+
 fn count(calls: &[Call], wanted: Call) -> usize {
     calls.iter().filter(|c| **c == wanted).count()
 }
@@ -180,6 +195,7 @@ fn perf_link_einval_falls_back_to_set_bpf_ioctl() {
             },
         )
         .expect_err("SET_BPF refused");
+        assert_chain_does_not_repeat(&err);
         match &err {
             AttachError::Syscall { source, .. } => {
                 assert_eq!(source.errno(), Some(libc::EACCES));
@@ -378,7 +394,10 @@ fn loader_error_paths_close_every_fd() {
         });
         let issued = count(&calls, Call::Bpf(failing));
         match result {
-            Err(err) => assert!(issued > 0, "{failing} failed without being called: {err}"),
+            Err(err) => {
+                assert!(issued > 0, "{failing} failed without being called: {err}");
+                assert_chain_does_not_repeat(&err);
+            }
             Ok(object) => {
                 // Only BTF is optional: the object loads without it.
                 assert_eq!(
@@ -392,4 +411,50 @@ fn loader_error_paths_close_every_fd() {
         }
         fds.assert_no_leak();
     }
+}
+
+#[test]
+fn error_chain_names_each_part_once() {
+    let elf = fixture();
+    let fds = FdCheck::start();
+    let (result, _) = load_faked(&elf, |call| match call {
+        Call::Bpf(Command::MapCreate) => Some(Reply::Errno(libc::EPERM)),
+        _ => None,
+    });
+    let err = result.expect_err("map creation refused");
+    assert!(matches!(&err, LoadError::Map { map, .. } if map == "per_cpu_samples"));
+    assert_chain_does_not_repeat(&err);
+    let line = bpfkit::Report(&err).to_string();
+    assert_eq!(
+        line,
+        "object 'seam': map 'per_cpu_samples': BPF_MAP_CREATE failed: \
+         Operation not permitted (os error 1)"
+    );
+    // The source is reachable for callers that match on it.
+    let map_error = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<MapError>())
+        .expect("a MapError source");
+    assert!(
+        matches!(map_error, MapError::Syscall { source, .. } if source.errno() == Some(libc::EPERM))
+    );
+
+    // A refused program: the hint stays beside the program, the errno comes once, last.
+    let (result, _) = load_faked(&elf, |call| match call {
+        Call::Bpf(Command::ProgLoad) => Some(Reply::Errno(libc::EPERM)),
+        _ => None,
+    });
+    let err = result.expect_err("program refused");
+    assert_chain_does_not_repeat(&err);
+    let line = bpfkit::Report(&err).to_string();
+    assert_eq!(line.matches("on_sample").count(), 1, "{line}");
+    assert_eq!(line.matches("os error 1").count(), 1, "{line}");
+    assert!(
+        line.starts_with("object 'seam': program 'on_sample' (hint: "),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("BPF_PROG_LOAD failed: Operation not permitted (os error 1)"),
+        "{line}"
+    );
+    fds.assert_no_leak();
 }

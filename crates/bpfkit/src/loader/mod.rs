@@ -42,7 +42,7 @@ use crate::sys::{self, ProgLoadAttr, ProgLoadError};
 #[non_exhaustive]
 pub enum LoadError {
     /// Reading the object file failed.
-    #[error("reading {path:?}: {source}")]
+    #[error("reading {path:?}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -51,7 +51,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The ELF could not be parsed.
-    #[error("object '{object}': {source}")]
+    #[error("object '{object}'")]
     Parse {
         /// The object name.
         object: String,
@@ -59,8 +59,8 @@ pub enum LoadError {
         #[source]
         source: ObjectError,
     },
-    /// A map could not be created or initialised.
-    #[error("object '{object}': map '{map}': {source}")]
+    /// A map could not be created or initialised (the source names the map).
+    #[error("object '{object}'")]
     Map {
         /// The object name.
         object: String,
@@ -71,7 +71,7 @@ pub enum LoadError {
         source: MapError,
     },
     /// A pinned map could not be reused or pinned.
-    #[error("object '{object}': map '{map}': {source}")]
+    #[error("object '{object}': map '{map}'")]
     Pin {
         /// The object name.
         object: String,
@@ -102,7 +102,7 @@ pub enum LoadError {
         reason: String,
     },
     /// The kernel refused a program; the verifier log is in the source.
-    #[error("object '{object}': program '{program}': {source}{}", hint.map(|h| format!("\nhint: {h}")).unwrap_or_default())]
+    #[error("object '{object}': program '{program}'{}", hint.map(|h| format!(" (hint: {h})")).unwrap_or_default())]
     Program {
         /// The object name.
         object: String,

@@ -52,7 +52,7 @@ use crate::sys::SyscallError;
 #[non_exhaustive]
 pub enum MapError {
     /// The kernel refused an operation.
-    #[error("map '{name}': {source}")]
+    #[error("map '{name}'")]
     Syscall {
         /// The map's name.
         name: String,
@@ -61,7 +61,7 @@ pub enum MapError {
         source: SyscallError,
     },
     /// The kernel lacks the map type or a feature the map needs.
-    #[error("map '{name}': {source}")]
+    #[error("map '{name}'")]
     Unsupported {
         /// The map's name.
         name: String,

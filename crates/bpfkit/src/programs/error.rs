@@ -7,7 +7,7 @@ use crate::sys::SyscallError;
 #[non_exhaustive]
 pub enum AttachError {
     /// A system call failed.
-    #[error("program '{program}': {operation}: {source}{}", hint_suffix(.hint))]
+    #[error("program '{program}': {operation}{}", hint_suffix(.hint))]
     Syscall {
         /// The program.
         program: String,
@@ -62,7 +62,7 @@ pub enum AttachError {
         section: String,
     },
     /// A file (tracefs, ELF, /proc) could not be read or written.
-    #[error("program '{program}': {operation}: {source}")]
+    #[error("program '{program}': {operation}")]
     Io {
         /// The program.
         program: String,
@@ -75,7 +75,7 @@ pub enum AttachError {
 }
 
 fn hint_suffix(hint: &Option<&'static str>) -> String {
-    hint.map(|h| format!(" ({h})")).unwrap_or_default()
+    hint.map(|h| format!(" (hint: {h})")).unwrap_or_default()
 }
 
 impl AttachError {

@@ -203,13 +203,15 @@ impl std::fmt::Display for Command {
 }
 
 /// A failed system call: which one, and the errno the kernel returned.
+///
+/// A leaf of error chains: its Display says the call and the errno, and it has no
+/// [`source`](std::error::Error::source) (the errno is not a separate error).
 #[derive(Debug, thiserror::Error)]
 #[error("{call} failed: {io_error}")]
 pub struct SyscallError {
     /// The call, e.g. `BPF_MAP_CREATE` or `mmap`.
     pub call: &'static str,
     /// The errno, as an [`io::Error`].
-    #[source]
     pub io_error: io::Error,
 }
 
