@@ -458,3 +458,66 @@ fn error_chain_names_each_part_once() {
     );
     fds.assert_no_leak();
 }
+
+#[test]
+fn feature_probes_cache_only_definite_answers() {
+    use bpfkit::features::{self, Probe, Support};
+    let fds = FdCheck::start();
+    let probe_map = |errno: Option<i32>| {
+        let mut calls = 0;
+        let support = seam::with_override(
+            |call| match call {
+                Call::Bpf(Command::MapCreate) => {
+                    calls += 1;
+                    errno.map_or_else(|| Reply::Return(fake_fd()), Reply::Errno)
+                }
+                _ => Reply::Errno(libc::ENOSYS),
+            },
+            || {
+                (
+                    features::map_type_support(MapType::BloomFilter),
+                    features::require_map_type(MapType::BloomFilter),
+                )
+            },
+        );
+        (support, calls)
+    };
+    // Without privileges the probe cannot tell: not "unsupported", not cached, and
+    // `require_*` leaves the decision to the operation itself.
+    let ((support, required), calls) = probe_map(Some(libc::EPERM));
+    assert_eq!(support, Support::Unknown { errno: libc::EPERM });
+    assert!(required.is_ok());
+    assert_eq!(calls, 2, "asked again: the first answer was not cached");
+    let ((support, _), calls) = probe_map(Some(libc::ENOMEM));
+    assert_eq!(
+        support,
+        Support::Unknown {
+            errno: libc::ENOMEM
+        }
+    );
+    assert!(calls > 0);
+    // EINVAL is the kernel not knowing the type: cached, and later answers are not asked.
+    let ((support, required), calls) = probe_map(Some(libc::EINVAL));
+    assert_eq!(support, Support::Unsupported);
+    let missing = required.expect_err("known to be missing");
+    assert_eq!(missing.feature.min_kernel(), Some((5, 16)), "{missing}");
+    assert_eq!(calls, 1);
+    let ((support, _), calls) = probe_map(None);
+    assert_eq!(support, Support::Unsupported);
+    assert_eq!(calls, 0, "cached");
+
+    // A probe of a command by a bad fd: EPERM open, EBADF yes (cached).
+    let token = |errno: i32| {
+        seam::with_override(
+            |call| match call {
+                Call::Bpf(Command::TokenCreate) => Reply::Errno(errno),
+                _ => Reply::Errno(libc::ENOSYS),
+            },
+            || features::support(Probe::Token),
+        )
+    };
+    assert_eq!(token(libc::EPERM), Support::Unknown { errno: libc::EPERM });
+    assert_eq!(token(libc::EBADF), Support::Supported);
+    assert_eq!(token(libc::EINVAL), Support::Supported, "cached");
+    fds.assert_no_leak();
+}
