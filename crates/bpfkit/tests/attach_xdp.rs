@@ -249,7 +249,7 @@ fn attaching_to_a_missing_interface_or_a_wrong_program_type_is_a_clear_error() {
             &XdpOptions::default(),
         )
         .unwrap_err();
-        let text = err.to_string();
+        let text = bpfkit::Report(&err).to_string();
         assert!(
             text.contains("bpfkit-no-such-if") && text.contains("no such interface"),
             "{text}"
@@ -260,7 +260,12 @@ fn attaching_to_a_missing_interface_or_a_wrong_program_type_is_a_clear_error() {
             &XdpOptions::default(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("XDP program needed"), "{err}");
+        assert!(
+            bpfkit::Report(&err)
+                .to_string()
+                .contains("XDP program needed"),
+            "{err}"
+        );
     }
     fds.assert_no_leak();
 }

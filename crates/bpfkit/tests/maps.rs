@@ -225,7 +225,7 @@ fn wrong_size_value_is_a_typed_error_before_any_syscall() {
             "{err:?}"
         );
         assert_eq!(
-            err.to_string(),
+            bpfkit::Report(&err).to_string(),
             "map 'h_sizes': value is 4 bytes but the map's value size is 8"
         );
         let err = Array::<_, u64>::new(&data).unwrap_err();

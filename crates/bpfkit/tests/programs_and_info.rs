@@ -147,7 +147,7 @@ fn verifier_rejection_returns_the_log() {
             "{}",
             err.verifier_log
         );
-        assert!(err.to_string().contains("R0 !read_ok"));
+        assert!(bpfkit::Report(&err).to_string().contains("R0 !read_ok"));
     }
     fds.assert_no_leak();
 }
@@ -171,7 +171,7 @@ fn verifier_error_display_is_a_summary_and_alternate_has_the_log() {
         let log = err.verifier_log();
         assert!(log.lines().count() > 40, "{log}");
         assert_eq!(err.failing_instruction(), Some("40: (95) exit"), "{log}");
-        let summary = err.to_string();
+        let summary = bpfkit::Report(&err).to_string();
         println!("summary:\n{summary}");
         assert!(
             summary.starts_with("BPF_PROG_LOAD failed: Permission denied"),

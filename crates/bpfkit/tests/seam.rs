@@ -521,3 +521,39 @@ fn feature_probes_cache_only_definite_answers() {
     assert_eq!(token(libc::EINVAL), Support::Supported, "cached");
     fds.assert_no_leak();
 }
+
+#[test]
+fn unsupported_map_type_names_the_feature_and_first_kernel() {
+    let fds = FdCheck::start();
+    let create = |errno: i32| {
+        seam::with_override(
+            |call| match call {
+                Call::Bpf(Command::MapCreate) => Reply::Errno(errno),
+                _ => Reply::Errno(libc::ENOSYS),
+            },
+            || MapData::create(&MapParams::new("user_rb", MapType::UserRingbuf, 0, 0, 4096)),
+        )
+        .expect_err("refused")
+    };
+    // Without privileges the probe cannot tell: no feature is claimed missing.
+    let err = seam::with_override(
+        |call| match call {
+            Call::Bpf(Command::MapCreate) => Reply::Errno(libc::EPERM),
+            _ => Reply::Errno(libc::ENOSYS),
+        },
+        || bpfkit::features::map_type_support(MapType::UserRingbuf),
+    );
+    assert_eq!(
+        err,
+        bpfkit::features::Support::Unknown { errno: libc::EPERM }
+    );
+    // EINVAL and the probe's EINVAL: the type is missing, machine-readably.
+    let err = create(libc::EINVAL);
+    let feature = err.missing_feature().expect("a missing feature");
+    assert_eq!(feature.min_kernel(), Some((6, 1)));
+    assert!(matches!(&err, MapError::Unsupported { name, .. } if name == "user_rb"));
+    let line = bpfkit::Report(&err).to_string();
+    assert!(line.contains("requires Linux 6.1"), "{line}");
+    assert_chain_does_not_repeat(&err);
+    fds.assert_no_leak();
+}

@@ -102,7 +102,11 @@ pub enum LoadError {
         reason: String,
     },
     /// The kernel refused a program; the verifier log is in the source.
-    #[error("object '{object}': program '{program}'{}", hint.map(|h| format!(" (hint: {h})")).unwrap_or_default())]
+    #[error(
+        "object '{object}': program '{program}'{}{}",
+        hint.map(|h| format!(" (hint: {h})")).unwrap_or_default(),
+        requires.map(|f| format!(" ({} requires Linux {})", f.name, f.since)).unwrap_or_default()
+    )]
     Program {
         /// The object name.
         object: String,
@@ -110,6 +114,8 @@ pub enum LoadError {
         program: String,
         /// What usually causes this errno for this kind of program, if known.
         hint: Option<&'static str>,
+        /// The kernel feature this errno usually means is missing for this kind of program.
+        requires: Option<crate::features::Feature>,
         /// The syscall error and verifier log.
         #[source]
         source: Box<ProgLoadError>,
@@ -141,6 +147,18 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl LoadError {
+    /// The kernel feature that is missing, with its first release: a map type or map
+    /// feature the kernel lacks, or what a program's errno means for its kind.
+    pub fn missing_feature(&self) -> Option<&crate::features::Feature> {
+        match self {
+            Self::Map { source, .. } => source.missing_feature(),
+            Self::Program { requires, .. } => requires.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 fn list_or_none(names: &[String]) -> String {
@@ -781,6 +799,7 @@ impl Loader {
                 object: object.clone(),
                 program: p.name.clone(),
                 hint: load_hint(p, source.source.errno()),
+                requires: load_requires(p, source.source.errno()),
                 source: Box::new(source),
             })
     }
@@ -797,8 +816,19 @@ fn load_hint(p: &ProgramSpec, errno: Option<i32>) -> Option<&'static str> {
         (_, Some(libc::EPERM)) => {
             Some("loading needs CAP_BPF (with CAP_PERFMON for tracing) or root")
         }
+        _ => None,
+    }
+}
+
+/// The feature an errno usually means is missing for a program of this kind.
+fn load_requires(p: &ProgramSpec, errno: Option<i32>) -> Option<crate::features::Feature> {
+    use bpfkit_obj::object::ProgramType as T;
+    match (p.section.program_type, errno) {
         (T::Kprobe, Some(libc::EINVAL)) if p.section.kind.is_some_and(|k| k.contains("multi")) => {
-            Some("kprobe.multi needs CONFIG_FPROBE and Linux 5.18")
+            Some(crate::features::Feature::new(
+                "kprobe.multi programs (CONFIG_FPROBE)",
+                "5.18",
+            ))
         }
         _ => None,
     }

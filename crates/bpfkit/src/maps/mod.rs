@@ -146,3 +146,14 @@ pub enum MapError {
         detail: String,
     },
 }
+
+impl MapError {
+    /// The kernel feature that is missing (map type, flag), with its first release, for an
+    /// [`Unsupported`](Self::Unsupported) error.
+    pub fn missing_feature(&self) -> Option<&crate::features::Feature> {
+        match self {
+            Self::Unsupported { source, .. } => Some(&source.feature),
+            _ => None,
+        }
+    }
+}
