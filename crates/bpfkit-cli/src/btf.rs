@@ -203,9 +203,10 @@ impl Input {
     fn read(path: &Path) -> Result<Input, String> {
         let bytes = match KernelBtfMap::open(path) {
             Some(m) => Bytes::Mapped(m),
-            None => {
-                Bytes::Read(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?)
-            }
+            None => Bytes::Read(std::fs::read(path).map_err(|e| {
+                let e = bpfkit::Report(&e);
+                format!("{}: {e}", path.display())
+            })?),
         };
         let elf = bytes.starts_with(b"\x7fELF");
         Ok(Input { bytes, elf })
@@ -237,8 +238,10 @@ impl Input {
     fn btf<'b>(&'b self, path: &Path, base: Option<&'b Btf<'b>>) -> Result<Btf<'b>, String> {
         let data: &[u8] = if self.elf {
             use object::{Object, ObjectSection};
-            let file = object::File::parse(&*self.bytes)
-                .map_err(|e| format!("{}: not a valid ELF object: {e}", path.display()))?;
+            let file = object::File::parse(&*self.bytes).map_err(|e| {
+                let e = bpfkit::Report(&e);
+                format!("{}: not a valid ELF object: {e}", path.display())
+            })?;
             let section = file
                 .section_by_name(".BTF")
                 .ok_or_else(|| format!("{}: ELF object has no .BTF section", path.display()))?;
@@ -256,7 +259,10 @@ impl Input {
             Some(base) => Btf::parse_split(data, base),
             None => Btf::parse(data),
         }
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| {
+            let e = bpfkit::Report(&e);
+            format!("{}: {e}", path.display())
+        })
     }
 }
 
@@ -389,7 +395,7 @@ pub fn c_name(btf: &Btf<'_>, id: TypeId) -> String {
 fn type_json(btf: &Btf<'_>, id: TypeId) -> Value {
     let t = match btf.type_by_id(id) {
         Ok(t) => t,
-        Err(e) => return json!({ "id": id, "error": e.to_string() }),
+        Err(e) => return json!({ "id": id, "error": bpfkit::Report(&e).to_string() }),
     };
     let mut v = serde_json::Map::new();
     v.insert("name".into(), json!(t.name()));

@@ -71,9 +71,14 @@ pub struct Args {
 /// Runs `bpfkit inspect`.
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let path = args.object.to_string_lossy().into_owned();
-    let bytes = std::fs::read(&args.object).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let spec = ObjectSpec::parse_named(&bytes, &object_name_from_path(&path))
-        .map_err(|e| format!("{path}: {e}"))?;
+    let bytes = std::fs::read(&args.object).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("cannot read {path}: {e}")
+    })?;
+    let spec = ObjectSpec::parse_named(&bytes, &object_name_from_path(&path)).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("{path}: {e}")
+    })?;
     let report = report(&path, &spec);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

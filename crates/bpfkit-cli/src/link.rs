@@ -278,7 +278,10 @@ fn target_text(target: &Value) -> String {
 pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
         Command::List { json } => {
-            let links = info::loaded_links().map_err(|e| format!("listing links: {e}"))?;
+            let links = info::loaded_links().map_err(|e| {
+                let e = bpfkit::Report(&e);
+                format!("listing links: {e}")
+            })?;
             let cgroups = cgroup2_mounts();
             let out: Vec<Value> = links
                 .iter()

@@ -70,7 +70,10 @@ fn parse_u32(flag: &str, name: &str, text: &str) -> Result<u32, String> {
         Some(hex) => u32::from_str_radix(hex, 16),
         None => text.parse(),
     };
-    parsed.map_err(|e| format!("--{flag} {name}={text}: {e}"))
+    parsed.map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("--{flag} {name}={text}: {e}")
+    })
 }
 
 /// Encode `value` for the global `name` of the object's BTF (its size and kind).
@@ -78,7 +81,7 @@ fn encode_global(btf: &Btf<'_>, name: &str, value: &str) -> Result<Vec<u8>, Stri
     let var = btf
         .id_by_name_kind(name, Kind::Var)
         .ok_or_else(|| format!("--set {name}: the object has no global variable {name:?}"))?;
-    let err = |e: bpfkit_obj::btf::BtfError| format!("--set {name}: {e}");
+    let err = |e: bpfkit_obj::btf::BtfError| format!("--set {name}: {}", bpfkit::Report(&e));
     let ty = btf
         .type_by_id(var)
         .map_err(err)?
@@ -112,7 +115,10 @@ fn encode_global(btf: &Btf<'_>, name: &str, value: &str) -> Result<Vec<u8>, Stri
                 Some(hex) => u64::from_str_radix(hex, 16),
                 None => digits.parse::<u64>(),
             }
-            .map_err(|e| format!("--set {name}={value}: {e}"))?;
+            .map_err(|e| {
+                let e = bpfkit::Report(&e);
+                format!("--set {name}={value}: {e}")
+            })?;
             if neg {
                 -i128::from(magnitude)
             } else {
@@ -154,7 +160,10 @@ fn loader(args: &Args, spec: &ObjectSpec) -> Result<Loader, String> {
             .btf
             .as_deref()
             .ok_or("--set needs the object's BTF, and the object has none")?;
-        let btf = Btf::parse(raw).map_err(|e| format!("object BTF: {e}"))?;
+        let btf = Btf::parse(raw).map_err(|e| {
+            let e = bpfkit::Report(&e);
+            format!("object BTF: {e}")
+        })?;
         for text in &args.globals {
             let (name, value) = split_assignment("set", text)?;
             loader.set_global(name, &encode_global(&btf, name, value)?);
@@ -174,12 +183,18 @@ fn pin_all(object: &Object, dir: &Path) -> Result<Vec<PathBuf>, String> {
     let result = (|| {
         for p in object.programs() {
             let path = dir.join(p.name());
-            p.pin(&path).map_err(|e| e.to_string())?;
+            p.pin(&path).map_err(|e| {
+                let e = bpfkit::Report(&e);
+                e.to_string()
+            })?;
             made.push(path);
         }
         for (name, m) in object.maps() {
             let path = dir.join("maps").join(map_pin_name(name));
-            m.pin(&path).map_err(|e| e.to_string())?;
+            m.pin(&path).map_err(|e| {
+                let e = bpfkit::Report(&e);
+                e.to_string()
+            })?;
             made.push(path);
         }
         Ok(())
@@ -212,11 +227,15 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn load_and_print(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(&args.object)
-        .map_err(|e| format!("reading {}: {e}", args.object.display()))?;
+    let bytes = std::fs::read(&args.object).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("reading {}: {e}", args.object.display())
+    })?;
     let name = bpfkit_obj::object::object_name_from_path(&args.object.to_string_lossy());
-    let spec = ObjectSpec::parse_named(&bytes, &name)
-        .map_err(|e| format!("{}: {e}", args.object.display()))?;
+    let spec = ObjectSpec::parse_named(&bytes, &name).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("{}: {e}", args.object.display())
+    })?;
     let loader = loader(args, &spec)?;
     let object = loader.load_spec(&spec)?;
     if let Some(dir) = &args.pin_dir {
@@ -232,7 +251,10 @@ fn load_and_print(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut programs = Vec::new();
     for p in object.programs() {
-        let info = p.info().map_err(|e| format!("program {}: {e}", p.name()))?;
+        let info = p.info().map_err(|e| {
+            let e = bpfkit::Report(&e);
+            format!("program {}: {e}", p.name())
+        })?;
         let ty = crate::prog::type_name(info.program_type);
         programs.push(json!({
             "name": p.name(),

@@ -81,7 +81,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("bpfkit: {err}");
+            // The whole chain once, each part in its alternate form (a refused program's full
+            // verifier log).
+            eprintln!("bpfkit: {:#}", bpfkit::Report(err.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -111,20 +111,30 @@ fn hex(bytes: &[u8]) -> Value {
 
 /// Read the BTF object `id` from the kernel and parse it.
 pub fn kernel_btf_by_id(id: u32) -> Result<Btf<'static>, String> {
-    let fd = sys::get_fd_by_id(ObjectKind::Btf, id).map_err(|e| format!("BTF id {id}: {e}"))?;
+    let fd = sys::get_fd_by_id(ObjectKind::Btf, id).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("BTF id {id}: {e}")
+    })?;
     let mut first: uapi::bpf_btf_info = sys::zeroed();
     // SAFETY: no pointer fields are set in `first`.
-    unsafe { sys::obj_get_info_by_fd(fd.as_fd(), &mut first) }
-        .map_err(|e| format!("BTF id {id}: {e}"))?;
+    unsafe { sys::obj_get_info_by_fd(fd.as_fd(), &mut first) }.map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("BTF id {id}: {e}")
+    })?;
     let mut data = vec![0u8; first.btf_size as usize];
     let mut again: uapi::bpf_btf_info = sys::zeroed();
     again.btf = data.as_mut_ptr() as u64;
     again.btf_size = data.len() as u32;
     // SAFETY: `data` holds `btf_size` bytes and outlives the call.
-    unsafe { sys::obj_get_info_by_fd(fd.as_fd(), &mut again) }
-        .map_err(|e| format!("BTF id {id}: {e}"))?;
+    unsafe { sys::obj_get_info_by_fd(fd.as_fd(), &mut again) }.map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("BTF id {id}: {e}")
+    })?;
     data.truncate(again.btf_size.min(data.len() as u32) as usize);
-    Btf::parse_owned(data).map_err(|e| format!("BTF id {id}: {e}"))
+    Btf::parse_owned(data).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("BTF id {id}: {e}")
+    })
 }
 
 /// Formats bytes as a BTF type describes them.
@@ -309,17 +319,29 @@ fn int_value(v: u64, bits: u32, signed: bool, is_bool: bool) -> Value {
 /// Opens `arg` as a map id (digits) or a pin path.
 fn open(arg: &str) -> Result<MapData, String> {
     if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) {
-        let id: u32 = arg.parse().map_err(|e| format!("map id {arg}: {e}"))?;
-        MapData::from_id(id).map_err(|e| format!("map id {id}: {e}"))
+        let id: u32 = arg.parse().map_err(|e| {
+            let e = bpfkit::Report(&e);
+            format!("map id {arg}: {e}")
+        })?;
+        MapData::from_id(id).map_err(|e| {
+            let e = bpfkit::Report(&e);
+            format!("map id {id}: {e}")
+        })
     } else {
-        MapData::from_pin(PathBuf::from(arg)).map_err(|e| e.to_string())
+        MapData::from_pin(PathBuf::from(arg)).map_err(|e| {
+            let e = bpfkit::Report(&e);
+            e.to_string()
+        })
     }
 }
 
 /// Every element of `map`, formatted.
 fn dump(map: &MapData) -> Result<Value, String> {
     let fd: BorrowedFd<'_> = map.as_fd();
-    let raw = info::map_info(fd).map_err(|e| format!("map '{}': {e}", map.name()))?;
+    let raw = info::map_info(fd).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("map '{}': {e}", map.name())
+    })?;
     let ty = map.map_type();
     if matches!(
         ty,
@@ -350,20 +372,32 @@ fn dump(map: &MapData) -> Result<Value, String> {
     };
     let value_size = map.value_size() as usize;
     let per_cpu = ty.is_per_cpu();
-    let mut value = vec![0u8; map.value_buffer_size().map_err(|e| e.to_string())?];
+    let mut value = vec![
+        0u8;
+        map.value_buffer_size().map_err(|e| {
+            let e = bpfkit::Report(&e);
+            e.to_string()
+        })?
+    ];
     let cpus = if per_cpu {
-        possible_cpus().map_err(|e| e.to_string())?
+        possible_cpus().map_err(|e| {
+            let e = bpfkit::Report(&e);
+            e.to_string()
+        })?
     } else {
         1
     };
     let stride = value_size.div_ceil(8) * 8;
     let mut entries = Vec::new();
     for key in map.keys_bytes() {
-        let key = key.map_err(|e| e.to_string())?;
-        if !map
-            .lookup_bytes(&key, &mut value, 0)
-            .map_err(|e| e.to_string())?
-        {
+        let key = key.map_err(|e| {
+            let e = bpfkit::Report(&e);
+            e.to_string()
+        })?;
+        if !map.lookup_bytes(&key, &mut value, 0).map_err(|e| {
+            let e = bpfkit::Report(&e);
+            e.to_string()
+        })? {
             continue; // deleted since the key was listed
         }
         let k = format(raw.btf_key_type_id, &key);
@@ -392,7 +426,10 @@ fn dump(map: &MapData) -> Result<Value, String> {
 pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
         Command::List { json } => {
-            let maps = info::loaded_maps().map_err(|e| format!("listing maps: {e}"))?;
+            let maps = info::loaded_maps().map_err(|e| {
+                let e = bpfkit::Report(&e);
+                format!("listing maps: {e}")
+            })?;
             if json {
                 println!(
                     "{}",
@@ -406,8 +443,10 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Show { map, json } => {
             let map = open(&map)?;
-            let m =
-                MapInfo::from_fd(map.as_fd()).map_err(|e| format!("map '{}': {e}", map.name()))?;
+            let m = MapInfo::from_fd(map.as_fd()).map_err(|e| {
+                let e = bpfkit::Report(&e);
+                format!("map '{}': {e}", map.name())
+            })?;
             if json {
                 println!("{}", list_json(&m));
             } else {

@@ -117,12 +117,20 @@ fn to_text(p: &ProgramInfo) -> String {
 pub fn open(arg: &str) -> Result<(OwnedFd, String), String> {
     if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) {
         let what = format!("program id {arg}");
-        let id: u32 = arg.parse().map_err(|e| format!("{what}: {e}"))?;
-        let fd = sys::get_fd_by_id(ObjectKind::Prog, id).map_err(|e| format!("{what}: {e}"))?;
+        let id: u32 = arg.parse().map_err(|e| {
+            let e = bpfkit::Report(&e);
+            format!("{what}: {e}")
+        })?;
+        let fd = sys::get_fd_by_id(ObjectKind::Prog, id).map_err(|e| {
+            let e = bpfkit::Report(&e);
+            format!("{what}: {e}")
+        })?;
         Ok((fd, what))
     } else {
-        let fd =
-            pin::open_pinned_kind(Path::new(arg), ObjectKind::Prog).map_err(|e| e.to_string())?;
+        let fd = pin::open_pinned_kind(Path::new(arg), ObjectKind::Prog).map_err(|e| {
+            let e = bpfkit::Report(&e);
+            e.to_string()
+        })?;
         Ok((fd, arg.to_owned()))
     }
 }
@@ -131,7 +139,10 @@ pub fn open(arg: &str) -> Result<(OwnedFd, String), String> {
 pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
         Command::List { json } => {
-            let progs = info::loaded_programs().map_err(|e| format!("listing programs: {e}"))?;
+            let progs = info::loaded_programs().map_err(|e| {
+                let e = bpfkit::Report(&e);
+                format!("listing programs: {e}")
+            })?;
             if json {
                 println!(
                     "{}",
@@ -145,7 +156,10 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Show { prog, json } => {
             let (fd, what) = open(&prog)?;
-            let p = ProgramInfo::from_fd(fd.as_fd()).map_err(|e| format!("{what}: {e}"))?;
+            let p = ProgramInfo::from_fd(fd.as_fd()).map_err(|e| {
+                let e = bpfkit::Report(&e);
+                format!("{what}: {e}")
+            })?;
             if json {
                 println!("{}", to_json(&p));
             } else {

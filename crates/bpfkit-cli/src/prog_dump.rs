@@ -51,7 +51,10 @@ pub enum Kind {
 /// Run `bpfkit prog dump`.
 pub fn run(kind: Kind, prog: &str, json: bool) -> Result<(), Box<dyn std::error::Error>> {
     let (fd, what) = crate::prog::open(prog)?;
-    let code = info::program_code(fd.as_fd()).map_err(|e| format!("{what}: {e}"))?;
+    let code = info::program_code(fd.as_fd()).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("{what}: {e}")
+    })?;
     let btf = if code.btf_id != 0 {
         Some(crate::map::kernel_btf_by_id(code.btf_id).map_err(|e| format!("{what}: {e}"))?)
     } else {
@@ -240,7 +243,10 @@ fn xlated(
         code.line_info.iter().map(|l| (l.insn_off, l)).collect();
     let mut rows = Vec::new();
     for item in logical_insns(&slots) {
-        let (index, insn) = item.map_err(|e| format!("translated instructions: {e}"))?;
+        let (index, insn) = item.map_err(|e| {
+            let e = bpfkit::Report(&e);
+            format!("translated instructions: {e}")
+        })?;
         let mut row = json!({ "index": index, "disasm": disassemble_insn(&insn, &symbols) });
         if let Some(btf) = btf {
             let at = index as u32;

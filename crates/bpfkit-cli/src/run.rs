@@ -75,10 +75,15 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// Run the command.
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let path = &args.object;
-    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("reading {}: {e}", path.display())
+    })?;
     let name = bpfkit_obj::object::object_name_from_path(&path.to_string_lossy());
-    let spec =
-        ObjectSpec::parse_named(&bytes, &name).map_err(|e| format!("{}: {e}", path.display()))?;
+    let spec = ObjectSpec::parse_named(&bytes, &name).map_err(|e| {
+        let e = bpfkit::Report(&e);
+        format!("{}: {e}", path.display())
+    })?;
     let btf = spec.btf_fixed.as_deref().and_then(|b| Btf::parse(b).ok());
 
     let mut loader = Loader::new();
@@ -102,9 +107,10 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let (map, n) = resize
             .split_once('=')
             .ok_or_else(|| format!("--max-entries {resize}: expected MAP=N"))?;
-        let n: u32 = n
-            .parse()
-            .map_err(|e| format!("--max-entries {resize}: {e}"))?;
+        let n: u32 = n.parse().map_err(|e| {
+            let e = bpfkit::Report(&e);
+            format!("--max-entries {resize}: {e}")
+        })?;
         loader.max_entries(map, n);
     }
     // Checked and created just before the load; removed again if the load fails.
@@ -118,7 +124,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(created) = created {
                 created.remove();
             }
-            return Err(e.to_string().into());
+            return Err(Box::new(e));
         }
     };
 
@@ -147,7 +153,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     program.section().name
                 )
             }
-            Err(e) => eprintln!("attach failed: {e}"),
+            Err(e) => eprintln!("attach failed: {}", bpfkit::Report(&e)),
         }
     }
     if links.is_empty() {
@@ -295,7 +301,10 @@ fn encode_value(value: &str, size: usize) -> Result<Vec<u8>, String> {
                 Some(h) => i128::from_str_radix(h, 16),
                 None => digits.parse(),
             }
-            .map_err(|e| format!("'{value}' is not an integer: {e}"))?;
+            .map_err(|e| {
+                let e = bpfkit::Report(&e);
+                format!("'{value}' is not an integer: {e}")
+            })?;
             if neg {
                 -n
             } else {

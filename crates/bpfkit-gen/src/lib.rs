@@ -97,7 +97,7 @@ pub enum Flavour {
 #[derive(Debug, thiserror::Error)]
 pub enum GenError {
     /// The BTF could not be parsed or is inconsistent.
-    #[error("BTF: {0}")]
+    #[error("BTF")]
     Btf(#[from] BtfError),
     /// A requested name is no struct, union, enum or typedef of the BTF.
     #[error("no struct, union, enum or typedef named `{name}` in the BTF")]
@@ -129,7 +129,7 @@ pub enum GenError {
         reason: String,
     },
     /// The BTF file could not be read.
-    #[error("reading BTF from {path}: {source}")]
+    #[error("reading BTF from {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -138,7 +138,7 @@ pub enum GenError {
         source: std::io::Error,
     },
     /// The output could not be written.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Write {
         /// The file.
         path: PathBuf,

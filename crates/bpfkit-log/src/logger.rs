@@ -27,7 +27,7 @@ pub enum LoggerError {
     #[error(transparent)]
     Reader(#[from] ReaderError),
     /// Waiting for records failed.
-    #[error("waiting for log records: {0}")]
+    #[error("waiting for log records")]
     Wait(#[source] SyscallError),
 }
 

@@ -1,6 +1,8 @@
 //! Kernel feature probes: lazy, cached, each naming the feature and the first kernel with it.
 //!
-//! A probe runs only when a decision needs it, once per process, and its answer is cached.
+//! A probe runs only when a decision needs it, and its answer has three outcomes
+//! ([`Support`]): supported and not supported are cached for the process; "could not tell"
+//! (EPERM without privileges, ENOMEM, a full fd table...) is not, and the next call asks again.
 //! Nothing here compares kernel version numbers: distribution kernels backport features, so
 //! the version is only quoted in the error that explains what is missing.
 
@@ -19,6 +21,19 @@ pub struct Feature {
     pub name: &'static str,
     /// The first upstream release that has it, e.g. `6.9`.
     pub since: &'static str,
+}
+
+impl Feature {
+    /// A feature named `name` that Linux `since` (`"6.13"`) introduced.
+    pub const fn new(name: &'static str, since: &'static str) -> Self {
+        Self { name, since }
+    }
+
+    /// The first upstream release with it as `(major, minor)`, for comparing: `(6, 9)`.
+    pub fn min_kernel(&self) -> Option<(u32, u32)> {
+        let (major, minor) = self.since.split_once('.')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    }
 }
 
 /// A feature the running kernel lacks.
@@ -103,21 +118,73 @@ enum Key {
     Probe(Probe),
 }
 
+/// What a probe found out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Support {
+    /// The kernel has the feature.
+    Supported,
+    /// The kernel lacks it (it refused the probe as it refuses unknown features).
+    Unsupported,
+    /// The probe could not tell: the kernel refused it for another reason (`errno`, e.g.
+    /// EPERM without CAP_BPF). Not cached: the next question probes again.
+    Unknown {
+        /// The errno that left the question open.
+        errno: i32,
+    },
+}
+
+impl Support {
+    /// `true` only for [`Support::Supported`].
+    pub fn is_supported(self) -> bool {
+        self == Self::Supported
+    }
+
+    fn from_bool(supported: bool) -> Self {
+        if supported {
+            Self::Supported
+        } else {
+            Self::Unsupported
+        }
+    }
+}
+
+/// The answer a failed probe call gives: "could not tell" for errnos that say nothing about
+/// the feature (privileges, resources, interruption), else "not supported".
+fn failed(e: &sys::SyscallError) -> Support {
+    match e.errno() {
+        Some(
+            errno @ (libc::EPERM
+            | libc::ENOMEM
+            | libc::EMFILE
+            | libc::ENFILE
+            | libc::EAGAIN
+            | libc::EINTR
+            | libc::EFAULT),
+        ) => Support::Unknown { errno },
+        _ => Support::Unsupported,
+    }
+}
+
 fn cache() -> &'static Mutex<HashMap<Key, bool>> {
     static CACHE: OnceLock<Mutex<HashMap<Key, bool>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn cached(key: Key, probe: impl FnOnce() -> bool) -> bool {
+fn cached(key: Key, probe: impl FnOnce() -> Support) -> Support {
     if let Some(&v) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return v;
+        return Support::from_bool(v);
     }
     let v = probe();
-    log::debug!("feature probe {key:?}: {v}");
+    log::debug!("feature probe {key:?}: {v:?}");
+    let known = match v {
+        Support::Supported => true,
+        Support::Unsupported => false,
+        Support::Unknown { .. } => return v,
+    };
     cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(key, v);
+        .insert(key, known);
     v
 }
 
@@ -127,50 +194,73 @@ impl From<Feature> for FeatureError {
     }
 }
 
-fn require(supported: bool, feature: Feature) -> Result<(), FeatureError> {
-    if supported {
-        Ok(())
-    } else {
+/// `Err` only when the probe found the feature missing: when it could not tell, the
+/// operation itself is left to report what the kernel says.
+fn require(support: Support, feature: Feature) -> Result<(), FeatureError> {
+    if support == Support::Unsupported {
         Err(FeatureError { feature })
+    } else {
+        Ok(())
     }
 }
 
 /// Whether the kernel can create maps of `map_type` (probed by creating a tiny one).
-pub fn map_type_supported(map_type: MapType) -> bool {
+pub fn map_type_support(map_type: MapType) -> Support {
     cached(Key::Map(map_type), || probe_map_type(map_type))
 }
 
-/// `Ok` if `map_type` is supported, else an error naming the first kernel that has it.
+/// [`map_type_support`] as a bool: `false` also when the probe could not tell.
+pub fn map_type_supported(map_type: MapType) -> bool {
+    map_type_support(map_type).is_supported()
+}
+
+/// `Ok` unless `map_type` is known to be missing; the error names the first kernel with it.
 pub fn require_map_type(map_type: MapType) -> Result<(), FeatureError> {
-    require(map_type_supported(map_type), map_type.feature())
+    require(map_type_support(map_type), map_type.feature())
 }
 
 /// Whether the kernel can load programs of `prog_type` (probed with `r0 = 0; exit`).
-pub fn program_type_supported(prog_type: ProgramType) -> bool {
+pub fn program_type_support(prog_type: ProgramType) -> Support {
     cached(Key::Prog(prog_type), || probe_prog_type(prog_type))
 }
 
-/// `Ok` if `prog_type` is supported, else an error naming the first kernel that has it.
+/// [`program_type_support`] as a bool: `false` also when the probe could not tell.
+pub fn program_type_supported(prog_type: ProgramType) -> bool {
+    program_type_support(prog_type).is_supported()
+}
+
+/// `Ok` unless `prog_type` is known to be missing; the error names the first kernel with it.
 pub fn require_program_type(prog_type: ProgramType) -> Result<(), FeatureError> {
-    require(program_type_supported(prog_type), prog_type.feature())
+    require(program_type_support(prog_type), prog_type.feature())
 }
 
 /// Whether programs of `prog_type` may call helper number `helper` (`enum bpf_func_id`):
 /// a tiny program calling it is loaded; the verifier's "invalid func"/"unknown func" means no.
-pub fn helper_supported(prog_type: ProgramType, helper: u32) -> bool {
+pub fn helper_support(prog_type: ProgramType, helper: u32) -> Support {
     cached(Key::Helper(prog_type, helper), || {
         probe_helper(prog_type, helper)
     })
 }
 
+/// [`helper_support`] as a bool: `false` also when the probe could not tell.
+pub fn helper_supported(prog_type: ProgramType, helper: u32) -> bool {
+    helper_support(prog_type, helper).is_supported()
+}
+
 /// Whether the kernel has `probe`'s feature.
-pub fn supported(probe: Probe) -> bool {
+pub fn support(probe: Probe) -> Support {
     cached(Key::Probe(probe), || run_probe(probe))
 }
 
-/// `Ok` if the kernel has `probe`'s feature, else an error naming the first kernel with it.
+/// [`support`] as a bool: `false` also when the probe could not tell.
+pub fn supported(probe: Probe) -> bool {
+    support(probe).is_supported()
+}
+
+/// `Ok` unless `probe`'s feature is known to be missing; the error names the first kernel
+/// with it.
 pub fn require_feature(probe: Probe) -> Result<(), FeatureError> {
-    require(supported(probe), probe.feature())
+    require(support(probe), probe.feature())
 }
 
 /// The parameters with which a map type can be created at all, for probing.
@@ -216,24 +306,34 @@ fn probe_map_attr(map_type: MapType) -> MapCreateAttr<'static> {
     a
 }
 
-fn probe_map_type(map_type: MapType) -> bool {
+/// The answer of one probe call that succeeds when the feature is there.
+fn outcome<T>(result: Result<T, sys::SyscallError>) -> Support {
+    match result {
+        Ok(_) => Support::Supported,
+        Err(e) => failed(&e),
+    }
+}
+
+fn probe_map_type(map_type: MapType) -> Support {
     use MapType::*;
     let attr = probe_map_attr(map_type);
     match map_type {
         ArrayOfMaps | HashOfMaps => {
-            let Ok(inner) = sys::map_create(&probe_map_attr(Array)) else {
-                return false;
+            let inner = match sys::map_create(&probe_map_attr(Array)) {
+                Ok(inner) => inner,
+                Err(e) => return failed(&e),
             };
             let attr = MapCreateAttr {
                 inner_map_fd: Some(inner.as_fd()),
                 ..attr
             };
-            sys::map_create(&attr).is_ok()
+            outcome(sys::map_create(&attr))
         }
         SkStorage | InodeStorage | TaskStorage | CgrpStorage => {
             // Local storage needs BTF: an `int` key and value described by a tiny BTF object.
-            let Ok(btf) = sys::btf_load(&btf_probe_blob(Probe::Btf)) else {
-                return false;
+            let btf = match sys::btf_load(&btf_probe_blob(Probe::Btf)) {
+                Ok(btf) => btf,
+                Err(e) => return failed(&e.source),
             };
             let attr = MapCreateAttr {
                 btf_fd: Some(btf.as_fd()),
@@ -241,22 +341,23 @@ fn probe_map_type(map_type: MapType) -> bool {
                 btf_value_type_id: 1,
                 ..attr
             };
-            sys::map_create(&attr).is_ok()
+            outcome(sys::map_create(&attr))
         }
         StructOps => match sys::map_create(&attr) {
-            Ok(_) => true,
+            Ok(_) => Support::Supported,
+            Err(e) if matches!(failed(&e), Support::Unknown { .. }) => failed(&e),
             // struct_ops needs a vmlinux value type id, without which known and unknown
             // types both fail: the program type of the same release decides.
-            Err(_) => program_type_supported(ProgramType::StructOps),
+            Err(_) => program_type_support(ProgramType::StructOps),
         },
-        _ => sys::map_create(&attr).is_ok(),
+        _ => outcome(sys::map_create(&attr)),
     }
 }
 
 /// `r0 = 0; exit`.
 const RETURN_ZERO: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
 
-fn probe_prog_type(prog_type: ProgramType) -> bool {
+fn probe_prog_type(prog_type: ProgramType) -> Support {
     // Types that need an attach target get BTF id 1 of vmlinux (never a valid target): a
     // kernel that knows the type rejects it in the verifier, with a log; one that does not
     // rejects the type number up front, with no log.
@@ -276,12 +377,13 @@ fn probe_prog_type(prog_type: ProgramType) -> bool {
         ..Default::default()
     };
     match sys::prog_load(&attr) {
-        Ok(_) => true,
-        Err(e) => needs_target && !e.verifier_log.is_empty(),
+        Ok(_) => Support::Supported,
+        Err(e) if matches!(failed(&e.source), Support::Unknown { .. }) => failed(&e.source),
+        Err(e) => Support::from_bool(needs_target && !e.verifier_log.is_empty()),
     }
 }
 
-fn probe_helper(prog_type: ProgramType, helper: u32) -> bool {
+fn probe_helper(prog_type: ProgramType, helper: u32) -> Support {
     // call helper; r0 = 0; exit
     let call = 0x85u64 | ((helper as u64) << 32);
     let insns = [call, RETURN_ZERO[0], RETURN_ZERO[1]];
@@ -294,51 +396,58 @@ fn probe_helper(prog_type: ProgramType, helper: u32) -> bool {
         ..Default::default()
     };
     match sys::prog_load(&attr) {
-        Ok(_) => true,
+        Ok(_) => Support::Supported,
+        Err(e) if matches!(failed(&e.source), Support::Unknown { .. }) => failed(&e.source),
         Err(e) => {
             let log = &e.verifier_log;
-            !(log.contains("invalid func") || log.contains("unknown func") || log.is_empty())
+            Support::from_bool(
+                !(log.contains("invalid func") || log.contains("unknown func") || log.is_empty()),
+            )
         }
     }
 }
 
-fn run_probe(probe: Probe) -> bool {
+fn run_probe(probe: Probe) -> Support {
     match probe {
-        Probe::MmapableMaps => sys::map_create(&MapCreateAttr {
+        Probe::MmapableMaps => outcome(sys::map_create(&MapCreateAttr {
             map_type: uapi::BPF_MAP_TYPE_ARRAY,
             key_size: 4,
             value_size: 4,
             max_entries: 1,
             map_flags: uapi::BPF_F_MMAPABLE,
             ..Default::default()
-        })
-        .is_ok(),
-        Probe::MapFreeze => sys::map_create(&probe_map_attr(MapType::Array))
-            .is_ok_and(|fd| sys::map_freeze(fd.as_fd()).is_ok()),
-        Probe::BatchOps => sys::map_create(&probe_map_attr(MapType::Hash)).is_ok_and(|fd| {
-            let mut keys = [0u8; 4];
-            let mut values = [0u8; 4];
-            let mut out = [0u8; 4];
-            // SAFETY: the probe map has 4-byte keys and values (`probe_map_attr`, not
-            // per-CPU) and a 4-byte batch token; the buffers hold one element each.
-            unsafe {
-                sys::map_lookup_batch(
-                    fd.as_fd(),
-                    sys::BatchBuffers {
-                        in_batch: None,
-                        out_batch: Some(&mut out),
-                        keys: &mut keys,
-                        values: Some(&mut values),
-                        count: 1,
-                        elem_flags: 0,
-                    },
-                )
+        })),
+        Probe::MapFreeze => match sys::map_create(&probe_map_attr(MapType::Array)) {
+            Ok(fd) => outcome(sys::map_freeze(fd.as_fd())),
+            Err(e) => failed(&e),
+        },
+        Probe::BatchOps => match sys::map_create(&probe_map_attr(MapType::Hash)) {
+            Err(e) => failed(&e),
+            Ok(fd) => {
+                let mut keys = [0u8; 4];
+                let mut values = [0u8; 4];
+                let mut out = [0u8; 4];
+                // SAFETY: the probe map has 4-byte keys and values (`probe_map_attr`, not
+                // per-CPU) and a 4-byte batch token; the buffers hold one element each.
+                outcome(unsafe {
+                    sys::map_lookup_batch(
+                        fd.as_fd(),
+                        sys::BatchBuffers {
+                            in_batch: None,
+                            out_batch: Some(&mut out),
+                            keys: &mut keys,
+                            values: Some(&mut values),
+                            count: 1,
+                            elem_flags: 0,
+                        },
+                    )
+                })
             }
-            .is_ok()
-        }),
+        },
         Probe::GlobalData => {
-            let Ok(map) = sys::map_create(&probe_map_attr(MapType::Array)) else {
-                return false;
+            let map = match sys::map_create(&probe_map_attr(MapType::Array)) {
+                Ok(map) => map,
+                Err(e) => return failed(&e),
             };
             use std::os::fd::AsRawFd;
             // r1 = map_value(map, 0) (ld_imm64 with BPF_PSEUDO_MAP_VALUE); *(u64 *)(r1 + 0) = 42
@@ -350,13 +459,14 @@ fn run_probe(probe: Probe) -> bool {
                 RETURN_ZERO[0],
                 RETURN_ZERO[1],
             ];
-            sys::prog_load(&ProgLoadAttr {
+            let loaded = sys::prog_load(&ProgLoadAttr {
                 prog_type: uapi::BPF_PROG_TYPE_SOCKET_FILTER,
                 insns: &insns,
                 license: c"GPL",
                 ..Default::default()
             })
-            .is_ok()
+            .map_err(|e| e.source);
+            outcome(loaded)
         }
         Probe::Btf
         | Probe::BtfFunc
@@ -364,15 +474,14 @@ fn run_probe(probe: Probe) -> bool {
         | Probe::BtfFloat
         | Probe::BtfDeclTag
         | Probe::BtfTypeTag
-        | Probe::BtfEnum64 => sys::btf_load(&btf_probe_blob(probe)).is_ok(),
-        Probe::BpfCookie => helper_supported(ProgramType::Kprobe, uapi::BPF_FUNC_get_attach_cookie),
+        | Probe::BtfEnum64 => outcome(sys::btf_load(&btf_probe_blob(probe)).map_err(|e| e.source)),
+        Probe::BpfCookie => helper_support(ProgramType::Kprobe, uapi::BPF_FUNC_get_attach_cookie),
         Probe::BpfLink => {
             // No program fd: a kernel with the command answers EBADF, one without EINVAL.
             let mut link: uapi::bpf_attr__link_create = sys::zeroed();
             link.prog_fd = u32::MAX;
             // SAFETY: no pointers in this attr.
-            let r = unsafe { sys::link_create(link) };
-            matches!(r, Err(e) if e.errno() == Some(libc::EBADF))
+            ebadf_means_supported(unsafe { sys::link_create(link) })
         }
         // A program of the right type and a target that cannot exist: a kernel that knows
         // the link kind looks the target up and fails (EBADF/ENODEV); one that does not
@@ -389,28 +498,42 @@ fn run_probe(probe: Probe) -> bool {
                 bpffs_fd: u32::MAX,
             };
             // SAFETY: no pointers in this attr.
-            let r = unsafe { sys::bpf(sys::Command::TokenCreate, &mut attr) };
-            matches!(r, Err(e) if e.errno() == Some(libc::EBADF))
+            ebadf_means_supported(unsafe { sys::bpf(sys::Command::TokenCreate, &mut attr) })
         }
+    }
+}
+
+/// A command given a bad fd on purpose: EBADF means the kernel has the command (it got as
+/// far as the fd), EPERM and the like leave it open, anything else means no.
+fn ebadf_means_supported<T>(result: Result<T, sys::SyscallError>) -> Support {
+    match result {
+        Err(e) if e.errno() == Some(libc::EBADF) => Support::Supported,
+        Err(e) => failed(&e),
+        Ok(_) => Support::Supported,
     }
 }
 
 /// See [`Probe::PerfEventLink`]: load `r0 = 0; exit` of `prog_type`, create a link of
 /// `attach_type` to a target that does not exist, and read the errno.
-fn link_kind_probe(prog_type: ProgramType, attach_type: u32, target: u32) -> bool {
-    let Ok((prog, _)) = sys::prog_load(&ProgLoadAttr {
+fn link_kind_probe(prog_type: ProgramType, attach_type: u32, target: u32) -> Support {
+    let prog = match sys::prog_load(&ProgLoadAttr {
         prog_type: prog_type.number(),
         insns: &RETURN_ZERO,
         license: c"GPL",
         ..Default::default()
-    }) else {
-        return false;
+    }) {
+        Ok((prog, _)) => prog,
+        Err(e) => return failed(&e.source),
     };
     let link = sys::link_create_attr(prog.as_fd(), target, attach_type, 0);
     // SAFETY: no pointers in this attr.
     match unsafe { sys::link_create(link) } {
-        Ok(_) => true,
-        Err(e) => !matches!(e.errno(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)),
+        Ok(_) => Support::Supported,
+        Err(e) if matches!(e.errno(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)) => {
+            Support::Unsupported
+        }
+        Err(e) if matches!(failed(&e), Support::Unknown { .. }) => failed(&e),
+        Err(_) => Support::Supported,
     }
 }
 

@@ -21,5 +21,8 @@ pub mod maps;
 pub mod pin;
 pub mod programs;
 pub mod readers;
+mod report;
 pub mod skel;
 pub mod sys;
+
+pub use report::Report;

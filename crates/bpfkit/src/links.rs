@@ -19,7 +19,7 @@ use crate::sys::{self, SyscallError};
 #[non_exhaustive]
 pub enum LinkError {
     /// The kernel refused.
-    #[error("link {operation}: {source}")]
+    #[error("link {operation}")]
     Syscall {
         /// What was being done (`update program`, `info`, ...).
         operation: &'static str,
@@ -31,7 +31,7 @@ pub enum LinkError {
     #[error(transparent)]
     Pin(#[from] PinError),
     /// Reading from a link's fd (an iterator) failed.
-    #[error("link {operation}: {source}")]
+    #[error("link {operation}")]
     Read {
         /// The operation.
         operation: &'static str,
@@ -40,7 +40,7 @@ pub enum LinkError {
         source: std::io::Error,
     },
     /// Duplicating a program fd to keep with an attachment failed.
-    #[error("link {operation}: duplicating a program fd: {source}")]
+    #[error("link {operation}: duplicating a program fd")]
     DuplicateFd {
         /// The operation.
         operation: &'static str,
@@ -49,7 +49,7 @@ pub enum LinkError {
         source: std::io::Error,
     },
     /// An rtnetlink request of a netlink XDP/tc attachment failed.
-    #[error("link {operation}: {source}")]
+    #[error("link {operation}")]
     Netlink {
         /// The operation.
         operation: &'static str,

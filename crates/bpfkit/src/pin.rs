@@ -21,7 +21,7 @@ pub enum PinError {
         path: PathBuf,
     },
     /// The kernel refused to pin or open.
-    #[error("pin {path:?}: {source}")]
+    #[error("pin {path:?}")]
     Syscall {
         /// The path.
         path: PathBuf,
@@ -30,7 +30,7 @@ pub enum PinError {
         source: SyscallError,
     },
     /// The pinned object is not a usable map.
-    #[error("pin {path:?}: {source}")]
+    #[error("pin {path:?}")]
     Map {
         /// The path.
         path: PathBuf,
@@ -49,7 +49,7 @@ pub enum PinError {
         actual: Option<ObjectKind>,
     },
     /// Removing the pin failed.
-    #[error("unpin {path:?}: {source}")]
+    #[error("unpin {path:?}")]
     Unpin {
         /// The path.
         path: PathBuf,

@@ -447,7 +447,12 @@ fn exclusive_prog_attach_refuses_a_link_and_update_swaps_the_program() {
         )
         .unwrap_err();
         assert_eq!(err.errno(), Some(libc::EPERM), "{err}");
-        assert!(err.to_string().contains("BPF_F_ALLOW_MULTI"), "{err}");
+        assert!(
+            bpfkit::Report(&err)
+                .to_string()
+                .contains("BPF_F_ALLOW_MULTI"),
+            "{err}"
+        );
 
         attached
             .update_program(object.program("connect4_deny").unwrap().fd(), None)
@@ -486,7 +491,12 @@ fn the_options_hook_overrides_the_sections_and_program_types_are_checked() {
             &CgroupOptions::default(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("a cgroup program"), "{err}");
+        assert!(
+            bpfkit::Report(&err)
+                .to_string()
+                .contains("a cgroup program"),
+            "{err}"
+        );
         let link = cgroup::attach_path(
             object.program("cgroup_skb_ingress").unwrap(),
             &cg.path,

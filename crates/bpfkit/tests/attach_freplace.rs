@@ -62,7 +62,7 @@ fn freplace_swaps_the_target_function_until_the_link_is_dropped() {
             // This host refuses EXT programs at load like every trampoline program (EPERM,
             // ftrace locked down); the error names the program and the reason. The full
             // path runs in the VM.
-            let text = e.to_string();
+            let text = bpfkit::Report(&e).to_string();
             assert!(text.contains("program 'new_verdict'"), "{text}");
             assert!(text.contains("Operation not permitted"), "{text}");
             assert!(text.contains("freplace"), "{text}");

@@ -108,7 +108,7 @@ fn ipv6_defrag_link_attaches_and_a_reserved_priority_is_refused() {
             .a
             .run(|| netfilter::attach(program, &reserved))
             .unwrap_err();
-        let text = err.to_string();
+        let text = bpfkit::Report(&err).to_string();
         assert!(err.errno().is_some(), "{text}");
         assert!(text.contains("priority -2147483648"), "{text}");
 

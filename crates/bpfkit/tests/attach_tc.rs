@@ -335,7 +335,8 @@ fn netlink_cls_bpf_filter_counts_replaces_and_is_removed_with_its_qdisc_on_drop(
             &options,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("exists"), "{err}");
+        let text = bpfkit::Report(&err).to_string();
+        assert!(text.contains("exists"), "{text}");
 
         let dropper = object.program("tc_drop").unwrap();
         let stale = link.update_program(dropper.fd(), Some(dropper.fd()));

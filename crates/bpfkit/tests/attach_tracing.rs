@@ -388,7 +388,7 @@ fn kprobe_fails_with_a_clear_error_when_the_kernel_has_no_kprobes() {
     } else {
         let err = result.unwrap_err();
         assert!(matches!(err, AttachError::Unsupported { .. }), "{err}");
-        let text = err.to_string();
+        let text = bpfkit::Report(&err).to_string();
         assert!(text.contains("CONFIG_KPROBES"), "{text}");
         assert!(text.contains("kprobe do_unlinkat"), "{text}");
         let multi = object
@@ -421,8 +421,8 @@ fn fentry_fails_with_eperm_and_says_why_where_trampolines_are_locked_down() {
         Ok(o) => o,
         Err(e) => {
             // This host refuses trampoline programs already at load (EPERM, ftrace locked
-            // down): the error names the program, the errno and the reason.
-            let text = e.to_string();
+            // down): the error chain names the program, the errno and the reason.
+            let text = bpfkit::Report(&e).to_string();
             assert!(text.contains("program 'fentry_unlinkat'"), "{text}");
             assert!(text.contains("Operation not permitted"), "{text}");
             assert!(text.contains("trampoline"), "{text}");
@@ -438,7 +438,7 @@ fn fentry_fails_with_eperm_and_says_why_where_trampolines_are_locked_down() {
         Ok(link) => drop(link), // a kernel with working trampolines (the VM)
         Err(err) => {
             assert_eq!(err.errno(), Some(libc::EPERM), "{err}");
-            let text = err.to_string();
+            let text = bpfkit::Report(&err).to_string();
             assert!(
                 text.contains("trampoline") && text.contains("fentry/do_unlinkat"),
                 "{text}"
@@ -481,7 +481,7 @@ fn perf_event_on_hardware_cycles_samples_or_says_there_is_no_pmu() {
         }
         Err(err) => {
             assert!(!has_cpu_pmu, "{err}");
-            let text = err.to_string();
+            let text = bpfkit::Report(&err).to_string();
             assert!(
                 text.contains("perf_event_open") && text.contains("Hardware(0)"),
                 "{text}"

@@ -122,7 +122,7 @@ fn unknown_uprobe_symbol_is_a_target_error_naming_the_file() {
         &uprobe::UprobeOptions::default(),
     )
     .unwrap_err();
-    let text = err.to_string();
+    let text = bpfkit::Report(&err).to_string();
     assert!(text.contains("no symbol 'no_such_function_here'"), "{text}");
     assert!(
         text.contains(exe.file_name().unwrap().to_str().unwrap()),
@@ -362,7 +362,10 @@ fn iter_link_update_swaps_the_program_that_runs() {
     let err = link
         .update_program(first.fd(), Some(first.fd()))
         .unwrap_err();
-    assert!(err.to_string().contains("update program"), "{err}");
+    assert!(
+        bpfkit::Report(&err).to_string().contains("update program"),
+        "{err}"
+    );
     drop((link, object));
     fds.assert_no_leak();
 }
@@ -447,7 +450,12 @@ fn uprobe_session_counts_every_entry_and_every_return() {
             },
         )
         .unwrap_err();
-        assert!(err.to_string().contains("retprobe does not apply"), "{err}");
+        assert!(
+            bpfkit::Report(&err)
+                .to_string()
+                .contains("retprobe does not apply"),
+            "{err}"
+        );
 
         // What bpfkit did before: the uprobe_multi attach type, which the kernel refuses
         // for a program loaded as a session.

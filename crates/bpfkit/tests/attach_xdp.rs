@@ -216,7 +216,8 @@ fn netlink_xdp_attach_counts_replaces_and_detaches_on_drop() {
         // A second attach without replace_existing is refused while ours is there.
         let again = pair.a.run(|| xdp::attach(dropper, VETH_A, &options));
         let err = again.unwrap_err();
-        assert!(err.to_string().contains("busy"), "{err}");
+        let text = bpfkit::Report(&err).to_string();
+        assert!(text.contains("busy"), "{text}");
 
         assert_eq!(traffic(&pair, 20), 20);
         assert_eq!(count(&object, 0), 20);
@@ -248,7 +249,7 @@ fn attaching_to_a_missing_interface_or_a_wrong_program_type_is_a_clear_error() {
             &XdpOptions::default(),
         )
         .unwrap_err();
-        let text = err.to_string();
+        let text = bpfkit::Report(&err).to_string();
         assert!(
             text.contains("bpfkit-no-such-if") && text.contains("no such interface"),
             "{text}"
@@ -259,7 +260,12 @@ fn attaching_to_a_missing_interface_or_a_wrong_program_type_is_a_clear_error() {
             &XdpOptions::default(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("XDP program needed"), "{err}");
+        assert!(
+            bpfkit::Report(&err)
+                .to_string()
+                .contains("XDP program needed"),
+            "{err}"
+        );
     }
     fds.assert_no_leak();
 }

@@ -140,7 +140,7 @@ fn link_kind_probes_follow_the_kernel_config() {
 fn unsupported_feature_names_the_first_kernel_with_it() {
     let err = FeatureError::from(MapType::Arena.feature());
     assert_eq!(
-        err.to_string(),
+        bpfkit::Report(&err).to_string(),
         "map type ARENA is not supported by this kernel (requires Linux 6.9)"
     );
     assert_eq!(
@@ -158,7 +158,7 @@ fn unsupported_feature_names_the_first_kernel_with_it() {
     if !features::program_type_supported(ProgramType::LircMode2) {
         let err = features::require_program_type(ProgramType::LircMode2).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            bpfkit::Report(&err).to_string(),
             "program type LIRC_MODE2 is not supported by this kernel (requires Linux 4.18)"
         );
     }

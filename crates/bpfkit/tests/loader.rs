@@ -215,7 +215,9 @@ fn verifier_rejection_through_the_loader_carries_the_log() {
             "{}",
             source.verifier_log
         );
-        assert!(err.to_string().contains("program 'filter'"));
+        assert!(bpfkit::Report(&err)
+            .to_string()
+            .contains("program 'filter'"));
     }
     fds.assert_no_leak();
 }
@@ -470,7 +472,7 @@ fn unknown_global_size_mismatch_is_an_error() {
             "{err}"
         );
         assert_eq!(
-            err.to_string(),
+            bpfkit::Report(&err).to_string(),
             "object 'globals': global 'factor': is 4 bytes, 8 given"
         );
         std::fs::remove_file(obj_path).unwrap();
@@ -509,7 +511,7 @@ fn overrides_naming_nothing_in_the_object_are_errors() {
             "{err:?}"
         );
         assert_eq!(
-            err.to_string(),
+            bpfkit::Report(&err).to_string(),
             "object 'globals': no global variable named 'factr'; \
              the object's global variables: factor, counter, scratch"
         );
@@ -523,7 +525,7 @@ fn overrides_naming_nothing_in_the_object_are_errors() {
                 "{err:?}"
             );
             assert_eq!(
-                err.to_string(),
+                bpfkit::Report(&err).to_string(),
                 "object 'globals': no map named 'no_such_map'; \
                  the object's maps: results, globals.rodata, globals.data, globals.bss"
             );
@@ -595,7 +597,7 @@ fn only_named_programs_load_and_test_run_returns_data_context_and_retval() {
             .load_file(&obj_path)
             .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            bpfkit::Report(&err).to_string(),
             "object 'test_run': no program named 'no_such_prog'; \
              the object's programs: rewrite, add_args, left_out"
         );

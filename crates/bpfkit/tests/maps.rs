@@ -47,7 +47,8 @@ fn hash_map_reads_back_written_values_and_bpftool_agrees() {
         assert_eq!(map.get(&7).unwrap(), Some(0xdead_beef_0000_0001));
         assert_eq!(map.get(&8).unwrap(), None);
         let err = map.insert(&7, &1, BPF_NOEXIST.into()).unwrap_err();
-        assert!(err.to_string().contains("BPF_MAP_UPDATE_ELEM"), "{err}");
+        let text = bpfkit::Report(&err).to_string();
+        assert!(text.contains("BPF_MAP_UPDATE_ELEM"), "{text}");
         let mut keys: Vec<u32> = map.keys().map(Result::unwrap).collect();
         keys.sort();
         assert_eq!(keys, [7, 9]);
@@ -224,7 +225,7 @@ fn wrong_size_value_is_a_typed_error_before_any_syscall() {
             "{err:?}"
         );
         assert_eq!(
-            err.to_string(),
+            bpfkit::Report(&err).to_string(),
             "map 'h_sizes': value is 4 bytes but the map's value size is 8"
         );
         let err = Array::<_, u64>::new(&data).unwrap_err();

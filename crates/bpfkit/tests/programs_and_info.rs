@@ -147,7 +147,45 @@ fn verifier_rejection_returns_the_log() {
             "{}",
             err.verifier_log
         );
-        assert!(err.to_string().contains("R0 !read_ok"));
+        assert!(bpfkit::Report(&err).to_string().contains("R0 !read_ok"));
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn verifier_error_display_is_a_summary_and_alternate_has_the_log() {
+    let fds = FdCheck::start();
+    {
+        // 40 moves, then `exit` without setting r0: a log with a line per instruction.
+        let mut insns: Vec<u64> = (0..40).map(|i| mov64_imm(1, i)).collect();
+        insns.push(exit());
+        let err = sys::prog_load(&ProgLoadAttr {
+            prog_type: uapi::BPF_PROG_TYPE_SOCKET_FILTER,
+            insns: &insns,
+            license: c"GPL",
+            name: "bad_long",
+            log_level: 2,
+            ..Default::default()
+        })
+        .unwrap_err();
+        let log = err.verifier_log();
+        assert!(log.lines().count() > 40, "{log}");
+        assert_eq!(err.failing_instruction(), Some("40: (95) exit"), "{log}");
+        let summary = bpfkit::Report(&err).to_string();
+        println!("summary:\n{summary}");
+        assert!(
+            summary.starts_with("BPF_PROG_LOAD failed: Permission denied"),
+            "{summary}"
+        );
+        assert!(summary.contains("40: (95) exit"), "{summary}");
+        assert!(summary.contains("R0 !read_ok"), "{summary}");
+        assert!(summary.lines().count() <= 7, "{summary}");
+        assert!(!summary.contains("0: (b7) r1 = 0\n"), "{summary}");
+        // The alternate form carries the whole log.
+        let full = format!("{err:#}");
+        assert!(full.contains(log.trim_end()), "{full}");
+        assert!(full.contains("0: (b7) r1 = 0"), "{full}");
+        assert!(std::error::Error::source(&err).is_none());
     }
     fds.assert_no_leak();
 }
@@ -202,7 +240,8 @@ fn pinned_map_reopened_keeps_its_contents_and_pins_are_removed() {
         all.sort();
         assert_eq!(all, [(1, 100), (2, 200)]);
         let err = reopened.map().pin(&path).unwrap_err();
-        assert!(err.to_string().contains("BPF_OBJ_PIN"), "{err}");
+        let text = bpfkit::Report(&err).to_string();
+        assert!(text.contains("BPF_OBJ_PIN"), "{text}");
 
         // Programs pin the same way.
         let prog = load(

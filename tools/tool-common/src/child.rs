@@ -27,7 +27,7 @@ pub enum ChildError {
         arg: String,
     },
     /// pipe(2) or fork(2) failed.
-    #[error("-c: {call} failed: {source}")]
+    #[error("-c: {call} failed")]
     Sys {
         /// The call.
         call: &'static str,

@@ -32,7 +32,7 @@ pub enum FilterError {
         comm: String,
     },
     /// The cgroup path could not be read.
-    #[error("--cgroup {}: {source}", path.display())]
+    #[error("--cgroup {}", path.display())]
     Cgroup {
         /// The path given.
         path: PathBuf,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Why the metrics endpoint could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("--metrics {addr}: {source}")]
+#[error("--metrics {addr}")]
 pub struct MetricsError {
     /// The address given.
     pub addr: String,
@@ -263,9 +263,7 @@ mod tests {
         assert!(ok.ends_with("\r\n\r\nup 1\n"), "{ok}");
         assert!(get("/").starts_with("HTTP/1.1 404"));
         let err = MetricsServer::start("not an address").unwrap_err();
-        assert!(
-            err.to_string().starts_with("--metrics not an address: "),
-            "{err}"
-        );
+        let report = bpfkit::Report(&err).to_string();
+        assert!(report.starts_with("--metrics not an address: "), "{report}");
     }
 }

@@ -10,7 +10,7 @@ use crate::child::TracedChild;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A signal handler could not be installed.
-    #[error("installing the {signal} handler: {source}")]
+    #[error("installing the {signal} handler")]
     Signal {
         /// The signal's name.
         signal: &'static str,

@@ -46,7 +46,7 @@ pub enum ToolError {
         map: String,
     },
     /// A tracepoint could not be attached.
-    #[error("attaching {program} to {category}/{name}: {source}")]
+    #[error("attaching {program} to {category}/{name}")]
     Attach {
         /// The program.
         program: String,
@@ -203,7 +203,7 @@ pub fn exit_with(name: &str, result: Result<(), ToolError>) -> std::process::Exi
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{name}: {e}");
+            eprintln!("{name}: {}", bpfkit::Report(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -15,7 +15,18 @@ static {{NAME_UPPER}}_BPF: &[u8] = bpfkit_build::include_ebpf!("{{name}}");
 /// The kernel side's program this tool attaches.
 const PROGRAM: &str = "{{program}}";
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The error and its causes, e.g. "object '…': map 'EVENTS': …: Operation not permitted".
+            eprintln!("{{name}}: {}", bpfkit::Report(&*e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let mut duration = None;
     let mut target = {{target_default}};
     let mut args = std::env::args().skip(1);

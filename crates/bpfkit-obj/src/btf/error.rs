@@ -156,7 +156,7 @@ pub enum BtfError {
         size: usize,
     },
     /// A type record's name (or a member, enumerator or parameter name) is a bad string.
-    #[error("BTF type [{id}] at offset {offset}: {source}")]
+    #[error("BTF type [{id}] at offset {offset}")]
     BadTypeString {
         /// The type's id.
         id: TypeId,

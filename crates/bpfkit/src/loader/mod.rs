@@ -42,7 +42,7 @@ use crate::sys::{self, ProgLoadAttr, ProgLoadError};
 #[non_exhaustive]
 pub enum LoadError {
     /// Reading the object file failed.
-    #[error("reading {path:?}: {source}")]
+    #[error("reading {path:?}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -51,7 +51,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The ELF could not be parsed.
-    #[error("object '{object}': {source}")]
+    #[error("object '{object}'")]
     Parse {
         /// The object name.
         object: String,
@@ -59,8 +59,8 @@ pub enum LoadError {
         #[source]
         source: ObjectError,
     },
-    /// A map could not be created or initialised.
-    #[error("object '{object}': map '{map}': {source}")]
+    /// A map could not be created or initialised (the source names the map).
+    #[error("object '{object}'")]
     Map {
         /// The object name.
         object: String,
@@ -71,7 +71,7 @@ pub enum LoadError {
         source: MapError,
     },
     /// A pinned map could not be reused or pinned.
-    #[error("object '{object}': map '{map}': {source}")]
+    #[error("object '{object}': map '{map}'")]
     Pin {
         /// The object name.
         object: String,
@@ -102,7 +102,11 @@ pub enum LoadError {
         reason: String,
     },
     /// The kernel refused a program; the verifier log is in the source.
-    #[error("object '{object}': program '{program}': {source}{}", hint.map(|h| format!("\nhint: {h}")).unwrap_or_default())]
+    #[error(
+        "object '{object}': program '{program}'{}{}",
+        hint.map(|h| format!(" (hint: {h})")).unwrap_or_default(),
+        requires.map(|f| format!(" ({} requires Linux {})", f.name, f.since)).unwrap_or_default()
+    )]
     Program {
         /// The object name.
         object: String,
@@ -110,6 +114,8 @@ pub enum LoadError {
         program: String,
         /// What usually causes this errno for this kind of program, if known.
         hint: Option<&'static str>,
+        /// The kernel feature this errno usually means is missing for this kind of program.
+        requires: Option<crate::features::Feature>,
         /// The syscall error and verifier log.
         #[source]
         source: Box<ProgLoadError>,
@@ -141,6 +147,18 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl LoadError {
+    /// The kernel feature that is missing, with its first release: a map type or map
+    /// feature the kernel lacks, or what a program's errno means for its kind.
+    pub fn missing_feature(&self) -> Option<&crate::features::Feature> {
+        match self {
+            Self::Map { source, .. } => source.missing_feature(),
+            Self::Program { requires, .. } => requires.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 fn list_or_none(names: &[String]) -> String {
@@ -290,10 +308,18 @@ impl Loader {
         self.load_spec(&spec)
     }
 
-    /// Load a parsed spec.
+    /// Load a parsed spec: [`prepare`](Self::prepare), then [`Prepared::load`].
     ///
     /// On failure, maps this call pinned are unpinned again (reused pins are left alone).
     pub fn load_spec(&self, spec: &ObjectSpec) -> Result<Object, LoadError> {
+        self.prepare(spec)?.load()
+    }
+
+    /// Everything of a load up to `BPF_PROG_LOAD`: features probed, BTF sanitized and
+    /// loaded, maps created (or reused from pins), CO-RE and linking done. The relocated
+    /// instructions and the map fds can be inspected before [`Prepared::load`] loads the
+    /// programs. Dropping a `Prepared` closes its maps and removes the pins it created.
+    pub fn prepare(&self, spec: &ObjectSpec) -> Result<Prepared, LoadError> {
         // Overrides are edits of the spec (the same checked editors a caller can use): the
         // load below reads only the spec.
         let edited;
@@ -308,22 +334,24 @@ impl Loader {
             &edited
         };
         let mut new_pins = Vec::new();
-        let result = self.load_spec_inner(spec, &mut new_pins);
-        if result.is_err() {
-            for pin in new_pins {
-                if let Err(e) = std::fs::remove_file(&pin) {
-                    log::warn!("object '{}': removing pin {pin:?}: {e}", spec.name);
-                }
+        let result = self.prepare_inner(spec, &mut new_pins);
+        match result {
+            Ok(mut prepared) => {
+                prepared.new_pins = new_pins;
+                Ok(prepared)
+            }
+            Err(e) => {
+                remove_pins(&spec.name, &mut new_pins);
+                Err(e)
             }
         }
-        result
     }
 
-    fn load_spec_inner(
+    fn prepare_inner(
         &self,
         spec: &ObjectSpec,
         new_pins: &mut Vec<PathBuf>,
-    ) -> Result<Object, LoadError> {
+    ) -> Result<Prepared, LoadError> {
         let object = spec.name.clone();
         // Phase times, logged at debug level (where a load's time goes).
         let mut phases: Vec<(&str, std::time::Duration)> = Vec::new();
@@ -435,60 +463,33 @@ impl Loader {
             .iter()
             .find(|m| matches!(&m.definition, MapDefinition::Data { section, .. } if section == ".rodata"))
             .and_then(|m| map_fds.get(&m.name).copied());
-        let mut programs = Vec::new();
+        let mut linked = Vec::new();
         for p in spec.programs.iter().filter(|p| p.section.autoload) {
-            let fd = self.load_program(&ctx, p, btf_fd.as_ref(), kernel_btf.as_ref())?;
-            if let Some((_, rodata)) =
-                rodata_fd.and_then(|fd| maps.iter().find(|(_, m)| m.as_fd().as_raw_fd() == fd))
-            {
-                if let Err(e) = sys::prog_bind_map(fd.as_fd(), rodata.as_fd()) {
-                    log::debug!("program '{}': binding .rodata: {e}", p.name);
-                }
-            }
-            programs.push(Program::new(p.name.clone(), p.section.clone(), fd));
+            linked.push(self.link_program(&ctx, p, kernel_btf.as_ref())?);
         }
-
-        phase_end("programs", &mut phases);
-        // 5. Initial slots of prog arrays and maps of maps.
-        for m in spec.maps.iter().filter(|m| !m.initial_slots.is_empty()) {
-            let Some((_, map)) = maps.iter().find(|(n, _)| *n == m.name) else {
-                continue;
-            };
-            for slot in &m.initial_slots {
-                let fd = match &slot.value {
-                    SlotValue::Program(name) => programs
-                        .iter()
-                        .find(|p| p.name() == name)
-                        .map(|p| p.fd().as_raw_fd()),
-                    SlotValue::Map(name) => map_fds.get(name).copied(),
-                };
-                if fd.is_none()
-                    && matches!(&slot.value, SlotValue::Program(name)
-                    if spec.programs.iter().any(|p| &p.name == name && !p.section.autoload))
-                {
-                    log::debug!(
-                        "map '{}': slot {} left empty: its program is not loaded",
-                        m.name,
-                        slot.index
-                    );
-                    continue;
-                }
-                let fd = fd.ok_or_else(|| LoadError::MapSetup {
-                    object: object.clone(),
-                    map: m.name.clone(),
-                    reason: format!("initial slot {} names an unknown object", slot.index),
-                })?;
-                map.update_bytes(&slot.index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0)
-                    .map_err(|source| LoadError::Map {
-                        object: object.clone(),
-                        map: m.name.clone(),
-                        source,
-                    })?;
-            }
-        }
-        phase_end("slots", &mut phases);
-        log::debug!("object '{object}': load phases {phases:?}");
-        Ok(Object::new(object, maps, programs, btf_fd))
+        phase_end("link", &mut phases);
+        log::debug!("object '{object}': prepare phases {phases:?}");
+        Ok(Prepared {
+            object,
+            maps,
+            btf_fd,
+            programs: linked,
+            rodata_fd,
+            slots: spec
+                .maps
+                .iter()
+                .filter(|m| !m.initial_slots.is_empty())
+                .map(|m| (m.name.clone(), m.initial_slots.clone()))
+                .collect(),
+            not_loaded: spec
+                .programs
+                .iter()
+                .filter(|p| !p.section.autoload)
+                .map(|p| p.name.clone())
+                .collect(),
+            log_level: self.log_level,
+            new_pins: Vec::new(),
+        })
     }
 
     /// `spec` with this loader's overrides applied through the checked spec editors
@@ -684,13 +685,13 @@ impl Loader {
         Ok(data)
     }
 
-    fn load_program(
+    /// Link and relocate one program: everything `BPF_PROG_LOAD` needs but the call.
+    fn link_program(
         &self,
         ctx: &link::LinkContext<'_>,
         p: &ProgramSpec,
-        btf_fd: Option<&OwnedFd>,
         kernel_btf: Option<&Btf<'_>>,
-    ) -> Result<OwnedFd, LoadError> {
+    ) -> Result<PreparedProgram, LoadError> {
         let object = &ctx.spec.name;
         let link_err = |reason: String| LoadError::Link {
             object: object.clone(),
@@ -746,21 +747,179 @@ impl Loader {
         if p.section.xdp_frags {
             flags |= sys::uapi::BPF_F_XDP_HAS_FRAGS;
         }
-        let with_btf = btf_fd.is_some();
-        let attr = ProgLoadAttr {
-            prog_type: p.section.program_type as u32,
-            insns: &linked.insns,
-            license: &license,
-            name: &p.name,
-            expected_attach_type: p.section.expected_attach_type.map_or(0, |a| a as u32),
+        Ok(PreparedProgram {
+            name: p.name.clone(),
+            section: p.section.clone(),
+            insns: linked.insns,
+            func_info,
+            line_info,
+            license,
             prog_flags: flags,
             kern_version: ctx.spec.kernel_version.unwrap_or_else(kernel_version_code),
-            prog_btf_fd: btf_fd.map(|f| f.as_fd()),
             attach_btf_id: attach_btf_id.unwrap_or(0),
-            attach_btf_obj_fd: extension.map(|(_, fd, _)| fd.as_fd()),
-            func_info: if with_btf { &func_info } else { &[] },
+            attach_btf_obj: extension.map(|(_, fd, _)| fd.clone()),
+        })
+    }
+}
+
+/// One program linked and relocated, ready for `BPF_PROG_LOAD`.
+#[derive(Debug)]
+struct PreparedProgram {
+    name: String,
+    section: bpfkit_obj::object::ProgramSection,
+    insns: Vec<u64>,
+    func_info: Vec<u8>,
+    line_info: Vec<u8>,
+    license: CString,
+    prog_flags: u32,
+    kern_version: u32,
+    attach_btf_id: u32,
+    attach_btf_obj: Option<std::sync::Arc<OwnedFd>>,
+}
+
+/// An object prepared by [`Loader::prepare`]: maps created, BTF loaded, programs linked and
+/// relocated, nothing loaded yet. Inspect it, then [`load`](Self::load) it.
+#[derive(Debug)]
+pub struct Prepared {
+    object: String,
+    maps: Vec<(String, MapData)>,
+    btf_fd: Option<OwnedFd>,
+    programs: Vec<PreparedProgram>,
+    rodata_fd: Option<i32>,
+    slots: Vec<(String, Vec<bpfkit_obj::object::InitialSlot>)>,
+    not_loaded: Vec<String>,
+    log_level: u32,
+    new_pins: Vec<PathBuf>,
+}
+
+fn remove_pins(object: &str, pins: &mut Vec<PathBuf>) {
+    for pin in pins.drain(..) {
+        if let Err(e) = std::fs::remove_file(&pin) {
+            log::warn!("object '{object}': removing pin {pin:?}: {e}");
+        }
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        // Not loaded (or the load failed): the pins this preparation created go again.
+        remove_pins(&self.object, &mut self.new_pins);
+    }
+}
+
+impl Prepared {
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        &self.object
+    }
+
+    /// The programs that [`load`](Self::load) will load, in object order.
+    pub fn program_names(&self) -> impl Iterator<Item = &str> {
+        self.programs.iter().map(|p| p.name.as_str())
+    }
+
+    /// A program's relocated instructions, as `BPF_PROG_LOAD` will receive them (map
+    /// references hold the fds of [`map_fd`](Self::map_fd)).
+    pub fn instructions(&self, program: &str) -> Option<&[u64]> {
+        self.programs
+            .iter()
+            .find(|p| p.name == program)
+            .map(|p| p.insns.as_slice())
+    }
+
+    /// A map's fd, created or reused from its pin.
+    pub fn map_fd(&self, map: &str) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.maps
+            .iter()
+            .find(|(n, _)| n == map)
+            .map(|(_, m)| m.as_fd())
+    }
+
+    /// The object's BTF as the kernel holds it, if it was loaded.
+    pub fn btf_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.btf_fd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Load every prepared program (`BPF_PROG_LOAD`), fill the initial slots of program
+    /// arrays and maps of maps, and hand over the [`Object`].
+    pub fn load(mut self) -> Result<Object, LoadError> {
+        let object = self.object.clone();
+        let mut programs = Vec::new();
+        for p in &self.programs {
+            let fd = self.load_program(p)?;
+            if let Some((_, rodata)) = self
+                .rodata_fd
+                .and_then(|fd| self.maps.iter().find(|(_, m)| m.as_fd().as_raw_fd() == fd))
+            {
+                if let Err(e) = sys::prog_bind_map(fd.as_fd(), rodata.as_fd()) {
+                    log::debug!("program '{}': binding .rodata: {e}", p.name);
+                }
+            }
+            programs.push(Program::new(p.name.clone(), p.section.clone(), fd));
+        }
+        let map_fds: HashMap<&str, i32> = self
+            .maps
+            .iter()
+            .map(|(n, m)| (n.as_str(), m.as_fd().as_raw_fd()))
+            .collect();
+        let maps = &self.maps;
+        for (map_name, slots) in &self.slots {
+            let Some((_, map)) = maps.iter().find(|(n, _)| n == map_name) else {
+                continue;
+            };
+            for slot in slots {
+                let fd = match &slot.value {
+                    SlotValue::Program(name) => programs
+                        .iter()
+                        .find(|p| p.name() == name)
+                        .map(|p| p.fd().as_raw_fd()),
+                    SlotValue::Map(name) => map_fds.get(name.as_str()).copied(),
+                };
+                if fd.is_none()
+                    && matches!(&slot.value, SlotValue::Program(name) if self.not_loaded.contains(name))
+                {
+                    log::debug!(
+                        "map '{map_name}': slot {} left empty: its program is not loaded",
+                        slot.index
+                    );
+                    continue;
+                }
+                let fd = fd.ok_or_else(|| LoadError::MapSetup {
+                    object: object.clone(),
+                    map: map_name.clone(),
+                    reason: format!("initial slot {} names an unknown object", slot.index),
+                })?;
+                map.update_bytes(&slot.index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0)
+                    .map_err(|source| LoadError::Map {
+                        object: object.clone(),
+                        map: map_name.clone(),
+                        source,
+                    })?;
+            }
+        }
+        // Loaded: the pins belong to the object now.
+        self.new_pins.clear();
+        let maps = std::mem::take(&mut self.maps);
+        let btf_fd = self.btf_fd.take();
+        Ok(Object::new(object, maps, programs, btf_fd))
+    }
+
+    fn load_program(&self, p: &PreparedProgram) -> Result<OwnedFd, LoadError> {
+        let with_btf = self.btf_fd.is_some();
+        let attr = ProgLoadAttr {
+            prog_type: p.section.program_type as u32,
+            insns: &p.insns,
+            license: &p.license,
+            name: &p.name,
+            expected_attach_type: p.section.expected_attach_type.map_or(0, |a| a as u32),
+            prog_flags: p.prog_flags,
+            kern_version: p.kern_version,
+            prog_btf_fd: self.btf_fd.as_ref().map(|f| f.as_fd()),
+            attach_btf_id: p.attach_btf_id,
+            attach_btf_obj_fd: p.attach_btf_obj.as_deref().map(|fd| fd.as_fd()),
+            func_info: if with_btf { &p.func_info } else { &[] },
             func_info_rec_size: 8,
-            line_info: if with_btf { &line_info } else { &[] },
+            line_info: if with_btf { &p.line_info } else { &[] },
             line_info_rec_size: 16,
             log_level: self.log_level,
             ..Default::default()
@@ -778,18 +937,22 @@ impl Loader {
         result
             .map(|(fd, _log)| fd)
             .map_err(|source| LoadError::Program {
-                object: object.clone(),
+                object: self.object.clone(),
                 program: p.name.clone(),
-                hint: load_hint(p, source.source.errno()),
+                hint: load_hint(&p.section, source.source.errno()),
+                requires: load_requires(&p.section, source.source.errno()),
                 source: Box::new(source),
             })
     }
 }
 
 /// What an errno usually means for a program of this kind (only where it is known).
-fn load_hint(p: &ProgramSpec, errno: Option<i32>) -> Option<&'static str> {
+fn load_hint(
+    section: &bpfkit_obj::object::ProgramSection,
+    errno: Option<i32>,
+) -> Option<&'static str> {
     use bpfkit_obj::object::ProgramType as T;
-    match (p.section.program_type, errno) {
+    match (section.program_type, errno) {
         (T::Tracing | T::Lsm | T::Ext | T::StructOps, Some(libc::EPERM)) => Some(
             "trampoline programs (fentry/fexit/fmod_ret/lsm/freplace) were refused: \
              ftrace may be locked down (lockdown=confidentiality) or CAP_BPF/CAP_PERFMON missing",
@@ -797,8 +960,22 @@ fn load_hint(p: &ProgramSpec, errno: Option<i32>) -> Option<&'static str> {
         (_, Some(libc::EPERM)) => {
             Some("loading needs CAP_BPF (with CAP_PERFMON for tracing) or root")
         }
-        (T::Kprobe, Some(libc::EINVAL)) if p.section.kind.is_some_and(|k| k.contains("multi")) => {
-            Some("kprobe.multi needs CONFIG_FPROBE and Linux 5.18")
+        _ => None,
+    }
+}
+
+/// The feature an errno usually means is missing for a program of this kind.
+fn load_requires(
+    section: &bpfkit_obj::object::ProgramSection,
+    errno: Option<i32>,
+) -> Option<crate::features::Feature> {
+    use bpfkit_obj::object::ProgramType as T;
+    match (section.program_type, errno) {
+        (T::Kprobe, Some(libc::EINVAL)) if section.kind.is_some_and(|k| k.contains("multi")) => {
+            Some(crate::features::Feature::new(
+                "kprobe.multi programs (CONFIG_FPROBE)",
+                "5.18",
+            ))
         }
         _ => None,
     }

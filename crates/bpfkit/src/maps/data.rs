@@ -108,7 +108,7 @@ impl MapData {
             Ok(fd) => fd,
             Err(source) => {
                 if matches!(source.errno(), Some(libc::EINVAL) | Some(libc::E2BIG))
-                    && !features::map_type_supported(p.map_type)
+                    && features::map_type_support(p.map_type) == features::Support::Unsupported
                 {
                     return Err(MapError::Unsupported {
                         name: p.name.to_owned(),

@@ -53,7 +53,7 @@ use crate::sys::SyscallError;
 #[non_exhaustive]
 pub enum MapError {
     /// The kernel refused an operation.
-    #[error("map '{name}': {source}")]
+    #[error("map '{name}'")]
     Syscall {
         /// The map's name.
         name: String,
@@ -74,7 +74,7 @@ pub enum MapError {
         source: SyscallError,
     },
     /// The kernel lacks the map type or a feature the map needs.
-    #[error("map '{name}': {source}")]
+    #[error("map '{name}'")]
     Unsupported {
         /// The map's name.
         name: String,
@@ -158,4 +158,15 @@ pub enum MapError {
         /// What went wrong.
         detail: String,
     },
+}
+
+impl MapError {
+    /// The kernel feature that is missing (map type, flag), with its first release, for an
+    /// [`Unsupported`](Self::Unsupported) error.
+    pub fn missing_feature(&self) -> Option<&crate::features::Feature> {
+        match self {
+            Self::Unsupported { source, .. } => Some(&source.feature),
+            _ => None,
+        }
+    }
 }

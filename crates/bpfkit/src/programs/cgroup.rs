@@ -154,6 +154,7 @@ fn attach_fd(
             unsafe { sys::link_create(attr) }
                 .map(Link::bpf)
                 .map_err(|source| AttachError::Syscall {
+                    requires: None,
                     program: name.to_owned(),
                     operation: format!("BPF_LINK_CREATE {hook} on {what}"),
                     hint: match source.errno() {

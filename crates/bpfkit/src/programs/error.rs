@@ -1,5 +1,6 @@
 //! `AttachError`: why a program could not be attached, naming the program and target.
 
+use crate::features::Feature;
 use crate::sys::SyscallError;
 
 /// Errors of attaching a program. Each names the program; kernel limits carry a hint.
@@ -7,7 +8,7 @@ use crate::sys::SyscallError;
 #[non_exhaustive]
 pub enum AttachError {
     /// A system call failed.
-    #[error("program '{program}': {operation}: {source}{}", hint_suffix(.hint))]
+    #[error("program '{program}': {operation}{}", suffix(.hint, .requires))]
     Syscall {
         /// The program.
         program: String,
@@ -18,14 +19,19 @@ pub enum AttachError {
         source: SyscallError,
         /// What the errno means here, when known.
         hint: Option<&'static str>,
+        /// The kernel feature this errno usually means is missing, with the first release
+        /// that has it ([`missing_feature`](AttachError::missing_feature) returns it).
+        requires: Option<Feature>,
     },
     /// The running kernel cannot do this attach at all.
-    #[error("program '{program}': {reason}")]
+    #[error("program '{program}': {reason}{}", suffix(&None, .feature))]
     Unsupported {
         /// The program.
         program: String,
-        /// What is missing, in the kernel's words (config option, first kernel).
+        /// What is missing (config option, LSM, tracefs control).
         reason: String,
+        /// The missing kernel feature and its first release, when a release adds it.
+        feature: Option<Feature>,
     },
     /// The attach target is malformed or does not exist.
     #[error("program '{program}': target '{target}': {reason}")]
@@ -62,7 +68,7 @@ pub enum AttachError {
         section: String,
     },
     /// A file (tracefs, ELF, /proc) could not be read or written.
-    #[error("program '{program}': {operation}: {source}")]
+    #[error("program '{program}': {operation}")]
     Io {
         /// The program.
         program: String,
@@ -74,8 +80,13 @@ pub enum AttachError {
     },
 }
 
-fn hint_suffix(hint: &Option<&'static str>) -> String {
-    hint.map(|h| format!(" ({h})")).unwrap_or_default()
+fn suffix(hint: &Option<&'static str>, requires: &Option<Feature>) -> String {
+    match (hint, requires) {
+        (None, None) => String::new(),
+        (Some(h), None) => format!(" (hint: {h})"),
+        (None, Some(f)) => format!(" ({} requires Linux {})", f.name, f.since),
+        (Some(h), Some(f)) => format!(" (hint: {h}; {} requires Linux {})", f.name, f.since),
+    }
 }
 
 impl AttachError {
@@ -85,6 +96,7 @@ impl AttachError {
         source: SyscallError,
     ) -> Self {
         Self::Syscall {
+            requires: None,
             program: program.to_owned(),
             operation: operation.into(),
             source,
@@ -96,6 +108,17 @@ impl AttachError {
         Self::Unsupported {
             program: program.to_owned(),
             reason: reason.into(),
+            feature: None,
+        }
+    }
+
+    /// The kernel feature that is missing, with its first release: from an
+    /// [`Unsupported`](Self::Unsupported) error, or a syscall errno that means it.
+    pub fn missing_feature(&self) -> Option<&Feature> {
+        match self {
+            Self::Syscall { requires, .. } => requires.as_ref(),
+            Self::Unsupported { feature, .. } => feature.as_ref(),
+            _ => None,
         }
     }
 
@@ -121,5 +144,38 @@ impl AttachError {
             Self::Syscall { source, .. } => source.errno(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AttachError;
+    use crate::features::Feature;
+    use crate::sys::SyscallError;
+
+    #[test]
+    fn a_syscall_errno_that_means_a_missing_feature_is_machine_readable() {
+        let err = AttachError::Syscall {
+            program: "p".into(),
+            operation: "BPF_LINK_CREATE uprobe_multi".into(),
+            source: SyscallError {
+                call: "BPF_LINK_CREATE",
+                io_error: std::io::Error::from_raw_os_error(libc::EINVAL),
+            },
+            hint: Some("or the program was not loaded for it"),
+            requires: Some(Feature::new("uprobe_multi links", "6.6")),
+        };
+        let feature = err.missing_feature().expect("feature");
+        assert_eq!(feature.name, "uprobe_multi links");
+        assert_eq!(feature.min_kernel(), Some((6, 6)));
+        assert_eq!(err.errno(), Some(libc::EINVAL));
+        assert_eq!(
+            err.to_string(),
+            "program 'p': BPF_LINK_CREATE uprobe_multi (hint: or the program was not loaded \
+             for it; uprobe_multi links requires Linux 6.6)"
+        );
+        assert!(AttachError::unsupported("p", "no kprobes")
+            .missing_feature()
+            .is_none());
     }
 }

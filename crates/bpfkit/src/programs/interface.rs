@@ -84,7 +84,7 @@ impl Interface<'_> {
 #[non_exhaustive]
 pub enum QueryError {
     /// The interface does not exist.
-    #[error("interface {interface}: {source}")]
+    #[error("interface {interface}")]
     Interface {
         /// The interface as given.
         interface: String,
@@ -93,7 +93,7 @@ pub enum QueryError {
         source: std::io::Error,
     },
     /// `BPF_PROG_QUERY` failed.
-    #[error("interface {interface}: {source}")]
+    #[error("interface {interface}")]
     Syscall {
         /// The interface as given.
         interface: String,
@@ -102,7 +102,7 @@ pub enum QueryError {
         source: crate::sys::SyscallError,
     },
     /// An rtnetlink request failed.
-    #[error("interface {interface}: {source}")]
+    #[error("interface {interface}")]
     Netlink {
         /// The interface as given.
         interface: String,

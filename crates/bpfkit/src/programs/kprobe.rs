@@ -10,6 +10,7 @@
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::features::Feature;
 use crate::links::{DynamicEvent, Link};
 use crate::loader::Program;
 use crate::sys::{self, perf_event, tracefs, uapi};
@@ -93,6 +94,7 @@ pub fn attach(
                 _ => None,
             };
             AttachError::Syscall {
+                requires: None,
                 program: name.to_owned(),
                 operation: format!("perf_event_open {what}"),
                 source,
@@ -321,22 +323,29 @@ pub fn attach_multi(
     unsafe { sys::link_create(attr) }
         .map(Link::bpf)
         .map_err(|source| {
+            let refused = matches!(source.errno(), Some(libc::EOPNOTSUPP | libc::EINVAL));
+            let requires = if refused && session {
+                Some(Feature::new("kprobe.session links (CONFIG_FPROBE)", "6.10"))
+            } else if source.errno() == Some(libc::EOPNOTSUPP) {
+                Some(Feature::new("kprobe.multi links (CONFIG_FPROBE)", "5.18"))
+            } else {
+                None
+            };
             let hint = match source.errno() {
                 Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) if !kprobes_available() => {
                     Some(NO_KPROBES)
                 }
                 Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) if session => Some(
-                    "kprobe.session needs Linux 6.10 with CONFIG_FPROBE (a program loaded with expected_attach_type BPF_TRACE_KPROBE_SESSION)",
+                    "or the program was not loaded with expected_attach_type BPF_TRACE_KPROBE_SESSION",
                 ),
-                Some(libc::EOPNOTSUPP) => {
-                    Some("kprobe.multi needs CONFIG_FPROBE (Linux 5.18) and a kernel with kprobes")
-                }
+                Some(libc::EOPNOTSUPP) => Some("and a kernel with kprobes"),
                 Some(libc::ESRCH) | Some(libc::ENOENT) => {
                     Some("a function is not in the kernel or cannot be probed")
                 }
                 _ => None,
             };
             AttachError::Syscall {
+                requires,
                 program: name.to_owned(),
                 operation: format!("BPF_LINK_CREATE {kind} ({} functions)", functions.len()),
                 source,

@@ -104,10 +104,19 @@ pub fn attach(program: &Program, options: &NetfilterOptions) -> Result<Link, Att
             options.priority,
             if options.defrag { " defrag" } else { "" }
         ),
+        requires: match source.errno() {
+            Some(libc::EOPNOTSUPP) if options.defrag => Some(crate::features::Feature::new(
+                "netfilter links with defragmentation",
+                "6.6",
+            )),
+            Some(libc::EOPNOTSUPP) => Some(crate::features::Feature::new(
+                "netfilter links (CONFIG_NETFILTER_BPF_LINK)",
+                "6.4",
+            )),
+            _ => None,
+        },
         hint: match source.errno() {
-            Some(libc::EOPNOTSUPP) => {
-                Some("the kernel lacks CONFIG_NETFILTER_BPF_LINK (Linux 6.4), or defrag (6.6)")
-            }
+            Some(libc::EOPNOTSUPP) => Some("or CONFIG_NETFILTER_BPF_LINK is off"),
             Some(libc::ERANGE) => Some("the priority is reserved or not above defragmentation's"),
             Some(libc::EINVAL) => Some("bad family, hook or priority"),
             _ => None,

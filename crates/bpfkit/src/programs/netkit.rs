@@ -68,13 +68,15 @@ pub fn attach<'a>(
     )
     .map(Link::bpf)
     .map_err(|source| AttachError::Syscall {
+        requires: (source.errno() == Some(libc::EINVAL))
+            .then_some(crate::features::Feature::new("netkit links", "6.7")),
         program: name.to_owned(),
         operation: format!(
             "BPF_LINK_CREATE {} on {primary}",
             side.attach_type().kernel_name()
         ),
         hint: match source.errno() {
-            Some(libc::EINVAL) => Some("netkit links need Linux 6.7 and a netkit primary device"),
+            Some(libc::EINVAL) => Some("or the device is no netkit primary"),
             Some(libc::ESTALE) => Some("the hook's revision is not the expected one"),
             _ => None,
         },

@@ -61,6 +61,7 @@ pub fn attach(program: &Program, netns: Netns<'_>) -> Result<Link, AttachError> 
     unsafe { sys::link_create(attr) }
         .map(Link::bpf)
         .map_err(|source| AttachError::Syscall {
+            requires: None,
             program: name.to_owned(),
             operation: format!("BPF_LINK_CREATE {} on a netns", attach_type.kernel_name()),
             hint: match source.errno() {

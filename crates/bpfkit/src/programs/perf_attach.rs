@@ -37,10 +37,12 @@ pub(crate) fn attach_perf_event(
         }
         Err(source) => {
             return Err(AttachError::Syscall {
+                requires: (cookie.is_some() && source.errno() == Some(libc::EINVAL)).then_some(
+                    crate::features::Feature::new("BPF cookies on perf events", "5.15"),
+                ),
                 program: name.to_owned(),
                 operation: format!("BPF_LINK_CREATE perf_event for {what}"),
-                hint: (cookie.is_some() && source.errno() == Some(libc::EINVAL))
-                    .then_some("BPF cookies on perf events need Linux 5.15"),
+                hint: None,
                 source,
             })
         }

@@ -80,6 +80,7 @@ pub fn attach(
                 "no hardware PMU for this event (common in VMs): use PerfEventKind::CpuClock",
             );
             AttachError::Syscall {
+                requires: None,
                 program: program.name().to_owned(),
                 operation: format!("perf_event_open {what}"),
                 source,

@@ -37,6 +37,7 @@ pub(crate) fn attach(
                 _ => None,
             };
             AttachError::Syscall {
+                requires: None,
                 program: name.to_owned(),
                 operation: format!("BPF_PROG_ATTACH to {what}"),
                 source,

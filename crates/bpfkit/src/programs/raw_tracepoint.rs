@@ -27,6 +27,7 @@ pub fn attach(program: &Program, name: &str) -> Result<Link, AttachError> {
     let fd = sys::raw_tracepoint_open(Some(&c_name), program.fd()).map_err(|e| {
         let hint = (e.errno() == Some(libc::ENOENT)).then_some("no raw tracepoint of that name");
         AttachError::Syscall {
+            requires: None,
             program: program.name().to_owned(),
             operation: format!("BPF_RAW_TRACEPOINT_OPEN {name}"),
             source: e,

@@ -87,10 +87,11 @@ pub fn attach(
             unsafe { sys::link_create(attr) }
                 .map(Link::bpf)
                 .map_err(|source| AttachError::Syscall {
+                    requires: (source.errno() == Some(libc::EINVAL))
+                        .then_some(crate::features::Feature::new("sockmap links", "6.10")),
                     program: name.to_owned(),
                     operation: format!("BPF_LINK_CREATE {hook} on a socket map"),
                     hint: match source.errno() {
-                        Some(libc::EINVAL) => Some("sockmap links need Linux 6.10"),
                         Some(libc::EBUSY) => Some("a program is already attached at this hook"),
                         _ => None,
                     },

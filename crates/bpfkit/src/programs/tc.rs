@@ -210,6 +210,7 @@ fn tcx_error(
         _ => None,
     };
     AttachError::Syscall {
+        requires: None,
         program: program.to_owned(),
         operation: format!("BPF_LINK_CREATE tcx {} on {interface}", hook.name()),
         source,

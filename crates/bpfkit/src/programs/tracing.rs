@@ -65,6 +65,7 @@ pub(crate) fn attach_btf_program(
             _ => None,
         };
         AttachError::Syscall {
+ requires: None,
             program: name.to_owned(),
             operation: format!("attach {} to '{target}'", section.name),
             source,

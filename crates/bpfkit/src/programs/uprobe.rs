@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSegment, ObjectSymbol};
 
+use crate::features::Feature;
 use crate::links::{DynamicEvent, Link};
 use crate::loader::Program;
 use crate::sys::{self, perf_event, tracefs};
@@ -108,10 +109,11 @@ pub fn attach_offset(
         if options.ref_ctr_offset != 0 {
             let shift =
                 perf_event::pmu_format_bit("uprobe", "ref_ctr_offset").ok_or_else(|| {
-                    AttachError::unsupported(
-                        name,
-                        "USDT semaphores need uprobe ref_ctr_offset (Linux 4.20)",
-                    )
+                    AttachError::Unsupported {
+                        program: name.to_owned(),
+                        reason: "USDT semaphores need the uprobe PMU's ref_ctr_offset".into(),
+                        feature: Some(Feature::new("uprobe ref_ctr_offset", "4.20")),
+                    }
                 })?;
             attr.config |= options.ref_ctr_offset << shift;
         }
@@ -231,14 +233,19 @@ pub fn attach_multi(
     )
     .map(Link::bpf)
     .map_err(|source| {
-        let hint = matches!(source.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP)).then_some(
-            if session {
-                "uprobe.session links need Linux 6.13 (a program loaded with expected_attach_type BPF_TRACE_UPROBE_SESSION)"
-            } else {
-                "uprobe_multi links need Linux 6.6 (a program loaded with expected_attach_type BPF_TRACE_UPROBE_MULTI)"
-            },
-        );
+        let refused = matches!(source.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP));
+        let hint = refused.then_some(if session {
+            "or the program was not loaded with expected_attach_type BPF_TRACE_UPROBE_SESSION"
+        } else {
+            "or the program was not loaded with expected_attach_type BPF_TRACE_UPROBE_MULTI"
+        });
+        let requires = refused.then_some(if session {
+            Feature::new("uprobe.session links", "6.13")
+        } else {
+            Feature::new("uprobe_multi links", "6.6")
+        });
         AttachError::Syscall {
+            requires,
             program: name.to_owned(),
             operation: format!("BPF_LINK_CREATE {kind} {shown} ({} offsets)", offsets.len()),
             source,

@@ -121,6 +121,7 @@ fn link_error(program: &str, interface: &Interface<'_>, source: sys::SyscallErro
         _ => None,
     };
     AttachError::Syscall {
+        requires: None,
         program: program.to_owned(),
         operation: format!("BPF_LINK_CREATE xdp on {interface}"),
         source,

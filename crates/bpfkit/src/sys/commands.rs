@@ -480,15 +480,92 @@ pub struct ProgLoadAttr<'a> {
 }
 
 /// `BPF_PROG_LOAD` failed: the errno and the verifier's log.
-#[derive(Debug, thiserror::Error)]
-#[error("{source}\nverifier log:\n{verifier_log}")]
+///
+/// Its Display is a summary: the call and errno, the instruction the verifier stopped at and
+/// the log's last lines. The alternate form (`{:#}`) and [`verifier_log`](Self::verifier_log)
+/// give the whole log. A leaf of error chains (no `source()`): the syscall error is part of
+/// the summary.
+#[derive(Debug)]
 pub struct ProgLoadError {
     /// The syscall error.
-    #[source]
     pub source: SyscallError,
     /// The verifier log (empty if the kernel produced none).
     pub verifier_log: String,
 }
+
+/// How many of the log's last lines the summary shows.
+const SUMMARY_LINES: usize = 3;
+
+impl ProgLoadError {
+    /// The whole verifier log (empty if the kernel produced none).
+    pub fn verifier_log(&self) -> &str {
+        &self.verifier_log
+    }
+
+    /// The instruction the verifier stopped at: the last log line that shows one
+    /// (`12: (85) call bpf_probe_read#4`), if the log has any.
+    pub fn failing_instruction(&self) -> Option<&str> {
+        self.verifier_log
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|line| is_instruction_line(line))
+    }
+
+    /// The last `n` non-empty lines of the log, oldest first.
+    pub fn last_log_lines(&self, n: usize) -> Vec<&str> {
+        let mut lines: Vec<&str> = self
+            .verifier_log
+            .lines()
+            .rev()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .take(n)
+            .collect();
+        lines.reverse();
+        lines
+    }
+}
+
+/// `NNN: (op) ...`: an instruction as the verifier prints it.
+fn is_instruction_line(line: &str) -> bool {
+    let Some((index, rest)) = line.split_once(": (") else {
+        return false;
+    };
+    !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && rest.contains(')')
+}
+
+impl std::fmt::Display for ProgLoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.source)?;
+        if self.verifier_log.trim().is_empty() {
+            return Ok(());
+        }
+        if f.alternate() {
+            return write!(f, "\nverifier log:\n{}", self.verifier_log.trim_end());
+        }
+        let last = self.last_log_lines(SUMMARY_LINES);
+        if let Some(insn) = self.failing_instruction() {
+            if !last.iter().any(|l| l.trim() == insn) {
+                write!(f, "\n  at {insn}")?;
+            }
+        }
+        for line in &last {
+            write!(f, "\n  {line}")?;
+        }
+        let total = self.verifier_log.lines().count();
+        write!(
+            f,
+            "\n  (verifier log: {total} lines; all of it with {{:#}} or verifier_log())"
+        )
+    }
+}
+
+impl std::error::Error for ProgLoadError {}
+
+/// How many times `BPF_PROG_LOAD` is repeated after EAGAIN, which the verifier returns when
+/// a signal is pending (the load is restartable, not refused).
+pub const PROG_LOAD_EAGAIN_RETRIES: u32 = 4;
 
 /// Initial verifier log buffer; grown ×4 on ENOSPC up to [`MAX_LOG_SIZE`].
 const INITIAL_LOG_SIZE: usize = 64 * 1024;
@@ -500,22 +577,30 @@ const MAX_LOG_SIZE: usize = 256 * 1024 * 1024;
 /// The first attempt runs without a log (unless `log_level` asks for one). On failure the
 /// load is retried with `log_level` 1 (or the caller's level) and a buffer that grows on
 /// ENOSPC, and the log is returned in the error. On success with a requested log, the log is
-/// returned beside the fd.
+/// returned beside the fd. EAGAIN (the verifier stopped for a pending signal) is retried up to
+/// [`PROG_LOAD_EAGAIN_RETRIES`] times, then reported.
 pub fn prog_load(a: &ProgLoadAttr<'_>) -> Result<(OwnedFd, String), ProgLoadError> {
     let mut log = Vec::new();
     let mut level = a.log_level;
     if level != 0 {
         log.resize(INITIAL_LOG_SIZE, 0);
     }
+    let mut eagain_retries = 0;
     loop {
         match prog_load_once(a, level, &mut log) {
             Ok(fd) => return Ok((fd, log_text(&log))),
+            Err(e)
+                if e.errno() == Some(libc::EAGAIN) && eagain_retries < PROG_LOAD_EAGAIN_RETRIES =>
+            {
+                eagain_retries += 1;
+                log::debug!("prog '{}': load interrupted ({e}), retrying", a.name);
+            }
             Err(e) if e.errno() == Some(libc::ENOSPC) && level != 0 && log.len() < MAX_LOG_SIZE => {
                 let grown = (log.len() * 4).min(MAX_LOG_SIZE);
                 log.clear();
                 log.resize(grown, 0);
             }
-            Err(e) if level == 0 => {
+            Err(e) if level == 0 && e.errno() != Some(libc::EAGAIN) => {
                 // Retry once to collect the verifier's explanation.
                 log::debug!(
                     "prog '{}': load failed ({e}), retrying with verifier log",

@@ -4,6 +4,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
 
 use super::commands::last_error;
+use super::seam::{self, Call};
 use super::SysResult;
 
 /// A mapping of a map's memory, unmapped on drop.
@@ -42,17 +43,20 @@ impl MmapRegion {
         flags: i32,
         offset: i64,
     ) -> SysResult<Self> {
-        // SAFETY: a fresh mapping of a kernel object; no existing memory is touched.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                prot,
-                flags,
-                fd.as_raw_fd(),
-                offset,
-            )
-        };
+        let ptr = seam::call(Call::Mmap { len, prot }, || {
+            // SAFETY: a fresh mapping of a kernel object; no existing memory is touched.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    prot,
+                    flags,
+                    fd.as_raw_fd(),
+                    offset,
+                )
+            };
+            ptr as i64
+        }) as *mut libc::c_void;
         if ptr == libc::MAP_FAILED {
             return Err(last_error("mmap"));
         }

@@ -5,6 +5,8 @@
 //! failures as [`SyscallError`], which keeps the command name and the errno. All bpf(2) calls
 //! go through a single chokepoint, [`bpf`], that counts calls per thread so tests can observe
 //! that an operation was (or was not) sent to the kernel: see [`bpf_calls_on_this_thread`].
+//! bpf(2), perf_event_open(2), the perf ioctls and mmap(2) all pass [`seam`], which tests
+//! replace per thread to inject errnos without a kernel.
 
 pub mod attach;
 mod commands;
@@ -12,6 +14,7 @@ mod mmap;
 pub mod net;
 pub mod netlink;
 pub mod perf_event;
+pub mod seam;
 pub mod tracefs;
 #[allow(clippy::all, rustdoc::all, unsafe_op_in_unsafe_fn)]
 pub mod uapi;
@@ -200,13 +203,15 @@ impl std::fmt::Display for Command {
 }
 
 /// A failed system call: which one, and the errno the kernel returned.
+///
+/// A leaf of error chains: its Display says the call and the errno, and it has no
+/// [`source`](std::error::Error::source) (the errno is not a separate error).
 #[derive(Debug, thiserror::Error)]
 #[error("{call} failed: {io_error}")]
 pub struct SyscallError {
     /// The call, e.g. `BPF_MAP_CREATE` or `mmap`.
     pub call: &'static str,
     /// The errno, as an [`io::Error`].
-    #[source]
     pub io_error: io::Error,
 }
 
@@ -259,23 +264,25 @@ pub unsafe fn bpf_prefix<A: uapi::Zeroable>(
 ) -> SysResult<i64> {
     let size = size.min(std::mem::size_of::<A>());
     BPF_CALLS.with(|c| c.set(c.get() + 1));
-    // SAFETY: `attr` is a live, exclusively borrowed `#[repr(C)]` record of the given size;
-    // the caller guarantees the pointers inside it.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            command.number() as libc::c_long,
-            attr as *mut A as *mut libc::c_void,
-            size as libc::c_uint,
-        )
-    };
+    let ret = seam::call(seam::Call::Bpf(command), || {
+        // SAFETY: `attr` is a live, exclusively borrowed `#[repr(C)]` record of the given
+        // size; the caller guarantees the pointers inside it.
+        unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                command.number() as libc::c_long,
+                attr as *mut A as *mut libc::c_void,
+                size as libc::c_uint,
+            )
+        }
+    });
     if ret < 0 {
         Err(SyscallError {
             call: command.name(),
             io_error: io::Error::last_os_error(),
         })
     } else {
-        Ok(ret as i64)
+        Ok(ret)
     }
 }
 

@@ -10,6 +10,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::commands::last_error;
+use super::seam::{self, Call, PerfIoctl};
 use super::SysResult;
 
 /// `PERF_TYPE_HARDWARE`.
@@ -136,18 +137,26 @@ pub fn perf_event_open(
     group_fd: Option<BorrowedFd<'_>>,
 ) -> SysResult<OwnedFd> {
     let group = group_fd.map_or(-1, |f| f.as_raw_fd());
-    // SAFETY: `attr` is a live `#[repr(C)]` perf_event_attr with `size` set; pointers in
-    // config1 are kept alive by the caller.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            attr as *const PerfEventAttr,
-            pid as libc::c_long,
-            cpu as libc::c_long,
-            group as libc::c_long,
-            PERF_FLAG_FD_CLOEXEC,
-        )
+    let call = Call::PerfEventOpen {
+        type_: attr.type_,
+        config: attr.config,
+        pid,
+        cpu,
     };
+    let ret = seam::call(call, || {
+        // SAFETY: `attr` is a live `#[repr(C)]` perf_event_attr with `size` set; pointers in
+        // config1 are kept alive by the caller.
+        unsafe {
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                attr as *const PerfEventAttr,
+                pid as libc::c_long,
+                cpu as libc::c_long,
+                group as libc::c_long,
+                PERF_FLAG_FD_CLOEXEC,
+            )
+        }
+    });
     if ret < 0 {
         return Err(last_error("perf_event_open"));
     }
@@ -157,13 +166,16 @@ pub fn perf_event_open(
 
 fn ioctl(
     fd: BorrowedFd<'_>,
+    which: PerfIoctl,
     request: libc::c_ulong,
     arg: libc::c_ulong,
     call: &'static str,
 ) -> SysResult<()> {
-    // SAFETY: the perf ioctls used here take an integer argument, no pointers; the fd is live
-    // for the call. `request as _`: glibc's ioctl takes c_ulong, musl's c_int.
-    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) };
+    let ret = seam::call(Call::PerfIoctl(which), || {
+        // SAFETY: the perf ioctls used here take an integer argument, no pointers; the fd is
+        // live for the call. `request as _`: glibc's ioctl takes c_ulong, musl's c_int.
+        i64::from(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) })
+    });
     if ret < 0 {
         Err(last_error(call))
     } else {
@@ -176,6 +188,7 @@ fn ioctl(
 pub fn perf_event_set_bpf(event: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> SysResult<()> {
     ioctl(
         event,
+        PerfIoctl::SetBpf,
         PERF_EVENT_IOC_SET_BPF,
         prog.as_raw_fd() as libc::c_ulong,
         "PERF_EVENT_IOC_SET_BPF",
@@ -184,12 +197,24 @@ pub fn perf_event_set_bpf(event: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> SysRes
 
 /// `PERF_EVENT_IOC_ENABLE`.
 pub fn perf_event_enable(event: BorrowedFd<'_>) -> SysResult<()> {
-    ioctl(event, PERF_EVENT_IOC_ENABLE, 0, "PERF_EVENT_IOC_ENABLE")
+    ioctl(
+        event,
+        PerfIoctl::Enable,
+        PERF_EVENT_IOC_ENABLE,
+        0,
+        "PERF_EVENT_IOC_ENABLE",
+    )
 }
 
 /// `PERF_EVENT_IOC_DISABLE`.
 pub fn perf_event_disable(event: BorrowedFd<'_>) -> SysResult<()> {
-    ioctl(event, PERF_EVENT_IOC_DISABLE, 0, "PERF_EVENT_IOC_DISABLE")
+    ioctl(
+        event,
+        PerfIoctl::Disable,
+        PERF_EVENT_IOC_DISABLE,
+        0,
+        "PERF_EVENT_IOC_DISABLE",
+    )
 }
 
 /// A C string for a `config1` pointer, or `None` when `s` contains a NUL.

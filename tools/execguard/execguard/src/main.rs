@@ -37,7 +37,7 @@ struct Args {
 enum RunError {
     #[error(transparent)]
     Guard(#[from] GuardError),
-    #[error("installing the {signal} handler: {source}")]
+    #[error("installing the {signal} handler")]
     Signal {
         signal: &'static str,
         source: std::io::Error,
@@ -142,7 +142,7 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("execguard: {e}");
+            eprintln!("execguard: {}", bpfkit::Report(&e));
             ExitCode::FAILURE
         }
     }

@@ -120,7 +120,7 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("execsnoop: {e}");
+            eprintln!("execsnoop: {}", bpfkit::Report(&e));
             ExitCode::FAILURE
         }
     }

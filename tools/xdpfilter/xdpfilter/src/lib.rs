@@ -32,7 +32,7 @@ pub enum Error {
     #[error("no xdpfilter pinned at {0} (run `xdpfilter attach` first)")]
     NotAttached(PathBuf),
     /// A kernel or file operation failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Op {
         /// The operation.
         what: String,

@@ -212,7 +212,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("xdpfilter: {e}");
+            eprintln!("xdpfilter: {}", bpfkit::Report(&e));
             ExitCode::FAILURE
         }
     }

@@ -48,8 +48,7 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 pub struct NetlinkError {
     /// The request (`RTM_SETLINK IFLA_XDP`, ...).
     pub request: &'static str,
-    /// The errno.
-    #[source]
+    /// The errno (shown in the Display; this error is a leaf of error chains).
     pub io_error: io::Error,
     /// The kernel's extended-ack message.
     pub message: Option<String>,
