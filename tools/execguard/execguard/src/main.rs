@@ -36,7 +36,7 @@ struct Args {
 #[derive(Debug, thiserror::Error)]
 enum RunError {
     #[error(transparent)]
-    Guard(#[from] GuardError),
+    Guard(Box<GuardError>),
     #[error("installing the {signal} handler")]
     Signal {
         signal: &'static str,
@@ -44,6 +44,12 @@ enum RunError {
     },
     #[error("--duration must be a positive number of seconds, not {value}")]
     Duration { value: f64 },
+}
+
+impl From<GuardError> for RunError {
+    fn from(e: GuardError) -> Self {
+        RunError::Guard(Box::new(e))
+    }
 }
 
 /// Set by SIGINT/SIGTERM; the poll loop checks it at least every 100 ms.
