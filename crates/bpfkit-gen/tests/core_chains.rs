@@ -47,7 +47,7 @@ fn kernel_btf() -> Btf<'static> {
 }
 
 /// The layout of `struct seen` in both programs.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
     tgid: i32,
     ppid: i32,
@@ -84,20 +84,9 @@ fn decode(v: &[u8]) -> Seen {
     }
 }
 
-/// Loads `object` with libbpf, attaches `on_sys_enter`, makes the MAGIC syscall from this
-/// thread (with `SCHED_RESET_ON_FORK` set when `reset_on_fork`), and returns what the
-/// program recorded.
-fn run(object: &Path, reset_on_fork: bool) -> Seen {
-    let loaded = prog_loadall(object)
-        .unwrap_or_else(|e| panic!("libbpf relocates and loads {}: {e}", object.display()));
-    let attached = attach_tracepoint(
-        &loaded.pin_dir().join("on_sys_enter"),
-        "raw_syscalls",
-        "sys_enter",
-        0,
-        -1,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+/// Makes the MAGIC syscall from this thread (with `SCHED_RESET_ON_FORK` set when
+/// `reset_on_fork`, cleared after).
+fn magic_syscall(reset_on_fork: bool) {
     let param = libc::sched_param { sched_priority: 0 };
     let flag = if reset_on_fork {
         libc::SCHED_RESET_ON_FORK
@@ -112,6 +101,22 @@ fn run(object: &Path, reset_on_fork: bool) -> Seen {
     // SAFETY: as above.
     let restored = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
     assert_eq!(restored, 0, "sched_setscheduler(SCHED_OTHER)");
+}
+
+/// Loads `object` with libbpf, attaches `on_sys_enter`, makes the MAGIC syscall and returns
+/// what the program recorded.
+fn run(object: &Path, reset_on_fork: bool) -> Seen {
+    let loaded = prog_loadall(object)
+        .unwrap_or_else(|e| panic!("libbpf relocates and loads {}: {e}", object.display()));
+    let attached = attach_tracepoint(
+        &loaded.pin_dir().join("on_sys_enter"),
+        "raw_syscalls",
+        "sys_enter",
+        0,
+        -1,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    magic_syscall(reset_on_fork);
     drop(attached);
     // SAFETY: getpid has no memory effects.
     let pid = unsafe { libc::getpid() };
@@ -121,6 +126,29 @@ fn run(object: &Path, reset_on_fork: bool) -> Seen {
         .find(|e| u32::from_le_bytes(e.key[..4].try_into().expect("key")) == pid as u32)
         .unwrap_or_else(|| panic!("no entry for pid {pid} from {}", object.display()));
     decode(&mine.value)
+}
+
+/// Like [`run`], with bpfkit's loader and attach (what the 6.1/6.12 VMs use).
+fn run_bpfkit(object: &Path) -> Seen {
+    let loaded = bpfkit::loader::Loader::new()
+        .load_file(object)
+        .unwrap_or_else(|e| panic!("bpfkit relocates and loads {}: {e}", object.display()));
+    let program = loaded
+        .program("on_sys_enter")
+        .expect("program on_sys_enter");
+    let link = bpfkit::programs::auto::attach(program).expect("attach to raw_syscalls/sys_enter");
+    magic_syscall(true);
+    drop(link);
+    // SAFETY: getpid has no memory effects.
+    let pid = unsafe { libc::getpid() };
+    let mut value = [0u8; 72];
+    let found = loaded
+        .map("SEEN")
+        .expect("SEEN map")
+        .lookup_bytes(&(pid as u32).to_ne_bytes(), &mut value, 0)
+        .expect("lookup SEEN");
+    assert!(found, "no entry for pid {pid} from {}", object.display());
+    decode(&value)
 }
 
 /// What the running kernel's BTF and userspace say the program must read.
@@ -217,14 +245,12 @@ fn rust_core_chains_emit_clangs_records_and_read_the_kernels_values() {
         without,
         Seen {
             reset_on_fork: 0,
-            ..want
+            ..want.clone()
         },
         "the Rust program without SCHED_RESET_ON_FORK"
     );
 
-    // bpfkit's loader relocates the Rust object too.
-    let loaded = bpfkit::loader::Loader::new()
-        .load_file(&rust)
-        .expect("bpfkit relocates and loads");
-    assert!(loaded.program("on_sys_enter").is_some());
+    // bpfkit's loader relocates both the same way.
+    assert_eq!(run_bpfkit(&rust), want, "the Rust program loaded by bpfkit");
+    assert_eq!(run_bpfkit(&c), want, "the C program loaded by bpfkit");
 }

@@ -1,21 +1,35 @@
 //! CO-RE from Rust: calls to `bpfcore$…` marker externs in the linked module are replaced,
 //! before `opt`, by LLVM's preserve-access-index intrinsics pointing at the debug-info type
-//! of the Rust stand-in struct, as clang does for `__builtin_preserve_access_index`.
+//! of the Rust struct, as clang does for `__builtin_preserve_access_index` and friends.
 //! `opt` (BPF target) then turns them into CO-RE relocations that libbpf applies at load.
+//! The user-facing API is bpfkit-ebpf's `co_re` macros.
 //!
-//! Markers (PIPELINE.md, "CO-RE from Rust programs"; the user-facing API is a later issue):
+//! Markers (PIPELINE.md, "CO-RE from Rust programs"):
 //! - `bpfcore$field$<struct>$<member>[$<member>…]`: `fn(*const S) -> *const F`, the address
 //!   of the member (byte-offset relocation);
-//! - `bpfcore$exists$…`: `fn(*const S) -> u32`, 1 when the running kernel has the member;
-//! - `bpfcore$size$…`: `fn(*const S) -> u32`, the member's byte size in the running kernel;
-//! - `bpfcore$offset$…`: `fn(*const S) -> u32`, its byte offset in the running kernel.
+//! - `bpfcore$exists|size|offset|signed|lshift|rshift$…`: `fn(*const S) -> u32`, the
+//!   `llvm.bpf.preserve.field.info` kinds (existence, byte size, byte offset, signedness,
+//!   the bitfield shifts);
+//! - `<struct>` = `_`: the type is not named; the last argument is an anchor function
+//!   (`bpfkit_ebpf::co_re::__anchor::<S>`) whose debug info has `S` as template parameter;
+//! - `bpfcore$type_exists|type_size|type_matches$_`: `fn(anchor) -> u32`
+//!   (`llvm.bpf.preserve.type.info`);
+//! - `bpfcore$enum_exists|enum_value$<enum>$<enumerator>`: `fn(list, len, size) -> i64`,
+//!   where `list` is the constant `"NAME=value,…"` of bpfkit-gen's `__BPFCORE_ENUMERATORS`:
+//!   bpfkit-link writes the enum type (all enumerators, in order) the relocation refers to
+//!   (`llvm.bpf.preserve.enum.value`), since the Rust enum is a newtype struct.
 //!
 //! A `$`-separated path walks embedded structs and unions (`task_struct$thread$sp`). The
 //! stand-in must be `#[repr(C)]`, carry the kernel's member names and appear in debug info
 //! (a variable or parameter of that type or a pointer to it).
 //!
+//! bpfkit-gen's kernel-flavour structs stand for bitfields with zero-sized members of type
+//! `__bpfcore_bitfield<T, BIT, WIDTH>`; they become `DIFlagBitField` members, and the
+//! generated `_bitfield_<n>`/`_pad_<n>` members leave the member lists, so member indexes
+//! (the access strings) and bitfield relocations are those clang emits from the C type.
+//!
 //! Several Rust types may share the struct name (an opaque binding and a stand-in in other
-//! modules): the marker resolves to the one type on which the whole member path exists;
+//! modules): a named marker resolves to the one type on which the whole member path exists;
 //! when none has it the error names the first, when two distinct types have it the error
 //! names both Rust paths.
 
