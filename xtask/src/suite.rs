@@ -24,6 +24,8 @@ const HOST_TESTS_X86_64: &[(&str, &str, &[&str])] = &[
     ("bpfkit", "vm_uprobe_multi", &[]),
     // kprobe.session (own attach type, session cookie): asserts on 6.12, SKIPs on 6.1.
     ("bpfkit", "vm_kprobe_session", &[]),
+    // CO-RE chains from Rust and C built against the host's types, read on 6.1/6.12.
+    ("bpfkit", "vm_core_chains", &[]),
     (
         "bpfkit",
         "attach_tracing",
@@ -49,6 +51,7 @@ const HOST_FIXTURES_X86_64: &[&str] = &[
     "prog_trampoline",
     "attach_multi",
     "kprobe_session",
+    "core_chains",
 ];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
@@ -57,6 +60,10 @@ const RUST_FIXTURES: &[&str] = &["vm-execs"];
 /// `testdata/rust-ebpf` crates run in the x86_64 VM by `minimal-loader` (they define
 /// `record_execve` and `EVENTS` as it expects), checking that they verify on 6.1 too.
 const RUST_TESTDATA_X86_64: &[&str] = &["execve-events"];
+
+/// `testdata/rust-ebpf` crates shipped prebuilt to the x86_64 VM for its tests
+/// (`/fixtures/<name>.bpf.o`), built against the host kernel's generated types.
+const RUST_TESTDATA_FILES_X86_64: &[&str] = &["core-chains"];
 
 /// What goes into the initramfs besides busybox and modules.
 #[derive(Debug, Default)]
@@ -118,6 +125,12 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
             let guest = format!("/fixtures/{name}.bpf.o");
             suite.commands.push(format!("/bin/minimal-loader {guest}"));
             suite.files.push((object, guest));
+        }
+        for name in RUST_TESTDATA_FILES_X86_64 {
+            let object = build_rust_fixture("testdata/rust-ebpf", name, cache)?;
+            suite
+                .files
+                .push((object, format!("/fixtures/{name}.bpf.o")));
         }
     }
     let targets: Vec<(&str, &str)> = tests.iter().map(|&(p, t, _)| (p, t)).collect();
