@@ -87,19 +87,30 @@ fn decode(v: &[u8]) -> Seen {
 /// Makes the MAGIC syscall from this thread (with `SCHED_RESET_ON_FORK` set when
 /// `reset_on_fork`, cleared after).
 fn magic_syscall(reset_on_fork: bool) {
-    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_param is plain integers (more of them on musl); all-zero is priority 0.
+    let param: libc::sched_param = unsafe { std::mem::zeroed() };
+    // The raw syscall: musl's sched_setscheduler() is a stub returning ENOSYS.
+    let setscheduler = |policy: libc::c_int| {
+        // SAFETY: changes only this thread's scheduling policy; `param` outlives the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_sched_setscheduler,
+                0 as libc::c_long,
+                policy as libc::c_long,
+                &param as *const libc::sched_param,
+            )
+        }
+    };
     let flag = if reset_on_fork {
         libc::SCHED_RESET_ON_FORK
     } else {
         0
     };
-    // SAFETY: changes only this thread's scheduling flag (restored below); `param` is valid.
-    let set = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER | flag, &param) };
+    let set = setscheduler(libc::SCHED_OTHER | flag);
     assert_eq!(set, 0, "sched_setscheduler(SCHED_RESET_ON_FORK)");
     // SAFETY: no memory effects; getpgid of a pid that does not exist only returns ESRCH.
     unsafe { libc::syscall(libc::SYS_getpgid, MAGIC as libc::c_long) };
-    // SAFETY: as above.
-    let restored = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    let restored = setscheduler(libc::SCHED_OTHER);
     assert_eq!(restored, 0, "sched_setscheduler(SCHED_OTHER)");
 }
 

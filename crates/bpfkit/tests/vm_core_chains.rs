@@ -106,16 +106,25 @@ fn run(object: &Path) -> Seen {
         .program("on_sys_enter")
         .expect("program on_sys_enter");
     let link = bpfkit::programs::auto::attach(program).expect("attach to raw_syscalls/sys_enter");
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: changes only this thread's scheduling flag (restored below); `param` is valid.
-    let set = unsafe {
-        libc::sched_setscheduler(0, libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK, &param)
+    // SAFETY: sched_param is plain integers (more of them on musl); all-zero is priority 0.
+    let param: libc::sched_param = unsafe { std::mem::zeroed() };
+    // The raw syscall: musl's sched_setscheduler() is a stub returning ENOSYS.
+    let setscheduler = |policy: libc::c_int| {
+        // SAFETY: changes only this thread's scheduling policy; `param` outlives the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_sched_setscheduler,
+                0 as libc::c_long,
+                policy as libc::c_long,
+                &param as *const libc::sched_param,
+            )
+        }
     };
+    let set = setscheduler(libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK);
     assert_eq!(set, 0, "sched_setscheduler(SCHED_RESET_ON_FORK)");
     // SAFETY: no memory effects; getpgid of a pid that does not exist only returns ESRCH.
     unsafe { libc::syscall(libc::SYS_getpgid, MAGIC as libc::c_long) };
-    // SAFETY: as above.
-    let restored = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    let restored = setscheduler(libc::SCHED_OTHER);
     assert_eq!(restored, 0, "sched_setscheduler(SCHED_OTHER)");
     drop(link);
     // SAFETY: getpid has no memory effects.
