@@ -30,6 +30,8 @@ const HOST_TESTS_X86_64: &[(&str, &str, &[&str])] = &[
     // tools/execguard: the BPF LSM denies a listed exec (EPERM), reports it, audits, denies
     // by cgroup; both 6.1 and 6.12 have `bpf` in their LSM list.
     ("execguard", "vm_execguard", &[]),
+    // CO-RE chains from Rust and C built against the host's types, read on 6.1/6.12.
+    ("bpfkit", "vm_core_chains", &[]),
     (
         "bpfkit",
         "attach_tracing",
@@ -56,6 +58,7 @@ const HOST_FIXTURES_X86_64: &[&str] = &[
     "attach_multi",
     "kprobe_session",
     "net_counters",
+    "core_chains",
 ];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
@@ -86,6 +89,10 @@ exit $failed
 /// Tool binaries shipped to the x86_64 VM as `/bin/<bin>` for their VM tests to run:
 /// `(package, binary)`.
 const TOOLS_X86_64: &[(&str, &str)] = &[("execguard", "execguard")];
+
+/// `testdata/rust-ebpf` crates shipped prebuilt to the x86_64 VM for its tests
+/// (`/fixtures/<name>.bpf.o`), built against the host kernel's generated types.
+const RUST_TESTDATA_FILES_X86_64: &[&str] = &["core-chains"];
 
 /// What goes into the initramfs besides busybox and modules.
 #[derive(Debug, Default)]
@@ -156,6 +163,12 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
             let guest = format!("/fixtures/{name}.bpf.o");
             suite.commands.push(format!("/bin/minimal-loader {guest}"));
             suite.files.push((object, guest));
+        }
+        for name in RUST_TESTDATA_FILES_X86_64 {
+            let object = build_rust_fixture("testdata/rust-ebpf", name, cache)?;
+            suite
+                .files
+                .push((object, format!("/fixtures/{name}.bpf.o")));
         }
     }
     if arch == Arch::X86_64 {

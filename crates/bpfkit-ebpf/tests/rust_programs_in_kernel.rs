@@ -1949,7 +1949,7 @@ fn ebpf_logger_forwards_records_blocking_and_on_tokio() {
     assert_eq!(as_expected(&captured.messages()), EXPECTED_LOGS);
 }
 
-/// `core_read!`/`core_size!`/`core_exists!`: the program reads its caller's tgid and parent's
+/// `core_read!`/`core_field_size!`/`core_field_exists!`: the program reads its caller's tgid and parent's
 /// tgid from `task_struct` at offsets CO-RE moved to the running kernel's, loaded by libbpf
 /// and by bpfkit's loader.
 #[test]

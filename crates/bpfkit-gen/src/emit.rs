@@ -269,6 +269,9 @@ pub(crate) fn emit(
     out.push_str(&body);
     if bitfields {
         out.push_str(BITFIELD_HELPERS);
+        if options.flavour == Flavour::Kernel {
+            out.push_str(BITFIELD_MARKER);
+        }
     }
     Ok(out)
 }
@@ -288,15 +291,17 @@ fn emit_type(ctx: &mut Ctx<'_>, id: TypeId, pod: bool, out: &mut String) -> Resu
             };
             let size = c.size;
             let pod = pod && ctx.is_pod(id)?;
+            let kernel = ctx.flavour == Flavour::Kernel;
             let plan = ctx.plan(id)?;
-            emit_composite(out, &name, &c_name, size, union, plan);
+            emit_composite(out, &name, &c_name, size, union, kernel, plan);
             if pod {
                 emit_pod_composite(out, &name, union, plan);
             }
             Ok(!plan.accessors.is_empty())
         }
         Type::Enum(e) | Type::Enum64(e) => {
-            emit_enum(out, &name, &e, btf.kind(id)? == Kind::Enum64);
+            let kernel = ctx.flavour == Flavour::Kernel;
+            emit_enum(out, &name, &e, btf.kind(id)? == Kind::Enum64, kernel);
             if pod {
                 let _ = writeln!(
                     out,
@@ -349,7 +354,15 @@ fn emit_type(ctx: &mut Ctx<'_>, id: TypeId, pod: bool, out: &mut String) -> Resu
     }
 }
 
-fn emit_composite(out: &mut String, name: &str, c_name: &str, size: u32, union: bool, plan: &Plan) {
+fn emit_composite(
+    out: &mut String,
+    name: &str,
+    c_name: &str,
+    size: u32,
+    union: bool,
+    kernel: bool,
+    plan: &Plan,
+) {
     let unit = if size == 1 { "byte" } else { "bytes" };
     let _ = write!(out, "/// {c_name}, {size} {unit}");
     if plan.packed {
@@ -376,6 +389,27 @@ fn emit_composite(out: &mut String, name: &str, c_name: &str, size: u32, union: 
     let _ = writeln!(out, "#[derive(Clone, Copy)]\npub {keyword} {name} {{");
     for f in &plan.fields {
         let _ = writeln!(out, "    pub {}: {},", f.name, f.ty);
+        // Kernel flavour: each bitfield also gets a zero-sized member with the kernel's name
+        // (after its storage, in the kernel's member order), which bpfkit-link turns into a
+        // real bitfield member of the program's BTF, so CO-RE can relocate it.
+        if kernel && !union {
+            for a in plan.accessors.iter().filter(|a| a.storage == f.name) {
+                let value = match &a.value {
+                    BitValue::Int { prim, .. } => prim.to_string(),
+                    BitValue::Enum { repr, signed, .. } => {
+                        let unsigned = repr.trim_start_matches(['i', 'u']);
+                        format!("{}{unsigned}", if *signed { 'i' } else { 'u' })
+                    }
+                };
+                let _ = writeln!(
+                    out,
+                    "    pub {}: __bpfcore_bitfield<{value}, {}, {}>,",
+                    a.getter,
+                    f.offset * 8 + a.bit,
+                    a.width
+                );
+            }
+        }
     }
     out.push_str("}\n");
 
@@ -525,7 +559,7 @@ fn emit_flexible(out: &mut String, packed: bool, f: &layout::Flexible) {
     );
 }
 
-fn emit_enum(out: &mut String, name: &str, e: &Enum<'_>, enum64: bool) {
+fn emit_enum(out: &mut String, name: &str, e: &Enum<'_>, enum64: bool, kernel: bool) {
     let c_name = if e.name.is_empty() {
         "anonymous enum".to_string()
     } else {
@@ -555,6 +589,26 @@ fn emit_enum(out: &mut String, name: &str, e: &Enum<'_>, enum64: bool) {
                 out,
                 "    pub const {}: Self = Self({value});",
                 ident(v.name)
+            );
+        }
+        if kernel {
+            // The enumerators in BTF order, for bpfkit-link's CO-RE enum relocations.
+            let list: Vec<String> = e
+                .values
+                .iter()
+                .map(|v| {
+                    let value = if e.signed {
+                        v.value_signed(enum64).to_string()
+                    } else {
+                        v.raw.to_string()
+                    };
+                    format!("{}={value}", v.name)
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "    #[doc(hidden)]\n    pub const __BPFCORE_ENUMERATORS: &'static str = \"{}\";",
+                list.join(",")
             );
         }
         out.push_str("}\n");
@@ -647,3 +701,12 @@ fn __bpfkit_bf_set(bytes: &mut [u8], bit: u32, width: u32, value: u64) {
     }
 }
 "#;
+
+/// The zero-sized member type standing for a kernel bitfield (kernel flavour).
+const BITFIELD_MARKER: &str = "
+/// A kernel bitfield of type `T`, `WIDTH` bits from bit `BIT` of the struct: zero-sized
+/// here (read it with the getter of the same name, or `bpfkit_ebpf::core_read_bitfield!`);
+/// bpfkit-link makes it a bitfield member of the program's BTF.
+#[derive(Clone, Copy)]
+pub struct __bpfcore_bitfield<T, const BIT: u32, const WIDTH: u32>(::core::marker::PhantomData<T>);
+";

@@ -57,7 +57,13 @@
 //! - enums are `#[repr(transparent)]` newtypes over their integer with associated constants,
 //!   because kernel enums have duplicate values and values outside the list;
 //! - bitfields are stored as byte arrays `_bitfield_<byte offset>` with a getter `name()` and
-//!   a setter `set_name(v)`; gaps are `_pad_<byte offset>` byte arrays;
+//!   a setter `set_name(v)`; gaps are `_pad_<byte offset>` byte arrays; in the kernel
+//!   flavour each struct bitfield also gets a zero-sized member `name:
+//!   __bpfcore_bitfield<T, BIT, WIDTH>` after its storage, which bpfkit-link makes a real
+//!   bitfield member of the program's BTF (and drops the storage and padding), so
+//!   `bpfkit_ebpf::core_read_bitfield!(task, name)` relocates it as clang would;
+//! - kernel-flavour enums also carry `__BPFCORE_ENUMERATORS` (`"NAME=value,…"` in BTF order),
+//!   from which bpfkit-link writes the enum type of `bpfkit_ebpf::core_enum_value!`;
 //! - a flexible array member `name: [T; 0]` gets `unsafe fn name_at(&self, index) -> T`;
 //! - function pointers are `*mut c_void` (kernel) or `u64` (userspace): no function is ever
 //!   called through a kernel pointer, and the size is that of the target's pointer.

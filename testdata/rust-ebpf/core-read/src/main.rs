@@ -1,4 +1,4 @@
-//! CO-RE from Rust through bpfkit-ebpf's `core_read!`: the caller's tgid and its parent's
+//! CO-RE from Rust through bpfkit-ebpf's `core_read!` chains: the caller's tgid and its parent's
 //! tgid read from `task_struct` at the running kernel's offsets, on `getppid`.
 #![no_std]
 #![no_main]
@@ -8,7 +8,7 @@ use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::HashMap;
 use bpfkit_ebpf::programs::TracePointContext;
-use bpfkit_ebpf::{core_exists, core_read, core_size};
+use bpfkit_ebpf::{core_field_exists, core_field_size, core_read};
 
 /// The kernel's `task_struct`, reduced to what is read; offsets come from CO-RE.
 #[allow(non_camel_case_types)]
@@ -34,14 +34,13 @@ static SEEN: HashMap<u32, Seen, 256> = HashMap::new();
 #[tracepoint(category = "syscalls", name = "sys_enter_getppid")]
 fn on_getppid(_ctx: TracePointContext) -> u32 {
     let task = helpers::current_task().cast::<task_struct>();
-    let tgid = core_read!(task, task_struct, tgid).unwrap_or(-1);
-    let parent = core_read!(task, task_struct, real_parent).unwrap_or(core::ptr::null());
-    let ppid = core_read!(parent, task_struct, tgid).unwrap_or(-1);
+    let tgid = core_read!(task, tgid).unwrap_or(-1);
+    let ppid = core_read!(task, real_parent, tgid).unwrap_or(-1);
     let seen = Seen {
         tgid,
         ppid,
-        tgid_size: core_size!(task, task_struct, tgid),
-        missing_exists: core_exists!(task, task_struct, bpfkit_not_in_any_kernel) as u32,
+        tgid_size: core_field_size!(task, tgid),
+        missing_exists: core_field_exists!(task, bpfkit_not_in_any_kernel) as u32,
     };
     let _ = SEEN.insert(&helpers::current_tgid(), &seen, BPF_ANY);
     0

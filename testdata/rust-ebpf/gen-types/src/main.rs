@@ -60,13 +60,15 @@ fn on_sys_enter(ctx: TracePointContext) -> u32 {
         return 0;
     }
     let task = helpers::current_task().cast::<task_struct>();
-    let tgid = core_read!(task, task_struct, tgid).unwrap_or(-1);
-    let parent = core_read!(task, task_struct, real_parent).unwrap_or(core::ptr::null_mut());
-    let ppid = core_read!(parent, task_struct, tgid).unwrap_or(-1);
-    let mm = core_read!(task, task_struct, mm).unwrap_or(core::ptr::null_mut());
+    let tgid = core_read!(task, tgid).unwrap_or(-1);
+    let ppid = core_read!(task, real_parent, tgid).unwrap_or(-1);
+    let mm = core_read!(task, mm).unwrap_or(core::ptr::null_mut());
     // SAFETY: the marker only computes an address (a CO-RE relocation); the memory is read
     // with bpf_probe_read_kernel.
     let start_stack = helpers::probe_read_kernel(unsafe { mm_start_stack(mm) }).unwrap_or(0);
+    // The same member through a typed chain across the anonymous struct.
+    let start_stack_chain = core_read!(task, mm, __anon_1.start_stack).unwrap_or(1);
+    let start_stack = if start_stack == start_stack_chain { start_stack } else { 0 };
     let seen = Seen {
         syscall,
         arg0,

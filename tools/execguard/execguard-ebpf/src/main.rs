@@ -68,11 +68,10 @@ const EPERM: i32 = 1;
 
 /// Device and inode of the file being exec'd.
 fn exec_file(bprm: *const linux_binprm) -> Result<FileKey, i64> {
-    let exec = core_read!(bprm, linux_binprm, file)?;
-    let node = core_read!(exec, file, f_inode)?;
-    let ino = core_read!(node, inode, i_ino)?;
-    let sb = core_read!(node, inode, i_sb)?;
-    let dev = core_read!(sb, super_block, s_dev)?;
+    // bprm->file->f_inode, then its i_ino and i_sb->s_dev: each hop relocated by CO-RE.
+    let node = core_read!(bprm, file, f_inode)?;
+    let ino = core_read!(node, i_ino)?;
+    let dev = core_read!(node, i_sb, s_dev)?;
     Ok(FileKey { dev, pad: 0, ino })
 }
 
@@ -115,7 +114,7 @@ fn check_exec(ctx: LsmContext) -> i32 {
         event.ino = key.ino;
         event.cgroup_id = cgroup_id;
         let _ = helpers::current_comm_into(&mut event.comm);
-        if let Ok(name) = core_read!(bprm, linux_binprm, filename) {
+        if let Ok(name) = core_read!(bprm, filename) {
             let _ = probe_read_kernel_str_bytes(name, &mut event.filename);
         }
         entry.submit(0);
