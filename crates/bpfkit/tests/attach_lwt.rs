@@ -6,30 +6,11 @@ mod common;
 
 use std::net::Ipv4Addr;
 
-use bpfkit::loader::{Loader, Object};
 use bpfkit::programs::lwt::{self, LwtOptions};
-use bpfkit_test_support::fixture;
 use bpfkit_test_support::netns::{send_udp, Netns, VethPair, VETH_B};
-use common::FdCheck;
+use common::{count, load_net_counters, FdCheck};
 
 const PORT: u16 = 4795;
-
-fn load() -> Object {
-    Loader::new()
-        .set_global("udp_port", &PORT.to_ne_bytes())
-        .load_file(fixture("net_counters"))
-        .expect("net_counters loads")
-}
-
-fn count(object: &Object, slot: u32) -> u64 {
-    let mut value = [0u8; 8];
-    assert!(object
-        .map("counts")
-        .unwrap()
-        .lookup_bytes(&slot.to_ne_bytes(), &mut value, 0)
-        .unwrap());
-    u64::from_ne_bytes(value)
-}
 
 /// `ip -j route show PREFIX` in `ns`: the routes listed.
 fn routes(ns: &Netns, prefix: &str) -> Vec<serde_json::Value> {
@@ -51,7 +32,7 @@ fn lwt_xmit_route_counts_every_datagram_routed_through_it() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("lwt");
-        let object = load();
+        let object = load_net_counters(PORT);
         let program = object.program("lwt_count").unwrap();
         let options = LwtOptions {
             gateway: Some(pair.addr_a),

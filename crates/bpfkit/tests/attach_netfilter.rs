@@ -11,7 +11,7 @@ use bpfkit::programs::netfilter::{self, NetfilterFamily, NetfilterHook, Netfilte
 use bpfkit::sys::net::BPF_LINK_TYPE_NETFILTER;
 use bpfkit_test_support::fixture;
 use bpfkit_test_support::netns::{drain_udp, send_udp, VethPair};
-use common::FdCheck;
+use common::{count, FdCheck};
 
 const PORT: u16 = 4792;
 
@@ -19,16 +19,6 @@ fn load() -> Object {
     Loader::new()
         .load_file(fixture("net_netfilter"))
         .expect("net_netfilter loads")
-}
-
-fn count(object: &Object, slot: u32) -> u64 {
-    let mut value = [0u8; 8];
-    assert!(object
-        .map("counts")
-        .unwrap()
-        .lookup_bytes(&slot.to_ne_bytes(), &mut value, 0)
-        .unwrap());
-    u64::from_ne_bytes(value)
 }
 
 fn listed(link_id: u32) -> bool {

@@ -9,12 +9,10 @@ use std::fs::File;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::AsFd;
 
-use bpfkit::loader::Loader;
 use bpfkit::programs::netkit::{self, NetkitOptions, NetkitSide};
 use bpfkit::sys::netlink::RouteSocket;
-use bpfkit_test_support::fixture;
 use bpfkit_test_support::netns::{drain_udp, send_udp, Netns};
-use common::FdCheck;
+use common::{count, load_net_counters, FdCheck};
 
 const PORT: u16 = 4796;
 
@@ -63,10 +61,7 @@ fn netkit_peer_link_counts_every_datagram_the_peer_sends() {
                 "permanent",
             ]);
         }
-        let object = Loader::new()
-            .set_global("udp_port", &PORT.to_ne_bytes())
-            .load_file(fixture("net_counters"))
-            .unwrap();
+        let object = load_net_counters(PORT);
         let program = object.program("tc_count").unwrap();
         let link = a
             .run(|| netkit::attach(program, "nk0", NetkitSide::Peer, &NetkitOptions::default()))
@@ -78,13 +73,7 @@ fn netkit_peer_link_counts_every_datagram_the_peer_sends() {
         let receiver = a.run(|| UdpSocket::bind((addr_a, PORT)).unwrap());
         b.run(|| send_udp(addr_a, PORT, 12));
         assert_eq!(drain_udp(&receiver), 12);
-        let mut value = [0u8; 8];
-        object
-            .map("counts")
-            .unwrap()
-            .lookup_bytes(&2u32.to_ne_bytes(), &mut value, 0)
-            .unwrap();
-        assert_eq!(u64::from_ne_bytes(value), 12);
+        assert_eq!(count(&object, 2), 12);
         drop(link);
         assert!(a
             .run(|| netkit::query("nk0", NetkitSide::Peer))

@@ -16,7 +16,7 @@ use bpfkit::programs::sk_reuseport;
 use bpfkit::programs::sock_map::{self, SockMapAttachMethod, SockMapOptions};
 use bpfkit_test_support::fixture;
 use bpfkit_test_support::netns::{drain_udp, send_udp, Netns, VethPair, VETH_A};
-use common::FdCheck;
+use common::{count, FdCheck};
 
 const LOOKUP_PORT: u16 = 7777;
 
@@ -25,16 +25,6 @@ fn load() -> Object {
         .set_global("lookup_port", &LOOKUP_PORT.to_ne_bytes())
         .load_file(fixture("net_sock"))
         .expect("net_sock loads")
-}
-
-fn count(object: &Object, slot: u32) -> u64 {
-    let mut value = [0u8; 8];
-    assert!(object
-        .map("counts")
-        .unwrap()
-        .lookup_bytes(&slot.to_ne_bytes(), &mut value, 0)
-        .unwrap());
-    u64::from_ne_bytes(value)
 }
 
 fn put_socket(object: &Object, map: &str, key: u32, socket: &impl AsRawFd) {

@@ -8,32 +8,14 @@ mod common;
 use std::net::UdpSocket;
 
 use bpfkit::links::Link;
-use bpfkit::loader::{Loader, Object};
+use bpfkit::loader::Object;
 use bpfkit::programs::tc::{self, TcAnchor, TcAttachMethod, TcHook, TcOptions, TcOrder};
 use bpfkit::programs::AttachError;
 use bpfkit::sys::net::BPF_LINK_TYPE_TCX;
-use bpfkit_test_support::fixture;
 use bpfkit_test_support::netns::{drain_udp, send_udp, Netns, VethPair, VETH_A, VETH_B};
-use common::FdCheck;
+use common::{count, load_net_counters, FdCheck};
 
 const PORT: u16 = 4790;
-
-fn load() -> Object {
-    Loader::new()
-        .set_global("udp_port", &PORT.to_ne_bytes())
-        .load_file(fixture("net_counters"))
-        .expect("net_counters loads")
-}
-
-fn count(object: &Object, slot: u32) -> u64 {
-    let mut value = [0u8; 8];
-    assert!(object
-        .map("counts")
-        .unwrap()
-        .lookup_bytes(&slot.to_ne_bytes(), &mut value, 0)
-        .unwrap());
-    u64::from_ne_bytes(value)
-}
 
 fn id(object: &Object, program: &str) -> u32 {
     object.program(program).unwrap().id().unwrap()
@@ -76,7 +58,7 @@ fn tcx_ingress_link_counts_packets_and_is_gone_after_drop() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("tcx-in");
-        let object = load();
+        let object = load_net_counters(PORT);
         let link = attach(
             &pair.a,
             &object,
@@ -122,7 +104,7 @@ fn tcx_egress_drop_program_drops_exactly_the_packets_sent() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("tcx-eg");
-        let object = load();
+        let object = load_net_counters(PORT);
         let link = attach(&pair.b, &object, "tc_drop", VETH_B, TcHook::Egress, &tcx()).unwrap();
         assert_eq!(traffic(&pair, 25), 0);
         assert_eq!(count(&object, 3), 25);
@@ -138,7 +120,7 @@ fn tcx_before_and_after_place_programs_and_a_stale_revision_is_refused() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("tcx-ord");
-        let object = load();
+        let object = load_net_counters(PORT);
         let first = attach(
             &pair.a,
             &object,
@@ -287,7 +269,7 @@ fn netlink_cls_bpf_filter_counts_replaces_and_is_removed_with_its_qdisc_on_drop(
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("tc-nl");
-        let object = load();
+        let object = load_net_counters(PORT);
         let options = TcOptions {
             method: TcAttachMethod::Netlink,
             priority: 7,
@@ -367,7 +349,7 @@ fn netlink_filters_with_kernel_chosen_priority_coexist_and_keep_a_foreign_qdisc(
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("tc-nl2");
-        let object = load();
+        let object = load_net_counters(PORT);
         let out = pair
             .b
             .exec("tc", &["qdisc", "add", "dev", VETH_B, "clsact"]);
@@ -418,7 +400,7 @@ fn pinned_tcx_link_keeps_counting_after_its_link_is_dropped() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("tcx-pin");
-        let object = load();
+        let object = load_net_counters(PORT);
         let dir = common::BpffsDir::new("tcx-pin");
         let pin = dir.path.join("tcx");
         let link = attach(

@@ -8,30 +8,12 @@ use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 
 use bpfkit::links::{Link, LinkError};
-use bpfkit::loader::{Loader, Object};
+use bpfkit::loader::Object;
 use bpfkit::programs::xdp::{self, XdpAttachMethod, XdpMode, XdpOptions};
-use bpfkit_test_support::fixture;
 use bpfkit_test_support::netns::{drain_udp, send_udp, Netns, VethPair, VETH_A};
-use common::{BpffsDir, FdCheck};
+use common::{count, load_net_counters, BpffsDir, FdCheck};
 
 const PORT: u16 = 4789;
-
-fn load() -> Object {
-    Loader::new()
-        .set_global("udp_port", &PORT.to_ne_bytes())
-        .load_file(fixture("net_counters"))
-        .expect("net_counters loads")
-}
-
-fn count(object: &Object, slot: u32) -> u64 {
-    let mut value = [0u8; 8];
-    assert!(object
-        .map("counts")
-        .unwrap()
-        .lookup_bytes(&slot.to_ne_bytes(), &mut value, 0)
-        .unwrap());
-    u64::from_ne_bytes(value)
-}
 
 /// Sends `n` datagrams from `b` to `a` and returns how many `a` received.
 fn traffic(pair: &VethPair, n: u32) -> u32 {
@@ -88,7 +70,7 @@ fn generic_xdp_link_counts_every_packet_sent_and_is_gone_after_drop() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("xdp-gen");
-        let object = load();
+        let object = load_net_counters(PORT);
         let options = XdpOptions {
             mode: XdpMode::Generic,
             method: XdpAttachMethod::Link,
@@ -121,7 +103,7 @@ fn driver_mode_link_update_swaps_in_a_dropping_program() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("xdp-drv");
-        let object = load();
+        let object = load_net_counters(PORT);
         let options = XdpOptions {
             mode: XdpMode::Driver,
             ..Default::default()
@@ -164,7 +146,7 @@ fn pinned_xdp_link_stays_attached_until_unpinned() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("xdp-pin");
-        let object = load();
+        let object = load_net_counters(PORT);
         let dir = BpffsDir::new("xdp-pin");
         let pin = dir.path.join("link");
         let link = attach_in(&pair, &object, "xdp_count", &XdpOptions::default());
@@ -190,7 +172,7 @@ fn netlink_xdp_attach_counts_replaces_and_detaches_on_drop() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("xdp-nl");
-        let object = load();
+        let object = load_net_counters(PORT);
         let options = XdpOptions {
             mode: XdpMode::Generic,
             method: XdpAttachMethod::Netlink,
@@ -242,7 +224,7 @@ fn netlink_xdp_attach_counts_replaces_and_detaches_on_drop() {
 fn attaching_to_a_missing_interface_or_a_wrong_program_type_is_a_clear_error() {
     let fds = FdCheck::start();
     {
-        let object = load();
+        let object = load_net_counters(PORT);
         let err = xdp::attach(
             object.program("xdp_count").unwrap(),
             "bpfkit-no-such-if",
@@ -275,7 +257,7 @@ fn cpumap_entry_program_sees_every_packet_redirected_to_it() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("xdp-cpumap");
-        let object = load();
+        let object = load_net_counters(PORT);
         let cpumap_program = object.program("cpumap_count").unwrap();
         // struct bpf_cpumap_val: queue size, then the entry program's fd.
         let mut value = 256u32.to_ne_bytes().to_vec();
@@ -317,7 +299,7 @@ fn devmap_entry_program_reflects_every_packet_redirected_through_it() {
     let fds = FdCheck::start();
     {
         let pair = VethPair::new("xdp-devmap");
-        let object = load();
+        let object = load_net_counters(PORT);
         let reflect = object.program("devmap_reflect").unwrap();
         // struct bpf_devmap_val: the egress interface (veth-a itself), then the entry program.
         // The kernel resolves the ifindex in the updating thread's namespace: update from `a`.

@@ -10,7 +10,8 @@ use std::os::fd::IntoRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use bpfkit::loader::{LoadError, Loader, Object};
+use bpfkit::links::Link;
+use bpfkit::loader::{LoadError, Loader, Object, Program};
 use bpfkit::maps::{MapData, MapError, MapParams, MapType};
 use bpfkit::programs::perf_event::{self, PerfEventKind, PerfEventScope, SamplePolicy};
 use bpfkit::programs::AttachError;
@@ -119,6 +120,30 @@ fn count(calls: &[Call], wanted: Call) -> usize {
     calls.iter().filter(|c| **c == wanted).count()
 }
 
+/// `perf_event::attach` of `program` (CPU clock, sampling period 1000000, CPU 0) against the
+/// fake kernel, every call recorded in `calls`; `inject` answers a call instead of the fake
+/// when it returns `Some`.
+fn attach_cpu_clock(
+    program: &Program,
+    calls: &RefCell<Vec<Call>>,
+    inject: impl Fn(&Call) -> Option<Reply>,
+) -> Result<Link, AttachError> {
+    seam::with_override(
+        |call| {
+            calls.borrow_mut().push(*call);
+            inject(call).unwrap_or_else(|| fake_kernel(call))
+        },
+        || {
+            perf_event::attach(
+                program,
+                PerfEventKind::CpuClock,
+                SamplePolicy::Period(1_000_000),
+                PerfEventScope::Cpu(0),
+            )
+        },
+    )
+}
+
 #[test]
 fn perf_link_einval_falls_back_to_set_bpf_ioctl() {
     let elf = fixture();
@@ -128,23 +153,10 @@ fn perf_link_einval_falls_back_to_set_bpf_ioctl() {
         let object = object.expect("faked load");
         let program = object.program("on_sample").expect("program on_sample");
         let calls = RefCell::new(Vec::new());
-        let link = seam::with_override(
-            |call| {
-                calls.borrow_mut().push(*call);
-                match call {
-                    Call::Bpf(Command::LinkCreate) => Reply::Errno(libc::EINVAL),
-                    _ => fake_kernel(call),
-                }
-            },
-            || {
-                perf_event::attach(
-                    program,
-                    PerfEventKind::CpuClock,
-                    SamplePolicy::Period(1_000_000),
-                    PerfEventScope::Cpu(0),
-                )
-            },
-        )
+        let link = attach_cpu_clock(program, &calls, |call| match call {
+            Call::Bpf(Command::LinkCreate) => Some(Reply::Errno(libc::EINVAL)),
+            _ => None,
+        })
         .expect("attach falls back to the ioctl");
         assert_eq!(
             calls.take(),
@@ -176,24 +188,11 @@ fn perf_link_einval_falls_back_to_set_bpf_ioctl() {
 
         // EOPNOTSUPP from BPF_LINK_CREATE is the other "no perf link" answer; a failing
         // PERF_EVENT_IOC_SET_BPF is then reported and the event fd closed.
-        let err = seam::with_override(
-            |call| {
-                calls.borrow_mut().push(*call);
-                match call {
-                    Call::Bpf(Command::LinkCreate) => Reply::Errno(libc::EOPNOTSUPP),
-                    Call::PerfIoctl(PerfIoctl::SetBpf) => Reply::Errno(libc::EACCES),
-                    _ => fake_kernel(call),
-                }
-            },
-            || {
-                perf_event::attach(
-                    program,
-                    PerfEventKind::CpuClock,
-                    SamplePolicy::Period(1_000_000),
-                    PerfEventScope::Cpu(0),
-                )
-            },
-        )
+        let err = attach_cpu_clock(program, &calls, |call| match call {
+            Call::Bpf(Command::LinkCreate) => Some(Reply::Errno(libc::EOPNOTSUPP)),
+            Call::PerfIoctl(PerfIoctl::SetBpf) => Some(Reply::Errno(libc::EACCES)),
+            _ => None,
+        })
         .expect_err("SET_BPF refused");
         assert_chain_does_not_repeat(&err);
         match &err {
@@ -210,23 +209,10 @@ fn perf_link_einval_falls_back_to_set_bpf_ioctl() {
 
         // Any other BPF_LINK_CREATE errno is an error, without trying the ioctl.
         calls.borrow_mut().clear();
-        let err = seam::with_override(
-            |call| {
-                calls.borrow_mut().push(*call);
-                match call {
-                    Call::Bpf(Command::LinkCreate) => Reply::Errno(libc::EPERM),
-                    _ => fake_kernel(call),
-                }
-            },
-            || {
-                perf_event::attach(
-                    program,
-                    PerfEventKind::CpuClock,
-                    SamplePolicy::Period(1_000_000),
-                    PerfEventScope::Cpu(0),
-                )
-            },
-        )
+        let err = attach_cpu_clock(program, &calls, |call| match call {
+            Call::Bpf(Command::LinkCreate) => Some(Reply::Errno(libc::EPERM)),
+            _ => None,
+        })
         .expect_err("EPERM is not a fallback case");
         assert!(
             matches!(&err, AttachError::Syscall { source, .. } if source.errno() == Some(libc::EPERM))

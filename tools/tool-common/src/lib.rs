@@ -47,4 +47,4 @@ pub struct CommonArgs {
     pub command: Vec<String>,
 }
 
-pub use session::{exit_with, Session, ToolError};
+pub use session::{exit_with, EventFormat, Session, ToolError};

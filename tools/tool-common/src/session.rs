@@ -1,17 +1,19 @@
 //! One tool run from start to end: `-c`'s child forked, filters and globals set, the object
 //! loaded, its tracepoints attached, the child released, the run loop started. The links
-//! detach and the object's fds close when the [`Session`] drops.
+//! detach and the object's fds close when the [`Session`] drops. [`Session::print_events`]
+//! is the event tools' loop: ring buffer `EVENTS` to lines and `--metrics` counts.
 
 use bpfkit::links::Link;
 use bpfkit::loader::{LoadError, Loader, Object};
 use bpfkit::maps::{MapData, MapError};
 use bpfkit::programs::{tracepoint, AttachError};
-use bpfkit::readers::ReaderError;
+use bpfkit::readers::{ReaderError, RingBuf, RingBufPoller};
 
 use crate::child::{ChildError, TracedChild};
 use crate::filter::{Filter, FilterError};
+use crate::metrics::{EventCounts, MetricsServer};
 use crate::output::Lines;
-use crate::run::{seconds, RunError, RunLoop};
+use crate::run::{seconds, stop_requested, RunError, RunLoop, Step};
 use crate::CommonArgs;
 
 /// Why a tool stopped early.
@@ -196,6 +198,89 @@ impl Session {
     pub fn detach(&mut self) {
         self.links.clear();
     }
+
+    /// Prints the events of the ring buffer `EVENTS` until the run loop stops or stdout
+    /// closes: `header` first (unless `json`), then one line per record (JSON or columns),
+    /// each counted into `counts`, which `metrics` (if any, named on stderr) serves after
+    /// every poll. Undecodable records are reported on stderr and skipped. After the stop
+    /// the programs detach and what they wrote last is printed (not counted).
+    pub fn print_events<E, D: std::fmt::Display>(
+        &mut self,
+        header: &str,
+        json: bool,
+        metrics: Option<&MetricsServer>,
+        mut counts: EventCounts,
+        format: &EventFormat<E, D>,
+    ) -> Result<(), ToolError> {
+        let mut poller = RingBufPoller::new()?;
+        poller.add(RingBuf::new(self.map("EVENTS")?)?)?;
+        if let Some(m) = metrics {
+            eprintln!(
+                "{}: serving metrics on http://{}/metrics",
+                self.name,
+                m.local_addr()
+            );
+            m.set(counts.render());
+        }
+        if !json && !self.lines.line(header) {
+            return Ok(());
+        }
+        let line = |event: &E| {
+            if json {
+                (format.json_line)(event)
+            } else {
+                (format.text_line)(event)
+            }
+        };
+        loop {
+            let timeout = match self.run.step() {
+                Step::Wait(timeout) => timeout,
+                Step::Interval => continue,
+                Step::Stop => break,
+            };
+            let name = &self.name;
+            let lines = &mut self.lines;
+            let counts = &mut counts;
+            let polled = poller.poll(Some(timeout), |_, record| match (format.decode)(record) {
+                Ok(event) => {
+                    (format.count)(counts, &event);
+                    lines.line(&line(&event));
+                }
+                Err(e) => eprintln!("{name}: skipping a record: {e}"),
+            });
+            if let Some(m) = metrics {
+                m.set(counts.render());
+            }
+            match polled {
+                Ok(_) if self.lines.closed() => return Ok(()),
+                Ok(_) => {}
+                Err(_) if stop_requested() => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Whatever the last programs wrote before they detach.
+        self.detach();
+        let lines = &mut self.lines;
+        poller.poll(Some(std::time::Duration::ZERO), |_, record| {
+            if let Ok(event) = (format.decode)(record) {
+                lines.line(&line(&event));
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// How an event tool's ring-buffer records become events, output lines and `--metrics`
+/// counts (see [`Session::print_events`]).
+pub struct EventFormat<E, D> {
+    /// Decodes one record.
+    pub decode: fn(&[u8]) -> Result<E, D>,
+    /// The `--json` line of an event.
+    pub json_line: fn(&E) -> String,
+    /// The column line of an event.
+    pub text_line: fn(&E) -> String,
+    /// Adds an event to the `--metrics` counts.
+    pub count: fn(&mut EventCounts, &E),
 }
 
 /// Runs `main` and turns its error into "NAME: error" on stderr and exit status 1.

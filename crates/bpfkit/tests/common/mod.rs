@@ -1,10 +1,13 @@
 //! Helpers for the kernel tests: fd-leak checks (tests run one at a time), raw instruction
-//! encoding, bpftool ground truth, a private bpffs directory.
+//! encoding, bpftool ground truth, a private bpffs directory, the `net_counters` fixture.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
+
+use bpfkit::loader::{Loader, Object};
+use bpfkit_test_support::fixture;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -171,4 +174,23 @@ pub fn kernel_config() -> String {
         "no kernel config in /boot or /proc/config.gz"
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `net_counters` fixture loaded with its `udp_port` global set to `port`.
+pub fn load_net_counters(port: u16) -> Object {
+    Loader::new()
+        .set_global("udp_port", &port.to_ne_bytes())
+        .load_file(fixture("net_counters"))
+        .expect("net_counters loads")
+}
+
+/// Slot `slot` of the object's `counts` map (asserts the slot exists).
+pub fn count(object: &Object, slot: u32) -> u64 {
+    let mut value = [0u8; 8];
+    assert!(object
+        .map("counts")
+        .unwrap()
+        .lookup_bytes(&slot.to_ne_bytes(), &mut value, 0)
+        .unwrap());
+    u64::from_ne_bytes(value)
 }

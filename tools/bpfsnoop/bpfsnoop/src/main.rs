@@ -4,12 +4,10 @@
 
 use std::process::ExitCode;
 
-use bpfkit::readers::{RingBuf, RingBufPoller};
 use bpfsnoop::{json_line, text_line, Call, BPFSNOOP_BPF, HEADER};
 use clap::Parser;
 use tool_common::metrics::{EventCounts, MetricsServer};
-use tool_common::run::Step;
-use tool_common::{exit_with, CommonArgs, Session, ToolError};
+use tool_common::{exit_with, CommonArgs, EventFormat, Session, ToolError};
 
 /// Trace bpf(2) calls: command, result, and decoded attributes of PROG_LOAD, MAP_CREATE and
 /// LINK_CREATE.
@@ -46,7 +44,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
         .as_deref()
         .map(MetricsServer::start)
         .transpose()?;
-    let mut counts = EventCounts::new(
+    let counts = EventCounts::new(
         "bpfsnoop_calls_total",
         "bpf(2) calls seen, by command name, bpf command and errno (empty: success).",
     );
@@ -61,60 +59,18 @@ fn run(args: &Args) -> Result<(), ToolError> {
         ],
         &[],
     )?;
-    let mut poller = RingBufPoller::new()?;
-    poller.add(RingBuf::new(session.map("EVENTS")?)?)?;
-    if let Some(m) = &metrics {
-        eprintln!(
-            "bpfsnoop: serving metrics on http://{}/metrics",
-            m.local_addr()
-        );
-        m.set(counts.render());
-    }
-    if !args.common.json && !session.lines.line(HEADER) {
-        return Ok(());
-    }
-    let json = args.common.json;
-    loop {
-        let timeout = match session.run.step() {
-            Step::Wait(timeout) => timeout,
-            Step::Interval => continue,
-            Step::Stop => break,
-        };
-        let lines = &mut session.lines;
-        let counts = &mut counts;
-        let polled = poller.poll(Some(timeout), |_, record| match Call::decode(record) {
-            Ok(call) => {
-                count(counts, &call);
-                lines.line(&if json {
-                    json_line(&call)
-                } else {
-                    text_line(&call)
-                });
-            }
-            Err(e) => eprintln!("bpfsnoop: skipping a record: {e}"),
-        });
-        if let Some(m) = &metrics {
-            m.set(counts.render());
-        }
-        match polled {
-            Ok(_) if session.lines.closed() => return Ok(()),
-            Ok(_) => {}
-            Err(_) if tool_common::run::stop_requested() => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    session.detach();
-    let lines = &mut session.lines;
-    poller.poll(Some(std::time::Duration::ZERO), |_, record| {
-        if let Ok(call) = Call::decode(record) {
-            lines.line(&if json {
-                json_line(&call)
-            } else {
-                text_line(&call)
-            });
-        }
-    })?;
-    Ok(())
+    session.print_events(
+        HEADER,
+        args.common.json,
+        metrics.as_ref(),
+        counts,
+        &EventFormat {
+            decode: Call::decode,
+            json_line,
+            text_line,
+            count,
+        },
+    )
 }
 
 fn main() -> ExitCode {

@@ -3,13 +3,11 @@
 
 use std::process::ExitCode;
 
-use bpfkit::readers::{RingBuf, RingBufPoller};
 use clap::Parser;
 use opensnoop::{json_line, text_line, Open, HEADER, OPENSNOOP_BPF};
 use tool_abi::opensnoop as abi;
 use tool_common::metrics::{EventCounts, MetricsServer};
-use tool_common::run::Step;
-use tool_common::{errno, exit_with, CommonArgs, Session, ToolError};
+use tool_common::{errno, exit_with, CommonArgs, EventFormat, Session, ToolError};
 
 /// Trace open, openat and openat2: pid, command, fd or errno, flags and path.
 #[derive(Parser, Debug)]
@@ -38,7 +36,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
         .as_deref()
         .map(MetricsServer::start)
         .transpose()?;
-    let mut counts = EventCounts::new(
+    let counts = EventCounts::new(
         "opensnoop_opens_total",
         "Opens seen, by command and errno (empty: success).",
     );
@@ -61,60 +59,18 @@ fn run(args: &Args) -> Result<(), ToolError> {
         // open(2) exists on x86_64 only; openat2 since 5.6.
         &["open_enter", "open_exit", "openat2_enter", "openat2_exit"],
     )?;
-    let mut poller = RingBufPoller::new()?;
-    poller.add(RingBuf::new(session.map("EVENTS")?)?)?;
-    if let Some(m) = &metrics {
-        eprintln!(
-            "opensnoop: serving metrics on http://{}/metrics",
-            m.local_addr()
-        );
-        m.set(counts.render());
-    }
-    if !args.common.json && !session.lines.line(HEADER) {
-        return Ok(());
-    }
-    loop {
-        let timeout = match session.run.step() {
-            Step::Wait(timeout) => timeout,
-            Step::Interval => continue,
-            Step::Stop => break,
-        };
-        let lines = &mut session.lines;
-        let counts = &mut counts;
-        let polled = poller.poll(Some(timeout), |_, record| match Open::decode(record) {
-            Ok(open) => {
-                count(counts, &open);
-                lines.line(&if args.common.json {
-                    json_line(&open)
-                } else {
-                    text_line(&open)
-                });
-            }
-            Err(e) => eprintln!("opensnoop: skipping a record: {e}"),
-        });
-        if let Some(m) = &metrics {
-            m.set(counts.render());
-        }
-        match polled {
-            Ok(_) if session.lines.closed() => return Ok(()),
-            Ok(_) => {}
-            Err(_) if tool_common::run::stop_requested() => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    // Whatever the last programs wrote before they detach.
-    session.detach();
-    let lines = &mut session.lines;
-    poller.poll(Some(std::time::Duration::ZERO), |_, record| {
-        if let Ok(open) = Open::decode(record) {
-            lines.line(&if args.common.json {
-                json_line(&open)
-            } else {
-                text_line(&open)
-            });
-        }
-    })?;
-    Ok(())
+    session.print_events(
+        HEADER,
+        args.common.json,
+        metrics.as_ref(),
+        counts,
+        &EventFormat {
+            decode: Open::decode,
+            json_line,
+            text_line,
+            count,
+        },
+    )
 }
 
 fn main() -> ExitCode {

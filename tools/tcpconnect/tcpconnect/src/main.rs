@@ -3,13 +3,11 @@
 
 use std::process::ExitCode;
 
-use bpfkit::readers::{RingBuf, RingBufPoller};
 use clap::Parser;
 use tcpconnect::{json_line, text_line, Connect, HEADER, TCPCONNECT_BPF};
 use tool_abi::tcpconnect as abi;
 use tool_common::metrics::{EventCounts, MetricsServer};
-use tool_common::run::Step;
-use tool_common::{exit_with, CommonArgs, Session, ToolError};
+use tool_common::{exit_with, CommonArgs, EventFormat, Session, ToolError};
 
 /// Trace active TCP connects: pid, command, addresses and ports.
 #[derive(Parser, Debug)]
@@ -41,7 +39,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
         .as_deref()
         .map(MetricsServer::start)
         .transpose()?;
-    let mut counts = EventCounts::new(
+    let counts = EventCounts::new(
         "tcpconnect_connects_total",
         "Active TCP connects seen, by IP version, destination address and port.",
     );
@@ -56,52 +54,18 @@ fn run(args: &Args) -> Result<(), ToolError> {
         &[("set_state", "sock", "inet_sock_set_state")],
         &[],
     )?;
-    let mut poller = RingBufPoller::new()?;
-    poller.add(RingBuf::new(session.map("EVENTS")?)?)?;
-    if let Some(m) = &metrics {
-        eprintln!(
-            "tcpconnect: serving metrics on http://{}/metrics",
-            m.local_addr()
-        );
-        m.set(counts.render());
-    }
-    if !args.common.json && !session.lines.line(HEADER) {
-        return Ok(());
-    }
-    let json = args.common.json;
-    loop {
-        let timeout = match session.run.step() {
-            Step::Wait(timeout) => timeout,
-            Step::Interval => continue,
-            Step::Stop => break,
-        };
-        let lines = &mut session.lines;
-        let counts = &mut counts;
-        let polled = poller.poll(Some(timeout), |_, record| match Connect::decode(record) {
-            Ok(c) => {
-                count(counts, &c);
-                lines.line(&if json { json_line(&c) } else { text_line(&c) });
-            }
-            Err(e) => eprintln!("tcpconnect: skipping a record: {e}"),
-        });
-        if let Some(m) = &metrics {
-            m.set(counts.render());
-        }
-        match polled {
-            Ok(_) if session.lines.closed() => return Ok(()),
-            Ok(_) => {}
-            Err(_) if tool_common::run::stop_requested() => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    session.detach();
-    let lines = &mut session.lines;
-    poller.poll(Some(std::time::Duration::ZERO), |_, record| {
-        if let Ok(c) = Connect::decode(record) {
-            lines.line(&if json { json_line(&c) } else { text_line(&c) });
-        }
-    })?;
-    Ok(())
+    session.print_events(
+        HEADER,
+        args.common.json,
+        metrics.as_ref(),
+        counts,
+        &EventFormat {
+            decode: Connect::decode,
+            json_line,
+            text_line,
+            count,
+        },
+    )
 }
 
 fn main() -> ExitCode {
