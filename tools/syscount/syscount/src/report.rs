@@ -51,11 +51,16 @@ pub fn read(map: &MapData, options: &Options, reset: bool) -> Result<Vec<Row>, M
         let mut count = 0;
         let mut total_ns = 0;
         let mut comm = [0u8; tool_abi::COMM_LEN];
+        // Each CPU's copy holds the name the process had at its last call there; a process
+        // renamed by exec keeps its old name on a CPU it used only before. Take the name of
+        // the copy with the most calls: the one the process spent its life on.
+        let mut comm_calls = 0;
         for value in &values.0 {
             count += value.count;
             total_ns += value.total_ns;
-            if value.comm[0] != 0 {
+            if value.comm[0] != 0 && value.count >= comm_calls {
                 comm = value.comm;
+                comm_calls = value.count;
             }
         }
         if reset {
