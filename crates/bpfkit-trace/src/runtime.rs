@@ -9,6 +9,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use bpfkit::maps::{MapData, MapError, MapParams, MapType};
 use bpfkit::readers::RingBuf;
 use bpfkit::sys::{self, perf_event, tracefs};
 use bpfkit_obj::insn::{disassemble, Insn, Symbolizer};
@@ -50,7 +51,7 @@ pub enum TraceError {
         message: String,
     },
     /// Writing output or starting the command failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What was being done.
         what: String,
@@ -217,7 +218,7 @@ pub fn dry_run(compiled: &Compiled) -> String {
 }
 
 struct Loaded {
-    maps: Vec<OwnedFd>,
+    maps: Vec<MapData>,
     ring_fd: OwnedFd,
     /// Kept open for the programs that reference it.
     #[allow(dead_code)]
@@ -226,7 +227,6 @@ struct Loaded {
 }
 
 const RINGBUF_SIZE: u32 = 1 << 20;
-const BPF_MAP_TYPE_HASH: u32 = 1;
 const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 
@@ -268,6 +268,12 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
             message: e.to_string(),
         }
     };
+    let map_error = |what: String| {
+        move |e: MapError| TraceError::Kernel {
+            what,
+            message: bpfkit::Report(&e).to_string(),
+        }
+    };
     // BTF for keys and values makes `bpftool map dump` readable; maps go without it on
     // kernels that refuse it.
     let btf = crate::map_btf::build(&compiled.maps)
@@ -275,28 +281,25 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
     let mut maps = vec![];
     for (i, m) in compiled.maps.iter().enumerate() {
         let name = format!("AT_{}", m.name.trim_start_matches('@'));
-        let mut attr = sys::MapCreateAttr {
-            map_type: BPF_MAP_TYPE_HASH,
-            key_size: m.key_size() as u32,
-            value_size: m.kind.value_size() as u32,
-            max_entries: m.max_entries(),
-            name: &object_name(&name),
-            ..Default::default()
-        };
-        let with_btf = btf.as_ref().map(|(fd, ids)| {
-            let mut a = attr.clone();
-            a.btf_fd = Some(fd.as_fd());
-            (a.btf_key_type_id, a.btf_value_type_id) = ids[i];
-            a
-        });
-        let fd = match with_btf.map(|a| sys::map_create(&a)) {
-            Some(Ok(fd)) => fd,
-            _ => {
-                attr.btf_fd = None;
-                sys::map_create(&attr).map_err(kernel(format!("create map {}", m.name)))?
+        let mut params = MapParams::new(
+            &name,
+            MapType::Hash,
+            m.key_size() as u32,
+            m.kind.value_size() as u32,
+            m.max_entries(),
+        );
+        params.btf = btf
+            .as_ref()
+            .map(|(fd, ids)| (fd.as_fd(), ids[i].0, ids[i].1));
+        let map = match MapData::create(&params) {
+            Ok(map) => map,
+            Err(_) if params.btf.is_some() => {
+                params.btf = None;
+                MapData::create(&params).map_err(map_error(format!("create map {}", m.name)))?
             }
+            Err(e) => return Err(map_error(format!("create map {}", m.name))(e)),
         };
-        maps.push(fd);
+        maps.push(map);
     }
     let ring_fd = sys::map_create(&sys::MapCreateAttr {
         map_type: BPF_MAP_TYPE_RINGBUF,
@@ -323,7 +326,7 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
             } else if idx == JOIN_BUF_REF {
                 join_fd.as_raw_fd()
             } else {
-                maps[idx as usize].as_raw_fd()
+                maps[idx as usize].as_fd().as_raw_fd()
             };
             insns[slot].imm = fd;
         }
@@ -498,27 +501,14 @@ fn library_by_short_name(name: &str) -> Option<std::path::PathBuf> {
     None
 }
 
-/// Every entry of the (non-per-CPU) hash map `fd`, created by this runtime with exactly
-/// `key_size` and `value_size`.
-fn read_map(fd: &OwnedFd, key_size: usize, value_size: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+/// Every entry of one of the program's (non-per-CPU) hash maps; entries deleted while
+/// iterating are skipped.
+fn read_map(map: &MapData) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out = vec![];
-    let mut key: Option<Vec<u8>> = None;
-    loop {
-        let mut next = vec![0u8; key_size];
-        // SAFETY: `next` holds the map's key size (the map was created with `key_size`).
-        match unsafe { sys::map_get_next_key(fd.as_fd(), key.as_deref(), &mut next) } {
-            Ok(true) => {}
-            _ => break,
-        }
-        let mut value = vec![0u8; value_size];
-        // SAFETY: `value` holds the value size of this non-per-CPU map (created with
-        // `value_size`), all the kernel writes.
-        if let Ok(true) = unsafe { sys::map_lookup_elem(fd.as_fd(), &next, &mut value, 0) } {
-            out.push((next.clone(), value));
-        }
-        key = Some(next);
-        if out.len() > 1 << 22 {
-            break;
+    let mut value = vec![0u8; map.value_size() as usize];
+    for key in map.keys_bytes().map_while(Result::ok).take(1 << 22) {
+        if let Ok(true) = map.lookup_bytes(&key, &mut value, 0) {
+            out.push((key, value.clone()));
         }
     }
     out
@@ -545,11 +535,7 @@ impl<W: Write> Session<'_, W> {
 
     fn map_text_with(&self, idx: usize, top: usize, div: u64) -> String {
         let info = &self.compiled.maps[idx];
-        let raw = read_map(
-            &self.loaded.maps[idx],
-            info.key_size() as usize,
-            info.kind.value_size() as usize,
-        );
+        let raw = read_map(&self.loaded.maps[idx]);
         output::map_top(info, &raw, self.format, top, div)
     }
 
@@ -602,19 +588,12 @@ impl<W: Write> Session<'_, W> {
                 }
             }
             event::CLEAR | event::ZERO if index < self.compiled.maps.len() => {
-                let info = &self.compiled.maps[index];
-                let fd = &self.loaded.maps[index];
-                let raw = read_map(
-                    fd,
-                    info.key_size() as usize,
-                    info.kind.value_size() as usize,
-                );
-                for (k, v) in raw {
+                let map = &self.loaded.maps[index];
+                for (k, v) in read_map(map) {
                     if kind == event::CLEAR {
-                        let _ = sys::map_delete_elem(fd.as_fd(), &k);
+                        let _ = map.delete_bytes(&k);
                     } else {
-                        let zero = vec![0u8; v.len()];
-                        let _ = sys::map_update_elem(fd.as_fd(), &k, &zero, 0);
+                        let _ = map.update_bytes(&k, &vec![0u8; v.len()], 0);
                     }
                 }
             }
