@@ -32,6 +32,7 @@ use std::path::PathBuf;
 mod bench;
 mod bpftool;
 mod cache;
+pub mod core_chains;
 mod fixture;
 mod insn;
 mod libbpf;
