@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tool_common::testing::{assert_program_gone, json_lines};
+
 /// A running `execsnoop --json …` whose programs are attached.
 struct Snoop {
     child: Child,
@@ -61,37 +63,7 @@ fn stop(mut snoop: Snoop) -> Vec<serde_json::Value> {
     for id in &snoop.program_ids {
         assert_program_gone(*id);
     }
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
-        .collect()
-}
-
-/// After exit no link holds the program, so the kernel has freed it (its id is gone).
-fn assert_program_gone(id: u32) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        // union bpf_attr for BPF_PROG_GET_FD_BY_ID: prog_id, next_id, open_flags.
-        let mut attr = [0u32; 4];
-        attr[0] = id;
-        // SAFETY: BPF_PROG_GET_FD_BY_ID (13) reads `attr` (16 bytes) and returns an fd or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_bpf, 13, attr.as_mut_ptr(), 16) };
-        if fd < 0 {
-            assert_eq!(
-                std::io::Error::last_os_error().raw_os_error(),
-                Some(libc::ENOENT),
-                "program {id}"
-            );
-            return;
-        }
-        // SAFETY: `fd` was just returned to us and is closed once.
-        unsafe { libc::close(fd as libc::c_int) };
-        assert!(
-            Instant::now() < deadline,
-            "program {id} still loaded after execsnoop exited (a leaked link?)"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    json_lines(&stdout)
 }
 
 fn marker() -> String {
