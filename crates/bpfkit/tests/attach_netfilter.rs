@@ -21,14 +21,6 @@ fn load() -> Object {
         .expect("net_netfilter loads")
 }
 
-fn listed(link_id: u32) -> bool {
-    common::bpftool(&["link", "list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|l| l["id"].as_u64() == Some(u64::from(link_id)))
-}
-
 #[test]
 fn local_in_ipv4_link_counts_exactly_the_datagrams_sent_and_is_gone_after_drop() {
     let fds = FdCheck::start();
@@ -49,7 +41,7 @@ fn local_in_ipv4_link_counts_exactly_the_datagrams_sent_and_is_gone_after_drop()
         let info = link.info().unwrap();
         assert_eq!(info.link_type, BPF_LINK_TYPE_NETFILTER);
         assert_eq!(info.prog_id, program.id().unwrap());
-        assert!(listed(info.id));
+        assert!(common::link_listed(info.id));
 
         let receiver = pair.a.run(|| UdpSocket::bind((pair.addr_a, PORT)).unwrap());
         pair.b.run(|| send_udp(pair.addr_a, PORT, 30));
@@ -63,7 +55,7 @@ fn local_in_ipv4_link_counts_exactly_the_datagrams_sent_and_is_gone_after_drop()
         assert_eq!(count(&object, 0), 30);
 
         drop(link);
-        assert!(!listed(info.id));
+        assert!(!common::link_listed(info.id));
         pair.b.run(|| send_udp(pair.addr_a, PORT, 5));
         assert_eq!(drain_udp(&receiver), 5);
         assert_eq!(count(&object, 0), 30);

@@ -74,12 +74,7 @@ fn tcx_ingress_link_counts_packets_and_is_gone_after_drop() {
         assert_eq!(q.tcx.prog_ids, [id(&object, "tc_count")]);
         assert_eq!(q.tcx.link_ids, [info.id]);
         assert!(q.filters.is_empty());
-        let listed = common::bpftool(&["link", "list"]);
-        assert!(listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["id"].as_u64() == Some(u64::from(info.id))));
+        assert!(common::link_listed(info.id));
 
         assert_eq!(traffic(&pair, 30), 30);
         assert_eq!(count(&object, 2), 30);
@@ -87,12 +82,7 @@ fn tcx_ingress_link_counts_packets_and_is_gone_after_drop() {
         drop(link);
         let q = tcx_query(&pair.a, VETH_A, TcHook::Ingress);
         assert!(q.tcx.prog_ids.is_empty());
-        let listed = common::bpftool(&["link", "list"]);
-        assert!(!listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["id"].as_u64() == Some(u64::from(info.id))));
+        assert!(!common::link_listed(info.id));
         assert_eq!(traffic(&pair, 4), 4);
         assert_eq!(count(&object, 2), 30);
     }

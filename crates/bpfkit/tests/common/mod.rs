@@ -92,6 +92,15 @@ pub fn bpftool(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("bpftool prints JSON")
 }
 
+/// Whether `bpftool link list` shows a link with this id.
+pub fn link_listed(link_id: u32) -> bool {
+    bpftool(&["link", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["id"].as_u64() == Some(u64::from(link_id)))
+}
+
 /// A fresh directory on a bpffs: /sys/fs/bpf (mounted if needed) / bpfkit-test-<pid>-<name>.
 /// Removed (it must be empty: the test unpins first) by [`BpffsDir::remove`]; if a test
 /// fails before that, dropping it removes the directory and whatever is pinned in it.
