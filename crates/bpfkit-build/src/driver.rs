@@ -288,6 +288,12 @@ impl EbpfBuild {
             None => String::new(),
         };
         cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags);
+        // Probe contexts read `struct pt_regs` of the machine the program will run on:
+        // from a build script, that is the target of the crate being built (a cross
+        // build for aarch64 on x86_64 gets aarch64 registers), unless the caller chose.
+        if let Some(arch) = probe_arch_for_target() {
+            cmd.env(TARGET_ARCH_ENV, arch);
+        }
         cmd.env("RUSTC", &toolchain.rustc)
             .env("RUSTC_BOOTSTRAP", "1")
             .env(LLVM_TOOLS_DIR_ENV, toolchain.llvm_tools().dir);
@@ -362,6 +368,7 @@ impl EbpfBuild {
         for var in [
             LINKER_ENV,
             TARGET_DIR_ENV,
+            TARGET_ARCH_ENV,
             LLVM_TOOLS_DIR_ENV,
             "BPFKIT_RUST_SRC_DIR",
         ] {
@@ -399,6 +406,28 @@ impl EbpfBuild {
             }
         }
         Ok(objects)
+    }
+}
+
+/// bpfkit-ebpf's choice of `pt_regs` layout (`x86_64` or `aarch64`; see its build script).
+const TARGET_ARCH_ENV: &str = "BPFKIT_TARGET_ARCH";
+
+/// The architecture whose registers probe programs should read, when the caller did not set
+/// [`TARGET_ARCH_ENV`]: that of `TARGET`, the triple cargo gives a build script, if it is
+/// one bpfkit-ebpf knows. `None` leaves bpfkit-ebpf's default (the build host's).
+fn probe_arch_for_target() -> Option<&'static str> {
+    if std::env::var_os(TARGET_ARCH_ENV).is_some() {
+        return None;
+    }
+    arch_of_triple(&std::env::var("TARGET").ok()?)
+}
+
+/// `x86_64` or `aarch64` from a target triple's first component.
+fn arch_of_triple(triple: &str) -> Option<&'static str> {
+    match triple.split('-').next()? {
+        "x86_64" => Some("x86_64"),
+        "aarch64" | "arm64" => Some("aarch64"),
+        _ => None,
     }
 }
 
@@ -571,6 +600,18 @@ pub fn dep_info(object: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_registers_follow_the_target_triple() {
+        assert_eq!(
+            arch_of_triple("aarch64-unknown-linux-musl"),
+            Some("aarch64")
+        );
+        assert_eq!(arch_of_triple("x86_64-unknown-linux-gnu"), Some("x86_64"));
+        assert_eq!(arch_of_triple("arm64-apple-darwin"), Some("aarch64"));
+        assert_eq!(arch_of_triple("riscv64gc-unknown-linux-gnu"), None);
+        assert_eq!(arch_of_triple(""), None);
+    }
 
     #[test]
     fn quotes_paths_for_cargo_config() {

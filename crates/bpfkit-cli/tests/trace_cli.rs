@@ -282,3 +282,29 @@ fn maps_carry_btf_so_bpftool_dumps_named_fields() {
     assert_eq!(v[0]["formatted"]["value"]["count"], 1, "{dump}");
     assert_eq!(v[0]["formatted"]["value"]["total"], 4, "{dump}");
 }
+
+/// The one-liners of the user guide's cheat sheet (`docs/src/cheat-sheet.md`, every line
+/// `bpfkit trace -e '…'`) load, attach and run to the end of a `-c true` child.
+#[test]
+fn guide_cheat_sheet_one_liners_run() {
+    if !is_root() {
+        println!("SKIP not root: loading programs and tracefs need root");
+        return;
+    }
+    let sheet =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src/cheat-sheet.md");
+    let text = std::fs::read_to_string(&sheet).expect("read the cheat sheet");
+    let scripts: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("bpfkit trace -e '")?.strip_suffix('\''))
+        .collect();
+    assert!(scripts.len() >= 5, "one-liners found: {scripts:?}");
+    for script in scripts {
+        let out = bpfkit(&["-e", script, "-c", "true"]);
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
