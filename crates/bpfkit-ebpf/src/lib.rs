@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod btf;
 pub mod co_re;
 pub mod global;
 pub mod helpers;

@@ -34,6 +34,7 @@ mod stack_trace;
 mod storage;
 mod user_ring_buf;
 mod xdp;
+mod zeroed;
 
 pub use array::{Array, PerCpuArray, PinnedArray};
 pub use bloom_filter::BloomFilter;
@@ -51,6 +52,7 @@ pub use stack_trace::{StackTrace, PERF_MAX_STACK_DEPTH};
 pub use storage::{CgroupStorage, CgrpStorage, InodeStorage, SkStorage, TaskStorage};
 pub use user_ring_buf::{UserRingBuf, UserRingBufSample};
 pub use xdp::{CpuMap, DevMap, DevMapHash, XskMap};
+pub use zeroed::Zeroed;
 
 /// `__uint(name, N)`: an integer attribute encoded as the length of a pointed-to array.
 pub type Uint<const N: usize> = *const [i32; N];

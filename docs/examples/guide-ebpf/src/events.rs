@@ -14,6 +14,10 @@ static CALLS_RING: RingBuf<{ 64 * 1024 }> = RingBuf::new();
 /// One perf ring per CPU; userspace opens them all (its size: the number of CPUs).
 #[map]
 static CALLS_PERF: PerfEventArray = PerfEventArray::new();
+
+// `Call` is only written through `reserve`/`output`, which leave no trace in BTF: anchor it
+// there so that `bpftool btf dump` and other tools can decode the records.
+bpfkit_ebpf::btf_types!(Call);
 // ANCHOR_END: event_maps
 
 /// Calls counted so far, per CPU (each CPU numbers its own calls; the test sums them).

@@ -10,6 +10,8 @@ use guide_common::ExecEvent;
 /// Exec events to userspace: 256 KiB of ring buffer shared by all CPUs.
 #[map]
 static EXECS_RING: RingBuf<{ 256 * 1024 }> = RingBuf::new();
+// The record type in the object's BTF, for tools that decode the ring's records.
+bpfkit_ebpf::btf_types!(ExecEvent);
 
 /// Runs at every successful exec, in the new program (`sched:sched_process_exec`).
 #[tracepoint(category = "sched", name = "sched_process_exec")]

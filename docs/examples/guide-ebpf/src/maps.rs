@@ -4,7 +4,7 @@ use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{HashMap, PerCpuArray};
 use bpfkit_ebpf::programs::TracePointContext;
 use bpfkit_ebpf::tracepoints::syscall_trace_enter;
-use bpfkit_ebpf::GlobalMut;
+use bpfkit_ebpf::{zeroed, GlobalMut};
 
 // ANCHOR: map_decls
 /// Calls per syscall number, for the target process.
@@ -44,6 +44,33 @@ fn count_syscalls(ctx: TracePointContext) -> u32 {
         unsafe { *total.as_mut() += 1 };
     }
     LAST_SYSCALL.set(nr as u64);
+    count_in_table(nr);
     0
 }
 // ANCHOR_END: count_syscalls
+
+// ANCHOR: large_value
+/// Calls per syscall number in one 4 KiB value: too large to build on the 512-byte stack.
+#[repr(C)]
+pub struct Table {
+    /// Calls of syscall `nr` at index `nr % 512`.
+    pub calls: [u64; 512],
+}
+
+/// One `Table` per process.
+#[map]
+static TABLES: HashMap<u32, Table, 16> = HashMap::new();
+
+fn count_in_table(nr: u32) {
+    let tgid = bpfkit_ebpf::helpers::current_tgid();
+    // Creates the entry from 4 KiB of zeroes in `.rodata` (the kernel copies them; nothing
+    // goes through the stack) unless it exists, then points at it.
+    let Some(mut table) = TABLES.get_or_insert_zeroed(&tgid, zeroed!(Table)) else {
+        return;
+    };
+    // SAFETY: a pointer into this process's entry, valid for this program run.
+    let table = unsafe { table.as_mut() };
+    // The mask keeps the index provably in bounds for the verifier.
+    table.calls[(nr & 511) as usize] += 1;
+}
+// ANCHOR_END: large_value

@@ -23,4 +23,10 @@ pub fn syscall_counts(skel: &Skel) -> Result<(Vec<(u32, u64)>, u64), Error> {
 pub fn last_syscall(skel: &Skel) -> Result<u64, Error> {
     Ok(skel.bss().LAST_SYSCALL()?)
 }
+
+/// The calls of syscall `nr` by process `tgid` from the `TABLES` map's 4 KiB values.
+pub fn table_count(skel: &Skel, tgid: u32, nr: u32) -> Result<Option<u64>, Error> {
+    let table = skel.maps().TABLES()?.get(&tgid)?;
+    Ok(table.map(|t| t.calls[(nr % 512) as usize]))
+}
 // ANCHOR_END: read_maps

@@ -42,6 +42,7 @@ fn guide_samples_run_against_the_kernel() {
     kprobe_attaches_where_the_kernel_has_kprobes();
     xdp_and_tc_decide_on_test_packets();
     logs_reach_the_logger();
+    record_types_reach_the_kernels_btf();
 }
 
 /// "Hello, tracepoint": an exec of `true` by this test arrives with the child's pid.
@@ -96,6 +97,10 @@ fn maps_count_syscalls() {
         "summed {summed}, total {total}"
     );
     assert_ne!(maps::last_syscall(&skel).expect("LAST_SYSCALL"), 0);
+    // The 4 KiB per-process table, created from `zeroed!` and filled in place.
+    let nr = libc::SYS_getppid as u32;
+    let in_table = maps::table_count(&skel, std::process::id(), nr).expect("TABLES");
+    assert_eq!(in_table, Some(25));
 }
 
 fn ring_and_perf_buffers_carry_every_call() {
@@ -260,4 +265,41 @@ fn logs_reach_the_logger() {
     // `debug!` is above the built-in level: only the info line was sent.
     assert_eq!(n, 1);
     assert_eq!(*lines.lock().unwrap(), vec![expected]);
+}
+
+/// `btf_types!(Call)` and `btf_types!(ExecEvent)`: the ring records, used only through
+/// `reserve`/`output`, are in the BTF the kernel holds for the loaded object, member by member.
+fn record_types_reach_the_kernels_btf() {
+    use bpfkit_obj::btf::{Btf, Kind, Type};
+    let skel = bpfkit_guide::load_for(0).expect("load");
+    let fd = skel.object().btf_fd().expect("the object's BTF was loaded");
+    let bytes = bpfkit::sys::attach::btf_bytes(fd).expect("BTF from the kernel");
+    let btf = Btf::parse(&bytes).expect("parse");
+    let layout = |name: &str| -> (u32, Vec<(String, u32)>) {
+        let id = btf
+            .id_by_name_kind(name, Kind::Struct)
+            .unwrap_or_else(|| panic!("no struct {name} in the kernel's copy of the BTF"));
+        let Ok(Type::Struct(s)) = btf.type_by_id(id) else {
+            panic!("{name} is not a struct")
+        };
+        let members = s
+            .members
+            .iter()
+            .map(|m| (m.name.to_string(), m.bit_offset / 8))
+            .collect();
+        (s.size, members)
+    };
+    let owned = |v: &[(&str, u32)]| {
+        v.iter()
+            .map(|(n, o)| (n.to_string(), *o))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        layout("Call"),
+        (16, owned(&[("seq", 0), ("tid", 8), ("cpu", 12)]))
+    );
+    assert_eq!(
+        layout("ExecEvent"),
+        (24, owned(&[("pid", 0), ("uid", 4), ("comm", 8)]))
+    );
 }
