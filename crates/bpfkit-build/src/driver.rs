@@ -207,8 +207,17 @@ impl EbpfBuild {
         self
     }
 
-    /// Builds the crate and returns one object per binary target.
+    /// Builds the crate and returns one object per binary target. Cargo's progress and the
+    /// compiler's warnings go to stderr.
     pub fn build(&self) -> Result<Vec<EbpfObject>, BuildError> {
+        let (objects, stderr) = self.build_capturing()?;
+        eprint!("{stderr}");
+        Ok(objects)
+    }
+
+    /// [`EbpfBuild::build`], returning cargo's stderr (progress and rendered warnings)
+    /// instead of printing it.
+    fn build_capturing(&self) -> Result<(Vec<EbpfObject>, String), BuildError> {
         let manifest = self.crate_dir.join("Cargo.toml");
         if !manifest.is_file() {
             return Err(BuildError::NoCrate {
@@ -307,8 +316,7 @@ impl EbpfBuild {
                 stderr: stderr.trim_end().to_string(),
             });
         }
-        // Warnings and progress, for the build log.
-        eprint!("{stderr}");
+        let stderr = stderr.into_owned();
         let mut objects = executables(&String::from_utf8_lossy(&output.stdout));
         if objects.is_empty() {
             return Err(BuildError::NoObject {
@@ -339,7 +347,7 @@ impl EbpfBuild {
                 object.path = stripped;
             }
         }
-        Ok(objects)
+        Ok((objects, stderr))
     }
 }
 
@@ -362,8 +370,12 @@ pub fn build_ebpf(crate_dir: impl AsRef<Path>) -> Result<Vec<EbpfObject>, BuildE
 
 impl EbpfBuild {
     /// [`EbpfBuild::build`] from a build script: also emits `cargo:rerun-if-changed` for
-    /// every source file of the eBPF crate and its dependencies (from cargo's dep-info) and
-    /// copies each object to `$OUT_DIR/<name>.bpf.o` for [`include_ebpf!`](crate::include_ebpf).
+    /// every source file of the eBPF crate and its dependencies (from cargo's dep-info),
+    /// copies each object to `$OUT_DIR/<name>.bpf.o` for [`include_ebpf!`](crate::include_ebpf),
+    /// and forwards the compiler's warnings as `cargo:warning=` lines, so they show in the
+    /// terminal of whoever builds the userspace crate (cargo keeps a build script's stderr
+    /// in `target/*/build/*/stderr`, shown only on failure or with `-vv`; that log keeps
+    /// the nested build's progress too).
     pub fn build_in_build_script(&self) -> Result<Vec<EbpfObject>, BuildError> {
         for var in [
             LINKER_ENV,
@@ -378,7 +390,19 @@ impl EbpfBuild {
             "cargo:rerun-if-changed={}",
             self.crate_dir.join("Cargo.toml").display()
         );
-        let objects = self.build()?;
+        let (objects, stderr) = self.build_capturing()?;
+        eprint!("{stderr}");
+        let warnings = warning_lines(&stderr);
+        if !warnings.is_empty() {
+            // Their paths are relative to the eBPF crate: say which one.
+            println!(
+                "cargo:warning=in the eBPF crate {}:",
+                self.crate_dir.display()
+            );
+        }
+        for line in warnings {
+            println!("cargo:warning={line}");
+        }
         let sysroot = Toolchain::detect().map(|t| t.sysroot).ok();
         for object in &objects {
             // The dep-info file sits beside the object cargo wrote (not its stripped copy).
@@ -407,6 +431,58 @@ impl EbpfBuild {
         }
         Ok(objects)
     }
+}
+
+/// The compiler's warnings in cargo's rendered stderr, line by line: each block from a
+/// `warning` line to the blank line that ends it (cargo's own status lines are left out),
+/// without terminal colours (a `cargo:warning=` line is printed as plain text).
+fn warning_lines(stderr: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut in_warning = false;
+    for line in stderr.lines() {
+        let plain = strip_ansi(line);
+        if plain.starts_with("warning") {
+            in_warning = true;
+        } else if plain.trim().is_empty() || is_cargo_status(&plain) {
+            in_warning = false;
+            continue;
+        }
+        if in_warning {
+            lines.push(plain);
+        }
+    }
+    lines
+}
+
+/// A cargo status line: a right-aligned verb (`   Compiling x`, `    Finished …`).
+fn is_cargo_status(line: &str) -> bool {
+    let trimmed = line.trim_start();
+    line.len() > trimmed.len()
+        && trimmed.split_whitespace().next().is_some_and(|verb| {
+            verb.len() > 1
+                && verb.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && verb[1..].chars().all(|c| c.is_ascii_lowercase())
+        })
+}
+
+/// `line` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// bpfkit-ebpf's choice of `pt_regs` layout (`x86_64` or `aarch64`; see its build script).
@@ -600,6 +676,35 @@ pub fn dep_info(object: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_are_cut_out_of_cargos_stderr() {
+        let stderr = [
+            "   Compiling guide-ebpf v0.1.0 (/src/guide-ebpf)",
+            "\u{1b}[1m\u{1b}[33mwarning\u{1b}[0m: unused variable: `x`",
+            " --> src/main.rs:3:9",
+            "  |",
+            "3 |     let x = 1;",
+            "  |         ^ help: prefix it with an underscore: `_x`",
+            "",
+            "warning: `guide-ebpf` (bin \"guide\") generated 1 warning",
+            "    Finished `release` profile [optimized + debuginfo] target(s) in 1.20s",
+        ]
+        .join("\n");
+        let stderr = stderr.as_str();
+        assert_eq!(
+            warning_lines(stderr),
+            [
+                "warning: unused variable: `x`",
+                " --> src/main.rs:3:9",
+                "  |",
+                "3 |     let x = 1;",
+                "  |         ^ help: prefix it with an underscore: `_x`",
+                "warning: `guide-ebpf` (bin \"guide\") generated 1 warning",
+            ]
+        );
+        assert!(warning_lines("   Compiling x v0.1.0\n    Finished `release`\n").is_empty());
+    }
 
     #[test]
     fn probe_registers_follow_the_target_triple() {

@@ -1,5 +1,7 @@
-//! `bpfkit new`: every template makes a project that is rustfmt-clean and builds against
-//! this checkout (`--path`); the tracepoint template's binary prints an exec the test makes.
+//! `bpfkit new`: every template makes a project that is rustfmt-clean, builds against
+//! this checkout (`--path`) and whose kernel crate passes a host `cargo check --all-targets`
+//! (what rust-analyzer runs) without warnings; the tracepoint template's binary prints an
+//! exec the test makes.
 //!
 //! The projects share one target directory (`<target>/new-templates`) and the workspace's
 //! eBPF target directory, so bpfkit and BPF `core` are compiled once for all templates.
@@ -91,6 +93,18 @@ fn new_and_build(name: &str, template: &str) -> PathBuf {
         ),
     );
     assert_ok("cargo build", &cargo(&project, &["build", "-p", name]));
+    // What rust-analyzer runs on the kernel crate: a host `cargo check` of every target,
+    // which must pass without a warning.
+    let check = cargo(
+        &project.join(format!("{name}-ebpf")),
+        &["check", "--all-targets", "--message-format=short"],
+    );
+    assert_ok("cargo check --all-targets (kernel crate, host)", &check);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        !stderr.contains("warning"),
+        "host check of the kernel crate warned:\n{stderr}"
+    );
     project
 }
 

@@ -48,6 +48,12 @@ pub use global::{Global, GlobalMut};
 /// ```ignore
 /// bpfkit_ebpf::license!("Dual MIT/GPL");
 /// ```
+///
+/// Built for any target other than BPF (`cargo check` on the host, which is what
+/// rust-analyzer runs), it also supplies the panic handler a `#![no_std]` binary needs there,
+/// so the kernel crate checks like any other crate. For a clean host check the crate's
+/// `[[bin]]` also needs `test = false` and `bench = false` and `[profile.dev]` needs
+/// `panic = "abort"`, as `bpfkit new` writes them.
 #[macro_export]
 macro_rules! license {
     ($license:literal) => {
@@ -55,6 +61,13 @@ macro_rules! license {
         #[unsafe(link_section = "license")]
         #[used]
         static LICENSE: [u8; $license.len() + 1] = $crate::__nul_terminated($license);
+
+        /// Host builds only (`cargo check`, rust-analyzer): BPF builds get bpfkit-ebpf's.
+        #[cfg(all(not(target_arch = "bpf"), not(test)))]
+        #[panic_handler]
+        fn __bpfkit_host_panic(_info: &::core::panic::PanicInfo) -> ! {
+            loop {}
+        }
     };
 }
 
