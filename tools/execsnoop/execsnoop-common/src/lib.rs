@@ -59,11 +59,6 @@ impl ExecEvent {
     }
 }
 
-/// Global (`.rodata`): only report this user id (`u32::MAX`: everyone).
-pub const GLOBAL_TARGET_UID: &str = "TARGET_UID";
-/// Global (`.rodata`): only report execs by this process id (0: every process).
-pub const GLOBAL_TARGET_PID: &str = "TARGET_PID";
-
 #[cfg(test)]
 mod tests {
     use super::*;

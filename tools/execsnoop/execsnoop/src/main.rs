@@ -3,13 +3,12 @@
 
 use std::process::ExitCode;
 
-use bpfkit::loader::{LoadError, Loader};
 use bpfkit::programs::{tracepoint, AttachError};
-use bpfkit::readers::{ReaderError, RingBuf, RingBufPoller};
+use bpfkit::readers::{ReaderError, RingBufPoller};
+use bpfkit::skel::SkelError;
 use clap::Parser;
 use execsnoop::output::{json_line, text_line, HEADER};
-use execsnoop::{Exec, EXECSNOOP_BPF};
-use execsnoop_common::{GLOBAL_TARGET_PID, GLOBAL_TARGET_UID};
+use execsnoop::{skel, Exec};
 use tool_common::output::Lines;
 use tool_common::run::{RunLoop, Step};
 
@@ -35,11 +34,9 @@ struct Args {
 #[derive(Debug, thiserror::Error)]
 enum RunError {
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Skel(#[from] SkelError),
     #[error("the execsnoop object has no program `{name}`")]
     NoProgram { name: &'static str },
-    #[error("the execsnoop object has no map `{name}`")]
-    NoMap { name: &'static str },
     #[error(transparent)]
     Attach(#[from] AttachError),
     #[error(transparent)]
@@ -51,21 +48,21 @@ enum RunError {
 fn run(args: &Args) -> Result<(), RunError> {
     tool_common::run::seconds("duration", args.duration)?;
 
-    let mut loader = Loader::new();
-    loader.set_global(GLOBAL_TARGET_PID, &args.pid.unwrap_or(0).to_ne_bytes());
-    loader.set_global(
-        GLOBAL_TARGET_UID,
-        &args.uid.unwrap_or(u32::MAX).to_ne_bytes(),
-    );
-    let object = loader.load(EXECSNOOP_BPF, "execsnoop")?;
+    // The typed skeleton: the filters are `.rodata` fields set before load (frozen then, so
+    // the verifier drops the checks left off), programs and maps are methods.
+    let mut open = skel::OpenSkel::open()?;
+    open.rodata().TARGET_PID = args.pid.unwrap_or(0);
+    open.rodata().TARGET_UID = args.uid.unwrap_or(u32::MAX);
+    let skel = open.load()?;
 
+    let progs = skel.progs();
     let mut links = Vec::new();
     let mut ids = Vec::new();
-    for (name, tracepoint) in [
-        ("execve_enter", "sys_enter_execve"),
-        ("execve_exit", "sys_exit_execve"),
+    for (name, program, tracepoint) in [
+        ("execve_enter", progs.execve_enter(), "sys_enter_execve"),
+        ("execve_exit", progs.execve_exit(), "sys_exit_execve"),
     ] {
-        let program = object.program(name).ok_or(RunError::NoProgram { name })?;
+        let program = program.ok_or(RunError::NoProgram { name })?;
         links.push(tracepoint::attach(program, "syscalls", tracepoint)?);
         ids.push(format!(
             "{name} id {}",
@@ -74,11 +71,8 @@ fn run(args: &Args) -> Result<(), RunError> {
                 .map_or_else(|e| format!("? ({e})"), |id| id.to_string())
         ));
     }
-    let events = object
-        .map("EVENTS")
-        .ok_or(RunError::NoMap { name: "EVENTS" })?;
     let mut poller = RingBufPoller::new()?;
-    poller.add(RingBuf::new(events)?)?;
+    poller.add(skel.maps().EVENTS()?)?;
     eprintln!(
         "execsnoop: tracing execs ({}); Ctrl-C to stop",
         ids.join(", ")
