@@ -8,12 +8,11 @@
 #![no_std]
 #![no_main]
 
-use bpfkit_ebpf::bindings::flags::BPF_NOEXIST;
 use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{LruHashMap, PerCpuHashMap};
 use bpfkit_ebpf::programs::TracePointContext;
-use bpfkit_ebpf::Global;
+use bpfkit_ebpf::{zeroed, Global};
 use tool_abi::syscount::{Key, Stats, RAW_SYSCALL_ID, RAW_SYSCALL_RET};
 
 tool_abi::filter_globals!();
@@ -52,8 +51,6 @@ fn stamp(tid: u64, now: u64) {
         }
     }
 }
-
-static EMPTY: Stats = Stats::ZERO;
 
 #[tracepoint(category = "raw_syscalls", name = "sys_enter")]
 fn sys_enter(_ctx: TracePointContext) -> u32 {
@@ -108,13 +105,11 @@ fn sys_exit(ctx: TracePointContext) -> u32 {
     };
     let stats = match COUNTS.get_ptr_mut(&key) {
         Some(stats) => stats,
-        None => {
-            let _ = COUNTS.insert(&key, &EMPTY, BPF_NOEXIST);
-            match COUNTS.get_ptr_mut(&key) {
-                Some(stats) => stats,
-                None => return 0,
-            }
-        }
+        // A new entry starts from zeroes the kernel copies from `.rodata` (no stack copy).
+        None => match COUNTS.get_or_insert_zeroed(&key, zeroed!(Stats)) {
+            Some(stats) => stats,
+            None => return 0,
+        },
     };
     // SAFETY: this CPU's copy of the entry; no other program runs on this CPU meanwhile.
     let stats = unsafe { &mut *stats.as_ptr() };

@@ -6,12 +6,11 @@
 #![no_std]
 #![no_main]
 
-use bpfkit_ebpf::bindings::flags::BPF_NOEXIST;
 use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{LruHashMap, PerCpuHashMap};
 use bpfkit_ebpf::programs::TracePointContext;
-use bpfkit_ebpf::Global;
+use bpfkit_ebpf::{zeroed, Global};
 use tool_abi::hist::{slot, Hist};
 use tool_abi::syscount::RAW_SYSCALL_ID;
 
@@ -44,8 +43,6 @@ fn stamp(tid: u64, now: u64) {
         }
     }
 }
-
-static EMPTY: Hist = Hist::ZERO;
 
 /// The syscall number of a raw_syscalls record, if this run wants it.
 #[inline(always)]
@@ -86,13 +83,11 @@ fn sys_exit(ctx: TracePointContext) -> u32 {
     };
     let hist = match HISTS.get_ptr_mut(&id) {
         Some(hist) => hist,
-        None => {
-            let _ = HISTS.insert(&id, &EMPTY, BPF_NOEXIST);
-            match HISTS.get_ptr_mut(&id) {
-                Some(hist) => hist,
-                None => return 0,
-            }
-        }
+        // A new entry starts from zeroes the kernel copies from `.rodata` (no stack copy).
+        None => match HISTS.get_or_insert_zeroed(&id, zeroed!(Hist)) {
+            Some(hist) => hist,
+            None => return 0,
+        },
     };
     // SAFETY: this CPU's copy of the entry; no other program runs on this CPU meanwhile.
     let hist = unsafe { &mut *hist.as_ptr() };
