@@ -1,11 +1,6 @@
 //! syscount: counts (and total latency) per syscall or per process, from
 //! `raw_syscalls/sys_enter` and `sys_exit`.
 
-/// `raw_syscalls/sys_enter` and `sys_exit` record: `long id` (the syscall number).
-pub const RAW_SYSCALL_ID: usize = 8;
-/// `raw_syscalls/sys_exit` record: `long ret`.
-pub const RAW_SYSCALL_RET: usize = 16;
-
 /// Key of the `COUNTS` per-CPU hash.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

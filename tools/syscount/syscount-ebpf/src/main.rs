@@ -12,8 +12,9 @@ use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{LruHashMap, PerCpuHashMap};
 use bpfkit_ebpf::programs::TracePointContext;
+use bpfkit_ebpf::tracepoints::trace_event_raw_sys_exit;
 use bpfkit_ebpf::{zeroed, Global};
-use tool_abi::syscount::{Key, Stats, RAW_SYSCALL_ID, RAW_SYSCALL_RET};
+use tool_abi::syscount::{Key, Stats};
 
 tool_abi::filter_globals!();
 
@@ -66,13 +67,9 @@ fn sys_exit(ctx: TracePointContext) -> u32 {
     if !filter_pass() {
         return 0;
     }
-    // SAFETY: `long id` and `long ret` of the raw_syscalls/sys_exit record.
-    let (id, ret) = unsafe {
-        (
-            ctx.read_at::<i64>(RAW_SYSCALL_ID),
-            ctx.read_at::<i64>(RAW_SYSCALL_RET),
-        )
-    };
+    // SAFETY: a raw_syscalls/sys_exit program's context is this record.
+    let record = unsafe { ctx.args::<trace_event_raw_sys_exit>() };
+    let (id, ret) = (record.id, record.ret);
     if id < 0 {
         return 0;
     }

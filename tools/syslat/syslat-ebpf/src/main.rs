@@ -10,9 +10,9 @@ use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{LruHashMap, PerCpuHashMap};
 use bpfkit_ebpf::programs::TracePointContext;
+use bpfkit_ebpf::tracepoints::{trace_event_raw_sys_enter, trace_event_raw_sys_exit};
 use bpfkit_ebpf::{zeroed, Global};
 use tool_abi::hist::{slot, Hist};
-use tool_abi::syscount::RAW_SYSCALL_ID;
 
 tool_abi::filter_globals!();
 
@@ -44,11 +44,9 @@ fn stamp(tid: u64, now: u64) {
     }
 }
 
-/// The syscall number of a raw_syscalls record, if this run wants it.
+/// The syscall number `id` of a raw_syscalls record, if this run wants it.
 #[inline(always)]
-fn wanted(ctx: &TracePointContext) -> Option<u32> {
-    // SAFETY: `long id` of the raw_syscalls/sys_enter and sys_exit records.
-    let id = unsafe { ctx.read_at::<i64>(RAW_SYSCALL_ID) };
+fn wanted(id: i64) -> Option<u32> {
     if id < 0 {
         return None;
     }
@@ -59,7 +57,9 @@ fn wanted(ctx: &TracePointContext) -> Option<u32> {
 
 #[tracepoint(category = "raw_syscalls", name = "sys_enter")]
 fn sys_enter(ctx: TracePointContext) -> u32 {
-    if wanted(&ctx).is_none() || !filter_pass() {
+    // SAFETY: a raw_syscalls/sys_enter program's context is this record.
+    let id = unsafe { ctx.args::<trace_event_raw_sys_enter>() }.id;
+    if wanted(id).is_none() || !filter_pass() {
         return 0;
     }
     stamp(helpers::current_pid_tgid(), helpers::ktime_get_ns());
@@ -68,7 +68,8 @@ fn sys_enter(ctx: TracePointContext) -> u32 {
 
 #[tracepoint(category = "raw_syscalls", name = "sys_exit")]
 fn sys_exit(ctx: TracePointContext) -> u32 {
-    let Some(id) = wanted(&ctx) else {
+    // SAFETY: a raw_syscalls/sys_exit program's context is this record.
+    let Some(id) = wanted(unsafe { ctx.args::<trace_event_raw_sys_exit>() }.id) else {
         return 0;
     };
     let tid = helpers::current_pid_tgid();
