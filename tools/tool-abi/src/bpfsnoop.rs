@@ -1,15 +1,6 @@
 //! bpfsnoop: every bpf(2) call with its command and, for `BPF_PROG_LOAD`, `BPF_MAP_CREATE`
 //! and `BPF_LINK_CREATE`, the attributes read from the caller's `union bpf_attr`.
 
-/// `syscalls/sys_enter_bpf` record: `int cmd`.
-pub const ENTER_CMD: usize = 16;
-/// `syscalls/sys_enter_bpf` record: `union bpf_attr *uattr`.
-pub const ENTER_UATTR: usize = 24;
-/// `syscalls/sys_enter_bpf` record: `unsigned int size`.
-pub const ENTER_SIZE: usize = 32;
-/// `syscalls/sys_exit_bpf` record: `long ret`.
-pub const EXIT_RET: usize = 16;
-
 /// Bytes of `union bpf_attr` copied at entry (covers the fields decoded here).
 pub const ATTR_LEN: usize = 72;
 /// Bytes of the license string kept, NUL included.

@@ -1,24 +1,5 @@
 //! opensnoop: every `open` (x86_64), `openat` and `openat2` with its path, flags and result.
 
-/// `syscalls/sys_enter_openat` record: `const char *filename`.
-pub const OPENAT_FILENAME: usize = 24;
-/// `syscalls/sys_enter_openat` record: `int flags`.
-pub const OPENAT_FLAGS: usize = 32;
-/// `syscalls/sys_enter_openat` record: `umode_t mode`.
-pub const OPENAT_MODE: usize = 40;
-/// `syscalls/sys_enter_open` record (x86_64 only): `const char *filename`.
-pub const OPEN_FILENAME: usize = 16;
-/// `syscalls/sys_enter_open` record: `int flags`.
-pub const OPEN_FLAGS: usize = 24;
-/// `syscalls/sys_enter_open` record: `umode_t mode`.
-pub const OPEN_MODE: usize = 32;
-/// `syscalls/sys_enter_openat2` record: `const char *filename`.
-pub const OPENAT2_FILENAME: usize = 24;
-/// `syscalls/sys_enter_openat2` record: `struct open_how *how` (flags, mode, resolve: u64s).
-pub const OPENAT2_HOW: usize = 32;
-/// `syscalls/sys_exit_open`, `sys_exit_openat` and `sys_exit_openat2` record: `long ret`.
-pub const EXIT_RET: usize = 16;
-
 /// Bytes of path kept, NUL included.
 pub const PATH_LEN: usize = 256;
 

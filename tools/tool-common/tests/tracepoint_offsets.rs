@@ -1,8 +1,9 @@
 //! The record offsets the tools' kernel sides still read as constants (in `tool-abi`) against
-//! the running kernel's tracefs `format` files. (syscount and syslat read the raw_syscalls
-//! records through bpfkit-ebpf's generated types, whose layout is asserted at compile time.)
+//! the running kernel's tracefs `format` files. (syscount, syslat, opensnoop and
+//! bpfsnoop read their syscall records through bpfkit-ebpf's generated types, whose layout
+//! is asserted at compile time.)
 
-use tool_abi::{bpfsnoop, opensnoop, tcpconnect};
+use tool_abi::tcpconnect;
 use tool_common::tracefs;
 
 fn check(category: &str, event: &str, fields: &[(&str, usize, usize)]) {
@@ -27,46 +28,6 @@ fn check(category: &str, event: &str, fields: &[(&str, usize, usize)]) {
 }
 
 #[test]
-fn openat_offsets_match_the_kernel() {
-    check(
-        "syscalls",
-        "sys_enter_openat",
-        &[
-            ("filename", opensnoop::OPENAT_FILENAME, 8),
-            ("flags", opensnoop::OPENAT_FLAGS, 8),
-            ("mode", opensnoop::OPENAT_MODE, 8),
-        ],
-    );
-    check(
-        "syscalls",
-        "sys_enter_openat2",
-        &[
-            ("filename", opensnoop::OPENAT2_FILENAME, 8),
-            ("how", opensnoop::OPENAT2_HOW, 8),
-        ],
-    );
-    if cfg!(target_arch = "x86_64") {
-        check(
-            "syscalls",
-            "sys_enter_open",
-            &[
-                ("filename", opensnoop::OPEN_FILENAME, 8),
-                ("flags", opensnoop::OPEN_FLAGS, 8),
-                ("mode", opensnoop::OPEN_MODE, 8),
-            ],
-        );
-        check(
-            "syscalls",
-            "sys_exit_open",
-            &[("ret", opensnoop::EXIT_RET, 8)],
-        );
-    }
-    for event in ["sys_exit_openat", "sys_exit_openat2"] {
-        check("syscalls", event, &[("ret", opensnoop::EXIT_RET, 8)]);
-    }
-}
-
-#[test]
 fn inet_sock_set_state_offsets_match_the_kernel() {
     check(
         "sock",
@@ -83,23 +44,5 @@ fn inet_sock_set_state_offsets_match_the_kernel() {
             ("saddr_v6", tcpconnect::SADDR_V6, 16),
             ("daddr_v6", tcpconnect::DADDR_V6, 16),
         ],
-    );
-}
-
-#[test]
-fn bpf_syscall_offsets_match_the_kernel() {
-    check(
-        "syscalls",
-        "sys_enter_bpf",
-        &[
-            ("cmd", bpfsnoop::ENTER_CMD, 8),
-            ("uattr", bpfsnoop::ENTER_UATTR, 8),
-            ("size", bpfsnoop::ENTER_SIZE, 8),
-        ],
-    );
-    check(
-        "syscalls",
-        "sys_exit_bpf",
-        &[("ret", bpfsnoop::EXIT_RET, 8)],
     );
 }

@@ -12,9 +12,10 @@ use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{HashMap, RingBuf};
 use bpfkit_ebpf::programs::TracePointContext;
+use bpfkit_ebpf::tracepoints::{syscall_trace_enter, syscall_trace_exit};
 use tool_abi::bpfsnoop::{
-    BpfEvent, ATTR_LEN, BPF_LINK_CREATE, BPF_MAP_CREATE, BPF_PROG_LOAD, ENTER_CMD, ENTER_SIZE,
-    ENTER_UATTR, EXIT_RET, LICENSE_LEN, PROG_LOAD_LICENSE,
+    BpfEvent, ATTR_LEN, BPF_LINK_CREATE, BPF_MAP_CREATE, BPF_PROG_LOAD, LICENSE_LEN,
+    PROG_LOAD_LICENSE,
 };
 
 tool_abi::filter_globals!();
@@ -32,12 +33,14 @@ fn bpf_enter(ctx: TracePointContext) -> u32 {
     if !filter_pass() {
         return 0;
     }
-    // SAFETY: `cmd`, `uattr` and `size` of the sys_enter_bpf record (8-byte slots).
+    // SAFETY: a syscalls/sys_enter_* record is a `syscall_trace_enter`.
+    let record = unsafe { ctx.args::<syscall_trace_enter>() };
+    // SAFETY: bpf(cmd, uattr, size) has three arguments in the record.
     let (cmd, uattr, size) = unsafe {
         (
-            ctx.read_at::<u64>(ENTER_CMD) as u32,
-            ctx.read_at::<u64>(ENTER_UATTR),
-            ctx.read_at::<u64>(ENTER_SIZE) as u32,
+            record.args_at(0) as u32,
+            record.args_at(1),
+            record.args_at(2) as u32,
         )
     };
     let mut event = BpfEvent::ZERO;
@@ -47,7 +50,11 @@ fn bpf_enter(ctx: TracePointContext) -> u32 {
     event.size = size;
     let _ = helpers::current_comm_into(&mut event.comm);
     if cmd == BPF_PROG_LOAD || cmd == BPF_MAP_CREATE || cmd == BPF_LINK_CREATE {
-        let len = if size < ATTR_LEN as u32 { size } else { ATTR_LEN as u32 };
+        let len = if size < ATTR_LEN as u32 {
+            size
+        } else {
+            ATTR_LEN as u32
+        };
         // SAFETY: `event.attr` has ATTR_LEN writable bytes and `len <= ATTR_LEN`; the helper
         // faults safely on a bad user address.
         unsafe {
@@ -82,8 +89,8 @@ fn bpf_exit(ctx: TracePointContext) -> u32 {
     };
     // SAFETY: this thread's entry, written only by this thread's programs.
     let event = unsafe { event.as_mut() };
-    // SAFETY: `long ret` of the sys_exit_bpf record.
-    event.ret = unsafe { ctx.read_at::<i64>(EXIT_RET) };
+    // SAFETY: a syscalls/sys_exit_* record is a `syscall_trace_exit`.
+    event.ret = unsafe { ctx.args::<syscall_trace_exit>() }.ret;
     let _ = EVENTS.output(event, 0);
     let _ = INFLIGHT.remove(&tid);
     0

@@ -12,11 +12,9 @@ use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{HashMap, RingBuf};
 use bpfkit_ebpf::programs::TracePointContext;
+use bpfkit_ebpf::tracepoints::{syscall_trace_enter, syscall_trace_exit};
 use bpfkit_ebpf::Global;
-use tool_abi::opensnoop::{
-    OpenEvent, Start, EXIT_RET, OPENAT2_FILENAME, OPENAT2_HOW, OPENAT_FILENAME, OPENAT_FLAGS,
-    OPENAT_MODE, OPEN_FILENAME, OPEN_FLAGS, OPEN_MODE, PATH_LEN,
-};
+use tool_abi::opensnoop::{OpenEvent, Start, PATH_LEN};
 
 tool_abi::filter_globals!();
 
@@ -45,15 +43,19 @@ fn enter(filename: u64, flags: u64, mode: u64) -> u32 {
     0
 }
 
-/// `sys_enter_open`/`sys_enter_openat`: the three arguments at their record offsets.
+/// `sys_enter_open`/`sys_enter_openat`: `filename`, `flags` and `mode`, the syscall's
+/// arguments `first`, `first + 1` and `first + 2`.
 #[inline(always)]
-fn enter_plain(ctx: &TracePointContext, at: [usize; 3]) -> u32 {
-    // SAFETY: the offsets name the 8-byte argument slots of this syscall's record.
+fn enter_plain(ctx: &TracePointContext, first: usize) -> u32 {
+    // SAFETY: a syscalls/sys_enter_* record is a `syscall_trace_enter`.
+    let record = unsafe { ctx.args::<syscall_trace_enter>() };
+    // SAFETY: open(filename, flags, mode) and openat(dfd, filename, flags, mode) have these
+    // arguments in the record.
     let (filename, flags, mode) = unsafe {
         (
-            ctx.read_at::<u64>(at[0]),
-            ctx.read_at::<u64>(at[1]),
-            ctx.read_at::<u64>(at[2]),
+            record.args_at(first),
+            record.args_at(first + 1),
+            record.args_at(first + 2),
         )
     };
     enter(filename, flags as u32 as u64, mode as u32 as u64)
@@ -61,23 +63,20 @@ fn enter_plain(ctx: &TracePointContext, at: [usize; 3]) -> u32 {
 
 #[tracepoint(category = "syscalls", name = "sys_enter_open")]
 fn open_enter(ctx: TracePointContext) -> u32 {
-    enter_plain(&ctx, [OPEN_FILENAME, OPEN_FLAGS, OPEN_MODE])
+    enter_plain(&ctx, 0)
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_openat")]
 fn openat_enter(ctx: TracePointContext) -> u32 {
-    enter_plain(&ctx, [OPENAT_FILENAME, OPENAT_FLAGS, OPENAT_MODE])
+    enter_plain(&ctx, 1)
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_openat2")]
 fn openat2_enter(ctx: TracePointContext) -> u32 {
-    // SAFETY: `filename` and `how` of the sys_enter_openat2 record.
-    let (filename, how) = unsafe {
-        (
-            ctx.read_at::<u64>(OPENAT2_FILENAME),
-            ctx.read_at::<*const [u64; 2]>(OPENAT2_HOW),
-        )
-    };
+    // SAFETY: a syscalls/sys_enter_* record is a `syscall_trace_enter`.
+    let record = unsafe { ctx.args::<syscall_trace_enter>() };
+    // SAFETY: openat2(dfd, filename, how, size) has four arguments in the record.
+    let (filename, how) = unsafe { (record.args_at(1), record.args_at(2) as *const [u64; 2]) };
     // struct open_how { __u64 flags; __u64 mode; __u64 resolve; }
     let [flags, mode] = helpers::probe_read_user(how).unwrap_or([0, 0]);
     enter(filename, flags, mode)
@@ -90,8 +89,8 @@ fn exit(ctx: &TracePointContext) -> u32 {
         return 0;
     };
     let _ = START.remove(&tid);
-    // SAFETY: `long ret` of the sys_exit_open* records.
-    let ret = unsafe { ctx.read_at::<i64>(EXIT_RET) };
+    // SAFETY: a syscalls/sys_exit_* record is a `syscall_trace_exit`.
+    let ret = unsafe { ctx.args::<syscall_trace_exit>() }.ret;
     if OPENSNOOP_FAILED.get() != 0 && ret >= 0 {
         return 0;
     }
@@ -113,7 +112,12 @@ fn exit(ctx: &TracePointContext) -> u32 {
             *comm = 0;
         }
         let path = core::ptr::addr_of_mut!((*event).path).cast::<u8>();
-        if helpers::bpf_probe_read_user_str(path.cast(), PATH_LEN as u32, start.filename as *const _) < 0 {
+        if helpers::bpf_probe_read_user_str(
+            path.cast(),
+            PATH_LEN as u32,
+            start.filename as *const _,
+        ) < 0
+        {
             *path = 0;
         }
     }
