@@ -1,27 +1,6 @@
 //! tcpconnect: active TCP connects (IPv4 and IPv6) from `sock/inet_sock_set_state`'s
 //! `TCP_CLOSE` → `TCP_SYN_SENT` transition.
 
-/// `sock/inet_sock_set_state` record: `int oldstate`.
-pub const OLDSTATE: usize = 16;
-/// `int newstate`.
-pub const NEWSTATE: usize = 20;
-/// `__u16 sport` (host byte order).
-pub const SPORT: usize = 24;
-/// `__u16 dport` (host byte order).
-pub const DPORT: usize = 26;
-/// `__u16 family`.
-pub const FAMILY: usize = 28;
-/// `__u16 protocol`.
-pub const PROTOCOL: usize = 30;
-/// `__u8 saddr[4]`.
-pub const SADDR: usize = 32;
-/// `__u8 daddr[4]`.
-pub const DADDR: usize = 36;
-/// `__u8 saddr_v6[16]`.
-pub const SADDR_V6: usize = 40;
-/// `__u8 daddr_v6[16]`.
-pub const DADDR_V6: usize = 56;
-
 /// `TCP_SYN_SENT` in `include/net/tcp_states.h`.
 pub const TCP_SYN_SENT: i32 = 2;
 /// `TCP_CLOSE`.
