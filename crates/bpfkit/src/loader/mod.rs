@@ -19,7 +19,9 @@ pub use object::{Object, Program, TestRun, TestRunOutput};
 /// The parsed object the loader reads, with its checked editors
 /// ([`ObjectSpec::variable_mut`], [`ObjectSpec::map_mut`], [`ObjectSpec::program_mut`]):
 /// parse, edit, then [`Loader::load_spec`].
-pub use bpfkit_obj::object::{ObjectSpec, SpecError, VariableMut, VariableValue};
+pub use bpfkit_obj::object::{
+    ExistingMap, KernelMap, MapMismatch, ObjectSpec, SpecError, VariableMut, VariableValue,
+};
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -513,6 +515,15 @@ impl Loader {
                 name,
                 reason: format!("is {expected} bytes, {actual} given"),
             },
+            SpecError::MapMismatch {
+                map,
+                existing_name,
+                mismatch,
+            } => LoadError::MapSetup {
+                object: object.clone(),
+                map,
+                reason: format!("cannot be replaced by '{existing_name}': {mismatch}"),
+            },
             other => LoadError::Global {
                 object: object.clone(),
                 name: match &other {
@@ -576,6 +587,31 @@ impl Loader {
         let value_size = m.value_size;
         if max_entries == 0 && map_type == MapType::PerfEventArray {
             max_entries = crate::maps::possible_cpus().map_err(map_err)? as u32;
+        }
+
+        // A replacement map set on the spec: checked against the definition as it is now
+        // (after later edits and the perf array's sizing); nothing is created or written.
+        if let Some(existing) = &m.replacement {
+            let wanted = [
+                map_type.number(),
+                m.key_size,
+                value_size,
+                max_entries,
+                m.map_flags,
+            ];
+            existing
+                .check(wanted, m.is_data_map())
+                .map_err(|mismatch| {
+                    setup(format!(
+                        "cannot be replaced by '{}': {mismatch}",
+                        existing.name()
+                    ))
+                })?;
+            let fd = existing
+                .fd()
+                .try_clone_to_owned()
+                .map_err(|e| setup(format!("cannot duplicate the replacement's fd: {e}")))?;
+            return MapData::from_fd(fd).map_err(map_err);
         }
 
         // Initial bytes (globals already set in the spec).
