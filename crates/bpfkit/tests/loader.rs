@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -99,6 +100,30 @@ fn every_corpus_object_libbpf_loads_loads_with_the_same_programs_maps_and_instru
                     theirs.pin_name
                 ));
             }
+            // func/line info (the spec's .BTF.ext records, rebased by the linker): the same
+            // instruction offsets, function types and lines as libbpf's.
+            let theirs_fd = sys::get_fd_by_id(sys::ObjectKind::Prog, theirs.id).unwrap();
+            let ext = |fd| {
+                let c = bpfkit::info::program_code(fd).unwrap();
+                let lines: Vec<(u32, u32)> = c
+                    .line_info
+                    .iter()
+                    .map(|l| (l.insn_off, l.line_col))
+                    .collect();
+                (c.func_info, lines)
+            };
+            let (ours_ext, theirs_ext) = (ext(ours.fd()), ext(theirs_fd.as_fd()));
+            if ours_ext != theirs_ext {
+                problems.push(format!(
+                    "{name}/{}: func/line info differ: {} func {} lines vs libbpf {} func {} lines",
+                    theirs.pin_name,
+                    ours_ext.0.len(),
+                    ours_ext.1.len(),
+                    theirs_ext.0.len(),
+                    theirs_ext.1.len()
+                ));
+            }
+            drop(theirs_fd);
             let ours_x = mask_fd_immediates(&xlated(ours.fd()));
             let theirs_x = mask_fd_immediates(&prog_dump_xlated(theirs.id).unwrap());
             if ours_x != theirs_x {

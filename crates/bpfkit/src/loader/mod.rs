@@ -28,7 +28,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use bpfkit_obj::btf::{Btf, BtfExt};
+use bpfkit_obj::btf::Btf;
 use bpfkit_obj::object::{
     DataKind, MapDefinition, MapSpec, ObjectError, Pinning, ProgramSpec, SlotValue,
 };
@@ -392,10 +392,11 @@ impl Loader {
                         None
                     }
                 });
-        let btf_ext = spec.btf_ext.as_deref().and_then(|b| BtfExt::parse(b).ok());
-
         // Kernel BTF, only when something needs it.
-        let needs_kernel_btf = btf_ext.as_ref().is_some_and(|e| !e.core_relo.is_empty())
+        let has_core = (spec.programs.iter().filter(|p| p.section.autoload))
+            .chain(&spec.subprograms)
+            .any(|f| !f.btf_ext.core_relos.is_empty());
+        let needs_kernel_btf = has_core
             || !spec.externs.is_empty()
             || spec.programs.iter().any(|p| p.section.attach_btf);
         let kernel_bytes = if needs_kernel_btf {
@@ -438,22 +439,19 @@ impl Loader {
             .map(|k| k as &dyn TypeSource)
             .chain(modules.iter().map(|m| m as &dyn TypeSource))
             .collect();
-        let relocated = link::relocate_core(spec, local_btf.as_ref(), btf_ext.as_ref(), &targets)
-            .map_err(|f| LoadError::Link {
-            object: object.clone(),
-            program: f.function.clone(),
-            reason: format!("CO-RE in '{}': {}", f.function, f.reason),
+        let relocated = link::relocate_core(spec, local_btf.as_ref(), &targets).map_err(|f| {
+            LoadError::Link {
+                object: object.clone(),
+                program: f.function.clone(),
+                reason: format!("CO-RE in '{}': {}", f.function, f.reason),
+            }
         })?;
 
         phase_end("CO-RE", &mut phases);
         // 4. Programs.
         let ctx = link::LinkContext {
             spec,
-            local_btf: local_btf
-                .as_ref()
-                .filter(|_| btf_fd.is_some())
-                .or(local_btf.as_ref()),
-            btf_ext: btf_ext.as_ref(),
+            local_btf: local_btf.as_ref(),
             kernel_btf: kernel_btf.as_ref(),
             map_fds: &map_fds,
             kconfig_map: kconfig_map.as_deref(),
