@@ -1,6 +1,8 @@
 //! An in-memory BTF for CO-RE: build types by hand for tests, fuzzers and synthetic targets.
 
-use super::types::{Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource};
+use super::types::{
+    Detail, Enumerator, Kind, Member, Param, Records, TypeId, TypeInfo, TypeSource,
+};
 
 /// Kind-specific data of an [`OwnedType`]; the owned twin of [`Detail`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -263,7 +265,7 @@ impl TypeSource for TypeTable {
                 index: *index,
                 nelems: *nelems,
             },
-            OwnedDetail::Members(m) => Detail::Members(
+            OwnedDetail::Members(m) => Detail::Members(Records::owned(
                 m.iter()
                     .map(|(name, type_id, bit_offset, bitfield_size)| Member {
                         name,
@@ -272,23 +274,23 @@ impl TypeSource for TypeTable {
                         bitfield_size: *bitfield_size,
                     })
                     .collect(),
-            ),
-            OwnedDetail::Enumerators(e) => Detail::Enumerators(
+            )),
+            OwnedDetail::Enumerators(e) => Detail::Enumerators(Records::owned(
                 e.iter()
                     .map(|(name, value)| Enumerator {
                         name,
                         value: *value,
                     })
                     .collect(),
-            ),
-            OwnedDetail::Params(p) => Detail::Params(
+            )),
+            OwnedDetail::Params(p) => Detail::Params(Records::owned(
                 p.iter()
                     .map(|(name, type_id)| Param {
                         name,
                         type_id: *type_id,
                     })
                     .collect(),
-            ),
+            )),
         };
         Some(TypeInfo {
             kind: t.kind,
