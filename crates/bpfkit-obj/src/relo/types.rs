@@ -103,26 +103,27 @@ pub enum Detail<'a> {
     Params(Records<'a, Param<'a>>),
 }
 
-/// The members, enumerators or parameters of a type: decoded one at a time from the BTF's
-/// bytes on access (a lookup of a type allocates nothing), or held by value for a BTF built
-/// in memory ([`TypeTable`](super::TypeTable)).
-#[derive(Clone)]
-pub struct Records<'a, T>(Repr<'a, T>);
-
-#[derive(Clone)]
-enum Repr<'a, T> {
-    Owned(Vec<T>),
-    Raw {
-        btf: &'a Btf<'a>,
-        /// Byte offset of the first record.
-        first: usize,
-        len: usize,
-        /// The type's `kind_flag` (members: bitfield sizes in the offsets).
-        kflag: bool,
-        /// Enumerators: 64-bit (`enum64`, 12-byte records).
-        wide: bool,
-    },
+/// The members, enumerators or parameters of a type, decoded one at a time from the BTF's
+/// bytes on access: a lookup of a type allocates nothing.
+pub struct Records<'a, T> {
+    btf: Option<&'a Btf<'a>>,
+    /// Byte offset of the first record.
+    first: usize,
+    len: usize,
+    /// The type's `kind_flag` (members: bitfield sizes in the offsets).
+    kflag: bool,
+    /// Enumerators: 64-bit (`enum64`, 12-byte records).
+    wide: bool,
+    _record: std::marker::PhantomData<T>,
 }
+
+impl<T> Clone for Records<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Records<'_, T> {}
 
 /// A record [`Records`] can decode from a BTF's bytes.
 pub trait Record<'a>: Copy {
@@ -184,33 +185,33 @@ impl<'a> Record<'a> for Param<'a> {
 }
 
 impl<'a, T: Record<'a>> Records<'a, T> {
-    /// Records held by value.
-    pub fn owned(records: Vec<T>) -> Self {
-        Self(Repr::Owned(records))
-    }
-
     /// `len` records of `btf` from byte `first`, decoded on access.
     pub(crate) fn raw(btf: &'a Btf<'a>, first: usize, len: usize, kflag: bool, wide: bool) -> Self {
-        Self(Repr::Raw {
-            btf,
+        Self {
+            btf: Some(btf),
             first,
             len,
             kflag,
             wide,
-        })
+            _record: std::marker::PhantomData,
+        }
     }
 
     /// No records.
     pub fn empty() -> Self {
-        Self(Repr::Owned(Vec::new()))
+        Self {
+            btf: None,
+            first: 0,
+            len: 0,
+            kflag: false,
+            wide: false,
+            _record: std::marker::PhantomData,
+        }
     }
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        match &self.0 {
-            Repr::Owned(v) => v.len(),
-            Repr::Raw { len, .. } => *len,
-        }
+        self.len
     }
 
     /// Whether there are none.
@@ -220,16 +221,8 @@ impl<'a, T: Record<'a>> Records<'a, T> {
 
     /// Record `index`, if there is one.
     pub fn get(&self, index: usize) -> Option<T> {
-        match &self.0 {
-            Repr::Owned(v) => v.get(index).copied(),
-            Repr::Raw {
-                btf,
-                first,
-                len,
-                kflag,
-                wide,
-            } => (index < *len).then(|| T::decode(btf, *first, index, *kflag, *wide)),
-        }
+        let btf = self.btf.filter(|_| index < self.len)?;
+        Some(T::decode(btf, self.first, index, self.kflag, self.wide))
     }
 
     /// The records in order.
@@ -320,7 +313,7 @@ impl<'a> TypeInfo<'a> {
     /// Members of a struct/union, empty for other kinds.
     pub fn members(&self) -> Records<'a, Member<'a>> {
         match &self.detail {
-            Detail::Members(m) => m.clone(),
+            Detail::Members(m) => *m,
             _ => Records::empty(),
         }
     }
@@ -328,7 +321,7 @@ impl<'a> TypeInfo<'a> {
     /// Enumerators of an enum/enum64, empty for other kinds.
     pub fn enumerators(&self) -> Records<'a, Enumerator<'a>> {
         match &self.detail {
-            Detail::Enumerators(e) => e.clone(),
+            Detail::Enumerators(e) => *e,
             _ => Records::empty(),
         }
     }
@@ -336,7 +329,7 @@ impl<'a> TypeInfo<'a> {
     /// Parameters of a func_proto, empty for other kinds.
     pub fn params(&self) -> Records<'a, Param<'a>> {
         match &self.detail {
-            Detail::Params(p) => p.clone(),
+            Detail::Params(p) => *p,
             _ => Records::empty(),
         }
     }
