@@ -35,7 +35,7 @@ pub use per_cpu::{possible_cpus, PerCpuArray, PerCpuHashMap, PerCpuValues};
 pub use perf_event_array::PerfEventArray;
 pub use pod::Pod;
 pub use queue_stack::{Queue, Stack};
-pub use ring_buf::{RingBuf, UserRingBuf};
+pub use ring_buf::{RingBufMap, UserRingBufMap};
 pub use sock::{SockHash, SockMap};
 pub use stack_trace::StackTraceMap;
 pub use storage::LocalStorage;
