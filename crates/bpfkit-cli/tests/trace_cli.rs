@@ -235,7 +235,7 @@ fn profile_samples_every_cpu_at_its_frequency() {
         .lines()
         .filter_map(|l| l.split_once("]: ").map(|(_, v)| v.parse().unwrap()))
         .collect();
-    let cpus = bpfkit::programs::perf_event::online_cpus().unwrap().len();
+    let cpus = bpfkit::cpus::online_cpus().unwrap().len();
     assert_eq!(counts.len(), cpus, "{text}");
     // Half a second at 100 Hz on each CPU: at least 30 samples each; a loaded machine may
     // take longer to act on exit(), so the upper bound is loose.

@@ -394,8 +394,8 @@ fn attach(
             if *frequency {
                 attr.flags |= perf_event::ATTR_FLAG_FREQ;
             }
-            let cpus = bpfkit::programs::perf_event::online_cpus()
-                .map_err(|e| fail("online CPUs", e.to_string()))?;
+            let cpus =
+                bpfkit::cpus::online_cpus().map_err(|e| fail("online CPUs", e.to_string()))?;
             let mut events = vec![];
             for cpu in cpus {
                 let event = perf_event::perf_event_open(&attr, -1, cpu as i32, None)

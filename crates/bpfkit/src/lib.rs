@@ -13,6 +13,7 @@
 //! - [`info`]: loaded programs, maps and links with their kernel info; run-time stats.
 
 pub mod caps;
+pub mod cpus;
 pub mod features;
 pub mod info;
 pub mod links;

@@ -179,7 +179,7 @@ impl GlobalSection {
         }
         let mmapable = data.map_flags() & crate::sys::uapi::BPF_F_MMAPABLE != 0;
         let mapping = if mmapable && size > 0 {
-            let page = crate::maps::page_size();
+            let page = crate::cpus::page_size();
             let len = size.div_ceil(page) * page;
             let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
             Some(

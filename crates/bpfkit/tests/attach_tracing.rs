@@ -238,7 +238,8 @@ fn perf_event_samples_arrive_from_the_cpu_clock() {
 fn perf_event_on_all_cpus_is_a_group_of_one_link_per_online_cpu() {
     let fds = FdCheck::start();
     let object = load_counters(0);
-    use programs::perf_event::{online_cpus, PerfEventKind, PerfEventScope, SamplePolicy};
+    use bpfkit::cpus::online_cpus;
+    use programs::perf_event::{PerfEventKind, PerfEventScope, SamplePolicy};
     let link = programs::perf_event::attach(
         object.program("count_samples").unwrap(),
         PerfEventKind::CpuClock,

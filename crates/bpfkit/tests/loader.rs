@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -99,6 +100,30 @@ fn every_corpus_object_libbpf_loads_loads_with_the_same_programs_maps_and_instru
                     theirs.pin_name
                 ));
             }
+            // func/line info (the spec's .BTF.ext records, rebased by the linker): the same
+            // instruction offsets, function types and lines as libbpf's.
+            let theirs_fd = sys::get_fd_by_id(sys::ObjectKind::Prog, theirs.id).unwrap();
+            let ext = |fd| {
+                let c = bpfkit::info::program_code(fd).unwrap();
+                let lines: Vec<(u32, u32)> = c
+                    .line_info
+                    .iter()
+                    .map(|l| (l.insn_off, l.line_col))
+                    .collect();
+                (c.func_info, lines)
+            };
+            let (ours_ext, theirs_ext) = (ext(ours.fd()), ext(theirs_fd.as_fd()));
+            if ours_ext != theirs_ext {
+                problems.push(format!(
+                    "{name}/{}: func/line info differ: {} func {} lines vs libbpf {} func {} lines",
+                    theirs.pin_name,
+                    ours_ext.0.len(),
+                    ours_ext.1.len(),
+                    theirs_ext.0.len(),
+                    theirs_ext.1.len()
+                ));
+            }
+            drop(theirs_fd);
             let ours_x = mask_fd_immediates(&xlated(ours.fd()));
             let theirs_x = mask_fd_immediates(&prog_dump_xlated(theirs.id).unwrap());
             if ours_x != theirs_x {
@@ -660,6 +685,76 @@ fn only_named_programs_load_and_test_run_returns_data_context_and_retval() {
         assert_eq!(btf.name(id).unwrap(), "task_struct");
         drop(btf);
         drop(kernel);
+        std::fs::remove_file(obj_path).unwrap();
+    }
+    fds.assert_no_leak();
+}
+
+/// A map replaced on the spec by an existing map is the map the program writes: the value
+/// the program stores is read through the caller's own handle, and the object's map is
+/// the same kernel map (same id). A replacement of another shape is refused, naming the
+/// property, at the edit and (after a later edit) at load.
+#[test]
+fn a_replaced_map_is_the_one_the_program_writes() {
+    use bpfkit::maps::{MapData, MapParams, MapType};
+    let fds = FdCheck::start();
+    {
+        let obj_path = compile_fixture("globals");
+        let bytes = std::fs::read(&obj_path).unwrap();
+        let mut spec = bpfkit_obj::object::ObjectSpec::parse_named(&bytes, "globals").unwrap();
+
+        let mut params = MapParams::new("shared_results", MapType::Hash, 4, 8, 8);
+        params.map_flags = 0;
+        let existing = MapData::create(&params).unwrap();
+        let wrong =
+            MapData::create(&MapParams::new("wrong_size", MapType::Hash, 4, 8, 16)).unwrap();
+
+        let err = spec
+            .map_mut("results")
+            .unwrap()
+            .replace_with(&wrong)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "map 'results': cannot be replaced by 'wrong_size': \
+             its max_entries is 16, the object's map wants 8"
+        );
+        assert!(spec.map_mut("results").unwrap().replacement.is_none());
+
+        spec.map_mut("results")
+            .unwrap()
+            .replace_with(&existing)
+            .unwrap();
+        let object = Loader::new().load_spec(&spec).unwrap();
+        assert_eq!(
+            object.map("results").unwrap().id().unwrap(),
+            existing.id().unwrap(),
+            "the object's map is the existing one"
+        );
+        let out = object
+            .program("count")
+            .unwrap()
+            .test_run(&bpfkit::loader::TestRun {
+                data: &[0u8; 64],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(out.retval, 0);
+        drop(object);
+        // The object is gone; the caller's handle still has what the program wrote.
+        let results: HashMap<_, u32, u64> = HashMap::new(&existing).unwrap();
+        assert_eq!(results.get(&1).unwrap(), Some(5 * 3), "counter * factor");
+
+        // Resized after the replacement: the loader checks the definition as it is then.
+        spec.map_mut("results").unwrap().max_entries = 32;
+        let err = Loader::new().load_spec(&spec).unwrap_err();
+        assert_eq!(
+            bpfkit::Report(&err).to_string(),
+            "object 'globals': map 'results': cannot be replaced by 'shared_results': \
+             its max_entries is 8, the object's map wants 32"
+        );
+        drop(spec);
+        drop((existing, wrong));
         std::fs::remove_file(obj_path).unwrap();
     }
     fds.assert_no_leak();

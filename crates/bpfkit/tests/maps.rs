@@ -495,12 +495,12 @@ fn stack_trace_ring_buffers_and_perf_event_array_are_created_as_requested() {
         assert_eq!(st.get(0).unwrap(), None);
         assert_eq!(st.stack_ids().count(), 0);
 
-        let rb = RingBuf::create("rb", 1 << 16).unwrap();
+        let rb = RingBufMap::create("rb", 1 << 16).unwrap();
         assert_eq!(rb.size(), 1 << 16);
         assert_eq!(bpftool_shape(rb.map()), ("ringbuf".into(), 0, 0, 65536));
-        let urb = UserRingBuf::create("urb", 1 << 14).unwrap();
+        let urb = UserRingBufMap::create("urb", 1 << 14).unwrap();
         assert_eq!(bpftool_shape(urb.map()).3, 16384);
-        let err = RingBuf::create("rb_bad", 1000).unwrap_err();
+        let err = RingBufMap::create("rb_bad", 1000).unwrap_err();
         assert!(
             matches!(&err, MapError::Syscall { source, .. } if source.errno() == Some(libc::EINVAL)),
             "{err:?}"

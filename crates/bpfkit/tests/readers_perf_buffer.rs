@@ -6,7 +6,8 @@ mod readers_common;
 
 use std::time::Duration;
 
-use bpfkit::readers::{online_cpus, PerfBuffer, PerfBufferOptions, Wakeup};
+use bpfkit::cpus::online_cpus;
+use bpfkit::readers::{PerfBuffer, PerfBufferOptions, Wakeup};
 use readers_common::{check_record, current_cpu, load, pin_to_cpu, FdCheck};
 
 const RECORD: usize = 16;

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use bpfkit::cpus::online_cpus;
 use bpfkit::maps::MapData;
 use bpfkit::readers::{
-    online_cpus, AsyncPerfBuffer, AsyncRingBuf, PerfBuffer, PerfBufferOptions, RingBuf,
-    RingBufPoller,
+    AsyncPerfBuffer, AsyncRingBuf, PerfBuffer, PerfBufferOptions, RingBuf, RingBufPoller,
 };
 use readers_common::{current_cpu, load, pin_to_cpu, tokio_runtime, FdCheck, Loaded};
 

@@ -326,6 +326,21 @@ impl<'a> Btf<'a> {
         read_u32(&self.data, off, self.big_endian)
     }
 
+    /// The `u32` at byte `off` of the blob in its byte order (0 outside it).
+    #[inline]
+    pub(crate) fn read_at(&self, off: usize) -> u32 {
+        self.rd(off)
+    }
+
+    /// The BTF of the chain (this one or a base) that holds type `id`'s record, and the
+    /// record's byte offset in it; `None` for void and ids that do not exist.
+    pub(crate) fn record_of(&self, id: TypeId) -> Option<(&Btf<'a>, usize)> {
+        if id != 0 && id < self.first_id {
+            return self.base?.record_of(id);
+        }
+        self.type_offset(id).map(|off| (self, off))
+    }
+
     /// The byte offset of a local type's record, or `None` for void and base types.
     pub fn type_offset(&self, id: TypeId) -> Option<usize> {
         let idx = id.checked_sub(self.first_id)?;

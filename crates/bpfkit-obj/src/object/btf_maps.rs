@@ -304,6 +304,7 @@ fn to_spec(
         initial_slots: Vec::new(),
         data: None,
         iproute2: None,
+        replacement: None,
     })
 }
 

@@ -159,6 +159,7 @@ pub(crate) fn data_maps(
             initial_slots: Vec::new(),
             data: Some(data),
             iproute2: None,
+            replacement: None,
         });
     }
     Ok(maps)

@@ -10,7 +10,14 @@
 //! spec.program_mut("handle_exit")?.section.autoload = false;
 //! # Ok(()) }
 //! ```
+//!
+//! A map can also be replaced by an existing kernel map of the same shape
+//! ([`MapSpec::replace_with`]): programs then use that map, and nothing new is created.
 
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use super::data::BPF_F_MMAPABLE;
 use super::{MapDefinition, MapSpec, ObjectSpec, ProgramSpec};
 use crate::btf::{Btf, Kind, Type};
 
@@ -57,6 +64,120 @@ pub enum SpecError {
         /// What was given, e.g. `"a float"`.
         given: &'static str,
     },
+    /// A replacement map of another shape than the object's definition.
+    #[error("map '{map}': cannot be replaced by '{existing_name}': {mismatch}")]
+    MapMismatch {
+        /// The object's map.
+        map: String,
+        /// The existing map's name (as the kernel keeps it).
+        existing_name: String,
+        /// The first property that differs.
+        mismatch: MapMismatch,
+    },
+    /// The replacement map's fd could not be duplicated (e.g. the process is out of fds).
+    #[error("map '{map}': cannot keep a copy of the replacement's fd (errno {errno})")]
+    ReplacementFd {
+        /// The object's map.
+        map: String,
+        /// The `dup` errno.
+        errno: i32,
+    },
+}
+
+/// The first property in which an existing map differs from a map definition, in the
+/// order type, key size, value size, max_entries, flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("its {field} is {existing}, the object's map wants {wanted}")]
+pub struct MapMismatch {
+    /// `"type"`, `"key_size"`, `"value_size"`, `"max_entries"` or `"map_flags"`.
+    pub field: &'static str,
+    /// The object's value (map types by number).
+    pub wanted: u32,
+    /// The existing map's value.
+    pub existing: u32,
+}
+
+/// What [`MapSpec::replace_with`] needs to know of an existing kernel map: its fd and its
+/// shape as the kernel reports it (`bpfkit`'s `MapData` implements it).
+pub trait KernelMap: AsFd {
+    /// The kernel's name of the map (at most 15 bytes).
+    fn kernel_name(&self) -> &str;
+    /// `enum bpf_map_type` number.
+    fn type_number(&self) -> u32;
+    /// Key size in bytes.
+    fn key_size(&self) -> u32;
+    /// Value size in bytes.
+    fn value_size(&self) -> u32;
+    /// Capacity.
+    fn max_entries(&self) -> u32;
+    /// `BPF_F_*` creation flags.
+    fn map_flags(&self) -> u32;
+}
+
+/// An existing kernel map a [`MapSpec`] is replaced by: a duplicate of its fd (shared by
+/// the spec's clones) and its shape.
+#[derive(Debug, Clone)]
+pub struct ExistingMap {
+    fd: Arc<OwnedFd>,
+    name: String,
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+}
+
+impl PartialEq for ExistingMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.fd.as_raw_fd() == other.fd.as_raw_fd()
+    }
+}
+
+impl Eq for ExistingMap {}
+
+impl ExistingMap {
+    /// The map's fd (the spec's own duplicate).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The kernel's name of the map.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Check that this map can stand in for a map created with these properties. `wanted`
+    /// is `(type, key size, value size, max_entries, flags)`; a `max_entries` of 0 (sized by
+    /// the loader) is not compared, and `BPF_F_MMAPABLE` is ignored in the flags of global
+    /// data maps when `data_map` (the loader adds it where the kernel allows).
+    pub fn check(&self, wanted: [u32; 5], data_map: bool) -> Result<(), MapMismatch> {
+        let existing = [
+            self.map_type,
+            self.key_size,
+            self.value_size,
+            self.max_entries,
+            self.map_flags,
+        ];
+        let fields = ["type", "key_size", "value_size", "max_entries", "map_flags"];
+        for i in 0..5 {
+            let (mut w, mut e) = (wanted[i], existing[i]);
+            if fields[i] == "max_entries" && w == 0 {
+                continue;
+            }
+            if fields[i] == "map_flags" && data_map {
+                w &= !BPF_F_MMAPABLE;
+                e &= !BPF_F_MMAPABLE;
+            }
+            if w != e {
+                return Err(MapMismatch {
+                    field: fields[i],
+                    wanted: w,
+                    existing: e,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 fn list_or_none(names: &[String]) -> String {
@@ -212,6 +333,60 @@ impl VariableMut<'_> {
             VarType::Float => format!("a {size}-byte float"),
             VarType::Other(kind) => format!("a {}", kind.name().to_lowercase()),
         }
+    }
+}
+
+impl MapSpec {
+    /// Use the existing kernel map `map` instead of creating this one: the loader binds the
+    /// programs to it and creates, initialises, freezes and pins nothing for this map. Its
+    /// type, key and value size, `max_entries` (unless 0 here: the loader sizes the map)
+    /// and flags must be this definition's; the first that differs is
+    /// [`SpecError::MapMismatch`] naming it, and the spec is unchanged. The loader checks
+    /// again against the definition as it finally is (after later edits). The spec keeps a
+    /// duplicate of the fd.
+    pub fn replace_with(&mut self, map: &impl KernelMap) -> Result<&mut Self, SpecError> {
+        let existing = ExistingMap {
+            fd: Arc::new(map.as_fd().try_clone_to_owned().map_err(|e| {
+                SpecError::ReplacementFd {
+                    map: self.name.clone(),
+                    errno: e.raw_os_error().unwrap_or(0),
+                }
+            })?),
+            name: map.kernel_name().to_owned(),
+            map_type: map.type_number(),
+            key_size: map.key_size(),
+            value_size: map.value_size(),
+            max_entries: map.max_entries(),
+            map_flags: map.map_flags(),
+        };
+        existing
+            .check(self.replica_shape(), self.is_data_map())
+            .map_err(|mismatch| SpecError::MapMismatch {
+                map: self.name.clone(),
+                existing_name: existing.name.clone(),
+                mismatch,
+            })?;
+        self.replacement = Some(existing);
+        Ok(self)
+    }
+
+    /// `(type, key size, value size, max_entries, flags)` as [`ExistingMap::check`] takes it.
+    pub fn replica_shape(&self) -> [u32; 5] {
+        [
+            self.map_type as u32,
+            self.key_size,
+            self.value_size,
+            self.max_entries,
+            self.map_flags,
+        ]
+    }
+
+    /// Whether this is a global-data map (`.rodata`, `.data`, `.bss`, `.kconfig`).
+    pub fn is_data_map(&self) -> bool {
+        matches!(
+            self.definition,
+            MapDefinition::Data { .. } | MapDefinition::Kconfig
+        )
     }
 }
 

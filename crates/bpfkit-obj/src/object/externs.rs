@@ -308,5 +308,6 @@ pub(crate) fn kconfig_map(
         initial_slots: Vec::new(),
         data: Some(vec![0; size as usize]),
         iproute2: None,
+        replacement: None,
     })
 }

@@ -126,6 +126,9 @@ pub struct MapSpec {
     pub data: Option<Vec<u8>>,
     /// The iproute2 `bpf_elf_map` fields of a legacy definition that has them.
     pub iproute2: Option<IpRoute2MapDef>,
+    /// An existing kernel map the loader uses instead of creating this one (set with
+    /// [`MapSpec::replace_with`], which checks that it is compatible).
+    pub replacement: Option<super::edit::ExistingMap>,
 }
 
 impl MapSpec {
@@ -268,6 +271,7 @@ pub(crate) fn legacy_maps(elf: &Elf<'_>, sec: &Section<'_>) -> Result<Vec<MapSpe
             initial_slots: Vec::new(),
             data: None,
             iproute2,
+            replacement: None,
         });
     }
     Ok(maps)

@@ -30,7 +30,9 @@ pub use data::{
     internal_map_name, object_name_from_path, DataKind, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,
     BPF_OBJ_NAME_LEN,
 };
-pub use edit::{SpecError, ValueKind, VariableMut, VariableValue};
+pub use edit::{
+    ExistingMap, KernelMap, MapMismatch, SpecError, ValueKind, VariableMut, VariableValue,
+};
 pub use error::ObjectError;
 pub use externs::{ExternKind, ExternSpec, KconfigType, KCONFIG_SECTION, KSYMS_SECTION};
 pub use kinds::{AttachType, MapType, ProgramType};

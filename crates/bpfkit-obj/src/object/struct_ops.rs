@@ -161,6 +161,7 @@ pub(crate) fn struct_ops_maps(
                 initial_slots: Vec::new(),
                 data: Some(bytes.to_vec()),
                 iproute2: None,
+                replacement: None,
             });
         }
         collect_members(elf, btf, sec, &mut maps[first..], programs)?;

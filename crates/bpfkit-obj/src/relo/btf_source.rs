@@ -1,9 +1,7 @@
 //! The crate's BTF parser as a CO-RE [`TypeSource`]: local object BTF, vmlinux, module BTF.
 
-use super::types::{
-    essential_name, Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource,
-};
-use crate::btf::{Btf, Type};
+use super::types::{essential_name, Detail, Kind, Records, TypeId, TypeInfo, TypeSource};
+use crate::btf::{Btf, BTF_TYPE_SIZE};
 
 fn reference<'a>(kind: Kind, name: &'a str, ref_type: TypeId) -> TypeInfo<'a> {
     TypeInfo {
@@ -27,6 +25,77 @@ fn sized<'a>(kind: Kind, name: &'a str, size: u32) -> TypeInfo<'a> {
     }
 }
 
+/// The CO-RE view of type `id`, read straight from the record's bytes: members,
+/// enumerators and parameters are decoded on access, nothing is allocated.
+fn view<'s>(btf: &'s Btf<'s>, id: TypeId) -> Option<TypeInfo<'s>> {
+    if id == 0 {
+        return (Btf::type_count(btf) > 0).then(TypeInfo::void);
+    }
+    let (owner, off) = btf.record_of(id)?;
+    let h = owner.type_header(id).ok()?;
+    let name = owner.string_at(h.name_off).ok()?;
+    let kind = h.kind;
+    let extra = off + BTF_TYPE_SIZE;
+    let vlen = usize::from(h.vlen);
+    let t = h.size_or_type;
+    Some(match kind {
+        Kind::Void => TypeInfo::void(),
+        Kind::Int => {
+            let enc = owner.read_at(extra);
+            TypeInfo {
+                detail: Detail::Int {
+                    encoding: ((enc >> 24) & 0x0f) as u8,
+                    offset: ((enc >> 16) & 0xff) as u8,
+                    bits: enc as u8,
+                },
+                ..sized(kind, name, t)
+            }
+        }
+        Kind::Ptr
+        | Kind::Typedef
+        | Kind::Volatile
+        | Kind::Const
+        | Kind::Restrict
+        | Kind::TypeTag
+        | Kind::Func
+        | Kind::Var
+        | Kind::DeclTag => reference(kind, name, t),
+        Kind::Array => TypeInfo {
+            detail: Detail::Array {
+                elem: owner.read_at(extra),
+                index: owner.read_at(extra + 4),
+                nelems: owner.read_at(extra + 8),
+            },
+            ..sized(kind, name, 0)
+        },
+        Kind::Struct | Kind::Union => TypeInfo {
+            kflag: h.kind_flag,
+            detail: Detail::Members(Records::raw(owner, extra, vlen, h.kind_flag, false)),
+            ..sized(kind, name, t)
+        },
+        Kind::Enum | Kind::Enum64 => TypeInfo {
+            kflag: h.kind_flag,
+            detail: Detail::Enumerators(Records::raw(
+                owner,
+                extra,
+                vlen,
+                false,
+                kind == Kind::Enum64,
+            )),
+            ..sized(kind, name, t)
+        },
+        Kind::Fwd => TypeInfo {
+            kflag: h.kind_flag,
+            ..sized(kind, name, 0)
+        },
+        Kind::FuncProto => TypeInfo {
+            detail: Detail::Params(Records::raw(owner, extra, vlen, false, false)),
+            ..reference(kind, name, t)
+        },
+        Kind::Datasec | Kind::Float => sized(kind, name, t),
+    })
+}
+
 impl TypeSource for Btf<'_> {
     fn type_count(&self) -> u32 {
         Btf::type_count(self)
@@ -37,83 +106,7 @@ impl TypeSource for Btf<'_> {
     }
 
     fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
-        let t = Btf::type_by_id(self, id).ok()?;
-        let kind = t.kind();
-        Some(match t {
-            Type::Void => TypeInfo::void(),
-            Type::Int(i) => TypeInfo {
-                detail: Detail::Int {
-                    encoding: i.encoding.0,
-                    offset: i.offset,
-                    bits: i.bits,
-                },
-                ..sized(kind, i.name, i.size)
-            },
-            Type::Ptr(p) => reference(kind, p.name, p.target),
-            Type::Array(a) => TypeInfo {
-                detail: Detail::Array {
-                    elem: a.elem_type,
-                    index: a.index_type,
-                    nelems: a.nelems,
-                },
-                ..sized(kind, a.name, 0)
-            },
-            Type::Struct(c) | Type::Union(c) => TypeInfo {
-                kflag: c.kind_flag,
-                detail: Detail::Members(
-                    c.members
-                        .iter()
-                        .map(|m| Member {
-                            name: m.name,
-                            type_id: m.type_id,
-                            bit_offset: m.bit_offset,
-                            bitfield_size: u32::from(m.bitfield_size),
-                        })
-                        .collect(),
-                ),
-                ..sized(kind, c.name, c.size)
-            },
-            Type::Enum(e) | Type::Enum64(e) => TypeInfo {
-                kflag: e.signed,
-                detail: Detail::Enumerators(
-                    e.values
-                        .iter()
-                        .map(|v| Enumerator {
-                            name: v.name,
-                            // libbpf reads a 32-bit enumerator as s32 into a u64.
-                            value: v.value_signed(kind == Kind::Enum64) as u64,
-                        })
-                        .collect(),
-                ),
-                ..sized(kind, e.name, e.size)
-            },
-            Type::Fwd(f) => TypeInfo {
-                kflag: f.is_union,
-                ..sized(kind, f.name, 0)
-            },
-            Type::Typedef(r)
-            | Type::Volatile(r)
-            | Type::Const(r)
-            | Type::Restrict(r)
-            | Type::TypeTag(r) => reference(kind, r.name, r.target),
-            Type::Func(f) => reference(kind, f.name, f.proto),
-            Type::FuncProto(p) => TypeInfo {
-                detail: Detail::Params(
-                    p.params
-                        .iter()
-                        .map(|q| Param {
-                            name: q.name,
-                            type_id: q.type_id,
-                        })
-                        .collect(),
-                ),
-                ..reference(kind, p.name, p.return_type)
-            },
-            Type::Var(v) => reference(kind, v.name, v.type_id),
-            Type::Datasec(d) => sized(kind, d.name, d.size),
-            Type::Float(f) => sized(kind, f.name, f.size),
-            Type::DeclTag(d) => reference(kind, d.name, d.target),
-        })
+        view(self, id)
     }
 
     fn name_and_kind(&self, id: TypeId) -> Option<(&str, Kind)> {

@@ -129,7 +129,7 @@ pub(crate) fn field<S: TypeSource + ?Sized>(
         type_id: acc.type_id,
     };
     let parent = src.type_by_id(acc.type_id).ok_or(invalid.clone())?;
-    let member = *parent.members().get(acc.idx as usize).ok_or(invalid)?;
+    let member = parent.members().get(acc.idx as usize).ok_or(invalid)?;
     let (field_type, mt) =
         skip_mods_and_typedefs(src, member.type_id).ok_or(ReloFailure::InvalidTypeId {
             which,

@@ -103,7 +103,7 @@ where
                 if lp.len() != tp.len() {
                     return Ok(false);
                 }
-                for (l, t) in lp.iter().zip(tp) {
+                for (l, t) in lp.iter().zip(&tp) {
                     if level <= 0 {
                         return Err(ReloFailure::TooDeep);
                     }
@@ -288,7 +288,7 @@ where
                 if lp.len() != tp.len() {
                     return Ok(false);
                 }
-                for (l, t) in lp.iter().zip(tp) {
+                for (l, t) in lp.iter().zip(&tp) {
                     if !types_match_level(
                         local,
                         l.type_id,
@@ -342,9 +342,9 @@ where
     if lm.len() > tm.len() {
         return Ok(false);
     }
-    for l in lm {
+    for l in &lm {
         let mut matched = false;
-        for t in tm {
+        for t in &tm {
             if !names_match(l.name, t.name) {
                 continue;
             }

@@ -51,9 +51,10 @@ pub use crate::btf::CoreReloKind;
 pub use candidates::{Candidate, CandidateCache};
 pub use error::{CoreError, ReloFailure};
 pub use patch::{ByteOrder, INSN_SIZE, POISON_CALL_IMM};
-pub use table::{OwnedDetail, OwnedType, TypeTable};
+pub use table::TypeTable;
 pub use types::{
-    essential_name, Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource,
+    essential_name, Detail, Enumerator, Kind, Member, Param, Record, Records, RecordsIter, TypeId,
+    TypeInfo, TypeSource,
 };
 
 use calc::Resolution;

@@ -153,7 +153,7 @@ pub(crate) fn parse_spec<'a, S: TypeSource + ?Sized>(
         spec.accessors.push(Accessor {
             type_id: id,
             idx: first,
-            name: Some(enumerators[first as usize].name),
+            name: enumerators.get(first as usize).map(|e| e.name),
         });
         return Ok(spec);
     }
@@ -262,7 +262,7 @@ where
             type_id: local_acc.type_id,
         })?;
     let local_member =
-        *lt.members()
+        lt.members()
             .get(local_acc.idx as usize)
             .ok_or(ReloFailure::InvalidTypeId {
                 which: "local",

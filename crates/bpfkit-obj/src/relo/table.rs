@@ -1,56 +1,16 @@
 //! An in-memory BTF for CO-RE: build types by hand for tests, fuzzers and synthetic targets.
+//!
+//! The types are the crate's one owned BTF model ([`BtfMut`]); the CO-RE engine reads them
+//! through the same borrowed view as any parsed BTF (the table is encoded and parsed once,
+//! on the first lookup after a change).
 
-use super::types::{Detail, Enumerator, Kind, Member, Param, TypeId, TypeInfo, TypeSource};
+use std::sync::OnceLock;
 
-/// Kind-specific data of an [`OwnedType`]; the owned twin of [`Detail`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OwnedDetail {
-    /// Nothing beyond the common fields.
-    None,
-    /// Int encoding, bit offset and bits.
-    Int {
-        /// `BTF_INT_*` bits.
-        encoding: u8,
-        /// Bit offset.
-        offset: u8,
-        /// Value bits.
-        bits: u8,
-    },
-    /// Array element type, index type, element count.
-    Array {
-        /// Element type.
-        elem: TypeId,
-        /// Index type.
-        index: TypeId,
-        /// Element count.
-        nelems: u32,
-    },
-    /// Members: name, type, bit offset, bitfield size.
-    Members(Vec<(String, TypeId, u32, u32)>),
-    /// Enumerators: name, value (as [`Enumerator::value`]).
-    Enumerators(Vec<(String, u64)>),
-    /// Parameters: name, type.
-    Params(Vec<(String, TypeId)>),
-}
+use super::types::{Kind, TypeId, TypeInfo, TypeSource};
+use crate::btf::{Btf, BtfMut, IntEncoding, RawData, RawEnum64Value, RawEnumValue, RawMember};
+use crate::btf::{RawParam, RawType};
 
-/// One type of a [`TypeTable`]; the owned twin of [`TypeInfo`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OwnedType {
-    /// Kind.
-    pub kind: Kind,
-    /// Name.
-    pub name: String,
-    /// `kind_flag`.
-    pub kflag: bool,
-    /// Size (see [`TypeInfo::size`]).
-    pub size: u32,
-    /// Referenced type (see [`TypeInfo::ref_type`]).
-    pub ref_type: TypeId,
-    /// Kind-specific data.
-    pub detail: OwnedDetail,
-}
-
-/// A BTF held as a vector of types; id 0 is `void`. Implements [`TypeSource`].
+/// A BTF built type by type; id 0 is `void`. Implements [`TypeSource`].
 ///
 /// ```
 /// use bpfkit_obj::relo::{Kind, TypeSource, TypeTable};
@@ -60,81 +20,89 @@ pub struct OwnedType {
 /// assert_eq!(btf.type_by_id(ptr).map(|t| t.kind), Some(Kind::Ptr));
 /// assert_eq!(btf.type_count(), 3);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct TypeTable {
-    types: Vec<OwnedType>,
+    btf: BtfMut,
+    /// The encoded and parsed table, made on the first lookup after a change.
+    parsed: OnceLock<Option<Btf<'static>>>,
 }
 
-impl Default for TypeTable {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-fn plain(kind: Kind, name: &str, size: u32, ref_type: TypeId, detail: OwnedDetail) -> OwnedType {
-    OwnedType {
-        kind,
-        name: name.to_string(),
-        kflag: false,
-        size,
-        ref_type,
-        detail,
+impl Clone for TypeTable {
+    fn clone(&self) -> Self {
+        Self {
+            btf: self.btf.clone(),
+            parsed: OnceLock::new(),
+        }
     }
 }
 
 impl TypeTable {
     /// A table holding only `void`.
     pub fn new() -> Self {
-        TypeTable {
-            types: vec![plain(Kind::Void, "", 0, 0, OwnedDetail::None)],
+        Self::default()
+    }
+
+    /// The types as an editable BTF.
+    pub fn btf(&self) -> &BtfMut {
+        &self.btf
+    }
+
+    /// Appends a record (any kind, with a name) and returns its id.
+    pub fn add(&mut self, kind: Kind, name: &str, size_or_type: u32, data: RawData) -> TypeId {
+        let name_off = if name.is_empty() {
+            0
+        } else {
+            self.btf.add_string(name)
+        };
+        self.parsed = OnceLock::new();
+        self.btf
+            .add_type(RawType::new(kind, name_off, size_or_type, data))
+    }
+
+    /// Set the kind flag of a type already added (a bitfield struct, a signed enum, a
+    /// union forward declaration). Unknown ids are ignored.
+    pub fn set_kind_flag(&mut self, id: TypeId, kind_flag: bool) {
+        self.parsed = OnceLock::new();
+        if let Some(t) = self.btf.type_mut(id) {
+            let (kind, vlen) = (t.kind(), t.vlen());
+            t.set_info(kind, kind_flag, vlen);
         }
     }
 
-    /// Appends a type and returns its id.
-    pub fn add(&mut self, ty: OwnedType) -> TypeId {
-        self.types.push(ty);
-        (self.types.len() - 1) as TypeId
-    }
-
-    /// Mutable access to a type already added (e.g. to close a cycle).
-    pub fn get_mut(&mut self, id: TypeId) -> Option<&mut OwnedType> {
-        self.types.get_mut(id as usize)
+    fn parsed(&self) -> Option<&Btf<'static>> {
+        self.parsed
+            .get_or_init(|| {
+                let bytes = self.btf.to_bytes().ok()?;
+                Btf::parse_owned(bytes).ok()
+            })
+            .as_ref()
     }
 
     /// An int of `size` bytes.
     pub fn int(&mut self, name: &str, size: u32, signed: bool) -> TypeId {
-        let encoding = if signed {
-            crate::btf::IntEncoding::SIGNED
-        } else {
-            0
-        };
-        let bits = size.saturating_mul(8).min(128) as u8;
-        self.add(plain(
+        let encoding = if signed { IntEncoding::SIGNED } else { 0 };
+        let bits = size.saturating_mul(8).min(128);
+        self.add(
             Kind::Int,
             name,
             size,
-            0,
-            OwnedDetail::Int {
-                encoding,
-                offset: 0,
-                bits,
-            },
-        ))
+            RawData::Int(u32::from(encoding) << 24 | bits),
+        )
     }
 
     /// A float of `size` bytes.
     pub fn float(&mut self, name: &str, size: u32) -> TypeId {
-        self.add(plain(Kind::Float, name, size, 0, OwnedDetail::None))
+        self.add(Kind::Float, name, size, RawData::None)
     }
 
     /// A pointer to `to`.
     pub fn ptr(&mut self, to: TypeId) -> TypeId {
-        self.add(plain(Kind::Ptr, "", 0, to, OwnedDetail::None))
+        self.add(Kind::Ptr, "", to, RawData::None)
     }
 
     /// A typedef, const, volatile, restrict or type tag of `to`.
     pub fn modifier(&mut self, kind: Kind, name: &str, to: TypeId) -> TypeId {
-        self.add(plain(kind, name, 0, to, OwnedDetail::None))
+        self.add(kind, name, to, RawData::None)
     }
 
     /// `typedef to name;`
@@ -144,41 +112,28 @@ impl TypeTable {
 
     /// An array of `nelems` elements of type `elem`.
     pub fn array(&mut self, elem: TypeId, nelems: u32) -> TypeId {
-        self.add(plain(
+        self.add(
             Kind::Array,
             "",
             0,
-            0,
-            OwnedDetail::Array {
-                elem,
-                index: 0,
+            RawData::Array {
+                elem_type: elem,
+                index_type: 0,
                 nelems,
             },
-        ))
+        )
     }
 
     /// A struct with members `(name, type, bit_offset)`.
     pub fn struct_(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
-        self.composite(Kind::Struct, name, size, members)
+        let members: Vec<_> = members.iter().map(|&(n, t, off)| (n, t, off, 0)).collect();
+        self.composite(Kind::Struct, name, size, &members, false)
     }
 
     /// A union with members `(name, type, bit_offset)`.
     pub fn union_(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
-        self.composite(Kind::Union, name, size, members)
-    }
-
-    fn composite(
-        &mut self,
-        kind: Kind,
-        name: &str,
-        size: u32,
-        members: &[(&str, TypeId, u32)],
-    ) -> TypeId {
-        let members = members
-            .iter()
-            .map(|(n, t, off)| (n.to_string(), *t, *off, 0))
-            .collect();
-        self.add(plain(kind, name, size, 0, OwnedDetail::Members(members)))
+        let members: Vec<_> = members.iter().map(|&(n, t, off)| (n, t, off, 0)).collect();
+        self.composite(Kind::Union, name, size, &members, false)
     }
 
     /// A kflag struct whose members `(name, type, bit_offset, bitfield_size)` may be bitfields.
@@ -188,121 +143,102 @@ impl TypeTable {
         size: u32,
         members: &[(&str, TypeId, u32, u32)],
     ) -> TypeId {
+        self.composite(Kind::Struct, name, size, members, true)
+    }
+
+    fn composite(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        size: u32,
+        members: &[(&str, TypeId, u32, u32)],
+        kind_flag: bool,
+    ) -> TypeId {
         let members = members
             .iter()
-            .map(|(n, t, off, bits)| (n.to_string(), *t, *off, *bits))
+            .map(|&(n, type_id, off, bits)| RawMember {
+                name_off: self.string(n),
+                type_id,
+                offset: if kind_flag { bits << 24 | off } else { off },
+            })
             .collect();
-        let mut ty = plain(Kind::Struct, name, size, 0, OwnedDetail::Members(members));
-        ty.kflag = true;
-        self.add(ty)
+        let id = self.add(kind, name, size, RawData::Members(members));
+        if kind_flag {
+            self.set_kind_flag(id, true);
+        }
+        id
+    }
+
+    fn string(&mut self, s: &str) -> u32 {
+        if s.is_empty() {
+            0
+        } else {
+            self.btf.add_string(s)
+        }
     }
 
     /// An enum (`size` 1..=4 bytes) or enum64 (`size` 8) with `(name, value)` enumerators.
     pub fn enum_(&mut self, name: &str, size: u32, signed: bool, values: &[(&str, i64)]) -> TypeId {
+        let data = if size > 4 {
+            RawData::Enum64(
+                (values.iter())
+                    .map(|&(n, v)| RawEnum64Value {
+                        name_off: self.string(n),
+                        val_lo32: v as u32,
+                        val_hi32: (v as u64 >> 32) as u32,
+                    })
+                    .collect(),
+            )
+        } else {
+            RawData::Enum(
+                (values.iter())
+                    .map(|&(n, v)| RawEnumValue {
+                        name_off: self.string(n),
+                        val: v as u32,
+                    })
+                    .collect(),
+            )
+        };
         let kind = if size > 4 { Kind::Enum64 } else { Kind::Enum };
-        let values = values
-            .iter()
-            .map(|(n, v)| {
-                let v = if kind == Kind::Enum {
-                    i64::from(*v as i32) as u64
-                } else {
-                    *v as u64
-                };
-                (n.to_string(), v)
-            })
-            .collect();
-        let mut ty = plain(kind, name, size, 0, OwnedDetail::Enumerators(values));
-        ty.kflag = signed;
-        self.add(ty)
+        let id = self.add(kind, name, size, data);
+        self.set_kind_flag(id, signed);
+        id
     }
 
     /// A forward declaration of a struct (or union when `union` is set).
     pub fn fwd(&mut self, name: &str, union: bool) -> TypeId {
-        let mut ty = plain(Kind::Fwd, name, 0, 0, OwnedDetail::None);
-        ty.kflag = union;
-        self.add(ty)
+        let id = self.add(Kind::Fwd, name, 0, RawData::None);
+        self.set_kind_flag(id, union);
+        id
     }
 
     /// A function prototype.
     pub fn func_proto(&mut self, ret: TypeId, params: &[(&str, TypeId)]) -> TypeId {
-        let params = params.iter().map(|(n, t)| (n.to_string(), *t)).collect();
-        self.add(plain(
-            Kind::FuncProto,
-            "",
-            0,
-            ret,
-            OwnedDetail::Params(params),
-        ))
+        let params = params
+            .iter()
+            .map(|&(n, type_id)| RawParam {
+                name_off: self.string(n),
+                type_id,
+            })
+            .collect();
+        self.add(Kind::FuncProto, "", ret, RawData::Params(params))
     }
 }
 
 impl TypeSource for TypeTable {
     fn type_count(&self) -> u32 {
-        u32::try_from(self.types.len()).unwrap_or(u32::MAX)
+        self.btf.type_count()
     }
 
     fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
-        let t = self.types.get(id as usize)?;
-        let detail = match &t.detail {
-            OwnedDetail::None => Detail::None,
-            OwnedDetail::Int {
-                encoding,
-                offset,
-                bits,
-            } => Detail::Int {
-                encoding: *encoding,
-                offset: *offset,
-                bits: *bits,
-            },
-            OwnedDetail::Array {
-                elem,
-                index,
-                nelems,
-            } => Detail::Array {
-                elem: *elem,
-                index: *index,
-                nelems: *nelems,
-            },
-            OwnedDetail::Members(m) => Detail::Members(
-                m.iter()
-                    .map(|(name, type_id, bit_offset, bitfield_size)| Member {
-                        name,
-                        type_id: *type_id,
-                        bit_offset: *bit_offset,
-                        bitfield_size: *bitfield_size,
-                    })
-                    .collect(),
-            ),
-            OwnedDetail::Enumerators(e) => Detail::Enumerators(
-                e.iter()
-                    .map(|(name, value)| Enumerator {
-                        name,
-                        value: *value,
-                    })
-                    .collect(),
-            ),
-            OwnedDetail::Params(p) => Detail::Params(
-                p.iter()
-                    .map(|(name, type_id)| Param {
-                        name,
-                        type_id: *type_id,
-                    })
-                    .collect(),
-            ),
-        };
-        Some(TypeInfo {
-            kind: t.kind,
-            name: &t.name,
-            kflag: t.kflag,
-            size: t.size,
-            ref_type: t.ref_type,
-            detail,
-        })
+        TypeSource::type_by_id(self.parsed()?, id)
     }
 
     fn name_and_kind(&self, id: TypeId) -> Option<(&str, Kind)> {
-        self.types
-            .get(id as usize)
-            .map(|t| (t.name.as_str(), t.kind))
+        TypeSource::name_and_kind(self.parsed()?, id)
+    }
+
+    fn pointer_size(&self) -> u32 {
+        self.parsed().map_or(8, Btf::pointer_size)
     }
 }

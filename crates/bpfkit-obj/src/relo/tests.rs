@@ -444,7 +444,7 @@ fn type_matches_behind_a_pointer_accepts_a_forward_declaration() {
     .unwrap();
     assert_eq!(field(&insns, 0).2, 1);
     // A union forward declaration does not stand for a struct.
-    target.get_mut(fwd).unwrap().kflag = true;
+    target.set_kind_flag(fwd, true);
     let (insns, _) = run_one(
         insn(MOV64_IMM, 1, 0, 0, 1),
         relo(0, s, "0", CoreReloKind::TypeMatches),

@@ -4,6 +4,7 @@
 //! crate's BTF parser, a split module BTF on top of vmlinux, or the in-memory
 //! [`TypeTable`](super::TypeTable) used by tests and fuzzers — can be a local or a target BTF.
 
+use crate::btf::Btf;
 pub use crate::btf::{Kind, TypeId};
 
 /// Kind predicates CO-RE needs, in libbpf's words.
@@ -95,11 +96,187 @@ pub enum Detail<'a> {
         nelems: u32,
     },
     /// Struct or union members.
-    Members(Vec<Member<'a>>),
+    Members(Records<'a, Member<'a>>),
     /// Enum or enum64 enumerators.
-    Enumerators(Vec<Enumerator<'a>>),
+    Enumerators(Records<'a, Enumerator<'a>>),
     /// Function prototype parameters.
-    Params(Vec<Param<'a>>),
+    Params(Records<'a, Param<'a>>),
+}
+
+/// The members, enumerators or parameters of a type, decoded one at a time from the BTF's
+/// bytes on access: a lookup of a type allocates nothing.
+pub struct Records<'a, T> {
+    btf: Option<&'a Btf<'a>>,
+    /// Byte offset of the first record.
+    first: usize,
+    len: usize,
+    /// The type's `kind_flag` (members: bitfield sizes in the offsets).
+    kflag: bool,
+    /// Enumerators: 64-bit (`enum64`, 12-byte records).
+    wide: bool,
+    _record: std::marker::PhantomData<T>,
+}
+
+impl<T> Clone for Records<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Records<'_, T> {}
+
+/// A record [`Records`] can decode from a BTF's bytes.
+pub trait Record<'a>: Copy {
+    /// Decode record `index` of the records starting at byte `first` of `btf`. A name that
+    /// is not a valid string reads as empty (the parser reports it when the type is decoded
+    /// whole).
+    #[doc(hidden)]
+    fn decode(btf: &'a Btf<'a>, first: usize, index: usize, kflag: bool, wide: bool) -> Self;
+}
+
+fn raw_name<'a>(btf: &'a Btf<'a>, off: u32) -> &'a str {
+    btf.string_at(off).unwrap_or("")
+}
+
+impl<'a> Record<'a> for Member<'a> {
+    fn decode(btf: &'a Btf<'a>, first: usize, index: usize, kflag: bool, _: bool) -> Self {
+        let at = first + 12 * index;
+        let raw_off = btf.read_at(at + 8);
+        let (bit_offset, bitfield_size) = if kflag {
+            (raw_off & 0x00ff_ffff, raw_off >> 24)
+        } else {
+            (raw_off, 0)
+        };
+        Member {
+            name: raw_name(btf, btf.read_at(at)),
+            type_id: btf.read_at(at + 4),
+            bit_offset,
+            bitfield_size,
+        }
+    }
+}
+
+impl<'a> Record<'a> for Enumerator<'a> {
+    fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, wide: bool) -> Self {
+        let (at, value) = if wide {
+            let at = first + 12 * index;
+            let (lo, hi) = (btf.read_at(at + 4), btf.read_at(at + 8));
+            (at, u64::from(hi) << 32 | u64::from(lo))
+        } else {
+            let at = first + 8 * index;
+            // libbpf reads a 32-bit enumerator as s32 into a u64.
+            (at, i64::from(btf.read_at(at + 4) as i32) as u64)
+        };
+        Enumerator {
+            name: raw_name(btf, btf.read_at(at)),
+            value,
+        }
+    }
+}
+
+impl<'a> Record<'a> for Param<'a> {
+    fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, _: bool) -> Self {
+        let at = first + 8 * index;
+        Param {
+            name: raw_name(btf, btf.read_at(at)),
+            type_id: btf.read_at(at + 4),
+        }
+    }
+}
+
+impl<'a, T: Record<'a>> Records<'a, T> {
+    /// `len` records of `btf` from byte `first`, decoded on access.
+    pub(crate) fn raw(btf: &'a Btf<'a>, first: usize, len: usize, kflag: bool, wide: bool) -> Self {
+        Self {
+            btf: Some(btf),
+            first,
+            len,
+            kflag,
+            wide,
+            _record: std::marker::PhantomData,
+        }
+    }
+
+    /// No records.
+    pub fn empty() -> Self {
+        Self {
+            btf: None,
+            first: 0,
+            len: 0,
+            kflag: false,
+            wide: false,
+            _record: std::marker::PhantomData,
+        }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record `index`, if there is one.
+    pub fn get(&self, index: usize) -> Option<T> {
+        let btf = self.btf.filter(|_| index < self.len)?;
+        Some(T::decode(btf, self.first, index, self.kflag, self.wide))
+    }
+
+    /// The records in order.
+    pub fn iter(&self) -> RecordsIter<'_, 'a, T> {
+        RecordsIter {
+            records: self,
+            next: 0,
+        }
+    }
+}
+
+/// Iterator over [`Records`], decoding each record as it goes.
+#[derive(Clone)]
+pub struct RecordsIter<'r, 'a, T> {
+    records: &'r Records<'a, T>,
+    next: usize,
+}
+
+impl<'a, T: Record<'a>> Iterator for RecordsIter<'_, 'a, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        let r = self.records.get(self.next)?;
+        self.next += 1;
+        Some(r)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.records.len().saturating_sub(self.next);
+        (left, Some(left))
+    }
+}
+
+impl<'a, T: Record<'a>> ExactSizeIterator for RecordsIter<'_, 'a, T> {}
+
+impl<'r, 'a, T: Record<'a>> IntoIterator for &'r Records<'a, T> {
+    type Item = T;
+    type IntoIter = RecordsIter<'r, 'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, T: Record<'a> + PartialEq> PartialEq for Records<'a, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<'a, T: Record<'a> + Eq> Eq for Records<'a, T> {}
+
+impl<'a, T: Record<'a> + std::fmt::Debug> std::fmt::Debug for Records<'a, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// One decoded BTF type.
@@ -134,26 +311,26 @@ impl<'a> TypeInfo<'a> {
     }
 
     /// Members of a struct/union, empty for other kinds.
-    pub fn members(&self) -> &[Member<'a>] {
+    pub fn members(&self) -> Records<'a, Member<'a>> {
         match &self.detail {
-            Detail::Members(m) => m,
-            _ => &[],
+            Detail::Members(m) => *m,
+            _ => Records::empty(),
         }
     }
 
     /// Enumerators of an enum/enum64, empty for other kinds.
-    pub fn enumerators(&self) -> &[Enumerator<'a>] {
+    pub fn enumerators(&self) -> Records<'a, Enumerator<'a>> {
         match &self.detail {
-            Detail::Enumerators(e) => e,
-            _ => &[],
+            Detail::Enumerators(e) => *e,
+            _ => Records::empty(),
         }
     }
 
     /// Parameters of a func_proto, empty for other kinds.
-    pub fn params(&self) -> &[Param<'a>] {
+    pub fn params(&self) -> Records<'a, Param<'a>> {
         match &self.detail {
-            Detail::Params(p) => p,
-            _ => &[],
+            Detail::Params(p) => *p,
+            _ => Records::empty(),
         }
     }
 

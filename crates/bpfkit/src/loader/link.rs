@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use bpfkit_obj::btf::{Btf, BtfExt, Kind};
+use bpfkit_obj::btf::{Btf, Kind};
 use bpfkit_obj::object::{ExternKind, ObjectSpec, ProgramSpec, RelocationTarget};
 use bpfkit_obj::relo::{
     essential_name, relocate_instructions, CandidateCache, CoreRelo, TypeSource,
@@ -19,7 +19,6 @@ pub(crate) struct LinkContext<'a> {
     pub spec: &'a ObjectSpec,
     /// The object's fixed BTF (local BTF for CO-RE), if any.
     pub local_btf: Option<&'a Btf<'a>>,
-    pub btf_ext: Option<&'a BtfExt>,
     /// Kernel BTF for CO-RE, ksyms and kfuncs (loaded lazily by the caller).
     pub kernel_btf: Option<&'a Btf<'a>>,
     /// Map name → fd number.
@@ -74,66 +73,68 @@ pub(crate) struct CoreFailure {
     pub reason: String,
 }
 
-/// Apply every `.BTF.ext` CO-RE record once, before linking: one `relocate_instructions`
-/// call per section in `.BTF.ext` order, over the section's functions laid out at their
-/// section offsets, with one candidate cache for the whole load and `targets` (vmlinux
-/// first, then module BTFs that are read only if vmlinux has no candidate). Functions of
-/// programs that are not loaded are left out, as libbpf skips them. Returns the relocated
-/// bytes of each function that had records, by name; each applied relocation is logged at
-/// debug level.
+/// Apply every CO-RE record of the spec (the `.BTF.ext` records the parser attached to
+/// each function) once, before linking: one `relocate_instructions` call per ELF section,
+/// over the section's functions laid out at their section offsets, with one candidate cache
+/// for the whole load and `targets` (vmlinux first, then module BTFs that are read only if
+/// vmlinux has no candidate). Functions of programs that are not loaded are left out, as
+/// libbpf skips them. Returns the relocated bytes of each function that had records, by
+/// name; each applied relocation is logged at debug level.
 pub(crate) fn relocate_core(
     spec: &ObjectSpec,
     local: Option<&Btf<'_>>,
-    ext: Option<&BtfExt>,
     targets: &[&dyn TypeSource],
 ) -> Result<HashMap<String, Vec<u8>>, CoreFailure> {
     let mut out = HashMap::new();
-    let (Some(ext), Some(local)) = (ext, local) else {
+    let Some(local) = local else {
         return Ok(out);
     };
+    let functions: Vec<&ProgramSpec> = (spec.programs.iter().filter(|p| p.section.autoload))
+        .chain(&spec.subprograms)
+        .collect();
+    if functions.iter().all(|f| f.btf_ext.core_relos.is_empty()) {
+        return Ok(out);
+    }
     let mut cache = CandidateCache::new();
     if !targets.is_empty() {
         // One scan of vmlinux for every root type the object relocates, not a name index.
-        let names: Vec<&str> = (ext.core_relo.sections.iter())
-            .flat_map(|sec| &sec.records)
+        let names: Vec<&str> = (functions.iter())
+            .flat_map(|f| &f.btf_ext.core_relos)
             .filter_map(|r| local.name(r.type_id).ok())
             .map(essential_name)
             .collect();
         cache.prefetch(targets, &names);
     }
-    let functions: Vec<&ProgramSpec> = (spec.programs.iter().filter(|p| p.section.autoload))
-        .chain(&spec.subprograms)
+    // ELF sections with records, in section order.
+    let mut sections: Vec<usize> = (functions.iter())
+        .filter(|f| !f.btf_ext.core_relos.is_empty())
+        .map(|f| f.section_index)
         .collect();
-    for sec in &ext.core_relo.sections {
-        let Ok(name) = sec.name(local).map(|n| n.trim_start_matches('?')) else {
-            continue;
-        };
+    sections.sort_unstable();
+    sections.dedup();
+    for index in sections {
         let in_section: Vec<&ProgramSpec> = functions
             .iter()
             .copied()
-            .filter(|f| f.section.name == name)
+            .filter(|f| f.section_index == index)
             .collect();
+        let name = in_section[0].section.name.as_str();
         let range = |f: &ProgramSpec| {
             let start = (f.insn_offset * 8) as u32;
             start..start + f.instructions.len() as u32
         };
-        let mut relos = Vec::new();
-        for r in &sec.records {
-            // Records outside every loaded function are not applied (as before linking).
-            if !in_section.iter().any(|f| range(f).contains(&r.insn_off)) {
-                continue;
-            }
-            let access = local.string_at(r.access_str_off).map_err(|e| CoreFailure {
-                function: name.to_string(),
-                reason: e.to_string(),
-            })?;
-            relos.push(CoreRelo {
-                insn_off: r.insn_off,
-                type_id: r.type_id,
-                access,
-                kind: r.kind,
-            });
-        }
+        let mut relos: Vec<CoreRelo<'_>> = (in_section.iter())
+            .flat_map(|f| {
+                let start = range(f).start;
+                f.btf_ext.core_relos.iter().map(move |r| CoreRelo {
+                    insn_off: start + r.insn_offset * 8,
+                    type_id: r.type_id,
+                    access: r.access.as_str(),
+                    kind: r.kind,
+                })
+            })
+            .collect();
+        relos.sort_by_key(|r| r.insn_off);
         if relos.is_empty() {
             continue;
         }
@@ -353,38 +354,21 @@ fn kallsyms_address(name: &str) -> Option<u64> {
     })
 }
 
-/// Copy `f`'s func/line info (section byte offsets) as instruction indices from `base`.
+/// Copy `f`'s func/line info (the spec's records, offsets relative to `f`) as instruction
+/// indices from `base`. Without a usable local BTF the kernel gets none.
 fn rebase_ext(ctx: &LinkContext<'_>, f: &ProgramSpec, base: usize, out: &mut Linked) {
-    let (Some(ext), Some(local)) = (ctx.btf_ext, ctx.local_btf) else {
+    if ctx.local_btf.is_none() {
         return;
-    };
-    let start = (f.insn_offset * 8) as u32;
-    let end = start + f.instructions.len() as u32;
-    let rebase = |off: u32| (base as u32) + (off - start) / 8;
-    let ours = |name: Result<&str, _>| {
-        name.ok().map(|n: &str| n.trim_start_matches('?')) == Some(f.section.name.as_str())
-    };
-    for sec in &ext.func_info.sections {
-        if ours(sec.name(local)) {
-            for r in sec
-                .records
-                .iter()
-                .filter(|r| r.insn_off >= start && r.insn_off < end)
-            {
-                out.func_info.push((rebase(r.insn_off), r.type_id));
-            }
-        }
     }
-    for sec in &ext.line_info.sections {
-        if ours(sec.name(local)) {
-            for r in sec
-                .records
-                .iter()
-                .filter(|r| r.insn_off >= start && r.insn_off < end)
-            {
-                out.line_info
-                    .push([rebase(r.insn_off), r.file_name_off, r.line_off, r.line_col]);
-            }
-        }
-    }
+    let base = base as u32;
+    out.func_info
+        .extend((f.btf_ext.func_info.iter()).map(|r| (base + r.insn_offset, r.type_id)));
+    out.line_info.extend((f.btf_ext.line_info.iter()).map(|r| {
+        [
+            base + r.insn_offset,
+            r.file_name_off,
+            r.line_off,
+            r.line_col,
+        ]
+    }));
 }

@@ -19,14 +19,16 @@ pub use object::{Object, Program, TestRun, TestRunOutput};
 /// The parsed object the loader reads, with its checked editors
 /// ([`ObjectSpec::variable_mut`], [`ObjectSpec::map_mut`], [`ObjectSpec::program_mut`]):
 /// parse, edit, then [`Loader::load_spec`].
-pub use bpfkit_obj::object::{ObjectSpec, SpecError, VariableMut, VariableValue};
+pub use bpfkit_obj::object::{
+    ExistingMap, KernelMap, MapMismatch, ObjectSpec, SpecError, VariableMut, VariableValue,
+};
 
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use bpfkit_obj::btf::{Btf, BtfExt};
+use bpfkit_obj::btf::Btf;
 use bpfkit_obj::object::{
     DataKind, MapDefinition, MapSpec, ObjectError, Pinning, ProgramSpec, SlotValue,
 };
@@ -390,10 +392,11 @@ impl Loader {
                         None
                     }
                 });
-        let btf_ext = spec.btf_ext.as_deref().and_then(|b| BtfExt::parse(b).ok());
-
         // Kernel BTF, only when something needs it.
-        let needs_kernel_btf = btf_ext.as_ref().is_some_and(|e| !e.core_relo.is_empty())
+        let has_core = (spec.programs.iter().filter(|p| p.section.autoload))
+            .chain(&spec.subprograms)
+            .any(|f| !f.btf_ext.core_relos.is_empty());
+        let needs_kernel_btf = has_core
             || !spec.externs.is_empty()
             || spec.programs.iter().any(|p| p.section.attach_btf);
         let kernel_bytes = if needs_kernel_btf {
@@ -436,22 +439,19 @@ impl Loader {
             .map(|k| k as &dyn TypeSource)
             .chain(modules.iter().map(|m| m as &dyn TypeSource))
             .collect();
-        let relocated = link::relocate_core(spec, local_btf.as_ref(), btf_ext.as_ref(), &targets)
-            .map_err(|f| LoadError::Link {
-            object: object.clone(),
-            program: f.function.clone(),
-            reason: format!("CO-RE in '{}': {}", f.function, f.reason),
+        let relocated = link::relocate_core(spec, local_btf.as_ref(), &targets).map_err(|f| {
+            LoadError::Link {
+                object: object.clone(),
+                program: f.function.clone(),
+                reason: format!("CO-RE in '{}': {}", f.function, f.reason),
+            }
         })?;
 
         phase_end("CO-RE", &mut phases);
         // 4. Programs.
         let ctx = link::LinkContext {
             spec,
-            local_btf: local_btf
-                .as_ref()
-                .filter(|_| btf_fd.is_some())
-                .or(local_btf.as_ref()),
-            btf_ext: btf_ext.as_ref(),
+            local_btf: local_btf.as_ref(),
             kernel_btf: kernel_btf.as_ref(),
             map_fds: &map_fds,
             kconfig_map: kconfig_map.as_deref(),
@@ -512,6 +512,15 @@ impl Loader {
                 object: object.clone(),
                 name,
                 reason: format!("is {expected} bytes, {actual} given"),
+            },
+            SpecError::MapMismatch {
+                map,
+                existing_name,
+                mismatch,
+            } => LoadError::MapSetup {
+                object: object.clone(),
+                map,
+                reason: format!("cannot be replaced by '{existing_name}': {mismatch}"),
             },
             other => LoadError::Global {
                 object: object.clone(),
@@ -576,6 +585,31 @@ impl Loader {
         let value_size = m.value_size;
         if max_entries == 0 && map_type == MapType::PerfEventArray {
             max_entries = crate::maps::possible_cpus().map_err(map_err)? as u32;
+        }
+
+        // A replacement map set on the spec: checked against the definition as it is now
+        // (after later edits and the perf array's sizing); nothing is created or written.
+        if let Some(existing) = &m.replacement {
+            let wanted = [
+                map_type.number(),
+                m.key_size,
+                value_size,
+                max_entries,
+                m.map_flags,
+            ];
+            existing
+                .check(wanted, m.is_data_map())
+                .map_err(|mismatch| {
+                    setup(format!(
+                        "cannot be replaced by '{}': {mismatch}",
+                        existing.name()
+                    ))
+                })?;
+            let fd = existing
+                .fd()
+                .try_clone_to_owned()
+                .map_err(|e| setup(format!("cannot duplicate the replacement's fd: {e}")))?;
+            return MapData::from_fd(fd).map_err(map_err);
         }
 
         // Initial bytes (globals already set in the spec).

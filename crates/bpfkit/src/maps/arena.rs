@@ -3,8 +3,8 @@
 use std::borrow::Borrow;
 use std::os::fd::AsFd;
 
-use super::array::page_size;
 use super::{MapData, MapError, MapParams, MapType};
+use crate::cpus::page_size;
 use crate::sys::{uapi, MmapRegion};
 
 /// An arena of `max_entries` pages, mapped into user space with [`Arena::mmap`].

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use super::hash::{pod_bytes_mut, pod_from, pod_slice_bytes};
 use super::{MapData, MapError, MapType, Pod};
+use crate::cpus::page_size;
 use crate::sys::MmapRegion;
 
 /// An array of `V` indexed by `u32`.
@@ -125,16 +126,6 @@ impl<T: Borrow<MapData>, V: Pod> Array<T, V> {
             });
         }
         Ok(pod_from(&bytes))
-    }
-}
-
-pub(crate) fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 {
-        n as usize
-    } else {
-        4096
     }
 }
 

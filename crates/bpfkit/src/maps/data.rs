@@ -80,6 +80,29 @@ impl AsFd for MapData {
     }
 }
 
+/// A `MapData` can replace an object's map before load
+/// ([`MapSpec::replace_with`](bpfkit_obj::object::MapSpec::replace_with)).
+impl bpfkit_obj::object::KernelMap for MapData {
+    fn kernel_name(&self) -> &str {
+        &self.name
+    }
+    fn type_number(&self) -> u32 {
+        self.map_type.number()
+    }
+    fn key_size(&self) -> u32 {
+        self.key_size
+    }
+    fn value_size(&self) -> u32 {
+        self.value_size
+    }
+    fn max_entries(&self) -> u32 {
+        self.max_entries
+    }
+    fn map_flags(&self) -> u32 {
+        self.map_flags
+    }
+}
+
 impl MapData {
     /// Create a map. Unsupported types are reported with the first kernel that has them; an
     /// EPERM leads to one attempt at raising `RLIMIT_MEMLOCK` (kernels before 5.11) and a retry.

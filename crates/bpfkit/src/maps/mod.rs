@@ -24,7 +24,6 @@ mod storage;
 mod xdp;
 
 pub use arena::Arena;
-pub(crate) use array::page_size;
 pub use array::{Array, ProgramArray};
 pub use bloom_filter::BloomFilter;
 pub use data::{BatchCursor, MapData, MapParams};
@@ -36,7 +35,7 @@ pub use per_cpu::{possible_cpus, PerCpuArray, PerCpuHashMap, PerCpuValues};
 pub use perf_event_array::PerfEventArray;
 pub use pod::Pod;
 pub use queue_stack::{Queue, Stack};
-pub use ring_buf::{RingBuf, UserRingBuf};
+pub use ring_buf::{RingBufMap, UserRingBufMap};
 pub use sock::{SockHash, SockMap};
 pub use stack_trace::StackTraceMap;
 pub use storage::LocalStorage;
@@ -151,12 +150,12 @@ pub enum MapError {
         values: usize,
     },
     /// Reading the possible CPUs failed.
-    #[error("cannot read possible CPUs from {path}: {detail}")]
+    #[error("cannot read the CPU list {path}: {reason}")]
     PossibleCpus {
-        /// The file read.
+        /// The file.
         path: &'static str,
-        /// What went wrong.
-        detail: String,
+        /// Why.
+        reason: String,
     },
 }
 

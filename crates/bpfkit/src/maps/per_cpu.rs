@@ -2,44 +2,17 @@
 
 use std::borrow::Borrow;
 use std::marker::PhantomData;
-use std::sync::OnceLock;
 
 use super::data::round8;
 use super::hash::{pod_from, split_pairs_with};
 use super::{MapData, MapError, MapType, Pod};
 
-const POSSIBLE: &str = "/sys/devices/system/cpu/possible";
-
-/// Parse a kernel CPU list such as `0-3,5,7-8` into the number of CPUs it names.
-pub(crate) fn count_cpu_list(list: &str) -> Option<usize> {
-    let mut n = 0usize;
-    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
-                n += b.checked_sub(a)? + 1;
-            }
-            None => {
-                part.parse::<usize>().ok()?;
-                n += 1;
-            }
-        }
-    }
-    (n > 0).then_some(n)
-}
-
-/// The number of possible CPUs (`/sys/devices/system/cpu/possible`), which is how many
+/// The number of possible CPUs ([`crate::cpus::possible_cpu_count`]), which is how many
 /// values the kernel copies for a per-CPU map element. Read once and cached.
 pub fn possible_cpus() -> Result<usize, MapError> {
-    static CPUS: OnceLock<Result<usize, String>> = OnceLock::new();
-    CPUS.get_or_init(|| {
-        let text = std::fs::read_to_string(POSSIBLE).map_err(|e| e.to_string())?;
-        count_cpu_list(&text).ok_or_else(|| format!("unparsable CPU list {text:?}"))
-    })
-    .clone()
-    .map_err(|detail| MapError::PossibleCpus {
-        path: POSSIBLE,
-        detail,
+    crate::cpus::possible_cpu_count().map_err(|e| MapError::PossibleCpus {
+        path: e.path,
+        reason: e.reason,
     })
 }
 
@@ -193,20 +166,5 @@ impl<T: Borrow<MapData>, V: Pod> PerCpuArray<T, V> {
         self.check_index(index)?;
         let buf = values.to_buffer(self.map())?;
         self.map().update_bytes(&index.to_ne_bytes(), &buf, flags)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::count_cpu_list;
-
-    #[test]
-    fn cpu_lists_count_every_named_cpu() {
-        assert_eq!(count_cpu_list("0-1\n"), Some(2));
-        assert_eq!(count_cpu_list("0"), Some(1));
-        assert_eq!(count_cpu_list("0-3,5,7-8"), Some(7));
-        assert_eq!(count_cpu_list("3-1"), None);
-        assert_eq!(count_cpu_list(""), None);
-        assert_eq!(count_cpu_list("x"), None);
     }
 }

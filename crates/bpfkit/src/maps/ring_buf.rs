@@ -1,5 +1,6 @@
-//! Ring buffers (`BPF_MAP_TYPE_RINGBUF`, `BPF_MAP_TYPE_USER_RINGBUF`): creation and checks.
-//! Reading and writing records is the readers' job.
+//! Ring buffer maps (`BPF_MAP_TYPE_RINGBUF`, `BPF_MAP_TYPE_USER_RINGBUF`): creation and
+//! checks. Reading and writing records is the readers' job ([`crate::readers::RingBuf`],
+//! [`crate::readers::UserRingBufWriter`]); the program side is `bpfkit_ebpf::maps::RingBuf`.
 
 use std::borrow::Borrow;
 
@@ -43,12 +44,13 @@ macro_rules! ring {
 }
 
 ring!(
-    /// A kernel-to-user ring buffer.
+    /// A kernel-to-user ring buffer map (read it with [`crate::readers::RingBuf`]).
     #[doc(alias = "BPF_MAP_TYPE_RINGBUF")]
-    RingBuf, Ringbuf, "RINGBUF"
+    RingBufMap, Ringbuf, "RINGBUF"
 );
 ring!(
-    /// A user-to-kernel ring buffer, drained by `bpf_user_ringbuf_drain`.
+    /// A user-to-kernel ring buffer map, drained by `bpf_user_ringbuf_drain` (write it with
+    /// [`crate::readers::UserRingBufWriter`]).
     #[doc(alias = "BPF_MAP_TYPE_USER_RINGBUF")]
-    UserRingBuf, UserRingbuf, "USER_RINGBUF"
+    UserRingBufMap, UserRingbuf, "USER_RINGBUF"
 );

@@ -62,8 +62,11 @@ pub fn attach(
         SamplePolicy::Period(p) => attr.sample_period = p,
     }
     let targets: Vec<(i32, i32)> = match scope {
-        PerfEventScope::AllCpus => online_cpus()
-            .map_err(|e| AttachError::io(program.name(), "read /sys/devices/system/cpu/online", e))?
+        PerfEventScope::AllCpus => crate::cpus::online_cpus()
+            .map_err(|e| {
+                let e = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+                AttachError::io(program.name(), "list the online CPUs", e)
+            })?
             .into_iter()
             .map(|c| (-1, c as i32))
             .collect(),
@@ -94,46 +97,4 @@ pub fn attach(
     } else {
         Link::group(links)
     })
-}
-
-/// The online CPUs, from `/sys/devices/system/cpu/online` (`0-3,5`).
-pub fn online_cpus() -> std::io::Result<Vec<u32>> {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/online")?;
-    parse_cpu_list(text.trim()).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("bad CPU list '{}'", text.trim()),
-        )
-    })
-}
-
-/// Parse a kernel CPU list (`0-3,5`).
-pub fn parse_cpu_list(list: &str) -> Option<Vec<u32>> {
-    let mut out = Vec::new();
-    for part in list.split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
-                if b < a {
-                    return None;
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(part.parse().ok()?),
-        }
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cpu_list;
-
-    #[test]
-    fn cpu_lists_parse_ranges_and_singles() {
-        assert_eq!(parse_cpu_list("0-3,5,7-8"), Some(vec![0, 1, 2, 3, 5, 7, 8]));
-        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
-        assert_eq!(parse_cpu_list("3-1"), None);
-        assert_eq!(parse_cpu_list("a"), None);
-    }
 }

@@ -1,7 +1,5 @@
 //! Errors of the ring buffer, perf buffer and user ring buffer readers.
 
-use std::path::PathBuf;
-
 use crate::maps::{MapError, MapType};
 use crate::sys::SyscallError;
 
@@ -42,10 +40,10 @@ pub enum ReaderError {
     #[error(transparent)]
     Map(#[from] MapError),
     /// The CPU list file could not be read or parsed.
-    #[error("cannot read the online CPU list {path}: {reason}")]
+    #[error("cannot read the CPU list {path}: {reason}")]
     CpuList {
         /// The file.
-        path: PathBuf,
+        path: &'static str,
         /// Why.
         reason: String,
     },

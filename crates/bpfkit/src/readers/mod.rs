@@ -25,20 +25,11 @@ mod tokio_stream;
 mod user_ring_buf;
 
 pub use error::ReaderError;
-pub use perf_buffer::{online_cpus, parse_cpu_list, PerfBuffer, PerfBufferOptions, Wakeup};
+pub use perf_buffer::{PerfBuffer, PerfBufferOptions, Wakeup};
 pub use poll::{Poller, RingBufPoller};
 pub use ring_buf::{Batch, RingBuf};
 #[cfg(feature = "tokio")]
 pub use tokio_stream::{AsyncPerfBuffer, AsyncRingBuf};
 pub use user_ring_buf::{UserRecord, UserRingBufWriter};
 
-/// The system page size.
-pub(crate) fn page_size() -> usize {
-    // SAFETY: sysconf has no memory effects.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 {
-        size as usize
-    } else {
-        4096
-    }
-}
+use crate::cpus::page_size;

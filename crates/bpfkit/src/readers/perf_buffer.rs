@@ -9,7 +9,6 @@
 //! into a per-ring scratch buffer.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::path::Path;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -28,8 +27,6 @@ const DATA_HEAD: usize = 1024;
 const DATA_TAIL: usize = 1032;
 /// Size of `struct perf_event_header`.
 const HEADER_SIZE: usize = 8;
-/// The online CPU list.
-const ONLINE: &str = "/sys/devices/system/cpu/online";
 
 /// When the kernel wakes a reader waiting on a CPU's ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,32 +59,12 @@ impl Default for PerfBufferOptions {
     }
 }
 
-/// Parse a kernel CPU list such as `0-3,5,7-8`; `None` if malformed.
-pub fn parse_cpu_list(text: &str) -> Option<Vec<u32>> {
-    let mut cpus = Vec::new();
-    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
-                if b < a {
-                    return None;
-                }
-                cpus.extend(a..=b);
-            }
-            None => cpus.push(part.parse().ok()?),
-        }
-    }
-    Some(cpus)
-}
-
-/// The online CPUs, from `/sys/devices/system/cpu/online`.
-pub fn online_cpus() -> Result<Vec<u32>, ReaderError> {
-    let err = |reason: String| ReaderError::CpuList {
-        path: Path::new(ONLINE).to_path_buf(),
-        reason,
-    };
-    let text = std::fs::read_to_string(ONLINE).map_err(|e| err(e.to_string()))?;
-    parse_cpu_list(&text).ok_or_else(|| err(format!("unparsable CPU list {text:?}")))
+/// The online CPUs ([`crate::cpus::online_cpus`]) as a reader error.
+fn online_cpus() -> Result<Vec<u32>, ReaderError> {
+    crate::cpus::online_cpus().map_err(|e| ReaderError::CpuList {
+        path: e.path,
+        reason: e.reason,
+    })
 }
 
 /// One CPU's ring.
@@ -468,19 +445,5 @@ impl Drop for PerfBuffer {
                 log::debug!("map '{}': clearing CPU {} failed: {e}", self.name, ring.cpu);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cpu_list;
-
-    #[test]
-    fn cpu_lists_parse_like_the_kernel_prints_them() {
-        assert_eq!(parse_cpu_list("0-3\n"), Some(vec![0, 1, 2, 3]));
-        assert_eq!(parse_cpu_list("0,2-3,7"), Some(vec![0, 2, 3, 7]));
-        assert_eq!(parse_cpu_list("5"), Some(vec![5]));
-        assert_eq!(parse_cpu_list("3-1"), None);
-        assert_eq!(parse_cpu_list("a-b"), None);
     }
 }
