@@ -38,8 +38,9 @@
 //!   buffer that must be submitted or discarded by the writer that made it.
 //! - [`sys::seam`] overrides are per thread (a thread-local handler); [`sys::fdtrace`] keeps
 //!   one process-wide registry behind a `Mutex`.
-//! - Errors are `Send + Sync` (plain data and `io::Error`), so they fit `Box<dyn Error + Send
-//!   + Sync>`.
+//! - Errors are `Send + Sync` (plain data and `io::Error`), so they fit
+//!   `Box<dyn Error + Send + Sync>`. [`Report`] is neither: it borrows a `&dyn Error`
+//!   (without `Send`/`Sync` bounds) only to format it in place.
 
 pub mod caps;
 pub mod features;

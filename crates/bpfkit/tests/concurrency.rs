@@ -66,6 +66,30 @@ fn public_types_are_send_and_sync_as_documented() {
     send_sync::<sys::ProgLoadError>();
     send_sync::<sys::netlink::NetlinkError>();
     send_sync::<bpfkit::pin::PinError>();
+    send_sync::<bpfkit::skel::SkelError>();
+    send_sync::<programs::QueryError>();
+    // Plain data: options, attributes, info records, probes, seam calls, fd-trace leaks.
+    send_sync::<sys::MapCreateAttr<'static>>();
+    send_sync::<sys::ProgLoadAttr<'static>>();
+    send_sync::<sys::TestRunAttr<'static>>();
+    send_sync::<sys::seam::Call>();
+    send_sync::<sys::seam::Reply>();
+    send_sync::<sys::fdtrace::Leak>();
+    send_sync::<loader::TestRun<'static>>();
+    send_sync::<loader::TestRunOutput>();
+    send_sync::<programs::auto::AutoTargets<'static>>();
+    send_sync::<programs::tc::TcOptions<'static>>();
+    send_sync::<programs::netkit::NetkitOptions<'static>>();
+    send_sync::<programs::uprobe::UprobeOptions>();
+    send_sync::<readers::PerfBufferOptions>();
+    send_sync::<info::ProgramInfo>();
+    send_sync::<info::MapInfo>();
+    send_sync::<info::LinkInfo>();
+    send_sync::<bpfkit::features::Feature>();
+    send_sync::<bpfkit::skel::GlobalSection>();
+    send_sync::<bpfkit::caps::Capability>();
+    // `Report` borrows a `dyn Error` that need not be `Sync`: neither, by design (it only
+    // formats an error where it is).
 }
 
 fn load() -> Object {
