@@ -231,7 +231,9 @@ impl Loader {
         target: std::os::fd::BorrowedFd<'_>,
         btf_id: u32,
     ) -> std::io::Result<&mut Self> {
-        let fd = target.try_clone_to_owned()?;
+        let fd = target
+            .try_clone_to_owned()
+            .map(crate::sys::fdtrace::tracked_dup)?;
         self.extension_targets
             .push((program.to_owned(), std::sync::Arc::new(fd), btf_id));
         Ok(self)

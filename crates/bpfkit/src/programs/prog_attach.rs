@@ -22,6 +22,7 @@ pub(crate) fn attach(
     let name = program.name();
     let dup = |fd: BorrowedFd<'_>| {
         fd.try_clone_to_owned()
+            .map(crate::sys::fdtrace::tracked_dup)
             .map_err(|e| AttachError::io(name, "duplicate fd", e))
     };
     let target = dup(target)?;
@@ -78,6 +79,7 @@ impl Attachment for ProgAttach {
         let mut current = self.program.lock().unwrap_or_else(|e| e.into_inner());
         let new = new_program
             .try_clone_to_owned()
+            .map(crate::sys::fdtrace::tracked_dup)
             .map_err(|source| LinkError::DuplicateFd {
                 operation: "update program",
                 source,

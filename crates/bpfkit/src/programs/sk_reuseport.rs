@@ -26,6 +26,7 @@ pub fn attach(program: &Program, socket: impl AsFd) -> Result<Link, AttachError>
     let socket = socket
         .as_fd()
         .try_clone_to_owned()
+        .map(crate::sys::fdtrace::tracked_dup)
         .map_err(|e| AttachError::io(name, "duplicate socket fd", e))?;
     sysnet::reuseport_attach_bpf(socket.as_fd(), program.fd())
         .map_err(|e| AttachError::syscall(name, "SO_ATTACH_REUSEPORT_EBPF", e))?;

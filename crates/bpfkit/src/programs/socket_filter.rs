@@ -22,6 +22,7 @@ pub fn attach(program: &Program, socket: impl AsFd) -> Result<Link, AttachError>
     let socket = socket
         .as_fd()
         .try_clone_to_owned()
+        .map(crate::sys::fdtrace::tracked_dup)
         .map_err(|e| AttachError::io(program.name(), "duplicate socket fd", e))?;
     sys::attach::socket_attach_bpf(socket.as_fd(), program.fd())
         .map_err(|e| AttachError::syscall(program.name(), "SO_ATTACH_BPF", e))?;

@@ -145,6 +145,7 @@ fn attach_netlink(
     let prog = program
         .fd()
         .try_clone_to_owned()
+        .map(crate::sys::fdtrace::tracked_dup)
         .map_err(|e| AttachError::io(name, "duplicate program fd", e))?;
     let netlink_error = |e| {
         AttachError::target(
@@ -201,6 +202,7 @@ impl Attachment for XdpNetlink {
         let mut current = self.program.lock().unwrap_or_else(|e| e.into_inner());
         let new = new_program
             .try_clone_to_owned()
+            .map(crate::sys::fdtrace::tracked_dup)
             .map_err(|source| LinkError::DuplicateFd {
                 operation: "update program",
                 source,

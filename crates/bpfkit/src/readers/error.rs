@@ -27,11 +27,19 @@ pub enum ReaderError {
         /// The page size.
         page_size: usize,
     },
-    /// A system call failed (mmap, epoll, perf_event_open, ...).
-    #[error("map '{map}': {source}")]
+    /// A system call failed (mmap, epoll, perf_event_open, ...) for a map's reader.
+    #[error("map '{map}'")]
     Syscall {
         /// The map's name.
         map: String,
+        /// The call and errno.
+        #[source]
+        source: SyscallError,
+    },
+    /// The epoll set of a [`RingBufPoller`](super::RingBufPoller) could not be made or
+    /// waited on (no single map is involved).
+    #[error("ring buffer poller")]
+    Poller {
         /// The call and errno.
         #[source]
         source: SyscallError,

@@ -158,6 +158,7 @@ impl PerfBuffer {
         let map_fd = map
             .as_fd()
             .try_clone_to_owned()
+            .map(crate::sys::fdtrace::tracked_dup)
             .map_err(|e| syscall(&name, "dup", e))?;
         let sys = |source| ReaderError::Syscall {
             map: name.clone(),

@@ -1,10 +1,11 @@
 //! Waiting for events: an epoll set ([`Poller`]) and several ring buffers behind one
 //! ([`RingBufPoller`]).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use super::{ReaderError, RingBuf};
+use crate::sys::seam::{self, Call};
 use crate::sys::{SysResult, SyscallError};
 
 /// An epoll instance: register fds with a token, wait for the ready ones.
@@ -22,14 +23,16 @@ pub struct Poller {
 impl Poller {
     /// A new, empty epoll set.
     pub fn new() -> SysResult<Self> {
-        // SAFETY: no pointers.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        let fd = seam::call(Call::EpollCreate, || {
+            // SAFETY: no pointers.
+            i64::from(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+        }) as RawFd;
         if fd < 0 {
             return Err(last("epoll_create1"));
         }
         Ok(Self {
             // SAFETY: a fresh fd owned by nothing else.
-            epoll: unsafe { OwnedFd::from_raw_fd(fd) },
+            epoll: unsafe { crate::sys::fdtrace::own(fd, "epoll set") },
             events: Vec::new(),
             tokens: Vec::new(),
             registered: 0,
@@ -44,15 +47,17 @@ impl Poller {
     /// Wake for `events` (`EPOLLIN`, `EPOLLOUT`, ...) on `fd`, reporting `token`.
     pub fn add_with(&mut self, fd: BorrowedFd<'_>, token: u64, events: u32) -> SysResult<()> {
         let mut event = libc::epoll_event { events, u64: token };
-        // SAFETY: `event` is live for the call; the kernel copies it.
-        let ret = unsafe {
-            libc::epoll_ctl(
-                self.epoll.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                fd.as_raw_fd(),
-                &mut event,
-            )
-        };
+        let ret = seam::call(Call::EpollCtl, || {
+            // SAFETY: `event` is live for the call; the kernel copies it.
+            i64::from(unsafe {
+                libc::epoll_ctl(
+                    self.epoll.as_raw_fd(),
+                    libc::EPOLL_CTL_ADD,
+                    fd.as_raw_fd(),
+                    &mut event,
+                )
+            })
+        });
         if ret < 0 {
             return Err(last("epoll_ctl"));
         }
@@ -67,15 +72,17 @@ impl Poller {
         self.events.clear();
         self.events.reserve(capacity);
         let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
-        // SAFETY: the kernel writes at most `capacity` events into the spare capacity.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.epoll.as_raw_fd(),
-                self.events.as_mut_ptr(),
-                capacity as i32,
-                ms,
-            )
-        };
+        let events = self.events.as_mut_ptr();
+        let mut waited = false;
+        let n = seam::call(Call::EpollWait, || {
+            waited = true;
+            // SAFETY: the kernel writes at most `capacity` events into the spare capacity.
+            i64::from(unsafe {
+                libc::epoll_wait(self.epoll.as_raw_fd(), events, capacity as i32, ms)
+            })
+        });
+        // A value a seam override returned wrote no events: it can only say "none ready".
+        let n = if waited { n } else { n.min(0) };
         if n < 0 {
             let e = last("epoll_wait");
             if e.errno() == Some(libc::EINTR) {
@@ -139,10 +146,7 @@ impl RingBufPoller {
     /// An empty set.
     pub fn new() -> Result<Self, ReaderError> {
         Ok(Self {
-            poller: Poller::new().map_err(|source| ReaderError::Syscall {
-                map: String::new(),
-                source,
-            })?,
+            poller: Poller::new().map_err(|source| ReaderError::Poller { source })?,
             rings: Vec::new(),
             ready: Vec::new(),
         })
@@ -197,10 +201,7 @@ impl RingBufPoller {
         let tokens = self
             .poller
             .wait(timeout)
-            .map_err(|source| ReaderError::Syscall {
-                map: String::new(),
-                source,
-            })?;
+            .map_err(|source| ReaderError::Poller { source })?;
         self.ready.clear();
         self.ready.extend(tokens.iter().map(|&t| t as usize));
         // The wait consumed these rings' edges: until drained to armed again, a ring must be

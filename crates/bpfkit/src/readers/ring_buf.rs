@@ -60,12 +60,13 @@ const PREFETCH_RECORDS: usize = 4;
 /// Hint the CPU to load the cache line at `p` (no effect on memory; `p` may be anywhere).
 #[inline(always)]
 fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
+    // (Not under Miri, which has no model of the intrinsic: a hint changes nothing it checks.)
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: prefetch is a hint: it never faults, whatever the address.
     unsafe {
         std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
     };
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     let _ = p;
 }
 
@@ -138,6 +139,7 @@ impl RingBuf {
         let fd = map
             .as_fd()
             .try_clone_to_owned()
+            .map(crate::sys::fdtrace::tracked_dup)
             .map_err(|e| syscall(map.name(), "dup", e))?;
         Self::from_fd(map.name(), fd, map.max_entries())
     }
@@ -616,5 +618,277 @@ pub(crate) fn syscall(map: &str, call: &'static str, io_error: std::io::Error) -
     ReaderError::Syscall {
         map: map.to_string(),
         source: crate::sys::SyscallError { call, io_error },
+    }
+}
+
+/// The consumer's index and header logic ([`RingBuf::next`], [`RingBuf::consume`],
+/// [`RingBuf::batch`]) over simulated ring memory: heap pages in place of the kernel's
+/// mappings and a producer that follows `kernel/bpf/ringbuf.c` (reserve: `BUSY` header, then
+/// `producer_pos` release; commit: `xchg` of the header; the data area mirrored after itself as
+/// the double mapping makes it). Runs under Miri (`scripts/miri`), which checks the memory
+/// accesses and, in the threaded test, the orderings between producer and consumer.
+#[cfg(test)]
+mod simulated {
+    use super::*;
+
+    const PAGE: usize = 4096;
+
+    fn ring(size: usize) -> RingBuf {
+        let fd = OwnedFd::from(std::fs::File::open("/dev/null").expect("open /dev/null"));
+        RingBuf {
+            name: "simulated".to_string(),
+            fd,
+            consumer: MmapRegion::heap(PAGE),
+            producer: MmapRegion::heap(PAGE + 2 * size),
+            page_size: PAGE,
+            size,
+            cons: 0,
+            armed: false,
+            publish_every: (size / 4).max(PAGE),
+            waiter: None,
+        }
+    }
+
+    /// The kernel's side, by pointer (the ring outlives every producer).
+    #[derive(Clone, Copy)]
+    struct Producer {
+        consumer_pos: *const AtomicUsize,
+        producer_pos: *const AtomicUsize,
+        data: *mut u8,
+        size: usize,
+    }
+
+    // SAFETY: pointers into memory owned by a ring that outlives the producer's thread; all
+    // shared words are accessed atomically, record bytes only in space the consumer has
+    // released (ordered by the consumer_pos release/acquire pair).
+    unsafe impl Send for Producer {}
+
+    impl Producer {
+        fn new(ring: &RingBuf) -> Self {
+            Self {
+                consumer_pos: ring.consumer.as_ptr() as *const AtomicUsize,
+                producer_pos: ring.producer.as_ptr() as *const AtomicUsize,
+                // SAFETY: the data area starts one page into the producer region.
+                data: unsafe { ring.producer.as_ptr().add(PAGE) },
+                size: ring.size,
+            }
+        }
+
+        fn consumer(&self) -> &AtomicUsize {
+            // SAFETY: the aligned first word of the live consumer page.
+            unsafe { &*self.consumer_pos }
+        }
+
+        fn producer(&self) -> &AtomicUsize {
+            // SAFETY: the aligned first word of the live producer page.
+            unsafe { &*self.producer_pos }
+        }
+
+        /// Both copies of the header at `pos` (the data area and its mirror).
+        fn headers(&self, pos: usize) -> [&AtomicU32; 2] {
+            // SAFETY: aligned u32s inside the data area and its mirror (offset < size).
+            unsafe {
+                let at = self.data.add(pos & (self.size - 1));
+                [
+                    &*(at as *const AtomicU32),
+                    &*(at.add(self.size) as *const AtomicU32),
+                ]
+            }
+        }
+
+        /// `__bpf_ringbuf_reserve`: the position of a `len`-byte record, or `None` when full.
+        fn reserve(&self, len: usize) -> Option<usize> {
+            let cons = self.consumer().load(Ordering::Acquire);
+            let prod = self.producer().load(Ordering::Relaxed);
+            let space = record_space(len);
+            if prod + space - cons > self.size {
+                return None;
+            }
+            for h in self.headers(prod) {
+                h.store(len as u32 | BUSY_BIT, Ordering::Relaxed);
+            }
+            self.producer().store(prod + space, Ordering::Release);
+            Some(prod)
+        }
+
+        /// Write record bytes at `pos` (both copies).
+        fn fill(&self, pos: usize, bytes: &[u8]) {
+            for (i, b) in bytes.iter().enumerate() {
+                // SAFETY: inside the data area and its mirror, in space reserved above.
+                unsafe {
+                    let at = self.data.add((pos + HEADER_SIZE + i) & (self.size - 1));
+                    at.write(*b);
+                    at.add(self.size).write(*b);
+                }
+            }
+        }
+
+        /// `bpf_ringbuf_commit`: clear `BUSY` (and set `DISCARD` to discard).
+        fn commit(&self, pos: usize, len: usize, discard: bool) {
+            let value = len as u32 | if discard { DISCARD_BIT } else { 0 };
+            for h in self.headers(pos) {
+                h.swap(value, Ordering::SeqCst);
+            }
+        }
+
+        /// Reserve, fill and commit one record; `false` when the ring is full.
+        fn push(&self, bytes: &[u8], discard: bool) -> bool {
+            match self.reserve(bytes.len()) {
+                Some(pos) => {
+                    self.fill(pos, bytes);
+                    self.commit(pos, bytes.len(), discard);
+                    true
+                }
+                None => false,
+            }
+        }
+    }
+
+    /// Record `seq`: its length varies (1..=200 bytes, so records wrap the ring at many
+    /// offsets); the bytes are `seq` and its low byte repeated.
+    fn record(seq: u32) -> Vec<u8> {
+        let len = 1 + (seq as usize * 37) % 200;
+        let mut out: Vec<u8> = seq
+            .to_le_bytes()
+            .iter()
+            .copied()
+            .cycle()
+            .take(len)
+            .collect();
+        if len > 4 {
+            for b in &mut out[4..] {
+                *b = seq as u8;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn next_consume_and_batch_read_in_order_across_wraps() {
+        let size = PAGE;
+        let mut ring = ring(size);
+        let producer = Producer::new(&ring);
+        let mut seq = 0u32;
+        let mut expected = 0u32;
+        // Fewer rounds under Miri (slow); still several laps of the ring.
+        let rounds = if cfg!(miri) { 30 } else { 60 };
+        for round in 0..rounds {
+            // Fill some (a few discarded: they must be skipped).
+            for _ in 0..(round % 7 + 1) {
+                let discard = seq % 5 == 3;
+                if !producer.push(&record(seq), discard) {
+                    break;
+                }
+                seq += 1;
+            }
+            let mut check = |data: &[u8]| {
+                while expected % 5 == 3 {
+                    expected += 1;
+                }
+                assert_eq!(data, record(expected).as_slice(), "record {expected}");
+                expected += 1;
+            };
+            match round % 3 {
+                0 => {
+                    while let Some(r) = ring.next().unwrap() {
+                        check(&r);
+                    }
+                }
+                1 => {
+                    ring.consume(|r| check(r)).unwrap();
+                }
+                _ => {
+                    let batch = ring.batch();
+                    for r in &batch {
+                        check(r);
+                    }
+                    batch.finish().unwrap();
+                }
+            }
+            while expected % 5 == 3 && expected < seq {
+                expected += 1;
+            }
+            assert_eq!(expected, seq, "round {round}: all committed records read");
+            // Everything is consumed and published: the producer may reuse the whole ring.
+            assert_eq!(ring.consumer_position(), ring.producer_position());
+            assert_eq!(ring.pending_bytes(), 0);
+        }
+        assert!(
+            ring.producer_position() > 2 * size,
+            "the ring wrapped several times"
+        );
+    }
+
+    #[test]
+    fn a_busy_record_stops_the_drain_and_is_read_once_committed() {
+        let mut ring = ring(PAGE);
+        let producer = Producer::new(&ring);
+        assert!(producer.push(&record(0), false));
+        let pos = producer.reserve(10).expect("space");
+        assert!(
+            producer.push(&record(2), false),
+            "a record after the busy one"
+        );
+        let mut seen = Vec::new();
+        assert_eq!(ring.consume(|r| seen.push(r.to_vec())).unwrap(), 1);
+        assert_eq!(seen, vec![record(0)]);
+        // Stopped at the busy record, with the position published there: armed.
+        assert!(ring.is_armed());
+        assert_eq!(ring.consumer_position(), pos);
+        producer.fill(pos, &[7; 10]);
+        producer.commit(pos, 10, false);
+        assert_eq!(ring.next().unwrap(), Some(vec![7; 10]));
+        assert_eq!(ring.next().unwrap(), Some(record(2)));
+        assert_eq!(ring.next().unwrap(), None);
+    }
+
+    #[test]
+    fn a_corrupt_header_is_an_error_at_its_position() {
+        let mut ring = ring(PAGE);
+        let producer = Producer::new(&ring);
+        assert!(producer.push(&record(0), false));
+        let pos = producer.reserve(8).expect("space");
+        // A committed length longer than the ring.
+        producer.commit(pos, 2 * PAGE, false);
+        let mut seen = 0;
+        match ring.consume(|_| seen += 1) {
+            Err(ReaderError::CorruptRecord { position, .. }) => assert_eq!(position, pos as u64),
+            other => panic!("expected a corrupt record error, got {other:?}"),
+        }
+        assert_eq!(seen, 1);
+        // The good record before it was released.
+        assert_eq!(ring.consumer_position(), pos);
+    }
+
+    /// A producer thread and the consumer at once: every record arrives intact and in
+    /// order, and the producer never overwrites unread space (Miri checks the accesses).
+    #[test]
+    fn concurrent_producer_and_consumer() {
+        // Under Miri: enough records for several laps of the 4 KiB ring.
+        let total: u32 = if cfg!(miri) { 120 } else { 20_000 };
+        let mut ring = ring(PAGE);
+        let producer = Producer::new(&ring);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                for seq in 0..total {
+                    while !producer.push(&record(seq), false) {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+            let mut expected = 0;
+            while expected < total {
+                let n = ring
+                    .consume(|r| {
+                        assert_eq!(r, record(expected).as_slice(), "record {expected}");
+                        expected += 1;
+                    })
+                    .unwrap();
+                if n == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        });
+        assert_eq!(ring.pending_bytes(), 0);
     }
 }

@@ -59,6 +59,7 @@ impl UserRingBufWriter {
         let fd = map
             .as_fd()
             .try_clone_to_owned()
+            .map(crate::sys::fdtrace::tracked_dup)
             .map_err(|e| syscall(&name, "dup", e))?;
         let page_size = page_size();
         let size = map.max_entries() as usize;

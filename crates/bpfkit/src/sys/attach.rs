@@ -4,7 +4,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use super::{bpf, uapi, zeroed, Command, SysResult, SyscallError};
 
@@ -22,7 +22,7 @@ pub const BPF_LINK_TYPE_UPROBE_MULTI: u32 = 12;
 
 fn owned(fd: i64) -> OwnedFd {
     // SAFETY: the kernel returned a fresh fd that nothing else owns.
-    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+    unsafe { super::fdtrace::own(fd as i32, "bpf link") }
 }
 
 /// `BPF_ITER_CREATE`: a readable fd that runs the iterator program of `link` when read.

@@ -1,7 +1,7 @@
 //! One thin wrapper per bpf(2) command; each fills its `union bpf_attr` member and calls [`bpf`].
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::uapi::{self, bpf_attr};
 use super::{bpf, bpf_prefix, uapi_ext, zeroed, Command, SysResult, SyscallError};
@@ -29,7 +29,7 @@ fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
 fn owned(ret: i64) -> OwnedFd {
     // SAFETY: the kernel just returned this fd number to us (ret >= 0 checked by `bpf`); no
     // one else owns it.
-    unsafe { OwnedFd::from_raw_fd(ret as RawFd) }
+    unsafe { super::fdtrace::own(ret as RawFd, "bpf object") }
 }
 
 /// Copy `name` into a `BPF_OBJ_NAME_LEN` array, truncated to 15 bytes plus NUL.

@@ -15,6 +15,10 @@ pub struct MmapRegion {
     /// The `PROT_*` bits it was mapped with: [`read`](Self::read) and
     /// [`write`](Self::write) refuse what the mapping does not allow instead of faulting.
     prot: i32,
+    /// Unit tests only: plain heap memory standing in for a mapping (freed, not unmapped),
+    /// so the readers' index logic runs over simulated ring memory, also under Miri.
+    #[cfg(test)]
+    heap: bool,
 }
 
 // SAFETY: the region is plain shared memory owned by this value; access goes through
@@ -61,7 +65,29 @@ impl MmapRegion {
             return Err(last_error("mmap"));
         }
         let ptr = NonNull::new(ptr as *mut u8).ok_or_else(|| last_error("mmap"))?;
-        Ok(Self { ptr, len, prot })
+        super::fdtrace::record_map(ptr.as_ptr() as usize, len, "mmap");
+        Ok(Self {
+            ptr,
+            len,
+            prot,
+            #[cfg(test)]
+            heap: false,
+        })
+    }
+
+    /// Unit tests only: `len` zeroed, page-aligned bytes of heap memory (readable and
+    /// writable) in place of a kernel mapping.
+    #[cfg(test)]
+    pub(crate) fn heap(len: usize) -> Self {
+        let layout = std::alloc::Layout::from_size_align(len, 4096).expect("layout");
+        // SAFETY: `len` is non-zero in every caller (a page or more).
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        Self {
+            ptr: NonNull::new(ptr).expect("allocation"),
+            len,
+            prot: libc::PROT_READ | libc::PROT_WRITE,
+            heap: true,
+        }
     }
 
     /// Start of the mapping.
@@ -132,7 +158,15 @@ impl MmapRegion {
 
 impl Drop for MmapRegion {
     fn drop(&mut self) {
+        #[cfg(test)]
+        if self.heap {
+            let layout = std::alloc::Layout::from_size_align(self.len, 4096).expect("layout");
+            // SAFETY: allocated by `heap` with this layout, freed once.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) };
+            return;
+        }
         // SAFETY: unmapping exactly the region we mapped, once.
         unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.len) };
+        super::fdtrace::forget_map(self.ptr.as_ptr() as usize);
     }
 }

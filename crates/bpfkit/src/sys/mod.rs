@@ -10,6 +10,7 @@
 
 pub mod attach;
 mod commands;
+pub mod fdtrace;
 mod mmap;
 pub mod net;
 pub mod netlink;

@@ -2,7 +2,7 @@
 //! generated header: tcx and netkit links with relative ordering (Linux 6.6/6.7), netfilter
 //! links (6.4), and `BPF_PROG_QUERY` with link ids and the revision (6.6).
 
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use super::{bpf, uapi, Command, SysResult};
 
@@ -25,7 +25,7 @@ pub const BPF_LINK_TYPE_NETKIT: u32 = 13;
 
 fn owned(fd: i64) -> OwnedFd {
     // SAFETY: the kernel returned a fresh fd that nothing else owns.
-    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+    unsafe { super::fdtrace::own(fd as i32, "bpf link") }
 }
 
 /// `link_create` with the `tcx`/`netkit` arm: relative fd or id, expected revision.

@@ -7,7 +7,7 @@
 //! the larger record because every field they do not know is zero.
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use super::commands::last_error;
 use super::seam::{self, Call, PerfIoctl};
@@ -161,7 +161,7 @@ pub fn perf_event_open(
         return Err(last_error("perf_event_open"));
     }
     // SAFETY: the kernel returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
+    Ok(unsafe { super::fdtrace::own(ret as i32, "perf event") })
 }
 
 fn ioctl(

@@ -1,5 +1,5 @@
-//! The one seam every kernel call passes: bpf(2), perf_event_open(2), the perf event ioctls
-//! and mmap(2) of kernel objects. Tests replace it per thread with [`with_override`] to make
+//! The one seam every kernel call passes: bpf(2), perf_event_open(2), the perf event ioctls,
+//! mmap(2) of kernel objects and the readers' epoll calls. Tests replace it per thread with [`with_override`] to make
 //! a call fail with an errno, or succeed with a value they provide, without a kernel and
 //! without privileges.
 //!
@@ -67,6 +67,12 @@ pub enum Call {
         /// The `PROT_*` bits.
         prot: i32,
     },
+    /// epoll_create1(2) of a readers' wait set.
+    EpollCreate,
+    /// epoll_ctl(2) `EPOLL_CTL_ADD` of a reader's fd.
+    EpollCtl,
+    /// epoll_wait(2) of a readers' wait set.
+    EpollWait,
 }
 
 /// What the override answers for one call.
@@ -79,7 +85,8 @@ pub enum Reply {
     /// Succeed with this return value without calling the kernel. For calls that return an
     /// fd (fd-creating bpf commands, perf_event_open) it must be an fd the override gives up:
     /// the wrapper takes ownership and closes it. For `Mmap` it must be the address of a
-    /// mapping of at least `len` bytes that the returned region then owns (and unmaps).
+    /// mapping of at least `len` bytes that the returned region then owns (and unmaps). For
+    /// `EpollWait` any value counts as 0 ready fds (nothing wrote the events).
     Return(i64),
 }
 
@@ -137,17 +144,37 @@ pub(crate) fn decide(call: &Call) -> Reply {
     unsafe { handler.as_mut()(call) }
 }
 
+/// How many times a call interrupted by a signal (`EINTR`) is made again before the `EINTR`
+/// is reported. `EINTR` means the kernel did nothing and the call may simply be repeated
+/// (the kernel restarts it itself only for handlers installed with `SA_RESTART`); the bound
+/// keeps a signal storm, or an override answering `EINTR` every time, from looping forever.
+/// `epoll_wait` is not repeated: it returns "nothing ready" and the caller's loop waits again.
+pub const EINTR_RETRIES: u32 = 8;
+
 /// Run `call` through the seam: `kernel` makes the real call (returning its raw result, -1
 /// with `errno` set on failure) unless the override answers. An injected errno is stored in
-/// `errno` so the wrappers read it exactly as they read the kernel's.
-pub(crate) fn call(call: Call, kernel: impl FnOnce() -> i64) -> i64 {
-    match decide(&call) {
-        Reply::Kernel => kernel(),
-        Reply::Errno(errno) => {
-            set_errno(errno);
-            -1
+/// `errno` so the wrappers read it exactly as they read the kernel's. A call failing with
+/// `EINTR` (from the kernel or the override) is made again, up to [`EINTR_RETRIES`] times.
+pub(crate) fn call(call: Call, mut kernel: impl FnMut() -> i64) -> i64 {
+    let mut interrupted = 0;
+    loop {
+        let ret = match decide(&call) {
+            Reply::Kernel => kernel(),
+            Reply::Errno(errno) => {
+                set_errno(errno);
+                -1
+            }
+            Reply::Return(value) => value,
+        };
+        if ret < 0
+            && call != Call::EpollWait
+            && interrupted < EINTR_RETRIES
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+        {
+            interrupted += 1;
+            continue;
         }
-        Reply::Return(value) => value,
+        return ret;
     }
 }
 

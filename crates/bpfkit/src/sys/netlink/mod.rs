@@ -20,7 +20,7 @@ pub use route::*;
 pub use tc::*;
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// `NETLINK_EXT_ACK` socket option (Linux 4.12).
 const NETLINK_EXT_ACK: libc::c_int = 11;
@@ -200,7 +200,7 @@ impl RouteSocket {
             return Err(NetlinkError::io(REQUEST, io::Error::last_os_error()));
         }
         // SAFETY: a fresh fd nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = unsafe { crate::sys::fdtrace::own(fd, "netlink socket") };
         for option in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
             let one: libc::c_int = 1;
             // SAFETY: the value is a live c_int of the stated size. Failure (kernels before

@@ -1,0 +1,430 @@
+//! Fault injection against the real kernel: every kernel call of loading, attaching and
+//! reading (`BPF_MAP_CREATE`, `BPF_BTF_LOAD`, `BPF_PROG_LOAD`, `BPF_LINK_CREATE` and its
+//! `PERF_EVENT_IOC_SET_BPF`/`_ENABLE` fallback, `perf_event_open`, `mmap`, `epoll_*`) fails
+//! in turn, at each of its occurrences, with each of EPERM, EINVAL, E2BIG, ENOSPC, ENOMEM,
+//! EAGAIN and EINTR, through `sys::seam` (the other calls go to the kernel). Each case checks:
+//! the result is either success through a documented fallback or retry, or an error whose
+//! report names the failing call and errno; no fd is left open; and the same operation then
+//! works (the object, program or map is still usable: the event of a fresh attach is read
+//! back). EINTR once is retried and succeeds; EINTR every time is reported after
+//! `seam::EINTR_RETRIES` repeats. Each group prints its table. Run as root.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use bpfkit::links::Link;
+use bpfkit::loader::{Loader, Object};
+use bpfkit::programs::tracepoint;
+use bpfkit::readers::{PerfBuffer, PerfBufferOptions, RingBuf, RingBufPoller};
+use bpfkit::sys::seam::{self, Call, PerfIoctl, Reply};
+use bpfkit::sys::Command;
+use bpfkit::Report;
+
+const ERRNOS: [(i32, &str); 7] = [
+    (libc::EPERM, "EPERM"),
+    (libc::EINVAL, "EINVAL"),
+    (libc::E2BIG, "E2BIG"),
+    (libc::ENOSPC, "ENOSPC"),
+    (libc::ENOMEM, "ENOMEM"),
+    (libc::EAGAIN, "EAGAIN"),
+    (libc::EINTR, "EINTR"),
+];
+
+/// Numbers the paths `assert_delivers` opens.
+static NEXT_TAG: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The tests of this binary run one at a time (they count the process's fds).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
+}
+
+fn fixture() -> PathBuf {
+    bpfkit_test_support::fixture("run_records")
+}
+
+fn load(path: &PathBuf) -> Result<Object, bpfkit::loader::LoadError> {
+    let mut loader = Loader::new();
+    loader.set_global("target_pid", &(std::process::id() as i32).to_ne_bytes());
+    loader.load_file(path)
+}
+
+/// The step a call is, as error reports name it.
+fn step(call: &Call) -> &'static str {
+    match call {
+        Call::Bpf(c) => c.name(),
+        Call::PerfEventOpen { .. } => "perf_event_open",
+        Call::PerfIoctl(PerfIoctl::SetBpf) => "PERF_EVENT_IOC_SET_BPF",
+        Call::PerfIoctl(PerfIoctl::Enable) => "PERF_EVENT_IOC_ENABLE",
+        Call::PerfIoctl(PerfIoctl::Disable) => "PERF_EVENT_IOC_DISABLE",
+        Call::Mmap { .. } => "mmap",
+        Call::EpollCreate => "epoll_create1",
+        Call::EpollCtl => "epoll_ctl",
+        Call::EpollWait => "epoll_wait",
+        _ => "other",
+    }
+}
+
+/// Run `body` with the `nth` (1-based) call that `step(call) == target` failing with `errno`
+/// (and every later one too if `always`); returns the result and how many target calls
+/// were made.
+fn with_fault<R>(
+    target: &str,
+    nth: usize,
+    errno: i32,
+    always: bool,
+    body: impl FnOnce() -> R,
+) -> (R, usize) {
+    with_faults(&[], target, nth, errno, always, body)
+}
+
+/// [`with_fault`], with every call of each step in `fixed` failing with its errno as well.
+fn with_faults<R>(
+    fixed: &[(&str, i32)],
+    target: &str,
+    nth: usize,
+    errno: i32,
+    always: bool,
+    body: impl FnOnce() -> R,
+) -> (R, usize) {
+    let mut seen = 0;
+    let result = seam::with_override(
+        |call| {
+            let name = step(call);
+            if let Some((_, e)) = fixed.iter().find(|(s, _)| *s == name) {
+                return Reply::Errno(*e);
+            }
+            if name != target {
+                return Reply::Kernel;
+            }
+            seen += 1;
+            if seen == nth || (always && seen > nth) {
+                Reply::Errno(errno)
+            } else {
+                Reply::Kernel
+            }
+        },
+        body,
+    );
+    (result, seen)
+}
+
+/// The target calls `body` makes without faults.
+fn count_calls<R>(target: &str, body: impl FnOnce() -> R) -> usize {
+    let (_, n) = with_fault(target, usize::MAX, 0, false, body);
+    n
+}
+
+/// Trigger an openat of a path naming `tag` and read it back from the object's ring buffer.
+fn assert_delivers(object: &Object, what: &str) {
+    // A short unique path (the record keeps 63 bytes of it).
+    let name = format!(
+        "/nonexistent-bpfkit-faults/{}",
+        NEXT_TAG.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let c_name = CString::new(name.clone()).unwrap();
+    let mut ring = RingBuf::new(object.map("opens").expect("opens")).expect("ring buffer");
+    while ring.next().expect("drain").is_some() {}
+    // SAFETY: a NUL-terminated path; fails with ENOENT, opens nothing.
+    let ret = unsafe { libc::openat(libc::AT_FDCWD, c_name.as_ptr(), libc::O_RDONLY) };
+    assert_eq!(ret, -1);
+    let mut found = false;
+    while let Some(record) = ring.next().expect("ring read") {
+        let path = &record[20..];
+        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+        found |= path[..end] == *name.as_bytes();
+    }
+    assert!(found, "{what}: the event was not read back ({name})");
+}
+
+fn attach(object: &Object) -> Result<Link, bpfkit::programs::AttachError> {
+    tracepoint::attach(
+        object.program("record_openat").expect("record_openat"),
+        "syscalls",
+        "sys_enter_openat",
+    )
+}
+
+/// One table row: which call failed with which errno, at which of its occurrences, and what
+/// happened (`ok` for a fallback or retry, or the error report).
+struct Table {
+    title: &'static str,
+    rows: BTreeMap<(String, String), Vec<String>>,
+}
+
+impl Table {
+    fn new(title: &'static str) -> Self {
+        Self {
+            title,
+            rows: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, step: &str, errno: &str, outcome: String) {
+        self.rows
+            .entry((step.to_string(), errno.to_string()))
+            .or_default()
+            .push(outcome);
+    }
+
+    fn print(&self) {
+        println!("| {} step | errno | outcome per occurrence |", self.title);
+        println!("|---|---|---|");
+        for ((step, errno), outcomes) in &self.rows {
+            println!("| {step} | {errno} | {} |", outcomes.join("; "));
+        }
+    }
+}
+
+/// Check one faulted result: an error must name `target` and the errno; returns the
+/// table's outcome text.
+fn judge<T, E: std::error::Error + 'static>(
+    result: &Result<T, E>,
+    target: &str,
+    errno: i32,
+    what: &str,
+) -> String {
+    match result {
+        Ok(_) => "ok".to_string(),
+        Err(e) => {
+            let report = Report(e).to_string();
+            let errno_text = std::io::Error::from_raw_os_error(errno).to_string();
+            assert!(
+                report.contains(target) || (target == "BPF_PROG_LOAD" && report.contains("load")),
+                "{what}: the error does not name {target}: {report}"
+            );
+            assert!(
+                report.contains(&errno_text),
+                "{what}: the error does not carry the errno ({errno_text}): {report}"
+            );
+            let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+            while let Some(err) = next {
+                if let Some(source) = err.source() {
+                    assert!(
+                        !err.to_string().contains(&source.to_string()),
+                        "{what}: '{err}' repeats its source '{source}'"
+                    );
+                }
+                next = err.source();
+            }
+            format!("error: {report}")
+        }
+    }
+}
+
+/// EINTR every time: the call is made `EINTR_RETRIES` more times, then the EINTR is
+/// reported like any errno (or, for an optional step, the operation goes on without it).
+fn check_eintr_always<T, E: std::error::Error + 'static>(
+    target: &str,
+    body: impl FnOnce() -> Result<T, E>,
+) -> String {
+    let (result, calls) = with_fault(target, 1, libc::EINTR, true, body);
+    let outcome = judge(&result, target, libc::EINTR, "EINTR always");
+    // Each attempt of the step (the loader may try a step twice, e.g. BTF sanitized
+    // differently) makes the call 1 + EINTR_RETRIES times.
+    assert_eq!(
+        calls % (1 + seam::EINTR_RETRIES as usize),
+        0,
+        "{target}: EINTR repeats ({calls} calls)"
+    );
+    format!("always: {outcome} after {calls} calls")
+}
+
+#[test]
+fn load_faults() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let path = fixture();
+    // A clean load first: the feature probes are cached, so the calls below are the
+    // object's own.
+    let object = load(&path).expect("clean load");
+    drop(object);
+    let fds = fd_count();
+    let mut table = Table::new("load");
+    for target in ["BPF_MAP_CREATE", "BPF_BTF_LOAD", "BPF_PROG_LOAD"] {
+        let occurrences = count_calls(target, || load(&path).map(drop));
+        assert!(occurrences > 0, "{target} not called by a load");
+        for (errno, errno_name) in ERRNOS {
+            for nth in 1..=occurrences {
+                let what = format!("{target} #{nth} {errno_name}");
+                let (result, _) = with_fault(target, nth, errno, false, || load(&path));
+                let outcome = judge(&result, target, errno, &what);
+                if errno == libc::EINTR {
+                    assert!(result.is_ok(), "{what}: EINTR once is retried");
+                }
+                if let Ok(object) = &result {
+                    assert_delivers_attached(object, &what);
+                }
+                drop(result);
+                assert_eq!(fd_count(), fds, "{what}: fds left open");
+                table.add(target, errno_name, format!("#{nth}: {outcome}"));
+            }
+            if errno == libc::EINTR {
+                let outcome = check_eintr_always(target, || load(&path).map(drop));
+                table.add(target, errno_name, outcome);
+            } else {
+                // Every call of the step fails (a retry, e.g. BPF_PROG_LOAD again with a
+                // verifier log, fails too).
+                let what = format!("{target} always {errno_name}");
+                let (result, _) = with_fault(target, 1, errno, true, || load(&path));
+                let outcome = judge(&result, target, errno, &what);
+                drop(result);
+                assert_eq!(fd_count(), fds, "{what}: fds left open");
+                table.add(target, errno_name, format!("always: {outcome}"));
+            }
+            // After the fault, the same load works.
+            let object = load(&path)
+                .unwrap_or_else(|e| panic!("reload after {target} {errno_name}: {}", Report(&e)));
+            assert_delivers_attached(&object, &format!("reload after {target} {errno_name}"));
+            drop(object);
+            assert_eq!(fd_count(), fds);
+        }
+    }
+    table.print();
+}
+
+/// Attach `object` and read an event back; detach.
+fn assert_delivers_attached(object: &Object, what: &str) {
+    let link = attach(object).unwrap_or_else(|e| panic!("{what}: attach: {}", Report(&e)));
+    assert_delivers(object, what);
+    drop(link);
+}
+
+#[test]
+fn attach_faults() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let object = load(&fixture()).expect("load");
+    drop(attach(&object).expect("clean attach"));
+    let fds = fd_count();
+    let mut table = Table::new("attach");
+    for target in ["perf_event_open", "BPF_LINK_CREATE"] {
+        for (errno, errno_name) in ERRNOS {
+            let what = format!("{target} {errno_name}");
+            let (result, _) = with_fault(target, 1, errno, false, || attach(&object));
+            let outcome = judge(&result, target, errno, &what);
+            if errno == libc::EINTR {
+                assert!(result.is_ok(), "{what}: EINTR once is retried");
+            }
+            if let Ok(link) = &result {
+                assert_delivers(&object, &what);
+                let _ = link;
+            }
+            drop(result);
+            assert_eq!(fd_count(), fds, "{what}: fds left open");
+            table.add(target, errno_name, outcome);
+            if errno == libc::EINTR {
+                table.add(
+                    target,
+                    errno_name,
+                    check_eintr_always(target, || attach(&object)),
+                );
+            }
+            assert_delivers_attached(&object, &format!("attach after {what}"));
+            assert_eq!(fd_count(), fds);
+        }
+    }
+    // The ioctl fallback (no perf link: BPF_LINK_CREATE says EINVAL): each of its steps fails.
+    for target in ["PERF_EVENT_IOC_SET_BPF", "PERF_EVENT_IOC_ENABLE"] {
+        for (errno, errno_name) in ERRNOS {
+            let what = format!("{target} {errno_name}");
+            let (result, _) = with_faults(
+                &[("BPF_LINK_CREATE", libc::EINVAL)],
+                target,
+                1,
+                errno,
+                false,
+                || attach(&object),
+            );
+            let outcome = judge(&result, target, errno, &what);
+            if errno == libc::EINTR {
+                assert!(result.is_ok(), "{what}: EINTR once is retried");
+            }
+            if let Ok(link) = &result {
+                assert_delivers(&object, &what);
+                let _ = link;
+            }
+            drop(result);
+            assert_eq!(fd_count(), fds, "{what}: fds left open");
+            table.add(&format!("{target} (ioctl fallback)"), errno_name, outcome);
+            assert_delivers_attached(&object, &format!("attach after {what}"));
+        }
+    }
+    table.print();
+}
+
+/// Open both readers and a poller on `object`'s maps, wait once.
+fn open_readers(object: &Object) -> Result<(), bpfkit::readers::ReaderError> {
+    let ring = RingBuf::new(object.map("opens").expect("opens"))?;
+    let perf = PerfBuffer::open(
+        object.map("tallies").expect("tallies"),
+        &PerfBufferOptions {
+            pages_per_cpu: 1,
+            ..Default::default()
+        },
+    )?;
+    let mut poller = RingBufPoller::new()?;
+    poller.add(ring)?;
+    poller.poll(Some(std::time::Duration::ZERO), |_, _| {})?;
+    drop(perf);
+    Ok(())
+}
+
+#[test]
+fn reader_faults() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let object = load(&fixture()).expect("load");
+    open_readers(&object).expect("clean readers");
+    let fds = fd_count();
+    let mut table = Table::new("readers");
+    for target in [
+        "mmap",
+        "perf_event_open",
+        "epoll_create1",
+        "epoll_ctl",
+        "epoll_wait",
+    ] {
+        let occurrences = count_calls(target, || open_readers(&object));
+        assert!(occurrences > 0, "{target} not called by the readers");
+        for (errno, errno_name) in ERRNOS {
+            for nth in 1..=occurrences {
+                let what = format!("{target} #{nth} {errno_name}");
+                let (result, _) = with_fault(target, nth, errno, false, || open_readers(&object));
+                let outcome = judge(&result, target, errno, &what);
+                if errno == libc::EINTR {
+                    assert!(
+                        result.is_ok(),
+                        "{what}: EINTR is retried (epoll_wait: none ready)"
+                    );
+                }
+                assert_eq!(fd_count(), fds, "{what}: fds left open");
+                table.add(target, errno_name, format!("#{nth}: {outcome}"));
+            }
+            if errno == libc::EINTR && target != "epoll_wait" {
+                table.add(
+                    target,
+                    errno_name,
+                    check_eintr_always(target, || open_readers(&object)),
+                );
+            }
+            // After the fault the readers open again and read an event.
+            open_readers(&object)
+                .unwrap_or_else(|e| panic!("readers after {target} {errno_name}: {}", Report(&e)));
+            assert_delivers_attached(&object, &format!("read after {target} {errno_name}"));
+            assert_eq!(fd_count(), fds);
+        }
+    }
+    table.print();
+}
+
+/// The commands the tables above cover, so a renamed step fails loudly.
+#[test]
+fn steps_are_named_as_errors_name_them() {
+    assert_eq!(step(&Call::Bpf(Command::MapCreate)), "BPF_MAP_CREATE");
+    assert_eq!(step(&Call::Bpf(Command::BtfLoad)), "BPF_BTF_LOAD");
+    assert_eq!(step(&Call::Bpf(Command::ProgLoad)), "BPF_PROG_LOAD");
+    assert_eq!(step(&Call::Bpf(Command::LinkCreate)), "BPF_LINK_CREATE");
+}
