@@ -40,9 +40,9 @@ fn syntax_errors_show_line_column_caret_and_what_was_expected() {
 
 #[test]
 fn constructs_outside_the_subset_say_not_supported_yet_where_they_are() {
-    let err = stderr_of(&["-e", "kprobe:do_nanosleep { @ = count(); }"]);
+    let err = stderr_of(&["-e", "hardware:cache-misses:1000 { @ = count(); }"]);
     assert!(
-        err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'kprobe' probes\n"),
+        err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'hardware' probes\n"),
         "{err}"
     );
     let err = stderr_of(&["-e", "BEGIN { @s[kstack] = count(); }"]);
@@ -134,6 +134,42 @@ fn dry_run_prints_each_probes_instructions() {
     assert!(text.contains("r1 = map[events]"), "{text}");
     assert!(text.contains("call bpf_ringbuf_output#130"), "{text}");
     assert!(lines.last().unwrap().ends_with(": (95) exit"), "{text}");
+}
+
+#[test]
+fn kernel_function_probes_compile_to_their_context() {
+    // A kprobe reads arguments from pt_regs and picks the string helper by address; a
+    // wildcard whose block does not use `func` is one program; fexit's retval follows the
+    // arguments in its u64 context (do_sys_openat2 has three).
+    let out = bpfkit(&[
+        "--dry-run",
+        "-e",
+        "kprobe:do_sys_openat2 { @[str(arg1)] = count(); } \
+         fexit:do_sys_openat2 { @r[retval] = count(); }",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("kprobe:do_sys_openat2:\n"), "{text}");
+    #[cfg(target_arch = "x86_64")]
+    assert!(text.contains("r0 = *(u64 *)(r6 +104)"), "{text}");
+    assert!(text.contains("if r3 s< 0x0 goto pc+2"), "{text}");
+    assert!(text.contains("call bpf_probe_read_user_str#114"), "{text}");
+    assert!(
+        text.contains("call bpf_probe_read_kernel_str#115"),
+        "{text}"
+    );
+    let fexit = &text[text.find("fexit:do_sys_openat2:\n").expect("fexit program")..];
+    assert!(fexit.contains("r0 = *(u64 *)(r6 +24)"), "{fexit}");
+    let err = stderr_of(&["-e", "fentry:do_sys_openat2 { @ = args->nope; }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:29: error: fentry:do_sys_openat2 has no field 'nope'; it has: dfd, filename, how\n"),
+        "{err}"
+    );
+    let out = bpfkit(&["-l", "fexit:do_sys_openat*"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "fexit:do_sys_openat2\n"
+    );
 }
 
 #[test]

@@ -7,7 +7,11 @@
 //!
 //! - Probes: `BEGIN`, `END` (one each), `tracepoint:cat:name` (globs), `rawtracepoint:name`,
 //!   `interval:{s,ms,us,hz}:N`, `profile:{hz,s,ms,us}:N`, `uprobe`/`uretprobe:bin:fn`
-//!   (paths, `$PATH` names, `libc`-style short library names); several per block.
+//!   (paths, `$PATH` names, `libc`-style short library names), `kprobe`/`kretprobe:fn`
+//!   (globs: one program on a kprobe.multi link, else one perf-event kprobe per function;
+//!   one program per function when the block uses `func` or `probe`),
+//!   `fentry`/`fexit:fn` (`kfunc`/`kretfunc`; globs over BTF; `args->name` typed by BTF);
+//!   several per block.
 //! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` with
 //!   `break`/`continue`, `return`, `$var` and `@map` (tuple keys) assignment with all
 //!   compound operators and `++`/`--`, `printf`, `print(@m[, top[, div]])`, `clear`, `zero`,
@@ -22,7 +26,7 @@
 //!   them (text and `-f json`).
 //!
 //! Anything else valid in bpftrace is refused at its position with "not supported yet:
-//! …" (kprobes, fentry, usdt, kstack/ustack, ksym/usym, buf, ntop, `for`, bitfields,
+//! …" (kprobe offsets, usdt, kstack/ustack, ksym/usym, buf, ntop, `for`, bitfields,
 //! tuples as values, …).
 //!
 //! ```

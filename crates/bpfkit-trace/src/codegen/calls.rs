@@ -366,15 +366,27 @@ impl Gen<'_> {
                 self.asm.load(8, 3, FP, ptr);
                 // Syscall arguments and uprobe arguments point into user memory.
                 let user = match &self.probe.kind {
-                    ProbeKind::Tracepoint { category, .. } => category == "syscalls",
-                    ProbeKind::Uprobe { .. } => true,
-                    _ => false,
+                    ProbeKind::Tracepoint { category, .. } => Some(category == "syscalls"),
+                    ProbeKind::Uprobe { .. } => Some(true),
+                    // Kernel function arguments point anywhere: kernel addresses have the
+                    // top bit set (x86_64, arm64), so the helper is chosen at run time.
+                    ProbeKind::Kprobe { .. } | ProbeKind::Fentry { .. } => None,
+                    _ => Some(false),
                 };
-                self.asm.call(if user {
-                    PROBE_READ_USER_STR
-                } else {
-                    PROBE_READ_KERNEL_STR
-                });
+                match user {
+                    Some(true) => self.asm.call(PROBE_READ_USER_STR),
+                    Some(false) => self.asm.call(PROBE_READ_KERNEL_STR),
+                    None => {
+                        let kernel = self.asm.label();
+                        let done = self.asm.label();
+                        self.asm.jmp_imm(BPF_JSLT, 3, 0, kernel);
+                        self.asm.call(PROBE_READ_USER_STR);
+                        self.asm.ja(done);
+                        self.asm.bind(kernel);
+                        self.asm.call(PROBE_READ_KERNEL_STR);
+                        self.asm.bind(done);
+                    }
+                }
                 Ok(Val::Str(off, buf))
             }
             "strncmp" => {

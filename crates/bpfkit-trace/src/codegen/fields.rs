@@ -67,32 +67,64 @@ impl Gen<'_> {
                 self.new_str_literal(n.as_bytes(), span)
             }
             "func" => match &self.probe.kind {
-                ProbeKind::Uprobe { function, .. } => {
+                ProbeKind::Uprobe { function, .. } | ProbeKind::Fentry { function, .. } => {
                     let f = function.clone();
                     self.new_str_literal(f.as_bytes(), span)
                 }
-                _ => Err(Diagnostic::new(span, "func is only valid in uprobes here")),
-            },
-            "retval" => match self.probe.kind {
-                ProbeKind::Uprobe { ret: true, .. } => {
-                    self.asm.load(8, 0, 6, regs::RETVAL);
-                    self.new_int(true, span)
+                ProbeKind::Kprobe { functions, .. } if functions.len() == 1 => {
+                    let f = functions[0].clone();
+                    self.new_str_literal(f.as_bytes(), span)
                 }
                 _ => Err(Diagnostic::new(
                     span,
-                    "retval is only valid in uretprobes (tracepoints: args->ret)",
+                    "func is only valid in kprobes, fentry/fexit and uprobes",
+                )),
+            },
+            "retval" => match &self.probe.kind {
+                ProbeKind::Uprobe { ret: true, .. } | ProbeKind::Kprobe { ret: true, .. } => {
+                    self.asm.load(8, 0, 6, regs::RETVAL);
+                    self.new_int(true, span)
+                }
+                ProbeKind::Fentry {
+                    function,
+                    ret: true,
+                } => {
+                    let function = function.clone();
+                    let k = self.kernel_btf(span)?;
+                    let f = k
+                        .function(&function)
+                        .map_err(|e| Diagnostic::new(self.probe_span, e))?;
+                    if !f.has_ret {
+                        return Err(Diagnostic::new(
+                            span,
+                            format!("{function} returns void: fexit has no retval"),
+                        ));
+                    }
+                    self.asm.load(8, 0, 6, 8 * f.params.len() as i16);
+                    self.new_int(f.ret_signed, span)
+                }
+                _ => Err(Diagnostic::new(
+                    span,
+                    "retval is only valid in kretprobes, fexit and uretprobes (tracepoints: args->ret)",
                 )),
             },
             n if n.starts_with("arg") && n[3..].parse::<usize>().is_ok() => {
                 let i: usize = n[3..].parse().unwrap_or(0);
                 match self.probe.kind {
-                    ProbeKind::Uprobe { ret: false, .. } if i < regs::ARGS.len() => {
+                    ProbeKind::Uprobe { ret: false, .. } | ProbeKind::Kprobe { ret: false, .. }
+                        if i < regs::ARGS.len() =>
+                    {
                         self.asm.load(8, 0, 6, regs::ARGS[i]);
                         self.new_int(false, span)
                     }
-                    ProbeKind::Uprobe { .. } => {
-                        unsupported(span, format!("{n} (stack-passed or uretprobe arguments)"))
-                    }
+                    ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } => unsupported(
+                        span,
+                        format!("{n} (stack-passed or return-probe arguments)"),
+                    ),
+                    ProbeKind::Fentry { .. } => Err(Diagnostic::new(
+                        span,
+                        format!("{n} is not valid in fentry/fexit: use args->name"),
+                    )),
                     // struct bpf_raw_tracepoint_args { __u64 args[]; }
                     ProbeKind::RawTracepoint { .. } if i < 12 => {
                         self.asm.load(8, 0, 6, 8 * i as i16);
@@ -131,10 +163,43 @@ impl Gen<'_> {
     }
 
     pub(super) fn tp_fields(&mut self, span: Span) -> Result<Vec<Field>, Diagnostic> {
+        if let ProbeKind::Fentry { function, .. } = &self.probe.kind {
+            let k = ("fentry".to_string(), function.clone());
+            if let Some(f) = self.st.formats.get(&k) {
+                return Ok(f.clone());
+            }
+            let kb = self.kernel_btf(span)?;
+            let func = kb
+                .function(function)
+                .map_err(|e| Diagnostic::new(self.probe_span, e))?;
+            let fields: Vec<Field> = func
+                .params
+                .iter()
+                .map(|p| {
+                    let (size, signed, kind) = match p.leaf {
+                        Some(crate::kbtf::Leaf::Int { size, signed }) => {
+                            (size as u16, signed, FieldKind::Int)
+                        }
+                        Some(crate::kbtf::Leaf::Ptr { .. }) => (8, false, FieldKind::Int),
+                        _ => (8, false, FieldKind::Other),
+                    };
+                    Field {
+                        name: p.name.clone(),
+                        c_type: p.c_type.clone(),
+                        offset: 8 * p.index,
+                        size,
+                        signed,
+                        kind,
+                    }
+                })
+                .collect();
+            self.st.formats.insert(k, fields.clone());
+            return Ok(fields);
+        }
         let ProbeKind::Tracepoint { category, name } = &self.probe.kind else {
             return Err(Diagnostic::new(
                 span,
-                "args is only valid in tracepoints here",
+                "args is only valid in tracepoints and fentry/fexit",
             ));
         };
         let k = (category.clone(), name.clone());
@@ -359,11 +424,15 @@ impl Gen<'_> {
                 if !matches!(size, 1 | 2 | 4 | 8) {
                     return unsupported(span, format!("field '{field}' of size {}", f.size));
                 }
-                self.asm.load(size, 0, 6, f.offset as i16);
-                if f.signed && size < 8 {
+                // fentry's context is u64 slots the verifier lets be read whole only.
+                let fentry = matches!(self.probe.kind, ProbeKind::Fentry { .. });
+                self.asm
+                    .load(if fentry { 8 } else { size }, 0, 6, f.offset as i16);
+                if size < 8 && (f.signed || fentry) {
                     let shift = 64 - 8 * size as i32;
                     self.asm.alu_imm(BPF_LSH, 0, shift);
-                    self.asm.alu_imm(BPF_ARSH, 0, shift);
+                    self.asm
+                        .alu_imm(if f.signed { BPF_ARSH } else { BPF_RSH }, 0, shift);
                 }
                 self.new_int(f.signed, span)
             }

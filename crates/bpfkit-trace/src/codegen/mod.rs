@@ -75,7 +75,35 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
     let mut blocks = vec![];
     for (bi, p) in program.probes.iter().enumerate() {
         for (point, span) in &p.attach {
-            for probe in probes::expand(point, *span)? {
+            let expanded = probes::expand(point, *span)?;
+            // A kprobe wildcard whose block does not ask which function fired is one
+            // program for all its functions (a kprobe.multi link where the kernel has them).
+            let functions: Vec<String> = expanded
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    ProbeKind::Kprobe { functions, .. } => functions.first().cloned(),
+                    _ => None,
+                })
+                .collect();
+            if functions.len() > 1
+                && functions.len() == expanded.len()
+                && !p.uses_ident("func")
+                && !p.uses_ident("probe")
+            {
+                let ret = matches!(expanded[0].kind, ProbeKind::Kprobe { ret: true, .. });
+                let long = if ret { "kretprobe" } else { "kprobe" };
+                let pattern = point.rsplit(':').next().unwrap_or(point);
+                blocks.push((
+                    bi,
+                    Probe {
+                        kind: ProbeKind::Kprobe { functions, ret },
+                        name: format!("{long}:{pattern}"),
+                    },
+                    *span,
+                ));
+                continue;
+            }
+            for probe in expanded {
                 blocks.push((bi, probe, *span));
             }
         }
