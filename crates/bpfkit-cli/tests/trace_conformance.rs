@@ -543,3 +543,42 @@ fn rawtracepoint_counts_what_the_raw_syscalls_tracepoint_counts() {
     assert!(want.contains("@[0]: "), "{want}");
     assert_eq!(got, want);
 }
+
+/// USDT probes of a test program (`testdata/c/userspace/usdt_target.c`: `bpfkit:tick` fired
+/// with `(int i, unsigned long i * 10)` for i in 0..COUNT), both forms of the attach point,
+/// against bpftrace. (Maps only: the target's own stdout interleaves with printf lines.)
+#[test]
+fn usdt_prints_what_bpftrace_prints() {
+    if !is_root() {
+        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
+        return;
+    }
+    let Some(bpftrace) = bpftrace() else {
+        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
+        return;
+    };
+    mount_tracefs();
+    let target = bpfkit_test_support::c_program("usdt_target");
+    let target = target.to_str().expect("UTF-8 path");
+    let cmd = format!("{target} 5");
+    let scripts = [
+        format!("usdt:{target}:bpfkit:tick {{ @[arg0] = sum(arg1); @n = count(); }}"),
+        format!(
+            "usdt:{target}:tick {{ @s = sum(arg0); @m = max(arg1); @h = lhist(arg1, 0, 50, 10); }}"
+        ),
+    ];
+    let bpfkit = env!("CARGO_BIN_EXE_bpfkit");
+    for script in &scripts {
+        // The target prints "<pid> ready" on the same stdout.
+        let pidless = |s: String| {
+            s.lines()
+                .map(|l| if l.ends_with(" ready") { "N ready" } else { l })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let want = pidless(run(&bpftrace, &[], &cmd, "", script));
+        let got = pidless(run(bpfkit, &["trace"], &cmd, "", script));
+        assert_eq!(want, got, "{script}");
+        assert!(got.contains("4"), "{got}");
+    }
+}

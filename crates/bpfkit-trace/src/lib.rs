@@ -10,7 +10,8 @@
 //!   (paths, `$PATH` names, `libc`-style short library names), `kprobe`/`kretprobe:fn`
 //!   (globs: one program on a kprobe.multi link, else one perf-event kprobe per function;
 //!   one program per function when the block uses `func` or `probe`),
-//!   `fentry`/`fexit:fn` (`kfunc`/`kretfunc`; globs over BTF; `args->name` typed by BTF);
+//!   `fentry`/`fexit:fn` (`kfunc`/`kretfunc`; globs over BTF; `args->name` typed by BTF),
+//!   `usdt:bin:[provider:]name` (`arg0..` from the note's argument specs);
 //!   several per block.
 //! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` with
 //!   `break`/`continue`, `return`, `$var` and `@map` (tuple keys) assignment with all
@@ -26,7 +27,7 @@
 //!   them (text and `-f json`).
 //!
 //! Anything else valid in bpftrace is refused at its position with "not supported yet:
-//! …" (kprobe offsets, usdt, kstack/ustack, ksym/usym, buf, ntop, `for`, bitfields,
+//! …" (kprobe offsets, kstack/ustack, ksym/usym, buf, ntop, `for`, bitfields,
 //! tuples as values, …).
 //!
 //! ```

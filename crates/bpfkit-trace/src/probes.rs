@@ -53,6 +53,18 @@ pub enum ProbeKind {
         /// fexit.
         ret: bool,
     },
+    /// `usdt:binary:[provider:]name`: one call site of a SystemTap SDT probe, a uprobe at
+    /// its file offset; `arg0..` read as its note's argument specifications say.
+    Usdt {
+        /// The binary's resolved path.
+        path: String,
+        /// File offset of the call site.
+        offset: u64,
+        /// File offset of the probe's semaphore, 0 if none (raised while attached).
+        semaphore: u64,
+        /// Where each argument is (`None`: a specification not understood).
+        args: Vec<Option<bpfkit::programs::usdt::UsdtArg>>,
+    },
     /// `uprobe:binary:function` or `uretprobe:...`.
     Uprobe {
         /// Binary path as written.
@@ -263,8 +275,9 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
                 })
                 .collect())
         }
-        "usdt" | "U" | "software" | "s" | "hardware" | "h" | "watchpoint" | "w"
-        | "asyncwatchpoint" | "iter" | "it" => Err(Diagnostic::unsupported(
+        "usdt" | "U" => usdt(rest, span),
+        "software" | "s" | "hardware" | "h" | "watchpoint" | "w" | "asyncwatchpoint" | "iter"
+        | "it" => Err(Diagnostic::unsupported(
             span,
             format!("'{provider}' probes"),
         )),
@@ -273,6 +286,66 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
             format!("unknown probe provider '{provider}'"),
         )),
     }
+}
+
+/// `usdt:binary:[provider:]name` (globs in provider and name): one probe per call site.
+fn usdt(rest: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
+    use bpfkit::programs::{uprobe, usdt};
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (binary, provider, name) = match parts[..] {
+        [b, p, n] => (b, p, n),
+        [b, n] => (b, "*", n),
+        _ => {
+            return Err(Diagnostic::new(
+                span,
+                "expected usdt:<binary>:[<provider>:]<name>",
+            ))
+        }
+    };
+    let path = uprobe::resolve_binary(binary, None)
+        .ok_or_else(|| Diagnostic::new(span, format!("no such file: {binary}")))?;
+    let data = std::fs::read(&path)
+        .map_err(|e| Diagnostic::new(span, format!("read {}: {e}", path.display())))?;
+    let notes = usdt::parse_notes(&data)
+        .map_err(|e| Diagnostic::new(span, format!("{}: {e}", path.display())))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| Diagnostic::new(span, format!("{}: {e}", path.display())))?;
+    let shown = path.display().to_string();
+    let mut out = vec![];
+    for n in notes
+        .iter()
+        .filter(|n| glob(provider, &n.provider) && glob(name, &n.name))
+    {
+        let offset = uprobe::address_to_file_offset(&file, n.address).ok_or_else(|| {
+            Diagnostic::new(
+                span,
+                format!(
+                    "{}:{}: call site {:#x} is in no loaded segment",
+                    n.provider, n.name, n.address
+                ),
+            )
+        })?;
+        let semaphore = match n.semaphore {
+            0 => 0,
+            a => uprobe::address_to_file_offset(&file, a).unwrap_or(0),
+        };
+        out.push(Probe {
+            name: format!("usdt:{shown}:{}:{}", n.provider, n.name),
+            kind: ProbeKind::Usdt {
+                path: shown.clone(),
+                offset,
+                semaphore,
+                args: n.args.split_whitespace().map(usdt::parse_arg).collect(),
+            },
+        });
+    }
+    if out.is_empty() {
+        return Err(Diagnostic::new(
+            span,
+            format!("{shown} has no USDT probe matching '{provider}:{name}'"),
+        ));
+    }
+    Ok(out)
 }
 
 /// Shell-style match with `*` and `?`.

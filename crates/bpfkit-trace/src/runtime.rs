@@ -246,7 +246,7 @@ fn program_type(kind: &ProbeKind) -> u32 {
         ProbeKind::Begin | ProbeKind::End | ProbeKind::RawTracepoint { .. } => 17,
         ProbeKind::Tracepoint { .. } => 5,
         ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => 7, // PERF_EVENT
-        ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } => 2,    // KPROBE
+        ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } | ProbeKind::Usdt { .. } => 2, // KPROBE
         ProbeKind::Fentry { .. } => 26,                              // TRACING
     }
 }
@@ -510,6 +510,16 @@ fn attach(
             }
             return Ok(out);
         }
+        ProbeKind::Usdt {
+            path,
+            offset,
+            semaphore,
+            ..
+        } => {
+            let event = usdt_event(path, *offset, *semaphore, pid)
+                .map_err(|e| fail("perf_event_open", e))?;
+            return Ok(vec![perf(event, prog, name)?]);
+        }
         ProbeKind::Profile { sample, frequency } => {
             let mut attr = perf_event::PerfEventAttr::new(
                 perf_event::PERF_TYPE_SOFTWARE,
@@ -575,6 +585,31 @@ fn attach(
     let event = perf_event::perf_event_open(&attr, pid, cpu, None)
         .map_err(|e| fail("perf_event_open", e.to_string()))?;
     Ok(vec![perf(event, prog, name)?])
+}
+
+/// The uprobe PMU event of a USDT call site; its semaphore is raised while the event lives
+/// (the PMU's `ref_ctr_offset`, Linux 4.20).
+fn usdt_event(
+    path: &str,
+    offset: u64,
+    semaphore: u64,
+    pid: Option<i32>,
+) -> Result<OwnedFd, String> {
+    let pmu = perf_event::dynamic_pmu_type("uprobe").ok_or("the kernel has no uprobe PMU")?;
+    let c_path = CString::new(path).map_err(|_| "the path contains a NUL byte".to_string())?;
+    let mut attr = perf_event::PerfEventAttr::new(pmu, 0);
+    if semaphore != 0 {
+        let shift = perf_event::pmu_format_bit("uprobe", "ref_ctr_offset")
+            .ok_or("USDT semaphores need the uprobe PMU's ref_ctr_offset (Linux 4.20)")?;
+        attr.config |= semaphore << shift;
+    }
+    attr.config1 = perf_event::c_str_addr(&c_path);
+    attr.config2 = offset;
+    let (p, c) = match pid {
+        Some(p) => (p, -1),
+        None => (-1, 0),
+    };
+    perf_event::perf_event_open(&attr, p, c, None).map_err(|e| e.to_string())
 }
 
 /// `libc` → the first `libc.so*` in the usual library directories, as bpftrace finds

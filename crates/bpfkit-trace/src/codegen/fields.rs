@@ -110,7 +110,8 @@ impl Gen<'_> {
             },
             n if n.starts_with("arg") && n[3..].parse::<usize>().is_ok() => {
                 let i: usize = n[3..].parse().unwrap_or(0);
-                match self.probe.kind {
+                let probe = self.probe;
+                match &probe.kind {
                     ProbeKind::Uprobe { ret: false, .. } | ProbeKind::Kprobe { ret: false, .. }
                         if i < regs::ARGS.len() =>
                     {
@@ -121,6 +122,17 @@ impl Gen<'_> {
                         span,
                         format!("{n} (stack-passed or return-probe arguments)"),
                     ),
+                    ProbeKind::Usdt { args, .. } => match args.get(i) {
+                        Some(Some(a)) => self.usdt_arg(*a, span),
+                        Some(None) => unsupported(
+                            span,
+                            format!("{n}: its USDT argument specification"),
+                        ),
+                        None => Err(Diagnostic::new(
+                            span,
+                            format!("{n}: the probe has {} arguments", args.len()),
+                        )),
+                    },
                     ProbeKind::Fentry { .. } => Err(Diagnostic::new(
                         span,
                         format!("{n} is not valid in fentry/fexit: use args->name"),
@@ -160,6 +172,52 @@ impl Gen<'_> {
                 format!("unknown identifier '{name}'"),
             )),
         }
+    }
+
+    /// A USDT argument: a constant, a register of the probed task, or memory at a
+    /// register plus an offset (read from user memory), sized and signed as its note says.
+    fn usdt_arg(
+        &mut self,
+        arg: bpfkit::programs::usdt::UsdtArg,
+        span: Span,
+    ) -> Result<Val, Diagnostic> {
+        use bpfkit::programs::usdt::UsdtArg;
+        let size = match arg {
+            UsdtArg::Const { value, size } => {
+                self.asm.ld_imm64(0, value);
+                size
+            }
+            UsdtArg::Reg { reg_off, size } => {
+                self.asm.load(8, 0, 6, reg_off);
+                size
+            }
+            UsdtArg::RegDeref {
+                reg_off,
+                offset,
+                size,
+            } => {
+                let offset = i32::try_from(offset)
+                    .map_err(|_| Diagnostic::new(span, "USDT argument offset out of range"))?;
+                let dst = self.alloc(8, span)?;
+                self.asm.store_imm(8, FP, dst, 0);
+                self.asm.load(8, 3, 6, reg_off);
+                self.asm.alu_imm(BPF_ADD, 3, offset);
+                self.asm.mov(1, FP);
+                self.asm.alu_imm(BPF_ADD, 1, dst as i32);
+                self.asm.mov_imm(2, i32::from(size.unsigned_abs()));
+                self.asm.call(PROBE_READ_USER);
+                self.asm.load(8, 0, FP, dst);
+                size
+            }
+        };
+        let bytes = i32::from(size.unsigned_abs());
+        if bytes < 8 {
+            let shift = 64 - 8 * bytes;
+            self.asm.alu_imm(BPF_LSH, 0, shift);
+            self.asm
+                .alu_imm(if size < 0 { BPF_ARSH } else { BPF_RSH }, 0, shift);
+        }
+        self.new_int(size < 0, span)
     }
 
     pub(super) fn tp_fields(&mut self, span: Span) -> Result<Vec<Field>, Diagnostic> {
