@@ -45,13 +45,13 @@ fn constructs_outside_the_subset_say_not_supported_yet_where_they_are() {
         err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'hardware' probes\n"),
         "{err}"
     );
-    let err = stderr_of(&["-e", "BEGIN { @s[kstack] = count(); }"]);
+    let err = stderr_of(&["-e", "BEGIN { @s[ustack] = count(); }"]);
     assert!(
-        err.starts_with("bpfkit: stdin:1:12: error: not supported yet: kstack\n"),
+        err.starts_with("bpfkit: stdin:1:12: error: not supported yet: ustack\n"),
         "{err}"
     );
     assert!(
-        err.ends_with("   1 | BEGIN { @s[kstack] = count(); }\n     |            ^^^^^^\n"),
+        err.ends_with("   1 | BEGIN { @s[ustack] = count(); }\n     |            ^^^^^^\n"),
         "{err}"
     );
     let err = stderr_of(&["-e", "BEGIN { @ = curtask->nope; }"]);

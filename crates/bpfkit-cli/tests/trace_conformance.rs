@@ -356,6 +356,8 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         "",
         r#"uretprobe:libc:read /pid == cpid && comm == "dd"/ { @ret = lhist(retval, 0, 1000, 100); }"#,
     ),
+    ("kstack_ksym_kaddr", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @[kstack] = count(); @s[kstack(2)] = count(); @k[ksym(kaddr("vfs_read") + 3)] = count(); $k = kstack(1); @v[$k, ksym(kaddr("vfs_write"))] = count(); }"#),
+    ("printf_kstack_ksym", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { printf("%s|%s|%lx\n", ksym(kaddr("do_sys_openat2")), kstack(2), kaddr("vfs_read")); }"#),
     (
         "tp_json",
         DD,

@@ -22,12 +22,12 @@
 //!   `[u]int{8,16,32,64}`, `str(p[, n])`, `strncmp`, `$1`/`str($1)`/`$#`.
 //! - Builtins: `pid tid uid gid comm cpu nsecs elapsed cpid probe func retval arg0..
 //!   args->field args->ptr->field curtask curtask->a->b.c (struct X *)e->f cgroup rand
-//!   numaid jiffies`.
+//!   numaid jiffies kstack kstack(n) ksym(addr) kaddr("sym")`.
 //! - Aggregations: `count sum avg min max stats hist lhist`, printed as bpftrace prints
 //!   them (text and `-f json`).
 //!
 //! Anything else valid in bpftrace is refused at its position with "not supported yet:
-//! …" (kprobe offsets, kstack/ustack, ksym/usym, buf, ntop, `for`, bitfields,
+//! …" (kprobe offsets, ustack, usym, buf, ntop, `for`, bitfields,
 //! tuples as values, …).
 //!
 //! ```
@@ -50,6 +50,7 @@ pub mod output;
 pub mod parser;
 pub mod probes;
 pub mod runtime;
+pub mod symbols;
 pub mod types;
 
 pub use runtime::{run, Options, TraceError};

@@ -72,6 +72,7 @@ impl Builder {
         match t {
             Ty::Int { signed } => self.int(signed),
             Ty::Str(n) => self.chars(n),
+            Ty::Ksym | Ty::Kstack(_) => self.int(false),
         }
     }
 

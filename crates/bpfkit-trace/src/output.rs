@@ -83,6 +83,11 @@ fn decode_key(info: &MapInfo, key: &[u8]) -> Vec<KeyPart> {
                 )));
                 at += *n as usize;
             }
+            Ty::Ksym | Ty::Kstack(_) => {
+                let v = u64_at(key, at);
+                out.push(KeyPart::Str(t.symbolize(v, 4).unwrap_or_default()));
+                at += 8;
+            }
         }
     }
     out

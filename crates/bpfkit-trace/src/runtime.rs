@@ -14,7 +14,7 @@ use bpfkit::readers::RingBuf;
 use bpfkit::sys::{self, perf_event, tracefs};
 use bpfkit_obj::insn::{disassemble, Insn, Symbolizer};
 
-use crate::codegen::{compile, CompileOptions, JOIN_BUF_REF, RINGBUF_REF};
+use crate::codegen::{compile, CompileOptions, JOIN_BUF_REF, RINGBUF_REF, STACK_MAP_REF};
 use crate::format::{decode_args, format as format_printf};
 use crate::output::{self, OutputFormat};
 use crate::probes::ProbeKind;
@@ -197,6 +197,9 @@ impl Symbolizer for MapNames<'_> {
         if idx == JOIN_BUF_REF {
             return Some("map[join_buf]".into());
         }
+        if idx == STACK_MAP_REF {
+            return Some("map[stacks]".into());
+        }
         self.0
             .maps
             .get(idx as usize)
@@ -223,10 +226,21 @@ struct Loaded {
     /// Kept open for the programs that reference it.
     #[allow(dead_code)]
     join_fd: OwnedFd,
+    /// The stack trace map of `kstack`, when a program uses it (its fd is also handed to
+    /// [`crate::symbols::set_stack_map`]).
+    stack_fd: Option<OwnedFd>,
     progs: Vec<OwnedFd>,
     /// Each program's final instructions, to load a wildcard kprobe again for per-function
     /// perf events when the kernel has no kprobe.multi links.
     raw: Vec<Vec<u64>>,
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        if self.stack_fd.is_some() {
+            crate::symbols::set_stack_map(-1);
+        }
+    }
 }
 
 const RINGBUF_SIZE: u32 = 1 << 20;
@@ -342,6 +356,26 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
         ..Default::default()
     })
     .map_err(kernel("create the join() buffer".into()))?;
+    let stack_fd = if compiled
+        .programs
+        .iter()
+        .any(|p| p.map_refs.iter().any(|&(_, i)| i == STACK_MAP_REF))
+    {
+        const BPF_MAP_TYPE_STACK_TRACE: u32 = 7;
+        let fd = sys::map_create(&sys::MapCreateAttr {
+            map_type: BPF_MAP_TYPE_STACK_TRACE,
+            key_size: 4,
+            value_size: 8 * crate::symbols::MAX_FRAMES,
+            max_entries: 4096,
+            name: "stacks",
+            ..Default::default()
+        })
+        .map_err(kernel("create the kstack map".into()))?;
+        crate::symbols::set_stack_map(fd.as_raw_fd());
+        Some(fd)
+    } else {
+        None
+    };
     let mut progs = vec![];
     let mut raws = vec![];
     for p in &compiled.programs {
@@ -351,6 +385,8 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
                 ring_fd.as_raw_fd()
             } else if idx == JOIN_BUF_REF {
                 join_fd.as_raw_fd()
+            } else if idx == STACK_MAP_REF {
+                stack_fd.as_ref().map_or(-1, |f| f.as_raw_fd())
             } else {
                 maps[idx as usize].as_fd().as_raw_fd()
             };
@@ -396,6 +432,7 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
         maps,
         ring_fd,
         join_fd,
+        stack_fd,
         progs,
         raw: raws,
     })

@@ -23,14 +23,27 @@ pub enum Ty {
     },
     /// A NUL-padded string in a buffer of this many bytes (a multiple of 8).
     Str(u16),
+    /// A kernel address printed as its function's name (`ksym()`).
+    Ksym,
+    /// A kernel stack id in the stack trace map, printed as at most this many frames.
+    Kstack(u8),
 }
 
 impl Ty {
     /// Bytes the value takes in keys, values and events.
     pub fn size(self) -> u16 {
         match self {
-            Ty::Int { .. } => 8,
             Ty::Str(n) => n,
+            Ty::Int { .. } | Ty::Ksym | Ty::Kstack(_) => 8,
+        }
+    }
+
+    /// How a symbolic value prints (map keys at `indent` 4, printf at 8, as bpftrace).
+    pub fn symbolize(self, raw: u64, indent: usize) -> Option<String> {
+        match self {
+            Ty::Ksym => Some(crate::symbols::ksym(raw)),
+            Ty::Kstack(limit) => Some(crate::symbols::kstack(raw, limit, indent)),
+            Ty::Int { .. } | Ty::Str(_) => None,
         }
     }
 }

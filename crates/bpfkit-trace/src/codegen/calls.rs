@@ -255,7 +255,7 @@ impl Gen<'_> {
         for (a, c) in args[1..].iter().zip(&convs) {
             let t = self.type_of(a)?;
             match (c, t) {
-                ('s', Ty::Str(_)) => {}
+                ('s', Ty::Str(_) | Ty::Ksym | Ty::Kstack(_)) => {}
                 ('s', Ty::Int { .. }) => {
                     return Err(Diagnostic::new(
                         a.span,
@@ -263,10 +263,10 @@ impl Gen<'_> {
                     ))
                 }
                 (_, Ty::Int { .. }) => {}
-                (c, Ty::Str(_)) => {
+                (c, t) => {
                     return Err(Diagnostic::new(
                         a.span,
-                        format!("printf: %{c} needs an integer, found a string"),
+                        format!("printf: %{c} needs an integer, found {}", ty_name(t)),
                     ))
                 }
             }
@@ -283,7 +283,7 @@ impl Gen<'_> {
         for (a, t) in args[1..].iter().zip(&types) {
             let mark = self.sp;
             match (self.expr(a)?, t) {
-                (Val::Int(off, _), _) => {
+                (Val::Int(off, _) | Val::Sym(off, _), _) => {
                     self.asm.load(8, 0, FP, off);
                     self.asm.store(8, FP, at, 0);
                 }
@@ -306,6 +306,41 @@ impl Gen<'_> {
         span: Span,
     ) -> Result<Val, Diagnostic> {
         match name {
+            "ksym" => {
+                let [x] = args else {
+                    return Err(Diagnostic::new(span, "ksym() takes one address"));
+                };
+                let v = self.int(x)?;
+                Ok(Val::Sym(v, Ty::Ksym))
+            }
+            "kaddr" => {
+                let [Expr {
+                    kind: ExprKind::Str(sym),
+                    ..
+                }] = args
+                else {
+                    return Err(Diagnostic::new(
+                        span,
+                        "kaddr() takes a symbol name as a string literal",
+                    ));
+                };
+                let addr = crate::symbols::kaddr(sym).ok_or_else(|| {
+                    Diagnostic::new(span, format!("no kernel symbol '{sym}' in /proc/kallsyms"))
+                })?;
+                self.asm.ld_imm64(0, addr);
+                self.new_int(false, span)
+            }
+            "kstack" => {
+                let [n] = args else {
+                    return unsupported(span, "kstack() with a stack mode");
+                };
+                let limit = const_int(n)
+                    .filter(|n| (1..=i64::from(crate::symbols::MAX_FRAMES)).contains(n))
+                    .ok_or_else(|| {
+                        Diagnostic::new(n.span, "kstack()'s limit must be an integer from 1 to 127")
+                    })?;
+                self.kstack(limit as u8, span)
+            }
             "str"
                 if matches!(
                     args,
@@ -354,6 +389,12 @@ impl Gen<'_> {
                     Val::Str(..) if args.len() == 1 => return Ok(v),
                     Val::Str(..) => return unsupported(span, "str() with a length of a string"),
                     Val::Int(off, _) => off,
+                    Val::Sym(_, t) => {
+                        return Err(Diagnostic::new(
+                            x.span,
+                            format!("str() needs a pointer, found {}", ty_name(t)),
+                        ))
+                    }
                 };
                 let buf = round8(len).max(8) as u16;
                 let off = self.alloc(buf as i32, span)?;

@@ -164,7 +164,8 @@ impl Gen<'_> {
                 });
                 self.new_int(false, span)
             }
-            "kstack" | "ustack" | "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
+            "kstack" => self.kstack(crate::symbols::MAX_FRAMES as u8, span),
+            "ustack" | "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
                 unsupported(span, name)
             }
             _ => Err(Diagnostic::new(
@@ -218,6 +219,18 @@ impl Gen<'_> {
                 .alu_imm(if size < 0 { BPF_ARSH } else { BPF_RSH }, 0, shift);
         }
         self.new_int(size < 0, span)
+    }
+
+    /// `kstack`: `bpf_get_stackid(ctx, stack map, 0)` (a negative id prints as an empty
+    /// stack), shown as at most `limit` frames.
+    pub(super) fn kstack(&mut self, limit: u8, span: Span) -> Result<Val, Diagnostic> {
+        self.asm.mov(1, 6);
+        self.asm.ld_map(2, STACK_MAP_REF);
+        self.asm.mov_imm(3, 0);
+        self.asm.call(GET_STACKID);
+        let off = self.alloc(8, span)?;
+        self.asm.store(8, FP, off, 0);
+        Ok(Val::Sym(off, Ty::Kstack(limit)))
     }
 
     pub(super) fn tp_fields(&mut self, span: Span) -> Result<Vec<Field>, Diagnostic> {

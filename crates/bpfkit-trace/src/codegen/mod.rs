@@ -50,6 +50,7 @@ const GET_PRANDOM_U32: i32 = 7;
 const GET_NUMA_NODE_ID: i32 = 42;
 const GET_CURRENT_CGROUP_ID: i32 = 80;
 const JIFFIES64: i32 = 118;
+const GET_STACKID: i32 = 27;
 
 const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
@@ -59,6 +60,8 @@ const BPF_NOEXIST: i32 = 1;
 enum Val {
     Int(i16, bool),
     Str(i16, u16),
+    /// An 8-byte value printed symbolically (`Ty::Ksym`, `Ty::Kstack`).
+    Sym(i16, Ty),
 }
 
 impl Val {
@@ -66,6 +69,7 @@ impl Val {
         match self {
             Val::Int(_, signed) => Ty::Int { signed },
             Val::Str(_, n) => Ty::Str(n),
+            Val::Sym(_, t) => t,
         }
     }
 }
@@ -272,6 +276,7 @@ impl<'s> Gen<'s> {
             let v = match ty {
                 Ty::Int { signed } => Val::Int(off, signed),
                 Ty::Str(n) => Val::Str(off, n),
+                t => Val::Sym(off, t),
             };
             self.vars.insert(name, v);
         }
@@ -437,6 +442,11 @@ impl<'s> Gen<'s> {
                 self.asm.store(8, FP, dst, 0);
                 Ok(())
             }
+            (Val::Sym(dst, a), Val::Sym(src, b)) if a == b => {
+                self.asm.load(8, 0, FP, src);
+                self.asm.store(8, FP, dst, 0);
+                Ok(())
+            }
             (Val::Str(dst, dn), Val::Str(src, sn)) => {
                 self.copy_str(src, sn, FP, dst, dn);
                 Ok(())
@@ -525,6 +535,10 @@ impl<'s> Gen<'s> {
             Val::Str(..) => Err(Diagnostic::new(
                 e.span,
                 "expected an integer, found a string",
+            )),
+            Val::Sym(_, t) => Err(Diagnostic::new(
+                e.span,
+                format!("expected an integer, found {}", ty_name(t)),
             )),
         }
     }
@@ -624,6 +638,7 @@ impl<'s> Gen<'s> {
                 let rt = match (ta, tb) {
                     (Ty::Int { signed: x }, Ty::Int { signed: y }) => Ty::Int { signed: x && y },
                     (Ty::Str(x), Ty::Str(y)) => Ty::Str(x.max(y)),
+                    (x, y) if x == y => x,
                     _ => {
                         return Err(Diagnostic::new(
                             span,
@@ -635,6 +650,7 @@ impl<'s> Gen<'s> {
                 let res = match rt {
                     Ty::Int { signed } => Val::Int(result, signed),
                     Ty::Str(n) => Val::Str(result, n),
+                    t => Val::Sym(result, t),
                 };
                 let mark = self.sp;
                 let cv = self.int(c)?;
@@ -816,6 +832,8 @@ pub const RINGBUF_REF: u32 = u32::MAX;
 /// Map reference to the one-element per-CPU array `join()` builds its record in (the
 /// record is larger than the 512-byte stack).
 pub const JOIN_BUF_REF: u32 = u32::MAX - 1;
+/// Map reference of the stack trace map `kstack` ids point into.
+pub const STACK_MAP_REF: u32 = u32::MAX - 2;
 
 /// Register offsets in `struct pt_regs` for uprobe arguments and return values.
 mod regs {
@@ -858,6 +876,8 @@ fn ty_name(t: Ty) -> &'static str {
     match t {
         Ty::Int { .. } => "an integer",
         Ty::Str(_) => "a string",
+        Ty::Ksym => "a kernel symbol (ksym())",
+        Ty::Kstack(_) => "a kernel stack",
     }
 }
 
