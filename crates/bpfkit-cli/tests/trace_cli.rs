@@ -318,3 +318,32 @@ fn maps_carry_btf_so_bpftool_dumps_named_fields() {
     assert_eq!(v[0]["formatted"]["value"]["count"], 1, "{dump}");
     assert_eq!(v[0]["formatted"]["value"]["total"], 4, "{dump}");
 }
+
+#[test]
+fn a_full_ring_buffer_is_reported_as_lost_events() {
+    if !is_root() {
+        println!("SKIP not root: loading programs needs CAP_BPF");
+        return;
+    }
+    // BEGIN runs before anything drains the 1 MiB ring buffer: 336-byte records (8-byte
+    // header, 8-byte id, five 64-byte strings), so 3120 fit and the other 880 are lost.
+    let out = bpfkit(&[
+        "-c",
+        "/bin/true",
+        "-e",
+        "BEGIN { $s = \"0123456789012345678901234567890123456789012345678901234567890\"; $i = 0; while ($i < 4000) { printf(\"%s%s%s%s%s\\n\", $s, $s, $s, $s, $s); $i++; } }",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.iter().filter(|l| l.starts_with("0123")).count(), 3120);
+    assert!(
+        lines.contains(&"Lost 880 events"),
+        "{}",
+        &text[text.len().saturating_sub(400)..]
+    );
+}

@@ -33,6 +33,16 @@ pub fn attached(n: usize, f: OutputFormat) -> String {
     }
 }
 
+/// bpftrace's notice of records the ring buffer had no room for.
+pub fn lost_events(n: u64, f: OutputFormat) -> String {
+    match f {
+        OutputFormat::Text => format!("Lost {n} events\n"),
+        OutputFormat::Json => {
+            format!("{{\"type\": \"lost_events\", \"data\": {{\"events\": {n}}}}}\n")
+        }
+    }
+}
+
 /// A printf's text as printed.
 pub fn printf(text: &str, f: OutputFormat) -> String {
     match f {

@@ -14,7 +14,7 @@ use bpfkit::readers::RingBuf;
 use bpfkit::sys::{self, perf_event, tracefs};
 use bpfkit_obj::insn::{disassemble, Insn, Symbolizer};
 
-use crate::codegen::{compile, CompileOptions, JOIN_BUF_REF, RINGBUF_REF, STACK_MAP_REF};
+use crate::codegen::{compile, CompileOptions, JOIN_BUF_REF, LOST_REF, RINGBUF_REF, STACK_MAP_REF};
 use crate::format::{decode_args, format as format_printf};
 use crate::output::{self, OutputFormat};
 use crate::probes::ProbeKind;
@@ -200,6 +200,9 @@ impl Symbolizer for MapNames<'_> {
         if idx == STACK_MAP_REF {
             return Some("map[stacks]".into());
         }
+        if idx == LOST_REF {
+            return Some("map[lost]".into());
+        }
         self.0
             .maps
             .get(idx as usize)
@@ -229,6 +232,8 @@ struct Loaded {
     /// The stack trace map of `kstack`, when a program uses it (its fd is also handed to
     /// [`crate::symbols::set_stack_map`]).
     stack_fd: Option<OwnedFd>,
+    /// One u64: records the ring buffer refused.
+    lost: MapData,
     progs: Vec<OwnedFd>,
     /// Each program's final instructions, to load a wildcard kprobe again for per-function
     /// perf events when the kernel has no kprobe.multi links.
@@ -376,6 +381,8 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
     } else {
         None
     };
+    let lost = MapData::create(&MapParams::new("lost", MapType::Array, 4, 8, 1))
+        .map_err(map_error("create the lost-events counter".into()))?;
     let mut progs = vec![];
     let mut raws = vec![];
     for p in &compiled.programs {
@@ -385,6 +392,8 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
                 ring_fd.as_raw_fd()
             } else if idx == JOIN_BUF_REF {
                 join_fd.as_raw_fd()
+            } else if idx == LOST_REF {
+                lost.as_fd().as_raw_fd()
             } else if idx == STACK_MAP_REF {
                 stack_fd.as_ref().map_or(-1, |f| f.as_raw_fd())
             } else {
@@ -433,6 +442,7 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
         ring_fd,
         join_fd,
         stack_fd,
+        lost,
         progs,
         raw: raws,
     })
@@ -512,8 +522,15 @@ fn attach(
             return Ok(vec![Attachment::Fd(link)]);
         }
         ProbeKind::Fentry { .. } => {
-            let link = sys::raw_tracepoint_open(None, prog.as_fd())
-                .map_err(|e| fail("BPF_RAW_TRACEPOINT_OPEN (trampoline)", e.to_string()))?;
+            let link = sys::raw_tracepoint_open(None, prog.as_fd()).map_err(|e| {
+                // ENOTSUPP: no BPF trampolines on this arch/kernel (arm64 before 6.4).
+                let hint = if e.errno() == Some(524) {
+                    " (the kernel has no BPF trampolines here: use kprobe/kretprobe)"
+                } else {
+                    ""
+                };
+                fail("BPF_RAW_TRACEPOINT_OPEN (trampoline)", format!("{e}{hint}"))
+            })?;
             return Ok(vec![Attachment::Fd(link)]);
         }
         ProbeKind::Kprobe { functions, ret } => {
@@ -710,6 +727,8 @@ struct Session<'a, W: Write> {
     out: W,
     format: OutputFormat,
     done: bool,
+    /// Lost records already reported.
+    lost_seen: u64,
 }
 
 impl<W: Write> Session<'_, W> {
@@ -803,6 +822,19 @@ impl<W: Write> Session<'_, W> {
         for e in events {
             self.handle(&e)?;
         }
+        let mut count = [0u8; 8];
+        if let Ok(true) = self
+            .loaded
+            .lost
+            .lookup_bytes(&0u32.to_ne_bytes(), &mut count, 0)
+        {
+            let lost = u64::from_ne_bytes(count);
+            if lost > self.lost_seen {
+                let text = output::lost_events(lost - self.lost_seen, self.format);
+                self.lost_seen = lost;
+                self.write(&text)?;
+            }
+        }
         self.out.flush().map_err(io_err("flush output"))
     }
 }
@@ -895,6 +927,7 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
         out: &mut out,
         format: opts.format,
         done: false,
+        lost_seen: 0,
     };
     session.write(&output::attached(compiled.programs.len(), opts.format))?;
     // BEGIN first (its output, typically a header, comes before any event), then the

@@ -17,7 +17,25 @@ impl Gen<'_> {
         self.asm.alu_imm(BPF_ADD, 2, buf as i32);
         self.asm.mov_imm(3, size);
         self.asm.mov_imm(4, 0);
+        self.ringbuf_output(FP, buf);
+    }
+
+    /// `bpf_ringbuf_output` (arguments in r1..r4); a refused record (ring full) adds one
+    /// to the lost-events counter, whose key (0) is written at `key_reg + key_off` (the
+    /// record's own buffer, no longer needed).
+    fn ringbuf_output(&mut self, key_reg: Reg, key_off: i16) {
         self.asm.call(RINGBUF_OUTPUT);
+        let sent = self.asm.label();
+        self.asm.jmp_imm(BPF_JEQ, 0, 0, sent);
+        self.asm.store_imm(4, key_reg, key_off, 0);
+        self.asm.ld_map(1, LOST_REF);
+        self.asm.mov(2, key_reg);
+        self.asm.alu_imm(BPF_ADD, 2, key_off as i32);
+        self.asm.call(MAP_LOOKUP);
+        self.asm.jmp_imm(BPF_JEQ, 0, 0, sent);
+        self.asm.mov_imm(1, 1);
+        self.asm.atomic_add(0, 0, 1);
+        self.asm.bind(sent);
     }
 
     /// Reads up to [`JOIN_ARGS`] user strings from the pointer array at `fp + ptr` into the
@@ -60,7 +78,7 @@ impl Gen<'_> {
         self.asm.mov(2, 7);
         self.asm.mov_imm(3, JOIN_RECORD as i32);
         self.asm.mov_imm(4, 0);
-        self.asm.call(RINGBUF_OUTPUT);
+        self.ringbuf_output(7, 0);
         self.asm.bind(sent);
         Ok(())
     }

@@ -832,6 +832,8 @@ pub const RINGBUF_REF: u32 = u32::MAX;
 /// Map reference to the one-element per-CPU array `join()` builds its record in (the
 /// record is larger than the 512-byte stack).
 pub const JOIN_BUF_REF: u32 = u32::MAX - 1;
+/// Map reference of the one-element array counting records the ring buffer refused.
+pub const LOST_REF: u32 = u32::MAX - 3;
 /// Map reference of the stack trace map `kstack` ids point into.
 pub const STACK_MAP_REF: u32 = u32::MAX - 2;
 
