@@ -134,10 +134,8 @@ pub fn decode_args(types: &[Ty], data: &[u8]) -> Vec<Arg> {
                 Arg::Int(u64::from_ne_bytes(b), *signed)
             }
             Ty::Str(_) => Arg::Str(c_string(bytes)),
-            Ty::Ksym | Ty::Kstack(_) => {
-                let mut b = [0u8; 8];
-                b[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
-                Arg::Str(t.symbolize(u64::from_ne_bytes(b), 8).unwrap_or_default())
+            Ty::Ksym | Ty::Kstack(_) | Ty::Inet => {
+                Arg::Str(t.symbolize(bytes, 8).unwrap_or_default())
             }
         });
         at += n;

@@ -77,6 +77,26 @@ impl KernelBtf {
             .map_err(|e| e.to_string())
     }
 
+    /// The value of the enumerator `name` of any kernel enum (`TCP_FIN_WAIT1`), as
+    /// bpftrace resolves enum constants through BTF.
+    pub fn enum_value(&self, name: &str) -> Option<i64> {
+        self.btf
+            .local_ids()
+            .find_map(|id| match self.btf.type_by_id(id).ok()? {
+                Type::Enum(e) => e
+                    .values
+                    .iter()
+                    .find(|v| v.name == name)
+                    .map(|v| v.value_signed(false)),
+                Type::Enum64(e) => e
+                    .values
+                    .iter()
+                    .find(|v| v.name == name)
+                    .map(|v| v.value_signed(true)),
+                _ => None,
+            })
+    }
+
     /// Names of the `FUNC`s matching a glob, sorted (fentry wildcards).
     pub fn functions_matching(&self, pattern: &str) -> Vec<String> {
         let mut out: Vec<String> = self

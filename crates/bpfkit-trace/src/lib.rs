@@ -22,12 +22,13 @@
 //!   `[u]int{8,16,32,64}`, `str(p[, n])`, `strncmp`, `$1`/`str($1)`/`$#`.
 //! - Builtins: `pid tid uid gid comm cpu nsecs elapsed cpid probe func retval arg0..
 //!   args->field args->ptr->field curtask curtask->a->b.c (struct X *)e->f cgroup rand
-//!   numaid jiffies kstack kstack(n) ksym(addr) kaddr("sym")`.
+//!   numaid jiffies kstack kstack(n) ksym(addr) kaddr("sym")
+//!   ntop([af,] addr)`, kernel enum constants by name (BTF) and the `AF_*` constants.
 //! - Aggregations: `count sum avg min max stats hist lhist`, printed as bpftrace prints
 //!   them (text and `-f json`).
 //!
 //! Anything else valid in bpftrace is refused at its position with "not supported yet:
-//! …" (kprobe offsets, ustack, usym, buf, ntop, `for`, bitfields,
+//! …" (kprobe offsets, ustack, usym, buf, bswap, `for`, bitfields,
 //! tuples as values, …).
 //!
 //! ```

@@ -93,10 +93,11 @@ fn decode_key(info: &MapInfo, key: &[u8]) -> Vec<KeyPart> {
                 )));
                 at += *n as usize;
             }
-            Ty::Ksym | Ty::Kstack(_) => {
-                let v = u64_at(key, at);
-                out.push(KeyPart::Str(t.symbolize(v, 4).unwrap_or_default()));
-                at += 8;
+            Ty::Ksym | Ty::Kstack(_) | Ty::Inet => {
+                let n = t.size() as usize;
+                let bytes = key.get(at..at + n).unwrap_or(&[]);
+                out.push(KeyPart::Str(t.symbolize(bytes, 4).unwrap_or_default()));
+                at += n;
             }
         }
     }

@@ -273,7 +273,7 @@ impl Gen<'_> {
         for (a, c) in args[1..].iter().zip(&convs) {
             let t = self.type_of(a)?;
             match (c, t) {
-                ('s', Ty::Str(_) | Ty::Ksym | Ty::Kstack(_)) => {}
+                ('s', Ty::Str(_) | Ty::Ksym | Ty::Kstack(_) | Ty::Inet) => {}
                 ('s', Ty::Int { .. }) => {
                     return Err(Diagnostic::new(
                         a.span,
@@ -301,10 +301,11 @@ impl Gen<'_> {
         for (a, t) in args[1..].iter().zip(&types) {
             let mark = self.sp;
             match (self.expr(a)?, t) {
-                (Val::Int(off, _) | Val::Sym(off, _), _) => {
+                (Val::Int(off, _), _) => {
                     self.asm.load(8, 0, FP, off);
                     self.asm.store(8, FP, at, 0);
                 }
+                (Val::Sym(off, t), _) => self.copy_str(off, t.size(), FP, at, t.size()),
                 (Val::Str(off, n), Ty::Str(len)) => self.copy_str(off, n, FP, at, *len),
                 _ => unreachable_int(a.span)?,
             }
@@ -324,6 +325,55 @@ impl Gen<'_> {
         span: Span,
     ) -> Result<Val, Diagnostic> {
         match name {
+            "ntop" => {
+                let (af, x) =
+                    match args {
+                        [x] => (None, x),
+                        [af, x] => (
+                            Some(const_int(af).filter(|a| *a == 2 || *a == 10).ok_or_else(
+                                || {
+                                    Diagnostic::new(
+                                        af.span,
+                                        "ntop()'s family must be AF_INET (2) or AF_INET6 (10)",
+                                    )
+                                },
+                            )?),
+                            x,
+                        ),
+                        _ => return Err(Diagnostic::new(span, "ntop() takes [family,] address")),
+                    };
+                self.raw_arrays = true;
+                let v = self.expr(x);
+                self.raw_arrays = false;
+                let dst = self.alloc(24, span)?;
+                for i in (0..24).step_by(8) {
+                    self.asm.store_imm(8, FP, dst + i, 0);
+                }
+                let family = match v? {
+                    Val::Int(off, _) => {
+                        self.asm.load(8, 0, FP, off);
+                        self.asm.store(4, FP, dst + 8, 0);
+                        af.unwrap_or(2)
+                    }
+                    Val::Str(off, n) if n >= 16 => {
+                        self.copy_str(off, 16, FP, dst + 8, 16);
+                        af.unwrap_or(10)
+                    }
+                    Val::Str(off, _) => {
+                        self.asm.load(4, 0, FP, off);
+                        self.asm.store(4, FP, dst + 8, 0);
+                        af.unwrap_or(2)
+                    }
+                    Val::Sym(_, t) => {
+                        return Err(Diagnostic::new(
+                            x.span,
+                            format!("ntop() needs an address, found {}", ty_name(t)),
+                        ))
+                    }
+                };
+                self.asm.store_imm(8, FP, dst, family as i32);
+                Ok(Val::Sym(dst, Ty::Inet))
+            }
             "ksym" => {
                 let [x] = args else {
                     return Err(Diagnostic::new(span, "ksym() takes one address"));

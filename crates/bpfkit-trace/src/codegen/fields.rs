@@ -168,10 +168,32 @@ impl Gen<'_> {
             "ustack" | "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
                 unsupported(span, name)
             }
-            _ => Err(Diagnostic::new(
-                span,
-                format!("unknown identifier '{name}'"),
-            )),
+            _ => {
+                // Constants of the UAPI headers bpftrace's tools #include (bpftrace reads
+                // them with clang; here they are fixed by the kernel ABI), then kernel enums.
+                let known = match name {
+                    "AF_UNSPEC" => Some(0),
+                    "AF_UNIX" | "AF_LOCAL" => Some(1),
+                    "AF_INET" => Some(2),
+                    "AF_INET6" => Some(10),
+                    "TASK_RUNNING" => Some(0),
+                    _ => None,
+                };
+                let value = match known {
+                    Some(v) => Some(v),
+                    None => self.kernel_btf(span).ok().and_then(|k| k.enum_value(name)),
+                };
+                match value {
+                    Some(v) => {
+                        self.asm.ld_imm64(0, v as u64);
+                        self.new_int(true, span)
+                    }
+                    None => Err(Diagnostic::new(
+                        span,
+                        format!("unknown identifier '{name}'"),
+                    )),
+                }
+            }
         }
     }
 
@@ -462,7 +484,8 @@ impl Gen<'_> {
                     self.asm.mov_imm(2, (n as i32).min(len as i32));
                     self.asm.load(8, 3, FP, addr);
                     self.asm.alu_imm(BPF_ADD, 3, off as i32);
-                    self.asm.call(read_str);
+                    // ntop()'s bytes are read whole; a string stops at its NUL.
+                    self.asm.call(if self.raw_arrays { read } else { read_str });
                     return Ok(Val::Str(dst, len));
                 }
             }

@@ -116,8 +116,7 @@ impl Gen<'_> {
                 }
                 (Val::Str(off, n), Ty::Str(len)) => self.copy_str(off, n, FP, key + at, *len),
                 (Val::Sym(off, a), b) if a == *b => {
-                    self.asm.load(8, 0, FP, off);
-                    self.asm.store(8, FP, key + at, 0);
+                    self.copy_str(off, a.size(), FP, key + at, a.size());
                 }
                 _ => {
                     return Err(Diagnostic::new(

@@ -186,6 +186,8 @@ struct Gen<'s> {
     loops: Vec<(Label, Label)>,
     /// The last instruction emitted jumps away unconditionally.
     dead: bool,
+    /// Char arrays of kernel structs are read whole, not as strings (`ntop()`'s argument).
+    raw_arrays: bool,
     /// Variables assigned a kernel struct pointer (`$t = (struct task_struct *)curtask`):
     /// the struct's name, for `$t->field`.
     var_structs: HashMap<String, String>,
@@ -213,6 +215,7 @@ impl<'s> Gen<'s> {
             exit_label,
             loops: vec![],
             dead: false,
+            raw_arrays: false,
             var_structs: HashMap::new(),
         }
     }
@@ -443,8 +446,7 @@ impl<'s> Gen<'s> {
                 Ok(())
             }
             (Val::Sym(dst, a), Val::Sym(src, b)) if a == b => {
-                self.asm.load(8, 0, FP, src);
-                self.asm.store(8, FP, dst, 0);
+                self.copy_str(src, a.size(), FP, dst, a.size());
                 Ok(())
             }
             (Val::Str(dst, dn), Val::Str(src, sn)) => {
@@ -880,6 +882,7 @@ fn ty_name(t: Ty) -> &'static str {
         Ty::Str(_) => "a string",
         Ty::Ksym => "a kernel symbol (ksym())",
         Ty::Kstack(_) => "a kernel stack",
+        Ty::Inet => "an address (ntop())",
     }
 }
 
