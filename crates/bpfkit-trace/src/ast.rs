@@ -7,6 +7,30 @@ use crate::diag::Span;
 pub struct Program {
     /// Probe blocks.
     pub probes: Vec<Probe>,
+    /// `struct X { ... };` definitions, in source order.
+    pub structs: Vec<StructDef>,
+}
+
+/// A struct defined in the script (`struct X { int a; char name[16]; struct Y *next; };`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StructDef {
+    /// Name without `struct`.
+    pub name: String,
+    /// Members in order.
+    pub members: Vec<MemberDef>,
+    /// Where.
+    pub span: Span,
+}
+
+/// One member of a [`StructDef`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberDef {
+    /// The C type without the array part (`struct path`, `char *`, `unsigned long`).
+    pub c_type: String,
+    /// Name.
+    pub name: String,
+    /// `[N]`.
+    pub array: Option<u32>,
 }
 
 /// `attach, attach /predicate/ { body }`.

@@ -174,6 +174,11 @@ impl KernelBtf {
         }
     }
 
+    /// Bytes of type `id` (embedded kernel structs of script-defined structs).
+    pub fn size_of(&self, id: TypeId) -> Option<u32> {
+        self.btf.resolve_size(id).ok().map(|n| n as u32)
+    }
+
     /// The name of a struct/union type, for messages.
     pub fn type_name(&self, id: TypeId) -> String {
         match self.btf.type_by_id(id) {

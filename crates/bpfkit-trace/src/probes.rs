@@ -418,8 +418,10 @@ pub fn traceable_functions(pattern: &str) -> Result<Vec<String>, String> {
             .collect();
         out.retain(|f| !banned.contains(f.as_str()));
     }
-    // Compiler clones (`foo.isra.0`, `foo.cold`) are not attachable by name.
-    out.retain(|f| !f.contains('.'));
+    // Compiler clones (`foo.isra.0`, `foo.cold`) only when the pattern names them.
+    if !pattern.contains('.') {
+        out.retain(|f| !f.contains('.'));
+    }
     out.sort();
     out.dedup();
     Ok(out)

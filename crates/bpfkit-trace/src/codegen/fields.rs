@@ -255,6 +255,42 @@ impl Gen<'_> {
         Ok(Val::Sym(off, Ty::Kstack(limit)))
     }
 
+    /// A struct by name: the script's definition first (ids from [`SCRIPT_STRUCT_BASE`]),
+    /// then the kernel's BTF.
+    fn struct_id(&self, k: &crate::kbtf::KernelBtf, name: &str) -> Option<u32> {
+        match self.st.script_structs.iter().position(|s| s.name == name) {
+            Some(i) => Some(SCRIPT_STRUCT_BASE + i as u32),
+            None => k.struct_id(name),
+        }
+    }
+
+    fn member(
+        &self,
+        k: &crate::kbtf::KernelBtf,
+        sid: u32,
+        name: &str,
+    ) -> Result<Option<(u32, crate::kbtf::Leaf)>, String> {
+        match sid.checked_sub(SCRIPT_STRUCT_BASE) {
+            Some(i) => Ok(self
+                .st
+                .script_structs
+                .get(i as usize)
+                .and_then(|s| s.members.iter().find(|m| m.0 == name).map(|m| (m.1, m.2)))),
+            None => k.member(sid, name),
+        }
+    }
+
+    fn type_name(&self, k: &crate::kbtf::KernelBtf, sid: u32) -> String {
+        match sid.checked_sub(SCRIPT_STRUCT_BASE) {
+            Some(i) => self
+                .st
+                .script_structs
+                .get(i as usize)
+                .map_or_else(String::new, |s| format!("struct {}", s.name)),
+            None => k.type_name(sid),
+        }
+    }
+
     pub(super) fn tp_fields(&mut self, span: Span) -> Result<Vec<Field>, Diagnostic> {
         if let ProbeKind::Fentry { function, .. } = &self.probe.kind {
             let k = ("fentry".to_string(), function.clone());
@@ -370,10 +406,10 @@ impl Gen<'_> {
                 ),
             };
         let k = self.kernel_btf(e.span)?;
-        let root = k.struct_id(&struct_name).ok_or_else(|| {
+        let root = self.struct_id(&k, &struct_name).ok_or_else(|| {
             Diagnostic::new(
                 cur.span,
-                format!("the kernel's BTF has no struct {struct_name}"),
+                format!("no struct {struct_name} in the script or the kernel's BTF"),
             )
         })?;
         // `addr` holds a pointer to (Ptr) or the address of (Struct) the current struct.
@@ -417,13 +453,13 @@ impl Gen<'_> {
                     ))
                 }
             };
-            let (off, leaf) = k
-                .member(sid, name)
+            let (off, leaf) = self
+                .member(&k, sid, name)
                 .map_err(|m| Diagnostic::unsupported(*pspan, m))?
                 .ok_or_else(|| {
                     Diagnostic::new(
                         *pspan,
-                        format!("{} has no member '{name}'", k.type_name(sid)),
+                        format!("{} has no member '{name}'", self.type_name(&k, sid)),
                     )
                 })?;
             match leaf {

@@ -130,6 +130,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         final_pass: false,
         formats: HashMap::new(),
         kbtf: None,
+        script_structs: layout_structs(&program.structs)?,
     };
     // Pass 1: learn map types.
     for (bi, probe, span) in &blocks {
@@ -173,6 +174,148 @@ struct State {
     final_pass: bool,
     formats: HashMap<(String, String), Vec<Field>>,
     kbtf: Option<std::rc::Rc<crate::kbtf::KernelBtf>>,
+    script_structs: Vec<ScriptStruct>,
+}
+
+/// Type ids of script-defined structs start here (kernel BTF ids are far below).
+const SCRIPT_STRUCT_BASE: u32 = 0x8000_0000;
+
+/// A struct defined in the script, laid out with C's rules.
+struct ScriptStruct {
+    name: String,
+    /// `(member, byte offset, what it is)`.
+    members: Vec<(String, u32, crate::kbtf::Leaf)>,
+}
+
+/// Lays out the script's structs (members: integers, pointers, char arrays, embedded
+/// structs of the script or the kernel; a struct pointer's target may be either).
+fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
+    use crate::kbtf::Leaf;
+    let mut kbtf: Option<crate::kbtf::KernelBtf> = None;
+    let mut sizes: Vec<(u32, u32)> = vec![];
+    let mut out: Vec<ScriptStruct> = vec![];
+    for d in defs {
+        let mut off = 0u32;
+        let mut align_max = 1u32;
+        let mut members = vec![];
+        for m in &d.members {
+            let ty = m.c_type.trim_start_matches("const ").trim();
+            let pointer = ty.ends_with('*');
+            let base = ty.trim_end_matches('*').trim();
+            let script_id = |name: &str| {
+                defs.iter()
+                    .position(|x| x.name == name)
+                    .map(|i| SCRIPT_STRUCT_BASE + i as u32)
+            };
+            let mut kernel = |name: &str| -> Result<Option<u32>, Diagnostic> {
+                if kbtf.is_none() {
+                    kbtf = Some(
+                        crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(d.span, e))?,
+                    );
+                }
+                Ok(kbtf.as_ref().and_then(|k| k.struct_id(name)))
+            };
+            let (size, align, leaf) = if pointer {
+                let leaf = match base.strip_prefix("struct ") {
+                    Some(n) => match script_id(n.trim()) {
+                        Some(id) => Leaf::Ptr { pointee: id },
+                        None => match kernel(n.trim())? {
+                            Some(id) => Leaf::Ptr { pointee: id },
+                            None => Leaf::Int {
+                                size: 8,
+                                signed: false,
+                            },
+                        },
+                    },
+                    None => Leaf::Int {
+                        size: 8,
+                        signed: false,
+                    },
+                };
+                (8, 8, leaf)
+            } else if let Some(n) = base.strip_prefix("struct ") {
+                let n = n.trim();
+                match defs.iter().position(|x| x.name == n) {
+                    Some(i) if i < sizes.len() => {
+                        let (s, a) = sizes[i];
+                        (s, a, Leaf::Struct(SCRIPT_STRUCT_BASE + i as u32))
+                    }
+                    Some(_) => {
+                        return Err(Diagnostic::new(
+                            d.span,
+                            format!("struct {n} is embedded before its definition"),
+                        ))
+                    }
+                    None => {
+                        let id = kernel(n)?.ok_or_else(|| {
+                            Diagnostic::new(
+                                d.span,
+                                format!("no struct {n} in the script or the kernel's BTF"),
+                            )
+                        })?;
+                        let size = kbtf.as_ref().and_then(|k| k.size_of(id)).unwrap_or(0);
+                        (size, 8, Leaf::Struct(id))
+                    }
+                }
+            } else {
+                let (size, signed) = match base {
+                    "char" | "signed char" | "s8" | "int8_t" | "__s8" => (1, true),
+                    "unsigned char" | "u8" | "uint8_t" | "__u8" | "bool" | "_Bool" => (1, false),
+                    "short" | "short int" | "s16" | "int16_t" | "__s16" => (2, true),
+                    "unsigned short" | "u16" | "uint16_t" | "__u16" => (2, false),
+                    "int" | "signed" | "signed int" | "s32" | "int32_t" | "__s32" | "pid_t" => {
+                        (4, true)
+                    }
+                    "unsigned" | "unsigned int" | "u32" | "uint32_t" | "__u32" => (4, false),
+                    "long" | "long int" | "long long" | "s64" | "int64_t" | "__s64" => (8, true),
+                    "unsigned long" | "unsigned long long" | "u64" | "uint64_t" | "__u64"
+                    | "size_t" => (8, false),
+                    other => {
+                        return Err(Diagnostic::unsupported(
+                            d.span,
+                            format!("member type '{other}' in a script struct"),
+                        ))
+                    }
+                };
+                match m.array {
+                    Some(n) if size == 1 => (n, 1, Leaf::CharArray(n)),
+                    Some(_) => {
+                        return Err(Diagnostic::unsupported(
+                            d.span,
+                            "arrays other than char[] in a script struct",
+                        ))
+                    }
+                    None => (
+                        size,
+                        size,
+                        Leaf::Int {
+                            size: size as u8,
+                            signed,
+                        },
+                    ),
+                }
+            };
+            let (size, leaf) = match (m.array, leaf) {
+                (Some(_), Leaf::CharArray(_)) | (None, _) => (size, leaf),
+                (Some(_), _) => {
+                    return Err(Diagnostic::unsupported(
+                        d.span,
+                        "arrays other than char[] in a script struct",
+                    ))
+                }
+            };
+            off = off.div_ceil(align) * align;
+            members.push((m.name.clone(), off, leaf));
+            off += size;
+            align_max = align_max.max(align);
+        }
+        sizes.push((off.div_ceil(align_max) * align_max, align_max));
+        out.push(ScriptStruct {
+            name: d.name.clone(),
+            members,
+        });
+    }
+    Ok(out)
 }
 
 struct Gen<'s> {
