@@ -360,6 +360,7 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     ("printf_kstack_ksym", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { printf("%s|%s|%lx\n", ksym(kaddr("do_sys_openat2")), kstack(2), kaddr("vfs_read")); }"#),
     ("ntop_ipv4", "", "", r#"BEGIN { printf("%s|%s|%s\n", ntop(0x0100007f), ntop(2, 0x0101a8c0), ntop(0)); @[ntop(0x08080808), 1] = count(); $a = ntop(0x0a00000a); @b[$a] = count(); exit(); }"#),
     ("script_struct_layout", "", "", r#"struct X { char a[3]; int b; char c; short d; struct X *next; long e; unsigned char f; }; BEGIN { $x = (struct X *)kaddr("vfs_read"); printf("%d|%d|%d|%d|%ld|%d\n", $x->b, $x->c, $x->d, $x->next->b, $x->e, $x->f); @[$x->d, $x->f] = count(); exit(); }"#),
+    ("buf_hex_escaped", "", "", r#"BEGIN { printf("%r|\n", buf(kaddr("vfs_read"), 16)); @[buf(kaddr("vfs_read"), 5)] = count(); $n = 3; printf("%r|\n", buf(kaddr("vfs_write"), $n)); exit(); }"#),
     (
         "tp_json",
         DD,

@@ -74,6 +74,7 @@ impl Builder {
             Ty::Str(n) => self.chars(n),
             Ty::Ksym | Ty::Kstack(_) => self.int(false),
             Ty::Inet => self.chars(24),
+            Ty::Buf(n) => self.chars(8 + n),
         }
     }
 

@@ -30,6 +30,8 @@ pub enum Ty {
     /// `ntop()`: an address family (8 bytes) and 16 address bytes, printed as an IPv4 or
     /// IPv6 address.
     Inet,
+    /// `buf()`: a length (8 bytes) and up to this many bytes, printed hex-escaped.
+    Buf(u16),
 }
 
 impl Ty {
@@ -39,6 +41,7 @@ impl Ty {
             Ty::Str(n) => n,
             Ty::Int { .. } | Ty::Ksym | Ty::Kstack(_) => 8,
             Ty::Inet => 24,
+            Ty::Buf(n) => 8 + n,
         }
     }
 
@@ -61,6 +64,19 @@ impl Ty {
                     10 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(addr).ok()?).to_string(),
                     _ => String::new(),
                 })
+            }
+            Ty::Buf(n) => {
+                let len = (word(0) as usize).min(n as usize);
+                let data = bytes.get(8..8 + len)?;
+                // Printable ASCII as is, anything else as \xNN (bpftrace's buffer format).
+                Some(data.iter().fold(String::new(), |mut s, &b| {
+                    if (32..=126).contains(&b) {
+                        s.push(b as char);
+                    } else {
+                        s.push_str(&format!("\\x{b:02x}"));
+                    }
+                    s
+                }))
             }
             Ty::Int { .. } | Ty::Str(_) => None,
         }

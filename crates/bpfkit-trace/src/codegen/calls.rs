@@ -274,6 +274,13 @@ impl Gen<'_> {
             let t = self.type_of(a)?;
             match (c, t) {
                 ('s', Ty::Str(_) | Ty::Ksym | Ty::Kstack(_) | Ty::Inet) => {}
+                ('r', Ty::Buf(_)) => {}
+                ('r', t) => {
+                    return Err(Diagnostic::new(
+                        a.span,
+                        format!("printf: %r needs a buffer (buf()), found {}", ty_name(t)),
+                    ))
+                }
                 ('s', Ty::Int { .. }) => {
                     return Err(Diagnostic::new(
                         a.span,
@@ -373,6 +380,52 @@ impl Gen<'_> {
                 };
                 self.asm.store_imm(8, FP, dst, family as i32);
                 Ok(Val::Sym(dst, Ty::Inet))
+            }
+            "buf" => {
+                let (ptr, len) = match args {
+                    [p, n] => (p, n),
+                    _ => return Err(Diagnostic::new(span, "buf() takes a pointer and a length")),
+                };
+                let max = STR_LEN;
+                let dst = self.alloc(8 + max as i32, span)?;
+                for i in (0..8 + max as i16).step_by(8) {
+                    self.asm.store_imm(8, FP, dst + i, 0);
+                }
+                let mark = self.sp;
+                let n = self.int(len)?;
+                let p = self.int(ptr)?;
+                // The length, at most `max`, bounded for the verifier.
+                self.asm.load(8, 2, FP, n);
+                let fits = self.asm.label();
+                self.asm.jmp_imm(BPF_JLE, 2, max as i32, fits);
+                self.asm.mov_imm(2, max as i32);
+                self.asm.bind(fits);
+                self.asm.store(8, FP, dst, 2);
+                self.asm.mov(1, FP);
+                self.asm.alu_imm(BPF_ADD, 1, dst as i32 + 8);
+                self.asm.load(8, 3, FP, p);
+                self.sp = mark;
+                let user = match &self.probe.kind {
+                    ProbeKind::Tracepoint { category, .. } => Some(category == "syscalls"),
+                    ProbeKind::Uprobe { .. } | ProbeKind::Usdt { .. } => Some(true),
+                    ProbeKind::Kprobe { .. } | ProbeKind::Fentry { .. } => None,
+                    _ => Some(false),
+                };
+                match user {
+                    Some(true) => self.asm.call(PROBE_READ_USER),
+                    Some(false) => self.asm.call(PROBE_READ_KERNEL),
+                    None => {
+                        let kernel = self.asm.label();
+                        let done = self.asm.label();
+                        self.asm.jmp_imm(BPF_JSLT, 3, 0, kernel);
+                        self.asm.call(PROBE_READ_USER);
+                        self.asm.ja(done);
+                        self.asm.bind(kernel);
+                        self.asm.call(PROBE_READ_KERNEL);
+                        self.asm.bind(done);
+                    }
+                }
+                Ok(Val::Sym(dst, Ty::Buf(max)))
             }
             "ksym" => {
                 let [x] = args else {

@@ -1026,6 +1026,7 @@ fn ty_name(t: Ty) -> &'static str {
         Ty::Ksym => "a kernel symbol (ksym())",
         Ty::Kstack(_) => "a kernel stack",
         Ty::Inet => "an address (ntop())",
+        Ty::Buf(_) => "a buffer (buf())",
     }
 }
 
