@@ -347,3 +347,25 @@ fn a_full_ring_buffer_is_reported_as_lost_events() {
         &text[text.len().saturating_sub(400)..]
     );
 }
+
+#[test]
+fn for_ranges_count_with_break_and_continue() {
+    if !is_root() {
+        println!("SKIP not root: loading programs needs CAP_BPF");
+        return;
+    }
+    // bpftrace 0.17 has no `for`; current bpftrace's `for ($i : start..end)` semantics.
+    let out = bpfkit(&[
+        "-e",
+        "BEGIN { for ($i : 0..5) { if ($i == 2) { continue; } if ($i == 4) { break; } @[$i] = $i * 10; } $n = 3; for ($j : 1..$n) { printf(\"%d\\n\", $j); } exit(); }",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Attaching 1 probe...\n1\n2\n\n\n@[0]: 0\n@[1]: 10\n@[3]: 30\n"
+    );
+    let err = stderr_of(&["-e", "BEGIN { for ($kv : @m) { } }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:14: error: not supported yet: 'for' over a map\n"),
+        "{err}"
+    );
+}

@@ -99,6 +99,17 @@ pub enum StmtKind {
         /// Body.
         body: Vec<Stmt>,
     },
+    /// `for ($i : start..end) { }`: `$i` from `start` up to, not including, `end`.
+    For {
+        /// Variable name without `$`.
+        var: String,
+        /// First value.
+        start: Expr,
+        /// Bound (exclusive).
+        end: Expr,
+        /// Body.
+        body: Vec<Stmt>,
+    },
     /// `return;`
     Return,
     /// `break;` or `continue;`
@@ -221,6 +232,9 @@ impl Stmt {
             StmtKind::Unroll { count: c, body } | StmtKind::While { cond: c, body } => {
                 c.uses_ident(name) || any(body)
             }
+            StmtKind::For {
+                start, end, body, ..
+            } => start.uses_ident(name) || end.uses_ident(name) || any(body),
             StmtKind::Return | StmtKind::LoopControl(_) => false,
         }
     }

@@ -14,7 +14,7 @@
 //!   `usdt:bin:[provider:]name` (`arg0..` from the note's argument specs);
 //!   several per block.
 //! - Struct definitions (`struct X { int a; char name[16]; struct Y *p; };`) for casts.
-//! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` with
+//! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` and `for ($i : a..b)` with
 //!   `break`/`continue`, `return`, `$var` and `@map` (tuple keys) assignment with all
 //!   compound operators and `++`/`--`, `printf`, `print(@m[, top[, div]])`, `clear`, `zero`,
 //!   `delete`, `time`, `join`, `exit`.
@@ -29,7 +29,7 @@
 //!   them (text and `-f json`).
 //!
 //! Anything else valid in bpftrace is refused at its position with "not supported yet:
-//! …" (kprobe offsets, ustack, usym, bswap, `for`, unions/enums/typedefs, bitfields,
+//! …" (kprobe offsets, ustack, usym, bswap, `for` over maps, unions/enums/typedefs, bitfields,
 //! tuples as values, …).
 //!
 //! ```

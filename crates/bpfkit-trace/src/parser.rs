@@ -351,7 +351,61 @@ impl Parser<'_> {
                     };
                     return Ok((Stmt { kind, span }, false));
                 }
-                "for" => return Err(Diagnostic::unsupported(start, "'for' loops")),
+                "for" => {
+                    self.next()?;
+                    self.expect("(", "after 'for'")?;
+                    let (t, s) = self.next()?;
+                    let Tok::Var(var) = t else {
+                        return Err(Diagnostic::new(
+                            s,
+                            format!("expected a $variable after 'for (', found {}", t.describe()),
+                        ));
+                    };
+                    self.expect(":", "after the 'for' variable")?;
+                    // `start..end`: the start is parsed from the text before `..`, which
+                    // would otherwise read as a field access.
+                    self.unpeek();
+                    let from = self.lex.pos();
+                    if self.src[from..].trim_start().starts_with('@') {
+                        return Err(Diagnostic::unsupported(s, "'for' over a map"));
+                    }
+                    let dots = self.src[from..]
+                        .find("..")
+                        .map(|i| from + i)
+                        .ok_or_else(|| Diagnostic::new(s, "expected 'for ($i : start..end)'"))?;
+                    let mut sub = Parser {
+                        lex: Lexer::new(&self.src[..dots]),
+                        src: &self.src[..dots],
+                        peeked: None,
+                        no_div: false,
+                    };
+                    sub.lex.set_pos(from);
+                    let first = sub.expr()?;
+                    if !matches!(sub.peek()?.0, Tok::Eof) {
+                        let (t, s) = sub.peek()?;
+                        return Err(Diagnostic::new(
+                            s,
+                            format!("expected '..' in the 'for' range, found {}", t.describe()),
+                        ));
+                    }
+                    self.lex.set_pos(dots + 2);
+                    let last = self.expr()?;
+                    self.expect(")", "to close the 'for' range")?;
+                    let body = self.block()?;
+                    let span = start.to(self.last_end());
+                    return Ok((
+                        Stmt {
+                            kind: StmtKind::For {
+                                var,
+                                start: first,
+                                end: last,
+                                body,
+                            },
+                            span,
+                        },
+                        false,
+                    ));
+                }
                 "return" => {
                     self.next()?;
                     return Ok((
@@ -811,8 +865,9 @@ mod tests {
         );
         assert!(parse("#!/usr/bin/env bpftrace\n#include <linux/sched.h>\nBEGIN {}").is_ok());
         assert_eq!(
-            err("BEGIN { for ($i : 0..3) {} }").2,
-            "not supported yet: 'for' loops"
+            err("BEGIN { for ($kv : @m) {} }").2,
+            "not supported yet: 'for' over a map"
         );
+        assert!(parse("BEGIN { for ($i : 0..3) {} }").is_ok());
     }
 }

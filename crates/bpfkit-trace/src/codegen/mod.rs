@@ -561,6 +561,49 @@ impl<'s> Gen<'s> {
                 self.asm.bind(end);
                 Ok(())
             }
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                let slot = *self.vars.get(var).ok_or_else(|| {
+                    Diagnostic::new(s.span, format!("internal error: ${var} was not declared"))
+                })?;
+                let Val::Int(at, signed) = slot else {
+                    return Err(Diagnostic::new(
+                        start.span,
+                        format!("${var} must be an integer to count with"),
+                    ));
+                };
+                let mark = self.sp;
+                let v = self.int(start)?;
+                self.asm.load(8, 0, FP, v);
+                self.asm.store(8, FP, at, 0);
+                self.sp = mark;
+                let top = self.asm.label();
+                let next = self.asm.label();
+                let done = self.asm.label();
+                self.asm.bind(top);
+                let mark = self.sp;
+                let e = self.int(end)?;
+                self.asm.load(8, 0, FP, at);
+                self.asm.load(8, 1, FP, e);
+                self.sp = mark;
+                self.asm
+                    .jmp(if signed { BPF_JSGE } else { BPF_JGE }, 0, 1, done);
+                self.loops.push((next, done));
+                self.stmts(body)?;
+                self.loops.pop();
+                self.dead = false;
+                self.asm.bind(next);
+                self.asm.load(8, 0, FP, at);
+                self.asm.alu_imm(BPF_ADD, 0, 1);
+                self.asm.store(8, FP, at, 0);
+                self.asm.ja(top);
+                self.asm.bind(done);
+                Ok(())
+            }
             StmtKind::Return => {
                 let l = self.exit_label;
                 self.asm.ja(l);
@@ -1041,6 +1084,12 @@ fn collect_assigned_vars<'a>(body: &'a [Stmt], out: &mut Vec<(String, &'a Expr)>
                 collect_assigned_vars(otherwise, out);
             }
             StmtKind::Unroll { body, .. } | StmtKind::While { body, .. } => {
+                collect_assigned_vars(body, out)
+            }
+            StmtKind::For {
+                var, start, body, ..
+            } => {
+                out.push((var.clone(), start));
                 collect_assigned_vars(body, out)
             }
             _ => {}
