@@ -61,10 +61,12 @@ pub enum XtaskError {
 
 const USAGE: &str =
     "usage: cargo xtask vm-test --arch x86_64|aarch64 [--kernel 6.1|6.12] [--timeout SECONDS]
+       [--only trace]
 
 Downloads what it lacks into <target dir>/vm-cache, builds the static musl test binaries,
 boots Debian's kernel in QEMU (default 6.1 from bookworm; 6.12 from trixie), prints the
-console and exits with the suite's status.";
+console and exits with the suite's status. `--only trace` runs only the `bpfkit trace`
+checks.";
 
 /// `io::Error` → [`XtaskError::Io`] with the action and path.
 pub fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> XtaskError {
@@ -95,6 +97,8 @@ struct VmTest {
     arch: Arch,
     release: KernelRelease,
     timeout: Duration,
+    /// `--only trace`: only the `bpfkit trace` checks (quick iteration on them).
+    only_trace: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<VmTest, XtaskError> {
@@ -108,6 +112,7 @@ fn parse_args(args: &[String]) -> Result<VmTest, XtaskError> {
     let mut arch = None;
     let mut release = KernelRelease::V6_1;
     let mut timeout = Duration::from_secs(600);
+    let mut only_trace = false;
     while let Some(flag) = iter.next() {
         let value = iter
             .next()
@@ -128,6 +133,8 @@ fn parse_args(args: &[String]) -> Result<VmTest, XtaskError> {
                 })?;
                 timeout = Duration::from_secs(secs);
             }
+            "--only" if value == "trace" => only_trace = true,
+            "--only" => return Err(usage(format!("unknown --only '{value}' (trace)"))),
             other => return Err(usage(format!("unknown option '{other}'"))),
         }
     }
@@ -136,6 +143,7 @@ fn parse_args(args: &[String]) -> Result<VmTest, XtaskError> {
         arch,
         release,
         timeout,
+        only_trace,
     })
 }
 
@@ -154,7 +162,11 @@ fn vm_test(task: &VmTest) -> Result<i32, XtaskError> {
         started.elapsed().as_secs_f64()
     );
     let busybox = packages::busybox(task.arch, task.release, &cache)?;
-    let suite = suite::build(task.arch, &cache)?;
+    let suite = if task.only_trace {
+        suite::build_trace_only(task.arch, &cache)?
+    } else {
+        suite::build(task.arch, &cache)?
+    };
     eprintln!(
         "xtask: suite of {} commands built ({:.1} s)",
         suite.commands.len(),

@@ -86,6 +86,50 @@ grep -q '"fd":null,"errno":"ENOENT","errno_value":2,.*"path":"/nonexistent-vm-ma
 exit $failed
 "#;
 
+/// The guest script (`/bin/trace-check.sh`) that runs `bpfkit trace` (shipped as
+/// `/bin/bpfkit`, static musl; for aarch64 the `min-size` build) against a busybox `cat` of a
+/// missing marker path three times: the answers are known (3 opens of the marker, each
+/// failing with ENOENT). A tracepoint one-liner, kprobe/kretprobe, a kprobe wildcard (one
+/// program: a kprobe.multi link where the kernel has fprobe, seen in the tracer's fdinfo,
+/// else one perf link per function; one program per function when the block uses `func`),
+/// fentry/fexit with BTF arguments (SKIP where the kernel has no trampolines: arm64 before
+/// 6.4).
+const TRACE_CHECK: &str = r#"set -u
+failed=0
+W='/bin/busybox cat /vm-trace-marker /vm-trace-marker /vm-trace-marker'
+run() { # name expected script
+  /bin/bpfkit trace -c "$W" "$3" > /tmp/trace.out 2>&1
+  if grep -q -F -- "$2" /tmp/trace.out; then echo "trace: $1: ok"
+  elif grep -q "no BPF trampolines" /tmp/trace.out; then echo "trace: $1: SKIP the kernel has no BPF trampolines"; else
+    echo "trace: $1: FAILED, expected '$2' in:"; cat /tmp/trace.out; failed=1; fi
+}
+run tracepoint '@[/vm-trace-marker]: 3' 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'
+run kprobe '@[/vm-trace-marker]: 3' 'kprobe:do_sys_openat2 /pid == cpid/ { @[str(arg1)] = count(); }'
+run kretprobe '@[-2]: 3' 'kretprobe:do_sys_openat2 /pid == cpid/ { @[retval] = count(); }'
+run kprobe-wildcard '@: 3' 'kprobe:*sys_openat /pid == cpid/ { @ = count(); }'
+run kprobe-func 'sys_openat]: 3' 'kprobe:*sys_openat /pid == cpid/ { @[func] = count(); }'
+run fentry '@[/vm-trace-marker, 3]: 3' 'fentry:do_sys_openat2 /pid == cpid/ { @[str(args->filename), args->dfd + 103] = count(); }'
+run fexit '@[-2]: 3' 'fexit:do_sys_openat2 /pid == cpid/ { @[retval] = count(); }'
+# One kprobe.multi link where the kernel has fprobe (6.12), else (6.1) a perf event per function.
+if grep -q ' fprobe_register$' /proc/kallsyms; then
+  link=kprobe_multi; count() { cat /proc/$1/fdinfo/* 2>/dev/null | grep -c "link_type:.kprobe_multi"; }
+else
+  link=perf_event; count() { ls -l /proc/$1/fd 2>/dev/null | grep -c "perf_event"; }
+fi
+/bin/bpfkit trace 'kprobe:*sys_openat { @ = count(); }' > /tmp/trace.out 2>&1 &
+n=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  sleep 1
+  n=$(count $!)
+  [ "$n" -ge 1 ] && break
+done
+kill -INT $!
+wait
+if [ "$n" -ge 1 ]; then echo "trace: kprobe wildcard: $n $link fd(s): ok"; else
+  echo "trace: kprobe wildcard: FAILED, no $link fd:"; cat /tmp/trace.out; failed=1; fi
+exit $failed
+"#;
+
 /// Tool binaries shipped to the x86_64 VM as `/bin/<bin>` for their VM tests to run:
 /// `(package, binary)`.
 const TOOLS_X86_64: &[(&str, &str)] = &[("execguard", "execguard")];
@@ -177,6 +221,7 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
             suite.files.push((exe, format!("/bin/{bin}")));
         }
     }
+    trace_checks(arch, cache, &mut suite)?;
     let targets: Vec<(&str, &str)> = tests.iter().map(|&(p, t, _)| (p, t)).collect();
     for (name, executable) in test_executables(arch, &targets)? {
         let guest = format!("/tests/{name}");
@@ -190,6 +235,46 @@ pub fn build(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
         suite.files.push((executable, guest));
     }
     Ok(suite)
+}
+
+/// Only the `bpfkit trace` checks (`--only trace`).
+pub fn build_trace_only(arch: Arch, cache: &Path) -> Result<Suite, XtaskError> {
+    let mut suite = Suite::default();
+    trace_checks(arch, cache, &mut suite)?;
+    Ok(suite)
+}
+
+/// Ships `/bin/bpfkit` and [`TRACE_CHECK`] and runs it.
+fn trace_checks(arch: Arch, cache: &Path, suite: &mut Suite) -> Result<(), XtaskError> {
+    let exe = match arch {
+        // The binary the size goal is about.
+        Arch::Aarch64 => {
+            let stdout = run(&mut cargo_for(
+                arch,
+                &[
+                    "build",
+                    "--profile",
+                    "min-size",
+                    "-p",
+                    "bpfkit-cli",
+                    "--bin",
+                    "bpfkit",
+                ],
+            ))?;
+            executables(&stdout, false)
+                .into_iter()
+                .find(|(name, _)| name == "bpfkit")
+                .map(|(_, exe)| exe)
+                .ok_or_else(|| XtaskError::Missing("cargo built no bpfkit executable".into()))?
+        }
+        Arch::X86_64 => tool_binary(arch, "bpfkit-cli", "bpfkit")?,
+    };
+    suite.files.push((exe, "/bin/bpfkit".to_owned()));
+    let check = cache.join("trace-check.sh");
+    std::fs::write(&check, TRACE_CHECK).map_err(io_err("write", &check))?;
+    suite.files.push((check, "/bin/trace-check.sh".to_owned()));
+    suite.commands.push("sh /bin/trace-check.sh".to_owned());
+    Ok(())
 }
 
 /// `clang-19 -O2 -g -target bpf` of a C fixture for `arch`'s `__TARGET_ARCH_*`.

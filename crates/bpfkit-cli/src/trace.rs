@@ -19,7 +19,7 @@ pub struct Args {
     /// Run CMD once probes are attached (`cpid` is its pid); stop when it exits.
     #[arg(short = 'c', value_name = "CMD")]
     command: Option<String>,
-    /// List tracepoints matching PATTERN (e.g. 'tracepoint:syscalls:sys_enter_open*').
+    /// List probes matching PATTERN (e.g. 'tracepoint:syscalls:sys_enter_open*', 'kprobe:vfs_*').
     #[arg(short = 'l', value_name = "PATTERN", num_args = 0..=1, default_missing_value = "*")]
     list: Option<String>,
     /// Output format: text (default) or json.

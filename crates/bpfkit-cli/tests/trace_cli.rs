@@ -40,18 +40,18 @@ fn syntax_errors_show_line_column_caret_and_what_was_expected() {
 
 #[test]
 fn constructs_outside_the_subset_say_not_supported_yet_where_they_are() {
-    let err = stderr_of(&["-e", "kprobe:do_nanosleep { @ = count(); }"]);
+    let err = stderr_of(&["-e", "hardware:cache-misses:1000 { @ = count(); }"]);
     assert!(
-        err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'kprobe' probes\n"),
+        err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'hardware' probes\n"),
         "{err}"
     );
-    let err = stderr_of(&["-e", "BEGIN { @s[kstack] = count(); }"]);
+    let err = stderr_of(&["-e", "BEGIN { @s[ustack] = count(); }"]);
     assert!(
-        err.starts_with("bpfkit: stdin:1:12: error: not supported yet: kstack\n"),
+        err.starts_with("bpfkit: stdin:1:12: error: not supported yet: ustack\n"),
         "{err}"
     );
     assert!(
-        err.ends_with("   1 | BEGIN { @s[kstack] = count(); }\n     |            ^^^^^^\n"),
+        err.ends_with("   1 | BEGIN { @s[ustack] = count(); }\n     |            ^^^^^^\n"),
         "{err}"
     );
     let err = stderr_of(&["-e", "BEGIN { @ = curtask->nope; }"]);
@@ -134,6 +134,42 @@ fn dry_run_prints_each_probes_instructions() {
     assert!(text.contains("r1 = map[events]"), "{text}");
     assert!(text.contains("call bpf_ringbuf_output#130"), "{text}");
     assert!(lines.last().unwrap().ends_with(": (95) exit"), "{text}");
+}
+
+#[test]
+fn kernel_function_probes_compile_to_their_context() {
+    // A kprobe reads arguments from pt_regs and picks the string helper by address; a
+    // wildcard whose block does not use `func` is one program; fexit's retval follows the
+    // arguments in its u64 context (do_sys_openat2 has three).
+    let out = bpfkit(&[
+        "--dry-run",
+        "-e",
+        "kprobe:do_sys_openat2 { @[str(arg1)] = count(); } \
+         fexit:do_sys_openat2 { @r[retval] = count(); }",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("kprobe:do_sys_openat2:\n"), "{text}");
+    #[cfg(target_arch = "x86_64")]
+    assert!(text.contains("r0 = *(u64 *)(r6 +104)"), "{text}");
+    assert!(text.contains("if r3 s< 0x0 goto pc+2"), "{text}");
+    assert!(text.contains("call bpf_probe_read_user_str#114"), "{text}");
+    assert!(
+        text.contains("call bpf_probe_read_kernel_str#115"),
+        "{text}"
+    );
+    let fexit = &text[text.find("fexit:do_sys_openat2:\n").expect("fexit program")..];
+    assert!(fexit.contains("r0 = *(u64 *)(r6 +24)"), "{fexit}");
+    let err = stderr_of(&["-e", "fentry:do_sys_openat2 { @ = args->nope; }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:29: error: fentry:do_sys_openat2 has no field 'nope'; it has: dfd, filename, how\n"),
+        "{err}"
+    );
+    let out = bpfkit(&["-l", "fexit:do_sys_openat*"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "fexit:do_sys_openat2\n"
+    );
 }
 
 #[test]
@@ -307,4 +343,55 @@ fn guide_cheat_sheet_one_liners_run() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn a_full_ring_buffer_is_reported_as_lost_events() {
+    if !is_root() {
+        println!("SKIP not root: loading programs needs CAP_BPF");
+        return;
+    }
+    // BEGIN runs before anything drains the 1 MiB ring buffer: 336-byte records (8-byte
+    // header, 8-byte id, five 64-byte strings), so 3120 fit and the other 880 are lost.
+    let out = bpfkit(&[
+        "-c",
+        "/bin/true",
+        "-e",
+        "BEGIN { $s = \"0123456789012345678901234567890123456789012345678901234567890\"; $i = 0; while ($i < 4000) { printf(\"%s%s%s%s%s\\n\", $s, $s, $s, $s, $s); $i++; } }",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.iter().filter(|l| l.starts_with("0123")).count(), 3120);
+    assert!(
+        lines.contains(&"Lost 880 events"),
+        "{}",
+        &text[text.len().saturating_sub(400)..]
+    );
+}
+
+#[test]
+fn for_ranges_count_with_break_and_continue() {
+    if !is_root() {
+        println!("SKIP not root: loading programs needs CAP_BPF");
+        return;
+    }
+    // bpftrace 0.17 has no `for`; current bpftrace's `for ($i : start..end)` semantics.
+    let out = bpfkit(&[
+        "-e",
+        "BEGIN { for ($i : 0..5) { if ($i == 2) { continue; } if ($i == 4) { break; } @[$i] = $i * 10; } $n = 3; for ($j : 1..$n) { printf(\"%d\\n\", $j); } exit(); }",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Attaching 1 probe...\n1\n2\n\n\n@[0]: 0\n@[1]: 10\n@[3]: 30\n"
+    );
+    let err = stderr_of(&["-e", "BEGIN { for ($kv : @m) { } }"]);
+    assert!(
+        err.starts_with("bpfkit: stdin:1:14: error: not supported yet: 'for' over a map\n"),
+        "{err}"
+    );
 }

@@ -356,6 +356,11 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         "",
         r#"uretprobe:libc:read /pid == cpid && comm == "dd"/ { @ret = lhist(retval, 0, 1000, 100); }"#,
     ),
+    ("kstack_ksym_kaddr", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @[kstack] = count(); @s[kstack(2)] = count(); @k[ksym(kaddr("vfs_read") + 3)] = count(); $k = kstack(1); @v[$k, ksym(kaddr("vfs_write"))] = count(); }"#),
+    ("printf_kstack_ksym", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { printf("%s|%s|%lx\n", ksym(kaddr("do_sys_openat2")), kstack(2), kaddr("vfs_read")); }"#),
+    ("ntop_ipv4", "", "", r#"BEGIN { printf("%s|%s|%s\n", ntop(0x0100007f), ntop(2, 0x0101a8c0), ntop(0)); @[ntop(0x08080808), 1] = count(); $a = ntop(0x0a00000a); @b[$a] = count(); exit(); }"#),
+    ("script_struct_layout", "", "", r#"struct X { char a[3]; int b; char c; short d; struct X *next; long e; unsigned char f; }; BEGIN { $x = (struct X *)kaddr("vfs_read"); printf("%d|%d|%d|%d|%ld|%d\n", $x->b, $x->c, $x->d, $x->next->b, $x->e, $x->f); @[$x->d, $x->f] = count(); exit(); }"#),
+    ("buf_hex_escaped", "", "", r#"BEGIN { printf("%r|\n", buf(kaddr("vfs_read"), 16)); @[buf(kaddr("vfs_read"), 5)] = count(); $n = 3; printf("%r|\n", buf(kaddr("vfs_write"), $n)); exit(); }"#),
     (
         "tp_json",
         DD,
@@ -542,4 +547,43 @@ fn rawtracepoint_counts_what_the_raw_syscalls_tracepoint_counts() {
     );
     assert!(want.contains("@[0]: "), "{want}");
     assert_eq!(got, want);
+}
+
+/// USDT probes of a test program (`testdata/c/userspace/usdt_target.c`: `bpfkit:tick` fired
+/// with `(int i, unsigned long i * 10)` for i in 0..COUNT), both forms of the attach point,
+/// against bpftrace. (Maps only: the target's own stdout interleaves with printf lines.)
+#[test]
+fn usdt_prints_what_bpftrace_prints() {
+    if !is_root() {
+        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
+        return;
+    }
+    let Some(bpftrace) = bpftrace() else {
+        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
+        return;
+    };
+    mount_tracefs();
+    let target = bpfkit_test_support::c_program("usdt_target");
+    let target = target.to_str().expect("UTF-8 path");
+    let cmd = format!("{target} 5");
+    let scripts = [
+        format!("usdt:{target}:bpfkit:tick {{ @[arg0] = sum(arg1); @n = count(); }}"),
+        format!(
+            "usdt:{target}:tick {{ @s = sum(arg0); @m = max(arg1); @h = lhist(arg1, 0, 50, 10); }}"
+        ),
+    ];
+    let bpfkit = env!("CARGO_BIN_EXE_bpfkit");
+    for script in &scripts {
+        // The target prints "<pid> ready" on the same stdout.
+        let pidless = |s: String| {
+            s.lines()
+                .map(|l| if l.ends_with(" ready") { "N ready" } else { l })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let want = pidless(run(&bpftrace, &[], &cmd, "", script));
+        let got = pidless(run(bpfkit, &["trace"], &cmd, "", script));
+        assert_eq!(want, got, "{script}");
+        assert!(got.contains("4"), "{got}");
+    }
 }

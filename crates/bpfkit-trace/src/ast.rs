@@ -7,6 +7,30 @@ use crate::diag::Span;
 pub struct Program {
     /// Probe blocks.
     pub probes: Vec<Probe>,
+    /// `struct X { ... };` definitions, in source order.
+    pub structs: Vec<StructDef>,
+}
+
+/// A struct defined in the script (`struct X { int a; char name[16]; struct Y *next; };`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StructDef {
+    /// Name without `struct`.
+    pub name: String,
+    /// Members in order.
+    pub members: Vec<MemberDef>,
+    /// Where.
+    pub span: Span,
+}
+
+/// One member of a [`StructDef`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberDef {
+    /// The C type without the array part (`struct path`, `char *`, `unsigned long`).
+    pub c_type: String,
+    /// Name.
+    pub name: String,
+    /// `[N]`.
+    pub array: Option<u32>,
 }
 
 /// `attach, attach /predicate/ { body }`.
@@ -72,6 +96,17 @@ pub enum StmtKind {
     While {
         /// Condition.
         cond: Expr,
+        /// Body.
+        body: Vec<Stmt>,
+    },
+    /// `for ($i : start..end) { }`: `$i` from `start` up to, not including, `end`.
+    For {
+        /// Variable name without `$`.
+        var: String,
+        /// First value.
+        start: Expr,
+        /// Bound (exclusive).
+        end: Expr,
         /// Body.
         body: Vec<Stmt>,
     },
@@ -169,4 +204,63 @@ pub enum ExprKind {
     Tuple(Vec<Expr>),
     /// `x++`/`x--` (post) or `++x`/`--x` (pre): target, +1/-1, pre.
     IncDec(Box<Expr>, i64, bool),
+}
+
+impl Probe {
+    /// Whether any expression of the block (predicate included) is the bare identifier
+    /// `name` (e.g. `func`, `probe`).
+    pub fn uses_ident(&self, name: &str) -> bool {
+        self.predicate.as_ref().is_some_and(|e| e.uses_ident(name))
+            || self.body.iter().any(|s| s.uses_ident(name))
+    }
+}
+
+impl Stmt {
+    fn uses_ident(&self, name: &str) -> bool {
+        let any = |b: &[Stmt]| b.iter().any(|s| s.uses_ident(name));
+        match &self.kind {
+            StmtKind::Expr(e) => e.uses_ident(name),
+            StmtKind::AssignMap { map, value, .. } => {
+                map.keys.iter().any(|k| k.uses_ident(name)) || value.uses_ident(name)
+            }
+            StmtKind::AssignVar { value, .. } => value.uses_ident(name),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => cond.uses_ident(name) || any(then) || any(otherwise),
+            StmtKind::Unroll { count: c, body } | StmtKind::While { cond: c, body } => {
+                c.uses_ident(name) || any(body)
+            }
+            StmtKind::For {
+                start, end, body, ..
+            } => start.uses_ident(name) || end.uses_ident(name) || any(body),
+            StmtKind::Return | StmtKind::LoopControl(_) => false,
+        }
+    }
+}
+
+impl Expr {
+    fn uses_ident(&self, name: &str) -> bool {
+        match &self.kind {
+            ExprKind::Ident(n) => n == name,
+            ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Var(_) | ExprKind::Positional(_) => {
+                false
+            }
+            ExprKind::Map(m) => m.keys.iter().any(|k| k.uses_ident(name)),
+            ExprKind::Call(_, args) | ExprKind::Tuple(args) => {
+                args.iter().any(|a| a.uses_ident(name))
+            }
+            ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) => {
+                a.uses_ident(name) || b.uses_ident(name)
+            }
+            ExprKind::Ternary(a, b, c) => {
+                a.uses_ident(name) || b.uses_ident(name) || c.uses_ident(name)
+            }
+            ExprKind::Unary(_, a)
+            | ExprKind::Field(a, _, _)
+            | ExprKind::Cast(_, a)
+            | ExprKind::IncDec(a, _, _) => a.uses_ident(name),
+        }
+    }
 }

@@ -95,7 +95,7 @@ pub fn parse_format(fmt: &str) -> Result<Vec<Segment>, String> {
             chars.next();
         }
         match chars.next() {
-            Some(c @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 'c' | 's' | 'p')) => conv.conv = c,
+            Some(c @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 'c' | 's' | 'p' | 'r')) => conv.conv = c,
             Some('*') => return Err("'*' widths are not supported yet".into()),
             Some(c) => return Err(format!("unknown conversion '%{c}'")),
             None => return Err("the format ends in the middle of a conversion".into()),
@@ -134,6 +134,9 @@ pub fn decode_args(types: &[Ty], data: &[u8]) -> Vec<Arg> {
                 Arg::Int(u64::from_ne_bytes(b), *signed)
             }
             Ty::Str(_) => Arg::Str(c_string(bytes)),
+            Ty::Ksym | Ty::Kstack(_) | Ty::Inet | Ty::Buf(_) => {
+                Arg::Str(t.symbolize(bytes, 8).unwrap_or_default())
+            }
         });
         at += n;
     }
@@ -164,7 +167,7 @@ fn pad(c: &Conv, body: String, sign_prefix: &str, numeric: bool) -> String {
 /// Formats one conversion of one argument as C's printf would.
 pub fn format_conv(c: &Conv, arg: &Arg) -> String {
     match (c.conv, arg) {
-        ('s', Arg::Str(s)) => {
+        ('s' | 'r', Arg::Str(s)) => {
             let s = match c.precision {
                 Some(p) => s.chars().take(p).collect(),
                 None => s.clone(),

@@ -31,6 +31,32 @@ pub enum Leaf {
     CharArray(u32),
 }
 
+/// A kernel function's signature, as fentry/fexit see it.
+#[derive(Clone, Debug)]
+pub struct KernelFunc {
+    /// The `FUNC` type id.
+    pub btf_id: TypeId,
+    /// Parameters in order.
+    pub params: Vec<Param>,
+    /// Not `void`.
+    pub has_ret: bool,
+    /// The return type is a signed integer.
+    pub ret_signed: bool,
+}
+
+/// One parameter: `ctx[index]` of an fentry program.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Name (`args->name`).
+    pub name: String,
+    /// Position.
+    pub index: u16,
+    /// C spelling (`struct file *`).
+    pub c_type: String,
+    /// What it is, when supported.
+    pub leaf: Option<Leaf>,
+}
+
 impl KernelBtf {
     /// Reads `/sys/kernel/btf/vmlinux`.
     pub fn load() -> Result<Self, String> {
@@ -49,6 +75,108 @@ impl KernelBtf {
         self.btf
             .skip_mods_and_typedefs(id)
             .map_err(|e| e.to_string())
+    }
+
+    /// The value of the enumerator `name` of any kernel enum (`TCP_FIN_WAIT1`), as
+    /// bpftrace resolves enum constants through BTF.
+    pub fn enum_value(&self, name: &str) -> Option<i64> {
+        self.btf
+            .local_ids()
+            .find_map(|id| match self.btf.type_by_id(id).ok()? {
+                Type::Enum(e) => e
+                    .values
+                    .iter()
+                    .find(|v| v.name == name)
+                    .map(|v| v.value_signed(false)),
+                Type::Enum64(e) => e
+                    .values
+                    .iter()
+                    .find(|v| v.name == name)
+                    .map(|v| v.value_signed(true)),
+                _ => None,
+            })
+    }
+
+    /// Names of the `FUNC`s matching a glob, sorted (fentry wildcards).
+    pub fn functions_matching(&self, pattern: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .btf
+            .local_ids()
+            .filter(|&id| self.btf.kind(id).ok() == Some(Kind::Func))
+            .filter_map(|id| self.btf.name(id).ok())
+            .filter(|n| crate::probes::glob(pattern, n))
+            .map(str::to_string)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The `FUNC` named `name`: its type id (the fentry attach target), its parameters as
+    /// 8-byte context slots, and whether it returns a value.
+    pub fn function(&self, name: &str) -> Result<KernelFunc, String> {
+        let id = self
+            .btf
+            .id_by_name_kind(name, Kind::Func)
+            .ok_or_else(|| format!("the kernel's BTF has no function '{name}'"))?;
+        let Ok(Type::Func(f)) = self.btf.type_by_id(id) else {
+            return Err(format!("BTF type {id} is not a function"));
+        };
+        let Ok(Type::FuncProto(proto)) = self.btf.type_by_id(f.proto) else {
+            return Err(format!("function '{name}' has no prototype in BTF"));
+        };
+        let mut params = vec![];
+        for (i, p) in proto.params.iter().enumerate() {
+            if p.type_id == 0 {
+                break;
+            }
+            params.push(Param {
+                name: p.name.to_string(),
+                index: i as u16,
+                c_type: self.c_type(p.type_id),
+                leaf: self.leaf(p.type_id).ok(),
+            });
+        }
+        let returns = self.strip(proto.return_type).ok().map(|r| {
+            (
+                r != 0,
+                matches!(self.leaf(r), Ok(Leaf::Int { signed: true, .. })),
+            )
+        });
+        let (has_ret, ret_signed) = returns.unwrap_or((false, false));
+        Ok(KernelFunc {
+            btf_id: id,
+            params,
+            has_ret,
+            ret_signed,
+        })
+    }
+
+    /// A C spelling of a type good enough for casts and messages (`struct file *`, `int`).
+    fn c_type(&self, id: TypeId) -> String {
+        let Ok(id) = self.strip(id) else {
+            return "?".into();
+        };
+        match self.btf.type_by_id(id) {
+            Ok(Type::Ptr(p)) => {
+                let inner = self.strip(p.target).unwrap_or(0);
+                match self.btf.type_by_id(inner) {
+                    Ok(Type::Struct(c)) => format!("struct {} *", c.name),
+                    Ok(Type::Union(c)) => format!("union {} *", c.name),
+                    Ok(Type::Void) => "void *".into(),
+                    Ok(t) => format!("{} *", t.name()),
+                    Err(_) => "void *".into(),
+                }
+            }
+            Ok(Type::Struct(c)) => format!("struct {}", c.name),
+            Ok(t) => t.name().to_string(),
+            Err(_) => "?".into(),
+        }
+    }
+
+    /// Bytes of type `id` (embedded kernel structs of script-defined structs).
+    pub fn size_of(&self, id: TypeId) -> Option<u32> {
+        self.btf.resolve_size(id).ok().map(|n| n as u32)
     }
 
     /// The name of a struct/union type, for messages.

@@ -7,8 +7,14 @@
 //!
 //! - Probes: `BEGIN`, `END` (one each), `tracepoint:cat:name` (globs), `rawtracepoint:name`,
 //!   `interval:{s,ms,us,hz}:N`, `profile:{hz,s,ms,us}:N`, `uprobe`/`uretprobe:bin:fn`
-//!   (paths, `$PATH` names, `libc`-style short library names); several per block.
-//! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` with
+//!   (paths, `$PATH` names, `libc`-style short library names), `kprobe`/`kretprobe:fn`
+//!   (globs: one program on a kprobe.multi link, else one perf-event kprobe per function;
+//!   one program per function when the block uses `func` or `probe`),
+//!   `fentry`/`fexit:fn` (`kfunc`/`kretfunc`; globs over BTF; `args->name` typed by BTF),
+//!   `usdt:bin:[provider:]name` (`arg0..` from the note's argument specs);
+//!   several per block.
+//! - Struct definitions (`struct X { int a; char name[16]; struct Y *p; };`) for casts.
+//! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` and `for ($i : a..b)` with
 //!   `break`/`continue`, `return`, `$var` and `@map` (tuple keys) assignment with all
 //!   compound operators and `++`/`--`, `printf`, `print(@m[, top[, div]])`, `clear`, `zero`,
 //!   `delete`, `time`, `join`, `exit`.
@@ -17,12 +23,13 @@
 //!   `[u]int{8,16,32,64}`, `str(p[, n])`, `strncmp`, `$1`/`str($1)`/`$#`.
 //! - Builtins: `pid tid uid gid comm cpu nsecs elapsed cpid probe func retval arg0..
 //!   args->field args->ptr->field curtask curtask->a->b.c (struct X *)e->f cgroup rand
-//!   numaid jiffies`.
+//!   numaid jiffies kstack kstack(n) ksym(addr) kaddr("sym")
+//!   ntop([af,] addr) buf(ptr, len)` (printf `%r`), kernel enum constants by name (BTF) and the `AF_*` constants.
 //! - Aggregations: `count sum avg min max stats hist lhist`, printed as bpftrace prints
 //!   them (text and `-f json`).
 //!
 //! Anything else valid in bpftrace is refused at its position with "not supported yet:
-//! …" (kprobes, fentry, usdt, kstack/ustack, ksym/usym, buf, ntop, `for`, bitfields,
+//! …" (kprobe offsets, ustack, usym, bswap, `for` over maps, unions/enums/typedefs, bitfields,
 //! tuples as values, …).
 //!
 //! ```
@@ -45,6 +52,7 @@ pub mod output;
 pub mod parser;
 pub mod probes;
 pub mod runtime;
+pub mod symbols;
 pub mod types;
 
 pub use runtime::{run, Options, TraceError};

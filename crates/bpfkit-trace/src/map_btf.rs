@@ -72,6 +72,9 @@ impl Builder {
         match t {
             Ty::Int { signed } => self.int(signed),
             Ty::Str(n) => self.chars(n),
+            Ty::Ksym | Ty::Kstack(_) => self.int(false),
+            Ty::Inet => self.chars(24),
+            Ty::Buf(n) => self.chars(8 + n),
         }
     }
 

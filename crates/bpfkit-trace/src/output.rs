@@ -33,6 +33,16 @@ pub fn attached(n: usize, f: OutputFormat) -> String {
     }
 }
 
+/// bpftrace's notice of records the ring buffer had no room for.
+pub fn lost_events(n: u64, f: OutputFormat) -> String {
+    match f {
+        OutputFormat::Text => format!("Lost {n} events\n"),
+        OutputFormat::Json => {
+            format!("{{\"type\": \"lost_events\", \"data\": {{\"events\": {n}}}}}\n")
+        }
+    }
+}
+
 /// A printf's text as printed.
 pub fn printf(text: &str, f: OutputFormat) -> String {
     match f {
@@ -82,6 +92,12 @@ fn decode_key(info: &MapInfo, key: &[u8]) -> Vec<KeyPart> {
                     key.get(at..at + *n as usize).unwrap_or(&[]),
                 )));
                 at += *n as usize;
+            }
+            Ty::Ksym | Ty::Kstack(_) | Ty::Inet | Ty::Buf(_) => {
+                let n = t.size() as usize;
+                let bytes = key.get(at..at + n).unwrap_or(&[]);
+                out.push(KeyPart::Str(t.symbolize(bytes, 4).unwrap_or_default()));
+                at += n;
             }
         }
     }

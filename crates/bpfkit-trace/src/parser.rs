@@ -125,8 +125,65 @@ impl Parser<'_> {
         ))
     }
 
+    /// `struct NAME { TYPE NAME[N]; ... };` read as text (comments skipped).
+    fn struct_def(&mut self, pos: usize) -> Result<crate::ast::StructDef, Diagnostic> {
+        let rest = &self.src[pos..];
+        let open = rest.find('{').ok_or_else(|| {
+            Diagnostic::new(Span::new(pos, pos + 6), "expected '{' after struct NAME")
+        })?;
+        let close = rest.find('}').ok_or_else(|| {
+            Diagnostic::new(
+                Span::new(pos, pos + open + 1),
+                "expected '}' to end the struct",
+            )
+        })?;
+        let span = Span::new(pos, pos + close + 1);
+        let name = rest[6..open].trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(Diagnostic::new(span, "expected a struct name"));
+        }
+        let body = strip_comments(&rest[open + 1..close]);
+        let mut members = vec![];
+        for decl in body.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+            let (decl, array) = match decl.split_once('[') {
+                Some((d, n)) => {
+                    let n = n.trim_end_matches(']').trim().parse().map_err(|_| {
+                        Diagnostic::new(span, format!("bad array size in '{decl}'"))
+                    })?;
+                    (d.trim(), Some(n))
+                }
+                None => (decl, None),
+            };
+            let at = decl
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .ok_or_else(|| {
+                    Diagnostic::new(span, format!("expected 'TYPE NAME' in '{decl}'"))
+                })?;
+            let (c_type, member) = decl.split_at(at + 1);
+            members.push(crate::ast::MemberDef {
+                c_type: c_type.trim().to_string(),
+                name: member.to_string(),
+                array,
+            });
+        }
+        let after = pos + close + 1;
+        let semi = self.src[after..].trim_start();
+        let end = if semi.starts_with(';') {
+            self.src.len() - semi.len() + 1
+        } else {
+            after
+        };
+        self.lex.set_pos(end);
+        Ok(crate::ast::StructDef {
+            name: name.to_string(),
+            members,
+            span,
+        })
+    }
+
     fn program(&mut self) -> Result<Program, Diagnostic> {
         let mut probes = vec![];
+        let mut structs = vec![];
         loop {
             self.lex.skip_trivia()?;
             let pos = self.lex.pos();
@@ -149,7 +206,11 @@ impl Parser<'_> {
             if word.starts_with('#') {
                 return Err(Diagnostic::unsupported(span, "preprocessor directives"));
             }
-            if matches!(word, "struct" | "union" | "enum" | "typedef") {
+            if word == "struct" {
+                structs.push(self.struct_def(pos)?);
+                continue;
+            }
+            if matches!(word, "union" | "enum" | "typedef") {
                 return Err(Diagnostic::unsupported(span, "type definitions"));
             }
             if word == "config" {
@@ -166,7 +227,7 @@ impl Parser<'_> {
                 "expected a probe (e.g. 'BEGIN { ... }'), found end of input",
             ));
         }
-        Ok(Program { probes })
+        Ok(Program { probes, structs })
     }
 
     fn probe(&mut self) -> Result<Probe, Diagnostic> {
@@ -290,7 +351,61 @@ impl Parser<'_> {
                     };
                     return Ok((Stmt { kind, span }, false));
                 }
-                "for" => return Err(Diagnostic::unsupported(start, "'for' loops")),
+                "for" => {
+                    self.next()?;
+                    self.expect("(", "after 'for'")?;
+                    let (t, s) = self.next()?;
+                    let Tok::Var(var) = t else {
+                        return Err(Diagnostic::new(
+                            s,
+                            format!("expected a $variable after 'for (', found {}", t.describe()),
+                        ));
+                    };
+                    self.expect(":", "after the 'for' variable")?;
+                    // `start..end`: the start is parsed from the text before `..`, which
+                    // would otherwise read as a field access.
+                    self.unpeek();
+                    let from = self.lex.pos();
+                    if self.src[from..].trim_start().starts_with('@') {
+                        return Err(Diagnostic::unsupported(s, "'for' over a map"));
+                    }
+                    let dots = self.src[from..]
+                        .find("..")
+                        .map(|i| from + i)
+                        .ok_or_else(|| Diagnostic::new(s, "expected 'for ($i : start..end)'"))?;
+                    let mut sub = Parser {
+                        lex: Lexer::new(&self.src[..dots]),
+                        src: &self.src[..dots],
+                        peeked: None,
+                        no_div: false,
+                    };
+                    sub.lex.set_pos(from);
+                    let first = sub.expr()?;
+                    if !matches!(sub.peek()?.0, Tok::Eof) {
+                        let (t, s) = sub.peek()?;
+                        return Err(Diagnostic::new(
+                            s,
+                            format!("expected '..' in the 'for' range, found {}", t.describe()),
+                        ));
+                    }
+                    self.lex.set_pos(dots + 2);
+                    let last = self.expr()?;
+                    self.expect(")", "to close the 'for' range")?;
+                    let body = self.block()?;
+                    let span = start.to(self.last_end());
+                    return Ok((
+                        Stmt {
+                            kind: StmtKind::For {
+                                var,
+                                start: first,
+                                end: last,
+                                body,
+                            },
+                            span,
+                        },
+                        false,
+                    ));
+                }
                 "return" => {
                     self.next()?;
                     return Ok((
@@ -608,9 +723,50 @@ impl Parser<'_> {
     }
 }
 
+/// `text` without `//` and `/* */` comments.
+fn strip_comments(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("//") {
+            rest = r.find('\n').map_or("", |i| &r[i..]);
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.find("*/").map_or("", |i| &r[i + 2..]);
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn struct_definitions_are_read_with_their_members() {
+        let p = parse(
+            "struct nd {\n  struct path path; // [...]\n  char name[16]; /* x */ struct nd *up;\n};\nBEGIN { exit(); }",
+        )
+        .unwrap();
+        assert_eq!(p.structs.len(), 1);
+        let m: Vec<(&str, &str, Option<u32>)> = p.structs[0]
+            .members
+            .iter()
+            .map(|m| (m.c_type.as_str(), m.name.as_str(), m.array))
+            .collect();
+        assert_eq!(
+            m,
+            [
+                ("struct path", "path", None),
+                ("char", "name", Some(16)),
+                ("struct nd *", "up", None)
+            ]
+        );
+        assert_eq!(p.probes.len(), 1);
+    }
 
     fn err(src: &str) -> (usize, usize, String) {
         let d = parse(src).unwrap_err();
@@ -709,8 +865,9 @@ mod tests {
         );
         assert!(parse("#!/usr/bin/env bpftrace\n#include <linux/sched.h>\nBEGIN {}").is_ok());
         assert_eq!(
-            err("BEGIN { for ($i : 0..3) {} }").2,
-            "not supported yet: 'for' loops"
+            err("BEGIN { for ($kv : @m) {} }").2,
+            "not supported yet: 'for' over a map"
         );
+        assert!(parse("BEGIN { for ($i : 0..3) {} }").is_ok());
     }
 }

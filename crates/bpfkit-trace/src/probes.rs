@@ -36,6 +36,35 @@ pub enum ProbeKind {
         /// Event (`sys_enter_openat`).
         name: String,
     },
+    /// `kprobe:function` or `kretprobe:...`; several functions (a wildcard whose block does
+    /// not ask which function fired) share one program, attached with one kprobe.multi link
+    /// where the kernel has them, else one perf-event kprobe each.
+    Kprobe {
+        /// Kernel functions.
+        functions: Vec<String>,
+        /// A return probe.
+        ret: bool,
+    },
+    /// `fentry:function` / `fexit:function` (also `kfunc`/`kretfunc`): a BPF trampoline,
+    /// arguments typed by the kernel's BTF.
+    Fentry {
+        /// Kernel function.
+        function: String,
+        /// fexit.
+        ret: bool,
+    },
+    /// `usdt:binary:[provider:]name`: one call site of a SystemTap SDT probe, a uprobe at
+    /// its file offset; `arg0..` read as its note's argument specifications say.
+    Usdt {
+        /// The binary's resolved path.
+        path: String,
+        /// File offset of the call site.
+        offset: u64,
+        /// File offset of the probe's semaphore, 0 if none (raised while attached).
+        semaphore: u64,
+        /// Where each argument is (`None`: a specification not understood).
+        args: Vec<Option<bpfkit::programs::usdt::UsdtArg>>,
+    },
     /// `uprobe:binary:function` or `uretprobe:...`.
     Uprobe {
         /// Binary path as written.
@@ -184,9 +213,71 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
                 name: format!("{long}:{binary}:{function}"),
             }])
         }
-        "kprobe" | "k" | "kretprobe" | "kr" | "kfunc" | "kretfunc" | "fentry" | "fexit" | "f"
-        | "fr" | "usdt" | "U" | "software" | "s" | "hardware" | "h" | "watchpoint" | "w"
-        | "asyncwatchpoint" | "iter" | "it" => Err(Diagnostic::unsupported(
+        "kprobe" | "k" | "kretprobe" | "kr" => {
+            let ret = provider.starts_with("kr");
+            let long = if ret { "kretprobe" } else { "kprobe" };
+            // `kprobe:module:function` names the module; the function is what counts.
+            let function = rest.rsplit(':').next().unwrap_or(rest);
+            if function.is_empty() || function.contains('+') {
+                return Err(Diagnostic::unsupported(
+                    span,
+                    "kprobe offsets (function+offset)",
+                ));
+            }
+            let functions = if function.contains(['*', '?']) {
+                let found = traceable_functions(function).map_err(|e| Diagnostic::new(span, e))?;
+                if found.is_empty() {
+                    return Err(Diagnostic::new(
+                        span,
+                        format!("no kernel function matches '{function}'"),
+                    ));
+                }
+                found
+            } else {
+                vec![function.to_string()]
+            };
+            Ok(functions
+                .into_iter()
+                .map(|f| Probe {
+                    name: format!("{long}:{f}"),
+                    kind: ProbeKind::Kprobe {
+                        functions: vec![f],
+                        ret,
+                    },
+                })
+                .collect())
+        }
+        "kfunc" | "kretfunc" | "fentry" | "fexit" | "f" | "fr" => {
+            let ret = matches!(provider, "kretfunc" | "fexit" | "fr");
+            let long = if ret { "fexit" } else { "fentry" };
+            let function = rest.rsplit(':').next().unwrap_or(rest);
+            if function.is_empty() {
+                return Err(Diagnostic::new(span, format!("expected {long}:<function>")));
+            }
+            let functions = if function.contains(['*', '?']) {
+                let k = crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(span, e))?;
+                let found = k.functions_matching(function);
+                if found.is_empty() {
+                    return Err(Diagnostic::new(
+                        span,
+                        format!("no kernel function in BTF matches '{function}'"),
+                    ));
+                }
+                found
+            } else {
+                vec![function.to_string()]
+            };
+            Ok(functions
+                .into_iter()
+                .map(|f| Probe {
+                    name: format!("{long}:{f}"),
+                    kind: ProbeKind::Fentry { function: f, ret },
+                })
+                .collect())
+        }
+        "usdt" | "U" => usdt(rest, span),
+        "software" | "s" | "hardware" | "h" | "watchpoint" | "w" | "asyncwatchpoint" | "iter"
+        | "it" => Err(Diagnostic::unsupported(
             span,
             format!("'{provider}' probes"),
         )),
@@ -195,6 +286,66 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
             format!("unknown probe provider '{provider}'"),
         )),
     }
+}
+
+/// `usdt:binary:[provider:]name` (globs in provider and name): one probe per call site.
+fn usdt(rest: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
+    use bpfkit::programs::{uprobe, usdt};
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (binary, provider, name) = match parts[..] {
+        [b, p, n] => (b, p, n),
+        [b, n] => (b, "*", n),
+        _ => {
+            return Err(Diagnostic::new(
+                span,
+                "expected usdt:<binary>:[<provider>:]<name>",
+            ))
+        }
+    };
+    let path = uprobe::resolve_binary(binary, None)
+        .ok_or_else(|| Diagnostic::new(span, format!("no such file: {binary}")))?;
+    let data = std::fs::read(&path)
+        .map_err(|e| Diagnostic::new(span, format!("read {}: {e}", path.display())))?;
+    let notes = usdt::parse_notes(&data)
+        .map_err(|e| Diagnostic::new(span, format!("{}: {e}", path.display())))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| Diagnostic::new(span, format!("{}: {e}", path.display())))?;
+    let shown = path.display().to_string();
+    let mut out = vec![];
+    for n in notes
+        .iter()
+        .filter(|n| glob(provider, &n.provider) && glob(name, &n.name))
+    {
+        let offset = uprobe::address_to_file_offset(&file, n.address).ok_or_else(|| {
+            Diagnostic::new(
+                span,
+                format!(
+                    "{}:{}: call site {:#x} is in no loaded segment",
+                    n.provider, n.name, n.address
+                ),
+            )
+        })?;
+        let semaphore = match n.semaphore {
+            0 => 0,
+            a => uprobe::address_to_file_offset(&file, a).unwrap_or(0),
+        };
+        out.push(Probe {
+            name: format!("usdt:{shown}:{}:{}", n.provider, n.name),
+            kind: ProbeKind::Usdt {
+                path: shown.clone(),
+                offset,
+                semaphore,
+                args: n.args.split_whitespace().map(usdt::parse_arg).collect(),
+            },
+        });
+    }
+    if out.is_empty() {
+        return Err(Diagnostic::new(
+            span,
+            format!("{shown} has no USDT probe matching '{provider}:{name}'"),
+        ));
+    }
+    Ok(out)
 }
 
 /// Shell-style match with `*` and `?`.
@@ -239,6 +390,40 @@ pub fn list_tracepoints(category: &str, name: &str) -> Result<Vec<(String, Strin
             }
         }
     }
+    Ok(out)
+}
+
+/// Kernel functions matching a glob that kprobes can attach to: tracefs
+/// `available_filter_functions` (module suffixes dropped) minus the kprobe blacklist, or
+/// `/proc/kallsyms` text symbols where tracefs lacks the list; sorted, without duplicates.
+pub fn traceable_functions(pattern: &str) -> Result<Vec<String>, String> {
+    let listed = bpfkit::sys::tracefs::tracefs_dir()
+        .ok()
+        .and_then(|d| std::fs::read_to_string(d.join("available_filter_functions")).ok());
+    let mut out: Vec<String> = match listed {
+        Some(text) => text
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|f| glob(pattern, f))
+            .map(str::to_string)
+            .collect(),
+        None => bpfkit::programs::kprobe::kernel_functions_matching(pattern)
+            .map_err(|e| format!("read /proc/kallsyms: {e}"))?,
+    };
+    // Functions kprobes refuse (`/sys/kernel/debug/kprobes/blacklist`: "start-end name").
+    if let Ok(text) = std::fs::read_to_string("/sys/kernel/debug/kprobes/blacklist") {
+        let banned: std::collections::HashSet<&str> = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .collect();
+        out.retain(|f| !banned.contains(f.as_str()));
+    }
+    // Compiler clones (`foo.isra.0`, `foo.cold`) only when the pattern names them.
+    if !pattern.contains('.') {
+        out.retain(|f| !f.contains('.'));
+    }
+    out.sort();
+    out.dedup();
     Ok(out)
 }
 
@@ -413,8 +598,19 @@ mod tests {
 
     #[test]
     fn unsupported_providers_say_so() {
-        let e = expand("kprobe:do_sys_open", Span::new(0, 18)).unwrap_err();
-        assert_eq!(e.message, "not supported yet: 'kprobe' probes");
+        let e = expand("hardware:cache-misses:100", Span::new(0, 18)).unwrap_err();
+        assert_eq!(e.message, "not supported yet: 'hardware' probes");
+        let p = expand("kretprobe:do_sys_openat2", Span::default()).unwrap();
+        assert_eq!(
+            (p[0].name.as_str(), &p[0].kind),
+            (
+                "kretprobe:do_sys_openat2",
+                &ProbeKind::Kprobe {
+                    functions: vec!["do_sys_openat2".into()],
+                    ret: true
+                }
+            )
+        );
         let p = expand("interval:ms:250", Span::default()).unwrap();
         assert_eq!(
             p[0].kind,

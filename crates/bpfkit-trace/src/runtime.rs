@@ -14,7 +14,7 @@ use bpfkit::readers::RingBuf;
 use bpfkit::sys::{self, perf_event, tracefs};
 use bpfkit_obj::insn::{disassemble, Insn, Symbolizer};
 
-use crate::codegen::{compile, CompileOptions, JOIN_BUF_REF, RINGBUF_REF};
+use crate::codegen::{compile, CompileOptions, JOIN_BUF_REF, LOST_REF, RINGBUF_REF, STACK_MAP_REF};
 use crate::format::{decode_args, format as format_printf};
 use crate::output::{self, OutputFormat};
 use crate::probes::ProbeKind;
@@ -197,6 +197,12 @@ impl Symbolizer for MapNames<'_> {
         if idx == JOIN_BUF_REF {
             return Some("map[join_buf]".into());
         }
+        if idx == STACK_MAP_REF {
+            return Some("map[stacks]".into());
+        }
+        if idx == LOST_REF {
+            return Some("map[lost]".into());
+        }
         self.0
             .maps
             .get(idx as usize)
@@ -223,7 +229,23 @@ struct Loaded {
     /// Kept open for the programs that reference it.
     #[allow(dead_code)]
     join_fd: OwnedFd,
+    /// The stack trace map of `kstack`, when a program uses it (its fd is also handed to
+    /// [`crate::symbols::set_stack_map`]).
+    stack_fd: Option<OwnedFd>,
+    /// One u64: records the ring buffer refused.
+    lost: MapData,
     progs: Vec<OwnedFd>,
+    /// Each program's final instructions, to load a wildcard kprobe again for per-function
+    /// perf events when the kernel has no kprobe.multi links.
+    raw: Vec<Vec<u64>>,
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        if self.stack_fd.is_some() {
+            crate::symbols::set_stack_map(-1);
+        }
+    }
 }
 
 const RINGBUF_SIZE: u32 = 1 << 20;
@@ -243,8 +265,30 @@ fn program_type(kind: &ProbeKind) -> u32 {
         ProbeKind::Begin | ProbeKind::End | ProbeKind::RawTracepoint { .. } => 17,
         ProbeKind::Tracepoint { .. } => 5,
         ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => 7, // PERF_EVENT
-        ProbeKind::Uprobe { .. } => 2,                               // KPROBE
+        ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } | ProbeKind::Usdt { .. } => 2, // KPROBE
+        ProbeKind::Fentry { .. } => 26,                              // TRACING
     }
+}
+
+/// What a program is loaded with besides its instructions: the expected attach type and
+/// the BTF id of the function it attaches to.
+fn load_target(kind: &ProbeKind, multi: bool) -> Result<(u32, u32), String> {
+    Ok(match kind {
+        ProbeKind::Kprobe { functions, .. } if multi && functions.len() > 1 => {
+            (sys::uapi::BPF_TRACE_KPROBE_MULTI, 0)
+        }
+        ProbeKind::Fentry { function, ret } => {
+            let k = crate::kbtf::KernelBtf::load()?;
+            let f = k.function(function)?;
+            let t = if *ret {
+                sys::uapi::BPF_TRACE_FEXIT
+            } else {
+                sys::uapi::BPF_TRACE_FENTRY
+            };
+            (t, f.btf_id)
+        }
+        _ => (0, 0),
+    })
 }
 
 /// The statement whose code holds the instruction the verifier stopped at (the last
@@ -317,7 +361,30 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
         ..Default::default()
     })
     .map_err(kernel("create the join() buffer".into()))?;
+    let stack_fd = if compiled
+        .programs
+        .iter()
+        .any(|p| p.map_refs.iter().any(|&(_, i)| i == STACK_MAP_REF))
+    {
+        const BPF_MAP_TYPE_STACK_TRACE: u32 = 7;
+        let fd = sys::map_create(&sys::MapCreateAttr {
+            map_type: BPF_MAP_TYPE_STACK_TRACE,
+            key_size: 4,
+            value_size: 8 * crate::symbols::MAX_FRAMES,
+            max_entries: 4096,
+            name: "stacks",
+            ..Default::default()
+        })
+        .map_err(kernel("create the kstack map".into()))?;
+        crate::symbols::set_stack_map(fd.as_raw_fd());
+        Some(fd)
+    } else {
+        None
+    };
+    let lost = MapData::create(&MapParams::new("lost", MapType::Array, 4, 8, 1))
+        .map_err(map_error("create the lost-events counter".into()))?;
     let mut progs = vec![];
+    let mut raws = vec![];
     for p in &compiled.programs {
         let mut insns = p.insns.clone();
         for &(slot, idx) in &p.map_refs {
@@ -325,6 +392,10 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
                 ring_fd.as_raw_fd()
             } else if idx == JOIN_BUF_REF {
                 join_fd.as_raw_fd()
+            } else if idx == LOST_REF {
+                lost.as_fd().as_raw_fd()
+            } else if idx == STACK_MAP_REF {
+                stack_fd.as_ref().map_or(-1, |f| f.as_raw_fd())
             } else {
                 maps[idx as usize].as_fd().as_raw_fd()
             };
@@ -334,11 +405,18 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
             .iter()
             .map(|i| u64::from_ne_bytes(i.to_bytes()))
             .collect();
+        let (expected_attach_type, attach_btf_id) =
+            load_target(&p.probe.kind, true).map_err(|message| TraceError::Kernel {
+                what: format!("probe {}", p.probe.name),
+                message,
+            })?;
         let (fd, _) = sys::prog_load(&sys::ProgLoadAttr {
             prog_type: program_type(&p.probe.kind),
             insns: &raw,
             license: c"GPL",
             name: &object_name(&p.probe.name),
+            expected_attach_type,
+            attach_btf_id,
             ..Default::default()
         })
         .map_err(|e| {
@@ -357,24 +435,82 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
             }
         })?;
         progs.push(fd);
+        raws.push(raw);
     }
     Ok(Loaded {
         maps,
         ring_fd,
         join_fd,
+        stack_fd,
+        lost,
         progs,
+        raw: raws,
     })
+}
+
+/// A probe's hold on the kernel: dropping it detaches.
+enum Attachment {
+    /// A perf event with its program (bpf perf link or `PERF_EVENT_IOC_SET_BPF`).
+    Perf(#[allow(dead_code)] bpfkit::links::Link),
+    /// A BPF link or raw tracepoint fd (fentry/fexit, kprobe.multi, rawtracepoint).
+    Fd(#[allow(dead_code)] OwnedFd),
+}
+
+/// One perf-event kprobe (the `kprobe` PMU, Linux 4.17).
+fn kprobe_event(function: &str, ret: bool) -> Result<OwnedFd, String> {
+    let pmu = perf_event::dynamic_pmu_type("kprobe")
+        .ok_or("the kernel has no kprobe PMU (/sys/bus/event_source/devices/kprobe): no kprobes")?;
+    let c_function = CString::new(function).map_err(|_| "contains a NUL byte".to_string())?;
+    let mut attr = perf_event::PerfEventAttr::new(pmu, 0);
+    if ret {
+        attr.config |= 1 << perf_event::pmu_format_bit("kprobe", "retprobe").unwrap_or(0);
+    }
+    attr.config1 = perf_event::c_str_addr(&c_function);
+    attr.sample_period = 1;
+    attr.wakeup_events = 1;
+    perf_event::perf_event_open(&attr, -1, 0, None).map_err(|e| match e.errno() {
+        Some(libc::ENOENT) | Some(libc::EINVAL) => {
+            format!("{e} (no such kernel function, or it cannot be probed)")
+        }
+        _ => e.to_string(),
+    })
+}
+
+/// One kprobe.multi link for all of `functions` (Linux 5.18, CONFIG_FPROBE).
+fn kprobe_multi_link(prog: &OwnedFd, functions: &[String], ret: bool) -> Result<OwnedFd, String> {
+    let c_names: Vec<CString> = functions
+        .iter()
+        .map(|f| CString::new(f.as_str()).map_err(|_| format!("{f}: contains a NUL byte")))
+        .collect::<Result<_, _>>()?;
+    let pointers: Vec<u64> = c_names.iter().map(|c| c.as_ptr() as u64).collect();
+    let mut attr = sys::link_create_attr(prog.as_fd(), 0, sys::uapi::BPF_TRACE_KPROBE_MULTI, 0);
+    attr.anon_2.kprobe_multi.flags = if ret {
+        sys::uapi::BPF_F_KPROBE_MULTI_RETURN
+    } else {
+        0
+    };
+    attr.anon_2.kprobe_multi.cnt = pointers.len() as u32;
+    attr.anon_2.kprobe_multi.syms = pointers.as_ptr() as u64;
+    // SAFETY: `pointers` and the C strings they point to outlive the call and hold `cnt`
+    // entries.
+    unsafe { sys::link_create(attr) }.map_err(|e| e.to_string())
 }
 
 fn attach(
     kind: &ProbeKind,
     name: &str,
     prog: &OwnedFd,
+    raw: &[u64],
     pid: Option<i32>,
-) -> Result<Vec<OwnedFd>, TraceError> {
+) -> Result<Vec<Attachment>, TraceError> {
     let fail = |what: &str, e: String| TraceError::Kernel {
         what: format!("attach {name}: {what}"),
         message: e,
+    };
+    let perf = |event: OwnedFd, prog: &OwnedFd, what: &str| {
+        bpfkit::programs::perf_event::attach_fd(prog.as_fd(), name, event, what)
+            .map(Attachment::Perf)
+            .map_err(|e| fail(what, bpfkit::Report(&e).to_string()))
     };
     let (attr, pid, cpu, _path) = match kind {
         ProbeKind::Begin | ProbeKind::End => return Ok(vec![]),
@@ -383,7 +519,60 @@ fn attach(
                 .map_err(|_| fail("name", "contains a NUL byte".into()))?;
             let link = sys::raw_tracepoint_open(Some(&c), prog.as_fd())
                 .map_err(|e| fail("BPF_RAW_TRACEPOINT_OPEN", e.to_string()))?;
-            return Ok(vec![link]);
+            return Ok(vec![Attachment::Fd(link)]);
+        }
+        ProbeKind::Fentry { .. } => {
+            let link = sys::raw_tracepoint_open(None, prog.as_fd()).map_err(|e| {
+                // ENOTSUPP: no BPF trampolines on this arch/kernel (arm64 before 6.4).
+                let hint = if e.errno() == Some(524) {
+                    " (the kernel has no BPF trampolines here: use kprobe/kretprobe)"
+                } else {
+                    ""
+                };
+                fail("BPF_RAW_TRACEPOINT_OPEN (trampoline)", format!("{e}{hint}"))
+            })?;
+            return Ok(vec![Attachment::Fd(link)]);
+        }
+        ProbeKind::Kprobe { functions, ret } => {
+            if functions.len() > 1 {
+                match kprobe_multi_link(prog, functions, *ret) {
+                    Ok(link) => return Ok(vec![Attachment::Fd(link)]),
+                    Err(e) => log::debug!("{name}: no kprobe.multi link ({e}), one kprobe each"),
+                }
+            }
+            // Without kprobe.multi the program must be loaded without its attach type.
+            let single;
+            let prog = if functions.len() > 1 {
+                single = sys::prog_load(&sys::ProgLoadAttr {
+                    prog_type: program_type(kind),
+                    insns: raw,
+                    license: c"GPL",
+                    name: &object_name(name),
+                    ..Default::default()
+                })
+                .map_err(|e| fail("load for perf-event kprobes", e.source.to_string()))?
+                .0;
+                &single
+            } else {
+                prog
+            };
+            let mut out = vec![];
+            for f in functions {
+                let what = format!("kprobe {f}");
+                let event = kprobe_event(f, *ret).map_err(|e| fail(&what, e))?;
+                out.push(perf(event, prog, &what)?);
+            }
+            return Ok(out);
+        }
+        ProbeKind::Usdt {
+            path,
+            offset,
+            semaphore,
+            ..
+        } => {
+            let event = usdt_event(path, *offset, *semaphore, pid)
+                .map_err(|e| fail("perf_event_open", e))?;
+            return Ok(vec![perf(event, prog, name)?]);
         }
         ProbeKind::Profile { sample, frequency } => {
             let mut attr = perf_event::PerfEventAttr::new(
@@ -400,11 +589,7 @@ fn attach(
             for cpu in cpus {
                 let event = perf_event::perf_event_open(&attr, -1, cpu as i32, None)
                     .map_err(|e| fail("perf_event_open", e.to_string()))?;
-                perf_event::perf_event_set_bpf(event.as_fd(), prog.as_fd())
-                    .map_err(|e| fail("PERF_EVENT_IOC_SET_BPF", e.to_string()))?;
-                perf_event::perf_event_enable(event.as_fd())
-                    .map_err(|e| fail("enable", e.to_string()))?;
-                events.push(event);
+                events.push(perf(event, prog, &format!("cpu-clock on CPU {cpu}"))?);
             }
             return Ok(events);
         }
@@ -453,10 +638,32 @@ fn attach(
     };
     let event = perf_event::perf_event_open(&attr, pid, cpu, None)
         .map_err(|e| fail("perf_event_open", e.to_string()))?;
-    perf_event::perf_event_set_bpf(event.as_fd(), prog.as_fd())
-        .map_err(|e| fail("PERF_EVENT_IOC_SET_BPF", e.to_string()))?;
-    perf_event::perf_event_enable(event.as_fd()).map_err(|e| fail("enable", e.to_string()))?;
-    Ok(vec![event])
+    Ok(vec![perf(event, prog, name)?])
+}
+
+/// The uprobe PMU event of a USDT call site; its semaphore is raised while the event lives
+/// (the PMU's `ref_ctr_offset`, Linux 4.20).
+fn usdt_event(
+    path: &str,
+    offset: u64,
+    semaphore: u64,
+    pid: Option<i32>,
+) -> Result<OwnedFd, String> {
+    let pmu = perf_event::dynamic_pmu_type("uprobe").ok_or("the kernel has no uprobe PMU")?;
+    let c_path = CString::new(path).map_err(|_| "the path contains a NUL byte".to_string())?;
+    let mut attr = perf_event::PerfEventAttr::new(pmu, 0);
+    if semaphore != 0 {
+        let shift = perf_event::pmu_format_bit("uprobe", "ref_ctr_offset")
+            .ok_or("USDT semaphores need the uprobe PMU's ref_ctr_offset (Linux 4.20)")?;
+        attr.config |= semaphore << shift;
+    }
+    attr.config1 = perf_event::c_str_addr(&c_path);
+    attr.config2 = offset;
+    let (p, c) = match pid {
+        Some(p) => (p, -1),
+        None => (-1, 0),
+    };
+    perf_event::perf_event_open(&attr, p, c, None).map_err(|e| e.to_string())
 }
 
 /// `libc` → the first `libc.so*` in the usual library directories, as bpftrace finds
@@ -520,6 +727,8 @@ struct Session<'a, W: Write> {
     out: W,
     format: OutputFormat,
     done: bool,
+    /// Lost records already reported.
+    lost_seen: u64,
 }
 
 impl<W: Write> Session<'_, W> {
@@ -613,6 +822,19 @@ impl<W: Write> Session<'_, W> {
         for e in events {
             self.handle(&e)?;
         }
+        let mut count = [0u8; 8];
+        if let Ok(true) = self
+            .loaded
+            .lost
+            .lookup_bytes(&0u32.to_ne_bytes(), &mut count, 0)
+        {
+            let lost = u64::from_ne_bytes(count);
+            if lost > self.lost_seen {
+                let text = output::lost_events(lost - self.lost_seen, self.format);
+                self.lost_seen = lost;
+                self.write(&text)?;
+            }
+        }
         self.out.flush().map_err(io_err("flush output"))
     }
 }
@@ -705,6 +927,7 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
         out: &mut out,
         format: opts.format,
         done: false,
+        lost_seen: 0,
     };
     session.write(&output::attached(compiled.programs.len(), opts.format))?;
     // BEGIN first (its output, typically a header, comes before any event), then the
@@ -717,8 +940,8 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
     session.drain(&mut ring)?;
     let mut events = vec![];
     if !session.done {
-        for (p, fd) in compiled.programs.iter().zip(&loaded.progs) {
-            match attach(&p.probe.kind, &p.probe.name, fd, opts.pid) {
+        for ((p, fd), raw) in compiled.programs.iter().zip(&loaded.progs).zip(&loaded.raw) {
+            match attach(&p.probe.kind, &p.probe.name, fd, raw, opts.pid) {
                 Ok(e) => events.extend(e),
                 // A library without one of several symbols: bpftrace warns and goes on.
                 Err(e)
@@ -801,9 +1024,39 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
 }
 
 /// `-l PATTERN`: the tracepoints matching a glob like `tracepoint:syscalls:sys_enter_*`
-/// (also `syscalls:*` or a bare `*open*` matched against the whole name).
+/// (also `syscalls:*` or a bare `*open*` matched against the whole name); with a
+/// `kprobe:`/`kretprobe:` or `fentry:`/`fexit:` prefix, the kernel functions matching.
 pub fn list(pattern: &str) -> Result<Vec<String>, String> {
     let pattern = if pattern.is_empty() { "*" } else { pattern };
+    if let Some((provider, rest)) = pattern.split_once(':') {
+        let function = rest.rsplit(':').next().unwrap_or(rest);
+        match provider {
+            "kprobe" | "k" | "kretprobe" | "kr" => {
+                let long = if provider.starts_with("kr") {
+                    "kretprobe"
+                } else {
+                    "kprobe"
+                };
+                return Ok(crate::probes::traceable_functions(function)?
+                    .into_iter()
+                    .map(|f| format!("{long}:{f}"))
+                    .collect());
+            }
+            "fentry" | "fexit" | "kfunc" | "kretfunc" | "f" | "fr" => {
+                let long = match provider {
+                    "fexit" | "kretfunc" | "fr" => "fexit",
+                    _ => "fentry",
+                };
+                let k = crate::kbtf::KernelBtf::load()?;
+                return Ok(k
+                    .functions_matching(function)
+                    .into_iter()
+                    .map(|f| format!("{long}:{f}"))
+                    .collect());
+            }
+            _ => {}
+        }
+    }
     let (cat, name) = match pattern
         .strip_prefix("tracepoint:")
         .or_else(|| pattern.strip_prefix("t:"))

@@ -23,14 +23,62 @@ pub enum Ty {
     },
     /// A NUL-padded string in a buffer of this many bytes (a multiple of 8).
     Str(u16),
+    /// A kernel address printed as its function's name (`ksym()`).
+    Ksym,
+    /// A kernel stack id in the stack trace map, printed as at most this many frames.
+    Kstack(u8),
+    /// `ntop()`: an address family (8 bytes) and 16 address bytes, printed as an IPv4 or
+    /// IPv6 address.
+    Inet,
+    /// `buf()`: a length (8 bytes) and up to this many bytes, printed hex-escaped.
+    Buf(u16),
 }
 
 impl Ty {
     /// Bytes the value takes in keys, values and events.
     pub fn size(self) -> u16 {
         match self {
-            Ty::Int { .. } => 8,
             Ty::Str(n) => n,
+            Ty::Int { .. } | Ty::Ksym | Ty::Kstack(_) => 8,
+            Ty::Inet => 24,
+            Ty::Buf(n) => 8 + n,
+        }
+    }
+
+    /// How a symbolic value prints (map keys at `indent` 4, printf at 8, as bpftrace).
+    pub fn symbolize(self, bytes: &[u8], indent: usize) -> Option<String> {
+        let word = |at: usize| {
+            let mut b = [0u8; 8];
+            if let Some(s) = bytes.get(at..at + 8) {
+                b.copy_from_slice(s);
+            }
+            u64::from_ne_bytes(b)
+        };
+        match self {
+            Ty::Ksym => Some(crate::symbols::ksym(word(0))),
+            Ty::Kstack(limit) => Some(crate::symbols::kstack(word(0), limit, indent)),
+            Ty::Inet => {
+                let addr = bytes.get(8..24)?;
+                Some(match word(0) {
+                    2 => std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string(),
+                    10 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(addr).ok()?).to_string(),
+                    _ => String::new(),
+                })
+            }
+            Ty::Buf(n) => {
+                let len = (word(0) as usize).min(n as usize);
+                let data = bytes.get(8..8 + len)?;
+                // Printable ASCII as is, anything else as \xNN (bpftrace's buffer format).
+                Some(data.iter().fold(String::new(), |mut s, &b| {
+                    if (32..=126).contains(&b) {
+                        s.push(b as char);
+                    } else {
+                        s.push_str(&format!("\\x{b:02x}"));
+                    }
+                    s
+                }))
+            }
+            Ty::Int { .. } | Ty::Str(_) => None,
         }
     }
 }
@@ -204,5 +252,27 @@ impl Compiled {
     /// Index of the event ring buffer in map references.
     pub fn ringbuf_index(&self) -> u32 {
         self.maps.len() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inet_values_print_as_addresses() {
+        let mut v6 = vec![0u8; 24];
+        v6[0] = 10;
+        v6[8..10].copy_from_slice(&[0xfe, 0x80]);
+        v6[23] = 1;
+        assert_eq!(Ty::Inet.symbolize(&v6, 0).unwrap(), "fe80::1");
+        let mut mapped = vec![0u8; 24];
+        mapped[0] = 10;
+        mapped[18..24].copy_from_slice(&[0xff, 0xff, 127, 0, 0, 1]);
+        assert_eq!(Ty::Inet.symbolize(&mapped, 0).unwrap(), "::ffff:127.0.0.1");
+        let mut v4 = vec![0u8; 24];
+        v4[0] = 2;
+        v4[8..12].copy_from_slice(&[192, 168, 1, 1]);
+        assert_eq!(Ty::Inet.symbolize(&v4, 0).unwrap(), "192.168.1.1");
     }
 }

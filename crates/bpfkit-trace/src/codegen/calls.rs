@@ -17,7 +17,25 @@ impl Gen<'_> {
         self.asm.alu_imm(BPF_ADD, 2, buf as i32);
         self.asm.mov_imm(3, size);
         self.asm.mov_imm(4, 0);
+        self.ringbuf_output(FP, buf);
+    }
+
+    /// `bpf_ringbuf_output` (arguments in r1..r4); a refused record (ring full) adds one
+    /// to the lost-events counter, whose key (0) is written at `key_reg + key_off` (the
+    /// record's own buffer, no longer needed).
+    fn ringbuf_output(&mut self, key_reg: Reg, key_off: i16) {
         self.asm.call(RINGBUF_OUTPUT);
+        let sent = self.asm.label();
+        self.asm.jmp_imm(BPF_JEQ, 0, 0, sent);
+        self.asm.store_imm(4, key_reg, key_off, 0);
+        self.asm.ld_map(1, LOST_REF);
+        self.asm.mov(2, key_reg);
+        self.asm.alu_imm(BPF_ADD, 2, key_off as i32);
+        self.asm.call(MAP_LOOKUP);
+        self.asm.jmp_imm(BPF_JEQ, 0, 0, sent);
+        self.asm.mov_imm(1, 1);
+        self.asm.atomic_add(0, 0, 1);
+        self.asm.bind(sent);
     }
 
     /// Reads up to [`JOIN_ARGS`] user strings from the pointer array at `fp + ptr` into the
@@ -60,7 +78,7 @@ impl Gen<'_> {
         self.asm.mov(2, 7);
         self.asm.mov_imm(3, JOIN_RECORD as i32);
         self.asm.mov_imm(4, 0);
-        self.asm.call(RINGBUF_OUTPUT);
+        self.ringbuf_output(7, 0);
         self.asm.bind(sent);
         Ok(())
     }
@@ -255,7 +273,14 @@ impl Gen<'_> {
         for (a, c) in args[1..].iter().zip(&convs) {
             let t = self.type_of(a)?;
             match (c, t) {
-                ('s', Ty::Str(_)) => {}
+                ('s', Ty::Str(_) | Ty::Ksym | Ty::Kstack(_) | Ty::Inet) => {}
+                ('r', Ty::Buf(_)) => {}
+                ('r', t) => {
+                    return Err(Diagnostic::new(
+                        a.span,
+                        format!("printf: %r needs a buffer (buf()), found {}", ty_name(t)),
+                    ))
+                }
                 ('s', Ty::Int { .. }) => {
                     return Err(Diagnostic::new(
                         a.span,
@@ -263,10 +288,10 @@ impl Gen<'_> {
                     ))
                 }
                 (_, Ty::Int { .. }) => {}
-                (c, Ty::Str(_)) => {
+                (c, t) => {
                     return Err(Diagnostic::new(
                         a.span,
-                        format!("printf: %{c} needs an integer, found a string"),
+                        format!("printf: %{c} needs an integer, found {}", ty_name(t)),
                     ))
                 }
             }
@@ -287,6 +312,7 @@ impl Gen<'_> {
                     self.asm.load(8, 0, FP, off);
                     self.asm.store(8, FP, at, 0);
                 }
+                (Val::Sym(off, t), _) => self.copy_str(off, t.size(), FP, at, t.size()),
                 (Val::Str(off, n), Ty::Str(len)) => self.copy_str(off, n, FP, at, *len),
                 _ => unreachable_int(a.span)?,
             }
@@ -306,6 +332,136 @@ impl Gen<'_> {
         span: Span,
     ) -> Result<Val, Diagnostic> {
         match name {
+            "ntop" => {
+                let (af, x) =
+                    match args {
+                        [x] => (None, x),
+                        [af, x] => (
+                            Some(const_int(af).filter(|a| *a == 2 || *a == 10).ok_or_else(
+                                || {
+                                    Diagnostic::new(
+                                        af.span,
+                                        "ntop()'s family must be AF_INET (2) or AF_INET6 (10)",
+                                    )
+                                },
+                            )?),
+                            x,
+                        ),
+                        _ => return Err(Diagnostic::new(span, "ntop() takes [family,] address")),
+                    };
+                self.raw_arrays = true;
+                let v = self.expr(x);
+                self.raw_arrays = false;
+                let dst = self.alloc(24, span)?;
+                for i in (0..24).step_by(8) {
+                    self.asm.store_imm(8, FP, dst + i, 0);
+                }
+                let family = match v? {
+                    Val::Int(off, _) => {
+                        self.asm.load(8, 0, FP, off);
+                        self.asm.store(4, FP, dst + 8, 0);
+                        af.unwrap_or(2)
+                    }
+                    Val::Str(off, n) if n >= 16 => {
+                        self.copy_str(off, 16, FP, dst + 8, 16);
+                        af.unwrap_or(10)
+                    }
+                    Val::Str(off, _) => {
+                        self.asm.load(4, 0, FP, off);
+                        self.asm.store(4, FP, dst + 8, 0);
+                        af.unwrap_or(2)
+                    }
+                    Val::Sym(_, t) => {
+                        return Err(Diagnostic::new(
+                            x.span,
+                            format!("ntop() needs an address, found {}", ty_name(t)),
+                        ))
+                    }
+                };
+                self.asm.store_imm(8, FP, dst, family as i32);
+                Ok(Val::Sym(dst, Ty::Inet))
+            }
+            "buf" => {
+                let (ptr, len) = match args {
+                    [p, n] => (p, n),
+                    _ => return Err(Diagnostic::new(span, "buf() takes a pointer and a length")),
+                };
+                let max = STR_LEN;
+                let dst = self.alloc(8 + max as i32, span)?;
+                for i in (0..8 + max as i16).step_by(8) {
+                    self.asm.store_imm(8, FP, dst + i, 0);
+                }
+                let mark = self.sp;
+                let n = self.int(len)?;
+                let p = self.int(ptr)?;
+                // The length, at most `max`, bounded for the verifier.
+                self.asm.load(8, 2, FP, n);
+                let fits = self.asm.label();
+                self.asm.jmp_imm(BPF_JLE, 2, max as i32, fits);
+                self.asm.mov_imm(2, max as i32);
+                self.asm.bind(fits);
+                self.asm.store(8, FP, dst, 2);
+                self.asm.mov(1, FP);
+                self.asm.alu_imm(BPF_ADD, 1, dst as i32 + 8);
+                self.asm.load(8, 3, FP, p);
+                self.sp = mark;
+                let user = match &self.probe.kind {
+                    ProbeKind::Tracepoint { category, .. } => Some(category == "syscalls"),
+                    ProbeKind::Uprobe { .. } | ProbeKind::Usdt { .. } => Some(true),
+                    ProbeKind::Kprobe { .. } | ProbeKind::Fentry { .. } => None,
+                    _ => Some(false),
+                };
+                match user {
+                    Some(true) => self.asm.call(PROBE_READ_USER),
+                    Some(false) => self.asm.call(PROBE_READ_KERNEL),
+                    None => {
+                        let kernel = self.asm.label();
+                        let done = self.asm.label();
+                        self.asm.jmp_imm(BPF_JSLT, 3, 0, kernel);
+                        self.asm.call(PROBE_READ_USER);
+                        self.asm.ja(done);
+                        self.asm.bind(kernel);
+                        self.asm.call(PROBE_READ_KERNEL);
+                        self.asm.bind(done);
+                    }
+                }
+                Ok(Val::Sym(dst, Ty::Buf(max)))
+            }
+            "ksym" => {
+                let [x] = args else {
+                    return Err(Diagnostic::new(span, "ksym() takes one address"));
+                };
+                let v = self.int(x)?;
+                Ok(Val::Sym(v, Ty::Ksym))
+            }
+            "kaddr" => {
+                let [Expr {
+                    kind: ExprKind::Str(sym),
+                    ..
+                }] = args
+                else {
+                    return Err(Diagnostic::new(
+                        span,
+                        "kaddr() takes a symbol name as a string literal",
+                    ));
+                };
+                let addr = crate::symbols::kaddr(sym).ok_or_else(|| {
+                    Diagnostic::new(span, format!("no kernel symbol '{sym}' in /proc/kallsyms"))
+                })?;
+                self.asm.ld_imm64(0, addr);
+                self.new_int(false, span)
+            }
+            "kstack" => {
+                let [n] = args else {
+                    return unsupported(span, "kstack() with a stack mode");
+                };
+                let limit = const_int(n)
+                    .filter(|n| (1..=i64::from(crate::symbols::MAX_FRAMES)).contains(n))
+                    .ok_or_else(|| {
+                        Diagnostic::new(n.span, "kstack()'s limit must be an integer from 1 to 127")
+                    })?;
+                self.kstack(limit as u8, span)
+            }
             "str"
                 if matches!(
                     args,
@@ -354,6 +510,12 @@ impl Gen<'_> {
                     Val::Str(..) if args.len() == 1 => return Ok(v),
                     Val::Str(..) => return unsupported(span, "str() with a length of a string"),
                     Val::Int(off, _) => off,
+                    Val::Sym(_, t) => {
+                        return Err(Diagnostic::new(
+                            x.span,
+                            format!("str() needs a pointer, found {}", ty_name(t)),
+                        ))
+                    }
                 };
                 let buf = round8(len).max(8) as u16;
                 let off = self.alloc(buf as i32, span)?;
@@ -366,15 +528,27 @@ impl Gen<'_> {
                 self.asm.load(8, 3, FP, ptr);
                 // Syscall arguments and uprobe arguments point into user memory.
                 let user = match &self.probe.kind {
-                    ProbeKind::Tracepoint { category, .. } => category == "syscalls",
-                    ProbeKind::Uprobe { .. } => true,
-                    _ => false,
+                    ProbeKind::Tracepoint { category, .. } => Some(category == "syscalls"),
+                    ProbeKind::Uprobe { .. } => Some(true),
+                    // Kernel function arguments point anywhere: kernel addresses have the
+                    // top bit set (x86_64, arm64), so the helper is chosen at run time.
+                    ProbeKind::Kprobe { .. } | ProbeKind::Fentry { .. } => None,
+                    _ => Some(false),
                 };
-                self.asm.call(if user {
-                    PROBE_READ_USER_STR
-                } else {
-                    PROBE_READ_KERNEL_STR
-                });
+                match user {
+                    Some(true) => self.asm.call(PROBE_READ_USER_STR),
+                    Some(false) => self.asm.call(PROBE_READ_KERNEL_STR),
+                    None => {
+                        let kernel = self.asm.label();
+                        let done = self.asm.label();
+                        self.asm.jmp_imm(BPF_JSLT, 3, 0, kernel);
+                        self.asm.call(PROBE_READ_USER_STR);
+                        self.asm.ja(done);
+                        self.asm.bind(kernel);
+                        self.asm.call(PROBE_READ_KERNEL_STR);
+                        self.asm.bind(done);
+                    }
+                }
                 Ok(Val::Str(off, buf))
             }
             "strncmp" => {

@@ -67,32 +67,76 @@ impl Gen<'_> {
                 self.new_str_literal(n.as_bytes(), span)
             }
             "func" => match &self.probe.kind {
-                ProbeKind::Uprobe { function, .. } => {
+                ProbeKind::Uprobe { function, .. } | ProbeKind::Fentry { function, .. } => {
                     let f = function.clone();
                     self.new_str_literal(f.as_bytes(), span)
                 }
-                _ => Err(Diagnostic::new(span, "func is only valid in uprobes here")),
-            },
-            "retval" => match self.probe.kind {
-                ProbeKind::Uprobe { ret: true, .. } => {
-                    self.asm.load(8, 0, 6, regs::RETVAL);
-                    self.new_int(true, span)
+                ProbeKind::Kprobe { functions, .. } if functions.len() == 1 => {
+                    let f = functions[0].clone();
+                    self.new_str_literal(f.as_bytes(), span)
                 }
                 _ => Err(Diagnostic::new(
                     span,
-                    "retval is only valid in uretprobes (tracepoints: args->ret)",
+                    "func is only valid in kprobes, fentry/fexit and uprobes",
+                )),
+            },
+            "retval" => match &self.probe.kind {
+                ProbeKind::Uprobe { ret: true, .. } | ProbeKind::Kprobe { ret: true, .. } => {
+                    self.asm.load(8, 0, 6, regs::RETVAL);
+                    self.new_int(true, span)
+                }
+                ProbeKind::Fentry {
+                    function,
+                    ret: true,
+                } => {
+                    let function = function.clone();
+                    let k = self.kernel_btf(span)?;
+                    let f = k
+                        .function(&function)
+                        .map_err(|e| Diagnostic::new(self.probe_span, e))?;
+                    if !f.has_ret {
+                        return Err(Diagnostic::new(
+                            span,
+                            format!("{function} returns void: fexit has no retval"),
+                        ));
+                    }
+                    self.asm.load(8, 0, 6, 8 * f.params.len() as i16);
+                    self.new_int(f.ret_signed, span)
+                }
+                _ => Err(Diagnostic::new(
+                    span,
+                    "retval is only valid in kretprobes, fexit and uretprobes (tracepoints: args->ret)",
                 )),
             },
             n if n.starts_with("arg") && n[3..].parse::<usize>().is_ok() => {
                 let i: usize = n[3..].parse().unwrap_or(0);
-                match self.probe.kind {
-                    ProbeKind::Uprobe { ret: false, .. } if i < regs::ARGS.len() => {
+                let probe = self.probe;
+                match &probe.kind {
+                    ProbeKind::Uprobe { ret: false, .. } | ProbeKind::Kprobe { ret: false, .. }
+                        if i < regs::ARGS.len() =>
+                    {
                         self.asm.load(8, 0, 6, regs::ARGS[i]);
                         self.new_int(false, span)
                     }
-                    ProbeKind::Uprobe { .. } => {
-                        unsupported(span, format!("{n} (stack-passed or uretprobe arguments)"))
-                    }
+                    ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } => unsupported(
+                        span,
+                        format!("{n} (stack-passed or return-probe arguments)"),
+                    ),
+                    ProbeKind::Usdt { args, .. } => match args.get(i) {
+                        Some(Some(a)) => self.usdt_arg(*a, span),
+                        Some(None) => unsupported(
+                            span,
+                            format!("{n}: its USDT argument specification"),
+                        ),
+                        None => Err(Diagnostic::new(
+                            span,
+                            format!("{n}: the probe has {} arguments", args.len()),
+                        )),
+                    },
+                    ProbeKind::Fentry { .. } => Err(Diagnostic::new(
+                        span,
+                        format!("{n} is not valid in fentry/fexit: use args->name"),
+                    )),
                     // struct bpf_raw_tracepoint_args { __u64 args[]; }
                     ProbeKind::RawTracepoint { .. } if i < 12 => {
                         self.asm.load(8, 0, 6, 8 * i as i16);
@@ -120,21 +164,171 @@ impl Gen<'_> {
                 });
                 self.new_int(false, span)
             }
-            "kstack" | "ustack" | "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
+            "kstack" => self.kstack(crate::symbols::MAX_FRAMES as u8, span),
+            "ustack" | "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
                 unsupported(span, name)
             }
-            _ => Err(Diagnostic::new(
-                span,
-                format!("unknown identifier '{name}'"),
-            )),
+            _ => {
+                // Constants of the UAPI headers bpftrace's tools #include (bpftrace reads
+                // them with clang; here they are fixed by the kernel ABI), then kernel enums.
+                let known = match name {
+                    "AF_UNSPEC" => Some(0),
+                    "AF_UNIX" | "AF_LOCAL" => Some(1),
+                    "AF_INET" => Some(2),
+                    "AF_INET6" => Some(10),
+                    "TASK_RUNNING" => Some(0),
+                    _ => None,
+                };
+                let value = match known {
+                    Some(v) => Some(v),
+                    None => self.kernel_btf(span).ok().and_then(|k| k.enum_value(name)),
+                };
+                match value {
+                    Some(v) => {
+                        self.asm.ld_imm64(0, v as u64);
+                        self.new_int(true, span)
+                    }
+                    None => Err(Diagnostic::new(
+                        span,
+                        format!("unknown identifier '{name}'"),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// A USDT argument: a constant, a register of the probed task, or memory at a
+    /// register plus an offset (read from user memory), sized and signed as its note says.
+    fn usdt_arg(
+        &mut self,
+        arg: bpfkit::programs::usdt::UsdtArg,
+        span: Span,
+    ) -> Result<Val, Diagnostic> {
+        use bpfkit::programs::usdt::UsdtArg;
+        let size = match arg {
+            UsdtArg::Const { value, size } => {
+                self.asm.ld_imm64(0, value);
+                size
+            }
+            UsdtArg::Reg { reg_off, size } => {
+                self.asm.load(8, 0, 6, reg_off);
+                size
+            }
+            UsdtArg::RegDeref {
+                reg_off,
+                offset,
+                size,
+            } => {
+                let offset = i32::try_from(offset)
+                    .map_err(|_| Diagnostic::new(span, "USDT argument offset out of range"))?;
+                let dst = self.alloc(8, span)?;
+                self.asm.store_imm(8, FP, dst, 0);
+                self.asm.load(8, 3, 6, reg_off);
+                self.asm.alu_imm(BPF_ADD, 3, offset);
+                self.asm.mov(1, FP);
+                self.asm.alu_imm(BPF_ADD, 1, dst as i32);
+                self.asm.mov_imm(2, i32::from(size.unsigned_abs()));
+                self.asm.call(PROBE_READ_USER);
+                self.asm.load(8, 0, FP, dst);
+                size
+            }
+        };
+        let bytes = i32::from(size.unsigned_abs());
+        if bytes < 8 {
+            let shift = 64 - 8 * bytes;
+            self.asm.alu_imm(BPF_LSH, 0, shift);
+            self.asm
+                .alu_imm(if size < 0 { BPF_ARSH } else { BPF_RSH }, 0, shift);
+        }
+        self.new_int(size < 0, span)
+    }
+
+    /// `kstack`: `bpf_get_stackid(ctx, stack map, 0)` (a negative id prints as an empty
+    /// stack), shown as at most `limit` frames.
+    pub(super) fn kstack(&mut self, limit: u8, span: Span) -> Result<Val, Diagnostic> {
+        self.asm.mov(1, 6);
+        self.asm.ld_map(2, STACK_MAP_REF);
+        self.asm.mov_imm(3, 0);
+        self.asm.call(GET_STACKID);
+        let off = self.alloc(8, span)?;
+        self.asm.store(8, FP, off, 0);
+        Ok(Val::Sym(off, Ty::Kstack(limit)))
+    }
+
+    /// A struct by name: the script's definition first (ids from [`SCRIPT_STRUCT_BASE`]),
+    /// then the kernel's BTF.
+    fn struct_id(&self, k: &crate::kbtf::KernelBtf, name: &str) -> Option<u32> {
+        match self.st.script_structs.iter().position(|s| s.name == name) {
+            Some(i) => Some(SCRIPT_STRUCT_BASE + i as u32),
+            None => k.struct_id(name),
+        }
+    }
+
+    fn member(
+        &self,
+        k: &crate::kbtf::KernelBtf,
+        sid: u32,
+        name: &str,
+    ) -> Result<Option<(u32, crate::kbtf::Leaf)>, String> {
+        match sid.checked_sub(SCRIPT_STRUCT_BASE) {
+            Some(i) => Ok(self
+                .st
+                .script_structs
+                .get(i as usize)
+                .and_then(|s| s.members.iter().find(|m| m.0 == name).map(|m| (m.1, m.2)))),
+            None => k.member(sid, name),
+        }
+    }
+
+    fn type_name(&self, k: &crate::kbtf::KernelBtf, sid: u32) -> String {
+        match sid.checked_sub(SCRIPT_STRUCT_BASE) {
+            Some(i) => self
+                .st
+                .script_structs
+                .get(i as usize)
+                .map_or_else(String::new, |s| format!("struct {}", s.name)),
+            None => k.type_name(sid),
         }
     }
 
     pub(super) fn tp_fields(&mut self, span: Span) -> Result<Vec<Field>, Diagnostic> {
+        if let ProbeKind::Fentry { function, .. } = &self.probe.kind {
+            let k = ("fentry".to_string(), function.clone());
+            if let Some(f) = self.st.formats.get(&k) {
+                return Ok(f.clone());
+            }
+            let kb = self.kernel_btf(span)?;
+            let func = kb
+                .function(function)
+                .map_err(|e| Diagnostic::new(self.probe_span, e))?;
+            let fields: Vec<Field> = func
+                .params
+                .iter()
+                .map(|p| {
+                    let (size, signed, kind) = match p.leaf {
+                        Some(crate::kbtf::Leaf::Int { size, signed }) => {
+                            (size as u16, signed, FieldKind::Int)
+                        }
+                        Some(crate::kbtf::Leaf::Ptr { .. }) => (8, false, FieldKind::Int),
+                        _ => (8, false, FieldKind::Other),
+                    };
+                    Field {
+                        name: p.name.clone(),
+                        c_type: p.c_type.clone(),
+                        offset: 8 * p.index,
+                        size,
+                        signed,
+                        kind,
+                    }
+                })
+                .collect();
+            self.st.formats.insert(k, fields.clone());
+            return Ok(fields);
+        }
         let ProbeKind::Tracepoint { category, name } = &self.probe.kind else {
             return Err(Diagnostic::new(
                 span,
-                "args is only valid in tracepoints here",
+                "args is only valid in tracepoints and fentry/fexit",
             ));
         };
         let k = (category.clone(), name.clone());
@@ -212,10 +406,10 @@ impl Gen<'_> {
                 ),
             };
         let k = self.kernel_btf(e.span)?;
-        let root = k.struct_id(&struct_name).ok_or_else(|| {
+        let root = self.struct_id(&k, &struct_name).ok_or_else(|| {
             Diagnostic::new(
                 cur.span,
-                format!("the kernel's BTF has no struct {struct_name}"),
+                format!("no struct {struct_name} in the script or the kernel's BTF"),
             )
         })?;
         // `addr` holds a pointer to (Ptr) or the address of (Struct) the current struct.
@@ -259,13 +453,13 @@ impl Gen<'_> {
                     ))
                 }
             };
-            let (off, leaf) = k
-                .member(sid, name)
+            let (off, leaf) = self
+                .member(&k, sid, name)
                 .map_err(|m| Diagnostic::unsupported(*pspan, m))?
                 .ok_or_else(|| {
                     Diagnostic::new(
                         *pspan,
-                        format!("{} has no member '{name}'", k.type_name(sid)),
+                        format!("{} has no member '{name}'", self.type_name(&k, sid)),
                     )
                 })?;
             match leaf {
@@ -326,7 +520,8 @@ impl Gen<'_> {
                     self.asm.mov_imm(2, (n as i32).min(len as i32));
                     self.asm.load(8, 3, FP, addr);
                     self.asm.alu_imm(BPF_ADD, 3, off as i32);
-                    self.asm.call(read_str);
+                    // ntop()'s bytes are read whole; a string stops at its NUL.
+                    self.asm.call(if self.raw_arrays { read } else { read_str });
                     return Ok(Val::Str(dst, len));
                 }
             }
@@ -359,11 +554,15 @@ impl Gen<'_> {
                 if !matches!(size, 1 | 2 | 4 | 8) {
                     return unsupported(span, format!("field '{field}' of size {}", f.size));
                 }
-                self.asm.load(size, 0, 6, f.offset as i16);
-                if f.signed && size < 8 {
+                // fentry's context is u64 slots the verifier lets be read whole only.
+                let fentry = matches!(self.probe.kind, ProbeKind::Fentry { .. });
+                self.asm
+                    .load(if fentry { 8 } else { size }, 0, 6, f.offset as i16);
+                if size < 8 && (f.signed || fentry) {
                     let shift = 64 - 8 * size as i32;
                     self.asm.alu_imm(BPF_LSH, 0, shift);
-                    self.asm.alu_imm(BPF_ARSH, 0, shift);
+                    self.asm
+                        .alu_imm(if f.signed { BPF_ARSH } else { BPF_RSH }, 0, shift);
                 }
                 self.new_int(f.signed, span)
             }

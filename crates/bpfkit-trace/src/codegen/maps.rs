@@ -52,6 +52,7 @@ impl Gen<'_> {
             match (*have, *new) {
                 (Ty::Int { .. }, Ty::Int { .. }) => {}
                 (Ty::Str(a), Ty::Str(b)) => *have = Ty::Str(a.max(b)),
+                (a, b) if a == b => {}
                 _ => {
                     return Err(Diagnostic::new(
                         m.span,
@@ -114,6 +115,9 @@ impl Gen<'_> {
                     self.asm.store(8, FP, key + at, 0);
                 }
                 (Val::Str(off, n), Ty::Str(len)) => self.copy_str(off, n, FP, key + at, *len),
+                (Val::Sym(off, a), b) if a == *b => {
+                    self.copy_str(off, a.size(), FP, key + at, a.size());
+                }
                 _ => {
                     return Err(Diagnostic::new(
                         k.span,
@@ -217,6 +221,12 @@ impl Gen<'_> {
         let kind = match vt {
             Ty::Int { signed } => MapKind::Int { signed },
             Ty::Str(n) => MapKind::Str(n),
+            t => {
+                return unsupported(
+                    value.span,
+                    format!("{} as a map value (use it as a key)", ty_name(t)),
+                )
+            }
         };
         let idx = self.note_map(m, Some(kind), &keys)?;
         let v = self.expr(value)?;
@@ -255,9 +265,9 @@ impl Gen<'_> {
         let int_arg = |g: &mut Self, e: &Expr| -> Result<bool, Diagnostic> {
             match g.type_of(e)? {
                 Ty::Int { signed } => Ok(signed),
-                Ty::Str(_) => Err(Diagnostic::new(
+                t => Err(Diagnostic::new(
                     e.span,
-                    format!("{name}() needs an integer, found a string"),
+                    format!("{name}() needs an integer, found {}", ty_name(t)),
                 )),
             }
         };

@@ -50,6 +50,7 @@ const GET_PRANDOM_U32: i32 = 7;
 const GET_NUMA_NODE_ID: i32 = 42;
 const GET_CURRENT_CGROUP_ID: i32 = 80;
 const JIFFIES64: i32 = 118;
+const GET_STACKID: i32 = 27;
 
 const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
@@ -59,6 +60,8 @@ const BPF_NOEXIST: i32 = 1;
 enum Val {
     Int(i16, bool),
     Str(i16, u16),
+    /// An 8-byte value printed symbolically (`Ty::Ksym`, `Ty::Kstack`).
+    Sym(i16, Ty),
 }
 
 impl Val {
@@ -66,6 +69,7 @@ impl Val {
         match self {
             Val::Int(_, signed) => Ty::Int { signed },
             Val::Str(_, n) => Ty::Str(n),
+            Val::Sym(_, t) => t,
         }
     }
 }
@@ -75,7 +79,35 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
     let mut blocks = vec![];
     for (bi, p) in program.probes.iter().enumerate() {
         for (point, span) in &p.attach {
-            for probe in probes::expand(point, *span)? {
+            let expanded = probes::expand(point, *span)?;
+            // A kprobe wildcard whose block does not ask which function fired is one
+            // program for all its functions (a kprobe.multi link where the kernel has them).
+            let functions: Vec<String> = expanded
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    ProbeKind::Kprobe { functions, .. } => functions.first().cloned(),
+                    _ => None,
+                })
+                .collect();
+            if functions.len() > 1
+                && functions.len() == expanded.len()
+                && !p.uses_ident("func")
+                && !p.uses_ident("probe")
+            {
+                let ret = matches!(expanded[0].kind, ProbeKind::Kprobe { ret: true, .. });
+                let long = if ret { "kretprobe" } else { "kprobe" };
+                let pattern = point.rsplit(':').next().unwrap_or(point);
+                blocks.push((
+                    bi,
+                    Probe {
+                        kind: ProbeKind::Kprobe { functions, ret },
+                        name: format!("{long}:{pattern}"),
+                    },
+                    *span,
+                ));
+                continue;
+            }
+            for probe in expanded {
                 blocks.push((bi, probe, *span));
             }
         }
@@ -98,6 +130,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         final_pass: false,
         formats: HashMap::new(),
         kbtf: None,
+        script_structs: layout_structs(&program.structs)?,
     };
     // Pass 1: learn map types.
     for (bi, probe, span) in &blocks {
@@ -141,6 +174,148 @@ struct State {
     final_pass: bool,
     formats: HashMap<(String, String), Vec<Field>>,
     kbtf: Option<std::rc::Rc<crate::kbtf::KernelBtf>>,
+    script_structs: Vec<ScriptStruct>,
+}
+
+/// Type ids of script-defined structs start here (kernel BTF ids are far below).
+const SCRIPT_STRUCT_BASE: u32 = 0x8000_0000;
+
+/// A struct defined in the script, laid out with C's rules.
+struct ScriptStruct {
+    name: String,
+    /// `(member, byte offset, what it is)`.
+    members: Vec<(String, u32, crate::kbtf::Leaf)>,
+}
+
+/// Lays out the script's structs (members: integers, pointers, char arrays, embedded
+/// structs of the script or the kernel; a struct pointer's target may be either).
+fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
+    use crate::kbtf::Leaf;
+    let mut kbtf: Option<crate::kbtf::KernelBtf> = None;
+    let mut sizes: Vec<(u32, u32)> = vec![];
+    let mut out: Vec<ScriptStruct> = vec![];
+    for d in defs {
+        let mut off = 0u32;
+        let mut align_max = 1u32;
+        let mut members = vec![];
+        for m in &d.members {
+            let ty = m.c_type.trim_start_matches("const ").trim();
+            let pointer = ty.ends_with('*');
+            let base = ty.trim_end_matches('*').trim();
+            let script_id = |name: &str| {
+                defs.iter()
+                    .position(|x| x.name == name)
+                    .map(|i| SCRIPT_STRUCT_BASE + i as u32)
+            };
+            let mut kernel = |name: &str| -> Result<Option<u32>, Diagnostic> {
+                if kbtf.is_none() {
+                    kbtf = Some(
+                        crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(d.span, e))?,
+                    );
+                }
+                Ok(kbtf.as_ref().and_then(|k| k.struct_id(name)))
+            };
+            let (size, align, leaf) = if pointer {
+                let leaf = match base.strip_prefix("struct ") {
+                    Some(n) => match script_id(n.trim()) {
+                        Some(id) => Leaf::Ptr { pointee: id },
+                        None => match kernel(n.trim())? {
+                            Some(id) => Leaf::Ptr { pointee: id },
+                            None => Leaf::Int {
+                                size: 8,
+                                signed: false,
+                            },
+                        },
+                    },
+                    None => Leaf::Int {
+                        size: 8,
+                        signed: false,
+                    },
+                };
+                (8, 8, leaf)
+            } else if let Some(n) = base.strip_prefix("struct ") {
+                let n = n.trim();
+                match defs.iter().position(|x| x.name == n) {
+                    Some(i) if i < sizes.len() => {
+                        let (s, a) = sizes[i];
+                        (s, a, Leaf::Struct(SCRIPT_STRUCT_BASE + i as u32))
+                    }
+                    Some(_) => {
+                        return Err(Diagnostic::new(
+                            d.span,
+                            format!("struct {n} is embedded before its definition"),
+                        ))
+                    }
+                    None => {
+                        let id = kernel(n)?.ok_or_else(|| {
+                            Diagnostic::new(
+                                d.span,
+                                format!("no struct {n} in the script or the kernel's BTF"),
+                            )
+                        })?;
+                        let size = kbtf.as_ref().and_then(|k| k.size_of(id)).unwrap_or(0);
+                        (size, 8, Leaf::Struct(id))
+                    }
+                }
+            } else {
+                let (size, signed) = match base {
+                    "char" | "signed char" | "s8" | "int8_t" | "__s8" => (1, true),
+                    "unsigned char" | "u8" | "uint8_t" | "__u8" | "bool" | "_Bool" => (1, false),
+                    "short" | "short int" | "s16" | "int16_t" | "__s16" => (2, true),
+                    "unsigned short" | "u16" | "uint16_t" | "__u16" => (2, false),
+                    "int" | "signed" | "signed int" | "s32" | "int32_t" | "__s32" | "pid_t" => {
+                        (4, true)
+                    }
+                    "unsigned" | "unsigned int" | "u32" | "uint32_t" | "__u32" => (4, false),
+                    "long" | "long int" | "long long" | "s64" | "int64_t" | "__s64" => (8, true),
+                    "unsigned long" | "unsigned long long" | "u64" | "uint64_t" | "__u64"
+                    | "size_t" => (8, false),
+                    other => {
+                        return Err(Diagnostic::unsupported(
+                            d.span,
+                            format!("member type '{other}' in a script struct"),
+                        ))
+                    }
+                };
+                match m.array {
+                    Some(n) if size == 1 => (n, 1, Leaf::CharArray(n)),
+                    Some(_) => {
+                        return Err(Diagnostic::unsupported(
+                            d.span,
+                            "arrays other than char[] in a script struct",
+                        ))
+                    }
+                    None => (
+                        size,
+                        size,
+                        Leaf::Int {
+                            size: size as u8,
+                            signed,
+                        },
+                    ),
+                }
+            };
+            let (size, leaf) = match (m.array, leaf) {
+                (Some(_), Leaf::CharArray(_)) | (None, _) => (size, leaf),
+                (Some(_), _) => {
+                    return Err(Diagnostic::unsupported(
+                        d.span,
+                        "arrays other than char[] in a script struct",
+                    ))
+                }
+            };
+            off = off.div_ceil(align) * align;
+            members.push((m.name.clone(), off, leaf));
+            off += size;
+            align_max = align_max.max(align);
+        }
+        sizes.push((off.div_ceil(align_max) * align_max, align_max));
+        out.push(ScriptStruct {
+            name: d.name.clone(),
+            members,
+        });
+    }
+    Ok(out)
 }
 
 struct Gen<'s> {
@@ -154,6 +329,8 @@ struct Gen<'s> {
     loops: Vec<(Label, Label)>,
     /// The last instruction emitted jumps away unconditionally.
     dead: bool,
+    /// Char arrays of kernel structs are read whole, not as strings (`ntop()`'s argument).
+    raw_arrays: bool,
     /// Variables assigned a kernel struct pointer (`$t = (struct task_struct *)curtask`):
     /// the struct's name, for `$t->field`.
     var_structs: HashMap<String, String>,
@@ -181,6 +358,7 @@ impl<'s> Gen<'s> {
             exit_label,
             loops: vec![],
             dead: false,
+            raw_arrays: false,
             var_structs: HashMap::new(),
         }
     }
@@ -244,6 +422,7 @@ impl<'s> Gen<'s> {
             let v = match ty {
                 Ty::Int { signed } => Val::Int(off, signed),
                 Ty::Str(n) => Val::Str(off, n),
+                t => Val::Sym(off, t),
             };
             self.vars.insert(name, v);
         }
@@ -382,6 +561,49 @@ impl<'s> Gen<'s> {
                 self.asm.bind(end);
                 Ok(())
             }
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                let slot = *self.vars.get(var).ok_or_else(|| {
+                    Diagnostic::new(s.span, format!("internal error: ${var} was not declared"))
+                })?;
+                let Val::Int(at, signed) = slot else {
+                    return Err(Diagnostic::new(
+                        start.span,
+                        format!("${var} must be an integer to count with"),
+                    ));
+                };
+                let mark = self.sp;
+                let v = self.int(start)?;
+                self.asm.load(8, 0, FP, v);
+                self.asm.store(8, FP, at, 0);
+                self.sp = mark;
+                let top = self.asm.label();
+                let next = self.asm.label();
+                let done = self.asm.label();
+                self.asm.bind(top);
+                let mark = self.sp;
+                let e = self.int(end)?;
+                self.asm.load(8, 0, FP, at);
+                self.asm.load(8, 1, FP, e);
+                self.sp = mark;
+                self.asm
+                    .jmp(if signed { BPF_JSGE } else { BPF_JGE }, 0, 1, done);
+                self.loops.push((next, done));
+                self.stmts(body)?;
+                self.loops.pop();
+                self.dead = false;
+                self.asm.bind(next);
+                self.asm.load(8, 0, FP, at);
+                self.asm.alu_imm(BPF_ADD, 0, 1);
+                self.asm.store(8, FP, at, 0);
+                self.asm.ja(top);
+                self.asm.bind(done);
+                Ok(())
+            }
             StmtKind::Return => {
                 let l = self.exit_label;
                 self.asm.ja(l);
@@ -407,6 +629,10 @@ impl<'s> Gen<'s> {
             (Val::Int(dst, _), Val::Int(src, _)) => {
                 self.asm.load(8, 0, FP, src);
                 self.asm.store(8, FP, dst, 0);
+                Ok(())
+            }
+            (Val::Sym(dst, a), Val::Sym(src, b)) if a == b => {
+                self.copy_str(src, a.size(), FP, dst, a.size());
                 Ok(())
             }
             (Val::Str(dst, dn), Val::Str(src, sn)) => {
@@ -497,6 +723,10 @@ impl<'s> Gen<'s> {
             Val::Str(..) => Err(Diagnostic::new(
                 e.span,
                 "expected an integer, found a string",
+            )),
+            Val::Sym(_, t) => Err(Diagnostic::new(
+                e.span,
+                format!("expected an integer, found {}", ty_name(t)),
             )),
         }
     }
@@ -596,6 +826,7 @@ impl<'s> Gen<'s> {
                 let rt = match (ta, tb) {
                     (Ty::Int { signed: x }, Ty::Int { signed: y }) => Ty::Int { signed: x && y },
                     (Ty::Str(x), Ty::Str(y)) => Ty::Str(x.max(y)),
+                    (x, y) if x == y => x,
                     _ => {
                         return Err(Diagnostic::new(
                             span,
@@ -607,6 +838,7 @@ impl<'s> Gen<'s> {
                 let res = match rt {
                     Ty::Int { signed } => Val::Int(result, signed),
                     Ty::Str(n) => Val::Str(result, n),
+                    t => Val::Sym(result, t),
                 };
                 let mark = self.sp;
                 let cv = self.int(c)?;
@@ -788,6 +1020,10 @@ pub const RINGBUF_REF: u32 = u32::MAX;
 /// Map reference to the one-element per-CPU array `join()` builds its record in (the
 /// record is larger than the 512-byte stack).
 pub const JOIN_BUF_REF: u32 = u32::MAX - 1;
+/// Map reference of the one-element array counting records the ring buffer refused.
+pub const LOST_REF: u32 = u32::MAX - 3;
+/// Map reference of the stack trace map `kstack` ids point into.
+pub const STACK_MAP_REF: u32 = u32::MAX - 2;
 
 /// Register offsets in `struct pt_regs` for uprobe arguments and return values.
 mod regs {
@@ -830,6 +1066,10 @@ fn ty_name(t: Ty) -> &'static str {
     match t {
         Ty::Int { .. } => "an integer",
         Ty::Str(_) => "a string",
+        Ty::Ksym => "a kernel symbol (ksym())",
+        Ty::Kstack(_) => "a kernel stack",
+        Ty::Inet => "an address (ntop())",
+        Ty::Buf(_) => "a buffer (buf())",
     }
 }
 
@@ -844,6 +1084,12 @@ fn collect_assigned_vars<'a>(body: &'a [Stmt], out: &mut Vec<(String, &'a Expr)>
                 collect_assigned_vars(otherwise, out);
             }
             StmtKind::Unroll { body, .. } | StmtKind::While { body, .. } => {
+                collect_assigned_vars(body, out)
+            }
+            StmtKind::For {
+                var, start, body, ..
+            } => {
+                out.push((var.clone(), start));
                 collect_assigned_vars(body, out)
             }
             _ => {}

@@ -18,9 +18,20 @@ pub(crate) fn attach_perf_event(
     dynamic: Option<DynamicEvent>,
     what: &str,
 ) -> Result<Link, AttachError> {
-    let name = program.name();
+    attach_perf_event_fd(program.fd(), program.name(), event, cookie, dynamic, what)
+}
+
+/// [`attach_perf_event`] for a program known only by its fd and a name for errors.
+pub(crate) fn attach_perf_event_fd(
+    program: std::os::fd::BorrowedFd<'_>,
+    name: &str,
+    event: OwnedFd,
+    cookie: Option<u64>,
+    dynamic: Option<DynamicEvent>,
+    what: &str,
+) -> Result<Link, AttachError> {
     let mut attr = sys::link_create_attr(
-        program.fd(),
+        program,
         event.as_fd().as_raw_fd_u32(),
         uapi::BPF_PERF_EVENT,
         0,
@@ -48,7 +59,7 @@ pub(crate) fn attach_perf_event(
         }
     };
     if link.is_none() {
-        perf_event::perf_event_set_bpf(event.as_fd(), program.fd())
+        perf_event::perf_event_set_bpf(event.as_fd(), program)
             .map_err(|e| AttachError::syscall(name, format!("attach to {what}"), e))?;
     }
     perf_event::perf_event_enable(event.as_fd())

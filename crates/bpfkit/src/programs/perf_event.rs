@@ -5,7 +5,7 @@ use crate::links::Link;
 use crate::loader::Program;
 use crate::sys::perf_event as pe;
 
-use super::perf_attach::{attach_perf_event, expect_type};
+use super::perf_attach::{attach_perf_event, attach_perf_event_fd, expect_type};
 use super::{AttachError, ProgramType};
 
 /// What to count.
@@ -97,4 +97,28 @@ pub fn attach(
     } else {
         Link::group(links)
     })
+}
+
+/// Attach a loaded program, known only by its fd, to an open perf event (a tracepoint,
+/// kprobe, uprobe or sampling event the caller opened): a bpf perf link where the kernel has
+/// one (Linux 5.15), else `PERF_EVENT_IOC_SET_BPF`; the event is enabled. `name` and `what`
+/// only name the program and the event in errors. Dropping the [`Link`] detaches and closes
+/// the event.
+///
+/// ```no_run
+/// use std::os::fd::AsFd;
+/// use bpfkit::sys::perf_event as pe;
+/// # fn f(prog: std::os::fd::OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
+/// let attr = pe::PerfEventAttr::new(pe::PERF_TYPE_SOFTWARE, pe::PERF_COUNT_SW_CPU_CLOCK);
+/// let event = pe::perf_event_open(&attr, -1, 0, None)?;
+/// let link = bpfkit::programs::perf_event::attach_fd(prog.as_fd(), "sampler", event, "cpu-clock")?;
+/// # Ok(()) }
+/// ```
+pub fn attach_fd(
+    program: std::os::fd::BorrowedFd<'_>,
+    name: &str,
+    event: std::os::fd::OwnedFd,
+    what: &str,
+) -> Result<Link, AttachError> {
+    attach_perf_event_fd(program, name, event, None, None, what)
 }
