@@ -56,6 +56,11 @@ pub fn start(binary: impl AsRef<Path>, args: &[&str]) -> Running {
 }
 
 impl Running {
+    /// The tool's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next line the tool writes to stderr (after the "tracing" line).
     ///
     /// # Panics

@@ -18,6 +18,7 @@ use tool_abi::bpfsnoop::{
 };
 
 tool_abi::filter_globals!();
+tool_abi::lost_counter!();
 
 /// The call in flight per thread (`pid_tgid`), from entry to exit.
 #[map]
@@ -84,7 +85,9 @@ fn bpf_exit(ctx: TracePointContext) -> u32 {
     let event = unsafe { event.as_mut() };
     // SAFETY: `long ret` of the sys_exit_bpf record.
     event.ret = unsafe { ctx.read_at::<i64>(EXIT_RET) };
-    let _ = EVENTS.output(event, 0);
+    if EVENTS.output(event, 0).is_err() {
+        count_lost();
+    }
     let _ = INFLIGHT.remove(&tid);
     0
 }

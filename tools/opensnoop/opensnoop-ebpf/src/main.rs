@@ -19,6 +19,7 @@ use tool_abi::opensnoop::{
 };
 
 tool_abi::filter_globals!();
+tool_abi::lost_counter!();
 
 /// Path pointer, flags and mode per thread (`pid_tgid`), from entry to exit.
 #[map]
@@ -96,6 +97,7 @@ fn exit(ctx: &TracePointContext) -> u32 {
         return 0;
     }
     let Some(mut entry) = EVENTS.reserve::<OpenEvent>() else {
+        count_lost();
         return 0;
     };
     let event = entry.as_uninit().as_mut_ptr();

@@ -16,6 +16,7 @@ use tool_abi::tcpconnect::{
 };
 
 tool_abi::filter_globals!();
+tool_abi::lost_counter!();
 
 /// One `ConnectEvent` per connect.
 #[map]
@@ -75,7 +76,9 @@ fn set_state(ctx: TracePointContext) -> u32 {
         }
     }
     let _ = helpers::current_comm_into(&mut event.comm);
-    let _ = EVENTS.output(&event, 0);
+    if EVENTS.output(&event, 0).is_err() {
+        count_lost();
+    }
     0
 }
 
