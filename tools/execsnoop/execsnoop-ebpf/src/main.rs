@@ -5,8 +5,9 @@
 //! entry; `sys_exit_execve` adds the return value and the new command name, sends the event
 //! (cut after the arguments used) and deletes the entry. The parent pid is read from
 //! `task_struct.real_parent->tgid` through CO-RE markers, relocated at load time to the
-//! running kernel's layout. `TARGET_PID` and `TARGET_UID` live in frozen `.rodata`, so the
-//! verifier prunes the filters userspace leaves off.
+//! running kernel's layout. `TARGET_PID`, `TARGET_UID` and the shared `--comm`/`--cgroup`
+//! filter (`tool_abi::filter_globals!`) live in frozen `.rodata`, so the verifier prunes the
+//! filters userspace leaves off. Events the full ring buffer refuses are counted in `LOST`.
 #![no_std]
 #![no_main]
 
@@ -31,6 +32,11 @@ static TARGET_UID: Global<u32> = Global::new(u32::MAX);
 /// Only report execs by this process id (0: every process).
 #[unsafe(no_mangle)]
 static TARGET_PID: Global<u32> = Global::new(0);
+
+// `--comm` and `--cgroup` (FILTER_COMM_*, FILTER_CGROUP_*); `--pid` stays TARGET_PID, as in
+// the C twin (../bench), so FILTER_PID is left 0. `count_lost()` for a full ring buffer.
+tool_abi::filter_globals!();
+tool_abi::lost_counter!();
 
 /// The kernel's `struct task_struct`, reduced to the members read here (kernel names;
 /// the offsets are placeholders that CO-RE relocates to the running kernel's).
@@ -77,6 +83,10 @@ fn execve_enter(ctx: TracePointContext) -> u32 {
     let pid = helpers::current_tgid();
     let target_pid = TARGET_PID.get();
     if target_pid != 0 && target_pid != pid {
+        return 0;
+    }
+    // The caller's command name (before the exec) and cgroup.
+    if !filter_pass() {
         return 0;
     }
     if EXECS.insert(&pid, &EMPTY, BPF_NOEXIST).is_err() {
@@ -161,7 +171,9 @@ fn execve_exit(ctx: TracePointContext) -> u32 {
         )
     };
     if let Some(sent) = bytes.get(..used) {
-        let _ = EVENTS.output_bytes(sent, 0);
+        if EVENTS.output_bytes(sent, 0).is_err() {
+            count_lost();
+        }
     }
     let _ = EXECS.remove(&pid);
     0
