@@ -130,7 +130,7 @@ fn handle_key(state: &mut State, key: KeyEvent) -> bool {
         }
         KeyCode::Char('/') => state.editing = true,
         KeyCode::Down => {
-            let last = state.rows.len().saturating_sub(1);
+            let last = state.view.shown(&state.rows).len().saturating_sub(1);
             let i = state.table.selected().map_or(0, |i| (i + 1).min(last));
             state.table.select(Some(i));
         }
