@@ -11,6 +11,7 @@ mod pin_dir;
 mod prog;
 mod prog_dump;
 mod run;
+mod top;
 mod trace;
 
 use std::process::ExitCode;
@@ -57,6 +58,9 @@ enum Command {
     Gen(gen::Command),
     /// Run a bpftrace program (one-liner or file), compiled straight to BPF.
     Trace(trace::Args),
+    /// Live view of loaded programs: runs, run time, runs/s, CPU share, holding processes.
+    #[command(long_about = top::LONG_ABOUT)]
+    Top(top::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::New(args) => new::run(args),
         Command::Gen(cmd) => gen::run(cmd),
         Command::Trace(args) => trace::run(args).map_err(Into::into),
+        Command::Top(args) => top::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -39,8 +39,45 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } EVENTS SEC(".maps");
 
+// Events the full ring buffer refused (tool_abi::lost_counter!).
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 1);
+} LOST SEC(".maps");
+
 const volatile __u32 TARGET_UID = (__u32)-1;
 const volatile __u32 TARGET_PID = 0;
+
+// The tools' shared filter (tool_abi::filter_globals!): --comm and --cgroup.
+const volatile __u32 FILTER_PID = 0;
+const volatile __u32 FILTER_COMM_ON = 0;
+const volatile __u64 FILTER_COMM_LO = 0;
+const volatile __u64 FILTER_COMM_HI = 0;
+const volatile __u64 FILTER_CGROUP_ID = 0;
+const volatile __u32 FILTER_CGROUP_LEVEL = 0;
+
+static __always_inline int filter_pass(void)
+{
+	if (FILTER_PID && FILTER_PID != (bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	if (FILTER_COMM_ON) {
+		char comm[16];
+		__u64 lo, hi;
+
+		if (bpf_get_current_comm(comm, sizeof(comm)))
+			return 0;
+		__builtin_memcpy(&lo, comm, 8);
+		__builtin_memcpy(&hi, comm + 8, 8);
+		if (lo != FILTER_COMM_LO || hi != FILTER_COMM_HI)
+			return 0;
+	}
+	if (FILTER_CGROUP_ID &&
+	    bpf_get_current_ancestor_cgroup_id(FILTER_CGROUP_LEVEL) != FILTER_CGROUP_ID)
+		return 0;
+	return 1;
+}
 
 static const struct exec_event EMPTY;
 
@@ -84,6 +121,8 @@ int execve_enter(struct sys_enter_execve *ctx)
 	if (TARGET_UID != (__u32)-1 && TARGET_UID != uid)
 		return 0;
 	if (TARGET_PID && TARGET_PID != pid)
+		return 0;
+	if (!filter_pass())
 		return 0;
 	if (bpf_map_update_elem(&EXECS, &pid, &EMPTY, BPF_NOEXIST))
 		return 0;
@@ -133,7 +172,13 @@ int execve_exit(struct sys_exit_execve *ctx)
 	args = e->args_size;
 	if (args > ARGS_CAPACITY)
 		args = ARGS_CAPACITY;
-	bpf_ringbuf_output(&EVENTS, e, EVENT_HEADER_SIZE + args, 0);
+	if (bpf_ringbuf_output(&EVENTS, e, EVENT_HEADER_SIZE + args, 0)) {
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&LOST, &zero);
+
+		if (lost)
+			(*lost)++;
+	}
 	bpf_map_delete_elem(&EXECS, &pid);
 	return 0;
 }

@@ -1,5 +1,6 @@
 //! What the tools' eBPF and userspace halves share (`no_std`, no dependencies): the
-//! in-kernel filter's globals ([`filter`]), log2 histograms ([`hist`]) and each tool's
+//! in-kernel filter's globals ([`filter`]), log2 histograms ([`hist`]), the lost-event
+//! counter ([`lost`]) and each tool's
 //! records and global names (one module per tool).
 //!
 //! The kernel side uses the macros ([`filter_globals!`]) and the record types; userspace
@@ -11,6 +12,7 @@
 pub mod bpfsnoop;
 pub mod filter;
 pub mod hist;
+pub mod lost;
 pub mod opensnoop;
 pub mod syscount;
 pub mod syslat;

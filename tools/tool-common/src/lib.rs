@@ -2,7 +2,9 @@
 //! output: [`filter`] (`--pid`, `--comm`, `--cgroup` set as kernel globals), [`run`]
 //! (Ctrl-C, `--duration`, `--interval`), [`child`] (`-c CMD` started after attach),
 //! [`output`] (lines that stop on a closed pipe, command names), [`hist`] (bcc-style log2
-//! histograms), [`metrics`] (`--metrics`: Prometheus text over HTTP), [`session`] (load,
+//! histograms), [`metrics`] (`--metrics`: Prometheus text over HTTP; with feature `otlp`,
+//! `otlp`: the same pushed as OTLP/HTTP JSON), [`lost`] (events
+//! the ring buffer had no room for), [`session`] (load,
 //! attach, release `-c`'s child), [`syscalls`] and [`errno`] (names from the kernel
 //! headers, x86_64 and aarch64), [`tracefs`] (tracepoint record formats, to check the
 //! offsets the kernel sides use) and, with feature `testing`, `testing` (helpers for the
@@ -12,7 +14,10 @@ pub mod child;
 pub mod errno;
 pub mod filter;
 pub mod hist;
+pub mod lost;
 pub mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod output;
 pub mod run;
 pub mod session;
@@ -45,6 +50,10 @@ pub struct CommonArgs {
     /// trace only it, and stop when it exits. Must come last.
     #[arg(short = 'c', long = "command", value_name = "CMD", num_args = 1.., allow_hyphen_values = true)]
     pub command: Vec<String>,
+    /// `--otlp-endpoint`, `--otlp-interval` (feature `otlp`).
+    #[cfg(feature = "otlp")]
+    #[command(flatten)]
+    pub otlp: otlp::OtlpArgs,
 }
 
 pub use session::{exit_with, EventFormat, Session, ToolError};

@@ -1,5 +1,7 @@
 //! `--metrics ADDR`: the aggregates as Prometheus text exposition (format 0.0.4) over HTTP
 //! at `/metrics`, served by a background thread from text the tool's loop refreshes.
+//! [`Metrics`] is what a tool holds: that server and, with feature `otlp`, the OTLP pusher
+//! (`--otlp-endpoint`), both reading the same text.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
@@ -28,13 +30,17 @@ pub struct MetricsServer {
 impl MetricsServer {
     /// Binds `addr` (`HOST:PORT`; port 0 picks one) and serves from a background thread.
     pub fn start(addr: &str) -> Result<MetricsServer, MetricsError> {
+        MetricsServer::serving(addr, Arc::new(Mutex::new(String::new())))
+    }
+
+    /// Binds `addr` and serves `text` (which others may also read, or set).
+    pub fn serving(addr: &str, text: Arc<Mutex<String>>) -> Result<MetricsServer, MetricsError> {
         let err = |source| MetricsError {
             addr: addr.to_owned(),
             source,
         };
         let listener = TcpListener::bind(addr).map_err(err)?;
         let local = listener.local_addr().map_err(err)?;
-        let text = Arc::new(Mutex::new(String::new()));
         let shared = Arc::clone(&text);
         std::thread::Builder::new()
             .name("metrics".into())
@@ -58,6 +64,77 @@ impl MetricsServer {
     pub fn set(&self, text: String) {
         if let Ok(mut t) = self.text.lock() {
             *t = text;
+        }
+    }
+}
+
+/// A tool's metrics outputs: `--metrics` and (feature `otlp`) `--otlp-endpoint`, fed the
+/// same exposition text by [`Metrics::set`].
+#[derive(Debug)]
+pub struct Metrics {
+    tool: String,
+    text: Arc<Mutex<String>>,
+    server: Option<MetricsServer>,
+    #[cfg(feature = "otlp")]
+    otlp: Option<crate::otlp::OtlpPusher>,
+}
+
+impl Metrics {
+    /// Starts what the options ask for: `listen` (`--metrics ADDR`) and, with feature `otlp`,
+    /// `common`'s `--otlp-endpoint`. `None` when neither is given.
+    pub fn start(
+        tool: &str,
+        listen: Option<&str>,
+        common: &crate::CommonArgs,
+    ) -> Result<Option<Metrics>, crate::ToolError> {
+        let text = Arc::new(Mutex::new(String::new()));
+        let server = listen
+            .map(|addr| MetricsServer::serving(addr, Arc::clone(&text)))
+            .transpose()?;
+        #[cfg(feature = "otlp")]
+        let otlp = common
+            .otlp
+            .otlp_endpoint
+            .as_deref()
+            .map(|url| crate::otlp::OtlpPusher::start(tool, &common.otlp, url, Arc::clone(&text)))
+            .transpose()?;
+        #[cfg(feature = "otlp")]
+        let any = server.is_some() || otlp.is_some();
+        #[cfg(not(feature = "otlp"))]
+        let any = {
+            let _ = common;
+            server.is_some()
+        };
+        Ok(any.then(|| Metrics {
+            tool: tool.to_owned(),
+            text,
+            server,
+            #[cfg(feature = "otlp")]
+            otlp,
+        }))
+    }
+
+    /// Replaces what the next scrape (and push) sends.
+    pub fn set(&self, text: String) {
+        if let Ok(mut t) = self.text.lock() {
+            *t = text;
+        }
+    }
+
+    /// The `--metrics` address, if serving.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(MetricsServer::local_addr)
+    }
+
+    /// Says on stderr where the metrics go ("NAME: serving metrics on http://ADDR/metrics",
+    /// "NAME: pushing OTLP metrics to URL every S s").
+    pub fn announce(&self) {
+        if let Some(addr) = self.local_addr() {
+            eprintln!("{}: serving metrics on http://{addr}/metrics", self.tool);
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(p) = &self.otlp {
+            eprintln!("{}: pushing OTLP metrics to {}", self.tool, p.url());
         }
     }
 }

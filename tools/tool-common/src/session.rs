@@ -1,7 +1,8 @@
 //! One tool run from start to end: `-c`'s child forked, filters and globals set, the object
 //! loaded, its tracepoints attached, the child released, the run loop started. The links
 //! detach and the object's fds close when the [`Session`] drops. [`Session::print_events`]
-//! is the event tools' loop: ring buffer `EVENTS` to lines and `--metrics` counts.
+//! is the event tools' loop: ring buffer `EVENTS` to lines and `--metrics` counts, and
+//! the `LOST` counter of events the ring buffer had no room for.
 
 use bpfkit::links::Link;
 use bpfkit::loader::{LoadError, Loader, Object};
@@ -11,7 +12,8 @@ use bpfkit::readers::{ReaderError, RingBuf, RingBufPoller};
 
 use crate::child::{ChildError, TracedChild};
 use crate::filter::{Filter, FilterError};
-use crate::metrics::{EventCounts, MetricsServer};
+use crate::lost::LostEvents;
+use crate::metrics::{EventCounts, Metrics};
 use crate::output::Lines;
 use crate::run::{seconds, stop_requested, RunError, RunLoop, Step};
 use crate::CommonArgs;
@@ -69,6 +71,10 @@ pub enum ToolError {
     /// `--metrics` could not start.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
+    /// `--otlp-endpoint` could not start.
+    #[cfg(feature = "otlp")]
+    #[error(transparent)]
+    Otlp(#[from] crate::otlp::OtlpError),
     /// A tool-specific option is wrong.
     #[error("{0}")]
     Usage(String),
@@ -202,25 +208,25 @@ impl Session {
     /// Prints the events of the ring buffer `EVENTS` until the run loop stops or stdout
     /// closes: `header` first (unless `json`), then one line per record (JSON or columns),
     /// each counted into `counts`, which `metrics` (if any, named on stderr) serves after
-    /// every poll. Undecodable records are reported on stderr and skipped. After the stop
-    /// the programs detach and what they wrote last is printed (not counted).
+    /// every poll with `<tool>_lost_events_total` (the kernel's `LOST` count). Lost events
+    /// are warned about on stderr as the count grows and once more at the end.
+    /// Undecodable records are reported on stderr and skipped. After the stop the programs
+    /// detach and what they wrote last is printed and counted.
     pub fn print_events<E, D: std::fmt::Display>(
         &mut self,
         header: &str,
         json: bool,
-        metrics: Option<&MetricsServer>,
+        metrics: Option<&Metrics>,
         mut counts: EventCounts,
         format: &EventFormat<E, D>,
     ) -> Result<(), ToolError> {
         let mut poller = RingBufPoller::new()?;
         poller.add(RingBuf::new(self.map("EVENTS")?)?)?;
+        let mut lost = LostEvents::new(&self.name);
         if let Some(m) = metrics {
-            eprintln!(
-                "{}: serving metrics on http://{}/metrics",
-                self.name,
-                m.local_addr()
-            );
-            m.set(counts.render());
+            // Set before it is announced: a scrape after the announcement sees every family.
+            m.set(counts.render() + &lost.render());
+            m.announce();
         }
         if !json && !self.lines.line(header) {
             return Ok(());
@@ -248,8 +254,9 @@ impl Session {
                 }
                 Err(e) => eprintln!("{name}: skipping a record: {e}"),
             });
+            lost.update(self.map(tool_abi::lost::MAP_LOST)?)?;
             if let Some(m) = metrics {
-                m.set(counts.render());
+                m.set(counts.render() + &lost.render());
             }
             match polled {
                 Ok(_) if self.lines.closed() => return Ok(()),
@@ -258,14 +265,21 @@ impl Session {
                 Err(e) => return Err(e.into()),
             }
         }
-        // Whatever the last programs wrote before they detach.
+        // Whatever the last programs wrote before they detach, counted too: the last
+        // metrics equal what was printed.
         self.detach();
         let lines = &mut self.lines;
+        let counts = &mut counts;
         poller.poll(Some(std::time::Duration::ZERO), |_, record| {
             if let Ok(event) = (format.decode)(record) {
+                (format.count)(counts, &event);
                 lines.line(&line(&event));
             }
         })?;
+        lost.finish(self.map(tool_abi::lost::MAP_LOST)?)?;
+        if let Some(m) = metrics {
+            m.set(counts.render() + &lost.render());
+        }
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ pub struct Running {
     name: String,
     child: Child,
     stderr: BufReader<std::process::ChildStderr>,
-    /// Ids of its programs, from its "NAME: tracing (… id N …)" line on stderr.
+    /// Ids of its programs, from its "NAME: tracing … (… id N …)" line on stderr.
     pub program_ids: Vec<u32>,
 }
 
@@ -36,7 +36,7 @@ pub fn start(binary: impl AsRef<Path>, args: &[&str]) -> Running {
     let mut line = String::new();
     stderr.read_line(&mut line).expect("read the tool's stderr");
     assert!(
-        line.starts_with(&format!("{name}: tracing (")),
+        line.starts_with(&format!("{name}: tracing ")),
         "{name} did not start: {line:?}"
     );
     let program_ids = line
@@ -56,6 +56,11 @@ pub fn start(binary: impl AsRef<Path>, args: &[&str]) -> Running {
 }
 
 impl Running {
+    /// The tool's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next line the tool writes to stderr (after the "tracing" line).
     ///
     /// # Panics

@@ -19,6 +19,7 @@ use tool_abi::bpfsnoop::{
 };
 
 tool_abi::filter_globals!();
+tool_abi::lost_counter!();
 
 /// The call in flight per thread (`pid_tgid`), from entry to exit.
 #[map]
@@ -91,7 +92,9 @@ fn bpf_exit(ctx: TracePointContext) -> u32 {
     let event = unsafe { event.as_mut() };
     // SAFETY: a syscalls/sys_exit_* record is a `syscall_trace_exit`.
     event.ret = unsafe { ctx.args::<syscall_trace_exit>() }.ret;
-    let _ = EVENTS.output(event, 0);
+    if EVENTS.output(event, 0).is_err() {
+        count_lost();
+    }
     let _ = INFLIGHT.remove(&tid);
     0
 }

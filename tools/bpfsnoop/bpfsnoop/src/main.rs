@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use bpfsnoop::{json_line, text_line, Call, BPFSNOOP_BPF, HEADER};
 use clap::Parser;
-use tool_common::metrics::{EventCounts, MetricsServer};
+use tool_common::metrics::{EventCounts, Metrics};
 use tool_common::{exit_with, CommonArgs, EventFormat, Session, ToolError};
 
 /// Trace bpf(2) calls: command, result, and decoded attributes of PROG_LOAD, MAP_CREATE and
@@ -39,11 +39,7 @@ fn count(counts: &mut EventCounts, event: &Call) {
 }
 
 fn run(args: &Args) -> Result<(), ToolError> {
-    let metrics = args
-        .metrics
-        .as_deref()
-        .map(MetricsServer::start)
-        .transpose()?;
+    let metrics = Metrics::start("bpfsnoop", args.metrics.as_deref(), &args.common)?;
     let counts = EventCounts::new(
         "bpfsnoop_calls_total",
         "bpf(2) calls seen, by command name, bpf command and errno (empty: success).",

@@ -31,6 +31,9 @@ static DENY_CGROUPS: HashMap<u64, u8, 256> = HashMap::new();
 #[map]
 static EVENTS: RingBuf<{ 64 * 1024 }> = RingBuf::new();
 
+// `LOST`: events the full ring buffer refused (the decision is enforced all the same).
+tool_abi::lost_counter!();
+
 /// Non-zero: report matches but allow them.
 #[unsafe(no_mangle)]
 static AUDIT: Global<u32> = Global::new(0);
@@ -118,6 +121,8 @@ fn check_exec(ctx: LsmContext) -> i32 {
             let _ = probe_read_kernel_str_bytes(name, &mut event.filename);
         }
         entry.submit(0);
+    } else {
+        count_lost();
     }
     if audit {
         0

@@ -385,6 +385,18 @@ impl Guard {
         &self.object
     }
 
+    /// Events the kernel side could not send because the ring buffer was full (all CPUs'
+    /// counts in the `LOST` map added up); the exec was denied or audited all the same.
+    pub fn lost_events(&self) -> Result<u64, GuardError> {
+        let name = tool_abi::lost::MAP_LOST;
+        let map = self
+            .object
+            .map(name)
+            .ok_or(GuardError::Missing { what: "map", name })?;
+        let per_cpu = bpfkit::maps::PerCpuArray::<_, u64>::new(map)?.get(0)?;
+        Ok(per_cpu.0.iter().sum())
+    }
+
     /// Waits up to `timeout` for events and calls `f` with each (records that do not decode
     /// go to `bad`). Returns how many records were read.
     pub fn poll(

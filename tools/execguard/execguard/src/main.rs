@@ -138,6 +138,10 @@ fn run(args: &Args) -> Result<(), RunError> {
             Err(e) => return Err(e.into()),
         }
     }
+    let lost = guard.lost_events()?;
+    if lost > 0 {
+        eprintln!("execguard: {lost} events lost (ring buffer full: the reader fell behind)");
+    }
     // The link detaches and the object's fds close as the guard drops.
     drop(guard);
     Ok(())

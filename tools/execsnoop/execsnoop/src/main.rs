@@ -1,14 +1,19 @@
 //! `execsnoop`: loads the embedded Rust eBPF object, attaches `syscalls/sys_enter_execve` and
-//! `sys_exit_execve`, and prints one line per exec until Ctrl-C (or `--duration`).
+//! `sys_exit_execve`, and prints one line per exec until Ctrl-C, `--duration` or the end of
+//! `-c`'s command.
 
 use std::process::ExitCode;
 
+use bpfkit::loader::Loader;
 use bpfkit::programs::{tracepoint, AttachError};
 use bpfkit::readers::{ReaderError, RingBufPoller};
 use bpfkit::skel::SkelError;
 use clap::Parser;
 use execsnoop::output::{json_line, text_line, HEADER};
 use execsnoop::{skel, Exec};
+use tool_common::child::{ChildError, TracedChild};
+use tool_common::filter::{Filter, FilterArgs, FilterError};
+use tool_common::lost::LostEvents;
 use tool_common::output::Lines;
 use tool_common::run::{RunLoop, Step};
 
@@ -16,18 +21,23 @@ use tool_common::run::{RunLoop, Step};
 #[derive(Parser, Debug)]
 #[command(name = "execsnoop", version)]
 struct Args {
-    /// Only execs by this process id.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pid: Option<u32>,
+    /// `--pid`, `--comm` (the name of the process calling exec, before the exec) and
+    /// `--cgroup`, checked in the kernel.
+    #[command(flatten)]
+    filter: FilterArgs,
     /// Only execs by this (real) user id.
     #[arg(long, value_parser = clap::value_parser!(u32).range(..u32::MAX as i64))]
     uid: Option<u32>,
     /// One JSON object per line instead of columns.
     #[arg(long)]
     json: bool,
-    /// Stop after this many seconds (default: until Ctrl-C).
+    /// Stop after this many seconds (default: until Ctrl-C, or until `-c`'s command exits).
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
+    /// Run this command (no shell; its arguments follow) once the programs are attached,
+    /// trace only its process, and stop when it exits. Must come last.
+    #[arg(short = 'c', long = "command", value_name = "CMD", num_args = 1.., allow_hyphen_values = true)]
+    command: Vec<String>,
 }
 
 /// Why execsnoop stopped early.
@@ -43,17 +53,38 @@ enum RunError {
     Reader(#[from] ReaderError),
     #[error(transparent)]
     Run(#[from] tool_common::run::RunError),
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error(transparent)]
+    Child(#[from] ChildError),
+    #[error(transparent)]
+    Map(#[from] bpfkit::maps::MapError),
+    #[error("the execsnoop object has no map `{name}`")]
+    NoMap { name: &'static str },
 }
 
 fn run(args: &Args) -> Result<(), RunError> {
     tool_common::run::seconds("duration", args.duration)?;
+    let mut filter = Filter::resolve(&args.filter, None)?;
+    // `-c`: forked now, held until the programs are attached, then the only pid traced.
+    let child = if args.command.is_empty() {
+        None
+    } else {
+        let child = TracedChild::spawn(&args.command)?;
+        filter.pid = child.pid();
+        Some(child)
+    };
 
     // The typed skeleton: the filters are `.rodata` fields set before load (frozen then, so
-    // the verifier drops the checks left off), programs and maps are methods.
+    // the verifier drops the checks left off), programs and maps are methods. The pid goes to
+    // TARGET_PID (the C twin's global too); the shared `--comm`/`--cgroup` filter is set
+    // through the loader, its own pid check off.
     let mut open = skel::OpenSkel::open()?;
-    open.rodata().TARGET_PID = args.pid.unwrap_or(0);
+    open.rodata().TARGET_PID = filter.pid;
     open.rodata().TARGET_UID = args.uid.unwrap_or(u32::MAX);
-    let skel = open.load()?;
+    let mut loader = Loader::new();
+    Filter { pid: 0, ..filter }.apply(&mut loader);
+    let skel = open.load_with(&loader)?;
 
     let progs = skel.progs();
     let mut links = Vec::new();
@@ -83,7 +114,14 @@ fn run(args: &Args) -> Result<(), RunError> {
     if !args.json && !lines.line(HEADER) {
         return Ok(());
     }
-    let mut run = RunLoop::new(args.duration, None, None)?;
+    let lost_map = skel
+        .object()
+        .map(tool_abi::lost::MAP_LOST)
+        .ok_or(RunError::NoMap {
+            name: tool_abi::lost::MAP_LOST,
+        })?;
+    let mut lost = LostEvents::new("execsnoop");
+    let mut run = RunLoop::new(args.duration, None, child)?;
     while let Step::Wait(timeout) = run.step() {
         let polled = poller.poll(Some(timeout), |_, record| {
             let line = match Exec::decode(record) {
@@ -96,6 +134,7 @@ fn run(args: &Args) -> Result<(), RunError> {
             };
             lines.line(&line);
         });
+        lost.update(lost_map)?;
         match polled {
             Ok(_) if lines.closed() => break,
             Ok(_) => {}
@@ -106,6 +145,7 @@ fn run(args: &Args) -> Result<(), RunError> {
     }
     // Links detach and the object's fds close when they drop, in this order.
     drop(links);
+    lost.finish(lost_map)?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use bpfkit_ebpf::Global;
 use tool_abi::opensnoop::{OpenEvent, Start, PATH_LEN};
 
 tool_abi::filter_globals!();
+tool_abi::lost_counter!();
 
 /// Path pointer, flags and mode per thread (`pid_tgid`), from entry to exit.
 #[map]
@@ -95,6 +96,7 @@ fn exit(ctx: &TracePointContext) -> u32 {
         return 0;
     }
     let Some(mut entry) = EVENTS.reserve::<OpenEvent>() else {
+        count_lost();
         return 0;
     };
     let event = entry.as_uninit().as_mut_ptr();

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use opensnoop::{json_line, text_line, Open, HEADER, OPENSNOOP_BPF};
 use tool_abi::opensnoop as abi;
-use tool_common::metrics::{EventCounts, MetricsServer};
+use tool_common::metrics::{EventCounts, Metrics};
 use tool_common::{errno, exit_with, CommonArgs, EventFormat, Session, ToolError};
 
 /// Trace open, openat and openat2: pid, command, fd or errno, flags and path.
@@ -31,11 +31,7 @@ fn count(counts: &mut EventCounts, open: &Open) {
 }
 
 fn run(args: &Args) -> Result<(), ToolError> {
-    let metrics = args
-        .metrics
-        .as_deref()
-        .map(MetricsServer::start)
-        .transpose()?;
+    let metrics = Metrics::start("opensnoop", args.metrics.as_deref(), &args.common)?;
     let counts = EventCounts::new(
         "opensnoop_opens_total",
         "Opens seen, by command and errno (empty: success).",

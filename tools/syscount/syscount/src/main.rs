@@ -7,7 +7,7 @@ use clap::Parser;
 use syscount::report::{self, Options};
 use syscount::SYSCOUNT_BPF;
 use tool_abi::syscount as abi;
-use tool_common::metrics::MetricsServer;
+use tool_common::metrics::Metrics;
 use tool_common::run::Step;
 use tool_common::{errno, exit_with, CommonArgs, Session, ToolError};
 
@@ -55,11 +55,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
         latency: args.latency,
         top: args.top,
     };
-    let metrics = args
-        .metrics
-        .as_deref()
-        .map(MetricsServer::start)
-        .transpose()?;
+    let metrics = Metrics::start("syscount", args.metrics.as_deref(), &args.common)?;
     let mut session = Session::start(
         "syscount",
         SYSCOUNT_BPF,
@@ -83,10 +79,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
         &[],
     )?;
     if let Some(m) = &metrics {
-        eprintln!(
-            "syscount: serving metrics on http://{}/metrics",
-            m.local_addr()
-        );
+        m.announce();
     }
     // Metrics carry every row, whatever --top says.
     let all = Options { top: 0, ..options };
@@ -114,6 +107,8 @@ fn run(args: &Args) -> Result<(), ToolError> {
         }
     }
     session.detach();
+    // The last metrics (the final OTLP push) carry what is printed below.
+    refresh(&session)?;
     let rows = report::read(session.map("COUNTS")?, &options, false)?;
     print(&mut session, &rows, &options, args.common.json);
     if let Some(status) = session.run.child_status() {

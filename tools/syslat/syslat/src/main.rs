@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use syslat::{json_line, metrics_text, read, text_block, SYSLAT_BPF};
 use tool_abi::syslat as abi;
-use tool_common::metrics::MetricsServer;
+use tool_common::metrics::Metrics;
 use tool_common::run::Step;
 use tool_common::{exit_with, syscalls, CommonArgs, Session, ToolError};
 
@@ -39,11 +39,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
     };
     let unit = if args.milliseconds { "msecs" } else { "usecs" };
     let unit_seconds = if args.milliseconds { 1e-3 } else { 1e-6 };
-    let metrics = args
-        .metrics
-        .as_deref()
-        .map(MetricsServer::start)
-        .transpose()?;
+    let metrics = Metrics::start("syslat", args.metrics.as_deref(), &args.common)?;
     let mut session = Session::start(
         "syslat",
         SYSLAT_BPF,
@@ -62,10 +58,7 @@ fn run(args: &Args) -> Result<(), ToolError> {
         &[],
     )?;
     if let Some(m) = &metrics {
-        eprintln!(
-            "syslat: serving metrics on http://{}/metrics",
-            m.local_addr()
-        );
+        m.announce();
     }
     let refresh = |session: &Session| -> Result<(), ToolError> {
         if let Some(m) = &metrics {
@@ -93,6 +86,8 @@ fn run(args: &Args) -> Result<(), ToolError> {
         }
     }
     session.detach();
+    // The last metrics (the final OTLP push) carry what is printed below.
+    refresh(&session)?;
     let hists = read(session.map("HISTS")?, false)?;
     print(&mut session, &hists, unit, args.common.json);
     Ok(())

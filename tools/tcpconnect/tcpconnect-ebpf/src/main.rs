@@ -30,6 +30,7 @@ use tool_abi::tcpconnect::{ConnectEvent, AF_INET, AF_INET6, IPPROTO_TCP, TCP_CLO
 use vmlinux::trace_event_raw_inet_sock_set_state;
 
 tool_abi::filter_globals!();
+tool_abi::lost_counter!();
 
 /// One `ConnectEvent` per connect.
 #[map]
@@ -81,7 +82,9 @@ fn set_state(ctx: TracePointContext) -> u32 {
         event.daddr = record.daddr_v6;
     }
     let _ = helpers::current_comm_into(&mut event.comm);
-    let _ = EVENTS.output(&event, 0);
+    if EVENTS.output(&event, 0).is_err() {
+        count_lost();
+    }
     0
 }
 

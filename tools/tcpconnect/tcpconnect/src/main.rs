@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tcpconnect::{json_line, text_line, Connect, HEADER, TCPCONNECT_BPF};
 use tool_abi::tcpconnect as abi;
-use tool_common::metrics::{EventCounts, MetricsServer};
+use tool_common::metrics::{EventCounts, Metrics};
 use tool_common::{exit_with, CommonArgs, EventFormat, Session, ToolError};
 
 /// Trace active TCP connects: pid, command, addresses and ports.
@@ -34,11 +34,7 @@ fn count(counts: &mut EventCounts, event: &Connect) {
 }
 
 fn run(args: &Args) -> Result<(), ToolError> {
-    let metrics = args
-        .metrics
-        .as_deref()
-        .map(MetricsServer::start)
-        .transpose()?;
+    let metrics = Metrics::start("tcpconnect", args.metrics.as_deref(), &args.common)?;
     let counts = EventCounts::new(
         "tcpconnect_connects_total",
         "Active TCP connects seen, by IP version, destination address and port.",

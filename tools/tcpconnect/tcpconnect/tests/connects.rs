@@ -139,7 +139,10 @@ fn metrics_scrape_counts_the_connects() {
 
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
         .expect("a valid exposition");
-    assert_eq!(scrape.samples.len(), 1, "{text}");
+    assert_eq!(scrape.samples.len(), 2, "{text}");
+    let lost = &scrape.samples[1];
+    assert_eq!(lost.metric, "tcpconnect_lost_events_total");
+    assert_eq!(lost.value, prometheus_parse::Value::Counter(0.0));
     let sample = &scrape.samples[0];
     assert_eq!(sample.metric, "tcpconnect_connects_total");
     assert_eq!(sample.value, prometheus_parse::Value::Counter(2.0));

@@ -1,0 +1,155 @@
+//! execsnoop's `--comm`, `--cgroup` and `-c CMD`, filtered in the kernel: execs by a
+//! process that does not match never reach the ring buffer, so they are not printed.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use tool_common::testing::{self, Running};
+
+fn marker(what: &str) -> String {
+    format!("bpfkit-{what}-{}", std::process::id())
+}
+
+/// Execs whose arguments include `arg`.
+fn with_arg<'a>(events: &'a [serde_json::Value], arg: &str) -> Vec<&'a serde_json::Value> {
+    events
+        .iter()
+        .filter(|e| {
+            e["args"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == arg))
+        })
+        .collect()
+}
+
+/// `execsnoop --json EXTRA`, attached ("execsnoop: tracing execs (…)" on stderr).
+fn start(extra: &[&str]) -> Running {
+    let mut args = vec!["--json", "--duration", "60"];
+    args.extend_from_slice(extra);
+    testing::start(env!("CARGO_BIN_EXE_execsnoop"), &args)
+}
+
+/// `sh` copied under another name, so its execs come from a process of that command name.
+fn renamed_shell(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::copy("/bin/sh", &path).expect("copy /bin/sh");
+    path
+}
+
+fn run_sh(shell: &Path, script: &str) {
+    let status = Command::new(shell)
+        .args(["-c", script])
+        .status()
+        .expect("run the shell");
+    assert!(status.success(), "{script}: {status}");
+}
+
+#[test]
+fn comm_filter_reports_only_execs_by_that_command() {
+    let ours = renamed_shell("bpfkit-comm-a");
+    let other = renamed_shell("bpfkit-comm-b");
+    let (keep, drop) = (marker("comm-keep"), marker("comm-drop"));
+    let snoop = start(&["--comm", "bpfkit-comm-a"]);
+    run_sh(&ours, &format!("exec /bin/true {keep}"));
+    run_sh(&other, &format!("exec /bin/true {drop}"));
+    let events = testing::json_lines(&testing::stop(snoop));
+    let kept = with_arg(&events, &keep);
+    assert_eq!(kept.len(), 1, "{events:?}");
+    assert_eq!(kept[0]["comm"], "true", "the command name after the exec");
+    assert!(with_arg(&events, &drop).is_empty(), "{events:?}");
+    // The test's own exec of the shells (comm: this test binary) is filtered out too.
+    assert!(
+        events.iter().all(|e| e["args"][0] == "/bin/true"),
+        "only bpfkit-comm-a's exec: {events:?}"
+    );
+}
+
+/// The cgroup v2 mount point, from /proc/self/mounts.
+fn cgroup2_root() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let (_, dir, fs) = (f.next()?, f.next()?, f.next()?);
+        (fs == "cgroup2").then(|| PathBuf::from(dir))
+    })
+}
+
+/// A cgroup made for the test, removed on drop (its processes have exited by then).
+struct TestCgroup(PathBuf);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn cgroup_filter_reports_only_execs_in_the_cgroup() {
+    let Some(root) = cgroup2_root() else {
+        println!("SKIP no cgroup v2 mount");
+        return;
+    };
+    let cgroup = TestCgroup(root.join(format!("bpfkit-execsnoop-{}", std::process::id())));
+    std::fs::create_dir(&cgroup.0).expect("create the test cgroup");
+    let (inside, outside) = (marker("cg-in"), marker("cg-out"));
+    let snoop = start(&["--cgroup", cgroup.0.to_str().unwrap()]);
+    run_sh(Path::new("/bin/sh"), &format!("exec /bin/true {outside}"));
+    run_sh(
+        Path::new("/bin/sh"),
+        &format!(
+            "echo $$ > {}/cgroup.procs && exec /bin/true {inside}",
+            cgroup.0.display()
+        ),
+    );
+    let events = testing::json_lines(&testing::stop(snoop));
+    assert_eq!(with_arg(&events, &inside).len(), 1, "{events:?}");
+    assert!(with_arg(&events, &outside).is_empty(), "{events:?}");
+    assert_eq!(
+        events.len(),
+        1,
+        "nothing else runs in the cgroup: {events:?}"
+    );
+}
+
+#[test]
+fn command_is_traced_alone_and_ends_the_run() {
+    let last = marker("cmd-last");
+    let script = format!("/bin/sleep 0; exec /bin/true {last}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_execsnoop"))
+        .args(["--json", "-c", "/bin/sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn execsnoop");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("execsnoop: tracing execs"), "{line:?}");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "execsnoop stops by itself when the command ends: {status}"
+    );
+    let events = testing::json_lines(&out);
+    // The held child's exec of sh, then sh's exec of true: one pid.
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(
+        events[0]["args"],
+        serde_json::json!(["/bin/sh", "-c", script])
+    );
+    assert_eq!(with_arg(&events, &last).len(), 1);
+    assert_eq!(events[0]["pid"], events[1]["pid"]);
+    // sleep ran in a child of sh (another pid): filtered out in the kernel.
+    assert!(
+        events.iter().all(|e| e["args"][0] != "/bin/sleep"),
+        "{events:?}"
+    );
+}
