@@ -14,6 +14,10 @@ use crate::{io_err, XtaskError};
 /// A kernel release of the matrix, named by its upstream series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelRelease {
+    /// Debian bullseye's 5.10 (`linux-image-5.10.0-<abi>-<arch>`), from private bullseye and
+    /// bullseye-security lists: BTF, ring buffers and XDP links, but none of the BTF kinds
+    /// FLOAT/DECL_TAG/TYPE_TAG/ENUM64, no tcx, and BPF memory charged to RLIMIT_MEMLOCK.
+    V5_10,
     /// Debian bookworm's 6.1 (`linux-image-6.1.0-<abi>-<arch>`), from the system's lists.
     V6_1,
     /// Debian trixie's 6.12 (`linux-image-6.12.<n>+deb13-<arch>`), from private trixie
@@ -22,9 +26,13 @@ pub enum KernelRelease {
 }
 
 impl KernelRelease {
-    /// `6.1` or `6.12`.
+    /// Every release, oldest first.
+    pub const ALL: [Self; 3] = [Self::V5_10, Self::V6_1, Self::V6_12];
+
+    /// `5.10`, `6.1` or `6.12`.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
+            "5.10" => Some(Self::V5_10),
             "6.1" => Some(Self::V6_1),
             "6.12" => Some(Self::V6_12),
             _ => None,
@@ -34,22 +42,29 @@ impl KernelRelease {
     /// The name used on the command line and in the cache directory.
     pub fn name(self) -> &'static str {
         match self {
+            Self::V5_10 => "5.10",
             Self::V6_1 => "6.1",
             Self::V6_12 => "6.12",
         }
     }
 
-    /// The Debian suite whose lists must be private (`None`: the system's own, bookworm).
-    fn private_suite(self) -> Option<&'static str> {
+    /// The `sources.list` of the private lists (`None`: the system's own, bookworm).
+    /// bullseye's newest kernels are only in bullseye-security.
+    fn private_sources(self) -> Option<&'static str> {
         match self {
+            Self::V5_10 => Some(
+                "deb http://deb.debian.org/debian bullseye main\n\
+                 deb http://security.debian.org/debian-security bullseye-security main\n",
+            ),
             Self::V6_1 => None,
-            Self::V6_12 => Some("trixie"),
+            Self::V6_12 => Some("deb http://deb.debian.org/debian trixie main\n"),
         }
     }
 
     /// What every kernel image package name of this release starts with.
     fn package_prefix(self) -> &'static str {
         match self {
+            Self::V5_10 => "linux-image-5.10.0-",
             Self::V6_1 => "linux-image-6.1.0-",
             Self::V6_12 => "linux-image-6.12.",
         }
@@ -95,8 +110,8 @@ fn apt_options(
     release: KernelRelease,
     cache: &Path,
 ) -> Result<Vec<String>, XtaskError> {
-    let suite = release.private_suite();
-    if arch.is_host() && suite.is_none() {
+    let sources = release.private_sources();
+    if arch.is_host() && sources.is_none() {
         return Ok(Vec::new());
     }
     let lists = cache.join("apt-lists");
@@ -109,13 +124,9 @@ fn apt_options(
         "-oDir::Cache::pkgcache=".to_owned(),
         "-oDir::Cache::srcpkgcache=".to_owned(),
     ];
-    if let Some(suite) = suite {
+    if let Some(text) = sources {
         let sources = cache.join("sources.list");
-        std::fs::write(
-            &sources,
-            format!("deb http://deb.debian.org/debian {suite} main\n"),
-        )
-        .map_err(io_err("write", &sources))?;
+        std::fs::write(&sources, text).map_err(io_err("write", &sources))?;
         options.push(format!("-oDir::Etc::SourceList={}", sources.display()));
         options.push("-oDir::Etc::SourceParts=/dev/null".to_owned());
     }

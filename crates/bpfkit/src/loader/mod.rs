@@ -939,7 +939,13 @@ impl Prepared {
             .map_err(|source| LoadError::Program {
                 object: self.object.clone(),
                 program: p.name.clone(),
-                hint: load_hint(&p.section, source.source.errno()),
+                hint: if source.source.errno() == Some(libc::EPERM)
+                    && features::memlock_hint().is_some()
+                {
+                    Some(MEMLOCK_HINT)
+                } else {
+                    load_hint(&p.section, source.source.errno())
+                },
                 requires: load_requires(&p.section, source.source.errno()),
                 source: Box::new(source),
             })
@@ -947,6 +953,11 @@ impl Prepared {
 }
 
 /// What an errno usually means for a program of this kind (only where it is known).
+/// The hint of an EPERM that [`features::memlock_hint`] attributes to `RLIMIT_MEMLOCK`.
+const MEMLOCK_HINT: &str = "RLIMIT_MEMLOCK is too low and could not be raised (that needs \
+    CAP_SYS_RESOURCE): kernels before 5.11 charge BPF memory to it; raise it before starting \
+    (`ulimit -l unlimited`)";
+
 fn load_hint(
     section: &bpfkit_obj::object::ProgramSection,
     errno: Option<i32>,
@@ -976,6 +987,14 @@ fn load_requires(
                 "kprobe.multi programs (CONFIG_FPROBE)",
                 "5.18",
             ))
+        }
+        // A program type the kernel does not have (SYSCALL before 5.14, ...): EINVAL with no
+        // verifier log. The probe, not the version, decides.
+        (prog_type, Some(libc::EINVAL))
+            if features::program_type_support(prog_type) == features::Support::Unsupported =>
+        {
+            use crate::programs::ProgramTypeExt as _;
+            Some(prog_type.feature())
         }
         _ => None,
     }
