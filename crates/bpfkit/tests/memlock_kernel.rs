@@ -22,10 +22,8 @@ fn memlock() -> libc::rlimit {
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes one `rlimit` into `limit`, which is valid and exclusive.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) },
-        0
-    );
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) };
+    assert_eq!(rc, 0);
     limit
 }
 
