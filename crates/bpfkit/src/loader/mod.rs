@@ -946,7 +946,7 @@ impl Prepared {
                 } else {
                     load_hint(&p.section, source.source.errno())
                 },
-                requires: load_requires(&p.section, source.source.errno()),
+                requires: load_requires(&p.section, source.source.errno(), &source.verifier_log),
                 source: Box::new(source),
             })
     }
@@ -979,8 +979,14 @@ fn load_hint(
 fn load_requires(
     section: &bpfkit_obj::object::ProgramSection,
     errno: Option<i32>,
+    verifier_log: &str,
 ) -> Option<crate::features::Feature> {
     use bpfkit_obj::object::ProgramType as T;
+    if errno == Some(libc::EINVAL) {
+        if let Some(feature) = unknown_helper_feature(verifier_log) {
+            return Some(feature);
+        }
+    }
     match (section.program_type, errno) {
         (T::Kprobe, Some(libc::EINVAL)) if section.kind.is_some_and(|k| k.contains("multi")) => {
             Some(crate::features::Feature::new(
@@ -998,6 +1004,21 @@ fn load_requires(
         }
         _ => None,
     }
+}
+
+/// The feature of a helper the verifier did not know (`call unknown#N`, `invalid func
+/// unknown#N`), for the helpers bpfkit has a probe of, when that probe finds it missing.
+fn unknown_helper_feature(verifier_log: &str) -> Option<crate::features::Feature> {
+    let at = verifier_log.find("unknown#")? + "unknown#".len();
+    let digits: String = verifier_log[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let probe = match digits.parse::<u32>().ok()? {
+        crate::sys::uapi::BPF_FUNC_get_attach_cookie => Probe::BpfCookie,
+        _ => return None,
+    };
+    (features::support(probe) == features::Support::Unsupported).then(|| probe.feature())
 }
 
 /// The BTF id of an attach target as libbpf finds it for each section kind.
