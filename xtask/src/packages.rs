@@ -147,30 +147,34 @@ fn apt_options(
     Ok(options)
 }
 
-/// The newest generic kernel image of `release` apt knows (`linux-image-6.1.0-<abi>-<arch>`,
-/// `linux-image-6.12.<n>+deb13-<arch>`; not the `-rt`, `-cloud`, `-dbg` or `-unsigned` flavours).
-fn kernel_package(
+/// The generic kernel images of `release` apt knows, newest first
+/// (`linux-image-6.1.0-<abi>-<arch>`, `linux-image-6.12.<n>+deb13-<arch>`; not the `-rt`,
+/// `-cloud`, `-dbg` or `-unsigned` flavours).
+fn kernel_packages(
     arch: Arch,
     release: KernelRelease,
     options: &[String],
-) -> Result<String, XtaskError> {
+) -> Result<Vec<String>, XtaskError> {
     let prefix = release.package_prefix();
     let names = run(Command::new("apt-cache")
         .args(options)
         .args(["pkgnames", prefix]))?;
-    newest_kernel_package(&names, prefix, arch.debian()).ok_or_else(|| {
-        XtaskError::Missing(format!(
+    let found = kernel_packages_newest_first(&names, prefix, arch.debian());
+    if found.is_empty() {
+        return Err(XtaskError::Missing(format!(
             "apt knows no {prefix}<n>-{} package (apt-get update?)",
             arch.debian()
-        ))
-    })
+        )));
+    }
+    Ok(found)
 }
 
-/// Among `names` (one a line), the `<prefix><n>[+suffix]-<debian arch>` with the largest
-/// `n`, where the part between prefix and arch holds no `-` (that excludes other flavours).
-fn newest_kernel_package(names: &str, prefix: &str, debian_arch: &str) -> Option<String> {
+/// Among `names` (one a line), the `<prefix><n>[+suffix]-<debian arch>` packages by
+/// decreasing `n`, where the part between prefix and arch holds no `-` (that excludes other
+/// flavours).
+fn kernel_packages_newest_first(names: &str, prefix: &str, debian_arch: &str) -> Vec<String> {
     let suffix = format!("-{debian_arch}");
-    names
+    let mut found: Vec<(u32, String)> = names
         .lines()
         .filter_map(|name| {
             let middle = name.strip_prefix(prefix)?.strip_suffix(&suffix)?;
@@ -180,8 +184,9 @@ fn newest_kernel_package(names: &str, prefix: &str, debian_arch: &str) -> Option
             let digits = middle.split('+').next()?;
             Some((digits.parse::<u32>().ok()?, name.to_owned()))
         })
-        .max()
-        .map(|(_, name)| name)
+        .collect();
+    found.sort_by(|a, b| b.cmp(a));
+    found.into_iter().map(|(_, name)| name).collect()
 }
 
 /// The `.deb` of `package` in `<cache>/debs`, downloaded when absent.
@@ -240,8 +245,28 @@ pub fn kernel(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Kernel
     let dir = match unpacked {
         Some(dir) => dir,
         None => {
-            let package = kernel_package(arch, release, &options)?;
-            let deb = deb(&package, &options, cache)?;
+            // The newest whose download works: a mirror may list a package its pool lacks
+            // (bullseye-security's arm64 kernels, seen 2026-12), then the next one is taken.
+            let mut failures = Vec::new();
+            let mut got = None;
+            for package in kernel_packages(arch, release, &options)? {
+                match deb(&package, &options, cache) {
+                    Ok(deb) => {
+                        got = Some((package, deb));
+                        break;
+                    }
+                    Err(e) => {
+                        eprintln!("xtask: {e}; trying an older kernel package");
+                        failures.push(package);
+                    }
+                }
+            }
+            let (package, deb) = got.ok_or_else(|| {
+                XtaskError::Missing(format!(
+                    "no kernel package could be downloaded (tried {})",
+                    failures.join(", ")
+                ))
+            })?;
             let dir = cache.join(format!("kernel-{package}"));
             unpack(&deb, &dir)?;
             dir
@@ -295,39 +320,41 @@ pub fn busybox(arch: Arch, release: KernelRelease, cache: &Path) -> Result<PathB
         let deb = deb("busybox-static", &options, cache)?;
         unpack(&deb, &dir)?;
     }
-    let path = dir.join("bin/busybox");
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(XtaskError::Missing(format!(
-            "no bin/busybox in {}",
-            dir.display()
-        )))
-    }
+    // trixie's package (merged /usr) has it under usr/bin.
+    ["bin/busybox", "usr/bin/busybox"]
+        .iter()
+        .map(|p| dir.join(p))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            XtaskError::Missing(format!(
+                "no bin/busybox or usr/bin/busybox in {}",
+                dir.display()
+            ))
+        })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::newest_kernel_package;
+    use super::kernel_packages_newest_first;
 
     #[test]
-    fn newest_kernel_package_picks_the_generic_flavour_with_the_largest_number() {
+    fn kernel_packages_are_the_generic_flavour_newest_first() {
         let trixie = "linux-image-6.12.117+deb13-amd64-dbg\nlinux-image-6.12.117+deb13-rt-amd64\n\
                       linux-image-6.12.107+deb13-amd64\nlinux-image-6.12.117+deb13-cloud-amd64\n\
                       linux-image-6.12.117+deb13-amd64\nlinux-image-6.12.117+deb13-amd64-unsigned\n";
         assert_eq!(
-            newest_kernel_package(trixie, "linux-image-6.12.", "amd64").as_deref(),
-            Some("linux-image-6.12.117+deb13-amd64")
+            kernel_packages_newest_first(trixie, "linux-image-6.12.", "amd64"),
+            [
+                "linux-image-6.12.117+deb13-amd64",
+                "linux-image-6.12.107+deb13-amd64"
+            ]
         );
         let bookworm = "linux-image-6.1.0-9-amd64\nlinux-image-6.1.0-56-amd64\n\
                         linux-image-6.1.0-56-cloud-amd64\nlinux-image-6.1.0-41-arm64\n";
         assert_eq!(
-            newest_kernel_package(bookworm, "linux-image-6.1.0-", "amd64").as_deref(),
-            Some("linux-image-6.1.0-56-amd64")
+            kernel_packages_newest_first(bookworm, "linux-image-6.1.0-", "amd64"),
+            ["linux-image-6.1.0-56-amd64", "linux-image-6.1.0-9-amd64"]
         );
-        assert_eq!(
-            newest_kernel_package(bookworm, "linux-image-6.1.0-", "riscv64"),
-            None
-        );
+        assert!(kernel_packages_newest_first(bookworm, "linux-image-6.1.0-", "riscv64").is_empty());
     }
 }
