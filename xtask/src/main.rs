@@ -190,14 +190,19 @@ fn vm_test(task: &VmTest) -> VmResult {
     result
 }
 
+/// `<target dir>/vm-cache/<arch>` for 6.1 (the directory it always had), else
+/// `<arch>-<kernel>`.
+fn vm_cache(arch: Arch, release: KernelRelease) -> PathBuf {
+    let name = match release {
+        KernelRelease::V6_1 => arch.name().to_owned(),
+        other => format!("{}-{}", arch.name(), other.name()),
+    };
+    target_dir().join("vm-cache").join(name)
+}
+
 fn run_vm(task: &VmTest, result: &mut VmResult) -> Result<(), XtaskError> {
     let started = Instant::now();
-    // 6.1 keeps the cache directory it always had; another release gets its own.
-    let cache_name = match task.release {
-        KernelRelease::V6_1 => task.arch.name().to_owned(),
-        other => format!("{}-{}", task.arch.name(), other.name()),
-    };
-    let cache = target_dir().join("vm-cache").join(cache_name);
+    let cache = vm_cache(task.arch, task.release);
     let kernel = packages::kernel(task.arch, task.release, &cache)?;
     result.kernel = kernel.version.clone();
     eprintln!(
@@ -205,7 +210,13 @@ fn run_vm(task: &VmTest, result: &mut VmResult) -> Result<(), XtaskError> {
         kernel.version,
         started.elapsed().as_secs_f64()
     );
-    let busybox = packages::busybox(task.arch, task.release, &cache)?;
+    // Any static busybox of the architecture serves every kernel: bookworm's (the system's
+    // suite), shared with the 6.1 VM (bullseye-security's arm64 pool is not reachable).
+    let busybox = packages::busybox(
+        task.arch,
+        KernelRelease::V6_1,
+        &vm_cache(task.arch, KernelRelease::V6_1),
+    )?;
     let suite = suite::build(task.arch, task.release, &cache)?;
     eprintln!(
         "xtask: suite of {} commands built ({:.1} s)",
