@@ -209,7 +209,10 @@ fn auto_attach_follows_the_section_names() {
         [3, 3, 3]
     );
     let ids = program_ids(&object);
-    assert_eq!(links_of(&ids).len(), 3);
+    // The tracepoint is a bpf link only where the kernel has perf links (5.15); before, it
+    // is attached with PERF_EVENT_IOC_SET_BPF and lists no link.
+    let perf_links = features::supported(features::Probe::PerfEventLink);
+    assert_eq!(links_of(&ids).len(), if perf_links { 3 } else { 2 });
     drop(links);
     assert!(links_of(&ids).is_empty());
     drop(object);
@@ -397,10 +400,21 @@ fn raw_tracepoint_link_pins_reopens_and_updates_its_program() {
     assert_eq!(count(&object, 1), 2, "the pinned link counted");
     bpfkit::pin::unpin(&pin).unwrap();
     reopened.detach().unwrap();
-    assert!(bpfkit::info::loaded_links()
+    // Where raw tracepoint links cannot be detached early (5.10: EOPNOTSUPP), the link goes
+    // when its last reference does; the unpinned inode's is dropped after an RCU grace
+    // period, so the id may stay listed for a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while bpfkit::info::loaded_links()
         .unwrap()
         .iter()
-        .all(|l| l.id != id));
+        .any(|l| l.id == id)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "link {id} still listed 5 s after detach"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     drop(object);
     dir.remove();
     fds.assert_no_leak();
