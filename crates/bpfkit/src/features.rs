@@ -170,11 +170,16 @@ fn cache() -> &'static Mutex<HashMap<Key, bool>> {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn cached(key: Key, probe: impl FnOnce() -> Support) -> Support {
+fn cached(key: Key, probe: impl Fn() -> Support) -> Support {
     if let Some(&v) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Support::from_bool(v);
     }
-    let v = probe();
+    let mut v = probe();
+    // Before 5.11 a probe's map or program is charged to RLIMIT_MEMLOCK like any other: an
+    // EPERM may only mean the limit is used up. Raise it (once per process) and ask again.
+    if v == (Support::Unknown { errno: libc::EPERM }) && raise_memlock_after_eperm() {
+        v = probe();
+    }
     log::debug!("feature probe {key:?}: {v:?}");
     let known = match v {
         Support::Supported => true,
