@@ -7,11 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::packages::Kernel;
-use crate::suite::Suite;
+use crate::suite::{Suite, SuiteCommand};
 use crate::{io_err, XtaskError};
 
 /// Printed by `/init` with the number of failed commands; [`crate::qemu`] parses it.
 pub const STATUS_MARKER: &str = "BPFKIT-VM-STATUS:";
+
+/// Printed by `/init` before each command: `<marker> <name>`.
+pub const SUITE_START_MARKER: &str = "BPFKIT-VM-SUITE-START:";
+
+/// Printed by `/init` after each command: `<marker> <exit status> <name>`.
+pub const SUITE_END_MARKER: &str = "BPFKIT-VM-SUITE-END:";
 
 /// Modules the TC tests need (Debian builds them as modules), loaded with their
 /// dependencies first.
@@ -201,7 +207,7 @@ fn modinfo_depends(ko: &[u8]) -> Vec<String> {
 }
 
 /// The guest's `/init`.
-fn init_script(insmods: &[String], commands: &[String]) -> String {
+fn init_script(insmods: &[String], commands: &[SuiteCommand]) -> String {
     let mut s = String::from(
         r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -224,25 +230,31 @@ ip link set lo up
         let _ = writeln!(s, "insmod {module} || echo \"insmod {module} failed\"");
     }
     s.push_str(
-        r#"export BPFKIT_FD_TRACE=1 BPFKIT_VM=1 BPFKIT_VM_FIXTURES=/fixtures BPFKIT_PREBUILT_FIXTURES=/fixtures BPFKIT_TEST_CACHE=/tmp/cache RUST_BACKTRACE=1 HOME=/tmp
+        &r#"export BPFKIT_FD_TRACE=1 BPFKIT_VM=1 BPFKIT_VM_FIXTURES=/fixtures BPFKIT_PREBUILT_FIXTURES=/fixtures BPFKIT_TEST_CACHE=/tmp/cache RUST_BACKTRACE=1 HOME=/tmp
 echo "bpfkit VM: kernel $(uname -r) $(uname -m)"
 failed=0
 ran=0
 run() {
+    name=$1
+    shift
     echo "=== $*"
+    echo "SUITE_START_MARKER $name"
     ran=$((ran + 1))
     "$@"
     rc=$?
+    echo "SUITE_END_MARKER $rc $name"
     if [ $rc -ne 0 ]; then
         failed=$((failed + 1))
         echo "=== FAILED (exit $rc): $*"
     fi
 }
 cd /tmp
-"#,
+"#
+        .replace("SUITE_START_MARKER", SUITE_START_MARKER)
+        .replace("SUITE_END_MARKER", SUITE_END_MARKER),
     );
     for command in commands {
-        let _ = writeln!(s, "run {command}");
+        let _ = writeln!(s, "run '{}' {}", command.name, command.line);
     }
     let _ = writeln!(
         s,

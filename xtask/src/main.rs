@@ -1,15 +1,18 @@
-//! Repository tasks. `cargo xtask vm-test --arch x86_64|aarch64 [--kernel 6.1|6.12]` runs
-//! the kernel matrix: Debian's 6.1 (bookworm) or 6.12 (trixie) kernel in QEMU (TCG) booting
-//! an initramfs of static musl test binaries.
+//! Repository tasks. `cargo xtask vm-test --arch x86_64|aarch64 [--kernel 5.10|6.1|6.12]`
+//! runs one VM of the kernel matrix: Debian's 5.10 (bullseye), 6.1 (bookworm) or 6.12
+//! (trixie) kernel in QEMU (TCG) booting an initramfs of static musl test binaries.
+//! `cargo xtask matrix` runs every VM of [`MATRIX`] and prints the kernel × suite table.
 //!
 //! - [`arch`]: what differs between the two architectures (triples, QEMU, package names).
 //! - [`packages`]: Debian packages fetched with `apt-get download` and unpacked with `dpkg -x`.
 //! - [`suite`]: the static musl test binaries and the fixtures they need, built on the host.
 //! - [`initramfs`]: the busybox initramfs with its `/init` script, as a newc cpio archive.
 //! - [`qemu`]: boots it, streams the serial console and reads the suite's status.
+//! - [`matrix`]: each suite's outcome from the console, saved per VM, printed as a table.
 
 mod arch;
 mod initramfs;
+mod matrix;
 mod packages;
 mod qemu;
 mod suite;
@@ -19,7 +22,18 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use arch::Arch;
+use matrix::VmResult;
 use packages::KernelRelease;
+
+/// The VMs `cargo xtask matrix` runs, in order.
+pub const MATRIX: &[(Arch, KernelRelease)] = &[
+    (Arch::X86_64, KernelRelease::V5_10),
+    (Arch::X86_64, KernelRelease::V6_1),
+    (Arch::X86_64, KernelRelease::V6_12),
+    (Arch::Aarch64, KernelRelease::V5_10),
+    (Arch::Aarch64, KernelRelease::V6_1),
+    (Arch::Aarch64, KernelRelease::V6_12),
+];
 
 /// Everything that can stop a task, each naming what it was doing.
 #[derive(Debug, thiserror::Error)]
@@ -51,22 +65,19 @@ pub enum XtaskError {
     /// Something expected was not found (a package, a kernel file, a test binary).
     #[error("{0}")]
     Missing(String),
-    /// The VM did not report a status before the timeout.
-    #[error("the VM did not finish within {seconds} s (no status line on the console)")]
-    Timeout {
-        /// The timeout.
-        seconds: u64,
-    },
 }
 
-const USAGE: &str =
-    "usage: cargo xtask vm-test --arch x86_64|aarch64 [--kernel 6.1|6.12] [--timeout SECONDS]
-       [--only trace]
+const USAGE: &str = "usage: cargo xtask vm-test --arch x86_64|aarch64 [--kernel 5.10|6.1|6.12] \
+[--timeout SECONDS] [--only trace]
+       cargo xtask matrix [--timeout SECONDS] [--print]
 
-Downloads what it lacks into <target dir>/vm-cache, builds the static musl test binaries,
-boots Debian's kernel in QEMU (default 6.1 from bookworm; 6.12 from trixie), prints the
-console and exits with the suite's status. `--only trace` runs only the `bpfkit trace`
-checks.";
+vm-test downloads what it lacks into <target dir>/vm-cache, builds the static musl test
+binaries, boots Debian's kernel in QEMU (default 6.1 from bookworm; 5.10 from bullseye, 6.12
+from trixie), prints the console, saves each suite's outcome in
+<target dir>/vm-matrix/<arch>-<kernel>.tsv and exits with the number of failed suites.
+`--only trace` runs only the `bpfkit trace` checks. matrix runs vm-test for every VM of the
+matrix (x86_64 and aarch64, each kernel) and prints the kernel x suite table; --print only
+prints the table of the saved results.";
 
 /// `io::Error` → [`XtaskError::Io`] with the action and path.
 pub fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> XtaskError {
@@ -101,31 +112,42 @@ struct VmTest {
     only_trace: bool,
 }
 
-fn parse_args(args: &[String]) -> Result<VmTest, XtaskError> {
+enum Task {
+    VmTest(VmTest),
+    Matrix { timeout: Duration, print_only: bool },
+}
+
+fn parse_args(args: &[String]) -> Result<Task, XtaskError> {
     let usage = |message: String| XtaskError::Usage { message };
     let mut iter = args.iter();
-    match iter.next().map(String::as_str) {
-        Some("vm-test") => {}
+    let matrix = match iter.next().map(String::as_str) {
+        Some("vm-test") => false,
+        Some("matrix") => true,
         Some(other) => return Err(usage(format!("unknown task '{other}'"))),
         None => return Err(usage("no task given".into())),
-    }
+    };
     let mut arch = None;
     let mut release = KernelRelease::V6_1;
     let mut timeout = Duration::from_secs(600);
     let mut only_trace = false;
+    let mut print_only = false;
     while let Some(flag) = iter.next() {
+        if matrix && flag == "--print" {
+            print_only = true;
+            continue;
+        }
         let value = iter
             .next()
             .ok_or_else(|| usage(format!("{flag} needs a value")))?;
         match flag.as_str() {
-            "--arch" => {
+            "--arch" if !matrix => {
                 arch = Some(
                     Arch::parse(value).ok_or_else(|| usage(format!("unknown arch '{value}'")))?,
                 )
             }
-            "--kernel" => {
+            "--kernel" if !matrix => {
                 release = KernelRelease::parse(value)
-                    .ok_or_else(|| usage(format!("unknown kernel '{value}' (6.1 or 6.12)")))?
+                    .ok_or_else(|| usage(format!("unknown kernel '{value}' (5.10, 6.1 or 6.12)")))?
             }
             "--timeout" => {
                 let secs: u64 = value.parse().map_err(|_| {
@@ -138,34 +160,74 @@ fn parse_args(args: &[String]) -> Result<VmTest, XtaskError> {
             other => return Err(usage(format!("unknown option '{other}'"))),
         }
     }
+    if matrix {
+        return Ok(Task::Matrix {
+            timeout,
+            print_only,
+        });
+    }
     let arch = arch.ok_or_else(|| usage("--arch is required".into()))?;
-    Ok(VmTest {
+    Ok(Task::VmTest(VmTest {
         arch,
         release,
         timeout,
         only_trace,
-    })
+    }))
 }
 
-fn vm_test(task: &VmTest) -> Result<i32, XtaskError> {
+/// Runs one VM and saves its result; an error before the suite ran is the result's `error`.
+fn vm_test(task: &VmTest) -> VmResult {
     let started = Instant::now();
-    // 6.1 keeps the cache directory it always had; another release gets its own.
-    let cache_name = match task.release {
-        KernelRelease::V6_1 => task.arch.name().to_owned(),
-        other => format!("{}-{}", task.arch.name(), other.name()),
+    let mut result = VmResult {
+        label: format!("{} {}", task.arch.name(), task.release.name()),
+        kernel: String::new(),
+        seconds: 0,
+        error: None,
+        suites: Vec::new(),
     };
-    let cache = target_dir().join("vm-cache").join(cache_name);
+    if let Err(e) = run_vm(task, &mut result) {
+        eprintln!("xtask: {e}");
+        result.error = Some(e.to_string());
+    }
+    result.seconds = started.elapsed().as_secs();
+    let path = matrix::result_path(task.arch.name(), task.release.name());
+    if let Err(e) = matrix::save(&result, &path) {
+        eprintln!("xtask: {e}");
+    }
+    result
+}
+
+/// `<target dir>/vm-cache/<arch>` for 6.1 (the directory it always had), else
+/// `<arch>-<kernel>`.
+fn vm_cache(arch: Arch, release: KernelRelease) -> PathBuf {
+    let name = match release {
+        KernelRelease::V6_1 => arch.name().to_owned(),
+        other => format!("{}-{}", arch.name(), other.name()),
+    };
+    target_dir().join("vm-cache").join(name)
+}
+
+fn run_vm(task: &VmTest, result: &mut VmResult) -> Result<(), XtaskError> {
+    let started = Instant::now();
+    let cache = vm_cache(task.arch, task.release);
     let kernel = packages::kernel(task.arch, task.release, &cache)?;
+    result.kernel = kernel.version.clone();
     eprintln!(
         "xtask: kernel {} ({:.1} s)",
         kernel.version,
         started.elapsed().as_secs_f64()
     );
-    let busybox = packages::busybox(task.arch, task.release, &cache)?;
+    // Any static busybox of the architecture serves every kernel: bookworm's (the system's
+    // suite), shared with the 6.1 VM (bullseye-security's arm64 pool is not reachable).
+    let busybox = packages::busybox(
+        task.arch,
+        KernelRelease::V6_1,
+        &vm_cache(task.arch, KernelRelease::V6_1),
+    )?;
     let suite = if task.only_trace {
         suite::build_trace_only(task.arch, &cache)?
     } else {
-        suite::build(task.arch, &cache)?
+        suite::build(task.arch, task.release, &cache)?
     };
     eprintln!(
         "xtask: suite of {} commands built ({:.1} s)",
@@ -174,21 +236,81 @@ fn vm_test(task: &VmTest) -> Result<i32, XtaskError> {
     );
     let image = initramfs::build(&cache, &busybox, &kernel, &suite)?;
     let boot = Instant::now();
-    let status = qemu::run(task.arch, &kernel.vmlinuz, &image, task.timeout)?;
+    let console = qemu::run(task.arch, &kernel.vmlinuz, &image, task.timeout)?;
+    result.suites = matrix::parse(&console.lines, &suite.commands);
     eprintln!(
-        "xtask: VM exited with suite status {status} after {:.1} s (total {:.1} s)",
+        "xtask: VM exited ({}) with suite status {:?} after {:.1} s (total {:.1} s)",
+        console.exit,
+        console.status,
         boot.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
-    Ok(status)
+    if console.timed_out {
+        return Err(XtaskError::Missing(format!(
+            "the VM did not finish within {} s",
+            task.timeout.as_secs()
+        )));
+    }
+    if console.status.is_none() {
+        return Err(XtaskError::Missing(format!(
+            "the guest printed no '{}' line before QEMU exited ({})",
+            initramfs::STATUS_MARKER,
+            console.exit
+        )));
+    }
+    Ok(())
+}
+
+/// `cargo xtask matrix`: every VM of [`MATRIX`] (or only the saved results), then the table.
+fn matrix_task(timeout: Duration, print_only: bool) -> Result<bool, XtaskError> {
+    let mut results = Vec::new();
+    for &(arch, release) in MATRIX {
+        if print_only {
+            let path = matrix::result_path(arch.name(), release.name());
+            if path.is_file() {
+                results.push(matrix::load(&path)?);
+            }
+            continue;
+        }
+        eprintln!("xtask: kernel matrix: {} {}", arch.name(), release.name());
+        let result = vm_test(&VmTest {
+            arch,
+            release,
+            timeout,
+            only_trace: false,
+        });
+        eprintln!(
+            "xtask: kernel matrix {}: {} s",
+            result.label, result.seconds
+        );
+        results.push(result);
+    }
+    println!("{}", matrix::table(&results));
+    Ok(results.iter().all(VmResult::ok))
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = parse_args(&args).and_then(|task| vm_test(&task));
+    let result = parse_args(&args).and_then(|task| match task {
+        Task::VmTest(task) => {
+            let result = vm_test(&task);
+            if result.error.is_some() {
+                return Ok(2);
+            }
+            let failed = result
+                .suites
+                .iter()
+                .filter(|s| s.outcome != matrix::Outcome::Pass)
+                .count();
+            Ok(u8::try_from(failed).unwrap_or(u8::MAX))
+        }
+        Task::Matrix {
+            timeout,
+            print_only,
+        } => matrix_task(timeout, print_only).map(|ok| if ok { 0 } else { 1 }),
+    });
     match result {
-        Ok(0) => ExitCode::SUCCESS,
-        Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(1).max(1)),
+        Ok(status) => ExitCode::from(status),
         Err(e) => {
             eprintln!("xtask: {e}");
             ExitCode::from(2)

@@ -14,6 +14,10 @@ use crate::{io_err, XtaskError};
 /// A kernel release of the matrix, named by its upstream series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelRelease {
+    /// Debian bullseye's 5.10 (`linux-image-5.10.0-<abi>-<arch>`), from private bullseye and
+    /// bullseye-security lists: BTF, ring buffers and XDP links, but none of the BTF kinds
+    /// FLOAT/DECL_TAG/TYPE_TAG/ENUM64, no tcx, and BPF memory charged to RLIMIT_MEMLOCK.
+    V5_10,
     /// Debian bookworm's 6.1 (`linux-image-6.1.0-<abi>-<arch>`), from the system's lists.
     V6_1,
     /// Debian trixie's 6.12 (`linux-image-6.12.<n>+deb13-<arch>`), from private trixie
@@ -22,9 +26,13 @@ pub enum KernelRelease {
 }
 
 impl KernelRelease {
-    /// `6.1` or `6.12`.
+    /// Every release, oldest first.
+    pub const ALL: [Self; 3] = [Self::V5_10, Self::V6_1, Self::V6_12];
+
+    /// `5.10`, `6.1` or `6.12`.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
+            "5.10" => Some(Self::V5_10),
             "6.1" => Some(Self::V6_1),
             "6.12" => Some(Self::V6_12),
             _ => None,
@@ -34,22 +42,29 @@ impl KernelRelease {
     /// The name used on the command line and in the cache directory.
     pub fn name(self) -> &'static str {
         match self {
+            Self::V5_10 => "5.10",
             Self::V6_1 => "6.1",
             Self::V6_12 => "6.12",
         }
     }
 
-    /// The Debian suite whose lists must be private (`None`: the system's own, bookworm).
-    fn private_suite(self) -> Option<&'static str> {
+    /// The `sources.list` of the private lists (`None`: the system's own, bookworm).
+    /// bullseye's newest kernels are only in bullseye-security.
+    fn private_sources(self) -> Option<&'static str> {
         match self {
+            Self::V5_10 => Some(
+                "deb http://deb.debian.org/debian bullseye main\n\
+                 deb http://security.debian.org/debian-security bullseye-security main\n",
+            ),
             Self::V6_1 => None,
-            Self::V6_12 => Some("trixie"),
+            Self::V6_12 => Some("deb http://deb.debian.org/debian trixie main\n"),
         }
     }
 
     /// What every kernel image package name of this release starts with.
     fn package_prefix(self) -> &'static str {
         match self {
+            Self::V5_10 => "linux-image-5.10.0-",
             Self::V6_1 => "linux-image-6.1.0-",
             Self::V6_12 => "linux-image-6.12.",
         }
@@ -95,8 +110,8 @@ fn apt_options(
     release: KernelRelease,
     cache: &Path,
 ) -> Result<Vec<String>, XtaskError> {
-    let suite = release.private_suite();
-    if arch.is_host() && suite.is_none() {
+    let sources = release.private_sources();
+    if arch.is_host() && sources.is_none() {
         return Ok(Vec::new());
     }
     let lists = cache.join("apt-lists");
@@ -109,13 +124,9 @@ fn apt_options(
         "-oDir::Cache::pkgcache=".to_owned(),
         "-oDir::Cache::srcpkgcache=".to_owned(),
     ];
-    if let Some(suite) = suite {
+    if let Some(text) = sources {
         let sources = cache.join("sources.list");
-        std::fs::write(
-            &sources,
-            format!("deb http://deb.debian.org/debian {suite} main\n"),
-        )
-        .map_err(io_err("write", &sources))?;
+        std::fs::write(&sources, text).map_err(io_err("write", &sources))?;
         options.push(format!("-oDir::Etc::SourceList={}", sources.display()));
         options.push("-oDir::Etc::SourceParts=/dev/null".to_owned());
     }
@@ -136,30 +147,34 @@ fn apt_options(
     Ok(options)
 }
 
-/// The newest generic kernel image of `release` apt knows (`linux-image-6.1.0-<abi>-<arch>`,
-/// `linux-image-6.12.<n>+deb13-<arch>`; not the `-rt`, `-cloud`, `-dbg` or `-unsigned` flavours).
-fn kernel_package(
+/// The generic kernel images of `release` apt knows, newest first
+/// (`linux-image-6.1.0-<abi>-<arch>`, `linux-image-6.12.<n>+deb13-<arch>`; not the `-rt`,
+/// `-cloud`, `-dbg` or `-unsigned` flavours).
+fn kernel_packages(
     arch: Arch,
     release: KernelRelease,
     options: &[String],
-) -> Result<String, XtaskError> {
+) -> Result<Vec<String>, XtaskError> {
     let prefix = release.package_prefix();
     let names = run(Command::new("apt-cache")
         .args(options)
         .args(["pkgnames", prefix]))?;
-    newest_kernel_package(&names, prefix, arch.debian()).ok_or_else(|| {
-        XtaskError::Missing(format!(
+    let found = kernel_packages_newest_first(&names, prefix, arch.debian());
+    if found.is_empty() {
+        return Err(XtaskError::Missing(format!(
             "apt knows no {prefix}<n>-{} package (apt-get update?)",
             arch.debian()
-        ))
-    })
+        )));
+    }
+    Ok(found)
 }
 
-/// Among `names` (one a line), the `<prefix><n>[+suffix]-<debian arch>` with the largest
-/// `n`, where the part between prefix and arch holds no `-` (that excludes other flavours).
-fn newest_kernel_package(names: &str, prefix: &str, debian_arch: &str) -> Option<String> {
+/// Among `names` (one a line), the `<prefix><n>[+suffix]-<debian arch>` packages by
+/// decreasing `n`, where the part between prefix and arch holds no `-` (that excludes other
+/// flavours).
+fn kernel_packages_newest_first(names: &str, prefix: &str, debian_arch: &str) -> Vec<String> {
     let suffix = format!("-{debian_arch}");
-    names
+    let mut found: Vec<(u32, String)> = names
         .lines()
         .filter_map(|name| {
             let middle = name.strip_prefix(prefix)?.strip_suffix(&suffix)?;
@@ -169,8 +184,9 @@ fn newest_kernel_package(names: &str, prefix: &str, debian_arch: &str) -> Option
             let digits = middle.split('+').next()?;
             Some((digits.parse::<u32>().ok()?, name.to_owned()))
         })
-        .max()
-        .map(|(_, name)| name)
+        .collect();
+    found.sort_by(|a, b| b.cmp(a));
+    found.into_iter().map(|(_, name)| name).collect()
 }
 
 /// The `.deb` of `package` in `<cache>/debs`, downloaded when absent.
@@ -229,8 +245,28 @@ pub fn kernel(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Kernel
     let dir = match unpacked {
         Some(dir) => dir,
         None => {
-            let package = kernel_package(arch, release, &options)?;
-            let deb = deb(&package, &options, cache)?;
+            // The newest whose download works: a mirror may list a package its pool lacks
+            // (bullseye-security's arm64 kernels, seen 2026-12), then the next one is taken.
+            let mut failures = Vec::new();
+            let mut got = None;
+            for package in kernel_packages(arch, release, &options)? {
+                match deb(&package, &options, cache) {
+                    Ok(deb) => {
+                        got = Some((package, deb));
+                        break;
+                    }
+                    Err(e) => {
+                        eprintln!("xtask: {e}; trying an older kernel package");
+                        failures.push(package);
+                    }
+                }
+            }
+            let (package, deb) = got.ok_or_else(|| {
+                XtaskError::Missing(format!(
+                    "no kernel package could be downloaded (tried {})",
+                    failures.join(", ")
+                ))
+            })?;
             let dir = cache.join(format!("kernel-{package}"));
             unpack(&deb, &dir)?;
             dir
@@ -284,39 +320,41 @@ pub fn busybox(arch: Arch, release: KernelRelease, cache: &Path) -> Result<PathB
         let deb = deb("busybox-static", &options, cache)?;
         unpack(&deb, &dir)?;
     }
-    let path = dir.join("bin/busybox");
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(XtaskError::Missing(format!(
-            "no bin/busybox in {}",
-            dir.display()
-        )))
-    }
+    // trixie's package (merged /usr) has it under usr/bin.
+    ["bin/busybox", "usr/bin/busybox"]
+        .iter()
+        .map(|p| dir.join(p))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            XtaskError::Missing(format!(
+                "no bin/busybox or usr/bin/busybox in {}",
+                dir.display()
+            ))
+        })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::newest_kernel_package;
+    use super::kernel_packages_newest_first;
 
     #[test]
-    fn newest_kernel_package_picks_the_generic_flavour_with_the_largest_number() {
+    fn kernel_packages_are_the_generic_flavour_newest_first() {
         let trixie = "linux-image-6.12.117+deb13-amd64-dbg\nlinux-image-6.12.117+deb13-rt-amd64\n\
                       linux-image-6.12.107+deb13-amd64\nlinux-image-6.12.117+deb13-cloud-amd64\n\
                       linux-image-6.12.117+deb13-amd64\nlinux-image-6.12.117+deb13-amd64-unsigned\n";
         assert_eq!(
-            newest_kernel_package(trixie, "linux-image-6.12.", "amd64").as_deref(),
-            Some("linux-image-6.12.117+deb13-amd64")
+            kernel_packages_newest_first(trixie, "linux-image-6.12.", "amd64"),
+            [
+                "linux-image-6.12.117+deb13-amd64",
+                "linux-image-6.12.107+deb13-amd64"
+            ]
         );
         let bookworm = "linux-image-6.1.0-9-amd64\nlinux-image-6.1.0-56-amd64\n\
                         linux-image-6.1.0-56-cloud-amd64\nlinux-image-6.1.0-41-arm64\n";
         assert_eq!(
-            newest_kernel_package(bookworm, "linux-image-6.1.0-", "amd64").as_deref(),
-            Some("linux-image-6.1.0-56-amd64")
+            kernel_packages_newest_first(bookworm, "linux-image-6.1.0-", "amd64"),
+            ["linux-image-6.1.0-56-amd64", "linux-image-6.1.0-9-amd64"]
         );
-        assert_eq!(
-            newest_kernel_package(bookworm, "linux-image-6.1.0-", "riscv64"),
-            None
-        );
+        assert!(kernel_packages_newest_first(bookworm, "linux-image-6.1.0-", "riscv64").is_empty());
     }
 }

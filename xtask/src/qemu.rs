@@ -1,5 +1,5 @@
 //! Boots the guest under QEMU (TCG), streams its serial console to stdout and returns
-//! the status `/init` printed. A timeout kills a hung VM.
+//! the console with the status `/init` printed. A timeout kills a hung VM.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -11,8 +11,26 @@ use crate::arch::Arch;
 use crate::initramfs::STATUS_MARKER;
 use crate::XtaskError;
 
-/// Boots `kernel` with `initrd`, returns the number of failed suites the guest reported.
-pub fn run(arch: Arch, kernel: &Path, initrd: &Path, timeout: Duration) -> Result<i32, XtaskError> {
+/// What the guest printed.
+#[derive(Debug, Default)]
+pub struct Console {
+    /// Every console line, `\r` removed.
+    pub lines: Vec<String>,
+    /// The number of failed suites the guest reported, if it got that far.
+    pub status: Option<i32>,
+    /// QEMU was killed after the timeout.
+    pub timed_out: bool,
+    /// How QEMU exited (or was killed).
+    pub exit: String,
+}
+
+/// Boots `kernel` with `initrd` and returns its console; `Err` only when QEMU does not run.
+pub fn run(
+    arch: Arch,
+    kernel: &Path,
+    initrd: &Path,
+    timeout: Duration,
+) -> Result<Console, XtaskError> {
     let (binary, machine, console) = arch.qemu();
     let mut cmd = Command::new(binary);
     cmd.args(machine)
@@ -45,25 +63,23 @@ pub fn run(arch: Arch, kernel: &Path, initrd: &Path, timeout: Duration) -> Resul
         }
     });
     let deadline = Instant::now() + timeout;
-    let mut status = None;
+    let mut console = Console::default();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
                 println!("{line}");
                 if let Some(rest) = line.trim().strip_prefix(STATUS_MARKER) {
-                    status = rest.trim().parse::<i32>().ok();
+                    console.status = rest.trim().parse::<i32>().ok();
                 }
+                console.lines.push(line);
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // Only this function's own child is killed.
                 let _ = child.kill();
-                let _ = child.wait();
-                let _ = reader.join();
-                return Err(XtaskError::Timeout {
-                    seconds: timeout.as_secs(),
-                });
+                console.timed_out = true;
+                break;
             }
         }
     }
@@ -72,9 +88,6 @@ pub fn run(arch: Arch, kernel: &Path, initrd: &Path, timeout: Duration) -> Resul
         detail: e.to_string(),
     })?;
     let _ = reader.join();
-    status.ok_or_else(|| {
-        XtaskError::Missing(format!(
-            "the guest printed no '{STATUS_MARKER}' line before QEMU exited ({exit})"
-        ))
-    })
+    console.exit = exit.to_string();
+    Ok(console)
 }

@@ -170,11 +170,16 @@ fn cache() -> &'static Mutex<HashMap<Key, bool>> {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn cached(key: Key, probe: impl FnOnce() -> Support) -> Support {
+fn cached(key: Key, probe: impl Fn() -> Support) -> Support {
     if let Some(&v) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Support::from_bool(v);
     }
-    let v = probe();
+    let mut v = probe();
+    // Before 5.11 a probe's map or program is charged to RLIMIT_MEMLOCK like any other: an
+    // EPERM may only mean the limit is used up. Raise it (once per process) and ask again.
+    if v == (Support::Unknown { errno: libc::EPERM }) && raise_memlock_after_eperm() {
+        v = probe();
+    }
     log::debug!("feature probe {key:?}: {v:?}");
     let known = match v {
         Support::Supported => true,
@@ -593,6 +598,37 @@ fn btf_probe_blob(probe: Probe) -> Vec<u8> {
     out.extend(type_bytes);
     out.extend(strings);
     out
+}
+
+/// Why an EPERM may have come from `RLIMIT_MEMLOCK`, for the error to say so: `Some` when
+/// the limit is finite, [`raise_memlock_after_eperm`] could not raise it, and this kernel
+/// may charge BPF memory to it (the helper `bpf_ktime_get_coarse_ns`, which came with memcg
+/// accounting in 5.11, is not known to be there).
+pub fn memlock_hint() -> Option<String> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` into `limit`, which is valid and exclusive.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+        || raise_memlock_after_eperm()
+    {
+        return None;
+    }
+    let memcg = helper_support(
+        ProgramType::SocketFilter,
+        uapi::BPF_FUNC_ktime_get_coarse_ns,
+    );
+    if memcg == Support::Supported {
+        return None;
+    }
+    Some(format!(
+        "RLIMIT_MEMLOCK is {} bytes and could not be raised (that needs CAP_SYS_RESOURCE): \
+         this kernel may charge BPF memory to it (no memory-cgroup accounting, which came in \
+         5.11); raise it before starting (`ulimit -l unlimited`)",
+        limit.rlim_cur
+    ))
 }
 
 /// Raise `RLIMIT_MEMLOCK` to infinity, for kernels before 5.11 that charge BPF memory to it.

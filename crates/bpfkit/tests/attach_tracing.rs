@@ -5,7 +5,8 @@ mod common;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use bpfkit::loader::{Loader, Object};
+use bpfkit::features;
+use bpfkit::loader::{LoadError, Loader, Object};
 use bpfkit::programs::{self, AttachError};
 use bpfkit_test_support::fixture;
 use common::FdCheck;
@@ -66,11 +67,34 @@ impl OpeningChild {
     }
 }
 
+/// `attach_counters` with `target_pid` set, without the programs the kernel lacks a feature
+/// for, as the loader's error names it (probed: program type SYSCALL before 5.14, BPF
+/// cookies before 5.15); their tests SKIP.
 fn load_counters(target_pid: i32) -> Object {
-    Loader::new()
-        .set_global("target_pid", &target_pid.to_ne_bytes())
-        .load_file(fixture("attach_counters"))
-        .expect("attach_counters loads")
+    let path = fixture("attach_counters");
+    let spec = bpfkit_obj::object::ObjectSpec::parse(&std::fs::read(&path).unwrap()).unwrap();
+    let mut loadable: Vec<String> = spec.programs.iter().map(|p| p.name.clone()).collect();
+    loop {
+        let result = Loader::new()
+            .set_global("target_pid", &target_pid.to_ne_bytes())
+            .only_programs(&loadable)
+            .load_file(&path);
+        match result {
+            Ok(object) => return object,
+            Err(LoadError::Program {
+                program,
+                requires: Some(feature),
+                ..
+            }) if loadable.contains(&program) => {
+                println!(
+                    "attach_counters: {program} left out: the kernel lacks {} (Linux {})",
+                    feature.name, feature.since
+                );
+                loadable.retain(|p| *p != program);
+            }
+            Err(e) => panic!("attach_counters loads: {}", bpfkit::Report(&e)),
+        }
+    }
 }
 
 fn count(object: &Object, slot: u32) -> u64 {
@@ -185,7 +209,10 @@ fn auto_attach_follows_the_section_names() {
         [3, 3, 3]
     );
     let ids = program_ids(&object);
-    assert_eq!(links_of(&ids).len(), 3);
+    // The tracepoint is a bpf link only where the kernel has perf links (5.15); before, it
+    // is attached with PERF_EVENT_IOC_SET_BPF and lists no link.
+    let perf_links = features::supported(features::Probe::PerfEventLink);
+    assert_eq!(links_of(&ids).len(), if perf_links { 3 } else { 2 });
     drop(links);
     assert!(links_of(&ids).is_empty());
     drop(object);
@@ -290,6 +317,17 @@ fn iter_task_lists_this_process() {
 
 #[test]
 fn syscall_program_runs_and_writes_its_context() {
+    if features::program_type_support(programs::ProgramType::Syscall)
+        == features::Support::Unsupported
+    {
+        use bpfkit::programs::ProgramTypeExt as _;
+        let feature = programs::ProgramType::Syscall.feature();
+        println!(
+            "SKIP syscall_program: the probe finds no {} (Linux {})",
+            feature.name, feature.since
+        );
+        return;
+    }
     let fds = FdCheck::start();
     let object = load_counters(0);
     let program = object.program("double_it").unwrap();
@@ -363,10 +401,21 @@ fn raw_tracepoint_link_pins_reopens_and_updates_its_program() {
     assert_eq!(count(&object, 1), 2, "the pinned link counted");
     bpfkit::pin::unpin(&pin).unwrap();
     reopened.detach().unwrap();
-    assert!(bpfkit::info::loaded_links()
+    // Where raw tracepoint links cannot be detached early (5.10: EOPNOTSUPP), the link goes
+    // when its last reference does; the unpinned inode's is dropped after an RCU grace
+    // period, so the id may stay listed for a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while bpfkit::info::loaded_links()
         .unwrap()
         .iter()
-        .all(|l| l.id != id));
+        .any(|l| l.id == id)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "link {id} still listed 5 s after detach"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     drop(object);
     dir.remove();
     fds.assert_no_leak();
@@ -375,7 +424,15 @@ fn raw_tracepoint_link_pins_reopens_and_updates_its_program() {
 #[test]
 fn kprobe_fails_with_a_clear_error_when_the_kernel_has_no_kprobes() {
     let fds = FdCheck::start();
-    let object = Loader::new().load_file(fixture("prog_tracing")).unwrap();
+    // Only what this test attaches: the object's sleepable uprobe needs 6.0.
+    let object = Loader::new()
+        .only_programs(&[
+            "kprobe_unlinkat",
+            "kprobe_multi_unlinkat",
+            "ksyscall_getpid",
+        ])
+        .load_file(fixture("prog_tracing"))
+        .unwrap_or_else(|e| panic!("prog_tracing loads: {}", bpfkit::Report(&e)));
     let program = object.program("kprobe_unlinkat").or_else(|| {
         object
             .programs()
@@ -418,7 +475,12 @@ fn kprobe_fails_with_a_clear_error_when_the_kernel_has_no_kprobes() {
 #[test]
 fn fentry_fails_with_eperm_and_says_why_where_trampolines_are_locked_down() {
     let fds = FdCheck::start();
-    let object = match Loader::new().load_file(fixture("prog_trampoline")) {
+    // Only fentry: the object's sleepable LSM program needs a kernel whose file_open hook
+    // is sleepable.
+    let object = match Loader::new()
+        .only_programs(&["fentry_unlinkat"])
+        .load_file(fixture("prog_trampoline"))
+    {
         Ok(o) => o,
         Err(e) => {
             // This host refuses trampoline programs already at load (EPERM, ftrace locked

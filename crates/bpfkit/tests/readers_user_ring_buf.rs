@@ -5,14 +5,21 @@ mod readers_common;
 
 use std::time::Duration;
 
+use bpfkit::maps::MapType;
 use bpfkit::readers::{ReaderError, UserRingBufWriter};
-use readers_common::{load, FdCheck};
+use readers_common::{lacks_map_type, load, FdCheck};
 
 #[test]
 fn submitted_records_reach_the_program_and_discarded_ones_do_not() {
+    if lacks_map_type(
+        "submitted_records_reach_the_program_and_discarded_ones_do_not",
+        MapType::UserRingbuf,
+    ) {
+        return;
+    }
     let fds = FdCheck::start();
     {
-        let obj = load("readers_extra", &[], &[]);
+        let obj = load("readers_user", &[], &[]);
         let mut writer = UserRingBufWriter::new(obj.map("user_records")).unwrap();
         for value in 1..=1000u64 {
             let mut record = writer.reserve(8).unwrap();
@@ -36,9 +43,15 @@ fn submitted_records_reach_the_program_and_discarded_ones_do_not() {
 
 #[test]
 fn a_full_user_ring_buffer_refuses_until_the_program_drains_it() {
+    if lacks_map_type(
+        "a_full_user_ring_buffer_refuses_until_the_program_drains_it",
+        MapType::UserRingbuf,
+    ) {
+        return;
+    }
     let fds = FdCheck::start();
     {
-        let obj = load("readers_extra", &[], &[]);
+        let obj = load("readers_user", &[], &[]);
         let mut writer = UserRingBufWriter::new(obj.map("user_records")).unwrap();
         let capacity = 64 * 1024;
         assert_eq!(writer.free_bytes(), capacity);
@@ -74,9 +87,15 @@ fn a_full_user_ring_buffer_refuses_until_the_program_drains_it() {
 
 #[test]
 fn records_that_can_never_fit_are_refused_by_name() {
+    if lacks_map_type(
+        "records_that_can_never_fit_are_refused_by_name",
+        MapType::UserRingbuf,
+    ) {
+        return;
+    }
     let fds = FdCheck::start();
     {
-        let obj = load("readers_extra", &[], &[]);
+        let obj = load("readers_user", &[], &[]);
         let mut writer = UserRingBufWriter::new(obj.map("user_records")).unwrap();
         let err = writer.reserve(64 * 1024).unwrap_err();
         assert!(
@@ -84,7 +103,8 @@ fn records_that_can_never_fit_are_refused_by_name() {
             "{err:?}"
         );
         assert!(err.to_string().contains("user_records"), "{err}");
-        let err = UserRingBufWriter::new(obj.map("discard_records")).unwrap_err();
+        let extra = load("readers_extra", &[], &[]);
+        let err = UserRingBufWriter::new(extra.map("discard_records")).unwrap_err();
         assert!(err.to_string().contains("USER_RINGBUF"), "{err}");
     }
     fds.assert_no_leak();

@@ -1,7 +1,7 @@
-//! CO-RE chains on other kernels (`cargo xtask vm-test --kernel 6.1|6.12`, x86_64): the Rust
-//! program `testdata/rust-ebpf/core-chains`, built on the host against the host kernel's
-//! generated types, and its C twin `testdata/c/core_chains.bpf.c` are loaded by bpfkit's
-//! loader in the guest, attached to `raw_syscalls/sys_enter`, and must read what the
+//! CO-RE chains on other kernels (`cargo xtask vm-test --kernel 5.10|6.1|6.12`, x86_64 and
+//! arm64): the Rust program `testdata/rust-ebpf/core-chains`, built on the host against the
+//! host kernel's generated types, and its C twin `testdata/c/core_chains.bpf.c` are loaded
+//! by bpfkit's loader in the guest, attached to `raw_syscalls/sys_enter`, and must read what the
 //! guest kernel's BTF says: `real_parent->tgid`, the parent's comm, the
 //! `sched_reset_on_fork` bitfield this thread sets, `BPF_MAP_TYPE_ARENA` (absent on 6.1,
 //! 33 on 6.12), whether `task_struct.bpf_net_context` exists (6.11+), `tgid`'s offset and

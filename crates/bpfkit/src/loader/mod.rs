@@ -975,14 +975,25 @@ impl Prepared {
             .map_err(|source| LoadError::Program {
                 object: self.object.clone(),
                 program: p.name.clone(),
-                hint: load_hint(&p.section, source.source.errno()),
-                requires: load_requires(&p.section, source.source.errno()),
+                hint: if source.source.errno() == Some(libc::EPERM)
+                    && features::memlock_hint().is_some()
+                {
+                    Some(MEMLOCK_HINT)
+                } else {
+                    load_hint(&p.section, source.source.errno())
+                },
+                requires: load_requires(&p.section, source.source.errno(), &source.verifier_log),
                 source: Box::new(source),
             })
     }
 }
 
 /// What an errno usually means for a program of this kind (only where it is known).
+/// The hint of an EPERM that [`features::memlock_hint`] attributes to `RLIMIT_MEMLOCK`.
+const MEMLOCK_HINT: &str = "RLIMIT_MEMLOCK is too low and could not be raised (that needs \
+    CAP_SYS_RESOURCE): kernels before 5.11 charge BPF memory to it; raise it before starting \
+    (`ulimit -l unlimited`)";
+
 fn load_hint(
     section: &bpfkit_obj::object::ProgramSection,
     errno: Option<i32>,
@@ -1004,8 +1015,14 @@ fn load_hint(
 fn load_requires(
     section: &bpfkit_obj::object::ProgramSection,
     errno: Option<i32>,
+    verifier_log: &str,
 ) -> Option<crate::features::Feature> {
     use bpfkit_obj::object::ProgramType as T;
+    if errno == Some(libc::EINVAL) {
+        if let Some(feature) = unknown_helper_feature(verifier_log) {
+            return Some(feature);
+        }
+    }
     match (section.program_type, errno) {
         (T::Kprobe, Some(libc::EINVAL)) if section.kind.is_some_and(|k| k.contains("multi")) => {
             Some(crate::features::Feature::new(
@@ -1013,8 +1030,31 @@ fn load_requires(
                 "5.18",
             ))
         }
+        // A program type the kernel does not have (SYSCALL before 5.14, ...): EINVAL with no
+        // verifier log. The probe, not the version, decides.
+        (prog_type, Some(libc::EINVAL))
+            if features::program_type_support(prog_type) == features::Support::Unsupported =>
+        {
+            use crate::programs::ProgramTypeExt as _;
+            Some(prog_type.feature())
+        }
         _ => None,
     }
+}
+
+/// The feature of a helper the verifier did not know (`call unknown#N`, `invalid func
+/// unknown#N`), for the helpers bpfkit has a probe of, when that probe finds it missing.
+fn unknown_helper_feature(verifier_log: &str) -> Option<crate::features::Feature> {
+    let at = verifier_log.find("unknown#")? + "unknown#".len();
+    let digits: String = verifier_log[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let probe = match digits.parse::<u32>().ok()? {
+        crate::sys::uapi::BPF_FUNC_get_attach_cookie => Probe::BpfCookie,
+        _ => return None,
+    };
+    (features::support(probe) == features::Support::Unsupported).then(|| probe.feature())
 }
 
 /// The BTF id of an attach target as libbpf finds it for each section kind.

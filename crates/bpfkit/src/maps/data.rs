@@ -139,7 +139,9 @@ impl MapData {
                     });
                 }
                 if source.errno() == Some(libc::EPERM) {
-                    if let Some(missing) = caps::missing_hint(&[Capability::Bpf]) {
+                    let missing =
+                        caps::missing_hint(&[Capability::Bpf]).or_else(features::memlock_hint);
+                    if let Some(missing) = missing {
                         return Err(MapError::NotPermitted {
                             name: p.name.to_owned(),
                             missing: missing.into(),

@@ -61,12 +61,14 @@ pub enum MapError {
         source: SyscallError,
     },
     /// The kernel refused to create the map for lack of privileges (EPERM), and this
-    /// process lacks a capability creating maps needs.
+    /// process lacks a capability creating maps needs, or (before 5.11) `RLIMIT_MEMLOCK` is
+    /// too low and could not be raised.
     #[error("map '{name}': creating it was refused: {missing}")]
     NotPermitted {
         /// The map's name.
         name: String,
-        /// The capabilities this process lacks ([`crate::caps::missing_hint`]).
+        /// The capabilities this process lacks ([`crate::caps::missing_hint`]), or the
+        /// memlock limit ([`crate::features::memlock_hint`]).
         missing: Box<str>,
         /// The refused call.
         #[source]

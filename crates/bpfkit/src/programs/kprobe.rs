@@ -37,6 +37,22 @@ const NO_KPROBES: &str = "the kernel has no kprobes: there is no kprobe PMU in \
      /sys/bus/event_source/devices and no kprobe_events in tracefs (CONFIG_KPROBES or \
      CONFIG_KPROBE_EVENTS is off)";
 
+/// Whether the running kernel's BTF names `name` (an enumerator such as an attach type):
+/// `true` when it cannot be read, so that only a kernel known to lack it is reported.
+fn kernel_btf_names(name: &str) -> bool {
+    let Ok(kernel) = crate::loader::KernelBtf::vmlinux() else {
+        return true;
+    };
+    let Ok(btf) = kernel.parse() else {
+        return true;
+    };
+    let strings = btf.string_section();
+    let wanted = format!("\0{name}\0");
+    strings
+        .windows(wanted.len())
+        .any(|w| w == wanted.as_bytes())
+}
+
 /// Whether the kernel can make kprobes at all (kprobe PMU or tracefs `kprobe_events`).
 pub fn kprobes_available() -> bool {
     perf_event::dynamic_pmu_type("kprobe").is_some() || tracefs::has_control("kprobe_events")
@@ -326,7 +342,11 @@ pub fn attach_multi(
             let refused = matches!(source.errno(), Some(libc::EOPNOTSUPP | libc::EINVAL));
             let requires = if refused && session {
                 Some(Feature::new("kprobe.session links (CONFIG_FPROBE)", "6.10"))
-            } else if source.errno() == Some(libc::EOPNOTSUPP) {
+            } else if source.errno() == Some(libc::EOPNOTSUPP)
+                || (refused && !kernel_btf_names("BPF_TRACE_KPROBE_MULTI"))
+            {
+                // EOPNOTSUPP: no CONFIG_FPROBE; EINVAL from a kernel whose BTF does not
+                // know the attach type (before 5.18).
                 Some(Feature::new("kprobe.multi links (CONFIG_FPROBE)", "5.18"))
             } else {
                 None

@@ -11,6 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use bpfkit_obj::object::AttachType;
 
+use crate::features::{self, Probe};
 use crate::info::ProgramInfo;
 use crate::links::{Attachment, Link, LinkError};
 use crate::loader::Program;
@@ -188,8 +189,18 @@ pub fn attach<'a>(
             Ok(fd) => return Ok(Link::bpf(fd)),
             Err(e) if options.method == TcAttachMethod::Auto && e.errno() == Some(libc::EINVAL) => {
                 log::debug!("program '{name}': no tcx on {interface} ({e}); trying cls_bpf");
-                return attach_netlink(program, &interface, ifindex, hook, options)
-                    .map_err(|_| tcx_error(name, &interface, hook, e));
+                // On a kernel without tcx (before 6.6) the netlink filter is the attachment:
+                // its own error says what went wrong. With tcx, EINVAL was tcx's answer.
+                let tcx = features::support(Probe::TcxLink);
+                return attach_netlink(program, &interface, ifindex, hook, options).map_err(
+                    |netlink| {
+                        if tcx == features::Support::Unsupported {
+                            netlink
+                        } else {
+                            tcx_error(name, &interface, hook, e)
+                        }
+                    },
+                );
             }
             Err(e) => return Err(tcx_error(name, &interface, hook, e)),
         }

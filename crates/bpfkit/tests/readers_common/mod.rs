@@ -11,6 +11,21 @@ use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Prints `SKIP <test>: ...` and returns true when the map type probe finds `map_type`
+/// missing from this kernel (user ring buffers before 6.1, ring buffers before 5.8).
+pub fn lacks_map_type(test: &str, map_type: bpfkit::maps::MapType) -> bool {
+    use bpfkit::maps::MapTypeExt as _;
+    if bpfkit::features::map_type_support(map_type) != bpfkit::features::Support::Unsupported {
+        return false;
+    }
+    let feature = map_type.feature();
+    println!(
+        "SKIP {test}: this kernel lacks {} (probed; needs Linux {})",
+        feature.name, feature.since
+    );
+    true
+}
+
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("read /proc/self/fd")
@@ -61,7 +76,7 @@ pub fn load(fixture: &str, globals: &[(&str, u32)], sizes: &[(&str, u32)]) -> Lo
     }
     let object = loader
         .load_file(&path)
-        .unwrap_or_else(|e| panic!("load {fixture}: {e}"));
+        .unwrap_or_else(|e| panic!("load {fixture}: {}", bpfkit::Report(&e)));
     Loaded {
         object,
         path,
