@@ -1,5 +1,5 @@
 //! bpf(2) and socket calls only the attach path uses: `BPF_ITER_CREATE`, the `uprobe_multi`
-//! flavour of `BPF_LINK_CREATE` (Linux 6.6, newer than the generated header) and
+//! flavour of `BPF_LINK_CREATE` (Linux 6.6) and
 //! `SO_ATTACH_BPF`/`SO_DETACH_BPF`.
 
 use std::ffi::CStr;
@@ -7,18 +7,6 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{bpf, uapi, zeroed, Command, SysResult, SyscallError};
-
-/// `BPF_TRACE_UPROBE_MULTI` (Linux 6.6).
-pub const BPF_TRACE_UPROBE_MULTI: u32 = 48;
-/// `BPF_TRACE_KPROBE_SESSION` (Linux 6.10): a kprobe_multi link whose program runs on entry
-/// and return of each function, as one session.
-pub const BPF_TRACE_KPROBE_SESSION: u32 = 56;
-/// `BPF_TRACE_UPROBE_SESSION` (Linux 6.13): the uprobe_multi flavour of a session.
-pub const BPF_TRACE_UPROBE_SESSION: u32 = 57;
-/// `BPF_F_UPROBE_MULTI_RETURN` (Linux 6.6).
-pub const BPF_F_UPROBE_MULTI_RETURN: u32 = 1;
-/// `BPF_LINK_TYPE_UPROBE_MULTI` (Linux 6.6).
-pub const BPF_LINK_TYPE_UPROBE_MULTI: u32 = 12;
 
 fn owned(fd: i64) -> OwnedFd {
     // SAFETY: the kernel returned a fresh fd that nothing else owns.
@@ -59,8 +47,8 @@ unsafe impl uapi::Zeroable for LinkCreateUprobeMulti {}
 /// `BPF_LINK_CREATE` of a `uprobe_multi` link: one link for `offsets.len()` uprobes in `path`.
 ///
 /// `ref_ctr_offsets` and `cookies` are empty or as long as `offsets`; `pid` 0 means every process.
-/// `attach_type` is [`BPF_TRACE_UPROBE_MULTI`] or, for a program loaded as a session,
-/// [`BPF_TRACE_UPROBE_SESSION`] (the kernel requires the program's expected attach type).
+/// `attach_type` is [`uapi::BPF_TRACE_UPROBE_MULTI`] or, for a program loaded as a session,
+/// [`uapi::BPF_TRACE_UPROBE_SESSION`] (the kernel requires the program's expected attach type).
 #[allow(clippy::too_many_arguments)]
 pub fn link_create_uprobe_multi(
     prog: BorrowedFd<'_>,
@@ -90,7 +78,7 @@ pub fn link_create_uprobe_multi(
         offsets: offsets.as_ptr() as u64,
         cnt: offsets.len() as u32,
         multi_flags: if retprobe {
-            BPF_F_UPROBE_MULTI_RETURN
+            uapi::BPF_F_UPROBE_MULTI_RETURN
         } else {
             0
         },
