@@ -24,10 +24,8 @@ pub fn link_create_relative(
     let mut attr = super::link_create_attr(prog, ifindex, attach_type, flags);
     // The `tcx` and `netkit` arms have one layout; `relative_fd` shares storage with
     // `relative_id`.
-    attr.anon_1.tcx = uapi::bpf_attr__link_create__anon_1__tcx {
-        relative_fd: relative,
-        expected_revision,
-    };
+    attr.anon_1.tcx.relative_fd = relative;
+    attr.anon_1.tcx.expected_revision = expected_revision;
     // SAFETY: no pointers.
     unsafe { bpf(Command::LinkCreate, &mut attr) }.map(owned)
 }
@@ -42,12 +40,10 @@ pub fn link_create_netfilter(
     netfilter_flags: u32,
 ) -> SysResult<OwnedFd> {
     let mut attr = super::link_create_attr(prog, 0, uapi::BPF_NETFILTER, 0);
-    attr.anon_1.netfilter = uapi::bpf_attr__link_create__anon_1__netfilter {
-        pf,
-        hooknum,
-        priority,
-        flags: netfilter_flags,
-    };
+    attr.anon_1.netfilter.pf = pf;
+    attr.anon_1.netfilter.hooknum = hooknum;
+    attr.anon_1.netfilter.priority = priority;
+    attr.anon_1.netfilter.flags = netfilter_flags;
     // SAFETY: no pointers.
     unsafe { bpf(Command::LinkCreate, &mut attr) }.map(owned)
 }
