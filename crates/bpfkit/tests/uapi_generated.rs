@@ -80,3 +80,40 @@ fn uapi_rs_matches_the_generator_output() {
     assert_eq!(bpfkit::sys::uapi::BPF_TOKEN_CREATE, 36);
     assert_eq!(bpfkit::sys::uapi::BPF_TRACE_UPROBE_SESSION, 57);
 }
+
+/// `pub const NAME: u32 = VALUE;` lines of the generated file.
+fn generated_constants() -> std::collections::HashMap<String, u64> {
+    include_str!("../src/sys/uapi.rs")
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("pub const ")?;
+            let (name, rest) = rest.split_once(": ")?;
+            let value = rest.split_once(" = ")?.1.strip_suffix(';')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// bpfkit-obj's `ProgramType`/`AttachType`/`MapType` (which cannot depend on bpfkit) carry
+/// their own numbers: each must be the generated header's value for its kernel name.
+#[test]
+fn object_kinds_have_the_generated_headers_numbers() {
+    use bpfkit_obj::object::{AttachType, MapType, ProgramType};
+    let consts = generated_constants();
+    let mut checked = 0;
+    let mut check = |prefix: &str, name: &str, value: u32| {
+        let c = format!("{prefix}{}", name.to_uppercase());
+        assert_eq!(consts.get(&c).copied(), Some(u64::from(value)), "{c}");
+        checked += 1;
+    };
+    for &t in ProgramType::ALL {
+        check("BPF_PROG_TYPE_", t.kernel_name(), t as u32);
+    }
+    for &t in AttachType::ALL {
+        check("BPF_", t.kernel_name(), t as u32);
+    }
+    for &t in MapType::ALL {
+        check("BPF_MAP_TYPE_", t.kernel_name(), t as u32);
+    }
+    assert!(checked > 100, "{checked} kinds checked");
+}
