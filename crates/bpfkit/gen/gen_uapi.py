@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate crates/bpfkit/src/sys/uapi.rs from the kernel UAPI header <linux/bpf.h>.
 
-The header is the copy vendored in gen/include/linux/ (see gen/README.md for where it came
+The header is the copy vendored in gen/include/linux/ (gen/include/PROVENANCE says where it came
 from); only <linux/types.h> comes from the system (Debian: linux-libc-dev). Needs clang
 (default `clang-19`, override with $CLANG). It reads clang's JSON AST of
 <linux/bpf.h>, emits `#[repr(C)]` Rust types for the records bpfkit uses, every enum
