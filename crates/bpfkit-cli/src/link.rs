@@ -52,11 +52,11 @@ pub fn type_name(number: u32) -> String {
         uapi::BPF_LINK_TYPE_PERF_EVENT => "perf_event",
         uapi::BPF_LINK_TYPE_KPROBE_MULTI => "kprobe_multi",
         uapi::BPF_LINK_TYPE_STRUCT_OPS => "struct_ops",
-        10 => "netfilter",
-        11 => "tcx",
-        12 => "uprobe_multi",
-        13 => "netkit",
-        14 => "sockmap",
+        uapi::BPF_LINK_TYPE_NETFILTER => "netfilter",
+        uapi::BPF_LINK_TYPE_TCX => "tcx",
+        uapi::BPF_LINK_TYPE_UPROBE_MULTI => "uprobe_multi",
+        uapi::BPF_LINK_TYPE_NETKIT => "netkit",
+        uapi::BPF_LINK_TYPE_SOCKMAP => "sockmap",
         _ => return number.to_string(),
     };
     name.to_owned()

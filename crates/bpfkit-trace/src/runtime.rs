@@ -249,8 +249,6 @@ impl Drop for Loaded {
 }
 
 const RINGBUF_SIZE: u32 = 1 << 20;
-const BPF_MAP_TYPE_RINGBUF: u32 = 27;
-const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 
 fn object_name(s: &str) -> String {
     s.chars()
@@ -346,14 +344,14 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
         maps.push(map);
     }
     let ring_fd = sys::map_create(&sys::MapCreateAttr {
-        map_type: BPF_MAP_TYPE_RINGBUF,
+        map_type: sys::uapi::BPF_MAP_TYPE_RINGBUF,
         max_entries: RINGBUF_SIZE,
         name: "events",
         ..Default::default()
     })
     .map_err(kernel("create the event ring buffer".into()))?;
     let join_fd = sys::map_create(&sys::MapCreateAttr {
-        map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+        map_type: sys::uapi::BPF_MAP_TYPE_PERCPU_ARRAY,
         key_size: 4,
         value_size: crate::types::JOIN_RECORD,
         max_entries: 1,

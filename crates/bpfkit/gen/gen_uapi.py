@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Generate crates/bpfkit/src/sys/uapi.rs from the kernel UAPI header <linux/bpf.h>.
 
-Regeneration only (CI does not run this): needs clang (default `clang-19`, override with
-$CLANG) and the kernel headers (Debian: linux-libc-dev). It reads clang's JSON AST of
+The header is the copy vendored in gen/include/linux/ (gen/include/PROVENANCE says where it came
+from); only <linux/types.h> comes from the system (Debian: linux-libc-dev). Needs clang
+(default `clang-19`, override with $CLANG). It reads clang's JSON AST of
 <linux/bpf.h>, emits `#[repr(C)]` Rust types for the records bpfkit uses, every enum
 constant and every integer `#define` of the BPF headers, then compiles and runs a small C
 program to record the C sizes and offsets, which become compile-time assertions in the
 Rust output. Usage, from crates/bpfkit:
 `python3 gen/gen_uapi.py > src/sys/uapi.rs && rustfmt --edition 2021 src/sys/uapi.rs`.
+The test `uapi_generated` (tests/uapi_generated.rs) re-runs it and compares.
 """
 import json
 import os
@@ -17,7 +19,13 @@ import sys
 import tempfile
 
 CLANG = os.environ.get("CLANG", "clang-19")
-INCLUDE = ["-I/usr/include/x86_64-linux-gnu"] if os.path.isdir("/usr/include/x86_64-linux-gnu") else []
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The vendored header first, so it wins over the system's <linux/bpf.h>.
+INCLUDE = ["-I" + os.path.join(HERE, "include")] + (
+    ["-I/usr/include/x86_64-linux-gnu"] if os.path.isdir("/usr/include/x86_64-linux-gnu") else [])
+# First line of gen/include/PROVENANCE: where the vendored header was taken from.
+with open(os.path.join(HERE, "include", "PROVENANCE")) as _f:
+    SOURCE = _f.readline().strip()
 
 # Records emitted, in this order (dependencies first).
 RECORDS = [
@@ -30,8 +38,10 @@ RECORDS = [
 # header names them only in comments: "anonymous struct used by BPF_MAP_CREATE command").
 ATTR_ANON = {
     "map_type": "map_create", "map_fd": "map_elem", "prog_type": "prog_load",
-    "pathname": "obj", "target_fd": "prog_attach", "anon_1": "get_id", "btf": "btf_load",
+    "pathname": "obj", "btf": "btf_load",
 }
+# Those whose first member is itself an anonymous union, keyed by a field that only they hold.
+ATTR_ANON_BY_FIELD = {"attach_bpf_fd": "prog_attach", "query_flags": "query", "start_id": "get_id"}
 HEADER_FILES = ("linux/bpf.h", "linux/bpf_common.h")
 
 PRIMS = {
@@ -125,14 +135,25 @@ class Gen:
             if "(anonymous" in qual or "(unnamed" in qual:
                 sub = pending
                 pending = None
+                alias = aliases(self, sub) if not child.get("name") else None
+                if alias:
+                    # An anonymous union of same-typed scalars (`prog_fd` / `map_fd`): one
+                    # field named by the first, the others in its doc.
+                    (first, ty), rest = alias[0], [n for n, _ in alias[1:]]
+                    fields.append((first, ty, f"`{first}` (same storage as {', '.join(f'`{n}`' for n in rest)})."))
+                    c_fields.append((first, first))
+                    continue
                 name = child.get("name")
                 if not name:
                     anon_count += 1
                     name = f"anon_{anon_count}"
                     if rust_name == "bpf_attr":
                         first = [c.get("name") for c in sub.get("inner", []) if c["kind"] == "FieldDecl"]
-                        key = first[0] if first and first[0] else "anon_1"
-                        name = ATTR_ANON.get(key, name)
+                        if first and first[0]:
+                            name = ATTR_ANON.get(first[0], name)
+                        else:
+                            held = field_names(sub)
+                            name = next((v for k, v in ATTR_ANON_BY_FIELD.items() if k in held), name)
                 sub_rust = f"{rust_name}__{name}"
                 lvalue = (c_expr if c_expr.startswith("(*") else f"(*({c_expr}*)0)") if c_expr else None
                 sub_c = f"{lvalue}.{name}" if child.get("name") and c_expr else None
@@ -173,6 +194,38 @@ class Gen:
         for name in RECORDS:
             node = self.top[name]
             self.record(node, name, f"{node['tagUsed']} {name}")
+
+
+def aliases(gen, node):
+    """[(name, rust type)] of an anonymous union whose members are all scalars of one type."""
+    if node.get("tagUsed") != "union":
+        return None
+    out = []
+    for child in node.get("inner", []):
+        if child["kind"] == "RecordDecl":
+            return None
+        if child["kind"] != "FieldDecl":
+            continue
+        if not child.get("name") or child.get("isBitfield"):
+            return None
+        ty = gen.rust_type(child["type"]["qualType"], child["type"].get("desugaredQualType"))
+        if ty not in PRIMS.values():
+            return None
+        out.append((child["name"], ty))
+    if len(out) < 2 or len({t for _, t in out}) != 1:
+        return None
+    return out
+
+
+def field_names(node):
+    """Every named field of a record, its anonymous members' included."""
+    out = set()
+    for child in node.get("inner", []):
+        if child["kind"] == "FieldDecl" and child.get("name"):
+            out.add(child["name"])
+        elif child["kind"] == "RecordDecl":
+            out |= field_names(child)
+    return out
 
 
 def first_constant(node):
@@ -270,9 +323,8 @@ def main():
     g.run()
     enums = enum_constants(tree)
     defines = define_constants()
-    version = run(["sh", "-c", "dpkg-query -W -f='${Version}' linux-libc-dev 2>/dev/null || true"]).strip()
-    print("// @generated by crates/bpfkit/gen/gen_uapi.py from <linux/bpf.h>"
-          + (f" (linux-libc-dev {version})" if version else "") + ". Do not edit by hand.")
+    print(f"// @generated by crates/bpfkit/gen/gen_uapi.py from gen/include/linux/bpf.h ({SOURCE}).")
+    print("// Do not edit by hand.")
     print("//! Kernel UAPI of bpf(2): `union bpf_attr`, the `bpf_*_info` records and constants.")
     print("#![allow(non_camel_case_types, non_upper_case_globals, missing_docs, dead_code)]")
     print()

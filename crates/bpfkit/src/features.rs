@@ -494,14 +494,12 @@ fn run_probe(probe: Probe) -> Support {
         Probe::PerfEventLink => {
             link_kind_probe(ProgramType::Tracepoint, uapi::BPF_PERF_EVENT, u32::MAX)
         }
-        Probe::TcxLink => link_kind_probe(ProgramType::SchedCls, 46, 0),
-        Probe::NetkitLink => link_kind_probe(ProgramType::SchedCls, 54, 0),
+        Probe::TcxLink => link_kind_probe(ProgramType::SchedCls, uapi::BPF_TCX_INGRESS, 0),
+        Probe::NetkitLink => link_kind_probe(ProgramType::SchedCls, uapi::BPF_NETKIT_PRIMARY, 0),
         Probe::Token => {
             // No bpffs fd: a kernel with the command answers EBADF, one without EINVAL.
-            let mut attr = crate::sys::uapi_ext::bpf_attr__token_create {
-                flags: 0,
-                bpffs_fd: u32::MAX,
-            };
+            let mut attr: uapi::bpf_attr__token_create = sys::zeroed();
+            attr.bpffs_fd = u32::MAX;
             // SAFETY: no pointers in this attr.
             ebadf_means_supported(unsafe { sys::bpf(sys::Command::TokenCreate, &mut attr) })
         }

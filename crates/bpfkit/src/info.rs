@@ -418,14 +418,6 @@ mod link_offsets {
     pub const PERF_U: usize = 24;
 }
 
-/// `enum bpf_perf_event_type`.
-const BPF_PERF_EVENT_UPROBE: u32 = 1;
-const BPF_PERF_EVENT_URETPROBE: u32 = 2;
-const BPF_PERF_EVENT_KPROBE: u32 = 3;
-const BPF_PERF_EVENT_KRETPROBE: u32 = 4;
-const BPF_PERF_EVENT_TRACEPOINT: u32 = 5;
-const BPF_PERF_EVENT_EVENT: u32 = 6;
-
 /// The longest name fetched (a path).
 const NAME_MAX: usize = 4096;
 
@@ -500,7 +492,7 @@ impl LinkInfo {
             },
             uapi::BPF_LINK_TYPE_XDP => LinkTarget::Xdp { ifindex: at(0) },
             uapi::BPF_LINK_TYPE_STRUCT_OPS => LinkTarget::StructOps { map_id: at(0) },
-            BPF_LINK_TYPE_NETFILTER => LinkTarget::Netfilter {
+            uapi::BPF_LINK_TYPE_NETFILTER => LinkTarget::Netfilter {
                 pf: at(0),
                 hooknum: at(4),
                 priority: at(8) as i32,
@@ -510,42 +502,46 @@ impl LinkInfo {
                 flags: at(12),
             },
             // uprobe_multi: path, offsets, ref_ctr_offsets, cookies, path_size, count, flags, pid.
-            BPF_LINK_TYPE_UPROBE_MULTI => LinkTarget::UprobeMulti {
+            uapi::BPF_LINK_TYPE_UPROBE_MULTI => LinkTarget::UprobeMulti {
                 path: link_name(fd, U, U + 32)?,
                 count: at(36),
                 flags: at(40),
                 pid: at(44),
             },
             uapi::BPF_LINK_TYPE_PERF_EVENT => match at(0) {
-                t @ (BPF_PERF_EVENT_UPROBE | BPF_PERF_EVENT_URETPROBE) => LinkTarget::Uprobe {
-                    path: link_name(fd, PERF_U, PERF_U + 8)?,
-                    offset: info.u32_at(PERF_U + 12),
-                    retprobe: t == BPF_PERF_EVENT_URETPROBE,
-                },
-                t @ (BPF_PERF_EVENT_KPROBE | BPF_PERF_EVENT_KRETPROBE) => LinkTarget::Kprobe {
-                    function: link_name(fd, PERF_U, PERF_U + 8)?,
-                    offset: info.u32_at(PERF_U + 12),
-                    addr: info.u64_at(PERF_U + 16),
-                    retprobe: t == BPF_PERF_EVENT_KRETPROBE,
-                },
-                BPF_PERF_EVENT_TRACEPOINT => LinkTarget::Tracepoint {
+                t @ (uapi::BPF_PERF_EVENT_UPROBE | uapi::BPF_PERF_EVENT_URETPROBE) => {
+                    LinkTarget::Uprobe {
+                        path: link_name(fd, PERF_U, PERF_U + 8)?,
+                        offset: info.u32_at(PERF_U + 12),
+                        retprobe: t == uapi::BPF_PERF_EVENT_URETPROBE,
+                    }
+                }
+                t @ (uapi::BPF_PERF_EVENT_KPROBE | uapi::BPF_PERF_EVENT_KRETPROBE) => {
+                    LinkTarget::Kprobe {
+                        function: link_name(fd, PERF_U, PERF_U + 8)?,
+                        offset: info.u32_at(PERF_U + 12),
+                        addr: info.u64_at(PERF_U + 16),
+                        retprobe: t == uapi::BPF_PERF_EVENT_KRETPROBE,
+                    }
+                }
+                uapi::BPF_PERF_EVENT_TRACEPOINT => LinkTarget::Tracepoint {
                     name: link_name(fd, PERF_U, PERF_U + 8)?,
                 },
-                BPF_PERF_EVENT_EVENT => LinkTarget::PerfEvent {
+                uapi::BPF_PERF_EVENT_EVENT => LinkTarget::PerfEvent {
                     config: info.u64_at(PERF_U),
                     event_type: info.u32_at(PERF_U + 8),
                 },
                 _ => LinkTarget::Unknown,
             },
-            BPF_LINK_TYPE_TCX => LinkTarget::Tcx {
+            uapi::BPF_LINK_TYPE_TCX => LinkTarget::Tcx {
                 ifindex: at(0),
                 attach_type: at(4),
             },
-            BPF_LINK_TYPE_NETKIT => LinkTarget::Netkit {
+            uapi::BPF_LINK_TYPE_NETKIT => LinkTarget::Netkit {
                 ifindex: at(0),
                 attach_type: at(4),
             },
-            BPF_LINK_TYPE_SOCKMAP => LinkTarget::Sockmap {
+            uapi::BPF_LINK_TYPE_SOCKMAP => LinkTarget::Sockmap {
                 map_id: at(0),
                 attach_type: at(4),
             },
@@ -559,13 +555,6 @@ impl LinkInfo {
         })
     }
 }
-
-/// `enum bpf_link_type` values newer than the generated UAPI.
-const BPF_LINK_TYPE_NETFILTER: u32 = 10;
-const BPF_LINK_TYPE_TCX: u32 = 11;
-const BPF_LINK_TYPE_UPROBE_MULTI: u32 = 12;
-const BPF_LINK_TYPE_NETKIT: u32 = 13;
-const BPF_LINK_TYPE_SOCKMAP: u32 = 14;
 
 /// Ids of every loaded object of `kind`, in increasing order.
 pub fn ids(kind: ObjectKind) -> SysResult<Vec<u32>> {

@@ -8,7 +8,7 @@ use std::net::UdpSocket;
 
 use bpfkit::loader::{Loader, Object};
 use bpfkit::programs::netfilter::{self, NetfilterFamily, NetfilterHook, NetfilterOptions};
-use bpfkit::sys::net::BPF_LINK_TYPE_NETFILTER;
+use bpfkit::sys::uapi::BPF_LINK_TYPE_NETFILTER;
 use bpfkit_test_support::fixture;
 use bpfkit_test_support::netns::{drain_udp, send_udp, VethPair};
 use common::{count, FdCheck};

@@ -11,7 +11,7 @@ use bpfkit::links::Link;
 use bpfkit::loader::Object;
 use bpfkit::programs::tc::{self, TcAnchor, TcAttachMethod, TcHook, TcOptions, TcOrder};
 use bpfkit::programs::AttachError;
-use bpfkit::sys::net::BPF_LINK_TYPE_TCX;
+use bpfkit::sys::uapi::BPF_LINK_TYPE_TCX;
 use bpfkit_test_support::netns::{drain_udp, send_udp, Netns, VethPair, VETH_A, VETH_B};
 use common::{count, load_net_counters, FdCheck};
 

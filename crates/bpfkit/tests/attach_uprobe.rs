@@ -327,7 +327,7 @@ fn uprobe_multi_link_attaches_two_functions_with_their_own_cookies() {
     .unwrap();
     assert_eq!(
         link.info().unwrap().link_type,
-        bpfkit::sys::attach::BPF_LINK_TYPE_UPROBE_MULTI
+        bpfkit::sys::uapi::BPF_LINK_TYPE_UPROBE_MULTI
     );
     bpfkit_attach_test_target(5);
     bpfkit_attach_test_target_two(5);
@@ -462,7 +462,7 @@ fn uprobe_session_counts_every_entry_and_every_return() {
         let c_exe = std::ffi::CString::new(exe.to_str().unwrap()).unwrap();
         let err = bpfkit::sys::attach::link_create_uprobe_multi(
             program.fd(),
-            bpfkit::sys::attach::BPF_TRACE_UPROBE_MULTI,
+            bpfkit::sys::uapi::BPF_TRACE_UPROBE_MULTI,
             &c_exe,
             &[offset],
             &[],
@@ -478,7 +478,7 @@ fn uprobe_session_counts_every_entry_and_every_return() {
         assert_eq!(
             (info.link_type, info.prog_id),
             (
-                bpfkit::sys::attach::BPF_LINK_TYPE_UPROBE_MULTI,
+                bpfkit::sys::uapi::BPF_LINK_TYPE_UPROBE_MULTI,
                 program.id().unwrap()
             )
         );

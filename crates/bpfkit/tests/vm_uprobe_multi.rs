@@ -82,7 +82,7 @@ fn uprobe_multi_link_sums_each_functions_cookie_in_the_vm() {
     .expect("attach uprobe.multi");
     assert_eq!(
         link.info().expect("link info").link_type,
-        bpfkit::sys::attach::BPF_LINK_TYPE_UPROBE_MULTI
+        bpfkit::sys::uapi::BPF_LINK_TYPE_UPROBE_MULTI
     );
     assert_eq!(bpfkit_vm_uprobe_multi_one(5), 15);
     assert_eq!(bpfkit_vm_uprobe_multi_two(5), 12);

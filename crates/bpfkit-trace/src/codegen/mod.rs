@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use bpfkit::sys::uapi;
 use bpfkit_obj::insn::opcode::*;
 
 use crate::asm::{Asm, Label, Reg, FP};
@@ -31,29 +32,28 @@ pub struct CompileOptions {
 
 const STACK_LIMIT: i32 = 512;
 
-// Helper ids (include/uapi/linux/bpf.h).
-const MAP_LOOKUP: i32 = 1;
-const MAP_UPDATE: i32 = 2;
-const MAP_DELETE: i32 = 3;
-const KTIME_GET_NS: i32 = 5;
-const GET_SMP_PROCESSOR_ID: i32 = 8;
-const GET_CURRENT_PID_TGID: i32 = 14;
-const GET_CURRENT_UID_GID: i32 = 15;
-const GET_CURRENT_COMM: i32 = 16;
-const PROBE_READ_USER: i32 = 112;
-const PROBE_READ_KERNEL: i32 = 113;
-const PROBE_READ_USER_STR: i32 = 114;
-const PROBE_READ_KERNEL_STR: i32 = 115;
-const RINGBUF_OUTPUT: i32 = 130;
-const GET_CURRENT_TASK: i32 = 35;
-const GET_PRANDOM_U32: i32 = 7;
-const GET_NUMA_NODE_ID: i32 = 42;
-const GET_CURRENT_CGROUP_ID: i32 = 80;
-const JIFFIES64: i32 = 118;
-const GET_STACKID: i32 = 27;
-
-const BPF_ANY: i32 = 0;
-const BPF_NOEXIST: i32 = 1;
+// Helper ids and map update flags, from the generated UAPI (`enum bpf_func_id`).
+const MAP_LOOKUP: i32 = uapi::BPF_FUNC_map_lookup_elem as i32;
+const MAP_UPDATE: i32 = uapi::BPF_FUNC_map_update_elem as i32;
+const MAP_DELETE: i32 = uapi::BPF_FUNC_map_delete_elem as i32;
+const KTIME_GET_NS: i32 = uapi::BPF_FUNC_ktime_get_ns as i32;
+const GET_SMP_PROCESSOR_ID: i32 = uapi::BPF_FUNC_get_smp_processor_id as i32;
+const GET_CURRENT_PID_TGID: i32 = uapi::BPF_FUNC_get_current_pid_tgid as i32;
+const GET_CURRENT_UID_GID: i32 = uapi::BPF_FUNC_get_current_uid_gid as i32;
+const GET_CURRENT_COMM: i32 = uapi::BPF_FUNC_get_current_comm as i32;
+const PROBE_READ_USER: i32 = uapi::BPF_FUNC_probe_read_user as i32;
+const PROBE_READ_KERNEL: i32 = uapi::BPF_FUNC_probe_read_kernel as i32;
+const PROBE_READ_USER_STR: i32 = uapi::BPF_FUNC_probe_read_user_str as i32;
+const PROBE_READ_KERNEL_STR: i32 = uapi::BPF_FUNC_probe_read_kernel_str as i32;
+const RINGBUF_OUTPUT: i32 = uapi::BPF_FUNC_ringbuf_output as i32;
+const GET_CURRENT_TASK: i32 = uapi::BPF_FUNC_get_current_task as i32;
+const GET_PRANDOM_U32: i32 = uapi::BPF_FUNC_get_prandom_u32 as i32;
+const GET_NUMA_NODE_ID: i32 = uapi::BPF_FUNC_get_numa_node_id as i32;
+const GET_CURRENT_CGROUP_ID: i32 = uapi::BPF_FUNC_get_current_cgroup_id as i32;
+const JIFFIES64: i32 = uapi::BPF_FUNC_jiffies64 as i32;
+const GET_STACKID: i32 = uapi::BPF_FUNC_get_stackid as i32;
+const BPF_ANY: i32 = uapi::BPF_ANY as i32;
+const BPF_NOEXIST: i32 = uapi::BPF_NOEXIST as i32;
 
 /// A value in a stack slot at `fp + offset`.
 #[derive(Clone, Copy, Debug)]

@@ -319,20 +319,20 @@ pub fn attach_multi(
         ));
     }
     let (attach_type, kind) = if session {
-        (sys::attach::BPF_TRACE_KPROBE_SESSION, "kprobe_session")
+        (sys::uapi::BPF_TRACE_KPROBE_SESSION, "kprobe_session")
     } else {
         (uapi::BPF_TRACE_KPROBE_MULTI, "kprobe_multi")
     };
     let mut attr = sys::link_create_attr(program.fd(), 0, attach_type, 0);
-    attr.anon_2.kprobe_multi.flags = if options.retprobe {
+    attr.anon_1.kprobe_multi.flags = if options.retprobe {
         uapi::BPF_F_KPROBE_MULTI_RETURN
     } else {
         0
     };
-    attr.anon_2.kprobe_multi.cnt = pointers.len() as u32;
-    attr.anon_2.kprobe_multi.syms = pointers.as_ptr() as u64;
+    attr.anon_1.kprobe_multi.cnt = pointers.len() as u32;
+    attr.anon_1.kprobe_multi.syms = pointers.as_ptr() as u64;
     if !options.cookies.is_empty() {
-        attr.anon_2.kprobe_multi.cookies = options.cookies.as_ptr() as u64;
+        attr.anon_1.kprobe_multi.cookies = options.cookies.as_ptr() as u64;
     }
     // SAFETY: `pointers` (and the C strings they point to) and `cookies` outlive the call and
     // hold `cnt` entries.

@@ -105,7 +105,7 @@ pub(crate) fn probe_attach_type(t: ProgramType) -> u32 {
         ProgramType::CgroupSockopt => uapi::BPF_CGROUP_GETSOCKOPT,
         ProgramType::Lsm => uapi::BPF_LSM_MAC,
         ProgramType::Tracing => uapi::BPF_TRACE_FENTRY,
-        ProgramType::Netfilter => 45, // BPF_NETFILTER (Linux 6.4), beyond the 6.1 header
+        ProgramType::Netfilter => uapi::BPF_NETFILTER,
         _ => 0,
     }
 }

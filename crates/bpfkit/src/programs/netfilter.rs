@@ -7,6 +7,7 @@
 use crate::links::Link;
 use crate::loader::Program;
 use crate::sys::net as sysnet;
+use crate::sys::uapi;
 
 use super::perf_attach::expect_type;
 use super::{AttachError, ProgramType};
@@ -83,7 +84,7 @@ pub struct NetfilterOptions {
 pub fn attach(program: &Program, options: &NetfilterOptions) -> Result<Link, AttachError> {
     expect_type(program, &[ProgramType::Netfilter], "a NETFILTER program")?;
     let flags = if options.defrag {
-        sysnet::BPF_F_NETFILTER_IP_DEFRAG
+        uapi::BPF_F_NETFILTER_IP_DEFRAG
     } else {
         0
     };

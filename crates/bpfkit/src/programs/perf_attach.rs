@@ -36,7 +36,7 @@ pub(crate) fn attach_perf_event_fd(
         uapi::BPF_PERF_EVENT,
         0,
     );
-    attr.anon_2.perf_event.bpf_cookie = cookie.unwrap_or(0);
+    attr.anon_1.perf_event.bpf_cookie = cookie.unwrap_or(0);
     // SAFETY: the perf_event arm carries no pointers.
     let link = match unsafe { sys::link_create(attr) } {
         Ok(fd) => Some(fd),

@@ -17,6 +17,7 @@ use crate::links::{Attachment, Link, LinkError};
 use crate::loader::Program;
 use crate::sys::net::{self as sysnet, HookQuery};
 use crate::sys::netlink::{self, RouteSocket, TcFilter, TcFilterId};
+use crate::sys::uapi;
 
 use super::perf_attach::expect_type;
 use super::{AttachError, Interface, ProgramType, QueryError};
@@ -99,20 +100,20 @@ impl TcOrder<'_> {
     pub(crate) fn flags_and_relative(&self) -> (u32, u32) {
         let anchor = |a: &TcAnchor<'_>| match *a {
             TcAnchor::Program(fd) => (0, fd.as_raw_fd() as u32),
-            TcAnchor::ProgramId(id) => (sysnet::BPF_F_ID, id),
-            TcAnchor::Link(fd) => (sysnet::BPF_F_LINK, fd.as_raw_fd() as u32),
-            TcAnchor::LinkId(id) => (sysnet::BPF_F_LINK | sysnet::BPF_F_ID, id),
+            TcAnchor::ProgramId(id) => (uapi::BPF_F_ID, id),
+            TcAnchor::Link(fd) => (uapi::BPF_F_LINK, fd.as_raw_fd() as u32),
+            TcAnchor::LinkId(id) => (uapi::BPF_F_LINK | uapi::BPF_F_ID, id),
         };
         match self {
             Self::Last => (0, 0),
-            Self::First => (sysnet::BPF_F_BEFORE, 0),
+            Self::First => (uapi::BPF_F_BEFORE, 0),
             Self::Before(a) => {
                 let (f, r) = anchor(a);
-                (sysnet::BPF_F_BEFORE | f, r)
+                (uapi::BPF_F_BEFORE | f, r)
             }
             Self::After(a) => {
                 let (f, r) = anchor(a);
-                (sysnet::BPF_F_AFTER | f, r)
+                (uapi::BPF_F_AFTER | f, r)
             }
         }
     }

@@ -40,7 +40,7 @@ pub(crate) fn attach_btf_program(
     let section = program.section();
     let attach_type = section.expected_attach_type.map_or(0, |a| a as u32);
     let mut attr = sys::link_create_attr(program.fd(), 0, attach_type, 0);
-    attr.anon_2.tracing.cookie = cookie.unwrap_or(0);
+    attr.anon_1.tracing.cookie = cookie.unwrap_or(0);
     // SAFETY: the tracing arm carries no pointers.
     let result = match unsafe { sys::link_create(attr) } {
         Ok(fd) => Ok(fd),

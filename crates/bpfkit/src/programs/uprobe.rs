@@ -217,9 +217,9 @@ pub fn attach_multi(
         ));
     }
     let (attach_type, kind) = if session {
-        (sys::attach::BPF_TRACE_UPROBE_SESSION, "uprobe_session")
+        (sys::uapi::BPF_TRACE_UPROBE_SESSION, "uprobe_session")
     } else {
-        (sys::attach::BPF_TRACE_UPROBE_MULTI, "uprobe_multi")
+        (sys::uapi::BPF_TRACE_UPROBE_MULTI, "uprobe_multi")
     };
     sys::attach::link_create_uprobe_multi(
         program.fd(),

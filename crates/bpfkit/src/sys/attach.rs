@@ -1,5 +1,5 @@
 //! bpf(2) and socket calls only the attach path uses: `BPF_ITER_CREATE`, the `uprobe_multi`
-//! flavour of `BPF_LINK_CREATE` (Linux 6.6, newer than the generated header) and
+//! flavour of `BPF_LINK_CREATE` (Linux 6.6) and
 //! `SO_ATTACH_BPF`/`SO_DETACH_BPF`.
 
 use std::ffi::CStr;
@@ -7,18 +7,6 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use super::{bpf, uapi, zeroed, Command, SysResult, SyscallError};
-
-/// `BPF_TRACE_UPROBE_MULTI` (Linux 6.6).
-pub const BPF_TRACE_UPROBE_MULTI: u32 = 48;
-/// `BPF_TRACE_KPROBE_SESSION` (Linux 6.10): a kprobe_multi link whose program runs on entry
-/// and return of each function, as one session.
-pub const BPF_TRACE_KPROBE_SESSION: u32 = 56;
-/// `BPF_TRACE_UPROBE_SESSION` (Linux 6.13): the uprobe_multi flavour of a session.
-pub const BPF_TRACE_UPROBE_SESSION: u32 = 57;
-/// `BPF_F_UPROBE_MULTI_RETURN` (Linux 6.6).
-pub const BPF_F_UPROBE_MULTI_RETURN: u32 = 1;
-/// `BPF_LINK_TYPE_UPROBE_MULTI` (Linux 6.6).
-pub const BPF_LINK_TYPE_UPROBE_MULTI: u32 = 12;
 
 fn owned(fd: i64) -> OwnedFd {
     // SAFETY: the kernel returned a fresh fd that nothing else owns.
@@ -33,34 +21,11 @@ pub fn iter_create(link: BorrowedFd<'_>) -> SysResult<OwnedFd> {
     unsafe { bpf(Command::IterCreate, &mut attr) }.map(owned)
 }
 
-/// The `link_create` member of `union bpf_attr` with the `uprobe_multi` union arm (Linux 6.6).
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct LinkCreateUprobeMulti {
-    prog_fd: u32,
-    target_fd: u32,
-    attach_type: u32,
-    flags: u32,
-    path: u64,
-    offsets: u64,
-    ref_ctr_offsets: u64,
-    cookies: u64,
-    cnt: u32,
-    multi_flags: u32,
-    pid: u32,
-    /// Explicit tail padding: the kernel rejects nonzero bytes after the last field, and
-    /// Rust leaves implicit padding uninitialised.
-    pad: u32,
-}
-
-// SAFETY: plain integers; all-zero is valid.
-unsafe impl uapi::Zeroable for LinkCreateUprobeMulti {}
-
 /// `BPF_LINK_CREATE` of a `uprobe_multi` link: one link for `offsets.len()` uprobes in `path`.
 ///
 /// `ref_ctr_offsets` and `cookies` are empty or as long as `offsets`; `pid` 0 means every process.
-/// `attach_type` is [`BPF_TRACE_UPROBE_MULTI`] or, for a program loaded as a session,
-/// [`BPF_TRACE_UPROBE_SESSION`] (the kernel requires the program's expected attach type).
+/// `attach_type` is [`uapi::BPF_TRACE_UPROBE_MULTI`] or, for a program loaded as a session,
+/// [`uapi::BPF_TRACE_UPROBE_SESSION`] (the kernel requires the program's expected attach type).
 #[allow(clippy::too_many_arguments)]
 pub fn link_create_uprobe_multi(
     prog: BorrowedFd<'_>,
@@ -83,25 +48,21 @@ pub fn link_create_uprobe_multi(
             ),
         });
     }
-    let mut attr = LinkCreateUprobeMulti {
-        prog_fd: prog.as_raw_fd() as u32,
-        attach_type,
-        path: path.as_ptr() as u64,
-        offsets: offsets.as_ptr() as u64,
-        cnt: offsets.len() as u32,
-        multi_flags: if retprobe {
-            BPF_F_UPROBE_MULTI_RETURN
-        } else {
-            0
-        },
-        pid,
-        ..Default::default()
+    let mut attr = super::link_create_attr(prog, 0, attach_type, 0);
+    attr.anon_1.uprobe_multi.path = path.as_ptr() as u64;
+    attr.anon_1.uprobe_multi.offsets = offsets.as_ptr() as u64;
+    attr.anon_1.uprobe_multi.cnt = offsets.len() as u32;
+    attr.anon_1.uprobe_multi.flags = if retprobe {
+        uapi::BPF_F_UPROBE_MULTI_RETURN
+    } else {
+        0
     };
+    attr.anon_1.uprobe_multi.pid = pid;
     if !ref_ctr_offsets.is_empty() {
-        attr.ref_ctr_offsets = ref_ctr_offsets.as_ptr() as u64;
+        attr.anon_1.uprobe_multi.ref_ctr_offsets = ref_ctr_offsets.as_ptr() as u64;
     }
     if !cookies.is_empty() {
-        attr.cookies = cookies.as_ptr() as u64;
+        attr.anon_1.uprobe_multi.cookies = cookies.as_ptr() as u64;
     }
     // SAFETY: `path` and the arrays outlive the call; their lengths are `cnt` (the caller's
     // slices are as long as `offsets` or empty, in which case the pointer stays 0).

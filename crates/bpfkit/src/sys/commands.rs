@@ -4,7 +4,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::uapi::{self, bpf_attr};
-use super::{bpf, bpf_prefix, uapi_ext, zeroed, Command, SysResult, SyscallError};
+use super::{bpf, bpf_prefix, zeroed, Command, SysResult, SyscallError};
 
 /// Bytes of `union bpf_attr` the element commands use: up to and including `flags`.
 const ELEM_ATTR_SIZE: usize = std::mem::offset_of!(uapi::bpf_attr__map_elem, flags) + 8;
@@ -104,7 +104,7 @@ fn elem_attr(fd: BorrowedFd<'_>, key: u64, value: u64, flags: u64) -> bpf_attr {
     let e = unsafe { &mut attr.map_elem };
     e.map_fd = fd_u32(fd);
     e.key = key;
-    e.anon_1.value = value;
+    e.value = value;
     e.flags = flags;
     attr
 }
@@ -208,8 +208,8 @@ pub unsafe fn map_get_next_key(
     next: &mut [u8],
 ) -> SysResult<bool> {
     let mut attr = elem_attr(fd, key.map_or(0, addr), 0, 0);
-    attr.map_elem.anon_1.next_key = addr_mut(next);
-    // SAFETY: key/next are live buffers of the map's key size (this function's contract).
+    attr.map_elem.value = addr_mut(next); // `next_key`: the same storage as `value`
+                                          // SAFETY: key/next are live buffers of the map's key size (this function's contract).
     found(unsafe { bpf_prefix(Command::MapGetNextKey, &mut attr, ELEM_ATTR_SIZE) })
 }
 
@@ -638,7 +638,8 @@ fn prog_load_once(a: &ProgLoadAttr<'_>, level: u32, log: &mut [u8]) -> SysResult
     p.kern_version = a.kern_version;
     p.prog_btf_fd = a.prog_btf_fd.map_or(0, fd_u32);
     p.attach_btf_id = a.attach_btf_id;
-    p.anon_1.attach_btf_obj_fd = a.attach_btf_obj_fd.map_or(0, fd_u32);
+    // `attach_btf_obj_fd`: the same storage as `attach_prog_fd`.
+    p.attach_prog_fd = a.attach_btf_obj_fd.map_or(0, fd_u32);
     p.prog_ifindex = a.prog_ifindex;
     if !a.func_info.is_empty() && a.func_info_rec_size != 0 {
         p.func_info = addr(a.func_info);
@@ -745,7 +746,7 @@ pub fn get_next_id(kind: ObjectKind, start: u32) -> SysResult<Option<u32>> {
         ObjectKind::Btf => Command::BtfGetNextId,
     };
     let mut attr: bpf_attr = zeroed();
-    attr.get_id.anon_1.start_id = start;
+    attr.get_id.start_id = start;
     // SAFETY: no pointers.
     match unsafe { bpf(command, &mut attr) } {
         // SAFETY: reading back the integer the kernel wrote.
@@ -764,8 +765,8 @@ pub fn get_fd_by_id(kind: ObjectKind, id: u32) -> SysResult<OwnedFd> {
         ObjectKind::Btf => Command::BtfGetFdById,
     };
     let mut attr: bpf_attr = zeroed();
-    attr.get_id.anon_1.prog_id = id;
-    // SAFETY: no pointers.
+    attr.get_id.start_id = id; // `prog_id`, `map_id`, `link_id`, `btf_id`: the same storage
+                               // SAFETY: no pointers.
     unsafe { bpf(command, &mut attr) }.map(owned)
 }
 
@@ -849,7 +850,7 @@ pub fn link_create_attr(
 ) -> uapi::bpf_attr__link_create {
     let mut l: uapi::bpf_attr__link_create = zeroed();
     l.prog_fd = fd_u32(prog_fd);
-    l.anon_1.target_fd = target_fd_or_ifindex;
+    l.target_fd = target_fd_or_ifindex;
     l.attach_type = attach_type;
     l.flags = flags;
     l
@@ -1082,10 +1083,8 @@ pub fn prog_bind_map(prog: BorrowedFd<'_>, map: BorrowedFd<'_>) -> SysResult<()>
 
 /// `BPF_TOKEN_CREATE` (Linux 6.9): a BPF token from a bpffs mounted with delegation options.
 pub fn token_create(bpffs: BorrowedFd<'_>) -> SysResult<OwnedFd> {
-    let mut attr = uapi_ext::bpf_attr__token_create {
-        flags: 0,
-        bpffs_fd: fd_u32(bpffs),
-    };
+    let mut attr: uapi::bpf_attr__token_create = zeroed();
+    attr.bpffs_fd = fd_u32(bpffs);
     // SAFETY: no pointers; the attr is the command's whole member.
     unsafe { bpf(Command::TokenCreate, &mut attr) }.map(owned)
 }

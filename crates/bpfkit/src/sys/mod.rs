@@ -19,8 +19,6 @@ pub mod seam;
 pub mod tracefs;
 #[allow(clippy::all, rustdoc::all, unsafe_op_in_unsafe_fn)]
 pub mod uapi;
-#[allow(non_camel_case_types)]
-pub mod uapi_ext;
 
 pub use commands::*;
 pub use mmap::MmapRegion;
@@ -149,7 +147,7 @@ impl Command {
             Self::IterCreate => BPF_ITER_CREATE,
             Self::LinkDetach => BPF_LINK_DETACH,
             Self::ProgBindMap => BPF_PROG_BIND_MAP,
-            Self::TokenCreate => uapi_ext::BPF_TOKEN_CREATE,
+            Self::TokenCreate => uapi::BPF_TOKEN_CREATE,
         }
     }
 
@@ -292,6 +290,3 @@ pub fn zeroed<T: uapi::Zeroable>() -> T {
     // SAFETY: `Zeroable` promises that all-zero bytes are a valid `T`.
     unsafe { std::mem::zeroed() }
 }
-
-// SAFETY: `bpf_attr__token_create` is two u32s; zero is valid.
-unsafe impl uapi::Zeroable for uapi_ext::bpf_attr__token_create {}

@@ -1,48 +1,14 @@
-//! bpf(2) calls of the networking attach path whose `union bpf_attr` arms are newer than the
-//! generated header: tcx and netkit links with relative ordering (Linux 6.6/6.7), netfilter
-//! links (6.4), and `BPF_PROG_QUERY` with link ids and the revision (6.6).
+//! bpf(2) calls of the networking attach path: tcx and netkit links with relative ordering
+//! (Linux 6.6/6.7), netfilter links (6.4), and `BPF_PROG_QUERY` with link ids and the revision (6.6).
 
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
-use super::{bpf, uapi, Command, SysResult};
-
-/// `BPF_F_BEFORE`: attach before the relative program/link (or first, with none).
-pub const BPF_F_BEFORE: u32 = 1 << 3;
-/// `BPF_F_AFTER`: attach after the relative program/link (or last, with none).
-pub const BPF_F_AFTER: u32 = 1 << 4;
-/// `BPF_F_ID`: the relative is an id, not an fd.
-pub const BPF_F_ID: u32 = 1 << 5;
-/// `BPF_F_LINK`: the relative is a link, not a program.
-pub const BPF_F_LINK: u32 = 1 << 13;
-/// `BPF_F_NETFILTER_IP_DEFRAG` (Linux 6.6): defragment before the program runs.
-pub const BPF_F_NETFILTER_IP_DEFRAG: u32 = 1;
-/// `BPF_LINK_TYPE_TCX` (Linux 6.6).
-pub const BPF_LINK_TYPE_TCX: u32 = 11;
-/// `BPF_LINK_TYPE_NETFILTER` (Linux 6.4).
-pub const BPF_LINK_TYPE_NETFILTER: u32 = 10;
-/// `BPF_LINK_TYPE_NETKIT` (Linux 6.7).
-pub const BPF_LINK_TYPE_NETKIT: u32 = 13;
+use super::{bpf, uapi, zeroed, Command, SysResult};
 
 fn owned(fd: i64) -> OwnedFd {
     // SAFETY: the kernel returned a fresh fd that nothing else owns.
     unsafe { super::fdtrace::own(fd as i32, "bpf link") }
 }
-
-/// `link_create` with the `tcx`/`netkit` arm: relative fd or id, expected revision.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct LinkCreateRelative {
-    prog_fd: u32,
-    target_ifindex: u32,
-    attach_type: u32,
-    flags: u32,
-    relative: u32,
-    pad: u32,
-    expected_revision: u64,
-}
-
-// SAFETY: plain integers; all-zero is valid.
-unsafe impl uapi::Zeroable for LinkCreateRelative {}
 
 /// `BPF_LINK_CREATE` of a tcx (`BPF_TCX_INGRESS/EGRESS`) or netkit (`BPF_NETKIT_PRIMARY/PEER`)
 /// link on `ifindex`. `flags` are `BPF_F_BEFORE`/`AFTER`/`ID`/`LINK`; `relative` is the fd or
@@ -55,35 +21,14 @@ pub fn link_create_relative(
     relative: u32,
     expected_revision: u64,
 ) -> SysResult<OwnedFd> {
-    let mut attr = LinkCreateRelative {
-        prog_fd: prog.as_raw_fd() as u32,
-        target_ifindex: ifindex,
-        attach_type,
-        flags,
-        relative,
-        pad: 0,
-        expected_revision,
-    };
+    let mut attr = super::link_create_attr(prog, ifindex, attach_type, flags);
+    // The `tcx` and `netkit` arms have one layout; `relative_fd` shares storage with
+    // `relative_id`.
+    attr.anon_1.tcx.relative_fd = relative;
+    attr.anon_1.tcx.expected_revision = expected_revision;
     // SAFETY: no pointers.
     unsafe { bpf(Command::LinkCreate, &mut attr) }.map(owned)
 }
-
-/// `link_create` with the `netfilter` arm.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct LinkCreateNetfilter {
-    prog_fd: u32,
-    target_fd: u32,
-    attach_type: u32,
-    flags: u32,
-    pf: u32,
-    hooknum: u32,
-    priority: i32,
-    netfilter_flags: u32,
-}
-
-// SAFETY: plain integers; all-zero is valid.
-unsafe impl uapi::Zeroable for LinkCreateNetfilter {}
 
 /// `BPF_LINK_CREATE` of a netfilter link (`BPF_NETFILTER`): protocol family (`NFPROTO_*`),
 /// hook (`NF_INET_*`), priority and `BPF_F_NETFILTER_*` flags.
@@ -94,38 +39,14 @@ pub fn link_create_netfilter(
     priority: i32,
     netfilter_flags: u32,
 ) -> SysResult<OwnedFd> {
-    let mut attr = LinkCreateNetfilter {
-        prog_fd: prog.as_raw_fd() as u32,
-        attach_type: bpfkit_obj::object::AttachType::Netfilter as u32,
-        pf,
-        hooknum,
-        priority,
-        netfilter_flags,
-        ..Default::default()
-    };
+    let mut attr = super::link_create_attr(prog, 0, uapi::BPF_NETFILTER, 0);
+    attr.anon_1.netfilter.pf = pf;
+    attr.anon_1.netfilter.hooknum = hooknum;
+    attr.anon_1.netfilter.priority = priority;
+    attr.anon_1.netfilter.flags = netfilter_flags;
     // SAFETY: no pointers.
     unsafe { bpf(Command::LinkCreate, &mut attr) }.map(owned)
 }
-
-/// The `query` member of `union bpf_attr` as of Linux 6.6.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct Query {
-    target: u32,
-    attach_type: u32,
-    query_flags: u32,
-    attach_flags: u32,
-    prog_ids: u64,
-    count: u32,
-    pad: u32,
-    prog_attach_flags: u64,
-    link_ids: u64,
-    link_attach_flags: u64,
-    revision: u64,
-}
-
-// SAFETY: plain integers; all-zero is valid.
-unsafe impl uapi::Zeroable for Query {}
 
 /// What `BPF_PROG_QUERY` reported for a multi-program hook (tcx, netkit, cgroup).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -153,32 +74,30 @@ pub fn prog_query_hook(target: u32, attach_type: u32, query_flags: u32) -> SysRe
     }
 }
 
+fn query_attr(target: u32, attach_type: u32, query_flags: u32) -> uapi::bpf_attr__query {
+    let mut attr: uapi::bpf_attr__query = zeroed();
+    attr.target_fd = target;
+    attr.attach_type = attach_type;
+    attr.query_flags = query_flags;
+    attr
+}
+
 fn prog_query_once(target: u32, attach_type: u32, query_flags: u32) -> SysResult<HookQuery> {
-    let mut attr = Query {
-        target,
-        attach_type,
-        query_flags,
-        ..Default::default()
-    };
+    let mut attr = query_attr(target, attach_type, query_flags);
     // SAFETY: no pointers: the kernel only reports the count.
     unsafe { bpf(Command::ProgQuery, &mut attr) }?;
-    let capacity = attr.count as usize;
+    let capacity = attr.prog_cnt as usize;
     let mut prog_ids = vec![0u32; capacity];
     let mut link_ids = vec![0u32; capacity];
-    let mut attr = Query {
-        target,
-        attach_type,
-        query_flags,
-        count: capacity as u32,
-        ..Default::default()
-    };
+    let mut attr = query_attr(target, attach_type, query_flags);
+    attr.prog_cnt = capacity as u32;
     if capacity > 0 {
         attr.prog_ids = prog_ids.as_mut_ptr() as u64;
         attr.link_ids = link_ids.as_mut_ptr() as u64;
     }
     // SAFETY: both arrays hold `count` u32s and outlive the call.
     unsafe { bpf(Command::ProgQuery, &mut attr) }?;
-    let n = (attr.count as usize).min(capacity);
+    let n = (attr.prog_cnt as usize).min(capacity);
     prog_ids.truncate(n);
     link_ids.truncate(n);
     Ok(HookQuery {

@@ -52,6 +52,8 @@ const COMMANDS: &[&str] = &[
     "LINK_DETACH",
     "PROG_BIND_MAP",
     "TOKEN_CREATE",
+    "PROG_STREAM_READ_BY_FD",
+    "PROG_ASSOC_STRUCT_OPS",
 ];
 
 /// The name of bpf command `cmd` (`PROG_LOAD`), or its number.
@@ -349,7 +351,7 @@ mod tests {
         assert_eq!(offset_of!(uapi::bpf_attr__map_create, max_entries), 12);
         assert_eq!(offset_of!(uapi::bpf_attr__map_create, map_flags), 16);
         assert_eq!(offset_of!(uapi::bpf_attr__map_create, map_name), 28);
-        assert_eq!(offset_of!(uapi::bpf_attr__link_create, anon_1), 4);
+        assert_eq!(offset_of!(uapi::bpf_attr__link_create, target_fd), 4);
         assert_eq!(offset_of!(uapi::bpf_attr__link_create, attach_type), 8);
         assert_eq!(offset_of!(uapi::bpf_attr__link_create, flags), 12);
         assert_eq!(uapi::BPF_PROG_LOAD, BPF_PROG_LOAD);
@@ -357,6 +359,16 @@ mod tests {
         assert_eq!(uapi::BPF_LINK_CREATE, BPF_LINK_CREATE);
         assert_eq!(command_name(uapi::BPF_PROG_BIND_MAP), "PROG_BIND_MAP");
         assert_eq!(command_name(uapi::BPF_BTF_LOAD), "BTF_LOAD");
+        assert_eq!(command_name(uapi::BPF_TOKEN_CREATE), "TOKEN_CREATE");
+        assert_eq!(
+            command_name(uapi::BPF_PROG_ASSOC_STRUCT_OPS),
+            "PROG_ASSOC_STRUCT_OPS"
+        );
+        assert_eq!(
+            COMMANDS.len() as u32,
+            uapi::__MAX_BPF_CMD,
+            "every command named"
+        );
     }
 
     #[test]
