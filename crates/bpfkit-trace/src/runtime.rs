@@ -482,13 +482,13 @@ fn kprobe_multi_link(prog: &OwnedFd, functions: &[String], ret: bool) -> Result<
         .collect::<Result<_, _>>()?;
     let pointers: Vec<u64> = c_names.iter().map(|c| c.as_ptr() as u64).collect();
     let mut attr = sys::link_create_attr(prog.as_fd(), 0, sys::uapi::BPF_TRACE_KPROBE_MULTI, 0);
-    attr.anon_2.kprobe_multi.flags = if ret {
+    attr.anon_1.kprobe_multi.flags = if ret {
         sys::uapi::BPF_F_KPROBE_MULTI_RETURN
     } else {
         0
     };
-    attr.anon_2.kprobe_multi.cnt = pointers.len() as u32;
-    attr.anon_2.kprobe_multi.syms = pointers.as_ptr() as u64;
+    attr.anon_1.kprobe_multi.cnt = pointers.len() as u32;
+    attr.anon_1.kprobe_multi.syms = pointers.as_ptr() as u64;
     // SAFETY: `pointers` and the C strings they point to outlive the call and hold `cnt`
     // entries.
     unsafe { sys::link_create(attr) }.map_err(|e| e.to_string())
