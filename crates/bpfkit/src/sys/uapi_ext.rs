@@ -20,3 +20,15 @@ pub struct bpf_attr__token_create {
     /// `bpffs_fd`: a bpffs mounted with delegation options.
     pub bpffs_fd: u32,
 }
+
+/// `BPF_F_TOKEN_FD` (Linux 6.9): in `map_flags`, `prog_flags` and `btf_flags`, the command's
+/// `*_token_fd` field holds a BPF token.
+pub const BPF_F_TOKEN_FD: u32 = 1 << 16;
+/// Byte offset of `map_create.map_token_fd` in `union bpf_attr` (Linux 6.9).
+pub const MAP_TOKEN_FD_OFFSET: usize = 76;
+/// Byte offset of `prog_load.prog_token_fd` in `union bpf_attr` (Linux 6.9).
+pub const PROG_TOKEN_FD_OFFSET: usize = 144;
+/// Byte offset of `btf_load.btf_flags` in `union bpf_attr` (Linux 6.9).
+pub const BTF_FLAGS_OFFSET: usize = 32;
+/// Byte offset of `btf_load.btf_token_fd` in `union bpf_attr` (Linux 6.9).
+pub const BTF_TOKEN_FD_OFFSET: usize = 36;
