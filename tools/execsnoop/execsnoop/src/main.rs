@@ -29,6 +29,9 @@ struct Args {
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
+    /// BPF token options.
+    #[command(flatten)]
+    token: tool_common::TokenArgs,
 }
 
 /// Why execsnoop stopped early.
@@ -52,6 +55,7 @@ fn run(args: &Args) -> Result<(), RunError> {
     tool_common::run::seconds("duration", args.duration)?;
 
     let mut loader = Loader::new();
+    args.token.apply(&mut loader);
     loader.set_global(GLOBAL_TARGET_PID, &args.pid.unwrap_or(0).to_ne_bytes());
     loader.set_global(
         GLOBAL_TARGET_UID,
