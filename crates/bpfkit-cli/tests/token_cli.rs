@@ -1,6 +1,7 @@
 //! `bpfkit load --token-path`: in a child in its own user namespace (no capabilities in the
 //! initial one) with a bpffs this test (root) delegated to it, the CLI loads the `token`
-//! fixture through the token; the kernel lists its programs and map. A path that gives no
+//! fixture through the token; the kernel lists its programs and map. `bpfkit trace` there
+//! finds the token by itself and runs a BEGIN probe. A path that gives no
 //! token is a clear error. One test in this binary: the child is forked.
 
 use std::path::Path;
@@ -62,7 +63,25 @@ fn load_goes_through_the_token_path_in_a_user_namespace() {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        let trace = Command::new(env!("CARGO_BIN_EXE_bpfkit"))
+            .args([
+                "trace",
+                "-e",
+                "BEGIN { @n = count(); @n = count(); exit(); }",
+            ])
+            .output()
+            .map_err(|e| format!("running bpfkit trace: {e}"))?;
+        if !trace.status.success() {
+            return Err(format!(
+                "bpfkit trace failed: {}",
+                String::from_utf8_lossy(&trace.stderr)
+            ));
+        }
+        Ok(format!(
+            "{}\n--- trace ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&trace.stdout)
+        ))
     })
     .expect("the child ran");
     let stdout = match outcome {
@@ -72,7 +91,12 @@ fn load_goes_through_the_token_path_in_a_user_namespace() {
         }
         Delegated::Ran(stdout) => stdout,
     };
-    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let (stdout, trace) = stdout
+        .split_once("\n--- trace ---\n")
+        .expect("both outputs");
+    // `bpfkit trace` found the token by itself: its BEGIN probe ran and counted twice.
+    assert!(trace.contains("@n: 2"), "{trace}");
+    let json: serde_json::Value = serde_json::from_str(stdout).expect("JSON");
     let mut programs: Vec<&str> = json["programs"]
         .as_array()
         .expect("programs")
