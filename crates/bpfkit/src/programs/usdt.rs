@@ -393,17 +393,8 @@ pub fn attach(
 /// How far process `pid` moved `path` (mapped start − first PT_LOAD address), for a PIE/library.
 fn load_bias(pid: i32, path: &Path, file: &object::File<'_>) -> Option<u64> {
     use object::ObjectSegment;
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
     let shown = path.canonicalize().ok()?;
-    let start = maps.lines().find_map(|l| {
-        let mut f = l.split_whitespace();
-        let range = f.next()?;
-        let offset = u64::from_str_radix(f.nth(1)?, 16).ok()?;
-        let file_path = f.nth(2)?;
-        (Path::new(file_path) == shown && offset == 0)
-            .then(|| u64::from_str_radix(range.split('-').next()?, 16).ok())
-            .flatten()
-    })?;
+    let start = super::proc_maps::with_process(pid, |m| super::proc_maps::start_of(m, &shown))?;
     let first = file.segments().map(|s| s.address()).min()?;
     Some(start.wrapping_sub(first & !0xfff))
 }
