@@ -5,12 +5,59 @@
 #   corpus/btf_ext  their .BTF.ext sections
 #   corpus/insn     their executable sections
 #   corpus/core     (local BTF, target BTF, CO-RE records, instructions) per program
-#                   section with CO-RE records, in the layout fuzz_targets/core.rs reads
+#                   section with CO-RE records, in the layout bpfkit_fuzz_targets::core reads
+# and for the other parsers from the repository and this machine:
+#   corpus/trace_lang      the bpftrace programs of bpfkit trace's tests
+#   corpus/tracefs_format  tracefs format files of a few events (needs root and tracefs)
+#   corpus/proc_maps       /proc/self/maps and /proc/1/maps
+#   corpus/ld_so_cache     /etc/ld.so.cache
+#   corpus/usdt_notes      testdata/c/userspace/usdt_target built with cc, and argument specs
+# The seeds go into fuzz/work/seeds/; `scripts/fuzz --minimize` reduces them (with what the
+# fuzzers found) into the committed fuzz/corpus/.
 # Usage: fuzz/make-seeds.sh [corpus-dir]   (default: ../shared/corpus beside the repo)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
 corpus=${1:-${BPFKIT_CORPUS:-$here/../../shared/corpus}}
-exec python3 - "$corpus" "$here/corpus" <<'PY'
+out=$here/work/seeds
+mkdir -p "$out"
+for t in trace_lang tracefs_format proc_maps ld_so_cache usdt_notes; do mkdir -p "$out/$t"; done
+
+# bpfkit trace: every raw-string program of its tests.
+python3 - "$repo" "$out/trace_lang" <<'PY'
+import hashlib, os, re, sys
+repo, dst = sys.argv[1], sys.argv[2]
+n = 0
+for f in ("crates/bpfkit-cli/tests/trace_conformance.rs", "crates/bpfkit-trace/tests/no_panics.rs",
+          "crates/bpfkit-cli/tests/trace_cli.rs"):
+    path = os.path.join(repo, f)
+    if not os.path.exists(path):
+        continue
+    for prog in re.findall(r'r#"(.*?)"#', open(path).read(), re.S):
+        if "{" in prog:
+            name = hashlib.sha1(prog.encode()).hexdigest()[:16]
+            open(os.path.join(dst, name), "w").write(prog)
+            n += 1
+print(f"trace_lang: {n} programs")
+PY
+# tracefs format files (root only).
+tracefs=/sys/kernel/tracing/events
+for ev in syscalls/sys_enter_openat syscalls/sys_exit_openat syscalls/sys_enter_execve \
+          sched/sched_switch sched/sched_process_exec sched/sched_process_exit \
+          net/netif_receive_skb irq/irq_handler_entry block/block_rq_issue \
+          signal/signal_generate raw_syscalls/sys_enter task/task_rename; do
+    [ -r "$tracefs/$ev/format" ] && cp "$tracefs/$ev/format" "$out/tracefs_format/$(echo "$ev" | tr / _)"
+done
+cp /proc/self/maps "$out/proc_maps/self"
+cp /proc/1/maps "$out/proc_maps/init" 2>/dev/null || true
+cp /etc/ld.so.cache "$out/ld_so_cache/host" 2>/dev/null || true
+if cc -O1 -I"$repo/testdata/c/userspace" -I"$repo/testdata/c/include" \
+      -o "$out/usdt_notes/usdt_target" "$repo/testdata/c/userspace/usdt_target.c"; then
+    strip "$out/usdt_notes/usdt_target"
+fi
+printf '%s' '-4@%eax 8@-8(%rbp) -4@$5 8@%rdi 4@(%rsi) -2@16(%r12)' > "$out/usdt_notes/args"
+
+exec python3 - "$corpus" "$out" <<'PY'
 import os, struct, sys
 
 src, out = sys.argv[1], sys.argv[2]

@@ -55,6 +55,10 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Load through a BPF token from the bpffs mounted at PATH (default: $BPFKIT_TOKEN_PATH,
+    /// else /sys/fs/bpf when running in a user namespace).
+    #[arg(long, value_name = "PATH")]
+    token_path: Option<PathBuf>,
 }
 
 /// Split `NAME=VALUE`.
@@ -146,6 +150,9 @@ fn loader(args: &Args, spec: &ObjectSpec) -> Result<Loader, String> {
     let mut loader = Loader::new();
     if let Some(dir) = &args.pin_dir {
         loader.pin_dir(dir);
+    }
+    if let Some(path) = &args.token_path {
+        loader.token_path(path);
     }
     for text in &args.max_entries {
         let (map, n) = split_assignment("max-entries", text)?;

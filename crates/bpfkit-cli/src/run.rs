@@ -64,6 +64,10 @@ pub struct Args {
     /// directory.
     #[arg(long, value_name = "PATH")]
     cgroup: Option<PathBuf>,
+    /// Load through a BPF token from the bpffs mounted at PATH (default: $BPFKIT_TOKEN_PATH,
+    /// else /sys/fs/bpf when running in a user namespace).
+    #[arg(long, value_name = "PATH")]
+    token_path: Option<PathBuf>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -89,6 +93,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut loader = Loader::new();
     if let Some(dir) = &args.pin_dir {
         loader.pin_dir(dir);
+    }
+    if let Some(path) = &args.token_path {
+        loader.token_path(path);
     }
     for assignment in &args.set {
         let (var, value) = assignment

@@ -28,6 +28,10 @@ pub struct Args {
     /// Print each probe's BPF instructions instead of loading them.
     #[arg(long)]
     dry_run: bool,
+    /// Load through a BPF token from the bpffs mounted at PATH (default: $BPFKIT_TOKEN_PATH,
+    /// else /sys/fs/bpf when running in a user namespace).
+    #[arg(long, value_name = "PATH")]
+    token_path: Option<std::path::PathBuf>,
 }
 
 /// Runs `bpfkit trace`.
@@ -68,6 +72,7 @@ pub fn run(args: Args) -> Result<(), String> {
         command: args.command,
         dry_run: args.dry_run,
         params,
+        token_path: args.token_path,
     };
     let stdout = std::io::stdout();
     match bpfkit_trace::run(&source, &file, &opts, stdout.lock()) {

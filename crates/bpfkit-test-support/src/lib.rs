@@ -18,6 +18,8 @@
 //! - Perf events: [`bpf_obj_get`], [`perf_event_open`], [`perf_event_set_bpf`],
 //!   [`attach_tracepoint`] (a pinned program on a tracepoint; closing the fd detaches it).
 //! - Kernel probes independent of the runtime: [`arena_unavailable`], [`skip_without_arena`].
+//! - [`userns::run_with_delegated_bpffs`]: a child in its own user namespace with a bpffs
+//!   this process delegated to it (BPF tokens).
 //! - [`XorShift64Star`], the reproducible random sequence of the mutation tests.
 //! - [`Insn`] (bpfkit-obj's, re-exported) and [`mask_fd_immediates`] to compare instruction
 //!   streams.
@@ -42,6 +44,7 @@ mod probe;
 mod relocated;
 mod rng;
 mod trace;
+pub mod userns;
 
 pub use bench::{
     libbpf_bench_path, libbpf_drain, libbpf_map_ops, DrainResult, EventBuffer, MapOpsTimes,

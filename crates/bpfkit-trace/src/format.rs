@@ -42,6 +42,28 @@ pub struct PrintfSpec {
     pub args: Vec<Ty>,
 }
 
+/// The largest width or precision a conversion may ask for (each event would print that
+/// many characters).
+pub const MAX_WIDTH: usize = 4096;
+
+/// The decimal number at the start of `chars` (0 if none), at most [`MAX_WIDTH`].
+fn number(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    what: &str,
+) -> Result<usize, String> {
+    let mut n: usize = 0;
+    while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+        n = n * 10 + d as usize;
+        if n > MAX_WIDTH {
+            return Err(format!(
+                "the {what} of a conversion is larger than {MAX_WIDTH}"
+            ));
+        }
+        chars.next();
+    }
+    Ok(n)
+}
+
 /// Parses `fmt`; the error says what is wrong with which conversion.
 pub fn parse_format(fmt: &str) -> Result<Vec<Segment>, String> {
     let mut out = vec![];
@@ -78,18 +100,10 @@ pub fn parse_format(fmt: &str) -> Result<Vec<Segment>, String> {
             }
             chars.next();
         }
-        while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-            conv.width = conv.width * 10 + d as usize;
-            chars.next();
-        }
+        conv.width = number(&mut chars, "width")?;
         if chars.peek() == Some(&'.') {
             chars.next();
-            let mut p = 0;
-            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                p = p * 10 + d as usize;
-                chars.next();
-            }
-            conv.precision = Some(p);
+            conv.precision = Some(number(&mut chars, "precision")?);
         }
         while matches!(chars.peek(), Some('l' | 'h' | 'z' | 'j' | 't')) {
             chars.next();
@@ -239,6 +253,17 @@ pub fn format(spec: &PrintfSpec, args: &[Arg]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_widths_and_precisions_are_errors_not_overflows() {
+        // Found by the trace_lang fuzz target (fuzz/regressions/trace_lang/): a width of 30
+        // digits overflowed usize.
+        let e = parse_format("%3333333333333333333333333333u").unwrap_err();
+        assert_eq!(e, "the width of a conversion is larger than 4096");
+        let e = parse_format("%.99999s").unwrap_err();
+        assert_eq!(e, "the precision of a conversion is larger than 4096");
+        assert!(parse_format("%4096d %.4096s").is_ok());
+    }
 
     fn f(fmt: &str, args: &[Arg]) -> String {
         let segments = parse_format(fmt).unwrap();

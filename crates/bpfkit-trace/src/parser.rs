@@ -17,6 +17,7 @@ pub fn parse(src: &str) -> Result<Program, Diagnostic> {
         src,
         peeked: None,
         no_div: false,
+        depth: 0,
     };
     p.program()
 }
@@ -27,7 +28,13 @@ struct Parser<'a> {
     peeked: Option<(Tok, Span, usize)>,
     /// Inside `/predicate/` at paren depth 0, `/` ends the predicate.
     no_div: bool,
+    /// How many expressions and blocks enclose the current one (at most [`MAX_DEPTH`]).
+    depth: usize,
 }
+
+/// How deeply expressions and blocks may nest: deeper input is an error rather than a stack
+/// overflow of the recursive parser (or of the code generator walking the tree).
+pub const MAX_DEPTH: usize = 40;
 
 const CAST_TYPES: &[&str] = &[
     "struct", "union", "enum", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
@@ -276,6 +283,10 @@ impl Parser<'_> {
     }
 
     fn block(&mut self) -> Result<Vec<Stmt>, Diagnostic> {
+        self.nested(Self::block_inner)
+    }
+
+    fn block_inner(&mut self) -> Result<Vec<Stmt>, Diagnostic> {
         self.expect("{", "to start a block")?;
         let mut stmts = vec![];
         loop {
@@ -508,7 +519,28 @@ impl Parser<'_> {
         }
     }
 
+    /// Runs `f` one nesting level deeper, refusing more than [`MAX_DEPTH`] levels.
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, Diagnostic>,
+    ) -> Result<T, Diagnostic> {
+        if self.depth >= MAX_DEPTH {
+            return Err(Diagnostic::new(
+                self.last_end(),
+                format!("nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
+    }
+
     fn unary(&mut self) -> Result<Expr, Diagnostic> {
+        self.nested(Self::unary_inner)
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, Diagnostic> {
         let (t, s) = self.peek()?;
         let op = match t {
             Tok::Punct("-") => Some(UnOp::Neg),
@@ -802,6 +834,25 @@ mod tests {
             panic!()
         };
         assert!(matches!(l.kind, ExprKind::Binary(BinOp::Shl, _, _)));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // Found by replaying the trace_lang fuzz corpus in a debug test thread (2 MiB stack):
+        // 140 nested parentheses overflowed the recursive parser's stack.
+        let deep = format!("BEGIN {{ @x = {}1{}; }}", "(".repeat(200), ")".repeat(200));
+        let e = parse(&deep).unwrap_err();
+        assert!(
+            e.to_string().contains("nested more than 40 levels deep"),
+            "{e}"
+        );
+        let e = parse(&format!("BEGIN {{ @x = {}1; }}", "-".repeat(500))).unwrap_err();
+        assert!(
+            e.to_string().contains("nested more than 40 levels deep"),
+            "{e}"
+        );
+        let ok = format!("BEGIN {{ @x = {}1{}; }}", "(".repeat(20), ")".repeat(20));
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]

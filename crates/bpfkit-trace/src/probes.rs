@@ -348,17 +348,35 @@ fn usdt(rest: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
     Ok(out)
 }
 
-/// Shell-style match with `*` and `?`.
+/// Shell-style match with `*` and `?` (bytes), in time linear in `pattern.len() *
+/// text.len()` whatever the stars: only the last `*` is ever retried.
 pub fn glob(pattern: &str, text: &str) -> bool {
-    fn rec(p: &[u8], t: &[u8]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some(b'*') => (0..=t.len()).any(|i| rec(&p[1..], &t[i..])),
-            Some(b'?') => !t.is_empty() && rec(&p[1..], &t[1..]),
-            Some(&c) => t.first() == Some(&c) && rec(&p[1..], &t[1..]),
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    // The last star seen and the text position it is currently made to swallow up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                // Let the last star swallow one more byte and retry after it.
+                Some((sp, st)) => {
+                    star = Some((sp, st + 1));
+                    pi = sp + 1;
+                    ti = st + 1;
+                }
+                None => return false,
+            },
         }
     }
-    rec(pattern.as_bytes(), text.as_bytes())
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 fn events_dir() -> Result<std::path::PathBuf, String> {
@@ -571,6 +589,17 @@ mod tests {
         assert!(glob("*read", "sys_enter_read"));
         assert!(!glob("sys_exit_*", "sys_enter_read"));
         assert!(glob("sys_?nter_read", "sys_enter_read"));
+        assert!(glob("*", ""));
+        assert!(glob("**a**", "bab"));
+        assert!(!glob("?", ""));
+        assert!(!glob("a*b", "acbd"));
+        assert!(glob("a*b*", "acbd"));
+        assert!(glob("*_*_*", "sys_enter_read"));
+        // Found by the trace_lang fuzz target (fuzz/regressions/trace_lang/): many stars made
+        // the old recursive matcher take exponential time.
+        let stars = "*".repeat(60);
+        assert!(!glob(&format!("{stars}BE"), "sys_enter_openat"));
+        assert!(glob(&format!("{stars}at"), "sys_enter_openat"));
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Options {
     pub dry_run: bool,
     /// Positional parameters (`$1`, `str($2)`, `$#`).
     pub params: Vec<String>,
+    /// `--token-path`: load through a BPF token from this bpffs (`None`: the automatic one,
+    /// see [`bpfkit::token::TokenSource::Auto`]).
+    pub token_path: Option<std::path::PathBuf>,
 }
 
 /// Why a run failed.
@@ -303,7 +306,12 @@ fn rejected_span(p: &crate::types::CompiledProgram, log: &str) -> Option<crate::
         .map(|(_, span)| *span)
 }
 
-fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceError> {
+fn load(
+    compiled: &Compiled,
+    source: &str,
+    file: &str,
+    token_path: Option<&std::path::Path>,
+) -> Result<Loaded, TraceError> {
     let kernel = |what: String| {
         move |e: sys::SyscallError| TraceError::Kernel {
             what,
@@ -316,10 +324,22 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
             message: bpfkit::Report(&e).to_string(),
         }
     };
+    let source_of_token = match token_path {
+        Some(path) => bpfkit::token::TokenSource::Path(path.to_owned()),
+        None => bpfkit::token::TokenSource::Auto,
+    };
+    let token = source_of_token.resolve().map_err(|e| TraceError::Kernel {
+        what: "create a BPF token".into(),
+        message: bpfkit::Report(&e).to_string(),
+    })?;
+    let token_fd = token.as_deref().map(|t| t.as_fd());
     // BTF for keys and values makes `bpftool map dump` readable; maps go without it on
     // kernels that refuse it.
-    let btf = crate::map_btf::build(&compiled.maps)
-        .and_then(|b| sys::btf_load(&b.bytes).ok().map(|fd| (fd, b.ids)));
+    let btf = crate::map_btf::build(&compiled.maps).and_then(|b| {
+        sys::btf_load_with_token(&b.bytes, token_fd)
+            .ok()
+            .map(|fd| (fd, b.ids))
+    });
     let mut maps = vec![];
     for (i, m) in compiled.maps.iter().enumerate() {
         let name = format!("AT_{}", m.name.trim_start_matches('@'));
@@ -333,6 +353,7 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
         params.btf = btf
             .as_ref()
             .map(|(fd, ids)| (fd.as_fd(), ids[i].0, ids[i].1));
+        params.token = token_fd;
         let map = match MapData::create(&params) {
             Ok(map) => map,
             Err(_) if params.btf.is_some() => {
@@ -347,6 +368,7 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
         map_type: sys::uapi::BPF_MAP_TYPE_RINGBUF,
         max_entries: RINGBUF_SIZE,
         name: "events",
+        token_fd,
         ..Default::default()
     })
     .map_err(kernel("create the event ring buffer".into()))?;
@@ -356,6 +378,7 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
         value_size: crate::types::JOIN_RECORD,
         max_entries: 1,
         name: "join_buf",
+        token_fd,
         ..Default::default()
     })
     .map_err(kernel("create the join() buffer".into()))?;
@@ -415,6 +438,7 @@ fn load(compiled: &Compiled, source: &str, file: &str) -> Result<Loaded, TraceEr
             name: &object_name(&p.probe.name),
             expected_attach_type,
             attach_btf_id,
+            token_fd,
             ..Default::default()
         })
         .map_err(|e| {
@@ -909,7 +933,7 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
             .map_err(io_err("write output"))?;
         return Ok(());
     }
-    let loaded = load(&compiled, source, file)?;
+    let loaded = load(&compiled, source, file, opts.token_path.as_deref())?;
     let ring_fd = loaded
         .ring_fd
         .try_clone()

@@ -65,8 +65,35 @@ pub fn has(cap: Capability) -> Option<bool> {
 /// not CAP_SYS_ADMIN)". `None` when it holds them all or `/proc` cannot tell, so the
 /// refusal has another cause.
 pub fn missing_hint(needed: &[Capability]) -> Option<String> {
+    if in_initial_user_namespace() == Some(false)
+        && needed
+            .iter()
+            .any(|c| matches!(c, Capability::Bpf | Capability::Perfmon))
+    {
+        return Some(USER_NAMESPACE_HINT.to_owned());
+    }
     let set = effective()?;
     missing_in(set, needed)
+}
+
+/// Why a process in a user namespace is refused: its capabilities count only there.
+pub const USER_NAMESPACE_HINT: &str = "this process runs in a user namespace, whose \
+    capabilities BPF does not accept: it needs a BPF token (Linux 6.9) from a bpffs that the \
+    initial namespace mounted with delegate_* options (found at /sys/fs/bpf, or where \
+    BPFKIT_TOKEN_PATH or --token-path says)";
+
+/// Parses a `/proc/PID/uid_map` text: whether it is the initial user namespace's identity
+/// map of every uid (`0 0 4294967295`).
+pub fn is_initial_uid_map(uid_map: &str) -> bool {
+    let fields: Vec<&str> = uid_map.split_whitespace().collect();
+    fields == ["0", "0", "4294967295"]
+}
+
+/// Whether this process is in the initial user namespace (`None`: `/proc` cannot tell).
+/// Elsewhere its capabilities do not count for BPF, and only a BPF token lets it load.
+pub fn in_initial_user_namespace() -> Option<bool> {
+    let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+    Some(is_initial_uid_map(&map))
 }
 
 fn missing_in(set: u64, needed: &[Capability]) -> Option<String> {
@@ -108,6 +135,14 @@ mod tests {
         let set = parse_effective(status).unwrap();
         assert_eq!(set, (1 << 38) | (1 << 39));
         assert_eq!(parse_effective("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn only_the_identity_map_of_every_uid_is_the_initial_namespace() {
+        assert!(is_initial_uid_map("         0          0 4294967295\n"));
+        assert!(!is_initial_uid_map("         0      65534          1\n"));
+        assert!(!is_initial_uid_map(""));
+        assert!(!is_initial_uid_map("0 0 4294967295\n1 1 1\n"));
     }
 
     #[test]

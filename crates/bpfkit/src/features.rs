@@ -268,6 +268,32 @@ pub fn require_feature(probe: Probe) -> Result<(), FeatureError> {
     require(support(probe), probe.feature())
 }
 
+// The probes' kernel calls pass the BPF token a loader uses (or the automatic one), so that a
+// process in a user namespace probes what its token allows.
+
+fn map_create(attr: &MapCreateAttr<'_>) -> sys::SysResult<std::os::fd::OwnedFd> {
+    let token = crate::token::probe_token();
+    sys::map_create(&MapCreateAttr {
+        token_fd: token.as_deref().map(|t| t.as_fd()),
+        ..attr.clone()
+    })
+}
+
+fn prog_load(
+    attr: &ProgLoadAttr<'_>,
+) -> Result<(std::os::fd::OwnedFd, String), sys::ProgLoadError> {
+    let token = crate::token::probe_token();
+    sys::prog_load(&ProgLoadAttr {
+        token_fd: token.as_deref().map(|t| t.as_fd()),
+        ..attr.clone()
+    })
+}
+
+fn btf_load(data: &[u8]) -> Result<std::os::fd::OwnedFd, sys::ProgLoadError> {
+    let token = crate::token::probe_token();
+    sys::btf_load_with_token(data, token.as_deref().map(|t| t.as_fd()))
+}
+
 /// The parameters with which a map type can be created at all, for probing.
 fn probe_map_attr(map_type: MapType) -> MapCreateAttr<'static> {
     use MapType::*;
@@ -324,7 +350,7 @@ fn probe_map_type(map_type: MapType) -> Support {
     let attr = probe_map_attr(map_type);
     match map_type {
         ArrayOfMaps | HashOfMaps => {
-            let inner = match sys::map_create(&probe_map_attr(Array)) {
+            let inner = match map_create(&probe_map_attr(Array)) {
                 Ok(inner) => inner,
                 Err(e) => return failed(&e),
             };
@@ -332,11 +358,11 @@ fn probe_map_type(map_type: MapType) -> Support {
                 inner_map_fd: Some(inner.as_fd()),
                 ..attr
             };
-            outcome(sys::map_create(&attr))
+            outcome(map_create(&attr))
         }
         SkStorage | InodeStorage | TaskStorage | CgrpStorage => {
             // Local storage needs BTF: an `int` key and value described by a tiny BTF object.
-            let btf = match sys::btf_load(&btf_probe_blob(Probe::Btf)) {
+            let btf = match btf_load(&btf_probe_blob(Probe::Btf)) {
                 Ok(btf) => btf,
                 Err(e) => return failed(&e.source),
             };
@@ -346,16 +372,16 @@ fn probe_map_type(map_type: MapType) -> Support {
                 btf_value_type_id: 1,
                 ..attr
             };
-            outcome(sys::map_create(&attr))
+            outcome(map_create(&attr))
         }
-        StructOps => match sys::map_create(&attr) {
+        StructOps => match map_create(&attr) {
             Ok(_) => Support::Supported,
             Err(e) if matches!(failed(&e), Support::Unknown { .. }) => failed(&e),
             // struct_ops needs a vmlinux value type id, without which known and unknown
             // types both fail: the program type of the same release decides.
             Err(_) => program_type_support(ProgramType::StructOps),
         },
-        _ => outcome(sys::map_create(&attr)),
+        _ => outcome(map_create(&attr)),
     }
 }
 
@@ -381,7 +407,7 @@ fn probe_prog_type(prog_type: ProgramType) -> Support {
         },
         ..Default::default()
     };
-    match sys::prog_load(&attr) {
+    match prog_load(&attr) {
         Ok(_) => Support::Supported,
         Err(e) if matches!(failed(&e.source), Support::Unknown { .. }) => failed(&e.source),
         Err(e) => Support::from_bool(needs_target && !e.verifier_log.is_empty()),
@@ -400,7 +426,7 @@ fn probe_helper(prog_type: ProgramType, helper: u32) -> Support {
         log_level: 1,
         ..Default::default()
     };
-    match sys::prog_load(&attr) {
+    match prog_load(&attr) {
         Ok(_) => Support::Supported,
         Err(e) if matches!(failed(&e.source), Support::Unknown { .. }) => failed(&e.source),
         Err(e) => {
@@ -414,7 +440,7 @@ fn probe_helper(prog_type: ProgramType, helper: u32) -> Support {
 
 fn run_probe(probe: Probe) -> Support {
     match probe {
-        Probe::MmapableMaps => outcome(sys::map_create(&MapCreateAttr {
+        Probe::MmapableMaps => outcome(map_create(&MapCreateAttr {
             map_type: uapi::BPF_MAP_TYPE_ARRAY,
             key_size: 4,
             value_size: 4,
@@ -422,11 +448,11 @@ fn run_probe(probe: Probe) -> Support {
             map_flags: uapi::BPF_F_MMAPABLE,
             ..Default::default()
         })),
-        Probe::MapFreeze => match sys::map_create(&probe_map_attr(MapType::Array)) {
+        Probe::MapFreeze => match map_create(&probe_map_attr(MapType::Array)) {
             Ok(fd) => outcome(sys::map_freeze(fd.as_fd())),
             Err(e) => failed(&e),
         },
-        Probe::BatchOps => match sys::map_create(&probe_map_attr(MapType::Hash)) {
+        Probe::BatchOps => match map_create(&probe_map_attr(MapType::Hash)) {
             Err(e) => failed(&e),
             Ok(fd) => {
                 let mut keys = [0u8; 4];
@@ -450,7 +476,7 @@ fn run_probe(probe: Probe) -> Support {
             }
         },
         Probe::GlobalData => {
-            let map = match sys::map_create(&probe_map_attr(MapType::Array)) {
+            let map = match map_create(&probe_map_attr(MapType::Array)) {
                 Ok(map) => map,
                 Err(e) => return failed(&e),
             };
@@ -464,7 +490,7 @@ fn run_probe(probe: Probe) -> Support {
                 RETURN_ZERO[0],
                 RETURN_ZERO[1],
             ];
-            let loaded = sys::prog_load(&ProgLoadAttr {
+            let loaded = prog_load(&ProgLoadAttr {
                 prog_type: uapi::BPF_PROG_TYPE_SOCKET_FILTER,
                 insns: &insns,
                 license: c"GPL",
@@ -479,7 +505,7 @@ fn run_probe(probe: Probe) -> Support {
         | Probe::BtfFloat
         | Probe::BtfDeclTag
         | Probe::BtfTypeTag
-        | Probe::BtfEnum64 => outcome(sys::btf_load(&btf_probe_blob(probe)).map_err(|e| e.source)),
+        | Probe::BtfEnum64 => outcome(btf_load(&btf_probe_blob(probe)).map_err(|e| e.source)),
         Probe::BpfCookie => helper_support(ProgramType::Kprobe, uapi::BPF_FUNC_get_attach_cookie),
         Probe::BpfLink => {
             // No program fd: a kernel with the command answers EBADF, one without EINVAL.
@@ -519,7 +545,7 @@ fn ebadf_means_supported<T>(result: Result<T, sys::SyscallError>) -> Support {
 /// See [`Probe::PerfEventLink`]: load `r0 = 0; exit` of `prog_type`, create a link of
 /// `attach_type` to a target that does not exist, and read the errno.
 fn link_kind_probe(prog_type: ProgramType, attach_type: u32, target: u32) -> Support {
-    let prog = match sys::prog_load(&ProgLoadAttr {
+    let prog = match prog_load(&ProgLoadAttr {
         prog_type: prog_type.number(),
         insns: &RETURN_ZERO,
         license: c"GPL",

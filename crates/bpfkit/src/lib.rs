@@ -55,5 +55,6 @@ pub mod readers;
 mod report;
 pub mod skel;
 pub mod sys;
+pub mod token;
 
 pub use report::Report;

@@ -46,6 +46,9 @@ pub struct CommonArgs {
     /// Print (and, for counting tools, reset) every S seconds.
     #[arg(long, value_name = "S")]
     pub interval: Option<f64>,
+    /// BPF token options.
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// Run this command (no shell; its arguments follow) once the programs are attached,
     /// trace only it, and stop when it exits. Must come last.
     #[arg(short = 'c', long = "command", value_name = "CMD", num_args = 1.., allow_hyphen_values = true)]
@@ -56,4 +59,46 @@ pub struct CommonArgs {
     pub otlp: otlp::OtlpArgs,
 }
 
+/// `--token-path`: where the loader takes its BPF token from (Linux 6.9).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TokenArgs {
+    /// Load through a BPF token from the bpffs mounted at PATH (one that the initial
+    /// namespace mounted with delegate_* options). Default: $BPFKIT_TOKEN_PATH, else
+    /// /sys/fs/bpf when running in a user namespace.
+    #[arg(long, value_name = "PATH")]
+    pub token_path: Option<std::path::PathBuf>,
+}
+
+impl TokenArgs {
+    /// Set the loader's token source from the option (unset: the loader's automatic one).
+    pub fn apply(&self, loader: &mut bpfkit::loader::Loader) {
+        if let Some(path) = &self.token_path {
+            loader.token_path(path);
+        }
+    }
+}
+
 pub use session::{exit_with, EventFormat, Session, ToolError};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    #[test]
+    fn every_tool_takes_a_token_path() {
+        let cli = Cli::parse_from(["tool", "--token-path", "/run/bpffs"]);
+        assert_eq!(
+            cli.common.token.token_path.as_deref(),
+            Some(std::path::Path::new("/run/bpffs"))
+        );
+        let cli = Cli::parse_from(["tool"]);
+        assert_eq!(cli.common.token.token_path, None);
+    }
+}

@@ -134,6 +134,7 @@ impl Session {
             Some(child)
         };
         let mut loader = Loader::new();
+        common.token.apply(&mut loader);
         filter.apply(&mut loader);
         for (global, bytes) in globals {
             loader.set_global(global, bytes);

@@ -67,8 +67,11 @@ pub(crate) fn prepare(fixed: &[u8], hidden_funcs: &[&str]) -> Result<PreparedBtf
 }
 
 /// Load BTF bytes into the kernel.
-pub(crate) fn load(bytes: &[u8]) -> Result<OwnedFd, sys::ProgLoadError> {
-    sys::btf_load(bytes)
+pub(crate) fn load(
+    bytes: &[u8],
+    token: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<OwnedFd, sys::ProgLoadError> {
+    sys::btf_load_with_token(bytes, token)
 }
 
 /// The running kernel's BTF bytes (`/sys/kernel/btf/vmlinux`): mapped read-only where the

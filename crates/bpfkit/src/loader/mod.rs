@@ -38,6 +38,7 @@ use crate::features::{self, Probe};
 use crate::maps::{MapData, MapError, MapParams, MapType, MapTypeExt};
 use crate::pin::PinError;
 use crate::sys::{self, ProgLoadAttr, ProgLoadError};
+use crate::token::TokenSource;
 
 /// Errors of loading an object. Each names the object and the map or program.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +103,15 @@ pub enum LoadError {
         program: String,
         /// What is wrong.
         reason: String,
+    },
+    /// No BPF token could be created from the bpffs asked for.
+    #[error("object '{object}'")]
+    Token {
+        /// The object name.
+        object: String,
+        /// Why.
+        #[source]
+        source: crate::token::TokenError,
     },
     /// The kernel refused a program; the verifier log is in the source.
     #[error(
@@ -197,6 +207,7 @@ pub struct Loader {
     log_level: u32,
     /// freplace programs: (program, target program fd, BTF id of the replaced function).
     extension_targets: Vec<(String, std::sync::Arc<OwnedFd>, u32)>,
+    token: TokenSource,
 }
 
 impl Default for Loader {
@@ -218,7 +229,23 @@ impl Loader {
             kernel_btf: PathBuf::from("/sys/kernel/btf/vmlinux"),
             log_level: 0,
             extension_targets: Vec::new(),
+            token: TokenSource::Auto,
         }
+    }
+
+    /// Create maps, BTF and programs through a BPF token (Linux 6.9) from the bpffs at
+    /// `path` (a failure to create it is a [`LoadError::Token`]). Without this call the
+    /// loader finds a token by itself ([`TokenSource::Auto`]).
+    pub fn token_path(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.token = TokenSource::Path(path.into());
+        self
+    }
+
+    /// Where the BPF token comes from: a path, a token already made, none, or found
+    /// automatically (the default).
+    pub fn token_source(&mut self, source: TokenSource) -> &mut Self {
+        self.token = source;
+        self
     }
 
     /// The target of freplace program `program`: the loaded program `target` and the BTF id
@@ -357,6 +384,11 @@ impl Loader {
         new_pins: &mut Vec<PathBuf>,
     ) -> Result<Prepared, LoadError> {
         let object = spec.name.clone();
+        let token = self.token.resolve().map_err(|source| LoadError::Token {
+            object: object.clone(),
+            source,
+        })?;
+        let token_fd = token.as_deref().map(|t| t.as_fd());
         // Phase times, logged at debug level (where a load's time goes).
         let mut phases: Vec<(&str, std::time::Duration)> = Vec::new();
         let mut phase_start = std::time::Instant::now();
@@ -384,7 +416,7 @@ impl Loader {
         let btf_fd: Option<OwnedFd> =
             prepared
                 .as_ref()
-                .and_then(|p| match btf::load(&p.loadable) {
+                .and_then(|p| match btf::load(&p.loadable, token_fd) {
                     Ok(fd) => Some(fd),
                     Err(e) => {
                         log::warn!(
@@ -420,7 +452,7 @@ impl Loader {
         let mut map_fds: HashMap<String, i32> = HashMap::new();
         let mut kconfig_map = None;
         for m in &spec.maps {
-            let data = self.create_map(spec, m, btf_fd.as_ref(), new_pins)?;
+            let data = self.create_map(spec, m, btf_fd.as_ref(), token_fd, new_pins)?;
             if m.definition == MapDefinition::Kconfig {
                 kconfig_map = Some(m.name.clone());
             }
@@ -491,6 +523,7 @@ impl Loader {
                 .collect(),
             log_level: self.log_level,
             new_pins: Vec::new(),
+            token,
         })
     }
 
@@ -568,6 +601,7 @@ impl Loader {
         spec: &ObjectSpec,
         m: &MapSpec,
         btf_fd: Option<&OwnedFd>,
+        token_fd: Option<std::os::fd::BorrowedFd<'_>>,
         new_pins: &mut Vec<PathBuf>,
     ) -> Result<MapData, LoadError> {
         let object = &spec.name;
@@ -659,7 +693,7 @@ impl Loader {
             ));
         }
         let inner = match &m.inner_map {
-            Some(inner) => Some(self.create_map(spec, inner, btf_fd, new_pins)?),
+            Some(inner) => Some(self.create_map(spec, inner, btf_fd, token_fd, new_pins)?),
             None => None,
         };
         let btf_ids = match (btf_fd, m.btf_value_type_id) {
@@ -678,6 +712,7 @@ impl Loader {
         params.map_extra = m.map_extra;
         params.inner_map = inner.as_ref();
         params.btf = btf_ids;
+        params.token = token_fd;
         let data = match MapData::create(&params) {
             Ok(d) => d,
             // libbpf retries without BTF when creation with it fails: fd arrays (perf event,
@@ -826,6 +861,7 @@ pub struct Prepared {
     not_loaded: Vec<String>,
     log_level: u32,
     new_pins: Vec<PathBuf>,
+    token: Option<std::sync::Arc<crate::token::Token>>,
 }
 
 fn remove_pins(object: &str, pins: &mut Vec<PathBuf>) {
@@ -958,6 +994,7 @@ impl Prepared {
             line_info: if with_btf { &p.line_info } else { &[] },
             line_info_rec_size: 16,
             log_level: self.log_level,
+            token_fd: self.token.as_deref().map(|t| t.as_fd()),
             ..Default::default()
         };
         let result = match sys::prog_load(&attr) {
@@ -976,11 +1013,12 @@ impl Prepared {
                 object: self.object.clone(),
                 program: p.name.clone(),
                 hint: if source.source.errno() == Some(libc::EPERM)
+                    && self.token.is_none()
                     && features::memlock_hint().is_some()
                 {
                     Some(MEMLOCK_HINT)
                 } else {
-                    load_hint(&p.section, source.source.errno())
+                    load_hint(&p.section, source.source.errno(), self.token.is_some())
                 },
                 requires: load_requires(&p.section, source.source.errno(), &source.verifier_log),
                 source: Box::new(source),
@@ -997,13 +1035,21 @@ const MEMLOCK_HINT: &str = "RLIMIT_MEMLOCK is too low and could not be raised (t
 fn load_hint(
     section: &bpfkit_obj::object::ProgramSection,
     errno: Option<i32>,
+    with_token: bool,
 ) -> Option<&'static str> {
     use bpfkit_obj::object::ProgramType as T;
     match (section.program_type, errno) {
+        (_, Some(libc::EPERM)) if with_token => Some(
+            "the BPF token's bpffs does not delegate this program or attach type \
+             (delegate_cmds=prog_load, delegate_progs, delegate_attachs)",
+        ),
         (T::Tracing | T::Lsm | T::Ext | T::StructOps, Some(libc::EPERM)) => Some(
             "trampoline programs (fentry/fexit/fmod_ret/lsm/freplace) were refused: \
              ftrace may be locked down (lockdown=confidentiality) or CAP_BPF/CAP_PERFMON missing",
         ),
+        (_, Some(libc::EPERM)) if crate::caps::in_initial_user_namespace() == Some(false) => {
+            Some(crate::caps::USER_NAMESPACE_HINT)
+        }
         (_, Some(libc::EPERM)) => {
             Some("loading needs CAP_BPF (with CAP_PERFMON for tracing) or root")
         }

@@ -37,6 +37,8 @@ pub struct MapParams<'a> {
     pub inner_map: Option<&'a MapData>,
     /// BTF object describing key and value, with their type ids.
     pub btf: Option<(BorrowedFd<'a>, u32, u32)>,
+    /// BPF token (Linux 6.9) to create the map through ([`crate::token`]).
+    pub token: Option<BorrowedFd<'a>>,
 }
 
 impl<'a> MapParams<'a> {
@@ -58,6 +60,7 @@ impl<'a> MapParams<'a> {
             map_extra: 0,
             inner_map: None,
             btf: None,
+            token: None,
         }
     }
 }
@@ -119,6 +122,7 @@ impl MapData {
             btf_key_type_id: p.btf.map_or(0, |b| b.1),
             btf_value_type_id: p.btf.map_or(0, |b| b.2),
             map_extra: p.map_extra,
+            token_fd: p.token,
             ..Default::default()
         };
         let result = match sys::map_create(&attr) {
@@ -139,9 +143,16 @@ impl MapData {
                     });
                 }
                 if source.errno() == Some(libc::EPERM) {
-                    let missing =
-                        caps::missing_hint(&[Capability::Bpf]).or_else(features::memlock_hint);
-                    if let Some(missing) = missing {
+                    let hint = if p.token.is_some() {
+                        Some(
+                            "the BPF token's bpffs does not delegate this map type \
+                             (delegate_cmds=map_create, delegate_maps)"
+                                .to_owned(),
+                        )
+                    } else {
+                        caps::missing_hint(&[Capability::Bpf]).or_else(features::memlock_hint)
+                    };
+                    if let Some(missing) = hint {
                         return Err(MapError::NotPermitted {
                             name: p.name.to_owned(),
                             missing: missing.into(),

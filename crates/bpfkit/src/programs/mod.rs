@@ -38,6 +38,7 @@ pub mod netkit;
 pub mod netns;
 mod perf_attach;
 pub mod perf_event;
+pub mod proc_maps;
 mod prog_attach;
 pub mod raw_tracepoint;
 pub mod sk_reuseport;

@@ -362,17 +362,9 @@ pub fn resolve_binary(binary: &str, pid: Option<i32>) -> Option<PathBuf> {
 }
 
 /// A file mapped by process `pid` whose name is `name` or starts with `name.`/`name-`.
+/// (See [`proc_maps::library`](super::proc_maps::library).)
 pub fn library_in_maps(pid: i32, name: &str) -> Option<PathBuf> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-    maps.lines().find_map(|l| {
-        let path = l.split_whitespace().nth(5)?;
-        let file = path.rsplit('/').next()?;
-        let fits = file == name
-            || file
-                .strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('-'));
-        (path.starts_with('/') && fits).then(|| PathBuf::from(path))
-    })
+    super::proc_maps::with_process(pid, |m| super::proc_maps::library(m, name))
 }
 
 /// `FLAG_ELF_LIBC6` with this architecture's `FLAG_*_LIB64` bits, as ldconfig writes them.

@@ -217,13 +217,16 @@ pub fn parse_arg(spec: &str) -> Option<UsdtArg> {
     })
 }
 
+/// A decimal or `0x` hex integer with an optional leading `-`, within i64 (`-0x8000000000000000`
+/// included); a second sign (`-0x-5`) or an overflow is `None`.
 fn parse_int(s: &str) -> Option<i64> {
     let (neg, digits) = s.strip_prefix('-').map_or((false, s), |d| (true, d));
-    let v = match digits.strip_prefix("0x") {
-        Some(h) => i64::from_str_radix(h, 16).ok()?,
-        None => digits.parse().ok()?,
-    };
-    Some(if neg { -v } else { v })
+    let (radix, digits) = digits.strip_prefix("0x").map_or((10, digits), |h| (16, h));
+    if !digits.chars().next()?.is_ascii_hexdigit() {
+        return None;
+    }
+    let magnitude = i128::from(u64::from_str_radix(digits, radix).ok()?);
+    i64::try_from(if neg { -magnitude } else { magnitude }).ok()
 }
 
 /// The `struct __bpf_usdt_spec` bytes for an argument string and cookie.
@@ -393,17 +396,48 @@ pub fn attach(
 /// How far process `pid` moved `path` (mapped start − first PT_LOAD address), for a PIE/library.
 fn load_bias(pid: i32, path: &Path, file: &object::File<'_>) -> Option<u64> {
     use object::ObjectSegment;
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
     let shown = path.canonicalize().ok()?;
-    let start = maps.lines().find_map(|l| {
-        let mut f = l.split_whitespace();
-        let range = f.next()?;
-        let offset = u64::from_str_radix(f.nth(1)?, 16).ok()?;
-        let file_path = f.nth(2)?;
-        (Path::new(file_path) == shown && offset == 0)
-            .then(|| u64::from_str_radix(range.split('-').next()?, 16).ok())
-            .flatten()
-    })?;
+    let start = super::proc_maps::with_process(pid, |m| super::proc_maps::start_of(m, &shown))?;
     let first = file.segments().map(|s| s.address()).min()?;
     Some(start.wrapping_sub(first & !0xfff))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_keep_to_i64_and_one_sign() {
+        assert_eq!(parse_int("-8"), Some(-8));
+        assert_eq!(parse_int("0x10"), Some(16));
+        assert_eq!(parse_int("-0x8000000000000000"), Some(i64::MIN));
+        assert_eq!(parse_int("0x8000000000000000"), None);
+        // Found by the usdt_notes fuzz target (fuzz/regressions/usdt_notes/): a sign after
+        // `0x` made i64::MIN, whose negation overflowed.
+        assert_eq!(parse_int("-0x-8000000000000000"), None);
+        assert_eq!(parse_int("--5"), None);
+        assert_eq!(parse_int("+5"), None);
+        assert_eq!(parse_int(""), None);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn x86_64_argument_specs() {
+        assert_eq!(
+            parse_arg("-4@$5"),
+            Some(UsdtArg::Const { value: 5, size: -4 })
+        );
+        assert!(matches!(
+            parse_arg("8@-8(%rbp)"),
+            Some(UsdtArg::RegDeref {
+                offset: -8,
+                size: 8,
+                ..
+            })
+        ));
+        assert_eq!(
+            parse_arg("8@-0x-0000000000000000000000000008000000000000000000(%)"),
+            None
+        );
+    }
 }

@@ -72,6 +72,93 @@ pub struct MapCreateAttr<'a> {
     pub map_ifindex: u32,
     /// NUMA node (with `BPF_F_NUMA_NODE`).
     pub numa_node: u32,
+    /// BPF token (Linux 6.9) to create the map with (`BPF_F_TOKEN_FD`, `map_token_fd`).
+    pub token_fd: Option<BorrowedFd<'a>>,
+}
+
+/// `union bpf_attr` with room for the members Linux added after the generated header (the
+/// 6.9 token fds lie past the end of 6.1's union). Used only when a token is passed, so that
+/// older kernels keep receiving the attr size they know.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct AttrWithTail {
+    attr: bpf_attr,
+    tail: [u64; 2],
+}
+
+// SAFETY: a plain-integer union and integers; zero is valid.
+unsafe impl uapi::Zeroable for AttrWithTail {}
+
+// Byte offsets of the 6.9 token members in `union bpf_attr`, from the generated UAPI.
+const MAP_TOKEN_FD_OFFSET: usize = std::mem::offset_of!(uapi::bpf_attr__map_create, map_token_fd);
+const PROG_TOKEN_FD_OFFSET: usize = std::mem::offset_of!(uapi::bpf_attr__prog_load, prog_token_fd);
+const BTF_FLAGS_OFFSET: usize = std::mem::offset_of!(uapi::bpf_attr__btf_load, btf_flags);
+const BTF_TOKEN_FD_OFFSET: usize = std::mem::offset_of!(uapi::bpf_attr__btf_load, btf_token_fd);
+const _: () = assert!(
+    MAP_TOKEN_FD_OFFSET == 76
+        && PROG_TOKEN_FD_OFFSET == 144
+        && BTF_FLAGS_OFFSET == 32
+        && BTF_TOKEN_FD_OFFSET == 36
+);
+const _: () = assert!(PROG_TOKEN_FD_OFFSET + 4 <= std::mem::size_of::<AttrWithTail>());
+
+impl AttrWithTail {
+    fn new(attr: bpf_attr) -> Self {
+        let mut ext: Self = zeroed();
+        ext.attr = attr;
+        ext
+    }
+
+    /// Reads the u32 at byte `offset`.
+    fn u32_at(&self, offset: usize) -> u32 {
+        let bytes: &[u8; std::mem::size_of::<AttrWithTail>()] =
+            // SAFETY: the record is plain integers without padding, any byte is initialized
+            // (it was zeroed before the members were written).
+            unsafe { &*(self as *const Self).cast() };
+        u32::from_ne_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes"))
+    }
+
+    /// Writes `value` at byte `offset`.
+    fn set_u32_at(&mut self, offset: usize, value: u32) {
+        let bytes: &mut [u8; std::mem::size_of::<AttrWithTail>()] =
+            // SAFETY: as in `u32_at`; every byte pattern is a valid record.
+            unsafe { &mut *(self as *mut Self).cast() };
+        bytes[offset..offset + 4].copy_from_slice(&value.to_ne_bytes());
+    }
+
+    /// Sets `BPF_F_TOKEN_FD` in the flags at `flags_offset` and the token at `fd_offset`.
+    fn with_token(mut self, flags_offset: usize, fd_offset: usize, token: BorrowedFd<'_>) -> Self {
+        let flags = self.u32_at(flags_offset) | uapi::BPF_F_TOKEN_FD;
+        self.set_u32_at(flags_offset, flags);
+        self.set_u32_at(fd_offset, fd_u32(token));
+        self
+    }
+}
+
+/// Issues `command` with `attr`, extended by the token at `fd_offset` (and `BPF_F_TOKEN_FD`
+/// at `flags_offset`) when there is one.
+///
+/// # Safety
+/// As [`bpf`]: the pointers in `attr` must be valid for the command.
+unsafe fn bpf_with_token(
+    command: Command,
+    attr: bpf_attr,
+    token: Option<BorrowedFd<'_>>,
+    flags_offset: usize,
+    fd_offset: usize,
+) -> SysResult<i64> {
+    match token {
+        None => {
+            let mut attr = attr;
+            // SAFETY: the caller's contract.
+            unsafe { bpf(command, &mut attr) }
+        }
+        Some(token) => {
+            let mut ext = AttrWithTail::new(attr).with_token(flags_offset, fd_offset, token);
+            // SAFETY: the caller's contract; the tail holds only integers.
+            unsafe { bpf(command, &mut ext) }
+        }
+    }
 }
 
 /// `BPF_MAP_CREATE`: a new map.
@@ -93,8 +180,18 @@ pub fn map_create(a: &MapCreateAttr<'_>) -> SysResult<OwnedFd> {
     m.map_extra = a.map_extra;
     m.map_ifindex = a.map_ifindex;
     m.numa_node = a.numa_node;
+    let flags_offset = std::mem::offset_of!(uapi::bpf_attr__map_create, map_flags);
     // SAFETY: no pointers in this command's attr.
-    unsafe { bpf(Command::MapCreate, &mut attr) }.map(owned)
+    unsafe {
+        bpf_with_token(
+            Command::MapCreate,
+            attr,
+            a.token_fd,
+            flags_offset,
+            MAP_TOKEN_FD_OFFSET,
+        )
+    }
+    .map(owned)
 }
 
 #[inline]
@@ -477,6 +574,8 @@ pub struct ProgLoadAttr<'a> {
     pub prog_ifindex: u32,
     /// Verifier log level to request on the first attempt (0: log only on failure).
     pub log_level: u32,
+    /// BPF token (Linux 6.9) to load with (`BPF_F_TOKEN_FD`, `prog_token_fd`).
+    pub token_fd: Option<BorrowedFd<'a>>,
 }
 
 /// `BPF_PROG_LOAD` failed: the errno and the verifier's log.
@@ -659,8 +758,18 @@ fn prog_load_once(a: &ProgLoadAttr<'_>, level: u32, log: &mut [u8]) -> SysResult
         p.log_buf = addr_mut(log);
         p.log_size = log.len() as u32;
     }
+    let flags_offset = std::mem::offset_of!(uapi::bpf_attr__prog_load, prog_flags);
     // SAFETY: insns, license, infos, fd_array and the log buffer outlive the call.
-    unsafe { bpf(Command::ProgLoad, &mut attr) }.map(owned)
+    unsafe {
+        bpf_with_token(
+            Command::ProgLoad,
+            attr,
+            a.token_fd,
+            flags_offset,
+            PROG_TOKEN_FD_OFFSET,
+        )
+    }
+    .map(owned)
 }
 
 fn path_attr(path: &CStr, fd: u32, flags: u32) -> bpf_attr {
@@ -795,6 +904,14 @@ pub unsafe fn obj_get_info_by_fd<T: uapi::Zeroable>(
 
 /// `BPF_BTF_LOAD`: load raw BTF; on failure the error carries the kernel's BTF log.
 pub fn btf_load(data: &[u8]) -> Result<OwnedFd, ProgLoadError> {
+    btf_load_with_token(data, None)
+}
+
+/// [`btf_load`] through a BPF token (Linux 6.9; `BPF_F_TOKEN_FD`, `btf_token_fd`) if given.
+pub fn btf_load_with_token(
+    data: &[u8],
+    token: Option<BorrowedFd<'_>>,
+) -> Result<OwnedFd, ProgLoadError> {
     let mut log: Vec<u8> = Vec::new();
     loop {
         let mut attr: bpf_attr = zeroed();
@@ -808,7 +925,16 @@ pub fn btf_load(data: &[u8]) -> Result<OwnedFd, ProgLoadError> {
             b.btf_log_level = 1;
         }
         // SAFETY: `data` and `log` outlive the call.
-        match unsafe { bpf(Command::BtfLoad, &mut attr) } {
+        let result = unsafe {
+            bpf_with_token(
+                Command::BtfLoad,
+                attr,
+                token,
+                BTF_FLAGS_OFFSET,
+                BTF_TOKEN_FD_OFFSET,
+            )
+        };
+        match result {
             Ok(fd) => return Ok(owned(fd)),
             Err(e) if log.is_empty() => {
                 log::debug!("BTF load failed ({e}), retrying with log");

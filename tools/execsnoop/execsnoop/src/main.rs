@@ -34,6 +34,9 @@ struct Args {
     /// Stop after this many seconds (default: until Ctrl-C, or until `-c`'s command exits).
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
+    /// BPF token options.
+    #[command(flatten)]
+    token: tool_common::TokenArgs,
     /// Run this command (no shell; its arguments follow) once the programs are attached,
     /// trace only its process, and stop when it exits. Must come last.
     #[arg(short = 'c', long = "command", value_name = "CMD", num_args = 1.., allow_hyphen_values = true)]
@@ -83,6 +86,7 @@ fn run(args: &Args) -> Result<(), RunError> {
     open.rodata().TARGET_PID = filter.pid;
     open.rodata().TARGET_UID = args.uid.unwrap_or(u32::MAX);
     let mut loader = Loader::new();
+    args.token.apply(&mut loader);
     Filter { pid: 0, ..filter }.apply(&mut loader);
     let skel = open.load_with(&loader)?;
 

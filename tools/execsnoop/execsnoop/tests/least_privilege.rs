@@ -105,3 +105,17 @@ fn with_bpf_perfmon_and_dac_read_search_it_traces_as_nobody() {
     assert!(seen >= 3, "expected the 3 marker execs:\n{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_token_path_without_a_token_is_reported() {
+    let out = Command::new(env!("CARGO_BIN_EXE_execsnoop"))
+        .args(["--token-path", "/proc", "--duration", "1"])
+        .output()
+        .expect("execsnoop runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("BPF token: creating it from \"/proc\" was refused"),
+        "{stderr}"
+    );
+}

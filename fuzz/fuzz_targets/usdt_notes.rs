@@ -1,0 +1,5 @@
+//! USDT notes and argument specs (`bpfkit_fuzz_targets::usdt_notes`).
+//! The body lives in the workspace crate so the corpus replay test runs it on stable.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bpfkit_fuzz_targets::usdt_notes(data));
