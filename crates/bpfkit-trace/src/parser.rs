@@ -389,6 +389,7 @@ impl Parser<'_> {
                         src: &self.src[..dots],
                         peeked: None,
                         no_div: false,
+                        depth: self.depth,
                     };
                     sub.lex.set_pos(from);
                     let first = sub.expr()?;
