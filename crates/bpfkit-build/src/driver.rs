@@ -213,7 +213,8 @@ impl EbpfBuild {
         self
     }
 
-    /// The route (default: `BPFKIT_ROUTE`, else [`Route::Bpfel`]).
+    /// The route (default: `BPFKIT_ROUTE`, else [`Route::Bpfel`]; big-endian builds take
+    /// [`Route::Bpfel`] unless the donor route is asked for here, which is then an error).
     pub fn route(mut self, route: Route) -> Self {
         self.route = Some(route);
         self
@@ -287,12 +288,17 @@ impl EbpfBuild {
         // its missing rustup components installed (announced), so a fresh machine with only
         // rustup's default profile builds without a manual step.
         let route = match self.route {
-            Some(route) => route,
+            Some(route) => {
+                if route == Route::Donor && self.endianness == Endianness::Big {
+                    return Err(BuildError::DonorBigEndian);
+                }
+                route
+            }
+            // The donor is little-endian: big-endian builds stay on bpfel whatever the
+            // environment asks for all builds.
+            None if self.endianness == Endianness::Big => Route::Bpfel,
             None => Route::from_env()?,
         };
-        if route == Route::Donor && self.endianness == Endianness::Big {
-            return Err(BuildError::DonorBigEndian);
-        }
         let toolchain = match (&self.toolchain, route) {
             (Some(t), Route::Bpfel) => {
                 t.check_components()?;

@@ -218,17 +218,7 @@ mod tests {
 
     #[test]
     fn tolerates_unknown_flags_and_records_them() {
-        let args = parse(&[
-            "--icf=all",
-            "a.o",
-            "-o",
-            "out",
-            "--cpu",
-            "v4",
-            "-Os",
-            "-S",
-        ])
-        .unwrap();
+        let args = parse(&["--icf=all", "a.o", "-o", "out", "--cpu", "v4", "-Os", "-S"]).unwrap();
         assert_eq!(args.ignored, ["--icf=all"]);
         assert!(args.strip_debug);
         assert_eq!(args.cpu, Cpu::V4);
