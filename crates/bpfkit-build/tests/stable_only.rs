@@ -75,8 +75,10 @@ fn the_donor_route_runs_rustc_and_cargo_without_rustc_bootstrap_or_z_flags() {
     }
     let userspace = common::test_crate("userspace");
     let target_dir = common::shared_target_dir().with_file_name("bpfkit-userspace");
-    // A fresh eBPF target directory, so the nested build compiles (and so executes rustc).
-    let ebpf_dir = common::shared_target_dir().with_file_name("bpfkit-stable-only");
+    // A fresh eBPF target directory, so the nested build compiles (and so executes rustc);
+    // a new name each time, so cargo reruns the build script (rerun-if-env-changed).
+    let ebpf_dir = common::shared_target_dir()
+        .with_file_name(format!("bpfkit-stable-only-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&ebpf_dir);
     let log = ebpf_dir.with_extension("strace");
     let out = Command::new("strace")
@@ -104,7 +106,12 @@ fn the_donor_route_runs_rustc_and_cargo_without_rustc_bootstrap_or_z_flags() {
     let object = ebpf_dir
         .join(bpfkit_build::link::retarget::DONOR_TARGET)
         .join("release/counter");
-    assert!(object.is_file(), "{} built", object.display());
+    assert!(
+        object.is_file(),
+        "{} not built; cargo said:\n{}",
+        object.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&ebpf_dir);
 
     let execs = execs(&trace);
