@@ -88,10 +88,12 @@ fn extract_archive(
                 String::from_utf8_lossy(member.name())
             ))
         })?;
+        let embedded;
         let (code, out) = if is_bitcode(data) {
             (data, &mut found.files)
         } else if let Some(code) = embedded_bitcode(data) {
-            (code, &mut found.libraries)
+            embedded = code;
+            (embedded.as_slice(), &mut found.libraries)
         } else {
             continue;
         };
@@ -107,13 +109,19 @@ fn extract_archive(
 }
 
 /// The `.llvmbc` section of an ELF object (rustc's embedded bitcode), when it holds bitcode.
-pub fn embedded_bitcode(object: &[u8]) -> Option<&[u8]> {
+///
+/// Archive members start at any even offset while the ELF parser reads headers in place, so
+/// the object is first copied to 8-byte aligned memory.
+pub fn embedded_bitcode(object: &[u8]) -> Option<Vec<u8>> {
     if !object.starts_with(&ELF_MAGIC) {
         return None;
     }
-    let file = object::File::parse(object).ok()?;
+    let mut words = vec![0u64; object.len().div_ceil(8)];
+    object::pod::bytes_of_slice_mut(&mut words)[..object.len()].copy_from_slice(object);
+    let aligned = &object::pod::bytes_of_slice(&words)[..object.len()];
+    let file = object::File::parse(aligned).ok()?;
     let data = file.section_by_name(".llvmbc")?.data().ok()?;
-    is_bitcode(data).then_some(data)
+    is_bitcode(data).then(|| data.to_vec())
 }
 
 /// Finds `-l<name>` in the `-L` directories (`lib<name>.rlib`, `lib<name>.a`).
