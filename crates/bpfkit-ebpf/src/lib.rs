@@ -4,7 +4,10 @@
 //! `bpfel-unknown-none` (`-Z build-std=core` under `RUSTC_BOOTSTRAP=1`) or, with
 //! `BPFKIT_ROUTE=donor`, on plain stable through the donor target. Code compiles the same on
 //! both: test `cfg(bpfkit_ebpf)` rather than `target_arch = "bpf"`, use [`ffi::c_char`] and
-//! [`atomic`]. The crate is `no_std` and panic-free: every operation that can
+//! [`atomic`].
+//!
+//! `core` functions the verifier refuses, on both routes: `<[u8]>::contains` on slices of 16
+//! bytes or more (its `memchr` aligns the pointer with `&`); search with `iter().any(..)`. The crate is `no_std` and panic-free: every operation that can
 //! fail returns `Option`/`Result` with the helper's negative errno.
 //!
 //! ```ignore
