@@ -11,14 +11,6 @@
 //!   `target-cpu`, `target-features`, `tune-cpu`, `probe-stack`, `nonlazybind`, `uwtable`.
 //! - `!llvm.module.flags` loses the donor's flags (`PIC Level`, `PIE Level`, `Code Model`,
 //!   `RtLibUseGOT`, `target-abi`, `SmallDataLimit`, …); the nodes stay, unreferenced.
-//!
-//! One clean-up reaches inside function bodies, removing whole lines only: the
-//! `llvm.lifetime.start`/`end` calls on allocas of at most 8 bytes (one BPF stack slot).
-//! rustc's `-C linker-plugin-lto` pre-link pipeline keeps markers that its full per-crate
-//! pipeline (the bpfel route) has already dropped; left in, they split exit blocks and change
-//! register allocation (`packets/nat_udp`: 918 verified instructions instead of bpfel's 895).
-//! Stack colouring can save at most one 8-byte slot with them. The calls return nothing, so
-//! no other line uses them.
 
 use std::collections::HashSet;
 
@@ -87,8 +79,6 @@ pub struct RetargetReport {
     pub attributes_removed: usize,
     /// Module flags removed, by name.
     pub flags_removed: Vec<String>,
-    /// `llvm.lifetime.*` calls removed (on allocas of at most 8 bytes).
-    pub lifetime_markers_removed: usize,
 }
 
 /// The quoted value of a `target triple = "…"` or `target datalayout = "…"` line.
@@ -145,71 +135,7 @@ pub fn retarget(ir: &str) -> Result<(String, RetargetReport), RetargetError> {
         out.push('\n');
     }
     report.flags_removed = dropped_flags.into_iter().map(|(_, name)| name).collect();
-    let (out, markers) = drop_small_lifetime_markers(&out);
-    report.lifetime_markers_removed = markers;
     Ok((out, report))
-}
-
-/// Bytes above which an alloca keeps its lifetime markers: one BPF stack slot.
-const SMALL_ALLOCA_BYTES: u64 = 8;
-
-/// The size of `%name = alloca <type>, …` when it is a scalar or a byte array; `None` for
-/// other lines and types (whose markers then stay).
-fn small_alloca(line: &str) -> Option<(&str, u64)> {
-    let (name, rest) = line.trim_start().split_once(" = alloca ")?;
-    if !name.starts_with('%') {
-        return None;
-    }
-    let ty = rest.split(", ").next()?;
-    let size = match ty {
-        "i8" => 1,
-        "i16" => 2,
-        "i32" => 4,
-        "i64" | "ptr" => 8,
-        _ => ty
-            .strip_prefix('[')?
-            .strip_suffix(" x i8]")?
-            .parse::<u64>()
-            .ok()?,
-    };
-    // `alloca i8, i64 7` allocates several elements: its size is not the type's.
-    let single = rest
-        .split(", ")
-        .nth(1)
-        .is_none_or(|a| a.starts_with("align "));
-    (single && size <= SMALL_ALLOCA_BYTES).then_some((name, size))
-}
-
-/// The pointer operand of a `call void @llvm.lifetime.{start,end}.p0(…)` line.
-fn lifetime_marker_pointer(line: &str) -> Option<&str> {
-    let call = line.trim_start();
-    let args = call
-        .strip_prefix("call void @llvm.lifetime.start.p0(")
-        .or_else(|| call.strip_prefix("call void @llvm.lifetime.end.p0("))?;
-    let args = &args[..args.find(')')?];
-    // `ptr nonnull %2` (LLVM 22) or `i64 7, ptr nonnull %2` (older): the last operand.
-    args.rsplit(", ").next()?.split(' ').next_back()
-}
-
-/// The IR without lifetime markers on allocas of at most [`SMALL_ALLOCA_BYTES`]; the count
-/// of lines removed.
-fn drop_small_lifetime_markers(ir: &str) -> (String, usize) {
-    let mut out = String::with_capacity(ir.len());
-    let mut small: HashSet<&str> = HashSet::new();
-    let mut removed = 0;
-    for line in ir.lines() {
-        if line.starts_with("define ") {
-            small.clear();
-        } else if let Some((name, _)) = small_alloca(line) {
-            small.insert(name);
-        } else if lifetime_marker_pointer(line).is_some_and(|p| small.contains(p)) {
-            removed += 1;
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    (out, removed)
 }
 
 fn malformed(line: &str) -> RetargetError {
@@ -365,46 +291,6 @@ attributes #1 = { nocallback nofree nounwind willreturn memory(argmem: readwrite
                 .starts_with("the donor target `x86_64-unknown-none-elf` lays out data as"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn drops_lifetime_markers_of_allocas_within_one_stack_slot_only() {
-        let body = r#"define void @f(ptr %p) {
-  %small = alloca [7 x i8], align 1
-  %word = alloca i64, align 8
-  %big = alloca [16 x i8], align 1
-  %many = alloca i8, i64 32, align 1
-  call void @llvm.lifetime.start.p0(ptr nonnull %small), !dbg !7
-  call void @llvm.lifetime.start.p0(i64 8, ptr %word)
-  call void @llvm.lifetime.start.p0(ptr nonnull %big)
-  call void @llvm.lifetime.start.p0(ptr %many)
-  call void @llvm.lifetime.end.p0(ptr nonnull %small)
-  call void @llvm.lifetime.end.p0(ptr nonnull %big)
-  ret void
-}
-
-define void @g() {
-  %small = alloca [32 x i8], align 1
-  call void @llvm.lifetime.start.p0(ptr nonnull %small)
-  ret void
-}
-"#;
-        let module = DONOR.replace(
-            "define i32 @count_getpid",
-            &format!("{body}\ndefine i32 @count_getpid"),
-        );
-        let (ir, report) = retarget(&module).unwrap();
-        assert_eq!(report.lifetime_markers_removed, 3);
-        assert!(!ir.contains("lifetime.start.p0(ptr nonnull %small), !dbg !7"));
-        assert!(!ir.contains("lifetime.start.p0(i64 8, ptr %word)"));
-        assert!(!ir.contains("lifetime.end.p0(ptr nonnull %small)"));
-        assert!(ir.contains("  call void @llvm.lifetime.start.p0(ptr nonnull %big)\n"));
-        assert!(ir.contains("  call void @llvm.lifetime.end.p0(ptr nonnull %big)\n"));
-        assert!(ir.contains("  call void @llvm.lifetime.start.p0(ptr %many)\n"));
-        // `%small` of @g is another alloca (32 bytes): its marker stays.
-        assert!(ir.contains(
-            "  %small = alloca [32 x i8], align 1\n  call void @llvm.lifetime.start.p0(ptr nonnull %small)\n"
-        ));
     }
 
     #[test]
