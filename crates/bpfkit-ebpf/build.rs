@@ -5,6 +5,8 @@
 //! `BPFKIT_TARGET_ARCH` (`x86_64` or `aarch64`) says otherwise.
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(bpf_target_arch, values(\"x86_64\", \"aarch64\"))");
+    // Set by bpfkit-build on both routes (the donor route's target_arch is riscv64).
+    println!("cargo::rustc-check-cfg=cfg(bpfkit_ebpf)");
     println!("cargo::rerun-if-env-changed=BPFKIT_TARGET_ARCH");
     let arch = std::env::var("BPFKIT_TARGET_ARCH").unwrap_or_else(|_| {
         let host = std::env::var("HOST").unwrap_or_default();

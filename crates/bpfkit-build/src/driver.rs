@@ -12,6 +12,54 @@ use crate::toolchain::{Toolchain, ToolchainError, LLVM_TOOLS_DIR_ENV};
 pub const LINKER_ENV: &str = "BPFKIT_LINK";
 /// Environment variable: the target directory shared by every eBPF crate build.
 pub const TARGET_DIR_ENV: &str = "BPFKIT_EBPF_TARGET_DIR";
+/// Environment variable: the build route, `bpfel` (default) or `donor`.
+pub const ROUTE_ENV: &str = "BPFKIT_ROUTE";
+
+/// The cfg every eBPF crate is compiled with, on both routes (`#[cfg(bpfkit_ebpf)]`):
+/// `target_arch = "bpf"` holds only on the bpfel route.
+pub const EBPF_CFG: &str = "bpfkit_ebpf";
+
+/// How Rust code becomes BPF code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Route {
+    /// `cargo build --target bpfel-unknown-none -Z build-std=core` with
+    /// `RUSTC_BOOTSTRAP=1`: `core` compiled for BPF from rust-src.
+    #[default]
+    Bpfel,
+    /// Plain stable: the crate is compiled for the donor target
+    /// `riscv64imac-unknown-none-elf` with `-C linker-plugin-lto`; the linker takes
+    /// rustup's prebuilt `core` bitcode and retargets the module to BPF
+    /// ([`crate::link::retarget`]). No `RUSTC_BOOTSTRAP`, no `-Z`, no rust-src.
+    Donor,
+}
+
+impl Route {
+    /// Parses `bpfel` or `donor`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "bpfel" => Some(Self::Bpfel),
+            "donor" => Some(Self::Donor),
+            _ => None,
+        }
+    }
+
+    /// The route named by `BPFKIT_ROUTE` (default [`Route::Bpfel`]).
+    pub fn from_env() -> Result<Self, BuildError> {
+        match std::env::var(ROUTE_ENV) {
+            Err(_) => Ok(Self::default()),
+            Ok(v) if v.is_empty() => Ok(Self::default()),
+            Ok(v) => Self::parse(&v).ok_or(BuildError::UnknownRoute { value: v }),
+        }
+    }
+
+    /// The name `BPFKIT_ROUTE` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bpfel => "bpfel",
+            Self::Donor => "donor",
+        }
+    }
+}
 
 /// Why an eBPF crate could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +67,15 @@ pub enum BuildError {
     /// The toolchain lacks a component or cannot be queried.
     #[error(transparent)]
     Toolchain(#[from] ToolchainError),
+    /// `BPFKIT_ROUTE` names no route.
+    #[error("unknown BPFKIT_ROUTE `{value}` (expected `bpfel` or `donor`)")]
+    UnknownRoute {
+        /// The value given.
+        value: String,
+    },
+    /// The donor target is little-endian: it cannot produce big-endian BPF.
+    #[error("the donor route builds little-endian BPF only; build bpfeb with BPFKIT_ROUTE=bpfel")]
+    DonorBigEndian,
     /// The eBPF crate has no Cargo.toml.
     #[error("no eBPF crate at {}: {} does not exist", dir.display(), dir.join("Cargo.toml").display())]
     NoCrate {
@@ -121,6 +178,7 @@ pub struct EbpfObject {
 pub struct EbpfBuild {
     crate_dir: PathBuf,
     endianness: Endianness,
+    route: Option<Route>,
     cpu: Option<Cpu>,
     target_dir: Option<PathBuf>,
     linker: Option<PathBuf>,
@@ -137,6 +195,7 @@ impl EbpfBuild {
         Self {
             crate_dir: crate_dir.into(),
             endianness: Endianness::Little,
+            route: None,
             cpu: None,
             target_dir: None,
             linker: None,
@@ -151,6 +210,13 @@ impl EbpfBuild {
     /// Builds for the given byte order.
     pub fn endianness(mut self, endianness: Endianness) -> Self {
         self.endianness = endianness;
+        self
+    }
+
+    /// The route (default: `BPFKIT_ROUTE`, else [`Route::Bpfel`]; big-endian builds take
+    /// [`Route::Bpfel`] unless the donor route is asked for here, which is then an error).
+    pub fn route(mut self, route: Route) -> Self {
+        self.route = Some(route);
         self
     }
 
@@ -230,14 +296,36 @@ impl EbpfBuild {
         // A toolchain given by the caller is only checked; the one found through rustc gets
         // its missing rustup components installed (announced), so a fresh machine with only
         // rustup's default profile builds without a manual step.
-        let toolchain = match &self.toolchain {
-            Some(t) => {
+        let route = match self.route {
+            Some(route) => {
+                if route == Route::Donor && self.endianness == Endianness::Big {
+                    return Err(BuildError::DonorBigEndian);
+                }
+                route
+            }
+            // The donor is little-endian: big-endian builds stay on bpfel whatever the
+            // environment asks for all builds.
+            None if self.endianness == Endianness::Big => Route::Bpfel,
+            None => Route::from_env()?,
+        };
+        let toolchain = match (&self.toolchain, route) {
+            (Some(t), Route::Bpfel) => {
                 t.check_components()?;
                 t.clone()
             }
-            None => {
+            (Some(t), Route::Donor) => {
+                t.check_donor_components()?;
+                t.clone()
+            }
+            (None, Route::Bpfel) => {
                 let t = Toolchain::detect()?;
                 t.ensure_components()?;
+                t
+            }
+            (None, Route::Donor) => {
+                let t = Toolchain::detect()?;
+                let rustup = std::env::var_os("RUSTUP").unwrap_or_else(|| "rustup".into());
+                t.ensure_donor_components_with(Path::new(&rustup))?;
                 t
             }
         };
@@ -254,16 +342,20 @@ impl EbpfBuild {
             },
         };
 
-        let triple = self.endianness.target();
+        let triple = match route {
+            Route::Bpfel => self.endianness.target(),
+            Route::Donor => crate::link::retarget::DONOR_TARGET,
+        };
         let mut cmd = Command::new(cargo());
         scrub_host_env(&mut cmd);
         cmd.arg("build")
             .arg("--release")
             .arg("--target")
-            .arg(triple)
-            .arg("-Z")
-            .arg("build-std=core")
-            .arg("--message-format=json-render-diagnostics")
+            .arg(triple);
+        if route == Route::Bpfel {
+            cmd.arg("-Z").arg("build-std=core");
+        }
+        cmd.arg("--message-format=json-render-diagnostics")
             .arg("--manifest-path")
             .arg(&manifest)
             .arg("--target-dir")
@@ -284,7 +376,8 @@ impl EbpfBuild {
             "profile.release.codegen-units=1".to_string(),
             format!("target.{triple}.linker={}", toml_string(&linker)),
         ];
-        if !self.core_debug_info {
+        // The donor's `core` is prebuilt: there is no package `core` to configure.
+        if !self.core_debug_info && route == Route::Bpfel {
             for package in ["core", "compiler_builtins"] {
                 config.push(format!("profile.release.package.{package}.debug=0"));
             }
@@ -292,11 +385,10 @@ impl EbpfBuild {
         for entry in config {
             cmd.arg("--config").arg(entry);
         }
-        let rustflags = match self.cpu {
-            Some(cpu) => format!("-C\x1ftarget-cpu={}", cpu.llc_name()),
-            None => String::new(),
-        };
-        cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags);
+        cmd.env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            rustflags(route, self.cpu).join("\x1f"),
+        );
         // Probe contexts read `struct pt_regs` of the machine the program will run on:
         // from a build script, that is the target of the crate being built (a cross
         // build for aarch64 on x86_64 gets aarch64 registers), unless the caller chose.
@@ -304,8 +396,12 @@ impl EbpfBuild {
             cmd.env(TARGET_ARCH_ENV, arch);
         }
         cmd.env("RUSTC", &toolchain.rustc)
-            .env("RUSTC_BOOTSTRAP", "1")
             .env(LLVM_TOOLS_DIR_ENV, toolchain.llvm_tools().dir);
+        match route {
+            Route::Bpfel => cmd.env("RUSTC_BOOTSTRAP", "1"),
+            // Plain stable: whatever the caller's environment says.
+            Route::Donor => cmd.env_remove("RUSTC_BOOTSTRAP"),
+        };
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let output = run_cargo(&mut cmd)?;
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -351,6 +447,38 @@ impl EbpfBuild {
     }
 }
 
+/// The rustc flags of a route: the `bpfkit_ebpf` cfg on both; on the donor route
+/// linker-plugin LTO (bitcode objects) and the BPF cpu and debug info, which rustc cannot
+/// pass to a donor's linker itself, as linker arguments.
+pub fn rustflags(route: Route, cpu: Option<Cpu>) -> Vec<String> {
+    let mut flags = vec![
+        "--cfg".to_string(),
+        EBPF_CFG.to_string(),
+        "--check-cfg".to_string(),
+        format!("cfg({EBPF_CFG})"),
+    ];
+    match route {
+        Route::Bpfel => {
+            if let Some(cpu) = cpu {
+                flags.push("-C".into());
+                flags.push(format!("target-cpu={}", cpu.llc_name()));
+            }
+        }
+        Route::Donor => {
+            let cpu = cpu.unwrap_or(Cpu::V3);
+            for flag in [
+                "linker-plugin-lto".to_string(),
+                format!("link-arg=--cpu={}", cpu.llc_name()),
+                "link-arg=--debug".to_string(),
+            ] {
+                flags.push("-C".into());
+                flags.push(flag);
+            }
+        }
+    }
+    flags
+}
+
 /// Builds the eBPF crate at `crate_dir` (relative to the calling package's manifest
 /// directory) from a build script with the default settings: see
 /// [`EbpfBuild::build_in_build_script`].
@@ -382,6 +510,7 @@ impl EbpfBuild {
             TARGET_DIR_ENV,
             TARGET_ARCH_ENV,
             LLVM_TOOLS_DIR_ENV,
+            ROUTE_ENV,
             "BPFKIT_RUST_SRC_DIR",
         ] {
             println!("cargo:rerun-if-env-changed={var}");

@@ -20,6 +20,7 @@
 //!
 //! | variable | read by | meaning |
 //! |---|---|---|
+//! | `BPFKIT_ROUTE` | driver | `bpfel` (default: `-Z build-std=core` under `RUSTC_BOOTSTRAP=1`) or `donor` (plain stable, see [`Route::Donor`]) |
 //! | `BPFKIT_LINK` | driver | the `bpfkit-link` binary to use (default: built from this crate's sources) |
 //! | `BPFKIT_EBPF_TARGET_DIR` | driver | target directory shared by eBPF builds (default: `bpfkit-ebpf/` in the calling build's target directory) |
 //! | `BPFKIT_LLVM_TOOLS_DIR` | driver, linker | the llvm-tools directory (default: rustup's, under rustc's sysroot) |
@@ -33,7 +34,7 @@ pub mod driver;
 pub mod link;
 pub mod toolchain;
 
-pub use driver::{build_ebpf, BuildError, EbpfBuild, EbpfObject, Endianness};
+pub use driver::{build_ebpf, BuildError, EbpfBuild, EbpfObject, Endianness, Route};
 pub use toolchain::{Toolchain, ToolchainError, RUSTUP_COMPONENTS_COMMAND};
 
 /// Like `include_bytes!`, but the bytes start at a 32-byte aligned address, as ELF

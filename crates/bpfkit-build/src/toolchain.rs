@@ -6,6 +6,9 @@ use std::process::Command;
 /// The command that installs every rustup component the Rust eBPF route needs.
 pub const RUSTUP_COMPONENTS_COMMAND: &str = "rustup component add rust-src llvm-tools";
 
+/// The command that installs the donor route's target.
+pub const DONOR_TARGET_COMMAND: &str = "rustup target add riscv64imac-unknown-none-elf";
+
 /// The LLVM tools the linker runs, in the order it runs them.
 pub const LLVM_TOOLS: &[&str] = &["llvm-link", "llvm-dis", "opt", "llc", "llvm-objcopy"];
 
@@ -44,10 +47,23 @@ pub enum ToolchainError {
         /// The command that installs it.
         command: &'static str,
     },
+    /// The donor route's target is not installed.
+    #[error(
+        "the donor route needs the prebuilt core of `{target}`: {missing} does not exist; \
+         install it with `{command}` (or build with BPFKIT_ROUTE=bpfel)"
+    )]
+    MissingTarget {
+        /// The target triple.
+        target: &'static str,
+        /// What was looked for.
+        missing: PathBuf,
+        /// The command that installs it.
+        command: &'static str,
+    },
     /// Components were missing and installing them with rustup failed.
     #[error(
-        "the rustup components rust-src and llvm-tools are missing and `{command}` failed \
-         ({reason}); run it by hand (it needs network access to rustup's server) and build again"
+        "rustup components are missing and `{command}` failed ({reason}); run it by hand \
+         (it needs network access to rustup's server) and build again"
     )]
     InstallFailed {
         /// The command that was run.
@@ -142,6 +158,86 @@ impl Toolchain {
 }
 
 impl Toolchain {
+    /// The prebuilt `core` of the donor target (`rustup target add
+    /// riscv64imac-unknown-none-elf`), which the donor route links instead of building it.
+    pub fn donor_core(&self) -> Result<PathBuf, ToolchainError> {
+        let dir = self
+            .sysroot
+            .join("lib/rustlib")
+            .join(crate::link::retarget::DONOR_TARGET)
+            .join("lib");
+        let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
+            entries.flatten().map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("libcore-") && n.ends_with(".rlib"))
+            })
+        });
+        found.ok_or_else(|| ToolchainError::MissingTarget {
+            target: crate::link::retarget::DONOR_TARGET,
+            missing: dir.join("libcore-*.rlib"),
+            command: DONOR_TARGET_COMMAND,
+        })
+    }
+
+    /// Checks what the donor route needs: llvm-tools and the donor target's `core`
+    /// (not rust-src: nothing is built from source).
+    pub fn check_donor_components(&self) -> Result<(), ToolchainError> {
+        let tools = self.llvm_tools();
+        for tool in LLVM_TOOLS {
+            tools.tool(tool)?;
+        }
+        self.donor_core().map(drop)
+    }
+
+    /// Like [`Toolchain::check_donor_components`], installing what is missing with rustup
+    /// (announced), unless `BPFKIT_NO_AUTO_INSTALL=1`: llvm-tools (with rust-src, through
+    /// [`Toolchain::ensure_components_with`]) and `rustup target add
+    /// riscv64imac-unknown-none-elf`.
+    pub fn ensure_donor_components_with(&self, rustup: &Path) -> Result<(), ToolchainError> {
+        if self.llvm_tools_missing() {
+            self.ensure_components_with(rustup)?;
+        }
+        let missing = match self.donor_core() {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let opted_out = std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0");
+        if opted_out {
+            return Err(missing);
+        }
+        let mut cmd = Command::new(rustup);
+        cmd.args(["target", "add", crate::link::retarget::DONOR_TARGET]);
+        let mut shown = DONOR_TARGET_COMMAND.to_string();
+        if let Some(tc) = std::env::var_os("RUSTUP_TOOLCHAIN") {
+            cmd.arg("--toolchain").arg(&tc);
+            shown.push_str(&format!(" --toolchain {}", tc.to_string_lossy()));
+        }
+        announce(&format!(
+            "bpfkit-build: {missing}; installing it now with `{shown}`"
+        ));
+        let out = cmd.output().map_err(|e| ToolchainError::InstallFailed {
+            command: shown.clone(),
+            reason: format!("cannot run rustup: {e}"),
+        })?;
+        if !out.status.success() {
+            return Err(ToolchainError::InstallFailed {
+                command: shown,
+                reason: format!(
+                    "{}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            });
+        }
+        self.check_donor_components()
+    }
+
+    fn llvm_tools_missing(&self) -> bool {
+        let tools = self.llvm_tools();
+        LLVM_TOOLS.iter().any(|t| tools.tool(t).is_err())
+    }
+
     /// Like [`Toolchain::check_components`], but when a component is missing, installs
     /// both with `rustup component add rust-src llvm-tools` (for the toolchain rustup is
     /// running, `RUSTUP_TOOLCHAIN`), announcing it on stderr and as a cargo warning, then

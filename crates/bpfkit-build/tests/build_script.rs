@@ -30,7 +30,9 @@ fn a_build_script_builds_and_embeds_the_object_aligned() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let fields: Vec<&str> = stdout.split_whitespace().collect();
-    let object = common::shared_target_dir().join("bpfel-unknown-none/release/counter");
+    let object = common::shared_target_dir()
+        .join(common::route_triple())
+        .join("release/counter");
     let expected_len = std::fs::metadata(&object).expect("counter object").len();
     assert_eq!(
         fields,

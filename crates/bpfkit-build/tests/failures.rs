@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use bpfkit_build::{BuildError, EbpfBuild, Toolchain, ToolchainError};
+use bpfkit_build::{BuildError, EbpfBuild, Route, Toolchain, ToolchainError};
 
 #[test]
 fn a_surviving_panic_path_fails_the_link_naming_the_rust_function() {
@@ -98,6 +98,7 @@ fn fake_sysroot(tag: &str, with_rust_src: bool) -> (Toolchain, PathBuf) {
 fn missing_rust_src_names_the_rustup_command() {
     let (toolchain, root) = fake_sysroot("no-src", false);
     let err = EbpfBuild::new(common::test_crate("counter"))
+        .route(Route::Bpfel)
         .toolchain(toolchain)
         .build()
         .expect_err("rust-src is missing");
@@ -232,4 +233,53 @@ fn a_failing_rustup_is_reported_with_its_stderr() {
     assert!(message.contains("network unreachable"), "{message}");
     assert!(message.contains("needs network access"), "{message}");
     std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_missing_donor_target_names_the_rustup_command() {
+    let (toolchain, root) = fake_sysroot("no-donor", false);
+    // llvm-tools present (links to the real ones), the donor's prebuilt core absent.
+    let real = Toolchain::detect().expect("rustc runs").llvm_tools();
+    let bin = root.join("lib/rustlib").join(&toolchain.host).join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in bpfkit_build::toolchain::LLVM_TOOLS {
+        std::os::unix::fs::symlink(real.dir.join(tool), bin.join(tool)).unwrap();
+    }
+    let err = EbpfBuild::new(common::test_crate("counter"))
+        .route(Route::Donor)
+        .toolchain(toolchain)
+        .build()
+        .expect_err("the donor target is missing");
+    assert!(
+        matches!(
+            err,
+            BuildError::Toolchain(ToolchainError::MissingTarget {
+                target: "riscv64imac-unknown-none-elf",
+                ..
+            })
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.ends_with(
+            "install it with `rustup target add riscv64imac-unknown-none-elf` (or build with \
+             BPFKIT_ROUTE=bpfel)"
+        ),
+        "{message}"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn the_donor_route_refuses_big_endian_and_unknown_routes_are_named() {
+    let err = EbpfBuild::new(common::test_crate("counter"))
+        .route(Route::Donor)
+        .endianness(bpfkit_build::Endianness::Big)
+        .build()
+        .expect_err("the donor is little-endian");
+    assert!(matches!(err, BuildError::DonorBigEndian), "{err}");
+    assert_eq!(Route::parse("donor"), Some(Route::Donor));
+    assert_eq!(Route::parse("bpfel"), Some(Route::Bpfel));
+    assert_eq!(Route::parse("nightly"), None);
 }

@@ -82,7 +82,7 @@ def main():
         "#![allow(clippy::too_many_arguments, clippy::missing_safety_doc, clippy::doc_markdown)]",
         "#![allow(clippy::missing_transmute_annotations, clippy::useless_transmute)]",
         "",
-        "use core::ffi::{c_char, c_void};",
+        "use core::ffi::c_void;\n\nuse crate::ffi::c_char;",
         "",
         f"/// The C struct types that helper signatures mention ({len(structs)} in libbpf's list).",
         "pub const HELPER_STRUCTS: &[&str] = &[" + ", ".join(f'"{s}"' for s in structs) + "];",

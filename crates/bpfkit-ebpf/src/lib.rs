@@ -1,7 +1,13 @@
 //! Kernel-side bpfkit: helpers, program contexts and maps for eBPF programs written in Rust.
 //!
-//! Build with bpfkit-build (stable rustc, `-Z build-std=core` under `RUSTC_BOOTSTRAP=1`,
-//! rustup's llvm-tools). The crate is `no_std` and panic-free: every operation that can
+//! Build with bpfkit-build: stable rustc and rustup's llvm-tools, either for
+//! `bpfel-unknown-none` (`-Z build-std=core` under `RUSTC_BOOTSTRAP=1`) or, with
+//! `BPFKIT_ROUTE=donor`, on plain stable through the donor target. Code compiles the same on
+//! both: test `cfg(bpfkit_ebpf)` rather than `target_arch = "bpf"`, use [`ffi::c_char`] and
+//! [`atomic`].
+//!
+//! `core` functions the verifier refuses, on both routes: `<[u8]>::contains` on slices of 16
+//! bytes or more (its `memchr` aligns the pointer with `&`); search with `iter().any(..)`. The crate is `no_std` and panic-free: every operation that can
 //! fail returns `Option`/`Result` with the helper's negative errno.
 //!
 //! ```ignore
@@ -23,9 +29,11 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod atomic;
 pub mod bindings;
 pub mod btf;
 pub mod co_re;
+pub mod ffi;
 pub mod global;
 pub mod helpers;
 pub mod loops;
@@ -110,8 +118,9 @@ pub const fn __nul_terminated<const N: usize>(text: &str) -> [u8; N] {
 }
 
 /// The panic handler of eBPF programs. bpfkit-ebpf offers no panicking path and the linker
-/// rejects programs in which one survives, so this is never reached.
-#[cfg(all(target_arch = "bpf", not(test)))]
+/// rejects programs in which one survives, so this is never reached. `bpfkit_ebpf` is the
+/// cfg bpfkit-build sets on both routes (`target_arch = "bpf"` holds only on bpfel).
+#[cfg(all(any(target_arch = "bpf", bpfkit_ebpf), not(test)))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}

@@ -1,4 +1,6 @@
-//! The command line rustc hands to the linker of `bpfel-unknown-none`/`bpfeb-unknown-none`.
+//! The command line rustc hands to the linker: the BPF flavor (`bpfel-unknown-none`/
+//! `bpfeb-unknown-none`) and, on the donor route, the GNU `ld` flavor rustc speaks to the
+//! linker of `riscv64imac-unknown-none-elf` (`-flavor gnu`, `-plugin-opt=O3`, `-z …`).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -82,6 +84,8 @@ impl LinkArgs {
         let mut debug = false;
         let mut strip_debug = false;
         let mut ignored = Vec::new();
+        // The GNU flavor's `-O1` is ld's own level; the code's level is `-plugin-opt=O<n>`.
+        let mut plugin_opt_level = None;
 
         while let Some(arg) = args.next() {
             let mut value_of = |flag: &str| {
@@ -104,14 +108,32 @@ impl LinkArgs {
                     let value = value_of(&arg)?;
                     ignored.push(format!("{arg} {value}"));
                 }
+                // GNU flavor (donor route): meaningless for one BPF object, accepted quietly.
+                "-flavor" | "-z" | "-m" => {
+                    value_of(&arg)?;
+                }
+                "--as-needed"
+                | "--no-as-needed"
+                | "-Bstatic"
+                | "-Bdynamic"
+                | "--gc-sections"
+                | "--eh-frame-hdr"
+                | "-nostartfiles"
+                | "--strip-all"
+                | "-s"
+                | "-pie"
+                | "-no-pie"
+                | "-static"
+                | "--no-undefined-version"
+                | "--fatal-warnings" => {}
                 _ => {
-                    if let Some(level) = arg.strip_prefix("-O") {
-                        opt_level = match level {
-                            "0" => 0,
-                            "1" => 1,
-                            "2" | "s" | "z" => 2,
-                            _ => 3,
-                        };
+                    if let Some(option) = arg.strip_prefix("-plugin-opt=") {
+                        // `O<n>` is the LTO level; `mcpu=` names the donor's cpu.
+                        if let Some(level) = option.strip_prefix('O') {
+                            plugin_opt_level = Some(parse_level(level));
+                        }
+                    } else if let Some(level) = arg.strip_prefix("-O") {
+                        opt_level = parse_level(level);
                     } else if let Some(dir) = arg.strip_prefix("-L") {
                         library_dirs.push(PathBuf::from(dir));
                     } else if let Some(lib) = arg.strip_prefix("-l") {
@@ -137,11 +159,21 @@ impl LinkArgs {
             output: output.ok_or(LinkError::MissingValue {
                 flag: "-o".to_string(),
             })?,
-            opt_level,
+            opt_level: plugin_opt_level.unwrap_or(opt_level),
             debug,
             strip_debug,
             ignored,
         })
+    }
+}
+
+/// `-O<level>`: `s`/`z` count as 2, anything unknown as 3.
+fn parse_level(level: &str) -> u8 {
+    match level {
+        "0" => 0,
+        "1" => 1,
+        "2" | "s" | "z" => 2,
+        _ => 3,
     }
 }
 
@@ -186,18 +218,8 @@ mod tests {
 
     #[test]
     fn tolerates_unknown_flags_and_records_them() {
-        let args = parse(&[
-            "--gc-sections",
-            "a.o",
-            "-o",
-            "out",
-            "--cpu",
-            "v4",
-            "-Os",
-            "-S",
-        ])
-        .unwrap();
-        assert_eq!(args.ignored, ["--gc-sections"]);
+        let args = parse(&["--icf=all", "a.o", "-o", "out", "--cpu", "v4", "-Os", "-S"]).unwrap();
+        assert_eq!(args.ignored, ["--icf=all"]);
         assert!(args.strip_debug);
         assert_eq!(args.cpu, Cpu::V4);
         assert_eq!(args.opt_level, 2);
@@ -211,6 +233,41 @@ mod tests {
             err.to_string(),
             "unknown BPF cpu `v9` (expected v1, v2, v3, v4 or generic)"
         );
+    }
+
+    #[test]
+    fn parses_the_gnu_flavor_of_the_donor_route() {
+        let args = parse(&[
+            "-flavor",
+            "gnu",
+            "/t/symbols.o",
+            "/t/prog.rcgu.o",
+            "--as-needed",
+            "-Bstatic",
+            "/t/libcore.rlib",
+            "-L",
+            "/t/raw-dylibs",
+            "-Bdynamic",
+            "-z",
+            "noexecstack",
+            "-plugin-opt=O2",
+            "-plugin-opt=mcpu=generic-rv64",
+            "--cpu=v4",
+            "--debug",
+            "-o",
+            "/t/prog",
+            "--gc-sections",
+            "-O1",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.inputs,
+            ["/t/symbols.o", "/t/prog.rcgu.o", "/t/libcore.rlib"].map(PathBuf::from)
+        );
+        assert_eq!(args.opt_level, 2, "the LTO level, not ld's -O1");
+        assert_eq!(args.cpu, Cpu::V4);
+        assert!(args.debug);
+        assert!(args.ignored.is_empty(), "{:?}", args.ignored);
     }
 
     #[test]

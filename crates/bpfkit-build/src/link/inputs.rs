@@ -1,8 +1,15 @@
 //! Gathering LLVM bitcode from the linker's inputs: raw bitcode objects and `ar` archives (rlibs).
+//!
+//! On the bpfel route every rlib member is bitcode (`core` built by `-Z build-std`). On the
+//! donor route the user's crates are bitcode (`-C linker-plugin-lto`) while rustup's
+//! prebuilt `core`/`compiler_builtins` members are donor ELF objects carrying their
+//! bitcode in a `.llvmbc` section; that bitcode is taken as a library (linked only where
+//! needed).
 
 use std::path::{Path, PathBuf};
 
 use object::read::archive::ArchiveFile;
+use object::{Object, ObjectSection};
 
 use super::LinkError;
 
@@ -23,6 +30,9 @@ pub fn is_bitcode(bytes: &[u8]) -> bool {
 pub struct Bitcode {
     /// Bitcode files to hand to `llvm-link`: inputs as they are, archive members extracted.
     pub files: Vec<PathBuf>,
+    /// Bitcode embedded (`.llvmbc`) in native archive members (rustup's prebuilt `core`):
+    /// linked with `--only-needed`.
+    pub libraries: Vec<PathBuf>,
     /// ELF objects that were skipped (rustc's `symbols.o`).
     pub skipped_elf: Vec<PathBuf>,
 }
@@ -44,7 +54,7 @@ pub fn collect(inputs: &[PathBuf], scratch: &Path) -> Result<Bitcode, LinkError>
         } else if bytes.starts_with(&ELF_MAGIC) {
             found.skipped_elf.push(input.clone());
         } else if bytes.starts_with(AR_MAGIC) {
-            extract_archive(input, &bytes, index, scratch, &mut found.files)?;
+            extract_archive(input, &bytes, index, scratch, &mut found)?;
         } else {
             return Err(LinkError::UnknownInput {
                 path: input.clone(),
@@ -59,7 +69,7 @@ fn extract_archive(
     bytes: &[u8],
     index: usize,
     scratch: &Path,
-    out: &mut Vec<PathBuf>,
+    found: &mut Bitcode,
 ) -> Result<(), LinkError> {
     let bad = |reason: String| LinkError::BadArchive {
         path: path.to_path_buf(),
@@ -78,11 +88,17 @@ fn extract_archive(
                 String::from_utf8_lossy(member.name())
             ))
         })?;
-        if !is_bitcode(data) {
+        let embedded;
+        let (code, out) = if is_bitcode(data) {
+            (data, &mut found.files)
+        } else if let Some(code) = embedded_bitcode(data) {
+            embedded = code;
+            (embedded.as_slice(), &mut found.libraries)
+        } else {
             continue;
-        }
+        };
         let file = scratch.join(format!("{index}-{stem}-{member_index}.bc"));
-        std::fs::write(&file, data).map_err(|source| LinkError::Io {
+        std::fs::write(&file, code).map_err(|source| LinkError::Io {
             action: "write an archive member",
             path: file.clone(),
             source,
@@ -90,6 +106,22 @@ fn extract_archive(
         out.push(file);
     }
     Ok(())
+}
+
+/// The `.llvmbc` section of an ELF object (rustc's embedded bitcode), when it holds bitcode.
+///
+/// Archive members start at any even offset while the ELF parser reads headers in place, so
+/// the object is first copied to 8-byte aligned memory.
+pub fn embedded_bitcode(object: &[u8]) -> Option<Vec<u8>> {
+    if !object.starts_with(&ELF_MAGIC) {
+        return None;
+    }
+    let mut words = vec![0u64; object.len().div_ceil(8)];
+    object::pod::bytes_of_slice_mut(&mut words)[..object.len()].copy_from_slice(object);
+    let aligned = &object::pod::bytes_of_slice(&words)[..object.len()];
+    let file = object::File::parse(aligned).ok()?;
+    let data = file.section_by_name(".llvmbc")?.data().ok()?;
+    is_bitcode(data).then(|| data.to_vec())
 }
 
 /// Finds `-l<name>` in the `-L` directories (`lib<name>.rlib`, `lib<name>.a`).

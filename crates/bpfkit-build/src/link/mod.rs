@@ -1,17 +1,22 @@
 //! The `bpfkit-link` linker: LLVM bitcode from rustc → one BPF ELF object with kernel-valid BTF.
 //!
-//! Steps (PIPELINE.md): collect bitcode (objects, rlib members) → `llvm-link` → CO-RE marker
-//! rewrite → `opt` (internalize everything but the exports, O3, dead-code removal) → checks on
-//! the optimised IR (panics, indirect calls, undefined calls; variable-size memory
-//! intrinsics lowered to loops) → `llc` → `.BTF` fix-up, written back in place → the output.
+//! Steps (PIPELINE.md): collect bitcode (objects, rlib members; on the donor route the
+//! `.llvmbc` of rustup's prebuilt `core`, linked `--only-needed`) → `llvm-link` → donor
+//! retargeting ([`retarget`]) → CO-RE marker, kfunc and atomic marker rewrites → `opt`
+//! (internalize everything but the exports, O3, dead-code removal) → checks on the optimised
+//! IR (panics, indirect calls, undefined calls; variable-size memory intrinsics lowered to
+//! loops) → atomics made safe for the BPF backend ([`atomics`]) → `llc` → `.BTF` fix-up,
+//! written back in place → the output.
 
 pub mod args;
+pub mod atomics;
 pub mod btf_fixup;
 pub mod core_markers;
 pub mod elf_patch;
 pub mod inputs;
 pub mod ir;
 pub mod kfuncs;
+pub mod retarget;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -121,6 +126,12 @@ pub enum LinkError {
     /// A kfunc declaration could not be rewritten.
     #[error(transparent)]
     Kfunc(#[from] kfuncs::KfuncError),
+    /// An atomic marker could not be defined.
+    #[error(transparent)]
+    Atomic(#[from] atomics::AtomicError),
+    /// A donor-route module could not be made a BPF module.
+    #[error(transparent)]
+    Retarget(#[from] retarget::RetargetError),
     /// llc produced an object the linker cannot read.
     #[error("cannot read the object llc wrote ({}): {reason}", path.display())]
     BadObject {
@@ -176,6 +187,10 @@ pub struct LinkReport {
     pub lowered_calls: usize,
     /// What the BTF fix-up changed (`None` without BTF).
     pub btf: Option<btf_fixup::FixupReport>,
+    /// What retargeting a donor-route module changed (`None` on the bpfel route).
+    pub retarget: Option<retarget::RetargetReport>,
+    /// Atomics rewritten for the BPF backend.
+    pub atomics: atomics::Lowered,
 }
 
 /// Links according to `args` with the given llvm-tools.
@@ -224,30 +239,59 @@ fn link_in(
         return Err(LinkError::NoExports);
     }
 
-    // llvm-link: one module.
-    let linked = scratch.join("linked.bc");
+    // llvm-link: one module. Library bitcode (the donor route's prebuilt `core`) is linked
+    // afterwards, only what the program needs.
+    let program = scratch.join("program.bc");
     let mut cmd = Command::new(toolchain.tool("llvm-link")?);
-    cmd.arg("-o").arg(&linked).args(&bitcode.files);
+    cmd.arg("-o").arg(&program).args(&bitcode.files);
     run(cmd, "llvm-link")?;
+    let linked = if bitcode.libraries.is_empty() {
+        program
+    } else {
+        let linked = scratch.join("linked.bc");
+        let mut cmd = Command::new(toolchain.tool("llvm-link")?);
+        cmd.arg("--only-needed")
+            .arg("-o")
+            .arg(&linked)
+            .arg(&program)
+            .args(&bitcode.libraries);
+        run(cmd, "llvm-link")?;
+        linked
+    };
 
+    // Donor route: the module becomes a BPF module (triple, attributes, module flags).
     // CO-RE: marker calls become preserve-access-index intrinsics before opt.
     // Kfuncs: `bpfkit$kfunc$` declarations become `.ksyms` externs with a prototype.
     let mut opt_input = linked.clone();
     let linked_bitcode = read(&linked)?;
     let has_markers = core_markers::bitcode_mentions_markers(&linked_bitcode);
     let has_kfuncs = kfuncs::bitcode_mentions_kfuncs(&linked_bitcode);
-    if has_markers || has_kfuncs {
+    let has_atomics = atomics::bitcode_mentions_atomics(&linked_bitcode);
+    // Only donor builds link embedded-bitcode libraries (rustup's prebuilt `core`).
+    let maybe_donor = !bitcode.libraries.is_empty();
+    let mut retarget_report = None;
+    if has_markers || has_kfuncs || has_atomics || maybe_donor {
         let text = scratch.join("linked.ll");
         let mut cmd = Command::new(toolchain.tool("llvm-dis")?);
         cmd.arg(&linked).arg("-o").arg(&text);
         run(cmd, "llvm-dis")?;
         let mut ir = read_text(&text)?;
         let mut changed = false;
+        if retarget::is_donor_module(&ir) {
+            let (rewritten, report) = retarget::retarget(&ir)?;
+            ir = rewritten;
+            changed = true;
+            retarget_report = Some(report);
+        }
         if let Some(rewritten) = core_markers::rewrite(&ir)? {
             ir = rewritten;
             changed = true;
         }
         if let Some(rewritten) = kfuncs::rewrite(&ir)? {
+            ir = rewritten;
+            changed = true;
+        }
+        if let Some(rewritten) = atomics::define_markers(&ir)? {
             ir = rewritten;
             changed = true;
         }
@@ -298,6 +342,18 @@ fn link_in(
         llc_input = inlined;
     }
 
+    // Atomics the BPF backend mishandles (llvm#210280) or cannot select.
+    let (atomics_ir, atomics_lowered) = if llc_input == optimised {
+        atomics::lower_for_bpf(&ir_text)
+    } else {
+        atomics::lower_for_bpf(&read_text(&llc_input)?)
+    };
+    if let Some(text) = atomics_ir {
+        let path = scratch.join("atomics.ll");
+        write(&path, text.as_bytes())?;
+        llc_input = path;
+    }
+
     // llc: the BPF object.
     let march = if target_triple(&ir_text).starts_with("bpfeb") {
         "bpfeb"
@@ -327,6 +383,8 @@ fn link_in(
         exports,
         lowered_calls: analysis.lowered_calls,
         btf: None,
+        retarget: retarget_report,
+        atomics: atomics_lowered,
     };
     match btf {
         Some(blob) => {

@@ -31,6 +31,14 @@ pub fn shared_target_dir() -> PathBuf {
     target.join("bpfkit-ebpf")
 }
 
+/// The target directory name of the route `BPFKIT_ROUTE` selects.
+pub fn route_triple() -> &'static str {
+    match bpfkit_build::Route::from_env().expect("BPFKIT_ROUTE is bpfel or donor") {
+        bpfkit_build::Route::Bpfel => "bpfel-unknown-none",
+        bpfkit_build::Route::Donor => bpfkit_build::link::retarget::DONOR_TARGET,
+    }
+}
+
 /// Builds a testdata crate through the route and returns its only object.
 pub fn build(name: &str) -> EbpfObject {
     build_dir(&test_crate(name))

@@ -3,7 +3,9 @@
 #![allow(clippy::too_many_arguments, clippy::missing_safety_doc, clippy::doc_markdown)]
 #![allow(clippy::missing_transmute_annotations, clippy::useless_transmute)]
 
-use core::ffi::{c_char, c_void};
+use core::ffi::c_void;
+
+use crate::ffi::c_char;
 
 /// The C struct types that helper signatures mention (42 in libbpf's list).
 pub const HELPER_STRUCTS: &[&str] = &["__sk_buff", "bpf_dynptr", "bpf_fib_lookup", "bpf_perf_event_data", "bpf_perf_event_value", "bpf_pidns_info", "bpf_redir_neigh", "bpf_sk_lookup", "bpf_sock", "bpf_sock_addr", "bpf_sock_ops", "bpf_sock_tuple", "bpf_spin_lock", "bpf_sysctl", "bpf_tcp_sock", "bpf_timer", "bpf_tunnel_key", "bpf_xfrm_state", "btf_ptr", "cgroup", "file", "inode", "iphdr", "ipv6hdr", "linux_binprm", "mptcp_sock", "path", "pt_regs", "seq_file", "sk_msg_md", "sk_reuseport_md", "sockaddr", "socket", "task_struct", "tcp6_sock", "tcp_request_sock", "tcp_sock", "tcp_timewait_sock", "tcphdr", "udp6_sock", "unix_sock", "xdp_md"];

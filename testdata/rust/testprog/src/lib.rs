@@ -86,7 +86,7 @@ pub fn ktime_ns() -> u64 {
     }
 }
 
-#[cfg(target_arch = "bpf")]
+#[cfg(any(target_arch = "bpf", bpfkit_ebpf))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     loop {}
