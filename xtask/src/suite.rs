@@ -30,6 +30,9 @@ const HOST_TESTS_X86_64: &[(&str, &str, &[&str])] = &[
     // tools/execguard: the BPF LSM denies a listed exec (EPERM), reports it, audits, denies
     // by cgroup; both 6.1 and 6.12 have `bpf` in their LSM list.
     ("execguard", "vm_execguard", &[]),
+    // lsm_cgroup/socket_create on a test cgroup: EPERM inside, allowed outside, counted;
+    // link, auto and BPF_PROG_ATTACH, detached on drop (6.1 and 6.12).
+    ("bpfkit", "vm_lsm_cgroup", &[]),
     // CO-RE chains from Rust and C built against the host's types, read on 6.1/6.12.
     ("bpfkit", "vm_core_chains", &[]),
     (
@@ -59,6 +62,7 @@ const HOST_FIXTURES_X86_64: &[&str] = &[
     "kprobe_session",
     "net_counters",
     "core_chains",
+    "lsm_cgroup",
 ];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
