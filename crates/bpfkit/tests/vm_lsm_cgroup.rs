@@ -138,9 +138,25 @@ fn denied(object: &Object) -> u64 {
     u64::from_ne_bytes(value)
 }
 
-fn attached(cgroup: &TestCgroup) -> (Vec<u32>, Vec<u32>) {
-    let q = cgroup::query(&cgroup.dir, AttachType::LsmCgroup, false).expect("BPF_PROG_QUERY");
-    (q.prog_ids, q.link_ids)
+/// The ids of the lsm_cgroup programs attached to the cgroup (`BPF_PROG_QUERY`).
+fn attached(cgroup: &TestCgroup) -> Vec<u32> {
+    cgroup::query(&cgroup.dir, AttachType::LsmCgroup, false)
+        .expect("BPF_PROG_QUERY")
+        .prog_ids
+}
+
+/// The link is a cgroup link of `BPF_LSM_CGROUP` on the test cgroup, holding `prog_id`.
+fn assert_cgroup_link(link: &bpfkit::links::Link, cgroup: &TestCgroup, prog_id: u32) {
+    use std::os::unix::fs::MetadataExt;
+    let info = link.info().expect("link info");
+    assert_eq!(info.prog_id, prog_id);
+    assert_eq!(
+        info.target,
+        bpfkit::info::LinkTarget::Cgroup {
+            cgroup_id: std::fs::metadata(&cgroup.path).unwrap().ino(),
+            attach_type: AttachType::LsmCgroup as u32,
+        }
+    );
 }
 
 #[test]
@@ -160,10 +176,9 @@ fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
         let program = object.program("deny_udp4").unwrap();
         let link = lsm::attach_cgroup(program, &cgroup.dir, &CgroupOptions::default())
             .expect("lsm_cgroup link");
-        let info = link.info().expect("link info");
         let prog_id = program.id().unwrap();
-        assert_eq!(info.prog_id, prog_id);
-        assert_eq!(attached(&cgroup), (vec![prog_id], vec![info.id]));
+        assert_cgroup_link(&link, &cgroup, prog_id);
+        assert_eq!(attached(&cgroup), [prog_id]);
 
         const ATTEMPTS: u64 = 3;
         {
@@ -181,7 +196,7 @@ fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
         assert_eq!(denied(&object), ATTEMPTS);
 
         drop(link);
-        assert_eq!(attached(&cgroup), (vec![], vec![]), "detached on drop");
+        assert_eq!(attached(&cgroup), Vec::<u32>::new(), "detached on drop");
         {
             let _member = cgroup.enter(&root);
             assert_eq!(
@@ -229,14 +244,14 @@ fn lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call() {
             ..Default::default()
         };
         let link = auto::attach_with(program, &targets).expect("auto attach to the cgroup");
-        let link_id = link.info().expect("link info").id;
-        assert_eq!(attached(&cgroup), (vec![prog_id], vec![link_id]));
+        assert_cgroup_link(&link, &cgroup, prog_id);
+        assert_eq!(attached(&cgroup), [prog_id]);
         {
             let _member = cgroup.enter(&root);
             assert_eq!(udp_socket(), Err(libc::EPERM));
         }
         drop(link);
-        assert_eq!(attached(&cgroup), (vec![], vec![]));
+        assert_eq!(attached(&cgroup), Vec::<u32>::new());
 
         // BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI: no link id, detached on drop too.
         let options = CgroupOptions {
@@ -246,13 +261,17 @@ fn lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call() {
         };
         let attachment = lsm::attach_cgroup_path(program, &cgroup.path, &options)
             .expect("lsm_cgroup BPF_PROG_ATTACH");
-        assert_eq!(attached(&cgroup), (vec![prog_id], vec![0]));
+        assert!(
+            attachment.info().is_err(),
+            "no bpf link behind BPF_PROG_ATTACH"
+        );
+        assert_eq!(attached(&cgroup), [prog_id]);
         {
             let _member = cgroup.enter(&root);
             assert_eq!(udp_socket(), Err(libc::EPERM));
         }
         drop(attachment);
-        assert_eq!(attached(&cgroup), (vec![], vec![]));
+        assert_eq!(attached(&cgroup), Vec::<u32>::new());
         {
             let _member = cgroup.enter(&root);
             assert_eq!(udp_socket(), Ok(()));
