@@ -165,6 +165,9 @@ fn prog_query_once(target: u32, attach_type: u32, query_flags: u32) -> SysResult
     let capacity = attr.count as usize;
     let mut prog_ids = vec![0u32; capacity];
     let mut link_ids = vec![0u32; capacity];
+    // BPF_LSM_CGROUP queries (one attach type over many hooks) are refused with EINVAL
+    // unless they also take each program's attach flags.
+    let mut prog_attach_flags = vec![0u32; capacity];
     let mut attr = Query {
         target,
         attach_type,
@@ -175,8 +178,11 @@ fn prog_query_once(target: u32, attach_type: u32, query_flags: u32) -> SysResult
     if capacity > 0 {
         attr.prog_ids = prog_ids.as_mut_ptr() as u64;
         attr.link_ids = link_ids.as_mut_ptr() as u64;
+        if attach_type == uapi::BPF_LSM_CGROUP {
+            attr.prog_attach_flags = prog_attach_flags.as_mut_ptr() as u64;
+        }
     }
-    // SAFETY: both arrays hold `count` u32s and outlive the call.
+    // SAFETY: the arrays hold `count` u32s and outlive the call.
     unsafe { bpf(Command::ProgQuery, &mut attr) }?;
     let n = (attr.count as usize).min(capacity);
     prog_ids.truncate(n);
