@@ -183,7 +183,20 @@ fn prog_query_once(target: u32, attach_type: u32, query_flags: u32) -> SysResult
         }
     }
     // SAFETY: the arrays hold `count` u32s and outlive the call.
-    unsafe { bpf(Command::ProgQuery, &mut attr) }?;
+    let first = unsafe { bpf(Command::ProgQuery, &mut attr) };
+    if first
+        .as_ref()
+        .is_err_and(|e| e.errno() == Some(libc::EINVAL))
+        && attr.link_ids != 0
+    {
+        // Before 6.6 the query has no link_ids member: a non-zero tail is EINVAL.
+        attr.link_ids = 0;
+        attr.count = capacity as u32;
+        // SAFETY: as above, without link ids.
+        unsafe { bpf(Command::ProgQuery, &mut attr) }?;
+    } else {
+        first?;
+    }
     let n = (attr.count as usize).min(capacity);
     prog_ids.truncate(n);
     link_ids.truncate(n);
