@@ -156,6 +156,15 @@ const TEST_TARGETS: &[TestTarget] = &[
         kernels: ALL,
         skips: &[],
     },
+    // lsm_cgroup/socket_create on a test cgroup: EPERM inside, allowed outside, counted;
+    // link, auto and BPF_PROG_ATTACH, detached on drop (BPF LSM: 6.1 and 6.12).
+    TestTarget {
+        package: "bpfkit",
+        test: "vm_lsm_cgroup",
+        arches: Arches::X86_64,
+        kernels: &[KernelRelease::V6_1, KernelRelease::V6_12],
+        skips: &[],
+    },
     TestTarget {
         package: "bpfkit",
         test: "attach_tracing",
@@ -199,6 +208,7 @@ const HOST_FIXTURES: &[(&str, Arches)] = &[
     ("prog_trampoline", Arches::X86_64),
     ("attach_multi", Arches::X86_64),
     ("kprobe_session", Arches::X86_64),
+    ("lsm_cgroup", Arches::X86_64),
     ("net_counters", Arches::All),
 ];
 

@@ -60,8 +60,8 @@ pub struct Args {
     /// network interface (name or index).
     #[arg(long, value_name = "IF")]
     iface: Option<String>,
-    /// Attach cgroup programs (`cgroup_skb/…`, `cgroup/…`, `sockops`) to this cgroup v2
-    /// directory.
+    /// Attach cgroup programs (`cgroup_skb/…`, `cgroup/…`, `sockops`, `lsm_cgroup/…`) to this
+    /// cgroup v2 directory.
     #[arg(long, value_name = "PATH")]
     cgroup: Option<PathBuf>,
     /// Load through a BPF token from the bpffs mounted at PATH (default: $BPFKIT_TOKEN_PATH,

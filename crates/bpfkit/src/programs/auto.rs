@@ -144,14 +144,15 @@ pub fn attach(program: &Program) -> Result<Link, AttachError> {
 pub struct AutoTargets<'a> {
     /// The interface for `xdp`, `tc`, `tcx/ingress`, `tcx/egress` programs.
     pub interface: Option<Interface<'a>>,
-    /// The cgroup v2 directory for `cgroup_skb/…`, `cgroup/…` and `sockops` programs.
+    /// The cgroup v2 directory for `cgroup_skb/…`, `cgroup/…`, `sockops` and `lsm_cgroup/…`
+    /// programs.
     pub cgroup: Option<&'a std::path::Path>,
 }
 
 /// [`attach`], and where the section names no target, the one `targets` gives: XDP (default
 /// options) and tc programs (`tcx/egress` on egress, `tc` and `tcx/ingress` on ingress; tcx,
-/// or a `cls_bpf` filter without tcx) on the interface, cgroup programs (a cgroup link) on
-/// the cgroup. Others fail with [`AttachError::NotAutoAttachable`]; `sk_lookup` and
+/// or a `cls_bpf` filter without tcx) on the interface, cgroup and `lsm_cgroup` programs (a
+/// cgroup link) on the cgroup. Others fail with [`AttachError::NotAutoAttachable`]; `sk_lookup` and
 /// `flow_dissector` programs change a whole network namespace and are never attached
 /// implicitly ([`netns::attach`](super::netns::attach)).
 ///
@@ -198,6 +199,10 @@ pub fn attach_with(program: &Program, targets: &AutoTargets<'_>) -> Result<Link,
         | ProgramType::SockOps => {
             let path = targets.cgroup.ok_or_else(not_auto)?;
             cgroup::attach_path(program, path, &cgroup::CgroupOptions::default())
+        }
+        ProgramType::Lsm if expected == Some(AttachType::LsmCgroup) => {
+            let path = targets.cgroup.ok_or_else(not_auto)?;
+            lsm::attach_cgroup_path(program, path, &cgroup::CgroupOptions::default())
         }
         _ => Err(not_auto()),
     }

@@ -18,7 +18,7 @@ use crate::loader::Program;
 use crate::sys::{self, net as sysnet, uapi};
 
 use super::perf_attach::expect_type;
-use super::{prog_attach, AttachError, ProgramType};
+use super::{prog_attach, AttachError, ProgramType, ProgramTypeExt};
 
 pub use crate::sys::net::HookQuery;
 
@@ -79,7 +79,16 @@ const CGROUP_TYPES: &[ProgramType] = &[
     ProgramType::SockOps,
 ];
 
+/// Whether `program` is an `lsm_cgroup/<hook>` program (`BPF_PROG_TYPE_LSM` loaded with
+/// `BPF_LSM_CGROUP`).
+pub(crate) fn is_lsm_cgroup(program: &Program) -> bool {
+    program.section().program_type as u32 == ProgramType::Lsm.number()
+        && program.section().expected_attach_type == Some(AttachType::LsmCgroup)
+}
+
 /// Attach a cgroup program to the cgroup open as `cgroup` (a directory fd of cgroup v2).
+/// `lsm_cgroup/<hook>` programs attach here too: their hook is the BTF id they were loaded
+/// with.
 ///
 /// ```no_run
 /// # let object = bpfkit::loader::Loader::new().load_file("cg.bpf.o")?;
@@ -120,13 +129,15 @@ pub fn attach_path(
     attach_fd(program, dir.as_fd(), options, &path.display().to_string())
 }
 
-fn attach_fd(
+pub(super) fn attach_fd(
     program: &Program,
     cgroup: BorrowedFd<'_>,
     options: &CgroupOptions,
     what: &str,
 ) -> Result<Link, AttachError> {
-    expect_type(program, CGROUP_TYPES, "a cgroup program")?;
+    if !is_lsm_cgroup(program) {
+        expect_type(program, CGROUP_TYPES, "a cgroup program")?;
+    }
     let name = program.name();
     let attach_type = options
         .attach_type
@@ -161,6 +172,9 @@ fn attach_fd(
                         Some(libc::EBADF) | Some(libc::ENOTDIR) => {
                             Some("the target is not a cgroup v2 directory")
                         }
+                        Some(libc::EPERM) if attach_type == AttachType::LsmCgroup => Some(
+                            "lsm_cgroup needs BPF trampolines (kernel 6.0+, ftrace not locked down)",
+                        ),
                         Some(libc::EPERM) => {
                             Some("a program attached without BPF_F_ALLOW_MULTI holds this hook")
                         }

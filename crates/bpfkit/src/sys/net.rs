@@ -89,14 +89,33 @@ fn prog_query_once(target: u32, attach_type: u32, query_flags: u32) -> SysResult
     let capacity = attr.prog_cnt as usize;
     let mut prog_ids = vec![0u32; capacity];
     let mut link_ids = vec![0u32; capacity];
+    // BPF_LSM_CGROUP queries (one attach type over many hooks) are refused with EINVAL
+    // unless they also take each program's attach flags.
+    let mut prog_attach_flags = vec![0u32; capacity];
     let mut attr = query_attr(target, attach_type, query_flags);
     attr.prog_cnt = capacity as u32;
     if capacity > 0 {
         attr.prog_ids = prog_ids.as_mut_ptr() as u64;
         attr.link_ids = link_ids.as_mut_ptr() as u64;
+        if attach_type == uapi::BPF_LSM_CGROUP {
+            attr.prog_attach_flags = prog_attach_flags.as_mut_ptr() as u64;
+        }
     }
-    // SAFETY: both arrays hold `count` u32s and outlive the call.
-    unsafe { bpf(Command::ProgQuery, &mut attr) }?;
+    // SAFETY: the arrays hold `count` u32s and outlive the call.
+    let first = unsafe { bpf(Command::ProgQuery, &mut attr) };
+    if first
+        .as_ref()
+        .is_err_and(|e| e.errno() == Some(libc::EINVAL))
+        && attr.link_ids != 0
+    {
+        // Before 6.6 the query has no link_ids member: a non-zero tail is EINVAL.
+        attr.link_ids = 0;
+        attr.prog_cnt = capacity as u32;
+        // SAFETY: as above, without link ids.
+        unsafe { bpf(Command::ProgQuery, &mut attr) }?;
+    } else {
+        first?;
+    }
     let n = (attr.prog_cnt as usize).min(capacity);
     prog_ids.truncate(n);
     link_ids.truncate(n);
