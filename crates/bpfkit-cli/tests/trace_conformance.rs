@@ -363,6 +363,7 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     ("buf_hex_escaped", "", "", r#"BEGIN { printf("%r|\n", buf(kaddr("vfs_read"), 16)); @[buf(kaddr("vfs_read"), 5)] = count(); $n = 3; printf("%r|\n", buf(kaddr("vfs_write"), $n)); exit(); }"#),
     ("bswap_sizes", "", "", r#"BEGIN { $a = (uint16)0x1234; $b = (int32)0x12345678; $c = bswap($a); printf("%x %x %lx %x %lx %x %x %d %d %x\n", bswap((uint16)0x1234), bswap((uint32)0x12345678), bswap(0x0102030405060708), bswap($a), bswap($a + 1), bswap((uint8)0x12), bswap($b), bswap((int16)0x0080), bswap((int8)-1), bswap($c)); @[bswap((uint16)0x0102)] = count(); exit(); }"#),
     ("bswap_fields", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { $p = curtask->pid; @[bswap(args->fd), bswap((uint16)args->count), bswap(curtask->prio), bswap(bswap($p)) == tid] = count(); }"#),
+    ("ntop_af_names_and_var_from_map_written_later", "", "", "#include <sys/socket.h>\nBEGIN { $s = ntop(AF_INET, 0x0100007f); $t = ntop(AF_INET6, 0); printf(\"%s|%s\\n\", $s, $t); @name[1] = \"x\"; $v = @name[1]; if ($v == \"x\") { printf(\"%s\\n\", $v); } exit(); }"),
     (
         "tp_json",
         DD,

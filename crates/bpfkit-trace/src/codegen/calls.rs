@@ -336,22 +336,27 @@ impl Gen<'_> {
     ) -> Result<Val, Diagnostic> {
         match name {
             "ntop" => {
-                let (af, x) =
-                    match args {
-                        [x] => (None, x),
-                        [af, x] => (
-                            Some(const_int(af).filter(|a| *a == 2 || *a == 10).ok_or_else(
-                                || {
-                                    Diagnostic::new(
-                                        af.span,
-                                        "ntop()'s family must be AF_INET (2) or AF_INET6 (10)",
-                                    )
-                                },
-                            )?),
-                            x,
+                let (af, x) = match args {
+                    [x] => (None, x),
+                    [af, x] => (
+                        Some(
+                            match &af.kind {
+                                ExprKind::Ident(n) if n == "AF_INET" => Some(2),
+                                ExprKind::Ident(n) if n == "AF_INET6" => Some(10),
+                                _ => const_int(af),
+                            }
+                            .filter(|a| *a == 2 || *a == 10)
+                            .ok_or_else(|| {
+                                Diagnostic::new(
+                                    af.span,
+                                    "ntop()'s family must be AF_INET (2) or AF_INET6 (10)",
+                                )
+                            })?,
                         ),
-                        _ => return Err(Diagnostic::new(span, "ntop() takes [family,] address")),
-                    };
+                        x,
+                    ),
+                    _ => return Err(Diagnostic::new(span, "ntop() takes [family,] address")),
+                };
                 self.raw_arrays = true;
                 let v = self.expr(x);
                 self.raw_arrays = false;

@@ -132,9 +132,17 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         kbtf: None,
         script_structs: layout_structs(&program.structs)?,
     };
-    // Pass 1: learn map types.
-    for (bi, probe, span) in &blocks {
-        Gen::new(&mut state, probe, *span).probe(&program.probes[*bi])?;
+    // Pass 1: learn map types, in two walks: a variable first assigned from a map that
+    // is written only further down (tcplife.bt's `$comm = @skcomm[$sk]`, typed before the
+    // block's statements) gets the map's type on the second; the first walk's errors
+    // are dropped, the second's reported.
+    for walk in 0..2 {
+        for (bi, probe, span) in &blocks {
+            let r = Gen::new(&mut state, probe, *span).probe(&program.probes[*bi]);
+            if walk == 1 {
+                r?;
+            }
+        }
     }
     state.final_pass = true;
     state.printfs.clear();
