@@ -194,15 +194,21 @@ fn load_elf(path: &str) -> ElfSyms {
     ElfSyms { syms, segments }
 }
 
-/// Symbols of each file read so far (files do not change while tracing).
+/// Symbols of each file read so far, by device and inode (one entry for a library
+/// however many processes map it; files do not change while tracing).
 fn elf_syms(path: &str) -> std::sync::Arc<ElfSyms> {
     use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
     use std::sync::{Arc, Mutex};
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<ElfSyms>>>> = OnceLock::new();
+    type ByInode = HashMap<(u64, u64), Arc<ElfSyms>>;
+    static CACHE: OnceLock<Mutex<ByInode>> = OnceLock::new();
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Arc::default();
+    };
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     cache
-        .entry(path.to_string())
+        .entry((meta.dev(), meta.ino()))
         .or_insert_with(|| Arc::new(load_elf(path)))
         .clone()
 }
