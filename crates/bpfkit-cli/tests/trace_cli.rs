@@ -45,13 +45,13 @@ fn constructs_outside_the_subset_say_not_supported_yet_where_they_are() {
         err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'hardware' probes\n"),
         "{err}"
     );
-    let err = stderr_of(&["-e", "BEGIN { @s[ustack] = count(); }"]);
+    let err = stderr_of(&["-e", "BEGIN { @s[username] = count(); }"]);
     assert!(
-        err.starts_with("bpfkit: stdin:1:12: error: not supported yet: ustack\n"),
+        err.starts_with("bpfkit: stdin:1:12: error: not supported yet: username\n"),
         "{err}"
     );
     assert!(
-        err.ends_with("   1 | BEGIN { @s[ustack] = count(); }\n     |            ^^^^^^\n"),
+        err.ends_with("   1 | BEGIN { @s[username] = count(); }\n     |            ^^^^^^^^\n"),
         "{err}"
     );
     let err = stderr_of(&["-e", "BEGIN { @ = curtask->nope; }"]);
@@ -64,9 +64,9 @@ fn constructs_outside_the_subset_say_not_supported_yet_where_they_are() {
         err.contains("error: use '->' to reach 'pid' through a pointer"),
         "{err}"
     );
-    let err = stderr_of(&["-e", "BEGIN { for ($i : 0..3) { } }"]);
+    let err = stderr_of(&["-e", "BEGIN { for ($kv : @m) { } }"]);
     assert!(
-        err.contains("error: not supported yet: 'for' loops"),
+        err.contains("error: not supported yet: 'for' over a map"),
         "{err}"
     );
 }

@@ -174,6 +174,17 @@ impl Asm {
         self.push(Insn::new(BPF_JMP | BPF_JA, 0, 0, 0, 0));
     }
 
+    /// Byte swap of the low `bits` (16, 32 or 64) of `dst`, zero-extending a 16/32-bit result
+    /// (`BPF_ALU | BPF_END` towards the byte order the host does not use).
+    pub fn bswap(&mut self, dst: Reg, bits: i32) {
+        let order = if cfg!(target_endian = "little") {
+            BPF_TO_BE
+        } else {
+            BPF_TO_LE
+        };
+        self.push(Insn::new(BPF_ALU | BPF_END | order, dst, 0, 0, bits));
+    }
+
     /// `call helper`.
     pub fn call(&mut self, helper: i32) {
         self.push(Insn::new(BPF_JMP | BPF_CALL, 0, 0, 0, helper));

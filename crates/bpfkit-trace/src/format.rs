@@ -148,7 +148,7 @@ pub fn decode_args(types: &[Ty], data: &[u8]) -> Vec<Arg> {
                 Arg::Int(u64::from_ne_bytes(b), *signed)
             }
             Ty::Str(_) => Arg::Str(c_string(bytes)),
-            Ty::Ksym | Ty::Kstack(_) | Ty::Inet | Ty::Buf(_) => {
+            Ty::Ksym | Ty::Kstack(_) | Ty::Ustack(_) | Ty::Usym | Ty::Inet | Ty::Buf(_) => {
                 Arg::Str(t.symbolize(bytes, 8).unwrap_or_default())
             }
         });

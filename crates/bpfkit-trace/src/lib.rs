@@ -23,13 +23,13 @@
 //!   `[u]int{8,16,32,64}`, `str(p[, n])`, `strncmp`, `$1`/`str($1)`/`$#`.
 //! - Builtins: `pid tid uid gid comm cpu nsecs elapsed cpid probe func retval arg0..
 //!   args->field args->ptr->field curtask curtask->a->b.c (struct X *)e->f cgroup rand
-//!   numaid jiffies kstack kstack(n) ksym(addr) kaddr("sym")
+//!   numaid jiffies kstack kstack(n) ksym(addr) kaddr("sym") bswap(x) ustack ustack(n) usym(addr)
 //!   ntop([af,] addr) buf(ptr, len)` (printf `%r`), kernel enum constants by name (BTF) and the `AF_*` constants.
 //! - Aggregations: `count sum avg min max stats hist lhist`, printed as bpftrace prints
 //!   them (text and `-f json`).
 //!
 //! Anything else valid in bpftrace is refused at its position with "not supported yet:
-//! …" (kprobe offsets, ustack, usym, bswap, `for` over maps, unions/enums/typedefs, bitfields,
+//! …" (kprobe offsets, `reg()`, `username`, `for` over maps, unions/enums/typedefs, bitfields,
 //! tuples as values, …).
 //!
 //! ```

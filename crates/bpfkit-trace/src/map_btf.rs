@@ -73,6 +73,7 @@ impl Builder {
             Ty::Int { signed } => self.int(signed),
             Ty::Str(n) => self.chars(n),
             Ty::Ksym | Ty::Kstack(_) => self.int(false),
+            Ty::Ustack(_) | Ty::Usym => self.chars(16),
             Ty::Inet => self.chars(24),
             Ty::Buf(n) => self.chars(8 + n),
         }

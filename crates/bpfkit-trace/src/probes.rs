@@ -456,6 +456,9 @@ pub struct Field {
     pub offset: u16,
     /// Size in bytes.
     pub size: u16,
+    /// Bytes the record gives it (tracefs `size:`; 8 for every syscall argument): the
+    /// integer type bpftrace gives the field, which `bswap` swaps.
+    pub slot: u16,
     /// Whether bpftrace treats it as signed.
     pub signed: bool,
     /// What the field holds.
@@ -529,6 +532,7 @@ pub fn parse_format(text: &str) -> Vec<Field> {
         };
         // Syscall records keep every argument in 8 bytes, but bpftrace reads a field by its
         // C type (`int dfd` is 4 bytes, sign-extended; `umode_t mode` 2 bytes).
+        let slot = size;
         let size = match (kind, c_type_size(&c_type)) {
             (FieldKind::Int, Some(n)) => n.min(size),
             _ => size,
@@ -544,6 +548,7 @@ pub fn parse_format(text: &str) -> Vec<Field> {
             c_type,
             offset,
             size,
+            slot,
             signed: signed_flag || named_signed,
             kind,
         });

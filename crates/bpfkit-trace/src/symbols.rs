@@ -1,7 +1,9 @@
 //! Kernel addresses to names as bpftrace prints them: `ksym()` (`vfs_read`) and `kstack`
 //! frames (`vfs_read+12`) from `/proc/kallsyms`, stacks read back from the program's stack
 //! trace map. The map is process-wide state set by the runtime ([`set_stack_map`]), so the
-//! printers (map keys, printf arguments) need no extra parameters.
+//! printers (map keys, printf arguments) need no extra parameters. User addresses
+//! (`usym()`, `ustack`) resolve through the process's `/proc/PID/maps` and the mapped
+//! files' ELF symbols when printed, so a process that has exited prints hex, as bpftrace.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
@@ -71,6 +73,10 @@ pub fn frame(addr: u64) -> String {
 /// indented by `indent` spaces and ended by a newline. An id the map does not hold
 /// (`bpf_get_stackid` failed) prints as an empty stack.
 pub fn kstack(id: u64, limit: u8, indent: usize) -> String {
+    print_stack(id, limit, indent, frame)
+}
+
+fn print_stack(id: u64, limit: u8, indent: usize, name: impl Fn(u64) -> String) -> String {
     let fd = STACK_MAP.load(Ordering::SeqCst);
     let mut frames = vec![0u8; MAX_FRAMES as usize * 8];
     let key = (id as u32).to_ne_bytes();
@@ -94,10 +100,165 @@ pub fn kstack(id: u64, limit: u8, indent: usize) -> String {
         .take(limit as usize)
     {
         out.push_str(&" ".repeat(indent));
-        out.push_str(&frame(addr));
+        out.push_str(&name(addr));
         out.push('\n');
     }
     out
+}
+
+/// One file-backed mapping of a `/proc/PID/maps` listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// Offset in the file of `start`.
+    pub offset: u64,
+    /// The file's path.
+    pub path: String,
+}
+
+/// The file-backed mappings (a path starting with `/`) of a `/proc/PID/maps` listing.
+pub fn parse_maps(text: &str) -> Vec<Mapping> {
+    text.lines()
+        .filter_map(|l| {
+            let mut p = l.split_whitespace();
+            let (start, end) = p.next()?.split_once('-')?;
+            let _perms = p.next()?;
+            let offset = u64::from_str_radix(p.next()?, 16).ok()?;
+            let _dev = p.next()?;
+            let _inode = p.next()?;
+            let path = p.collect::<Vec<_>>().join(" ");
+            path.starts_with('/').then_some(Mapping {
+                start: u64::from_str_radix(start, 16).ok()?,
+                end: u64::from_str_radix(end, 16).ok()?,
+                offset,
+                path,
+            })
+        })
+        .collect()
+}
+
+/// Function symbols of an ELF file: `(start, size, name)` sorted by start, and its
+/// loadable segments `(file offset, virtual address, file size)`.
+#[derive(Debug, Default)]
+struct ElfSyms {
+    syms: Vec<(u64, u64, String)>,
+    segments: Vec<(u64, u64, u64)>,
+}
+
+fn read_syms(file: &object::read::File<'_>, out: &mut Vec<(u64, u64, String)>) {
+    use object::{Object, ObjectSymbol, SymbolKind};
+    for sym in file.symbols().chain(file.dynamic_symbols()) {
+        if sym.kind() == SymbolKind::Text && sym.address() != 0 {
+            if let Ok(name) = sym.name() {
+                out.push((sym.address(), sym.size(), name.to_string()));
+            }
+        }
+    }
+}
+
+/// Reads `path`'s symbols (`.symtab`, `.dynsym`, and those of its separate debug file
+/// under `/usr/lib/debug/.build-id/` when one is installed).
+fn load_elf(path: &str) -> ElfSyms {
+    use object::{Object, ObjectSegment};
+    let Ok(data) = std::fs::read(path) else {
+        return ElfSyms::default();
+    };
+    let Ok(file) = object::read::File::parse(&*data) else {
+        return ElfSyms::default();
+    };
+    let mut syms = vec![];
+    read_syms(&file, &mut syms);
+    if let Ok(Some(id)) = file.build_id() {
+        if id.len() > 1 {
+            let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            let debug = format!("/usr/lib/debug/.build-id/{}/{}.debug", &hex[..2], &hex[2..]);
+            if let Ok(d) = std::fs::read(debug) {
+                if let Ok(df) = object::read::File::parse(&*d) {
+                    read_syms(&df, &mut syms);
+                }
+            }
+        }
+    }
+    syms.sort();
+    syms.dedup_by(|a, b| a.0 == b.0);
+    let segments = file
+        .segments()
+        .map(|s| {
+            let (off, size) = s.file_range();
+            (off, s.address(), size)
+        })
+        .collect();
+    ElfSyms { syms, segments }
+}
+
+/// Symbols of each file read so far, by device and inode (one entry for a library
+/// however many processes map it; files do not change while tracing).
+fn elf_syms(path: &str) -> std::sync::Arc<ElfSyms> {
+    use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{Arc, Mutex};
+    type ByInode = HashMap<(u64, u64), Arc<ElfSyms>>;
+    static CACHE: OnceLock<Mutex<ByInode>> = OnceLock::new();
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Arc::default();
+    };
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry((meta.dev(), meta.ino()))
+        .or_insert_with(|| Arc::new(load_elf(path)))
+        .clone()
+}
+
+/// The function holding `addr` in process `pid` and the offset into it, from the
+/// process's current maps (`None` once the process has exited, as bpftrace).
+fn user_lookup(maps: &[Mapping], pid: u32, addr: u64) -> Option<(String, u64)> {
+    let m = maps.iter().find(|m| m.start <= addr && addr < m.end)?;
+    let file_off = addr - m.start + m.offset;
+    // Through the process's root, for processes in other mount namespaces.
+    let elf = elf_syms(&format!("/proc/{pid}/root{}", m.path));
+    let &(seg_off, seg_addr, _) = elf
+        .segments
+        .iter()
+        .find(|&&(off, _, size)| off <= file_off && file_off < off + size)?;
+    let vaddr = file_off - seg_off + seg_addr;
+    let i = elf.syms.partition_point(|(a, _, _)| *a <= vaddr);
+    let (start, size, name) = elf.syms.get(i.checked_sub(1)?)?;
+    (vaddr - start < (*size).max(1)).then(|| (name.clone(), vaddr - start))
+}
+
+fn user_maps(pid: u32) -> Vec<Mapping> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .map(|t| parse_maps(&t))
+        .unwrap_or_default()
+}
+
+/// An address as bpftrace prints one it cannot name (C++'s `showbase`: `0` has no `0x`).
+fn hex(addr: u64) -> String {
+    if addr == 0 {
+        "0".into()
+    } else {
+        format!("0x{addr:x}")
+    }
+}
+
+/// `usym(addr)`: the name of the function holding `addr` in process `pid`, else the
+/// address in hex.
+pub fn usym(addr: u64, pid: u32) -> String {
+    user_lookup(&user_maps(pid), pid, addr).map_or_else(|| hex(addr), |(n, _)| n)
+}
+
+/// A user stack as bpftrace prints it (see [`kstack`]): frames `name+offset` from the
+/// process's maps and its files' symbols, hex addresses for what does not resolve (every
+/// frame once the process has exited).
+pub fn ustack(id: u64, pid: u32, limit: u8, indent: usize) -> String {
+    let maps = user_maps(pid);
+    print_stack(id, limit, indent, |addr| {
+        user_lookup(&maps, pid, addr).map_or_else(|| hex(addr), |(n, off)| format!("{n}+{off}"))
+    })
 }
 
 #[cfg(test)]
@@ -113,5 +274,36 @@ mod tests {
         assert_eq!(lookup(&syms, 0xffffffff81000104), Some(("helper", 4)));
         assert_eq!(lookup(&syms, 0xffffffff81000000), Some(("_stext", 0)));
         assert_eq!(lookup(&syms, 0x1000), None);
+    }
+
+    #[test]
+    fn maps_keep_file_backed_mappings() {
+        let maps = parse_maps(
+            "55d0a0000000-55d0a0001000 r-xp 00001000 08:01 123 /usr/bin/my prog\n7ffd1000-7ffd2000 rw-p 00000000 00:00 0 [stack]\n7f00-7f10 r--p 00000000 00:00 0\n",
+        );
+        assert_eq!(
+            maps,
+            [Mapping {
+                start: 0x55d0a0000000,
+                end: 0x55d0a0001000,
+                offset: 0x1000,
+                path: "/usr/bin/my prog".into(),
+            }]
+        );
+        assert_eq!(hex(0), "0");
+        assert_eq!(hex(0x4d2), "0x4d2");
+    }
+
+    #[test]
+    fn this_process_resolves_its_own_function() {
+        #[inline(never)]
+        fn marker() -> u64 {
+            std::hint::black_box(42)
+        }
+        let addr = marker as fn() -> u64 as usize as u64;
+        let pid = std::process::id();
+        let name = usym(addr + 1, pid);
+        assert!(name.contains("marker"), "{name}");
+        assert_eq!(usym(0, pid), "0");
     }
 }

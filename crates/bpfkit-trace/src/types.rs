@@ -27,6 +27,12 @@ pub enum Ty {
     Ksym,
     /// A kernel stack id in the stack trace map, printed as at most this many frames.
     Kstack(u8),
+    /// A user stack: its id in the stack trace map (8 bytes) and the process id (8 bytes),
+    /// printed as at most this many frames.
+    Ustack(u8),
+    /// `usym()`: a user address (8 bytes) and the process id (8 bytes), printed as its
+    /// function's name.
+    Usym,
     /// `ntop()`: an address family (8 bytes) and 16 address bytes, printed as an IPv4 or
     /// IPv6 address.
     Inet,
@@ -40,6 +46,7 @@ impl Ty {
         match self {
             Ty::Str(n) => n,
             Ty::Int { .. } | Ty::Ksym | Ty::Kstack(_) => 8,
+            Ty::Ustack(_) | Ty::Usym => 16,
             Ty::Inet => 24,
             Ty::Buf(n) => 8 + n,
         }
@@ -57,6 +64,13 @@ impl Ty {
         match self {
             Ty::Ksym => Some(crate::symbols::ksym(word(0))),
             Ty::Kstack(limit) => Some(crate::symbols::kstack(word(0), limit, indent)),
+            Ty::Ustack(limit) => Some(crate::symbols::ustack(
+                word(0),
+                word(8) as u32,
+                limit,
+                indent,
+            )),
+            Ty::Usym => Some(crate::symbols::usym(word(0), word(8) as u32)),
             Ty::Inet => {
                 let addr = bytes.get(8..24)?;
                 Some(match word(0) {

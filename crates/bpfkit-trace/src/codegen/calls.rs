@@ -273,7 +273,10 @@ impl Gen<'_> {
         for (a, c) in args[1..].iter().zip(&convs) {
             let t = self.type_of(a)?;
             match (c, t) {
-                ('s', Ty::Str(_) | Ty::Ksym | Ty::Kstack(_) | Ty::Inet) => {}
+                (
+                    's',
+                    Ty::Str(_) | Ty::Ksym | Ty::Kstack(_) | Ty::Ustack(_) | Ty::Usym | Ty::Inet,
+                ) => {}
                 ('r', Ty::Buf(_)) => {}
                 ('r', t) => {
                     return Err(Diagnostic::new(
@@ -333,22 +336,27 @@ impl Gen<'_> {
     ) -> Result<Val, Diagnostic> {
         match name {
             "ntop" => {
-                let (af, x) =
-                    match args {
-                        [x] => (None, x),
-                        [af, x] => (
-                            Some(const_int(af).filter(|a| *a == 2 || *a == 10).ok_or_else(
-                                || {
-                                    Diagnostic::new(
-                                        af.span,
-                                        "ntop()'s family must be AF_INET (2) or AF_INET6 (10)",
-                                    )
-                                },
-                            )?),
-                            x,
+                let (af, x) = match args {
+                    [x] => (None, x),
+                    [af, x] => (
+                        Some(
+                            match &af.kind {
+                                ExprKind::Ident(n) if n == "AF_INET" => Some(2),
+                                ExprKind::Ident(n) if n == "AF_INET6" => Some(10),
+                                _ => const_int(af),
+                            }
+                            .filter(|a| *a == 2 || *a == 10)
+                            .ok_or_else(|| {
+                                Diagnostic::new(
+                                    af.span,
+                                    "ntop()'s family must be AF_INET (2) or AF_INET6 (10)",
+                                )
+                            })?,
                         ),
-                        _ => return Err(Diagnostic::new(span, "ntop() takes [family,] address")),
-                    };
+                        x,
+                    ),
+                    _ => return Err(Diagnostic::new(span, "ntop() takes [family,] address")),
+                };
                 self.raw_arrays = true;
                 let v = self.expr(x);
                 self.raw_arrays = false;
@@ -427,6 +435,25 @@ impl Gen<'_> {
                 }
                 Ok(Val::Sym(dst, Ty::Buf(max)))
             }
+            "bswap" => {
+                let [x] = args else {
+                    return Err(Diagnostic::new(span, "bswap() takes one integer"));
+                };
+                self.narrow = None;
+                let off = self.int(x)?;
+                let bytes = self.int_bytes(x, Some(off), 8);
+                self.asm.load(8, 0, FP, off);
+                match bytes {
+                    1 => self.asm.alu_imm(BPF_AND, 0, 0xff),
+                    b => self.asm.bswap(0, i32::from(b) * 8),
+                }
+                // bpftrace: an unsigned integer of the operand's size.
+                let v = self.new_int(false, span)?;
+                if let Val::Int(off, _) = v {
+                    self.mark_narrow(off, bytes);
+                }
+                Ok(v)
+            }
             "ksym" => {
                 let [x] = args else {
                     return Err(Diagnostic::new(span, "ksym() takes one address"));
@@ -451,16 +478,36 @@ impl Gen<'_> {
                 self.asm.ld_imm64(0, addr);
                 self.new_int(false, span)
             }
-            "kstack" => {
+            "kstack" | "ustack" => {
                 let [n] = args else {
-                    return unsupported(span, "kstack() with a stack mode");
+                    return unsupported(span, format!("{name}() with a stack mode"));
                 };
                 let limit = const_int(n)
                     .filter(|n| (1..=i64::from(crate::symbols::MAX_FRAMES)).contains(n))
                     .ok_or_else(|| {
-                        Diagnostic::new(n.span, "kstack()'s limit must be an integer from 1 to 127")
+                        Diagnostic::new(
+                            n.span,
+                            format!("{name}()'s limit must be an integer from 1 to 127"),
+                        )
                     })?;
-                self.kstack(limit as u8, span)
+                if name == "kstack" {
+                    self.kstack(limit as u8, span)
+                } else {
+                    self.ustack(limit as u8, span)
+                }
+            }
+            "usym" => {
+                let [x] = args else {
+                    return Err(Diagnostic::new(span, "usym() takes one address"));
+                };
+                let v = self.int(x)?;
+                let off = self.alloc(16, span)?;
+                self.asm.load(8, 0, FP, v);
+                self.asm.store(8, FP, off, 0);
+                self.asm.call(GET_CURRENT_PID_TGID);
+                self.asm.alu_imm(BPF_RSH, 0, 32);
+                self.asm.store(8, FP, off + 8, 0);
+                Ok(Val::Sym(off, Ty::Usym))
             }
             "str"
                 if matches!(

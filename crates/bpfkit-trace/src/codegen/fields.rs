@@ -165,7 +165,8 @@ impl Gen<'_> {
                 self.new_int(false, span)
             }
             "kstack" => self.kstack(crate::symbols::MAX_FRAMES as u8, span),
-            "ustack" | "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
+            "ustack" => self.ustack(crate::symbols::MAX_FRAMES as u8, span),
+            "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
                 unsupported(span, name)
             }
             _ => {
@@ -255,6 +256,22 @@ impl Gen<'_> {
         Ok(Val::Sym(off, Ty::Kstack(limit)))
     }
 
+    /// `ustack`: `bpf_get_stackid(ctx, stack map, BPF_F_USER_STACK)` and the process id
+    /// whose maps name its frames when printed.
+    pub(super) fn ustack(&mut self, limit: u8, span: Span) -> Result<Val, Diagnostic> {
+        const BPF_F_USER_STACK: i32 = 1 << 8;
+        self.asm.mov(1, 6);
+        self.asm.ld_map(2, STACK_MAP_REF);
+        self.asm.mov_imm(3, BPF_F_USER_STACK);
+        self.asm.call(GET_STACKID);
+        let off = self.alloc(16, span)?;
+        self.asm.store(8, FP, off, 0);
+        self.asm.call(GET_CURRENT_PID_TGID);
+        self.asm.alu_imm(BPF_RSH, 0, 32);
+        self.asm.store(8, FP, off + 8, 0);
+        Ok(Val::Sym(off, Ty::Ustack(limit)))
+    }
+
     /// A struct by name: the script's definition first (ids from [`SCRIPT_STRUCT_BASE`]),
     /// then the kernel's BTF.
     fn struct_id(&self, k: &crate::kbtf::KernelBtf, name: &str) -> Option<u32> {
@@ -317,6 +334,7 @@ impl Gen<'_> {
                         c_type: p.c_type.clone(),
                         offset: 8 * p.index,
                         size,
+                        slot: size,
                         signed,
                         kind,
                     }
@@ -500,6 +518,7 @@ impl Gen<'_> {
                             self.asm.alu_imm(BPF_ARSH, 0, shift);
                             self.asm.store(8, FP, dst, 0);
                         }
+                        self.mark_narrow(dst, size);
                         return Ok(Val::Int(dst, signed));
                     }
                 }
@@ -564,7 +583,11 @@ impl Gen<'_> {
                     self.asm
                         .alu_imm(if f.signed { BPF_ARSH } else { BPF_RSH }, 0, shift);
                 }
-                self.new_int(f.signed, span)
+                let v = self.new_int(f.signed, span)?;
+                if let Val::Int(off, _) = v {
+                    self.mark_narrow(off, f.slot.min(8) as u8);
+                }
+                Ok(v)
             }
             FieldKind::CharArray => {
                 let len = round8(f.size as i32).min(STR_LEN as i32) as u16;

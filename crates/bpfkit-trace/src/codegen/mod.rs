@@ -132,9 +132,17 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         kbtf: None,
         script_structs: layout_structs(&program.structs)?,
     };
-    // Pass 1: learn map types.
-    for (bi, probe, span) in &blocks {
-        Gen::new(&mut state, probe, *span).probe(&program.probes[*bi])?;
+    // Pass 1: learn map types, in two walks: a variable first assigned from a map that
+    // is written only further down (tcplife.bt's `$comm = @skcomm[$sk]`, typed before the
+    // block's statements) gets the map's type on the second; the first walk's errors
+    // are dropped, the second's reported.
+    for walk in 0..2 {
+        for (bi, probe, span) in &blocks {
+            let r = Gen::new(&mut state, probe, *span).probe(&program.probes[*bi]);
+            if walk == 1 {
+                r?;
+            }
+        }
     }
     state.final_pass = true;
     state.printfs.clear();
@@ -334,6 +342,12 @@ struct Gen<'s> {
     /// Variables assigned a kernel struct pointer (`$t = (struct task_struct *)curtask`):
     /// the struct's name, for `$t->field`.
     var_structs: HashMap<String, String>,
+    /// Bytes of each scratch integer whose first assignment had a narrower type than 64 bits
+    /// (a cast, a field, `bswap`), as bpftrace keeps it (`bswap($v)` swaps that many).
+    var_bytes: HashMap<String, u8>,
+    /// `(slot, bytes)` of the last integer produced with a type narrower than 64 bits;
+    /// cleared by every other new integer. See [`Gen::int_bytes`].
+    narrow: Option<(i16, u8)>,
 }
 
 fn unsupported<T>(span: Span, what: impl std::fmt::Display) -> Result<T, Diagnostic> {
@@ -360,6 +374,8 @@ impl<'s> Gen<'s> {
             dead: false,
             raw_arrays: false,
             var_structs: HashMap::new(),
+            var_bytes: HashMap::new(),
+            narrow: None,
         }
     }
 
@@ -414,7 +430,15 @@ impl<'s> Gen<'s> {
             if let Some(p) = pointee {
                 self.var_structs.insert(name.clone(), p);
             }
+            self.narrow = None;
             let ty = self.type_of(value)?;
+            let bytes = match self.narrow {
+                Some((_, b)) => self.int_bytes(value, None, b),
+                None => self.int_bytes(value, None, 8),
+            };
+            if bytes < 8 {
+                self.var_bytes.insert(name.clone(), bytes);
+            }
             let off = self.alloc(ty.size() as i32, value.span)?;
             for i in (0..ty.size() as i16).step_by(8) {
                 self.asm.store_imm(8, FP, off + i, 0);
@@ -731,7 +755,31 @@ impl<'s> Gen<'s> {
         }
     }
 
+    /// Bytes of the integer type bpftrace gives `e`, just evaluated into `slot` (`None`:
+    /// by a throwaway walk whose narrow result was `narrow`): casts, tracepoint and kernel
+    /// struct fields and `bswap` keep their size, variables that of their first
+    /// assignment; everything else (literals, builtins, arithmetic) is 64-bit.
+    fn int_bytes(&self, e: &Expr, slot: Option<i16>, narrow: u8) -> u8 {
+        match &e.kind {
+            ExprKind::Var(name) => self.var_bytes.get(name).copied().unwrap_or(8),
+            ExprKind::Cast(..) | ExprKind::Field(..) | ExprKind::Call(..) => match slot {
+                None => narrow,
+                Some(off) => match self.narrow {
+                    Some((o, b)) if o == off => b,
+                    _ => 8,
+                },
+            },
+            _ => 8,
+        }
+    }
+
+    /// Records that the integer just stored at `off` has a `bytes`-wide type.
+    fn mark_narrow(&mut self, off: i16, bytes: u8) {
+        self.narrow = (bytes < 8).then_some((off, bytes));
+    }
+
     fn new_int(&mut self, signed: bool, span: Span) -> Result<Val, Diagnostic> {
+        self.narrow = None;
         let off = self.alloc(8, span)?;
         self.asm.store(8, FP, off, 0);
         Ok(Val::Int(off, signed))
@@ -889,7 +937,11 @@ impl<'s> Gen<'s> {
                     self.asm
                         .alu_imm(if signed { BPF_ARSH } else { BPF_RSH }, 0, 64 - bits);
                 }
-                self.new_int(signed, span)
+                let v = self.new_int(signed, span)?;
+                if let Val::Int(off, _) = v {
+                    self.mark_narrow(off, (bits / 8) as u8);
+                }
+                Ok(v)
             }
             ExprKind::Tuple(_) => unsupported(span, "tuples outside map keys"),
             ExprKind::IncDec(target, delta, pre) => {
@@ -1068,6 +1120,8 @@ fn ty_name(t: Ty) -> &'static str {
         Ty::Str(_) => "a string",
         Ty::Ksym => "a kernel symbol (ksym())",
         Ty::Kstack(_) => "a kernel stack",
+        Ty::Ustack(_) => "a user stack",
+        Ty::Usym => "a user symbol (usym())",
         Ty::Inet => "an address (ntop())",
         Ty::Buf(_) => "a buffer (buf())",
     }
