@@ -1,12 +1,18 @@
-//! `-c CMD`: a child forked before the programs load (so its pid can be a filter), held on
-//! a pipe until they are attached, then exec'd — so none of its work is missed.
+//! `-c CMD`: a child forked before the programs load, held on a pipe until they are
+//! attached, then exec'd — so none of its work is missed. [`TracedChild::confine`] moves the
+//! held child into a fresh cgroup v2 directory of its own ([`RunCgroup`]) and filters on that
+//! cgroup, so everything the command starts is traced too (as `strace -f` does); without
+//! cgroup2, or with the user's own `--cgroup`, the filter is the child's pid.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use crate::filter::{cgroup_id_and_level, Filter};
 
 /// Why the command could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +50,8 @@ pub struct TracedChild {
     pid: libc::pid_t,
     go: Option<OwnedFd>,
     status: Option<ExitStatus>,
+    /// Dropped after the child is reaped (fields drop after `Drop::drop`).
+    cgroup: Option<RunCgroup>,
 }
 
 fn executable(path: &Path) -> bool {
@@ -130,12 +138,49 @@ impl TracedChild {
             pid,
             go: Some(write_end),
             status: None,
+            cgroup: None,
         })
     }
 
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.pid as u32
+    }
+
+    /// Narrows `filter` to this child's work: with no `--cgroup` given (`filter.cgroup` off),
+    /// moves the held child into a fresh cgroup v2 directory named after `tool` (removed when
+    /// the child is dropped) and filters on it, so the command and every process it starts
+    /// are traced; else, or if that cgroup cannot be made (a one-line note on stderr), only
+    /// the child's pid. Call before [`TracedChild::release`].
+    pub fn confine(&mut self, tool: &str, filter: &mut Filter) {
+        if filter.cgroup.0 != 0 {
+            filter.pid = self.pid();
+            return;
+        }
+        let made = RunCgroup::create(tool).and_then(|cgroup| {
+            cgroup.add(self.pid())?;
+            let id = cgroup_id_and_level(&cgroup.path)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            Ok((cgroup, id))
+        });
+        match made {
+            Ok((cgroup, id)) => {
+                filter.pid = 0;
+                filter.cgroup = id;
+                self.cgroup = Some(cgroup);
+            }
+            Err(e) => {
+                eprintln!(
+                    "{tool}: -c: no cgroup of its own for the command ({e}); tracing only its pid, not what it starts"
+                );
+                filter.pid = self.pid();
+            }
+        }
+    }
+
+    /// The run's own cgroup directory, if [`TracedChild::confine`] made one.
+    pub fn cgroup(&self) -> Option<&Path> {
+        self.cgroup.as_ref().map(|c| c.path.as_path())
     }
 
     /// Lets the child exec its command (call once the programs are attached).
@@ -186,9 +231,109 @@ impl Drop for TracedChild {
     }
 }
 
+/// Where cgroup2 is mounted, from `/proc/self/mountinfo` (the first cgroup2 mount).
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        if right.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        left.split_whitespace().nth(4).map(unescape_mount_path)
+    })
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, and so on).
+fn unescape_mount_path(field: &str) -> PathBuf {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match octal {
+            Some(d) => {
+                out.push(d.iter().fold(0u8, |v, b| v.wrapping_mul(8) + (b - b'0')));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// A cgroup v2 directory made for one `-c` run (`<cgroup2 mount>/bpfkit-<tool>-<pid>`),
+/// removed on drop once its processes have exited; if some remain after a short wait it is
+/// left, with a note on stderr.
+#[derive(Debug)]
+pub struct RunCgroup {
+    path: PathBuf,
+    tool: String,
+}
+
+/// How long a drop waits for the cgroup's last processes to go.
+const EMPTY_WAIT: Duration = Duration::from_secs(1);
+
+impl RunCgroup {
+    /// Makes the directory.
+    pub fn create(tool: &str) -> Result<RunCgroup, std::io::Error> {
+        let mount =
+            cgroup2_mount().ok_or_else(|| std::io::Error::other("cgroup2 is not mounted"))?;
+        let path = mount.join(format!("bpfkit-{tool}-{}", std::process::id()));
+        std::fs::create_dir(&path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("mkdir {}: {e}", path.display())))?;
+        Ok(RunCgroup {
+            path,
+            tool: tool.to_owned(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Moves process `pid` into the cgroup.
+    pub fn add(&self, pid: u32) -> Result<(), std::io::Error> {
+        let procs = self.path.join("cgroup.procs");
+        std::fs::write(&procs, pid.to_string())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", procs.display())))
+    }
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        let start = Instant::now();
+        loop {
+            match std::fs::remove_dir(&self.path) {
+                Ok(()) => return,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < EMPTY_WAIT => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => {
+                    let left = std::fs::read_to_string(self.path.join("cgroup.procs"))
+                        .map(|p| p.lines().count())
+                        .unwrap_or(0);
+                    eprintln!(
+                        "{}: -c: left cgroup {} ({left} processes of the command still in it: {e})",
+                        self.tool,
+                        self.path.display()
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn child_runs_only_after_release() {
@@ -224,5 +369,90 @@ mod tests {
             "-c no-such-program-xyz: not found in PATH, or not executable"
         );
         assert!(matches!(TracedChild::spawn(&[]), Err(ChildError::Empty)));
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(
+            unescape_mount_path(r"/sys/fs/cgroup\040two\134x\9"),
+            PathBuf::from(r"/sys/fs/cgroup two\x\9")
+        );
+    }
+
+    /// Root and cgroup2 needed: else `SKIP`.
+    fn can_make_cgroups() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if !root || cgroup2_mount().is_none() {
+            println!("SKIP needs root and a cgroup2 mount");
+            return false;
+        }
+        true
+    }
+
+    #[test]
+    fn confined_child_runs_in_its_own_cgroup_which_goes_with_it() {
+        if !can_make_cgroups() {
+            return;
+        }
+        let mut child = TracedChild::spawn(&["true".into()]).unwrap();
+        let mut filter = Filter {
+            pid: 7,
+            ..Filter::default()
+        };
+        child.confine("tool-common-test-a", &mut filter);
+        let dir = child.cgroup().expect("a cgroup of its own").to_owned();
+        assert_eq!(filter.pid, 0, "the cgroup replaces the pid filter");
+        assert_eq!(filter.cgroup, cgroup_id_and_level(&dir).unwrap());
+        assert_eq!(filter.cgroup.0, std::fs::metadata(&dir).unwrap().ino());
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        assert_eq!(procs.trim(), child.pid().to_string());
+        child.release();
+        assert!(child.wait().unwrap().success());
+        drop(child);
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+
+    #[test]
+    fn with_a_user_cgroup_the_filter_is_the_pid() {
+        let mut child = TracedChild::spawn(&["true".into()]).unwrap();
+        let mut filter = Filter {
+            cgroup: (42, 1),
+            ..Filter::default()
+        };
+        child.confine("tool-common-test-b", &mut filter);
+        assert!(child.cgroup().is_none());
+        assert_eq!(filter.pid, child.pid());
+        assert_eq!(filter.cgroup, (42, 1));
+    }
+
+    #[test]
+    fn a_cgroup_with_processes_left_is_kept() {
+        if !can_make_cgroups() {
+            return;
+        }
+        let mut child = TracedChild::spawn(&["sleep".into(), "30".into()]).unwrap();
+        let mut filter = Filter::default();
+        child.confine("tool-common-test-c", &mut filter);
+        let dir = child.cgroup().expect("a cgroup of its own").to_owned();
+        child.release();
+        let pid = child.pid() as libc::pid_t;
+        // Still running: the drop waits a second, then leaves the directory.
+        drop(child);
+        let kept = dir.exists();
+        // SAFETY: kill and waitpid on our own (unreaped) child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        assert!(kept, "removed with a process in it");
+        let start = Instant::now();
+        while std::fs::remove_dir(&dir).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "cgroup still busy"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }

@@ -50,7 +50,8 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub token: TokenArgs,
     /// Run this command (no shell; its arguments follow) once the programs are attached,
-    /// trace only it, and stop when it exits. Must come last.
+    /// trace it and everything it starts (its own cgroup; with --cgroup, only its pid), and
+    /// stop when it exits. Must come last.
     #[arg(short = 'c', long = "command", value_name = "CMD", num_args = 1.., allow_hyphen_values = true)]
     pub command: Vec<String>,
     /// `--otlp-endpoint`, `--otlp-interval` (feature `otlp`).

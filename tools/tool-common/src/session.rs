@@ -129,8 +129,8 @@ impl Session {
         let child = if common.command.is_empty() {
             None
         } else {
-            let child = TracedChild::spawn(&common.command)?;
-            filter.pid = child.pid();
+            let mut child = TracedChild::spawn(&common.command)?;
+            child.confine(name, &mut filter);
             Some(child)
         };
         let mut loader = Loader::new();

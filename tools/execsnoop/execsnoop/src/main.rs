@@ -38,7 +38,8 @@ struct Args {
     #[command(flatten)]
     token: tool_common::TokenArgs,
     /// Run this command (no shell; its arguments follow) once the programs are attached,
-    /// trace only its process, and stop when it exits. Must come last.
+    /// trace it and everything it starts (its own cgroup; with --cgroup, only its pid), and
+    /// stop when it exits. Must come last.
     #[arg(short = 'c', long = "command", value_name = "CMD", num_args = 1.., allow_hyphen_values = true)]
     command: Vec<String>,
 }
@@ -69,12 +70,13 @@ enum RunError {
 fn run(args: &Args) -> Result<(), RunError> {
     tool_common::run::seconds("duration", args.duration)?;
     let mut filter = Filter::resolve(&args.filter, None)?;
-    // `-c`: forked now, held until the programs are attached, then the only pid traced.
+    // `-c`: forked now, held until the programs are attached; it and everything it starts
+    // traced (its own cgroup; its pid with `--cgroup`).
     let child = if args.command.is_empty() {
         None
     } else {
-        let child = TracedChild::spawn(&args.command)?;
-        filter.pid = child.pid();
+        let mut child = TracedChild::spawn(&args.command)?;
+        child.confine("execsnoop", &mut filter);
         Some(child)
     };
 

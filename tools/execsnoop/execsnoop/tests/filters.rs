@@ -112,12 +112,11 @@ fn cgroup_filter_reports_only_execs_in_the_cgroup() {
     );
 }
 
-#[test]
-fn command_is_traced_alone_and_ends_the_run() {
-    let last = marker("cmd-last");
-    let script = format!("/bin/sleep 0; exec /bin/true {last}");
+/// execsnoop EXTRA --json -c /bin/sh -c SCRIPT: its events, once it stopped by itself.
+fn snoop_command(extra: &[&str], script: &str) -> Vec<serde_json::Value> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_execsnoop"))
-        .args(["--json", "-c", "/bin/sh", "-c", &script])
+        .args(extra)
+        .args(["--json", "-c", "/bin/sh", "-c", script])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -138,13 +137,40 @@ fn command_is_traced_alone_and_ends_the_run() {
         status.success(),
         "execsnoop stops by itself when the command ends: {status}"
     );
-    let events = testing::json_lines(&out);
-    // The held child's exec of sh, then sh's exec of true: one pid.
-    assert_eq!(events.len(), 2, "{events:?}");
+    testing::json_lines(&out)
+}
+
+#[test]
+fn command_and_what_it_starts_are_traced_and_end_the_run() {
+    let last = marker("cmd-last");
+    let script = format!("/bin/sleep 0; exec /bin/true {last}");
+    let events = snoop_command(&[], &script);
+    // The held child's exec of sh, sleep in a child of sh (its own cgroup holds both), then
+    // sh's exec of true.
+    assert_eq!(events.len(), 3, "{events:?}");
     assert_eq!(
         events[0]["args"],
         serde_json::json!(["/bin/sh", "-c", script])
     );
+    assert_eq!(events[1]["args"], serde_json::json!(["/bin/sleep", "0"]));
+    assert_eq!(events[1]["ppid"], events[0]["pid"], "{events:?}");
+    assert_ne!(events[1]["pid"], events[0]["pid"], "{events:?}");
+    assert_eq!(with_arg(&events, &last).len(), 1);
+    assert_eq!(events[0]["pid"], events[2]["pid"]);
+}
+
+#[test]
+fn with_cgroup_the_command_is_traced_alone() {
+    let Some(root) = tool_common::child::cgroup2_mount() else {
+        println!("SKIP cgroup2 is not mounted");
+        return;
+    };
+    let last = marker("cmd-alone-last");
+    let script = format!("/bin/sleep 0; exec /bin/true {last}");
+    // The root cgroup lets everything through: left is the pid filter.
+    let events = snoop_command(&["--cgroup", root.to_str().unwrap()], &script);
+    // The held child's exec of sh, then sh's exec of true: one pid.
+    assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(with_arg(&events, &last).len(), 1);
     assert_eq!(events[0]["pid"], events[1]["pid"]);
     // sleep ran in a child of sh (another pid): filtered out in the kernel.

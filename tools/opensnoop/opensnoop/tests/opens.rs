@@ -209,3 +209,37 @@ fn text_output_has_libbpf_tools_columns() {
     assert_eq!(row[2], fds[0].to_string());
     assert_eq!(row[4], format!("{:08o}", libc::O_CLOEXEC));
 }
+
+/// `-c sh -c '...'`: the opens of a program the shell forks (a grandchild of opensnoop) are
+/// traced, from the run's own cgroup, which is gone after the run.
+#[test]
+fn opens_of_what_the_command_forks_are_traced() {
+    let markers = Markers::new("tree");
+    let missing = markers.path("grandchild-missing");
+    let cgroup_file = markers.path("cgroup");
+    let script = format!("cat {missing} 2>/dev/null; cat /proc/self/cgroup > {cgroup_file}");
+    let out = Command::new(env!("CARGO_BIN_EXE_opensnoop"))
+        .args(["--json", "-c", "sh", "-c", &script])
+        .output()
+        .expect("run opensnoop");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "opensnoop failed: {stderr}");
+    let events = json_events(&String::from_utf8(out.stdout).expect("UTF-8"));
+    let opens: Vec<&Value> = events_for(&events, &markers)
+        .into_iter()
+        .filter(|e| e["path"] == missing.as_str())
+        .collect();
+    assert_eq!(opens.len(), 1, "{events:?}");
+    assert_eq!(opens[0]["comm"], "cat", "{:?}", opens[0]);
+    assert_eq!(opens[0]["errno"], "ENOENT", "{:?}", opens[0]);
+    assert_eq!(opens[0]["errno_value"], libc::ENOENT, "{:?}", opens[0]);
+    let cgroup = std::fs::read_to_string(&cgroup_file).expect("the grandchild's cgroup");
+    // The v2 line (hybrid hosts list the v1 hierarchies too).
+    let path = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::/"))
+        .expect("a cgroup v2 line");
+    assert!(path.starts_with("bpfkit-opensnoop-"), "{cgroup}");
+    let mount = tool_common::child::cgroup2_mount().expect("cgroup2 mounted");
+    assert!(!mount.join(path).exists(), "{path} left behind");
+}
