@@ -387,13 +387,13 @@ fn load(
         .iter()
         .any(|p| p.map_refs.iter().any(|&(_, i)| i == STACK_MAP_REF))
     {
-        const BPF_MAP_TYPE_STACK_TRACE: u32 = 7;
         let fd = sys::map_create(&sys::MapCreateAttr {
-            map_type: BPF_MAP_TYPE_STACK_TRACE,
+            map_type: sys::uapi::BPF_MAP_TYPE_STACK_TRACE,
             key_size: 4,
             value_size: 8 * crate::symbols::MAX_FRAMES,
             max_entries: 4096,
             name: "stacks",
+            token_fd,
             ..Default::default()
         })
         .map_err(kernel("create the kstack map".into()))?;
@@ -402,7 +402,9 @@ fn load(
     } else {
         None
     };
-    let lost = MapData::create(&MapParams::new("lost", MapType::Array, 4, 8, 1))
+    let mut lost_params = MapParams::new("lost", MapType::Array, 4, 8, 1);
+    lost_params.token = token_fd;
+    let lost = MapData::create(&lost_params)
         .map_err(map_error("create the lost-events counter".into()))?;
     let mut progs = vec![];
     let mut raws = vec![];

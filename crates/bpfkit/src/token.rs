@@ -161,6 +161,10 @@ pub fn auto() -> Result<Option<Arc<Token>>, TokenError> {
             }
         },
     };
+    if let Some(t) = &token {
+        // Cached for the rest of the process: not a leak at exit.
+        crate::sys::fdtrace::keep_open(t.as_fd(), "the automatic BPF token cache");
+    }
     *cached = Some(token.clone());
     Ok(token)
 }
@@ -171,6 +175,8 @@ static PROBE_TOKEN: Mutex<Option<Arc<Token>>> = Mutex::new(None);
 fn use_for_probes(token: &Arc<Token>) {
     let mut probe = PROBE_TOKEN.lock().unwrap_or_else(|e| e.into_inner());
     if probe.is_none() {
+        // Held for the process's feature probes from now on: not a leak at exit.
+        crate::sys::fdtrace::keep_open(token.as_fd(), "the BPF token feature probes use");
         *probe = Some(token.clone());
     }
 }
