@@ -70,13 +70,34 @@ macro_rules! license {
         #[used]
         static LICENSE: [u8; $license.len() + 1] = $crate::__nul_terminated($license);
 
+        $crate::__host_panic_handler!();
+    };
+}
+
+/// The panic handler `license!` adds on host builds (`cargo check`, rust-analyzer). Whether
+/// this is a host build is decided here, in bpfkit-ebpf, which both build routes compile with
+/// `--cfg bpfkit_ebpf` (the donor route's target is not `bpf`, and bpfkit-ebpf then brings
+/// its own handler); the user's crate never needs to know that cfg.
+#[cfg(not(any(target_arch = "bpf", bpfkit_ebpf)))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __host_panic_handler {
+    () => {
         /// Host builds only (`cargo check`, rust-analyzer): BPF builds get bpfkit-ebpf's.
-        #[cfg(all(not(target_arch = "bpf"), not(test)))]
+        #[cfg(not(test))]
         #[panic_handler]
         fn __bpfkit_host_panic(_info: &::core::panic::PanicInfo) -> ! {
             loop {}
         }
     };
+}
+
+/// BPF builds (either route): bpfkit-ebpf supplies the panic handler.
+#[cfg(any(target_arch = "bpf", bpfkit_ebpf))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __host_panic_handler {
+    () => {};
 }
 
 /// `bpf_trace_printk`: a debugging line in the kernel's trace buffer

@@ -629,7 +629,16 @@ fn execsnoop_verified_insns_against_libbpf_tools() {
     let r_exit = verified_insns(&rust.pin_dir().join("execve_exit"));
     eprintln!("execsnoop verified insns: enter rust={r_enter} c={c_enter} ({:.3}x); exit rust={r_exit} c={c_exit} ({:.3}x)",
         r_enter as f64 / c_enter as f64, r_exit as f64 / c_exit as f64);
-    assert!(r_enter as f64 <= 1.05 * c_enter as f64 && r_exit as f64 <= 1.05 * c_exit as f64);
+    assert!(r_enter as f64 <= 1.05 * c_enter as f64, "enter over 1.05x");
+    // The Rust exit program also counts ring-buffer drops in the kernel (tool-abi's per-CPU
+    // LOST counter: a map lookup and an increment on the failure path); libbpf-tools' exit
+    // has no such counter (its perf buffer reports losses in userspace). Like for like, with
+    // the counter in both, is execsnoop's own verifier_cost test against its C twin (1.05x);
+    // here the exit only guards against growth beyond that counter's cost.
+    assert!(
+        r_exit as f64 <= 1.15 * c_exit as f64,
+        "exit over 1.15x (1.05x plus the lost counter)"
+    );
 }
 
 /// BPF_PROG_TEST_RUN on a pinned program with optional packet data and context; returns the
