@@ -305,13 +305,13 @@ fn send(sock: &OwnedFd, text: &str, fd: Option<RawFd>) -> Result<(), String> {
     if let Some(fd) = fd {
         msg.msg_control = control.as_mut_ptr().cast();
         // SAFETY: CMSG_SPACE is a pure size computation.
-        msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as usize;
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as _;
         // SAFETY: the control buffer holds one cmsg with a 4-byte fd (CMSG_SPACE(4) <= 64).
         unsafe {
             let cmsg = libc::CMSG_FIRSTHDR(&msg);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(4) as usize;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(4) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
         }
     }
@@ -336,7 +336,7 @@ fn recv(sock: &OwnedFd) -> Result<(String, Option<OwnedFd>), String> {
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = control.len();
+    msg.msg_controllen = control.len() as _;
     // SAFETY: `msg` points to live buffers of the sizes given.
     let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
     if n < 0 {
