@@ -11,13 +11,14 @@ use readers_common::{lacks_map_type, load, FdCheck};
 
 #[test]
 fn submitted_records_reach_the_program_and_discarded_ones_do_not() {
+    // Serialised (and fds counted) before the probe, which creates a map itself.
+    let fds = FdCheck::start();
     if lacks_map_type(
         "submitted_records_reach_the_program_and_discarded_ones_do_not",
         MapType::UserRingbuf,
     ) {
         return;
     }
-    let fds = FdCheck::start();
     {
         let obj = load("readers_user", &[], &[]);
         let mut writer = UserRingBufWriter::new(obj.map("user_records")).unwrap();
@@ -43,13 +44,14 @@ fn submitted_records_reach_the_program_and_discarded_ones_do_not() {
 
 #[test]
 fn a_full_user_ring_buffer_refuses_until_the_program_drains_it() {
+    // Serialised (and fds counted) before the probe, which creates a map itself.
+    let fds = FdCheck::start();
     if lacks_map_type(
         "a_full_user_ring_buffer_refuses_until_the_program_drains_it",
         MapType::UserRingbuf,
     ) {
         return;
     }
-    let fds = FdCheck::start();
     {
         let obj = load("readers_user", &[], &[]);
         let mut writer = UserRingBufWriter::new(obj.map("user_records")).unwrap();
@@ -87,13 +89,14 @@ fn a_full_user_ring_buffer_refuses_until_the_program_drains_it() {
 
 #[test]
 fn records_that_can_never_fit_are_refused_by_name() {
+    // Serialised (and fds counted) before the probe, which creates a map itself.
+    let fds = FdCheck::start();
     if lacks_map_type(
         "records_that_can_never_fit_are_refused_by_name",
         MapType::UserRingbuf,
     ) {
         return;
     }
-    let fds = FdCheck::start();
     {
         let obj = load("readers_user", &[], &[]);
         let mut writer = UserRingBufWriter::new(obj.map("user_records")).unwrap();
