@@ -20,6 +20,11 @@ const NOT_LOADABLE_ON_HOST: &[(&str, &str)] = &[
         "prog_trampoline",
         "prog 'fentry_unlinkat': BPF program load failed: Operation not permitted",
     ),
+    // lsm_cgroup programs attach through a BPF trampoline too (tested in the VMs).
+    (
+        "lsm_cgroup",
+        "prog 'deny_udp4': BPF program load failed: Operation not permitted",
+    ),
     (
         "prog_trampoline_sleepable",
         "prog 'fentry_sleepable_unlinkat': BPF program load failed: Operation not permitted",
