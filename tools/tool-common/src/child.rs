@@ -157,6 +157,19 @@ impl TracedChild {
             filter.pid = self.pid();
             return;
         }
+        // The in-kernel cgroup filter calls bpf_get_current_ancestor_cgroup_id, which
+        // tracepoint programs may call only from Linux 5.14 (probed, not assumed).
+        if !bpfkit::features::helper_supported(
+            bpfkit::programs::ProgramType::Tracepoint,
+            bpfkit::sys::uapi::BPF_FUNC_get_current_ancestor_cgroup_id,
+        ) {
+            eprintln!(
+                "{tool}: -c: this kernel's tracepoint programs cannot filter by cgroup \
+                 (bpf_get_current_ancestor_cgroup_id, Linux 5.14); tracing only the command's pid, not what it starts"
+            );
+            filter.pid = self.pid();
+            return;
+        }
         let made = RunCgroup::create(tool).and_then(|cgroup| {
             cgroup.add(self.pid())?;
             let id = cgroup_id_and_level(&cgroup.path)
