@@ -220,8 +220,9 @@ pub unsafe fn map_get_next_key(
     next: &mut [u8],
 ) -> SysResult<bool> {
     let mut attr = elem_attr(fd, key.map_or(0, addr), 0, 0);
-    attr.map_elem.value = addr_mut(next); // `next_key`: the same storage as `value`
-                                          // SAFETY: key/next are live buffers of the map's key size (this function's contract).
+    // `next_key`: the same storage as `value`.
+    attr.map_elem.value = addr_mut(next);
+    // SAFETY: key/next are live buffers of the map's key size (this function's contract).
     found(unsafe { bpf_prefix(Command::MapGetNextKey, &mut attr, ELEM_ATTR_SIZE) })
 }
 
@@ -780,8 +781,9 @@ pub fn get_fd_by_id(kind: ObjectKind, id: u32) -> SysResult<OwnedFd> {
         ObjectKind::Btf => Command::BtfGetFdById,
     };
     let mut attr: bpf_attr = zeroed();
-    attr.get_id.start_id = id; // `prog_id`, `map_id`, `link_id`, `btf_id`: the same storage
-                               // SAFETY: no pointers.
+    // `prog_id`, `map_id`, `link_id`, `btf_id`: the same storage as `start_id`.
+    attr.get_id.start_id = id;
+    // SAFETY: no pointers.
     unsafe { bpf(command, &mut attr) }.map(owned)
 }
 
