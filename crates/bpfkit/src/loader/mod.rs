@@ -997,16 +997,10 @@ impl Prepared {
             token_fd: self.token.as_deref().map(|t| t.as_fd()),
             ..Default::default()
         };
-        let result = match sys::prog_load(&attr) {
-            // Kernels before 5.11 charge programs to RLIMIT_MEMLOCK: raise it once and retry.
-            Err(e)
-                if e.source.errno() == Some(libc::EPERM)
-                    && features::raise_memlock_after_eperm() =>
-            {
-                sys::prog_load(&attr)
-            }
-            other => other,
-        };
+        let result = features::retry_after_memlock(
+            |e: &ProgLoadError| e.source.errno(),
+            || sys::prog_load(&attr),
+        );
         result
             .map(|(fd, _log)| fd)
             .map_err(|source| LoadError::Program {
