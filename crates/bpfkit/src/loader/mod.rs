@@ -1020,12 +1020,12 @@ impl Prepared {
     }
 }
 
-/// What an errno usually means for a program of this kind (only where it is known).
 /// The hint of an EPERM that [`features::memlock_hint`] attributes to `RLIMIT_MEMLOCK`.
 const MEMLOCK_HINT: &str = "RLIMIT_MEMLOCK is too low and could not be raised (that needs \
     CAP_SYS_RESOURCE): kernels before 5.11 charge BPF memory to it; raise it before starting \
     (`ulimit -l unlimited`)";
 
+/// What an errno usually means for a program of this kind (only where it is known).
 fn load_hint(
     section: &bpfkit_obj::object::ProgramSection,
     errno: Option<i32>,
