@@ -258,9 +258,7 @@ impl Loader {
         target: std::os::fd::BorrowedFd<'_>,
         btf_id: u32,
     ) -> std::io::Result<&mut Self> {
-        let fd = target
-            .try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)?;
+        let fd = crate::sys::fdtrace::dup(target)?;
         self.extension_targets
             .push((program.to_owned(), std::sync::Arc::new(fd), btf_id));
         Ok(self)
@@ -641,9 +639,7 @@ impl Loader {
                         existing.name()
                     ))
                 })?;
-            let fd = existing
-                .fd()
-                .try_clone_to_owned()
+            let fd = crate::sys::fdtrace::dup(existing.fd())
                 .map_err(|e| setup(format!("cannot duplicate the replacement's fd: {e}")))?;
             return MapData::from_fd(fd).map_err(map_err);
         }

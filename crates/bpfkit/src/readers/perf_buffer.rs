@@ -155,11 +155,7 @@ impl PerfBuffer {
                 attr.wakeup_events = bytes.max(1);
             }
         }
-        let map_fd = map
-            .as_fd()
-            .try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)
-            .map_err(|e| syscall(&name, "dup", e))?;
+        let map_fd = crate::sys::fdtrace::dup(map.as_fd()).map_err(|e| syscall(&name, "dup", e))?;
         let sys = |source| ReaderError::Syscall {
             map: name.clone(),
             source,

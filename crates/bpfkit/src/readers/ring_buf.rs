@@ -136,11 +136,8 @@ impl RingBuf {
                 actual: map.map_type(),
             });
         }
-        let fd = map
-            .as_fd()
-            .try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)
-            .map_err(|e| syscall(map.name(), "dup", e))?;
+        let fd =
+            crate::sys::fdtrace::dup(map.as_fd()).map_err(|e| syscall(map.name(), "dup", e))?;
         Self::from_fd(map.name(), fd, map.max_entries())
     }
 

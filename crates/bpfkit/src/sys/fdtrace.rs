@@ -115,11 +115,12 @@ pub unsafe fn own(fd: RawFd, what: &'static str) -> OwnedFd {
     owned
 }
 
-/// Record a duplicate bpfkit just made (`fd.try_clone_to_owned().map(tracked_dup)`) like
-/// [`own`]; returns it unchanged.
-pub fn tracked_dup(fd: OwnedFd) -> OwnedFd {
-    record(fd.as_raw_fd(), "duplicated fd");
-    fd
+/// Duplicate `fd` (as [`BorrowedFd::try_clone_to_owned`]) and record the copy like [`own`]:
+/// how bpfkit keeps its own handle on an fd the caller lends it.
+pub fn dup(fd: BorrowedFd<'_>) -> std::io::Result<OwnedFd> {
+    let copy = fd.try_clone_to_owned()?;
+    record(copy.as_raw_fd(), "duplicated fd");
+    Ok(copy)
 }
 
 fn record(fd: RawFd, what: &'static str) {
