@@ -25,8 +25,8 @@ fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
     fd.as_raw_fd() as u32
 }
 
-/// Wrap the fd number that an fd-creating command returned.
-fn owned(ret: i64) -> OwnedFd {
+/// Wrap the fd number that an fd-creating command returned (recorded by [`super::fdtrace`]).
+pub(super) fn owned(ret: i64) -> OwnedFd {
     // SAFETY: the kernel just returned this fd number to us (ret >= 0 checked by `bpf`); no
     // one else owns it.
     unsafe { super::fdtrace::own(ret as RawFd, "bpf object") }
