@@ -59,14 +59,6 @@ impl Default for PerfBufferOptions {
     }
 }
 
-/// The online CPUs ([`crate::cpus::online_cpus`]) as a reader error.
-fn online_cpus() -> Result<Vec<u32>, ReaderError> {
-    crate::cpus::online_cpus().map_err(|e| ReaderError::CpuList {
-        path: e.path,
-        reason: e.reason,
-    })
-}
-
 /// One CPU's ring.
 #[derive(Debug)]
 struct CpuRing {
@@ -133,7 +125,7 @@ impl PerfBuffer {
         }
         let online = match &options.cpus {
             Some(cpus) => cpus.clone(),
-            None => online_cpus()?,
+            None => crate::cpus::online_cpus()?,
         };
         let cpus: Vec<u32> = online
             .iter()
