@@ -85,9 +85,14 @@ fn install_exit_hook() {
 
 /// What `/proc/self/fd/N` and the id lines of `/proc/self/fdinfo/N` say about `fd`: equal
 /// before and later only if the number still refers to the same object (see the module docs).
+/// Only bpf objects have id lines, so only for them is fdinfo opened.
 fn identity(fd: RawFd) -> Option<String> {
     let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
     let mut out = target.to_string_lossy().into_owned();
+    let bpf_object = out.starts_with("anon_inode:bpf") || out == "anon_inode:btf";
+    if !bpf_object {
+        return Some(out);
+    }
     if let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) {
         for line in info.lines() {
             let key = line.split(':').next().unwrap_or("");
