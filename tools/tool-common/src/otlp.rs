@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -77,16 +78,13 @@ impl Endpoint {
             url: url.to_owned(),
             reason,
         };
-        let rest = if url.starts_with("https://") {
+        if url.starts_with("https://") {
             return Err(bad("https is not supported (plain http only)"));
-        } else {
-            url.strip_prefix("http://")
-                .ok_or_else(|| bad("must start with http://"))?
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
+        }
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| bad("must start with http://"))?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         let port = authority
             .rsplit_once(':')
             .map(|(_, p)| p)
@@ -233,7 +231,7 @@ pub fn request(service: &str, text: &str, start_ns: u64, now_ns: u64) -> Value {
     let mut metrics = Vec::new();
     for family in &order {
         let (kind, help) = &kinds[family];
-        let metric = match kind.as_str() {
+        let mut metric = match kind.as_str() {
             "histogram" => {
                 let mut series: BTreeMap<Vec<(String, String)>, Histogram> = BTreeMap::new();
                 for (name, labels, value) in &samples {
@@ -305,7 +303,6 @@ pub fn request(service: &str, text: &str, start_ns: u64, now_ns: u64) -> Value {
                 }
             }
         };
-        let mut metric = metric;
         metric["name"] = json!(family);
         metric["description"] = json!(help);
         metrics.push(metric);
@@ -321,39 +318,34 @@ pub fn request(service: &str, text: &str, start_ns: u64, now_ns: u64) -> Value {
     })
 }
 
-/// Wakes the push thread early (to end it).
-#[derive(Default)]
-struct StopFlag {
-    stopped: Mutex<bool>,
-    wake: Condvar,
-}
-
-/// A background thread pushing the shared text every interval; dropping it stops the thread
-/// and pushes the last text once more.
-pub struct OtlpPusher {
+/// What every push sends where: shared by the push thread and the last push on drop.
+#[derive(Debug)]
+struct Target {
     service: String,
     endpoint: Endpoint,
     text: Arc<Mutex<String>>,
     start_ns: u64,
-    stop: Arc<StopFlag>,
+}
+
+impl Target {
+    /// Pushes the text once; a failure is said on stderr (the tool goes on).
+    fn push(&self) {
+        let text = self.text.lock().map(|t| t.clone()).unwrap_or_default();
+        let body = request(&self.service, &text, self.start_ns, unix_nanos()).to_string();
+        if let Err(e) = self.endpoint.post(&body) {
+            eprintln!("{}: {}", self.service, bpfkit::Report(&e));
+        }
+    }
+}
+
+/// A background thread pushing the shared text every interval; dropping it stops the thread
+/// and pushes the last text once more.
+#[derive(Debug)]
+pub struct OtlpPusher {
+    target: Arc<Target>,
+    /// Dropped to wake the thread and end it (its `recv_timeout` sees the disconnect).
+    stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for OtlpPusher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OtlpPusher")
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Pushes once; a failure is said on stderr (the tool goes on).
-fn push_once(service: &str, endpoint: &Endpoint, text: &Mutex<String>, start_ns: u64) {
-    let text = text.lock().map(|t| t.clone()).unwrap_or_default();
-    let body = request(service, &text, start_ns, unix_nanos()).to_string();
-    if let Err(e) = endpoint.post(&body) {
-        eprintln!("{service}: {}", bpfkit::Report(&e));
-    }
 }
 
 impl OtlpPusher {
@@ -369,61 +361,45 @@ impl OtlpPusher {
             return Err(OtlpError::BadInterval(args.otlp_interval));
         }
         let interval = Duration::from_secs_f64(args.otlp_interval);
-        let start_ns = unix_nanos();
-        let stop = Arc::new(StopFlag::default());
-        let thread = {
-            let (service, endpoint, text, stop) = (
-                service.to_owned(),
-                endpoint.clone(),
-                Arc::clone(&text),
-                Arc::clone(&stop),
-            );
-            std::thread::Builder::new()
-                .name("otlp".into())
-                .spawn(move || loop {
-                    let Ok(stopped) = stop.stopped.lock() else {
-                        return;
-                    };
-                    let Ok((stopped, _)) = stop.wake.wait_timeout(stopped, interval) else {
-                        return;
-                    };
-                    if *stopped {
-                        return;
-                    }
-                    drop(stopped);
-                    push_once(&service, &endpoint, &text, start_ns);
-                })
-                .map_err(|source| OtlpError::Io {
-                    url: url.to_owned(),
-                    source,
-                })?
-        };
-        Ok(OtlpPusher {
+        let target = Arc::new(Target {
             service: service.to_owned(),
             endpoint,
             text,
-            start_ns,
-            stop,
+            start_ns: unix_nanos(),
+        });
+        let (stop, stopped) = mpsc::channel::<()>();
+        let pushed = Arc::clone(&target);
+        let thread = std::thread::Builder::new()
+            .name("otlp".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    pushed.push();
+                }
+            })
+            .map_err(|source| OtlpError::Io {
+                url: url.to_owned(),
+                source,
+            })?;
+        Ok(OtlpPusher {
+            target,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
 
     /// The endpoint's URL.
     pub fn url(&self) -> &str {
-        &self.endpoint.url
+        &self.target.endpoint.url
     }
 }
 
 impl Drop for OtlpPusher {
     fn drop(&mut self) {
-        if let Ok(mut stopped) = self.stop.stopped.lock() {
-            *stopped = true;
-        }
-        self.stop.wake.notify_all();
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        push_once(&self.service, &self.endpoint, &self.text, self.start_ns);
+        self.target.push();
     }
 }
 
