@@ -80,9 +80,7 @@ impl Running {
 /// # Panics
 /// If the tool fails or leaves a program loaded.
 pub fn stop(mut running: Running) -> String {
-    // SAFETY: kill(2) on our own child's pid; no memory is involved.
-    let ret = unsafe { libc::kill(running.child.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(ret, 0);
+    interrupt(&running.child);
     let mut out = String::new();
     running
         .child
@@ -242,4 +240,60 @@ pub fn interrupt(child: &Child) {
     // SAFETY: kill(2) on our own child's pid; no memory is involved.
     let ret = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
+}
+
+/// A libbpf-tools program (Debian's `libbpf-tools`) run beside a tool on the same workload,
+/// line-buffered (`stdbuf -oL`) so that what it prints once attached reaches the test.
+#[derive(Debug)]
+pub struct Theirs {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Theirs {
+    /// Whether `program` is installed; prints `SKIP` if not (the test then returns).
+    pub fn installed(program: &str) -> bool {
+        let installed = Path::new(program).exists();
+        if !installed {
+            println!("SKIP {program} is missing (Debian package libbpf-tools)");
+        }
+        installed
+    }
+
+    /// Starts `program args` and waits for its first line on stdout (its header, printed
+    /// once attached), returned with it.
+    ///
+    /// # Panics
+    /// If it cannot start or prints nothing.
+    pub fn start(program: &str, args: &[&str]) -> (Theirs, String) {
+        let mut child = Command::new("stdbuf")
+            .arg("-oL")
+            .arg(program)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {program}: {e}"));
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        out.read_line(&mut first)
+            .unwrap_or_else(|e| panic!("read {program}'s first line: {e}"));
+        (Theirs { child, out }, first)
+    }
+
+    /// Sends SIGINT, reads the rest of its stdout and returns it.
+    ///
+    /// # Panics
+    /// If it does not exit successfully.
+    pub fn stop(mut self) -> String {
+        interrupt(&self.child);
+        let mut text = String::new();
+        self.out.read_to_string(&mut text).expect("read its stdout");
+        let status = self.child.wait().expect("wait");
+        assert!(
+            status.success(),
+            "libbpf-tools program exited with {status}"
+        );
+        text
+    }
 }
