@@ -63,8 +63,6 @@ enum RunError {
     Child(#[from] ChildError),
     #[error(transparent)]
     Map(#[from] bpfkit::maps::MapError),
-    #[error("the execsnoop object has no map `{name}`")]
-    NoMap { name: &'static str },
 }
 
 fn run(args: &Args) -> Result<(), RunError> {
@@ -120,12 +118,7 @@ fn run(args: &Args) -> Result<(), RunError> {
     if !args.json && !lines.line(HEADER) {
         return Ok(());
     }
-    let lost_map = skel
-        .object()
-        .map(tool_abi::lost::MAP_LOST)
-        .ok_or(RunError::NoMap {
-            name: tool_abi::lost::MAP_LOST,
-        })?;
+    let lost_map = skel.maps().LOST()?;
     let mut lost = LostEvents::new("execsnoop");
     let mut run = RunLoop::new(args.duration, None, child)?;
     while let Step::Wait(timeout) = run.step() {
@@ -140,7 +133,7 @@ fn run(args: &Args) -> Result<(), RunError> {
             };
             lines.line(&line);
         });
-        lost.update(lost_map)?;
+        lost.update(lost_map.map())?;
         match polled {
             Ok(_) if lines.closed() => break,
             Ok(_) => {}
@@ -151,7 +144,7 @@ fn run(args: &Args) -> Result<(), RunError> {
     }
     // Links detach and the object's fds close when they drop, in this order.
     drop(links);
-    lost.finish(lost_map)?;
+    lost.finish(lost_map.map())?;
     Ok(())
 }
 
