@@ -191,6 +191,28 @@ pub fn metrics_addr(line: &str) -> String {
         .to_owned()
 }
 
+/// Checks `/proc/self/cgroup` as a process of `-c`'s command wrote it: the process ran in
+/// the run's own cgroup v2 directory (`bpfkit-<tool>-<pid>`), which is gone now that the
+/// run has ended.
+///
+/// # Panics
+/// If it ran elsewhere, cgroup2 is not mounted, or the directory is left.
+pub fn assert_run_cgroup_removed(tool: &str, proc_cgroup: &str) {
+    // The v2 line (hybrid hosts list the v1 hierarchies too).
+    let path = proc_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::/"))
+        .unwrap_or_else(|| panic!("no cgroup v2 line: {proc_cgroup:?}"));
+    assert!(
+        path.starts_with(&format!("bpfkit-{tool}-")),
+        "not the run's cgroup: {proc_cgroup}"
+    );
+    let dir = crate::child::cgroup2_mount()
+        .expect("cgroup2 mounted")
+        .join(path);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
 /// A shell that waits for its stdin to close, then execs `program args`: a workload whose
 /// pid is known before it runs (release it with [`Held::release`]).
 #[derive(Debug)]
