@@ -259,8 +259,16 @@ impl Held {
 /// # Panics
 /// If kill(2) fails.
 pub fn interrupt(child: &Child) {
-    // SAFETY: kill(2) on our own child's pid; no memory is involved.
-    let ret = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    signal(child.id(), libc::SIGINT);
+}
+
+/// Sends signal `sig` to process `pid` (a child of the test).
+///
+/// # Panics
+/// If kill(2) fails.
+pub fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) takes a pid and a signal number; no memory is involved.
+    let ret = unsafe { libc::kill(pid as libc::pid_t, sig) };
     assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
 }
 
