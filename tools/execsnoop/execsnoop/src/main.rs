@@ -70,13 +70,7 @@ fn run(args: &Args) -> Result<(), RunError> {
     let mut filter = Filter::resolve(&args.filter, None)?;
     // `-c`: forked now, held until the programs are attached; it and everything it starts
     // traced (its own cgroup; its pid with `--cgroup`).
-    let child = if args.command.is_empty() {
-        None
-    } else {
-        let mut child = TracedChild::spawn(&args.command)?;
-        child.confine("execsnoop", &mut filter);
-        Some(child)
-    };
+    let child = TracedChild::for_command("execsnoop", &args.command, &mut filter)?;
 
     // The typed skeleton: the filters are `.rodata` fields set before load (frozen then, so
     // the verifier drops the checks left off), programs and maps are methods. The pid goes to
