@@ -208,34 +208,36 @@ struct Histogram {
 }
 
 /// The OTLP/JSON `ExportMetricsServiceRequest` of exposition text `text` (as written by
-/// [`crate::metrics::Exposition`]) for service `service`; cumulative since `start_ns`.
+/// [`crate::metrics::Exposition`]: each family's `# HELP` and `# TYPE`, then its samples)
+/// for service `service`; cumulative since `start_ns`.
 pub fn request(service: &str, text: &str, start_ns: u64, now_ns: u64) -> Value {
-    let mut kinds: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut samples: Vec<Sample> = Vec::new();
+    // (name, kind, help, samples) in the text's order; a sample belongs to the family
+    // above it.
+    let mut families: Vec<(&str, &str, &str, Vec<Sample>)> = Vec::new();
+    let mut help = None;
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# HELP ") {
-            if let Some((name, help)) = rest.split_once(' ') {
-                kinds.entry(name.to_owned()).or_default().1 = help.to_owned();
-            }
+            help = rest.split_once(' ');
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             if let Some((name, kind)) = rest.split_once(' ') {
-                kinds.entry(name.to_owned()).or_default().0 = kind.to_owned();
-                order.push(name.to_owned());
+                let help = help
+                    .take()
+                    .filter(|(n, _)| *n == name)
+                    .map_or("", |(_, h)| h);
+                families.push((name, kind, help, Vec::new()));
             }
-        } else if let Some(sample) = parse_sample(line) {
-            samples.push(sample);
+        } else if let (Some(family), Some(sample)) = (families.last_mut(), parse_sample(line)) {
+            family.3.push(sample);
         }
     }
     let (start, now) = (start_ns.to_string(), now_ns.to_string());
     let mut metrics = Vec::new();
-    for family in &order {
-        let (kind, help) = &kinds[family];
-        let mut metric = match kind.as_str() {
+    for (family, kind, help, samples) in &families {
+        let mut metric = match *kind {
             "histogram" => {
                 let mut series: BTreeMap<Vec<(String, String)>, Histogram> = BTreeMap::new();
-                for (name, labels, value) in &samples {
-                    let Some(suffix) = name.strip_prefix(family.as_str()) else {
+                for (name, labels, value) in samples {
+                    let Some(suffix) = name.strip_prefix(family) else {
                         continue;
                     };
                     let mut key: Vec<(String, String)> =
@@ -429,6 +431,25 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_family_takes_only_the_samples_below_it() {
+        // `x_seconds_total` starts with the histogram's name: its sample is not a series of
+        // the histogram.
+        let text = "# HELP x_seconds Lat.\n# TYPE x_seconds histogram\n\
+                    x_seconds_bucket{sc=\"read\",le=\"+Inf\"} 1\n\
+                    x_seconds_sum{sc=\"read\"} 0.5\nx_seconds_count{sc=\"read\"} 1\n\
+                    # HELP x_seconds_total Time.\n# TYPE x_seconds_total counter\n\
+                    x_seconds_total{pid=\"1\"} 7\n";
+        let r = request("tool", text, 1, 2);
+        let metrics = &r["resourceMetrics"][0]["scopeMetrics"][0]["metrics"];
+        let points = metrics[0]["histogram"]["dataPoints"].as_array().unwrap();
+        assert_eq!(points.len(), 1, "{points:?}");
+        assert_eq!(points[0]["attributes"][0]["value"]["stringValue"], "read");
+        assert_eq!(metrics[1]["name"], "x_seconds_total");
+        assert_eq!(metrics[1]["description"], "Time.");
+        assert_eq!(metrics[1]["sum"]["dataPoints"][0]["asDouble"], 7.0);
     }
 
     #[test]
