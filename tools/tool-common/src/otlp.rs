@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -110,13 +110,9 @@ impl Endpoint {
             url: self.url.clone(),
             source,
         };
-        let stream = TcpStream::connect(&self.authority).map_err(io)?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .map_err(io)?;
-        stream
-            .set_write_timeout(Some(Duration::from_secs(5)))
-            .map_err(io)?;
+        let stream = connect(&self.authority, IO_TIMEOUT).map_err(io)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(io)?;
+        stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(io)?;
         let mut out = &stream;
         write!(
             out,
@@ -140,6 +136,25 @@ impl Endpoint {
             })
         }
     }
+}
+
+/// How long connecting, sending or reading the answer may take: a collector that does not
+/// answer (SYNs dropped, a full accept queue) costs a push, not minutes at the tool's exit.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects to `authority` (`HOST:PORT`), trying each address it resolves to for at most
+/// `timeout`.
+fn connect(authority: &str, timeout: Duration) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in authority.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "the host has no address")
+    }))
 }
 
 /// Nanoseconds since the Unix epoch, now.
@@ -431,6 +446,49 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn connecting_to_a_collector_that_does_not_accept_times_out() {
+        use std::os::fd::FromRawFd;
+        // A listener with an accept queue of one that never accepts: once a connection
+        // fills it, the kernel drops further SYNs and a plain connect would wait minutes.
+        // SAFETY: socket(2) has no memory preconditions; the fd is owned once below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        // SAFETY: `fd` is a fresh socket, owned by the OwnedFd from here on.
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: `addr` is a valid sockaddr_in of the size passed; bind and listen only
+        // read it.
+        let ret = unsafe {
+            libc::bind(
+                fd,
+                (&addr as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(ret, 0, "bind: {}", std::io::Error::last_os_error());
+        // SAFETY: listen(2) on our own bound socket.
+        assert_eq!(unsafe { libc::listen(fd, 0) }, 0);
+        let listener = std::net::TcpListener::from(owned);
+        let authority = listener.local_addr().unwrap().to_string();
+        let _queued = connect(&authority, Duration::from_secs(2)).expect("the first one queues");
+        let started = std::time::Instant::now();
+        let err = connect(&authority, Duration::from_millis(200)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
