@@ -99,6 +99,24 @@ impl Filter {
     }
 }
 
+/// Writes a [`Filter`] into a typed skeleton's `.rodata`: `set_filter!(open.rodata(),
+/// &filter)` sets the `FILTER_*` fields that `tool_abi::filter_globals!` defines in the
+/// kernel crate (a kernel crate without them does not compile here).
+#[macro_export]
+macro_rules! set_filter {
+    ($rodata:expr, $filter:expr) => {{
+        let rodata = $rodata;
+        let filter: &$crate::filter::Filter = $filter;
+        let (lo, hi) = filter.comm.unwrap_or((0, 0));
+        rodata.FILTER_PID = filter.pid;
+        rodata.FILTER_COMM_ON = u32::from(filter.comm.is_some());
+        rodata.FILTER_COMM_LO = lo;
+        rodata.FILTER_COMM_HI = hi;
+        rodata.FILTER_CGROUP_ID = filter.cgroup.0;
+        rodata.FILTER_CGROUP_LEVEL = filter.cgroup.1;
+    }};
+}
+
 fn is_cgroup2(path: &Path) -> Result<bool, std::io::Error> {
     let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
