@@ -6,12 +6,14 @@
 //! - [`arch`]: what differs between the two architectures (triples, QEMU, package names).
 //! - [`packages`]: Debian packages fetched with `apt-get download` and unpacked with `dpkg -x`.
 //! - [`suite`]: the static musl test binaries and the fixtures they need, built on the host.
+//! - [`libbpf_tools`]: the host's libbpf-tools programs with their interpreter and libraries.
 //! - [`initramfs`]: the busybox initramfs with its `/init` script, as a newc cpio archive.
 //! - [`qemu`]: boots it, streams the serial console and reads the suite's status.
 //! - [`matrix`]: each suite's outcome from the console, saved per VM, printed as a table.
 
 mod arch;
 mod initramfs;
+mod libbpf_tools;
 mod matrix;
 mod packages;
 mod qemu;

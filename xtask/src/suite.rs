@@ -285,6 +285,34 @@ exit $failed
 /// `(package, binary)`.
 const TOOLS_X86_64: &[(&str, &str)] = &[("execguard", "execguard")];
 
+/// A test that runs one of our tools beside the same libbpf-tools program on one workload
+/// (the host cannot: libbpf-tools' program needs kprobes). The x86_64 guest gets the host's
+/// libbpf-tools binary with its interpreter and libraries ([`crate::libbpf_tools`]) and
+/// names it to the test in `$BPFKIT_LIBBPF_TOOLS_<PROGRAM>`; our tool ships as
+/// `/bin/<bin>` (static musl). An arm64 guest, or a host without libbpf-tools, reports the
+/// SKIP reason in the test's matrix cell instead.
+struct SideBySide {
+    package: &'static str,
+    test: &'static str,
+    /// libbpf-tools' program, and our tool's binary of `package`.
+    program: &'static str,
+    bin: &'static str,
+    kernels: &'static [KernelRelease],
+}
+
+/// The side-by-side tests of the VM suite.
+const SIDE_BY_SIDE: &[SideBySide] = &[
+    // tools/tcpconnect (tracepoint sock/inet_sock_set_state) and libbpf-tools' tcpconnect
+    // (kprobes on tcp_v4_connect/tcp_v6_connect): the same connects and counts.
+    SideBySide {
+        package: "tcpconnect",
+        test: "vm_tcpconnect_libbpf_tools",
+        program: "tcpconnect",
+        bin: "tcpconnect",
+        kernels: &[KernelRelease::V6_1, KernelRelease::V6_12],
+    },
+];
+
 /// `testdata/rust-ebpf` crates shipped prebuilt to every VM for its tests
 /// (`/fixtures/<name>.bpf.o`), built against the host kernel's generated types.
 const RUST_TESTDATA_FILES: &[&str] = &["core-chains"];
@@ -406,7 +434,51 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
     ) {
         trace_checks(arch, cache, &mut suite)?;
     }
-    let targets: Vec<(&str, &str)> = tests.iter().map(|t| (t.package, t.test)).collect();
+    let mut targets: Vec<(&str, &str)> = tests.iter().map(|t| (t.package, t.test)).collect();
+    // Side-by-side tests: `(test, env prefix)` of those that run; the others SKIP here.
+    let mut side_by_side = Vec::new();
+    for sbs in SIDE_BY_SIDE.iter().filter(|s| s.kernels.contains(&release)) {
+        let shipped = match arch {
+            Arch::X86_64 => crate::libbpf_tools::ship(sbs.program),
+            Arch::Aarch64 => Err(format!(
+                "libbpf-tools' {} comes from the x86_64 host; the arm64 guest cannot run it",
+                sbs.program
+            )),
+        };
+        match shipped {
+            Ok(shipped) => {
+                eprintln!(
+                    "xtask: libbpf-tools {} for {}: {} files ({})",
+                    sbs.program,
+                    sbs.test,
+                    shipped.files.len(),
+                    shipped
+                        .files
+                        .iter()
+                        .map(|(_, g)| g.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                suite.files.extend(shipped.files);
+                let exe = tool_binary(arch, sbs.package, sbs.bin)?;
+                suite.files.push((exe, format!("/bin/{}", sbs.bin)));
+                targets.push((sbs.package, sbs.test));
+                let env = format!(
+                    "env BPFKIT_LIBBPF_TOOLS_{}={}",
+                    sbs.program.to_uppercase(),
+                    shipped.program.display()
+                );
+                side_by_side.push((sbs.test, env));
+            }
+            Err(reason) => {
+                eprintln!("xtask: {}: SKIP {reason}", sbs.test);
+                suite.command(
+                    sbs.test,
+                    format!("echo 'SKIP {}: {}'", sbs.test, reason.replace('\'', "")),
+                );
+            }
+        }
+    }
     let executables = test_executables(arch, &targets)?;
     for target in &tests {
         let Some((_, executable)) = executables.iter().find(|(name, _)| name == target.test) else {
@@ -418,6 +490,14 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
             command.push_str(&format!(" --skip {skip}"));
         }
         suite.command(target.test, command);
+        suite.files.push((executable.clone(), guest));
+    }
+    for (test, env) in side_by_side {
+        let Some((_, executable)) = executables.iter().find(|(name, _)| name == test) else {
+            continue;
+        };
+        let guest = format!("/tests/{test}");
+        suite.command(test, format!("{env} {guest} --test-threads=1 --nocapture"));
         suite.files.push((executable.clone(), guest));
     }
     Ok(suite)
