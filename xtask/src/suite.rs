@@ -472,10 +472,7 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
             }
             Err(reason) => {
                 eprintln!("xtask: {}: SKIP {reason}", sbs.test);
-                suite.command(
-                    sbs.test,
-                    format!("echo 'SKIP {}: {}'", sbs.test, reason.replace('\'', "")),
-                );
+                suite.command(sbs.test, skip_line(sbs.test, &reason));
             }
         }
     }
@@ -501,6 +498,12 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
         suite.files.push((executable.clone(), guest));
     }
     Ok(suite)
+}
+
+/// The guest command that stands for `test` where it cannot run: it prints `SKIP <test>:
+/// <reason>`, which the matrix shows as the cell `skip` with the reason below the table.
+fn skip_line(test: &str, reason: &str) -> String {
+    format!("echo 'SKIP {test}: {}'", reason.replace('\'', r"'\''"))
 }
 
 /// Only the `bpfkit trace` checks (`--only trace`).
@@ -685,4 +688,38 @@ fn test_executables(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::initramfs::{SUITE_END_MARKER, SUITE_START_MARKER};
+    use crate::matrix::{self, Outcome};
+
+    #[test]
+    fn a_side_by_side_test_that_cannot_run_is_a_skip_cell_with_its_reason() {
+        let reason = "the host's x86_64 tcpconnect cannot run in the arm64 guest";
+        let line = skip_line("vm_t", reason);
+        assert_eq!(
+            line,
+            r"echo 'SKIP vm_t: the host'\''s x86_64 tcpconnect cannot run in the arm64 guest'"
+        );
+        // The guest's shell prints the echo's argument, between `/init`'s markers.
+        let out = Command::new("sh").args(["-c", &line]).output().unwrap();
+        let console: Vec<String> = [
+            format!("=== {line}"),
+            format!("{SUITE_START_MARKER} vm_t"),
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{SUITE_END_MARKER} 0 vm_t"),
+        ]
+        .into();
+        let command = SuiteCommand {
+            name: "vm_t".to_owned(),
+            line,
+        };
+        let results = matrix::parse(&console, &[command]);
+        assert_eq!(results[0].outcome, Outcome::Pass);
+        assert_eq!(results[0].cell(), "skip");
+        assert_eq!(results[0].skips, [format!("vm_t: {reason}")]);
+    }
 }
