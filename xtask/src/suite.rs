@@ -309,7 +309,7 @@ const SIDE_BY_SIDE: &[SideBySide] = &[
         test: "vm_tcpconnect_libbpf_tools",
         program: "tcpconnect",
         bin: "tcpconnect",
-        kernels: &[KernelRelease::V6_1, KernelRelease::V6_12],
+        kernels: ALL,
     },
 ];
 
