@@ -179,6 +179,11 @@ const TEST_TARGETS: &[TestTarget] = &[
     },
 ];
 
+/// Whether `name` is a test target of the suite (`--only NAME`).
+pub fn is_test_target(name: &str) -> bool {
+    TEST_TARGETS.iter().any(|t| t.test == name)
+}
+
 impl TestTarget {
     fn runs_on(&self, arch: Arch, release: KernelRelease) -> bool {
         let arch_ok = match self.arches {
@@ -286,8 +291,9 @@ exit $failed
 const TOOLS_X86_64: &[(&str, &str)] = &[("execguard", "execguard")];
 
 /// `testdata/rust-ebpf` crates shipped prebuilt to every VM for its tests
-/// (`/fixtures/<name>.bpf.o`), built against the host kernel's generated types.
-const RUST_TESTDATA_FILES: &[&str] = &["core-chains"];
+/// (`/fixtures/<name>.bpf.o`): core-chains (built against the host kernel's generated
+/// types, `vm_core_chains`), lsm-cgroup (`vm_lsm_cgroup`).
+const RUST_TESTDATA_FILES: &[&str] = &["core-chains", "lsm-cgroup"];
 
 /// What goes into the initramfs besides busybox and modules.
 #[derive(Debug, Default)]
@@ -316,8 +322,14 @@ impl Suite {
     }
 }
 
-/// Builds the test binaries and fixtures for `arch` and the tests chosen for `release`.
-pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, XtaskError> {
+/// Builds the test binaries and fixtures for `arch` and the tests chosen for `release`;
+/// with `only`, the fixtures and that test target alone (none of the other commands).
+pub fn build(
+    arch: Arch,
+    release: KernelRelease,
+    cache: &Path,
+    only: Option<&str>,
+) -> Result<Suite, XtaskError> {
     let mut suite = Suite::default();
     let fixtures = cache.join("fixtures");
     std::fs::create_dir_all(&fixtures).map_err(io_err("create", &fixtures))?;
@@ -335,7 +347,7 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
     }
     let tests: Vec<&TestTarget> = TEST_TARGETS
         .iter()
-        .filter(|t| t.runs_on(arch, release))
+        .filter(|t| t.runs_on(arch, release) && only.is_none_or(|name| name == t.test))
         .collect();
     for &(name, arches) in HOST_FIXTURES {
         if (arches == Arches::X86_64 && arch != Arch::X86_64)
@@ -356,6 +368,18 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
         suite
             .files
             .push((object, format!("/fixtures/{name}.bpf.o")));
+    }
+    if arch == Arch::X86_64 {
+        // Each tool goes with the test target of its package.
+        for &(package, bin) in TOOLS_X86_64 {
+            if only.is_none() || tests.iter().any(|t| t.package == package) {
+                let exe = tool_binary(arch, package, bin)?;
+                suite.files.push((exe, format!("/bin/{bin}")));
+            }
+        }
+    }
+    if only.is_some() {
+        return add_tests(arch, &tests, suite);
     }
     // The size benchmark's loader, as shipped: stripped, static, profile min-size.
     let loader = minimal_loader(arch)?;
@@ -391,12 +415,6 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
             suite.files.push((object, guest));
         }
     }
-    if arch == Arch::X86_64 {
-        for &(package, bin) in TOOLS_X86_64 {
-            let exe = tool_binary(arch, package, bin)?;
-            suite.files.push((exe, format!("/bin/{bin}")));
-        }
-    }
     // The `bpfkit trace` checks on the kernels they were written against (kprobes on 6.1,
     // kprobe.multi on 6.12, the static aarch64 binary on arm64 6.1).
     if matches!(
@@ -406,9 +424,14 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
     ) {
         trace_checks(arch, cache, &mut suite)?;
     }
+    add_tests(arch, &tests, suite)
+}
+
+/// Builds `tests` static and adds each with its command line.
+fn add_tests(arch: Arch, tests: &[&TestTarget], mut suite: Suite) -> Result<Suite, XtaskError> {
     let targets: Vec<(&str, &str)> = tests.iter().map(|t| (t.package, t.test)).collect();
     let executables = test_executables(arch, &targets)?;
-    for target in &tests {
+    for target in tests {
         let Some((_, executable)) = executables.iter().find(|(name, _)| name == target.test) else {
             continue;
         };

@@ -4,6 +4,9 @@
 //! denial: while the test process is in the cgroup `socket(2)` fails with EPERM, outside
 //! it succeeds and is not counted; the program is listed by `BPF_PROG_QUERY` on the cgroup
 //! while attached and gone after the link drops (then sockets succeed in the cgroup too).
+//! Its Rust twin (`testdata/rust-ebpf/lsm-cgroup`, `#[lsm(hook = "socket_create", cgroup)]`,
+//! shipped prebuilt in `$BPFKIT_VM_FIXTURES`) denies AF_INET6 SOCK_DGRAM sockets; both are
+//! attached to one cgroup at once and each counts exactly its own denials.
 //!
 //! A probe decides: where `/sys/kernel/security/lsm` lacks `bpf` (the host: no securityfs
 //! list, and no trampolines for LSM programs) the tests print `SKIP` and return.
@@ -40,8 +43,13 @@ fn can_run(test: &str) -> bool {
 
 /// `socket(AF_INET, SOCK_DGRAM, 0)`: Ok, or the errno.
 fn udp_socket() -> Result<(), i32> {
-    // SAFETY: socket(2) with constant arguments; a new fd is owned (and closed) right away.
-    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    socket(libc::AF_INET, libc::SOCK_DGRAM)
+}
+
+/// `socket(family, kind, 0)`: Ok, or the errno.
+fn socket(family: i32, kind: i32) -> Result<(), i32> {
+    // SAFETY: socket(2) with integer arguments; a new fd is owned (and closed) right away.
+    let raw = unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
         return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
     }
@@ -62,9 +70,14 @@ fn load() -> Object {
 }
 
 fn denied(object: &Object) -> u64 {
+    count(object, "counts")
+}
+
+/// Slot 0 of the object's `map`.
+fn count(object: &Object, map: &str) -> u64 {
     let mut value = [0u8; 8];
     assert!(object
-        .map("counts")
+        .map(map)
         .unwrap()
         .lookup_bytes(&0u32.to_ne_bytes(), &mut value, 0)
         .unwrap());
@@ -202,6 +215,77 @@ fn lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call() {
             assert_eq!(udp_socket(), Ok(()));
         }
         assert_eq!(denied(&object), 2);
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn rust_lsm_cgroup_program_denies_udp6_sockets_beside_the_c_one() {
+    let test = "rust_lsm_cgroup_program_denies_udp6_sockets_beside_the_c_one";
+    if !can_run(test) {
+        return;
+    }
+    let Some(dir) = std::env::var_os("BPFKIT_VM_FIXTURES") else {
+        println!("SKIP {test}: no $BPFKIT_VM_FIXTURES (the VM ships the Rust object there)");
+        return;
+    };
+    let fds = FdCheck::start();
+    {
+        let cgroup = TestCgroup::new("lsm-rust");
+        let path = std::path::Path::new(&dir).join("lsm-cgroup.bpf.o");
+        let rust = Loader::new()
+            .load_file(&path)
+            .unwrap_or_else(|e| panic!("loading {}: {:#}", path.display(), bpfkit::Report(&e)));
+        let rust_program = rust.program("deny_udp6").expect("program deny_udp6");
+        assert_eq!(rust_program.section().name, "lsm_cgroup/socket_create");
+        assert_eq!(
+            rust_program.section().expected_attach_type,
+            Some(AttachType::LsmCgroup)
+        );
+        let c = load();
+        let c_program = c.program("deny_udp4").unwrap();
+        let targets = AutoTargets {
+            cgroup: Some(&cgroup.path),
+            ..Default::default()
+        };
+        let rust_link = auto::attach_with(rust_program, &targets).expect("attach the Rust one");
+        let c_link = lsm::attach_cgroup(c_program, &cgroup.dir, &CgroupOptions::default())
+            .expect("attach the C one");
+        assert_cgroup_link(&rust_link, &cgroup, rust_program.id().unwrap());
+        let mut both = vec![rust_program.id().unwrap(), c_program.id().unwrap()];
+        both.sort();
+        let mut listed = attached(&cgroup);
+        listed.sort();
+        assert_eq!(listed, both);
+
+        const UDP6: u64 = 4;
+        const UDP4: u64 = 2;
+        {
+            let _member = cgroup.enter();
+            for _ in 0..UDP6 {
+                assert_eq!(socket(libc::AF_INET6, libc::SOCK_DGRAM), Err(libc::EPERM));
+            }
+            for _ in 0..UDP4 {
+                assert_eq!(udp_socket(), Err(libc::EPERM));
+            }
+            assert_eq!(socket(libc::AF_INET6, libc::SOCK_STREAM), Ok(()));
+            assert!(tcp_socket_ok());
+        }
+        assert_eq!(socket(libc::AF_INET6, libc::SOCK_DGRAM), Ok(()), "outside");
+        assert_eq!(count(&rust, "COUNTS"), UDP6, "the Rust program's denials");
+        assert_eq!(denied(&c), UDP4, "the C program's denials");
+
+        drop(rust_link);
+        assert_eq!(attached(&cgroup), [c_program.id().unwrap()]);
+        {
+            let _member = cgroup.enter();
+            assert_eq!(socket(libc::AF_INET6, libc::SOCK_DGRAM), Ok(()), "detached");
+            assert_eq!(udp_socket(), Err(libc::EPERM), "the C one still denies");
+        }
+        drop(c_link);
+        assert_eq!(attached(&cgroup), Vec::<u32>::new());
+        assert_eq!(count(&rust, "COUNTS"), UDP6);
+        assert_eq!(denied(&c), UDP4 + 1);
     }
     fds.assert_no_leak();
 }
