@@ -165,6 +165,16 @@ const TEST_TARGETS: &[TestTarget] = &[
         kernels: &[KernelRelease::V6_1, KernelRelease::V6_12],
         skips: &[],
     },
+    // XDP offload to a netdevsim device (loaded for it with prog_ifindex, HW mode by link
+    // and netlink, refused unbound or in another mode): SKIPs unless
+    // `scripts/netdevsim-module` built netdevsim into the 6.1 package (Debian has none).
+    TestTarget {
+        package: "bpfkit",
+        test: "attach_xdp_offload",
+        arches: Arches::X86_64,
+        kernels: &[KernelRelease::V6_1],
+        skips: &[],
+    },
     TestTarget {
         package: "bpfkit",
         test: "attach_tracing",
@@ -215,6 +225,7 @@ const HOST_FIXTURES: &[(&str, Arches)] = &[
     ("kprobe_session", Arches::X86_64),
     ("lsm_cgroup", Arches::X86_64),
     ("net_counters", Arches::All),
+    ("xdp_offload", Arches::X86_64),
 ];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.

@@ -10,8 +10,10 @@
 //! the device, or bound but attached in another mode, are refused (EINVAL).
 //!
 //! Where there is no netdevsim the tests print `SKIP` and return: this CI host has no
-//! modules, and Debian's 6.1 and 6.12 kernels of the VM matrix are built without
-//! `CONFIG_NETDEVSIM`, so in this repository's CI the test has not run against a device.
+//! modules, and Debian's kernels of the VM matrix are built without `CONFIG_NETDEVSIM`.
+//! `scripts/netdevsim-module` builds it out of tree into the unpacked 6.1 package, and the
+//! 6.1 VM (`cargo xtask vm-test --arch x86_64 --kernel 6.1`) then runs these against a
+//! device.
 
 mod common;
 
