@@ -110,6 +110,16 @@ pub enum StmtKind {
         /// Body.
         body: Vec<Stmt>,
     },
+    /// `for ($kv : @map) { }`: the body runs once per element, `$kv.0` the key and
+    /// `$kv.1` the value (a `bpf_for_each_map_elem` callback).
+    ForMap {
+        /// Variable name without `$`.
+        var: String,
+        /// The map (no keys).
+        map: MapRef,
+        /// Body.
+        body: Vec<Stmt>,
+    },
     /// `return;`
     Return,
     /// `break;` or `continue;`
@@ -216,6 +226,21 @@ impl Probe {
 }
 
 impl Stmt {
+    /// Whether this statement is, or contains, a `for` over a map.
+    pub fn has_map_for(&self) -> bool {
+        let any = |b: &[Stmt]| b.iter().any(Stmt::has_map_for);
+        match &self.kind {
+            StmtKind::ForMap { .. } => true,
+            StmtKind::If {
+                then, otherwise, ..
+            } => any(then) || any(otherwise),
+            StmtKind::Unroll { body, .. }
+            | StmtKind::While { body, .. }
+            | StmtKind::For { body, .. } => any(body),
+            _ => false,
+        }
+    }
+
     fn uses_ident(&self, name: &str) -> bool {
         let any = |b: &[Stmt]| b.iter().any(|s| s.uses_ident(name));
         match &self.kind {
@@ -235,6 +260,7 @@ impl Stmt {
             StmtKind::For {
                 start, end, body, ..
             } => start.uses_ident(name) || end.uses_ident(name) || any(body),
+            StmtKind::ForMap { body, .. } => any(body),
             StmtKind::Return | StmtKind::LoopControl(_) => false,
         }
     }

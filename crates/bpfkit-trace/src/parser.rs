@@ -378,7 +378,29 @@ impl Parser<'_> {
                     self.unpeek();
                     let from = self.lex.pos();
                     if self.src[from..].trim_start().starts_with('@') {
-                        return Err(Diagnostic::unsupported(s, "'for' over a map"));
+                        let m = self.expr()?;
+                        let ExprKind::Map(map) = m.kind else {
+                            return Err(Diagnostic::new(
+                                m.span,
+                                "expected 'for ($kv : @map)' with a map and no key",
+                            ));
+                        };
+                        if !map.keys.is_empty() {
+                            return Err(Diagnostic::new(
+                                map.span,
+                                "'for' iterates over a whole map: write it without a key",
+                            ));
+                        }
+                        self.expect(")", "to close the 'for' map")?;
+                        let body = self.block()?;
+                        let span = start.to(self.last_end());
+                        return Ok((
+                            Stmt {
+                                kind: StmtKind::ForMap { var, map, body },
+                                span,
+                            },
+                            false,
+                        ));
                     }
                     let dots = self.src[from..]
                         .find("..")
@@ -917,9 +939,14 @@ mod tests {
         );
         assert!(parse("#!/usr/bin/env bpftrace\n#include <linux/sched.h>\nBEGIN {}").is_ok());
         assert_eq!(
-            err("BEGIN { for ($kv : @m) {} }").2,
-            "not supported yet: 'for' over a map"
+            err("BEGIN { for ($kv : @m[1]) {} }").2,
+            "'for' iterates over a whole map: write it without a key"
         );
+        let p = parse("BEGIN { for ($kv : @m) { @x = $kv.0.1; } }").unwrap();
+        assert!(matches!(
+            &p.probes[0].body[0].kind,
+            StmtKind::ForMap { var, map, body } if var == "kv" && map.name == "@m" && body.len() == 1
+        ));
         assert!(parse("BEGIN { for ($i : 0..3) {} }").is_ok());
     }
 }

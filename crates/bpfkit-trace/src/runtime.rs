@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bpfkit::maps::{MapData, MapError, MapParams, MapType};
@@ -190,6 +190,9 @@ struct MapNames<'a>(&'a Compiled);
 
 impl Symbolizer for MapNames<'_> {
     fn imm64_name(&self, first: &Insn, _second: &Insn, imm: u64) -> Option<String> {
+        if first.src_reg == bpfkit_obj::insn::opcode::BPF_PSEUDO_FUNC {
+            return Some(format!("callback[pc+{}]", first.imm));
+        }
         if first.src_reg != bpfkit_obj::insn::opcode::BPF_PSEUDO_MAP_FD {
             return None;
         }
@@ -241,6 +244,22 @@ struct Loaded {
     /// Each program's final instructions, to load a wildcard kprobe again for per-function
     /// perf events when the kernel has no kprobe.multi links.
     raw: Vec<Vec<u64>>,
+    /// The BTF `func_info` of callback programs refer to (`for` over a map).
+    func_btf: Option<OwnedFd>,
+    /// Each program's `func_info` records (empty without callbacks).
+    func_infos: Vec<Vec<u8>>,
+}
+
+/// `bpf_func_info` records: the main program at 0, then each callback.
+fn func_info_records(main: u32, callback: u32, subprogs: &[usize]) -> Vec<u8> {
+    let mut out = vec![];
+    for (off, id) in
+        std::iter::once((0, main)).chain(subprogs.iter().map(|&s| (s as u32, callback)))
+    {
+        out.extend_from_slice(&off.to_ne_bytes());
+        out.extend_from_slice(&id.to_ne_bytes());
+    }
+    out
 }
 
 impl Drop for Loaded {
@@ -406,8 +425,33 @@ fn load(
     lost_params.token = token_fd;
     let lost = MapData::create(&lost_params)
         .map_err(map_error("create the lost-events counter".into()))?;
+    // Programs with callbacks (`for` over a map) need BTF func_info for them.
+    let func_btf = if compiled.programs.iter().any(|p| !p.subprogs.is_empty()) {
+        let needs = "'for' over a map needs bpf_for_each_map_elem (Linux 5.13)";
+        if let bpfkit::features::Support::Unsupported = bpfkit::features::helper_support(
+            bpfkit::programs::ProgramType::RawTracepoint,
+            sys::uapi::BPF_FUNC_for_each_map_elem,
+        ) {
+            return Err(TraceError::Kernel {
+                what: "load".into(),
+                message: format!("{needs}, which this kernel does not have"),
+            });
+        }
+        let (bytes, main, callback) = crate::map_btf::func_btf().ok_or(TraceError::Kernel {
+            what: "load".into(),
+            message: "could not encode the callbacks' BTF".into(),
+        })?;
+        let fd = sys::btf_load_with_token(&bytes, token_fd).map_err(|e| TraceError::Kernel {
+            what: format!("load the callbacks' BTF ({needs} and BTF)"),
+            message: format!("{}: {}", e.source, e.verifier_log.trim()),
+        })?;
+        Some((fd, main, callback))
+    } else {
+        None
+    };
     let mut progs = vec![];
     let mut raws = vec![];
+    let mut func_infos = vec![];
     for p in &compiled.programs {
         let mut insns = p.insns.clone();
         for &(slot, idx) in &p.map_refs {
@@ -433,6 +477,10 @@ fn load(
                 what: format!("probe {}", p.probe.name),
                 message,
             })?;
+        let func_info = match (&func_btf, p.subprogs.is_empty()) {
+            (Some((_, main, callback)), false) => func_info_records(*main, *callback, &p.subprogs),
+            _ => vec![],
+        };
         let (fd, _) = sys::prog_load(&sys::ProgLoadAttr {
             prog_type: program_type(&p.probe.kind),
             insns: &raw,
@@ -441,6 +489,12 @@ fn load(
             expected_attach_type,
             attach_btf_id,
             token_fd,
+            prog_btf_fd: match func_info.is_empty() {
+                false => func_btf.as_ref().map(|(fd, ..)| fd.as_fd()),
+                true => None,
+            },
+            func_info: &func_info,
+            func_info_rec_size: 8,
             ..Default::default()
         })
         .map_err(|e| {
@@ -460,6 +514,7 @@ fn load(
         })?;
         progs.push(fd);
         raws.push(raw);
+        func_infos.push(func_info);
     }
     Ok(Loaded {
         maps,
@@ -469,6 +524,8 @@ fn load(
         lost,
         progs,
         raw: raws,
+        func_btf: func_btf.map(|(fd, ..)| fd),
+        func_infos,
     })
 }
 
@@ -525,6 +582,7 @@ fn attach(
     name: &str,
     prog: &OwnedFd,
     raw: &[u64],
+    func_info: (Option<BorrowedFd<'_>>, &[u8]),
     pid: Option<i32>,
 ) -> Result<Vec<Attachment>, TraceError> {
     let fail = |what: &str, e: String| TraceError::Kernel {
@@ -572,6 +630,9 @@ fn attach(
                     insns: raw,
                     license: c"GPL",
                     name: &object_name(name),
+                    prog_btf_fd: func_info.0,
+                    func_info: func_info.1,
+                    func_info_rec_size: 8,
                     ..Default::default()
                 })
                 .map_err(|e| fail("load for perf-event kprobes", e.source.to_string()))?
@@ -964,8 +1025,18 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
     session.drain(&mut ring)?;
     let mut events = vec![];
     if !session.done {
-        for ((p, fd), raw) in compiled.programs.iter().zip(&loaded.progs).zip(&loaded.raw) {
-            match attach(&p.probe.kind, &p.probe.name, fd, raw, opts.pid) {
+        for (i, ((p, fd), raw)) in compiled
+            .programs
+            .iter()
+            .zip(&loaded.progs)
+            .zip(&loaded.raw)
+            .enumerate()
+        {
+            let func_info = match loaded.func_infos[i].as_slice() {
+                [] => (None, &[][..]),
+                records => (loaded.func_btf.as_ref().map(|f| f.as_fd()), records),
+            };
+            match attach(&p.probe.kind, &p.probe.name, fd, raw, func_info, opts.pid) {
                 Ok(e) => events.extend(e),
                 // A library without one of several symbols: bpftrace warns and goes on.
                 Err(e)

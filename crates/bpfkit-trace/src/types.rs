@@ -245,6 +245,9 @@ pub struct CompiledProgram {
     pub map_refs: Vec<(usize, u32)>,
     /// `(first slot, span)` of each statement, in slot order.
     pub spans: Vec<(usize, crate::diag::Span)>,
+    /// First slot of each callback subprogram after the main one (`for` over a map); the
+    /// program is loaded with BTF `func_info` for them.
+    pub subprogs: Vec<usize>,
 }
 
 /// A whole compiled program.

@@ -17,6 +17,7 @@ use crate::types::*;
 
 mod calls;
 mod fields;
+mod iter;
 mod maps;
 
 /// Values known when the program is compiled.
@@ -153,12 +154,14 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         let mut g = Gen::new(&mut state, probe, *span);
         g.probe(&program.probes[*bi])?;
         let spans = std::mem::take(&mut g.asm.spans);
+        let subprogs = std::mem::take(&mut g.subprogs);
         let (insns, map_refs) = g.asm.finish().map_err(|e| Diagnostic::new(*span, e))?;
         programs.push(CompiledProgram {
             probe: probe.clone(),
             insns,
             map_refs,
             spans,
+            subprogs,
         });
     }
     Ok(Compiled {
@@ -348,6 +351,18 @@ struct Gen<'s> {
     /// `(slot, bytes)` of the last integer produced with a type narrower than 64 bits;
     /// cleared by every other new integer. See [`Gen::int_bytes`].
     narrow: Option<(i16, u8)>,
+    /// Map `for` variables in scope: their element slots.
+    kv: HashMap<String, iter::KvSlots>,
+    /// Callbacks of map `for`s, emitted after the main program.
+    pending: Vec<iter::Callback>,
+    /// First slot of each callback emitted.
+    subprogs: Vec<usize>,
+    /// Where the context pointer is kept for callbacks (programs with a map `for`).
+    ctx_slot: Option<i16>,
+    /// Bytes of the variables' area at the top of the frame (a callback's context).
+    var_top: i32,
+    /// Emitting a callback.
+    in_callback: bool,
 }
 
 fn unsupported<T>(span: Span, what: impl std::fmt::Display) -> Result<T, Diagnostic> {
@@ -376,6 +391,12 @@ impl<'s> Gen<'s> {
             var_structs: HashMap::new(),
             var_bytes: HashMap::new(),
             narrow: None,
+            kv: HashMap::new(),
+            pending: vec![],
+            subprogs: vec![],
+            ctx_slot: None,
+            var_top: 0,
+            in_callback: false,
         }
     }
 
@@ -393,7 +414,16 @@ impl<'s> Gen<'s> {
     fn probe(&mut self, p: &crate::ast::Probe) -> Result<(), Diagnostic> {
         self.asm.mov(6, 1);
         // Scratch variables: typed in program order by a dry walk, zeroed on entry.
-        self.declare_vars(&p.body)?;
+        self.declare_kv(&p.body);
+        let declared = self.declare_vars(&p.body);
+        self.kv.clear();
+        declared?;
+        if p.body.iter().any(Stmt::has_map_for) {
+            let slot = self.alloc(8, self.probe_span)?;
+            self.asm.store(8, FP, slot, 6);
+            self.ctx_slot = Some(slot);
+        }
+        self.var_top = self.sp;
         if let Some(pred) = &p.predicate {
             self.asm.mark(pred.span);
             let mark = self.sp;
@@ -410,7 +440,7 @@ impl<'s> Gen<'s> {
         self.asm.bind(l);
         self.asm.mov_imm(0, 0);
         self.asm.exit();
-        Ok(())
+        self.emit_callbacks()
     }
 
     fn declare_vars(&mut self, body: &[Stmt]) -> Result<(), Diagnostic> {
@@ -479,10 +509,12 @@ impl<'s> Gen<'s> {
                 // throwaway code, so they stay valid.
                 let saved_asm = std::mem::take(&mut self.asm);
                 let saved_sp = self.sp;
+                let saved_pending = self.pending.len();
                 self.dead = false;
                 let r = self.stmts(&body[i..]);
                 self.asm = saved_asm;
                 self.sp = saved_sp;
+                self.pending.truncate(saved_pending);
                 self.dead = true;
                 return r;
             }
@@ -628,6 +660,10 @@ impl<'s> Gen<'s> {
                 self.asm.bind(done);
                 Ok(())
             }
+            StmtKind::ForMap { var, map, body } => self.map_for(var, map, body, s.span),
+            StmtKind::Return if self.in_callback => {
+                unsupported(s.span, "'return' inside a 'for' over a map")
+            }
             StmtKind::Return => {
                 let l = self.exit_label;
                 self.asm.ja(l);
@@ -735,6 +771,14 @@ impl<'s> Gen<'s> {
     // ---- statement-level functions ----
 
     fn var(&self, name: &str, span: Span) -> Result<Val, Diagnostic> {
+        if self.kv.contains_key(name) {
+            return Err(Diagnostic::new(
+                span,
+                format!(
+                    "${name} is a map element: use ${name}.0 (its key) or ${name}.1 (its value)"
+                ),
+            ));
+        }
         self.vars
             .get(name)
             .copied()
@@ -907,6 +951,9 @@ impl<'s> Gen<'s> {
                 Ok(res)
             }
             ExprKind::Field(base, field, _) => {
+                if let Some(v) = self.kv_field(e)? {
+                    return Ok(v);
+                }
                 if matches!(&base.kind, ExprKind::Ident(n) if n == "args") {
                     self.field(field, span)
                 } else {
@@ -1146,6 +1193,7 @@ fn collect_assigned_vars<'a>(body: &'a [Stmt], out: &mut Vec<(String, &'a Expr)>
                 out.push((var.clone(), start));
                 collect_assigned_vars(body, out)
             }
+            StmtKind::ForMap { body, .. } => collect_assigned_vars(body, out),
             _ => {}
         }
     }
