@@ -357,6 +357,7 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         r#"uretprobe:libc:read /pid == cpid && comm == "dd"/ { @ret = lhist(retval, 0, 1000, 100); }"#,
     ),
     ("kstack_ksym_kaddr", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @[kstack] = count(); @s[kstack(2)] = count(); @k[ksym(kaddr("vfs_read") + 3)] = count(); $k = kstack(1); @v[$k, ksym(kaddr("vfs_write"))] = count(); }"#),
+    ("kstack_as_map_value_and_key_biostacks", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @reqstack[tid] = kstack; @reqts[tid] = nsecs; @last = kstack(3); @ks[1] = ksym(kaddr("vfs_read")); } tracepoint:syscalls:sys_exit_write /pid == cpid && comm == "dd" && @reqts[tid]/ { @writes[@reqstack[tid]] = count(); @by[@reqstack[tid], comm] = count(); delete(@reqstack[tid]); delete(@reqts[tid]); } END { clear(@reqts); }"#),
     ("printf_kstack_ksym", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { printf("%s|%s|%lx\n", ksym(kaddr("do_sys_openat2")), kstack(2), kaddr("vfs_read")); }"#),
     ("ntop_ipv4", "", "", r#"BEGIN { printf("%s|%s|%s\n", ntop(0x0100007f), ntop(2, 0x0101a8c0), ntop(0)); @[ntop(0x08080808), 1] = count(); $a = ntop(0x0a00000a); @b[$a] = count(); exit(); }"#),
     ("script_struct_layout", "", "", r#"struct X { char a[3]; int b; char c; short d; struct X *next; long e; unsigned char f; }; BEGIN { $x = (struct X *)kaddr("vfs_read"); printf("%d|%d|%d|%d|%ld|%d\n", $x->b, $x->c, $x->d, $x->next->b, $x->e, $x->f); @[$x->d, $x->f] = count(); exit(); }"#),

@@ -138,6 +138,7 @@ pub fn build(maps: &[MapInfo]) -> Option<MapBtf> {
         };
         let value = match m.kind {
             MapKind::Str(n) => b.chars(n),
+            MapKind::Sym(t) => b.ty(t),
             MapKind::Avg { signed } | MapKind::Stats { signed } => {
                 let total = b.int(signed);
                 b.record(

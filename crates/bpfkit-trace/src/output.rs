@@ -187,6 +187,7 @@ fn entries(info: &MapInfo, raw: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<KeyPart>, Val
         for (k, v) in raw {
             let value = match info.kind {
                 MapKind::Str(_) => Value::Str(c_string(v)),
+                MapKind::Sym(t) => Value::Str(t.symbolize(v, 8).unwrap_or_default()),
                 MapKind::Avg { signed } | MapKind::Stats { signed } => Value::Stats {
                     count: u64_at(v, 0),
                     total: int_value(u64_at(v, 8), signed),
@@ -202,7 +203,7 @@ fn entries(info: &MapInfo, raw: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<KeyPart>, Val
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    if !matches!(info.kind, MapKind::Str(_)) {
+    if !matches!(info.kind, MapKind::Str(_) | MapKind::Sym(_)) {
         out.sort_by_key(|e| e.1.sort_key());
     }
     out

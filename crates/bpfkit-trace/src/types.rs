@@ -107,6 +107,9 @@ pub enum MapKind {
     },
     /// `@x = expr` with a string.
     Str(u16),
+    /// `@x = kstack` and other symbolic values (`ustack`, `ksym()`, `usym()`, `ntop()`,
+    /// `buf()`), printed as they print in map keys but indented as printf prints them.
+    Sym(Ty),
     /// `count()`.
     Count,
     /// `sum(v)`.
@@ -153,6 +156,7 @@ impl MapKind {
         match self {
             MapKind::Int { .. } => "an integer",
             MapKind::Str(_) => "a string",
+            MapKind::Sym(_) => "a symbolic value (kstack, ustack, ksym(), ...)",
             MapKind::Count => "count()",
             MapKind::Sum { .. } => "sum()",
             MapKind::Avg { .. } => "avg()",
@@ -173,6 +177,7 @@ impl MapKind {
     pub fn value_size(self) -> u16 {
         match self {
             MapKind::Str(n) => n,
+            MapKind::Sym(t) => t.size(),
             MapKind::Avg { .. } | MapKind::Stats { .. } => 16,
             _ => 8,
         }

@@ -321,6 +321,7 @@ impl Gen<'_> {
                 self.new_int(false, span)
             }
             MapKind::Str(n) => Ok(Val::Str(value, n)),
+            MapKind::Sym(t) => Ok(Val::Sym(value, t)),
             MapKind::Avg { signed } => {
                 // total / count, truncated toward zero as bpftrace prints it; 0 if empty.
                 let done = self.asm.label();
