@@ -7,15 +7,19 @@ use crate::diag::Span;
 pub struct Program {
     /// Probe blocks.
     pub probes: Vec<Probe>,
-    /// `struct X { ... };` definitions, in source order.
+    /// `struct X { ... };` and `union X { ... };` definitions, in source order.
     pub structs: Vec<StructDef>,
+    /// Enumerators of `enum X { A, B = 5 };` definitions, usable as constants.
+    pub enums: Vec<(String, i64)>,
 }
 
 /// A struct defined in the script (`struct X { int a; char name[16]; struct Y *next; };`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StructDef {
-    /// Name without `struct`.
+    /// Name without `struct`/`union`.
     pub name: String,
+    /// `union`: every member at offset 0.
+    pub union: bool,
     /// Members in order.
     pub members: Vec<MemberDef>,
     /// Where.

@@ -18,6 +18,7 @@ pub fn parse(src: &str) -> Result<Program, Diagnostic> {
         peeked: None,
         no_div: false,
         depth: 0,
+        typedefs: vec![],
     };
     p.program()
 }
@@ -30,6 +31,8 @@ struct Parser<'a> {
     no_div: bool,
     /// How many expressions and blocks enclose the current one (at most [`MAX_DEPTH`]).
     depth: usize,
+    /// `typedef TYPE NAME;` so far: `(NAME, TYPE)` with TYPE already resolved.
+    typedefs: Vec<(String, String)>,
 }
 
 /// How deeply expressions and blocks may nest: deeper input is an error rather than a stack
@@ -132,11 +135,147 @@ impl Parser<'_> {
         ))
     }
 
-    /// `struct NAME { TYPE NAME[N]; ... };` read as text (comments skipped).
-    fn struct_def(&mut self, pos: usize) -> Result<crate::ast::StructDef, Diagnostic> {
+    /// `TYPE` with a leading typedef name replaced by what it names (`u32x *` →
+    /// `unsigned int *`).
+    fn resolve_type(&self, ty: &str) -> String {
+        let ty = ty.trim();
+        let end = ty
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(ty.len());
+        match self.typedefs.iter().find(|(n, _)| *n == ty[..end]) {
+            Some((_, target)) => format!("{target}{}", &ty[end..]),
+            None => ty.to_string(),
+        }
+    }
+
+    /// `typedef TYPE NAME;` or `typedef struct|union [X] { ... } NAME;`.
+    fn typedef_def(&mut self, pos: usize) -> Result<crate::ast::StructDef, Diagnostic> {
         let rest = &self.src[pos..];
+        let semi = rest.find(';').ok_or_else(|| {
+            Diagnostic::new(Span::new(pos, pos + 7), "expected ';' to end the typedef")
+        })?;
+        let body = rest[7..].trim_start();
+        let body_at = pos + 7 + (rest[7..].len() - body.len());
+        let brace = rest.find('{').filter(|&b| b < semi);
+        if let (Some(_), true) = (
+            brace,
+            body.starts_with("struct") || body.starts_with("union"),
+        ) {
+            // `typedef struct X { ... } NAME;`: the struct, then the name.
+            // An anonymous struct takes the typedef's name.
+            let alias = rest[rest.find('}').unwrap_or(semi) + 1..]
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let def = self.struct_def(body_at, Some(alias))?;
+            let (t, s) = self.next()?;
+            let Tok::Ident(alias) = t else {
+                return Err(Diagnostic::new(
+                    s,
+                    format!("expected the typedef's name, found {}", t.describe()),
+                ));
+            };
+            self.expect(";", "after the typedef")?;
+            let keyword = if def.union { "union" } else { "struct" };
+            self.typedefs
+                .push((alias, format!("{keyword} {}", def.name)));
+            return Ok(def);
+        }
+        let decl = strip_comments(&rest[7..semi]);
+        let decl = decl.trim();
+        let at = decl
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|_| !decl.is_empty())
+            .ok_or_else(|| {
+                Diagnostic::new(
+                    Span::new(pos, pos + semi + 1),
+                    "expected 'typedef TYPE NAME;'",
+                )
+            })?;
+        let (target, name) = decl.split_at(at + 1);
+        if name.is_empty() || target.trim().is_empty() {
+            return Err(Diagnostic::new(
+                Span::new(pos, pos + semi + 1),
+                "expected 'typedef TYPE NAME;'",
+            ));
+        }
+        let target = self.resolve_type(target);
+        self.typedefs.push((name.to_string(), target));
+        self.lex.set_pos(pos + semi + 1);
+        Ok(crate::ast::StructDef {
+            name: String::new(),
+            union: false,
+            members: vec![],
+            span: Span::new(pos, pos),
+        })
+    }
+
+    /// `enum [NAME] { A, B = 5, C };`: the enumerators and their values.
+    fn enum_def(&mut self, pos: usize, out: &mut Vec<(String, i64)>) -> Result<(), Diagnostic> {
+        let rest = &self.src[pos..];
+        let (open, close) = match (rest.find('{'), rest.find('}')) {
+            (Some(o), Some(c)) if o < c => (o, c),
+            _ => {
+                return Err(Diagnostic::new(
+                    Span::new(pos, pos + 4),
+                    "expected 'enum NAME { A, B = 1 };'",
+                ))
+            }
+        };
+        let span = Span::new(pos, pos + close + 1);
+        let mut next = 0i64;
+        for item in strip_comments(&rest[open + 1..close])
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            let (name, value) = match item.split_once('=') {
+                Some((n, v)) => {
+                    let v = v.trim();
+                    let (neg, digits) = match v.strip_prefix('-') {
+                        Some(d) => (true, d.trim()),
+                        None => (false, v),
+                    };
+                    let n_val = crate::lexer::parse_int(digits).ok_or_else(|| {
+                        Diagnostic::new(span, format!("enumerator value '{v}' is not an integer"))
+                    })? as i64;
+                    (n.trim(), if neg { -n_val } else { n_val })
+                }
+                None => (item, next),
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Diagnostic::new(span, format!("bad enumerator '{item}'")));
+            }
+            out.push((name.to_string(), value));
+            next = value.wrapping_add(1);
+        }
+        let after = pos + close + 1;
+        let semi = self.src[after..].trim_start();
+        let end = if semi.starts_with(';') {
+            self.src.len() - semi.len() + 1
+        } else {
+            after
+        };
+        self.lex.set_pos(end);
+        Ok(())
+    }
+
+    /// `struct NAME { TYPE NAME[N]; ... };` (or `union`) read as text (comments skipped).
+    fn struct_def(
+        &mut self,
+        pos: usize,
+        anonymous: Option<String>,
+    ) -> Result<crate::ast::StructDef, Diagnostic> {
+        let rest = &self.src[pos..];
+        let union = rest.starts_with("union");
+        let keyword = if union { 5 } else { 6 };
         let open = rest.find('{').ok_or_else(|| {
-            Diagnostic::new(Span::new(pos, pos + 6), "expected '{' after struct NAME")
+            Diagnostic::new(
+                Span::new(pos, pos + keyword),
+                "expected '{' after struct NAME",
+            )
         })?;
         let close = rest.find('}').ok_or_else(|| {
             Diagnostic::new(
@@ -145,7 +284,10 @@ impl Parser<'_> {
             )
         })?;
         let span = Span::new(pos, pos + close + 1);
-        let name = rest[6..open].trim();
+        let name = match (rest[keyword..open].trim(), &anonymous) {
+            ("", Some(alias)) => alias.as_str(),
+            (n, _) => n,
+        };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(Diagnostic::new(span, "expected a struct name"));
         }
@@ -168,7 +310,7 @@ impl Parser<'_> {
                 })?;
             let (c_type, member) = decl.split_at(at + 1);
             members.push(crate::ast::MemberDef {
-                c_type: c_type.trim().to_string(),
+                c_type: self.resolve_type(c_type),
                 name: member.to_string(),
                 array,
             });
@@ -183,6 +325,7 @@ impl Parser<'_> {
         self.lex.set_pos(end);
         Ok(crate::ast::StructDef {
             name: name.to_string(),
+            union,
             members,
             span,
         })
@@ -191,6 +334,7 @@ impl Parser<'_> {
     fn program(&mut self) -> Result<Program, Diagnostic> {
         let mut probes = vec![];
         let mut structs = vec![];
+        let mut enums = vec![];
         loop {
             self.lex.skip_trivia()?;
             let pos = self.lex.pos();
@@ -213,12 +357,20 @@ impl Parser<'_> {
             if word.starts_with('#') {
                 return Err(Diagnostic::unsupported(span, "preprocessor directives"));
             }
-            if word == "struct" {
-                structs.push(self.struct_def(pos)?);
+            if word == "struct" || word == "union" {
+                structs.push(self.struct_def(pos, None)?);
                 continue;
             }
-            if matches!(word, "union" | "enum" | "typedef") {
-                return Err(Diagnostic::unsupported(span, "type definitions"));
+            if word == "enum" {
+                self.enum_def(pos, &mut enums)?;
+                continue;
+            }
+            if word == "typedef" {
+                let def = self.typedef_def(pos)?;
+                if !def.name.is_empty() {
+                    structs.push(def);
+                }
+                continue;
             }
             if word == "config" {
                 return Err(Diagnostic::unsupported(span, "config blocks"));
@@ -234,7 +386,11 @@ impl Parser<'_> {
                 "expected a probe (e.g. 'BEGIN { ... }'), found end of input",
             ));
         }
-        Ok(Program { probes, structs })
+        Ok(Program {
+            probes,
+            structs,
+            enums,
+        })
     }
 
     fn probe(&mut self) -> Result<Probe, Diagnostic> {
@@ -412,6 +568,7 @@ impl Parser<'_> {
                         peeked: None,
                         no_div: false,
                         depth: self.depth,
+                        typedefs: self.typedefs.clone(),
                     };
                     sub.lex.set_pos(from);
                     let first = sub.expr()?;
@@ -586,7 +743,9 @@ impl Parser<'_> {
                 let before = self.peeked.as_ref().map_or(self.lex.pos(), |(_, _, b)| *b);
                 self.next()?;
                 if let (Tok::Ident(w), _) = self.peek()? {
-                    if CAST_TYPES.contains(&w.as_str()) {
+                    if CAST_TYPES.contains(&w.as_str())
+                        || self.typedefs.iter().any(|(n, _)| *n == w)
+                    {
                         let mut ty = String::new();
                         loop {
                             let (t, ts) = self.next()?;
@@ -610,6 +769,7 @@ impl Parser<'_> {
                                 }
                             }
                         }
+                        let ty = self.resolve_type(&ty);
                         let e = self.unary()?;
                         let span = s.to(e.span);
                         return Ok(Expr {
@@ -821,6 +981,29 @@ mod tests {
             ]
         );
         assert_eq!(p.probes.len(), 1);
+    }
+
+    #[test]
+    fn unions_enums_and_typedefs_are_read() {
+        let p = parse(
+            "typedef unsigned int u32x; union U { u32x a; long b; }; typedef struct { union U u; } t_t;\nenum E { A, B = 0x10, C, D = -1 };\nBEGIN { $x = (t_t *)0; $y = (u32x)C; }",
+        )
+        .unwrap();
+        assert_eq!(p.structs.len(), 2);
+        assert!(p.structs[0].union && !p.structs[1].union);
+        assert_eq!(p.structs[0].members[0].c_type, "unsigned int");
+        assert_eq!(p.structs[1].name, "t_t");
+        assert_eq!(p.structs[1].members[0].c_type, "union U");
+        let e: Vec<(&str, i64)> = p.enums.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        assert_eq!(e, [("A", 0), ("B", 16), ("C", 17), ("D", -1)]);
+        let StmtKind::AssignVar { value, .. } = &p.probes[0].body[0].kind else {
+            panic!("not an assignment")
+        };
+        assert!(matches!(&value.kind, ExprKind::Cast(t, _) if t == "struct t_t*"));
+        let StmtKind::AssignVar { value, .. } = &p.probes[0].body[1].kind else {
+            panic!("not an assignment")
+        };
+        assert!(matches!(&value.kind, ExprKind::Cast(t, _) if t == "unsigned int"));
     }
 
     fn err(src: &str) -> (usize, usize, String) {

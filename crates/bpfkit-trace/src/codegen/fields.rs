@@ -180,7 +180,15 @@ impl Gen<'_> {
                     "TASK_RUNNING" => Some(0),
                     _ => None,
                 };
-                let value = match known {
+                // The script's own `enum` definitions come first.
+                let script = self
+                    .st
+                    .enum_consts
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|&(_, v)| v);
+                let value = match script.or(known) {
                     Some(v) => Some(v),
                     None => self.kernel_btf(span).ok().and_then(|k| k.enum_value(name)),
                 };

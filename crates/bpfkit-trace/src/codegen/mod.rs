@@ -132,6 +132,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         formats: HashMap::new(),
         kbtf: None,
         script_structs: layout_structs(&program.structs)?,
+        enum_consts: program.enums.clone(),
     };
     // Pass 1: learn map types, in two walks: a variable first assigned from a map that
     // is written only further down (tcplife.bt's `$comm = @skcomm[$sk]`, typed before the
@@ -186,6 +187,8 @@ struct State {
     formats: HashMap<(String, String), Vec<Field>>,
     kbtf: Option<std::rc::Rc<crate::kbtf::KernelBtf>>,
     script_structs: Vec<ScriptStruct>,
+    /// Enumerators of the script's `enum` definitions.
+    enum_consts: Vec<(String, i64)>,
 }
 
 /// Type ids of script-defined structs start here (kernel BTF ids are far below).
@@ -227,7 +230,10 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                 Ok(kbtf.as_ref().and_then(|k| k.struct_id(name)))
             };
             let (size, align, leaf) = if pointer {
-                let leaf = match base.strip_prefix("struct ") {
+                let leaf = match base
+                    .strip_prefix("struct ")
+                    .or_else(|| base.strip_prefix("union "))
+                {
                     Some(n) => match script_id(n.trim()) {
                         Some(id) => Leaf::Ptr { pointee: id },
                         None => match kernel(n.trim())? {
@@ -244,7 +250,10 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                     },
                 };
                 (8, 8, leaf)
-            } else if let Some(n) = base.strip_prefix("struct ") {
+            } else if let Some(n) = base
+                .strip_prefix("struct ")
+                .or_else(|| base.strip_prefix("union "))
+            {
                 let n = n.trim();
                 match defs.iter().position(|x| x.name == n) {
                     Some(i) if i < sizes.len() => {
@@ -269,25 +278,13 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                     }
                 }
             } else {
-                let (size, signed) = match base {
-                    "char" | "signed char" | "s8" | "int8_t" | "__s8" => (1, true),
-                    "unsigned char" | "u8" | "uint8_t" | "__u8" | "bool" | "_Bool" => (1, false),
-                    "short" | "short int" | "s16" | "int16_t" | "__s16" => (2, true),
-                    "unsigned short" | "u16" | "uint16_t" | "__u16" => (2, false),
-                    "int" | "signed" | "signed int" | "s32" | "int32_t" | "__s32" | "pid_t" => {
-                        (4, true)
-                    }
-                    "unsigned" | "unsigned int" | "u32" | "uint32_t" | "__u32" => (4, false),
-                    "long" | "long int" | "long long" | "s64" | "int64_t" | "__s64" => (8, true),
-                    "unsigned long" | "unsigned long long" | "u64" | "uint64_t" | "__u64"
-                    | "size_t" => (8, false),
-                    other => {
-                        return Err(Diagnostic::unsupported(
-                            d.span,
-                            format!("member type '{other}' in a script struct"),
-                        ))
-                    }
-                };
+                let (size, signed) = c_int(base).ok_or_else(|| {
+                    Diagnostic::unsupported(
+                        d.span,
+                        format!("member type '{base}' in a script struct"),
+                    )
+                })?;
+                let size = u32::from(size);
                 match m.array {
                     Some(n) if size == 1 => (n, 1, Leaf::CharArray(n)),
                     Some(_) => {
@@ -315,10 +312,15 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                     ))
                 }
             };
+            align_max = align_max.max(align);
+            if d.union {
+                members.push((m.name.clone(), 0, leaf));
+                off = off.max(size);
+                continue;
+            }
             off = off.div_ceil(align) * align;
             members.push((m.name.clone(), off, leaf));
             off += size;
-            align_max = align_max.max(align);
         }
         sizes.push((off.div_ceil(align_max) * align_max, align_max));
         out.push(ScriptStruct {
@@ -968,15 +970,19 @@ impl<'s> Gen<'s> {
                     self.asm.load(8, 0, FP, off);
                     return self.new_int(false, span);
                 }
-                let signed = match ty.as_str() {
-                    "int8" | "int16" | "int32" | "int64" => true,
-                    "uint8" | "uint16" | "uint32" | "uint64" => false,
-                    _ => return unsupported(span, format!("casts to '{ty}'")),
+                let (signed, bits) = match ty.as_str() {
+                    "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32"
+                    | "uint64" => (
+                        ty.starts_with('i'),
+                        ty.trim_start_matches(['u', 'i', 'n', 't'])
+                            .parse()
+                            .unwrap_or(64),
+                    ),
+                    other => match c_int(other) {
+                        Some((bytes, signed)) => (signed, i32::from(bytes) * 8),
+                        None => return unsupported(span, format!("casts to '{ty}'")),
+                    },
                 };
-                let bits: i32 = ty
-                    .trim_start_matches(['u', 'i', 'n', 't'])
-                    .parse()
-                    .unwrap_or(64);
                 let off = self.int(x)?;
                 self.asm.load(8, 0, FP, off);
                 if bits < 64 {
@@ -1140,9 +1146,32 @@ mod regs {
     pub const RETVAL: i16 = 0;
 }
 
-/// `struct task_struct*` → `task_struct`.
+/// Size and signedness of a C integer type (`unsigned int`, `u32`, `enum X`, ...).
+fn c_int(ty: &str) -> Option<(u8, bool)> {
+    Some(match ty {
+        "char" | "signed char" | "s8" | "int8_t" | "__s8" => (1, true),
+        "unsigned char" | "u8" | "uint8_t" | "__u8" | "bool" | "_Bool" => (1, false),
+        "short" | "short int" | "s16" | "int16_t" | "__s16" => (2, true),
+        "unsigned short" | "u16" | "uint16_t" | "__u16" => (2, false),
+        "int" | "signed" | "signed int" | "s32" | "int32_t" | "__s32" | "pid_t" => (4, true),
+        "unsigned" | "unsigned int" | "u32" | "uint32_t" | "__u32" => (4, false),
+        "long" | "long int" | "long long" | "s64" | "int64_t" | "__s64" => (8, true),
+        "unsigned long" | "unsigned long long" | "u64" | "uint64_t" | "__u64" | "size_t" => {
+            (8, false)
+        }
+        // A C enum (no negative enumerators in the scripts this is for): unsigned int.
+        t if t.starts_with("enum ") => (4, false),
+        _ => return None,
+    })
+}
+
+/// `struct task_struct*` (or `union u*`) → `task_struct`.
 fn struct_pointer(ty: &str) -> Option<String> {
-    let name = ty.strip_prefix("struct ")?.strip_suffix('*')?.trim();
+    let name = ty
+        .strip_prefix("struct ")
+        .or_else(|| ty.strip_prefix("union "))?
+        .strip_suffix('*')?
+        .trim();
     (!name.is_empty() && !name.contains([' ', '*'])).then(|| name.to_string())
 }
 
