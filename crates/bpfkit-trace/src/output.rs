@@ -51,6 +51,14 @@ pub fn printf(text: &str, f: OutputFormat) -> String {
     }
 }
 
+/// A file's text printed by `cat()`: as it is (text), or a `cat` record (JSON).
+pub fn cat(text: &str, f: OutputFormat) -> String {
+    match f {
+        OutputFormat::Text => text.to_string(),
+        OutputFormat::Json => format!("{{\"type\": \"cat\", \"data\": {}}}\n", json_str(text)),
+    }
+}
+
 /// A `join()` line as printed.
 pub fn join(text: &str, f: OutputFormat) -> String {
     match f {

@@ -272,6 +272,17 @@ impl Drop for Loaded {
 
 const RINGBUF_SIZE: u32 = 1 << 20;
 
+/// Bytes of a file `cat()` prints at most (bpftrace's default `cat_bytes_max`).
+const CAT_BYTES_MAX: u64 = 10240;
+
+/// The first `max` bytes of the file at `path`.
+fn read_head(path: &str, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = vec![];
+    std::fs::File::open(path)?.take(max).read_to_end(&mut out)?;
+    Ok(out)
+}
+
 fn object_name(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -849,6 +860,23 @@ impl<W: Write> Session<'_, W> {
                 if let Some(spec) = self.compiled.printfs.get(index) {
                     let args = decode_args(&spec.args, &data[8..]);
                     let text = output::printf(&format_printf(spec, &args), self.format);
+                    self.write(&text)?;
+                }
+            }
+            event::CAT => {
+                if let Some(spec) = self.compiled.printfs.get(index) {
+                    let args = decode_args(&spec.args, &data[8..]);
+                    let path = format_printf(spec, &args);
+                    let text = match read_head(&path, CAT_BYTES_MAX) {
+                        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                        Err(e) => {
+                            let e = e.to_string();
+                            let e = e.split(" (os error").next().unwrap_or_default();
+                            eprintln!("ERROR: failed to open file '{path}': {e}");
+                            String::new()
+                        }
+                    };
+                    let text = output::cat(&text, self.format);
                     self.write(&text)?;
                 }
             }

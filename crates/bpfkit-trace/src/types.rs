@@ -237,6 +237,8 @@ pub mod event {
     /// `join(argv, delim)`, index = delimiter; then [`super::JOIN_ARGS`] strings of
     /// [`super::STR_LEN`] bytes.
     pub const JOIN: u64 = 7;
+    /// `cat(fmt, args...)`: a printf record whose text is a path to print the file of.
+    pub const CAT: u64 = 8;
 }
 
 /// One program for one concrete probe.

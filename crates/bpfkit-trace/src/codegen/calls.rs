@@ -232,7 +232,8 @@ impl Gen<'_> {
                     format!("{name}() must be assigned to a map: @x = {name}(...)"),
                 ))
             }
-            "system" | "cat" | "signal" | "override" | "unwatch" => {
+            "cat" => self.printf_event(args, span, "cat", event::CAT)?,
+            "system" | "signal" | "override" | "unwatch" => {
                 return unsupported(span, format!("{name}()"))
             }
             _ => return Ok(false),
@@ -241,6 +242,17 @@ impl Gen<'_> {
     }
 
     pub(super) fn printf(&mut self, args: &[Expr], span: Span) -> Result<(), Diagnostic> {
+        self.printf_event(args, span, "printf", event::PRINTF)
+    }
+
+    /// A printf-formatted record of event `kind` (`printf`, `cat`'s path).
+    fn printf_event(
+        &mut self,
+        args: &[Expr],
+        span: Span,
+        name: &str,
+        kind: u64,
+    ) -> Result<(), Diagnostic> {
         let Some(Expr {
             kind: ExprKind::Str(fmt),
             span: fspan,
@@ -248,7 +260,7 @@ impl Gen<'_> {
         else {
             return Err(Diagnostic::new(
                 span,
-                "printf() needs a format string literal first",
+                format!("{name}() needs a format string literal first"),
             ));
         };
         let segments = parse_format(fmt).map_err(|e| Diagnostic::new(*fspan, e))?;
@@ -263,7 +275,7 @@ impl Gen<'_> {
             return Err(Diagnostic::new(
                 span,
                 format!(
-                    "printf() format has {} conversion(s) but {} argument(s) follow",
+                    "{name}() format has {} conversion(s) but {} argument(s) follow",
                     convs.len(),
                     args.len() - 1
                 ),
@@ -306,7 +318,7 @@ impl Gen<'_> {
             args: types.clone(),
         });
         let size: i32 = types.iter().map(|t| t.size() as i32).sum();
-        let buf = self.event(event::PRINTF << 32 | index, size, span)?;
+        let buf = self.event(kind << 32 | index, size, span)?;
         let mut at = buf + 8;
         for (a, t) in args[1..].iter().zip(&types) {
             let mark = self.sp;
@@ -645,10 +657,9 @@ impl Gen<'_> {
                 self.asm.bind(done);
                 self.new_int(false, span)
             }
-            "printf" | "exit" | "print" | "clear" | "zero" | "delete" => Err(Diagnostic::new(
-                span,
-                format!("{name}() is a statement and has no value"),
-            )),
+            "printf" | "cat" | "exit" | "print" | "clear" | "zero" | "delete" => Err(
+                Diagnostic::new(span, format!("{name}() is a statement and has no value")),
+            ),
             "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist" => {
                 Err(Diagnostic::new(
                     span,

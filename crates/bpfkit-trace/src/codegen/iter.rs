@@ -253,6 +253,12 @@ impl Gen<'_> {
         })?;
         let info = self.st.maps[idx].clone();
         let span = e.span;
+        if info.keys.is_empty() {
+            return Err(Diagnostic::new(
+                span,
+                format!("'for' needs a map with keys; {} has none", info.name),
+            ));
+        }
         match path.as_slice() {
             [("1", _)] => self.kv_value(&info, slots.value, span).map(Some),
             [("0", _)] if info.keys.len() == 1 => self.kv_key(&info, slots.key, 0, span).map(Some),
