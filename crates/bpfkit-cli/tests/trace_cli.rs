@@ -486,6 +486,15 @@ fn for_over_maps_visits_every_element_with_known_answers() {
         ],
         "{text}"
     );
+    // The map is assigned only further down in the source (pass 1 learns it there).
+    let out = bpfkit(&[
+        "-e",
+        "END { for ($kv : @) { printf(\"%d %d\\n\", $kv.0, $kv.1); } clear(@); } BEGIN { @[7] = 2; exit(); }",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Attaching 2 probes...\n7 2\n\n\n\n"
+    );
     // A map filled by a tracepoint: dd reads 20 blocks from fd 0 and 3 times from fd 3
     // (its loader and locale files). The `for` runs in the tracepoint too (its `args`
     // come from the probe's context, kept for the callback) and in END.

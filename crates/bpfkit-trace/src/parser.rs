@@ -271,16 +271,17 @@ impl Parser<'_> {
         let rest = &self.src[pos..];
         let union = rest.starts_with("union");
         let keyword = if union { 5 } else { 6 };
+        let what = if union { "union" } else { "struct" };
         let open = rest.find('{').ok_or_else(|| {
             Diagnostic::new(
                 Span::new(pos, pos + keyword),
-                "expected '{' after struct NAME",
+                format!("expected '{{' after {what} NAME"),
             )
         })?;
-        let close = rest.find('}').ok_or_else(|| {
+        let close = rest[open..].find('}').map(|c| open + c).ok_or_else(|| {
             Diagnostic::new(
                 Span::new(pos, pos + open + 1),
-                "expected '}' to end the struct",
+                format!("expected '}}' to end the {what}"),
             )
         })?;
         let span = Span::new(pos, pos + close + 1);
@@ -289,7 +290,7 @@ impl Parser<'_> {
             (n, _) => n,
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(Diagnostic::new(span, "expected a struct name"));
+            return Err(Diagnostic::new(span, format!("expected a {what} name")));
         }
         let body = strip_comments(&rest[open + 1..close]);
         let mut members = vec![];
@@ -1004,6 +1005,10 @@ mod tests {
             panic!("not an assignment")
         };
         assert!(matches!(&value.kind, ExprKind::Cast(t, _) if t == "unsigned int"));
+        // A '}' before the '{' is an error, not a slice out of order.
+        assert!(parse("typedef struct } {;").is_err());
+        assert!(parse("struct X } { int a; }; BEGIN {}").is_err());
+        assert!(parse("union U } {").is_err());
     }
 
     fn err(src: &str) -> (usize, usize, String) {

@@ -77,6 +77,14 @@ impl Gen<'_> {
                 format!("${var} is already a variable; the 'for' element needs a new name"),
             ));
         }
+        if self.map_index(&map.name).is_none() && !self.st.final_pass {
+            // Assigned further down (pass 1 learns it there); the final pass checks it.
+            return Ok(());
+        }
+        if self.map_index(&map.name).is_none() && !self.st.final_pass {
+            // Assigned further down (pass 1 learns it there); the final pass checks it.
+            return Ok(());
+        }
         let idx = self.map_index(&map.name).ok_or_else(|| {
             Diagnostic::new(map.span, format!("{} is used but never assigned", map.name))
         })?;
