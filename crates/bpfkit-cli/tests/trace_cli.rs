@@ -531,6 +531,20 @@ fn typedefs_unions_and_enums_in_scripts() {
         err.starts_with("bpfkit: stdin:1:1: error: enumerator value 'x' is not an integer\n"),
         "{err}"
     );
+    // --dry-run: the enumerator is a constant; a kstack map value is a stack id stored
+    // as the element's value.
+    let dry = bpfkit(&[
+        "--dry-run",
+        "-e",
+        "enum E { A = 0x1234 }; tracepoint:syscalls:sys_enter_close { @x = A; @s[1] = kstack; }",
+    ]);
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains("= 0x1234\n")
+            && text.contains("call bpf_get_stackid#27")
+            && text.contains("map[@s]"),
+        "{text}"
+    );
     let err = stderr_of(&["-e", "typedef ; BEGIN { }"]);
     assert!(
         err.starts_with("bpfkit: stdin:1:1: error: expected 'typedef TYPE NAME;'\n"),
