@@ -250,11 +250,10 @@ pub fn trace_lang(data: &[u8]) {
     let _ = bpfkit_trace::probes::glob(src, "sys_enter_openat");
 }
 
-/// tracefs `format` files: `bpfkit trace`'s and the tools' parsers.
+/// tracefs `format` files: `bpfkit trace`'s parser (the one format-file parser in the tree).
 pub fn tracefs_format(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let _ = bpfkit_trace::probes::parse_format(&text);
-    let _ = tool_common::tracefs::parse_format(&text);
 }
 
 /// `/proc/PID/maps`: the line parser, the library lookup by short name and the start of a

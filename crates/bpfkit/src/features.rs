@@ -170,16 +170,11 @@ fn cache() -> &'static Mutex<HashMap<Key, bool>> {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn cached(key: Key, probe: impl Fn() -> Support) -> Support {
+fn cached(key: Key, probe: impl FnOnce() -> Support) -> Support {
     if let Some(&v) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Support::from_bool(v);
     }
-    let mut v = probe();
-    // Before 5.11 a probe's map or program is charged to RLIMIT_MEMLOCK like any other: an
-    // EPERM may only mean the limit is used up. Raise it (once per process) and ask again.
-    if v == (Support::Unknown { errno: libc::EPERM }) && raise_memlock_after_eperm() {
-        v = probe();
-    }
+    let v = probe();
     log::debug!("feature probe {key:?}: {v:?}");
     let known = match v {
         Support::Supported => true,
@@ -269,24 +264,30 @@ pub fn require_feature(probe: Probe) -> Result<(), FeatureError> {
 }
 
 // The probes' kernel calls pass the BPF token a loader uses (or the automatic one), so that a
-// process in a user namespace probes what its token allows.
+// process in a user namespace probes what its token allows. Their maps and programs are
+// charged to RLIMIT_MEMLOCK before 5.11 like any other, hence the same EPERM retry.
 
 fn map_create(attr: &MapCreateAttr<'_>) -> sys::SysResult<std::os::fd::OwnedFd> {
     let token = crate::token::probe_token();
-    sys::map_create(&MapCreateAttr {
+    let attr = MapCreateAttr {
         token_fd: token.as_deref().map(|t| t.as_fd()),
         ..attr.clone()
-    })
+    };
+    retry_after_memlock(sys::SyscallError::errno, || sys::map_create(&attr))
 }
 
 fn prog_load(
     attr: &ProgLoadAttr<'_>,
 ) -> Result<(std::os::fd::OwnedFd, String), sys::ProgLoadError> {
     let token = crate::token::probe_token();
-    sys::prog_load(&ProgLoadAttr {
+    let attr = ProgLoadAttr {
         token_fd: token.as_deref().map(|t| t.as_fd()),
         ..attr.clone()
-    })
+    };
+    retry_after_memlock(
+        |e: &sys::ProgLoadError| e.source.errno(),
+        || sys::prog_load(&attr),
+    )
 }
 
 fn btf_load(data: &[u8]) -> Result<std::os::fd::OwnedFd, sys::ProgLoadError> {
@@ -653,6 +654,20 @@ pub fn memlock_hint() -> Option<String> {
          5.11); raise it before starting (`ulimit -l unlimited`)",
         limit.rlim_cur
     ))
+}
+
+/// Run `create` (a map creation or program load) and, if it fails with EPERM and
+/// [`raise_memlock_after_eperm`] raised the limit, once more: kernels before 5.11 charge maps
+/// and programs to `RLIMIT_MEMLOCK`, so the EPERM may only have meant the limit was used up.
+/// The one place this retry is made, for maps, programs and the probes' own objects.
+pub(crate) fn retry_after_memlock<T, E>(
+    errno: impl Fn(&E) -> Option<i32>,
+    create: impl Fn() -> Result<T, E>,
+) -> Result<T, E> {
+    match create() {
+        Err(e) if errno(&e) == Some(libc::EPERM) && raise_memlock_after_eperm() => create(),
+        other => other,
+    }
 }
 
 /// Raise `RLIMIT_MEMLOCK` to infinity, for kernels before 5.11 that charge BPF memory to it.

@@ -398,9 +398,10 @@ pub enum LinkTarget {
     Unknown,
 }
 
-/// `struct bpf_link_info` as the kernel of the day fills it: larger than the UAPI header
-/// bpfkit was generated from (perf_event, tcx, ... came later). The kernel accepts a longer
-/// buffer as long as the bytes it does not know are zero.
+/// `struct bpf_link_info` as bytes, read at the offsets of the generated record
+/// ([`uapi::bpf_link_info`], through [`link_at!`]): safe reads of whichever union arm the
+/// link's type fills. Room past the generated record for the arms a newer kernel adds; the
+/// kernel accepts a longer buffer as long as the bytes it does not know are zero.
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
 struct LinkInfoBuf([u8; 128]);
@@ -408,14 +409,13 @@ struct LinkInfoBuf([u8; 128]);
 // SAFETY: a byte array: plain data, every bit pattern valid, no pointers.
 unsafe impl uapi::Zeroable for LinkInfoBuf {}
 
-/// Offsets in `struct bpf_link_info` (the union starts at 16).
-mod link_offsets {
-    pub const TYPE: usize = 0;
-    pub const ID: usize = 4;
-    pub const PROG_ID: usize = 8;
-    pub const U: usize = 16;
-    /// perf_event's inner union.
-    pub const PERF_U: usize = 24;
+const _: () = assert!(std::mem::size_of::<uapi::bpf_link_info>() <= 128);
+
+/// Byte offset of a field path of `struct bpf_link_info`, e.g. `anon_1.tcx.ifindex`.
+macro_rules! link_at {
+    ($($field:tt)+) => {
+        std::mem::offset_of!(uapi::bpf_link_info, $($field)+)
+    };
 }
 
 /// The longest name fetched (a path).
@@ -465,92 +465,119 @@ fn link_name(fd: BorrowedFd<'_>, ptr_at: usize, len_at: usize) -> SysResult<Stri
 impl LinkInfo {
     /// Info of a link fd, with its target (a second query fetches names and paths).
     pub fn from_fd(fd: BorrowedFd<'_>) -> SysResult<Self> {
-        use link_offsets::*;
         let info = link_info_raw(fd, None)?;
-        let link_type = info.u32_at(TYPE);
-        let at = |o: usize| info.u32_at(U + o);
+        let link_type = info.u32_at(link_at!(type_));
         let target = match link_type {
             uapi::BPF_LINK_TYPE_RAW_TRACEPOINT => LinkTarget::RawTracepoint {
-                name: link_name(fd, U, U + 8)?,
+                name: link_name(
+                    fd,
+                    link_at!(anon_1.raw_tracepoint.tp_name),
+                    link_at!(anon_1.raw_tracepoint.tp_name_len),
+                )?,
             },
             uapi::BPF_LINK_TYPE_TRACING => LinkTarget::Tracing {
-                attach_type: at(0),
-                target_obj_id: at(4),
-                target_btf_id: at(8),
+                attach_type: info.u32_at(link_at!(anon_1.tracing.attach_type)),
+                target_obj_id: info.u32_at(link_at!(anon_1.tracing.target_obj_id)),
+                target_btf_id: info.u32_at(link_at!(anon_1.tracing.target_btf_id)),
             },
             uapi::BPF_LINK_TYPE_CGROUP => LinkTarget::Cgroup {
-                cgroup_id: info.u64_at(U),
-                attach_type: at(8),
+                cgroup_id: info.u64_at(link_at!(anon_1.cgroup.cgroup_id)),
+                attach_type: info.u32_at(link_at!(anon_1.cgroup.attach_type)),
             },
             uapi::BPF_LINK_TYPE_ITER => LinkTarget::Iter {
-                target: link_name(fd, U, U + 8)?,
-                map_id: at(12),
+                target: link_name(
+                    fd,
+                    link_at!(anon_1.iter.target_name),
+                    link_at!(anon_1.iter.target_name_len),
+                )?,
+                map_id: info.u32_at(link_at!(anon_1.iter.anon_1.map.map_id)),
             },
             uapi::BPF_LINK_TYPE_NETNS => LinkTarget::Netns {
-                netns_ino: at(0),
-                attach_type: at(4),
+                netns_ino: info.u32_at(link_at!(anon_1.netns.netns_ino)),
+                attach_type: info.u32_at(link_at!(anon_1.netns.attach_type)),
             },
-            uapi::BPF_LINK_TYPE_XDP => LinkTarget::Xdp { ifindex: at(0) },
-            uapi::BPF_LINK_TYPE_STRUCT_OPS => LinkTarget::StructOps { map_id: at(0) },
+            uapi::BPF_LINK_TYPE_XDP => LinkTarget::Xdp {
+                ifindex: info.u32_at(link_at!(anon_1.xdp.ifindex)),
+            },
+            uapi::BPF_LINK_TYPE_STRUCT_OPS => LinkTarget::StructOps {
+                map_id: info.u32_at(link_at!(anon_1.struct_ops.map_id)),
+            },
             uapi::BPF_LINK_TYPE_NETFILTER => LinkTarget::Netfilter {
-                pf: at(0),
-                hooknum: at(4),
-                priority: at(8) as i32,
+                pf: info.u32_at(link_at!(anon_1.netfilter.pf)),
+                hooknum: info.u32_at(link_at!(anon_1.netfilter.hooknum)),
+                priority: info.u32_at(link_at!(anon_1.netfilter.priority)) as i32,
             },
             uapi::BPF_LINK_TYPE_KPROBE_MULTI => LinkTarget::KprobeMulti {
-                count: at(8),
-                flags: at(12),
+                count: info.u32_at(link_at!(anon_1.kprobe_multi.count)),
+                flags: info.u32_at(link_at!(anon_1.kprobe_multi.flags)),
             },
-            // uprobe_multi: path, offsets, ref_ctr_offsets, cookies, path_size, count, flags, pid.
             uapi::BPF_LINK_TYPE_UPROBE_MULTI => LinkTarget::UprobeMulti {
-                path: link_name(fd, U, U + 32)?,
-                count: at(36),
-                flags: at(40),
-                pid: at(44),
+                path: link_name(
+                    fd,
+                    link_at!(anon_1.uprobe_multi.path),
+                    link_at!(anon_1.uprobe_multi.path_size),
+                )?,
+                count: info.u32_at(link_at!(anon_1.uprobe_multi.count)),
+                flags: info.u32_at(link_at!(anon_1.uprobe_multi.flags)),
+                pid: info.u32_at(link_at!(anon_1.uprobe_multi.pid)),
             },
-            uapi::BPF_LINK_TYPE_PERF_EVENT => match at(0) {
-                t @ (uapi::BPF_PERF_EVENT_UPROBE | uapi::BPF_PERF_EVENT_URETPROBE) => {
-                    LinkTarget::Uprobe {
-                        path: link_name(fd, PERF_U, PERF_U + 8)?,
-                        offset: info.u32_at(PERF_U + 12),
-                        retprobe: t == uapi::BPF_PERF_EVENT_URETPROBE,
+            uapi::BPF_LINK_TYPE_PERF_EVENT => {
+                match info.u32_at(link_at!(anon_1.perf_event.type_)) {
+                    t @ (uapi::BPF_PERF_EVENT_UPROBE | uapi::BPF_PERF_EVENT_URETPROBE) => {
+                        LinkTarget::Uprobe {
+                            path: link_name(
+                                fd,
+                                link_at!(anon_1.perf_event.anon_1.uprobe.file_name),
+                                link_at!(anon_1.perf_event.anon_1.uprobe.name_len),
+                            )?,
+                            offset: info.u32_at(link_at!(anon_1.perf_event.anon_1.uprobe.offset)),
+                            retprobe: t == uapi::BPF_PERF_EVENT_URETPROBE,
+                        }
                     }
-                }
-                t @ (uapi::BPF_PERF_EVENT_KPROBE | uapi::BPF_PERF_EVENT_KRETPROBE) => {
-                    LinkTarget::Kprobe {
-                        function: link_name(fd, PERF_U, PERF_U + 8)?,
-                        offset: info.u32_at(PERF_U + 12),
-                        addr: info.u64_at(PERF_U + 16),
-                        retprobe: t == uapi::BPF_PERF_EVENT_KRETPROBE,
+                    t @ (uapi::BPF_PERF_EVENT_KPROBE | uapi::BPF_PERF_EVENT_KRETPROBE) => {
+                        LinkTarget::Kprobe {
+                            function: link_name(
+                                fd,
+                                link_at!(anon_1.perf_event.anon_1.kprobe.func_name),
+                                link_at!(anon_1.perf_event.anon_1.kprobe.name_len),
+                            )?,
+                            offset: info.u32_at(link_at!(anon_1.perf_event.anon_1.kprobe.offset)),
+                            addr: info.u64_at(link_at!(anon_1.perf_event.anon_1.kprobe.addr)),
+                            retprobe: t == uapi::BPF_PERF_EVENT_KRETPROBE,
+                        }
                     }
+                    uapi::BPF_PERF_EVENT_TRACEPOINT => LinkTarget::Tracepoint {
+                        name: link_name(
+                            fd,
+                            link_at!(anon_1.perf_event.anon_1.tracepoint.tp_name),
+                            link_at!(anon_1.perf_event.anon_1.tracepoint.name_len),
+                        )?,
+                    },
+                    uapi::BPF_PERF_EVENT_EVENT => LinkTarget::PerfEvent {
+                        config: info.u64_at(link_at!(anon_1.perf_event.anon_1.event.config)),
+                        event_type: info.u32_at(link_at!(anon_1.perf_event.anon_1.event.type_)),
+                    },
+                    _ => LinkTarget::Unknown,
                 }
-                uapi::BPF_PERF_EVENT_TRACEPOINT => LinkTarget::Tracepoint {
-                    name: link_name(fd, PERF_U, PERF_U + 8)?,
-                },
-                uapi::BPF_PERF_EVENT_EVENT => LinkTarget::PerfEvent {
-                    config: info.u64_at(PERF_U),
-                    event_type: info.u32_at(PERF_U + 8),
-                },
-                _ => LinkTarget::Unknown,
-            },
+            }
             uapi::BPF_LINK_TYPE_TCX => LinkTarget::Tcx {
-                ifindex: at(0),
-                attach_type: at(4),
+                ifindex: info.u32_at(link_at!(anon_1.tcx.ifindex)),
+                attach_type: info.u32_at(link_at!(anon_1.tcx.attach_type)),
             },
             uapi::BPF_LINK_TYPE_NETKIT => LinkTarget::Netkit {
-                ifindex: at(0),
-                attach_type: at(4),
+                ifindex: info.u32_at(link_at!(anon_1.netkit.ifindex)),
+                attach_type: info.u32_at(link_at!(anon_1.netkit.attach_type)),
             },
             uapi::BPF_LINK_TYPE_SOCKMAP => LinkTarget::Sockmap {
-                map_id: at(0),
-                attach_type: at(4),
+                map_id: info.u32_at(link_at!(anon_1.sockmap.map_id)),
+                attach_type: info.u32_at(link_at!(anon_1.sockmap.attach_type)),
             },
             _ => LinkTarget::Unknown,
         };
         Ok(Self {
-            id: info.u32_at(ID),
+            id: info.u32_at(link_at!(id)),
             link_type,
-            prog_id: info.u32_at(PROG_ID),
+            prog_id: info.u32_at(link_at!(prog_id)),
             target,
         })
     }

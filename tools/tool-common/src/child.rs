@@ -142,6 +142,21 @@ impl TracedChild {
         })
     }
 
+    /// `-c`'s child for `tool`: none when `command` is empty, else forked and held
+    /// ([`TracedChild::spawn`]) with `filter` narrowed to it ([`TracedChild::confine`]).
+    pub fn for_command(
+        tool: &str,
+        command: &[String],
+        filter: &mut Filter,
+    ) -> Result<Option<TracedChild>, ChildError> {
+        if command.is_empty() {
+            return Ok(None);
+        }
+        let mut child = TracedChild::spawn(command)?;
+        child.confine(tool, filter);
+        Ok(Some(child))
+    }
+
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.pid as u32
@@ -382,6 +397,15 @@ mod tests {
             "-c no-such-program-xyz: not found in PATH, or not executable"
         );
         assert!(matches!(TracedChild::spawn(&[]), Err(ChildError::Empty)));
+        // No -c: no child, the filter as it was.
+        let mut filter = Filter {
+            pid: 7,
+            ..Filter::default()
+        };
+        assert!(TracedChild::for_command("t", &[], &mut filter)
+            .unwrap()
+            .is_none());
+        assert_eq!(filter.pid, 7);
     }
 
     #[test]

@@ -6,8 +6,7 @@
 //! `otlp`: the same pushed as OTLP/HTTP JSON), [`lost`] (events
 //! the ring buffer had no room for), [`session`] (load,
 //! attach, release `-c`'s child), [`syscalls`] and [`errno`] (names from the kernel
-//! headers, x86_64 and aarch64), [`tracefs`] (tracepoint record formats, to check the
-//! offsets the kernel sides use) and, with feature `testing`, `testing` (helpers for the
+//! headers, x86_64 and aarch64) and, with feature `testing`, `testing` (helpers for the
 //! tools' integration tests).
 
 pub mod child;
@@ -24,7 +23,6 @@ pub mod session;
 pub mod syscalls;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod tracefs;
 
 mod tables;
 

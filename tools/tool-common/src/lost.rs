@@ -39,13 +39,8 @@ impl LostEvents {
         }
     }
 
-    /// The count last read.
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-
     /// Reads the count from `map`; warns on stderr when it grew (at most once a second).
-    pub fn update(&mut self, map: &MapData) -> Result<u64, MapError> {
+    pub fn update(&mut self, map: &MapData) -> Result<(), MapError> {
         self.total = total(map)?;
         if self.total > self.warned
             && self
@@ -54,16 +49,16 @@ impl LostEvents {
         {
             self.warn();
         }
-        Ok(self.total)
+        Ok(())
     }
 
     /// Reads the count a last time and warns if anything was lost since the last warning.
-    pub fn finish(&mut self, map: &MapData) -> Result<u64, MapError> {
+    pub fn finish(&mut self, map: &MapData) -> Result<(), MapError> {
         self.total = total(map)?;
         if self.total > self.warned {
             self.warn();
         }
-        Ok(self.total)
+        Ok(())
     }
 
     fn warn(&mut self) {

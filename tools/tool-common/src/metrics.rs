@@ -24,16 +24,11 @@ pub struct MetricsError {
 #[derive(Debug)]
 pub struct MetricsServer {
     addr: SocketAddr,
-    text: Arc<Mutex<String>>,
 }
 
 impl MetricsServer {
-    /// Binds `addr` (`HOST:PORT`; port 0 picks one) and serves from a background thread.
-    pub fn start(addr: &str) -> Result<MetricsServer, MetricsError> {
-        MetricsServer::serving(addr, Arc::new(Mutex::new(String::new())))
-    }
-
-    /// Binds `addr` and serves `text` (which others may also read, or set).
+    /// Binds `addr` (`HOST:PORT`; port 0 picks one) and serves `text` (which its owner sets,
+    /// and others may read) from a background thread.
     pub fn serving(addr: &str, text: Arc<Mutex<String>>) -> Result<MetricsServer, MetricsError> {
         let err = |source| MetricsError {
             addr: addr.to_owned(),
@@ -41,30 +36,22 @@ impl MetricsServer {
         };
         let listener = TcpListener::bind(addr).map_err(err)?;
         let local = listener.local_addr().map_err(err)?;
-        let shared = Arc::clone(&text);
         std::thread::Builder::new()
             .name("metrics".into())
             .spawn(move || {
                 for stream in listener.incoming().flatten() {
-                    let body = shared.lock().map(|t| t.clone()).unwrap_or_default();
+                    let body = text.lock().map(|t| t.clone()).unwrap_or_default();
                     // A client that misbehaves only loses its own answer.
                     let _ = answer(stream, &body);
                 }
             })
             .map_err(err)?;
-        Ok(MetricsServer { addr: local, text })
+        Ok(MetricsServer { addr: local })
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// Replaces what the next scrape returns.
-    pub fn set(&self, text: String) {
-        if let Ok(mut t) = self.text.lock() {
-            *t = text;
-        }
     }
 }
 
@@ -326,8 +313,8 @@ mod tests {
 
     #[test]
     fn serves_the_text_at_metrics_and_404_elsewhere() {
-        let server = MetricsServer::start("127.0.0.1:0").unwrap();
-        server.set("up 1\n".into());
+        let text = Arc::new(Mutex::new("up 1\n".to_owned()));
+        let server = MetricsServer::serving("127.0.0.1:0", text).unwrap();
         let get = |path: &str| {
             let mut s = TcpStream::connect(server.local_addr()).unwrap();
             write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -339,7 +326,7 @@ mod tests {
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
         assert!(ok.ends_with("\r\n\r\nup 1\n"), "{ok}");
         assert!(get("/").starts_with("HTTP/1.1 404"));
-        let err = MetricsServer::start("not an address").unwrap_err();
+        let err = MetricsServer::serving("not an address", Arc::default()).unwrap_err();
         let report = bpfkit::Report(&err).to_string();
         assert!(report.starts_with("--metrics not an address: "), "{report}");
     }

@@ -9,8 +9,9 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::sync::{Arc, Condvar, Mutex};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -77,16 +78,13 @@ impl Endpoint {
             url: url.to_owned(),
             reason,
         };
-        let rest = if url.starts_with("https://") {
+        if url.starts_with("https://") {
             return Err(bad("https is not supported (plain http only)"));
-        } else {
-            url.strip_prefix("http://")
-                .ok_or_else(|| bad("must start with http://"))?
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
+        }
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| bad("must start with http://"))?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         let port = authority
             .rsplit_once(':')
             .map(|(_, p)| p)
@@ -112,13 +110,9 @@ impl Endpoint {
             url: self.url.clone(),
             source,
         };
-        let stream = TcpStream::connect(&self.authority).map_err(io)?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .map_err(io)?;
-        stream
-            .set_write_timeout(Some(Duration::from_secs(5)))
-            .map_err(io)?;
+        let stream = connect(&self.authority, IO_TIMEOUT).map_err(io)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(io)?;
+        stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(io)?;
         let mut out = &stream;
         write!(
             out,
@@ -142,6 +136,25 @@ impl Endpoint {
             })
         }
     }
+}
+
+/// How long connecting, sending or reading the answer may take: a collector that does not
+/// answer (SYNs dropped, a full accept queue) costs a push, not minutes at the tool's exit.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects to `authority` (`HOST:PORT`), trying each address it resolves to for at most
+/// `timeout`.
+fn connect(authority: &str, timeout: Duration) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in authority.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "the host has no address")
+    }))
 }
 
 /// Nanoseconds since the Unix epoch, now.
@@ -210,34 +223,36 @@ struct Histogram {
 }
 
 /// The OTLP/JSON `ExportMetricsServiceRequest` of exposition text `text` (as written by
-/// [`crate::metrics::Exposition`]) for service `service`; cumulative since `start_ns`.
+/// [`crate::metrics::Exposition`]: each family's `# HELP` and `# TYPE`, then its samples)
+/// for service `service`; cumulative since `start_ns`.
 pub fn request(service: &str, text: &str, start_ns: u64, now_ns: u64) -> Value {
-    let mut kinds: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut samples: Vec<Sample> = Vec::new();
+    // (name, kind, help, samples) in the text's order; a sample belongs to the family
+    // above it.
+    let mut families: Vec<(&str, &str, &str, Vec<Sample>)> = Vec::new();
+    let mut help = None;
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# HELP ") {
-            if let Some((name, help)) = rest.split_once(' ') {
-                kinds.entry(name.to_owned()).or_default().1 = help.to_owned();
-            }
+            help = rest.split_once(' ');
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             if let Some((name, kind)) = rest.split_once(' ') {
-                kinds.entry(name.to_owned()).or_default().0 = kind.to_owned();
-                order.push(name.to_owned());
+                let help = help
+                    .take()
+                    .filter(|(n, _)| *n == name)
+                    .map_or("", |(_, h)| h);
+                families.push((name, kind, help, Vec::new()));
             }
-        } else if let Some(sample) = parse_sample(line) {
-            samples.push(sample);
+        } else if let (Some(family), Some(sample)) = (families.last_mut(), parse_sample(line)) {
+            family.3.push(sample);
         }
     }
     let (start, now) = (start_ns.to_string(), now_ns.to_string());
     let mut metrics = Vec::new();
-    for family in &order {
-        let (kind, help) = &kinds[family];
-        let metric = match kind.as_str() {
+    for (family, kind, help, samples) in &families {
+        let mut metric = match *kind {
             "histogram" => {
                 let mut series: BTreeMap<Vec<(String, String)>, Histogram> = BTreeMap::new();
-                for (name, labels, value) in &samples {
-                    let Some(suffix) = name.strip_prefix(family.as_str()) else {
+                for (name, labels, value) in samples {
+                    let Some(suffix) = name.strip_prefix(family) else {
                         continue;
                     };
                     let mut key: Vec<(String, String)> =
@@ -305,7 +320,6 @@ pub fn request(service: &str, text: &str, start_ns: u64, now_ns: u64) -> Value {
                 }
             }
         };
-        let mut metric = metric;
         metric["name"] = json!(family);
         metric["description"] = json!(help);
         metrics.push(metric);
@@ -321,39 +335,34 @@ pub fn request(service: &str, text: &str, start_ns: u64, now_ns: u64) -> Value {
     })
 }
 
-/// Wakes the push thread early (to end it).
-#[derive(Default)]
-struct StopFlag {
-    stopped: Mutex<bool>,
-    wake: Condvar,
-}
-
-/// A background thread pushing the shared text every interval; dropping it stops the thread
-/// and pushes the last text once more.
-pub struct OtlpPusher {
+/// What every push sends where: shared by the push thread and the last push on drop.
+#[derive(Debug)]
+struct Target {
     service: String,
     endpoint: Endpoint,
     text: Arc<Mutex<String>>,
     start_ns: u64,
-    stop: Arc<StopFlag>,
+}
+
+impl Target {
+    /// Pushes the text once; a failure is said on stderr (the tool goes on).
+    fn push(&self) {
+        let text = self.text.lock().map(|t| t.clone()).unwrap_or_default();
+        let body = request(&self.service, &text, self.start_ns, unix_nanos()).to_string();
+        if let Err(e) = self.endpoint.post(&body) {
+            eprintln!("{}: {}", self.service, bpfkit::Report(&e));
+        }
+    }
+}
+
+/// A background thread pushing the shared text every interval; dropping it stops the thread
+/// and pushes the last text once more.
+#[derive(Debug)]
+pub struct OtlpPusher {
+    target: Arc<Target>,
+    /// Dropped to wake the thread and end it (its `recv_timeout` sees the disconnect).
+    stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for OtlpPusher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OtlpPusher")
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Pushes once; a failure is said on stderr (the tool goes on).
-fn push_once(service: &str, endpoint: &Endpoint, text: &Mutex<String>, start_ns: u64) {
-    let text = text.lock().map(|t| t.clone()).unwrap_or_default();
-    let body = request(service, &text, start_ns, unix_nanos()).to_string();
-    if let Err(e) = endpoint.post(&body) {
-        eprintln!("{service}: {}", bpfkit::Report(&e));
-    }
 }
 
 impl OtlpPusher {
@@ -369,61 +378,45 @@ impl OtlpPusher {
             return Err(OtlpError::BadInterval(args.otlp_interval));
         }
         let interval = Duration::from_secs_f64(args.otlp_interval);
-        let start_ns = unix_nanos();
-        let stop = Arc::new(StopFlag::default());
-        let thread = {
-            let (service, endpoint, text, stop) = (
-                service.to_owned(),
-                endpoint.clone(),
-                Arc::clone(&text),
-                Arc::clone(&stop),
-            );
-            std::thread::Builder::new()
-                .name("otlp".into())
-                .spawn(move || loop {
-                    let Ok(stopped) = stop.stopped.lock() else {
-                        return;
-                    };
-                    let Ok((stopped, _)) = stop.wake.wait_timeout(stopped, interval) else {
-                        return;
-                    };
-                    if *stopped {
-                        return;
-                    }
-                    drop(stopped);
-                    push_once(&service, &endpoint, &text, start_ns);
-                })
-                .map_err(|source| OtlpError::Io {
-                    url: url.to_owned(),
-                    source,
-                })?
-        };
-        Ok(OtlpPusher {
+        let target = Arc::new(Target {
             service: service.to_owned(),
             endpoint,
             text,
-            start_ns,
-            stop,
+            start_ns: unix_nanos(),
+        });
+        let (stop, stopped) = mpsc::channel::<()>();
+        let pushed = Arc::clone(&target);
+        let thread = std::thread::Builder::new()
+            .name("otlp".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    pushed.push();
+                }
+            })
+            .map_err(|source| OtlpError::Io {
+                url: url.to_owned(),
+                source,
+            })?;
+        Ok(OtlpPusher {
+            target,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
 
     /// The endpoint's URL.
     pub fn url(&self) -> &str {
-        &self.endpoint.url
+        &self.target.endpoint.url
     }
 }
 
 impl Drop for OtlpPusher {
     fn drop(&mut self) {
-        if let Ok(mut stopped) = self.stop.stopped.lock() {
-            *stopped = true;
-        }
-        self.stop.wake.notify_all();
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        push_once(&self.service, &self.endpoint, &self.text, self.start_ns);
+        self.target.push();
     }
 }
 
@@ -453,6 +446,68 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn connecting_to_a_collector_that_does_not_accept_times_out() {
+        use std::os::fd::FromRawFd;
+        // A listener with an accept queue of one that never accepts: once a connection
+        // fills it, the kernel drops further SYNs and a plain connect would wait minutes.
+        // SAFETY: socket(2) has no memory preconditions; the fd is owned once below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        // SAFETY: `fd` is a fresh socket, owned by the OwnedFd from here on.
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: `addr` is a valid sockaddr_in of the size passed; bind and listen only
+        // read it.
+        let ret = unsafe {
+            libc::bind(
+                fd,
+                (&addr as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(ret, 0, "bind: {}", std::io::Error::last_os_error());
+        // SAFETY: listen(2) on our own bound socket.
+        assert_eq!(unsafe { libc::listen(fd, 0) }, 0);
+        let listener = std::net::TcpListener::from(owned);
+        let authority = listener.local_addr().unwrap().to_string();
+        let _queued = connect(&authority, Duration::from_secs(2)).expect("the first one queues");
+        let started = std::time::Instant::now();
+        let err = connect(&authority, Duration::from_millis(200)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_family_takes_only_the_samples_below_it() {
+        // `x_seconds_total` starts with the histogram's name: its sample is not a series of
+        // the histogram.
+        let text = "# HELP x_seconds Lat.\n# TYPE x_seconds histogram\n\
+                    x_seconds_bucket{sc=\"read\",le=\"+Inf\"} 1\n\
+                    x_seconds_sum{sc=\"read\"} 0.5\nx_seconds_count{sc=\"read\"} 1\n\
+                    # HELP x_seconds_total Time.\n# TYPE x_seconds_total counter\n\
+                    x_seconds_total{pid=\"1\"} 7\n";
+        let r = request("tool", text, 1, 2);
+        let metrics = &r["resourceMetrics"][0]["scopeMetrics"][0]["metrics"];
+        let points = metrics[0]["histogram"]["dataPoints"].as_array().unwrap();
+        assert_eq!(points.len(), 1, "{points:?}");
+        assert_eq!(points[0]["attributes"][0]["value"]["stringValue"], "read");
+        assert_eq!(metrics[1]["name"], "x_seconds_total");
+        assert_eq!(metrics[1]["description"], "Time.");
+        assert_eq!(metrics[1]["sum"]["dataPoints"][0]["asDouble"], 7.0);
     }
 
     #[test]

@@ -126,13 +126,7 @@ impl Session {
         seconds("duration", common.duration)?;
         seconds("interval", common.interval)?;
         let mut filter = Filter::resolve(&common.filter, None)?;
-        let child = if common.command.is_empty() {
-            None
-        } else {
-            let mut child = TracedChild::spawn(&common.command)?;
-            child.confine(name, &mut filter);
-            Some(child)
-        };
+        let child = TracedChild::for_command(name, &common.command, &mut filter)?;
         let mut loader = Loader::new();
         common.token.apply(&mut loader);
         filter.apply(&mut loader);

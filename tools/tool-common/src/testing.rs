@@ -80,9 +80,7 @@ impl Running {
 /// # Panics
 /// If the tool fails or leaves a program loaded.
 pub fn stop(mut running: Running) -> String {
-    // SAFETY: kill(2) on our own child's pid; no memory is involved.
-    let ret = unsafe { libc::kill(running.child.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(ret, 0);
+    interrupt(&running.child);
     let mut out = String::new();
     running
         .child
@@ -193,6 +191,28 @@ pub fn metrics_addr(line: &str) -> String {
         .to_owned()
 }
 
+/// Checks `/proc/self/cgroup` as a process of `-c`'s command wrote it: the process ran in
+/// the run's own cgroup v2 directory (`bpfkit-<tool>-<pid>`), which is gone now that the
+/// run has ended.
+///
+/// # Panics
+/// If it ran elsewhere, cgroup2 is not mounted, or the directory is left.
+pub fn assert_run_cgroup_removed(tool: &str, proc_cgroup: &str) {
+    // The v2 line (hybrid hosts list the v1 hierarchies too).
+    let path = proc_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::/"))
+        .unwrap_or_else(|| panic!("no cgroup v2 line: {proc_cgroup:?}"));
+    assert!(
+        path.starts_with(&format!("bpfkit-{tool}-")),
+        "not the run's cgroup: {proc_cgroup}"
+    );
+    let dir = crate::child::cgroup2_mount()
+        .expect("cgroup2 mounted")
+        .join(path);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
 /// A shell that waits for its stdin to close, then execs `program args`: a workload whose
 /// pid is known before it runs (release it with [`Held::release`]).
 #[derive(Debug)]
@@ -239,7 +259,71 @@ impl Held {
 /// # Panics
 /// If kill(2) fails.
 pub fn interrupt(child: &Child) {
-    // SAFETY: kill(2) on our own child's pid; no memory is involved.
-    let ret = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    signal(child.id(), libc::SIGINT);
+}
+
+/// Sends signal `sig` to process `pid` (a child of the test).
+///
+/// # Panics
+/// If kill(2) fails.
+pub fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) takes a pid and a signal number; no memory is involved.
+    let ret = unsafe { libc::kill(pid as libc::pid_t, sig) };
     assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
+}
+
+/// A libbpf-tools program (Debian's `libbpf-tools`) run beside a tool on the same workload,
+/// line-buffered (`stdbuf -oL`) so that what it prints once attached reaches the test.
+#[derive(Debug)]
+pub struct Theirs {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Theirs {
+    /// Whether `program` is installed; prints `SKIP` if not (the test then returns).
+    pub fn installed(program: &str) -> bool {
+        let installed = Path::new(program).exists();
+        if !installed {
+            println!("SKIP {program} is missing (Debian package libbpf-tools)");
+        }
+        installed
+    }
+
+    /// Starts `program args` and waits for its first line on stdout (its header, printed
+    /// once attached), returned with it.
+    ///
+    /// # Panics
+    /// If it cannot start or prints nothing.
+    pub fn start(program: &str, args: &[&str]) -> (Theirs, String) {
+        let mut child = Command::new("stdbuf")
+            .arg("-oL")
+            .arg(program)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {program}: {e}"));
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        out.read_line(&mut first)
+            .unwrap_or_else(|e| panic!("read {program}'s first line: {e}"));
+        (Theirs { child, out }, first)
+    }
+
+    /// Sends SIGINT, reads the rest of its stdout and returns it.
+    ///
+    /// # Panics
+    /// If it does not exit successfully.
+    pub fn stop(mut self) -> String {
+        interrupt(&self.child);
+        let mut text = String::new();
+        self.out.read_to_string(&mut text).expect("read its stdout");
+        let status = self.child.wait().expect("wait");
+        assert!(
+            status.success(),
+            "libbpf-tools program exited with {status}"
+        );
+        text
+    }
 }

@@ -258,9 +258,7 @@ impl Loader {
         target: std::os::fd::BorrowedFd<'_>,
         btf_id: u32,
     ) -> std::io::Result<&mut Self> {
-        let fd = target
-            .try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)?;
+        let fd = crate::sys::fdtrace::dup(target)?;
         self.extension_targets
             .push((program.to_owned(), std::sync::Arc::new(fd), btf_id));
         Ok(self)
@@ -641,9 +639,7 @@ impl Loader {
                         existing.name()
                     ))
                 })?;
-            let fd = existing
-                .fd()
-                .try_clone_to_owned()
+            let fd = crate::sys::fdtrace::dup(existing.fd())
                 .map_err(|e| setup(format!("cannot duplicate the replacement's fd: {e}")))?;
             return MapData::from_fd(fd).map_err(map_err);
         }
@@ -997,16 +993,10 @@ impl Prepared {
             token_fd: self.token.as_deref().map(|t| t.as_fd()),
             ..Default::default()
         };
-        let result = match sys::prog_load(&attr) {
-            // Kernels before 5.11 charge programs to RLIMIT_MEMLOCK: raise it once and retry.
-            Err(e)
-                if e.source.errno() == Some(libc::EPERM)
-                    && features::raise_memlock_after_eperm() =>
-            {
-                sys::prog_load(&attr)
-            }
-            other => other,
-        };
+        let result = features::retry_after_memlock(
+            |e: &ProgLoadError| e.source.errno(),
+            || sys::prog_load(&attr),
+        );
         result
             .map(|(fd, _log)| fd)
             .map_err(|source| LoadError::Program {
@@ -1026,12 +1016,12 @@ impl Prepared {
     }
 }
 
-/// What an errno usually means for a program of this kind (only where it is known).
 /// The hint of an EPERM that [`features::memlock_hint`] attributes to `RLIMIT_MEMLOCK`.
 const MEMLOCK_HINT: &str = "RLIMIT_MEMLOCK is too low and could not be raised (that needs \
     CAP_SYS_RESOURCE): kernels before 5.11 charge BPF memory to it; raise it before starting \
     (`ulimit -l unlimited`)";
 
+/// What an errno usually means for a program of this kind (only where it is known).
 fn load_hint(
     section: &bpfkit_obj::object::ProgramSection,
     errno: Option<i32>,

@@ -125,12 +125,8 @@ impl MapData {
             token_fd: p.token,
             ..Default::default()
         };
-        let result = match sys::map_create(&attr) {
-            Err(e) if e.errno() == Some(libc::EPERM) && features::raise_memlock_after_eperm() => {
-                sys::map_create(&attr)
-            }
-            other => other,
-        };
+        let result =
+            features::retry_after_memlock(sys::SyscallError::errno, || sys::map_create(&attr));
         let fd = match result {
             Ok(fd) => fd,
             Err(source) => {

@@ -152,12 +152,11 @@ pub enum MapError {
         values: usize,
     },
     /// Reading the possible CPUs failed.
-    #[error("cannot read the CPU list {path}: {reason}")]
+    #[error(transparent)]
     PossibleCpus {
-        /// The file.
-        path: &'static str,
-        /// Why.
-        reason: String,
+        /// Which file and why.
+        #[from]
+        source: crate::cpus::CpuListError,
     },
 }
 

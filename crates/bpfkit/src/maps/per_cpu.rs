@@ -10,10 +10,7 @@ use super::{MapData, MapError, MapType, Pod};
 /// The number of possible CPUs ([`crate::cpus::possible_cpu_count`]), which is how many
 /// values the kernel copies for a per-CPU map element. Read once and cached.
 pub fn possible_cpus() -> Result<usize, MapError> {
-    crate::cpus::possible_cpu_count().map_err(|e| MapError::PossibleCpus {
-        path: e.path,
-        reason: e.reason,
-    })
+    Ok(crate::cpus::possible_cpu_count()?)
 }
 
 /// One value per possible CPU, in CPU order.

@@ -21,9 +21,7 @@ pub(crate) fn attach(
 ) -> Result<Link, AttachError> {
     let name = program.name();
     let dup = |fd: BorrowedFd<'_>| {
-        fd.try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)
-            .map_err(|e| AttachError::io(name, "duplicate fd", e))
+        crate::sys::fdtrace::dup(fd).map_err(|e| AttachError::io(name, "duplicate fd", e))
     };
     let target = dup(target)?;
     let prog = dup(program.fd())?;
@@ -77,10 +75,8 @@ impl Attachment for ProgAttach {
         expected_old: Option<BorrowedFd<'_>>,
     ) -> Result<(), LinkError> {
         let mut current = self.program.lock().unwrap_or_else(|e| e.into_inner());
-        let new = new_program
-            .try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)
-            .map_err(|source| LinkError::DuplicateFd {
+        let new =
+            crate::sys::fdtrace::dup(new_program).map_err(|source| LinkError::DuplicateFd {
                 operation: "update program",
                 source,
             })?;

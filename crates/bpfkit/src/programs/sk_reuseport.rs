@@ -23,10 +23,7 @@ pub fn attach(program: &Program, socket: impl AsFd) -> Result<Link, AttachError>
         "an SK_REUSEPORT program",
     )?;
     let name = program.name();
-    let socket = socket
-        .as_fd()
-        .try_clone_to_owned()
-        .map(crate::sys::fdtrace::tracked_dup)
+    let socket = crate::sys::fdtrace::dup(socket.as_fd())
         .map_err(|e| AttachError::io(name, "duplicate socket fd", e))?;
     sysnet::reuseport_attach_bpf(socket.as_fd(), program.fd())
         .map_err(|e| AttachError::syscall(name, "SO_ATTACH_REUSEPORT_EBPF", e))?;

@@ -19,10 +19,7 @@ pub fn attach(program: &Program, socket: impl AsFd) -> Result<Link, AttachError>
         &[ProgramType::SocketFilter],
         "a SOCKET_FILTER program",
     )?;
-    let socket = socket
-        .as_fd()
-        .try_clone_to_owned()
-        .map(crate::sys::fdtrace::tracked_dup)
+    let socket = crate::sys::fdtrace::dup(socket.as_fd())
         .map_err(|e| AttachError::io(program.name(), "duplicate socket fd", e))?;
     sys::attach::socket_attach_bpf(socket.as_fd(), program.fd())
         .map_err(|e| AttachError::syscall(program.name(), "SO_ATTACH_BPF", e))?;

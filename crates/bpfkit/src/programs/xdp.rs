@@ -142,10 +142,7 @@ fn attach_netlink(
     } else {
         mode | netlink::XDP_FLAGS_UPDATE_IF_NOEXIST
     };
-    let prog = program
-        .fd()
-        .try_clone_to_owned()
-        .map(crate::sys::fdtrace::tracked_dup)
+    let prog = crate::sys::fdtrace::dup(program.fd())
         .map_err(|e| AttachError::io(name, "duplicate program fd", e))?;
     let netlink_error = |e| {
         AttachError::target(
@@ -200,10 +197,8 @@ impl Attachment for XdpNetlink {
         expected_old: Option<BorrowedFd<'_>>,
     ) -> Result<(), LinkError> {
         let mut current = self.program.lock().unwrap_or_else(|e| e.into_inner());
-        let new = new_program
-            .try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)
-            .map_err(|source| LinkError::DuplicateFd {
+        let new =
+            crate::sys::fdtrace::dup(new_program).map_err(|source| LinkError::DuplicateFd {
                 operation: "update program",
                 source,
             })?;

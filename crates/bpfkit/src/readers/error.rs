@@ -47,13 +47,12 @@ pub enum ReaderError {
     /// A map operation failed (storing a perf event fd).
     #[error(transparent)]
     Map(#[from] MapError),
-    /// The CPU list file could not be read or parsed.
-    #[error("cannot read the CPU list {path}: {reason}")]
+    /// The online CPU list could not be read or parsed.
+    #[error(transparent)]
     CpuList {
-        /// The file.
-        path: &'static str,
-        /// Why.
-        reason: String,
+        /// Which file and why.
+        #[from]
+        source: crate::cpus::CpuListError,
     },
     /// No online CPU has a slot in the perf event array.
     #[error("map '{map}': none of the online CPUs {online:?} is below max_entries {max_entries}")]

@@ -59,14 +59,6 @@ impl Default for PerfBufferOptions {
     }
 }
 
-/// The online CPUs ([`crate::cpus::online_cpus`]) as a reader error.
-fn online_cpus() -> Result<Vec<u32>, ReaderError> {
-    crate::cpus::online_cpus().map_err(|e| ReaderError::CpuList {
-        path: e.path,
-        reason: e.reason,
-    })
-}
-
 /// One CPU's ring.
 #[derive(Debug)]
 struct CpuRing {
@@ -133,7 +125,7 @@ impl PerfBuffer {
         }
         let online = match &options.cpus {
             Some(cpus) => cpus.clone(),
-            None => online_cpus()?,
+            None => crate::cpus::online_cpus()?,
         };
         let cpus: Vec<u32> = online
             .iter()
@@ -155,11 +147,7 @@ impl PerfBuffer {
                 attr.wakeup_events = bytes.max(1);
             }
         }
-        let map_fd = map
-            .as_fd()
-            .try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)
-            .map_err(|e| syscall(&name, "dup", e))?;
+        let map_fd = crate::sys::fdtrace::dup(map.as_fd()).map_err(|e| syscall(&name, "dup", e))?;
         let sys = |source| ReaderError::Syscall {
             map: name.clone(),
             source,

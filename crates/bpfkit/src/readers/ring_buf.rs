@@ -136,11 +136,8 @@ impl RingBuf {
                 actual: map.map_type(),
             });
         }
-        let fd = map
-            .as_fd()
-            .try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)
-            .map_err(|e| syscall(map.name(), "dup", e))?;
+        let fd =
+            crate::sys::fdtrace::dup(map.as_fd()).map_err(|e| syscall(map.name(), "dup", e))?;
         Self::from_fd(map.name(), fd, map.max_entries())
     }
 
@@ -172,6 +169,21 @@ impl RingBuf {
             map: name.to_string(),
             source,
         })?;
+        Ok(Self::from_regions(
+            name, fd, consumer, producer, page_size, size,
+        ))
+    }
+
+    /// A reader over the consumer page and the producer page plus doubled data area of a ring
+    /// with a `size`-byte data area.
+    fn from_regions(
+        name: &str,
+        fd: OwnedFd,
+        consumer: MmapRegion,
+        producer: MmapRegion,
+        page_size: usize,
+        size: usize,
+    ) -> Self {
         let mut ring = Self {
             name: name.to_string(),
             fd,
@@ -186,7 +198,7 @@ impl RingBuf {
         };
         // Start where a previous reader (or an earlier open of a pinned map) stopped.
         ring.cons = ring.consumer_pos().load(Ordering::Acquire);
-        Ok(ring)
+        ring
     }
 
     /// The map's name.
@@ -635,18 +647,9 @@ mod simulated {
 
     fn ring(size: usize) -> RingBuf {
         let fd = OwnedFd::from(std::fs::File::open("/dev/null").expect("open /dev/null"));
-        RingBuf {
-            name: "simulated".to_string(),
-            fd,
-            consumer: MmapRegion::heap(PAGE),
-            producer: MmapRegion::heap(PAGE + 2 * size),
-            page_size: PAGE,
-            size,
-            cons: 0,
-            armed: false,
-            publish_every: (size / 4).max(PAGE),
-            waiter: None,
-        }
+        let consumer = MmapRegion::heap(PAGE);
+        let producer = MmapRegion::heap(PAGE + 2 * size);
+        RingBuf::from_regions("simulated", fd, consumer, producer, PAGE, size)
     }
 
     /// The kernel's side, by pointer (the ring outlives every producer).

@@ -56,11 +56,7 @@ impl UserRingBufWriter {
             });
         }
         let name = map.name().to_string();
-        let fd = map
-            .as_fd()
-            .try_clone_to_owned()
-            .map(crate::sys::fdtrace::tracked_dup)
-            .map_err(|e| syscall(&name, "dup", e))?;
+        let fd = crate::sys::fdtrace::dup(map.as_fd()).map_err(|e| syscall(&name, "dup", e))?;
         let page_size = page_size();
         let size = map.max_entries() as usize;
         if !size.is_power_of_two() || size % page_size != 0 {

@@ -6,12 +6,8 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
+use super::commands::owned;
 use super::{bpf, uapi, zeroed, Command, SysResult, SyscallError};
-
-fn owned(fd: i64) -> OwnedFd {
-    // SAFETY: the kernel returned a fresh fd that nothing else owns.
-    unsafe { super::fdtrace::own(fd as i32, "bpf link") }
-}
 
 /// `BPF_ITER_CREATE`: a readable fd that runs the iterator program of `link` when read.
 pub fn iter_create(link: BorrowedFd<'_>) -> SysResult<OwnedFd> {

@@ -25,8 +25,8 @@ fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
     fd.as_raw_fd() as u32
 }
 
-/// Wrap the fd number that an fd-creating command returned.
-fn owned(ret: i64) -> OwnedFd {
+/// Wrap the fd number that an fd-creating command returned (recorded by [`super::fdtrace`]).
+pub(super) fn owned(ret: i64) -> OwnedFd {
     // SAFETY: the kernel just returned this fd number to us (ret >= 0 checked by `bpf`); no
     // one else owns it.
     unsafe { super::fdtrace::own(ret as RawFd, "bpf object") }
@@ -76,88 +76,12 @@ pub struct MapCreateAttr<'a> {
     pub token_fd: Option<BorrowedFd<'a>>,
 }
 
-/// `union bpf_attr` with room for the members Linux added after the generated header (the
-/// 6.9 token fds lie past the end of 6.1's union). Used only when a token is passed, so that
-/// older kernels keep receiving the attr size they know.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct AttrWithTail {
-    attr: bpf_attr,
-    tail: [u64; 2],
-}
-
-// SAFETY: a plain-integer union and integers; zero is valid.
-unsafe impl uapi::Zeroable for AttrWithTail {}
-
-// Byte offsets of the 6.9 token members in `union bpf_attr`, from the generated UAPI.
-const MAP_TOKEN_FD_OFFSET: usize = std::mem::offset_of!(uapi::bpf_attr__map_create, map_token_fd);
-const PROG_TOKEN_FD_OFFSET: usize = std::mem::offset_of!(uapi::bpf_attr__prog_load, prog_token_fd);
-const BTF_FLAGS_OFFSET: usize = std::mem::offset_of!(uapi::bpf_attr__btf_load, btf_flags);
-const BTF_TOKEN_FD_OFFSET: usize = std::mem::offset_of!(uapi::bpf_attr__btf_load, btf_token_fd);
-const _: () = assert!(
-    MAP_TOKEN_FD_OFFSET == 76
-        && PROG_TOKEN_FD_OFFSET == 144
-        && BTF_FLAGS_OFFSET == 32
-        && BTF_TOKEN_FD_OFFSET == 36
-);
-const _: () = assert!(PROG_TOKEN_FD_OFFSET + 4 <= std::mem::size_of::<AttrWithTail>());
-
-impl AttrWithTail {
-    fn new(attr: bpf_attr) -> Self {
-        let mut ext: Self = zeroed();
-        ext.attr = attr;
-        ext
-    }
-
-    /// Reads the u32 at byte `offset`.
-    fn u32_at(&self, offset: usize) -> u32 {
-        let bytes: &[u8; std::mem::size_of::<AttrWithTail>()] =
-            // SAFETY: the record is plain integers without padding, any byte is initialized
-            // (it was zeroed before the members were written).
-            unsafe { &*(self as *const Self).cast() };
-        u32::from_ne_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes"))
-    }
-
-    /// Writes `value` at byte `offset`.
-    fn set_u32_at(&mut self, offset: usize, value: u32) {
-        let bytes: &mut [u8; std::mem::size_of::<AttrWithTail>()] =
-            // SAFETY: as in `u32_at`; every byte pattern is a valid record.
-            unsafe { &mut *(self as *mut Self).cast() };
-        bytes[offset..offset + 4].copy_from_slice(&value.to_ne_bytes());
-    }
-
-    /// Sets `BPF_F_TOKEN_FD` in the flags at `flags_offset` and the token at `fd_offset`.
-    fn with_token(mut self, flags_offset: usize, fd_offset: usize, token: BorrowedFd<'_>) -> Self {
-        let flags = self.u32_at(flags_offset) | uapi::BPF_F_TOKEN_FD;
-        self.set_u32_at(flags_offset, flags);
-        self.set_u32_at(fd_offset, fd_u32(token));
-        self
-    }
-}
-
-/// Issues `command` with `attr`, extended by the token at `fd_offset` (and `BPF_F_TOKEN_FD`
-/// at `flags_offset`) when there is one.
-///
-/// # Safety
-/// As [`bpf`]: the pointers in `attr` must be valid for the command.
-unsafe fn bpf_with_token(
-    command: Command,
-    attr: bpf_attr,
-    token: Option<BorrowedFd<'_>>,
-    flags_offset: usize,
-    fd_offset: usize,
-) -> SysResult<i64> {
-    match token {
-        None => {
-            let mut attr = attr;
-            // SAFETY: the caller's contract.
-            unsafe { bpf(command, &mut attr) }
-        }
-        Some(token) => {
-            let mut ext = AttrWithTail::new(attr).with_token(flags_offset, fd_offset, token);
-            // SAFETY: the caller's contract; the tail holds only integers.
-            unsafe { bpf(command, &mut ext) }
-        }
+/// Sets the token fd `field` and `BPF_F_TOKEN_FD` in `flags` when there is a token (Linux
+/// 6.9); without one both stay as they are (zero), which older kernels require.
+fn set_token(token: Option<BorrowedFd<'_>>, flags: &mut u32, field: &mut i32) {
+    if let Some(token) = token {
+        *flags |= uapi::BPF_F_TOKEN_FD;
+        *field = token.as_raw_fd();
     }
 }
 
@@ -180,18 +104,9 @@ pub fn map_create(a: &MapCreateAttr<'_>) -> SysResult<OwnedFd> {
     m.map_extra = a.map_extra;
     m.map_ifindex = a.map_ifindex;
     m.numa_node = a.numa_node;
-    let flags_offset = std::mem::offset_of!(uapi::bpf_attr__map_create, map_flags);
+    set_token(a.token_fd, &mut m.map_flags, &mut m.map_token_fd);
     // SAFETY: no pointers in this command's attr.
-    unsafe {
-        bpf_with_token(
-            Command::MapCreate,
-            attr,
-            a.token_fd,
-            flags_offset,
-            MAP_TOKEN_FD_OFFSET,
-        )
-    }
-    .map(owned)
+    unsafe { bpf(Command::MapCreate, &mut attr) }.map(owned)
 }
 
 #[inline]
@@ -305,8 +220,9 @@ pub unsafe fn map_get_next_key(
     next: &mut [u8],
 ) -> SysResult<bool> {
     let mut attr = elem_attr(fd, key.map_or(0, addr), 0, 0);
-    attr.map_elem.value = addr_mut(next); // `next_key`: the same storage as `value`
-                                          // SAFETY: key/next are live buffers of the map's key size (this function's contract).
+    // `next_key`: the same storage as `value`.
+    attr.map_elem.value = addr_mut(next);
+    // SAFETY: key/next are live buffers of the map's key size (this function's contract).
     found(unsafe { bpf_prefix(Command::MapGetNextKey, &mut attr, ELEM_ATTR_SIZE) })
 }
 
@@ -758,18 +674,9 @@ fn prog_load_once(a: &ProgLoadAttr<'_>, level: u32, log: &mut [u8]) -> SysResult
         p.log_buf = addr_mut(log);
         p.log_size = log.len() as u32;
     }
-    let flags_offset = std::mem::offset_of!(uapi::bpf_attr__prog_load, prog_flags);
+    set_token(a.token_fd, &mut p.prog_flags, &mut p.prog_token_fd);
     // SAFETY: insns, license, infos, fd_array and the log buffer outlive the call.
-    unsafe {
-        bpf_with_token(
-            Command::ProgLoad,
-            attr,
-            a.token_fd,
-            flags_offset,
-            PROG_TOKEN_FD_OFFSET,
-        )
-    }
-    .map(owned)
+    unsafe { bpf(Command::ProgLoad, &mut attr) }.map(owned)
 }
 
 fn path_attr(path: &CStr, fd: u32, flags: u32) -> bpf_attr {
@@ -874,8 +781,9 @@ pub fn get_fd_by_id(kind: ObjectKind, id: u32) -> SysResult<OwnedFd> {
         ObjectKind::Btf => Command::BtfGetFdById,
     };
     let mut attr: bpf_attr = zeroed();
-    attr.get_id.start_id = id; // `prog_id`, `map_id`, `link_id`, `btf_id`: the same storage
-                               // SAFETY: no pointers.
+    // `prog_id`, `map_id`, `link_id`, `btf_id`: the same storage as `start_id`.
+    attr.get_id.start_id = id;
+    // SAFETY: no pointers.
     unsafe { bpf(command, &mut attr) }.map(owned)
 }
 
@@ -924,17 +832,9 @@ pub fn btf_load_with_token(
             b.btf_log_size = log.len() as u32;
             b.btf_log_level = 1;
         }
+        set_token(token, &mut b.btf_flags, &mut b.btf_token_fd);
         // SAFETY: `data` and `log` outlive the call.
-        let result = unsafe {
-            bpf_with_token(
-                Command::BtfLoad,
-                attr,
-                token,
-                BTF_FLAGS_OFFSET,
-                BTF_TOKEN_FD_OFFSET,
-            )
-        };
-        match result {
+        match unsafe { bpf(Command::BtfLoad, &mut attr) } {
             Ok(fd) => return Ok(owned(fd)),
             Err(e) if log.is_empty() => {
                 log::debug!("BTF load failed ({e}), retrying with log");

@@ -85,9 +85,14 @@ fn install_exit_hook() {
 
 /// What `/proc/self/fd/N` and the id lines of `/proc/self/fdinfo/N` say about `fd`: equal
 /// before and later only if the number still refers to the same object (see the module docs).
+/// Only bpf objects have id lines, so only for them is fdinfo opened.
 fn identity(fd: RawFd) -> Option<String> {
     let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
     let mut out = target.to_string_lossy().into_owned();
+    let bpf_object = out.starts_with("anon_inode:bpf") || out == "anon_inode:btf";
+    if !bpf_object {
+        return Some(out);
+    }
     if let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) {
         for line in info.lines() {
             let key = line.split(':').next().unwrap_or("");
@@ -115,11 +120,12 @@ pub unsafe fn own(fd: RawFd, what: &'static str) -> OwnedFd {
     owned
 }
 
-/// Record a duplicate bpfkit just made (`fd.try_clone_to_owned().map(tracked_dup)`) like
-/// [`own`]; returns it unchanged.
-pub fn tracked_dup(fd: OwnedFd) -> OwnedFd {
-    record(fd.as_raw_fd(), "duplicated fd");
-    fd
+/// Duplicate `fd` (as [`BorrowedFd::try_clone_to_owned`]) and record the copy like [`own`]:
+/// how bpfkit keeps its own handle on an fd the caller lends it.
+pub fn dup(fd: BorrowedFd<'_>) -> std::io::Result<OwnedFd> {
+    let copy = fd.try_clone_to_owned()?;
+    record(copy.as_raw_fd(), "duplicated fd");
+    Ok(copy)
 }
 
 fn record(fd: RawFd, what: &'static str) {

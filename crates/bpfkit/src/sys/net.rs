@@ -3,12 +3,8 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
+use super::commands::owned;
 use super::{bpf, uapi, zeroed, Command, SysResult};
-
-fn owned(fd: i64) -> OwnedFd {
-    // SAFETY: the kernel returned a fresh fd that nothing else owns.
-    unsafe { super::fdtrace::own(fd as i32, "bpf link") }
-}
 
 /// `BPF_LINK_CREATE` of a tcx (`BPF_TCX_INGRESS/EGRESS`) or netkit (`BPF_NETKIT_PRIMARY/PEER`)
 /// link on `ifindex`. `flags` are `BPF_F_BEFORE`/`AFTER`/`ID`/`LINK`; `relative` is the fd or

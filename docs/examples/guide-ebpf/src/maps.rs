@@ -3,7 +3,7 @@
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{HashMap, PerCpuArray};
 use bpfkit_ebpf::programs::TracePointContext;
-use bpfkit_ebpf::tracepoints::syscall_trace_enter;
+use bpfkit_ebpf::tracepoints::trace_event_raw_sys_enter;
 use bpfkit_ebpf::{zeroed, GlobalMut};
 
 // ANCHOR: map_decls
@@ -27,9 +27,9 @@ fn count_syscalls(ctx: TracePointContext) -> u32 {
     if !crate::is_target() {
         return 0;
     }
-    // SAFETY: a raw_syscalls/sys_enter record starts like every syscall enter record: the
-    // common header, then the syscall number.
-    let nr = unsafe { ctx.args::<syscall_trace_enter>() }.nr as u32;
+    // SAFETY: a raw_syscalls/sys_enter program's context is this record: the common
+    // header, the syscall number `id`, its six arguments.
+    let nr = unsafe { ctx.args::<trace_event_raw_sys_enter>() }.id as u32;
     // Look up, then update in place; insert with 1 on the first call.
     match SYSCALLS.get_ptr_mut(&nr) {
         // SAFETY: a pointer into the map's value, valid for this program run. Two CPUs may

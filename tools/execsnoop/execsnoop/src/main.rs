@@ -63,8 +63,6 @@ enum RunError {
     Child(#[from] ChildError),
     #[error(transparent)]
     Map(#[from] bpfkit::maps::MapError),
-    #[error("the execsnoop object has no map `{name}`")]
-    NoMap { name: &'static str },
 }
 
 fn run(args: &Args) -> Result<(), RunError> {
@@ -72,13 +70,7 @@ fn run(args: &Args) -> Result<(), RunError> {
     let mut filter = Filter::resolve(&args.filter, None)?;
     // `-c`: forked now, held until the programs are attached; it and everything it starts
     // traced (its own cgroup; its pid with `--cgroup`).
-    let child = if args.command.is_empty() {
-        None
-    } else {
-        let mut child = TracedChild::spawn(&args.command)?;
-        child.confine("execsnoop", &mut filter);
-        Some(child)
-    };
+    let child = TracedChild::for_command("execsnoop", &args.command, &mut filter)?;
 
     // The typed skeleton: the filters are `.rodata` fields set before load (frozen then, so
     // the verifier drops the checks left off), programs and maps are methods. The pid goes to
@@ -120,12 +112,7 @@ fn run(args: &Args) -> Result<(), RunError> {
     if !args.json && !lines.line(HEADER) {
         return Ok(());
     }
-    let lost_map = skel
-        .object()
-        .map(tool_abi::lost::MAP_LOST)
-        .ok_or(RunError::NoMap {
-            name: tool_abi::lost::MAP_LOST,
-        })?;
+    let lost_map = skel.maps().LOST()?;
     let mut lost = LostEvents::new("execsnoop");
     let mut run = RunLoop::new(args.duration, None, child)?;
     while let Step::Wait(timeout) = run.step() {
@@ -140,7 +127,7 @@ fn run(args: &Args) -> Result<(), RunError> {
             };
             lines.line(&line);
         });
-        lost.update(lost_map)?;
+        lost.update(lost_map.map())?;
         match polled {
             Ok(_) if lines.closed() => break,
             Ok(_) => {}
@@ -151,7 +138,7 @@ fn run(args: &Args) -> Result<(), RunError> {
     }
     // Links detach and the object's fds close when they drop, in this order.
     drop(links);
-    lost.finish(lost_map)?;
+    lost.finish(lost_map.map())?;
     Ok(())
 }
 

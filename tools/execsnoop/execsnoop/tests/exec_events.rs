@@ -2,68 +2,25 @@
 //! from the test and checks the JSON lines it prints, the `--pid` filter and that nothing
 //! stays attached after it exits.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tool_common::testing::{assert_program_gone, json_lines};
+use tool_common::testing::{self, json_lines, Running};
 
-/// A running `execsnoop --json …` whose programs are attached.
-struct Snoop {
-    child: Child,
-    /// Ids of the two programs, from its "tracing execs (… id N …)" line on stderr.
-    program_ids: Vec<u32>,
-}
-
-fn start(extra: &[&str]) -> Snoop {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_execsnoop"))
-        .arg("--json")
-        .args(["--duration", "60"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn execsnoop");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    stderr
-        .read_line(&mut line)
-        .expect("read execsnoop's stderr");
-    assert!(
-        line.starts_with("execsnoop: tracing execs"),
-        "execsnoop did not start: {line:?}"
-    );
-    let program_ids = line
-        .split(" id ")
-        .skip(1)
-        .map(|rest| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().expect("program id")
-        })
-        .collect::<Vec<u32>>();
-    assert_eq!(program_ids.len(), 2, "two program ids in {line:?}");
-    Snoop { child, program_ids }
-}
-
-/// Stop with SIGINT (as Ctrl-C does); returns the JSON events it printed.
-fn stop(mut snoop: Snoop) -> Vec<serde_json::Value> {
-    // SAFETY: kill(2) on our own child's pid; no memory is involved.
-    let ret = unsafe { libc::kill(snoop.child.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(ret, 0);
-    let mut stdout = String::new();
+/// `execsnoop --json --duration 60 EXTRA`, once its two programs are attached.
+fn start(extra: &[&str]) -> Running {
+    let mut args = vec!["--json", "--duration", "60"];
+    args.extend_from_slice(extra);
+    let snoop = testing::start(env!("CARGO_BIN_EXE_execsnoop"), &args);
+    assert_eq!(snoop.program_ids.len(), 2, "two program ids");
     snoop
-        .child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut stdout)
-        .expect("read stdout");
-    let status = snoop.child.wait().expect("wait execsnoop");
-    assert!(status.success(), "execsnoop exited with {status}");
-    for id in &snoop.program_ids {
-        assert_program_gone(*id);
-    }
-    json_lines(&stdout)
+}
+
+/// Stop with SIGINT (as Ctrl-C does), check the exit and that both programs are gone;
+/// returns the JSON events it printed.
+fn stop(snoop: Running) -> Vec<serde_json::Value> {
+    json_lines(&testing::stop(snoop))
 }
 
 fn marker() -> String {

@@ -4,11 +4,9 @@
 //! the same way (`execsnoop -x`, so failed execs count too).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use tool_common::testing;
+use tool_common::testing::{self, Theirs};
 
 const THEIRS: &str = "/usr/sbin/execsnoop";
 
@@ -17,8 +15,7 @@ type Row = (String, u32, u32, i64, String);
 
 #[test]
 fn execs_equal_libbpf_tools_execsnoop_on_the_same_workload() {
-    if !Path::new(THEIRS).exists() {
-        println!("SKIP {THEIRS} is missing (Debian package libbpf-tools)");
+    if !Theirs::installed(THEIRS) {
         return;
     }
     // SAFETY: geteuid has no preconditions.
@@ -28,16 +25,7 @@ fn execs_equal_libbpf_tools_execsnoop_on_the_same_workload() {
     }
     let marker = format!("bpfkit-sbs-{}", std::process::id());
 
-    // Line-buffered, so its header (printed once attached) reaches us.
-    let mut theirs = Command::new("stdbuf")
-        .args(["-oL", THEIRS, "-x"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start libbpf-tools execsnoop");
-    let mut their_out = BufReader::new(theirs.stdout.take().expect("stdout"));
-    let mut header = String::new();
-    their_out.read_line(&mut header).expect("read its header");
+    let (theirs, header) = Theirs::start(THEIRS, &["-x"]);
     assert!(header.starts_with("PCOMM"), "its header: {header:?}");
     let ours = testing::start(env!("CARGO_BIN_EXE_execsnoop"), &["--json"]);
 
@@ -53,10 +41,7 @@ fn execs_equal_libbpf_tools_execsnoop_on_the_same_workload() {
     assert!(status.success());
     std::thread::sleep(std::time::Duration::from_millis(300));
 
-    testing::interrupt(&theirs);
-    let mut text = String::new();
-    their_out.read_to_string(&mut text).expect("read its lines");
-    assert!(theirs.wait().expect("wait").success());
+    let text = theirs.stop();
     let ours = testing::stop(ours);
 
     // Theirs: `PCOMM PID PPID RET ARGS` (args joined by spaces, a trailing space).

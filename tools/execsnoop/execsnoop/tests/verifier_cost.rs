@@ -62,7 +62,7 @@ fn costs(elf: &[u8], name: &str, pid: u32, uid: u32) -> Vec<(String, u32, u32)> 
 fn rust_execsnoop_costs_the_verifier_at_most_5_percent_more_than_c() {
     let c_elf = std::fs::read(build_c_twin()).expect("read C object");
     for (pid, uid, filters) in [(0, u32::MAX, "no filters"), (1, 0, "--pid 1 --uid 0")] {
-        let rust = costs(execsnoop::EXECSNOOP_BPF, "execsnoop", pid, uid);
+        let rust = costs(execsnoop::skel::OBJECT, "execsnoop", pid, uid);
         let c = costs(&c_elf, "execsnoop_c", pid, uid);
         for ((prog, btf_id, r), (_, _, c)) in rust.iter().zip(&c) {
             assert!(*btf_id > 0, "Rust {prog} carries BTF the kernel accepted");
@@ -82,7 +82,7 @@ fn rust_execsnoop_costs_the_verifier_at_most_5_percent_more_than_c() {
 fn unset_filters_are_pruned_by_the_verifier() {
     // Frozen .rodata: with both filters off the verifier knows the filter branches are never
     // taken and skips them; a set filter must be compared at run time, so it walks more.
-    let enter = |pid, uid| costs(execsnoop::EXECSNOOP_BPF, "execsnoop", pid, uid)[0].2;
+    let enter = |pid, uid| costs(execsnoop::skel::OBJECT, "execsnoop", pid, uid)[0].2;
     let open = enter(0, u32::MAX);
     let by_pid = enter(1, u32::MAX);
     let by_uid = enter(0, 0);

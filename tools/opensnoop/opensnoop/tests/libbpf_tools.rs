@@ -3,18 +3,15 @@
 //! (`PID COMM FD ERR FLAGS PATH`) equal theirs (`opensnoop -e`) character for character,
 //! plus the one openat2 call, which libbpf-tools 0.26 does not trace.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use tool_common::testing::{self, Held};
+use tool_common::testing::{self, Held, Theirs};
 
 const THEIRS: &str = "/usr/sbin/opensnoop";
 
 #[test]
 fn lines_equal_libbpf_tools_opensnoop_on_the_same_workload() {
-    if !Path::new(THEIRS).exists() {
-        println!("SKIP {THEIRS} is missing (Debian package libbpf-tools)");
+    if !Theirs::installed(THEIRS) {
         return;
     }
     let workload = testing::compile_c(
@@ -30,16 +27,7 @@ fn lines_equal_libbpf_tools_opensnoop_on_the_same_workload() {
     let held = Held::spawn(&workload, &[dir.to_str().unwrap()]);
     let pid = held.pid().to_string();
 
-    // Line-buffered, so its header (printed once attached) reaches us.
-    let mut theirs = Command::new("stdbuf")
-        .args(["-oL", THEIRS, "-e", "-p", &pid])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start libbpf-tools opensnoop");
-    let mut their_out = BufReader::new(theirs.stdout.take().expect("stdout"));
-    let mut header = String::new();
-    their_out.read_line(&mut header).expect("read its header");
+    let (theirs, header) = Theirs::start(THEIRS, &["-e", "-p", &pid]);
     assert_eq!(
         header.trim_end(),
         opensnoop::HEADER,
@@ -49,10 +37,7 @@ fn lines_equal_libbpf_tools_opensnoop_on_the_same_workload() {
 
     held.release();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    testing::interrupt(&theirs);
-    let mut text = String::new();
-    their_out.read_to_string(&mut text).expect("read its lines");
-    assert!(theirs.wait().expect("wait").success());
+    let text = theirs.stop();
     let ours = testing::stop(ours);
     std::fs::remove_dir_all(&dir).expect("remove the marker dir");
 

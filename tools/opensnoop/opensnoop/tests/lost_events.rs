@@ -27,12 +27,6 @@ fn lost_in(text: &str) -> f64 {
         .expect("opensnoop_lost_events_total in the scrape")
 }
 
-fn signal(pid: u32, sig: libc::c_int) {
-    // SAFETY: kill(2) on our own child's pid; no memory is involved.
-    let ret = unsafe { libc::kill(pid as libc::pid_t, sig) };
-    assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
-}
-
 #[test]
 fn opens_while_the_reader_is_stopped_are_printed_or_counted_lost() {
     let path = format!("/nonexistent-bpfkit-lost-{}", std::process::id());
@@ -55,7 +49,7 @@ fn opens_while_the_reader_is_stopped_are_printed_or_counted_lost() {
     assert_eq!(lost_in(&testing::scrape(&addr)), 0.0, "nothing lost yet");
 
     let snoop_pid = snoop.pid();
-    signal(snoop_pid, libc::SIGSTOP);
+    testing::signal(snoop_pid, libc::SIGSTOP);
     workload
         .stdin
         .take()
@@ -63,7 +57,7 @@ fn opens_while_the_reader_is_stopped_are_printed_or_counted_lost() {
         .write_all(b"go\n")
         .expect("release the workload");
     let status = workload.wait().expect("wait for the workload");
-    signal(snoop_pid, libc::SIGCONT);
+    testing::signal(snoop_pid, libc::SIGCONT);
     assert!(status.success(), "workload: {status}");
 
     // The reader drains what the ring buffer kept; the lost count is already final.

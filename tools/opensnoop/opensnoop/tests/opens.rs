@@ -234,12 +234,5 @@ fn opens_of_what_the_command_forks_are_traced() {
     assert_eq!(opens[0]["errno"], "ENOENT", "{:?}", opens[0]);
     assert_eq!(opens[0]["errno_value"], libc::ENOENT, "{:?}", opens[0]);
     let cgroup = std::fs::read_to_string(&cgroup_file).expect("the grandchild's cgroup");
-    // The v2 line (hybrid hosts list the v1 hierarchies too).
-    let path = cgroup
-        .lines()
-        .find_map(|l| l.strip_prefix("0::/"))
-        .expect("a cgroup v2 line");
-    assert!(path.starts_with("bpfkit-opensnoop-"), "{cgroup}");
-    let mount = tool_common::child::cgroup2_mount().expect("cgroup2 mounted");
-    assert!(!mount.join(path).exists(), "{path} left behind");
+    tool_common::testing::assert_run_cgroup_removed("opensnoop", &cgroup);
 }

@@ -3,18 +3,15 @@
 //! must be equal.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use tool_common::testing::{self, Held};
+use tool_common::testing::{self, Held, Theirs};
 
 const THEIRS: &str = "/usr/sbin/syscount";
 
 #[test]
 fn counts_equal_libbpf_tools_syscount_on_the_same_workload() {
-    if !Path::new(THEIRS).exists() {
-        println!("SKIP {THEIRS} is missing (Debian package libbpf-tools)");
+    if !Theirs::installed(THEIRS) {
         return;
     }
     let workload = testing::compile_c(
@@ -25,16 +22,8 @@ fn counts_equal_libbpf_tools_syscount_on_the_same_workload() {
     let held = Held::spawn(&workload, &["1000", "37"]);
     let pid = held.pid().to_string();
 
-    // Line-buffered, so its "Tracing syscalls" line (printed once attached) reaches us.
-    let mut theirs = Command::new("stdbuf")
-        .args(["-oL", THEIRS, "-p", &pid, "-T", "1000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start libbpf-tools syscount");
-    let mut their_out = BufReader::new(theirs.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    their_out.read_line(&mut line).expect("read its first line");
+    // Its first line, "Tracing syscalls", is printed once attached.
+    let (theirs, line) = Theirs::start(THEIRS, &["-p", &pid, "-T", "1000"]);
     assert!(
         line.starts_with("Tracing syscalls"),
         "libbpf-tools syscount: {line:?}"
@@ -46,12 +35,7 @@ fn counts_equal_libbpf_tools_syscount_on_the_same_workload() {
 
     held.release();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    testing::interrupt(&theirs);
-    let mut text = String::new();
-    their_out
-        .read_to_string(&mut text)
-        .expect("read its report");
-    assert!(theirs.wait().expect("wait").success());
+    let text = theirs.stop();
     let ours = testing::json_lines(&testing::stop(ours));
 
     let theirs: BTreeMap<String, u64> = text

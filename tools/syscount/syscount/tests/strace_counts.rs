@@ -237,16 +237,5 @@ fn counts_include_what_the_command_forks_and_equal_strace_f() {
         );
     }
     // The forked programs ran in the run's own cgroup, removed after the run.
-    // The v2 line (hybrid hosts list the v1 hierarchies too).
-    let path = cgroup
-        .lines()
-        .find_map(|l| l.strip_prefix("0::/"))
-        .expect("a cgroup v2 line");
-    assert!(path.starts_with("bpfkit-syscount-"), "{cgroup}");
-    let mount = tool_common::child::cgroup2_mount().expect("cgroup2 mounted");
-    assert!(
-        !mount.join(path).exists(),
-        "{} left behind",
-        mount.join(path).display()
-    );
+    tool_common::testing::assert_run_cgroup_removed("syscount", &cgroup);
 }
