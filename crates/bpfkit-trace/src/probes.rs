@@ -348,36 +348,9 @@ fn usdt(rest: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
     Ok(out)
 }
 
-/// Shell-style match with `*` and `?` (bytes), in time linear in `pattern.len() *
-/// text.len()` whatever the stars: only the last `*` is ever retried.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    // The last star seen and the text position it is currently made to swallow up to.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == b'?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                // Let the last star swallow one more byte and retry after it.
-                Some((sp, st)) => {
-                    star = Some((sp, st + 1));
-                    pi = sp + 1;
-                    ti = st + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
+/// Shell-style match with `*` and `?` (bytes), linear in time whatever the stars: bpfkit's
+/// kprobe glob, so `-l`, wildcard probes and bpfkit's own kprobe.multi patterns agree.
+pub use bpfkit::programs::kprobe::glob_match as glob;
 
 fn events_dir() -> Result<std::path::PathBuf, String> {
     Ok(bpfkit::sys::tracefs::tracefs_dir()?.join("events"))
