@@ -1054,31 +1054,13 @@ pub fn list(pattern: &str) -> Result<Vec<String>, String> {
     let pattern = if pattern.is_empty() { "*" } else { pattern };
     if let Some((provider, rest)) = pattern.split_once(':') {
         let function = rest.rsplit(':').next().unwrap_or(rest);
-        match provider {
-            "kprobe" | "k" | "kretprobe" | "kr" => {
-                let long = if provider.starts_with("kr") {
-                    "kretprobe"
-                } else {
-                    "kprobe"
-                };
-                return Ok(crate::probes::traceable_functions(function)?
-                    .into_iter()
-                    .map(|f| format!("{long}:{f}"))
-                    .collect());
-            }
-            "fentry" | "fexit" | "kfunc" | "kretfunc" | "f" | "fr" => {
-                let long = match provider {
-                    "fexit" | "kretfunc" | "fr" => "fexit",
-                    _ => "fentry",
-                };
-                let k = crate::kbtf::KernelBtf::load()?;
-                return Ok(k
-                    .functions_matching(function)
-                    .into_iter()
-                    .map(|f| format!("{long}:{f}"))
-                    .collect());
-            }
-            _ => {}
+        if let Some(kernel) = crate::probes::KernelProvider::of(provider) {
+            let long = kernel.long_name();
+            return Ok(kernel
+                .functions_matching(function)?
+                .into_iter()
+                .map(|f| format!("{long}:{f}"))
+                .collect());
         }
     }
     let (cat, name) = match pattern
