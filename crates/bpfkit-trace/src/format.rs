@@ -262,7 +262,15 @@ mod tests {
         assert_eq!(e, "the width of a conversion is larger than 4096");
         let e = parse_format("%.99999s").unwrap_err();
         assert_eq!(e, "the precision of a conversion is larger than 4096");
-        assert!(parse_format("%4096d %.4096s").is_ok());
+        let limits: Vec<(usize, Option<usize>, char)> = parse_format("%4096d %.4096s")
+            .unwrap()
+            .into_iter()
+            .filter_map(|s| match s {
+                Segment::Conv(c) => Some((c.width, c.precision, c.conv)),
+                Segment::Lit(_) => None,
+            })
+            .collect();
+        assert_eq!(limits, [(4096, None, 'd'), (0, Some(4096), 's')]);
     }
 
     fn f(fmt: &str, args: &[Arg]) -> String {

@@ -850,7 +850,14 @@ mod tests {
             "{e}"
         );
         let ok = format!("BEGIN {{ @x = {}1{}; }}", "(".repeat(20), ")".repeat(20));
-        assert!(parse(&ok).is_ok());
+        let p = parse(&ok).unwrap();
+        let StmtKind::AssignMap { map, op, value } = &p.probes[0].body[0].kind else {
+            panic!("not a map assignment: {:?}", p.probes[0].body);
+        };
+        assert_eq!(
+            (map.name.as_str(), op, &value.kind),
+            ("@x", &None, &ExprKind::Int(1))
+        );
     }
 
     #[test]
@@ -917,6 +924,19 @@ mod tests {
             err("BEGIN { for ($kv : @m) {} }").2,
             "not supported yet: 'for' over a map"
         );
-        assert!(parse("BEGIN { for ($i : 0..3) {} }").is_ok());
+        let p = parse("BEGIN { for ($i : 0..3) {} }").unwrap();
+        let StmtKind::For {
+            var,
+            start,
+            end,
+            body,
+        } = &p.probes[0].body[0].kind
+        else {
+            panic!("not a for loop: {:?}", p.probes[0].body);
+        };
+        assert_eq!(
+            (var.as_str(), &start.kind, &end.kind, body.len()),
+            ("i", &ExprKind::Int(0), &ExprKind::Int(3), 0)
+        );
     }
 }
