@@ -8,6 +8,8 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
 
+use bpfkit::programs::proc_maps::{self, Mapping};
+
 /// Frames a stack trace map value holds (bpftrace's `perf_event_max_stack`).
 pub const MAX_FRAMES: u32 = 127;
 
@@ -106,38 +108,11 @@ fn print_stack(id: u64, limit: u8, indent: usize, name: impl Fn(u64) -> String) 
     out
 }
 
-/// One file-backed mapping of a `/proc/PID/maps` listing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mapping {
-    /// First address.
-    pub start: u64,
-    /// One past the last address.
-    pub end: u64,
-    /// Offset in the file of `start`.
-    pub offset: u64,
-    /// The file's path.
-    pub path: String,
-}
-
-/// The file-backed mappings (a path starting with `/`) of a `/proc/PID/maps` listing.
-pub fn parse_maps(text: &str) -> Vec<Mapping> {
-    text.lines()
-        .filter_map(|l| {
-            let mut p = l.split_whitespace();
-            let (start, end) = p.next()?.split_once('-')?;
-            let _perms = p.next()?;
-            let offset = u64::from_str_radix(p.next()?, 16).ok()?;
-            let _dev = p.next()?;
-            let _inode = p.next()?;
-            let path = p.collect::<Vec<_>>().join(" ");
-            path.starts_with('/').then_some(Mapping {
-                start: u64::from_str_radix(start, 16).ok()?,
-                end: u64::from_str_radix(end, 16).ok()?,
-                offset,
-                path,
-            })
-        })
-        .collect()
+/// The file-backed mapping (a path starting with `/`) of a `/proc/PID/maps` listing that
+/// holds `addr`.
+fn mapping_of<'m>(maps: &'m [Mapping<'m>], addr: u64) -> Option<&'m Mapping<'m>> {
+    maps.iter()
+        .find(|m| m.start <= addr && addr < m.end && m.path.is_some_and(|p| p.starts_with('/')))
 }
 
 /// Function symbols of an ELF file: `(start, size, name)` sorted by start, and its
@@ -215,11 +190,11 @@ fn elf_syms(path: &str) -> std::sync::Arc<ElfSyms> {
 
 /// The function holding `addr` in process `pid` and the offset into it, from the
 /// process's current maps (`None` once the process has exited, as bpftrace).
-fn user_lookup(maps: &[Mapping], pid: u32, addr: u64) -> Option<(String, u64)> {
-    let m = maps.iter().find(|m| m.start <= addr && addr < m.end)?;
+fn user_lookup(maps: &[Mapping<'_>], pid: u32, addr: u64) -> Option<(String, u64)> {
+    let m = mapping_of(maps, addr)?;
     let file_off = addr - m.start + m.offset;
     // Through the process's root, for processes in other mount namespaces.
-    let elf = elf_syms(&format!("/proc/{pid}/root{}", m.path));
+    let elf = elf_syms(&format!("/proc/{pid}/root{}", m.path?));
     let &(seg_off, seg_addr, _) = elf
         .segments
         .iter()
@@ -230,10 +205,9 @@ fn user_lookup(maps: &[Mapping], pid: u32, addr: u64) -> Option<(String, u64)> {
     (vaddr - start < (*size).max(1)).then(|| (name.clone(), vaddr - start))
 }
 
-fn user_maps(pid: u32) -> Vec<Mapping> {
-    std::fs::read_to_string(format!("/proc/{pid}/maps"))
-        .map(|t| parse_maps(&t))
-        .unwrap_or_default()
+/// The text of `/proc/PID/maps` (empty once the process has exited).
+fn user_maps(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default()
 }
 
 /// An address as bpftrace prints one it cannot name (C++'s `showbase`: `0` has no `0x`).
@@ -248,14 +222,16 @@ fn hex(addr: u64) -> String {
 /// `usym(addr)`: the name of the function holding `addr` in process `pid`, else the
 /// address in hex.
 pub fn usym(addr: u64, pid: u32) -> String {
-    user_lookup(&user_maps(pid), pid, addr).map_or_else(|| hex(addr), |(n, _)| n)
+    let maps = user_maps(pid);
+    user_lookup(&proc_maps::parse(&maps), pid, addr).map_or_else(|| hex(addr), |(n, _)| n)
 }
 
 /// A user stack as bpftrace prints it (see [`kstack`]): frames `name+offset` from the
 /// process's maps and its files' symbols, hex addresses for what does not resolve (every
 /// frame once the process has exited).
 pub fn ustack(id: u64, pid: u32, limit: u8, indent: usize) -> String {
-    let maps = user_maps(pid);
+    let text = user_maps(pid);
+    let maps = proc_maps::parse(&text);
     print_stack(id, limit, indent, |addr| {
         user_lookup(&maps, pid, addr).map_or_else(|| hex(addr), |(n, off)| format!("{n}+{off}"))
     })
@@ -277,19 +253,22 @@ mod tests {
     }
 
     #[test]
-    fn maps_keep_file_backed_mappings() {
-        let maps = parse_maps(
+    fn addresses_map_to_file_backed_mappings_only() {
+        let maps = proc_maps::parse(
             "55d0a0000000-55d0a0001000 r-xp 00001000 08:01 123 /usr/bin/my prog\n7ffd1000-7ffd2000 rw-p 00000000 00:00 0 [stack]\n7f00-7f10 r--p 00000000 00:00 0\n",
         );
         assert_eq!(
-            maps,
-            [Mapping {
+            mapping_of(&maps, 0x55d0a0000010),
+            Some(&Mapping {
                 start: 0x55d0a0000000,
                 end: 0x55d0a0001000,
                 offset: 0x1000,
-                path: "/usr/bin/my prog".into(),
-            }]
+                path: Some("/usr/bin/my prog"),
+            })
         );
+        assert_eq!(mapping_of(&maps, 0x7ffd1008), None);
+        assert_eq!(mapping_of(&maps, 0x7f08), None);
+        assert_eq!(mapping_of(&maps, 0x55d0a0001000), None);
         assert_eq!(hex(0), "0");
         assert_eq!(hex(0x4d2), "0x4d2");
     }
