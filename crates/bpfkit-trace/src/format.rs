@@ -134,8 +134,9 @@ pub enum Arg {
     Str(String),
 }
 
-/// Reads the arguments of `types` laid out one after another in `data`.
-pub fn decode_args(types: &[Ty], data: &[u8]) -> Vec<Arg> {
+/// Reads the arguments of `types` laid out one after another in `data` (stacks from
+/// `stacks`).
+pub fn decode_args(types: &[Ty], data: &[u8], stacks: crate::symbols::Stacks<'_>) -> Vec<Arg> {
     let mut out = vec![];
     let mut at = 0;
     for t in types {
@@ -149,7 +150,7 @@ pub fn decode_args(types: &[Ty], data: &[u8]) -> Vec<Arg> {
             }
             Ty::Str(_) => Arg::Str(c_string(bytes)),
             Ty::Ksym | Ty::Kstack(_) | Ty::Ustack(_) | Ty::Usym | Ty::Inet | Ty::Buf(_) => {
-                Arg::Str(t.symbolize(bytes, 8).unwrap_or_default())
+                Arg::Str(t.symbolize(bytes, 8, stacks).unwrap_or_default())
             }
         });
         at += n;

@@ -1,24 +1,20 @@
 //! Kernel addresses to names as bpftrace prints them: `ksym()` (`vfs_read`) and `kstack`
 //! frames (`vfs_read+12`) from `/proc/kallsyms`, stacks read back from the program's stack
-//! trace map. The map is process-wide state set by the runtime ([`set_stack_map`]), so the
-//! printers (map keys, printf arguments) need no extra parameters. User addresses
+//! trace map the runtime hands to the printers ([`Stacks`]). User addresses
 //! (`usym()`, `ustack`) resolve through the process's `/proc/PID/maps` and the mapped
 //! files' ELF symbols when printed, so a process that has exited prints hex, as bpftrace.
 
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
 
+use bpfkit::maps::{MapData, StackTraceMap};
 use bpfkit::programs::proc_maps::{self, Mapping};
 
 /// Frames a stack trace map value holds (bpftrace's `perf_event_max_stack`).
 pub const MAX_FRAMES: u32 = 127;
 
-static STACK_MAP: AtomicI32 = AtomicI32::new(-1);
-
-/// The stack trace map `kstack` ids refer to (an fd the runtime keeps open), or -1.
-pub fn set_stack_map(fd: i32) {
-    STACK_MAP.store(fd, Ordering::SeqCst);
-}
+/// The stack trace map `kstack`/`ustack` ids refer to (`None`: no program records stacks,
+/// every stack prints empty).
+pub type Stacks<'a> = Option<&'a StackTraceMap<MapData>>;
 
 fn kallsyms() -> &'static [(u64, String)] {
     static SYMS: OnceLock<Vec<(u64, String)>> = OnceLock::new();
@@ -74,30 +70,27 @@ pub fn frame(addr: u64) -> String {
 /// A kernel stack as bpftrace prints it: a newline, then each frame (at most `limit`)
 /// indented by `indent` spaces and ended by a newline. An id the map does not hold
 /// (`bpf_get_stackid` failed) prints as an empty stack.
-pub fn kstack(id: u64, limit: u8, indent: usize) -> String {
-    print_stack(id, limit, indent, frame)
+pub fn kstack(stacks: Stacks<'_>, id: u64, limit: u8, indent: usize) -> String {
+    print_stack(stacks, id, limit, indent, frame)
 }
 
-fn print_stack(id: u64, limit: u8, indent: usize, name: impl Fn(u64) -> String) -> String {
-    let fd = STACK_MAP.load(Ordering::SeqCst);
-    let mut frames = vec![0u8; MAX_FRAMES as usize * 8];
-    let key = (id as u32).to_ne_bytes();
-    let found = fd >= 0
-        && (id as i64) >= 0
-        // SAFETY: the runtime keeps the stack map's fd open while anything prints;
-        // `key` and `frames` are live buffers of the map's key and value sizes.
-        && unsafe {
-            let map = std::os::fd::BorrowedFd::borrow_raw(fd);
-            bpfkit::sys::map_lookup_elem(map, &key, &mut frames, 0)
-        }
-        .unwrap_or(false);
+fn print_stack(
+    stacks: Stacks<'_>,
+    id: u64,
+    limit: u8,
+    indent: usize,
+    name: impl Fn(u64) -> String,
+) -> String {
     let mut out = String::from("\n");
-    if !found {
+    // A negative id: `bpf_get_stackid` failed.
+    let Some(frames) = stacks
+        .filter(|_| (id as i64) >= 0)
+        .and_then(|map| map.get(id as u32).ok().flatten())
+    else {
         return out;
-    }
+    };
     for addr in frames
-        .chunks(8)
-        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+        .into_iter()
         .take_while(|&a| a != 0)
         .take(limit as usize)
     {
@@ -229,10 +222,10 @@ pub fn usym(addr: u64, pid: u32) -> String {
 /// A user stack as bpftrace prints it (see [`kstack`]): frames `name+offset` from the
 /// process's maps and its files' symbols, hex addresses for what does not resolve (every
 /// frame once the process has exited).
-pub fn ustack(id: u64, pid: u32, limit: u8, indent: usize) -> String {
+pub fn ustack(stacks: Stacks<'_>, id: u64, pid: u32, limit: u8, indent: usize) -> String {
     let text = user_maps(pid);
     let maps = proc_maps::parse(&text);
-    print_stack(id, limit, indent, |addr| {
+    print_stack(stacks, id, limit, indent, |addr| {
         user_lookup(&maps, pid, addr).map_or_else(|| hex(addr), |(n, off)| format!("{n}+{off}"))
     })
 }
