@@ -264,9 +264,9 @@ fn program_type(kind: &ProbeKind) -> u32 {
 
 /// What a program is loaded with besides its instructions: the expected attach type and
 /// the BTF id of the function it attaches to.
-fn load_target(kind: &ProbeKind, multi: bool) -> Result<(u32, u32), String> {
+fn load_target(kind: &ProbeKind) -> Result<(u32, u32), String> {
     Ok(match kind {
-        ProbeKind::Kprobe { functions, .. } if multi && functions.len() > 1 => {
+        ProbeKind::Kprobe { functions, .. } if functions.len() > 1 => {
             (sys::uapi::BPF_TRACE_KPROBE_MULTI, 0)
         }
         ProbeKind::Fentry { function, ret } => {
@@ -420,7 +420,7 @@ fn load(
             .map(|i| u64::from_ne_bytes(i.to_bytes()))
             .collect();
         let (expected_attach_type, attach_btf_id) =
-            load_target(&p.probe.kind, true).map_err(|message| TraceError::Kernel {
+            load_target(&p.probe.kind).map_err(|message| TraceError::Kernel {
                 what: format!("probe {}", p.probe.name),
                 message,
             })?;
