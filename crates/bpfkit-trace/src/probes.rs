@@ -266,7 +266,7 @@ impl KernelProvider {
     /// [`traceable_functions`], trampolines' functions of the kernel's BTF; sorted.
     pub fn functions_matching(self, pattern: &str) -> Result<Vec<String>, String> {
         if self.trampoline {
-            Ok(crate::kbtf::KernelBtf::load()?.functions_matching(pattern))
+            Ok(crate::kbtf::KernelBtf::shared()?.functions_matching(pattern))
         } else {
             traceable_functions(pattern)
         }

@@ -263,22 +263,14 @@ fn program_type(kind: &ProbeKind) -> u32 {
 }
 
 /// What a program is loaded with besides its instructions: the expected attach type and
-/// the BTF id of the function it attaches to. The kernel's BTF is read into `kbtf` by the
-/// first fentry/fexit program and shared by the others.
-fn load_target(
-    kind: &ProbeKind,
-    kbtf: &mut Option<crate::kbtf::KernelBtf>,
-) -> Result<(u32, u32), String> {
+/// the BTF id of the function it attaches to.
+fn load_target(kind: &ProbeKind) -> Result<(u32, u32), String> {
     Ok(match kind {
         ProbeKind::Kprobe { functions, .. } if functions.len() > 1 => {
             (sys::uapi::BPF_TRACE_KPROBE_MULTI, 0)
         }
         ProbeKind::Fentry { function, ret } => {
-            let k = match kbtf {
-                Some(k) => k,
-                None => kbtf.insert(crate::kbtf::KernelBtf::load()?),
-            };
-            let f = k.function(function)?;
+            let f = crate::kbtf::KernelBtf::shared()?.function(function)?;
             let t = if *ret {
                 sys::uapi::BPF_TRACE_FEXIT
             } else {
@@ -406,7 +398,6 @@ fn load(
     )?;
     let mut progs = vec![];
     let mut raws = vec![];
-    let mut kbtf = None;
     for p in &compiled.programs {
         let mut insns = p.insns.clone();
         for &(slot, idx) in &p.map_refs {
@@ -428,7 +419,7 @@ fn load(
             .map(|i| u64::from_ne_bytes(i.to_bytes()))
             .collect();
         let (expected_attach_type, attach_btf_id) =
-            load_target(&p.probe.kind, &mut kbtf).map_err(|message| TraceError::Kernel {
+            load_target(&p.probe.kind).map_err(|message| TraceError::Kernel {
                 what: format!("probe {}", p.probe.name),
                 message,
             })?;

@@ -359,15 +359,13 @@ impl Gen<'_> {
         Ok(f)
     }
 
+    /// The running kernel's BTF ([`crate::kbtf::KernelBtf::shared`]); an error at `span`
+    /// without it.
     pub(super) fn kernel_btf(
-        &mut self,
+        &self,
         span: Span,
-    ) -> Result<std::rc::Rc<crate::kbtf::KernelBtf>, Diagnostic> {
-        if self.st.kbtf.is_none() {
-            let k = crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(span, e))?;
-            self.st.kbtf = Some(std::rc::Rc::new(k));
-        }
-        Ok(self.st.kbtf.clone().expect("just loaded"))
+    ) -> Result<&'static crate::kbtf::KernelBtf, Diagnostic> {
+        crate::kbtf::KernelBtf::shared().map_err(|e| Diagnostic::new(span, e))
     }
 
     /// `curtask->a->b.c`: each step read with bpf_probe_read_kernel at offsets from the
@@ -424,7 +422,7 @@ impl Gen<'_> {
                 ),
             };
         let k = self.kernel_btf(e.span)?;
-        let root = self.struct_id(&k, &struct_name).ok_or_else(|| {
+        let root = self.struct_id(k, &struct_name).ok_or_else(|| {
             Diagnostic::new(
                 cur.span,
                 format!("no struct {struct_name} in the script or the kernel's BTF"),
@@ -472,12 +470,12 @@ impl Gen<'_> {
                 }
             };
             let (off, leaf) = self
-                .member(&k, sid, name)
+                .member(k, sid, name)
                 .map_err(|m| Diagnostic::unsupported(*pspan, m))?
                 .ok_or_else(|| {
                     Diagnostic::new(
                         *pspan,
-                        format!("{} has no member '{name}'", self.type_name(&k, sid)),
+                        format!("{} has no member '{name}'", self.type_name(k, sid)),
                     )
                 })?;
             match leaf {
