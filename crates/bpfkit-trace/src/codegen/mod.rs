@@ -95,7 +95,11 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
                 && !p.uses_ident("probe")
             {
                 let ret = matches!(expanded[0].kind, ProbeKind::Kprobe { ret: true, .. });
-                let long = if ret { "kretprobe" } else { "kprobe" };
+                let long = probes::KernelProvider {
+                    trampoline: false,
+                    ret,
+                }
+                .long_name();
                 let pattern = point.rsplit(':').next().unwrap_or(point);
                 blocks.push((
                     bi,
