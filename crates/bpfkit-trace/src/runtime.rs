@@ -252,13 +252,18 @@ fn object_name(s: &str) -> String {
 }
 
 fn program_type(kind: &ProbeKind) -> u32 {
+    use sys::uapi::*;
     match kind {
-        // RAW_TRACEPOINT; BEGIN and END run by BPF_PROG_TEST_RUN.
-        ProbeKind::Begin | ProbeKind::End | ProbeKind::RawTracepoint { .. } => 17,
-        ProbeKind::Tracepoint { .. } => 5,
-        ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => 7, // PERF_EVENT
-        ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } | ProbeKind::Usdt { .. } => 2, // KPROBE
-        ProbeKind::Fentry { .. } => 26,                              // TRACING
+        // BEGIN and END run by BPF_PROG_TEST_RUN.
+        ProbeKind::Begin | ProbeKind::End | ProbeKind::RawTracepoint { .. } => {
+            BPF_PROG_TYPE_RAW_TRACEPOINT
+        }
+        ProbeKind::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
+        ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => BPF_PROG_TYPE_PERF_EVENT,
+        ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } | ProbeKind::Usdt { .. } => {
+            BPF_PROG_TYPE_KPROBE
+        }
+        ProbeKind::Fentry { .. } => BPF_PROG_TYPE_TRACING,
     }
 }
 

@@ -259,10 +259,9 @@ impl Gen<'_> {
     /// `ustack`: `bpf_get_stackid(ctx, stack map, BPF_F_USER_STACK)` and the process id
     /// whose maps name its frames when printed.
     pub(super) fn ustack(&mut self, limit: u8, span: Span) -> Result<Val, Diagnostic> {
-        const BPF_F_USER_STACK: i32 = 1 << 8;
         self.asm.mov(1, 6);
         self.asm.ld_map(2, STACK_MAP_REF);
-        self.asm.mov_imm(3, BPF_F_USER_STACK);
+        self.asm.mov_imm(3, uapi::BPF_F_USER_STACK as i32);
         self.asm.call(GET_STACKID);
         let off = self.alloc(16, span)?;
         self.asm.store(8, FP, off, 0);
