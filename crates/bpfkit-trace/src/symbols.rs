@@ -4,6 +4,7 @@
 //! (`usym()`, `ustack`) resolve through the process's `/proc/PID/maps` and the mapped
 //! files' ELF symbols when printed, so a process that has exited prints hex, as bpftrace.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use bpfkit::maps::{MapData, StackTraceMap};
@@ -16,12 +17,17 @@ pub const MAX_FRAMES: u32 = 127;
 /// every stack prints empty).
 pub type Stacks<'a> = Option<&'a StackTraceMap<MapData>>;
 
+/// `/proc/kallsyms`, read once per process (empty if it cannot be read): the kernel
+/// formats all of it on every read, and `kaddr()` is asked once per call site and
+/// compiler pass.
+fn kallsyms_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| std::fs::read_to_string("/proc/kallsyms").unwrap_or_default())
+}
+
 fn kallsyms() -> &'static [(u64, String)] {
     static SYMS: OnceLock<Vec<(u64, String)>> = OnceLock::new();
-    SYMS.get_or_init(|| {
-        let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
-        parse_kallsyms(&text)
-    })
+    SYMS.get_or_init(|| parse_kallsyms(kallsyms_text()))
 }
 
 /// Text symbols of a `/proc/kallsyms` listing, by address (module suffixes dropped).
@@ -53,13 +59,22 @@ pub fn ksym(addr: u64) -> String {
 
 /// `kaddr(name)`: the address of a kernel symbol (any kind), from `/proc/kallsyms`.
 pub fn kaddr(name: &str) -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
-    text.lines().find_map(|l| {
-        let mut p = l.split_whitespace();
-        let addr = p.next()?;
-        let _kind = p.next()?;
-        (p.next()? == name).then(|| u64::from_str_radix(addr, 16).ok())?
-    })
+    static BY_NAME: OnceLock<HashMap<&'static str, u64>> = OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| {
+        let mut by_name = HashMap::new();
+        for l in kallsyms_text().lines() {
+            let mut p = l.split_whitespace();
+            let (Some(addr), Some(_kind), Some(name)) = (p.next(), p.next(), p.next()) else {
+                continue;
+            };
+            if let Ok(addr) = u64::from_str_radix(addr, 16) {
+                // The first line naming it, as a scan would find.
+                by_name.entry(name).or_insert(addr);
+            }
+        }
+        by_name
+    });
+    by_name.get(name).copied()
 }
 
 /// One stack frame: `name+offset`, else the address in hex.
