@@ -389,9 +389,7 @@ impl Gen<'_> {
                 let v = self.expr(x);
                 self.raw_arrays = false;
                 let dst = self.alloc(24, span)?;
-                for i in (0..24).step_by(8) {
-                    self.asm.store_imm(8, FP, dst + i, 0);
-                }
+                self.asm.zero(FP, dst, 24);
                 let family = match v? {
                     Val::Int(off, _) => {
                         self.asm.load(8, 0, FP, off);
@@ -424,9 +422,7 @@ impl Gen<'_> {
                 };
                 let max = STR_LEN;
                 let dst = self.alloc(8 + max as i32, span)?;
-                for i in (0..8 + max as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, dst + i, 0);
-                }
+                self.asm.zero(FP, dst, 8 + max as i16);
                 let mark = self.sp;
                 let n = self.int(len)?;
                 let p = self.int(ptr)?;
@@ -575,9 +571,7 @@ impl Gen<'_> {
                 };
                 let buf = round8(len).max(8) as u16;
                 let off = self.alloc(buf as i32, span)?;
-                for i in (0..buf as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, off + i, 0);
-                }
+                self.asm.zero(FP, off, buf as i16);
                 self.asm.mov(1, FP);
                 self.asm.alu_imm(BPF_ADD, 1, off as i32);
                 self.asm.mov_imm(2, len);

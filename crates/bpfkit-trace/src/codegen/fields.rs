@@ -528,9 +528,7 @@ impl Gen<'_> {
                     }
                     let len = round8(n as i32).clamp(8, STR_LEN as i32) as u16;
                     let dst = self.alloc(len as i32, e.span)?;
-                    for j in (0..len as i16).step_by(8) {
-                        self.asm.store_imm(8, FP, dst + j, 0);
-                    }
+                    self.asm.zero(FP, dst, len as i16);
                     self.asm.mov(1, FP);
                     self.asm.alu_imm(BPF_ADD, 1, dst as i32);
                     self.asm.mov_imm(2, (n as i32).min(len as i32));
@@ -589,9 +587,7 @@ impl Gen<'_> {
             FieldKind::CharArray => {
                 let len = round8(f.size as i32).min(STR_LEN as i32) as u16;
                 let off = self.alloc(len as i32, span)?;
-                for i in (0..len as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, off + i, 0);
-                }
+                self.asm.zero(FP, off, len as i16);
                 self.asm.mov(1, FP);
                 self.asm.alu_imm(BPF_ADD, 1, off as i32);
                 self.asm.mov_imm(2, (f.size as i32).min(len as i32 - 1));
@@ -602,9 +598,7 @@ impl Gen<'_> {
             }
             FieldKind::DataLocStr => {
                 let off = self.alloc(STR_LEN as i32, span)?;
-                for i in (0..STR_LEN as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, off + i, 0);
-                }
+                self.asm.zero(FP, off, STR_LEN as i16);
                 self.asm.load(4, 3, 6, f.offset as i16);
                 self.asm.alu_imm(BPF_AND, 3, 0xffff);
                 self.asm.alu(BPF_ADD, 3, 6, 0);

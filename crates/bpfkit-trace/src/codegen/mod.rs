@@ -435,9 +435,7 @@ impl<'s> Gen<'s> {
                 self.var_bytes.insert(name.clone(), bytes);
             }
             let off = self.alloc(ty.size() as i32, value.span)?;
-            for i in (0..ty.size() as i16).step_by(8) {
-                self.asm.store_imm(8, FP, off + i, 0);
-            }
+            self.asm.zero(FP, off, ty.size() as i16);
             let v = match ty {
                 Ty::Int { signed } => Val::Int(off, signed),
                 Ty::Str(n) => Val::Str(off, n),
