@@ -155,19 +155,6 @@ pub fn btf_int() -> Vec<u8> {
     out
 }
 
-/// The cgroup v2 mount point, from /proc/self/mounts.
-pub fn cgroup2_root() -> PathBuf {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("read mounts");
-    mounts
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split_whitespace();
-            let (_dev, dir, fstype) = (f.next()?, f.next()?, f.next()?);
-            (fstype == "cgroup2").then(|| PathBuf::from(dir))
-        })
-        .expect("a cgroup2 mount")
-}
-
 /// The running kernel's config: /boot/config-<release>, else `zcat /proc/config.gz`.
 pub fn kernel_config() -> String {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
