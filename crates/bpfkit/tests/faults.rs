@@ -9,10 +9,11 @@
 //! back). EINTR once is retried and succeeds; EINTR every time is reported after
 //! `seam::EINTR_RETRIES` repeats. Each group prints its table. Run as root.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use bpfkit::links::Link;
 use bpfkit::loader::{Loader, Object};
@@ -21,6 +22,7 @@ use bpfkit::readers::{PerfBuffer, PerfBufferOptions, RingBuf, RingBufPoller};
 use bpfkit::sys::seam::{self, Call, PerfIoctl, Reply};
 use bpfkit::sys::Command;
 use bpfkit::Report;
+use common::{fd_count, serial};
 
 const ERRNOS: [(i32, &str); 7] = [
     (libc::EPERM, "EPERM"),
@@ -34,15 +36,6 @@ const ERRNOS: [(i32, &str); 7] = [
 
 /// Numbers the paths `assert_delivers` opens.
 static NEXT_TAG: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// The tests of this binary run one at a time (they count the process's fds).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .count()
-}
 
 fn fixture() -> PathBuf {
     bpfkit_test_support::fixture("run_records")
@@ -237,7 +230,7 @@ fn check_eintr_always<T, E: std::error::Error + 'static>(
 
 #[test]
 fn load_faults() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let path = fixture();
     // A clean load first: the feature probes are cached, so the calls below are the
     // object's own.
@@ -296,7 +289,7 @@ fn assert_delivers_attached(object: &Object, what: &str) {
 
 #[test]
 fn attach_faults() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let object = load(&fixture()).expect("load");
     drop(attach(&object).expect("clean attach"));
     let fds = fd_count();
@@ -375,7 +368,7 @@ fn open_readers(object: &Object) -> Result<(), bpfkit::readers::ReaderError> {
 
 #[test]
 fn reader_faults() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let object = load(&fixture()).expect("load");
     open_readers(&object).expect("clean readers");
     let fds = fd_count();
