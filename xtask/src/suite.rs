@@ -179,14 +179,19 @@ const TEST_TARGETS: &[TestTarget] = &[
     },
 ];
 
-impl TestTarget {
-    fn runs_on(&self, arch: Arch, release: KernelRelease) -> bool {
-        let arch_ok = match self.arches {
+impl Arches {
+    fn include(self, arch: Arch) -> bool {
+        match self {
             Arches::All => true,
             Arches::X86_64 => arch == Arch::X86_64,
             Arches::Aarch64 => arch == Arch::Aarch64,
-        };
-        arch_ok && self.kernels.contains(&release)
+        }
+    }
+}
+
+impl TestTarget {
+    fn runs_on(&self, arch: Arch, release: KernelRelease) -> bool {
+        self.arches.include(arch) && self.kernels.contains(&release)
     }
 }
 
@@ -343,9 +348,7 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
         .filter(|t| t.runs_on(arch, release))
         .collect();
     for &(name, arches) in HOST_FIXTURES {
-        if (arches == Arches::X86_64 && arch != Arch::X86_64)
-            || (arches == Arches::Aarch64 && arch != Arch::Aarch64)
-        {
+        if !arches.include(arch) {
             continue;
         }
         let object = bpfkit_test_support::try_fixture(name).map_err(|e| XtaskError::Command {

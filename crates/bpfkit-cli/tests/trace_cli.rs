@@ -173,6 +173,25 @@ fn kernel_function_probes_compile_to_their_context() {
 }
 
 #[test]
+fn usdt_and_uprobe_pointers_are_read_from_user_memory() {
+    // USDT arguments are user addresses, as uprobe ones: str() and buf() of them read with
+    // the user helpers (str() used the kernel one for USDT before buf() and str() shared
+    // the choice).
+    let target = bpfkit_test_support::c_program("usdt_target");
+    let target = target.to_str().expect("UTF-8 path");
+    let out = bpfkit(&[
+        "--dry-run",
+        "-e",
+        &format!("usdt:{target}:bpfkit:tick {{ printf(\"%s %r\\n\", str(arg0), buf(arg1, 8)); }}"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("call bpf_probe_read_user_str#114"), "{text}");
+    assert!(text.contains("call bpf_probe_read_user#112"), "{text}");
+    assert!(!text.contains("bpf_probe_read_kernel"), "{text}");
+}
+
+#[test]
 fn list_matches_bpftrace_list() {
     if !is_root() {
         println!("SKIP not root: tracefs is root-only");

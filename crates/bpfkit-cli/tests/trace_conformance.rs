@@ -377,27 +377,29 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Both tools need tracefs; bpftrace does not mount it itself.
-fn mount_tracefs() {
-    if let Err(e) = bpfkit::sys::tracefs::tracefs_dir() {
-        panic!("tracefs: {e}");
-    }
-}
-
+/// bpftrace, when the tools can be compared here: as root (tracing needs CAP_BPF and
+/// CAP_PERFMON), with bpftrace installed; tracefs is mounted for both (bpftrace does not mount
+/// it itself). Otherwise `None`, after printing the `SKIP` line.
 fn bpftrace() -> Option<String> {
-    [
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
+        return None;
+    }
+    let Some(bpftrace) = [
         "/usr/bin/bpftrace",
         "/usr/sbin/bpftrace",
         "/usr/local/bin/bpftrace",
     ]
     .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-    .map(str::to_string)
+    .find(|p| std::path::Path::new(p).exists()) else {
+        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
+        return None;
+    };
+    if let Err(e) = bpfkit::sys::tracefs::tracefs_dir() {
+        panic!("tracefs: {e}");
+    }
+    Some(bpftrace.to_string())
 }
 
 fn run(tool: &str, prefix: &[&str], cmd: &str, flag: &str, script: &str) -> String {
@@ -485,15 +487,9 @@ fn normalize(s: &str) -> String {
 
 #[test]
 fn scripts_print_what_bpftrace_prints() {
-    if !is_root() {
-        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
-        return;
-    }
     let Some(bpftrace) = bpftrace() else {
-        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
-    mount_tracefs();
     let bpfkit = env!("CARGO_BIN_EXE_bpfkit");
     // Two scripts at a time: every script filters on its own `-c` child (or touches no
     // syscalls), so runs do not see each other's events.
@@ -530,15 +526,9 @@ fn scripts_print_what_bpftrace_prints() {
 /// `raw_syscalls:sys_enter` tracepoint: the same events, the syscall id as `arg1`.
 #[test]
 fn rawtracepoint_counts_what_the_raw_syscalls_tracepoint_counts() {
-    if !is_root() {
-        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
-        return;
-    }
     let Some(bpftrace) = bpftrace() else {
-        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
-    mount_tracefs();
     let want = run(
         &bpftrace,
         &[],
@@ -562,15 +552,9 @@ fn rawtracepoint_counts_what_the_raw_syscalls_tracepoint_counts() {
 /// against bpftrace. (Maps only: the target's own stdout interleaves with printf lines.)
 #[test]
 fn usdt_prints_what_bpftrace_prints() {
-    if !is_root() {
-        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
-        return;
-    }
     let Some(bpftrace) = bpftrace() else {
-        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
-    mount_tracefs();
     let target = bpfkit_test_support::c_program("usdt_target");
     let target = target.to_str().expect("UTF-8 path");
     let cmd = format!("{target} 5");
@@ -604,15 +588,9 @@ fn usdt_prints_what_bpftrace_prints() {
 /// and are normalised.
 #[test]
 fn ustack_and_usym_print_what_bpftrace_prints() {
-    if !is_root() {
-        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
-        return;
-    }
     let Some(bpftrace) = bpftrace() else {
-        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
-    mount_tracefs();
     let target = bpfkit_test_support::c_program("ustack_target");
     let target = target.to_str().expect("UTF-8 path");
     let cmd = format!("{target} 2");

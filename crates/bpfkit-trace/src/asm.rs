@@ -167,6 +167,13 @@ impl Asm {
         ));
     }
 
+    /// Zeroes `len` bytes (rounded up to a multiple of 8) from `dst + off`, 8 at a time.
+    pub fn zero(&mut self, dst: Reg, off: i16, len: i16) {
+        for i in (0..len).step_by(8) {
+            self.store_imm(8, dst, off + i, 0);
+        }
+    }
+
     /// `lock *(u64 *)(dst + off) += src`.
     pub fn atomic_add(&mut self, dst: Reg, off: i16, src: Reg) {
         self.push(Insn::new(

@@ -12,15 +12,7 @@ use crate::lexer::{Lexer, Tok};
 /// assert_eq!(p.probes[0].attach[0].0, "BEGIN");
 /// ```
 pub fn parse(src: &str) -> Result<Program, Diagnostic> {
-    let mut p = Parser {
-        lex: Lexer::new(src),
-        src,
-        peeked: None,
-        no_div: false,
-        depth: 0,
-        typedefs: vec![],
-    };
-    p.program()
+    Parser::new(src, 0).program()
 }
 
 struct Parser<'a> {
@@ -86,7 +78,18 @@ fn compound_op(p: &str) -> Option<Option<BinOp>> {
     })
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// A parser of `src` from its start, already `depth` levels deep.
+    fn new(src: &'a str, depth: usize) -> Self {
+        Parser {
+            lex: Lexer::new(src),
+            src,
+            peeked: None,
+            no_div: false,
+            depth,
+            typedefs: vec![],
+        }
+    }
     fn peek(&mut self) -> Result<(Tok, Span), Diagnostic> {
         if self.peeked.is_none() {
             let before = self.lex.pos();
@@ -563,14 +566,8 @@ impl Parser<'_> {
                         .find("..")
                         .map(|i| from + i)
                         .ok_or_else(|| Diagnostic::new(s, "expected 'for ($i : start..end)'"))?;
-                    let mut sub = Parser {
-                        lex: Lexer::new(&self.src[..dots]),
-                        src: &self.src[..dots],
-                        peeked: None,
-                        no_div: false,
-                        depth: self.depth,
-                        typedefs: self.typedefs.clone(),
-                    };
+                    let mut sub = Parser::new(&self.src[..dots], self.depth);
+                    sub.typedefs = self.typedefs.clone();
                     sub.lex.set_pos(from);
                     let first = sub.expr()?;
                     if !matches!(sub.peek()?.0, Tok::Eof) {
@@ -1063,7 +1060,14 @@ mod tests {
             "{e}"
         );
         let ok = format!("BEGIN {{ @x = {}1{}; }}", "(".repeat(20), ")".repeat(20));
-        assert!(parse(&ok).is_ok());
+        let p = parse(&ok).unwrap();
+        let StmtKind::AssignMap { map, op, value } = &p.probes[0].body[0].kind else {
+            panic!("not a map assignment: {:?}", p.probes[0].body);
+        };
+        assert_eq!(
+            (map.name.as_str(), op, &value.kind),
+            ("@x", &None, &ExprKind::Int(1))
+        );
     }
 
     #[test]
@@ -1135,6 +1139,19 @@ mod tests {
             &p.probes[0].body[0].kind,
             StmtKind::ForMap { var, map, body } if var == "kv" && map.name == "@m" && body.len() == 1
         ));
-        assert!(parse("BEGIN { for ($i : 0..3) {} }").is_ok());
+        let p = parse("BEGIN { for ($i : 0..3) {} }").unwrap();
+        let StmtKind::For {
+            var,
+            start,
+            end,
+            body,
+        } = &p.probes[0].body[0].kind
+        else {
+            panic!("not a for loop: {:?}", p.probes[0].body);
+        };
+        assert_eq!(
+            (var.as_str(), &start.kind, &end.kind, body.len()),
+            ("i", &ExprKind::Int(0), &ExprKind::Int(3), 0)
+        );
     }
 }

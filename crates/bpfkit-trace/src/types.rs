@@ -52,8 +52,14 @@ impl Ty {
         }
     }
 
-    /// How a symbolic value prints (map keys at `indent` 4, printf at 8, as bpftrace).
-    pub fn symbolize(self, bytes: &[u8], indent: usize) -> Option<String> {
+    /// How a symbolic value prints (map keys at `indent` 4, printf at 8, as bpftrace);
+    /// stacks are read from `stacks`.
+    pub fn symbolize(
+        self,
+        bytes: &[u8],
+        indent: usize,
+        stacks: crate::symbols::Stacks<'_>,
+    ) -> Option<String> {
         let word = |at: usize| {
             let mut b = [0u8; 8];
             if let Some(s) = bytes.get(at..at + 8) {
@@ -63,8 +69,9 @@ impl Ty {
         };
         match self {
             Ty::Ksym => Some(crate::symbols::ksym(word(0))),
-            Ty::Kstack(limit) => Some(crate::symbols::kstack(word(0), limit, indent)),
+            Ty::Kstack(limit) => Some(crate::symbols::kstack(stacks, word(0), limit, indent)),
             Ty::Ustack(limit) => Some(crate::symbols::ustack(
+                stacks,
                 word(0),
                 word(8) as u32,
                 limit,
@@ -289,14 +296,17 @@ mod tests {
         v6[0] = 10;
         v6[8..10].copy_from_slice(&[0xfe, 0x80]);
         v6[23] = 1;
-        assert_eq!(Ty::Inet.symbolize(&v6, 0).unwrap(), "fe80::1");
+        assert_eq!(Ty::Inet.symbolize(&v6, 0, None).unwrap(), "fe80::1");
         let mut mapped = vec![0u8; 24];
         mapped[0] = 10;
         mapped[18..24].copy_from_slice(&[0xff, 0xff, 127, 0, 0, 1]);
-        assert_eq!(Ty::Inet.symbolize(&mapped, 0).unwrap(), "::ffff:127.0.0.1");
+        assert_eq!(
+            Ty::Inet.symbolize(&mapped, 0, None).unwrap(),
+            "::ffff:127.0.0.1"
+        );
         let mut v4 = vec![0u8; 24];
         v4[0] = 2;
         v4[8..12].copy_from_slice(&[192, 168, 1, 1]);
-        assert_eq!(Ty::Inet.symbolize(&v4, 0).unwrap(), "192.168.1.1");
+        assert_eq!(Ty::Inet.symbolize(&v4, 0, None).unwrap(), "192.168.1.1");
     }
 }

@@ -10,99 +10,32 @@
 
 mod common;
 
-use std::io::ErrorKind;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
 
 use bpfkit::loader::{Loader, Object};
 use bpfkit::programs::auto::{self, AutoTargets};
 use bpfkit::programs::cgroup::{self, CgroupAttachFlags, CgroupAttachMethod, CgroupOptions};
 use bpfkit::programs::{lsm, AttachError};
 use bpfkit_obj::object::AttachType;
+use bpfkit_test_support::cgroup::{cgroup2_root, TestCgroup};
 use bpfkit_test_support::fixture;
 use common::FdCheck;
 
-fn lsm_active(test: &str) -> bool {
-    if lsm::bpf_lsm_active() {
-        return true;
+/// Whether `test` can run here: the BPF LSM is active and cgroup2 is mounted. Otherwise
+/// prints the `SKIP` line.
+fn can_run(test: &str) -> bool {
+    if !lsm::bpf_lsm_active() {
+        println!(
+            "SKIP {test}: the BPF LSM is not active here ('bpf' is not in \
+             /sys/kernel/security/lsm); run `cargo xtask vm-test --arch x86_64 [--kernel 6.12]`"
+        );
+        return false;
     }
-    println!(
-        "SKIP {test}: the BPF LSM is not active here ('bpf' is not in \
-         /sys/kernel/security/lsm); run `cargo xtask vm-test --arch x86_64 [--kernel 6.12]`"
-    );
-    false
-}
-
-/// The first cgroup v2 mount point in `/proc/self/mountinfo`.
-fn cgroup2_mount() -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        if right.split(' ').next() != Some("cgroup2") {
-            return None;
-        }
-        left.split(' ').nth(4).map(PathBuf::from)
-    })
-}
-
-/// A child cgroup of the cgroup2 mount, removed on drop.
-struct TestCgroup {
-    path: PathBuf,
-    dir: std::fs::File,
-}
-
-impl TestCgroup {
-    fn new(root: &Path, name: &str) -> Self {
-        let path = root.join(format!("bpfkit-lsm-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir(&path);
-        std::fs::create_dir(&path).expect("create cgroup");
-        let dir = std::fs::File::open(&path).expect("open cgroup");
-        Self { path, dir }
+    if cgroup2_root().is_none() {
+        println!("SKIP {test}: no cgroup2 mount");
+        return false;
     }
-
-    /// Moves this process into the cgroup until the guard drops.
-    fn enter(&self, root: &Path) -> Member {
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-        let rel = own
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .expect("a cgroup v2 line");
-        let original = root.join(rel.trim_start_matches('/'));
-        std::fs::write(
-            self.path.join("cgroup.procs"),
-            std::process::id().to_string(),
-        )
-        .expect("move into the test cgroup");
-        Member { original }
-    }
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            match std::fs::remove_dir(&self.path) {
-                Err(e) if e.kind() == ErrorKind::ResourceBusy => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                _ => return,
-            }
-        }
-    }
-}
-
-/// The process is in the test cgroup; dropping moves it back.
-struct Member {
-    original: PathBuf,
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        std::fs::write(
-            self.original.join("cgroup.procs"),
-            std::process::id().to_string(),
-        )
-        .expect("move back to the original cgroup");
-    }
+    true
 }
 
 /// `socket(AF_INET, SOCK_DGRAM, 0)`: Ok, or the errno.
@@ -162,16 +95,12 @@ fn assert_cgroup_link(link: &bpfkit::links::Link, cgroup: &TestCgroup, prog_id: 
 #[test]
 fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
     let test = "lsm_cgroup_link_denies_sockets_only_inside_the_cgroup";
-    if !lsm_active(test) {
+    if !can_run(test) {
         return;
     }
-    let Some(root) = cgroup2_mount() else {
-        println!("SKIP {test}: no cgroup2 mount");
-        return;
-    };
     let fds = FdCheck::start();
     {
-        let cgroup = TestCgroup::new(&root, "link");
+        let cgroup = TestCgroup::new("lsm-link");
         let object = load();
         let program = object.program("deny_udp4").unwrap();
         let link = lsm::attach_cgroup(program, &cgroup.dir, &CgroupOptions::default())
@@ -182,7 +111,7 @@ fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
 
         const ATTEMPTS: u64 = 3;
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             for _ in 0..ATTEMPTS {
                 assert_eq!(
                     udp_socket(),
@@ -198,7 +127,7 @@ fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
         drop(link);
         assert_eq!(attached(&cgroup), Vec::<u32>::new(), "detached on drop");
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             assert_eq!(
                 udp_socket(),
                 Ok(()),
@@ -213,16 +142,12 @@ fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
 #[test]
 fn lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call() {
     let test = "lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call";
-    if !lsm_active(test) {
+    if !can_run(test) {
         return;
     }
-    let Some(root) = cgroup2_mount() else {
-        println!("SKIP {test}: no cgroup2 mount");
-        return;
-    };
     let fds = FdCheck::start();
     {
-        let cgroup = TestCgroup::new(&root, "auto");
+        let cgroup = TestCgroup::new("lsm-auto");
         let object = load();
         let program = object.program("deny_udp4").unwrap();
         let prog_id = program.id().unwrap();
@@ -247,7 +172,7 @@ fn lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call() {
         assert_cgroup_link(&link, &cgroup, prog_id);
         assert_eq!(attached(&cgroup), [prog_id]);
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             assert_eq!(udp_socket(), Err(libc::EPERM));
         }
         drop(link);
@@ -267,13 +192,13 @@ fn lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call() {
         );
         assert_eq!(attached(&cgroup), [prog_id]);
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             assert_eq!(udp_socket(), Err(libc::EPERM));
         }
         drop(attachment);
         assert_eq!(attached(&cgroup), Vec::<u32>::new());
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             assert_eq!(udp_socket(), Ok(()));
         }
         assert_eq!(denied(&object), 2);

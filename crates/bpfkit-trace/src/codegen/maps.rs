@@ -147,9 +147,7 @@ impl Gen<'_> {
     ) -> Result<(), Diagnostic> {
         let vsize = self.st.maps[idx].kind.value_size();
         let zero = self.alloc(vsize as i32, span)?;
-        for i in (0..vsize as i16).step_by(8) {
-            self.asm.store_imm(8, FP, zero + i, 0);
-        }
+        self.asm.zero(FP, zero, vsize as i16);
         let found = self.asm.label();
         self.lookup(idx, key);
         self.asm.jmp_imm(BPF_JNE, 0, 0, found);
@@ -474,9 +472,7 @@ impl Gen<'_> {
                 }
                 self.asm.ja(done);
                 self.asm.bind(missing);
-                for i in (0..n as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, out + i, 0);
-                }
+                self.asm.zero(FP, out, n as i16);
                 self.asm.bind(done);
                 Ok(Val::Str(out, n))
             }

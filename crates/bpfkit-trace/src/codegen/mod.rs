@@ -96,7 +96,11 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
                 && !p.uses_ident("probe")
             {
                 let ret = matches!(expanded[0].kind, ProbeKind::Kprobe { ret: true, .. });
-                let long = if ret { "kretprobe" } else { "kprobe" };
+                let long = probes::KernelProvider {
+                    trampoline: false,
+                    ret,
+                }
+                .long_name();
                 let pattern = point.rsplit(':').next().unwrap_or(point);
                 blocks.push((
                     bi,
@@ -130,7 +134,6 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         opts: opts.clone(),
         final_pass: false,
         formats: HashMap::new(),
-        kbtf: None,
         script_structs: layout_structs(&program.structs)?,
         enum_consts: program.enums.clone(),
     };
@@ -185,7 +188,6 @@ struct State {
     opts: CompileOptions,
     final_pass: bool,
     formats: HashMap<(String, String), Vec<Field>>,
-    kbtf: Option<std::rc::Rc<crate::kbtf::KernelBtf>>,
     script_structs: Vec<ScriptStruct>,
     /// Enumerators of the script's `enum` definitions.
     enum_consts: Vec<(String, i64)>,
@@ -205,7 +207,7 @@ struct ScriptStruct {
 /// structs of the script or the kernel; a struct pointer's target may be either).
 fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
     use crate::kbtf::Leaf;
-    let mut kbtf: Option<crate::kbtf::KernelBtf> = None;
+    let kbtf = |span| crate::kbtf::KernelBtf::shared().map_err(|e| Diagnostic::new(span, e));
     let mut sizes: Vec<(u32, u32)> = vec![];
     let mut out: Vec<ScriptStruct> = vec![];
     for d in defs {
@@ -221,14 +223,7 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                     .position(|x| x.name == name)
                     .map(|i| SCRIPT_STRUCT_BASE + i as u32)
             };
-            let mut kernel = |name: &str| -> Result<Option<u32>, Diagnostic> {
-                if kbtf.is_none() {
-                    kbtf = Some(
-                        crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(d.span, e))?,
-                    );
-                }
-                Ok(kbtf.as_ref().and_then(|k| k.struct_id(name)))
-            };
+            let kernel = |name: &str| Ok::<_, Diagnostic>(kbtf(d.span)?.struct_id(name));
             let (size, align, leaf) = if pointer {
                 let leaf = match base
                     .strip_prefix("struct ")
@@ -273,7 +268,7 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                                 format!("no struct {n} in the script or the kernel's BTF"),
                             )
                         })?;
-                        let size = kbtf.as_ref().and_then(|k| k.size_of(id)).unwrap_or(0);
+                        let size = kbtf(d.span)?.size_of(id).unwrap_or(0);
                         (size, 8, Leaf::Struct(id))
                     }
                 }
@@ -472,9 +467,7 @@ impl<'s> Gen<'s> {
                 self.var_bytes.insert(name.clone(), bytes);
             }
             let off = self.alloc(ty.size() as i32, value.span)?;
-            for i in (0..ty.size() as i16).step_by(8) {
-                self.asm.store_imm(8, FP, off + i, 0);
-            }
+            self.asm.zero(FP, off, ty.size() as i16);
             let v = match ty {
                 Ty::Int { signed } => Val::Int(off, signed),
                 Ty::Str(n) => Val::Str(off, n),
