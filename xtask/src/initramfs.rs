@@ -240,7 +240,7 @@ ip link set lo up
         let _ = writeln!(s, "insmod {module} || echo \"insmod {module} failed\"");
     }
     s.push_str(
-        &r#"export BPFKIT_VM=1 BPFKIT_VM_FIXTURES=/fixtures BPFKIT_PREBUILT_FIXTURES=/fixtures BPFKIT_TEST_CACHE=/tmp/cache RUST_BACKTRACE=1 HOME=/tmp
+        &r#"export BPFKIT_FD_TRACE=1 BPFKIT_VM=1 BPFKIT_VM_FIXTURES=/fixtures BPFKIT_PREBUILT_FIXTURES=/fixtures BPFKIT_TEST_CACHE=/tmp/cache RUST_BACKTRACE=1 HOME=/tmp
 echo "bpfkit VM: kernel $(uname -r) $(uname -m)"
 failed=0
 ran=0

@@ -225,13 +225,9 @@ fn run_vm(task: &VmTest, result: &mut VmResult) -> Result<(), XtaskError> {
         kernel.version,
         started.elapsed().as_secs_f64()
     );
-    // Any static busybox of the architecture serves every kernel: bookworm's (the system's
-    // suite), shared with the 6.1 VM (bullseye-security's arm64 pool is not reachable).
-    let busybox = packages::busybox(
-        task.arch,
-        KernelRelease::V6_1,
-        &vm_cache(task.arch, KernelRelease::V6_1),
-    )?;
+    // Any static busybox of the architecture serves every kernel: the system suite's, shared
+    // with the 6.1 VM (bullseye-security's arm64 pool is not reachable).
+    let busybox = packages::busybox(task.arch, &vm_cache(task.arch, KernelRelease::V6_1))?;
     let suite = match task.only.as_deref() {
         Some("trace") => suite::build_trace_only(task.arch, &cache)?,
         only => suite::build(task.arch, task.release, &cache, only)?,

@@ -194,14 +194,19 @@ pub fn is_test_target(name: &str) -> bool {
     TEST_TARGETS.iter().any(|t| t.test == name)
 }
 
-impl TestTarget {
-    fn runs_on(&self, arch: Arch, release: KernelRelease) -> bool {
-        let arch_ok = match self.arches {
+impl Arches {
+    fn include(self, arch: Arch) -> bool {
+        match self {
             Arches::All => true,
             Arches::X86_64 => arch == Arch::X86_64,
             Arches::Aarch64 => arch == Arch::Aarch64,
-        };
-        arch_ok && self.kernels.contains(&release)
+        }
+    }
+}
+
+impl TestTarget {
+    fn runs_on(&self, arch: Arch, release: KernelRelease) -> bool {
+        self.arches.include(arch) && self.kernels.contains(&release)
     }
 }
 
@@ -260,7 +265,7 @@ exit $failed
 /// program: a kprobe.multi link where the kernel has fprobe, seen in the tracer's fdinfo,
 /// else one perf link per function; one program per function when the block uses `func`),
 /// fentry/fexit with BTF arguments (SKIP where the kernel has no trampolines: arm64 before
-/// 6.4).
+/// 6.4), a map `for` in a kprobe and a kstack map value (biostacks.bt's pattern).
 const TRACE_CHECK: &str = r#"set -u
 failed=0
 W='/bin/busybox cat /vm-trace-marker /vm-trace-marker /vm-trace-marker'
@@ -277,6 +282,11 @@ run kprobe-wildcard '@: 3' 'kprobe:*sys_openat /pid == cpid/ { @ = count(); }'
 run kprobe-func 'sys_openat]: 3' 'kprobe:*sys_openat /pid == cpid/ { @[func] = count(); }'
 run fentry '@[/vm-trace-marker, 3]: 3' 'fentry:do_sys_openat2 /pid == cpid/ { @[str(args->filename), args->dfd + 103] = count(); }'
 run fexit '@[-2]: 3' 'fexit:do_sys_openat2 /pid == cpid/ { @[retval] = count(); }'
+# A map `for` in a kprobe (bpf_for_each_map_elem, a callback reading arg1 through the
+# saved context): the running total after the third open.
+run for-map-kprobe '@total: 3' 'kprobe:do_sys_openat2 /pid == cpid/ { @[str(arg1)] = count(); $n = 0; for ($kv : @) { $n += $kv.1 + (arg1 & 0); } @total = $n; }'
+# biostacks.bt's pattern: a kstack stored as a map value, used as a key at the return.
+run kstack-value '    do_sys_openat2+' 'kprobe:do_sys_openat2 /pid == cpid/ { @s[tid] = kstack(1); @t[tid] = 1; } kretprobe:do_sys_openat2 /pid == cpid && @t[tid]/ { @k[@s[tid]] = count(); delete(@s[tid]); delete(@t[tid]); }'
 # One kprobe.multi link where the kernel has fprobe (6.12), else (6.1) a perf event per function.
 if grep -q ' fprobe_register$' /proc/kallsyms; then
   link=kprobe_multi; count() { cat /proc/$1/fdinfo/* 2>/dev/null | grep -c "link_type:.kprobe_multi"; }
@@ -361,9 +371,7 @@ pub fn build(
         .filter(|t| t.runs_on(arch, release) && only.is_none_or(|name| name == t.test))
         .collect();
     for &(name, arches) in HOST_FIXTURES {
-        if (arches == Arches::X86_64 && arch != Arch::X86_64)
-            || (arches == Arches::Aarch64 && arch != Arch::Aarch64)
-        {
+        if !arches.include(arch) {
             continue;
         }
         let object = bpfkit_test_support::try_fixture(name).map_err(|e| XtaskError::Command {
