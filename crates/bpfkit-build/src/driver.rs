@@ -324,8 +324,7 @@ impl EbpfBuild {
             }
             (None, Route::Donor) => {
                 let t = Toolchain::detect()?;
-                let rustup = std::env::var_os("RUSTUP").unwrap_or_else(|| "rustup".into());
-                t.ensure_donor_components_with(Path::new(&rustup))?;
+                t.ensure_donor_components()?;
                 t
             }
         };
