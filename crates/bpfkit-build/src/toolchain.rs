@@ -149,6 +149,11 @@ impl Toolchain {
                 command: RUSTUP_COMPONENTS_COMMAND,
             });
         }
+        self.check_llvm_tools()
+    }
+
+    /// Checks that every tool of [`LLVM_TOOLS`] is installed.
+    fn check_llvm_tools(&self) -> Result<(), ToolchainError> {
         let tools = self.llvm_tools();
         for tool in LLVM_TOOLS {
             tools.tool(tool)?;
@@ -183,59 +188,36 @@ impl Toolchain {
     /// Checks what the donor route needs: llvm-tools and the donor target's `core`
     /// (not rust-src: nothing is built from source).
     pub fn check_donor_components(&self) -> Result<(), ToolchainError> {
-        let tools = self.llvm_tools();
-        for tool in LLVM_TOOLS {
-            tools.tool(tool)?;
-        }
+        self.check_llvm_tools()?;
         self.donor_core().map(drop)
     }
 
     /// Like [`Toolchain::check_donor_components`], installing what is missing with rustup
-    /// (announced), unless `BPFKIT_NO_AUTO_INSTALL=1`: llvm-tools (with rust-src, through
-    /// [`Toolchain::ensure_components_with`]) and `rustup target add
+    /// (`$RUSTUP`, else `rustup`; announced), unless `BPFKIT_NO_AUTO_INSTALL=1`: llvm-tools
+    /// (with rust-src, through [`Toolchain::ensure_components_with`]) and `rustup target add
     /// riscv64imac-unknown-none-elf`.
+    pub fn ensure_donor_components(&self) -> Result<(), ToolchainError> {
+        self.ensure_donor_components_with(&rustup_binary())
+    }
+
+    /// [`Toolchain::ensure_donor_components`] with a given `rustup` binary.
     pub fn ensure_donor_components_with(&self, rustup: &Path) -> Result<(), ToolchainError> {
-        if self.llvm_tools_missing() {
+        if self.check_llvm_tools().is_err() {
             self.ensure_components_with(rustup)?;
         }
         let missing = match self.donor_core() {
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
-        let opted_out = std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0");
-        if opted_out {
+        if no_auto_install() {
             return Err(missing);
         }
-        let mut cmd = Command::new(rustup);
-        cmd.args(["target", "add", crate::link::retarget::DONOR_TARGET]);
-        let mut shown = DONOR_TARGET_COMMAND.to_string();
-        if let Some(tc) = std::env::var_os("RUSTUP_TOOLCHAIN") {
-            cmd.arg("--toolchain").arg(&tc);
-            shown.push_str(&format!(" --toolchain {}", tc.to_string_lossy()));
-        }
-        announce(&format!(
-            "bpfkit-build: {missing}; installing it now with `{shown}`"
-        ));
-        let out = cmd.output().map_err(|e| ToolchainError::InstallFailed {
-            command: shown.clone(),
-            reason: format!("cannot run rustup: {e}"),
-        })?;
-        if !out.status.success() {
-            return Err(ToolchainError::InstallFailed {
-                command: shown,
-                reason: format!(
-                    "{}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
-        }
+        rustup_install(
+            rustup,
+            &["target", "add", crate::link::retarget::DONOR_TARGET],
+            &format!("bpfkit-build: {missing}; installing it now with"),
+        )?;
         self.check_donor_components()
-    }
-
-    fn llvm_tools_missing(&self) -> bool {
-        let tools = self.llvm_tools();
-        LLVM_TOOLS.iter().any(|t| tools.tool(t).is_err())
     }
 
     /// Like [`Toolchain::check_components`], but when a component is missing, installs
@@ -246,8 +228,7 @@ impl Toolchain {
     /// Set `BPFKIT_NO_AUTO_INSTALL=1` to get the missing-component error instead. Paths
     /// overridden by `BPFKIT_RUST_SRC_DIR`/`BPFKIT_LLVM_TOOLS_DIR` are never installed into.
     pub fn ensure_components(&self) -> Result<(), ToolchainError> {
-        let rustup = std::env::var_os("RUSTUP").unwrap_or_else(|| "rustup".into());
-        self.ensure_components_with(Path::new(&rustup))
+        self.ensure_components_with(&rustup_binary())
     }
 
     /// [`Toolchain::ensure_components`] with a given `rustup` binary.
@@ -259,43 +240,61 @@ impl Toolchain {
         };
         let overridden = std::env::var_os("BPFKIT_RUST_SRC_DIR").is_some()
             || std::env::var_os(LLVM_TOOLS_DIR_ENV).is_some();
-        let opted_out = std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0");
-        if overridden || opted_out {
+        if overridden || no_auto_install() {
             return Err(missing);
         }
-        let mut cmd = Command::new(rustup);
-        cmd.args(["component", "add", "rust-src", "llvm-tools"]);
-        let mut shown = String::from("rustup component add rust-src llvm-tools");
-        if let Some(tc) = std::env::var_os("RUSTUP_TOOLCHAIN") {
-            cmd.arg("--toolchain").arg(&tc);
-            shown.push_str(&format!(" --toolchain {}", tc.to_string_lossy()));
-        }
-        announce(&format!(
-            "bpfkit-build: {missing}; installing them now with `{shown}`"
-        ));
-        let out = cmd.output().map_err(|e| ToolchainError::InstallFailed {
-            command: shown.clone(),
-            reason: if e.kind() == std::io::ErrorKind::NotFound {
-                "rustup is not installed or not on PATH; bpfkit needs rustup's stable \
-                 toolchain (https://rustup.rs)"
-                    .to_string()
-            } else {
-                format!("cannot run rustup: {e}")
-            },
-        })?;
-        if !out.status.success() {
-            return Err(ToolchainError::InstallFailed {
-                command: shown,
-                reason: format!(
-                    "{}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
-        }
+        rustup_install(
+            rustup,
+            &["component", "add", "rust-src", "llvm-tools"],
+            &format!("bpfkit-build: {missing}; installing them now with"),
+        )?;
         announce("bpfkit-build: rustup installed rust-src and llvm-tools");
         self.check_components()
     }
+}
+
+/// The `rustup` to install with: `$RUSTUP`, else `rustup` from `PATH`.
+fn rustup_binary() -> PathBuf {
+    std::env::var_os("RUSTUP").map_or_else(|| PathBuf::from("rustup"), PathBuf::from)
+}
+
+/// Whether `BPFKIT_NO_AUTO_INSTALL` asks for errors instead of installs.
+fn no_auto_install() -> bool {
+    std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0")
+}
+
+/// Runs `rustup <args>` for the toolchain rustup is running (`RUSTUP_TOOLCHAIN`), first
+/// announcing it after `intro`.
+fn rustup_install(rustup: &Path, args: &[&str], intro: &str) -> Result<(), ToolchainError> {
+    let mut cmd = Command::new(rustup);
+    cmd.args(args);
+    let mut shown = format!("rustup {}", args.join(" "));
+    if let Some(tc) = std::env::var_os("RUSTUP_TOOLCHAIN") {
+        cmd.arg("--toolchain").arg(&tc);
+        shown.push_str(&format!(" --toolchain {}", tc.to_string_lossy()));
+    }
+    announce(&format!("{intro} `{shown}`"));
+    let out = cmd.output().map_err(|e| ToolchainError::InstallFailed {
+        command: shown.clone(),
+        reason: if e.kind() == std::io::ErrorKind::NotFound {
+            "rustup is not installed or not on PATH; bpfkit needs rustup's stable \
+             toolchain (https://rustup.rs)"
+                .to_string()
+        } else {
+            format!("cannot run rustup: {e}")
+        },
+    })?;
+    if !out.status.success() {
+        return Err(ToolchainError::InstallFailed {
+            command: shown,
+            reason: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Environment variable: when set (and not `0`), missing rustup components are an error

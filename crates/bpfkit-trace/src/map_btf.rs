@@ -1,7 +1,7 @@
 //! BTF describing each map's key and value, so `bpftool map dump` shows named fields
 //! (`k0`, `k1`, `bucket`, `count`, `total`) instead of bytes.
 
-use bpfkit_obj::btf::{BtfMut, IntEncoding, TypeId};
+use bpfkit_obj::btf::{BtfMut, IntEncoding, Kind, RawData, RawParam, RawType, TypeId};
 
 use crate::types::{MapInfo, MapKind, Ty};
 
@@ -110,6 +110,7 @@ pub fn build(maps: &[MapInfo]) -> Option<MapBtf> {
         };
         let value = match m.kind {
             MapKind::Str(n) => b.chars(n),
+            MapKind::Sym(t) => b.ty(t),
             MapKind::Avg { signed } | MapKind::Stats { signed } => {
                 let total = b.int(signed);
                 b.record(
@@ -127,6 +128,38 @@ pub fn build(maps: &[MapInfo]) -> Option<MapBtf> {
     }
     let bytes = b.btf.to_bytes().ok()?;
     Some(MapBtf { bytes, ids })
+}
+
+/// BTF for a program with callbacks (`for` over a map): `static long main(void *ctx)` and
+/// `static long for_each_elem(void *map, void *key, void *value, void *ctx)`, as the
+/// `func_info` the kernel needs to accept `BPF_PSEUDO_FUNC` references. Returns the bytes
+/// and the two FUNC ids.
+pub fn func_btf() -> Option<(Vec<u8>, TypeId, TypeId)> {
+    let mut b = Builder::new();
+    let long = b.btf.add_int("long", 8, IntEncoding::SIGNED);
+    let ptr = b.btf.add_type(RawType::new(Kind::Ptr, 0, 0, RawData::None));
+    let mut func = |name: &str, params: &[&str]| {
+        let params = params
+            .iter()
+            .map(|p| RawParam {
+                name_off: b.btf.add_string(p),
+                type_id: ptr,
+            })
+            .collect();
+        let proto = b.btf.add_type(RawType::new(
+            Kind::FuncProto,
+            0,
+            long,
+            RawData::Params(params),
+        ));
+        let name_off = b.btf.add_string(name);
+        b.btf
+            .add_type(RawType::new(Kind::Func, name_off, proto, RawData::None))
+    };
+    let main = func("main", &["ctx"]);
+    let callback = func("for_each_elem", &["map", "key", "value", "ctx"]);
+    let bytes = b.btf.to_bytes().ok()?;
+    Some((bytes, main, callback))
 }
 
 #[cfg(test)]
