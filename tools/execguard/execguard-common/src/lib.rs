@@ -1,5 +1,5 @@
-//! Types shared by execguard's LSM program and its userspace: the deny-map key, the event
-//! record and the names of the maps and globals.
+//! Types shared by execguard's LSM program and its userspace: the deny-map key and the event
+//! record (userspace reaches the maps and globals through execguard's typed skeleton).
 #![no_std]
 #![deny(missing_docs)]
 
@@ -74,17 +74,6 @@ pub struct GuardEvent {
 
 /// Size of a [`GuardEvent`] record.
 pub const EVENT_SIZE: usize = core::mem::size_of::<GuardEvent>();
-
-/// Map name: denied files, [`FileKey`] → `u8`.
-pub const MAP_DENY_FILES: &str = "DENY_FILES";
-/// Map name: denied cgroup ids, `u64` → `u8`.
-pub const MAP_DENY_CGROUPS: &str = "DENY_CGROUPS";
-/// Map name: the events ring buffer.
-pub const MAP_EVENTS: &str = "EVENTS";
-/// Global (`.rodata`, `u32`): non-zero for audit mode (report, never deny).
-pub const GLOBAL_AUDIT: &str = "AUDIT";
-/// The program's name (`lsm/bprm_check_security`).
-pub const PROGRAM: &str = "check_exec";
 
 #[cfg(test)]
 mod tests {
