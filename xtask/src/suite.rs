@@ -166,8 +166,8 @@ const TEST_TARGETS: &[TestTarget] = &[
         skips: &[],
     },
     // XDP offload to a netdevsim device (loaded for it with prog_ifindex, HW mode by link
-    // and netlink, refused unbound or in another mode): SKIPs unless
-    // `scripts/netdevsim-module` built netdevsim into the 6.1 package (Debian has none).
+    // and netlink, refused unbound or in another mode): the run builds netdevsim into the
+    // 6.1 package (Debian has none; `crate::netdevsim`), SKIPs with the reason if it fails.
     TestTarget {
         package: "bpfkit",
         test: "attach_xdp_offload",
