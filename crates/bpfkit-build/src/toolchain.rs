@@ -1,4 +1,5 @@
-//! Locating the rustc toolchain and the rustup components the route needs (rust-src, llvm-tools).
+//! Locating the rustc toolchain and what the routes need from rustup: llvm-tools and the donor
+//! target (default route), rust-src (bpfel route).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -191,45 +192,34 @@ impl Toolchain {
     }
 
     /// Like [`Toolchain::check_donor_components`], installing what is missing with rustup
-    /// (announced), unless `BPFKIT_NO_AUTO_INSTALL=1`: llvm-tools (with rust-src, through
-    /// [`Toolchain::ensure_components_with`]) and `rustup target add
-    /// riscv64imac-unknown-none-elf`.
+    /// (announced), unless `BPFKIT_NO_AUTO_INSTALL=1`: `rustup component add llvm-tools`
+    /// (not when `BPFKIT_LLVM_TOOLS_DIR` names the tools) and `rustup target add
+    /// riscv64imac-unknown-none-elf`. rust-src is not needed: nothing is built from source.
     pub fn ensure_donor_components_with(&self, rustup: &Path) -> Result<(), ToolchainError> {
+        let opted_out = std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0");
         if self.llvm_tools_missing() {
-            self.ensure_components_with(rustup)?;
+            let tools = self.llvm_tools();
+            let missing = match LLVM_TOOLS.iter().find_map(|t| tools.tool(t).err()) {
+                Some(e) => e,
+                None => return self.check_donor_components(),
+            };
+            if opted_out || std::env::var_os(LLVM_TOOLS_DIR_ENV).is_some() {
+                return Err(missing);
+            }
+            run_rustup(rustup, &["component", "add", "llvm-tools"], &missing)?;
         }
         let missing = match self.donor_core() {
-            Ok(_) => return Ok(()),
+            Ok(_) => return self.check_donor_components(),
             Err(e) => e,
         };
-        let opted_out = std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0");
         if opted_out {
             return Err(missing);
         }
-        let mut cmd = Command::new(rustup);
-        cmd.args(["target", "add", crate::link::retarget::DONOR_TARGET]);
-        let mut shown = DONOR_TARGET_COMMAND.to_string();
-        if let Some(tc) = std::env::var_os("RUSTUP_TOOLCHAIN") {
-            cmd.arg("--toolchain").arg(&tc);
-            shown.push_str(&format!(" --toolchain {}", tc.to_string_lossy()));
-        }
-        announce(&format!(
-            "bpfkit-build: {missing}; installing it now with `{shown}`"
-        ));
-        let out = cmd.output().map_err(|e| ToolchainError::InstallFailed {
-            command: shown.clone(),
-            reason: format!("cannot run rustup: {e}"),
-        })?;
-        if !out.status.success() {
-            return Err(ToolchainError::InstallFailed {
-                command: shown,
-                reason: format!(
-                    "{}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
-        }
+        run_rustup(
+            rustup,
+            &["target", "add", crate::link::retarget::DONOR_TARGET],
+            &missing,
+        )?;
         self.check_donor_components()
     }
 
@@ -263,39 +253,54 @@ impl Toolchain {
         if overridden || opted_out {
             return Err(missing);
         }
-        let mut cmd = Command::new(rustup);
-        cmd.args(["component", "add", "rust-src", "llvm-tools"]);
-        let mut shown = String::from("rustup component add rust-src llvm-tools");
-        if let Some(tc) = std::env::var_os("RUSTUP_TOOLCHAIN") {
-            cmd.arg("--toolchain").arg(&tc);
-            shown.push_str(&format!(" --toolchain {}", tc.to_string_lossy()));
-        }
-        announce(&format!(
-            "bpfkit-build: {missing}; installing them now with `{shown}`"
-        ));
-        let out = cmd.output().map_err(|e| ToolchainError::InstallFailed {
-            command: shown.clone(),
-            reason: if e.kind() == std::io::ErrorKind::NotFound {
-                "rustup is not installed or not on PATH; bpfkit needs rustup's stable \
-                 toolchain (https://rustup.rs)"
-                    .to_string()
-            } else {
-                format!("cannot run rustup: {e}")
-            },
-        })?;
-        if !out.status.success() {
-            return Err(ToolchainError::InstallFailed {
-                command: shown,
-                reason: format!(
-                    "{}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
-        }
+        run_rustup(
+            rustup,
+            &["component", "add", "rust-src", "llvm-tools"],
+            &missing,
+        )?;
         announce("bpfkit-build: rustup installed rust-src and llvm-tools");
         self.check_components()
     }
+}
+
+/// Runs `rustup <args>` (for the toolchain rustup is running, `RUSTUP_TOOLCHAIN`) to install
+/// what `missing` names, announcing it first.
+fn run_rustup(
+    rustup: &Path,
+    args: &[&str],
+    missing: &ToolchainError,
+) -> Result<(), ToolchainError> {
+    let mut cmd = Command::new(rustup);
+    cmd.args(args);
+    let mut shown = format!("rustup {}", args.join(" "));
+    if let Some(tc) = std::env::var_os("RUSTUP_TOOLCHAIN") {
+        cmd.arg("--toolchain").arg(&tc);
+        shown.push_str(&format!(" --toolchain {}", tc.to_string_lossy()));
+    }
+    announce(&format!(
+        "bpfkit-build: {missing}; installing it now with `{shown}`"
+    ));
+    let out = cmd.output().map_err(|e| ToolchainError::InstallFailed {
+        command: shown.clone(),
+        reason: if e.kind() == std::io::ErrorKind::NotFound {
+            "rustup is not installed or not on PATH; bpfkit needs rustup's stable toolchain \
+             (https://rustup.rs)"
+                .to_string()
+        } else {
+            format!("cannot run rustup: {e}")
+        },
+    })?;
+    if !out.status.success() {
+        return Err(ToolchainError::InstallFailed {
+            command: shown,
+            reason: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Environment variable: when set (and not `0`), missing rustup components are an error
