@@ -331,5 +331,8 @@ fn attach_token_path_reaches_the_loader() {
         stderr.contains(&missing) && stderr.to_lowercase().contains("token"),
         "{stderr}"
     );
-    assert!(!pins.root.join("lo").exists(), "a failed attach leaves no pins");
+    assert!(
+        !pins.root.join("lo").exists(),
+        "a failed attach leaves no pins"
+    );
 }
