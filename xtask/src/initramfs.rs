@@ -1,5 +1,5 @@
-//! The guest's initramfs: static busybox, the suite's files, the TC modules of the kernel
-//! package, and an `/init` that mounts what the tests need, runs the suite and reports
+//! The guest's initramfs: static busybox, the suite's files, the modules of the kernel
+//! package (TC; netdevsim where built), and an `/init` that mounts what the tests need, runs the suite and reports
 //! on the serial console before powering off. Written as a newc cpio by `cpio -o`.
 
 use std::fmt::Write as _;
@@ -22,6 +22,11 @@ pub const SUITE_END_MARKER: &str = "BPFKIT-VM-SUITE-END:";
 /// Modules the TC tests need (Debian builds them as modules), loaded with their
 /// dependencies first.
 const MODULES: &[&str] = &["cls_bpf", "sch_ingress"];
+
+/// Modules loaded only where the unpacked package has them: Debian builds its kernels
+/// without netdevsim; `scripts/netdevsim-module` builds it into the 6.1 package for the XDP
+/// offload test (which prints SKIP without it).
+const OPTIONAL_MODULES: &[&str] = &["netdevsim"];
 
 /// Builds `<cache>/initramfs.cpio` and returns its path.
 pub fn build(
@@ -97,7 +102,7 @@ fn set_executable(path: &Path) -> Result<(), XtaskError> {
         .map_err(io_err("chmod", path))
 }
 
-/// [`MODULES`] and their dependencies (the `depends=` of each `.ko`'s modinfo: the
+/// [`MODULES`] (and the [`OPTIONAL_MODULES`] present) and their dependencies (the `depends=` of each `.ko`'s modinfo: the
 /// package has no `modules.dep`, depmod makes it at install), dependencies first, each once.
 /// A module absent from the package is built into the kernel.
 fn module_load_order(kernel: &Kernel) -> Result<Vec<PathBuf>, XtaskError> {
@@ -106,6 +111,11 @@ fn module_load_order(kernel: &Kernel) -> Result<Vec<PathBuf>, XtaskError> {
     let mut order = Vec::new();
     for wanted in MODULES {
         add_module(wanted, &index, &mut order, 0)?;
+    }
+    for wanted in OPTIONAL_MODULES {
+        if index.iter().any(|(name, _)| name == wanted) {
+            add_module(wanted, &index, &mut order, 0)?;
+        }
     }
     Ok(order)
 }
@@ -230,7 +240,7 @@ ip link set lo up
         let _ = writeln!(s, "insmod {module} || echo \"insmod {module} failed\"");
     }
     s.push_str(
-        &r#"export BPFKIT_VM=1 BPFKIT_VM_FIXTURES=/fixtures BPFKIT_PREBUILT_FIXTURES=/fixtures BPFKIT_TEST_CACHE=/tmp/cache RUST_BACKTRACE=1 HOME=/tmp
+        &r#"export BPFKIT_FD_TRACE=1 BPFKIT_VM=1 BPFKIT_VM_FIXTURES=/fixtures BPFKIT_PREBUILT_FIXTURES=/fixtures BPFKIT_TEST_CACHE=/tmp/cache RUST_BACKTRACE=1 HOME=/tmp
 echo "bpfkit VM: kernel $(uname -r) $(uname -m)"
 failed=0
 ran=0

@@ -6,12 +6,14 @@
 //! - [`arch`]: what differs between the two architectures (triples, QEMU, package names).
 //! - [`packages`]: Debian packages fetched with `apt-get download` and unpacked with `dpkg -x`.
 //! - [`suite`]: the static musl test binaries and the fixtures they need, built on the host.
+//! - [`libbpf_tools`]: the host's libbpf-tools programs with their interpreter and libraries.
 //! - [`initramfs`]: the busybox initramfs with its `/init` script, as a newc cpio archive.
 //! - [`qemu`]: boots it, streams the serial console and reads the suite's status.
 //! - [`matrix`]: each suite's outcome from the console, saved per VM, printed as a table.
 
 mod arch;
 mod initramfs;
+mod libbpf_tools;
 mod matrix;
 mod packages;
 mod qemu;
@@ -68,14 +70,15 @@ pub enum XtaskError {
 }
 
 const USAGE: &str = "usage: cargo xtask vm-test --arch x86_64|aarch64 [--kernel 5.10|6.1|6.12] \
-[--timeout SECONDS] [--only trace]
+[--timeout SECONDS] [--only trace|TEST]
        cargo xtask matrix [--timeout SECONDS] [--print]
 
 vm-test downloads what it lacks into <target dir>/vm-cache, builds the static musl test
 binaries, boots Debian's kernel in QEMU (default 6.1 from bookworm; 5.10 from bullseye, 6.12
 from trixie), prints the console, saves each suite's outcome in
 <target dir>/vm-matrix/<arch>-<kernel>.tsv and exits with the number of failed suites.
-`--only trace` runs only the `bpfkit trace` checks. matrix runs vm-test for every VM of the
+`--only trace` runs only the `bpfkit trace` checks, `--only TEST` only that test target of the
+suite (e.g. vm_lsm_cgroup; its fixtures are shipped, the other commands are not). matrix runs vm-test for every VM of the
 matrix (x86_64 and aarch64, each kernel) and prints the kernel x suite table; --print only
 prints the table of the saved results.";
 
@@ -108,8 +111,9 @@ struct VmTest {
     arch: Arch,
     release: KernelRelease,
     timeout: Duration,
-    /// `--only trace`: only the `bpfkit trace` checks (quick iteration on them).
-    only_trace: bool,
+    /// `--only trace`: only the `bpfkit trace` checks; `--only TEST`: only that test target
+    /// (quick iteration on one of them).
+    only: Option<String>,
 }
 
 enum Task {
@@ -129,7 +133,7 @@ fn parse_args(args: &[String]) -> Result<Task, XtaskError> {
     let mut arch = None;
     let mut release = KernelRelease::V6_1;
     let mut timeout = Duration::from_secs(600);
-    let mut only_trace = false;
+    let mut only = None;
     let mut print_only = false;
     while let Some(flag) = iter.next() {
         if matrix && flag == "--print" {
@@ -155,8 +159,14 @@ fn parse_args(args: &[String]) -> Result<Task, XtaskError> {
                 })?;
                 timeout = Duration::from_secs(secs);
             }
-            "--only" if value == "trace" => only_trace = true,
-            "--only" => return Err(usage(format!("unknown --only '{value}' (trace)"))),
+            "--only" if !matrix => {
+                if value != "trace" && !suite::is_test_target(value) {
+                    return Err(usage(format!(
+                        "unknown --only '{value}' (trace, or a test target of xtask/src/suite.rs)"
+                    )));
+                }
+                only = Some(value.clone());
+            }
             other => return Err(usage(format!("unknown option '{other}'"))),
         }
     }
@@ -171,7 +181,7 @@ fn parse_args(args: &[String]) -> Result<Task, XtaskError> {
         arch,
         release,
         timeout,
-        only_trace,
+        only,
     }))
 }
 
@@ -217,17 +227,12 @@ fn run_vm(task: &VmTest, result: &mut VmResult) -> Result<(), XtaskError> {
         kernel.version,
         started.elapsed().as_secs_f64()
     );
-    // Any static busybox of the architecture serves every kernel: bookworm's (the system's
-    // suite), shared with the 6.1 VM (bullseye-security's arm64 pool is not reachable).
-    let busybox = packages::busybox(
-        task.arch,
-        KernelRelease::V6_1,
-        &vm_cache(task.arch, KernelRelease::V6_1),
-    )?;
-    let suite = if task.only_trace {
-        suite::build_trace_only(task.arch, &cache)?
-    } else {
-        suite::build(task.arch, task.release, &cache)?
+    // Any static busybox of the architecture serves every kernel: the system suite's, shared
+    // with the 6.1 VM (bullseye-security's arm64 pool is not reachable).
+    let busybox = packages::busybox(task.arch, &vm_cache(task.arch, KernelRelease::V6_1))?;
+    let suite = match task.only.as_deref() {
+        Some("trace") => suite::build_trace_only(task.arch, &cache)?,
+        only => suite::build(task.arch, task.release, &cache, only)?,
     };
     eprintln!(
         "xtask: suite of {} commands built ({:.1} s)",
@@ -277,7 +282,7 @@ fn matrix_task(timeout: Duration, print_only: bool) -> Result<bool, XtaskError> 
             arch,
             release,
             timeout,
-            only_trace: false,
+            only: None,
         });
         eprintln!(
             "xtask: kernel matrix {}: {} s",

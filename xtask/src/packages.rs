@@ -308,13 +308,14 @@ pub fn kernel(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Kernel
 }
 
 /// A static busybox for `arch`: the host's `/bin/busybox` (busybox-static) on the
-/// host's architecture, otherwise Debian's busybox-static for `arch` unpacked in the cache.
-pub fn busybox(arch: Arch, release: KernelRelease, cache: &Path) -> Result<PathBuf, XtaskError> {
+/// host's architecture, otherwise the busybox-static for `arch` of the system's own Debian
+/// suite (the lists the 6.1 VM uses), unpacked in `cache`.
+pub fn busybox(arch: Arch, cache: &Path) -> Result<PathBuf, XtaskError> {
     let host = Path::new("/bin/busybox");
     if arch.is_host() && host.is_file() {
         return Ok(host.to_owned());
     }
-    let options = apt_options(arch, release, cache)?;
+    let options = apt_options(arch, KernelRelease::V6_1, cache)?;
     let dir = cache.join("busybox-static");
     if !dir.is_dir() {
         let deb = deb("busybox-static", &options, cache)?;

@@ -165,6 +165,16 @@ const TEST_TARGETS: &[TestTarget] = &[
         kernels: &[KernelRelease::V6_1, KernelRelease::V6_12],
         skips: &[],
     },
+    // XDP offload to a netdevsim device (loaded for it with prog_ifindex, HW mode by link
+    // and netlink, refused unbound or in another mode): SKIPs unless
+    // `scripts/netdevsim-module` built netdevsim into the 6.1 package (Debian has none).
+    TestTarget {
+        package: "bpfkit",
+        test: "attach_xdp_offload",
+        arches: Arches::X86_64,
+        kernels: &[KernelRelease::V6_1],
+        skips: &[],
+    },
     TestTarget {
         package: "bpfkit",
         test: "attach_tracing",
@@ -179,14 +189,24 @@ const TEST_TARGETS: &[TestTarget] = &[
     },
 ];
 
-impl TestTarget {
-    fn runs_on(&self, arch: Arch, release: KernelRelease) -> bool {
-        let arch_ok = match self.arches {
+/// Whether `name` is a test target of the suite (`--only NAME`).
+pub fn is_test_target(name: &str) -> bool {
+    TEST_TARGETS.iter().any(|t| t.test == name)
+}
+
+impl Arches {
+    fn include(self, arch: Arch) -> bool {
+        match self {
             Arches::All => true,
             Arches::X86_64 => arch == Arch::X86_64,
             Arches::Aarch64 => arch == Arch::Aarch64,
-        };
-        arch_ok && self.kernels.contains(&release)
+        }
+    }
+}
+
+impl TestTarget {
+    fn runs_on(&self, arch: Arch, release: KernelRelease) -> bool {
+        self.arches.include(arch) && self.kernels.contains(&release)
     }
 }
 
@@ -210,6 +230,7 @@ const HOST_FIXTURES: &[(&str, Arches)] = &[
     ("kprobe_session", Arches::X86_64),
     ("lsm_cgroup", Arches::X86_64),
     ("net_counters", Arches::All),
+    ("xdp_offload", Arches::X86_64),
 ];
 
 /// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once (little-endian BPF).
@@ -244,7 +265,7 @@ exit $failed
 /// program: a kprobe.multi link where the kernel has fprobe, seen in the tracer's fdinfo,
 /// else one perf link per function; one program per function when the block uses `func`),
 /// fentry/fexit with BTF arguments (SKIP where the kernel has no trampolines: arm64 before
-/// 6.4).
+/// 6.4), a map `for` in a kprobe and a kstack map value (biostacks.bt's pattern).
 const TRACE_CHECK: &str = r#"set -u
 failed=0
 W='/bin/busybox cat /vm-trace-marker /vm-trace-marker /vm-trace-marker'
@@ -261,6 +282,11 @@ run kprobe-wildcard '@: 3' 'kprobe:*sys_openat /pid == cpid/ { @ = count(); }'
 run kprobe-func 'sys_openat]: 3' 'kprobe:*sys_openat /pid == cpid/ { @[func] = count(); }'
 run fentry '@[/vm-trace-marker, 3]: 3' 'fentry:do_sys_openat2 /pid == cpid/ { @[str(args->filename), args->dfd + 103] = count(); }'
 run fexit '@[-2]: 3' 'fexit:do_sys_openat2 /pid == cpid/ { @[retval] = count(); }'
+# A map `for` in a kprobe (bpf_for_each_map_elem, a callback reading arg1 through the
+# saved context): the running total after the third open.
+run for-map-kprobe '@total: 3' 'kprobe:do_sys_openat2 /pid == cpid/ { @[str(arg1)] = count(); $n = 0; for ($kv : @) { $n += $kv.1 + (arg1 & 0); } @total = $n; }'
+# biostacks.bt's pattern: a kstack stored as a map value, used as a key at the return.
+run kstack-value '    do_sys_openat2+' 'kprobe:do_sys_openat2 /pid == cpid/ { @s[tid] = kstack(1); @t[tid] = 1; } kretprobe:do_sys_openat2 /pid == cpid && @t[tid]/ { @k[@s[tid]] = count(); delete(@s[tid]); delete(@t[tid]); }'
 # One kprobe.multi link where the kernel has fprobe (6.12), else (6.1) a perf event per function.
 if grep -q ' fprobe_register$' /proc/kallsyms; then
   link=kprobe_multi; count() { cat /proc/$1/fdinfo/* 2>/dev/null | grep -c "link_type:.kprobe_multi"; }
@@ -285,9 +311,38 @@ exit $failed
 /// `(package, binary)`.
 const TOOLS_X86_64: &[(&str, &str)] = &[("execguard", "execguard")];
 
+/// A test that runs one of our tools beside the same libbpf-tools program on one workload
+/// (the host cannot: libbpf-tools' program needs kprobes). The x86_64 guest gets the host's
+/// libbpf-tools binary with its interpreter and libraries ([`crate::libbpf_tools`]) and
+/// names it to the test in `$BPFKIT_LIBBPF_TOOLS_<PROGRAM>`; our tool ships as
+/// `/bin/<bin>` (static musl). An arm64 guest, or a host without libbpf-tools, reports the
+/// SKIP reason in the test's matrix cell instead.
+struct SideBySide {
+    package: &'static str,
+    test: &'static str,
+    /// libbpf-tools' program, and our tool's binary of `package`.
+    program: &'static str,
+    bin: &'static str,
+    kernels: &'static [KernelRelease],
+}
+
+/// The side-by-side tests of the VM suite.
+const SIDE_BY_SIDE: &[SideBySide] = &[
+    // tools/tcpconnect (tracepoint sock/inet_sock_set_state) and libbpf-tools' tcpconnect
+    // (kprobes on tcp_v4_connect/tcp_v6_connect): the same connects and counts.
+    SideBySide {
+        package: "tcpconnect",
+        test: "vm_tcpconnect_libbpf_tools",
+        program: "tcpconnect",
+        bin: "tcpconnect",
+        kernels: ALL,
+    },
+];
+
 /// `testdata/rust-ebpf` crates shipped prebuilt to every VM for its tests
-/// (`/fixtures/<name>.bpf.o`), built against the host kernel's generated types.
-const RUST_TESTDATA_FILES: &[&str] = &["core-chains"];
+/// (`/fixtures/<name>.bpf.o`): core-chains (built against the host kernel's generated
+/// types, `vm_core_chains`), lsm-cgroup (`vm_lsm_cgroup`).
+const RUST_TESTDATA_FILES: &[&str] = &["core-chains", "lsm-cgroup"];
 
 /// What goes into the initramfs besides busybox and modules.
 #[derive(Debug, Default)]
@@ -316,8 +371,14 @@ impl Suite {
     }
 }
 
-/// Builds the test binaries and fixtures for `arch` and the tests chosen for `release`.
-pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, XtaskError> {
+/// Builds the test binaries and fixtures for `arch` and the tests chosen for `release`;
+/// with `only`, the fixtures and that test target alone (none of the other commands).
+pub fn build(
+    arch: Arch,
+    release: KernelRelease,
+    cache: &Path,
+    only: Option<&str>,
+) -> Result<Suite, XtaskError> {
     let mut suite = Suite::default();
     let fixtures = cache.join("fixtures");
     std::fs::create_dir_all(&fixtures).map_err(io_err("create", &fixtures))?;
@@ -335,12 +396,10 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
     }
     let tests: Vec<&TestTarget> = TEST_TARGETS
         .iter()
-        .filter(|t| t.runs_on(arch, release))
+        .filter(|t| t.runs_on(arch, release) && only.is_none_or(|name| name == t.test))
         .collect();
     for &(name, arches) in HOST_FIXTURES {
-        if (arches == Arches::X86_64 && arch != Arch::X86_64)
-            || (arches == Arches::Aarch64 && arch != Arch::Aarch64)
-        {
+        if !arches.include(arch) {
             continue;
         }
         let object = bpfkit_test_support::try_fixture(name).map_err(|e| XtaskError::Command {
@@ -356,6 +415,18 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
         suite
             .files
             .push((object, format!("/fixtures/{name}.bpf.o")));
+    }
+    if arch == Arch::X86_64 {
+        // Each tool goes with the test target of its package.
+        for &(package, bin) in TOOLS_X86_64 {
+            if only.is_none() || tests.iter().any(|t| t.package == package) {
+                let exe = tool_binary(arch, package, bin)?;
+                suite.files.push((exe, format!("/bin/{bin}")));
+            }
+        }
+    }
+    if only.is_some() {
+        return add_tests(arch, &tests, Vec::new(), suite);
     }
     // The size benchmark's loader, as shipped: stripped, static, profile min-size.
     let loader = minimal_loader(arch)?;
@@ -391,12 +462,6 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
             suite.files.push((object, guest));
         }
     }
-    if arch == Arch::X86_64 {
-        for &(package, bin) in TOOLS_X86_64 {
-            let exe = tool_binary(arch, package, bin)?;
-            suite.files.push((exe, format!("/bin/{bin}")));
-        }
-    }
     // The `bpfkit trace` checks on the kernels they were written against (kprobes on 6.1,
     // kprobe.multi on 6.12, the static aarch64 binary on arm64 6.1).
     if matches!(
@@ -406,9 +471,65 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
     ) {
         trace_checks(arch, cache, &mut suite)?;
     }
-    let targets: Vec<(&str, &str)> = tests.iter().map(|t| (t.package, t.test)).collect();
+    // Side-by-side tests: `(package, test, env prefix)` of those that run; the others SKIP here.
+    let mut side_by_side = Vec::new();
+    for sbs in SIDE_BY_SIDE.iter().filter(|s| s.kernels.contains(&release)) {
+        let shipped = match arch {
+            Arch::X86_64 => crate::libbpf_tools::ship(sbs.program),
+            Arch::Aarch64 => Err(format!(
+                "libbpf-tools' {} comes from the x86_64 host; the arm64 guest cannot run it",
+                sbs.program
+            )),
+        };
+        match shipped {
+            Ok(shipped) => {
+                eprintln!(
+                    "xtask: libbpf-tools {} for {}: {} files ({})",
+                    sbs.program,
+                    sbs.test,
+                    shipped.files.len(),
+                    shipped
+                        .files
+                        .iter()
+                        .map(|(_, g)| g.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                suite.files.extend(shipped.files);
+                let exe = tool_binary(arch, sbs.package, sbs.bin)?;
+                suite.files.push((exe, format!("/bin/{}", sbs.bin)));
+                let env = format!(
+                    "env BPFKIT_LIBBPF_TOOLS_{}={}",
+                    sbs.program.to_uppercase(),
+                    shipped.program.display()
+                );
+                side_by_side.push((sbs.package, sbs.test, env));
+            }
+            Err(reason) => {
+                eprintln!("xtask: {}: SKIP {reason}", sbs.test);
+                suite.command(sbs.test, skip_line(sbs.test, &reason));
+            }
+        }
+    }
+    add_tests(arch, &tests, side_by_side, suite)
+}
+
+/// Builds `tests` and the side-by-side tests (`(package, test, env prefix)`) static and adds
+/// each with its command line.
+fn add_tests(
+    arch: Arch,
+    tests: &[&TestTarget],
+    side_by_side: Vec<(&str, &str, String)>,
+    mut suite: Suite,
+) -> Result<Suite, XtaskError> {
+    let mut targets: Vec<(&str, &str)> = tests.iter().map(|t| (t.package, t.test)).collect();
+    targets.extend(
+        side_by_side
+            .iter()
+            .map(|(package, test, _)| (*package, *test)),
+    );
     let executables = test_executables(arch, &targets)?;
-    for target in &tests {
+    for target in tests {
         let Some((_, executable)) = executables.iter().find(|(name, _)| name == target.test) else {
             continue;
         };
@@ -420,7 +541,21 @@ pub fn build(arch: Arch, release: KernelRelease, cache: &Path) -> Result<Suite, 
         suite.command(target.test, command);
         suite.files.push((executable.clone(), guest));
     }
+    for (_, test, env) in side_by_side {
+        let Some((_, executable)) = executables.iter().find(|(name, _)| name == test) else {
+            continue;
+        };
+        let guest = format!("/tests/{test}");
+        suite.command(test, format!("{env} {guest} --test-threads=1 --nocapture"));
+        suite.files.push((executable.clone(), guest));
+    }
     Ok(suite)
+}
+
+/// The guest command that stands for `test` where it cannot run: it prints `SKIP <test>:
+/// <reason>`, which the matrix shows as the cell `skip` with the reason below the table.
+fn skip_line(test: &str, reason: &str) -> String {
+    format!("echo 'SKIP {test}: {}'", reason.replace('\'', r"'\''"))
 }
 
 /// Only the `bpfkit trace` checks (`--only trace`).
@@ -605,4 +740,38 @@ fn test_executables(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::initramfs::{SUITE_END_MARKER, SUITE_START_MARKER};
+    use crate::matrix::{self, Outcome};
+
+    #[test]
+    fn a_side_by_side_test_that_cannot_run_is_a_skip_cell_with_its_reason() {
+        let reason = "the host's x86_64 tcpconnect cannot run in the arm64 guest";
+        let line = skip_line("vm_t", reason);
+        assert_eq!(
+            line,
+            r"echo 'SKIP vm_t: the host'\''s x86_64 tcpconnect cannot run in the arm64 guest'"
+        );
+        // The guest's shell prints the echo's argument, between `/init`'s markers.
+        let out = Command::new("sh").args(["-c", &line]).output().unwrap();
+        let console: Vec<String> = [
+            format!("=== {line}"),
+            format!("{SUITE_START_MARKER} vm_t"),
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{SUITE_END_MARKER} 0 vm_t"),
+        ]
+        .into();
+        let command = SuiteCommand {
+            name: "vm_t".to_owned(),
+            line,
+        };
+        let results = matrix::parse(&console, &[command]);
+        assert_eq!(results[0].outcome, Outcome::Pass);
+        assert_eq!(results[0].cell(), "skip");
+        assert_eq!(results[0].skips, [format!("vm_t: {reason}")]);
+    }
 }

@@ -1,5 +1,4 @@
-//! Locating the rustc toolchain and what the routes need from rustup: llvm-tools and the donor
-//! target (default route), rust-src (bpfel route).
+//! Locating the rustc toolchain and the rustup components the route needs (rust-src, llvm-tools).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -150,6 +149,11 @@ impl Toolchain {
                 command: RUSTUP_COMPONENTS_COMMAND,
             });
         }
+        self.check_llvm_tools()
+    }
+
+    /// Checks that every tool of [`LLVM_TOOLS`] is installed.
+    fn check_llvm_tools(&self) -> Result<(), ToolchainError> {
         let tools = self.llvm_tools();
         for tool in LLVM_TOOLS {
             tools.tool(tool)?;
@@ -184,48 +188,44 @@ impl Toolchain {
     /// Checks what the donor route needs: llvm-tools and the donor target's `core`
     /// (not rust-src: nothing is built from source).
     pub fn check_donor_components(&self) -> Result<(), ToolchainError> {
-        let tools = self.llvm_tools();
-        for tool in LLVM_TOOLS {
-            tools.tool(tool)?;
-        }
+        self.check_llvm_tools()?;
         self.donor_core().map(drop)
     }
 
     /// Like [`Toolchain::check_donor_components`], installing what is missing with rustup
-    /// (announced), unless `BPFKIT_NO_AUTO_INSTALL=1`: `rustup component add llvm-tools`
-    /// (not when `BPFKIT_LLVM_TOOLS_DIR` names the tools) and `rustup target add
-    /// riscv64imac-unknown-none-elf`. rust-src is not needed: nothing is built from source.
+    /// (`$RUSTUP`, else `rustup`; announced), unless `BPFKIT_NO_AUTO_INSTALL=1`: `rustup
+    /// component add llvm-tools` (not when `BPFKIT_LLVM_TOOLS_DIR` names the tools) and
+    /// `rustup target add riscv64imac-unknown-none-elf`. rust-src is not needed: nothing is
+    /// built from source.
+    pub fn ensure_donor_components(&self) -> Result<(), ToolchainError> {
+        self.ensure_donor_components_with(&rustup_binary())
+    }
+
+    /// [`Toolchain::ensure_donor_components`] with a given `rustup` binary.
     pub fn ensure_donor_components_with(&self, rustup: &Path) -> Result<(), ToolchainError> {
-        let opted_out = std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0");
-        if self.llvm_tools_missing() {
-            let tools = self.llvm_tools();
-            let missing = match LLVM_TOOLS.iter().find_map(|t| tools.tool(t).err()) {
-                Some(e) => e,
-                None => return self.check_donor_components(),
-            };
-            if opted_out || std::env::var_os(LLVM_TOOLS_DIR_ENV).is_some() {
+        if let Err(missing) = self.check_llvm_tools() {
+            if no_auto_install() || std::env::var_os(LLVM_TOOLS_DIR_ENV).is_some() {
                 return Err(missing);
             }
-            run_rustup(rustup, &["component", "add", "llvm-tools"], &missing)?;
+            rustup_install(
+                rustup,
+                &["component", "add", "llvm-tools"],
+                &format!("bpfkit-build: {missing}; installing it now with"),
+            )?;
         }
         let missing = match self.donor_core() {
             Ok(_) => return self.check_donor_components(),
             Err(e) => e,
         };
-        if opted_out {
+        if no_auto_install() {
             return Err(missing);
         }
-        run_rustup(
+        rustup_install(
             rustup,
             &["target", "add", crate::link::retarget::DONOR_TARGET],
-            &missing,
+            &format!("bpfkit-build: {missing}; installing it now with"),
         )?;
         self.check_donor_components()
-    }
-
-    fn llvm_tools_missing(&self) -> bool {
-        let tools = self.llvm_tools();
-        LLVM_TOOLS.iter().any(|t| tools.tool(t).is_err())
     }
 
     /// Like [`Toolchain::check_components`], but when a component is missing, installs
@@ -236,8 +236,7 @@ impl Toolchain {
     /// Set `BPFKIT_NO_AUTO_INSTALL=1` to get the missing-component error instead. Paths
     /// overridden by `BPFKIT_RUST_SRC_DIR`/`BPFKIT_LLVM_TOOLS_DIR` are never installed into.
     pub fn ensure_components(&self) -> Result<(), ToolchainError> {
-        let rustup = std::env::var_os("RUSTUP").unwrap_or_else(|| "rustup".into());
-        self.ensure_components_with(Path::new(&rustup))
+        self.ensure_components_with(&rustup_binary())
     }
 
     /// [`Toolchain::ensure_components`] with a given `rustup` binary.
@@ -249,27 +248,32 @@ impl Toolchain {
         };
         let overridden = std::env::var_os("BPFKIT_RUST_SRC_DIR").is_some()
             || std::env::var_os(LLVM_TOOLS_DIR_ENV).is_some();
-        let opted_out = std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0");
-        if overridden || opted_out {
+        if overridden || no_auto_install() {
             return Err(missing);
         }
-        run_rustup(
+        rustup_install(
             rustup,
             &["component", "add", "rust-src", "llvm-tools"],
-            &missing,
+            &format!("bpfkit-build: {missing}; installing them now with"),
         )?;
         announce("bpfkit-build: rustup installed rust-src and llvm-tools");
         self.check_components()
     }
 }
 
-/// Runs `rustup <args>` (for the toolchain rustup is running, `RUSTUP_TOOLCHAIN`) to install
-/// what `missing` names, announcing it first.
-fn run_rustup(
-    rustup: &Path,
-    args: &[&str],
-    missing: &ToolchainError,
-) -> Result<(), ToolchainError> {
+/// The `rustup` to install with: `$RUSTUP`, else `rustup` from `PATH`.
+fn rustup_binary() -> PathBuf {
+    std::env::var_os("RUSTUP").map_or_else(|| PathBuf::from("rustup"), PathBuf::from)
+}
+
+/// Whether `BPFKIT_NO_AUTO_INSTALL` asks for errors instead of installs.
+fn no_auto_install() -> bool {
+    std::env::var_os(NO_AUTO_INSTALL_ENV).is_some_and(|v| v != "0")
+}
+
+/// Runs `rustup <args>` for the toolchain rustup is running (`RUSTUP_TOOLCHAIN`), first
+/// announcing it after `intro`.
+fn rustup_install(rustup: &Path, args: &[&str], intro: &str) -> Result<(), ToolchainError> {
     let mut cmd = Command::new(rustup);
     cmd.args(args);
     let mut shown = format!("rustup {}", args.join(" "));
@@ -277,14 +281,12 @@ fn run_rustup(
         cmd.arg("--toolchain").arg(&tc);
         shown.push_str(&format!(" --toolchain {}", tc.to_string_lossy()));
     }
-    announce(&format!(
-        "bpfkit-build: {missing}; installing it now with `{shown}`"
-    ));
+    announce(&format!("{intro} `{shown}`"));
     let out = cmd.output().map_err(|e| ToolchainError::InstallFailed {
         command: shown.clone(),
         reason: if e.kind() == std::io::ErrorKind::NotFound {
-            "rustup is not installed or not on PATH; bpfkit needs rustup's stable toolchain \
-             (https://rustup.rs)"
+            "rustup is not installed or not on PATH; bpfkit needs rustup's stable \
+             toolchain (https://rustup.rs)"
                 .to_string()
         } else {
             format!("cannot run rustup: {e}")

@@ -7,25 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use bpfkit::features::{self, Probe, Support};
 use bpfkit_test_support::fixture;
 use bpfkit_test_support::userns::{run_with_delegated_bpffs, Delegated};
-
-fn token_supported() -> bool {
-    // BPF_TOKEN_CREATE (36) with no bpffs fd: EBADF if the kernel has the command, EINVAL
-    // if not.
-    let mut attr = [0u32; 2];
-    attr[1] = u32::MAX;
-    // SAFETY: bpf(2) with an 8-byte attr of plain integers.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            36 as libc::c_long,
-            attr.as_mut_ptr(),
-            std::mem::size_of_val(&attr),
-        )
-    };
-    r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
-}
 
 #[test]
 fn load_goes_through_the_token_path_in_a_user_namespace() {
@@ -34,9 +18,12 @@ fn load_goes_through_the_token_path_in_a_user_namespace() {
         println!("SKIP not root: delegating a bpffs needs CAP_SYS_ADMIN");
         return;
     }
-    if !token_supported() {
-        println!("SKIP the kernel has no BPF_TOKEN_CREATE (Linux 6.9)");
-        return;
+    match features::support(Probe::Token) {
+        Support::Supported => {}
+        other => {
+            println!("SKIP BPF_TOKEN_CREATE: {other:?} (BPF tokens need Linux 6.9)");
+            return;
+        }
     }
     let obj = fixture("token");
     let bad = Command::new(env!("CARGO_BIN_EXE_bpfkit"))

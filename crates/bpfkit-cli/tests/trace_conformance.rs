@@ -357,9 +357,14 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         r#"uretprobe:libc:read /pid == cpid && comm == "dd"/ { @ret = lhist(retval, 0, 1000, 100); }"#,
     ),
     ("kstack_ksym_kaddr", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @[kstack] = count(); @s[kstack(2)] = count(); @k[ksym(kaddr("vfs_read") + 3)] = count(); $k = kstack(1); @v[$k, ksym(kaddr("vfs_write"))] = count(); }"#),
+    ("kstack_as_map_value_and_key_biostacks", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @reqstack[tid] = kstack; @reqts[tid] = nsecs; @last = kstack(3); @ks[1] = ksym(kaddr("vfs_read")); } tracepoint:syscalls:sys_exit_write /pid == cpid && comm == "dd" && @reqts[tid]/ { @writes[@reqstack[tid]] = count(); @by[@reqstack[tid], comm] = count(); delete(@reqstack[tid]); delete(@reqts[tid]); } END { clear(@reqts); }"#),
+    ("kstack_map_value_json", DD, "-fjson", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { @reqstack[1] = kstack(2); @ks[1] = ksym(kaddr("vfs_read")); @w[kstack(1)] = count(); }"#),
     ("printf_kstack_ksym", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { printf("%s|%s|%lx\n", ksym(kaddr("do_sys_openat2")), kstack(2), kaddr("vfs_read")); }"#),
     ("ntop_ipv4", "", "", r#"BEGIN { printf("%s|%s|%s\n", ntop(0x0100007f), ntop(2, 0x0101a8c0), ntop(0)); @[ntop(0x08080808), 1] = count(); $a = ntop(0x0a00000a); @b[$a] = count(); exit(); }"#),
     ("script_struct_layout", "", "", r#"struct X { char a[3]; int b; char c; short d; struct X *next; long e; unsigned char f; }; BEGIN { $x = (struct X *)kaddr("vfs_read"); printf("%d|%d|%d|%d|%ld|%d\n", $x->b, $x->c, $x->d, $x->next->b, $x->e, $x->f); @[$x->d, $x->f] = count(); exit(); }"#),
+    ("union_enum_definitions", "", "", r#"enum Color { RED, GREEN = 5, BLUE }; union U { int a; char b[8]; long c; }; struct S { unsigned int x; union U u; enum Color col; }; BEGIN { $p = (struct S *)kaddr("vfs_read"); $q = (union U *)kaddr("vfs_read"); printf("%d %d %d|%d %d %d|%d %ld %s\n", RED, GREEN, BLUE, $p->x, $p->u.a, $p->col, $q->a, $q->c, $q->b); @[BLUE, $p->u.c] = count(); exit(); }"#),
+    ("cat_files", "", "", r#"BEGIN { cat("/etc/hostname"); printf("X\n"); cat("/proc/%d/comm", 1); cat("/nonexistent"); cat("/proc/%s", "version"); exit(); }"#),
+    ("cat_json", "", "-fjson", r#"BEGIN { cat("/etc/hostname"); printf("X\n"); cat("/nonexistent"); exit(); }"#),
     ("buf_hex_escaped", "", "", r#"BEGIN { printf("%r|\n", buf(kaddr("vfs_read"), 16)); @[buf(kaddr("vfs_read"), 5)] = count(); $n = 3; printf("%r|\n", buf(kaddr("vfs_write"), $n)); exit(); }"#),
     ("bswap_sizes", "", "", r#"BEGIN { $a = (uint16)0x1234; $b = (int32)0x12345678; $c = bswap($a); printf("%x %x %lx %x %lx %x %x %d %d %x\n", bswap((uint16)0x1234), bswap((uint32)0x12345678), bswap(0x0102030405060708), bswap($a), bswap($a + 1), bswap((uint8)0x12), bswap($b), bswap((int16)0x0080), bswap((int8)-1), bswap($c)); @[bswap((uint16)0x0102)] = count(); exit(); }"#),
     ("bswap_fields", DD, "", r#"tracepoint:syscalls:sys_enter_write /pid == cpid && comm == "dd"/ { $p = curtask->pid; @[bswap(args->fd), bswap((uint16)args->count), bswap(curtask->prio), bswap(bswap($p)) == tid] = count(); }"#),
@@ -372,27 +377,29 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Both tools need tracefs; bpftrace does not mount it itself.
-fn mount_tracefs() {
-    if let Err(e) = bpfkit::sys::tracefs::tracefs_dir() {
-        panic!("tracefs: {e}");
-    }
-}
-
+/// bpftrace, when the tools can be compared here: as root (tracing needs CAP_BPF and
+/// CAP_PERFMON), with bpftrace installed; tracefs is mounted for both (bpftrace does not mount
+/// it itself). Otherwise `None`, after printing the `SKIP` line.
 fn bpftrace() -> Option<String> {
-    [
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
+        return None;
+    }
+    let Some(bpftrace) = [
         "/usr/bin/bpftrace",
         "/usr/sbin/bpftrace",
         "/usr/local/bin/bpftrace",
     ]
     .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-    .map(str::to_string)
+    .find(|p| std::path::Path::new(p).exists()) else {
+        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
+        return None;
+    };
+    if let Err(e) = bpfkit::sys::tracefs::tracefs_dir() {
+        panic!("tracefs: {e}");
+    }
+    Some(bpftrace.to_string())
 }
 
 fn run(tool: &str, prefix: &[&str], cmd: &str, flag: &str, script: &str) -> String {
@@ -480,15 +487,9 @@ fn normalize(s: &str) -> String {
 
 #[test]
 fn scripts_print_what_bpftrace_prints() {
-    if !is_root() {
-        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
-        return;
-    }
     let Some(bpftrace) = bpftrace() else {
-        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
-    mount_tracefs();
     let bpfkit = env!("CARGO_BIN_EXE_bpfkit");
     // Two scripts at a time: every script filters on its own `-c` child (or touches no
     // syscalls), so runs do not see each other's events.
@@ -525,15 +526,9 @@ fn scripts_print_what_bpftrace_prints() {
 /// `raw_syscalls:sys_enter` tracepoint: the same events, the syscall id as `arg1`.
 #[test]
 fn rawtracepoint_counts_what_the_raw_syscalls_tracepoint_counts() {
-    if !is_root() {
-        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
-        return;
-    }
     let Some(bpftrace) = bpftrace() else {
-        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
-    mount_tracefs();
     let want = run(
         &bpftrace,
         &[],
@@ -557,15 +552,9 @@ fn rawtracepoint_counts_what_the_raw_syscalls_tracepoint_counts() {
 /// against bpftrace. (Maps only: the target's own stdout interleaves with printf lines.)
 #[test]
 fn usdt_prints_what_bpftrace_prints() {
-    if !is_root() {
-        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
-        return;
-    }
     let Some(bpftrace) = bpftrace() else {
-        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
-    mount_tracefs();
     let target = bpfkit_test_support::c_program("usdt_target");
     let target = target.to_str().expect("UTF-8 path");
     let cmd = format!("{target} 5");
@@ -599,15 +588,9 @@ fn usdt_prints_what_bpftrace_prints() {
 /// and are normalised.
 #[test]
 fn ustack_and_usym_print_what_bpftrace_prints() {
-    if !is_root() {
-        println!("SKIP not root: tracing needs CAP_BPF and CAP_PERFMON");
-        return;
-    }
     let Some(bpftrace) = bpftrace() else {
-        println!("SKIP bpftrace is not installed (apt-get install bpftrace)");
         return;
     };
-    mount_tracefs();
     let target = bpfkit_test_support::c_program("ustack_target");
     let target = target.to_str().expect("UTF-8 path");
     let cmd = format!("{target} 2");

@@ -25,7 +25,7 @@
 use core::cell::UnsafeCell;
 
 macro_rules! atomic_int {
-    ($name:ident, $int:ty, $align:literal) => {
+    ($name:ident, $int:ty, $align:literal, $markers:ident) => {
         #[doc = concat!("A `", stringify!($int), "` updated with BPF atomic instructions; same size and layout as `", stringify!($int), "`.")]
         #[repr(C, align($align))]
         pub struct $name {
@@ -87,42 +87,42 @@ macro_rules! atomic_int {
             #[inline(always)]
             pub fn fetch_add(&self, value: $int) -> $int {
                 // SAFETY: the marker is one atomic add on a valid, aligned pointer.
-                unsafe { markers::fetch_add(self.value.get(), value) }
+                unsafe { markers::$markers::fetch_add(self.value.get(), value) }
             }
 
             /// Subtracts `value` (wrapping); returns the value before.
             #[inline(always)]
             pub fn fetch_sub(&self, value: $int) -> $int {
                 // SAFETY: as for `fetch_add`.
-                unsafe { markers::fetch_sub(self.value.get(), value) }
+                unsafe { markers::$markers::fetch_sub(self.value.get(), value) }
             }
 
             /// Bitwise and with `value`; returns the value before.
             #[inline(always)]
             pub fn fetch_and(&self, value: $int) -> $int {
                 // SAFETY: as for `fetch_add`.
-                unsafe { markers::fetch_and(self.value.get(), value) }
+                unsafe { markers::$markers::fetch_and(self.value.get(), value) }
             }
 
             /// Bitwise or with `value`; returns the value before.
             #[inline(always)]
             pub fn fetch_or(&self, value: $int) -> $int {
                 // SAFETY: as for `fetch_add`.
-                unsafe { markers::fetch_or(self.value.get(), value) }
+                unsafe { markers::$markers::fetch_or(self.value.get(), value) }
             }
 
             /// Bitwise xor with `value`; returns the value before.
             #[inline(always)]
             pub fn fetch_xor(&self, value: $int) -> $int {
                 // SAFETY: as for `fetch_add`.
-                unsafe { markers::fetch_xor(self.value.get(), value) }
+                unsafe { markers::$markers::fetch_xor(self.value.get(), value) }
             }
 
             /// Stores `value`; returns the value before (`BPF_XCHG`).
             #[inline(always)]
             pub fn swap(&self, value: $int) -> $int {
                 // SAFETY: as for `fetch_add`.
-                unsafe { markers::swap(self.value.get(), value) }
+                unsafe { markers::$markers::swap(self.value.get(), value) }
             }
 
             /// Stores `new` if the value is `current` (`BPF_CMPXCHG`): `Ok(current)` when it
@@ -130,7 +130,7 @@ macro_rules! atomic_int {
             #[inline(always)]
             pub fn compare_exchange(&self, current: $int, new: $int) -> Result<$int, $int> {
                 // SAFETY: as for `fetch_add`.
-                let old = unsafe { markers::cmpxchg(self.value.get(), current, new) };
+                let old = unsafe { markers::$markers::cmpxchg(self.value.get(), current, new) };
                 if old == current {
                     Ok(old)
                 } else {
@@ -147,106 +147,35 @@ macro_rules! atomic_int {
     };
 }
 
-atomic_int!(AtomicU32, u32, 4);
-atomic_int!(AtomicU64, u64, 8);
+atomic_int!(AtomicU32, u32, 4, u32);
+atomic_int!(AtomicU64, u64, 8, u64);
 
-/// The marker externs bpfkit-link defines (`bpfkit$atomic$<op>$<width>`), one generic
-/// entry point per operation.
+/// The marker externs bpfkit-link defines (`bpfkit$atomic$<op>$<width>`), one module per
+/// width, named after it.
 mod markers {
-    /// An integer width with atomic markers.
-    pub trait Width: Copy {
-        unsafe fn fetch_add(ptr: *mut Self, value: Self) -> Self;
-        unsafe fn fetch_sub(ptr: *mut Self, value: Self) -> Self;
-        unsafe fn fetch_and(ptr: *mut Self, value: Self) -> Self;
-        unsafe fn fetch_or(ptr: *mut Self, value: Self) -> Self;
-        unsafe fn fetch_xor(ptr: *mut Self, value: Self) -> Self;
-        unsafe fn swap(ptr: *mut Self, value: Self) -> Self;
-        unsafe fn cmpxchg(ptr: *mut Self, current: Self, new: Self) -> Self;
-    }
-
-    macro_rules! width {
-        ($int:ty, $width:literal) => {
-            const _: () = {
+    macro_rules! markers {
+        ($int:ident) => {
+            pub mod $int {
                 unsafe extern "C" {
-                    #[link_name = concat!("bpfkit$atomic$fetch_add$", $width)]
-                    fn fetch_add(ptr: *mut $int, value: $int) -> $int;
-                    #[link_name = concat!("bpfkit$atomic$fetch_sub$", $width)]
-                    fn fetch_sub(ptr: *mut $int, value: $int) -> $int;
-                    #[link_name = concat!("bpfkit$atomic$fetch_and$", $width)]
-                    fn fetch_and(ptr: *mut $int, value: $int) -> $int;
-                    #[link_name = concat!("bpfkit$atomic$fetch_or$", $width)]
-                    fn fetch_or(ptr: *mut $int, value: $int) -> $int;
-                    #[link_name = concat!("bpfkit$atomic$fetch_xor$", $width)]
-                    fn fetch_xor(ptr: *mut $int, value: $int) -> $int;
-                    #[link_name = concat!("bpfkit$atomic$swap$", $width)]
-                    fn swap(ptr: *mut $int, value: $int) -> $int;
-                    #[link_name = concat!("bpfkit$atomic$cmpxchg$", $width)]
-                    fn cmpxchg(ptr: *mut $int, current: $int, new: $int) -> $int;
+                    #[link_name = concat!("bpfkit$atomic$fetch_add$", stringify!($int))]
+                    pub fn fetch_add(ptr: *mut $int, value: $int) -> $int;
+                    #[link_name = concat!("bpfkit$atomic$fetch_sub$", stringify!($int))]
+                    pub fn fetch_sub(ptr: *mut $int, value: $int) -> $int;
+                    #[link_name = concat!("bpfkit$atomic$fetch_and$", stringify!($int))]
+                    pub fn fetch_and(ptr: *mut $int, value: $int) -> $int;
+                    #[link_name = concat!("bpfkit$atomic$fetch_or$", stringify!($int))]
+                    pub fn fetch_or(ptr: *mut $int, value: $int) -> $int;
+                    #[link_name = concat!("bpfkit$atomic$fetch_xor$", stringify!($int))]
+                    pub fn fetch_xor(ptr: *mut $int, value: $int) -> $int;
+                    #[link_name = concat!("bpfkit$atomic$swap$", stringify!($int))]
+                    pub fn swap(ptr: *mut $int, value: $int) -> $int;
+                    #[link_name = concat!("bpfkit$atomic$cmpxchg$", stringify!($int))]
+                    pub fn cmpxchg(ptr: *mut $int, current: $int, new: $int) -> $int;
                 }
-
-                impl Width for $int {
-                    #[inline(always)]
-                    unsafe fn fetch_add(ptr: *mut Self, value: Self) -> Self {
-                        // SAFETY: forwarded from the caller.
-                        unsafe { fetch_add(ptr, value) }
-                    }
-                    #[inline(always)]
-                    unsafe fn fetch_sub(ptr: *mut Self, value: Self) -> Self {
-                        // SAFETY: forwarded from the caller.
-                        unsafe { fetch_sub(ptr, value) }
-                    }
-                    #[inline(always)]
-                    unsafe fn fetch_and(ptr: *mut Self, value: Self) -> Self {
-                        // SAFETY: forwarded from the caller.
-                        unsafe { fetch_and(ptr, value) }
-                    }
-                    #[inline(always)]
-                    unsafe fn fetch_or(ptr: *mut Self, value: Self) -> Self {
-                        // SAFETY: forwarded from the caller.
-                        unsafe { fetch_or(ptr, value) }
-                    }
-                    #[inline(always)]
-                    unsafe fn fetch_xor(ptr: *mut Self, value: Self) -> Self {
-                        // SAFETY: forwarded from the caller.
-                        unsafe { fetch_xor(ptr, value) }
-                    }
-                    #[inline(always)]
-                    unsafe fn swap(ptr: *mut Self, value: Self) -> Self {
-                        // SAFETY: forwarded from the caller.
-                        unsafe { swap(ptr, value) }
-                    }
-                    #[inline(always)]
-                    unsafe fn cmpxchg(ptr: *mut Self, current: Self, new: Self) -> Self {
-                        // SAFETY: forwarded from the caller.
-                        unsafe { cmpxchg(ptr, current, new) }
-                    }
-                }
-            };
+            }
         };
     }
 
-    width!(u32, "u32");
-    width!(u64, "u64");
-
-    macro_rules! forward {
-        ($($op:ident($($arg:ident),*)),*) => {$(
-            /// # Safety
-            /// `ptr` is valid for reads and writes and aligned.
-            #[inline(always)]
-            pub unsafe fn $op<T: Width>(ptr: *mut T, $($arg: T),*) -> T {
-                // SAFETY: forwarded from the caller.
-                unsafe { T::$op(ptr, $($arg),*) }
-            }
-        )*};
-    }
-
-    forward!(
-        fetch_add(value),
-        fetch_sub(value),
-        fetch_and(value),
-        fetch_or(value),
-        fetch_xor(value),
-        swap(value),
-        cmpxchg(current, new)
-    );
+    markers!(u32);
+    markers!(u64);
 }

@@ -18,6 +18,8 @@
 //! - Perf events: [`bpf_obj_get`], [`perf_event_open`], [`perf_event_set_bpf`],
 //!   [`attach_tracepoint`] (a pinned program on a tracepoint; closing the fd detaches it).
 //! - Kernel probes independent of the runtime: [`arena_unavailable`], [`skip_without_arena`].
+//! - [`cgroup::TestCgroup`]: a cgroup v2 directory made for a test, removed on drop, that
+//!   the test process can enter and leave.
 //! - [`userns::run_with_delegated_bpffs`]: a child in its own user namespace with a bpffs
 //!   this process delegated to it (BPF tokens).
 //! - [`XorShift64Star`], the reproducible random sequence of the mutation tests.
@@ -34,6 +36,7 @@ use std::path::PathBuf;
 mod bench;
 mod bpftool;
 mod cache;
+pub mod cgroup;
 pub mod core_chains;
 mod fixture;
 mod insn;

@@ -24,6 +24,9 @@ pub struct Asm {
     pub insns: Vec<Insn>,
     labels: Vec<Option<usize>>,
     fixups: Vec<(usize, Label)>,
+    /// `ld_imm64` function addresses (`BPF_PSEUDO_FUNC`) whose `imm` is the label's
+    /// distance.
+    func_fixups: Vec<(usize, Label)>,
     /// Slots of `ld_imm64` map references and the map index each names.
     pub map_refs: Vec<(usize, u32)>,
     /// `(first slot, source span)` of each statement, to map verifier errors back.
@@ -101,6 +104,25 @@ impl Asm {
         self.push(Insn::new(0, 0, 0, 0, 0));
     }
 
+    /// `dst = &function` at `l` (`BPF_PSEUDO_FUNC`, a callback for helpers such as
+    /// `bpf_for_each_map_elem`).
+    pub fn ld_func(&mut self, dst: Reg, l: Label) {
+        self.func_fixups.push((self.insns.len(), l));
+        self.push(Insn::new(
+            BPF_LD | BPF_IMM | BPF_DW,
+            dst,
+            BPF_PSEUDO_FUNC,
+            0,
+            0,
+        ));
+        self.push(Insn::new(0, 0, 0, 0, 0));
+    }
+
+    /// Whether a jump to `l` was emitted.
+    pub fn is_jumped_to(&self, l: Label) -> bool {
+        self.fixups.iter().any(|&(_, x)| x == l)
+    }
+
     /// 64-bit ALU with a register operand (`op` is `BPF_ADD`, ...; `off` 1 makes
     /// `BPF_DIV`/`BPF_MOD` signed).
     pub fn alu(&mut self, op: u8, dst: Reg, src: Reg, off: i16) {
@@ -143,6 +165,13 @@ impl Asm {
             off,
             imm,
         ));
+    }
+
+    /// Zeroes `len` bytes (rounded up to a multiple of 8) from `dst + off`, 8 at a time.
+    pub fn zero(&mut self, dst: Reg, off: i16, len: i16) {
+        for i in (0..len).step_by(8) {
+            self.store_imm(8, dst, off + i, 0);
+        }
     }
 
     /// `lock *(u64 *)(dst + off) += src`.
@@ -202,6 +231,11 @@ impl Asm {
             let delta = target as i64 - at as i64 - 1;
             self.insns[at].off = i16::try_from(delta)
                 .map_err(|_| "program too large: a jump spans more than 32767 instructions")?;
+        }
+        for &(at, l) in &self.func_fixups {
+            let target = self.labels[l.0].ok_or("internal error: call to an unplaced label")?;
+            self.insns[at].imm = i32::try_from(target as i64 - at as i64 - 1)
+                .map_err(|_| "program too large: a function address is out of range")?;
         }
         Ok((self.insns, self.map_refs))
     }

@@ -7,15 +7,19 @@ use crate::diag::Span;
 pub struct Program {
     /// Probe blocks.
     pub probes: Vec<Probe>,
-    /// `struct X { ... };` definitions, in source order.
+    /// `struct X { ... };` and `union X { ... };` definitions, in source order.
     pub structs: Vec<StructDef>,
+    /// Enumerators of `enum X { A, B = 5 };` definitions, usable as constants.
+    pub enums: Vec<(String, i64)>,
 }
 
 /// A struct defined in the script (`struct X { int a; char name[16]; struct Y *next; };`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StructDef {
-    /// Name without `struct`.
+    /// Name without `struct`/`union`.
     pub name: String,
+    /// `union`: every member at offset 0.
+    pub union: bool,
     /// Members in order.
     pub members: Vec<MemberDef>,
     /// Where.
@@ -107,6 +111,16 @@ pub enum StmtKind {
         start: Expr,
         /// Bound (exclusive).
         end: Expr,
+        /// Body.
+        body: Vec<Stmt>,
+    },
+    /// `for ($kv : @map) { }`: the body runs once per element, `$kv.0` the key and
+    /// `$kv.1` the value (a `bpf_for_each_map_elem` callback).
+    ForMap {
+        /// Variable name without `$`.
+        var: String,
+        /// The map (no keys).
+        map: MapRef,
         /// Body.
         body: Vec<Stmt>,
     },
@@ -216,6 +230,21 @@ impl Probe {
 }
 
 impl Stmt {
+    /// Whether this statement is, or contains, a `for` over a map.
+    pub fn has_map_for(&self) -> bool {
+        let any = |b: &[Stmt]| b.iter().any(Stmt::has_map_for);
+        match &self.kind {
+            StmtKind::ForMap { .. } => true,
+            StmtKind::If {
+                then, otherwise, ..
+            } => any(then) || any(otherwise),
+            StmtKind::Unroll { body, .. }
+            | StmtKind::While { body, .. }
+            | StmtKind::For { body, .. } => any(body),
+            _ => false,
+        }
+    }
+
     fn uses_ident(&self, name: &str) -> bool {
         let any = |b: &[Stmt]| b.iter().any(|s| s.uses_ident(name));
         match &self.kind {
@@ -235,6 +264,7 @@ impl Stmt {
             StmtKind::For {
                 start, end, body, ..
             } => start.uses_ident(name) || end.uses_ident(name) || any(body),
+            StmtKind::ForMap { body, .. } => any(body),
             StmtKind::Return | StmtKind::LoopControl(_) => false,
         }
     }

@@ -134,8 +134,9 @@ pub enum Arg {
     Str(String),
 }
 
-/// Reads the arguments of `types` laid out one after another in `data`.
-pub fn decode_args(types: &[Ty], data: &[u8]) -> Vec<Arg> {
+/// Reads the arguments of `types` laid out one after another in `data` (stacks from
+/// `stacks`).
+pub fn decode_args(types: &[Ty], data: &[u8], stacks: crate::symbols::Stacks<'_>) -> Vec<Arg> {
     let mut out = vec![];
     let mut at = 0;
     for t in types {
@@ -149,7 +150,7 @@ pub fn decode_args(types: &[Ty], data: &[u8]) -> Vec<Arg> {
             }
             Ty::Str(_) => Arg::Str(c_string(bytes)),
             Ty::Ksym | Ty::Kstack(_) | Ty::Ustack(_) | Ty::Usym | Ty::Inet | Ty::Buf(_) => {
-                Arg::Str(t.symbolize(bytes, 8).unwrap_or_default())
+                Arg::Str(t.symbolize(bytes, 8, stacks).unwrap_or_default())
             }
         });
         at += n;
@@ -262,7 +263,15 @@ mod tests {
         assert_eq!(e, "the width of a conversion is larger than 4096");
         let e = parse_format("%.99999s").unwrap_err();
         assert_eq!(e, "the precision of a conversion is larger than 4096");
-        assert!(parse_format("%4096d %.4096s").is_ok());
+        let limits: Vec<(usize, Option<usize>, char)> = parse_format("%4096d %.4096s")
+            .unwrap()
+            .into_iter()
+            .filter_map(|s| match s {
+                Segment::Conv(c) => Some((c.width, c.precision, c.conv)),
+                Segment::Lit(_) => None,
+            })
+            .collect();
+        assert_eq!(limits, [(4096, None, 'd'), (0, Some(4096), 's')]);
     }
 
     fn f(fmt: &str, args: &[Arg]) -> String {

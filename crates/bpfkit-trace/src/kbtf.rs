@@ -3,9 +3,11 @@
 //! compiled on the machine that runs it, so the offsets are the kernel's own (what CO-RE
 //! would relocate them to).
 
+use std::sync::OnceLock;
+
 use bpfkit_obj::btf::{Btf, Kind, Member, Type, TypeId};
 
-/// The kernel's BTF, parsed once.
+/// The kernel's BTF (see [`KernelBtf::shared`]).
 pub struct KernelBtf {
     btf: Btf<'static>,
 }
@@ -58,6 +60,17 @@ pub struct Param {
 }
 
 impl KernelBtf {
+    /// The running kernel's BTF, read and parsed once per process by the first of probe
+    /// expansion, the compiler and the loader to need it (vmlinux does not change while
+    /// bpfkit runs).
+    pub fn shared() -> Result<&'static KernelBtf, String> {
+        static SHARED: OnceLock<Result<KernelBtf, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(Self::load)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// Reads `/sys/kernel/btf/vmlinux`.
     pub fn load() -> Result<Self, String> {
         let path = "/sys/kernel/btf/vmlinux";

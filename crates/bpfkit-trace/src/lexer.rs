@@ -242,7 +242,7 @@ impl<'a> Lexer<'a> {
     }
 }
 
-fn parse_int(text: &str) -> Option<u64> {
+pub(crate) fn parse_int(text: &str) -> Option<u64> {
     let t = text.replace('_', "");
     // bpftrace's integer scientific notation: 1e6.
     if let Some((m, e)) = t.split_once(['e', 'E']).filter(|_| !t.starts_with("0x")) {

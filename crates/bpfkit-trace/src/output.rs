@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::format::c_string;
+use crate::symbols::Stacks;
 use crate::types::{MapInfo, MapKind, Ty};
 
 /// Output format (`-f`).
@@ -51,6 +52,14 @@ pub fn printf(text: &str, f: OutputFormat) -> String {
     }
 }
 
+/// A file's text printed by `cat()`: as it is (text), or a `cat` record (JSON).
+pub fn cat(text: &str, f: OutputFormat) -> String {
+    match f {
+        OutputFormat::Text => text.to_string(),
+        OutputFormat::Json => format!("{{\"type\": \"cat\", \"data\": {}}}\n", json_str(text)),
+    }
+}
+
 /// A `join()` line as printed.
 pub fn join(text: &str, f: OutputFormat) -> String {
     match f {
@@ -73,7 +82,7 @@ enum KeyPart {
     Str(String),
 }
 
-fn decode_key(info: &MapInfo, key: &[u8]) -> Vec<KeyPart> {
+fn decode_key(info: &MapInfo, key: &[u8], stacks: Stacks<'_>) -> Vec<KeyPart> {
     let mut out = vec![];
     let mut at = 0;
     for t in &info.keys {
@@ -96,7 +105,9 @@ fn decode_key(info: &MapInfo, key: &[u8]) -> Vec<KeyPart> {
             Ty::Ksym | Ty::Kstack(_) | Ty::Ustack(_) | Ty::Usym | Ty::Inet | Ty::Buf(_) => {
                 let n = t.size() as usize;
                 let bytes = key.get(at..at + n).unwrap_or(&[]);
-                out.push(KeyPart::Str(t.symbolize(bytes, 4).unwrap_or_default()));
+                out.push(KeyPart::Str(
+                    t.symbolize(bytes, 4, stacks).unwrap_or_default(),
+                ));
                 at += n;
             }
         }
@@ -167,7 +178,11 @@ fn int_value(v: u64, signed: bool) -> i128 {
 
 /// Decodes raw `(key, value)` elements of `info` into sorted entries as bpftrace orders
 /// them: by value (count, sum, ...), by average (avg, stats), by total count (histograms).
-fn entries(info: &MapInfo, raw: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<KeyPart>, Value)> {
+fn entries(
+    info: &MapInfo,
+    raw: &[(Vec<u8>, Vec<u8>)],
+    stacks: Stacks<'_>,
+) -> Vec<(Vec<KeyPart>, Value)> {
     let mut out: Vec<(Vec<KeyPart>, Value)> = vec![];
     if info.kind.is_histogram() {
         let user = info.user_key_size() as usize;
@@ -181,12 +196,13 @@ fn entries(info: &MapInfo, raw: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<KeyPart>, Val
                 .or_default() += u64_at(v, 0);
         }
         for (k, b) in groups {
-            out.push((decode_key(info, &k), Value::Hist(b)));
+            out.push((decode_key(info, &k, stacks), Value::Hist(b)));
         }
     } else {
         for (k, v) in raw {
             let value = match info.kind {
                 MapKind::Str(_) => Value::Str(c_string(v)),
+                MapKind::Sym(t) => Value::Str(t.symbolize(v, 8, stacks).unwrap_or_default()),
                 MapKind::Avg { signed } | MapKind::Stats { signed } => Value::Stats {
                     count: u64_at(v, 0),
                     total: int_value(u64_at(v, 8), signed),
@@ -198,11 +214,11 @@ fn entries(info: &MapInfo, raw: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<KeyPart>, Val
                 | MapKind::Max { signed } => Value::Int(int_value(u64_at(v, 0), signed)),
                 MapKind::Hist | MapKind::Lhist { .. } => continue,
             };
-            out.push((decode_key(info, k), value));
+            out.push((decode_key(info, k, stacks), value));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    if !matches!(info.kind, MapKind::Str(_)) {
+    if !matches!(info.kind, MapKind::Str(_) | MapKind::Sym(_)) {
         out.sort_by_key(|e| e.1.sort_key());
     }
     out
@@ -309,9 +325,15 @@ fn hist_json(kind: MapKind, buckets: &BTreeMap<u64, u64>) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// Renders one map as bpftrace prints it at exit or on `print(@map)`.
-pub fn map(info: &MapInfo, raw: &[(Vec<u8>, Vec<u8>)], f: OutputFormat) -> String {
-    map_top(info, raw, f, 0, 0)
+/// Renders one map as bpftrace prints it at exit or on `print(@map)` (stack keys read from
+/// `stacks`).
+pub fn map(
+    info: &MapInfo,
+    raw: &[(Vec<u8>, Vec<u8>)],
+    f: OutputFormat,
+    stacks: Stacks<'_>,
+) -> String {
+    map_top(info, raw, f, 0, 0, stacks)
 }
 
 /// [`map`] for `print(@map, top, div)`: only the `top` largest entries (0: all), values
@@ -322,8 +344,9 @@ pub fn map_top(
     f: OutputFormat,
     top: usize,
     div: u64,
+    stacks: Stacks<'_>,
 ) -> String {
-    let mut entries = entries(info, raw);
+    let mut entries = entries(info, raw, stacks);
     if top > 0 && entries.len() > top {
         entries.drain(..entries.len() - top);
     }
@@ -443,11 +466,16 @@ mod tests {
             kind: MapKind::Count,
         };
         assert_eq!(
-            map(&info, &[e(2, 5), e(1, 7), e(3, 1)], OutputFormat::Text),
+            map(
+                &info,
+                &[e(2, 5), e(1, 7), e(3, 1)],
+                OutputFormat::Text,
+                None
+            ),
             "@c[3]: 1\n@c[2]: 5\n@c[1]: 7\n"
         );
         assert_eq!(
-            map(&info, &[e(2, 5)], OutputFormat::Json),
+            map(&info, &[e(2, 5)], OutputFormat::Json, None),
             "{\"type\": \"map\", \"data\": {\"@c\": {\"2\": 5}}}\n"
         );
     }
@@ -464,6 +492,7 @@ mod tests {
             &info,
             &[hist_elem(3, 1), hist_elem(12, 2)],
             OutputFormat::Text,
+            None,
         );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "@h: ");

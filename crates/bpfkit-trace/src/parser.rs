@@ -12,14 +12,7 @@ use crate::lexer::{Lexer, Tok};
 /// assert_eq!(p.probes[0].attach[0].0, "BEGIN");
 /// ```
 pub fn parse(src: &str) -> Result<Program, Diagnostic> {
-    let mut p = Parser {
-        lex: Lexer::new(src),
-        src,
-        peeked: None,
-        no_div: false,
-        depth: 0,
-    };
-    p.program()
+    Parser::new(src, 0).program()
 }
 
 struct Parser<'a> {
@@ -30,6 +23,8 @@ struct Parser<'a> {
     no_div: bool,
     /// How many expressions and blocks enclose the current one (at most [`MAX_DEPTH`]).
     depth: usize,
+    /// `typedef TYPE NAME;` so far: `(NAME, TYPE)` with TYPE already resolved.
+    typedefs: Vec<(String, String)>,
 }
 
 /// How deeply expressions and blocks may nest: deeper input is an error rather than a stack
@@ -83,7 +78,18 @@ fn compound_op(p: &str) -> Option<Option<BinOp>> {
     })
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// A parser of `src` from its start, already `depth` levels deep.
+    fn new(src: &'a str, depth: usize) -> Self {
+        Parser {
+            lex: Lexer::new(src),
+            src,
+            peeked: None,
+            no_div: false,
+            depth,
+            typedefs: vec![],
+        }
+    }
     fn peek(&mut self) -> Result<(Tok, Span), Diagnostic> {
         if self.peeked.is_none() {
             let before = self.lex.pos();
@@ -132,22 +138,162 @@ impl Parser<'_> {
         ))
     }
 
-    /// `struct NAME { TYPE NAME[N]; ... };` read as text (comments skipped).
-    fn struct_def(&mut self, pos: usize) -> Result<crate::ast::StructDef, Diagnostic> {
+    /// `TYPE` with a leading typedef name replaced by what it names (`u32x *` →
+    /// `unsigned int *`).
+    fn resolve_type(&self, ty: &str) -> String {
+        let ty = ty.trim();
+        let end = ty
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(ty.len());
+        match self.typedefs.iter().find(|(n, _)| *n == ty[..end]) {
+            Some((_, target)) => format!("{target}{}", &ty[end..]),
+            None => ty.to_string(),
+        }
+    }
+
+    /// `typedef TYPE NAME;` or `typedef struct|union [X] { ... } NAME;`.
+    fn typedef_def(&mut self, pos: usize) -> Result<crate::ast::StructDef, Diagnostic> {
         let rest = &self.src[pos..];
-        let open = rest.find('{').ok_or_else(|| {
-            Diagnostic::new(Span::new(pos, pos + 6), "expected '{' after struct NAME")
+        let semi = rest.find(';').ok_or_else(|| {
+            Diagnostic::new(Span::new(pos, pos + 7), "expected ';' to end the typedef")
         })?;
-        let close = rest.find('}').ok_or_else(|| {
+        let body = rest[7..].trim_start();
+        let body_at = pos + 7 + (rest[7..].len() - body.len());
+        let brace = rest.find('{').filter(|&b| b < semi);
+        if let (Some(_), true) = (
+            brace,
+            body.starts_with("struct") || body.starts_with("union"),
+        ) {
+            // `typedef struct X { ... } NAME;`: the struct, then the name.
+            // An anonymous struct takes the typedef's name.
+            let alias = rest[rest.find('}').unwrap_or(semi) + 1..]
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let def = self.struct_def(body_at, Some(alias))?;
+            let (t, s) = self.next()?;
+            let Tok::Ident(alias) = t else {
+                return Err(Diagnostic::new(
+                    s,
+                    format!("expected the typedef's name, found {}", t.describe()),
+                ));
+            };
+            self.expect(";", "after the typedef")?;
+            let keyword = if def.union { "union" } else { "struct" };
+            self.typedefs
+                .push((alias, format!("{keyword} {}", def.name)));
+            return Ok(def);
+        }
+        let decl = strip_comments(&rest[7..semi]);
+        let decl = decl.trim();
+        let at = decl
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|_| !decl.is_empty())
+            .ok_or_else(|| {
+                Diagnostic::new(
+                    Span::new(pos, pos + semi + 1),
+                    "expected 'typedef TYPE NAME;'",
+                )
+            })?;
+        let (target, name) = decl.split_at(at + 1);
+        if name.is_empty() || target.trim().is_empty() {
+            return Err(Diagnostic::new(
+                Span::new(pos, pos + semi + 1),
+                "expected 'typedef TYPE NAME;'",
+            ));
+        }
+        let target = self.resolve_type(target);
+        self.typedefs.push((name.to_string(), target));
+        self.lex.set_pos(pos + semi + 1);
+        Ok(crate::ast::StructDef {
+            name: String::new(),
+            union: false,
+            members: vec![],
+            span: Span::new(pos, pos),
+        })
+    }
+
+    /// `enum [NAME] { A, B = 5, C };`: the enumerators and their values.
+    fn enum_def(&mut self, pos: usize, out: &mut Vec<(String, i64)>) -> Result<(), Diagnostic> {
+        let rest = &self.src[pos..];
+        let (open, close) = match (rest.find('{'), rest.find('}')) {
+            (Some(o), Some(c)) if o < c => (o, c),
+            _ => {
+                return Err(Diagnostic::new(
+                    Span::new(pos, pos + 4),
+                    "expected 'enum NAME { A, B = 1 };'",
+                ))
+            }
+        };
+        let span = Span::new(pos, pos + close + 1);
+        let mut next = 0i64;
+        for item in strip_comments(&rest[open + 1..close])
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            let (name, value) = match item.split_once('=') {
+                Some((n, v)) => {
+                    let v = v.trim();
+                    let (neg, digits) = match v.strip_prefix('-') {
+                        Some(d) => (true, d.trim()),
+                        None => (false, v),
+                    };
+                    let n_val = crate::lexer::parse_int(digits).ok_or_else(|| {
+                        Diagnostic::new(span, format!("enumerator value '{v}' is not an integer"))
+                    })? as i64;
+                    (n.trim(), if neg { -n_val } else { n_val })
+                }
+                None => (item, next),
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Diagnostic::new(span, format!("bad enumerator '{item}'")));
+            }
+            out.push((name.to_string(), value));
+            next = value.wrapping_add(1);
+        }
+        let after = pos + close + 1;
+        let semi = self.src[after..].trim_start();
+        let end = if semi.starts_with(';') {
+            self.src.len() - semi.len() + 1
+        } else {
+            after
+        };
+        self.lex.set_pos(end);
+        Ok(())
+    }
+
+    /// `struct NAME { TYPE NAME[N]; ... };` (or `union`) read as text (comments skipped).
+    fn struct_def(
+        &mut self,
+        pos: usize,
+        anonymous: Option<String>,
+    ) -> Result<crate::ast::StructDef, Diagnostic> {
+        let rest = &self.src[pos..];
+        let union = rest.starts_with("union");
+        let keyword = if union { 5 } else { 6 };
+        let what = if union { "union" } else { "struct" };
+        let open = rest.find('{').ok_or_else(|| {
+            Diagnostic::new(
+                Span::new(pos, pos + keyword),
+                format!("expected '{{' after {what} NAME"),
+            )
+        })?;
+        let close = rest[open..].find('}').map(|c| open + c).ok_or_else(|| {
             Diagnostic::new(
                 Span::new(pos, pos + open + 1),
-                "expected '}' to end the struct",
+                format!("expected '}}' to end the {what}"),
             )
         })?;
         let span = Span::new(pos, pos + close + 1);
-        let name = rest[6..open].trim();
+        let name = match (rest[keyword..open].trim(), &anonymous) {
+            ("", Some(alias)) => alias.as_str(),
+            (n, _) => n,
+        };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(Diagnostic::new(span, "expected a struct name"));
+            return Err(Diagnostic::new(span, format!("expected a {what} name")));
         }
         let body = strip_comments(&rest[open + 1..close]);
         let mut members = vec![];
@@ -168,7 +314,7 @@ impl Parser<'_> {
                 })?;
             let (c_type, member) = decl.split_at(at + 1);
             members.push(crate::ast::MemberDef {
-                c_type: c_type.trim().to_string(),
+                c_type: self.resolve_type(c_type),
                 name: member.to_string(),
                 array,
             });
@@ -183,6 +329,7 @@ impl Parser<'_> {
         self.lex.set_pos(end);
         Ok(crate::ast::StructDef {
             name: name.to_string(),
+            union,
             members,
             span,
         })
@@ -191,6 +338,7 @@ impl Parser<'_> {
     fn program(&mut self) -> Result<Program, Diagnostic> {
         let mut probes = vec![];
         let mut structs = vec![];
+        let mut enums = vec![];
         loop {
             self.lex.skip_trivia()?;
             let pos = self.lex.pos();
@@ -213,12 +361,20 @@ impl Parser<'_> {
             if word.starts_with('#') {
                 return Err(Diagnostic::unsupported(span, "preprocessor directives"));
             }
-            if word == "struct" {
-                structs.push(self.struct_def(pos)?);
+            if word == "struct" || word == "union" {
+                structs.push(self.struct_def(pos, None)?);
                 continue;
             }
-            if matches!(word, "union" | "enum" | "typedef") {
-                return Err(Diagnostic::unsupported(span, "type definitions"));
+            if word == "enum" {
+                self.enum_def(pos, &mut enums)?;
+                continue;
+            }
+            if word == "typedef" {
+                let def = self.typedef_def(pos)?;
+                if !def.name.is_empty() {
+                    structs.push(def);
+                }
+                continue;
             }
             if word == "config" {
                 return Err(Diagnostic::unsupported(span, "config blocks"));
@@ -234,7 +390,11 @@ impl Parser<'_> {
                 "expected a probe (e.g. 'BEGIN { ... }'), found end of input",
             ));
         }
-        Ok(Program { probes, structs })
+        Ok(Program {
+            probes,
+            structs,
+            enums,
+        })
     }
 
     fn probe(&mut self) -> Result<Probe, Diagnostic> {
@@ -378,19 +538,36 @@ impl Parser<'_> {
                     self.unpeek();
                     let from = self.lex.pos();
                     if self.src[from..].trim_start().starts_with('@') {
-                        return Err(Diagnostic::unsupported(s, "'for' over a map"));
+                        let m = self.expr()?;
+                        let ExprKind::Map(map) = m.kind else {
+                            return Err(Diagnostic::new(
+                                m.span,
+                                "expected 'for ($kv : @map)' with a map and no key",
+                            ));
+                        };
+                        if !map.keys.is_empty() {
+                            return Err(Diagnostic::new(
+                                map.span,
+                                "'for' iterates over a whole map: write it without a key",
+                            ));
+                        }
+                        self.expect(")", "to close the 'for' map")?;
+                        let body = self.block()?;
+                        let span = start.to(self.last_end());
+                        return Ok((
+                            Stmt {
+                                kind: StmtKind::ForMap { var, map, body },
+                                span,
+                            },
+                            false,
+                        ));
                     }
                     let dots = self.src[from..]
                         .find("..")
                         .map(|i| from + i)
                         .ok_or_else(|| Diagnostic::new(s, "expected 'for ($i : start..end)'"))?;
-                    let mut sub = Parser {
-                        lex: Lexer::new(&self.src[..dots]),
-                        src: &self.src[..dots],
-                        peeked: None,
-                        no_div: false,
-                        depth: self.depth,
-                    };
+                    let mut sub = Parser::new(&self.src[..dots], self.depth);
+                    sub.typedefs = self.typedefs.clone();
                     sub.lex.set_pos(from);
                     let first = sub.expr()?;
                     if !matches!(sub.peek()?.0, Tok::Eof) {
@@ -564,7 +741,9 @@ impl Parser<'_> {
                 let before = self.peeked.as_ref().map_or(self.lex.pos(), |(_, _, b)| *b);
                 self.next()?;
                 if let (Tok::Ident(w), _) = self.peek()? {
-                    if CAST_TYPES.contains(&w.as_str()) {
+                    if CAST_TYPES.contains(&w.as_str())
+                        || self.typedefs.iter().any(|(n, _)| *n == w)
+                    {
                         let mut ty = String::new();
                         loop {
                             let (t, ts) = self.next()?;
@@ -588,6 +767,7 @@ impl Parser<'_> {
                                 }
                             }
                         }
+                        let ty = self.resolve_type(&ty);
                         let e = self.unary()?;
                         let span = s.to(e.span);
                         return Ok(Expr {
@@ -801,6 +981,33 @@ mod tests {
         assert_eq!(p.probes.len(), 1);
     }
 
+    #[test]
+    fn unions_enums_and_typedefs_are_read() {
+        let p = parse(
+            "typedef unsigned int u32x; union U { u32x a; long b; }; typedef struct { union U u; } t_t;\nenum E { A, B = 0x10, C, D = -1 };\nBEGIN { $x = (t_t *)0; $y = (u32x)C; }",
+        )
+        .unwrap();
+        assert_eq!(p.structs.len(), 2);
+        assert!(p.structs[0].union && !p.structs[1].union);
+        assert_eq!(p.structs[0].members[0].c_type, "unsigned int");
+        assert_eq!(p.structs[1].name, "t_t");
+        assert_eq!(p.structs[1].members[0].c_type, "union U");
+        let e: Vec<(&str, i64)> = p.enums.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        assert_eq!(e, [("A", 0), ("B", 16), ("C", 17), ("D", -1)]);
+        let StmtKind::AssignVar { value, .. } = &p.probes[0].body[0].kind else {
+            panic!("not an assignment")
+        };
+        assert!(matches!(&value.kind, ExprKind::Cast(t, _) if t == "struct t_t*"));
+        let StmtKind::AssignVar { value, .. } = &p.probes[0].body[1].kind else {
+            panic!("not an assignment")
+        };
+        assert!(matches!(&value.kind, ExprKind::Cast(t, _) if t == "unsigned int"));
+        // A '}' before the '{' is an error, not a slice out of order.
+        assert!(parse("typedef struct } {;").is_err());
+        assert!(parse("struct X } { int a; }; BEGIN {}").is_err());
+        assert!(parse("union U } {").is_err());
+    }
+
     fn err(src: &str) -> (usize, usize, String) {
         let d = parse(src).unwrap_err();
         let (l, c) = d.line_col(src);
@@ -853,7 +1060,14 @@ mod tests {
             "{e}"
         );
         let ok = format!("BEGIN {{ @x = {}1{}; }}", "(".repeat(20), ")".repeat(20));
-        assert!(parse(&ok).is_ok());
+        let p = parse(&ok).unwrap();
+        let StmtKind::AssignMap { map, op, value } = &p.probes[0].body[0].kind else {
+            panic!("not a map assignment: {:?}", p.probes[0].body);
+        };
+        assert_eq!(
+            (map.name.as_str(), op, &value.kind),
+            ("@x", &None, &ExprKind::Int(1))
+        );
     }
 
     #[test]
@@ -917,9 +1131,27 @@ mod tests {
         );
         assert!(parse("#!/usr/bin/env bpftrace\n#include <linux/sched.h>\nBEGIN {}").is_ok());
         assert_eq!(
-            err("BEGIN { for ($kv : @m) {} }").2,
-            "not supported yet: 'for' over a map"
+            err("BEGIN { for ($kv : @m[1]) {} }").2,
+            "'for' iterates over a whole map: write it without a key"
         );
-        assert!(parse("BEGIN { for ($i : 0..3) {} }").is_ok());
+        let p = parse("BEGIN { for ($kv : @m) { @x = $kv.0.1; } }").unwrap();
+        assert!(matches!(
+            &p.probes[0].body[0].kind,
+            StmtKind::ForMap { var, map, body } if var == "kv" && map.name == "@m" && body.len() == 1
+        ));
+        let p = parse("BEGIN { for ($i : 0..3) {} }").unwrap();
+        let StmtKind::For {
+            var,
+            start,
+            end,
+            body,
+        } = &p.probes[0].body[0].kind
+        else {
+            panic!("not a for loop: {:?}", p.probes[0].body);
+        };
+        assert_eq!(
+            (var.as_str(), &start.kind, &end.kind, body.len()),
+            ("i", &ExprKind::Int(0), &ExprKind::Int(3), 0)
+        );
     }
 }

@@ -104,6 +104,9 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
             format!("unknown probe '{point}': expected BEGIN, END or provider:target"),
         )
     })?;
+    if let Some(kernel) = KernelProvider::of(provider) {
+        return kernel.expand(rest, span);
+    }
     match provider {
         "tracepoint" | "t" => {
             let (category, name) = rest.split_once(':').ok_or_else(|| {
@@ -213,68 +216,6 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
                 name: format!("{long}:{binary}:{function}"),
             }])
         }
-        "kprobe" | "k" | "kretprobe" | "kr" => {
-            let ret = provider.starts_with("kr");
-            let long = if ret { "kretprobe" } else { "kprobe" };
-            // `kprobe:module:function` names the module; the function is what counts.
-            let function = rest.rsplit(':').next().unwrap_or(rest);
-            if function.is_empty() || function.contains('+') {
-                return Err(Diagnostic::unsupported(
-                    span,
-                    "kprobe offsets (function+offset)",
-                ));
-            }
-            let functions = if function.contains(['*', '?']) {
-                let found = traceable_functions(function).map_err(|e| Diagnostic::new(span, e))?;
-                if found.is_empty() {
-                    return Err(Diagnostic::new(
-                        span,
-                        format!("no kernel function matches '{function}'"),
-                    ));
-                }
-                found
-            } else {
-                vec![function.to_string()]
-            };
-            Ok(functions
-                .into_iter()
-                .map(|f| Probe {
-                    name: format!("{long}:{f}"),
-                    kind: ProbeKind::Kprobe {
-                        functions: vec![f],
-                        ret,
-                    },
-                })
-                .collect())
-        }
-        "kfunc" | "kretfunc" | "fentry" | "fexit" | "f" | "fr" => {
-            let ret = matches!(provider, "kretfunc" | "fexit" | "fr");
-            let long = if ret { "fexit" } else { "fentry" };
-            let function = rest.rsplit(':').next().unwrap_or(rest);
-            if function.is_empty() {
-                return Err(Diagnostic::new(span, format!("expected {long}:<function>")));
-            }
-            let functions = if function.contains(['*', '?']) {
-                let k = crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(span, e))?;
-                let found = k.functions_matching(function);
-                if found.is_empty() {
-                    return Err(Diagnostic::new(
-                        span,
-                        format!("no kernel function in BTF matches '{function}'"),
-                    ));
-                }
-                found
-            } else {
-                vec![function.to_string()]
-            };
-            Ok(functions
-                .into_iter()
-                .map(|f| Probe {
-                    name: format!("{long}:{f}"),
-                    kind: ProbeKind::Fentry { function: f, ret },
-                })
-                .collect())
-        }
         "usdt" | "U" => usdt(rest, span),
         "software" | "s" | "hardware" | "h" | "watchpoint" | "w" | "asyncwatchpoint" | "iter"
         | "it" => Err(Diagnostic::unsupported(
@@ -285,6 +226,100 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
             span,
             format!("unknown probe provider '{provider}'"),
         )),
+    }
+}
+
+/// A provider of kernel-function probes: `kprobe`/`kretprobe` (alias `k`/`kr`) or the BPF
+/// trampolines `fentry`/`fexit` (aliases `kfunc`/`kretfunc`, `f`/`fr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelProvider {
+    /// A BPF trampoline (fentry/fexit) rather than a kprobe.
+    pub trampoline: bool,
+    /// On return (kretprobe, fexit).
+    pub ret: bool,
+}
+
+impl KernelProvider {
+    /// The kernel-function provider `provider` names, if it is one.
+    pub fn of(provider: &str) -> Option<Self> {
+        let (trampoline, ret) = match provider {
+            "kprobe" | "k" => (false, false),
+            "kretprobe" | "kr" => (false, true),
+            "fentry" | "kfunc" | "f" => (true, false),
+            "fexit" | "kretfunc" | "fr" => (true, true),
+            _ => return None,
+        };
+        Some(Self { trampoline, ret })
+    }
+
+    /// The provider's full name as bpftrace prints probe names (`kretprobe`, `fentry`).
+    pub fn long_name(self) -> &'static str {
+        match (self.trampoline, self.ret) {
+            (false, false) => "kprobe",
+            (false, true) => "kretprobe",
+            (true, false) => "fentry",
+            (true, true) => "fexit",
+        }
+    }
+
+    /// The kernel functions matching a glob that this provider can attach to: kprobes'
+    /// [`traceable_functions`], trampolines' functions of the kernel's BTF; sorted.
+    pub fn functions_matching(self, pattern: &str) -> Result<Vec<String>, String> {
+        if self.trampoline {
+            Ok(crate::kbtf::KernelBtf::shared()?.functions_matching(pattern))
+        } else {
+            traceable_functions(pattern)
+        }
+    }
+
+    /// `PROVIDER:[module:]function`, the function possibly a glob: one probe per function
+    /// (`kprobe:module:function` names the module; the function is what counts).
+    fn expand(self, rest: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
+        let long = self.long_name();
+        let function = rest.rsplit(':').next().unwrap_or(rest);
+        if !self.trampoline && (function.is_empty() || function.contains('+')) {
+            return Err(Diagnostic::unsupported(
+                span,
+                "kprobe offsets (function+offset)",
+            ));
+        }
+        if function.is_empty() {
+            return Err(Diagnostic::new(span, format!("expected {long}:<function>")));
+        }
+        let functions = if function.contains(['*', '?']) {
+            let found = self
+                .functions_matching(function)
+                .map_err(|e| Diagnostic::new(span, e))?;
+            if found.is_empty() {
+                let what = if self.trampoline {
+                    "no kernel function in BTF"
+                } else {
+                    "no kernel function"
+                };
+                return Err(Diagnostic::new(
+                    span,
+                    format!("{what} matches '{function}'"),
+                ));
+            }
+            found
+        } else {
+            vec![function.to_string()]
+        };
+        let ret = self.ret;
+        Ok(functions
+            .into_iter()
+            .map(|f| Probe {
+                name: format!("{long}:{f}"),
+                kind: if self.trampoline {
+                    ProbeKind::Fentry { function: f, ret }
+                } else {
+                    ProbeKind::Kprobe {
+                        functions: vec![f],
+                        ret,
+                    }
+                },
+            })
+            .collect())
     }
 }
 
@@ -348,36 +383,9 @@ fn usdt(rest: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
     Ok(out)
 }
 
-/// Shell-style match with `*` and `?` (bytes), in time linear in `pattern.len() *
-/// text.len()` whatever the stars: only the last `*` is ever retried.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    // The last star seen and the text position it is currently made to swallow up to.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == b'?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                // Let the last star swallow one more byte and retry after it.
-                Some((sp, st)) => {
-                    star = Some((sp, st + 1));
-                    pi = sp + 1;
-                    ti = st + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
+/// Shell-style match with `*` and `?` (bytes), linear in time whatever the stars: bpfkit's
+/// kprobe glob, so `-l`, wildcard probes and bpfkit's own kprobe.multi patterns agree.
+pub use bpfkit::programs::kprobe::glob_match as glob;
 
 fn events_dir() -> Result<std::path::PathBuf, String> {
     Ok(bpfkit::sys::tracefs::tracefs_dir()?.join("events"))
@@ -645,6 +653,27 @@ mod tests {
                 }
             )
         );
+        let names: Vec<Option<&str>> = ["k", "kretprobe", "kfunc", "fr", "uprobe"]
+            .iter()
+            .map(|p| KernelProvider::of(p).map(KernelProvider::long_name))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                Some("kprobe"),
+                Some("kretprobe"),
+                Some("fentry"),
+                Some("fexit"),
+                None
+            ]
+        );
+        let e = expand("kprobe:vfs_read+4", Span::default()).unwrap_err();
+        assert_eq!(
+            e.message,
+            "not supported yet: kprobe offsets (function+offset)"
+        );
+        let e = expand("fexit:", Span::default()).unwrap_err();
+        assert_eq!(e.message, "expected fexit:<function>");
         let p = expand("interval:ms:250", Span::default()).unwrap();
         assert_eq!(
             p[0].kind,

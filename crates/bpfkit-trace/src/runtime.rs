@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bpfkit::maps::{MapData, MapError, MapParams, MapType};
+use bpfkit::maps::{MapData, MapError, MapParams, MapType, StackTraceMap};
 use bpfkit::readers::RingBuf;
 use bpfkit::sys::{self, perf_event, tracefs};
 use bpfkit_obj::insn::{disassemble, Insn, Symbolizer};
@@ -190,6 +190,9 @@ struct MapNames<'a>(&'a Compiled);
 
 impl Symbolizer for MapNames<'_> {
     fn imm64_name(&self, first: &Insn, _second: &Insn, imm: u64) -> Option<String> {
+        if first.src_reg == bpfkit_obj::insn::opcode::BPF_PSEUDO_FUNC {
+            return Some(format!("callback[pc+{}]", first.imm));
+        }
         if first.src_reg != bpfkit_obj::insn::opcode::BPF_PSEUDO_MAP_FD {
             return None;
         }
@@ -228,30 +231,48 @@ pub fn dry_run(compiled: &Compiled) -> String {
 
 struct Loaded {
     maps: Vec<MapData>,
-    ring_fd: OwnedFd,
+    ring: MapData,
     /// Kept open for the programs that reference it.
     #[allow(dead_code)]
-    join_fd: OwnedFd,
-    /// The stack trace map of `kstack`, when a program uses it (its fd is also handed to
-    /// [`crate::symbols::set_stack_map`]).
-    stack_fd: Option<OwnedFd>,
+    join: MapData,
+    /// The stack trace map of `kstack`/`ustack`, when a program uses it.
+    stacks: Option<StackTraceMap<MapData>>,
     /// One u64: records the ring buffer refused.
     lost: MapData,
     progs: Vec<OwnedFd>,
     /// Each program's final instructions, to load a wildcard kprobe again for per-function
     /// perf events when the kernel has no kprobe.multi links.
     raw: Vec<Vec<u64>>,
+    /// The BTF `func_info` of callback programs refer to (`for` over a map).
+    func_btf: Option<OwnedFd>,
+    /// Each program's `func_info` records (empty without callbacks).
+    func_infos: Vec<Vec<u8>>,
 }
 
-impl Drop for Loaded {
-    fn drop(&mut self) {
-        if self.stack_fd.is_some() {
-            crate::symbols::set_stack_map(-1);
-        }
+/// `bpf_func_info` records: the main program at 0, then each callback.
+fn func_info_records(main: u32, callback: u32, subprogs: &[usize]) -> Vec<u8> {
+    let mut out = vec![];
+    for (off, id) in
+        std::iter::once((0, main)).chain(subprogs.iter().map(|&s| (s as u32, callback)))
+    {
+        out.extend_from_slice(&off.to_ne_bytes());
+        out.extend_from_slice(&id.to_ne_bytes());
     }
+    out
 }
 
 const RINGBUF_SIZE: u32 = 1 << 20;
+
+/// Bytes of a file `cat()` prints at most (bpftrace's default `cat_bytes_max`).
+const CAT_BYTES_MAX: u64 = 10240;
+
+/// The first `max` bytes of the file at `path`.
+fn read_head(path: &str, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = vec![];
+    std::fs::File::open(path)?.take(max).read_to_end(&mut out)?;
+    Ok(out)
+}
 
 fn object_name(s: &str) -> String {
     s.chars()
@@ -261,26 +282,30 @@ fn object_name(s: &str) -> String {
 }
 
 fn program_type(kind: &ProbeKind) -> u32 {
+    use sys::uapi::*;
     match kind {
-        // RAW_TRACEPOINT; BEGIN and END run by BPF_PROG_TEST_RUN.
-        ProbeKind::Begin | ProbeKind::End | ProbeKind::RawTracepoint { .. } => 17,
-        ProbeKind::Tracepoint { .. } => 5,
-        ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => 7, // PERF_EVENT
-        ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } | ProbeKind::Usdt { .. } => 2, // KPROBE
-        ProbeKind::Fentry { .. } => 26,                              // TRACING
+        // BEGIN and END run by BPF_PROG_TEST_RUN.
+        ProbeKind::Begin | ProbeKind::End | ProbeKind::RawTracepoint { .. } => {
+            BPF_PROG_TYPE_RAW_TRACEPOINT
+        }
+        ProbeKind::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
+        ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => BPF_PROG_TYPE_PERF_EVENT,
+        ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } | ProbeKind::Usdt { .. } => {
+            BPF_PROG_TYPE_KPROBE
+        }
+        ProbeKind::Fentry { .. } => BPF_PROG_TYPE_TRACING,
     }
 }
 
 /// What a program is loaded with besides its instructions: the expected attach type and
 /// the BTF id of the function it attaches to.
-fn load_target(kind: &ProbeKind, multi: bool) -> Result<(u32, u32), String> {
+fn load_target(kind: &ProbeKind) -> Result<(u32, u32), String> {
     Ok(match kind {
-        ProbeKind::Kprobe { functions, .. } if multi && functions.len() > 1 => {
+        ProbeKind::Kprobe { functions, .. } if functions.len() > 1 => {
             (sys::uapi::BPF_TRACE_KPROBE_MULTI, 0)
         }
         ProbeKind::Fentry { function, ret } => {
-            let k = crate::kbtf::KernelBtf::load()?;
-            let f = k.function(function)?;
+            let f = crate::kbtf::KernelBtf::shared()?.function(function)?;
             let t = if *ret {
                 sys::uapi::BPF_TRACE_FEXIT
             } else {
@@ -312,12 +337,6 @@ fn load(
     file: &str,
     token_path: Option<&std::path::Path>,
 ) -> Result<Loaded, TraceError> {
-    let kernel = |what: String| {
-        move |e: sys::SyscallError| TraceError::Kernel {
-            what,
-            message: e.to_string(),
-        }
-    };
     let map_error = |what: String| {
         move |e: MapError| TraceError::Kernel {
             what,
@@ -364,75 +383,110 @@ fn load(
         };
         maps.push(map);
     }
-    let ring_fd = sys::map_create(&sys::MapCreateAttr {
-        map_type: sys::uapi::BPF_MAP_TYPE_RINGBUF,
-        max_entries: RINGBUF_SIZE,
-        name: "events",
-        token_fd,
-        ..Default::default()
-    })
-    .map_err(kernel("create the event ring buffer".into()))?;
-    let join_fd = sys::map_create(&sys::MapCreateAttr {
-        map_type: sys::uapi::BPF_MAP_TYPE_PERCPU_ARRAY,
-        key_size: 4,
-        value_size: crate::types::JOIN_RECORD,
-        max_entries: 1,
-        name: "join_buf",
-        token_fd,
-        ..Default::default()
-    })
-    .map_err(kernel("create the join() buffer".into()))?;
-    let stack_fd = if compiled
+    // The runtime's own maps: event ring buffer, join() scratch, kstack/ustack stacks and
+    // the lost-records counter.
+    let create = |name: &str, map_type, key_size, value_size, max_entries, what: &str| {
+        let mut params = MapParams::new(name, map_type, key_size, value_size, max_entries);
+        params.token = token_fd;
+        MapData::create(&params).map_err(map_error(what.into()))
+    };
+    let ring = create(
+        "events",
+        MapType::Ringbuf,
+        0,
+        0,
+        RINGBUF_SIZE,
+        "create the event ring buffer",
+    )?;
+    let join = create(
+        "join_buf",
+        MapType::PercpuArray,
+        4,
+        crate::types::JOIN_RECORD,
+        1,
+        "create the join() buffer",
+    )?;
+    let stacks = if compiled
         .programs
         .iter()
         .any(|p| p.map_refs.iter().any(|&(_, i)| i == STACK_MAP_REF))
     {
-        let fd = sys::map_create(&sys::MapCreateAttr {
-            map_type: sys::uapi::BPF_MAP_TYPE_STACK_TRACE,
-            key_size: 4,
-            value_size: 8 * crate::symbols::MAX_FRAMES,
-            max_entries: 4096,
-            name: "stacks",
-            token_fd,
-            ..Default::default()
-        })
-        .map_err(kernel("create the kstack map".into()))?;
-        crate::symbols::set_stack_map(fd.as_raw_fd());
-        Some(fd)
+        let map = create(
+            "stacks",
+            MapType::StackTrace,
+            4,
+            8 * crate::symbols::MAX_FRAMES,
+            4096,
+            "create the kstack map",
+        )?;
+        Some(StackTraceMap::new(map).map_err(map_error("the kstack map".into()))?)
     } else {
         None
     };
-    let mut lost_params = MapParams::new("lost", MapType::Array, 4, 8, 1);
-    lost_params.token = token_fd;
-    let lost = MapData::create(&lost_params)
-        .map_err(map_error("create the lost-events counter".into()))?;
+    let lost = create(
+        "lost",
+        MapType::Array,
+        4,
+        8,
+        1,
+        "create the lost-events counter",
+    )?;
+    // Programs with callbacks (`for` over a map) need BTF func_info for them.
+    let func_btf = if compiled.programs.iter().any(|p| !p.subprogs.is_empty()) {
+        let needs = "'for' over a map needs bpf_for_each_map_elem (Linux 5.13)";
+        if let bpfkit::features::Support::Unsupported = bpfkit::features::helper_support(
+            bpfkit::programs::ProgramType::RawTracepoint,
+            sys::uapi::BPF_FUNC_for_each_map_elem,
+        ) {
+            return Err(TraceError::Kernel {
+                what: "load".into(),
+                message: format!("{needs}, which this kernel does not have"),
+            });
+        }
+        let (bytes, main, callback) = crate::map_btf::func_btf().ok_or(TraceError::Kernel {
+            what: "load".into(),
+            message: "could not encode the callbacks' BTF".into(),
+        })?;
+        let fd = sys::btf_load_with_token(&bytes, token_fd).map_err(|e| TraceError::Kernel {
+            what: format!("load the callbacks' BTF ({needs} and BTF)"),
+            message: format!("{}: {}", e.source, e.verifier_log.trim()),
+        })?;
+        Some((fd, main, callback))
+    } else {
+        None
+    };
     let mut progs = vec![];
     let mut raws = vec![];
+    let mut func_infos = vec![];
     for p in &compiled.programs {
         let mut insns = p.insns.clone();
         for &(slot, idx) in &p.map_refs {
-            let fd = if idx == RINGBUF_REF {
-                ring_fd.as_raw_fd()
+            let map = if idx == RINGBUF_REF {
+                Some(&ring)
             } else if idx == JOIN_BUF_REF {
-                join_fd.as_raw_fd()
+                Some(&join)
             } else if idx == LOST_REF {
-                lost.as_fd().as_raw_fd()
+                Some(&lost)
             } else if idx == STACK_MAP_REF {
-                stack_fd.as_ref().map_or(-1, |f| f.as_raw_fd())
+                stacks.as_ref().map(StackTraceMap::map)
             } else {
-                maps[idx as usize].as_fd().as_raw_fd()
+                maps.get(idx as usize)
             };
-            insns[slot].imm = fd;
+            insns[slot].imm = map.map_or(-1, |m| m.as_fd().as_raw_fd());
         }
         let raw: Vec<u64> = insns
             .iter()
             .map(|i| u64::from_ne_bytes(i.to_bytes()))
             .collect();
         let (expected_attach_type, attach_btf_id) =
-            load_target(&p.probe.kind, true).map_err(|message| TraceError::Kernel {
+            load_target(&p.probe.kind).map_err(|message| TraceError::Kernel {
                 what: format!("probe {}", p.probe.name),
                 message,
             })?;
+        let func_info = match (&func_btf, p.subprogs.is_empty()) {
+            (Some((_, main, callback)), false) => func_info_records(*main, *callback, &p.subprogs),
+            _ => vec![],
+        };
         let (fd, _) = sys::prog_load(&sys::ProgLoadAttr {
             prog_type: program_type(&p.probe.kind),
             insns: &raw,
@@ -441,6 +495,12 @@ fn load(
             expected_attach_type,
             attach_btf_id,
             token_fd,
+            prog_btf_fd: match func_info.is_empty() {
+                false => func_btf.as_ref().map(|(fd, ..)| fd.as_fd()),
+                true => None,
+            },
+            func_info: &func_info,
+            func_info_rec_size: 8,
             ..Default::default()
         })
         .map_err(|e| {
@@ -460,15 +520,18 @@ fn load(
         })?;
         progs.push(fd);
         raws.push(raw);
+        func_infos.push(func_info);
     }
     Ok(Loaded {
         maps,
-        ring_fd,
-        join_fd,
-        stack_fd,
+        ring,
+        join,
+        stacks,
         lost,
         progs,
         raw: raws,
+        func_btf: func_btf.map(|(fd, ..)| fd),
+        func_infos,
     })
 }
 
@@ -525,6 +588,7 @@ fn attach(
     name: &str,
     prog: &OwnedFd,
     raw: &[u64],
+    func_info: (Option<BorrowedFd<'_>>, &[u8]),
     pid: Option<i32>,
 ) -> Result<Vec<Attachment>, TraceError> {
     let fail = |what: &str, e: String| TraceError::Kernel {
@@ -572,6 +636,9 @@ fn attach(
                     insns: raw,
                     license: c"GPL",
                     name: &object_name(name),
+                    prog_btf_fd: func_info.0,
+                    func_info: func_info.1,
+                    func_info_rec_size: 8,
                     ..Default::default()
                 })
                 .map_err(|e| fail("load for perf-event kprobes", e.source.to_string()))?
@@ -766,10 +833,15 @@ impl<W: Write> Session<'_, W> {
         self.map_text_with(idx, 0, 0)
     }
 
+    /// The stack trace map printed stacks are read from.
+    fn stacks(&self) -> crate::symbols::Stacks<'_> {
+        self.loaded.stacks.as_ref()
+    }
+
     fn map_text_with(&self, idx: usize, top: usize, div: u64) -> String {
         let info = &self.compiled.maps[idx];
         let raw = read_map(&self.loaded.maps[idx]);
-        output::map_top(info, &raw, self.format, top, div)
+        output::map_top(info, &raw, self.format, top, div, self.stacks())
     }
 
     fn handle(&mut self, data: &[u8]) -> Result<(), TraceError> {
@@ -786,8 +858,25 @@ impl<W: Write> Session<'_, W> {
         match kind {
             event::PRINTF => {
                 if let Some(spec) = self.compiled.printfs.get(index) {
-                    let args = decode_args(&spec.args, &data[8..]);
+                    let args = decode_args(&spec.args, &data[8..], self.stacks());
                     let text = output::printf(&format_printf(spec, &args), self.format);
+                    self.write(&text)?;
+                }
+            }
+            event::CAT => {
+                if let Some(spec) = self.compiled.printfs.get(index) {
+                    let args = decode_args(&spec.args, &data[8..], self.stacks());
+                    let path = format_printf(spec, &args);
+                    let text = match read_head(&path, CAT_BYTES_MAX) {
+                        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                        Err(e) => {
+                            let e = e.to_string();
+                            let e = e.split(" (os error").next().unwrap_or_default();
+                            eprintln!("ERROR: failed to open file '{path}': {e}");
+                            String::new()
+                        }
+                    };
+                    let text = output::cat(&text, self.format);
                     self.write(&text)?;
                 }
             }
@@ -936,15 +1025,10 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
         return Ok(());
     }
     let loaded = load(&compiled, source, file, opts.token_path.as_deref())?;
-    let ring_fd = loaded
-        .ring_fd
-        .try_clone()
-        .map_err(io_err("dup ring buffer fd"))?;
-    let mut ring =
-        RingBuf::from_fd("events", ring_fd, RINGBUF_SIZE).map_err(|e| TraceError::Kernel {
-            what: "map the event ring buffer".into(),
-            message: e.to_string(),
-        })?;
+    let mut ring = RingBuf::new(&loaded.ring).map_err(|e| TraceError::Kernel {
+        what: "map the event ring buffer".into(),
+        message: e.to_string(),
+    })?;
     let mut session = Session {
         compiled: &compiled,
         loaded: &loaded,
@@ -964,8 +1048,18 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
     session.drain(&mut ring)?;
     let mut events = vec![];
     if !session.done {
-        for ((p, fd), raw) in compiled.programs.iter().zip(&loaded.progs).zip(&loaded.raw) {
-            match attach(&p.probe.kind, &p.probe.name, fd, raw, opts.pid) {
+        for (i, ((p, fd), raw)) in compiled
+            .programs
+            .iter()
+            .zip(&loaded.progs)
+            .zip(&loaded.raw)
+            .enumerate()
+        {
+            let func_info = match loaded.func_infos[i].as_slice() {
+                [] => (None, &[][..]),
+                records => (loaded.func_btf.as_ref().map(|f| f.as_fd()), records),
+            };
+            match attach(&p.probe.kind, &p.probe.name, fd, raw, func_info, opts.pid) {
                 Ok(e) => events.extend(e),
                 // A library without one of several symbols: bpftrace warns and goes on.
                 Err(e)
@@ -1054,31 +1148,13 @@ pub fn list(pattern: &str) -> Result<Vec<String>, String> {
     let pattern = if pattern.is_empty() { "*" } else { pattern };
     if let Some((provider, rest)) = pattern.split_once(':') {
         let function = rest.rsplit(':').next().unwrap_or(rest);
-        match provider {
-            "kprobe" | "k" | "kretprobe" | "kr" => {
-                let long = if provider.starts_with("kr") {
-                    "kretprobe"
-                } else {
-                    "kprobe"
-                };
-                return Ok(crate::probes::traceable_functions(function)?
-                    .into_iter()
-                    .map(|f| format!("{long}:{f}"))
-                    .collect());
-            }
-            "fentry" | "fexit" | "kfunc" | "kretfunc" | "f" | "fr" => {
-                let long = match provider {
-                    "fexit" | "kretfunc" | "fr" => "fexit",
-                    _ => "fentry",
-                };
-                let k = crate::kbtf::KernelBtf::load()?;
-                return Ok(k
-                    .functions_matching(function)
-                    .into_iter()
-                    .map(|f| format!("{long}:{f}"))
-                    .collect());
-            }
-            _ => {}
+        if let Some(kernel) = crate::probes::KernelProvider::of(provider) {
+            let long = kernel.long_name();
+            return Ok(kernel
+                .functions_matching(function)?
+                .into_iter()
+                .map(|f| format!("{long}:{f}"))
+                .collect());
         }
     }
     let (cat, name) = match pattern

@@ -1,29 +1,33 @@
 //! Kernel addresses to names as bpftrace prints them: `ksym()` (`vfs_read`) and `kstack`
 //! frames (`vfs_read+12`) from `/proc/kallsyms`, stacks read back from the program's stack
-//! trace map. The map is process-wide state set by the runtime ([`set_stack_map`]), so the
-//! printers (map keys, printf arguments) need no extra parameters. User addresses
+//! trace map the runtime hands to the printers ([`Stacks`]). User addresses
 //! (`usym()`, `ustack`) resolve through the process's `/proc/PID/maps` and the mapped
 //! files' ELF symbols when printed, so a process that has exited prints hex, as bpftrace.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::collections::HashMap;
 use std::sync::OnceLock;
+
+use bpfkit::maps::{MapData, StackTraceMap};
+use bpfkit::programs::proc_maps::{self, Mapping};
 
 /// Frames a stack trace map value holds (bpftrace's `perf_event_max_stack`).
 pub const MAX_FRAMES: u32 = 127;
 
-static STACK_MAP: AtomicI32 = AtomicI32::new(-1);
+/// The stack trace map `kstack`/`ustack` ids refer to (`None`: no program records stacks,
+/// every stack prints empty).
+pub type Stacks<'a> = Option<&'a StackTraceMap<MapData>>;
 
-/// The stack trace map `kstack` ids refer to (an fd the runtime keeps open), or -1.
-pub fn set_stack_map(fd: i32) {
-    STACK_MAP.store(fd, Ordering::SeqCst);
+/// `/proc/kallsyms`, read once per process (empty if it cannot be read): the kernel
+/// formats all of it on every read, and `kaddr()` is asked once per call site and
+/// compiler pass.
+fn kallsyms_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| std::fs::read_to_string("/proc/kallsyms").unwrap_or_default())
 }
 
 fn kallsyms() -> &'static [(u64, String)] {
     static SYMS: OnceLock<Vec<(u64, String)>> = OnceLock::new();
-    SYMS.get_or_init(|| {
-        let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
-        parse_kallsyms(&text)
-    })
+    SYMS.get_or_init(|| parse_kallsyms(kallsyms_text()))
 }
 
 /// Text symbols of a `/proc/kallsyms` listing, by address (module suffixes dropped).
@@ -55,13 +59,22 @@ pub fn ksym(addr: u64) -> String {
 
 /// `kaddr(name)`: the address of a kernel symbol (any kind), from `/proc/kallsyms`.
 pub fn kaddr(name: &str) -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
-    text.lines().find_map(|l| {
-        let mut p = l.split_whitespace();
-        let addr = p.next()?;
-        let _kind = p.next()?;
-        (p.next()? == name).then(|| u64::from_str_radix(addr, 16).ok())?
-    })
+    static BY_NAME: OnceLock<HashMap<&'static str, u64>> = OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| {
+        let mut by_name = HashMap::new();
+        for l in kallsyms_text().lines() {
+            let mut p = l.split_whitespace();
+            let (Some(addr), Some(_kind), Some(name)) = (p.next(), p.next(), p.next()) else {
+                continue;
+            };
+            if let Ok(addr) = u64::from_str_radix(addr, 16) {
+                // The first line naming it, as a scan would find.
+                by_name.entry(name).or_insert(addr);
+            }
+        }
+        by_name
+    });
+    by_name.get(name).copied()
 }
 
 /// One stack frame: `name+offset`, else the address in hex.
@@ -72,30 +85,27 @@ pub fn frame(addr: u64) -> String {
 /// A kernel stack as bpftrace prints it: a newline, then each frame (at most `limit`)
 /// indented by `indent` spaces and ended by a newline. An id the map does not hold
 /// (`bpf_get_stackid` failed) prints as an empty stack.
-pub fn kstack(id: u64, limit: u8, indent: usize) -> String {
-    print_stack(id, limit, indent, frame)
+pub fn kstack(stacks: Stacks<'_>, id: u64, limit: u8, indent: usize) -> String {
+    print_stack(stacks, id, limit, indent, frame)
 }
 
-fn print_stack(id: u64, limit: u8, indent: usize, name: impl Fn(u64) -> String) -> String {
-    let fd = STACK_MAP.load(Ordering::SeqCst);
-    let mut frames = vec![0u8; MAX_FRAMES as usize * 8];
-    let key = (id as u32).to_ne_bytes();
-    let found = fd >= 0
-        && (id as i64) >= 0
-        // SAFETY: the runtime keeps the stack map's fd open while anything prints;
-        // `key` and `frames` are live buffers of the map's key and value sizes.
-        && unsafe {
-            let map = std::os::fd::BorrowedFd::borrow_raw(fd);
-            bpfkit::sys::map_lookup_elem(map, &key, &mut frames, 0)
-        }
-        .unwrap_or(false);
+fn print_stack(
+    stacks: Stacks<'_>,
+    id: u64,
+    limit: u8,
+    indent: usize,
+    name: impl Fn(u64) -> String,
+) -> String {
     let mut out = String::from("\n");
-    if !found {
+    // A negative id: `bpf_get_stackid` failed.
+    let Some(frames) = stacks
+        .filter(|_| (id as i64) >= 0)
+        .and_then(|map| map.get(id as u32).ok().flatten())
+    else {
         return out;
-    }
+    };
     for addr in frames
-        .chunks(8)
-        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+        .into_iter()
         .take_while(|&a| a != 0)
         .take(limit as usize)
     {
@@ -106,38 +116,11 @@ fn print_stack(id: u64, limit: u8, indent: usize, name: impl Fn(u64) -> String) 
     out
 }
 
-/// One file-backed mapping of a `/proc/PID/maps` listing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mapping {
-    /// First address.
-    pub start: u64,
-    /// One past the last address.
-    pub end: u64,
-    /// Offset in the file of `start`.
-    pub offset: u64,
-    /// The file's path.
-    pub path: String,
-}
-
-/// The file-backed mappings (a path starting with `/`) of a `/proc/PID/maps` listing.
-pub fn parse_maps(text: &str) -> Vec<Mapping> {
-    text.lines()
-        .filter_map(|l| {
-            let mut p = l.split_whitespace();
-            let (start, end) = p.next()?.split_once('-')?;
-            let _perms = p.next()?;
-            let offset = u64::from_str_radix(p.next()?, 16).ok()?;
-            let _dev = p.next()?;
-            let _inode = p.next()?;
-            let path = p.collect::<Vec<_>>().join(" ");
-            path.starts_with('/').then_some(Mapping {
-                start: u64::from_str_radix(start, 16).ok()?,
-                end: u64::from_str_radix(end, 16).ok()?,
-                offset,
-                path,
-            })
-        })
-        .collect()
+/// The file-backed mapping (a path starting with `/`) of a `/proc/PID/maps` listing that
+/// holds `addr`.
+fn mapping_of<'m>(maps: &'m [Mapping<'m>], addr: u64) -> Option<&'m Mapping<'m>> {
+    maps.iter()
+        .find(|m| m.start <= addr && addr < m.end && m.path.is_some_and(|p| p.starts_with('/')))
 }
 
 /// Function symbols of an ELF file: `(start, size, name)` sorted by start, and its
@@ -215,11 +198,11 @@ fn elf_syms(path: &str) -> std::sync::Arc<ElfSyms> {
 
 /// The function holding `addr` in process `pid` and the offset into it, from the
 /// process's current maps (`None` once the process has exited, as bpftrace).
-fn user_lookup(maps: &[Mapping], pid: u32, addr: u64) -> Option<(String, u64)> {
-    let m = maps.iter().find(|m| m.start <= addr && addr < m.end)?;
+fn user_lookup(maps: &[Mapping<'_>], pid: u32, addr: u64) -> Option<(String, u64)> {
+    let m = mapping_of(maps, addr)?;
     let file_off = addr - m.start + m.offset;
     // Through the process's root, for processes in other mount namespaces.
-    let elf = elf_syms(&format!("/proc/{pid}/root{}", m.path));
+    let elf = elf_syms(&format!("/proc/{pid}/root{}", m.path?));
     let &(seg_off, seg_addr, _) = elf
         .segments
         .iter()
@@ -230,10 +213,9 @@ fn user_lookup(maps: &[Mapping], pid: u32, addr: u64) -> Option<(String, u64)> {
     (vaddr - start < (*size).max(1)).then(|| (name.clone(), vaddr - start))
 }
 
-fn user_maps(pid: u32) -> Vec<Mapping> {
-    std::fs::read_to_string(format!("/proc/{pid}/maps"))
-        .map(|t| parse_maps(&t))
-        .unwrap_or_default()
+/// The text of `/proc/PID/maps` (empty once the process has exited).
+fn user_maps(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default()
 }
 
 /// An address as bpftrace prints one it cannot name (C++'s `showbase`: `0` has no `0x`).
@@ -248,15 +230,17 @@ fn hex(addr: u64) -> String {
 /// `usym(addr)`: the name of the function holding `addr` in process `pid`, else the
 /// address in hex.
 pub fn usym(addr: u64, pid: u32) -> String {
-    user_lookup(&user_maps(pid), pid, addr).map_or_else(|| hex(addr), |(n, _)| n)
+    let maps = user_maps(pid);
+    user_lookup(&proc_maps::parse(&maps), pid, addr).map_or_else(|| hex(addr), |(n, _)| n)
 }
 
 /// A user stack as bpftrace prints it (see [`kstack`]): frames `name+offset` from the
 /// process's maps and its files' symbols, hex addresses for what does not resolve (every
 /// frame once the process has exited).
-pub fn ustack(id: u64, pid: u32, limit: u8, indent: usize) -> String {
-    let maps = user_maps(pid);
-    print_stack(id, limit, indent, |addr| {
+pub fn ustack(stacks: Stacks<'_>, id: u64, pid: u32, limit: u8, indent: usize) -> String {
+    let text = user_maps(pid);
+    let maps = proc_maps::parse(&text);
+    print_stack(stacks, id, limit, indent, |addr| {
         user_lookup(&maps, pid, addr).map_or_else(|| hex(addr), |(n, off)| format!("{n}+{off}"))
     })
 }
@@ -277,19 +261,22 @@ mod tests {
     }
 
     #[test]
-    fn maps_keep_file_backed_mappings() {
-        let maps = parse_maps(
+    fn addresses_map_to_file_backed_mappings_only() {
+        let maps = proc_maps::parse(
             "55d0a0000000-55d0a0001000 r-xp 00001000 08:01 123 /usr/bin/my prog\n7ffd1000-7ffd2000 rw-p 00000000 00:00 0 [stack]\n7f00-7f10 r--p 00000000 00:00 0\n",
         );
         assert_eq!(
-            maps,
-            [Mapping {
+            mapping_of(&maps, 0x55d0a0000010),
+            Some(&Mapping {
                 start: 0x55d0a0000000,
                 end: 0x55d0a0001000,
                 offset: 0x1000,
-                path: "/usr/bin/my prog".into(),
-            }]
+                path: Some("/usr/bin/my prog"),
+            })
         );
+        assert_eq!(mapping_of(&maps, 0x7ffd1008), None);
+        assert_eq!(mapping_of(&maps, 0x7f08), None);
+        assert_eq!(mapping_of(&maps, 0x55d0a0001000), None);
         assert_eq!(hex(0), "0");
         assert_eq!(hex(0x4d2), "0x4d2");
     }

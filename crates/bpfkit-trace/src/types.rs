@@ -52,8 +52,14 @@ impl Ty {
         }
     }
 
-    /// How a symbolic value prints (map keys at `indent` 4, printf at 8, as bpftrace).
-    pub fn symbolize(self, bytes: &[u8], indent: usize) -> Option<String> {
+    /// How a symbolic value prints (map keys at `indent` 4, printf at 8, as bpftrace);
+    /// stacks are read from `stacks`.
+    pub fn symbolize(
+        self,
+        bytes: &[u8],
+        indent: usize,
+        stacks: crate::symbols::Stacks<'_>,
+    ) -> Option<String> {
         let word = |at: usize| {
             let mut b = [0u8; 8];
             if let Some(s) = bytes.get(at..at + 8) {
@@ -63,8 +69,9 @@ impl Ty {
         };
         match self {
             Ty::Ksym => Some(crate::symbols::ksym(word(0))),
-            Ty::Kstack(limit) => Some(crate::symbols::kstack(word(0), limit, indent)),
+            Ty::Kstack(limit) => Some(crate::symbols::kstack(stacks, word(0), limit, indent)),
             Ty::Ustack(limit) => Some(crate::symbols::ustack(
+                stacks,
                 word(0),
                 word(8) as u32,
                 limit,
@@ -107,6 +114,9 @@ pub enum MapKind {
     },
     /// `@x = expr` with a string.
     Str(u16),
+    /// `@x = kstack` and other symbolic values (`ustack`, `ksym()`, `usym()`, `ntop()`,
+    /// `buf()`), printed as they print in map keys but indented as printf prints them.
+    Sym(Ty),
     /// `count()`.
     Count,
     /// `sum(v)`.
@@ -153,6 +163,7 @@ impl MapKind {
         match self {
             MapKind::Int { .. } => "an integer",
             MapKind::Str(_) => "a string",
+            MapKind::Sym(_) => "a symbolic value (kstack, ustack, ksym(), ...)",
             MapKind::Count => "count()",
             MapKind::Sum { .. } => "sum()",
             MapKind::Avg { .. } => "avg()",
@@ -173,6 +184,7 @@ impl MapKind {
     pub fn value_size(self) -> u16 {
         match self {
             MapKind::Str(n) => n,
+            MapKind::Sym(t) => t.size(),
             MapKind::Avg { .. } | MapKind::Stats { .. } => 16,
             _ => 8,
         }
@@ -232,6 +244,8 @@ pub mod event {
     /// `join(argv, delim)`, index = delimiter; then [`super::JOIN_ARGS`] strings of
     /// [`super::STR_LEN`] bytes.
     pub const JOIN: u64 = 7;
+    /// `cat(fmt, args...)`: a printf record whose text is a path to print the file of.
+    pub const CAT: u64 = 8;
 }
 
 /// One program for one concrete probe.
@@ -245,6 +259,9 @@ pub struct CompiledProgram {
     pub map_refs: Vec<(usize, u32)>,
     /// `(first slot, span)` of each statement, in slot order.
     pub spans: Vec<(usize, crate::diag::Span)>,
+    /// First slot of each callback subprogram after the main one (`for` over a map); the
+    /// program is loaded with BTF `func_info` for them.
+    pub subprogs: Vec<usize>,
 }
 
 /// A whole compiled program.
@@ -279,14 +296,17 @@ mod tests {
         v6[0] = 10;
         v6[8..10].copy_from_slice(&[0xfe, 0x80]);
         v6[23] = 1;
-        assert_eq!(Ty::Inet.symbolize(&v6, 0).unwrap(), "fe80::1");
+        assert_eq!(Ty::Inet.symbolize(&v6, 0, None).unwrap(), "fe80::1");
         let mut mapped = vec![0u8; 24];
         mapped[0] = 10;
         mapped[18..24].copy_from_slice(&[0xff, 0xff, 127, 0, 0, 1]);
-        assert_eq!(Ty::Inet.symbolize(&mapped, 0).unwrap(), "::ffff:127.0.0.1");
+        assert_eq!(
+            Ty::Inet.symbolize(&mapped, 0, None).unwrap(),
+            "::ffff:127.0.0.1"
+        );
         let mut v4 = vec![0u8; 24];
         v4[0] = 2;
         v4[8..12].copy_from_slice(&[192, 168, 1, 1]);
-        assert_eq!(Ty::Inet.symbolize(&v4, 0).unwrap(), "192.168.1.1");
+        assert_eq!(Ty::Inet.symbolize(&v4, 0, None).unwrap(), "192.168.1.1");
     }
 }

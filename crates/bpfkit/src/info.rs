@@ -87,6 +87,8 @@ pub struct ProgramInfo {
     pub created_by_uid: u32,
     /// GPL-compatible license.
     pub gpl_compatible: bool,
+    /// The network device the program was loaded for (offloaded to it), 0 for none.
+    pub ifindex: u32,
 }
 
 fn prog_info_raw(fd: BorrowedFd<'_>) -> SysResult<uapi::bpf_prog_info> {
@@ -124,6 +126,7 @@ impl ProgramInfo {
             load_time: i.load_time,
             created_by_uid: i.created_by_uid,
             gpl_compatible: i.bitfield_1 & 1 != 0,
+            ifindex: i.ifindex,
         })
     }
 

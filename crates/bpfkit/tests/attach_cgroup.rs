@@ -10,79 +10,15 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bpfkit::links::Link;
 use bpfkit::loader::{Loader, Object};
 use bpfkit::programs::cgroup::{self, CgroupAttachFlags, CgroupAttachMethod, CgroupOptions};
 use bpfkit_obj::object::AttachType;
+use bpfkit_test_support::cgroup::TestCgroup;
 use bpfkit_test_support::fixture;
 use common::FdCheck;
-
-/// Where cgroup v2 is mounted (`/sys/fs/cgroup` or, on hybrid systems, `.../unified`).
-fn cgroup2_root() -> PathBuf {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    mounts
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
-        })
-        .expect("cgroup2 is mounted")
-}
-
-/// A child cgroup of the cgroup2 root, removed on drop.
-struct TestCgroup {
-    path: PathBuf,
-    dir: std::fs::File,
-}
-
-impl TestCgroup {
-    fn new(name: &str) -> Self {
-        let path = cgroup2_root().join(format!("bpfkit-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir(&path);
-        std::fs::create_dir(&path).expect("create cgroup");
-        let dir = std::fs::File::open(&path).expect("open cgroup");
-        Self { path, dir }
-    }
-
-    /// Moves this process into the cgroup until the guard drops.
-    fn enter(&self) -> Member {
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-        let rel = own
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .expect("a cgroup v2 line");
-        let original = cgroup2_root().join(rel.trim_start_matches('/'));
-        std::fs::write(
-            self.path.join("cgroup.procs"),
-            std::process::id().to_string(),
-        )
-        .expect("move into the test cgroup");
-        Member { original }
-    }
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.path);
-    }
-}
-
-/// The process is in the test cgroup; dropping moves it back.
-struct Member {
-    original: PathBuf,
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        std::fs::write(
-            self.original.join("cgroup.procs"),
-            std::process::id().to_string(),
-        )
-        .expect("move back to the original cgroup");
-    }
-}
 
 fn count(object: &Object, slot: u32) -> u64 {
     let mut value = [0u8; 8];

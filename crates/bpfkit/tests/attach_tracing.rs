@@ -133,18 +133,15 @@ fn tracepoint_sys_enter_openat_counts_exactly_the_opens_of_a_child() {
     assert_eq!(count(&object, 0), 7);
     let ids = program_ids(&object);
     assert_eq!(links_of(&ids).len(), 1);
-    let bpftool_has_link = |id: u32| {
-        common::bpftool(&["link", "list"])
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|l| l["id"] == id)
-    };
-    assert!(bpftool_has_link(info.id), "bpftool lists link {}", info.id);
+    assert!(
+        common::link_listed(info.id),
+        "bpftool lists link {}",
+        info.id
+    );
     drop(link);
     assert!(links_of(&ids).is_empty(), "link detached after drop");
     assert!(
-        !bpftool_has_link(info.id),
+        !common::link_listed(info.id),
         "bpftool no longer lists link {}",
         info.id
     );

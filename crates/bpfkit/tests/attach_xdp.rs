@@ -200,6 +200,11 @@ fn netlink_xdp_attach_counts_replaces_and_detaches_on_drop() {
         let err = again.unwrap_err();
         let text = bpfkit::Report(&err).to_string();
         assert!(text.contains("busy"), "{text}");
+        assert!(
+            matches!(err, bpfkit::programs::AttachError::Netlink { .. }),
+            "{text}"
+        );
+        assert_eq!(err.errno(), Some(libc::EBUSY), "the netlink errno: {text}");
 
         assert_eq!(traffic(&pair, 20), 20);
         assert_eq!(count(&object, 0), 20);

@@ -2,6 +2,8 @@
 //! time, and several threads loading, attaching and reading at once (each its own object,
 //! plus one object shared by reference whose map every thread updates). Run as root.
 
+mod common;
+
 use std::ffi::CString;
 use std::sync::Barrier;
 
@@ -9,6 +11,7 @@ use bpfkit::loader::{Loader, Object};
 use bpfkit::maps::{Array, MapData};
 use bpfkit::programs::tracepoint;
 use bpfkit::readers::RingBuf;
+use common::FdCheck;
 
 fn send_sync<T: Send + Sync>() {}
 fn send<T: Send>() {}
@@ -126,7 +129,7 @@ fn paths(ring: &mut RingBuf) -> Vec<String> {
 fn threads_load_attach_and_read_at_once() {
     const THREADS: usize = 4;
     const EVENTS: usize = 50;
-    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let fds = FdCheck::start();
     let shared = MapData::create(&bpfkit::maps::MapParams::new(
         "conc_shared",
         bpfkit::maps::MapType::Array,
@@ -179,5 +182,5 @@ fn threads_load_attach_and_read_at_once() {
         assert_eq!(shared_view.get(t).expect("get"), EVENTS as u64);
     }
     drop(shared);
-    assert_eq!(std::fs::read_dir("/proc/self/fd").unwrap().count(), fds);
+    fds.assert_no_leak();
 }

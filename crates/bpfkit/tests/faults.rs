@@ -9,18 +9,21 @@
 //! back). EINTR once is retried and succeeds; EINTR every time is reported after
 //! `seam::EINTR_RETRIES` repeats. Each group prints its table. Run as root.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::time::Duration;
 
 use bpfkit::links::Link;
 use bpfkit::loader::{Loader, Object};
-use bpfkit::programs::tracepoint;
+use bpfkit::programs::{tracepoint, AttachError};
 use bpfkit::readers::{PerfBuffer, PerfBufferOptions, RingBuf, RingBufPoller};
 use bpfkit::sys::seam::{self, Call, PerfIoctl, Reply};
 use bpfkit::sys::Command;
 use bpfkit::Report;
+use common::{fd_count, serial};
 
 const ERRNOS: [(i32, &str); 7] = [
     (libc::EPERM, "EPERM"),
@@ -34,15 +37,6 @@ const ERRNOS: [(i32, &str); 7] = [
 
 /// Numbers the paths `assert_delivers` opens.
 static NEXT_TAG: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// The tests of this binary run one at a time (they count the process's fds).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .count()
-}
 
 fn fixture() -> PathBuf {
     bpfkit_test_support::fixture("run_records")
@@ -120,26 +114,37 @@ fn count_calls<R>(target: &str, body: impl FnOnce() -> R) -> usize {
     n
 }
 
-/// Trigger an openat of a path naming `tag` and read it back from the object's ring buffer.
+/// Trigger an openat of a fresh path and read it back from the object's ring buffer.
 fn assert_delivers(object: &Object, what: &str) {
+    let mut ring = RingBuf::new(object.map("opens").expect("opens")).expect("ring buffer");
+    while ring.next().expect("drain").is_some() {}
+    let name = open_fresh_path();
+    let mut found = false;
+    while let Some(record) = ring.next().expect("ring read") {
+        found |= record_path(&record) == name.as_bytes();
+    }
+    assert!(found, "{what}: the event was not read back ({name})");
+}
+
+/// An openat (failing with ENOENT) of a short path no other call used; the path.
+fn open_fresh_path() -> String {
     // A short unique path (the record keeps 63 bytes of it).
     let name = format!(
         "/nonexistent-bpfkit-faults/{}",
         NEXT_TAG.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     let c_name = CString::new(name.clone()).unwrap();
-    let mut ring = RingBuf::new(object.map("opens").expect("opens")).expect("ring buffer");
-    while ring.next().expect("drain").is_some() {}
     // SAFETY: a NUL-terminated path; fails with ENOENT, opens nothing.
     let ret = unsafe { libc::openat(libc::AT_FDCWD, c_name.as_ptr(), libc::O_RDONLY) };
     assert_eq!(ret, -1);
-    let mut found = false;
-    while let Some(record) = ring.next().expect("ring read") {
-        let path = &record[20..];
-        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-        found |= path[..end] == *name.as_bytes();
-    }
-    assert!(found, "{what}: the event was not read back ({name})");
+    name
+}
+
+/// The path of a `struct open_record` (pid u32, comm [u8; 16], path [i8; 64]).
+fn record_path(record: &[u8]) -> &[u8] {
+    let path = &record[20..];
+    let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+    &path[..end]
 }
 
 fn attach(object: &Object) -> Result<Link, bpfkit::programs::AttachError> {
@@ -237,7 +242,7 @@ fn check_eintr_always<T, E: std::error::Error + 'static>(
 
 #[test]
 fn load_faults() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let path = fixture();
     // A clean load first: the feature probes are cached, so the calls below are the
     // object's own.
@@ -253,11 +258,14 @@ fn load_faults() {
                 let what = format!("{target} #{nth} {errno_name}");
                 let (result, _) = with_fault(target, nth, errno, false, || load(&path));
                 let outcome = judge(&result, target, errno, &what);
-                if errno == libc::EINTR {
-                    assert!(result.is_ok(), "{what}: EINTR once is retried");
-                }
-                if let Ok(object) = &result {
-                    assert_delivers_attached(object, &what);
+                match &result {
+                    Ok(object) => assert_delivers_attached(object, &what),
+                    Err(e) => assert_ne!(
+                        errno,
+                        libc::EINTR,
+                        "{what}: EINTR once is retried: {}",
+                        Report(e)
+                    ),
                 }
                 drop(result);
                 assert_eq!(fd_count(), fds, "{what}: fds left open");
@@ -294,9 +302,43 @@ fn assert_delivers_attached(object: &Object, what: &str) {
     drop(link);
 }
 
+/// One faulted attach, judged: a link it made (EINTR once must make one) is of `kind` if
+/// given, a bpf link's kernel info names the program, and an event arrives through it; once
+/// dropped, no fd is left. Returns the table's outcome.
+fn check_attach(
+    object: &Object,
+    result: Result<Link, AttachError>,
+    (target, errno, what): (&str, i32, &str),
+    kind: Option<&str>,
+    fds: usize,
+) -> String {
+    let outcome = judge(&result, target, errno, what);
+    match &result {
+        Ok(link) => {
+            if let Some(kind) = kind {
+                assert_eq!(link.kind(), kind, "{what}");
+            }
+            if link.fd().is_some() {
+                let program = object.program("record_openat").unwrap().id().unwrap();
+                assert_eq!(link.info().unwrap().prog_id, program, "{what}: link info");
+            }
+            assert_delivers(object, what);
+        }
+        Err(e) => assert_ne!(
+            errno,
+            libc::EINTR,
+            "{what}: EINTR once is retried: {}",
+            Report(e)
+        ),
+    }
+    drop(result);
+    assert_eq!(fd_count(), fds, "{what}: fds left open");
+    outcome
+}
+
 #[test]
 fn attach_faults() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let object = load(&fixture()).expect("load");
     drop(attach(&object).expect("clean attach"));
     let fds = fd_count();
@@ -305,16 +347,7 @@ fn attach_faults() {
         for (errno, errno_name) in ERRNOS {
             let what = format!("{target} {errno_name}");
             let (result, _) = with_fault(target, 1, errno, false, || attach(&object));
-            let outcome = judge(&result, target, errno, &what);
-            if errno == libc::EINTR {
-                assert!(result.is_ok(), "{what}: EINTR once is retried");
-            }
-            if let Ok(link) = &result {
-                assert_delivers(&object, &what);
-                let _ = link;
-            }
-            drop(result);
-            assert_eq!(fd_count(), fds, "{what}: fds left open");
+            let outcome = check_attach(&object, result, (target, errno, &what), None, fds);
             table.add(target, errno_name, outcome);
             if errno == libc::EINTR {
                 table.add(
@@ -339,16 +372,8 @@ fn attach_faults() {
                 false,
                 || attach(&object),
             );
-            let outcome = judge(&result, target, errno, &what);
-            if errno == libc::EINTR {
-                assert!(result.is_ok(), "{what}: EINTR once is retried");
-            }
-            if let Ok(link) = &result {
-                assert_delivers(&object, &what);
-                let _ = link;
-            }
-            drop(result);
-            assert_eq!(fd_count(), fds, "{what}: fds left open");
+            let target_errno = (target, errno, what.as_str());
+            let outcome = check_attach(&object, result, target_errno, Some("perf_event"), fds);
             table.add(&format!("{target} (ioctl fallback)"), errno_name, outcome);
             assert_delivers_attached(&object, &format!("attach after {what}"));
         }
@@ -356,8 +381,15 @@ fn attach_faults() {
     table.print();
 }
 
+/// Both readers of `object`'s maps: a poller holding the `opens` ring buffer, and the
+/// `tallies` perf buffer.
+struct Readers {
+    poller: RingBufPoller,
+    perf: PerfBuffer,
+}
+
 /// Open both readers and a poller on `object`'s maps, wait once.
-fn open_readers(object: &Object) -> Result<(), bpfkit::readers::ReaderError> {
+fn open_readers(object: &Object) -> Result<Readers, bpfkit::readers::ReaderError> {
     let ring = RingBuf::new(object.map("opens").expect("opens"))?;
     let perf = PerfBuffer::open(
         object.map("tallies").expect("tallies"),
@@ -368,16 +400,48 @@ fn open_readers(object: &Object) -> Result<(), bpfkit::readers::ReaderError> {
     )?;
     let mut poller = RingBufPoller::new()?;
     poller.add(ring)?;
-    poller.poll(Some(std::time::Duration::ZERO), |_, _| {})?;
-    drop(perf);
-    Ok(())
+    poller.poll(Some(Duration::ZERO), |_, _| {})?;
+    Ok(Readers { poller, perf })
+}
+
+/// With `object` attached, an openat's record arrives through the readers: its path
+/// through the poller's ring buffer, its tally (this pid, flags 7) through the perf buffer.
+fn assert_readers_deliver(object: &Object, readers: &mut Readers, what: &str) {
+    let link = attach(object).unwrap_or_else(|e| panic!("{what}: attach: {}", Report(&e)));
+    readers.poller.consume(|_, _| {}).expect("drain ring");
+    readers.perf.consume(|_, _| {}).expect("drain perf");
+    let name = open_fresh_path();
+    let mut paths = Vec::new();
+    readers
+        .poller
+        .poll(Some(Duration::from_secs(1)), |_, r| {
+            paths.push(record_path(r).to_vec())
+        })
+        .expect("poll the ring buffer");
+    assert!(
+        paths.iter().any(|p| p == name.as_bytes()),
+        "{what}: the ring buffer did not deliver {name}"
+    );
+    let mut tallies = Vec::new();
+    readers
+        .perf
+        .poll(Some(Duration::from_secs(1)), |_, r| {
+            let field = |at: usize| u32::from_ne_bytes(r[at..at + 4].try_into().unwrap());
+            tallies.push((field(8), field(12)))
+        })
+        .expect("poll the perf buffer");
+    assert!(
+        tallies.contains(&(std::process::id(), 7)),
+        "{what}: the perf buffer did not deliver the tally: {tallies:?}"
+    );
+    drop(link);
 }
 
 #[test]
 fn reader_faults() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let object = load(&fixture()).expect("load");
-    open_readers(&object).expect("clean readers");
+    drop(open_readers(&object).expect("clean readers"));
     let fds = fd_count();
     let mut table = Table::new("readers");
     for target in [
@@ -392,14 +456,19 @@ fn reader_faults() {
         for (errno, errno_name) in ERRNOS {
             for nth in 1..=occurrences {
                 let what = format!("{target} #{nth} {errno_name}");
-                let (result, _) = with_fault(target, nth, errno, false, || open_readers(&object));
+                let (mut result, _) =
+                    with_fault(target, nth, errno, false, || open_readers(&object));
                 let outcome = judge(&result, target, errno, &what);
-                if errno == libc::EINTR {
-                    assert!(
-                        result.is_ok(),
-                        "{what}: EINTR is retried (epoll_wait: none ready)"
-                    );
+                match &mut result {
+                    Ok(readers) => assert_readers_deliver(&object, readers, &what),
+                    Err(e) => assert_ne!(
+                        errno,
+                        libc::EINTR,
+                        "{what}: EINTR is retried (epoll_wait: none ready): {}",
+                        Report(&*e)
+                    ),
                 }
+                drop(result);
                 assert_eq!(fd_count(), fds, "{what}: fds left open");
                 table.add(target, errno_name, format!("#{nth}: {outcome}"));
             }
@@ -411,8 +480,11 @@ fn reader_faults() {
                 );
             }
             // After the fault the readers open again and read an event.
-            open_readers(&object)
-                .unwrap_or_else(|e| panic!("readers after {target} {errno_name}: {}", Report(&e)));
+            drop(
+                open_readers(&object).unwrap_or_else(|e| {
+                    panic!("readers after {target} {errno_name}: {}", Report(&e))
+                }),
+            );
             assert_delivers_attached(&object, &format!("read after {target} {errno_name}"));
             assert_eq!(fd_count(), fds);
         }

@@ -271,6 +271,61 @@ fn refused_trampoline_programs_carry_a_hint() {
     fds.assert_no_leak();
 }
 
+#[test]
+fn program_ifindex_loads_the_program_for_that_device() {
+    let fds = FdCheck::start();
+    {
+        let path = bpfkit_test_support::fixture("xdp_offload");
+        let plain = Loader::new().load_file(&path).expect("xdp_offload loads");
+        let info =
+            bpfkit::info::ProgramInfo::from_fd(plain.program("xdp_offload_drop").unwrap().fd())
+                .unwrap();
+        assert_eq!(info.ifindex, 0, "loaded for the host");
+        drop(plain);
+
+        // Loopback has no BPF offload: the kernel refuses the program for it, which it
+        // would not if prog_ifindex did not reach BPF_PROG_LOAD (netdevsim, which offloads,
+        // is in vm_xdp_offload).
+        // SAFETY: a NUL-terminated constant name.
+        let lo = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
+        assert_ne!(lo, 0);
+        let err = Loader::new()
+            .program_ifindex("xdp_offload_drop", lo)
+            .load_file(&path)
+            .unwrap_err();
+        let LoadError::Program {
+            program,
+            source,
+            hint,
+            ..
+        } = &err
+        else {
+            panic!("{}", bpfkit::Report(&err));
+        };
+        assert_eq!(program, "xdp_offload_drop");
+        assert!(
+            matches!(source.source.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP)),
+            "{}",
+            bpfkit::Report(&err)
+        );
+        assert!(
+            hint.is_some_and(|h| h.contains("program_ifindex")),
+            "{hint:?}"
+        );
+
+        let err = Loader::new()
+            .program_ifindex("no_such_program", lo)
+            .load_file(&path)
+            .unwrap_err();
+        assert!(
+            matches!(&err, LoadError::UnknownName { kind: "program", name, known, .. }
+                if name == "no_such_program" && known == &["xdp_offload_drop"]),
+            "{err}"
+        );
+    }
+    fds.assert_no_leak();
+}
+
 /// Compile tests/fixtures/NAME.bpf.c with clang-19 into a temp file.
 fn compile_fixture(name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.bpf.c"));

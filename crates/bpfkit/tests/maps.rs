@@ -556,7 +556,10 @@ fn local_storage_holds_a_value_per_socket_file_task_and_cgroup() {
         assert!(pidfd >= 0, "pidfd_open");
         // SAFETY: a fresh fd we own.
         let pidfd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(pidfd) };
-        let cgroup = std::fs::File::open(cgroup2_root()).unwrap();
+        let cgroup = std::fs::File::open(
+            bpfkit_test_support::cgroup::cgroup2_root().expect("a cgroup2 mount"),
+        )
+        .unwrap();
         let cases: [(MapType, std::os::fd::BorrowedFd<'_>); 4] = [
             (MapType::SkStorage, socket.as_fd()),
             (MapType::InodeStorage, file.as_fd()),

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use bpfkit::info::{self, LinkInfo, ProgramInfo};
 use bpfkit::maps::*;
 use bpfkit::sys::{self, uapi, ProgLoadAttr, TestRunAttr};
+use bpfkit_test_support::cgroup::TestCgroup;
 use common::*;
 
 fn load(prog_type: u32, name: &str, insns: &[u64]) -> OwnedFd {
@@ -351,27 +352,6 @@ fn raw_tracepoint_link_is_listed_until_closed() {
         assert!(info::loaded_links().unwrap().iter().all(|l| l.id != li.id));
     }
     fds.assert_no_leak();
-}
-
-/// A fresh child cgroup of the cgroup2 root, removed on drop.
-struct TestCgroup {
-    path: std::path::PathBuf,
-    dir: std::fs::File,
-}
-
-impl TestCgroup {
-    fn new(name: &str) -> Self {
-        let path = cgroup2_root().join(format!("bpfkit-test-{}-{name}", std::process::id()));
-        std::fs::create_dir(&path).expect("create cgroup");
-        let dir = std::fs::File::open(&path).expect("open cgroup");
-        Self { path, dir }
-    }
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.path);
-    }
 }
 
 #[test]

@@ -10,24 +10,20 @@
 //! `lifecycle_soak_short` (300 cycles) runs in CI; `lifecycle_soak_10k` is the full run:
 //! `cargo test -p bpfkit --test soak -- --ignored --nocapture`. Run as root.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bpfkit::loader::Loader;
 use bpfkit::programs::tracepoint;
 use bpfkit::readers::{PerfBuffer, PerfBufferOptions, RingBuf};
 use bpfkit::sys::{self, ObjectKind};
+use common::{fd_count, serial};
 
 /// RSS growth allowed between the first checkpoint (warmed up) and the end.
 const RSS_SLACK_KIB: i64 = 4096;
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .count()
-}
 
 fn rss_kib() -> i64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
@@ -173,11 +169,9 @@ fn cycle(path: &std::path::Path, cycle: usize, created: &mut Created) {
     created.total += 1;
 }
 
-/// The soaks of this binary run one at a time (they count the process's fds).
-static SERIAL: Mutex<()> = Mutex::new(());
-
 fn soak(cycles: usize) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The soaks of this binary run one at a time (they count the process's fds).
+    let _serial = serial();
     let path = bpfkit_test_support::fixture("run_records");
     let checkpoint = (cycles / 10).max(1);
     let mut created = Created::default();

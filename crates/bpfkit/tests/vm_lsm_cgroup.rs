@@ -4,111 +4,52 @@
 //! denial: while the test process is in the cgroup `socket(2)` fails with EPERM, outside
 //! it succeeds and is not counted; the program is listed by `BPF_PROG_QUERY` on the cgroup
 //! while attached and gone after the link drops (then sockets succeed in the cgroup too).
+//! Its Rust twin (`testdata/rust-ebpf/lsm-cgroup`, `#[lsm(hook = "socket_create", cgroup)]`,
+//! shipped prebuilt in `$BPFKIT_VM_FIXTURES`) denies AF_INET6 SOCK_DGRAM sockets; both are
+//! attached to one cgroup at once and each counts exactly its own denials.
 //!
 //! A probe decides: where `/sys/kernel/security/lsm` lacks `bpf` (the host: no securityfs
 //! list, and no trampolines for LSM programs) the tests print `SKIP` and return.
 
 mod common;
 
-use std::io::ErrorKind;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
 
 use bpfkit::loader::{Loader, Object};
 use bpfkit::programs::auto::{self, AutoTargets};
 use bpfkit::programs::cgroup::{self, CgroupAttachFlags, CgroupAttachMethod, CgroupOptions};
 use bpfkit::programs::{lsm, AttachError};
 use bpfkit_obj::object::AttachType;
+use bpfkit_test_support::cgroup::{cgroup2_root, TestCgroup};
 use bpfkit_test_support::fixture;
 use common::FdCheck;
 
-fn lsm_active(test: &str) -> bool {
-    if lsm::bpf_lsm_active() {
-        return true;
+/// Whether `test` can run here: the BPF LSM is active and cgroup2 is mounted. Otherwise
+/// prints the `SKIP` line.
+fn can_run(test: &str) -> bool {
+    if !lsm::bpf_lsm_active() {
+        println!(
+            "SKIP {test}: the BPF LSM is not active here ('bpf' is not in \
+             /sys/kernel/security/lsm); run `cargo xtask vm-test --arch x86_64 [--kernel 6.12]`"
+        );
+        return false;
     }
-    println!(
-        "SKIP {test}: the BPF LSM is not active here ('bpf' is not in \
-         /sys/kernel/security/lsm); run `cargo xtask vm-test --arch x86_64 [--kernel 6.12]`"
-    );
-    false
-}
-
-/// The first cgroup v2 mount point in `/proc/self/mountinfo`.
-fn cgroup2_mount() -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        if right.split(' ').next() != Some("cgroup2") {
-            return None;
-        }
-        left.split(' ').nth(4).map(PathBuf::from)
-    })
-}
-
-/// A child cgroup of the cgroup2 mount, removed on drop.
-struct TestCgroup {
-    path: PathBuf,
-    dir: std::fs::File,
-}
-
-impl TestCgroup {
-    fn new(root: &Path, name: &str) -> Self {
-        let path = root.join(format!("bpfkit-lsm-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir(&path);
-        std::fs::create_dir(&path).expect("create cgroup");
-        let dir = std::fs::File::open(&path).expect("open cgroup");
-        Self { path, dir }
+    if cgroup2_root().is_none() {
+        println!("SKIP {test}: no cgroup2 mount");
+        return false;
     }
-
-    /// Moves this process into the cgroup until the guard drops.
-    fn enter(&self, root: &Path) -> Member {
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-        let rel = own
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .expect("a cgroup v2 line");
-        let original = root.join(rel.trim_start_matches('/'));
-        std::fs::write(
-            self.path.join("cgroup.procs"),
-            std::process::id().to_string(),
-        )
-        .expect("move into the test cgroup");
-        Member { original }
-    }
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            match std::fs::remove_dir(&self.path) {
-                Err(e) if e.kind() == ErrorKind::ResourceBusy => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                _ => return,
-            }
-        }
-    }
-}
-
-/// The process is in the test cgroup; dropping moves it back.
-struct Member {
-    original: PathBuf,
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        std::fs::write(
-            self.original.join("cgroup.procs"),
-            std::process::id().to_string(),
-        )
-        .expect("move back to the original cgroup");
-    }
+    true
 }
 
 /// `socket(AF_INET, SOCK_DGRAM, 0)`: Ok, or the errno.
 fn udp_socket() -> Result<(), i32> {
-    // SAFETY: socket(2) with constant arguments; a new fd is owned (and closed) right away.
-    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    socket(libc::AF_INET, libc::SOCK_DGRAM)
+}
+
+/// `socket(family, kind, 0)`: Ok, or the errno.
+fn socket(family: i32, kind: i32) -> Result<(), i32> {
+    // SAFETY: socket(2) with integer arguments; a new fd is owned (and closed) right away.
+    let raw = unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
         return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
     }
@@ -129,9 +70,14 @@ fn load() -> Object {
 }
 
 fn denied(object: &Object) -> u64 {
+    count(object, "counts")
+}
+
+/// Slot 0 of the object's `map`.
+fn count(object: &Object, map: &str) -> u64 {
     let mut value = [0u8; 8];
     assert!(object
-        .map("counts")
+        .map(map)
         .unwrap()
         .lookup_bytes(&0u32.to_ne_bytes(), &mut value, 0)
         .unwrap());
@@ -162,16 +108,12 @@ fn assert_cgroup_link(link: &bpfkit::links::Link, cgroup: &TestCgroup, prog_id: 
 #[test]
 fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
     let test = "lsm_cgroup_link_denies_sockets_only_inside_the_cgroup";
-    if !lsm_active(test) {
+    if !can_run(test) {
         return;
     }
-    let Some(root) = cgroup2_mount() else {
-        println!("SKIP {test}: no cgroup2 mount");
-        return;
-    };
     let fds = FdCheck::start();
     {
-        let cgroup = TestCgroup::new(&root, "link");
+        let cgroup = TestCgroup::new("lsm-link");
         let object = load();
         let program = object.program("deny_udp4").unwrap();
         let link = lsm::attach_cgroup(program, &cgroup.dir, &CgroupOptions::default())
@@ -182,7 +124,7 @@ fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
 
         const ATTEMPTS: u64 = 3;
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             for _ in 0..ATTEMPTS {
                 assert_eq!(
                     udp_socket(),
@@ -198,7 +140,7 @@ fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
         drop(link);
         assert_eq!(attached(&cgroup), Vec::<u32>::new(), "detached on drop");
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             assert_eq!(
                 udp_socket(),
                 Ok(()),
@@ -213,16 +155,12 @@ fn lsm_cgroup_link_denies_sockets_only_inside_the_cgroup() {
 #[test]
 fn lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call() {
     let test = "lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call";
-    if !lsm_active(test) {
+    if !can_run(test) {
         return;
     }
-    let Some(root) = cgroup2_mount() else {
-        println!("SKIP {test}: no cgroup2 mount");
-        return;
-    };
     let fds = FdCheck::start();
     {
-        let cgroup = TestCgroup::new(&root, "auto");
+        let cgroup = TestCgroup::new("lsm-auto");
         let object = load();
         let program = object.program("deny_udp4").unwrap();
         let prog_id = program.id().unwrap();
@@ -247,7 +185,7 @@ fn lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call() {
         assert_cgroup_link(&link, &cgroup, prog_id);
         assert_eq!(attached(&cgroup), [prog_id]);
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             assert_eq!(udp_socket(), Err(libc::EPERM));
         }
         drop(link);
@@ -267,16 +205,87 @@ fn lsm_cgroup_attaches_by_auto_and_prog_attach_and_refuses_the_wrong_call() {
         );
         assert_eq!(attached(&cgroup), [prog_id]);
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             assert_eq!(udp_socket(), Err(libc::EPERM));
         }
         drop(attachment);
         assert_eq!(attached(&cgroup), Vec::<u32>::new());
         {
-            let _member = cgroup.enter(&root);
+            let _member = cgroup.enter();
             assert_eq!(udp_socket(), Ok(()));
         }
         assert_eq!(denied(&object), 2);
+    }
+    fds.assert_no_leak();
+}
+
+#[test]
+fn rust_lsm_cgroup_program_denies_udp6_sockets_beside_the_c_one() {
+    let test = "rust_lsm_cgroup_program_denies_udp6_sockets_beside_the_c_one";
+    if !can_run(test) {
+        return;
+    }
+    let Some(dir) = std::env::var_os("BPFKIT_VM_FIXTURES") else {
+        println!("SKIP {test}: no $BPFKIT_VM_FIXTURES (the VM ships the Rust object there)");
+        return;
+    };
+    let fds = FdCheck::start();
+    {
+        let cgroup = TestCgroup::new("lsm-rust");
+        let path = std::path::Path::new(&dir).join("lsm-cgroup.bpf.o");
+        let rust = Loader::new()
+            .load_file(&path)
+            .unwrap_or_else(|e| panic!("loading {}: {:#}", path.display(), bpfkit::Report(&e)));
+        let rust_program = rust.program("deny_udp6").expect("program deny_udp6");
+        assert_eq!(rust_program.section().name, "lsm_cgroup/socket_create");
+        assert_eq!(
+            rust_program.section().expected_attach_type,
+            Some(AttachType::LsmCgroup)
+        );
+        let c = load();
+        let c_program = c.program("deny_udp4").unwrap();
+        let targets = AutoTargets {
+            cgroup: Some(&cgroup.path),
+            ..Default::default()
+        };
+        let rust_link = auto::attach_with(rust_program, &targets).expect("attach the Rust one");
+        let c_link = lsm::attach_cgroup(c_program, &cgroup.dir, &CgroupOptions::default())
+            .expect("attach the C one");
+        assert_cgroup_link(&rust_link, &cgroup, rust_program.id().unwrap());
+        let mut both = vec![rust_program.id().unwrap(), c_program.id().unwrap()];
+        both.sort();
+        let mut listed = attached(&cgroup);
+        listed.sort();
+        assert_eq!(listed, both);
+
+        const UDP6: u64 = 4;
+        const UDP4: u64 = 2;
+        {
+            let _member = cgroup.enter();
+            for _ in 0..UDP6 {
+                assert_eq!(socket(libc::AF_INET6, libc::SOCK_DGRAM), Err(libc::EPERM));
+            }
+            for _ in 0..UDP4 {
+                assert_eq!(udp_socket(), Err(libc::EPERM));
+            }
+            assert_eq!(socket(libc::AF_INET6, libc::SOCK_STREAM), Ok(()));
+            assert!(tcp_socket_ok());
+        }
+        assert_eq!(socket(libc::AF_INET6, libc::SOCK_DGRAM), Ok(()), "outside");
+        assert_eq!(count(&rust, "COUNTS"), UDP6, "the Rust program's denials");
+        assert_eq!(denied(&c), UDP4, "the C program's denials");
+
+        drop(rust_link);
+        assert_eq!(attached(&cgroup), [c_program.id().unwrap()]);
+        {
+            let _member = cgroup.enter();
+            assert_eq!(socket(libc::AF_INET6, libc::SOCK_DGRAM), Ok(()), "detached");
+            assert_eq!(udp_socket(), Err(libc::EPERM), "the C one still denies");
+        }
+        drop(c_link);
+        assert_eq!(attached(&cgroup), Vec::<u32>::new());
+        assert_eq!(count(&rust, "COUNTS"), UDP6);
+        assert_eq!(denied(&c), UDP4 + 1);
     }
     fds.assert_no_leak();
 }

@@ -6,7 +6,8 @@
 //! (internalize everything but the exports, O3, dead-code removal) → checks on the optimised
 //! IR (panics, indirect calls, undefined calls; variable-size memory intrinsics lowered to
 //! loops) → atomics made safe for the BPF backend ([`atomics`]) → lifetime ends that only
-//! precede a return dropped ([`lifetimes`]) → `llc` → `.BTF` fix-up,
+//! precede a return dropped ([`lifetimes`]) → line info of inlined library code moved to the
+//! user's call site ([`user_lines`]) → `llc` → `.BTF` fix-up,
 //! written back in place → the output.
 
 pub mod args;
@@ -19,6 +20,7 @@ pub mod ir;
 pub mod kfuncs;
 pub mod lifetimes;
 pub mod retarget;
+pub mod user_lines;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -368,6 +370,23 @@ fn link_in(
         let path = scratch.join("for-llc.ll");
         write(&path, llc_text.as_bytes())?;
         llc_input = path;
+    }
+
+    // Line info: code inlined from other crates is attributed to the user's call site
+    // (cargo gives rustc, and so its linker, the crate's directory).
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        let text = if llc_input == optimised {
+            None
+        } else {
+            Some(read_text(&llc_input)?)
+        };
+        if let Some(rewritten) =
+            user_lines::rewrite(text.as_deref().unwrap_or(&ir_text), Path::new(&dir))
+        {
+            let path = scratch.join("lines.ll");
+            write(&path, rewritten.as_bytes())?;
+            llc_input = path;
+        }
     }
 
     // llc: the BPF object.

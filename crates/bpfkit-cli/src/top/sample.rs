@@ -97,11 +97,9 @@ impl Row {
     }
 }
 
-/// Online CPUs, for the CPU share (1 if sysconf fails).
+/// Online CPUs, for the CPU share (1 if the list cannot be read).
 pub fn online_cpus() -> u64 {
-    // SAFETY: sysconf reads a constant of the running system; no memory is passed.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    u64::try_from(n).ok().filter(|&n| n > 0).unwrap_or(1)
+    bpfkit::cpus::online_cpus().map_or(1, |cpus| cpus.len().max(1) as u64)
 }
 
 /// The rows of `now` against `before` (a program absent before counts from zero: it was

@@ -332,6 +332,66 @@ impl<'a> Btf<'a> {
         self.rd(off)
     }
 
+    /// The fixed part of the type record at byte `off` (an offset of a local type).
+    pub(crate) fn header_at(&self, off: usize) -> TypeHeader {
+        let info = self.rd(off + 4);
+        TypeHeader {
+            name_off: self.rd(off),
+            // Validated when offsets were computed.
+            kind: Kind::from_u8(((info >> 24) & 0x1f) as u8).unwrap_or(Kind::Void),
+            kind_flag: info >> 31 != 0,
+            vlen: info as u16,
+            size_or_type: self.rd(off + 8),
+        }
+    }
+
+    /// An int's encoding word at `extra`: (`BTF_INT_*` encoding, bit offset, bits).
+    pub(crate) fn int_at(&self, extra: usize) -> (u8, u8, u8) {
+        let enc = self.rd(extra);
+        (
+            ((enc >> 24) & 0x0f) as u8,
+            ((enc >> 16) & 0xff) as u8,
+            enc as u8,
+        )
+    }
+
+    /// Member `i` of the records from byte `first`: (name offset, type, bit offset,
+    /// bitfield size), the offset word split when the struct's `kind_flag` is set.
+    pub(crate) fn member_at(
+        &self,
+        first: usize,
+        i: usize,
+        kind_flag: bool,
+    ) -> (u32, TypeId, u32, u8) {
+        let m = first + 12 * i;
+        let raw_off = self.rd(m + 8);
+        let (bit_offset, bitfield_size) = if kind_flag {
+            (raw_off & 0x00ff_ffff, (raw_off >> 24) as u8)
+        } else {
+            (raw_off, 0)
+        };
+        (self.rd(m), self.rd(m + 4), bit_offset, bitfield_size)
+    }
+
+    /// Enumerator `i` of the records from byte `first`: (name offset, raw value), 12-byte
+    /// `enum64` records when `wide`, else 8-byte ones (the value zero-extended).
+    pub(crate) fn enumerator_at(&self, first: usize, i: usize, wide: bool) -> (u32, u64) {
+        if wide {
+            let e = first + 12 * i;
+            let (lo, hi) = (u64::from(self.rd(e + 4)), u64::from(self.rd(e + 8)));
+            (self.rd(e), hi << 32 | lo)
+        } else {
+            let e = first + 8 * i;
+            (self.rd(e), u64::from(self.rd(e + 4)))
+        }
+    }
+
+    /// Parameter `i` of the records from byte `first`: (name offset, type).
+    pub(crate) fn param_at(&self, first: usize, i: usize) -> (u32, TypeId) {
+        let p = first + 8 * i;
+        (self.rd(p), self.rd(p + 4))
+    }
+
     /// The BTF of the chain (this one or a base) that holds type `id`'s record, and the
     /// record's byte offset in it; `None` for void and ids that do not exist.
     pub(crate) fn record_of(&self, id: TypeId) -> Option<(&Btf<'a>, usize)> {
@@ -365,15 +425,7 @@ impl<'a> Btf<'a> {
             }
         }
         let off = self.offsets[(id - self.first_id) as usize] as usize;
-        let info = self.rd(off + 4);
-        Ok(TypeHeader {
-            name_off: self.rd(off),
-            // Validated when offsets were computed.
-            kind: Kind::from_u8(((info >> 24) & 0x1f) as u8).unwrap_or(Kind::Void),
-            kind_flag: info >> 31 != 0,
-            vlen: info as u16,
-            size_or_type: self.rd(off + 8),
-        })
+        Ok(self.header_at(off))
     }
 
     /// The kind of a type.
@@ -401,7 +453,7 @@ impl<'a> Btf<'a> {
             }
         }
         let off = self.offsets[(id - self.first_id) as usize] as usize;
-        self.decode(id, off).map_err(|e| match e {
+        self.decode(off).map_err(|e| match e {
             e @ (BtfError::StringOutOfBounds { .. }
             | BtfError::UnterminatedString { .. }
             | BtfError::InvalidUtf8 { .. }) => BtfError::BadTypeString {
@@ -413,9 +465,9 @@ impl<'a> Btf<'a> {
         })
     }
 
-    /// Decode the local type `id` whose record is at `off`.
-    fn decode(&self, id: TypeId, off: usize) -> Result<Type<'_>, BtfError> {
-        let h = self.type_header(id)?;
+    /// Decode the local type whose record is at `off`.
+    fn decode(&self, off: usize) -> Result<Type<'_>, BtfError> {
+        let h = self.header_at(off);
         let name = self.string_at(h.name_off)?;
         let extra = off + BTF_TYPE_SIZE;
         let vlen = usize::from(h.vlen);
@@ -423,13 +475,13 @@ impl<'a> Btf<'a> {
         Ok(match h.kind {
             Kind::Void => Type::Void,
             Kind::Int => {
-                let enc = self.rd(extra);
+                let (encoding, offset, bits) = self.int_at(extra);
                 Type::Int(Int {
                     name,
                     size: t,
-                    encoding: IntEncoding(((enc >> 24) & 0x0f) as u8),
-                    offset: ((enc >> 16) & 0xff) as u8,
-                    bits: enc as u8,
+                    encoding: IntEncoding(encoding),
+                    offset,
+                    bits,
                 })
             }
             Kind::Ptr => Type::Ptr(Ptr { name, target: t }),
@@ -442,16 +494,11 @@ impl<'a> Btf<'a> {
             Kind::Struct | Kind::Union => {
                 let mut members = Vec::with_capacity(vlen);
                 for i in 0..vlen {
-                    let m = extra + 12 * i;
-                    let raw_off = self.rd(m + 8);
-                    let (bit_offset, bitfield_size) = if h.kind_flag {
-                        (raw_off & 0x00ff_ffff, (raw_off >> 24) as u8)
-                    } else {
-                        (raw_off, 0)
-                    };
+                    let (name_off, type_id, bit_offset, bitfield_size) =
+                        self.member_at(extra, i, h.kind_flag);
                     members.push(Member {
-                        name: self.string_at(self.rd(m))?,
-                        type_id: self.rd(m + 4),
+                        name: self.string_at(name_off)?,
+                        type_id,
                         bit_offset,
                         bitfield_size,
                     });
@@ -468,39 +515,26 @@ impl<'a> Btf<'a> {
                     Type::Union(c)
                 }
             }
-            Kind::Enum => {
+            Kind::Enum | Kind::Enum64 => {
                 let mut values = Vec::with_capacity(vlen);
                 for i in 0..vlen {
-                    let e = extra + 8 * i;
+                    let (name_off, raw) = self.enumerator_at(extra, i, h.kind == Kind::Enum64);
                     values.push(EnumValue {
-                        name: self.string_at(self.rd(e))?,
-                        raw: u64::from(self.rd(e + 4)),
+                        name: self.string_at(name_off)?,
+                        raw,
                     });
                 }
-                Type::Enum(Enum {
+                let e = Enum {
                     name,
                     size: t,
                     signed: h.kind_flag,
                     values,
-                })
-            }
-            Kind::Enum64 => {
-                let mut values = Vec::with_capacity(vlen);
-                for i in 0..vlen {
-                    let e = extra + 12 * i;
-                    let lo = u64::from(self.rd(e + 4));
-                    let hi = u64::from(self.rd(e + 8));
-                    values.push(EnumValue {
-                        name: self.string_at(self.rd(e))?,
-                        raw: hi << 32 | lo,
-                    });
+                };
+                if h.kind == Kind::Enum64 {
+                    Type::Enum64(e)
+                } else {
+                    Type::Enum(e)
                 }
-                Type::Enum64(Enum {
-                    name,
-                    size: t,
-                    signed: h.kind_flag,
-                    values,
-                })
             }
             Kind::Fwd => Type::Fwd(Fwd {
                 name,
@@ -519,10 +553,10 @@ impl<'a> Btf<'a> {
             Kind::FuncProto => {
                 let mut params = Vec::with_capacity(vlen);
                 for i in 0..vlen {
-                    let p = extra + 8 * i;
+                    let (name_off, type_id) = self.param_at(extra, i);
                     params.push(Param {
-                        name: self.string_at(self.rd(p))?,
-                        type_id: self.rd(p + 4),
+                        name: self.string_at(name_off)?,
+                        type_id,
                     });
                 }
                 Type::FuncProto(FuncProto {

@@ -47,6 +47,10 @@ pub struct ProgramSpec {
     pub relocations: Vec<Relocation>,
     /// BTF information attached from `.BTF.ext`.
     pub btf_ext: ProgramBtfExt,
+    /// The network device the program is loaded for (`prog_ifindex` of `BPF_PROG_LOAD`):
+    /// offloaded to that device, e.g. for XDP in HW mode. Not in the ELF: 0 (none) until a
+    /// loader sets it.
+    pub ifindex: u32,
 }
 
 impl ProgramSpec {
@@ -296,6 +300,7 @@ pub(crate) fn collect_functions(
                 hidden: f.hidden,
                 relocations: Vec::new(),
                 btf_ext: ProgramBtfExt::default(),
+                ifindex: 0,
             });
         }
     }

@@ -32,7 +32,7 @@ fn view<'s>(btf: &'s Btf<'s>, id: TypeId) -> Option<TypeInfo<'s>> {
         return (Btf::type_count(btf) > 0).then(TypeInfo::void);
     }
     let (owner, off) = btf.record_of(id)?;
-    let h = owner.type_header(id).ok()?;
+    let h = owner.header_at(off);
     let name = owner.string_at(h.name_off).ok()?;
     let kind = h.kind;
     let extra = off + BTF_TYPE_SIZE;
@@ -41,12 +41,12 @@ fn view<'s>(btf: &'s Btf<'s>, id: TypeId) -> Option<TypeInfo<'s>> {
     Some(match kind {
         Kind::Void => TypeInfo::void(),
         Kind::Int => {
-            let enc = owner.read_at(extra);
+            let (encoding, offset, bits) = owner.int_at(extra);
             TypeInfo {
                 detail: Detail::Int {
-                    encoding: ((enc >> 24) & 0x0f) as u8,
-                    offset: ((enc >> 16) & 0xff) as u8,
-                    bits: enc as u8,
+                    encoding,
+                    offset,
+                    bits,
                 },
                 ..sized(kind, name, t)
             }

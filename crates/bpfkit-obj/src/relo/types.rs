@@ -140,46 +140,37 @@ fn raw_name<'a>(btf: &'a Btf<'a>, off: u32) -> &'a str {
 
 impl<'a> Record<'a> for Member<'a> {
     fn decode(btf: &'a Btf<'a>, first: usize, index: usize, kflag: bool, _: bool) -> Self {
-        let at = first + 12 * index;
-        let raw_off = btf.read_at(at + 8);
-        let (bit_offset, bitfield_size) = if kflag {
-            (raw_off & 0x00ff_ffff, raw_off >> 24)
-        } else {
-            (raw_off, 0)
-        };
+        let (name_off, type_id, bit_offset, bitfield_size) = btf.member_at(first, index, kflag);
         Member {
-            name: raw_name(btf, btf.read_at(at)),
-            type_id: btf.read_at(at + 4),
+            name: raw_name(btf, name_off),
+            type_id,
             bit_offset,
-            bitfield_size,
+            bitfield_size: u32::from(bitfield_size),
         }
     }
 }
 
 impl<'a> Record<'a> for Enumerator<'a> {
     fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, wide: bool) -> Self {
-        let (at, value) = if wide {
-            let at = first + 12 * index;
-            let (lo, hi) = (btf.read_at(at + 4), btf.read_at(at + 8));
-            (at, u64::from(hi) << 32 | u64::from(lo))
-        } else {
-            let at = first + 8 * index;
-            // libbpf reads a 32-bit enumerator as s32 into a u64.
-            (at, i64::from(btf.read_at(at + 4) as i32) as u64)
-        };
+        let (name_off, raw) = btf.enumerator_at(first, index, wide);
         Enumerator {
-            name: raw_name(btf, btf.read_at(at)),
-            value,
+            name: raw_name(btf, name_off),
+            // libbpf reads a 32-bit enumerator as s32 into a u64.
+            value: if wide {
+                raw
+            } else {
+                i64::from(raw as u32 as i32) as u64
+            },
         }
     }
 }
 
 impl<'a> Record<'a> for Param<'a> {
     fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, _: bool) -> Self {
-        let at = first + 8 * index;
+        let (name_off, type_id) = btf.param_at(first, index);
         Param {
-            name: raw_name(btf, btf.read_at(at)),
-            type_id: btf.read_at(at + 4),
+            name: raw_name(btf, name_off),
+            type_id,
         }
     }
 }

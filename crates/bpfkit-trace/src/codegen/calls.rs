@@ -4,6 +4,34 @@
 use super::*;
 
 impl Gen<'_> {
+    /// Calls the `user` or the `kernel` one of a probe_read helper pair (`buf()`, `str()`)
+    /// for the pointer in r3, by where this probe's pointers point: syscall tracepoints',
+    /// uprobes' and USDT arguments into user memory; kernel function arguments anywhere
+    /// (kernel addresses have the top bit set on x86_64 and arm64, so the helper is chosen
+    /// at run time); other probes' into the kernel.
+    fn call_probe_read(&mut self, user: i32, kernel: i32) {
+        let in_user = match &self.probe.kind {
+            ProbeKind::Tracepoint { category, .. } => Some(category == "syscalls"),
+            ProbeKind::Uprobe { .. } | ProbeKind::Usdt { .. } => Some(true),
+            ProbeKind::Kprobe { .. } | ProbeKind::Fentry { .. } => None,
+            _ => Some(false),
+        };
+        match in_user {
+            Some(true) => self.asm.call(user),
+            Some(false) => self.asm.call(kernel),
+            None => {
+                let in_kernel = self.asm.label();
+                let done = self.asm.label();
+                self.asm.jmp_imm(BPF_JSLT, 3, 0, in_kernel);
+                self.asm.call(user);
+                self.asm.ja(done);
+                self.asm.bind(in_kernel);
+                self.asm.call(kernel);
+                self.asm.bind(done);
+            }
+        }
+    }
+
     pub(super) fn event(&mut self, id: u64, extra: i32, span: Span) -> Result<i16, Diagnostic> {
         let buf = self.alloc(8 + extra, span)?;
         self.asm.ld_imm64(0, id);
@@ -232,7 +260,8 @@ impl Gen<'_> {
                     format!("{name}() must be assigned to a map: @x = {name}(...)"),
                 ))
             }
-            "system" | "cat" | "signal" | "override" | "unwatch" => {
+            "cat" => self.printf_event(args, span, "cat", event::CAT)?,
+            "system" | "signal" | "override" | "unwatch" => {
                 return unsupported(span, format!("{name}()"))
             }
             _ => return Ok(false),
@@ -241,6 +270,17 @@ impl Gen<'_> {
     }
 
     pub(super) fn printf(&mut self, args: &[Expr], span: Span) -> Result<(), Diagnostic> {
+        self.printf_event(args, span, "printf", event::PRINTF)
+    }
+
+    /// A printf-formatted record of event `kind` (`printf`, `cat`'s path).
+    fn printf_event(
+        &mut self,
+        args: &[Expr],
+        span: Span,
+        name: &str,
+        kind: u64,
+    ) -> Result<(), Diagnostic> {
         let Some(Expr {
             kind: ExprKind::Str(fmt),
             span: fspan,
@@ -248,7 +288,7 @@ impl Gen<'_> {
         else {
             return Err(Diagnostic::new(
                 span,
-                "printf() needs a format string literal first",
+                format!("{name}() needs a format string literal first"),
             ));
         };
         let segments = parse_format(fmt).map_err(|e| Diagnostic::new(*fspan, e))?;
@@ -263,7 +303,7 @@ impl Gen<'_> {
             return Err(Diagnostic::new(
                 span,
                 format!(
-                    "printf() format has {} conversion(s) but {} argument(s) follow",
+                    "{name}() format has {} conversion(s) but {} argument(s) follow",
                     convs.len(),
                     args.len() - 1
                 ),
@@ -306,7 +346,7 @@ impl Gen<'_> {
             args: types.clone(),
         });
         let size: i32 = types.iter().map(|t| t.size() as i32).sum();
-        let buf = self.event(event::PRINTF << 32 | index, size, span)?;
+        let buf = self.event(kind << 32 | index, size, span)?;
         let mut at = buf + 8;
         for (a, t) in args[1..].iter().zip(&types) {
             let mark = self.sp;
@@ -361,9 +401,7 @@ impl Gen<'_> {
                 let v = self.expr(x);
                 self.raw_arrays = false;
                 let dst = self.alloc(24, span)?;
-                for i in (0..24).step_by(8) {
-                    self.asm.store_imm(8, FP, dst + i, 0);
-                }
+                self.asm.zero(FP, dst, 24);
                 let family = match v? {
                     Val::Int(off, _) => {
                         self.asm.load(8, 0, FP, off);
@@ -396,9 +434,7 @@ impl Gen<'_> {
                 };
                 let max = STR_LEN;
                 let dst = self.alloc(8 + max as i32, span)?;
-                for i in (0..8 + max as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, dst + i, 0);
-                }
+                self.asm.zero(FP, dst, 8 + max as i16);
                 let mark = self.sp;
                 let n = self.int(len)?;
                 let p = self.int(ptr)?;
@@ -413,26 +449,7 @@ impl Gen<'_> {
                 self.asm.alu_imm(BPF_ADD, 1, dst as i32 + 8);
                 self.asm.load(8, 3, FP, p);
                 self.sp = mark;
-                let user = match &self.probe.kind {
-                    ProbeKind::Tracepoint { category, .. } => Some(category == "syscalls"),
-                    ProbeKind::Uprobe { .. } | ProbeKind::Usdt { .. } => Some(true),
-                    ProbeKind::Kprobe { .. } | ProbeKind::Fentry { .. } => None,
-                    _ => Some(false),
-                };
-                match user {
-                    Some(true) => self.asm.call(PROBE_READ_USER),
-                    Some(false) => self.asm.call(PROBE_READ_KERNEL),
-                    None => {
-                        let kernel = self.asm.label();
-                        let done = self.asm.label();
-                        self.asm.jmp_imm(BPF_JSLT, 3, 0, kernel);
-                        self.asm.call(PROBE_READ_USER);
-                        self.asm.ja(done);
-                        self.asm.bind(kernel);
-                        self.asm.call(PROBE_READ_KERNEL);
-                        self.asm.bind(done);
-                    }
-                }
+                self.call_probe_read(PROBE_READ_USER, PROBE_READ_KERNEL);
                 Ok(Val::Sym(dst, Ty::Buf(max)))
             }
             "bswap" => {
@@ -566,36 +583,12 @@ impl Gen<'_> {
                 };
                 let buf = round8(len).max(8) as u16;
                 let off = self.alloc(buf as i32, span)?;
-                for i in (0..buf as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, off + i, 0);
-                }
+                self.asm.zero(FP, off, buf as i16);
                 self.asm.mov(1, FP);
                 self.asm.alu_imm(BPF_ADD, 1, off as i32);
                 self.asm.mov_imm(2, len);
                 self.asm.load(8, 3, FP, ptr);
-                // Syscall arguments and uprobe arguments point into user memory.
-                let user = match &self.probe.kind {
-                    ProbeKind::Tracepoint { category, .. } => Some(category == "syscalls"),
-                    ProbeKind::Uprobe { .. } => Some(true),
-                    // Kernel function arguments point anywhere: kernel addresses have the
-                    // top bit set (x86_64, arm64), so the helper is chosen at run time.
-                    ProbeKind::Kprobe { .. } | ProbeKind::Fentry { .. } => None,
-                    _ => Some(false),
-                };
-                match user {
-                    Some(true) => self.asm.call(PROBE_READ_USER_STR),
-                    Some(false) => self.asm.call(PROBE_READ_KERNEL_STR),
-                    None => {
-                        let kernel = self.asm.label();
-                        let done = self.asm.label();
-                        self.asm.jmp_imm(BPF_JSLT, 3, 0, kernel);
-                        self.asm.call(PROBE_READ_USER_STR);
-                        self.asm.ja(done);
-                        self.asm.bind(kernel);
-                        self.asm.call(PROBE_READ_KERNEL_STR);
-                        self.asm.bind(done);
-                    }
-                }
+                self.call_probe_read(PROBE_READ_USER_STR, PROBE_READ_KERNEL_STR);
                 Ok(Val::Str(off, buf))
             }
             "strncmp" => {
@@ -645,10 +638,9 @@ impl Gen<'_> {
                 self.asm.bind(done);
                 self.new_int(false, span)
             }
-            "printf" | "exit" | "print" | "clear" | "zero" | "delete" => Err(Diagnostic::new(
-                span,
-                format!("{name}() is a statement and has no value"),
-            )),
+            "printf" | "cat" | "exit" | "print" | "clear" | "zero" | "delete" => Err(
+                Diagnostic::new(span, format!("{name}() is a statement and has no value")),
+            ),
             "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist" => {
                 Err(Diagnostic::new(
                     span,

@@ -180,7 +180,15 @@ impl Gen<'_> {
                     "TASK_RUNNING" => Some(0),
                     _ => None,
                 };
-                let value = match known {
+                // The script's own `enum` definitions come first.
+                let script = self
+                    .st
+                    .enum_consts
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|&(_, v)| v);
+                let value = match script.or(known) {
                     Some(v) => Some(v),
                     None => self.kernel_btf(span).ok().and_then(|k| k.enum_value(name)),
                 };
@@ -259,10 +267,9 @@ impl Gen<'_> {
     /// `ustack`: `bpf_get_stackid(ctx, stack map, BPF_F_USER_STACK)` and the process id
     /// whose maps name its frames when printed.
     pub(super) fn ustack(&mut self, limit: u8, span: Span) -> Result<Val, Diagnostic> {
-        const BPF_F_USER_STACK: i32 = 1 << 8;
         self.asm.mov(1, 6);
         self.asm.ld_map(2, STACK_MAP_REF);
-        self.asm.mov_imm(3, BPF_F_USER_STACK);
+        self.asm.mov_imm(3, uapi::BPF_F_USER_STACK as i32);
         self.asm.call(GET_STACKID);
         let off = self.alloc(16, span)?;
         self.asm.store(8, FP, off, 0);
@@ -359,15 +366,13 @@ impl Gen<'_> {
         Ok(f)
     }
 
+    /// The running kernel's BTF ([`crate::kbtf::KernelBtf::shared`]); an error at `span`
+    /// without it.
     pub(super) fn kernel_btf(
-        &mut self,
+        &self,
         span: Span,
-    ) -> Result<std::rc::Rc<crate::kbtf::KernelBtf>, Diagnostic> {
-        if self.st.kbtf.is_none() {
-            let k = crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(span, e))?;
-            self.st.kbtf = Some(std::rc::Rc::new(k));
-        }
-        Ok(self.st.kbtf.clone().expect("just loaded"))
+    ) -> Result<&'static crate::kbtf::KernelBtf, Diagnostic> {
+        crate::kbtf::KernelBtf::shared().map_err(|e| Diagnostic::new(span, e))
     }
 
     /// `curtask->a->b.c`: each step read with bpf_probe_read_kernel at offsets from the
@@ -424,7 +429,7 @@ impl Gen<'_> {
                 ),
             };
         let k = self.kernel_btf(e.span)?;
-        let root = self.struct_id(&k, &struct_name).ok_or_else(|| {
+        let root = self.struct_id(k, &struct_name).ok_or_else(|| {
             Diagnostic::new(
                 cur.span,
                 format!("no struct {struct_name} in the script or the kernel's BTF"),
@@ -472,12 +477,12 @@ impl Gen<'_> {
                 }
             };
             let (off, leaf) = self
-                .member(&k, sid, name)
+                .member(k, sid, name)
                 .map_err(|m| Diagnostic::unsupported(*pspan, m))?
                 .ok_or_else(|| {
                     Diagnostic::new(
                         *pspan,
-                        format!("{} has no member '{name}'", self.type_name(&k, sid)),
+                        format!("{} has no member '{name}'", self.type_name(k, sid)),
                     )
                 })?;
             match leaf {
@@ -531,9 +536,7 @@ impl Gen<'_> {
                     }
                     let len = round8(n as i32).clamp(8, STR_LEN as i32) as u16;
                     let dst = self.alloc(len as i32, e.span)?;
-                    for j in (0..len as i16).step_by(8) {
-                        self.asm.store_imm(8, FP, dst + j, 0);
-                    }
+                    self.asm.zero(FP, dst, len as i16);
                     self.asm.mov(1, FP);
                     self.asm.alu_imm(BPF_ADD, 1, dst as i32);
                     self.asm.mov_imm(2, (n as i32).min(len as i32));
@@ -592,9 +595,7 @@ impl Gen<'_> {
             FieldKind::CharArray => {
                 let len = round8(f.size as i32).min(STR_LEN as i32) as u16;
                 let off = self.alloc(len as i32, span)?;
-                for i in (0..len as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, off + i, 0);
-                }
+                self.asm.zero(FP, off, len as i16);
                 self.asm.mov(1, FP);
                 self.asm.alu_imm(BPF_ADD, 1, off as i32);
                 self.asm.mov_imm(2, (f.size as i32).min(len as i32 - 1));
@@ -605,9 +606,7 @@ impl Gen<'_> {
             }
             FieldKind::DataLocStr => {
                 let off = self.alloc(STR_LEN as i32, span)?;
-                for i in (0..STR_LEN as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, off + i, 0);
-                }
+                self.asm.zero(FP, off, STR_LEN as i16);
                 self.asm.load(4, 3, 6, f.offset as i16);
                 self.asm.alu_imm(BPF_AND, 3, 0xffff);
                 self.asm.alu(BPF_ADD, 3, 6, 0);

@@ -69,6 +69,7 @@ impl Gen<'_> {
         if let Some(kind) = kind {
             let merged = match (info.kind, kind) {
                 (MapKind::Str(a), MapKind::Str(b)) => Some(MapKind::Str(a.max(b))),
+                (MapKind::Sym(a), MapKind::Sym(b)) => (a == b).then_some(MapKind::Sym(a)),
                 (a, b) if std::mem::discriminant(&a) == std::mem::discriminant(&b) => {
                     if let (MapKind::Lhist { .. }, MapKind::Lhist { .. }) = (a, b) {
                         (a == b).then_some(a)
@@ -146,9 +147,7 @@ impl Gen<'_> {
     ) -> Result<(), Diagnostic> {
         let vsize = self.st.maps[idx].kind.value_size();
         let zero = self.alloc(vsize as i32, span)?;
-        for i in (0..vsize as i16).step_by(8) {
-            self.asm.store_imm(8, FP, zero + i, 0);
-        }
+        self.asm.zero(FP, zero, vsize as i16);
         let found = self.asm.label();
         self.lookup(idx, key);
         self.asm.jmp_imm(BPF_JNE, 0, 0, found);
@@ -221,12 +220,7 @@ impl Gen<'_> {
         let kind = match vt {
             Ty::Int { signed } => MapKind::Int { signed },
             Ty::Str(n) => MapKind::Str(n),
-            t => {
-                return unsupported(
-                    value.span,
-                    format!("{} as a map value (use it as a key)", ty_name(t)),
-                )
-            }
+            t => MapKind::Sym(t),
         };
         let idx = self.note_map(m, Some(kind), &keys)?;
         let v = self.expr(value)?;
@@ -239,6 +233,7 @@ impl Gen<'_> {
                 self.copy_str(off, n, FP, buf, len);
                 buf
             }
+            (Val::Sym(off, t), MapKind::Sym(k)) if t == k => off,
             _ => unreachable_int(span)?,
         };
         self.update(idx, key, off, BPF_ANY);
@@ -363,7 +358,7 @@ impl Gen<'_> {
                 self.asm.mov_imm(1, 1);
                 self.asm.atomic_add(0, 0, 1);
             }
-            MapKind::Int { .. } | MapKind::Str(_) => unreachable_int(span)?,
+            MapKind::Int { .. } | MapKind::Str(_) | MapKind::Sym(_) => unreachable_int(span)?,
         }
         self.asm.bind(skip);
         Ok(Some(()))
@@ -419,6 +414,26 @@ impl Gen<'_> {
         let idx = self.note_map(m, None, &keys)?;
         let kind = self.st.maps[idx].kind;
         let (signed, str_len) = match kind {
+            MapKind::Sym(t) => {
+                let n = t.size();
+                let key = self.map_key(m, idx)?;
+                let out = self.alloc(n as i32, span)?;
+                let missing = self.asm.label();
+                let done = self.asm.label();
+                self.lookup(idx, key);
+                self.asm.jmp_imm(BPF_JEQ, 0, 0, missing);
+                for i in (0..n as i16).step_by(8) {
+                    self.asm.load(8, 1, 0, i);
+                    self.asm.store(8, FP, out + i, 1);
+                }
+                self.asm.ja(done);
+                self.asm.bind(missing);
+                for i in (0..n as i16).step_by(8) {
+                    self.asm.store_imm(8, FP, out + i, 0);
+                }
+                self.asm.bind(done);
+                return Ok(Val::Sym(out, t));
+            }
             MapKind::Int { signed }
             | MapKind::Sum { signed }
             | MapKind::Min { signed }
@@ -457,9 +472,7 @@ impl Gen<'_> {
                 }
                 self.asm.ja(done);
                 self.asm.bind(missing);
-                for i in (0..n as i16).step_by(8) {
-                    self.asm.store_imm(8, FP, out + i, 0);
-                }
+                self.asm.zero(FP, out, n as i16);
                 self.asm.bind(done);
                 Ok(Val::Str(out, n))
             }

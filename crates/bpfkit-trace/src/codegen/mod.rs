@@ -17,6 +17,7 @@ use crate::types::*;
 
 mod calls;
 mod fields;
+mod iter;
 mod maps;
 
 /// Values known when the program is compiled.
@@ -95,7 +96,11 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
                 && !p.uses_ident("probe")
             {
                 let ret = matches!(expanded[0].kind, ProbeKind::Kprobe { ret: true, .. });
-                let long = if ret { "kretprobe" } else { "kprobe" };
+                let long = probes::KernelProvider {
+                    trampoline: false,
+                    ret,
+                }
+                .long_name();
                 let pattern = point.rsplit(':').next().unwrap_or(point);
                 blocks.push((
                     bi,
@@ -129,8 +134,8 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         opts: opts.clone(),
         final_pass: false,
         formats: HashMap::new(),
-        kbtf: None,
         script_structs: layout_structs(&program.structs)?,
+        enum_consts: program.enums.clone(),
     };
     // Pass 1: learn map types, in two walks: a variable first assigned from a map that
     // is written only further down (tcplife.bt's `$comm = @skcomm[$sk]`, typed before the
@@ -153,12 +158,14 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Dia
         let mut g = Gen::new(&mut state, probe, *span);
         g.probe(&program.probes[*bi])?;
         let spans = std::mem::take(&mut g.asm.spans);
+        let subprogs = std::mem::take(&mut g.subprogs);
         let (insns, map_refs) = g.asm.finish().map_err(|e| Diagnostic::new(*span, e))?;
         programs.push(CompiledProgram {
             probe: probe.clone(),
             insns,
             map_refs,
             spans,
+            subprogs,
         });
     }
     Ok(Compiled {
@@ -181,8 +188,9 @@ struct State {
     opts: CompileOptions,
     final_pass: bool,
     formats: HashMap<(String, String), Vec<Field>>,
-    kbtf: Option<std::rc::Rc<crate::kbtf::KernelBtf>>,
     script_structs: Vec<ScriptStruct>,
+    /// Enumerators of the script's `enum` definitions.
+    enum_consts: Vec<(String, i64)>,
 }
 
 /// Type ids of script-defined structs start here (kernel BTF ids are far below).
@@ -199,7 +207,7 @@ struct ScriptStruct {
 /// structs of the script or the kernel; a struct pointer's target may be either).
 fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
     use crate::kbtf::Leaf;
-    let mut kbtf: Option<crate::kbtf::KernelBtf> = None;
+    let kbtf = |span| crate::kbtf::KernelBtf::shared().map_err(|e| Diagnostic::new(span, e));
     let mut sizes: Vec<(u32, u32)> = vec![];
     let mut out: Vec<ScriptStruct> = vec![];
     for d in defs {
@@ -215,16 +223,12 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                     .position(|x| x.name == name)
                     .map(|i| SCRIPT_STRUCT_BASE + i as u32)
             };
-            let mut kernel = |name: &str| -> Result<Option<u32>, Diagnostic> {
-                if kbtf.is_none() {
-                    kbtf = Some(
-                        crate::kbtf::KernelBtf::load().map_err(|e| Diagnostic::new(d.span, e))?,
-                    );
-                }
-                Ok(kbtf.as_ref().and_then(|k| k.struct_id(name)))
-            };
+            let kernel = |name: &str| Ok::<_, Diagnostic>(kbtf(d.span)?.struct_id(name));
             let (size, align, leaf) = if pointer {
-                let leaf = match base.strip_prefix("struct ") {
+                let leaf = match base
+                    .strip_prefix("struct ")
+                    .or_else(|| base.strip_prefix("union "))
+                {
                     Some(n) => match script_id(n.trim()) {
                         Some(id) => Leaf::Ptr { pointee: id },
                         None => match kernel(n.trim())? {
@@ -241,7 +245,10 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                     },
                 };
                 (8, 8, leaf)
-            } else if let Some(n) = base.strip_prefix("struct ") {
+            } else if let Some(n) = base
+                .strip_prefix("struct ")
+                .or_else(|| base.strip_prefix("union "))
+            {
                 let n = n.trim();
                 match defs.iter().position(|x| x.name == n) {
                     Some(i) if i < sizes.len() => {
@@ -261,30 +268,18 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                                 format!("no struct {n} in the script or the kernel's BTF"),
                             )
                         })?;
-                        let size = kbtf.as_ref().and_then(|k| k.size_of(id)).unwrap_or(0);
+                        let size = kbtf(d.span)?.size_of(id).unwrap_or(0);
                         (size, 8, Leaf::Struct(id))
                     }
                 }
             } else {
-                let (size, signed) = match base {
-                    "char" | "signed char" | "s8" | "int8_t" | "__s8" => (1, true),
-                    "unsigned char" | "u8" | "uint8_t" | "__u8" | "bool" | "_Bool" => (1, false),
-                    "short" | "short int" | "s16" | "int16_t" | "__s16" => (2, true),
-                    "unsigned short" | "u16" | "uint16_t" | "__u16" => (2, false),
-                    "int" | "signed" | "signed int" | "s32" | "int32_t" | "__s32" | "pid_t" => {
-                        (4, true)
-                    }
-                    "unsigned" | "unsigned int" | "u32" | "uint32_t" | "__u32" => (4, false),
-                    "long" | "long int" | "long long" | "s64" | "int64_t" | "__s64" => (8, true),
-                    "unsigned long" | "unsigned long long" | "u64" | "uint64_t" | "__u64"
-                    | "size_t" => (8, false),
-                    other => {
-                        return Err(Diagnostic::unsupported(
-                            d.span,
-                            format!("member type '{other}' in a script struct"),
-                        ))
-                    }
-                };
+                let (size, signed) = c_int(base).ok_or_else(|| {
+                    Diagnostic::unsupported(
+                        d.span,
+                        format!("member type '{base}' in a script struct"),
+                    )
+                })?;
+                let size = u32::from(size);
                 match m.array {
                     Some(n) if size == 1 => (n, 1, Leaf::CharArray(n)),
                     Some(_) => {
@@ -312,10 +307,15 @@ fn layout_structs(defs: &[StructDef]) -> Result<Vec<ScriptStruct>, Diagnostic> {
                     ))
                 }
             };
+            align_max = align_max.max(align);
+            if d.union {
+                members.push((m.name.clone(), 0, leaf));
+                off = off.max(size);
+                continue;
+            }
             off = off.div_ceil(align) * align;
             members.push((m.name.clone(), off, leaf));
             off += size;
-            align_max = align_max.max(align);
         }
         sizes.push((off.div_ceil(align_max) * align_max, align_max));
         out.push(ScriptStruct {
@@ -348,6 +348,18 @@ struct Gen<'s> {
     /// `(slot, bytes)` of the last integer produced with a type narrower than 64 bits;
     /// cleared by every other new integer. See [`Gen::int_bytes`].
     narrow: Option<(i16, u8)>,
+    /// Map `for` variables in scope: their element slots.
+    kv: HashMap<String, iter::KvSlots>,
+    /// Callbacks of map `for`s, emitted after the main program.
+    pending: Vec<iter::Callback>,
+    /// First slot of each callback emitted.
+    subprogs: Vec<usize>,
+    /// Where the context pointer is kept for callbacks (programs with a map `for`).
+    ctx_slot: Option<i16>,
+    /// Bytes of the variables' area at the top of the frame (a callback's context).
+    var_top: i32,
+    /// Emitting a callback.
+    in_callback: bool,
 }
 
 fn unsupported<T>(span: Span, what: impl std::fmt::Display) -> Result<T, Diagnostic> {
@@ -376,6 +388,12 @@ impl<'s> Gen<'s> {
             var_structs: HashMap::new(),
             var_bytes: HashMap::new(),
             narrow: None,
+            kv: HashMap::new(),
+            pending: vec![],
+            subprogs: vec![],
+            ctx_slot: None,
+            var_top: 0,
+            in_callback: false,
         }
     }
 
@@ -393,7 +411,16 @@ impl<'s> Gen<'s> {
     fn probe(&mut self, p: &crate::ast::Probe) -> Result<(), Diagnostic> {
         self.asm.mov(6, 1);
         // Scratch variables: typed in program order by a dry walk, zeroed on entry.
-        self.declare_vars(&p.body)?;
+        self.declare_kv(&p.body);
+        let declared = self.declare_vars(&p.body);
+        self.kv.clear();
+        declared?;
+        if p.body.iter().any(Stmt::has_map_for) {
+            let slot = self.alloc(8, self.probe_span)?;
+            self.asm.store(8, FP, slot, 6);
+            self.ctx_slot = Some(slot);
+        }
+        self.var_top = self.sp;
         if let Some(pred) = &p.predicate {
             self.asm.mark(pred.span);
             let mark = self.sp;
@@ -410,7 +437,7 @@ impl<'s> Gen<'s> {
         self.asm.bind(l);
         self.asm.mov_imm(0, 0);
         self.asm.exit();
-        Ok(())
+        self.emit_callbacks()
     }
 
     fn declare_vars(&mut self, body: &[Stmt]) -> Result<(), Diagnostic> {
@@ -440,9 +467,7 @@ impl<'s> Gen<'s> {
                 self.var_bytes.insert(name.clone(), bytes);
             }
             let off = self.alloc(ty.size() as i32, value.span)?;
-            for i in (0..ty.size() as i16).step_by(8) {
-                self.asm.store_imm(8, FP, off + i, 0);
-            }
+            self.asm.zero(FP, off, ty.size() as i16);
             let v = match ty {
                 Ty::Int { signed } => Val::Int(off, signed),
                 Ty::Str(n) => Val::Str(off, n),
@@ -479,10 +504,12 @@ impl<'s> Gen<'s> {
                 // throwaway code, so they stay valid.
                 let saved_asm = std::mem::take(&mut self.asm);
                 let saved_sp = self.sp;
+                let saved_pending = self.pending.len();
                 self.dead = false;
                 let r = self.stmts(&body[i..]);
                 self.asm = saved_asm;
                 self.sp = saved_sp;
+                self.pending.truncate(saved_pending);
                 self.dead = true;
                 return r;
             }
@@ -628,6 +655,10 @@ impl<'s> Gen<'s> {
                 self.asm.bind(done);
                 Ok(())
             }
+            StmtKind::ForMap { var, map, body } => self.map_for(var, map, body, s.span),
+            StmtKind::Return if self.in_callback => {
+                unsupported(s.span, "'return' inside a 'for' over a map")
+            }
             StmtKind::Return => {
                 let l = self.exit_label;
                 self.asm.ja(l);
@@ -735,6 +766,14 @@ impl<'s> Gen<'s> {
     // ---- statement-level functions ----
 
     fn var(&self, name: &str, span: Span) -> Result<Val, Diagnostic> {
+        if self.kv.contains_key(name) {
+            return Err(Diagnostic::new(
+                span,
+                format!(
+                    "${name} is a map element: use ${name}.0 (its key) or ${name}.1 (its value)"
+                ),
+            ));
+        }
         self.vars
             .get(name)
             .copied()
@@ -907,6 +946,9 @@ impl<'s> Gen<'s> {
                 Ok(res)
             }
             ExprKind::Field(base, field, _) => {
+                if let Some(v) = self.kv_field(e)? {
+                    return Ok(v);
+                }
                 if matches!(&base.kind, ExprKind::Ident(n) if n == "args") {
                     self.field(field, span)
                 } else {
@@ -921,15 +963,19 @@ impl<'s> Gen<'s> {
                     self.asm.load(8, 0, FP, off);
                     return self.new_int(false, span);
                 }
-                let signed = match ty.as_str() {
-                    "int8" | "int16" | "int32" | "int64" => true,
-                    "uint8" | "uint16" | "uint32" | "uint64" => false,
-                    _ => return unsupported(span, format!("casts to '{ty}'")),
+                let (signed, bits) = match ty.as_str() {
+                    "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32"
+                    | "uint64" => (
+                        ty.starts_with('i'),
+                        ty.trim_start_matches(['u', 'i', 'n', 't'])
+                            .parse()
+                            .unwrap_or(64),
+                    ),
+                    other => match c_int(other) {
+                        Some((bytes, signed)) => (signed, i32::from(bytes) * 8),
+                        None => return unsupported(span, format!("casts to '{ty}'")),
+                    },
                 };
-                let bits: i32 = ty
-                    .trim_start_matches(['u', 'i', 'n', 't'])
-                    .parse()
-                    .unwrap_or(64);
                 let off = self.int(x)?;
                 self.asm.load(8, 0, FP, off);
                 if bits < 64 {
@@ -1093,9 +1139,32 @@ mod regs {
     pub const RETVAL: i16 = 0;
 }
 
-/// `struct task_struct*` → `task_struct`.
+/// Size and signedness of a C integer type (`unsigned int`, `u32`, `enum X`, ...).
+fn c_int(ty: &str) -> Option<(u8, bool)> {
+    Some(match ty {
+        "char" | "signed char" | "s8" | "int8_t" | "__s8" => (1, true),
+        "unsigned char" | "u8" | "uint8_t" | "__u8" | "bool" | "_Bool" => (1, false),
+        "short" | "short int" | "s16" | "int16_t" | "__s16" => (2, true),
+        "unsigned short" | "u16" | "uint16_t" | "__u16" => (2, false),
+        "int" | "signed" | "signed int" | "s32" | "int32_t" | "__s32" | "pid_t" => (4, true),
+        "unsigned" | "unsigned int" | "u32" | "uint32_t" | "__u32" => (4, false),
+        "long" | "long int" | "long long" | "s64" | "int64_t" | "__s64" => (8, true),
+        "unsigned long" | "unsigned long long" | "u64" | "uint64_t" | "__u64" | "size_t" => {
+            (8, false)
+        }
+        // A C enum (no negative enumerators in the scripts this is for): unsigned int.
+        t if t.starts_with("enum ") => (4, false),
+        _ => return None,
+    })
+}
+
+/// `struct task_struct*` (or `union u*`) → `task_struct`.
 fn struct_pointer(ty: &str) -> Option<String> {
-    let name = ty.strip_prefix("struct ")?.strip_suffix('*')?.trim();
+    let name = ty
+        .strip_prefix("struct ")
+        .or_else(|| ty.strip_prefix("union "))?
+        .strip_suffix('*')?
+        .trim();
     (!name.is_empty() && !name.contains([' ', '*'])).then(|| name.to_string())
 }
 
@@ -1146,6 +1215,7 @@ fn collect_assigned_vars<'a>(body: &'a [Stmt], out: &mut Vec<(String, &'a Expr)>
                 out.push((var.clone(), start));
                 collect_assigned_vars(body, out)
             }
+            StmtKind::ForMap { body, .. } => collect_assigned_vars(body, out),
             _ => {}
         }
     }

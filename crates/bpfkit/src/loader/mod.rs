@@ -141,7 +141,7 @@ pub enum LoadError {
     UnknownName {
         /// The object name.
         object: String,
-        /// `"map"` or `"global variable"`.
+        /// `"map"`, `"program"` or `"global variable"`.
         kind: &'static str,
         /// The name given.
         name: String,
@@ -203,6 +203,7 @@ pub struct Loader {
     max_entries: HashMap<String, u32>,
     value_size: HashMap<String, u32>,
     only_programs: Option<Vec<String>>,
+    program_ifindex: HashMap<String, u32>,
     kernel_btf: PathBuf,
     log_level: u32,
     /// freplace programs: (program, target program fd, BTF id of the replaced function).
@@ -226,6 +227,7 @@ impl Loader {
             max_entries: HashMap::new(),
             value_size: HashMap::new(),
             only_programs: None,
+            program_ifindex: HashMap::new(),
             kernel_btf: PathBuf::from("/sys/kernel/btf/vmlinux"),
             log_level: 0,
             extension_targets: Vec::new(),
@@ -304,6 +306,17 @@ impl Loader {
         self
     }
 
+    /// Load `program` for the network device `ifindex` (`prog_ifindex`): the kernel hands it
+    /// to the device's offload (XDP offload: attach it with
+    /// [`XdpMode::Offload`](crate::programs::xdp::XdpMode::Offload)); a device without BPF
+    /// offload refuses the load (EINVAL or EOPNOTSUPP, by kernel). The program's maps stay on the host, so a
+    /// program for a device should use none. A program the object does not have is a
+    /// [`LoadError::UnknownName`] at load.
+    pub fn program_ifindex(&mut self, program: &str, ifindex: u32) -> &mut Self {
+        self.program_ifindex.insert(program.to_owned(), ifindex);
+        self
+    }
+
     /// Use another BTF file as the kernel's for CO-RE (e.g. a BTFHub file).
     pub fn kernel_btf(&mut self, path: impl Into<PathBuf>) -> &mut Self {
         self.kernel_btf = path.into();
@@ -356,6 +369,7 @@ impl Loader {
             && self.max_entries.is_empty()
             && self.value_size.is_empty()
             && self.only_programs.is_none()
+            && self.program_ifindex.is_empty()
         {
             spec
         } else {
@@ -584,6 +598,9 @@ impl Loader {
             for p in &mut edited.programs {
                 p.section.autoload = only.contains(&p.name);
             }
+        }
+        for (name, &ifindex) in &self.program_ifindex {
+            edited.program_mut(name).map_err(spec_err)?.ifindex = ifindex;
         }
         for (name, bytes) in &self.globals {
             edited
@@ -825,6 +842,7 @@ impl Loader {
             kern_version: ctx.spec.kernel_version.unwrap_or_else(kernel_version_code),
             attach_btf_id: attach_btf_id.unwrap_or(0),
             attach_btf_obj: extension.map(|(_, fd, _)| fd.clone()),
+            ifindex: p.ifindex,
         })
     }
 }
@@ -842,6 +860,8 @@ struct PreparedProgram {
     kern_version: u32,
     attach_btf_id: u32,
     attach_btf_obj: Option<std::sync::Arc<OwnedFd>>,
+    /// `prog_ifindex`: the device the program is loaded for (0: the host).
+    ifindex: u32,
 }
 
 /// An object prepared by [`Loader::prepare`]: maps created, BTF loaded, programs linked and
@@ -991,6 +1011,7 @@ impl Prepared {
             line_info_rec_size: 16,
             log_level: self.log_level,
             token_fd: self.token.as_deref().map(|t| t.as_fd()),
+            prog_ifindex: p.ifindex,
             ..Default::default()
         };
         let result = features::retry_after_memlock(
@@ -1007,6 +1028,10 @@ impl Prepared {
                     && features::memlock_hint().is_some()
                 {
                     Some(MEMLOCK_HINT)
+                } else if p.ifindex != 0
+                    && matches!(source.source.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP))
+                {
+                    Some(DEVICE_HINT)
                 } else {
                     load_hint(&p.section, source.source.errno(), self.token.is_some())
                 },
@@ -1020,6 +1045,10 @@ impl Prepared {
 const MEMLOCK_HINT: &str = "RLIMIT_MEMLOCK is too low and could not be raised (that needs \
     CAP_SYS_RESOURCE): kernels before 5.11 charge BPF memory to it; raise it before starting \
     (`ulimit -l unlimited`)";
+
+/// The hint of an EINVAL or EOPNOTSUPP for a program loaded for a device.
+const DEVICE_HINT: &str = "the program is loaded for a network device \
+    (Loader::program_ifindex): the device must exist and offload BPF programs";
 
 /// What an errno usually means for a program of this kind (only where it is known).
 fn load_hint(

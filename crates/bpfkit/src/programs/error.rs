@@ -23,6 +23,19 @@ pub enum AttachError {
         /// that has it ([`missing_feature`](AttachError::missing_feature) returns it).
         requires: Option<Feature>,
     },
+    /// An rtnetlink request failed (XDP by netlink); the kernel's extended ack is in `source`.
+    #[error("program '{program}': {operation} on {target}")]
+    Netlink {
+        /// The program.
+        program: String,
+        /// The interface as given.
+        target: String,
+        /// What was being done (`attach by netlink`).
+        operation: &'static str,
+        /// The request, errno and extended-ack message.
+        #[source]
+        source: crate::sys::netlink::NetlinkError,
+    },
     /// The running kernel cannot do this attach at all.
     #[error("program '{program}': {reason}{}", suffix(&None, .feature))]
     Unsupported {
@@ -142,6 +155,7 @@ impl AttachError {
     pub fn errno(&self) -> Option<i32> {
         match self {
             Self::Syscall { source, .. } => source.errno(),
+            Self::Netlink { source, .. } => source.errno(),
             _ => None,
         }
     }

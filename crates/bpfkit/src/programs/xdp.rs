@@ -144,12 +144,11 @@ fn attach_netlink(
     };
     let prog = crate::sys::fdtrace::dup(program.fd())
         .map_err(|e| AttachError::io(name, "duplicate program fd", e))?;
-    let netlink_error = |e| {
-        AttachError::target(
-            name,
-            &interface.to_string(),
-            format!("attach by netlink: {e}"),
-        )
+    let netlink_error = |source| AttachError::Netlink {
+        program: name.to_owned(),
+        target: interface.to_string(),
+        operation: "attach by netlink",
+        source,
     };
     let socket = netlink::RouteSocket::open().map_err(netlink_error)?;
     socket

@@ -12,8 +12,8 @@
 //! is ignored silently. Memory mappings are tracked exactly (creation and `munmap`); fds are
 //! tracked by number because they are `std` [`OwnedFd`]s, closed by std's `Drop`: at exit
 //! a recorded fd counts as leaked only while `/proc/self/fd/N` still names the same object
-//! (the same `anon_inode:` kind and, for bpf objects, the same map/prog/link/BTF id from
-//! `/proc/self/fdinfo/N`; sockets by inode), so a number reused by an unrelated file is not
+//! (the same `anon_inode:` kind and, for bpf objects, the same map/prog/link/BTF id, asked of
+//! the kernel with `BPF_OBJ_GET_INFO_BY_FD`; sockets by inode), so a number reused by an unrelated file is not
 //! reported. Perf event and epoll fds carry no id: their identity is their kind.
 //!
 //! ```no_run
@@ -83,29 +83,64 @@ fn install_exit_hook() {
     });
 }
 
-/// What `/proc/self/fd/N` and the id lines of `/proc/self/fdinfo/N` say about `fd`: equal
-/// before and later only if the number still refers to the same object (see the module docs).
-/// Only bpf objects have id lines, so only for them is fdinfo opened.
+/// What `/proc/self/fd/N` and, for bpf objects, the kernel's id of the object say about `fd`:
+/// equal before and later only if the number still refers to the same object (see the module
+/// docs).
+///
+/// The id comes from `BPF_OBJ_GET_INFO_BY_FD`, not from `/proc/self/fdinfo/N`: recording must
+/// not open files on the creating thread, where programs under test may count opens (an LSM
+/// `file_open` or fmod_ret test in the VM guests). `readlink` opens nothing.
 fn identity(fd: RawFd) -> Option<String> {
     let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
     let mut out = target.to_string_lossy().into_owned();
-    let bpf_object = out.starts_with("anon_inode:bpf") || out == "anon_inode:btf";
-    if !bpf_object {
-        return Some(out);
-    }
-    if let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) {
-        for line in info.lines() {
-            let key = line.split(':').next().unwrap_or("");
-            if matches!(key, "map_id" | "prog_id" | "link_id" | "btf_id") {
-                let _ = write!(
-                    out,
-                    " {}",
-                    line.split_whitespace().collect::<Vec<_>>().join("")
-                );
-            }
-        }
+    // Where each info struct keeps the object's id: `bpf_prog_info`, `bpf_map_info` and
+    // `bpf_link_info` after their `type`, `bpf_btf_info` after its buffer pointer and size.
+    let (key, id_offset) = match out.as_str() {
+        "anon_inode:bpf-map" => ("map_id", 4),
+        "anon_inode:bpf-prog" => ("prog_id", 4),
+        "anon_inode:bpf_link" => ("link_id", 4),
+        "anon_inode:btf" => ("btf_id", 12),
+        _ => return Some(out),
+    };
+    if let Some(id) = object_id(fd, id_offset) {
+        let _ = write!(out, " {key}:{id}");
     }
     Some(out)
+}
+
+/// The id of the bpf object behind `fd`, read at `id_offset` of the info struct the kernel
+/// fills. Called directly, not through the syscall seam, so tracing never shows up in (or is
+/// failed by) a test's fault injection.
+fn object_id(fd: RawFd, id_offset: usize) -> Option<u32> {
+    // Zeroed and larger than any info struct's prefix we read: the kernel accepts a longer
+    // buffer whose tail is zero, and null pointers with zero lengths ask for no arrays.
+    let mut info = [0u8; 256];
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    let mut attr = InfoAttr {
+        bpf_fd: u32::try_from(fd).ok()?,
+        info_len: info.len() as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    // SAFETY: `attr` is a valid `bpf_attr` prefix for this command, of the size passed; the
+    // kernel writes at most `info_len` bytes into `info`, which lives until the call returns.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            crate::sys::uapi::BPF_OBJ_GET_INFO_BY_FD,
+            &mut attr as *mut InfoAttr,
+            std::mem::size_of::<InfoAttr>(),
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let id = info.get(id_offset..id_offset + 4)?;
+    Some(u32::from_ne_bytes(id.try_into().ok()?))
 }
 
 /// Take ownership of a raw fd bpfkit just created (`what`: a short kind, e.g. `"bpf map"`),

@@ -11,7 +11,8 @@ use bpfkit_test_support::fixture;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn fd_count() -> usize {
+/// The process's open fds.
+pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("read /proc/self/fd")
         .count()
@@ -23,9 +24,14 @@ pub struct FdCheck {
     _serial: MutexGuard<'static, ()>,
 }
 
+/// The lock the tests of one binary take to run one at a time (fd counts are per process).
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl FdCheck {
     pub fn start() -> Self {
-        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let serial = serial();
         Self {
             before: fd_count(),
             _serial: serial,
@@ -153,19 +159,6 @@ pub fn btf_int() -> Vec<u8> {
     out.extend(types);
     out.extend(strings);
     out
-}
-
-/// The cgroup v2 mount point, from /proc/self/mounts.
-pub fn cgroup2_root() -> PathBuf {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("read mounts");
-    mounts
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split_whitespace();
-            let (_dev, dir, fstype) = (f.next()?, f.next()?, f.next()?);
-            (fstype == "cgroup2").then(|| PathBuf::from(dir))
-        })
-        .expect("a cgroup2 mount")
 }
 
 /// The running kernel's config: /boot/config-<release>, else `zcat /proc/config.gz`.

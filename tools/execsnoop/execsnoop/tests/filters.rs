@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use tool_common::child::{cgroup2_mount, RunCgroup};
 use tool_common::testing::{self, Running};
 
 fn marker(what: &str) -> String {
@@ -65,41 +66,22 @@ fn comm_filter_reports_only_execs_by_that_command() {
     );
 }
 
-/// The cgroup v2 mount point, from /proc/self/mounts.
-fn cgroup2_root() -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts.lines().find_map(|l| {
-        let mut f = l.split_whitespace();
-        let (_, dir, fs) = (f.next()?, f.next()?, f.next()?);
-        (fs == "cgroup2").then(|| PathBuf::from(dir))
-    })
-}
-
-/// A cgroup made for the test, removed on drop (its processes have exited by then).
-struct TestCgroup(PathBuf);
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
 #[test]
 fn cgroup_filter_reports_only_execs_in_the_cgroup() {
-    let Some(root) = cgroup2_root() else {
+    if cgroup2_mount().is_none() {
         println!("SKIP no cgroup v2 mount");
         return;
-    };
-    let cgroup = TestCgroup(root.join(format!("bpfkit-execsnoop-{}", std::process::id())));
-    std::fs::create_dir(&cgroup.0).expect("create the test cgroup");
+    }
+    // <cgroup2>/bpfkit-execsnoop-<pid>, removed on drop (its processes have exited by then).
+    let cgroup = RunCgroup::create("execsnoop").expect("create the test cgroup");
     let (inside, outside) = (marker("cg-in"), marker("cg-out"));
-    let snoop = start(&["--cgroup", cgroup.0.to_str().unwrap()]);
+    let snoop = start(&["--cgroup", cgroup.path().to_str().unwrap()]);
     run_sh(Path::new("/bin/sh"), &format!("exec /bin/true {outside}"));
     run_sh(
         Path::new("/bin/sh"),
         &format!(
             "echo $$ > {}/cgroup.procs && exec /bin/true {inside}",
-            cgroup.0.display()
+            cgroup.path().display()
         ),
     );
     let events = testing::json_lines(&testing::stop(snoop));
@@ -161,7 +143,7 @@ fn command_and_what_it_starts_are_traced_and_end_the_run() {
 
 #[test]
 fn with_cgroup_the_command_is_traced_alone() {
-    let Some(root) = tool_common::child::cgroup2_mount() else {
+    let Some(root) = cgroup2_mount() else {
         println!("SKIP cgroup2 is not mounted");
         return;
     };

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use tool_common::child::{cgroup2_mount, RunCgroup};
 use tool_common::testing::{self, Running};
 
 fn workload(name: &str) -> PathBuf {
@@ -49,35 +50,16 @@ fn comm_filter_counts_only_that_command() {
     assert_eq!(getppid_count(&rows), Some(300), "{rows:?}");
 }
 
-/// The cgroup v2 mount point, from /proc/self/mounts.
-fn cgroup2_root() -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts.lines().find_map(|l| {
-        let mut f = l.split_whitespace();
-        let (_, dir, fs) = (f.next()?, f.next()?, f.next()?);
-        (fs == "cgroup2").then(|| PathBuf::from(dir))
-    })
-}
-
-/// A cgroup made for the test, removed on drop (its processes have exited by then).
-struct TestCgroup(PathBuf);
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
 #[test]
 fn cgroup_filter_counts_only_processes_in_the_cgroup() {
-    let Some(root) = cgroup2_root() else {
+    if cgroup2_mount().is_none() {
         println!("SKIP no cgroup v2 mount");
         return;
-    };
-    let cgroup = TestCgroup(root.join(format!("bpfkit-syscount-{}", std::process::id())));
-    std::fs::create_dir(&cgroup.0).expect("create the test cgroup");
+    }
+    // <cgroup2>/bpfkit-syscount-<pid>, removed on drop (its processes have exited by then).
+    let cgroup = RunCgroup::create("syscount").expect("create the test cgroup");
     let binary = workload("cgroup-workload");
-    let snoop = start(&["--cgroup", cgroup.0.to_str().unwrap()]);
+    let snoop = start(&["--cgroup", cgroup.path().to_str().unwrap()]);
     // Outside the cgroup: not counted.
     run(&binary, 500);
     // Inside: the shell moves itself in, then execs the workload.
@@ -85,7 +67,7 @@ fn cgroup_filter_counts_only_processes_in_the_cgroup() {
         .arg("-c")
         .arg(format!(
             "echo $$ > {}/cgroup.procs && exec {} 700 0",
-            cgroup.0.display(),
+            cgroup.path().display(),
             binary.display()
         ))
         .status()
