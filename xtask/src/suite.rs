@@ -233,7 +233,7 @@ const HOST_FIXTURES: &[(&str, Arches)] = &[
     ("xdp_offload", Arches::X86_64),
 ];
 
-/// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
+/// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once (little-endian BPF).
 const RUST_FIXTURES: &[&str] = &["vm-execs"];
 
 /// `testdata/rust-ebpf` crates run in the x86_64 VM by `minimal-loader` (they define
@@ -614,8 +614,8 @@ fn build_c_fixture(arch: Arch, name: &str, out_dir: &Path) -> Result<PathBuf, Xt
     Ok(out)
 }
 
-/// A Rust eBPF crate built through bpfkit-build (bpfel: the same object serves both
-/// little-endian guests).
+/// A Rust eBPF crate built through bpfkit-build's default route (little-endian BPF: the same
+/// object serves both guests).
 fn build_rust_fixture(dir: &str, name: &str, cache: &Path) -> Result<PathBuf, XtaskError> {
     let objects = bpfkit_build::EbpfBuild::new(repo_root().join(dir).join(name))
         .target_dir(cache.parent().unwrap_or(cache).join("rust-ebpf"))

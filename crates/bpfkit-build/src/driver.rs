@@ -12,7 +12,7 @@ use crate::toolchain::{Toolchain, ToolchainError, LLVM_TOOLS_DIR_ENV};
 pub const LINKER_ENV: &str = "BPFKIT_LINK";
 /// Environment variable: the target directory shared by every eBPF crate build.
 pub const TARGET_DIR_ENV: &str = "BPFKIT_EBPF_TARGET_DIR";
-/// Environment variable: the build route, `bpfel` (default) or `donor`.
+/// Environment variable: the build route, `donor` (default) or `bpfel`.
 pub const ROUTE_ENV: &str = "BPFKIT_ROUTE";
 
 /// The cfg every eBPF crate is compiled with, on both routes (`#[cfg(bpfkit_ebpf)]`):
@@ -23,13 +23,16 @@ pub const EBPF_CFG: &str = "bpfkit_ebpf";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Route {
     /// `cargo build --target bpfel-unknown-none -Z build-std=core` with
-    /// `RUSTC_BOOTSTRAP=1`: `core` compiled for BPF from rust-src.
-    #[default]
+    /// `RUSTC_BOOTSTRAP=1`: `core` compiled for BPF from rust-src. Selected with
+    /// `BPFKIT_ROUTE=bpfel`; big-endian builds (`bpfeb`) always take it.
     Bpfel,
-    /// Plain stable: the crate is compiled for the donor target
+    /// The default, plain stable: the crate is compiled for the donor target
     /// `riscv64imac-unknown-none-elf` with `-C linker-plugin-lto`; the linker takes
     /// rustup's prebuilt `core` bitcode and retargets the module to BPF
-    /// ([`crate::link::retarget`]). No `RUSTC_BOOTSTRAP`, no `-Z`, no rust-src.
+    /// ([`crate::link::retarget`]). No `RUSTC_BOOTSTRAP`, no `-Z`, no rust-src. The
+    /// donor target is installed through rustup when missing (announced; opt-out
+    /// `BPFKIT_NO_AUTO_INSTALL`).
+    #[default]
     Donor,
 }
 
@@ -43,7 +46,7 @@ impl Route {
         }
     }
 
-    /// The route named by `BPFKIT_ROUTE` (default [`Route::Bpfel`]).
+    /// The route named by `BPFKIT_ROUTE` (default [`Route::Donor`]).
     pub fn from_env() -> Result<Self, BuildError> {
         match std::env::var(ROUTE_ENV) {
             Err(_) => Ok(Self::default()),
@@ -190,7 +193,7 @@ pub struct EbpfBuild {
 }
 
 impl EbpfBuild {
-    /// A release build of the crate in `crate_dir` for `bpfel-unknown-none`.
+    /// A release build of the crate in `crate_dir` for little-endian BPF.
     pub fn new(crate_dir: impl Into<PathBuf>) -> Self {
         Self {
             crate_dir: crate_dir.into(),
@@ -213,7 +216,7 @@ impl EbpfBuild {
         self
     }
 
-    /// The route (default: `BPFKIT_ROUTE`, else [`Route::Bpfel`]; big-endian builds take
+    /// The route (default: `BPFKIT_ROUTE`, else [`Route::Donor`]; big-endian builds take
     /// [`Route::Bpfel`] unless the donor route is asked for here, which is then an error).
     pub fn route(mut self, route: Route) -> Self {
         self.route = Some(route);
@@ -276,14 +279,14 @@ impl EbpfBuild {
     /// Builds the crate and returns one object per binary target. Cargo's progress and the
     /// compiler's warnings go to stderr.
     pub fn build(&self) -> Result<Vec<EbpfObject>, BuildError> {
-        let (objects, stderr) = self.build_capturing()?;
-        eprint!("{stderr}");
-        Ok(objects)
+        let built = self.build_capturing()?;
+        eprint!("{}", built.stderr);
+        Ok(built.objects)
     }
 
     /// [`EbpfBuild::build`], returning cargo's stderr (progress and rendered warnings)
-    /// instead of printing it.
-    fn build_capturing(&self) -> Result<(Vec<EbpfObject>, String), BuildError> {
+    /// instead of printing it, with the route and target it used.
+    fn build_capturing(&self) -> Result<Captured, BuildError> {
         let manifest = self.crate_dir.join("Cargo.toml");
         if !manifest.is_file() {
             return Err(BuildError::NoCrate {
@@ -442,8 +445,22 @@ impl EbpfBuild {
                 object.path = stripped;
             }
         }
-        Ok((objects, stderr))
+        Ok(Captured {
+            objects,
+            stderr,
+            route,
+            triple,
+        })
     }
+}
+
+/// What one nested build produced, and how.
+struct Captured {
+    objects: Vec<EbpfObject>,
+    /// Cargo's stderr: status lines and rendered diagnostics.
+    stderr: String,
+    route: Route,
+    triple: &'static str,
 }
 
 /// The rustc flags of a route: the `bpfkit_ebpf` cfg on both; on the donor route
@@ -502,7 +519,9 @@ impl EbpfBuild {
     /// and forwards the compiler's warnings as `cargo:warning=` lines, so they show in the
     /// terminal of whoever builds the userspace crate (cargo keeps a build script's stderr
     /// in `target/*/build/*/stderr`, shown only on failure or with `-vv`; that log keeps
-    /// the nested build's progress too).
+    /// the nested build's progress too). When the nested build compiled anything, one more
+    /// `cargo:warning` sums it up: crate, target, route, time and the crates compiled
+    /// (off with [`quiet`](Self::quiet) or `BPFKIT_BUILD_SUMMARY=0`).
     pub fn build_in_build_script(&self) -> Result<Vec<EbpfObject>, BuildError> {
         for var in [
             LINKER_ENV,
@@ -510,6 +529,7 @@ impl EbpfBuild {
             TARGET_ARCH_ENV,
             LLVM_TOOLS_DIR_ENV,
             ROUTE_ENV,
+            SUMMARY_ENV,
             "BPFKIT_RUST_SRC_DIR",
         ] {
             println!("cargo:rerun-if-env-changed={var}");
@@ -518,8 +538,26 @@ impl EbpfBuild {
             "cargo:rerun-if-changed={}",
             self.crate_dir.join("Cargo.toml").display()
         );
-        let (objects, stderr) = self.build_capturing()?;
+        let started = std::time::Instant::now();
+        let Captured {
+            objects,
+            stderr,
+            route,
+            triple,
+        } = self.build_capturing()?;
         eprint!("{stderr}");
+        // Cargo shows nothing of a build script's output but `cargo:warning=` lines (and
+        // only once the script ends), so the nested build's progress is summed up in one.
+        let summary_on = std::env::var(SUMMARY_ENV).map_or(true, |v| v != "0");
+        if summary_on && !self.quiet {
+            let name = self.crate_dir.file_name().map_or_else(
+                || self.crate_dir.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            if let Some(line) = summary_line(&stderr, &name, route, triple, started.elapsed()) {
+                println!("cargo:warning={line}");
+            }
+        }
         let warnings = warning_lines(&stderr);
         if !warnings.is_empty() {
             // Their paths are relative to the eBPF crate: say which one.
@@ -559,6 +597,56 @@ impl EbpfBuild {
         }
         Ok(objects)
     }
+}
+
+/// `BPFKIT_BUILD_SUMMARY=0` turns off the one-line summary of the nested build that
+/// [`EbpfBuild::build_in_build_script`] prints as a `cargo:warning`.
+pub const SUMMARY_ENV: &str = "BPFKIT_BUILD_SUMMARY";
+
+/// The most crate names a summary lists before `…`.
+const SUMMARY_CRATES: usize = 6;
+
+/// The one-line summary of a nested build whose cargo stderr is `stderr`: "bpfkit: built
+/// eBPF crate NAME for TRIPLE (route R) in S s, compiled N crates: a, b, …", or `None`
+/// when cargo compiled nothing (everything was fresh).
+fn summary_line(
+    stderr: &str,
+    name: &str,
+    route: Route,
+    triple: &str,
+    elapsed: std::time::Duration,
+) -> Option<String> {
+    let mut compiled: Vec<String> = Vec::new();
+    for line in stderr.lines() {
+        let plain = strip_ansi(line);
+        let mut words = plain.split_whitespace();
+        if is_cargo_status(&plain) && words.next() == Some("Compiling") {
+            if let Some(krate) = words.next() {
+                if !compiled.iter().any(|c| c == krate) {
+                    compiled.push(krate.to_owned());
+                }
+            }
+        }
+    }
+    if compiled.is_empty() {
+        return None;
+    }
+    let mut list = compiled
+        .iter()
+        .take(SUMMARY_CRATES)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if compiled.len() > SUMMARY_CRATES {
+        list.push_str(", …");
+    }
+    Some(format!(
+        "bpfkit: built eBPF crate {name} for {triple} (route {}) in {:.1} s, compiled {} crate{}: {list}",
+        route.name(),
+        elapsed.as_secs_f64(),
+        compiled.len(),
+        if compiled.len() == 1 { "" } else { "s" },
+    ))
 }
 
 /// The compiler's warnings in cargo's rendered stderr, line by line: each block from a
@@ -832,6 +920,50 @@ mod tests {
             ]
         );
         assert!(warning_lines("   Compiling x v0.1.0\n    Finished `release`\n").is_empty());
+    }
+
+    #[test]
+    fn a_build_that_compiled_is_summed_up_in_one_line() {
+        let stderr = "\u{1b}[1m\u{1b}[32m   Compiling\u{1b}[0m core v0.0.0 (/rust/library/core)\n\
+                      \u{20}  Compiling tool-abi v0.1.0 (/src/tool-abi)\n\
+                      \u{20}  Compiling tcpconnect-ebpf v0.1.0 (/src/tcpconnect-ebpf)\n\
+                      warning: unused variable: `x`\n\
+                      \u{20}   Finished `release` profile [optimized] target(s) in 9.87s\n";
+        let line = summary_line(
+            stderr,
+            "tcpconnect-ebpf",
+            Route::Bpfel,
+            "bpfel-unknown-none",
+            std::time::Duration::from_millis(12_345),
+        );
+        assert_eq!(
+            line.as_deref(),
+            Some(
+                "bpfkit: built eBPF crate tcpconnect-ebpf for bpfel-unknown-none (route bpfel) \
+                 in 12.3 s, compiled 3 crates: core, tool-abi, tcpconnect-ebpf"
+            )
+        );
+        // Everything fresh: nothing to say.
+        let fresh = "    Finished `release` profile [optimized] target(s) in 0.05s\n";
+        let none = summary_line(fresh, "x", Route::Donor, "riscv64", Default::default());
+        assert_eq!(none, None);
+        // Long lists end in an ellipsis; one crate is singular.
+        let many: String = (0..9)
+            .map(|i| format!("   Compiling c{i} v0.1.0\n"))
+            .collect();
+        let line = summary_line(&many, "x", Route::Donor, "t", Default::default()).unwrap();
+        assert!(
+            line.ends_with("compiled 9 crates: c0, c1, c2, c3, c4, c5, …"),
+            "{line}"
+        );
+        let one = summary_line(
+            "   Compiling only v0.1.0\n",
+            "x",
+            Route::Bpfel,
+            "t",
+            Default::default(),
+        );
+        assert!(one.unwrap().ends_with("compiled 1 crate: only"));
     }
 
     #[test]

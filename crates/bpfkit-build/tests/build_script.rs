@@ -85,7 +85,8 @@ fn copy_crate(from: &std::path::Path, to: &std::path::Path) {
 }
 
 /// A warning in the eBPF crate shows in the output of `cargo build` of the userspace crate
-/// (as a `cargo:warning`), not only in the build script's log. Copies of counter (renamed
+/// (as a `cargo:warning`), not only in the build script's log, and so does a one-line
+/// summary of the nested build (crate, target, route, crates compiled). Copies of counter (renamed
 /// `warned`, with an unused variable) and userspace are built in a temporary directory.
 #[test]
 fn kernel_crate_warnings_reach_the_users_build_output() {
@@ -161,6 +162,15 @@ fn kernel_crate_warnings_reach_the_users_build_output() {
     assert!(
         stderr.contains("--> src/main.rs:27:9"),
         "the warning names its source line:\n{stderr}"
+    );
+    // The nested build's progress, summed up in one line (cargo shows nothing else of it).
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: warned-user@0.1.0: bpfkit: built eBPF crate warned for "))
+        .unwrap_or_else(|| panic!("no build summary in:\n{stderr}"));
+    assert!(
+        summary.contains("(route ") && summary.contains(" crate") && summary.contains("warned"),
+        "the summary names the route and the crates compiled: {summary}"
     );
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -665,55 +665,25 @@ fn format_value(btf: &Btf<'_>, id: u32, data: &[u8], out: &mut String, depth: us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bpfkit_obj::btf::{BtfMut, RawData, RawMember, RawType};
+    use bpfkit_obj::btf::{BtfMut, IntEncoding};
 
     /// BTF of a Rust record: `struct Event { comm: [u8; 16], name: [i8; 8], raw: [u8; 4],
     /// pid: u32 }`, whose byte arrays are INT `u8`/`i8` without the char encoding.
     fn rust_event_btf() -> Vec<u8> {
         let mut b = BtfMut::new();
-        let int = |b: &mut BtfMut, name: &str, size: u32, signed: bool| {
-            let name_off = b.add_string(name);
-            let word = (u32::from(signed) << 24) | (size * 8);
-            b.add_type(RawType::new(Kind::Int, name_off, size, RawData::Int(word)))
-        };
-        let u8_ = int(&mut b, "u8", 1, false);
-        let i8_ = int(&mut b, "i8", 1, true);
-        let u32_ = int(&mut b, "u32", 4, false);
-        let array = |b: &mut BtfMut, elem_type, nelems| {
-            b.add_type(RawType::new(
-                Kind::Array,
-                0,
-                0,
-                RawData::Array {
-                    elem_type,
-                    index_type: u32_,
-                    nelems,
-                },
-            ))
-        };
-        let comm = array(&mut b, u8_, 16);
-        let name = array(&mut b, i8_, 8);
-        let raw = array(&mut b, u8_, 4);
-        let mut members = Vec::new();
-        for (field, type_id, byte) in [
+        let u8_ = b.add_int("u8", 1, 0);
+        let i8_ = b.add_int("i8", 1, IntEncoding::SIGNED);
+        let u32_ = b.add_int("u32", 4, 0);
+        let comm = b.add_array(u8_, u32_, 16);
+        let name = b.add_array(i8_, u32_, 8);
+        let raw = b.add_array(u8_, u32_, 4);
+        let members = [
             ("comm", comm, 0),
-            ("name", name, 16),
-            ("raw", raw, 24),
-            ("pid", u32_, 28),
-        ] {
-            members.push(RawMember {
-                name_off: b.add_string(field),
-                type_id,
-                offset: byte * 8,
-            });
-        }
-        let event = b.add_string("Event");
-        b.add_type(RawType::new(
-            Kind::Struct,
-            event,
-            32,
-            RawData::Members(members),
-        ));
+            ("name", name, 16 * 8),
+            ("raw", raw, 24 * 8),
+            ("pid", u32_, 28 * 8),
+        ];
+        b.add_struct("Event", 32, &members);
         b.to_bytes().unwrap()
     }
 

@@ -1,7 +1,7 @@
 //! BTF describing each map's key and value, so `bpftool map dump` shows named fields
 //! (`k0`, `k1`, `bucket`, `count`, `total`) instead of bytes.
 
-use bpfkit_obj::btf::{BtfMut, Kind, RawData, RawMember, RawParam, RawType, TypeId};
+use bpfkit_obj::btf::{BtfMut, IntEncoding, Kind, RawData, RawParam, RawType, TypeId};
 
 use crate::types::{MapInfo, MapKind, Ty};
 
@@ -25,19 +25,10 @@ impl Builder {
     fn new() -> Self {
         let mut btf = BtfMut::new();
         btf.set_big_endian(cfg!(target_endian = "big"));
-        let int = |btf: &mut BtfMut, name: &str, size: u32, enc: u32| {
-            let off = btf.add_string(name);
-            btf.add_type(RawType::new(
-                Kind::Int,
-                off,
-                size,
-                RawData::Int((enc << 24) | (size * 8)),
-            ))
-        };
-        let u64_id = int(&mut btf, "u64", 8, 0);
-        let s64_id = int(&mut btf, "s64", 8, 1);
-        let char_id = int(&mut btf, "char", 1, 2);
-        let int_id = int(&mut btf, "int", 4, 1);
+        let u64_id = btf.add_int("u64", 8, 0);
+        let s64_id = btf.add_int("s64", 8, IntEncoding::SIGNED);
+        let char_id = btf.add_int("char", 1, IntEncoding::CHAR);
+        let int_id = btf.add_int("int", 4, IntEncoding::SIGNED);
         Self {
             btf,
             u64_id,
@@ -56,16 +47,7 @@ impl Builder {
     }
 
     fn chars(&mut self, n: u16) -> TypeId {
-        self.btf.add_type(RawType::new(
-            Kind::Array,
-            0,
-            0,
-            RawData::Array {
-                elem_type: self.char_id,
-                index_type: self.int_id,
-                nelems: u32::from(n),
-            },
-        ))
+        self.btf.add_array(self.char_id, self.int_id, u32::from(n))
     }
 
     fn ty(&mut self, t: Ty) -> TypeId {
@@ -80,23 +62,13 @@ impl Builder {
     }
 
     fn record(&mut self, name: &str, fields: &[(String, TypeId, u32)]) -> TypeId {
-        let mut members = vec![];
+        let mut members = Vec::with_capacity(fields.len());
         let mut at = 0u32;
         for (fname, id, size) in fields {
-            members.push(RawMember {
-                name_off: self.btf.add_string(fname),
-                type_id: *id,
-                offset: at * 8,
-            });
+            members.push((fname.as_str(), *id, at * 8));
             at += size;
         }
-        let name_off = self.btf.add_string(name);
-        self.btf.add_type(RawType::new(
-            Kind::Struct,
-            name_off,
-            at,
-            RawData::Members(members),
-        ))
+        self.btf.add_struct(name, at, &members)
     }
 }
 
@@ -164,13 +136,7 @@ pub fn build(maps: &[MapInfo]) -> Option<MapBtf> {
 /// and the two FUNC ids.
 pub fn func_btf() -> Option<(Vec<u8>, TypeId, TypeId)> {
     let mut b = Builder::new();
-    let long_off = b.btf.add_string("long");
-    let long = b.btf.add_type(RawType::new(
-        Kind::Int,
-        long_off,
-        8,
-        RawData::Int((1 << 24) | 64),
-    ));
+    let long = b.btf.add_int("long", 8, IntEncoding::SIGNED);
     let ptr = b.btf.add_type(RawType::new(Kind::Ptr, 0, 0, RawData::None));
     let mut func = |name: &str, params: &[&str]| {
         let params = params

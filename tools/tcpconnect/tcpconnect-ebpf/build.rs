@@ -1,6 +1,7 @@
 //! Generates the `sock/inet_sock_set_state` record type (`trace_event_raw_inet_sock_set_state`)
-//! from the build machine's kernel BTF with bpfkit-gen: the program reads the record by field
-//! name at the offsets that BTF gives (asserted at compile time), as it did with constants.
+//! from the build machine's kernel BTF with bpfkit-gen, kernel flavour: the program reads the
+//! record by field name, each read a CO-RE relocation the loader moves to the running
+//! kernel's offset.
 
 use std::path::PathBuf;
 

@@ -1,10 +1,10 @@
 //! `--pid`, `--comm` and `--cgroup PATH`: resolved here, checked in the kernel by the
-//! globals of `tool_abi::filter` (set on the [`Loader`] before loading).
+//! globals of `tool_abi::filter_globals!`, which [`set_filter!`](crate::set_filter) writes
+//! into a tool's typed skeleton before load.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use bpfkit::loader::Loader;
 use clap::Args;
 use tool_abi::filter as abi;
 
@@ -48,7 +48,7 @@ pub enum FilterError {
     },
 }
 
-/// A resolved filter, ready to be set on a loader.
+/// A resolved filter, ready to be written into a skeleton's `.rodata`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Filter {
     /// Process id (0: any).
@@ -82,21 +82,24 @@ impl Filter {
             cgroup,
         })
     }
+}
 
-    /// Sets the filter globals on `loader`.
-    pub fn apply(&self, loader: &mut Loader) {
-        let (lo, hi) = self.comm.unwrap_or((0, 0));
-        loader
-            .set_global(abi::GLOBAL_PID, &self.pid.to_ne_bytes())
-            .set_global(
-                abi::GLOBAL_COMM_ON,
-                &u32::from(self.comm.is_some()).to_ne_bytes(),
-            )
-            .set_global(abi::GLOBAL_COMM_LO, &lo.to_ne_bytes())
-            .set_global(abi::GLOBAL_COMM_HI, &hi.to_ne_bytes())
-            .set_global(abi::GLOBAL_CGROUP_ID, &self.cgroup.0.to_ne_bytes())
-            .set_global(abi::GLOBAL_CGROUP_LEVEL, &self.cgroup.1.to_ne_bytes());
-    }
+/// Writes a [`Filter`] into a typed skeleton's `.rodata`: `set_filter!(open.rodata(),
+/// &filter)` sets the `FILTER_*` fields that `tool_abi::filter_globals!` defines in the
+/// kernel crate (a kernel crate without them does not compile here).
+#[macro_export]
+macro_rules! set_filter {
+    ($rodata:expr, $filter:expr) => {{
+        let rodata = $rodata;
+        let filter: &$crate::filter::Filter = $filter;
+        let (lo, hi) = filter.comm.unwrap_or((0, 0));
+        rodata.FILTER_PID = filter.pid;
+        rodata.FILTER_COMM_ON = u32::from(filter.comm.is_some());
+        rodata.FILTER_COMM_LO = lo;
+        rodata.FILTER_COMM_HI = hi;
+        rodata.FILTER_CGROUP_ID = filter.cgroup.0;
+        rodata.FILTER_CGROUP_LEVEL = filter.cgroup.1;
+    }};
 }
 
 fn is_cgroup2(path: &Path) -> Result<bool, std::io::Error> {

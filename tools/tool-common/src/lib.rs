@@ -77,7 +77,7 @@ impl TokenArgs {
     }
 }
 
-pub use session::{exit_with, EventFormat, Session, ToolError};
+pub use session::{exit_with, EventFormat, EventSource, Session, Setup, ToolError, Tracepoint};
 
 #[cfg(test)]
 mod tests {

@@ -1,14 +1,16 @@
-//! One tool run from start to end: `-c`'s child forked, filters and globals set, the object
-//! loaded, its tracepoints attached, the child released, the run loop started. The links
-//! detach and the object's fds close when the [`Session`] drops. [`Session::print_events`]
-//! is the event tools' loop: ring buffer `EVENTS` to lines and `--metrics` counts, and
-//! the `LOST` counter of events the ring buffer had no room for.
+//! One tool run from start to end: [`Setup`] forks `-c`'s child and resolves the filters;
+//! the tool sets them and its options in its typed skeleton's `.rodata` and loads it;
+//! [`Setup::attach`] attaches the skeleton's programs and starts the run loop, which
+//! releases the child. The links detach when the [`Session`] drops.
+//! [`Session::print_events`] is the event tools' loop: a ring buffer to lines and
+//! `--metrics` counts, and the per-CPU counter of events the ring buffer had no room for.
 
 use bpfkit::links::Link;
-use bpfkit::loader::{LoadError, Loader, Object};
+use bpfkit::loader::{Loader, Program};
 use bpfkit::maps::{MapData, MapError};
 use bpfkit::programs::{tracepoint, AttachError};
 use bpfkit::readers::{ReaderError, RingBuf, RingBufPoller};
+use bpfkit::skel::SkelError;
 
 use crate::child::{ChildError, TracedChild};
 use crate::filter::{Filter, FilterError};
@@ -30,24 +32,16 @@ pub enum ToolError {
     /// Signal handlers, `--duration`, `--interval`.
     #[error(transparent)]
     Run(#[from] RunError),
-    /// The kernel refused the object.
+    /// The skeleton could not open the object, the kernel refused it, or a map is missing.
     #[error(transparent)]
-    Load(Box<LoadError>),
+    Skel(Box<SkelError>),
     /// The object lacks a program the tool attaches.
-    #[error("the {tool} object has no program `{program}`")]
+    #[error("the {tool} object has no program for {tracepoint} (not loaded)")]
     NoProgram {
         /// The tool.
         tool: String,
-        /// The program.
-        program: String,
-    },
-    /// The object lacks a map the tool reads.
-    #[error("the {tool} object has no map `{map}`")]
-    NoMap {
-        /// The tool.
-        tool: String,
-        /// The map.
-        map: String,
+        /// The tracepoint (`category/name`).
+        tracepoint: String,
     },
     /// A tracepoint could not be attached.
     #[error("attaching {program} to {category}/{name}")]
@@ -83,14 +77,143 @@ pub enum ToolError {
     Other(String),
 }
 
-/// A program to attach: (program name, tracepoint category, tracepoint name).
-pub type TracepointAttach<'a> = (&'a str, &'a str, &'a str);
+/// A tracepoint to attach a program of the tool's skeleton to.
+#[derive(Debug, Clone, Copy)]
+pub struct Tracepoint<'a> {
+    /// The program (the skeleton's accessor; `None` when it was not loaded).
+    pub program: Option<&'a Program>,
+    /// Tracepoint category (`syscalls`, `raw_syscalls`, `sock`, …).
+    pub category: &'a str,
+    /// Tracepoint name.
+    pub name: &'a str,
+    /// Whether the run goes on without it when the kernel lacks the tracepoint (said on
+    /// stderr).
+    pub optional: bool,
+}
 
-/// A loaded and attached tool.
+impl<'a> Tracepoint<'a> {
+    /// `program` on `category/name`, required.
+    pub fn new(program: Option<&'a Program>, category: &'a str, name: &'a str) -> Self {
+        Tracepoint {
+            program,
+            category,
+            name,
+            optional: false,
+        }
+    }
+
+    /// `program` on `category/name`, skipped when it cannot be attached.
+    pub fn optional(program: Option<&'a Program>, category: &'a str, name: &'a str) -> Self {
+        Tracepoint {
+            optional: true,
+            ..Tracepoint::new(program, category, name)
+        }
+    }
+}
+
+/// A tool run before its object is loaded: `-c`'s child forked (held), the filters
+/// resolved, a [`Loader`] with the token options. The tool opens its typed skeleton, sets
+/// its `.rodata` (the filter with [`set_filter!`](crate::set_filter)), loads it with
+/// [`Setup::loader`] and hands the programs to [`Setup::attach`].
+#[derive(Debug)]
+pub struct Setup {
+    name: String,
+    filter: Filter,
+    child: Option<TracedChild>,
+    loader: Loader,
+    duration: Option<f64>,
+    interval: Option<f64>,
+}
+
+impl Setup {
+    /// Checks `--duration`/`--interval`, resolves the filters and forks `-c`'s child (held
+    /// until the run loop's first step) for tool `name`.
+    pub fn new(name: &str, common: &CommonArgs) -> Result<Setup, ToolError> {
+        seconds("duration", common.duration)?;
+        seconds("interval", common.interval)?;
+        let mut filter = Filter::resolve(&common.filter, None)?;
+        let child = TracedChild::for_command(name, &common.command, &mut filter)?;
+        let mut loader = Loader::new();
+        common.token.apply(&mut loader);
+        Ok(Setup {
+            name: name.to_owned(),
+            filter,
+            child,
+            loader,
+            duration: common.duration,
+            interval: common.interval,
+        })
+    }
+
+    /// The resolved filter (narrowed to `-c`'s child), for the skeleton's `.rodata`.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// The loader to load the skeleton with (token options set).
+    pub fn loader(&self) -> &Loader {
+        &self.loader
+    }
+
+    /// Attaches `tracepoints` (an optional one may fail: the kernel lacks the tracepoint),
+    /// tells stderr "NAME: tracing (…); Ctrl-C to stop" and starts the run loop, whose
+    /// first step releases `-c`'s child.
+    pub fn attach(self, tracepoints: &[Tracepoint<'_>]) -> Result<Session, ToolError> {
+        let name = self.name;
+        let mut links = Vec::new();
+        let mut program_ids = Vec::new();
+        let mut skipped = Vec::new();
+        for tp in tracepoints {
+            let prog = tp.program.ok_or_else(|| ToolError::NoProgram {
+                tool: name.clone(),
+                tracepoint: format!("{}/{}", tp.category, tp.name),
+            })?;
+            match tracepoint::attach(prog, tp.category, tp.name) {
+                Ok(link) => links.push(link),
+                Err(e) if tp.optional => {
+                    skipped.push(format!("{}/{} not attached ({e})", tp.category, tp.name));
+                    continue;
+                }
+                Err(source) => {
+                    return Err(ToolError::Attach {
+                        program: prog.name().to_owned(),
+                        category: tp.category.to_owned(),
+                        name: tp.name.to_owned(),
+                        source: Box::new(source),
+                    })
+                }
+            }
+            program_ids.push(format!(
+                "{} id {}",
+                prog.name(),
+                prog.id()
+                    .map_or_else(|e| format!("? ({e})"), |id| id.to_string())
+            ));
+        }
+        eprintln!(
+            "{name}: tracing ({}); Ctrl-C to stop",
+            program_ids.join(", ")
+        );
+        for line in skipped {
+            eprintln!("{name}: {line}; continuing without it");
+        }
+        // The run loop releases the child at its first step, once the tool has printed its
+        // header and set up its readers.
+        let run = RunLoop::new(self.duration, self.interval, self.child)?;
+        Ok(Session {
+            name,
+            run,
+            lines: Lines::new(),
+            program_ids,
+            links,
+        })
+    }
+}
+
+/// A loaded and attached tool (its skeleton, which owns the object and its maps, stays
+/// with the tool). The links detach when the [`Session`] drops or at [`Session::detach`].
 pub struct Session {
     name: String,
-    /// The loaded object (maps to read).
-    pub object: Object,
     /// The run loop (owns `-c`'s child).
     pub run: RunLoop,
     /// Stdout.
@@ -110,100 +233,16 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Starts tool `name`: forks `-c`'s child (held), resolves the filters, sets them and
-    /// `globals` (name, bytes) on a loader, loads `elf`, attaches `tracepoints` (those
-    /// whose program is in `optional` may fail: the kernel lacks the tracepoint), tells
-    /// stderr "NAME: tracing (…); Ctrl-C to stop". The child runs from the run loop's
-    /// first step on.
-    pub fn start(
-        name: &str,
-        elf: &[u8],
-        common: &CommonArgs,
-        globals: &[(&str, Vec<u8>)],
-        tracepoints: &[TracepointAttach<'_>],
-        optional: &[&str],
-    ) -> Result<Session, ToolError> {
-        seconds("duration", common.duration)?;
-        seconds("interval", common.interval)?;
-        let mut filter = Filter::resolve(&common.filter, None)?;
-        let child = TracedChild::for_command(name, &common.command, &mut filter)?;
-        let mut loader = Loader::new();
-        common.token.apply(&mut loader);
-        filter.apply(&mut loader);
-        for (global, bytes) in globals {
-            loader.set_global(global, bytes);
-        }
-        let object = loader
-            .load(elf, name)
-            .map_err(|e| ToolError::Load(Box::new(e)))?;
-        let mut links = Vec::new();
-        let mut program_ids = Vec::new();
-        let mut skipped = Vec::new();
-        for (program, category, tp) in tracepoints {
-            let prog = object
-                .program(program)
-                .ok_or_else(|| ToolError::NoProgram {
-                    tool: name.to_owned(),
-                    program: (*program).to_owned(),
-                })?;
-            match tracepoint::attach(prog, category, tp) {
-                Ok(link) => links.push(link),
-                Err(e) if optional.contains(program) => {
-                    skipped.push(format!("{category}/{tp} not attached ({e})"));
-                    continue;
-                }
-                Err(source) => {
-                    return Err(ToolError::Attach {
-                        program: (*program).to_owned(),
-                        category: (*category).to_owned(),
-                        name: (*tp).to_owned(),
-                        source: Box::new(source),
-                    })
-                }
-            }
-            program_ids.push(format!(
-                "{program} id {}",
-                prog.id()
-                    .map_or_else(|e| format!("? ({e})"), |id| id.to_string())
-            ));
-        }
-        eprintln!(
-            "{name}: tracing ({}); Ctrl-C to stop",
-            program_ids.join(", ")
-        );
-        for line in skipped {
-            eprintln!("{name}: {line}; continuing without it");
-        }
-        // The run loop releases the child at its first step, once the tool has printed its
-        // header and set up its readers.
-        let run = RunLoop::new(common.duration, common.interval, child)?;
-        Ok(Session {
-            name: name.to_owned(),
-            object,
-            run,
-            lines: Lines::new(),
-            program_ids,
-            links,
-        })
-    }
-
-    /// The map called `map`.
-    pub fn map(&self, map: &str) -> Result<&MapData, ToolError> {
-        self.object.map(map).ok_or_else(|| ToolError::NoMap {
-            tool: self.name.clone(),
-            map: map.to_owned(),
-        })
-    }
-
     /// Detaches the programs now (before the final read, so nothing changes under it).
     pub fn detach(&mut self) {
         self.links.clear();
     }
 
-    /// Prints the events of the ring buffer `EVENTS` until the run loop stops or stdout
+    /// Prints the events of `source`'s ring buffer until the run loop stops or stdout
     /// closes: `header` first (unless `json`), then one line per record (JSON or columns),
     /// each counted into `counts`, which `metrics` (if any, named on stderr) serves after
-    /// every poll with `<tool>_lost_events_total` (the kernel's `LOST` count). Lost events
+    /// every poll with `<tool>_lost_events_total` (the count in `source`'s lost-events
+    /// map). Lost events
     /// are warned about on stderr as the count grows and once more at the end.
     /// Undecodable records are reported on stderr and skipped. After the stop the programs
     /// detach and what they wrote last is printed and counted.
@@ -214,9 +253,11 @@ impl Session {
         metrics: Option<&Metrics>,
         mut counts: EventCounts,
         format: &EventFormat<E, D>,
+        source: EventSource<'_>,
     ) -> Result<(), ToolError> {
+        let lost_map = source.lost;
         let mut poller = RingBufPoller::new()?;
-        poller.add(RingBuf::new(self.map("EVENTS")?)?)?;
+        poller.add(source.events)?;
         let mut lost = LostEvents::new(&self.name);
         if let Some(m) = metrics {
             // Set before it is announced: a scrape after the announcement sees every family.
@@ -249,7 +290,7 @@ impl Session {
                 }
                 Err(e) => eprintln!("{name}: skipping a record: {e}"),
             });
-            lost.update(self.map(tool_abi::lost::MAP_LOST)?)?;
+            lost.update(lost_map)?;
             if let Some(m) = metrics {
                 m.set(counts.render() + &lost.render());
             }
@@ -271,12 +312,22 @@ impl Session {
                 lines.line(&line(&event));
             }
         })?;
-        lost.finish(self.map(tool_abi::lost::MAP_LOST)?)?;
+        lost.finish(lost_map)?;
         if let Some(m) = metrics {
             m.set(counts.render() + &lost.render());
         }
         Ok(())
     }
+}
+
+/// Where an event tool's records come from, both from its typed skeleton's maps.
+#[derive(Debug)]
+pub struct EventSource<'a> {
+    /// The ring buffer the kernel side writes its records to (`EVENTS`).
+    pub events: RingBuf,
+    /// The per-CPU count of records the full ring buffer refused (`LOST`, defined by
+    /// `tool_abi::lost_counter!`).
+    pub lost: &'a MapData,
 }
 
 /// How an event tool's ring-buffer records become events, output lines and `--metrics`
@@ -290,6 +341,12 @@ pub struct EventFormat<E, D> {
     pub text_line: fn(&E) -> String,
     /// Adds an event to the `--metrics` counts.
     pub count: fn(&mut EventCounts, &E),
+}
+
+impl From<SkelError> for ToolError {
+    fn from(e: SkelError) -> Self {
+        ToolError::Skel(Box::new(e))
+    }
 }
 
 /// Runs `main` and turns its error into "NAME: error" on stderr and exit status 1.

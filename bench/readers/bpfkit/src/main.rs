@@ -580,7 +580,8 @@ fn main() {
     let aya = std::env::var("AYA_BENCH").ok();
     pin_cpu0();
     // Ring sizes: the next power of two of records × slot + 4096 (8 B: 16 MiB, 16 B:
-    // 32 MiB, 64 B: 128 MiB, 256 B, 1 KiB and 4 KiB: 256 MiB).
+    // 32 MiB, 64 B: 128 MiB, 256 B, 1 KiB and 4 KiB: 256 MiB). Perf rings per CPU, with the
+    // 12-byte sample header: 8 B 32 MiB, 16 B 32 MiB, 64 B 128 MiB, 256 B, 1 KiB, 4 KiB 64 MiB.
     let cases = [
         ("ringbuf 8 B", EventBuffer::Ring, 8u32, 1_000_000u32),
         ("ringbuf 16 B", EventBuffer::Ring, 16, 1_000_000),
@@ -588,8 +589,12 @@ fn main() {
         ("ringbuf 256 B", EventBuffer::Ring, 256, 900_000),
         ("ringbuf 1 KiB", EventBuffer::Ring, 1024, 200_000),
         ("ringbuf 4 KiB", EventBuffer::Ring, 4096, 50_000),
+        ("perfbuf 8 B", EventBuffer::Perf, 8, 1_000_000),
         ("perfbuf 16 B", EventBuffer::Perf, 16, 1_000_000),
+        ("perfbuf 64 B", EventBuffer::Perf, 64, 1_000_000),
         ("perfbuf 256 B", EventBuffer::Perf, 256, 200_000),
+        ("perfbuf 1 KiB", EventBuffer::Perf, 1024, 50_000),
+        ("perfbuf 4 KiB", EventBuffer::Perf, 4096, 12_000),
     ];
     let only = std::env::var("BENCH_ONLY").ok();
     println!("drain method, best of {rounds} rounds, alternating bpfkit / libbpf / aya; records per drain in brackets");
@@ -669,7 +674,7 @@ fn main() {
     let stream_only = std::env::var("STREAM_ONLY").ok();
     if let (Ok(exe), true) = (
         std::env::var("LIBBPF_STREAM"),
-        stream_only.as_deref() != Some("perf"),
+        !matches!(stream_only.as_deref(), Some("perf" | "none")),
     ) {
         let (ring_bytes, millis) = (16u32 << 20, 1000u64);
         println!();
@@ -733,7 +738,7 @@ fn main() {
     }
     if let (Ok(exe), true) = (
         std::env::var("LIBBPF_STREAM"),
-        stream_only.as_deref() != Some("ring"),
+        !matches!(stream_only.as_deref(), Some("ring" | "none")),
     ) {
         let (records, wakeup, pages) = (1_000_000u32, 64u32, 1024usize);
         let (mut ours, mut libbpf) = (None, None);

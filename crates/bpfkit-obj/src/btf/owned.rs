@@ -367,6 +367,46 @@ impl BtfMut {
         self.type_count() - 1
     }
 
+    /// Append `INT` `name` of `size` bytes (all bits used, at bit offset 0) with
+    /// `encoding` ([`IntEncoding`](super::IntEncoding) bits); returns its id.
+    pub fn add_int(&mut self, name: &str, size: u32, encoding: u8) -> TypeId {
+        let name_off = self.add_string(name);
+        let bits = size.saturating_mul(8).min(128);
+        let word = (u32::from(encoding) << 24) | bits;
+        self.add_type(RawType::new(Kind::Int, name_off, size, RawData::Int(word)))
+    }
+
+    /// Append an anonymous `ARRAY` of `nelems` `elem_type` indexed by `index_type`; returns
+    /// its id.
+    pub fn add_array(&mut self, elem_type: TypeId, index_type: TypeId, nelems: u32) -> TypeId {
+        let data = RawData::Array {
+            elem_type,
+            index_type,
+            nelems,
+        };
+        self.add_type(RawType::new(Kind::Array, 0, 0, data))
+    }
+
+    /// Append `STRUCT` `name` of `size` bytes with members `(name, type, bit offset)` (no
+    /// bitfields: the kind flag stays clear); returns its id.
+    pub fn add_struct(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
+        let members = members
+            .iter()
+            .map(|&(member, type_id, offset)| RawMember {
+                name_off: self.add_string(member),
+                type_id,
+                offset,
+            })
+            .collect();
+        let name_off = self.add_string(name);
+        self.add_type(RawType::new(
+            Kind::Struct,
+            name_off,
+            size,
+            RawData::Members(members),
+        ))
+    }
+
     /// The local string section.
     pub fn string_section(&self) -> &[u8] {
         &self.strings

@@ -81,13 +81,8 @@ impl TypeTable {
     /// An int of `size` bytes.
     pub fn int(&mut self, name: &str, size: u32, signed: bool) -> TypeId {
         let encoding = if signed { IntEncoding::SIGNED } else { 0 };
-        let bits = size.saturating_mul(8).min(128);
-        self.add(
-            Kind::Int,
-            name,
-            size,
-            RawData::Int(u32::from(encoding) << 24 | bits),
-        )
+        self.parsed = OnceLock::new();
+        self.btf.add_int(name, size, encoding)
     }
 
     /// A float of `size` bytes.
@@ -112,16 +107,8 @@ impl TypeTable {
 
     /// An array of `nelems` elements of type `elem`.
     pub fn array(&mut self, elem: TypeId, nelems: u32) -> TypeId {
-        self.add(
-            Kind::Array,
-            "",
-            0,
-            RawData::Array {
-                elem_type: elem,
-                index_type: 0,
-                nelems,
-            },
-        )
+        self.parsed = OnceLock::new();
+        self.btf.add_array(elem, 0, nelems)
     }
 
     /// A struct with members `(name, type, bit_offset)`.

@@ -4,10 +4,12 @@
 
 use std::process::ExitCode;
 
-use bpfsnoop::{json_line, text_line, Call, BPFSNOOP_BPF, HEADER};
+use bpfsnoop::{json_line, skel, text_line, Call, HEADER};
 use clap::Parser;
 use tool_common::metrics::{EventCounts, Metrics};
-use tool_common::{exit_with, CommonArgs, EventFormat, Session, ToolError};
+use tool_common::{
+    exit_with, set_filter, CommonArgs, EventFormat, EventSource, Setup, ToolError, Tracepoint,
+};
 
 /// Trace bpf(2) calls: command, result, and decoded attributes of PROG_LOAD, MAP_CREATE and
 /// LINK_CREATE.
@@ -44,17 +46,18 @@ fn run(args: &Args) -> Result<(), ToolError> {
         "bpfsnoop_calls_total",
         "bpf(2) calls seen, by command name, bpf command and errno (empty: success).",
     );
-    let mut session = Session::start(
-        "bpfsnoop",
-        BPFSNOOP_BPF,
-        &args.common,
-        &[],
-        &[
-            ("bpf_enter", "syscalls", "sys_enter_bpf"),
-            ("bpf_exit", "syscalls", "sys_exit_bpf"),
-        ],
-        &[],
-    )?;
+    let setup = Setup::new("bpfsnoop", &args.common)?;
+    let mut open = skel::OpenSkel::open()?;
+    let rodata = open.rodata();
+    set_filter!(&mut *rodata, setup.filter());
+    let skel = open.load_with(setup.loader())?;
+    let progs = skel.progs();
+    let mut session = setup.attach(&[
+        Tracepoint::new(progs.bpf_enter(), "syscalls", "sys_enter_bpf"),
+        Tracepoint::new(progs.bpf_exit(), "syscalls", "sys_exit_bpf"),
+    ])?;
+    let maps = skel.maps();
+    let lost = maps.LOST()?;
     session.print_events(
         HEADER,
         args.common.json,
@@ -65,6 +68,10 @@ fn run(args: &Args) -> Result<(), ToolError> {
             json_line,
             text_line,
             count,
+        },
+        EventSource {
+            events: maps.EVENTS()?,
+            lost: lost.map(),
         },
     )
 }

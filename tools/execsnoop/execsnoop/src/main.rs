@@ -74,14 +74,15 @@ fn run(args: &Args) -> Result<(), RunError> {
 
     // The typed skeleton: the filters are `.rodata` fields set before load (frozen then, so
     // the verifier drops the checks left off), programs and maps are methods. The pid goes to
-    // TARGET_PID (the C twin's global too); the shared `--comm`/`--cgroup` filter is set
-    // through the loader, its own pid check off.
+    // TARGET_PID (the C twin's global too); the shared `--comm`/`--cgroup` filter goes to
+    // the `FILTER_*` fields, its own pid check off.
     let mut open = skel::OpenSkel::open()?;
-    open.rodata().TARGET_PID = filter.pid;
-    open.rodata().TARGET_UID = args.uid.unwrap_or(u32::MAX);
+    let rodata = open.rodata();
+    tool_common::set_filter!(&mut *rodata, &Filter { pid: 0, ..filter });
+    rodata.TARGET_PID = filter.pid;
+    rodata.TARGET_UID = args.uid.unwrap_or(u32::MAX);
     let mut loader = Loader::new();
     args.token.apply(&mut loader);
-    Filter { pid: 0, ..filter }.apply(&mut loader);
     let skel = open.load_with(&loader)?;
 
     let progs = skel.progs();

@@ -4,10 +4,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use opensnoop::{json_line, text_line, Open, HEADER, OPENSNOOP_BPF};
-use tool_abi::opensnoop as abi;
+use opensnoop::{json_line, skel, text_line, Open, HEADER};
 use tool_common::metrics::{EventCounts, Metrics};
-use tool_common::{errno, exit_with, CommonArgs, EventFormat, Session, ToolError};
+use tool_common::{
+    errno, exit_with, set_filter, CommonArgs, EventFormat, EventSource, Setup, ToolError,
+    Tracepoint,
+};
 
 /// Trace open, openat and openat2: pid, command, fd or errno, flags and path.
 #[derive(Parser, Debug)]
@@ -36,25 +38,24 @@ fn run(args: &Args) -> Result<(), ToolError> {
         "opensnoop_opens_total",
         "Opens seen, by command and errno (empty: success).",
     );
-    let mut session = Session::start(
-        "opensnoop",
-        OPENSNOOP_BPF,
-        &args.common,
-        &[(
-            abi::GLOBAL_FAILED,
-            u32::from(args.failed).to_ne_bytes().to_vec(),
-        )],
-        &[
-            ("open_enter", "syscalls", "sys_enter_open"),
-            ("open_exit", "syscalls", "sys_exit_open"),
-            ("openat_enter", "syscalls", "sys_enter_openat"),
-            ("openat_exit", "syscalls", "sys_exit_openat"),
-            ("openat2_enter", "syscalls", "sys_enter_openat2"),
-            ("openat2_exit", "syscalls", "sys_exit_openat2"),
-        ],
+    let setup = Setup::new("opensnoop", &args.common)?;
+    let mut open = skel::OpenSkel::open()?;
+    let rodata = open.rodata();
+    set_filter!(&mut *rodata, setup.filter());
+    rodata.OPENSNOOP_FAILED = u32::from(args.failed);
+    let skel = open.load_with(setup.loader())?;
+    let progs = skel.progs();
+    let mut session = setup.attach(&[
         // open(2) exists on x86_64 only; openat2 since 5.6.
-        &["open_enter", "open_exit", "openat2_enter", "openat2_exit"],
-    )?;
+        Tracepoint::optional(progs.open_enter(), "syscalls", "sys_enter_open"),
+        Tracepoint::optional(progs.open_exit(), "syscalls", "sys_exit_open"),
+        Tracepoint::new(progs.openat_enter(), "syscalls", "sys_enter_openat"),
+        Tracepoint::new(progs.openat_exit(), "syscalls", "sys_exit_openat"),
+        Tracepoint::optional(progs.openat2_enter(), "syscalls", "sys_enter_openat2"),
+        Tracepoint::optional(progs.openat2_exit(), "syscalls", "sys_exit_openat2"),
+    ])?;
+    let maps = skel.maps();
+    let lost = maps.LOST()?;
     session.print_events(
         HEADER,
         args.common.json,
@@ -65,6 +66,10 @@ fn run(args: &Args) -> Result<(), ToolError> {
             json_line,
             text_line,
             count,
+        },
+        EventSource {
+            events: maps.EVENTS()?,
+            lost: lost.map(),
         },
     )
 }

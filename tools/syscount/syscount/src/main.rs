@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use syscount::report::{self, Options};
-use syscount::SYSCOUNT_BPF;
-use tool_abi::syscount as abi;
+use syscount::skel;
 use tool_common::metrics::Metrics;
 use tool_common::run::Step;
-use tool_common::{errno, exit_with, CommonArgs, Session, ToolError};
+use tool_common::{
+    errno, exit_with, set_filter, CommonArgs, Session, Setup, ToolError, Tracepoint,
+};
 
 /// Count syscalls per syscall or per process, with failures and latency.
 #[derive(Parser, Debug)]
@@ -38,10 +39,6 @@ struct Args {
     common: CommonArgs,
 }
 
-fn flag(on: bool) -> Vec<u8> {
-    u32::from(on).to_ne_bytes().to_vec()
-}
-
 fn run(args: &Args) -> Result<(), ToolError> {
     let wanted_errno = match &args.errno {
         Some(text) => errno::parse(text).ok_or_else(|| {
@@ -56,36 +53,39 @@ fn run(args: &Args) -> Result<(), ToolError> {
         top: args.top,
     };
     let metrics = Metrics::start("syscount", args.metrics.as_deref(), &args.common)?;
-    let mut session = Session::start(
-        "syscount",
-        SYSCOUNT_BPF,
-        &args.common,
-        &[
-            (abi::GLOBAL_PER_PROCESS, flag(args.process)),
-            (abi::GLOBAL_LATENCY, flag(args.latency)),
-            (abi::GLOBAL_FAILURES, flag(args.failures)),
-            (abi::GLOBAL_ERRNO, wanted_errno.to_ne_bytes().to_vec()),
-        ],
-        // sys_enter only stamps entry times: without --latency it stays detached, so
-        // each syscall runs one program, not two.
-        if args.latency {
-            &[
-                ("sys_enter", "raw_syscalls", "sys_enter"),
-                ("sys_exit", "raw_syscalls", "sys_exit"),
-            ]
-        } else {
-            &[("sys_exit", "raw_syscalls", "sys_exit")]
-        },
-        &[],
-    )?;
+    let setup = Setup::new("syscount", &args.common)?;
+    // The options are frozen `.rodata`: the verifier prunes what this run leaves off.
+    let mut open = skel::OpenSkel::open()?;
+    let rodata = open.rodata();
+    set_filter!(&mut *rodata, setup.filter());
+    rodata.SYSCOUNT_PER_PROCESS = u32::from(args.process);
+    rodata.SYSCOUNT_LATENCY = u32::from(args.latency);
+    rodata.SYSCOUNT_FAILURES = u32::from(args.failures);
+    rodata.SYSCOUNT_ERRNO = wanted_errno;
+    // sys_enter only stamps entry times: without --latency it is not even loaded, so each
+    // syscall runs one program, not two.
+    open.set_autoload_sys_enter(args.latency);
+    let skel = open.load_with(setup.loader())?;
+    let progs = skel.progs();
+    let exit = Tracepoint::new(progs.sys_exit(), "raw_syscalls", "sys_exit");
+    let mut session = if args.latency {
+        setup.attach(&[
+            Tracepoint::new(progs.sys_enter(), "raw_syscalls", "sys_enter"),
+            exit,
+        ])?
+    } else {
+        setup.attach(&[exit])?
+    };
+    let maps = skel.maps();
+    let counts = maps.COUNTS()?;
     if let Some(m) = &metrics {
         m.announce();
     }
     // Metrics carry every row, whatever --top says.
     let all = Options { top: 0, ..options };
-    let refresh = |session: &Session| -> Result<(), ToolError> {
+    let refresh = || -> Result<(), ToolError> {
         if let Some(m) = &metrics {
-            let rows = report::read(session.map("COUNTS")?, &all, false)?;
+            let rows = report::read(counts.map(), &all, false)?;
             m.set(report::metrics_text(&rows, &all));
         }
         Ok(())
@@ -93,12 +93,12 @@ fn run(args: &Args) -> Result<(), ToolError> {
     loop {
         match session.run.step() {
             Step::Wait(wait) => {
-                refresh(&session)?;
+                refresh()?;
                 tool_common::run::sleep(wait);
             }
             Step::Interval => {
-                refresh(&session)?;
-                let rows = report::read(session.map("COUNTS")?, &options, true)?;
+                refresh()?;
+                let rows = report::read(counts.map(), &options, true)?;
                 if !print(&mut session, &rows, &options, args.common.json) {
                     return Ok(());
                 }
@@ -108,8 +108,8 @@ fn run(args: &Args) -> Result<(), ToolError> {
     }
     session.detach();
     // The last metrics (the final OTLP push) carry what is printed below.
-    refresh(&session)?;
-    let rows = report::read(session.map("COUNTS")?, &options, false)?;
+    refresh()?;
+    let rows = report::read(counts.map(), &options, false)?;
     print(&mut session, &rows, &options, args.common.json);
     if let Some(status) = session.run.child_status() {
         if !status.success() {

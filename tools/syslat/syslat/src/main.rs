@@ -4,11 +4,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use syslat::{json_line, metrics_text, read, text_block, SYSLAT_BPF};
-use tool_abi::syslat as abi;
+use syslat::{json_line, metrics_text, read, skel, text_block};
 use tool_common::metrics::Metrics;
 use tool_common::run::Step;
-use tool_common::{exit_with, syscalls, CommonArgs, Session, ToolError};
+use tool_common::{
+    exit_with, set_filter, syscalls, CommonArgs, Session, Setup, ToolError, Tracepoint,
+};
 
 /// Syscall latency as log2 histograms, one per syscall.
 #[derive(Parser, Debug)]
@@ -40,44 +41,38 @@ fn run(args: &Args) -> Result<(), ToolError> {
     let unit = if args.milliseconds { "msecs" } else { "usecs" };
     let unit_seconds = if args.milliseconds { 1e-3 } else { 1e-6 };
     let metrics = Metrics::start("syslat", args.metrics.as_deref(), &args.common)?;
-    let mut session = Session::start(
-        "syslat",
-        SYSLAT_BPF,
-        &args.common,
-        &[
-            (abi::GLOBAL_SYSCALL, only.to_ne_bytes().to_vec()),
-            (
-                abi::GLOBAL_MILLISECONDS,
-                u32::from(args.milliseconds).to_ne_bytes().to_vec(),
-            ),
-        ],
-        &[
-            ("sys_enter", "raw_syscalls", "sys_enter"),
-            ("sys_exit", "raw_syscalls", "sys_exit"),
-        ],
-        &[],
-    )?;
+    let setup = Setup::new("syslat", &args.common)?;
+    let mut open = skel::OpenSkel::open()?;
+    let rodata = open.rodata();
+    set_filter!(&mut *rodata, setup.filter());
+    rodata.SYSLAT_SYSCALL = only;
+    rodata.SYSLAT_MILLISECONDS = u32::from(args.milliseconds);
+    let skel = open.load_with(setup.loader())?;
+    let progs = skel.progs();
+    let mut session = setup.attach(&[
+        Tracepoint::new(progs.sys_enter(), "raw_syscalls", "sys_enter"),
+        Tracepoint::new(progs.sys_exit(), "raw_syscalls", "sys_exit"),
+    ])?;
+    let maps = skel.maps();
+    let hist_map = maps.HISTS()?;
     if let Some(m) = &metrics {
         m.announce();
     }
-    let refresh = |session: &Session| -> Result<(), ToolError> {
+    let refresh = || -> Result<(), ToolError> {
         if let Some(m) = &metrics {
-            m.set(metrics_text(
-                &read(session.map("HISTS")?, false)?,
-                unit_seconds,
-            ));
+            m.set(metrics_text(&read(hist_map.map(), false)?, unit_seconds));
         }
         Ok(())
     };
     loop {
         match session.run.step() {
             Step::Wait(wait) => {
-                refresh(&session)?;
+                refresh()?;
                 tool_common::run::sleep(wait);
             }
             Step::Interval => {
-                refresh(&session)?;
-                let hists = read(session.map("HISTS")?, true)?;
+                refresh()?;
+                let hists = read(hist_map.map(), true)?;
                 if !print(&mut session, &hists, unit, args.common.json) {
                     return Ok(());
                 }
@@ -87,8 +82,8 @@ fn run(args: &Args) -> Result<(), ToolError> {
     }
     session.detach();
     // The last metrics (the final OTLP push) carry what is printed below.
-    refresh(&session)?;
-    let hists = read(session.map("HISTS")?, false)?;
+    refresh()?;
+    let hists = read(hist_map.map(), false)?;
     print(&mut session, &hists, unit, args.common.json);
     Ok(())
 }

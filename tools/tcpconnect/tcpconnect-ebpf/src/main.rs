@@ -4,7 +4,11 @@
 //! `ConnectEvent` per connect goes through the `EVENTS` ring buffer.
 //!
 //! The record is read by field name through `trace_event_raw_inet_sock_set_state`, generated
-//! by build.rs from the kernel's BTF.
+//! by build.rs from the kernel's BTF (kernel flavour), and every read is CO-RE relocated:
+//! the loader moves it to the running kernel's offset of that field. Scalars (and the 4-byte
+//! IPv4 addresses, as one `u32`) are direct loads from the context whose offset the loader
+//! patches, as clang emits for `ctx->field` over a `preserve_access_index` type; the 16-byte
+//! IPv6 addresses are copied with `bpf_probe_read_kernel` from the relocated address.
 #![no_std]
 #![no_main]
 
@@ -24,8 +28,9 @@ mod vmlinux {
 use bpfkit_ebpf::helpers;
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::RingBuf;
+use bpfkit_ebpf::programs::EbpfContext;
 use bpfkit_ebpf::programs::TracePointContext;
-use bpfkit_ebpf::Global;
+use bpfkit_ebpf::{core_field, core_read, Global};
 use tool_abi::tcpconnect::{ConnectEvent, AF_INET, AF_INET6, IPPROTO_TCP, TCP_CLOSE, TCP_SYN_SENT};
 use vmlinux::trace_event_raw_inet_sock_set_state;
 
@@ -39,16 +44,33 @@ static EVENTS: RingBuf<{ 256 * 1024 }> = RingBuf::new();
 #[unsafe(no_mangle)]
 static TCPCONNECT_DPORT: Global<u32> = Global::new(0);
 
+/// Member `$field` of the record at `$record`, a `T` read with one load from the context at
+/// the running kernel's offset (a CO-RE field-offset relocation on the load).
+macro_rules! field {
+    ($record:expr, $field:ident) => {
+        // SAFETY: `$record` is this program's context, the tracepoint's record; the load
+        // stays inside it at the member's relocated offset (the verifier checks the bounds).
+        unsafe { core_field!($record, $field).read() }
+    };
+    ($record:expr, $field:ident as $ty:ty) => {
+        // SAFETY: as above; the member is as large as `$ty` and aligned for it.
+        unsafe { core_field!($record, $field).cast::<$ty>().read() }
+    };
+}
+
 #[tracepoint(category = "sock", name = "inet_sock_set_state")]
 fn set_state(ctx: TracePointContext) -> u32 {
-    // SAFETY: a sock/inet_sock_set_state program's context is this record.
-    let record = unsafe { ctx.args::<trace_event_raw_inet_sock_set_state>() };
+    // A sock/inet_sock_set_state program's context is this record.
+    let record = ctx
+        .as_ptr()
+        .cast_const()
+        .cast::<trace_event_raw_inet_sock_set_state>();
     let (old, new, protocol, family, dport) = (
-        record.oldstate,
-        record.newstate,
-        record.protocol,
-        record.family,
-        record.dport,
+        field!(record, oldstate),
+        field!(record, newstate),
+        field!(record, protocol),
+        field!(record, family),
+        field!(record, dport),
     );
     if old != TCP_CLOSE || new != TCP_SYN_SENT || protocol != IPPROTO_TCP {
         return 0;
@@ -67,7 +89,7 @@ fn set_state(ctx: TracePointContext) -> u32 {
         pid: helpers::current_tgid(),
         uid: helpers::current_uid(),
         family,
-        sport: record.sport,
+        sport: field!(record, sport),
         dport,
         pad: 0,
         saddr: [0; 16],
@@ -75,11 +97,13 @@ fn set_state(ctx: TracePointContext) -> u32 {
         comm: [0; 16],
     };
     if family == AF_INET {
-        event.saddr[..4].copy_from_slice(&record.saddr);
-        event.daddr[..4].copy_from_slice(&record.daddr);
+        let (saddr, daddr) = (field!(record, saddr as u32), field!(record, daddr as u32));
+        event.saddr[..4].copy_from_slice(&saddr.to_ne_bytes());
+        event.daddr[..4].copy_from_slice(&daddr.to_ne_bytes());
     } else {
-        event.saddr = record.saddr_v6;
-        event.daddr = record.daddr_v6;
+        // A failed copy leaves the address zero (the record is always readable).
+        event.saddr = core_read!(record, saddr_v6).unwrap_or([0; 16]);
+        event.daddr = core_read!(record, daddr_v6).unwrap_or([0; 16]);
     }
     let _ = helpers::current_comm_into(&mut event.comm);
     if EVENTS.output(&event, 0).is_err() {

@@ -4,10 +4,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tcpconnect::{json_line, text_line, Connect, HEADER, TCPCONNECT_BPF};
-use tool_abi::tcpconnect as abi;
+use tcpconnect::{json_line, skel, text_line, Connect, HEADER};
 use tool_common::metrics::{EventCounts, Metrics};
-use tool_common::{exit_with, CommonArgs, EventFormat, Session, ToolError};
+use tool_common::{
+    exit_with, set_filter, CommonArgs, EventFormat, EventSource, Setup, ToolError, Tracepoint,
+};
 
 /// Trace active TCP connects: pid, command, addresses and ports.
 #[derive(Parser, Debug)]
@@ -39,17 +40,20 @@ fn run(args: &Args) -> Result<(), ToolError> {
         "tcpconnect_connects_total",
         "Active TCP connects seen, by IP version, destination address and port.",
     );
-    let mut session = Session::start(
-        "tcpconnect",
-        TCPCONNECT_BPF,
-        &args.common,
-        &[(
-            abi::GLOBAL_DPORT,
-            u32::from(args.port.unwrap_or(0)).to_ne_bytes().to_vec(),
-        )],
-        &[("set_state", "sock", "inet_sock_set_state")],
-        &[],
-    )?;
+    let setup = Setup::new("tcpconnect", &args.common)?;
+    let mut open = skel::OpenSkel::open()?;
+    let rodata = open.rodata();
+    set_filter!(&mut *rodata, setup.filter());
+    rodata.TCPCONNECT_DPORT = u32::from(args.port.unwrap_or(0));
+    let skel = open.load_with(setup.loader())?;
+    let progs = skel.progs();
+    let mut session = setup.attach(&[Tracepoint::new(
+        progs.set_state(),
+        "sock",
+        "inet_sock_set_state",
+    )])?;
+    let maps = skel.maps();
+    let lost = maps.LOST()?;
     session.print_events(
         HEADER,
         args.common.json,
@@ -60,6 +64,10 @@ fn run(args: &Args) -> Result<(), ToolError> {
             json_line,
             text_line,
             count,
+        },
+        EventSource {
+            events: maps.EVENTS()?,
+            lost: lost.map(),
         },
     )
 }
