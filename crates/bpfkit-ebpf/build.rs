@@ -1,6 +1,7 @@
 //! Chooses the architecture whose `pt_regs` layout kprobe/uprobe contexts use.
 //!
-//! eBPF code is compiled for `bpfel-unknown-none`, so `target_arch` says `bpf`; the register
+//! eBPF code is compiled for BPF (`target_arch` is `bpf` on the bpfel route, `riscv64` on
+//! the default donor route), so neither names the machine probed; the register
 //! layout of the kernel being probed is that of the build host unless
 //! `BPFKIT_TARGET_ARCH` (`x86_64` or `aarch64`) says otherwise.
 fn main() {

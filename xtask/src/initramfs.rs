@@ -24,16 +24,18 @@ pub const SUITE_END_MARKER: &str = "BPFKIT-VM-SUITE-END:";
 const MODULES: &[&str] = &["cls_bpf", "sch_ingress"];
 
 /// Modules loaded only where the unpacked package has them: Debian builds its kernels
-/// without netdevsim; `scripts/netdevsim-module` builds it into the 6.1 package for the XDP
+/// without netdevsim; [`crate::netdevsim`] builds it into the x86_64 6.1 package for the XDP
 /// offload test (which prints SKIP without it).
 const OPTIONAL_MODULES: &[&str] = &["netdevsim"];
 
-/// Builds `<cache>/initramfs.cpio` and returns its path.
+/// Builds `<cache>/initramfs.cpio` and returns its path. `no_netdevsim`, why the package
+/// has no netdevsim where it should, reaches the tests as `BPFKIT_VM_NO_NETDEVSIM`.
 pub fn build(
     cache: &Path,
     busybox: &Path,
     kernel: &Kernel,
     suite: &Suite,
+    no_netdevsim: Option<&str>,
 ) -> Result<PathBuf, XtaskError> {
     let root = cache.join("initramfs");
     if root.exists() {
@@ -62,7 +64,7 @@ pub fn build(
         insmods.push(format!("/modules/{name}"));
     }
     let init = root.join("init");
-    std::fs::write(&init, init_script(&insmods, &suite.commands))
+    std::fs::write(&init, init_script(&insmods, no_netdevsim, &suite.commands))
         .map_err(io_err("write", &init))?;
     set_executable(&init)?;
 
@@ -217,7 +219,11 @@ fn modinfo_depends(ko: &[u8]) -> Vec<String> {
 }
 
 /// The guest's `/init`.
-fn init_script(insmods: &[String], commands: &[SuiteCommand]) -> String {
+fn init_script(
+    insmods: &[String],
+    no_netdevsim: Option<&str>,
+    commands: &[SuiteCommand],
+) -> String {
     let mut s = String::from(
         r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -238,6 +244,11 @@ ip link set lo up
     );
     for module in insmods {
         let _ = writeln!(s, "insmod {module} || echo \"insmod {module} failed\"");
+    }
+    if let Some(reason) = no_netdevsim {
+        // Single-quoted for sh: each ' as '\''.
+        let quoted = reason.replace('\'', "'\\''");
+        let _ = writeln!(s, "export BPFKIT_VM_NO_NETDEVSIM='{quoted}'");
     }
     s.push_str(
         &r#"export BPFKIT_FD_TRACE=1 BPFKIT_VM=1 BPFKIT_VM_FIXTURES=/fixtures BPFKIT_PREBUILT_FIXTURES=/fixtures BPFKIT_TEST_CACHE=/tmp/cache RUST_BACKTRACE=1 HOME=/tmp
@@ -271,4 +282,26 @@ cd /tmp
         "echo \"bpfkit VM summary: $ran suites, $failed failed, kernel $(uname -r) $(uname -m)\"\necho \"{STATUS_MARKER} $failed\"\npoweroff -f"
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::init_script;
+
+    #[test]
+    fn the_netdevsim_reason_reaches_the_guest_verbatim() {
+        let reason = "building netdevsim failed (exit status: 100): E: can't fetch 'linux-source-6.1' $HOME `x`";
+        let script = init_script(&[], Some(reason), &[]);
+        let export = script
+            .lines()
+            .find(|l| l.starts_with("export BPFKIT_VM_NO_NETDEVSIM="))
+            .expect("no export line");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{export}\nprintf %s \"$BPFKIT_VM_NO_NETDEVSIM\""))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), reason);
+        assert!(!init_script(&[], None, &[]).contains("BPFKIT_VM_NO_NETDEVSIM"));
+    }
 }

@@ -15,6 +15,7 @@ mod arch;
 mod initramfs;
 mod libbpf_tools;
 mod matrix;
+mod netdevsim;
 mod packages;
 mod qemu;
 mod suite;
@@ -239,7 +240,8 @@ fn run_vm(task: &VmTest, result: &mut VmResult) -> Result<(), XtaskError> {
         suite.commands.len(),
         started.elapsed().as_secs_f64()
     );
-    let image = initramfs::build(&cache, &busybox, &kernel, &suite)?;
+    let no_netdevsim = netdevsim::ensure(task.arch, task.release, &kernel);
+    let image = initramfs::build(&cache, &busybox, &kernel, &suite, no_netdevsim.as_deref())?;
     let boot = Instant::now();
     let console = qemu::run(task.arch, &kernel.vmlinuz, &image, task.timeout)?;
     result.suites = matrix::parse(&console.lines, &suite.commands);

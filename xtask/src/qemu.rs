@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::arch::Arch;
 use crate::initramfs::STATUS_MARKER;
-use crate::XtaskError;
+use crate::{io_err, XtaskError};
 
 /// What the guest printed.
 #[derive(Debug, Default)]
@@ -32,9 +32,19 @@ pub fn run(
     timeout: Duration,
 ) -> Result<Console, XtaskError> {
     let (binary, machine, console) = arch.qemu();
+    // The kernel unpacks the initramfs into RAM while its image is still there: twice its
+    // size plus room to run, else "Initramfs unpacking failed: write error" (seen with a
+    // 696 MB suite at 2048 MB).
+    let initrd_mb = std::fs::metadata(initrd)
+        .map_err(io_err("stat", initrd))?
+        .len()
+        .div_ceil(1 << 20);
+    let memory_mb = 2048.max(1024 + 2 * initrd_mb);
     let mut cmd = Command::new(binary);
     cmd.args(machine)
-        .args(["-m", "2048", "-nographic", "-no-reboot", "-kernel"])
+        .arg("-m")
+        .arg(memory_mb.to_string())
+        .args(["-nographic", "-no-reboot", "-kernel"])
         .arg(kernel)
         .arg("-initrd")
         .arg(initrd)

@@ -166,8 +166,8 @@ const TEST_TARGETS: &[TestTarget] = &[
         skips: &[],
     },
     // XDP offload to a netdevsim device (loaded for it with prog_ifindex, HW mode by link
-    // and netlink, refused unbound or in another mode): SKIPs unless
-    // `scripts/netdevsim-module` built netdevsim into the 6.1 package (Debian has none).
+    // and netlink, refused unbound or in another mode): the run builds netdevsim into the
+    // 6.1 package (Debian has none; `crate::netdevsim`), SKIPs with the reason if it fails.
     TestTarget {
         package: "bpfkit",
         test: "attach_xdp_offload",
@@ -233,7 +233,7 @@ const HOST_FIXTURES: &[(&str, Arches)] = &[
     ("xdp_offload", Arches::X86_64),
 ];
 
-/// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once for bpfel.
+/// Rust eBPF crates (`xtask/ebpf/<name>`) shipped prebuilt, built once (little-endian BPF).
 const RUST_FIXTURES: &[&str] = &["vm-execs"];
 
 /// `testdata/rust-ebpf` crates run in the x86_64 VM by `minimal-loader` (they define
@@ -614,8 +614,8 @@ fn build_c_fixture(arch: Arch, name: &str, out_dir: &Path) -> Result<PathBuf, Xt
     Ok(out)
 }
 
-/// A Rust eBPF crate built through bpfkit-build (bpfel: the same object serves both
-/// little-endian guests).
+/// A Rust eBPF crate built through bpfkit-build's default route (little-endian BPF: the same
+/// object serves both guests).
 fn build_rust_fixture(dir: &str, name: &str, cache: &Path) -> Result<PathBuf, XtaskError> {
     let objects = bpfkit_build::EbpfBuild::new(repo_root().join(dir).join(name))
         .target_dir(cache.parent().unwrap_or(cache).join("rust-ebpf"))

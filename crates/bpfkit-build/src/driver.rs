@@ -12,7 +12,7 @@ use crate::toolchain::{Toolchain, ToolchainError, LLVM_TOOLS_DIR_ENV};
 pub const LINKER_ENV: &str = "BPFKIT_LINK";
 /// Environment variable: the target directory shared by every eBPF crate build.
 pub const TARGET_DIR_ENV: &str = "BPFKIT_EBPF_TARGET_DIR";
-/// Environment variable: the build route, `bpfel` (default) or `donor`.
+/// Environment variable: the build route, `donor` (default) or `bpfel`.
 pub const ROUTE_ENV: &str = "BPFKIT_ROUTE";
 
 /// The cfg every eBPF crate is compiled with, on both routes (`#[cfg(bpfkit_ebpf)]`):
@@ -23,13 +23,16 @@ pub const EBPF_CFG: &str = "bpfkit_ebpf";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Route {
     /// `cargo build --target bpfel-unknown-none -Z build-std=core` with
-    /// `RUSTC_BOOTSTRAP=1`: `core` compiled for BPF from rust-src.
-    #[default]
+    /// `RUSTC_BOOTSTRAP=1`: `core` compiled for BPF from rust-src. Selected with
+    /// `BPFKIT_ROUTE=bpfel`; big-endian builds (`bpfeb`) always take it.
     Bpfel,
-    /// Plain stable: the crate is compiled for the donor target
+    /// The default, plain stable: the crate is compiled for the donor target
     /// `riscv64imac-unknown-none-elf` with `-C linker-plugin-lto`; the linker takes
     /// rustup's prebuilt `core` bitcode and retargets the module to BPF
-    /// ([`crate::link::retarget`]). No `RUSTC_BOOTSTRAP`, no `-Z`, no rust-src.
+    /// ([`crate::link::retarget`]). No `RUSTC_BOOTSTRAP`, no `-Z`, no rust-src. The
+    /// donor target is installed through rustup when missing (announced; opt-out
+    /// `BPFKIT_NO_AUTO_INSTALL`).
+    #[default]
     Donor,
 }
 
@@ -43,7 +46,7 @@ impl Route {
         }
     }
 
-    /// The route named by `BPFKIT_ROUTE` (default [`Route::Bpfel`]).
+    /// The route named by `BPFKIT_ROUTE` (default [`Route::Donor`]).
     pub fn from_env() -> Result<Self, BuildError> {
         match std::env::var(ROUTE_ENV) {
             Err(_) => Ok(Self::default()),
@@ -190,7 +193,7 @@ pub struct EbpfBuild {
 }
 
 impl EbpfBuild {
-    /// A release build of the crate in `crate_dir` for `bpfel-unknown-none`.
+    /// A release build of the crate in `crate_dir` for little-endian BPF.
     pub fn new(crate_dir: impl Into<PathBuf>) -> Self {
         Self {
             crate_dir: crate_dir.into(),
@@ -213,7 +216,7 @@ impl EbpfBuild {
         self
     }
 
-    /// The route (default: `BPFKIT_ROUTE`, else [`Route::Bpfel`]; big-endian builds take
+    /// The route (default: `BPFKIT_ROUTE`, else [`Route::Donor`]; big-endian builds take
     /// [`Route::Bpfel`] unless the donor route is asked for here, which is then an error).
     pub fn route(mut self, route: Route) -> Self {
         self.route = Some(route);

@@ -1,9 +1,11 @@
 //! Build Rust eBPF crates with stable rustc and rustup's llvm-tools; home of the bpfkit-link linker.
 //!
-//! - [`build_ebpf`] / [`EbpfBuild`]: compile an eBPF crate from a build script
-//!   (`RUSTC_BOOTSTRAP=1 cargo build --release --target bpfel-unknown-none -Z build-std=core`
-//!   with `bpfkit-link` as the linker), and [`include_ebpf!`] to embed the object.
-//! - [`link`]: the `bpfkit-link` linker that rustc runs for `bpfel-unknown-none`.
+//! - [`build_ebpf`] / [`EbpfBuild`]: compile an eBPF crate from a build script with
+//!   `bpfkit-link` as the linker, on plain stable by default (`cargo build --release
+//!   --target riscv64imac-unknown-none-elf` with `-C linker-plugin-lto`, [`Route::Donor`]),
+//!   and [`include_ebpf!`] to embed the object.
+//! - [`link`]: the `bpfkit-link` linker that rustc runs for the donor target or
+//!   `bpfel-unknown-none`.
 //! - [`toolchain`]: finding rustc's sysroot and the rustup components the route needs.
 //!
 //! A userspace crate's `build.rs`:
@@ -20,7 +22,7 @@
 //!
 //! | variable | read by | meaning |
 //! |---|---|---|
-//! | `BPFKIT_ROUTE` | driver | `bpfel` (default: `-Z build-std=core` under `RUSTC_BOOTSTRAP=1`) or `donor` (plain stable, see [`Route::Donor`]) |
+//! | `BPFKIT_ROUTE` | driver | `donor` (default: plain stable, see [`Route::Donor`]) or `bpfel` (`-Z build-std=core` under `RUSTC_BOOTSTRAP=1`, see [`Route::Bpfel`]) |
 //! | `BPFKIT_LINK` | driver | the `bpfkit-link` binary to use (default: built from this crate's sources) |
 //! | `BPFKIT_EBPF_TARGET_DIR` | driver | target directory shared by eBPF builds (default: `bpfkit-ebpf/` in the calling build's target directory) |
 //! | `BPFKIT_LLVM_TOOLS_DIR` | driver, linker | the llvm-tools directory (default: rustup's, under rustc's sysroot) |

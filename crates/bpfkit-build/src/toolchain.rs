@@ -193,20 +193,28 @@ impl Toolchain {
     }
 
     /// Like [`Toolchain::check_donor_components`], installing what is missing with rustup
-    /// (`$RUSTUP`, else `rustup`; announced), unless `BPFKIT_NO_AUTO_INSTALL=1`: llvm-tools
-    /// (with rust-src, through [`Toolchain::ensure_components_with`]) and `rustup target add
-    /// riscv64imac-unknown-none-elf`.
+    /// (`$RUSTUP`, else `rustup`; announced), unless `BPFKIT_NO_AUTO_INSTALL=1`: `rustup
+    /// component add llvm-tools` (not when `BPFKIT_LLVM_TOOLS_DIR` names the tools) and
+    /// `rustup target add riscv64imac-unknown-none-elf`. rust-src is not needed: nothing is
+    /// built from source.
     pub fn ensure_donor_components(&self) -> Result<(), ToolchainError> {
         self.ensure_donor_components_with(&rustup_binary())
     }
 
     /// [`Toolchain::ensure_donor_components`] with a given `rustup` binary.
     pub fn ensure_donor_components_with(&self, rustup: &Path) -> Result<(), ToolchainError> {
-        if self.check_llvm_tools().is_err() {
-            self.ensure_components_with(rustup)?;
+        if let Err(missing) = self.check_llvm_tools() {
+            if no_auto_install() || std::env::var_os(LLVM_TOOLS_DIR_ENV).is_some() {
+                return Err(missing);
+            }
+            rustup_install(
+                rustup,
+                &["component", "add", "llvm-tools"],
+                &format!("bpfkit-build: {missing}; installing it now with"),
+            )?;
         }
         let missing = match self.donor_core() {
-            Ok(_) => return Ok(()),
+            Ok(_) => return self.check_donor_components(),
             Err(e) => e,
         };
         if no_auto_install() {

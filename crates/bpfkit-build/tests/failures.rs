@@ -235,6 +235,65 @@ fn a_failing_rustup_is_reported_with_its_stderr() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// The default route on a toolchain with rustup's default profile only: llvm-tools and the
+/// donor target are installed through rustup (as the README's main job relies on), then
+/// checked again.
+#[test]
+fn the_donor_route_installs_llvm_tools_and_the_donor_target_through_rustup() {
+    let (toolchain, root) = fake_sysroot("donor-autoinstall", false);
+    let tools = root.join("lib/rustlib").join(&toolchain.host).join("bin");
+    let donor_lib = root
+        .join("lib/rustlib")
+        .join(bpfkit_build::link::retarget::DONOR_TARGET)
+        .join("lib");
+    let log = root.join("rustup-args");
+    let script = root.join("rustup");
+    // A stand-in rustup: records each call, "installs" what it was asked for.
+    let mut components = format!(
+        "mkdir -p '{}'; : > '{}'",
+        tools.display(),
+        root.join("lib/rustlib/src/rust/library/core/Cargo.toml")
+            .display()
+    );
+    for tool in bpfkit_build::toolchain::LLVM_TOOLS {
+        components.push_str(&format!("; : > '{}'", tools.join(tool).display()));
+    }
+    let body = format!(
+        "#!/bin/sh\necho \"$@\" >> '{log}'\ncase \"$1 $2\" in\n\
+         'component add') {components} ;;\n\
+         'target add') mkdir -p '{lib}'; : > '{lib}/libcore-0123.rlib' ;;\n\
+         esac\n",
+        log = log.display(),
+        lib = donor_lib.display(),
+    );
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert!(toolchain.check_donor_components().is_err());
+
+    toolchain
+        .ensure_donor_components_with(&script)
+        .expect("llvm-tools and the donor target are there after rustup ran");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls[0].starts_with("component add llvm-tools"),
+        "{calls:?}"
+    );
+    assert!(
+        calls[1].starts_with("target add riscv64imac-unknown-none-elf"),
+        "{calls:?}"
+    );
+    assert_eq!(
+        toolchain.donor_core().unwrap(),
+        donor_lib.join("libcore-0123.rlib")
+    );
+    // Installed: a second call runs rustup no more.
+    toolchain.ensure_donor_components_with(&script).unwrap();
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 #[test]
 fn a_missing_donor_target_names_the_rustup_command() {
     let (toolchain, root) = fake_sysroot("no-donor", false);

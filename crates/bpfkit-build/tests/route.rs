@@ -5,6 +5,15 @@ mod common;
 
 use common::{build, raw_getpid, Loaded, TracepointLink};
 
+/// The tests run on threads of one process and `counter` counts getpid calls per process:
+/// each test holds this lock from attaching to `sys_enter_getpid` until it detaches, so no
+/// other test's calls land in its window.
+static GETPID_WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn getpid_window() -> std::sync::MutexGuard<'static, ()> {
+    GETPID_WINDOW.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn counter_loads_with_btf_and_counts_getpid_calls_by_pid() {
     let object = build("counter");
@@ -17,6 +26,7 @@ fn counter_loads_with_btf_and_counts_getpid_calls_by_pid() {
         "the kernel accepted the program's BTF: {info}"
     );
 
+    let _window = getpid_window();
     let link = TracepointLink::attach(
         &loaded.program("count_getpid"),
         "syscalls",
@@ -136,6 +146,7 @@ fn variable_length_copies_are_lowered_to_loops_the_verifier_accepts() {
     update.extend((1..=32).map(|b: u8| b.to_string()));
     common::bpftool(&update.iter().map(String::as_str).collect::<Vec<_>>());
 
+    let _window = getpid_window();
     let link = TracepointLink::attach(&loaded.program("memops"), "syscalls", "sys_enter_getpid");
     let pid = raw_getpid();
     drop(link);
@@ -196,6 +207,7 @@ fn core_markers_pick_the_task_struct_that_has_the_member() {
     // it inside the window, so try a few windows until ours is the last call.
     let mut observed = serde_json::Value::Null;
     for _ in 0..5 {
+        let _window = getpid_window();
         let link = TracepointLink::attach(
             &loaded.program("coreshadow"),
             "syscalls",
@@ -219,6 +231,7 @@ fn core_markers_relocate_task_struct_members_to_the_running_kernel() {
     let info = loaded.program_info("corereloc");
     assert!(info["btf_id"].as_u64().is_some_and(|id| id > 0), "{info}");
 
+    let _window = getpid_window();
     let link = TracepointLink::attach(&loaded.program("corereloc"), "syscalls", "sys_enter_getpid");
     let pid = raw_getpid();
     drop(link);

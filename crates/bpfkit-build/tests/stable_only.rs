@@ -1,7 +1,8 @@
-//! The donor route is plain stable: a real build (testdata/rust/userspace, whose build.rs
-//! builds the counter eBPF crate with `BPFKIT_ROUTE=donor`) runs under
-//! `strace -f -e trace=execve`, and no rustc or cargo it executes gets a `-Z` argument or a
-//! `RUSTC_BOOTSTRAP` other than `-1`. Needs strace (.ci/run installs it).
+//! The default route is plain stable: a real build (testdata/rust/userspace, whose build.rs
+//! builds the counter eBPF crate, with no `BPFKIT_ROUTE` in its environment, so on the
+//! default donor route) runs under `strace -f -e trace=execve`, and no rustc or cargo it
+//! executes gets a `-Z` argument or a `RUSTC_BOOTSTRAP` other than `-1`. Needs strace
+//! (.ci/run installs it).
 
 mod common;
 
@@ -68,7 +69,7 @@ fn execs(log: &str) -> Vec<Exec> {
 }
 
 #[test]
-fn the_donor_route_runs_rustc_and_cargo_without_rustc_bootstrap_or_z_flags() {
+fn the_default_route_runs_rustc_and_cargo_without_rustc_bootstrap_or_z_flags() {
     if Command::new("strace").arg("-V").output().is_err() {
         eprintln!("SKIP strace is not installed");
         return;
@@ -89,7 +90,8 @@ fn the_donor_route_runs_rustc_and_cargo_without_rustc_bootstrap_or_z_flags() {
         .arg(userspace.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
-        .env("BPFKIT_ROUTE", "donor")
+        // The default route, whatever the caller's environment selects.
+        .env_remove("BPFKIT_ROUTE")
         .env("BPFKIT_LINK", common::linker())
         .env("BPFKIT_EBPF_TARGET_DIR", &ebpf_dir)
         .env_remove("RUSTC_BOOTSTRAP")
@@ -100,7 +102,7 @@ fn the_donor_route_runs_rustc_and_cargo_without_rustc_bootstrap_or_z_flags() {
     let _ = std::fs::remove_file(&log);
     assert!(
         out.status.success(),
-        "userspace build on the donor route failed:\n{}",
+        "userspace build on the default route failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let object = ebpf_dir
@@ -134,7 +136,8 @@ fn the_donor_route_runs_rustc_and_cargo_without_rustc_bootstrap_or_z_flags() {
     });
     assert!(
         compiled_counter,
-        "rustc compiled the counter crate for the donor ({} rustc/cargo execs traced)",
+        "rustc compiled the counter crate for the donor: the default route ({} rustc/cargo \
+         execs traced)",
         tools.len()
     );
     for exec in &tools {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 ///
 /// The project builds and runs with `cargo run --release -p NAME` (as root); its build
 /// script compiles the kernel side for BPF on the stable toolchain and installs rustup's
-/// rust-src and llvm-tools if they are missing. Templates: tracepoint (every exec, through
+/// llvm-tools and riscv64imac-unknown-none-elf target if they are missing. Templates: tracepoint (every exec, through
 /// `sched:sched_process_exec`), kprobe (`do_sys_openat2` entries), uprobe (libc's
 /// `malloc` calls), lsm (the `bprm_check_security` hook, allowing every exec) send
 /// `{pid, value, comm}` events; xdp and tc (`--iface IF`) and cgroup-skb (`--cgroup PATH`)

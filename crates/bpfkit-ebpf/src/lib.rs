@@ -1,9 +1,9 @@
 //! Kernel-side bpfkit: helpers, program contexts and maps for eBPF programs written in Rust.
 //!
-//! Build with bpfkit-build: stable rustc and rustup's llvm-tools, either for
-//! `bpfel-unknown-none` (`-Z build-std=core` under `RUSTC_BOOTSTRAP=1`) or, with
-//! `BPFKIT_ROUTE=donor`, on plain stable through the donor target. Code compiles the same on
-//! both: test `cfg(bpfkit_ebpf)` rather than `target_arch = "bpf"`, use [`ffi::c_char`] and
+//! Build with bpfkit-build: stable rustc and rustup's llvm-tools, by default on plain stable
+//! through the donor target (`riscv64imac-unknown-none-elf`, retargeted to BPF at link
+//! time) or, with `BPFKIT_ROUTE=bpfel`, for `bpfel-unknown-none` (`-Z build-std=core` under
+//! `RUSTC_BOOTSTRAP=1`). Code compiles the same on both: test `cfg(bpfkit_ebpf)` rather than `target_arch = "bpf"`, use [`ffi::c_char`] and
 //! [`atomic`].
 //!
 //! `core` functions the verifier refuses, on both routes: `<[u8]>::contains` on slices of 16

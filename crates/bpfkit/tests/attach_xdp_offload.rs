@@ -11,9 +11,10 @@
 //!
 //! Where there is no netdevsim the tests print `SKIP` and return: this CI host has no
 //! modules, and Debian's kernels of the VM matrix are built without `CONFIG_NETDEVSIM`.
-//! `scripts/netdevsim-module` builds it out of tree into the unpacked 6.1 package, and the
-//! 6.1 VM (`cargo xtask vm-test --arch x86_64 --kernel 6.1`) then runs these against a
-//! device.
+//! The x86_64 6.1 VM (`cargo xtask vm-test --arch x86_64 --kernel 6.1`, part of `cargo xtask
+//! matrix`) builds it out of tree into the unpacked 6.1 package when missing
+//! (`scripts/netdevsim-module`) and runs these against a device; when that build fails the
+//! `SKIP` line carries its reason (`BPFKIT_VM_NO_NETDEVSIM`).
 
 mod common;
 
@@ -41,9 +42,13 @@ impl Netdevsim {
     /// `None` (after printing `SKIP`) where this kernel has no netdevsim.
     fn new(test: &str, id: u32) -> Option<Self> {
         if !Path::new(BUS).join("new_device").exists() {
+            // Set by the VM runner when building the module for the VM's kernel failed.
+            let why = std::env::var("BPFKIT_VM_NO_NETDEVSIM")
+                .map(|reason| format!("; {reason}"))
+                .unwrap_or_default();
             println!(
                 "SKIP {test}: no netdevsim here (no {BUS}: a kernel with CONFIG_NETDEVSIM, \
-                 then `modprobe netdevsim`)"
+                 then `modprobe netdevsim`){why}"
             );
             return None;
         }

@@ -5,8 +5,9 @@
 //! retargeting ([`retarget`]) → CO-RE marker, kfunc and atomic marker rewrites → `opt`
 //! (internalize everything but the exports, O3, dead-code removal) → checks on the optimised
 //! IR (panics, indirect calls, undefined calls; variable-size memory intrinsics lowered to
-//! loops) → atomics made safe for the BPF backend ([`atomics`]) → line info of inlined
-//! library code moved to the user's call site ([`user_lines`]) → `llc` → `.BTF` fix-up,
+//! loops) → atomics made safe for the BPF backend ([`atomics`]) → lifetime ends that only
+//! precede a return dropped ([`lifetimes`]) → line info of inlined library code moved to the
+//! user's call site ([`user_lines`]) → `llc` → `.BTF` fix-up,
 //! written back in place → the output.
 
 pub mod args;
@@ -17,6 +18,7 @@ pub mod elf_patch;
 pub mod inputs;
 pub mod ir;
 pub mod kfuncs;
+pub mod lifetimes;
 pub mod retarget;
 pub mod user_lines;
 
@@ -193,6 +195,8 @@ pub struct LinkReport {
     pub retarget: Option<retarget::RetargetReport>,
     /// Atomics rewritten for the BPF backend.
     pub atomics: atomics::Lowered,
+    /// `llvm.lifetime.end` calls removed because only the return followed them.
+    pub lifetime_ends_removed: usize,
 }
 
 /// Links according to `args` with the given llvm-tools.
@@ -344,15 +348,27 @@ fn link_in(
         llc_input = inlined;
     }
 
-    // Atomics the BPF backend mishandles (llvm#210280) or cannot select.
-    let (atomics_ir, atomics_lowered) = if llc_input == optimised {
-        atomics::lower_for_bpf(&ir_text)
+    // Atomics the BPF backend mishandles (llvm#210280) or cannot select; lifetime ends
+    // that only precede a return (they keep join blocks alive, see [`lifetimes`]).
+    let mut llc_text = if llc_input == optimised {
+        ir_text.clone()
     } else {
-        atomics::lower_for_bpf(&read_text(&llc_input)?)
+        read_text(&llc_input)?
     };
+    let (atomics_ir, atomics_lowered) = atomics::lower_for_bpf(&llc_text);
+    let mut rewritten = false;
     if let Some(text) = atomics_ir {
-        let path = scratch.join("atomics.ll");
-        write(&path, text.as_bytes())?;
+        llc_text = text;
+        rewritten = true;
+    }
+    let (lifetimes_ir, lifetime_ends_removed) = lifetimes::drop_return_bound_ends(&llc_text);
+    if let Some(text) = lifetimes_ir {
+        llc_text = text;
+        rewritten = true;
+    }
+    if rewritten {
+        let path = scratch.join("for-llc.ll");
+        write(&path, llc_text.as_bytes())?;
         llc_input = path;
     }
 
@@ -404,6 +420,7 @@ fn link_in(
         btf: None,
         retarget: retarget_report,
         atomics: atomics_lowered,
+        lifetime_ends_removed,
     };
     match btf {
         Some(blob) => {

@@ -1,5 +1,6 @@
 //! Builds the kernel side (`../{{name}}-ebpf`) for BPF on the stable toolchain (it installs
-//! the rustup components rust-src and llvm-tools if they are missing); `src/main.rs` embeds
+//! rustup's llvm-tools and riscv64imac-unknown-none-elf target if they are missing);
+//! `src/main.rs` embeds
 //! the object with `include_ebpf!("{{name}}")`.
 
 fn main() {

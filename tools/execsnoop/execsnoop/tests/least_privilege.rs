@@ -3,8 +3,34 @@
 //! the capability that is missing. Runs the binary under `setpriv` (util-linux).
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Held while a test thread has a copied executable open for writing and while one forks:
+/// a child forked during another thread's copy inherits the write fd until it execs, and an
+/// exec of that copy meanwhile fails with ETXTBSY ("Text file busy").
+static WRITE_OR_FORK: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    WRITE_OR_FORK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Copies `from` to `to` with no fork of this process in between.
+fn copy(from: &str, to: &PathBuf) {
+    let _guard = lock();
+    std::fs::copy(from, to).unwrap();
+}
+
+/// Spawns `cmd` (stdout and stderr piped) with no copy in progress; `spawn` returns once
+/// the child has exec'd, so it holds no copy's write fd after that.
+fn spawn(cmd: &mut Command) -> Child {
+    let _guard = lock();
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setpriv runs")
+}
 
 /// A world-executable copy of execsnoop (the build directory may be under a private home).
 fn world_executable_copy(test: &str) -> (PathBuf, PathBuf) {
@@ -12,7 +38,7 @@ fn world_executable_copy(test: &str) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let exe = dir.join("execsnoop");
-    std::fs::copy(env!("CARGO_BIN_EXE_execsnoop"), &exe).unwrap();
+    copy(env!("CARGO_BIN_EXE_execsnoop"), &exe);
     std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     (dir, exe)
 }
@@ -31,10 +57,8 @@ fn as_nobody(caps: &str) -> Command {
 }
 
 fn run(caps: &str, exe: &PathBuf) -> Output {
-    as_nobody(caps)
-        .arg(exe)
-        .args(["--duration", "1"])
-        .output()
+    spawn(as_nobody(caps).arg(exe).args(["--duration", "1"]))
+        .wait_with_output()
         .expect("setpriv runs")
 }
 
@@ -69,24 +93,28 @@ fn without_tracefs_access_the_error_names_cap_dac_read_search() {
 fn with_bpf_perfmon_and_dac_read_search_it_traces_as_nobody() {
     let (dir, exe) = world_executable_copy("traces");
     let marker = dir.join(format!("lp{}", std::process::id()));
-    std::fs::copy("/bin/true", &marker).unwrap();
-    let child = as_nobody("+bpf,+perfmon,+dac_read_search")
-        .arg(&exe)
-        .args(["--duration", "4", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    copy("/bin/true", &marker);
+    let child = spawn(as_nobody("+bpf,+perfmon,+dac_read_search").arg(&exe).args([
+        "--duration",
+        "4",
+        "--json",
+    ]));
     std::thread::sleep(Duration::from_millis(2000));
     for _ in 0..3 {
         // ETXTBSY while another test thread's fork still holds the copy's fd: retry.
         let status = (0..50)
-            .find_map(|_| match Command::new(&marker).status() {
-                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                    std::thread::sleep(Duration::from_millis(20));
-                    None
+            .find_map(|_| {
+                let ran = {
+                    let _guard = lock();
+                    Command::new(&marker).status()
+                };
+                match ran {
+                    Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        None
+                    }
+                    other => Some(other.unwrap()),
                 }
-                other => Some(other.unwrap()),
             })
             .expect("the marker runs");
         assert!(status.success());
@@ -108,10 +136,14 @@ fn with_bpf_perfmon_and_dac_read_search_it_traces_as_nobody() {
 
 #[test]
 fn a_token_path_without_a_token_is_reported() {
-    let out = Command::new(env!("CARGO_BIN_EXE_execsnoop"))
-        .args(["--token-path", "/proc", "--duration", "1"])
-        .output()
-        .expect("execsnoop runs");
+    let out = spawn(Command::new(env!("CARGO_BIN_EXE_execsnoop")).args([
+        "--token-path",
+        "/proc",
+        "--duration",
+        "1",
+    ]))
+    .wait_with_output()
+    .expect("execsnoop runs");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -10,6 +10,7 @@
 #![no_main]
 
 use core::cell::Cell;
+use core::mem::offset_of;
 
 use bpfkit_ebpf::macros::{classifier, map, xdp};
 use bpfkit_ebpf::maps::{Array, HashMap, LpmKey, LpmTrie, PerCpuArray};
@@ -55,15 +56,52 @@ struct CpuCounters {
     bytes: Cell<u64>,
 }
 
+/// Offsets of `struct iphdr`'s `saddr` and `daddr`.
+const IPV4_SRC: usize = 12;
+const IPV4_DST: usize = 16;
+
 /// Reads packet bytes: XDP direct access or `bpf_skb_load_bytes`.
 trait Packet {
     fn read<T: Copy>(&self, offset: usize) -> Option<T>;
+
+    /// Fills `dest` with the `N` packet bytes at `offset`, which `copy` (part of a header
+    /// read before) holds too. XDP reads them from the packet here, right before their
+    /// lookup (C's order): taken from `copy`, both addresses were loaded before the first
+    /// lookup and kept across the helper call in spilled registers. tc has them on the
+    /// stack already (one `bpf_skb_load_bytes` for the header).
+    fn fill<const N: usize>(&self, offset: usize, copy: &[u8; N], dest: &mut [u8; N]);
 }
 
-impl Packet for XdpContext {
+/// XDP direct access with the packet bounds read from the context once, as C keeps its
+/// `data`/`data_end` pointers: `XdpContext::load` reads both (volatile) at every call, a
+/// pair of context loads and their register moves at each header.
+struct XdpPacket {
+    data: usize,
+    end: usize,
+}
+
+impl Packet for XdpPacket {
     #[inline(always)]
     fn read<T: Copy>(&self, offset: usize) -> Option<T> {
-        self.load(offset)
+        let start = self.data + offset;
+        if start + core::mem::size_of::<T>() > self.end {
+            return None;
+        }
+        // SAFETY: the comparison above (the verifier's bounds check) keeps the whole `T`
+        // inside the packet, which lies between `data` and `data_end` of this program's run.
+        Some(unsafe { (start as *const T).read_unaligned() })
+    }
+
+    #[inline(always)]
+    fn fill<const N: usize>(&self, offset: usize, copy: &[u8; N], dest: &mut [u8; N]) {
+        let start = self.data + offset;
+        if start + N > self.end {
+            *dest = *copy;
+            return;
+        }
+        // SAFETY: the comparison above keeps the `N` bytes inside the packet; `dest` is a
+        // distinct `N`-byte buffer.
+        unsafe { core::ptr::copy_nonoverlapping(start as *const u8, dest.as_mut_ptr(), N) };
     }
 }
 
@@ -71,6 +109,11 @@ impl Packet for TcContext {
     #[inline(always)]
     fn read<T: Copy>(&self, offset: usize) -> Option<T> {
         self.load(offset as u32).ok()
+    }
+
+    #[inline(always)]
+    fn fill<const N: usize>(&self, _offset: usize, copy: &[u8; N], dest: &mut [u8; N]) {
+        *dest = *copy;
     }
 }
 
@@ -135,15 +178,15 @@ fn classify<P: Packet>(pkt: &P, len: u64) -> Option<u32> {
         if header_len < Ipv4Hdr::LEN {
             return None;
         }
-        mask &= lookup(&SRC4, ip.src().to_be_bytes());
-        mask &= lookup(&DST4, ip.dst().to_be_bytes());
+        mask &= lookup(pkt, &SRC4, offset + IPV4_SRC, &ip.src().to_be_bytes());
+        mask &= lookup(pkt, &DST4, offset + IPV4_DST, &ip.dst().to_be_bytes());
         proto = ip.protocol;
         has_ports = !ip.is_fragment();
         offset += header_len;
     } else if ether_type == ETH_P_IPV6 {
         let ip: Ipv6Hdr = pkt.read(offset)?;
-        mask &= lookup(&SRC6, ip.src);
-        mask &= lookup(&DST6, ip.dst);
+        mask &= lookup(pkt, &SRC6, offset + offset_of!(Ipv6Hdr, src), &ip.src);
+        mask &= lookup(pkt, &DST6, offset + offset_of!(Ipv6Hdr, dst), &ip.dst);
         proto = ip.next_header;
         has_ports = true;
         offset += Ipv6Hdr::LEN;
@@ -179,16 +222,28 @@ fn classify<P: Packet>(pkt: &P, len: u64) -> Option<u32> {
     RULES.get(id).map(|rule| rule.action)
 }
 
+/// The trie's mask for the address at `offset` (`copy`: the same bytes, read before).
 #[inline(always)]
-fn lookup<const N: usize>(trie: &LpmTrie<[u8; N], u64, { MAX_PREFIXES as usize }>, addr: [u8; N]) -> u64 {
-    trie.get_copy(&LpmKey::new(N as u32 * 8, addr)).unwrap_or(0)
+fn lookup<P: Packet, const N: usize>(
+    pkt: &P,
+    trie: &LpmTrie<[u8; N], u64, { MAX_PREFIXES as usize }>,
+    offset: usize,
+    copy: &[u8; N],
+) -> u64 {
+    let mut data = [0; N];
+    pkt.fill(offset, copy, &mut data);
+    trie.get_copy(&LpmKey::new(N as u32 * 8, data)).unwrap_or(0)
 }
 
 /// XDP entry point.
 #[xdp]
 fn xdpfilter(ctx: XdpContext) -> u32 {
-    let len = (ctx.data_end() - ctx.data()) as u64;
-    match classify(&ctx, len) {
+    let pkt = XdpPacket {
+        data: ctx.data(),
+        end: ctx.data_end(),
+    };
+    let len = (pkt.end - pkt.data) as u64;
+    match classify(&pkt, len) {
         Some(ACTION_DROP) => XDP_DROP,
         _ => XDP_PASS,
     }

@@ -601,6 +601,18 @@ fn ensure_bpffs(dir: &Path) -> Result<(), Error> {
 /// Loads the filter, attaches it to `iface`, pins link and maps in `dir`. On any failure
 /// nothing stays pinned.
 pub fn attach(iface: &str, hook: Hook, dir: &Path) -> Result<u32, Error> {
+    attach_with_token(iface, hook, dir, None)
+}
+
+/// [`attach`], loading through the BPF token of the delegating bpffs at `token_path`
+/// (`--token-path`; `None`: the loader's automatic choice, `$BPFKIT_TOKEN_PATH` or
+/// `/sys/fs/bpf` inside a user namespace).
+pub fn attach_with_token(
+    iface: &str,
+    hook: Hook,
+    dir: &Path,
+    token_path: Option<&Path>,
+) -> Result<u32, Error> {
     if dir.join(LINK_PIN).exists() {
         return Err(Error::Invalid(format!(
             "xdpfilter is already attached (pins in {})",
@@ -608,7 +620,11 @@ pub fn attach(iface: &str, hook: Hook, dir: &Path) -> Result<u32, Error> {
         )));
     }
     ensure_bpffs(dir)?;
-    let mut object = Loader::new()
+    let mut loader = Loader::new();
+    if let Some(path) = token_path {
+        loader.token_path(path);
+    }
+    let mut object = loader
         .load(XDPFILTER_BPF, "xdpfilter")
         .map_err(op("load xdpfilter"))?;
     let link = match hook {

@@ -53,6 +53,11 @@ enum Command {
         /// Attach at tcx ingress instead of XDP.
         #[arg(long)]
         tcx: bool,
+        /// Load through a BPF token from the bpffs mounted at PATH (one that the initial
+        /// namespace mounted with delegate_* options). Default: $BPFKIT_TOKEN_PATH, else
+        /// /sys/fs/bpf when running in a user namespace.
+        #[arg(long, value_name = "PATH")]
+        token_path: Option<PathBuf>,
     },
     /// Add a rule; prints its id. The lowest matching rule id decides a packet.
     Add {
@@ -123,7 +128,12 @@ fn describe(r: &RuleSpec) -> String {
 
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Attach { target, mode, tcx } => {
+        Command::Attach {
+            target,
+            mode,
+            tcx,
+            token_path,
+        } => {
             let hook = match (tcx, mode) {
                 (true, _) => Hook::TcxIngress,
                 (false, Some(Mode::Skb)) => Hook::XdpSkb,
@@ -131,7 +141,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 (false, None) => Hook::XdpAuto,
             };
             let dir = target.dir();
-            let link_id = xdpfilter::attach(&target.iface, hook, &dir)?;
+            let link_id =
+                xdpfilter::attach_with_token(&target.iface, hook, &dir, token_path.as_deref())?;
             println!(
                 "attached to {} (link {link_id}), pinned in {}",
                 target.iface,

@@ -316,3 +316,23 @@ fn bad_input_gives_clear_errors() {
         "{out:?}"
     );
 }
+
+/// `attach --token-path` hands the path to the loader: a path that is no delegating bpffs
+/// fails the load with the token error naming it, and leaves no pins behind.
+#[test]
+fn attach_token_path_reaches_the_loader() {
+    let ns = Netns::new("xdpf-tok");
+    let pins = Pins::new(&ns, "lo", "tok");
+    let missing = format!("/nonexistent-bpffs-{}", std::process::id());
+    let out = pins.run("attach", &["--mode", "skb", "--token-path", &missing]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        stderr.contains(&missing) && stderr.to_lowercase().contains("token"),
+        "{stderr}"
+    );
+    assert!(
+        !pins.root.join("lo").exists(),
+        "a failed attach leaves no pins"
+    );
+}
