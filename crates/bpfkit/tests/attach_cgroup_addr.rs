@@ -68,6 +68,8 @@ fn free_port() -> u16 {
 }
 
 fn ipv6_loopback(test: &str) -> bool {
+    // Under the tests' lock: the probe's socket must not fall into another test's fd count.
+    let _serial = common::serial();
     match UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)) {
         Ok(_) => true,
         Err(e) => {
@@ -359,7 +361,11 @@ const UNIX_NAME_LEN: usize = 24;
 /// Whether the running kernel knows the AF_UNIX cgroup hooks: its BTF names
 /// `BPF_CGROUP_UNIX_CONNECT` (an enumerator of `enum bpf_attach_type`, Linux 6.7).
 fn unix_hooks(test: &str) -> bool {
-    let btf = std::fs::read("/sys/kernel/btf/vmlinux").unwrap_or_default();
+    // Under the tests' lock: the open BTF file must not fall into another test's fd count.
+    let btf = {
+        let _serial = common::serial();
+        std::fs::read("/sys/kernel/btf/vmlinux").unwrap_or_default()
+    };
     let name = b"BPF_CGROUP_UNIX_CONNECT\0";
     if btf.windows(name.len()).any(|w| w == name) {
         return true;
