@@ -29,7 +29,8 @@ pub enum Route {
     /// The default, plain stable: the crate is compiled for the donor target
     /// `riscv64imac-unknown-none-elf` with `-C linker-plugin-lto`; the linker takes
     /// rustup's prebuilt `core` bitcode and retargets the module to BPF
-    /// ([`crate::link::retarget`]). No `RUSTC_BOOTSTRAP`, no `-Z`, no rust-src. The
+    /// ([`crate::link::retarget`]). No `-Z`, no rust-src; the nested cargo runs with
+    /// `RUSTC_BOOTSTRAP=-1`, so the toolchain itself refuses anything unstable. The
     /// donor target is installed through rustup when missing (announced; opt-out
     /// `BPFKIT_NO_AUTO_INSTALL`).
     #[default]
@@ -401,8 +402,10 @@ impl EbpfBuild {
             .env(LLVM_TOOLS_DIR_ENV, toolchain.llvm_tools().dir);
         match route {
             Route::Bpfel => cmd.env("RUSTC_BOOTSTRAP", "1"),
-            // Plain stable: whatever the caller's environment says.
-            Route::Donor => cmd.env_remove("RUSTC_BOOTSTRAP"),
+            // Plain stable, enforced: `-1` makes rustc and cargo refuse every `-Z` flag and
+            // unstable feature even on a nightly toolchain (and replaces a `1` the caller's
+            // environment may carry), so every donor build that succeeds is a stable-only one.
+            Route::Donor => cmd.env("RUSTC_BOOTSTRAP", "-1"),
         };
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let output = run_cargo(&mut cmd)?;
