@@ -42,6 +42,10 @@ pub struct Policy {
     pub cgroups: Vec<PathBuf>,
     /// Report matches but let them run.
     pub audit: bool,
+    /// Load through the BPF token of the delegating bpffs mounted here (`--token-path`;
+    /// `None`: the loader's automatic choice, `$BPFKIT_TOKEN_PATH` or `/sys/fs/bpf` inside a
+    /// user namespace).
+    pub token_path: Option<PathBuf>,
 }
 
 /// Why a guard could not start or stopped.
@@ -349,7 +353,11 @@ impl Guard {
         // left off.
         let mut open = skel::OpenSkel::open()?;
         open.rodata().AUDIT = u32::from(policy.audit);
-        let skel = open.load()?;
+        let mut loader = bpfkit::loader::Loader::new();
+        if let Some(path) = &policy.token_path {
+            loader.token_path(path);
+        }
+        let skel = open.load_with(&loader)?;
         let maps = skel.maps();
         let deny_files = maps.DENY_FILES()?;
         for key in files.keys() {
@@ -506,6 +514,25 @@ mod tests {
         assert_eq!(json["ino"], 1234);
         assert_eq!(json["listed"], "/opt/evil");
         assert_eq!(json["cgroup_id"], 77);
+    }
+
+    /// `--token-path` reaches the loader: a path that is no delegating bpffs fails the load
+    /// with the token error naming it (before anything is attached).
+    #[test]
+    fn a_token_path_goes_to_the_loader() {
+        let missing = format!("/nonexistent-bpffs-{}", std::process::id());
+        let Err(err) = Guard::start(&Policy {
+            deny: vec![PathBuf::from("/bin/true")],
+            token_path: Some(PathBuf::from(&missing)),
+            ..Policy::default()
+        }) else {
+            panic!("loaded without the token at {missing}");
+        };
+        let text = format!("{:#}", bpfkit::Report(&err));
+        assert!(
+            text.contains(&missing) && text.to_lowercase().contains("token"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -30,6 +30,11 @@ struct Args {
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
+    /// Load through a BPF token from the bpffs mounted at PATH (one that the initial
+    /// namespace mounted with delegate_* options). Default: $BPFKIT_TOKEN_PATH, else
+    /// /sys/fs/bpf when running in a user namespace.
+    #[arg(long, value_name = "PATH")]
+    token_path: Option<PathBuf>,
 }
 
 /// Why execguard stopped early.
@@ -90,6 +95,7 @@ fn run(args: &Args) -> Result<(), RunError> {
         deny: args.deny.clone(),
         cgroups: args.cgroup.clone(),
         audit: args.audit,
+        token_path: args.token_path.clone(),
     };
     let mut guard = Guard::start(&policy)?;
     eprintln!(
