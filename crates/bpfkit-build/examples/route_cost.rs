@@ -15,7 +15,7 @@
 //! C column, clang-19.
 
 use std::collections::BTreeMap;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -91,24 +91,9 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
 /// `verified_insns` of `bpf_prog_info` for the program pinned at `pin`.
 fn verified_insns(pin: &Path) -> Result<u32, String> {
     let prog = bpfkit_test_support::bpf_obj_get(pin).map_err(|e| e.to_string())?;
-    let mut info = [0u8; 232];
-    // union bpf_attr for BPF_OBJ_GET_INFO_BY_FD: bpf_fd (u32), info_len (u32), info (u64).
-    let mut attr = [0u64; 2];
-    attr[0] = prog.as_raw_fd() as u64 | ((info.len() as u64) << 32);
-    attr[1] = info.as_mut_ptr() as u64;
-    // SAFETY: BPF_OBJ_GET_INFO_BY_FD (15) writes at most info_len bytes into `info`, which
-    // outlives the call; `attr` is the 16-byte union prefix the command reads.
-    let ret = unsafe { libc::syscall(libc::SYS_bpf, 15, attr.as_mut_ptr(), 16) };
-    if ret != 0 {
-        return Err(format!(
-            "BPF_OBJ_GET_INFO_BY_FD: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // offsetof(struct bpf_prog_info, verified_insns)
-    Ok(u32::from_ne_bytes(
-        info[216..220].try_into().expect("4 bytes"),
-    ))
+    bpfkit::info::ProgramInfo::from_fd(prog.as_fd())
+        .map(|info| info.verified_insns)
+        .map_err(|e| format!("BPF_OBJ_GET_INFO_BY_FD: {e}"))
 }
 
 /// Program name → verified instructions, or why the object did not load: by libbpf
