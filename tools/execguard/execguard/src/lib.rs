@@ -42,10 +42,9 @@ pub struct Policy {
     pub cgroups: Vec<PathBuf>,
     /// Report matches but let them run.
     pub audit: bool,
-    /// Load through the BPF token of the delegating bpffs mounted here (`--token-path`;
-    /// `None`: the loader's automatic choice, `$BPFKIT_TOKEN_PATH` or `/sys/fs/bpf` inside a
-    /// user namespace).
-    pub token_path: Option<PathBuf>,
+    /// Where the BPF token comes from (`--token-path`, shared with the other tools; unset:
+    /// the loader's automatic choice).
+    pub token: tool_common::TokenArgs,
 }
 
 /// Why a guard could not start or stopped.
@@ -354,9 +353,7 @@ impl Guard {
         let mut open = skel::OpenSkel::open()?;
         open.rodata().AUDIT = u32::from(policy.audit);
         let mut loader = bpfkit::loader::Loader::new();
-        if let Some(path) = &policy.token_path {
-            loader.token_path(path);
-        }
+        policy.token.apply(&mut loader);
         let skel = open.load_with(&loader)?;
         let maps = skel.maps();
         let deny_files = maps.DENY_FILES()?;
@@ -523,7 +520,9 @@ mod tests {
         let missing = format!("/nonexistent-bpffs-{}", std::process::id());
         let Err(err) = Guard::start(&Policy {
             deny: vec![PathBuf::from("/bin/true")],
-            token_path: Some(PathBuf::from(&missing)),
+            token: tool_common::TokenArgs {
+                token_path: Some(PathBuf::from(&missing)),
+            },
             ..Policy::default()
         }) else {
             panic!("loaded without the token at {missing}");

@@ -30,11 +30,9 @@ struct Args {
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
-    /// Load through a BPF token from the bpffs mounted at PATH (one that the initial
-    /// namespace mounted with delegate_* options). Default: $BPFKIT_TOKEN_PATH, else
-    /// /sys/fs/bpf when running in a user namespace.
-    #[arg(long, value_name = "PATH")]
-    token_path: Option<PathBuf>,
+    /// `--token-path`, as every tool takes it.
+    #[command(flatten)]
+    token: tool_common::TokenArgs,
 }
 
 /// Why execguard stopped early.
@@ -95,7 +93,7 @@ fn run(args: &Args) -> Result<(), RunError> {
         deny: args.deny.clone(),
         cgroups: args.cgroup.clone(),
         audit: args.audit,
-        token_path: args.token_path.clone(),
+        token: args.token.clone(),
     };
     let mut guard = Guard::start(&policy)?;
     eprintln!(
