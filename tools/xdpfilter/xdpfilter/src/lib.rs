@@ -599,15 +599,10 @@ fn ensure_bpffs(dir: &Path) -> Result<(), Error> {
 }
 
 /// Loads the filter, attaches it to `iface`, pins link and maps in `dir`. On any failure
-/// nothing stays pinned.
-pub fn attach(iface: &str, hook: Hook, dir: &Path) -> Result<u32, Error> {
-    attach_with_token(iface, hook, dir, None)
-}
-
-/// [`attach`], loading through the BPF token of the delegating bpffs at `token_path`
-/// (`--token-path`; `None`: the loader's automatic choice, `$BPFKIT_TOKEN_PATH` or
-/// `/sys/fs/bpf` inside a user namespace).
-pub fn attach_with_token(
+/// nothing stays pinned. `token_path`: load through the BPF token of the delegating bpffs
+/// mounted there (`--token-path`; `None`: the loader's automatic choice,
+/// `$BPFKIT_TOKEN_PATH` or `/sys/fs/bpf` inside a user namespace).
+pub fn attach(
     iface: &str,
     hook: Hook,
     dir: &Path,

@@ -141,8 +141,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 (false, None) => Hook::XdpAuto,
             };
             let dir = target.dir();
-            let link_id =
-                xdpfilter::attach_with_token(&target.iface, hook, &dir, token_path.as_deref())?;
+            let link_id = xdpfilter::attach(&target.iface, hook, &dir, token_path.as_deref())?;
             println!(
                 "attached to {} (link {link_id}), pinned in {}",
                 target.iface,
