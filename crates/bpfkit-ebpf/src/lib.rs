@@ -74,6 +74,32 @@ macro_rules! license {
     };
 }
 
+/// Includes a Rust file a build script wrote into `OUT_DIR` (bpfkit-gen's kernel types,
+/// generated with `module_attributes(false)`) as a module, allowing the lints kernel names
+/// trip. Attributes and doc comments before `mod` go on the module.
+///
+/// ```ignore
+/// bpfkit_ebpf::generated_types!(mod vmlinux = "vmlinux.rs");
+/// use vmlinux::task_struct;
+/// ```
+#[macro_export]
+macro_rules! generated_types {
+    ($(#[$attr:meta])* $vis:vis mod $name:ident = $file:literal) => {
+        $(#[$attr])*
+        #[allow(
+            non_camel_case_types,
+            non_snake_case,
+            non_upper_case_globals,
+            dead_code,
+            missing_docs,
+            clippy::all
+        )]
+        $vis mod $name {
+            ::core::include!(::core::concat!(::core::env!("OUT_DIR"), "/", $file));
+        }
+    };
+}
+
 /// The panic handler `license!` adds on host builds (`cargo check`, rust-analyzer). Whether
 /// this is a host build is decided here, in bpfkit-ebpf, which both build routes compile with
 /// `--cfg bpfkit_ebpf` (the donor route's target is not `bpf`, and bpfkit-ebpf then brings

@@ -31,14 +31,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! and in the crate (with [`Generator::module_attributes`]`(false)`, since an included file
-//! cannot carry inner attributes):
+//! and in the kernel crate, `bpfkit_ebpf::generated_types!` includes the file as a module
+//! with the lints kernel names trip allowed (hence [`Generator::module_attributes`]`(false)`:
+//! an included file cannot carry inner attributes):
 //!
 //! ```ignore
-//! #[allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code)]
-//! mod vmlinux {
-//!     include!(concat!(env!("OUT_DIR"), "/vmlinux.rs"));
-//! }
+//! bpfkit_ebpf::generated_types!(mod vmlinux = "vmlinux.rs");
 //! ```
 //!
 //! `testdata/rust-ebpf/gen-types` in the repository is such a program: it reads a tracepoint

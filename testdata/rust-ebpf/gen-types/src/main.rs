@@ -6,17 +6,7 @@
 #![no_std]
 #![no_main]
 
-#[allow(
-    non_camel_case_types,
-    non_snake_case,
-    non_upper_case_globals,
-    dead_code,
-    missing_docs,
-    clippy::all
-)]
-mod vmlinux {
-    include!(concat!(env!("OUT_DIR"), "/vmlinux.rs"));
-}
+bpfkit_ebpf::generated_types!(mod vmlinux = "vmlinux.rs");
 
 use bpfkit_ebpf::bindings::flags::BPF_NOEXIST;
 use bpfkit_ebpf::core_read;
