@@ -333,10 +333,11 @@ impl Loader {
     /// first dot, as libbpf names it).
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, LoadError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes =
+            crate::sys::fdtrace::read(path, "object file").map_err(|source| LoadError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         let name = bpfkit_obj::object::object_name_from_path(&path.to_string_lossy());
         self.load(&bytes, &name)
     }

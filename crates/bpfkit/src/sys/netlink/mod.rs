@@ -22,6 +22,8 @@ pub use tc::*;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use super::seam::{self, Call, Reply};
+
 /// `NETLINK_EXT_ACK` socket option (Linux 4.12).
 const NETLINK_EXT_ACK: libc::c_int = 11;
 /// `NETLINK_CAP_ACK`: the ack echoes only the request header.
@@ -280,14 +282,35 @@ impl RouteSocket {
         }
     }
 
+    /// Send `message` and receive up to its ack, through the syscall seam
+    /// ([`Call::Netlink`]). A request interrupted by a signal (`EINTR`: the kernel did
+    /// nothing) is sent again, up to [`seam::EINTR_RETRIES`] times.
     fn request(
         &self,
         request: &'static str,
         message: Message,
-        each: impl FnMut(u16, &[u8]),
+        mut each: impl FnMut(u16, &[u8]),
     ) -> NetlinkResult<()> {
-        self.send(request, &message.finish())?;
-        self.receive(request, each)
+        let message = message.finish();
+        let mut interrupted = 0;
+        loop {
+            let result = match seam::decide(&Call::Netlink { request }) {
+                Reply::Kernel => self
+                    .send(request, &message)
+                    .and_then(|()| self.receive(request, &mut each)),
+                Reply::Errno(errno) => Err(NetlinkError::io(
+                    request,
+                    io::Error::from_raw_os_error(errno),
+                )),
+                Reply::Return(_) => Ok(()),
+            };
+            match result {
+                Err(e) if e.errno() == Some(libc::EINTR) && interrupted < seam::EINTR_RETRIES => {
+                    interrupted += 1;
+                }
+                other => return other,
+            }
+        }
     }
 }
 
