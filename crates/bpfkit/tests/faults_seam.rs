@@ -142,6 +142,9 @@ struct Case {
     /// Steps whose EINVAL (a link kind the kernel lacks) falls back, with the kind of link
     /// the fallback makes.
     einval_falls_back: &'static [(&'static str, &'static str)],
+    /// Steps of the detach on drop only: their failure is logged, the attach succeeded, and
+    /// every fd is closed all the same.
+    detach_steps: &'static [&'static str],
 }
 
 /// The outcome table.
@@ -309,6 +312,41 @@ fn check_case(case: &Case, object: &Object, table: &mut Table) {
             assert_eq!(again.as_deref(), Ok(case.kind), "{what}: attach after");
         }
     }
+    for target in case.detach_steps {
+        assert!(
+            clean_calls.iter().any(|c| step(c) == *target),
+            "{}: {target} is not a step of a clean detach ({clean_calls:?})",
+            case.name
+        );
+        for (errno, errno_name) in ERRNOS {
+            for always in [false, true] {
+                let what = format!("{} detach {target} {errno_name}", case.name);
+                let (result, calls) = run(case, object, target, errno, always);
+                assert_eq!(result.as_deref(), Ok(case.kind), "{what}");
+                let made = calls.iter().filter(|c| step(c) == *target).count();
+                let clean = clean_calls.iter().filter(|c| step(c) == *target).count();
+                if errno == libc::EINTR && always {
+                    // Each call made (a failed one may make the drop skip a later one) is
+                    // repeated EINTR_RETRIES times.
+                    assert!(made > 0, "{what}");
+                    assert_eq!(made % (1 + seam::EINTR_RETRIES as usize), 0, "{what}");
+                } else if errno == libc::EINTR {
+                    assert_eq!(made, clean + 1, "{what}: EINTR retried once");
+                }
+                assert_eq!(common::fd_count(), fds, "{what}: fds left open");
+                table.add(
+                    case.name,
+                    &format!("{target} (detach on drop)"),
+                    errno_name,
+                    match (errno, always) {
+                        (libc::EINTR, false) => "once: attached; the detach retried".to_string(),
+                        (_, false) => "once: attached; the detach error logged, fds closed".into(),
+                        (_, true) => "always: attached; the detach error logged, fds closed".into(),
+                    },
+                );
+            }
+        }
+    }
     assert_eq!(common::fd_count(), fds, "{}: fds left open", case.name);
 }
 
@@ -342,6 +380,7 @@ fn attach_faults_without_a_kernel() {
             ],
             fixed: &[],
             einval_falls_back: &[("BPF_LINK_CREATE", "perf_event")],
+            detach_steps: &[],
         });
         cases.push(Case {
             name: "kprobe (ioctl fallback)",
@@ -356,9 +395,26 @@ fn attach_faults_without_a_kernel() {
             steps: &["PERF_EVENT_IOC_SET_BPF", "PERF_EVENT_IOC_ENABLE"],
             fixed: &[("BPF_LINK_CREATE", libc::EINVAL)],
             einval_falls_back: &[],
+            detach_steps: &[],
         });
+    } else if !kprobe::kprobes_available() {
+        // Neither the PMU nor tracefs kprobe_events: the attach says so, opening nothing.
+        let err = seam::with_override(fake_kernel, || {
+            kprobe::attach(
+                program(&object, "on_kprobe"),
+                "do_unlinkat",
+                &KprobeOptions::default(),
+            )
+        })
+        .expect_err("no kprobes");
+        let report = Report(&err).to_string();
+        assert!(report.contains("CONFIG_KPROBES"), "{report}");
+        println!("SKIP kprobe fault cases: no kprobe PMU; attaching reports: {report}");
     } else {
-        println!("SKIP kprobe cases: no kprobe PMU in /sys/bus/event_source/devices");
+        println!(
+            "SKIP kprobe fault cases: no kprobe PMU (the tracefs kprobe_events path needs the \
+             kernel)"
+        );
     }
     if bpfkit::sys::perf_event::dynamic_pmu_type("uprobe").is_some() {
         cases.push(Case {
@@ -380,6 +436,7 @@ fn attach_faults_without_a_kernel() {
             ],
             fixed: &[],
             einval_falls_back: &[("BPF_LINK_CREATE", "perf_event")],
+            detach_steps: &[],
         });
         cases.push(Case {
             name: "uprobe (ioctl fallback)",
@@ -396,6 +453,7 @@ fn attach_faults_without_a_kernel() {
             steps: &["PERF_EVENT_IOC_SET_BPF", "PERF_EVENT_IOC_ENABLE"],
             fixed: &[("BPF_LINK_CREATE", libc::EINVAL)],
             einval_falls_back: &[],
+            detach_steps: &["PERF_EVENT_IOC_DISABLE"],
         });
     } else {
         println!("SKIP uprobe cases: no uprobe PMU in /sys/bus/event_source/devices");
@@ -407,6 +465,7 @@ fn attach_faults_without_a_kernel() {
         steps: &["BPF_RAW_TRACEPOINT_OPEN"],
         fixed: &[],
         einval_falls_back: &[],
+        detach_steps: &[],
     });
     cases.push(Case {
         name: "fentry",
@@ -416,6 +475,7 @@ fn attach_faults_without_a_kernel() {
         fixed: &[],
         // Before 5.19 tracing links come from BPF_RAW_TRACEPOINT_OPEN.
         einval_falls_back: &[("BPF_LINK_CREATE", "bpf")],
+        detach_steps: &[],
     });
     cases.push(Case {
         name: "fentry (raw tracepoint fallback)",
@@ -424,6 +484,7 @@ fn attach_faults_without_a_kernel() {
         steps: &["BPF_RAW_TRACEPOINT_OPEN"],
         fixed: &[("BPF_LINK_CREATE", libc::EINVAL)],
         einval_falls_back: &[],
+        detach_steps: &[],
     });
     let cgroup_dir = std::env::temp_dir();
     let dir = std::fs::File::open(&cgroup_dir).expect("a directory fd");
@@ -442,6 +503,7 @@ fn attach_faults_without_a_kernel() {
         steps: &["BPF_LINK_CREATE"],
         fixed: &[],
         einval_falls_back: &[],
+        detach_steps: &[],
     });
     let attach_dir = dir.clone();
     cases.push(Case {
@@ -457,10 +519,10 @@ fn attach_faults_without_a_kernel() {
             )
         }),
         kind: "prog_attach",
-        // A failed detach on drop is logged; the fds are closed all the same.
         steps: &["BPF_PROG_ATTACH"],
         fixed: &[],
         einval_falls_back: &[],
+        detach_steps: &["BPF_PROG_DETACH"],
     });
     let xdp_options = |method| XdpOptions {
         mode: XdpMode::Generic,
@@ -480,6 +542,7 @@ fn attach_faults_without_a_kernel() {
         steps: &["BPF_LINK_CREATE"],
         fixed: &[],
         einval_falls_back: &[("BPF_LINK_CREATE", "xdp_netlink")],
+        detach_steps: &[],
     });
     cases.push(Case {
         name: "xdp netlink",
@@ -494,6 +557,7 @@ fn attach_faults_without_a_kernel() {
         steps: &["RTM_SETLINK IFLA_XDP"],
         fixed: &[],
         einval_falls_back: &[],
+        detach_steps: &[],
     });
     let tc_options = |method| TcOptions {
         method,
@@ -513,6 +577,7 @@ fn attach_faults_without_a_kernel() {
         steps: &["BPF_LINK_CREATE"],
         fixed: &[],
         einval_falls_back: &[("BPF_LINK_CREATE", "tc_netlink")],
+        detach_steps: &[],
     });
     cases.push(Case {
         name: "tc netlink",
@@ -528,6 +593,11 @@ fn attach_faults_without_a_kernel() {
         steps: &["RTM_NEWQDISC clsact", "RTM_NEWTFILTER bpf"],
         fixed: &[],
         einval_falls_back: &[],
+        detach_steps: &[
+            "RTM_DELTFILTER bpf",
+            "RTM_GETTFILTER dump",
+            "RTM_DELQDISC clsact",
+        ],
     });
     let mut table = Table::default();
     for case in &cases {
