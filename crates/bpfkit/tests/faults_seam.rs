@@ -12,6 +12,9 @@
 //!   (not cached, asked again once per question) or "not supported" (cached, never a wrong
 //!   "supported"), and loading takes the fallback or names the feature and first kernel.
 //!
+//! - The kernel BTF file: its open and its mapping fail with each errno (a refused mapping
+//!   falls back to reading; a refused open names the file and errno).
+//!
 //! Each group prints its table (step, errno, outcome).
 
 mod common;
@@ -928,5 +931,92 @@ fn tc_fallback_error_follows_the_tcx_probe() {
     );
     drop(object);
     features::forget_cached();
+    fds.assert_no_leak();
+}
+
+/// The kernel's BTF as the loader reads it (`KernelBtf::vmlinux`): its open (`Call::Open`,
+/// kind `kernel BTF`) and its mapping (`Call::Mmap`) fail with each errno. A refused mapping
+/// falls back to reading the file (the same bytes); a refused open is an error naming the
+/// file and the errno (EINTR once is retried); nothing is left open. Unprivileged: the file
+/// is world-readable.
+#[test]
+fn kernel_btf_open_and_mmap_faults() {
+    use bpfkit::loader::KernelBtf;
+    let fds = FdCheck::start();
+    let path = "/sys/kernel/btf/vmlinux";
+    if !Path::new(path).exists() {
+        println!("SKIP kernel_btf_open_and_mmap_faults: no {path}");
+        return;
+    }
+    let clean = KernelBtf::vmlinux().expect("kernel BTF");
+    println!("| kernel BTF step | errno | outcome |");
+    println!("|---|---|---|");
+    for (errno, errno_name) in ERRNOS {
+        for always in [false, true] {
+            let when = if always { "always" } else { "once" };
+            let mut mmaps = 0;
+            let mapped = seam::with_override(
+                |call| match call {
+                    Call::Mmap { .. } => {
+                        mmaps += 1;
+                        if mmaps == 1 || always {
+                            Reply::Errno(errno)
+                        } else {
+                            Reply::Kernel
+                        }
+                    }
+                    _ => Reply::Kernel,
+                },
+                KernelBtf::vmlinux,
+            )
+            .unwrap_or_else(|e| panic!("mmap {errno_name} {when}: {e}"));
+            assert!(
+                mapped.bytes() == clean.bytes(),
+                "mmap {errno_name} {when}: other bytes"
+            );
+            drop(mapped);
+            let outcome = if errno == libc::EINTR && !always {
+                assert_eq!(mmaps, 2, "mmap EINTR once: one retry");
+                "ok (retried)"
+            } else {
+                "ok (read instead, same bytes)"
+            };
+            println!("| mmap | {errno_name} | {when}: {outcome} |");
+            let mut opens = 0;
+            let opened = seam::with_override(
+                |call| match call {
+                    Call::Open { what: "kernel BTF" } => {
+                        opens += 1;
+                        if opens == 1 || always {
+                            Reply::Errno(errno)
+                        } else {
+                            Reply::Kernel
+                        }
+                    }
+                    _ => Reply::Kernel,
+                },
+                KernelBtf::vmlinux,
+            );
+            let outcome = match opened {
+                Ok(btf) => {
+                    assert!(errno == libc::EINTR && !always, "open {errno_name} {when}");
+                    assert_eq!(opens, 2, "one retry");
+                    assert!(btf.bytes() == clean.bytes());
+                    "ok (retried)".to_string()
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    let errno_text = std::io::Error::from_raw_os_error(errno).to_string();
+                    assert!(
+                        text.contains(path) && text.contains(&errno_text),
+                        "open {errno_name} {when}: {text}"
+                    );
+                    format!("error: {text}")
+                }
+            };
+            println!("| open | {errno_name} | {when}: {outcome} |");
+        }
+    }
+    drop(clean);
     fds.assert_no_leak();
 }
