@@ -1020,3 +1020,41 @@ fn kernel_btf_open_and_mmap_faults() {
     drop(clean);
     fds.assert_no_leak();
 }
+
+/// XDP's fallback to netlink when the link says EINVAL: if netlink fails too, the link's
+/// EINVAL is what is reported (a kernel with XDP links refused the request itself), and
+/// nothing is left open.
+#[test]
+fn xdp_fallback_error_is_the_links() {
+    let fds = FdCheck::start();
+    let object = load_fixture();
+    let err = seam::with_override(
+        |call| match call {
+            Call::Bpf(Command::LinkCreate) => Reply::Errno(libc::EINVAL),
+            Call::Netlink {
+                request: "RTM_SETLINK IFLA_XDP",
+            } => Reply::Errno(libc::EPERM),
+            _ => fake_kernel(call),
+        },
+        || {
+            xdp::attach(
+                program(&object, "on_xdp"),
+                "lo",
+                &XdpOptions {
+                    mode: XdpMode::Generic,
+                    method: XdpAttachMethod::Auto,
+                    replace_existing: false,
+                },
+            )
+            .map(drop)
+        },
+    )
+    .expect_err("both refused");
+    let report = Report(&err).to_string();
+    assert!(
+        report.contains("BPF_LINK_CREATE xdp on lo") && report.contains("Invalid argument"),
+        "{report}"
+    );
+    drop(object);
+    fds.assert_no_leak();
+}
