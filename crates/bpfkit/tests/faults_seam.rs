@@ -557,7 +557,7 @@ fn attach_faults_without_a_kernel() {
             )
         }),
         kind: "xdp_netlink",
-        steps: &["RTM_SETLINK IFLA_XDP"],
+        steps: &["socket(AF_NETLINK, NETLINK_ROUTE)", "RTM_SETLINK IFLA_XDP"],
         fixed: &[],
         einval_falls_back: &[],
         detach_steps: &[],
@@ -593,7 +593,11 @@ fn attach_faults_without_a_kernel() {
             )
         }),
         kind: "tc_netlink",
-        steps: &["RTM_NEWQDISC clsact", "RTM_NEWTFILTER bpf"],
+        steps: &[
+            "socket(AF_NETLINK, NETLINK_ROUTE)",
+            "RTM_NEWQDISC clsact",
+            "RTM_NEWTFILTER bpf",
+        ],
         fixed: &[],
         einval_falls_back: &[],
         detach_steps: &[

@@ -241,7 +241,7 @@ fn attach_netlink(
     let fail = |what: &str, e: netlink::NetlinkError| {
         AttachError::target(name, &interface.to_string(), format!("{what}: {e}"))
     };
-    let socket = RouteSocket::open().map_err(|e| fail("netlink", e))?;
+    let socket = RouteSocket::open().map_err(|e| fail("open", e))?;
     let created_qdisc = socket
         .clsact_create(ifindex)
         .map_err(|e| fail("add clsact qdisc", e))?;

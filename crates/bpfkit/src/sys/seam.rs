@@ -75,8 +75,9 @@ pub enum Call {
     /// epoll_wait(2) of a readers' wait set.
     EpollWait,
     /// One rtnetlink request (sent, and its ack received) named as its errors name it
-    /// (`RTM_SETLINK IFLA_XDP`, `RTM_NEWTFILTER cls_bpf`, ...). [`Reply::Return`] acks it
-    /// without the kernel (a query then finds nothing).
+    /// (`RTM_SETLINK IFLA_XDP`, `RTM_NEWTFILTER bpf`, ...), or the opening of the socket
+    /// (`socket(AF_NETLINK, NETLINK_ROUTE)`). [`Reply::Return`] acks a request without the
+    /// kernel (a query then finds nothing); a socket is always really opened.
     Netlink {
         /// The request.
         request: &'static str,
