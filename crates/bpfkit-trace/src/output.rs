@@ -279,7 +279,9 @@ fn bucket_label(kind: MapKind, index: u64) -> String {
     }
 }
 
-fn hist_text(kind: MapKind, buckets: &BTreeMap<u64, u64>, out: &mut String) {
+/// bpftrace's hist/lhist text; `div` (`print(@h, top, div)`, 0 or 1: none) divides the
+/// printed counts but not the bars, which stay scaled to the undivided counts as in bpftrace.
+fn hist_text(kind: MapKind, buckets: &BTreeMap<u64, u64>, div: u64, out: &mut String) {
     let nonzero: Vec<u64> = buckets
         .iter()
         .filter(|(_, &c)| c > 0)
@@ -296,7 +298,7 @@ fn hist_text(kind: MapKind, buckets: &BTreeMap<u64, u64>, out: &mut String) {
             out,
             "{:<16}{:>8} |{:<52}|",
             bucket_label(kind, i),
-            c,
+            c / div.max(1),
             "@".repeat(bar)
         );
     }
@@ -350,6 +352,13 @@ pub fn map_top(
     if top > 0 && entries.len() > top {
         entries.drain(..entries.len() - top);
     }
+    // bpftrace divides plain values and averages; stats lines and hist counts (below)
+    // are printed as bpftrace does: stats undivided, hist counts divided.
+    let avg_div = if matches!(info.kind, MapKind::Avg { .. }) {
+        div.max(1) as i128
+    } else {
+        1
+    };
     if div > 1 {
         for (_, v) in &mut entries {
             if let Value::Int(n) = v {
@@ -388,12 +397,12 @@ pub fn map_top(
                                 avg(*count, *total)
                             );
                         } else {
-                            let _ = writeln!(out, "{name}: {}", avg(*count, *total));
+                            let _ = writeln!(out, "{name}: {}", avg(*count, *total) / avg_div);
                         }
                     }
                     Value::Hist(b) => {
                         let _ = writeln!(out, "{name}: ");
-                        hist_text(info.kind, b, &mut out);
+                        hist_text(info.kind, b, div, &mut out);
                         out.push('\n');
                     }
                 }
@@ -418,7 +427,7 @@ pub fn map_top(
                             avg(*count, *total)
                         )
                     } else {
-                        avg(*count, *total).to_string()
+                        (avg(*count, *total) / avg_div).to_string()
                     }
                 }
                 Value::Hist(b) => hist_json(info.kind, b),
@@ -509,6 +518,89 @@ mod tests {
             "[1K, 2K)               2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|"
         );
         assert_eq!(lines.len(), 12);
+    }
+
+    /// `print(@x, 10, 5)`, `print(@z, 10, 5)`, `print(@h, 10, 100)` as bpftrace 0.17 printed
+    /// them for 7 `read()`s returning 2932 bytes in all: averages are divided, stats
+    /// lines are not, hist counts are but their bars keep the undivided scale.
+    #[test]
+    fn print_div_matches_bpftrace() {
+        let stats_elem = |count: u64, total: u64| {
+            let mut v = count.to_ne_bytes().to_vec();
+            v.extend(total.to_ne_bytes());
+            (vec![], v)
+        };
+        let stats = MapInfo {
+            name: "@x".into(),
+            keys: vec![],
+            kind: MapKind::Stats { signed: true },
+        };
+        assert_eq!(
+            map_top(
+                &stats,
+                &[stats_elem(7, 2932)],
+                OutputFormat::Text,
+                10,
+                5,
+                None
+            ),
+            "@x: count 7, average 418, total 2932\n\n"
+        );
+        let avg = MapInfo {
+            name: "@z".into(),
+            keys: vec![],
+            kind: MapKind::Avg { signed: true },
+        };
+        assert_eq!(
+            map_top(
+                &avg,
+                &[stats_elem(7, 2932)],
+                OutputFormat::Text,
+                10,
+                5,
+                None
+            ),
+            "@z: 83\n\n"
+        );
+        assert_eq!(
+            map_top(&avg, &[stats_elem(7, 2932)], OutputFormat::Text, 0, 0, None),
+            "@z: 418\n\n"
+        );
+        let max = MapInfo {
+            name: "@m".into(),
+            keys: vec![],
+            kind: MapKind::Max { signed: true },
+        };
+        assert_eq!(
+            map_top(
+                &max,
+                &[(vec![], 832u64.to_ne_bytes().to_vec())],
+                OutputFormat::Text,
+                0,
+                7,
+                None
+            ),
+            "@m: 118\n"
+        );
+        let hist = MapInfo {
+            name: "@h".into(),
+            keys: vec![],
+            kind: MapKind::Hist,
+        };
+        let raw = [
+            hist_elem(8, 1),
+            hist_elem(9, 1),
+            hist_elem(10, 3),
+            hist_elem(11, 2),
+        ];
+        assert_eq!(
+            map_top(&hist, &raw, OutputFormat::Text, 10, 100, None),
+            "@h: \n\
+             [64, 128)              0 |@@@@@@@@@@@@@@@@@                                   |\n\
+             [128, 256)             0 |@@@@@@@@@@@@@@@@@                                   |\n\
+             [256, 512)             0 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\
+             [512, 1K)              0 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@                  |\n\n"
+        );
     }
 
     #[test]
