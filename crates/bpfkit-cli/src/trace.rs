@@ -19,9 +19,14 @@ pub struct Args {
     /// Run CMD once probes are attached (`cpid` is its pid); stop when it exits.
     #[arg(short = 'c', value_name = "CMD")]
     command: Option<String>,
-    /// List probes matching PATTERN (e.g. 'tracepoint:syscalls:sys_enter_open*', 'kprobe:vfs_*').
-    #[arg(short = 'l', value_name = "PATTERN", num_args = 0..=1, default_missing_value = "*")]
-    list: Option<String>,
+    /// List the probes matching the pattern given as PROGRAM (e.g.
+    /// 'tracepoint:syscalls:sys_enter_open*', 'kprobe:vfs_*'; all without one).
+    #[arg(short = 'l')]
+    list: bool,
+    /// Verbose listing: with -l, each tracepoint's fields too (`-lv`). Without -l it
+    /// changes nothing.
+    #[arg(short = 'v')]
+    verbose: bool,
     /// Output format: text (default) or json.
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
     format: String,
@@ -36,9 +41,14 @@ pub struct Args {
 
 /// Runs `bpfkit trace`.
 pub fn run(args: Args) -> Result<(), String> {
-    if let Some(pattern) = &args.list {
-        let pattern = args.program.as_deref().unwrap_or(pattern);
-        for name in bpfkit_trace::runtime::list(pattern)? {
+    if args.list {
+        let pattern = args.program.as_deref().unwrap_or("*");
+        let names = if args.verbose {
+            bpfkit_trace::runtime::list_verbose(pattern)?
+        } else {
+            bpfkit_trace::runtime::list(pattern)?
+        };
+        for name in names {
             println!("{name}");
         }
         return Ok(());

@@ -220,6 +220,49 @@ fn list_matches_bpftrace_list() {
     assert_eq!(ours, theirs);
 }
 
+/// `-lv` lists each tracepoint's fields as bpftrace 0.17 printed them on this kernel
+/// (`bpftrace -lv tracepoint:sched:sched_switch`); `-l` alone lists the name only.
+#[test]
+fn list_verbose_shows_tracepoint_fields_like_bpftrace() {
+    if !is_root() {
+        println!("SKIP not root: tracefs is root-only");
+        return;
+    }
+    let out = bpfkit(&["-lv", "tracepoint:sched:sched_switch"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "tracepoint:sched:sched_switch\n\
+         \x20   char prev_comm[16]\n\
+         \x20   pid_t prev_pid\n\
+         \x20   int prev_prio\n\
+         \x20   long prev_state\n\
+         \x20   char next_comm[16]\n\
+         \x20   pid_t next_pid\n\
+         \x20   int next_prio\n"
+    );
+    let out = bpfkit(&["-l", "-v", "tracepoint:syscalls:sys_enter_read"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "tracepoint:syscalls:sys_enter_read\n    int __syscall_nr\n    unsigned int fd\n    \
+         char * buf\n    size_t count\n"
+    );
+    let out = bpfkit(&["-l"]);
+    let all = String::from_utf8_lossy(&out.stdout);
+    assert!(all.lines().any(|l| l == "tracepoint:sched:sched_switch"));
+    // ftrace's own formats cannot be attached; bpftrace -l leaves them out.
+    assert!(!all.contains("tracepoint:ftrace:"), "{all}");
+    let out = bpfkit(&["-l", "tracepoint:sched:sched_switch"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "tracepoint:sched:sched_switch\n"
+    );
+}
+
 #[test]
 fn dash_p_stops_when_the_process_exits() {
     if !is_root() {

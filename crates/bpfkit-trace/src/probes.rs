@@ -402,12 +402,14 @@ fn sorted_dirs(dir: &Path) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Tracepoints whose category and name match the globs, sorted.
+/// Tracepoints whose category and name match the globs, sorted. The `ftrace` category
+/// (ftrace's own record formats, which no perf event can open) is left out, as bpftrace's
+/// `-l` leaves it out.
 pub fn list_tracepoints(category: &str, name: &str) -> Result<Vec<(String, String)>, String> {
     let events = events_dir()?;
     let mut out = vec![];
     for cat in sorted_dirs(&events)? {
-        if !glob(category, &cat) {
+        if !glob(category, &cat) || cat == "ftrace" {
             continue;
         }
         for ev in sorted_dirs(&events.join(&cat))? {
@@ -471,6 +473,8 @@ pub struct Field {
     pub signed: bool,
     /// What the field holds.
     pub kind: FieldKind,
+    /// The declaration as tracefs writes it (`char prev_comm[16]`), which `-lv` lists.
+    pub decl: String,
 }
 
 /// The shape of a field.
@@ -559,6 +563,7 @@ pub fn parse_format(text: &str) -> Vec<Field> {
             slot,
             signed: signed_flag || named_signed,
             kind,
+            decl: decl.to_string(),
         });
     }
     out

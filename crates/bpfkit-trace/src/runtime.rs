@@ -1141,6 +1141,29 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
     Ok(())
 }
 
+/// `-lv PATTERN`: [`list`], each tracepoint followed by its fields as bpftrace lists them
+/// (`    char prev_comm[16]`, one a line, the `common_` ones left out).
+pub fn list_verbose(pattern: &str) -> Result<Vec<String>, String> {
+    let mut out = vec![];
+    for name in list(pattern)? {
+        let fields = match name
+            .strip_prefix("tracepoint:")
+            .and_then(|r| r.split_once(':'))
+        {
+            Some((cat, event)) => crate::probes::tracepoint_format(cat, event)?,
+            None => vec![],
+        };
+        out.push(name);
+        out.extend(
+            fields
+                .iter()
+                .filter(|f| !f.name.starts_with("common_"))
+                .map(|f| format!("    {}", f.decl)),
+        );
+    }
+    Ok(out)
+}
+
 /// `-l PATTERN`: the tracepoints matching a glob like `tracepoint:syscalls:sys_enter_*`
 /// (also `syscalls:*` or a bare `*open*` matched against the whole name); with a
 /// `kprobe:`/`kretprobe:` or `fentry:`/`fexit:` prefix, the kernel functions matching.

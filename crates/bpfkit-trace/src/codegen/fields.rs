@@ -344,6 +344,7 @@ impl Gen<'_> {
                         slot: size,
                         signed,
                         kind,
+                        decl: format!("{} {}", p.c_type, p.name),
                     }
                 })
                 .collect();
