@@ -263,6 +263,82 @@ fn list_verbose_shows_tracepoint_fields_like_bpftrace() {
     );
 }
 
+/// `kstack(perf, N)` / `ustack(perf, N)` print frames as bpftrace 0.17 does, e.g.
+/// `\tffffffff814c44eb perf_syscall_enter+475` and, once the process has exited,
+/// `\t55f31b0a3163 0x55f31b0a3163 ([unknown])`; unknown modes are named.
+#[test]
+fn stack_modes_print_like_bpftrace() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    let out = bpfkit(&[
+        "-e",
+        "tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @k[kstack(perf, 2)] = count(); \
+         @u[ustack(perf, 1)] = count(); @n = count(); }",
+        "-c",
+        "true",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let opens: u64 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("@n: "))
+        .expect("@n printed")
+        .parse()
+        .unwrap();
+    assert!(opens >= 1, "{text}");
+    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut kernel_total = 0;
+    let mut user_total = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if *l == "@k[" {
+            for f in &lines[i + 1..i + 3] {
+                let (addr, sym) = f.strip_prefix('\t').unwrap().split_once(' ').unwrap();
+                assert!(hex(addr) && addr.starts_with("ffff"), "{f:?} in {text}");
+                let (name, off) = sym.rsplit_once('+').expect("name+offset");
+                assert!(!name.is_empty() && off.parse::<u64>().is_ok(), "{f:?}");
+            }
+            kernel_total += lines[i + 3]
+                .strip_prefix("]: ")
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+        }
+        if *l == "@u[" {
+            // `true` has exited when the map prints: hex, as bpftrace prints it then.
+            let f = lines[i + 1];
+            let (addr, rest) = f.strip_prefix('\t').unwrap().split_once(' ').unwrap();
+            assert!(hex(addr), "{f:?}");
+            assert_eq!(rest, format!("0x{addr} ([unknown])"), "{f:?}");
+            user_total += lines[i + 2]
+                .strip_prefix("]: ")
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+        }
+    }
+    assert_eq!(kernel_total, opens, "{text}");
+    assert_eq!(user_total, opens, "{text}");
+    let err = stderr_of(&["-e", "BEGIN { @[kstack(raw)] = count(); }"]);
+    assert!(
+        err.contains("not supported yet: the raw stack mode"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { @[ustack(fast, 3)] = count(); }"]);
+    assert!(
+        err.contains("unknown stack mode 'fast': expected bpftrace or perf"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { @[ustack(perf, 3, 4)] = count(); }"]);
+    assert!(err.contains("ustack() takes a stack mode"), "{err}");
+}
+
 #[test]
 fn dash_p_stops_when_the_process_exits() {
     if !is_root() {

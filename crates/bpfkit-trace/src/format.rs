@@ -149,7 +149,7 @@ pub fn decode_args(types: &[Ty], data: &[u8], stacks: crate::symbols::Stacks<'_>
                 Arg::Int(u64::from_ne_bytes(b), *signed)
             }
             Ty::Str(_) => Arg::Str(c_string(bytes)),
-            Ty::Ksym | Ty::Kstack(_) | Ty::Ustack(_) | Ty::Usym | Ty::Inet | Ty::Buf(_) => {
+            Ty::Ksym | Ty::Kstack(..) | Ty::Ustack(..) | Ty::Usym | Ty::Inet | Ty::Buf(_) => {
                 Arg::Str(t.symbolize(bytes, 8, stacks).unwrap_or_default())
             }
         });

@@ -54,8 +54,8 @@ impl Builder {
         match t {
             Ty::Int { signed } => self.int(signed),
             Ty::Str(n) => self.chars(n),
-            Ty::Ksym | Ty::Kstack(_) => self.int(false),
-            Ty::Ustack(_) | Ty::Usym => self.chars(16),
+            Ty::Ksym | Ty::Kstack(..) => self.int(false),
+            Ty::Ustack(..) | Ty::Usym => self.chars(16),
             Ty::Inet => self.chars(24),
             Ty::Buf(n) => self.chars(8 + n),
         }

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 use bpfkit::maps::{MapData, StackTraceMap};
 use bpfkit::programs::proc_maps::{self, Mapping};
 
+use crate::types::StackMode;
+
 /// Frames a stack trace map value holds (bpftrace's `perf_event_max_stack`).
 pub const MAX_FRAMES: u32 = 127;
 
@@ -82,26 +84,24 @@ pub fn frame(addr: u64) -> String {
     lookup(kallsyms(), addr).map_or_else(|| format!("0x{addr:x}"), |(n, off)| format!("{n}+{off}"))
 }
 
-/// A kernel stack as bpftrace prints it: a newline, then each frame (at most `limit`)
-/// indented by `indent` spaces and ended by a newline. An id the map does not hold
-/// (`bpf_get_stackid` failed) prints as an empty stack.
-pub fn kstack(stacks: Stacks<'_>, id: u64, limit: u8, indent: usize) -> String {
-    print_stack(stacks, id, limit, indent, frame)
+/// A kernel stack as bpftrace prints it: a newline, then each frame (at most `limit`) and
+/// a newline; in [`StackMode::Bpftrace`] a frame is `name+offset` indented by `indent`
+/// spaces, in [`StackMode::Perf`] a tab, the address in hex and `name+offset`. A failed
+/// `bpf_get_stackid` (a negative id: no kernel stack in user context) prints as nothing,
+/// as bpftrace prints `@[]`.
+pub fn kstack(stacks: Stacks<'_>, id: u64, limit: u8, mode: StackMode, indent: usize) -> String {
+    print_stack(stacks, id, limit, |addr| match mode {
+        StackMode::Bpftrace => format!("{}{}", " ".repeat(indent), frame(addr)),
+        StackMode::Perf => format!("\t{addr:x} {}", frame(addr)),
+    })
 }
 
-fn print_stack(
-    stacks: Stacks<'_>,
-    id: u64,
-    limit: u8,
-    indent: usize,
-    name: impl Fn(u64) -> String,
-) -> String {
+fn print_stack(stacks: Stacks<'_>, id: u64, limit: u8, line: impl Fn(u64) -> String) -> String {
+    if (id as i64) < 0 {
+        return String::new();
+    }
     let mut out = String::from("\n");
-    // A negative id: `bpf_get_stackid` failed.
-    let Some(frames) = stacks
-        .filter(|_| (id as i64) >= 0)
-        .and_then(|map| map.get(id as u32).ok().flatten())
-    else {
+    let Some(frames) = stacks.and_then(|map| map.get(id as u32).ok().flatten()) else {
         return out;
     };
     for addr in frames
@@ -109,8 +109,7 @@ fn print_stack(
         .take_while(|&a| a != 0)
         .take(limit as usize)
     {
-        out.push_str(&" ".repeat(indent));
-        out.push_str(&name(addr));
+        out.push_str(&line(addr));
         out.push('\n');
     }
     out
@@ -236,18 +235,48 @@ pub fn usym(addr: u64, pid: u32) -> String {
 
 /// A user stack as bpftrace prints it (see [`kstack`]): frames `name+offset` from the
 /// process's maps and its files' symbols, hex addresses for what does not resolve (every
-/// frame once the process has exited).
-pub fn ustack(stacks: Stacks<'_>, id: u64, pid: u32, limit: u8, indent: usize) -> String {
+/// frame once the process has exited); in perf mode each frame also names its mapped file
+/// (`[unknown]` where none).
+pub fn ustack(
+    stacks: Stacks<'_>,
+    id: u64,
+    pid: u32,
+    limit: u8,
+    mode: StackMode,
+    indent: usize,
+) -> String {
     let text = user_maps(pid);
     let maps = proc_maps::parse(&text);
-    print_stack(stacks, id, limit, indent, |addr| {
-        user_lookup(&maps, pid, addr).map_or_else(|| hex(addr), |(n, off)| format!("{n}+{off}"))
+    print_stack(stacks, id, limit, |addr| {
+        let name = user_lookup(&maps, pid, addr)
+            .map_or_else(|| hex(addr), |(n, off)| format!("{n}+{off}"));
+        match mode {
+            StackMode::Bpftrace => format!("{}{name}", " ".repeat(indent)),
+            StackMode::Perf => {
+                let file = mapping_of(&maps, addr)
+                    .and_then(|m| m.path)
+                    .unwrap_or("[unknown]");
+                format!("\t{addr:x} {name} ({file})")
+            }
+        }
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed `bpf_get_stackid` (kernel stack of a sample in user mode) prints nothing:
+    /// bpftrace's `@k[]: 87` for `profile:hz:99 { @k[kstack] = count(); }`.
+    #[test]
+    fn a_failed_stack_id_prints_empty() {
+        let efault = (-14i64) as u64;
+        assert_eq!(kstack(None, efault, 3, StackMode::Bpftrace, 4), "");
+        assert_eq!(kstack(None, efault, 3, StackMode::Perf, 4), "");
+        assert_eq!(ustack(None, efault, 1, 3, StackMode::Perf, 4), "");
+        // An id whose stack could not be read back: just the newline.
+        assert_eq!(kstack(None, 5, 3, StackMode::Bpftrace, 4), "\n");
+    }
 
     #[test]
     fn addresses_resolve_to_the_symbol_below_them() {

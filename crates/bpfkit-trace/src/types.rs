@@ -25,11 +25,12 @@ pub enum Ty {
     Str(u16),
     /// A kernel address printed as its function's name (`ksym()`).
     Ksym,
-    /// A kernel stack id in the stack trace map, printed as at most this many frames.
-    Kstack(u8),
+    /// A kernel stack id in the stack trace map, printed as at most this many frames in
+    /// this mode.
+    Kstack(u8, StackMode),
     /// A user stack: its id in the stack trace map (8 bytes) and the process id (8 bytes),
-    /// printed as at most this many frames.
-    Ustack(u8),
+    /// printed as at most this many frames in this mode.
+    Ustack(u8, StackMode),
     /// `usym()`: a user address (8 bytes) and the process id (8 bytes), printed as its
     /// function's name.
     Usym,
@@ -40,13 +41,23 @@ pub enum Ty {
     Buf(u16),
 }
 
+/// How `kstack`/`ustack` frames print (their optional first argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackMode {
+    /// `bpftrace` (the default): `name+offset`, indented like the value.
+    Bpftrace,
+    /// `perf`: a tab, the address in hex, `name+offset`, and for user frames the mapped
+    /// file in parentheses, as `perf script` prints them.
+    Perf,
+}
+
 impl Ty {
     /// Bytes the value takes in keys, values and events.
     pub fn size(self) -> u16 {
         match self {
             Ty::Str(n) => n,
-            Ty::Int { .. } | Ty::Ksym | Ty::Kstack(_) => 8,
-            Ty::Ustack(_) | Ty::Usym => 16,
+            Ty::Int { .. } | Ty::Ksym | Ty::Kstack(..) => 8,
+            Ty::Ustack(..) | Ty::Usym => 16,
             Ty::Inet => 24,
             Ty::Buf(n) => 8 + n,
         }
@@ -69,12 +80,15 @@ impl Ty {
         };
         match self {
             Ty::Ksym => Some(crate::symbols::ksym(word(0))),
-            Ty::Kstack(limit) => Some(crate::symbols::kstack(stacks, word(0), limit, indent)),
-            Ty::Ustack(limit) => Some(crate::symbols::ustack(
+            Ty::Kstack(limit, mode) => {
+                Some(crate::symbols::kstack(stacks, word(0), limit, mode, indent))
+            }
+            Ty::Ustack(limit, mode) => Some(crate::symbols::ustack(
                 stacks,
                 word(0),
                 word(8) as u32,
                 limit,
+                mode,
                 indent,
             )),
             Ty::Usym => Some(crate::symbols::usym(word(0), word(8) as u32)),

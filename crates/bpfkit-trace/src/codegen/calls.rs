@@ -315,7 +315,7 @@ impl Gen<'_> {
             match (c, t) {
                 (
                     's',
-                    Ty::Str(_) | Ty::Ksym | Ty::Kstack(_) | Ty::Ustack(_) | Ty::Usym | Ty::Inet,
+                    Ty::Str(_) | Ty::Ksym | Ty::Kstack(..) | Ty::Ustack(..) | Ty::Usym | Ty::Inet,
                 ) => {}
                 ('r', Ty::Buf(_)) => {}
                 ('r', t) => {
@@ -496,21 +496,47 @@ impl Gen<'_> {
                 self.new_int(false, span)
             }
             "kstack" | "ustack" => {
-                let [n] = args else {
-                    return unsupported(span, format!("{name}() with a stack mode"));
+                // kstack(N), kstack(MODE), kstack(MODE, N).
+                let (mode, rest) = match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Ident(m)) => {
+                        let mode = match m.as_str() {
+                            "bpftrace" => StackMode::Bpftrace,
+                            "perf" => StackMode::Perf,
+                            "raw" => return unsupported(args[0].span, "the raw stack mode"),
+                            other => {
+                                return Err(Diagnostic::new(
+                                    args[0].span,
+                                    format!(
+                                        "unknown stack mode '{other}': expected bpftrace or perf"
+                                    ),
+                                ))
+                            }
+                        };
+                        (mode, &args[1..])
+                    }
+                    _ => (StackMode::Bpftrace, args),
                 };
-                let limit = const_int(n)
-                    .filter(|n| (1..=i64::from(crate::symbols::MAX_FRAMES)).contains(n))
-                    .ok_or_else(|| {
-                        Diagnostic::new(
-                            n.span,
-                            format!("{name}()'s limit must be an integer from 1 to 127"),
-                        )
-                    })?;
+                let limit = match rest {
+                    [] if rest.len() < args.len() => i64::from(crate::symbols::MAX_FRAMES),
+                    [n] => const_int(n)
+                        .filter(|n| (1..=i64::from(crate::symbols::MAX_FRAMES)).contains(n))
+                        .ok_or_else(|| {
+                            Diagnostic::new(
+                                n.span,
+                                format!("{name}()'s limit must be an integer from 1 to 127"),
+                            )
+                        })?,
+                    _ => return Err(Diagnostic::new(
+                        span,
+                        format!(
+                            "{name}() takes a stack mode (bpftrace, perf), a frame limit, or both"
+                        ),
+                    )),
+                };
                 if name == "kstack" {
-                    self.kstack(limit as u8, span)
+                    self.kstack(limit as u8, mode, span)
                 } else {
-                    self.ustack(limit as u8, span)
+                    self.ustack(limit as u8, mode, span)
                 }
             }
             "usym" => {

@@ -164,8 +164,16 @@ impl Gen<'_> {
                 });
                 self.new_int(false, span)
             }
-            "kstack" => self.kstack(crate::symbols::MAX_FRAMES as u8, span),
-            "ustack" => self.ustack(crate::symbols::MAX_FRAMES as u8, span),
+            "kstack" => self.kstack(
+                crate::symbols::MAX_FRAMES as u8,
+                crate::types::StackMode::Bpftrace,
+                span,
+            ),
+            "ustack" => self.ustack(
+                crate::symbols::MAX_FRAMES as u8,
+                crate::types::StackMode::Bpftrace,
+                span,
+            ),
             "username" | "sarg0" | "ctx" | "__builtin_elapsed" | "kaddr" => {
                 unsupported(span, name)
             }
@@ -253,20 +261,30 @@ impl Gen<'_> {
     }
 
     /// `kstack`: `bpf_get_stackid(ctx, stack map, 0)` (a negative id prints as an empty
-    /// stack), shown as at most `limit` frames.
-    pub(super) fn kstack(&mut self, limit: u8, span: Span) -> Result<Val, Diagnostic> {
+    /// stack), shown as at most `limit` frames in `mode`.
+    pub(super) fn kstack(
+        &mut self,
+        limit: u8,
+        mode: crate::types::StackMode,
+        span: Span,
+    ) -> Result<Val, Diagnostic> {
         self.asm.mov(1, 6);
         self.asm.ld_map(2, STACK_MAP_REF);
         self.asm.mov_imm(3, 0);
         self.asm.call(GET_STACKID);
         let off = self.alloc(8, span)?;
         self.asm.store(8, FP, off, 0);
-        Ok(Val::Sym(off, Ty::Kstack(limit)))
+        Ok(Val::Sym(off, Ty::Kstack(limit, mode)))
     }
 
     /// `ustack`: `bpf_get_stackid(ctx, stack map, BPF_F_USER_STACK)` and the process id
-    /// whose maps name its frames when printed.
-    pub(super) fn ustack(&mut self, limit: u8, span: Span) -> Result<Val, Diagnostic> {
+    /// whose maps name its frames when printed (at most `limit`, in `mode`).
+    pub(super) fn ustack(
+        &mut self,
+        limit: u8,
+        mode: crate::types::StackMode,
+        span: Span,
+    ) -> Result<Val, Diagnostic> {
         self.asm.mov(1, 6);
         self.asm.ld_map(2, STACK_MAP_REF);
         self.asm.mov_imm(3, uapi::BPF_F_USER_STACK as i32);
@@ -276,7 +294,7 @@ impl Gen<'_> {
         self.asm.call(GET_CURRENT_PID_TGID);
         self.asm.alu_imm(BPF_RSH, 0, 32);
         self.asm.store(8, FP, off + 8, 0);
-        Ok(Val::Sym(off, Ty::Ustack(limit)))
+        Ok(Val::Sym(off, Ty::Ustack(limit, mode)))
     }
 
     /// A struct by name: the script's definition first (ids from [`SCRIPT_STRUCT_BASE`]),
