@@ -345,6 +345,24 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         r#"BEGIN { @x[1] = 10; @x[2] = 30; @x[3] = 20; @x[4] = 5; print(@x, 2); print(@x, 0, 10); clear(@x); exit(); }"#,
     ),
     (
+        "print_div_avg_hist_stats",
+        "",
+        "",
+        r#"BEGIN { @a = avg(10); @a = avg(20); @s = stats(7); @h = hist(100); @h = hist(100); @h = hist(3000); @m["k"] = max(9); print(@a, 0, 4); print(@h, 0, 2); print(@s, 0, 3); print(@m, 0, 2); clear(@a); clear(@h); clear(@s); exit(); }"#,
+    ),
+    (
+        "printf_length_modifiers",
+        "",
+        "",
+        r#"BEGIN { printf("%d|%x|%u|%ld|%hd|%hhx|%lu|%X|%o|%hu\n", 0x100000001, -1, -1, 0x100000001, 0x1ffff, 0x1ffff, -1, -2, -1, -1); exit(); }"#,
+    ),
+    (
+        "tp_kstack_modes",
+        DD_OPEN,
+        "",
+        r#"tracepoint:syscalls:sys_enter_openat /pid == cpid && comm == "dd"/ { @[kstack(perf, 3)] = count(); @k[kstack(2)] = count(); }"#,
+    ),
+    (
         "uprobe_libc_write",
         DD,
         "",

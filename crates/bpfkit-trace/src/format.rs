@@ -20,6 +20,10 @@ pub struct Conv {
     pub width: usize,
     /// Precision.
     pub precision: Option<usize>,
+    /// Bits of the integer C's length modifier reads, as bpftrace's printf (which is C's)
+    /// reads them: 32 with none (`%d` prints the low 32 bits, signed), 16 for `h`, 8 for
+    /// `hh`, 64 for `l`, `ll`, `z`, `j`, `t`.
+    pub bits: u8,
     /// `d i u x X o c s p`.
     pub conv: char,
 }
@@ -87,6 +91,7 @@ pub fn parse_format(fmt: &str) -> Result<Vec<Segment>, String> {
             alt: false,
             width: 0,
             precision: None,
+            bits: 32,
             conv: 'd',
         };
         while let Some(&f) = chars.peek() {
@@ -105,7 +110,13 @@ pub fn parse_format(fmt: &str) -> Result<Vec<Segment>, String> {
             chars.next();
             conv.precision = Some(number(&mut chars, "precision")?);
         }
-        while matches!(chars.peek(), Some('l' | 'h' | 'z' | 'j' | 't')) {
+        while let Some(&m) = chars.peek() {
+            conv.bits = match m {
+                'h' if conv.bits == 16 => 8,
+                'h' => 16,
+                'l' | 'z' | 'j' | 't' => 64,
+                _ => break,
+            };
             chars.next();
         }
         match chars.next() {
@@ -190,11 +201,22 @@ pub fn format_conv(c: &Conv, arg: &Arg) -> String {
             pad(c, s, "", false)
         }
         ('c', Arg::Int(v, _)) => pad(c, ((*v as u8) as char).to_string(), "", false),
-        (conv, Arg::Int(v, signed)) => {
-            let (neg, mag) = if matches!(conv, 'd' | 'i') && *signed && (*v as i64) < 0 {
-                (true, (*v as i64).unsigned_abs())
+        (conv, Arg::Int(v, _)) => {
+            // C reads the argument at the length modifier's width: the low bits, signed
+            // for d/i whatever the value's type (bpftrace: `%d` of `(uint64)-1` is -1,
+            // `%x` of -1 is ffffffff, `%ld` of `(uint32)-1` is 4294967295).
+            let bits = if conv == 'p' { 64 } else { u32::from(c.bits) };
+            let low = if bits >= 64 {
+                *v
             } else {
-                (false, *v)
+                *v & ((1u64 << bits) - 1)
+            };
+            let (neg, mag) = if matches!(conv, 'd' | 'i') {
+                let shift = 64 - bits;
+                let sv = ((low << shift) as i64) >> shift;
+                (sv < 0, sv.unsigned_abs())
+            } else {
+                (false, low)
             };
             let mut digits = match conv {
                 'x' | 'p' => format!("{mag:x}"),
@@ -328,6 +350,43 @@ mod tests {
             "[ab] [ab    ] [    ab] [ab] 100%"
         );
         assert_eq!(f("%c%c", &[Int(104, false), Int(105, false)]), "hi");
+    }
+
+    /// What bpftrace 0.17 printed for `printf("[%d]", v)` and friends: C's length
+    /// modifiers pick the integer's width whatever the value's type.
+    #[test]
+    fn length_modifiers_read_the_integer_as_c_does() {
+        use Arg::*;
+        let big = Int(0x1_0000_0001, false);
+        let minus1 = Int(u64::MAX, true);
+        let u64_minus1 = Int(u64::MAX, false);
+        let u32_minus1 = Int(0xffff_ffff, false);
+        let x1ffff = Int(0x1ffff, false);
+        let cases: [(&str, &Arg, &str); 16] = [
+            ("%d", &big, "1"),
+            ("%x", &minus1, "ffffffff"),
+            ("%u", &minus1, "4294967295"),
+            ("%X", &Int(-2i64 as u64, true), "FFFFFFFE"),
+            ("%o", &minus1, "37777777777"),
+            ("%ld", &big, "4294967297"),
+            ("%lx", &minus1, "ffffffffffffffff"),
+            ("%lu", &minus1, "18446744073709551615"),
+            ("%hd", &x1ffff, "-1"),
+            ("%hu", &minus1, "65535"),
+            ("%hhx", &x1ffff, "ff"),
+            ("%lld", &big, "4294967297"),
+            ("%zu", &big, "4294967297"),
+            ("%d", &u64_minus1, "-1"),
+            ("%ld", &u32_minus1, "4294967295"),
+            ("%p", &big, "0x100000001"),
+        ];
+        for (fmt, arg, want) in cases {
+            assert_eq!(f(fmt, std::slice::from_ref(arg)), want, "{fmt}");
+        }
+        assert_eq!(
+            f("%-4hhd|%5d", &[Int(-3i64 as u64, true), u64_minus1]),
+            "-3  |   -1"
+        );
     }
 
     #[test]

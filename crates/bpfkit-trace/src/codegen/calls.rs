@@ -526,12 +526,14 @@ impl Gen<'_> {
                                 format!("{name}()'s limit must be an integer from 1 to 127"),
                             )
                         })?,
-                    _ => return Err(Diagnostic::new(
-                        span,
-                        format!(
+                    _ => {
+                        return Err(Diagnostic::new(
+                            span,
+                            format!(
                             "{name}() takes a stack mode (bpftrace, perf), a frame limit, or both"
                         ),
-                    )),
+                        ))
+                    }
                 };
                 if name == "kstack" {
                     self.kstack(limit as u8, mode, span)
