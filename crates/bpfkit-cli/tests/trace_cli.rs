@@ -339,6 +339,29 @@ fn stack_modes_print_like_bpftrace() {
     assert!(err.contains("ustack() takes a stack mode"), "{err}");
 }
 
+/// `print(value)` prints the value and a newline; the text is what bpftrace 0.17 printed
+/// for the same script (its own comm replaced by ours).
+#[test]
+fn print_of_a_value_prints_it_like_bpftrace() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    let out = bpfkit(&[
+        "-e",
+        r#"BEGIN { print(1); print("x"); $a = -3; print($a); print(comm); @m = 5; print(@m); print(@m + 1); print((uint64)-1); exit(); }"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Attaching 1 probe...\n1\nx\n-3\nbpfkit\n@m: 5\n6\n18446744073709551615\n\n\n@m: 5\n"
+    );
+}
+
 #[test]
 fn dash_p_stops_when_the_process_exits() {
     if !is_root() {

@@ -351,6 +351,12 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         r#"BEGIN { @a = avg(10); @a = avg(20); @s = stats(7); @h = hist(100); @h = hist(100); @h = hist(3000); @m["k"] = max(9); print(@a, 0, 4); print(@h, 0, 2); print(@s, 0, 3); print(@m, 0, 2); clear(@a); clear(@h); clear(@s); exit(); }"#,
     ),
     (
+        "print_values",
+        "",
+        "",
+        r#"BEGIN { print(1); print("x"); $a = -3; print($a); @m = 5; print(@m); print(@m + 1); print((uint64)-1); exit(); }"#,
+    ),
+    (
         "printf_length_modifiers",
         "",
         "",

@@ -221,7 +221,22 @@ impl Gen<'_> {
                 if name == "print"
                     && !matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map(_)))
                 {
-                    return unsupported(span, "print() of a non-map value");
+                    // print(value): the value and a newline, as bpftrace prints it.
+                    let [value] = args else {
+                        return Err(Diagnostic::new(span, "print() takes a map or one value"));
+                    };
+                    let fmt = match self.type_of(value)? {
+                        Ty::Int { signed: true } => "%ld\n",
+                        Ty::Int { signed: false } => "%lu\n",
+                        Ty::Buf(_) => "%r\n",
+                        _ => "%s\n",
+                    };
+                    let fmt = Expr {
+                        kind: ExprKind::Str(fmt.into()),
+                        span,
+                    };
+                    self.printf_event(&[fmt, value.clone()], span, name, event::PRINTF)?;
+                    return Ok(true);
                 }
                 let idx = self.map_arg(name, args, span)?;
                 let kind = match name {
