@@ -362,6 +362,48 @@ fn print_of_a_value_prints_it_like_bpftrace() {
     );
 }
 
+/// `software:EVENT:COUNT` runs every COUNT events of the perf software counter: the same
+/// page faults counted one by one and ten by ten, and the `probe` text bpftrace gives it.
+#[test]
+fn software_probes_count_perf_software_events() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    let out = bpfkit(&[
+        "-e",
+        r#"software:faults:1 /pid == cpid/ { @[probe] = count(); } software:page-faults:10 /pid == cpid/ { @tens = count(); }"#,
+        "-c",
+        "true",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |prefix: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    let ones = value("@[software:faults:1]: ");
+    let tens = value("@tens: ");
+    // Exec and the loader fault in dozens of pages.
+    assert!(ones >= 10, "{text}");
+    assert!(
+        tens >= 1 && tens <= ones / 10 + 1 && tens + 1 >= ones / 10,
+        "{text}"
+    );
+    let err = stderr_of(&["-e", "software:nope:1 { @ = count(); }"]);
+    assert!(
+        err.contains("unknown software event 'nope': expected one of cpu-clock"),
+        "{err}"
+    );
+}
+
 #[test]
 fn dash_p_stops_when_the_process_exits() {
     if !is_root() {

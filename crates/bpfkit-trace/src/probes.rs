@@ -24,6 +24,16 @@ pub enum ProbeKind {
         /// `sample` is a frequency.
         frequency: bool,
     },
+    /// `software:EVENT:COUNT` / `hardware:EVENT:COUNT`: a perf counter on every CPU whose
+    /// program runs every `period` events.
+    PerfCounter {
+        /// `PERF_TYPE_SOFTWARE` or `PERF_TYPE_HARDWARE`.
+        type_: u32,
+        /// The event (`PERF_COUNT_SW_PAGE_FAULTS`, ...).
+        config: u64,
+        /// Events between two runs.
+        period: u64,
+    },
     /// `rawtracepoint:name`: the tracepoint's raw arguments as `arg0`..`argN`.
     RawTracepoint {
         /// Tracepoint name (`sys_enter`).
@@ -217,8 +227,8 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
             }])
         }
         "usdt" | "U" => usdt(rest, span),
-        "software" | "s" | "hardware" | "h" | "watchpoint" | "w" | "asyncwatchpoint" | "iter"
-        | "it" => Err(Diagnostic::unsupported(
+        "software" | "s" | "hardware" | "h" => perf_counter(provider, rest, span),
+        "watchpoint" | "w" | "asyncwatchpoint" | "iter" | "it" => Err(Diagnostic::unsupported(
             span,
             format!("'{provider}' probes"),
         )),
@@ -400,6 +410,79 @@ fn sorted_dirs(dir: &Path) -> Result<Vec<String>, String> {
         .collect();
     out.sort();
     Ok(out)
+}
+
+/// bpftrace's software events: (name, alias, `PERF_COUNT_SW_*`, default count).
+const SOFTWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
+    ("cpu-clock", "cpu", 0, 1_000_000),
+    ("task-clock", "", 1, 1_000_000),
+    ("page-faults", "faults", 2, 100),
+    ("context-switches", "cs", 3, 1000),
+    ("cpu-migrations", "", 4, 1),
+    ("minor-faults", "", 5, 100),
+    ("major-faults", "", 6, 1),
+    ("alignment-faults", "", 7, 1),
+    ("emulation-faults", "", 8, 1),
+    ("dummy", "", 9, 1),
+    ("bpf-output", "", 10, 1),
+];
+
+/// bpftrace's hardware events: (name, alias, `PERF_COUNT_HW_*`, default count).
+const HARDWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
+    ("cpu-cycles", "cycles", 0, 1_000_000),
+    ("instructions", "", 1, 1_000_000),
+    ("cache-references", "", 2, 1_000_000),
+    ("cache-misses", "", 3, 1_000_000),
+    ("branch-instructions", "branches", 4, 100_000),
+    ("branch-misses", "", 5, 100_000),
+    ("bus-cycles", "", 6, 100_000),
+    ("frontend-stalls", "", 7, 1_000_000),
+    ("backend-stalls", "", 8, 1_000_000),
+    ("ref-cycles", "", 9, 1_000_000),
+];
+
+/// `software:EVENT[:COUNT]` / `hardware:EVENT[:COUNT]` (`provider` as written, `rest`
+/// after its colon).
+fn perf_counter(provider: &str, rest: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
+    let (long, type_, events) = if provider.starts_with('s') {
+        ("software", 1, SOFTWARE_EVENTS)
+    } else {
+        ("hardware", 0, HARDWARE_EVENTS)
+    };
+    let (event, count) = match rest.split_once(':') {
+        Some((e, c)) => (e, Some(c)),
+        None => (rest, None),
+    };
+    let Some(&(_, _, config, default)) = events
+        .iter()
+        .find(|(name, alias, _, _)| *name == event || (!alias.is_empty() && *alias == event))
+    else {
+        let names: Vec<&str> = events.iter().map(|e| e.0).collect();
+        return Err(Diagnostic::new(
+            span,
+            format!(
+                "unknown {long} event '{event}': expected one of {}",
+                names.join(", ")
+            ),
+        ));
+    };
+    let period = match count {
+        None => default,
+        Some(c) => c.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+            Diagnostic::new(
+                span,
+                format!("bad {long} count '{c}': expected a count > 0"),
+            )
+        })?,
+    };
+    Ok(vec![Probe {
+        kind: ProbeKind::PerfCounter {
+            type_,
+            config,
+            period,
+        },
+        name: format!("{long}:{event}:{period}"),
+    }])
 }
 
 /// Tracepoints whose category and name match the globs, sorted. The `ftrace` category
@@ -644,9 +727,53 @@ mod tests {
     }
 
     #[test]
+    fn software_and_hardware_probes_name_perf_counters() {
+        let p = expand("software:faults:1", Span::default()).unwrap();
+        assert_eq!(
+            (p[0].name.as_str(), &p[0].kind),
+            (
+                "software:faults:1",
+                &ProbeKind::PerfCounter {
+                    type_: 1,
+                    config: 2,
+                    period: 1
+                }
+            )
+        );
+        // bpftrace's default counts where none is given.
+        let p = expand("s:cs", Span::default()).unwrap();
+        assert_eq!(p[0].name, "software:cs:1000");
+        assert_eq!(
+            p[0].kind,
+            ProbeKind::PerfCounter {
+                type_: 1,
+                config: 3,
+                period: 1000
+            }
+        );
+        let p = expand("hardware:cache-misses:100", Span::default()).unwrap();
+        assert_eq!(
+            p[0].kind,
+            ProbeKind::PerfCounter {
+                type_: 0,
+                config: 3,
+                period: 100
+            }
+        );
+        let e = expand("software:nope:1", Span::new(0, 14)).unwrap_err();
+        assert!(
+            e.message.starts_with("unknown software event 'nope'"),
+            "{}",
+            e.message
+        );
+        let e = expand("software:faults:0", Span::new(0, 14)).unwrap_err();
+        assert!(e.message.contains("count > 0"), "{}", e.message);
+    }
+
+    #[test]
     fn unsupported_providers_say_so() {
-        let e = expand("hardware:cache-misses:100", Span::new(0, 18)).unwrap_err();
-        assert_eq!(e.message, "not supported yet: 'hardware' probes");
+        let e = expand("watchpoint:0x1000:8:w", Span::new(0, 18)).unwrap_err();
+        assert_eq!(e.message, "not supported yet: 'watchpoint' probes");
         let p = expand("kretprobe:do_sys_openat2", Span::default()).unwrap();
         assert_eq!(
             (p[0].name.as_str(), &p[0].kind),

@@ -289,7 +289,9 @@ fn program_type(kind: &ProbeKind) -> u32 {
             BPF_PROG_TYPE_RAW_TRACEPOINT
         }
         ProbeKind::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
-        ProbeKind::Interval { .. } | ProbeKind::Profile { .. } => BPF_PROG_TYPE_PERF_EVENT,
+        ProbeKind::Interval { .. } | ProbeKind::Profile { .. } | ProbeKind::PerfCounter { .. } => {
+            BPF_PROG_TYPE_PERF_EVENT
+        }
         ProbeKind::Uprobe { .. } | ProbeKind::Kprobe { .. } | ProbeKind::Usdt { .. } => {
             BPF_PROG_TYPE_KPROBE
         }
@@ -665,22 +667,36 @@ fn attach(
                 .map_err(|e| fail("perf_event_open", e))?;
             return Ok(vec![perf(event, prog, name)?]);
         }
-        ProbeKind::Profile { sample, frequency } => {
-            let mut attr = perf_event::PerfEventAttr::new(
-                perf_event::PERF_TYPE_SOFTWARE,
-                perf_event::PERF_COUNT_SW_CPU_CLOCK,
-            );
-            attr.sample_period = *sample;
-            if *frequency {
-                attr.flags |= perf_event::ATTR_FLAG_FREQ;
-            }
+        ProbeKind::Profile { .. } | ProbeKind::PerfCounter { .. } => {
+            let attr = if let ProbeKind::PerfCounter {
+                type_,
+                config,
+                period,
+            } = kind
+            {
+                let mut attr = perf_event::PerfEventAttr::new(*type_, *config);
+                attr.sample_period = *period;
+                attr
+            } else {
+                let mut attr = perf_event::PerfEventAttr::new(
+                    perf_event::PERF_TYPE_SOFTWARE,
+                    perf_event::PERF_COUNT_SW_CPU_CLOCK,
+                );
+                if let ProbeKind::Profile { sample, frequency } = kind {
+                    attr.sample_period = *sample;
+                    if *frequency {
+                        attr.flags |= perf_event::ATTR_FLAG_FREQ;
+                    }
+                }
+                attr
+            };
             let cpus =
                 bpfkit::cpus::online_cpus().map_err(|e| fail("online CPUs", e.to_string()))?;
             let mut events = vec![];
             for cpu in cpus {
                 let event = perf_event::perf_event_open(&attr, -1, cpu as i32, None)
                     .map_err(|e| fail("perf_event_open", e.to_string()))?;
-                events.push(perf(event, prog, &format!("cpu-clock on CPU {cpu}"))?);
+                events.push(perf(event, prog, &format!("{name} on CPU {cpu}"))?);
             }
             return Ok(events);
         }
