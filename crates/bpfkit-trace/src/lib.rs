@@ -6,7 +6,8 @@
 //! # The supported subset
 //!
 //! - Probes: `BEGIN`, `END` (one each), `tracepoint:cat:name` (globs), `rawtracepoint:name`,
-//!   `interval:{s,ms,us,hz}:N`, `profile:{hz,s,ms,us}:N`, `uprobe`/`uretprobe:bin:fn`
+//!   `interval:{s,ms,us,hz}:N`, `profile:{hz,s,ms,us}:N`, `software:event[:N]`,
+//!   `hardware:event[:N]`, `uprobe`/`uretprobe:bin:fn`
 //!   (paths, `$PATH` names, `libc`-style short library names), `kprobe`/`kretprobe:fn`
 //!   (globs: one program on a kprobe.multi link, else one perf-event kprobe per function;
 //!   one program per function when the block uses `func` or `probe`),
@@ -16,14 +17,14 @@
 //! - Struct definitions (`struct X { int a; char name[16]; struct Y *p; };`) for casts.
 //! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` and `for ($i : a..b)` with
 //!   `break`/`continue`, `return`, `$var` and `@map` (tuple keys) assignment with all
-//!   compound operators and `++`/`--`, `printf`, `print(@m[, top[, div]])`, `clear`, `zero`,
+//!   compound operators and `++`/`--`, `printf` (C's length modifiers), `print(@m[, top[, div]])`, `print(value)`, `clear`, `zero`,
 //!   `delete`, `time`, `join`, `exit`.
 //! - Expressions: integer arithmetic, comparison, logic and bit operators (C precedence,
 //!   `/` and `%` unsigned like bpftrace), `?:`, string `==`/`!=`, casts to
 //!   `[u]int{8,16,32,64}`, `str(p[, n])`, `strncmp`, `$1`/`str($1)`/`$#`.
 //! - Builtins: `pid tid uid gid comm cpu nsecs elapsed cpid probe func retval arg0..
 //!   args->field args->ptr->field curtask curtask->a->b.c (struct X *)e->f cgroup rand
-//!   numaid jiffies kstack kstack(n) ksym(addr) kaddr("sym") bswap(x) ustack ustack(n) usym(addr)
+//!   numaid jiffies kstack kstack([mode,] n) kstack(mode) ksym(addr) kaddr("sym") bswap(x) ustack ustack([mode,] n) usym(addr)
 //!   ntop([af,] addr) buf(ptr, len)` (printf `%r`), kernel enum constants by name (BTF) and the `AF_*` constants.
 //! - Aggregations: `count sum avg min max stats hist lhist`, printed as bpftrace prints
 //!   them (text and `-f json`).
