@@ -404,6 +404,26 @@ fn software_probes_count_perf_software_events() {
     );
 }
 
+/// `-p` with no such process fails before attaching (bpftrace: "ERROR: : No such process").
+#[test]
+fn dash_p_of_a_missing_process_is_refused() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    // A pid above the kernel's pid_max limit (4194304) is never in use.
+    let out = bpfkit(&[
+        "-p",
+        "99999999",
+        "-e",
+        "tracepoint:syscalls:sys_enter_read { @ = count(); }",
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-p 99999999: no such process"), "{err}");
+}
+
 #[test]
 fn dash_p_stops_when_the_process_exits() {
     if !is_root() {

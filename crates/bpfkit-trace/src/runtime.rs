@@ -1021,6 +1021,15 @@ pub fn run(source: &str, file: &str, opts: &Options, out: impl Write) -> Result<
     let mut out = out;
     let program =
         crate::parser::parse(source).map_err(|d| TraceError::Compile(d.render(file, source)))?;
+    // bpftrace refuses a -p process that is not running before it attaches anything.
+    if let Some(pid) = opts.pid.filter(|_| !opts.dry_run) {
+        if pid <= 0 || !process_alive(pid) {
+            return Err(TraceError::Io {
+                what: format!("-p {pid}: no such process"),
+                source: std::io::Error::from_raw_os_error(libc::ESRCH),
+            });
+        }
+    }
     let mut child = match (&opts.command, opts.dry_run) {
         (Some(cmd), false) => Some(GatedChild::spawn(cmd)?),
         _ => None,
