@@ -40,9 +40,9 @@ fn syntax_errors_show_line_column_caret_and_what_was_expected() {
 
 #[test]
 fn constructs_outside_the_subset_say_not_supported_yet_where_they_are() {
-    let err = stderr_of(&["-e", "hardware:cache-misses:1000 { @ = count(); }"]);
+    let err = stderr_of(&["-e", "watchpoint:0x1000:8:w { @ = count(); }"]);
     assert!(
-        err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'hardware' probes\n"),
+        err.starts_with("bpfkit: stdin:1:1: error: not supported yet: 'watchpoint' probes\n"),
         "{err}"
     );
     let err = stderr_of(&["-e", "BEGIN { @s[username] = count(); }"]);
@@ -422,6 +422,55 @@ fn dash_p_of_a_missing_process_is_refused() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("-p 99999999: no such process"), "{err}");
+}
+
+/// `strftime(fmt, nsecs)` as a printf argument prints local time with boot time taken
+/// as the realtime clock minus `CLOCK_BOOTTIME`, as bpftrace does: `strftime("%s", 0)` is
+/// the boot time in seconds (bpftrace 0.17 printed the same number as we do on this host).
+#[test]
+fn strftime_prints_wall_clock_time_like_bpftrace() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    let out = bpfkit(&[
+        "-e",
+        r#"BEGIN { printf("%s|%s|%4s|\n", strftime("%s", 0), strftime("%s", nsecs), strftime("%Y", nsecs)); exit(); }"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().nth(1).expect("the printf line");
+    let parts: Vec<&str> = line.split('|').collect();
+    let boot: i64 = parts[0].parse().unwrap();
+    let now: i64 = parts[1].parse().unwrap();
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((boot - (wall - uptime as i64)).abs() <= 2, "{line}");
+    assert!((now - wall).abs() <= 2, "{line}");
+    assert_eq!(parts[2].len(), 4, "{line}");
+    let err = stderr_of(&["-e", r#"BEGIN { @x = strftime("%H", nsecs); }"#]);
+    assert!(
+        err.contains("not supported yet: strftime() outside printf() arguments"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", r#"BEGIN { printf("%d\n", strftime("%H", nsecs)); }"#]);
+    assert!(
+        err.contains("%d needs an integer, found a time (strftime())"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -146,8 +146,13 @@ pub enum Arg {
 }
 
 /// Reads the arguments of `types` laid out one after another in `data` (stacks from
-/// `stacks`).
-pub fn decode_args(types: &[Ty], data: &[u8], stacks: crate::symbols::Stacks<'_>) -> Vec<Arg> {
+/// `stacks`, `strftime()` formats from `time_formats`).
+pub fn decode_args(
+    types: &[Ty],
+    data: &[u8],
+    stacks: crate::symbols::Stacks<'_>,
+    time_formats: &[String],
+) -> Vec<Arg> {
     let mut out = vec![];
     let mut at = 0;
     for t in types {
@@ -160,6 +165,12 @@ pub fn decode_args(types: &[Ty], data: &[u8], stacks: crate::symbols::Stacks<'_>
                 Arg::Int(u64::from_ne_bytes(b), *signed)
             }
             Ty::Str(_) => Arg::Str(c_string(bytes)),
+            Ty::Time(i) => {
+                let mut b = [0u8; 8];
+                b[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
+                let fmt = time_formats.get(*i as usize).map_or("", String::as_str);
+                Arg::Str(crate::runtime::strftime_boot_ns(fmt, u64::from_ne_bytes(b)))
+            }
             Ty::Ksym | Ty::Kstack(..) | Ty::Ustack(..) | Ty::Usym | Ty::Inet | Ty::Buf(_) => {
                 Arg::Str(t.symbolize(bytes, 8, stacks).unwrap_or_default())
             }

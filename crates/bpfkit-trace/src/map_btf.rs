@@ -54,7 +54,7 @@ impl Builder {
         match t {
             Ty::Int { signed } => self.int(signed),
             Ty::Str(n) => self.chars(n),
-            Ty::Ksym | Ty::Kstack(..) => self.int(false),
+            Ty::Ksym | Ty::Kstack(..) | Ty::Time(_) => self.int(false),
             Ty::Ustack(..) | Ty::Usym => self.chars(16),
             Ty::Inet => self.chars(24),
             Ty::Buf(n) => self.chars(8 + n),

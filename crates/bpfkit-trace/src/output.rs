@@ -102,7 +102,13 @@ fn decode_key(info: &MapInfo, key: &[u8], stacks: Stacks<'_>) -> Vec<KeyPart> {
                 )));
                 at += *n as usize;
             }
-            Ty::Ksym | Ty::Kstack(..) | Ty::Ustack(..) | Ty::Usym | Ty::Inet | Ty::Buf(_) => {
+            Ty::Ksym
+            | Ty::Kstack(..)
+            | Ty::Ustack(..)
+            | Ty::Usym
+            | Ty::Inet
+            | Ty::Buf(_)
+            | Ty::Time(_) => {
                 let n = t.size() as usize;
                 let bytes = key.get(at..at + n).unwrap_or(&[]);
                 out.push(KeyPart::Str(

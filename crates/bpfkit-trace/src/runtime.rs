@@ -874,14 +874,24 @@ impl<W: Write> Session<'_, W> {
         match kind {
             event::PRINTF => {
                 if let Some(spec) = self.compiled.printfs.get(index) {
-                    let args = decode_args(&spec.args, &data[8..], self.stacks());
+                    let args = decode_args(
+                        &spec.args,
+                        &data[8..],
+                        self.stacks(),
+                        &self.compiled.time_formats,
+                    );
                     let text = output::printf(&format_printf(spec, &args), self.format);
                     self.write(&text)?;
                 }
             }
             event::CAT => {
                 if let Some(spec) = self.compiled.printfs.get(index) {
-                    let args = decode_args(&spec.args, &data[8..], self.stacks());
+                    let args = decode_args(
+                        &spec.args,
+                        &data[8..],
+                        self.stacks(),
+                        &self.compiled.time_formats,
+                    );
                     let path = format_printf(spec, &args);
                     let text = match read_head(&path, CAT_BYTES_MAX) {
                         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -999,6 +1009,33 @@ fn local_time(fmt: &str) -> String {
         let now = libc::time(std::ptr::null_mut());
         let mut tm: libc::tm = std::mem::zeroed();
         libc::localtime_r(&now, &mut tm);
+        let mut buf = [0u8; 256];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+/// `strftime(fmt, ns)`: `ns` nanoseconds since boot (`nsecs`) as local time, as bpftrace
+/// prints it (boot time is the realtime clock minus `CLOCK_BOOTTIME`).
+pub(crate) fn strftime_boot_ns(fmt: &str, ns: u64) -> String {
+    let Ok(cfmt) = CString::new(fmt) else {
+        return String::new();
+    };
+    let clock = |id| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a live out-parameter.
+        unsafe { libc::clock_gettime(id, &mut ts) };
+        i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+    };
+    let boot = clock(libc::CLOCK_REALTIME) - clock(libc::CLOCK_BOOTTIME);
+    let secs = ((boot + i128::from(ns)) / 1_000_000_000) as libc::time_t;
+    // SAFETY: localtime_r and strftime write into live, correctly sized out-parameters.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
         let mut buf = [0u8; 256];
         let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
         String::from_utf8_lossy(&buf[..n]).into_owned()

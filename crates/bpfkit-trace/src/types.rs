@@ -39,6 +39,9 @@ pub enum Ty {
     Inet,
     /// `buf()`: a length (8 bytes) and up to this many bytes, printed hex-escaped.
     Buf(u16),
+    /// `strftime(fmt, ns)` as a printf argument: nanoseconds since boot (8 bytes), printed
+    /// as local time in the format `CompiledProgram::time_formats[index]`.
+    Time(u16),
 }
 
 /// How `kstack`/`ustack` frames print (their optional first argument).
@@ -56,7 +59,7 @@ impl Ty {
     pub fn size(self) -> u16 {
         match self {
             Ty::Str(n) => n,
-            Ty::Int { .. } | Ty::Ksym | Ty::Kstack(..) => 8,
+            Ty::Int { .. } | Ty::Ksym | Ty::Kstack(..) | Ty::Time(_) => 8,
             Ty::Ustack(..) | Ty::Usym => 16,
             Ty::Inet => 24,
             Ty::Buf(n) => 8 + n,
@@ -113,7 +116,8 @@ impl Ty {
                     s
                 }))
             }
-            Ty::Int { .. } | Ty::Str(_) => None,
+            // A time is only a printf argument, formatted by `format::decode_args`.
+            Ty::Int { .. } | Ty::Str(_) | Ty::Time(_) => None,
         }
     }
 }

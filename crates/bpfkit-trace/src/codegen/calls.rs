@@ -326,11 +326,26 @@ impl Gen<'_> {
         }
         let mut types = vec![];
         for (a, c) in args[1..].iter().zip(&convs) {
-            let t = self.type_of(a)?;
+            let t = match strftime_arg(a)? {
+                Some((fmt, _)) => {
+                    let index = u16::try_from(self.st.time_formats.len()).map_err(|_| {
+                        Diagnostic::new(a.span, "too many time formats in one program")
+                    })?;
+                    self.st.time_formats.push(fmt.to_string());
+                    Ty::Time(index)
+                }
+                None => self.type_of(a)?,
+            };
             match (c, t) {
                 (
                     's',
-                    Ty::Str(_) | Ty::Ksym | Ty::Kstack(..) | Ty::Ustack(..) | Ty::Usym | Ty::Inet,
+                    Ty::Str(_)
+                    | Ty::Ksym
+                    | Ty::Kstack(..)
+                    | Ty::Ustack(..)
+                    | Ty::Usym
+                    | Ty::Inet
+                    | Ty::Time(_),
                 ) => {}
                 ('r', Ty::Buf(_)) => {}
                 ('r', t) => {
@@ -365,6 +380,14 @@ impl Gen<'_> {
         let mut at = buf + 8;
         for (a, t) in args[1..].iter().zip(&types) {
             let mark = self.sp;
+            if let Some((_, ns)) = strftime_arg(a)? {
+                let off = self.int(ns)?;
+                self.asm.load(8, 0, FP, off);
+                self.asm.store(8, FP, at, 0);
+                self.sp = mark;
+                at += 8;
+                continue;
+            }
             match (self.expr(a)?, t) {
                 (Val::Int(off, _), _) => {
                     self.asm.load(8, 0, FP, off);
@@ -510,6 +533,7 @@ impl Gen<'_> {
                 self.asm.ld_imm64(0, addr);
                 self.new_int(false, span)
             }
+            "strftime" => unsupported(span, "strftime() outside printf() arguments"),
             "kstack" | "ustack" => {
                 // kstack(N), kstack(MODE), kstack(MODE, N).
                 let (mode, rest) = match args.first().map(|a| &a.kind) {
@@ -692,5 +716,25 @@ impl Gen<'_> {
             }
             _ => unsupported(span, format!("{name}()")),
         }
+    }
+}
+
+/// `strftime(FORMAT, NS)` as a printf argument: its format literal and time expression.
+fn strftime_arg(a: &Expr) -> Result<Option<(&str, &Expr)>, Diagnostic> {
+    let ExprKind::Call(name, args) = &a.kind else {
+        return Ok(None);
+    };
+    if name != "strftime" {
+        return Ok(None);
+    }
+    match args.as_slice() {
+        [Expr {
+            kind: ExprKind::Str(fmt),
+            ..
+        }, ns] => Ok(Some((fmt.as_str(), ns))),
+        _ => Err(Diagnostic::new(
+            a.span,
+            "strftime() takes a format string literal and a time in nanoseconds since boot",
+        )),
     }
 }

@@ -1193,6 +1193,7 @@ fn ty_name(t: Ty) -> &'static str {
         Ty::Usym => "a user symbol (usym())",
         Ty::Inet => "an address (ntop())",
         Ty::Buf(_) => "a buffer (buf())",
+        Ty::Time(_) => "a time (strftime())",
     }
 }
 
