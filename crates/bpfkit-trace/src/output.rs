@@ -52,6 +52,15 @@ pub fn printf(text: &str, f: OutputFormat) -> String {
     }
 }
 
+/// `time()`'s text as printed: as it is (text), or a `time` record (JSON), as bpftrace
+/// prints it (`{"type": "time", "data": "15:04:05\n"}`).
+pub fn time(text: &str, f: OutputFormat) -> String {
+    match f {
+        OutputFormat::Text => text.to_string(),
+        OutputFormat::Json => format!("{{\"type\": \"time\", \"data\": {}}}\n", json_str(text)),
+    }
+}
+
 /// A file's text printed by `cat()`: as it is (text), or a `cat` record (JSON).
 pub fn cat(text: &str, f: OutputFormat) -> String {
     match f {
@@ -607,6 +616,16 @@ mod tests {
              [256, 512)             0 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\
              [512, 1K)              0 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@                  |\n\n"
         );
+    }
+
+    /// bpftrace 0.17's `-f json` record for `time("%Y\n")`.
+    #[test]
+    fn time_records_in_json() {
+        assert_eq!(
+            time("2026\n", OutputFormat::Json),
+            "{\"type\": \"time\", \"data\": \"2026\\n\"}\n"
+        );
+        assert_eq!(time("15:04\n", OutputFormat::Text), "15:04\n");
     }
 
     #[test]

@@ -931,7 +931,7 @@ impl<W: Write> Session<'_, W> {
             }
             event::TIME => {
                 if let Some(fmt) = self.compiled.time_formats.get(index) {
-                    let text = output::printf(&local_time(fmt), self.format);
+                    let text = output::time(&local_time(fmt), self.format);
                     self.write(&text)?;
                 }
             }
