@@ -375,6 +375,12 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         r#"uprobe:libc:write /pid == cpid/ { @writes = count(); @sizes[arg2] = count(); }"#,
     ),
     (
+        "uprobe_short_name_probe_builtin",
+        DD,
+        "",
+        r#"uprobe:libc:write /pid == cpid/ { @[probe] = count(); }"#,
+    ),
+    (
         "uretprobe_libc_read",
         DD,
         "",

@@ -217,13 +217,19 @@ pub fn expand(point: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
                 ));
             }
             let long = if ret { "uretprobe" } else { "uprobe" };
+            // `probe` names the file as bpftrace does (`uprobe:libc:read` is
+            // `uprobe:/lib/x86_64-linux-gnu/libc.so.6:read`); as written if not found (the
+            // attach reports it).
+            let shown = bpfkit::programs::uprobe::resolve_binary(binary, None)
+                .or_else(|| crate::runtime::library_by_short_name(binary))
+                .map_or_else(|| binary.to_string(), |p| p.display().to_string());
             Ok(vec![Probe {
                 kind: ProbeKind::Uprobe {
                     binary: binary.to_string(),
                     function: function.to_string(),
                     ret,
                 },
-                name: format!("{long}:{binary}:{function}"),
+                name: format!("{long}:{shown}:{function}"),
             }])
         }
         "usdt" | "U" => usdt(rest, span),
@@ -768,6 +774,23 @@ mod tests {
         );
         let e = expand("software:faults:0", Span::new(0, 14)).unwrap_err();
         assert!(e.message.contains("count > 0"), "{}", e.message);
+    }
+
+    /// `probe` in `uprobe:libc:read` names the library's file, as bpftrace's does
+    /// (`uprobe:/lib/x86_64-linux-gnu/libc.so.6:read` on Debian amd64).
+    #[test]
+    fn uprobe_names_show_the_resolved_file() {
+        let p = expand("uprobe:libc:read", Span::default()).unwrap();
+        let Some(path) = crate::runtime::library_by_short_name("libc") else {
+            println!("SKIP no libc.so in the usual library directories");
+            return;
+        };
+        let resolved = bpfkit::programs::uprobe::resolve_binary("libc", None).unwrap_or(path);
+        assert_eq!(p[0].name, format!("uprobe:{}:read", resolved.display()));
+        assert!(p[0].name.starts_with("uprobe:/"), "{}", p[0].name);
+        // Not found: as written (attaching reports the missing file).
+        let p = expand("uretprobe:/no/such/bin:main", Span::default()).unwrap();
+        assert_eq!(p[0].name, "uretprobe:/no/such/bin:main");
     }
 
     #[test]

@@ -775,7 +775,7 @@ fn usdt_event(
 
 /// `libc` → the first `libc.so*` in the usual library directories, as bpftrace finds
 /// `uprobe:libc:fn`.
-fn library_by_short_name(name: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn library_by_short_name(name: &str) -> Option<std::path::PathBuf> {
     if name.contains('/') {
         return None;
     }
