@@ -473,6 +473,39 @@ fn strftime_prints_wall_clock_time_like_bpftrace() {
     );
 }
 
+/// `sizeof` of types, literals, comm and str() prints what bpftrace 0.17 printed for the
+/// same script; what we cannot size exactly is refused by name.
+#[test]
+fn sizeof_matches_bpftrace() {
+    if !is_root() {
+        println!("SKIP not root");
+        return;
+    }
+    let out = bpfkit(&[
+        "-e",
+        r#"BEGIN { printf("%d %d %d %d %d %d %d %d\n", sizeof(int32), sizeof(uint8), sizeof(comm), sizeof(1), sizeof(struct task_struct) > 1000, sizeof(int64), sizeof("abc"), sizeof(str($1))); exit(); }"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Attaching 1 probe...\n4 1 16 8 1 8 4 64\n\n\n"
+    );
+    let err = stderr_of(&["-e", "BEGIN { $x = 1; @ = sizeof($x); }"]);
+    assert!(
+        err.contains("not supported yet: sizeof() of this expression"),
+        "{err}"
+    );
+    let err = stderr_of(&["-e", "BEGIN { @ = sizeof(struct nope_x); }"]);
+    assert!(
+        err.contains("sizeof(): no struct nope_x in the kernel's BTF"),
+        "{err}"
+    );
+}
+
 #[test]
 fn dash_p_stops_when_the_process_exits() {
     if !is_root() {

@@ -351,6 +351,12 @@ const SCRIPTS: &[(&str, &str, &str, &str)] = &[
         r#"BEGIN { @a = avg(10); @a = avg(20); @s = stats(7); @h = hist(100); @h = hist(100); @h = hist(3000); @m["k"] = max(9); print(@a, 0, 4); print(@h, 0, 2); print(@s, 0, 3); print(@m, 0, 2); clear(@a); clear(@h); clear(@s); exit(); }"#,
     ),
     (
+        "sizeof_types",
+        "",
+        "",
+        r#"BEGIN { printf("%d %d %d %d %d %d %d\n", sizeof(int32), sizeof(uint8), sizeof(comm), sizeof(1), sizeof(struct task_struct), sizeof("abc"), sizeof(str($1))); exit(); }"#,
+    ),
+    (
         "print_values",
         "",
         "",

@@ -17,7 +17,7 @@
 //! - Struct definitions (`struct X { int a; char name[16]; struct Y *p; };`) for casts.
 //! - Statements: predicates, `if`/`else if`/`else`, `unroll`, `while` and `for ($i : a..b)` with
 //!   `break`/`continue`, `return`, `$var` and `@map` (tuple keys) assignment with all
-//!   compound operators and `++`/`--`, `printf` (C's length modifiers), `print(@m[, top[, div]])`, `print(value)`, `strftime(fmt, ns)` as a printf argument, `clear`, `zero`,
+//!   compound operators and `++`/`--`, `printf` (C's length modifiers), `print(@m[, top[, div]])`, `print(value)`, `strftime(fmt, ns)` as a printf argument, `sizeof(TYPE)`, `clear`, `zero`,
 //!   `delete`, `time`, `join`, `exit`.
 //! - Expressions: integer arithmetic, comparison, logic and bit operators (C precedence,
 //!   `/` and `%` unsigned like bpftrace), `?:`, string `==`/`!=`, casts to

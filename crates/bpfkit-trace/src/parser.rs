@@ -874,6 +874,38 @@ impl<'a> Parser<'a> {
         Ok((items, s))
     }
 
+    /// Type words (`unsigned int`, `struct task_struct *`) up to `close`, resolved through
+    /// the script's typedefs; the span of `close`.
+    fn type_words(
+        &mut self,
+        close: &'static str,
+        what: &str,
+    ) -> Result<(String, Span), Diagnostic> {
+        let mut ty = String::new();
+        loop {
+            let (t, ts) = self.next()?;
+            match t {
+                Tok::Punct(p) if p == close => return Ok((self.resolve_type(&ty), ts)),
+                Tok::Ident(w) => {
+                    if !ty.is_empty() && !ty.ends_with('*') {
+                        ty.push(' ');
+                    }
+                    ty.push_str(&w);
+                }
+                Tok::Punct("*") => ty.push('*'),
+                other => {
+                    return Err(Diagnostic::new(
+                        ts,
+                        format!(
+                            "expected '{close}' to end {what}, found {}",
+                            other.describe()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
     fn primary(&mut self) -> Result<Expr, Diagnostic> {
         let (t, s) = self.next()?;
         let kind = match t {
@@ -884,6 +916,30 @@ impl<'a> Parser<'a> {
             Tok::Ident(name) => {
                 if self.is("(")? {
                     self.next()?;
+                    // sizeof(TYPE): the type as a cast of 0, which codegen sizes.
+                    if name == "sizeof" {
+                        if let (Tok::Ident(w), ts) = self.peek()? {
+                            if CAST_TYPES.contains(&w.as_str())
+                                || self.typedefs.iter().any(|(n, _)| *n == w)
+                            {
+                                let (ty, end) = self.type_words(")", "the sizeof() type")?;
+                                let arg = Expr {
+                                    kind: ExprKind::Cast(
+                                        ty,
+                                        Box::new(Expr {
+                                            kind: ExprKind::Int(0),
+                                            span: ts,
+                                        }),
+                                    ),
+                                    span: ts.to(end),
+                                };
+                                return Ok(Expr {
+                                    kind: ExprKind::Call(name, vec![arg]),
+                                    span: s.to(end),
+                                });
+                            }
+                        }
+                    }
                     let (args, end) = self.list(")", "the argument list")?;
                     return Ok(Expr {
                         kind: ExprKind::Call(name, args),

@@ -534,6 +534,11 @@ impl Gen<'_> {
                 self.new_int(false, span)
             }
             "strftime" => unsupported(span, "strftime() outside printf() arguments"),
+            "sizeof" => {
+                let n = self.size_of(args, span)?;
+                self.asm.ld_imm64(0, n);
+                self.new_int(false, span)
+            }
             "kstack" | "ustack" => {
                 // kstack(N), kstack(MODE), kstack(MODE, N).
                 let (mode, rest) = match args.first().map(|a| &a.kind) {
@@ -736,5 +741,62 @@ fn strftime_arg(a: &Expr) -> Result<Option<(&str, &Expr)>, Diagnostic> {
             a.span,
             "strftime() takes a format string literal and a time in nanoseconds since boot",
         )),
+    }
+}
+
+impl Gen<'_> {
+    /// `sizeof(TYPE)` (the parser gives the type as a cast of 0) or `sizeof(expr)` for
+    /// strings and integer literals, as bpftrace sizes them.
+    fn size_of(&mut self, args: &[Expr], span: Span) -> Result<u64, Diagnostic> {
+        let [arg] = args else {
+            return Err(Diagnostic::new(
+                span,
+                "sizeof() takes one type or expression",
+            ));
+        };
+        match &arg.kind {
+            ExprKind::Cast(ty, _) => {
+                if ty.ends_with('*') {
+                    return Ok(8);
+                }
+                if let Some(bits) = ty
+                    .strip_prefix("uint")
+                    .or_else(|| ty.strip_prefix("int"))
+                    .and_then(|b| b.parse::<u64>().ok())
+                    .filter(|b| matches!(b, 8 | 16 | 32 | 64))
+                {
+                    return Ok(bits / 8);
+                }
+                if let Some((bytes, _)) = c_int(ty) {
+                    return Ok(u64::from(bytes));
+                }
+                let name = ty
+                    .strip_prefix("struct ")
+                    .or_else(|| ty.strip_prefix("union "))
+                    .ok_or_else(|| {
+                        Diagnostic::new(arg.span, format!("sizeof(): unknown type '{ty}'"))
+                    })?;
+                if self.st.script_structs.iter().any(|s| s.name == name) {
+                    return unsupported(arg.span, "sizeof() of a struct defined in the script");
+                }
+                let k = self.kernel_btf(arg.span)?;
+                k.struct_id(name)
+                    .and_then(|id| k.size_of(id))
+                    .map(u64::from)
+                    .ok_or_else(|| {
+                        Diagnostic::new(arg.span, format!("sizeof(): no {ty} in the kernel's BTF"))
+                    })
+            }
+            ExprKind::Int(_) => Ok(8),
+            // "abc" is a char[4].
+            ExprKind::Str(text) => Ok(text.len() as u64 + 1),
+            // comm is a char[16]; str(x) a char[64] (bpftrace's default strlen).
+            ExprKind::Ident(n) if n == "comm" => Ok(16),
+            ExprKind::Call(n, a) if n == "str" && a.len() == 1 => Ok(u64::from(STR_LEN)),
+            _ => unsupported(
+                arg.span,
+                "sizeof() of this expression (give its type: sizeof(uint32))",
+            ),
+        }
     }
 }
