@@ -447,6 +447,26 @@ const HARDWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
     ("ref-cycles", "", 9, 1_000_000),
 ];
 
+/// `-l software:GLOB` / `-l hardware:GLOB`: `software:page-faults:` for each event whose
+/// name or alias matches (`None` for other providers).
+pub fn list_perf_counters(provider: &str, pattern: &str) -> Option<Vec<String>> {
+    let (long, events) = match provider {
+        "software" | "s" => ("software", SOFTWARE_EVENTS),
+        "hardware" | "h" => ("hardware", HARDWARE_EVENTS),
+        _ => return None,
+    };
+    let event = pattern.split(':').next().unwrap_or("*");
+    Some(
+        events
+            .iter()
+            .filter(|(name, alias, _, _)| {
+                glob(event, name) || (!alias.is_empty() && glob(event, alias))
+            })
+            .map(|(name, _, _, _)| format!("{long}:{name}:"))
+            .collect(),
+    )
+}
+
 /// `software:EVENT[:COUNT]` / `hardware:EVENT[:COUNT]` (`provider` as written, `rest`
 /// after its colon).
 fn perf_counter(provider: &str, rest: &str, span: Span) -> Result<Vec<Probe>, Diagnostic> {
@@ -791,6 +811,26 @@ mod tests {
         // Not found: as written (attaching reports the missing file).
         let p = expand("uretprobe:/no/such/bin:main", Span::default()).unwrap();
         assert_eq!(p[0].name, "uretprobe:/no/such/bin:main");
+    }
+
+    #[test]
+    fn perf_counter_listings_match_names_and_aliases() {
+        assert_eq!(
+            list_perf_counters("software", "*faults").unwrap(),
+            [
+                "software:page-faults:",
+                "software:minor-faults:",
+                "software:major-faults:",
+                "software:alignment-faults:",
+                "software:emulation-faults:"
+            ]
+        );
+        assert_eq!(
+            list_perf_counters("h", "cycles").unwrap(),
+            ["hardware:cpu-cycles:"]
+        );
+        assert_eq!(list_perf_counters("software", "*").unwrap().len(), 11);
+        assert!(list_perf_counters("tracepoint", "*").is_none());
     }
 
     #[test]

@@ -1228,10 +1228,14 @@ pub fn list_verbose(pattern: &str) -> Result<Vec<String>, String> {
 
 /// `-l PATTERN`: the tracepoints matching a glob like `tracepoint:syscalls:sys_enter_*`
 /// (also `syscalls:*` or a bare `*open*` matched against the whole name); with a
-/// `kprobe:`/`kretprobe:` or `fentry:`/`fexit:` prefix, the kernel functions matching.
+/// `kprobe:`/`kretprobe:` or `fentry:`/`fexit:` prefix, the kernel functions matching;
+/// with `software:`/`hardware:`, the perf counter events matching.
 pub fn list(pattern: &str) -> Result<Vec<String>, String> {
     let pattern = if pattern.is_empty() { "*" } else { pattern };
     if let Some((provider, rest)) = pattern.split_once(':') {
+        if let Some(events) = crate::probes::list_perf_counters(provider, rest) {
+            return Ok(events);
+        }
         let function = rest.rsplit(':').next().unwrap_or(rest);
         if let Some(kernel) = crate::probes::KernelProvider::of(provider) {
             let long = kernel.long_name();
