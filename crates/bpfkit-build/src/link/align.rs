@@ -18,8 +18,10 @@
 //! point into the stack when it is an `alloca`, an argument of a function that is not a
 //! program (BPF-to-BPF calls may pass stack pointers), or computed from such a value by any
 //! instruction (GEPs, casts, phis, selects, arithmetic, loads from the stack, calls given
-//! one). Everything else (context, packet pointers made from `data`, map values, globals)
-//! is outside the stack.
+//! one). Everything else (packet pointers made from `data`, map values, globals) is outside
+//! the stack. A program's context (its argument and GEPs of it) keeps its accesses too: the
+//! verifier's context checks of many program types require `offset % size == 0` on every
+//! architecture.
 
 use std::collections::HashSet;
 
@@ -41,7 +43,8 @@ pub fn raise_non_stack(ir: &str) -> (Option<String>, usize) {
             .find(|&j| lines[j] == "}")
             .unwrap_or(lines.len() - 1);
         let body = &lines[i + 1..end];
-        let stack = stack_values(line, body);
+        let mut stack = stack_values(line, body);
+        stack.extend(context_values(line, body));
         out.push(line.to_string());
         for body_line in body {
             match raise_line(body_line, &stack) {
@@ -96,6 +99,48 @@ fn stack_values<'a>(define: &'a str, body: &[&'a str]) -> HashSet<&'a str> {
         }
         if stack.len() == before {
             return stack;
+        }
+    }
+}
+
+/// A program's context argument and the pointers computed from it (GEPs, casts, phis,
+/// selects; not values loaded through it): their accesses keep their alignment, because
+/// the verifier's context checks of many program types require `offset % size == 0`
+/// whatever the architecture.
+fn context_values<'a>(define: &'a str, body: &[&'a str]) -> HashSet<&'a str> {
+    let mut context = HashSet::new();
+    if !define.contains(" section \"") {
+        return context;
+    }
+    let params = define.split_once('(').map_or("", |(_, rest)| rest);
+    let params = params.split_once(')').map_or(params, |(list, _)| list);
+    context.extend(locals(params));
+    let derived: Vec<(&str, &str)> = body
+        .iter()
+        .filter_map(|line| {
+            let (name, rhs) = line.trim_start().split_once(" = ")?;
+            let name = name.strip_prefix('%')?;
+            [
+                "getelementptr ",
+                "bitcast ",
+                "addrspacecast ",
+                "phi ptr ",
+                "select ",
+            ]
+            .iter()
+            .any(|op| rhs.starts_with(op))
+            .then_some((name, rhs))
+        })
+        .collect();
+    loop {
+        let before = context.len();
+        for (name, rhs) in &derived {
+            if !context.contains(name) && locals(rhs).any(|v| context.contains(v)) {
+                context.insert(*name);
+            }
+        }
+        if context.len() == before {
+            return context;
         }
     }
 }
@@ -283,6 +328,28 @@ mod tests {
         assert!(out.contains("monotonic, align 1\n"), "{out}");
         assert!(out.contains("  %14 = load i8, ptr %5, align 1\n"), "{out}");
         assert!(out.ends_with("}\n"));
+    }
+
+    #[test]
+    fn context_accesses_keep_their_alignment() {
+        let ir = r#"define i32 @prog(ptr noundef %ctx) section "tracepoint/x" {
+  %1 = getelementptr inbounds nuw i8, ptr %ctx, i64 12
+  %2 = load i64, ptr %1, align 4
+  %3 = load i32, ptr %ctx, align 1
+  %4 = inttoptr i64 %2 to ptr
+  %5 = load i32, ptr %4, align 1
+  ret i32 %3
+}
+"#;
+        let (out, changed) = raise_non_stack(ir);
+        let out = out.expect("changed");
+        assert_eq!(changed, 1, "{out}");
+        assert!(out.contains("  %2 = load i64, ptr %1, align 4\n"), "{out}");
+        assert!(
+            out.contains("  %3 = load i32, ptr %ctx, align 1\n"),
+            "{out}"
+        );
+        assert!(out.contains("  %5 = load i32, ptr %4, align 4\n"), "{out}");
     }
 
     #[test]
