@@ -281,19 +281,20 @@ impl EbpfBuild {
         self
     }
 
-    /// Read and write memory outside the stack (packet, map values, context, globals) with
-    /// word accesses whatever its alignment (default: the eBPF crate's
+    /// Read and write memory outside the stack and the context (packet, map values, globals)
+    /// with word accesses whatever its alignment (default: the eBPF crate's
     /// `[package.metadata.bpfkit] misaligned-mem-access`, else off).
     ///
     /// Off, the BPF backend splits every access below its size's alignment into byte
     /// accesses plus shifts: the packet headers of `bpfkit_ebpf::net` (alignment 1, so any
     /// packet offset is sound) read a 16-byte IPv6 address with 16 loads where C reads 4
     /// words. On, the linker gives those accesses natural alignment before `llc`. The verifier
-    /// accepts misaligned packet, map value and context accesses on architectures with
-    /// efficient unaligned access (x86, arm64, ppc64, s390) unless a program is loaded with
-    /// `BPF_F_STRICT_ALIGNMENT`; elsewhere such a program is refused at load. Stack accesses
-    /// keep their real alignment (the verifier checks them on every architecture), so a
-    /// program that opts in verifies where it did before on those architectures.
+    /// accepts misaligned packet and map value accesses on architectures with efficient
+    /// unaligned access (x86, arm64, ppc64, s390) unless a program is loaded with
+    /// `BPF_F_STRICT_ALIGNMENT`; elsewhere such a program is refused at load. Stack and
+    /// context accesses keep their real alignment (the verifier checks them on every
+    /// architecture), so a program that opts in verifies where it did before on those
+    /// architectures.
     pub fn misaligned_mem_access(mut self, allow: bool) -> Self {
         self.misaligned_mem_access = Some(allow);
         self

@@ -70,8 +70,8 @@ pub struct LinkArgs {
     /// from the output, keeping `.BTF` and `.BTF.ext`.
     pub strip_debug: bool,
     /// `--misaligned-mem-access` (e.g. `-C link-arg=--misaligned-mem-access`): loads and
-    /// stores through pointers outside the stack are word accesses whatever their
-    /// alignment, instead of byte accesses ([`super::align`]).
+    /// stores through pointers outside the stack and the context are word accesses whatever
+    /// their alignment, instead of byte accesses ([`super::align`]).
     pub misaligned_mem_access: bool,
     /// Flags that were not understood and ignored (each is warned about).
     pub ignored: Vec<String>,
