@@ -246,3 +246,99 @@ fn counts_include_what_the_command_forks_and_equal_strace_f() {
     // The forked programs ran in the run's own cgroup, removed after the run.
     tool_common::testing::assert_run_cgroup_removed("syscount", &cgroup);
 }
+
+/// Starts `dd` reading `n` one-byte records from a pipe (blocked in its first read), runs
+/// `tracer` on its pid (which returns once attached), feeds it, waits for its exit, and
+/// returns what `finish` makes of the tracer's run.
+fn traced_dd<T, R>(n: usize, tracer: impl FnOnce(u32) -> T, finish: impl FnOnce(T) -> R) -> R {
+    use std::io::Write;
+    let mut dd = Command::new("dd")
+        .args(["of=/dev/null", "bs=1", &format!("count={n}")])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run dd");
+    // Let dd reach its first read.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let running = tracer(dd.id());
+    // strace may still be settling its attach (it interrupts and restarts the read).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut input = dd.stdin.take().unwrap();
+    input.write_all(&vec![b'x'; n]).unwrap();
+    drop(input);
+    assert!(dd.wait().unwrap().success());
+    finish(running)
+}
+
+/// `-p PID` on a running process: counts equal `strace -c -p PID` on the same workload
+/// (the read in flight when the tracer attaches is counted once by both; fed while strace
+/// is still attaching, that read is missing from strace's count, hence the pause).
+#[test]
+fn pid_mode_counts_equal_strace_p() {
+    use std::io::{BufRead, BufReader};
+    const N: usize = 300;
+    let ours = traced_dd(
+        N,
+        |pid| {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_syscount"))
+                .args(["--json", "--top", "0", "-p", &pid.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run syscount");
+            let mut stderr = BufReader::new(child.stderr.take().unwrap());
+            let mut line = String::new();
+            stderr.read_line(&mut line).unwrap();
+            assert!(line.starts_with("syscount: tracing ("), "{line}");
+            child
+        },
+        |child| {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success());
+            String::from_utf8(out.stdout).unwrap()
+        },
+    );
+    let ours = counts(
+        &ours
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect::<Vec<_>>(),
+    );
+    let report =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("strace-p-{}.txt", std::process::id()));
+    traced_dd(
+        N,
+        |pid| {
+            let mut child = Command::new("strace")
+                .args(["-c", "-U", "name,calls,errors", "-o"])
+                .arg(&report)
+                .args(["-p", &pid.to_string()])
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("strace is installed (.ci/run installs it)");
+            let mut stderr = BufReader::new(child.stderr.take().unwrap());
+            let mut line = String::new();
+            stderr.read_line(&mut line).unwrap();
+            assert!(line.contains("attached"), "{line}");
+            child
+        },
+        |mut child| assert!(child.wait().unwrap().success()),
+    );
+    let text = std::fs::read_to_string(&report).expect("strace report");
+    std::fs::remove_file(&report).unwrap();
+    let theirs: BTreeMap<String, (u64, u64)> = text
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            if cols.len() < 2 || cols[0].starts_with('-') || cols[0] == "total" {
+                return None;
+            }
+            Some((cols[0].to_owned(), (cols[1].parse().ok()?, 0)))
+        })
+        .collect();
+    assert_eq!(ours.get("read"), Some(&(N as u64)), "{ours:?}");
+    assert_same_counts(&ours, &theirs, &[]);
+}
