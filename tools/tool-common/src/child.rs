@@ -46,7 +46,9 @@ pub enum ChildError {
 }
 
 /// A forked child, stopped before it execs its command; [`TracedChild::release`] lets it go.
-/// Dropped before release, the child is killed without running the command.
+/// Dropped before release, the child is killed without running the command. The child has
+/// `PR_SET_PDEATHSIG(SIGKILL)` (kept across the exec), so the command also ends if the tool
+/// exits first (`--duration`, SIGTERM, a crash while it is held), as `bpfkit trace -c`'s does.
 #[derive(Debug)]
 pub struct TracedChild {
     pid: libc::pid_t,
