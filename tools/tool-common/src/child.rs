@@ -46,9 +46,10 @@ pub enum ChildError {
 }
 
 /// A forked child, stopped before it execs its command; [`TracedChild::release`] lets it go.
-/// Dropped before release, the child is killed without running the command. The child has
-/// `PR_SET_PDEATHSIG(SIGKILL)` (kept across the exec), so the command also ends if the tool
-/// exits first (`--duration`, SIGTERM, a crash while it is held), as `bpfkit trace -c`'s does.
+/// Dropped before release, the child is killed without running the command; dropped while
+/// the command still runs (`--duration`, Ctrl-C, SIGTERM), it is sent SIGTERM, then SIGKILL
+/// after [`TERM_WAIT`], and reaped, as `bpfkit trace -c` ends its command. The child also has
+/// `PR_SET_PDEATHSIG(SIGKILL)` (kept across the exec): it ends if the tool dies first.
 #[derive(Debug)]
 pub struct TracedChild {
     pid: libc::pid_t,
@@ -282,9 +283,30 @@ impl Drop for TracedChild {
             // SAFETY: kill our own child (stopped, not yet reaped).
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
             self.wait();
+            return;
+        }
+        if self.try_wait().is_some() {
+            return;
+        }
+        // Still running: ask it to end, then make it.
+        // SAFETY: signal our own child (running, not yet reaped).
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        let start = Instant::now();
+        while self.try_wait().is_none() {
+            if start.elapsed() >= TERM_WAIT {
+                // SAFETY: as above.
+                unsafe { libc::kill(self.pid, libc::SIGKILL) };
+                self.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
+
+/// How long a dropped [`TracedChild`] whose command still runs has after SIGTERM before
+/// SIGKILL.
+pub const TERM_WAIT: Duration = Duration::from_secs(1);
 
 /// Where cgroup2 is mounted, from `/proc/self/mountinfo` (the first cgroup2 mount).
 pub fn cgroup2_mount() -> Option<PathBuf> {
@@ -499,25 +521,65 @@ mod tests {
     }
 
     #[test]
-    fn a_cgroup_with_processes_left_is_kept() {
+    fn a_command_still_running_at_drop_is_terminated_and_its_cgroup_removed() {
         if !can_make_cgroups() {
             return;
         }
         let mut child = TracedChild::spawn(&["sleep".into(), "30".into()]).unwrap();
         let mut filter = Filter::default();
+        child.confine("tool-common-test-d", &mut filter);
+        let dir = child.cgroup().expect("a cgroup of its own").to_owned();
+        let pid = child.pid() as libc::pid_t;
+        child.release();
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        drop(child);
+        assert!(start.elapsed() < TERM_WAIT, "sleep ends on SIGTERM at once");
+        // Reaped: the pid is no longer our child.
+        // SAFETY: waitpid with a null status pointer.
+        let ret = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+        assert_eq!(ret, -1);
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+
+    #[test]
+    fn a_cgroup_with_processes_left_is_kept() {
+        if !can_make_cgroups() {
+            return;
+        }
+        // The shell ends on SIGTERM; the sleep it started stays in the cgroup.
+        let mut child = TracedChild::spawn(&[
+            "sh".into(),
+            "-c".into(),
+            "sleep 30 & echo started; wait".into(),
+        ])
+        .unwrap();
+        let mut filter = Filter::default();
         child.confine("tool-common-test-c", &mut filter);
         let dir = child.cgroup().expect("a cgroup of its own").to_owned();
         child.release();
-        let pid = child.pid() as libc::pid_t;
-        // Still running: the drop waits a second, then leaves the directory.
+        let procs = dir.join("cgroup.procs");
+        let start = Instant::now();
+        while std::fs::read_to_string(&procs).unwrap().lines().count() < 2 {
+            assert!(start.elapsed() < Duration::from_secs(5), "no sleep started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let shell = child.pid();
+        // The drop ends the shell, waits a second for the cgroup to empty, then leaves it.
         drop(child);
         let kept = dir.exists();
-        // SAFETY: kill and waitpid on our own (unreaped) child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        let left: Vec<libc::pid_t> = std::fs::read_to_string(&procs)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        for pid in &left {
+            // SAFETY: kill the test's own leftover sleep (reparented, reaped by init).
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
         }
         assert!(kept, "removed with a process in it");
+        assert_eq!(left.len(), 1, "only the sleep is left: {left:?}");
+        assert_ne!(left[0] as u32, shell);
         let start = Instant::now();
         while std::fs::remove_dir(&dir).is_err() {
             assert!(
