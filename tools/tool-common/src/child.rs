@@ -49,7 +49,8 @@ pub enum ChildError {
 /// Dropped before release, the child is killed without running the command; dropped while
 /// the command still runs (`--duration`, Ctrl-C, SIGTERM), it is sent SIGTERM, then SIGKILL
 /// after [`TERM_WAIT`], and reaped, as `bpfkit trace -c` ends its command. The child also has
-/// `PR_SET_PDEATHSIG(SIGKILL)` (kept across the exec): it ends if the tool dies first.
+/// `PR_SET_PDEATHSIG(SIGKILL)` (kept across the exec): it ends if the tool (the thread that
+/// called [`TracedChild::spawn`]) dies first.
 #[derive(Debug)]
 pub struct TracedChild {
     pid: libc::pid_t,
