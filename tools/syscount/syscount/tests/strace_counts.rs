@@ -258,8 +258,21 @@ fn traced_dd<T, R>(n: usize, tracer: impl FnOnce(u32) -> T, finish: impl FnOnce(
         .stderr(Stdio::null())
         .spawn()
         .expect("run dd");
-    // Let dd reach its first read.
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Wait until dd is blocked in its first read of stdin (its start-up done):
+    // `/proc/PID/syscall` reads `NR ARG0 ...` then.
+    let start = std::time::Instant::now();
+    let syscall = format!("/proc/{}/syscall", dd.id());
+    let blocked = format!("{} 0x0 ", libc::SYS_read);
+    while !std::fs::read_to_string(&syscall)
+        .unwrap_or_default()
+        .starts_with(&blocked)
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "dd never blocked in read"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let running = tracer(dd.id());
     // strace may still be settling its attach (it interrupts and restarts the read).
     std::thread::sleep(std::time::Duration::from_millis(300));
