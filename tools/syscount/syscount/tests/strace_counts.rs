@@ -247,6 +247,28 @@ fn counts_include_what_the_command_forks_and_equal_strace_f() {
     tool_common::testing::assert_run_cgroup_removed("syscount", &cgroup);
 }
 
+/// Waits until process `pid` sleeps (state `S`) in a read of stdin: `/proc/PID/syscall`
+/// reads `NR ARG0 ...` then.
+fn blocked_in_read(pid: u32) {
+    let start = std::time::Instant::now();
+    let blocked = format!("{} 0x0 ", libc::SYS_read);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let sleeping = stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('S'));
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        if sleeping && syscall.starts_with(&blocked) {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{pid} never blocked in read: {stat} {syscall}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Starts `dd` reading `n` one-byte records from a pipe (blocked in its first read), runs
 /// `tracer` on its pid (which returns once attached), feeds it, waits for its exit, and
 /// returns what `finish` makes of the tracer's run.
@@ -258,24 +280,12 @@ fn traced_dd<T, R>(n: usize, tracer: impl FnOnce(u32) -> T, finish: impl FnOnce(
         .stderr(Stdio::null())
         .spawn()
         .expect("run dd");
-    // Wait until dd is blocked in its first read of stdin (its start-up done):
-    // `/proc/PID/syscall` reads `NR ARG0 ...` then.
-    let start = std::time::Instant::now();
-    let syscall = format!("/proc/{}/syscall", dd.id());
-    let blocked = format!("{} 0x0 ", libc::SYS_read);
-    while !std::fs::read_to_string(&syscall)
-        .unwrap_or_default()
-        .starts_with(&blocked)
-    {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
-            "dd never blocked in read"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    blocked_in_read(dd.id());
     let running = tracer(dd.id());
-    // strace may still be settling its attach (it interrupts and restarts the read).
+    // strace settles its attach by interrupting and restarting the read: feed dd only once
+    // it is blocked in the read again.
     std::thread::sleep(std::time::Duration::from_millis(300));
+    blocked_in_read(dd.id());
     let mut input = dd.stdin.take().unwrap();
     input.write_all(&vec![b'x'; n]).unwrap();
     drop(input);
