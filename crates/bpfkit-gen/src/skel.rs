@@ -320,8 +320,8 @@ fn peel_wrappers(btf: &Btf<'_>, mut id: TypeId) -> Result<TypeId, GenError> {
             return Ok(id);
         };
         let wrapper = WRAPPERS.iter().any(|w| c.name.starts_with(w));
-        match c.members.as_slice() {
-            [only] if wrapper && only.bit_offset == 0 && only.bitfield_size == 0 => {
+        match c.members.first().filter(|_| c.members.len() == 1) {
+            Some(only) if wrapper && only.bit_offset == 0 && only.bitfield_size == 0 => {
                 if btf.resolve_size(only.type_id)? != u64::from(c.size) {
                     return Ok(id);
                 }

@@ -102,12 +102,7 @@ fn module_only_types_resolve_in_the_module_and_shared_types_in_vmlinux() {
         })
     );
     let tgid = base.type_by_id(base_task).unwrap();
-    let tgid = tgid
-        .members()
-        .unwrap()
-        .iter()
-        .find(|m| m.name == "tgid")
-        .unwrap();
+    let tgid = tgid.members().iter().find(|m| m.name == "tgid").unwrap();
     assert_eq!(applied[2].target_value, u64::from(tgid.bit_offset / 8));
 
     // The instructions carry those values.

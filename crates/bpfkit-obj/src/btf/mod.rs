@@ -37,7 +37,7 @@ pub use parse::{
 pub use sanitize::{sanitize, BtfFeatures, ENUM64_PLACEHOLDER};
 pub use types::{
     Array, Composite, Datasec, DeclTag, Enum, EnumValue, Float, Func, FuncProto, Fwd, Int, Member,
-    Param, Ptr, Reference, Type, Var, VarSecinfo,
+    Param, Ptr, Record, Records, RecordsIter, Reference, Type, Var, VarSecinfo,
 };
 
 /// A BTF type id: 0 is void, 1.. index the type section (continuing after the base for

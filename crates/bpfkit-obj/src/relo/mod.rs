@@ -48,14 +48,12 @@ mod types;
 mod tests;
 
 pub use crate::btf::CoreReloKind;
+pub use crate::btf::{EnumValue, Member, Param, Record, Records, RecordsIter, Type};
 pub use candidates::{Candidate, CandidateCache};
 pub use error::{CoreError, ReloFailure};
 pub use patch::{ByteOrder, INSN_SIZE, POISON_CALL_IMM};
 pub use table::TypeTable;
-pub use types::{
-    essential_name, Detail, Enumerator, Kind, Member, Param, Record, Records, RecordsIter, TypeId,
-    TypeInfo, TypeSource,
-};
+pub use types::{essential_name, Kind, TypeId, TypeSource};
 
 use calc::Resolution;
 use patch::Patched;
@@ -203,7 +201,7 @@ pub fn relocate_instructions_in(
         let insn_index = (relo.insn_off / 8) as usize;
         let name = local
             .type_by_id(relo.type_id)
-            .map(|t| t.name.to_string())
+            .map(|t| t.name().to_string())
             .unwrap_or_default();
         let fail = |reason: ReloFailure| CoreError {
             section: section.into(),
@@ -284,11 +282,11 @@ fn resolve(
         };
         return Ok((res, None));
     }
-    if local_type.name.is_empty() {
+    if local_type.name().is_empty() {
         return Err(ReloFailure::AnonymousType);
     }
 
-    let cands = cache.candidates(targets, relo.type_id, local_type.name, local_type.kind);
+    let cands = cache.candidates(targets, relo.type_id, local_type.name(), local_type.kind());
     let mut kept: Vec<Candidate> = Vec::with_capacity(cands.len());
     let mut chosen: Option<(Resolution, u32, Candidate)> = None;
     for &cand in cands.iter() {

@@ -6,8 +6,10 @@
 
 use std::sync::OnceLock;
 
-use super::types::{Kind, TypeId, TypeInfo, TypeSource};
-use crate::btf::{Btf, BtfMut, IntEncoding, RawData, RawEnum64Value, RawEnumValue, RawMember};
+use super::types::{Kind, TypeId, TypeSource};
+use crate::btf::{
+    Btf, BtfMut, IntEncoding, RawData, RawEnum64Value, RawEnumValue, RawMember, Type,
+};
 use crate::btf::{RawParam, RawType};
 
 /// A BTF built type by type; id 0 is `void`. Implements [`TypeSource`].
@@ -17,7 +19,7 @@ use crate::btf::{RawParam, RawType};
 /// let mut btf = TypeTable::new();
 /// let int = btf.int("int", 4, true);
 /// let ptr = btf.ptr(int);
-/// assert_eq!(btf.type_by_id(ptr).map(|t| t.kind), Some(Kind::Ptr));
+/// assert_eq!(btf.type_by_id(ptr).map(|t| t.kind()), Some(Kind::Ptr));
 /// assert_eq!(btf.type_count(), 3);
 /// ```
 #[derive(Debug, Default)]
@@ -217,7 +219,7 @@ impl TypeSource for TypeTable {
         self.btf.type_count()
     }
 
-    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
+    fn type_by_id(&self, id: TypeId) -> Option<Type<'_>> {
         TypeSource::type_by_id(self.parsed()?, id)
     }
 

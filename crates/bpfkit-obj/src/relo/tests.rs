@@ -962,7 +962,7 @@ impl TypeSource for Indexed {
     fn type_count(&self) -> u32 {
         self.0.type_count()
     }
-    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
+    fn type_by_id(&self, id: TypeId) -> Option<crate::btf::Type<'_>> {
         self.0.type_by_id(id)
     }
     fn ids_by_name(&self, name: &str) -> Option<Vec<TypeId>> {

@@ -4,7 +4,7 @@
 use std::os::fd::OwnedFd;
 
 use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind};
-use bpfkit_obj::relo::{TypeId, TypeInfo, TypeSource};
+use bpfkit_obj::relo::{Type, TypeId, TypeSource};
 
 use crate::features::{self, Probe};
 use crate::sys;
@@ -230,7 +230,7 @@ impl TypeSource for LazyModuleBtf<'_> {
         }
     }
 
-    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
+    fn type_by_id(&self, id: TypeId) -> Option<Type<'_>> {
         match self.get() {
             Some(btf) => TypeSource::type_by_id(btf, id),
             None => TypeSource::type_by_id(self.base, id),
