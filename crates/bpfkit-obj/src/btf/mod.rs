@@ -28,9 +28,8 @@ pub use ext::{
     BtfExt, BtfExtError, CoreRelo, CoreReloKind, ExtSection, FuncInfo, InfoBlock, LineInfo,
 };
 pub use kind::{FuncLinkage, IntEncoding, Kind, VarLinkage};
-pub use owned::{
-    btf_info, BtfMut, RawData, RawEnum64Value, RawEnumValue, RawMember, RawParam, RawType,
-};
+pub use owned::BtfMut;
+pub(crate) use owned::{RawData, RawEnumValue, RawMember, RawType};
 pub use parse::{
     Btf, Header, TypeHeader, BTF_HEADER_SIZE, BTF_MAGIC, BTF_TYPE_SIZE, MAX_RESOLVE_DEPTH,
 };

@@ -1,7 +1,7 @@
 //! The crate's BTF parser as a CO-RE [`TypeSource`]: local object BTF, vmlinux, module BTF.
 
 use super::types::{essential_name, Kind, TypeId, TypeSource};
-use crate::btf::{Btf, Type};
+use crate::btf::{Btf, BtfMut, Type};
 
 impl TypeSource for Btf<'_> {
     fn type_count(&self) -> u32 {
@@ -103,5 +103,28 @@ impl TypeSource for Btf<'_> {
             }
         }
         Some(names)
+    }
+}
+
+/// An owned BTF, read through the same view (encoded and parsed once per change).
+impl TypeSource for BtfMut {
+    fn type_count(&self) -> u32 {
+        BtfMut::type_count(self)
+    }
+
+    fn first_type_id(&self) -> u32 {
+        self.first_id()
+    }
+
+    fn type_by_id(&self, id: TypeId) -> Option<Type<'_>> {
+        self.as_btf()?.type_view(id)
+    }
+
+    fn name_and_kind(&self, id: TypeId) -> Option<(&str, Kind)> {
+        TypeSource::name_and_kind(self.as_btf()?, id)
+    }
+
+    fn pointer_size(&self) -> u32 {
+        self.as_btf().map_or(8, Btf::pointer_size)
     }
 }

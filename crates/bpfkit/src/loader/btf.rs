@@ -3,7 +3,7 @@
 
 use std::os::fd::OwnedFd;
 
-use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind};
+use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, FuncLinkage, Kind};
 use bpfkit_obj::relo::{Type, TypeId, TypeSource};
 
 use crate::features::{self, Probe};
@@ -50,10 +50,7 @@ pub(crate) fn prepare(fixed: &[u8], hidden_funcs: &[&str]) -> Result<PreparedBtf
     let mut m = BtfMut::from_btf(&btf).map_err(|e| e.to_string())?;
     for name in hidden_funcs {
         if let Some(id) = btf.id_by_name_kind(name, Kind::Func) {
-            if let Some(t) = m.type_mut(id) {
-                let kind_flag = t.kind_flag();
-                t.set_info(Kind::Func, kind_flag, 0); // BTF_FUNC_STATIC
-            }
+            m.set_func_linkage(id, FuncLinkage::Static);
         }
     }
     if feats.needs_sanitization() {
