@@ -437,11 +437,13 @@ pub trait Record<'a>: Copy {
     fn decode(btf: &'a Btf<'a>, first: usize, index: usize, kflag: bool, wide: bool) -> Self;
 }
 
+#[inline]
 fn raw_name<'a>(btf: &'a Btf<'a>, off: u32) -> &'a str {
     btf.string_at(off).unwrap_or("")
 }
 
 impl<'a> Record<'a> for Member<'a> {
+    #[inline]
     fn decode(btf: &'a Btf<'a>, first: usize, index: usize, kflag: bool, _: bool) -> Self {
         let (name_off, type_id, bit_offset, bitfield_size) = btf.member_at(first, index, kflag);
         Member {
@@ -454,6 +456,7 @@ impl<'a> Record<'a> for Member<'a> {
 }
 
 impl<'a> Record<'a> for EnumValue<'a> {
+    #[inline]
     fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, wide: bool) -> Self {
         let (name_off, raw) = btf.enumerator_at(first, index, wide);
         EnumValue {
@@ -464,6 +467,7 @@ impl<'a> Record<'a> for EnumValue<'a> {
 }
 
 impl<'a> Record<'a> for Param<'a> {
+    #[inline]
     fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, _: bool) -> Self {
         let (name_off, type_id) = btf.param_at(first, index);
         Param {
@@ -474,6 +478,7 @@ impl<'a> Record<'a> for Param<'a> {
 }
 
 impl<'a> Record<'a> for VarSecinfo {
+    #[inline]
     fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, _: bool) -> Self {
         let v = first + 12 * index;
         VarSecinfo {
@@ -520,6 +525,7 @@ impl<'a, T: Record<'a>> Records<'a, T> {
     }
 
     /// Record `index`, if there is one.
+    #[inline]
     pub fn get(&self, index: usize) -> Option<T> {
         let btf = self.btf.filter(|_| index < self.len)?;
         Some(T::decode(btf, self.first, index, self.kflag, self.wide))
@@ -558,6 +564,7 @@ pub struct RecordsIter<'a, T> {
 
 impl<'a, T: Record<'a>> Iterator for RecordsIter<'a, T> {
     type Item = T;
+    #[inline]
     fn next(&mut self) -> Option<T> {
         let r = self.records.get(self.next)?;
         self.next += 1;
