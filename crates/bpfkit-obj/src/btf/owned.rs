@@ -582,6 +582,13 @@ impl BtfMut {
         self.add_composite(false, name, size, false, &members)
     }
 
+    /// Append `UNION` `name` of `size` bytes with members `(name, type, bit offset)`;
+    /// returns its id.
+    pub fn add_union(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
+        let members: Vec<_> = members.iter().map(|&(n, t, off)| (n, t, off, 0)).collect();
+        self.add_composite(true, name, size, false, &members)
+    }
+
     /// The local string section.
     pub fn string_section(&self) -> &[u8] {
         &self.strings

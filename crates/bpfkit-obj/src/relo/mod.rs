@@ -10,19 +10,20 @@
 //! Big-endian instructions go through [`relocate_instructions_in`].
 //!
 //! The engine reads BTF only through [`TypeSource`], so any BTF — parsed from an ELF, from
-//! `/sys/kernel/btf`, or built in memory with [`TypeTable`] — can be local or target.
+//! `/sys/kernel/btf`, or built in memory with [`BtfMut`](crate::btf::BtfMut) — can be local or target.
 //!
 //! ```
-//! use bpfkit_obj::relo::{relocate_instructions, CandidateCache, CoreRelo, CoreReloKind, TypeSource, TypeTable};
+//! use bpfkit_obj::btf::{BtfMut, IntEncoding};
+//! use bpfkit_obj::relo::{relocate_instructions, CandidateCache, CoreRelo, CoreReloKind, TypeSource};
 //!
 //! // Local: struct s { int a; int b; };  target: struct s { long x; int a; int b; }.
-//! let mut local = TypeTable::new();
-//! let int = local.int("int", 4, true);
-//! let s = local.struct_("s", 8, &[("a", int, 0), ("b", int, 32)]);
-//! let mut target = TypeTable::new();
-//! let tint = target.int("int", 4, true);
-//! let long = target.int("long", 8, true);
-//! target.struct_("s", 16, &[("x", long, 0), ("a", tint, 64), ("b", tint, 96)]);
+//! let mut local = BtfMut::new();
+//! let int = local.add_int("int", 4, IntEncoding::SIGNED);
+//! let s = local.add_struct("s", 8, &[("a", int, 0), ("b", int, 32)]);
+//! let mut target = BtfMut::new();
+//! let tint = target.add_int("int", 4, IntEncoding::SIGNED);
+//! let long = target.add_int("long", 8, IntEncoding::SIGNED);
+//! target.add_struct("s", 16, &[("x", long, 0), ("a", tint, 64), ("b", tint, 96)]);
 //!
 //! // r1 = *(u32 *)(r2 + 4)   ; reads s.b
 //! let mut insns = [0x61, 0x21, 4, 0, 0, 0, 0, 0];
@@ -41,7 +42,6 @@ mod compat;
 mod error;
 mod patch;
 mod spec;
-mod table;
 mod types;
 
 #[cfg(test)]
@@ -52,7 +52,6 @@ pub use crate::btf::{EnumValue, Member, Param, Record, Records, RecordsIter, Typ
 pub use candidates::{Candidate, CandidateCache};
 pub use error::{CoreError, ReloFailure};
 pub use patch::{ByteOrder, INSN_SIZE, POISON_CALL_IMM};
-pub use table::TypeTable;
 pub use types::{essential_name, Kind, TypeId, TypeSource};
 
 use calc::Resolution;

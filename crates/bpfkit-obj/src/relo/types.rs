@@ -1,8 +1,8 @@
 //! The view of BTF the CO-RE engine needs: decoded types by id, names, sizes, modifiers.
 //!
 //! The engine never parses BTF itself. Anything that can answer [`TypeSource`] — the
-//! crate's BTF parser, a split module BTF on top of vmlinux, or the in-memory
-//! [`TypeTable`](super::TypeTable) used by tests and fuzzers — can be a local or a target BTF.
+//! crate's BTF parser, a split module BTF on top of vmlinux, or an owned
+//! [`BtfMut`](crate::btf::BtfMut) built in memory — can be a local or a target BTF.
 
 pub use crate::btf::{Kind, Type, TypeId};
 

@@ -285,10 +285,9 @@ mod tests {
 #[cfg(test)]
 mod module_tests {
     use super::LazyModuleBtf;
-    use bpfkit_obj::btf::{Btf, Kind};
+    use bpfkit_obj::btf::{Btf, BtfMut, IntEncoding, Kind};
     use bpfkit_obj::relo::{
         relocate_instructions, Candidate, CandidateCache, CoreRelo, CoreReloKind, TypeSource,
-        TypeTable,
     };
     use bpfkit_test_support::{corpus_dir, corpus_vmlinux_btf};
 
@@ -321,10 +320,10 @@ mod module_tests {
         let mut targets: Vec<&dyn TypeSource> = vec![&base];
         targets.extend(modules.iter().map(|m| m as &dyn TypeSource));
 
-        let mut local = TypeTable::new();
-        let int = local.int("int", 4, true);
-        let task = local.struct_("task_struct", 8, &[("tgid", int, 0)]);
-        let writable = local.struct_("bpf_testmod_test_writable_ctx", 4, &[("val", int, 0)]);
+        let mut local = BtfMut::new();
+        let int = local.add_int("int", 4, IntEncoding::SIGNED);
+        let task = local.add_struct("task_struct", 8, &[("tgid", int, 0)]);
+        let writable = local.add_struct("bpf_testmod_test_writable_ctx", 4, &[("val", int, 0)]);
         let mut cache = CandidateCache::new();
         let relo = |type_id| CoreRelo {
             insn_off: 0,
