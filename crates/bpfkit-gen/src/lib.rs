@@ -75,6 +75,7 @@
 //! Bitfield accessors are generated for little-endian BTF (bpfel, x86_64 and arm64 kernels);
 //! from big-endian BTF the bitfields keep their storage bytes but get no accessors.
 
+pub mod build;
 mod collect;
 mod emit;
 mod layout;
