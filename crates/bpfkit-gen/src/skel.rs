@@ -62,6 +62,11 @@ enum Embed {
 /// [`from_out_dir`](Self::from_out_dir) right after it (the object is embedded from
 /// `OUT_DIR`), or generate with [`embed(false)`](Self::embed) and open with
 /// `OpenSkel::open_bytes(bpfkit_build::include_ebpf!(…))`.
+/// [`build::ebpf_with_skeleton`](crate::build) (feature `build`) does both in one call.
+///
+/// A later process reopens the maps a loader pinned with `skel.pin_maps(dir)`:
+/// `PinnedMaps::open(dir)?.maps()` gives the same typed views, each pin checked against
+/// the object's map (type, key and value size, `max_entries`, flags).
 #[derive(Debug, Clone)]
 pub struct Skeleton {
     bytes: Vec<u8>,
