@@ -342,7 +342,8 @@ impl Filter {
             Ok(maps) => Ok(Filter {
                 source: Source::Pinned(maps),
             }),
-            Err(bpfkit::skel::SkelError::NotPinned { .. }) => {
+            // Nothing pinned at all; with the link pinned, the error names the missing map.
+            Err(bpfkit::skel::SkelError::NotPinned { .. }) if !dir.join(LINK_PIN).exists() => {
                 Err(Error::NotAttached(dir.to_owned()))
             }
             Err(e) => Err(op("open the pinned maps")(e)),
