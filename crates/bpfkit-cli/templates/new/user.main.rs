@@ -37,7 +37,11 @@ fn run() -> Result<(), Box<dyn Error>> {
                 let secs: f64 = args.next().ok_or("--duration needs SECONDS")?.parse()?;
                 duration = Some(Duration::from_secs_f64(secs));
             }
-            other => return Err(format!("unknown argument `{other}`").into()),
+            "-h" | "--help" => {
+                println!("Usage (as root): {{name}} {{usage_args}}[--duration SECONDS]");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument `{other}` (see --help)").into()),
         }
     }
 

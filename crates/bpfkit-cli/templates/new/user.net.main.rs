@@ -39,7 +39,11 @@ fn run() -> Result<(), Box<dyn Error>> {
                 duration = Some(Duration::from_secs_f64(secs));
             }
             "{{target_flag}}" => target = args.next(),
-            other => return Err(format!("unknown argument `{other}`").into()),
+            "-h" | "--help" => {
+                println!("Usage (as root): {{name}} {{usage_args}}[--duration SECONDS]");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument `{other}` (see --help)").into()),
         }
     }
     let target = target.ok_or("{{target_flag}} is required")?;
