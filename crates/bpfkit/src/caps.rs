@@ -52,7 +52,7 @@ pub fn parse_effective(status: &str) -> Option<u64> {
 
 /// This process's effective capability set, or `None` if `/proc` cannot tell.
 pub fn effective() -> Option<u64> {
-    parse_effective(&std::fs::read_to_string("/proc/self/status").ok()?)
+    parse_effective(&crate::sys::fdtrace::read_to_string("/proc/self/status", "proc file").ok()?)
 }
 
 /// Whether this process holds `cap` (`None`: cannot tell).
@@ -92,7 +92,7 @@ pub fn is_initial_uid_map(uid_map: &str) -> bool {
 /// Whether this process is in the initial user namespace (`None`: `/proc` cannot tell).
 /// Elsewhere its capabilities do not count for BPF, and only a BPF token lets it load.
 pub fn in_initial_user_namespace() -> Option<bool> {
-    let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+    let map = crate::sys::fdtrace::read_to_string("/proc/self/uid_map", "proc file").ok()?;
     Some(is_initial_uid_map(&map))
 }
 

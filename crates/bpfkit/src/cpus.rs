@@ -44,7 +44,8 @@ pub fn parse_cpu_list(text: &str) -> Option<Vec<u32>> {
 
 fn read_cpu_list(path: &'static str) -> Result<Vec<u32>, CpuListError> {
     let err = |reason: String| CpuListError { path, reason };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let text =
+        crate::sys::fdtrace::read_to_string(path, "sysfs file").map_err(|e| err(e.to_string()))?;
     parse_cpu_list(&text).ok_or_else(|| err(format!("unparsable CPU list {text:?}")))
 }
 

@@ -149,12 +149,14 @@ impl Support {
 }
 
 /// The answer a failed probe call gives: "could not tell" for errnos that say nothing about
-/// the feature (privileges, resources, interruption), else "not supported".
+/// the feature (privileges, resources such as a full verifier log or fd table, interruption),
+/// else "not supported".
 fn failed(e: &sys::SyscallError) -> Support {
     match e.errno() {
         Some(
             errno @ (libc::EPERM
             | libc::ENOMEM
+            | libc::ENOSPC
             | libc::EMFILE
             | libc::ENFILE
             | libc::EAGAIN
@@ -186,6 +188,13 @@ fn cached(key: Key, probe: impl FnOnce() -> Support) -> Support {
         .unwrap_or_else(|e| e.into_inner())
         .insert(key, known);
     v
+}
+
+/// Forget every cached probe answer: the next question probes the kernel again. For a
+/// process whose privileges changed since it probed (a BPF token obtained, capabilities
+/// raised), and for tests that answer the probes through the syscall seam.
+pub fn forget_cached() {
+    cache().lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 
 impl From<Feature> for FeatureError {
@@ -528,7 +537,13 @@ fn run_probe(probe: Probe) -> Support {
             let mut attr: uapi::bpf_attr__token_create = sys::zeroed();
             attr.bpffs_fd = u32::MAX;
             // SAFETY: no pointers in this attr.
-            ebadf_means_supported(unsafe { sys::bpf(sys::Command::TokenCreate, &mut attr) })
+            let created = unsafe { sys::bpf(sys::Command::TokenCreate, &mut attr) };
+            // A token of no bpffs cannot exist; were one returned, it is closed here.
+            let created = created.map(|fd| {
+                // SAFETY: a successful BPF_TOKEN_CREATE returns a new fd nothing else owns.
+                drop(unsafe { sys::fdtrace::own(fd as i32, "bpf token") })
+            });
+            ebadf_means_supported(created)
         }
     }
 }
@@ -559,7 +574,13 @@ fn link_kind_probe(prog_type: ProgramType, attach_type: u32, target: u32) -> Sup
     // SAFETY: no pointers in this attr.
     match unsafe { sys::link_create(link) } {
         Ok(_) => Support::Supported,
-        Err(e) if matches!(e.errno(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)) => {
+        // E2BIG: the kernel's `bpf_attr` ends before the fields this link kind uses.
+        Err(e)
+            if matches!(
+                e.errno(),
+                Some(libc::EINVAL | libc::EOPNOTSUPP | libc::E2BIG)
+            ) =>
+        {
             Support::Unsupported
         }
         Err(e) if matches!(failed(&e), Support::Unknown { .. }) => failed(&e),

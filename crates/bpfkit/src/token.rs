@@ -81,9 +81,11 @@ impl Token {
     /// A token from the bpffs mounted at `path` (its root).
     pub fn create(path: impl AsRef<Path>) -> Result<Self, TokenError> {
         let path = path.as_ref();
-        let dir = std::fs::File::open(path).map_err(|source| TokenError::Open {
-            path: path.to_owned(),
-            source,
+        let dir = crate::sys::fdtrace::open_read(path, "bpffs directory").map_err(|source| {
+            TokenError::Open {
+                path: path.to_owned(),
+                source,
+            }
         })?;
         Self::from_bpffs(dir.as_fd(), path)
     }

@@ -1,6 +1,7 @@
 //! Fault injection against the real kernel: every kernel call of loading, attaching and
 //! reading (`BPF_MAP_CREATE`, `BPF_BTF_LOAD`, `BPF_PROG_LOAD`, `BPF_LINK_CREATE` and its
-//! `PERF_EVENT_IOC_SET_BPF`/`_ENABLE` fallback, `perf_event_open`, `mmap`, `epoll_*`) fails
+//! `PERF_EVENT_IOC_SET_BPF`/`_ENABLE` fallback, `perf_event_open`, `mmap`, `epoll_*`, and the
+//! tokio readers' reactor registration and readiness) fails
 //! in turn, at each of its occurrences, with each of EPERM, EINVAL, E2BIG, ENOSPC, ENOMEM,
 //! EAGAIN and EINTR, through `sys::seam` (the other calls go to the kernel). Each case checks:
 //! the result is either success through a documented fallback or retry, or an error whose
@@ -19,7 +20,9 @@ use std::time::Duration;
 use bpfkit::links::Link;
 use bpfkit::loader::{Loader, Object};
 use bpfkit::programs::{tracepoint, AttachError};
-use bpfkit::readers::{PerfBuffer, PerfBufferOptions, RingBuf, RingBufPoller};
+use bpfkit::readers::{
+    AsyncPerfBuffer, AsyncRingBuf, PerfBuffer, PerfBufferOptions, RingBuf, RingBufPoller,
+};
 use bpfkit::sys::seam::{self, Call, PerfIoctl, Reply};
 use bpfkit::sys::Command;
 use bpfkit::Report;
@@ -499,4 +502,230 @@ fn steps_are_named_as_errors_name_them() {
     assert_eq!(step(&Call::Bpf(Command::BtfLoad)), "BPF_BTF_LOAD");
     assert_eq!(step(&Call::Bpf(Command::ProgLoad)), "BPF_PROG_LOAD");
     assert_eq!(step(&Call::Bpf(Command::LinkCreate)), "BPF_LINK_CREATE");
+}
+
+/// An async reader of `object`'s maps: the `opens` ring buffer or the `tallies` perf buffer.
+enum AsyncReader {
+    Ring(AsyncRingBuf),
+    Perf(AsyncPerfBuffer),
+}
+
+impl AsyncReader {
+    /// Register a fresh reader of `kind` with the current runtime.
+    fn open(object: &Object, kind: &str) -> Result<Self, bpfkit::readers::ReaderError> {
+        Ok(match kind {
+            "AsyncRingBuf" => Self::Ring(AsyncRingBuf::new(RingBuf::new(
+                object.map("opens").expect("opens"),
+            )?)?),
+            _ => Self::Perf(AsyncPerfBuffer::new(PerfBuffer::open(
+                object.map("tallies").expect("tallies"),
+                &PerfBufferOptions {
+                    pages_per_cpu: 1,
+                    ..Default::default()
+                },
+            )?)?),
+        })
+    }
+
+    /// Read what is there without waiting.
+    fn drain(&mut self) {
+        match self {
+            Self::Ring(r) => r.get_mut().consume(|_| {}).map(drop),
+            Self::Perf(p) => p.get_mut().consume(|_, _| {}).map(drop),
+        }
+        .expect("drain");
+    }
+
+    /// Wait for records and read them: the paths of the ring buffer's records, or
+    /// `pid <tgid>` of the perf buffer's tallies.
+    async fn consume(&mut self) -> Result<Vec<String>, bpfkit::readers::ReaderError> {
+        let mut seen = Vec::new();
+        match self {
+            Self::Ring(r) => {
+                r.consume(|record| {
+                    seen.push(String::from_utf8_lossy(record_path(record)).into_owned())
+                })
+                .await?
+            }
+            Self::Perf(p) => {
+                p.consume(|_, r| {
+                    let pid = u32::from_ne_bytes(r[8..12].try_into().unwrap());
+                    seen.push(format!("pid {pid}"));
+                })
+                .await?
+            }
+        };
+        Ok(seen)
+    }
+
+    /// Whether `seen` (from [`AsyncReader::consume`]) has the openat of `path`.
+    fn saw(&self, seen: &[String], path: &str) -> bool {
+        let wanted = match self {
+            Self::Ring(_) => path.to_string(),
+            Self::Perf(_) => format!("pid {}", std::process::id()),
+        };
+        seen.contains(&wanted)
+    }
+}
+
+/// An openat of a fresh path from another thread of this process, 50 ms from now; joined
+/// for the path.
+fn open_later() -> std::thread::JoinHandle<String> {
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(50));
+        open_fresh_path()
+    })
+}
+
+/// The tokio readers (`AsyncRingBuf`, `AsyncPerfBuffer`): their registration with the reactor
+/// (an `epoll_ctl` ADD) and each readiness (the reactor's `epoll_wait`) fail through the seam
+/// with each errno. Registration: EINTR once is retried, any other errno is an error naming
+/// `epoll_ctl (tokio)` with the reader's fd and mappings released. Readiness: EINTR is
+/// retried (every time: reported after `EINTR_RETRIES`), EAGAIN clears the readiness and
+/// waits for the next (no spinning: a few readinesses for one event, even with EAGAIN every
+/// time; the record is read), any other errno is reported once
+/// naming `epoll_wait (tokio)`; in every case the next call on the same stream reads the
+/// event. fds are flat after each case.
+#[test]
+fn async_reader_faults() {
+    let _serial = serial();
+    let object = load(&fixture()).expect("load");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let link = attach(&object).expect("attach");
+    let fds = fd_count();
+    let mut table = Table::new("async readers");
+    let register_table = |kind: &str, errno: i32, always: bool| {
+        let mut seen = 0;
+        let result = seam::with_override(
+            |call| {
+                if *call == Call::ReactorRegister {
+                    seen += 1;
+                    if seen == 1 || always {
+                        return Reply::Errno(errno);
+                    }
+                }
+                Reply::Kernel
+            },
+            || runtime.block_on(async { AsyncReader::open(&object, kind) }),
+        );
+        (result, seen)
+    };
+    for kind in ["AsyncRingBuf", "AsyncPerfBuffer"] {
+        for (errno, errno_name) in ERRNOS {
+            for always in [false, true] {
+                let what = format!("{kind} register {errno_name} (always: {always})");
+                let (result, calls) = register_table(kind, errno, always);
+                let outcome = judge(&result, "epoll_ctl (tokio)", errno, &what);
+                match result {
+                    Ok(mut reader) => {
+                        assert!(errno == libc::EINTR && !always, "{what}: registered");
+                        assert_eq!(calls, 2, "{what}: one retry");
+                        reader.drain();
+                        let producer = open_later();
+                        let seen = runtime
+                            .block_on(async {
+                                tokio::time::timeout(Duration::from_secs(2), reader.consume()).await
+                            })
+                            .expect("an event within 2 s")
+                            .unwrap_or_else(|e| panic!("{what}: {}", Report(&e)));
+                        let path = producer.join().expect("producer");
+                        assert!(reader.saw(&seen, &path), "{what}: {path} not in {seen:?}");
+                        drop(reader);
+                    }
+                    Err(_) => {
+                        assert!(errno != libc::EINTR || always, "{what}: EINTR retried");
+                        if errno == libc::EINTR {
+                            assert_eq!(calls, 1 + seam::EINTR_RETRIES as usize, "{what}");
+                        }
+                    }
+                }
+                assert_eq!(fd_count(), fds, "{what}: fds left open");
+                table.add(
+                    &format!("{kind} registration"),
+                    errno_name,
+                    format!("{}: {outcome}", if always { "always" } else { "once" }),
+                );
+            }
+        }
+        // Readiness faults, on one stream that stays in use throughout.
+        let mut reader = runtime
+            .block_on(async { AsyncReader::open(&object, kind) })
+            .expect("register");
+        for (errno, errno_name) in ERRNOS {
+            for always in [false, true] {
+                let what = format!("{kind} readiness {errno_name} (always: {always})");
+                reader.drain();
+                let producer = open_later();
+                let mut seen = 0;
+                let result = seam::with_override(
+                    |call| {
+                        if *call == Call::ReactorReady {
+                            seen += 1;
+                            if seen == 1 || always {
+                                return Reply::Errno(errno);
+                            }
+                        }
+                        Reply::Kernel
+                    },
+                    || {
+                        runtime.block_on(async {
+                            tokio::time::timeout(Duration::from_millis(500), reader.consume()).await
+                        })
+                    },
+                );
+                let path = producer.join().expect("producer");
+                let (outcome, seen) = match result {
+                    Err(_elapsed) => panic!("{what}: no answer within 500 ms"),
+                    Ok(Ok(seen)) if errno == libc::EINTR && !always => {
+                        ("ok (retried)".to_string(), Some(seen))
+                    }
+                    // EAGAIN: nothing was ready after all; the readiness is cleared and the
+                    // ring read again, where the record is. Waiting, not spinning: a few
+                    // readinesses for the one event (a spin would make thousands).
+                    Ok(Ok(seen_records)) if errno == libc::EAGAIN => {
+                        assert!(seen <= 8, "{what}: {seen} readinesses for one event");
+                        (format!("ok (waited, {seen} readiness)"), Some(seen_records))
+                    }
+                    Ok(Ok(_)) => panic!("{what}: read despite the fault"),
+                    Ok(Err(e)) => {
+                        assert!(
+                            errno != libc::EAGAIN && (errno != libc::EINTR || always),
+                            "{what}: {}",
+                            Report(&e)
+                        );
+                        if errno == libc::EINTR {
+                            assert_eq!(seen, 1 + seam::EINTR_RETRIES as usize, "{what}");
+                        } else {
+                            assert_eq!(seen, 1, "{what}: reported once");
+                        }
+                        let result: Result<(), _> = Err(e);
+                        (judge(&result, "epoll_wait (tokio)", errno, &what), None)
+                    }
+                };
+                // The event is read: by the faulted call, or by the next one on the same
+                // stream (without waiting: it is there).
+                let seen = seen.unwrap_or_else(|| {
+                    runtime
+                        .block_on(async {
+                            tokio::time::timeout(Duration::from_secs(2), reader.consume()).await
+                        })
+                        .unwrap_or_else(|_| panic!("{what}: the stream is stuck"))
+                        .unwrap_or_else(|e| panic!("{what}: next read: {}", Report(&e)))
+                });
+                assert!(reader.saw(&seen, &path), "{what}: {path} not in {seen:?}");
+                table.add(
+                    &format!("{kind} readiness"),
+                    errno_name,
+                    format!("{}: {outcome}", if always { "always" } else { "once" }),
+                );
+            }
+        }
+        drop(reader);
+        assert_eq!(fd_count(), fds, "{kind}: fds left open");
+    }
+    drop(link);
+    table.print();
 }

@@ -1,6 +1,8 @@
 //! The fd-leak tracer (`sys::fdtrace`, `BPFKIT_FD_TRACE=1`): a child run of this test binary
 //! that deliberately leaks a map fd and a mapping must fail at exit with a report naming the
-//! line that created them; a child that marks its fd as kept must exit cleanly.
+//! line that created them; a child that marks its fd as kept must exit cleanly; a child that
+//! leaks a `File` the library opened (`fdtrace::open`, the one way it opens files) fails the
+//! same way, while files it read and closed are not reported.
 
 use std::os::fd::AsFd;
 use std::process::{Command, Output};
@@ -130,4 +132,70 @@ fn a_kept_fd_is_listed_not_reported() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(!stderr.contains("leaked"), "{stderr}");
+}
+
+/// The leaking half of `a_leaked_file_is_reported_with_its_creation_stack`: a file opened the
+/// way the library opens them (tracefs, /proc, /sys, vmlinux BTF), kept open past exit, and
+/// files read whole and closed (not leaks).
+#[test]
+fn child_leaks_a_file() {
+    if !in_child() {
+        return;
+    }
+    let status = fdtrace::read_to_string("/proc/self/status", "proc file").expect("read status");
+    assert!(status.contains("Pid:"));
+    // Library calls that read /proc and /sys files and close them.
+    assert!(bpfkit::caps::effective().is_some());
+    assert!(!bpfkit::cpus::online_cpus().expect("online cpus").is_empty());
+    // A file the library opened and closed is forgotten at once: the same path opened by
+    // someone else at the same number, and kept open, is not the library's leak.
+    drop(fdtrace::open_read("/proc/self/cmdline", "proc file").expect("open cmdline"));
+    let theirs = std::fs::File::open("/proc/self/cmdline").expect("open cmdline");
+    std::mem::forget(theirs);
+    let file = open_and_keep();
+    println!(
+        "child: leaked fd {}",
+        std::os::fd::AsRawFd::as_raw_fd(&file)
+    );
+    std::mem::forget(file);
+}
+
+fn open_and_keep() -> fdtrace::TracedFile {
+    fdtrace::open_read("/proc/self/cmdline", "proc file").expect("open cmdline")
+}
+
+#[test]
+fn a_leaked_file_is_reported_with_its_creation_stack() {
+    if in_child() {
+        return;
+    }
+    let out = run_child("child_leaks_a_file");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("child stderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(fdtrace::LEAK_EXIT_CODE),
+        "the child must fail at exit\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
+    let fd = stdout
+        .lines()
+        .find_map(|l| l.split("child: leaked fd ").nth(1))
+        .expect("the child printed its fd");
+    // Exactly the one file: the files read and closed are not reported.
+    assert!(
+        stderr.contains("bpfkit fd trace: 1 leaked fd(s)/mapping(s) at exit"),
+        "{stderr}"
+    );
+    let report = stderr
+        .split("leaked ")
+        .find(|block| block.starts_with(&format!("fd {fd}: proc file (/proc/")))
+        .expect("a leaked file block naming the file");
+    assert!(report.contains("/cmdline)"), "{report}");
+    assert!(report.contains("created at:"), "{report}");
+    assert!(
+        report.contains("fdtrace::open_and_keep") && report.contains("tests/fdtrace.rs:"),
+        "the creation site is named: {report}"
+    );
 }

@@ -83,7 +83,8 @@ pub(crate) enum KernelBtfBytes {
 impl KernelBtfBytes {
     pub(crate) fn open(path: &std::path::Path) -> Result<Self, String> {
         use std::os::fd::AsFd;
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = crate::sys::fdtrace::open_read(path, "kernel BTF")
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let len = file
             .metadata()
             .map_err(|e| format!("{}: {e}", path.display()))?
@@ -95,7 +96,7 @@ impl KernelBtfBytes {
                 return Ok(Self::Mapped(region));
             }
         }
-        std::fs::read(path)
+        crate::sys::fdtrace::read(path, "kernel BTF")
             .map(Self::Read)
             .map_err(|e| format!("{}: {e}", path.display()))
     }
@@ -192,7 +193,7 @@ impl<'a> LazyModuleBtf<'a> {
     fn get(&self) -> Option<&Btf<'a>> {
         self.btf
             .get_or_init(|| {
-                let parsed = std::fs::read(&self.path)
+                let parsed = crate::sys::fdtrace::read(&self.path, "kernel BTF")
                     .map_err(|e| e.to_string())
                     .and_then(|bytes| {
                         Btf::parse_split_owned(bytes, self.base).map_err(|e| e.to_string())

@@ -7,8 +7,12 @@ use bpfkit_obj::object::{ExternKind, KconfigType, ObjectSpec};
 
 /// The kernel config text: `/boot/config-<release>`, else `/proc/config.gz` (as libbpf).
 fn kernel_config_text() -> String {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    if let Ok(text) = std::fs::read_to_string(format!("/boot/config-{}", release.trim())) {
+    let release = crate::sys::fdtrace::read_to_string("/proc/sys/kernel/osrelease", "proc file")
+        .unwrap_or_default();
+    if let Ok(text) = crate::sys::fdtrace::read_to_string(
+        format!("/boot/config-{}", release.trim()),
+        "kernel config",
+    ) {
         return text;
     }
     config_gz_text()
@@ -17,7 +21,7 @@ fn kernel_config_text() -> String {
 /// `/proc/config.gz` decompressed, or empty if it is missing or unreadable.
 #[cfg(feature = "kconfig-gz")]
 fn config_gz_text() -> String {
-    let Ok(file) = std::fs::File::open("/proc/config.gz") else {
+    let Ok(file) = crate::sys::fdtrace::open_read("/proc/config.gz", "kernel config") else {
         return String::new();
     };
     let mut text = String::new();

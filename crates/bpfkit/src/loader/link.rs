@@ -343,7 +343,7 @@ fn link_extern(
 
 /// The address of kernel symbol `name` in /proc/kallsyms (0 addresses mean hidden: `None`).
 fn kallsyms_address(name: &str) -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
+    let text = crate::sys::fdtrace::read_to_string("/proc/kallsyms", "proc file").ok()?;
     text.lines().find_map(|l| {
         let mut f = l.split_whitespace();
         let (addr, _kind, sym) = (f.next()?, f.next()?, f.next()?);

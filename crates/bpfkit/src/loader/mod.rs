@@ -333,10 +333,11 @@ impl Loader {
     /// first dot, as libbpf names it).
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, LoadError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes =
+            crate::sys::fdtrace::read(path, "object file").map_err(|source| LoadError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         let name = bpfkit_obj::object::object_name_from_path(&path.to_string_lossy());
         self.load(&bytes, &name)
     }
@@ -716,11 +717,14 @@ impl Loader {
         let mut params = MapParams::new(&m.name, map_type, m.key_size, value_size, max_entries);
         params.map_flags = m.map_flags;
         // Global data is mmapable wherever the kernel allows it (libbpf 1.1's rule, which
-        // bpftool here follows), so user space can map it.
-        if matches!(m.definition, MapDefinition::Data { .. })
-            && features::supported(Probe::MmapableMaps)
-        {
-            params.map_flags |= sys::uapi::BPF_F_MMAPABLE;
+        // bpftool here follows), so user space can map it. A kernel known to lack mmapable
+        // maps (before 5.5) refuses the flag the object asks for: it is dropped there.
+        if matches!(m.definition, MapDefinition::Data { .. }) {
+            match features::support(Probe::MmapableMaps) {
+                features::Support::Supported => params.map_flags |= sys::uapi::BPF_F_MMAPABLE,
+                features::Support::Unsupported => params.map_flags &= !sys::uapi::BPF_F_MMAPABLE,
+                features::Support::Unknown { .. } => {}
+            }
         }
         params.map_extra = m.map_extra;
         params.inner_map = inner.as_ref();

@@ -119,7 +119,7 @@ pub fn attach_path(
     options: &CgroupOptions,
 ) -> Result<Link, AttachError> {
     let path = path.as_ref();
-    let dir = std::fs::File::open(path).map_err(|e| {
+    let dir = crate::sys::fdtrace::open_read(path, "cgroup directory").map_err(|e| {
         AttachError::target(
             program.name(),
             &path.display().to_string(),

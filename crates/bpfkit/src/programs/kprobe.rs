@@ -214,7 +214,7 @@ pub fn attach_syscall(
 
 /// Whether `/proc/kallsyms` lists `symbol`.
 pub fn kernel_has_symbol(symbol: &str) -> bool {
-    std::fs::read_to_string("/proc/kallsyms").is_ok_and(|text| {
+    crate::sys::fdtrace::read_to_string("/proc/kallsyms", "proc file").is_ok_and(|text| {
         text.lines()
             .any(|l| l.split_whitespace().nth(2) == Some(symbol))
     })
@@ -223,7 +223,7 @@ pub fn kernel_has_symbol(symbol: &str) -> bool {
 /// Kernel text symbols matching `pattern` (`*` and `?` globs), from `/proc/kallsyms`, without
 /// module suffixes and without duplicates.
 pub fn kernel_functions_matching(pattern: &str) -> std::io::Result<Vec<String>> {
-    let text = std::fs::read_to_string("/proc/kallsyms")?;
+    let text = crate::sys::fdtrace::read_to_string("/proc/kallsyms", "proc file")?;
     let mut out: Vec<String> = text
         .lines()
         .filter_map(|l| {

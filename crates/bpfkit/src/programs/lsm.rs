@@ -51,7 +51,7 @@ pub fn attach(program: &Program) -> Result<Link, AttachError> {
 /// Whether `bpf` is in the active LSM list (`/sys/kernel/security/lsm`, mounting securityfs
 /// is left to the system; an unreadable list counts as inactive).
 pub fn bpf_lsm_active() -> bool {
-    std::fs::read_to_string("/sys/kernel/security/lsm")
+    crate::sys::fdtrace::read_to_string("/sys/kernel/security/lsm", "securityfs file")
         .is_ok_and(|list| list.trim().split(',').any(|l| l == "bpf"))
 }
 

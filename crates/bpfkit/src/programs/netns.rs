@@ -51,7 +51,7 @@ pub fn attach(program: &Program, netns: Netns<'_>) -> Result<Link, AttachError> 
     let fd = match netns {
         Netns::Fd(fd) => fd,
         Netns::Current => {
-            opened = std::fs::File::open("/proc/thread-self/ns/net")
+            opened = crate::sys::fdtrace::open_read("/proc/thread-self/ns/net", "netns file")
                 .map_err(|e| AttachError::io(name, "open /proc/thread-self/ns/net", e))?;
             opened.as_fd()
         }

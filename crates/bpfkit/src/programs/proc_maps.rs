@@ -72,7 +72,8 @@ pub fn start_of(mappings: &[Mapping<'_>], path: &Path) -> Option<u64> {
 
 /// `/proc/<pid>/maps` read and parsed by `f`.
 pub fn with_process<T>(pid: i32, f: impl FnOnce(&[Mapping<'_>]) -> Option<T>) -> Option<T> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    let text =
+        crate::sys::fdtrace::read_to_string(format!("/proc/{pid}/maps"), "proc file").ok()?;
     f(&parse(&text))
 }
 

@@ -282,7 +282,8 @@ pub fn attach_multi_pattern(
 }
 
 fn read_elf(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
+    crate::sys::fdtrace::read(path, "uprobe binary")
+        .map_err(|e| format!("reading {}: {e}", path.display()))
 }
 
 /// The file offset of virtual address `address` in an ELF image (through its PT_LOAD segments).
@@ -379,7 +380,7 @@ fn ld_cache_flags() -> i32 {
 
 /// Look `name` (e.g. `libc.so.6`) up in `/etc/ld.so.cache` (the glibc 1.1 format).
 pub fn ld_so_cache_lookup(name: &str) -> Option<PathBuf> {
-    let data = std::fs::read("/etc/ld.so.cache").ok()?;
+    let data = crate::sys::fdtrace::read("/etc/ld.so.cache", "ld.so.cache").ok()?;
     parse_ld_so_cache(&data, ld_cache_flags())
         .into_iter()
         .find(|(key, _)| key == name)

@@ -308,7 +308,7 @@ pub fn attach(
     let target = format!("{binary}:{provider}:{name}");
     let path = resolve_binary(binary, options.pid)
         .ok_or_else(|| AttachError::target(prog, binary, "no such file, library or executable"))?;
-    let data = std::fs::read(&path)
+    let data = crate::sys::fdtrace::read(&path, "USDT binary")
         .map_err(|e| AttachError::io(prog, format!("read {}", path.display()), e))?;
     let file = object::File::parse(&*data).map_err(|e| {
         AttachError::target(

@@ -103,8 +103,15 @@ pub fn attach<'a>(
                 if options.method == XdpAttachMethod::Auto && e.errno() == Some(libc::EINVAL) =>
             {
                 log::debug!("program '{name}': no XDP link on {interface} ({e}); trying netlink");
-                return attach_netlink(program, &interface, ifindex, options)
-                    .map_err(|_| link_error(name, &interface, e));
+                // The link's EINVAL is reported (the kernel may have XDP links and have
+                // refused this request); what netlink said is logged, not lost.
+                return attach_netlink(program, &interface, ifindex, options).map_err(|netlink| {
+                    log::debug!(
+                        "program '{name}': netlink fallback on {interface}: {}",
+                        crate::Report(&netlink)
+                    );
+                    link_error(name, &interface, e)
+                });
             }
             Err(e) => return Err(link_error(name, &interface, e)),
         }

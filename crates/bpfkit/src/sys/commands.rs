@@ -587,6 +587,14 @@ const INITIAL_LOG_SIZE: usize = 64 * 1024;
 /// The kernel caps `log_size` at `UINT_MAX >> 2`; we stop at 256 MiB.
 const MAX_LOG_SIZE: usize = 256 * 1024 * 1024;
 
+/// Whether the kernel filled the log buffer (it writes up to the last byte but one, then a
+/// NUL): only then does ENOSPC mean the log was too small and a larger one may help. An
+/// ENOSPC with the log not filled is another refusal, reported at once instead of growing
+/// the buffer to [`MAX_LOG_SIZE`] for nothing.
+fn log_filled(log: &[u8]) -> bool {
+    log.len() >= 2 && log[log.len() - 2] != 0
+}
+
 /// `BPF_PROG_LOAD`: verify and load a program.
 ///
 /// The first attempt runs without a log (unless `log_level` asks for one). On failure the
@@ -610,7 +618,12 @@ pub fn prog_load(a: &ProgLoadAttr<'_>) -> Result<(OwnedFd, String), ProgLoadErro
                 eagain_retries += 1;
                 log::debug!("prog '{}': load interrupted ({e}), retrying", a.name);
             }
-            Err(e) if e.errno() == Some(libc::ENOSPC) && level != 0 && log.len() < MAX_LOG_SIZE => {
+            Err(e)
+                if e.errno() == Some(libc::ENOSPC)
+                    && level != 0
+                    && log.len() < MAX_LOG_SIZE
+                    && log_filled(&log) =>
+            {
                 let grown = (log.len() * 4).min(MAX_LOG_SIZE);
                 log.clear();
                 log.resize(grown, 0);
@@ -840,7 +853,11 @@ pub fn btf_load_with_token(
                 log::debug!("BTF load failed ({e}), retrying with log");
                 log.resize(INITIAL_LOG_SIZE, 0);
             }
-            Err(e) if e.errno() == Some(libc::ENOSPC) && log.len() < MAX_LOG_SIZE => {
+            Err(e)
+                if e.errno() == Some(libc::ENOSPC)
+                    && log.len() < MAX_LOG_SIZE
+                    && log_filled(&log) =>
+            {
                 let grown = (log.len() * 4).min(MAX_LOG_SIZE);
                 log.clear();
                 log.resize(grown, 0);

@@ -1,5 +1,6 @@
 //! fd-leak tracing: with `BPFKIT_FD_TRACE=1` in the environment, every fd bpfkit creates (bpf
-//! objects, perf events, epoll sets, netlink sockets, duplicates) and every kernel memory
+//! objects, perf events, epoll sets, netlink sockets, duplicates, and the files it opens with
+//! [`open`]: vmlinux BTF, tracefs, /proc and /sys files, cgroup directories) and every kernel memory
 //! mapping it makes is recorded with the backtrace of its creation. When the process exits,
 //! any recorded fd that is still open (and still the same kernel object) is printed with that
 //! backtrace and the process exits with status [`LEAK_EXIT_CODE`] instead of its own.
@@ -25,7 +26,10 @@
 use std::backtrace::Backtrace;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::fs::{File, OpenOptions};
+use std::io::Read as _;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, Once};
 
@@ -161,6 +165,111 @@ pub fn dup(fd: BorrowedFd<'_>) -> std::io::Result<OwnedFd> {
     let copy = fd.try_clone_to_owned()?;
     record(copy.as_raw_fd(), "duplicated fd");
     Ok(copy)
+}
+
+/// A file the library opened with [`open`]: a [`File`] (through `Deref`) whose record is
+/// dropped when it is closed, so that a later, unrelated open of the same path with the same
+/// number is not mistaken for it. Leaking it (`mem::forget`) is reported like any other fd.
+#[derive(Debug)]
+pub struct TracedFile {
+    file: File,
+}
+
+impl std::ops::Deref for TracedFile {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        &self.file
+    }
+}
+
+impl std::ops::DerefMut for TracedFile {
+    fn deref_mut(&mut self) -> &mut File {
+        &mut self.file
+    }
+}
+
+impl std::io::Read for TracedFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl AsFd for TracedFile {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+impl AsRawFd for TracedFile {
+    fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+impl Drop for TracedFile {
+    /// Forgets the record; the file is closed after this (fields drop after `drop`), so the
+    /// number cannot yet be another thread's new fd.
+    fn drop(&mut self) {
+        if enabled() {
+            if let Some(fds) = registry().fds.as_mut() {
+                fds.remove(&self.file.as_raw_fd());
+            }
+        }
+    }
+}
+
+/// Open the file at `path` as `options` say, through the syscall seam
+/// ([`super::seam::Call::Open`]), and record its fd like [`own`] (kind `what`, e.g.
+/// `"tracefs file"`): every file the library opens goes through here, so a file it leaks
+/// is reported with its creation backtrace like any bpf object. An open interrupted by a
+/// signal (`EINTR`) is made again, up to [`super::seam::EINTR_RETRIES`] times.
+pub fn open(
+    path: impl AsRef<Path>,
+    options: &OpenOptions,
+    what: &'static str,
+) -> std::io::Result<TracedFile> {
+    use super::seam::{self, Call, Reply};
+    let path = path.as_ref();
+    let mut interrupted = 0;
+    loop {
+        let result = match seam::decide(&Call::Open { what }) {
+            Reply::Errno(errno) => Err(std::io::Error::from_raw_os_error(errno)),
+            Reply::Kernel | Reply::Return(_) => options.open(path),
+        };
+        match result {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::Interrupted
+                    && interrupted < seam::EINTR_RETRIES =>
+            {
+                interrupted += 1;
+            }
+            Err(e) => return Err(e),
+            Ok(file) => {
+                record(file.as_raw_fd(), what);
+                return Ok(TracedFile { file });
+            }
+        }
+    }
+}
+
+/// [`open`] for reading.
+pub fn open_read(path: impl AsRef<Path>, what: &'static str) -> std::io::Result<TracedFile> {
+    open(path, OpenOptions::new().read(true), what)
+}
+
+/// The whole file at `path` (as [`std::fs::read`]), opened through [`open`].
+pub fn read(path: impl AsRef<Path>, what: &'static str) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    open_read(path, what)?.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The whole file at `path` as text (as [`std::fs::read_to_string`]), opened through [`open`].
+pub fn read_to_string(path: impl AsRef<Path>, what: &'static str) -> std::io::Result<String> {
+    let mut out = String::new();
+    open_read(path, what)?.read_to_string(&mut out)?;
+    Ok(out)
 }
 
 fn record(fd: RawFd, what: &'static str) {

@@ -231,14 +231,18 @@ pub fn c_str_addr(s: &CStr) -> u64 {
 /// `None` when the kernel has no such PMU.
 pub fn dynamic_pmu_type(pmu: &str) -> Option<u32> {
     let path = format!("/sys/bus/event_source/devices/{pmu}/type");
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    crate::sys::fdtrace::read_to_string(path, "sysfs file")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The first bit of a PMU format field, from `/sys/bus/event_source/devices/<pmu>/format/<field>`
 /// (`config:0` → 0, `config:32-63` → 32).
 pub fn pmu_format_bit(pmu: &str, field: &str) -> Option<u32> {
     let path = format!("/sys/bus/event_source/devices/{pmu}/format/{field}");
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = crate::sys::fdtrace::read_to_string(path, "sysfs file").ok()?;
     let bits = text.trim().strip_prefix("config:")?;
     bits.split('-').next()?.parse().ok()
 }

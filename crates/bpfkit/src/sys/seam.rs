@@ -1,5 +1,6 @@
 //! The one seam every kernel call passes: bpf(2), perf_event_open(2), the perf event ioctls,
-//! mmap(2) of kernel objects and the readers' epoll calls. Tests replace it per thread with [`with_override`] to make
+//! mmap(2) of kernel objects, the readers' epoll calls and their tokio reactor's answers,
+//! rtnetlink requests and the library's file opens. Tests replace it per thread with [`with_override`] to make
 //! a call fail with an errno, or succeed with a value they provide, without a kernel and
 //! without privileges.
 //!
@@ -73,6 +74,29 @@ pub enum Call {
     EpollCtl,
     /// epoll_wait(2) of a readers' wait set.
     EpollWait,
+    /// One rtnetlink request (sent, and its ack received) named as its errors name it
+    /// (`RTM_SETLINK IFLA_XDP`, `RTM_NEWTFILTER bpf`, ...), or the opening of the socket
+    /// (`socket(AF_NETLINK, NETLINK_ROUTE)`). [`Reply::Return`] acks a request without the
+    /// kernel (a query then finds nothing); a socket is always really opened.
+    Netlink {
+        /// The request.
+        request: &'static str,
+    },
+    /// An open(2) of a file by the library (`sys::fdtrace::open`): `what` is its kind as the
+    /// fd tracer records it (`"vmlinux BTF"`, `"tracefs file"`, `"proc file"`, ...).
+    /// [`Reply::Return`] counts as [`Reply::Kernel`]: a file is always really opened.
+    Open {
+        /// The kind of file.
+        what: &'static str,
+    },
+    /// The registration of a reader's fd with the tokio reactor (`AsyncFd`, an
+    /// `epoll_ctl(EPOLL_CTL_ADD)` made by the reactor). [`Reply::Return`] counts as
+    /// [`Reply::Kernel`].
+    ReactorRegister,
+    /// The tokio reactor's answer to an async reader waiting for readiness (its epoll_wait);
+    /// decided after the wait. [`Reply::Errno`] replaces a readiness by that error;
+    /// [`Reply::Return`] counts as [`Reply::Kernel`].
+    ReactorReady,
 }
 
 /// What the override answers for one call.

@@ -68,7 +68,7 @@ pub fn tracefs_dir() -> Result<&'static Path, String> {
 pub fn tracepoint_id(category: &str, name: &str) -> io::Result<u64> {
     let dir = tracefs_dir().map_err(io::Error::other)?;
     let path = dir.join("events").join(category).join(name).join("id");
-    let text = std::fs::read_to_string(&path)
+    let text = crate::sys::fdtrace::read_to_string(&path, "tracefs file")
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     text.trim().parse().map_err(|e| {
         io::Error::new(
@@ -82,10 +82,12 @@ pub fn tracepoint_id(category: &str, name: &str) -> io::Result<u64> {
 pub fn write_control(file: &str, line: &str) -> io::Result<()> {
     let dir = tracefs_dir().map_err(io::Error::other)?;
     let path = dir.join(file);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let mut f = crate::sys::fdtrace::open(
+        &path,
+        std::fs::OpenOptions::new().append(true),
+        "tracefs file",
+    )
+    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     f.write_all(line.as_bytes())
         .map_err(|e| io::Error::new(e.kind(), format!("{} <- '{line}': {e}", path.display())))
 }

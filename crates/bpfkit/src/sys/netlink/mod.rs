@@ -22,6 +22,8 @@ pub use tc::*;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use super::seam::{self, Call, Reply};
+
 /// `NETLINK_EXT_ACK` socket option (Linux 4.12).
 const NETLINK_EXT_ACK: libc::c_int = 11;
 /// `NETLINK_CAP_ACK`: the ack echoes only the request header.
@@ -185,20 +187,42 @@ pub struct RouteSocket {
 }
 
 impl RouteSocket {
-    /// Opens a socket in the calling thread's network namespace.
+    /// Opens a socket in the calling thread's network namespace, through the syscall seam
+    /// ([`Call::Netlink`] with this request's name; [`Reply::Return`] counts as
+    /// [`Reply::Kernel`]: the socket is always really opened).
     pub fn open() -> NetlinkResult<Self> {
         const REQUEST: &str = "socket(AF_NETLINK, NETLINK_ROUTE)";
-        // SAFETY: plain socket(2) call.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
+        let mut interrupted = 0;
+        let fd = loop {
+            let result = match seam::decide(&Call::Netlink { request: REQUEST }) {
+                Reply::Errno(errno) => Err(io::Error::from_raw_os_error(errno)),
+                Reply::Kernel | Reply::Return(_) => {
+                    // SAFETY: plain socket(2) call.
+                    let fd = unsafe {
+                        libc::socket(
+                            libc::AF_NETLINK,
+                            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                            libc::NETLINK_ROUTE,
+                        )
+                    };
+                    if fd < 0 {
+                        Err(io::Error::last_os_error())
+                    } else {
+                        Ok(fd)
+                    }
+                }
+            };
+            match result {
+                Err(e)
+                    if e.kind() == io::ErrorKind::Interrupted
+                        && interrupted < seam::EINTR_RETRIES =>
+                {
+                    interrupted += 1;
+                }
+                Err(e) => return Err(NetlinkError::io(REQUEST, e)),
+                Ok(fd) => break fd,
+            }
         };
-        if fd < 0 {
-            return Err(NetlinkError::io(REQUEST, io::Error::last_os_error()));
-        }
         // SAFETY: a fresh fd nothing else owns.
         let fd = unsafe { crate::sys::fdtrace::own(fd, "netlink socket") };
         for option in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
@@ -280,14 +304,35 @@ impl RouteSocket {
         }
     }
 
+    /// Send `message` and receive up to its ack, through the syscall seam
+    /// ([`Call::Netlink`]). A request interrupted by a signal (`EINTR`: the kernel did
+    /// nothing) is sent again, up to [`seam::EINTR_RETRIES`] times.
     fn request(
         &self,
         request: &'static str,
         message: Message,
-        each: impl FnMut(u16, &[u8]),
+        mut each: impl FnMut(u16, &[u8]),
     ) -> NetlinkResult<()> {
-        self.send(request, &message.finish())?;
-        self.receive(request, each)
+        let message = message.finish();
+        let mut interrupted = 0;
+        loop {
+            let result = match seam::decide(&Call::Netlink { request }) {
+                Reply::Kernel => self
+                    .send(request, &message)
+                    .and_then(|()| self.receive(request, &mut each)),
+                Reply::Errno(errno) => Err(NetlinkError::io(
+                    request,
+                    io::Error::from_raw_os_error(errno),
+                )),
+                Reply::Return(_) => Ok(()),
+            };
+            match result {
+                Err(e) if e.errno() == Some(libc::EINTR) && interrupted < seam::EINTR_RETRIES => {
+                    interrupted += 1;
+                }
+                other => return other,
+            }
+        }
     }
 }
 
