@@ -378,8 +378,8 @@ fn interior_mutability_wrapper(
     if !WRAPPERS.iter().any(|w| c.name.starts_with(w)) {
         return Ok(None);
     }
-    match c.members.as_slice() {
-        [only]
+    match (c.members.len(), c.members.first()) {
+        (1, Some(only))
             if only.bit_offset == 0
                 && only.bitfield_size == 0
                 && btf.resolve_size(only.type_id)? == u64::from(c.size) =>

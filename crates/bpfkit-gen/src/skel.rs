@@ -857,7 +857,8 @@ fn lpm_key_data(btf: &Btf<'_>, ctx: &mut Ctx<'_>, m: &MapInfo) -> Result<Option<
     let Type::Struct(c) = btf.type_by_id(key)? else {
         return Ok(None);
     };
-    let [prefix, data] = c.members.as_slice() else {
+    let (Some(prefix), Some(data), 2) = (c.members.get(0), c.members.get(1), c.members.len())
+    else {
         return Ok(None);
     };
     let prefix_is_u32 = prefix.bit_offset == 0
