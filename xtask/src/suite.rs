@@ -175,6 +175,16 @@ const TEST_TARGETS: &[TestTarget] = &[
         kernels: &[KernelRelease::V6_1],
         skips: &[],
     },
+    // Every errno injected into every attach step through the syscall seam (no kernel
+    // objects made): the kprobe cases need the kprobe PMU the host lacks, and their code
+    // paths do not differ between kernels, so one kernel runs them.
+    TestTarget {
+        package: "bpfkit",
+        test: "faults_seam",
+        arches: Arches::X86_64,
+        kernels: &[KernelRelease::V6_12],
+        skips: &[],
+    },
     TestTarget {
         package: "bpfkit",
         test: "attach_tracing",
@@ -212,6 +222,10 @@ impl TestTarget {
 
 /// C fixtures (`crates/bpfkit/tests/fixtures/<name>.bpf.c`) shipped prebuilt.
 const C_FIXTURES: &[&str] = &["vm_tracing"];
+
+/// C fixtures of `crates/bpfkit/tests/fixtures` shipped prebuilt only with the test target
+/// that loads them: `(test, fixture)`.
+const TEST_C_FIXTURES: &[(&str, &str)] = &[("faults_seam", "attach_kinds")];
 
 /// `testdata/c` fixtures the host-suite tests load, prebuilt (for the host's
 /// architecture) by bpfkit-test-support and found in the guest through
@@ -398,6 +412,14 @@ pub fn build(
         .iter()
         .filter(|t| t.runs_on(arch, release) && only.is_none_or(|name| name == t.test))
         .collect();
+    for &(test, name) in TEST_C_FIXTURES {
+        if tests.iter().any(|t| t.test == test) {
+            let object = build_c_fixture(arch, name, &fixtures)?;
+            suite
+                .files
+                .push((object, format!("/fixtures/{name}.bpf.o")));
+        }
+    }
     for &(name, arches) in HOST_FIXTURES {
         if !arches.include(arch) {
             continue;

@@ -129,6 +129,14 @@ pub enum BuildError {
         /// What went wrong.
         reason: String,
     },
+    /// The eBPF crate's `[package.metadata.bpfkit]` could not be read.
+    #[error("cannot read [package.metadata.bpfkit] of {}: {reason}", manifest.display())]
+    Metadata {
+        /// The eBPF crate's manifest.
+        manifest: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// Copying the object into `OUT_DIR` failed.
     #[error("cannot copy {} to {}", from.display(), to.display())]
     Copy {
@@ -191,6 +199,7 @@ pub struct EbpfBuild {
     core_debug_info: bool,
     strip_dwarf: bool,
     quiet: bool,
+    misaligned_mem_access: Option<bool>,
 }
 
 impl EbpfBuild {
@@ -208,6 +217,7 @@ impl EbpfBuild {
             core_debug_info: false,
             strip_dwarf: false,
             quiet: false,
+            misaligned_mem_access: None,
         }
     }
 
@@ -268,6 +278,25 @@ impl EbpfBuild {
     /// object to embed, the same program in the kernel.
     pub fn strip_dwarf(mut self, strip: bool) -> Self {
         self.strip_dwarf = strip;
+        self
+    }
+
+    /// Read and write memory outside the stack and the context (packet, map values, globals)
+    /// with word accesses whatever its alignment (default: the eBPF crate's
+    /// `[package.metadata.bpfkit] misaligned-mem-access`, else off).
+    ///
+    /// Off, the BPF backend splits every access below its size's alignment into byte
+    /// accesses plus shifts: the packet headers of `bpfkit_ebpf::net` (alignment 1, so any
+    /// packet offset is sound) read a 16-byte IPv6 address with 16 loads where C reads 4
+    /// words. On, the linker gives those accesses natural alignment before `llc`. The verifier
+    /// accepts misaligned packet and map value accesses on architectures with efficient
+    /// unaligned access (x86, arm64, ppc64, s390) unless a program is loaded with
+    /// `BPF_F_STRICT_ALIGNMENT`; elsewhere such a program is refused at load. Stack and
+    /// context accesses keep their real alignment (the verifier checks them on every
+    /// architecture), so a program that opts in verifies where it did before on those
+    /// architectures.
+    pub fn misaligned_mem_access(mut self, allow: bool) -> Self {
+        self.misaligned_mem_access = Some(allow);
         self
     }
 
@@ -349,6 +378,10 @@ impl EbpfBuild {
             Route::Bpfel => self.endianness.target(),
             Route::Donor => crate::link::retarget::DONOR_TARGET,
         };
+        let misaligned = match self.misaligned_mem_access {
+            Some(allow) => allow,
+            None => manifest_misaligned_mem_access(&manifest)?,
+        };
         let mut cmd = Command::new(cargo());
         scrub_host_env(&mut cmd);
         cmd.arg("build")
@@ -390,7 +423,7 @@ impl EbpfBuild {
         }
         cmd.env(
             "CARGO_ENCODED_RUSTFLAGS",
-            rustflags(route, self.cpu).join("\x1f"),
+            rustflags(route, self.cpu, misaligned).join("\x1f"),
         );
         // Probe contexts read `struct pt_regs` of the machine the program will run on:
         // from a build script, that is the target of the crate being built (a cross
@@ -468,8 +501,9 @@ struct Captured {
 
 /// The rustc flags of a route: the `bpfkit_ebpf` cfg on both; on the donor route
 /// linker-plugin LTO (bitcode objects) and the BPF cpu and debug info, which rustc cannot
-/// pass to a donor's linker itself, as linker arguments.
-pub fn rustflags(route: Route, cpu: Option<Cpu>) -> Vec<String> {
+/// pass to a donor's linker itself, as linker arguments; on both, the linker's
+/// `--misaligned-mem-access` when `misaligned` (see [`EbpfBuild::misaligned_mem_access`]).
+pub fn rustflags(route: Route, cpu: Option<Cpu>, misaligned: bool) -> Vec<String> {
     let mut flags = vec![
         "--cfg".to_string(),
         EBPF_CFG.to_string(),
@@ -495,7 +529,70 @@ pub fn rustflags(route: Route, cpu: Option<Cpu>) -> Vec<String> {
             }
         }
     }
+    if misaligned {
+        flags.push("-C".into());
+        flags.push(format!(
+            "link-arg={}",
+            crate::link::args::MISALIGNED_MEM_ACCESS_FLAG
+        ));
+    }
     flags
+}
+
+/// The key of `[package.metadata.bpfkit]` behind [`EbpfBuild::misaligned_mem_access`].
+pub const MISALIGNED_METADATA_KEY: &str = "misaligned-mem-access";
+
+/// `[package.metadata.bpfkit] misaligned-mem-access` of the eBPF crate (`cargo metadata`);
+/// false when absent.
+fn manifest_misaligned_mem_access(manifest: &Path) -> Result<bool, BuildError> {
+    let mut cmd = Command::new(cargo());
+    scrub_host_env(&mut cmd);
+    cmd.args([
+        "metadata",
+        "--no-deps",
+        "--format-version",
+        "1",
+        "--offline",
+    ])
+    .arg("--manifest-path")
+    .arg(manifest);
+    let output = run_cargo(&mut cmd)?;
+    if !output.status.success() {
+        return Err(BuildError::Metadata {
+            manifest: manifest.to_path_buf(),
+            reason: format!(
+                "cargo metadata failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim_end()
+            ),
+        });
+    }
+    misaligned_from_metadata(&output.stdout, manifest).map_err(|reason| BuildError::Metadata {
+        manifest: manifest.to_path_buf(),
+        reason,
+    })
+}
+
+/// The `misaligned-mem-access` value of the package of `manifest` in `cargo metadata`'s
+/// JSON output.
+fn misaligned_from_metadata(json: &[u8], manifest: &Path) -> Result<bool, String> {
+    let metadata: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| format!("cargo metadata's output: {e}"))?;
+    let packages = metadata["packages"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let package = packages
+        .iter()
+        .find(|p| p["manifest_path"].as_str().map(Path::new) == Some(manifest))
+        .or_else(|| packages.first())
+        .ok_or_else(|| "cargo metadata lists no package".to_string())?;
+    match &package["metadata"]["bpfkit"][MISALIGNED_METADATA_KEY] {
+        serde_json::Value::Null => Ok(false),
+        serde_json::Value::Bool(allow) => Ok(*allow),
+        other => Err(format!(
+            "[package.metadata.bpfkit] {MISALIGNED_METADATA_KEY} must be true or false, not {other}"
+        )),
+    }
 }
 
 /// Builds the eBPF crate at `crate_dir` (relative to the calling package's manifest
@@ -895,6 +992,51 @@ pub fn dep_info(object: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_misaligned_opt_in_from_package_metadata() {
+        let json = |value: &str| {
+            format!(
+                r#"{{"packages":[{{"name":"other","manifest_path":"/w/other/Cargo.toml","metadata":null}},
+                {{"name":"prog-ebpf","manifest_path":"/w/prog-ebpf/Cargo.toml","metadata":{value}}}]}}"#
+            )
+        };
+        let manifest = Path::new("/w/prog-ebpf/Cargo.toml");
+        let on = json(r#"{"bpfkit":{"misaligned-mem-access":true}}"#);
+        assert_eq!(misaligned_from_metadata(on.as_bytes(), manifest), Ok(true));
+        let off = json(r#"{"bpfkit":{"misaligned-mem-access":false}}"#);
+        assert_eq!(
+            misaligned_from_metadata(off.as_bytes(), manifest),
+            Ok(false)
+        );
+        assert_eq!(
+            misaligned_from_metadata(json("null").as_bytes(), manifest),
+            Ok(false)
+        );
+        let other = json(r#"{"docs":{"rs":1}}"#);
+        assert_eq!(
+            misaligned_from_metadata(other.as_bytes(), manifest),
+            Ok(false)
+        );
+        let bad = json(r#"{"bpfkit":{"misaligned-mem-access":"yes"}}"#);
+        assert_eq!(
+            misaligned_from_metadata(bad.as_bytes(), manifest),
+            Err(
+                "[package.metadata.bpfkit] misaligned-mem-access must be true or false, \
+                 not \"yes\""
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn the_misaligned_opt_in_reaches_the_linker_on_both_routes() {
+        let arg = "link-arg=--misaligned-mem-access".to_string();
+        for route in [Route::Bpfel, Route::Donor] {
+            assert!(rustflags(route, None, true).contains(&arg), "{route:?}");
+            assert!(!rustflags(route, None, false).contains(&arg), "{route:?}");
+        }
+    }
 
     #[test]
     fn warnings_are_cut_out_of_cargos_stderr() {

@@ -34,18 +34,16 @@ pub enum ToolchainError {
         /// What rustc printed on stderr.
         stderr: String,
     },
-    /// A rustup component is missing from the toolchain.
-    #[error(
-        "the rustup component `{component}` is missing: {missing} does not exist; \
-         install it with `{command}`"
-    )]
+    /// Rustup components are missing from the toolchain: the message names exactly the
+    /// missing ones and the command that installs exactly them.
+    #[error("{}", missing_message(.components, .missing, .command))]
     MissingComponent {
-        /// The component (`llvm-tools` or `rust-src`).
-        component: &'static str,
-        /// The file or directory that was looked for.
-        missing: PathBuf,
-        /// The command that installs it.
-        command: &'static str,
+        /// The missing components (`rust-src`, `llvm-tools`), in that order.
+        components: Vec<&'static str>,
+        /// For each component, the file or directory that was looked for.
+        missing: Vec<PathBuf>,
+        /// The command that installs exactly the missing components.
+        command: String,
     },
     /// The donor route's target is not installed.
     #[error(
@@ -137,19 +135,24 @@ impl Toolchain {
     /// `-Z build-std=core`) and llvm-tools (for the linker).
     ///
     /// `BPFKIT_RUST_SRC_DIR` overrides where the core sources are looked for.
+    /// Every missing component is named, with the command that installs exactly those.
     pub fn check_components(&self) -> Result<(), ToolchainError> {
         let core_src = std::env::var_os("BPFKIT_RUST_SRC_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| self.sysroot.join("lib/rustlib/src/rust/library"))
             .join("core/Cargo.toml");
+        let mut missing = Vec::new();
         if !core_src.is_file() {
-            return Err(ToolchainError::MissingComponent {
-                component: "rust-src",
-                missing: core_src,
-                command: RUSTUP_COMPONENTS_COMMAND,
-            });
+            missing.push(("rust-src", core_src));
         }
-        self.check_llvm_tools()
+        if let Err(ToolchainError::MissingComponent { missing: tool, .. }) = self.check_llvm_tools()
+        {
+            missing.extend(tool.into_iter().map(|path| ("llvm-tools", path)));
+        }
+        match missing_components(missing) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 
     /// Checks that every tool of [`LLVM_TOOLS`] is installed.
@@ -251,12 +254,20 @@ impl Toolchain {
         if overridden || no_auto_install() {
             return Err(missing);
         }
+        let ToolchainError::MissingComponent { components, .. } = &missing else {
+            return Err(missing);
+        };
+        let mut args = vec!["component", "add"];
+        args.extend(components.iter().copied());
         rustup_install(
             rustup,
-            &["component", "add", "rust-src", "llvm-tools"],
-            &format!("bpfkit-build: {missing}; installing them now with"),
+            &args,
+            &format!("bpfkit-build: {missing}; installing now with"),
         )?;
-        announce("bpfkit-build: rustup installed rust-src and llvm-tools");
+        announce(&format!(
+            "bpfkit-build: rustup installed {}",
+            components.join(" and ")
+        ));
         self.check_components()
     }
 }
@@ -347,11 +358,56 @@ impl LlvmTools {
             Ok(path)
         } else {
             Err(ToolchainError::MissingComponent {
-                component: "llvm-tools",
-                missing: path,
-                command: RUSTUP_COMPONENTS_COMMAND,
+                components: vec!["llvm-tools"],
+                missing: vec![path],
+                command: component_command(&["llvm-tools"]),
             })
         }
+    }
+}
+
+/// `rustup component add` of exactly `components`.
+fn component_command(components: &[&str]) -> String {
+    format!("rustup component add {}", components.join(" "))
+}
+
+/// The error for `(component, path looked for)` pairs, `None` when there are none.
+fn missing_components(missing: Vec<(&'static str, PathBuf)>) -> Option<ToolchainError> {
+    if missing.is_empty() {
+        return None;
+    }
+    let (components, missing): (Vec<_>, Vec<_>) = missing.into_iter().unzip();
+    Some(ToolchainError::MissingComponent {
+        command: component_command(&components),
+        components,
+        missing,
+    })
+}
+
+/// `the rustup component `X` is missing: P does not exist; install it with `CMD``, or for
+/// several: `the rustup components `X` and `Y` are missing: P and Q do not exist; install
+/// them with `CMD``.
+fn missing_message(components: &[&str], missing: &[PathBuf], command: &str) -> String {
+    let names = components
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let paths = missing
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" and ");
+    if components.len() == 1 {
+        format!(
+            "the rustup component {names} is missing: {paths} does not exist; \
+             install it with `{command}`"
+        )
+    } else {
+        format!(
+            "the rustup components {names} are missing: {paths} do not exist; \
+             install them with `{command}`"
+        )
     }
 }
 
@@ -401,5 +457,129 @@ mod tests {
         toolchain
             .check_components()
             .expect("rust-src and llvm-tools are installed");
+    }
+
+    /// A toolchain whose sysroot is a fresh temporary directory holding rust-src's
+    /// `core/Cargo.toml` and/or every llvm tool, as asked; `None` (after `SKIP`) when
+    /// `BPFKIT_LLVM_TOOLS_DIR` would override where the tools are looked for.
+    fn fake(tag: &str, rust_src: bool, llvm_tools: bool) -> Option<(Toolchain, PathBuf)> {
+        if std::env::var_os(LLVM_TOOLS_DIR_ENV).is_some()
+            || std::env::var_os("BPFKIT_RUST_SRC_DIR").is_some()
+        {
+            println!("SKIP {LLVM_TOOLS_DIR_ENV} or BPFKIT_RUST_SRC_DIR is set");
+            return None;
+        }
+        let real = Toolchain::detect().expect("rustc runs");
+        let root = std::env::temp_dir().join(format!(
+            "bpfkit-toolchain-unit-{}-{tag}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        let core = root.join("lib/rustlib/src/rust/library/core");
+        std::fs::create_dir_all(&core).unwrap();
+        if rust_src {
+            std::fs::write(core.join("Cargo.toml"), "").unwrap();
+        }
+        let bin = root.join("lib/rustlib").join(&real.host).join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        if llvm_tools {
+            for tool in LLVM_TOOLS {
+                std::fs::write(bin.join(tool), "").unwrap();
+            }
+        }
+        let toolchain = Toolchain {
+            sysroot: root.clone(),
+            ..real
+        };
+        Some((toolchain, root))
+    }
+
+    fn missing_error(toolchain: &Toolchain) -> (Vec<&'static str>, String, String) {
+        match toolchain.check_components() {
+            Err(e @ ToolchainError::MissingComponent { .. }) => {
+                let text = e.to_string();
+                let ToolchainError::MissingComponent {
+                    components,
+                    command,
+                    ..
+                } = e
+                else {
+                    unreachable!()
+                };
+                (components, command, text)
+            }
+            other => panic!("expected a missing component, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_missing_llvm_tools_are_named_with_their_own_command() {
+        let Some((toolchain, root)) = fake("llvm", true, false) else {
+            return;
+        };
+        let (components, command, text) = missing_error(&toolchain);
+        assert_eq!(components, ["llvm-tools"]);
+        assert_eq!(command, "rustup component add llvm-tools");
+        let llvm_link = toolchain.llvm_tools().dir.join("llvm-link");
+        assert_eq!(
+            text,
+            format!(
+                "the rustup component `llvm-tools` is missing: {} does not exist; install it \
+                 with `rustup component add llvm-tools`",
+                llvm_link.display()
+            )
+        );
+        assert!(!text.contains("rust-src"), "{text}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn only_missing_rust_src_is_named_with_its_own_command() {
+        let Some((toolchain, root)) = fake("src", false, true) else {
+            return;
+        };
+        let (components, command, text) = missing_error(&toolchain);
+        assert_eq!(components, ["rust-src"]);
+        assert_eq!(command, "rustup component add rust-src");
+        assert_eq!(
+            text,
+            format!(
+                "the rustup component `rust-src` is missing: {} does not exist; install it \
+                 with `rustup component add rust-src`",
+                root.join("lib/rustlib/src/rust/library/core/Cargo.toml")
+                    .display()
+            )
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn both_missing_are_named_with_one_command() {
+        let Some((toolchain, root)) = fake("both", false, false) else {
+            return;
+        };
+        let (components, command, text) = missing_error(&toolchain);
+        assert_eq!(components, ["rust-src", "llvm-tools"]);
+        assert_eq!(command, "rustup component add rust-src llvm-tools");
+        assert_eq!(
+            text,
+            format!(
+                "the rustup components `rust-src` and `llvm-tools` are missing: {} and {} do \
+                 not exist; install them with `rustup component add rust-src llvm-tools`",
+                root.join("lib/rustlib/src/rust/library/core/Cargo.toml")
+                    .display(),
+                toolchain.llvm_tools().dir.join("llvm-link").display()
+            )
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn nothing_missing_is_no_error() {
+        let Some((toolchain, root)) = fake("none", true, true) else {
+            return;
+        };
+        toolchain.check_components().unwrap();
+        std::fs::remove_dir_all(root).unwrap();
     }
 }

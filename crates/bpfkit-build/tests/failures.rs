@@ -102,16 +102,20 @@ fn missing_rust_src_names_the_rustup_command() {
         .toolchain(toolchain)
         .build()
         .expect_err("rust-src is missing");
-    assert!(matches!(
-        err,
-        BuildError::Toolchain(ToolchainError::MissingComponent {
-            component: "rust-src",
-            ..
-        })
-    ));
+    // The fake sysroot has neither: both are named, with one command for both.
+    let BuildError::Toolchain(ToolchainError::MissingComponent { components, .. }) = &err else {
+        panic!("expected missing components, got {err:?}");
+    };
+    assert_eq!(components, &["rust-src", "llvm-tools"]);
     let message = err.to_string();
-    assert!(message.starts_with("the rustup component `rust-src` is missing: "));
-    assert!(message.ends_with("install it with `rustup component add rust-src llvm-tools`"));
+    assert!(
+        message.starts_with("the rustup components `rust-src` and `llvm-tools` are missing: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("install them with `rustup component add rust-src llvm-tools`"),
+        "{message}"
+    );
     std::fs::remove_dir_all(root).unwrap();
 }
 
@@ -126,7 +130,7 @@ fn missing_llvm_tools_names_the_rustup_command() {
         err.to_string(),
         format!(
             "the rustup component `llvm-tools` is missing: {} does not exist; install it with \
-             `rustup component add rust-src llvm-tools`",
+             `rustup component add llvm-tools`",
             root.join("lib/rustlib")
                 .join(Toolchain::detect().unwrap().host)
                 .join("bin/llvm-link")
@@ -155,7 +159,7 @@ fn the_linker_names_the_rustup_command_when_llvm_tools_are_missing() {
         stderr.trim(),
         format!(
             "bpfkit-link: error: the rustup component `llvm-tools` is missing: {} does not \
-             exist; install it with `rustup component add rust-src llvm-tools`",
+             exist; install it with `rustup component add llvm-tools`",
             dir.join("no-such-dir/llvm-link").display()
         )
     );
@@ -189,6 +193,35 @@ fn missing_components_are_installed_through_rustup_and_checked_again() {
     let args = std::fs::read_to_string(&log).unwrap();
     assert!(
         args.starts_with("component add rust-src llvm-tools"),
+        "rustup was run as `{args}`"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn only_missing_llvm_tools_are_installed_through_rustup() {
+    let (toolchain, root) = fake_sysroot("autoinstall-llvm", true);
+    let tools = root.join("lib/rustlib").join(&toolchain.host).join("bin");
+    let log = root.join("rustup-args");
+    let script = root.join("rustup");
+    let mut body = format!(
+        "#!/bin/sh\necho \"$@\" > '{}'\nmkdir -p '{}'\n",
+        log.display(),
+        tools.display()
+    );
+    for tool in bpfkit_build::toolchain::LLVM_TOOLS {
+        body.push_str(&format!(": > '{}'\n", tools.join(tool).display()));
+    }
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    toolchain
+        .ensure_components_with(&script)
+        .expect("llvm-tools are there after rustup ran");
+    let args = std::fs::read_to_string(&log).unwrap();
+    let args = args.split(" --toolchain").next().unwrap().trim();
+    assert_eq!(
+        args, "component add llvm-tools",
         "rustup was run as `{args}`"
     );
     std::fs::remove_dir_all(root).unwrap();

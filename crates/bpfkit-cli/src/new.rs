@@ -265,6 +265,16 @@ fn dependency(path: Option<&Path>, krate: &str) -> String {
     }
 }
 
+/// [`dependency`] with `features` enabled.
+fn dependency_with_features(path: Option<&Path>, krate: &str, features: &[&str]) -> String {
+    let features: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
+    let source = match path {
+        Some(root) => format!("path = \"{}\"", root.join("crates").join(krate).display()),
+        None => format!("version = \"{}\"", env!("CARGO_PKG_VERSION")),
+    };
+    format!("{{ {source}, features = [{}] }}", features.join(", "))
+}
+
 fn create(args: &Args) -> Result<PathBuf, NewError> {
     if !valid_name(&args.name) {
         return Err(NewError::BadName(args.name.clone()));
@@ -288,7 +298,6 @@ fn create(args: &Args) -> Result<PathBuf, NewError> {
     let snake = name.replace('-', "_");
     let vars: Vec<(&str, String)> = vec![
         ("name_snake", snake.clone()),
-        ("NAME_UPPER", snake.to_ascii_uppercase()),
         ("name", name.to_string()),
         ("template", spec.name.to_string()),
         ("macro", spec.macro_name.to_string()),
@@ -326,8 +335,8 @@ fn create(args: &Args) -> Result<PathBuf, NewError> {
             dependency(checkout.as_deref(), "bpfkit-ebpf"),
         ),
         (
-            "dep_bpfkit_build",
-            dependency(checkout.as_deref(), "bpfkit-build"),
+            "dep_bpfkit_gen_build",
+            dependency_with_features(checkout.as_deref(), "bpfkit-gen", &["build"]),
         ),
         ("dep_bpfkit", dependency(checkout.as_deref(), "bpfkit")),
     ];

@@ -94,6 +94,7 @@ pub fn run(args: Args) -> Result<(), String> {
             Ok(())
         }
         Err(bpfkit_trace::TraceError::Compile(text)) => Err(text.trim_end().to_string()),
-        Err(other) => Err(other.to_string()),
+        // The whole chain: an I/O error's cause (`-c CMD: not found in PATH`) is its source.
+        Err(other) => Err(bpfkit::Report(&other).to_string()),
     }
 }

@@ -128,6 +128,18 @@ fn every_template_builds() {
 fn tracepoint_template_prints_an_exec_the_test_makes() {
     let project = new_and_build("newtp", "tracepoint");
     let binary = target_root().join("new-templates/debug/newtp");
+    let help = Command::new(&binary).arg("--help").output().unwrap();
+    assert_ok("newtp --help", &help);
+    assert_eq!(
+        String::from_utf8_lossy(&help.stdout),
+        "Usage (as root): newtp [--duration SECONDS]\n"
+    );
+    let bad = Command::new(&binary).arg("--bogus").output().unwrap();
+    assert!(!bad.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "newtp: unknown argument `--bogus` (see --help)\n"
+    );
     // A uniquely named copy of `true`: its command name is what the event must carry.
     let marker = format!("bkn{}", std::process::id());
     let exe = project.join(&marker);

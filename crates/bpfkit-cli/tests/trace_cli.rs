@@ -876,3 +876,70 @@ fn typedefs_unions_and_enums_in_scripts() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `-c` holds the command's process stopped outside any syscall until the probes are
+/// attached and finds it in `PATH` itself: its syscalls, counted at `sys_exit`, are exactly
+/// those `strace -f -c` counts (no read of a start gate, one execve — execvp in the child
+/// would have tried each `PATH` entry first). Needs strace (installed by .ci/run).
+#[test]
+fn c_command_syscalls_at_exit_equal_strace_counts() {
+    if !is_root() {
+        println!("SKIP not root: loading programs and tracefs need root");
+        return;
+    }
+    let command = "dd if=/dev/zero of=/dev/null bs=512 count=40 status=none";
+    let out = bpfkit(&[
+        "-e",
+        "tracepoint:raw_syscalls:sys_exit /pid == cpid/ { @[args->id] = count(); }",
+        "-c",
+        command,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours: std::collections::BTreeMap<i64, u64> = text
+        .lines()
+        .filter_map(|l| {
+            let (key, count) = l.strip_prefix("@[")?.split_once("]: ")?;
+            Some((key.parse().ok()?, count.parse().ok()?))
+        })
+        .collect();
+    let report = std::env::temp_dir().join(format!("bpfkit-trace-strace-{}", std::process::id()));
+    let status = Command::new("strace")
+        .args(["-f", "-c", "-U", "name,calls", "-o"])
+        .arg(&report)
+        .args(command.split(' '))
+        .status()
+        .expect("strace is installed (.ci/run installs it)");
+    assert!(status.success());
+    let table = std::fs::read_to_string(&report).unwrap();
+    std::fs::remove_file(&report).unwrap();
+    let strace = |name: &str| -> Option<u64> {
+        table.lines().find_map(|l| {
+            let mut cols = l.split_whitespace();
+            (cols.next()? == name).then(|| cols.next()?.parse().ok())?
+        })
+    };
+    let read = strace("read").expect("strace counted reads");
+    assert!(read >= 40, "{table}");
+    assert_eq!(ours.get(&libc::SYS_read), Some(&read), "{text}\n{table}");
+    assert_eq!(ours.get(&libc::SYS_execve), Some(&1), "{text}");
+    assert_eq!(strace("execve"), Some(1), "{table}");
+    assert_eq!(
+        Some(ours.values().sum::<u64>()),
+        strace("total"),
+        "{text}\n{table}"
+    );
+}
+
+#[test]
+fn a_c_command_that_is_not_found_says_so() {
+    let err = stderr_of(&["-e", "BEGIN { }", "-c", "no-such-command-xyz arg"]);
+    assert_eq!(
+        err,
+        "bpfkit: -c no-such-command-xyz: not found in PATH, or not executable\n"
+    );
+}

@@ -156,10 +156,7 @@ pub(crate) fn reachable(
 pub(crate) fn most_referenced(btf: &Btf<'_>, n: usize) -> Result<Vec<TypeId>, GenError> {
     let mut counts: BTreeMap<TypeId, u32> = BTreeMap::new();
     for id in btf.local_ids() {
-        let Some(members) = btf.type_by_id(id)?.members().map(<[_]>::to_vec) else {
-            continue;
-        };
-        for m in members {
+        for m in btf.type_by_id(id)?.members() {
             if let Some(target) = referenced_composite(btf, m.type_id)? {
                 *counts.entry(target).or_default() += 1;
             }

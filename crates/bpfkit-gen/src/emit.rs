@@ -290,6 +290,18 @@ fn emit_type(ctx: &mut Ctx<'_>, id: TypeId, pod: bool, out: &mut String) -> Resu
                 format!("`{what} {}`", c.name)
             };
             let size = c.size;
+            if ctx.flavour == Flavour::Userspace && !union {
+                if let Some(inner) = interior_mutability_wrapper(btf, &c)? {
+                    let inner = ctx.ty(inner)?;
+                    let _ = writeln!(
+                        out,
+                        "/// `{}`: Rust's interior-mutability wrapper, the same bytes as its\n\
+                         /// `{inner}` (what userspace reads and writes).\npub type {name} = {inner};\n",
+                        c.name
+                    );
+                    return Ok(false);
+                }
+            }
             let pod = pod && ctx.is_pod(id)?;
             let kernel = ctx.flavour == Flavour::Kernel;
             let plan = ctx.plan(id)?;
@@ -351,6 +363,30 @@ fn emit_type(ctx: &mut Ctx<'_>, id: TypeId, pod: bool, out: &mut String) -> Resu
             id,
             kind: other.kind(),
         }),
+    }
+}
+
+/// The inner type of a Rust `Cell<T>`/`UnsafeCell<T>` as it appears in a Rust object's BTF
+/// (`Cell<u64>`, or `Cell_u64_` as bpfkit-link names it): one member at offset 0 of the
+/// struct's size. A kernel program's shared map values use them (per-CPU counters changed
+/// through `&`); userspace sees plain values.
+fn interior_mutability_wrapper(
+    btf: &Btf<'_>,
+    c: &bpfkit_obj::btf::Composite<'_>,
+) -> Result<Option<TypeId>, GenError> {
+    const WRAPPERS: &[&str] = &["Cell<", "UnsafeCell<", "Cell_", "UnsafeCell_"];
+    if !WRAPPERS.iter().any(|w| c.name.starts_with(w)) {
+        return Ok(None);
+    }
+    match (c.members.len(), c.members.first()) {
+        (1, Some(only))
+            if only.bit_offset == 0
+                && only.bitfield_size == 0
+                && btf.resolve_size(only.type_id)? == u64::from(c.size) =>
+        {
+            Ok(Some(only.type_id))
+        }
+        _ => Ok(None),
     }
 }
 

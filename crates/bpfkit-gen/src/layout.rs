@@ -114,7 +114,7 @@ fn member_infos(ctx: &Ctx<'_>, c: &Composite<'_>) -> Result<Vec<Info>, GenError>
     let mut infos = Vec::with_capacity(c.members.len());
     let mut anon = 0;
     for m in &c.members {
-        let bits = bitfield_bits(ctx, c.kind_flag, m)?;
+        let bits = bitfield_bits(ctx, c.kind_flag, &m)?;
         let name = if !m.name.is_empty() {
             Some(ident(m.name))
         } else if bits.is_some() {

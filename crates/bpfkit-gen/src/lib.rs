@@ -31,9 +31,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! and in the kernel crate, `bpfkit_ebpf::generated_types!` includes the file as a module
-//! with the lints kernel names trip allowed (hence [`Generator::module_attributes`]`(false)`:
-//! an included file cannot carry inner attributes):
+//! ([`build::kernel_types`]`(["task_struct"])` is that in one call; [`build`] also has the
+//! userspace side's one call, feature `build`: the eBPF crate built and its skeleton
+//! generated), and in the kernel crate, `bpfkit_ebpf::generated_types!` includes the file
+//! as a module with the lints kernel names trip allowed (hence
+//! [`Generator::module_attributes`]`(false)`: an included file cannot carry inner
+//! attributes):
 //!
 //! ```ignore
 //! bpfkit_ebpf::generated_types!(mod vmlinux = "vmlinux.rs");
@@ -75,6 +78,7 @@
 //! Bitfield accessors are generated for little-endian BTF (bpfel, x86_64 and arm64 kernels);
 //! from big-endian BTF the bitfields keep their storage bytes but get no accessors.
 
+pub mod build;
 mod collect;
 mod emit;
 mod layout;

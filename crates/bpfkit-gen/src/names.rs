@@ -209,9 +209,10 @@ fn name_anonymous_members(
     namer: &mut Namer,
     parent: TypeId,
 ) -> Result<(), GenError> {
-    let Some(members) = btf.type_by_id(parent)?.members().map(<[_]>::to_vec) else {
+    let members = btf.type_by_id(parent)?.members();
+    if members.is_empty() {
         return Ok(());
-    };
+    }
     // Nested anonymous types extend their parent's name: `__anon_slab_1_2`.
     let parent_name = bare(&naming.names[&parent]);
     let parent_name = parent_name

@@ -62,6 +62,11 @@ enum Embed {
 /// [`from_out_dir`](Self::from_out_dir) right after it (the object is embedded from
 /// `OUT_DIR`), or generate with [`embed(false)`](Self::embed) and open with
 /// `OpenSkel::open_bytes(bpfkit_build::include_ebpf!(…))`.
+/// [`build::ebpf_with_skeleton`](crate::build) (feature `build`) does both in one call.
+///
+/// A later process reopens the maps a loader pinned with `skel.pin_maps(dir)`:
+/// `PinnedMaps::open(dir)?.maps()` gives the same typed views, each pin checked against
+/// the object's map (type, key and value size, `max_entries`, flags).
 #[derive(Debug, Clone)]
 pub struct Skeleton {
     bytes: Vec<u8>,
@@ -210,6 +215,8 @@ struct MapInfo {
     value: Option<TypeId>,
     key_size: u32,
     value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
 }
 
 struct Model {
@@ -278,6 +285,8 @@ impl Model {
                     value: m.btf_value_type_id.filter(|&id| id != 0),
                     key_size: m.key_size,
                     value_size: m.value_size,
+                    max_entries: m.max_entries,
+                    map_flags: m.map_flags,
                 }),
             }
         }
@@ -320,8 +329,8 @@ fn peel_wrappers(btf: &Btf<'_>, mut id: TypeId) -> Result<TypeId, GenError> {
             return Ok(id);
         };
         let wrapper = WRAPPERS.iter().any(|w| c.name.starts_with(w));
-        match c.members.as_slice() {
-            [only] if wrapper && only.bit_offset == 0 && only.bitfield_size == 0 => {
+        match c.members.first().filter(|_| c.members.len() == 1) {
+            Some(only) if wrapper && only.bit_offset == 0 && only.bitfield_size == 0 => {
                 if btf.resolve_size(only.type_id)? != u64::from(c.size) {
                     return Ok(id);
                 }
@@ -405,6 +414,7 @@ fn render(
     let mut taken: BTreeSet<String> = naming.names.values().cloned().collect();
     taken.extend(model.sections.iter().map(|s| s.type_name.clone()));
     let mut map_types: Vec<(Option<String>, Option<String>)> = Vec::new();
+    let mut lpm_data: Vec<Option<String>> = Vec::new();
     for m in &model.maps {
         let camel_name = camel(&m.name);
         let alias = |ctx: &mut Ctx<'_>,
@@ -444,6 +454,7 @@ fn render(
             "Value",
         )?;
         map_types.push((k, v));
+        lpm_data.push(lpm_key_data(btf, &mut ctx, m)?);
     }
     out.push('\n');
 
@@ -467,6 +478,28 @@ fn render(
         rust_string(name),
         checked_maps.join(", "),
         prog_names.join(", ")
+    );
+    let shapes: Vec<String> = model
+        .maps
+        .iter()
+        .map(|m| {
+            format!(
+                "    ::bpfkit::skel::MapShape {{ name: {}, shape: [{}, {}, {}, {}, {}] }},\n",
+                rust_string(&m.name),
+                m.map_type as u32,
+                m.key_size,
+                m.value_size,
+                m.max_entries,
+                m.map_flags
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "/// The maps (not global data) as the object defines them: what\n\
+         /// [`PinnedMaps::open`] checks pinned maps against.\n\
+         pub const MAP_SHAPES: &[::bpfkit::skel::MapShape] = &[\n{}];\n",
+        shapes.concat()
     );
     let embedded = match embed {
         Embed::Path(path) => Some(rust_string(path)),
@@ -627,7 +660,12 @@ fn render(
          /// The loaded object (maps and programs by name).\n\
          pub fn object(&self) -> &::bpfkit::loader::Object {\n        &self.object\n    }\n\n\
          /// The maps, typed.\n\
-         pub fn maps(&self) -> Maps<'_> {\n        Maps { object: &self.object }\n    }\n\n\
+         pub fn maps(&self) -> Maps<'_> {\n        Maps::new(::bpfkit::skel::MapSource::Object(&self.object))\n    }\n\n\
+         /// Pins every map (not global data) at `dir/<map name>` (`dir` must exist on a\n\
+         /// bpffs), for later processes to reopen with [`PinnedMaps::open`]. On error\n\
+         /// nothing stays pinned.\n\
+         pub fn pin_maps(&self, dir: impl AsRef<::std::path::Path>) -> Result<(), ::bpfkit::skel::SkelError> {\n\
+         ::bpfkit::skel::pin_maps(&self.object, dir.as_ref(), &MAP_NAMES)\n    }\n\n\
          /// The programs, by name.\n\
          pub fn progs(&self) -> Progs<'_> {\n        Progs { object: &self.object }\n    }\n\n\
          /// Attaches every loaded program whose section says where (tracepoints, uprobes with\n\
@@ -662,13 +700,17 @@ fn render(
 
     // Maps view.
     out.push_str(
-        "/// The object's maps with their key and value types.\n#[derive(Debug, Clone, Copy)]\n\
-         pub struct Maps<'a> {\n    #[allow(dead_code)]\n    object: &'a ::bpfkit::loader::Object,\n}\n\n#[allow(non_snake_case)]\nimpl<'a> Maps<'a> {\n",
+        "/// The object's maps with their key and value types, from the loaded object\n\
+         /// ([`Skel::maps`]) or from pins ([`PinnedMaps::maps`]).\n#[derive(Debug, Clone, Copy)]\n\
+         pub struct Maps<'a> {\n    #[allow(dead_code)]\n    source: ::bpfkit::skel::MapSource<'a>,\n}\n\n#[allow(non_snake_case)]\nimpl<'a> Maps<'a> {\n\
+         /// Typed views of the maps of `source`: this object's, or another object's with\n\
+         /// maps of the same names and shapes (each view checks its map's type and sizes).\n\
+         pub fn new(source: ::bpfkit::skel::MapSource<'a>) -> Self {\n        Self { source }\n    }\n\n",
     );
-    for (m, (k, v)) in model.maps.iter().zip(&map_types) {
+    for ((m, (k, v)), lpm) in model.maps.iter().zip(&map_types).zip(&lpm_data) {
         let fn_name = ident(&m.name);
         let lookup = format!(
-            "let map = self.object.map({}).ok_or_else(|| ::bpfkit::skel::SkelError::Mismatch {{ object: OBJECT_NAME.to_owned(), what: \"no map `{}` after load\".to_owned() }})?;",
+            "let map = self.source.map({}).ok_or_else(|| ::bpfkit::skel::SkelError::Mismatch {{ object: self.source.name(), what: \"no map `{}`\".to_owned() }})?;",
             rust_string(&m.name),
             m.name
         );
@@ -689,6 +731,9 @@ fn render(
             (MapType::PercpuArray, Some(_), Some(v)) if m.key_size == 4 => Some(format!(
                 "::bpfkit::maps::PerCpuArray<&'a ::bpfkit::maps::MapData, {v}>"
             )),
+            (MapType::LpmTrie, Some(_), Some(v)) => lpm.as_ref().map(|data| {
+                format!("::bpfkit::maps::LpmTrie<&'a ::bpfkit::maps::MapData, {data}, {v}>")
+            }),
             _ => None,
         };
         match typed {
@@ -720,6 +765,36 @@ fn render(
         }
     }
     out.push_str("}\n\n");
+
+    // PinnedMaps.
+    out.push_str(
+        "/// The maps (not global data) reopened from their pins in a directory, as\n\
+         /// [`Skel::pin_maps`] leaves them: for a later process to read and change the maps of\n\
+         /// a loaded object, typed as [`Skel::maps`] gives them.\n\
+         #[derive(Debug)]\npub struct PinnedMaps {\n    maps: ::bpfkit::skel::PinnedMaps,\n}\n\n\
+         impl PinnedMaps {\n\
+         /// Opens `dir/<map name>` for every map. Each must be a pinned map of the type, key\n\
+         /// and value size, `max_entries` and flags the object defines; the error names the\n\
+         /// first map missing or different.\n\
+         pub fn open(dir: impl AsRef<::std::path::Path>) -> Result<Self, ::bpfkit::skel::SkelError> {\n\
+         let maps = ::bpfkit::skel::PinnedMaps::open(OBJECT_NAME, dir.as_ref(), MAP_SHAPES)?;\n\
+         Ok(Self { maps })\n    }\n\n\
+         /// The maps, typed.\n\
+         pub fn maps(&self) -> Maps<'_> {\n        Maps::new(::bpfkit::skel::MapSource::Pinned(&self.maps))\n    }\n\n\
+         /// The pin directory.\n\
+         pub fn dir(&self) -> &::std::path::Path {\n        self.maps.dir()\n    }\n\n\
+         /// Removes the map pins [`Skel::pin_maps`] made in `dir` (those present); the maps\n\
+         /// live on while a process or a program holds them. Returns how many it removed.\n\
+         pub fn unpin(dir: impl AsRef<::std::path::Path>) -> Result<usize, ::bpfkit::skel::SkelError> {\n\
+         ::bpfkit::skel::unpin_maps(dir.as_ref(), &MAP_NAMES)\n    }\n}\n\n",
+    );
+    let map_name_list: Vec<String> = model.maps.iter().map(|m| rust_string(&m.name)).collect();
+    let _ = writeln!(
+        out,
+        "/// The maps' names (their pins' file names).\nconst MAP_NAMES: [&str; {}] = [{}];\n",
+        map_name_list.len(),
+        map_name_list.join(", ")
+    );
 
     // Programs view.
     out.push_str(
@@ -770,6 +845,38 @@ fn render(
         out.push_str("}\n");
     }
     Ok(out)
+}
+
+/// The data type of an LPM trie's key `{ u32 prefix length; DATA }` (the
+/// `bpfkit::maps::LpmKey<DATA>` layout), or `None` if the key is not that struct.
+fn lpm_key_data(btf: &Btf<'_>, ctx: &mut Ctx<'_>, m: &MapInfo) -> Result<Option<String>, GenError> {
+    let Some(key) = m.key.filter(|_| m.map_type == MapType::LpmTrie) else {
+        return Ok(None);
+    };
+    let key = btf.skip_mods_and_typedefs(key)?;
+    let Type::Struct(c) = btf.type_by_id(key)? else {
+        return Ok(None);
+    };
+    let (Some(prefix), Some(data), 2) = (c.members.get(0), c.members.get(1), c.members.len())
+    else {
+        return Ok(None);
+    };
+    let prefix_is_u32 = prefix.bit_offset == 0
+        && prefix.bitfield_size == 0
+        && matches!(
+            btf.type_by_id(btf.skip_mods_and_typedefs(prefix.type_id)?)?,
+            Type::Int(_)
+        )
+        && btf.resolve_size(prefix.type_id)? == 4;
+    let data_fits = data.bit_offset == 32
+        && data.bitfield_size == 0
+        && ctx.is_pod(data.type_id)?
+        && ctx.size_of(data.type_id)? + 4 == m.key_size
+        && ctx.align_of(data.type_id)? <= 4;
+    if !prefix_is_u32 || !data_fits {
+        return Ok(None);
+    }
+    Ok(Some(qualify(&ctx.ty(data.type_id)?)))
 }
 
 fn section_label(s: &Section) -> &str {

@@ -42,7 +42,7 @@ fn core_accesses(object: &Path) -> Vec<String> {
         for index in relo.access.split(':').skip(1) {
             let index: usize = index.parse().expect("a member index");
             let composite = btf.type_by_id(id).expect("type");
-            let member = &composite.members().expect("a struct or union")[index];
+            let member = composite.members().get(index).expect("a member");
             let name = if member.name.is_empty() {
                 "<anon>"
             } else {

@@ -38,7 +38,7 @@ fn vmlinux_task_struct_members_match_bpftool() {
         };
         assert_eq!(s.size, size, "{name}");
         assert_eq!(btf.resolve_size(id).unwrap(), u64::from(size));
-        assert_eq!(DumpMember::ours(&s.members), members, "{name}");
+        assert_eq!(DumpMember::ours(&s.members.to_vec()), members, "{name}");
     }
     // task_struct has bitfields (sched_reset_on_fork:1 ...); check one is decoded.
     let (_, _, members) = bpftool_struct(&dump, "task_struct");

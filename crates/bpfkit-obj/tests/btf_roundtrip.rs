@@ -1,13 +1,29 @@
-//! BTF parse → write → parse is the identity on kernel BTF and every corpus object.
+//! BTF parse → write → parse is the identity on kernel BTF and every corpus object, and the
+//! owned BTF shows the same type view as the parsed one, also after an edit.
 
 mod btf_support;
 
-use bpfkit_obj::btf::{Btf, BtfMut};
+use bpfkit_obj::btf::{Btf, BtfMut, Type};
 use btf_support::*;
 
 fn assert_round_trip(what: &str, bytes: &[u8]) {
     let btf = Btf::parse(bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
-    let written = BtfMut::from_btf(&btf).unwrap().to_bytes().unwrap();
+    let mut owned = BtfMut::from_btf(&btf).unwrap();
+    for id in btf.local_ids() {
+        assert_eq!(
+            owned.type_by_id(id),
+            Some(btf.type_by_id(id).unwrap()),
+            "{what} [{id}] owned view"
+        );
+    }
+    let written = owned.to_bytes().unwrap();
+    // An edit is seen by the next read.
+    let last = btf.type_count() - 1;
+    let ptr = owned.add_ptr(last);
+    assert!(
+        matches!(owned.type_by_id(ptr), Some(Type::Ptr(p)) if p.target == last),
+        "{what}: added PTR"
+    );
     assert_eq!(written.len(), bytes.len(), "{what}: length");
     assert!(written == bytes, "{what}: bytes differ after round trip");
     let again = Btf::parse(&written).unwrap();

@@ -5,8 +5,8 @@ mod btf_support;
 use std::collections::BTreeSet;
 
 use bpfkit_obj::btf::{
-    fixup_datasecs, sanitize, Btf, BtfFeatures, BtfMut, FuncLinkage, Kind, RawData, RawType, Type,
-    VarSecinfo, ENUM64_PLACEHOLDER,
+    fixup_datasecs, sanitize, Btf, BtfFeatures, BtfMut, FuncLinkage, IntEncoding, Kind, Type,
+    VarLinkage, VarSecinfo, ENUM64_PLACEHOLDER,
 };
 use btf_support::*;
 
@@ -294,26 +294,17 @@ fn without_enum64_enum64_becomes_union_and_enums_lose_sign() {
 #[test]
 fn without_qmark_datasec_leading_question_mark_becomes_underscore() {
     let mut m = BtfMut::new();
-    let int_name = m.add_string("int");
-    let int = m.add_type(RawType::new(
-        Kind::Int,
-        int_name,
+    let int = m.add_int("int", 4, IntEncoding::SIGNED);
+    let var = m.add_var("opt", int, VarLinkage::GlobalAllocated);
+    let sec = m.add_datasec(
+        "?.data.opt",
         4,
-        RawData::Int(1 << 24 | 32),
-    ));
-    let var_name = m.add_string("opt");
-    let var = m.add_type(RawType::new(Kind::Var, var_name, int, RawData::Var(1)));
-    let sec_name = m.add_string("?.data.opt");
-    let sec = m.add_type(RawType::new(
-        Kind::Datasec,
-        sec_name,
-        4,
-        RawData::Datasec(vec![VarSecinfo {
+        &[VarSecinfo {
             type_id: var,
             offset: 0,
             size: 4,
-        }]),
-    ));
+        }],
+    );
     assert_eq!(
         sanitize(
             &mut m,

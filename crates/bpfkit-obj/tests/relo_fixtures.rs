@@ -76,7 +76,6 @@ fn core_kinds_fixture_covers_all_13_kinds_and_matches_libbpf() {
     let tgid = vmlinux.type_by_id(task_struct).unwrap();
     let tgid_offset = tgid
         .members()
-        .unwrap()
         .iter()
         .find(|m| m.name == "tgid")
         .unwrap()

@@ -2,10 +2,10 @@
 //! Types only the module has resolve there (with module type ids); types vmlinux has
 //! resolve in vmlinux even when the module carries a copy, as libbpf searches.
 
-use bpfkit_obj::btf::{Btf, Kind};
+use bpfkit_obj::btf::{Btf, BtfMut, IntEncoding, Kind};
 use bpfkit_obj::insn::Insn;
 use bpfkit_obj::relo::{
-    relocate_instructions, Candidate, CandidateCache, CoreRelo, CoreReloKind, TypeSource, TypeTable,
+    relocate_instructions, Candidate, CandidateCache, CoreRelo, CoreReloKind, TypeSource,
 };
 use bpfkit_test_support::{corpus_dir, corpus_vmlinux_btf};
 use object::Endianness;
@@ -23,12 +23,12 @@ fn module_only_types_resolve_in_the_module_and_shared_types_in_vmlinux() {
         std::fs::read(corpus_dir().join("cilium/btf/testdata/btf_testmod.btf")).unwrap();
     let module = Btf::parse_split(&module_bytes, &base).unwrap();
 
-    let mut local = TypeTable::new();
-    let int = local.int("int", 4, true);
+    let mut local = BtfMut::new();
+    let int = local.add_int("int", 4, IntEncoding::SIGNED);
     // Only the module defines this; its `val` is at byte 4 there.
-    let writable = local.struct_("bpf_testmod_test_writable_ctx", 4, &[("val", int, 0)]);
+    let writable = local.add_struct("bpf_testmod_test_writable_ctx", 4, &[("val", int, 0)]);
     // Both define task_struct (the module carries a copy): vmlinux wins.
-    let task = local.struct_("task_struct", 8, &[("tgid", int, 0)]);
+    let task = local.add_struct("task_struct", 8, &[("tgid", int, 0)]);
 
     let mut insns = [
         insn(0x61, 1, 2, 0, 0), // r1 = *(u32 *)(r2 + 0)   writable->val
@@ -102,12 +102,7 @@ fn module_only_types_resolve_in_the_module_and_shared_types_in_vmlinux() {
         })
     );
     let tgid = base.type_by_id(base_task).unwrap();
-    let tgid = tgid
-        .members()
-        .unwrap()
-        .iter()
-        .find(|m| m.name == "tgid")
-        .unwrap();
+    let tgid = tgid.members().iter().find(|m| m.name == "tgid").unwrap();
     assert_eq!(applied[2].target_value, u64::from(tgid.bit_offset / 8));
 
     // The instructions carry those values.

@@ -3,10 +3,10 @@
 //! at the poisoned instruction with `invalid func unknown#195896080` (0xbad2310).
 
 use bpfkit::sys::{prog_load, ProgLoadAttr};
+use bpfkit_obj::btf::{BtfMut, IntEncoding};
 use bpfkit_obj::insn::Insn;
 use bpfkit_obj::relo::{
     relocate_instructions, CandidateCache, CoreRelo, CoreReloKind, ReloOutcome, TypeSource,
-    TypeTable,
 };
 use object::Endianness;
 
@@ -20,12 +20,12 @@ fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
 /// `r0 = start; if r0 == 0 goto exit; r2 = *(u32 *)(r1 + 4) /* s.b */; r0 = 0; exit`,
 /// relocated against a target whose `struct s` has no `b`.
 fn relocated(start: i32) -> (Vec<u8>, ReloOutcome) {
-    let mut local = TypeTable::new();
-    let int = local.int("int", 4, true);
-    let s = local.struct_("s", 8, &[("a", int, 0), ("b", int, 32)]);
-    let mut target = TypeTable::new();
-    let tint = target.int("int", 4, true);
-    target.struct_("s", 4, &[("a", tint, 0)]);
+    let mut local = BtfMut::new();
+    let int = local.add_int("int", 4, IntEncoding::SIGNED);
+    let s = local.add_struct("s", 8, &[("a", int, 0), ("b", int, 32)]);
+    let mut target = BtfMut::new();
+    let tint = target.add_int("int", 4, IntEncoding::SIGNED);
+    target.add_struct("s", 4, &[("a", tint, 0)]);
     let mut code = [
         insn(0xb7, 0, 0, 0, start), // r0 = start
         insn(0x15, 0, 0, 2, 0),     // if r0 == 0 goto +2

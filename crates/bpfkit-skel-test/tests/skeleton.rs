@@ -136,6 +136,172 @@ fn rust_object_skeleton_counts_getppid() {
     );
 }
 
+/// A directory on the host's bpffs for one test, its pins and itself removed on drop.
+struct PinDir(std::path::PathBuf);
+
+impl PinDir {
+    fn new(tag: &str) -> Option<Self> {
+        let base = std::path::Path::new("/sys/fs/bpf");
+        if !bpfkit::pin::is_bpffs(base) {
+            return None;
+        }
+        let dir = base.join(format!("bpfkit-skel-test-{tag}-{}", std::process::id()));
+        std::fs::create_dir(&dir).expect("create pin dir");
+        Some(PinDir(dir))
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(&self.0) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    let _ = std::fs::remove_dir(&path);
+                } else {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// `skel.pin_maps(dir)` then `PinnedMaps::open(dir)`, as a later process reopens a loaded
+/// object's maps: the same typed views (`STATS` of `Stats`, the `EVENTS` reader) on the same
+/// kernel maps (same ids; a write through either is read through the other), alive after the
+/// skeleton is dropped; a missing pin and a pinned map of another shape are errors naming
+/// the map; `PinnedMaps::unpin` removes exactly the skeleton's pins.
+#[test]
+fn rust_object_skeleton_maps_reopen_from_pins() {
+    if !is_root() {
+        println!("SKIP needs root to load BPF programs");
+        return;
+    }
+    let Some(dir) = PinDir::new("pins") else {
+        println!("SKIP no bpffs mounted at /sys/fs/bpf");
+        return;
+    };
+    // Not attached: the other tests count this process's getppid calls, so this one makes
+    // none; the values go in through the loaded object's map.
+    let skel = skel_counter::OpenSkel::open()
+        .expect("open")
+        .load()
+        .expect("load");
+    let key = 77u32;
+    const CALLS: u64 = 3;
+    let mut seed: skel_counter::types::Stats = bpfkit::maps::Pod::zeroed();
+    seed.calls = CALLS;
+    skel.maps()
+        .STATS()
+        .expect("STATS")
+        .insert(&key, &seed, 0)
+        .expect("seed STATS");
+    skel.pin_maps(&dir.0).expect("pin maps");
+    let mut pinned_names: Vec<String> = std::fs::read_dir(&dir.0)
+        .expect("read pin dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    pinned_names.sort();
+    let mut shape_names: Vec<&str> = skel_counter::MAP_SHAPES.iter().map(|m| m.name).collect();
+    shape_names.sort();
+    assert_eq!(pinned_names, shape_names, "one pin per map, named after it");
+
+    let pinned = skel_counter::PinnedMaps::open(&dir.0).expect("reopen pins");
+    assert_eq!(pinned.dir(), dir.0.as_path());
+    let stats = pinned.maps().STATS().expect("typed STATS from the pin");
+    let loaded_id = skel.maps().STATS().expect("STATS").map().id().expect("id");
+    assert_eq!(
+        stats.map().id().expect("id"),
+        loaded_id,
+        "the same kernel map"
+    );
+    let counted: skel_counter::types::Stats =
+        stats.get(&key).expect("lookup").expect("seeded entry");
+    assert_eq!(counted.calls, CALLS);
+    let mut written = counted;
+    written.calls = 1000;
+    written.tag = 9;
+    stats
+        .insert(&1, &written, 0)
+        .expect("write through the pin");
+    let back = skel.maps().STATS().expect("STATS").get(&1).expect("lookup");
+    assert_eq!(back.map(|s| (s.calls, s.tag)), Some((1000, 9)));
+    let mut events = pinned.maps().EVENTS().expect("EVENTS reader from the pin");
+    assert!(events.next().expect("read EVENTS").is_none(), "nothing ran");
+    drop(events);
+
+    // The pins keep the maps: the skeleton's object is gone, the views still work.
+    drop(skel);
+    let still = pinned
+        .maps()
+        .STATS()
+        .expect("STATS")
+        .get(&key)
+        .expect("lookup");
+    assert_eq!(still.map(|s| s.calls), Some(CALLS));
+    drop(pinned);
+
+    // Another directory: empty, then the real maps but `STATS` replaced by a map whose
+    // value is 8 bytes, not `Stats`' 16.
+    let other = PinDir::new("mismatch").expect("bpffs");
+    let err = skel_counter::PinnedMaps::open(&other.0).unwrap_err();
+    match &err {
+        bpfkit::skel::SkelError::NotPinned { map, dir, .. } => {
+            assert!(shape_names.contains(&map.as_str()), "{err}");
+            assert_eq!(dir, &other.0);
+        }
+        e => panic!("not NotPinned: {e}"),
+    }
+    assert!(err.to_string().contains("pinned in"), "{err}");
+    let stats_shape = skel_counter::MAP_SHAPES
+        .iter()
+        .find(|m| m.shape[0] == bpfkit::maps::MapType::Hash as u32)
+        .expect("the hash map's shape");
+    for m in skel_counter::MAP_SHAPES {
+        let real = bpfkit::maps::MapData::from_pin(dir.0.join(m.name)).expect("open pin");
+        if m.name == stats_shape.name {
+            let wrong = bpfkit::maps::MapData::create(&bpfkit::maps::MapParams::new(
+                "wrong_stats",
+                bpfkit::maps::MapType::Hash,
+                4,
+                8,
+                16,
+            ))
+            .expect("create");
+            wrong.pin(other.0.join(m.name)).expect("pin wrong map");
+        } else {
+            real.pin(other.0.join(m.name)).expect("pin");
+        }
+    }
+    let err = skel_counter::PinnedMaps::open(&other.0).unwrap_err();
+    match &err {
+        bpfkit::skel::SkelError::PinnedMismatch { map, mismatch, .. } => {
+            assert_eq!(map, stats_shape.name);
+            assert_eq!(mismatch.field, "value_size");
+            assert_eq!((mismatch.wanted, mismatch.existing), (16, 8));
+        }
+        e => panic!("not PinnedMismatch: {e}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("is not map `{}`", stats_shape.name))
+            && text.contains("value_size is 8"),
+        "{text}"
+    );
+
+    // `unpin` removes the skeleton's pins and nothing else.
+    std::fs::create_dir(dir.0.join("unrelated")).expect("mkdir on bpffs");
+    let removed = skel_counter::PinnedMaps::unpin(&dir.0).expect("unpin");
+    assert_eq!(removed, skel_counter::MAP_SHAPES.len());
+    assert!(dir.0.join("unrelated").is_dir(), "not the skeleton's: kept");
+    assert!(skel_counter::PinnedMaps::unpin(&dir.0).expect("unpin again") == 0);
+    assert!(matches!(
+        skel_counter::PinnedMaps::open(&dir.0),
+        Err(bpfkit::skel::SkelError::NotPinned { .. })
+    ));
+}
+
 /// Every corpus object with BTF (cilium's and libbpf-tools', 50 and more) gets a skeleton
 /// that compiles without warnings as part of this crate (see `build.rs`): key/value and
 /// global types with their `Pod` proofs, section structs, typed map views.

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use bpfkit_obj::btf::{Btf, Kind, Member, Type, TypeId};
+use bpfkit_obj::btf::{Btf, Kind, Type, TypeId};
 
 /// The kernel's BTF (see [`KernelBtf::shared`]).
 pub struct KernelBtf {
@@ -206,7 +206,7 @@ impl KernelBtf {
     /// returns its byte offset and what it is.
     pub fn member(&self, id: TypeId, field: &str) -> Result<Option<(u32, Leaf)>, String> {
         let id = self.strip(id)?;
-        let members: Vec<Member<'_>> = match self.btf.type_by_id(id).map_err(|e| e.to_string())? {
+        let members = match self.btf.type_by_id(id).map_err(|e| e.to_string())? {
             Type::Struct(c) | Type::Union(c) => c.members,
             _ => return Err(format!("{} is not a struct or union", self.type_name(id))),
         };

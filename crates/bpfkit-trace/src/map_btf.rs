@@ -1,7 +1,7 @@
 //! BTF describing each map's key and value, so `bpftool map dump` shows named fields
 //! (`k0`, `k1`, `bucket`, `count`, `total`) instead of bytes.
 
-use bpfkit_obj::btf::{BtfMut, IntEncoding, Kind, RawData, RawParam, RawType, TypeId};
+use bpfkit_obj::btf::{BtfMut, FuncLinkage, IntEncoding, TypeId};
 
 use crate::types::{MapInfo, MapKind, Ty};
 
@@ -137,24 +137,11 @@ pub fn build(maps: &[MapInfo]) -> Option<MapBtf> {
 pub fn func_btf() -> Option<(Vec<u8>, TypeId, TypeId)> {
     let mut b = Builder::new();
     let long = b.btf.add_int("long", 8, IntEncoding::SIGNED);
-    let ptr = b.btf.add_type(RawType::new(Kind::Ptr, 0, 0, RawData::None));
+    let ptr = b.btf.add_ptr(0);
     let mut func = |name: &str, params: &[&str]| {
-        let params = params
-            .iter()
-            .map(|p| RawParam {
-                name_off: b.btf.add_string(p),
-                type_id: ptr,
-            })
-            .collect();
-        let proto = b.btf.add_type(RawType::new(
-            Kind::FuncProto,
-            0,
-            long,
-            RawData::Params(params),
-        ));
-        let name_off = b.btf.add_string(name);
-        b.btf
-            .add_type(RawType::new(Kind::Func, name_off, proto, RawData::None))
+        let params: Vec<_> = params.iter().map(|&p| (p, ptr)).collect();
+        let proto = b.btf.add_func_proto(long, &params);
+        b.btf.add_func(name, proto, FuncLinkage::Static)
     };
     let main = func("main", &["ctx"]);
     let callback = func("for_each_elem", &["map", "key", "value", "ctx"]);

@@ -98,12 +98,31 @@ fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// The `-c` child, forked and held before `exec` until probes are attached; killed if
-/// dropped early.
+/// The `-c` child, forked and held stopped before `exec` until probes are attached; killed
+/// if dropped early. It stops itself with `SIGSTOP`, which takes effect after its `kill(2)`
+/// has returned (before the attach), so a probe on syscalls sees none of the holding: the
+/// child's first traced syscall is the `execve` of the command, as under `strace -f`. (A
+/// child held in `read(2)` on a pipe would show one more `read`, returning after the attach.)
 struct GatedChild {
     pid: libc::pid_t,
-    gate: Option<OwnedFd>,
+    held: bool,
     reaped: bool,
+}
+
+/// `program` itself when it has a slash, else the first executable match in `PATH` —
+/// resolved before the fork so the child makes exactly one `execve` (execvp would try each
+/// `PATH` entry, each a failed execve a syscall probe sees).
+fn find_program(program: &str) -> Option<CString> {
+    let executable = |path: &std::path::Path| {
+        let c = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())).ok()?;
+        // SAFETY: `c` is NUL-terminated; access only reads the path.
+        (path.is_file() && unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0).then_some(c)
+    };
+    if program.contains('/') {
+        return executable(std::path::Path::new(program));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path).find_map(|dir| executable(&dir.join(program)))
 }
 
 impl GatedChild {
@@ -113,42 +132,62 @@ impl GatedChild {
             .map(|w| CString::new(w).map_err(|_| std::io::Error::other("NUL byte in -c")))
             .collect::<Result<_, _>>()
             .map_err(io_err("-c"))?;
-        if words.is_empty() {
+        let Some(first) = cmd.split_whitespace().next() else {
             return Err(io_err("-c")(std::io::Error::other("empty command")));
-        }
+        };
+        let program = find_program(first).ok_or_else(|| {
+            io_err(format!("-c {first}"))(std::io::Error::other(
+                "not found in PATH, or not executable",
+            ))
+        })?;
         let mut argv: Vec<*const libc::c_char> = words.iter().map(|w| w.as_ptr()).collect();
         argv.push(std::ptr::null());
-        let mut fds = [0; 2];
-        // SAFETY: `fds` is a live 2-element array for pipe2 to fill.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(io_err("pipe")(std::io::Error::last_os_error()));
-        }
-        // SAFETY: pipe2 returned two new fds that nothing else owns.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let write_fd = write.as_raw_fd();
-        // SAFETY: fork(2); the child below only calls async-signal-safe functions (read,
-        // execvp, _exit) on memory prepared before the fork.
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: fork(2); the child below only calls async-signal-safe functions (prctl,
+        // getppid, getpid, kill, execv, _exit) on memory prepared before the fork.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io_err("fork")(std::io::Error::last_os_error()));
         }
         if pid == 0 {
-            // SAFETY: in the child: wait for the parent's byte (or EOF), then exec; argv
-            // is a NULL-terminated array of live C strings.
+            // SAFETY: in the child: stop until the parent's SIGCONT (killed with the parent),
+            // then exec; argv is a NULL-terminated array of live C strings.
             unsafe {
-                libc::close(write_fd);
-                let mut b = 0u8;
-                libc::read(read.as_raw_fd(), (&mut b as *mut u8).cast(), 1);
-                libc::execvp(argv[0], argv.as_ptr());
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                if libc::getppid() != parent {
+                    libc::_exit(127);
+                }
+                libc::kill(libc::getpid(), libc::SIGSTOP);
+                libc::execv(program.as_ptr(), argv.as_ptr());
                 libc::_exit(127);
             }
         }
-        drop(read);
-        Ok(Self {
+        let mut child = Self {
             pid,
-            gate: Some(write),
+            held: true,
             reaped: false,
-        })
+        };
+        let mut status = 0;
+        let ret = loop {
+            // SAFETY: waitpid on our own child with a live status out-parameter.
+            let ret = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+            if ret >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break ret;
+            }
+        };
+        if ret != pid {
+            // Drop kills and reaps it.
+            return Err(io_err("-c: waitpid")(std::io::Error::last_os_error()));
+        }
+        if !libc::WIFSTOPPED(status) {
+            child.reaped = true;
+            child.held = false;
+            return Err(io_err("-c")(std::io::Error::other(
+                "the child ended before it could be held",
+            )));
+        }
+        Ok(child)
     }
 
     fn pid(&self) -> u32 {
@@ -156,8 +195,10 @@ impl GatedChild {
     }
 
     fn release(&mut self) {
-        // Closing our end wakes the child's read with EOF.
-        self.gate = None;
+        if std::mem::take(&mut self.held) {
+            // SAFETY: continuing our own stopped child.
+            unsafe { libc::kill(self.pid, libc::SIGCONT) };
+        }
     }
 
     fn exited(&mut self) -> bool {
@@ -173,11 +214,12 @@ impl GatedChild {
 
 impl Drop for GatedChild {
     fn drop(&mut self) {
-        self.gate = None;
+        let held = std::mem::take(&mut self.held);
         if !self.exited() {
-            // SAFETY: signalling and reaping our own, not yet reaped, child.
+            // SAFETY: signalling and reaping our own, not yet reaped, child (a held one
+            // cannot act on SIGTERM while stopped: it gets SIGKILL).
             unsafe {
-                libc::kill(self.pid, libc::SIGTERM);
+                libc::kill(self.pid, if held { libc::SIGKILL } else { libc::SIGTERM });
                 let mut status = 0;
                 libc::waitpid(self.pid, &mut status, 0);
             }

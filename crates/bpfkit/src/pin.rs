@@ -48,6 +48,15 @@ pub enum PinError {
         /// The kind found (`None`: not a BPF object).
         actual: Option<ObjectKind>,
     },
+    /// Mounting a bpffs failed.
+    #[error("mount bpffs on {path:?}")]
+    Mount {
+        /// The mount point.
+        path: PathBuf,
+        /// The error of mount(2).
+        #[source]
+        source: std::io::Error,
+    },
     /// Removing the pin failed.
     #[error("unpin {path:?}")]
     Unpin {
@@ -103,6 +112,32 @@ pub fn unpin(path: &Path) -> Result<(), PinError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// Mounts a bpffs on the directory `path` (as `mount -t bpf bpf PATH`), unless one is
+/// already there. Needs `CAP_SYS_ADMIN` in the mount namespace's user namespace.
+pub fn mount_bpffs(path: &Path) -> Result<(), PinError> {
+    if is_bpffs(path) {
+        return Ok(());
+    }
+    let target = c_path(path)?;
+    // SAFETY: every argument is a NUL-terminated string that outlives the call; no data.
+    let ret = unsafe {
+        libc::mount(
+            c"bpf".as_ptr(),
+            target.as_ptr(),
+            c"bpf".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if ret != 0 {
+        return Err(PinError::Mount {
+            path: path.to_owned(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
 }
 
 /// Whether `path` is on a bpffs.

@@ -6,12 +6,14 @@
 //! [`Pod`] with compile-time proofs of their layout).
 
 use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 
-use bpfkit_obj::object::{MapDefinition, ObjectError, ObjectSpec, SpecError};
+use bpfkit_obj::object::{MapDefinition, MapMismatch, ObjectError, ObjectSpec, SpecError};
 
 use crate::links::Link;
 use crate::loader::{LoadError, Object};
 use crate::maps::{MapData, MapError, Pod};
+use crate::pin::PinError;
 use crate::programs::AttachError;
 use crate::sys::MmapRegion;
 
@@ -64,6 +66,38 @@ pub enum SkelError {
         /// The error.
         #[source]
         source: crate::readers::ReaderError,
+    },
+    /// A map the skeleton names is not pinned in the directory.
+    #[error("skeleton `{object}`: no map `{map}` pinned in {dir:?}")]
+    NotPinned {
+        /// The skeleton's object name.
+        object: String,
+        /// The map.
+        map: String,
+        /// The pin directory.
+        dir: PathBuf,
+    },
+    /// Pinning, opening or unpinning a map's pin failed.
+    #[error("skeleton map `{map}`")]
+    Pin {
+        /// The map.
+        map: String,
+        /// The error, naming the path.
+        #[source]
+        source: PinError,
+    },
+    /// A pinned map is not the skeleton's map: another type, key or value size,
+    /// `max_entries` or flags.
+    #[error("skeleton `{object}`: pinned map {path:?} is not map `{map}`: {mismatch}")]
+    PinnedMismatch {
+        /// The skeleton's object name.
+        object: String,
+        /// The map.
+        map: String,
+        /// The pin.
+        path: PathBuf,
+        /// The first property that differs.
+        mismatch: MapMismatch,
     },
     /// Attaching a program failed.
     #[error("attaching program `{program}`: {source}")]
@@ -304,4 +338,149 @@ pub fn attach_all(object: &Object) -> Result<Vec<(String, Link)>, SkelError> {
         }
     }
     Ok(links)
+}
+
+/// Where a skeleton's typed map views (its generated `Maps`) find their maps: a loaded
+/// object, or maps reopened from their pins by [`PinnedMaps::open`].
+#[derive(Debug, Clone, Copy)]
+pub enum MapSource<'a> {
+    /// The maps of a loaded object.
+    Object(&'a Object),
+    /// Maps reopened from a pin directory.
+    Pinned(&'a PinnedMaps),
+}
+
+impl<'a> MapSource<'a> {
+    /// The map called `name`, if the source has it.
+    pub fn map(self, name: &str) -> Option<&'a MapData> {
+        match self {
+            MapSource::Object(object) => object.map(name),
+            MapSource::Pinned(pinned) => pinned.map(name),
+        }
+    }
+
+    /// The object name of the maps (the pin directory's for pinned maps), for errors.
+    pub fn name(self) -> String {
+        match self {
+            MapSource::Object(object) => object.name().to_owned(),
+            MapSource::Pinned(pinned) => pinned.object.clone(),
+        }
+    }
+}
+
+/// What a skeleton knows of one of its maps, to check a pinned map against: its name (the
+/// pin's file name) and `(type, key size, value size, max_entries, flags)` as the object
+/// defines it.
+#[derive(Debug, Clone, Copy)]
+pub struct MapShape {
+    /// The map's name.
+    pub name: &'static str,
+    /// `(type, key size, value size, max_entries, flags)`.
+    pub shape: [u32; 5],
+}
+
+/// A skeleton's maps reopened from `DIR/<map name>` pins (as [`pin_maps`] leaves them),
+/// each checked against the skeleton's definition.
+#[derive(Debug)]
+pub struct PinnedMaps {
+    object: String,
+    dir: PathBuf,
+    maps: Vec<(&'static str, MapData)>,
+}
+
+impl PinnedMaps {
+    /// Opens every map of `shapes` pinned in `dir` for skeleton `object`. A missing pin is
+    /// [`SkelError::NotPinned`], a pin that is not a map or cannot be opened
+    /// [`SkelError::Pin`], and a map whose type, key or value size, `max_entries` (unless
+    /// the object leaves it 0) or flags differ from the skeleton's
+    /// [`SkelError::PinnedMismatch`]; each names the map. Nothing stays open on error.
+    pub fn open(object: &str, dir: &Path, shapes: &[MapShape]) -> Result<Self, SkelError> {
+        let mut maps = Vec::with_capacity(shapes.len());
+        for m in shapes {
+            let path = dir.join(m.name);
+            if std::fs::symlink_metadata(&path).is_err() {
+                return Err(SkelError::NotPinned {
+                    object: object.to_owned(),
+                    map: m.name.to_owned(),
+                    dir: dir.to_owned(),
+                });
+            }
+            let map = MapData::from_pin(&path).map_err(|source| SkelError::Pin {
+                map: m.name.to_owned(),
+                source,
+            })?;
+            let existing = [
+                crate::maps::MapTypeExt::number(map.map_type()),
+                map.key_size(),
+                map.value_size(),
+                map.max_entries(),
+                map.map_flags(),
+            ];
+            bpfkit_obj::object::check_map_shape(m.shape, existing, false).map_err(|mismatch| {
+                SkelError::PinnedMismatch {
+                    object: object.to_owned(),
+                    map: m.name.to_owned(),
+                    path: path.clone(),
+                    mismatch,
+                }
+            })?;
+            maps.push((m.name, map));
+        }
+        Ok(Self {
+            object: object.to_owned(),
+            dir: dir.to_owned(),
+            maps,
+        })
+    }
+
+    /// The map called `name`.
+    pub fn map(&self, name: &str) -> Option<&MapData> {
+        self.maps.iter().find(|(n, _)| *n == name).map(|(_, m)| m)
+    }
+
+    /// The pin directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Pins each map of `object` named in `names` at `dir/<name>` (`dir` must exist on a bpffs).
+/// On error the pins made so far are removed again.
+pub fn pin_maps(object: &Object, dir: &Path, names: &[&str]) -> Result<(), SkelError> {
+    for (i, name) in names.iter().enumerate() {
+        let pinned = match object.map(name) {
+            Some(map) => map.pin(dir.join(name)).map_err(|source| SkelError::Pin {
+                map: (*name).to_owned(),
+                source,
+            }),
+            None => Err(SkelError::Mismatch {
+                object: object.name().to_owned(),
+                what: format!("no map `{name}` after load"),
+            }),
+        };
+        if let Err(e) = pinned {
+            for done in &names[..i] {
+                let _ = crate::pin::unpin(&dir.join(done));
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Removes the pins `dir/<name>` of `names` that exist (the maps live on while something
+/// holds them). Returns how many were removed.
+pub fn unpin_maps(dir: &Path, names: &[&str]) -> Result<usize, SkelError> {
+    let mut removed = 0;
+    for name in names {
+        let path = dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            crate::pin::unpin(&path).map_err(|source| SkelError::Pin {
+                map: (*name).to_owned(),
+                source,
+            })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }

@@ -7,6 +7,7 @@ mod common;
 use std::net::Ipv4Addr;
 
 use bpfkit::programs::lwt::{self, LwtOptions};
+use bpfkit::programs::AttachError;
 use bpfkit_test_support::netns::{send_udp, Netns, VethPair, VETH_B};
 use common::{count, load_net_counters, FdCheck};
 
@@ -61,6 +62,107 @@ fn lwt_xmit_route_counts_every_datagram_routed_through_it() {
 
         drop(link);
         assert!(routes(&pair.b, "10.202.0.0/24").is_empty());
+    }
+    fds.assert_no_leak();
+}
+
+/// The route's rtnetlink request failing: the error is `AttachError::Netlink` with the
+/// kernel's errno and extended-ack message (not flattened into text). A second route to the
+/// same prefix is EEXIST; a route out of an interface index that names no interface is
+/// ENODEV; a gateway no route reaches is ENETUNREACH with the kernel's message. The first
+/// route stays, and is gone after drop.
+#[test]
+fn lwt_route_netlink_errors_keep_the_kernel_errno_and_message() {
+    let fds = FdCheck::start();
+    {
+        let pair = VethPair::new("lwt-nlerr");
+        let object = load_net_counters(PORT);
+        let program = object.program("lwt_count").unwrap();
+        let options = LwtOptions {
+            gateway: Some(pair.addr_a),
+            ..Default::default()
+        };
+        let prefix = Ipv4Addr::new(10, 203, 0, 0);
+        let link = pair
+            .b
+            .run(|| lwt::attach(program, prefix, 24, VETH_B, &options))
+            .unwrap_or_else(|e| panic!("{}", bpfkit::Report(&e)));
+        let netlink_error = |result: Result<bpfkit::links::Link, AttachError>| {
+            let err = result.unwrap_err();
+            let text = bpfkit::Report(&err).to_string();
+            let AttachError::Netlink {
+                operation, source, ..
+            } = &err
+            else {
+                panic!("not a netlink error: {text}");
+            };
+            assert_eq!(*operation, "add BPF-encap route", "{text}");
+            assert_eq!(source.request, "RTM_NEWROUTE encap bpf", "{text}");
+            (err.errno(), source.message.clone(), text)
+        };
+
+        // The same prefix again, without `replace`.
+        let (errno, _, text) = netlink_error(
+            pair.b
+                .run(|| lwt::attach(program, prefix, 24, VETH_B, &options)),
+        );
+        assert_eq!(errno, Some(libc::EEXIST), "{text}");
+        assert!(
+            text.starts_with(
+                "program 'lwt_count': add BPF-encap route on 10.203.0.0/24 dev veth-b: netlink \
+                 RTM_NEWROUTE encap bpf: File exists (os error 17)"
+            ),
+            "{text}"
+        );
+
+        // An interface index that names no interface.
+        let (errno, _, text) = netlink_error(pair.b.run(|| {
+            let missing = 0x7fff_fff0u32;
+            lwt::attach(
+                program,
+                Ipv4Addr::new(10, 204, 0, 0),
+                24,
+                missing,
+                &Default::default(),
+            )
+        }));
+        assert_eq!(errno, Some(libc::ENODEV), "{text}");
+        assert!(text.contains("dev ifindex 2147483632"), "{text}");
+
+        // A gateway (TEST-NET-1, no packet is sent) that no route of the namespace reaches:
+        // the kernel says why in its extended ack.
+        let unreachable = LwtOptions {
+            gateway: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            ..Default::default()
+        };
+        let (errno, message, text) = netlink_error(pair.b.run(|| {
+            lwt::attach(
+                program,
+                Ipv4Addr::new(10, 205, 0, 0),
+                24,
+                VETH_B,
+                &unreachable,
+            )
+        }));
+        assert_eq!(errno, Some(libc::ENETUNREACH), "{text}");
+        assert_eq!(
+            message.as_deref(),
+            Some("Nexthop has invalid gateway"),
+            "{text}"
+        );
+        assert_eq!(
+            text,
+            "program 'lwt_count': add BPF-encap route on 10.205.0.0/24 dev veth-b: netlink \
+             RTM_NEWROUTE encap bpf: Network is unreachable (os error 101) (Nexthop has \
+             invalid gateway)"
+        );
+
+        // The failed requests left the first route alone and added none.
+        assert_eq!(routes(&pair.b, "10.203.0.0/24").len(), 1);
+        assert!(routes(&pair.b, "10.204.0.0/24").is_empty());
+        assert!(routes(&pair.b, "10.205.0.0/24").is_empty());
+        drop(link);
+        assert!(routes(&pair.b, "10.203.0.0/24").is_empty());
     }
     fds.assert_no_leak();
 }

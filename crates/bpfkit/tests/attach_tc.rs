@@ -308,7 +308,25 @@ fn netlink_cls_bpf_filter_counts_replaces_and_is_removed_with_its_qdisc_on_drop(
         )
         .unwrap_err();
         let text = bpfkit::Report(&err).to_string();
-        assert!(text.contains("exists"), "{text}");
+        // The netlink error is kept whole: errno and the kernel's extended-ack message.
+        let AttachError::Netlink {
+            operation, source, ..
+        } = &err
+        else {
+            panic!("not a netlink error: {text}");
+        };
+        assert_eq!(*operation, "add cls_bpf filter", "{text}");
+        assert_eq!(err.errno(), Some(libc::EEXIST), "{text}");
+        assert_eq!(
+            source.message.as_deref(),
+            Some("Filter already exists"),
+            "{text}"
+        );
+        assert_eq!(
+            text,
+            "program 'tc_drop': add cls_bpf filter on veth-a: netlink RTM_NEWTFILTER bpf: \
+             File exists (os error 17) (Filter already exists)"
+        );
 
         let dropper = object.program("tc_drop").unwrap();
         let stale = link.update_program(dropper.fd(), Some(dropper.fd()));
@@ -330,6 +348,45 @@ fn netlink_cls_bpf_filter_counts_replaces_and_is_removed_with_its_qdisc_on_drop(
         assert!(bpftool_tc(&pair.a).is_empty());
         assert!(!has_clsact(&pair.a, VETH_A), "the qdisc it made is gone");
         assert_eq!(traffic(&pair, 3), 3);
+    }
+    fds.assert_no_leak();
+}
+
+/// A netlink request on an interface index that names no interface: the error is the
+/// netlink one with the kernel's errno (not flattened into text), and nothing leaks. (The
+/// kernel's extended-ack message is checked with the duplicate filter above.)
+#[test]
+fn netlink_errors_keep_the_kernel_errno() {
+    let fds = FdCheck::start();
+    {
+        let pair = VethPair::new("tc-nlerr");
+        let object = load_net_counters(PORT);
+        let options = TcOptions {
+            method: TcAttachMethod::Netlink,
+            ..Default::default()
+        };
+        let program = object.program("tc_count").unwrap();
+        let err = pair
+            .a
+            .run(|| tc::attach(program, 0x7fff_fff0u32, TcHook::Ingress, &options))
+            .unwrap_err();
+        let text = bpfkit::Report(&err).to_string();
+        let AttachError::Netlink {
+            operation, source, ..
+        } = &err
+        else {
+            panic!("not a netlink error: {text}");
+        };
+        assert_eq!(*operation, "add clsact qdisc", "{text}");
+        assert_eq!(source.request, "RTM_NEWQDISC clsact", "{text}");
+        assert_eq!(err.errno(), Some(libc::ENODEV), "{text}");
+        assert!(
+            text.starts_with(
+                "program 'tc_count': add clsact qdisc on ifindex 2147483632: netlink \
+                 RTM_NEWQDISC clsact: No such device (os error 19)"
+            ),
+            "{text}"
+        );
     }
     fds.assert_no_leak();
 }

@@ -205,6 +205,15 @@ fn netlink_xdp_attach_counts_replaces_and_detaches_on_drop() {
             "{text}"
         );
         assert_eq!(err.errno(), Some(libc::EBUSY), "the netlink errno: {text}");
+        let bpfkit::programs::AttachError::Netlink { source, .. } = &err else {
+            unreachable!()
+        };
+        assert_eq!(
+            source.message.as_deref(),
+            Some("XDP program already attached"),
+            "the kernel's extended ack: {text}"
+        );
+        assert!(text.ends_with("(XDP program already attached)"), "{text}");
 
         assert_eq!(traffic(&pair, 20), 20);
         assert_eq!(count(&object, 0), 20);

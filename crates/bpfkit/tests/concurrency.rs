@@ -90,6 +90,9 @@ fn public_types_are_send_and_sync_as_documented() {
     send_sync::<info::LinkInfo>();
     send_sync::<bpfkit::features::Feature>();
     send_sync::<bpfkit::skel::GlobalSection>();
+    send_sync::<bpfkit::skel::PinnedMaps>();
+    send_sync::<bpfkit::skel::MapSource<'static>>();
+    send_sync::<bpfkit::skel::MapShape>();
     send_sync::<bpfkit::caps::Capability>();
     // `Report` borrows a `dyn Error` that need not be `Sync`: neither, by design (it only
     // formats an error where it is).

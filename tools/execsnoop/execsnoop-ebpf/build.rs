@@ -1,20 +1,7 @@
-//! Generates `task_struct` (and what it reaches) from the build machine's kernel BTF with
-//! bpfkit-gen, kernel flavour: every access is a CO-RE relocation, moved at load time to the
-//! running kernel's layout.
-
-use std::path::PathBuf;
-
-const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+//! Generates `task_struct` (and what it reaches) from the build machine's kernel BTF into
+//! `$OUT_DIR/vmlinux.rs`, kernel flavour: every access is a CO-RE relocation, moved at load
+//! time to the running kernel's layout.
 
 fn main() {
-    println!("cargo:rerun-if-changed={VMLINUX}");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("vmlinux.rs");
-    let generated = bpfkit_gen::Generator::from_file(VMLINUX).and_then(|g| {
-        g.types(["task_struct"])
-            .module_attributes(false)
-            .write_to(&out)
-    });
-    if let Err(e) = generated {
-        panic!("generating task_struct from {VMLINUX}: {e}");
-    }
+    bpfkit_gen::build::kernel_types(["task_struct"]);
 }

@@ -1,11 +1,13 @@
-//! `-c CMD`: a child forked before the programs load, held on a pipe until they are
-//! attached, then exec'd — so none of its work is missed. [`TracedChild::confine`] moves the
+//! `-c CMD`: a child forked before the programs load, held stopped (`SIGSTOP`) until they
+//! are attached, then continued to exec — so none of its work is missed, and none of the
+//! holding is counted: it is stopped outside any syscall (a child held in `read(2)` on a
+//! pipe would return from that read after the attach, and show one `read` more than
+//! `strace -f` of the same command). [`TracedChild::confine`] moves the
 //! held child into a fresh cgroup v2 directory of its own ([`RunCgroup`]) and filters on that
 //! cgroup, so everything the command starts is traced too (as `strace -f` does); without
 //! cgroup2, or with the user's own `--cgroup`, the filter is the child's pid.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -43,12 +45,17 @@ pub enum ChildError {
     },
 }
 
-/// A forked child waiting to exec its command; [`TracedChild::release`] lets it go.
-/// Dropped before release, the child exits without running the command.
+/// A forked child, stopped before it execs its command; [`TracedChild::release`] lets it go.
+/// Dropped before release, the child is killed without running the command; dropped while
+/// the command still runs (`--duration`, Ctrl-C, SIGTERM), it is sent SIGTERM, then SIGKILL
+/// after [`TERM_WAIT`], and reaped, as `bpfkit trace -c` ends its command. The child also has
+/// `PR_SET_PDEATHSIG(SIGKILL)` (kept across the exec): it ends if the tool (the thread that
+/// called [`TracedChild::spawn`]) dies first.
 #[derive(Debug)]
 pub struct TracedChild {
     pid: libc::pid_t,
-    go: Option<OwnedFd>,
+    /// Still stopped, waiting for [`TracedChild::release`].
+    held: bool,
     status: Option<ExitStatus>,
     /// Dropped after the child is reaped (fields drop after `Drop::drop`).
     cgroup: Option<RunCgroup>,
@@ -93,17 +100,8 @@ impl TracedChild {
         let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
 
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: pipe2 writes two fds into `fds`.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(ChildError::Sys {
-                call: "pipe2",
-                source: std::io::Error::last_os_error(),
-            });
-        }
-        // SAFETY: both fds were just created and are owned here once each.
-        let (read_end, write_end) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
         // SAFETY: fork has no memory-safety preconditions; see the child branch below.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
@@ -113,33 +111,62 @@ impl TracedChild {
             });
         }
         if pid == 0 {
-            // Child: only async-signal-safe calls (close, read, execv, write, _exit); every
-            // buffer was allocated before the fork.
-            // SAFETY: raw fds and pointers prepared above; the child never returns.
+            // Child: only async-signal-safe calls (prctl, getppid, getpid, kill, execv,
+            // write, _exit); every buffer was allocated before the fork. It stops itself
+            // with SIGSTOP, which takes effect on the way out of kill(2), after that
+            // syscall's exit was traced (before the attach), and resumes on SIGCONT in user
+            // space: the first syscall the tracer sees is the execve.
+            // SAFETY: raw pointers prepared above; the child never returns.
             unsafe {
-                libc::close(write_end.as_raw_fd());
-                let mut byte = 0u8;
-                let got = loop {
-                    let n = libc::read(read_end.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
-                    if n >= 0 || *libc::__errno_location() != libc::EINTR {
-                        break n;
-                    }
-                };
-                if got == 1 {
-                    libc::execv(path.as_ptr(), argv.as_ptr());
-                    let msg = b"tool: -c: exec failed\n";
-                    libc::write(2, msg.as_ptr().cast(), msg.len());
+                // Killed with the tool if it dies before releasing or killing the child.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                if libc::getppid() != parent {
+                    libc::_exit(127);
                 }
+                libc::kill(libc::getpid(), libc::SIGSTOP);
+                libc::execv(path.as_ptr(), argv.as_ptr());
+                let msg = b"tool: -c: exec failed\n";
+                libc::write(2, msg.as_ptr().cast(), msg.len());
                 libc::_exit(127);
             }
         }
-        drop(read_end);
-        Ok(TracedChild {
+        let mut child = TracedChild {
             pid,
-            go: Some(write_end),
+            held: false,
             status: None,
             cgroup: None,
-        })
+        };
+        // Wait until it is stopped (or, if it could not get there, has exited).
+        let mut status = 0;
+        let ret = loop {
+            // SAFETY: waitpid on our own child, writing into `status`.
+            let ret = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+            if ret >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break ret;
+            }
+        };
+        if ret != pid {
+            let source = std::io::Error::last_os_error();
+            // SAFETY: kill our own child; Drop reaps it.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            child.held = true;
+            return Err(ChildError::Sys {
+                call: "waitpid",
+                source,
+            });
+        }
+        if !libc::WIFSTOPPED(status) {
+            child.status = Some(ExitStatus::from_raw(status));
+            return Err(ChildError::Sys {
+                call: "stopping the child before exec",
+                source: std::io::Error::other(format!(
+                    "it ended first ({})",
+                    ExitStatus::from_raw(status)
+                )),
+            });
+        }
+        child.held = true;
+        Ok(child)
     }
 
     /// `-c`'s child for `tool`: none when `command` is empty, else forked and held
@@ -213,9 +240,9 @@ impl TracedChild {
 
     /// Lets the child exec its command (call once the programs are attached).
     pub fn release(&mut self) {
-        if let Some(go) = self.go.take() {
-            // SAFETY: one byte from a valid buffer to our own pipe's write end.
-            unsafe { libc::write(go.as_raw_fd(), b"g".as_ptr().cast(), 1) };
+        if std::mem::take(&mut self.held) {
+            // SAFETY: continue our own stopped child.
+            unsafe { libc::kill(self.pid, libc::SIGCONT) };
         }
     }
 
@@ -252,12 +279,35 @@ impl TracedChild {
 
 impl Drop for TracedChild {
     fn drop(&mut self) {
-        // Never released: closing the pipe makes the child exit without exec; reap it.
-        if self.go.take().is_some() {
+        // Never released: kill the stopped child before it execs; reap it.
+        if std::mem::take(&mut self.held) {
+            // SAFETY: kill our own child (stopped, not yet reaped).
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
             self.wait();
+            return;
+        }
+        if self.try_wait().is_some() {
+            return;
+        }
+        // Still running: ask it to end, then make it.
+        // SAFETY: signal our own child (running, not yet reaped).
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        let start = Instant::now();
+        while self.try_wait().is_none() {
+            if start.elapsed() >= TERM_WAIT {
+                // SAFETY: as above.
+                unsafe { libc::kill(self.pid, libc::SIGKILL) };
+                self.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
+
+/// How long a dropped [`TracedChild`] whose command still runs has after SIGTERM before
+/// SIGKILL.
+pub const TERM_WAIT: Duration = Duration::from_secs(1);
 
 /// Where cgroup2 is mounted, from `/proc/self/mountinfo` (the first cgroup2 mount).
 pub fn cgroup2_mount() -> Option<PathBuf> {
@@ -371,6 +421,14 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(100));
         assert!(!dir.exists(), "the command ran before release");
         assert!(child.try_wait().is_none());
+        // Held stopped (state `T`) in signal delivery, not blocked in a syscall (a pipe
+        // read) whose return a tracer attached meanwhile would see.
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.pid())).unwrap();
+        let state = stat.rsplit_once(") ").unwrap().1.chars().next();
+        assert_eq!(state, Some('T'), "{stat}");
+        let wchan = std::fs::read_to_string(format!("/proc/{}/wchan", child.pid())).unwrap();
+        // `0` where the kernel hides symbols from this reader.
+        assert!(wchan == "do_signal_stop" || wchan == "0", "held in {wchan}");
         child.release();
         let status = child.wait().unwrap();
         assert!(status.success(), "{status}");
@@ -464,25 +522,65 @@ mod tests {
     }
 
     #[test]
-    fn a_cgroup_with_processes_left_is_kept() {
+    fn a_command_still_running_at_drop_is_terminated_and_its_cgroup_removed() {
         if !can_make_cgroups() {
             return;
         }
         let mut child = TracedChild::spawn(&["sleep".into(), "30".into()]).unwrap();
         let mut filter = Filter::default();
+        child.confine("tool-common-test-d", &mut filter);
+        let dir = child.cgroup().expect("a cgroup of its own").to_owned();
+        let pid = child.pid() as libc::pid_t;
+        child.release();
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        drop(child);
+        assert!(start.elapsed() < TERM_WAIT, "sleep ends on SIGTERM at once");
+        // Reaped: the pid is no longer our child.
+        // SAFETY: waitpid with a null status pointer.
+        let ret = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+        assert_eq!(ret, -1);
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+
+    #[test]
+    fn a_cgroup_with_processes_left_is_kept() {
+        if !can_make_cgroups() {
+            return;
+        }
+        // The shell ends on SIGTERM; the sleep it started stays in the cgroup.
+        let mut child = TracedChild::spawn(&[
+            "sh".into(),
+            "-c".into(),
+            "sleep 30 & echo started; wait".into(),
+        ])
+        .unwrap();
+        let mut filter = Filter::default();
         child.confine("tool-common-test-c", &mut filter);
         let dir = child.cgroup().expect("a cgroup of its own").to_owned();
         child.release();
-        let pid = child.pid() as libc::pid_t;
-        // Still running: the drop waits a second, then leaves the directory.
+        let procs = dir.join("cgroup.procs");
+        let start = Instant::now();
+        while std::fs::read_to_string(&procs).unwrap().lines().count() < 2 {
+            assert!(start.elapsed() < Duration::from_secs(5), "no sleep started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let shell = child.pid();
+        // The drop ends the shell, waits a second for the cgroup to empty, then leaves it.
         drop(child);
         let kept = dir.exists();
-        // SAFETY: kill and waitpid on our own (unreaped) child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        let left: Vec<libc::pid_t> = std::fs::read_to_string(&procs)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        for pid in &left {
+            // SAFETY: kill the test's own leftover sleep (reparented, reaped by init).
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
         }
         assert!(kept, "removed with a process in it");
+        assert_eq!(left.len(), 1, "only the sleep is left: {left:?}");
+        assert_ne!(left[0] as u32, shell);
         let start = Instant::now();
         while std::fs::remove_dir(&dir).is_err() {
             assert!(

@@ -190,6 +190,11 @@ impl Setup {
                     .map_or_else(|e| format!("? ({e})"), |id| id.to_string())
             ));
         }
+        // The Ctrl-C handlers are in place before "tracing" is printed: whoever waits for that
+        // line and then sends SIGINT must stop the run, not kill the tool. The run loop
+        // releases the child at its first step, once the tool has printed its header and set
+        // up its readers.
+        let run = RunLoop::new(self.duration, self.interval, self.child)?;
         eprintln!(
             "{name}: tracing ({}); Ctrl-C to stop",
             program_ids.join(", ")
@@ -197,9 +202,6 @@ impl Setup {
         for line in skipped {
             eprintln!("{name}: {line}; continuing without it");
         }
-        // The run loop releases the child at its first step, once the tool has printed its
-        // header and set up its readers.
-        let run = RunLoop::new(self.duration, self.interval, self.child)?;
         Ok(Session {
             name,
             run,

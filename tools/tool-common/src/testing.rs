@@ -272,6 +272,35 @@ pub fn signal(pid: u32, sig: libc::c_int) {
     assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
 }
 
+/// Stops `pid` with `SIGSTOP` and waits until every one of its threads is stopped.
+///
+/// `kill(2)` returns before the target has stopped; on a loaded machine the target may run on
+/// for many milliseconds, so a test that needs the process frozen (e.g. a reader that must
+/// fall behind) waits for `/proc/PID/task/*/stat` to show every thread in state `T`.
+pub fn stop_process(pid: u32) {
+    signal(pid, libc::SIGSTOP);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("read /proc/PID/task");
+        let all_stopped = tasks.flatten().all(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // The state follows the parenthesised comm, which may itself contain ") ".
+            let state = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next());
+            matches!(state, Some('T' | 't') | None)
+        });
+        if all_stopped {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} did not stop within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// A libbpf-tools program (Debian's `libbpf-tools`) run beside a tool on the same workload,
 /// line-buffered (`stdbuf -oL`) so that what it prints once attached reaches the test.
 #[derive(Debug)]

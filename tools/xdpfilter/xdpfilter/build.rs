@@ -1,9 +1,7 @@
-//! Builds the kernel side (`../xdpfilter-ebpf`) through bpfkit-build's stable-toolchain route;
-//! `src/lib.rs` embeds it with `include_ebpf!("xdpfilter")`.
+//! Builds the kernel side (`../xdpfilter-ebpf`) and generates its typed skeleton
+//! (`$OUT_DIR/xdpfilter.rs`, the object embedded), which `src/lib.rs` includes as
+//! `xdpfilter::skel`.
 
 fn main() {
-    if let Err(err) = bpfkit_build::build_ebpf("../xdpfilter-ebpf") {
-        eprintln!("error: building the xdpfilter eBPF crate: {err}");
-        std::process::exit(1);
-    }
+    bpfkit_gen::build::ebpf_with_skeleton("../xdpfilter-ebpf");
 }

@@ -44,6 +44,9 @@ impl Cpu {
     }
 }
 
+/// The linker flag behind [`LinkArgs::misaligned_mem_access`].
+pub const MISALIGNED_MEM_ACCESS_FLAG: &str = "--misaligned-mem-access";
+
 /// What the linker was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkArgs {
@@ -66,6 +69,10 @@ pub struct LinkArgs {
     /// `--strip-debug` / `-S` (e.g. `-C link-arg=--strip-debug`): drop the DWARF sections
     /// from the output, keeping `.BTF` and `.BTF.ext`.
     pub strip_debug: bool,
+    /// `--misaligned-mem-access` (e.g. `-C link-arg=--misaligned-mem-access`): loads and
+    /// stores through pointers outside the stack and the context are word accesses whatever
+    /// their alignment, instead of byte accesses ([`super::align`]).
+    pub misaligned_mem_access: bool,
     /// Flags that were not understood and ignored (each is warned about).
     pub ignored: Vec<String>,
 }
@@ -83,6 +90,7 @@ impl LinkArgs {
         let mut opt_level = 3;
         let mut debug = false;
         let mut strip_debug = false;
+        let mut misaligned_mem_access = false;
         let mut ignored = Vec::new();
         // The GNU flavor's `-O1` is ld's own level; the code's level is `-plugin-opt=O<n>`.
         let mut plugin_opt_level = None;
@@ -104,6 +112,7 @@ impl LinkArgs {
                 }
                 "--debug" | "-g" => debug = true,
                 "--strip-debug" | "-S" => strip_debug = true,
+                MISALIGNED_MEM_ACCESS_FLAG => misaligned_mem_access = true,
                 "--cpu-features" | "--target" | "--emit" => {
                     let value = value_of(&arg)?;
                     ignored.push(format!("{arg} {value}"));
@@ -162,6 +171,7 @@ impl LinkArgs {
             opt_level: plugin_opt_level.unwrap_or(opt_level),
             debug,
             strip_debug,
+            misaligned_mem_access,
             ignored,
         })
     }
@@ -224,6 +234,14 @@ mod tests {
         assert_eq!(args.cpu, Cpu::V4);
         assert_eq!(args.opt_level, 2);
         assert!(!args.debug);
+        assert!(!args.misaligned_mem_access);
+    }
+
+    #[test]
+    fn parses_the_misaligned_access_opt_in() {
+        let args = parse(&["a.o", "--misaligned-mem-access", "-o", "out"]).unwrap();
+        assert!(args.misaligned_mem_access);
+        assert!(args.ignored.is_empty(), "{:?}", args.ignored);
     }
 
     #[test]

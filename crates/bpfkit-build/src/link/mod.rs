@@ -6,10 +6,12 @@
 //! (internalize everything but the exports, O3, dead-code removal) → checks on the optimised
 //! IR (panics, indirect calls, undefined calls; variable-size memory intrinsics lowered to
 //! loops) → atomics made safe for the BPF backend ([`atomics`]) → lifetime ends that only
-//! precede a return dropped ([`lifetimes`]) → line info of inlined library code moved to the
+//! precede a return dropped ([`lifetimes`]) → opt-in: natural alignment for accesses
+//! outside the stack ([`align`]) → line info of inlined library code moved to the
 //! user's call site ([`user_lines`]) → `llc` → `.BTF` fix-up,
 //! written back in place → the output.
 
+pub mod align;
 pub mod args;
 pub mod atomics;
 pub mod btf_fixup;
@@ -365,6 +367,13 @@ fn link_in(
     if let Some(text) = lifetimes_ir {
         llc_text = text;
         rewritten = true;
+    }
+    // Opt-in: word accesses outside the stack whatever their alignment ([`align`]).
+    if args.misaligned_mem_access {
+        if let (Some(text), _) = align::raise_non_stack(&llc_text) {
+            llc_text = text;
+            rewritten = true;
+        }
     }
     if rewritten {
         let path = scratch.join("for-llc.ll");

@@ -10,6 +10,11 @@ use crate::helpers::{
     bpf_skb_load_bytes, bpf_skb_pull_data, bpf_skb_store_bytes, check,
 };
 
+/// A `T` at the start of an 8-byte aligned slot.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct Align8<T>(T);
+
 /// Context of a program that sees a socket buffer (`struct __sk_buff`). Which fields are
 /// readable or writable depends on the program type; the verifier enforces it.
 pub struct SkBuffContext {
@@ -108,10 +113,17 @@ impl SkBuffContext {
 
     /// Copies a `T` from `offset` of the packet (`bpf_skb_load_bytes`, works past the linear
     /// part too).
+    ///
+    /// The copy lands in an 8-byte aligned stack buffer whatever `T`'s alignment (the
+    /// headers of [`crate::net`] have alignment 1): the compiler then knows each field's
+    /// alignment and may read it with one word load, and a program built with misaligned
+    /// accesses allowed (bpfkit-build's `misaligned_mem_access`) never issues a word access
+    /// at a misaligned stack offset, which the verifier refuses on every architecture.
     #[inline(always)]
     pub fn load<T: Copy>(&self, offset: u32) -> Result<T, i64> {
-        let mut value = core::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: the destination is a `T`-sized stack slot; the kernel bounds-checks offset.
+        let mut value = core::mem::MaybeUninit::<Align8<T>>::uninit();
+        // SAFETY: the destination is the `T` at the start of a stack slot at least `T`'s
+        // size; the kernel bounds-checks offset.
         let ret = unsafe {
             bpf_skb_load_bytes(
                 self.skb.cast(),
@@ -121,8 +133,9 @@ impl SkBuffContext {
             )
         };
         check(ret)?;
-        // SAFETY: the helper filled all bytes of `T` (plain `Copy` data).
-        Ok(unsafe { value.assume_init() })
+        // SAFETY: the helper filled all bytes of the `T` (plain `Copy` data); the rest of
+        // the slot is padding.
+        Ok(unsafe { value.assume_init() }.0)
     }
 
     /// Fills `dest` from `offset` of the packet.

@@ -68,7 +68,7 @@ pub enum DatasecError {
 /// - static and extern variables keep what the compiler wrote.
 ///
 /// ```
-/// use bpfkit_obj::btf::{fixup_datasecs, BtfMut, DatasecLayout, Kind, RawData, RawType,
+/// use bpfkit_obj::btf::{fixup_datasecs, BtfMut, DatasecLayout, Type, VarLinkage,
 ///     VarSecinfo, VarSymbol};
 /// struct Elf;
 /// impl DatasecLayout for Elf {
@@ -78,21 +78,17 @@ pub enum DatasecError {
 ///     }
 /// }
 /// let mut b = BtfMut::new();
-/// let int_name = b.add_string("int");
-/// let int = b.add_type(RawType::new(Kind::Int, int_name, 4, RawData::Int(32)));
-/// let x = b.add_string("x");
-/// let var = b.add_type(RawType::new(Kind::Var, x, int, RawData::Var(1)));
-/// let data = b.add_string(".data");
-/// let sec = b.add_type(RawType::new(Kind::Datasec, data, 0,
-///     RawData::Datasec(vec![VarSecinfo { type_id: var, offset: 0, size: 4 }])));
+/// let int = b.add_int("int", 4, 0);
+/// let var = b.add_var("x", int, VarLinkage::GlobalAllocated);
+/// let sec = b.add_datasec(".data", 0, &[VarSecinfo { type_id: var, offset: 0, size: 4 }]);
 /// fixup_datasecs(&mut b, &Elf).unwrap();
-/// let t = b.type_by_id(sec).unwrap();
-/// assert_eq!(t.size_or_type, 16);
-/// assert_eq!(t.data, RawData::Datasec(vec![VarSecinfo { type_id: var, offset: 8, size: 4 }]));
+/// let Some(Type::Datasec(t)) = b.type_by_id(sec) else { panic!() };
+/// assert_eq!(t.size, 16);
+/// assert_eq!(t.vars.to_vec(), [VarSecinfo { type_id: var, offset: 8, size: 4 }]);
 /// ```
 pub fn fixup_datasecs(btf: &mut BtfMut, layout: &impl DatasecLayout) -> Result<(), DatasecError> {
     for id in btf.first_id()..btf.type_count() {
-        let Some(t) = btf.type_by_id(id) else {
+        let Some(t) = btf.raw(id) else {
             continue;
         };
         if t.kind() != Kind::Datasec {
@@ -122,7 +118,7 @@ pub fn fixup_datasecs(btf: &mut BtfMut, layout: &impl DatasecLayout) -> Result<(
                     index,
                     type_id: v.type_id,
                 };
-                let var = btf.type_by_id(v.type_id).ok_or_else(not_a_var)?;
+                let var = btf.raw(v.type_id).ok_or_else(not_a_var)?;
                 let RawData::Var(linkage) = var.data else {
                     return Err(not_a_var());
                 };
@@ -145,14 +141,14 @@ pub fn fixup_datasecs(btf: &mut BtfMut, layout: &impl DatasecLayout) -> Result<(
                     v.offset = sym.offset;
                 }
                 if sym.hidden {
-                    if let Some(var) = btf.type_mut(v.type_id) {
+                    if let Some(var) = btf.raw_mut(v.type_id) {
                         var.data = RawData::Var(VarLinkage::Static.to_raw());
                     }
                 }
             }
         }
         vars.sort_by_key(|v| v.offset);
-        if let Some(t) = btf.type_mut(id) {
+        if let Some(t) = btf.raw_mut(id) {
             t.size_or_type = size;
             t.data = RawData::Datasec(vars);
         }
@@ -180,7 +176,7 @@ pub fn finalize_extern_datasecs(
 ) -> Result<Option<u32>, DatasecError> {
     let mut dummy = None;
     for id in btf.first_id()..btf.type_count() {
-        let Some(t) = btf.type_by_id(id) else {
+        let Some(t) = btf.raw(id) else {
             continue;
         };
         if t.kind() != Kind::Datasec {
@@ -201,7 +197,7 @@ pub fn finalize_extern_datasecs(
                         section: section.clone(),
                         var: name.clone(),
                     })?;
-                    if let Some(var) = btf.type_mut(v.type_id) {
+                    if let Some(var) = btf.raw_mut(v.type_id) {
                         var.data = RawData::Var(VarLinkage::GlobalAllocated.to_raw());
                     }
                     v.offset = offset;
@@ -212,7 +208,7 @@ pub fn finalize_extern_datasecs(
             ".ksyms" => {
                 let int = find_int32(btf);
                 for (index, v) in vars.iter_mut().enumerate() {
-                    let is_func = btf.type_by_id(v.type_id).map(RawType::kind) == Some(Kind::Func);
+                    let is_func = btf.raw(v.type_id).map(RawType::kind) == Some(Kind::Func);
                     var_name(btf, &section, index, v.type_id, is_func)?;
                     if is_func {
                         let dummy_id = match dummy {
@@ -230,12 +226,12 @@ pub fn finalize_extern_datasecs(
                                 d
                             }
                         };
-                        let dummy_name = btf.type_by_id(dummy_id).map_or(0, |t| t.name_off);
-                        let proto = btf.type_by_id(v.type_id).map_or(0, |f| f.size_or_type);
+                        let dummy_name = btf.raw(dummy_id).map_or(0, |t| t.name_off);
+                        let proto = btf.raw(v.type_id).map_or(0, |f| f.size_or_type);
                         if let Some(RawType {
                             data: RawData::Params(params),
                             ..
-                        }) = btf.type_mut(proto)
+                        }) = btf.raw_mut(proto)
                         {
                             for p in params.iter_mut() {
                                 if p.type_id != 0 && p.name_off == 0 {
@@ -243,12 +239,12 @@ pub fn finalize_extern_datasecs(
                                 }
                             }
                         }
-                        if let Some(f) = btf.type_mut(v.type_id) {
+                        if let Some(f) = btf.raw_mut(v.type_id) {
                             let vlen = FuncLinkage::Global.to_raw();
                             f.set_info(Kind::Func, f.kind_flag(), vlen);
                         }
                         v.type_id = dummy_id;
-                    } else if let Some(var) = btf.type_mut(v.type_id) {
+                    } else if let Some(var) = btf.raw_mut(v.type_id) {
                         var.data = RawData::Var(VarLinkage::GlobalAllocated.to_raw());
                         var.size_or_type = int;
                     }
@@ -260,7 +256,7 @@ pub fn finalize_extern_datasecs(
             _ => continue,
         };
         vars.sort_by_key(|v| v.offset);
-        if let Some(t) = btf.type_mut(id) {
+        if let Some(t) = btf.raw_mut(id) {
             t.size_or_type = size;
             t.data = RawData::Datasec(vars);
         }
@@ -281,7 +277,7 @@ fn var_name(
         index,
         type_id,
     };
-    let t = btf.type_by_id(type_id).ok_or_else(not_a_var)?;
+    let t = btf.raw(type_id).ok_or_else(not_a_var)?;
     match t.kind() {
         Kind::Var => {}
         Kind::Func if func_ok => {}
@@ -294,7 +290,7 @@ fn var_name(
 fn find_int32(btf: &BtfMut) -> u32 {
     (btf.first_id()..btf.type_count())
         .find(|&id| {
-            matches!(btf.type_by_id(id), Some(t) if t.kind() == Kind::Int
+            matches!(btf.raw(id), Some(t) if t.kind() == Kind::Int
                 && matches!(t.data, RawData::Int(enc) if enc & 0xff == 32))
         })
         .unwrap_or(0)

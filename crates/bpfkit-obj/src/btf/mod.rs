@@ -28,16 +28,15 @@ pub use ext::{
     BtfExt, BtfExtError, CoreRelo, CoreReloKind, ExtSection, FuncInfo, InfoBlock, LineInfo,
 };
 pub use kind::{FuncLinkage, IntEncoding, Kind, VarLinkage};
-pub use owned::{
-    btf_info, BtfMut, RawData, RawEnum64Value, RawEnumValue, RawMember, RawParam, RawType,
-};
+pub use owned::BtfMut;
+pub(crate) use owned::{RawData, RawEnumValue, RawMember, RawType};
 pub use parse::{
     Btf, Header, TypeHeader, BTF_HEADER_SIZE, BTF_MAGIC, BTF_TYPE_SIZE, MAX_RESOLVE_DEPTH,
 };
 pub use sanitize::{sanitize, BtfFeatures, ENUM64_PLACEHOLDER};
 pub use types::{
     Array, Composite, Datasec, DeclTag, Enum, EnumValue, Float, Func, FuncProto, Fwd, Int, Member,
-    Param, Ptr, Reference, Type, Var, VarSecinfo,
+    Param, Ptr, Record, Records, RecordsIter, Reference, Type, Var, VarSecinfo,
 };
 
 /// A BTF type id: 0 is void, 1.. index the type section (continuing after the base for

@@ -1,17 +1,21 @@
-//! [`BtfMut`]: owned, editable BTF in the wire layout, and its writer (`to_bytes`).
+//! [`BtfMut`]: the one owned, editable BTF: wire-layout storage, builders, its writer
+//! (`to_bytes`), and the same borrowed [`Type`] view as parsed BTF.
 //!
 //! Types keep their raw fields (string offsets, `info`), so parse → [`BtfMut`] → bytes is
 //! byte-identical for BTF with the standard header layout, and rewrites (sanitizing,
 //! DATASEC fix-up) keep type ids and existing string offsets, which `.BTF.ext` relies on.
+//! The raw records are private to the `btf` module; callers build with the `add_*`
+//! methods and read through [`BtfMut::type_by_id`].
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use super::parse::{read_u32, BTF_HEADER_SIZE, BTF_MAGIC, BTF_TYPE_SIZE};
-use super::{Btf, BtfError, Kind, TypeId, VarSecinfo};
+use super::{Btf, BtfError, FuncLinkage, Kind, Type, TypeId, VarLinkage, VarSecinfo};
 
 /// One type record in wire form: the 12-byte common part and its kind-specific tail.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawType {
+pub(crate) struct RawType {
     /// Offset of the name in the string table.
     pub name_off: u32,
     /// `info`: kind (bits 24-28), kind_flag (bit 31), vlen (bits 0-15). For kinds with a
@@ -25,7 +29,7 @@ pub struct RawType {
 
 /// The kind-specific tail of a [`RawType`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawData {
+pub(crate) enum RawData {
     /// No tail (PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG).
     None,
     /// INT: the encoding word (encoding << 24 | offset << 16 | bits).
@@ -57,7 +61,7 @@ pub enum RawData {
 
 /// `struct btf_member` as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawMember {
+pub(crate) struct RawMember {
     /// Name offset.
     pub name_off: u32,
     /// Member type.
@@ -68,7 +72,7 @@ pub struct RawMember {
 
 /// `struct btf_enum` as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawEnumValue {
+pub(crate) struct RawEnumValue {
     /// Name offset.
     pub name_off: u32,
     /// Value bits.
@@ -77,7 +81,7 @@ pub struct RawEnumValue {
 
 /// `struct btf_param` as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawParam {
+pub(crate) struct RawParam {
     /// Name offset.
     pub name_off: u32,
     /// Parameter type.
@@ -86,7 +90,7 @@ pub struct RawParam {
 
 /// `struct btf_enum64` as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawEnum64Value {
+pub(crate) struct RawEnum64Value {
     /// Name offset.
     pub name_off: u32,
     /// Low 32 bits.
@@ -96,7 +100,7 @@ pub struct RawEnum64Value {
 }
 
 /// Build an `info` word.
-pub fn btf_info(kind: Kind, kind_flag: bool, vlen: u16) -> u32 {
+pub(crate) fn btf_info(kind: Kind, kind_flag: bool, vlen: u16) -> u32 {
     (u32::from(kind_flag) << 31) | ((kind as u32) << 24) | u32::from(vlen)
 }
 
@@ -204,11 +208,6 @@ impl RawData {
         }
     }
 
-    /// Whether the tail has no list entries.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn is_list(&self) -> bool {
         matches!(
             self,
@@ -237,10 +236,11 @@ impl RawData {
 /// Owned, editable BTF: local types in wire form plus the local string section.
 ///
 /// ```
-/// use bpfkit_obj::btf::{Btf, BtfMut, Kind, RawData, RawType};
+/// use bpfkit_obj::btf::{Btf, BtfMut, IntEncoding, Kind, Type};
 /// let mut b = BtfMut::new();
-/// let name = b.add_string("int");
-/// let int = b.add_type(RawType::new(Kind::Int, name, 4, RawData::Int(1 << 24 | 32)));
+/// let int = b.add_int("int", 4, IntEncoding::SIGNED);
+/// let ptr = b.add_ptr(int);
+/// assert!(matches!(b.type_by_id(ptr), Some(Type::Ptr(p)) if p.target == int));
 /// let bytes = b.to_bytes().unwrap();
 /// let btf = Btf::parse(&bytes).unwrap();
 /// assert_eq!(btf.id_by_name_kind("int", Kind::Int), Some(int));
@@ -254,6 +254,23 @@ pub struct BtfMut {
     types: Vec<RawType>,
     strings: Vec<u8>,
     string_offsets: Option<HashMap<Vec<u8>, u32>>,
+    view: View,
+}
+
+/// The types encoded and parsed once, on the first read after a change.
+#[derive(Default)]
+struct View(OnceLock<Option<Btf<'static>>>);
+
+impl Clone for View {
+    fn clone(&self) -> Self {
+        View::default()
+    }
+}
+
+impl std::fmt::Debug for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("View")
+    }
 }
 
 impl Default for BtfMut {
@@ -273,6 +290,7 @@ impl BtfMut {
             types: Vec::new(),
             strings: vec![0],
             string_offsets: None,
+            view: View::default(),
         }
     }
 
@@ -323,6 +341,7 @@ impl BtfMut {
             types,
             strings: btf.string_section().to_vec(),
             string_offsets: None,
+            view: View::default(),
         })
     }
 
@@ -333,6 +352,7 @@ impl BtfMut {
 
     /// Choose the byte order of the output.
     pub fn set_big_endian(&mut self, big_endian: bool) {
+        self.view = View::default();
         self.big_endian = big_endian;
     }
 
@@ -346,25 +366,193 @@ impl BtfMut {
         self.first_id + self.types.len() as TypeId
     }
 
-    /// The local types in id order, starting at [`first_id`](Self::first_id).
-    pub fn types(&self) -> &[RawType] {
-        &self.types
+    /// The types as a parsed [`Btf`], encoded and parsed on the first call after a change.
+    /// `None` for split BTF (its base is not held here) or types that do not encode.
+    pub fn as_btf(&self) -> Option<&Btf<'static>> {
+        if self.first_id != 1 {
+            return None;
+        }
+        self.view
+            .0
+            .get_or_init(|| Btf::parse_owned(self.to_bytes().ok()?).ok())
+            .as_ref()
     }
 
-    /// A local type.
-    pub fn type_by_id(&self, id: TypeId) -> Option<&RawType> {
+    /// Type `id` (0 is void), through the same view as parsed BTF; `None` when the id
+    /// does not exist or the BTF is split (see [`as_btf`](Self::as_btf)).
+    pub fn type_by_id(&self, id: TypeId) -> Option<Type<'_>> {
+        self.as_btf()?.type_by_id(id).ok()
+    }
+
+    /// The stored record of a local type.
+    pub(crate) fn raw(&self, id: TypeId) -> Option<&RawType> {
         self.types.get(id.checked_sub(self.first_id)? as usize)
     }
 
-    /// A local type, to edit in place.
-    pub fn type_mut(&mut self, id: TypeId) -> Option<&mut RawType> {
+    /// The stored record of a local type, to edit in place.
+    pub(crate) fn raw_mut(&mut self, id: TypeId) -> Option<&mut RawType> {
+        self.view = View::default();
         self.types.get_mut(id.checked_sub(self.first_id)? as usize)
     }
 
-    /// Append a type; returns its id.
-    pub fn add_type(&mut self, t: RawType) -> TypeId {
+    /// Append a record; returns its id.
+    pub(crate) fn add_type(&mut self, t: RawType) -> TypeId {
+        self.view = View::default();
         self.types.push(t);
         self.type_count() - 1
+    }
+
+    /// Append a record named `name`; returns its id.
+    fn add_named(&mut self, kind: Kind, name: &str, size_or_type: u32, data: RawData) -> TypeId {
+        let name_off = self.add_string(name);
+        self.add_type(RawType::new(kind, name_off, size_or_type, data))
+    }
+
+    /// Append `FLOAT` `name` of `size` bytes; returns its id.
+    pub fn add_float(&mut self, name: &str, size: u32) -> TypeId {
+        self.add_named(Kind::Float, name, size, RawData::None)
+    }
+
+    /// Append an anonymous `PTR` to `target`; returns its id.
+    pub fn add_ptr(&mut self, target: TypeId) -> TypeId {
+        self.add_named(Kind::Ptr, "", target, RawData::None)
+    }
+
+    /// Append `TYPEDEF` `name` of `target`; returns its id.
+    pub fn add_typedef(&mut self, name: &str, target: TypeId) -> TypeId {
+        self.add_named(Kind::Typedef, name, target, RawData::None)
+    }
+
+    /// Append a `TYPEDEF` `name`, or a `CONST`, `VOLATILE`, `RESTRICT` or `TYPE_TAG` (with
+    /// the tag as `name`), of `target`; returns its id, `None` for any other kind.
+    pub fn add_reference(&mut self, kind: Kind, name: &str, target: TypeId) -> Option<TypeId> {
+        matches!(
+            kind,
+            Kind::Typedef | Kind::Const | Kind::Volatile | Kind::Restrict | Kind::TypeTag
+        )
+        .then(|| self.add_named(kind, name, target, RawData::None))
+    }
+
+    /// Append a `STRUCT` or `UNION` (`union`) `name` of `size` bytes with members `(name,
+    /// type, bit offset, bitfield size)`; with `kind_flag`, bitfield sizes are stored in
+    /// the offsets (otherwise they must be 0). Returns its id.
+    pub fn add_composite(
+        &mut self,
+        union: bool,
+        name: &str,
+        size: u32,
+        kind_flag: bool,
+        members: &[(&str, TypeId, u32, u8)],
+    ) -> TypeId {
+        let members = members
+            .iter()
+            .map(|&(member, type_id, offset, bits)| RawMember {
+                name_off: self.add_string(member),
+                type_id,
+                offset: if kind_flag {
+                    u32::from(bits) << 24 | offset
+                } else {
+                    offset
+                },
+            })
+            .collect();
+        let kind = if union { Kind::Union } else { Kind::Struct };
+        let name_off = self.add_string(name);
+        let mut t = RawType::new(kind, name_off, size, RawData::Members(members));
+        t.set_info(kind, kind_flag, t.vlen());
+        self.add_type(t)
+    }
+
+    /// Append an `ENUM` (`size` up to 4 bytes) or `ENUM64` (`size` over 4) `name` with
+    /// `(name, value)` enumerators, `signed` setting the kind flag; returns its id.
+    pub fn add_enum(
+        &mut self,
+        name: &str,
+        size: u32,
+        signed: bool,
+        values: &[(&str, i64)],
+    ) -> TypeId {
+        let (kind, data) = if size > 4 {
+            let v = values.iter().map(|&(n, v)| RawEnum64Value {
+                name_off: self.add_string(n),
+                val_lo32: v as u32,
+                val_hi32: (v as u64 >> 32) as u32,
+            });
+            (Kind::Enum64, RawData::Enum64(v.collect()))
+        } else {
+            let v = values.iter().map(|&(n, v)| RawEnumValue {
+                name_off: self.add_string(n),
+                val: v as u32,
+            });
+            (Kind::Enum, RawData::Enum(v.collect()))
+        };
+        let name_off = self.add_string(name);
+        let mut t = RawType::new(kind, name_off, size, data);
+        t.set_info(kind, signed, t.vlen());
+        self.add_type(t)
+    }
+
+    /// Append a `FWD` declaration of struct (or, with `union`, union) `name`; returns its id.
+    pub fn add_fwd(&mut self, name: &str, union: bool) -> TypeId {
+        let name_off = self.add_string(name);
+        let mut t = RawType::new(Kind::Fwd, name_off, 0, RawData::None);
+        t.set_info(Kind::Fwd, union, 0);
+        self.add_type(t)
+    }
+
+    /// Append an anonymous `FUNC_PROTO` returning `ret` (0: void) with `(name, type)`
+    /// parameters; returns its id.
+    pub fn add_func_proto(&mut self, ret: TypeId, params: &[(&str, TypeId)]) -> TypeId {
+        let params = params
+            .iter()
+            .map(|&(n, type_id)| RawParam {
+                name_off: self.add_string(n),
+                type_id,
+            })
+            .collect();
+        self.add_named(Kind::FuncProto, "", ret, RawData::Params(params))
+    }
+
+    /// Append `FUNC` `name` of prototype `proto` with `linkage`; returns its id.
+    pub fn add_func(&mut self, name: &str, proto: TypeId, linkage: FuncLinkage) -> TypeId {
+        let name_off = self.add_string(name);
+        let mut t = RawType::new(Kind::Func, name_off, proto, RawData::None);
+        t.set_info(Kind::Func, false, linkage.to_raw());
+        self.add_type(t)
+    }
+
+    /// Append `VAR` `name` of type `type_id` with `linkage`; returns its id.
+    pub fn add_var(&mut self, name: &str, type_id: TypeId, linkage: VarLinkage) -> TypeId {
+        self.add_named(Kind::Var, name, type_id, RawData::Var(linkage.to_raw()))
+    }
+
+    /// Append `DATASEC` `name` of `size` bytes placing `vars`; returns its id.
+    pub fn add_datasec(&mut self, name: &str, size: u32, vars: &[VarSecinfo]) -> TypeId {
+        self.add_named(Kind::Datasec, name, size, RawData::Datasec(vars.to_vec()))
+    }
+
+    /// Set the linkage of local `FUNC` `id`; `false` when `id` is not a local FUNC.
+    pub fn set_func_linkage(&mut self, id: TypeId, linkage: FuncLinkage) -> bool {
+        match self.raw_mut(id) {
+            Some(t) if t.kind() == Kind::Func => {
+                t.set_info(Kind::Func, t.kind_flag(), linkage.to_raw());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Set the kind flag of local type `id` (a bitfield struct, a signed enum, a union
+    /// forward declaration); `false` when there is no such local type.
+    pub fn set_kind_flag(&mut self, id: TypeId, kind_flag: bool) -> bool {
+        match self.raw_mut(id) {
+            Some(t) => {
+                let (kind, vlen) = (t.kind(), t.vlen());
+                t.set_info(kind, kind_flag, vlen);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Append `INT` `name` of `size` bytes (all bits used, at bit offset 0) with
@@ -390,21 +578,15 @@ impl BtfMut {
     /// Append `STRUCT` `name` of `size` bytes with members `(name, type, bit offset)` (no
     /// bitfields: the kind flag stays clear); returns its id.
     pub fn add_struct(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
-        let members = members
-            .iter()
-            .map(|&(member, type_id, offset)| RawMember {
-                name_off: self.add_string(member),
-                type_id,
-                offset,
-            })
-            .collect();
-        let name_off = self.add_string(name);
-        self.add_type(RawType::new(
-            Kind::Struct,
-            name_off,
-            size,
-            RawData::Members(members),
-        ))
+        let members: Vec<_> = members.iter().map(|&(n, t, off)| (n, t, off, 0)).collect();
+        self.add_composite(false, name, size, false, &members)
+    }
+
+    /// Append `UNION` `name` of `size` bytes with members `(name, type, bit offset)`;
+    /// returns its id.
+    pub fn add_union(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
+        let members: Vec<_> = members.iter().map(|&(n, t, off)| (n, t, off, 0)).collect();
+        self.add_composite(true, name, size, false, &members)
     }
 
     /// The local string section.
@@ -428,6 +610,7 @@ impl BtfMut {
         let rest = self.strings.get_mut(local..)?;
         let end = rest.iter().position(|&b| b == 0)?;
         self.string_offsets = None;
+        self.view = View::default();
         Some(&mut rest[..end])
     }
 
@@ -451,6 +634,7 @@ impl BtfMut {
             return off;
         }
         let off = base + self.strings.len() as u32;
+        self.view = View::default();
         map.insert(s.as_bytes().to_vec(), off);
         self.strings.extend_from_slice(s.as_bytes());
         self.strings.push(0);

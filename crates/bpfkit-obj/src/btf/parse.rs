@@ -439,21 +439,16 @@ impl<'a> Btf<'a> {
         self.string_at(h.name_off)
     }
 
-    /// Decode one type. A bad name string is reported as [`BtfError::BadTypeString`]
-    /// naming the type and its offset.
+    /// One type, viewed in place (nothing is allocated). A bad name string of the type or
+    /// of one of its members, enumerators or parameters is reported as
+    /// [`BtfError::BadTypeString`] naming the type and its offset.
     #[doc(alias = "btf__type_by_id")]
     pub fn type_by_id(&self, id: TypeId) -> Result<Type<'_>, BtfError> {
         self.check_id(id)?;
-        if id == 0 {
+        let Some((owner, off)) = self.record_of(id) else {
             return Ok(Type::Void);
-        }
-        if id < self.first_id {
-            if let Some(base) = self.base {
-                return base.type_by_id(id);
-            }
-        }
-        let off = self.offsets[(id - self.first_id) as usize] as usize;
-        self.decode(off).map_err(|e| match e {
+        };
+        owner.decode(off, true).map_err(|e| match e {
             e @ (BtfError::StringOutOfBounds { .. }
             | BtfError::UnterminatedString { .. }
             | BtfError::InvalidUtf8 { .. }) => BtfError::BadTypeString {
@@ -465,17 +460,42 @@ impl<'a> Btf<'a> {
         })
     }
 
-    /// Decode the local type whose record is at `off`.
-    fn decode(&self, off: usize) -> Result<Type<'_>, BtfError> {
-        let h = self.header_at(off);
-        let name = self.string_at(h.name_off)?;
+    /// The view of type `id` the CO-RE engine reads: like [`type_by_id`](Self::type_by_id)
+    /// but a bad record name reads as empty instead of failing the lookup; `None` for ids
+    /// that do not exist or a type whose own name is bad.
+    pub(crate) fn type_view(&self, id: TypeId) -> Option<Type<'_>> {
+        if id == 0 {
+            return (self.type_count() > 0).then_some(Type::Void);
+        }
+        let (owner, off) = self.record_of(id)?;
+        owner.decode(off, false).ok()
+    }
+
+    /// The type whose record is at `off` of this blob; with `check_names`, every record's
+    /// name is checked to be a valid string (without allocating).
+    fn decode(&self, off: usize, check_names: bool) -> Result<Type<'_>, BtfError> {
+        let btf: &Btf<'_> = self;
+        let h = btf.header_at(off);
+        let name = btf.string_at(h.name_off)?;
         let extra = off + BTF_TYPE_SIZE;
         let vlen = usize::from(h.vlen);
         let t = h.size_or_type;
+        if check_names {
+            for i in 0..vlen {
+                let name_off = match h.kind {
+                    Kind::Struct | Kind::Union => btf.member_at(extra, i, false).0,
+                    Kind::Enum => btf.enumerator_at(extra, i, false).0,
+                    Kind::Enum64 => btf.enumerator_at(extra, i, true).0,
+                    Kind::FuncProto => btf.param_at(extra, i).0,
+                    _ => break,
+                };
+                btf.string_at(name_off)?;
+            }
+        }
         Ok(match h.kind {
             Kind::Void => Type::Void,
             Kind::Int => {
-                let (encoding, offset, bits) = self.int_at(extra);
+                let (encoding, offset, bits) = btf.int_at(extra);
                 Type::Int(Int {
                     name,
                     size: t,
@@ -487,27 +507,16 @@ impl<'a> Btf<'a> {
             Kind::Ptr => Type::Ptr(Ptr { name, target: t }),
             Kind::Array => Type::Array(Array {
                 name,
-                elem_type: self.rd(extra),
-                index_type: self.rd(extra + 4),
-                nelems: self.rd(extra + 8),
+                elem_type: btf.rd(extra),
+                index_type: btf.rd(extra + 4),
+                nelems: btf.rd(extra + 8),
             }),
             Kind::Struct | Kind::Union => {
-                let mut members = Vec::with_capacity(vlen);
-                for i in 0..vlen {
-                    let (name_off, type_id, bit_offset, bitfield_size) =
-                        self.member_at(extra, i, h.kind_flag);
-                    members.push(Member {
-                        name: self.string_at(name_off)?,
-                        type_id,
-                        bit_offset,
-                        bitfield_size,
-                    });
-                }
                 let c = Composite {
                     name,
                     size: t,
                     kind_flag: h.kind_flag,
-                    members,
+                    members: Records::raw(btf, extra, vlen, h.kind_flag, false),
                 };
                 if h.kind == Kind::Struct {
                     Type::Struct(c)
@@ -516,21 +525,14 @@ impl<'a> Btf<'a> {
                 }
             }
             Kind::Enum | Kind::Enum64 => {
-                let mut values = Vec::with_capacity(vlen);
-                for i in 0..vlen {
-                    let (name_off, raw) = self.enumerator_at(extra, i, h.kind == Kind::Enum64);
-                    values.push(EnumValue {
-                        name: self.string_at(name_off)?,
-                        raw,
-                    });
-                }
+                let wide = h.kind == Kind::Enum64;
                 let e = Enum {
                     name,
                     size: t,
                     signed: h.kind_flag,
-                    values,
+                    values: Records::raw(btf, extra, vlen, false, wide),
                 };
-                if h.kind == Kind::Enum64 {
+                if wide {
                     Type::Enum64(e)
                 } else {
                     Type::Enum(e)
@@ -550,47 +552,26 @@ impl<'a> Btf<'a> {
                 proto: t,
                 linkage: FuncLinkage::from_raw(h.vlen),
             }),
-            Kind::FuncProto => {
-                let mut params = Vec::with_capacity(vlen);
-                for i in 0..vlen {
-                    let (name_off, type_id) = self.param_at(extra, i);
-                    params.push(Param {
-                        name: self.string_at(name_off)?,
-                        type_id,
-                    });
-                }
-                Type::FuncProto(FuncProto {
-                    name,
-                    return_type: t,
-                    params,
-                })
-            }
+            Kind::FuncProto => Type::FuncProto(FuncProto {
+                name,
+                return_type: t,
+                params: Records::raw(btf, extra, vlen, false, false),
+            }),
             Kind::Var => Type::Var(Var {
                 name,
                 type_id: t,
-                linkage: VarLinkage::from_raw(self.rd(extra)),
+                linkage: VarLinkage::from_raw(btf.rd(extra)),
             }),
-            Kind::Datasec => {
-                let mut vars = Vec::with_capacity(vlen);
-                for i in 0..vlen {
-                    let v = extra + 12 * i;
-                    vars.push(VarSecinfo {
-                        type_id: self.rd(v),
-                        offset: self.rd(v + 4),
-                        size: self.rd(v + 8),
-                    });
-                }
-                Type::Datasec(Datasec {
-                    name,
-                    size: t,
-                    vars,
-                })
-            }
+            Kind::Datasec => Type::Datasec(Datasec {
+                name,
+                size: t,
+                vars: Records::raw(btf, extra, vlen, false, false),
+            }),
             Kind::Float => Type::Float(Float { name, size: t }),
             Kind::DeclTag => Type::DeclTag(DeclTag {
                 name,
                 target: t,
-                component_idx: self.rd(extra) as i32,
+                component_idx: btf.rd(extra) as i32,
             }),
         })
     }

@@ -85,10 +85,9 @@ pub const ENUM64_PLACEHOLDER: &str = "enum64_placeholder";
 /// Returns the number of types rewritten.
 ///
 /// ```
-/// use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind, RawData, RawType};
+/// use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind};
 /// let mut b = BtfMut::new();
-/// let name = b.add_string("double");
-/// let id = b.add_type(RawType::new(Kind::Float, name, 8, RawData::None));
+/// let id = b.add_float("double", 8);
 /// let features = BtfFeatures { has_float: false, ..BtfFeatures::ALL };
 /// assert_eq!(sanitize(&mut b, &features).unwrap(), 1);
 /// let bytes = b.to_bytes().unwrap();
@@ -103,7 +102,7 @@ pub fn sanitize(btf: &mut BtfMut, features: &BtfFeatures) -> Result<usize, BtfEr
     let mut enum64_placeholder: Option<TypeId> = None;
     let mut rewritten = 0;
     for id in btf.first_id()..btf.type_count() {
-        let Some(t) = btf.type_by_id(id) else {
+        let Some(t) = btf.raw(id) else {
             continue;
         };
         let kind = t.kind();
@@ -212,7 +211,7 @@ pub fn sanitize(btf: &mut BtfMut, features: &BtfFeatures) -> Result<usize, BtfEr
 
 fn edit(btf: &mut BtfMut, id: TypeId) -> &mut RawType {
     // `id` comes from iterating the local ids of `btf` itself.
-    btf.type_mut(id)
+    btf.raw_mut(id)
         .expect("sanitize iterates only ids of existing local types")
 }
 
@@ -225,7 +224,7 @@ fn to_byte_int(btf: &mut BtfMut, id: TypeId) {
 }
 
 fn datasec_to_struct(btf: &mut BtfMut, id: TypeId) -> Result<(), BtfError> {
-    let (name_off, vars) = match btf.type_by_id(id) {
+    let (name_off, vars) = match btf.raw(id) {
         Some(RawType {
             name_off,
             data: RawData::Datasec(vars),
@@ -244,7 +243,7 @@ fn datasec_to_struct(btf: &mut BtfMut, id: TypeId) -> Result<(), BtfError> {
     for v in &vars {
         // The variable keeps its name as the member's name. Variables of split BTF may
         // live in the base; then the member stays anonymous.
-        let var_name = btf.type_by_id(v.type_id).map_or(0, |t| t.name_off);
+        let var_name = btf.raw(v.type_id).map_or(0, |t| t.name_off);
         members.push(RawMember {
             name_off: var_name,
             type_id: v.type_id,

@@ -1,8 +1,11 @@
-//! Decoded BTF types: one struct per kind, names resolved, borrowing the string table.
+//! The one borrowed view of a BTF type: one struct per kind, names resolved, borrowing the
+//! BTF's bytes. Members, enumerators, parameters and section variables are [`Records`]
+//! decoded on access, so looking a type up allocates nothing.
 
-use super::{FuncLinkage, IntEncoding, Kind, TypeId, VarLinkage};
+use super::{Btf, FuncLinkage, IntEncoding, Kind, TypeId, VarLinkage};
 
-/// One decoded BTF type. Strings borrow from the [`Btf`](super::Btf) it came from.
+/// One BTF type, viewed in place. Strings and list records borrow from the [`Btf`] it came
+/// from; nothing is copied or allocated.
 ///
 /// ```
 /// # use bpfkit_obj::btf::{Btf, Type};
@@ -14,7 +17,7 @@ use super::{FuncLinkage, IntEncoding, Kind, TypeId, VarLinkage};
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type<'a> {
     /// Type id 0.
     Void,
@@ -142,17 +145,63 @@ impl<'a> Type<'a> {
         }
     }
 
-    /// Members if this is a struct or union.
-    pub fn members(&self) -> Option<&[Member<'a>]> {
+    /// The kind flag: bitfield sizes in member offsets (struct, union), signed values
+    /// (enum, enum64), a union (fwd); `false` for other kinds.
+    pub fn kind_flag(&self) -> bool {
         match self {
-            Type::Struct(t) | Type::Union(t) => Some(&t.members),
+            Type::Struct(t) | Type::Union(t) => t.kind_flag,
+            Type::Enum(t) | Type::Enum64(t) => t.signed,
+            Type::Fwd(t) => t.is_union,
+            _ => false,
+        }
+    }
+
+    /// Members of a struct or union, empty for other kinds.
+    pub fn members(&self) -> Records<'a, Member<'a>> {
+        match self {
+            Type::Struct(t) | Type::Union(t) => t.members,
+            _ => Records::empty(),
+        }
+    }
+
+    /// Enumerators of an enum or enum64, empty for other kinds.
+    pub fn enumerators(&self) -> Records<'a, EnumValue<'a>> {
+        match self {
+            Type::Enum(t) | Type::Enum64(t) => t.values,
+            _ => Records::empty(),
+        }
+    }
+
+    /// Parameters of a function prototype, empty for other kinds.
+    pub fn params(&self) -> Records<'a, Param<'a>> {
+        match self {
+            Type::FuncProto(t) => t.params,
+            _ => Records::empty(),
+        }
+    }
+
+    /// `btf_vlen`: number of members, enumerators, parameters or section variables.
+    pub fn vlen(&self) -> usize {
+        match self {
+            Type::Struct(t) | Type::Union(t) => t.members.len(),
+            Type::Enum(t) | Type::Enum64(t) => t.values.len(),
+            Type::FuncProto(t) => t.params.len(),
+            Type::Datasec(t) => t.vars.len(),
+            _ => 0,
+        }
+    }
+
+    /// `(element type, element count)` of an array.
+    pub fn array(&self) -> Option<(TypeId, u32)> {
+        match self {
+            Type::Array(a) => Some((a.elem_type, a.nelems)),
             _ => None,
         }
     }
 }
 
 /// `BTF_KIND_INT`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Int<'a> {
     /// Name (`"int"`, `"unsigned char"`).
     pub name: &'a str,
@@ -167,7 +216,7 @@ pub struct Int<'a> {
 }
 
 /// `BTF_KIND_PTR`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ptr<'a> {
     /// Name (empty in valid BTF).
     pub name: &'a str,
@@ -176,7 +225,7 @@ pub struct Ptr<'a> {
 }
 
 /// `BTF_KIND_ARRAY`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Array<'a> {
     /// Name (empty in valid BTF).
     pub name: &'a str,
@@ -189,7 +238,7 @@ pub struct Array<'a> {
 }
 
 /// `BTF_KIND_STRUCT` or `BTF_KIND_UNION`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Composite<'a> {
     /// Name, empty for anonymous ones.
     pub name: &'a str,
@@ -198,11 +247,11 @@ pub struct Composite<'a> {
     /// The kind flag: member offsets carry bitfield sizes.
     pub kind_flag: bool,
     /// Members in declaration order.
-    pub members: Vec<Member<'a>>,
+    pub members: Records<'a, Member<'a>>,
 }
 
 /// A member of a struct or union.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member<'a> {
     /// Name, empty for anonymous members.
     pub name: &'a str,
@@ -216,7 +265,7 @@ pub struct Member<'a> {
 }
 
 /// `BTF_KIND_ENUM` or `BTF_KIND_ENUM64`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Enum<'a> {
     /// Name, empty for anonymous enums.
     pub name: &'a str,
@@ -225,11 +274,11 @@ pub struct Enum<'a> {
     /// The kind flag: values are signed.
     pub signed: bool,
     /// Enumerators in declaration order.
-    pub values: Vec<EnumValue<'a>>,
+    pub values: Records<'a, EnumValue<'a>>,
 }
 
 /// One enumerator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnumValue<'a> {
     /// Enumerator name.
     pub name: &'a str,
@@ -247,10 +296,16 @@ impl EnumValue<'_> {
             i64::from(self.raw as u32 as i32)
         }
     }
+
+    /// The value as libbpf's CO-RE reads it: a 32-bit `ENUM` value sign-extended from
+    /// `s32`, an `ENUM64` value as is.
+    pub fn value_core(&self, is_enum64: bool) -> u64 {
+        self.value_signed(is_enum64) as u64
+    }
 }
 
 /// `BTF_KIND_FWD`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fwd<'a> {
     /// Name of the declared struct or union.
     pub name: &'a str,
@@ -260,7 +315,7 @@ pub struct Fwd<'a> {
 
 /// `TYPEDEF`, `VOLATILE`, `CONST`, `RESTRICT`, `TYPE_TAG`: a name (typedef name, tag
 /// value) and one referenced type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reference<'a> {
     /// Typedef name or tag value; empty for modifiers.
     pub name: &'a str,
@@ -269,7 +324,7 @@ pub struct Reference<'a> {
 }
 
 /// `BTF_KIND_FUNC`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Func<'a> {
     /// Function name.
     pub name: &'a str,
@@ -280,18 +335,18 @@ pub struct Func<'a> {
 }
 
 /// `BTF_KIND_FUNC_PROTO`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FuncProto<'a> {
     /// Name (empty in valid BTF).
     pub name: &'a str,
     /// Return type, 0 for void.
     pub return_type: TypeId,
     /// Parameters; a last parameter with type 0 and no name means `...`.
-    pub params: Vec<Param<'a>>,
+    pub params: Records<'a, Param<'a>>,
 }
 
 /// A parameter of a function prototype.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Param<'a> {
     /// Parameter name, may be empty.
     pub name: &'a str,
@@ -300,7 +355,7 @@ pub struct Param<'a> {
 }
 
 /// `BTF_KIND_VAR`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Var<'a> {
     /// Variable name.
     pub name: &'a str,
@@ -311,14 +366,14 @@ pub struct Var<'a> {
 }
 
 /// `BTF_KIND_DATASEC`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Datasec<'a> {
     /// Section name (`.data`, `.maps`, ...).
     pub name: &'a str,
     /// Section size in bytes (0 as emitted by clang until fixed up).
     pub size: u32,
     /// Variables placed in the section.
-    pub vars: Vec<VarSecinfo>,
+    pub vars: Records<'a, VarSecinfo>,
 }
 
 /// `struct btf_var_secinfo`: where a variable lives in its section.
@@ -333,7 +388,7 @@ pub struct VarSecinfo {
 }
 
 /// `BTF_KIND_FLOAT`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Float<'a> {
     /// Name (`"double"`).
     pub name: &'a str,
@@ -342,7 +397,7 @@ pub struct Float<'a> {
 }
 
 /// `BTF_KIND_DECL_TAG`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeclTag<'a> {
     /// The tag value.
     pub name: &'a str,
@@ -350,4 +405,206 @@ pub struct DeclTag<'a> {
     pub target: TypeId,
     /// -1 for the declaration itself, else the member or parameter index.
     pub component_idx: i32,
+}
+
+/// The members, enumerators, parameters or section variables of a type, decoded one at a
+/// time from the BTF's bytes on access: a lookup of a type allocates nothing.
+pub struct Records<'a, T> {
+    btf: Option<&'a Btf<'a>>,
+    /// Byte offset of the first record.
+    first: usize,
+    len: usize,
+    /// The type's `kind_flag` (members: bitfield sizes in the offsets).
+    kflag: bool,
+    /// Enumerators: 64-bit (`enum64`, 12-byte records).
+    wide: bool,
+    _record: std::marker::PhantomData<T>,
+}
+
+impl<T> Clone for Records<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Records<'_, T> {}
+
+/// A record [`Records`] can decode from a BTF's bytes.
+pub trait Record<'a>: Copy {
+    /// Decode record `index` of the records starting at byte `first` of `btf`. A name that
+    /// is not a valid string reads as empty ([`Btf::type_by_id`] reports it).
+    #[doc(hidden)]
+    fn decode(btf: &'a Btf<'a>, first: usize, index: usize, kflag: bool, wide: bool) -> Self;
+}
+
+#[inline]
+fn raw_name<'a>(btf: &'a Btf<'a>, off: u32) -> &'a str {
+    btf.string_at(off).unwrap_or("")
+}
+
+impl<'a> Record<'a> for Member<'a> {
+    #[inline]
+    fn decode(btf: &'a Btf<'a>, first: usize, index: usize, kflag: bool, _: bool) -> Self {
+        let (name_off, type_id, bit_offset, bitfield_size) = btf.member_at(first, index, kflag);
+        Member {
+            name: raw_name(btf, name_off),
+            type_id,
+            bit_offset,
+            bitfield_size,
+        }
+    }
+}
+
+impl<'a> Record<'a> for EnumValue<'a> {
+    #[inline]
+    fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, wide: bool) -> Self {
+        let (name_off, raw) = btf.enumerator_at(first, index, wide);
+        EnumValue {
+            name: raw_name(btf, name_off),
+            raw,
+        }
+    }
+}
+
+impl<'a> Record<'a> for Param<'a> {
+    #[inline]
+    fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, _: bool) -> Self {
+        let (name_off, type_id) = btf.param_at(first, index);
+        Param {
+            name: raw_name(btf, name_off),
+            type_id,
+        }
+    }
+}
+
+impl<'a> Record<'a> for VarSecinfo {
+    #[inline]
+    fn decode(btf: &'a Btf<'a>, first: usize, index: usize, _: bool, _: bool) -> Self {
+        let v = first + 12 * index;
+        VarSecinfo {
+            type_id: btf.read_at(v),
+            offset: btf.read_at(v + 4),
+            size: btf.read_at(v + 8),
+        }
+    }
+}
+
+impl<'a, T: Record<'a>> Records<'a, T> {
+    /// `len` records of `btf` from byte `first`, decoded on access.
+    pub(crate) fn raw(btf: &'a Btf<'a>, first: usize, len: usize, kflag: bool, wide: bool) -> Self {
+        Self {
+            btf: Some(btf),
+            first,
+            len,
+            kflag,
+            wide,
+            _record: std::marker::PhantomData,
+        }
+    }
+
+    /// No records.
+    pub fn empty() -> Self {
+        Self {
+            btf: None,
+            first: 0,
+            len: 0,
+            kflag: false,
+            wide: false,
+            _record: std::marker::PhantomData,
+        }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record `index`, if there is one.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<T> {
+        let btf = self.btf.filter(|_| index < self.len)?;
+        Some(T::decode(btf, self.first, index, self.kflag, self.wide))
+    }
+
+    /// The first record.
+    pub fn first(&self) -> Option<T> {
+        self.get(0)
+    }
+
+    /// The last record.
+    pub fn last(&self) -> Option<T> {
+        self.get(self.len.checked_sub(1)?)
+    }
+
+    /// The records in order.
+    pub fn iter(&self) -> RecordsIter<'a, T> {
+        RecordsIter {
+            records: *self,
+            next: 0,
+        }
+    }
+
+    /// The records copied into a `Vec`.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.iter().collect()
+    }
+}
+
+/// Iterator over [`Records`], decoding each record as it goes.
+#[derive(Clone)]
+pub struct RecordsIter<'a, T> {
+    records: Records<'a, T>,
+    next: usize,
+}
+
+impl<'a, T: Record<'a>> Iterator for RecordsIter<'a, T> {
+    type Item = T;
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        let r = self.records.get(self.next)?;
+        self.next += 1;
+        Some(r)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.records.len().saturating_sub(self.next);
+        (left, Some(left))
+    }
+}
+
+impl<'a, T: Record<'a>> ExactSizeIterator for RecordsIter<'a, T> {}
+
+impl<'a, T: Record<'a>> IntoIterator for &Records<'a, T> {
+    type Item = T;
+    type IntoIter = RecordsIter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, T: Record<'a>> IntoIterator for Records<'a, T> {
+    type Item = T;
+    type IntoIter = RecordsIter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, T: Record<'a> + PartialEq> PartialEq for Records<'a, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<'a, T: Record<'a> + Eq> Eq for Records<'a, T> {}
+
+impl<'a, T: Record<'a> + std::fmt::Debug> std::fmt::Debug for Records<'a, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }

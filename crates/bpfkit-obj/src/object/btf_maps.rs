@@ -84,7 +84,9 @@ impl Ctx<'_, '_> {
             .map_err(|e| self.btf_fail(map, off, e))?;
         match self.ty(map, off, sid)? {
             Type::Ptr(_) => self.field_int(map, off, attr, id).map(u64::from),
-            Type::Enum(e) | Type::Enum64(e) if e.values.len() == 1 => Ok(e.values[0].raw),
+            Type::Enum(e) | Type::Enum64(e) if e.values.len() == 1 => {
+                Ok(e.values.first().map_or(0, |v| v.raw))
+            }
             other => Err(self.fail(
                 map,
                 off,

@@ -135,6 +135,36 @@ impl PartialEq for ExistingMap {
 
 impl Eq for ExistingMap {}
 
+/// Compares a kernel map's shape with a definition's, both `(type, key size, value size,
+/// max_entries, flags)`: a wanted `max_entries` of 0 (sized by the loader) is not compared,
+/// and `BPF_F_MMAPABLE` is ignored in the flags of global data maps when `data_map` (the
+/// loader adds it where the kernel allows). The first field that differs is the error.
+pub fn check_map_shape(
+    wanted: [u32; 5],
+    existing: [u32; 5],
+    data_map: bool,
+) -> Result<(), MapMismatch> {
+    let fields = ["type", "key_size", "value_size", "max_entries", "map_flags"];
+    for i in 0..5 {
+        let (mut w, mut e) = (wanted[i], existing[i]);
+        if fields[i] == "max_entries" && w == 0 {
+            continue;
+        }
+        if fields[i] == "map_flags" && data_map {
+            w &= !BPF_F_MMAPABLE;
+            e &= !BPF_F_MMAPABLE;
+        }
+        if w != e {
+            return Err(MapMismatch {
+                field: fields[i],
+                wanted: w,
+                existing: e,
+            });
+        }
+    }
+    Ok(())
+}
+
 impl ExistingMap {
     /// The map's fd (the spec's own duplicate).
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
@@ -158,25 +188,7 @@ impl ExistingMap {
             self.max_entries,
             self.map_flags,
         ];
-        let fields = ["type", "key_size", "value_size", "max_entries", "map_flags"];
-        for i in 0..5 {
-            let (mut w, mut e) = (wanted[i], existing[i]);
-            if fields[i] == "max_entries" && w == 0 {
-                continue;
-            }
-            if fields[i] == "map_flags" && data_map {
-                w &= !BPF_F_MMAPABLE;
-                e &= !BPF_F_MMAPABLE;
-            }
-            if w != e {
-                return Err(MapMismatch {
-                    field: fields[i],
-                    wanted: w,
-                    existing: e,
-                });
-            }
-        }
-        Ok(())
+        check_map_shape(wanted, existing, data_map)
     }
 }
 

@@ -31,7 +31,8 @@ pub use data::{
     BPF_OBJ_NAME_LEN,
 };
 pub use edit::{
-    ExistingMap, KernelMap, MapMismatch, SpecError, ValueKind, VariableMut, VariableValue,
+    check_map_shape, ExistingMap, KernelMap, MapMismatch, SpecError, ValueKind, VariableMut,
+    VariableValue,
 };
 pub use error::ObjectError;
 pub use externs::{ExternKind, ExternSpec, KconfigType, KCONFIG_SECTION, KSYMS_SECTION};

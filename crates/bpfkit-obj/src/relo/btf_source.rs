@@ -1,100 +1,7 @@
 //! The crate's BTF parser as a CO-RE [`TypeSource`]: local object BTF, vmlinux, module BTF.
 
-use super::types::{essential_name, Detail, Kind, Records, TypeId, TypeInfo, TypeSource};
-use crate::btf::{Btf, BTF_TYPE_SIZE};
-
-fn reference<'a>(kind: Kind, name: &'a str, ref_type: TypeId) -> TypeInfo<'a> {
-    TypeInfo {
-        kind,
-        name,
-        kflag: false,
-        size: 0,
-        ref_type,
-        detail: Detail::None,
-    }
-}
-
-fn sized<'a>(kind: Kind, name: &'a str, size: u32) -> TypeInfo<'a> {
-    TypeInfo {
-        kind,
-        name,
-        kflag: false,
-        size,
-        ref_type: 0,
-        detail: Detail::None,
-    }
-}
-
-/// The CO-RE view of type `id`, read straight from the record's bytes: members,
-/// enumerators and parameters are decoded on access, nothing is allocated.
-fn view<'s>(btf: &'s Btf<'s>, id: TypeId) -> Option<TypeInfo<'s>> {
-    if id == 0 {
-        return (Btf::type_count(btf) > 0).then(TypeInfo::void);
-    }
-    let (owner, off) = btf.record_of(id)?;
-    let h = owner.header_at(off);
-    let name = owner.string_at(h.name_off).ok()?;
-    let kind = h.kind;
-    let extra = off + BTF_TYPE_SIZE;
-    let vlen = usize::from(h.vlen);
-    let t = h.size_or_type;
-    Some(match kind {
-        Kind::Void => TypeInfo::void(),
-        Kind::Int => {
-            let (encoding, offset, bits) = owner.int_at(extra);
-            TypeInfo {
-                detail: Detail::Int {
-                    encoding,
-                    offset,
-                    bits,
-                },
-                ..sized(kind, name, t)
-            }
-        }
-        Kind::Ptr
-        | Kind::Typedef
-        | Kind::Volatile
-        | Kind::Const
-        | Kind::Restrict
-        | Kind::TypeTag
-        | Kind::Func
-        | Kind::Var
-        | Kind::DeclTag => reference(kind, name, t),
-        Kind::Array => TypeInfo {
-            detail: Detail::Array {
-                elem: owner.read_at(extra),
-                index: owner.read_at(extra + 4),
-                nelems: owner.read_at(extra + 8),
-            },
-            ..sized(kind, name, 0)
-        },
-        Kind::Struct | Kind::Union => TypeInfo {
-            kflag: h.kind_flag,
-            detail: Detail::Members(Records::raw(owner, extra, vlen, h.kind_flag, false)),
-            ..sized(kind, name, t)
-        },
-        Kind::Enum | Kind::Enum64 => TypeInfo {
-            kflag: h.kind_flag,
-            detail: Detail::Enumerators(Records::raw(
-                owner,
-                extra,
-                vlen,
-                false,
-                kind == Kind::Enum64,
-            )),
-            ..sized(kind, name, t)
-        },
-        Kind::Fwd => TypeInfo {
-            kflag: h.kind_flag,
-            ..sized(kind, name, 0)
-        },
-        Kind::FuncProto => TypeInfo {
-            detail: Detail::Params(Records::raw(owner, extra, vlen, false, false)),
-            ..reference(kind, name, t)
-        },
-        Kind::Datasec | Kind::Float => sized(kind, name, t),
-    })
-}
+use super::types::{essential_name, Kind, TypeId, TypeSource};
+use crate::btf::{Btf, BtfMut, Type};
 
 impl TypeSource for Btf<'_> {
     fn type_count(&self) -> u32 {
@@ -105,8 +12,8 @@ impl TypeSource for Btf<'_> {
         self.local_ids().start.max(1)
     }
 
-    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
-        view(self, id)
+    fn type_by_id(&self, id: TypeId) -> Option<Type<'_>> {
+        self.type_view(id)
     }
 
     fn name_and_kind(&self, id: TypeId) -> Option<(&str, Kind)> {
@@ -196,5 +103,28 @@ impl TypeSource for Btf<'_> {
             }
         }
         Some(names)
+    }
+}
+
+/// An owned BTF, read through the same view (encoded and parsed once per change).
+impl TypeSource for BtfMut {
+    fn type_count(&self) -> u32 {
+        BtfMut::type_count(self)
+    }
+
+    fn first_type_id(&self) -> u32 {
+        self.first_id()
+    }
+
+    fn type_by_id(&self, id: TypeId) -> Option<Type<'_>> {
+        self.as_btf()?.type_view(id)
+    }
+
+    fn name_and_kind(&self, id: TypeId) -> Option<(&str, Kind)> {
+        TypeSource::name_and_kind(self.as_btf()?, id)
+    }
+
+    fn pointer_size(&self) -> u32 {
+        self.as_btf().map_or(8, Btf::pointer_size)
     }
 }

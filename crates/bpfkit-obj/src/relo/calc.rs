@@ -4,7 +4,7 @@ use super::error::ReloFailure;
 use super::patch::ByteOrder;
 use super::spec::Spec;
 use super::types::CoreKind;
-use super::types::{resolve_size, skip_mods_and_typedefs, Kind, TypeId, TypeSource};
+use super::types::{resolve_size, skip_mods_and_typedefs, Kind, Type, TypeId, TypeSource};
 use crate::btf::CoreReloKind;
 use crate::btf::IntEncoding;
 
@@ -65,7 +65,7 @@ fn element_size<S: TypeSource + ?Sized>(
     let invalid = ReloFailure::InvalidTypeId { which, type_id: id };
     let (mut elem_id, mut t) = skip_mods_and_typedefs(src, id).ok_or(invalid.clone())?;
     let mut steps = 0;
-    while t.kind == Kind::Array {
+    while t.kind() == Kind::Array {
         steps += 1;
         if steps > super::types::MAX_RESOLVE_DEPTH {
             return Err(ReloFailure::TooDeep);
@@ -136,11 +136,11 @@ pub(crate) fn field<S: TypeSource + ?Sized>(
             type_id: member.type_id,
         })?;
     let bit_off = spec.bit_offset;
-    let mut bit_sz = member.bitfield_size;
+    let mut bit_sz = u32::from(member.bitfield_size);
     let bitfield = bit_sz > 0;
     let (mut byte_sz, mut byte_off);
     if bitfield {
-        byte_sz = mt.size;
+        byte_sz = mt.size().unwrap_or(0);
         if byte_sz == 0 {
             return Err(ReloFailure::InvalidSize {
                 which,
@@ -182,11 +182,8 @@ pub(crate) fn field<S: TypeSource + ?Sized>(
         CoreReloKind::FieldByteSize => u64::from(byte_sz),
         CoreReloKind::FieldSigned => {
             validate = true;
-            let signed = (mt.kind.is_any_enum() && mt.kflag)
-                || (mt.kind == Kind::Int
-                    && mt
-                        .int_encoding()
-                        .is_some_and(|(enc, _, _)| enc & IntEncoding::SIGNED != 0));
+            let signed = (mt.kind().is_any_enum() && mt.kind_flag())
+                || matches!(mt, Type::Int(i) if i.encoding.is_signed());
             u64::from(signed)
         }
         // Little-endian layout; libbpf computes these in 32-bit unsigned arithmetic.
@@ -267,7 +264,10 @@ pub(crate) fn enumval<S: TypeSource + ?Sized>(
                 type_id: acc.type_id,
             };
             let t = src.type_by_id(acc.type_id).ok_or(invalid.clone())?;
-            t.enumerators().get(acc.idx as usize).ok_or(invalid)?.value
+            t.enumerators()
+                .get(acc.idx as usize)
+                .ok_or(invalid)?
+                .value_core(t.kind() == Kind::Enum64)
         }
         _ => return Err(ReloFailure::UnsupportedKind { kind }),
     };
@@ -364,9 +364,12 @@ where
         let lt = local.type_by_id(orig_type);
         let nt = targ_src.type_by_id(new_type);
         let safe = match (lt, nt) {
-            (Some(l), Some(n)) if l.kind == Kind::Ptr && n.kind == Kind::Ptr => true,
-            (Some(l), Some(n)) if l.kind == Kind::Int && n.kind == Kind::Int => {
-                let enc = |t: &super::types::TypeInfo<'_>| t.int_encoding().map_or(0, |e| e.0);
+            (Some(l), Some(n)) if l.kind() == Kind::Ptr && n.kind() == Kind::Ptr => true,
+            (Some(l), Some(n)) if l.kind() == Kind::Int && n.kind() == Kind::Int => {
+                let enc = |t: &Type<'_>| match t {
+                    Type::Int(i) => i.encoding.0,
+                    _ => 0,
+                };
                 enc(&l) != IntEncoding::SIGNED && enc(&n) != IntEncoding::SIGNED
             }
             _ => false,

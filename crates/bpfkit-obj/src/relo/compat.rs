@@ -6,7 +6,7 @@
 
 use super::error::ReloFailure;
 use super::types::CoreKind;
-use super::types::{essential_name, skip_mods_and_typedefs, Kind, TypeId, TypeInfo, TypeSource};
+use super::types::{essential_name, skip_mods_and_typedefs, Kind, Type, TypeId, TypeSource};
 
 /// How deep the mutual recursion of the compatibility checks may go (libbpf: 32 levels).
 const MAX_LEVEL: i32 = 32;
@@ -20,7 +20,7 @@ fn skip<'s, S: TypeSource + ?Sized>(
     src: &'s S,
     id: TypeId,
     which: &'static str,
-) -> Result<(TypeId, TypeInfo<'s>), ReloFailure> {
+) -> Result<(TypeId, Type<'s>), ReloFailure> {
     skip_mods_and_typedefs(src, id).ok_or(ReloFailure::InvalidTypeId { which, type_id: id })
 }
 
@@ -28,18 +28,20 @@ fn by_id<'s, S: TypeSource + ?Sized>(
     src: &'s S,
     id: TypeId,
     which: &'static str,
-) -> Result<TypeInfo<'s>, ReloFailure> {
+) -> Result<Type<'s>, ReloFailure> {
     src.type_by_id(id)
         .ok_or(ReloFailure::InvalidTypeId { which, type_id: id })
 }
 
-fn int_offset(t: &TypeInfo<'_>) -> u8 {
-    t.int_encoding().map_or(0, |(_, offset, _)| offset)
+fn int_offset(t: &Type<'_>) -> u8 {
+    match t {
+        Type::Int(i) => i.offset,
+        _ => 0,
+    }
 }
 
-fn int_signed(t: &TypeInfo<'_>) -> bool {
-    t.int_encoding()
-        .is_some_and(|(enc, _, _)| enc & crate::btf::IntEncoding::SIGNED != 0)
+fn int_signed(t: &Type<'_>) -> bool {
+    matches!(t, Type::Int(i) if i.encoding.is_signed())
 }
 
 /// `bpf_core_types_are_compat`: may a TYPE_* relocation resolve local `local_id` to target
@@ -76,23 +78,23 @@ where
     *budget -= 1;
     let lt = by_id(local, local_id, "local")?;
     let tt = by_id(targ, targ_id, "target")?;
-    if !lt.kind.core_compat(tt.kind) {
+    if !lt.kind().core_compat(tt.kind()) {
         return Ok(false);
     }
     for _ in 0..MAX_LEVEL {
         let (_, lt) = skip(local, local_id, "local")?;
         let (_, tt) = skip(targ, targ_id, "target")?;
-        if !lt.kind.core_compat(tt.kind) {
+        if !lt.kind().core_compat(tt.kind()) {
             return Ok(false);
         }
-        match lt.kind {
+        match lt.kind() {
             Kind::Void | Kind::Struct | Kind::Union | Kind::Enum | Kind::Fwd | Kind::Enum64 => {
                 return Ok(true)
             }
             Kind::Int => return Ok(int_offset(&lt) == 0 && int_offset(&tt) == 0),
             Kind::Ptr => {
-                local_id = lt.ref_type;
-                targ_id = tt.ref_type;
+                local_id = lt.referenced_type().unwrap_or(0);
+                targ_id = tt.referenced_type().unwrap_or(0);
             }
             Kind::Array => {
                 local_id = lt.array().map_or(0, |a| a.0);
@@ -113,8 +115,8 @@ where
                         return Ok(false);
                     }
                 }
-                local_id = skip(local, lt.ref_type, "local")?.0;
-                targ_id = skip(targ, tt.ref_type, "target")?.0;
+                local_id = skip(local, lt.referenced_type().unwrap_or(0), "local")?.0;
+                targ_id = skip(targ, tt.referenced_type().unwrap_or(0), "target")?.0;
             }
             _ => return Ok(false),
         }
@@ -137,17 +139,17 @@ where
     for _ in 0..MAX_LEVEL {
         let (_, lt) = skip(local, local_id, "local")?;
         let (_, tt) = skip(targ, targ_id, "target")?;
-        if lt.kind.is_composite() && tt.kind.is_composite() {
+        if lt.kind().is_composite() && tt.kind().is_composite() {
             return Ok(true);
         }
-        if !lt.kind.core_compat(tt.kind) {
+        if !lt.kind().core_compat(tt.kind()) {
             return Ok(false);
         }
-        match lt.kind {
+        match lt.kind() {
             Kind::Ptr | Kind::Float => return Ok(true),
             Kind::Fwd | Kind::Enum | Kind::Enum64 => {
-                let ln = essential_name(lt.name);
-                let tn = essential_name(tt.name);
+                let ln = essential_name(lt.name());
+                let tn = essential_name(tt.name());
                 return Ok(ln.is_empty() || tn.is_empty() || ln == tn);
             }
             Kind::Int => return Ok(int_offset(&lt) == 0 && int_offset(&tt) == 0),
@@ -214,23 +216,23 @@ where
     for _ in 0..MAX_LEVEL {
         let (_, lt) = skip(local, local_id, "local")?;
         let (_, tt) = skip(targ, targ_id, "target")?;
-        if !names_match(lt.name, tt.name) {
+        if !names_match(lt.name(), tt.name()) {
             return Ok(false);
         }
-        let (lk, tk) = (lt.kind, tt.kind);
+        let (lk, tk) = (lt.kind(), tt.kind());
         match lk {
             Kind::Void => return Ok(lk == tk),
             Kind::Fwd => {
-                let local_union = lt.kflag;
+                let local_union = lt.kind_flag();
                 if behind_ptr {
                     if lk == tk {
-                        return Ok(local_union == tt.kflag);
+                        return Ok(local_union == tt.kind_flag());
                     }
                     return Ok(
                         (tk == Kind::Struct && !local_union) || (tk == Kind::Union && local_union)
                     );
                 }
-                return Ok(lk == tk && local_union == tt.kflag);
+                return Ok(lk == tk && local_union == tt.kind_flag());
             }
             Kind::Enum | Kind::Enum64 => {
                 if !tk.is_any_enum() {
@@ -246,7 +248,7 @@ where
                     if tk != Kind::Fwd {
                         return Ok(false);
                     }
-                    return Ok((lk == Kind::Union) == tt.kflag);
+                    return Ok((lk == Kind::Union) == tt.kind_flag());
                 }
                 if lk != tk {
                     return Ok(false);
@@ -257,15 +259,16 @@ where
                 if lk != tk {
                     return Ok(false);
                 }
-                return Ok(lt.size == tt.size && int_signed(&lt) == int_signed(&tt));
+                return Ok(lt.size().unwrap_or(0) == tt.size().unwrap_or(0)
+                    && int_signed(&lt) == int_signed(&tt));
             }
             Kind::Ptr => {
                 if lk != tk {
                     return Ok(false);
                 }
                 behind_ptr = true;
-                local_id = lt.ref_type;
-                targ_id = tt.ref_type;
+                local_id = lt.referenced_type().unwrap_or(0);
+                targ_id = tt.referenced_type().unwrap_or(0);
             }
             Kind::Array => {
                 if lk != tk {
@@ -301,8 +304,8 @@ where
                         return Ok(false);
                     }
                 }
-                local_id = lt.ref_type;
-                targ_id = tt.ref_type;
+                local_id = lt.referenced_type().unwrap_or(0);
+                targ_id = tt.referenced_type().unwrap_or(0);
             }
             _ => return Ok(false),
         }
@@ -311,8 +314,8 @@ where
 }
 
 /// `bpf_core_enums_match`: same size, and every local enumerator name exists in the target.
-fn enums_match(lt: &TypeInfo<'_>, tt: &TypeInfo<'_>) -> bool {
-    if lt.size != tt.size {
+fn enums_match(lt: &Type<'_>, tt: &Type<'_>) -> bool {
+    if lt.size().unwrap_or(0) != tt.size().unwrap_or(0) {
         return false;
     }
     let (le, te) = (lt.enumerators(), tt.enumerators());
@@ -327,9 +330,9 @@ fn enums_match(lt: &TypeInfo<'_>, tt: &TypeInfo<'_>) -> bool {
 /// type matches.
 fn composites_match<L, T>(
     local: &L,
-    lt: &TypeInfo<'_>,
+    lt: &Type<'_>,
     targ: &T,
-    tt: &TypeInfo<'_>,
+    tt: &Type<'_>,
     behind_ptr: bool,
     level: i32,
     budget: &mut u32,

@@ -10,19 +10,20 @@
 //! Big-endian instructions go through [`relocate_instructions_in`].
 //!
 //! The engine reads BTF only through [`TypeSource`], so any BTF — parsed from an ELF, from
-//! `/sys/kernel/btf`, or built in memory with [`TypeTable`] — can be local or target.
+//! `/sys/kernel/btf`, or built in memory with [`BtfMut`](crate::btf::BtfMut) — can be local or target.
 //!
 //! ```
-//! use bpfkit_obj::relo::{relocate_instructions, CandidateCache, CoreRelo, CoreReloKind, TypeSource, TypeTable};
+//! use bpfkit_obj::btf::{BtfMut, IntEncoding};
+//! use bpfkit_obj::relo::{relocate_instructions, CandidateCache, CoreRelo, CoreReloKind, TypeSource};
 //!
 //! // Local: struct s { int a; int b; };  target: struct s { long x; int a; int b; }.
-//! let mut local = TypeTable::new();
-//! let int = local.int("int", 4, true);
-//! let s = local.struct_("s", 8, &[("a", int, 0), ("b", int, 32)]);
-//! let mut target = TypeTable::new();
-//! let tint = target.int("int", 4, true);
-//! let long = target.int("long", 8, true);
-//! target.struct_("s", 16, &[("x", long, 0), ("a", tint, 64), ("b", tint, 96)]);
+//! let mut local = BtfMut::new();
+//! let int = local.add_int("int", 4, IntEncoding::SIGNED);
+//! let s = local.add_struct("s", 8, &[("a", int, 0), ("b", int, 32)]);
+//! let mut target = BtfMut::new();
+//! let tint = target.add_int("int", 4, IntEncoding::SIGNED);
+//! let long = target.add_int("long", 8, IntEncoding::SIGNED);
+//! target.add_struct("s", 16, &[("x", long, 0), ("a", tint, 64), ("b", tint, 96)]);
 //!
 //! // r1 = *(u32 *)(r2 + 4)   ; reads s.b
 //! let mut insns = [0x61, 0x21, 4, 0, 0, 0, 0, 0];
@@ -41,21 +42,17 @@ mod compat;
 mod error;
 mod patch;
 mod spec;
-mod table;
 mod types;
 
 #[cfg(test)]
 mod tests;
 
 pub use crate::btf::CoreReloKind;
+pub use crate::btf::{EnumValue, Member, Param, Record, Records, RecordsIter, Type};
 pub use candidates::{Candidate, CandidateCache};
 pub use error::{CoreError, ReloFailure};
 pub use patch::{ByteOrder, INSN_SIZE, POISON_CALL_IMM};
-pub use table::TypeTable;
-pub use types::{
-    essential_name, Detail, Enumerator, Kind, Member, Param, Record, Records, RecordsIter, TypeId,
-    TypeInfo, TypeSource,
-};
+pub use types::{essential_name, Kind, TypeId, TypeSource};
 
 use calc::Resolution;
 use patch::Patched;
@@ -203,7 +200,7 @@ pub fn relocate_instructions_in(
         let insn_index = (relo.insn_off / 8) as usize;
         let name = local
             .type_by_id(relo.type_id)
-            .map(|t| t.name.to_string())
+            .map(|t| t.name().to_string())
             .unwrap_or_default();
         let fail = |reason: ReloFailure| CoreError {
             section: section.into(),
@@ -284,11 +281,11 @@ fn resolve(
         };
         return Ok((res, None));
     }
-    if local_type.name.is_empty() {
+    if local_type.name().is_empty() {
         return Err(ReloFailure::AnonymousType);
     }
 
-    let cands = cache.candidates(targets, relo.type_id, local_type.name, local_type.kind);
+    let cands = cache.candidates(targets, relo.type_id, local_type.name(), local_type.kind());
     let mut kept: Vec<Candidate> = Vec::with_capacity(cands.len());
     let mut chosen: Option<(Resolution, u32, Candidate)> = None;
     for &cand in cands.iter() {

@@ -7,8 +7,7 @@
 use super::error::ReloFailure;
 use super::types::CoreKind;
 use super::types::{
-    essential_name, resolve_size, skip_mods_and_typedefs, Kind, SizeError, TypeId, TypeInfo,
-    TypeSource,
+    essential_name, resolve_size, skip_mods_and_typedefs, Kind, SizeError, Type, TypeId, TypeSource,
 };
 use crate::btf::CoreReloKind;
 
@@ -136,10 +135,10 @@ pub(crate) fn parse_spec<'a, S: TypeSource + ?Sized>(
     let first = spec.raw[0];
 
     if kind.is_enumval_based() {
-        if !t.kind.is_any_enum() {
+        if !t.kind().is_any_enum() {
             return Err(ReloFailure::NotAnEnum {
                 type_id: id,
-                kind: t.kind,
+                kind: t.kind(),
             });
         }
         let enumerators = t.enumerators();
@@ -168,13 +167,13 @@ pub(crate) fn parse_spec<'a, S: TypeSource + ?Sized>(
 
     for position in 1..spec.raw.len() {
         let idx = spec.raw[position];
-        let (cur, t): (TypeId, TypeInfo<'a>) =
+        let (cur, t): (TypeId, Type<'a>) =
             skip_mods_and_typedefs(src, id).ok_or(ReloFailure::InvalidTypeId {
                 which: "local",
                 type_id: id,
             })?;
         id = cur;
-        if t.kind.is_composite() {
+        if t.kind().is_composite() {
             let members = t.members();
             let m = members
                 .get(idx as usize)
@@ -195,7 +194,7 @@ pub(crate) fn parse_spec<'a, S: TypeSource + ?Sized>(
                 });
             }
             id = m.type_id;
-        } else if t.kind == Kind::Array {
+        } else if t.kind() == Kind::Array {
             let (elem, nelems) = t.array().ok_or(ReloFailure::InvalidTypeId {
                 which: "local",
                 type_id: id,
@@ -225,7 +224,7 @@ pub(crate) fn parse_spec<'a, S: TypeSource + ?Sized>(
             return Err(ReloFailure::UnexpectedAccessKind {
                 position,
                 type_id: id,
-                kind: t.kind,
+                kind: t.kind(),
             });
         }
     }
@@ -252,7 +251,7 @@ where
             which: "target",
             type_id: targ_id,
         })?;
-    if !tt.kind.is_composite() {
+    if !tt.kind().is_composite() {
         return Ok(None);
     }
     let lt = local
@@ -340,7 +339,7 @@ where
                 which: "target",
                 type_id: targ_id,
             })?;
-        if !tt.kind.is_any_enum() {
+        if !tt.kind().is_any_enum() {
             return Ok(None);
         }
         let local_name = essential_name(local_acc.name.unwrap_or(""));
@@ -375,7 +374,7 @@ where
             continue;
         }
         if i > 0 {
-            if tt.kind != Kind::Array {
+            if tt.kind() != Kind::Array {
                 return Ok(None);
             }
             let Some((elem, nelems)) = tt.array() else {

@@ -4,6 +4,7 @@
 use object::Endianness;
 
 use super::*;
+use crate::btf::{BtfMut, IntEncoding};
 use crate::insn::opcode::*;
 use crate::insn::Insn;
 
@@ -49,8 +50,8 @@ fn relo(insn_off: u32, type_id: TypeId, access: &str, kind: CoreReloKind) -> Cor
 fn run_one(
     slot: [u8; 8],
     relo: CoreRelo<'_>,
-    local: &TypeTable,
-    targets: &[&TypeTable],
+    local: &BtfMut,
+    targets: &[&BtfMut],
 ) -> Result<(Vec<u8>, AppliedRelo), CoreError> {
     let mut insns = slot.to_vec();
     let mut applied = run(&mut insns, &[relo], local, targets)?;
@@ -61,8 +62,8 @@ fn run_one(
 fn run(
     insns: &mut [u8],
     relos: &[CoreRelo<'_>],
-    local: &TypeTable,
-    targets: &[&TypeTable],
+    local: &BtfMut,
+    targets: &[&BtfMut],
 ) -> Result<Vec<AppliedRelo>, CoreError> {
     let targets: Vec<&dyn TypeSource> = targets.iter().map(|t| *t as &dyn TypeSource).collect();
     relocate_instructions(
@@ -76,12 +77,12 @@ fn run(
 }
 
 /// Local `struct task { int pid; long flags; int arr[4]; }` (ids: int=1, long=2, arr=3, task=4).
-fn local_task() -> (TypeTable, TypeId) {
-    let mut l = TypeTable::new();
-    let int = l.int("int", 4, true);
-    let long = l.int("long", 8, true);
-    let arr = l.array(int, 4);
-    let task = l.struct_(
+fn local_task() -> (BtfMut, TypeId) {
+    let mut l = BtfMut::new();
+    let int = l.add_int("int", 4, IntEncoding::SIGNED);
+    let long = l.add_int("long", 8, IntEncoding::SIGNED);
+    let arr = l.add_array(int, 0, 4);
+    let task = l.add_struct(
         "task",
         32,
         &[("pid", int, 0), ("flags", long, 64), ("arr", arr, 128)],
@@ -91,13 +92,13 @@ fn local_task() -> (TypeTable, TypeId) {
 
 /// Target `struct task { long x; union { int pid; int tgid; }; long flags; int arr[8]; }`:
 /// pid moves into an anonymous union at byte 8, flags to 16, arr to 24.
-fn target_task() -> TypeTable {
-    let mut t = TypeTable::new();
-    let int = t.int("int", 4, true);
-    let long = t.int("long", 8, true);
-    let anon = t.union_("", 4, &[("pid", int, 0), ("tgid", int, 0)]);
-    let arr = t.array(int, 8);
-    t.struct_(
+fn target_task() -> BtfMut {
+    let mut t = BtfMut::new();
+    let int = t.add_int("int", 4, IntEncoding::SIGNED);
+    let long = t.add_int("long", 8, IntEncoding::SIGNED);
+    let anon = t.add_union("", 4, &[("pid", int, 0), ("tgid", int, 0)]);
+    let arr = t.add_array(int, 0, 8);
+    t.add_struct(
         "task",
         56,
         &[
@@ -157,8 +158,8 @@ fn field_byte_offset_of_an_array_element_scales_by_the_element_size() {
 fn array_index_beyond_the_target_bound_does_not_match_and_poisons() {
     let (mut local, _) = local_task();
     let int = 1;
-    let big = local.array(int, 16);
-    let s = local.struct_("task", 64, &[("arr", big, 0)]);
+    let big = local.add_array(int, 0, 16);
+    let s = local.add_struct("task", 64, &[("arr", big, 0)]);
     let target = target_task();
     let (insns, applied) = run_one(
         insn(LDX_W, 1, 2, 40, 0),
@@ -173,14 +174,14 @@ fn array_index_beyond_the_target_bound_does_not_match_and_poisons() {
 
 #[test]
 fn flexible_array_member_accepts_any_index() {
-    let mut local = TypeTable::new();
-    let int = local.int("int", 4, true);
-    let flex = local.array(int, 0);
-    let s = local.struct_("buf", 4, &[("n", int, 0), ("data", flex, 32)]);
-    let mut target = TypeTable::new();
-    let tint = target.int("int", 4, true);
-    let tflex = target.array(tint, 0);
-    target.struct_(
+    let mut local = BtfMut::new();
+    let int = local.add_int("int", 4, IntEncoding::SIGNED);
+    let flex = local.add_array(int, 0, 0);
+    let s = local.add_struct("buf", 4, &[("n", int, 0), ("data", flex, 32)]);
+    let mut target = BtfMut::new();
+    let tint = target.add_int("int", 4, IntEncoding::SIGNED);
+    let tflex = target.add_array(tint, 0, 0);
+    target.add_struct(
         "buf",
         8,
         &[("cap", tint, 0), ("n", tint, 32), ("data", tflex, 64)],
@@ -198,9 +199,9 @@ fn flexible_array_member_accepts_any_index() {
 #[test]
 fn field_byte_size_exists_and_signed() {
     let (local, task) = local_task();
-    let mut target = TypeTable::new();
-    let uint = target.int("unsigned int", 4, false);
-    target.struct_("task", 8, &[("flags", uint, 0)]);
+    let mut target = BtfMut::new();
+    let uint = target.add_int("unsigned int", 4, 0);
+    target.add_struct("task", 8, &[("flags", uint, 0)]);
     let mut insns = prog(&[
         insn(MOV64_IMM, 1, 0, 0, 8),
         insn(MOV64_IMM, 2, 0, 0, 1),
@@ -225,9 +226,9 @@ fn field_byte_size_exists_and_signed() {
 #[test]
 fn field_exists_is_zero_when_the_same_name_has_an_incompatible_type() {
     let (local, task) = local_task();
-    let mut target = TypeTable::new();
-    let inner = target.struct_("inner", 4, &[]);
-    target.struct_("task", 4, &[("pid", inner, 0)]);
+    let mut target = BtfMut::new();
+    let inner = target.add_struct("inner", 4, &[]);
+    target.add_struct("task", 4, &[("pid", inner, 0)]);
     let (insns, _) = run_one(
         insn(MOV64_IMM, 1, 0, 0, 1),
         relo(0, task, "0:0", CoreReloKind::FieldExists),
@@ -242,18 +243,22 @@ fn field_exists_is_zero_when_the_same_name_has_an_incompatible_type() {
 /// with `b` at bit 35 and `d` straddling a u32 boundary at bit 62... see each case.
 #[test]
 fn bitfield_shifts_sizes_and_offsets_match_libbpf_arithmetic() {
-    let mut local = TypeTable::new();
-    let u32_ = local.int("u32", 4, false);
-    let bf = local.struct_with_bitfields(
+    let mut local = BtfMut::new();
+    let u32_ = local.add_int("u32", 4, 0);
+    let bf = local.add_composite(
+        false,
         "bf",
         8,
+        true,
         &[("a", u32_, 0, 3), ("b", u32_, 3, 5), ("d", u32_, 8, 5)],
     );
-    let mut target = TypeTable::new();
-    let tu32 = target.int("u32", 4, false);
-    target.struct_with_bitfields(
+    let mut target = BtfMut::new();
+    let tu32 = target.add_int("u32", 4, 0);
+    target.add_composite(
+        false,
         "bf",
         16,
+        true,
         &[("x", tu32, 0, 0), ("b", tu32, 35, 5), ("d", tu32, 94, 5)],
     );
     // Local b: bit 3, size 5 -> byte_off 0, byte_sz 4, lshift 64-8=56, rshift 59.
@@ -288,9 +293,9 @@ fn bitfield_shifts_sizes_and_offsets_match_libbpf_arithmetic() {
 
 #[test]
 fn bitfield_offsets_are_not_validated_but_rshift_is() {
-    let mut local = TypeTable::new();
-    let u32_ = local.int("u32", 4, false);
-    let bf = local.struct_with_bitfields("bf", 4, &[("b", u32_, 3, 5)]);
+    let mut local = BtfMut::new();
+    let u32_ = local.add_int("u32", 4, 0);
+    let bf = local.add_composite(false, "bf", 4, true, &[("b", u32_, 3, 5)]);
     let target = local.clone();
     // The compiler may pick a different load unit: a wrong byte offset is accepted...
     let (insns, _) = run_one(
@@ -324,9 +329,9 @@ fn bitfield_offsets_are_not_validated_but_rshift_is() {
 
 #[test]
 fn bitfield_wider_than_a_u64_load_is_an_error() {
-    let mut local = TypeTable::new();
-    let u64_ = local.int("u64", 8, false);
-    let bf = local.struct_with_bitfields("bf", 16, &[("b", u64_, 60, 10)]);
+    let mut local = BtfMut::new();
+    let u64_ = local.add_int("u64", 8, 0);
+    let bf = local.add_composite(false, "bf", 16, true, &[("b", u64_, 60, 10)]);
     let err = run_one(
         insn(MOV64_IMM, 1, 0, 0, 0),
         relo(0, bf, "0:0", CoreReloKind::FieldByteSize),
@@ -372,7 +377,7 @@ fn type_kinds_resolve_against_the_target() {
 #[test]
 fn type_id_target_is_not_validated_and_missing_types_give_zero() {
     let (local, task) = local_task();
-    let empty = TypeTable::new();
+    let empty = BtfMut::new();
     let [a, b] = ld_imm64(1, 777);
     let mut insns = prog(&[
         a,
@@ -396,14 +401,14 @@ fn type_id_target_is_not_validated_and_missing_types_give_zero() {
 
 #[test]
 fn type_matches_requires_structural_match_and_type_exists_does_not() {
-    let mut local = TypeTable::new();
-    let int = local.int("int", 4, true);
-    let s = local.struct_("pair", 8, &[("a", int, 0), ("b", int, 32)]);
+    let mut local = BtfMut::new();
+    let int = local.add_int("int", 4, IntEncoding::SIGNED);
+    let s = local.add_struct("pair", 8, &[("a", int, 0), ("b", int, 32)]);
     // Target: same name, but b is a u64.
-    let mut target = TypeTable::new();
-    let tint = target.int("int", 4, true);
-    let tu64 = target.int("u64", 8, false);
-    target.struct_("pair", 16, &[("a", tint, 0), ("b", tu64, 64)]);
+    let mut target = BtfMut::new();
+    let tint = target.add_int("int", 4, IntEncoding::SIGNED);
+    let tu64 = target.add_int("u64", 8, 0);
+    target.add_struct("pair", 16, &[("a", tint, 0), ("b", tu64, 64)]);
     let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1), insn(MOV64_IMM, 1, 0, 0, 1)]);
     let relos = [
         relo(0, s, "0", CoreReloKind::TypeMatches),
@@ -413,9 +418,9 @@ fn type_matches_requires_structural_match_and_type_exists_does_not() {
     assert_eq!((field(&insns, 0).2, field(&insns, 1).2), (0, 1));
 
     // A target with an extra member and members reordered matches.
-    let mut target = TypeTable::new();
-    let tint = target.int("int", 4, true);
-    target.struct_(
+    let mut target = BtfMut::new();
+    let tint = target.add_int("int", 4, IntEncoding::SIGNED);
+    target.add_struct(
         "pair",
         12,
         &[("b", tint, 0), ("c", tint, 32), ("a", tint, 64)],
@@ -427,14 +432,14 @@ fn type_matches_requires_structural_match_and_type_exists_does_not() {
 
 #[test]
 fn type_matches_behind_a_pointer_accepts_a_forward_declaration() {
-    let mut local = TypeTable::new();
-    let inner = local.struct_("inner", 4, &[]);
-    let p = local.ptr(inner);
-    let s = local.struct_("outer", 8, &[("p", p, 0)]);
-    let mut target = TypeTable::new();
-    let fwd = target.fwd("inner", false);
-    let tp = target.ptr(fwd);
-    target.struct_("outer", 8, &[("p", tp, 0)]);
+    let mut local = BtfMut::new();
+    let inner = local.add_struct("inner", 4, &[]);
+    let p = local.add_ptr(inner);
+    let s = local.add_struct("outer", 8, &[("p", p, 0)]);
+    let mut target = BtfMut::new();
+    let fwd = target.add_fwd("inner", false);
+    let tp = target.add_ptr(fwd);
+    target.add_struct("outer", 8, &[("p", tp, 0)]);
     let (insns, _) = run_one(
         insn(MOV64_IMM, 1, 0, 0, 1),
         relo(0, s, "0", CoreReloKind::TypeMatches),
@@ -457,10 +462,10 @@ fn type_matches_behind_a_pointer_accepts_a_forward_declaration() {
 
 #[test]
 fn type_matches_compares_enums_by_enumerator_names_and_size() {
-    let mut local = TypeTable::new();
-    let e = local.enum_("state", 4, false, &[("ON", 1), ("OFF", 0)]);
-    let mut target = TypeTable::new();
-    target.enum_("state", 4, false, &[("OFF", 7), ("ON", 9), ("UNKNOWN", 2)]);
+    let mut local = BtfMut::new();
+    let e = local.add_enum("state", 4, false, &[("ON", 1), ("OFF", 0)]);
+    let mut target = BtfMut::new();
+    target.add_enum("state", 4, false, &[("OFF", 7), ("ON", 9), ("UNKNOWN", 2)]);
     let (insns, _) = run_one(
         insn(MOV64_IMM, 1, 0, 0, 1),
         relo(0, e, "0", CoreReloKind::TypeMatches),
@@ -469,8 +474,8 @@ fn type_matches_compares_enums_by_enumerator_names_and_size() {
     )
     .unwrap();
     assert_eq!(field(&insns, 0).2, 1);
-    let mut target = TypeTable::new();
-    target.enum_("state", 8, false, &[("OFF", 7), ("ON", 9)]);
+    let mut target = BtfMut::new();
+    target.add_enum("state", 8, false, &[("OFF", 7), ("ON", 9)]);
     let (insns, _) = run_one(
         insn(MOV64_IMM, 1, 0, 0, 1),
         relo(0, e, "0", CoreReloKind::TypeMatches),
@@ -487,12 +492,12 @@ fn type_matches_compares_enums_by_enumerator_names_and_size() {
 
 #[test]
 fn enumval_exists_and_value_including_enum64_and_negative_values() {
-    let mut local = TypeTable::new();
-    let e = local.enum_("mode", 4, true, &[("A", 0), ("B", 1), ("GONE", 2)]);
-    let e64 = local.enum_("big", 8, false, &[("HUGE", 1)]);
-    let mut target = TypeTable::new();
-    target.enum_("mode", 4, true, &[("B", -1), ("A", 5)]);
-    target.enum_("big", 8, false, &[("HUGE", 0x1_0000_0002)]);
+    let mut local = BtfMut::new();
+    let e = local.add_enum("mode", 4, true, &[("A", 0), ("B", 1), ("GONE", 2)]);
+    let e64 = local.add_enum("big", 8, false, &[("HUGE", 1)]);
+    let mut target = BtfMut::new();
+    target.add_enum("mode", 4, true, &[("B", -1), ("A", 5)]);
+    target.add_enum("big", 8, false, &[("HUGE", 0x1_0000_0002)]);
     let [h0, h1] = ld_imm64(2, 1);
     let mut insns = prog(&[
         insn(MOV64_IMM, 1, 0, 0, 1),
@@ -521,10 +526,10 @@ fn enumval_exists_and_value_including_enum64_and_negative_values() {
 
 #[test]
 fn missing_enumerator_value_poisons_both_halves_of_ld_imm64() {
-    let mut local = TypeTable::new();
-    let e = local.enum_("mode", 4, false, &[("NEW", 3)]);
-    let mut target = TypeTable::new();
-    target.enum_("mode", 4, false, &[("OLD", 1)]);
+    let mut local = BtfMut::new();
+    let e = local.add_enum("mode", 4, false, &[("NEW", 3)]);
+    let mut target = BtfMut::new();
+    target.add_enum("mode", 4, false, &[("OLD", 1)]);
     let [a, b] = ld_imm64(1, 3);
     let mut insns = prog(&[a, b, insn(0x95, 0, 0, 0, 0)]);
     let applied = run(
@@ -542,12 +547,12 @@ fn missing_enumerator_value_poisons_both_halves_of_ld_imm64() {
 
 #[test]
 fn flavored_local_type_finds_the_plain_target_and_vice_versa() {
-    let mut local = TypeTable::new();
-    let int = local.int("int", 4, true);
-    let old = local.struct_("task___old", 4, &[("state", int, 0)]);
-    let mut target = TypeTable::new();
-    let tint = target.int("int", 4, true);
-    target.struct_("task___2", 8, &[("x", tint, 0), ("state", tint, 32)]);
+    let mut local = BtfMut::new();
+    let int = local.add_int("int", 4, IntEncoding::SIGNED);
+    let old = local.add_struct("task___old", 4, &[("state", int, 0)]);
+    let mut target = BtfMut::new();
+    let tint = target.add_int("int", 4, IntEncoding::SIGNED);
+    target.add_struct("task___2", 8, &[("x", tint, 0), ("state", tint, 32)]);
     let (insns, _) = run_one(
         insn(LDX_W, 1, 2, 0, 0),
         relo(0, old, "0:0", CoreReloKind::FieldByteOffset),
@@ -561,10 +566,10 @@ fn flavored_local_type_finds_the_plain_target_and_vice_versa() {
 #[test]
 fn two_flavors_with_different_offsets_are_ambiguous() {
     let (local, task) = local_task();
-    let mut target = TypeTable::new();
-    let int = target.int("int", 4, true);
-    target.struct_("task___a", 4, &[("pid", int, 0)]);
-    target.struct_("task___b", 8, &[("x", int, 0), ("pid", int, 32)]);
+    let mut target = BtfMut::new();
+    let int = target.add_int("int", 4, IntEncoding::SIGNED);
+    target.add_struct("task___a", 4, &[("pid", int, 0)]);
+    target.add_struct("task___b", 8, &[("x", int, 0), ("pid", int, 32)]);
     let err = run_one(
         insn(LDX_W, 1, 2, 0, 0),
         relo(0, task, "0:0", CoreReloKind::FieldByteOffset),
@@ -594,10 +599,10 @@ fn two_flavors_with_different_offsets_are_ambiguous() {
 #[test]
 fn two_flavors_agreeing_on_the_result_are_fine() {
     let (local, task) = local_task();
-    let mut target = TypeTable::new();
-    let int = target.int("int", 4, true);
-    target.struct_("task___a", 8, &[("pid", int, 32)]);
-    target.struct_("task___b", 8, &[("y", int, 0), ("pid", int, 32)]);
+    let mut target = BtfMut::new();
+    let int = target.add_int("int", 4, IntEncoding::SIGNED);
+    target.add_struct("task___a", 8, &[("pid", int, 32)]);
+    target.add_struct("task___b", 8, &[("y", int, 0), ("pid", int, 32)]);
     let (insns, applied) = run_one(
         insn(LDX_W, 1, 2, 0, 0),
         relo(0, task, "0:0", CoreReloKind::FieldByteOffset),
@@ -614,11 +619,11 @@ fn a_candidate_that_failed_one_relocation_is_dropped_for_the_next() {
     // libbpf narrows the per-type candidate list: after `pid` matched only task___a,
     // `flags` is looked up in task___a alone and poisons although task___b has it.
     let (local, task) = local_task();
-    let mut target = TypeTable::new();
-    let int = target.int("int", 4, true);
-    let long = target.int("long", 8, true);
-    target.struct_("task___a", 4, &[("pid", int, 0)]);
-    target.struct_("task___b", 8, &[("flags", long, 0)]);
+    let mut target = BtfMut::new();
+    let int = target.add_int("int", 4, IntEncoding::SIGNED);
+    let long = target.add_int("long", 8, IntEncoding::SIGNED);
+    target.add_struct("task___a", 4, &[("pid", int, 0)]);
+    target.add_struct("task___b", 8, &[("flags", long, 0)]);
     let mut insns = prog(&[insn(LDX_W, 1, 2, 0, 0), insn(LDX_DW, 1, 2, 8, 0)]);
     let relos = [
         relo(0, task, "0:0", CoreReloKind::FieldByteOffset),
@@ -632,7 +637,7 @@ fn a_candidate_that_failed_one_relocation_is_dropped_for_the_next() {
 #[test]
 fn module_targets_are_searched_only_when_vmlinux_has_no_candidate() {
     let (local, task) = local_task();
-    let vmlinux = TypeTable::new();
+    let vmlinux = BtfMut::new();
     let module = target_task();
     let (insns, applied) = run_one(
         insn(LDX_DW, 1, 2, 8, 0),
@@ -664,12 +669,12 @@ fn module_targets_are_searched_only_when_vmlinux_has_no_candidate() {
 
 #[test]
 fn unsigned_field_growing_widens_the_load() {
-    let mut local = TypeTable::new();
-    let u32_ = local.int("u32", 4, false);
-    let s = local.struct_("s", 4, &[("v", u32_, 0)]);
-    let mut target = TypeTable::new();
-    let u64_ = target.int("u64", 8, false);
-    target.struct_("s", 16, &[("x", u64_, 0), ("v", u64_, 64)]);
+    let mut local = BtfMut::new();
+    let u32_ = local.add_int("u32", 4, 0);
+    let s = local.add_struct("s", 4, &[("v", u32_, 0)]);
+    let mut target = BtfMut::new();
+    let u64_ = target.add_int("u64", 8, 0);
+    target.add_struct("s", 16, &[("x", u64_, 0), ("v", u64_, 64)]);
     let (insns, applied) = run_one(
         insn(LDX_W, 1, 2, 0, 0),
         relo(0, s, "0:0", CoreReloKind::FieldByteOffset),
@@ -691,12 +696,12 @@ fn unsigned_field_growing_widens_the_load() {
 
 #[test]
 fn signed_field_changing_size_poisons_the_load() {
-    let mut local = TypeTable::new();
-    let int = local.int("int", 4, true);
-    let s = local.struct_("s", 4, &[("v", int, 0)]);
-    let mut target = TypeTable::new();
-    let long = target.int("long", 8, true);
-    target.struct_("s", 8, &[("v", long, 0)]);
+    let mut local = BtfMut::new();
+    let int = local.add_int("int", 4, IntEncoding::SIGNED);
+    let s = local.add_struct("s", 4, &[("v", int, 0)]);
+    let mut target = BtfMut::new();
+    let long = target.add_int("long", 8, IntEncoding::SIGNED);
+    target.add_struct("s", 8, &[("v", long, 0)]);
     let (insns, applied) = run_one(
         insn(LDX_W, 1, 2, 0, 0),
         relo(0, s, "0:0", CoreReloKind::FieldByteOffset),
@@ -881,9 +886,9 @@ fn array_element_access_rejects_kinds_other_than_offset_and_size() {
 
 #[test]
 fn anonymous_root_types_are_refused_except_for_local_type_ids() {
-    let mut local = TypeTable::new();
-    let int = local.int("int", 4, true);
-    let anon = local.struct_("", 4, &[("a", int, 0)]);
+    let mut local = BtfMut::new();
+    let int = local.add_int("int", 4, IntEncoding::SIGNED);
+    let anon = local.add_struct("", 4, &[("a", int, 0)]);
     let err = run_one(
         insn(MOV64_IMM, 1, 0, 0, 2),
         relo(0, anon, "0:0", CoreReloKind::FieldByteOffset),
@@ -904,10 +909,10 @@ fn anonymous_root_types_are_refused_except_for_local_type_ids() {
 
 #[test]
 fn cyclic_btf_is_an_error_not_a_hang() {
-    let mut local = TypeTable::new();
-    let t1 = local.typedef("loop_a", 2);
-    let t2 = local.typedef("loop_b", t1);
-    let s = local.struct_("s", 4, &[("x", t2, 0)]);
+    let mut local = BtfMut::new();
+    let t1 = local.add_typedef("loop_a", 2);
+    let t2 = local.add_typedef("loop_b", t1);
+    let s = local.add_struct("s", 4, &[("x", t2, 0)]);
     let err = run_one(
         insn(MOV64_IMM, 1, 0, 0, 1),
         relo(0, s, "0:0", CoreReloKind::FieldExists),
@@ -954,15 +959,15 @@ fn candidate_cache_indexes_each_target_once() {
     assert_eq!(cache.indexed_targets(), 1);
 }
 
-/// A [`TypeTable`] that also answers the name-index methods, to exercise the indexed
+/// A [`BtfMut`] that also answers the name-index methods, to exercise the indexed
 /// candidate search the crate's BTF parser uses.
-struct Indexed(TypeTable);
+struct Indexed(BtfMut);
 
 impl TypeSource for Indexed {
     fn type_count(&self) -> u32 {
         self.0.type_count()
     }
-    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
+    fn type_by_id(&self, id: TypeId) -> Option<crate::btf::Type<'_>> {
         self.0.type_by_id(id)
     }
     fn ids_by_name(&self, name: &str) -> Option<Vec<TypeId>> {
@@ -985,12 +990,12 @@ impl TypeSource for Indexed {
 #[test]
 fn indexed_and_scanned_candidate_search_agree_on_flavors() {
     let (local, task) = local_task();
-    let mut target = TypeTable::new();
-    let int = target.int("int", 4, true);
-    target.struct_("task___b", 8, &[("x", int, 0), ("pid", int, 32)]);
-    target.struct_("task", 8, &[("y", int, 0), ("pid", int, 32)]);
-    target.struct_("task___c", 4, &[("tgid", int, 0)]);
-    target.union_("task", 4, &[("pid", int, 0)]);
+    let mut target = BtfMut::new();
+    let int = target.add_int("int", 4, IntEncoding::SIGNED);
+    target.add_struct("task___b", 8, &[("x", int, 0), ("pid", int, 32)]);
+    target.add_struct("task", 8, &[("y", int, 0), ("pid", int, 32)]);
+    target.add_struct("task___c", 4, &[("tgid", int, 0)]);
+    target.add_union("task", 4, &[("pid", int, 0)]);
     let indexed = Indexed(target.clone());
     for t in [&target as &dyn TypeSource, &indexed] {
         let mut cache = CandidateCache::new();
@@ -1028,18 +1033,22 @@ fn insn_be(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
 
 #[test]
 fn big_endian_instructions_and_bitfield_shifts() {
-    let mut local = TypeTable::new();
-    let u32_ = local.int("u32", 4, false);
-    let bf = local.struct_with_bitfields(
+    let mut local = BtfMut::new();
+    let u32_ = local.add_int("u32", 4, 0);
+    let bf = local.add_composite(
+        false,
         "bf",
         8,
+        true,
         &[("b", u32_, 3, 5), ("d", u32_, 8, 5), ("v", u32_, 32, 0)],
     );
-    let mut target = TypeTable::new();
-    let tu32 = target.int("u32", 4, false);
-    target.struct_with_bitfields(
+    let mut target = BtfMut::new();
+    let tu32 = target.add_int("u32", 4, 0);
+    target.add_composite(
+        false,
         "bf",
         16,
+        true,
         &[("b", tu32, 35, 5), ("d", tu32, 94, 5), ("v", tu32, 64, 0)],
     );
     // Big-endian LSHIFT: (8 - byte_sz) * 8 + (bit_off - byte_off * 8).
@@ -1103,8 +1112,8 @@ fn big_endian_instructions_and_bitfield_shifts() {
 
 /// `S0 { S1 a; S1 b; }`, `S1 { S2 a; S2 b; }`, ... down to an int: `depth` levels whose
 /// full comparison takes 2^depth steps. Returns the id of `S0`.
-fn doubling_structs(btf: &mut TypeTable, depth: u32, anonymous: bool) -> TypeId {
-    let mut inner = btf.int("int", 4, true);
+fn doubling_structs(btf: &mut BtfMut, depth: u32, anonymous: bool) -> TypeId {
+    let mut inner = btf.add_int("int", 4, IntEncoding::SIGNED);
     for level in (0..depth).rev() {
         let (a, b) = if anonymous { ("", "") } else { ("a", "b") };
         let name = if anonymous && level > 0 {
@@ -1112,14 +1121,14 @@ fn doubling_structs(btf: &mut TypeTable, depth: u32, anonymous: bool) -> TypeId 
         } else {
             format!("S{level}")
         };
-        inner = btf.struct_(&name, 8, &[(a, inner, 0), (b, inner, 0)]);
+        inner = btf.add_struct(&name, 8, &[(a, inner, 0), (b, inner, 0)]);
     }
     inner
 }
 
 #[test]
 fn exponential_type_graphs_hit_a_budget_instead_of_hanging() {
-    let mut local = TypeTable::new();
+    let mut local = BtfMut::new();
     let s0 = doubling_structs(&mut local, 30, false);
     let target = local.clone();
     let mut insns = prog(&[insn(MOV64_IMM, 1, 0, 0, 1)]);
@@ -1134,12 +1143,12 @@ fn exponential_type_graphs_hit_a_budget_instead_of_hanging() {
     assert_eq!(err.reason, ReloFailure::TooDeep);
 
     // A member search through 60 levels of doubled anonymous members.
-    let mut target = TypeTable::new();
+    let mut target = BtfMut::new();
     let s0_target = doubling_structs(&mut target, 60, true);
     let _ = s0_target;
-    let mut local = TypeTable::new();
-    let int = local.int("int", 4, true);
-    let s = local.struct_("S0", 4, &[("missing", int, 0)]);
+    let mut local = BtfMut::new();
+    let int = local.add_int("int", 4, IntEncoding::SIGNED);
+    let s = local.add_struct("S0", 4, &[("missing", int, 0)]);
     let err = run_one(
         insn(MOV64_IMM, 1, 0, 0, 1),
         relo(0, s, "0:0", CoreReloKind::FieldExists),

@@ -297,7 +297,7 @@ pub fn assert_matches_bpftool_dump(btf: &bpfkit_obj::btf::Btf<'_>, dump: &str) -
         }
         if let Type::Struct(s) | Type::Union(s) = &t {
             let theirs: Vec<DumpMember> = sub.iter().map(|l| DumpMember::parse(l)).collect();
-            let ours = DumpMember::ours(&s.members);
+            let ours = DumpMember::ours(&s.members.to_vec());
             assert_eq!(ours, theirs, "[{id}] members");
         }
         checked += 1;

@@ -3,8 +3,8 @@
 
 use std::os::fd::OwnedFd;
 
-use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, Kind};
-use bpfkit_obj::relo::{TypeId, TypeInfo, TypeSource};
+use bpfkit_obj::btf::{sanitize, Btf, BtfFeatures, BtfMut, FuncLinkage, Kind};
+use bpfkit_obj::relo::{Type, TypeId, TypeSource};
 
 use crate::features::{self, Probe};
 use crate::sys;
@@ -50,10 +50,7 @@ pub(crate) fn prepare(fixed: &[u8], hidden_funcs: &[&str]) -> Result<PreparedBtf
     let mut m = BtfMut::from_btf(&btf).map_err(|e| e.to_string())?;
     for name in hidden_funcs {
         if let Some(id) = btf.id_by_name_kind(name, Kind::Func) {
-            if let Some(t) = m.type_mut(id) {
-                let kind_flag = t.kind_flag();
-                t.set_info(Kind::Func, kind_flag, 0); // BTF_FUNC_STATIC
-            }
+            m.set_func_linkage(id, FuncLinkage::Static);
         }
     }
     if feats.needs_sanitization() {
@@ -231,7 +228,7 @@ impl TypeSource for LazyModuleBtf<'_> {
         }
     }
 
-    fn type_by_id(&self, id: TypeId) -> Option<TypeInfo<'_>> {
+    fn type_by_id(&self, id: TypeId) -> Option<Type<'_>> {
         match self.get() {
             Some(btf) => TypeSource::type_by_id(btf, id),
             None => TypeSource::type_by_id(self.base, id),
@@ -289,10 +286,9 @@ mod tests {
 #[cfg(test)]
 mod module_tests {
     use super::LazyModuleBtf;
-    use bpfkit_obj::btf::{Btf, Kind};
+    use bpfkit_obj::btf::{Btf, BtfMut, IntEncoding, Kind};
     use bpfkit_obj::relo::{
         relocate_instructions, Candidate, CandidateCache, CoreRelo, CoreReloKind, TypeSource,
-        TypeTable,
     };
     use bpfkit_test_support::{corpus_dir, corpus_vmlinux_btf};
 
@@ -325,10 +321,10 @@ mod module_tests {
         let mut targets: Vec<&dyn TypeSource> = vec![&base];
         targets.extend(modules.iter().map(|m| m as &dyn TypeSource));
 
-        let mut local = TypeTable::new();
-        let int = local.int("int", 4, true);
-        let task = local.struct_("task_struct", 8, &[("tgid", int, 0)]);
-        let writable = local.struct_("bpf_testmod_test_writable_ctx", 4, &[("val", int, 0)]);
+        let mut local = BtfMut::new();
+        let int = local.add_int("int", 4, IntEncoding::SIGNED);
+        let task = local.add_struct("task_struct", 8, &[("tgid", int, 0)]);
+        let writable = local.add_struct("bpf_testmod_test_writable_ctx", 4, &[("val", int, 0)]);
         let mut cache = CandidateCache::new();
         let relo = |type_id| CoreRelo {
             insn_off: 0,

@@ -23,14 +23,16 @@ pub enum AttachError {
         /// that has it ([`missing_feature`](AttachError::missing_feature) returns it).
         requires: Option<Feature>,
     },
-    /// An rtnetlink request failed (XDP by netlink); the kernel's extended ack is in `source`.
+    /// An rtnetlink request failed (XDP, tc's clsact qdisc and `cls_bpf` filter by netlink,
+    /// LWT's BPF-encap route); the errno and the kernel's extended-ack message are in `source`.
     #[error("program '{program}': {operation} on {target}")]
     Netlink {
         /// The program.
         program: String,
-        /// The interface as given.
+        /// The interface as given (LWT: the route, `PREFIX/LEN dev INTERFACE`).
         target: String,
-        /// What was being done (`attach by netlink`).
+        /// What was being done (`attach by netlink`, `add cls_bpf filter`, `add BPF-encap
+        /// route`).
         operation: &'static str,
         /// The request, errno and extended-ack message.
         #[source]

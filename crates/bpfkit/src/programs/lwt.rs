@@ -86,8 +86,14 @@ pub fn attach<'a>(
         gateway: options.gateway.map_or(0, u32::from),
         table: options.table,
     };
-    let fail = |e: netlink::NetlinkError| AttachError::target(name, &target, e.to_string());
-    let socket = RouteSocket::open().map_err(fail)?;
+    // The request, errno and the kernel's extended-ack message stay in the error's source.
+    let fail = |operation: &'static str, source: netlink::NetlinkError| AttachError::Netlink {
+        program: name.to_owned(),
+        target: target.clone(),
+        operation,
+        source,
+    };
+    let socket = RouteSocket::open().map_err(|e| fail("open a netlink socket", e))?;
     socket
         .lwt_route_create(
             &route,
@@ -96,7 +102,7 @@ pub fn attach<'a>(
             name,
             options.replace,
         )
-        .map_err(fail)?;
+        .map_err(|e| fail("add BPF-encap route", e))?;
     Ok(Link::attachment(LwtAttachment {
         socket,
         route,

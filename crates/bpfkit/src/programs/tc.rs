@@ -238,10 +238,14 @@ fn attach_netlink(
     options: &TcOptions<'_>,
 ) -> Result<Link, AttachError> {
     let name = program.name();
-    let fail = |what: &str, e: netlink::NetlinkError| {
-        AttachError::target(name, &interface.to_string(), format!("{what}: {e}"))
+    // The request, errno and the kernel's extended-ack message stay in the error's source.
+    let fail = |operation: &'static str, source: netlink::NetlinkError| AttachError::Netlink {
+        program: name.to_owned(),
+        target: interface.to_string(),
+        operation,
+        source,
     };
-    let socket = RouteSocket::open().map_err(|e| fail("open", e))?;
+    let socket = RouteSocket::open().map_err(|e| fail("open a netlink socket", e))?;
     let created_qdisc = socket
         .clsact_create(ifindex)
         .map_err(|e| fail("add clsact qdisc", e))?;

@@ -1,7 +1,9 @@
 //! The guide (`docs/`) cannot drift from compiled code: every `{{#include}}` in its Markdown
 //! names an existing file and, when it names one, an anchor that file opens and closes;
-//! every ```rust block is made of includes only (no free-standing Rust); and `SUMMARY.md`
-//! lists exactly the chapters there are.
+//! every ```rust block is made of includes only (no free-standing Rust); `SUMMARY.md`
+//! lists exactly the chapters there are; and every relative link between chapters (or to a
+//! file of the repository) points at a file that exists. That is what `mdbook build` checks
+//! (and a little more), without installing mdbook: CI builds no HTML.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -139,6 +141,60 @@ fn summary_lists_every_chapter() {
     assert!(docs_dir().join("book.toml").is_file());
 }
 
+/// The relative link targets (`](path)` or `](path#anchor)`, not URLs or bare anchors) on
+/// `line`, without their anchors.
+fn relative_links_on(line: &str) -> Vec<String> {
+    line.split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .map(|target| {
+            target
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+        .filter(|target| !target.is_empty() && !target.contains("://"))
+        .filter(|target| !target.starts_with("mailto:"))
+        .collect()
+}
+
+#[test]
+fn every_relative_link_resolves() {
+    let mut problems = Vec::new();
+    let mut links = 0;
+    for chapter in chapters() {
+        let text = std::fs::read_to_string(&chapter).expect("read chapter");
+        let mut in_code = false;
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            if in_code {
+                continue;
+            }
+            for target in relative_links_on(line) {
+                links += 1;
+                let file = chapter.parent().expect("docs/src").join(&target);
+                if !file.exists() {
+                    problems.push(format!(
+                        "{}:{}: link to {target}, which does not exist",
+                        chapter.display(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        links >= 10,
+        "only {links} relative links: is SUMMARY.md read?"
+    );
+}
+
 #[test]
 fn the_checker_refuses_what_it_should() {
     let here = docs_dir().join("src/hello.md");
@@ -158,4 +214,8 @@ fn the_checker_refuses_what_it_should() {
         anchor: Some("3".into()),
     };
     assert!(check_include(&here, &line_range).is_some());
+    assert_eq!(
+        relative_links_on("see [Maps](maps.md#typed), [x](https://x.org) and [y](#here)"),
+        ["maps.md"]
+    );
 }

@@ -103,6 +103,10 @@ fn run(args: &Args) -> Result<(), RunError> {
     }
     let mut poller = RingBufPoller::new()?;
     poller.add(skel.maps().EVENTS()?)?;
+    // The Ctrl-C handlers are in place before "tracing" is printed (whoever waits for that
+    // line and then sends SIGINT stops the run instead of killing the tool); the run loop
+    // releases `-c`'s child at its first step.
+    let mut run = RunLoop::new(args.duration, None, child)?;
     eprintln!(
         "execsnoop: tracing execs ({}); Ctrl-C to stop",
         ids.join(", ")
@@ -115,7 +119,6 @@ fn run(args: &Args) -> Result<(), RunError> {
     }
     let lost_map = skel.maps().LOST()?;
     let mut lost = LostEvents::new("execsnoop");
-    let mut run = RunLoop::new(args.duration, None, child)?;
     while let Step::Wait(timeout) = run.step() {
         let polled = poller.poll(Some(timeout), |_, record| {
             let line = match Exec::decode(record) {

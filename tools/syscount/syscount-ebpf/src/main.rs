@@ -3,7 +3,10 @@
 //!
 //! `raw_syscalls/sys_enter` stamps the entry time per thread (only with latency on);
 //! `raw_syscalls/sys_exit` adds one call to this CPU's copy of the `COUNTS` entry.
-//! Userspace adds up the per-CPU copies. Every option is a frozen `.rodata` global, so the
+//! Userspace adds up the per-CPU copies. Counted as `strace -f -c` counts: a new task's
+//! return from fork/vfork/clone/clone3 (0 in the child) is not a call of its own, and
+//! `rt_sigreturn`, whose exit carries syscall number -1 (it restores the registers), is
+//! counted on entry by `syscalls/sys_enter_rt_sigreturn`. Every option is a frozen `.rodata` global, so the
 //! verifier prunes what a run leaves off.
 #![no_std]
 #![no_main]
@@ -36,6 +39,19 @@ static SYSCOUNT_LATENCY: Global<u32> = Global::new(0);
 static SYSCOUNT_FAILURES: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 static SYSCOUNT_ERRNO: Global<u32> = Global::new(0);
+/// This architecture's numbers of clone, clone3, fork and vfork (`u32::MAX`: none), set
+/// by userspace: their return of 0 in the new task is not counted.
+#[unsafe(no_mangle)]
+static SYSCOUNT_CLONE: Global<u32> = Global::new(u32::MAX);
+#[unsafe(no_mangle)]
+static SYSCOUNT_CLONE3: Global<u32> = Global::new(u32::MAX);
+#[unsafe(no_mangle)]
+static SYSCOUNT_FORK: Global<u32> = Global::new(u32::MAX);
+#[unsafe(no_mangle)]
+static SYSCOUNT_VFORK: Global<u32> = Global::new(u32::MAX);
+/// This architecture's number of rt_sigreturn, counted on entry.
+#[unsafe(no_mangle)]
+static SYSCOUNT_RT_SIGRETURN: Global<u32> = Global::new(u32::MAX);
 
 /// The largest errno; a return value in `[-MAX_ERRNO, -1]` is a failure.
 const MAX_ERRNO: i64 = 4095;
@@ -73,6 +89,17 @@ fn sys_exit(ctx: TracePointContext) -> u32 {
     if id < 0 {
         return 0;
     }
+    if ret == 0 {
+        let nr = id as u32;
+        if nr == SYSCOUNT_CLONE.get()
+            || nr == SYSCOUNT_CLONE3.get()
+            || nr == SYSCOUNT_FORK.get()
+            || nr == SYSCOUNT_VFORK.get()
+        {
+            // The new task's first return, from the parent's call (counted there).
+            return 0;
+        }
+    }
     let mut errno = 0u32;
     if SYSCOUNT_FAILURES.get() != 0 {
         if !(-MAX_ERRNO..0).contains(&ret) {
@@ -91,12 +118,31 @@ fn sys_exit(ctx: TracePointContext) -> u32 {
             elapsed = helpers::ktime_get_ns().wrapping_sub(start);
         }
     }
+    add(id as u32, errno, elapsed);
+    0
+}
+
+/// rt_sigreturn, counted on entry (its exit has syscall number -1). Not loaded with
+/// `--failures`.
+#[tracepoint(category = "syscalls", name = "sys_enter_rt_sigreturn")]
+fn sys_enter_rt_sigreturn(_ctx: TracePointContext) -> u32 {
+    if !filter_pass() {
+        return 0;
+    }
+    add(SYSCOUNT_RT_SIGRETURN.get(), 0, 0);
+    0
+}
+
+/// Adds one call of syscall `id` (with `errno`, and `elapsed` ns) to this CPU's copy of its
+/// entry: keyed by syscall, or by process with `--process`.
+#[inline(always)]
+fn add(id: u32, errno: u32, elapsed: u64) {
     let per_process = SYSCOUNT_PER_PROCESS.get() != 0;
     let key = Key {
         id: if per_process {
             helpers::current_tgid()
         } else {
-            id as u32
+            id
         },
         errno,
     };
@@ -105,7 +151,7 @@ fn sys_exit(ctx: TracePointContext) -> u32 {
         // A new entry starts from zeroes the kernel copies from `.rodata` (no stack copy).
         None => match COUNTS.get_or_insert_zeroed(&key, zeroed!(Stats)) {
             Some(stats) => stats,
-            None => return 0,
+            None => return,
         },
     };
     // SAFETY: this CPU's copy of the entry; no other program runs on this CPU meanwhile.
@@ -115,7 +161,6 @@ fn sys_exit(ctx: TracePointContext) -> u32 {
     if per_process {
         let _ = helpers::current_comm_into(&mut stats.comm);
     }
-    0
 }
 
 bpfkit_ebpf::license!("GPL");

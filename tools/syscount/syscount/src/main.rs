@@ -62,20 +62,45 @@ fn run(args: &Args) -> Result<(), ToolError> {
     rodata.SYSCOUNT_LATENCY = u32::from(args.latency);
     rodata.SYSCOUNT_FAILURES = u32::from(args.failures);
     rodata.SYSCOUNT_ERRNO = wanted_errno;
+    // Counted as strace counts: not a new task's return from fork, and rt_sigreturn on
+    // entry (its exit has no syscall number).
+    let number = |name| {
+        tool_common::syscalls::Arch::host()
+            .and_then(|arch| arch.number(name))
+            .unwrap_or(u32::MAX)
+    };
+    rodata.SYSCOUNT_CLONE = number("clone");
+    rodata.SYSCOUNT_CLONE3 = number("clone3");
+    rodata.SYSCOUNT_FORK = number("fork");
+    rodata.SYSCOUNT_VFORK = number("vfork");
+    rodata.SYSCOUNT_RT_SIGRETURN = number("rt_sigreturn");
+    let sigreturn = !args.failures && rodata.SYSCOUNT_RT_SIGRETURN != u32::MAX;
+    open.set_autoload_sys_enter_rt_sigreturn(sigreturn);
     // sys_enter only stamps entry times: without --latency it is not even loaded, so each
     // syscall runs one program, not two.
     open.set_autoload_sys_enter(args.latency);
     let skel = open.load_with(setup.loader())?;
     let progs = skel.progs();
-    let exit = Tracepoint::new(progs.sys_exit(), "raw_syscalls", "sys_exit");
-    let mut session = if args.latency {
-        setup.attach(&[
-            Tracepoint::new(progs.sys_enter(), "raw_syscalls", "sys_enter"),
-            exit,
-        ])?
-    } else {
-        setup.attach(&[exit])?
-    };
+    let mut tracepoints = vec![Tracepoint::new(
+        progs.sys_exit(),
+        "raw_syscalls",
+        "sys_exit",
+    )];
+    if args.latency {
+        tracepoints.push(Tracepoint::new(
+            progs.sys_enter(),
+            "raw_syscalls",
+            "sys_enter",
+        ));
+    }
+    if sigreturn {
+        tracepoints.push(Tracepoint::optional(
+            progs.sys_enter_rt_sigreturn(),
+            "syscalls",
+            "sys_enter_rt_sigreturn",
+        ));
+    }
+    let mut session = setup.attach(&tracepoints)?;
     let maps = skel.maps();
     let counts = maps.COUNTS()?;
     if let Some(m) = &metrics {

@@ -3,6 +3,8 @@
 //! `raw_syscalls/sys_enter` stamps the entry time per thread; `raw_syscalls/sys_exit`
 //! adds the elapsed time (microseconds, or milliseconds) to this CPU's copy of the
 //! syscall's `HISTS` entry. The filters and `--syscall` are frozen `.rodata` globals.
+//! rt_sigreturn's exit carries syscall number -1 (it restores the registers): it is
+//! counted under rt_sigreturn's number, as `strace -c` counts it.
 #![no_std]
 #![no_main]
 
@@ -30,6 +32,9 @@ static START: LruHashMap<u64, u64, 10240> = LruHashMap::new();
 static SYSLAT_SYSCALL: Global<u32> = Global::new(u32::MAX);
 #[unsafe(no_mangle)]
 static SYSLAT_MILLISECONDS: Global<u32> = Global::new(0);
+/// This architecture's number of rt_sigreturn (`u32::MAX`: unknown), set by userspace.
+#[unsafe(no_mangle)]
+static SYSLAT_RT_SIGRETURN: Global<u32> = Global::new(u32::MAX);
 
 /// Records `now` as `tid`'s entry time: in place when the thread has an entry (a lookup
 /// the verifier inlines, much cheaper than an update), else by inserting one.
@@ -69,7 +74,13 @@ fn sys_enter(ctx: TracePointContext) -> u32 {
 #[tracepoint(category = "raw_syscalls", name = "sys_exit")]
 fn sys_exit(ctx: TracePointContext) -> u32 {
     // SAFETY: a raw_syscalls/sys_exit program's context is this record.
-    let Some(id) = wanted(unsafe { ctx.args::<trace_event_raw_sys_exit>() }.id) else {
+    let mut id = unsafe { ctx.args::<trace_event_raw_sys_exit>() }.id;
+    let sigreturn = SYSLAT_RT_SIGRETURN.get();
+    if id < 0 && sigreturn != u32::MAX {
+        // rt_sigreturn's exit (its entry was stamped under its own number).
+        id = i64::from(sigreturn);
+    }
+    let Some(id) = wanted(id) else {
         return 0;
     };
     let tid = helpers::current_pid_tgid();

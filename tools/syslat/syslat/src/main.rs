@@ -47,6 +47,9 @@ fn run(args: &Args) -> Result<(), ToolError> {
     set_filter!(&mut *rodata, setup.filter());
     rodata.SYSLAT_SYSCALL = only;
     rodata.SYSLAT_MILLISECONDS = u32::from(args.milliseconds);
+    rodata.SYSLAT_RT_SIGRETURN = tool_common::syscalls::Arch::host()
+        .and_then(|arch| arch.number("rt_sigreturn"))
+        .unwrap_or(u32::MAX);
     let skel = open.load_with(setup.loader())?;
     let progs = skel.progs();
     let mut session = setup.attach(&[

@@ -138,3 +138,68 @@ fn unknown_syscall_is_a_clear_error() {
         "syslat: --syscall no_such_call: no such syscall on this architecture"
     );
 }
+
+/// A shell that forks two programs (and so takes two SIGCHLDs): every syscall's count equals
+/// `strace -f -c`'s, rt_sigreturn included (its exit carries syscall number -1; syslat
+/// counts it under rt_sigreturn's number). brk, getrandom and futex may vary run to run.
+#[test]
+fn counts_equal_strace_f_rt_sigreturn_included() {
+    let script = "ls / >/dev/null; ls >/dev/null";
+    let out = Command::new(env!("CARGO_BIN_EXE_syslat"))
+        .args(["--json", "-c", "sh", "-c", script])
+        .output()
+        .expect("run syslat");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours: std::collections::BTreeMap<String, u64> =
+        by_syscall(&String::from_utf8_lossy(&out.stdout))
+            .iter()
+            .map(|r| {
+                (
+                    r["syscall"].as_str().unwrap().to_owned(),
+                    r["count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+    let report = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("syslat-strace-{}.txt", std::process::id()));
+    let status = Command::new("strace")
+        .args(["-f", "-c", "-U", "name,calls", "-o"])
+        .arg(&report)
+        .args(["sh", "-c", script])
+        .status()
+        .expect("strace is installed (.ci/run installs it)");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&report).unwrap();
+    std::fs::remove_file(&report).unwrap();
+    let theirs: std::collections::BTreeMap<String, u64> = text
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            if cols.len() < 2 || cols[0].starts_with('-') || cols[0] == "total" {
+                return None;
+            }
+            Some((cols[0].to_owned(), cols[1].parse().ok()?))
+        })
+        .collect();
+    assert!(
+        theirs.get("rt_sigreturn").is_some_and(|&n| n >= 1),
+        "{text}"
+    );
+    let varying = ["brk", "getrandom", "futex"];
+    let keep = |m: &std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
+        m.iter()
+            .filter(|(k, _)| !varying.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    };
+    assert_eq!(
+        keep(&ours),
+        keep(&theirs),
+        "syslat vs strace -f -c:\n{text}"
+    );
+}

@@ -35,7 +35,7 @@ fn set_state_reads_every_record_member_through_a_core_relocation() {
             .strip_prefix("0:")
             .and_then(|i| i.parse().ok())
             .unwrap_or_else(|| panic!("access string {:?} is not 0:N", relo.access));
-        let member = &root.members().expect("a struct")[index];
+        let member = root.members().get(index).expect("a member");
         let at = relo.insn_offset as usize * 8;
         let code = program.instructions[at];
         println!(

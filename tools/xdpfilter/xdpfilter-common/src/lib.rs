@@ -1,4 +1,5 @@
-//! Types and constants shared by xdpfilter's kernel side and its userspace.
+//! Types and constants shared by xdpfilter's kernel side and its userspace (which reads
+//! the maps through its typed skeleton: key and value types from the object's BTF).
 //!
 //! The rule table (`RULES`) is what userspace reads back for `list`; the kernel only reads
 //! a rule's action. Matching goes through masks userspace derives from the table: bit `i`
@@ -71,36 +72,4 @@ pub struct Counters {
     pub packets: u64,
     /// Their bytes (frame length from the Ethernet header on).
     pub bytes: u64,
-}
-
-// SAFETY: `#[repr(C)]` structs of integers and byte arrays without padding (48 and 16
-// bytes); every bit pattern is a valid value.
-#[cfg(feature = "bpfkit")]
-unsafe impl bpfkit::maps::Pod for Rule {}
-// SAFETY: as above.
-#[cfg(feature = "bpfkit")]
-unsafe impl bpfkit::maps::Pod for Counters {}
-
-/// Map names, as pinned under the pin directory.
-pub mod maps {
-    /// `Array<Rule, MAX_RULES>`.
-    pub const RULES: &str = "RULES";
-    /// `PerCpuArray<Counters, MAX_RULES>`.
-    pub const STATS: &str = "STATS";
-    /// `Array<u64, CONFIG_LEN>`.
-    pub const CONFIG: &str = "CONFIG";
-    /// `Array<u64, 256>`: rules accepting each IP protocol number.
-    pub const PROTO: &str = "PROTO";
-    /// `HashMap<u16, u64>`: rules with each destination port.
-    pub const DPORT: &str = "DPORT";
-    /// `LpmTrie<[u8; 4], u64>`: IPv4 source prefixes → rules they satisfy.
-    pub const SRC4: &str = "SRC4";
-    /// `LpmTrie<[u8; 4], u64>`: IPv4 destination prefixes.
-    pub const DST4: &str = "DST4";
-    /// `LpmTrie<[u8; 16], u64>`: IPv6 source prefixes.
-    pub const SRC6: &str = "SRC6";
-    /// `LpmTrie<[u8; 16], u64>`: IPv6 destination prefixes.
-    pub const DST6: &str = "DST6";
-    /// All of them.
-    pub const ALL: [&str; 9] = [RULES, STATS, CONFIG, PROTO, DPORT, SRC4, DST4, SRC6, DST6];
 }

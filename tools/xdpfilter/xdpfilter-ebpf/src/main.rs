@@ -70,6 +70,12 @@ trait Packet {
     /// lookup and kept across the helper call in spilled registers. tc has them on the
     /// stack already (one `bpf_skb_load_bytes` for the header).
     fn fill<const N: usize>(&self, offset: usize, copy: &[u8; N], dest: &mut [u8; N]);
+
+    /// The `T` at `offset` again, after helper calls (`copy`: the one read before). XDP
+    /// reads it from the packet here (the compiler folds the bounds check into the first
+    /// read's), so fields used after the LPM lookups are loaded after them as in C, not
+    /// loaded before and kept across the calls in spilled registers; tc returns `copy`.
+    fn reread<T: Copy>(&self, offset: usize, copy: T) -> T;
 }
 
 /// XDP direct access with the packet bounds read from the context once, as C keeps its
@@ -103,6 +109,11 @@ impl Packet for XdpPacket {
         // distinct `N`-byte buffer.
         unsafe { core::ptr::copy_nonoverlapping(start as *const u8, dest.as_mut_ptr(), N) };
     }
+
+    #[inline(always)]
+    fn reread<T: Copy>(&self, offset: usize, copy: T) -> T {
+        self.read(offset).unwrap_or(copy)
+    }
 }
 
 impl Packet for TcContext {
@@ -114,6 +125,11 @@ impl Packet for TcContext {
     #[inline(always)]
     fn fill<const N: usize>(&self, _offset: usize, copy: &[u8; N], dest: &mut [u8; N]) {
         *dest = *copy;
+    }
+
+    #[inline(always)]
+    fn reread<T: Copy>(&self, _offset: usize, copy: T) -> T {
+        copy
     }
 }
 
@@ -180,6 +196,7 @@ fn classify<P: Packet>(pkt: &P, len: u64) -> Option<u32> {
         }
         mask &= lookup(pkt, &SRC4, offset + IPV4_SRC, &ip.src().to_be_bytes());
         mask &= lookup(pkt, &DST4, offset + IPV4_DST, &ip.dst().to_be_bytes());
+        let ip = pkt.reread(offset, ip);
         proto = ip.protocol;
         has_ports = !ip.is_fragment();
         offset += header_len;
@@ -187,6 +204,7 @@ fn classify<P: Packet>(pkt: &P, len: u64) -> Option<u32> {
         let ip: Ipv6Hdr = pkt.read(offset)?;
         mask &= lookup(pkt, &SRC6, offset + offset_of!(Ipv6Hdr, src), &ip.src);
         mask &= lookup(pkt, &DST6, offset + offset_of!(Ipv6Hdr, dst), &ip.dst);
+        let ip = pkt.reread(offset, ip);
         proto = ip.next_header;
         has_ports = true;
         offset += Ipv6Hdr::LEN;

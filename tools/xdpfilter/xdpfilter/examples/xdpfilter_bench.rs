@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bpfkit::loader::{Loader, Object, TestRun};
+use bpfkit::loader::{Loader, TestRun};
 use bpfkit::programs::xdp::{self, XdpAttachMethod, XdpMode, XdpOptions};
 use bpfkit_test_support::netns::{VethPair, VETH_A};
 use xdpfilter::{Action, Cidr, Filter, Proto, RuleSpec};
@@ -130,30 +130,26 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 struct Side {
     name: &'static str,
-    object: Object,
     filter: Filter,
 }
 
 impl Side {
     fn new(name: &'static str, elf: &[u8]) -> Self {
         // Only the XDP program: the benchmark runs nothing else.
-        let mut object = Loader::new()
+        let object = Loader::new()
             .only_programs(&["xdpfilter"])
             .load(elf, name)
             .unwrap_or_else(|e| panic!("load {name}: {e}"));
-        let filter = Filter::from_object(&mut object).expect("maps");
+        let filter = Filter::from_object(object);
         for r in rules() {
             filter.add(&r).expect("add rule");
         }
-        Side {
-            name,
-            object,
-            filter,
-        }
+        Side { name, filter }
     }
 
     fn program(&self) -> &bpfkit::loader::Program {
-        self.object.program("xdpfilter").expect("program xdpfilter")
+        let object = self.filter.object().expect("a loaded object");
+        object.program("xdpfilter").expect("program xdpfilter")
     }
 
     /// Packets/s of one test run with `repeat`, and the program's verdict.
@@ -200,7 +196,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let rust_elf = match std::env::var_os("XDPFILTER_RUST_OBJECT") {
         Some(path) => std::fs::read(&path).expect("read XDPFILTER_RUST_OBJECT"),
-        None => xdpfilter::XDPFILTER_BPF.to_vec(),
+        None => xdpfilter::skel::OBJECT.to_vec(),
     };
     let sides = [
         Side::new("xdpfilter", &rust_elf),
