@@ -83,7 +83,7 @@ pub(crate) enum KernelBtfBytes {
 impl KernelBtfBytes {
     pub(crate) fn open(path: &std::path::Path) -> Result<Self, String> {
         use std::os::fd::AsFd;
-        let file = crate::sys::fdtrace::open_read(path, "kernel BTF")
+        let mut file = crate::sys::fdtrace::open_read(path, "kernel BTF")
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let len = file
             .metadata()
@@ -96,9 +96,11 @@ impl KernelBtfBytes {
                 return Ok(Self::Mapped(region));
             }
         }
-        crate::sys::fdtrace::read(path, "kernel BTF")
-            .map(Self::Read)
-            .map_err(|e| format!("{}: {e}", path.display()))
+        // Before 6.16 the kernel refuses to map it: read it through the same open file.
+        let mut bytes = Vec::with_capacity(len);
+        std::io::Read::read_to_end(&mut file, &mut bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self::Read(bytes))
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
