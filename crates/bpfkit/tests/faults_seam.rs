@@ -23,7 +23,6 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::os::fd::IntoRawFd;
 use std::path::Path;
 use std::process::Command as Process;
 
@@ -40,6 +39,7 @@ use bpfkit::programs::{raw_tracepoint, tracing, AttachError, ProgramType};
 use bpfkit::sys::seam::{self, Call, PerfIoctl, Reply};
 use bpfkit::sys::Command;
 use bpfkit::Report;
+use common::fake::fake_kernel;
 use common::FdCheck;
 
 const ERRNOS: [(i32, &str); 7] = [
@@ -51,45 +51,6 @@ const ERRNOS: [(i32, &str); 7] = [
     (libc::EAGAIN, "EAGAIN"),
     (libc::EINTR, "EINTR"),
 ];
-
-/// A `/dev/null` fd handed to the code under test as if the kernel had created an object.
-fn fake_fd() -> i64 {
-    let file = std::fs::File::open("/dev/null").expect("open /dev/null");
-    i64::from(file.into_raw_fd())
-}
-
-/// Commands that return a new fd.
-fn creates_fd(command: Command) -> bool {
-    matches!(
-        command,
-        Command::MapCreate
-            | Command::ProgLoad
-            | Command::BtfLoad
-            | Command::LinkCreate
-            | Command::ObjGet
-            | Command::RawTracepointOpen
-            | Command::MapGetFdById
-            | Command::ProgGetFdById
-            | Command::BtfGetFdById
-            | Command::LinkGetFdById
-            | Command::TokenCreate
-            | Command::IterCreate
-    )
-}
-
-/// The kernel as the fake plays it: objects are `/dev/null` fds, every other command and
-/// every rtnetlink request succeeds, perf events open and their ioctls succeed; mmap and
-/// file opens go to the real kernel (only readable files such as vmlinux BTF are touched).
-fn fake_kernel(call: &Call) -> Reply {
-    match call {
-        Call::Bpf(command) if creates_fd(*command) => Reply::Return(fake_fd()),
-        Call::Bpf(_) => Reply::Return(0),
-        Call::PerfEventOpen { .. } => Reply::Return(fake_fd()),
-        Call::PerfIoctl(_) => Reply::Return(0),
-        Call::Netlink { .. } => Reply::Return(0),
-        _ => Reply::Kernel,
-    }
-}
 
 /// The step a call is, as error reports name it.
 fn step(call: &Call) -> &'static str {

@@ -6,7 +6,6 @@
 mod common;
 
 use std::cell::RefCell;
-use std::os::fd::IntoRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
@@ -17,45 +16,8 @@ use bpfkit::programs::perf_event::{self, PerfEventKind, PerfEventScope, SamplePo
 use bpfkit::programs::AttachError;
 use bpfkit::sys::seam::{self, Call, PerfIoctl, Reply};
 use bpfkit::sys::{self, Command};
+use common::fake::{fake_fd, fake_kernel};
 use common::FdCheck;
-
-/// A `/dev/null` fd handed to the code under test as if the kernel had created an object.
-fn fake_fd() -> i64 {
-    let file = std::fs::File::open("/dev/null").expect("open /dev/null");
-    i64::from(file.into_raw_fd())
-}
-
-/// Commands that return a new fd.
-fn creates_fd(command: Command) -> bool {
-    matches!(
-        command,
-        Command::MapCreate
-            | Command::ProgLoad
-            | Command::BtfLoad
-            | Command::LinkCreate
-            | Command::ObjGet
-            | Command::RawTracepointOpen
-            | Command::MapGetFdById
-            | Command::ProgGetFdById
-            | Command::BtfGetFdById
-            | Command::LinkGetFdById
-            | Command::TokenCreate
-            | Command::IterCreate
-    )
-}
-
-/// The kernel as the fake plays it: objects are `/dev/null` fds, every other command
-/// succeeds with 0, perf events open and ioctls succeed; mmap goes to the real kernel (only
-/// `/sys/kernel/btf/vmlinux` is mapped, which needs no privileges).
-fn fake_kernel(call: &Call) -> Reply {
-    match call {
-        Call::Bpf(command) if creates_fd(*command) => Reply::Return(fake_fd()),
-        Call::Bpf(_) => Reply::Return(0),
-        Call::PerfEventOpen { .. } => Reply::Return(fake_fd()),
-        Call::PerfIoctl(_) => Reply::Return(0),
-        _ => Reply::Kernel,
-    }
-}
 
 fn compile_fixture(name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.bpf.c"));

@@ -196,3 +196,51 @@ pub fn count(object: &Object, slot: u32) -> u64 {
         .unwrap());
     u64::from_ne_bytes(value)
 }
+
+/// A kernel played through the syscall seam (`bpfkit::sys::seam`), for tests that run
+/// without one.
+pub mod fake {
+    use std::os::fd::IntoRawFd;
+
+    use bpfkit::sys::seam::{Call, Reply};
+    use bpfkit::sys::Command;
+
+    /// A `/dev/null` fd handed to the code under test as if the kernel had created an object.
+    pub fn fake_fd() -> i64 {
+        let file = std::fs::File::open("/dev/null").expect("open /dev/null");
+        i64::from(file.into_raw_fd())
+    }
+
+    /// Commands that return a new fd.
+    pub fn creates_fd(command: Command) -> bool {
+        matches!(
+            command,
+            Command::MapCreate
+                | Command::ProgLoad
+                | Command::BtfLoad
+                | Command::LinkCreate
+                | Command::ObjGet
+                | Command::RawTracepointOpen
+                | Command::MapGetFdById
+                | Command::ProgGetFdById
+                | Command::BtfGetFdById
+                | Command::LinkGetFdById
+                | Command::TokenCreate
+                | Command::IterCreate
+        )
+    }
+
+    /// The kernel as the fake plays it: objects are `/dev/null` fds, every other command and
+    /// every rtnetlink request succeeds, perf events open and their ioctls succeed; mmap and
+    /// file opens go to the real kernel (only readable files such as vmlinux BTF are touched).
+    pub fn fake_kernel(call: &Call) -> Reply {
+        match call {
+            Call::Bpf(command) if creates_fd(*command) => Reply::Return(fake_fd()),
+            Call::Bpf(_) => Reply::Return(0),
+            Call::PerfEventOpen { .. } => Reply::Return(fake_fd()),
+            Call::PerfIoctl(_) => Reply::Return(0),
+            Call::Netlink { .. } => Reply::Return(0),
+            _ => Reply::Kernel,
+        }
+    }
+}
