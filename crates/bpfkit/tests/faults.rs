@@ -26,17 +26,8 @@ use bpfkit::readers::{
 use bpfkit::sys::seam::{self, Call, PerfIoctl, Reply};
 use bpfkit::sys::Command;
 use bpfkit::Report;
+use common::fake::ERRNOS;
 use common::{fd_count, serial};
-
-const ERRNOS: [(i32, &str); 7] = [
-    (libc::EPERM, "EPERM"),
-    (libc::EINVAL, "EINVAL"),
-    (libc::E2BIG, "E2BIG"),
-    (libc::ENOSPC, "ENOSPC"),
-    (libc::ENOMEM, "ENOMEM"),
-    (libc::EAGAIN, "EAGAIN"),
-    (libc::EINTR, "EINTR"),
-];
 
 /// Numbers the paths `assert_delivers` opens.
 static NEXT_TAG: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

@@ -39,18 +39,8 @@ use bpfkit::programs::{raw_tracepoint, tracing, AttachError, ProgramType};
 use bpfkit::sys::seam::{self, Call, PerfIoctl, Reply};
 use bpfkit::sys::Command;
 use bpfkit::Report;
-use common::fake::fake_kernel;
+use common::fake::{fake_kernel, ERRNOS};
 use common::FdCheck;
-
-const ERRNOS: [(i32, &str); 7] = [
-    (libc::EPERM, "EPERM"),
-    (libc::EINVAL, "EINVAL"),
-    (libc::E2BIG, "E2BIG"),
-    (libc::ENOSPC, "ENOSPC"),
-    (libc::ENOMEM, "ENOMEM"),
-    (libc::EAGAIN, "EAGAIN"),
-    (libc::EINTR, "EINTR"),
-];
 
 /// The step a call is, as error reports name it.
 fn step(call: &Call) -> &'static str {

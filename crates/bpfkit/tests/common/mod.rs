@@ -205,6 +205,17 @@ pub mod fake {
     use bpfkit::sys::seam::{Call, Reply};
     use bpfkit::sys::Command;
 
+    /// The errnos every fault test injects at each step, with their names.
+    pub const ERRNOS: [(i32, &str); 7] = [
+        (libc::EPERM, "EPERM"),
+        (libc::EINVAL, "EINVAL"),
+        (libc::E2BIG, "E2BIG"),
+        (libc::ENOSPC, "ENOSPC"),
+        (libc::ENOMEM, "ENOMEM"),
+        (libc::EAGAIN, "EAGAIN"),
+        (libc::EINTR, "EINTR"),
+    ];
+
     /// A `/dev/null` fd handed to the code under test as if the kernel had created an object.
     pub fn fake_fd() -> i64 {
         let file = std::fs::File::open("/dev/null").expect("open /dev/null");
